@@ -1,0 +1,1 @@
+"""Local Exocore chain simulator and local L1 (anvil) orchestration."""

@@ -1,0 +1,1 @@
+"""Lifecycle indexer: SQL schema, ingestion, read-only query API."""
