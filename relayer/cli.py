@@ -1,0 +1,42 @@
+"""The `exorelay` command line. Each role of the one binary is a sub-command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from relayer import __version__
+from relayer.config import check_config
+
+app = typer.Typer(
+    name="exorelay",
+    help="Relay verified Exocore rewards and slashes to L1 and index their lifecycle.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+config_app = typer.Typer(help="Inspect and validate configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@app.command()
+def version() -> None:
+    """Print the exorelay version."""
+    typer.echo(__version__)
+
+
+@config_app.command("validate")
+def config_validate(
+    file: Annotated[Path, typer.Argument(help="TOML config file; EXORELAY_* env overrides apply.")],
+) -> None:
+    """Validate FILE; print every error and warning with its key path. Exit 1 on any error."""
+    report = check_config(file)
+    for problem in report.errors:
+        typer.echo(f"error: {problem}", err=True)
+    for problem in report.warnings:
+        typer.echo(f"warning: {problem}", err=True)
+    if not report.ok:
+        typer.echo(f"{file}: {len(report.errors)} error(s), {len(report.warnings)} warning(s)", err=True)
+        raise typer.Exit(code=1)
+    typer.echo(f"{file}: valid ({len(report.warnings)} warning(s))")

@@ -1,0 +1,306 @@
+"""Configuration: one TOML file plus ``EXORELAY_*`` environment overrides.
+
+Precedence (highest first): environment (``EXORELAY_<SECTION>__<KEY>``, e.g.
+``EXORELAY_L1__RPC_URLS='["http://a:8545","http://b:8545"]'``), then the TOML file, then defaults.
+Every key, its default and why it exists is documented in ``exorelay.example.toml``; a test keeps
+that file and this model in step.
+
+Validation is split in two: *errors* make the config unusable (wrong type, unknown key, bad
+address); *warnings* are legal but risky choices (a single RPC endpoint, zero confirmations, a
+password in the file). ``exorelay config validate FILE`` prints both, each with its key path.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from relayer.errors import ConfigError
+
+ENV_PREFIX = "EXORELAY_"
+ENV_NESTED_DELIMITER = "__"
+
+# Defaults. Each is a named constant so operators can find the reasoning next to the number.
+DEFAULT_EXOCORE_CHAIN_ID = "exocoredevnet_233-1"
+# CometBFT commits every ~3 s upstream; polling at 1 s keeps discovery latency under one block.
+DEFAULT_EXOCORE_POLL_INTERVAL_S = 1.0
+# One slow endpoint must not stall the pipeline; 10 s is > p99 of a healthy node's block_results.
+DEFAULT_RPC_TIMEOUT_S = 10.0
+# L1 finality: 2 confirmations on a devnet; production configs should use the `finalized` tag.
+DEFAULT_L1_CONFIRMATIONS = 2
+# A tx not included after this long is re-priced (+12.5 % minimum, EIP-1559 replacement rule).
+DEFAULT_FEE_BUMP_AFTER_S = 30.0
+# Never pay more than this multiple of the market fee when escalating, so a fee spike cannot drain us.
+DEFAULT_MAX_FEE_MULTIPLIER = 3.0
+# Payout batches are sized so that one tx stays well under a 30M block gas limit.
+DEFAULT_PAYOUT_GAS_BUDGET = 10_000_000
+# Periodic sweep by packet nonce catches packets whose events were missed.
+DEFAULT_SWEEP_INTERVAL_S = 30.0
+DEFAULT_API_PORT = 8480
+DEFAULT_METRICS_PORT = 9480
+DEFAULT_DATABASE_URL = "sqlite:///.exorelay/exorelay.db"
+
+
+class BlsBackendName(StrEnum):
+    FAST = "fast"
+    REFERENCE = "reference"
+
+
+class FinalityMode(StrEnum):
+    CONFIRMATIONS = "confirmations"
+    FINALIZED_TAG = "finalized"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExocoreConfig(_Section):
+    chain_id: str = DEFAULT_EXOCORE_CHAIN_ID
+    rpc_urls: list[HttpUrl] = Field(default_factory=lambda: [HttpUrl("http://127.0.0.1:26657")])
+    grpc_endpoints: list[str] = Field(default_factory=lambda: ["127.0.0.1:9090"])
+    websocket: bool = False
+    poll_interval_s: float = Field(default=DEFAULT_EXOCORE_POLL_INTERVAL_S, gt=0)
+    request_timeout_s: float = Field(default=DEFAULT_RPC_TIMEOUT_S, gt=0)
+    start_height: int = Field(default=1, ge=1)
+
+    @field_validator("chain_id")
+    @classmethod
+    def _chain_id_shape(cls, value: str) -> str:
+        name, sep, rest = value.partition("_")
+        number = rest.split("-", 1)[0]
+        if not (name and sep and number.isdigit()):
+            raise ValueError("must look like <name>_<evm chain id>[-<revision>], e.g. exocoredevnet_233-1")
+        return value
+
+    @field_validator("rpc_urls", "grpc_endpoints")
+    @classmethod
+    def _non_empty(cls, value: list[Any]) -> list[Any]:
+        if not value:
+            raise ValueError("at least one endpoint is required")
+        return value
+
+    @field_validator("grpc_endpoints")
+    @classmethod
+    def _host_port(cls, value: list[str]) -> list[str]:
+        for endpoint in value:
+            host, _, port = endpoint.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{endpoint!r} is not host:port")
+        return value
+
+
+class L1Config(_Section):
+    chain_id: int = Field(default=31337, ge=1)
+    rpc_urls: list[HttpUrl] = Field(default_factory=lambda: [HttpUrl("http://127.0.0.1:8545")])
+    gateway_address: str | None = None
+    finality: FinalityMode = FinalityMode.CONFIRMATIONS
+    confirmations: int = Field(default=DEFAULT_L1_CONFIRMATIONS, ge=0)
+    request_timeout_s: float = Field(default=DEFAULT_RPC_TIMEOUT_S, gt=0)
+    keystore_path: Path | None = None
+    keystore_password_env: str = "EXORELAY_KEYSTORE_PASSWORD"  # noqa: S105 (a variable name, not a secret)
+    keystore_password_file: Path | None = None
+    keystore_password: str | None = Field(default=None, repr=False)
+    fee_bump_after_s: float = Field(default=DEFAULT_FEE_BUMP_AFTER_S, gt=0)
+    max_fee_multiplier: float = Field(default=DEFAULT_MAX_FEE_MULTIPLIER, ge=1.0)
+    payout_gas_budget: int = Field(default=DEFAULT_PAYOUT_GAS_BUDGET, gt=100_000)
+
+    @field_validator("rpc_urls")
+    @classmethod
+    def _non_empty(cls, value: list[HttpUrl]) -> list[HttpUrl]:
+        if not value:
+            raise ValueError("at least one endpoint is required")
+        return value
+
+    @field_validator("gateway_address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        body = value[2:] if value.startswith(("0x", "0X")) else ""
+        if len(body) != 40 or any(c not in "0123456789abcdefABCDEF" for c in body):
+            raise ValueError("must be a 0x-prefixed 20-byte hex address")
+        return "0x" + body.lower()
+
+
+class DatabaseConfig(_Section):
+    url: str = DEFAULT_DATABASE_URL
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0]
+        if not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):
+            raise ValueError("only sqlite:/// and postgresql:// URLs are supported")
+        return value
+
+
+class ApiConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=DEFAULT_API_PORT, ge=1, le=65535)
+
+
+class RelayerConfig(_Section):
+    bls_backend: BlsBackendName = BlsBackendName.FAST
+    sweep_interval_s: float = Field(default=DEFAULT_SWEEP_INTERVAL_S, gt=0)
+    metrics_port: int = Field(default=DEFAULT_METRICS_PORT, ge=0, le=65535)
+
+
+class LoggingConfig(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "text"] = "json"
+
+
+class ExorelayConfig(BaseSettings):
+    """The whole configuration. Sections mirror the TOML tables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        extra="forbid",
+        frozen=True,
+    )
+
+    exocore: ExocoreConfig = Field(default_factory=ExocoreConfig)
+    l1: L1Config = Field(default_factory=L1Config)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    relayer: RelayerConfig = Field(default_factory=RelayerConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init kwargs; the environment must override it, not the reverse.
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _ports_distinct(self) -> ExorelayConfig:
+        if self.api.port == self.relayer.metrics_port:
+            raise ValueError("api.port and relayer.metrics_port must differ")
+        return self
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ConfigReport:
+    config: ExorelayConfig | None
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such config file") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def check_config(path: Path | None) -> ConfigReport:
+    """Load and validate (file + ``EXORELAY_*`` environment); returns every problem instead of raising."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = read_toml(path)
+        except ConfigError as exc:
+            return ConfigReport(None, errors=[Problem("<file>", str(exc))])
+    try:
+        config = ExorelayConfig(**data)
+    except ValidationError as exc:
+        return ConfigReport(None, errors=[_problem(err) for err in exc.errors()])
+    return ConfigReport(config, warnings=_warnings(config, data) + _unknown_env_overrides())
+
+
+def load_config(path: Path | None) -> ExorelayConfig:
+    """Load and validate, raising :class:`ConfigError` listing every error."""
+    report = check_config(path)
+    if report.config is None:
+        raise ConfigError("invalid configuration:\n" + "\n".join(f"  {p}" for p in report.errors))
+    return report.config
+
+
+def env_var_for(path: str) -> str:
+    """The environment variable that overrides a dotted key path (``l1.confirmations``)."""
+    return ENV_PREFIX + path.upper().replace(".", ENV_NESTED_DELIMITER)
+
+
+def _problem(error: Mapping[str, Any]) -> Problem:
+    path = ".".join(str(part) for part in error.get("loc", ())) or "<root>"
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    if error.get("type") == "extra_forbidden":
+        message = "unknown key"
+    if env_var_for(path) in os.environ:
+        message += f" (from {env_var_for(path)})"
+    return Problem(path, message)
+
+
+def _unknown_env_overrides() -> list[Problem]:
+    """EXORELAY_<SECTION>__<KEY> variables that name no key: likely typos that would be ignored."""
+    problems: list[Problem] = []
+    sections = ExorelayConfig.model_fields
+    for name in sorted(os.environ):
+        if not name.startswith(ENV_PREFIX) or ENV_NESTED_DELIMITER not in name:
+            continue
+        section, _, key = name.removeprefix(ENV_PREFIX).lower().partition(ENV_NESTED_DELIMITER)
+        info = sections.get(section)
+        model = info.annotation if info is not None else None
+        known = isinstance(model, type) and issubclass(model, BaseModel) and key in model.model_fields
+        if not known:
+            problems.append(Problem(f"{section}.{key}", f"{name} matches no config key and is ignored"))
+    return problems
+
+
+def _warnings(config: ExorelayConfig, raw: Mapping[str, Any]) -> list[Problem]:
+    warnings: list[Problem] = []
+    if len(config.exocore.rpc_urls) == 1:
+        warnings.append(Problem("exocore.rpc_urls", "a single endpoint gives no failover"))
+    if len(config.l1.rpc_urls) == 1:
+        warnings.append(Problem("l1.rpc_urls", "a single endpoint gives no failover"))
+    if config.l1.finality is FinalityMode.CONFIRMATIONS and config.l1.confirmations == 0:
+        warnings.append(Problem("l1.confirmations", "0 confirmations treats unfinalised blocks as final"))
+    if "keystore_password" in raw.get("l1", {}):
+        warnings.append(
+            Problem("l1.keystore_password", "password in the config file; prefer keystore_password_env/_file")
+        )
+    if config.l1.gateway_address is None:
+        warnings.append(Problem("l1.gateway_address", "not set; `exorelay run` needs it"))
+    if config.database.url.startswith("sqlite"):
+        warnings.append(Problem("database.url", "SQLite is embedded; use PostgreSQL in production"))
+    return warnings

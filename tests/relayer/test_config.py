@@ -1,0 +1,121 @@
+"""Config: the example documents every key with its default; errors and warnings carry key paths."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+from typer.testing import CliRunner
+
+from relayer.cli import app
+from relayer.config import ExorelayConfig, check_config, load_config
+from relayer.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "exorelay.example.toml"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("EXORELAY_") and "__" in name:
+            monkeypatch.delenv(name)
+
+
+def _all_key_paths() -> set[str]:
+    paths: set[str] = set()
+    for section, info in ExorelayConfig.model_fields.items():
+        model = info.annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        paths.update(f"{section}.{key}" for key in model.model_fields)
+    return paths
+
+
+def _documented_key_paths(text: str) -> set[str]:
+    section = ""
+    found = set()
+    for line in text.splitlines():
+        if m := re.match(r"^\[(\w+)\]$", line):
+            section = m.group(1)
+        elif m := re.match(r"^#? ?(\w+) = ", line):
+            found.add(f"{section}.{m.group(1)}")
+    return found
+
+
+def test_example_documents_every_key() -> None:
+    assert _documented_key_paths(EXAMPLE.read_text()) == _all_key_paths()
+
+
+def test_example_values_are_the_defaults() -> None:
+    assert load_config(EXAMPLE) == ExorelayConfig()
+
+
+def test_every_error_is_reported_with_its_key_path(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[l1]\nconfirmations = -1\nbogus = 1\ngateway_address = "0x12"\n'
+        '[exocore]\nchain_id = "nope"\ngrpc_endpoints = ["localhost"]\n'
+    )
+    report = check_config(bad)
+    assert report.config is None
+    assert {p.path for p in report.errors} == {
+        "l1.confirmations",
+        "l1.bogus",
+        "l1.gateway_address",
+        "exocore.chain_id",
+        "exocore.grpc_endpoints",
+    }
+    assert next(p for p in report.errors if p.path == "l1.bogus").message == "unknown key"
+    with pytest.raises(ConfigError, match=r"l1\.confirmations"):
+        load_config(bad)
+
+
+def test_environment_overrides_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXORELAY_L1__CONFIRMATIONS", "12")
+    monkeypatch.setenv("EXORELAY_L1__RPC_URLS", '["http://a:8545", "http://b:8545"]')
+    config = load_config(EXAMPLE)
+    assert config.l1.confirmations == 12
+    assert [str(u) for u in config.l1.rpc_urls] == ["http://a:8545/", "http://b:8545/"]
+    report = check_config(EXAMPLE)
+    assert "l1.rpc_urls" not in {w.path for w in report.warnings}
+
+
+def test_bad_environment_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXORELAY_L1__CONFIRMATIONS", "many")
+    report = check_config(EXAMPLE)
+    assert [p.path for p in report.errors] == ["l1.confirmations"]
+    assert "EXORELAY_L1__CONFIRMATIONS" in report.errors[0].message
+
+
+def test_warnings_are_separate_from_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "risky.toml"
+    cfg.write_text('[l1]\nconfirmations = 0\nkeystore_password = "hunter2"\n')
+    monkeypatch.setenv("EXORELAY_NOSUCH__KEY", "1")
+    report = check_config(cfg)
+    assert report.ok
+    paths = {w.path for w in report.warnings}
+    assert {"l1.confirmations", "l1.keystore_password", "nosuch.key", "exocore.rpc_urls"} <= paths
+    assert "hunter2" not in repr(report.config)
+
+
+def test_missing_and_malformed_files(tmp_path: Path) -> None:
+    assert check_config(tmp_path / "absent.toml").errors[0].message.endswith("no such config file")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[l1\n")
+    assert "not valid TOML" in check_config(broken).errors[0].message
+
+
+def test_cli_validate_exit_codes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(app, ["config", "validate", str(EXAMPLE)])
+    assert ok.exit_code == 0, ok.output
+    assert "valid" in ok.stdout
+    assert "warning: database.url" in ok.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[api]\nport = 0\n")
+    res = runner.invoke(app, ["config", "validate", str(bad)])
+    assert res.exit_code == 1
+    assert "error: api.port" in res.stderr
