@@ -119,3 +119,9 @@ def test_cli_validate_exit_codes(tmp_path: Path) -> None:
     res = runner.invoke(app, ["config", "validate", str(bad)])
     assert res.exit_code == 1
     assert "error: api.port" in res.stderr
+
+
+def test_operations_doc_lists_every_key() -> None:
+    table = (ROOT / "docs" / "operations.md").read_text()
+    documented = set(re.findall(r"^\| `(\w+\.\w+)` \|", table, flags=re.M))
+    assert documented == _all_key_paths()
