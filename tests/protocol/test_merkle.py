@@ -85,7 +85,7 @@ def model_fold(leaf: bytes, proof: Sequence[bytes]) -> bytes:
 def random_leaves(rng: random.Random, count: int) -> list[DistributionLeaf]:
     indices = list(range(count))
     rng.shuffle(indices)
-    stakers = set()
+    stakers: set[bytes] = set()
     while len(stakers) < count:
         stakers.add(rng.randbytes(20))
     amount_cap = UINT256_MAX // max(count, 1)
@@ -348,7 +348,7 @@ def test_tampered_proofs_fail() -> None:
     multi = tree.multiproof([1, 2, 30])
     swapped = (multi.leaves[1], multi.leaves[0], *multi.leaves[2:])
     assert not verify_multiproof(tree.root, swapped, multi.proof, multi.proof_flags)
-    assert not verify_multiproof(tree.root, multi.leaves[:-1] + (forged,), multi.proof, multi.proof_flags)
+    assert not verify_multiproof(tree.root, (*multi.leaves[:-1], forged), multi.proof, multi.proof_flags)
 
 
 def test_process_multiproof_reverts_like_solidity() -> None:

@@ -1,0 +1,130 @@
+"""Distribution Merkle tree benchmark: build + every single proof, time and peak RSS per size.
+
+Run: ``.venv/bin/python bench/merkle.py [--sizes 10000,100000,1000000]``
+
+Each (size, keccak backend) runs in its own subprocess so peak RSS figures do not pollute each
+other. Targets: 100k leaves build + all proofs <= 2 s; 1M leaves <= 1.5 GB peak RSS. The
+pycryptodome rows are the baseline the default (safe-pysha3) backend is compared against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import time
+
+from relayer.protocol import merkle
+from relayer.protocol.merkle import DistributionLeaf, DistributionTree, verify_proof
+from relayer.protocol.types import Address, Amount
+
+DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
+BASELINE_MAX_SIZE = 100_000  # the slow pycryptodome baseline is only run up to this size
+SAMPLE_VERIFY_EVERY = 997  # spot-check proofs while iterating, without dominating the timing
+TARGET_100K_S = 2.0
+TARGET_1M_RSS_MB = 1500.0
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def make_leaves(count: int) -> list[DistributionLeaf]:
+    rng = random.Random(count)
+    indices = list(range(count))
+    rng.shuffle(indices)
+    return [
+        DistributionLeaf(index, Address(position.to_bytes(20, "big")), Amount(rng.randrange(1, 10**24)))
+        for position, index in enumerate(indices)
+    ]
+
+
+def child(count: int, backend: str) -> dict[str, float | int | str]:
+    if backend == "pycryptodome":
+        setattr(merkle, "_new_keccak", merkle._pycryptodome_factory)  # noqa: B010
+    rss_start = peak_rss_mb()
+    started = time.perf_counter()
+    leaves = make_leaves(count)
+    leaves_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    tree = DistributionTree.build(leaves)
+    build_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    proof_elements = 0
+    for leaf, proof in tree.proofs():
+        proof_elements += len(proof)
+        if leaf.index % SAMPLE_VERIFY_EVERY == 0:
+            assert verify_proof(tree.root, leaf, proof)
+    proofs_s = time.perf_counter() - started
+    return {
+        "leaves": count,
+        "backend": backend,
+        "make_leaves_s": leaves_s,
+        "build_s": build_s,
+        "all_proofs_s": proofs_s,
+        "proof_elements": proof_elements,
+        "rss_start_mb": rss_start,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def run_child(count: int, backend: str) -> dict[str, float | int | str]:
+    completed = subprocess.run(
+        [sys.executable, __file__, "--child", str(count), "--backend", backend],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, float | int | str] = json.loads(completed.stdout)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES))
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--backend", default="default", choices=["default", "pycryptodome"])
+    args = parser.parse_args()
+    if args.child is not None:
+        print(json.dumps(child(args.child, args.backend)))
+        return
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    default_backend = merkle._new_keccak.__module__ or "?"
+    print(f"keccak backend: {default_backend} (baseline: pycryptodome)")
+    header = (
+        f"{'leaves':>9} {'backend':>12} {'make leaves':>12} {'build':>8} {'all proofs':>11} "
+        f"{'build+proofs':>13} {'vs baseline':>11} {'peak RSS':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    for count in sizes:
+        rows = [run_child(count, "default")]
+        if count <= BASELINE_MAX_SIZE:
+            rows.append(run_child(count, "pycryptodome"))
+        work = [float(row["build_s"]) + float(row["all_proofs_s"]) for row in rows]
+        for row, seconds in zip(rows, work, strict=True):
+            ratio = f"{work[-1] / seconds:.2f}x" if len(rows) > 1 else "-"
+            print(
+                f"{count:>9} {row['backend']!s:>12} {float(row['make_leaves_s']):>11.2f}s "
+                f"{float(row['build_s']):>7.2f}s {float(row['all_proofs_s']):>10.2f}s {seconds:>12.2f}s "
+                f"{ratio:>11} {float(row['peak_rss_mb']):>7.0f} MB"
+            )
+        if count == 100_000:
+            verdict = "OK" if work[0] <= TARGET_100K_S else "MISSED"
+            print(f"  target 100k build+proofs <= {TARGET_100K_S} s: {verdict}")
+        if count == 1_000_000:
+            rss = float(rows[0]["peak_rss_mb"])
+            verdict = "OK" if rss <= TARGET_1M_RSS_MB else "MISSED"
+            print(f"  target 1M peak RSS <= {TARGET_1M_RSS_MB:.0f} MB: {verdict}")
+
+
+if __name__ == "__main__":
+    main()
