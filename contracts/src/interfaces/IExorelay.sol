@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @notice One distribution leaf: OZ StandardMerkleTree leaf types ["uint256","address","uint256"].
+struct Leaf {
+    uint256 index;
+    address staker;
+    uint256 amount;
+}
+
+/// @notice A validator-set attestation over a packet digest.
+/// @param signerBitmap ceil(n/8) bytes over the ordered set; member i is bit (i % 8) of byte i / 8.
+/// @param signature aggregate BLS signature, G2 in EIP-2537 uncompressed form (256 bytes).
+struct Attestation {
+    bytes signerBitmap;
+    bytes signature;
+}
+
+/// @notice A reward token the gateway may mint (MINT funding mode).
+interface IRewardMintable {
+    function mint(address to, uint256 amount) external;
+}
+
+/// @notice Canonical wrapped ether (WETH9 interface subset).
+interface IWETH {
+    function deposit() external payable;
+    function withdraw(uint256 amount) external;
+}
+
+/// @notice AVS-funded reward balances; pays only on the gateway's instruction.
+interface IRewardVault {
+    function GATEWAY() external view returns (address);
+    function balanceOf(address avs, address token) external view returns (uint256);
+    function pay(address avs, address token, address to, uint256 amount) external;
+    function payBatch(address avs, address token, Leaf[] calldata leaves) external;
+}
+
+/// @notice Restaked principal; the gateway moves slashed amounts to the slashing sink.
+interface IRestakingVault {
+    function GATEWAY() external view returns (address);
+    function slash(address token, uint256 amount) external;
+}
