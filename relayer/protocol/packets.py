@@ -1,0 +1,479 @@
+"""Relay packets (DESIGN §4): payload encodings, payload hashes and the signed packet digest.
+
+A packet's digest is what the Exocore validator set BLS-signs and what the L1 gateway rebuilds::
+
+    digest = keccak256(abi.encode(bytes32 DOMAIN, uint256 l1ChainId, address gateway,
+                                  bytes32 exocoreChain, uint64 valsetNonce, uint8 kind,
+                                  uint64 nonce, bytes32 payloadHash))
+    payloadHash = keccak256(payload bytes)
+
+Payload bytes are the ABI encoding of the payload's fields *as a parameter list*, i.e. Solidity's
+``abi.encode(f1, f2, ...)``; never ``abi.encode(someStruct)``, which would prepend a 0x20 offset for
+dynamic tuples. Decoding is strict: the only accepted bytes for a payload are exactly the bytes
+our encoder produces for it (so one payload has one hash), anything else is an
+:class:`EncodingError`. Semantic rules (non-empty sets, positive powers, distinct keys/tokens, known
+funding mode) are enforced when a payload value is constructed, so a decoded payload obeys them too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from functools import cached_property
+from typing import Final, TypeAlias, TypeVar
+
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
+from eth_abi.exceptions import EncodingError as AbiEncodingError
+from eth_utils.crypto import keccak
+
+from relayer.protocol.errors import (
+    DuplicateKeyError,
+    EncodingError,
+    InvalidLengthError,
+    InvalidPointError,
+    InvalidValueError,
+)
+from relayer.protocol.types import (
+    UINT256_MAX,
+    Address,
+    Amount,
+    Hash32,
+    Power,
+    as_address,
+    as_hash32,
+    check_uint,
+)
+
+DOMAIN: Final[Hash32] = Hash32(keccak(b"EXORELAY_PACKET_V1"))
+"""Domain separator of packet digests: a signature over one can never be replayed as another object."""
+
+G1_UNCOMPRESSED_BYTES: Final = 128
+"""EIP-2537 G1 point: x || y, each a 64-byte big-endian word holding a 48-byte field element."""
+
+_FP_WORD_BYTES: Final = 64
+_FP_PADDING_BYTES: Final = 16  # EIP-2537 requires the top 16 bytes of each 64-byte Fp word to be zero.
+_BLS12_381_P: Final = int(
+    "1a0111ea397fe69a4b1ba7b6434bacd764774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab", 16
+)
+
+MAX_PAYLOAD_BYTES: Final = 1 << 20
+"""Largest payload :func:`decode_payload` accepts (1 MiB, ≈ 6,500 validator keys). Bounds decoding work
+on untrusted input; a packet that large would not fit an L1 block's calldata gas anyway."""
+
+_T = TypeVar("_T")
+
+_DIGEST_TYPES: Final = ("bytes32", "uint256", "address", "bytes32", "uint64", "uint8", "uint64", "bytes32")
+_DISTRIBUTION_ID_TYPES: Final = ("bytes32", "uint64")
+
+
+class PacketKind(IntEnum):
+    """``uint8 kind`` of the packet digest."""
+
+    VALSET_UPDATE = 1
+    REWARD_DISTRIBUTION = 2
+    SLASH = 3
+
+
+class FundingMode(IntEnum):
+    """How the gateway funds a distribution: mint an inflation token, or pay from the AVS's vault."""
+
+    MINT = 1
+    VAULT = 2
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    """Normalise a field of a frozen dataclass during ``__post_init__``."""
+    object.__setattr__(obj, name, value)
+
+
+def _check_g1_uncompressed(key: bytes, position: int) -> None:
+    """Structural EIP-2537 check (length, zero padding, coordinates < p, not infinity).
+
+    Curve and subgroup membership are checked by the BLS layer; this only guarantees the bytes are
+    something the L1 precompiles will parse, so a malformed key is rejected before it is signed over.
+    """
+    if len(key) != G1_UNCOMPRESSED_BYTES:
+        raise InvalidLengthError(
+            f"pubkey #{position} must be {G1_UNCOMPRESSED_BYTES} bytes (EIP-2537 G1), got {len(key)}"
+        )
+    for offset in (0, _FP_WORD_BYTES):
+        word = key[offset : offset + _FP_WORD_BYTES]
+        if any(word[:_FP_PADDING_BYTES]):
+            raise InvalidPointError(f"pubkey #{position}: non-zero EIP-2537 padding in a coordinate")
+        if int.from_bytes(word, "big") >= _BLS12_381_P:
+            raise InvalidPointError(f"pubkey #{position}: coordinate is not a field element (>= p)")
+    if not any(key):
+        raise InvalidPointError(f"pubkey #{position} is the point at infinity")
+
+
+@dataclass(frozen=True, slots=True)
+class ValsetUpdatePayload:
+    """``VALSET_UPDATE (uint64 newValsetNonce, bytes[] pubkeysG1Uncompressed, uint256[] powers)``.
+
+    ``pubkeys[i]`` has voting power ``powers[i]``; the order is the order of the signer bitmap for
+    packets signed by this set. Keys are distinct, powers positive and their sum fits uint256.
+    """
+
+    new_valset_nonce: int
+    pubkeys: tuple[bytes, ...]
+    powers: tuple[Power, ...]
+
+    def __post_init__(self) -> None:
+        check_uint(self.new_valset_nonce, 64, "newValsetNonce")
+        pubkeys = tuple(self.pubkeys)
+        powers = tuple(self.powers)
+        if not pubkeys:
+            raise InvalidLengthError("valset must have at least one key")
+        if len(pubkeys) != len(powers):
+            raise InvalidLengthError(f"valset has {len(pubkeys)} keys but {len(powers)} powers")
+        seen: set[bytes] = set()
+        for position, key in enumerate(pubkeys):
+            if not isinstance(key, bytes):
+                raise InvalidValueError(f"pubkey #{position} must be bytes, got {type(key).__name__}")
+            _check_g1_uncompressed(key, position)
+            if key in seen:
+                raise DuplicateKeyError(f"pubkey #{position} appears twice in the valset")
+            seen.add(key)
+        for position, power in enumerate(powers):
+            check_uint(power, 256, f"power #{position}")
+            if power == 0:
+                raise InvalidValueError(f"power #{position} must be positive")
+        if sum(powers) > UINT256_MAX:
+            raise InvalidValueError("total valset power does not fit uint256")
+        _set(self, "pubkeys", pubkeys)
+        _set(self, "powers", powers)
+
+    @property
+    def kind(self) -> PacketKind:
+        return PacketKind.VALSET_UPDATE
+
+    @property
+    def total_power(self) -> Power:
+        return Power(sum(self.powers))
+
+
+@dataclass(frozen=True, slots=True)
+class RewardDistributionPayload:
+    """``REWARD_DISTRIBUTION (bytes32 claimId, address avs, uint64 epoch, address token,
+    uint8 funding, uint256 total, uint32 leafCount, bytes32 merkleRoot)``."""
+
+    claim_id: Hash32
+    avs: Address
+    epoch: int
+    token: Address
+    funding: FundingMode
+    total: Amount
+    leaf_count: int
+    merkle_root: Hash32
+
+    def __post_init__(self) -> None:
+        _set(self, "claim_id", as_hash32(self.claim_id))
+        _set(self, "avs", as_address(self.avs))
+        check_uint(self.epoch, 64, "epoch")
+        _set(self, "token", as_address(self.token))
+        check_uint(self.funding, 8, "funding")
+        try:
+            _set(self, "funding", FundingMode(self.funding))
+        except ValueError as exc:
+            raise InvalidValueError(f"funding must be 1 (MINT) or 2 (VAULT), got {self.funding}") from exc
+        check_uint(self.total, 256, "total")
+        check_uint(self.leaf_count, 32, "leafCount")
+        if self.leaf_count == 0:
+            raise InvalidValueError("a distribution must have at least one leaf")
+        _set(self, "merkle_root", as_hash32(self.merkle_root))
+
+    @property
+    def kind(self) -> PacketKind:
+        return PacketKind.REWARD_DISTRIBUTION
+
+
+@dataclass(frozen=True, slots=True)
+class SlashPayload:
+    """``SLASH (bytes32 slashId, address operator, address avs, address[] tokens, uint256[] amounts,
+    bool freeze)``; ``amounts[i]`` of ``tokens[i]`` is slashed; tokens are distinct."""
+
+    slash_id: Hash32
+    operator: Address
+    avs: Address
+    tokens: tuple[Address, ...]
+    amounts: tuple[Amount, ...]
+    freeze: bool
+
+    def __post_init__(self) -> None:
+        _set(self, "slash_id", as_hash32(self.slash_id))
+        _set(self, "operator", as_address(self.operator))
+        _set(self, "avs", as_address(self.avs))
+        tokens = tuple(as_address(token) for token in self.tokens)
+        amounts = tuple(self.amounts)
+        if not tokens:
+            raise InvalidLengthError("a slash must name at least one token")
+        if len(tokens) != len(amounts):
+            raise InvalidLengthError(f"slash has {len(tokens)} tokens but {len(amounts)} amounts")
+        if len(set(tokens)) != len(tokens):
+            raise InvalidValueError("a slash names the same token twice")
+        for position, amount in enumerate(amounts):
+            check_uint(amount, 256, f"amount #{position}")
+        if not isinstance(self.freeze, bool):
+            raise InvalidValueError(f"freeze must be a bool, got {type(self.freeze).__name__}")
+        _set(self, "tokens", tokens)
+        _set(self, "amounts", amounts)
+
+    @property
+    def kind(self) -> PacketKind:
+        return PacketKind.SLASH
+
+
+Payload: TypeAlias = ValsetUpdatePayload | RewardDistributionPayload | SlashPayload
+
+PAYLOAD_ABI_TYPES: Final[dict[PacketKind, tuple[str, ...]]] = {
+    PacketKind.VALSET_UPDATE: ("uint64", "bytes[]", "uint256[]"),
+    PacketKind.REWARD_DISTRIBUTION: (
+        "bytes32",
+        "address",
+        "uint64",
+        "address",
+        "uint8",
+        "uint256",
+        "uint32",
+        "bytes32",
+    ),
+    PacketKind.SLASH: ("bytes32", "address", "address", "address[]", "uint256[]", "bool"),
+}
+"""Solidity parameter-list types of each payload, in field order (``abi.encode(f1, f2, ...)``)."""
+
+
+def _payload_values(payload: Payload) -> tuple[object, ...]:
+    if isinstance(payload, ValsetUpdatePayload):
+        return (payload.new_valset_nonce, list(payload.pubkeys), list(payload.powers))
+    if isinstance(payload, RewardDistributionPayload):
+        return (
+            payload.claim_id,
+            payload.avs,
+            payload.epoch,
+            payload.token,
+            int(payload.funding),
+            payload.total,
+            payload.leaf_count,
+            payload.merkle_root,
+        )
+    return (
+        payload.slash_id,
+        payload.operator,
+        payload.avs,
+        list(payload.tokens),
+        list(payload.amounts),
+        payload.freeze,
+    )
+
+
+def encode_payload(payload: Payload) -> bytes:
+    """Payload bytes: ``abi.encode`` of the payload's fields as a parameter list."""
+    try:
+        return abi_encode(PAYLOAD_ABI_TYPES[payload.kind], _payload_values(payload))
+    except AbiEncodingError as exc:  # unreachable for validated payloads; kept as a typed guard
+        raise EncodingError(f"cannot ABI-encode {payload.kind.name} payload: {exc}") from exc
+
+
+def payload_hash(payload: Payload) -> Hash32:
+    return Hash32(keccak(encode_payload(payload)))
+
+
+def _parse_kind(kind: int) -> PacketKind:
+    if isinstance(kind, bool) or not isinstance(kind, int):
+        raise EncodingError(f"packet kind must be an int, got {type(kind).__name__}")
+    try:
+        return PacketKind(kind)
+    except ValueError as exc:
+        raise EncodingError(f"unknown packet kind {kind}") from exc
+
+
+def _decoded(value: object, expected: type[_T], what: str) -> _T:
+    """Narrow an ``eth_abi.decode`` output; a mismatch means eth_abi changed, not bad input."""
+    if not isinstance(value, expected):
+        raise EncodingError(f"decoded {what} has unexpected type {type(value).__name__}")
+    return value
+
+
+def _address_from_abi(value: object, what: str) -> Address:
+    # eth_abi decodes addresses to checksummed hex strings.
+    return as_address(_decoded(value, str, what))
+
+
+def _payload_from_values(kind: PacketKind, values: tuple[object, ...]) -> Payload:
+    if kind is PacketKind.VALSET_UPDATE:
+        nonce, keys, powers = values
+        return ValsetUpdatePayload(
+            new_valset_nonce=_decoded(nonce, int, "newValsetNonce"),
+            pubkeys=_decoded(keys, tuple, "pubkeys"),
+            powers=_decoded(powers, tuple, "powers"),
+        )
+    if kind is PacketKind.REWARD_DISTRIBUTION:
+        claim_id, avs, epoch, token, funding, total, leaf_count, root = values
+        funding_code = _decoded(funding, int, "funding")
+        if funding_code not in {mode.value for mode in FundingMode}:
+            raise InvalidValueError(f"funding must be 1 (MINT) or 2 (VAULT), got {funding_code}")
+        return RewardDistributionPayload(
+            claim_id=Hash32(_decoded(claim_id, bytes, "claimId")),
+            avs=_address_from_abi(avs, "avs"),
+            epoch=_decoded(epoch, int, "epoch"),
+            token=_address_from_abi(token, "token"),
+            funding=FundingMode(funding_code),
+            total=Amount(_decoded(total, int, "total")),
+            leaf_count=_decoded(leaf_count, int, "leafCount"),
+            merkle_root=Hash32(_decoded(root, bytes, "merkleRoot")),
+        )
+    slash_id, operator, avs, tokens, amounts, freeze = values
+    return SlashPayload(
+        slash_id=Hash32(_decoded(slash_id, bytes, "slashId")),
+        operator=_address_from_abi(operator, "operator"),
+        avs=_address_from_abi(avs, "avs"),
+        tokens=tuple(_address_from_abi(token, "token") for token in _decoded(tokens, tuple, "tokens")),
+        amounts=_decoded(amounts, tuple, "amounts"),
+        freeze=_decoded(freeze, bool, "freeze"),
+    )
+
+
+def decode_payload(kind: int, data: bytes) -> Payload:
+    """Decode payload bytes of packet ``kind``; strict inverse of :func:`encode_payload`.
+
+    Raises :class:`EncodingError` for an unknown kind or bytes that are not the canonical encoding
+    (truncated, trailing bytes, dirty padding, overflowing integers, bool not 0/1, odd offsets), and
+    the payload's own validation errors (:class:`InvalidValueError`, ...) for well-formed bytes that
+    break a payload rule.
+    """
+    packet_kind = _parse_kind(kind)
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise EncodingError(f"payload must be bytes, got {type(data).__name__}")
+    raw = bytes(data)
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise EncodingError(f"payload of {len(raw)} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte limit")
+    types = PAYLOAD_ABI_TYPES[packet_kind]
+    try:
+        values = abi_decode(types, raw, strict=True)
+    except DecodingError as exc:
+        raise EncodingError(f"malformed {packet_kind.name} payload: {exc}") from exc
+    payload = _payload_from_values(packet_kind, values)
+    canonical = encode_payload(payload)
+    if canonical != raw:
+        if len(raw) > len(canonical) and raw.startswith(canonical):
+            raise EncodingError(
+                f"{packet_kind.name} payload has {len(raw) - len(canonical)} trailing bytes"
+            )
+        raise EncodingError(f"{packet_kind.name} payload is not canonically ABI-encoded")
+    return payload
+
+
+def packet_digest(
+    *,
+    l1_chain_id: int,
+    gateway: Address,
+    exocore_chain: Hash32,
+    valset_nonce: int,
+    kind: PacketKind,
+    nonce: int,
+    payload_hash: Hash32,
+) -> Hash32:
+    """The 32-byte digest the validator set signs (see module docstring for the exact layout)."""
+    check_uint(l1_chain_id, 256, "l1ChainId")
+    check_uint(valset_nonce, 64, "valsetNonce")
+    check_uint(nonce, 64, "nonce")
+    encoded = abi_encode(
+        _DIGEST_TYPES,
+        (
+            DOMAIN,
+            l1_chain_id,
+            as_address(gateway),
+            as_hash32(exocore_chain),
+            valset_nonce,
+            int(_parse_kind(kind)),
+            nonce,
+            as_hash32(payload_hash),
+        ),
+    )
+    return Hash32(keccak(encoded))
+
+
+def distribution_id(exocore_chain: Hash32, nonce: int) -> Hash32:
+    """``keccak256(abi.encode(bytes32 exocoreChain, uint64 nonce))``: the gateway's key of a distribution."""
+    check_uint(nonce, 64, "nonce")
+    return Hash32(keccak(abi_encode(_DISTRIBUTION_ID_TYPES, (as_hash32(exocore_chain), nonce))))
+
+
+@dataclass(frozen=True)
+class Packet:
+    """One relay packet: where it goes, who signs it (``valset_nonce``), its nonce and payload.
+
+    ``nonce`` is unique per (exocore chain, L1 chain, gateway). Derived values (payload bytes,
+    hashes, digest) are computed once per instance.
+    """
+
+    exocore_chain: Hash32
+    l1_chain_id: int
+    gateway: Address
+    valset_nonce: int
+    nonce: int
+    payload: Payload
+
+    def __post_init__(self) -> None:
+        _set(self, "exocore_chain", as_hash32(self.exocore_chain))
+        check_uint(self.l1_chain_id, 256, "l1ChainId")
+        _set(self, "gateway", as_address(self.gateway))
+        check_uint(self.valset_nonce, 64, "valsetNonce")
+        check_uint(self.nonce, 64, "nonce")
+        if not isinstance(self.payload, ValsetUpdatePayload | RewardDistributionPayload | SlashPayload):
+            raise InvalidValueError(f"unsupported payload type {type(self.payload).__name__}")
+
+    @property
+    def kind(self) -> PacketKind:
+        return self.payload.kind
+
+    @cached_property
+    def payload_bytes(self) -> bytes:
+        return encode_payload(self.payload)
+
+    @cached_property
+    def payload_hash(self) -> Hash32:
+        return Hash32(keccak(self.payload_bytes))
+
+    @cached_property
+    def digest(self) -> Hash32:
+        return packet_digest(
+            l1_chain_id=self.l1_chain_id,
+            gateway=self.gateway,
+            exocore_chain=self.exocore_chain,
+            valset_nonce=self.valset_nonce,
+            kind=self.kind,
+            nonce=self.nonce,
+            payload_hash=self.payload_hash,
+        )
+
+    @property
+    def distribution_id(self) -> Hash32:
+        """The gateway's id of this packet's distribution; only REWARD_DISTRIBUTION packets have one."""
+        if self.kind is not PacketKind.REWARD_DISTRIBUTION:
+            raise InvalidValueError(f"a {self.kind.name} packet has no distribution id")
+        return distribution_id(self.exocore_chain, self.nonce)
+
+    @classmethod
+    def from_payload_bytes(
+        cls,
+        *,
+        exocore_chain: Hash32,
+        l1_chain_id: int,
+        gateway: Address,
+        valset_nonce: int,
+        nonce: int,
+        kind: int,
+        payload_bytes: bytes,
+    ) -> Packet:
+        """Rebuild a packet from its wire form (kind + payload bytes), decoding strictly."""
+        return cls(
+            exocore_chain=exocore_chain,
+            l1_chain_id=l1_chain_id,
+            gateway=gateway,
+            valset_nonce=valset_nonce,
+            nonce=nonce,
+            payload=decode_payload(kind, payload_bytes),
+        )
