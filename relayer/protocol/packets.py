@@ -352,7 +352,7 @@ def decode_payload(kind: int, data: bytes) -> Payload:
     types = PAYLOAD_ABI_TYPES[packet_kind]
     try:
         values = abi_decode(types, raw, strict=True)
-    except DecodingError as exc:
+    except (DecodingError, OverflowError) as exc:  # eth_abi overflows on absurd length words
         raise EncodingError(f"malformed {packet_kind.name} payload: {exc}") from exc
     payload = _payload_from_values(packet_kind, values)
     canonical = encode_payload(payload)
