@@ -97,8 +97,7 @@ def main() -> None:
         return
 
     sizes = [int(s) for s in args.sizes.split(",")]
-    default_backend = merkle._new_keccak.__module__ or "?"
-    print(f"keccak backend: {default_backend} (baseline: pycryptodome)")
+    print(f"keccak backend: {merkle.KECCAK_BACKEND} (baseline: pycryptodome)")
     header = (
         f"{'leaves':>9} {'backend':>12} {'make leaves':>12} {'build':>8} {'all proofs':>11} "
         f"{'build+proofs':>13} {'vs baseline':>11} {'peak RSS':>10}"

@@ -73,6 +73,8 @@ def _select_keccak_factory() -> _HashFactory:
 
 
 _new_keccak: Final = _select_keccak_factory()
+KECCAK_BACKEND: Final = "pycryptodome" if _new_keccak is _pycryptodome_factory else "safe-pysha3"
+"""Which keccak implementation tree building uses (reported by bench/merkle.py)."""
 
 
 def _keccak(data: bytes) -> bytes:
@@ -354,7 +356,8 @@ def process_multiproof(
     """Solidity ``MerkleProof.processMultiProof`` (OZ 5.x), replicated exactly.
 
     Where Solidity reverts (``MerkleProofInvalidMultiproof`` or an out-of-bounds array read) this
-    raises :class:`MerkleError`. Like Solidity, a read of a not-yet-computed hash slot yields zero.
+    raises :class:`MerkleError`. Like Solidity, a read of a not-yet-computed hash slot yields zero
+    (such a run always ends in one of those reverts: it consumes more hashes than it produces).
     """
     for position, node in enumerate(leaf_hashes):
         _check_node(node, f"leaf hash #{position}")

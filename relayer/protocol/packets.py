@@ -157,7 +157,10 @@ class ValsetUpdatePayload:
 @dataclass(frozen=True, slots=True)
 class RewardDistributionPayload:
     """``REWARD_DISTRIBUTION (bytes32 claimId, address avs, uint64 epoch, address token,
-    uint8 funding, uint256 total, uint32 leafCount, bytes32 merkleRoot)``."""
+    uint8 funding, uint256 total, uint32 leafCount, bytes32 merkleRoot)``.
+
+    ``leaf_count >= 1``, ``token`` and ``merkle_root`` non-zero (the gateway rejects the rest).
+    """
 
     claim_id: Hash32
     avs: Address
@@ -183,6 +186,11 @@ class RewardDistributionPayload:
         if self.leaf_count == 0:
             raise InvalidValueError("a distribution must have at least one leaf")
         _set(self, "merkle_root", as_hash32(self.merkle_root))
+        # The gateway refuses both (a zero root marks "unknown distribution" in its storage).
+        if not any(self.token):
+            raise InvalidValueError("distribution token must not be the zero address")
+        if not any(self.merkle_root):
+            raise InvalidValueError("distribution merkleRoot must not be zero")
 
     @property
     def kind(self) -> PacketKind:

@@ -18,6 +18,7 @@ from eth_utils.crypto import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from relayer.protocol import merkle
 from relayer.protocol.errors import InvalidLengthError, InvalidValueError, MerkleError
 from relayer.protocol.merkle import (
     DistributionLeaf,
@@ -386,3 +387,13 @@ def test_process_multiproof_only_raises_merkle_error(
     except MerkleError:
         return
     assert len(result) == 32
+
+
+def test_keccak_backends_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert merkle.KECCAK_BACKEND == "safe-pysha3"  # declared dependency: the fast path must be live
+    leaves = random_leaves(random.Random(77), 100)
+    fast = DistributionTree.build(leaves)
+    monkeypatch.setattr(merkle, "_new_keccak", merkle._pycryptodome_factory)
+    slow = DistributionTree.build(leaves)
+    assert fast.nodes == slow.nodes
+    assert node_hash(fast.nodes[1], fast.nodes[2]) == fast.root

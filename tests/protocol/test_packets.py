@@ -363,6 +363,10 @@ def test_reward_construction_rules() -> None:
         dataclasses.replace(REWARD, funding=3)  # type: ignore[arg-type]
     with pytest.raises(InvalidLengthError):
         dataclasses.replace(REWARD, avs=Address(b"\x01" * 19))
+    with pytest.raises(InvalidValueError, match="zero address"):
+        dataclasses.replace(REWARD, token=Address(bytes(20)))
+    with pytest.raises(InvalidValueError, match="merkleRoot"):
+        dataclasses.replace(REWARD, merkle_root=Hash32(bytes(32)))
     hex_avs = dataclasses.replace(REWARD, avs="0x" + "11" * 20)  # type: ignore[arg-type]
     assert hex_avs == REWARD
     assert dataclasses.replace(REWARD, funding=1).funding is FundingMode.MINT  # type: ignore[arg-type]
