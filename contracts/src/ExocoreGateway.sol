@@ -466,14 +466,16 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
         bytes calldata signature = att.signature;
         assembly ("memory-safe") {
             // An identity aggregate key would accept the identity signature: refuse both.
-            ok := or(or(mload(buf), mload(add(buf, 0x20))), or(mload(add(buf, 0x40)), mload(add(buf, 0x60))))
+            ok := iszero(iszero(or(or(mload(buf), mload(add(buf, 0x20))), or(mload(add(buf, 0x40)), mload(add(buf, 0x60))))))
             calldatacopy(add(buf, 512), signature.offset, 256)
         }
         if (!ok) return (AttestationStatus.InvalidSignature, signedPower, totalPower);
         BLS12381.hashToG2Into(abi.encodePacked(digest), BLS_DST, buf + 128);
         BLS12381.writeNegG1Generator(buf + 384);
         assembly ("memory-safe") {
-            ok := and(staticcall(gas(), 0x0f, buf, 768, 0x00, 0x20), eq(mload(0x00), 1))
+            // Yul evaluates arguments right to left: call first, then read its output.
+            ok := staticcall(gas(), 0x0f, buf, 768, 0x00, 0x20)
+            ok := and(ok, eq(mload(0x00), 1))
         }
         status = ok ? AttestationStatus.Valid : AttestationStatus.InvalidSignature;
     }
@@ -597,7 +599,7 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
                 let y0 := mload(add(k, 0x40))
                 let y1 := mload(add(k, 0x60))
                 // The identity (all zero) is not a key.
-                ok := or(or(x0, x1), or(y0, y1))
+                ok := iszero(iszero(or(or(x0, x1), or(y0, y1))))
                 mcopy(add(acc, 128), k, 128)
                 ok := and(ok, staticcall(gas(), 0x0b, acc, 256, acc, 128))
                 // Record: power[0:16] ‖ x ‖ power[16:32] ‖ y, i.e. the padded key with the power
@@ -613,7 +615,7 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
         bool nonIdentity;
         assembly ("memory-safe") {
             nonIdentity :=
-                or(or(mload(acc), mload(add(acc, 0x20))), or(mload(add(acc, 0x40)), mload(add(acc, 0x60))))
+                iszero(iszero(or(or(mload(acc), mload(add(acc, 0x20))), or(mload(add(acc, 0x40)), mload(add(acc, 0x60))))))
             let h := add(add(code, 0x20), 11)
             mcopy(h, acc, 128)
             mstore(add(h, 128), totalPower)

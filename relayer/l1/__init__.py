@@ -1,0 +1,1 @@
+"""L1 side: contract artifacts and bindings, transaction manager, event watcher."""
