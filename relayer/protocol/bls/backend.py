@@ -21,7 +21,13 @@ from relayer.protocol.bls.constants import (
     MESSAGE_BYTES,
     PUBLIC_KEY_CACHE_CAPACITY_KEYS,
 )
-from relayer.protocol.bls.encoding import as_bytes, check_compressed_header, check_length
+from relayer.protocol.bls.encoding import (
+    as_bytes,
+    check_compressed_header,
+    check_length,
+    g1_decompress,
+    g2_decompress,
+)
 from relayer.protocol.bls.hashing import check_dst
 from relayer.protocol.bls.values import PublicKey, SecretKey, Signature
 from relayer.protocol.errors import DuplicateKeyError, InvalidPointError, InvalidValueError
@@ -92,6 +98,30 @@ def check_distinct_keys(public_keys: Sequence[PublicKey], what: str) -> list[Pub
             raise DuplicateKeyError(f"{what}: public key #{index} ({key.hex()}) appears twice")
         seen.add(key.compressed)
     return keys
+
+
+def rejected_public_key(index: int, raw: bytes) -> InvalidPointError:
+    """The error for a key whose header was fine but which a backend refused.
+
+    Libraries word (or classify) failures differently; the pure-Python curve check (slow, failure
+    path only) settles whether the point is off the curve, otherwise it is outside the subgroup.
+    Both backends report through here, so their errors match exactly.
+    """
+    what = f"public key #{index}"
+    try:
+        g1_decompress(raw, what)
+    except InvalidPointError as off_curve:
+        return off_curve
+    return InvalidPointError(f"{what}: not in the G1 subgroup")
+
+
+def rejected_signature(raw: bytes) -> InvalidPointError:
+    """Same as :func:`rejected_public_key`, for G2."""
+    try:
+        g2_decompress(raw, "signature")
+    except InvalidPointError as off_curve:
+        return off_curve
+    return InvalidPointError("signature: not in the G2 subgroup")
 
 
 class BackendBase(ABC):

@@ -106,7 +106,7 @@ def g1_decompress(data: bytes, what: str = "G1 point") -> G1Affine | None:
     x, larger = _x_and_sign(data)
     y = fp_sqrt(g1_rhs(x))
     if y is None:
-        raise InvalidPointError(f"{what}: not on the curve (x^3 + 4 is not a square)")
+        raise InvalidPointError(f"{what}: not on the curve")
     if fp_is_larger(y) != larger:
         y = (FIELD_MODULUS - y) % FIELD_MODULUS
     return (x, y)
@@ -131,7 +131,7 @@ def g2_decompress(data: bytes, what: str = "G2 point") -> G2Affine | None:
     x = (int.from_bytes(data[FP_BYTES:]), x_c1)
     y = fp2_sqrt(g2_rhs(x))
     if y is None:
-        raise InvalidPointError(f"{what}: not on the curve (x^3 + 4(1+i) is not a square)")
+        raise InvalidPointError(f"{what}: not on the curve")
     if fp2_is_larger(y) != larger:
         y = fp2_neg(y)
     return (x, y)

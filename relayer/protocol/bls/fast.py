@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from blspy import G1Element, G2Element, PopSchemeMPL, PrivateKey
 
-from relayer.protocol.bls.backend import BackendBase
+from relayer.protocol.bls.backend import BackendBase, rejected_public_key, rejected_signature
 from relayer.protocol.bls.constants import PARALLEL_PARSE_MIN_KEYS, PARSE_THREADS
 from relayer.protocol.bls.values import PublicKey, SecretKey, Signature
 from relayer.protocol.errors import InvalidPointError
@@ -39,8 +39,8 @@ class FastBackend(BackendBase):
     def _decode_public_key(self, index: int, raw: bytes) -> object:
         try:
             return G1Element.from_bytes(raw)
-        except (ValueError, RuntimeError) as exc:
-            raise InvalidPointError(f"public key #{index}: not on the curve or not in G1 ({exc})") from exc
+        except (ValueError, RuntimeError):
+            raise rejected_public_key(index, raw) from None
 
     def _decode_public_keys(self, items: Sequence[tuple[int, bytes]]) -> list[object]:
         if len(items) < PARALLEL_PARSE_MIN_KEYS:
@@ -73,8 +73,8 @@ class FastBackend(BackendBase):
             return G2Element()
         try:
             return G2Element.from_bytes(raw)
-        except (ValueError, RuntimeError) as exc:
-            raise InvalidPointError(f"signature: not on the curve or not in G2 ({exc})") from exc
+        except (ValueError, RuntimeError):
+            raise rejected_signature(raw) from None
 
     def _g1(self, key: PublicKey) -> G1Element:
         native = key._native

@@ -21,7 +21,7 @@ from py_ecc.bls.g2_primitives import (
 from py_ecc.bls.hash_to_curve import hash_to_G2
 from py_ecc.optimized_bls12_381.optimized_curve import Z1, add, is_inf
 
-from relayer.protocol.bls.backend import BackendBase
+from relayer.protocol.bls.backend import BackendBase, rejected_public_key, rejected_signature
 from relayer.protocol.bls.values import TRUSTED, PublicKey, SecretKey, Signature
 from relayer.protocol.errors import InvalidPointError
 
@@ -50,10 +50,10 @@ class ReferenceBackend(BackendBase):
     def _decode_public_key(self, index: int, raw: bytes) -> object:
         try:
             point = pubkey_to_G1(BLSPubkey(raw))
-        except _PY_ECC_POINT_ERRORS as exc:
-            raise InvalidPointError(f"public key #{index}: not on the curve ({exc})") from exc
+        except _PY_ECC_POINT_ERRORS:
+            raise rejected_public_key(index, raw) from None
         if not subgroup_check(point):
-            raise InvalidPointError(f"public key #{index}: not in the G1 subgroup")
+            raise rejected_public_key(index, raw)
         return TRUSTED
 
     def _decode_signature(self, raw: bytes, infinity: bool) -> object:
@@ -61,10 +61,10 @@ class ReferenceBackend(BackendBase):
             return TRUSTED
         try:
             point = signature_to_G2(BLSSignature(raw))
-        except _PY_ECC_POINT_ERRORS as exc:
-            raise InvalidPointError(f"signature: not on the curve ({exc})") from exc
+        except _PY_ECC_POINT_ERRORS:
+            raise rejected_signature(raw) from None
         if not subgroup_check(point):
-            raise InvalidPointError("signature: not in the G2 subgroup")
+            raise rejected_signature(raw)
         return TRUSTED
 
     # --- operations -------------------------------------------------------------------------------
