@@ -180,10 +180,12 @@ def test_matches_independent_model(count: int) -> None:
         assert verify_multiproof(tree.root, multi.leaves, multi.proof, multi.proof_flags)
 
 
-def test_proofs_iterate_in_index_order() -> None:
+def test_proofs_cover_every_leaf_once() -> None:
     leaves = random_leaves(random.Random(5), 50)
     tree = DistributionTree.build(leaves)
-    assert [leaf.index for leaf, _ in tree.proofs()] == list(range(50))
+    proven = dict(tree.proofs())
+    assert sorted(leaf.index for leaf in proven) == list(range(50))
+    assert all(tree.proof(leaf) == proof for leaf, proof in proven.items())
     assert tree.leaves == tuple(leaves)
     assert tree.leaf(17).index == 17
 
