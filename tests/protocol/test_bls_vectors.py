@@ -208,8 +208,9 @@ def test_eth_deserialization_g1(case: dict[str, Any]) -> None:
     data = raw(case["input"])
     outcomes = {
         backend: _outcome(
-            lambda backend=backend: bls.parse_public_key(data, backend=backend, use_cache=False).compressed
-            == data
+            lambda backend=backend: (
+                bls.parse_public_key(data, backend=backend, use_cache=False).compressed == data
+            )
         )
         for backend in BACKENDS
     }

@@ -165,8 +165,7 @@ def decode_fp_eip2537(chunk: bytes, what: str) -> int:
 
 def _decode_fp_elements(data: bytes, count: int, what: str) -> list[int]:
     return [
-        decode_fp_eip2537(data[i * EIP2537_FP_BYTES : (i + 1) * EIP2537_FP_BYTES], what)
-        for i in range(count)
+        decode_fp_eip2537(data[i * EIP2537_FP_BYTES : (i + 1) * EIP2537_FP_BYTES], what) for i in range(count)
     ]
 
 

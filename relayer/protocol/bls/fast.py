@@ -48,9 +48,10 @@ class FastBackend(BackendBase):
         chunk = -(-len(items) // PARSE_THREADS)
         chunks = [items[start : start + chunk] for start in range(0, len(items), chunk)]
         executor = self._helper_threads()
-        pending = [executor.submit(super()._decode_public_keys, part) for part in chunks[1:]]
+        decode_sequentially = super()._decode_public_keys
+        pending = [executor.submit(decode_sequentially, part) for part in chunks[1:]]
         try:
-            decoded = super()._decode_public_keys(chunks[0])
+            decoded = decode_sequentially(chunks[0])
         finally:
             # Wait for the helpers even when this chunk failed, so no work outlives the call.
             others = [future.exception() for future in pending]
