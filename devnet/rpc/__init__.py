@@ -1,0 +1,1 @@
+"""CometBFT 0.37 JSON-RPC + websocket front end of the devnet, served from the block store."""
