@@ -10,7 +10,6 @@ predicted from the deployer's nonce (CREATE), so the deployer must send nothing 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -33,8 +32,8 @@ SLASHING_SINK_DEFAULT: Final = to_checksum_address("0x00000000000000000000000000
 RECEIPT_TIMEOUT_S: Final = 120.0
 """How long to wait for a deployment to be mined (instant on anvil's automine)."""
 
-REWARD_TOKEN_NAME: Final = "Exocore Reward"
-REWARD_TOKEN_SYMBOL: Final = "EXOR"
+REWARD_TOKEN_NAME: Final = "Exocore Reward"  # noqa: S105 - a token name, not a secret
+REWARD_TOKEN_SYMBOL: Final = "EXOR"  # noqa: S105 - a token symbol, not a secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,14 +138,22 @@ def deploy_l1(
     admin_address = to_checksum_address(token_admin or account.address)
     sink = to_checksum_address(slashing_sink)
     weth_address = (
-        to_checksum_address(weth) if weth is not None else deploy_contract(w3, account, ContractName.WRAPPED_ETHER)
+        to_checksum_address(weth)
+        if weth is not None
+        else deploy_contract(w3, account, ContractName.WRAPPED_ETHER)
     )
     gateway_nonce = w3.eth.get_transaction_count(account.address, "pending") + 3
     predicted_gateway = create_address(account.address, gateway_nonce)
     reward_vault = deploy_contract(w3, account, ContractName.REWARD_VAULT, predicted_gateway, weth_address)
     restaking_vault = deploy_contract(w3, account, ContractName.RESTAKING_VAULT, predicted_gateway, sink)
     reward_token = deploy_contract(
-        w3, account, ContractName.REWARD_TOKEN, REWARD_TOKEN_NAME, REWARD_TOKEN_SYMBOL, admin_address, predicted_gateway
+        w3,
+        account,
+        ContractName.REWARD_TOKEN,
+        REWARD_TOKEN_NAME,
+        REWARD_TOKEN_SYMBOL,
+        admin_address,
+        predicted_gateway,
     )
     gateway = deploy_contract(
         w3,
@@ -176,5 +183,3 @@ def deploy_l1(
         slashing_sink=sink,
         block_number=int(w3.eth.block_number),
     )
-
-

@@ -26,7 +26,7 @@ class ContractName(StrEnum):
     EXOCORE_GATEWAY = "ExocoreGateway"
     REWARD_VAULT = "RewardVault"
     RESTAKING_VAULT = "RestakingVault"
-    REWARD_TOKEN = "RewardToken"
+    REWARD_TOKEN = "RewardToken"  # noqa: S105 - a contract name, not a secret
     WRAPPED_ETHER = "WrappedEther"
     BLS12381_HARNESS = "BLS12381Harness"
 

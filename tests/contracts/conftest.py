@@ -61,3 +61,16 @@ def system(deployed: System) -> Iterator[System]:
     finally:
         deployed.node.revert(snapshot)
         deployed.valset = valset
+
+
+@pytest.fixture(scope="module")
+def module_chain(deployed: System) -> Iterator[System]:
+    """Chain state private to one test module: what the module deploys is rolled back after it.
+
+    Depends on ``deployed`` so the session deployment always exists before the snapshot is taken.
+    """
+    snapshot = deployed.node.snapshot()
+    try:
+        yield deployed
+    finally:
+        deployed.node.revert(snapshot)

@@ -18,14 +18,20 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
-from web3.types import TxReceipt
+from web3.types import TxParams, TxReceipt, Wei
 
 from devnet.anvil import AnvilNode
 from devnet.l1_deploy import GenesisValset, L1Deployment, contract_at
 from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.protocol.bls import CURVE_ORDER, SecretKey, sign
 from relayer.protocol.merkle import DistributionLeaf, DistributionTree
-from relayer.protocol.packets import FundingMode, Packet, Payload, RewardDistributionPayload, ValsetUpdatePayload
+from relayer.protocol.packets import (
+    FundingMode,
+    Packet,
+    Payload,
+    RewardDistributionPayload,
+    ValsetUpdatePayload,
+)
 from relayer.protocol.quorum import MemberList, SignerBitmap
 from relayer.protocol.types import Address, Amount, Hash32, Power, as_address
 
@@ -55,7 +61,9 @@ class ValidatorSet:
     powers: tuple[int, ...]
 
     @classmethod
-    def generate(cls, size: int, *, nonce: int, seed: int, powers: Sequence[int] | None = None) -> ValidatorSet:
+    def generate(
+        cls, size: int, *, nonce: int, seed: int, powers: Sequence[int] | None = None
+    ) -> ValidatorSet:
         return _generate(size, nonce, seed, tuple(powers) if powers is not None else None)
 
     @cached_property
@@ -177,8 +185,10 @@ def packet_call(system: System, packet: Packet, att: Attestation) -> ContractFun
     return function(packet.valset_nonce, packet.nonce, packet.payload_bytes, att.as_abi())
 
 
-def transact(system: System, call: ContractFunction, sender: ChecksumAddress | None = None) -> TxReceipt:
-    tx_hash = call.transact({"from": sender or system.deployer})
+def transact(system: System, call: ContractFunction, sender: str | None = None, value: int = 0) -> TxReceipt:
+    """Send ``call`` from an unlocked dev account and require success."""
+    params: TxParams = {"from": Web3.to_checksum_address(sender or system.deployer), "value": Wei(value)}
+    tx_hash = call.transact(params)
     receipt = system.w3.eth.wait_for_transaction_receipt(tx_hash)
     assert receipt["status"] == 1, receipt
     return receipt
@@ -280,20 +290,29 @@ def leaf_abi(leaf: DistributionLeaf) -> tuple[int, str, int]:
     return (leaf.index, Web3.to_checksum_address(leaf.staker), leaf.amount)
 
 
-def payout_call(system: System, distribution_id: bytes, tree: DistributionTree, indices: Iterable[int]) -> ContractFunction:
+def payout_call(
+    system: System, distribution_id: bytes, tree: DistributionTree, indices: Iterable[int]
+) -> ContractFunction:
     multi = tree.multiproof(list(indices))
     return system.gateway.functions.payout(
         distribution_id, [leaf_abi(leaf) for leaf in multi.leaves], list(multi.proof), list(multi.proof_flags)
     )
 
 
-def claim_call(system: System, distribution_id: bytes, tree: DistributionTree, index: int) -> ContractFunction:
-    return system.gateway.functions.claim(distribution_id, leaf_abi(tree.leaf(index)), list(tree.proof(index)))
+def claim_call(
+    system: System, distribution_id: bytes, tree: DistributionTree, index: int
+) -> ContractFunction:
+    return system.gateway.functions.claim(
+        distribution_id, leaf_abi(tree.leaf(index)), list(tree.proof(index))
+    )
 
 
 def fresh_addresses(count: int, seed: int) -> list[ChecksumAddress]:
     """Distinct addresses nobody holds keys for (payout recipients)."""
-    return [Web3.to_checksum_address(keccak(b"staker" + seed.to_bytes(8) + i.to_bytes(8))[12:]) for i in range(count)]
+    return [
+        Web3.to_checksum_address(keccak(b"staker" + seed.to_bytes(8) + i.to_bytes(8))[12:])
+        for i in range(count)
+    ]
 
 
 def events_of(event: Any, receipt: TxReceipt) -> list[Any]:

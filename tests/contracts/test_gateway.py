@@ -38,8 +38,7 @@ ETHER = 10**18
 
 def fund_avs_with_eth(system: System, avs: str, amount: int) -> None:
     vault = system.reward_vault.functions
-    tx = vault.depositETH(avs).transact({"from": avs, "value": amount})
-    assert system.w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+    transact(system, vault.depositETH(avs), sender=avs, value=amount)
 
 
 def test_genesis_set_is_stored_as_committed(system: System, genesis_set: ValidatorSet) -> None:
@@ -111,7 +110,9 @@ def test_distribution_mint_batched_payout_and_self_claim(system: System) -> None
     amounts = [(i + 1) * 10**15 for i in range(12)]
     tree = distribution_tree(stakers, amounts)
     avs = system.accounts[3]
-    payload = distribution_payload(tree, token=system.deployment.reward_token, funding=FundingMode.MINT, avs=avs)
+    payload = distribution_payload(
+        tree, token=system.deployment.reward_token, funding=FundingMode.MINT, avs=avs
+    )
     packet = system.packet(payload, nonce=7)
     receipt = deliver(system, packet, signers=[0, 1, 2, 3, 4])
     dist_id = packet.distribution_id
@@ -176,10 +177,11 @@ def test_slash_moves_principal_to_sink_and_freezes(system: System) -> None:
     operator = as_address(system.accounts[8])
     avs = as_address(system.accounts[3])
     weth = system.weth.functions
-    tx = weth.deposit().transact({"from": staker, "value": 10 * ETHER})
-    system.w3.eth.wait_for_transaction_receipt(tx)
+    transact(system, weth.deposit(), sender=staker, value=10 * ETHER)
     transact(system, weth.approve(system.deployment.restaking_vault, 10 * ETHER), sender=staker)
-    transact(system, system.restaking_vault.functions.deposit(system.deployment.weth, 10 * ETHER), sender=staker)
+    transact(
+        system, system.restaking_vault.functions.deposit(system.deployment.weth, 10 * ETHER), sender=staker
+    )
     sink = system.deployment.slashing_sink
     before = weth.balanceOf(sink).call()
 

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 from web3 import Web3
 
-from relayer.protocol.packets import DOMAIN, FundingMode, Packet, PacketKind, SlashPayload, ValsetUpdatePayload
+from relayer.l1.artifacts import ContractName, load_artifact
+from relayer.protocol.merkle import DistributionTree
+from relayer.protocol.packets import (
+    DOMAIN,
+    FundingMode,
+    Packet,
+    PacketKind,
+    SlashPayload,
+    ValsetUpdatePayload,
+)
 from relayer.protocol.types import Amount, Hash32, Power, as_address
 from tests.contracts.harness import (
     EXOCORE_CHAIN,
@@ -30,10 +41,16 @@ from tests.contracts.harness import (
 ETHER = 10**18
 
 
-def mint_distribution(system: System, nonce: int, *, count: int = 8, total: int | None = None) -> tuple[Packet, object]:
+def mint_distribution(
+    system: System, nonce: int, *, count: int = 8, total: int | None = None
+) -> tuple[Packet, DistributionTree]:
     tree = distribution_tree(fresh_addresses(count, seed=nonce), [1000 + i for i in range(count)])
     payload = distribution_payload(
-        tree, token=system.deployment.reward_token, funding=FundingMode.MINT, avs=system.accounts[3], total=total
+        tree,
+        token=system.deployment.reward_token,
+        funding=FundingMode.MINT,
+        avs=system.accounts[3],
+        total=total,
     )
     packet = system.packet(payload, nonce=nonce)
     deliver(system, packet)
@@ -62,7 +79,12 @@ def test_forged_signature(system: System) -> None:
 def test_garbage_and_identity_signatures(system: System) -> None:
     packet = some_packet(system)
     bitmap = system.valset.bitmap(range(6))
-    for signature in (bytes(256), b"\x01" * 256, bytes(255), system.valset.sign_digest(packet.digest, range(6))[:-1]):
+    for signature in (
+        bytes(256),
+        b"\x01" * 256,
+        bytes(255),
+        system.valset.sign_digest(packet.digest, range(6))[:-1],
+    ):
         with reverts("InvalidSignature"):
             packet_call(system, packet, Attestation(bitmap, signature)).call()
 
@@ -122,7 +144,7 @@ def test_stale_valset_nonce(system: System, valset_nonce: int) -> None:
 @pytest.mark.parametrize("field", ["domain", "l1ChainId", "gateway", "exocoreChain", "kind", "nonce"])
 def test_digest_bound_to_every_field(system: System, field: str) -> None:
     packet = some_packet(system)
-    fields = {
+    fields: dict[str, Any] = {
         "domain": DOMAIN,
         "chain_id": packet.l1_chain_id,
         "gateway": Web3.to_checksum_address(packet.gateway),
@@ -225,7 +247,9 @@ def test_distribution_payload_rules(system: System) -> None:
         raw = abi_encode(types, values)
         digest = system.gateway.functions.packetDigest(1, 2, nonce, keccak(raw)).call()
         with reverts(error):
-            system.gateway.functions.submitDistribution(1, nonce, raw, system.valset.attest(digest).as_abi()).call()
+            system.gateway.functions.submitDistribution(
+                1, nonce, raw, system.valset.attest(digest).as_abi()
+            ).call()
 
 
 # ---------------------------------------------------------------- payouts
@@ -303,8 +327,7 @@ def test_vault_overdraw(system: System) -> None:
     avs = system.accounts[4]
     other_avs = system.accounts[5]
     for who, amount in ((avs, 1000), (other_avs, 10**6)):
-        tx = system.reward_vault.functions.depositETH(who).transact({"from": who, "value": amount})
-        system.w3.eth.wait_for_transaction_receipt(tx)
+        transact(system, system.reward_vault.functions.depositETH(who), sender=who, value=amount)
     tree = distribution_tree(fresh_addresses(3, seed=74), [600, 300, 200])
     payload = distribution_payload(tree, token=system.deployment.weth, funding=FundingMode.VAULT, avs=avs)
     packet = system.packet(payload, nonce=74)
@@ -323,7 +346,9 @@ def test_vault_overdraw(system: System) -> None:
 def test_vaults_pay_only_the_gateway(system: System) -> None:
     stranger = system.accounts[6]
     with reverts("OnlyGateway"):
-        system.reward_vault.functions.pay(stranger, system.deployment.weth, stranger, 1).call({"from": stranger})
+        system.reward_vault.functions.pay(stranger, system.deployment.weth, stranger, 1).call(
+            {"from": stranger}
+        )
     with reverts("OnlyGateway"):
         system.reward_vault.functions.payBatch(stranger, system.deployment.weth, []).call({"from": stranger})
     with reverts("OnlyGateway"):
@@ -338,7 +363,7 @@ def test_vaults_pay_only_the_gateway(system: System) -> None:
 def test_slash_beyond_balance(system: System) -> None:
     staker = system.accounts[7]
     weth = system.weth.functions
-    system.w3.eth.wait_for_transaction_receipt(weth.deposit().transact({"from": staker, "value": ETHER}))
+    transact(system, weth.deposit(), sender=staker, value=ETHER)
     transact(system, weth.approve(system.deployment.restaking_vault, ETHER), sender=staker)
     transact(system, system.restaking_vault.functions.deposit(system.deployment.weth, ETHER), sender=staker)
     payload = SlashPayload(
@@ -388,8 +413,6 @@ def test_non_owner_admin(system: System) -> None:
 
 
 def test_admin_surface_cannot_move_funds_or_forge() -> None:
-    from relayer.l1.artifacts import ContractName, load_artifact
-
     mutating = {
         str(entry["name"])
         for entry in load_artifact(ContractName.EXOCORE_GATEWAY).entries("function")
