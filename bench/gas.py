@@ -1,0 +1,312 @@
+"""Gas of the L1 contracts on anvil: packet verification, valset rotation, payouts, claims.
+
+Run: ``.venv/bin/python bench/gas.py`` (starts its own anvil; ~1 minute). Prints one table per
+operation with the targets of the L1 contracts issue and reference points:
+
+- a 100-validator packet verified for <= 250k gas (re-sending every key in calldata ≈ 480k;
+  Celestia Blobstream's ECDSA 30-of-100 check ≈ 329k);
+- payout <= 35k gas per leaf at batch 100 (mint to fresh addresses).
+
+"verify" is a transaction calling ``verifyAttestation(digest, att)`` (21k intrinsic + calldata +
+the check), so it isolates what a packet pays for being authenticated; "exec" subtracts the
+intrinsic and calldata cost. Packet rows are full transactions of the entry point.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.types import TxParams, Wei
+
+from devnet.anvil import AnvilConfig, AnvilNode
+from devnet.l1_deploy import GenesisValset, L1Deployment, contract_at, deploy_l1
+from relayer.l1.artifacts import ContractName
+from relayer.protocol.bls import CURVE_ORDER, SecretKey, sign
+from relayer.protocol.merkle import DistributionLeaf, DistributionTree
+from relayer.protocol.packets import (
+    FundingMode,
+    Packet,
+    Payload,
+    RewardDistributionPayload,
+    ValsetUpdatePayload,
+)
+from relayer.protocol.quorum import SignerBitmap
+from relayer.protocol.types import Amount, Hash32, Power, as_address
+
+EXOCORE_CHAIN: Final = Hash32(keccak(b"exocorebench_1"))
+VALSET_SIZES: Final = (4, 50, 100)
+BATCH_SIZES: Final = (1, 10, 100, 500)
+TREE_LEAVES: Final = 1000
+"""Leaves of the benchmark distribution: batches are cut from a realistic tree, not a tailored one."""
+BLOCK_GAS_LIMIT: Final = 60_000_000
+"""Room for the 500-leaf batches (anvil's default 30M block would be the binding limit, not gas/leaf)."""
+VERIFY_TARGET_GAS: Final = 250_000
+RESEND_KEYS_BASELINE_GAS: Final = 480_000
+BLOBSTREAM_BASELINE_GAS: Final = 329_000
+PAYOUT_TARGET_GAS_PER_LEAF: Final = 35_000
+INTRINSIC_GAS: Final = 21_000
+
+
+@dataclass(frozen=True)
+class Signers:
+    secrets: tuple[SecretKey, ...]
+    powers: tuple[int, ...]
+    nonce: int
+
+    @classmethod
+    def generate(cls, size: int, nonce: int, seed: int) -> Signers:
+        rng = random.Random(seed)
+        return cls(
+            tuple(SecretKey.from_int(rng.randrange(1, CURVE_ORDER)) for _ in range(size)),
+            (100,) * size,
+            nonce,
+        )
+
+    def pubkeys(self) -> tuple[bytes, ...]:
+        return tuple(secret.public_key().to_eip2537() for secret in self.secrets)
+
+    def minimal_quorum(self) -> list[int]:
+        # Equal powers: the fewest signers strictly above two thirds.
+        return list(range(len(self.secrets) * 2 // 3 + 1))
+
+    def attest(self, digest: bytes, signers: Sequence[int]) -> tuple[bytes, bytes]:
+        bitmap = SignerBitmap.from_indices(signers, len(self.secrets)).encode()
+        scalar = sum(self.secrets[i].to_int() for i in signers) % CURVE_ORDER
+        return bitmap, sign(SecretKey.from_int(scalar), digest).to_eip2537()
+
+
+class Bench:
+    def __init__(self, node: AnvilNode) -> None:
+        self.node = node
+        self.w3 = Web3(Web3.HTTPProvider(node.rpc_url, request_kwargs={"timeout": 120}))
+        accounts = node.dev_accounts()
+        self.key = accounts[0].private_key
+        self.sender = to_checksum_address(accounts[0].address)
+        self.avs = to_checksum_address(accounts[1].address)
+
+    def deploy(self, signers: Signers) -> tuple[L1Deployment, Contract]:
+
+        genesis = GenesisValset(nonce=signers.nonce, pubkeys=signers.pubkeys(), powers=signers.powers)
+        deployment = deploy_l1(self.w3, self.key, genesis, EXOCORE_CHAIN)
+        return deployment, contract_at(self.w3, ContractName.EXOCORE_GATEWAY, deployment.gateway)
+
+    def gas(self, call: ContractFunction, value: int = 0) -> int:
+        params: TxParams = {"from": self.sender, "value": Wei(value), "gas": BLOCK_GAS_LIMIT - 1}
+        receipt = self.w3.eth.wait_for_transaction_receipt(call.transact(params))
+        if receipt["status"] != 1:
+            raise RuntimeError(f"benchmark transaction reverted: {receipt['transactionHash'].hex()}")
+        return int(receipt["gasUsed"])
+
+    def packet(self, deployment: L1Deployment, signers: Signers, nonce: int, payload: Payload) -> Packet:
+        return Packet(
+            exocore_chain=EXOCORE_CHAIN,
+            l1_chain_id=deployment.chain_id,
+            gateway=as_address(deployment.gateway),
+            valset_nonce=signers.nonce,
+            nonce=nonce,
+            payload=payload,
+        )
+
+
+def calldata_gas(call: ContractFunction) -> int:
+    data = bytes.fromhex(call._encode_transaction_data()[2:])
+    return sum(16 if byte else 4 for byte in data)
+
+
+def distribution_payload(
+    tree: DistributionTree, token: str, funding: FundingMode, avs: str
+) -> RewardDistributionPayload:
+    return RewardDistributionPayload(
+        claim_id=Hash32(keccak(tree.root)),
+        avs=as_address(avs),
+        epoch=1,
+        token=as_address(token),
+        funding=funding,
+        total=tree.total,
+        leaf_count=len(tree),
+        merkle_root=tree.root,
+    )
+
+
+def fresh_tree(count: int, seed: int) -> DistributionTree:
+    rng = random.Random(seed)
+    return DistributionTree.build(
+        DistributionLeaf(
+            index=i, staker=as_address(rng.randbytes(20)), amount=Amount(rng.randrange(10**15, 10**18))
+        )
+        for i in range(count)
+    )
+
+
+def table(title: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    rendered = [[str(cell) for cell in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in rendered)) for i, h in enumerate(header)]
+    print(f"\n{title}")
+    print("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for row in rendered:
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+
+
+def bench_packets(bench: Bench) -> None:
+    rows: list[tuple[object, ...]] = []
+    for size in VALSET_SIZES:
+        signers = Signers.generate(size, nonce=1, seed=size)
+        deployment, gateway = bench.deploy(signers)
+        tree = fresh_tree(16, seed=size)
+        next_nonce = 10
+        for label, chosen in (("100%", list(range(size))), ("67%+", signers.minimal_quorum())):
+            # Isolated verification.
+            digest = keccak(label.encode() + bytes([size]))
+            verify = gateway.functions.verifyAttestation(digest, signers.attest(digest, chosen))
+            verify_gas = bench.gas(verify)
+            verify_exec = verify_gas - INTRINSIC_GAS - calldata_gas(verify)
+            # A distribution packet (second one into the same nonce word: steady-state storage cost).
+            gas_dist = []
+            for nonce in (next_nonce, next_nonce + 1):
+                payload = distribution_payload(tree, deployment.reward_token, FundingMode.MINT, bench.avs)
+                packet = bench.packet(deployment, signers, nonce, payload)
+                call = gateway.functions.submitDistribution(
+                    packet.valset_nonce,
+                    packet.nonce,
+                    packet.payload_bytes,
+                    signers.attest(packet.digest, chosen),
+                )
+                gas_dist.append(bench.gas(call))
+            next_nonce += 2
+            # A valset update to a new set of the same size, rolled back afterwards.
+            snapshot = bench.node.snapshot()
+            successor = Signers.generate(size, nonce=2, seed=size + 1000)
+            update = ValsetUpdatePayload(
+                new_valset_nonce=2,
+                pubkeys=successor.pubkeys(),
+                powers=tuple(Power(p) for p in successor.powers),
+            )
+            packet = bench.packet(deployment, signers, 20, update)
+            call = gateway.functions.updateValset(
+                packet.valset_nonce, packet.nonce, packet.payload_bytes, signers.attest(packet.digest, chosen)
+            )
+            gas_update = bench.gas(call)
+            bench.node.revert(snapshot)
+            rows.append(
+                (
+                    size,
+                    f"{label} ({len(chosen)})",
+                    f"{verify_gas:,}",
+                    f"{verify_exec:,}",
+                    f"{VERIFY_TARGET_GAS / verify_gas:.2f}x",
+                    f"{RESEND_KEYS_BASELINE_GAS / verify_gas:.2f}x",
+                    f"{BLOBSTREAM_BASELINE_GAS / verify_gas:.2f}x",
+                    f"{gas_dist[1]:,}",
+                    f"{gas_update:,}",
+                )
+            )
+    table(
+        "Packets (gas). verify = tx calling verifyAttestation; target <= 250k at 100 validators",
+        (
+            "validators",
+            "signers",
+            "verify tx",
+            "verify exec",
+            "target/verify",
+            "480k-resend/verify",
+            "blobstream/verify",
+            "submitDistribution",
+            "updateValset",
+        ),
+        rows,
+    )
+
+
+def bench_payouts(bench: Bench) -> None:
+    signers = Signers.generate(4, nonce=1, seed=7)
+    deployment, gateway = bench.deploy(signers)
+    vault = contract_at(bench.w3, ContractName.REWARD_VAULT, deployment.reward_vault)
+    nonce = 100
+    rows: list[tuple[object, ...]] = []
+    for funding in (FundingMode.MINT, FundingMode.VAULT):
+        tree = fresh_tree(TREE_LEAVES, seed=int(funding))
+        token = deployment.reward_token if funding is FundingMode.MINT else deployment.weth
+        if funding is FundingMode.VAULT:
+            bench.gas(vault.functions.depositETH(bench.avs), value=tree.total)
+        packet = bench.packet(
+            deployment, signers, nonce, distribution_payload(tree, token, funding, bench.avs)
+        )
+        nonce += 1
+        bench.gas(
+            gateway.functions.submitDistribution(
+                packet.valset_nonce,
+                packet.nonce,
+                packet.payload_bytes,
+                signers.attest(packet.digest, range(4)),
+            )
+        )
+        dist = packet.distribution_id
+        # Leaves in tree order: a relayer batches neighbours, which keeps multiproofs short.
+        by_position = sorted(range(TREE_LEAVES), key=tree.tree_position, reverse=True)
+        cursor = 0
+        for batch in BATCH_SIZES:
+            chosen = by_position[cursor : cursor + batch]
+            cursor += batch
+            multi = tree.multiproof(chosen)
+            leaves = [(leaf.index, to_checksum_address(leaf.staker), leaf.amount) for leaf in multi.leaves]
+            call = gateway.functions.payout(dist, leaves, list(multi.proof), list(multi.proof_flags))
+            used = bench.gas(call)
+            rows.append(
+                (
+                    funding.name,
+                    batch,
+                    len(multi.proof),
+                    f"{used:,}",
+                    f"{used // batch:,}",
+                    f"{(used - INTRINSIC_GAS) // batch:,}",
+                )
+            )
+        index = by_position[cursor]
+        leaf = tree.leaf(index)
+        call = gateway.functions.claim(
+            dist, (leaf.index, to_checksum_address(leaf.staker), leaf.amount), list(tree.proof(index))
+        )
+        used = bench.gas(call)
+        rows.append(
+            (
+                funding.name,
+                "claim",
+                len(tree.proof(index)),
+                f"{used:,}",
+                f"{used:,}",
+                f"{used - INTRINSIC_GAS:,}",
+            )
+        )
+    table(
+        f"Payouts to fresh addresses (gas), distribution of {TREE_LEAVES} leaves; "
+        "target <= 35k/leaf at batch 100 MINT",
+        ("funding", "batch", "proof nodes", "tx gas", "per leaf", "per leaf w/o 21k"),
+        rows,
+    )
+
+
+def main() -> None:
+    started = time.monotonic()
+    for hardfork in ("prague", "osaka"):
+        print(f"\n=== anvil --hardfork {hardfork}")
+        config = AnvilConfig(hardfork=hardfork, block_gas_limit=BLOCK_GAS_LIMIT, accounts=3)
+        with AnvilNode(config) as node:
+            bench = Bench(node)
+            bench_packets(bench)
+            if hardfork == "prague":
+                bench_payouts(bench)
+    print(f"\n({time.monotonic() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
