@@ -103,6 +103,13 @@ def test_values_validate_on_construction(keys: list[bls.PublicKey]) -> None:
         bls.PublicKey(keys[0].hex())  # type: ignore[arg-type]
 
 
+def test_values_pickle(secrets: list[bls.SecretKey], keys: list[bls.PublicKey]) -> None:
+    signature = bls.sign(secrets[0], MESSAGE)
+    key, restored = pickle.loads(pickle.dumps((keys[0], signature)))
+    assert key == keys[0] and restored == signature
+    assert bls.verify(key, MESSAGE, restored)
+
+
 def test_values_from_another_backend_are_usable(secrets: list[bls.SecretKey]) -> None:
     # Values made by the reference backend carry no blspy point; the fast backend rebuilds it.
     reference_key = bls.public_key_of(secrets[0], backend="reference")

@@ -17,16 +17,20 @@ from blspy import G1Element, G2Element, PopSchemeMPL, PrivateKey
 from relayer.protocol.bls.backend import BackendBase, rejected_public_key, rejected_signature
 from relayer.protocol.bls.constants import PARALLEL_PARSE_MIN_KEYS, PARSE_THREADS
 from relayer.protocol.bls.values import PublicKey, SecretKey, Signature
-from relayer.protocol.errors import InvalidPointError
+from relayer.protocol.errors import InvalidPointError, InvalidValueError
 
 _IDENTITY_G1 = G1Element()
 
 
 class FastBackend(BackendBase):
-    """blspy/blst backend. Thread-safe; owns one helper thread, created on the first large parse."""
+    """blspy/blst backend. Thread-safe. Large cold parses are split over ``parse_threads`` threads
+    (the caller's plus helpers created on first use); ``parse_threads=1`` keeps them sequential."""
 
-    def __init__(self) -> None:
+    def __init__(self, parse_threads: int = PARSE_THREADS) -> None:
         super().__init__()
+        if isinstance(parse_threads, bool) or not isinstance(parse_threads, int) or parse_threads < 1:
+            raise InvalidValueError("parse_threads must be a positive int")
+        self._parse_threads = parse_threads
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
 
@@ -43,9 +47,9 @@ class FastBackend(BackendBase):
             raise rejected_public_key(index, raw) from None
 
     def _decode_public_keys(self, items: Sequence[tuple[int, bytes]]) -> list[object]:
-        if len(items) < PARALLEL_PARSE_MIN_KEYS:
+        if self._parse_threads == 1 or len(items) < PARALLEL_PARSE_MIN_KEYS:
             return super()._decode_public_keys(items)
-        chunk = -(-len(items) // PARSE_THREADS)
+        chunk = -(-len(items) // self._parse_threads)
         chunks = [items[start : start + chunk] for start in range(0, len(items), chunk)]
         executor = self._helper_threads()
         decode_sequentially = super()._decode_public_keys
@@ -65,7 +69,7 @@ class FastBackend(BackendBase):
         with self._executor_lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(
-                    max_workers=PARSE_THREADS - 1, thread_name_prefix="bls-parse"
+                    max_workers=self._parse_threads - 1, thread_name_prefix="bls-parse"
                 )
             return self._executor
 

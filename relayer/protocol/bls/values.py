@@ -77,6 +77,10 @@ class PublicKey:
     def __repr__(self) -> str:
         return f"PublicKey({self.hex()})"
 
+    def __reduce__(self) -> tuple[type[PublicKey], tuple[bytes]]:
+        # Backend points do not pickle; the bytes are re-validated (from the cache) on load.
+        return (PublicKey, (self.compressed,))
+
 
 @dataclass(frozen=True, slots=True, repr=False)
 class Signature:
@@ -119,6 +123,9 @@ class Signature:
 
     def __repr__(self) -> str:
         return f"Signature({self.hex()})"
+
+    def __reduce__(self) -> tuple[type[Signature], tuple[bytes]]:
+        return (Signature, (self.compressed,))
 
 
 @dataclass(frozen=True, slots=True, repr=False, eq=False)
