@@ -48,6 +48,7 @@ from relayer.protocol.bls.constants import (
     PUBLIC_KEY_CACHE_CAPACITY_KEYS,
     SIGNATURE_DST,
 )
+from relayer.protocol.bls.encoding import fp2_to_eip2537
 from relayer.protocol.bls.hashing import expand_message_xmd, hash_to_field_fp2
 from relayer.protocol.bls.values import PublicKey, SecretKey, Signature
 
@@ -76,6 +77,7 @@ __all__ = [
     "fast_aggregate_verify",
     "fast_aggregate_verify_encoded",
     "fast_aggregate_verify_or_raise",
+    "fp2_to_eip2537",
     "get_backend",
     "hash_to_field_fp2",
     "hash_to_g2",
