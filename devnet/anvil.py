@@ -44,6 +44,9 @@ the margin covers a loaded 2-core CI machine)."""
 POLL_INTERVAL_S: Final = 0.05
 """Pause between readiness probes while anvil starts."""
 
+PROBE_TIMEOUT_S: Final = 1.0
+"""Timeout of one readiness probe: a starting anvil answers at once or refuses the connection."""
+
 RPC_TIMEOUT_S: Final = 30.0
 """Per-request timeout of :meth:`AnvilNode.rpc` (anvil answers locally; long only under heavy load)."""
 
@@ -162,13 +165,13 @@ class AnvilNode:
             env={**os.environ, "NO_COLOR": "1"},
         )
         self._port = port
-        self._client = httpx.Client(timeout=RPC_TIMEOUT_S)
+        self._client = httpx.Client()
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise AnvilError(f"anvil exited with {self._process.returncode}: {self._log_tail()}")
             try:
-                chain_id = int(self.rpc("eth_chainId"), 16)
+                chain_id = int(self.rpc("eth_chainId", timeout_s=PROBE_TIMEOUT_S), 16)
             except (httpx.TransportError, AnvilError):
                 time.sleep(POLL_INTERVAL_S)
                 continue
@@ -221,13 +224,13 @@ class AnvilNode:
         """The funded accounts anvil derives from its mnemonic (BIP-44 m/44'/60'/0'/0/i)."""
         return _derive_accounts(self.config.mnemonic, self.config.accounts)
 
-    def rpc(self, method: str, params: Sequence[Any] = ()) -> Any:
+    def rpc(self, method: str, params: Sequence[Any] = (), *, timeout_s: float = RPC_TIMEOUT_S) -> Any:
         """One raw JSON-RPC call (``evm_snapshot``, ``anvil_setBalance``, ...)."""
         if self._client is None:
             raise AnvilError("anvil is not started")
         self._request_id += 1
         body = {"jsonrpc": "2.0", "id": self._request_id, "method": method, "params": list(params)}
-        response = self._client.post(self.rpc_url, json=body)
+        response = self._client.post(self.rpc_url, json=body, timeout=timeout_s)
         try:
             answer = response.json()
         except ValueError as exc:
