@@ -1,0 +1,111 @@
+"""Start/stop the devnet's Cosmos gRPC server (insecure, like a node's 9090 port on localhost).
+
+The tendermint service is always served from the block store; the exocore query services need a
+:class:`ChainQueries` and the devnet Msg service a :class:`ChainDriver` (each is registered only if
+given). ``port=0`` binds a free port; :attr:`DevnetGrpcServer.port` reports it.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+from cosmpy.protos.cosmos.base.tendermint.v1beta1 import query_pb2_grpc as tendermint_grpc
+
+from devnet.chain.blockstore import BlockStore
+from devnet.grpc.driver import ChainDriver
+from devnet.grpc.queries import ChainQueries
+from devnet.grpc.services import (
+    AvsQueryService,
+    DevnetMsgService,
+    FeeDistributionQueryService,
+    OperatorQueryService,
+    RelayQueryService,
+)
+from devnet.grpc.tendermint import TendermintService
+from devnet.rpc.encoding import NodeIdentity
+from relayer.exocore.proto.avs.v1 import query_pb2_grpc as avs_grpc
+from relayer.exocore.proto.devnet.v1 import tx_pb2_grpc as tx_grpc
+from relayer.exocore.proto.feedistribution.v1 import query_pb2_grpc as fee_grpc
+from relayer.exocore.proto.operator.v1 import query_pb2_grpc as operator_grpc
+from relayer.exocore.proto.relay.v1 import query_pb2_grpc as relay_grpc
+
+# Handler threads: the devnet serves one relayer, an indexer and a test driver at a time.
+GRPC_WORKER_THREADS = 8
+# Seconds in-flight RPCs get to finish on stop().
+GRPC_STOP_GRACE_S = 1.0
+
+
+class DevnetGrpcServer:
+    """gRPC server over ``store`` (+ ``queries`` / ``driver`` when given), on ``host:port``."""
+
+    def __init__(
+        self,
+        store: BlockStore,
+        identity: NodeIdentity,
+        *,
+        queries: ChainQueries | None = None,
+        driver: ChainDriver | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self._store = store
+        self._identity = identity
+        self._queries = queries
+        self._driver = driver
+        self._host = host
+        self._requested_port = port
+        self._server: grpc.Server | None = None
+        self._port: int | None = None
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the gRPC server is not started")
+        return self._port
+
+    @property
+    def target(self) -> str:
+        """``host:port`` for ``grpc.insecure_channel``."""
+        return f"{self._host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The form cosmpy's ``NetworkConfig(url=...)`` takes."""
+        return f"grpc+http://{self.target}"
+
+    def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError("the gRPC server is already started")
+        server = grpc.server(ThreadPoolExecutor(max_workers=GRPC_WORKER_THREADS))
+        port = server.add_insecure_port(f"{self._host}:{self._requested_port}")
+        if port == 0:
+            raise RuntimeError(f"cannot bind gRPC to {self._host}:{self._requested_port}")
+        self._port = port
+        tendermint = TendermintService(self._store, self._identity, grpc_address=f"tcp://{self._host}:{port}")
+        tendermint_grpc.add_ServiceServicer_to_server(tendermint, server)
+        queries = self._queries
+        if queries is not None:
+            store = self._store
+            avs_grpc.add_QueryServicer_to_server(AvsQueryService(queries, store), server)
+            fee_grpc.add_QueryServicer_to_server(FeeDistributionQueryService(queries, store), server)
+            operator_grpc.add_QueryServicer_to_server(OperatorQueryService(queries, store), server)
+            relay_grpc.add_QueryServicer_to_server(RelayQueryService(queries, store), server)
+        if self._driver is not None:
+            tx_grpc.add_MsgServicer_to_server(DevnetMsgService(self._driver), server)
+        server.start()
+        self._server = server
+
+    def stop(self, grace_s: float = GRPC_STOP_GRACE_S) -> None:
+        """Stop accepting RPCs and wait for in-flight ones (at most ``grace_s``). Safe to call twice."""
+        if self._server is None:
+            return
+        self._server.stop(grace_s).wait()
+        self._server = None
+
+    def __enter__(self) -> DevnetGrpcServer:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
