@@ -44,21 +44,40 @@ library BLS12381 {
     function expandMessageXmd(bytes memory message, bytes memory dst) internal view returns (bytes memory out) {
         uint256 dstLength = dst.length;
         if (dstLength > 255) revert DstTooLong(dstLength);
-        // msg' = Z_pad(64) ‖ msg ‖ I2OSP(256, 2) ‖ I2OSP(0, 1) ‖ DST ‖ I2OSP(len(DST), 1)
-        bytes32 b0 = _sha256(
-            abi.encodePacked(bytes32(0), bytes32(0), message, uint16(EXPANDED_BYTES), uint8(0), dst, uint8(dstLength))
-        );
-        out = new bytes(EXPANDED_BYTES);
-        bytes32 previous = _sha256(abi.encodePacked(b0, uint8(1), dst, uint8(dstLength)));
+        bool ok = true;
         assembly ("memory-safe") {
-            mstore(add(out, 0x20), previous)
-        }
-        for (uint256 i = 2; i <= XMD_BLOCKS; ++i) {
-            previous = _sha256(abi.encodePacked(b0 ^ previous, uint8(i), dst, uint8(dstLength)));
-            assembly ("memory-safe") {
-                mstore(add(out, mul(i, 0x20)), previous)
+            out := mload(0x40)
+            mstore(out, EXPANDED_BYTES)
+            let outData := add(out, 0x20)
+            let buf := add(outData, EXPANDED_BYTES) // scratch past the output
+            // msg' = Z_pad(64) ‖ msg ‖ I2OSP(256, 2) ‖ I2OSP(0, 1) ‖ DST ‖ I2OSP(len(DST), 1)
+            mstore(buf, 0)
+            mstore(add(buf, 0x20), 0)
+            let messageLength := mload(message)
+            mcopy(add(buf, 64), add(message, 0x20), messageLength)
+            let tail := add(add(buf, 64), messageLength)
+            mstore8(tail, 1)
+            mstore8(add(tail, 1), 0)
+            mstore8(add(tail, 2), 0)
+            mcopy(add(tail, 3), add(dst, 0x20), dstLength)
+            mstore8(add(add(tail, 3), dstLength), dstLength)
+            ok := staticcall(gas(), SHA256, buf, add(add(64, messageLength), add(4, dstLength)), 0x00, 0x20)
+            let b0 := mload(0x00)
+            // b_i = H(strxor(b_0, b_(i-1)) ‖ I2OSP(i, 1) ‖ DST'), with b_1 = H(b_0 ‖ 1 ‖ DST').
+            mcopy(add(buf, 33), add(dst, 0x20), dstLength)
+            mstore8(add(add(buf, 33), dstLength), dstLength)
+            let blockInputLength := add(34, dstLength)
+            let previous := 0
+            for { let i := 1 } iszero(gt(i, XMD_BLOCKS)) { i := add(i, 1) } {
+                mstore(buf, xor(b0, previous))
+                mstore8(add(buf, 0x20), i)
+                let slot := add(outData, mul(sub(i, 1), 0x20))
+                ok := and(ok, staticcall(gas(), SHA256, buf, blockInputLength, slot, 0x20))
+                previous := mload(slot)
             }
+            mstore(0x40, add(outData, EXPANDED_BYTES))
         }
+        if (!ok) revert HashToCurveFailed();
     }
 
     /// @notice RFC 9380 hash_to_curve to G2 (random-oracle variant) with the given DST.
@@ -113,15 +132,6 @@ library BLS12381 {
             mstore(add(ptr, 0x20), NEG_G1_X_LO)
             mstore(add(ptr, 0x40), NEG_G1_Y_HI)
             mstore(add(ptr, 0x60), NEG_G1_Y_LO)
-        }
-    }
-
-    function _sha256(bytes memory data) private view returns (bytes32 digest) {
-        assembly ("memory-safe") {
-            if iszero(staticcall(gas(), SHA256, add(data, 0x20), mload(data), 0x00, 0x20)) {
-                revert(0, 0)
-            }
-            digest := mload(0x00)
         }
     }
 }
