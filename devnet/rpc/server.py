@@ -382,21 +382,25 @@ class CometRpcApp:
         if not any(client.subscriptions for client in self._clients):
             return
         published = _published_for(block)
-        for client in list(self._clients):
-            for text, subscriber in list(client.subscriptions.items()):
-                for item in published:
-                    if not subscriber.query.matches(item.events):
-                        continue
-                    if client.outbox.qsize() >= SUBSCRIPTION_BUFFER_EVENTS * MAX_SUBSCRIPTIONS_PER_CLIENT:
-                        del client.subscriptions[text]
-                        error = RpcError(
-                            SERVER_ERROR,
-                            "subscription was cancelled (reason: client is not pulling messages fast enough)",
-                        )
-                        client.outbox.put_nowait(_dumps(_response(subscriber.request_id, error=error)))
-                        break
-                    message = {"query": text, "data": item.data, "events": item.events}
-                    client.outbox.put_nowait(_dumps(_response(subscriber.request_id, message)))
+        for item in published:  # event order first: NewBlock, NewBlockHeader, then each Tx
+            for client in list(self._clients):
+                for text, subscriber in list(client.subscriptions.items()):
+                    if subscriber.query.matches(item.events):
+                        self._deliver(client, text, subscriber, item)
+
+    @staticmethod
+    def _deliver(client: _WsClient, text: str, subscriber: _Subscriber, item: _Published) -> None:
+        if client.outbox.qsize() >= SUBSCRIPTION_BUFFER_EVENTS * MAX_SUBSCRIPTIONS_PER_CLIENT:
+            # CometBFT cancels a subscription whose client does not keep up, and says so.
+            del client.subscriptions[text]
+            error = RpcError(
+                SERVER_ERROR,
+                "subscription was cancelled (reason: client is not pulling messages fast enough)",
+            )
+            client.outbox.put_nowait(_dumps(_response(subscriber.request_id, error=error)))
+            return
+        message = {"query": text, "data": item.data, "events": item.events}
+        client.outbox.put_nowait(_dumps(_response(subscriber.request_id, message)))
 
     async def close_websockets(self) -> None:
         for client in list(self._clients):

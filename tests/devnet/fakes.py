@@ -110,9 +110,13 @@ class RecordingDriver:
     height: int = 7
     received: list[Any] = field(default_factory=list)
     reject: dict[str, str] = field(default_factory=dict)
+    # Msg type names whose handling fails with an unexpected (non-chain) exception.
+    crash: set[str] = field(default_factory=set)
 
     def _record(self, msg: Any) -> None:
         self.received.append(msg)
+        if type(msg).__name__ in self.crash:
+            raise RuntimeError("state machine bug")
         reason = self.reject.get(type(msg).__name__)
         if reason is not None:
             raise RequestRejectedError(reason)
