@@ -20,7 +20,13 @@ from web3.contract import Contract
 from devnet.l1_deploy import contract_at, deploy_contract, deploy_l1
 from relayer.errors import ProtocolError
 from relayer.l1.artifacts import ContractName
-from relayer.protocol.bls import PublicKey, Signature, expand_message_xmd, fast_aggregate_verify
+from relayer.protocol.bls import (
+    FIELD_MODULUS,
+    PublicKey,
+    Signature,
+    expand_message_xmd,
+    fast_aggregate_verify,
+)
 from relayer.protocol.quorum import SignerBitmap, meets_threshold, signed_power
 from tests.contracts.harness import EXOCORE_CHAIN, POP_DST, Attestation, System, ValidatorSet, reverts
 
@@ -105,6 +111,8 @@ CORRUPTIONS: Final = (
     "short-bitmap",
     "infinity",
     "outsider-signature",
+    "dirty-padding",
+    "coordinate-above-p",
 )
 
 
@@ -167,6 +175,17 @@ def build_attestation(
         return Attestation(bitmap[:-1], signature_over(chosen))
     if corruption == "infinity":
         return Attestation(bitmap, bytes(256))
+    if corruption == "dirty-padding":
+        raw = bytearray(signature_over(chosen))
+        raw[(pick % 4) * 64 + pick % 16] |= 1  # a byte of one of the four 16-byte zero paddings
+        return Attestation(bitmap, bytes(raw))
+    if corruption == "coordinate-above-p":
+        raw = bytearray(signature_over(chosen))
+        word = (pick % 4) * 64
+        raw[word + 16 : word + 64] = (int.from_bytes(raw[word + 16 : word + 64]) + FIELD_MODULUS).to_bytes(
+            48
+        )[-48:]
+        return Attestation(bitmap, bytes(raw))
     if corruption == "outsider-signature":
         return Attestation(bitmap, OUTSIDER.sign_digest(digest, [0]))
     return Attestation(bitmap, signature_over(chosen))
