@@ -48,7 +48,9 @@ class DevnetGrpcServer:
         driver: ChainDriver | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        comet_rpc_address: str = "",
     ) -> None:
+        self._comet_rpc_address = comet_rpc_address
         self._store = store
         self._identity = identity
         self._queries = queries
@@ -82,7 +84,9 @@ class DevnetGrpcServer:
         if port == 0:
             raise RuntimeError(f"cannot bind gRPC to {self._host}:{self._requested_port}")
         self._port = port
-        tendermint = TendermintService(self._store, self._identity, grpc_address=f"tcp://{self._host}:{port}")
+        # GetNodeInfo reports the node's CometBFT RPC address, as a node does; default to our own.
+        rpc_address = self._comet_rpc_address or f"tcp://{self._host}:{port}"
+        tendermint = TendermintService(self._store, self._identity, grpc_address=rpc_address)
         tendermint_grpc.add_ServiceServicer_to_server(tendermint, server)
         queries = self._queries
         if queries is not None:
