@@ -45,6 +45,8 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
     uint256 private constant HEADER_BYTES = 161;
     uint256 private constant RECORD_BYTES = 128;
     uint256 private constant MASK_128 = 0xffffffffffffffffffffffffffffffff;
+    /// @dev Byte k (from the most significant) = j for the j with 2^j mod 11 == k, j = 0..7.
+    uint256 private constant LOG2_MOD_11 = 0x0000010002040007030605000000000000000000000000000000000000000000;
     /// @dev BLS12-381 base field modulus p as high 16 bytes and low 32 bytes (for negating y).
     uint256 private constant P_HI = 0x1a0111ea397fe69a4b1ba7b6434bacd7;
     uint256 private constant P_LO = 0x64774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab;
@@ -481,8 +483,10 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
     }
 
     /// @dev Aggregate the selected members' keys into buf[0,128) and sum their power.
-    /// subtract=false: selected = signers, the sum starts from the first signer.
+    /// subtract=false: selected = signers, summed from the identity (all-zero encoding).
     /// subtract=true: selected = non-signers, each negated key is added to the stored aggregate.
+    /// Only set bits are visited: the lowest set bit of a byte is isolated (b & -b) and its position
+    /// read from LOG2_MOD_11, a table indexed by (2^j mod 11), which is distinct for j = 0..7.
     function _aggregate(address pointer, bytes calldata bitmap, uint256 n, bool subtract, uint256 buf)
         private
         view
@@ -492,40 +496,42 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
             // Header: aggregate key into buf[0,128), total power into buf[128,160).
             extcodecopy(pointer, buf, 1, 160)
             totalPower := mload(add(buf, 128))
-            mstore(add(buf, 128), 0) // buf[128,144) must be zero padding for the addend
-            let first := iszero(subtract)
+            mstore(add(buf, 128), 0) // buf[128,144) is the addend's first zero padding
             let flip := 0
-            if subtract { flip := 0xff }
+            switch subtract
+            case 0 {
+                mstore(buf, 0)
+                mstore(add(buf, 0x20), 0)
+                mstore(add(buf, 0x40), 0)
+                mstore(add(buf, 0x60), 0)
+            }
+            default { flip := 0xff }
             let addend := add(buf, 128)
-            let byteCount := bitmap.length
-            for { let b := 0 } lt(b, byteCount) { b := add(b, 1) } {
+            let lastByte := sub(bitmap.length, 1)
+            // Bits of the last byte that name members (the rest are zero, checked by the caller).
+            let lastMask := sub(shl(sub(n, shl(3, lastByte)), 1), 1)
+            for { let b := 0 } iszero(gt(b, lastByte)) { b := add(b, 1) } {
                 let bits := xor(byte(0, calldataload(add(bitmap.offset, b))), flip)
-                if iszero(bits) { continue }
+                if eq(b, lastByte) { bits := and(bits, lastMask) }
                 let base := shl(3, b)
-                for { let j := 0 } lt(j, 8) { j := add(j, 1) } {
-                    let i := add(base, j)
-                    if and(shr(j, bits), lt(i, n)) {
-                        let dst := addend
-                        if first { dst := buf }
-                        extcodecopy(pointer, dst, add(HEADER_BYTES, shl(7, i)), RECORD_BYTES)
-                        let hi := mload(dst)
-                        let lo := mload(add(dst, 0x40))
-                        selectedPower := add(selectedPower, or(shl(128, shr(128, hi)), shr(128, lo)))
-                        mstore(dst, and(hi, MASK_128))
-                        let yHi := and(lo, MASK_128)
-                        if subtract {
-                            // y := p - y over the 48-byte y split as yHi (16 B) ‖ yLo (32 B).
-                            let yLo := mload(add(dst, 0x60))
-                            mstore(add(dst, 0x60), sub(P_LO, yLo))
-                            yHi := sub(sub(P_HI, yHi), lt(P_LO, yLo))
-                        }
-                        mstore(add(dst, 0x40), yHi)
-                        switch first
-                        case 1 { first := 0 }
-                        default {
-                            if iszero(staticcall(gas(), 0x0b, buf, 256, buf, 128)) { revert(0, 0) }
-                        }
+                for {} bits {} {
+                    let low := and(bits, sub(0, bits))
+                    bits := xor(bits, low)
+                    let i := add(base, byte(mod(low, 11), LOG2_MOD_11))
+                    extcodecopy(pointer, addend, add(HEADER_BYTES, shl(7, i)), RECORD_BYTES)
+                    let hi := mload(addend)
+                    let lo := mload(add(addend, 0x40))
+                    selectedPower := add(selectedPower, or(and(hi, not(MASK_128)), shr(128, lo)))
+                    mstore(addend, and(hi, MASK_128))
+                    let yHi := and(lo, MASK_128)
+                    if subtract {
+                        // y := p - y over the 48-byte y split as yHi (16 B) ‖ yLo (32 B).
+                        let yLo := mload(add(addend, 0x60))
+                        mstore(add(addend, 0x60), sub(P_LO, yLo))
+                        yHi := sub(sub(P_HI, yHi), lt(P_LO, yLo))
                     }
+                    mstore(add(addend, 0x40), yHi)
+                    if iszero(staticcall(gas(), 0x0b, buf, 256, buf, 128)) { revert(0, 0) }
                 }
             }
         }
