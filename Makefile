@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.exorelay-installed
 # Paths mypy --strict and ruff check; generated protobuf code is excluded in pyproject.toml.
 LINT_PATHS := relayer indexer devnet tests bench
 
-.PHONY: all deps test lint typecheck pytest contracts contracts-check bench clean
+.PHONY: all deps test lint typecheck pytest contracts contracts-check proto bench clean
 
 all: test
 
@@ -40,7 +40,19 @@ typecheck: deps
 pytest: deps
 	$(VENV)/bin/pytest
 
-test: deps lint typecheck pytest
+# Solidity → committed ABI + bytecode in contracts/out (npm solc 0.8.30, deterministic output).
+contracts: $(NODE_STAMP)
+	node contracts/build.mjs
+
+# CI gate: the committed artifacts must be exactly what the sources compile to.
+contracts-check: $(NODE_STAMP)
+	node contracts/build.mjs --check
+
+# Regenerate the committed gRPC/protobuf code under relayer/exocore/proto from proto/ (a test checks staleness).
+proto: $(PY_STAMP)
+	$(PY) proto/generate.py
+
+test: deps lint typecheck contracts-check pytest
 
 bench: deps
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

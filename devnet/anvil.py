@@ -5,7 +5,7 @@
     with AnvilNode(AnvilConfig()) as node:
         w3 = Web3(Web3.HTTPProvider(node.rpc_url))
 
-The binary comes from the npm package ``@foundry-rs/anvil`` (pinned in package.json), so the
+The binary comes from the npm package ``@foundry-rs/anvil-linux-amd64`` (pinned in package.json), so the
 devnet and the contract tests need no Foundry installation.
 """
 
@@ -72,7 +72,7 @@ def anvil_binary() -> Path:
     system = platform.system().lower()
     path = REPO_ROOT / "node_modules" / "@foundry-rs" / f"anvil-{system}-{arch}" / "bin" / "anvil"
     if not path.is_file():
-        raise AnvilError(f"anvil not found at {path}: run `npm ci` (package.json pins @foundry-rs/anvil)")
+        raise AnvilError(f"anvil not found at {path}: run `npm ci` (package.json pins @foundry-rs/anvil-linux-amd64)")
     return path
 
 
