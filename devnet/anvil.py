@@ -72,7 +72,7 @@ def anvil_binary() -> Path:
     system = platform.system().lower()
     path = REPO_ROOT / "node_modules" / "@foundry-rs" / f"anvil-{system}-{arch}" / "bin" / "anvil"
     if not path.is_file():
-        raise AnvilError(f"anvil not found at {path}: run `npm ci` (package.json pins @foundry-rs/anvil-linux-amd64)")
+        raise AnvilError(f"anvil not found at {path}: run `npm ci` (package.json pins it)")
     return path
 
 
