@@ -485,3 +485,24 @@ class Packet:
             nonce=nonce,
             payload=decode_payload(kind, payload_bytes),
         )
+
+
+GATEWAY_MAX_VALIDATORS: Final = 190
+"""The gateway stores a valset as one data contract's code; EIP-170 (24,576 B) bounds it to 190 members."""
+
+GATEWAY_MAX_DISTRIBUTION_TOTAL: Final = (1 << 128) - 1
+"""The gateway packs a distribution's total and paid sum into one slot, so totals must fit uint128."""
+
+
+def check_gateway_limits(payload: Payload) -> None:
+    """Raise :class:`InvalidValueError` if the L1 gateway would refuse a payload this module accepts.
+
+    The wire format allows more than the deployed gateway stores (docs/protocol.md §6, deviations 2
+    and 3); checking here lets the relayer refuse such a packet before it spends gas on it.
+    """
+    if isinstance(payload, ValsetUpdatePayload) and len(payload.pubkeys) > GATEWAY_MAX_VALIDATORS:
+        raise InvalidValueError(
+            f"valset of {len(payload.pubkeys)} members exceeds the gateway's {GATEWAY_MAX_VALIDATORS}"
+        )
+    if isinstance(payload, RewardDistributionPayload) and payload.total > GATEWAY_MAX_DISTRIBUTION_TOTAL:
+        raise InvalidValueError(f"distribution total {payload.total} does not fit the gateway's uint128")

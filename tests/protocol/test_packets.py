@@ -25,6 +25,8 @@ from relayer.protocol.errors import (
 )
 from relayer.protocol.packets import (
     DOMAIN,
+    GATEWAY_MAX_DISTRIBUTION_TOTAL,
+    GATEWAY_MAX_VALIDATORS,
     MAX_PAYLOAD_BYTES,
     PAYLOAD_ABI_TYPES,
     FundingMode,
@@ -34,6 +36,7 @@ from relayer.protocol.packets import (
     RewardDistributionPayload,
     SlashPayload,
     ValsetUpdatePayload,
+    check_gateway_limits,
     decode_payload,
     distribution_id,
     encode_payload,
@@ -393,3 +396,26 @@ def test_packet_field_validation() -> None:
     with pytest.raises(InvalidValueError):
         Packet(EXOCORE_CHAIN, L1_CHAIN_ID, GATEWAY, 1, 1, "payload")  # type: ignore[arg-type]
     assert int(PacketKind.SLASH) == 3 and int(FundingMode.VAULT) == 2
+
+
+def _distinct_g1_key(i: int) -> bytes:
+    # Well-formed EIP-2537 padding with distinct, non-zero coordinates (< p): enough for the structural check.
+    x = (i + 1).to_bytes(48, "big")
+    return bytes(16) + x + bytes(16) + x
+
+
+def test_gateway_limits_match_the_contract() -> None:
+    check_gateway_limits(REWARD)
+    check_gateway_limits(SLASH)
+    at_cap = dataclasses.replace(REWARD, total=Amount(GATEWAY_MAX_DISTRIBUTION_TOTAL))
+    check_gateway_limits(at_cap)
+    with pytest.raises(InvalidValueError, match="uint128"):
+        check_gateway_limits(dataclasses.replace(REWARD, total=Amount(GATEWAY_MAX_DISTRIBUTION_TOTAL + 1)))
+
+    def valset(n: int) -> ValsetUpdatePayload:
+        keys = tuple(_distinct_g1_key(i) for i in range(n))
+        return ValsetUpdatePayload(2, keys, tuple(Power(1) for _ in range(n)))
+
+    check_gateway_limits(valset(GATEWAY_MAX_VALIDATORS))
+    with pytest.raises(InvalidValueError, match="190"):
+        check_gateway_limits(valset(GATEWAY_MAX_VALIDATORS + 1))
