@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import grpc
 
@@ -65,6 +65,28 @@ def identifier(value: bytes, what: str) -> bytes:
 
 def _nonce_key(nonce: int) -> bytes:
     return nonce.to_bytes(8, "big")
+
+
+class _IndexKeyed(Sequence[tuple[bytes, Any]]):
+    """Leaves (index order, dense indices) keyed by index without touching the ones not paged."""
+
+    def __init__(self, leaves: Sequence[Any]) -> None:
+        self._leaves = leaves
+
+    def __len__(self) -> int:
+        return len(self._leaves)
+
+    @overload
+    def __getitem__(self, position: int) -> tuple[bytes, Any]: ...
+
+    @overload
+    def __getitem__(self, position: slice) -> Sequence[tuple[bytes, Any]]: ...
+
+    def __getitem__(self, position: int | slice) -> tuple[bytes, Any] | Sequence[tuple[bytes, Any]]:
+        if isinstance(position, slice):
+            return [self[i] for i in range(*position.indices(len(self)))]
+        leaf = self._leaves[position]
+        return _nonce_key(leaf.index), leaf
 
 
 def _page_of(request: Any) -> Any | None:
@@ -206,8 +228,7 @@ class FeeDistributionQueryService(_QueryServicer, fee_grpc.QueryServicer):
             if self._queries.distribution(int(request.nonce)) is None:
                 raise NotFoundError(f"distribution {request.nonce} not found")
             leaves = self._queries.distribution_leaves(request.nonce)
-            keyed = [(_nonce_key(leaf.index), leaf) for leaf in leaves]
-            page, pagination = paginate(keyed, _page_of(request))
+            page, pagination = paginate(_IndexKeyed(leaves), _page_of(request))
             return fee_query.QueryDistributionLeavesResponse(leaves=page, pagination=pagination)
 
         return self._answer(context, run)
@@ -389,3 +410,13 @@ class DevnetMsgService(tx_grpc.MsgServicer):
         self, request: tx.MsgAdvanceBlocks, context: Any
     ) -> tx.MsgAdvanceBlocksResponse:
         return run_guarded(context, lambda: self._driver.advance_blocks(request))
+
+    def OptOut(  # noqa: N802 - gRPC method name
+        self, request: tx.MsgOptOut, context: Any
+    ) -> tx.MsgOptOutResponse:
+        return run_guarded(context, lambda: self._driver.opt_out(request))
+
+    def Undelegate(  # noqa: N802 - gRPC method name
+        self, request: tx.MsgUndelegate, context: Any
+    ) -> tx.MsgUndelegateResponse:
+        return run_guarded(context, lambda: self._driver.undelegate(request))

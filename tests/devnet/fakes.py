@@ -166,3 +166,11 @@ class RecordingDriver:
     def advance_blocks(self, msg: tx.MsgAdvanceBlocks) -> tx.MsgAdvanceBlocksResponse:
         self._record(msg)
         return tx.MsgAdvanceBlocksResponse(height=self.height + msg.count)
+
+    def opt_out(self, msg: tx.MsgOptOut) -> tx.MsgOptOutResponse:
+        self._record(msg)
+        return tx.MsgOptOutResponse(height=self.height)
+
+    def undelegate(self, msg: tx.MsgUndelegate) -> tx.MsgUndelegateResponse:
+        self._record(msg)
+        return tx.MsgUndelegateResponse(height=self.height, record_id=1)

@@ -96,6 +96,12 @@ class AVSInfo(google.protobuf.message.Message):
     THRESHOLD_NUMERATOR_FIELD_NUMBER: builtins.int
     THRESHOLD_DENOMINATOR_FIELD_NUMBER: builtins.int
     REWARD_TOKENS_FIELD_NUMBER: builtins.int
+    MIN_SELF_DELEGATION_USD_FIELD_NUMBER: builtins.int
+    MIN_OPERATOR_STAKE_USD_FIELD_NUMBER: builtins.int
+    COMMITTEE_SIZE_FIELD_NUMBER: builtins.int
+    SLASH_THRESHOLD_NUMERATOR_FIELD_NUMBER: builtins.int
+    SLASH_THRESHOLD_DENOMINATOR_FIELD_NUMBER: builtins.int
+    SLASH_PROPORTION_FIELD_NUMBER: builtins.int
     name: builtins.str
     avs_address: builtins.str
     """0x-prefixed lower-case hex, 20 bytes."""
@@ -109,6 +115,22 @@ class AVSInfo(google.protobuf.message.Message):
     threshold_numerator: builtins.int
     """Quorum for reward claims and slash requests: signed * den > total * num."""
     threshold_denominator: builtins.int
+    min_self_delegation_usd: builtins.str
+    """Election rules (exorelay devnet). USD amounts are decimal strings (at most 8 decimals).
+    An operator is eligible only if its self-delegation in the accepted assets is worth at least
+    `min_self_delegation_usd`, its total stake in them at least `min_operator_stake_usd` (and > 0),
+    it opted in with a BLS key and is not frozen for this AVS.
+    """
+    min_operator_stake_usd: builtins.str
+    committee_size: builtins.int
+    """The top `committee_size` eligible operators by voting power form the committee of each epoch."""
+    slash_threshold_numerator: builtins.int
+    """Quorum for slash requests: signed * den > total * num (0/0 = 2/3)."""
+    slash_threshold_denominator: builtins.int
+    slash_proportion: builtins.str
+    """Largest fraction of stake one slash takes, decimal string in (0, 1], e.g. "0.05". Equivocation
+    evidence slashes exactly this; a committee request may ask for less.
+    """
     @property
     def avs_owner_addresses(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
         """bech32 accounts allowed to administer the AVS."""
@@ -136,8 +158,14 @@ class AVSInfo(google.protobuf.message.Message):
         threshold_numerator: builtins.int = ...,
         threshold_denominator: builtins.int = ...,
         reward_tokens: collections.abc.Iterable[global___RewardToken] | None = ...,
+        min_self_delegation_usd: builtins.str = ...,
+        min_operator_stake_usd: builtins.str = ...,
+        committee_size: builtins.int = ...,
+        slash_threshold_numerator: builtins.int = ...,
+        slash_threshold_denominator: builtins.int = ...,
+        slash_proportion: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["asset_ids", b"asset_ids", "avs_address", b"avs_address", "avs_owner_addresses", b"avs_owner_addresses", "chain_id", b"chain_id", "epoch_identifier", b"epoch_identifier", "name", b"name", "reward_address", b"reward_address", "reward_tokens", b"reward_tokens", "slash_address", b"slash_address", "starting_epoch", b"starting_epoch", "threshold_denominator", b"threshold_denominator", "threshold_numerator", b"threshold_numerator"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["asset_ids", b"asset_ids", "avs_address", b"avs_address", "avs_owner_addresses", b"avs_owner_addresses", "chain_id", b"chain_id", "committee_size", b"committee_size", "epoch_identifier", b"epoch_identifier", "min_operator_stake_usd", b"min_operator_stake_usd", "min_self_delegation_usd", b"min_self_delegation_usd", "name", b"name", "reward_address", b"reward_address", "reward_tokens", b"reward_tokens", "slash_address", b"slash_address", "slash_proportion", b"slash_proportion", "slash_threshold_denominator", b"slash_threshold_denominator", "slash_threshold_numerator", b"slash_threshold_numerator", "starting_epoch", b"starting_epoch", "threshold_denominator", b"threshold_denominator", "threshold_numerator", b"threshold_numerator"]) -> None: ...
 
 global___AVSInfo = AVSInfo
 
@@ -253,6 +281,7 @@ class RewardClaim(google.protobuf.message.Message):
     UPDATED_HEIGHT_FIELD_NUMBER: builtins.int
     DISTRIBUTION_NONCE_FIELD_NUMBER: builtins.int
     TX_HASH_FIELD_NUMBER: builtins.int
+    TASKS_ROOT_FIELD_NUMBER: builtins.int
     claim_id: builtins.bytes
     """32-byte claim id (the digest the committee signed)."""
     avs_address: builtins.str
@@ -275,6 +304,8 @@ class RewardClaim(google.protobuf.message.Message):
     """Nonce of the distribution created for it; 0 until DISTRIBUTED."""
     tx_hash: builtins.str
     """Hex hash of the transaction that submitted it (upper-case, as CometBFT)."""
+    tasks_root: builtins.bytes
+    """32-byte root of the tasks the claim pays for (signed with the claim; opaque to the chain)."""
     def __init__(
         self,
         *,
@@ -292,7 +323,8 @@ class RewardClaim(google.protobuf.message.Message):
         updated_height: builtins.int = ...,
         distribution_nonce: builtins.int = ...,
         tx_hash: builtins.str = ...,
+        tasks_root: builtins.bytes = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["aggregate_signature", b"aggregate_signature", "avs_address", b"avs_address", "claim_id", b"claim_id", "distribution_nonce", b"distribution_nonce", "epoch", b"epoch", "funding", b"funding", "reject_reason", b"reject_reason", "signer_bitmap", b"signer_bitmap", "status", b"status", "submitted_height", b"submitted_height", "token", b"token", "total_amount", b"total_amount", "tx_hash", b"tx_hash", "updated_height", b"updated_height"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["aggregate_signature", b"aggregate_signature", "avs_address", b"avs_address", "claim_id", b"claim_id", "distribution_nonce", b"distribution_nonce", "epoch", b"epoch", "funding", b"funding", "reject_reason", b"reject_reason", "signer_bitmap", b"signer_bitmap", "status", b"status", "submitted_height", b"submitted_height", "tasks_root", b"tasks_root", "token", b"token", "total_amount", b"total_amount", "tx_hash", b"tx_hash", "updated_height", b"updated_height"]) -> None: ...
 
 global___RewardClaim = RewardClaim

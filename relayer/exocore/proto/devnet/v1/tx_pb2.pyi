@@ -223,6 +223,7 @@ class MsgSubmitRewardClaim(google.protobuf.message.Message):
     TOTAL_AMOUNT_FIELD_NUMBER: builtins.int
     SIGNER_BITMAP_FIELD_NUMBER: builtins.int
     AGGREGATE_SIGNATURE_FIELD_NUMBER: builtins.int
+    TASKS_ROOT_FIELD_NUMBER: builtins.int
     avs_address: builtins.str
     epoch: builtins.int
     token: builtins.str
@@ -234,6 +235,8 @@ class MsgSubmitRewardClaim(google.protobuf.message.Message):
     """Bitmap over the epoch's committee (docs/protocol.md §2)."""
     aggregate_signature: builtins.bytes
     """BLS12-381 G2 aggregate signature over the claim id, 96 bytes."""
+    tasks_root: builtins.bytes
+    """32-byte root of the tasks the claim pays for (part of the signed claim id)."""
     def __init__(
         self,
         *,
@@ -244,8 +247,9 @@ class MsgSubmitRewardClaim(google.protobuf.message.Message):
         total_amount: builtins.str = ...,
         signer_bitmap: builtins.bytes = ...,
         aggregate_signature: builtins.bytes = ...,
+        tasks_root: builtins.bytes = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["aggregate_signature", b"aggregate_signature", "avs_address", b"avs_address", "epoch", b"epoch", "funding", b"funding", "signer_bitmap", b"signer_bitmap", "token", b"token", "total_amount", b"total_amount"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["aggregate_signature", b"aggregate_signature", "avs_address", b"avs_address", "epoch", b"epoch", "funding", b"funding", "signer_bitmap", b"signer_bitmap", "tasks_root", b"tasks_root", "token", b"token", "total_amount", b"total_amount"]) -> None: ...
 
 global___MsgSubmitRewardClaim = MsgSubmitRewardClaim
 
@@ -281,6 +285,7 @@ class MsgSubmitSlashRequest(google.protobuf.message.Message):
     FREEZE_FIELD_NUMBER: builtins.int
     SIGNER_BITMAP_FIELD_NUMBER: builtins.int
     AGGREGATE_SIGNATURE_FIELD_NUMBER: builtins.int
+    EVIDENCE_HASH_FIELD_NUMBER: builtins.int
     avs_address: builtins.str
     epoch: builtins.int
     operator: builtins.str
@@ -290,6 +295,8 @@ class MsgSubmitSlashRequest(google.protobuf.message.Message):
     freeze: builtins.bool
     signer_bitmap: builtins.bytes
     aggregate_signature: builtins.bytes
+    evidence_hash: builtins.bytes
+    """32 bytes committing to the AVS's evidence (signed with the request; may be all zeros)."""
     def __init__(
         self,
         *,
@@ -300,8 +307,9 @@ class MsgSubmitSlashRequest(google.protobuf.message.Message):
         freeze: builtins.bool = ...,
         signer_bitmap: builtins.bytes = ...,
         aggregate_signature: builtins.bytes = ...,
+        evidence_hash: builtins.bytes = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["aggregate_signature", b"aggregate_signature", "avs_address", b"avs_address", "epoch", b"epoch", "freeze", b"freeze", "operator", b"operator", "signer_bitmap", b"signer_bitmap", "slash_proportion", b"slash_proportion"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["aggregate_signature", b"aggregate_signature", "avs_address", b"avs_address", "epoch", b"epoch", "evidence_hash", b"evidence_hash", "freeze", b"freeze", "operator", b"operator", "signer_bitmap", b"signer_bitmap", "slash_proportion", b"slash_proportion"]) -> None: ...
 
 global___MsgSubmitSlashRequest = MsgSubmitSlashRequest
 
@@ -338,6 +346,9 @@ class MsgSubmitEquivocationEvidence(google.protobuf.message.Message):
     SIGNATURE_B_FIELD_NUMBER: builtins.int
     SLASH_PROPORTION_FIELD_NUMBER: builtins.int
     FREEZE_FIELD_NUMBER: builtins.int
+    TASK_ID_FIELD_NUMBER: builtins.int
+    RESPONSE_A_FIELD_NUMBER: builtins.int
+    RESPONSE_B_FIELD_NUMBER: builtins.int
     avs_address: builtins.str
     operator: builtins.str
     digest_a: builtins.bytes
@@ -347,6 +358,12 @@ class MsgSubmitEquivocationEvidence(google.protobuf.message.Message):
     signature_b: builtins.bytes
     slash_proportion: builtins.str
     freeze: builtins.bool
+    task_id: builtins.int
+    """The task both responses answer; each response starts with it as an ABI uint64 word. When the
+    responses are given, digest_a/digest_b may be left empty (they are keccak256 of the responses).
+    """
+    response_a: builtins.bytes
+    response_b: builtins.bytes
     def __init__(
         self,
         *,
@@ -358,8 +375,11 @@ class MsgSubmitEquivocationEvidence(google.protobuf.message.Message):
         signature_b: builtins.bytes = ...,
         slash_proportion: builtins.str = ...,
         freeze: builtins.bool = ...,
+        task_id: builtins.int = ...,
+        response_a: builtins.bytes = ...,
+        response_b: builtins.bytes = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["avs_address", b"avs_address", "digest_a", b"digest_a", "digest_b", b"digest_b", "freeze", b"freeze", "operator", b"operator", "signature_a", b"signature_a", "signature_b", b"signature_b", "slash_proportion", b"slash_proportion"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["avs_address", b"avs_address", "digest_a", b"digest_a", "digest_b", b"digest_b", "freeze", b"freeze", "operator", b"operator", "response_a", b"response_a", "response_b", b"response_b", "signature_a", b"signature_a", "signature_b", b"signature_b", "slash_proportion", b"slash_proportion", "task_id", b"task_id"]) -> None: ...
 
 global___MsgSubmitEquivocationEvidence = MsgSubmitEquivocationEvidence
 
@@ -391,20 +411,30 @@ class MsgSetValidatorPower(google.protobuf.message.Message):
     CONSENSUS_PUBKEY_FIELD_NUMBER: builtins.int
     BLS_PUBKEY_FIELD_NUMBER: builtins.int
     POWER_FIELD_NUMBER: builtins.int
+    POP_SIGNATURE_FIELD_NUMBER: builtins.int
+    BLS_SECRET_KEY_FIELD_NUMBER: builtins.int
     consensus_pubkey: builtins.bytes
     """ed25519 consensus public key, 32 bytes."""
     bls_pubkey: builtins.bytes
     """BLS12-381 G1 key used to sign relay packets, 48 bytes compressed."""
     power: builtins.str
     """Decimal integer string; "0" removes the validator."""
+    pop_signature: builtins.bytes
+    """IETF proof of possession of bls_pubkey (required when the key joins the set)."""
+    bls_secret_key: builtins.bytes
+    """Devnet only: the 32-byte BLS secret the simulated validator signs packets with. Empty: the
+    validator is in the set but never signs.
+    """
     def __init__(
         self,
         *,
         consensus_pubkey: builtins.bytes = ...,
         bls_pubkey: builtins.bytes = ...,
         power: builtins.str = ...,
+        pop_signature: builtins.bytes = ...,
+        bls_secret_key: builtins.bytes = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["bls_pubkey", b"bls_pubkey", "consensus_pubkey", b"consensus_pubkey", "power", b"power"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["bls_pubkey", b"bls_pubkey", "bls_secret_key", b"bls_secret_key", "consensus_pubkey", b"consensus_pubkey", "pop_signature", b"pop_signature", "power", b"power"]) -> None: ...
 
 global___MsgSetValidatorPower = MsgSetValidatorPower
 
@@ -519,3 +549,152 @@ class MsgAdvanceBlocksResponse(google.protobuf.message.Message):
     def ClearField(self, field_name: typing.Literal["height", b"height"]) -> None: ...
 
 global___MsgAdvanceBlocksResponse = MsgAdvanceBlocksResponse
+
+@typing.final
+class MsgOptOut(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    OPERATOR_FIELD_NUMBER: builtins.int
+    AVS_ADDRESS_FIELD_NUMBER: builtins.int
+    operator: builtins.str
+    avs_address: builtins.str
+    def __init__(
+        self,
+        *,
+        operator: builtins.str = ...,
+        avs_address: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["avs_address", b"avs_address", "operator", b"operator"]) -> None: ...
+
+global___MsgOptOut = MsgOptOut
+
+@typing.final
+class MsgOptOutResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    HEIGHT_FIELD_NUMBER: builtins.int
+    height: builtins.int
+    def __init__(
+        self,
+        *,
+        height: builtins.int = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["height", b"height"]) -> None: ...
+
+global___MsgOptOutResponse = MsgOptOutResponse
+
+@typing.final
+class MsgUndelegate(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    STAKER_FIELD_NUMBER: builtins.int
+    LZ_CHAIN_ID_FIELD_NUMBER: builtins.int
+    OPERATOR_FIELD_NUMBER: builtins.int
+    ASSET_ID_FIELD_NUMBER: builtins.int
+    AMOUNT_FIELD_NUMBER: builtins.int
+    staker: builtins.str
+    lz_chain_id: builtins.int
+    operator: builtins.str
+    asset_id: builtins.str
+    amount: builtins.str
+    """Token base units, decimal integer string."""
+    def __init__(
+        self,
+        *,
+        staker: builtins.str = ...,
+        lz_chain_id: builtins.int = ...,
+        operator: builtins.str = ...,
+        asset_id: builtins.str = ...,
+        amount: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["amount", b"amount", "asset_id", b"asset_id", "lz_chain_id", b"lz_chain_id", "operator", b"operator", "staker", b"staker"]) -> None: ...
+
+global___MsgUndelegate = MsgUndelegate
+
+@typing.final
+class MsgUndelegateResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    HEIGHT_FIELD_NUMBER: builtins.int
+    RECORD_ID_FIELD_NUMBER: builtins.int
+    height: builtins.int
+    record_id: builtins.int
+    """Id of the undelegation record (the `record_id` of `undelegation_slashed`)."""
+    def __init__(
+        self,
+        *,
+        height: builtins.int = ...,
+        record_id: builtins.int = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["height", b"height", "record_id", b"record_id"]) -> None: ...
+
+global___MsgUndelegateResponse = MsgUndelegateResponse
+
+@typing.final
+class Tx(google.protobuf.message.Message):
+    """Tx is the byte form of a devnet transaction in blocks (CometBFT `txs`): one message and the
+    chain-wide admission sequence number, which makes every transaction hash unique.
+    """
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    SEQUENCE_FIELD_NUMBER: builtins.int
+    REGISTER_OPERATOR_FIELD_NUMBER: builtins.int
+    REGISTER_AVS_FIELD_NUMBER: builtins.int
+    OPT_IN_FIELD_NUMBER: builtins.int
+    DELEGATE_FIELD_NUMBER: builtins.int
+    SET_PRICE_FIELD_NUMBER: builtins.int
+    SUBMIT_REWARD_CLAIM_FIELD_NUMBER: builtins.int
+    SUBMIT_SLASH_REQUEST_FIELD_NUMBER: builtins.int
+    SUBMIT_EQUIVOCATION_EVIDENCE_FIELD_NUMBER: builtins.int
+    SET_VALIDATOR_POWER_FIELD_NUMBER: builtins.int
+    SET_FAULT_KNOBS_FIELD_NUMBER: builtins.int
+    OPT_OUT_FIELD_NUMBER: builtins.int
+    UNDELEGATE_FIELD_NUMBER: builtins.int
+    sequence: builtins.int
+    @property
+    def register_operator(self) -> global___MsgRegisterOperator: ...
+    @property
+    def register_avs(self) -> global___MsgRegisterAVS: ...
+    @property
+    def opt_in(self) -> global___MsgOptIn: ...
+    @property
+    def delegate(self) -> global___MsgDelegate: ...
+    @property
+    def set_price(self) -> global___MsgSetPrice: ...
+    @property
+    def submit_reward_claim(self) -> global___MsgSubmitRewardClaim: ...
+    @property
+    def submit_slash_request(self) -> global___MsgSubmitSlashRequest: ...
+    @property
+    def submit_equivocation_evidence(self) -> global___MsgSubmitEquivocationEvidence: ...
+    @property
+    def set_validator_power(self) -> global___MsgSetValidatorPower: ...
+    @property
+    def set_fault_knobs(self) -> global___MsgSetFaultKnobs: ...
+    @property
+    def opt_out(self) -> global___MsgOptOut: ...
+    @property
+    def undelegate(self) -> global___MsgUndelegate: ...
+    def __init__(
+        self,
+        *,
+        sequence: builtins.int = ...,
+        register_operator: global___MsgRegisterOperator | None = ...,
+        register_avs: global___MsgRegisterAVS | None = ...,
+        opt_in: global___MsgOptIn | None = ...,
+        delegate: global___MsgDelegate | None = ...,
+        set_price: global___MsgSetPrice | None = ...,
+        submit_reward_claim: global___MsgSubmitRewardClaim | None = ...,
+        submit_slash_request: global___MsgSubmitSlashRequest | None = ...,
+        submit_equivocation_evidence: global___MsgSubmitEquivocationEvidence | None = ...,
+        set_validator_power: global___MsgSetValidatorPower | None = ...,
+        set_fault_knobs: global___MsgSetFaultKnobs | None = ...,
+        opt_out: global___MsgOptOut | None = ...,
+        undelegate: global___MsgUndelegate | None = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["delegate", b"delegate", "msg", b"msg", "opt_in", b"opt_in", "opt_out", b"opt_out", "register_avs", b"register_avs", "register_operator", b"register_operator", "set_fault_knobs", b"set_fault_knobs", "set_price", b"set_price", "set_validator_power", b"set_validator_power", "submit_equivocation_evidence", b"submit_equivocation_evidence", "submit_reward_claim", b"submit_reward_claim", "submit_slash_request", b"submit_slash_request", "undelegate", b"undelegate"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["delegate", b"delegate", "msg", b"msg", "opt_in", b"opt_in", "opt_out", b"opt_out", "register_avs", b"register_avs", "register_operator", b"register_operator", "sequence", b"sequence", "set_fault_knobs", b"set_fault_knobs", "set_price", b"set_price", "set_validator_power", b"set_validator_power", "submit_equivocation_evidence", b"submit_equivocation_evidence", "submit_reward_claim", b"submit_reward_claim", "submit_slash_request", b"submit_slash_request", "undelegate", b"undelegate"]) -> None: ...
+    def WhichOneof(self, oneof_group: typing.Literal["msg", b"msg"]) -> typing.Literal["register_operator", "register_avs", "opt_in", "delegate", "set_price", "submit_reward_claim", "submit_slash_request", "submit_equivocation_evidence", "set_validator_power", "set_fault_knobs", "opt_out", "undelegate"] | None: ...
+
+global___Tx = Tx

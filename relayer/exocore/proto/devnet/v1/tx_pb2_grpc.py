@@ -90,6 +90,16 @@ class MsgStub(object):
                 request_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgAdvanceBlocks.SerializeToString,
                 response_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgAdvanceBlocksResponse.FromString,
                 _registered_method=True)
+        self.OptOut = channel.unary_unary(
+                '/exocore.devnet.v1.Msg/OptOut',
+                request_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgOptOut.SerializeToString,
+                response_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgOptOutResponse.FromString,
+                _registered_method=True)
+        self.Undelegate = channel.unary_unary(
+                '/exocore.devnet.v1.Msg/Undelegate',
+                request_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgUndelegate.SerializeToString,
+                response_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgUndelegateResponse.FromString,
+                _registered_method=True)
 
 
 class MsgServicer(object):
@@ -173,6 +183,20 @@ class MsgServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def OptOut(self, request, context):
+        """OptOut opts an operator out of an AVS (it is not elected from the next epoch on).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Undelegate(self, request, context):
+        """Undelegate starts unbonding a staker's tokens from an operator (slashable until it completes).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MsgServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -230,6 +254,16 @@ def add_MsgServicer_to_server(servicer, server):
                     servicer.AdvanceBlocks,
                     request_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgAdvanceBlocks.FromString,
                     response_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgAdvanceBlocksResponse.SerializeToString,
+            ),
+            'OptOut': grpc.unary_unary_rpc_method_handler(
+                    servicer.OptOut,
+                    request_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgOptOut.FromString,
+                    response_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgOptOutResponse.SerializeToString,
+            ),
+            'Undelegate': grpc.unary_unary_rpc_method_handler(
+                    servicer.Undelegate,
+                    request_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgUndelegate.FromString,
+                    response_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgUndelegateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -530,6 +564,60 @@ class Msg(object):
             '/exocore.devnet.v1.Msg/AdvanceBlocks',
             exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgAdvanceBlocks.SerializeToString,
             exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgAdvanceBlocksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OptOut(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/exocore.devnet.v1.Msg/OptOut',
+            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgOptOut.SerializeToString,
+            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgOptOutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Undelegate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/exocore.devnet.v1.Msg/Undelegate',
+            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgUndelegate.SerializeToString,
+            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgUndelegateResponse.FromString,
             options,
             channel_credentials,
             insecure,

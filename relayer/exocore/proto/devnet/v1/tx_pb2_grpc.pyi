@@ -90,6 +90,18 @@ class MsgStub:
     ]
     """AdvanceBlocks commits `count` blocks now."""
 
+    OptOut: grpc.UnaryUnaryMultiCallable[
+        relayer.exocore.proto.devnet.v1.tx_pb2.MsgOptOut,
+        relayer.exocore.proto.devnet.v1.tx_pb2.MsgOptOutResponse,
+    ]
+    """OptOut opts an operator out of an AVS (it is not elected from the next epoch on)."""
+
+    Undelegate: grpc.UnaryUnaryMultiCallable[
+        relayer.exocore.proto.devnet.v1.tx_pb2.MsgUndelegate,
+        relayer.exocore.proto.devnet.v1.tx_pb2.MsgUndelegateResponse,
+    ]
+    """Undelegate starts unbonding a staker's tokens from an operator (slashable until it completes)."""
+
 class MsgAsyncStub:
     """Msg drives the devnet chain."""
 
@@ -158,6 +170,18 @@ class MsgAsyncStub:
         relayer.exocore.proto.devnet.v1.tx_pb2.MsgAdvanceBlocksResponse,
     ]
     """AdvanceBlocks commits `count` blocks now."""
+
+    OptOut: grpc.aio.UnaryUnaryMultiCallable[
+        relayer.exocore.proto.devnet.v1.tx_pb2.MsgOptOut,
+        relayer.exocore.proto.devnet.v1.tx_pb2.MsgOptOutResponse,
+    ]
+    """OptOut opts an operator out of an AVS (it is not elected from the next epoch on)."""
+
+    Undelegate: grpc.aio.UnaryUnaryMultiCallable[
+        relayer.exocore.proto.devnet.v1.tx_pb2.MsgUndelegate,
+        relayer.exocore.proto.devnet.v1.tx_pb2.MsgUndelegateResponse,
+    ]
+    """Undelegate starts unbonding a staker's tokens from an operator (slashable until it completes)."""
 
 class MsgServicer(metaclass=abc.ABCMeta):
     """Msg drives the devnet chain."""
@@ -249,5 +273,21 @@ class MsgServicer(metaclass=abc.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[relayer.exocore.proto.devnet.v1.tx_pb2.MsgAdvanceBlocksResponse, collections.abc.Awaitable[relayer.exocore.proto.devnet.v1.tx_pb2.MsgAdvanceBlocksResponse]]:
         """AdvanceBlocks commits `count` blocks now."""
+
+    @abc.abstractmethod
+    def OptOut(
+        self,
+        request: relayer.exocore.proto.devnet.v1.tx_pb2.MsgOptOut,
+        context: _ServicerContext,
+    ) -> typing.Union[relayer.exocore.proto.devnet.v1.tx_pb2.MsgOptOutResponse, collections.abc.Awaitable[relayer.exocore.proto.devnet.v1.tx_pb2.MsgOptOutResponse]]:
+        """OptOut opts an operator out of an AVS (it is not elected from the next epoch on)."""
+
+    @abc.abstractmethod
+    def Undelegate(
+        self,
+        request: relayer.exocore.proto.devnet.v1.tx_pb2.MsgUndelegate,
+        context: _ServicerContext,
+    ) -> typing.Union[relayer.exocore.proto.devnet.v1.tx_pb2.MsgUndelegateResponse, collections.abc.Awaitable[relayer.exocore.proto.devnet.v1.tx_pb2.MsgUndelegateResponse]]:
+        """Undelegate starts unbonding a staker's tokens from an operator (slashable until it completes)."""
 
 def add_MsgServicer_to_server(servicer: MsgServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...

@@ -62,6 +62,7 @@ class Distribution(google.protobuf.message.Message):
     MERKLE_ROOT_FIELD_NUMBER: builtins.int
     COMMUNITY_TAX_FIELD_NUMBER: builtins.int
     CREATED_HEIGHT_FIELD_NUMBER: builtins.int
+    DUST_FIELD_NUMBER: builtins.int
     nonce: builtins.int
     """Relay packet nonce; distributionId = keccak256(abi.encode(exocoreChain, nonce))."""
     distribution_id: builtins.bytes
@@ -79,6 +80,10 @@ class Distribution(google.protobuf.message.Message):
     community_tax: builtins.str
     """Amount kept as community tax (not in any leaf), decimal integer string."""
     created_height: builtins.int
+    dust: builtins.str
+    """Rounding remainder (claim amount - community tax - sum of leaves), also kept by the community
+    pool, decimal integer string.
+    """
     def __init__(
         self,
         *,
@@ -94,8 +99,9 @@ class Distribution(google.protobuf.message.Message):
         merkle_root: builtins.bytes = ...,
         community_tax: builtins.str = ...,
         created_height: builtins.int = ...,
+        dust: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["avs_address", b"avs_address", "claim_id", b"claim_id", "community_tax", b"community_tax", "created_height", b"created_height", "distribution_id", b"distribution_id", "epoch", b"epoch", "funding", b"funding", "leaf_count", b"leaf_count", "merkle_root", b"merkle_root", "nonce", b"nonce", "token", b"token", "total", b"total"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["avs_address", b"avs_address", "claim_id", b"claim_id", "community_tax", b"community_tax", "created_height", b"created_height", "distribution_id", b"distribution_id", "dust", b"dust", "epoch", b"epoch", "funding", b"funding", "leaf_count", b"leaf_count", "merkle_root", b"merkle_root", "nonce", b"nonce", "token", b"token", "total", b"total"]) -> None: ...
 
 global___Distribution = Distribution
 

@@ -116,6 +116,9 @@ class OperatorSlashInfo(google.protobuf.message.Message):
     EXECUTED_HEIGHT_FIELD_NUMBER: builtins.int
     PACKET_NONCE_FIELD_NUMBER: builtins.int
     TX_HASH_FIELD_NUMBER: builtins.int
+    EPOCH_FIELD_NUMBER: builtins.int
+    EVIDENCE_HASH_FIELD_NUMBER: builtins.int
+    TASK_ID_FIELD_NUMBER: builtins.int
     slash_id: builtins.bytes
     """32-byte slash id."""
     operator: builtins.str
@@ -134,6 +137,14 @@ class OperatorSlashInfo(google.protobuf.message.Message):
     packet_nonce: builtins.int
     """Nonce of the SLASH relay packet; 0 until EXECUTED."""
     tx_hash: builtins.str
+    epoch: builtins.int
+    """Epoch whose committee signed the request (COMMITTEE_REQUEST only)."""
+    evidence_hash: builtins.bytes
+    """COMMITTEE_REQUEST: the evidence hash the committee signed; EQUIVOCATION: keccak256 of the
+    lower-sorted of the two responses (the evidence id is the slash id).
+    """
+    task_id: builtins.int
+    """EQUIVOCATION: the task both responses answer."""
     @property
     def assets(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[global___SlashedAsset]:
         """Per-token amounts; empty until EXECUTED."""
@@ -155,7 +166,10 @@ class OperatorSlashInfo(google.protobuf.message.Message):
         executed_height: builtins.int = ...,
         packet_nonce: builtins.int = ...,
         tx_hash: builtins.str = ...,
+        epoch: builtins.int = ...,
+        evidence_hash: builtins.bytes = ...,
+        task_id: builtins.int = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["assets", b"assets", "avs_address", b"avs_address", "executed_height", b"executed_height", "freeze", b"freeze", "kind", b"kind", "operator", b"operator", "operator_address", b"operator_address", "packet_nonce", b"packet_nonce", "reject_reason", b"reject_reason", "slash_id", b"slash_id", "slash_proportion", b"slash_proportion", "status", b"status", "submitted_height", b"submitted_height", "tx_hash", b"tx_hash"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["assets", b"assets", "avs_address", b"avs_address", "epoch", b"epoch", "evidence_hash", b"evidence_hash", "executed_height", b"executed_height", "freeze", b"freeze", "kind", b"kind", "operator", b"operator", "operator_address", b"operator_address", "packet_nonce", b"packet_nonce", "reject_reason", b"reject_reason", "slash_id", b"slash_id", "slash_proportion", b"slash_proportion", "status", b"status", "submitted_height", b"submitted_height", "task_id", b"task_id", "tx_hash", b"tx_hash"]) -> None: ...
 
 global___OperatorSlashInfo = OperatorSlashInfo
