@@ -1,0 +1,526 @@
+"""Transactions of the devnet chain: validated domain messages and their byte form.
+
+A transaction in a block is a serialized ``exocore.devnet.v1.Tx`` (one message plus the admission
+sequence number, which makes every transaction hash unique). :func:`parse_msg` turns a proto message
+into a frozen domain message, checking everything that does not depend on chain state (addresses,
+ids, lengths, number formats); a malformed message raises :class:`InvalidRequestError`. What depends
+on state (unknown operator, duplicate key, bad signature, ...) is the state machine's business.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, TypeAlias
+
+from devnet.chain.params import MAX_COMMITTEE_SIZE, MAX_TOKEN_DECIMALS, RATE_ONE, USD_DECIMALS
+from devnet.grpc.errors import InvalidRequestError
+from relayer.errors import ProtocolError
+from relayer.exocore.proto.avs.v1 import types_pb2 as avs_pb
+from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
+from relayer.protocol.bls import G1_COMPRESSED_BYTES, G2_COMPRESSED_BYTES
+from relayer.protocol.claims import (
+    PROPORTION_DECIMALS,
+    parse_fixed,
+    parse_proportion,
+    task_id_of_response,
+    task_response_digest,
+)
+from relayer.protocol.ids import AssetId, OperatorAddress
+from relayer.protocol.quorum import TWO_THIRDS, Threshold
+from relayer.protocol.types import Address, Hash32
+
+_EVM_ADDRESS: Final = re.compile(r"0x[0-9a-fA-F]{40}")
+_UINT: Final = re.compile(r"0|[1-9][0-9]*")
+CONSENSUS_PUBKEY_BYTES: Final = 32
+BLS_SECRET_BYTES: Final = 32
+HASH_BYTES: Final = 32
+MAX_TASK_RESPONSE_BYTES: Final = 64 * 1024
+"""Task responses are small ABI tuples; the bound keeps evidence transactions small."""
+MAX_NAME_LENGTH: Final = 128
+
+
+# --- field parsers ------------------------------------------------------------------------------
+
+
+def evm_address(text: str, what: str) -> Address:
+    if not isinstance(text, str) or _EVM_ADDRESS.fullmatch(text) is None:
+        raise InvalidRequestError(f"invalid {what} {text!r}: expected a 0x-prefixed 20-byte hex address")
+    return Address(bytes.fromhex(text[2:]))
+
+
+def operator_account(text: str) -> OperatorAddress:
+    try:
+        return OperatorAddress.parse(text)
+    except ProtocolError as exc:
+        raise InvalidRequestError(f"invalid operator address {text!r}: {exc}") from exc
+
+
+def asset(text: str) -> AssetId:
+    try:
+        return AssetId.parse(text)
+    except ProtocolError as exc:
+        raise InvalidRequestError(f"invalid asset id {text!r}: {exc}") from exc
+
+
+def uint_string(text: str, what: str, bits: int = 256) -> int:
+    if not isinstance(text, str) or _UINT.fullmatch(text) is None:
+        raise InvalidRequestError(f"invalid {what} {text!r}: expected a decimal integer string")
+    value = int(text)
+    if value >> bits:
+        raise InvalidRequestError(f"{what} {text} does not fit uint{bits}")
+    return value
+
+
+def fixed(text: str, decimals: int, what: str) -> int:
+    try:
+        return parse_fixed(text, decimals, what)
+    except ProtocolError as exc:
+        raise InvalidRequestError(str(exc)) from exc
+
+
+def rate(text: str, what: str) -> int:
+    value = fixed(text, PROPORTION_DECIMALS, what)
+    if value > RATE_ONE:
+        raise InvalidRequestError(f"{what} {text!r} is above 1")
+    return value
+
+
+def proportion(text: str, what: str) -> int:
+    try:
+        return parse_proportion(text)
+    except ProtocolError as exc:
+        raise InvalidRequestError(f"invalid {what} {text!r}: {exc}") from exc
+
+
+def exact_bytes(value: bytes, length: int, what: str) -> bytes:
+    if len(value) != length:
+        raise InvalidRequestError(f"invalid {what}: expected {length} bytes, got {len(value)}")
+    return bytes(value)
+
+
+def threshold(num: int, den: int, what: str) -> Threshold:
+    if num == 0 and den == 0:
+        return TWO_THIRDS
+    try:
+        return Threshold(int(num), int(den))
+    except ProtocolError as exc:
+        raise InvalidRequestError(f"invalid {what}: {exc}") from exc
+
+
+# --- domain messages ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterOperator:
+    operator: OperatorAddress
+    reward_address: Address
+    commission_rate: int
+
+
+@dataclass(frozen=True, slots=True)
+class RewardTokenSpec:
+    token: Address
+    funding: int
+    decimals: int
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterAvs:
+    avs: Address
+    name: str
+    reward_address: str
+    slash_address: str
+    owners: tuple[str, ...]
+    asset_ids: tuple[str, ...]
+    epoch_identifier: str
+    claim_threshold: Threshold
+    reward_tokens: tuple[RewardTokenSpec, ...]
+    min_self_delegation_usd: int
+    min_operator_stake_usd: int
+    committee_size: int
+    slash_threshold: Threshold
+    slash_proportion: int
+
+
+@dataclass(frozen=True, slots=True)
+class OptIn:
+    operator: OperatorAddress
+    avs: Address
+    bls_pubkey: bytes
+    pop_signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OptOut:
+    operator: OperatorAddress
+    avs: Address
+
+
+@dataclass(frozen=True, slots=True)
+class Delegate:
+    staker: Address
+    lz_chain_id: int
+    operator: OperatorAddress
+    asset_id: AssetId
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Undelegate:
+    staker: Address
+    lz_chain_id: int
+    operator: OperatorAddress
+    asset_id: AssetId
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetPrice:
+    asset_id: AssetId
+    price_usd_e8: int
+    decimals: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitRewardClaim:
+    avs: Address
+    epoch: int
+    token: Address
+    funding: int
+    amount: int
+    signer_bitmap: bytes
+    aggregate_signature: bytes
+    tasks_root: Hash32
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitSlashRequest:
+    avs: Address
+    epoch: int
+    operator: OperatorAddress
+    proportion: int
+    freeze: bool
+    signer_bitmap: bytes
+    aggregate_signature: bytes
+    evidence_hash: Hash32
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitEquivocation:
+    avs: Address
+    operator: OperatorAddress
+    task_id: int
+    response_a: bytes
+    signature_a: bytes
+    response_b: bytes
+    signature_b: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SetValidatorPower:
+    consensus_pubkey: bytes
+    bls_pubkey: bytes
+    power: int
+    pop_signature: bytes
+    bls_secret: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class SetFaultKnobs:
+    silent_validators: frozenset[int]
+    wrong_signature_validators: frozenset[int]
+    signature_delay_blocks: int
+    rpc_outage: bool
+
+
+Msg: TypeAlias = (
+    RegisterOperator
+    | RegisterAvs
+    | OptIn
+    | OptOut
+    | Delegate
+    | Undelegate
+    | SetPrice
+    | SubmitRewardClaim
+    | SubmitSlashRequest
+    | SubmitEquivocation
+    | SetValidatorPower
+    | SetFaultKnobs
+)
+
+
+# --- proto -> domain ----------------------------------------------------------------------------
+
+
+def _register_operator(msg: tx.MsgRegisterOperator) -> RegisterOperator:
+    return RegisterOperator(
+        operator_account(msg.operator),
+        evm_address(msg.reward_address, "reward address"),
+        rate(msg.commission_rate or "0", "commission rate"),
+    )
+
+
+def _reward_token(spec: avs_pb.RewardToken) -> RewardTokenSpec:
+    token = evm_address(spec.token, "reward token")
+    if not any(token):
+        raise InvalidRequestError("a reward token must not be the zero address")
+    if spec.funding not in (avs_pb.FUNDING_MINT, avs_pb.FUNDING_VAULT):
+        raise InvalidRequestError(f"reward token {spec.token}: funding must be MINT or VAULT")
+    if spec.decimals > MAX_TOKEN_DECIMALS:
+        raise InvalidRequestError(f"reward token {spec.token}: decimals above {MAX_TOKEN_DECIMALS}")
+    return RewardTokenSpec(token, int(spec.funding), int(spec.decimals))
+
+
+def _register_avs(msg: tx.MsgRegisterAVS) -> RegisterAvs:
+    info = msg.info
+    avs = evm_address(info.avs_address, "avs address")
+    if len(info.name) > MAX_NAME_LENGTH:
+        raise InvalidRequestError(f"AVS name longer than {MAX_NAME_LENGTH} characters")
+    asset_ids = tuple(str(asset(text)) for text in info.asset_ids)
+    if not asset_ids:
+        raise InvalidRequestError("an AVS must accept at least one asset")
+    if len(set(asset_ids)) != len(asset_ids):
+        raise InvalidRequestError("an AVS lists the same asset twice")
+    tokens = tuple(_reward_token(spec) for spec in info.reward_tokens)
+    if len({spec.token for spec in tokens}) != len(tokens):
+        raise InvalidRequestError("an AVS lists the same reward token twice")
+    if not 1 <= info.committee_size <= MAX_COMMITTEE_SIZE:
+        raise InvalidRequestError(
+            f"committee size must be in 1..{MAX_COMMITTEE_SIZE}, got {info.committee_size}"
+        )
+    for address in (info.reward_address, info.slash_address):
+        if address:
+            evm_address(address, "AVS contract address")
+    return RegisterAvs(
+        avs=avs,
+        name=info.name,
+        reward_address=info.reward_address.lower(),
+        slash_address=info.slash_address.lower(),
+        owners=tuple(str(operator_account(owner)) for owner in info.avs_owner_addresses),
+        asset_ids=asset_ids,
+        epoch_identifier=info.epoch_identifier or "block",
+        claim_threshold=threshold(info.threshold_numerator, info.threshold_denominator, "claim threshold"),
+        reward_tokens=tokens,
+        min_self_delegation_usd=fixed(
+            info.min_self_delegation_usd or "0", USD_DECIMALS, "min self delegation"
+        ),
+        min_operator_stake_usd=fixed(info.min_operator_stake_usd or "0", USD_DECIMALS, "min operator stake"),
+        committee_size=int(info.committee_size),
+        slash_threshold=threshold(
+            info.slash_threshold_numerator, info.slash_threshold_denominator, "slash threshold"
+        ),
+        slash_proportion=proportion(info.slash_proportion, "slash proportion"),
+    )
+
+
+def _opt_in(msg: tx.MsgOptIn) -> OptIn:
+    return OptIn(
+        operator_account(msg.operator),
+        evm_address(msg.avs_address, "avs address"),
+        exact_bytes(msg.bls_pubkey, G1_COMPRESSED_BYTES, "BLS public key"),
+        exact_bytes(msg.pop_signature, G2_COMPRESSED_BYTES, "proof of possession"),
+    )
+
+
+def _opt_out(msg: tx.MsgOptOut) -> OptOut:
+    return OptOut(operator_account(msg.operator), evm_address(msg.avs_address, "avs address"))
+
+
+def _stake_fields(
+    msg: tx.MsgDelegate | tx.MsgUndelegate,
+) -> tuple[Address, int, OperatorAddress, AssetId, int]:
+    amount = uint_string(msg.amount, "amount")
+    if amount == 0:
+        raise InvalidRequestError("amount must be positive")
+    asset_id = asset(msg.asset_id)
+    if msg.lz_chain_id != asset_id.lz_chain_id:
+        raise InvalidRequestError(
+            f"staker chain {msg.lz_chain_id} differs from the asset's chain {asset_id.lz_chain_id}"
+        )
+    return (
+        evm_address(msg.staker, "staker address"),
+        int(msg.lz_chain_id),
+        operator_account(msg.operator),
+        asset_id,
+        amount,
+    )
+
+
+def _delegate(msg: tx.MsgDelegate) -> Delegate:
+    return Delegate(*_stake_fields(msg))
+
+
+def _undelegate(msg: tx.MsgUndelegate) -> Undelegate:
+    return Undelegate(*_stake_fields(msg))
+
+
+def _set_price(msg: tx.MsgSetPrice) -> SetPrice:
+    if msg.decimals > MAX_TOKEN_DECIMALS:
+        raise InvalidRequestError(f"decimals above {MAX_TOKEN_DECIMALS}")
+    return SetPrice(asset(msg.asset_id), fixed(msg.price, USD_DECIMALS, "price"), int(msg.decimals))
+
+
+def _claim(msg: tx.MsgSubmitRewardClaim) -> SubmitRewardClaim:
+    return SubmitRewardClaim(
+        avs=evm_address(msg.avs_address, "avs address"),
+        epoch=int(msg.epoch),
+        token=evm_address(msg.token, "token"),
+        funding=int(msg.funding),
+        amount=uint_string(msg.total_amount, "total amount"),
+        signer_bitmap=bytes(msg.signer_bitmap),
+        aggregate_signature=exact_bytes(msg.aggregate_signature, G2_COMPRESSED_BYTES, "aggregate signature"),
+        tasks_root=Hash32(exact_bytes(msg.tasks_root or bytes(HASH_BYTES), HASH_BYTES, "tasks root")),
+    )
+
+
+def _slash_request(msg: tx.MsgSubmitSlashRequest) -> SubmitSlashRequest:
+    return SubmitSlashRequest(
+        avs=evm_address(msg.avs_address, "avs address"),
+        epoch=int(msg.epoch),
+        operator=operator_account(msg.operator),
+        proportion=proportion(msg.slash_proportion, "slash proportion"),
+        freeze=bool(msg.freeze),
+        signer_bitmap=bytes(msg.signer_bitmap),
+        aggregate_signature=exact_bytes(msg.aggregate_signature, G2_COMPRESSED_BYTES, "aggregate signature"),
+        evidence_hash=Hash32(
+            exact_bytes(msg.evidence_hash or bytes(HASH_BYTES), HASH_BYTES, "evidence hash")
+        ),
+    )
+
+
+def _equivocation(msg: tx.MsgSubmitEquivocationEvidence) -> SubmitEquivocation:
+    responses = []
+    for name, response, digest in (
+        ("response_a", bytes(msg.response_a), bytes(msg.digest_a)),
+        ("response_b", bytes(msg.response_b), bytes(msg.digest_b)),
+    ):
+        if len(response) > MAX_TASK_RESPONSE_BYTES:
+            raise InvalidRequestError(f"{name} is longer than {MAX_TASK_RESPONSE_BYTES} bytes")
+        try:
+            task_id = task_id_of_response(response)
+        except ProtocolError as exc:
+            raise InvalidRequestError(f"{name}: {exc}") from exc
+        if task_id != msg.task_id:
+            raise InvalidRequestError(f"{name} answers task {task_id}, not {msg.task_id}")
+        if digest and digest != task_response_digest(response):
+            raise InvalidRequestError(f"digest of {name} is not keccak256 of the response")
+        responses.append(response)
+    if responses[0] == responses[1]:
+        raise InvalidRequestError("equivocation needs two different responses")
+    if msg.slash_proportion:
+        raise InvalidRequestError(
+            "equivocation slashes the AVS's slash proportion; leave slash_proportion empty"
+        )
+    return SubmitEquivocation(
+        avs=evm_address(msg.avs_address, "avs address"),
+        operator=operator_account(msg.operator),
+        task_id=int(msg.task_id),
+        response_a=responses[0],
+        signature_a=exact_bytes(msg.signature_a, G2_COMPRESSED_BYTES, "signature a"),
+        response_b=responses[1],
+        signature_b=exact_bytes(msg.signature_b, G2_COMPRESSED_BYTES, "signature b"),
+    )
+
+
+def _set_validator_power(msg: tx.MsgSetValidatorPower) -> SetValidatorPower:
+    secret = bytes(msg.bls_secret_key)
+    return SetValidatorPower(
+        consensus_pubkey=exact_bytes(msg.consensus_pubkey, CONSENSUS_PUBKEY_BYTES, "consensus public key"),
+        bls_pubkey=exact_bytes(msg.bls_pubkey, G1_COMPRESSED_BYTES, "BLS public key")
+        if msg.bls_pubkey
+        else b"",
+        power=uint_string(msg.power, "power", 63),
+        pop_signature=bytes(msg.pop_signature),
+        bls_secret=exact_bytes(secret, BLS_SECRET_BYTES, "BLS secret key") if secret else None,
+    )
+
+
+def _set_fault_knobs(msg: tx.MsgSetFaultKnobs) -> SetFaultKnobs:
+    knobs = msg.knobs
+    return SetFaultKnobs(
+        frozenset(int(i) for i in knobs.silent_validators),
+        frozenset(int(i) for i in knobs.wrong_signature_validators),
+        int(knobs.signature_delay_blocks),
+        bool(knobs.rpc_outage),
+    )
+
+
+_PARSERS: Final[dict[str, Callable[[Any], Msg]]] = {
+    "register_operator": _register_operator,
+    "register_avs": _register_avs,
+    "opt_in": _opt_in,
+    "opt_out": _opt_out,
+    "delegate": _delegate,
+    "undelegate": _undelegate,
+    "set_price": _set_price,
+    "submit_reward_claim": _claim,
+    "submit_slash_request": _slash_request,
+    "submit_equivocation_evidence": _equivocation,
+    "set_validator_power": _set_validator_power,
+    "set_fault_knobs": _set_fault_knobs,
+}
+
+_FIELD_BY_PROTO: Final[dict[str, str]] = {
+    tx.MsgRegisterOperator.DESCRIPTOR.full_name: "register_operator",
+    tx.MsgRegisterAVS.DESCRIPTOR.full_name: "register_avs",
+    tx.MsgOptIn.DESCRIPTOR.full_name: "opt_in",
+    tx.MsgOptOut.DESCRIPTOR.full_name: "opt_out",
+    tx.MsgDelegate.DESCRIPTOR.full_name: "delegate",
+    tx.MsgUndelegate.DESCRIPTOR.full_name: "undelegate",
+    tx.MsgSetPrice.DESCRIPTOR.full_name: "set_price",
+    tx.MsgSubmitRewardClaim.DESCRIPTOR.full_name: "submit_reward_claim",
+    tx.MsgSubmitSlashRequest.DESCRIPTOR.full_name: "submit_slash_request",
+    tx.MsgSubmitEquivocationEvidence.DESCRIPTOR.full_name: "submit_equivocation_evidence",
+    tx.MsgSetValidatorPower.DESCRIPTOR.full_name: "set_validator_power",
+    tx.MsgSetFaultKnobs.DESCRIPTOR.full_name: "set_fault_knobs",
+}
+
+
+def type_url(proto_msg: Any) -> str:
+    """Cosmos-style message type URL, e.g. ``/exocore.devnet.v1.MsgDelegate``."""
+    return "/" + str(proto_msg.DESCRIPTOR.full_name)
+
+
+def parse_msg(proto_msg: Any) -> Msg:
+    """Validate a devnet proto message into its domain form."""
+    field = _FIELD_BY_PROTO.get(proto_msg.DESCRIPTOR.full_name)
+    if field is None:
+        raise InvalidRequestError(f"{proto_msg.DESCRIPTOR.full_name} is not a devnet transaction")
+    return _PARSERS[field](proto_msg)
+
+
+def encode_tx(sequence: int, proto_msg: Any) -> bytes:
+    """The bytes of a devnet transaction carrying ``proto_msg``."""
+    field = _FIELD_BY_PROTO.get(proto_msg.DESCRIPTOR.full_name)
+    if field is None:
+        raise InvalidRequestError(f"{proto_msg.DESCRIPTOR.full_name} is not a devnet transaction")
+    envelope = tx.Tx(sequence=sequence)
+    getattr(envelope, field).CopyFrom(proto_msg)
+    return envelope.SerializeToString(deterministic=True)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedTx:
+    sequence: int
+    proto_msg: Any
+    msg: Msg
+
+    @property
+    def type_url(self) -> str:
+        return type_url(self.proto_msg)
+
+
+def decode_tx(raw: bytes) -> DecodedTx:
+    """Inverse of :func:`encode_tx`, validating the message."""
+    envelope = tx.Tx()
+    try:
+        envelope.ParseFromString(raw)
+    except Exception as exc:  # protobuf raises DecodeError (and others on garbage)
+        raise InvalidRequestError(f"undecodable transaction: {exc}") from exc
+    field = envelope.WhichOneof("msg")
+    if field is None:
+        raise InvalidRequestError("transaction carries no message")
+    proto_msg = getattr(envelope, field)
+    return DecodedTx(int(envelope.sequence), proto_msg, _PARSERS[field](proto_msg))

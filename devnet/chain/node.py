@@ -1,0 +1,432 @@
+"""The devnet node: runs the state machine, produces blocks, serves queries and the devnet Msg service.
+
+Block production. A block is *open* from its first transaction (or its sealing, if it has none): its
+begin-block (elections, valset rotation) runs when it opens, and each admitted transaction executes
+at once, so a rejected message is refused to its sender with the exact reason and never enters a
+block (as a CheckTx failure). The block is *sealed* (end-block, CometBFT block, appended to the
+store, visible to queries and subscribers) by the block timer (``block_time_s``), by
+``AdvanceBlocks``, or when it holds ``MAX_TXS_PER_BLOCK`` transactions. Queries only ever show the
+committed state (:class:`~devnet.chain.views.StateViews`).
+
+Persistence and determinism. The block store *is* the transaction log: on start, every stored
+block's transactions are re-executed from genesis and each block's events and app hash must come
+out identical, otherwise the node refuses to start (:class:`ReplayError`). A devnet can therefore
+be stopped and resumed from its files. ``app_hash`` of block ``H`` commits to the state transitions
+up to ``H - 1`` (a hash chain over each block's results and events, seeded with the genesis).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+from devnet.chain.blockstore import (
+    Block,
+    BlockStore,
+    TxResult,
+    Validator,
+    ValidatorUpdate,
+    block_to_json,
+    next_block,
+)
+from devnet.chain.msgs import (
+    SubmitEquivocation,
+    SubmitRewardClaim,
+    SubmitSlashRequest,
+    decode_tx,
+    encode_tx,
+    parse_msg,
+    type_url,
+)
+from devnet.chain.params import Genesis
+from devnet.chain.state import CODESPACE, ChainRuleError, ChainState
+from devnet.chain.views import StateViews
+from devnet.grpc.errors import InvalidRequestError, RequestRejectedError
+from relayer.errors import StorageError
+from relayer.exocore.proto.avs.v1 import types_pb2 as avs_pb
+from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
+from relayer.exocore.proto.feedistribution.v1 import types_pb2 as fee_pb
+from relayer.exocore.proto.operator.v1 import types_pb2 as operator_pb
+from relayer.exocore.proto.relay.v1 import types_pb2 as relay_pb
+
+_log = logging.getLogger(__name__)
+
+MAX_TXS_PER_BLOCK: Final = 5000
+"""A full open block is sealed at once: bounds block size and the work one seal does."""
+MAX_ADVANCE_BLOCKS: Final = 10_000
+"""Largest ``AdvanceBlocks`` count: a bad request must not lock the node for minutes."""
+TX_GAS: Final = 100_000
+"""Nominal gas reported for every transaction (the devnet meters nothing; clients expect numbers)."""
+FIRST_SEQUENCE: Final = 1
+
+
+class ReplayError(StorageError):
+    """Re-executing the stored blocks did not reproduce them: the files belong to another genesis or
+    another version of the state machine."""
+
+
+def _tx_hash(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest().upper()
+
+
+def genesis_app_hash(genesis: Genesis) -> bytes:
+    return hashlib.sha256(b"exorelay-devnet-genesis:" + genesis.dumps().encode()).digest()
+
+
+def next_app_hash(previous: bytes, block: Block) -> bytes:
+    """Hash chain over every block's transactions, results and events."""
+    body = block_to_json(block)
+    results = {
+        key: body[key]
+        for key in ("txs", "tx_results", "begin_block_events", "end_block_events", "validator_updates")
+    }
+    digest = hashlib.sha256(json.dumps(results, sort_keys=True, separators=(",", ":")).encode()).digest()
+    return hashlib.sha256(previous + block.height.to_bytes(8, "big") + digest).digest()
+
+
+class DevnetNode:
+    """One simulated Exocore node over ``store``; implements ``ChainQueries`` and ``ChainDriver``."""
+
+    def __init__(
+        self,
+        genesis: Genesis,
+        store: BlockStore,
+        *,
+        block_time_s: float | None = None,
+        clock_ns: Callable[[], int] = time.time_ns,
+        on_rpc_outage: Callable[[bool], None] | None = None,
+    ) -> None:
+        if store.chain_id != genesis.chain_id:
+            raise StorageError(f"block store is for {store.chain_id}, genesis for {genesis.chain_id}")
+        self.genesis = genesis
+        self.store = store
+        self.block_time_s = block_time_s
+        self._clock_ns = clock_ns
+        self._on_rpc_outage = on_rpc_outage
+        self._lock = threading.RLock()
+        self._state = ChainState(genesis, store.initial_height)
+        self._views = StateViews(self._state)
+        self._app_hash = genesis_app_hash(genesis)
+        self._next_sequence = FIRST_SEQUENCE
+        self._open_height: int | None = None
+        self._begin_events: list[Any] = []
+        self._txs: list[bytes] = []
+        self._results: list[TxResult] = []
+        self._rpc_outage = False
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
+        self._replay()
+
+    # ------------------------------------------------------------------ replay
+
+    def _replay(self) -> None:
+        latest = self.store.latest_height
+        if latest is None:
+            return
+        state = self._state
+        for height in range(self.store.initial_height, latest + 1):
+            block = self.store.get(height)
+            if block is None:
+                raise ReplayError(f"block {height} is missing from the store")
+            if block.app_hash != self._app_hash:
+                raise ReplayError(f"block {height}: app hash differs from the replayed state")
+            begin = state.begin_block(height)
+            if tuple(begin) != block.begin_block_events:
+                raise ReplayError(f"block {height}: begin-block events differ on replay")
+            for raw, stored in zip(block.txs, block.tx_results, strict=True):
+                decoded = decode_tx(raw)
+                outcome = state.deliver_tx(decoded.msg, decoded.type_url, _tx_hash(raw), decoded.sequence)
+                if outcome.code != stored.code or outcome.events != stored.events:
+                    raise ReplayError(f"block {height}: transaction {_tx_hash(raw)} replays differently")
+                self._next_sequence = max(self._next_sequence, decoded.sequence + 1)
+            end = state.end_block(height)
+            updates = tuple(ValidatorUpdate(pub, power) for pub, power in end.validator_updates)
+            if updates != block.validator_updates:
+                raise ReplayError(f"block {height}: validator updates differ on replay")
+            self._app_hash = next_app_hash(self._app_hash, block)
+        self._apply_outage()
+        _log.info("replayed %d blocks up to height %d", latest - self.store.initial_height + 1, latest)
+
+    # ------------------------------------------------------------------ block production
+
+    def _open(self) -> int:
+        if self._open_height is None:
+            height = self._state.height + 1
+            self._begin_events = self._state.begin_block(height)
+            self._open_height = height
+            self._txs = []
+            self._results = []
+        return self._open_height
+
+    def _seal(self) -> Block:
+        height = self._open()
+        end = self._state.end_block(height)
+        previous = self.store.latest()
+        floor_ns = self.genesis.genesis_time_ns if previous is None else previous.time_ns + 1
+        block = next_block(
+            previous,
+            chain_id=self.genesis.chain_id,
+            time_ns=max(self._clock_ns(), floor_ns),
+            validators=[Validator(pub, power) for pub, power in end.validators],
+            next_validators=[Validator(pub, power) for pub, power in end.next_validators],
+            app_hash=self._app_hash,
+            txs=self._txs,
+            tx_results=self._results,
+            begin_block_events=self._begin_events,
+            end_block_events=end.events,
+            validator_updates=[ValidatorUpdate(pub, power) for pub, power in end.validator_updates],
+            initial_height=self.store.initial_height,
+        )
+        self._open_height = None
+        self.store.append(block)
+        self._app_hash = next_app_hash(self._app_hash, block)
+        self._apply_outage()
+        return block
+
+    def _apply_outage(self) -> None:
+        wanted = self._state.knobs.rpc_outage
+        if wanted != self._rpc_outage:
+            self._rpc_outage = wanted
+            if self._on_rpc_outage is not None:
+                self._on_rpc_outage(wanted)
+
+    def produce_block(self) -> Block:
+        """Seal the open block (opening an empty one if none is open) and return it."""
+        with self._lock:
+            return self._seal()
+
+    def advance(self, count: int) -> int:
+        """Seal ``count`` blocks; returns the last height."""
+        if not 1 <= count <= MAX_ADVANCE_BLOCKS:
+            raise InvalidRequestError(f"count must be in 1..{MAX_ADVANCE_BLOCKS}, got {count}")
+        with self._lock:
+            for _ in range(count):
+                self._seal()
+            return self._state.height
+
+    def start(self) -> None:
+        """Start the block timer (no-op without ``block_time_s``)."""
+        if self.block_time_s is None or self._timer is not None:
+            return
+        self._stop.clear()
+        self._timer = threading.Thread(target=self._run_timer, name="devnet-block-timer", daemon=True)
+        self._timer.start()
+
+    def _run_timer(self) -> None:
+        assert self.block_time_s is not None
+        interval = self.block_time_s
+        deadline = time.monotonic() + interval
+        while not self._stop.wait(max(0.0, deadline - time.monotonic())):
+            try:
+                self.produce_block()
+            except Exception:  # the timer must keep the chain alive; the failure is logged
+                _log.exception("block production failed")
+            deadline = max(deadline + interval, time.monotonic())
+
+    def stop(self) -> None:
+        """Stop the block timer (the open block, if any, is sealed so no admitted tx is lost)."""
+        timer, self._timer = self._timer, None
+        self._stop.set()
+        if timer is not None:
+            timer.join()
+        with self._lock:
+            if self._open_height is not None and self._txs:
+                self._seal()
+
+    def __enter__(self) -> DevnetNode:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ admission
+
+    def submit(self, proto_msg: Any) -> tuple[int, str, int]:
+        """Execute ``proto_msg`` in the open block: (height, tx hash, sequence). A message that breaks
+        a chain rule raises :class:`ChainRuleError` and is not included."""
+        msg = parse_msg(proto_msg)
+        with self._lock:
+            height = self._open()
+            sequence = self._next_sequence
+            raw = encode_tx(sequence, proto_msg)
+            tx_hash = _tx_hash(raw)
+            outcome = self._state.deliver_tx(msg, type_url(proto_msg), tx_hash, sequence)
+            if outcome.code != 0:
+                raise ChainRuleError(outcome.log)
+            self._next_sequence += 1
+            self._txs.append(raw)
+            self._results.append(
+                TxResult(
+                    code=outcome.code,
+                    log="[]",
+                    gas_wanted=TX_GAS,
+                    gas_used=TX_GAS,
+                    events=outcome.events,
+                    codespace="" if outcome.code == 0 else CODESPACE,
+                )
+            )
+            if len(self._txs) >= MAX_TXS_PER_BLOCK:
+                self._seal()
+            return height, tx_hash, sequence
+
+    # ------------------------------------------------------------------ state access
+
+    @property
+    def state(self) -> ChainState:
+        """The live state (read it under :attr:`lock` while the node runs)."""
+        return self._state
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
+    @property
+    def height(self) -> int:
+        return self._state.height
+
+    def state_root(self) -> bytes:
+        with self._lock:
+            return self._state.state_root()
+
+    # ------------------------------------------------------------------ ChainDriver
+
+    def register_operator(self, msg: tx.MsgRegisterOperator) -> tx.MsgRegisterOperatorResponse:
+        return tx.MsgRegisterOperatorResponse(height=self.submit(msg)[0])
+
+    def register_avs(self, msg: tx.MsgRegisterAVS) -> tx.MsgRegisterAVSResponse:
+        return tx.MsgRegisterAVSResponse(height=self.submit(msg)[0])
+
+    def opt_in(self, msg: tx.MsgOptIn) -> tx.MsgOptInResponse:
+        return tx.MsgOptInResponse(height=self.submit(msg)[0])
+
+    def opt_out(self, msg: tx.MsgOptOut) -> tx.MsgOptOutResponse:
+        return tx.MsgOptOutResponse(height=self.submit(msg)[0])
+
+    def delegate(self, msg: tx.MsgDelegate) -> tx.MsgDelegateResponse:
+        return tx.MsgDelegateResponse(height=self.submit(msg)[0])
+
+    def undelegate(self, msg: tx.MsgUndelegate) -> tx.MsgUndelegateResponse:
+        height, _, sequence = self.submit(msg)
+        return tx.MsgUndelegateResponse(height=height, record_id=sequence)
+
+    def set_price(self, msg: tx.MsgSetPrice) -> tx.MsgSetPriceResponse:
+        return tx.MsgSetPriceResponse(height=self.submit(msg)[0])
+
+    def submit_reward_claim(self, msg: tx.MsgSubmitRewardClaim) -> tx.MsgSubmitRewardClaimResponse:
+        domain = parse_msg(msg)
+        assert isinstance(domain, SubmitRewardClaim)
+        height, tx_hash, _ = self.submit(msg)
+        return tx.MsgSubmitRewardClaimResponse(
+            height=height, claim_id=self._state.claim_id_of(domain), tx_hash=tx_hash
+        )
+
+    def submit_slash_request(self, msg: tx.MsgSubmitSlashRequest) -> tx.MsgSubmitSlashRequestResponse:
+        domain = parse_msg(msg)
+        assert isinstance(domain, SubmitSlashRequest)
+        height, tx_hash, _ = self.submit(msg)
+        return tx.MsgSubmitSlashRequestResponse(
+            height=height, slash_id=self._state.slash_id_of_request(domain), tx_hash=tx_hash
+        )
+
+    def submit_equivocation_evidence(
+        self, msg: tx.MsgSubmitEquivocationEvidence
+    ) -> tx.MsgSubmitEquivocationEvidenceResponse:
+        domain = parse_msg(msg)
+        assert isinstance(domain, SubmitEquivocation)
+        height, tx_hash, _ = self.submit(msg)
+        return tx.MsgSubmitEquivocationEvidenceResponse(
+            height=height, slash_id=self._state.evidence_of(domain).evidence_id, tx_hash=tx_hash
+        )
+
+    def set_validator_power(self, msg: tx.MsgSetValidatorPower) -> tx.MsgSetValidatorPowerResponse:
+        return tx.MsgSetValidatorPowerResponse(height=self.submit(msg)[0])
+
+    def set_fault_knobs(self, msg: tx.MsgSetFaultKnobs) -> tx.MsgSetFaultKnobsResponse:
+        return tx.MsgSetFaultKnobsResponse(height=self.submit(msg)[0])
+
+    def advance_blocks(self, msg: tx.MsgAdvanceBlocks) -> tx.MsgAdvanceBlocksResponse:
+        return tx.MsgAdvanceBlocksResponse(height=self.advance(int(msg.count)))
+
+    # ------------------------------------------------------------------ ChainQueries
+
+    def avs_info(self, avs_address: str) -> avs_pb.AVSInfo | None:
+        with self._lock:
+            return self._views.avs_info(avs_address)
+
+    def avs_infos(self) -> list[avs_pb.AVSInfo]:
+        with self._lock:
+            return list(self._views.avs_infos())
+
+    def committee(self, avs_address: str, epoch: int) -> avs_pb.Committee | None:
+        with self._lock:
+            return self._views.committee(avs_address, epoch)
+
+    def reward_claim(self, claim_id: bytes) -> avs_pb.RewardClaim | None:
+        with self._lock:
+            return self._views.reward_claim(claim_id)
+
+    def reward_claims(self) -> list[avs_pb.RewardClaim]:
+        with self._lock:
+            return list(self._views.reward_claims())
+
+    def distribution(self, nonce: int) -> fee_pb.Distribution | None:
+        with self._lock:
+            return self._views.distribution(nonce)
+
+    def distribution_for_claim(self, claim_id: bytes) -> fee_pb.Distribution | None:
+        with self._lock:
+            return self._views.distribution_for_claim(claim_id)
+
+    def distributions(self) -> list[fee_pb.Distribution]:
+        with self._lock:
+            return list(self._views.distributions())
+
+    def distribution_leaves(self, nonce: int) -> Any:
+        with self._lock:
+            # A lazy view over immutable leaf lists: safe to page outside the lock.
+            return self._views.distribution_leaves(nonce)
+
+    def slash_info(self, slash_id: bytes) -> operator_pb.OperatorSlashInfo | None:
+        with self._lock:
+            return self._views.slash_info(slash_id)
+
+    def slash_infos(self) -> list[operator_pb.OperatorSlashInfo]:
+        with self._lock:
+            return list(self._views.slash_infos())
+
+    def freezing_slash(self, operator_account: str, avs_address: str) -> operator_pb.OperatorSlashInfo | None:
+        with self._lock:
+            return self._views.freezing_slash(operator_account, avs_address)
+
+    def packet(self, nonce: int) -> relay_pb.Packet | None:
+        with self._lock:
+            return self._views.packet(nonce)
+
+    def packets(self) -> list[relay_pb.Packet]:
+        with self._lock:
+            return list(self._views.packets())
+
+    def packet_signatures(self, nonce: int) -> list[relay_pb.ValidatorSignature]:
+        with self._lock:
+            return list(self._views.packet_signatures(nonce))
+
+    def valset(self, valset_nonce: int) -> relay_pb.Valset | None:
+        with self._lock:
+            return self._views.valset(valset_nonce)
+
+    def current_valset(self) -> relay_pb.Valset | None:
+        with self._lock:
+            return self._views.current_valset()
+
+    def relay_params(self) -> relay_pb.Params:
+        with self._lock:
+            return self._views.relay_params()
+
+
+__all__ = ["ChainRuleError", "DevnetNode", "ReplayError", "RequestRejectedError"]

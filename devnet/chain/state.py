@@ -1,0 +1,1106 @@
+"""The devnet chain's state machine: pure and deterministic, no IO, integer math only.
+
+A block is ``begin_block(h)`` → ``deliver_tx(...)`` per transaction → ``end_block(h)``. Each returns the
+ABCI events of that step (see :mod:`devnet.chain.events` for names and attributes); ``deliver_tx``
+also returns a result code: 0 when the message was applied, :data:`CODE_REJECTED` when it broke a
+chain rule (then it changed nothing and emitted nothing, as a failed Cosmos transaction).
+
+Reward claims and slash requests are *applied* even when their verification fails: the claim (or
+slash) is stored as rejected with a reason and ``reward_claim_rejected`` / ``slash_request_rejected``
+is emitted. Only a duplicate of an already accepted claim or executed slash breaks a rule.
+
+Epochs are ``epoch_blocks`` long; epoch ``e`` starts at height ``(e - 1) * epoch_blocks + 1``. At
+the begin-block of an epoch's first height every AVS whose starting epoch has come elects its
+committee for that epoch (:mod:`devnet.chain.election`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from devnet.chain import events as ev
+from devnet.chain.blockstore import Event
+from devnet.chain.election import elect
+from devnet.chain.model import (
+    CLAIM_DISTRIBUTED,
+    CLAIM_REJECTED,
+    CLAIM_SUBMITTED,
+    CLAIM_VERIFIED,
+    SLASH_EXECUTED,
+    SLASH_KIND_COMMITTEE_REQUEST,
+    SLASH_KIND_EQUIVOCATION,
+    SLASH_REJECTED,
+    SLASH_SUBMITTED,
+    Asset,
+    AvsRecord,
+    ClaimRecord,
+    Committee,
+    DistributionRecord,
+    FaultKnobs,
+    Operator,
+    PacketRecord,
+    RewardTokenInfo,
+    SlashedAssetAmount,
+    SlashRecord,
+    Undelegation,
+    ValidatorEntry,
+    ValsetRecord,
+)
+from devnet.chain.msgs import (
+    Delegate,
+    Msg,
+    OptIn,
+    OptOut,
+    RegisterAvs,
+    RegisterOperator,
+    SetFaultKnobs,
+    SetPrice,
+    SetValidatorPower,
+    SubmitEquivocation,
+    SubmitRewardClaim,
+    SubmitSlashRequest,
+    Undelegate,
+)
+from devnet.chain.params import (
+    MAX_CLAIM_AMOUNT,
+    MAX_VALIDATOR_POWER,
+    MAX_VALIDATORS,
+    USD_DECIMALS,
+    Genesis,
+)
+from devnet.chain.relay import RelayState
+from devnet.chain.rewards import OperatorShare, delegator_weights, plan_distribution
+from devnet.chain.slashing import slash_stake
+from devnet.grpc.errors import RequestRejectedError
+from relayer.errors import ProtocolError
+from relayer.protocol import bls
+from relayer.protocol.claims import EquivocationEvidence, RewardClaim, SlashRequest, format_fixed
+from relayer.protocol.ids import AssetId, staker_id
+from relayer.protocol.merkle import DistributionLeaf, DistributionTree
+from relayer.protocol.packets import FundingMode, RewardDistributionPayload, SlashPayload
+from relayer.protocol.quorum import SignerBitmap, Threshold, meets_threshold
+from relayer.protocol.types import Address, Amount, Hash32
+
+CODE_OK: Final = 0
+CODE_REJECTED: Final = 1
+CODESPACE: Final = "devnet"
+
+
+class ChainRuleError(RequestRejectedError):
+    """A message breaks a rule of the chain's current state (unknown operator, duplicate key, ...)."""
+
+
+@dataclass(frozen=True)
+class TxOutcome:
+    code: int
+    log: str
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True)
+class EndBlockOutcome:
+    events: tuple[Event, ...]
+    validator_updates: tuple[tuple[bytes, int], ...]
+    """(consensus public key, new power; 0 = removed), effective two heights later (CometBFT)."""
+    validators: tuple[tuple[bytes, int], ...]
+    """The CometBFT set (consensus key, power) that signs this block."""
+    next_validators: tuple[tuple[bytes, int], ...]
+    """The CometBFT set of the next block."""
+
+
+@dataclass(frozen=True)
+class _Rejection:
+    reason: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}"
+
+
+def _hex(data: bytes) -> str:
+    return "0x" + data.hex()
+
+
+class ChainState:
+    """All state of the simulated Exocore chain plus the transitions over it."""
+
+    def __init__(self, genesis: Genesis, initial_height: int = 1) -> None:
+        self.genesis = genesis
+        self.initial_height = initial_height
+        self.exocore_chain: Hash32 = genesis.exocore_chain
+        self.pop_chain_id = genesis.chain_id_without_revision
+        self.height = initial_height - 1
+        """Last committed height (``initial_height - 1`` before the first block)."""
+        self.block_height = initial_height - 1
+        """Height of the block being executed (== ``height`` between blocks)."""
+        self.assets: dict[str, Asset] = {}
+        for spec in genesis.assets:
+            parsed = AssetId.parse(spec.asset_id)
+            self.assets[spec.asset_id] = Asset(
+                spec.asset_id, parsed.token, parsed.lz_chain_id, spec.decimals, spec.price_usd_e8
+            )
+        self.operators: dict[str, Operator] = {}
+        self.key_owner: dict[bytes, tuple[str, str]] = {}
+        self.avss: dict[str, AvsRecord] = {}
+        self.committees: dict[tuple[str, int], Committee] = {}
+        self.undelegations: dict[int, Undelegation] = {}
+        self.claims: dict[Hash32, ClaimRecord] = {}
+        self.claim_order: list[Hash32] = []
+        self.distributions: dict[int, DistributionRecord] = {}
+        self.distribution_by_claim: dict[Hash32, int] = {}
+        self.slashes: dict[Hash32, SlashRecord] = {}
+        self.slash_order: list[Hash32] = []
+        entries = tuple(
+            ValidatorEntry(v.consensus_pubkey, v.bls_pubkey, v.power, v.bls_secret)
+            for v in genesis.validators
+        )
+        self.relay = RelayState(
+            exocore_chain=self.exocore_chain,
+            l1_chain_id=genesis.l1_chain_id,
+            gateway=genesis.gateway,
+            genesis_validators=entries,
+            initial_height=initial_height,
+        )
+        genesis_comet = tuple((v.consensus_pubkey, v.power) for v in entries)
+        # CometBFT sets: block H is signed by comet_current, H+1 by comet_next (updates at end of H
+        # take effect at H+2).
+        self.comet_current = genesis_comet
+        self.comet_next = genesis_comet
+        self._comet_at_block_start: dict[bytes, int] = dict(genesis_comet)
+        self._handlers: dict[type, tuple[Callable[[Any], None], Callable[[Any, str, int], list[Event]]]] = {
+            RegisterOperator: (self._check_register_operator, self._register_operator),
+            RegisterAvs: (self._check_register_avs, self._register_avs),
+            OptIn: (self._check_opt_in, self._opt_in),
+            OptOut: (self._check_opt_out, self._opt_out),
+            Delegate: (self._check_delegate, self._delegate),
+            Undelegate: (self._check_undelegate, self._undelegate),
+            SetPrice: (self._check_set_price, self._set_price),
+            SubmitRewardClaim: (self._check_claim, self._submit_claim),
+            SubmitSlashRequest: (self._check_slash_request, self._submit_slash_request),
+            SubmitEquivocation: (self._check_equivocation, self._submit_equivocation),
+            SetValidatorPower: (self._check_validator_power, self._set_validator_power),
+            SetFaultKnobs: (self._check_fault_knobs, self._set_fault_knobs),
+        }
+
+    # ------------------------------------------------------------------ epochs
+
+    def epoch_of(self, height: int) -> int:
+        return (max(height, self.initial_height) - self.initial_height) // self.genesis.epoch_blocks + 1
+
+    @property
+    def current_epoch(self) -> int:
+        """Epoch of the block being executed (or of the last committed block between blocks)."""
+        return self.epoch_of(self.block_height)
+
+    def is_epoch_start(self, height: int) -> bool:
+        return (height - self.initial_height) % self.genesis.epoch_blocks == 0
+
+    # ------------------------------------------------------------------ block steps
+
+    def begin_block(self, height: int) -> list[Event]:
+        if height != self.height + 1:
+            raise ChainRuleError(f"expected block {self.height + 1}, got {height}")
+        self.block_height = height
+        self._comet_at_block_start = {pub: power for pub, power in self._comet_target()}
+        events: list[Event] = []
+        rotated = self.relay.rotate(height)
+        if rotated is not None:
+            packet, valset = rotated
+            previous = valset.nonce - 1
+            events.append(
+                ev.event(
+                    ev.VALSET_UPDATED,
+                    ("valset_nonce", valset.nonce),
+                    ("previous_valset_nonce", previous),
+                    ("member_count", len(valset.members)),
+                    ("total_power", valset.total_power),
+                    ("packet_nonce", packet.packet.nonce),
+                )
+            )
+            events.append(self._packet_event(packet))
+        if self.is_epoch_start(height):
+            epoch = self.epoch_of(height)
+            events.extend(self._complete_undelegations(epoch))
+            events.extend(self._elect_committees(epoch, height))
+        return events
+
+    def check_tx(self, msg: Msg) -> None:
+        """Admission: raise :class:`ChainRuleError` if ``msg`` cannot apply to the current state."""
+        self._handlers[type(msg)][0](msg)
+
+    def deliver_tx(self, msg: Msg, type_url: str, tx_hash: str, sequence: int) -> TxOutcome:
+        """Apply ``msg`` in the current block. ``sequence`` is the transaction's admission sequence."""
+        check, apply = self._handlers[type(msg)]
+        try:
+            check(msg)
+        except ChainRuleError as exc:
+            return TxOutcome(CODE_REJECTED, str(exc), ())
+        return TxOutcome(CODE_OK, "", (ev.message(type_url), *apply(msg, tx_hash, sequence)))
+
+    def end_block(self, height: int) -> EndBlockOutcome:
+        target = self._comet_target()
+        target_powers = dict(target)
+        updates = [(pub, power) for pub, power in target if self._comet_at_block_start.get(pub) != power]
+        updates.extend((pub, 0) for pub in self._comet_at_block_start if pub not in target_powers)
+        outcome = EndBlockOutcome((), tuple(updates), self.comet_current, self.comet_next)
+        # Updates of block H take effect at H + 2: the set after this block's changes signs H + 2.
+        self.comet_current, self.comet_next = self.comet_next, target
+        self.height = height
+        return outcome
+
+    def _comet_target(self) -> tuple[tuple[bytes, int], ...]:
+        return tuple((v.consensus_pubkey, v.power) for v in self.relay.validators.values())
+
+    # ------------------------------------------------------------------ operators and AVSs
+
+    def _operator(self, account: str) -> Operator:
+        operator = self.operators.get(account)
+        if operator is None:
+            raise ChainRuleError(f"operator {account} is not registered")
+        return operator
+
+    def _avs(self, address: Address) -> AvsRecord:
+        avs = self.avss.get(_hex(address))
+        if avs is None:
+            raise ChainRuleError(f"AVS {_hex(address)} is not registered")
+        return avs
+
+    def _check_register_operator(self, msg: RegisterOperator) -> None:
+        if str(msg.operator) in self.operators:
+            raise ChainRuleError(f"operator {msg.operator} is already registered")
+
+    def _register_operator(self, msg: RegisterOperator, _tx_hash: str, _sequence: int) -> list[Event]:
+        account = str(msg.operator)
+        self.operators[account] = Operator(
+            account, msg.operator.address, msg.reward_address, msg.commission_rate, self.block_height
+        )
+        return [
+            ev.event(
+                ev.OPERATOR_REGISTERED,
+                ("operator", account),
+                ("reward_address", _hex(msg.reward_address)),
+                ("commission_rate", ev.rate_text(msg.commission_rate)),
+            )
+        ]
+
+    def _check_register_avs(self, msg: RegisterAvs) -> None:
+        if _hex(msg.avs) in self.avss:
+            raise ChainRuleError(f"AVS {_hex(msg.avs)} is already registered")
+
+    def _register_avs(self, msg: RegisterAvs, _tx_hash: str, _sequence: int) -> list[Event]:
+        record = AvsRecord(
+            address=msg.avs,
+            name=msg.name,
+            reward_address=msg.reward_address,
+            slash_address=msg.slash_address,
+            owners=msg.owners,
+            asset_ids=msg.asset_ids,
+            epoch_identifier=msg.epoch_identifier,
+            # Upstream: an AVS takes part from the epoch after its registration.
+            starting_epoch=self.current_epoch + 1,
+            claim_threshold=msg.claim_threshold,
+            reward_tokens={
+                t.token: RewardTokenInfo(t.token, t.funding, t.decimals) for t in msg.reward_tokens
+            },
+            min_self_delegation_usd=msg.min_self_delegation_usd,
+            min_operator_stake_usd=msg.min_operator_stake_usd,
+            committee_size=msg.committee_size,
+            slash_threshold=msg.slash_threshold,
+            slash_proportion=msg.slash_proportion,
+            registered_height=self.block_height,
+        )
+        self.avss[record.hex] = record
+        return [
+            ev.event(
+                ev.AVS_CREATED,
+                ("avs_address", record.hex),
+                ("name", record.name),
+                ("starting_epoch", record.starting_epoch),
+            )
+        ]
+
+    def _check_opt_in(self, msg: OptIn) -> None:
+        operator = self._operator(str(msg.operator))
+        avs = self._avs(msg.avs)
+        if avs.hex in operator.opted_in:
+            raise ChainRuleError(f"operator {operator.account} is already opted into {avs.hex}")
+        registered = operator.keys.get(avs.hex)
+        if registered is not None and registered != msg.bls_pubkey:
+            raise ChainRuleError(
+                "an operator keeps one BLS key per AVS; opt in again with the registered key"
+            )
+        owner = self.key_owner.get(msg.bls_pubkey)
+        if owner is not None and owner != (operator.account, avs.hex):
+            raise ChainRuleError("this BLS key is already registered by another operator or for another AVS")
+        try:
+            key = bls.parse_public_key(msg.bls_pubkey)
+            proof = bls.parse_signature(msg.pop_signature)
+        except ProtocolError as exc:
+            raise ChainRuleError(f"invalid BLS key or proof of possession: {exc}") from exc
+        message = bls.exocore_pop_message(self.pop_chain_id, operator.account)
+        if not bls.verify(key, message, proof):
+            raise ChainRuleError(
+                "the proof of possession does not verify (sign the Exocore key-registration message)"
+            )
+
+    def _opt_in(self, msg: OptIn, _tx_hash: str, _sequence: int) -> list[Event]:
+        operator = self.operators[str(msg.operator)]
+        avs_hex = _hex(msg.avs)
+        operator.keys[avs_hex] = msg.bls_pubkey
+        operator.opted_in[avs_hex] = None
+        self.key_owner[msg.bls_pubkey] = (operator.account, avs_hex)
+        return [
+            ev.event(
+                ev.OPERATOR_OPTED_IN,
+                ("operator", operator.account),
+                ("avs", avs_hex),
+                ("bls_pubkey", _hex(msg.bls_pubkey)),
+            )
+        ]
+
+    def _check_opt_out(self, msg: OptOut) -> None:
+        operator = self._operator(str(msg.operator))
+        if _hex(msg.avs) not in operator.opted_in:
+            raise ChainRuleError(f"operator {operator.account} is not opted into {_hex(msg.avs)}")
+
+    def _opt_out(self, msg: OptOut, _tx_hash: str, _sequence: int) -> list[Event]:
+        operator = self.operators[str(msg.operator)]
+        del operator.opted_in[_hex(msg.avs)]
+        return [ev.event(ev.OPERATOR_OPTED_OUT, ("operator", operator.account), ("avs", _hex(msg.avs)))]
+
+    # ------------------------------------------------------------------ assets and stake
+
+    def _check_set_price(self, msg: SetPrice) -> None:
+        existing = self.assets.get(str(msg.asset_id))
+        if existing is not None and existing.decimals != msg.decimals:
+            raise ChainRuleError(f"asset {msg.asset_id} has {existing.decimals} decimals; they cannot change")
+
+    def _set_price(self, msg: SetPrice, _tx_hash: str, _sequence: int) -> list[Event]:
+        asset_id = str(msg.asset_id)
+        existing = self.assets.get(asset_id)
+        if existing is None:
+            self.assets[asset_id] = Asset(
+                asset_id, msg.asset_id.token, msg.asset_id.lz_chain_id, msg.decimals, msg.price_usd_e8
+            )
+        else:
+            existing.price_usd_e8 = msg.price_usd_e8
+        return [
+            ev.event(
+                ev.PRICE_UPDATED,
+                ("asset_id", asset_id),
+                ("price", format_fixed(msg.price_usd_e8, USD_DECIMALS)),
+                ("decimals", msg.decimals),
+            )
+        ]
+
+    def _check_delegate(self, msg: Delegate) -> None:
+        self._operator(str(msg.operator))
+        if str(msg.asset_id) not in self.assets:
+            raise ChainRuleError(f"asset {msg.asset_id} is unknown: set its price first")
+
+    def _delegate(self, msg: Delegate, _tx_hash: str, _sequence: int) -> list[Event]:
+        operator = self.operators[str(msg.operator)]
+        pool = operator.pools.setdefault(str(msg.asset_id), {})
+        pool[msg.staker] = pool.get(msg.staker, 0) + msg.amount
+        return [
+            ev.event(
+                ev.DELEGATION,
+                ("staker_id", staker_id(msg.staker, msg.lz_chain_id)),
+                ("operator", operator.account),
+                ("asset_id", str(msg.asset_id)),
+                ("amount", msg.amount),
+            )
+        ]
+
+    def _check_undelegate(self, msg: Undelegate) -> None:
+        operator = self._operator(str(msg.operator))
+        delegated = operator.pools.get(str(msg.asset_id), {}).get(msg.staker, 0)
+        if delegated < msg.amount:
+            raise ChainRuleError(
+                f"staker has {delegated} delegated to {operator.account}, cannot undelegate {msg.amount}"
+            )
+
+    def _undelegate(self, msg: Undelegate, _tx_hash: str, sequence: int) -> list[Event]:
+        operator = self.operators[str(msg.operator)]
+        asset_id = str(msg.asset_id)
+        pool = operator.pools[asset_id]
+        remaining = pool[msg.staker] - msg.amount
+        if remaining:
+            pool[msg.staker] = remaining
+        else:
+            del pool[msg.staker]
+        completion = self.current_epoch + self.genesis.unbonding_epochs
+        # The transaction's admission sequence is unique chain-wide, so it serves as the record id.
+        self.undelegations[sequence] = Undelegation(
+            sequence,
+            msg.staker,
+            msg.lz_chain_id,
+            operator.account,
+            asset_id,
+            msg.amount,
+            completion,
+            self.block_height,
+        )
+        return [
+            ev.event(
+                ev.UNDELEGATION_STARTED,
+                ("record_id", sequence),
+                ("staker_id", staker_id(msg.staker, msg.lz_chain_id)),
+                ("operator", operator.account),
+                ("asset_id", asset_id),
+                ("amount", msg.amount),
+                ("completion_epoch", completion),
+            )
+        ]
+
+    def _complete_undelegations(self, epoch: int) -> list[Event]:
+        events = []
+        for record_id in [r.record_id for r in self.undelegations.values() if r.completion_epoch <= epoch]:
+            record = self.undelegations.pop(record_id)
+            events.append(
+                ev.event(
+                    ev.UNDELEGATION_COMPLETED,
+                    ("record_id", record_id),
+                    ("staker_id", staker_id(record.staker, record.lz_chain_id)),
+                    ("asset_id", record.asset_id),
+                    ("amount", record.amount),
+                )
+            )
+        return events
+
+    # ------------------------------------------------------------------ elections
+
+    def _elect_committees(self, epoch: int, height: int) -> list[Event]:
+        events = []
+        for avs_hex in sorted(self.avss):
+            avs = self.avss[avs_hex]
+            if avs.starting_epoch > epoch:
+                continue
+            members = elect(avs, self.operators.values(), self.assets)
+            if not members:
+                continue
+            committee = Committee(avs_hex, epoch, members, avs.claim_threshold, avs.slash_threshold, height)
+            self.committees[(avs_hex, epoch)] = committee
+            events.append(
+                ev.event(
+                    ev.COMMITTEE_ELECTED,
+                    ("avs", avs_hex),
+                    ("epoch", epoch),
+                    ("member_count", len(members)),
+                    ("total_power", committee.total_power),
+                    ("claim_threshold", str(avs.claim_threshold)),
+                    ("operators", ev.joined([m.operator for m in members])),
+                    ("powers", ev.joined([str(m.power) for m in members])),
+                )
+            )
+        return events
+
+    # ------------------------------------------------------------------ committee signatures
+
+    def _verify_committee_signature(
+        self,
+        *,
+        avs_hex: str,
+        epoch: int,
+        threshold_of: Callable[[Committee], Threshold],
+        bitmap_bytes: bytes,
+        signature: bytes,
+        digest: Hash32,
+    ) -> tuple[Committee, int, int] | _Rejection:
+        """(committee, signed power, total power) or why the committee signature is not acceptable."""
+        committee = self.committees.get((avs_hex, epoch))
+        if committee is None:
+            return _Rejection("unknown_epoch", f"AVS {avs_hex} has no committee for epoch {epoch}")
+        try:
+            bitmap = SignerBitmap.decode(bitmap_bytes, len(committee.members))
+        except ProtocolError as exc:
+            return _Rejection("bad_bitmap", str(exc))
+        signers = [committee.members[index] for index in bitmap.indices()]
+        signed = sum(member.power for member in signers)
+        total = committee.total_power
+        threshold = threshold_of(committee)
+        if not signers or not meets_threshold(signed, total, threshold):
+            return _Rejection("no_quorum", f"signed power {signed} of {total} does not exceed {threshold}")
+        try:
+            valid = bls.fast_aggregate_verify_encoded([m.bls_pubkey for m in signers], digest, signature)
+        except ProtocolError as exc:
+            return _Rejection("bad_signature", f"malformed aggregate signature: {exc}")
+        if not valid:
+            return _Rejection("bad_signature", "the aggregate signature does not verify for the signers")
+        return committee, signed, total
+
+    # ------------------------------------------------------------------ reward claims
+
+    def claim_id_of(self, msg: SubmitRewardClaim) -> Hash32:
+        return RewardClaim(
+            self.exocore_chain, msg.avs, msg.epoch, msg.token, Amount(msg.amount), msg.tasks_root
+        ).claim_id
+
+    def _check_claim(self, msg: SubmitRewardClaim) -> None:
+        existing = self.claims.get(self.claim_id_of(msg))
+        if existing is not None and existing.status in (CLAIM_VERIFIED, CLAIM_DISTRIBUTED):
+            raise ChainRuleError(f"duplicate claim {_hex(existing.claim_id)}: it was already accepted")
+
+    def _submit_claim(self, msg: SubmitRewardClaim, tx_hash: str, _sequence: int) -> list[Event]:
+        claim_id = self.claim_id_of(msg)
+        height = self.block_height
+        record = ClaimRecord(
+            claim_id,
+            msg.avs,
+            msg.epoch,
+            msg.token,
+            msg.funding,
+            msg.amount,
+            msg.signer_bitmap,
+            msg.aggregate_signature,
+            msg.tasks_root,
+            CLAIM_SUBMITTED,
+            height,
+            height,
+            tx_hash,
+        )
+        if claim_id not in self.claims:
+            self.claim_order.append(claim_id)
+        # A claim rejected earlier (e.g. too few signers) may be submitted again with more.
+        self.claims[claim_id] = record
+        avs_hex = _hex(msg.avs)
+        events = [
+            ev.event(
+                ev.REWARD_CLAIM_SUBMITTED,
+                ("claim_id", _hex(claim_id)),
+                ("avs", avs_hex),
+                ("epoch", msg.epoch),
+                ("token", _hex(msg.token)),
+                ("amount", msg.amount),
+                ("tasks_root", _hex(msg.tasks_root)),
+            )
+        ]
+        outcome = self._verify_and_distribute(record)
+        if isinstance(outcome, _Rejection):
+            record.status = CLAIM_REJECTED
+            record.reject_reason = str(outcome)
+            events.append(
+                ev.event(
+                    ev.REWARD_CLAIM_REJECTED,
+                    ("claim_id", _hex(claim_id)),
+                    ("avs", avs_hex),
+                    ("epoch", msg.epoch),
+                    ("reason", outcome.reason),
+                    ("detail", outcome.detail),
+                )
+            )
+            return events
+        return events + outcome
+
+    def _verify_and_distribute(self, record: ClaimRecord) -> list[Event] | _Rejection:
+        avs = self.avss.get(_hex(record.avs))
+        if avs is None:
+            return _Rejection("unknown_avs", f"AVS {_hex(record.avs)} is not registered")
+        token = avs.reward_tokens.get(record.token)
+        if token is None:
+            return _Rejection(
+                "unknown_reward_token", f"{_hex(record.token)} is not a reward token of {avs.hex}"
+            )
+        if record.funding not in (0, token.funding):
+            return _Rejection("funding_mismatch", f"{_hex(record.token)} is funded by mode {token.funding}")
+        if not 0 < record.amount <= MAX_CLAIM_AMOUNT:
+            return _Rejection("invalid_amount", f"amount must be in 1..2**128-1, got {record.amount}")
+        verified = self._verify_committee_signature(
+            avs_hex=avs.hex,
+            epoch=record.epoch,
+            threshold_of=lambda c: c.claim_threshold,
+            bitmap_bytes=record.signer_bitmap,
+            signature=record.aggregate_signature,
+            digest=record.claim_id,
+        )
+        if isinstance(verified, _Rejection):
+            return verified
+        committee, signed, total = verified
+        shares = []
+        for member in committee.members:
+            operator = self.operators[member.operator]
+            if avs.hex in operator.frozen:
+                continue
+            shares.append(
+                OperatorShare(
+                    operator.account,
+                    member.power,
+                    operator.commission_rate,
+                    operator.reward_address,
+                    delegator_weights(operator, avs.asset_ids, self.assets),
+                )
+            )
+        if not shares:
+            return _Rejection("no_eligible_operators", "every committee member is frozen for this AVS")
+        plan = plan_distribution(record.amount, self.genesis.community_tax, shares)
+        if plan.leaf_count == 0:
+            return _Rejection("empty_distribution", "the amount is too small to give anyone a base unit")
+        tree = DistributionTree.build(
+            DistributionLeaf(index, staker, Amount(amount))
+            for index, (staker, amount) in enumerate(zip(plan.stakers, plan.amounts, strict=True))
+        )
+        height = self.block_height
+        record.status = CLAIM_VERIFIED
+        events = [
+            ev.event(
+                ev.REWARD_CLAIM_VERIFIED,
+                ("claim_id", _hex(record.claim_id)),
+                ("avs", avs.hex),
+                ("epoch", record.epoch),
+                ("signed_power", signed),
+                ("total_power", total),
+                ("signer_count", SignerBitmap.decode(record.signer_bitmap, len(committee.members)).count),
+            )
+        ]
+        events.extend(
+            ev.event(
+                ev.ALLOCATE_REWARDS_TO_OPERATOR,
+                ("avs_address", avs.hex),
+                ("operator", allocation.operator),
+                ("operator_total_reward", allocation.reward),
+                ("operator_commission", allocation.commission),
+            )
+            for allocation in plan.allocations
+        )
+        payload = RewardDistributionPayload(
+            claim_id=record.claim_id,
+            avs=record.avs,
+            epoch=record.epoch,
+            token=record.token,
+            funding=FundingMode(token.funding),
+            total=Amount(plan.total),
+            leaf_count=plan.leaf_count,
+            merkle_root=tree.root,
+        )
+        packet = self.relay.create_packet(payload, height)
+        nonce = packet.packet.nonce
+        distribution = DistributionRecord(
+            nonce=nonce,
+            distribution_id=packet.packet.distribution_id,
+            claim_id=record.claim_id,
+            avs=record.avs,
+            epoch=record.epoch,
+            token=record.token,
+            funding=token.funding,
+            total=plan.total,
+            merkle_root=tree.root,
+            community_tax=plan.community_tax,
+            dust=plan.dust,
+            created_height=height,
+            stakers=plan.stakers,
+            amounts=plan.amounts,
+            kinds=plan.kinds,
+            operators=plan.operators,
+        )
+        self.distributions[nonce] = distribution
+        self.distribution_by_claim[record.claim_id] = nonce
+        record.status = CLAIM_DISTRIBUTED
+        record.distribution_nonce = nonce
+        record.updated_height = height
+        events.append(
+            ev.event(
+                ev.REWARD_DISTRIBUTION_FINALIZED,
+                ("claim_id", _hex(record.claim_id)),
+                ("distribution_id", _hex(distribution.distribution_id)),
+                ("nonce", nonce),
+                ("avs", avs.hex),
+                ("epoch", record.epoch),
+                ("token", _hex(record.token)),
+                ("funding", token.funding),
+                ("total", plan.total),
+                ("leaf_count", plan.leaf_count),
+                ("merkle_root", _hex(tree.root)),
+                ("community_tax", plan.community_tax),
+                ("dust", plan.dust),
+            )
+        )
+        events.append(self._packet_event(packet))
+        return events
+
+    # ------------------------------------------------------------------ slashing
+
+    def slash_id_of_request(self, msg: SubmitSlashRequest) -> Hash32:
+        return SlashRequest(
+            self.exocore_chain,
+            msg.avs,
+            msg.epoch,
+            msg.operator.address,
+            msg.proportion,
+            msg.freeze,
+            msg.evidence_hash,
+        ).slash_id
+
+    def evidence_of(self, msg: SubmitEquivocation) -> EquivocationEvidence:
+        return EquivocationEvidence(
+            self.exocore_chain, msg.avs, msg.operator.address, msg.task_id, msg.response_a, msg.response_b
+        )
+
+    def _check_not_executed(self, slash_id: Hash32) -> None:
+        existing = self.slashes.get(slash_id)
+        if existing is not None and existing.status == SLASH_EXECUTED:
+            raise ChainRuleError(f"duplicate slash {_hex(slash_id)}: it was already executed")
+
+    def _check_slash_request(self, msg: SubmitSlashRequest) -> None:
+        self._check_not_executed(self.slash_id_of_request(msg))
+
+    def _check_equivocation(self, msg: SubmitEquivocation) -> None:
+        self._check_not_executed(self.evidence_of(msg).evidence_id)
+
+    def _new_slash(self, record: SlashRecord) -> list[Event]:
+        if record.slash_id not in self.slashes:
+            self.slash_order.append(record.slash_id)
+        self.slashes[record.slash_id] = record
+        return [
+            ev.event(
+                ev.SLASH_REQUEST_SUBMITTED,
+                ("slash_id", _hex(record.slash_id)),
+                ("operator", record.operator),
+                ("avs", _hex(record.avs)),
+                ("kind", "equivocation" if record.kind == SLASH_KIND_EQUIVOCATION else "committee_request"),
+                ("proportion", ev.rate_text(record.proportion)),
+                ("freeze", str(record.freeze).lower()),
+            )
+        ]
+
+    def _reject_slash(self, record: SlashRecord, rejection: _Rejection) -> list[Event]:
+        record.status = SLASH_REJECTED
+        record.reject_reason = str(rejection)
+        return [
+            ev.event(
+                ev.SLASH_REQUEST_REJECTED,
+                ("slash_id", _hex(record.slash_id)),
+                ("operator", record.operator),
+                ("avs", _hex(record.avs)),
+                ("reason", rejection.reason),
+                ("detail", rejection.detail),
+            )
+        ]
+
+    def _slash_target(self, avs_address: Address, account: str) -> tuple[AvsRecord, Operator] | _Rejection:
+        avs = self.avss.get(_hex(avs_address))
+        if avs is None:
+            return _Rejection("unknown_avs", f"AVS {_hex(avs_address)} is not registered")
+        operator = self.operators.get(account)
+        if operator is None:
+            return _Rejection("unknown_operator", f"operator {account} is not registered")
+        if avs.hex not in operator.keys:
+            return _Rejection("operator_not_serving", f"operator {account} never opted into {avs.hex}")
+        return avs, operator
+
+    def _submit_slash_request(self, msg: SubmitSlashRequest, tx_hash: str, _sequence: int) -> list[Event]:
+        account = str(msg.operator)
+        record = SlashRecord(
+            slash_id=self.slash_id_of_request(msg),
+            operator=account,
+            operator_address=msg.operator.address,
+            avs=msg.avs,
+            kind=SLASH_KIND_COMMITTEE_REQUEST,
+            status=SLASH_SUBMITTED,
+            proportion=msg.proportion,
+            freeze=msg.freeze,
+            submitted_height=self.block_height,
+            tx_hash=tx_hash,
+            epoch=msg.epoch,
+            evidence_hash=msg.evidence_hash,
+        )
+        events = self._new_slash(record)
+        target = self._slash_target(msg.avs, account)
+        if isinstance(target, _Rejection):
+            return events + self._reject_slash(record, target)
+        avs, operator = target
+        if msg.proportion > avs.slash_proportion:
+            rejection = _Rejection(
+                "proportion_too_high",
+                f"{ev.rate_text(msg.proportion)} exceeds the AVS's {ev.rate_text(avs.slash_proportion)}",
+            )
+            return events + self._reject_slash(record, rejection)
+        verified = self._verify_committee_signature(
+            avs_hex=avs.hex,
+            epoch=msg.epoch,
+            threshold_of=lambda c: c.slash_threshold,
+            bitmap_bytes=msg.signer_bitmap,
+            signature=msg.aggregate_signature,
+            digest=record.slash_id,
+        )
+        if isinstance(verified, _Rejection):
+            return events + self._reject_slash(record, verified)
+        return events + self._execute_slash(record, avs, operator)
+
+    def _submit_equivocation(self, msg: SubmitEquivocation, tx_hash: str, _sequence: int) -> list[Event]:
+        account = str(msg.operator)
+        evidence = self.evidence_of(msg)
+        avs_record = self.avss.get(_hex(msg.avs))
+        record = SlashRecord(
+            slash_id=evidence.evidence_id,
+            operator=account,
+            operator_address=msg.operator.address,
+            avs=msg.avs,
+            kind=SLASH_KIND_EQUIVOCATION,
+            status=SLASH_SUBMITTED,
+            proportion=avs_record.slash_proportion if avs_record is not None else 0,
+            freeze=True,
+            submitted_height=self.block_height,
+            tx_hash=tx_hash,
+            evidence_hash=min(evidence.digests),
+            task_id=msg.task_id,
+        )
+        events = self._new_slash(record)
+        target = self._slash_target(msg.avs, account)
+        if isinstance(target, _Rejection):
+            return events + self._reject_slash(record, target)
+        avs, operator = target
+        try:
+            key = bls.parse_public_key(operator.keys[avs.hex])
+            valid = evidence.verify(
+                key, bls.parse_signature(msg.signature_a), bls.parse_signature(msg.signature_b)
+            )
+        except ProtocolError as exc:
+            return events + self._reject_slash(
+                record, _Rejection("bad_signature", f"malformed signature: {exc}")
+            )
+        if not valid:
+            rejection = _Rejection(
+                "bad_signature", "a response signature does not verify under the operator's key"
+            )
+            return events + self._reject_slash(record, rejection)
+        return events + self._execute_slash(record, avs, operator)
+
+    def _execute_slash(self, record: SlashRecord, avs: AvsRecord, operator: Operator) -> list[Event]:
+        height = self.block_height
+        outcome = slash_stake(
+            operator, avs.asset_ids, self.assets, record.proportion, self.undelegations.values()
+        )
+        events = [
+            ev.event(
+                ev.OPERATOR_ASSET_SLASHED,
+                ("operator", operator.account),
+                ("asset_id", asset.asset_id),
+                ("amount", asset.pool_amount),
+            )
+            for asset in outcome.assets
+        ]
+        events.extend(
+            ev.event(
+                ev.UNDELEGATION_SLASHED,
+                ("record_id", slashed.record_id),
+                ("amount", slashed.amount_before),
+                ("slash_amount", slashed.slash_amount),
+            )
+            for slashed in outcome.undelegations
+        )
+        if record.freeze and avs.hex not in operator.frozen:
+            operator.frozen[avs.hex] = record.slash_id
+            events.append(
+                ev.event(
+                    ev.FREEZE_OPERATOR,
+                    ("operator", operator.account),
+                    ("frozen_or_unfrozen", "true"),
+                    ("avs_address", avs.hex),
+                )
+            )
+        tokens, amounts = outcome.token_amounts()
+        packet = self.relay.create_packet(
+            SlashPayload(
+                slash_id=record.slash_id,
+                operator=operator.address,
+                avs=avs.address,
+                tokens=tokens,
+                amounts=tuple(Amount(a) for a in amounts),
+                freeze=record.freeze,
+            ),
+            height,
+        )
+        record.status = SLASH_EXECUTED
+        record.executed_height = height
+        record.packet_nonce = packet.packet.nonce
+        record.assets = [SlashedAssetAmount(a.token, a.asset_id, a.amount) for a in outcome.assets]
+        events.append(
+            ev.event(
+                ev.SLASH_EXECUTED,
+                ("slash_id", _hex(record.slash_id)),
+                ("operator", operator.account),
+                ("operator_address", _hex(operator.address)),
+                ("avs", avs.hex),
+                ("proportion", ev.rate_text(record.proportion)),
+                ("freeze", str(record.freeze).lower()),
+                ("packet_nonce", packet.packet.nonce),
+                ("tokens", ev.joined([_hex(t) for t in tokens])),
+                ("amounts", ev.joined([str(a) for a in amounts])),
+            )
+        )
+        events.append(self._packet_event(packet))
+        return events
+
+    # ------------------------------------------------------------------ validators and knobs
+
+    def _check_validator_power(self, msg: SetValidatorPower) -> None:
+        validators = self.relay.validators
+        existing = validators.get(msg.consensus_pubkey)
+        if msg.power == 0:
+            if existing is None:
+                raise ChainRuleError("cannot remove a validator that is not in the set")
+            if len(validators) == 1:
+                raise ChainRuleError("cannot remove the last validator")
+            return
+        if msg.power > MAX_VALIDATOR_POWER:
+            raise ChainRuleError(f"validator power above {MAX_VALIDATOR_POWER}")
+        if existing is not None:
+            if msg.bls_pubkey and msg.bls_pubkey != existing.bls_pubkey:
+                raise ChainRuleError("a validator's BLS key cannot change; remove it and add the new key")
+            if msg.bls_secret is not None and msg.bls_secret != existing.bls_secret:
+                raise ChainRuleError("a validator's BLS secret cannot change")
+            return
+        if len(validators) >= MAX_VALIDATORS:
+            raise ChainRuleError(f"the validator set is full ({MAX_VALIDATORS}, the gateway's limit)")
+        if not msg.bls_pubkey:
+            raise ChainRuleError("a new validator needs a BLS public key")
+        if any(v.bls_pubkey == msg.bls_pubkey for v in validators.values()):
+            raise ChainRuleError("this BLS key already belongs to another validator")
+        try:
+            key = bls.parse_public_key(msg.bls_pubkey)
+            proof = bls.parse_signature(msg.pop_signature)
+            secret = None if msg.bls_secret is None else bls.SecretKey(msg.bls_secret)
+        except ProtocolError as exc:
+            raise ChainRuleError(f"invalid BLS key, secret or proof of possession: {exc}") from exc
+        if not bls.pop_verify(key, proof):
+            raise ChainRuleError("the proof of possession does not verify")
+        if secret is not None and bls.public_key_of(secret).compressed != key.compressed:
+            raise ChainRuleError("the BLS secret does not belong to the BLS public key")
+
+    def _set_validator_power(self, msg: SetValidatorPower, _tx_hash: str, _sequence: int) -> list[Event]:
+        validators = self.relay.validators
+        existing = validators.get(msg.consensus_pubkey)
+        if msg.power == 0:
+            del validators[msg.consensus_pubkey]
+            bls_pubkey = existing.bls_pubkey if existing is not None else b""
+        elif existing is not None:
+            validators[msg.consensus_pubkey] = ValidatorEntry(
+                existing.consensus_pubkey, existing.bls_pubkey, msg.power, existing.bls_secret
+            )
+            bls_pubkey = existing.bls_pubkey
+        else:
+            validators[msg.consensus_pubkey] = ValidatorEntry(
+                msg.consensus_pubkey, msg.bls_pubkey, msg.power, msg.bls_secret
+            )
+            bls_pubkey = msg.bls_pubkey
+        return [
+            ev.event(
+                ev.VALIDATOR_POWER_SET,
+                ("consensus_pubkey", _hex(msg.consensus_pubkey)),
+                ("bls_pubkey", _hex(bls_pubkey)),
+                ("power", msg.power),
+            )
+        ]
+
+    def _check_fault_knobs(self, msg: SetFaultKnobs) -> None:
+        if msg.signature_delay_blocks > 10**6:
+            raise ChainRuleError("signature delay above a million blocks")
+
+    def _set_fault_knobs(self, msg: SetFaultKnobs, _tx_hash: str, _sequence: int) -> list[Event]:
+        self.relay.knobs = FaultKnobs(
+            msg.silent_validators, msg.wrong_signature_validators, msg.signature_delay_blocks, msg.rpc_outage
+        )
+        return [
+            ev.event(
+                ev.FAULT_KNOBS_SET,
+                ("silent_validators", ev.joined([str(i) for i in sorted(msg.silent_validators)])),
+                (
+                    "wrong_signature_validators",
+                    ev.joined([str(i) for i in sorted(msg.wrong_signature_validators)]),
+                ),
+                ("signature_delay_blocks", msg.signature_delay_blocks),
+                ("rpc_outage", str(msg.rpc_outage).lower()),
+            )
+        ]
+
+    # ------------------------------------------------------------------ helpers
+
+    def _packet_event(self, record: PacketRecord) -> Event:
+        packet = record.packet
+        return ev.event(
+            ev.RELAY_PACKET_CREATED,
+            ("nonce", packet.nonce),
+            ("kind", int(packet.kind)),
+            ("kind_name", packet.kind.name),
+            ("valset_nonce", packet.valset_nonce),
+            ("digest", _hex(packet.digest)),
+            ("payload_hash", _hex(packet.payload_hash)),
+        )
+
+    @property
+    def knobs(self) -> FaultKnobs:
+        return self.relay.knobs
+
+    def valset(self, nonce: int) -> ValsetRecord | None:
+        return self.relay.valsets.get(nonce)
+
+    def current_committee(self, avs_hex: str) -> Committee | None:
+        """The committee of the AVS's latest elected epoch up to the current one."""
+        epoch = self.current_epoch
+        return self.committees.get((avs_hex, epoch))
+
+    def state_root(self) -> bytes:
+        """SHA-256 over a canonical dump of the whole state (for restart/determinism checks)."""
+        dump = {
+            "height": self.height,
+            "assets": {k: [a.decimals, a.price_usd_e8] for k, a in sorted(self.assets.items())},
+            "operators": {
+                account: {
+                    "reward": op.reward_address.hex(),
+                    "commission": op.commission_rate,
+                    "keys": {k: v.hex() for k, v in sorted(op.keys.items())},
+                    "opted_in": sorted(op.opted_in),
+                    "frozen": {k: v.hex() for k, v in sorted(op.frozen.items())},
+                    "pools": {
+                        asset: sorted((s.hex(), amount) for s, amount in pool.items())
+                        for asset, pool in sorted(op.pools.items())
+                    },
+                }
+                for account, op in sorted(self.operators.items())
+            },
+            "avss": {
+                k: [a.starting_epoch, a.committee_size, sorted(a.asset_ids)]
+                for k, a in sorted(self.avss.items())
+            },
+            "committees": [
+                [avs, epoch, [[m.operator, m.bls_pubkey.hex(), m.power] for m in c.members]]
+                for (avs, epoch), c in sorted(self.committees.items())
+            ],
+            "undelegations": [
+                [r.record_id, r.amount, r.completion_epoch] for r in self.undelegations.values()
+            ],
+            "claims": [
+                [self.claims[c].claim_id.hex(), self.claims[c].status, self.claims[c].reject_reason]
+                for c in self.claim_order
+            ],
+            "distributions": [
+                [d.nonce, d.merkle_root.hex(), d.total, d.dust] for d in self.distributions.values()
+            ],
+            "slashes": [
+                [self.slashes[s].slash_id.hex(), self.slashes[s].status, self.slashes[s].packet_nonce]
+                for s in self.slash_order
+            ],
+            "packets": [
+                [
+                    n,
+                    r.packet.digest.hex(),
+                    [None if s.signature is None else s.signature.hex() for s in r.signatures],
+                ]
+                for n, r in self.relay.packets.items()
+            ],
+            "valsets": [
+                [n, [[m.bls_pubkey.hex(), m.power] for m in v.members]] for n, v in self.relay.valsets.items()
+            ],
+            "validators": [[v.consensus_pubkey.hex(), v.power] for v in self.relay.validators.values()],
+            "knobs": [
+                sorted(self.knobs.silent_validators),
+                sorted(self.knobs.wrong_signature_validators),
+                self.knobs.signature_delay_blocks,
+                self.knobs.rpc_outage,
+            ],
+        }
+        return hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).digest()

@@ -1,0 +1,510 @@
+"""Drive a devnet like a real client: build, sign and send ``exocore.devnet.v1`` messages over gRPC.
+
+Two layers:
+
+- Pure builders (no IO): deterministic dev identities derived from a seed (operator accounts,
+  per-AVS operator BLS keys, staker addresses) and the signed messages (opt-in with the Exocore
+  key-registration proof of possession, reward claims and slash requests aggregated over a chosen
+  subset of a committee, equivocation evidence). Tests use them directly against a node.
+- :class:`ScenarioClient`: the same messages sent to a running devnet through its gRPC Msg and Query
+  services only, and :func:`run_scenario`, which sets up N operators, M stakers over two assets, AVSs
+  with different rules, waits for the committees and submits claims signed by a chosen subset.
+
+``python -m devnet.scenario [--manifest .exorelay/devnet.json]`` runs the standard scenario against the
+devnet that ``exorelay devnet up`` started and prints what it did.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import grpc
+from eth_utils.crypto import keccak
+
+from relayer.exocore.proto.avs.v1 import query_pb2 as avs_query
+from relayer.exocore.proto.avs.v1 import query_pb2_grpc as avs_grpc
+from relayer.exocore.proto.avs.v1 import types_pb2 as avs_pb
+from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
+from relayer.exocore.proto.devnet.v1 import tx_pb2_grpc as tx_grpc
+from relayer.exocore.proto.feedistribution.v1 import query_pb2 as fee_query
+from relayer.exocore.proto.feedistribution.v1 import query_pb2_grpc as fee_grpc
+from relayer.exocore.proto.relay.v1 import query_pb2_grpc as relay_grpc
+from relayer.protocol import bls
+from relayer.protocol.claims import (
+    PROPORTION_DECIMALS,
+    EquivocationEvidence,
+    RewardClaim,
+    SlashRequest,
+    format_fixed,
+)
+from relayer.protocol.ids import AssetId, ChainId, OperatorAddress
+from relayer.protocol.quorum import SignerBitmap
+from relayer.protocol.types import Address, Amount, Hash32
+
+OPERATOR_PREFIX: Final = "exo"
+DEFAULT_SCENARIO_SEED: Final = "scenario"
+GRPC_TIMEOUT_S: Final = 30.0
+"""Per-call deadline: a claim over 100k stakers executes within the call (seconds at most)."""
+COMMITTEE_WAIT_S: Final = 60.0
+"""How long run_scenario waits for the next epoch's committees (epochs are a few blocks long)."""
+POLL_INTERVAL_S: Final = 0.1
+
+
+def _material(seed: str, label: str) -> bytes:
+    return hashlib.sha256(f"exorelay-scenario/{label}/{seed}".encode()).digest()
+
+
+# ------------------------------------------------------------------------ dev identities
+
+
+def operator_account(seed: str, index: int) -> OperatorAddress:
+    """The ``index``-th dev operator account (bech32 ``exo1…``)."""
+    return OperatorAddress(OPERATOR_PREFIX, Address(_material(seed, f"operator/{index}")[:20]))
+
+
+def operator_reward_address(seed: str, index: int) -> Address:
+    return Address(_material(seed, f"operator-reward/{index}")[:20])
+
+
+def operator_bls_secret(seed: str, index: int, avs_hex: str) -> bls.SecretKey:
+    """Operator ``index``'s BLS key for one AVS (upstream: one key per operator and AVS)."""
+    return bls.secret_key_from_seed(_material(seed, f"operator-bls/{index}/{avs_hex.lower()}"))
+
+
+def staker_address(seed: str, index: int) -> Address:
+    return Address(_material(seed, f"staker/{index}")[:20])
+
+
+def hex0x(data: bytes) -> str:
+    return "0x" + data.hex()
+
+
+# ------------------------------------------------------------------------ message builders
+
+
+def register_operator_msg(
+    account: OperatorAddress, reward_address: Address, commission: str
+) -> tx.MsgRegisterOperator:
+    return tx.MsgRegisterOperator(
+        operator=str(account), reward_address=hex0x(reward_address), commission_rate=commission
+    )
+
+
+def opt_in_msg(chain_id: str, account: OperatorAddress, avs_hex: str, secret: bls.SecretKey) -> tx.MsgOptIn:
+    """Opt-in with the Exocore key-registration proof of possession (upstream BLSMessageToSign)."""
+    pop = bls.sign(secret, bls.exocore_pop_message(ChainId.parse(chain_id).without_revision, str(account)))
+    return tx.MsgOptIn(
+        operator=str(account),
+        avs_address=avs_hex.lower(),
+        bls_pubkey=bls.public_key_of(secret).compressed,
+        pop_signature=pop.compressed,
+    )
+
+
+def set_price_msg(asset_id: str, price: str, decimals: int) -> tx.MsgSetPrice:
+    return tx.MsgSetPrice(asset_id=asset_id, price=price, decimals=decimals)
+
+
+def delegate_msg(staker: Address, asset_id: str, account: OperatorAddress, amount: int) -> tx.MsgDelegate:
+    lz = AssetId.parse(asset_id).lz_chain_id
+    return tx.MsgDelegate(
+        staker=hex0x(staker), lz_chain_id=lz, operator=str(account), asset_id=asset_id, amount=str(amount)
+    )
+
+
+@dataclass(frozen=True)
+class AvsRules:
+    """What an AVS registers: accepted assets, election rules, thresholds and reward tokens."""
+
+    address: str
+    name: str
+    asset_ids: tuple[str, ...]
+    reward_tokens: tuple[tuple[str, int], ...]
+    """(token address, funding: 1 MINT / 2 VAULT)."""
+    committee_size: int = 4
+    min_self_delegation_usd: str = "0"
+    min_operator_stake_usd: str = "0"
+    claim_threshold: tuple[int, int] = (2, 3)
+    slash_threshold: tuple[int, int] = (2, 3)
+    slash_proportion: str = "0.05"
+    token_decimals: int = 18
+
+    def msg(self) -> tx.MsgRegisterAVS:
+        return tx.MsgRegisterAVS(
+            info=avs_pb.AVSInfo(
+                name=self.name,
+                avs_address=self.address.lower(),
+                asset_ids=list(self.asset_ids),
+                epoch_identifier="block",
+                threshold_numerator=self.claim_threshold[0],
+                threshold_denominator=self.claim_threshold[1],
+                reward_tokens=[
+                    avs_pb.RewardToken(token=token.lower(), funding=funding, decimals=self.token_decimals)  # type: ignore[arg-type]
+                    for token, funding in self.reward_tokens
+                ],
+                min_self_delegation_usd=self.min_self_delegation_usd,
+                min_operator_stake_usd=self.min_operator_stake_usd,
+                committee_size=self.committee_size,
+                slash_threshold_numerator=self.slash_threshold[0],
+                slash_threshold_denominator=self.slash_threshold[1],
+                slash_proportion=self.slash_proportion,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class CommitteeView:
+    """The parts of a committee a signer needs: member keys in bitmap order."""
+
+    avs: str
+    epoch: int
+    pubkeys: tuple[bytes, ...]
+    powers: tuple[int, ...]
+    operators: tuple[str, ...]
+
+    @classmethod
+    def from_proto(cls, committee: avs_pb.Committee) -> CommitteeView:
+        return cls(
+            committee.avs_address,
+            int(committee.epoch),
+            tuple(bytes(m.bls_pubkey) for m in committee.members),
+            tuple(int(m.power) for m in committee.members),
+            tuple(m.operator for m in committee.members),
+        )
+
+
+def aggregate_over(
+    committee: CommitteeView,
+    secrets: dict[bytes, bls.SecretKey],
+    signer_indices: Iterable[int],
+    digest: bytes,
+) -> tuple[bytes, bytes]:
+    """(signer bitmap, aggregate signature) of the chosen members over ``digest``."""
+    indices = sorted(set(signer_indices))
+    bitmap = SignerBitmap.from_indices(indices, len(committee.pubkeys))
+    signatures = [bls.sign(secrets[committee.pubkeys[i]], digest) for i in indices]
+    return bitmap.encode(), bls.aggregate_signatures(signatures).compressed
+
+
+def reward_claim_msg(
+    *,
+    chain_id: str,
+    committee: CommitteeView,
+    secrets: dict[bytes, bls.SecretKey],
+    signer_indices: Iterable[int],
+    token: str,
+    amount: int,
+    tasks_root: bytes = bytes(32),
+    funding: int = 0,
+) -> tx.MsgSubmitRewardClaim:
+    claim = RewardClaim(
+        ChainId.parse(chain_id).hash,
+        Address(bytes.fromhex(committee.avs[2:])),
+        committee.epoch,
+        Address(bytes.fromhex(token.removeprefix("0x"))),
+        Amount(amount),
+        Hash32(tasks_root),
+    )
+    bitmap, signature = aggregate_over(committee, secrets, signer_indices, claim.claim_id)
+    return tx.MsgSubmitRewardClaim(
+        avs_address=committee.avs,
+        epoch=committee.epoch,
+        token=token.lower(),
+        funding=funding,  # type: ignore[arg-type]
+        total_amount=str(amount),
+        signer_bitmap=bitmap,
+        aggregate_signature=signature,
+        tasks_root=tasks_root,
+    )
+
+
+def slash_request_msg(
+    *,
+    chain_id: str,
+    committee: CommitteeView,
+    secrets: dict[bytes, bls.SecretKey],
+    signer_indices: Iterable[int],
+    operator: OperatorAddress,
+    proportion: int,
+    freeze: bool = True,
+    evidence_hash: bytes = bytes(32),
+) -> tx.MsgSubmitSlashRequest:
+    request = SlashRequest(
+        ChainId.parse(chain_id).hash,
+        Address(bytes.fromhex(committee.avs[2:])),
+        committee.epoch,
+        operator.address,
+        proportion,
+        freeze,
+        Hash32(evidence_hash),
+    )
+    bitmap, signature = aggregate_over(committee, secrets, signer_indices, request.slash_id)
+    return tx.MsgSubmitSlashRequest(
+        avs_address=committee.avs,
+        epoch=committee.epoch,
+        operator=str(operator),
+        slash_proportion=format_fixed(proportion, PROPORTION_DECIMALS),
+        freeze=freeze,
+        signer_bitmap=bitmap,
+        aggregate_signature=signature,
+        evidence_hash=evidence_hash,
+    )
+
+
+def task_response(task_id: int, answer: int) -> bytes:
+    """hello-world's ``abi.encode(TaskResponse{uint64 taskID, uint64 numberSquared})``."""
+    return task_id.to_bytes(32, "big") + answer.to_bytes(32, "big")
+
+
+def equivocation_msg(
+    *,
+    chain_id: str,
+    avs_hex: str,
+    operator: OperatorAddress,
+    secret: bls.SecretKey,
+    task_id: int,
+    answers: tuple[int, int] = (1, 2),
+) -> tx.MsgSubmitEquivocationEvidence:
+    """Two conflicting responses to one task, both signed by the operator's AVS key."""
+    evidence = EquivocationEvidence(
+        ChainId.parse(chain_id).hash,
+        Address(bytes.fromhex(avs_hex[2:])),
+        operator.address,
+        task_id,
+        task_response(task_id, answers[0]),
+        task_response(task_id, answers[1]),
+    )
+    digest_a, digest_b = evidence.digests
+    return tx.MsgSubmitEquivocationEvidence(
+        avs_address=avs_hex.lower(),
+        operator=str(operator),
+        task_id=task_id,
+        response_a=evidence.response_a,
+        signature_a=bls.sign(secret, digest_a).compressed,
+        response_b=evidence.response_b,
+        signature_b=bls.sign(secret, digest_b).compressed,
+    )
+
+
+def validator_msg(consensus_pubkey: bytes, secret: bls.SecretKey, power: int) -> tx.MsgSetValidatorPower:
+    """Add (or re-weight) a validator the devnet signs for, with its IETF proof of possession."""
+    return tx.MsgSetValidatorPower(
+        consensus_pubkey=consensus_pubkey,
+        bls_pubkey=bls.public_key_of(secret).compressed,
+        power=str(power),
+        pop_signature=bls.pop_prove(secret).compressed,
+        bls_secret_key=secret.secret,
+    )
+
+
+# ------------------------------------------------------------------------ the gRPC client
+
+
+class ScenarioClient:
+    """Sends devnet messages and queries over one gRPC channel (as an external client would)."""
+
+    def __init__(self, target: str, chain_id: str, *, seed: str = DEFAULT_SCENARIO_SEED) -> None:
+        self.chain_id = chain_id
+        self.seed = seed
+        self.channel = grpc.insecure_channel(target)
+        self.msg = tx_grpc.MsgStub(self.channel)
+        self.avs = avs_grpc.QueryStub(self.channel)
+        self.fee = fee_grpc.QueryStub(self.channel)
+        self.relay = relay_grpc.QueryStub(self.channel)
+        # Operator BLS secrets by compressed public key (what the client signs with).
+        self.secrets: dict[bytes, bls.SecretKey] = {}
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> ScenarioClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def send(self, method: str, message: Any) -> Any:
+        return getattr(self.msg, method)(message, timeout=GRPC_TIMEOUT_S)
+
+    def committee(self, avs_hex: str, epoch: int = 0) -> CommitteeView:
+        response = self.avs.QueryCommittee(
+            avs_query.QueryCommitteeRequest(avs_address=avs_hex.lower(), epoch=epoch), timeout=GRPC_TIMEOUT_S
+        )
+        return CommitteeView.from_proto(response.committee)
+
+    def wait_for_committee(
+        self, avs_hex: str, epoch: int, timeout_s: float = COMMITTEE_WAIT_S
+    ) -> CommitteeView:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                return self.committee(avs_hex, epoch)
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
+                    raise
+            time.sleep(POLL_INTERVAL_S)
+
+    def register_operators(self, count: int, commissions: Sequence[str]) -> list[OperatorAddress]:
+        accounts = []
+        for index in range(count):
+            account = operator_account(self.seed, index)
+            commission = commissions[index % len(commissions)]
+            self.send(
+                "RegisterOperator",
+                register_operator_msg(account, operator_reward_address(self.seed, index), commission),
+            )
+            accounts.append(account)
+        return accounts
+
+    def opt_in(self, index: int, avs_hex: str) -> None:
+        secret = operator_bls_secret(self.seed, index, avs_hex)
+        self.secrets[bls.public_key_of(secret).compressed] = secret
+        self.send("OptIn", opt_in_msg(self.chain_id, operator_account(self.seed, index), avs_hex, secret))
+
+    def claim(
+        self,
+        committee: CommitteeView,
+        signer_indices: Iterable[int],
+        token: str,
+        amount: int,
+        tasks_root: bytes = bytes(32),
+    ) -> tx.MsgSubmitRewardClaimResponse:
+        msg = reward_claim_msg(
+            chain_id=self.chain_id,
+            committee=committee,
+            secrets=self.secrets,
+            signer_indices=signer_indices,
+            token=token,
+            amount=amount,
+            tasks_root=tasks_root,
+        )
+        response: tx.MsgSubmitRewardClaimResponse = self.send("SubmitRewardClaim", msg)
+        return response
+
+    def advance(self, count: int) -> int:
+        return int(self.send("AdvanceBlocks", tx.MsgAdvanceBlocks(count=count)).height)
+
+    def distribution_for(self, claim_id: bytes) -> Any:
+        return self.fee.Distribution(
+            fee_query.QueryDistributionRequest(claim_id=claim_id), timeout=GRPC_TIMEOUT_S
+        ).distribution
+
+
+@dataclass
+class ScenarioReport:
+    operators: list[str] = field(default_factory=list)
+    stakers: int = 0
+    avss: list[str] = field(default_factory=list)
+    committees: dict[str, list[str]] = field(default_factory=dict)
+    claims: list[dict[str, Any]] = field(default_factory=list)
+
+
+def scenario_asset_ids(weth: str, second_token: str, lz_chain_id: int) -> tuple[str, str]:
+    """The two restaked assets of the standard scenario (WETH and a second client-chain token)."""
+    return (
+        str(AssetId(Address(bytes.fromhex(weth.removeprefix("0x"))), lz_chain_id)),
+        str(AssetId(Address(bytes.fromhex(second_token.removeprefix("0x"))), lz_chain_id)),
+    )
+
+
+def run_scenario(
+    client: ScenarioClient,
+    *,
+    operators: int,
+    stakers: int,
+    weth: str,
+    second_token: str,
+    reward_token: str,
+    lz_chain_id: int,
+    epoch_blocks: int,
+    signer_share: tuple[int, int] = (3, 4),
+) -> ScenarioReport:
+    """Standard scenario: N operators, M stakers over two assets, two AVSs with different rules, one
+    claim per AVS signed by the first ``signer_share`` of its committee (by bitmap order)."""
+    report = ScenarioReport()
+    weth_asset, second_asset = scenario_asset_ids(weth, second_token, lz_chain_id)
+    client.send("SetPrice", set_price_msg(weth_asset, "3000", 18))
+    client.send("SetPrice", set_price_msg(second_asset, "1.5", 18))
+    accounts = client.register_operators(operators, ["0.10", "0.05", "0"])
+    report.operators = [str(a) for a in accounts]
+    avs_a = AvsRules(
+        address=hex0x(keccak(b"scenario-avs-a")[:20]),
+        name="oracle-avs",
+        asset_ids=(weth_asset, second_asset),
+        reward_tokens=((reward_token, 1),),
+        committee_size=max(1, operators - 1),
+    )
+    avs_b = AvsRules(
+        address=hex0x(keccak(b"scenario-avs-b")[:20]),
+        name="bridge-avs",
+        asset_ids=(weth_asset,),
+        reward_tokens=((weth, 2),),
+        committee_size=max(1, operators // 2),
+        claim_threshold=(9, 10),
+        min_operator_stake_usd="1000",
+    )
+    for rules in (avs_a, avs_b):
+        client.send("RegisterAVS", rules.msg())
+        report.avss.append(rules.address)
+    for index in range(operators):
+        for rules in (avs_a, avs_b):
+            client.opt_in(index, rules.address)
+    for index in range(stakers):
+        staker = staker_address(client.seed, index)
+        operator = accounts[index % operators]
+        asset_id = weth_asset if index % 2 == 0 else second_asset
+        client.send("Delegate", delegate_msg(staker, asset_id, operator, (index % 7 + 1) * 10**18))
+    # Operators self-delegate so a minimum self-delegation rule would pass.
+    for index, account in enumerate(accounts):
+        client.send("Delegate", delegate_msg(account.address, weth_asset, account, (index + 1) * 10**17))
+    height = client.advance(1)
+    next_epoch = (height - 1) // epoch_blocks + 2
+    client.advance(epoch_blocks)
+    for rules in (avs_a, avs_b):
+        committee = client.wait_for_committee(rules.address, next_epoch)
+        report.committees[rules.address] = list(committee.operators)
+        signers = range(max(1, len(committee.pubkeys) * signer_share[0] // signer_share[1] + 1))
+        token = rules.reward_tokens[0][0]
+        response = client.claim(committee, [i for i in signers if i < len(committee.pubkeys)], token, 10**21)
+        report.claims.append(
+            {"avs": rules.address, "claim_id": hex0x(response.claim_id), "height": response.height}
+        )
+    report.stakers = stakers
+    client.advance(1)
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the standard scenario against a running devnet.")
+    parser.add_argument("--manifest", type=Path, default=Path(".exorelay/devnet.json"))
+    parser.add_argument("--operators", type=int, default=5)
+    parser.add_argument("--stakers", type=int, default=20)
+    args = parser.parse_args(argv)
+    manifest = json.loads(args.manifest.read_text())
+    exocore, l1 = manifest["exocore"], manifest["l1"]
+    with ScenarioClient(exocore["grpc_target"], exocore["chain_id"]) as client:
+        report = run_scenario(
+            client,
+            operators=args.operators,
+            stakers=args.stakers,
+            weth=l1["contracts"]["weth"],
+            second_token=l1["contracts"]["reward_token"],
+            reward_token=l1["contracts"]["reward_token"],
+            lz_chain_id=int(exocore["lz_chain_id"]),
+            epoch_blocks=int(exocore["epoch_blocks"]),
+        )
+    json.dump(report.__dict__, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
