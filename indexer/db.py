@@ -1,0 +1,75 @@
+"""Engines for the lifecycle database: SQLite (embedded default) or PostgreSQL.
+
+Writers (ingestion, the relayer) use :func:`create_db_engine`; the query API uses
+``read_only=True``, which makes every transaction read-only in the database itself (PostgreSQL
+``default_transaction_read_only``, SQLite ``PRAGMA query_only``), so the API runs against a read
+replica and cannot write even through a bug.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from indexer.errors import IndexerError
+
+SQLITE_BUSY_TIMEOUT_MS: Final = 10_000
+"""A reader (the API) and the writer (ingestion) share the SQLite file; wait this long for a lock
+instead of failing at once. WAL journaling lets readers proceed while the writer commits."""
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def create_db_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
+    """An engine for ``url`` with exorelay's session settings; creates a SQLite file's directory."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, **kwargs)
+        _sqlite_pragmas(engine, read_only=read_only)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        if read_only:
+            connect_args = dict(kwargs.pop("connect_args", {}))
+            options = connect_args.get("options", "")
+            connect_args["options"] = f"{options} -c default_transaction_read_only=on".strip()
+            kwargs["connect_args"] = connect_args
+        return create_engine(url, **kwargs)
+    raise IndexerError(f"unsupported database URL scheme {parsed.drivername!r} (sqlite or postgresql)")
+
+
+def read_only_engine(engine: Engine) -> Engine:
+    """A read-only engine on the same database as ``engine`` (same URL and connect options)."""
+    if engine.dialect.name == "sqlite":
+        ro = create_engine(engine.url)
+        _sqlite_pragmas(ro, read_only=True)
+        return ro
+    # Reuse the caller's pool settings (a PostgreSQL search_path, for instance): every transaction
+    # starts read-only.
+    ro = engine.execution_options()
+    event.listen(ro, "begin", _pg_begin_read_only)
+    return ro
+
+
+def _pg_begin_read_only(connection: Any) -> None:
+    connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+
+def _sqlite_pragmas(engine: Engine, *, read_only: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        if read_only:
+            cursor.execute("PRAGMA query_only = ON")
+        else:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()

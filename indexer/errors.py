@@ -1,0 +1,72 @@
+"""Errors of the indexer, all under :class:`relayer.errors.StorageError` (the storage family).
+
+A lifecycle move the transition graph forbids, a reorg deeper than the finality window, an invariant
+violated by ingested data and a halted stream are distinct types, so the ingestion loop stops
+exactly the stream concerned and the API answers with a precise error code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from relayer.errors import StorageError
+
+
+class IndexerError(StorageError):
+    """Root of the indexer's errors."""
+
+
+class IllegalTransitionError(IndexerError):
+    """A lifecycle move the transition graph does not allow (backwards, out of a terminal state, ...)."""
+
+    def __init__(self, entity: str, entity_id: str, from_state: str | None, to_state: str | None) -> None:
+        super().__init__(f"{entity} {entity_id}: illegal transition {from_state} -> {to_state}")
+        self.entity = entity
+        self.entity_id = entity_id
+        self.from_state = from_state
+        self.to_state = to_state
+
+
+class UnknownEntityError(IndexerError):
+    """A transition or update names an entity the store has never recorded."""
+
+
+class InvalidRecordError(IndexerError, ValueError):
+    """An ingested record is malformed (bad hash, address, amount or a value out of its column's range)."""
+
+
+class StreamHaltedError(IndexerError):
+    """The ingestion stream was stopped (invariant violation, deep reorg) and needs an operator."""
+
+    def __init__(self, stream: str, reason: str) -> None:
+        super().__init__(f"ingestion stream {stream!r} is halted: {reason}")
+        self.stream = stream
+        self.reason = reason
+
+
+class ChainMismatchError(IndexerError):
+    """A block at an already-ingested height has another hash on a chain that cannot reorg (Exocore)."""
+
+
+class DeepReorgError(IndexerError):
+    """An L1 reorg reaches below the finality window: rows already final would change."""
+
+    def __init__(self, stream: str, ancestor: int, finalized: int) -> None:
+        super().__init__(
+            f"{stream}: reorg to common ancestor {ancestor} is deeper than the finalized height {finalized};"
+            " ingestion stopped (finalised rows are never rewritten)"
+        )
+        self.stream = stream
+        self.ancestor = ancestor
+        self.finalized = finalized
+
+
+class InvariantViolationError(IndexerError):
+    """Ingested data violates an invariant (overpayment, double payment, backwards move, sum mismatch)."""
+
+    def __init__(self, stream: str, invariant: str, message: str, details: Mapping[str, Any]) -> None:
+        super().__init__(f"{stream}: invariant {invariant!r} violated: {message}")
+        self.stream = stream
+        self.invariant = invariant
+        self.details = dict(details)

@@ -1,0 +1,551 @@
+"""L1 ingestion: gateway, vault and reward-token logs from a JSON-RPC node into the store.
+
+One :meth:`L1Ingestor.poll` is one step:
+
+1. **Reorg check.** The cursor keeps the hash of the last ingested block. If the node now has
+   another block at that height, the ingestor walks back through the block hashes it remembered
+   (blocks that produced rows, batch ends, and the finalized anchor) to the newest one the node
+   still has: the common ancestor. Everything observed above it is reversed
+   (:meth:`~indexer.store.StoreTx.reverse_l1_above`) and re-ingested from there. If the ancestor is
+   below the finalized height, rows already final would change: :class:`DeepReorgError`, and the
+   stream halts rather than rewrite them.
+2. **One batch** of at most ``batch_blocks`` blocks: ``eth_getLogs`` over the gateway and vaults,
+   then (only if the range paid leaves) the reward tokens' ``Transfer`` logs out of the funding
+   sources. The end block's hash is read before and after; if it changed, or a log names another
+   hash for its block than the header, the batch is dropped and retried on the next poll.
+3. **Finality**: everything at or below ``head - confirmations`` (or the node's ``finalized`` tag)
+   moves to its final state.
+4. **Invariants** (:mod:`indexer.invariants`) inside the same transaction as the rows and the cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol, TypeVar, cast
+
+from eth_abi.abi import decode as abi_decode
+from eth_utils.abi import event_abi_to_log_topic
+from sqlalchemy import select
+from web3 import Web3
+from web3.types import FilterParams, LogReceipt
+
+from indexer.errors import DeepReorgError
+from indexer.ingest.base import guarded
+from indexer.invariants import (
+    check_forward_only,
+    check_leaves_paid_once,
+    check_paid_within_total,
+    check_payouts_match_transfers,
+)
+from indexer.lifecycle import Chain
+from indexer.metrics import IngestMetrics
+from indexer.models import distribution_table
+from indexer.normalize import ZERO_ADDRESS, address_hex, hash_hex
+from indexer.records import (
+    DistributionSubmittedLog,
+    L1Log,
+    L1Position,
+    RewardPaidLog,
+    SlashExecutedLog,
+    TokenTransferLog,
+    ValsetUpdatedLog,
+)
+from indexer.store import NO_BLOCK_HASH, L1BatchEffects, LifecycleStore, utc_now
+from relayer.errors import L1RpcError
+from relayer.l1.artifacts import ContractName, load_artifact
+
+_T = TypeVar("_T")
+
+L1_BATCH_BLOCKS: Final = 500
+"""Blocks per ``eth_getLogs`` batch. Public providers cap a query at 1k-10k blocks or 10k logs; 500
+keeps a busy range under both and one batch's transaction short."""
+
+GATEWAY_EVENTS: Final = ("DistributionSubmitted", "RewardPaid", "SlashExecuted", "ValsetUpdated")
+
+
+def l1_stream_name(chain_id: int) -> str:
+    return f"l1:{chain_id}"
+
+
+class DeploymentAddresses(Protocol):
+    """What :meth:`L1Contracts.from_deployment` reads (``devnet.l1_deploy.L1Deployment`` has it)."""
+
+    @property
+    def gateway(self) -> str: ...
+    @property
+    def reward_vault(self) -> str: ...
+    @property
+    def restaking_vault(self) -> str: ...
+    @property
+    def reward_token(self) -> str: ...
+    @property
+    def weth(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class L1Contracts:
+    """The addresses whose logs the indexer reads."""
+
+    gateway: str
+    reward_vault: str | None = None
+    restaking_vault: str | None = None
+    reward_tokens: tuple[str, ...] = ()
+    """Tokens to watch before a distribution names them (distributions add theirs automatically)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "gateway", address_hex(self.gateway))
+        for name in ("reward_vault", "restaking_vault"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, address_hex(value))
+        object.__setattr__(self, "reward_tokens", tuple(address_hex(t) for t in self.reward_tokens))
+
+    @classmethod
+    def from_deployment(cls, deployment: DeploymentAddresses) -> L1Contracts:
+        return cls(
+            gateway=deployment.gateway,
+            reward_vault=deployment.reward_vault,
+            restaking_vault=deployment.restaking_vault,
+            reward_tokens=(deployment.reward_token, deployment.weth),
+        )
+
+    @property
+    def log_sources(self) -> list[str]:
+        return [a for a in (self.gateway, self.reward_vault, self.restaking_vault) if a is not None]
+
+    @property
+    def funding_sources(self) -> list[str]:
+        """Senders of payout transfers: the zero address (mint) and the RewardVault."""
+        return [ZERO_ADDRESS] + ([self.reward_vault] if self.reward_vault else [])
+
+
+# ---------------------------------------------------------------------------------------- source
+
+
+@dataclass(frozen=True, slots=True)
+class BlockInfo:
+    number: int
+    hash: str
+    timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RawLog:
+    address: str
+    topics: tuple[bytes, ...]
+    data: bytes
+    block_number: int
+    block_hash: str
+    tx_hash: str
+    log_index: int
+
+
+class L1Source(Protocol):
+    """What the ingestor needs from an L1 node."""
+
+    def head(self) -> int: ...
+
+    def finalized(self) -> int: ...
+
+    def block(self, number: int) -> BlockInfo: ...
+
+    def logs(
+        self, from_block: int, to_block: int, addresses: Sequence[str], topics: Sequence[Any] | None = None
+    ) -> list[RawLog]: ...
+
+
+class Web3L1Source:
+    """:class:`L1Source` over a web3 provider (JSON-RPC)."""
+
+    def __init__(self, w3: Web3) -> None:
+        self.w3 = w3
+
+    def head(self) -> int:
+        return self._call(lambda: int(self.w3.eth.block_number), "eth_blockNumber")
+
+    def finalized(self) -> int:
+        return self._call(lambda: int(self.w3.eth.get_block("finalized")["number"]), "finalized block")
+
+    def block(self, number: int) -> BlockInfo:
+        data = self._call(lambda: self.w3.eth.get_block(number), f"block {number}")
+        block_hash = data.get("hash")
+        if block_hash is None:
+            raise L1RpcError(f"block {number} has no hash (pending?)")
+        return BlockInfo(
+            number=int(data["number"]),
+            hash=hash_hex(bytes(block_hash)),
+            timestamp=datetime.fromtimestamp(int(data["timestamp"]), UTC),
+        )
+
+    def logs(
+        self, from_block: int, to_block: int, addresses: Sequence[str], topics: Sequence[Any] | None = None
+    ) -> list[RawLog]:
+        params: FilterParams = {
+            "fromBlock": from_block,
+            "toBlock": to_block,
+            "address": [Web3.to_checksum_address(a) for a in addresses],
+        }
+        if topics is not None:
+            params["topics"] = list(topics)
+        entries: list[LogReceipt] = self._call(lambda: self.w3.eth.get_logs(params), "eth_getLogs")
+        return [
+            RawLog(
+                address=address_hex(str(entry["address"])),
+                topics=tuple(bytes(t) for t in entry["topics"]),
+                data=bytes(entry["data"]),
+                block_number=int(entry["blockNumber"]),
+                block_hash=hash_hex(bytes(entry["blockHash"])),
+                tx_hash=hash_hex(bytes(entry["transactionHash"])),
+                log_index=int(entry["logIndex"]),
+            )
+            for entry in entries
+        ]
+
+    @staticmethod
+    def _call(fn: Callable[[], _T], what: str) -> _T:
+        try:
+            return fn()
+        except L1RpcError:
+            raise
+        except Exception as exc:  # web3 raises many unrelated types for transport problems
+            raise L1RpcError(f"L1 RPC {what} failed: {exc}") from exc
+
+
+# ---------------------------------------------------------------------------------------- decoding
+
+
+def _abi_type(item: Mapping[str, Any]) -> str:
+    return str(item["type"])
+
+
+@dataclass(frozen=True)
+class _EventSpec:
+    name: str
+    indexed: tuple[tuple[str, str], ...]
+    data: tuple[tuple[str, str], ...]
+
+
+class L1LogDecoder:
+    """Decodes the gateway's events and ERC-20 ``Transfer`` from the committed ABIs."""
+
+    def __init__(self) -> None:
+        specs: dict[bytes, _EventSpec] = {}
+        gateway = load_artifact(ContractName.EXOCORE_GATEWAY)
+        token = load_artifact(ContractName.REWARD_TOKEN)
+        entries = [e for e in gateway.entries("event") if e["name"] in GATEWAY_EVENTS]
+        entries += [e for e in token.entries("event") if e["name"] == "Transfer"]
+        for entry in entries:
+            inputs = entry["inputs"]
+            specs[bytes(event_abi_to_log_topic(cast(Any, dict(entry))))] = _EventSpec(
+                name=str(entry["name"]),
+                indexed=tuple((str(i["name"]), _abi_type(i)) for i in inputs if i["indexed"]),
+                data=tuple((str(i["name"]), _abi_type(i)) for i in inputs if not i["indexed"]),
+            )
+        self._specs = specs
+        self.transfer_topic = next(t for t, s in specs.items() if s.name == "Transfer")
+
+    def decode(self, raw: RawLog, at: datetime, gateway: str) -> L1Log | None:
+        """The record of a log (None: an event the indexer does not track, or another emitter)."""
+        if not raw.topics:
+            return None
+        spec = self._specs.get(raw.topics[0])
+        if spec is None or len(raw.topics) != 1 + len(spec.indexed):
+            return None
+        if spec.name != "Transfer" and raw.address != gateway:
+            return None
+        args: dict[str, Any] = {}
+        for (name, kind), topic in zip(spec.indexed, raw.topics[1:], strict=True):
+            (args[name],) = abi_decode([kind], topic)
+        values = abi_decode([kind for _, kind in spec.data], raw.data)
+        args.update({name: value for (name, _), value in zip(spec.data, values, strict=True)})
+        pos = L1Position(raw.block_number, raw.block_hash, raw.tx_hash, raw.log_index, at)
+        if spec.name == "RewardPaid":
+            return RewardPaidLog(args["distributionId"], args["index"], args["staker"], args["amount"], pos)
+        if spec.name == "Transfer":
+            return TokenTransferLog(raw.address, args["from"], args["to"], args["value"], pos)
+        if spec.name == "DistributionSubmitted":
+            return DistributionSubmittedLog(
+                distribution_id=args["distributionId"],
+                claim_id=args["claimId"],
+                avs=args["avs"],
+                epoch=args["epoch"],
+                token=args["token"],
+                total=args["total"],
+                root=args["root"],
+                nonce=args["nonce"],
+                position=pos,
+            )
+        if spec.name == "SlashExecuted":
+            return SlashExecutedLog(
+                slash_id=args["slashId"],
+                operator_address=args["operator"],
+                avs=args["avs"],
+                tokens=tuple(args["tokens"]),
+                amounts=tuple(args["amounts"]),
+                freeze=bool(args["freeze"]),
+                nonce=args["nonce"],
+                position=pos,
+            )
+        return ValsetUpdatedLog(args["valsetNonce"], args["commitment"], args["totalPower"], pos)
+
+
+def _address_topic(address: str) -> str:
+    return "0x" + "00" * 12 + address.removeprefix("0x")
+
+
+# ---------------------------------------------------------------------------------------- ingestor
+
+
+@dataclass
+class L1PollResult:
+    head: int
+    height: int
+    finalized: int
+    from_block: int | None = None
+    to_block: int | None = None
+    records: int = 0
+    reorg_depth: int = 0
+    reversed_transitions: int = 0
+    retry: bool = False
+    effects: L1BatchEffects = field(default_factory=L1BatchEffects)
+
+    @property
+    def caught_up(self) -> bool:
+        return not self.retry and self.height >= self.head
+
+
+class L1Ingestor:
+    def __init__(
+        self,
+        store: LifecycleStore,
+        source: L1Source,
+        contracts: L1Contracts,
+        *,
+        chain_id: int,
+        confirmations: int | None = 2,
+        start_block: int = 0,
+        batch_blocks: int = L1_BATCH_BLOCKS,
+        metrics: IngestMetrics | None = None,
+        stream: str | None = None,
+    ) -> None:
+        """``confirmations`` None: use the node's ``finalized`` block tag instead of a depth."""
+        self.store = store
+        self.source = source
+        self.contracts = contracts
+        self.chain_id = chain_id
+        self.confirmations = confirmations
+        self.start_block = start_block
+        self.batch_blocks = batch_blocks
+        self.metrics = metrics or IngestMetrics()
+        self.stream = stream or l1_stream_name(chain_id)
+        self.decoder = L1LogDecoder()
+
+    def poll(self) -> L1PollResult:
+        """One step (reorg check, at most one batch, finality). Raises and halts on a violation."""
+        result = guarded(self.store, self.metrics, self.stream, Chain.L1.value, self._poll)
+        self.metrics.height.labels(stream=self.stream).set(result.height)
+        self.metrics.lag.labels(stream=self.stream).set(max(0, result.head - result.height))
+        return result
+
+    def sync(self, max_polls: int = 10_000) -> L1PollResult:
+        """Poll until the cursor reaches the head seen (bounded, so a node that races ahead cannot
+        keep the caller forever)."""
+        result = self.poll()
+        for _ in range(max_polls - 1):
+            if result.caught_up:
+                break
+            result = self.poll()
+        return result
+
+    # ------------------------------------------------------------------ steps
+
+    def _finalized_at(self, head: int) -> int:
+        if self.confirmations is None:
+            return min(self.source.finalized(), head)
+        return head - self.confirmations
+
+    def _poll(self) -> L1PollResult:
+        with self.store.begin() as tx:
+            tx.check_not_halted(self.stream)
+            cursor = tx.cursor(self.stream)
+        head = self.source.head()
+        if cursor is None:
+            cursor_height, cursor_hash, finalized_before = self._start()
+        else:
+            cursor_height, cursor_hash = cursor.height, cursor.block_hash
+            finalized_before = cursor.finalized_height if cursor.finalized_height is not None else -1
+        result = L1PollResult(head=head, height=cursor_height, finalized=finalized_before)
+        if cursor_height >= 0 and cursor_height <= head:
+            node_block = self.source.block(cursor_height)
+            if node_block.hash != cursor_hash:
+                cursor_height = self._reverse_reorg(cursor_height, finalized_before, head, result)
+        elif cursor_height > head:
+            # The node is behind our cursor: a reorg to a shorter chain (or another node).
+            cursor_height = self._reverse_reorg(cursor_height, finalized_before, head, result)
+        finalized = max(-1, min(self._finalized_at(head), max(cursor_height, -1)))
+        if cursor_height >= head:
+            self._commit_batch(
+                records=[],
+                blocks=[],
+                end_block=None,
+                head=head,
+                finalized=max(finalized, finalized_before),
+                result=result,
+            )
+            return result
+        start = cursor_height + 1
+        end = min(head, start + self.batch_blocks - 1)
+        batch = self._fetch(start, end)
+        if batch is None:
+            result.retry = True
+            return result
+        records, blocks, end_block = batch
+        result.from_block, result.to_block, result.records = start, end, len(records)
+        finalized = max(finalized_before, min(self._finalized_at(head), end))
+        self._commit_batch(
+            records=records, blocks=blocks, end_block=end_block, head=head, finalized=finalized, result=result
+        )
+        return result
+
+    def _start(self) -> tuple[int, str, int]:
+        """Create the cursor just below ``start_block`` (its hash is the first reorg anchor)."""
+        height = self.start_block - 1
+        block_hash = self.source.block(height).hash if height >= 0 else NO_BLOCK_HASH
+        with self.store.begin() as tx:
+            tx.set_cursor(self.stream, Chain.L1.value, height, block_hash, finalized_height=-1)
+            if height >= 0:
+                tx.remember_blocks(self.stream, [(height, block_hash, None)])
+        return height, block_hash, -1
+
+    def _reverse_reorg(self, cursor_height: int, finalized: int, head: int, result: L1PollResult) -> int:
+        with self.store.begin() as tx:
+            remembered = tx.remembered_blocks(self.stream, above=-1)
+        ancestor: int | None = None
+        ancestor_hash = NO_BLOCK_HASH
+        for height, stored in remembered:
+            if height > min(cursor_height, head):
+                continue
+            if self.source.block(height).hash == stored:
+                ancestor, ancestor_hash = height, stored
+                break
+        if ancestor is None:
+            ancestor = -1 if self.start_block == 0 else self.start_block - 1
+            if self.start_block > 0:
+                raise DeepReorgError(self.stream, ancestor, finalized)
+        if ancestor < finalized:
+            raise DeepReorgError(self.stream, ancestor, finalized)
+        with self.store.begin() as tx:
+            first = tx.next_transition_id()
+            result.reversed_transitions = tx.reverse_l1_above(ancestor, utc_now())
+            tx.forget_blocks(self.stream, above=ancestor)
+            tx.set_cursor(
+                self.stream,
+                Chain.L1.value,
+                ancestor,
+                ancestor_hash,
+                head_height=head,
+                finalized_height=finalized,
+            )
+            check_forward_only(tx.conn, self.stream, first)
+        result.reorg_depth = cursor_height - ancestor
+        result.height = ancestor
+        self.metrics.reorgs.labels(stream=self.stream).inc()
+        self.metrics.reorg_depth.labels(stream=self.stream).set(result.reorg_depth)
+        return ancestor
+
+    def _fetch(self, start: int, end: int) -> tuple[list[L1Log], list[BlockInfo], BlockInfo] | None:
+        end_block = self.source.block(end)
+        raw = self.source.logs(start, end, self.contracts.log_sources)
+        times: dict[int, BlockInfo] = {end: end_block}
+        for log in raw:
+            if log.block_number not in times:
+                times[log.block_number] = self.source.block(log.block_number)
+        records = self._decode(raw, times)
+        if records is None:
+            return None
+        if any(isinstance(r, RewardPaidLog) for r in records):
+            tokens = self._watched_tokens(records)
+            senders = [_address_topic(a) for a in self.contracts.funding_sources]
+            topics = ["0x" + self.decoder.transfer_topic.hex(), senders]
+            raw_transfers = self.source.logs(start, end, tokens, topics) if tokens else []
+            for log in raw_transfers:
+                if log.block_number not in times:
+                    times[log.block_number] = self.source.block(log.block_number)
+            transfers = self._decode(raw_transfers, times)
+            if transfers is None:
+                return None
+            records = sorted(
+                records + transfers, key=lambda r: (r.position.block_number, r.position.log_index)
+            )
+        if self.source.block(end).hash != end_block.hash:
+            return None  # the range reorged while we read it: try again next poll
+        blocks = [times[n] for n in sorted(times) if n != end]
+        return records, blocks, end_block
+
+    def _decode(self, raw: Sequence[RawLog], times: Mapping[int, BlockInfo]) -> list[L1Log] | None:
+        records: list[L1Log] = []
+        for log in raw:
+            block = times[log.block_number]
+            if block.hash != log.block_hash:
+                return None  # the log and the header come from different branches
+            record = self.decoder.decode(log, block.timestamp, self.contracts.gateway)
+            if record is not None:
+                records.append(record)
+        return records
+
+    def _watched_tokens(self, records: Sequence[L1Log]) -> list[str]:
+        with self.store.engine.connect() as conn:
+            known = set(conn.execute(select(distribution_table.c.token).distinct()).scalars())
+        known.update(self.contracts.reward_tokens)
+        known.update(r.token for r in records if isinstance(r, DistributionSubmittedLog))
+        return sorted(known)
+
+    def _commit_batch(
+        self,
+        *,
+        records: Sequence[L1Log],
+        blocks: Sequence[BlockInfo],
+        end_block: BlockInfo | None,
+        head: int,
+        finalized: int,
+        result: L1PollResult,
+    ) -> None:
+        anchor = self.source.block(finalized) if finalized >= 0 else None
+        with self.store.begin() as tx:
+            tx.check_not_halted(self.stream)
+            first = tx.next_transition_id()
+            effects = tx.apply_l1_logs(records, chain_id=self.chain_id) if records else L1BatchEffects()
+            remember = [(b.number, b.hash, b.timestamp) for b in blocks]
+            if end_block is not None:
+                remember.append((end_block.number, end_block.hash, end_block.timestamp))
+            if anchor is not None:
+                remember.append((anchor.number, anchor.hash, anchor.timestamp))
+            tx.remember_blocks(self.stream, remember)
+            if finalized >= 0:
+                tx.finalize_l1(finalized, utc_now())
+            conn = tx.conn
+            check_paid_within_total(conn, self.stream, effects.distribution_ids)
+            check_leaves_paid_once(conn, self.stream, first)
+            check_forward_only(conn, self.stream, first)
+            check_payouts_match_transfers(
+                conn, self.stream, effects.paid_tx_hashes, self.contracts.funding_sources
+            )
+            cursor = tx.cursor(self.stream)
+            height = end_block.number if end_block is not None else (cursor.height if cursor else -1)
+            block_hash = (
+                end_block.hash if end_block is not None else (cursor.block_hash if cursor else NO_BLOCK_HASH)
+            )
+            tx.set_cursor(
+                self.stream, Chain.L1.value, height, block_hash, head_height=head, finalized_height=finalized
+            )
+            if finalized >= 0:
+                tx.forget_blocks(self.stream, below=finalized)
+        result.height = height
+        result.finalized = finalized
+        result.effects = effects
+        if records:
+            self.metrics.batches.labels(stream=self.stream).inc()
+            for record in records:
+                self.metrics.records.labels(stream=self.stream, record=type(record).__name__).inc()

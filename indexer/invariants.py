@@ -1,0 +1,198 @@
+"""Invariants checked after every ingested batch, inside the batch's transaction.
+
+A violation raises :class:`~indexer.errors.InvariantViolationError`; the ingestor then rolls the
+batch back, records the violation, counts it in a metric and halts the stream. Nothing that breaks
+an invariant is ever committed.
+
+- ``sum_paid_le_total``: Σ amounts of paid (included or finalized) payouts of a distribution never
+  exceeds its total.
+- ``leaf_paid_once``: no leaf has two live ``included`` moves (two payments) in its history.
+- ``forward_only``: every new transition is a move its graph allows (forward, a listed retry, or a
+  reorg reversal) and starts from the state the previous transition of the object ended in.
+- ``payout_matches_transfers``: in every L1 transaction that paid leaves, Σ RewardPaid amounts per
+  (token, staker) equals Σ ERC-20 ``Transfer`` amounts per (token, recipient) out of the funding
+  sources (a mint from the zero address, or the RewardVault).
+
+Checks found while applying records raise the same error inline: ``leaf_paid_once`` (a second
+RewardPaid for a leaf), ``payout_matches_leaf``, ``payout_has_distribution``,
+``distribution_matches_exocore``, ``distribution_submitted_once``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Final
+
+from sqlalchemy import Connection, and_, func, select
+
+from indexer.errors import InvariantViolationError
+from indexer.lifecycle import EdgeKind, EntityKind, PayoutState, lifecycle
+from indexer.models import distribution_table, payout_table, transfer_table, transition_table
+from indexer.normalize import ZERO_ADDRESS
+from indexer.store import PAID_STATES, chunks, uint256_sums
+
+SUM_PAID_LE_TOTAL: Final = "sum_paid_le_total"
+LEAF_PAID_ONCE: Final = "leaf_paid_once"
+FORWARD_ONLY: Final = "forward_only"
+PAYOUT_MATCHES_TRANSFERS: Final = "payout_matches_transfers"
+
+INVARIANTS: Final = (SUM_PAID_LE_TOTAL, LEAF_PAID_ONCE, FORWARD_ONLY, PAYOUT_MATCHES_TRANSFERS)
+
+
+def check_paid_within_total(conn: Connection, stream: str, distribution_ids: Iterable[str]) -> None:
+    ids = sorted(set(distribution_ids))
+    p, d = payout_table, distribution_table
+    for part in chunks(ids):
+        paid = uint256_sums(
+            conn,
+            p,
+            "distribution_id",
+            "amount",
+            and_(p.c.distribution_id.in_(part), p.c.state.in_(PAID_STATES)),
+        )
+        totals = dict(
+            conn.execute(select(d.c.distribution_id, d.c.total).where(d.c.distribution_id.in_(part))).all()
+        )
+        for distribution_id, amount in paid.items():
+            total = totals.get(distribution_id)
+            if total is None or amount > total:
+                raise InvariantViolationError(
+                    stream,
+                    SUM_PAID_LE_TOTAL,
+                    f"distribution {distribution_id} paid {amount}, more than its total {total}",
+                    {"distribution_id": distribution_id, "paid": str(amount), "total": str(total)},
+                )
+
+
+def check_leaves_paid_once(conn: Connection, stream: str, first_transition_id: int) -> None:
+    """No payout touched since ``first_transition_id`` entered ``included`` twice without a reversal."""
+    t = transition_table
+    touched = (
+        conn.execute(
+            select(t.c.entity_id)
+            .where(t.c.id >= first_transition_id, t.c.entity_kind == EntityKind.PAYOUT.value)
+            .distinct()
+        )
+        .scalars()
+        .all()
+    )
+    undone = select(t.c.reverses_id).where(t.c.reverses_id.is_not(None))
+    for part in chunks(touched):
+        doubles = conn.execute(
+            select(t.c.entity_id, func.count())
+            .where(
+                t.c.entity_kind == EntityKind.PAYOUT.value,
+                t.c.entity_id.in_(part),
+                t.c.to_state == PayoutState.INCLUDED.value,
+                t.c.edge != EdgeKind.REVERSAL.value,
+                t.c.id.not_in(undone),
+            )
+            .group_by(t.c.entity_id)
+            .having(func.count() > 1)
+        ).first()
+        if doubles is not None:
+            raise InvariantViolationError(
+                stream,
+                LEAF_PAID_ONCE,
+                f"payout {doubles.entity_id} was included {doubles[1]} times",
+                {"payout": doubles.entity_id, "inclusions": int(doubles[1])},
+            )
+
+
+def check_forward_only(conn: Connection, stream: str, first_transition_id: int) -> None:
+    """Every transition since ``first_transition_id`` is allowed and continues its object's history."""
+    t = transition_table
+    new = conn.execute(
+        select(t.c.entity_kind, t.c.entity_id).where(t.c.id >= first_transition_id).distinct()
+    ).all()
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for kind, entity_id in new:
+        by_kind[kind].append(entity_id)
+    for kind, entity_ids in by_kind.items():
+        machine = lifecycle(kind)
+        for part in chunks(entity_ids):
+            rows = conn.execute(
+                select(t.c.id, t.c.entity_id, t.c.from_state, t.c.to_state, t.c.edge)
+                .where(t.c.entity_kind == kind, t.c.entity_id.in_(part))
+                .order_by(t.c.entity_id, t.c.id)
+            ).all()
+            previous: dict[str, str | None] = {}
+            for row in rows:
+                expected = previous.get(row.entity_id)
+                continues = expected == row.from_state
+                if not continues or not machine.allows(row.from_state, row.to_state, EdgeKind(row.edge)):
+                    _backwards(
+                        stream=stream,
+                        kind=kind,
+                        entity_id=row.entity_id,
+                        row_id=row.id,
+                        expected=expected,
+                        from_state=row.from_state,
+                        to_state=row.to_state,
+                    )
+                previous[row.entity_id] = row.to_state
+
+
+def _backwards(
+    *,
+    stream: str,
+    kind: str,
+    entity_id: str,
+    row_id: int,
+    expected: str | None,
+    from_state: str | None,
+    to_state: str | None,
+) -> None:
+    raise InvariantViolationError(
+        stream,
+        FORWARD_ONLY,
+        f"{kind} {entity_id}: transition #{row_id} {from_state} -> {to_state} is not allowed"
+        + (f" (the object was in {expected})" if expected != from_state else ""),
+        {
+            "entity_kind": kind,
+            "entity_id": entity_id,
+            "transition_id": row_id,
+            "from": from_state,
+            "to": to_state,
+        },
+    )
+
+
+def check_payouts_match_transfers(
+    conn: Connection, stream: str, tx_hashes: Iterable[str], funding_sources: Sequence[str]
+) -> None:
+    """Σ RewardPaid == Σ Transfer per (token, recipient) in each payout transaction."""
+    p, x = payout_table, transfer_table
+    senders = sorted({ZERO_ADDRESS, *funding_sources})
+    for part in chunks(sorted(set(tx_hashes))):
+        paid: dict[tuple[str, str, str], int] = defaultdict(int)
+        for row in conn.execute(
+            select(p.c.l1_tx_hash, p.c.token, p.c.staker, p.c.amount).where(
+                p.c.l1_tx_hash.in_(part), p.c.state.in_(PAID_STATES), p.c.l1_block_number.is_not(None)
+            )
+        ):
+            paid[(row.l1_tx_hash, row.token, row.staker)] += int(row.amount)
+        moved: dict[tuple[str, str, str], int] = defaultdict(int)
+        for row in conn.execute(
+            select(x.c.tx_hash, x.c.token, x.c.recipient, x.c.amount).where(
+                x.c.tx_hash.in_(part), x.c.sender.in_(senders)
+            )
+        ):
+            moved[(row.tx_hash, row.token, row.recipient)] += int(row.amount)
+        for key in sorted(set(paid) | set(moved)):
+            if paid.get(key, 0) != moved.get(key, 0):
+                tx_hash, token, recipient = key
+                raise InvariantViolationError(
+                    stream,
+                    PAYOUT_MATCHES_TRANSFERS,
+                    f"tx {tx_hash}: RewardPaid sums {paid.get(key, 0)} of {token} to {recipient}, "
+                    f"Transfer events move {moved.get(key, 0)}",
+                    {
+                        "tx_hash": tx_hash,
+                        "token": token,
+                        "recipient": recipient,
+                        "paid": str(paid.get(key, 0)),
+                        "transferred": str(moved.get(key, 0)),
+                    },
+                )

@@ -1,0 +1,69 @@
+"""Normalisation at the indexer's boundary: every hash, id and address is stored one way only.
+
+Hashes and addresses become lower-case ``0x`` hex (CometBFT's upper-case hex without prefix, web3's
+``HexBytes`` and EIP-55 checksummed strings all map to the same text), integers are range-checked
+against their column. A value that cannot be normalised raises :class:`InvalidRecordError`.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from indexer.errors import InvalidRecordError
+from relayer.errors import ProtocolError
+from relayer.protocol.types import as_address, as_hash32
+
+BIGINT_MAX: Final = 2**63 - 1
+"""Heights, epochs and nonces are stored as signed 64-bit integers (BIGINT on both databases)."""
+
+ZERO_ADDRESS: Final = "0x" + "00" * 20
+
+
+def hash_hex(value: bytes | str) -> str:
+    """32 bytes (raw, ``0x``-hex or bare hex in any case) -> ``0x`` + 64 lower-case hex digits."""
+    try:
+        return "0x" + as_hash32(value).hex()
+    except ProtocolError as exc:
+        raise InvalidRecordError(f"not a 32-byte hash: {value!r}") from exc
+
+
+def address_hex(value: bytes | str) -> str:
+    """20 bytes (raw or hex, checksummed or not) -> ``0x`` + 40 lower-case hex digits."""
+    try:
+        return "0x" + as_address(value).hex()
+    except ProtocolError as exc:
+        raise InvalidRecordError(f"not a 20-byte address: {value!r}") from exc
+
+
+def bytes_hex(value: bytes | str) -> str:
+    """Arbitrary bytes -> ``0x`` lower-case hex (keys, signatures, payloads, bitmaps)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "0x" + bytes(value).hex()
+    text = value[2:] if value[:2] in ("0x", "0X") else value
+    try:
+        return "0x" + bytes.fromhex(text).hex()
+    except ValueError as exc:
+        raise InvalidRecordError(f"not hex: {value!r}") from exc
+
+
+def bigint(value: int, what: str) -> int:
+    """A height/epoch/nonce/index: an int in ``[0, 2**63)``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= BIGINT_MAX:
+        raise InvalidRecordError(f"{what} must be an integer in [0, 2**63), got {value!r}")
+    return value
+
+
+def uint256(value: int | str, what: str) -> int:
+    """An amount or power: an int (or decimal string, as Exocore's protos carry them) < 2**256."""
+    if isinstance(value, str):
+        if not value.isdecimal() or not value.isascii():
+            raise InvalidRecordError(f"{what} must be a decimal integer string, got {value!r}")
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**256:
+        raise InvalidRecordError(f"{what} must be a uint256, got {value!r}")
+    return value
+
+
+def payout_entity_id(distribution_id: str, leaf_index: int) -> str:
+    """Transition-history id of a payout: ``<distribution id>:<leaf index>``."""
+    return f"{distribution_id}:{leaf_index}"
