@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from devnet.cli import devnet_app
 from relayer import __version__
 from relayer.config import check_config
 
@@ -18,6 +19,7 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect and validate configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.add_typer(devnet_app, name="devnet")
 
 
 @app.command()

@@ -43,6 +43,9 @@ DEFAULT_UNBONDING_EPOCHS: Final = 2
 DEFAULT_VALIDATOR_POWER: Final = 100
 """Relay validator power at genesis; equal powers keep quorum arithmetic easy to follow."""
 DEFAULT_VALIDATORS: Final = 4
+DEFAULT_BLOCK_TIME_MS: Final = 1000
+"""Devnet block time: fast enough for demos, slow enough to watch (CometBFT's default is 3 s)."""
+DEFAULT_SEED: Final = "exorelay"
 
 MAX_VALIDATORS: Final = 190
 """The gateway's MAX_VALIDATORS (EIP-170 bound of its valset data contract)."""

@@ -1,0 +1,357 @@
+"""The background process behind ``exorelay devnet up``: anvil + L1 contracts + the Exocore devnet.
+
+``python -m devnet.daemon --home .exorelay ...`` (the CLI spawns it detached, logging to
+``<home>/devnet.log``):
+
+1. starts anvil (``node_modules``) with its state kept in ``<home>/l1/anvil-state.json``;
+2. fresh start: derives the genesis validator set from the seed, deploys WETH, the vaults, the
+   reward token and the gateway with that set, and writes ``<home>/l1/deployment.json``;
+   resume (``<home>/exocore/devnet.sqlite`` exists): reuses the stored genesis and deployment;
+3. starts the Exocore node with its CometBFT RPC and gRPC servers, replaying stored blocks;
+4. writes the manifest (:mod:`devnet.manifest`) once both chains answer, then runs until SIGTERM or
+   SIGINT, when it stops the node (sealing the open block) and anvil (which dumps its state).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+from web3 import Web3
+
+from devnet.anvil import AnvilConfig, AnvilNode
+from devnet.chain.params import (
+    DEFAULT_BLOCK_TIME_MS,
+    DEFAULT_CHAIN_ID,
+    DEFAULT_EPOCH_BLOCKS,
+    DEFAULT_SEED,
+    DEFAULT_VALIDATORS,
+    DEVNET_LZ_CHAIN_ID,
+    GENESIS_VALSET_NONCE,
+    USD_ONE,
+    Genesis,
+    GenesisAsset,
+    devnet_validators,
+)
+from devnet.chain.persistence import open_chain, read_genesis
+from devnet.l1_deploy import GenesisValset, L1Deployment, deploy_l1
+from devnet.manifest import (
+    MANIFEST_VERSION,
+    STATUS_FAILED,
+    STATUS_READY,
+    STATUS_STARTING,
+    STATUS_STOPPED,
+    write_manifest,
+)
+from devnet.runtime import ExocoreDevnet
+from relayer.errors import ConfigError
+from relayer.protocol import bls
+from relayer.protocol.ids import ChainId, asset_id
+from relayer.protocol.types import Address
+
+_log = logging.getLogger("devnet.daemon")
+
+ANVIL_STATE_INTERVAL_S: Final = 5
+"""anvil also dumps its state every few seconds, so a killed daemon loses little L1 history."""
+READY_TIMEOUT_S: Final = 30.0
+"""How long both chains get to answer after their servers started."""
+PROBE_TIMEOUT_S: Final = 2.0
+WETH_PRICE_USD: Final = 3000
+REWARD_TOKEN_PRICE_USD: Final = 1
+TOKEN_DECIMALS: Final = 18
+
+
+def _hex(data: bytes) -> str:
+    return "0x" + data.hex()
+
+
+def _address(text: str) -> Address:
+    return Address(bytes.fromhex(text.removeprefix("0x")))
+
+
+def _deployment_to_json(deployment: L1Deployment) -> dict[str, Any]:
+    return {
+        "chain_id": deployment.chain_id,
+        "exocore_chain": _hex(deployment.exocore_chain),
+        "weth": deployment.weth,
+        "reward_vault": deployment.reward_vault,
+        "restaking_vault": deployment.restaking_vault,
+        "reward_token": deployment.reward_token,
+        "gateway": deployment.gateway,
+        "owner": deployment.owner,
+        "guardian": deployment.guardian,
+        "slashing_sink": deployment.slashing_sink,
+        "block_number": deployment.block_number,
+    }
+
+
+def _genesis_assets(deployment: dict[str, Any]) -> tuple[GenesisAsset, ...]:
+    """WETH and the reward token are restakable from genesis (with oracle prices)."""
+    return (
+        GenesisAsset(
+            asset_id(_address(deployment["weth"]), DEVNET_LZ_CHAIN_ID),
+            TOKEN_DECIMALS,
+            WETH_PRICE_USD * USD_ONE,
+        ),
+        GenesisAsset(
+            asset_id(_address(deployment["reward_token"]), DEVNET_LZ_CHAIN_ID),
+            TOKEN_DECIMALS,
+            REWARD_TOKEN_PRICE_USD * USD_ONE,
+        ),
+    )
+
+
+class Daemon:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.home = Path(args.home).resolve()
+        self.data_file = self.home / "exocore" / "devnet.sqlite"
+        self.deployment_file = self.home / "l1" / "deployment.json"
+        self.anvil_state = self.home / "l1" / "anvil-state.json"
+        self.anvil: AnvilNode | None = None
+        self.devnet: ExocoreDevnet | None = None
+        self.stop_requested = threading.Event()
+        self.manifest: dict[str, Any] = {
+            "version": MANIFEST_VERSION,
+            "status": STATUS_STARTING,
+            "started_at": datetime.now(tz=UTC).isoformat(),
+            "home": str(self.home),
+            "seed": args.seed,
+            "pids": {"daemon": os.getpid(), "anvil": None},
+            "logs": {"daemon": str(self.home / "devnet.log")},
+        }
+
+    def _save(self, status: str, **extra: Any) -> None:
+        self.manifest["status"] = status
+        self.manifest.update(extra)
+        write_manifest(self.home, self.manifest)
+
+    def _start_anvil(self) -> AnvilNode:
+        self.anvil_state.parent.mkdir(parents=True, exist_ok=True)
+        config = AnvilConfig(
+            port=self.args.anvil_port or None,
+            extra_args=("--state", str(self.anvil_state), "--state-interval", str(ANVIL_STATE_INTERVAL_S)),
+        )
+        anvil = AnvilNode(config).start()
+        self.anvil = anvil
+        # AnvilNode keeps its process private; `devnet down` needs the pid to stop anvil if we die.
+        process = anvil._process
+        self.manifest["pids"]["anvil"] = None if process is None else process.pid
+        self._save(STATUS_STARTING)
+        return anvil
+
+    def _fresh_chain(self, anvil: AnvilNode) -> tuple[Genesis, dict[str, Any]]:
+        args = self.args
+        validators = devnet_validators(args.seed, args.validators)
+        keys = tuple(bls.parse_public_key(v.bls_pubkey).to_eip2537() for v in validators)
+        exocore_chain = ChainId.parse(args.chain_id).hash
+        w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
+        deployer = anvil.dev_accounts()[0]
+        deployment = _deployment_to_json(
+            deploy_l1(
+                w3,
+                deployer.private_key,
+                GenesisValset(GENESIS_VALSET_NONCE, keys, tuple(v.power for v in validators)),
+                exocore_chain,
+            )
+        )
+        genesis = Genesis(
+            chain_id=args.chain_id,
+            seed=args.seed,
+            l1_chain_id=deployment["chain_id"],
+            gateway=_address(deployment["gateway"]),
+            validators=validators,
+            genesis_time_ns=time.time_ns(),
+            epoch_blocks=args.epoch_blocks,
+            assets=_genesis_assets(deployment),
+        )
+        self.deployment_file.parent.mkdir(parents=True, exist_ok=True)
+        self.deployment_file.write_text(json.dumps(deployment, indent=2) + "\n")
+        return genesis, deployment
+
+    def _resumed_chain(self, anvil: AnvilNode, genesis: Genesis) -> dict[str, Any]:
+        try:
+            deployment: dict[str, Any] = json.loads(self.deployment_file.read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"cannot resume: {self.deployment_file} is missing ({exc}); use --fresh"
+            ) from exc
+        code = anvil.rpc("eth_getCode", [deployment["gateway"], "latest"])
+        if not isinstance(code, str) or code in ("0x", ""):
+            raise ConfigError("cannot resume: the L1 state (gateway) is gone from anvil; use --fresh")
+        if _hex(genesis.gateway) != deployment["gateway"].lower():
+            raise ConfigError("cannot resume: the stored genesis names another gateway; use --fresh")
+        return deployment
+
+    def _wait_ready(self, devnet: ExocoreDevnet, anvil: AnvilNode) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            try:
+                status = httpx.get(f"{devnet.rpc_url}/status", timeout=PROBE_TIMEOUT_S)
+                anvil.rpc("eth_blockNumber", timeout_s=PROBE_TIMEOUT_S)
+                if status.status_code == httpx.codes.OK:
+                    return
+            except (httpx.HTTPError, ConnectionError) as exc:
+                _log.debug("not ready yet: %s", exc)
+            if time.monotonic() > deadline:
+                raise ConfigError(f"the chains did not answer within {READY_TIMEOUT_S} s")
+            time.sleep(0.1)
+
+    def run(self) -> int:
+        args = self.args
+        self._save(STATUS_STARTING)
+        anvil = self._start_anvil()
+        stored = read_genesis(self.data_file)
+        if stored is None:
+            genesis, deployment = self._fresh_chain(anvil)
+            _log.info("deployed the L1 contracts; gateway %s", deployment["gateway"])
+        else:
+            genesis = stored
+            deployment = self._resumed_chain(anvil, genesis)
+            _log.info("resuming the devnet in %s", self.data_file)
+        genesis, store = open_chain(self.data_file, None if stored is not None else genesis)
+        devnet = ExocoreDevnet(
+            genesis,
+            store,
+            block_time_s=args.block_time_ms / 1000,
+            rpc_port=args.rpc_port,
+            grpc_port=args.grpc_port,
+        )
+        self.devnet = devnet
+        devnet.start()
+        self._wait_ready(devnet, anvil)
+        self._save(STATUS_READY, **self._endpoints(genesis, deployment, devnet, anvil))
+        _log.info("devnet ready: exocore %s, l1 %s", devnet.rpc_url, anvil.rpc_url)
+        self.stop_requested.wait()
+        return 0
+
+    def _endpoints(
+        self, genesis: Genesis, deployment: dict[str, Any], devnet: ExocoreDevnet, anvil: AnvilNode
+    ) -> dict[str, Any]:
+        return {
+            "exocore": {
+                "chain_id": genesis.chain_id,
+                "exocore_chain": _hex(genesis.exocore_chain),
+                "rpc_url": devnet.rpc_url,
+                "ws_url": devnet.ws_url,
+                "grpc_target": devnet.grpc_target,
+                "grpc_url": f"grpc+http://{devnet.grpc_target}",
+                "block_time_ms": self.args.block_time_ms,
+                "epoch_blocks": genesis.epoch_blocks,
+                "lz_chain_id": DEVNET_LZ_CHAIN_ID,
+                "data_file": str(self.data_file),
+            },
+            "l1": {
+                "chain_id": deployment["chain_id"],
+                "rpc_url": anvil.rpc_url,
+                "deploy_block": deployment["block_number"],
+                "owner": deployment["owner"],
+                "guardian": deployment["guardian"],
+                "slashing_sink": deployment["slashing_sink"],
+                "contracts": {
+                    name: deployment[name]
+                    for name in ("gateway", "reward_vault", "restaking_vault", "reward_token", "weth")
+                },
+                "state_file": str(self.anvil_state),
+            },
+            "reward_tokens": [
+                {
+                    "token": deployment["reward_token"],
+                    "symbol": "EXOR",
+                    "funding": "MINT",
+                    "decimals": TOKEN_DECIMALS,
+                },
+                {
+                    "token": deployment["weth"],
+                    "symbol": "WETH",
+                    "funding": "VAULT",
+                    "decimals": TOKEN_DECIMALS,
+                },
+            ],
+            "assets": [
+                {
+                    "asset_id": asset.asset_id,
+                    "token": asset.asset_id.split("_")[0],
+                    "symbol": symbol,
+                    "decimals": asset.decimals,
+                    "price_usd": asset.price_usd_e8 // USD_ONE,
+                }
+                for asset, symbol in zip(genesis.assets, ("WETH", "EXOR"), strict=False)
+            ],
+            "validators": [
+                {
+                    "index": index,
+                    "power": validator.power,
+                    "bls_pubkey": _hex(validator.bls_pubkey),
+                    "bls_secret_key": None if validator.bls_secret is None else _hex(validator.bls_secret),
+                    "consensus_pubkey": _hex(validator.consensus_pubkey),
+                }
+                for index, validator in enumerate(genesis.validators)
+            ],
+            "dev_accounts": [
+                {"address": account.address, "private_key": _hex(account.private_key)}
+                for account in anvil.dev_accounts()
+            ],
+        }
+
+    def shutdown(self) -> None:
+        if self.devnet is not None:
+            self.devnet.stop()
+            self.devnet.store.close()
+            self.devnet = None
+        if self.anvil is not None:
+            self.anvil.stop()
+            self.anvil = None
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Run the exorelay devnet (Exocore simulator + anvil).")
+    parser.add_argument("--home", default=".exorelay")
+    parser.add_argument("--block-time-ms", type=int, default=DEFAULT_BLOCK_TIME_MS)
+    parser.add_argument("--validators", type=int, default=DEFAULT_VALIDATORS)
+    parser.add_argument("--seed", default=DEFAULT_SEED)
+    parser.add_argument("--epoch-blocks", type=int, default=DEFAULT_EPOCH_BLOCKS)
+    parser.add_argument("--chain-id", default=DEFAULT_CHAIN_ID)
+    parser.add_argument("--rpc-port", type=int, default=0)
+    parser.add_argument("--grpc-port", type=int, default=0)
+    parser.add_argument("--anvil-port", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per readiness probe is noise
+    daemon = Daemon(parse_args(argv))
+
+    def request_stop(signum: int, _frame: object) -> None:
+        _log.info("signal %d: stopping", signum)
+        daemon.stop_requested.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    code = 1
+    try:
+        code = daemon.run()
+    except Exception as exc:  # reported in the manifest and the log; the CLI shows both
+        _log.exception("devnet failed")
+        daemon._save(STATUS_FAILED, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        daemon.shutdown()
+    if code == 0:
+        daemon.manifest["pids"] = {"daemon": None, "anvil": None}
+        daemon._save(STATUS_STOPPED)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
