@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from devnet.chain import events as ev
-from devnet.chain.blockstore import Event
+from devnet.chain.blockstore import Event, InvalidBlockError
 from devnet.chain.election import elect
 from devnet.chain.model import (
     CLAIM_DISTRIBUTED,
@@ -48,7 +48,6 @@ from devnet.chain.model import (
     SlashRecord,
     Undelegation,
     ValidatorEntry,
-    ValsetRecord,
 )
 from devnet.chain.msgs import (
     Delegate,
@@ -203,7 +202,7 @@ class ChainState:
 
     def begin_block(self, height: int) -> list[Event]:
         if height != self.height + 1:
-            raise ChainRuleError(f"expected block {self.height + 1}, got {height}")
+            raise InvalidBlockError(f"expected block {self.height + 1}, got {height}")
         self.block_height = height
         self._comet_at_block_start = {pub: power for pub, power in self._comet_target()}
         events: list[Event] = []
@@ -1034,14 +1033,6 @@ class ChainState:
     @property
     def knobs(self) -> FaultKnobs:
         return self.relay.knobs
-
-    def valset(self, nonce: int) -> ValsetRecord | None:
-        return self.relay.valsets.get(nonce)
-
-    def current_committee(self, avs_hex: str) -> Committee | None:
-        """The committee of the AVS's latest elected epoch up to the current one."""
-        epoch = self.current_epoch
-        return self.committees.get((avs_hex, epoch))
 
     def state_root(self) -> bytes:
         """SHA-256 over a canonical dump of the whole state (for restart/determinism checks)."""
