@@ -262,6 +262,8 @@ class FaultKnobs:
     wrong_signature_validators: frozenset[int] = frozenset()
     signature_delay_blocks: int = 0
     rpc_outage: bool = False
+    late_validators: frozenset[int] = frozenset()
+    """Who is late by ``signature_delay_blocks``; empty: everyone."""
 
 
 USD_E8_PER_USD = 10**USD_DECIMALS

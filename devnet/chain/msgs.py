@@ -233,6 +233,7 @@ class SetFaultKnobs:
     wrong_signature_validators: frozenset[int]
     signature_delay_blocks: int
     rpc_outage: bool
+    late_validators: frozenset[int] = frozenset()
 
 
 Msg: TypeAlias = (
@@ -444,6 +445,7 @@ def _set_fault_knobs(msg: tx.MsgSetFaultKnobs) -> SetFaultKnobs:
         frozenset(int(i) for i in knobs.wrong_signature_validators),
         int(knobs.signature_delay_blocks),
         bool(knobs.rpc_outage),
+        frozenset(int(i) for i in knobs.late_validators),
     )
 
 

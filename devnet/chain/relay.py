@@ -10,8 +10,9 @@
   *current* set, then the target becomes the current set. Later packets carry the new valset nonce.
 - Fault knobs (per valset index, applied when a packet is signed): *silent* validators do not sign;
   *wrong* validators sign ``keccak256(WRONG_SIGNATURE_TAG ‖ digest)`` instead (a valid G2 point that
-  fails verification for the packet); ``signature_delay_blocks`` hides every signature until that
-  many blocks after the packet's block.
+  fails verification for the packet); ``signature_delay_blocks`` hides the signatures of the *late*
+  validators (all of them when ``late_validators`` is empty) until that many blocks after the
+  packet's block.
 """
 
 from __future__ import annotations
@@ -70,9 +71,10 @@ class RelayState:
 
     def _sign(self, valset: ValsetRecord, digest: Hash32, height: int) -> tuple[SignatureSlot, ...]:
         knobs = self.knobs
-        visible = height + knobs.signature_delay_blocks
         slots = []
         for index, member in enumerate(valset.members):
+            late = not knobs.late_validators or index in knobs.late_validators
+            visible = height + knobs.signature_delay_blocks if late else height
             signature: bytes | None = None
             if member.bls_secret is not None and index not in knobs.silent_validators:
                 message = digest

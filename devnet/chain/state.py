@@ -1001,7 +1001,11 @@ class ChainState:
 
     def _set_fault_knobs(self, msg: SetFaultKnobs, _tx_hash: str, _sequence: int) -> list[Event]:
         self.relay.knobs = FaultKnobs(
-            msg.silent_validators, msg.wrong_signature_validators, msg.signature_delay_blocks, msg.rpc_outage
+            msg.silent_validators,
+            msg.wrong_signature_validators,
+            msg.signature_delay_blocks,
+            msg.rpc_outage,
+            msg.late_validators,
         )
         return [
             ev.event(
@@ -1012,6 +1016,7 @@ class ChainState:
                     ev.joined([str(i) for i in sorted(msg.wrong_signature_validators)]),
                 ),
                 ("signature_delay_blocks", msg.signature_delay_blocks),
+                ("late_validators", ev.joined([str(i) for i in sorted(msg.late_validators)])),
                 ("rpc_outage", str(msg.rpc_outage).lower()),
             )
         ]
@@ -1092,6 +1097,7 @@ class ChainState:
                 sorted(self.knobs.wrong_signature_validators),
                 self.knobs.signature_delay_blocks,
                 self.knobs.rpc_outage,
+                sorted(self.knobs.late_validators),
             ],
         }
         return hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).digest()

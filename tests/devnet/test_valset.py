@@ -138,6 +138,15 @@ def test_fault_knobs_silent_wrong_and_late_signatures() -> None:
                 bls.parse_signature(signature.signature),
             )
             assert valid == (signature.index != 2)
+    # Only validator 3 late: the others sign at once.
+    world.node.submit(tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs(signature_delay_blocks=3, late_validators=[3])))
+    world.node.produce_block()
+    second = world.claim(committee, range(len(committee.pubkeys)), amount=10**20)
+    world.node.produce_block()
+    second_nonce = world.state.claims[second.claim_id].distribution_nonce
+    assert [s.signed for s in world.node.packet_signatures(second_nonce)] == [True, True, True, False]
+    world.node.advance(3)
+    assert all(s.signed for s in world.node.packet_signatures(second_nonce))
     # Honest members 0 and 3 alone (200 of 400) do not reach quorum; that is the relayer's problem.
     world.node.submit(tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs()))
     world.node.produce_block()

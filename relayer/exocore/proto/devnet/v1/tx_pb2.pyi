@@ -463,6 +463,7 @@ class FaultKnobs(google.protobuf.message.Message):
     WRONG_SIGNATURE_VALIDATORS_FIELD_NUMBER: builtins.int
     SIGNATURE_DELAY_BLOCKS_FIELD_NUMBER: builtins.int
     RPC_OUTAGE_FIELD_NUMBER: builtins.int
+    LATE_VALIDATORS_FIELD_NUMBER: builtins.int
     signature_delay_blocks: builtins.int
     """Blocks between packet creation and the signatures appearing."""
     rpc_outage: builtins.bool
@@ -475,6 +476,12 @@ class FaultKnobs(google.protobuf.message.Message):
     def wrong_signature_validators(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.int]:
         """Valset indices whose packet signatures are replaced by valid signatures over another digest."""
 
+    @property
+    def late_validators(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.int]:
+        """Valset indices whose signatures are late (appear signature_delay_blocks after the packet's
+        block); empty = every validator's.
+        """
+
     def __init__(
         self,
         *,
@@ -482,8 +489,9 @@ class FaultKnobs(google.protobuf.message.Message):
         wrong_signature_validators: collections.abc.Iterable[builtins.int] | None = ...,
         signature_delay_blocks: builtins.int = ...,
         rpc_outage: builtins.bool = ...,
+        late_validators: collections.abc.Iterable[builtins.int] | None = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["rpc_outage", b"rpc_outage", "signature_delay_blocks", b"signature_delay_blocks", "silent_validators", b"silent_validators", "wrong_signature_validators", b"wrong_signature_validators"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["late_validators", b"late_validators", "rpc_outage", b"rpc_outage", "signature_delay_blocks", b"signature_delay_blocks", "silent_validators", b"silent_validators", "wrong_signature_validators", b"wrong_signature_validators"]) -> None: ...
 
 global___FaultKnobs = FaultKnobs
 
