@@ -1,0 +1,93 @@
+"""Devnet transactions: stateless validation of messages and the Tx byte form."""
+
+from __future__ import annotations
+
+import pytest
+
+from devnet import scenario as sc
+from devnet.chain.msgs import (
+    Delegate,
+    RegisterAvs,
+    RegisterOperator,
+    decode_tx,
+    encode_tx,
+    parse_msg,
+    type_url,
+)
+from devnet.grpc.errors import InvalidRequestError
+from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
+from relayer.protocol.quorum import TWO_THIRDS, Threshold
+from tests.devnet.world import ETHER, REWARD_TOKEN, SEED, WETH
+
+ACCOUNT = sc.operator_account(SEED, 0)
+
+
+def avs_msg(**changes: object) -> tx.MsgRegisterAVS:
+    rules = sc.AvsRules(
+        address="0x" + "ab" * 20, name="a", asset_ids=(WETH,), reward_tokens=((REWARD_TOKEN, 1),)
+    )
+    msg = rules.msg()
+    for name, value in changes.items():
+        field = getattr(msg.info, name)
+        if isinstance(value, list):
+            del field[:]
+            field.extend(value)
+        else:
+            setattr(msg.info, name, value)
+    return msg
+
+
+def test_tx_round_trip_and_unique_hashes() -> None:
+    delegate = sc.delegate_msg(sc.staker_address(SEED, 1), WETH, ACCOUNT, 5 * ETHER)
+    raw_1, raw_2 = encode_tx(1, delegate), encode_tx(2, delegate)
+    assert raw_1 != raw_2
+    decoded = decode_tx(raw_2)
+    assert decoded.sequence == 2 and decoded.type_url == "/exocore.devnet.v1.MsgDelegate"
+    assert isinstance(decoded.msg, Delegate) and decoded.msg.amount == 5 * ETHER
+    assert type_url(delegate) == decoded.type_url
+    with pytest.raises(InvalidRequestError, match="no message"):
+        decode_tx(tx.Tx(sequence=3).SerializeToString())
+    with pytest.raises(InvalidRequestError, match="undecodable"):
+        decode_tx(b"\xff\xff\xff")
+    with pytest.raises(InvalidRequestError, match="not a devnet transaction"):
+        parse_msg(tx.MsgAdvanceBlocks(count=1))
+
+
+def test_register_avs_defaults_and_rules() -> None:
+    parsed = parse_msg(avs_msg())
+    assert isinstance(parsed, RegisterAvs)
+    assert parsed.claim_threshold == TWO_THIRDS and parsed.slash_proportion == 5 * 10**16
+    ninety = parse_msg(avs_msg(threshold_numerator=9, threshold_denominator=10))
+    assert isinstance(ninety, RegisterAvs) and ninety.claim_threshold == Threshold(9, 10)
+    cases: list[tuple[dict[str, object], str]] = [
+        ({"committee_size": 0}, "committee size"),
+        ({"asset_ids": []}, "at least one asset"),
+        ({"asset_ids": [WETH, WETH]}, "same asset twice"),
+        ({"threshold_numerator": 3, "threshold_denominator": 3}, "claim threshold"),
+        ({"slash_proportion": "0"}, "slash proportion"),
+        ({"min_self_delegation_usd": "1.123456789"}, "decimal places"),
+        ({"avs_address": "0x1234"}, "avs address"),
+    ]
+    for changes, match in cases:
+        with pytest.raises(InvalidRequestError, match=match):
+            parse_msg(avs_msg(**changes))
+
+
+def test_operator_and_stake_messages() -> None:
+    parsed = parse_msg(sc.register_operator_msg(ACCOUNT, ACCOUNT.address, "0.25"))
+    assert isinstance(parsed, RegisterOperator) and parsed.commission_rate == 25 * 10**16
+    with pytest.raises(InvalidRequestError, match="above 1"):
+        parse_msg(sc.register_operator_msg(ACCOUNT, ACCOUNT.address, "1.5"))
+    with pytest.raises(InvalidRequestError, match="operator address"):
+        parse_msg(tx.MsgRegisterOperator(operator="cosmos1xyz", reward_address="0x" + "00" * 20))
+    delegate = sc.delegate_msg(sc.staker_address(SEED, 1), WETH, ACCOUNT, 1)
+    delegate.lz_chain_id = 1
+    with pytest.raises(InvalidRequestError, match="differs from the asset's chain"):
+        parse_msg(delegate)
+    delegate = sc.delegate_msg(sc.staker_address(SEED, 1), WETH, ACCOUNT, 1)
+    delegate.amount = "0"
+    with pytest.raises(InvalidRequestError, match="positive"):
+        parse_msg(delegate)
+    delegate.amount = "1e18"
+    with pytest.raises(InvalidRequestError, match="decimal integer"):
+        parse_msg(delegate)
