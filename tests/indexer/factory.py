@@ -34,6 +34,7 @@ from indexer.records import (
     TokenTransferLog,
     ValidatorSignatureInfo,
 )
+from relayer.protocol import bech32
 from tests.indexer.conftest import T0
 
 AVS = "0x" + "a1" * 20
@@ -41,7 +42,8 @@ AVS2 = "0x" + "a2" * 20
 TOKEN = "0x" + "70" * 20
 TOKEN2 = "0x" + "71" * 20
 ZERO = "0x" + "00" * 20
-OPERATORS = ("exo1operator0", "exo1operator1", "exo1operator2", "exo1operator3")
+OPERATORS = tuple(bech32.encode_bytes("exo", bytes([0x0A + i]) * 20) for i in range(4))
+"""Four operator accounts, real bech32 (``exo1…``)."""
 
 
 def h(label: str | int) -> str:

@@ -1,0 +1,673 @@
+"""Read side of the API: one function per listing/detail, SQLAlchemy Core, index-friendly.
+
+Every listing orders by a unique key (the surrogate ``id``; ``leaf_index`` for leaves, ``epoch``
+for committees), reads ``limit + 1`` rows past the cursor and filters with predicates that have an
+index ending in that key (see :mod:`indexer.models`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Row, Select, and_, func, or_, select
+from sqlalchemy.sql.elements import ColumnClause
+
+from indexer.api import schemas
+from indexer.api.pagination import Order, decode_cursor, page_of
+from indexer.lifecycle import LIFECYCLES, EntityKind
+from indexer.models import (
+    claim_signer_table,
+    claim_table,
+    committee_member_table,
+    committee_table,
+    cursor_table,
+    distribution_table,
+    l1_tx_table,
+    leaf_table,
+    packet_table,
+    payout_table,
+    slash_asset_table,
+    slash_signer_table,
+    slash_table,
+    transition_table,
+    violation_table,
+)
+from indexer.store import ENTITY_TABLES, PAID_STATES, uint256_sums
+
+PACKET_KINDS = {1: "valset_update", 2: "reward_distribution", 3: "slash"}
+PACKET_KIND_CODES = {name: code for code, name in PACKET_KINDS.items()}
+
+
+@dataclass(frozen=True)
+class ListParams:
+    limit: int
+    cursor: str | None
+    order: Order
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _amount(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _paged(
+    conn: Connection,
+    query: Select[Any],
+    key: Any,
+    params: ListParams,
+    time_column: Any | None = None,
+) -> tuple[list[Row[Any]], str | None]:
+    if params.cursor is not None:
+        after = decode_cursor(params.cursor, params.order)
+        query = query.where(key < after if params.order is Order.DESC else key > after)
+    if time_column is not None and params.since is not None:
+        query = query.where(time_column >= params.since)
+    if time_column is not None and params.until is not None:
+        query = query.where(time_column < params.until)
+    query = query.order_by(key.desc() if params.order is Order.DESC else key.asc()).limit(params.limit + 1)
+    rows = conn.execute(query).all()
+    return page_of(rows, params.limit, lambda r: int(r._mapping[key.name]), params.order)
+
+
+def _location(
+    height: int | None, block_hash: str | None, tx_hash: str | None, log_index: int | None
+) -> schemas.ChainLocation | None:
+    """An L1 position, or None if the object has none (not on L1 yet, or reorged away)."""
+    if block_hash is None and tx_hash is None:
+        return None
+    return schemas.ChainLocation(
+        chain="l1", height=height, block_hash=block_hash, tx_hash=tx_hash, log_index=log_index
+    )
+
+
+# ---------------------------------------------------------------------------------------- claims
+
+
+def _claim_out(row: Row[Any]) -> dict[str, Any]:
+    threshold = (
+        f"{row.threshold_numerator}/{row.threshold_denominator}"
+        if row.threshold_numerator is not None and row.threshold_denominator is not None
+        else None
+    )
+    return {
+        "claim_id": row.claim_id,
+        "avs": row.avs_address,
+        "epoch": row.epoch,
+        "token": row.token,
+        "funding": row.funding,
+        "total_amount": str(row.total_amount),
+        "status": row.state,
+        "reason_code": row.reason_code,
+        "reason": row.reason,
+        "signed_power": _amount(row.signed_power),
+        "total_power": _amount(row.total_power),
+        "threshold": threshold,
+        "distribution_id": row.distribution_id,
+        "submitted_height": row.submitted_height,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
+def list_claims(
+    conn: Connection,
+    params: ListParams,
+    *,
+    avs: str | None,
+    epoch: int | None,
+    token: str | None,
+    status: str | None,
+    operator: str | None,
+    staker: str | None,
+) -> tuple[list[schemas.ClaimOut], str | None]:
+    c = claim_table
+    query = select(c)
+    if avs is not None:
+        query = query.where(c.c.avs_address == avs)
+    if epoch is not None:
+        query = query.where(c.c.epoch == epoch)
+    if token is not None:
+        query = query.where(c.c.token == token)
+    if status is not None:
+        query = query.where(c.c.state == status)
+    if operator is not None:
+        s = claim_signer_table
+        query = query.where(c.c.claim_id.in_(select(s.c.claim_id).where(s.c.operator == operator)))
+    if staker is not None:
+        leaf = leaf_table
+        query = query.where(
+            c.c.distribution_id.in_(select(leaf.c.distribution_id).where(leaf.c.staker == staker))
+        )
+    rows, cursor = _paged(conn, query, c.c.id, params, c.c.created_at)
+    return [schemas.ClaimOut(**_claim_out(r)) for r in rows], cursor
+
+
+def _timeline(conn: Connection, conditions: Sequence[ColumnElement[bool]]) -> list[schemas.TransitionOut]:
+    if not conditions:
+        return []
+    t = transition_table
+    rows = conn.execute(select(t).where(or_(*conditions)).order_by(t.c.at, t.c.id)).all()
+    return [
+        schemas.TransitionOut(
+            id=r.id,
+            entity_kind=r.entity_kind,
+            entity_id=r.entity_id,
+            from_state=r.from_state,
+            to_state=r.to_state,
+            edge=r.edge,
+            where=schemas.ChainLocation(
+                chain=r.chain,
+                height=r.height,
+                block_hash=r.block_hash,
+                tx_hash=r.tx_hash,
+                log_index=r.log_index,
+            ),
+            at=r.at,
+            reason=r.reason,
+            reverses_id=r.reverses_id,
+        )
+        for r in rows
+    ]
+
+
+def _entity(kind: EntityKind, entity_id: str) -> ColumnElement[bool]:
+    t = transition_table
+    return and_(t.c.entity_kind == kind.value, t.c.entity_id == entity_id)
+
+
+def _payout_counts(conn: Connection, distribution_id: str) -> dict[str, int]:
+    p = payout_table
+    rows = conn.execute(
+        select(p.c.state, func.count()).where(p.c.distribution_id == distribution_id).group_by(p.c.state)
+    ).all()
+    return {str(state): int(count) for state, count in rows}
+
+
+def _packet_out(row: Row[Any]) -> schemas.PacketOut:
+    return schemas.PacketOut(
+        nonce=row.nonce,
+        kind=PACKET_KINDS[row.kind],  # type: ignore[arg-type]
+        valset_nonce=row.valset_nonce,
+        status=row.state,
+        subject_id=row.subject_id,
+        distribution_id=row.distribution_id,
+        avs=row.avs_address,
+        payload_hash=row.payload_hash,
+        digest=row.digest,
+        exocore_height=row.exocore_height,
+        signed_power=_amount(row.signed_power),
+        total_power=_amount(row.total_power),
+        l1=_location(row.l1_block_number, row.l1_block_hash, row.l1_tx_hash, row.l1_log_index),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def claim_detail(conn: Connection, claim_id: str) -> schemas.ClaimDetail | None:
+    c = claim_table
+    row = conn.execute(select(c).where(c.c.claim_id == claim_id)).first()
+    if row is None:
+        return None
+    s = claim_signer_table
+    signers = [
+        schemas.SignerOut(member_index=r.member_index, operator=r.operator, power=_amount(r.power))
+        for r in conn.execute(select(s).where(s.c.claim_id == claim_id).order_by(s.c.member_index))
+    ]
+    d = distribution_table
+    dist = conn.execute(
+        select(d).where(
+            d.c.distribution_id == row.distribution_id if row.distribution_id else d.c.claim_id == claim_id
+        )
+    ).first()
+    distribution = None
+    packet = None
+    counts: dict[str, int] = {}
+    conditions: list[ColumnElement[bool]] = [_entity(EntityKind.CLAIM, claim_id)]
+    if dist is not None:
+        distribution = schemas.DistributionSummary(
+            distribution_id=dist.distribution_id,
+            nonce=dist.nonce,
+            total=str(dist.total),
+            leaf_count=dist.leaf_count,
+            merkle_root=dist.merkle_root,
+            root_on_l1=_location(
+                dist.l1_block_number, dist.l1_block_hash, dist.l1_tx_hash, dist.l1_log_index
+            ),
+            root_finalized=dist.l1_finalized,
+        )
+        counts = _payout_counts(conn, dist.distribution_id)
+        pkt = conn.execute(select(packet_table).where(packet_table.c.nonce == dist.nonce)).first()
+        if pkt is not None:
+            packet = _packet_out(pkt)
+            conditions.append(_entity(EntityKind.PACKET, str(pkt.nonce)))
+        x = l1_tx_table
+        tx_hashes = (
+            conn.execute(
+                select(x.c.tx_hash).where(
+                    x.c.purpose == "distribution", x.c.distribution_id == dist.distribution_id
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if dist.l1_tx_hash is not None:
+            tx_hashes = [*tx_hashes, dist.l1_tx_hash]
+        if tx_hashes:
+            conditions.append(
+                and_(
+                    transition_table.c.entity_kind == EntityKind.L1_TX.value,
+                    transition_table.c.entity_id.in_(sorted(set(tx_hashes))),
+                )
+            )
+    return schemas.ClaimDetail(
+        **_claim_out(row),
+        signers=signers,
+        distribution=distribution,
+        packet=packet,
+        payouts_by_status=counts,
+        timeline=_timeline(conn, conditions),
+    )
+
+
+# ---------------------------------------------------------------------------------------- distributions
+
+
+def distribution_detail(conn: Connection, distribution_id: str) -> schemas.DistributionOut | None:
+    d = distribution_table
+    row = conn.execute(select(d).where(d.c.distribution_id == distribution_id)).first()
+    if row is None:
+        return None
+    p = payout_table
+    paid = uint256_sums(
+        conn,
+        p,
+        "distribution_id",
+        "amount",
+        and_(p.c.distribution_id == distribution_id, p.c.state.in_(PAID_STATES)),
+    )
+    return schemas.DistributionOut(
+        distribution_id=row.distribution_id,
+        nonce=row.nonce,
+        claim_id=row.claim_id,
+        avs=row.avs_address,
+        epoch=row.epoch,
+        token=row.token,
+        funding=row.funding,
+        total=str(row.total),
+        leaf_count=row.leaf_count,
+        merkle_root=row.merkle_root,
+        community_tax=_amount(row.community_tax),
+        paid_amount=str(paid.get(distribution_id, 0)),
+        payouts_by_status=_payout_counts(conn, distribution_id),
+        root_on_l1=_location(row.l1_block_number, row.l1_block_hash, row.l1_tx_hash, row.l1_log_index),
+        root_finalized=row.l1_finalized,
+        origin=row.origin,
+        created_at=row.created_at,
+    )
+
+
+def distribution_exists(conn: Connection, distribution_id: str) -> bool:
+    d = distribution_table
+    return conn.execute(select(d.c.id).where(d.c.distribution_id == distribution_id)).first() is not None
+
+
+def list_leaves(
+    conn: Connection, distribution_id: str, params: ListParams, *, staker: str | None, status: str | None
+) -> tuple[list[schemas.LeafOut], str | None]:
+    leaf, p = leaf_table, payout_table
+    query = (
+        select(leaf, p.c.state.label("payout_status"))
+        .select_from(
+            leaf.outerjoin(
+                p, and_(p.c.distribution_id == leaf.c.distribution_id, p.c.leaf_index == leaf.c.leaf_index)
+            )
+        )
+        .where(leaf.c.distribution_id == distribution_id)
+    )
+    if staker is not None:
+        query = query.where(leaf.c.staker == staker)
+    if status is not None:
+        query = query.where(p.c.state == status)
+    rows, cursor = _paged(conn, query, leaf.c.leaf_index, params)
+    return [
+        schemas.LeafOut(
+            leaf_index=r.leaf_index,
+            staker=r.staker,
+            amount=str(r.amount),
+            kind=r.kind,
+            operator=r.operator,
+            payout_status=r.payout_status,
+        )
+        for r in rows
+    ], cursor
+
+
+# ---------------------------------------------------------------------------------------- payouts
+
+
+def list_payouts(
+    conn: Connection,
+    params: ListParams,
+    *,
+    staker: str | None,
+    token: str | None,
+    status: str | None,
+    avs: str | None,
+    epoch: int | None,
+    distribution_id: str | None,
+    tx_hash: str | None,
+    operator: str | None,
+) -> tuple[list[schemas.PayoutOut], str | None]:
+    p, x = payout_table, l1_tx_table
+    query = select(p, x.c.state.label("tx_state")).select_from(p.outerjoin(x, x.c.tx_hash == p.c.l1_tx_hash))
+    if staker is not None:
+        query = query.where(p.c.staker == staker)
+    if token is not None:
+        query = query.where(p.c.token == token)
+    if status is not None:
+        query = query.where(p.c.state == status)
+    if avs is not None:
+        query = query.where(p.c.avs_address == avs)
+    if epoch is not None:
+        query = query.where(p.c.epoch == epoch)
+    if distribution_id is not None:
+        query = query.where(p.c.distribution_id == distribution_id)
+    if tx_hash is not None:
+        query = query.where(p.c.l1_tx_hash == tx_hash)
+    if operator is not None:
+        leaf = leaf_table
+        query = query.where(
+            select(leaf.c.leaf_index)
+            .where(
+                leaf.c.distribution_id == p.c.distribution_id,
+                leaf.c.leaf_index == p.c.leaf_index,
+                leaf.c.operator == operator,
+            )
+            .exists()
+        )
+    rows, cursor = _paged(conn, query, p.c.id, params, p.c.created_at)
+    return [_payout_out(r) for r in rows], cursor
+
+
+def _payout_out(r: Row[Any]) -> schemas.PayoutOut:
+    l1_tx = None
+    if r.l1_tx_hash is not None:
+        l1_tx = schemas.L1TxRef(
+            tx_hash=r.l1_tx_hash,
+            block_number=r.l1_block_number,
+            block_hash=r.l1_block_hash,
+            log_index=r.l1_log_index,
+            status=r.tx_state,
+        )
+    return schemas.PayoutOut(
+        id=r.id,
+        distribution_id=r.distribution_id,
+        leaf_index=r.leaf_index,
+        staker=r.staker,
+        token=r.token,
+        amount=str(r.amount),
+        avs=r.avs_address,
+        epoch=r.epoch,
+        status=r.state,
+        l1_tx=l1_tx,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+    )
+
+
+# ---------------------------------------------------------------------------------------- slashes
+
+
+def _slash_children(
+    conn: Connection, slash_ids: Sequence[str]
+) -> tuple[dict[str, list[schemas.SlashAssetOut]], dict[str, list[schemas.SignerOut]]]:
+    assets: dict[str, list[schemas.SlashAssetOut]] = {s: [] for s in slash_ids}
+    signers: dict[str, list[schemas.SignerOut]] = {s: [] for s in slash_ids}
+    if not slash_ids:
+        return assets, signers
+    a, s = slash_asset_table, slash_signer_table
+    for r in conn.execute(select(a).where(a.c.slash_id.in_(slash_ids)).order_by(a.c.slash_id, a.c.token)):
+        assets[r.slash_id].append(
+            schemas.SlashAssetOut(token=r.token, amount=str(r.amount), asset_id=r.asset_id)
+        )
+    for r in conn.execute(
+        select(s).where(s.c.slash_id.in_(slash_ids)).order_by(s.c.slash_id, s.c.member_index)
+    ):
+        signers[r.slash_id].append(schemas.SignerOut(member_index=r.member_index, operator=r.operator))
+    return assets, signers
+
+
+def _slash_fields(
+    r: Row[Any],
+    assets: Mapping[str, list[schemas.SlashAssetOut]],
+    signers: Mapping[str, list[schemas.SignerOut]],
+) -> dict[str, Any]:
+    return {
+        "slash_id": r.slash_id,
+        "operator": r.operator,
+        "operator_address": r.operator_address,
+        "avs": r.avs_address,
+        "evidence_kind": r.evidence_kind,
+        "status": r.state,
+        "reason_code": r.reason_code,
+        "reason": r.reason,
+        "freeze": r.freeze,
+        "slash_proportion": r.slash_proportion,
+        "packet_nonce": r.packet_nonce,
+        "assets": assets[r.slash_id],
+        "signers": signers[r.slash_id],
+        "l1": _location(r.l1_block_number, r.l1_block_hash, r.l1_tx_hash, r.l1_log_index),
+        "created_at": r.created_at,
+        "updated_at": r.updated_at,
+    }
+
+
+def list_slashes(
+    conn: Connection,
+    params: ListParams,
+    *,
+    avs: str | None,
+    operator: str | None,
+    status: str | None,
+    token: str | None,
+) -> tuple[list[schemas.SlashOut], str | None]:
+    s = slash_table
+    query = select(s)
+    if avs is not None:
+        query = query.where(s.c.avs_address == avs)
+    if operator is not None:
+        column = s.c.operator_address if operator.startswith("0x") else s.c.operator
+        query = query.where(column == operator)
+    if status is not None:
+        query = query.where(s.c.state == status)
+    if token is not None:
+        a = slash_asset_table
+        query = query.where(s.c.slash_id.in_(select(a.c.slash_id).where(a.c.token == token)))
+    rows, cursor = _paged(conn, query, s.c.id, params, s.c.created_at)
+    assets, signers = _slash_children(conn, [r.slash_id for r in rows])
+    return [schemas.SlashOut(**_slash_fields(r, assets, signers)) for r in rows], cursor
+
+
+def slash_detail(conn: Connection, slash_id: str) -> schemas.SlashDetail | None:
+    s = slash_table
+    row = conn.execute(select(s).where(s.c.slash_id == slash_id)).first()
+    if row is None:
+        return None
+    assets, signers = _slash_children(conn, [slash_id])
+    conditions = [_entity(EntityKind.SLASH, slash_id)]
+    if row.packet_nonce is not None:
+        conditions.append(_entity(EntityKind.PACKET, str(row.packet_nonce)))
+    if row.l1_tx_hash is not None:
+        conditions.append(_entity(EntityKind.L1_TX, row.l1_tx_hash))
+    return schemas.SlashDetail(**_slash_fields(row, assets, signers), timeline=_timeline(conn, conditions))
+
+
+# ------------------------------------------------------------------------ packets, committees, txs
+
+
+def list_packets(
+    conn: Connection,
+    params: ListParams,
+    *,
+    kind: str | None,
+    status: str | None,
+    avs: str | None,
+    subject_id: str | None,
+) -> tuple[list[schemas.PacketOut], str | None]:
+    k = packet_table
+    query = select(k)
+    if kind is not None:
+        query = query.where(k.c.kind == PACKET_KIND_CODES[kind])
+    if status is not None:
+        query = query.where(k.c.state == status)
+    if avs is not None:
+        query = query.where(k.c.avs_address == avs)
+    if subject_id is not None:
+        query = query.where(k.c.subject_id == subject_id)
+    rows, cursor = _paged(conn, query, k.c.id, params, k.c.created_at)
+    return [_packet_out(r) for r in rows], cursor
+
+
+def list_committees(
+    conn: Connection, avs: str, params: ListParams, *, epoch: int | None, operator: str | None
+) -> tuple[list[schemas.CommitteeOut], str | None]:
+    c, m = committee_table, committee_member_table
+    query = select(c).where(c.c.avs_address == avs)
+    if epoch is not None:
+        query = query.where(c.c.epoch == epoch)
+    if operator is not None:
+        query = query.where(c.c.id.in_(select(m.c.committee_id).where(m.c.operator == operator)))
+    rows, cursor = _paged(conn, query, c.c.epoch, params, c.c.elected_at)
+    members: dict[int, list[schemas.CommitteeMemberOut]] = {r.id: [] for r in rows}
+    if rows:
+        for r in conn.execute(
+            select(m).where(m.c.committee_id.in_(list(members))).order_by(m.c.committee_id, m.c.member_index)
+        ):
+            members[r.committee_id].append(
+                schemas.CommitteeMemberOut(
+                    member_index=r.member_index,
+                    operator=r.operator,
+                    bls_pubkey=r.bls_pubkey,
+                    power=str(r.power),
+                )
+            )
+    return [
+        schemas.CommitteeOut(
+            avs=r.avs_address,
+            epoch=r.epoch,
+            total_power=str(r.total_power),
+            threshold=f"{r.threshold_numerator}/{r.threshold_denominator}",
+            elected_height=r.elected_height,
+            elected_at=r.elected_at,
+            members=members[r.id],
+        )
+        for r in rows
+    ], cursor
+
+
+def list_l1_txs(
+    conn: Connection,
+    params: ListParams,
+    *,
+    status: str | None,
+    purpose: str | None,
+    sender: str | None,
+    distribution_id: str | None,
+) -> tuple[list[schemas.L1TxOut], str | None]:
+    x = l1_tx_table
+    query = select(x)
+    if status is not None:
+        query = query.where(x.c.state == status)
+    if purpose is not None:
+        query = query.where(x.c.purpose == purpose)
+    if sender is not None:
+        query = query.where(x.c.sender == sender)
+    if distribution_id is not None:
+        query = query.where(x.c.distribution_id == distribution_id)
+    rows, cursor = _paged(conn, query, x.c.id, params, x.c.created_at)
+    return [
+        schemas.L1TxOut(
+            tx_hash=r.tx_hash,
+            chain_id=r.chain_id,
+            sender=r.sender,
+            tx_nonce=r.tx_nonce,
+            purpose=r.purpose,
+            status=r.state,
+            packet_nonce=r.packet_nonce,
+            distribution_id=r.distribution_id,
+            replaces_tx_hash=r.replaces_tx_hash,
+            block_number=r.block_number,
+            block_hash=r.block_hash,
+            gas_used=r.gas_used,
+            max_fee_per_gas=_amount(r.max_fee_per_gas),
+            max_priority_fee_per_gas=_amount(r.max_priority_fee_per_gas),
+            origin=r.origin,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+        )
+        for r in rows
+    ], cursor
+
+
+# ---------------------------------------------------------------------------------------- stats, streams
+
+
+def streams(conn: Connection) -> list[schemas.StreamStatus]:
+    c = cursor_table
+    return [
+        schemas.StreamStatus(
+            stream=r.stream,
+            chain=r.chain,
+            height=r.height,
+            head_height=r.head_height,
+            finalized_height=r.finalized_height,
+            lag_blocks=None if r.head_height is None else max(0, r.head_height - r.height),
+            halted=r.halted,
+            halt_reason=r.halt_reason,
+            updated_at=r.updated_at,
+        )
+        for r in conn.execute(select(c).order_by(c.c.stream))
+    ]
+
+
+def violation_count(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(violation_table)).scalar_one())
+
+
+def stats(conn: Connection, now: datetime) -> schemas.StatsOut:
+    counts: dict[str, dict[str, int]] = {}
+    backlog: dict[str, int] = {}
+    oldest: dict[str, float | None] = {}
+    for kind, table in ENTITY_TABLES.items():
+        machine = LIFECYCLES[kind]
+        state: ColumnClause[Any] = table.c.state
+        per_state = {str(s): int(n) for s, n in conn.execute(select(state, func.count()).group_by(state))}
+        counts[kind.value] = per_state
+        open_states = [s for s in machine.states if s not in machine.terminal]
+        backlog[kind.value] = sum(n for s, n in per_state.items() if s in open_states)
+        first = conn.execute(
+            select(func.min(table.c.created_at)).where(state.in_(open_states))
+        ).scalar_one_or_none()
+        oldest[kind.value] = None if first is None else max(0.0, (now - _aware(first)).total_seconds())
+    p = payout_table
+    paid: dict[str, dict[str, str]] = {}
+    for status in PAID_STATES:
+        for token, total in uint256_sums(conn, p, "token", "amount", p.c.state == status).items():
+            paid.setdefault(token, {s: "0" for s in PAID_STATES})[status] = str(total)
+    return schemas.StatsOut(
+        counts=counts,
+        backlog=backlog,
+        oldest_pending_age_s=oldest,
+        paid_per_token=paid,
+        streams=streams(conn),
+        invariant_violations=violation_count(conn),
+        generated_at=now,
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -1,0 +1,486 @@
+"""Response bodies of the query API (OpenAPI components, with examples).
+
+Amounts and powers are decimal strings (uint256 does not fit a JSON number that every client
+reads exactly); hashes and addresses are lower-case ``0x`` hex; times are RFC 3339 UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+HASH_EXAMPLE: Final = "0x3f1c8a4f0b8e2d7c6a5b4e3d2c1b0a99887766554433221100ffeeddccbbaa99"
+ADDRESS_EXAMPLE: Final = "0x5fbdb2315678afecb367f032d93f642f64180aa3"
+TIME_EXAMPLE: Final = "2026-01-01T12:00:00Z"
+
+Amount = str
+"""uint256 as a decimal string."""
+
+HASH_PATTERN: Final = r"^0x[0-9a-fA-F]{64}$"
+ADDRESS_PATTERN: Final = r"^0x[0-9a-fA-F]{40}$"
+OPERATOR_PATTERN: Final = r"^(0x[0-9a-fA-F]{40}|[a-z]{1,20}1[02-9ac-hj-np-z]{6,80})$"
+"""An operator is named by its bech32 account (``exo1…``/``im1…``) or its 0x address."""
+
+T = TypeVar("T")
+
+
+def _example(**example: Any) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [example]})
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. `not_found`, `validation_error`.")
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorBody(BaseModel):
+    """Every error answer has this shape."""
+
+    model_config = _example(
+        error={
+            "code": "not_found",
+            "message": "claim 0x3f1c… not found",
+            "details": {"claim_id": HASH_EXAMPLE},
+        }
+    )
+
+    error: ErrorDetail
+
+
+class Page(BaseModel, Generic[T]):
+    """One page. ``next_cursor`` is opaque; pass it back as ``cursor`` for the next page (null: last)."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class ChainLocation(BaseModel):
+    """Where something happened on a chain."""
+
+    model_config = _example(
+        chain="l1", height=1234, block_hash=HASH_EXAMPLE, tx_hash=HASH_EXAMPLE, log_index=3
+    )
+
+    chain: Literal["exocore", "l1", "relayer", "operator"]
+    height: int | None = None
+    block_hash: str | None = None
+    tx_hash: str | None = None
+    log_index: int | None = None
+
+
+class TransitionOut(BaseModel):
+    """One step of an object's history (append-only)."""
+
+    model_config = _example(
+        id=42,
+        entity_kind="claim",
+        entity_id=HASH_EXAMPLE,
+        from_state="attested",
+        to_state="relayed",
+        edge="forward",
+        where={
+            "chain": "l1",
+            "height": 1234,
+            "block_hash": HASH_EXAMPLE,
+            "tx_hash": HASH_EXAMPLE,
+            "log_index": 0,
+        },
+        at=TIME_EXAMPLE,
+        reason=None,
+        reverses_id=None,
+    )
+
+    id: int
+    entity_kind: Literal["claim", "slash", "packet", "payout", "l1_tx"]
+    entity_id: str
+    from_state: str | None
+    to_state: str | None = Field(
+        description="null: removed by an L1 reorg (first seen in the orphaned block)"
+    )
+    edge: Literal["forward", "retry", "reversal"]
+    where: ChainLocation
+    at: datetime
+    reason: str | None = None
+    reverses_id: int | None = Field(default=None, description="For a reversal: the transition it undoes.")
+
+
+class SignerOut(BaseModel):
+    member_index: int
+    operator: str
+    power: Amount | None = None
+
+
+class ClaimOut(BaseModel):
+    model_config = _example(
+        claim_id=HASH_EXAMPLE,
+        avs=ADDRESS_EXAMPLE,
+        epoch=7,
+        token=ADDRESS_EXAMPLE,
+        funding=1,
+        total_amount="1000000000000000000000",
+        status="paying",
+        reason_code=None,
+        reason=None,
+        signed_power="700",
+        total_power="1000",
+        threshold="2/3",
+        distribution_id=HASH_EXAMPLE,
+        submitted_height=1200,
+        created_at=TIME_EXAMPLE,
+        updated_at=TIME_EXAMPLE,
+    )
+
+    claim_id: str
+    avs: str
+    epoch: int
+    token: str
+    funding: int | None = None
+    total_amount: Amount
+    status: str
+    reason_code: str | None = None
+    reason: str | None = None
+    signed_power: Amount | None = None
+    total_power: Amount | None = None
+    threshold: str | None = Field(default=None, description="`num/den`; signed * den > total * num")
+    distribution_id: str | None = None
+    submitted_height: int | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class DistributionSummary(BaseModel):
+    distribution_id: str
+    nonce: int
+    total: Amount
+    leaf_count: int | None
+    merkle_root: str
+    root_on_l1: ChainLocation | None = None
+    root_finalized: bool
+
+
+class PacketOut(BaseModel):
+    model_config = _example(
+        nonce=12,
+        kind="reward_distribution",
+        valset_nonce=3,
+        status="relayed",
+        subject_id=HASH_EXAMPLE,
+        distribution_id=HASH_EXAMPLE,
+        avs=ADDRESS_EXAMPLE,
+        payload_hash=HASH_EXAMPLE,
+        digest=HASH_EXAMPLE,
+        exocore_height=1201,
+        signed_power="67",
+        total_power="100",
+        l1=None,
+        created_at=TIME_EXAMPLE,
+        updated_at=TIME_EXAMPLE,
+    )
+
+    nonce: int
+    kind: Literal["valset_update", "reward_distribution", "slash"]
+    valset_nonce: int
+    status: str
+    subject_id: str | None = None
+    distribution_id: str | None = None
+    avs: str | None = None
+    payload_hash: str
+    digest: str
+    exocore_height: int
+    signed_power: Amount | None = None
+    total_power: Amount | None = None
+    l1: ChainLocation | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ClaimDetail(ClaimOut):
+    """A claim with its signers, distribution, packet and full timeline."""
+
+    signers: list[SignerOut]
+    distribution: DistributionSummary | None = None
+    packet: PacketOut | None = None
+    payouts_by_status: dict[str, int] = Field(default_factory=dict)
+    timeline: list[TransitionOut] = Field(
+        description="Every transition of the claim, its packet and its L1 transactions, oldest first."
+    )
+
+
+class DistributionOut(BaseModel):
+    model_config = _example(
+        distribution_id=HASH_EXAMPLE,
+        nonce=12,
+        claim_id=HASH_EXAMPLE,
+        avs=ADDRESS_EXAMPLE,
+        epoch=7,
+        token=ADDRESS_EXAMPLE,
+        funding=1,
+        total="1000",
+        leaf_count=4,
+        merkle_root=HASH_EXAMPLE,
+        community_tax="0",
+        paid_amount="300",
+        payouts_by_status={"pending": 2, "finalized": 2},
+        root_on_l1={
+            "chain": "l1",
+            "height": 1234,
+            "block_hash": HASH_EXAMPLE,
+            "tx_hash": HASH_EXAMPLE,
+            "log_index": 0,
+        },
+        root_finalized=True,
+        origin="exocore",
+        created_at=TIME_EXAMPLE,
+    )
+
+    distribution_id: str
+    nonce: int
+    claim_id: str | None = None
+    avs: str
+    epoch: int
+    token: str
+    funding: int | None = None
+    total: Amount
+    leaf_count: int | None = None
+    merkle_root: str
+    community_tax: Amount | None = None
+    paid_amount: Amount = Field(description="Σ amounts of included and finalized payouts.")
+    payouts_by_status: dict[str, int]
+    root_on_l1: ChainLocation | None = None
+    root_finalized: bool
+    origin: Literal["exocore", "l1", "relayer"]
+    created_at: datetime
+
+
+class LeafOut(BaseModel):
+    model_config = _example(
+        leaf_index=0,
+        staker=ADDRESS_EXAMPLE,
+        amount="100",
+        kind=1,
+        operator="exo1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjn9l4k",
+        payout_status="finalized",
+    )
+
+    leaf_index: int
+    staker: str
+    amount: Amount
+    kind: int | None = None
+    operator: str | None = None
+    payout_status: str | None = None
+
+
+class L1TxRef(BaseModel):
+    tx_hash: str
+    block_number: int | None = None
+    block_hash: str | None = None
+    log_index: int | None = None
+    status: str | None = Field(default=None, description="The transaction's lifecycle state, if recorded.")
+
+
+class PayoutOut(BaseModel):
+    model_config = _example(
+        id=1001,
+        distribution_id=HASH_EXAMPLE,
+        leaf_index=3,
+        staker=ADDRESS_EXAMPLE,
+        token=ADDRESS_EXAMPLE,
+        amount="250000000000000000",
+        avs=ADDRESS_EXAMPLE,
+        epoch=7,
+        status="finalized",
+        l1_tx={
+            "tx_hash": HASH_EXAMPLE,
+            "block_number": 1240,
+            "block_hash": HASH_EXAMPLE,
+            "log_index": 7,
+            "status": "finalized",
+        },
+        created_at=TIME_EXAMPLE,
+        updated_at=TIME_EXAMPLE,
+    )
+
+    id: int
+    distribution_id: str
+    leaf_index: int
+    staker: str
+    token: str
+    amount: Amount
+    avs: str | None = None
+    epoch: int | None = None
+    status: Literal["pending", "submitted", "included", "finalized"]
+    l1_tx: L1TxRef | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SlashAssetOut(BaseModel):
+    token: str
+    amount: Amount
+    asset_id: str | None = None
+
+
+class SlashOut(BaseModel):
+    model_config = _example(
+        slash_id=HASH_EXAMPLE,
+        operator="exo1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjn9l4k",
+        operator_address=ADDRESS_EXAMPLE,
+        avs=ADDRESS_EXAMPLE,
+        evidence_kind="committee_request",
+        status="finalized",
+        reason_code=None,
+        reason=None,
+        freeze=True,
+        slash_proportion="0.05",
+        packet_nonce=13,
+        assets=[{"token": ADDRESS_EXAMPLE, "amount": "5000000000000000000", "asset_id": None}],
+        signers=[
+            {"member_index": 0, "operator": "exo1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjn9l4k", "power": None}
+        ],
+        l1=None,
+        created_at=TIME_EXAMPLE,
+        updated_at=TIME_EXAMPLE,
+    )
+
+    slash_id: str
+    operator: str | None = None
+    operator_address: str | None = None
+    avs: str
+    evidence_kind: Literal["equivocation", "committee_request"] | None = None
+    status: str
+    reason_code: str | None = None
+    reason: str | None = None
+    freeze: bool
+    slash_proportion: str | None = None
+    packet_nonce: int | None = None
+    assets: list[SlashAssetOut]
+    signers: list[SignerOut]
+    l1: ChainLocation | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SlashDetail(SlashOut):
+    timeline: list[TransitionOut]
+
+
+class CommitteeMemberOut(BaseModel):
+    member_index: int
+    operator: str
+    bls_pubkey: str
+    power: Amount
+
+
+class CommitteeOut(BaseModel):
+    model_config = _example(
+        avs=ADDRESS_EXAMPLE,
+        epoch=7,
+        total_power="100",
+        threshold="2/3",
+        elected_height=1100,
+        elected_at=TIME_EXAMPLE,
+        members=[
+            {
+                "member_index": 0,
+                "operator": "exo1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjn9l4k",
+                "bls_pubkey": "0x" + "ab" * 48,
+                "power": "100",
+            }
+        ],
+    )
+
+    avs: str
+    epoch: int
+    total_power: Amount
+    threshold: str
+    elected_height: int
+    elected_at: datetime
+    members: list[CommitteeMemberOut]
+
+
+class L1TxOut(BaseModel):
+    model_config = _example(
+        tx_hash=HASH_EXAMPLE,
+        chain_id=1,
+        sender=ADDRESS_EXAMPLE,
+        tx_nonce=17,
+        purpose="payout",
+        status="finalized",
+        packet_nonce=None,
+        distribution_id=HASH_EXAMPLE,
+        replaces_tx_hash=None,
+        block_number=1240,
+        block_hash=HASH_EXAMPLE,
+        gas_used=3100000,
+        max_fee_per_gas="30000000000",
+        max_priority_fee_per_gas="1000000000",
+        origin="relayer",
+        created_at=TIME_EXAMPLE,
+        updated_at=TIME_EXAMPLE,
+    )
+
+    tx_hash: str
+    chain_id: int
+    sender: str | None = None
+    tx_nonce: int | None = None
+    purpose: Literal["valset_update", "distribution", "slash", "payout", "other"]
+    status: str
+    packet_nonce: int | None = None
+    distribution_id: str | None = None
+    replaces_tx_hash: str | None = None
+    block_number: int | None = None
+    block_hash: str | None = None
+    gas_used: int | None = None
+    max_fee_per_gas: Amount | None = None
+    max_priority_fee_per_gas: Amount | None = None
+    origin: Literal["exocore", "l1", "relayer"]
+    created_at: datetime
+    updated_at: datetime
+
+
+class StreamStatus(BaseModel):
+    stream: str
+    chain: str
+    height: int
+    head_height: int | None = None
+    finalized_height: int | None = None
+    lag_blocks: int | None = None
+    halted: bool
+    halt_reason: str | None = None
+    updated_at: datetime
+
+
+class StatsOut(BaseModel):
+    model_config = _example(
+        counts={"claim": {"paid": 10, "paying": 1}, "payout": {"pending": 5, "finalized": 40}},
+        backlog={"claim": 1, "payout": 5, "packet": 0, "slash": 0, "l1_tx": 0},
+        oldest_pending_age_s={"claim": 120.0, "payout": 60.5},
+        paid_per_token={ADDRESS_EXAMPLE: {"included": "0", "finalized": "4000"}},
+        streams=[],
+        invariant_violations=0,
+        generated_at=TIME_EXAMPLE,
+    )
+
+    counts: dict[str, dict[str, int]] = Field(description="Objects per lifecycle state, per kind.")
+    backlog: dict[str, int] = Field(description="Objects not yet in a terminal state, per kind.")
+    oldest_pending_age_s: dict[str, float | None] = Field(
+        description="Age in seconds of the oldest object not yet terminal, per kind (null: none)."
+    )
+    paid_per_token: dict[str, dict[str, Amount]] = Field(
+        description="Per token: Σ amounts of payouts included (not yet final) and finalized."
+    )
+    streams: list[StreamStatus]
+    invariant_violations: int
+    generated_at: datetime
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready"]
+    streams: list[StreamStatus]
