@@ -114,6 +114,10 @@ class MethodNotFoundError(RpcResponseError):
     fail_over = True
 
 
+class PushSubscriptionError(ExocoreClientError, ExocoreRpcError):
+    """The websocket refused or cancelled the block subscription (the follower falls back to pull)."""
+
+
 class QueryFailedError(ExocoreClientError, ExocoreRpcError):
     """A gRPC query failed with a status that is neither a timeout nor unavailability."""
 
@@ -177,6 +181,7 @@ __all__ = [
     "MalformedEventError",
     "MalformedResponseError",
     "MethodNotFoundError",
+    "PushSubscriptionError",
     "QueryFailedError",
     "RpcResponseError",
     "should_fail_over",

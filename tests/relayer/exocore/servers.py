@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
 import socket
 import threading
 import time
@@ -18,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import ServerConnection, serve
 
 # serve_forever checks for shutdown this often; the default 0.5 s would add up over many tests.
 SHUTDOWN_POLL_S = 0.05
@@ -145,3 +149,160 @@ def closed_port_url() -> str:
     port = sock.getsockname()[1]
     sock.close()
     return f"http://127.0.0.1:{port}"
+
+
+class TcpProxy:
+    """A TCP relay to ``127.0.0.1:upstream_port`` whose websocket connections a test can cut or stall.
+
+    A connection is a websocket if its first bytes are ``GET /websocket``. ``kill_websockets()``
+    closes them (the client sees the socket drop); ``refuse_websockets = True`` closes new ones at
+    once; ``stall_websockets(True)`` stops forwarding their bytes without closing anything (a node
+    that silently stops pushing).
+    """
+
+    def __init__(self, upstream_port: int) -> None:
+        self._upstream_port = upstream_port
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self._lock = threading.Lock()
+        self._websockets: list[tuple[socket.socket, socket.socket]] = []
+        self._stalled = threading.Event()
+        self.refuse_websockets = False
+        self._closed = False
+        self.websocket_connections = 0
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def kill_websockets(self) -> None:
+        with self._lock:
+            pairs, self._websockets = self._websockets, []
+        for pair in pairs:
+            for sock in pair:
+                _close(sock)
+
+    def stall_websockets(self, stalled: bool) -> None:
+        if stalled:
+            self._stalled.set()
+        else:
+            self._stalled.clear()
+
+    def close(self) -> None:
+        self._closed = True
+        _close(self._listener)
+        self.kill_websockets()
+
+    def _accept_loop(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self._upstream_port))
+            first = client.recv(65536)
+        except OSError:
+            _close(client)
+            return
+        is_websocket = first.startswith(b"GET /websocket")
+        if is_websocket and self.refuse_websockets:
+            _close(client)
+            _close(upstream)
+            return
+        if is_websocket:
+            with self._lock:
+                self._websockets.append((client, upstream))
+                self.websocket_connections += 1
+        try:
+            upstream.sendall(first)
+        except OSError:
+            _close(client)
+            _close(upstream)
+            return
+        threading.Thread(target=self._pump, args=(upstream, client, is_websocket), daemon=True).start()
+        self._pump(client, upstream, is_websocket)
+
+    def _pump(self, source: socket.socket, target: socket.socket, is_websocket: bool) -> None:
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                while is_websocket and self._stalled.is_set() and not self._closed:
+                    time.sleep(0.01)
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _close(source)
+            _close(target)
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+
+
+def header_event(height: int | str) -> dict[str, Any]:
+    """A pushed NewBlockHeader subscription message for ``height``."""
+    return {
+        "jsonrpc": "2.0",
+        "id": "exorelay-follow",
+        "result": {
+            "query": "tm.event='NewBlockHeader'",
+            "data": {"type": "tendermint/event/NewBlockHeader", "value": {"header": {"height": str(height)}}},
+            "events": {"tm.event": ["NewBlockHeader"]},
+        },
+    }
+
+
+class FakePushServer:
+    """A websocket endpoint: acknowledges the subscription, then sends what the test :meth:`push`es."""
+
+    def __init__(self) -> None:
+        self._outbox: queue.Queue[str] = queue.Queue()
+        self.subscriptions: list[Any] = []
+        self._stopping = False
+        self._server = serve(self._handle, "127.0.0.1", 0)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self._server.socket.getsockname()[1]}/websocket"
+
+    def push(self, message: Any) -> None:
+        self._outbox.put(message if isinstance(message, str) else json.dumps(message))
+
+    def _handle(self, connection: ServerConnection) -> None:
+        request = json.loads(connection.recv())
+        self.subscriptions.append(request)
+        connection.send(json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": {}}))
+        while not self._stopping:
+            try:
+                message = self._outbox.get(timeout=0.05)
+            except queue.Empty:
+                try:  # notice a client that went away even when there is nothing to send
+                    connection.recv(timeout=0)
+                except TimeoutError:
+                    continue
+                except ConnectionClosed:
+                    return
+                continue
+            try:
+                connection.send(message)
+            except ConnectionClosed:
+                self._outbox.put(message)
+                return
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._server.shutdown()
