@@ -306,7 +306,7 @@ def test_pushed_height_shapes() -> None:
     assert pushed_height({"jsonrpc": "2.0", "id": "x", "result": {}}) is None
     with pytest.raises(PushSubscriptionError, match="not pulling messages fast enough"):
         pushed_height({"error": {"code": -32000, "data": "client is not pulling messages fast enough"}})
-    no_header = {"result": {"data": {"value": {}}}}
+    no_header: dict[str, Any] = {"result": {"data": {"value": {}}}}
     bad_messages: list[Any] = [[], no_header, header_event("-1"), header_event("0xa")]
     for bad in bad_messages:
         with pytest.raises((ValueError, KeyError, TypeError)):
