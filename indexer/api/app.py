@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final, TypeVar
 
@@ -115,8 +115,12 @@ CursorQ = Annotated[
     Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="`next_cursor` of the previous page."),
 ]
 OrderQ = Annotated[Order, Query(description="By id: newest first (`desc`, default) or oldest first.")]
-Since = Annotated[datetime | None, Query(description="Created at or after (RFC 3339; no zone = UTC).")]
-Until = Annotated[datetime | None, Query(description="Created before (RFC 3339; no zone = UTC).")]
+_TIME_QUERY: Final[dict[str, Any]] = {
+    "pattern": schemas.TIMESTAMP_PATTERN,
+    "json_schema_extra": {"format": "date-time", "examples": [schemas.TIME_EXAMPLE]},
+}
+Since = Annotated[str | None, Query(description="Created at or after (RFC 3339 date-time).", **_TIME_QUERY)]
+Until = Annotated[str | None, Query(description="Created before (RFC 3339 date-time).", **_TIME_QUERY)]
 AvsQ = Annotated[str | None, Query(pattern=_ADDRESS, description="AVS address.")]
 TokenQ = Annotated[str | None, Query(pattern=_ADDRESS, description="L1 token address.")]
 StakerQ = Annotated[str | None, Query(pattern=_ADDRESS, description="Staker's L1 address.")]
@@ -140,17 +144,19 @@ def _lower(value: str | None) -> str | None:
     return None if value is None else value.lower()
 
 
-def _utc(value: datetime | None, name: str) -> datetime | None:
+def _utc(value: str | None, name: str) -> datetime | None:
     if value is None:
         return None
     try:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    except (OverflowError, ValueError) as exc:
-        raise ApiError(422, "validation_error", f"{name} is out of range", {"parameter": name}) from exc
+        return schemas.parse_timestamp(value)
+    except ValueError as exc:
+        raise ApiError(
+            422, "validation_error", f"{name} is not an RFC 3339 date-time: {exc}", {"parameter": name}
+        ) from exc
 
 
 def _list_params(
-    limit: int, cursor: str | None, order: Order, since: datetime | None, until: datetime | None
+    limit: int, cursor: str | None, order: Order, since: str | None, until: str | None
 ) -> ListParams:
     return ListParams(
         limit=limit, cursor=cursor, order=order, since=_utc(since, "since"), until=_utc(until, "until")
@@ -466,8 +472,10 @@ def create_app(
         avs: AvsPath,
         epoch: EpochQ = None,
         operator: OperatorQ = None,
-        since: Annotated[datetime | None, Query(description="Elected at or after.")] = None,
-        until: Annotated[datetime | None, Query(description="Elected before.")] = None,
+        since: Annotated[
+            str | None, Query(description="Elected at or after (RFC 3339).", **_TIME_QUERY)
+        ] = None,
+        until: Annotated[str | None, Query(description="Elected before (RFC 3339).", **_TIME_QUERY)] = None,
         limit: Limit = DEFAULT_PAGE_SIZE,
         cursor: CursorQ = None,
         order: Annotated[Order, Query(description="By epoch (default newest first).")] = Order.DESC,

@@ -6,7 +6,8 @@ reads exactly); hashes and addresses are lower-case ``0x`` hex; times are RFC 33
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,7 +24,46 @@ ADDRESS_PATTERN: Final = r"^0x[0-9a-fA-F]{40}$"
 OPERATOR_PATTERN: Final = r"^(0x[0-9a-fA-F]{40}|[a-z]{1,20}1[02-9ac-hj-np-z]{6,80})$"
 """An operator is named by its bech32 account (``exo1…``/``im1…``) or its 0x address."""
 
+TIMESTAMP_PATTERN: Final = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+"""RFC 3339 ``date-time`` (the offset is required, as in the RFC)."""
+
+_TIMESTAMP = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))"
+)
+
 T = TypeVar("T")
+
+
+def parse_timestamp(text: str) -> datetime:
+    """RFC 3339 date-time -> aware UTC datetime.
+
+    Python's ``fromisoformat`` refuses parts of RFC 3339 (a leap second ``:60``, more than six
+    fractional digits, year 0000); here they are accepted and clamped to what Python can hold (the
+    leap second to :59, the fraction to microseconds, the range to ``datetime.min/max``).
+    """
+    match = _TIMESTAMP.fullmatch(text)
+    if match is None:
+        raise ValueError("expected YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM)")
+    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
+    micro = int((match.group(7) or "0")[:6].ljust(6, "0"))
+    if match.group(8):
+        offset = timedelta(0)
+    else:
+        off_h, off_m = int(match.group(10)), int(match.group(11))
+        if off_h > 23 or off_m > 59:
+            raise ValueError("offset out of range")
+        offset = timedelta(hours=off_h, minutes=off_m) * (1 if match.group(9) == "+" else -1)
+    if second == 60:
+        second = 59
+    if year == 0:
+        return datetime.min.replace(tzinfo=UTC)
+    local = datetime(year, month, day, hour, minute, second, micro)
+    try:
+        return (local - offset).replace(tzinfo=UTC)
+    except OverflowError:
+        return (datetime.min if offset > timedelta(0) else datetime.max).replace(tzinfo=UTC)
 
 
 def _example(**example: Any) -> ConfigDict:

@@ -148,7 +148,10 @@ def test_claims_listing_filters(client: TestClient) -> None:
     first = get(client, "/v1/claims", order="asc")["items"]
     assert ids(since=first[1]["created_at"], order="asc") == [B.claim_id, C.claim_id, D.claim_id]
     assert ids(until=first[1]["created_at"]) == [A.claim_id]
-    assert ids(since="2020-01-01T00:00:00") == ids()  # no zone: UTC
+    assert ids(since="2020-01-01T00:00:00Z") == ids()
+    assert ids(since="2026-01-01T01:03:30+01:00") == [D.claim_id, C.claim_id]  # offsets are honoured
+    # Fractions beyond microseconds are truncated: B (created 00:03:00) is still included.
+    assert ids(since="2026-01-01T00:03:00.0000000001Z") == [D.claim_id, C.claim_id, B.claim_id]
 
 
 def test_claim_detail_shows_the_full_timeline(client: TestClient) -> None:
@@ -436,6 +439,9 @@ def test_ready_reports_lag_age_and_halts(api_engine: Engine) -> None:
         ("/v1/payouts", {"limit": "501"}, 422, "validation_error"),
         ("/v1/payouts", {"operator": "exo1\x00"}, 422, "validation_error"),
         ("/v1/payouts", {"since": "yesterday"}, 422, "validation_error"),
+        ("/v1/payouts", {"since": "2026-01-01T00:00:00"}, 422, "validation_error"),
+        ("/v1/payouts", {"since": "2026-13-01T00:00:00Z"}, 422, "validation_error"),
+        ("/v1/payouts", {"since": "2026-01-01T00:00:00+24:00"}, 422, "validation_error"),
         ("/v1/payouts", {"cursor": "!!"}, 422, "validation_error"),
         ("/v1/nowhere", {}, 404, "not_found"),
     ],
