@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from devnet.cli import devnet_app
+from indexer.cli import register as register_indexer_commands
 from relayer import __version__
 from relayer.config import check_config
 
@@ -20,6 +21,7 @@ app = typer.Typer(
 config_app = typer.Typer(help="Inspect and validate configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(devnet_app, name="devnet")
+register_indexer_commands(app)  # migrate, api
 
 
 @app.command()
