@@ -54,8 +54,9 @@ class AllEndpointsFailedError(ExocoreClientError, ExocoreRpcError):
     fail_over = False
 
     def __init__(self, what: str, failures: Mapping[str, ExocoreClientError]) -> None:
-        details = "; ".join(f"{endpoint}: {type(error).__name__}: {error.reason}"
-                            for endpoint, error in failures.items())
+        details = "; ".join(
+            f"{endpoint}: {type(error).__name__}: {error.reason}" for endpoint, error in failures.items()
+        )
         super().__init__(f"{what} failed on every endpoint ({details})")
         self.failures = dict(failures)
 

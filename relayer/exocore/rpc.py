@@ -392,8 +392,9 @@ def parse_header(raw: Any, what: str = "header") -> BlockHeader:
         last_block_hash=_hex(
             last_block_id.get("hash", ""), f"{what}.last_block_id.hash", HASH_BYTES, allow_empty=True
         ),
-        last_results_hash=_hex(header.get("last_results_hash", ""), f"{what}.last_results_hash",
-                               allow_empty=True),
+        last_results_hash=_hex(
+            header.get("last_results_hash", ""), f"{what}.last_results_hash", allow_empty=True
+        ),
         app_hash=_hex(header.get("app_hash", ""), f"{what}.app_hash", allow_empty=True),
         data_hash=_hex(header.get("data_hash", ""), f"{what}.data_hash", allow_empty=True),
         validators_hash=_hex(header.get("validators_hash", ""), f"{what}.validators_hash", allow_empty=True),
@@ -487,8 +488,9 @@ def parse_validators_page(result: Any) -> tuple[int, int, tuple[Validator, ...]]
                 pub_key_type=_str(_field(pub_key, "type", f"{what}.pub_key"), f"{what}.pub_key.type"),
                 pub_key=_b64(_field(pub_key, "value", f"{what}.pub_key"), f"{what}.pub_key.value"),
                 voting_power=_int(_field(entry, "voting_power", what), f"{what}.voting_power", minimum=1),
-                proposer_priority=_int(entry.get("proposer_priority", "0"), f"{what}.proposer_priority",
-                                       minimum=-INT64_MAX - 1),
+                proposer_priority=_int(
+                    entry.get("proposer_priority", "0"), f"{what}.proposer_priority", minimum=-INT64_MAX - 1
+                ),
             )
         )
     return (

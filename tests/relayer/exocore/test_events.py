@@ -66,54 +66,104 @@ BAD_CHECKSUM_OPERATOR = OPERATOR_1[:-1] + ("q" if OPERATOR_1[-1] != "q" else "p"
 # One realistic attribute list per registered type, as the chain emits it.
 VALID: dict[str, list[tuple[str, str]]] = {
     "committee_elected": [
-        ("avs", AVS), ("epoch", "4"), ("member_count", "2"), ("total_power", "300"),
-        ("claim_threshold", "2/3"), ("operators", f"{OPERATOR_1},{OPERATOR_2}"), ("powers", "200,100"),
+        ("avs", AVS),
+        ("epoch", "4"),
+        ("member_count", "2"),
+        ("total_power", "300"),
+        ("claim_threshold", "2/3"),
+        ("operators", f"{OPERATOR_1},{OPERATOR_2}"),
+        ("powers", "200,100"),
     ],
     "reward_claim_submitted": [
-        ("claim_id", CLAIM_ID), ("avs", AVS), ("epoch", "4"), ("token", TOKEN), ("amount", "1000"),
+        ("claim_id", CLAIM_ID),
+        ("avs", AVS),
+        ("epoch", "4"),
+        ("token", TOKEN),
+        ("amount", "1000"),
         ("tasks_root", ROOT),
     ],
     "reward_claim_verified": [
-        ("claim_id", CLAIM_ID), ("avs", AVS), ("epoch", "4"), ("signed_power", "201"),
-        ("total_power", "300"), ("signer_count", "1"),
+        ("claim_id", CLAIM_ID),
+        ("avs", AVS),
+        ("epoch", "4"),
+        ("signed_power", "201"),
+        ("total_power", "300"),
+        ("signer_count", "1"),
     ],
     "reward_claim_rejected": [
-        ("claim_id", CLAIM_ID), ("avs", AVS), ("epoch", "4"), ("reason", "no_quorum"), ("detail", ""),
+        ("claim_id", CLAIM_ID),
+        ("avs", AVS),
+        ("epoch", "4"),
+        ("reason", "no_quorum"),
+        ("detail", ""),
     ],
     "allocate_rewards_to_operator": [
-        ("avs_address", AVS), ("operator", OPERATOR_1), ("operator_total_reward", "700"),
+        ("avs_address", AVS),
+        ("operator", OPERATOR_1),
+        ("operator_total_reward", "700"),
         ("operator_commission", "70"),
     ],
     "reward_distribution_finalized": [
-        ("claim_id", CLAIM_ID), ("distribution_id", "0x" + "44" * 32), ("nonce", "9"), ("avs", AVS),
-        ("epoch", "4"), ("token", TOKEN), ("funding", "2"), ("total", "970"), ("leaf_count", "3"),
-        ("merkle_root", ROOT), ("community_tax", "30"), ("dust", "0"),
+        ("claim_id", CLAIM_ID),
+        ("distribution_id", "0x" + "44" * 32),
+        ("nonce", "9"),
+        ("avs", AVS),
+        ("epoch", "4"),
+        ("token", TOKEN),
+        ("funding", "2"),
+        ("total", "970"),
+        ("leaf_count", "3"),
+        ("merkle_root", ROOT),
+        ("community_tax", "30"),
+        ("dust", "0"),
     ],
     "slash_request_submitted": [
-        ("slash_id", SLASH_ID), ("operator", OPERATOR_1), ("avs", AVS), ("kind", "committee_request"),
-        ("proportion", "0.05"), ("freeze", "true"),
+        ("slash_id", SLASH_ID),
+        ("operator", OPERATOR_1),
+        ("avs", AVS),
+        ("kind", "committee_request"),
+        ("proportion", "0.05"),
+        ("freeze", "true"),
     ],
     "slash_request_rejected": [
-        ("slash_id", SLASH_ID), ("operator", OPERATOR_1), ("avs", AVS), ("reason", "bad_signature"),
+        ("slash_id", SLASH_ID),
+        ("operator", OPERATOR_1),
+        ("avs", AVS),
+        ("reason", "bad_signature"),
         ("detail", "aggregate does not verify"),
     ],
     "slash_executed": [
-        ("slash_id", SLASH_ID), ("operator", OPERATOR_1), ("operator_address", "0x" + "01" * 20),
-        ("avs", AVS), ("proportion", "0.05"), ("freeze", "true"), ("packet_nonce", "10"),
-        ("tokens", f"{TOKEN},{TOKEN_2}"), ("amounts", "50,0"),
+        ("slash_id", SLASH_ID),
+        ("operator", OPERATOR_1),
+        ("operator_address", "0x" + "01" * 20),
+        ("avs", AVS),
+        ("proportion", "0.05"),
+        ("freeze", "true"),
+        ("packet_nonce", "10"),
+        ("tokens", f"{TOKEN},{TOKEN_2}"),
+        ("amounts", "50,0"),
     ],
     "operator_asset_slashed": [
-        ("operator", OPERATOR_1), ("asset_id", "0x" + "cc" * 20 + "_0x9d19"), ("amount", "50"),
+        ("operator", OPERATOR_1),
+        ("asset_id", "0x" + "cc" * 20 + "_0x9d19"),
+        ("amount", "50"),
     ],
     "undelegation_slashed": [("record_id", "17"), ("amount", "100"), ("slash_amount", "5")],
     "freeze_operator": [("operator", OPERATOR_1), ("frozen_or_unfrozen", "true"), ("avs_address", AVS)],
     "relay_packet_created": [
-        ("nonce", "10"), ("kind", "3"), ("kind_name", "SLASH"), ("valset_nonce", "1"),
-        ("digest", "0x" + "55" * 32), ("payload_hash", "0x" + "66" * 32),
+        ("nonce", "10"),
+        ("kind", "3"),
+        ("kind_name", "SLASH"),
+        ("valset_nonce", "1"),
+        ("digest", "0x" + "55" * 32),
+        ("payload_hash", "0x" + "66" * 32),
     ],
     "valset_updated": [
-        ("valset_nonce", "2"), ("previous_valset_nonce", "1"), ("member_count", "4"),
-        ("total_power", "400"), ("packet_nonce", "11"),
+        ("valset_nonce", "2"),
+        ("previous_valset_nonce", "1"),
+        ("member_count", "4"),
+        ("total_power", "400"),
+        ("packet_nonce", "11"),
     ],
 }
 
@@ -135,10 +185,19 @@ def replaced(event_type_name: str, key: str, value: str | None) -> list[tuple[st
 def test_every_design_event_type_has_a_spec() -> None:
     assert set(VALID) == set(registered_types())
     design_names = {
-        "reward_claim_submitted", "reward_claim_verified", "reward_claim_rejected",
-        "reward_distribution_finalized", "slash_request_submitted", "slash_executed", "committee_elected",
-        "relay_packet_created", "valset_updated", "operator_asset_slashed", "freeze_operator",
-        "undelegation_slashed", "allocate_rewards_to_operator",
+        "reward_claim_submitted",
+        "reward_claim_verified",
+        "reward_claim_rejected",
+        "reward_distribution_finalized",
+        "slash_request_submitted",
+        "slash_executed",
+        "committee_elected",
+        "relay_packet_created",
+        "valset_updated",
+        "operator_asset_slashed",
+        "freeze_operator",
+        "undelegation_slashed",
+        "allocate_rewards_to_operator",
     }
     assert design_names <= set(registered_types())
 
@@ -289,9 +348,17 @@ def test_events_of_a_failed_tx_are_rejected_with_the_reason() -> None:
     results = BlockResults(
         height=3,
         txs_results=(
-            RpcTxResult(code=5, codespace="devnet", log="rejected", gas_wanted=1, gas_used=1,
-                        events=(raw("reward_claim_submitted", VALID["reward_claim_submitted"]),
-                                raw("tx", [("fee", "1hua")]))),
+            RpcTxResult(
+                code=5,
+                codespace="devnet",
+                log="rejected",
+                gas_wanted=1,
+                gas_used=1,
+                events=(
+                    raw("reward_claim_submitted", VALID["reward_claim_submitted"]),
+                    raw("tx", [("fee", "1hua")]),
+                ),
+            ),
         ),
     )
     decoded = decode_results(results)
@@ -318,7 +385,10 @@ def test_finalize_block_events_are_ordered_around_the_txs() -> None:
     )
     decoded = decode_results(results, tx_hashes=[b"\x99" * 32])
     assert [type(e).__name__ for e in decoded.events] == [
-        "ValsetUpdated", "CommitteeElected", "RewardClaimSubmitted", "RelayPacketCreated",
+        "ValsetUpdated",
+        "CommitteeElected",
+        "RewardClaimSubmitted",
+        "RelayPacketCreated",
     ]
     assert [e.position.event_index for e in decoded.events] == [0, 2, 0, 1]
     assert decoded.events[2].position.source is EventSource.TX
@@ -368,8 +438,12 @@ def test_a_block_over_rpc_decodes_in_order_with_tx_hashes(devnet: DevnetRpc) -> 
         time_ns=previous.time_ns + BLOCK_INTERVAL_NS if previous else 0,
         txs=txs,
         tx_results=[
-            TxResult(events=(Event.of("message", ("action", "submit")),
-                             Event.of("reward_claim_submitted", *VALID["reward_claim_submitted"]))),
+            TxResult(
+                events=(
+                    Event.of("message", ("action", "submit")),
+                    Event.of("reward_claim_submitted", *VALID["reward_claim_submitted"]),
+                )
+            ),
             TxResult(code=7, events=(Event.of("reward_claim_submitted", *VALID["reward_claim_submitted"]),)),
         ],
         begin_block_events=[

@@ -283,7 +283,11 @@ def test_a_lagging_push_socket_is_reconnected(devnet: DevnetRpc) -> None:
     try:
         with rpc_client(devnet.url) as rpc:
             follower = BlockFollower(
-                rpc, next_height=1, push=True, push_url=push.url, poll_interval_s=FAST_POLL_S,
+                rpc,
+                next_height=1,
+                push=True,
+                push_url=push.url,
+                poll_interval_s=FAST_POLL_S,
                 push_safety_poll_interval_s=FAST_POLL_S,
             )
             with follower, Consumer(follower) as consumer:

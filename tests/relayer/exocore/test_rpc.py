@@ -343,8 +343,11 @@ def test_latest_height_going_backwards_on_one_endpoint(devnet: DevnetRpc) -> Non
 def test_a_lagging_endpoint_is_failed_over(devnet: DevnetRpc) -> None:
     status_at_1 = {
         "node_info": {"network": CHAIN_ID},
-        "sync_info": {"latest_block_height": "1", "latest_block_hash": "AA" * 32,
-                      "latest_block_time": "2023-11-14T22:13:20Z"},
+        "sync_info": {
+            "latest_block_height": "1",
+            "latest_block_hash": "AA" * 32,
+            "latest_block_time": "2023-11-14T22:13:20Z",
+        },
     }
     lagging = ScriptedServer(lambda request: rpc_reply(request, status_at_1))
     grow(devnet.store, rpc_module.LAGGING_ENDPOINT_TOLERANCE_BLOCKS + 5)
@@ -483,8 +486,11 @@ def test_a_pruned_node_fails_over_to_an_archive_node(devnet: DevnetRpc) -> None:
             return {
                 "jsonrpc": "2.0",
                 "id": answer["id"],
-                "error": {"code": -32603, "message": "Internal error",
-                          "data": "height 2 is not available, lowest height is 5"},
+                "error": {
+                    "code": -32603,
+                    "message": "Internal error",
+                    "data": "height 2 is not available, lowest height is 5",
+                },
             }
         return answer
 
