@@ -3,7 +3,10 @@
 Producers (the Exocore client decoding blocks/events/gRPC answers, the L1 log watcher) build these
 frozen values; each normalises its fields in ``__post_init__`` (hashes and addresses to lower-case
 ``0x`` hex, amounts to exact ints), so a malformed value fails where it is made with
-:class:`~indexer.errors.InvalidRecordError`, never deep inside a database write.
+:class:`~indexer.errors.InvalidRecordError`, never deep inside a database write. Hash/address fields
+are typed ``str``: a producer holding ``Hash32``/``Address`` bytes converts with
+:func:`indexer.normalize.hash_hex` / :func:`~indexer.normalize.address_hex` / ``bytes_hex`` (raw
+bytes are accepted at run time too and normalised the same way).
 
 Exocore records are grouped into an :class:`ExocoreBlock` (height, hash, time, events in block
 order; an event's ``tx_hash`` says which transaction emitted it, None for begin/end-block events).

@@ -1,0 +1,299 @@
+"""L1 ingestion against a real anvil with the real contracts and real signed packets.
+
+Covers: a claim driven from Exocore records to ``paid`` by real gateway logs, idempotence (a second
+sync changes nothing), a reorg (evm_snapshot/evm_revert + re-mining) that makes a payout disappear
+and reappear when re-included, and a reorg deeper than the finality window that halts the stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+from web3 import Web3
+
+from devnet.anvil import AnvilConfig, AnvilNode
+from devnet.l1_deploy import deploy_l1
+from indexer.errors import DeepReorgError, StreamHaltedError
+from indexer.ingest.exocore import ExocoreIngestor
+from indexer.ingest.l1 import L1Contracts, L1Ingestor, Web3L1Source
+from indexer.metrics import IngestMetrics
+from indexer.models import claim_table, distribution_table, payout_table, transfer_table, transition_table
+from indexer.normalize import address_hex, bytes_hex, hash_hex
+from indexer.records import (
+    ClaimSubmitted,
+    DistributionCreated,
+    DistributionLeaves,
+    ExocoreBlock,
+    LeafInfo,
+    PacketAttested,
+    PacketCreated,
+    ValidatorSignatureInfo,
+)
+from indexer.store import LifecycleStore
+from relayer.protocol.merkle import DistributionTree
+from relayer.protocol.packets import FundingMode, Packet, RewardDistributionPayload
+from tests.contracts.harness import (
+    EXOCORE_CHAIN,
+    System,
+    ValidatorSet,
+    deliver,
+    distribution_payload,
+    distribution_tree,
+    fresh_addresses,
+    payout_call,
+    transact,
+)
+from tests.indexer.conftest import T0
+from tests.indexer.test_store import snapshot
+
+CONFIRMATIONS = 2
+AMOUNTS = [10**18, 2 * 10**18, 3 * 10**18, 4 * 10**18]
+
+
+@pytest.fixture(scope="module")
+def deployed() -> Iterator[System]:
+    with AnvilNode(AnvilConfig(accounts=6)) as node:
+        w3 = Web3(Web3.HTTPProvider(node.rpc_url, request_kwargs={"timeout": 60}))
+        valset = ValidatorSet.generate(4, nonce=1, seed=11)
+        accounts = node.dev_accounts()
+        deployment = deploy_l1(w3, accounts[0].private_key, valset.genesis(), EXOCORE_CHAIN)
+        yield System(
+            w3=w3,
+            node=node,
+            deployment=deployment,
+            valset=valset,
+            accounts=tuple(Web3.to_checksum_address(a.address) for a in accounts),
+        )
+
+
+@pytest.fixture
+def system(deployed: System) -> Iterator[System]:
+    snapshot_id = deployed.node.snapshot()
+    try:
+        yield deployed
+    finally:
+        deployed.node.revert(snapshot_id)
+
+
+def ingestor(
+    store: LifecycleStore,
+    system: System,
+    *,
+    confirmations: int = CONFIRMATIONS,
+    metrics: IngestMetrics | None = None,
+) -> L1Ingestor:
+    return L1Ingestor(
+        store,
+        Web3L1Source(system.w3),
+        L1Contracts.from_deployment(system.deployment),
+        chain_id=system.deployment.chain_id,
+        confirmations=confirmations,
+        start_block=system.deployment.block_number + 1,
+        batch_blocks=3,  # several batches per sync, so batch boundaries are exercised too
+        metrics=metrics,
+    )
+
+
+def mine(system: System, blocks: int) -> None:
+    for _ in range(blocks):
+        system.node.rpc("evm_mine")
+
+
+def a_distribution(system: System, nonce: int, claim_id: bytes) -> tuple[DistributionTree, Packet]:
+    tree = distribution_tree(fresh_addresses(len(AMOUNTS), seed=nonce), AMOUNTS)
+    payload = distribution_payload(
+        tree,
+        token=system.deployment.reward_token,
+        funding=FundingMode.MINT,
+        avs=system.accounts[3],
+        claim_id=claim_id,
+    )
+    return tree, system.packet(payload, nonce=nonce)
+
+
+def exocore_side(tree: DistributionTree, packet: Packet, claim_bytes: bytes) -> list[Any]:
+    """The Exocore records of the same claim (as the Exocore client would hand them over)."""
+    payload = packet.payload
+    assert isinstance(payload, RewardDistributionPayload)
+    claim_id, avs, token = hash_hex(claim_bytes), address_hex(payload.avs), address_hex(payload.token)
+    distribution = hash_hex(packet.distribution_id)
+    return [
+        ClaimSubmitted(
+            claim_id=claim_id,
+            avs=avs,
+            epoch=7,
+            token=token,
+            total_amount=tree.total,
+            funding=1,
+        ),
+        DistributionCreated(
+            distribution_id=distribution,
+            nonce=packet.nonce,
+            claim_id=claim_id,
+            avs=avs,
+            epoch=7,
+            token=token,
+            funding=1,
+            total=tree.total,
+            leaf_count=len(tree),
+            merkle_root=hash_hex(tree.root),
+        ),
+        DistributionLeaves(
+            distribution,
+            tuple(LeafInfo(leaf.index, address_hex(leaf.staker), leaf.amount) for leaf in tree.leaves),
+        ),
+        PacketCreated(
+            nonce=packet.nonce,
+            kind=2,
+            valset_nonce=packet.valset_nonce,
+            payload=bytes_hex(packet.payload_bytes),
+            payload_hash=hash_hex(packet.payload_hash),
+            digest=hash_hex(packet.digest),
+            subject_id=claim_id,
+            distribution_id=distribution,
+        ),
+        PacketAttested(
+            nonce=packet.nonce,
+            signatures=tuple(ValidatorSignatureInfo(i, "0x" + "00" * 48, True) for i in range(4)),
+            quorum=True,
+        ),
+    ]
+
+
+def payout_rows(engine: Engine) -> list[tuple[Any, ...]]:
+    p = payout_table
+    with engine.connect() as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(
+                select(p.c.leaf_index, p.c.state, p.c.l1_block_number, p.c.l1_block_hash).order_by(
+                    p.c.leaf_index
+                )
+            )
+        ]
+
+
+def without_cursor_time(state: dict[str, list[tuple[Any, ...]]]) -> dict[str, list[tuple[Any, ...]]]:
+    return {k: v for k, v in state.items() if k != "chain_cursor"}
+
+
+def test_a_claim_reaches_paid_from_real_logs_and_a_second_sync_changes_nothing(
+    system: System, store: LifecycleStore
+) -> None:
+    claim_id = b"\x21" * 32
+    tree, packet = a_distribution(system, nonce=1, claim_id=claim_id)
+    ExocoreIngestor(store).apply_block(
+        ExocoreBlock(1, "0x" + "01" * 32, T0, tuple(exocore_side(tree, packet, claim_id)))
+    )
+    deliver(system, packet)
+    transact(system, payout_call(system, packet.distribution_id, tree, [0, 1, 2, 3]))
+    l1 = ingestor(store, system)
+    result = l1.sync()
+    assert result.caught_up and result.height == system.w3.eth.block_number
+    assert {row[1] for row in payout_rows(store.engine)} == {"included"}  # not final yet
+    mine(system, CONFIRMATIONS)
+    l1.sync()
+    assert {row[1] for row in payout_rows(store.engine)} == {"finalized"}
+    with store.engine.connect() as conn:
+        claim = conn.execute(
+            select(claim_table.c.state).where(claim_table.c.claim_id == "0x" + claim_id.hex())
+        ).scalar_one()
+        transfers = conn.execute(select(func.count()).select_from(transfer_table)).scalar_one()
+        dist = conn.execute(select(distribution_table)).one()
+    assert claim == "paid"
+    assert transfers == 4
+    assert (dist.origin, dist.l1_finalized, dist.merkle_root) == ("exocore", True, "0x" + tree.root.hex())
+    before = snapshot(store.engine)
+    again = l1.sync()
+    assert again.records == 0 and again.reorg_depth == 0
+    assert without_cursor_time(snapshot(store.engine)) == without_cursor_time(before)
+    # Applying the same blocks' logs once more (as after a lost cursor) changes no lifecycle row.
+    with store.begin() as tx:
+        l1_logs = l1._fetch(system.deployment.block_number + 1, system.w3.eth.block_number)
+        assert l1_logs is not None
+        tx.apply_l1_logs(l1_logs[0], chain_id=system.deployment.chain_id)
+    after = snapshot(store.engine)
+    for table in ("payout", "transition", "reward_claim", "distribution", "l1_token_transfer", "l1_tx"):
+        assert after[table] == before[table], table
+
+
+def test_a_reorged_payout_disappears_and_reappears_when_reincluded(
+    system: System, store: LifecycleStore
+) -> None:
+    tree, packet = a_distribution(system, nonce=2, claim_id=b"\x22" * 32)
+    deliver(system, packet)
+    l1 = ingestor(store, system)
+    l1.sync()
+    fork_point = system.node.snapshot()
+    transact(system, payout_call(system, packet.distribution_id, tree, [0, 1]))
+    l1.sync()
+    first = payout_rows(store.engine)
+    assert [(r[0], r[1]) for r in first] == [(0, "included"), (1, "included")]
+    system.node.revert(fork_point)
+    mine(system, 2)  # another branch, one block longer than the orphaned one
+    result = l1.sync()
+    assert result.reorg_depth >= 1 and result.reversed_transitions >= 3  # 2 payouts + their tx
+    assert payout_rows(store.engine) == []  # first seen in the orphaned block: gone
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(transfer_table)).scalar_one() == 0
+        assert (
+            conn.execute(select(func.count()).select_from(distribution_table)).scalar_one() == 1
+        )  # below the fork
+        reversals = conn.execute(
+            select(transition_table.c.entity_kind, transition_table.c.to_state).where(
+                transition_table.c.edge == "reversal"
+            )
+        ).all()
+    assert sorted(tuple(r) for r in reversals) == [("l1_tx", None), ("payout", None), ("payout", None)]
+    transact(system, payout_call(system, packet.distribution_id, tree, [0, 1]))
+    l1.sync()
+    again = payout_rows(store.engine)
+    assert [(r[0], r[1]) for r in again] == [(0, "included"), (1, "included")]
+    assert again[0][3] != first[0][3]  # re-included in a block of the new branch
+
+
+def test_a_reorg_below_the_finality_window_halts_the_stream(system: System, store: LifecycleStore) -> None:
+    _tree, packet = a_distribution(system, nonce=3, claim_id=b"\x23" * 32)
+    fork_point = system.node.snapshot()
+    deliver(system, packet)
+    mine(system, 3)
+    metrics = IngestMetrics()
+    l1 = ingestor(store, system, confirmations=1, metrics=metrics)
+    l1.sync()
+    cursor = store.cursor(l1.stream)
+    assert cursor is not None and cursor.finalized_height is not None
+    with store.engine.connect() as conn:
+        root_block = conn.execute(select(distribution_table.c.l1_block_number)).scalar_one()
+    assert cursor.finalized_height >= root_block
+    system.node.revert(fork_point)
+    mine(system, 6)
+    with pytest.raises(DeepReorgError):
+        l1.poll()
+    halted = store.cursor(l1.stream)
+    assert (
+        halted is not None
+        and halted.halted
+        and "deeper than the finalized height" in (halted.halt_reason or "")
+    )
+    assert (
+        metrics.invariant_violations.labels(stream=l1.stream, invariant="reorg_within_finality")._value.get()
+        == 1
+    )
+    assert metrics.halted.labels(stream=l1.stream)._value.get() == 1
+    with store.engine.connect() as conn:  # nothing final was rewritten
+        assert conn.execute(select(func.count()).select_from(distribution_table)).scalar_one() == 1
+    with pytest.raises(StreamHaltedError):
+        l1.poll()
+
+
+def test_ingestion_waits_for_the_finality_depth(system: System, store: LifecycleStore) -> None:
+    _tree, packet = a_distribution(system, nonce=4, claim_id=b"\x24" * 32)
+    deliver(system, packet)
+    l1 = ingestor(store, system, confirmations=3)
+    result = l1.sync()
+    assert result.finalized == result.head - 3
+    mine(system, 1)
+    assert l1.sync().finalized == result.head - 2
