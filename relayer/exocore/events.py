@@ -74,7 +74,7 @@ class EventSource(StrEnum):
     FINALIZE_BLOCK = "finalize_block"
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class EventPosition:
     """Where an event was emitted: ``(height, source, tx_index, event_index)`` identifies it.
 

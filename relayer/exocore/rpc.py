@@ -947,9 +947,11 @@ class CometRpcClient:
         return block
 
     def _block_results_on(self, endpoint: _Endpoint, height: int) -> BlockResults:
-        results = self._parse(
-            endpoint, parse_block_results, self._single(endpoint, "block_results", {"height": str(height)})
-        )
+        try:
+            answer = self._single(endpoint, "block_results", {"height": str(height)})
+        except RpcResponseError as error:
+            raise self._not_yet_available(endpoint, height, error) from None
+        results = self._parse(endpoint, parse_block_results, answer)
         if results.height != height:
             raise InconsistentResponseError(
                 f"asked for block_results {height}, got height {results.height}", endpoint=endpoint.url
@@ -968,6 +970,7 @@ class CometRpcClient:
             raw_block, raw_results = answers[2 * offset], answers[2 * offset + 1]
             error = raw_block if isinstance(raw_block, RpcResponseError) else raw_results
             if isinstance(error, RpcResponseError):
+                error = self._not_yet_available(endpoint, height, error)
                 if out and isinstance(error, HeightNotAvailableError):
                     break  # the tip moved less far than asked; return the committed prefix
                 raise error
@@ -988,6 +991,29 @@ class CometRpcClient:
             out.append(CommittedBlock(block, results, endpoint.url))
         self._remember([committed.block for committed in out])
         return out
+
+    def _not_yet_available(
+        self, endpoint: _Endpoint, height: int, error: RpcResponseError
+    ) -> RpcResponseError:
+        """Missing ABCI results at the node's tip mean "not saved yet", not "pruned".
+
+        CometBFT stores a block before its results, so ``block_results`` of the newest height can
+        briefly fail with "could not find results"; that is a height not available yet.
+        """
+        if not isinstance(error, HeightPrunedError) or error.lowest is not None:
+            return error
+        with self._lock:
+            tip = endpoint.latest_height
+        if tip is not None and height < tip:
+            return error
+        return HeightNotAvailableError(
+            error.code,
+            error.rpc_message,
+            error.data,
+            requested=height,
+            latest=height - 1,
+            endpoint=endpoint.url,
+        )
 
     def _validators_on(self, endpoint: _Endpoint, height: int | None) -> ValidatorSet:
         validators: list[Validator] = []

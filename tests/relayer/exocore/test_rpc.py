@@ -440,7 +440,14 @@ def test_malformed_fields_in_a_result() -> None:
         assert rpc.block(2).hash == bytes.fromhex("AA" * 32)
 
 
-STATUS_AT_GENESIS = {"node_info": {"network": CHAIN_ID}, "sync_info": {"latest_block_height": "0"}}
+SCRIPTED_STATUS = {
+    "node_info": {"network": CHAIN_ID},
+    "sync_info": {
+        "latest_block_height": "10",
+        "latest_block_hash": "AA" * 32,
+        "latest_block_time": "2023-11-14T22:13:20Z",
+    },
+}
 
 
 def answer_status_then(handler: Any) -> Any:
@@ -448,7 +455,7 @@ def answer_status_then(handler: Any) -> Any:
 
     def dispatch(request: Any) -> Reply:
         if isinstance(request, dict) and request.get("method") == "status":
-            return rpc_reply(request, STATUS_AT_GENESIS)
+            return rpc_reply(request, SCRIPTED_STATUS)
         reply: Reply = handler(request)
         return reply
 
@@ -516,3 +523,30 @@ def test_a_batch_answer_with_missing_or_repeated_ids() -> None:
     for handler, message in ((drop_one, "do not match"), (repeat_one, "repeats id")):
         with ScriptedServer(answer_status_then(handler)) as server, client(server.url) as rpc:
             expect_error(MalformedResponseError, message, rpc.committed_blocks, 1, 1)
+
+
+def test_missing_results_at_the_tip_mean_not_yet_available(devnet: DevnetRpc) -> None:
+    """CometBFT saves a block before its results: the newest block_results can briefly be missing."""
+
+    def results_missing(method: str, params: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+        if method == "block_results" and params.get("height") in ("3", str(INITIAL_BLOCKS)):
+            error = {
+                "code": -32603,
+                "message": "Internal error",
+                "data": "could not find results for height #",
+            }
+            error["data"] += params["height"]
+            return {"jsonrpc": "2.0", "id": answer["id"], "error": error}
+        return answer
+
+    with TamperingProxy(devnet.url, results_missing) as proxy, client(proxy.url, devnet.url) as rpc:
+        assert [b.height for b in rpc.committed_blocks(INITIAL_BLOCKS - 1, INITIAL_BLOCKS)] == [
+            INITIAL_BLOCKS - 1
+        ]
+        with pytest.raises(HeightNotAvailableError) as raised:
+            rpc.block_results(INITIAL_BLOCKS)
+        assert raised.value.requested == INITIAL_BLOCKS
+        assert rpc.failover_count == 0
+        # Below the tip the results were discarded: another node may still have them.
+        assert rpc.block_results(3).height == 3
+        assert rpc.active_endpoint == devnet.url
