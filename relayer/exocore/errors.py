@@ -109,6 +109,16 @@ class HeightPrunedError(RpcResponseError):
         self.lowest = lowest
 
 
+class BatchTooLargeError(RpcResponseError):
+    """The node refuses JSON-RPC batches of more than ``limit`` requests (``max_request_batch_size``)."""
+
+    def __init__(
+        self, code: int, message: str, data: str, *, limit: int, endpoint: str | None = None
+    ) -> None:
+        super().__init__(code, message, data, endpoint=endpoint)
+        self.limit = limit
+
+
 class MethodNotFoundError(RpcResponseError):
     """The endpoint does not serve this method: not a CometBFT RPC (or a restricted one)."""
 
@@ -170,6 +180,7 @@ def should_fail_over(error: ExocoreClientError) -> bool:
 
 __all__ = [
     "AllEndpointsFailedError",
+    "BatchTooLargeError",
     "ChainMismatchError",
     "EndpointLaggingError",
     "EndpointUnavailableError",

@@ -42,8 +42,9 @@ _log = logging.getLogger(__name__)
 # CometBFT commits every ~3 s upstream; polling every second keeps discovery latency under one block
 # (same as relayer.config's exocore.poll_interval_s default).
 DEFAULT_POLL_INTERVAL_S: Final = 1.0
-# Heights per JSON-RPC batch when catching up: 40 calls per HTTP round trip, and even 20 full
-# 22 MB blocks stay far from a response size worth worrying about for a real (mostly empty) chain.
+# Heights fetched per poll when catching up (the RPC client splits them into JSON-RPC batches of
+# rpc.MAX_BATCH_CALLS requests, i.e. 5 heights per HTTP round trip on a default CometBFT node). 20
+# bounds what one poll holds in memory while keeping a long catch-up to few polls.
 CATCH_UP_BATCH_BLOCKS: Final = 20
 # While push is healthy, pull anyway this often: a safety net for a socket that silently misses a
 # header without stalling outright.

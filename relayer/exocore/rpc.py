@@ -47,6 +47,7 @@ import httpx
 
 from relayer.exocore.errors import (
     AllEndpointsFailedError,
+    BatchTooLargeError,
     ChainMismatchError,
     EndpointLaggingError,
     EndpointUnavailableError,
@@ -83,6 +84,9 @@ FAILED_ENDPOINT_COOLDOWN_S: Final = 30.0
 # reported is lagging (syncing, stuck or partitioned) and is failed over; a few blocks of skew
 # between honest nodes are normal.
 LAGGING_ENDPOINT_TOLERANCE_BLOCKS: Final = 20
+# Requests per JSON-RPC batch: CometBFT's default [rpc] max_request_batch_size (a node refuses larger
+# batches outright). A node that reports a lower limit is followed (see BatchTooLargeError).
+MAX_BATCH_CALLS: Final = 10
 # CometBFT rpc/core caps /validators pages at 100 entries.
 VALIDATORS_PER_PAGE: Final = 100
 # A validator set larger than this is not a CometBFT set (MaxTotalVotingPower bounds it far lower
@@ -102,6 +106,7 @@ _HEIGHT_NOT_AVAILABLE = re.compile(
 )
 _HEIGHT_PRUNED = re.compile(r"height (\d+) is not available, lowest height is (\d+)")
 _RESULTS_MISSING = re.compile(r"could not find results for height #(\d+)")
+_BATCH_TOO_LARGE = re.compile(r"batch request exceeds maximum \((\d+)\)")
 _INT = re.compile(r"-?[0-9]+")
 _HEX = re.compile(r"[0-9A-Fa-f]*")
 _RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z")
@@ -512,6 +517,8 @@ def rpc_error(error: Any, endpoint: str | None) -> RpcResponseError:
         raise MalformedResponseError("error.message / error.data must be strings", endpoint=endpoint)
     if code == _METHOD_NOT_FOUND_CODE:
         return MethodNotFoundError(code, message, data, endpoint=endpoint)
+    if (match := _BATCH_TOO_LARGE.search(data)) is not None:
+        return BatchTooLargeError(code, message, data, limit=int(match.group(1)), endpoint=endpoint)
     if (match := _HEIGHT_NOT_AVAILABLE.search(data)) is not None:
         return HeightNotAvailableError(
             code, message, data, requested=int(match.group(1)), latest=int(match.group(2)), endpoint=endpoint
@@ -583,6 +590,7 @@ class CometRpcClient:
         *,
         chain_id: str,
         timeout_s: float = DEFAULT_RPC_TIMEOUT_S,
+        max_batch_calls: int = MAX_BATCH_CALLS,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if isinstance(urls, str) or not urls:
@@ -593,6 +601,9 @@ class CometRpcClient:
             raise ValueError("chain_id is required")
         if not timeout_s > 0:
             raise ValueError("timeout_s must be positive")
+        if max_batch_calls < 1:
+            raise ValueError("max_batch_calls must be at least 1")
+        self._max_batch_calls = max_batch_calls
         self._chain_id = chain_id
         self._timeout_s = float(timeout_s)
         self._endpoints = [
@@ -646,6 +657,11 @@ class CometRpcClient:
     def failover_count(self) -> int:
         """How many times the active endpoint changed (a counter for metrics)."""
         return self._failover_count
+
+    @property
+    def max_batch_calls(self) -> int:
+        """Requests per JSON-RPC batch (lowered when a node reports a smaller limit)."""
+        return self._max_batch_calls
 
     @property
     def highest_seen_height(self) -> int:
@@ -852,6 +868,25 @@ class CometRpcClient:
                 out.append(error)
         return out
 
+    def _batches(self, endpoint: _Endpoint, calls: Sequence[_Call]) -> list[Any | RpcResponseError]:
+        """``calls`` in batches of at most :attr:`max_batch_calls`, shrinking it if the node says so."""
+        out: list[Any | RpcResponseError] = []
+        start = 0
+        while start < len(calls):
+            chunk = calls[start : start + self._max_batch_calls]
+            try:
+                out.extend(self._batch(endpoint, chunk))
+            except BatchTooLargeError as error:
+                smaller = max(1, min(error.limit, len(chunk) - 1))  # always shrink: guarantees progress
+                if len(chunk) == 1:
+                    raise
+                _log.warning("exocore rpc %s: batches limited to %d requests", endpoint.url, smaller)
+                with self._lock:
+                    self._max_batch_calls = min(self._max_batch_calls, smaller)
+                continue
+            start += len(chunk)
+        return out
+
     # -- per-endpoint operations --
 
     def _health_on(self, endpoint: _Endpoint) -> None:
@@ -963,7 +998,7 @@ class CometRpcClient:
         for height in range(first, last + 1):
             params = {"height": str(height)}
             calls += [_Call("block", params), _Call("block_results", params)]
-        answers = self._batch(endpoint, calls)
+        answers = self._batches(endpoint, calls)
         out: list[CommittedBlock] = []
         pending: dict[int, bytes] = {}
         for offset, height in enumerate(range(first, last + 1)):

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from devnet.chain.blockstore import BlockStore
@@ -550,3 +551,29 @@ def test_missing_results_at_the_tip_mean_not_yet_available(devnet: DevnetRpc) ->
         # Below the tip the results were discarded: another node may still have them.
         assert rpc.block_results(3).height == 3
         assert rpc.active_endpoint == devnet.url
+
+
+def test_batches_follow_the_node_max_request_batch_size(devnet: DevnetRpc) -> None:
+    """A node with ``max_request_batch_size = 3`` refuses larger batches the way CometBFT does."""
+    limit = 3
+    upstream = httpx.Client(timeout=10)
+    sizes: list[int] = []
+
+    def limited(body: Any) -> Reply:
+        if isinstance(body, list):
+            sizes.append(len(body))
+            if len(body) > limit:
+                data = f"batch request exceeds maximum ({limit}) allowed number of requests"
+                error = {"code": -32600, "message": "Invalid Request", "data": data}
+                return Reply(body=json.dumps({"jsonrpc": "2.0", "error": error}).encode())
+        return Reply(body=upstream.post(devnet.url, json=body).content)
+
+    with ScriptedServer(limited) as node, client(node.url) as rpc:
+        assert rpc.max_batch_calls == rpc_module.MAX_BATCH_CALLS
+        assert [b.height for b in rpc.committed_blocks(1, INITIAL_BLOCKS)] == list(
+            range(1, INITIAL_BLOCKS + 1)
+        )
+        assert rpc.max_batch_calls == limit and rpc.failover_count == 0
+    upstream.close()
+    assert sizes[0] == rpc_module.MAX_BATCH_CALLS and set(sizes[1:]) <= {1, 2, 3}
+    assert sum(sizes[1:]) == 2 * INITIAL_BLOCKS
