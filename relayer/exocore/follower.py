@@ -122,7 +122,8 @@ class BlockFollower:
 
     ``push=True`` starts a background thread holding the websocket subscription (``start()`` /
     ``close()``, or use the follower as a context manager). ``push_url`` overrides the websocket
-    URL (default: the RPC client's active endpoint + ``/websocket``).
+    URL (default: the RPC client's active endpoint + ``/websocket``). :meth:`poll` / :meth:`follow`
+    are meant for one consumer thread; :meth:`stats` and :meth:`close` may be called from any.
     """
 
     def __init__(
@@ -170,6 +171,13 @@ class BlockFollower:
         self._push_gaps = 0
         self._push_malformed = 0
         self._last_pushed: int | None = None
+
+    @classmethod
+    def from_config(cls, rpc: CometRpcClient, config: Any, *, next_height: int) -> BlockFollower:
+        """Build from ``relayer.config.ExocoreConfig`` (``websocket``, ``poll_interval_s``)."""
+        return cls(
+            rpc, next_height=next_height, push=bool(config.websocket), poll_interval_s=config.poll_interval_s
+        )
 
     # -- lifecycle --
 

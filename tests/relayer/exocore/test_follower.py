@@ -10,9 +10,12 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from pydantic import HttpUrl
 
+from relayer.config import ExocoreConfig
 from relayer.exocore.errors import HeightNotAvailableError, PushSubscriptionError
 from relayer.exocore.follower import BlockFollower, pushed_height
+from relayer.exocore.grpc_client import ExocoreGrpcClient
 from relayer.exocore.rpc import CometRpcClient, CommittedBlock
 from tests.devnet.chain import CHAIN_ID, grow
 from tests.relayer.exocore.conftest import INITIAL_BLOCKS, DevnetRpc
@@ -316,3 +319,20 @@ def test_pushed_height_shapes() -> None:
     for bad in bad_messages:
         with pytest.raises((ValueError, KeyError, TypeError)):
             pushed_height(bad)
+
+
+def test_clients_and_follower_from_the_relayer_config(devnet: DevnetRpc) -> None:
+    config = ExocoreConfig(
+        chain_id=CHAIN_ID,
+        rpc_urls=[HttpUrl(devnet.url)],
+        grpc_endpoints=["127.0.0.1:9"],
+        websocket=True,
+        poll_interval_s=0.25,
+        request_timeout_s=3.0,
+    )
+    with CometRpcClient.from_config(config) as rpc, ExocoreGrpcClient.from_config(config) as exo:
+        assert rpc.endpoints == (devnet.url,) and rpc.timeout_s == 3.0 and rpc.chain_id == CHAIN_ID
+        assert exo.active_endpoint == "127.0.0.1:9" and exo.chain_id == CHAIN_ID
+        follower = BlockFollower.from_config(rpc, config, next_height=2)
+        assert follower.stats().push_enabled and follower.next_height == 2
+        assert follower.poll()[0].height == 2
