@@ -714,7 +714,8 @@ class CometRpcClient:
         return blocks[0]
 
     def committed_blocks(self, first: int, last: int) -> list[CommittedBlock]:
-        """Blocks ``first..last`` with results, fetched in one JSON-RPC batch, in height order.
+        """Blocks ``first..last`` with results, in height order, from one endpoint, fetched in JSON-RPC
+        batches of at most :attr:`max_batch_calls` requests.
 
         If a height is not committed yet (:class:`HeightNotAvailableError`) the blocks before it
         are returned; if it is ``first`` itself, the error is raised. Never returns a gap.
