@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from indexer.errors import IndexerError
@@ -73,3 +73,40 @@ def _sqlite_pragmas(engine: Engine, *, read_only: bool) -> None:
         else:
             cursor.execute("PRAGMA journal_mode = WAL")
         cursor.close()
+
+
+STALE_STATISTICS_MIN_ROWS: Final = 10_000
+"""Below this many changed rows a table's planner statistics are never worth refreshing by hand."""
+
+GROWTH_TABLES: Final = ("transition", "payout", "distribution_leaf", "l1_token_transfer", "l1_tx")
+"""Tables that grow by thousands of rows per ingestion batch."""
+
+
+def refresh_stale_statistics(engine: Engine, tables: tuple[str, ...] = GROWTH_TABLES) -> list[str]:
+    """ANALYZE the growth tables whose rows changed by more than they hold (PostgreSQL only).
+
+    During a backfill a table can grow from empty to millions of rows faster than autovacuum's
+    analyze follows; with statistics saying "empty" the planner scans whole tables for the
+    per-batch invariant lookups and ingestion slows down in proportion to the table. Returns the
+    tables analyzed.
+    """
+    if engine.dialect.name != "postgresql":
+        return []
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT relname, n_live_tup, n_mod_since_analyze FROM pg_stat_user_tables "
+                "WHERE schemaname = current_schema() AND relname = ANY(:tables)"
+            ),
+            {"tables": list(tables)},
+        ).all()
+    stale = [
+        str(name)
+        for name, live, changed in rows
+        if changed >= STALE_STATISTICS_MIN_ROWS and changed > live // 2
+    ]
+    if stale:
+        with engine.begin() as conn:
+            for name in stale:
+                conn.exec_driver_sql(f'ANALYZE "{name}"')
+    return stale

@@ -20,17 +20,18 @@ RewardPaid for a leaf), ``payout_matches_leaf``, ``payout_has_distribution``,
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Final
+from functools import cache
+from typing import Any, Final
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, select
 
 from indexer.errors import InvariantViolationError
-from indexer.lifecycle import EdgeKind, EntityKind, PayoutState, lifecycle
+from indexer.lifecycle import EdgeKind, EntityKind, Lifecycle, PayoutState, lifecycle
 from indexer.models import distribution_table, payout_table, transfer_table, transition_table
 from indexer.normalize import ZERO_ADDRESS
-from indexer.store import PAID_STATES, chunks, uint256_sums
+from indexer.store import PAID_STATES, chunks, member_of, uint256_sums
 
 SUM_PAID_LE_TOTAL: Final = "sum_paid_le_total"
 LEAF_PAID_ONCE: Final = "leaf_paid_once"
@@ -49,10 +50,12 @@ def check_paid_within_total(conn: Connection, stream: str, distribution_ids: Ite
             p,
             "distribution_id",
             "amount",
-            and_(p.c.distribution_id.in_(part), p.c.state.in_(PAID_STATES)),
+            and_(member_of(conn, p.c.distribution_id, part), p.c.state.in_(PAID_STATES)),
         )
         totals = dict(
-            conn.execute(select(d.c.distribution_id, d.c.total).where(d.c.distribution_id.in_(part))).all()
+            conn.execute(
+                select(d.c.distribution_id, d.c.total).where(member_of(conn, d.c.distribution_id, part))
+            ).all()
         )
         for distribution_id, amount in paid.items():
             total = totals.get(distribution_id)
@@ -67,41 +70,24 @@ def check_paid_within_total(conn: Connection, stream: str, distribution_ids: Ite
 
 def check_leaves_paid_once(conn: Connection, stream: str, first_transition_id: int) -> None:
     """No payout touched since ``first_transition_id`` entered ``included`` twice without a reversal."""
-    t = transition_table
-    touched = (
-        conn.execute(
-            select(t.c.entity_id)
-            .where(t.c.id >= first_transition_id, t.c.entity_kind == EntityKind.PAYOUT.value)
-            .distinct()
-        )
-        .scalars()
-        .all()
-    )
-    undone = select(t.c.reverses_id).where(t.c.reverses_id.is_not(None))
-    for part in chunks(touched):
-        doubles = conn.execute(
-            select(t.c.entity_id, func.count())
-            .where(
-                t.c.entity_kind == EntityKind.PAYOUT.value,
-                t.c.entity_id.in_(part),
-                t.c.to_state == PayoutState.INCLUDED.value,
-                t.c.edge != EdgeKind.REVERSAL.value,
-                t.c.id.not_in(undone),
-            )
-            .group_by(t.c.entity_id)
-            .having(func.count() > 1)
-        ).first()
-        if doubles is not None:
-            raise InvariantViolationError(
-                stream,
-                LEAF_PAID_ONCE,
-                f"payout {doubles.entity_id} was included {doubles[1]} times",
-                {"payout": doubles.entity_id, "inclusions": int(doubles[1])},
-            )
+    check_transition_history(conn, stream, first_transition_id, forward_only=False)
 
 
 def check_forward_only(conn: Connection, stream: str, first_transition_id: int) -> None:
     """Every transition since ``first_transition_id`` is allowed and continues its object's history."""
+    check_transition_history(conn, stream, first_transition_id, paid_once=False)
+
+
+def check_transition_history(
+    conn: Connection,
+    stream: str,
+    first_transition_id: int,
+    *,
+    forward_only: bool = True,
+    paid_once: bool = True,
+) -> None:
+    """``forward_only`` and ``leaf_paid_once`` over the whole history of every object touched since
+    ``first_transition_id``, reading each history once (one indexed lookup per object)."""
     t = transition_table
     new = conn.execute(
         select(t.c.entity_kind, t.c.entity_id).where(t.c.id >= first_transition_id).distinct()
@@ -111,27 +97,58 @@ def check_forward_only(conn: Connection, stream: str, first_transition_id: int) 
         by_kind[kind].append(entity_id)
     for kind, entity_ids in by_kind.items():
         machine = lifecycle(kind)
-        for part in chunks(entity_ids):
+        for part in chunks(sorted(entity_ids)):
             rows = conn.execute(
-                select(t.c.id, t.c.entity_id, t.c.from_state, t.c.to_state, t.c.edge)
-                .where(t.c.entity_kind == kind, t.c.entity_id.in_(part))
+                select(t.c.id, t.c.entity_id, t.c.from_state, t.c.to_state, t.c.edge, t.c.reverses_id)
+                .where(t.c.entity_kind == kind, member_of(conn, t.c.entity_id, part))
                 .order_by(t.c.entity_id, t.c.id)
             ).all()
-            previous: dict[str, str | None] = {}
-            for row in rows:
-                expected = previous.get(row.entity_id)
-                continues = expected == row.from_state
-                if not continues or not machine.allows(row.from_state, row.to_state, EdgeKind(row.edge)):
-                    _backwards(
-                        stream=stream,
-                        kind=kind,
-                        entity_id=row.entity_id,
-                        row_id=row.id,
-                        expected=expected,
-                        from_state=row.from_state,
-                        to_state=row.to_state,
-                    )
-                previous[row.entity_id] = row.to_state
+            if forward_only:
+                _check_continuity(stream, kind, machine, rows)
+            if paid_once and kind == EntityKind.PAYOUT.value:
+                _check_single_inclusion(stream, rows)
+
+
+def _check_continuity(stream: str, kind: str, machine: Lifecycle, rows: Sequence[Any]) -> None:
+    previous: dict[str, str | None] = {}
+    for row in rows:
+        expected = previous.get(row.entity_id)
+        if expected != row.from_state or not _allowed(kind, row.from_state, row.to_state, row.edge):
+            _backwards(
+                stream=stream,
+                kind=kind,
+                entity_id=row.entity_id,
+                row_id=row.id,
+                expected=expected,
+                from_state=row.from_state,
+                to_state=row.to_state,
+            )
+        previous[row.entity_id] = row.to_state
+
+
+@cache
+def _allowed(kind: str, from_state: str | None, to_state: str | None, edge: str) -> bool:
+    """``Lifecycle.allows`` memoised: a batch checks thousands of rows over a handful of distinct moves."""
+    return lifecycle(kind).allows(from_state, to_state, EdgeKind(edge))
+
+
+def _check_single_inclusion(stream: str, rows: Sequence[Any]) -> None:
+    undone = {row.reverses_id for row in rows if row.reverses_id is not None}
+    inclusions: Counter[str] = Counter(
+        row.entity_id
+        for row in rows
+        if row.to_state == PayoutState.INCLUDED.value
+        and row.edge != EdgeKind.REVERSAL.value
+        and row.id not in undone
+    )
+    for entity_id, times in inclusions.items():
+        if times > 1:
+            raise InvariantViolationError(
+                stream,
+                LEAF_PAID_ONCE,
+                f"payout {entity_id} was included {times} times",
+                {"payout": entity_id, "inclusions": times},
+            )
 
 
 def _backwards(
@@ -169,14 +186,16 @@ def check_payouts_match_transfers(
         paid: dict[tuple[str, str, str], int] = defaultdict(int)
         for row in conn.execute(
             select(p.c.l1_tx_hash, p.c.token, p.c.staker, p.c.amount).where(
-                p.c.l1_tx_hash.in_(part), p.c.state.in_(PAID_STATES), p.c.l1_block_number.is_not(None)
+                member_of(conn, p.c.l1_tx_hash, part),
+                p.c.state.in_(PAID_STATES),
+                p.c.l1_block_number.is_not(None),
             )
         ):
             paid[(row.l1_tx_hash, row.token, row.staker)] += int(row.amount)
         moved: dict[tuple[str, str, str], int] = defaultdict(int)
         for row in conn.execute(
             select(x.c.tx_hash, x.c.token, x.c.recipient, x.c.amount).where(
-                x.c.tx_hash.in_(part), x.c.sender.in_(senders)
+                member_of(conn, x.c.tx_hash, part), x.c.sender.in_(senders)
             )
         ):
             moved[(row.tx_hash, row.token, row.recipient)] += int(row.amount)

@@ -81,6 +81,31 @@ class ChainRef:
             bigint(self.log_index, "log index")
 
     @classmethod
+    def trusted(
+        cls,
+        chain: Chain,
+        at: datetime,
+        *,
+        height: int | None,
+        block_hash: str | None,
+        tx_hash: str | None,
+        log_index: int | None,
+    ) -> ChainRef:
+        """Build from fields that are already normalised (a validated record's), skipping the
+        checks: one is made per stored transition, thousands per ingestion batch."""
+        ref = object.__new__(cls)
+        for name, value in (
+            ("chain", chain),
+            ("at", at),
+            ("height", height),
+            ("block_hash", block_hash),
+            ("tx_hash", tx_hash),
+            ("log_index", log_index),
+        ):
+            object.__setattr__(ref, name, value)
+        return ref
+
+    @classmethod
     def relayer(cls, at: datetime, tx_hash: bytes | str | None = None) -> ChainRef:
         return cls(Chain.RELAYER, at, tx_hash=None if tx_hash is None else hash_hex(tx_hash))
 
@@ -516,7 +541,14 @@ class L1Position:
         _set(self, "at", _aware(self.at, "block time"))
 
     def ref(self) -> ChainRef:
-        return ChainRef(Chain.L1, self.at, self.block_number, self.block_hash, self.tx_hash, self.log_index)
+        return ChainRef.trusted(
+            Chain.L1,
+            self.at,
+            height=self.block_number,
+            block_hash=self.block_hash,
+            tx_hash=self.tx_hash,
+            log_index=self.log_index,
+        )
 
 
 @dataclass(frozen=True, slots=True)

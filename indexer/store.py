@@ -26,16 +26,19 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from sqlalchemy import (
+    ARRAY,
     Connection,
     Engine,
     Row,
     Table,
     and_,
+    any_,
     bindparam,
     delete,
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -111,9 +114,9 @@ from indexer.records import (
     ValsetUpdatedLog,
 )
 
-BULK_CHUNK_ROWS: Final = 1000
-"""Rows per multi-row statement / IN list: large enough to amortise round trips, small enough to
-stay far below SQLite's 32,766 bound parameters and PostgreSQL's 65,535."""
+BULK_CHUNK_ROWS: Final = 5000
+"""Rows per multi-row statement / IN list: large enough to amortise round trips over a whole
+ingestion batch, small enough to stay far below SQLite's 32,766 bound parameters."""
 
 ENTITY_TABLES: Final[Mapping[EntityKind, Table]] = {
     EntityKind.CLAIM: claim_table,
@@ -122,6 +125,9 @@ ENTITY_TABLES: Final[Mapping[EntityKind, Table]] = {
     EntityKind.PAYOUT: payout_table,
     EntityKind.L1_TX: l1_tx_table,
 }
+
+COPY_MIN_ROWS: Final = 100
+"""From this many rows on, PostgreSQL inserts go through COPY (below it, one INSERT is as fast)."""
 
 NO_BLOCK_HEIGHT: Final = -1
 """Cursor height of a stream that has not ingested a block yet (it was halted before its first)."""
@@ -142,6 +148,35 @@ def chunks(items: Sequence[Any], size: int = BULK_CHUNK_ROWS) -> Iterator[Sequen
         yield items[start : start + size]
 
 
+def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many new rows: COPY on PostgreSQL (~5x a multi-row INSERT), executemany elsewhere.
+
+    Values go through each column type's bind processing (range checks, exact amounts, UTC) just as
+    with an INSERT. Every row has the keys of the first. Rows must be new: COPY has no ON CONFLICT.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql" or len(rows) < COPY_MIN_ROWS:
+        for part in chunks(rows):
+            conn.execute(insert(table), list(part))
+        return
+    columns = [c for c in table.columns if c.key in rows[0]]
+    keys = [c.key for c in columns]
+    processed = [
+        (position, processor)
+        for position, c in enumerate(columns)
+        if (processor := c.type._cached_bind_processor(conn.dialect)) is not None
+    ]
+    names = ", ".join(f'"{c.name}"' for c in columns)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            values = [row.get(key) for key in keys]
+            for position, processor in processed:
+                values[position] = processor(values[position])
+            copy.write_row(values)
+
+
 def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Multi-row INSERT that skips rows whose unique key already exists (both dialects)."""
     if not rows:
@@ -149,6 +184,15 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, An
     maker = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     for part in chunks(rows):
         conn.execute(maker(table).on_conflict_do_nothing(), list(part))
+
+
+def member_of(conn: Connection, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+    """``column IN values`` for a long list. On PostgreSQL ``= ANY(array)``: one bound parameter
+    instead of one per value, so the driver neither parses nor prepares a new statement text for
+    every list length (a 1,000-value IN list costs ~5 ms of client time per execution)."""
+    if len(values) > 1 and conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
 
 
 def _entity_key(kind: EntityKind, entity_id: str) -> ColumnElement[bool]:
@@ -328,8 +372,7 @@ class StoreTx:
         }
 
     def append_transitions(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        for part in chunks(rows):
-            self.conn.execute(insert(transition_table), list(part))
+        bulk_insert(self.conn, transition_table, rows)
 
     def transition(
         self,
@@ -604,8 +647,7 @@ class StoreTx:
             }
             for leaf in fresh
         ]
-        for part in chunks(rows):
-            self.conn.execute(insert(payout_table), list(part))
+        bulk_insert(self.conn, payout_table, rows)
         self.append_transitions(
             [
                 self.transition_row(
@@ -627,7 +669,7 @@ class StoreTx:
             found.update(
                 self.conn.execute(
                     select(p.c.leaf_index).where(
-                        p.c.distribution_id == distribution_id, p.c.leaf_index.in_(part)
+                        p.c.distribution_id == distribution_id, member_of(self.conn, p.c.leaf_index, part)
                     )
                 ).scalars()
             )
@@ -882,23 +924,7 @@ class StoreTx:
         if paid:
             self._reward_paid(paid, effects)
         if transfers:
-            insert_ignore(
-                self.conn,
-                transfer_table,
-                [
-                    {
-                        "token": t.token,
-                        "sender": t.sender,
-                        "recipient": t.recipient,
-                        "amount": t.amount,
-                        "tx_hash": t.position.tx_hash,
-                        "log_index": t.position.log_index,
-                        "block_number": t.position.block_number,
-                        "block_hash": t.position.block_hash,
-                    }
-                    for t in transfers
-                ],
-            )
+            self._record_transfers(transfers)
         for tx_hash, (purpose, position, packet_nonce, distribution_id) in tx_purposes.items():
             self._l1_tx_included(
                 tx_hash,
@@ -910,6 +936,34 @@ class StoreTx:
             )
         self.advance_claims(effects.distribution_ids)
         return effects
+
+    def _record_transfers(self, transfers: Sequence[TokenTransferLog]) -> None:
+        """Store token transfers once each: (tx hash, log index) already stored are skipped, the
+        rest are bulk-inserted (a replayed block must not fail on the unique key)."""
+        x = transfer_table
+        tx_hashes = sorted({t.position.tx_hash for t in transfers})
+        known = {
+            (row.tx_hash, row.log_index)
+            for part in chunks(tx_hashes)
+            for row in self.conn.execute(
+                select(x.c.tx_hash, x.c.log_index).where(member_of(self.conn, x.c.tx_hash, part))
+            )
+        }
+        fresh: dict[tuple[str, int], dict[str, Any]] = {}
+        for t in transfers:
+            key = (t.position.tx_hash, t.position.log_index)
+            if key not in known:
+                fresh[key] = {
+                    "token": t.token,
+                    "sender": t.sender,
+                    "recipient": t.recipient,
+                    "amount": t.amount,
+                    "tx_hash": t.position.tx_hash,
+                    "log_index": t.position.log_index,
+                    "block_number": t.position.block_number,
+                    "block_hash": t.position.block_hash,
+                }
+        bulk_insert(self.conn, x, list(fresh.values()))
 
     def next_transition_id(self) -> int:
         last = self.conn.execute(select(func.max(transition_table.c.id))).scalar_one_or_none()
@@ -1077,7 +1131,7 @@ class StoreTx:
                     distribution_table.c.token,
                     distribution_table.c.avs_address,
                     distribution_table.c.epoch,
-                ).where(distribution_table.c.distribution_id.in_(part))
+                ).where(member_of(self.conn, distribution_table.c.distribution_id, part))
             )
         }
         new_rows: list[dict[str, Any]] = []
@@ -1105,7 +1159,9 @@ class StoreTx:
                         p.c.l1_block_hash,
                         p.c.l1_log_index,
                         p.c.l1_tx_hash,
-                    ).where(p.c.distribution_id == distribution_id, p.c.leaf_index.in_(part))
+                    ).where(
+                        p.c.distribution_id == distribution_id, member_of(self.conn, p.c.leaf_index, part)
+                    )
                 )
             }
             seen_in_batch: dict[int, L1Position] = {}
@@ -1170,9 +1226,10 @@ class StoreTx:
                 effects.payouts_included += 1
             effects.distribution_ids.add(distribution_id)
             effects.paid_tx_hashes.update(log.position.tx_hash for log in group)
-        for part in chunks(new_rows):
-            self.conn.execute(insert(p), list(part))
-        if updates:
+        bulk_insert(self.conn, p, new_rows)
+        if updates and self.conn.dialect.name == "postgresql":
+            self._update_payouts_pg(updates)
+        elif updates:
             statement = (
                 update(p)
                 .where(p.c.id == bindparam("b_id"))
@@ -1188,6 +1245,31 @@ class StoreTx:
             for part in chunks(updates):
                 self.conn.execute(statement, list(part))
         self.append_transitions(transitions)
+
+    def _update_payouts_pg(self, updates: Sequence[Mapping[str, Any]]) -> None:
+        """One UPDATE ... FROM unnest(arrays) per chunk instead of one statement per row."""
+        statement = text(
+            "UPDATE payout SET state = v.state, updated_at = v.updated_at, l1_tx_hash = v.tx_hash,"
+            " l1_block_number = v.block_number, l1_block_hash = v.block_hash, l1_log_index = v.log_index"
+            " FROM unnest(CAST(:ids AS bigint[]), CAST(:states AS varchar[]), CAST(:times AS timestamptz[]),"
+            " CAST(:txs AS varchar[]), CAST(:blocks AS bigint[]), CAST(:hashes AS varchar[]),"
+            " CAST(:logs AS integer[]))"
+            " AS v(id, state, updated_at, tx_hash, block_number, block_hash, log_index)"
+            " WHERE payout.id = v.id"
+        )
+        for part in chunks(updates):
+            self.conn.execute(
+                statement,
+                {
+                    "ids": [u["b_id"] for u in part],
+                    "states": [u["b_state"] for u in part],
+                    "times": [u["b_updated_at"] for u in part],
+                    "txs": [u["b_l1_tx_hash"] for u in part],
+                    "blocks": [u["b_l1_block_number"] for u in part],
+                    "hashes": [u["b_l1_block_hash"] for u in part],
+                    "logs": [u["b_l1_log_index"] for u in part],
+                },
+            )
 
     def _l1_tx_included(
         self,
@@ -1229,7 +1311,7 @@ class StoreTx:
         ids = sorted(set(distribution_ids))
         for part in chunks(ids):
             rows = self.conn.execute(
-                select(d).where(d.c.distribution_id.in_(part), d.c.claim_id.is_not(None))
+                select(d).where(member_of(self.conn, d.c.distribution_id, part), d.c.claim_id.is_not(None))
             ).all()
             for dist in rows:
                 self._advance_claim(dist, at)
@@ -1261,8 +1343,10 @@ class StoreTx:
         counts = self._payout_counts(dist.distribution_id)
         if counts[PayoutState.INCLUDED] + counts[PayoutState.FINALIZED] == 0:
             return
-        first = self._payout_edge(dist.distribution_id, newest=False)
-        self.transition(EntityKind.CLAIM, claim_id, ClaimState.PAYING, first)
+        now = self.state_of(EntityKind.CLAIM, claim_id)
+        if now is not None and not CLAIM.is_at_or_past(now, ClaimState.PAYING):
+            first = self._payout_edge(dist.distribution_id, newest=False)
+            self.transition(EntityKind.CLAIM, claim_id, ClaimState.PAYING, first)
         if dist.leaf_count and counts[PayoutState.FINALIZED] == dist.leaf_count:
             self.transition(
                 EntityKind.CLAIM,
@@ -1317,7 +1401,7 @@ class StoreTx:
             for part in chunks(rows):
                 self.conn.execute(
                     update(p)
-                    .where(p.c.id.in_([r.id for r in part]))
+                    .where(member_of(self.conn, p.c.id, [r.id for r in part]))
                     .values(state=PayoutState.FINALIZED.value, updated_at=at)
                 )
             self.append_transitions(
@@ -1327,8 +1411,13 @@ class StoreTx:
                         payout_entity_id(r.distribution_id, r.leaf_index),
                         PayoutState.INCLUDED,
                         PayoutState.FINALIZED,
-                        ChainRef(
-                            Chain.L1, at, r.l1_block_number, r.l1_block_hash, r.l1_tx_hash, r.l1_log_index
+                        ChainRef.trusted(  # values read back from the database: already normalised
+                            Chain.L1,
+                            at,
+                            height=r.l1_block_number,
+                            block_hash=r.l1_block_hash,
+                            tx_hash=r.l1_tx_hash,
+                            log_index=r.l1_log_index,
                         ),
                     )
                     for r in rows
@@ -1353,7 +1442,9 @@ class StoreTx:
             .all()
         )
         for part in chunks(roots):
-            self.conn.execute(update(d).where(d.c.distribution_id.in_(part)).values(l1_finalized=True))
+            self.conn.execute(
+                update(d).where(member_of(self.conn, d.c.distribution_id, part)).values(l1_finalized=True)
+            )
         touched.update(roots)
         self.advance_claims(touched, at)
         return moved
@@ -1458,11 +1549,16 @@ class StoreTx:
                 l1_log_index=None,
             )
         )
-        # A payout back in ``submitted`` keeps the hash of the relayer's transaction (it may be
-        # mined again on the new branch); one back in ``pending`` has no transaction any more.
+        # Payouts whose inclusion was just reversed are back in pending/submitted but still carry
+        # their L1 position (the state index finds them; the position itself is not indexed).
+        # One back in ``submitted`` keeps the hash of the relayer's transaction (it may be mined
+        # again on the new branch); one back in ``pending`` has no transaction any more.
         self.conn.execute(
             update(p)
-            .where(p.c.l1_block_number > above)
+            .where(
+                p.c.state.in_([PayoutState.PENDING.value, PayoutState.SUBMITTED.value]),
+                p.c.l1_block_number > above,
+            )
             .values(l1_block_number=None, l1_block_hash=None, l1_log_index=None)
         )
         self.conn.execute(

@@ -16,15 +16,19 @@ from __future__ import annotations
 
 from typing import Final
 
+from indexer.db import refresh_stale_statistics
 from indexer.errors import ChainMismatchError
 from indexer.ingest.base import guarded
-from indexer.invariants import check_forward_only, check_leaves_paid_once
+from indexer.invariants import check_transition_history
 from indexer.lifecycle import Chain
 from indexer.metrics import IngestMetrics
 from indexer.records import ExocoreBlock
 from indexer.store import LifecycleStore
 
 EXOCORE_STREAM: Final = "exocore"
+
+STATISTICS_CHECK_EVERY_BLOCKS: Final = 100
+"""How often (in ingested blocks with events) to look for stale planner statistics."""
 
 
 class ExocoreIngestor:
@@ -34,6 +38,7 @@ class ExocoreIngestor:
         self.store = store
         self.metrics = metrics or IngestMetrics()
         self.stream = stream
+        self._blocks = 0
 
     def apply_block(self, block: ExocoreBlock, *, head_height: int | None = None) -> bool:
         """Ingest one block; False if it was already ingested. Raises (and halts) on a violation."""
@@ -45,6 +50,9 @@ class ExocoreIngestor:
             lambda: self._apply(block, head_height),
         )
         if applied:
+            self._blocks += 1
+            if self._blocks % STATISTICS_CHECK_EVERY_BLOCKS == 0:
+                refresh_stale_statistics(self.store.engine)
             self.metrics.batches.labels(stream=self.stream).inc()
             for event in block.events:
                 self.metrics.records.labels(stream=self.stream, record=type(event).__name__).inc()
@@ -100,6 +108,5 @@ class ExocoreIngestor:
                 head_height=head,
                 finalized_height=block.height,
             )
-            check_forward_only(tx.conn, self.stream, first_transition)
-            check_leaves_paid_once(tx.conn, self.stream, first_transition)
+            check_transition_history(tx.conn, self.stream, first_transition)
             return True

@@ -210,8 +210,6 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_payout_avs_address_epoch_id"), ["avs_address", "epoch", "id"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_payout_created_at"), ["created_at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_payout_l1_block_number"), ["l1_block_number"], unique=False)
         batch_op.create_index(batch_op.f("ix_payout_l1_tx_hash"), ["l1_tx_hash"], unique=False)
         batch_op.create_index(batch_op.f("ix_payout_staker_id"), ["staker", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_payout_state_id"), ["state", "id"], unique=False)

@@ -22,7 +22,16 @@ from indexer.models import (
     violation_table,
 )
 from indexer.normalize import payout_entity_id
-from indexer.records import ChainRef, ClaimRejected, ClaimVerified, DistributionLeaves, ExocoreBlock, LeafInfo
+from indexer.records import (
+    ChainRef,
+    ClaimRejected,
+    ClaimVerified,
+    DistributionLeaves,
+    ExocoreBlock,
+    LeafInfo,
+    RewardPaidLog,
+    TokenTransferLog,
+)
 from indexer.store import LifecycleStore, uint256_sums
 from tests.indexer.conftest import T0
 from tests.indexer.factory import AVS, ClaimPlan, avs_registered, committee, h, slash_events, staker
@@ -360,3 +369,53 @@ def test_violation_table_stays_empty_on_the_happy_path(store: LifecycleStore) ->
         assert conn.execute(select(func.count()).select_from(violation_table)).scalar_one() == 0
         kinds = {r[0] for r in conn.execute(select(transition_table.c.edge))}
     assert kinds == {EdgeKind.FORWARD.value}
+
+
+def test_large_batches_take_the_bulk_paths_with_exact_values(store: LifecycleStore) -> None:
+    """Hundreds of rows per statement: COPY and array parameters on PostgreSQL, executemany on SQLite."""
+    size = 300
+    plan = ClaimPlan("bulk", leaves=size)
+    big = [2**200 + i for i in range(size)]
+    ref = ChainRef(Chain.EXOCORE, T0, 1, h("b1"))
+    with store.begin() as tx:
+        tx.apply_exocore_event(plan.submitted(), ref)
+        tx.apply_exocore_event(plan.distributed(), ref)
+        tx.apply_exocore_event(
+            DistributionLeaves(
+                plan.distribution_id, tuple(LeafInfo(i, staker(i), a) for i, a in enumerate(big))
+            ),
+            ref,
+        )
+    assert payout_states(store.engine, plan.distribution_id) == dict.fromkeys(range(size), "pending")
+    logs: list[Any] = []
+    for i, amount in enumerate(big):
+        pos = plan.position(40, 2 * i, "bulk-pay")
+        logs += [TokenTransferLog(plan.token, "0x" + "00" * 20, staker(i), amount, pos)]
+        logs += [
+            RewardPaidLog(
+                plan.distribution_id, i, staker(i), amount, plan.position(40, 2 * i + 1, "bulk-pay")
+            )
+        ]
+    with store.begin() as tx:
+        effects = tx.apply_l1_logs(logs, chain_id=1)
+        tx.finalize_l1(40, T0 + timedelta(hours=5))
+    assert effects.payouts_included == size
+    with store.engine.connect() as conn:
+        amounts = dict(
+            conn.execute(
+                select(payout_table.c.leaf_index, payout_table.c.amount).where(
+                    payout_table.c.state == "finalized"
+                )
+            ).all()
+        )
+        transfers = conn.execute(
+            select(func.count()).select_from(metadata.tables["l1_token_transfer"])
+        ).scalar_one()
+        history = conn.execute(
+            select(func.count())
+            .select_from(transition_table)
+            .where(transition_table.c.entity_kind == "payout")
+        ).scalar_one()
+    assert amounts == dict(enumerate(big))
+    assert transfers == size
+    assert history == 3 * size  # pending, included, finalized
