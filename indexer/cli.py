@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Final
 
@@ -52,16 +53,23 @@ def api_command(
     config: Annotated[Path | None, CONFIG_OPTION] = None,
     host: Annotated[str | None, typer.Option(help="Override api.host.")] = None,
     port: Annotated[int | None, typer.Option(help="Override api.port.")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes (each with its own pool).")] = 1,
 ) -> None:
     """Serve the read-only query API (OpenAPI at /openapi.json)."""
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
-    from indexer.api import create_app  # noqa: PLC0415 - keeps `exorelay --help` fast
+    from indexer.api.app import API_DATABASE_URL_ENV  # noqa: PLC0415 - keeps `exorelay --help` fast
 
     settings = _config(config)
-    app = create_app(settings.database.url)
+    # Workers re-create the app from the environment (uvicorn imports the factory in each process).
+    os.environ[API_DATABASE_URL_ENV] = settings.database.url
     uvicorn.run(
-        app, host=host or settings.api.host, port=port or settings.api.port, log_level=settings.logging.level
+        "indexer.api.app:app_from_environment",
+        factory=True,
+        host=host or settings.api.host,
+        port=port or settings.api.port,
+        workers=workers,
+        log_level=settings.logging.level,
     )
 
 

@@ -37,8 +37,12 @@ def create_db_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Eng
         return engine
     if parsed.get_backend_name() == "postgresql":
         if read_only:
+            # connect_args replace the URL's own ``options`` (a search_path, say): keep both.
             connect_args = dict(kwargs.pop("connect_args", {}))
-            options = connect_args.get("options", "")
+            url_options = parsed.query.get("options", "")
+            if isinstance(url_options, tuple):
+                url_options = " ".join(url_options)
+            options = f"{url_options} {connect_args.get('options', '')}".strip()
             connect_args["options"] = f"{options} -c default_transaction_read_only=on".strip()
             kwargs["connect_args"] = connect_args
         return create_engine(url, **kwargs)

@@ -8,6 +8,7 @@ has the body ``{"error": {"code", "message", "details"}}``.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from indexer.api import queries, schemas
 from indexer.api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, CursorError, Order
 from indexer.api.queries import ListParams
-from indexer.db import create_db_engine, read_only_engine
+from indexer.db import create_db_engine, is_sqlite, read_only_engine
 from indexer.lifecycle import ClaimState, L1TxState, PacketState, PayoutState, SlashState
 from indexer.normalize import BIGINT_MAX
 from indexer.store import utc_now
@@ -45,6 +46,10 @@ READY_MAX_AGE_S: Final = 120.0
 seconds; two minutes also covers a read replica's usual replication delay)."""
 
 API_VERSION: Final = "1"
+
+API_POOL: Final[dict[str, Any]] = {"pool_size": 20, "max_overflow": 20}
+"""Database connections of the API: FastAPI runs handlers on a 40-thread pool; with fewer
+connections than busy threads, requests queue for a connection instead of for the database."""
 
 _HASH = schemas.HASH_PATTERN
 _ADDRESS = schemas.ADDRESS_PATTERN
@@ -244,11 +249,11 @@ def create_app(
     registry: CollectorRegistry | None = None,
 ) -> FastAPI:
     """The API over ``database`` (an engine, whose database is then opened read-only, or a URL)."""
-    engine = (
-        create_db_engine(database, read_only=True)
-        if isinstance(database, str)
-        else read_only_engine(database)
-    )
+    if isinstance(database, str):
+        pool = {} if is_sqlite(database) else API_POOL
+        engine = create_db_engine(database, read_only=True, **pool)
+    else:
+        engine = read_only_engine(database)
     policy = readiness or ReadinessPolicy()
     registry = registry if registry is not None else CollectorRegistry()
     requests = Counter(
@@ -558,6 +563,18 @@ def create_app(
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+API_DATABASE_URL_ENV: Final = "EXORELAY_API_DATABASE_URL"
+"""Set by ``exorelay api`` for :func:`app_from_environment` (uvicorn workers build their own app)."""
+
+
+def app_from_environment() -> FastAPI:
+    """The app over the database ``exorelay api`` chose (uvicorn factory; one per worker)."""
+    url = os.environ.get(API_DATABASE_URL_ENV)
+    if not url:
+        raise RuntimeError(f"{API_DATABASE_URL_ENV} is not set (start the API with `exorelay api`)")
+    return create_app(url)
 
 
 def readiness_problems(

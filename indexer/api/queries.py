@@ -187,7 +187,7 @@ def _payout_counts(conn: Connection, distribution_id: str) -> dict[str, int]:
     return {str(state): int(count) for state, count in rows}
 
 
-def _packet_out(row: Row[Any]) -> schemas.PacketOut:
+def _packet_out(row: Any) -> schemas.PacketOut:
     return schemas.PacketOut(
         nonce=row.nonce,
         kind=PACKET_KINDS[row.kind],  # type: ignore[arg-type]
@@ -208,8 +208,27 @@ def _packet_out(row: Row[Any]) -> schemas.PacketOut:
 
 
 def claim_detail(conn: Connection, claim_id: str) -> schemas.ClaimDetail | None:
-    c = claim_table
-    row = conn.execute(select(c).where(c.c.claim_id == claim_id)).first()
+    """Three queries: the claim joined to its distribution and packet, its signers, its timeline."""
+    c, d, k, x, t = claim_table, distribution_table, packet_table, l1_tx_table, transition_table
+    joined = (
+        select(
+            c,
+            *(col.label(f"d_{col.name}") for col in d.columns),
+            *(col.label(f"p_{col.name}") for col in k.columns),
+        )
+        .select_from(
+            c.outerjoin(
+                d,
+                or_(
+                    d.c.distribution_id == c.c.distribution_id,
+                    and_(c.c.distribution_id.is_(None), d.c.claim_id == c.c.claim_id),
+                ),
+            ).outerjoin(k, k.c.nonce == d.c.nonce)
+        )
+        .where(c.c.claim_id == claim_id)
+        .limit(1)
+    )
+    row = conn.execute(joined).first()
     if row is None:
         return None
     s = claim_signer_table
@@ -217,17 +236,12 @@ def claim_detail(conn: Connection, claim_id: str) -> schemas.ClaimDetail | None:
         schemas.SignerOut(member_index=r.member_index, operator=r.operator, power=_amount(r.power))
         for r in conn.execute(select(s).where(s.c.claim_id == claim_id).order_by(s.c.member_index))
     ]
-    d = distribution_table
-    dist = conn.execute(
-        select(d).where(
-            d.c.distribution_id == row.distribution_id if row.distribution_id else d.c.claim_id == claim_id
-        )
-    ).first()
+    values = row._mapping
     distribution = None
     packet = None
-    counts: dict[str, int] = {}
     conditions: list[ColumnElement[bool]] = [_entity(EntityKind.CLAIM, claim_id)]
-    if dist is not None:
+    if values["d_distribution_id"] is not None:
+        dist = _Prefixed(values, "d_")
         distribution = schemas.DistributionSummary(
             distribution_id=dist.distribution_id,
             nonce=dist.nonce,
@@ -239,38 +253,34 @@ def claim_detail(conn: Connection, claim_id: str) -> schemas.ClaimDetail | None:
             ),
             root_finalized=dist.l1_finalized,
         )
-        counts = _payout_counts(conn, dist.distribution_id)
-        pkt = conn.execute(select(packet_table).where(packet_table.c.nonce == dist.nonce)).first()
-        if pkt is not None:
-            packet = _packet_out(pkt)
-            conditions.append(_entity(EntityKind.PACKET, str(pkt.nonce)))
-        x = l1_tx_table
-        tx_hashes = (
-            conn.execute(
-                select(x.c.tx_hash).where(
-                    x.c.purpose == "distribution", x.c.distribution_id == dist.distribution_id
-                )
-            )
-            .scalars()
-            .all()
+        root_txs = select(x.c.tx_hash).where(
+            x.c.purpose == "distribution", x.c.distribution_id == dist.distribution_id
         )
+        tx_match: ColumnElement[bool] = t.c.entity_id.in_(root_txs)
         if dist.l1_tx_hash is not None:
-            tx_hashes = [*tx_hashes, dist.l1_tx_hash]
-        if tx_hashes:
-            conditions.append(
-                and_(
-                    transition_table.c.entity_kind == EntityKind.L1_TX.value,
-                    transition_table.c.entity_id.in_(sorted(set(tx_hashes))),
-                )
-            )
+            tx_match = or_(tx_match, t.c.entity_id == dist.l1_tx_hash)
+        conditions.append(and_(t.c.entity_kind == EntityKind.L1_TX.value, tx_match))
+        if values["p_nonce"] is not None:
+            packet = _packet_out(_Prefixed(values, "p_"))
+            conditions.append(_entity(EntityKind.PACKET, str(values["p_nonce"])))
     return schemas.ClaimDetail(
         **_claim_out(row),
         signers=signers,
         distribution=distribution,
         packet=packet,
-        payouts_by_status=counts,
         timeline=_timeline(conn, conditions),
     )
+
+
+class _Prefixed:
+    """Attribute access to the ``prefix``-labelled columns of a joined row."""
+
+    def __init__(self, values: Mapping[Any, Any], prefix: str) -> None:
+        self._values = values
+        self._prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return self._values[self._prefix + name]
 
 
 # ---------------------------------------------------------------------------------------- distributions

@@ -238,12 +238,13 @@ class PacketOut(BaseModel):
 
 
 class ClaimDetail(ClaimOut):
-    """A claim with its signers, distribution, packet and full timeline."""
+    """A claim with its signers, distribution, packet and full timeline (payout progress per status
+    is on ``/v1/distributions/{distribution_id}``: counting a large distribution's payouts would make
+    this, the most frequent detail request, as slow as the distribution is big)."""
 
     signers: list[SignerOut]
     distribution: DistributionSummary | None = None
     packet: PacketOut | None = None
-    payouts_by_status: dict[str, int] = Field(default_factory=dict)
     timeline: list[TransitionOut] = Field(
         description="Every transition of the claim, its packet and its L1 transactions, oldest first."
     )

@@ -163,7 +163,7 @@ def test_claim_detail_shows_the_full_timeline(client: TestClient) -> None:
     assert claim["distribution"]["root_finalized"] is True
     assert claim["distribution"]["root_on_l1"]["height"] == 10
     assert claim["packet"]["status"] == "finalized"
-    assert claim["payouts_by_status"] == {"finalized": 4}
+    assert "payouts_by_status" not in claim
     steps = [
         (t["entity_kind"], t["from_state"], t["to_state"], t["where"]["chain"]) for t in claim["timeline"]
     ]
