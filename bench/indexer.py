@@ -733,8 +733,8 @@ def main() -> None:
                         (f"closed, {workers} worker(s)", None),
                         (f"paced, {workers} worker(s)", args.rate),
                     ]
-                    for label, rate in loads:
-                        r = measure(port, paths, args.seconds, rate)
+                    for label, pace in loads:
+                        r = measure(port, paths, args.seconds, pace)
                         verdict = "OK" if r["p99_ms"] <= TARGET_P99_MS else "above"
                         print(
                             f"  {name:<28}{label:<20}{r['requests']:>9,}{r['rps']:>8,.0f}{r['p50_ms']:>8.1f}"
