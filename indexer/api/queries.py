@@ -373,7 +373,10 @@ def list_payouts(
     operator: str | None,
 ) -> tuple[list[schemas.PayoutOut], str | None]:
     p, x = payout_table, l1_tx_table
-    query = select(p, x.c.state.label("tx_state")).select_from(p.outerjoin(x, x.c.tx_hash == p.c.l1_tx_hash))
+    # The transaction's state per row as a correlated lookup on l1_tx's unique index: a page is
+    # at most `limit` lookups, where a join would let the planner hash all of l1_tx.
+    tx_state = select(x.c.state).where(x.c.tx_hash == p.c.l1_tx_hash).scalar_subquery().label("tx_state")
+    query = select(p, tx_state)
     if staker is not None:
         query = query.where(p.c.staker == staker)
     if token is not None:
