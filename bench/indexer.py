@@ -633,7 +633,8 @@ def plans(engine: Engine, staker: str, claim_id: str) -> list[tuple[str, list[st
             "claim + distribution + packet (/v1/claims/{id})",
             "SELECT * FROM reward_claim LEFT OUTER JOIN distribution ON distribution.distribution_id ="
             " reward_claim.distribution_id OR (reward_claim.distribution_id IS NULL AND"
-            " distribution.claim_id = reward_claim.claim_id) LEFT OUTER JOIN relay_packet ON relay_packet.nonce = distribution.nonce"
+            " distribution.claim_id = reward_claim.claim_id)"
+            " LEFT OUTER JOIN relay_packet ON relay_packet.nonce = distribution.nonce"
             " WHERE reward_claim.claim_id = :a LIMIT 1",
             {"a": claim_id},
         ),
@@ -646,7 +647,8 @@ def plans(engine: Engine, staker: str, claim_id: str) -> list[tuple[str, list[st
             "claim timeline",
             "SELECT * FROM transition WHERE (entity_kind = 'claim' AND entity_id = :a) OR"
             " (entity_kind = 'l1_tx' AND (entity_id IN (SELECT tx_hash FROM l1_tx"
-            " WHERE purpose = 'distribution' AND distribution_id = :d) OR entity_id = :b)) OR (entity_kind = 'packet' AND entity_id = '1')"
+            " WHERE purpose = 'distribution' AND distribution_id = :d) OR entity_id = :b))"
+            " OR (entity_kind = 'packet' AND entity_id = '1')"
             " ORDER BY at, id",
             {"a": claim_id, "b": h("root-tx-0"), "d": dist},
         ),
