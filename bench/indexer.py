@@ -78,6 +78,9 @@ BATCH_SIZES = (1_000, 5_000)
 """RewardPaid events per ingestion batch (one transaction): 2 and 10 payout transactions of 500
 leaves. An L1 poll batches up to 500 blocks, so a busy range easily holds 5,000 payouts."""
 CONCURRENCY = 50
+LARGE_TABLE_ROWS = 10_000
+"""A sequential scan of a table this large on a hot path is a missing index; below it, a scan of a
+few pages is what the planner rightly prefers to an index."""
 TARGET_INGEST_PER_S = 5_000
 TARGET_P99_MS = 25.0
 ZERO = "0x" + "00" * 20
@@ -423,6 +426,37 @@ def bulk_load(engine: Engine, first: int, last: int) -> float:
                             now,
                         )
                     )
+        with cur.copy("COPY claim_signer (claim_id, member_index, operator) FROM STDIN") as copy:
+            for d in range(first, last):
+                for member in range(3):
+                    copy.write_row((h(f"claim-{d}"), member, f"exo1bench{member}"))
+        with cur.copy(
+            "COPY relay_packet (nonce, kind, valset_nonce, payload, payload_hash, digest, subject_id,"
+            " distribution_id, avs_address, state, exocore_height, l1_tx_hash, l1_block_number,"
+            " l1_block_hash, l1_log_index, created_at, updated_at) FROM STDIN"
+        ) as copy:
+            for d in range(first, last):
+                copy.write_row(
+                    (
+                        d + 1,
+                        2,
+                        1,
+                        "0x",
+                        h(f"payload-{d}"),
+                        h(f"digest-{d}"),
+                        h(f"claim-{d}"),
+                        h(f"dist-{d}"),
+                        AVS,
+                        "finalized",
+                        d + 1,
+                        h(f"root-tx-{d}"),
+                        50,
+                        h("blk-50"),
+                        0,
+                        now,
+                        now,
+                    )
+                )
         with cur.copy(
             "COPY distribution_leaf (distribution_id, leaf_index, staker, amount) FROM STDIN"
         ) as copy:
@@ -620,8 +654,9 @@ def start_api(url: str, workers: int = 1) -> tuple[subprocess.Popen[bytes], int]
 # ---------------------------------------------------------------------------------------- plans
 
 
-def plans(engine: Engine, staker: str, claim_id: str) -> list[tuple[str, list[str]]]:
-    dist = h("dist-0")
+def plans(engine: Engine, staker: str, d: int) -> list[tuple[str, list[str]]]:
+    """EXPLAIN ANALYZE of the hot queries for distribution ``d`` (a bulk-loaded one, with packet)."""
+    claim_id, dist, root_tx, nonce = h(f"claim-{d}"), h(f"dist-{d}"), h(f"root-tx-{d}"), d + 1
     hot = [
         (
             "payouts by staker (/v1/payouts?staker=)",
@@ -644,13 +679,16 @@ def plans(engine: Engine, staker: str, claim_id: str) -> list[tuple[str, list[st
             {"a": claim_id},
         ),
         (
+            "root transactions of a distribution",
+            "SELECT tx_hash FROM l1_tx WHERE distribution_id = :d AND purpose = 'distribution'",
+            {"d": dist},
+        ),
+        (
             "claim timeline",
             "SELECT * FROM transition WHERE (entity_kind = 'claim' AND entity_id = :a) OR"
-            " (entity_kind = 'l1_tx' AND (entity_id IN (SELECT tx_hash FROM l1_tx"
-            " WHERE purpose = 'distribution' AND distribution_id = :d) OR entity_id = :b))"
-            " OR (entity_kind = 'packet' AND entity_id = '1')"
+            " (entity_kind = 'l1_tx' AND entity_id IN (:b)) OR (entity_kind = 'packet' AND entity_id = :p)"
             " ORDER BY at, id",
-            {"a": claim_id, "b": h("root-tx-0"), "d": dist},
+            {"a": claim_id, "b": root_tx, "p": str(nonce)},
         ),
         (
             "payout counts of a distribution",
@@ -760,13 +798,35 @@ def main() -> None:
                 process.terminate()
                 process.wait(timeout=10)
         print("\n== query plans (EXPLAIN ANALYZE)")
-        seq_scans = []
-        for name, lines in plans(engine, staker_of(3), h("claim-0")):
+        with engine.connect() as conn:
+            sizes: dict[str, int] = dict(
+                conn.execute(
+                    text(
+                        "SELECT relname, reltuples::bigint FROM pg_class"
+                        " WHERE relnamespace = current_schema()::regnamespace"
+                    )
+                ).all()
+            )
+        seq_scans: list[str] = []
+        small: set[str] = set()
+        for name, lines in plans(engine, staker_of(3), total_dists - 1):
             print(f"  -- {name}")
             for line in lines:
                 print(f"     {line}")
-            seq_scans += [name for line in lines if "Seq Scan" in line]
-        print(f"\n  sequential scans on hot paths: {', '.join(seq_scans) if seq_scans else 'none'}")
+                if "Seq Scan on " in line:
+                    table = line.split("Seq Scan on ", 1)[1].split()[0]
+                    if sizes.get(table, 0) >= LARGE_TABLE_ROWS:
+                        seq_scans.append(f"{name} ({table})")
+                    else:
+                        small.add(f"{table} ({sizes.get(table, 0):,} rows)")
+        print(
+            "\n  sequential scans of large tables on hot paths: "
+            + (", ".join(seq_scans) if seq_scans else "none")
+        )
+        if small:
+            print(
+                f"  (small tables scanned whole, the planner's cheapest choice: {', '.join(sorted(small))})"
+            )
     finally:
         engine.dispose()
         drop_schema(url, schema)

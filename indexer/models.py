@@ -408,6 +408,8 @@ class L1Transaction(IndexerModel, table=True):
         ),
         Index(None, "state", "id"),
         Index(None, "purpose", "id"),
+        # /v1/l1/txs?distribution_id= and a claim's timeline (its root's transactions).
+        Index(None, "distribution_id", "id"),
         Index(None, "sender", "tx_nonce"),
         Index(None, "block_number"),
         Index(None, "created_at"),

@@ -208,7 +208,8 @@ def _packet_out(row: Any) -> schemas.PacketOut:
 
 
 def claim_detail(conn: Connection, claim_id: str) -> schemas.ClaimDetail | None:
-    """Three queries: the claim joined to its distribution and packet, its signers, its timeline."""
+    """Four indexed queries: the claim joined to its distribution and packet, its signers, the
+    root's L1 transactions, the timeline."""
     c, d, k, x, t = claim_table, distribution_table, packet_table, l1_tx_table, transition_table
     joined = (
         select(
@@ -253,13 +254,21 @@ def claim_detail(conn: Connection, claim_id: str) -> schemas.ClaimDetail | None:
             ),
             root_finalized=dist.l1_finalized,
         )
-        root_txs = select(x.c.tx_hash).where(
-            x.c.purpose == "distribution", x.c.distribution_id == dist.distribution_id
+        # The root's transactions (the relayer's, replacements included, and the one L1 shows):
+        # looked up first so that the timeline query is one index probe per object.
+        tx_hashes = set(
+            conn.execute(
+                select(x.c.tx_hash).where(
+                    x.c.distribution_id == dist.distribution_id, x.c.purpose == "distribution"
+                )
+            ).scalars()
         )
-        tx_match: ColumnElement[bool] = t.c.entity_id.in_(root_txs)
         if dist.l1_tx_hash is not None:
-            tx_match = or_(tx_match, t.c.entity_id == dist.l1_tx_hash)
-        conditions.append(and_(t.c.entity_kind == EntityKind.L1_TX.value, tx_match))
+            tx_hashes.add(dist.l1_tx_hash)
+        if tx_hashes:
+            conditions.append(
+                and_(t.c.entity_kind == EntityKind.L1_TX.value, t.c.entity_id.in_(sorted(tx_hashes)))
+            )
         if values["p_nonce"] is not None:
             packet = _packet_out(_Prefixed(values, "p_"))
             conditions.append(_entity(EntityKind.PACKET, str(values["p_nonce"])))

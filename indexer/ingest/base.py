@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -17,6 +18,8 @@ from indexer.metrics import IngestMetrics
 from indexer.store import LifecycleStore
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 REFERENCES_KNOWN_OBJECT = "references_known_object"
 CHAIN_CONSISTENT = "chain_consistent"
@@ -61,6 +64,12 @@ def guarded(
         if violation is None:
             raise
         store.halt(stream, chain, str(violation), violation)
+        # The alert: an error log line (the violation row and the metric are the durable record).
+        log.error(
+            "ingestion stream halted: %s",
+            violation,
+            extra={"stream": stream, "invariant": violation.invariant, "details": violation.details},
+        )
         metrics.invariant_violations.labels(stream=stream, invariant=violation.invariant).inc()
         metrics.halted.labels(stream=stream).set(1)
         if isinstance(exc, InvariantViolationError):

@@ -176,6 +176,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_l1_tx_block_number"), ["block_number"], unique=False)
         batch_op.create_index(batch_op.f("ix_l1_tx_created_at"), ["created_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_l1_tx_purpose_id"), ["purpose", "id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_l1_tx_distribution_id_id"), ["distribution_id", "id"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_l1_tx_sender_tx_nonce"), ["sender", "tx_nonce"], unique=False)
         batch_op.create_index(batch_op.f("ix_l1_tx_state_id"), ["state", "id"], unique=False)
 

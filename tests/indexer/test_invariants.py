@@ -232,7 +232,9 @@ def test_a_double_payment_across_batches_is_caught(store: LifecycleStore) -> Non
     assert_halted(store, ingestor.stream, metrics, LEAF_PAID_ONCE)
 
 
-def test_a_backwards_exocore_move_halts_the_exocore_stream(store: LifecycleStore) -> None:
+def test_a_backwards_exocore_move_halts_the_exocore_stream(
+    store: LifecycleStore, caplog: pytest.LogCaptureFixture
+) -> None:
     metrics = IngestMetrics()
     exo = ExocoreIngestor(store, metrics)
     exo.apply_block(ExocoreBlock(1, h("e1"), T0, (PLAN.submitted(), ClaimRejected(PLAN.claim_id, "quorum"))))
@@ -240,6 +242,8 @@ def test_a_backwards_exocore_move_halts_the_exocore_stream(store: LifecycleStore
         exo.apply_block(ExocoreBlock(2, h("e2"), T0, (ClaimVerified(PLAN.claim_id),)))
     details = assert_halted(store, "exocore", metrics, FORWARD_ONLY)
     assert (details["from"], details["to"]) == ("rejected", "verified")
+    (alert,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "ingestion stream halted" in alert.getMessage() and alert.__dict__["invariant"] == FORWARD_ONLY
     cursor = store.cursor("exocore")
     assert cursor is not None and cursor.height == 1  # block 2 was not committed
 
