@@ -13,7 +13,7 @@ from alembic import context
 from sqlalchemy import Connection, pool
 
 from indexer.db import create_db_engine
-from indexer.models import metadata
+from indexer.schema import metadata
 from relayer.config import DEFAULT_DATABASE_URL, env_var_for
 
 config = context.config

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from indexer import migrate
 from indexer.db import create_db_engine
-from indexer.models import metadata
+from indexer.schema import metadata
 from indexer.store import LifecycleStore
 from tests.conftest import DATABASE_URL_ENV, REQUIRE_POSTGRES_ENV
 

@@ -12,7 +12,8 @@ from sqlalchemy import Engine, insert, inspect
 from sqlalchemy.exc import IntegrityError
 
 from indexer import migrate
-from indexer.models import metadata, payout_table
+from indexer.models import payout_table
+from indexer.schema import metadata
 from tests.indexer.conftest import fresh_database
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

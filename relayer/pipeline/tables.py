@@ -1,0 +1,116 @@
+"""The pipeline's durable work queue: one job per relay packet, one payout job per distribution.
+
+The indexer's tables say what *happened* on each chain; these say what the relayer still has to
+*do* and why it is waiting (``retry_reason`` is a :class:`relayer.pipeline.retry.RetryReason`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Final
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Integer, SmallInteger, String, Text
+from sqlmodel import Field
+
+from indexer.models import HASH_HEX_LEN, IndexerModel, table_of
+from indexer.sqltypes import Uint256, UtcDateTime
+
+
+class JobStage(StrEnum):
+    """Where a packet is on its way to L1 (DESIGN §7 as the relayer drives it)."""
+
+    DISCOVERED = "discovered"
+    """Known to exist on Exocore; not yet checked."""
+    PREPARED = "prepared"
+    """Signatures verified, quorum met against the L1 valset, aggregate built, payload checked."""
+    SUBMITTED = "submitted"
+    """Handed to the transaction manager (``tx_intent_id``)."""
+    DELIVERED = "delivered"
+    """Final on L1 (by us or anyone: the nonce is consumed on L1)."""
+    REFUSED = "refused"
+    """The relayer will not deliver it as served (e.g. root mismatch); an operator may retry it."""
+    EXCLUDED = "excluded"
+    """An operator excluded it (poison item)."""
+
+
+OPEN_JOB_STAGES: Final = (JobStage.DISCOVERED, JobStage.PREPARED, JobStage.SUBMITTED)
+
+
+class PayoutStage(StrEnum):
+    WAITING_ROOT = "waiting_root"
+    """The distribution root is not final on L1 yet."""
+    PAYING = "paying"
+    PAID = "paid"
+    """Every leaf is paid on L1 at finality."""
+    EXCLUDED = "excluded"
+
+
+def _states(enum: type[StrEnum]) -> str:
+    return ", ".join(f"'{member.value}'" for member in enum)
+
+
+class RelayJob(IndexerModel, table=True):
+    """Delivery of one relay packet (any kind) to the L1 gateway."""
+
+    __tablename__ = "relay_job"
+    __table_args__ = (
+        CheckConstraint(f"stage IN ({_states(JobStage)})", name="stage"),
+        CheckConstraint("kind IN (1, 2, 3)", name="kind"),
+        Index(None, "stage", "packet_nonce"),
+        Index(None, "next_attempt_at"),
+    )
+
+    packet_nonce: int = Field(sa_type=BigInteger, primary_key=True)
+    kind: int = Field(sa_type=SmallInteger)
+    valset_nonce: int = Field(sa_type=BigInteger)
+    exocore_height: int = Field(sa_type=BigInteger)
+    stage: str = Field(sa_type=String(16))
+    distribution_id: str | None = Field(default=None, sa_type=String(HASH_HEX_LEN), nullable=True)
+    signer_bitmap: str | None = Field(default=None, sa_type=Text, nullable=True)
+    aggregate_signature: str | None = Field(default=None, sa_type=Text, nullable=True)
+    """0x-hex, EIP-2537 G2 (256 bytes) as the gateway takes it."""
+    signed_power: int | None = Field(default=None, sa_column=Column("signed_power", Uint256(), nullable=True))
+    total_power: int | None = Field(default=None, sa_column=Column("total_power", Uint256(), nullable=True))
+    tx_intent_id: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
+    retry_reason: str | None = Field(default=None, sa_type=String(32), nullable=True)
+    retry_detail: str | None = Field(default=None, sa_type=Text, nullable=True)
+    attempts: int = Field(default=0, sa_type=Integer)
+    next_attempt_at: datetime | None = Field(
+        default=None, sa_column=Column("next_attempt_at", UtcDateTime(), nullable=True)
+    )
+    excluded_reason: str | None = Field(default=None, sa_type=Text, nullable=True)
+    discovered_at: datetime = Field(sa_column=Column("discovered_at", UtcDateTime(), nullable=False))
+    delivered_at: datetime | None = Field(
+        default=None, sa_column=Column("delivered_at", UtcDateTime(), nullable=True)
+    )
+    updated_at: datetime = Field(sa_column=Column("updated_at", UtcDateTime(), nullable=False))
+
+
+class PayoutJob(IndexerModel, table=True):
+    """Paying every leaf of one distribution once its root is final on L1."""
+
+    __tablename__ = "payout_job"
+    __table_args__ = (
+        CheckConstraint(f"stage IN ({_states(PayoutStage)})", name="stage"),
+        Index(None, "stage", "packet_nonce"),
+    )
+
+    distribution_id: str = Field(sa_type=String(HASH_HEX_LEN), primary_key=True)
+    packet_nonce: int = Field(sa_type=BigInteger, unique=True)
+    leaf_count: int = Field(sa_type=BigInteger)
+    stage: str = Field(sa_type=String(16))
+    retry_reason: str | None = Field(default=None, sa_type=String(32), nullable=True)
+    retry_detail: str | None = Field(default=None, sa_type=Text, nullable=True)
+    attempts: int = Field(default=0, sa_type=Integer)
+    next_attempt_at: datetime | None = Field(
+        default=None, sa_column=Column("next_attempt_at", UtcDateTime(), nullable=True)
+    )
+    excluded_reason: str | None = Field(default=None, sa_type=Text, nullable=True)
+    created_at: datetime = Field(sa_column=Column("created_at", UtcDateTime(), nullable=False))
+    paid_at: datetime | None = Field(default=None, sa_column=Column("paid_at", UtcDateTime(), nullable=True))
+    updated_at: datetime = Field(sa_column=Column("updated_at", UtcDateTime(), nullable=False))
+
+
+relay_job_table: Final = table_of(RelayJob)
+payout_job_table: Final = table_of(PayoutJob)
