@@ -52,6 +52,17 @@ DEFAULT_MAX_FEE_MULTIPLIER = 3.0
 DEFAULT_PAYOUT_GAS_BUDGET = 10_000_000
 # Periodic sweep by packet nonce catches packets whose events were missed.
 DEFAULT_SWEEP_INTERVAL_S = 30.0
+# L1 logs are fetched in ranges of this many blocks: providers cap eth_getLogs ranges (often 2k-10k).
+DEFAULT_L1_LOG_BATCH_BLOCKS = 2_000
+# anvil and mainnet both make a block in <= 12 s; 1 s polling sees each block within a second.
+DEFAULT_L1_POLL_INTERVAL_S = 1.0
+# Work that failed for a transient reason waits base * 2^attempts, capped, before the next try.
+DEFAULT_RETRY_BASE_S = 2.0
+DEFAULT_RETRY_MAX_S = 300.0
+# /ready says "caught up" when the indexer is at most this many blocks behind each chain's head...
+DEFAULT_READY_MAX_LAG_BLOCKS = 3
+# ...and its last successful ingestion is younger than this.
+DEFAULT_READY_MAX_AGE_S = 120.0
 DEFAULT_API_PORT = 8480
 DEFAULT_METRICS_PORT = 9480
 DEFAULT_DATABASE_URL = "sqlite:///.exorelay/exorelay.db"
@@ -120,6 +131,9 @@ class L1Config(_Section):
     fee_bump_after_s: float = Field(default=DEFAULT_FEE_BUMP_AFTER_S, gt=0)
     max_fee_multiplier: float = Field(default=DEFAULT_MAX_FEE_MULTIPLIER, ge=1.0)
     payout_gas_budget: int = Field(default=DEFAULT_PAYOUT_GAS_BUDGET, gt=100_000)
+    poll_interval_s: float = Field(default=DEFAULT_L1_POLL_INTERVAL_S, gt=0)
+    start_block: int = Field(default=0, ge=0)
+    log_batch_blocks: int = Field(default=DEFAULT_L1_LOG_BATCH_BLOCKS, ge=1)
 
     @field_validator("rpc_urls")
     @classmethod
@@ -154,12 +168,17 @@ class DatabaseConfig(_Section):
 class ApiConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=DEFAULT_API_PORT, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    ready_max_lag_blocks: int = Field(default=DEFAULT_READY_MAX_LAG_BLOCKS, ge=0)
+    ready_max_age_s: float = Field(default=DEFAULT_READY_MAX_AGE_S, gt=0)
 
 
 class RelayerConfig(_Section):
     bls_backend: BlsBackendName = BlsBackendName.FAST
     sweep_interval_s: float = Field(default=DEFAULT_SWEEP_INTERVAL_S, gt=0)
     metrics_port: int = Field(default=DEFAULT_METRICS_PORT, ge=0, le=65535)
+    retry_base_s: float = Field(default=DEFAULT_RETRY_BASE_S, gt=0)
+    retry_max_s: float = Field(default=DEFAULT_RETRY_MAX_S, gt=0)
 
 
 class LoggingConfig(_Section):
