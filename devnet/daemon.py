@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, Final
 
 import httpx
-from web3 import Web3
 
 from devnet.anvil import AnvilConfig, AnvilNode
 from devnet.chain.params import (
@@ -36,15 +35,9 @@ from devnet.chain.params import (
     DEFAULT_EPOCH_BLOCKS,
     DEFAULT_SEED,
     DEFAULT_VALIDATORS,
-    DEVNET_LZ_CHAIN_ID,
-    GENESIS_VALSET_NONCE,
-    USD_ONE,
     Genesis,
-    GenesisAsset,
-    devnet_validators,
 )
 from devnet.chain.persistence import open_chain, read_genesis
-from devnet.l1_deploy import GenesisValset, L1Deployment, deploy_l1
 from devnet.manifest import (
     MANIFEST_VERSION,
     STATUS_FAILED,
@@ -54,10 +47,8 @@ from devnet.manifest import (
     write_manifest,
 )
 from devnet.runtime import ExocoreDevnet
+from devnet.stack import deploy_for_devnet, endpoints, hex0x
 from relayer.errors import ConfigError
-from relayer.protocol import bls
-from relayer.protocol.ids import ChainId, asset_id
-from relayer.protocol.types import Address
 
 _log = logging.getLogger("devnet.daemon")
 
@@ -66,49 +57,6 @@ ANVIL_STATE_INTERVAL_S: Final = 5
 READY_TIMEOUT_S: Final = 30.0
 """How long both chains get to answer after their servers started."""
 PROBE_TIMEOUT_S: Final = 2.0
-WETH_PRICE_USD: Final = 3000
-REWARD_TOKEN_PRICE_USD: Final = 1
-TOKEN_DECIMALS: Final = 18
-
-
-def _hex(data: bytes) -> str:
-    return "0x" + data.hex()
-
-
-def _address(text: str) -> Address:
-    return Address(bytes.fromhex(text.removeprefix("0x")))
-
-
-def _deployment_to_json(deployment: L1Deployment) -> dict[str, Any]:
-    return {
-        "chain_id": deployment.chain_id,
-        "exocore_chain": _hex(deployment.exocore_chain),
-        "weth": deployment.weth,
-        "reward_vault": deployment.reward_vault,
-        "restaking_vault": deployment.restaking_vault,
-        "reward_token": deployment.reward_token,
-        "gateway": deployment.gateway,
-        "owner": deployment.owner,
-        "guardian": deployment.guardian,
-        "slashing_sink": deployment.slashing_sink,
-        "block_number": deployment.block_number,
-    }
-
-
-def _genesis_assets(deployment: dict[str, Any]) -> tuple[GenesisAsset, ...]:
-    """WETH and the reward token are restakable from genesis (with oracle prices)."""
-    return (
-        GenesisAsset(
-            asset_id(_address(deployment["weth"]), DEVNET_LZ_CHAIN_ID),
-            TOKEN_DECIMALS,
-            WETH_PRICE_USD * USD_ONE,
-        ),
-        GenesisAsset(
-            asset_id(_address(deployment["reward_token"]), DEVNET_LZ_CHAIN_ID),
-            TOKEN_DECIMALS,
-            REWARD_TOKEN_PRICE_USD * USD_ONE,
-        ),
-    )
 
 
 class Daemon:
@@ -152,28 +100,12 @@ class Daemon:
 
     def _fresh_chain(self, anvil: AnvilNode) -> tuple[Genesis, dict[str, Any]]:
         args = self.args
-        validators = devnet_validators(args.seed, args.validators)
-        keys = tuple(bls.parse_public_key(v.bls_pubkey).to_eip2537() for v in validators)
-        exocore_chain = ChainId.parse(args.chain_id).hash
-        w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
-        deployer = anvil.dev_accounts()[0]
-        deployment = _deployment_to_json(
-            deploy_l1(
-                w3,
-                deployer.private_key,
-                GenesisValset(GENESIS_VALSET_NONCE, keys, tuple(v.power for v in validators)),
-                exocore_chain,
-            )
-        )
-        genesis = Genesis(
+        genesis, deployment = deploy_for_devnet(
+            anvil,
             chain_id=args.chain_id,
             seed=args.seed,
-            l1_chain_id=deployment["chain_id"],
-            gateway=_address(deployment["gateway"]),
-            validators=validators,
-            genesis_time_ns=time.time_ns(),
+            validators=args.validators,
             epoch_blocks=args.epoch_blocks,
-            assets=_genesis_assets(deployment),
         )
         self.deployment_file.parent.mkdir(parents=True, exist_ok=True)
         self.deployment_file.write_text(json.dumps(deployment, indent=2) + "\n")
@@ -189,7 +121,7 @@ class Daemon:
         code = anvil.rpc("eth_getCode", [deployment["gateway"], "latest"])
         if not isinstance(code, str) or code in ("0x", ""):
             raise ConfigError("cannot resume: the L1 state (gateway) is gone from anvil; use --fresh")
-        if _hex(genesis.gateway) != deployment["gateway"].lower():
+        if hex0x(genesis.gateway) != deployment["gateway"].lower():
             raise ConfigError("cannot resume: the stored genesis names another gateway; use --fresh")
         return deployment
 
@@ -238,71 +170,10 @@ class Daemon:
     def _endpoints(
         self, genesis: Genesis, deployment: dict[str, Any], devnet: ExocoreDevnet, anvil: AnvilNode
     ) -> dict[str, Any]:
-        return {
-            "exocore": {
-                "chain_id": genesis.chain_id,
-                "exocore_chain": _hex(genesis.exocore_chain),
-                "rpc_url": devnet.rpc_url,
-                "ws_url": devnet.ws_url,
-                "grpc_target": devnet.grpc_target,
-                "grpc_url": f"grpc+http://{devnet.grpc_target}",
-                "block_time_ms": self.args.block_time_ms,
-                "epoch_blocks": genesis.epoch_blocks,
-                "lz_chain_id": DEVNET_LZ_CHAIN_ID,
-                "data_file": str(self.data_file),
-            },
-            "l1": {
-                "chain_id": deployment["chain_id"],
-                "rpc_url": anvil.rpc_url,
-                "deploy_block": deployment["block_number"],
-                "owner": deployment["owner"],
-                "guardian": deployment["guardian"],
-                "slashing_sink": deployment["slashing_sink"],
-                "contracts": {
-                    name: deployment[name]
-                    for name in ("gateway", "reward_vault", "restaking_vault", "reward_token", "weth")
-                },
-                "state_file": str(self.anvil_state),
-            },
-            "reward_tokens": [
-                {
-                    "token": deployment["reward_token"],
-                    "symbol": "EXOR",
-                    "funding": "MINT",
-                    "decimals": TOKEN_DECIMALS,
-                },
-                {
-                    "token": deployment["weth"],
-                    "symbol": "WETH",
-                    "funding": "VAULT",
-                    "decimals": TOKEN_DECIMALS,
-                },
-            ],
-            "assets": [
-                {
-                    "asset_id": asset.asset_id,
-                    "token": asset.asset_id.split("_")[0],
-                    "symbol": symbol,
-                    "decimals": asset.decimals,
-                    "price_usd": asset.price_usd_e8 // USD_ONE,
-                }
-                for asset, symbol in zip(genesis.assets, ("WETH", "EXOR"), strict=False)
-            ],
-            "validators": [
-                {
-                    "index": index,
-                    "power": validator.power,
-                    "bls_pubkey": _hex(validator.bls_pubkey),
-                    "bls_secret_key": None if validator.bls_secret is None else _hex(validator.bls_secret),
-                    "consensus_pubkey": _hex(validator.consensus_pubkey),
-                }
-                for index, validator in enumerate(genesis.validators)
-            ],
-            "dev_accounts": [
-                {"address": account.address, "private_key": _hex(account.private_key)}
-                for account in anvil.dev_accounts()
-            ],
-        }
+        described = endpoints(genesis, deployment, devnet, anvil, self.args.block_time_ms)
+        described["exocore"]["data_file"] = str(self.data_file)
+        described["l1"]["state_file"] = str(self.anvil_state)
+        return described
 
     def shutdown(self) -> None:
         if self.devnet is not None:

@@ -1,0 +1,270 @@
+"""Both chains in one process: anvil + the L1 contracts + the Exocore devnet, for tests, benchmarks
+and ``exorelay demo``.
+
+``exorelay devnet up`` runs the same parts as a detached daemon (:mod:`devnet.daemon`); this module
+holds what both share (deployment → genesis, the manifest's endpoint section).
+
+    with DevnetStack(tmp_path) as stack:
+        stack.relayer_config(database_url)      # an ExorelayConfig that points at both chains
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Final, Self
+
+from web3 import Web3
+
+from devnet.anvil import AnvilConfig, AnvilNode
+from devnet.chain.params import (
+    DEFAULT_CHAIN_ID,
+    DEFAULT_EPOCH_BLOCKS,
+    DEFAULT_SEED,
+    DEVNET_LZ_CHAIN_ID,
+    GENESIS_VALSET_NONCE,
+    USD_ONE,
+    Genesis,
+    GenesisAsset,
+    devnet_validators,
+)
+from devnet.chain.persistence import open_chain
+from devnet.l1_deploy import GenesisValset, L1Deployment, deploy_l1
+from devnet.runtime import ExocoreDevnet
+from relayer.protocol import bls
+from relayer.protocol.ids import ChainId, asset_id
+from relayer.protocol.types import Address
+
+WETH_PRICE_USD: Final = 3000
+REWARD_TOKEN_PRICE_USD: Final = 1
+TOKEN_DECIMALS: Final = 18
+DEFAULT_STACK_VALIDATORS: Final = 4
+"""Small enough for fast tests, large enough that one offline validator still leaves > 2/3."""
+
+
+def hex0x(data: bytes) -> str:
+    return "0x" + data.hex()
+
+
+def parse_address(text: str) -> Address:
+    return Address(bytes.fromhex(text.removeprefix("0x")))
+
+
+def deployment_to_json(deployment: L1Deployment) -> dict[str, Any]:
+    return {
+        "chain_id": deployment.chain_id,
+        "exocore_chain": hex0x(deployment.exocore_chain),
+        "weth": deployment.weth,
+        "reward_vault": deployment.reward_vault,
+        "restaking_vault": deployment.restaking_vault,
+        "reward_token": deployment.reward_token,
+        "gateway": deployment.gateway,
+        "owner": deployment.owner,
+        "guardian": deployment.guardian,
+        "slashing_sink": deployment.slashing_sink,
+        "block_number": deployment.block_number,
+    }
+
+
+def genesis_assets(deployment: dict[str, Any]) -> tuple[GenesisAsset, ...]:
+    """WETH and the reward token are restakable from genesis (with oracle prices)."""
+    return (
+        GenesisAsset(
+            asset_id(parse_address(deployment["weth"]), DEVNET_LZ_CHAIN_ID),
+            TOKEN_DECIMALS,
+            WETH_PRICE_USD * USD_ONE,
+        ),
+        GenesisAsset(
+            asset_id(parse_address(deployment["reward_token"]), DEVNET_LZ_CHAIN_ID),
+            TOKEN_DECIMALS,
+            REWARD_TOKEN_PRICE_USD * USD_ONE,
+        ),
+    )
+
+
+def deploy_for_devnet(
+    anvil: AnvilNode, *, chain_id: str, seed: str, validators: int, epoch_blocks: int
+) -> tuple[Genesis, dict[str, Any]]:
+    """Deploy the L1 contracts trusting the devnet's genesis valset; return the matching genesis."""
+    members = devnet_validators(seed, validators)
+    keys = tuple(bls.parse_public_key(v.bls_pubkey).to_eip2537() for v in members)
+    w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
+    deployment = deployment_to_json(
+        deploy_l1(
+            w3,
+            anvil.dev_accounts()[0].private_key,
+            GenesisValset(GENESIS_VALSET_NONCE, keys, tuple(v.power for v in members)),
+            ChainId.parse(chain_id).hash,
+        )
+    )
+    genesis = Genesis(
+        chain_id=chain_id,
+        seed=seed,
+        l1_chain_id=deployment["chain_id"],
+        gateway=parse_address(deployment["gateway"]),
+        validators=members,
+        genesis_time_ns=time.time_ns(),
+        epoch_blocks=epoch_blocks,
+        assets=genesis_assets(deployment),
+    )
+    return genesis, deployment
+
+
+def endpoints(
+    genesis: Genesis, deployment: dict[str, Any], devnet: ExocoreDevnet, anvil: AnvilNode, block_time_ms: int
+) -> dict[str, Any]:
+    """The manifest's description of both running chains (DESIGN §8)."""
+    return {
+        "exocore": {
+            "chain_id": genesis.chain_id,
+            "exocore_chain": hex0x(genesis.exocore_chain),
+            "rpc_url": devnet.rpc_url,
+            "ws_url": devnet.ws_url,
+            "grpc_target": devnet.grpc_target,
+            "grpc_url": f"grpc+http://{devnet.grpc_target}",
+            "block_time_ms": block_time_ms,
+            "epoch_blocks": genesis.epoch_blocks,
+            "lz_chain_id": DEVNET_LZ_CHAIN_ID,
+        },
+        "l1": {
+            "chain_id": deployment["chain_id"],
+            "rpc_url": anvil.rpc_url,
+            "deploy_block": deployment["block_number"],
+            "owner": deployment["owner"],
+            "guardian": deployment["guardian"],
+            "slashing_sink": deployment["slashing_sink"],
+            "contracts": {
+                name: deployment[name]
+                for name in ("gateway", "reward_vault", "restaking_vault", "reward_token", "weth")
+            },
+        },
+        "reward_tokens": [
+            {
+                "token": deployment["reward_token"],
+                "symbol": "EXOR",
+                "funding": "MINT",
+                "decimals": TOKEN_DECIMALS,
+            },
+            {"token": deployment["weth"], "symbol": "WETH", "funding": "VAULT", "decimals": TOKEN_DECIMALS},
+        ],
+        "assets": [
+            {
+                "asset_id": asset.asset_id,
+                "token": asset.asset_id.split("_")[0],
+                "symbol": symbol,
+                "decimals": asset.decimals,
+                "price_usd": asset.price_usd_e8 // USD_ONE,
+            }
+            for asset, symbol in zip(genesis.assets, ("WETH", "EXOR"), strict=False)
+        ],
+        "validators": [
+            {
+                "index": index,
+                "power": validator.power,
+                "bls_pubkey": hex0x(validator.bls_pubkey),
+                "bls_secret_key": None if validator.bls_secret is None else hex0x(validator.bls_secret),
+                "consensus_pubkey": hex0x(validator.consensus_pubkey),
+            }
+            for index, validator in enumerate(genesis.validators)
+        ],
+        "dev_accounts": [
+            {"address": account.address, "private_key": hex0x(account.private_key)}
+            for account in anvil.dev_accounts()
+        ],
+    }
+
+
+class DevnetStack:
+    """anvil + contracts + a fresh Exocore devnet (data under ``home``), all in this process.
+
+    ``exocore_block_time_s`` None: the devnet makes a block only when driven (tests advance it);
+    ``l1_block_time_s`` None: anvil automines one block per transaction.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        *,
+        validators: int = DEFAULT_STACK_VALIDATORS,
+        exocore_block_time_s: float | None = 0.2,
+        l1_block_time_s: float | None = None,
+        epoch_blocks: int = DEFAULT_EPOCH_BLOCKS,
+        chain_id: str = DEFAULT_CHAIN_ID,
+        seed: str = DEFAULT_SEED,
+    ) -> None:
+        self.home = home
+        self.validators = validators
+        self.exocore_block_time_s = exocore_block_time_s
+        self.l1_block_time_s = l1_block_time_s
+        self.epoch_blocks = epoch_blocks
+        self.chain_id = chain_id
+        self.seed = seed
+        self.anvil: AnvilNode | None = None
+        self.devnet: ExocoreDevnet | None = None
+        self.manifest: dict[str, Any] = {}
+
+    def start(self) -> Self:
+        self.home.mkdir(parents=True, exist_ok=True)
+        anvil = AnvilNode(AnvilConfig(block_time_s=self.l1_block_time_s)).start()
+        self.anvil = anvil
+        try:
+            genesis, deployment = deploy_for_devnet(
+                anvil,
+                chain_id=self.chain_id,
+                seed=self.seed,
+                validators=self.validators,
+                epoch_blocks=self.epoch_blocks,
+            )
+            genesis, store = open_chain(self.home / "devnet.sqlite", genesis)
+            devnet = ExocoreDevnet(genesis, store, block_time_s=self.exocore_block_time_s)
+            devnet.start()
+            self.devnet = devnet
+        except BaseException:
+            self.stop()
+            raise
+        block_time_ms = int((self.exocore_block_time_s or 0) * 1000)
+        self.manifest = {"seed": self.seed, **endpoints(genesis, deployment, devnet, anvil, block_time_ms)}
+        return self
+
+    def stop(self) -> None:
+        if self.devnet is not None:
+            self.devnet.stop()
+            self.devnet.store.close()
+            self.devnet = None
+        if self.anvil is not None:
+            self.anvil.stop()
+            self.anvil = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    @property
+    def gateway(self) -> str:
+        return str(self.manifest["l1"]["contracts"]["gateway"])
+
+    def relayer_settings(self, database_url: str, *, signer_index: int = 1) -> dict[str, Any]:
+        """Config sections (as for ``ExorelayConfig.model_validate``) for a relayer on this stack."""
+        exocore, l1 = self.manifest["exocore"], self.manifest["l1"]
+        return {
+            "exocore": {
+                "chain_id": exocore["chain_id"],
+                "rpc_urls": [exocore["rpc_url"]],
+                "grpc_endpoints": [exocore["grpc_target"]],
+                "poll_interval_s": 0.2,
+            },
+            "l1": {
+                "chain_id": l1["chain_id"],
+                "rpc_urls": [l1["rpc_url"]],
+                "gateway_address": l1["contracts"]["gateway"],
+                "confirmations": 1,
+                "fee_bump_after_s": 5.0,
+                "poll_interval_s": 0.2,
+                "start_block": l1["deploy_block"],
+                "keystore_password": None,
+            },
+            "database": {"url": database_url},
+            "relayer": {"sweep_interval_s": 2.0, "metrics_port": 0, "retry_base_s": 0.5, "retry_max_s": 5.0},
+        }
