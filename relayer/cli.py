@@ -25,6 +25,39 @@ register_indexer_commands(app)  # migrate, api
 
 
 @app.command()
+def run(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML config file (EXORELAY_* env overrides apply).")
+    ] = None,
+    once: Annotated[
+        int, typer.Option(help="Run this many cycles in the foreground and exit (0: run until SIGTERM).")
+    ] = 0,
+) -> None:
+    """Run the relayer and the indexer's ingestion until SIGTERM/SIGINT."""
+    # Imported here: the service pulls in web3/grpc, which other sub-commands should not pay for.
+    from relayer.config import load_config  # noqa: PLC0415
+    from relayer.errors import ExorelayError  # noqa: PLC0415
+    from relayer.logs import configure_logging  # noqa: PLC0415
+    from relayer.service import RelayerService  # noqa: PLC0415
+
+    settings = load_config(config)
+    configure_logging(settings.logging.level, settings.logging.format)
+    try:
+        service = RelayerService(settings)
+        if once:
+            service.parts.pipeline.relay_params()
+            service.sweep()
+            for _ in range(once):
+                service.cycle()
+            service.stop()
+            return
+        raise typer.Exit(code=service.run_forever())
+    except ExorelayError as exc:
+        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+
+
+@app.command()
 def version() -> None:
     """Print the exorelay version."""
     typer.echo(__version__)

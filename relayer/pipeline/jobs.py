@@ -1,0 +1,245 @@
+"""SQL access to the pipeline's work queue (relay_job, payout_job); every write stamps ``updated_at``.
+
+Kept apart from the stages so the stages read like the lifecycle and this reads like the schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
+
+from relayer.pipeline.retry import REFUSING_REASONS, RetryReason, next_attempt
+from relayer.pipeline.tables import (
+    OPEN_JOB_STAGES,
+    JobStage,
+    PayoutStage,
+    payout_job_table,
+    relay_job_table,
+)
+
+jobs = relay_job_table
+payout_jobs = payout_job_table
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    base_s: float
+    max_s: float
+
+
+def known_nonces(conn: Connection, nonces: Sequence[int]) -> set[int]:
+    if not nonces:
+        return set()
+    rows = conn.execute(select(jobs.c.packet_nonce).where(jobs.c.packet_nonce.in_(list(nonces))))
+    return {int(row[0]) for row in rows}
+
+
+def add_job(
+    conn: Connection,
+    *,
+    nonce: int,
+    kind: int,
+    valset_nonce: int,
+    exocore_height: int,
+    now: datetime,
+) -> bool:
+    """Record a newly discovered packet; False if it is already known."""
+    if known_nonces(conn, [nonce]):
+        return False
+    conn.execute(
+        insert(jobs).values(
+            packet_nonce=nonce,
+            kind=kind,
+            valset_nonce=valset_nonce,
+            exocore_height=exocore_height,
+            stage=JobStage.DISCOVERED.value,
+            attempts=0,
+            discovered_at=now,
+            updated_at=now,
+        )
+    )
+    return True
+
+
+def highest_nonce(conn: Connection) -> int | None:
+    value = conn.execute(select(func.max(jobs.c.packet_nonce))).scalar()
+    return None if value is None else int(value)
+
+
+def lowest_nonce(conn: Connection) -> int | None:
+    value = conn.execute(select(func.min(jobs.c.packet_nonce))).scalar()
+    return None if value is None else int(value)
+
+
+def missing_nonces(conn: Connection, low: int, high: int) -> list[int]:
+    """Nonces in [low, high] without a job (packets whose events were missed)."""
+    present = {
+        int(row[0])
+        for row in conn.execute(
+            select(jobs.c.packet_nonce).where(jobs.c.packet_nonce >= low, jobs.c.packet_nonce <= high)
+        )
+    }
+    return [nonce for nonce in range(low, high + 1) if nonce not in present]
+
+
+def due_jobs(conn: Connection, stage: JobStage, now: datetime, limit: int) -> list[Row[Any]]:
+    """Jobs at ``stage`` whose backoff has passed, lowest nonce first (delivery order)."""
+    return list(
+        conn.execute(
+            select(jobs)
+            .where(
+                jobs.c.stage == stage.value,
+                or_(jobs.c.next_attempt_at.is_(None), jobs.c.next_attempt_at <= now),
+            )
+            .order_by(jobs.c.packet_nonce)
+            .limit(limit)
+        )
+    )
+
+
+def job(conn: Connection, nonce: int) -> Row[Any] | None:
+    return conn.execute(select(jobs).where(jobs.c.packet_nonce == nonce)).first()
+
+
+def open_jobs_below(conn: Connection, nonce: int, valset_nonce: int) -> list[int]:
+    """Undelivered packets below ``nonce`` signed by ``valset_nonce`` (a VALSET_UPDATE waits for them)."""
+    rows = conn.execute(
+        select(jobs.c.packet_nonce).where(
+            jobs.c.packet_nonce < nonce,
+            jobs.c.valset_nonce == valset_nonce,
+            jobs.c.stage.in_([stage.value for stage in OPEN_JOB_STAGES]),
+        )
+    )
+    return [int(row[0]) for row in rows]
+
+
+def set_stage(conn: Connection, nonce: int, stage: JobStage, now: datetime, **values: Any) -> None:
+    conn.execute(
+        update(jobs).where(jobs.c.packet_nonce == nonce).values(stage=stage.value, updated_at=now, **values)
+    )
+
+
+def wait(  # noqa: PLR0917 (the stages call it positionally, in the order of the sentence)
+    conn: Connection,
+    nonce: int,
+    reason: RetryReason,
+    detail: str,
+    now: datetime,
+    backoff: Backoff,
+    *,
+    stage: JobStage | None = None,
+) -> datetime | None:
+    """Persist why the job waits; refusing reasons park it in ``refused`` (no timer)."""
+    row = job(conn, nonce)
+    attempts = 1 if row is None else int(row.attempts) + 1
+    values: dict[str, Any] = {
+        "retry_reason": reason.value,
+        "retry_detail": detail[:2000],
+        "attempts": attempts,
+        "updated_at": now,
+    }
+    due: datetime | None
+    if reason in REFUSING_REASONS:
+        values["stage"] = JobStage.REFUSED.value
+        due = None
+    else:
+        due = next_attempt(now, reason, attempts, base_s=backoff.base_s, max_s=backoff.max_s)
+        if stage is not None:
+            values["stage"] = stage.value
+    values["next_attempt_at"] = due
+    conn.execute(update(jobs).where(jobs.c.packet_nonce == nonce).values(**values))
+    return due
+
+
+def clear_wait(conn: Connection, nonce: int, now: datetime) -> None:
+    conn.execute(
+        update(jobs)
+        .where(jobs.c.packet_nonce == nonce)
+        .values(retry_reason=None, retry_detail=None, next_attempt_at=None, updated_at=now)
+    )
+
+
+def stage_counts(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(select(jobs.c.stage, func.count()).group_by(jobs.c.stage))
+    return {str(stage): int(count) for stage, count in rows}
+
+
+# --- payout jobs ------------------------------------------------------------------------------------------
+
+
+def add_payout_job(
+    conn: Connection, *, distribution_id: str, nonce: int, leaf_count: int, now: datetime
+) -> bool:
+    exists = conn.execute(
+        select(payout_jobs.c.distribution_id).where(payout_jobs.c.distribution_id == distribution_id)
+    ).first()
+    if exists is not None:
+        return False
+    conn.execute(
+        insert(payout_jobs).values(
+            distribution_id=distribution_id,
+            packet_nonce=nonce,
+            leaf_count=leaf_count,
+            stage=PayoutStage.WAITING_ROOT.value,
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return True
+
+
+def due_payout_jobs(conn: Connection, now: datetime) -> list[Row[Any]]:
+    return list(
+        conn.execute(
+            select(payout_jobs)
+            .where(
+                payout_jobs.c.stage.in_([PayoutStage.WAITING_ROOT.value, PayoutStage.PAYING.value]),
+                or_(payout_jobs.c.next_attempt_at.is_(None), payout_jobs.c.next_attempt_at <= now),
+            )
+            .order_by(payout_jobs.c.packet_nonce)
+        )
+    )
+
+
+def set_payout_stage(
+    conn: Connection, distribution_id: str, stage: PayoutStage, now: datetime, **values: Any
+) -> None:
+    conn.execute(
+        update(payout_jobs)
+        .where(payout_jobs.c.distribution_id == distribution_id)
+        .values(stage=stage.value, updated_at=now, **values)
+    )
+
+
+def payout_wait(  # noqa: PLR0917 (as wait())
+    conn: Connection, distribution_id: str, reason: RetryReason, detail: str, now: datetime, backoff: Backoff
+) -> None:
+    row = conn.execute(
+        select(payout_jobs.c.attempts).where(payout_jobs.c.distribution_id == distribution_id)
+    ).first()
+    attempts = 1 if row is None else int(row[0]) + 1
+    conn.execute(
+        update(payout_jobs)
+        .where(payout_jobs.c.distribution_id == distribution_id)
+        .values(
+            retry_reason=reason.value,
+            retry_detail=detail[:2000],
+            attempts=attempts,
+            next_attempt_at=next_attempt(now, reason, attempts, base_s=backoff.base_s, max_s=backoff.max_s),
+            updated_at=now,
+        )
+    )
+
+
+def open_payout_jobs(conn: Connection) -> int:
+    value = conn.execute(
+        select(func.count()).where(
+            and_(payout_jobs.c.stage.in_([PayoutStage.WAITING_ROOT.value, PayoutStage.PAYING.value]))
+        )
+    ).scalar()
+    return int(value or 0)

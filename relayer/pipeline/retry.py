@@ -1,0 +1,76 @@
+"""Why a job is waiting, and how long it waits (pure).
+
+Every wait is typed and persisted on the job (``relay_job.retry_reason``), so ``exorelay status``
+and the metrics say *why* a packet has not moved, and an operator can tell "Exocore is down" from
+"a third of the validators are offline" from "this packet is poison".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Final
+
+MAX_BACKOFF_EXPONENT: Final = 16
+"""2^16 x base is far past any sane cap; bounding the exponent keeps the arithmetic small."""
+
+
+class RetryReason(StrEnum):
+    # Transient: the world will change without anyone acting.
+    EXOCORE_UNAVAILABLE = "exocore_unavailable"
+    L1_UNAVAILABLE = "l1_unavailable"
+    PACKET_NOT_FOUND = "packet_not_found"
+    """An event named the packet but the node does not serve it (yet)."""
+    QUORUM_NOT_REACHED = "quorum_not_reached"
+    """Valid signatures are short of the threshold: validators offline or late."""
+    VALSET_NOT_ON_L1 = "valset_not_on_l1"
+    """Signed by a valset the gateway does not trust yet: its VALSET_UPDATE must land first."""
+    EARLIER_PACKETS_PENDING = "earlier_packets_pending"
+    """A VALSET_UPDATE waits until the packets its (outgoing) set signed are delivered."""
+    LEAVES_NOT_INDEXED = "leaves_not_indexed"
+    TX_FAILED = "tx_failed"
+    """The transaction reverted or could not be sent; rebuilt and tried again."""
+    # Need a human or a fixed upstream: refused until ``exorelay retry``.
+    PACKET_INVALID = "packet_invalid"
+    ROOT_MISMATCH = "root_mismatch"
+    """The leaves Exocore serves do not hash to the root (or total/count) the packet carries."""
+    VALSET_MISMATCH = "valset_mismatch"
+    """The valset Exocore serves does not match the commitment the gateway stores."""
+    STALE_VALSET = "stale_valset"
+    """Signed by a set older than the gateway's: can never verify on L1."""
+    L1_REJECTED_ATTESTATION = "l1_rejected_attestation"
+    """L1 refused an attestation we verified: our view and the gateway's disagree."""
+
+
+REFUSING_REASONS: Final = frozenset(
+    {
+        RetryReason.PACKET_INVALID,
+        RetryReason.ROOT_MISMATCH,
+        RetryReason.STALE_VALSET,
+        RetryReason.L1_REJECTED_ATTESTATION,
+    }
+)
+"""Reasons that park a job in ``refused`` instead of retrying it on a timer."""
+
+QUICK_RETRY_REASONS: Final = frozenset(
+    {
+        RetryReason.QUORUM_NOT_REACHED,
+        RetryReason.VALSET_NOT_ON_L1,
+        RetryReason.EARLIER_PACKETS_PENDING,
+        RetryReason.LEAVES_NOT_INDEXED,
+        RetryReason.PACKET_NOT_FOUND,
+    }
+)
+"""Waiting on normal progress (late signatures, the previous packet's finality): check again at the
+base interval instead of backing off exponentially, or latency suffers for nothing."""
+
+
+def next_attempt(
+    now: datetime, reason: RetryReason, attempts: int, *, base_s: float, max_s: float
+) -> datetime:
+    """When a job that failed ``attempts`` times for ``reason`` is due again."""
+    if reason in QUICK_RETRY_REASONS:
+        delay = base_s
+    else:
+        delay = min(max_s, base_s * 2 ** min(max(attempts - 1, 0), MAX_BACKOFF_EXPONENT))
+    return now + timedelta(seconds=delay)

@@ -1,0 +1,628 @@
+"""The relay pipeline: discover → prepare → submit → confirm → pay (DESIGN §4, §7).
+
+Each stage reads its due jobs from SQL, talks to the chains *outside* any database transaction,
+then records the outcome in one short transaction. A crash between two stages loses nothing: the
+job is still at the stage it reached, and every step is idempotent (an intent is keyed, a nonce
+already used on L1 counts as delivered, a paid leaf is never offered again).
+
+The relayer trusts neither chain's answers blindly: it verifies every validator signature itself,
+checks quorum against the valset *commitment the gateway stores*, and recomputes a distribution's
+Merkle root and total from the leaves before it asks L1 to accept them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import Connection, Engine, func, select
+
+from indexer.lifecycle import PayoutState
+from indexer.models import payout_table
+from indexer.store import LifecycleStore, utc_now
+from relayer.errors import ConfigError, ExocoreRpcError, ExorelayError, L1RpcError
+from relayer.exocore.events import RelayPacketCreated
+from relayer.exocore.grpc_client import ExocoreGrpcClient, PacketRejection, RelayPacket, RelayParams
+from relayer.l1.gateway import GatewayClient, encode_packet_call, encode_payout_call
+from relayer.l1.tables import IntentState, tx_intent_table
+from relayer.l1.txmanager import TxManager
+from relayer.pipeline import jobs
+from relayer.pipeline.jobs import Backoff
+from relayer.pipeline.retry import RetryReason
+from relayer.pipeline.tables import JobStage, PayoutStage
+from relayer.protocol.attestation import InsufficientSignaturesError, build_attestation, valset_commitment
+from relayer.protocol.merkle import DistributionTree
+from relayer.protocol.packets import PacketKind, RewardDistributionPayload, check_gateway_limits
+from relayer.protocol.packets import distribution_id as compute_distribution_id
+from relayer.protocol.types import Address
+
+_log = logging.getLogger("relayer.pipeline")
+
+PREPARE_BATCH_JOBS: Final = 64
+"""Jobs prepared per cycle: bounds one cycle's latency when a long backlog is being cleared."""
+SWEEP_PAGE_PACKETS: Final = 500
+"""Packets read per sweep: the sweep is a safety net, the event path carries the steady state."""
+PAYOUT_BASE_GAS: Final = 90_000
+"""Fixed cost of a payout call (21k intrinsic + distribution lookup + multiproof setup), measured ~70k."""
+PAYOUT_LEAF_GAS: Final = 36_000
+"""Per-leaf cost at batch >= 100 measured 31.1k (MINT) / 31.8k (VAULT) in bench/gas.py; +13 % margin
+for multiproof calldata and cold recipients."""
+MAX_PAYOUT_LEAVES_PER_TX: Final = 1_000
+"""Upper bound regardless of budget: keeps one tx's calldata under ~150 kB (node and mempool limits)."""
+MAX_INFLIGHT_PAYOUT_TXS: Final = 8
+"""Payout batches of one distribution in flight at once: enough to fill several 30M-gas blocks in
+a row, few enough that a fee spike strands little."""
+TREE_CACHE_DISTRIBUTIONS: Final = 4
+"""Distribution trees kept in memory between cycles (a 100k-leaf tree is ~60 MB of Python objects)."""
+
+ATTESTATION_REJECTIONS: Final = frozenset({"InsufficientQuorum", "InvalidSignature", "InvalidSignerBitmap"})
+"""Gateway errors meaning L1 disagrees with our own signature check: never retry blindly."""
+
+PURPOSE_OF_KIND: Final = {
+    PacketKind.VALSET_UPDATE: "valset_update",
+    PacketKind.REWARD_DISTRIBUTION: "distribution",
+    PacketKind.SLASH: "slash",
+}
+
+
+@dataclass
+class CycleReport:
+    discovered: int = 0
+    submitted: int = 0
+    delivered: int = 0
+    waiting: dict[str, int] = field(default_factory=dict)
+    payout_batches: int = 0
+    payouts_completed: int = 0
+
+    def waited(self, reason: RetryReason) -> None:
+        self.waiting[reason.value] = self.waiting.get(reason.value, 0) + 1
+
+
+class _WaitSignal(Exception):  # noqa: N818 (control flow inside a stage, never escapes it)
+    """A job cannot move now; carries the typed reason recorded on it."""
+
+    def __init__(self, reason: RetryReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSettings:
+    l1_chain_id: int
+    backoff: Backoff
+    payout_gas_budget: int
+
+    @property
+    def leaves_per_payout_tx(self) -> int:
+        return max(
+            1, min(MAX_PAYOUT_LEAVES_PER_TX, (self.payout_gas_budget - PAYOUT_BASE_GAS) // PAYOUT_LEAF_GAS)
+        )
+
+
+def hex0x(data: bytes) -> str:
+    return "0x" + data.hex()
+
+
+class Pipeline:
+    """The stages over one database, one Exocore client, one gateway and one transaction manager."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        store: LifecycleStore,
+        grpc: ExocoreGrpcClient,
+        gateway: GatewayClient,
+        txm: TxManager,
+        *,
+        settings: PipelineSettings,
+        clock: Callable[[], datetime] = utc_now,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.grpc = grpc
+        self.gateway = gateway
+        self.txm = txm
+        self.settings = settings
+        self.clock = clock
+        self.should_stop = should_stop
+        self._params: RelayParams | None = None
+        self._trees: OrderedDict[str, DistributionTree] = OrderedDict()
+        self._paid_elsewhere: dict[str, set[int]] = {}
+        self._seen_failed_payouts: set[int] = set()
+
+    # ------------------------------------------------------------------ start-up checks
+
+    def relay_params(self) -> RelayParams:
+        """Exocore's relay parameters, checked once against the L1 we are configured for."""
+        if self._params is None:
+            params = self.grpc.relay_params()
+            gateway = Address(bytes.fromhex(self.gateway.address.removeprefix("0x")))
+            if params.gateway != gateway or params.l1_chain_id != self.settings.l1_chain_id:
+                raise ConfigError(
+                    f"Exocore relays to chain {params.l1_chain_id} gateway {hex0x(params.gateway)}, but"
+                    f" this relayer is configured for chain {self.settings.l1_chain_id}"
+                    f" gateway {self.gateway.address}"
+                )
+            if self.gateway.exocore_chain() != params.exocore_chain:
+                raise ConfigError("the gateway trusts another Exocore chain than the one we follow")
+            self._params = params
+        return self._params
+
+    # ------------------------------------------------------------------ one cycle, in lifecycle order
+
+    def run_cycle(self, events: Sequence[tuple[int, RelayPacketCreated]] = ()) -> CycleReport:
+        report = CycleReport()
+        report.discovered += self.discover(events)
+        if not self.should_stop():
+            self.prepare_and_submit(report)
+        if not self.should_stop():
+            self.txm.tick()
+        if not self.should_stop():
+            self.confirm(report)
+        if not self.should_stop():
+            self.pay(report)
+        return report
+
+    # ------------------------------------------------------------------ 1. discover
+
+    def discover(self, events: Iterable[tuple[int, RelayPacketCreated]]) -> int:
+        """Record packets named by ``relay_packet_created`` events (height, event)."""
+        added = 0
+        now = self.clock()
+        with self.engine.begin() as conn:
+            for height, event in events:
+                if jobs.add_job(
+                    conn,
+                    nonce=event.nonce,
+                    kind=int(event.kind),
+                    valset_nonce=event.valset_nonce,
+                    exocore_height=height,
+                    now=now,
+                ):
+                    added += 1
+                    _log.info(
+                        "packet discovered", extra={"packet_nonce": event.nonce, "kind": event.kind.name}
+                    )
+        return added
+
+    def sweep(self) -> int:
+        """Ask Exocore for every packet past the highest known one, and for gaps below it.
+
+        Catches packets whose events were missed (a follower that started late, an RPC that dropped
+        events); run on start and periodically.
+        """
+        params = self.relay_params()
+        with self.engine.begin() as conn:
+            low, high = jobs.lowest_nonce(conn), jobs.highest_nonce(conn)
+            gaps = [] if low is None or high is None else jobs.missing_nonces(conn, low, high)
+        found: list[RelayPacket | PacketRejection] = []
+        for nonce in gaps:
+            packet = self.grpc.packet(nonce, params)
+            if packet is not None:
+                found.append(packet)
+        start = 0 if high is None else high + 1
+        for packet in self.grpc.packets(start, params):
+            found.append(packet)
+            if len(found) >= SWEEP_PAGE_PACKETS:
+                break
+        added = 0
+        now = self.clock()
+        with self.engine.begin() as conn:
+            for item in found:
+                if isinstance(item, PacketRejection):
+                    kind, valset_nonce, height, nonce = (
+                        item.kind,
+                        item.valset_nonce,
+                        item.exocore_height,
+                        item.nonce,
+                    )
+                else:
+                    kind = int(item.packet.kind)
+                    valset_nonce, height, nonce = item.packet.valset_nonce, item.exocore_height, item.nonce
+                if kind not in (1, 2, 3):
+                    continue
+                if jobs.add_job(
+                    conn, nonce=nonce, kind=kind, valset_nonce=valset_nonce, exocore_height=height, now=now
+                ):
+                    added += 1
+                    _log.info("packet found by sweep", extra={"packet_nonce": nonce})
+        return added
+
+    # ------------------------------------------------------------------ 2+3. prepare, submit
+
+    def prepare_and_submit(self, report: CycleReport) -> None:
+        with self.engine.begin() as conn:
+            due = jobs.due_jobs(conn, JobStage.DISCOVERED, self.clock(), PREPARE_BATCH_JOBS)
+        l1_valset: int | None = None
+        for row in due:
+            if self.should_stop():
+                return
+            nonce = int(row.packet_nonce)
+            try:
+                if l1_valset is None:
+                    l1_valset = self._l1(self.gateway.current_valset_nonce)
+                self._prepare_one(row, l1_valset, report)
+            except _WaitSignal as wait:
+                self._record_wait(nonce, wait.reason, wait.detail, report)
+            except ExocoreRpcError as exc:
+                self._record_wait(nonce, RetryReason.EXOCORE_UNAVAILABLE, str(exc), report)
+            except L1RpcError as exc:
+                self._record_wait(nonce, RetryReason.L1_UNAVAILABLE, str(exc), report)
+                l1_valset = None
+
+    def _l1(self, call: Callable[[], Any]) -> Any:
+        return call()
+
+    def _record_wait(self, nonce: int, reason: RetryReason, detail: str, report: CycleReport) -> None:
+        report.waited(reason)
+        with self.engine.begin() as conn:
+            due = jobs.wait(conn, nonce, reason, detail, self.clock(), self.settings.backoff)
+        level = logging.WARNING if due is None else logging.INFO
+        _log.log(
+            level,
+            "packet waits: %s",
+            detail,
+            extra={"packet_nonce": nonce, "retry_reason": reason.value, "refused": due is None},
+        )
+
+    def _prepare_one(self, row: Any, l1_valset: int, report: CycleReport) -> None:
+        nonce = int(row.packet_nonce)
+        params = self.relay_params()
+        if self.gateway.nonce_used(nonce):
+            self._delivered(nonce, None, report, how="already used on L1")
+            return
+        served = self.grpc.packet(nonce, params)
+        if served is None:
+            raise _WaitSignal(RetryReason.PACKET_NOT_FOUND, f"Exocore does not serve packet {nonce}")
+        if isinstance(served, PacketRejection):
+            raise _WaitSignal(RetryReason.PACKET_INVALID, served.reason)
+        packet = served.packet
+        try:
+            check_gateway_limits(packet.payload)
+        except ExorelayError as exc:
+            raise _WaitSignal(RetryReason.PACKET_INVALID, f"exceeds gateway limits: {exc}") from exc
+        if packet.valset_nonce > l1_valset:
+            raise _WaitSignal(
+                RetryReason.VALSET_NOT_ON_L1,
+                f"signed by valset {packet.valset_nonce}; the gateway trusts {l1_valset}",
+            )
+        if packet.valset_nonce < l1_valset:
+            raise _WaitSignal(
+                RetryReason.STALE_VALSET,
+                f"signed by valset {packet.valset_nonce}, older than the gateway's {l1_valset}",
+            )
+        if packet.kind is PacketKind.VALSET_UPDATE:
+            with self.engine.begin() as conn:
+                earlier = jobs.open_jobs_below(conn, nonce, packet.valset_nonce)
+            if earlier:
+                raise _WaitSignal(
+                    RetryReason.EARLIER_PACKETS_PENDING,
+                    f"packets {earlier[:10]} signed by valset {packet.valset_nonce} go first",
+                )
+        valset = self.grpc.valset(packet.valset_nonce)
+        if valset is None:
+            raise _WaitSignal(
+                RetryReason.EXOCORE_UNAVAILABLE, f"Exocore does not serve valset {packet.valset_nonce}"
+            )
+        members = [(m.bls_pubkey, int(m.power)) for m in valset.members]
+        commitment = valset_commitment(valset.valset_nonce, [k for k, _ in members], [p for _, p in members])
+        if commitment != self.gateway.valset_commitment():
+            raise _WaitSignal(
+                RetryReason.VALSET_MISMATCH,
+                f"valset {valset.valset_nonce} served by Exocore does not match the gateway's commitment",
+            )
+        distribution_id: str | None = None
+        if isinstance(packet.payload, RewardDistributionPayload):
+            self._check_distribution(nonce, packet.payload)
+            distribution_id = hex0x(packet.distribution_id)
+        signatures = self.grpc.packet_signatures(nonce)
+        if signatures is None:
+            raise _WaitSignal(RetryReason.QUORUM_NOT_REACHED, "no signatures served yet")
+        try:
+            attestation = build_attestation(
+                packet.digest,
+                members,
+                {s.index: s.signature for s in signatures.signatures},
+                params.threshold,
+            )
+        except InsufficientSignaturesError as exc:
+            raise _WaitSignal(RetryReason.QUORUM_NOT_REACHED, str(exc)) from exc
+        if attestation.rejected:
+            _log.warning(
+                "invalid validator signatures left out of the aggregate",
+                extra={"packet_nonce": nonce, "validators": list(attestation.rejected)},
+            )
+        calldata = encode_packet_call(packet, attestation.signer_bitmap, attestation.signature_eip2537)
+        now = self.clock()
+        with self.engine.begin() as conn:
+            intent_id = self.txm.enqueue(
+                conn,
+                key=f"packet:{nonce}:{int(row.attempts)}",
+                purpose=PURPOSE_OF_KIND[packet.kind],
+                to=self.gateway.address,
+                calldata=calldata,
+                packet_nonce=nonce,
+                distribution_id=distribution_id,
+            )
+            jobs.set_stage(
+                conn,
+                nonce,
+                JobStage.SUBMITTED,
+                now,
+                distribution_id=distribution_id,
+                signer_bitmap=hex0x(attestation.signer_bitmap),
+                aggregate_signature=hex0x(attestation.signature_eip2537),
+                signed_power=attestation.signed_power,
+                total_power=attestation.total_power,
+                tx_intent_id=intent_id,
+                retry_reason=None,
+                retry_detail=None,
+                next_attempt_at=None,
+            )
+        report.submitted += 1
+        _log.info(
+            "packet submitted",
+            extra={
+                "packet_nonce": nonce,
+                "kind": packet.kind.name,
+                "intent_id": intent_id,
+                "signed_power": attestation.signed_power,
+                "total_power": attestation.total_power,
+            },
+        )
+
+    def _check_distribution(self, nonce: int, payload: RewardDistributionPayload) -> None:
+        """Recompute root, total and leaf count from the leaves Exocore serves; refuse on mismatch."""
+        leaves = [record.leaf for record in self.grpc.distribution_leaves(nonce)]
+        try:
+            tree = DistributionTree.build(leaves)
+        except ExorelayError as exc:
+            raise _WaitSignal(RetryReason.ROOT_MISMATCH, f"leaves do not form a valid tree: {exc}") from exc
+        problems = []
+        if tree.root != payload.merkle_root:
+            problems.append(f"root {hex0x(tree.root)} != packet root {hex0x(payload.merkle_root)}")
+        if tree.total != payload.total:
+            problems.append(f"leaf total {tree.total} != packet total {payload.total}")
+        if len(tree) != payload.leaf_count:
+            problems.append(f"{len(tree)} leaves != packet leafCount {payload.leaf_count}")
+        if problems:
+            _log.warning("distribution refused: %s", "; ".join(problems), extra={"packet_nonce": nonce})
+            raise _WaitSignal(RetryReason.ROOT_MISMATCH, "; ".join(problems))
+
+    # ------------------------------------------------------------------ 4. confirm
+
+    def confirm(self, report: CycleReport) -> None:
+        with self.engine.begin() as conn:
+            rows = jobs.due_jobs(conn, JobStage.SUBMITTED, self.clock(), 10_000)
+            intents = {
+                int(row.packet_nonce): self.txm.intent(conn, int(row.tx_intent_id))
+                for row in rows
+                if row.tx_intent_id is not None
+            }
+        for row in rows:
+            nonce = int(row.packet_nonce)
+            intent = intents.get(nonce)
+            if intent is None:
+                continue
+            state = IntentState(intent.state)
+            if state in (IntentState.FINALIZED, IntentState.ALREADY_DONE):
+                self._delivered(nonce, row, report, how=state.value)
+            elif state is IntentState.FAILED:
+                name = intent.reason_code or ""
+                if name == "StaleValset":
+                    reason = RetryReason.STALE_VALSET
+                elif name in ATTESTATION_REJECTIONS:
+                    reason = RetryReason.L1_REJECTED_ATTESTATION
+                else:
+                    reason = RetryReason.TX_FAILED
+                with self.engine.begin() as conn:
+                    jobs.wait(
+                        conn,
+                        nonce,
+                        reason,
+                        f"L1 transaction failed: {name} {intent.reason or ''}".strip(),
+                        self.clock(),
+                        self.settings.backoff,
+                        stage=JobStage.DISCOVERED,
+                    )
+                report.waited(reason)
+
+    def _delivered(self, nonce: int, row: Any, report: CycleReport, *, how: str) -> None:
+        now = self.clock()
+        with self.engine.begin() as conn:
+            current = jobs.job(conn, nonce)
+            if current is None:
+                return
+            jobs.set_stage(
+                conn,
+                nonce,
+                JobStage.DELIVERED,
+                now,
+                delivered_at=now,
+                retry_reason=None,
+                next_attempt_at=None,
+            )
+            if int(current.kind) == PacketKind.REWARD_DISTRIBUTION:
+                distribution_id = current.distribution_id
+                if distribution_id is None:
+                    distribution_id = hex0x(compute_distribution_id(self.relay_params().exocore_chain, nonce))
+                    jobs.set_stage(conn, nonce, JobStage.DELIVERED, now, distribution_id=distribution_id)
+                jobs.add_payout_job(conn, distribution_id=distribution_id, nonce=nonce, leaf_count=0, now=now)
+        report.delivered += 1
+        _log.info("packet delivered", extra={"packet_nonce": nonce, "how": how})
+
+    # ------------------------------------------------------------------ 5. pay
+
+    def pay(self, report: CycleReport) -> None:
+        with self.engine.begin() as conn:
+            due = jobs.due_payout_jobs(conn, self.clock())
+        for row in due:
+            if self.should_stop():
+                return
+            distribution_id = str(row.distribution_id)
+            try:
+                self._pay_one(row, report)
+            except _WaitSignal as wait:
+                with self.engine.begin() as conn:
+                    jobs.payout_wait(
+                        conn, distribution_id, wait.reason, wait.detail, self.clock(), self.settings.backoff
+                    )
+                report.waited(wait.reason)
+            except ExocoreRpcError as exc:
+                with self.engine.begin() as conn:
+                    jobs.payout_wait(
+                        conn,
+                        distribution_id,
+                        RetryReason.EXOCORE_UNAVAILABLE,
+                        str(exc),
+                        self.clock(),
+                        self.settings.backoff,
+                    )
+            except L1RpcError as exc:
+                with self.engine.begin() as conn:
+                    jobs.payout_wait(
+                        conn,
+                        distribution_id,
+                        RetryReason.L1_UNAVAILABLE,
+                        str(exc),
+                        self.clock(),
+                        self.settings.backoff,
+                    )
+
+    def _tree(self, distribution_id: str, nonce: int, root: bytes) -> DistributionTree:
+        tree = self._trees.get(distribution_id)
+        if tree is None:
+            tree = DistributionTree.build(record.leaf for record in self.grpc.distribution_leaves(nonce))
+            if tree.root != root:
+                raise _WaitSignal(RetryReason.ROOT_MISMATCH, "served leaves do not hash to the root on L1")
+            self._trees[distribution_id] = tree
+            while len(self._trees) > TREE_CACHE_DISTRIBUTIONS:
+                self._trees.popitem(last=False)
+        else:
+            self._trees.move_to_end(distribution_id)
+        return tree
+
+    def _pay_one(self, row: Any, report: CycleReport) -> None:
+        distribution_id = str(row.distribution_id)
+        dist_bytes = bytes.fromhex(distribution_id.removeprefix("0x"))
+        on_l1 = self.gateway.distribution(dist_bytes)
+        if on_l1 is None:
+            raise _WaitSignal(RetryReason.TX_FAILED, "the distribution root is not on L1")
+        now = self.clock()
+        if row.stage == PayoutStage.WAITING_ROOT.value:
+            with self.engine.begin() as conn:
+                jobs.set_payout_stage(
+                    conn, distribution_id, PayoutStage.PAYING, now, leaf_count=int(on_l1.leaf_count)
+                )
+        self._handle_failed_batches(distribution_id, dist_bytes)
+        p, i = payout_table, tx_intent_table
+        with self.engine.begin() as conn:
+            states = {
+                str(state): int(count)
+                for state, count in conn.execute(
+                    select(p.c.state, func.count())
+                    .where(p.c.distribution_id == distribution_id)
+                    .group_by(p.c.state)
+                )
+            }
+            if sum(states.values()) == 0:
+                raise _WaitSignal(
+                    RetryReason.LEAVES_NOT_INDEXED, "the indexer has not recorded this distribution's leaves"
+                )
+            if states.get(PayoutState.FINALIZED.value, 0) == int(on_l1.leaf_count):
+                jobs.set_payout_stage(
+                    conn, distribution_id, PayoutStage.PAID, now, paid_at=now, retry_reason=None
+                )
+                report.payouts_completed += 1
+                _log.info("distribution fully paid", extra={"distribution_id": distribution_id})
+                return
+            open_intents = list(
+                conn.execute(
+                    select(i.c.state, i.c.leaf_indices).where(
+                        i.c.distribution_id == distribution_id,
+                        i.c.purpose == "payout",
+                        i.c.state.in_(
+                            [s.value for s in (IntentState.QUEUED, IntentState.PENDING, IntentState.INCLUDED)]
+                        ),
+                    )
+                )
+            )
+            slots = MAX_INFLIGHT_PAYOUT_TXS - len(open_intents)
+            if slots <= 0:
+                return
+            queued = {
+                int(x)
+                for state, indices in open_intents
+                if state == IntentState.QUEUED.value
+                for x in indices
+            }
+            skip = queued | self._paid_elsewhere.get(distribution_id, set())
+            want = slots * self.settings.leaves_per_payout_tx
+            pending = [
+                int(index)
+                for (index,) in conn.execute(
+                    select(p.c.leaf_index)
+                    .where(p.c.distribution_id == distribution_id, p.c.state == PayoutState.PENDING.value)
+                    .order_by(p.c.leaf_index)
+                    .limit(want + len(skip))
+                )
+                if int(index) not in skip
+            ][:want]
+        if not pending:
+            return
+        tree = self._tree(distribution_id, int(row.packet_nonce), on_l1.root)
+        size = self.settings.leaves_per_payout_tx
+        batches = [pending[k : k + size] for k in range(0, len(pending), size)]
+        with self.engine.begin() as conn:
+            for batch in batches:
+                proof = tree.multiproof(batch)
+                calldata = encode_payout_call(dist_bytes, proof.leaves, proof.proof, proof.proof_flags)
+                self.txm.enqueue(
+                    conn,
+                    key=f"payout:{distribution_id}:{batch[0]}:{len(batch)}:{_seq(conn, distribution_id)}",
+                    purpose="payout",
+                    to=self.gateway.address,
+                    calldata=calldata,
+                    distribution_id=distribution_id,
+                    leaf_indices=[leaf.index for leaf in proof.leaves],
+                    gas_limit=None,
+                )
+            report.payout_batches += len(batches)
+        _log.info(
+            "payout batches queued",
+            extra={"distribution_id": distribution_id, "batches": len(batches), "leaves": len(pending)},
+        )
+
+    def _handle_failed_batches(self, distribution_id: str, dist_bytes: bytes) -> None:
+        """A batch that reverted LeafAlreadyPaid (a self-claim got there first): find which leaves are
+        paid and leave them out until the L1 indexer records their RewardPaid."""
+        i = tx_intent_table
+        with self.engine.begin() as conn:
+            failed = [
+                (int(row.id), list(row.leaf_indices))
+                for row in conn.execute(
+                    select(i.c.id, i.c.leaf_indices).where(
+                        i.c.distribution_id == distribution_id,
+                        i.c.purpose == "payout",
+                        i.c.state == IntentState.FAILED.value,
+                    )
+                )
+                if int(row.id) not in self._seen_failed_payouts
+            ]
+        for intent_id, indices in failed:
+            paid = {int(x) for x in indices if self.gateway.is_paid(dist_bytes, int(x))}
+            self._paid_elsewhere.setdefault(distribution_id, set()).update(paid)
+            self._seen_failed_payouts.add(intent_id)
+
+
+def _seq(conn: Connection, distribution_id: str) -> int:
+    """A per-distribution sequence for intent keys (a rebuilt batch must not collide with a failed one)."""
+    i = tx_intent_table
+    value = conn.execute(select(func.count()).where(i.c.distribution_id == distribution_id)).scalar()
+    return int(value or 0)

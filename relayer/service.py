@@ -1,0 +1,277 @@
+"""``exorelay run``: the long-lived relayer + indexer ingest process.
+
+One process per signing key. APScheduler drives the periodic jobs on a *single* worker thread, so
+stages never race each other over the same rows (the transaction manager owns the key's nonces):
+
+- ``cycle`` (every ``exocore.poll_interval_s``): follow Exocore blocks → index them and discover
+  packets → ingest L1 logs → prepare/submit → tx manager tick → confirm → pay;
+- ``sweep`` (every ``relayer.sweep_interval_s``, and once on start): find packets by nonce that
+  no event announced;
+- ``metrics`` (every ``METRICS_INTERVAL_S``): backlog gauges from the database.
+
+A missed run is coalesced into one (``coalesce=True``), never run twice at once
+(``max_instances=1``), and one running late by more than its own interval is skipped
+(``misfire_grace_time``): the next run does the same work. SIGTERM/SIGINT set a stop flag that
+every stage checks between items; the scheduler then waits for the running job and the process
+exits well within ``SHUTDOWN_BUDGET_S``.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any, Final
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import Engine
+
+from indexer import migrate
+from indexer.db import create_db_engine
+from indexer.ingest.exocore_feed import ExocoreFeed
+from indexer.ingest.l1 import L1Contracts, L1Ingestor, Web3L1Source
+from indexer.store import LifecycleStore
+from relayer.config import ExorelayConfig, FinalityMode
+from relayer.errors import ConfigError, ExorelayError
+from relayer.exocore.events import RelayPacketCreated, decode_block_events
+from relayer.exocore.follower import BlockFollower
+from relayer.exocore.grpc_client import ExocoreGrpcClient
+from relayer.exocore.rpc import CometRpcClient
+from relayer.l1.client import L1Client
+from relayer.l1.gateway import GatewayClient
+from relayer.l1.keystore import load_signer
+from relayer.l1.txmanager import TxManager, TxSettings
+from relayer.metrics import RelayerMetrics
+from relayer.pipeline.jobs import Backoff
+from relayer.pipeline.stages import CycleReport, Pipeline, PipelineSettings
+
+_log = logging.getLogger("relayer.service")
+
+SHUTDOWN_BUDGET_S: Final = 10.0
+"""Issue #5: on SIGTERM, finish the step, persist, exit within 10 s."""
+METRICS_INTERVAL_S: Final = 5.0
+"""Backlog gauges are refreshed from SQL this often (a Prometheus scrape is every 15 s or more)."""
+MAX_EXOCORE_BLOCKS_PER_CYCLE: Final = 50
+"""Blocks indexed per cycle while catching up: bounds one cycle so L1 work keeps flowing."""
+MAX_L1_POLLS_PER_CYCLE: Final = 5
+"""L1 log batches per cycle while catching up (each covers ``l1.log_batch_blocks``)."""
+CYCLE_OVERRUN_FACTOR: Final = 10
+"""A run late by more than this many intervals is skipped (the next one does the same work)."""
+
+
+@dataclass
+class Components:
+    engine: Engine
+    store: LifecycleStore
+    rpc: CometRpcClient
+    grpc: ExocoreGrpcClient
+    l1: L1Client
+    gateway: GatewayClient
+    txm: TxManager
+    pipeline: Pipeline
+    follower: BlockFollower
+    feed: ExocoreFeed
+    l1_ingestor: L1Ingestor
+    metrics: RelayerMetrics
+
+
+def build(
+    config: ExorelayConfig,
+    *,
+    signer: LocalAccount | None = None,
+    engine: Engine | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Components:
+    """Wire every part from the configuration (runs migrations: the schema is ours)."""
+    if config.l1.gateway_address is None:
+        raise ConfigError("l1.gateway_address is required to run the relayer")
+    engine = engine or create_db_engine(config.database.url)
+    migrate.upgrade(engine)
+    store = LifecycleStore(engine)
+    rpc = CometRpcClient.from_config(config.exocore)
+    grpc = ExocoreGrpcClient.from_config(config.exocore)
+    l1 = L1Client.from_config(config)
+    l1.check_chain_id()
+    gateway = GatewayClient(l1, config.l1.gateway_address)
+    account = signer or load_signer(config.l1)
+    txm = TxManager(engine, l1, account, TxSettings.from_config(config), store=store)
+    pipeline = Pipeline(
+        engine,
+        store,
+        grpc,
+        gateway,
+        txm,
+        settings=PipelineSettings(
+            l1_chain_id=config.l1.chain_id,
+            backoff=Backoff(config.relayer.retry_base_s, config.relayer.retry_max_s),
+            payout_gas_budget=config.l1.payout_gas_budget,
+        ),
+        should_stop=should_stop,
+    )
+    cursor = store.cursor(ExocoreFeed.STREAM)
+    next_height = config.exocore.start_height if cursor is None else cursor.height + 1
+    follower = BlockFollower.from_config(rpc, config.exocore, next_height=next_height)
+    feed = ExocoreFeed(store, grpc)
+    contracts = L1Contracts(
+        gateway=config.l1.gateway_address,
+        reward_vault=gateway.reward_vault(),
+        restaking_vault=gateway.restaking_vault(),
+    )
+    l1_ingestor = L1Ingestor(
+        store,
+        Web3L1Source(l1.w3),
+        contracts,
+        chain_id=config.l1.chain_id,
+        confirmations=None if config.l1.finality is FinalityMode.FINALIZED else config.l1.confirmations,
+        start_block=config.l1.start_block,
+        batch_blocks=config.l1.log_batch_blocks,
+    )
+    return Components(
+        engine=engine,
+        store=store,
+        rpc=rpc,
+        grpc=grpc,
+        l1=l1,
+        gateway=gateway,
+        txm=txm,
+        pipeline=pipeline,
+        follower=follower,
+        feed=feed,
+        l1_ingestor=l1_ingestor,
+        metrics=RelayerMetrics(),
+    )
+
+
+class RelayerService:
+    """The running relayer: scheduler, jobs, signal handling."""
+
+    def __init__(self, config: ExorelayConfig, *, signer: LocalAccount | None = None) -> None:
+        self.config = config
+        self.stop_requested = threading.Event()
+        self.parts = build(config, signer=signer, should_stop=self.stop_requested.is_set)
+        self.last_report: CycleReport | None = None
+        self.cycles = 0
+        self._stop_metrics: Callable[[], None] | None = None
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={"coalesce": True, "max_instances": 1},
+            timezone="UTC",
+        )
+
+    # ------------------------------------------------------------------ jobs
+
+    def cycle(self) -> CycleReport | None:
+        """Follow both chains one step and drive every stage once, in lifecycle order."""
+        parts = self.parts
+        try:
+            created: list[tuple[int, RelayPacketCreated]] = []
+            for block in parts.follower.poll(MAX_EXOCORE_BLOCKS_PER_CYCLE):
+                events = decode_block_events(block)
+                parts.feed.apply(block, events)
+                created.extend(
+                    (block.height, event) for event in events.events if isinstance(event, RelayPacketCreated)
+                )
+                if self.stop_requested.is_set():
+                    break
+            for _ in range(MAX_L1_POLLS_PER_CYCLE):
+                result = parts.l1_ingestor.poll()
+                if result.caught_up or self.stop_requested.is_set():
+                    break
+            report = parts.pipeline.run_cycle(created)
+        except ExorelayError as exc:
+            parts.metrics.errors.labels(type(exc).__name__).inc()
+            _log.warning("cycle interrupted: %s: %s", type(exc).__name__, exc)
+            return None
+        except Exception:
+            # A bug, not bad input: log it loudly but keep the process (and every other item) alive.
+            parts.metrics.errors.labels("unexpected").inc()
+            _log.exception("cycle failed unexpectedly")
+            return None
+        self.cycles += 1
+        self.last_report = report
+        return report
+
+    def sweep(self) -> None:
+        try:
+            found = self.parts.pipeline.sweep()
+            if found:
+                _log.info("sweep found %d packets without events", found)
+        except ExorelayError as exc:
+            self.parts.metrics.errors.labels(type(exc).__name__).inc()
+            _log.warning("sweep failed: %s: %s", type(exc).__name__, exc)
+
+    def refresh_metrics(self) -> None:
+        try:
+            self.parts.metrics.refresh_from_db(self.parts.engine)
+        except Exception:
+            _log.exception("metrics refresh failed")
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self.parts.pipeline.relay_params()  # refuse to start against the wrong L1 / gateway
+        self.sweep()  # clear on start: everything Exocore has that we do not know yet
+        interval = self.config.exocore.poll_interval_s
+        sweep_interval = self.config.relayer.sweep_interval_s
+        self.scheduler.add_job(
+            self.cycle,
+            "interval",
+            seconds=interval,
+            id="cycle",
+            misfire_grace_time=max(1, int(interval * CYCLE_OVERRUN_FACTOR)),
+        )
+        self.scheduler.add_job(
+            self.sweep,
+            "interval",
+            seconds=sweep_interval,
+            id="sweep",
+            misfire_grace_time=int(sweep_interval) or 1,
+        )
+        self.scheduler.add_job(
+            self.refresh_metrics, "interval", seconds=METRICS_INTERVAL_S, id="metrics", misfire_grace_time=5
+        )
+        if self.config.relayer.metrics_port:
+            self._stop_metrics = self.parts.metrics.serve(self.config.relayer.metrics_port)
+        self.scheduler.start()
+        _log.info("relayer running", extra={"signer": self.parts.txm.sender})
+
+    def stop(self) -> None:
+        """Finish the running step, persist, stop (bounded by SHUTDOWN_BUDGET_S)."""
+        self.stop_requested.set()
+        started = time.monotonic()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        if self._stop_metrics is not None:
+            self._stop_metrics()
+        self.parts.follower.close()
+        self.parts.grpc.close()
+        self.parts.engine.dispose()
+        _log.info("relayer stopped in %.2f s", time.monotonic() - started)
+
+    def run_forever(self) -> int:
+        def request_stop(signum: int, _frame: FrameType | None) -> None:
+            _log.info("signal %s: stopping", signal.Signals(signum).name)
+            self.stop_requested.set()
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        self.start()
+        self.stop_requested.wait()
+        self.stop()
+        return 0
+
+
+def run_once(config: ExorelayConfig, *, signer: LocalAccount | None = None, cycles: int = 1) -> Any:
+    """Drive ``cycles`` cycles in the calling thread (tests, ``exorelay run --once``)."""
+    service = RelayerService(config, signer=signer)
+    service.parts.pipeline.relay_params()
+    service.sweep()
+    reports = [service.cycle() for _ in range(cycles)]
+    service.stop()
+    return reports
