@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 from typing import Any, Final, Self
 
+from eth_account import Account
 from web3 import Web3
+from web3.types import TxParams, Wei
 
 from devnet.anvil import AnvilConfig, AnvilNode
 from devnet.chain.params import (
@@ -29,8 +31,9 @@ from devnet.chain.params import (
     devnet_validators,
 )
 from devnet.chain.persistence import open_chain
-from devnet.l1_deploy import GenesisValset, L1Deployment, deploy_l1
+from devnet.l1_deploy import GenesisValset, L1Deployment, contract_at, deploy_l1, send_transaction
 from devnet.runtime import ExocoreDevnet
+from relayer.l1.artifacts import ContractName
 from relayer.protocol import bls
 from relayer.protocol.ids import ChainId, asset_id
 from relayer.protocol.types import Address
@@ -240,6 +243,19 @@ class DevnetStack:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+    def fund_avs_eth(self, avs: str, amount_wei: int, *, account_index: int = 0) -> None:
+        """Deposit ETH (held as WETH) into the RewardVault for ``avs``: what an AVS does before its
+        VAULT-funded rewards can be paid."""
+        if self.anvil is None:
+            raise RuntimeError("the stack is not started")
+        w3 = Web3(Web3.HTTPProvider(self.anvil.rpc_url))
+        account = Account.from_key(self.anvil.dev_accounts()[account_index].private_key)
+        vault = contract_at(w3, ContractName.REWARD_VAULT, self.manifest["l1"]["contracts"]["reward_vault"])
+        call = vault.functions.depositETH(Web3.to_checksum_address(avs))
+        send_transaction(
+            w3, account, call.build_transaction(TxParams({"from": account.address, "value": Wei(amount_wei)}))
+        )
 
     @property
     def gateway(self) -> str:
