@@ -1,0 +1,182 @@
+"""Prometheus metrics of the relayer (``exorelay run`` serves them on ``relayer.metrics_port``).
+
+:class:`RelayerMetrics` owns a private :class:`~prometheus_client.CollectorRegistry`, so tests and
+several relayers in one process never collide; the indexer's :class:`indexer.metrics.IngestMetrics`
+can register into the same registry (pass ``metrics.registry``) so one endpoint serves both.
+
+Backlog gauges are read from the work-queue tables (:meth:`RelayerMetrics.refresh_from_db`): the
+database is the truth after a restart, so the gauges are never out of step with what is queued.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Final
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from sqlalchemy import Engine
+
+from indexer.store import utc_now
+from relayer.ops import BACKLOG_STAGES, oldest_pending, stage_counts
+from relayer.protocol.packets import PacketKind
+
+METRICS_HOST: Final = "127.0.0.1"
+"""Metrics are served on loopback only: a scraper on another host goes through a proxy or agent
+that the operator controls (the endpoint has no authentication)."""
+
+SUBMIT_TO_FINAL_BUCKETS_S: Final = (
+    2.0,
+    4.0,
+    8.0,
+    12.0,
+    18.0,
+    24.0,
+    36.0,
+    60.0,
+    90.0,
+    120.0,
+    180.0,
+    300.0,
+    600.0,
+    900.0,
+    1200.0,
+    1800.0,
+    3600.0,
+)
+"""Submit -> final latency buckets: from one or two 1 s anvil blocks, through a few 12 s mainnet
+blocks (N confirmations), to the ~13 min of the ``finalized`` tag (64 slots) and a 1 h ceiling."""
+
+PACKET_KIND_LABELS: Final = {kind: kind.name.lower() for kind in PacketKind}
+"""``kind`` label values of ``exorelay_packets_delivered_total``."""
+
+Stop = Callable[[], None]
+
+
+class RelayerMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.backlog = Gauge(
+            "exorelay_backlog",
+            "Jobs not done yet, by stage (relay jobs and payout jobs).",
+            ["stage"],
+            registry=self.registry,
+        )
+        self.oldest_pending = Gauge(
+            "exorelay_oldest_pending_seconds",
+            "Age of the oldest open job (0 when the queue is empty).",
+            registry=self.registry,
+        )
+        self.submit_to_final = Histogram(
+            "exorelay_submit_to_final_seconds",
+            "Time from handing a transaction to L1 until it is final.",
+            buckets=SUBMIT_TO_FINAL_BUCKETS_S,
+            registry=self.registry,
+        )
+        self.signer_balance = Gauge(
+            "exorelay_signer_balance_wei", "Balance of the signing account on L1.", registry=self.registry
+        )
+        self.errors = Counter(
+            "exorelay_errors",
+            "Errors by class (the exception type or a typed retry reason).",
+            ["class"],
+            registry=self.registry,
+        )
+        self.rpc_failovers = Counter(
+            "exorelay_rpc_failovers",
+            "Switches to another RPC endpoint, by chain (exocore, l1).",
+            ["chain"],
+            registry=self.registry,
+        )
+        self.packets_delivered = Counter(
+            "exorelay_packets_delivered",
+            "Relay packets final on L1, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.payouts_submitted = Counter(
+            "exorelay_payouts_submitted", "Leaves sent in payout transactions.", registry=self.registry
+        )
+        self.exocore_height = Gauge(
+            "exorelay_exocore_height", "Latest Exocore height the relayer has seen.", registry=self.registry
+        )
+        self.l1_height = Gauge(
+            "exorelay_l1_height", "Latest L1 block the relayer has seen.", registry=self.registry
+        )
+        for stage in BACKLOG_STAGES:
+            self.backlog.labels(stage=stage)  # every stage is exported, at 0 until there is work
+        for label in PACKET_KIND_LABELS.values():
+            self.packets_delivered.labels(kind=label)
+
+    # -- updates from the pipeline --
+
+    def refresh_from_db(self, engine: Engine, *, clock: Callable[[], datetime] = utc_now) -> None:
+        """Set the backlog and oldest-pending gauges from the work-queue tables."""
+        with engine.connect() as conn, conn.begin():
+            relay, payout = stage_counts(conn)
+            oldest = oldest_pending(conn)
+        merged = {**relay, **payout}
+        for stage in BACKLOG_STAGES:
+            self.backlog.labels(stage=stage).set(merged.get(stage, 0))
+        age = 0.0 if oldest is None else max(0.0, (clock() - oldest.since).total_seconds())
+        self.oldest_pending.set(age)
+
+    def observe_submit_to_final(self, seconds: float) -> None:
+        self.submit_to_final.observe(max(0.0, seconds))
+
+    def set_signer_balance(self, wei: int) -> None:
+        self.signer_balance.set(wei)
+
+    def error(self, error_class: str | type[BaseException] | BaseException) -> None:
+        """Count one error; a class or an instance is labelled by its type name."""
+        if isinstance(error_class, BaseException):
+            error_class = type(error_class)
+        label = error_class if isinstance(error_class, str) else error_class.__name__
+        self.errors.labels(**{"class": label}).inc()
+
+    def failover(self, chain: str, count: int = 1) -> None:
+        if count > 0:
+            self.rpc_failovers.labels(chain=chain).inc(count)
+
+    def packet_delivered(self, kind: int) -> None:
+        self.packets_delivered.labels(kind=PACKET_KIND_LABELS[PacketKind(kind)]).inc()
+
+    def payouts_sent(self, leaves: int) -> None:
+        if leaves > 0:
+            self.payouts_submitted.inc(leaves)
+
+    def set_heights(self, *, exocore: int | None = None, l1: int | None = None) -> None:
+        if exocore is not None:
+            self.exocore_height.set(exocore)
+        if l1 is not None:
+            self.l1_height.set(l1)
+
+    # -- exposition --
+
+    def serve(self, port: int) -> Stop:
+        """Serve ``/metrics`` on ``127.0.0.1:port`` in a background thread; port 0 disables it.
+
+        Returns a callable that stops the server (idempotent).
+        """
+        if port == 0:
+            return _no_server
+        server, thread = start_http_server(port, addr=METRICS_HOST, registry=self.registry)
+        lock = threading.Lock()
+        stopped = False
+
+        def stop() -> None:
+            nonlocal stopped
+            with lock:
+                if stopped:
+                    return
+                stopped = True
+            server.shutdown()
+            server.server_close()
+            thread.join()
+
+        return stop
+
+
+def _no_server() -> None:
+    """Nothing to stop: metrics serving is disabled."""
