@@ -151,10 +151,12 @@ def build(
 class RelayerService:
     """The running relayer: scheduler, jobs, signal handling."""
 
-    def __init__(self, config: ExorelayConfig, *, signer: LocalAccount | None = None) -> None:
+    def __init__(
+        self, config: ExorelayConfig, *, signer: LocalAccount | None = None, engine: Engine | None = None
+    ) -> None:
         self.config = config
         self.stop_requested = threading.Event()
-        self.parts = build(config, signer=signer, should_stop=self.stop_requested.is_set)
+        self.parts = build(config, signer=signer, engine=engine, should_stop=self.stop_requested.is_set)
         self.last_report: CycleReport | None = None
         self.cycles = 0
         self._stop_metrics: Callable[[], None] | None = None
