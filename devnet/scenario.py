@@ -389,6 +389,28 @@ class ScenarioClient:
         response: tx.MsgSubmitRewardClaimResponse = self.send("SubmitRewardClaim", msg)
         return response
 
+    def slash(
+        self,
+        committee: CommitteeView,
+        operator_index: int,
+        proportion: int,
+        *,
+        freeze: bool = True,
+    ) -> tx.MsgSubmitSlashRequestResponse:
+        """A slash request against committee member ``operator_index``, signed by every member."""
+        operator = OperatorAddress.parse(committee.operators[operator_index])
+        msg = slash_request_msg(
+            chain_id=self.chain_id,
+            committee=committee,
+            secrets=self.secrets,
+            signer_indices=range(len(committee.pubkeys)),
+            operator=operator,
+            proportion=proportion,
+            freeze=freeze,
+        )
+        response: tx.MsgSubmitSlashRequestResponse = self.send("SubmitSlashRequest", msg)
+        return response
+
     def advance(self, count: int) -> int:
         return int(self.send("AdvanceBlocks", tx.MsgAdvanceBlocks(count=count)).height)
 

@@ -18,6 +18,7 @@ from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.pipeline.retry import RetryReason
 from relayer.pipeline.tables import JobStage, PayoutStage, payout_job_table, relay_job_table
 from relayer.protocol import bls
+from relayer.protocol.claims import PROPORTION_ONE
 from relayer.protocol.merkle import DistributionLeaf
 from tests.relayer.pipeline.conftest import RelayerHarness
 
@@ -75,10 +76,13 @@ def set_knobs(h: RelayerHarness, **knobs: Any) -> None:
     h.client.send("SetFaultKnobs", tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs(**knobs)))
 
 
-def test_claims_are_relayed_and_every_leaf_paid_exactly_once(harness: RelayerHarness) -> None:
+def test_claims_and_a_slash_are_relayed_and_every_leaf_paid_exactly_once(harness: RelayerHarness) -> None:
     h = harness
-    run_standard_scenario(h)
-    h.cycle_until(lambda: all_delivered_and_paid(h, packets=2), timeout_s=90)
+    report = run_standard_scenario(h)
+    committee = h.client.committee(report.avss[0])
+    h.client.slash(committee, 0, PROPORTION_ONE // 20)
+    h.client.advance(2)
+    h.cycle_until(lambda: all_delivered_and_paid(h, packets=3), timeout_s=90)
 
     _w3, gateway = gateway_contract(h)
     for row in jobs(h):
@@ -92,6 +96,10 @@ def test_claims_are_relayed_and_every_leaf_paid_exactly_once(harness: RelayerHar
     assert len(payouts) == len(per_leaf)
     assert {p.state for p in payouts} == {"finalized"}
     assert [c.state for c in claims] == ["paid", "paid"]
+    executed = gateway.events.SlashExecuted.get_logs(from_block=0)
+    assert len(executed) == 1
+    with h.engine.begin() as conn:
+        assert [row.state for row in conn.execute(select(slash_table.c.state))] == ["finalized"]
 
 
 def test_one_validator_offline_still_relays(harness: RelayerHarness) -> None:
