@@ -1,0 +1,105 @@
+"""Run ``exorelay run`` as a real OS process against a DevnetStack (for crash and signal tests)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from devnet.stack import DevnetStack
+from relayer.l1.keystore import write_keystore
+from tests.conftest import DATABASE_URL_ENV
+
+KEYSTORE_PASSWORD = "crash-test-password"
+KEYSTORE_KDF_ITERATIONS = 2
+"""pbkdf2 with 2 rounds: decrypting the dev key must not dominate 20+ restarts."""
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def write_toml(path: Path, sections: Mapping[str, Mapping[str, Any]]) -> None:
+    lines: list[str] = []
+    for name, keys in sections.items():
+        lines.append(f"[{name}]")
+        lines.extend(f"{key} = {toml_value(value)}" for key, value in keys.items() if value is not None)
+        lines.append("")
+    path.write_text("\n".join(lines))
+
+
+@contextmanager
+def process_database(directory: Path) -> Iterator[str]:
+    """A database URL a child process can open (a fresh PostgreSQL schema, or a SQLite file)."""
+    url = os.environ.get(DATABASE_URL_ENV)
+    if not url:
+        yield f"sqlite:///{directory / 'relayer.sqlite'}"
+        return
+    schema = f"exorelay_e2e_{secrets.token_hex(5)}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        separator = "&" if "?" in url else "?"
+        yield f"{url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def write_relayer_config(
+    stack: DevnetStack, directory: Path, database_url: str, *, signer_index: int = 1, **overrides: Any
+) -> Path:
+    assert stack.anvil is not None
+    keystore = directory / "signer.json"
+    write_keystore(
+        keystore,
+        stack.anvil.dev_accounts()[signer_index].private_key,
+        KEYSTORE_PASSWORD,
+        kdf="pbkdf2",
+        iterations=KEYSTORE_KDF_ITERATIONS,
+    )
+    sections = stack.relayer_settings(database_url)
+    sections["l1"]["keystore_path"] = str(keystore)
+    sections["l1"]["keystore_password_env"] = "EXORELAY_TEST_KEYSTORE_PASSWORD"
+    sections["logging"] = {"level": "info", "format": "json"}
+    for dotted, value in overrides.items():
+        section, key = dotted.split("__", 1)
+        sections.setdefault(section, {})[key] = value
+    path = directory / "exorelay.toml"
+    write_toml(path, sections)
+    return path
+
+
+def start_relayer(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "EXORELAY_TEST_KEYSTORE_PASSWORD": KEYSTORE_PASSWORD}
+    with log.open("ab") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "relayer", "run", "--config", str(config)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+
+def kill(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)

@@ -1,0 +1,104 @@
+"""SIGKILL the relayer at random points during a distribution and a slash, many times; afterwards
+every leaf is paid exactly once and every packet delivered exactly once. Then SIGTERM: the process
+exits within 10 s."""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select
+from web3 import Web3
+
+from devnet.scenario import ScenarioClient, run_scenario
+from devnet.stack import DevnetStack
+from relayer.l1.artifacts import ContractName, load_artifact
+from relayer.pipeline.tables import JobStage, PayoutStage, payout_job_table, relay_job_table
+from relayer.protocol.claims import PROPORTION_ONE
+from tests.e2e.relayer_process import kill, process_database, start_relayer, write_relayer_config
+from tests.relayer.pipeline.test_pipeline_devnet import AVS_B_FUNDING_WEI
+
+KILLS = 20
+"""Issue #5: at least 20 SIGKILLs during a distribution and a slash."""
+KILL_AFTER_S = (0.4, 2.5)
+"""Random lifetime of each relayer process before the kill: from start-up (migrations, sweep) to
+the middle of payout batches."""
+STAKERS = 40
+PAYOUT_GAS_BUDGET = 400_000
+"""Small batches (~8 leaves) so the payout phase spans many transactions and kill points."""
+FINISH_TIMEOUT_S = 120.0
+SIGTERM_BUDGET_S = 10.0
+
+
+def test_sigkill_twenty_times_then_everything_paid_and_delivered_once(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    with (
+        DevnetStack(tmp_path / "chains", exocore_block_time_s=0.3, l1_block_time_s=0.5) as stack,
+        process_database(tmp_path) as url,
+    ):
+        config = write_relayer_config(stack, tmp_path, url, l1__payout_gas_budget=PAYOUT_GAS_BUDGET)
+        contracts = stack.manifest["l1"]["contracts"]
+        exocore = stack.manifest["exocore"]
+        with ScenarioClient(exocore["grpc_target"], exocore["chain_id"]) as client:
+            report = run_scenario(
+                client,
+                operators=4,
+                stakers=STAKERS,
+                weth=contracts["weth"],
+                second_token=contracts["reward_token"],
+                reward_token=contracts["reward_token"],
+                lz_chain_id=int(exocore["lz_chain_id"]),
+                epoch_blocks=int(exocore["epoch_blocks"]),
+            )
+            stack.fund_avs_eth(report.avss[1], AVS_B_FUNDING_WEI)
+            client.slash(client.committee(report.avss[0]), 1, PROPORTION_ONE // 10)
+        log = tmp_path / "relayer.log"
+        for _ in range(KILLS):
+            process = start_relayer(config, log)
+            time.sleep(rng.uniform(*KILL_AFTER_S))
+            kill(process)
+
+        engine = create_engine(url)
+        try:
+            process = start_relayer(config, log)
+            deadline = time.monotonic() + FINISH_TIMEOUT_S
+            while True:
+                with engine.begin() as conn:
+                    stages = [r.stage for r in conn.execute(select(relay_job_table.c.stage))]
+                    pays = [r.stage for r in conn.execute(select(payout_job_table.c.stage))]
+                if (
+                    len(stages) == 3
+                    and set(stages) == {JobStage.DELIVERED.value}
+                    and pays == [PayoutStage.PAID.value] * 2
+                ):
+                    break
+                if time.monotonic() > deadline:
+                    pytest.fail(
+                        f"not finished: jobs {stages}, payouts {pays}; log tail:\n{log.read_text()[-4000:]}"
+                    )
+                time.sleep(0.5)
+            started = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=SIGTERM_BUDGET_S + 5) == 0
+            assert time.monotonic() - started <= SIGTERM_BUDGET_S
+        finally:
+            engine.dispose()
+
+        w3 = Web3(Web3.HTTPProvider(stack.manifest["l1"]["rpc_url"]))
+        gateway = w3.eth.contract(
+            address=Web3.to_checksum_address(stack.gateway),
+            abi=load_artifact(ContractName.EXOCORE_GATEWAY).abi_list(),
+        )
+        paid = Counter(
+            (e.args.distributionId, e.args.index) for e in gateway.events.RewardPaid.get_logs(from_block=0)
+        )
+        distributions = gateway.events.DistributionSubmitted.get_logs(from_block=0)
+        assert len(distributions) == 2
+        expected = sum(gateway.functions.distribution(d.args.distributionId).call()[2] for d in distributions)
+        assert len(paid) == expected
+        assert set(paid.values()) == {1}
+        assert len(gateway.events.SlashExecuted.get_logs(from_block=0)) == 1
