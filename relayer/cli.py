@@ -11,6 +11,7 @@ from devnet.cli import devnet_app
 from indexer.cli import register as register_indexer_commands
 from relayer import __version__
 from relayer.config import check_config
+from relayer.ops_cli import register as register_ops_commands
 
 app = typer.Typer(
     name="exorelay",
@@ -22,6 +23,7 @@ config_app = typer.Typer(help="Inspect and validate configuration.", no_args_is_
 app.add_typer(config_app, name="config")
 app.add_typer(devnet_app, name="devnet")
 register_indexer_commands(app)  # migrate, api
+register_ops_commands(app)  # health-check, status, retry, exclude
 
 
 @app.command()
