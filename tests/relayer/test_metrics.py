@@ -1,0 +1,153 @@
+"""Relayer metrics: gauges from the work-queue tables, counters, and the loopback /metrics server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+
+from devnet.anvil import free_port
+from indexer.db import create_db_engine
+from indexer.metrics import IngestMetrics
+from relayer.metrics import SUBMIT_TO_FINAL_BUCKETS_S, RelayerMetrics
+from relayer.ops import BACKLOG_STAGES
+from relayer.pipeline.tables import JobStage, PayoutStage
+from tests.indexer.conftest import empty_all_tables
+from tests.indexer.factory import h
+from tests.relayer.test_ops import NOW, add_job, add_payout_job, clock, ops_database
+
+
+@pytest.fixture(scope="module")
+def module_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    with ops_database(tmp_path_factory.mktemp("metrics-db")) as url:
+        engine = create_db_engine(url)
+        yield engine
+        engine.dispose()
+
+
+@pytest.fixture
+def engine(module_engine: Engine) -> Engine:
+    empty_all_tables(module_engine)
+    return module_engine
+
+
+def value(metrics: RelayerMetrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
+
+
+def test_backlog_and_oldest_pending_come_from_the_tables(engine: Engine) -> None:
+    metrics = RelayerMetrics()
+    metrics.refresh_from_db(engine, clock=clock)
+    assert {
+        stage: value(metrics, "exorelay_backlog", stage=stage) for stage in BACKLOG_STAGES
+    } == dict.fromkeys(BACKLOG_STAGES, 0.0)
+    assert value(metrics, "exorelay_oldest_pending_seconds") == 0.0
+
+    add_job(engine, 1, JobStage.DELIVERED)
+    add_job(engine, 2, JobStage.DISCOVERED)
+    add_job(engine, 3, JobStage.DISCOVERED)
+    add_job(engine, 4, JobStage.SUBMITTED, discovered_at=NOW - timedelta(seconds=90))
+    add_job(engine, 5, JobStage.REFUSED)
+    add_payout_job(engine, h("d1"), 6, PayoutStage.PAYING, created_at=NOW - timedelta(seconds=30))
+    add_payout_job(engine, h("d2"), 7, PayoutStage.PAID)
+    metrics.refresh_from_db(engine, clock=clock)
+
+    assert {stage: value(metrics, "exorelay_backlog", stage=stage) for stage in BACKLOG_STAGES} == {
+        "discovered": 2.0,
+        "prepared": 0.0,
+        "submitted": 1.0,
+        "refused": 1.0,
+        "waiting_root": 0.0,
+        "paying": 1.0,
+    }
+    assert value(metrics, "exorelay_backlog", stage="delivered") is None  # done work is not backlog
+    assert value(metrics, "exorelay_oldest_pending_seconds") == 3 * 60  # packet 3, discovered 3 min ago
+
+    add_job(engine, 8, JobStage.EXCLUDED, excluded_reason="x")
+    empty_all_tables(engine)
+    metrics.refresh_from_db(engine, clock=clock)
+    assert value(metrics, "exorelay_backlog", stage="discovered") == 0.0
+    assert value(metrics, "exorelay_oldest_pending_seconds") == 0.0
+
+
+def test_counters_histogram_and_gauges() -> None:
+    metrics = RelayerMetrics()
+    metrics.observe_submit_to_final(3.0)
+    metrics.observe_submit_to_final(700.0)
+    assert value(metrics, "exorelay_submit_to_final_seconds_count") == 2
+    assert value(metrics, "exorelay_submit_to_final_seconds_bucket", le="4.0") == 1
+    assert value(metrics, "exorelay_submit_to_final_seconds_bucket", le="600.0") == 1
+    assert value(metrics, "exorelay_submit_to_final_seconds_bucket", le="900.0") == 2
+    assert SUBMIT_TO_FINAL_BUCKETS_S[0] <= 2 and SUBMIT_TO_FINAL_BUCKETS_S[-1] == 3600
+
+    metrics.error("l1_unavailable")
+    metrics.error(TimeoutError("slow"))
+    metrics.error(ConnectionError)
+    metrics.errors.labels("RootMismatch").inc()  # positional label, as the service uses it
+    assert value(metrics, "exorelay_errors_total", **{"class": "l1_unavailable"}) == 1
+    assert value(metrics, "exorelay_errors_total", **{"class": "TimeoutError"}) == 1
+    assert value(metrics, "exorelay_errors_total", **{"class": "ConnectionError"}) == 1
+    assert value(metrics, "exorelay_errors_total", **{"class": "RootMismatch"}) == 1
+
+    metrics.failover("exocore")
+    metrics.failover("l1", 2)
+    metrics.failover("l1", 0)
+    assert value(metrics, "exorelay_rpc_failovers_total", chain="l1") == 2
+    assert value(metrics, "exorelay_rpc_failovers_total", chain="exocore") == 1
+
+    assert value(metrics, "exorelay_packets_delivered_total", kind="slash") == 0  # exported before any
+    metrics.packet_delivered(2)
+    metrics.packet_delivered(1)
+    metrics.packet_delivered(2)
+    assert value(metrics, "exorelay_packets_delivered_total", kind="reward_distribution") == 2
+    assert value(metrics, "exorelay_packets_delivered_total", kind="valset_update") == 1
+    with pytest.raises(ValueError):
+        metrics.packet_delivered(9)
+
+    metrics.payouts_sent(150)
+    metrics.payouts_sent(0)
+    assert value(metrics, "exorelay_payouts_submitted_total") == 150
+    metrics.set_signer_balance(5 * 10**18)
+    assert value(metrics, "exorelay_signer_balance_wei") == 5e18
+    metrics.set_heights(exocore=120)
+    metrics.set_heights(l1=9_000)
+    assert (value(metrics, "exorelay_exocore_height"), value(metrics, "exorelay_l1_height")) == (120, 9_000)
+
+
+def test_each_instance_has_its_own_registry_and_can_share_one_with_the_indexer() -> None:
+    first, second = RelayerMetrics(), RelayerMetrics()
+    first.payouts_sent(3)
+    assert second.registry.get_sample_value("exorelay_payouts_submitted_total") == 0
+    shared = CollectorRegistry()
+    relayer = RelayerMetrics(shared)
+    IngestMetrics(shared).batches.labels(stream="l1").inc()
+    relayer.set_heights(l1=7)
+    assert shared.get_sample_value("exorelay_indexer_batches_total", {"stream": "l1"}) == 1
+    assert shared.get_sample_value("exorelay_l1_height") == 7
+
+
+def test_serve_exposes_the_registry_on_loopback_and_stops() -> None:
+    metrics = RelayerMetrics()
+    metrics.set_heights(exocore=42)
+    port = free_port()
+    stop = metrics.serve(port)
+    try:
+        response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+        assert response.status_code == 200
+        assert "exorelay_exocore_height 42.0" in response.text
+        assert 'exorelay_backlog{stage="discovered"} 0.0' in response.text
+        assert "exorelay_indexer" not in response.text  # only this registry, not the process default
+    finally:
+        stop()
+    stop()  # idempotent
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
+
+
+def test_port_zero_disables_serving() -> None:
+    stop = RelayerMetrics().serve(0)
+    stop()
