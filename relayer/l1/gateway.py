@@ -1,0 +1,305 @@
+"""The L1 ``ExocoreGateway``: read-only views, calldata encoders and revert decoding.
+
+Everything is driven by the committed ABI artifacts (:func:`relayer.l1.artifacts.load_artifact`):
+function selectors and argument types are read from them once, so a contract change that alters an
+entry point fails loudly at import instead of producing calldata the gateway would reject.
+
+Encoders are pure (no IO) and use ``eth_abi`` directly; the transaction manager sends what they
+build. :func:`decode_revert` names every custom error of the gateway, its vaults and the tokens
+(plus ``Error(string)`` and ``Panic(uint256)``) from raw revert data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Final
+
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
+from eth_utils.crypto import keccak
+
+from relayer.l1.artifacts import AbiEntry, ContractName, load_artifact
+from relayer.l1.client import L1Client
+from relayer.l1.errors import MalformedResponseError
+from relayer.protocol.errors import InvalidLengthError, InvalidValueError
+from relayer.protocol.merkle import DistributionLeaf
+from relayer.protocol.packets import FundingMode, Packet, PacketKind
+from relayer.protocol.types import Address, Amount, Hash32, address_hex, as_address, as_hash32
+
+SIGNATURE_G2_BYTES: Final = 256
+"""EIP-2537 G2 point (the aggregate BLS signature the gateway verifies)."""
+
+ENTRY_POINTS: Final[Mapping[PacketKind, str]] = {
+    PacketKind.VALSET_UPDATE: "updateValset",
+    PacketKind.REWARD_DISTRIBUTION: "submitDistribution",
+    PacketKind.SLASH: "executeSlash",
+}
+"""Gateway function that delivers each packet kind; all take ``(valsetNonce, nonce, payload, att)``."""
+
+PACKET_CALL_TYPES: Final = ("uint64", "uint64", "bytes", "(bytes,bytes)")
+PAYOUT_CALL_TYPES: Final = ("bytes32", "(uint256,address,uint256)[]", "bytes32[]", "bool[]")
+
+ERROR_STRING_SELECTOR: Final = keccak(b"Error(string)")[:4]
+PANIC_SELECTOR: Final = keccak(b"Panic(uint256)")[:4]
+
+REVERT_SOURCES: Final = (
+    ContractName.EXOCORE_GATEWAY,
+    ContractName.REWARD_VAULT,
+    ContractName.RESTAKING_VAULT,
+    ContractName.REWARD_TOKEN,
+    ContractName.WRAPPED_ETHER,
+)
+"""Contracts whose custom errors can surface from a gateway transaction (it calls the vaults and the
+token)."""
+
+
+def abi_type(item: Mapping[str, Any]) -> str:
+    """Canonical type string of an ABI parameter (tuples spelled out: ``(bytes,bytes)[]``)."""
+    kind = str(item["type"])
+    if kind.startswith("tuple"):
+        inner = ",".join(abi_type(component) for component in item["components"])
+        return f"({inner}){kind[len('tuple') :]}"
+    return kind
+
+
+@dataclass(frozen=True, slots=True)
+class AbiFunction:
+    name: str
+    selector: bytes
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+    @classmethod
+    def of(cls, entry: AbiEntry) -> AbiFunction:
+        inputs = tuple(abi_type(item) for item in entry["inputs"])
+        signature = f"{entry['name']}({','.join(inputs)})"
+        return cls(
+            name=str(entry["name"]),
+            selector=keccak(signature.encode())[:4],
+            inputs=inputs,
+            outputs=tuple(abi_type(item) for item in entry.get("outputs", ())),
+        )
+
+    def encode(self, *args: Any) -> bytes:
+        return self.selector + abi_encode(self.inputs, args)
+
+    def decode_output(self, data: bytes) -> tuple[Any, ...]:
+        try:
+            return tuple(abi_decode(self.outputs, data))
+        except (DecodingError, OverflowError) as exc:
+            raise MalformedResponseError(f"{self.name}: cannot decode return data 0x{data.hex()}") from exc
+
+
+@cache
+def gateway_functions() -> Mapping[str, AbiFunction]:
+    artifact = load_artifact(ContractName.EXOCORE_GATEWAY)
+    return {str(entry["name"]): AbiFunction.of(entry) for entry in artifact.entries("function")}
+
+
+def _checked_function(name: str, types: tuple[str, ...]) -> AbiFunction:
+    function = gateway_functions()[name]
+    if function.inputs != types:
+        raise InvalidValueError(
+            f"gateway ABI: {name}{function.inputs} is not {name}{types}; update the encoder"
+        )
+    return function
+
+
+# ---------------------------------------------------------------------------------------- encoders
+
+
+def encode_packet_call(packet: Packet, signer_bitmap: bytes, signature_eip2537: bytes) -> bytes:
+    """Calldata delivering ``packet``: ``updateValset`` / ``submitDistribution`` / ``executeSlash``
+    ``(valsetNonce, nonce, payload, (signerBitmap, signature))``."""
+    if not signer_bitmap:
+        raise InvalidLengthError("signer bitmap must not be empty")
+    if len(signature_eip2537) != SIGNATURE_G2_BYTES:
+        raise InvalidLengthError(
+            f"signature must be {SIGNATURE_G2_BYTES} bytes (EIP-2537 G2), got {len(signature_eip2537)}"
+        )
+    function = _checked_function(ENTRY_POINTS[packet.kind], PACKET_CALL_TYPES)
+    return function.encode(
+        packet.valset_nonce,
+        packet.nonce,
+        packet.payload_bytes,
+        (bytes(signer_bitmap), bytes(signature_eip2537)),
+    )
+
+
+def encode_payout_call(
+    distribution_id: bytes,
+    leaves: Sequence[DistributionLeaf],
+    proof: Sequence[bytes],
+    flags: Sequence[bool],
+) -> bytes:
+    """Calldata of ``payout(distributionId, leaves, proof, proofFlags)``.
+
+    ``leaves`` must be in the multiproof's order (:attr:`relayer.protocol.merkle.MultiProof.leaves`);
+    the shape rule of OZ ``multiProofVerify`` (``leaves + proof == flags + 1``) is checked here so a
+    malformed batch never costs gas.
+    """
+    if not leaves:
+        raise InvalidLengthError("a payout batch needs at least one leaf")
+    if len(leaves) + len(proof) != len(flags) + 1:
+        raise InvalidLengthError(
+            f"multiproof shape: {len(leaves)} leaves + {len(proof)} proof nodes != {len(flags)} flags + 1"
+        )
+    for position, node in enumerate(proof):
+        if len(node) != 32:
+            raise InvalidLengthError(f"proof node #{position} must be 32 bytes, got {len(node)}")
+    function = _checked_function("payout", PAYOUT_CALL_TYPES)
+    return function.encode(
+        bytes(as_hash32(distribution_id)),
+        [(leaf.index, bytes(leaf.staker), leaf.amount) for leaf in leaves],
+        [bytes(node) for node in proof],
+        [bool(flag) for flag in flags],
+    )
+
+
+# ---------------------------------------------------------------------------------------- reverts
+
+
+@dataclass(frozen=True, slots=True)
+class RevertInfo:
+    """A decoded revert: the error's name and its arguments (addresses as 0x-hex, bytes as bytes)."""
+
+    name: str
+    args: tuple[Any, ...]
+
+    def describe(self) -> str:
+        """``Name(arg, ...)`` with bytes rendered as 0x-hex (for logs and ``reason`` columns)."""
+        return f"{self.name}({', '.join(_render(arg) for arg in self.args)})"
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_render(item) for item in value) + "]"
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _ErrorSpec:
+    name: str
+    types: tuple[str, ...]
+
+
+@cache
+def error_specs() -> Mapping[bytes, _ErrorSpec]:
+    """4-byte selector -> error over :data:`REVERT_SOURCES`, plus ``Error(string)`` and ``Panic(uint256)``."""
+    specs: dict[bytes, _ErrorSpec] = {
+        ERROR_STRING_SELECTOR: _ErrorSpec("Error", ("string",)),
+        PANIC_SELECTOR: _ErrorSpec("Panic", ("uint256",)),
+    }
+    for contract in REVERT_SOURCES:
+        for entry in load_artifact(contract).entries("error"):
+            types = tuple(abi_type(item) for item in entry["inputs"])
+            selector = keccak(f"{entry['name']}({','.join(types)})".encode())[:4]
+            specs[selector] = _ErrorSpec(str(entry["name"]), types)
+    return specs
+
+
+def decode_revert(data: bytes) -> RevertInfo | None:
+    """Name and arguments of a revert payload; None if it is empty or its selector is unknown.
+
+    Arguments that do not decode (a foreign contract reusing a selector) give the name with no args.
+    """
+    if len(data) < 4:
+        return None
+    spec = error_specs().get(bytes(data[:4]))
+    if spec is None:
+        return None
+    try:
+        values = abi_decode(spec.types, bytes(data[4:]))
+    except (DecodingError, OverflowError):
+        return RevertInfo(spec.name, ())
+    return RevertInfo(spec.name, tuple(_normalise(value) for value in values))
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, str) and len(value) == 42 and value.startswith("0x"):
+        return value.lower()  # eth_abi returns checksummed addresses; the project renders lower case
+    if isinstance(value, tuple | list):
+        return tuple(_normalise(item) for item in value)
+    return value
+
+
+# ---------------------------------------------------------------------------------------- views
+
+
+@dataclass(frozen=True, slots=True)
+class L1Distribution:
+    """``ExocoreGateway.distribution(id)``: what L1 recorded for a distribution and how much is paid."""
+
+    root: Hash32
+    token: Address
+    leaf_count: int
+    funding: FundingMode
+    avs: Address
+    epoch: int
+    total: Amount
+    paid: Amount
+
+
+class GatewayClient:
+    """Read-only views of one deployed gateway (``eth_call`` at ``latest`` unless told otherwise)."""
+
+    def __init__(self, client: L1Client, address: str) -> None:
+        self.client = client
+        self.address = address_hex(as_address(address))
+
+    def _view(self, name: str, *args: Any) -> tuple[Any, ...]:
+        function = gateway_functions()[name]
+        return function.decode_output(self.client.eth_call(to=self.address, data=function.encode(*args)))
+
+    def code_exists(self) -> bool:
+        return bool(self.client.get_code(self.address))
+
+    def current_valset_nonce(self) -> int:
+        return int(self._view("currentValsetNonce")[0])
+
+    def valset_commitment(self) -> bytes:
+        return bytes(self._view("valsetCommitment")[0])
+
+    def valset_total_power(self) -> int:
+        return int(self._view("valsetTotalPower")[0])
+
+    def nonce_used(self, nonce: int) -> bool:
+        return bool(self._view("nonceUsed", nonce)[0])
+
+    def is_paid(self, distribution_id: bytes, index: int) -> bool:
+        return bool(self._view("isPaid", bytes(as_hash32(distribution_id)), index)[0])
+
+    def distribution(self, distribution_id: bytes) -> L1Distribution | None:
+        """The stored distribution, or None if L1 does not know it (zero root)."""
+        (record,) = self._view("distribution", bytes(as_hash32(distribution_id)))
+        root, token, leaf_count, funding, avs, epoch, total, paid = record
+        if not any(root):
+            return None
+        try:
+            mode = FundingMode(int(funding))
+        except ValueError as exc:
+            raise MalformedResponseError(f"distribution has unknown funding mode {funding}") from exc
+        return L1Distribution(
+            root=as_hash32(root),
+            token=as_address(token),
+            leaf_count=int(leaf_count),
+            funding=mode,
+            avs=as_address(avs),
+            epoch=int(epoch),
+            total=Amount(int(total)),
+            paid=Amount(int(paid)),
+        )
+
+    def exocore_chain(self) -> bytes:
+        return bytes(self._view("EXOCORE_CHAIN")[0])
+
+    def reward_vault(self) -> str:
+        return address_hex(as_address(self._view("REWARD_VAULT")[0]))
+
+    def restaking_vault(self) -> str:
+        return address_hex(as_address(self._view("RESTAKING_VAULT")[0]))
