@@ -31,6 +31,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
+from web3 import Web3
 
 from indexer import migrate
 from indexer.db import create_db_engine
@@ -114,10 +115,10 @@ def build(
         ),
         should_stop=should_stop,
     )
-    cursor = store.cursor(ExocoreFeed.STREAM)
-    next_height = config.exocore.start_height if cursor is None else cursor.height + 1
-    follower = BlockFollower.from_config(rpc, config.exocore, next_height=next_height)
     feed = ExocoreFeed(store, grpc)
+    follower = BlockFollower.from_config(
+        rpc, config.exocore, next_height=feed.resume_height(config.exocore.start_height)
+    )
     contracts = L1Contracts(
         gateway=config.l1.gateway_address,
         reward_vault=gateway.reward_vault(),
@@ -125,10 +126,11 @@ def build(
     )
     l1_ingestor = L1Ingestor(
         store,
-        Web3L1Source(l1.w3),
+        # The indexer's L1 source speaks web3 directly; it reads the endpoint the client is using.
+        Web3L1Source(Web3(Web3.HTTPProvider(l1.active_url, request_kwargs={"timeout": l1.timeout_s}))),
         contracts,
         chain_id=config.l1.chain_id,
-        confirmations=None if config.l1.finality is FinalityMode.FINALIZED else config.l1.confirmations,
+        confirmations=None if config.l1.finality is FinalityMode.FINALIZED_TAG else config.l1.confirmations,
         start_block=config.l1.start_block,
         batch_blocks=config.l1.log_batch_blocks,
     )
