@@ -16,9 +16,8 @@ from indexer.metrics import IngestMetrics
 from relayer.metrics import SUBMIT_TO_FINAL_BUCKETS_S, RelayerMetrics
 from relayer.ops import BACKLOG_STAGES
 from relayer.pipeline.tables import JobStage, PayoutStage
-from tests.indexer.conftest import empty_all_tables
 from tests.indexer.factory import h
-from tests.relayer.test_ops import NOW, add_job, add_payout_job, clock, ops_database
+from tests.relayer.test_ops import NOW, add_job, add_payout_job, clock, empty_tables, ops_database
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +30,7 @@ def module_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 @pytest.fixture
 def engine(module_engine: Engine) -> Engine:
-    empty_all_tables(module_engine)
+    empty_tables(module_engine)
     return module_engine
 
 
@@ -68,7 +67,7 @@ def test_backlog_and_oldest_pending_come_from_the_tables(engine: Engine) -> None
     assert value(metrics, "exorelay_oldest_pending_seconds") == 3 * 60  # packet 3, discovered 3 min ago
 
     add_job(engine, 8, JobStage.EXCLUDED, excluded_reason="x")
-    empty_all_tables(engine)
+    empty_tables(engine)
     metrics.refresh_from_db(engine, clock=clock)
     assert value(metrics, "exorelay_backlog", stage="discovered") == 0.0
     assert value(metrics, "exorelay_oldest_pending_seconds") == 0.0

@@ -21,6 +21,7 @@ from indexer.ingest.exocore import ExocoreIngestor
 from indexer.lifecycle import ClaimState, EntityKind, SlashState
 from indexer.models import claim_table, cursor_table, slash_table, transition_table
 from indexer.records import ExocoreBlock, PacketCreated
+from indexer.schema import metadata
 from indexer.store import LifecycleStore
 from relayer.cli import app
 from relayer.errors import StorageError
@@ -40,7 +41,6 @@ from relayer.ops import (
 )
 from relayer.pipeline.tables import JobStage, PayoutStage, payout_job_table, relay_job_table
 from tests.conftest import DATABASE_URL_ENV, REQUIRE_POSTGRES_ENV
-from tests.indexer.conftest import empty_all_tables
 from tests.indexer.factory import AVS, ClaimPlan, avs_registered, committee, h, slash_events
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -98,9 +98,16 @@ def module_engine(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+def empty_tables(engine: Engine) -> None:
+    """Delete every row (the tests hold a few dozen: DELETE is ~30x faster than PostgreSQL's TRUNCATE)."""
+    with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
 @pytest.fixture
 def engine(module_engine: Engine) -> Engine:
-    empty_all_tables(module_engine)
+    empty_tables(module_engine)
     return module_engine
 
 

@@ -1,0 +1,298 @@
+"""``exorelay health-check`` against a real in-process devnet + anvil (DevnetStack), healthy and broken."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from devnet import scenario as sc
+from devnet.anvil import free_port
+from devnet.stack import DevnetStack
+from indexer.db import create_db_engine
+from relayer.cli import app
+from relayer.config import ExorelayConfig
+from relayer.health import (
+    MIN_SIGNER_BALANCE_WEI,
+    CheckLevel,
+    HealthReport,
+    Scrubber,
+    health_check,
+    redact_url,
+)
+from relayer.l1.keystore import write_keystore
+from relayer.protocol import bls
+from tests.relayer.test_ops import ops_database
+
+PASSWORD = "correct horse battery staple"
+KEYSTORE_ITERATIONS = 1024
+"""pbkdf2 rounds of the test keystores: decrypting takes milliseconds instead of scrypt's second."""
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetStack]:
+    with DevnetStack(tmp_path_factory.mktemp("health-stack"), exocore_block_time_s=None) as running:
+        assert running.devnet is not None
+        running.devnet.node.advance(1)  # genesis state (the first valset) is committed in block 1
+        yield running
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with ops_database(tmp_path_factory.mktemp("health-db")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def keystore(stack: DevnetStack, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The keystore of a funded anvil account and its password file."""
+    assert stack.anvil is not None
+    directory = tmp_path_factory.mktemp("keys")
+    path = directory / "signer.json"
+    key = stack.anvil.dev_accounts()[1].private_key
+    write_keystore(path, key, PASSWORD, kdf="pbkdf2", iterations=KEYSTORE_ITERATIONS)
+    password_file = directory / "password"
+    password_file.write_text(PASSWORD + "\n")
+    return path, password_file
+
+
+def settings(stack: DevnetStack, database_url: str, keystore: tuple[Path, Path]) -> dict[str, Any]:
+    values = stack.relayer_settings(database_url)
+    values["l1"].pop("keystore_password", None)
+    values["l1"]["keystore_path"] = str(keystore[0])
+    values["l1"]["keystore_password_file"] = str(keystore[1])
+    values["relayer"]["metrics_port"] = 0
+    return values
+
+
+@pytest.fixture
+def good(stack: DevnetStack, database_url: str, keystore: tuple[Path, Path]) -> dict[str, Any]:
+    return settings(stack, database_url, keystore)
+
+
+def run(values: dict[str, Any], **kwargs: Any) -> HealthReport:
+    return health_check(ExorelayConfig(**values), **kwargs)
+
+
+def by_name(report: HealthReport) -> dict[str, Any]:
+    return {check.name: check for check in report.checks}
+
+
+def dead_url() -> str:
+    return f"http://127.0.0.1:{free_port()}"
+
+
+# ------------------------------------------------------------------------------------------ healthy
+
+
+def test_a_healthy_setup_passes_every_check(good: dict[str, Any], stack: DevnetStack) -> None:
+    report = run(good)
+    checks = by_name(report)
+    assert report.ok and report.failures == () and report.warnings == (), report.checks
+    exocore_rpc = good["exocore"]["rpc_urls"][0]
+    gateway = stack.gateway.lower()
+    assert set(checks) == {
+        f"exocore rpc {exocore_rpc}",
+        f"exocore grpc {good['exocore']['grpc_endpoints'][0]}",
+        "exocore relay params",
+        f"l1 rpc {good['l1']['rpc_urls'][0]}",
+        "l1 gateway code",
+        "signer keystore",
+        "signer balance",
+        "valset nonce",
+        "database",
+    }
+    assert checks[f"exocore rpc {exocore_rpc}"].detail.startswith("chain exocoredevnet_233-1, height ")
+    assert checks["exocore relay params"].detail == f"L1 chain 31337, gateway {gateway}"
+    assert checks["l1 gateway code"].detail == f"gateway at {gateway} bound to exocoredevnet_233-1"
+    assert checks["signer keystore"].detail.startswith("decrypts; signer 0x70997970")
+    assert checks["valset nonce"].detail == "gateway and Exocore at valset 1"
+    assert checks["database"].detail.endswith("(newest)")
+    assert PASSWORD not in json.dumps(report.to_json())
+
+
+def test_cli_health_check_prints_each_check_and_exits_0(tmp_path: Path, good: dict[str, Any]) -> None:
+    config = write_toml(tmp_path / "exorelay.toml", good)
+    result = CliRunner().invoke(app, ["health-check", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 10 and all(line.startswith("ok ") for line in lines[:-1])
+    assert lines[-1] == "healthy (9 checks, 0 warning(s))"
+    as_json = CliRunner().invoke(app, ["health-check", "--config", str(config), "--json"])
+    assert as_json.exit_code == 0
+    assert json.loads(as_json.stdout)["ok"] is True
+
+
+# ------------------------------------------------------------------------------------------ broken
+
+
+def test_dead_endpoints_fail_their_checks_and_the_cli_exits_1(tmp_path: Path, good: dict[str, Any]) -> None:
+    dead_rpc, dead_l1 = dead_url(), dead_url()
+    dead_grpc = f"127.0.0.1:{free_port()}"
+    good["exocore"]["rpc_urls"].append(dead_rpc)
+    good["exocore"]["grpc_endpoints"].append(dead_grpc)
+    good["l1"]["rpc_urls"].append(dead_l1)
+    config = write_toml(tmp_path / "exorelay.toml", good)
+    result = CliRunner().invoke(app, ["health-check", "--config", str(config)])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert f"FAIL  exocore rpc {dead_rpc}: connection refused" in lines
+    assert f"FAIL  exocore grpc {dead_grpc}: connection refused" in lines
+    assert f"FAIL  l1 rpc {dead_l1}: connection refused" in lines
+    assert lines[-1] == "3 check(s) failed (12 checks, 0 warning(s))"
+    # The live endpoints still pass; failover clients still read params and the valset.
+    assert sum(line.startswith("ok ") for line in lines) == 9
+
+
+def test_wrong_chain_ids(good: dict[str, Any]) -> None:
+    good["l1"]["chain_id"] = 1
+    good["exocore"]["chain_id"] = "otherchain_7-1"
+    checks = by_name(run(good))
+    exocore_rpc, grpc, l1_rpc = (
+        good["exocore"]["rpc_urls"][0],
+        good["exocore"]["grpc_endpoints"][0],
+        good["l1"]["rpc_urls"][0],
+    )
+    assert checks[f"exocore rpc {exocore_rpc}"].detail == (
+        "ChainMismatchError: serves chain 'exocoredevnet_233-1', not the configured 'otherchain_7-1'"
+    )
+    assert "not the configured 'otherchain_7-1'" in checks[f"exocore grpc {grpc}"].detail
+    assert checks[f"l1 rpc {l1_rpc}"].detail == "serves chain id 31337, l1.chain_id is 1"
+    assert "bound to Exocore chain 0x" in checks["l1 gateway code"].detail
+    assert not any(check.ok for name, check in checks.items() if name.startswith(("exocore", "l1")))
+
+
+def test_no_code_at_the_gateway_address(tmp_path: Path, good: dict[str, Any], stack: DevnetStack) -> None:
+    empty = "0x" + "11" * 20
+    good["l1"]["gateway_address"] = empty
+    config = write_toml(tmp_path / "exorelay.toml", good)
+    result = CliRunner().invoke(app, ["health-check", "--config", str(config)])
+    assert result.exit_code == 1
+    assert f"FAIL  l1 gateway code: no contract code at {empty} on chain 31337" in result.output.splitlines()
+    assert (
+        f"FAIL  exocore relay params: Exocore relays to gateway {stack.gateway.lower()}, "
+        f"l1.gateway_address is {empty}"
+    ) in result.output.splitlines()
+    assert (
+        f"FAIL  valset nonce: no gateway to read (no contract code at {empty})" in result.output.splitlines()
+    )
+
+
+def test_wrong_password_and_poor_signer(tmp_path: Path, good: dict[str, Any]) -> None:
+    wrong = tmp_path / "wrong-password"
+    wrong.write_text("not the password\n")
+    good["l1"]["keystore_password_file"] = str(wrong)
+    checks = by_name(run(good))
+    assert not checks["signer keystore"].ok and "wrong password" in checks["signer keystore"].detail
+    assert checks["signer balance"].detail == "no signer to check (the keystore check failed)"
+    assert "not the password" not in json.dumps([c.detail for c in checks.values()])
+
+    poor = tmp_path / "poor.json"
+    address = write_keystore(
+        poor, hashlib.sha256(b"poor").digest(), PASSWORD, kdf="pbkdf2", iterations=KEYSTORE_ITERATIONS
+    )
+    good["l1"]["keystore_path"] = str(poor)
+    good["l1"]["keystore_password_file"] = None
+    good["l1"]["keystore_password"] = PASSWORD
+    checks = by_name(run(good))
+    assert checks["signer keystore"].ok
+    balance = checks["signer balance"]
+    assert not balance.ok and balance.level is CheckLevel.ERROR
+    assert balance.detail == f"{address} holds 0.0000 ETH (0 wei), below the minimum of 0.1 ETH"
+    assert MIN_SIGNER_BALANCE_WEI == 10**17
+    assert PASSWORD not in json.dumps([c.detail for c in checks.values()])
+
+
+def test_database_missing_or_not_migrated(tmp_path: Path, good: dict[str, Any]) -> None:
+    missing = tmp_path / "nowhere" / "exorelay.db"
+    good["database"]["url"] = f"sqlite:///{missing}"
+    detail = by_name(run(good))["database"].detail
+    assert detail == f"SQLite file {missing} does not exist: run `exorelay migrate`"
+    assert not missing.parent.exists()  # the check created nothing
+
+    empty = tmp_path / "empty.db"
+    create_db_engine(f"sqlite:///{empty}").connect().close()
+    good["database"]["url"] = f"sqlite:///{empty}"
+    detail = by_name(run(good))["database"].detail
+    assert detail.startswith("sqlite at revision empty, newest is ") and "run `exorelay migrate`" in detail
+
+
+def test_an_endpoint_that_never_answers_is_bounded_by_the_timeout(good: dict[str, Any]) -> None:
+    with socket.socket() as silent:  # accepts connections (kernel backlog) but never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/v3/APIKEY123"
+        good["l1"]["rpc_urls"].append(url)
+        started = time.monotonic()
+        checks = by_name(run(good, timeout_s=1.0))
+        elapsed = time.monotonic() - started
+    shown = f"l1 rpc http://127.0.0.1:{url.split(':')[2].split('/', maxsplit=1)[0]}/***"
+    assert checks[shown].detail in ("no answer in time", "no answer within 1 s")
+    assert elapsed < 5
+    assert "APIKEY123" not in json.dumps([(c.name, c.detail) for c in checks.values()])
+
+
+def test_urls_and_secrets_are_redacted() -> None:
+    assert (
+        redact_url("https://user:pw@eth.example.com:8545/v2/KEY?x=1")
+        == "https://***@eth.example.com:8545/***"
+    )
+    assert redact_url("http://127.0.0.1:26657") == "http://127.0.0.1:26657"
+    assert redact_url("http://127.0.0.1:26657/") == "http://127.0.0.1:26657"
+    assert redact_url("not a url") == "<url>"
+    scrub = Scrubber(["https://user:pw@node.example/v2/KEY"], ["s3cret"])
+    assert (
+        scrub("GET https://user:pw@node.example/v2/KEY failed") == "GET https://***@node.example/*** failed"
+    )
+    assert scrub("Max retries exceeded with url: /v2/KEY (password s3cret)") == (
+        "Max retries exceeded with url: /*** (password ***)"
+    )
+
+
+# ------------------------------------------------------------------------------------------ valset (last:
+# it rotates the module's Exocore validator set)
+
+
+def test_gateway_behind_exocores_valset_is_a_warning(
+    tmp_path: Path, good: dict[str, Any], stack: DevnetStack
+) -> None:
+    assert stack.devnet is not None
+    node = stack.devnet.node
+    secret = bls.secret_key_from_seed(hashlib.sha256(b"health-rotation").digest())
+    node.submit(sc.validator_msg(hashlib.sha256(b"health-validator").digest(), secret, 50))
+    node.advance(3)  # the rotation happens in the next block's begin-block
+    config = write_toml(tmp_path / "exorelay.toml", good)
+    result = CliRunner().invoke(app, ["health-check", "--config", str(config)])
+    assert result.exit_code == 0, result.output  # a pending rotation is the relayer's job, not a fault
+    assert "warn  valset nonce: gateway at valset 1, Exocore at 2: 1 update(s) to relay" in result.output
+    assert result.output.strip().splitlines()[-1] == "healthy (9 checks, 1 warning(s))"
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def write_toml(path: Path, values: dict[str, Any]) -> Path:
+    """The few value types a config holds (strings, numbers, booleans, lists of strings), as TOML."""
+
+    def render(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float):
+            return repr(value)
+        if isinstance(value, list):
+            return "[" + ", ".join(render(item) for item in value) + "]"
+        return json.dumps(str(value))
+
+    lines: list[str] = []
+    for section, table in values.items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {render(value)}" for key, value in table.items() if value is not None]
+    path.write_text("\n".join(lines) + "\n")
+    return path
