@@ -1,18 +1,29 @@
-"""``exorelay migrate`` and ``exorelay api``: registered on the main CLI by :func:`register`."""
+"""``exorelay migrate``, ``api`` and ``resume``: registered on the main CLI by :func:`register`."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
+from sqlalchemy import func, select
 
 from indexer import migrate as migrations
 from indexer.db import create_db_engine
 from indexer.errors import IndexerError
 from relayer.config import ExorelayConfig, load_config
 from relayer.errors import ConfigError
+
+if TYPE_CHECKING:
+    from indexer.store import LifecycleStore
+
+API_WORKER_HEALTHCHECK_TIMEOUT_S: Final = 30
+"""How long uvicorn's supervisor waits for a worker's health-check answer before killing it. Its 5 s
+default kills workers still importing the app on a busy host (cold imports of FastAPI, SQLAlchemy and
+the models take seconds per process), and each replacement starts its imports over."""
 
 CONFIG_OPTION: Final = typer.Option(
     "--config", "-c", help="TOML config file; EXORELAY_* env overrides apply."
@@ -53,27 +64,122 @@ def api_command(
     config: Annotated[Path | None, CONFIG_OPTION] = None,
     host: Annotated[str | None, typer.Option(help="Override api.host.")] = None,
     port: Annotated[int | None, typer.Option(help="Override api.port.")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Server processes (each with its own pool).")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Override api.workers (server processes, each with its own pool)."),
+    ] = None,
 ) -> None:
     """Serve the read-only query API (OpenAPI at /openapi.json)."""
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
-    from indexer.api.app import API_DATABASE_URL_ENV  # noqa: PLC0415 - keeps `exorelay --help` fast
+    # Imported here: keeps `exorelay --help` fast.
+    from indexer.api.app import (  # noqa: PLC0415
+        API_DATABASE_URL_ENV,
+        ReadinessPolicy,
+        readiness_environment,
+    )
 
     settings = _config(config)
     # Workers re-create the app from the environment (uvicorn imports the factory in each process).
     os.environ[API_DATABASE_URL_ENV] = settings.database.url
+    os.environ.update(readiness_environment(ReadinessPolicy.from_config(settings.api)))
     uvicorn.run(
         "indexer.api.app:app_from_environment",
         factory=True,
         host=host or settings.api.host,
         port=port or settings.api.port,
-        workers=workers,
+        workers=workers or settings.api.workers,
+        timeout_worker_healthcheck=API_WORKER_HEALTHCHECK_TIMEOUT_S,
         log_level=settings.logging.level,
     )
+
+
+class UnknownStreamError(IndexerError, LookupError):
+    """``exorelay resume`` named a stream the database has no cursor for."""
+
+    def __init__(self, stream: str, known: list[str]) -> None:
+        listed = ", ".join(known) if known else "none yet"
+        super().__init__(f"no ingestion stream {stream!r} (streams: {listed})")
+        self.stream = stream
+        self.known = known
+
+
+@dataclass(frozen=True, slots=True)
+class ResumedStream:
+    stream: str
+    height: int
+    was_halted: bool
+    halt_reason: str | None
+    violations: int
+    """Invariant violations on record for the stream (kept: they are the audit trail)."""
+    last_violation: str | None
+    last_violation_at: datetime | None
+
+
+def resume_stream(store: LifecycleStore, stream: str) -> ResumedStream:
+    """Clear ``stream``'s halt (if any) and say what was cleared; :class:`UnknownStreamError` if the
+    database has no such stream."""
+    from indexer.models import cursor_table, violation_table  # noqa: PLC0415 - keeps `exorelay --help` fast
+
+    cursor = store.cursor(stream)
+    if cursor is None:
+        with store.engine.connect() as conn:
+            known = list(
+                conn.execute(select(cursor_table.c.stream).order_by(cursor_table.c.stream)).scalars()
+            )
+        raise UnknownStreamError(stream, known)
+    v = violation_table
+    with store.engine.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(v).where(v.c.stream == stream)).scalar_one()
+        last = conn.execute(
+            select(v.c.invariant, v.c.message, v.c.detected_at)
+            .where(v.c.stream == stream)
+            .order_by(v.c.id.desc())
+        ).first()
+    if cursor.halted:
+        store.resume(stream)
+    return ResumedStream(
+        stream=stream,
+        height=cursor.height,
+        was_halted=cursor.halted,
+        halt_reason=cursor.halt_reason,
+        violations=int(count),
+        last_violation=None if last is None else f"{last.invariant}: {last.message}",
+        last_violation_at=None if last is None else last.detected_at,
+    )
+
+
+def resume_command(
+    stream: Annotated[str, typer.Argument(help="The halted stream: `exocore` or `l1:<chain id>`.")],
+    config: Annotated[Path | None, CONFIG_OPTION] = None,
+    database_url: Annotated[str | None, typer.Option(help="Override database.url.")] = None,
+) -> None:
+    """Clear a stream's halt (after fixing its cause); ingestion retries its next batch."""
+    from indexer.store import LifecycleStore  # noqa: PLC0415 - keeps `exorelay --help` fast
+
+    url = database_url or _config(config).database.url
+    engine = create_db_engine(url)
+    try:
+        resumed = resume_stream(LifecycleStore(engine), stream)
+    except IndexerError as exc:
+        typer.echo(f"resume: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    finally:
+        engine.dispose()
+    if not resumed.was_halted:
+        typer.echo(f"stream {stream} is not halted (at height {resumed.height}); nothing to clear")
+        return
+    typer.echo(f"stream {stream} resumed at height {resumed.height}")
+    typer.echo(f"cleared halt: {resumed.halt_reason}")
+    if resumed.last_violation is not None:
+        typer.echo(
+            f"invariant violations on record for {stream}: {resumed.violations} "
+            f"(latest at {resumed.last_violation_at}: {resumed.last_violation})"
+        )
 
 
 def register(app: typer.Typer) -> None:
     """Add the indexer's commands to the ``exorelay`` CLI."""
     app.command("migrate")(migrate_command)
     app.command("api")(api_command)
+    app.command("resume")(resume_command)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -34,16 +34,19 @@ from indexer.db import create_db_engine, is_sqlite, read_only_engine
 from indexer.lifecycle import ClaimState, L1TxState, PacketState, PayoutState, SlashState
 from indexer.normalize import BIGINT_MAX
 from indexer.store import utc_now
+from relayer.config import DEFAULT_READY_MAX_AGE_S, DEFAULT_READY_MAX_LAG_BLOCKS, ApiConfig
+from relayer.errors import ConfigError
 
 T = TypeVar("T")
 
-READY_MAX_LAG_BLOCKS: Final = 3
+READY_MAX_LAG_BLOCKS: Final = DEFAULT_READY_MAX_LAG_BLOCKS
 """A stream more than this many blocks behind the head it last saw is not caught up (one Exocore
-block is ~3 s; a few blocks of slack absorb one slow poll)."""
+block is ~3 s; a few blocks of slack absorb one slow poll). Config: ``api.ready_max_lag_blocks``."""
 
-READY_MAX_AGE_S: Final = 120.0
+READY_MAX_AGE_S: Final = DEFAULT_READY_MAX_AGE_S
 """A stream whose cursor was not written for this long is stalled (the ingester polls every few
-seconds; two minutes also covers a read replica's usual replication delay)."""
+seconds; two minutes also covers a read replica's usual replication delay). Config:
+``api.ready_max_age_s``."""
 
 API_VERSION: Final = "1"
 
@@ -89,6 +92,11 @@ class ReadinessPolicy:
     max_age_s: float = READY_MAX_AGE_S
     required_streams: tuple[str, ...] = ()
     """Streams that must exist (empty: every recorded stream, and at least one)."""
+
+    @classmethod
+    def from_config(cls, api: ApiConfig) -> ReadinessPolicy:
+        """The thresholds of the ``[api]`` config section."""
+        return cls(max_lag_blocks=api.ready_max_lag_blocks, max_age_s=api.ready_max_age_s)
 
 
 # ---------------------------------------------------------------------------------------- parameters
@@ -567,6 +575,31 @@ def create_app(
 
 API_DATABASE_URL_ENV: Final = "EXORELAY_API_DATABASE_URL"
 """Set by ``exorelay api`` for :func:`app_from_environment` (uvicorn workers build their own app)."""
+API_READY_MAX_LAG_BLOCKS_ENV: Final = "EXORELAY_API_READY_MAX_LAG_BLOCKS"
+API_READY_MAX_AGE_S_ENV: Final = "EXORELAY_API_READY_MAX_AGE_S"
+"""Set by ``exorelay api`` from ``api.ready_max_lag_blocks`` / ``api.ready_max_age_s`` for the workers.
+(Single underscores: they are hand-over variables, not ``EXORELAY_<SECTION>__<KEY>`` config overrides.)"""
+
+
+def readiness_environment(policy: ReadinessPolicy) -> dict[str, str]:
+    """The variables that hand ``policy`` to :func:`app_from_environment` in each worker."""
+    return {
+        API_READY_MAX_LAG_BLOCKS_ENV: str(policy.max_lag_blocks),
+        API_READY_MAX_AGE_S_ENV: repr(policy.max_age_s),
+    }
+
+
+def readiness_from_environment(environ: Mapping[str, str] | None = None) -> ReadinessPolicy:
+    """The policy :func:`readiness_environment` handed over (defaults for a variable not set)."""
+    env = os.environ if environ is None else environ
+    try:
+        lag = int(env.get(API_READY_MAX_LAG_BLOCKS_ENV, READY_MAX_LAG_BLOCKS))
+        age = float(env.get(API_READY_MAX_AGE_S_ENV, READY_MAX_AGE_S))
+    except ValueError as exc:
+        raise ConfigError(f"readiness thresholds from the environment: {exc}") from exc
+    if lag < 0 or not age > 0:
+        raise ConfigError(f"readiness thresholds out of range: max lag {lag} blocks, max age {age} s")
+    return ReadinessPolicy(max_lag_blocks=lag, max_age_s=age)
 
 
 def app_from_environment() -> FastAPI:
@@ -574,7 +607,7 @@ def app_from_environment() -> FastAPI:
     url = os.environ.get(API_DATABASE_URL_ENV)
     if not url:
         raise RuntimeError(f"{API_DATABASE_URL_ENV} is not set (start the API with `exorelay api`)")
-    return create_app(url)
+    return create_app(url, readiness=readiness_from_environment())
 
 
 def readiness_problems(
