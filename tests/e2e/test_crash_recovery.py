@@ -54,7 +54,7 @@ def test_sigkill_twenty_times_then_everything_paid_and_delivered_once(tmp_path: 
                 lz_chain_id=int(exocore["lz_chain_id"]),
                 epoch_blocks=int(exocore["epoch_blocks"]),
             )
-            stack.fund_avs_eth(report.avss[1], AVS_B_FUNDING_WEI)
+            stack.fund_avs_eth(report.avss[1], AVS_B_FUNDING_WEI, account_index=2)
             client.slash(client.committee(report.avss[0]), 1, PROPORTION_ONE // 10)
         log = tmp_path / "relayer.log"
         for _ in range(KILLS):

@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from devnet.scenario import ScenarioClient
 from devnet.stack import DevnetStack
 from relayer.config import ExorelayConfig
+from relayer.l1.tables import tx_intent_table
+from relayer.pipeline.tables import payout_job_table, relay_job_table
 from relayer.service import RelayerService
 from tests.indexer.conftest import fresh_database
 
@@ -39,11 +41,29 @@ class RelayerHarness:
         cycles = 0
         while not done():
             if time.monotonic() > deadline:
-                raise AssertionError(f"not done after {cycles} cycles / {timeout_s} s")
+                raise AssertionError(f"not done after {cycles} cycles / {timeout_s} s:\n{self.describe()}")
             self.service.cycle()
             cycles += 1
             time.sleep(pause_s)
         return cycles
+
+    def describe(self) -> str:
+        """The work queue and the transaction intents, for a failure message."""
+        lines = []
+        with self.engine.begin() as conn:
+            for row in conn.execute(select(relay_job_table).order_by(relay_job_table.c.packet_nonce)):
+                lines.append(
+                    f"job {row.packet_nonce} kind {row.kind} {row.stage} {row.retry_reason}: {row.retry_detail}"
+                )
+            for row in conn.execute(select(payout_job_table)):
+                lines.append(
+                    f"payout job {row.distribution_id[:10]} {row.stage} {row.retry_reason}: {row.retry_detail}"
+                )
+            for row in conn.execute(select(tx_intent_table).order_by(tx_intent_table.c.id)):
+                lines.append(
+                    f"intent {row.id} {row.key} {row.state} {row.reason_code}: {(row.reason or '')[:200]}"
+                )
+        return "\n".join(lines)
 
 
 def relayer_config(stack: DevnetStack, url: str) -> ExorelayConfig:

@@ -24,7 +24,7 @@ from tests.relayer.pipeline.conftest import RelayerHarness
 
 SCENARIO_OPERATORS = 4
 SCENARIO_STAKERS = 8
-AVS_B_FUNDING_WEI = 10**22
+AVS_B_FUNDING_WEI = 2 * 10**21
 """The VAULT-funded AVS of the standard scenario pays WETH: it must have deposited it first."""
 
 
@@ -40,7 +40,7 @@ def run_standard_scenario(h: RelayerHarness) -> Any:
         lz_chain_id=int(h.stack.manifest["exocore"]["lz_chain_id"]),
         epoch_blocks=int(h.stack.manifest["exocore"]["epoch_blocks"]),
     )
-    h.stack.fund_avs_eth(report.avss[1], AVS_B_FUNDING_WEI)
+    h.stack.fund_avs_eth(report.avss[1], AVS_B_FUNDING_WEI, account_index=2)
     h.client.advance(2)
     return report
 
