@@ -17,6 +17,7 @@ formatters would have done; :meth:`L1Client.call` runs arbitrary web3 code with 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -309,7 +310,9 @@ class L1Client:
     def _request_on(w3: Web3, url: str, method: str, params: Sequence[Any]) -> Any:
         try:
             response = w3.provider.make_request(RPCEndpoint(method), list(params))
-        except Web3ValueError as exc:  # the body is not JSON: a proxy error page, a wrong port...
+        except (Web3ValueError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            # The body is not JSON: a proxy's error page, a wrong port... (the provider raises nothing
+            # else of this kind: JSON-RPC error objects are returned, not raised).
             raise L1EndpointError(f"{method}: answer is not JSON-RPC ({exc})", endpoint=url) from exc
         if not isinstance(response, Mapping):
             raise L1EndpointError(f"{method}: answer is not a JSON-RPC object", endpoint=url)

@@ -22,7 +22,7 @@ from eth_abi.exceptions import DecodingError
 from eth_utils.crypto import keccak
 
 from relayer.l1.artifacts import AbiEntry, ContractName, load_artifact
-from relayer.l1.client import L1Client
+from relayer.l1.client import BlockId, L1Client
 from relayer.l1.errors import MalformedResponseError
 from relayer.protocol.errors import InvalidLengthError, InvalidValueError
 from relayer.protocol.merkle import DistributionLeaf
@@ -127,6 +127,25 @@ def encode_packet_call(packet: Packet, signer_bitmap: bytes, signature_eip2537: 
         packet.payload_bytes,
         (bytes(signer_bitmap), bytes(signature_eip2537)),
     )
+
+
+def packet_nonce_of(calldata: bytes) -> int | None:
+    """The packet nonce inside calldata built by :func:`encode_packet_call`, None for other calls."""
+    selectors = {gateway_functions()[name].selector for name in ENTRY_POINTS.values()}
+    if len(calldata) < 4 + 2 * 32 or bytes(calldata[:4]) not in selectors:
+        return None
+    return int.from_bytes(calldata[4 + 32 : 4 + 64], "big")
+
+
+def encode_nonce_used_call(nonce: int) -> bytes:
+    """Calldata of the view ``nonceUsed(uint64)``."""
+    return gateway_functions()["nonceUsed"].encode(nonce)
+
+
+def decode_bool(data: bytes) -> bool:
+    """A view's single ``bool`` return value."""
+    (value,) = abi_decode(("bool",), data)
+    return bool(value)
 
 
 def encode_payout_call(
@@ -268,8 +287,10 @@ class GatewayClient:
     def valset_total_power(self) -> int:
         return int(self._view("valsetTotalPower")[0])
 
-    def nonce_used(self, nonce: int) -> bool:
-        return bool(self._view("nonceUsed", nonce)[0])
+    def nonce_used(self, nonce: int, block: BlockId = "latest") -> bool:
+        return decode_bool(
+            self.client.eth_call(to=self.address, data=encode_nonce_used_call(nonce), block=block)
+        )
 
     def is_paid(self, distribution_id: bytes, index: int) -> bool:
         return bool(self._view("isPaid", bytes(as_hash32(distribution_id)), index)[0])

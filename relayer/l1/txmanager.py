@@ -47,7 +47,7 @@ from indexer.records import ChainRef
 from indexer.store import LifecycleStore, StoreTx, insert_ignore, utc_now
 from relayer.config import ExorelayConfig, FinalityMode
 from relayer.errors import ConfigError, L1RpcError
-from relayer.l1.client import BlockHeader, L1Client, Receipt
+from relayer.l1.client import BlockHeader, BlockId, L1Client, Receipt
 from relayer.l1.errors import (
     ExecutionRevertedError,
     InsufficientFundsError,
@@ -55,7 +55,7 @@ from relayer.l1.errors import (
     L1ResponseError,
     UnknownIntentError,
 )
-from relayer.l1.gateway import decode_revert
+from relayer.l1.gateway import GatewayClient, decode_revert, packet_nonce_of
 from relayer.l1.tables import (
     OPEN_INTENT_STATES,
     AttemptState,
@@ -106,6 +106,11 @@ class Purpose(StrEnum):
     PAYOUT = "payout"
     OTHER = "other"
 
+
+PACKET_PURPOSES: Final = frozenset(
+    {Purpose.VALSET_UPDATE.value, Purpose.DISTRIBUTION.value, Purpose.SLASH.value}
+)
+"""Purposes whose calldata delivers a relay packet (a gateway nonce is consumed on success)."""
 
 DEFAULT_ALREADY_DONE: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
     {
@@ -325,6 +330,8 @@ class _Outcome:
 
     code: str
     detail: str
+    delivered: bool = False
+    """L1 shows the intent's effect anyway (its packet nonce is consumed)."""
 
 
 class _ConflictError(Exception):
@@ -782,7 +789,7 @@ class TxManager:
         others = [a for a in attempts if a.id != mined.id]
         if outcome is None:
             state, code, detail = IntentState.INCLUDED, None, None
-        elif outcome.code in self._already_done.get(intent.purpose, frozenset()):
+        elif self._is_done(intent, outcome):
             state, code, detail = IntentState.ALREADY_DONE, outcome.code, outcome.detail
         else:
             state, code, detail = IntentState.FAILED, outcome.code, outcome.detail
@@ -860,7 +867,7 @@ class TxManager:
                 value=intent.value_wei,
             )
         except ExecutionRevertedError as exc:
-            return _revert_outcome(exc)
+            return self._explain(intent, _revert_outcome(exc), receipt.block_number)
         except L1ResponseError as exc:  # e.g. the node pruned that block's state
             return _Outcome(
                 REASON_EMPTY_REVERT, f"reverted; replay at block {receipt.block_number} failed: {exc}"
@@ -868,6 +875,25 @@ class TxManager:
         if receipt.gas_used >= attempt.gas_limit:
             return _Outcome(REASON_OUT_OF_GAS, f"used all {attempt.gas_limit} gas")
         return _Outcome(REASON_EMPTY_REVERT, f"reverted in block {receipt.block_number}; replay succeeds")
+
+    def _explain(self, intent: _Intent, outcome: _Outcome, block: BlockId) -> _Outcome:
+        """A packet whose nonce L1 has consumed was delivered (nonces are consumed only by a successful
+        delivery, each once): whatever the revert says, the effect is there. Replaying a delivered
+        valset update, for one, reverts ``StaleValset`` because its signing set was just replaced."""
+        if intent.purpose not in PACKET_PURPOSES:
+            return outcome
+        nonce = intent.packet_nonce if intent.packet_nonce is not None else packet_nonce_of(intent.calldata)
+        if nonce is None:
+            return outcome
+        try:
+            used = GatewayClient(self._client, intent.to_address).nonce_used(nonce, block)
+        except L1ResponseError:
+            return outcome
+        if not used:
+            return outcome
+        return _Outcome(
+            outcome.code, _clip(f"packet nonce {nonce} already used on L1; {outcome.detail}"), True
+        )
 
     def _requeue(self, intent: _Intent, attempts: Sequence[_Attempt], reason: str, tally: _Tally) -> None:
         """The intent's nonce was consumed by a transaction that is none of ours: sign anew later."""
@@ -1166,7 +1192,7 @@ class TxManager:
                     math.ceil(estimate * self._settings.gas_limit_margin), market.header().gas_limit
                 )
         except ExecutionRevertedError as exc:
-            self._settle_unsent(intent, _revert_outcome(exc), tally)
+            self._settle_unsent(intent, self._explain(intent, _revert_outcome(exc), "pending"), tally)
             return
         tip = market.tip()
         max_fee = BASE_FEE_HEADROOM * market.base_fee() + tip
@@ -1230,9 +1256,12 @@ class TxManager:
             },
         )
 
+    def _is_done(self, intent: _Intent, outcome: _Outcome) -> bool:
+        return outcome.delivered or outcome.code in self._already_done.get(intent.purpose, frozenset())
+
     def _settle_unsent(self, intent: _Intent, outcome: _Outcome, tally: _Tally) -> None:
         """The simulation reverted: already done, or failed as built. Nothing was signed."""
-        done = outcome.code in self._already_done.get(intent.purpose, frozenset())
+        done = self._is_done(intent, outcome)
         state = IntentState.ALREADY_DONE if done else IntentState.FAILED
         try:
             with self._engine.begin() as conn:

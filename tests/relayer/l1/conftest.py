@@ -25,7 +25,7 @@ from relayer.config import FinalityMode
 from relayer.l1.client import L1Client
 from relayer.l1.gateway import encode_packet_call
 from relayer.l1.tables import tx_attempt_table, tx_intent_table
-from relayer.l1.txmanager import TxManager, TxSettings
+from relayer.l1.txmanager import IntentView, TxManager, TxSettings
 from relayer.protocol.packets import Packet, Payload
 from tests.contracts.harness import EXOCORE_CHAIN, System, ValidatorSet
 from tests.indexer.conftest import empty_all_tables, fresh_database
@@ -143,9 +143,18 @@ class Harness:
         )
 
     def packet_calldata(
-        self, payload: Payload, *, nonce: int, signers: list[int] | None = None, valset_nonce: int | None = None
+        self,
+        payload: Payload,
+        *,
+        nonce: int,
+        signers: list[int] | None = None,
+        valset: ValidatorSet | None = None,
+        valset_nonce: int | None = None,
     ) -> tuple[Packet, bytes]:
-        packet = self.system.packet(payload, nonce=nonce)
+        """Calldata delivering ``payload`` signed by ``valset`` (default: genesis) claiming
+        ``valset_nonce`` (default: the signing set's)."""
+        signing = valset or self.system.valset
+        packet = self.system.packet(payload, nonce=nonce, valset=signing)
         if valset_nonce is not None:
             packet = Packet(
                 exocore_chain=packet.exocore_chain,
@@ -155,7 +164,7 @@ class Harness:
                 nonce=nonce,
                 payload=payload,
             )
-        att = self.system.valset.attest(packet.digest, signers)
+        att = signing.attest(packet.digest, signers)
         return packet, encode_packet_call(packet, att.bitmap, att.signature)
 
     def enqueue(self, manager: TxManager, key: str, purpose: str, calldata: bytes, **kwargs: Any) -> int:
@@ -164,7 +173,7 @@ class Harness:
                 conn, key=key, purpose=purpose, to=self.system.deployment.gateway, calldata=calldata, **kwargs
             )
 
-    def intent(self, manager: TxManager, intent_id: int) -> Any:
+    def intent(self, manager: TxManager, intent_id: int) -> IntentView:
         with self.engine.connect() as conn:
             return manager.intent(conn, intent_id)
 
@@ -177,14 +186,14 @@ class Harness:
         with self.engine.connect() as conn:
             return list(conn.execute(select(tx_intent_table).order_by(tx_intent_table.c.id)).all())
 
-    def l1_tx_state(self, tx_hash: str) -> str | None:
+    def l1_tx_state(self, tx_hash: str | None) -> str | None:
         with self.engine.connect() as conn:
             state: str | None = conn.execute(
                 select(l1_tx_table.c.state).where(l1_tx_table.c.tx_hash == tx_hash)
             ).scalar_one_or_none()
             return state
 
-    def l1_tx_history(self, tx_hash: str) -> list[tuple[str | None, str | None, str]]:
+    def l1_tx_history(self, tx_hash: str | None) -> list[tuple[str | None, str | None, str]]:
         t = transition_table
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -211,7 +220,7 @@ class Harness:
 
 
 @pytest.fixture
-def harness(
+def h(
     system: System, engine: Engine, store: LifecycleStore, clock: ManualClock, relayer_account: LocalAccount
 ) -> Harness:
     client = L1Client([system.node.rpc_url], chain_id=system.deployment.chain_id, timeout_s=10)

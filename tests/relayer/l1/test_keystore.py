@@ -17,7 +17,7 @@ from relayer.l1.errors import KeystoreError
 from relayer.l1.keystore import load_signer, resolve_password, write_keystore
 
 KEY = bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
-PASSWORD = "correct horse battery staple"  # noqa: S105 - a test password
+PASSWORD = "correct horse battery staple"
 ENV = "EXORELAY_TEST_KEYSTORE_PASSWORD"
 FAST_KDF = {"kdf": "pbkdf2", "iterations": 1000}
 """Cheap KDF for tests (the default scrypt parameters take ~1 s per decrypt)."""
@@ -44,7 +44,9 @@ def test_round_trip_with_password_from_env(keystore: Path, monkeypatch: pytest.M
     assert KEY.hex() not in repr(account) and KEY.hex() not in str(account)
 
 
-def test_write_returns_address_and_default_scrypt_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_write_returns_address_and_default_scrypt_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "scrypt.json"
     address = write_keystore(path, KEY, PASSWORD, kdf="scrypt", iterations=2**10)
     assert address == Account.from_key(KEY).address
@@ -79,7 +81,9 @@ def test_wrong_password_is_a_config_error_without_the_password(
     assert info.value.__cause__ is None and info.value.__suppress_context__
 
 
-def test_missing_file_no_password_and_garbage(tmp_path: Path, keystore: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_file_no_password_and_garbage(
+    tmp_path: Path, keystore: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(ENV, raising=False)
     with pytest.raises(KeystoreError, match="does not exist"):
         load_signer(config(tmp_path / "nope.json", keystore_password=PASSWORD))
@@ -98,7 +102,9 @@ def test_missing_file_no_password_and_garbage(tmp_path: Path, keystore: Path, mo
         load_signer(config(garbage, keystore_password=PASSWORD))
 
 
-def test_keystore_declaring_another_address_is_refused(keystore: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keystore_declaring_another_address_is_refused(
+    keystore: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = json.loads(keystore.read_text())
     data["address"] = "11" * 20
     keystore.write_text(json.dumps(data))

@@ -1,0 +1,152 @@
+"""L1Client against a real anvil: helpers, chain id check, failover on refused / silent / garbage
+endpoints, JSON-RPC errors that must not fail over."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from eth_account import Account
+from web3 import Web3
+
+from relayer.config import ExorelayConfig, L1Config
+from relayer.errors import ConfigError, L1RpcError
+from relayer.l1.client import FINALIZED_FALLBACK_DEPTH_BLOCKS, L1Client
+from relayer.l1.errors import (
+    ChainIdMismatchError,
+    ExecutionRevertedError,
+    L1AllEndpointsFailedError,
+    L1ResponseError,
+)
+from tests.contracts.harness import System
+from tests.relayer.l1.conftest import SilentServer, dead_url
+
+
+class _Garbage(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.wfile.write(b"<html>502 bad gateway</html>")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def garbage_url() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Garbage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def client_for(system: System, *urls: str, timeout_s: float = 5.0) -> L1Client:
+    return L1Client(
+        list(urls) or [system.node.rpc_url], chain_id=system.deployment.chain_id, timeout_s=timeout_s
+    )
+
+
+def test_helpers(system: System) -> None:
+    client = client_for(system)
+    client.check_chain_id()
+    w3 = system.w3
+    head = client.block_number()
+    assert head == w3.eth.block_number
+    assert client.block_hash(head) == "0x" + w3.eth.get_block(head)["hash"].hex()
+    assert client.block_hash(head + 10) is None
+    sender = system.accounts[0]
+    assert client.nonce(sender, "latest") == w3.eth.get_transaction_count(sender)
+    assert client.nonce(sender, "pending") == w3.eth.get_transaction_count(sender, "pending")
+    assert client.balance(sender) == w3.eth.get_balance(sender)
+    base, tip = client.fee_market()
+    assert base == w3.eth.get_block("latest")["baseFeePerGas"] and tip > 0
+    assert client.get_receipt("0x" + "11" * 32) is None
+    assert client.get_code(system.deployment.gateway) and not client.get_code(sender)
+    assert client.call(lambda web3: web3.eth.chain_id) == system.deployment.chain_id
+    # anvil's finalized tag trails the head by 64 blocks
+    system.node.rpc("anvil_mine", [hex(100)])
+    head = client.block_number()
+    assert client.finalized_block_number() == head - FINALIZED_FALLBACK_DEPTH_BLOCKS
+
+
+def test_receipt_and_revert_data(system: System) -> None:
+    client = client_for(system)
+    account = Account.from_key(system.node.dev_accounts()[7].private_key)
+    signed = account.sign_transaction(
+        {"to": system.accounts[1], "value": 1, "nonce": client.nonce(account.address), "gas": 21000,
+         "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9, "chainId": system.deployment.chain_id}
+    )  # fmt: skip
+    tx_hash = client.send_raw_transaction(bytes(signed.raw_transaction))
+    assert tx_hash == "0x" + bytes(signed.hash).hex()
+    receipt = client.get_receipt(tx_hash)
+    assert receipt is not None and receipt.succeeded and receipt.gas_used == 21000
+    assert receipt.block_hash == client.block_hash(receipt.block_number)
+    # a JSON-RPC refusal is an answer: raised as such, and not failed over
+    with pytest.raises(L1ResponseError, match="nonce too low"):
+        client.send_raw_transaction(bytes(signed.raw_transaction))  # already mined
+    # currentValsetNonce() with a bogus selector: the gateway reverts with empty data
+    with pytest.raises(ExecutionRevertedError) as info:
+        client.eth_call(to=system.deployment.gateway, data=b"\xde\xad\xbe\xef")
+    assert info.value.revert_data == b""
+    assert client.failover_count == 0
+
+
+def test_failover_to_second_endpoint(system: System) -> None:
+    dead = dead_url()
+    client = client_for(system, dead, system.node.rpc_url)
+    assert client.active_url == dead
+    assert client.block_number() == system.w3.eth.block_number
+    assert client.active_url == system.node.rpc_url
+    assert client.failover_count == 1
+    # sticky: the working endpoint stays active, no further failovers
+    client.block_number()
+    assert client.failover_count == 1
+
+
+def test_failover_on_timeout_and_garbage(
+    system: System, silent_server: SilentServer, garbage_url: str
+) -> None:
+    client = client_for(system, silent_server.url, garbage_url, system.node.rpc_url, timeout_s=0.3)
+    started = time.monotonic()
+    assert client.block_number() == system.w3.eth.block_number
+    assert time.monotonic() - started < 3.0
+    assert client.active_url == system.node.rpc_url
+    assert client.failover_count == 1
+
+
+def test_all_endpoints_failing(silent_server: SilentServer) -> None:
+    dead = dead_url()
+    client = L1Client([dead, silent_server.url], chain_id=31337, timeout_s=0.2)
+    with pytest.raises(L1AllEndpointsFailedError) as info:
+        client.block_number()
+    assert isinstance(info.value, L1RpcError) and isinstance(info.value, ConnectionError)
+    assert set(info.value.failures) == {dead, silent_server.url}
+    with pytest.raises(L1AllEndpointsFailedError):
+        client.check_chain_id()
+
+
+def test_chain_id_mismatch(system: System) -> None:
+    client = L1Client([dead_url(), system.node.rpc_url], chain_id=1, timeout_s=2)
+    with pytest.raises(ChainIdMismatchError, match="31337") as info:
+        client.check_chain_id()
+    assert isinstance(info.value, ConfigError)
+
+
+def test_from_config_and_validation(system: System) -> None:
+    config = ExorelayConfig(
+        l1=L1Config.model_validate(
+            {"rpc_urls": [system.node.rpc_url], "chain_id": 31337, "request_timeout_s": 3}
+        )
+    )
+    client = L1Client.from_config(config)
+    assert client.chain_id == 31337 and client.timeout_s == 3
+    assert client.block_number() >= 0
+    with pytest.raises(ConfigError):
+        L1Client([], chain_id=1, timeout_s=1)
+    assert Web3.is_checksum_address(system.accounts[0])
