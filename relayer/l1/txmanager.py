@@ -53,6 +53,7 @@ from relayer.l1.errors import (
     InsufficientFundsError,
     L1AllEndpointsFailedError,
     L1ResponseError,
+    MalformedResponseError,
     UnknownIntentError,
 )
 from relayer.l1.gateway import GatewayClient, decode_revert, packet_nonce_of
@@ -352,7 +353,7 @@ class _Market:
         if self._header is None:
             header = self._client.block("latest")
             if header is None:
-                raise L1AllEndpointsFailedError("latest block", {self._client.active_url: "no latest block"})
+                raise MalformedResponseError("the node has no latest block")
             self._header = header
         return self._header
 
@@ -536,7 +537,8 @@ class TxManager:
     # ================================================================== the pass
 
     def tick(self) -> TickReport:
-        """One full pass (receipts, finality/reorgs, fee bumps, signing, broadcast).
+        """One full pass: receipts, finality/reorgs, broadcast of stored bytes not sent yet (a crash,
+        a reorg, a lack of funds left them), fee bumps, signing of queued intents.
 
         Safe to call repeatedly and after a crash. L1 outages end the pass early (reported in
         ``errors``); nothing is lost, the next tick continues.
@@ -547,9 +549,9 @@ class TxManager:
             market = _Market(self._client, self._sender)
             self._check_pending(tally, market)
             self._check_included(tally)
-            self._bump_fees(tally, market)
-            self._sign_queued(tally, market)
-            self._broadcast_signed(tally)
+            if self._broadcast_signed(tally):
+                self._bump_fees(tally, market)
+                self._sign_queued(tally, market, broadcast=True)
         except L1AllEndpointsFailedError as exc:
             logger.warning("L1 unreachable, tick ends early", extra={"error": str(exc)})
             tally.errors.append(str(exc))
@@ -567,13 +569,17 @@ class TxManager:
     def bump_fees(self) -> TickReport:
         return self._step(lambda tally: self._bump_fees(tally, _Market(self._client, self._sender)))
 
-    def sign_queued(self) -> TickReport:
-        return self._step(lambda tally: self._sign_queued(tally, _Market(self._client, self._sender)))
+    def sign_queued(self, *, broadcast: bool = True) -> TickReport:
+        """Simulate and sign queued intents, each committed before it is sent; ``broadcast=False``
+        stops after the commits (what a crash right after them leaves behind)."""
+        return self._step(
+            lambda tally: self._sign_queued(tally, _Market(self._client, self._sender), broadcast=broadcast)
+        )
 
     def broadcast_signed(self) -> TickReport:
         return self._step(self._broadcast_signed)
 
-    def _step(self, run: Callable[[_Tally], None]) -> TickReport:
+    def _step(self, run: Callable[[_Tally], object]) -> TickReport:
         tally = _Tally()
         self._ensure_chain()
         run(tally)
@@ -1140,12 +1146,13 @@ class TxManager:
                     reason=None,
                     updated_at=now,
                 )
-                self._insert_attempt(conn, intent, signed, now)
+                attempt_id = self._insert_attempt(conn, intent, signed, now)
                 stx = StoreTx(conn, self._store.clock)
                 self._record_l1_tx(stx, intent, signed, now, replaces=newest.tx_hash)
         except _ConflictError:
             return
         tally.bumped += 1
+        self._send_stored(attempt_id, tally)
         logger.info(
             "fee bumped",
             extra={
@@ -1161,20 +1168,42 @@ class TxManager:
 
     # ================================================================== (a) signing
 
-    def _sign_queued(self, tally: _Tally, market: _Market) -> None:
+    def _sign_queued(self, tally: _Tally, market: _Market, *, broadcast: bool) -> None:
         room = self._settings.max_inflight - self._count(IntentState.PENDING)
         if room <= 0:
             return
         for intent in self._intents(IntentState.QUEUED, limit=min(room, self._settings.max_sign_per_tick)):
             try:
-                self._sign_one(intent, market, tally)
+                attempt_id = self._sign_one(intent, market, tally)
+                # Sent at once, so the next intent's simulation at 'pending' can see it (a packet signed
+                # by the valset this one installs, on nodes whose pending state includes the pool).
+                if attempt_id is not None and broadcast and not self._send_stored(attempt_id, tally):
+                    return  # the account cannot pay: signing more would only queue more unsendable bytes
             except L1AllEndpointsFailedError:
                 raise
             except L1RpcError as exc:
                 tally.errors.append(f"intent {intent.id}: {exc}")
                 logger.warning("simulation failed", extra={"intent_id": intent.id, "error": str(exc)})
 
-    def _sign_one(self, intent: _Intent, market: _Market, tally: _Tally) -> None:
+    def _send_stored(self, attempt_id: int, tally: _Tally) -> bool:
+        """Broadcast a committed attempt by id (intent re-read: its state changed in the commit)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(select(tx_attempt_table).where(tx_attempt_table.c.id == attempt_id)).first()
+        if row is None:
+            return True
+        attempt = _Attempt.of(row)
+        intent = self._intent_by_id(attempt.intent_id)
+        if (
+            intent is None
+            or intent.state != IntentState.PENDING.value
+            or attempt.state != AttemptState.SIGNED.value
+        ):
+            return True
+        return self._send(intent, attempt, tally, rebroadcast=False)
+
+    def _sign_one(self, intent: _Intent, market: _Market, tally: _Tally) -> int | None:
+        """Simulate, then take a nonce and sign in one transaction; the new attempt's id (None if the
+        intent was settled by the simulation or changed meanwhile)."""
         try:
             self._client.eth_call(
                 to=intent.to_address,
@@ -1193,7 +1222,7 @@ class TxManager:
                 )
         except ExecutionRevertedError as exc:
             self._settle_unsent(intent, self._explain(intent, _revert_outcome(exc), "pending"), tally)
-            return
+            return None
         tip = market.tip()
         max_fee = BASE_FEE_HEADROOM * market.base_fee() + tip
         latest_nonce = market.latest_nonce()
@@ -1233,7 +1262,7 @@ class TxManager:
                     reason=None,
                     updated_at=now,
                 )
-                self._insert_attempt(conn, intent, signed, now)
+                attempt_id = self._insert_attempt(conn, intent, signed, now)
                 stx = StoreTx(conn, self._store.clock)
                 self._record_l1_tx(stx, intent, signed, now, replaces=None)
                 if intent.purpose == Purpose.PAYOUT.value and intent.distribution_id is not None:
@@ -1241,7 +1270,7 @@ class TxManager:
                         intent.distribution_id, intent.leaf_indices, signed.tx_hash, self._ref(now)
                     )
         except _ConflictError:
-            return
+            return None
         tally.signed += 1
         logger.info(
             "intent signed",
@@ -1255,6 +1284,7 @@ class TxManager:
                 "tip": tip,
             },
         )
+        return attempt_id
 
     def _is_done(self, intent: _Intent, outcome: _Outcome) -> bool:
         return outcome.delivered or outcome.code in self._already_done.get(intent.purpose, frozenset())
@@ -1312,8 +1342,8 @@ class TxManager:
             tip=tip,
         )
 
-    def _insert_attempt(self, conn: Connection, intent: _Intent, signed: _SignedTx, now: datetime) -> None:
-        conn.execute(
+    def _insert_attempt(self, conn: Connection, intent: _Intent, signed: _SignedTx, now: datetime) -> int:
+        result = conn.execute(
             insert(tx_attempt_table).values(
                 intent_id=intent.id,
                 tx_hash=signed.tx_hash,
@@ -1326,6 +1356,10 @@ class TxManager:
                 created_at=now,
             )
         )
+        (attempt_id,) = result.inserted_primary_key or (None,)
+        if attempt_id is None:
+            raise RuntimeError("tx_attempt insert returned no id")
+        return int(attempt_id)
 
     def _record_l1_tx(
         self, stx: StoreTx, intent: _Intent, signed: _SignedTx, now: datetime, *, replaces: str | None
@@ -1350,30 +1384,34 @@ class TxManager:
 
     # ================================================================== (b) broadcast
 
-    def _broadcast_signed(self, tally: _Tally) -> None:
+    def _broadcast_signed(self, tally: _Tally) -> bool:
+        """Send every stored attempt still ``signed`` (nonce order); False if the account cannot pay."""
         a, t = tx_attempt_table, tx_intent_table
         with self._engine.connect() as conn:
-            rows = conn.execute(
-                select(a, t.c.key)
-                .join(t, t.c.id == a.c.intent_id)
-                .where(
-                    a.c.state == AttemptState.SIGNED.value,
-                    t.c.state == IntentState.PENDING.value,
-                    t.c.sender == self._sender,
-                    t.c.chain_id == self._chain_id,
+            ids = (
+                conn.execute(
+                    select(a.c.id)
+                    .join(t, t.c.id == a.c.intent_id)
+                    .where(
+                        a.c.state == AttemptState.SIGNED.value,
+                        t.c.state == IntentState.PENDING.value,
+                        t.c.sender == self._sender,
+                        t.c.chain_id == self._chain_id,
+                    )
+                    .order_by(a.c.tx_nonce, a.c.id)
                 )
-                .order_by(a.c.tx_nonce, a.c.id)
-            ).all()
-        intents: dict[int, _Intent] = {}
-        for row in rows:
-            attempt = _Attempt.of(row)
-            if attempt.intent_id not in intents:
-                current = self._intent_by_id(attempt.intent_id)
-                if current is None or current.state != IntentState.PENDING.value:
-                    continue
-                intents[attempt.intent_id] = current
-            if not self._send(intents[attempt.intent_id], attempt, tally, rebroadcast=False):
-                break  # the account cannot pay: later nonces would fail the same way
+                .scalars()
+                .all()
+            )
+        for attempt_id in ids:
+            try:
+                if not self._send_stored(int(attempt_id), tally):
+                    return False  # the account cannot pay: later nonces would fail the same way
+            except L1AllEndpointsFailedError:
+                raise
+            except L1RpcError as exc:
+                tally.errors.append(f"attempt {attempt_id}: {exc}")
+        return True
 
     def _intent_by_id(self, intent_id: int) -> _Intent | None:
         with self._engine.connect() as conn:
@@ -1423,12 +1461,14 @@ class TxManager:
         now = self._clock()
         with self._engine.begin() as conn:
             self._set_attempt(conn, attempt.id, AttemptState.BROADCAST, broadcast_at=now)
-            if intent.reason_code == REASON_INSUFFICIENT_FUNDS:
-                conn.execute(
-                    update(tx_intent_table)
-                    .where(tx_intent_table.c.id == intent.id)
-                    .values(reason_code=None, reason=None, updated_at=now)
+            conn.execute(
+                update(tx_intent_table)
+                .where(
+                    tx_intent_table.c.id == intent.id,
+                    tx_intent_table.c.reason_code == REASON_INSUFFICIENT_FUNDS,
                 )
+                .values(reason_code=None, reason=None, updated_at=now)
+            )
             self._mirror(
                 StoreTx(conn, self._store.clock), attempt.tx_hash, L1TxState.BROADCAST, self._ref(now)
             )

@@ -12,7 +12,9 @@ from sqlalchemy import select
 from web3 import Web3
 from web3.types import TxReceipt
 
-from indexer.lifecycle import L1TxState
+from indexer.lifecycle import Chain, L1TxState
+from indexer.models import payout_table, transition_table
+from indexer.records import ChainRef, DistributionCreated, DistributionLeaves, LeafInfo
 from relayer.config import FinalityMode
 from relayer.l1.client import L1Client
 from relayer.l1.errors import UnknownIntentError
@@ -153,9 +155,11 @@ def test_same_packet_twice_is_already_done(h: Harness) -> None:
     calldata = valset_update(h, nonce=4)
     first = h.enqueue(manager, "packet:4", "valset_update", calldata)
     second = h.enqueue(manager, "packet:4:retry", "valset_update", calldata)
-    # Both simulate fine before either is sent; the second is mined after the first and reverts.
+    # Both signed before either is sent (a crash right after the commits): the second is mined after
+    # the first and reverts.
+    assert manager.sign_queued(broadcast=False).signed == 2
     report = manager.tick()
-    assert (report.signed, report.broadcast) == (2, 2)
+    assert report.broadcast == 2
     report = manager.tick()
     assert (report.included, report.already_done) == (1, 1)
     assert h.intent(manager, first).state is IntentState.INCLUDED
@@ -263,7 +267,7 @@ def test_crash_between_commit_and_broadcast(h: Harness) -> None:
         h.enqueue(crashed, f"packet:{n}", "valset_update", valset_update(h, nonce=n, to=new_set(seed=n)))
         for n in (10, 11, 12)
     ]
-    assert crashed.sign_queued().signed == 3  # committed, never sent: the process dies here
+    assert crashed.sign_queued(broadcast=False).signed == 3  # committed, never sent: the process dies here
     signed = {i: h.attempts(i)[0] for i in ids}
     assert [signed[i].tx_nonce for i in ids] == [start, start + 1, start + 2]
     assert h.system.w3.eth.get_transaction_count(h.account.address, "pending") == start
@@ -300,7 +304,7 @@ def test_nonce_consumed_elsewhere_requeues_with_a_new_nonce(h: Harness) -> None:
 
     # Found by the receipt check: the chain's nonce passed ours and none of our attempts was mined.
     first = h.enqueue(manager, "packet:13", "valset_update", valset_update(h, nonce=13))
-    manager.sign_queued()
+    manager.sign_queued(broadcast=False)
     (lost,) = h.attempts(first)
     outside_tx(lost.tx_nonce)
     report = manager.tick()
@@ -317,7 +321,7 @@ def test_nonce_consumed_elsewhere_requeues_with_a_new_nonce(h: Harness) -> None:
     # Found at broadcast ("nonce too low"): consumed after the receipt check, before the send.
     rotation = valset_update(h, nonce=14, to=new_set(valset_nonce=3, seed=3), signed_by=new_set())
     second = h.enqueue(manager, "packet:14", "valset_update", rotation)
-    manager.sign_queued()
+    manager.sign_queued(broadcast=False)
     (lost,) = h.attempts(second)
     outside_tx(lost.tx_nonce)
     report = manager.broadcast_signed()
@@ -401,3 +405,88 @@ def test_cancel_and_unknown_intent(h: Harness) -> None:
     with pytest.raises(UnknownIntentError, match="999"):
         h.intent(manager, 999)
     assert Web3.is_address(manager.sender) and manager.sender == manager.sender.lower()
+
+
+def test_payout_requeue_returns_leaves_to_the_indexer_queue(h: Harness) -> None:
+    """The indexer mirror of a payout batch: leaves submitted with the tx, owed again when its nonce is
+    lost, submitted again with the new tx."""
+    manager = h.manager()
+    stakers = fresh_addresses(4, seed=31)
+    tree = distribution_tree(stakers, [7, 8, 9, 10])
+    payload = distribution_payload(
+        tree, token=h.system.deployment.reward_token, funding=FundingMode.MINT, avs=h.system.accounts[4]
+    )
+    packet, calldata = h.packet_calldata(payload, nonce=19)
+    dist_hex = "0x" + packet.distribution_id.hex()
+    with h.store.begin() as stx:
+        ref = ChainRef(Chain.EXOCORE, h.clock(), 10, "0x" + "ab" * 32)
+        created = DistributionCreated(
+            distribution_id=dist_hex,
+            nonce=19,
+            claim_id="0x" + "11" * 32,
+            avs=h.system.accounts[4],
+            epoch=payload.epoch,
+            token=h.system.deployment.reward_token,
+            funding=1,
+            total=34,
+            leaf_count=4,
+            merkle_root="0x" + tree.root.hex(),
+        )
+        stx.apply_exocore_event(created, ref)
+        stx.apply_exocore_event(
+            DistributionLeaves(
+                distribution_id=dist_hex,
+                leaves=tuple(
+                    LeafInfo(leaf.index, "0x" + leaf.staker.hex(), leaf.amount) for leaf in tree.leaves
+                ),
+            ),
+            ref,
+        )
+    h.enqueue(manager, "packet:19", "distribution", calldata, packet_nonce=19, distribution_id=dist_hex)
+    h.settle(manager)
+
+    multi = tree.multiproof([0, 1, 2, 3])
+    batch = encode_payout_call(packet.distribution_id, multi.leaves, multi.proof, multi.proof_flags)
+    payout_id = h.enqueue(
+        manager, "payout:19:0", "payout", batch, distribution_id=dist_hex, leaf_indices=[0, 1, 2, 3]
+    )
+    manager.sign_queued(broadcast=False)
+    (lost,) = h.attempts(payout_id)
+    assert payout_rows(h, dist_hex) == [("submitted", lost.tx_hash)] * 4
+
+    outsider = h.account.sign_transaction(
+        {"to": h.system.accounts[OUTSIDER_ACCOUNT], "value": 1, "nonce": lost.tx_nonce, "gas": 21000,
+         "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9, "chainId": 31337}
+    )  # fmt: skip
+    h.system.w3.eth.send_raw_transaction(outsider.raw_transaction)
+    report = manager.tick()
+    assert (report.requeued, report.signed) == (1, 1)
+    _, resent = h.attempts(payout_id)
+    assert payout_rows(h, dist_hex) == [("submitted", resent.tx_hash)] * 4
+    with h.engine.connect() as conn:
+        t = transition_table
+        moves = conn.execute(
+            select(t.c.from_state, t.c.to_state, t.c.edge)
+            .where(t.c.entity_kind == "payout", t.c.entity_id == f"{dist_hex}:0")
+            .order_by(t.c.id)
+        ).all()
+    assert [tuple(m) for m in moves] == [
+        (None, "pending", "forward"),
+        ("pending", "submitted", "forward"),
+        ("submitted", "pending", "retry"),
+        ("pending", "submitted", "forward"),
+    ]
+    assert h.l1_tx_state(lost.tx_hash) == L1TxState.DROPPED
+    manager.tick()
+    assert h.intent(manager, payout_id).state in (IntentState.INCLUDED, IntentState.FINALIZED)
+
+
+def payout_rows(h: Harness, distribution_id: str) -> list[tuple[str, str | None]]:
+    p = payout_table
+    with h.engine.connect() as conn:
+        rows = conn.execute(
+            select(p.c.state, p.c.l1_tx_hash)
+            .where(p.c.distribution_id == distribution_id)
+            .order_by(p.c.leaf_index)
+        ).all()
+    return [(r.state, r.l1_tx_hash) for r in rows]
