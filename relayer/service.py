@@ -95,6 +95,7 @@ def build(
     engine = engine or create_db_engine(config.database.url)
     migrate.upgrade(engine)
     store = LifecycleStore(engine)
+    metrics = RelayerMetrics()
     rpc = CometRpcClient.from_config(config.exocore)
     grpc = ExocoreGrpcClient.from_config(config.exocore)
     l1 = L1Client.from_config(config)
@@ -114,6 +115,7 @@ def build(
             payout_gas_budget=config.l1.payout_gas_budget,
         ),
         should_stop=should_stop,
+        metrics=metrics,
     )
     feed = ExocoreFeed(store, grpc)
     follower = BlockFollower.from_config(
@@ -146,7 +148,7 @@ def build(
         follower=follower,
         feed=feed,
         l1_ingestor=l1_ingestor,
-        metrics=RelayerMetrics(),
+        metrics=metrics,
     )
 
 
@@ -162,6 +164,7 @@ class RelayerService:
         self.last_report: CycleReport | None = None
         self.cycles = 0
         self._stop_metrics: Callable[[], None] | None = None
+        self._failovers: dict[str, int] = {}
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1},
@@ -187,14 +190,15 @@ class RelayerService:
                 result = parts.l1_ingestor.poll()
                 if result.caught_up or self.stop_requested.is_set():
                     break
+            parts.metrics.set_heights(exocore=parts.follower.next_height - 1, l1=result.head)
             report = parts.pipeline.run_cycle(created)
         except ExorelayError as exc:
-            parts.metrics.errors.labels(type(exc).__name__).inc()
+            parts.metrics.error(exc)
             _log.warning("cycle interrupted: %s: %s", type(exc).__name__, exc)
             return None
         except Exception:
             # A bug, not bad input: log it loudly but keep the process (and every other item) alive.
-            parts.metrics.errors.labels("unexpected").inc()
+            parts.metrics.error("unexpected")
             _log.exception("cycle failed unexpectedly")
             return None
         self.cycles += 1
@@ -207,12 +211,22 @@ class RelayerService:
             if found:
                 _log.info("sweep found %d packets without events", found)
         except ExorelayError as exc:
-            self.parts.metrics.errors.labels(type(exc).__name__).inc()
+            self.parts.metrics.error(exc)
             _log.warning("sweep failed: %s: %s", type(exc).__name__, exc)
 
     def refresh_metrics(self) -> None:
+        parts = self.parts
         try:
-            self.parts.metrics.refresh_from_db(self.parts.engine)
+            parts.metrics.refresh_from_db(parts.engine)
+            parts.metrics.set_signer_balance(parts.l1.balance(parts.txm.sender))
+            for chain, count in (("exocore", parts.grpc.failover_count), ("l1", parts.l1.failover_count)):
+                seen = self._failovers.get(chain, 0)
+                if count > seen:
+                    parts.metrics.failover(chain, count - seen)
+                self._failovers[chain] = count
+        except ExorelayError as exc:
+            parts.metrics.error(exc)
+            _log.warning("metrics refresh incomplete: %s", exc)
         except Exception:
             _log.exception("metrics refresh failed")
 

@@ -30,6 +30,7 @@ from relayer.exocore.grpc_client import ExocoreGrpcClient, PacketRejection, Rela
 from relayer.l1.gateway import GatewayClient, encode_packet_call, encode_payout_call
 from relayer.l1.tables import IntentState, tx_intent_table
 from relayer.l1.txmanager import TxManager
+from relayer.metrics import RelayerMetrics
 from relayer.pipeline import jobs
 from relayer.pipeline.jobs import Backoff
 from relayer.pipeline.retry import RetryReason
@@ -122,6 +123,7 @@ class Pipeline:
         settings: PipelineSettings,
         clock: Callable[[], datetime] = utc_now,
         should_stop: Callable[[], bool] = lambda: False,
+        metrics: RelayerMetrics | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -131,6 +133,7 @@ class Pipeline:
         self.settings = settings
         self.clock = clock
         self.should_stop = should_stop
+        self.metrics = metrics or RelayerMetrics()
         self._params: RelayParams | None = None
         self._trees: OrderedDict[str, DistributionTree] = OrderedDict()
         self._paid_elsewhere: dict[str, set[int]] = {}
@@ -413,6 +416,7 @@ class Pipeline:
             state = IntentState(intent.state)
             if state in (IntentState.FINALIZED, IntentState.ALREADY_DONE):
                 self._delivered(nonce, row, report, how=state.value)
+                self.metrics.observe_submit_to_final((self.clock() - row.updated_at).total_seconds())
             elif state is IntentState.FAILED:
                 name = intent.reason_code or ""
                 if name == "StaleValset":
@@ -455,6 +459,7 @@ class Pipeline:
                     jobs.set_stage(conn, nonce, JobStage.DELIVERED, now, distribution_id=distribution_id)
                 jobs.add_payout_job(conn, distribution_id=distribution_id, nonce=nonce, leaf_count=0, now=now)
         report.delivered += 1
+        self.metrics.packet_delivered(int(current.kind))
         _log.info("packet delivered", extra={"packet_nonce": nonce, "how": how})
 
     # ------------------------------------------------------------------ 5. pay
@@ -594,6 +599,7 @@ class Pipeline:
                     gas_limit=None,
                 )
             report.payout_batches += len(batches)
+        self.metrics.payouts_sent(len(pending))
         _log.info(
             "payout batches queued",
             extra={"distribution_id": distribution_id, "batches": len(batches), "leaves": len(pending)},
