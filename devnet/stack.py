@@ -31,7 +31,14 @@ from devnet.chain.params import (
     devnet_validators,
 )
 from devnet.chain.persistence import open_chain
-from devnet.l1_deploy import GenesisValset, L1Deployment, contract_at, deploy_l1, send_transaction
+from devnet.l1_deploy import (
+    DEVNET_RESTAKED_PRINCIPAL,
+    GenesisValset,
+    L1Deployment,
+    contract_at,
+    deploy_l1,
+    send_transaction,
+)
 from devnet.runtime import ExocoreDevnet
 from relayer.l1.artifacts import ContractName
 from relayer.protocol import bls
@@ -98,6 +105,8 @@ def deploy_for_devnet(
             anvil.dev_accounts()[0].private_key,
             GenesisValset(GENESIS_VALSET_NONCE, keys, tuple(v.power for v in members)),
             ChainId.parse(chain_id).hash,
+            # Devnet SLASH packets move principal out of the RestakingVault: it must hold some.
+            restaked_principal=DEVNET_RESTAKED_PRINCIPAL,
         )
     )
     genesis = Genesis(
