@@ -24,7 +24,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar
 
-import requests
 from web3 import Web3
 from web3.exceptions import (
     BadResponseFormat,
@@ -73,8 +72,7 @@ JSONRPC_EXECUTION_REVERTED: Final = 3
 """Error code geth, anvil, reth and erigon use for a reverted ``eth_call`` / ``eth_estimateGas``."""
 
 _TRANSPORT_ERRORS: Final = (
-    requests.RequestException,  # refused, reset, timeout, HTTP 4xx/5xx
-    OSError,  # socket-level faults that escape requests
+    OSError,  # requests' errors (refused, reset, timeout, HTTP 4xx/5xx) are OSErrors, as are socket faults
     ProviderConnectionError,
     BadResponseFormat,
     TooManyRequests,

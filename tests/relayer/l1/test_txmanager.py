@@ -3,12 +3,17 @@ replacement and its cap, crash safety, nonces consumed elsewhere, reorgs, failov
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from eth_account import Account
 from eth_typing import HexStr
-from sqlalchemy import select
+from sqlalchemy import select, text
 from web3 import Web3
 from web3.types import TxReceipt
 
@@ -490,3 +495,48 @@ def payout_rows(h: Harness, distribution_id: str) -> list[tuple[str, str | None]
             .order_by(p.c.leaf_index)
         ).all()
     return [(r.state, r.l1_tx_hash) for r in rows]
+
+
+def test_sigkill_mid_flight_then_restart(h: Harness) -> None:
+    """A manager process killed (SIGKILL) while it works; a new one finishes: every packet delivered
+    exactly once, one transaction per intent, nonces contiguous."""
+    start = h.system.w3.eth.get_transaction_count(h.account.address)
+    manager = h.manager()
+    ids = []
+    for nonce in range(40, 46):
+        tree = distribution_tree(fresh_addresses(2, seed=nonce), [nonce, nonce + 1])
+        payload = distribution_payload(
+            tree, token=h.system.deployment.reward_token, funding=FundingMode.MINT, avs=h.system.accounts[4]
+        )
+        ids.append(
+            h.enqueue(manager, f"packet:{nonce}", "distribution", h.packet_calldata(payload, nonce=nonce)[1])
+        )
+    with h.engine.connect() as conn:
+        postgres = h.engine.dialect.name == "postgresql"
+        schema = str(conn.execute(text("SELECT current_schema()")).scalar()) if postgres else "-"
+    database_url = h.engine.url.render_as_string(hide_password=False)
+    arguments = [database_url, schema, h.system.node.rpc_url, bytes(h.account.key).hex()]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.relayer.l1.crash_child", *arguments],
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == b"ready"
+        deadline = time.monotonic() + 60
+        while sum(len(h.attempts(i)) for i in ids) < 3:  # mid-flight: some sent, some not yet signed
+            assert time.monotonic() < deadline, "the child made no progress"
+            time.sleep(0.005)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    h.settle(h.manager(), ticks=10)
+    for nonce, intent_id in zip(range(40, 46), ids, strict=True):
+        view = h.intent(manager, intent_id)
+        assert view.state is IntentState.FINALIZED, view
+        assert len(h.attempts(intent_id)) == 1
+        assert GatewayClient(h.client, h.system.deployment.gateway).nonce_used(nonce)
+    nonces = sorted(h.attempts(i)[0].tx_nonce for i in ids)
+    assert nonces == list(range(start, start + 6))
+    assert h.system.w3.eth.get_transaction_count(h.account.address) == start + 6
+    assert next_nonce(h) == start + 6
