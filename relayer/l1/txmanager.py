@@ -1110,6 +1110,7 @@ class TxManager:
         self, intent: _Intent, attempts: Sequence[_Attempt], market: _Market, now: datetime, tally: _Tally
     ) -> None:
         newest = attempts[-1]
+        live = [a for a in attempts if a.state == AttemptState.BROADCAST.value]
         tip = max(_bump(max(a.max_priority_fee_per_gas for a in attempts)), market.tip())
         max_fee = max(
             _bump(max(a.max_fee_per_gas for a in attempts)), BASE_FEE_HEADROOM * market.base_fee() + tip
@@ -1128,10 +1129,12 @@ class TxManager:
             )
             # Keep the live transaction in the node's pool (it may have been evicted meanwhile); this
             # also restarts the bump timer, so the cap is re-checked once per fee_bump_after_s.
-            live = [a for a in attempts if a.state == AttemptState.BROADCAST.value]
             if live:
                 self._send(intent, live[-1], tally, rebroadcast=True)
             return
+        # The indexer's predecessor is the transaction the node holds (an attempt it refused as
+        # underpriced was never live).
+        replaces = live[-1].tx_hash if live else newest.tx_hash
         assert intent.tx_nonce is not None
         signed = self._sign(intent, intent.tx_nonce, newest.gas_limit, max_fee, tip)
         try:
@@ -1148,11 +1151,10 @@ class TxManager:
                 )
                 attempt_id = self._insert_attempt(conn, intent, signed, now)
                 stx = StoreTx(conn, self._store.clock)
-                self._record_l1_tx(stx, intent, signed, now, replaces=newest.tx_hash)
+                self._record_l1_tx(stx, intent, signed, now, replaces=replaces)
         except _ConflictError:
             return
         tally.bumped += 1
-        self._send_stored(attempt_id, tally)
         logger.info(
             "fee bumped",
             extra={
@@ -1160,11 +1162,12 @@ class TxManager:
                 "purpose": intent.purpose,
                 "tx_nonce": intent.tx_nonce,
                 "tx_hash": signed.tx_hash,
-                "replaces": newest.tx_hash,
+                "replaces": replaces,
                 "max_fee": max_fee,
                 "tip": tip,
             },
         )
+        self._send_stored(attempt_id, tally)
 
     # ================================================================== (a) signing
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 from eth_typing import HexStr
+from hexbytes import HexBytes
 from sqlalchemy import select, text
 from web3 import Web3
 from web3.types import TxReceipt
@@ -60,6 +61,22 @@ def valset_update(
 def receipt_of(h: Harness, tx_hash: str | None) -> TxReceipt:
     assert tx_hash is not None
     return h.system.w3.eth.get_transaction_receipt(HexStr(tx_hash))
+
+
+def send_outside(h: Harness, nonce: int, *, max_fee: int = 10**11, tip: int = 10**9) -> HexBytes:
+    """A plain transfer signed with the relayer's key but not by its manager (another process, a human)."""
+    signed = h.account.sign_transaction(
+        {
+            "to": h.system.accounts[OUTSIDER_ACCOUNT],
+            "value": 1,
+            "nonce": nonce,
+            "gas": 21000,
+            "maxFeePerGas": max_fee,
+            "maxPriorityFeePerGas": tip,
+            "chainId": h.system.deployment.chain_id,
+        }
+    )
+    return h.system.w3.eth.send_raw_transaction(signed.raw_transaction)
 
 
 def next_nonce(h: Harness) -> int:
@@ -297,15 +314,10 @@ def test_crash_between_commit_and_broadcast(h: Harness) -> None:
 
 def test_nonce_consumed_elsewhere_requeues_with_a_new_nonce(h: Harness) -> None:
     manager = h.manager()
-    account = h.account
     w3 = h.system.w3
 
     def outside_tx(nonce: int) -> None:
-        signed = account.sign_transaction(
-            {"to": h.system.accounts[OUTSIDER_ACCOUNT], "value": 1, "nonce": nonce, "gas": 21000,
-             "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9, "chainId": 31337}
-        )  # fmt: skip
-        w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction))
+        w3.eth.wait_for_transaction_receipt(send_outside(h, nonce))
 
     # Found by the receipt check: the chain's nonce passed ours and none of our attempts was mined.
     first = h.enqueue(manager, "packet:13", "valset_update", valset_update(h, nonce=13))
@@ -459,11 +471,7 @@ def test_payout_requeue_returns_leaves_to_the_indexer_queue(h: Harness) -> None:
     (lost,) = h.attempts(payout_id)
     assert payout_rows(h, dist_hex) == [("submitted", lost.tx_hash)] * 4
 
-    outsider = h.account.sign_transaction(
-        {"to": h.system.accounts[OUTSIDER_ACCOUNT], "value": 1, "nonce": lost.tx_nonce, "gas": 21000,
-         "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9, "chainId": 31337}
-    )  # fmt: skip
-    h.system.w3.eth.send_raw_transaction(outsider.raw_transaction)
+    send_outside(h, lost.tx_nonce)
     report = manager.tick()
     assert (report.requeued, report.signed) == (1, 1)
     _, resent = h.attempts(payout_id)
@@ -540,3 +548,37 @@ def test_sigkill_mid_flight_then_restart(h: Harness) -> None:
     assert nonces == list(range(start, start + 6))
     assert h.system.w3.eth.get_transaction_count(h.account.address) == start + 6
     assert next_nonce(h) == start + 6
+
+
+def test_underpriced_replacement_bumps_more_then_lost_nonce_requeues(h: Harness) -> None:
+    """Someone holding our key puts a far pricier transaction in the pool at our nonce: our bumps are
+    refused as underpriced (each asks more than the last), and once that transaction is mined the intent
+    gets a new nonce."""
+    manager = h.manager()
+    h.automine(False)
+    intent_id = h.enqueue(manager, "packet:20", "valset_update", valset_update(h, nonce=20))
+    manager.tick()
+    (ours,) = h.attempts(intent_id)
+    send_outside(
+        h, ours.tx_nonce, max_fee=100 * ours.max_fee_per_gas, tip=100 * ours.max_priority_fee_per_gas
+    )
+
+    h.clock.advance(DEFAULT_SETTINGS.fee_bump_after_s + 1)
+    report = manager.tick()
+    assert report.bumped == 1 and any("underpriced" in error for error in report.errors)
+    assert h.intent(manager, intent_id).reason_code == "ReplacementUnderpriced"
+    report = manager.tick()  # still due (the refused attempt was never live): asks more
+    assert report.bumped == 1
+    _, second, third = h.attempts(intent_id)
+    assert (second.state, third.state) == (AttemptState.DROPPED, AttemptState.DROPPED)
+    assert third.max_fee_per_gas * 8 >= second.max_fee_per_gas * 9
+    assert h.l1_tx_state(third.tx_hash) == L1TxState.DROPPED
+
+    h.mine(1)  # the rival is mined: our nonce is gone
+    report = manager.tick()
+    assert (report.requeued, report.signed, report.broadcast) == (1, 1, 1)
+    assert h.attempts(intent_id)[0].state == AttemptState.DROPPED
+    h.mine(1)
+    manager.tick()
+    view = h.intent(manager, intent_id)
+    assert view.state is IntentState.INCLUDED and view.tx_nonce == ours.tx_nonce + 1
