@@ -4,25 +4,34 @@ Callers *enqueue* intents (deliver packet N, pay these leaves) inside their own 
 :meth:`TxManager.tick` drives every intent to an outcome:
 
 1. **Receipts** of pending intents (every attempt's hash): mined with status 1 → ``included``;
-   status 0 → the revert is re-run at that block and decoded: a name in ``already_done[purpose]``
-   means L1 already has the effect (``already_done``), anything else is ``failed`` with the error name
-   as ``reason_code``. A pending intent whose nonce the chain shows consumed while none of its
-   attempts was mined lost its nonce to another transaction: it goes back to ``queued``.
-2. **Finality** of included intents: ``finalized`` at the ``finalized`` tag or after ``confirmations``
-   blocks; before that a changed canonical hash or a vanished receipt is a reorg: back to ``pending``
-   and the mined bytes are broadcast again.
-3. **Fee bumps**: a pending intent not mined ``fee_bump_after_s`` after its last broadcast is re-signed
-   with the *same nonce* and both fee fields at least +12.5 % (the EIP-1559 replacement rule) and at
-   least the current market, never above ``market maxFee x max_fee_multiplier``.
-4. **Signing** queued intents: simulate (``eth_call`` + ``eth_estimateGas`` at ``pending``), then in ONE
+   status 0 → the revert is re-run at that block and decoded: a name in ``already_done[purpose]``, or a
+   packet whose nonce L1 shows consumed, means L1 already has the effect (``already_done``); anything
+   else is ``failed`` with the error name as ``reason_code``. A pending intent whose nonce the chain
+   shows consumed while none of its attempts was mined lost its nonce to another transaction: it goes
+   back to ``queued``.
+2. **Finality** of included intents: ``finalized`` at the ``finalized`` tag or ``confirmations`` blocks
+   below the head; before that a changed canonical hash or a vanished receipt is a reorg: back to
+   ``pending`` and the mined bytes are broadcast again.
+3. **Broadcast** of every attempt still ``signed``, byte for byte, in nonce order: ones a crash left
+   unsent, ones a reorg orphaned, ones the account could not pay for yet.
+4. **Fee bumps**: a pending intent not mined ``fee_bump_after_s`` after its last broadcast is re-signed
+   with the *same nonce* and both fee fields at least +12.5 % (the replacement rule) and at least the
+   current market, never above ``market maxFee x max_fee_multiplier``; committed, then sent.
+5. **Signing** queued intents: simulate (``eth_call`` + ``eth_estimateGas`` at ``pending``), then in ONE
    database transaction take the signer's next nonce (row lock), sign, store the raw bytes as an
-   attempt, mark the intent pending, bump the nonce and mirror the transaction into the indexer.
-5. **Broadcast** every attempt still ``signed`` (new ones, and ones a crash left unsent) byte for byte.
+   attempt, mark the intent pending, bump the nonce and mirror the transaction into the indexer;
+   committed, then sent (so the next intent's simulation can see it).
 
 Because signing commits before anything is sent and only stored bytes are ever sent, a process killed
 at any point and restarted neither loses nor double-sends an effect: an unsent attempt is sent on the
 next tick, a sent one is found by its hash, and a nonce is only given to another intent once the chain
 proves it was consumed by a transaction that is none of ours.
+
+The indexer's ``l1_tx`` rows are written in the same database transactions: ``signed``, ``broadcast``,
+``replaced`` and ``dropped`` as relayer decisions; ``included`` and ``reverted`` as L1 observations
+(with block, so the L1 ingestor's reorg handling can undo them); ``finalized`` is left to the L1
+ingestor, which owns L1 finality in the indexer. Payout leaves move ``pending → submitted`` with their
+batch and back to ``pending`` when the batch is dropped or reverts.
 """
 
 from __future__ import annotations
@@ -821,6 +830,9 @@ class TxManager:
                     if other.state in (AttemptState.SIGNED.value, AttemptState.BROADCAST.value):
                         self._set_attempt(conn, other.id, AttemptState.REPLACED)
                 stx = StoreTx(conn, self._store.clock)
+                if intent.state == IntentState.INCLUDED.value and intent.tx_hash is not None:
+                    # Re-settled after a reorg (reverted on the new branch): undo the old inclusion first.
+                    self._mirror_reorg(stx, intent.tx_hash, intent.block_hash, now)
                 mined_l1 = L1TxState.INCLUDED if outcome is None else L1TxState.REVERTED
                 self._mirror(
                     stx,
