@@ -18,6 +18,7 @@ from sqlalchemy import select, text
 from web3 import Web3
 from web3.types import TxReceipt
 
+from indexer.ingest.l1 import L1Contracts, L1Ingestor, Web3L1Source
 from indexer.lifecycle import Chain, L1TxState
 from indexer.models import payout_table, transition_table
 from indexer.records import ChainRef, DistributionCreated, DistributionLeaves, LeafInfo
@@ -582,3 +583,60 @@ def test_underpriced_replacement_bumps_more_then_lost_nonce_requeues(h: Harness)
     manager.tick()
     view = h.intent(manager, intent_id)
     assert view.state is IntentState.INCLUDED and view.tx_nonce == ours.tx_nonce + 1
+
+
+@pytest.mark.parametrize("first_to_see_the_reorg", ["ingestor", "manager"])
+def test_indexer_mirror_agrees_with_the_l1_ingestor_through_a_reorg(
+    h: Harness, first_to_see_the_reorg: str
+) -> None:
+    """The manager and the indexer's L1 ingestor both write l1_tx: whichever sees an inclusion or a
+    reorg first, the other's write is a no-op and the history stays consistent."""
+    manager = h.manager()
+    ingestor = L1Ingestor(
+        h.store,
+        Web3L1Source(h.system.w3),
+        L1Contracts.from_deployment(h.system.deployment),
+        chain_id=h.system.deployment.chain_id,
+        confirmations=2,
+        start_block=h.system.deployment.block_number,
+    )
+    ingestor.sync()
+    snapshot = h.system.node.snapshot()
+    intent_id = h.enqueue(manager, "packet:21", "valset_update", valset_update(h, nonce=21))
+    manager.tick()
+    manager.tick()  # the manager records the inclusion first...
+    tx_hash = h.intent(manager, intent_id).tx_hash
+    ingestor.sync()  # ...the ingestor's sighting of the same log changes nothing
+    assert h.l1_tx_state(tx_hash) == L1TxState.INCLUDED
+
+    h.system.node.revert(snapshot)
+    h.mine(3)
+    if first_to_see_the_reorg == "ingestor":
+        ingestor.sync()  # undoes the inclusion...
+        assert h.l1_tx_state(tx_hash) == L1TxState.BROADCAST
+        assert manager.tick().reorged == 1  # ...so the manager has nothing left to undo; re-sends
+        ingestor.sync()  # sees the tx mined again on the new branch
+        manager.tick()
+    else:
+        assert manager.tick().reorged == 1  # undoes the inclusion and re-sends
+        assert h.l1_tx_state(tx_hash) == L1TxState.BROADCAST
+        manager.tick()  # the manager records the new inclusion...
+        ingestor.sync()  # ...and the ingestor's reorg handling finds its undone row already undone
+    view = h.intent(manager, intent_id)
+    assert view.state is IntentState.INCLUDED and view.tx_hash == tx_hash
+    h.mine(3)
+    manager.tick()
+    ingestor.sync()
+    assert h.intent(manager, intent_id).state is IntentState.FINALIZED
+    assert h.l1_tx_state(tx_hash) == L1TxState.FINALIZED
+    reorg = [("included", "broadcast", "reversal"), ("broadcast", "included", "forward")]
+    # Manager first: the ingestor undoes every L1 row above the fork, the manager's row for the new
+    # branch included, and records it again from the log: one more (harmless) undo/redo pair.
+    reorgs = 1 if first_to_see_the_reorg == "ingestor" else 2
+    assert h.l1_tx_history(tx_hash) == [
+        (None, "signed", "forward"),
+        ("signed", "broadcast", "forward"),
+        ("broadcast", "included", "forward"),
+        *(reorg * reorgs),
+        ("included", "finalized", "forward"),
+    ]
