@@ -69,7 +69,7 @@ def test_sigkill_twenty_times_then_everything_paid_and_delivered_once(tmp_path: 
                 epoch_blocks=int(exocore["epoch_blocks"]),
             )
             stack.fund_avs_eth(report.avss[1], AVS_B_FUNDING_WEI, account_index=2)
-            client.slash(client.committee(report.avss[0]), 1, PROPORTION_ONE // 10)
+            client.slash(client.committee(report.avss[0]), 0, PROPORTION_ONE // 20)
         for round_ in range(KILLS):
             log = tmp_path / f"relayer-{round_}.log"
             process = start_relayer(config, log)
