@@ -266,6 +266,7 @@ class L1Client:
         with self._lock:
             start = self._active
         failures: dict[str, str] = {}
+        codes: dict[str, int] = {}
         for step in range(len(self._urls)):
             index = (start + step) % len(self._urls)
             url = self._urls[index]
@@ -275,6 +276,7 @@ class L1Client:
                 if exc.code not in FAILOVER_RPC_CODES:
                     raise
                 failures[url] = exc.reason
+                codes[url] = exc.code
             except _TRANSPORT_ERRORS as exc:
                 failures[url] = f"{type(exc).__name__}: {exc}"
             else:
@@ -285,7 +287,7 @@ class L1Client:
                 "L1 endpoint failed",
                 extra={"endpoint": url, "call": what, "error": failures[url]},
             )
-        raise L1AllEndpointsFailedError(what, failures)
+        raise L1AllEndpointsFailedError(what, failures, codes)
 
     def _switch_to(self, index: int, what: str, failures: Mapping[str, str]) -> None:
         with self._lock:
@@ -392,9 +394,15 @@ class L1Client:
         )
 
     def priority_fee(self) -> int:
+        """The node's suggested tip; :data:`DEFAULT_PRIORITY_FEE_WEI` where no endpoint serves one."""
         try:
             return _hex_int(self.request("eth_maxPriorityFeePerGas"), "eth_maxPriorityFeePerGas")
-        except L1ResponseError:  # not served anywhere (method-not-found fails over, then lands here)
+        except L1AllEndpointsFailedError as exc:
+            unsupported = set(exc.rpc_codes.values()) == {JSONRPC_METHOD_NOT_FOUND}
+            if unsupported and len(exc.rpc_codes) == len(self._urls):
+                return DEFAULT_PRIORITY_FEE_WEI
+            raise
+        except L1ResponseError:  # another refusal (e.g. a pre-London chain)
             return DEFAULT_PRIORITY_FEE_WEI
 
     def fee_market(self) -> tuple[int, int]:

@@ -39,10 +39,14 @@ class L1EndpointError(L1ClientError, L1RpcError):
 class L1AllEndpointsFailedError(L1ClientError, L1RpcError):
     """Every configured endpoint failed for one call; ``failures`` maps endpoint -> its error text."""
 
-    def __init__(self, what: str, failures: Mapping[str, str]) -> None:
+    def __init__(
+        self, what: str, failures: Mapping[str, str], rpc_codes: Mapping[str, int] | None = None
+    ) -> None:
         details = "; ".join(f"{endpoint}: {error}" for endpoint, error in failures.items())
         super().__init__(f"{what} failed on every L1 endpoint ({details})")
         self.failures = dict(failures)
+        self.rpc_codes = dict(rpc_codes or {})
+        """Endpoint -> JSON-RPC error code, for endpoints that answered with an error object."""
 
 
 class L1ResponseError(L1ClientError, L1RpcError):

@@ -4,17 +4,19 @@ endpoints, JSON-RPC errors that must not fail over."""
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from eth_account import Account
 from web3 import Web3
 
 from relayer.config import ExorelayConfig, L1Config
 from relayer.errors import ConfigError, L1RpcError
-from relayer.l1.client import FINALIZED_FALLBACK_DEPTH_BLOCKS, L1Client
+from relayer.l1.client import DEFAULT_PRIORITY_FEE_WEI, FINALIZED_FALLBACK_DEPTH_BLOCKS, L1Client
 from relayer.l1.errors import (
     ChainIdMismatchError,
     ExecutionRevertedError,
@@ -44,6 +46,52 @@ def garbage_url() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+class _NoTipProxy(http.server.BaseHTTPRequestHandler):
+    """A node without ``eth_maxPriorityFeePerGas`` (method not found); everything else goes to anvil."""
+
+    upstream = ""
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        request = json.loads(body)
+        if request["method"] == "eth_maxPriorityFeePerGas":
+            error = {"code": -32601, "message": "the method eth_maxPriorityFeePerGas does not exist"}
+            answer = json.dumps({"jsonrpc": "2.0", "id": request["id"], "error": error}).encode()
+        else:
+            answer = httpx.post(
+                self.upstream, content=body, headers={"Content-Type": "application/json"}
+            ).content
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def no_tip_url(system: System) -> Iterator[str]:
+    handler = type("Handler", (_NoTipProxy,), {"upstream": system.node.rpc_url})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_method_not_found_fails_over_then_defaults(system: System, no_tip_url: str) -> None:
+    client = client_for(system, no_tip_url, system.node.rpc_url)
+    assert client.block_number() == system.w3.eth.block_number  # served by the proxy
+    assert client.failover_count == 0
+    assert client.priority_fee() == system.w3.eth.max_priority_fee  # failed over to anvil for this one
+    assert client.failover_count == 1 and client.active_url == system.node.rpc_url
+    only_proxy = client_for(system, no_tip_url)
+    assert only_proxy.priority_fee() == DEFAULT_PRIORITY_FEE_WEI  # nobody serves it: the documented default
 
 
 def client_for(system: System, *urls: str, timeout_s: float = 5.0) -> L1Client:
