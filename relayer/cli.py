@@ -40,12 +40,13 @@ def run(
     from relayer.config import load_config  # noqa: PLC0415
     from relayer.errors import ExorelayError  # noqa: PLC0415
     from relayer.logs import configure_logging  # noqa: PLC0415
-    from relayer.service import RelayerService  # noqa: PLC0415
+    from relayer.service import RelayerService, install_signal_handlers  # noqa: PLC0415
 
+    stop = install_signal_handlers()
     settings = load_config(config)
     configure_logging(settings.logging.level, settings.logging.format)
     try:
-        service = RelayerService(settings)
+        service = RelayerService(settings, stop_requested=stop)
         if once:
             service.parts.pipeline.relay_params()
             service.sweep()

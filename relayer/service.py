@@ -156,10 +156,15 @@ class RelayerService:
     """The running relayer: scheduler, jobs, signal handling."""
 
     def __init__(
-        self, config: ExorelayConfig, *, signer: LocalAccount | None = None, engine: Engine | None = None
+        self,
+        config: ExorelayConfig,
+        *,
+        signer: LocalAccount | None = None,
+        engine: Engine | None = None,
+        stop_requested: threading.Event | None = None,
     ) -> None:
         self.config = config
-        self.stop_requested = threading.Event()
+        self.stop_requested = stop_requested or threading.Event()
         self.parts = build(config, signer=signer, engine=engine, should_stop=self.stop_requested.is_set)
         self.last_report: CycleReport | None = None
         self.cycles = 0
@@ -234,7 +239,8 @@ class RelayerService:
 
     def start(self) -> None:
         self.parts.pipeline.relay_params()  # refuse to start against the wrong L1 / gateway
-        self.sweep()  # clear on start: everything Exocore has that we do not know yet
+        if not self.stop_requested.is_set():
+            self.sweep()  # clear on start: everything Exocore has that we do not know yet
         interval = self.config.exocore.poll_interval_s
         sweep_interval = self.config.relayer.sweep_interval_s
         self.scheduler.add_job(
@@ -273,16 +279,26 @@ class RelayerService:
         _log.info("relayer stopped in %.2f s", time.monotonic() - started)
 
     def run_forever(self) -> int:
-        def request_stop(signum: int, _frame: FrameType | None) -> None:
-            _log.info("signal %s: stopping", signal.Signals(signum).name)
-            self.stop_requested.set()
-
-        signal.signal(signal.SIGTERM, request_stop)
-        signal.signal(signal.SIGINT, request_stop)
-        self.start()
-        self.stop_requested.wait()
+        """Run until the stop event is set (see :func:`install_signal_handlers`)."""
+        if not self.stop_requested.is_set():
+            self.start()
+            self.stop_requested.wait()
         self.stop()
         return 0
+
+
+def install_signal_handlers() -> threading.Event:
+    """SIGTERM/SIGINT set the returned event. Installed before anything slow starts, so a signal
+    during start-up (migrations, the first sweep) still ends in a clean stop, not a kill."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        _log.info("signal %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    return stop
 
 
 def run_once(config: ExorelayConfig, *, signer: LocalAccount | None = None, cycles: int = 1) -> Any:

@@ -103,6 +103,7 @@ def test_sigkill_twenty_times_then_everything_paid_and_delivered_once(tmp_path: 
                         f"not finished: jobs {stages}, payouts {pays}; log tail:\n{log.read_text()[-4000:]}"
                     )
                 time.sleep(0.5)
+            wait_until_running(log)
             started = time.monotonic()
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=SIGTERM_BUDGET_S + 5) == 0
