@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -53,6 +53,7 @@ from relayer.pipeline.jobs import Backoff
 from relayer.pipeline.stages import CycleReport, Pipeline, PipelineSettings
 
 _log = logging.getLogger("relayer.service")
+T = TypeVar("T")
 
 SHUTDOWN_BUDGET_S: Final = 10.0
 """Issue #5: on SIGTERM, finish the step, persist, exit within 10 s."""
@@ -179,36 +180,50 @@ class RelayerService:
     # ------------------------------------------------------------------ jobs
 
     def cycle(self) -> CycleReport | None:
-        """Follow both chains one step and drive every stage once, in lifecycle order."""
+        """Follow both chains one step and drive every stage once, in lifecycle order.
+
+        Each phase fails alone: an L1 outage must not stop Exocore indexing, and an Exocore outage
+        must not stop confirmations and payouts of what is already known.
+        """
         parts = self.parts
+        created: list[tuple[int, RelayPacketCreated]] = []
+        self._guarded("exocore follow", lambda: self._follow_exocore(created))
+        self._guarded("l1 ingest", self._ingest_l1)
+        report = self._guarded("pipeline", lambda: parts.pipeline.run_cycle(created))
+        self.cycles += 1
+        if report is not None:
+            self.last_report = report
+        return report
+
+    def _follow_exocore(self, created: list[tuple[int, RelayPacketCreated]]) -> None:
+        parts = self.parts
+        for block in parts.follower.poll(MAX_EXOCORE_BLOCKS_PER_CYCLE):
+            events = decode_block_events(block)
+            parts.feed.apply(block, events)
+            created.extend((block.height, e) for e in events.events if isinstance(e, RelayPacketCreated))
+            if self.stop_requested.is_set():
+                break
+        parts.metrics.set_heights(exocore=parts.follower.next_height - 1)
+
+    def _ingest_l1(self) -> None:
+        parts = self.parts
+        for _ in range(MAX_L1_POLLS_PER_CYCLE):
+            result = parts.l1_ingestor.poll()
+            parts.metrics.set_heights(l1=result.head)
+            if result.caught_up or self.stop_requested.is_set():
+                break
+
+    def _guarded(self, phase: str, step: Callable[[], T]) -> T | None:
         try:
-            created: list[tuple[int, RelayPacketCreated]] = []
-            for block in parts.follower.poll(MAX_EXOCORE_BLOCKS_PER_CYCLE):
-                events = decode_block_events(block)
-                parts.feed.apply(block, events)
-                created.extend(
-                    (block.height, event) for event in events.events if isinstance(event, RelayPacketCreated)
-                )
-                if self.stop_requested.is_set():
-                    break
-            for _ in range(MAX_L1_POLLS_PER_CYCLE):
-                result = parts.l1_ingestor.poll()
-                if result.caught_up or self.stop_requested.is_set():
-                    break
-            parts.metrics.set_heights(exocore=parts.follower.next_height - 1, l1=result.head)
-            report = parts.pipeline.run_cycle(created)
+            return step()
         except ExorelayError as exc:
-            parts.metrics.error(exc)
-            _log.warning("cycle interrupted: %s: %s", type(exc).__name__, exc)
-            return None
+            self.parts.metrics.error(exc)
+            _log.warning("%s interrupted: %s: %s", phase, type(exc).__name__, exc)
         except Exception:
             # A bug, not bad input: log it loudly but keep the process (and every other item) alive.
-            parts.metrics.error("unexpected")
-            _log.exception("cycle failed unexpectedly")
-            return None
-        self.cycles += 1
-        self.last_report = report
-        return report
+            self.parts.metrics.error("unexpected")
+            _log.exception("%s failed unexpectedly", phase)
+        return None
 
     def sweep(self) -> None:
         try:

@@ -78,6 +78,7 @@ class CycleReport:
     waiting: dict[str, int] = field(default_factory=dict)
     payout_batches: int = 0
     payouts_completed: int = 0
+    interrupted: list[str] = field(default_factory=list)
 
     def waited(self, reason: RetryReason) -> None:
         self.waiting[reason.value] = self.waiting.get(reason.value, 0) + 1
@@ -162,14 +163,22 @@ class Pipeline:
     def run_cycle(self, events: Sequence[tuple[int, RelayPacketCreated]] = ()) -> CycleReport:
         report = CycleReport()
         report.discovered += self.discover(events)
-        if not self.should_stop():
-            self.prepare_and_submit(report)
-        if not self.should_stop():
-            self.txm.tick()
-        if not self.should_stop():
-            self.confirm(report)
-        if not self.should_stop():
-            self.pay(report)
+        stages: tuple[tuple[str, Callable[[], object]], ...] = (
+            ("prepare", lambda: self.prepare_and_submit(report)),
+            ("transactions", self.txm.tick),
+            ("confirm", lambda: self.confirm(report)),
+            ("pay", lambda: self.pay(report)),
+        )
+        for name, stage in stages:
+            if self.should_stop():
+                break
+            try:
+                stage()
+            except (ExocoreRpcError, L1RpcError) as exc:
+                # The stage could not reach a chain; the next stage may not need it (and will say).
+                self.metrics.error(exc)
+                report.interrupted.append(f"{name}: {type(exc).__name__}: {exc}")
+                _log.warning("%s stage interrupted: %s", name, exc)
         return report
 
     # ------------------------------------------------------------------ 1. discover

@@ -52,13 +52,11 @@ class RelayerHarness:
         lines = []
         with self.engine.begin() as conn:
             for row in conn.execute(select(relay_job_table).order_by(relay_job_table.c.packet_nonce)):
-                lines.append(
-                    f"job {row.packet_nonce} kind {row.kind} {row.stage} {row.retry_reason}: {row.retry_detail}"
-                )
+                lines.append(f"job {row.packet_nonce} kind {row.kind} {row.stage}")
+                lines.append(f"  {row.retry_reason}: {row.retry_detail}")
             for row in conn.execute(select(payout_job_table)):
-                lines.append(
-                    f"payout job {row.distribution_id[:10]} {row.stage} {row.retry_reason}: {row.retry_detail}"
-                )
+                lines.append(f"payout job {row.distribution_id[:10]} {row.stage}")
+                lines.append(f"  {row.retry_reason}: {row.retry_detail}")
             for row in conn.execute(select(tx_intent_table).order_by(tx_intent_table.c.id)):
                 lines.append(
                     f"intent {row.id} {row.key} {row.state} {row.reason_code}: {(row.reason or '')[:200]}"

@@ -20,6 +20,7 @@ from relayer.pipeline.tables import JobStage, PayoutStage, payout_job_table, rel
 from relayer.protocol import bls
 from relayer.protocol.claims import PROPORTION_ONE
 from relayer.protocol.merkle import DistributionLeaf
+from relayer.protocol.types import Amount
 from tests.relayer.pipeline.conftest import RelayerHarness
 
 SCENARIO_OPERATORS = 4
@@ -144,7 +145,7 @@ def test_root_mismatch_is_refused_and_recorded(harness: RelayerHarness) -> None:
         for record in honest(nonce, **kwargs):
             leaf = record.leaf
             if leaf.index == 0:
-                leaf = DistributionLeaf(leaf.index, leaf.staker, leaf.amount + 1)
+                leaf = DistributionLeaf(leaf.index, leaf.staker, Amount(leaf.amount + 1))
             yield LeafRecord(leaf, record.kind, record.operator)
 
     grpc.distribution_leaves = lying_leaves  # type: ignore[method-assign]
