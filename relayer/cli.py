@@ -11,6 +11,7 @@ from devnet.cli import devnet_app
 from indexer.cli import register as register_indexer_commands
 from relayer import __version__
 from relayer.config import check_config
+from relayer.demo import register as register_demo_command
 from relayer.ops_cli import register as register_ops_commands
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(devnet_app, name="devnet")
 register_indexer_commands(app)  # migrate, api
 register_ops_commands(app)  # health-check, status, retry, exclude
+register_demo_command(app)  # demo
 
 
 @app.command()

@@ -1,0 +1,1169 @@
+"""The story ``exorelay demo`` tells, and the parts it runs.
+
+One process runs everything on a fresh ``--home``: anvil + the L1 contracts + the Exocore devnet
+(:class:`~devnet.stack.DevnetStack`), the relayer and indexer (:class:`~relayer.service.RelayerService`
+on its background scheduler, SQLite file under ``--home``) and the query API (uvicorn on a thread).
+The scenario is driven the way real clients would: signed messages to the devnet's gRPC Msg service
+and an ETH deposit on L1. What the terminal shows is read back from the chains (gRPC queries, L1
+views and logs), from the lifecycle database or from the API; the script prints none of its own
+bookkeeping as a result.
+
+Chapters: the chains → operators, AVSs and stakers (committees elected) → a validator-set change →
+claims (two accepted, one short of its AVS's 9/10 rule) → relay and payouts (MINT and VAULT) → a
+committee-signed slash and an equivocation slash → lifecycle tables, staker balances, API URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+import httpx
+import uvicorn
+from eth_account import Account
+from eth_utils.crypto import keccak
+from rich import box
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from sqlalchemy import Engine, func, select
+from web3 import Web3
+from web3.contract import Contract
+
+from devnet.anvil import free_port
+from devnet.l1_deploy import contract_at
+from devnet.scenario import (
+    AvsRules,
+    CommitteeView,
+    ScenarioClient,
+    delegate_msg,
+    equivocation_msg,
+    hex0x,
+    operator_account,
+    operator_reward_address,
+    register_operator_msg,
+    scenario_asset_ids,
+    staker_address,
+    validator_msg,
+)
+from devnet.stack import DevnetStack
+from indexer.api.app import create_app
+from indexer.db import create_db_engine
+from indexer.lifecycle import SLASH, ClaimState, SlashState
+from indexer.models import (
+    avs_table,
+    claim_signer_table,
+    claim_table,
+    committee_member_table,
+    committee_table,
+    distribution_table,
+    l1_tx_table,
+    packet_table,
+    payout_table,
+    slash_asset_table,
+    slash_table,
+    transfer_table,
+    transition_table,
+)
+from relayer.config import ExorelayConfig
+from relayer.errors import ExorelayError
+from relayer.exocore.proto.operator.v1 import query_pb2 as operator_query
+from relayer.exocore.proto.operator.v1 import query_pb2_grpc as operator_grpc
+from relayer.exocore.proto.relay.v1 import query_pb2 as relay_query
+from relayer.l1.artifacts import ContractName
+from relayer.logs import TextFormatter
+from relayer.pipeline.tables import JobStage, relay_job_table
+from relayer.protocol import bls
+from relayer.protocol.claims import PROPORTION_ONE
+from relayer.protocol.ids import OperatorAddress
+from relayer.protocol.packets import PacketKind
+from relayer.service import RelayerService, install_signal_handlers
+
+_log = logging.getLogger("relayer.demo")
+T = TypeVar("T")
+
+EXOCORE_BLOCK_TIME_S: Final = 0.2
+"""Exocore blocks every 0.2 s: a 10-block epoch (and so an election) passes in 2 s."""
+L1_BLOCK_TIME_S: Final = 0.5
+"""Interval mining, as a real chain: inclusion and the confirmation after it take blocks."""
+SIGNER_ACCOUNT_INDEX: Final = 1
+"""anvil dev account 0 deployed the contracts; the relayer signs with account 1."""
+FUNDER_ACCOUNT_INDEX: Final = 2
+"""The VAULT-funded AVS deposits from account 2, so it never races the relayer's nonces."""
+STEP_TIMEOUT_S: Final = 180.0
+"""A chapter takes seconds; past this the run is stuck (the queue is printed and the demo fails)."""
+POLL_INTERVAL_S: Final = 0.25
+"""Progress bars re-read the database this often (the relayer cycles every 0.2 s)."""
+API_HOST: Final = "127.0.0.1"
+API_START_TIMEOUT_S: Final = 30.0
+"""uvicorn binds within a second; the margin covers a loaded 2-core machine."""
+API_REQUEST_TIMEOUT_S: Final = 10.0
+THREAD_JOIN_TIMEOUT_S: Final = 10.0
+"""The API thread exits at its next loop tick after should_exit; 10 s is the relayer's stop budget too."""
+HOME_MARKER: Final = ".exorelay-demo"
+"""A directory is wiped only if a previous demo run left this file in it (never a user's directory)."""
+LOG_FILE: Final = "demo.log"
+DATABASE_FILE: Final = "exorelay.sqlite"
+
+COMMISSIONS: Final = ("0.10", "0.05", "0")
+"""Operator commission rates, cycled: the distributions then hold commission leaves of both sizes."""
+CLAIM_A_UNITS: Final = 1_000 * 10**18
+"""The MINT-funded claim: 1000 EXOR, minted by the gateway at payout."""
+CLAIM_B_WEI: Final = 12 * 10**18
+"""The VAULT-funded claim: 12 WETH, debited from the AVS's RewardVault deposit at payout."""
+CLAIM_C_WEI: Final = 5 * 10**18
+"""The claim signed by too few (a different amount, hence a different claim id)."""
+SLASH_PROPORTION: Final = PROPORTION_ONE // 20
+"""5 %: the AVSs' maximum slash proportion."""
+EQUIVOCATION_TASK_ID: Final = 7
+STAKERS_SHOWN: Final = 4
+"""Stakers whose final L1 balances are printed (two per asset: the WETH stakers also earn WETH)."""
+DISPLAY_PLACES: Final = 4
+"""Token amounts are shown with 4 decimal places (truncated, never rounded up)."""
+VALIDATOR_KEY_MATERIAL: Final = b"exorelay-demo/new-validator/bls-key-material"
+
+
+class DemoError(ExorelayError, RuntimeError):
+    """A chapter of the demo did not complete."""
+
+
+class DemoStoppedError(DemoError):
+    """SIGINT/SIGTERM arrived while the scenario was still running."""
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    home: Path
+    stakers: int
+    operators: int
+    api_port: int
+    once: bool
+
+
+@dataclass(frozen=True)
+class Gauge:
+    """One progress bar: ``read()`` returns (done, total, status) from the chains or the database."""
+
+    label: str
+    read: Callable[[], tuple[int, int, str]]
+
+
+def format_units(value: int, decimals: int = 18, places: int = DISPLAY_PLACES) -> str:
+    """``value`` base units as a decimal with ``places`` digits (truncated): 1.5e18 -> ``1.5000``."""
+    whole, fraction = divmod(value, 10**decimals)
+    digits = str(fraction).rjust(decimals, "0")[:places]
+    return f"{whole:,}.{digits}" if places else f"{whole:,}"
+
+
+def short(text: str, keep: int = 10) -> str:
+    """``0x1234abcd…`` (ids and addresses in tables)."""
+    return text if len(text) <= keep + 1 else text[:keep] + "…"
+
+
+def short_operator(account: str) -> str:
+    return account[:9] + "…" + account[-4:]
+
+
+def percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f} %" if whole else "-"
+
+
+def weakest_first(powers: Sequence[int]) -> list[int]:
+    return sorted(range(len(powers)), key=lambda i: (powers[i], i))
+
+
+def enough_signers(powers: Sequence[int], threshold: tuple[int, int]) -> list[int]:
+    """Every member but the weakest if they alone pass ``signed * den > total * num``, else all."""
+    total, (num, den) = sum(powers), threshold
+    without_weakest = weakest_first(powers)[1:]
+    if without_weakest and sum(powers[i] for i in without_weakest) * den > total * num:
+        return sorted(without_weakest)
+    return list(range(len(powers)))
+
+
+def too_few_signers(powers: Sequence[int], threshold: tuple[int, int]) -> list[int]:
+    """The strongest members left out one by one until the rest no longer passes the threshold."""
+    total, (num, den) = sum(powers), threshold
+    signers = weakest_first(powers)
+    while signers and sum(powers[i] for i in signers) * den > total * num:
+        signers.pop()
+    return sorted(signers)
+
+
+def prepare_home(home: Path) -> None:
+    """Fresh each run: remove what a previous demo left (only a directory it marked as its own)."""
+    if home.exists():
+        if not (home / HOME_MARKER).is_file() and any(home.iterdir()):
+            raise DemoError(f"{home} exists and was not made by `exorelay demo`: choose another --home")
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+    (home / HOME_MARKER).write_text("made by `exorelay demo`; wiped on its next run\n")
+
+
+def log_to_file(path: Path) -> None:
+    """The terminal is the narration: the relayer's records go to ``path``."""
+    handler = logging.FileHandler(path)
+    handler.setFormatter(TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    for noisy in ("apscheduler", "httpx", "urllib3", "web3", "grpc", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def pick_api_port(requested: int) -> int:
+    """``requested`` if it is free (0: any free port); a busy port falls back to a free one."""
+    if requested == 0:
+        return free_port(API_HOST)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((API_HOST, requested))
+        except OSError:
+            return free_port(API_HOST)
+    return requested
+
+
+class ApiServer:
+    """``exorelay api``'s app (read-only engine on the demo's database) served from a thread."""
+
+    def __init__(self, database_url: str, port: int) -> None:
+        config = uvicorn.Config(
+            create_app(database_url),
+            host=API_HOST,
+            port=port,
+            log_config=None,  # our file handler, not uvicorn's console logging
+            access_log=False,
+            lifespan="off",
+        )
+        self.server = uvicorn.Server(config)
+        self.url = f"http://{API_HOST}:{port}"
+        self.thread = threading.Thread(target=self.server.run, name="exorelay-api", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + API_START_TIMEOUT_S
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise DemoError(f"the API did not start on {self.url} (see {LOG_FILE})")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(THREAD_JOIN_TIMEOUT_S)
+
+
+class Demo:
+    """The running system and the story told over it."""
+
+    def __init__(self, options: DemoOptions, console: Console, stop: threading.Event) -> None:
+        self.options = options
+        self.console = console
+        self.stop = stop
+        self.home = options.home.resolve()
+        self.database_url = f"sqlite:///{self.home / DATABASE_FILE}"
+        self.stack: DevnetStack | None = None
+        self.service: RelayerService | None = None
+        self.api: ApiServer | None = None
+        self.client: ScenarioClient | None = None
+        self.db: Engine | None = None
+        self.http: httpx.Client | None = None
+        # Set as the story goes (ids the chains answered with, the AVSs the scenario registers).
+        self.avs_rules: tuple[AvsRules, AvsRules] | None = None
+        self.committees: dict[str, CommitteeView] = {}
+        self.claim_ids: dict[str, str] = {}
+        self.slash_ids: dict[str, str] = {}
+        self.valset_nonce_before = 0
+
+    # ------------------------------------------------------------------ parts
+
+    def start(self) -> None:
+        self.console.print(f"[dim]home {self.home} · relayer log {self.home / LOG_FILE}[/dim]")
+        with self.console.status("Starting anvil, deploying the contracts, starting the Exocore devnet…"):
+            self.stack = DevnetStack(
+                self.home / "chains",
+                exocore_block_time_s=EXOCORE_BLOCK_TIME_S,
+                l1_block_time_s=L1_BLOCK_TIME_S,
+            ).start()
+        self.check_stop()
+        anvil = self.require(self.stack.anvil)
+        with self.console.status("Starting the relayer (migrations, start-up sweep)…"):
+            config = ExorelayConfig.model_validate(self.stack.relayer_settings(self.database_url))
+            signer = Account.from_key(anvil.dev_accounts()[SIGNER_ACCOUNT_INDEX].private_key)
+            self.service = RelayerService(config, signer=signer, stop_requested=self.stop)
+            self.service.start()
+        self.check_stop()
+        self.db = create_db_engine(self.database_url, read_only=True)
+        self.api = ApiServer(self.database_url, pick_api_port(self.options.api_port))
+        self.api.start()
+        self.http = httpx.Client(base_url=self.api.url, timeout=API_REQUEST_TIMEOUT_S)
+        exocore = self.stack.manifest["exocore"]
+        self.client = ScenarioClient(exocore["grpc_target"], exocore["chain_id"])
+        self.w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
+        contracts = self.stack.manifest["l1"]["contracts"]
+        self.gateway = contract_at(self.w3, ContractName.EXOCORE_GATEWAY, contracts["gateway"])
+        self.reward_vault = contract_at(self.w3, ContractName.REWARD_VAULT, contracts["reward_vault"])
+        self.restaking_vault = contract_at(
+            self.w3, ContractName.RESTAKING_VAULT, contracts["restaking_vault"]
+        )
+        self.weth = contract_at(self.w3, ContractName.WRAPPED_ETHER, contracts["weth"])
+        self.exor = contract_at(self.w3, ContractName.REWARD_TOKEN, contracts["reward_token"])
+        self.tokens: dict[str, Contract] = {
+            contracts["weth"].lower(): self.weth,
+            contracts["reward_token"].lower(): self.exor,
+        }
+        self.symbols = {
+            address: str(token.functions.symbol().call()) for address, token in self.tokens.items()
+        }
+
+    def close(self) -> None:
+        """Stop everything this run started (each part alone: one failing does not keep the others up)."""
+        steps: list[Callable[[], object]] = []
+        if self.service is not None:
+            steps.append(self.service.stop)
+        if self.api is not None:
+            steps.append(self.api.stop)
+        if self.http is not None:
+            steps.append(self.http.close)
+        if self.client is not None:
+            steps.append(self.client.close)
+        if self.db is not None:
+            steps.append(self.db.dispose)
+        if self.stack is not None:
+            steps.append(self.stack.stop)
+        for step in steps:
+            try:
+                step()
+            except Exception:
+                _log.exception("demo shutdown step failed")
+
+    @staticmethod
+    def require(value: T | None) -> T:
+        if value is None:
+            raise DemoError("the demo is not started")
+        return value
+
+    @property
+    def scenario(self) -> ScenarioClient:
+        return self.require(self.client)
+
+    @property
+    def engine(self) -> Engine:
+        return self.require(self.db)
+
+    def check_stop(self) -> None:
+        if self.stop.is_set():
+            raise DemoStoppedError("stopped by signal")
+
+    # ------------------------------------------------------------------ reading state
+
+    def rows(self, statement: Any) -> list[Any]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(statement))
+
+    def scalar(self, statement: Any) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(statement).scalar()
+
+    def symbol(self, token: str) -> str:
+        return self.symbols.get(token.lower(), short(token))
+
+    def avs_name(self, avs: str) -> str:
+        name = self.scalar(select(avs_table.c.name).where(avs_table.c.avs_address == avs.lower()))
+        return str(name) if name else short(avs)
+
+    def api_get(self, path: str) -> Any:
+        response = self.require(self.http).get(path)
+        response.raise_for_status()
+        return response.json()
+
+    def describe_queue(self) -> str:
+        """The relayer's work queue, for a chapter that did not complete."""
+        lines = [
+            f"job {r.packet_nonce} kind {r.kind} {r.stage} {r.retry_reason or ''} {r.retry_detail or ''}"
+            for r in self.rows(select(relay_job_table).order_by(relay_job_table.c.packet_nonce))
+        ]
+        return "\n".join(lines) or "(no relay jobs)"
+
+    def track(self, title: str, gauges: Sequence[Gauge], *, until: Callable[[], bool] | None = None) -> None:
+        """Progress bars over ``gauges`` until each is full (and ``until()`` holds, if given)."""
+        progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=30),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+        )
+        deadline = time.monotonic() + STEP_TIMEOUT_S
+        with progress:
+            tasks = [progress.add_task(g.label, total=None, status="") for g in gauges]
+            while True:
+                full = True
+                for task, gauge in zip(tasks, gauges, strict=True):
+                    done, total, status = gauge.read()
+                    progress.update(task, completed=done, total=total or None, status=status)
+                    full = full and total > 0 and done >= total
+                if full and (until is None or until()):
+                    return
+                self.check_stop()
+                if time.monotonic() > deadline:
+                    raise DemoError(
+                        f"{title}: not done after {STEP_TIMEOUT_S:.0f} s\n{self.describe_queue()}"
+                    )
+                self.stop.wait(POLL_INTERVAL_S)
+
+    def chapter(self, number: int, title: str) -> None:
+        self.console.print()
+        self.console.rule(f"[bold]{number}. {title}")
+
+    # ------------------------------------------------------------------ 1. the chains
+
+    def show_chains(self) -> None:
+        stack = self.require(self.stack)
+        self.chapter(1, "Two chains, one relayer")
+        status = httpx.get(f"{stack.manifest['exocore']['rpc_url']}/status", timeout=API_REQUEST_TIMEOUT_S)
+        sync = status.json()["result"]
+        service = self.require(self.service)
+        signer = service.parts.txm.sender
+        table = Table(box=box.SIMPLE_HEAD, show_header=True)
+        table.add_column("chain")
+        table.add_column("id")
+        table.add_column("head")
+        table.add_column("what runs there")
+        table.add_row(
+            "Exocore (devnet)",
+            sync["node_info"]["network"],
+            f"height {sync['sync_info']['latest_block_height']}",
+            "operators, AVSs, committees, claims, slashes; relay validators sign packets",
+        )
+        table.add_row(
+            "L1 (anvil)",
+            str(self.w3.eth.chain_id),
+            f"block {self.w3.eth.block_number}",
+            f"gateway {short(self.gateway.address, 12)}: trusts valset"
+            f" #{self.gateway.functions.currentValsetNonce().call()}"
+            f" ({self.gateway.functions.valsetSize().call()} validators)",
+        )
+        self.console.print(table)
+        balance = self.w3.eth.get_balance(Web3.to_checksum_address(signer))
+        self.console.print(
+            f"relayer signer {signer} holds {format_units(balance)} ETH"
+            f" · database {self.home / DATABASE_FILE} · API {self.require(self.api).url}"
+        )
+
+    # ------------------------------------------------------------------ 2. operators, AVSs, stakers
+
+    def setup(self) -> None:
+        stack, client = self.require(self.stack), self.scenario
+        n, stakers = self.options.operators, self.options.stakers
+        self.chapter(2, f"{n} operators, 2 AVSs, {stakers} stakers")
+        contracts, exocore = stack.manifest["l1"]["contracts"], stack.manifest["exocore"]
+        weth, exor = contracts["weth"].lower(), contracts["reward_token"].lower()
+        weth_asset, exor_asset = scenario_asset_ids(weth, exor, int(exocore["lz_chain_id"]))
+        avs_a = AvsRules(
+            address=hex0x(keccak(b"exorelay-demo/avs-a")[:20]),
+            name="oracle-avs",
+            asset_ids=(weth_asset, exor_asset),
+            reward_tokens=((exor, 1),),
+            committee_size=n - 1,
+            claim_threshold=(2, 3),
+        )
+        avs_b = AvsRules(
+            address=hex0x(keccak(b"exorelay-demo/avs-b")[:20]),
+            name="bridge-avs",
+            asset_ids=(weth_asset,),
+            reward_tokens=((weth, 2),),
+            committee_size=n,
+            claim_threshold=(9, 10),
+            min_operator_stake_usd="1000",
+        )
+        self.avs_rules = (avs_a, avs_b)
+        sent = {"operators": 0, "keys": 0, "delegations": 0}
+        progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=30),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+        )
+        with progress:
+            t_ops = progress.add_task("operators registered", total=n, status="")
+            t_keys = progress.add_task("BLS keys registered (opt-ins)", total=2 * n, status="")
+            t_del = progress.add_task("delegations committed", total=stakers + n, status="")
+            accounts = []
+            for index in range(n):
+                self.check_stop()
+                account = operator_account(client.seed, index)
+                client.send(
+                    "RegisterOperator",
+                    register_operator_msg(
+                        account,
+                        operator_reward_address(client.seed, index),
+                        COMMISSIONS[index % len(COMMISSIONS)],
+                    ),
+                )
+                accounts.append(account)
+                sent["operators"] += 1
+                progress.update(t_ops, completed=sent["operators"])
+            for rules in (avs_a, avs_b):
+                client.send("RegisterAVS", rules.msg())
+            for index in range(n):
+                for rules in (avs_a, avs_b):
+                    self.check_stop()
+                    client.opt_in(index, rules.address)
+                    sent["keys"] += 1
+                    progress.update(t_keys, completed=sent["keys"])
+            height = 0
+            for index in range(stakers):
+                self.check_stop()
+                asset_id = weth_asset if index % 2 == 0 else exor_asset
+                response = client.send(
+                    "Delegate",
+                    delegate_msg(
+                        staker_address(client.seed, index),
+                        asset_id,
+                        accounts[index % n],
+                        (index % 7 + 1) * 10**18,
+                    ),
+                )
+                height = int(response.height)
+                sent["delegations"] += 1
+                progress.update(t_del, completed=sent["delegations"], status=f"Exocore height {height}")
+            for index, account in enumerate(accounts):
+                response = client.send(
+                    "Delegate", delegate_msg(account.address, weth_asset, account, (index + 1) * 10**17)
+                )
+                sent["delegations"] += 1
+                progress.update(
+                    t_del, completed=sent["delegations"], status=f"Exocore height {response.height}"
+                )
+        height = client.advance(1)
+        epoch = (height - 1) // stack.epoch_blocks + 2
+        client.advance(stack.epoch_blocks)
+        for rules in (avs_a, avs_b):
+            self.committees[rules.address] = client.wait_for_committee(rules.address, epoch)
+        self.track(
+            "committees",
+            [
+                Gauge(
+                    f"committee of {rules.name} (epoch {epoch}) indexed",
+                    partial(self.committee_indexed, rules.address, epoch),
+                )
+                for rules in (avs_a, avs_b)
+            ],
+        )
+        self.show_avss(epoch)
+
+    def committee_indexed(self, avs: str, epoch: int) -> tuple[int, int, str]:
+        found = self.scalar(
+            select(func.count())
+            .select_from(committee_table)
+            .where(committee_table.c.avs_address == avs, committee_table.c.epoch == epoch)
+        )
+        return int(found or 0), 1, "in the database" if found else "waiting for the election block"
+
+    def show_avss(self, epoch: int) -> None:
+        rules = self.require(self.avs_rules)
+        table = Table(title="AVSs and their election rules (from the indexer)", box=box.SIMPLE_HEAD)
+        for column in ("AVS", "address", "assets counted", "reward token", "claim quorum", "committee"):
+            table.add_column(column)
+        for avs in (r.address for r in rules):
+            row = self.rows(select(avs_table).where(avs_table.c.avs_address == avs))[0]
+            committee = self.rows(
+                select(committee_table).where(
+                    committee_table.c.avs_address == avs, committee_table.c.epoch == epoch
+                )
+            )[0]
+            members = self.scalar(
+                select(func.count())
+                .select_from(committee_member_table)
+                .where(committee_member_table.c.committee_id == committee.id)
+            )
+            assets = ", ".join(self.symbol(a.split("_")[0]) for a in row.asset_ids)
+            reward = ", ".join(
+                f"{self.symbol(t['token'])} ({'MINT' if int(t['funding']) == 1 else 'VAULT'})"
+                for t in row.reward_tokens
+            )
+            table.add_row(
+                row.name,
+                short(avs, 12),
+                assets,
+                reward,
+                f"> {row.threshold_numerator}/{row.threshold_denominator} of power",
+                f"{members} elected at height {committee.elected_height}",
+            )
+        self.console.print(table)
+        for avs in (r.address for r in rules):
+            committee = self.rows(
+                select(committee_table).where(
+                    committee_table.c.avs_address == avs, committee_table.c.epoch == epoch
+                )
+            )[0]
+            members = self.rows(
+                select(committee_member_table)
+                .where(committee_member_table.c.committee_id == committee.id)
+                .order_by(committee_member_table.c.member_index)
+            )
+            table = Table(
+                title=f"{self.avs_name(avs)} committee, epoch {epoch}"
+                " (voting power = USD value of the counted stake)",
+                box=box.SIMPLE_HEAD,
+            )
+            for column in ("#", "operator", "BLS key", "voting power (USD)", "share"):
+                table.add_column(column)
+            for member in members:
+                table.add_row(
+                    str(member.member_index),
+                    short_operator(member.operator),
+                    short(member.bls_pubkey, 14),
+                    format_units(int(member.power), 8, 0),
+                    percent(int(member.power), int(committee.total_power)),
+                )
+            self.console.print(table)
+
+    # ------------------------------------------------------------------ 3. validator-set change
+
+    def change_valset(self) -> None:
+        client = self.scenario
+        self.chapter(3, "A validator joins Exocore's relay set")
+        before = self.current_valset()
+        self.valset_nonce_before = int(before.valset_nonce)
+        power = max(int(m.power) for m in before.members)
+        secret = bls.secret_key_from_seed(VALIDATOR_KEY_MATERIAL)
+        consensus_key = hashlib.sha256(VALIDATOR_KEY_MATERIAL).digest()
+        client.send("SetValidatorPower", validator_msg(consensus_key, secret, power))
+        # The rotation happens at the next block's begin-block; packets after it carry the new nonce.
+        client.advance(2)
+        self.track("valset", [Gauge("VALSET_UPDATE packet created and indexed", self.valset_packet)])
+        after = self.current_valset()
+        packet = self.rows(select(packet_table).where(packet_table.c.kind == PacketKind.VALSET_UPDATE))[0]
+        self.console.print(
+            f"Exocore's relay set: valset #{before.valset_nonce} ({len(before.members)} validators, power"
+            f" {before.total_power}) → valset #{after.valset_nonce} ({len(after.members)} validators, power"
+            f" {after.total_power}) at height {after.created_height}.\n"
+            f"VALSET_UPDATE packet #{packet.nonce} (Exocore height {packet.exocore_height}) is signed by"
+            f" valset #{packet.valset_nonce}; packets after it are signed by valset #{after.valset_nonce},"
+            f" which L1 (trusting valset #{self.gateway.functions.currentValsetNonce().call()} now) only"
+            " accepts once the relayer has installed it."
+        )
+
+    def current_valset(self) -> Any:
+        return self.scenario.relay.CurrentValset(
+            relay_query.QueryCurrentValsetRequest(), timeout=API_REQUEST_TIMEOUT_S
+        ).valset
+
+    def valset_packet(self) -> tuple[int, int, str]:
+        found = self.scalar(
+            select(func.count())
+            .select_from(packet_table)
+            .where(packet_table.c.kind == PacketKind.VALSET_UPDATE)
+        )
+        return min(int(found or 0), 1), 1, "in the database" if found else "waiting for the rotation block"
+
+    # ------------------------------------------------------------------ 4. claims
+
+    def submit_claims(self) -> None:
+        stack, client = self.require(self.stack), self.scenario
+        avs_a, avs_b = self.require(self.avs_rules)
+        self.chapter(4, "Reward claims signed by the committees")
+        committee_a, committee_b = self.committees[avs_a.address], self.committees[avs_b.address]
+        stack.fund_avs_eth(avs_b.address, CLAIM_B_WEI, account_index=FUNDER_ACCOUNT_INDEX)
+        weth = self.weth.address
+        deposit = self.reward_vault.functions.balanceOf(Web3.to_checksum_address(avs_b.address), weth).call()
+        self.console.print(
+            f"{avs_b.name} deposited ETH into the RewardVault on L1, which now holds"
+            f" {format_units(deposit)} WETH for it"
+        )
+        exor = avs_a.reward_tokens[0][0]
+        claims = (
+            (
+                "A",
+                committee_a,
+                enough_signers(committee_a.powers, avs_a.claim_threshold),
+                exor,
+                CLAIM_A_UNITS,
+            ),
+            ("B", committee_b, enough_signers(committee_b.powers, avs_b.claim_threshold), weth, CLAIM_B_WEI),
+            ("C", committee_b, too_few_signers(committee_b.powers, avs_b.claim_threshold), weth, CLAIM_C_WEI),
+        )
+        for label, committee, signers, token, amount in claims:
+            response = client.claim(committee, signers, token, amount)
+            self.claim_ids[label] = hex0x(response.claim_id)
+        self.track(
+            "claims",
+            [
+                Gauge(
+                    f"claim {label} decided by Exocore",
+                    partial(self.claim_decided, claim_id),
+                )
+                for label, claim_id in self.claim_ids.items()
+            ],
+        )
+        self.show_claims()
+
+    def claim_decided(self, claim_id: str) -> tuple[int, int, str]:
+        state = self.scalar(select(claim_table.c.state).where(claim_table.c.claim_id == claim_id))
+        decided = state is not None and state not in (ClaimState.SUBMITTED, ClaimState.VERIFIED)
+        return int(decided), 1, state or "not indexed yet"
+
+    def show_claims(self) -> None:
+        table = Table(title="Claims as Exocore decided them (from the indexer)", box=box.SIMPLE_HEAD)
+        for column in ("claim", "id", "AVS", "amount", "signers", "signed power", "needs", "state", "why"):
+            table.add_column(column)
+        for label, claim_id in self.claim_ids.items():
+            row = self.rows(select(claim_table).where(claim_table.c.claim_id == claim_id))[0]
+            signers = self.scalar(
+                select(func.count())
+                .select_from(claim_signer_table)
+                .where(claim_signer_table.c.claim_id == claim_id)
+            )
+            committee = self.committees[row.avs_address]
+            signed, total = int(row.signed_power or 0), int(row.total_power or 0)
+            why = row.reason or ""
+            if row.distribution_id:
+                dist = self.rows(
+                    select(distribution_table).where(
+                        distribution_table.c.distribution_id == row.distribution_id
+                    )
+                )[0]
+                why = (
+                    f"distribution #{dist.nonce}: {dist.leaf_count} leaves,"
+                    f" {format_units(int(dist.total))} in total"
+                )
+            table.add_row(
+                label,
+                short(claim_id),
+                self.avs_name(row.avs_address),
+                f"{format_units(int(row.total_amount))} {self.symbol(row.token)}",
+                f"{signers} of {len(committee.pubkeys)}",
+                percent(signed, total) if total else "-",
+                f"> {row.threshold_numerator}/{row.threshold_denominator}"
+                if row.threshold_numerator is not None
+                else "-",
+                row.state,
+                why,
+            )
+        self.console.print(table)
+
+    # ------------------------------------------------------------------ 5. relay and payouts
+
+    def relay_and_pay(self) -> None:
+        self.chapter(5, "Relay to L1 and payouts")
+        paid = [self.claim_ids["A"], self.claim_ids["B"]]
+        self.track(
+            "relay and payouts",
+            [
+                Gauge("packets delivered to L1 (relay jobs)", self.jobs_delivered),
+                *(
+                    Gauge(
+                        f"claim {label} payouts finalized on L1",
+                        partial(self.payouts, self.claim_ids[label]),
+                    )
+                    for label in ("A", "B")
+                ),
+            ],
+            until=lambda: all(self.claim_state(c) == ClaimState.PAID for c in paid),
+        )
+        self.show_packets()
+        table = Table(title="Distributions on L1 (gateway views)", box=box.SIMPLE_HEAD)
+        for column in ("claim", "funding", "leaves", "total", "paid on L1", "payout rows finalized (DB)"):
+            table.add_column(column)
+        for label in ("A", "B"):
+            row = self.rows(select(claim_table).where(claim_table.c.claim_id == self.claim_ids[label]))[0]
+            view = self.gateway.functions.distribution(bytes.fromhex(row.distribution_id[2:])).call()
+            _root, token, leaf_count, funding, _avs, _epoch, total, paid_total = view
+            finalized = self.scalar(
+                select(func.count())
+                .select_from(payout_table)
+                .where(
+                    payout_table.c.distribution_id == row.distribution_id, payout_table.c.state == "finalized"
+                )
+            )
+            table.add_row(
+                label,
+                "MINT" if funding == 1 else "VAULT",
+                str(leaf_count),
+                f"{format_units(total)} {self.symbol(token)}",
+                f"{format_units(paid_total)} {self.symbol(token)}",
+                f"{finalized} of {leaf_count}",
+            )
+        self.console.print(table)
+        avs_b = self.require(self.avs_rules)[1].address
+        left = self.reward_vault.functions.balanceOf(
+            Web3.to_checksum_address(avs_b), self.weth.address
+        ).call()
+        self.console.print(
+            f"RewardVault balance of {self.avs_name(avs_b)} after its payouts: {format_units(left)} WETH"
+        )
+
+    def claim_state(self, claim_id: str) -> str | None:
+        state = self.scalar(select(claim_table.c.state).where(claim_table.c.claim_id == claim_id))
+        return None if state is None else str(state)
+
+    def jobs_delivered(self) -> tuple[int, int, str]:
+        rows = self.rows(select(relay_job_table.c.stage, relay_job_table.c.retry_reason))
+        delivered = sum(1 for r in rows if r.stage == JobStage.DELIVERED)
+        waiting = sorted({r.retry_reason for r in rows if r.retry_reason and r.stage != JobStage.DELIVERED})
+        packets = int(self.scalar(select(func.count()).select_from(packet_table)) or 0)
+        return delivered, max(packets, len(rows)), ", ".join(waiting)
+
+    def payouts(self, claim_id: str) -> tuple[int, int, str]:
+        row = self.rows(
+            select(claim_table.c.state, claim_table.c.distribution_id).where(
+                claim_table.c.claim_id == claim_id
+            )
+        )
+        if not row or row[0].distribution_id is None:
+            return 0, 0, "waiting for the distribution"
+        distribution_id = row[0].distribution_id
+        leaves = self.scalar(
+            select(distribution_table.c.leaf_count).where(
+                distribution_table.c.distribution_id == distribution_id
+            )
+        )
+        finalized = self.scalar(
+            select(func.count())
+            .select_from(payout_table)
+            .where(payout_table.c.distribution_id == distribution_id, payout_table.c.state == "finalized")
+        )
+        return int(finalized or 0), int(leaves or 0), f"claim {row[0].state}"
+
+    def show_packets(self) -> None:
+        packets = {r.nonce: r for r in self.rows(select(packet_table))}
+        jobs = {r.packet_nonce: r for r in self.rows(select(relay_job_table))}
+        # The relayer's own record of each packet's L1 transaction (mined, so it has a block).
+        txs = {
+            r.packet_nonce: r
+            for r in self.rows(
+                select(l1_tx_table).where(
+                    l1_tx_table.c.packet_nonce.is_not(None),
+                    l1_tx_table.c.purpose != "payout",
+                    l1_tx_table.c.state.in_(("included", "finalized")),
+                )
+            )
+        }
+        table = Table(
+            title="Relay packets, in L1 order (relayer's jobs and transactions)", box=box.SIMPLE_HEAD
+        )
+        for column in ("packet", "kind", "signed by valset", "Exocore height", "L1 block", "L1 tx", "job"):
+            table.add_column(column)
+
+        def l1_order(nonce: int) -> tuple[bool, int, int]:
+            tx = txs.get(nonce)
+            return (tx is None, tx.block_number if tx else 0, nonce)
+
+        for nonce in sorted(packets, key=l1_order):
+            packet, tx, job = packets[nonce], txs.get(nonce), jobs.get(nonce)
+            table.add_row(
+                f"#{nonce}",
+                PacketKind(int(packet.kind)).name,
+                f"#{packet.valset_nonce}",
+                str(packet.exocore_height),
+                "-" if tx is None else str(tx.block_number),
+                "-" if tx is None else short(tx.tx_hash),
+                "-" if job is None else job.stage,
+            )
+        self.console.print(table)
+        self.console.print(
+            f"L1 now trusts valset #{self.gateway.functions.currentValsetNonce().call()}"
+            f" ({self.gateway.functions.valsetSize().call()} validators)"
+        )
+
+    # ------------------------------------------------------------------ 6. slashes
+
+    def slash(self) -> None:
+        client = self.scenario
+        avs_a, avs_b = self.require(self.avs_rules)
+        self.chapter(6, "Two slashes: a committee request and equivocation evidence")
+        committee_a, committee_b = self.committees[avs_a.address], self.committees[avs_b.address]
+        principal_before = {
+            address: self.restaking_vault.functions.totalPrincipal(token.address).call()
+            for address, token in self.tokens.items()
+        }
+        target_a = committee_a.operators[0]
+        response = client.slash(committee_a, 0, SLASH_PROPORTION)
+        self.slash_ids["committee request"] = hex0x(response.slash_id)
+        index_b = next(i for i, op in enumerate(committee_b.operators) if op != target_a)
+        operator_b = OperatorAddress.parse(committee_b.operators[index_b])
+        evidence = equivocation_msg(
+            chain_id=client.chain_id,
+            avs_hex=avs_b.address,
+            operator=operator_b,
+            secret=client.secrets[committee_b.pubkeys[index_b]],
+            task_id=EQUIVOCATION_TASK_ID,
+        )
+        response = client.send("SubmitEquivocationEvidence", evidence)
+        self.slash_ids["equivocation"] = hex0x(response.slash_id)
+        self.track(
+            "slashes on Exocore",
+            [
+                Gauge(
+                    f"{kind} slash executed on Exocore",
+                    partial(self.slash_reached, slash_id, "executed_on_exocore"),
+                )
+                for kind, slash_id in self.slash_ids.items()
+            ],
+        )
+        frozen_query = operator_grpc.QueryStub(client.channel)
+        table = Table(
+            title="Slashes on Exocore (indexer; freeze from Exocore's operator query)", box=box.SIMPLE_HEAD
+        )
+        for column in ("slash", "operator", "AVS", "proportion", "frozen on Exocore", "stake cut"):
+            table.add_column(column)
+        for kind, slash_id in self.slash_ids.items():
+            row = self.rows(select(slash_table).where(slash_table.c.slash_id == slash_id))[0]
+            assets = self.rows(select(slash_asset_table).where(slash_asset_table.c.slash_id == slash_id))
+            frozen = frozen_query.QueryOperatorFrozen(
+                operator_query.QueryOperatorFrozenRequest(operator=row.operator, avs_address=row.avs_address)
+            )
+            table.add_row(
+                kind,
+                short_operator(row.operator),
+                self.avs_name(row.avs_address),
+                row.slash_proportion or "-",
+                f"yes, since height {frozen.frozen_height}" if frozen.frozen else "no",
+                ", ".join(f"{format_units(int(a.amount))} {self.symbol(a.token)}" for a in assets) or "-",
+            )
+        self.console.print(table)
+        self.track(
+            "slashes on L1",
+            [
+                Gauge("packets delivered to L1 (relay jobs)", self.jobs_delivered),
+                *(
+                    Gauge(f"{kind} SLASH final on L1", partial(self.slash_reached, slash_id, "finalized"))
+                    for kind, slash_id in self.slash_ids.items()
+                ),
+            ],
+        )
+        table = Table(title="SLASH packets executed on L1 (gateway logs and views)", box=box.SIMPLE_HEAD)
+        for column in ("slash", "L1 block", "moved to the slashing sink", "frozen on L1"):
+            table.add_column(column)
+        for kind, slash_id in self.slash_ids.items():
+            row = self.rows(select(slash_table).where(slash_table.c.slash_id == slash_id))[0]
+            logs = self.gateway.events.SlashExecuted.get_logs(
+                from_block=row.l1_block_number, to_block=row.l1_block_number
+            )
+            executed = [log for log in logs if hex0x(log.args.slashId) == slash_id]
+            moved = ", ".join(
+                f"{format_units(amount)} {self.symbol(token)}"
+                for log in executed
+                for token, amount in zip(log.args.tokens, log.args.amounts, strict=True)
+            )
+            frozen_l1 = self.gateway.functions.frozen(
+                Web3.to_checksum_address(row.operator_address), Web3.to_checksum_address(row.avs_address)
+            ).call()
+            table.add_row(kind, str(row.l1_block_number), moved or "-", "yes" if frozen_l1 else "no")
+        self.console.print(table)
+        principal = ", ".join(
+            f"{self.symbol(address)} {format_units(before)} → "
+            f"{format_units(self.restaking_vault.functions.totalPrincipal(token.address).call())}"
+            for (address, token), before in zip(self.tokens.items(), principal_before.values(), strict=True)
+        )
+        self.console.print(f"RestakingVault principal: {principal}")
+
+    def slash_reached(self, slash_id: str, target: str) -> tuple[int, int, str]:
+        state = self.scalar(select(slash_table.c.state).where(slash_table.c.slash_id == slash_id))
+        if state is None:
+            return 0, 1, "not indexed yet"
+        if state in (SlashState.REJECTED, SlashState.FAILED, SlashState.EXCLUDED):
+            raise DemoError(f"slash {slash_id} ended {state}")
+        return int(SLASH.is_at_or_past(str(state), target)), 1, str(state)
+
+    # ------------------------------------------------------------------ 7. summary
+
+    def summary(self) -> None:
+        self.chapter(7, "Lifecycles")
+        overview = Table(title="Every claim and slash (from the API)", box=box.SIMPLE_HEAD)
+        for column in ("object", "id", "AVS", "subject", "final state", "payouts", "Exocore → L1", "took"):
+            overview.add_column(column)
+        for label, claim_id in self.claim_ids.items():
+            claim = self.api_get(f"/v1/claims/{claim_id}")
+            payouts = "-"
+            if claim["distribution_id"]:
+                dist = self.api_get(f"/v1/distributions/{claim['distribution_id']}")
+                finalized = dist["payouts_by_status"].get("finalized", 0)
+                payouts = f"{finalized}/{dist['leaf_count']} paid"
+            timeline = self.transitions("claim", claim_id)
+            self.console.print(self.timeline_table(f"claim {label} {short(claim_id)}", timeline))
+            overview.add_row(
+                f"claim {label}",
+                short(claim_id),
+                self.avs_name(claim["avs"]),
+                f"{format_units(int(claim['total_amount']))} {self.symbol(claim['token'])}",
+                claim["status"],
+                payouts,
+                self.span(timeline),
+                self.took(timeline),
+            )
+        for kind, slash_id in self.slash_ids.items():
+            slash = self.api_get(f"/v1/slashes/{slash_id}")
+            cut = ", ".join(
+                f"{format_units(int(a['amount']))} {self.symbol(a['token'])}" for a in slash["assets"]
+            )
+            timeline = self.transitions("slash", slash_id)
+            self.console.print(self.timeline_table(f"slash ({kind}) {short(slash_id)}", timeline))
+            overview.add_row(
+                "slash",
+                short(slash_id),
+                self.avs_name(slash["avs"]),
+                f"{kind}: {short_operator(slash['operator'])} cut {cut}",
+                slash["status"],
+                "-",
+                self.span(timeline),
+                self.took(timeline),
+            )
+        self.console.print(overview)
+        self.show_balances()
+
+    def transitions(self, kind: str, entity_id: str) -> list[Any]:
+        """An object's own transitions in the order the indexer recorded them."""
+        t = transition_table
+        return self.rows(
+            select(t).where(t.c.entity_kind == kind, t.c.entity_id == entity_id).order_by(t.c.id)
+        )
+
+    @staticmethod
+    def where(transition: Any) -> str:
+        if transition.chain == "exocore":
+            return f"Exocore height {transition.height}"
+        if transition.chain == "l1":
+            return f"L1 block {transition.height}"
+        return str(transition.chain)
+
+    @staticmethod
+    def span(timeline: Sequence[Any]) -> str:
+        """Exocore heights and L1 blocks the lifecycle touched."""
+        parts = []
+        for chain, name in (("exocore", "h"), ("l1", "blk")):
+            heights = [t.height for t in timeline if t.chain == chain and t.height is not None]
+            if heights:
+                low, high = min(heights), max(heights)
+                parts.append(f"{name} {low}" if low == high else f"{name} {low}..{high}")
+        return " → ".join(parts) or "-"
+
+    @staticmethod
+    def took(timeline: Sequence[Any]) -> str:
+        if not timeline:
+            return "-"
+        return f"{(timeline[-1].recorded_at - timeline[0].recorded_at).total_seconds():.1f} s"
+
+    def timeline_table(self, title: str, timeline: Sequence[Any]) -> Table:
+        table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+        for column in ("state", "where", "block time (UTC)", "indexed at", "note"):
+            table.add_column(column)
+        first = timeline[0].recorded_at if timeline else None
+        for transition in timeline:
+            offset = (transition.recorded_at - first).total_seconds() if first else 0.0
+            table.add_row(
+                transition.to_state or "(reorged away)",
+                self.where(transition),
+                transition.at.strftime("%H:%M:%S.%f")[:-3],
+                f"+{offset:.1f} s",
+                (transition.reason or "")[:60],
+            )
+        return table
+
+    def show_balances(self) -> None:
+        client = self.scenario
+        table = Table(
+            title="Stakers' L1 balances (token contracts) and their finalized payouts (DB)",
+            box=box.SIMPLE_HEAD,
+        )
+        table.add_column("staker")
+        for address in self.tokens:
+            table.add_column(f"{self.symbol(address)} on L1")
+            table.add_column(f"{self.symbol(address)} paid (DB)")
+        for index in range(min(STAKERS_SHOWN, self.options.stakers)):
+            staker = Web3.to_checksum_address(hex0x(staker_address(client.seed, index)))
+            cells: list[str] = [staker]
+            for address, token in self.tokens.items():
+                balance = token.functions.balanceOf(staker).call()
+                paid = self.scalar(
+                    select(func.coalesce(func.sum(payout_table.c.amount), 0)).where(
+                        payout_table.c.staker == staker.lower(),
+                        payout_table.c.token == address,
+                        payout_table.c.state == "finalized",
+                    )
+                )
+                cells += [format_units(balance), format_units(int(paid or 0))]
+            table.add_row(*cells)
+        self.console.print(table)
+        transfers = self.scalar(select(func.count()).select_from(transfer_table))
+        self.console.print(
+            f"token transfers out of the gateway's funding sources indexed from L1: {transfers}"
+        )
+
+    def show_api(self) -> None:
+        url = self.require(self.api).url
+        self.console.print()
+        self.console.rule("[bold]The API")
+        self.console.print(
+            f"API: {url}  ·  docs {url}/docs  ·  e.g. {url}/v1/claims  {url}/v1/slashes  {url}/v1/packets"
+        )
+
+
+@contextmanager
+def running(demo: Demo) -> Iterator[Demo]:
+    try:
+        demo.start()
+        yield demo
+    finally:
+        demo.close()
+
+
+def run_demo(options: DemoOptions, console: Console | None = None) -> int:
+    """Run the demo; 0 when the scenario completed (and, without ``--once``, a signal stopped it)."""
+    console = console or Console(highlight=False)
+    stop = install_signal_handlers()
+    try:
+        prepare_home(options.home)
+    except DemoError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    log_to_file(options.home / LOG_FILE)
+    started = time.monotonic()
+    demo = Demo(options, console, stop)
+    try:
+        with running(demo):
+            demo.show_chains()
+            demo.setup()
+            demo.change_valset()
+            demo.submit_claims()
+            demo.relay_and_pay()
+            demo.slash()
+            demo.summary()
+            demo.show_api()
+            console.print(f"[green]scenario complete in {time.monotonic() - started:.0f} s[/green]")
+            if not options.once:
+                console.print("running; Ctrl-C to stop")
+                stop.wait()
+                console.print("stopping…")
+    except DemoStoppedError:
+        console.print("[yellow]stopped before the scenario finished[/yellow]")
+        return 130
+    except (ExorelayError, httpx.HTTPError) as exc:
+        _log.exception("demo failed")
+        console.print(f"[red]demo failed:[/red] {type(exc).__name__}: {exc}")
+        return 1
+    console.print("stopped cleanly")
+    return 0
