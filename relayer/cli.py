@@ -13,6 +13,7 @@ from relayer import __version__
 from relayer.config import check_config
 from relayer.demo import register as register_demo_command
 from relayer.ops_cli import register as register_ops_commands
+from relayer.replay.cli import register as register_replay_commands
 
 app = typer.Typer(
     name="exorelay",
@@ -25,6 +26,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(devnet_app, name="devnet")
 register_indexer_commands(app)  # migrate, api
 register_ops_commands(app)  # health-check, status, retry, exclude
+register_replay_commands(app)  # record, replay
 register_demo_command(app)  # demo
 
 
