@@ -331,8 +331,8 @@ class Pipeline:
             )
         distribution_id: str | None = None
         if isinstance(packet.payload, RewardDistributionPayload):
-            self._check_distribution(nonce, packet.payload)
             distribution_id = hex0x(packet.distribution_id)
+            self._remember_tree(distribution_id, self._check_distribution(nonce, packet.payload))
         signatures = self.grpc.packet_signatures(nonce)
         if signatures is None:
             raise _WaitSignal(RetryReason.QUORUM_NOT_REACHED, "no signatures served yet")
@@ -389,7 +389,7 @@ class Pipeline:
             },
         )
 
-    def _check_distribution(self, nonce: int, payload: RewardDistributionPayload) -> None:
+    def _check_distribution(self, nonce: int, payload: RewardDistributionPayload) -> DistributionTree:
         """Recompute root, total and leaf count from the leaves Exocore serves; refuse on mismatch."""
         leaves = [record.leaf for record in self.grpc.distribution_leaves(nonce)]
         try:
@@ -406,6 +406,7 @@ class Pipeline:
         if problems:
             _log.warning("distribution refused: %s", "; ".join(problems), extra={"packet_nonce": nonce})
             raise _WaitSignal(RetryReason.ROOT_MISMATCH, "; ".join(problems))
+        return tree
 
     # ------------------------------------------------------------------ 4. confirm
 
@@ -513,14 +514,20 @@ class Pipeline:
         tree = self._trees.get(distribution_id)
         if tree is None:
             tree = DistributionTree.build(record.leaf for record in self.grpc.distribution_leaves(nonce))
-            if tree.root != root:
-                raise _WaitSignal(RetryReason.ROOT_MISMATCH, "served leaves do not hash to the root on L1")
-            self._trees[distribution_id] = tree
-            while len(self._trees) > TREE_CACHE_DISTRIBUTIONS:
-                self._trees.popitem(last=False)
+            self._remember_tree(distribution_id, tree)
         else:
             self._trees.move_to_end(distribution_id)
+        if tree.root != root:
+            self._trees.pop(distribution_id, None)
+            raise _WaitSignal(RetryReason.ROOT_MISMATCH, "served leaves do not hash to the root on L1")
         return tree
+
+    def _remember_tree(self, distribution_id: str, tree: DistributionTree) -> None:
+        """The tree built to check a packet pays its leaves later: 100k leaves are fetched once."""
+        self._trees[distribution_id] = tree
+        self._trees.move_to_end(distribution_id)
+        while len(self._trees) > TREE_CACHE_DISTRIBUTIONS:
+            self._trees.popitem(last=False)
 
     def _pay_one(self, row: Any, report: CycleReport) -> None:
         distribution_id = str(row.distribution_id)
