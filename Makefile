@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.exorelay-installed
 # Paths mypy --strict and ruff check; generated protobuf code is excluded in pyproject.toml.
 LINT_PATHS := relayer indexer devnet tests bench
 
-.PHONY: all deps test lint typecheck pytest contracts contracts-check proto bench clean
+.PHONY: all deps test lint typecheck pytest contracts contracts-check proto bench demo clean
 
 all: test
 
@@ -53,6 +53,11 @@ proto: $(PY_STAMP)
 	$(PY) proto/generate.py
 
 test: deps lint typecheck contracts-check pytest
+
+# The whole system on this machine, narrated: devnet + anvil + relayer (SQLite) + API, fresh each run
+# (.exorelay/demo), running until Ctrl-C. `make demo DEMO_ARGS=--once` exits after the scenario.
+demo: deps
+	$(VENV)/bin/exorelay demo $(DEMO_ARGS)
 
 bench: deps
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

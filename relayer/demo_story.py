@@ -430,37 +430,44 @@ class Demo:
                     )
                 self.stop.wait(POLL_INTERVAL_S)
 
-    def chapter(self, number: int, title: str) -> None:
+    def chapter(self, number: int, title: str, intro: str) -> None:
         self.console.print()
         self.console.rule(f"[bold]{number}. {title}")
+        self.console.print(f"[dim]{intro}[/dim]")
 
     # ------------------------------------------------------------------ 1. the chains
 
     def show_chains(self) -> None:
         stack = self.require(self.stack)
-        self.chapter(1, "Two chains, one relayer")
-        status = httpx.get(f"{stack.manifest['exocore']['rpc_url']}/status", timeout=API_REQUEST_TIMEOUT_S)
+        self.chapter(
+            1,
+            "Two chains, one relayer",
+            "Exocore (here its devnet) decides rewards and slashes; its relay validators sign a packet for"
+            " each. The relayer carries the packets to the gateway contract on L1 and pays every staker.",
+        )
+        exocore_rpc = stack.manifest["exocore"]["rpc_url"]
+        status = httpx.get(f"{exocore_rpc}/status", timeout=API_REQUEST_TIMEOUT_S)
         sync = status.json()["result"]
         service = self.require(self.service)
         signer = service.parts.txm.sender
-        table = Table(box=box.SIMPLE_HEAD, show_header=True)
-        table.add_column("chain")
-        table.add_column("id")
-        table.add_column("head")
-        table.add_column("what runs there")
+        table = Table(box=box.SIMPLE_HEAD)
+        for column in ("chain", "id", "head", "RPC", "trusted relay valset"):
+            table.add_column(column)
         table.add_row(
-            "Exocore (devnet)",
+            "Exocore devnet",
             sync["node_info"]["network"],
             f"height {sync['sync_info']['latest_block_height']}",
-            "operators, AVSs, committees, claims, slashes; relay validators sign packets",
+            exocore_rpc,
+            f"#{self.current_valset().valset_nonce} (the signing set)",
         )
         table.add_row(
             "L1 (anvil)",
             str(self.w3.eth.chain_id),
             f"block {self.w3.eth.block_number}",
-            f"gateway {short(self.gateway.address, 12)}: trusts valset"
-            f" #{self.gateway.functions.currentValsetNonce().call()}"
-            f" ({self.gateway.functions.valsetSize().call()} validators)",
+            self.require(stack.anvil).rpc_url,
+            f"#{self.gateway.functions.currentValsetNonce().call()}"
+            f" ({self.gateway.functions.valsetSize().call()} validators)"
+            f" in gateway {short(self.gateway.address)}",
         )
         self.console.print(table)
         balance = self.w3.eth.get_balance(Web3.to_checksum_address(signer))
@@ -474,7 +481,13 @@ class Demo:
     def setup(self) -> None:
         stack, client = self.require(self.stack), self.scenario
         n, stakers = self.options.operators, self.options.stakers
-        self.chapter(2, f"{n} operators, 2 AVSs, {stakers} stakers")
+        self.chapter(
+            2,
+            "Operators, AVSs and stakers",
+            "Operators register and opt into both AVSs with a BLS key each (with proof of possession);"
+            " stakers delegate WETH or EXOR. At the next epoch each AVS elects its committee by its own"
+            " rules.",
+        )
         contracts, exocore = stack.manifest["l1"]["contracts"], stack.manifest["exocore"]
         weth, exor = contracts["weth"].lower(), contracts["reward_token"].lower()
         weth_asset, exor_asset = scenario_asset_ids(weth, exor, int(exocore["lz_chain_id"]))
@@ -625,11 +638,10 @@ class Demo:
                 .order_by(committee_member_table.c.member_index)
             )
             table = Table(
-                title=f"{self.avs_name(avs)} committee, epoch {epoch}"
-                " (voting power = USD value of the counted stake)",
+                title=f"{self.avs_name(avs)} committee, epoch {epoch}",
                 box=box.SIMPLE_HEAD,
             )
-            for column in ("#", "operator", "BLS key", "voting power (USD)", "share"):
+            for column in ("#", "operator", "BLS key", "power (USD of counted stake)", "share"):
                 table.add_column(column)
             for member in members:
                 table.add_row(
@@ -645,7 +657,12 @@ class Demo:
 
     def change_valset(self) -> None:
         client = self.scenario
-        self.chapter(3, "A validator joins Exocore's relay set")
+        self.chapter(
+            3,
+            "A validator joins Exocore's relay set",
+            "Exocore hands over to a new validator set with a VALSET_UPDATE packet signed by the old set."
+            " Every later packet is signed by the new set, so the relayer must install it on L1 first.",
+        )
         before = self.current_valset()
         self.valset_nonce_before = int(before.valset_nonce)
         power = max(int(m.power) for m in before.members)
@@ -685,7 +702,13 @@ class Demo:
     def submit_claims(self) -> None:
         stack, client = self.require(self.stack), self.scenario
         avs_a, avs_b = self.require(self.avs_rules)
-        self.chapter(4, "Reward claims signed by the committees")
+        self.chapter(
+            4,
+            "Reward claims signed by the committees",
+            "A claim needs committee signatures (one aggregate BLS signature) over more than its AVS's share"
+            " of voting power. Exocore then splits the amount into a Merkle tree of staker and commission"
+            " leaves and emits a REWARD_DISTRIBUTION packet.",
+        )
         committee_a, committee_b = self.committees[avs_a.address], self.committees[avs_b.address]
         stack.fund_avs_eth(avs_b.address, CLAIM_B_WEI, account_index=FUNDER_ACCOUNT_INDEX)
         weth = self.weth.address
@@ -728,8 +751,19 @@ class Demo:
 
     def show_claims(self) -> None:
         table = Table(title="Claims as Exocore decided them (from the indexer)", box=box.SIMPLE_HEAD)
-        for column in ("claim", "id", "AVS", "amount", "signers", "signed power", "needs", "state", "why"):
+        for column in (
+            "claim",
+            "id",
+            "AVS",
+            "amount",
+            "signers",
+            "signed power",
+            "needs",
+            "state",
+            "distribution",
+        ):
             table.add_column(column)
+        rejections = []
         for label, claim_id in self.claim_ids.items():
             row = self.rows(select(claim_table).where(claim_table.c.claim_id == claim_id))[0]
             signers = self.scalar(
@@ -739,17 +773,16 @@ class Demo:
             )
             committee = self.committees[row.avs_address]
             signed, total = int(row.signed_power or 0), int(row.total_power or 0)
-            why = row.reason or ""
+            outcome = row.reason_code or "-"
             if row.distribution_id:
                 dist = self.rows(
                     select(distribution_table).where(
                         distribution_table.c.distribution_id == row.distribution_id
                     )
                 )[0]
-                why = (
-                    f"distribution #{dist.nonce}: {dist.leaf_count} leaves,"
-                    f" {format_units(int(dist.total))} in total"
-                )
+                outcome = f"#{dist.nonce}: {dist.leaf_count} leaves"
+            if row.state == ClaimState.REJECTED:
+                rejections.append(f"claim {label} rejected by Exocore ({row.reason_code}): {row.reason}")
             table.add_row(
                 label,
                 short(claim_id),
@@ -761,14 +794,22 @@ class Demo:
                 if row.threshold_numerator is not None
                 else "-",
                 row.state,
-                why,
+                outcome,
             )
         self.console.print(table)
+        for line in rejections:
+            self.console.print(line)
 
     # ------------------------------------------------------------------ 5. relay and payouts
 
     def relay_and_pay(self) -> None:
-        self.chapter(5, "Relay to L1 and payouts")
+        self.chapter(
+            5,
+            "Relay to L1 and payouts",
+            "The relayer aggregates the validators' signatures, submits each packet to the gateway, waits for"
+            " confirmation, then pays the leaves in batches with Merkle multiproofs: EXOR is minted (MINT),"
+            " WETH comes out of the AVS's RewardVault deposit (VAULT).",
+        )
         paid = [self.claim_ids["A"], self.claim_ids["B"]]
         self.track(
             "relay and payouts",
@@ -894,7 +935,13 @@ class Demo:
     def slash(self) -> None:
         client = self.scenario
         avs_a, avs_b = self.require(self.avs_rules)
-        self.chapter(6, "Two slashes: a committee request and equivocation evidence")
+        self.chapter(
+            6,
+            "Two slashes: a committee request and equivocation evidence",
+            "A slash request signed by a committee, and two conflicting task responses signed by one"
+            " operator's key. Exocore freezes the operator and cuts its stake; the SLASH packet moves the"
+            " same amounts of restaked principal to the slashing sink on L1.",
+        )
         committee_a, committee_b = self.committees[avs_a.address], self.committees[avs_b.address]
         principal_before = {
             address: self.restaking_vault.functions.totalPrincipal(token.address).call()
@@ -992,7 +1039,12 @@ class Demo:
     # ------------------------------------------------------------------ 7. summary
 
     def summary(self) -> None:
-        self.chapter(7, "Lifecycles")
+        self.chapter(
+            7,
+            "Lifecycles",
+            "Each claim's and slash's states as the indexer recorded them: where (Exocore height, L1 block),"
+            " the block time, and when the indexer saw it (relative to its first state).",
+        )
         overview = Table(title="Every claim and slash (from the API)", box=box.SIMPLE_HEAD)
         for column in ("object", "id", "AVS", "subject", "final state", "payouts", "Exocore → L1", "took"):
             overview.add_column(column)
@@ -1069,7 +1121,7 @@ class Demo:
 
     def timeline_table(self, title: str, timeline: Sequence[Any]) -> Table:
         table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-        for column in ("state", "where", "block time (UTC)", "indexed at", "note"):
+        for column in ("state", "where", "block time (UTC)", "indexed", "note"):
             table.add_column(column)
         first = timeline[0].recorded_at if timeline else None
         for transition in timeline:
@@ -1098,14 +1150,18 @@ class Demo:
             cells: list[str] = [staker]
             for address, token in self.tokens.items():
                 balance = token.functions.balanceOf(staker).call()
-                paid = self.scalar(
-                    select(func.coalesce(func.sum(payout_table.c.amount), 0)).where(
-                        payout_table.c.staker == staker.lower(),
-                        payout_table.c.token == address,
-                        payout_table.c.state == "finalized",
+                # Summed here, not in SQL: SQLite keeps uint256 as text and would sum in floats.
+                paid = sum(
+                    int(r.amount)
+                    for r in self.rows(
+                        select(payout_table.c.amount).where(
+                            payout_table.c.staker == staker.lower(),
+                            payout_table.c.token == address,
+                            payout_table.c.state == "finalized",
+                        )
                     )
                 )
-                cells += [format_units(balance), format_units(int(paid or 0))]
+                cells += [format_units(balance), format_units(paid)]
             table.add_row(*cells)
         self.console.print(table)
         transfers = self.scalar(select(func.count()).select_from(transfer_table))
@@ -1161,9 +1217,9 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
     except DemoStoppedError:
         console.print("[yellow]stopped before the scenario finished[/yellow]")
         return 130
-    except (ExorelayError, httpx.HTTPError) as exc:
+    except Exception as exc:  # any failure ends the demo with a message; the traceback goes to the log
         _log.exception("demo failed")
-        console.print(f"[red]demo failed:[/red] {type(exc).__name__}: {exc}")
+        console.print(f"[red]demo failed:[/red] {type(exc).__name__}: {exc} (traceback in {LOG_FILE})")
         return 1
     console.print("stopped cleanly")
     return 0

@@ -1,0 +1,377 @@
+"""``exorelay demo`` as a user runs it: a child process on a fresh home, small sizes.
+
+The demo must end with exit 0 after ``--once``, list claims A/B as paid, claim C as rejected and both
+slashes as finalized, and every figure it printed must equal what the database it leaves behind says
+(the L1 figures through the indexer's copy of the L1 logs: the demo's anvil is gone after it exits).
+A SIGTERM in the middle of the scenario stops it cleanly, chains included.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, func, select
+
+from indexer.models import (
+    claim_table,
+    distribution_table,
+    l1_tx_table,
+    packet_table,
+    payout_table,
+    slash_asset_table,
+    slash_table,
+    transfer_table,
+    transition_table,
+)
+from relayer.demo_story import (
+    DATABASE_FILE,
+    DemoError,
+    enough_signers,
+    format_units,
+    prepare_home,
+    too_few_signers,
+)
+
+STAKERS = 40
+"""Small enough to keep the run near 30 s; still two assets and 40+ leaves per distribution."""
+DEMO_TIMEOUT_S = 150.0
+"""The run takes ~30 s on the 2-core CI machine; past this it is stuck, not slow."""
+COLUMNS = "220"
+"""Wide enough that no table row wraps, so each printed row is one parseable line."""
+STOP_BUDGET_S = 25.0
+"""SIGTERM → exit: the relayer stops within 10 s, then the API, the devnet and anvil."""
+STARTUP_TIMEOUT_S = 90.0
+
+SHORT_ID = r"(?P<id>0x[0-9a-f]{8})…"
+AMOUNT = r"[\d,]+\.\d{4}"
+
+
+def demo_env() -> dict[str, str]:
+    return {**os.environ, "COLUMNS": COLUMNS, "PYTHONIOENCODING": "utf-8", "PYTHONUNBUFFERED": "1"}
+
+
+def demo_command(home: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "relayer",
+        "demo",
+        "--home",
+        str(home),
+        "--stakers",
+        str(STAKERS),
+        "--api-port",
+        "0",
+        *extra,
+    ]
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    output: str
+    returncode: int
+    seconds: float
+    engine: Engine
+
+    def lines(self) -> list[str]:
+        return self.output.splitlines()
+
+    def matches(self, pattern: str) -> list[re.Match[str]]:
+        compiled = re.compile(pattern)
+        return [m for m in (compiled.match(line) for line in self.lines()) if m is not None]
+
+    def rows(self, statement: Any) -> list[Any]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(statement))
+
+    def scalar(self, statement: Any) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(statement).scalar()
+
+    def total(self, statement: Any) -> int:
+        """Σ of a uint256 column, in Python: SQLite stores them as text and SUM() would use floats."""
+        return sum(int(row[0]) for row in self.rows(statement))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
+    home = tmp_path_factory.mktemp("demo") / "home"
+    started = time.monotonic()
+    result = subprocess.run(
+        demo_command(home, "--once"),
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=DEMO_TIMEOUT_S,
+        env=demo_env(),
+        check=False,
+    )
+    seconds = time.monotonic() - started
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"exit {result.returncode}:\n{output[-6000:]}"
+    engine = create_engine(f"sqlite:///{home / DATABASE_FILE}")
+    try:
+        yield DemoRun(output, result.returncode, seconds, engine)
+    finally:
+        engine.dispose()
+
+
+def by_prefix(rows: list[Any], key: str, prefix: str) -> Any:
+    found = [r for r in rows if getattr(r, key).startswith(prefix)]
+    assert len(found) == 1, f"{prefix}: {len(found)} rows"
+    return found[0]
+
+
+def token_symbols(run: DemoRun) -> dict[str, str]:
+    """Token address -> symbol, from the distributions' funding modes (1 MINT = EXOR, 2 VAULT = WETH)."""
+    rows = run.rows(select(distribution_table.c.token, distribution_table.c.funding))
+    return {r.token: "EXOR" if r.funding == 1 else "WETH" for r in rows}
+
+
+def port_is_closed(url: str) -> bool:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.socket() as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex((host, int(port))) != 0
+
+
+def test_demo_completes_once_within_budget(demo: DemoRun) -> None:
+    assert "scenario complete" in demo.output
+    assert "Traceback" not in demo.output
+    assert demo.seconds < DEMO_TIMEOUT_S
+    assert demo.matches(r"^API: http://127\.0\.0\.1:\d+ ")
+
+
+def test_lifecycle_overview_lists_claims_paid_and_rejected_and_slashes_finalized(demo: DemoRun) -> None:
+    claims = demo.matches(
+        rf"^\s*claim (?P<label>[ABC])\s+{SHORT_ID}\s+(?P<avs>[\w-]+)\s+(?P<amount>{AMOUNT}) (?P<symbol>\w+)"
+        r"\s+(?P<state>\w+)\s+(?P<payouts>\d+/\d+ paid|-)\s"
+    )
+    assert {m["label"]: m["state"] for m in claims} == {"A": "paid", "B": "paid", "C": "rejected"}
+    assert {m["label"]: m["symbol"] for m in claims} == {"A": "EXOR", "B": "WETH", "C": "WETH"}
+    db_claims = demo.rows(select(claim_table))
+    symbols = token_symbols(demo)
+    for match in claims:
+        row = by_prefix(db_claims, "claim_id", match["id"])
+        assert row.state == match["state"]
+        assert format_units(int(row.total_amount)) == match["amount"]
+        if row.distribution_id is None:
+            assert match["payouts"] == "-"
+            continue
+        assert symbols[row.token] == match["symbol"]
+        finalized = demo.scalar(
+            select(func.count())
+            .select_from(payout_table)
+            .where(payout_table.c.distribution_id == row.distribution_id, payout_table.c.state == "finalized")
+        )
+        leaves = demo.scalar(
+            select(distribution_table.c.leaf_count).where(
+                distribution_table.c.distribution_id == row.distribution_id
+            )
+        )
+        assert match["payouts"] == f"{finalized}/{leaves} paid"
+        assert finalized == leaves > 0
+
+    slashes = demo.matches(
+        rf"^\s*slash\s+{SHORT_ID}\s+(?P<avs>[\w-]+)\s+(?P<kind>committee request|equivocation): \S+"
+        r" cut (?P<cut>.+?)\s{2,}(?P<state>\w+)\s+-\s"
+    )
+    assert sorted(m["kind"] for m in slashes) == ["committee request", "equivocation"]
+    db_slashes = demo.rows(select(slash_table))
+    assert len(db_slashes) == 2
+    for match in slashes:
+        row = by_prefix(db_slashes, "slash_id", match["id"])
+        assert match["state"] == row.state == "finalized"
+        assert row.evidence_kind == match["kind"].replace(" ", "_")
+        assets = demo.rows(select(slash_asset_table).where(slash_asset_table.c.slash_id == row.slash_id))
+        printed = sorted(match["cut"].split(", "))
+        assert printed == sorted(f"{format_units(int(a.amount))} {symbols[a.token]}" for a in assets)
+
+
+def test_per_object_timelines_equal_the_recorded_transitions(demo: DemoRun) -> None:
+    title = re.compile(r"^(claim [ABC]|slash \((?:committee request|equivocation)\)) (0x[0-9a-f]{8})…\s*$")
+    row = re.compile(
+        r"^\s*(?P<state>[a-z_]+)\s+(?P<where>Exocore height \d+|L1 block \d+|relayer|operator)\s+"
+        r"\d\d:\d\d:\d\d\.\d{3}\s+\+\d+\.\d s"
+    )
+    timelines: dict[str, list[tuple[str, str]]] = {}
+    current: str | None = None
+    for line in demo.lines():
+        if "Every claim and slash" in line:
+            break
+        if (found := title.match(line)) is not None:
+            current = found[2]
+            timelines[current] = []
+        elif current is not None and (step := row.match(line)) is not None:
+            timelines[current].append((step["state"], step["where"]))
+    assert len(timelines) == 5  # claims A, B, C and two slashes
+    transitions = demo.rows(select(transition_table).order_by(transition_table.c.id))
+    for prefix, printed in timelines.items():
+        recorded = [
+            t for t in transitions if t.entity_kind in ("claim", "slash") and t.entity_id.startswith(prefix)
+        ]
+        expected = [
+            (
+                t.to_state,
+                f"Exocore height {t.height}"
+                if t.chain == "exocore"
+                else f"L1 block {t.height}"
+                if t.chain == "l1"
+                else t.chain,
+            )
+            for t in recorded
+        ]
+        assert printed == expected
+    finals = {steps[-1][0] for steps in timelines.values()}
+    assert finals == {"paid", "rejected", "finalized"}
+
+
+def test_rejected_claim_reason_is_the_databases(demo: DemoRun) -> None:
+    (match,) = demo.matches(r"^claim C rejected by Exocore \((?P<code>\w+)\): (?P<reason>.+?)\s*$")
+    row = demo.rows(select(claim_table).where(claim_table.c.state == "rejected"))[0]
+    assert (match["code"], match["reason"]) == (row.reason_code, row.reason) == ("no_quorum", row.reason)
+    assert "9/10" in row.reason
+
+
+def test_distributions_paid_on_l1_equal_the_indexed_payouts_and_transfers(demo: DemoRun) -> None:
+    rows = demo.matches(
+        rf"^\s*(?P<label>[AB])\s+(?P<funding>MINT|VAULT)\s+(?P<leaves>\d+)"
+        rf"\s+(?P<total>{AMOUNT}) (?P<symbol>\w+)\s+(?P<paid>{AMOUNT}) \w+"
+        r"\s+(?P<finalized>\d+) of (?P<of>\d+)\s*$"
+    )
+    assert {m["label"]: m["funding"] for m in rows} == {"A": "MINT", "B": "VAULT"}
+    symbols = token_symbols(demo)
+    for match in rows:
+        dist = demo.rows(
+            select(distribution_table).where(
+                distribution_table.c.funding == (1 if match["funding"] == "MINT" else 2)
+            )
+        )[0]
+        assert symbols[dist.token] == match["symbol"]
+        assert int(match["leaves"]) == dist.leaf_count == int(match["finalized"]) == int(match["of"])
+        assert format_units(int(dist.total)) == match["total"]
+        paid = demo.total(
+            select(payout_table.c.amount).where(
+                payout_table.c.distribution_id == dist.distribution_id, payout_table.c.state == "finalized"
+            )
+        )
+        assert format_units(paid) == match["paid"] == match["total"]
+
+
+def test_packets_table_shows_the_valset_update_relayed_before_the_packets_signed_by_the_new_set(
+    demo: DemoRun,
+) -> None:
+    rows = demo.matches(
+        r"^\s*#(?P<nonce>\d+)\s+(?P<kind>VALSET_UPDATE|REWARD_DISTRIBUTION)\s+#(?P<valset>\d+)\s+(?P<height>\d+)"
+        r"\s+(?P<block>\d+)\s+(?P<tx>0x[0-9a-f]{8})…\s+(?P<job>\w+)\s*$"
+    )
+    assert [m["kind"] for m in rows] == ["VALSET_UPDATE", "REWARD_DISTRIBUTION", "REWARD_DISTRIBUTION"]
+    assert {m["job"] for m in rows} == {"delivered"}
+    txs = demo.rows(
+        select(l1_tx_table).where(l1_tx_table.c.state == "finalized", l1_tx_table.c.purpose != "payout")
+    )
+    packets = {r.nonce: r for r in demo.rows(select(packet_table))}
+    for match in rows:
+        tx = next(t for t in txs if t.packet_nonce == int(match["nonce"]))
+        assert (str(tx.block_number), tx.tx_hash[:10]) == (match["block"], match["tx"])
+        packet = packets[int(match["nonce"])]
+        assert (str(packet.valset_nonce), str(packet.exocore_height)) == (match["valset"], match["height"])
+    valset, *distributions = rows
+    assert all(int(d["valset"]) == int(valset["valset"]) + 1 for d in distributions)
+    assert all(int(d["block"]) >= int(valset["block"]) for d in distributions)
+
+
+def test_staker_balances_equal_the_indexed_l1_transfers_and_payouts(demo: DemoRun) -> None:
+    assert demo.matches(r"^\s*staker\s+WETH on L1\s+WETH paid \(DB\)\s+EXOR on L1\s+EXOR paid \(DB\)\s*$")
+    rows = demo.matches(
+        rf"^\s*(?P<staker>0x[0-9a-fA-F]{{40}})\s+(?P<weth_l1>{AMOUNT})\s+(?P<weth_db>{AMOUNT})"
+        rf"\s+(?P<exor_l1>{AMOUNT})\s+(?P<exor_db>{AMOUNT})\s*$"
+    )
+    assert len(rows) == 4
+    tokens = {symbol: token for token, symbol in token_symbols(demo).items()}
+    earned = set()
+    for match in rows:
+        staker = match["staker"].lower()
+        for symbol in ("WETH", "EXOR"):
+            received = demo.total(
+                select(transfer_table.c.amount).where(
+                    transfer_table.c.recipient == staker, transfer_table.c.token == tokens[symbol]
+                )
+            )
+            paid = demo.total(
+                select(payout_table.c.amount).where(
+                    payout_table.c.staker == staker,
+                    payout_table.c.token == tokens[symbol],
+                    payout_table.c.state == "finalized",
+                )
+            )
+            key = symbol.lower()
+            assert match[f"{key}_l1"] == format_units(received)
+            assert match[f"{key}_db"] == format_units(paid)
+            if received:
+                earned.add(symbol)
+    assert earned == {"WETH", "EXOR"}
+
+
+def test_sigterm_mid_scenario_stops_everything(tmp_path: Path) -> None:
+    log = tmp_path / "demo.out"
+    with log.open("w", encoding="utf-8") as sink:
+        process = subprocess.Popen(
+            demo_command(tmp_path / "home"), stdout=sink, stderr=subprocess.STDOUT, env=demo_env()
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while "2. Operators" not in log.read_text(encoding="utf-8"):
+            assert process.poll() is None, log.read_text(encoding="utf-8")
+            assert time.monotonic() < deadline, log.read_text(encoding="utf-8")
+            time.sleep(0.1)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=STOP_BUDGET_S + 10)
+        took = time.monotonic() - started
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    output = log.read_text(encoding="utf-8")
+    assert code == 130, output
+    assert took < STOP_BUDGET_S
+    assert "stopped before the scenario finished" in output
+    assert "Traceback" not in output
+    # Both chains' RPC endpoints (printed in chapter 1) are gone: nothing was left running.
+    urls = re.findall(r"http://127\.0\.0\.1:\d+", output.split("2. Operators")[0])
+    assert len(urls) >= 2
+    assert all(port_is_closed(url) for url in urls)
+
+
+def test_home_is_wiped_only_if_the_demo_made_it(tmp_path: Path) -> None:
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(DemoError, match="not made by"):
+        prepare_home(foreign)
+    assert (foreign / "notes.txt").read_text() == "keep me"
+    home = tmp_path / "demo"
+    prepare_home(home)
+    (home / "old.sqlite").write_text("previous run")
+    prepare_home(home)
+    assert not (home / "old.sqlite").exists()
+
+
+def test_signer_choice_passes_and_misses_the_threshold() -> None:
+    powers = [30, 25, 25, 20]
+    assert enough_signers(powers, (2, 3)) == [0, 1, 2]  # 80 % > 2/3
+    assert too_few_signers(powers, (9, 10)) == [1, 2, 3]  # 70 % <= 9/10
+    assert enough_signers([50, 50], (9, 10)) == [0, 1]  # nobody can be left out
+    assert sum(powers[i] for i in too_few_signers(powers, (1, 2))) * 2 <= sum(powers)
