@@ -149,6 +149,12 @@ def replay_config(
     )
 
 
+def _indexed_height(service: RelayerService) -> int | None:
+    """The indexer's Exocore cursor: the last recorded block it committed (None before the first)."""
+    cursor = service.parts.store.cursor(service.parts.feed.stream)
+    return None if cursor is None or cursor.height < 0 else int(cursor.height)
+
+
 def _fingerprint(service: RelayerService) -> tuple[Any, ...]:
     """Everything whose change means the replay is still moving; also whether it is complete."""
     j, pj, i = relay_job_table, payout_job_table, tx_intent_table
@@ -158,7 +164,7 @@ def _fingerprint(service: RelayerService) -> tuple[Any, ...]:
         )
         payouts = tuple(conn.execute(select(pj.c.distribution_id, pj.c.stage).order_by(pj.c.distribution_id)))
         intents = tuple(conn.execute(select(i.c.state, func.count()).group_by(i.c.state).order_by(i.c.state)))
-    return (service.parts.follower.next_height, jobs, payouts, intents)
+    return (_indexed_height(service), jobs, payouts, intents)
 
 
 def _in_flight(fingerprint: tuple[Any, ...]) -> bool:
@@ -166,9 +172,9 @@ def _in_flight(fingerprint: tuple[Any, ...]) -> bool:
 
 
 def _complete(fingerprint: tuple[Any, ...], last_height: int) -> bool:
-    next_height, jobs, payouts, _ = fingerprint
+    indexed, jobs, payouts, _ = fingerprint
     return (
-        next_height > last_height
+        indexed == last_height
         and not _in_flight(fingerprint)
         and all(stage in (JobStage.DELIVERED.value, JobStage.REFUSED.value) for _, stage, _ in jobs)
         and all(stage == PayoutStage.PAID.value for _, stage in payouts)
@@ -230,6 +236,10 @@ def replay(
             )
         )
         stack.enter_context(anvil)
+        if anvil.rpc("eth_getCode", [gateway, "latest"]) in (None, "0x"):
+            raise ConfigError(
+                f"the fork has no gateway at {gateway} (block {fork_block}): fork at or after its deployment"
+            )
         account = anvil.dev_accounts()[options.signer_index]
         anvil.rpc("anvil_setBalance", [account.address, hex(SIGNER_BALANCE_WEI)])
         rpc = stack.enter_context(ReplayRpcServer(fixture))
@@ -261,7 +271,7 @@ def replay(
                 },
                 l1_info={"chain_id": l1_chain_id, "fork_block": fork_block, "gateway": gateway},
                 outcome=outcome,
-                exocore_height=service.parts.follower.next_height - 1,
+                exocore_height=_indexed_height(service),
                 from_l1_block=fork_block + 1,
             )
         finally:

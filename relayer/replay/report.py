@@ -25,6 +25,7 @@ from web3 import Web3
 from indexer.lifecycle import EdgeKind
 from indexer.models import (
     claim_table,
+    cursor_table,
     distribution_table,
     packet_table,
     payout_table,
@@ -43,6 +44,9 @@ LOG_BLOCK_RANGE: Final = 10_000
 """Blocks per eth_getLogs call when counting RewardPaid (public nodes cap ranges near this)."""
 
 Report = dict[str, Any]
+
+_FINAL_STAGES: Final = frozenset({JobStage.DELIVERED.value, JobStage.REFUSED.value, JobStage.EXCLUDED.value})
+"""Packet outcomes; a job in any other stage when the replay settled is reported as ``waiting``."""
 
 
 def _hex(value: Any) -> str | None:
@@ -83,14 +87,15 @@ def _packets(engine: Engine) -> list[dict[str, Any]]:
     for row in jobs:
         nonce = int(row.packet_nonce)
         stage = str(row.stage)
-        waiting = stage not in (JobStage.DELIVERED.value,)
+        waiting = stage != JobStage.DELIVERED.value
         index = indexed.get(nonce)
         out.append(
             {
                 "nonce": nonce,
                 "kind": _kind(int(row.kind)),
                 "valset_nonce": int(row.valset_nonce),
-                "outcome": stage,
+                "outcome": stage if stage in _FINAL_STAGES else "waiting",
+                "stage": stage,
                 "reason": row.retry_reason if waiting else None,
                 "detail": row.retry_detail if waiting else None,
                 "signer_bitmap": row.signer_bitmap,
@@ -262,6 +267,16 @@ def _refusals(engine: Engine, packets: Iterable[Mapping[str, Any]]) -> list[dict
     return sorted(out, key=lambda entry: (str(entry["what"]), str(entry["reason"])))
 
 
+def _halts(engine: Engine) -> list[dict[str, Any]]:
+    """Ingestion streams the indexer halted (an invariant violation): nothing after them was indexed."""
+    c = cursor_table
+    with engine.begin() as conn:
+        rows = conn.execute(
+            select(c.c.stream, c.c.halt_reason).where(c.c.halted.is_(True)).order_by(c.c.stream)
+        )
+        return [{"stream": str(stream), "reason": reason} for stream, reason in rows]
+
+
 def build_report(
     *,
     engine: Engine,
@@ -288,6 +303,7 @@ def build_report(
         "slashes": _slashes(engine),
         "gas": _gas(engine),
         "refusals": _refusals(engine, packets),
+        "indexer_halts": _halts(engine),
     }
 
 
@@ -333,12 +349,16 @@ def render_text(report: Report) -> str:
     lines.append("")
     lines.append("distributions:")
     for d in report["distributions"]:
-        on_l1 = "root on L1" if d["l1_root"] == d["merkle_root"] else "root NOT on L1"
+        if d["l1_root"] is None:
+            on_l1 = "root not on L1"
+        elif d["l1_root"] == d["merkle_root"]:
+            on_l1 = f"root on L1, paid {d['l1_paid']} ({d['l1_reward_paid_events']} RewardPaid)"
+        else:
+            on_l1 = f"L1 holds ANOTHER root {d['l1_root']}"
+        wait = f" [{d['payout_wait']}]" if d["payout_wait"] else ""
         lines.append(
-            f"  #{d['nonce']:<4} root {d['merkle_root']} {on_l1}; {d['leaf_count']} leaves, "
-            f"total {d['total']} of {d['token']}; "
-            f"paid {d['l1_paid']} ({d['l1_reward_paid_events']} RewardPaid); "
-            f"payouts {d['payout_stage']}"
+            f"  #{d['nonce']:<4} root {d['merkle_root']}: {d['leaf_count']} leaves, total {d['total']} "
+            f"of {d['token']}; {on_l1}; payouts {d['payout_stage'] or 'not started'}{wait}"
         )
     if not report["distributions"]:
         lines.append("  (none)")
@@ -364,4 +384,6 @@ def render_text(report: Report) -> str:
     for r in report["refusals"]:
         detail = f": {r['detail']}" if r["detail"] else ""
         lines.append(f"  {r['what']}: {r['reason']}{detail}")
+    for halt in report["indexer_halts"]:
+        lines.append(f"indexer stream {halt['stream']} HALTED: {halt['reason']}")
     return "\n".join(lines) + "\n"

@@ -251,3 +251,41 @@ def test_a_recording_whose_leaves_miss_the_root_is_refused_with_the_reason(
     assert "packet root" in report["packets"][0]["detail"]
     assert [r["what"] for r in report["refusals"]] == ["packet 1 (REWARD_DISTRIBUTION)"]
     assert [d["nonce"] for d in report["distributions"] if d["payout_stage"] == "paid"] == [2]
+
+
+def test_record_and_replay_refuse_what_they_cannot_do(recording: Recording, tmp_path: Path) -> None:
+    fixture = load_fixture(recording.fixture)
+    config = tmp_path / "record.toml"
+    write_toml(config, {"exocore": recording.stack.relayer_settings("sqlite://")["exocore"]})
+    beyond = fixture.to_height + 10
+    result = invoke(
+        [
+            "record",
+            "--from",
+            "1",
+            "--to",
+            str(beyond),
+            "--out",
+            str(tmp_path / "x.json"),
+            "--config",
+            str(config),
+        ]
+    )
+    assert result.exit_code == EXIT_ERROR
+    assert "RecordRangeError" in result.output and "not committed yet" in result.output
+    assert not (tmp_path / "x.json").exists()
+
+    # Forking L1 before the gateway was deployed: nothing to relay to, said before any relaying.
+    result = invoke(
+        [
+            "replay",
+            "--fixture",
+            str(recording.fixture),
+            "--l1-fork-url",
+            recording.fork_url,
+            "--fork-block",
+            "1",
+        ]
+    )
+    assert result.exit_code == EXIT_ERROR
+    assert "ConfigError" in result.output and "no gateway" in result.output
