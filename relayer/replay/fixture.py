@@ -258,12 +258,19 @@ def from_document(document: Any) -> Fixture:
     current = grpc.get("current_valset_nonce")
     if current is not None and (not isinstance(current, int) or isinstance(current, bool)):
         raise FixtureFormatError("fixture: grpc.current_valset_nonce must be an integer or null")
+    chain_id = _get(document, "chain_id", str, "fixture")
+    status = _get(rpc, "status", dict, "rpc")
+    network = (
+        status.get("node_info", {}).get("network") if isinstance(status.get("node_info"), dict) else None
+    )
+    if network != chain_id:
+        raise FixtureFormatError(f"fixture: recorded from chain {str(network)[:60]!r}, labelled {chain_id!r}")
     fixture = Fixture(
-        chain_id=_get(document, "chain_id", str, "fixture"),
+        chain_id=chain_id,
         from_height=first,
         to_height=last,
         recorded_by=_get(document, "recorded_by", str, "fixture"),
-        rpc=RpcRecording(status=_get(rpc, "status", dict, "rpc"), blocks=blocks, block_results=results),
+        rpc=RpcRecording(status=status, blocks=blocks, block_results=results),
         grpc=GrpcRecording(
             state_height=_get(grpc, "state_height", int, "grpc"),
             node_info=_bytes(_get(grpc, "node_info", str, "grpc"), "grpc.node_info"),

@@ -111,8 +111,6 @@ class CapturingTransport(httpx.BaseTransport):
             if not isinstance(call, dict):
                 continue
             answer = by_id.get(call.get("id"))
-            if answer is None and len(calls) == 1 and len(answers) == 1 and isinstance(answers[0], dict):
-                answer = answers[0]
             if answer is not None and answer.get("error") is None and "result" in answer:
                 self.results[(str(call.get("method")), call_key(call.get("params") or {}))] = answer["result"]
 

@@ -28,7 +28,7 @@ from relayer.cli import app
 from relayer.exocore.proto.feedistribution.v1 import types_pb2 as fee_types
 from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.protocol.claims import PROPORTION_ONE
-from relayer.replay.errors import FixtureChecksumError, FixtureVersionError
+from relayer.replay.errors import FixtureChecksumError, FixtureFormatError, FixtureVersionError
 from relayer.replay.fixture import body_checksum, load_fixture, parse_message, parse_messages, read_document
 from relayer.replay.replay import ReplayOptions, replay
 from relayer.replay.report import Report, diff_reports, report_json
@@ -195,6 +195,11 @@ def test_a_tampered_fixture_is_refused_with_the_typed_checksum_error(
     result = invoke(["replay", "--fixture", str(tampered), "--l1-fork-url", recording.fork_url])
     assert result.exit_code == EXIT_ERROR
     assert "FixtureChecksumError" in result.output
+
+    garbage = tmp_path / "garbage.json"
+    garbage.write_bytes(b"\x00 not a fixture")
+    with pytest.raises(FixtureFormatError):
+        load_fixture(garbage)
 
     newer = copy.deepcopy(document)
     newer["format_version"] = 2
