@@ -24,6 +24,7 @@ MIN_OPERATORS: Final = 3
 
 
 def demo_command(
+    *,
     once: Annotated[bool, typer.Option("--once", help="Exit after the scenario (for tests and CI).")] = False,
     home: Annotated[
         Path, typer.Option(help="Working directory; wiped and recreated on every run.")
@@ -37,14 +38,27 @@ def demo_command(
     api_port: Annotated[
         int, typer.Option(min=0, max=65535, help="Port of the query API (0: any free port).")
     ] = DEFAULT_API_PORT,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="An empty database to use instead of the SQLite file under --home (e.g. PostgreSQL)."
+        ),
+    ] = None,
 ) -> None:
-    """Run devnet + anvil + relayer + API on a fresh SQLite database and narrate a full scenario:
+    """Run devnet + anvil + relayer + API on a fresh database and narrate a full scenario:
     elections, claims (one rejected), payouts in a MINT and a VAULT token, two slashes and a
     validator-set change. Keeps running (API up) until Ctrl-C unless --once."""
     from relayer.demo_story import DemoOptions, run_demo  # noqa: PLC0415 - heavy imports
 
     code = run_demo(
-        DemoOptions(home=home, stakers=stakers, operators=operators, api_port=api_port, once=once)
+        DemoOptions(
+            home=home,
+            stakers=stakers,
+            operators=operators,
+            api_port=api_port,
+            once=once,
+            database_url=database_url,
+        )
     )
     if code:
         raise typer.Exit(code=code)

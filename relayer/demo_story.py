@@ -43,7 +43,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy.engine import make_url
 from web3 import Web3
 from web3.contract import Contract
 
@@ -155,6 +156,8 @@ class DemoOptions:
     operators: int
     api_port: int
     once: bool
+    database_url: str | None = None
+    """None: a SQLite file under ``home`` (the embedded default); otherwise an empty database."""
 
 
 @dataclass(frozen=True)
@@ -217,6 +220,21 @@ def prepare_home(home: Path) -> None:
     (home / HOME_MARKER).write_text("made by `exorelay demo`; wiped on its next run\n")
 
 
+def require_empty_database(url: str) -> None:
+    """A database given by URL must hold no tables: the demo's ids are deterministic, so an earlier
+    run's rows would collide with this run's chains."""
+    engine = create_db_engine(url)
+    try:
+        tables = inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+    if tables:
+        raise DemoError(
+            f"the database at {make_url(url).render_as_string(hide_password=True)} is not empty"
+            f" ({len(tables)} tables): give the demo an empty database or schema"
+        )
+
+
 def log_to_file(path: Path) -> None:
     """The terminal is the narration: the relayer's records go to ``path``."""
     handler = logging.FileHandler(path)
@@ -277,7 +295,7 @@ class Demo:
         self.console = console
         self.stop = stop
         self.home = options.home.resolve()
-        self.database_url = f"sqlite:///{self.home / DATABASE_FILE}"
+        self.database_url = options.database_url or f"sqlite:///{self.home / DATABASE_FILE}"
         self.stack: DevnetStack | None = None
         self.service: RelayerService | None = None
         self.api: ApiServer | None = None
@@ -473,7 +491,8 @@ class Demo:
         balance = self.w3.eth.get_balance(Web3.to_checksum_address(signer))
         self.console.print(
             f"relayer signer {signer} holds {format_units(balance)} ETH"
-            f" · database {self.home / DATABASE_FILE} · API {self.require(self.api).url}"
+            f" · database {make_url(self.database_url).render_as_string(hide_password=True)}"
+            f" · API {self.require(self.api).url}"
         )
 
     # ------------------------------------------------------------------ 2. operators, AVSs, stakers
@@ -1193,6 +1212,8 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
     stop = install_signal_handlers()
     try:
         prepare_home(options.home)
+        if options.database_url is not None:
+            require_empty_database(options.database_url)
     except DemoError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2

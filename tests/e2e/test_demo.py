@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ from relayer.demo_story import (
     prepare_home,
     too_few_signers,
 )
+from tests.conftest import DATABASE_URL_ENV
+from tests.e2e.relayer_process import process_database
 
 STAKERS = 40
 """Small enough to keep the run near 30 s; still two assets and 40+ leaves per distribution."""
@@ -106,10 +109,23 @@ class DemoRun:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
-    home = tmp_path_factory.mktemp("demo") / "home"
+    """One ``--once`` run for the module: on PostgreSQL (a fresh schema) when the suite runs there,
+    else on the demo's own default, the SQLite file under its home."""
+    directory = tmp_path_factory.mktemp("demo")
+    home = directory / "home"
+    with ExitStack() as cleanup:
+        if os.environ.get(DATABASE_URL_ENV):
+            url = cleanup.enter_context(process_database(directory))
+            extra: tuple[str, ...] = ("--database-url", url)
+        else:
+            url, extra = f"sqlite:///{home / DATABASE_FILE}", ()
+        yield from run_once(home, url, extra)
+
+
+def run_once(home: Path, url: str, extra: tuple[str, ...]) -> Iterator[DemoRun]:
     started = time.monotonic()
     result = subprocess.run(
-        demo_command(home, "--once"),
+        demo_command(home, "--once", *extra),
         capture_output=True,
         text=True,
         encoding="utf-8",
@@ -120,7 +136,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
     seconds = time.monotonic() - started
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"exit {result.returncode}:\n{output[-6000:]}"
-    engine = create_engine(f"sqlite:///{home / DATABASE_FILE}")
+    engine = create_engine(url)
     try:
         yield DemoRun(output, result.returncode, seconds, engine)
     finally:
