@@ -968,7 +968,7 @@ class Demo:
         }
         target_a = committee_a.operators[0]
         response = client.slash(committee_a, 0, SLASH_PROPORTION)
-        self.slash_ids["committee request"] = hex0x(response.slash_id)
+        self.slash_ids["committee"] = hex0x(response.slash_id)
         index_b = next(i for i, op in enumerate(committee_b.operators) if op != target_a)
         operator_b = OperatorAddress.parse(committee_b.operators[index_b])
         evidence = equivocation_msg(
@@ -1065,7 +1065,7 @@ class Demo:
             " the block time, and when the indexer saw it (relative to its first state).",
         )
         overview = Table(title="Every claim and slash (from the API)", box=box.SIMPLE_HEAD)
-        for column in ("object", "id", "AVS", "subject", "final state", "payouts", "Exocore → L1", "took"):
+        for column in ("object", "id", "AVS", "amount", "final state", "payouts", "Exocore", "L1", "took"):
             overview.add_column(column)
         for label, claim_id in self.claim_ids.items():
             claim = self.api_get(f"/v1/claims/{claim_id}")
@@ -1073,7 +1073,7 @@ class Demo:
             if claim["distribution_id"]:
                 dist = self.api_get(f"/v1/distributions/{claim['distribution_id']}")
                 finalized = dist["payouts_by_status"].get("finalized", 0)
-                payouts = f"{finalized}/{dist['leaf_count']} paid"
+                payouts = f"{finalized}/{dist['leaf_count']}"
             timeline = self.transitions("claim", claim_id)
             self.console.print(self.timeline_table(f"claim {label} {short(claim_id)}", timeline))
             overview.add_row(
@@ -1083,7 +1083,8 @@ class Demo:
                 f"{format_units(int(claim['total_amount']))} {self.symbol(claim['token'])}",
                 claim["status"],
                 payouts,
-                self.span(timeline),
+                self.span(timeline, "exocore"),
+                self.span(timeline, "l1"),
                 self.took(timeline),
             )
         for kind, slash_id in self.slash_ids.items():
@@ -1094,13 +1095,14 @@ class Demo:
             timeline = self.transitions("slash", slash_id)
             self.console.print(self.timeline_table(f"slash ({kind}) {short(slash_id)}", timeline))
             overview.add_row(
-                "slash",
+                f"slash ({kind})",
                 short(slash_id),
                 self.avs_name(slash["avs"]),
-                f"{kind}: {short_operator(slash['operator'])} cut {cut}",
+                f"cut {cut}",
                 slash["status"],
                 "-",
-                self.span(timeline),
+                self.span(timeline, "exocore"),
+                self.span(timeline, "l1"),
                 self.took(timeline),
             )
         self.console.print(overview)
@@ -1122,15 +1124,13 @@ class Demo:
         return str(transition.chain)
 
     @staticmethod
-    def span(timeline: Sequence[Any]) -> str:
-        """Exocore heights and L1 blocks the lifecycle touched."""
-        parts = []
-        for chain, name in (("exocore", "h"), ("l1", "blk")):
-            heights = [t.height for t in timeline if t.chain == chain and t.height is not None]
-            if heights:
-                low, high = min(heights), max(heights)
-                parts.append(f"{name} {low}" if low == high else f"{name} {low}..{high}")
-        return " → ".join(parts) or "-"
+    def span(timeline: Sequence[Any], chain: str) -> str:
+        """The heights (blocks) of ``chain`` at which the lifecycle moved: ``26`` or ``21..24``."""
+        heights = [t.height for t in timeline if t.chain == chain and t.height is not None]
+        if not heights:
+            return "-"
+        low, high = min(heights), max(heights)
+        return str(low) if low == high else f"{low}..{high}"
 
     @staticmethod
     def took(timeline: Sequence[Any]) -> str:

@@ -155,6 +155,23 @@ def token_symbols(run: DemoRun) -> dict[str, str]:
     return {r.token: "EXOR" if r.funding == 1 else "WETH" for r in rows}
 
 
+def spans(run: DemoRun, kind: str, entity_id: str) -> tuple[str, str]:
+    """The Exocore heights and L1 blocks an object's recorded transitions happened at (``a..b``)."""
+    t = transition_table
+    rows = run.rows(select(t.c.chain, t.c.height).where(t.c.entity_kind == kind, t.c.entity_id == entity_id))
+    found = []
+    for chain in ("exocore", "l1"):
+        heights = [r.height for r in rows if r.chain == chain]
+        found.append(
+            "-"
+            if not heights
+            else f"{min(heights)}"
+            if min(heights) == max(heights)
+            else f"{min(heights)}..{max(heights)}"
+        )
+    return found[0], found[1]
+
+
 def port_is_closed(url: str) -> bool:
     host, port = url.removeprefix("http://").split(":")
     with socket.socket() as sock:
@@ -172,7 +189,7 @@ def test_demo_completes_once_within_budget(demo: DemoRun) -> None:
 def test_lifecycle_overview_lists_claims_paid_and_rejected_and_slashes_finalized(demo: DemoRun) -> None:
     claims = demo.matches(
         rf"^\s*claim (?P<label>[ABC])\s+{SHORT_ID}\s+(?P<avs>[\w-]+)\s+(?P<amount>{AMOUNT}) (?P<symbol>\w+)"
-        r"\s+(?P<state>\w+)\s+(?P<payouts>\d+/\d+ paid|-)\s"
+        r"\s+(?P<state>\w+)\s+(?P<payouts>\d+/\d+|-)\s+(?P<exocore>[\d.]+)\s+(?P<l1>[\d.]+|-)\s"
     )
     assert {m["label"]: m["state"] for m in claims} == {"A": "paid", "B": "paid", "C": "rejected"}
     assert {m["label"]: m["symbol"] for m in claims} == {"A": "EXOR", "B": "WETH", "C": "WETH"}
@@ -182,6 +199,7 @@ def test_lifecycle_overview_lists_claims_paid_and_rejected_and_slashes_finalized
         row = by_prefix(db_claims, "claim_id", match["id"])
         assert row.state == match["state"]
         assert format_units(int(row.total_amount)) == match["amount"]
+        assert (match["exocore"], match["l1"]) == spans(demo, "claim", row.claim_id)
         if row.distribution_id is None:
             assert match["payouts"] == "-"
             continue
@@ -196,27 +214,28 @@ def test_lifecycle_overview_lists_claims_paid_and_rejected_and_slashes_finalized
                 distribution_table.c.distribution_id == row.distribution_id
             )
         )
-        assert match["payouts"] == f"{finalized}/{leaves} paid"
+        assert match["payouts"] == f"{finalized}/{leaves}"
         assert finalized == leaves > 0
 
     slashes = demo.matches(
-        rf"^\s*slash\s+{SHORT_ID}\s+(?P<avs>[\w-]+)\s+(?P<kind>committee request|equivocation): \S+"
-        r" cut (?P<cut>.+?)\s{2,}(?P<state>\w+)\s+-\s"
+        rf"^\s*slash \((?P<kind>committee|equivocation)\)\s+{SHORT_ID}\s+(?P<avs>[\w-]+)"
+        r"\s+cut (?P<cut>.+?)\s{2,}(?P<state>\w+)\s+-\s+(?P<exocore>[\d.]+)\s+(?P<l1>[\d.]+)\s"
     )
-    assert sorted(m["kind"] for m in slashes) == ["committee request", "equivocation"]
+    assert sorted(m["kind"] for m in slashes) == ["committee", "equivocation"]
     db_slashes = demo.rows(select(slash_table))
     assert len(db_slashes) == 2
     for match in slashes:
         row = by_prefix(db_slashes, "slash_id", match["id"])
         assert match["state"] == row.state == "finalized"
-        assert row.evidence_kind == match["kind"].replace(" ", "_")
+        assert (match["exocore"], match["l1"]) == spans(demo, "slash", row.slash_id)
+        assert row.evidence_kind == {"committee": "committee_request"}.get(match["kind"], match["kind"])
         assets = demo.rows(select(slash_asset_table).where(slash_asset_table.c.slash_id == row.slash_id))
         printed = sorted(match["cut"].split(", "))
         assert printed == sorted(f"{format_units(int(a.amount))} {symbols[a.token]}" for a in assets)
 
 
 def test_per_object_timelines_equal_the_recorded_transitions(demo: DemoRun) -> None:
-    title = re.compile(r"^(claim [ABC]|slash \((?:committee request|equivocation)\)) (0x[0-9a-f]{8})…\s*$")
+    title = re.compile(r"^(claim [ABC]|slash \((?:committee|equivocation)\)) (0x[0-9a-f]{8})…\s*$")
     row = re.compile(
         r"^\s*(?P<state>[a-z_]+)\s+(?P<where>Exocore height \d+|L1 block \d+|relayer|operator)\s+"
         r"\d\d:\d\d:\d\d\.\d{3}\s+\+\d+\.\d s"
