@@ -1064,9 +1064,9 @@ class Demo:
             "Each claim's and slash's states as the indexer recorded them: where (Exocore height, L1 block),"
             " the block time, and when the indexer saw it (relative to its first state).",
         )
-        overview = Table(title="Every claim and slash (from the API)", box=box.SIMPLE_HEAD)
-        for column in ("object", "id", "AVS", "amount", "final state", "payouts", "Exocore", "L1", "took"):
-            overview.add_column(column)
+        claims = Table(title="Claims (from the API)", box=box.SIMPLE_HEAD)
+        for column in ("claim", "id", "AVS", "amount", "state", "payouts", "Exocore", "L1", "took"):
+            claims.add_column(column)
         for label, claim_id in self.claim_ids.items():
             claim = self.api_get(f"/v1/claims/{claim_id}")
             payouts = "-"
@@ -1076,8 +1076,8 @@ class Demo:
                 payouts = f"{finalized}/{dist['leaf_count']}"
             timeline = self.transitions("claim", claim_id)
             self.console.print(self.timeline_table(f"claim {label} {short(claim_id)}", timeline))
-            overview.add_row(
-                f"claim {label}",
+            claims.add_row(
+                label,
                 short(claim_id),
                 self.avs_name(claim["avs"]),
                 f"{format_units(int(claim['total_amount']))} {self.symbol(claim['token'])}",
@@ -1087,25 +1087,28 @@ class Demo:
                 self.span(timeline, "l1"),
                 self.took(timeline),
             )
+        slashes = Table(title="Slashes (from the API)", box=box.SIMPLE_HEAD)
+        for column in ("slash", "id", "AVS", "stake cut", "state", "Exocore", "L1", "took"):
+            slashes.add_column(column, no_wrap=column == "stake cut")
         for kind, slash_id in self.slash_ids.items():
             slash = self.api_get(f"/v1/slashes/{slash_id}")
-            cut = ", ".join(
+            cut = " + ".join(
                 f"{format_units(int(a['amount']))} {self.symbol(a['token'])}" for a in slash["assets"]
             )
             timeline = self.transitions("slash", slash_id)
             self.console.print(self.timeline_table(f"slash ({kind}) {short(slash_id)}", timeline))
-            overview.add_row(
-                f"slash ({kind})",
+            slashes.add_row(
+                kind,
                 short(slash_id),
                 self.avs_name(slash["avs"]),
-                f"cut {cut}",
+                cut,
                 slash["status"],
-                "-",
                 self.span(timeline, "exocore"),
                 self.span(timeline, "l1"),
                 self.took(timeline),
             )
-        self.console.print(overview)
+        self.console.print(claims)
+        self.console.print(slashes)
         self.show_balances()
 
     def transitions(self, kind: str, entity_id: str) -> list[Any]:

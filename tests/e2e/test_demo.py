@@ -188,7 +188,7 @@ def test_demo_completes_once_within_budget(demo: DemoRun) -> None:
 
 def test_lifecycle_overview_lists_claims_paid_and_rejected_and_slashes_finalized(demo: DemoRun) -> None:
     claims = demo.matches(
-        rf"^\s*claim (?P<label>[ABC])\s+{SHORT_ID}\s+(?P<avs>[\w-]+)\s+(?P<amount>{AMOUNT}) (?P<symbol>\w+)"
+        rf"^\s*(?P<label>[ABC])\s+{SHORT_ID}\s+(?P<avs>[\w-]+)\s+(?P<amount>{AMOUNT}) (?P<symbol>\w+)"
         r"\s+(?P<state>\w+)\s+(?P<payouts>\d+/\d+|-)\s+(?P<exocore>[\d.]+)\s+(?P<l1>[\d.]+|-)\s"
     )
     assert {m["label"]: m["state"] for m in claims} == {"A": "paid", "B": "paid", "C": "rejected"}
@@ -218,8 +218,8 @@ def test_lifecycle_overview_lists_claims_paid_and_rejected_and_slashes_finalized
         assert finalized == leaves > 0
 
     slashes = demo.matches(
-        rf"^\s*slash \((?P<kind>committee|equivocation)\)\s+{SHORT_ID}\s+(?P<avs>[\w-]+)"
-        r"\s+cut (?P<cut>.+?)\s{2,}(?P<state>\w+)\s+-\s+(?P<exocore>[\d.]+)\s+(?P<l1>[\d.]+)\s"
+        rf"^\s*(?P<kind>committee|equivocation)\s+{SHORT_ID}\s+(?P<avs>[\w-]+)"
+        r"\s+(?P<cut>.+?)\s{2,}(?P<state>\w+)\s+(?P<exocore>[\d.]+)\s+(?P<l1>[\d.]+)\s"
     )
     assert sorted(m["kind"] for m in slashes) == ["committee", "equivocation"]
     db_slashes = demo.rows(select(slash_table))
@@ -230,7 +230,7 @@ def test_lifecycle_overview_lists_claims_paid_and_rejected_and_slashes_finalized
         assert (match["exocore"], match["l1"]) == spans(demo, "slash", row.slash_id)
         assert row.evidence_kind == {"committee": "committee_request"}.get(match["kind"], match["kind"])
         assets = demo.rows(select(slash_asset_table).where(slash_asset_table.c.slash_id == row.slash_id))
-        printed = sorted(match["cut"].split(", "))
+        printed = sorted(match["cut"].split(" + "))
         assert printed == sorted(f"{format_units(int(a.amount))} {symbols[a.token]}" for a in assets)
 
 
@@ -243,7 +243,7 @@ def test_per_object_timelines_equal_the_recorded_transitions(demo: DemoRun) -> N
     timelines: dict[str, list[tuple[str, str]]] = {}
     current: str | None = None
     for line in demo.lines():
-        if "Every claim and slash" in line:
+        if "Claims (from the API)" in line:
             break
         if (found := title.match(line)) is not None:
             current = found[2]
