@@ -46,6 +46,8 @@ from relayer.demo_story import (
 from tests.conftest import DATABASE_URL_ENV
 from tests.e2e.relayer_process import process_database
 
+pytestmark = pytest.mark.e2e
+
 STAKERS = 40
 """Small enough to keep the run near 30 s; still two assets and 40+ leaves per distribution."""
 DEMO_TIMEOUT_S = 150.0
