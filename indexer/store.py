@@ -1116,6 +1116,16 @@ class StoreTx:
             )
         else:
             self.conn.execute(update(v).where(v.c.valset_nonce == log.valset_nonce).values(**l1_values))
+        # ValsetUpdated names the set it installs, not the packet that carried it: the VALSET_UPDATE
+        # packet is the one whose subject is that valset nonce.
+        packet = self.conn.execute(
+            select(packet_table.c.nonce).where(
+                packet_table.c.kind == PacketKindCode.VALSET_UPDATE,
+                packet_table.c.subject_id == str(log.valset_nonce),
+            )
+        ).first()
+        if packet is not None:
+            self._packet_relayed(int(packet.nonce), pos)
 
     def _reward_paid(self, logs: Sequence[RewardPaidLog], effects: L1BatchEffects) -> None:
         p = payout_table

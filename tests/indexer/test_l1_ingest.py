@@ -20,7 +20,14 @@ from indexer.errors import DeepReorgError, StreamHaltedError
 from indexer.ingest.exocore import ExocoreIngestor
 from indexer.ingest.l1 import L1Contracts, L1Ingestor, Web3L1Source
 from indexer.metrics import IngestMetrics
-from indexer.models import claim_table, distribution_table, payout_table, transfer_table, transition_table
+from indexer.models import (
+    claim_table,
+    distribution_table,
+    packet_table,
+    payout_table,
+    transfer_table,
+    transition_table,
+)
 from indexer.normalize import address_hex, bytes_hex, hash_hex
 from indexer.records import (
     ClaimSubmitted,
@@ -297,3 +304,37 @@ def test_ingestion_waits_for_the_finality_depth(system: System, store: Lifecycle
     assert result.finalized == result.head - 3
     mine(system, 1)
     assert l1.sync().finalized == result.head - 2
+
+
+def test_a_delivered_valset_update_marks_its_packet_relayed_then_finalized(
+    system: System, store: LifecycleStore
+) -> None:
+    """Regression: ValsetUpdated carries no packet nonce, so the VALSET_UPDATE packet stayed
+    ``attested`` after delivery; it is found by the new valset nonce it installs."""
+    successor = ValidatorSet.generate(4, nonce=system.valset.nonce + 1, seed=77)
+    packet = system.packet(successor.update_payload(), nonce=5)
+    record = PacketCreated(
+        nonce=packet.nonce,
+        kind=1,
+        valset_nonce=packet.valset_nonce,
+        payload=bytes_hex(packet.payload_bytes),
+        payload_hash=hash_hex(packet.payload_hash),
+        digest=hash_hex(packet.digest),
+        subject_id=str(successor.nonce),
+    )
+    ExocoreIngestor(store).apply_block(ExocoreBlock(1, "0x" + "05" * 32, T0, (record,)))
+    deliver(system, packet)
+    l1 = ingestor(store, system)
+    l1.sync()
+    assert packet_state(store.engine, packet.nonce) == "relayed"
+    mine(system, CONFIRMATIONS)
+    l1.sync()
+    assert packet_state(store.engine, packet.nonce) == "finalized"
+
+
+def packet_state(engine: Engine, nonce: int) -> str:
+    with engine.connect() as conn:
+        state: str = conn.execute(
+            select(packet_table.c.state).where(packet_table.c.nonce == nonce)
+        ).scalar_one()
+    return state
