@@ -151,7 +151,14 @@ def _timeline(conn: Connection, conditions: Sequence[ColumnElement[bool]]) -> li
         return []
     t = transition_table
     rows = conn.execute(select(t).where(or_(*conditions)).order_by(t.c.at, t.c.id)).all()
-    return [_transition_out(r) for r in rows]
+    return [_transition_out(r) for r in sorted(rows, key=_timeline_order)]
+
+
+def _timeline_order(row: Any) -> tuple[int, int]:
+    """Whole seconds, then recorded order. Two chains' clocks only agree to about a second (anvil
+    and Ethereum stamp whole seconds): within one second the order we recorded them in is causal,
+    the sub-second timestamps of different chains are not."""
+    return int(row.at.timestamp()), int(row.id)
 
 
 def _transition_out(r: Any) -> schemas.TransitionOut:
@@ -302,7 +309,7 @@ def claim_detail(conn: Connection, claim_id: str) -> schemas.ClaimDetail | None:
         signers=signers,
         distribution=distribution,
         packet=packet,
-        timeline=[_transition_out(r) for r in timeline],
+        timeline=[_transition_out(r) for r in sorted(timeline, key=_timeline_order)],
     )
 
 

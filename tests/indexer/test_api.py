@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert, text
 from sqlalchemy.exc import DBAPIError
 
-from indexer.api import ReadinessPolicy, create_app
+from indexer.api import ReadinessPolicy, create_app, queries
 from indexer.api.app import readiness_problems
 from indexer.api.pagination import Order, encode_cursor
 from indexer.api.schemas import StreamStatus
@@ -515,3 +516,13 @@ def test_time_and_chain_are_utc(client: TestClient) -> None:
     claim = get(client, f"/v1/claims/{A.claim_id}")
     assert claim["created_at"].endswith("Z") or claim["created_at"].endswith("+00:00")
     assert Chain.L1.value in {t["where"]["chain"] for t in claim["timeline"]}
+
+
+def test_timeline_orders_by_whole_second_then_recorded_order() -> None:
+    """Regression: an L1 block stamped 12:00:01 (whole seconds) sorted before the Exocore event it
+    follows, stamped 12:00:01.700; within one second the recorded (causal) order wins."""
+    exocore_first = SimpleNamespace(id=1, at=datetime(2026, 1, 1, 12, 0, 1, 700_000, tzinfo=UTC))
+    l1_after = SimpleNamespace(id=2, at=datetime(2026, 1, 1, 12, 0, 1, tzinfo=UTC))
+    later = SimpleNamespace(id=3, at=datetime(2026, 1, 1, 12, 0, 2, tzinfo=UTC))
+    rows = [later, l1_after, exocore_first]
+    assert [r.id for r in sorted(rows, key=queries._timeline_order)] == [1, 2, 3]
