@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.exorelay-installed
 # Paths mypy --strict and ruff check; generated protobuf code is excluded in pyproject.toml.
 LINT_PATHS := relayer indexer devnet tests bench
 
-.PHONY: all deps test lint typecheck pytest contracts contracts-check proto bench demo clean
+.PHONY: all deps browser test lint typecheck pytest contracts contracts-check proto bench demo clean
 
 all: test
 
@@ -31,13 +31,21 @@ $(NODE_STAMP): package.json package-lock.json
 
 deps: $(PY_STAMP) $(NODE_STAMP)
 
+# Headless Chromium + its WebDriver for the explorer's browser tests (Debian packages; ~1.5 min once).
+# Checked with `command -v` on every run, so a machine that already has them installs nothing.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	else echo "the explorer tests need chromium and chromedriver: apt-get install chromium chromium-driver (as root)" >&2; exit 1; fi
+
 lint: deps
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 
 typecheck: deps
 	$(VENV)/bin/mypy --strict $(LINT_PATHS)
 
-pytest: deps
+pytest: deps browser
 	$(VENV)/bin/pytest
 
 # Solidity → committed ABI + bytecode in contracts/out (npm solc 0.8.30, deterministic output).

@@ -31,6 +31,7 @@ from indexer.api import queries, schemas
 from indexer.api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, CursorError, Order
 from indexer.api.queries import ListParams
 from indexer.db import create_db_engine, is_sqlite, read_only_engine
+from indexer.explorer import mount_explorer
 from indexer.lifecycle import ClaimState, L1TxState, PacketState, PayoutState, SlashState
 from indexer.normalize import BIGINT_MAX
 from indexer.store import utc_now
@@ -570,6 +571,8 @@ def create_app(
         """Prometheus metrics (request counts/latency, stream positions, halts, violations)."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    # The lifecycle explorer (HTML pages at /, assets at /static; not part of the OpenAPI spec).
+    mount_explorer(app, engine, clock)
     return app
 
 
