@@ -21,6 +21,9 @@ FIGURE_WIDTH: Final = 1000.0
 MIN_STAGE_WIDTH: Final = 14.0
 """A stage that took no time still gets a sliver (1.4 % of the bar), or it could not be seen or hovered."""
 BASIS_POINTS: Final = 10_000
+MIN_SHOWN_GAP_S: Final = 0.005
+"""Steps closer than this to the one before (the same block, mostly) say nothing about the gap: it
+would read "+0.00 s" on every other line."""
 
 _THRESHOLD = re.compile(r"^([0-9]+)/([0-9]+)$")
 
@@ -226,6 +229,10 @@ class Step:
     """A move of the page's own object (the claim or slash), not of its packet or transactions."""
     offset_s: float
     gap_s: float | None
+
+    @property
+    def gap_shown(self) -> bool:
+        return self.gap_s is not None and self.gap_s >= MIN_SHOWN_GAP_S
 
     @property
     def lane_name(self) -> str:
