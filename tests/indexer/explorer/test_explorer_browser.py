@@ -12,6 +12,7 @@ The last test writes to the database (live counters); the others read only.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import math
 import re
@@ -133,13 +134,14 @@ class Browser:
         self.check()
 
     def shot(self, name: str) -> Path:
-        """The whole page (the window stretched to the document's height), then the window restored."""
-        size = self.driver.get_window_size()
-        height = int(self.driver.execute_script("return document.documentElement.scrollHeight"))
-        self.driver.set_window_size(size["width"], max(size["height"], height))
+        """A screenshot of the whole page, not just the window (Chromium's DevTools protocol)."""
+        size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+        shot = self.driver.execute_cdp_cmd(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+        )
         path = self.artifacts / f"{name}.png"
-        assert self.driver.save_screenshot(str(path))
-        self.driver.set_window_size(size["width"], size["height"])
+        path.write_bytes(base64.b64decode(shot["data"]))
         return path
 
 
