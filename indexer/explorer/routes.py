@@ -138,6 +138,7 @@ def _asset_version(directory: Path) -> str:
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
+        auto_reload=False,  # templates ship with the package: no stat() per render to look for edits
         autoescape=select_autoescape(default=True),
         undefined=StrictUndefined,
         trim_blocks=True,
