@@ -4,9 +4,10 @@ One process per signing key. APScheduler drives the pipeline's jobs on a *single
 stages never race each other over the same rows (the transaction manager owns the key's nonces):
 
 - ``cycle`` (every ``exocore.poll_interval_s``): follow Exocore blocks → index them and discover
-  packets → prepare/submit → tx manager tick → confirm → pay;
-- ``l1_ingest`` (every ``l1.poll_interval_s``, on its own thread): L1 logs → the indexer (it only
-  moves rows the pipeline has let go of: submitted payouts, broadcast transactions);
+  packets → ingest L1 logs → prepare/submit → tx manager tick → confirm → pay. L1 ingestion stays on
+  this thread: the tx manager and the ingestor both record an ``l1_tx``'s inclusion, and on two
+  threads they raced (a stale read wrote ``broadcast -> included`` twice and the forward-only
+  invariant halted the stream);
 - ``sweep`` (every ``relayer.sweep_interval_s``, and once on start): find packets by nonce that
   no event announced;
 - ``metrics`` (every ``METRICS_INTERVAL_S``): backlog gauges from the database.
@@ -173,14 +174,8 @@ class RelayerService:
         self.cycles = 0
         self._stop_metrics: Callable[[], None] | None = None
         self._failovers: dict[str, int] = {}
-        self._ingest_in_cycle = True
-        """Driven by hand (tests, --once), the cycle also ingests L1; scheduled, L1 ingestion runs on
-        its own thread (see start())."""
         self.scheduler = BackgroundScheduler(
-            executors={
-                "default": ThreadPoolExecutor(max_workers=1),
-                "l1_ingest": ThreadPoolExecutor(max_workers=1),
-            },
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone="UTC",
         )
@@ -196,8 +191,7 @@ class RelayerService:
         parts = self.parts
         created: list[tuple[int, RelayPacketCreated]] = []
         self._guarded("exocore follow", lambda: self._follow_exocore(created))
-        if self._ingest_in_cycle:
-            self._guarded("l1 ingest", self._ingest_l1)
+        self._guarded("l1 ingest", self._ingest_l1)
         report = self._guarded("pipeline", lambda: parts.pipeline.run_cycle(created))
         self.cycles += 1
         if report is not None:
@@ -280,19 +274,6 @@ class RelayerService:
             seconds=sweep_interval,
             id="sweep",
             misfire_grace_time=int(sweep_interval) or 1,
-        )
-        # L1 log ingestion (RewardPaid + Transfer per paid leaf, ~1 ms each) on its own thread: in the
-        # pipeline's thread it halved the rate at which payout batches are signed (bench/relayer.py).
-        # It only moves rows the pipeline no longer touches (submitted -> included -> finalized).
-        self._ingest_in_cycle = False
-        l1_interval = self.config.l1.poll_interval_s
-        self.scheduler.add_job(
-            lambda: self._guarded("l1 ingest", self._ingest_l1),
-            "interval",
-            seconds=l1_interval,
-            id="l1_ingest",
-            executor="l1_ingest",
-            misfire_grace_time=max(1, int(l1_interval * CYCLE_OVERRUN_FACTOR)),
         )
         self.scheduler.add_job(
             self.refresh_metrics, "interval", seconds=METRICS_INTERVAL_S, id="metrics", misfire_grace_time=5
