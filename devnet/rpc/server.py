@@ -173,6 +173,8 @@ class CometRpcApp:
         self._methods = CometRpcMethods(store, identity, rpc_address)
         self._clients: set[_WsClient] = set()
         self.outage = False
+        self.websocket_outage = False
+        """Fault knob: refuse websockets while HTTP keeps answering (see ``set_websocket_outage``)."""
         self.asgi = Starlette(
             routes=[
                 WebSocketRoute("/websocket", self._websocket),
@@ -272,7 +274,7 @@ class CometRpcApp:
     # -- websocket --
 
     async def _websocket(self, websocket: WebSocket) -> None:
-        if self.outage:
+        if self.outage or self.websocket_outage:
             await websocket.close(code=1013)
             return
         await websocket.accept()
@@ -452,6 +454,13 @@ class CometRpcServer:
     def set_outage(self, enabled: bool) -> None:
         """Fault knob: answer every HTTP request with 503 and refuse websockets while enabled."""
         self.app.outage = enabled
+
+    def set_websocket_outage(self, enabled: bool) -> None:
+        """Fault knob: drop every open websocket (its subscriptions end) and refuse new ones while
+        enabled; HTTP JSON-RPC keeps answering, as when a proxy in front of a node cuts websockets."""
+        self.app.websocket_outage = enabled
+        if enabled:
+            self._run_on_loop(self.app.close_websockets)
 
     def start(self) -> None:
         if self._thread is not None:

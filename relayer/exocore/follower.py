@@ -121,7 +121,9 @@ class BlockFollower:
     """Committed blocks from ``next_height`` on, in strict height order, never skipping one.
 
     ``push=True`` starts a background thread holding the websocket subscription (``start()`` /
-    ``close()``, or use the follower as a context manager). ``push_url`` overrides the websocket
+    ``close()``, or use the follower as a context manager; the first :meth:`poll` or :meth:`follow`
+    starts it too, so a caller driving polls from a scheduler gets push without its own
+    ``start()``). ``push_url`` overrides the websocket
     URL (default: the RPC client's active endpoint + ``/websocket``). :meth:`poll` / :meth:`follow`
     are meant for one consumer thread; :meth:`stats` and :meth:`close` may be called from any.
     """
@@ -156,6 +158,7 @@ class BlockFollower:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._closed = False
         self._thread: threading.Thread | None = None
         self._socket: ClientConnection | None = None
         self._latest_height: int | None = None
@@ -183,7 +186,10 @@ class BlockFollower:
 
     def start(self) -> BlockFollower:
         """Start the push thread (no-op without push, or when already started)."""
-        if self._push_enabled and self._thread is None:
+        with self._lock:
+            if not self._push_enabled or self._thread is not None:
+                return self
+            self._closed = False
             self._stopping.clear()
             self._thread = threading.Thread(target=self._push_loop, name="exocore-push", daemon=True)
             self._thread.start()
@@ -191,6 +197,7 @@ class BlockFollower:
 
     def close(self) -> None:
         """Stop the push thread and wake any waiter. Safe to call twice."""
+        self._closed = True
         self._stopping.set()
         self._wake.set()
         self._drop_socket()
@@ -279,7 +286,14 @@ class BlockFollower:
             if len(blocks) < self._batch_blocks:
                 self._wait_for_news(stop)
 
+    def _start_push_once(self) -> None:
+        # `exorelay run` polls from a scheduler job and never called start(): websocket = true
+        # opened no socket at all. The first pull starts the push unless the follower was closed.
+        if self._push_enabled and self._thread is None and not self._closed:
+            self.start()
+
     def _fetch(self, max_blocks: int | None) -> list[CommittedBlock]:
+        self._start_push_once()
         self._wake.clear()  # a push arriving from now on wakes the next wait
         with self._lock:
             first = self._next_height
@@ -375,18 +389,30 @@ class BlockFollower:
                     self._push_reconnects += 1
             first = False
             url = self._push_url or self._rpc.active_websocket_url()
+            ended = "closed"
             try:
                 received = self._run_socket(url)
             except (OSError, WebSocketException, TimeoutError, PushSubscriptionError) as error:
-                _log.info("exocore push socket %s ended: %s: %s", url, type(error).__name__, error)
+                ended = f"{type(error).__name__}: {error}"
                 received = False
             finally:
                 with self._lock:
-                    self._push_connected = False
+                    was_connected, self._push_connected = self._push_connected, False
                     self._socket = None
                 self._wake.set()  # let the puller notice at once
+            if self._stopping.is_set():
+                return
             if received:
                 backoff = PUSH_RECONNECT_MIN_S
+            if was_connected:
+                _log.warning(
+                    "exocore push lost (%s, %s); following by pull until it reconnects",
+                    url,
+                    ended,
+                    extra={"push_reconnect_in_s": backoff},
+                )
+            else:
+                _log.info("exocore push refused (%s, %s); retrying in %.1f s", url, ended, backoff)
             if self._stopping.wait(backoff):
                 return
             backoff = min(backoff * 2, PUSH_RECONNECT_MAX_S)
@@ -410,6 +436,7 @@ class BlockFollower:
             with self._lock:
                 self._push_connected = True
                 self._last_pushed = None
+            _log.info("exocore push connected (%s)", url)
             self._wake.set()  # pull once now: blocks may have been committed while disconnected
             while not self._stopping.is_set():
                 try:

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from tests.devnet.chain import grow
@@ -148,3 +150,23 @@ def test_ordinary_methods_over_websocket(live_chain: RpcChain) -> None:
             "height 7 must be less than or equal to the current blockchain height 2"
         )
         assert call(ws, 10, "nope")["error"] == {"code": -32601, "message": "Method not found"}
+
+
+def test_websocket_outage_drops_subscriptions_and_refuses_sockets_while_http_answers(
+    live_chain: RpcChain,
+) -> None:
+    with websocket(live_chain) as ws:
+        assert call(ws, 1, "subscribe", {"query": "tm.event='NewBlockHeader'"})["result"] == {}
+        live_chain.server.set_websocket_outage(True)
+        try:
+            with pytest.raises(ConnectionClosed):
+                ws.recv(timeout=RECEIVE_TIMEOUT_S)
+            with pytest.raises(InvalidStatus):
+                connect(live_chain.server.ws_url, open_timeout=RECEIVE_TIMEOUT_S)
+            assert live_chain.http.get("/status").json()["result"]["sync_info"]["latest_block_height"] == "2"
+        finally:
+            live_chain.server.set_websocket_outage(False)
+    with websocket(live_chain) as ws:
+        assert call(ws, 2, "subscribe", {"query": "tm.event='NewBlockHeader'"})["result"] == {}
+        (block,) = grow(live_chain.store, 1)
+        assert receive(ws)["result"]["data"]["value"]["header"]["height"] == str(block.height)

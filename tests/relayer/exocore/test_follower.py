@@ -336,3 +336,24 @@ def test_clients_and_follower_from_the_relayer_config(devnet: DevnetRpc) -> None
         follower = BlockFollower.from_config(rpc, config, next_height=2)
         assert follower.stats().push_enabled and follower.next_height == 2
         assert follower.poll()[0].height == 2
+
+
+def test_polling_alone_opens_the_push_socket_and_close_stops_it_for_good(devnet: DevnetRpc) -> None:
+    """`exorelay run` drives poll() from a scheduler job and never calls start(): with
+    ``websocket = true`` it must still get the push (it got no socket at all before)."""
+    config = ExocoreConfig(
+        chain_id=CHAIN_ID, rpc_urls=[HttpUrl(devnet.url)], websocket=True, poll_interval_s=FAST_POLL_S
+    )
+    with rpc_client(devnet.url) as rpc:
+        follower = BlockFollower.from_config(rpc, config, next_height=1)
+        assert not follower.stats().push_connected
+        assert [b.height for b in follower.poll()] == list(range(1, INITIAL_BLOCKS + 1))
+        wait_until(lambda: follower.stats().push_connected)
+        grow(devnet.store, 1)
+        wait_until(lambda: follower.stats().push_messages >= 1)
+        follower.close()
+        assert not follower.stats().push_connected
+        grow(devnet.store, 1)
+        assert [b.height for b in follower.poll()] == [INITIAL_BLOCKS + 1, INITIAL_BLOCKS + 2]
+        time.sleep(0.3)
+        assert not follower.stats().push_connected  # a poll after close() does not reopen it
