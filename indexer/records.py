@@ -540,6 +540,20 @@ class L1Position:
         bigint(self.log_index, "log index")
         _set(self, "at", _aware(self.at, "block time"))
 
+    @classmethod
+    def trusted(
+        cls, block_number: int, block_hash: str, tx_hash: str, log_index: int, at: datetime
+    ) -> L1Position:
+        """Build from fields already normalised (the L1 log decoder's), skipping the checks: one is
+        made per log, tens of thousands per ingested range."""
+        position = object.__new__(cls)
+        _set(position, "block_number", block_number)
+        _set(position, "block_hash", block_hash)
+        _set(position, "tx_hash", tx_hash)
+        _set(position, "log_index", log_index)
+        _set(position, "at", at)
+        return position
+
     def ref(self) -> ChainRef:
         return ChainRef.trusted(
             Chain.L1,
@@ -587,6 +601,20 @@ class RewardPaidLog:
         bigint(self.index, "leaf index")
         _set(self, "staker", address_hex(self.staker))
         _set(self, "amount", uint256(self.amount, "amount"))
+
+    @classmethod
+    def trusted(
+        cls, distribution_id: str, index: int, staker: str, amount: int, position: L1Position
+    ) -> RewardPaidLog:
+        """Build from values the decoder already range-checked and normalised (see
+        :meth:`L1Position.trusted`)."""
+        record = object.__new__(cls)
+        _set(record, "distribution_id", distribution_id)
+        _set(record, "index", index)
+        _set(record, "staker", staker)
+        _set(record, "amount", amount)
+        _set(record, "position", position)
+        return record
 
 
 @dataclass(frozen=True, slots=True)
@@ -637,6 +665,19 @@ class TokenTransferLog:
         _set(self, "sender", address_hex(self.sender))
         _set(self, "recipient", address_hex(self.recipient))
         _set(self, "amount", uint256(self.amount, "amount"))
+
+    @classmethod
+    def trusted(
+        cls, token: str, sender: str, recipient: str, amount: int, position: L1Position
+    ) -> TokenTransferLog:
+        """Build from values the decoder already normalised (see :meth:`L1Position.trusted`)."""
+        record = object.__new__(cls)
+        _set(record, "token", token)
+        _set(record, "sender", sender)
+        _set(record, "recipient", recipient)
+        _set(record, "amount", amount)
+        _set(record, "position", position)
+        return record
 
 
 L1Log: TypeAlias = (

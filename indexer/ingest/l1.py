@@ -21,19 +21,19 @@ One :meth:`L1Ingestor.poll` is one step:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol, TypeVar, cast
+from typing import Any, Final, Protocol, cast
 
 from eth_abi.abi import decode as abi_decode
 from eth_utils.abi import event_abi_to_log_topic
 from sqlalchemy import select
 from web3 import Web3
-from web3.types import FilterParams, LogReceipt
+from web3.types import RPCEndpoint
 
 from indexer.db import refresh_stale_statistics
-from indexer.errors import DeepReorgError
+from indexer.errors import DeepReorgError, InvalidRecordError
 from indexer.ingest.base import guarded
 from indexer.invariants import (
     check_forward_only,
@@ -44,7 +44,7 @@ from indexer.invariants import (
 from indexer.lifecycle import Chain
 from indexer.metrics import IngestMetrics
 from indexer.models import distribution_table
-from indexer.normalize import ZERO_ADDRESS, address_hex, hash_hex
+from indexer.normalize import BIGINT_MAX, ZERO_ADDRESS, address_hex, hash_hex
 from indexer.records import (
     DistributionSubmittedLog,
     L1Log,
@@ -58,8 +58,6 @@ from indexer.store import NO_BLOCK_HASH, L1BatchEffects, LifecycleStore, utc_now
 from relayer.errors import L1RpcError
 from relayer.l1.artifacts import ContractName, load_artifact
 
-_T = TypeVar("_T")
-
 STATISTICS_CHECK_EVERY_BATCHES: Final = 1
 """Look for stale planner statistics after every batch: the look is one catalog query (~1 ms), and
 an ANALYZE only runs when a table at least doubled, so during a backfill they get geometrically
@@ -68,6 +66,9 @@ rarer."""
 L1_BATCH_BLOCKS: Final = 500
 """Blocks per ``eth_getLogs`` batch. Public providers cap a query at 1k-10k blocks or 10k logs; 500
 keeps a busy range under both and one batch's transaction short."""
+
+HASH_CACHE_ENTRIES: Final = 4096
+"""Distinct block/tx hashes the decoder remembers normalised (a batch holds a few hundred at most)."""
 
 GATEWAY_EVENTS: Final = ("DistributionSubmitted", "RewardPaid", "SlashExecuted", "ValsetUpdated")
 
@@ -164,60 +165,104 @@ class L1Source(Protocol):
 
 
 class Web3L1Source:
-    """:class:`L1Source` over a web3 provider (JSON-RPC)."""
+    """:class:`L1Source` over a web3 provider, speaking raw JSON-RPC.
+
+    The provider's ``make_request`` is called directly: web3's result formatters turn every log into
+    an ``AttributeDict`` of ``HexBytes`` with checksummed addresses, which cost more CPU than the
+    whole database write of a paid leaf (bench/relayer.py). Fields are parsed and normalised here,
+    once, and a malformed answer raises :class:`L1RpcError`.
+    """
 
     def __init__(self, w3: Web3) -> None:
         self.w3 = w3
 
     def head(self) -> int:
-        return self._call(lambda: int(self.w3.eth.block_number), "eth_blockNumber")
+        return _quantity(self._rpc("eth_blockNumber", [], "eth_blockNumber"), "block number")
 
     def finalized(self) -> int:
-        return self._call(lambda: int(self.w3.eth.get_block("finalized")["number"]), "finalized block")
+        block = self._rpc("eth_getBlockByNumber", ["finalized", False], "finalized block")
+        if not isinstance(block, dict):
+            raise L1RpcError("the node has no finalized block")
+        return _quantity(block.get("number"), "finalized block number")
 
     def block(self, number: int) -> BlockInfo:
-        data = self._call(lambda: self.w3.eth.get_block(number), f"block {number}")
-        block_hash = data.get("hash")
-        if block_hash is None:
+        data = self._rpc("eth_getBlockByNumber", [hex(number), False], f"block {number}")
+        if not isinstance(data, dict):
+            raise L1RpcError(f"block {number} not found")
+        if data.get("hash") is None:
             raise L1RpcError(f"block {number} has no hash (pending?)")
         return BlockInfo(
-            number=int(data["number"]),
-            hash=hash_hex(bytes(block_hash)),
-            timestamp=datetime.fromtimestamp(int(data["timestamp"]), UTC),
+            number=_quantity(data.get("number"), "block number"),
+            hash=_hex32(data["hash"], "block hash"),
+            timestamp=datetime.fromtimestamp(_quantity(data.get("timestamp"), "block timestamp"), UTC),
         )
 
     def logs(
         self, from_block: int, to_block: int, addresses: Sequence[str], topics: Sequence[Any] | None = None
     ) -> list[RawLog]:
-        params: FilterParams = {
-            "fromBlock": from_block,
-            "toBlock": to_block,
-            "address": [Web3.to_checksum_address(a) for a in addresses],
+        params: dict[str, Any] = {
+            "fromBlock": hex(from_block),
+            "toBlock": hex(to_block),
+            "address": [address_hex(a) for a in addresses],
         }
         if topics is not None:
             params["topics"] = list(topics)
-        entries: list[LogReceipt] = self._call(lambda: self.w3.eth.get_logs(params), "eth_getLogs")
-        return [
-            RawLog(
-                address=address_hex(str(entry["address"])),
-                topics=tuple(bytes(t) for t in entry["topics"]),
-                data=bytes(entry["data"]),
-                block_number=int(entry["blockNumber"]),
-                block_hash=hash_hex(bytes(entry["blockHash"])),
-                tx_hash=hash_hex(bytes(entry["transactionHash"])),
-                log_index=int(entry["logIndex"]),
-            )
-            for entry in entries
-        ]
-
-    @staticmethod
-    def _call(fn: Callable[[], _T], what: str) -> _T:
+        entries = self._rpc("eth_getLogs", [params], "eth_getLogs")
+        if not isinstance(entries, list):
+            raise L1RpcError(f"eth_getLogs answered {type(entries).__name__}, not a list")
         try:
-            return fn()
-        except L1RpcError:
-            raise
-        except Exception as exc:  # web3 raises many unrelated types for transport problems
+            return [
+                RawLog(
+                    address=_hex20(entry["address"]),
+                    topics=tuple(bytes.fromhex(t[2:]) for t in entry["topics"]),
+                    data=bytes.fromhex(entry["data"][2:]),
+                    block_number=int(entry["blockNumber"], 16),
+                    block_hash=_hex32(entry["blockHash"], "block hash"),
+                    tx_hash=_hex32(entry["transactionHash"], "tx hash"),
+                    log_index=int(entry["logIndex"], 16),
+                )
+                for entry in entries
+                if not entry.get("removed", False)
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise L1RpcError(f"malformed eth_getLogs entry: {exc}") from exc
+
+    def _rpc(self, method: str, params: list[Any], what: str) -> Any:
+        try:
+            response = self.w3.provider.make_request(RPCEndpoint(method), params)
+        except Exception as exc:  # transports raise many unrelated types
             raise L1RpcError(f"L1 RPC {what} failed: {exc}") from exc
+        error = response.get("error")
+        if error is not None:
+            raise L1RpcError(f"L1 RPC {what} failed: {error}")
+        return response.get("result")
+
+
+def _quantity(value: Any, what: str) -> int:
+    """A JSON-RPC quantity (``0x``-hex) as an int."""
+    try:
+        return int(value, 16)
+    except (TypeError, ValueError) as exc:
+        raise L1RpcError(f"malformed {what}: {value!r}") from exc
+
+
+def _hex32(value: Any, what: str) -> str:
+    """A 32-byte ``0x``-hex string from the node, normalised (lower case, validated)."""
+    if not isinstance(value, str) or len(value) != 66:
+        raise L1RpcError(f"malformed {what}: {value!r}")
+    try:
+        return "0x" + bytes.fromhex(value[2:]).hex()
+    except ValueError as exc:
+        raise L1RpcError(f"malformed {what}: {value!r}") from exc
+
+
+def _hex20(value: Any) -> str:
+    if not isinstance(value, str) or len(value) != 42:
+        raise L1RpcError(f"malformed log address: {value!r}")
+    try:
+        return "0x" + bytes.fromhex(value[2:]).hex()
+    except ValueError as exc:
+        raise L1RpcError(f"malformed log address: {value!r}") from exc
 
 
 # ---------------------------------------------------------------------------------------- decoding
@@ -252,12 +297,39 @@ class L1LogDecoder:
             )
         self._specs = specs
         self.transfer_topic = next(t for t, s in specs.items() if s.name == "Transfer")
+        # The two events of every paid leaf are read straight from their fixed 32-byte words (a
+        # generic ABI decode per log cost more than the leaf's database write); the layout is
+        # checked against the ABI here, and a log that does not fit it takes the generic path.
+        self._fixed_paid = self._topic_if(specs, "RewardPaid", _REWARD_PAID_LAYOUT)
+        self._fixed_transfer = self._topic_if(specs, "Transfer", _TRANSFER_LAYOUT)
+        self._hashes: dict[str, str] = {}
+
+    @staticmethod
+    def _topic_if(
+        specs: Mapping[bytes, _EventSpec], name: str, layout: tuple[tuple[str, ...], tuple[str, ...]]
+    ) -> bytes | None:
+        for topic, spec in specs.items():
+            if spec.name == name:
+                kinds = (tuple(k for _, k in spec.indexed), tuple(k for _, k in spec.data))
+                return topic if kinds == layout else None
+        return None
 
     def decode(self, raw: RawLog, at: datetime, gateway: str) -> L1Log | None:
         """The record of a log (None: an event the indexer does not track, or another emitter)."""
         if not raw.topics:
             return None
-        spec = self._specs.get(raw.topics[0])
+        topic = raw.topics[0]
+        if topic == self._fixed_paid:
+            if raw.address != gateway:
+                return None
+            fixed: L1Log | None = self._reward_paid(raw, at)
+            if fixed is not None:
+                return fixed
+        elif topic == self._fixed_transfer:
+            fixed = self._transfer(raw, at)
+            if fixed is not None:
+                return fixed
+        spec = self._specs.get(topic)
         if spec is None or len(raw.topics) != 1 + len(spec.indexed):
             return None
         if spec.name != "Transfer" and raw.address != gateway:
@@ -296,6 +368,71 @@ class L1LogDecoder:
                 position=pos,
             )
         return ValsetUpdatedLog(args["valsetNonce"], args["commitment"], args["totalPower"], pos)
+
+    def _position(self, raw: RawLog, at: datetime) -> L1Position:
+        return L1Position.trusted(
+            raw.block_number, self._hash(raw.block_hash), self._hash(raw.tx_hash), raw.log_index, at
+        )
+
+    def _hash(self, value: str) -> str:
+        """``hash_hex`` once per distinct hash: a payout tx's few hundred logs share one tx hash."""
+        known = self._hashes.get(value)
+        if known is None:
+            if len(self._hashes) >= HASH_CACHE_ENTRIES:
+                self._hashes.clear()
+            known = self._hashes[value] = hash_hex(value)
+        return known
+
+    def _reward_paid(self, raw: RawLog, at: datetime) -> RewardPaidLog | None:
+        topics, data = raw.topics, raw.data
+        if len(topics) != 3 or len(data) != 64 or len(topics[1]) != 32 or not _is_address_word(topics[2]):
+            return None
+        index = int.from_bytes(data[:32], "big")
+        if index > BIGINT_MAX or raw.block_number > BIGINT_MAX or raw.log_index > BIGINT_MAX:
+            return None  # the generic path rejects it with the usual error
+        return RewardPaidLog.trusted(
+            "0x" + topics[1].hex(),
+            index,
+            "0x" + topics[2][12:].hex(),
+            int.from_bytes(data[32:], "big"),
+            self._position(raw, _utc(at)),
+        )
+
+    def _transfer(self, raw: RawLog, at: datetime) -> TokenTransferLog | None:
+        topics, data = raw.topics, raw.data
+        if (
+            len(topics) != 3
+            or len(data) != 32
+            or not (_is_address_word(topics[1]) and _is_address_word(topics[2]))
+        ):
+            return None
+        if raw.block_number > BIGINT_MAX or raw.log_index > BIGINT_MAX:
+            return None
+        return TokenTransferLog.trusted(
+            address_hex(raw.address),
+            "0x" + topics[1][12:].hex(),
+            "0x" + topics[2][12:].hex(),
+            int.from_bytes(data, "big"),
+            self._position(raw, _utc(at)),
+        )
+
+
+_REWARD_PAID_LAYOUT: Final = (("bytes32", "address"), ("uint256", "uint256"))
+_TRANSFER_LAYOUT: Final = (("address", "address"), ("uint256",))
+_ADDRESS_PADDING: Final = bytes(12)
+
+
+def _is_address_word(word: bytes) -> bool:
+    """An ABI-encoded address: 32 bytes whose first 12 are zero (eth_abi refuses anything else)."""
+    return len(word) == 32 and word[:12] == _ADDRESS_PADDING
+
+
+def _utc(at: datetime) -> datetime:
+    if at.tzinfo is UTC:
+        return at
+    if at.tzinfo is None:
+        raise InvalidRecordError("block time must be timezone-aware")
+    return at.astimezone(UTC)
 
 
 def _address_topic(address: str) -> str:

@@ -8,17 +8,20 @@ and reappear when re-included, and a reorg deeper than the finality window that 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
+from eth_abi.abi import encode as abi_encode
+from eth_abi.exceptions import NonEmptyPaddingBytes
 from sqlalchemy import Engine, func, select
 from web3 import Web3
 
 from devnet.anvil import AnvilConfig, AnvilNode
 from devnet.l1_deploy import deploy_l1
-from indexer.errors import DeepReorgError, StreamHaltedError
+from indexer.errors import DeepReorgError, InvalidRecordError, StreamHaltedError
 from indexer.ingest.exocore import ExocoreIngestor
-from indexer.ingest.l1 import L1Contracts, L1Ingestor, Web3L1Source
+from indexer.ingest.l1 import L1Contracts, L1Ingestor, L1LogDecoder, RawLog, Web3L1Source
 from indexer.metrics import IngestMetrics
 from indexer.models import (
     claim_table,
@@ -37,6 +40,7 @@ from indexer.records import (
     LeafInfo,
     PacketAttested,
     PacketCreated,
+    RewardPaidLog,
     ValidatorSignatureInfo,
 )
 from indexer.store import LifecycleStore
@@ -225,6 +229,74 @@ def test_a_claim_reaches_paid_from_real_logs_and_a_second_sync_changes_nothing(
     after = snapshot(store.engine)
     for table in ("payout", "transition", "reward_claim", "distribution", "l1_token_transfer", "l1_tx"):
         assert after[table] == before[table], table
+    # The node's real logs decode the same through the fixed-layout fast path and eth_abi.
+    raw = l1.source.logs(
+        system.deployment.block_number + 1,
+        system.w3.eth.block_number,
+        [*l1.contracts.log_sources, system.deployment.reward_token],
+    )
+    assert len(raw) > 8
+    assert_fast_decode_matches_generic(raw, l1.contracts.gateway)
+
+
+def generic_only_decoder() -> L1LogDecoder:
+    decoder = L1LogDecoder()
+    decoder._fixed_paid = decoder._fixed_transfer = None
+    return decoder
+
+
+def assert_fast_decode_matches_generic(raw: list[RawLog], gateway: str) -> None:
+    fast, generic = L1LogDecoder(), generic_only_decoder()
+    decoded = [fast.decode(log, T0, gateway) for log in raw]
+    assert decoded == [generic.decode(log, T0, gateway) for log in raw]
+    kinds = {type(r).__name__ for r in decoded}
+    assert {"RewardPaidLog", "TokenTransferLog"} <= kinds
+
+
+def test_fixed_layout_decoding_equals_eth_abi_and_defers_to_it_on_odd_encodings() -> None:
+    decoder = L1LogDecoder()
+    gateway, token = "0x" + "9a" * 20, "0x" + "7e" * 20
+    paid_topic, transfer_topic = decoder._fixed_paid, decoder._fixed_transfer
+    assert paid_topic is not None and transfer_topic is not None
+    staker = "0x" + "5b" * 20
+
+    def raw_log(address: str, topics: tuple[bytes, ...], data: bytes, log_index: int) -> RawLog:
+        # Upper-case hashes from a source are normalised like the validated records do.
+        return RawLog(address, topics, data, 7, "0x" + "AB" * 32, "0x" + "CD" * 32, log_index)
+
+    logs = [
+        raw_log(
+            gateway,
+            (paid_topic, b"\x11" * 32, abi_encode(["address"], [staker])),
+            abi_encode(["uint256", "uint256"], [2**63 - 1, 2**256 - 1]),
+            0,
+        ),
+        raw_log(
+            token,
+            (transfer_topic, bytes(32), abi_encode(["address"], [staker])),
+            abi_encode(["uint256"], [10**18]),
+            1,
+        ),
+        # Another emitter's RewardPaid is not the gateway's: ignored on both paths.
+        raw_log(
+            token,
+            (paid_topic, b"\x11" * 32, abi_encode(["address"], [staker])),
+            abi_encode(["uint256", "uint256"], [1, 1]),
+            2,
+        ),
+    ]
+    assert_fast_decode_matches_generic(logs, gateway)
+    paid = decoder.decode(logs[0], T0, gateway)
+    assert isinstance(paid, RewardPaidLog)
+    assert (paid.index, paid.amount, paid.staker) == (2**63 - 1, 2**256 - 1, staker)
+    assert (paid.position.block_hash, paid.position.tx_hash) == ("0x" + "ab" * 32, "0x" + "cd" * 32)
+    # A leaf index past BIGINT, or dirty address padding, goes to eth_abi and the record checks.
+    too_big = replace(logs[0], data=abi_encode(["uint256", "uint256"], [2**63, 1]))
+    with pytest.raises(InvalidRecordError):
+        decoder.decode(too_big, T0, gateway)
+    dirty = replace(logs[1], topics=(transfer_topic, b"\x01" + bytes(31), logs[1].topics[2]))
+    with pytest.raises(NonEmptyPaddingBytes):
+        decoder.decode(dirty, T0, gateway)
 
 
 def test_a_reorged_payout_disappears_and_reappears_when_reincluded(
