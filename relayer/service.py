@@ -65,7 +65,12 @@ METRICS_INTERVAL_S: Final = 5.0
 MAX_EXOCORE_BLOCKS_PER_CYCLE: Final = 50
 """Blocks indexed per cycle while catching up: bounds one cycle so L1 work keeps flowing."""
 MAX_L1_POLLS_PER_CYCLE: Final = 5
-"""L1 log batches per cycle while catching up (each covers ``l1.log_batch_blocks``)."""
+"""L1 log batches per cycle while catching up (each covers up to ``l1.log_batch_blocks``)."""
+L1_INGEST_BUDGET_S: Final = 0.25
+"""Time one cycle may spend ingesting L1 logs: no further batch starts once it is spent, and the
+ingestor shrinks its batches so that one fits it. Ingestion shares the pipeline's thread, and a
+backlog of paid leaves (~0.1-0.3 ms each) must not hold back the signing of the next payouts: the
+pipeline knows which leaves it submitted from its own tx intents, ingestion catches up later."""
 CYCLE_OVERRUN_FACTOR: Final = 10
 """A run late by more than this many intervals is skipped (the next one does the same work)."""
 
@@ -139,6 +144,7 @@ def build(
         confirmations=None if config.l1.finality is FinalityMode.FINALIZED_TAG else config.l1.confirmations,
         start_block=config.l1.start_block,
         batch_blocks=config.l1.log_batch_blocks,
+        batch_target_s=L1_INGEST_BUDGET_S,
     )
     return Components(
         engine=engine,
@@ -210,10 +216,11 @@ class RelayerService:
 
     def _ingest_l1(self) -> None:
         parts = self.parts
+        deadline = time.monotonic() + L1_INGEST_BUDGET_S
         for _ in range(MAX_L1_POLLS_PER_CYCLE):
             result = parts.l1_ingestor.poll()
             parts.metrics.set_heights(l1=result.head)
-            if result.caught_up or self.stop_requested.is_set():
+            if result.caught_up or self.stop_requested.is_set() or time.monotonic() >= deadline:
                 break
 
     def _guarded(self, phase: str, step: Callable[[], T]) -> T | None:

@@ -9,7 +9,8 @@ One :meth:`L1Ingestor.poll` is one step:
    (:meth:`~indexer.store.StoreTx.reverse_l1_above`) and re-ingested from there. If the ancestor is
    below the finalized height, rows already final would change: :class:`DeepReorgError`, and the
    stream halts rather than rewrite them.
-2. **One batch** of at most ``batch_blocks`` blocks: ``eth_getLogs`` over the gateway and vaults,
+2. **One batch** of at most ``batch_blocks`` blocks (fewer while batches take longer than
+   ``batch_target_s``, when one is set): ``eth_getLogs`` over the gateway and vaults,
    then (only if the range paid leaves) the reward tokens' ``Transfer`` logs out of the funding
    sources. The end block's hash is read before and after; if it changed, or a log names another
    hash for its block than the header, the batch is dropped and retried on the next poll.
@@ -20,6 +21,7 @@ One :meth:`L1Ingestor.poll` is one step:
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -69,6 +71,10 @@ keeps a busy range under both and one batch's transaction short."""
 
 HASH_CACHE_ENTRIES: Final = 4096
 """Distinct block/tx hashes the decoder remembers normalised (a batch holds a few hundred at most)."""
+
+SPAN_GROW_MARGIN: Final = 4
+"""With a batch target set, the span doubles only after a full-span batch took under a quarter of
+the target: the next, twice as long, still fits with room for a busier range."""
 
 GATEWAY_EVENTS: Final = ("DistributionSubmitted", "RewardPaid", "SlashExecuted", "ValsetUpdated")
 
@@ -473,8 +479,14 @@ class L1Ingestor:
         batch_blocks: int = L1_BATCH_BLOCKS,
         metrics: IngestMetrics | None = None,
         stream: str | None = None,
+        batch_target_s: float | None = None,
     ) -> None:
-        """``confirmations`` None: use the node's ``finalized`` block tag instead of a depth."""
+        """``confirmations`` None: use the node's ``finalized`` block tag instead of a depth.
+
+        ``batch_target_s``: a batch that took longer halves the next one's block span (down to one
+        block), one well under it doubles the span back up to ``batch_blocks``; a caller sharing its
+        thread (the relayer) so bounds the time one poll holds it.
+        """
         self.store = store
         self.source = source
         self.contracts = contracts
@@ -482,6 +494,9 @@ class L1Ingestor:
         self.confirmations = confirmations
         self.start_block = start_block
         self.batch_blocks = batch_blocks
+        self.batch_target_s = batch_target_s
+        self.span_blocks = batch_blocks
+        """Blocks the next batch covers (adapted to ``batch_target_s``)."""
         self.metrics = metrics or IngestMetrics()
         self.stream = stream or l1_stream_name(chain_id)
         self.decoder = L1LogDecoder()
@@ -541,7 +556,8 @@ class L1Ingestor:
             )
             return result
         start = cursor_height + 1
-        end = min(head, start + self.batch_blocks - 1)
+        end = min(head, start + self.span_blocks - 1)
+        started = time.monotonic()
         batch = self._fetch(start, end)
         if batch is None:
             result.retry = True
@@ -552,7 +568,17 @@ class L1Ingestor:
         self.commit_batch(
             records=records, blocks=blocks, end_block=end_block, head=head, finalized=finalized, result=result
         )
+        self._adapt_span(end - start + 1, time.monotonic() - started)
         return result
+
+    def _adapt_span(self, covered: int, elapsed_s: float) -> None:
+        target = self.batch_target_s
+        if target is None:
+            return
+        if elapsed_s > target:
+            self.span_blocks = max(1, covered // 2)
+        elif elapsed_s < target / SPAN_GROW_MARGIN and covered >= self.span_blocks:
+            self.span_blocks = min(self.batch_blocks, 2 * self.span_blocks)
 
     def _start(self) -> tuple[int, str, int]:
         """Create the cursor just below ``start_block`` (its hash is the first reorg anchor)."""

@@ -378,6 +378,34 @@ def test_ingestion_waits_for_the_finality_depth(system: System, store: Lifecycle
     assert l1.sync().finalized == result.head - 2
 
 
+def test_batches_shrink_past_their_time_target_and_grow_back_under_it(
+    system: System, store: LifecycleStore
+) -> None:
+    l1 = L1Ingestor(
+        store,
+        Web3L1Source(system.w3),
+        L1Contracts.from_deployment(system.deployment),
+        chain_id=system.deployment.chain_id,
+        start_block=system.deployment.block_number + 1,
+        batch_blocks=4,
+        batch_target_s=0.0,  # every batch is too slow
+    )
+    mine(system, 16)
+    spans = []
+    for _ in range(3):
+        result = l1.poll()
+        assert result.from_block is not None and result.to_block is not None
+        spans.append(result.to_block - result.from_block + 1)
+    assert spans == [4, 2, 1]
+    l1.batch_target_s = 3600.0  # every batch is quick
+    for _ in range(3):
+        result = l1.poll()
+        assert result.from_block is not None and result.to_block is not None
+        spans.append(result.to_block - result.from_block + 1)
+    assert spans == [4, 2, 1, 1, 2, 4]
+    assert l1.span_blocks == 4  # never past batch_blocks
+
+
 def test_a_delivered_valset_update_marks_its_packet_relayed_then_finalized(
     system: System, store: LifecycleStore
 ) -> None:
