@@ -12,13 +12,18 @@ from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 
 from indexer.errors import IndexerError
 
 SQLITE_BUSY_TIMEOUT_MS: Final = 10_000
 """A reader (the API) and the writer (ingestion) share the SQLite file; wait this long for a lock
 instead of failing at once. WAL journaling lets readers proceed while the writer commits."""
+
+
+class DatabaseUnavailableError(IndexerError):
+    """The database cannot be reached or dropped the connection (restart, failover, network): a
+    transient fault, retried like any other; nothing of the failed transaction was committed."""
 
 
 def is_sqlite(url: str) -> bool:
@@ -45,8 +50,34 @@ def create_db_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Eng
             options = f"{url_options} {connect_args.get('options', '')}".strip()
             connect_args["options"] = f"{options} -c default_transaction_read_only=on".strip()
             kwargs["connect_args"] = connect_args
-        return create_engine(url, **kwargs)
+            return create_engine(url, **kwargs)
+        # After a server restart every pooled connection is dead: test each at checkout (one round
+        # trip) and replace it, instead of failing the first use of each.
+        kwargs.setdefault("pool_pre_ping", True)
+        engine = create_engine(url, **kwargs)
+        _typed_connection_errors(engine)
+        return engine
     raise IndexerError(f"unsupported database URL scheme {parsed.drivername!r} (sqlite or postgresql)")
+
+
+def _typed_connection_errors(engine: Engine) -> None:
+    """A lost or refused connection of the writer ``engine`` raises :class:`DatabaseUnavailableError`
+    (an ExorelayError the relayer retries) instead of a bare DBAPI error that reads as a bug.
+
+    Only for ``engine`` itself: a read-only engine derived from it (the API) keeps SQLAlchemy's
+    ``OperationalError``, which the API answers with 503. SQLAlchemy still invalidates the pool
+    before the typed error is raised."""
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> BaseException | None:
+        if context.engine is not engine:
+            return None
+        connecting = context.connection is None and context.execution_context is None
+        if not (context.is_disconnect or connecting):
+            return None
+        original = context.original_exception
+        detail = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+        return DatabaseUnavailableError(f"database unavailable: {type(original).__name__}: {detail}")
 
 
 def read_only_engine(engine: Engine) -> Engine:

@@ -8,6 +8,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -103,3 +104,34 @@ def start_relayer(config: Path, log: Path) -> subprocess.Popen[bytes]:
 def kill(process: subprocess.Popen[bytes]) -> None:
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
+
+
+LOG_WAIT_S = 60.0
+"""Longest a log line the test waits for may take (start-up, a reconnect after backoff)."""
+
+
+def log_tail(log: Path, chars: int = 4000) -> str:
+    return log.read_text(errors="replace")[-chars:] if log.exists() else "(no log)"
+
+
+def wait_for_log(log: Path, needle: str, *, count: int = 1, timeout_s: float = LOG_WAIT_S) -> None:
+    """Until ``needle`` occurs ``count`` times in ``log`` (the relayer's JSON log lines)."""
+    deadline = time.monotonic() + timeout_s
+    while (log.read_text(errors="replace").count(needle) if log.exists() else 0) < count:
+        if time.monotonic() > deadline:
+            tail = log_tail(log)
+            raise AssertionError(f"{needle!r} x{count} not logged within {timeout_s} s; tail:\n{tail}")
+        time.sleep(0.1)
+
+
+def log_records(log: Path) -> list[dict[str, Any]]:
+    """The JSON records of ``log`` (lines that are not JSON, e.g. a traceback's, are skipped)."""
+    records = []
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records

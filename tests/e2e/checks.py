@@ -1,0 +1,252 @@
+"""The end state every whole-system fault test must reach, checked against the chains themselves.
+
+After a fault and the recovery: every Merkle leaf Exocore computed is paid exactly once on L1 (one
+``RewardPaid`` per leaf, with the leaf's staker and amount); per reward token, the ERC-20
+``Transfer`` logs of the payout transactions (read from anvil, not from the indexer) sum to the
+leaves' total and to the indexer's finalized payouts (``GET /v1/stats``); and every claim, slash,
+packet and payout the indexer knows is in a terminal state of its lifecycle, with no invariant
+violation recorded.
+
+:func:`wait_settled` polls until the system gets there (the relayer runs on its own) and then
+asserts all of it; a timeout fails with what is still open.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any, Final
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, select
+from sqlalchemy.exc import DBAPIError
+from web3 import Web3
+from web3.contract import Contract
+
+from devnet.stack import DevnetStack
+from indexer.api.app import create_app
+from indexer.lifecycle import CLAIM, PACKET, PAYOUT, SLASH
+from indexer.models import payout_table
+from relayer.exocore.grpc_client import ExocoreGrpcClient
+from relayer.l1.artifacts import ContractName, load_artifact
+from relayer.pipeline.tables import payout_job_table, relay_job_table
+
+SETTLE_TIMEOUT_S: Final = 90.0
+"""Longest a recovery may take once the fault is gone (retries back off to a few seconds)."""
+POLL_S: Final = 0.5
+PAGE_SIZE: Final = 200
+TRANSFER_TOPIC: Final = Web3.keccak(text="Transfer(address,address,uint256)")
+TERMINAL: Final = {"claim": CLAIM.terminal, "slash": SLASH.terminal, "packet": PACKET.terminal}
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What the checks saw (tests assert more on it)."""
+
+    leaves: int
+    distributions: int
+    paid_per_token: dict[str, int]
+    claims: dict[str, str]
+    """claim id -> indexer lifecycle state."""
+    stats: dict[str, Any]
+
+
+def gateway_contract(stack: DevnetStack) -> tuple[Web3, Contract]:
+    w3 = Web3(Web3.HTTPProvider(stack.manifest["l1"]["rpc_url"]))
+    gateway = w3.eth.contract(
+        address=Web3.to_checksum_address(stack.gateway),
+        abi=load_artifact(ContractName.EXOCORE_GATEWAY).abi_list(),
+    )
+    return w3, gateway
+
+
+def exocore_leaves(stack: DevnetStack) -> dict[int, tuple[str, dict[int, tuple[str, int]]]]:
+    """Exocore's distributions: packet nonce -> (token, leaf index -> (staker, amount))."""
+    exocore = stack.manifest["exocore"]
+    client = ExocoreGrpcClient([exocore["grpc_target"]], chain_id=exocore["chain_id"])
+    try:
+        out: dict[int, tuple[str, dict[int, tuple[str, int]]]] = {}
+        for dist in client.distributions():
+            leaves = {
+                r.leaf.index: ("0x" + bytes(r.leaf.staker).hex(), int(r.leaf.amount))
+                for r in client.distribution_leaves(dist.nonce)
+            }
+            out[dist.nonce] = ("0x" + bytes(dist.token).hex(), leaves)
+        return out
+    finally:
+        client.close()
+
+
+def api_get(database_url: str, path: str, **params: Any) -> Any:
+    """One GET against the indexer API over ``database_url`` (in-process, the real app)."""
+    with TestClient(create_app(database_url)) as client:
+        return _api_get(client, path, **params)
+
+
+def _api_get(client: TestClient, path: str, **params: Any) -> Any:
+    response = client.get(path, params=params)
+    assert response.status_code == 200, f"GET {path}: {response.status_code} {response.text[:500]}"
+    return response.json()
+
+
+def _all(client: TestClient, path: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": PAGE_SIZE}
+        if cursor:
+            params["cursor"] = cursor
+        page = _api_get(client, path, **params)
+        items.extend(page["items"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            return items
+
+
+def _open_work(engine: Engine) -> list[str]:
+    """The relayer's own queue: jobs not yet delivered / paid (empty once everything is done)."""
+    try:
+        with engine.connect() as conn:
+            jobs = [
+                f"packet {r.packet_nonce}: {r.stage} ({r.retry_reason})"
+                for r in conn.execute(select(relay_job_table)).all()
+                if r.stage != "delivered"
+            ]
+            pays = [
+                f"payout {r.distribution_id[:10]}: {r.stage} ({r.retry_reason})"
+                for r in conn.execute(select(payout_job_table)).all()
+                if r.stage != "paid"
+            ]
+    except DBAPIError as exc:  # the database is restarting, or not migrated yet
+        return [f"database: {type(exc).__name__}"]
+    return jobs + pays
+
+
+def _snapshot(client: TestClient, engine: Engine) -> tuple[list[str], dict[str, Any]]:
+    """(what is still open, the API's stats)."""
+    try:
+        stats = _api_get(client, "/v1/stats")
+    except (DBAPIError, AssertionError) as exc:
+        return [f"api: {exc}"], {}
+    problems = [f"{kind} backlog {n}" for kind, n in stats["backlog"].items() if n and kind != "l1_tx"]
+    problems += [
+        f"{token}: {sums['included']} included, not final"
+        for token, sums in stats["paid_per_token"].items()
+        if int(sums["included"])
+    ]
+    return problems + _open_work(engine), stats
+
+
+def wait_settled(
+    stack: DevnetStack,
+    database_url: str,
+    *,
+    timeout_s: float = SETTLE_TIMEOUT_S,
+    log_tail: Any = None,
+) -> Settled:
+    """Wait until every distribution Exocore made is paid and the indexer is final, then check the
+    end state against both chains (see the module docstring). ``log_tail``: a callable giving the
+    relayer's log tail for the failure message."""
+    truth = exocore_leaves(stack)
+    expected_leaves = sum(len(leaves) for _, leaves in truth.values())
+    w3, gateway = gateway_contract(stack)
+    engine = create_engine(database_url)
+    app_client = TestClient(create_app(database_url))
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            paid_logs = gateway.events.RewardPaid.get_logs(from_block=0)
+            open_items, stats = _snapshot(app_client, engine)
+            if len(paid_logs) >= expected_leaves and not open_items:
+                break
+            if time.monotonic() > deadline:
+                tail = log_tail() if log_tail is not None else ""
+                pytest.fail(
+                    f"not settled after {timeout_s:.0f} s: {len(paid_logs)}/{expected_leaves} leaves paid "
+                    f"on L1; open: {open_items}\nrelayer log tail:\n{tail}"
+                )
+            time.sleep(POLL_S)
+        return _check(w3, gateway, truth, app_client, engine, stats)
+    finally:
+        app_client.close()
+        engine.dispose()
+
+
+def _check(
+    w3: Web3,
+    gateway: Contract,
+    truth: dict[int, tuple[str, dict[int, tuple[str, int]]]],
+    client: TestClient,
+    engine: Engine,
+    stats: dict[str, Any],
+) -> Settled:
+    # Every leaf paid exactly once, to the leaf's staker, the leaf's amount.
+    submitted = {
+        e.args.nonce: (e.args.distributionId, e.args.token.lower(), e.args.total)
+        for e in gateway.events.DistributionSubmitted.get_logs(from_block=0)
+    }
+    assert set(submitted) == set(truth), "every Exocore distribution is submitted on L1, and only those"
+    paid_logs = gateway.events.RewardPaid.get_logs(from_block=0)
+    per_leaf = Counter((e.args.distributionId, e.args.index) for e in paid_logs)
+    twice = {k: n for k, n in per_leaf.items() if n != 1}
+    assert not twice, f"leaves paid more than once: {twice}"
+    paid = {(e.args.distributionId, e.args.index): (e.args.staker.lower(), e.args.amount) for e in paid_logs}
+    expected_per_token: dict[str, int] = defaultdict(int)
+    for nonce, (token, leaves) in truth.items():
+        distribution_id, l1_token, total = submitted[nonce]
+        assert l1_token == token and total == sum(a for _, a in leaves.values())
+        for index, leaf in leaves.items():
+            assert paid.get((distribution_id, index)) == leaf, f"distribution {nonce} leaf {index}"
+            expected_per_token[token] += leaf[1]
+        on_chain = gateway.functions.distribution(distribution_id).call()
+        assert on_chain[6] == on_chain[7] == total, f"distribution {nonce}: paid != total on L1"
+    assert len(paid) == sum(len(leaves) for _, leaves in truth.values())
+
+    # Token Transfer logs of the payout transactions, read from the chain, per token.
+    payout_txs = {e.transactionHash for e in paid_logs}
+    transferred: dict[str, int] = defaultdict(int)
+    leaf_stakers = {staker for _, leaves in truth.values() for staker, _ in leaves.values()}
+    for tx_hash in payout_txs:
+        for log in w3.eth.get_transaction_receipt(tx_hash)["logs"]:
+            token = log["address"].lower()
+            if log["topics"] and log["topics"][0] == TRANSFER_TOPIC and token in expected_per_token:
+                recipient = "0x" + bytes(log["topics"][2])[-20:].hex()
+                if recipient in leaf_stakers:
+                    transferred[token] += int.from_bytes(bytes(log["data"]), "big")
+    assert dict(transferred) == dict(expected_per_token), "L1 Transfer sums per token != the leaves' sums"
+
+    # The indexer's totals (the API's /v1/stats) equal those transfers; nothing left un-final.
+    indexed = {token: int(s["finalized"]) for token, s in stats["paid_per_token"].items()}
+    assert indexed == dict(transferred), f"indexer {indexed} != L1 transfers {dict(transferred)}"
+    assert all(int(s["included"]) == 0 for s in stats["paid_per_token"].values())
+    assert stats["invariant_violations"] == 0
+    with engine.connect() as conn:
+        per_staker: dict[tuple[str, str], int] = defaultdict(int)
+        for row in conn.execute(
+            select(payout_table.c.token, payout_table.c.staker, payout_table.c.amount, payout_table.c.state)
+        ):
+            assert row.state in PAYOUT.terminal
+            per_staker[(row.token, row.staker)] += int(row.amount)
+    on_l1: dict[tuple[str, str], int] = defaultdict(int)
+    for token, leaves in truth.values():
+        for staker, amount in leaves.values():
+            on_l1[(token, staker)] += amount
+    assert dict(per_staker) == dict(on_l1), "indexed payouts per (token, staker) != L1"
+
+    # Every claim, slash and packet ends in a terminal state of its lifecycle.
+    claims = {c["claim_id"]: c["status"] for c in _all(client, "/v1/claims")}
+    slashes = {s["slash_id"]: s["status"] for s in _all(client, "/v1/slashes")}
+    packets = {p["nonce"]: p["status"] for p in _all(client, "/v1/packets")}
+    for kind, states in (("claim", claims), ("slash", slashes), ("packet", packets)):
+        stuck = {k: s for k, s in states.items() if s not in TERMINAL[kind]}
+        assert not stuck, f"{kind}s not in a terminal state: {stuck}"
+    assert sum(1 for s in claims.values() if s == "paid") == len(truth)
+    return Settled(
+        leaves=len(paid),
+        distributions=len(truth),
+        paid_per_token=dict(transferred),
+        claims=claims,
+        stats=stats,
+    )
