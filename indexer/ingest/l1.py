@@ -61,9 +61,9 @@ from relayer.errors import L1RpcError
 from relayer.l1.artifacts import ContractName, load_artifact
 
 STATISTICS_CHECK_EVERY_BATCHES: Final = 1
-"""Look for stale planner statistics after every batch: the look is one catalog query (~1 ms), and
-an ANALYZE only runs when a table at least doubled, so during a backfill they get geometrically
-rarer."""
+"""Look for stale planner statistics after every batch that wrote records (an empty one changes no
+row count): the look is one catalog query (~1 ms), and an ANALYZE only runs when a table at least
+doubled, so during a backfill they get geometrically rarer."""
 
 L1_BATCH_BLOCKS: Final = 500
 """Blocks per ``eth_getLogs`` batch. Public providers cap a query at 1k-10k blocks or 10k logs; 500
@@ -501,6 +501,7 @@ class L1Ingestor:
         self.stream = stream or l1_stream_name(chain_id)
         self.decoder = L1LogDecoder()
         self._batches = 0
+        self._anchored: int | None = None
 
     def poll(self) -> L1PollResult:
         """One step (reorg check, at most one batch, finality). Raises and halts on a violation."""
@@ -689,11 +690,19 @@ class L1Ingestor:
         detection. :meth:`poll` calls this after fetching; a caller that already holds decoded
         logs (a replay, the benchmark) may call it directly.
         """
-        anchor = self.source.block(finalized) if finalized >= 0 else None
+        # The finalized block is a reorg anchor; its hash is remembered once per height reached.
+        anchor = self.source.block(finalized) if finalized >= 0 and finalized != self._anchored else None
+        now = utc_now()
         with self.store.begin() as tx:
             tx.check_not_halted(self.stream)
             first = tx.next_transition_id()
-            effects = tx.apply_l1_logs(records, chain_id=self.chain_id) if records else L1BatchEffects()
+            effects = (
+                tx.apply_l1_logs(
+                    records, chain_id=self.chain_id, finalized_height=finalized, finalized_at=now
+                )
+                if records
+                else L1BatchEffects()
+            )
             remember = [(b.number, b.hash, b.timestamp) for b in blocks]
             if end_block is not None:
                 remember.append((end_block.number, end_block.hash, end_block.timestamp))
@@ -701,7 +710,7 @@ class L1Ingestor:
                 remember.append((anchor.number, anchor.hash, anchor.timestamp))
             tx.remember_blocks(self.stream, remember)
             if finalized >= 0:
-                tx.finalize_l1(finalized, utc_now())
+                tx.finalize_l1(finalized, now)
             conn = tx.conn
             check_paid_within_total(conn, self.stream, effects.distribution_ids)
             check_transition_history(conn, self.stream, first)
@@ -721,10 +730,12 @@ class L1Ingestor:
         result.height = height
         result.finalized = finalized
         result.effects = effects
-        self._batches += 1
-        if self._batches % STATISTICS_CHECK_EVERY_BATCHES == 0:
-            refresh_stale_statistics(self.store.engine)
+        if anchor is not None:
+            self._anchored = anchor.number
         if records:
+            self._batches += 1
+            if self._batches % STATISTICS_CHECK_EVERY_BATCHES == 0:
+                refresh_stale_statistics(self.store.engine)
             self.metrics.batches.labels(stream=self.stream).inc()
             for name, count in Counter(type(record).__name__ for record in records).items():
                 self.metrics.records.labels(stream=self.stream, record=name).inc(count)

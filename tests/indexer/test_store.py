@@ -419,3 +419,73 @@ def test_large_batches_take_the_bulk_paths_with_exact_values(store: LifecycleSto
     assert amounts == dict(enumerate(big))
     assert transfers == size
     assert history == 3 * size  # pending, included, finalized
+
+
+def test_payouts_already_final_when_ingested_are_written_once_with_the_same_rows_and_history(
+    store: LifecycleStore,
+) -> None:
+    two_step, one_step = ClaimPlan("two-step", nonce=1), ClaimPlan("one-step", nonce=2)
+    ExocoreIngestor(store).apply_block(
+        ExocoreBlock(
+            1,
+            h("b1"),
+            T0,
+            (avs_registered(), committee(), *two_step.exocore_events(), *one_step.exocore_events()),
+        )
+    )
+    final_at = T0 + timedelta(hours=2)
+    with store.begin() as tx:
+        tx.apply_l1_logs([two_step.root_log(10), one_step.root_log(11)], chain_id=1)
+        tx.finalize_l1(11, final_at)
+        # Included by one batch, finalized by the next ...
+        tx.apply_l1_logs(two_step.paid_logs(12, [0, 1, 2, 3], "pay-two"), chain_id=1)
+        tx.finalize_l1(12, final_at)
+        # ... or already final when the batch arrives.
+        effects = tx.apply_l1_logs(
+            one_step.paid_logs(12, [0, 1, 2, 3], "pay-one"),
+            chain_id=1,
+            finalized_height=12,
+            finalized_at=final_at,
+        )
+        assert (effects.payouts_included, effects.payouts_finalized) == (4, 4)
+        assert tx.finalize_l1(12, final_at) == 1  # the payout tx's l1_tx row; no payout left
+        # A replay of the same logs changes nothing.
+        again = tx.apply_l1_logs(
+            one_step.paid_logs(12, [0, 1, 2, 3], "pay-one"),
+            chain_id=1,
+            finalized_height=12,
+            finalized_at=final_at,
+        )
+        assert (again.payouts_included, again.payouts_finalized) == (0, 0)
+
+    def history(plan: ClaimPlan) -> tuple[Any, ...]:
+        p, t = payout_table, transition_table
+        with store.engine.connect() as conn:
+            payouts = conn.execute(
+                select(p.c.leaf_index, p.c.state, p.c.amount, p.c.l1_block_number, p.c.updated_at)
+                .where(p.c.distribution_id == plan.distribution_id)
+                .order_by(p.c.leaf_index)
+            ).all()
+            moves = conn.execute(
+                select(
+                    t.c.entity_id, t.c.from_state, t.c.to_state, t.c.edge, t.c.height, t.c.log_index, t.c.at
+                )
+                .where(t.c.entity_kind == "payout", t.c.entity_id.like(plan.distribution_id + ":%"))
+                .order_by(t.c.entity_id, t.c.id)
+            ).all()
+        claim = [row[:4] for row in claim_timeline(store.engine, plan.claim_id)]
+        return (
+            [tuple(r) for r in payouts],
+            # (the Exocore event index of a leaf differs between the two plans' blocks)
+            [
+                (r.entity_id.rpartition(":")[2], *r[1:5], r.log_index if r.height != 1 else None, r.at)
+                for r in moves
+            ],
+            claim,
+        )
+
+    assert history(one_step) == history(two_step)
+    assert history(one_step)[2][-2:] == [
+        ("finalized", "paying", "forward", "l1"),
+        ("paying", "paid", "forward", "l1"),
+    ]
