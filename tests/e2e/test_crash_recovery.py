@@ -20,7 +20,8 @@ from devnet.stack import DevnetStack
 from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.pipeline.tables import JobStage, PayoutStage, payout_job_table, relay_job_table
 from relayer.protocol.claims import PROPORTION_ONE
-from tests.e2e.relayer_process import kill, process_database, start_relayer, write_relayer_config
+from tests.e2e.checks import wait_settled
+from tests.e2e.relayer_process import kill, log_tail, process_database, start_relayer, write_relayer_config
 from tests.relayer.pipeline.test_pipeline_devnet import AVS_B_FUNDING_WEI
 
 KILLS = 20
@@ -103,6 +104,9 @@ def test_sigkill_twenty_times_then_everything_paid_and_delivered_once(tmp_path: 
                         f"not finished: jobs {stages}, payouts {pays}; log tail:\n{log.read_text()[-4000:]}"
                     )
                 time.sleep(0.5)
+            # The end state every fault test checks: leaves paid once, indexer == L1, all terminal.
+            settled = wait_settled(stack, url, log_tail=lambda: log_tail(log))
+            assert settled.distributions == 2
             wait_until_running(log)
             started = time.monotonic()
             process.send_signal(signal.SIGTERM)
