@@ -244,6 +244,7 @@ class L1BatchEffects:
     payouts_included: int = 0
     payouts_finalized: int = 0
     """Of those, written straight to ``finalized`` (their block was already final)."""
+    finalized_distribution_ids: set[str] = field(default_factory=set)
 
 
 class LifecycleStore:
@@ -988,7 +989,7 @@ class StoreTx:
                 packet_nonce=packet_nonce,
                 distribution_id=distribution_id,
             )
-        self.advance_claims(effects.distribution_ids)
+        self.advance_claims(effects.distribution_ids, finalized_in=effects.finalized_distribution_ids)
         return effects
 
     def _record_transfers(self, transfers: Sequence[TokenTransferLog]) -> None:
@@ -1233,6 +1234,7 @@ class StoreTx:
                 )
             }
             seen_in_batch: dict[int, L1Position] = {}
+            finalized_before = len(finalizations)
             for log in group:
                 pos = log.position
                 entity = payout_entity_id(distribution_id, log.index)
@@ -1299,6 +1301,8 @@ class StoreTx:
                 )
                 effects.payouts_included += 1
             effects.distribution_ids.add(distribution_id)
+            if len(finalizations) > finalized_before:
+                effects.finalized_distribution_ids.add(distribution_id)
             effects.paid_tx_hashes.update(log.position.tx_hash for log in group)
         bulk_insert(self.conn, p, new_rows)
         if updates and self.conn.dialect.name == "postgresql":
@@ -1397,18 +1401,32 @@ class StoreTx:
 
     # ------------------------------------------------------------------ claims follow L1
 
-    def advance_claims(self, distribution_ids: Iterable[str], at: datetime | None = None) -> None:
-        """Move each distribution's claim to what L1 shows: relayed, finalized, paying, paid."""
+    def advance_claims(
+        self,
+        distribution_ids: Iterable[str],
+        at: datetime | None = None,
+        *,
+        finalized_in: Iterable[str] | None = None,
+    ) -> None:
+        """Move each distribution's claim to what L1 shows: relayed, finalized, paying, paid.
+
+        ``finalized_in``: the distributions some of whose payouts just became final (None: any may
+        have). A claim already ``paying`` can only become ``paid`` through one of those, so the
+        others skip counting their payouts (a scan of the whole distribution, per batch).
+        """
         d = distribution_table
         ids = sorted(set(distribution_ids))
+        finalizing = None if finalized_in is None else set(finalized_in)
         for part in chunks(ids):
             rows = self.conn.execute(
                 select(d).where(member_of(self.conn, d.c.distribution_id, part), d.c.claim_id.is_not(None))
             ).all()
             for dist in rows:
-                self._advance_claim(dist, at)
+                self._advance_claim(
+                    dist, at, finalizing=finalizing is None or dist.distribution_id in finalizing
+                )
 
-    def _advance_claim(self, dist: Row[Any], at: datetime | None) -> None:
+    def _advance_claim(self, dist: Row[Any], at: datetime | None, *, finalizing: bool = True) -> None:
         claim_id = dist.claim_id
         current = self.state_of(EntityKind.CLAIM, claim_id)
         if current is None or current in CLAIM.terminal or dist.l1_block_hash is None:
@@ -1421,24 +1439,31 @@ class StoreTx:
             dist.l1_tx_hash,
             dist.l1_log_index,
         )
-        self.transition(EntityKind.CLAIM, claim_id, ClaimState.RELAYED, root_ref)
+        # A move the claim has already made is a no-op for transition(); skipping it saves its read.
+        if not CLAIM.is_at_or_past(current, ClaimState.RELAYED):
+            self.transition(EntityKind.CLAIM, claim_id, ClaimState.RELAYED, root_ref)
         if not dist.l1_finalized:
             return
-        final_ref = (
-            root_ref
-            if at is None
-            else ChainRef(
-                Chain.L1, at, dist.l1_block_number, dist.l1_block_hash, dist.l1_tx_hash, dist.l1_log_index
+        if not CLAIM.is_at_or_past(current, ClaimState.FINALIZED):
+            final_ref = (
+                root_ref
+                if at is None
+                else ChainRef(
+                    Chain.L1, at, dist.l1_block_number, dist.l1_block_hash, dist.l1_tx_hash, dist.l1_log_index
+                )
             )
-        )
-        self.transition(EntityKind.CLAIM, claim_id, ClaimState.FINALIZED, final_ref)
+            self.transition(EntityKind.CLAIM, claim_id, ClaimState.FINALIZED, final_ref)
+        paying = CLAIM.is_at_or_past(current, ClaimState.PAYING)
+        if paying and not finalizing:
+            return
         counts = self._payout_counts(dist.distribution_id)
         if counts[PayoutState.INCLUDED] + counts[PayoutState.FINALIZED] == 0:
             return
-        now = self.state_of(EntityKind.CLAIM, claim_id)
-        if now is not None and not CLAIM.is_at_or_past(now, ClaimState.PAYING):
-            first = self._payout_edge(dist.distribution_id, newest=False)
-            self.transition(EntityKind.CLAIM, claim_id, ClaimState.PAYING, first)
+        if not paying:
+            now = self.state_of(EntityKind.CLAIM, claim_id)
+            if now is not None and not CLAIM.is_at_or_past(now, ClaimState.PAYING):
+                first = self._payout_edge(dist.distribution_id, newest=False)
+                self.transition(EntityKind.CLAIM, claim_id, ClaimState.PAYING, first)
         if dist.leaf_count and counts[PayoutState.FINALIZED] == dist.leaf_count:
             self.transition(
                 EntityKind.CLAIM,
@@ -1538,7 +1563,7 @@ class StoreTx:
                 update(d).where(member_of(self.conn, d.c.distribution_id, part)).values(l1_finalized=True)
             )
         touched.update(roots)
-        self.advance_claims(touched, at)
+        self.advance_claims(touched, at, finalized_in=touched)
         return moved
 
     def _finalize_simple(
