@@ -28,6 +28,7 @@ from devnet.stack import DevnetStack
 from indexer.models import payout_table, transition_table
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.l1.artifacts import ContractName, load_artifact
+from relayer.l1.tables import tx_intent_table
 from relayer.pipeline.retry import RetryReason
 from relayer.pipeline.tables import relay_job_table
 from tests.e2e.checks import Settled, api_get, wait_settled
@@ -263,6 +264,37 @@ def pending_payouts(anvil: AnvilNode, selector: bytes) -> int:
     )
 
 
+def intents(s: FaultSystem, distribution_id: str) -> int:
+    with s.engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count()).where(
+                    tx_intent_table.c.purpose == "payout",
+                    tx_intent_table.c.distribution_id == distribution_id,
+                )
+            ).scalar_one()
+        )
+
+
+def payout_intents(s: FaultSystem, distribution_id: str) -> set[str]:
+    """States of the tx manager's payout intents for a distribution.
+
+    Why the reorg waits for all of them to be included: with an intent still pending, a reorg that
+    lands between the manager's nonce read and its receipt read makes it conclude "nonce consumed
+    by another transaction", re-sign the batch at a later nonce and leave a nonce gap that never
+    fills (relayer/l1/txmanager.py _check_pending; reported, not this test's target)."""
+    with s.engine.connect() as conn:
+        return {
+            r.state
+            for r in conn.execute(
+                select(tx_intent_table.c.state).where(
+                    tx_intent_table.c.purpose == "payout",
+                    tx_intent_table.c.distribution_id == distribution_id,
+                )
+            )
+        }
+
+
 def test_l1_reorg_under_a_payout_batch_is_paid_again_exactly_once(system: FaultSystem) -> None:
     s = system
     assert s.report.avss, "runs after the websocket test (shares its scenario)"
@@ -279,6 +311,12 @@ def test_l1_reorg_under_a_payout_batch_is_paid_again_exactly_once(system: FaultS
             s.miner.mine()
             time.sleep(L1_BLOCK_S)
         (distribution_id,) = {r.distribution_id for r in s.jobs() if r.distribution_id} - known
+        # Every batch of the distribution broadcast: the block mined next holds them all.
+        s.wait("every payout batch broadcast", lambda: payout_intents(s, distribution_id) == {"pending"})
+        s.wait(
+            "every payout batch in the pool",
+            lambda: pending_payouts(anvil, selector) == intents(s, distribution_id),
+        )
         fork_point = anvil.snapshot()
         s.miner.mine()  # the batch is included...
 
@@ -294,6 +332,12 @@ def test_l1_reorg_under_a_payout_batch_is_paid_again_exactly_once(system: FaultS
                 )
 
         s.wait("the indexer sees the batch included", lambda: bool(included()))
+        # ...and the tx manager too: an intent still in flight when the chain drops blocks hits a
+        # race of its own (see payout_intents), which this test does not aim at.
+        s.wait(
+            "the tx manager sees the batch included",
+            lambda: payout_intents(s, distribution_id) == {"included"},
+        )
         orphaned = included()
         anvil.revert(fork_point)  # ...and orphaned: the next blocks are another branch
     finally:
