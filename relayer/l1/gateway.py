@@ -170,12 +170,45 @@ def encode_payout_call(
         if len(node) != 32:
             raise InvalidLengthError(f"proof node #{position} must be 32 bytes, got {len(node)}")
     function = _checked_function("payout", PAYOUT_CALL_TYPES)
-    return function.encode(
+    # Laid out by hand (the types are checked against the ABI just above): eth_abi's generic encoder
+    # spent ~15 ms on a 243-leaf batch, on the relayer's only thread, for every payout tx.
+    # Head: the id and three offsets (from the start of the arguments); then each dynamic array as
+    # its length and its elements, a (uint256,address,uint256) leaf being three inline words.
+    leaves_at = 4 * ABI_WORD
+    proof_at = leaves_at + ABI_WORD + 3 * ABI_WORD * len(leaves)
+    flags_at = proof_at + ABI_WORD + ABI_WORD * len(proof)
+    parts = [
+        function.selector,
         bytes(as_hash32(distribution_id)),
-        [(leaf.index, bytes(leaf.staker), leaf.amount) for leaf in leaves],
-        [bytes(node) for node in proof],
-        [bool(flag) for flag in flags],
-    )
+        _uint_word(leaves_at),
+        _uint_word(proof_at),
+        _uint_word(flags_at),
+        _uint_word(len(leaves)),
+    ]
+    for leaf in leaves:
+        staker = bytes(leaf.staker)
+        if len(staker) != 20:
+            raise InvalidLengthError(f"leaf {leaf.index}: staker must be 20 bytes, got {len(staker)}")
+        parts += (_uint_word(leaf.index), _ADDRESS_PADDING + staker, _uint_word(leaf.amount))
+    parts.append(_uint_word(len(proof)))
+    parts += (bytes(node) for node in proof)
+    parts.append(_uint_word(len(flags)))
+    parts += (_TRUE_WORD if flag else _FALSE_WORD for flag in flags)
+    return b"".join(parts)
+
+
+ABI_WORD: Final = 32
+_ADDRESS_PADDING: Final = bytes(12)
+_TRUE_WORD: Final = (1).to_bytes(32, "big")
+_FALSE_WORD: Final = bytes(32)
+
+
+def _uint_word(value: int) -> bytes:
+    """A uint256 ABI word; out of range raises like eth_abi's encoder would refuse it."""
+    try:
+        return value.to_bytes(32, "big")
+    except OverflowError as exc:
+        raise InvalidValueError(f"{value} does not fit uint256") from exc
 
 
 # ---------------------------------------------------------------------------------------- reverts

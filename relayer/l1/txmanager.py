@@ -970,17 +970,15 @@ class TxManager:
                 if intent.block_number not in hashes:
                     hashes[intent.block_number] = self._client.block_hash(intent.block_number)
                 canonical = hashes[intent.block_number]
-                receipt = self._client.get_receipt(intent.tx_hash)
+                # The block at that height is still the one that held the tx: its hash fixes its
+                # contents, so the receipt is only read when it is not (where did the tx go?).
+                receipt = None if canonical == intent.block_hash else self._client.get_receipt(intent.tx_hash)
             except L1AllEndpointsFailedError:
                 raise
             except L1RpcError as exc:
                 tally.errors.append(f"intent {intent.id}: {exc}")
                 continue
-            if (
-                canonical == intent.block_hash
-                and receipt is not None
-                and receipt.block_hash == intent.block_hash
-            ):
+            if canonical == intent.block_hash:
                 if intent.block_number <= final_height:
                     self._finalize(intent, tally)
                 continue

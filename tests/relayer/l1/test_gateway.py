@@ -11,12 +11,14 @@ from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.l1.client import L1Client
 from relayer.l1.errors import ExecutionRevertedError
 from relayer.l1.gateway import (
+    PAYOUT_CALL_TYPES,
     REVERT_SOURCES,
     GatewayClient,
     abi_type,
     decode_revert,
     encode_packet_call,
     encode_payout_call,
+    gateway_functions,
     packet_nonce_of,
 )
 from relayer.protocol.errors import InvalidLengthError
@@ -133,6 +135,24 @@ def test_payout_shape_is_checked_before_encoding() -> None:
     )
     with pytest.raises(InvalidLengthError, match="at least one leaf"):
         encode_payout_call(b"\x01" * 32, [], [], [])
+
+
+def test_hand_laid_payout_calldata_equals_the_generic_abi_encoding() -> None:
+    amounts = [2**255, 2**254, *(10**18 + i for i in range(60))]
+    tree = distribution_tree(fresh_addresses(len(amounts), seed=6), amounts)
+    generic = gateway_functions()["payout"]
+    for indices in ([0], [0, 1], list(range(0, 62, 3)), list(range(62))):
+        multi = tree.multiproof(indices)
+        expected = generic.selector + abi_encode(
+            PAYOUT_CALL_TYPES,
+            (
+                b"\x07" * 32,
+                [(leaf.index, bytes(leaf.staker), leaf.amount) for leaf in multi.leaves],
+                list(multi.proof),
+                list(multi.proof_flags),
+            ),
+        )
+        assert encode_payout_call(b"\x07" * 32, multi.leaves, multi.proof, multi.proof_flags) == expected
 
 
 def test_reverts_decode_from_the_chain(system: System) -> None:
