@@ -33,22 +33,28 @@ import argparse
 import asyncio
 import os
 import random
+import re
 import secrets
 import statistics
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+import psutil  # type: ignore[import-untyped]  # dev dependency without stubs
+import uvloop
 from eth_abi.abi import encode as abi_encode
 from eth_utils.abi import event_abi_to_log_topic
 from eth_utils.crypto import keccak
+from psycopg import sql as pgsql
 from sqlalchemy import Engine, create_engine, text
 
 from devnet.anvil import free_port
 from indexer import migrate
+from indexer.api import hot
+from indexer.api.pagination import Order
 from indexer.db import create_db_engine
 from indexer.ingest.exocore import ExocoreIngestor
 from indexer.ingest.l1 import BlockInfo, L1Contracts, L1Ingestor, L1PollResult, RawLog
@@ -69,6 +75,7 @@ from relayer.l1.artifacts import ContractName, load_artifact
 
 DEFAULT_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
 URL_ENV = "EXORELAY_BENCH_DATABASE_URL"
+T = TypeVar("T")
 
 LEAVES_PER_DISTRIBUTION = 5_000
 """A mid-sized AVS epoch: 5k delegators per (AVS, epoch, token)."""
@@ -109,12 +116,14 @@ def staker_index(d: int, i: int) -> int:
 # ---------------------------------------------------------------------------------------- setup
 
 
-def make_schema(url: str) -> tuple[Engine, str, str]:
-    schema = f"exorelay_bench_{secrets.token_hex(4)}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
+def make_schema(url: str, reuse: str | None = None) -> tuple[Engine, str, str]:
+    """A fresh bench schema at the head revision, or ``reuse`` (a schema a ``--keep`` run left)."""
+    schema = reuse or f"exorelay_bench_{secrets.token_hex(4)}"
+    if reuse is None:
+        admin = create_engine(url)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
     engine = create_db_engine(url, connect_args={"options": f"-csearch_path={schema}"}, pool_size=10)
     migrate.upgrade(engine)
     return engine, schema, f"{url}?options=-csearch_path%3D{schema}"
@@ -411,6 +420,11 @@ def bulk_load(engine: Engine, first: int, last: int) -> float:
             " created_at, updated_at) FROM STDIN"
         ) as copy:
             for d in range(first, last):
+                # The root's transaction (the relayer's, purpose "distribution"), then the payouts'.
+                copy.write_row(
+                    (h(f"root-tx-{d}"), 1, "distribution", h(f"dist-{d}"), "finalized", 50, h("blk-50"),
+                     "relayer", now, now)
+                )  # fmt: skip
                 for start in range(0, LEAVES_PER_DISTRIBUTION, 500):
                     copy.write_row(
                         (
@@ -530,6 +544,27 @@ def bulk_load(engine: Engine, first: int, last: int) -> float:
                         )
                     )
                     previous = state
+                # The packet's and every L1 transaction's own history, as the relayer records them:
+                # a claim's timeline reads the packet's and the root transaction's, and the l1_tx
+                # rows of the payout transactions make the planner's statistics realistic.
+                packet_states = ("created", "attested", "relayed", "finalized")
+                histories: list[tuple[str, str, str, tuple[str, ...]]] = [
+                    ("packet", str(d + 1), "exocore", packet_states)
+                ]
+                tx_states = ("broadcast", "included", "finalized")
+                histories.append(("l1_tx", h(f"root-tx-{d}"), "l1", tx_states))
+                histories.extend(
+                    ("l1_tx", h(f"pay-{d}-{start}"), "l1", tx_states)
+                    for start in range(0, LEAVES_PER_DISTRIBUTION, 500)
+                )
+                for kind, entity, chain, lifecycle in histories:
+                    previous = None
+                    for step, state in enumerate(lifecycle):
+                        copy.write_row(
+                            (kind, entity, previous, state, "forward", chain, 200 + step, h(f"b-{step}"),
+                             h(f"t-{entity}-{step}"), 0, now, now)
+                        )  # fmt: skip
+                        previous = state
                 dist = h(f"dist-{d}")
                 for i in range(LEAVES_PER_DISTRIBUTION):
                     copy.write_row(
@@ -610,11 +645,74 @@ async def _load(
     return latencies, errors
 
 
-def measure(port: int, paths: list[str], seconds: float, rate: float | None = None) -> dict[str, Any]:
-    asyncio.run(_load(port, paths, 1.0, rate))  # warm-up: connections, caches, plans
+def _run(load: Coroutine[Any, Any, T]) -> T:
+    """The load generator's loop: uvloop (a dependency of uvicorn[standard]) takes ~15 % less of
+    the shared cores per request than asyncio's own loop."""
+    return uvloop.run(load)
+
+
+class CpuMeter:
+    """CPU time over one measured row, in cores (CPU seconds per wall second): the load generator
+    (this process), the API server (its process tree), PostgreSQL (every backend) and the rest of
+    the machine, so a reader sees who ate the two shared cores."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server = psutil.Process(server_pid)
+
+    @staticmethod
+    def _machine() -> tuple[float, float]:
+        times = psutil.cpu_times()
+        return sum(times) - times.idle - times.iowait, sum(times)
+
+    def _server(self) -> float:
+        total = 0.0
+        for proc in [self.server, *self.server.children(recursive=True)]:
+            try:
+                t = proc.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    @staticmethod
+    def _postgres() -> float:
+        total = 0.0
+        for proc in psutil.process_iter(["name", "cpu_times"]):
+            if proc.info["name"] == "postgres" and proc.info["cpu_times"] is not None:
+                total += proc.info["cpu_times"].user + proc.info["cpu_times"].system
+        return total
+
+    def start(self) -> None:
+        self.wall = time.perf_counter()
+        self.me = sum(os.times()[:2])
+        self.srv, self.pg = self._server(), self._postgres()
+        self.busy, self.total = self._machine()
+
+    def stop(self) -> dict[str, float]:
+        wall = time.perf_counter() - self.wall
+        busy, total = self._machine()
+        cores = psutil.cpu_count() or 1
+        out = {
+            "loadgen_cores": (sum(os.times()[:2]) - self.me) / wall,
+            "server_cores": (self._server() - self.srv) / wall,
+            "postgres_cores": (self._postgres() - self.pg) / wall,
+            "machine_cores": cores * (busy - self.busy) / max(1e-9, total - self.total),
+        }
+        out["other_cores"] = max(
+            0.0, out["machine_cores"] - out["loadgen_cores"] - out["server_cores"] - out["postgres_cores"]
+        )
+        return out
+
+
+def measure(
+    port: int, paths: list[str], seconds: float, meter: CpuMeter, rate: float | None = None
+) -> dict[str, Any]:
+    _run(_load(port, paths, 1.0, rate))  # warm-up: connections, caches, plans
+    meter.start()
     started = time.perf_counter()
-    latencies, errors = asyncio.run(_load(port, paths, seconds, rate))
+    latencies, errors = _run(_load(port, paths, seconds, rate))
     elapsed = time.perf_counter() - started
+    cpu = meter.stop()
     ordered = sorted(latencies)
     return {
         "requests": len(ordered),
@@ -622,6 +720,7 @@ def measure(port: int, paths: list[str], seconds: float, rate: float | None = No
         "p50_ms": 1000 * statistics.median(ordered),
         "p99_ms": 1000 * ordered[int(0.99 * (len(ordered) - 1))],
         "errors": len(errors),
+        **cpu,
     }
 
 
@@ -654,61 +753,136 @@ def start_api(url: str, workers: int = 1) -> tuple[subprocess.Popen[bytes], int]
 # ---------------------------------------------------------------------------------------- plans
 
 
+def _dollar_params(compiled: hot.Compiled, values: dict[str, Any]) -> tuple[str, list[Any]]:
+    """``%(name)s`` placeholders -> ``$n`` (for PREPARE) and the values in that order."""
+    merged = {**compiled.defaults, **values}
+    order: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(1) not in order:
+            order.append(match.group(1))
+        return f"${order.index(match.group(1)) + 1}"
+
+    return re.sub(r"%\((\w+)\)s", number, compiled.sql), [merged[name] for name in order]
+
+
 def plans(engine: Engine, staker: str, d: int) -> list[tuple[str, list[str]]]:
-    """EXPLAIN ANALYZE of the hot queries for distribution ``d`` (a bulk-loaded one, with packet)."""
-    claim_id, dist, root_tx, nonce = h(f"claim-{d}"), h(f"dist-{d}"), h(f"root-tx-{d}"), d + 1
-    hot = [
+    """EXPLAIN ANALYZE of the API's hot statements exactly as it runs them: prepared, with the
+    generic plan PostgreSQL settles on for them after a few executions (their counters in
+    ``pg_prepared_statements`` show only generic plans in a steady run), for distribution ``d``."""
+    sql = hot.statements(engine.dialect)
+    claim: dict[str, Any] = {"claim_id": h(f"claim-{d}")}
+    hot_statements: list[tuple[str, hot.Compiled, dict[str, Any]]] = [
         (
             "payouts by staker (/v1/payouts?staker=)",
-            "SELECT payout.*, (SELECT l1_tx.state FROM l1_tx WHERE l1_tx.tx_hash = payout.l1_tx_hash)"
-            " AS tx_state FROM payout WHERE payout.staker = :a ORDER BY payout.id DESC LIMIT 51",
-            {"a": staker},
+            sql.payouts[(Order.DESC, False)],
+            {"staker": staker, "limit": 51},
         ),
         (
-            "claim + distribution + packet (/v1/claims/{id})",
-            "SELECT * FROM reward_claim LEFT OUTER JOIN distribution ON distribution.distribution_id ="
-            " reward_claim.distribution_id OR (reward_claim.distribution_id IS NULL AND"
-            " distribution.claim_id = reward_claim.claim_id)"
-            " LEFT OUTER JOIN relay_packet ON relay_packet.nonce = distribution.nonce"
-            " WHERE reward_claim.claim_id = :a LIMIT 1",
-            {"a": claim_id},
+            "payouts by staker, next page (cursor)",
+            sql.payouts[(Order.DESC, True)],
+            {"staker": staker, "limit": 51, "after": 2**62},
         ),
-        (
-            "claim signers",
-            "SELECT * FROM claim_signer WHERE claim_id = :a ORDER BY member_index",
-            {"a": claim_id},
-        ),
-        (
-            "root transactions of a distribution",
-            "SELECT tx_hash FROM l1_tx WHERE distribution_id = :d AND purpose = 'distribution'",
-            {"d": dist},
-        ),
-        (
-            "claim timeline",
-            "SELECT * FROM transition WHERE (entity_kind = 'claim' AND entity_id = :a) OR"
-            " (entity_kind = 'l1_tx' AND entity_id IN (:b)) OR (entity_kind = 'packet' AND entity_id = :p)"
-            " ORDER BY at, id",
-            {"a": claim_id, "b": root_tx, "p": str(nonce)},
-        ),
-        (
-            "payout counts of a distribution",
-            "SELECT state, count(*) FROM payout WHERE distribution_id = :a GROUP BY state",
-            {"a": dist},
-        ),
+        ("claim + distribution + packet (/v1/claims/{id})", sql.claim, claim),
+        ("claim signers", sql.signers, claim),
+        ("claim timeline (claim, packet, root transactions)", sql.timeline, claim),
     ]
     out = []
     with engine.connect() as conn:
-        for name, sql, params in hot:
-            rows = (
-                conn.execute(text("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + sql), params)
-                .scalars()
-                .all()
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cur.execute("SET plan_cache_mode = force_generic_plan")
+        for n, (name, compiled, values) in enumerate(hot_statements):
+            statement, params = _dollar_params(compiled, values)
+            cur.execute(f"PREPARE bench_hot_{n} AS {statement}")
+            explain = pgsql.SQL(
+                "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE {}({})"
+            ).format(
+                pgsql.Identifier(f"bench_hot_{n}"), pgsql.SQL(", ").join(pgsql.Literal(v) for v in params)
             )
-            out.append((name, [str(r) for r in rows]))
+            cur.execute(explain)
+            out.append((name, [str(r[0]) for r in cur.fetchall()]))
+        conn.rollback()
     return out
 
 
 # ---------------------------------------------------------------------------------------- main
+
+
+def latency_rows(
+    api_url: str, total_dists: int, seconds: float, rate: float, worker_counts: Sequence[int]
+) -> None:
+    rng = random.Random(7)
+    staker_paths = [f"/v1/payouts?staker={staker_of(rng.randrange(STAKERS))}" for _ in range(2000)]
+    claim_paths = [f"/v1/claims/{h(f'claim-{rng.randrange(total_dists)}')}" for _ in range(2000)]
+    print(f"\n== API latency, {CONCURRENCY} concurrent keep-alive clients, {seconds:.0f} s per row")
+    print("   closed: each client sends its next request when the answer arrives (saturation);")
+    print(f"   paced: {rate:.0f} req/s in all, latency from the scheduled send time")
+    print("   CPU in cores (of 2): gen = this load generator, api = the server processes,")
+    print("   pg = every PostgreSQL backend, rest = anything else on the machine")
+    print(
+        f"  {'endpoint':<26}{'load':<18}{'req/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'err':>5}"
+        f"{'gen':>6}{'api':>6}{'pg':>6}{'rest':>6}  target p99 <= {TARGET_P99_MS:.0f} ms"
+    )
+    for workers in worker_counts:
+        process, port = start_api(api_url, workers)
+        meter = CpuMeter(process.pid)
+        try:
+            for name, paths in (
+                ("/v1/payouts?staker=", staker_paths),
+                ("/v1/claims/{id} timeline", claim_paths),
+            ):
+                loads: list[tuple[str, float | None]] = [
+                    (f"closed, {workers} worker", None),
+                    (f"paced, {workers} worker", rate),
+                ]
+                for label, pace in loads:
+                    r = measure(port, paths, seconds, meter, pace)
+                    verdict = "OK" if r["p99_ms"] <= TARGET_P99_MS else "above"
+                    print(
+                        f"  {name:<26}{label:<18}{r['rps']:>7,.0f}{r['p50_ms']:>8.1f}"
+                        f"{r['p99_ms']:>8.1f}{r['errors']:>5}{r['loadgen_cores']:>6.2f}{r['server_cores']:>6.2f}"
+                        f"{r['postgres_cores']:>6.2f}{r['other_cores']:>6.2f}  {verdict}",
+                        flush=True,
+                    )
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def query_plans(engine: Engine, total_dists: int) -> None:
+    print("\n== query plans (EXPLAIN ANALYZE)")
+    with engine.connect() as conn:
+        sizes: dict[str, int] = dict(
+            conn.execute(
+                text(
+                    "SELECT relname, reltuples::bigint FROM pg_class"
+                    " WHERE relnamespace = current_schema()::regnamespace"
+                )
+            ).all()
+        )
+    seq_scans: list[str] = []
+    small: set[str] = set()
+    for name, lines in plans(engine, staker_of(3), total_dists - 1):
+        print(f"  -- {name}")
+        for line in lines:
+            print(f"     {line}")
+            if "Seq Scan on " in line:
+                table = line.split("Seq Scan on ", 1)[1].split()[0]
+                if sizes.get(table, 0) >= LARGE_TABLE_ROWS:
+                    seq_scans.append(f"{name} ({table})")
+                else:
+                    small.add(f"{table} ({sizes.get(table, 0):,} rows)")
+    print(
+        "\n  sequential scans of large tables on hot paths: "
+        + (", ".join(seq_scans) if seq_scans else "none")
+    )
+    if small:
+        print(f"  (small tables scanned whole, the planner's cheapest choice: {', '.join(sorted(small))})")
+
+
+def machine_conditions() -> str:
+    load1, load5, _ = os.getloadavg()
+    return f"{psutil.cpu_count()} cores, load average {load1:.2f} (1 min) {load5:.2f} (5 min)"
 
 
 def main() -> None:
@@ -717,9 +891,11 @@ def main() -> None:
     )
     parser.add_argument("--payouts", type=int, default=1_000_000, help="payouts stored for the latency test")
     parser.add_argument(
-        "--ingest", type=int, default=100_000, help="payout events ingested through the store"
+        "--ingest", type=int, default=100_000, help="payout events ingested through the store (0: skip)"
     )
-    parser.add_argument("--raw-ingest", type=int, default=20_000, help="payout events ingested as raw logs")
+    parser.add_argument(
+        "--raw-ingest", type=int, default=20_000, help="payout events ingested as raw logs (0: skip)"
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="load duration per row")
     parser.add_argument("--rate", type=float, default=200.0, help="aggregate request rate of the paced rows")
     parser.add_argument(
@@ -728,19 +904,44 @@ def main() -> None:
         default=[1, 2],
         help="API processes to try",
     )
+    parser.add_argument("--keep", action="store_true", help="keep the bench schema (printed) afterwards")
+    parser.add_argument(
+        "--schema", help="reuse a schema a --keep run left (skips ingest and load; latency and plans only)"
+    )
     args = parser.parse_args()
     url = os.environ.get(URL_ENV, DEFAULT_URL)
-    engine, schema, api_url = make_schema(url)
+    engine, schema, api_url = make_schema(url, args.schema)
+    keep = args.keep or args.schema is not None
     try:
-        ingest_dists = max(1, args.ingest // LEAVES_PER_DISTRIBUTION)
-        raw_dists = max(1, args.raw_ingest // LEAVES_PER_DISTRIBUTION)
         print(
             f"PostgreSQL schema {schema}; {LEAVES_PER_DISTRIBUTION} leaves per distribution,"
-            f" {STAKERS} stakers"
+            f" {STAKERS} stakers; {machine_conditions()}"
         )
+        if args.schema is None:
+            load_data(engine, args.ingest, args.raw_ingest, args.payouts)
+        with engine.connect() as conn:
+            payouts = conn.execute(text("SELECT count(*) FROM payout")).scalar_one()
+            transitions = conn.execute(text("SELECT count(*) FROM transition")).scalar_one()
+            total_dists = conn.execute(text("SELECT count(*) FROM distribution")).scalar_one()
+        print(f"  payouts stored: {payouts:,}; transitions: {transitions:,}; distributions: {total_dists:,}")
+        latency_rows(api_url, total_dists, args.seconds, args.rate, args.workers)
+        query_plans(engine, total_dists)
+        print(f"\nafter: {machine_conditions()}")
+    finally:
+        engine.dispose()
+        if keep:
+            print(f"schema kept: {schema} (reuse with --schema {schema})")
+        else:
+            drop_schema(url, schema)
+
+
+def load_data(engine: Engine, ingest_events: int, raw_events: int, payouts: int) -> int:
+    """The ingest figures, then COPY up to ``payouts``; returns the distributions stored."""
+    first = 0
+    if ingest_events > 0:
+        ingest_dists = max(1, ingest_events // LEAVES_PER_DISTRIBUTION)
         print("\n== ingest: RewardPaid + Transfer logs -> rows, transitions, claim progress, finality, all")
         print("   invariant checks and the cursor, one transaction per batch")
-        first = 0
         for size in BATCH_SIZES:
             dists = ingest_dists if size == max(BATCH_SIZES) else max(1, ingest_dists // 5)
             figures = ingest(engine, first, dists, size)
@@ -752,84 +953,19 @@ def main() -> None:
                 f" {rate:7,.0f}/s ({rate / TARGET_INGEST_PER_S:.2f}x target {TARGET_INGEST_PER_S:,}/s:"
                 f" {verdict}); Exocore leaves -> pending payouts {figures['leaves_per_s']:,.0f}/s"
             )
-        ingest_dists = first
-        total_dists = max(ingest_dists + raw_dists, args.payouts // LEAVES_PER_DISTRIBUTION)
-        raw = ingest_raw(engine, ingest_dists, raw_dists)
+    if raw_events > 0:
+        raw_dists = max(1, raw_events // LEAVES_PER_DISTRIBUTION)
+        raw = ingest_raw(engine, first, raw_dists)
+        first += raw_dists
         print(
             f"  RewardPaid events (raw logs,"
             f" ABI decode + poll): {raw['payout_events']:,} at {raw['payout_events_per_s']:,.0f}/s"
         )
-        print(f"\n== bulk load to {total_dists * LEAVES_PER_DISTRIBUTION:,} payouts (COPY)")
-        loaded_s = bulk_load(engine, ingest_dists + raw_dists, total_dists)
-        print(f"  {loaded_s:.1f} s")
-        with engine.connect() as conn:
-            payouts = conn.execute(text("SELECT count(*) FROM payout")).scalar_one()
-            transitions = conn.execute(text("SELECT count(*) FROM transition")).scalar_one()
-        print(f"  payouts stored: {payouts:,}; transitions: {transitions:,}")
-        rng = random.Random(7)
-        staker_paths = [f"/v1/payouts?staker={staker_of(rng.randrange(STAKERS))}" for _ in range(2000)]
-        claim_paths = [f"/v1/claims/{h(f'claim-{rng.randrange(total_dists)}')}" for _ in range(2000)]
-        print(f"\n== API latency, {CONCURRENCY} concurrent keep-alive clients, {args.seconds:.0f} s per row")
-        print("   closed: each client sends its next request when the answer arrives (saturation);")
-        print(f"   paced: {args.rate:.0f} req/s in all, latency from the scheduled send time")
-        print(
-            f"  {'endpoint':<28}{'load':<20}{'requests':>9}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'err':>5}"
-            f"  target p99 <= {TARGET_P99_MS:.0f} ms"
-        )
-        for workers in args.workers:
-            process, port = start_api(api_url, workers)
-            try:
-                for name, paths in (
-                    ("/v1/payouts?staker=", staker_paths),
-                    ("/v1/claims/{id} timeline", claim_paths),
-                ):
-                    loads: list[tuple[str, float | None]] = [
-                        (f"closed, {workers} worker(s)", None),
-                        (f"paced, {workers} worker(s)", args.rate),
-                    ]
-                    for label, pace in loads:
-                        r = measure(port, paths, args.seconds, pace)
-                        verdict = "OK" if r["p99_ms"] <= TARGET_P99_MS else "above"
-                        print(
-                            f"  {name:<28}{label:<20}{r['requests']:>9,}{r['rps']:>8,.0f}{r['p50_ms']:>8.1f}"
-                            f"{r['p99_ms']:>8.1f}{r['errors']:>5}  {verdict}"
-                        )
-            finally:
-                process.terminate()
-                process.wait(timeout=10)
-        print("\n== query plans (EXPLAIN ANALYZE)")
-        with engine.connect() as conn:
-            sizes: dict[str, int] = dict(
-                conn.execute(
-                    text(
-                        "SELECT relname, reltuples::bigint FROM pg_class"
-                        " WHERE relnamespace = current_schema()::regnamespace"
-                    )
-                ).all()
-            )
-        seq_scans: list[str] = []
-        small: set[str] = set()
-        for name, lines in plans(engine, staker_of(3), total_dists - 1):
-            print(f"  -- {name}")
-            for line in lines:
-                print(f"     {line}")
-                if "Seq Scan on " in line:
-                    table = line.split("Seq Scan on ", 1)[1].split()[0]
-                    if sizes.get(table, 0) >= LARGE_TABLE_ROWS:
-                        seq_scans.append(f"{name} ({table})")
-                    else:
-                        small.add(f"{table} ({sizes.get(table, 0):,} rows)")
-        print(
-            "\n  sequential scans of large tables on hot paths: "
-            + (", ".join(seq_scans) if seq_scans else "none")
-        )
-        if small:
-            print(
-                f"  (small tables scanned whole, the planner's cheapest choice: {', '.join(sorted(small))})"
-            )
-    finally:
-        engine.dispose()
-        drop_schema(url, schema)
+    total_dists = max(first, payouts // LEAVES_PER_DISTRIBUTION)
+    print(f"\n== bulk load to {total_dists * LEAVES_PER_DISTRIBUTION:,} payouts (COPY)")
+    loaded_s = bulk_load(engine, first, total_dists)
+    print(f"  {loaded_s:.1f} s")
+    return total_dists
 
 
 if __name__ == "__main__":

@@ -91,6 +91,9 @@ def api_command(
         workers=workers or settings.api.workers,
         timeout_worker_healthcheck=API_WORKER_HEALTHCHECK_TIMEOUT_S,
         log_level=settings.logging.level,
+        # Formatting an access-log line's arguments costs every request even when the level hides
+        # it: only ask for the lines when they are shown.
+        access_log=settings.logging.level in {"debug", "info"},
     )
 
 

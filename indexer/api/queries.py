@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, and_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, Select, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnClause
 
-from indexer.api import schemas
+from indexer.api import hot, schemas
 from indexer.api.pagination import Order, decode_cursor, page_of
 from indexer.lifecycle import LIFECYCLES, EntityKind
 from indexer.models import (
@@ -155,10 +155,7 @@ def _timeline(conn: Connection, conditions: Sequence[ColumnElement[bool]]) -> li
 
 
 def _timeline_order(row: Any) -> tuple[int, int]:
-    """Whole seconds, then recorded order. Two chains' clocks only agree to about a second (anvil
-    and Ethereum stamp whole seconds): within one second the order we recorded them in is causal,
-    the sub-second timestamps of different chains are not."""
-    return int(row.at.timestamp()), int(row.id)
+    return hot.timeline_order(row.at, row.id)
 
 
 def _transition_out(r: Any) -> schemas.TransitionOut:
@@ -211,117 +208,11 @@ def _packet_out(row: Any) -> schemas.PacketOut:
     )
 
 
-def _claim_statements() -> tuple[Select[Any], Select[Any], Select[Any], Select[Any]]:
-    """The claim-detail statements, built once with bound parameters: composing a 60-column join
-    per request cost more CPU than running it."""
-    c, d, k, x, t, s = (
-        claim_table,
-        distribution_table,
-        packet_table,
-        l1_tx_table,
-        transition_table,
-        claim_signer_table,
-    )
-    joined = (
-        select(
-            c,
-            *(col.label(f"d_{col.name}") for col in d.columns),
-            *(col.label(f"p_{col.name}") for col in k.columns),
-        )
-        .select_from(
-            c.outerjoin(
-                d,
-                or_(
-                    d.c.distribution_id == c.c.distribution_id,
-                    and_(c.c.distribution_id.is_(None), d.c.claim_id == c.c.claim_id),
-                ),
-            ).outerjoin(k, k.c.nonce == d.c.nonce)
-        )
-        .where(c.c.claim_id == bindparam("claim_id"))
-        .limit(1)
-    )
-    signers = select(s).where(s.c.claim_id == bindparam("claim_id")).order_by(s.c.member_index)
-    root_txs = select(x.c.tx_hash).where(
-        x.c.distribution_id == bindparam("distribution_id"), x.c.purpose == "distribution"
-    )
-    # Absent parts bind values that match nothing (no packet: id "", no transactions: [""]).
-    timeline = (
-        select(t)
-        .where(
-            or_(
-                and_(t.c.entity_kind == EntityKind.CLAIM.value, t.c.entity_id == bindparam("claim_id")),
-                and_(t.c.entity_kind == EntityKind.PACKET.value, t.c.entity_id == bindparam("packet_id")),
-                and_(
-                    t.c.entity_kind == EntityKind.L1_TX.value,
-                    t.c.entity_id.in_(bindparam("tx_hashes", expanding=True)),
-                ),
-            )
-        )
-        .order_by(t.c.at, t.c.id)
-    )
-    return joined, signers, root_txs, timeline
-
-
-_CLAIM_JOINED, _CLAIM_SIGNERS, _ROOT_TXS, _CLAIM_TIMELINE = _claim_statements()
-
-
 def claim_detail(conn: Connection, claim_id: str) -> schemas.ClaimDetail | None:
-    """Four indexed queries: the claim joined to its distribution and packet, its signers, the
-    root's L1 transactions, the timeline (of the claim, its packet and those transactions)."""
-    row = conn.execute(_CLAIM_JOINED, {"claim_id": claim_id}).first()
-    if row is None:
-        return None
-    signers = [
-        schemas.SignerOut(member_index=r.member_index, operator=r.operator, power=_amount(r.power))
-        for r in conn.execute(_CLAIM_SIGNERS, {"claim_id": claim_id})
-    ]
-    values = row._mapping
-    distribution = None
-    packet = None
-    tx_hashes: set[str] = set()
-    packet_id = ""
-    if values["d_distribution_id"] is not None:
-        dist = _Prefixed(values, "d_")
-        distribution = schemas.DistributionSummary(
-            distribution_id=dist.distribution_id,
-            nonce=dist.nonce,
-            total=str(dist.total),
-            leaf_count=dist.leaf_count,
-            merkle_root=dist.merkle_root,
-            root_on_l1=_location(
-                dist.l1_block_number, dist.l1_block_hash, dist.l1_tx_hash, dist.l1_log_index
-            ),
-            root_finalized=dist.l1_finalized,
-        )
-        # The root's transactions: the relayer's (replacements included) and the one L1 shows.
-        tx_hashes.update(conn.execute(_ROOT_TXS, {"distribution_id": dist.distribution_id}).scalars())
-        if dist.l1_tx_hash is not None:
-            tx_hashes.add(dist.l1_tx_hash)
-        if values["p_nonce"] is not None:
-            packet = _packet_out(_Prefixed(values, "p_"))
-            packet_id = str(values["p_nonce"])
-    timeline = conn.execute(
-        _CLAIM_TIMELINE,
-        {"claim_id": claim_id, "packet_id": packet_id, "tx_hashes": sorted(tx_hashes) or [""]},
-    ).all()
-    return schemas.ClaimDetail(
-        **_claim_out(row),
-        signers=signers,
-        distribution=distribution,
-        packet=packet,
-        timeline=[_transition_out(r) for r in sorted(timeline, key=_timeline_order)],
-    )
-
-
-class _Prefixed:
-    """Attribute access to the ``prefix``-labelled columns of a joined row."""
-
-    def __init__(self, values: Mapping[Any, Any], prefix: str) -> None:
-        self._values = values
-        self._prefix = prefix
-
-    def __getattr__(self, name: str) -> Any:
-        return self._values[self._prefix + name]
+    """The claim joined to its distribution and packet, its signers and its timeline (of the claim,
+    its packet and its root's L1 transactions): the statements of the API's hot path."""
+    document = hot.claim_detail_document(conn, claim_id)
+    return None if document is None else schemas.ClaimDetail.model_validate(document)
 
 
 # ---------------------------------------------------------------------------------------- distributions

@@ -1,0 +1,728 @@
+"""The two hottest reads, lean: a staker's payouts (``/v1/payouts?staker=``) and a claim's detail
+with its timeline (``/v1/claims/{id}``).
+
+Through FastAPI and the SQLAlchemy ORM layer a request cost ~1 ms of CPU (parameter models, a
+thread-pool hop, statement compilation, row processing, response-model validation), most of the
+~1.5 ms a worker spent per request; on two cores shared with PostgreSQL that capped a worker at
+~650 requests/s. Here each request is:
+
+* recognised by :class:`HotRoutes`, an ASGI middleware in front of the routes, only when every
+  parameter is one it fully validates (anything else, and every error case, goes on to the
+  FastAPI route, which stays the reference and the OpenAPI documentation);
+* answered with statements compiled once per dialect and run on the raw DBAPI connection, one
+  round trip (PostgreSQL pipeline mode for the claim's three statements; psycopg prepares them
+  server-side after a few executions);
+* serialised by pydantic-core's ``to_json`` straight from dicts, no models: same encoder, so the
+  same JSON as the response models (tests compare both paths field for field).
+
+On PostgreSQL a worker keeps one connection of its own (autocommit, read-only session) and runs
+these short, index-bounded statements on the event loop itself: no pool checkout, no
+BEGIN/ROLLBACK, no thread hop. ``statement_timeout`` bounds how long one can hold the loop.
+SQLite (the embedded default) runs them in the thread pool through the engine's pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import anyio.to_thread
+from prometheus_client import Counter
+from pydantic_core import to_json
+from sqlalchemy import (
+    ClauseElement,
+    Connection,
+    Engine,
+    String,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    union,
+    union_all,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import BindParameter
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from indexer.api.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    CursorError,
+    Order,
+    decode_cursor,
+    encode_cursor,
+)
+from indexer.lifecycle import EntityKind
+from indexer.models import (
+    claim_signer_table,
+    claim_table,
+    distribution_table,
+    l1_tx_table,
+    packet_table,
+    payout_table,
+    transition_table,
+)
+
+log = logging.getLogger(__name__)
+
+HOT_STATEMENT_TIMEOUT_MS: Final = 2_000
+"""A hot statement is an index lookup of at most ``MAX_PAGE_SIZE + 1`` rows (well under 10 ms even
+on a cold cache); one running this long means a broken plan, and it would hold the worker's event
+loop, so PostgreSQL cancels it and the request falls back to the regular route."""
+
+HOT_APPLICATION_NAME: Final = "exorelay-api-hot"
+"""``application_name`` of the hot readers' connections (suffixed ``/<pid>/<reader>``)."""
+
+PACKET_KINDS: Final = {1: "valset_update", 2: "reward_distribution", 3: "slash"}
+
+_JSON_HEADERS: Final = (b"content-type", b"application/json")
+_ADDRESS = re.compile(rb"0x[0-9a-fA-F]{40}")
+_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+_LIMIT = re.compile(rb"[1-9][0-9]{0,2}")
+_CURSOR = re.compile(rb"[A-Za-z0-9_-]{1,200}")
+_CLAIMS_PREFIX: Final = "/v1/claims/"
+
+
+# ---------------------------------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """One statement compiled for one dialect: SQL text and how to lay out its parameters."""
+
+    sql: str
+    positional: tuple[str, ...] | None
+    defaults: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, statement: ClauseElement, dialect: Dialect) -> Compiled:
+        compiled = statement.compile(dialect=dialect)
+        order = getattr(compiled, "positiontup", None)  # SQLCompiler: set for positional paramstyles
+        positional = tuple(order) if order is not None else None
+        return cls(compiled.string, positional, dict(compiled.params))
+
+    def parameters(self, values: Mapping[str, Any]) -> Any:
+        merged = {**self.defaults, **values}
+        if self.positional is None:
+            return merged
+        return tuple(merged[name] for name in self.positional)
+
+
+_PAYOUT_COLUMNS: Final = (
+    "id",
+    "distribution_id",
+    "leaf_index",
+    "staker",
+    "token",
+    "amount",
+    "avs_address",
+    "epoch",
+    "state",
+    "l1_tx_hash",
+    "l1_block_number",
+    "l1_block_hash",
+    "l1_log_index",
+    "created_at",
+    "updated_at",
+)
+_CLAIM_COLUMNS: Final = (
+    "claim_id",
+    "avs_address",
+    "epoch",
+    "token",
+    "funding",
+    "total_amount",
+    "state",
+    "reason_code",
+    "reason",
+    "signed_power",
+    "total_power",
+    "threshold_numerator",
+    "threshold_denominator",
+    "distribution_id",
+    "submitted_height",
+    "created_at",
+    "updated_at",
+)
+_DISTRIBUTION_COLUMNS: Final = (
+    "distribution_id",
+    "nonce",
+    "total",
+    "leaf_count",
+    "merkle_root",
+    "l1_block_number",
+    "l1_block_hash",
+    "l1_tx_hash",
+    "l1_log_index",
+    "l1_finalized",
+)
+_PACKET_COLUMNS: Final = (
+    "nonce",
+    "kind",
+    "valset_nonce",
+    "state",
+    "subject_id",
+    "distribution_id",
+    "avs_address",
+    "payload_hash",
+    "digest",
+    "exocore_height",
+    "signed_power",
+    "total_power",
+    "l1_block_number",
+    "l1_block_hash",
+    "l1_tx_hash",
+    "l1_log_index",
+    "created_at",
+    "updated_at",
+)
+_TRANSITION_COLUMNS: Final = (
+    "id",
+    "entity_kind",
+    "entity_id",
+    "from_state",
+    "to_state",
+    "edge",
+    "chain",
+    "height",
+    "block_hash",
+    "tx_hash",
+    "log_index",
+    "at",
+    "reason",
+    "reverses_id",
+)
+
+
+def _payout_statement(order: Order, after: bool) -> ClauseElement:
+    p, x = payout_table, l1_tx_table
+    # The transaction's state per row: at most `limit` lookups on l1_tx's unique index.
+    tx_state = select(x.c.state).where(x.c.tx_hash == p.c.l1_tx_hash).scalar_subquery()
+    query = select(*(p.c[name] for name in _PAYOUT_COLUMNS), tx_state).where(
+        p.c.staker == bindparam("staker")
+    )
+    if after:
+        key: BindParameter[int] = bindparam("after")
+        query = query.where(p.c.id < key if order is Order.DESC else p.c.id > key)
+    ordered = p.c.id.desc() if order is Order.DESC else p.c.id.asc()
+    return query.order_by(ordered).limit(bindparam("limit"))
+
+
+def _const(value: str | int) -> Any:
+    """A constant written into the SQL, not bound: a prepared statement's generic plan then knows
+    it (``entity_kind = 'claim'`` picks the index; ``= $3`` leaves the planner guessing)."""
+    return literal_column(str(value) if isinstance(value, int) else f"'{value}'")
+
+
+def _claim_statements(dialect: Dialect) -> tuple[ClauseElement, ClauseElement, ClauseElement]:
+    """The claim joined to its distribution and packet; its signers; the timeline of the claim, its
+    packet and its root's L1 transactions. The three are independent (the timeline finds the packet
+    and transactions itself with scalar subqueries the planner evaluates once, then looks up by
+    index)."""
+    c, d, k, x, t, s = (
+        claim_table,
+        distribution_table,
+        packet_table,
+        l1_tx_table,
+        transition_table,
+        claim_signer_table,
+    )
+    claim_id: BindParameter[str] = bindparam("claim_id")
+    dist_join = or_(
+        d.c.distribution_id == c.c.distribution_id,
+        and_(c.c.distribution_id.is_(None), d.c.claim_id == c.c.claim_id),
+    )
+    joined = (
+        select(
+            *(c.c[n] for n in _CLAIM_COLUMNS),
+            *(d.c[n] for n in _DISTRIBUTION_COLUMNS),
+            *(k.c[n] for n in _PACKET_COLUMNS),
+        )
+        .select_from(c.outerjoin(d, dist_join).outerjoin(k, k.c.nonce == d.c.nonce))
+        .where(c.c.claim_id == claim_id)
+        .limit(_const(1))
+    )
+    signers = (
+        select(s.c.member_index, s.c.operator, s.c.power)
+        .where(s.c.claim_id == claim_id)
+        .order_by(s.c.member_index)
+    )
+    dist = (
+        select(d.c.distribution_id, d.c.nonce, d.c.l1_tx_hash)
+        .select_from(c.join(d, dist_join))
+        .where(c.c.claim_id == claim_id)
+        .limit(_const(1))
+        .cte("claim_distribution")
+    )
+    columns = [t.c[n] for n in _TRANSITION_COLUMNS]
+    of_claim = select(*columns).where(
+        t.c.entity_kind == _const(EntityKind.CLAIM.value), t.c.entity_id == claim_id
+    )
+    packet_id = (
+        select(cast(k.c.nonce, String)).select_from(dist.join(k, k.c.nonce == dist.c.nonce)).scalar_subquery()
+    )
+    of_packet = select(*columns).where(
+        t.c.entity_kind == _const(EntityKind.PACKET.value), t.c.entity_id == packet_id
+    )
+    # The root's transactions: the relayer's (replacements included) and the one L1 shows.
+    root_txs = union(
+        select(x.c.tx_hash)
+        .select_from(x.join(dist, x.c.distribution_id == dist.c.distribution_id))
+        .where(x.c.purpose == _const("distribution")),
+        select(dist.c.l1_tx_hash).where(dist.c.l1_tx_hash.is_not(None)),
+    ).scalar_subquery()
+    # PostgreSQL: `= ANY(ARRAY(subquery))` is an index condition on a value computed once; an
+    # `IN (subquery)` join leaves the planner free to merge-join every l1_tx transition.
+    in_root_txs = (
+        t.c.entity_id == any_(func.array(root_txs))
+        if dialect.name == "postgresql"
+        else t.c.entity_id.in_(root_txs)
+    )
+    of_txs = select(*columns).where(t.c.entity_kind == _const(EntityKind.L1_TX.value), in_root_txs)
+    return joined, signers, union_all(of_claim, of_packet, of_txs)
+
+
+@dataclass(frozen=True)
+class Statements:
+    payouts: Mapping[tuple[Order, bool], Compiled]
+    claim: Compiled
+    signers: Compiled
+    timeline: Compiled
+
+
+_STATEMENTS: dict[str, Statements] = {}
+_STATEMENTS_LOCK = threading.Lock()
+
+
+def statements(dialect: Dialect) -> Statements:
+    """The hot statements compiled for ``dialect`` (once per dialect and process)."""
+    found = _STATEMENTS.get(dialect.name)
+    if found is not None:
+        return found
+    with _STATEMENTS_LOCK:
+        joined, signers, timeline = _claim_statements(dialect)
+        built = Statements(
+            payouts={
+                (order, after): Compiled.of(_payout_statement(order, after), dialect)
+                for order in Order
+                for after in (False, True)
+            },
+            claim=Compiled.of(joined, dialect),
+            signers=Compiled.of(signers, dialect),
+            timeline=Compiled.of(timeline, dialect),
+        )
+        return _STATEMENTS.setdefault(dialect.name, built)
+
+
+# ---------------------------------------------------------------------------------------- rows -> documents
+
+
+def _amount(value: Any) -> str | None:
+    """uint256 (NUMERIC on PostgreSQL, zero-padded text on SQLite) as a decimal string."""
+    return None if value is None else str(int(value))
+
+
+def _utc(value: datetime | str) -> datetime:
+    """UTC, tagged (SQLite hands back naive UTC text; a PostgreSQL session may use any zone)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    tz = value.tzinfo
+    if tz is UTC:  # psycopg's values in a UTC session: nothing to do (the common case)
+        return value
+    return value.replace(tzinfo=UTC) if tz is None else value.astimezone(UTC)
+
+
+def _location(
+    height: int | None, block_hash: str | None, tx_hash: str | None, log_index: int | None
+) -> dict[str, Any] | None:
+    if block_hash is None and tx_hash is None:
+        return None
+    return {
+        "chain": "l1",
+        "height": height,
+        "block_hash": block_hash,
+        "tx_hash": tx_hash,
+        "log_index": log_index,
+    }
+
+
+def payout_document(r: Sequence[Any]) -> dict[str, Any]:
+    """One payout row (``_PAYOUT_COLUMNS`` + the transaction's state) as ``PayoutOut``."""
+    l1_tx = None
+    if r[9] is not None:
+        l1_tx = {
+            "tx_hash": r[9],
+            "block_number": r[10],
+            "block_hash": r[11],
+            "log_index": r[12],
+            "status": r[15],
+        }
+    return {
+        "id": r[0],
+        "distribution_id": r[1],
+        "leaf_index": r[2],
+        "staker": r[3],
+        "token": r[4],
+        "amount": _amount(r[5]),
+        "avs": r[6],
+        "epoch": r[7],
+        "status": r[8],
+        "l1_tx": l1_tx,
+        "created_at": _utc(r[13]),
+        "updated_at": _utc(r[14]),
+    }
+
+
+def timeline_order(at: datetime, transition_id: int) -> tuple[int, int]:
+    """Whole seconds, then recorded order. Two chains' clocks only agree to about a second (anvil
+    and Ethereum stamp whole seconds): within one second the order we recorded them in is causal,
+    the sub-second timestamps of different chains are not."""
+    return int(_utc(at).timestamp()), int(transition_id)
+
+
+def _transition_document(r: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "id": r[0],
+        "entity_kind": r[1],
+        "entity_id": r[2],
+        "from_state": r[3],
+        "to_state": r[4],
+        "edge": r[5],
+        "where": {"chain": r[6], "height": r[7], "block_hash": r[8], "tx_hash": r[9], "log_index": r[10]},
+        "at": _utc(r[11]),
+        "reason": r[12],
+        "reverses_id": r[13],
+    }
+
+
+def claim_document(
+    row: Sequence[Any], signers: Sequence[Sequence[Any]], timeline: Sequence[Sequence[Any]]
+) -> dict[str, Any]:
+    """The claim, distribution and packet row plus its signers and timeline as ``ClaimDetail``."""
+    c = dict(zip(_CLAIM_COLUMNS, row[: len(_CLAIM_COLUMNS)], strict=True))
+    at = len(_CLAIM_COLUMNS)
+    d = dict(zip(_DISTRIBUTION_COLUMNS, row[at : at + len(_DISTRIBUTION_COLUMNS)], strict=True))
+    at += len(_DISTRIBUTION_COLUMNS)
+    k = dict(zip(_PACKET_COLUMNS, row[at:], strict=True))
+    numerator, denominator = c["threshold_numerator"], c["threshold_denominator"]
+    distribution = None
+    if d["distribution_id"] is not None:
+        distribution = {
+            "distribution_id": d["distribution_id"],
+            "nonce": d["nonce"],
+            "total": _amount(d["total"]),
+            "leaf_count": d["leaf_count"],
+            "merkle_root": d["merkle_root"],
+            "root_on_l1": _location(
+                d["l1_block_number"], d["l1_block_hash"], d["l1_tx_hash"], d["l1_log_index"]
+            ),
+            "root_finalized": bool(d["l1_finalized"]),
+        }
+    packet = None
+    if k["nonce"] is not None:
+        packet = {
+            "nonce": k["nonce"],
+            "kind": PACKET_KINDS[k["kind"]],
+            "valset_nonce": k["valset_nonce"],
+            "status": k["state"],
+            "subject_id": k["subject_id"],
+            "distribution_id": k["distribution_id"],
+            "avs": k["avs_address"],
+            "payload_hash": k["payload_hash"],
+            "digest": k["digest"],
+            "exocore_height": k["exocore_height"],
+            "signed_power": _amount(k["signed_power"]),
+            "total_power": _amount(k["total_power"]),
+            "l1": _location(k["l1_block_number"], k["l1_block_hash"], k["l1_tx_hash"], k["l1_log_index"]),
+            "created_at": _utc(k["created_at"]),
+            "updated_at": _utc(k["updated_at"]),
+        }
+    return {
+        "claim_id": c["claim_id"],
+        "avs": c["avs_address"],
+        "epoch": c["epoch"],
+        "token": c["token"],
+        "funding": c["funding"],
+        "total_amount": _amount(c["total_amount"]),
+        "status": c["state"],
+        "reason_code": c["reason_code"],
+        "reason": c["reason"],
+        "signed_power": _amount(c["signed_power"]),
+        "total_power": _amount(c["total_power"]),
+        "threshold": (
+            f"{numerator}/{denominator}" if numerator is not None and denominator is not None else None
+        ),
+        "distribution_id": c["distribution_id"],
+        "submitted_height": c["submitted_height"],
+        "created_at": _utc(c["created_at"]),
+        "updated_at": _utc(c["updated_at"]),
+        "signers": [{"member_index": s[0], "operator": s[1], "power": _amount(s[2])} for s in signers],
+        "distribution": distribution,
+        "packet": packet,
+        "timeline": [
+            _transition_document(r) for r in sorted(timeline, key=lambda r: timeline_order(r[11], r[0]))
+        ],
+    }
+
+
+# ---------------------------------------------------------------------------------------- queries
+
+
+def _pipelined(dbapi: Any) -> bool:
+    pipeline = getattr(dbapi, "pipeline", None)
+    if pipeline is None:
+        return False
+    import psycopg  # noqa: PLC0415 - only PostgreSQL connections get here
+
+    return bool(psycopg.Pipeline.is_supported())
+
+
+def _fetch(dbapi: Any, compiled: Compiled, values: Mapping[str, Any]) -> list[Any]:
+    cursor = dbapi.cursor()
+    try:
+        cursor.execute(compiled.sql, compiled.parameters(values))
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def fetch_claim(dbapi: Any, sql: Statements, claim_id: str) -> dict[str, Any] | None:
+    """``ClaimDetail`` of ``claim_id`` (lower-case) as a document, None if there is no such claim.
+    On PostgreSQL the three statements travel in one pipeline: one round trip."""
+    values = {"claim_id": claim_id}
+    if _pipelined(dbapi):
+        with dbapi.pipeline():
+            cursors = [
+                dbapi.execute(compiled.sql, compiled.parameters(values))
+                for compiled in (sql.claim, sql.signers, sql.timeline)
+            ]
+        claim, signers, timeline = (list(cursor.fetchall()) for cursor in cursors)
+    else:
+        claim = _fetch(dbapi, sql.claim, values)
+        signers = _fetch(dbapi, sql.signers, values)
+        timeline = _fetch(dbapi, sql.timeline, values)
+    if not claim:
+        return None
+    return claim_document(claim[0], signers, timeline)
+
+
+def fetch_staker_payouts(
+    dbapi: Any, sql: Statements, staker: str, *, limit: int, cursor: str | None, order: Order
+) -> dict[str, Any]:
+    """One ``Page[PayoutOut]`` of a staker's payouts (``staker`` lower-case). Raises
+    :class:`CursorError` for a cursor this listing did not issue."""
+    values: dict[str, Any] = {"staker": staker, "limit": limit + 1}
+    if cursor is not None:
+        values["after"] = decode_cursor(cursor, order)
+    rows = _fetch(dbapi, sql.payouts[(order, cursor is not None)], values)
+    next_cursor = encode_cursor(int(rows[limit - 1][0]), order) if len(rows) > limit else None
+    return {"items": [payout_document(r) for r in rows[:limit]], "next_cursor": next_cursor}
+
+
+def claim_detail_document(conn: Connection, claim_id: str) -> dict[str, Any] | None:
+    """:func:`fetch_claim` on a SQLAlchemy connection (inside its read-only transaction)."""
+    if not conn.in_transaction():
+        conn.begin()  # fires the engine's "begin" hooks (SET TRANSACTION READ ONLY); closed by the owner
+    return fetch_claim(conn.connection.driver_connection, statements(conn.dialect), claim_id)
+
+
+# ---------------------------------------------------------------------------------------- reader
+
+
+class HotReader:
+    """Runs hot reads for one app: on PostgreSQL on a connection of its own, on the caller's thread
+    (the event loop); elsewhere in the thread pool through the engine's pool."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sql = statements(engine.dialect)
+        self.own_connection = engine.dialect.name == "postgresql"
+        self.errors: tuple[type[BaseException], ...] = (engine.dialect.loaded_dbapi.Error,)
+        self._dbapi: Any = None
+        self._lock = threading.Lock()
+        self.application_name = f"{HOT_APPLICATION_NAME}/{os.getpid()}/{id(self):x}"
+        """This reader's connection in ``pg_stat_activity``."""
+
+    def _connection(self) -> Any:
+        if self._dbapi is None or self._dbapi.closed:
+            # The engine's own connect arguments (search_path, read-only options), then detached:
+            # this connection is the reader's alone and never goes back to the pool.
+            fairy = self.engine.raw_connection()
+            dbapi: Any = fairy.driver_connection
+            fairy.detach()
+            dbapi.rollback()
+            dbapi.autocommit = True  # a single statement needs no BEGIN/ROLLBACK round trips
+            with dbapi.cursor() as cur:
+                cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                # Named in pg_stat_activity (one per API worker process).
+                cur.execute(f"SET application_name = '{self.application_name}'")
+                cur.execute(f"SET statement_timeout = {HOT_STATEMENT_TIMEOUT_MS}")
+                # Timestamps then arrive tagged with datetime.UTC itself: no conversion per value.
+                cur.execute("SET TIME ZONE 'UTC'")
+            self._dbapi = dbapi
+        return self._dbapi
+
+    def reset(self) -> None:
+        """Drop the connection after an error (the next read opens a new one)."""
+        with self._lock:
+            dbapi, self._dbapi = self._dbapi, None
+        if dbapi is not None:
+            with contextlib.suppress(*self.errors):
+                dbapi.close()
+
+    def close(self) -> None:
+        self.reset()
+
+    async def run(self, read: Callable[[Any, Statements], bytes | None]) -> bytes | None:
+        if self.own_connection:
+            with self._lock:
+                return read(self._connection(), self.sql)
+        return await anyio.to_thread.run_sync(self._pooled, read)
+
+    def _pooled(self, read: Callable[[Any, Statements], bytes | None]) -> bytes | None:
+        with self.engine.connect() as conn:
+            if not conn.in_transaction():
+                conn.begin()
+            return read(conn.connection.driver_connection, self.sql)
+
+
+# ---------------------------------------------------------------------------------------- ASGI
+
+
+def _payout_params(query: bytes) -> tuple[str, int, str | None, Order] | None:
+    """``staker`` (+ ``limit``, ``cursor``, ``order``) exactly as the route validates them, or None
+    for anything else (other filters, escapes, repeats, values out of range): the route decides."""
+    if not query or b"%" in query or b"+" in query:
+        return None
+    staker: str | None = None
+    limit = DEFAULT_PAGE_SIZE
+    cursor: str | None = None
+    order = Order.DESC
+    seen: set[bytes] = set()
+    for part in query.split(b"&"):
+        key, _, value = part.partition(b"=")
+        if key in seen:
+            return None
+        seen.add(key)
+        if key == b"staker" and _ADDRESS.fullmatch(value):
+            staker = value.decode().lower()
+        elif key == b"limit" and _LIMIT.fullmatch(value) and int(value) <= MAX_PAGE_SIZE:
+            limit = int(value)
+        elif key == b"cursor" and _CURSOR.fullmatch(value):
+            cursor = value.decode()
+        elif key == b"order" and value in (b"asc", b"desc"):
+            order = Order(value.decode())
+        else:
+            return None
+    if staker is None:
+        return None
+    return staker, limit, cursor, order
+
+
+class HotRoutes:
+    """ASGI middleware: answers the hot requests it fully understands, hands everything else (and
+    any request whose hot read fails) to the application."""
+
+    def __init__(
+        self, app: ASGIApp, reader: HotReader, routes: Mapping[str, BaseRoute], outcomes: Counter
+    ) -> None:
+        self.app = app
+        self.reader = reader
+        self.outcomes = outcomes
+        """``route``, ``outcome``: ``served`` here, or ``fallback`` to the route (not found, bad
+        cursor, database error)."""
+        self._outcomes: dict[tuple[int, bool], Counter] = {}
+        self.payouts_route = routes["/v1/payouts"]
+        self.claim_route = routes["/v1/claims/{claim_id}"]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            path: str = scope["path"]
+            read: Callable[[Any, Statements], bytes | None] | None = None
+            route: BaseRoute | None = None
+            if path == "/v1/payouts":
+                params = _payout_params(scope["query_string"])
+                if params is not None:
+                    read, route = self._payouts(*params), self.payouts_route
+            elif path.startswith(_CLAIMS_PREFIX) and not scope["query_string"]:
+                claim_id = path[len(_CLAIMS_PREFIX) :]
+                if _HASH.fullmatch(claim_id):
+                    read, route = self._claim(claim_id.lower()), self.claim_route
+            if read is not None and route is not None:
+                body = await self._read(read)
+                self._outcome(route, served=body is not None).inc()
+                if body is not None:
+                    scope["route"] = route  # for the metrics middleware's label
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": 200,
+                            "headers": [_JSON_HEADERS, (b"content-length", str(len(body)).encode())],
+                        }
+                    )
+                    await send({"type": "http.response.body", "body": body})
+                    return
+        await self.app(scope, receive, send)
+
+    def _outcome(self, route: BaseRoute, *, served: bool) -> Counter:
+        key = (id(route), served)
+        child = self._outcomes.get(key)
+        if child is None:
+            label = "served" if served else "fallback"
+            child = self._outcomes[key] = self.outcomes.labels(
+                route=getattr(route, "path", ""), outcome=label
+            )
+        return child
+
+    async def _read(self, read: Callable[[Any, Statements], bytes | None]) -> bytes | None:
+        try:
+            return await self.reader.run(read)
+        except CursorError:
+            return None  # the route answers 400 bad_cursor
+        except self.reader.errors as exc:
+            # Database trouble (or a stale connection): the route retries on the engine's pool and
+            # answers what it meets (the data, or 503 database_unavailable).
+            log.warning("hot read failed, falling back to the route: %s", exc)
+            self.reader.reset()
+            return None
+
+    @staticmethod
+    def _payouts(
+        staker: str, limit: int, cursor: str | None, order: Order
+    ) -> Callable[[Any, Statements], bytes | None]:
+        def read(dbapi: Any, sql: Statements) -> bytes | None:
+            return to_json(fetch_staker_payouts(dbapi, sql, staker, limit=limit, cursor=cursor, order=order))
+
+        return read
+
+    @staticmethod
+    def _claim(claim_id: str) -> Callable[[Any, Statements], bytes | None]:
+        def read(dbapi: Any, sql: Statements) -> bytes | None:
+            document = fetch_claim(dbapi, sql, claim_id)
+            return None if document is None else to_json(document)  # None: the route answers 404
+
+        return read
+
+
+__all__ = [
+    "HOT_STATEMENT_TIMEOUT_MS",
+    "HotReader",
+    "HotRoutes",
+    "claim_detail_document",
+    "fetch_claim",
+    "fetch_staker_payouts",
+    "statements",
+]
