@@ -783,9 +783,11 @@ def plans(engine: Engine, staker: str, d: int) -> list[tuple[str, list[str]]]:
             sql.payouts[(Order.DESC, True)],
             {"staker": staker, "limit": 51, "after": 2**62},
         ),
-        ("claim + distribution + packet (/v1/claims/{id})", sql.claim, claim),
-        ("claim signers", sql.signers, claim),
-        ("claim timeline (claim, packet, root transactions)", sql.timeline, claim),
+        (
+            "claim with signers and timeline (/v1/claims/{id}; one statement)",
+            sql.claim_in_one or sql.claim,
+            claim,
+        ),
     ]
     out = []
     with engine.connect() as conn:

@@ -9,9 +9,9 @@ thread-pool hop, statement compilation, row processing, response-model validatio
 * recognised by :class:`HotRoutes`, an ASGI middleware in front of the routes, only when every
   parameter is one it fully validates (anything else, and every error case, goes on to the
   FastAPI route, which stays the reference and the OpenAPI documentation);
-* answered with statements compiled once per dialect and run on the raw DBAPI connection, one
-  round trip (PostgreSQL pipeline mode for the claim's three statements; psycopg prepares them
-  server-side after a few executions);
+* answered by one statement, compiled once per dialect and run on the raw DBAPI connection
+  (on PostgreSQL the claim's row, signers and timeline come back as one row; psycopg prepares
+  the statements server-side after a few executions);
 * serialised by pydantic-core's ``to_json`` straight from dicts, no models: same encoder, so the
   same JSON as the response models (tests compare both paths field for field).
 
@@ -41,6 +41,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     String,
+    Text,
     and_,
     any_,
     bindparam,
@@ -52,6 +53,7 @@ from sqlalchemy import (
     union,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import BindParameter
 from starlette.routing import BaseRoute
@@ -295,12 +297,34 @@ def _claim_statements(dialect: Dialect) -> tuple[ClauseElement, ClauseElement, C
     return joined, signers, union_all(of_claim, of_packet, of_txs)
 
 
+def _claim_in_one(joined: Any, signers: Any, timeline: Any) -> ClauseElement:
+    """One statement, one executor run and one result on PostgreSQL: the claim row plus its signers
+    and timeline aggregated as JSON arrays of rows. Against the three statements in a pipeline this
+    halves the client's CPU per claim and spares the server two executor runs. Amounts travel as
+    text (a JSON number would round a uint256); timestamps as ISO 8601 text."""
+    s, t, c = signers.subquery("s"), timeline.subquery("t"), joined.subquery("c")
+    signer_rows = select(
+        func.json_agg(
+            aggregate_order_by(
+                func.json_build_array(s.c.member_index, s.c.operator, cast(s.c.power, Text)),
+                s.c.member_index,
+            )
+        )
+    ).scalar_subquery()
+    timeline_rows = select(
+        func.json_agg(func.json_build_array(*(t.c[name] for name in _TRANSITION_COLUMNS)))
+    ).scalar_subquery()
+    return select(c, signer_rows, timeline_rows)
+
+
 @dataclass(frozen=True)
 class Statements:
     payouts: Mapping[tuple[Order, bool], Compiled]
     claim: Compiled
     signers: Compiled
     timeline: Compiled
+    claim_in_one: Compiled | None
+    """PostgreSQL: the three claim statements as one (signers and timeline as JSON arrays)."""
 
 
 _STATEMENTS: dict[str, Statements] = {}
@@ -323,6 +347,11 @@ def statements(dialect: Dialect) -> Statements:
             claim=Compiled.of(joined, dialect),
             signers=Compiled.of(signers, dialect),
             timeline=Compiled.of(timeline, dialect),
+            claim_in_one=(
+                Compiled.of(_claim_in_one(joined, signers, timeline), dialect)
+                if dialect.name == "postgresql"
+                else None
+            ),
         )
         return _STATEMENTS.setdefault(dialect.name, built)
 
@@ -481,15 +510,6 @@ def claim_document(
 # ---------------------------------------------------------------------------------------- queries
 
 
-def _pipelined(dbapi: Any) -> bool:
-    pipeline = getattr(dbapi, "pipeline", None)
-    if pipeline is None:
-        return False
-    import psycopg  # noqa: PLC0415 - only PostgreSQL connections get here
-
-    return bool(psycopg.Pipeline.is_supported())
-
-
 def _fetch(dbapi: Any, compiled: Compiled, values: Mapping[str, Any]) -> list[Any]:
     cursor = dbapi.cursor()
     try:
@@ -499,24 +519,20 @@ def _fetch(dbapi: Any, compiled: Compiled, values: Mapping[str, Any]) -> list[An
         cursor.close()
 
 
-def fetch_claim(dbapi: Any, sql: Statements, claim_id: str) -> dict[str, Any] | None:
+def fetch_claim(dbapi: Any, sql: Statements, claim_id: str, *, in_one: bool = True) -> dict[str, Any] | None:
     """``ClaimDetail`` of ``claim_id`` (lower-case) as a document, None if there is no such claim.
-    On PostgreSQL the three statements travel in one pipeline: one round trip."""
+    One statement on PostgreSQL (``in_one``), three elsewhere."""
     values = {"claim_id": claim_id}
-    if _pipelined(dbapi):
-        with dbapi.pipeline():
-            cursors = [
-                dbapi.execute(compiled.sql, compiled.parameters(values))
-                for compiled in (sql.claim, sql.signers, sql.timeline)
-            ]
-        claim, signers, timeline = (list(cursor.fetchall()) for cursor in cursors)
-    else:
-        claim = _fetch(dbapi, sql.claim, values)
-        signers = _fetch(dbapi, sql.signers, values)
-        timeline = _fetch(dbapi, sql.timeline, values)
+    if in_one and sql.claim_in_one is not None:
+        found = _fetch(dbapi, sql.claim_in_one, values)
+        if not found:
+            return None
+        *row, signers, timeline = found[0]
+        return claim_document(row, signers or [], timeline or [])
+    claim = _fetch(dbapi, sql.claim, values)
     if not claim:
         return None
-    return claim_document(claim[0], signers, timeline)
+    return claim_document(claim[0], _fetch(dbapi, sql.signers, values), _fetch(dbapi, sql.timeline, values))
 
 
 def fetch_staker_payouts(

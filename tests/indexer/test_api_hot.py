@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, text
 
 from indexer.api import ReadinessPolicy, create_app
-from indexer.api.hot import HOT_APPLICATION_NAME
+from indexer.api.hot import HOT_APPLICATION_NAME, fetch_claim, statements
 from indexer.lifecycle import EntityKind
 from tests.indexer.conftest import empty_all_tables
 from tests.indexer.factory import h
@@ -133,6 +133,21 @@ def test_claim_details_are_the_routes_details(client: TestClient, registry: Coll
     assert raw_get(client, f"/v1/claims/{unknown}") == raw_get(client, f"/v1/claims/{unknown}?via=route")
     assert raw_get(client, f"/v1/claims/{unknown}")[0] == 404
     assert counted(registry, "/v1/claims/{claim_id}", "fallback") - fallback_before == 2
+
+
+def test_the_single_claim_statement_reads_what_the_three_read(hot_engine: Engine) -> None:
+    """PostgreSQL reads a claim in one statement (signers and timeline as JSON arrays); it must
+    give the document the claim, signer and timeline statements give (elsewhere both are those)."""
+    sql = statements(hot_engine.dialect)
+    assert (sql.claim_in_one is not None) == (hot_engine.dialect.name == "postgresql")
+    with hot_engine.connect() as conn:
+        dbapi = conn.connection.driver_connection
+        for claim_id in (A.claim_id, B.claim_id, C.claim_id, D.claim_id, h("no-such-claim")):
+            one = fetch_claim(dbapi, sql, claim_id)
+            three = fetch_claim(dbapi, sql, claim_id, in_one=False)
+            assert one == three
+            assert (one is None) == (claim_id == h("no-such-claim"))
+    assert one is None and three is None
 
 
 @pytest.mark.parametrize(
