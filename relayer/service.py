@@ -208,7 +208,13 @@ class RelayerService:
         parts = self.parts
         for block in parts.follower.poll(MAX_EXOCORE_BLOCKS_PER_CYCLE):
             events = decode_block_events(block)
-            parts.feed.apply(block, events)
+            try:
+                parts.feed.apply(block, events)
+            except BaseException:
+                # poll() already moved the follower past this block: move it back, or every later
+                # cycle would meet a gap (BlockGapError) and Exocore ingestion would stop for good.
+                parts.follower.seek(block.height)
+                raise
             created.extend((block.height, e) for e in events.events if isinstance(e, RelayPacketCreated))
             if self.stop_requested.is_set():
                 break
