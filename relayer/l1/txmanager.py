@@ -788,6 +788,13 @@ class TxManager:
     def _check_one_pending(self, intent: _Intent, latest_nonce: int, tally: _Tally) -> None:
         attempts = self._attempts(intent.id)
         mined = self._find_mined(attempts)
+        if mined is None and intent.tx_nonce is not None and intent.tx_nonce < latest_nonce:
+            # Looks consumed by another transaction, but a reorg between the nonce read and the
+            # receipt reads can orphan our own mined tx and free the nonce again. Ask again in the
+            # safe order (fresh nonce, then receipts) before giving the nonce up: re-signing at a
+            # later nonce would leave this one unfilled and stall every later transaction.
+            latest_nonce = self._client.nonce(self._sender, "latest")
+            mined = self._find_mined(attempts)
         if mined is not None:
             self._settle_mined(intent, attempts, *mined, tally)
         elif intent.tx_nonce is not None and intent.tx_nonce < latest_nonce:

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from typing import Final
 
-import pytest
 from eth_account import Account
 from web3 import Web3
 
@@ -53,14 +52,6 @@ class ReorgBeforeReceipt(L1Client):
         return super().get_receipt(tx_hash)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "relayer/l1/txmanager.py _check_pending reads the nonce once before the receipts; a reorg in "
-        "between makes a mined-then-orphaned intent look 'consumed by another transaction': it is "
-        "re-signed at a later nonce and the freed nonce is never filled"
-    ),
-)
 def test_a_reorg_between_the_nonce_read_and_a_receipt_read_strands_no_intent(tmp_path: Path) -> None:
     with AnvilNode(AnvilConfig(accounts=8)) as node, process_database(tmp_path) as url:
         w3 = Web3(Web3.HTTPProvider(node.rpc_url))
