@@ -94,15 +94,6 @@ def test_a_lost_connection_is_a_typed_error_and_the_pool_recovers(pg: PrivatePos
         engine.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "relayer/service.py _follow_exocore: follower.poll() moves the cursor past every fetched block "
-        "before feed.apply() stores it; when the database fails mid-batch the follower is never moved "
-        "back (ExocoreFeed.sync does follower.seek(block.height) on failure), so every later cycle "
-        "raises BlockGapError and Exocore ingestion stops for good"
-    ),
-)
 def test_postgres_restarted_mid_ingest_and_mid_payouts_the_relayer_survives_and_finishes(
     pg: PrivatePostgres, tmp_path: Path
 ) -> None:
