@@ -85,6 +85,9 @@ BATCH_SIZES = (1_000, 5_000)
 """RewardPaid events per ingestion batch (one transaction): 2 and 10 payout transactions of 500
 leaves. An L1 poll batches up to 500 blocks, so a busy range easily holds 5,000 payouts."""
 CONCURRENCY = 50
+API_START_TIMEOUT_S = 60
+WORKER_IDLE_CPU_S = 0.05
+"""CPU seconds the API's workers may use together in half a second and count as idle (started)."""
 LARGE_TABLE_ROWS = 10_000
 """A sequential scan of a table this large on a hot path is a missing index; below it, a scan of a
 few pages is what the planner rightly prefers to an index."""
@@ -739,15 +742,33 @@ def start_api(url: str, workers: int = 1) -> tuple[subprocess.Popen[bytes], int]
         stdout=log,
         stderr=log,
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + API_START_TIMEOUT_S
     while time.monotonic() < deadline:
         try:
             httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-            return process, port
         except httpx.TransportError:
             time.sleep(0.1)
+            continue
+        if workers == 1 or _workers_settled(process.pid, workers, deadline):
+            return process, port
     process.kill()
     raise RuntimeError("exorelay api did not start")
+
+
+def _workers_settled(pid: int, workers: int, deadline: float) -> bool:
+    """True once ``workers`` worker processes exist and all sit idle. /health answers as soon as the
+    first worker is up, while the others may still be importing for seconds: a row measured then
+    is a one-worker row."""
+    supervisor = psutil.Process(pid)
+    before = None
+    while time.monotonic() < deadline:
+        children = supervisor.children()
+        used = sum(sum(child.cpu_times()[:2]) for child in children)
+        if before is not None and len(children) >= workers and used - before < WORKER_IDLE_CPU_S:
+            return True
+        before = used
+        time.sleep(0.5)
+    return False
 
 
 # ---------------------------------------------------------------------------------------- plans
@@ -783,11 +804,9 @@ def plans(engine: Engine, staker: str, d: int) -> list[tuple[str, list[str]]]:
             sql.payouts[(Order.DESC, True)],
             {"staker": staker, "limit": 51, "after": 2**62},
         ),
-        (
-            "claim with signers and timeline (/v1/claims/{id}; one statement)",
-            sql.claim_in_one or sql.claim,
-            claim,
-        ),
+        ("claim + distribution + packet (/v1/claims/{id}, 1 of 3 in one pipeline)", sql.claim, claim),
+        ("claim signers (2 of 3)", sql.signers, claim),
+        ("claim timeline: claim, packet, root transactions (3 of 3)", sql.timeline, claim),
     ]
     out = []
     with engine.connect() as conn:

@@ -135,19 +135,17 @@ def test_claim_details_are_the_routes_details(client: TestClient, registry: Coll
     assert counted(registry, "/v1/claims/{claim_id}", "fallback") - fallback_before == 2
 
 
-def test_the_single_claim_statement_reads_what_the_three_read(hot_engine: Engine) -> None:
-    """PostgreSQL reads a claim in one statement (signers and timeline as JSON arrays); it must
-    give the document the claim, signer and timeline statements give (elsewhere both are those)."""
+def test_the_pipelined_claim_statements_read_what_they_read_one_by_one(hot_engine: Engine) -> None:
+    """PostgreSQL sends a claim's three statements in one pipeline; the document must be the one the
+    statements give one after the other (SQLite always runs them so)."""
     sql = statements(hot_engine.dialect)
-    assert (sql.claim_in_one is not None) == (hot_engine.dialect.name == "postgresql")
+    unknown = h("no-such-claim")
     with hot_engine.connect() as conn:
         dbapi = conn.connection.driver_connection
-        for claim_id in (A.claim_id, B.claim_id, C.claim_id, D.claim_id, h("no-such-claim")):
-            one = fetch_claim(dbapi, sql, claim_id)
-            three = fetch_claim(dbapi, sql, claim_id, in_one=False)
-            assert one == three
-            assert (one is None) == (claim_id == h("no-such-claim"))
-    assert one is None and three is None
+        for claim_id in (A.claim_id, B.claim_id, C.claim_id, D.claim_id, unknown):
+            pipelined = fetch_claim(dbapi, sql, claim_id)
+            assert pipelined == fetch_claim(dbapi, sql, claim_id, pipelined=False)
+            assert (pipelined is None) == (claim_id == unknown)
 
 
 @pytest.mark.parametrize(
@@ -208,3 +206,21 @@ def test_hot_reads_survive_a_lost_connection(
     # PostgreSQL: one fallback (the dead connection), then served again; SQLite reads through the
     # engine's pool and has no connection of its own to lose.
     assert (fallbacks, served) == ((1, 1) if killed else (0, 2))
+
+
+def test_an_unreachable_database_is_a_503_from_the_route() -> None:
+    """Nothing listens on the port: the hot path's connection attempt fails (in a thread, not on the
+    event loop), the routes answer 503 ``database_unavailable``, and during the back-off the hot
+    path does not try again."""
+    registry = CollectorRegistry()
+    app = create_app("postgresql+psycopg://root@127.0.0.1:1/nowhere", registry=registry)
+    with TestClient(app) as down:
+        for url in (f"/v1/claims/{A.claim_id}", f"/v1/payouts?staker={staker_address(0)}") * 2:
+            status, body = raw_get(down, url)
+            assert (status, body["error"]["code"]) == (503, "database_unavailable")
+        reader = app.state.hot_reader
+        assert reader.own_connection and not reader.connected
+    assert outcomes(registry) == {
+        ("/v1/claims/{claim_id}", "fallback"): 2.0,
+        ("/v1/payouts", "fallback"): 2.0,
+    }
