@@ -589,6 +589,16 @@ class TxManager:
     def broadcast_signed(self) -> TickReport:
         return self._step(self._broadcast_signed)
 
+    def sign_new(self) -> TickReport:
+        """The tail of a tick: send stored bytes not sent yet, then sign what is queued (a caller
+        that just queued intents gets them out now instead of a tick later)."""
+
+        def run(tally: _Tally) -> None:
+            if self._broadcast_signed(tally):
+                self._sign_queued(tally, _Market(self._client, self._sender), broadcast=True)
+
+        return self._step(run)
+
     def _step(self, run: Callable[[_Tally], object]) -> TickReport:
         tally = _Tally()
         self._ensure_chain()

@@ -169,6 +169,9 @@ class Pipeline:
             ("transactions", self.txm.tick),
             ("confirm", lambda: self.confirm(report)),
             ("pay", lambda: self.pay(report)),
+            # Payout batches go out in the cycle that queued them, not a tick later: the slots they
+            # fill were freed by this cycle's tick, and a late batch leaves a block short.
+            ("sign payouts", lambda: self.txm.sign_new() if report.payout_batches else None),
         )
         for name, stage in stages:
             if self.should_stop():

@@ -313,6 +313,26 @@ def test_crash_between_commit_and_broadcast(h: Harness) -> None:
     assert next_nonce(h) == start + 3
 
 
+def test_sign_new_sends_what_a_crash_left_unsent_before_signing_what_was_just_queued(h: Harness) -> None:
+    crashed = h.manager()
+    start = h.system.w3.eth.get_transaction_count(h.account.address)
+    first = h.enqueue(crashed, "packet:30", "valset_update", valset_update(h, nonce=30, to=new_set()))
+    assert crashed.sign_queued(broadcast=False).signed == 1  # committed, never sent
+    # Signed by the set the first one installs: its simulation only passes once the first is out.
+    second = h.enqueue(
+        crashed,
+        "packet:31",
+        "valset_update",
+        valset_update(h, nonce=31, to=new_set(3, seed=31), signed_by=new_set(), valset_nonce=2),
+    )
+    report = h.manager().sign_new()
+    assert (report.signed, report.failed) == (1, 0)
+    assert [h.attempts(i)[0].tx_nonce for i in (first, second)] == [start, start + 1]
+    assert h.system.w3.eth.get_transaction_count(h.account.address) == start + 2
+    for intent_id in (first, second):
+        assert receipt_of(h, h.attempts(intent_id)[0].tx_hash)["status"] == 1
+
+
 def test_nonce_consumed_elsewhere_requeues_with_a_new_nonce(h: Harness) -> None:
     manager = h.manager()
     w3 = h.system.w3
