@@ -71,6 +71,8 @@ def api_command(
 ) -> None:
     """Serve the read-only query API (OpenAPI at /openapi.json)."""
     import uvicorn  # noqa: PLC0415 - only this command needs the server
+    from uvicorn.config import STARTUP_FAILURE  # noqa: PLC0415
+    from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
 
     # Imported here: keeps `exorelay --help` fast.
     from indexer.api.app import (  # noqa: PLC0415
@@ -78,12 +80,13 @@ def api_command(
         ReadinessPolicy,
         readiness_environment,
     )
+    from indexer.api.serve import ReusePortSupervisor, reuse_port_supported  # noqa: PLC0415
 
     settings = _config(config)
     # Workers re-create the app from the environment (uvicorn imports the factory in each process).
     os.environ[API_DATABASE_URL_ENV] = settings.database.url
     os.environ.update(readiness_environment(ReadinessPolicy.from_config(settings.api)))
-    uvicorn.run(
+    server = uvicorn.Config(
         "indexer.api.app:app_from_environment",
         factory=True,
         host=host or settings.api.host,
@@ -95,6 +98,16 @@ def api_command(
         # it: only ask for the lines when they are shown.
         access_log=settings.logging.level in {"debug", "info"},
     )
+    if server.workers > 1 and reuse_port_supported():
+        # One listening socket per worker: keep-alive connections spread over the workers.
+        ReusePortSupervisor(server).run()
+    elif server.workers > 1:
+        Multiprocess(server, sockets=[server.bind_socket()]).run()
+    else:
+        single = uvicorn.Server(server)
+        single.run()
+        if not single.started:
+            raise typer.Exit(code=STARTUP_FAILURE)
 
 
 class UnknownStreamError(IndexerError, LookupError):

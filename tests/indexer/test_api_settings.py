@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import psutil  # type: ignore[import-untyped]  # dev dependency without stubs
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -114,6 +116,41 @@ def test_exorelay_api_uses_the_configured_workers_and_readiness(tmp_path: Path) 
         assert all(
             httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2.0).status_code == 200 for _ in range(6)
         )
+        assert_connections_spread(process.pid, port)
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+BURST_CONNECTIONS = 24
+
+
+def assert_connections_spread(supervisor_pid: int, port: int) -> None:
+    """A burst of keep-alive connections lands on both workers (one SO_REUSEPORT socket each). On
+    one shared socket the first worker to wake accepted whole bursts (49 of 50 in the benchmark)."""
+    burst = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(BURST_CONNECTIONS)]
+    try:
+        for conn in burst:
+            conn.sendall(b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n")
+        for conn in burst:
+            assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+        workers = psutil.Process(supervisor_pid).children()
+        listening = {
+            os.readlink(f"/proc/{worker.pid}/fd/{c.fd}")  # "socket:[inode]": the kernel socket
+            for worker in workers
+            for c in worker.net_connections("tcp")
+            if c.laddr.port == port and c.status == "LISTEN"
+        }
+        assert len(listening) == 2, f"each worker listens on a socket of its own: {listening}"
+        per_worker = {
+            worker.pid: sum(
+                1 for c in worker.net_connections("tcp") if c.laddr.port == port and c.status == "ESTABLISHED"
+            )
+            for worker in workers
+        }
+        held = sorted((n for n in per_worker.values() if n), reverse=True)
+        # Binomial(24, 1/2): a worker with fewer than 2 has odds of ~3e-6.
+        assert sum(held) == BURST_CONNECTIONS and len(held) == 2 and held[-1] >= 2, per_worker
+    finally:
+        for conn in burst:
+            conn.close()
