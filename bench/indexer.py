@@ -12,10 +12,16 @@ in a schema of its own that is dropped afterwards.
    A second figure includes ABI decoding of raw logs (the whole :class:`L1Ingestor` poll).
 2. **Load** the rest up to ``--payouts`` with COPY (leaves, payouts, transitions, claims).
 3. **Latency** of ``/v1/payouts?staker=`` and ``/v1/claims/{id}`` (a claim's full timeline) from
-   50 concurrent keep-alive clients against ``exorelay api`` (one uvicorn process). Target:
-   p99 <= 25 ms. The load generator is a minimal asyncio HTTP/1.1 client so that it takes as little
-   of the shared CPU as possible.
-4. **Plans**: EXPLAIN ANALYZE of the hot queries; any sequential scan is reported.
+   50 concurrent keep-alive clients against ``exorelay api --workers N`` (each N of ``--workers``):
+   closed loop (saturation) and paced (``--rate`` in all, latency from the scheduled send time).
+   Target: p99 <= 25 ms. The load generator is a minimal asyncio HTTP/1.1 client on uvloop so that
+   it takes as little of the shared CPU as possible; each row reports the CPU it, the API, and
+   PostgreSQL used (in cores) and what the rest of the machine used meanwhile.
+4. **Plans**: EXPLAIN ANALYZE of the hot statements as the API runs them (prepared, generic plan);
+   any sequential scan of a large table is reported.
+
+Iterating on the API: ``--keep`` leaves the schema in place, ``--schema NAME`` reuses it
+(latency and plans only, no reload).
 """
 
 from __future__ import annotations
