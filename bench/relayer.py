@@ -461,12 +461,15 @@ STAGE_STEPS: Final = (
     ("pipeline", "run_cycle", "pipeline stages, all"),
     ("pipeline", "prepare_and_submit", "  prepare + submit packets"),
     ("txm", "tick", "  tx manager tick"),
-    ("txm", "_sign_one", "    simulate+estimate+sign+record 1 tx"),
     ("pipeline", "confirm", "  confirm"),
     ("pipeline", "pay", "  pay (select leaves, multiproofs)"),
+    ("txm", "sign_new", "  sign + send the batches just queued"),
+    ("txm", "_sign_one", "    simulate+estimate+sign+record 1 tx"),
 )
 """Steps of one relayer cycle timed in place (a wrapper around the real method; nothing replaced).
 ``_sign_one`` is private to the tx manager: if it is renamed the row is simply left out."""
+INGEST_STEP: Final = STAGE_STEPS[2][2]
+"""The L1 ingestor's row: its total over the leaves paid is the ingestion cost per paid leaf."""
 
 
 class StageTimer:
@@ -738,6 +741,11 @@ def print_throughput(r: ThroughputResult) -> None:
     )
     if r.stages is not None:
         r.stages.print("  relayer worker thread, time by step (from the relayer's first payout job)")
+        ingest = r.stages.totals.get(INGEST_STEP)
+        if ingest is not None:
+            print(
+                f"  L1 log ingestion: {1000 * ingest[1] / r.leaves_paid:.2f} ms of the thread per paid leaf"
+            )
 
 
 # ------------------------------------------------------------------------ 3. memory
