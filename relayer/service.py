@@ -69,8 +69,9 @@ MAX_L1_POLLS_PER_CYCLE: Final = 5
 L1_INGEST_BUDGET_S: Final = 0.25
 """Time one cycle may spend ingesting L1 logs: no further batch starts once it is spent, and the
 ingestor shrinks its batches so that one fits it. Ingestion shares the pipeline's thread, and a
-backlog of paid leaves (~0.1-0.3 ms each) must not hold back the signing of the next payouts: the
-pipeline knows which leaves it submitted from its own tx intents, ingestion catches up later."""
+backlog of paid leaves (~0.2-0.4 ms each, bench/relayer.py) must not hold back the signing of the
+next payouts: the pipeline knows which leaves it submitted from its own tx intents, ingestion
+catches up later."""
 CYCLE_OVERRUN_FACTOR: Final = 10
 """A run late by more than this many intervals is skipped (the next one does the same work)."""
 
