@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from sqlalchemy import Engine
 
 from indexer.store import utc_now
+from relayer.exocore.follower import FollowerStats
 from relayer.ops import BACKLOG_STAGES, oldest_pending, stage_counts
 from relayer.protocol.packets import PacketKind
 
@@ -47,6 +48,15 @@ SUBMIT_TO_FINAL_BUCKETS_S: Final = (
 )
 """Submit -> final latency buckets: from one or two 1 s anvil blocks, through a few 12 s mainnet
 blocks (N confirmations), to the ~13 min of the ``finalized`` tag (64 slots) and a 1 h ceiling."""
+
+PUSH_EVENT_FIELDS: Final = {
+    "reconnect": "push_reconnects",
+    "stall": "push_stalls",
+    "lag": "push_lags",
+    "gap": "push_gaps",
+    "malformed": "push_malformed",
+}
+"""``event`` label of ``exorelay_exocore_push_events_total`` -> the :class:`FollowerStats` counter."""
 
 PACKET_KIND_LABELS: Final = {kind: kind.name.lower() for kind in PacketKind}
 """``kind`` label values of ``exorelay_packets_delivered_total``."""
@@ -104,8 +114,22 @@ class RelayerMetrics:
         self.l1_height = Gauge(
             "exorelay_l1_height", "Latest L1 block the relayer has seen.", registry=self.registry
         )
+        self.exocore_push_connected = Gauge(
+            "exorelay_exocore_push_connected",
+            "1 while the Exocore websocket subscription is up; 0 when following by pull only.",
+            registry=self.registry,
+        )
+        self.exocore_push_events = Counter(
+            "exorelay_exocore_push_events",
+            "Websocket push troubles, by event (reconnect, stall, lag, gap, malformed).",
+            ["event"],
+            registry=self.registry,
+        )
+        self._push_seen: dict[str, int] = {}
         for stage in BACKLOG_STAGES:
             self.backlog.labels(stage=stage)  # every stage is exported, at 0 until there is work
+        for event in PUSH_EVENT_FIELDS:
+            self.exocore_push_events.labels(event=event)
         for label in PACKET_KIND_LABELS.values():
             self.packets_delivered.labels(kind=label)
 
@@ -151,6 +175,16 @@ class RelayerMetrics:
             self.exocore_height.set(exocore)
         if l1 is not None:
             self.l1_height.set(l1)
+
+    def set_follower(self, stats: FollowerStats) -> None:
+        """Export the follower's push state; its counters only grow, so the deltas are counted."""
+        self.exocore_push_connected.set(1 if stats.push_enabled and stats.push_connected else 0)
+        for event, field in PUSH_EVENT_FIELDS.items():
+            total = int(getattr(stats, field))
+            seen = self._push_seen.get(event, 0)
+            if total > seen:
+                self.exocore_push_events.labels(event=event).inc(total - seen)
+            self._push_seen[event] = total
 
     # -- exposition --
 

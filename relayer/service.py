@@ -255,6 +255,7 @@ class RelayerService:
         parts = self.parts
         try:
             parts.metrics.refresh_from_db(parts.engine)
+            parts.metrics.set_follower(parts.follower.stats())
             parts.metrics.set_signer_balance(parts.l1.balance(parts.txm.sender))
             for chain, count in (("exocore", parts.grpc.failover_count), ("l1", parts.l1.failover_count)):
                 seen = self._failovers.get(chain, 0)

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from devnet.anvil import free_port
 from indexer.db import create_db_engine
 from indexer.metrics import IngestMetrics
+from relayer.exocore.follower import FollowerStats
 from relayer.metrics import SUBMIT_TO_FINAL_BUCKETS_S, RelayerMetrics
 from relayer.ops import BACKLOG_STAGES
 from relayer.pipeline.tables import JobStage, PayoutStage
@@ -150,3 +151,44 @@ def test_serve_exposes_the_registry_on_loopback_and_stops() -> None:
 def test_port_zero_disables_serving() -> None:
     stop = RelayerMetrics().serve(0)
     stop()
+
+
+def follower_stats(**overrides: object) -> FollowerStats:
+    base: dict[str, object] = {
+        "next_height": 10,
+        "latest_height": 9,
+        "polls": 3,
+        "blocks": 9,
+        "errors": 0,
+        "last_error": None,
+        "push_enabled": True,
+        "push_connected": True,
+        "push_messages": 9,
+        "push_reconnects": 0,
+        "push_stalls": 0,
+        "push_lags": 0,
+        "push_gaps": 0,
+        "push_malformed": 0,
+        "last_pushed_height": 9,
+    }
+    return FollowerStats(**{**base, **overrides})  # type: ignore[arg-type]
+
+
+def test_follower_push_state_and_trouble_counters_are_exported() -> None:
+    metrics = RelayerMetrics()
+    assert value(metrics, "exorelay_exocore_push_events_total", event="reconnect") == 0
+    metrics.set_follower(follower_stats())
+    assert value(metrics, "exorelay_exocore_push_connected") == 1
+    metrics.set_follower(follower_stats(push_connected=False, push_reconnects=2, push_stalls=1))
+    assert value(metrics, "exorelay_exocore_push_connected") == 0
+    assert value(metrics, "exorelay_exocore_push_events_total", event="reconnect") == 2
+    metrics.set_follower(follower_stats(push_connected=True, push_reconnects=3, push_stalls=1))
+    assert value(metrics, "exorelay_exocore_push_connected") == 1
+    assert value(metrics, "exorelay_exocore_push_events_total", event="reconnect") == 3
+    assert value(metrics, "exorelay_exocore_push_events_total", event="stall") == 1
+
+
+def test_pull_only_follower_reports_push_down() -> None:
+    metrics = RelayerMetrics()
+    metrics.set_follower(follower_stats(push_enabled=False, push_connected=False))
+    assert value(metrics, "exorelay_exocore_push_connected") == 0
