@@ -304,7 +304,7 @@ def ingest_raw(engine: Engine, first_distribution: int, distributions: int) -> d
                 ),
                 1,
                 h("blk-1"),
-                h(f"root-tx-{log.nonce}"),
+                log.position.tx_hash,  # the same transaction the other paths name root-tx-{d}
                 log.nonce,
             )
         )
