@@ -49,7 +49,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
-import psutil  # type: ignore[import-untyped]  # dev dependency without stubs
+import psutil
 import uvloop
 from eth_abi.abi import encode as abi_encode
 from eth_utils.abi import event_abi_to_log_topic

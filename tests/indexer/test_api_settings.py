@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-import psutil  # type: ignore[import-untyped]  # dev dependency without stubs
+import psutil
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
