@@ -67,11 +67,12 @@ MAX_EXOCORE_BLOCKS_PER_CYCLE: Final = 50
 MAX_L1_POLLS_PER_CYCLE: Final = 5
 """L1 log batches per cycle while catching up (each covers up to ``l1.log_batch_blocks``)."""
 L1_INGEST_BUDGET_S: Final = 0.25
-"""Time one cycle may spend ingesting L1 logs: no further batch starts once it is spent, and the
-ingestor shrinks its batches so that one fits it. Ingestion shares the pipeline's thread, and a
-backlog of paid leaves (~0.2-0.4 ms each, bench/relayer.py) must not hold back the signing of the
-next payouts: the pipeline knows which leaves it submitted from its own tx intents, ingestion
-catches up later."""
+"""Time one cycle may spend ingesting L1 logs: no further batch starts once it is spent, the
+ingestor shrinks its batches so that one fits it, and a cycle after one that overran it leaves
+ingestion out (one L1 block is the smallest batch, and a busy block of payouts takes ~0.3-0.9 s on a
+loaded machine). Ingestion shares the pipeline's thread, and a backlog of paid leaves (~0.2-0.5 ms
+each, bench/relayer.py) must not hold back the signing of the next payouts: the pipeline knows which
+leaves it submitted from its own tx intents, ingestion catches up later."""
 CYCLE_OVERRUN_FACTOR: Final = 10
 """A run late by more than this many intervals is skipped (the next one does the same work)."""
 
@@ -179,6 +180,8 @@ class RelayerService:
         self.parts = build(config, signer=signer, engine=engine, should_stop=self.stop_requested.is_set)
         self.last_report: CycleReport | None = None
         self.cycles = 0
+        self.ingest_budget_s = L1_INGEST_BUDGET_S
+        self._ingest_overran = False
         self._stop_metrics: Callable[[], None] | None = None
         self._failovers: dict[str, int] = {}
         self.scheduler = BackgroundScheduler(
@@ -223,12 +226,22 @@ class RelayerService:
 
     def _ingest_l1(self) -> None:
         parts = self.parts
-        deadline = time.monotonic() + L1_INGEST_BUDGET_S
-        for _ in range(MAX_L1_POLLS_PER_CYCLE):
-            result = parts.l1_ingestor.poll()
-            parts.metrics.set_heights(l1=result.head)
-            if result.caught_up or self.stop_requested.is_set() or time.monotonic() >= deadline:
-                break
+        if self._ingest_overran:
+            self._ingest_overran = False  # the last ingestion took more than its share: skip one
+            return
+        started = time.monotonic()
+        try:
+            for _ in range(MAX_L1_POLLS_PER_CYCLE):
+                result = parts.l1_ingestor.poll()
+                parts.metrics.set_heights(l1=result.head)
+                if (
+                    result.caught_up
+                    or self.stop_requested.is_set()
+                    or time.monotonic() - started >= self.ingest_budget_s
+                ):
+                    break
+        finally:
+            self._ingest_overran = time.monotonic() - started > self.ingest_budget_s
 
     def _guarded(self, phase: str, step: Callable[[], T]) -> T | None:
         try:

@@ -173,3 +173,25 @@ def test_valset_rotation_is_relayed_before_packets_signed_by_the_new_set(harness
     assert gateway.functions.currentValsetNonce().call() == rows[0].valset_nonce + 1
     with h.engine.begin() as conn:
         assert conn.execute(select(slash_table)).first() is None
+
+
+def test_a_cycle_after_l1_ingestion_overran_its_budget_leaves_ingestion_out(harness: RelayerHarness) -> None:
+    service = harness.service
+    service.ingest_budget_s = 0.0  # every ingestion overruns it
+    stream = service.parts.l1_ingestor.stream
+
+    def cursor_time() -> Any:
+        cursor = service.parts.store.cursor(stream)
+        return None if cursor is None else cursor.updated_at
+
+    seen = []
+    for _ in range(4):
+        service.cycle()
+        seen.append(cursor_time())
+    # Ingested (the cursor moves), left out, ingested, left out.
+    assert seen[0] is not None and seen[1] == seen[0] and seen[2] > seen[1] and seen[3] == seen[2]
+    service.ingest_budget_s = 3600.0
+    for _ in range(2):
+        service.cycle()
+        seen.append(cursor_time())
+    assert seen[5] > seen[4] > seen[3]  # within budget, every cycle ingests
