@@ -14,10 +14,12 @@ Callers *enqueue* intents (deliver packet N, pay these leaves) inside their own 
    ``pending`` and the mined bytes are broadcast again.
 3. **Broadcast** of every attempt still ``signed``, byte for byte, in nonce order: ones a crash left
    unsent, ones a reorg orphaned, ones the account could not pay for yet.
-4. **Fee bumps**: a pending intent not mined ``fee_bump_after_s`` after its last broadcast is re-signed
+4. **Re-broadcast**: a pending intent whose live transaction is still unmined ``REBROADCAST_AFTER_BLOCKS``
+   new blocks after we first saw it unmined is sent again byte for byte (a node may have dropped it).
+5. **Fee bumps**: a pending intent not mined ``fee_bump_after_s`` after its last broadcast is re-signed
    with the *same nonce* and both fee fields at least +12.5 % (the replacement rule) and at least the
    current market, never above ``market maxFee x max_fee_multiplier``; committed, then sent.
-5. **Signing** queued intents: simulate (``eth_call`` + ``eth_estimateGas`` at ``pending``), then in ONE
+6. **Signing** queued intents: simulate (``eth_call`` + ``eth_estimateGas`` at ``pending``), then in ONE
    database transaction take the signer's next nonce (row lock), sign, store the raw bytes as an
    attempt, mark the intent pending, bump the nonce and mirror the transaction into the indexer;
    committed, then sent (so the next intent's simulation can see it).
@@ -96,6 +98,13 @@ BASE_FEE_HEADROOM: Final = 2
 MAX_INFLIGHT_INTENTS: Final = 16
 """At most this many intents hold an unmined nonce at once: geth keeps 16 executable transactions per
 account by default (``txpool.accountslots``); beyond that a node may drop the later nonces."""
+
+REBROADCAST_AFTER_BLOCKS: Final = 2
+"""A pending transaction not mined this many new L1 blocks after we last saw it unmined is sent again,
+the same signed bytes (no re-pricing, the fee-bump timer is not restarted). A node can drop a transaction
+from its pool (eviction, restart) or, like anvil (foundry-rs/foundry#10122), leave one that arrived while
+a block was being built unmined until another transaction arrives. Two blocks: one block can be missed
+by a transaction that simply came late; resending costs the node an "already known" check."""
 
 MAX_SIGN_PER_TICK: Final = 64
 """Queued intents simulated and signed per tick: keeps one tick short (each costs ~4 RPC calls)."""
@@ -218,6 +227,7 @@ class TickReport:
     already_done: int = 0
     failed: int = 0
     bumped: int = 0
+    rebroadcast: int = 0
     requeued: int = 0
     reorged: int = 0
     fee_capped: int = 0
@@ -239,6 +249,7 @@ class _Tally:
     already_done: int = 0
     failed: int = 0
     bumped: int = 0
+    rebroadcast: int = 0
     requeued: int = 0
     reorged: int = 0
     fee_capped: int = 0
@@ -423,6 +434,9 @@ class TxManager:
         self._sender = address_hex(as_address(account.address))
         self._chain_id = client.chain_id
         self._chain_checked = False
+        self._unmined_since: dict[int, int] = {}
+        """Attempt id -> the L1 head when it was last seen unmined or re-sent (in memory: a restart
+        only restarts the count)."""
 
     @property
     def sender(self) -> str:
@@ -560,6 +574,7 @@ class TxManager:
             self._check_pending(tally, market)
             self._check_included(tally)
             if self._broadcast_signed(tally):
+                self._rebroadcast_stale(tally, market)
                 self._bump_fees(tally, market)
                 self._sign_queued(tally, market, broadcast=True)
         except L1AllEndpointsFailedError as exc:
@@ -575,6 +590,9 @@ class TxManager:
 
     def check_included(self) -> TickReport:
         return self._step(self._check_included)
+
+    def rebroadcast_stale(self) -> TickReport:
+        return self._step(lambda tally: self._rebroadcast_stale(tally, _Market(self._client, self._sender)))
 
     def bump_fees(self) -> TickReport:
         return self._step(lambda tally: self._bump_fees(tally, _Market(self._client, self._sender)))
@@ -1115,7 +1133,38 @@ class TxManager:
             extra={"intent_id": intent.id, "tx_hash": mined.tx_hash, "block_number": receipt.block_number},
         )
 
-    # ================================================================== (d) fee bumps
+    # ================================================================== (d) re-broadcast, fee bumps
+
+    def _rebroadcast_stale(self, tally: _Tally, market: _Market) -> None:
+        """Send again, byte for byte, the live transaction of a pending intent that stayed unmined
+        ``REBROADCAST_AFTER_BLOCKS`` new blocks (counted from when a tick first saw it unmined)."""
+        pending = self._intents(IntentState.PENDING)
+        if not pending:
+            self._unmined_since.clear()
+            return
+        head = market.header().number
+        seen: dict[int, int] = {}
+        for intent in pending:
+            live = [
+                a
+                for a in self._attempts(intent.id)
+                if a.tx_nonce == intent.tx_nonce and a.state == AttemptState.BROADCAST.value
+            ]
+            if not live:
+                continue
+            attempt = live[-1]
+            since = self._unmined_since.get(attempt.id, head)
+            seen[attempt.id] = since
+            if head - since < REBROADCAST_AFTER_BLOCKS:
+                continue
+            seen[attempt.id] = head
+            try:
+                self._send(intent, attempt, tally, rebroadcast=True, restart_bump_timer=False)
+            except L1AllEndpointsFailedError:
+                raise
+            except L1RpcError as exc:
+                tally.errors.append(f"intent {intent.id}: {exc}")
+        self._unmined_since = seen
 
     def _bump_fees(self, tally: _Tally, market: _Market) -> None:
         now = self._clock()
@@ -1452,8 +1501,18 @@ class TxManager:
             row = conn.execute(select(tx_intent_table).where(tx_intent_table.c.id == intent_id)).first()
         return None if row is None else _Intent.of(row)
 
-    def _send(self, intent: _Intent, attempt: _Attempt, tally: _Tally, *, rebroadcast: bool) -> bool:
-        """Broadcast stored bytes and record it; False only when the account lacks funds."""
+    def _send(
+        self,
+        intent: _Intent,
+        attempt: _Attempt,
+        tally: _Tally,
+        *,
+        rebroadcast: bool,
+        restart_bump_timer: bool = True,
+    ) -> bool:
+        """Broadcast stored bytes and record it; False only when the account lacks funds.
+        ``restart_bump_timer=False`` (a re-send of the same bytes for a node that may have dropped
+        them) leaves ``broadcast_at``, so the fee bump stays due when it was."""
         extra = {
             "intent_id": intent.id,
             "purpose": intent.purpose,
@@ -1494,7 +1553,8 @@ class TxManager:
             return True
         now = self._clock()
         with self._engine.begin() as conn:
-            self._set_attempt(conn, attempt.id, AttemptState.BROADCAST, broadcast_at=now)
+            if restart_bump_timer or attempt.broadcast_at is None:
+                self._set_attempt(conn, attempt.id, AttemptState.BROADCAST, broadcast_at=now)
             conn.execute(
                 update(tx_intent_table)
                 .where(
@@ -1508,6 +1568,8 @@ class TxManager:
             )
         if not rebroadcast:
             tally.broadcast += 1
+        elif not restart_bump_timer:
+            tally.rebroadcast += 1
         logger.info("transaction rebroadcast" if rebroadcast else "transaction broadcast", extra=extra)
         return True
 

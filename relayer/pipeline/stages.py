@@ -55,8 +55,12 @@ PAYOUT_LEAF_GAS: Final = 37_000
 MAX_PAYOUT_LEAVES_PER_TX: Final = 1_000
 """Upper bound regardless of budget: keeps one tx's calldata under ~150 kB (node and mempool limits)."""
 MAX_INFLIGHT_PAYOUT_TXS: Final = 8
-"""Payout batches of one distribution in flight at once: enough to fill several 30M-gas blocks in
-a row, few enough that a fee spike strands little."""
+"""Payout batches of one distribution not mined yet (queued or pending) at once: enough to fill several
+30M-gas blocks in a row, few enough that a fee spike strands little. Mined batches waiting for finality
+do not count: with deep finality (12+ confirmations, the ``finalized`` tag: ~13 min on mainnet) they
+would hold every slot and make a large distribution finality-bound instead of gas-bound. Their leaves
+are not offered again: the indexer has them ``submitted`` (or later) until a revert or a lost nonce
+returns them."""
 TREE_CACHE_DISTRIBUTIONS: Final = 4
 """Distribution trees kept in memory between cycles (a 100k-leaf tree is ~60 MB of Python objects)."""
 
@@ -567,25 +571,20 @@ class Pipeline:
                 report.payouts_completed += 1
                 _log.info("distribution fully paid", extra={"distribution_id": distribution_id})
                 return
-            open_intents = list(
+            unmined = list(
                 conn.execute(
                     select(i.c.state, i.c.leaf_indices).where(
                         i.c.distribution_id == distribution_id,
                         i.c.purpose == "payout",
-                        i.c.state.in_(
-                            [s.value for s in (IntentState.QUEUED, IntentState.PENDING, IntentState.INCLUDED)]
-                        ),
+                        i.c.state.in_([IntentState.QUEUED.value, IntentState.PENDING.value]),
                     )
                 )
             )
-            slots = MAX_INFLIGHT_PAYOUT_TXS - len(open_intents)
+            slots = MAX_INFLIGHT_PAYOUT_TXS - len(unmined)
             if slots <= 0:
                 return
             queued = {
-                int(x)
-                for state, indices in open_intents
-                if state == IntentState.QUEUED.value
-                for x in indices
+                int(x) for state, indices in unmined if state == IntentState.QUEUED.value for x in indices
             }
             skip = queued | self._paid_elsewhere.get(distribution_id, set())
             want = slots * self.settings.leaves_per_payout_tx
