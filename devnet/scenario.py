@@ -21,7 +21,7 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -502,6 +502,30 @@ def run_scenario(
     report.stakers = stakers
     client.advance(1)
     return report
+
+
+def run_manifest_scenario(
+    client: ScenarioClient,
+    manifest: Mapping[str, Any],
+    *,
+    operators: int,
+    stakers: int,
+    signer_share: tuple[int, int] = (3, 4),
+) -> ScenarioReport:
+    """:func:`run_scenario` over a devnet manifest's deployed tokens and Exocore parameters (WETH and
+    the mintable reward token as the two assets; the reward token pays AVS A)."""
+    contracts, exocore = manifest["l1"]["contracts"], manifest["exocore"]
+    return run_scenario(
+        client,
+        operators=operators,
+        stakers=stakers,
+        weth=contracts["weth"],
+        second_token=contracts["reward_token"],
+        reward_token=contracts["reward_token"],
+        lz_chain_id=int(exocore["lz_chain_id"]),
+        epoch_blocks=int(exocore["epoch_blocks"]),
+        signer_share=signer_share,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.exc import DBAPIError
 from web3 import Web3
 
-from devnet.scenario import ScenarioClient, run_scenario
+from devnet.scenario import ScenarioClient, run_manifest_scenario
 from devnet.stack import DevnetStack
 from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.pipeline.tables import JobStage, PayoutStage, payout_job_table, relay_job_table
@@ -56,19 +56,9 @@ def test_sigkill_twenty_times_then_everything_paid_and_delivered_once(tmp_path: 
         process_database(tmp_path) as url,
     ):
         config = write_relayer_config(stack, tmp_path, url, l1__payout_gas_budget=PAYOUT_GAS_BUDGET)
-        contracts = stack.manifest["l1"]["contracts"]
         exocore = stack.manifest["exocore"]
         with ScenarioClient(exocore["grpc_target"], exocore["chain_id"]) as client:
-            report = run_scenario(
-                client,
-                operators=4,
-                stakers=STAKERS,
-                weth=contracts["weth"],
-                second_token=contracts["reward_token"],
-                reward_token=contracts["reward_token"],
-                lz_chain_id=int(exocore["lz_chain_id"]),
-                epoch_blocks=int(exocore["epoch_blocks"]),
-            )
+            report = run_manifest_scenario(client, stack.manifest, operators=4, stakers=STAKERS)
             stack.fund_avs_eth(report.avss[1], AVS_B_FUNDING_WEI, account_index=2)
             client.slash(client.committee(report.avss[0]), 0, PROPORTION_ONE // 20)
         for round_ in range(KILLS):

@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Engine
 
 from devnet.anvil import AnvilNode
-from devnet.scenario import ScenarioClient, ScenarioReport, run_scenario
+from devnet.scenario import ScenarioClient, ScenarioReport, run_manifest_scenario
 from devnet.stack import DevnetStack
 from indexer.models import payout_table, transition_table
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
@@ -186,18 +186,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultSystem]:
 def test_websocket_dropped_mid_distribution_the_relayer_follows_by_pull(system: FaultSystem) -> None:
     s = system
     wait_for_log(s.log, PUSH_CONNECTED)
-    contracts = s.stack.manifest["l1"]["contracts"]
-    exocore = s.stack.manifest["exocore"]
-    report = run_scenario(
-        s.client,
-        operators=OPERATORS,
-        stakers=STAKERS,
-        weth=contracts["weth"],
-        second_token=contracts["reward_token"],
-        reward_token=contracts["reward_token"],
-        lz_chain_id=int(exocore["lz_chain_id"]),
-        epoch_blocks=int(exocore["epoch_blocks"]),
-    )
+    report = run_manifest_scenario(s.client, s.stack.manifest, operators=OPERATORS, stakers=STAKERS)
     s.report.avss[:] = report.avss
     s.report.claims[:] = report.claims
     s.stack.fund_avs_eth(report.avss[1], AVS_B_FUNDING_WEI, account_index=2)

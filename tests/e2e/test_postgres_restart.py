@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
-from devnet.scenario import ScenarioClient, run_scenario
+from devnet.scenario import ScenarioClient, run_manifest_scenario
 from devnet.stack import DevnetStack
 from indexer.db import DatabaseUnavailableError, create_db_engine
 from indexer.models import payout_table
@@ -103,19 +103,9 @@ def test_postgres_restarted_mid_ingest_and_mid_payouts_the_relayer_survives_and_
         process = start_relayer(config, log)
         try:
             wait_for_log(log, '"relayer running"')
-            contracts = stack.manifest["l1"]["contracts"]
             exocore = stack.manifest["exocore"]
             with ScenarioClient(exocore["grpc_target"], exocore["chain_id"]) as client:
-                report = run_scenario(
-                    client,
-                    operators=OPERATORS,
-                    stakers=STAKERS,
-                    weth=contracts["weth"],
-                    second_token=contracts["reward_token"],
-                    reward_token=contracts["reward_token"],
-                    lz_chain_id=int(exocore["lz_chain_id"]),
-                    epoch_blocks=int(exocore["epoch_blocks"]),
-                )
+                report = run_manifest_scenario(client, stack.manifest, operators=OPERATORS, stakers=STAKERS)
             stack.fund_avs_eth(report.avss[1], AVS_B_FUNDING_WEI, account_index=2)
             # Mid-ingest: the claims are on Exocore; the relayer is indexing their distributions.
             pg.restart(DOWN_S)

@@ -22,7 +22,7 @@ import pytest
 from typer.testing import CliRunner, Result
 from web3 import Web3
 
-from devnet.scenario import ScenarioClient, run_scenario
+from devnet.scenario import ScenarioClient, run_manifest_scenario
 from devnet.stack import DevnetStack
 from relayer.cli import app
 from relayer.exocore.proto.feedistribution.v1 import types_pb2 as fee_types
@@ -70,18 +70,9 @@ def invoke(args: Sequence[str]) -> Result:
 def recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording]:
     directory = tmp_path_factory.mktemp("replay")
     with DevnetStack(directory / "chains", exocore_block_time_s=None) as stack:
-        exocore, contracts = stack.manifest["exocore"], stack.manifest["l1"]["contracts"]
+        exocore = stack.manifest["exocore"]
         with ScenarioClient(exocore["grpc_target"], exocore["chain_id"]) as client:
-            scenario = run_scenario(
-                client,
-                operators=OPERATORS,
-                stakers=STAKERS,
-                weth=contracts["weth"],
-                second_token=contracts["reward_token"],
-                reward_token=contracts["reward_token"],
-                lz_chain_id=int(exocore["lz_chain_id"]),
-                epoch_blocks=int(exocore["epoch_blocks"]),
-            )
+            scenario = run_manifest_scenario(client, stack.manifest, operators=OPERATORS, stakers=STAKERS)
             stack.fund_avs_eth(scenario.avss[1], AVS_B_FUNDING_WEI, account_index=2)
             client.slash(client.committee(scenario.avss[0]), 0, SLASH_PROPORTION)
             height = client.advance(2)
