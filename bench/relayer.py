@@ -705,7 +705,7 @@ def print_throughput(r: ThroughputResult) -> None:
     print(
         f"\nPayout throughput: {r.scenario_stakers:,} scenario stakers ({PAYOUT_OPERATORS} operators),"
         f" distribution leaf counts {r.leaf_counts}; l1.payout_gas_budget {r.gas_budget:,}"
-        f" -> {r.leaves_per_tx_setting} leaves per tx, at most {MAX_INFLIGHT_PAYOUT_TXS} txs in flight;"
+        f" -> {r.leaves_per_tx_setting} leaves per tx, at most {MAX_INFLIGHT_PAYOUT_TXS} unmined txs;"
         f" {r.load} when paying started"
     )
     print(f"  scenario setup over gRPC: {r.setup_s:.1f} s ({r.scenario_stakers / r.setup_s:,.0f} stakers/s)")
