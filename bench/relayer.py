@@ -65,7 +65,7 @@ from web3 import Web3
 
 from devnet.anvil import REPO_ROOT
 from devnet.chain.blockstore import Block
-from devnet.scenario import CommitteeView, ScenarioClient, ScenarioReport, run_scenario
+from devnet.scenario import CommitteeView, ScenarioClient, ScenarioReport, run_manifest_scenario
 from devnet.stack import DevnetStack
 from indexer.db import create_db_engine
 from relayer.config import DEFAULT_PAYOUT_GAS_BUDGET, ExorelayConfig
@@ -194,17 +194,7 @@ def in_process_relayer(
 def standard_scenario(
     stack: DevnetStack, client: ScenarioClient, *, operators: int, stakers: int
 ) -> ScenarioReport:
-    contracts, exocore = stack.manifest["l1"]["contracts"], stack.manifest["exocore"]
-    report = run_scenario(
-        client,
-        operators=operators,
-        stakers=stakers,
-        weth=contracts["weth"],
-        second_token=contracts["reward_token"],
-        reward_token=contracts["reward_token"],
-        lz_chain_id=int(exocore["lz_chain_id"]),
-        epoch_blocks=int(exocore["epoch_blocks"]),
-    )
+    report = run_manifest_scenario(client, stack.manifest, operators=operators, stakers=stakers)
     stack.fund_avs_eth(report.avss[1], AVS_B_FUNDING_WEI, account_index=FUNDER_ACCOUNT_INDEX)
     client.advance(1)
     return report

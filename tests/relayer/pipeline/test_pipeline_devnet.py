@@ -10,7 +10,7 @@ from sqlalchemy import select
 from web3 import Web3
 
 from devnet.chain.params import devnet_validators
-from devnet.scenario import run_scenario, validator_msg
+from devnet.scenario import run_manifest_scenario, validator_msg
 from indexer.models import claim_table, payout_table, slash_table
 from relayer.exocore.grpc_client import LeafRecord
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
@@ -30,16 +30,8 @@ AVS_B_FUNDING_WEI = 2 * 10**21
 
 
 def run_standard_scenario(h: RelayerHarness) -> Any:
-    contracts = h.stack.manifest["l1"]["contracts"]
-    report = run_scenario(
-        h.client,
-        operators=SCENARIO_OPERATORS,
-        stakers=SCENARIO_STAKERS,
-        weth=contracts["weth"],
-        second_token=contracts["reward_token"],
-        reward_token=contracts["reward_token"],
-        lz_chain_id=int(h.stack.manifest["exocore"]["lz_chain_id"]),
-        epoch_blocks=int(h.stack.manifest["exocore"]["epoch_blocks"]),
+    report = run_manifest_scenario(
+        h.client, h.stack.manifest, operators=SCENARIO_OPERATORS, stakers=SCENARIO_STAKERS
     )
     h.stack.fund_avs_eth(report.avss[1], AVS_B_FUNDING_WEI, account_index=2)
     h.client.advance(2)
