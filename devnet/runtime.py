@@ -9,13 +9,34 @@ Used in-process by tests and by the ``exorelay devnet up`` daemon::
 from __future__ import annotations
 
 from devnet.chain.blockstore import BlockStore
-from devnet.chain.node import DevnetNode
+from devnet.chain.node import DevnetNode, genesis_app_hash
 from devnet.chain.params import Genesis, seed_material
-from devnet.grpc.server import DevnetGrpcServer
-from devnet.rpc.encoding import NodeIdentity
+from devnet.grpc.server import DevnetGrpcServer, query_method_handlers
+from devnet.rpc import encoding
+from devnet.rpc.encoding import JSON, NodeIdentity
+from devnet.rpc.methods import AbciQueryRouter
 from devnet.rpc.server import CometRpcServer
 
 DEVNET_MONIKER = "exocore-devnet"
+
+
+def genesis_doc(genesis: Genesis, initial_height: int) -> JSON:
+    """The ``/genesis`` result: CometBFT's GenesisDoc for the devnet. ``app_hash`` is the hash the
+    first block carries; ``app_state`` is the devnet genesis without the simulated validators' BLS
+    secrets (a node's genesis holds no keys)."""
+    app_state = genesis.to_json()
+    for validator in app_state["validators"]:
+        validator.pop("bls_secret", None)
+    return encoding.genesis_doc_json(
+        chain_id=genesis.chain_id,
+        genesis_time_ns=genesis.genesis_time_ns,
+        initial_height=initial_height,
+        validators=[
+            encoding.GenesisValidatorInfo(v.consensus_pubkey, v.power) for v in genesis.validators
+        ],
+        app_hash=genesis_app_hash(genesis),
+        app_state=app_state,
+    )
 
 
 class ExocoreDevnet:
@@ -34,11 +55,24 @@ class ExocoreDevnet:
         self.identity = NodeIdentity(
             moniker=DEVNET_MONIKER, node_pub_key=seed_material(genesis.seed, "node-key")
         )
-        self.rpc = CometRpcServer(store, self.identity, host=host, port=rpc_port)
+        self.rpc = CometRpcServer(
+            store,
+            self.identity,
+            host=host,
+            port=rpc_port,
+            genesis=genesis_doc(genesis, store.initial_height),
+            pending_txs=self._pending_txs,
+        )
         self.node = DevnetNode(genesis, store, block_time_s=block_time_s, on_rpc_outage=self.rpc.set_outage)
+        # abci_query runs the gRPC server's own query handlers over the node.
+        handlers = query_method_handlers(store, self.identity, self.node, f"tcp://{host}:{rpc_port}")
+        self.rpc.serve_abci_queries(AbciQueryRouter(handlers, lambda: store.latest_height or 0))
         self._host = host
         self._grpc_port = grpc_port
         self.grpc: DevnetGrpcServer | None = None
+
+    def _pending_txs(self) -> tuple[bytes, ...]:
+        return self.node.pending_txs()  # the node exists by the time the RPC server answers
 
     @property
     def store(self) -> BlockStore:

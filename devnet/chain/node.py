@@ -294,6 +294,11 @@ class DevnetNode:
         with self._lock:
             return self._state.state_root()
 
+    def pending_txs(self) -> tuple[bytes, ...]:
+        """Transactions admitted into the open block, not yet committed (the node's "mempool")."""
+        with self._lock:
+            return tuple(self._txs) if self._open_height is not None else ()
+
     # ------------------------------------------------------------------ ChainDriver
 
     def register_operator(self, msg: tx.MsgRegisterOperator) -> tx.MsgRegisterOperatorResponse:

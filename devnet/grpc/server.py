@@ -7,10 +7,14 @@ given). ``port=0`` binds a free port; :attr:`DevnetGrpcServer.port` reports it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from cosmpy.protos.cosmos.base.tendermint.v1beta1 import query_pb2_grpc as tendermint_grpc
+from google.protobuf import descriptor_pool
 
 from devnet.chain.blockstore import BlockStore
 from devnet.grpc.driver import ChainDriver
@@ -34,6 +38,65 @@ from relayer.exocore.proto.relay.v1 import query_pb2_grpc as relay_grpc
 GRPC_WORKER_THREADS = 8
 # Seconds in-flight RPCs get to finish on stop().
 GRPC_STOP_GRACE_S = 1.0
+
+
+def _add_query_services(
+    server: Any, store: BlockStore, identity: NodeIdentity, queries: ChainQueries | None, rpc_address: str
+) -> None:
+    """Register every query service (tendermint + exocore) on ``server``: the set a node's gRPC query
+    router serves, reachable over gRPC and over ABCI ``abci_query``."""
+    tendermint = TendermintService(store, identity, grpc_address=rpc_address)
+    tendermint_grpc.add_ServiceServicer_to_server(tendermint, server)
+    if queries is not None:
+        avs_grpc.add_QueryServicer_to_server(AvsQueryService(queries, store), server)
+        fee_grpc.add_QueryServicer_to_server(FeeDistributionQueryService(queries, store), server)
+        operator_grpc.add_QueryServicer_to_server(OperatorQueryService(queries, store), server)
+        relay_grpc.add_QueryServicer_to_server(RelayQueryService(queries, store), server)
+
+
+@dataclass(frozen=True)
+class _CallDetails:
+    """The ``grpc.HandlerCallDetails`` a generic handler looks a method up by."""
+
+    method: str
+    invocation_metadata: tuple[tuple[str, str], ...] = ()
+
+
+class _HandlerCollector:
+    """Stands in for ``grpc.Server`` in the generated ``add_*_to_server`` functions: keeps the handlers."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, grpc.RpcMethodHandler] = {}
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        # Older generated code (cosmpy's) registers only this way: ask each handler for every method
+        # its service declares in the protobuf descriptor pool.
+        for handler in handlers:
+            service = handler.service_name()
+            for method in descriptor_pool.Default().FindServiceByName(service).methods:
+                path = f"/{service}/{method.name}"
+                found = handler.service(_CallDetails(path))
+                if found is not None:
+                    self.handlers.setdefault(path, found)
+
+    def add_registered_method_handlers(
+        self, service: str, handlers: Mapping[str, grpc.RpcMethodHandler]
+    ) -> None:
+        for method, handler in handlers.items():
+            self.handlers[f"/{service}/{method}"] = handler
+
+
+def query_method_handlers(
+    store: BlockStore, identity: NodeIdentity, queries: ChainQueries | None, rpc_address: str
+) -> dict[str, grpc.RpcMethodHandler]:
+    """``/<package>.<Service>/<Method>`` -> the handler the gRPC server runs for that query method.
+
+    The CometBFT RPC's ``abci_query`` dispatches gRPC-over-ABCI paths through these, so both front
+    ends answer from the same servicers. The devnet Msg service is not a query service: excluded.
+    """
+    collector = _HandlerCollector()
+    _add_query_services(collector, store, identity, queries, rpc_address)
+    return collector.handlers
 
 
 class DevnetGrpcServer:
@@ -86,15 +149,7 @@ class DevnetGrpcServer:
         self._port = port
         # GetNodeInfo reports the node's CometBFT RPC address, as a node does; default to our own.
         rpc_address = self._comet_rpc_address or f"tcp://{self._host}:{port}"
-        tendermint = TendermintService(self._store, self._identity, grpc_address=rpc_address)
-        tendermint_grpc.add_ServiceServicer_to_server(tendermint, server)
-        queries = self._queries
-        if queries is not None:
-            store = self._store
-            avs_grpc.add_QueryServicer_to_server(AvsQueryService(queries, store), server)
-            fee_grpc.add_QueryServicer_to_server(FeeDistributionQueryService(queries, store), server)
-            operator_grpc.add_QueryServicer_to_server(OperatorQueryService(queries, store), server)
-            relay_grpc.add_QueryServicer_to_server(RelayQueryService(queries, store), server)
+        _add_query_services(server, self._store, self._identity, self._queries, rpc_address)
         if self._driver is not None:
             tx_grpc.add_MsgServicer_to_server(DevnetMsgService(self._driver), server)
         server.start()

@@ -27,6 +27,7 @@ from devnet.chain.blockstore import (
     TxResult,
     Validator,
     ValidatorUpdate,
+    merkle_root,
 )
 
 JSON = dict[str, Any]
@@ -387,3 +388,136 @@ def abci_info_json(identity: NodeIdentity, latest: Block | None) -> JSON:
         if latest.app_hash:
             response["last_block_app_hash"] = b64(latest.app_hash)
     return {"response": response}
+
+
+# --- commit, genesis, search, proofs, ABCI query ---------------------------------------------------
+
+
+def seen_commit(block: Block) -> tuple[CommitSig, ...]:
+    """The commit for ``block`` before the next block carries it: every validator of ``block``
+    voting at its time, exactly as the devnet fills the next block's ``last_commit``."""
+    return tuple(CommitSig(v.address, block.time_ns, b"") for v in block.validators)
+
+
+def commit_json(block: Block, signatures: Sequence[CommitSig]) -> JSON:
+    """``types.Commit`` for ``block`` (height, round 0, its block id, the precommits)."""
+    return {
+        "height": str(block.height),
+        "round": 0,
+        "block_id": block_id_json(block.block_id),
+        "signatures": [commit_sig_json(sig) for sig in signatures],
+    }
+
+
+def result_commit_json(block: Block, signatures: Sequence[CommitSig], canonical: bool) -> JSON:
+    """``/commit``: the signed header and whether the commit is the canonical one (from block H+1)."""
+    return {
+        "signed_header": {"header": header_json(block), "commit": commit_json(block, signatures)},
+        "canonical": canonical,
+    }
+
+
+def merkle_proof(items: Sequence[bytes], index: int) -> list[bytes]:
+    """The aunts of leaf ``index`` in CometBFT's RFC 6962 tree (``merkle.ProofsFromByteSlices``),
+    from the leaf's sibling up to the root's child."""
+    if len(items) <= 1:
+        return []
+    split = 1 << ((len(items) - 1).bit_length() - 1)
+    if index < split:
+        return [*merkle_proof(items[:split], index), merkle_root(items[split:])]
+    return [*merkle_proof(items[split:], index - split), merkle_root(items[:split])]
+
+
+def tx_proof_json(block: Block, index: int) -> JSON:
+    """``types.TxProof`` of transaction ``index``: checkable against the header's ``data_hash``."""
+    hashes = list(block.tx_hashes)
+    proof: JSON = {
+        "total": str(len(hashes)),
+        "index": str(index),
+        "leaf_hash": b64(hashlib.sha256(b"\x00" + hashes[index]).digest()),
+    }
+    aunts = merkle_proof(hashes, index)
+    if aunts:  # `aunts,omitempty`
+        proof["aunts"] = [b64(aunt) for aunt in aunts]
+    return {"root_hash": hex_upper(block.data_hash), "data": b64(block.txs[index]), "proof": proof}
+
+
+def result_tx_with_proof_json(block: Block, index: int, prove: bool) -> JSON:
+    out = result_tx_json(block, index)
+    if prove:
+        out["proof"] = tx_proof_json(block, index)
+    return out
+
+
+def result_tx_search_json(txs: Sequence[JSON], total: int) -> JSON:
+    return {"txs": list(txs), "total_count": str(total)}
+
+
+def result_block_search_json(blocks: Sequence[Block], total: int) -> JSON:
+    return {"blocks": [result_block_json(block) for block in blocks], "total_count": str(total)}
+
+
+def result_unconfirmed_txs_json(count: int, total_bytes: int) -> JSON:
+    """``/num_unconfirmed_txs``: Go ``int`` counts as strings; ``txs`` is nil there."""
+    return {"n_txs": str(count), "total": str(count), "total_bytes": str(total_bytes), "txs": None}
+
+
+@dataclass(frozen=True)
+class GenesisValidatorInfo:
+    """A consensus validator as ``GenesisDoc.validators`` lists it."""
+
+    pub_key: bytes
+    power: int
+    name: str = ""
+
+
+def genesis_doc_json(
+    *,
+    chain_id: str,
+    genesis_time_ns: int,
+    initial_height: int,
+    validators: Sequence[GenesisValidatorInfo],
+    app_hash: bytes,
+    app_state: Any,
+) -> JSON:
+    """``/genesis``: ``{"genesis": GenesisDoc}`` through libs/json (int64 as strings, HexBytes upper hex)."""
+    doc: JSON = {
+        "genesis_time": rfc3339_nano(genesis_time_ns),
+        "chain_id": chain_id,
+        "initial_height": str(initial_height),
+        "consensus_params": {**CONSENSUS_PARAMS, "version": {}},
+    }
+    if validators:  # `validators,omitempty`
+        doc["validators"] = [
+            {
+                "address": hex_upper(hashlib.sha256(v.pub_key).digest()[:20]),
+                "pub_key": pub_key_json(v.pub_key),
+                "power": str(v.power),
+                "name": v.name,
+            }
+            for v in validators
+        ]
+    doc["app_hash"] = hex_upper(app_hash)
+    if app_state is not None:  # `app_state,omitempty` (json.RawMessage)
+        doc["app_state"] = app_state
+    return {"genesis": doc}
+
+
+def response_query_json(
+    *, code: int = 0, log: str = "", value: bytes = b"", height: int = 0, codespace: str = ""
+) -> JSON:
+    """``/abci_query``: ``ResponseQuery`` has its own MarshalJSON (jsonpb, EmitDefaults, proto3 JSON
+    names, so ``proofOps``); gRPC-over-ABCI answers carry no key, index or proof."""
+    return {
+        "response": {
+            "code": code,
+            "log": log,
+            "info": "",
+            "index": "0",
+            "key": None,
+            "value": b64_or_null(value),
+            "proofOps": None,
+            "height": str(height),
+            "codespace": codespace,
+        }
+    }

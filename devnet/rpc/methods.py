@@ -13,15 +13,21 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from devnet.chain.blockstore import Block, BlockStore
+import grpc
+
+from devnet.chain.blockstore import Block, BlockStore, Event
 from devnet.rpc import encoding
 from devnet.rpc.encoding import JSON, NodeIdentity
+from devnet.rpc.query import Condition, EventQuery, QueryParseError
+from relayer.errors import ProtocolError
 
 # JSON-RPC error codes and messages (rpc/jsonrpc/types).
 PARSE_ERROR = (-32700, "Parse error. Invalid JSON")
@@ -31,9 +37,20 @@ INVALID_PARAMS = (-32602, "Invalid params")
 INTERNAL_ERROR = (-32603, "Internal error")
 SERVER_ERROR = (-32000, "Server error")
 
-# rpc/core: /validators pages.
-VALIDATORS_DEFAULT_PER_PAGE = 30
-VALIDATORS_MAX_PER_PAGE = 100
+# rpc/core: pages of /validators, /tx_search and /block_search (validatePerPage).
+DEFAULT_PER_PAGE = 30
+MAX_PER_PAGE = 100
+VALIDATORS_DEFAULT_PER_PAGE = DEFAULT_PER_PAGE
+VALIDATORS_MAX_PER_PAGE = MAX_PER_PAGE
+# rpc/core: /tx_search refuses longer queries (maxQueryLength).
+MAX_QUERY_LENGTH = 512
+# Blocks decoded at a time while a search scans the store: bounds memory on a long-running devnet.
+SEARCH_SCAN_CHUNK_BLOCKS = 256
+# Event keys the indexers add themselves (types.TxHashKey, TxHeightKey, BlockHeightKey).
+TX_HASH_KEY = "tx.hash"
+TX_HEIGHT_KEY = "tx.height"
+BLOCK_HEIGHT_KEY = "block.height"
+ORDER_BY_ERROR = "expected order_by to be either `asc` or `desc` or empty"
 # rpc/core: /blockchain returns at most this many block metas.
 BLOCKCHAIN_MAX_METAS = 20
 
@@ -69,7 +86,8 @@ class ArgKind(Enum):
     INT64 = "int64"  # minHeight, maxHeight: absent means 0
     BYTES = "[]byte"  # hash
     BOOL = "bool"  # prove
-    STRING = "string"  # query
+    STRING = "string"  # query, path, order_by
+    HEX_BYTES = "bytes.HexBytes"  # abci_query data: hex in JSON, 0x-hex or quoted text in URIs
 
 
 class _ArgumentError(ValueError):
@@ -105,10 +123,17 @@ def _decode_libs_json_int(raw_json: str) -> int:
 def decode_json_arg(kind: ArgKind, value: Any) -> Any:
     """A JSON-RPC param (already parsed by Python's json) -> Python value, as libs/json would."""
     if value is None:
-        return 0 if kind is ArgKind.INT64 else (False if kind is ArgKind.BOOL else None)
+        return _absent(kind)
     raw = json.dumps(value, separators=(",", ":"))
     if kind in (ArgKind.INT64, ArgKind.INT64_PTR):
         return _decode_libs_json_int(raw)
+    if kind is ArgKind.HEX_BYTES:
+        if not isinstance(value, str):
+            raise _ArgumentError(f"invalid hex string: {raw}")
+        try:
+            return go_hex_decode(value)
+        except ValueError as exc:
+            raise _ArgumentError(str(exc)) from exc
     if kind is ArgKind.BYTES:
         if not isinstance(value, str):
             kind_name = type(value).__name__
@@ -126,8 +151,26 @@ def decode_json_arg(kind: ArgKind, value: Any) -> Any:
     return value
 
 
+def _absent(kind: ArgKind) -> Any:
+    """The Go zero value an absent/null argument decodes to (nil for pointers)."""
+    return {ArgKind.INT64: 0, ArgKind.BOOL: False, ArgKind.HEX_BYTES: b"", ArgKind.STRING: ""}.get(kind)
+
+
+def go_hex_decode(text: str) -> bytes:
+    """Go ``hex.DecodeString`` with its error wording (bad bytes are reported before odd length)."""
+    digits = "0123456789abcdefABCDEF"
+    for char in text:
+        if char not in digits:
+            raise ValueError(f"encoding/hex: invalid byte: U+{ord(char):04X} {char!r}")
+    if len(text) % 2:
+        raise ValueError("encoding/hex: odd length hex string")
+    return bytes.fromhex(text)
+
+
 def decode_uri_arg(kind: ArgKind, text: str) -> Any:
     """A URI query argument -> Python value, as CometBFT's ``httpParamsToArgs`` would."""
+    if kind is ArgKind.HEX_BYTES and (text.lower().startswith("0x") or text.startswith('"')):
+        return decode_uri_arg(ArgKind.BYTES, text)
     expecting_int = kind in (ArgKind.INT64, ArgKind.INT64_PTR)
     if _INT_STRING.fullmatch(text) and expecting_int:
         return _decode_go_json_int(text)
@@ -157,12 +200,14 @@ class Method:
 
     name: str
     args: tuple[tuple[str, ArgKind], ...]
-    handler: Callable[..., JSON]
+    handler: Callable[..., JSON | None]
     ws_only: bool = False
     # Cacheable when this argument is given (CometBFT sets Cache-Control: public, max-age=86400).
     cache_arg: str | None = None
+    # Cacheable whatever the arguments (``rpc.Cacheable()`` without an argument name: /genesis).
+    cache_always: bool = False
 
-    def call_with_json_params(self, params: Any) -> JSON:
+    def call_with_json_params(self, params: Any) -> JSON | None:
         """JSON-RPC params: an object (by name), an array (by position) or null."""
         if params is None:
             params = {}
@@ -183,31 +228,204 @@ class Method:
             )
         return self.handler(*values)
 
-    def call_with_uri_args(self, query: Mapping[str, str]) -> JSON:
+    def call_with_uri_args(self, query: Mapping[str, str]) -> JSON | None:
         values: list[Any] = []
         for name, kind in self.args:
             text = query.get(name, "")
             if text == "":
-                values.append(0 if kind is ArgKind.INT64 else (False if kind is ArgKind.BOOL else None))
+                values.append(_absent(kind))
             else:
                 values.append(decode_uri_arg(kind, text))
         return self.handler(*values)
 
     def is_cacheable(self, given: Mapping[str, Any]) -> bool:
+        if self.cache_always:
+            return True
         return self.cache_arg is not None and given.get(self.cache_arg) not in (None, "", 0)
 
 
 ArgumentError = _ArgumentError
 
 
-class CometRpcMethods:
-    """The method table over one store. ``rpc_address`` feeds ``status.node_info.other``."""
+def page_bounds(total: int, page: int | None, per_page: int | None) -> tuple[int, int]:
+    """rpc/core ``validatePerPage`` + ``validatePage`` + ``validateSkipCount``: (skip, size) of the
+    requested page of ``total`` items; a page outside ``[1, pages]`` is the node's error."""
+    size = DEFAULT_PER_PAGE if per_page is None or per_page < 1 else min(per_page, MAX_PER_PAGE)
+    pages = max((total - 1) // size + 1, 1) if total > 0 else 1
+    if page is not None and (page <= 0 or page > pages):
+        raise internal_error(f"page should be within [1, {pages}] range, given {page}")
+    skip = ((page or 1) - 1) * size
+    return skip, max(min(size, total - skip), 0)
 
-    def __init__(self, store: BlockStore, identity: NodeIdentity, rpc_address: Callable[[], str]) -> None:
+
+def _indexed_attributes(events: Sequence[Event], into: dict[str, list[str]]) -> dict[str, list[str]]:
+    """What the kv indexers store for these events: ``type.key -> values`` of attributes flagged
+    ``index`` (events without a type and attributes without a key are skipped, as the node does)."""
+    for event in events:
+        if not event.type:
+            continue
+        for attribute in event.attributes:
+            if attribute.key and attribute.index:
+                into.setdefault(f"{event.type}.{attribute.key}", []).append(attribute.value)
+    return into
+
+
+def _height_window(conditions: Sequence[Condition], key: str, low: int, high: int) -> tuple[int, int]:
+    """Narrow the heights to scan with the numeric conditions on the height key (an optimisation:
+    every block in the window is still checked against every condition)."""
+    for condition in conditions:
+        if condition.tag != key or not isinstance(condition.value, Decimal):
+            continue
+        bound = condition.value
+        if condition.op == "=":
+            low, high = max(low, math.ceil(bound)), min(high, math.floor(bound))
+        elif condition.op in (">", ">="):
+            low = max(low, math.floor(bound) + 1 if condition.op == ">" else math.ceil(bound))
+        elif condition.op in ("<", "<="):
+            high = min(high, math.ceil(bound) - 1 if condition.op == "<" else math.floor(bound))
+    return low, high
+
+
+def _arg_text(value: Any) -> str:
+    """``syntax.Arg.Value()``: the literal's text."""
+    return value if isinstance(value, str) else str(value)
+
+
+class _GrpcAbortError(ProtocolError):
+    """A query handler ended its call with a gRPC status (``context.abort``)."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(f"rpc error: code = {_go_code_name(code)} desc = {details}")
+        self.code = code
+
+
+def _go_code_name(code: grpc.StatusCode) -> str:
+    """grpc-go's ``codes.Code.String()``: NOT_FOUND -> NotFound."""
+    return "OK" if code is grpc.StatusCode.OK else "".join(p.capitalize() for p in code.name.split("_"))
+
+
+class _AbciQueryContext:
+    """The ``grpc.ServicerContext`` surface the devnet servicers use, for calls made over ABCI."""
+
+    def abort(self, code: grpc.StatusCode, details: str) -> None:
+        raise _GrpcAbortError(code, details)
+
+    def send_initial_metadata(self, _metadata: Any) -> None:
+        pass  # ABCI answers carry the height in the response instead
+
+    def invocation_metadata(self) -> tuple[()]:
+        return ()
+
+    def is_active(self) -> bool:
+        return True
+
+
+# Cosmos SDK registered errors (types/errors, codespace "sdk"): code and message.
+SDK_CODESPACE = "sdk"
+SDK_ERR_UNAUTHORIZED = (4, "unauthorized")
+SDK_ERR_UNKNOWN_REQUEST = (6, "unknown request")
+SDK_ERR_INVALID_REQUEST = (18, "invalid request")
+SDK_ERR_KEY_NOT_FOUND = (22, "key not found")
+SDK_ERR_INVALID_HEIGHT = (26, "invalid height")
+# baseapp gRPCErrorToSDKError: the status code decides the SDK error a gRPC query failure becomes.
+_SDK_ERROR_FOR_STATUS = {
+    grpc.StatusCode.NOT_FOUND: SDK_ERR_KEY_NOT_FOUND,
+    grpc.StatusCode.INVALID_ARGUMENT: SDK_ERR_INVALID_REQUEST,
+    grpc.StatusCode.FAILED_PRECONDITION: SDK_ERR_INVALID_REQUEST,
+    grpc.StatusCode.UNAUTHENTICATED: SDK_ERR_UNAUTHORIZED,
+}
+
+
+class AbciQueryRouter:
+    """``abci_query`` as a Cosmos SDK 0.47 ``BaseApp.Query`` answers it over gRPC-over-ABCI paths.
+
+    ``handlers`` maps ``/<package>.<Service>/<Method>`` to the handlers the devnet's gRPC server runs
+    (:func:`devnet.grpc.server.query_method_handlers`), so both front ends answer identically. The
+    devnet keeps only the latest state: a height below the latest is refused as a pruned node
+    refuses it. gRPC-over-ABCI answers carry no proof on a real node either.
+    """
+
+    def __init__(
+        self, handlers: Mapping[str, grpc.RpcMethodHandler], latest_height: Callable[[], int]
+    ) -> None:
+        self._handlers = dict(handlers)
+        self._latest_height = latest_height
+
+    @property
+    def paths(self) -> list[str]:
+        return sorted(self._handlers)
+
+    @staticmethod
+    def _error(error: tuple[int, str], message: str, height: int = 0) -> JSON:
+        """``sdkerrors.QueryResult(errorsmod.Wrap(error, message))``: log is "message: error"."""
+        code, text = error
+        return encoding.response_query_json(
+            code=code, log=f"{message}: {text}", height=height, codespace=SDK_CODESPACE
+        )
+
+    def query(self, path: str, data: bytes, height: int, prove: bool) -> JSON:
+        latest = self._latest_height()
+        if height == 0:  # "when a client did not provide a query height, manually inject the latest"
+            height = latest
+        handler = self._handlers.get(path)
+        if handler is None:
+            if not path.strip("/"):
+                return self._error(SDK_ERR_UNKNOWN_REQUEST, "no query path provided")
+            if path.strip("/").split("/")[0] == "store":
+                return self._error(SDK_ERR_UNKNOWN_REQUEST, "multistore doesn't support queries")
+            return self._error(SDK_ERR_UNKNOWN_REQUEST, "unknown query path")
+        # BaseApp.CreateQueryContext
+        valid = "please provide a valid height"
+        if height < 0:
+            return self._error(SDK_ERR_INVALID_REQUEST, f"cannot query with height < 0; {valid}")
+        if height > latest:
+            return self._error(SDK_ERR_INVALID_HEIGHT, f"cannot query with height in the future; {valid}")
+        if height <= 1 and prove:
+            return self._error(SDK_ERR_INVALID_REQUEST, f"cannot query with proof when height <= 1; {valid}")
+        if height != latest:
+            return self._error(
+                SDK_ERR_INVALID_REQUEST,
+                f"failed to load state at height {height}; version does not exist (latest height: {latest})",
+            )
+        try:
+            request = handler.request_deserializer(data)
+            response = handler.unary_unary(request, _AbciQueryContext())
+        except _GrpcAbortError as exc:
+            sdk_error = _SDK_ERROR_FOR_STATUS.get(exc.code, SDK_ERR_UNKNOWN_REQUEST)
+            return self._error(sdk_error, str(exc), height)
+        except Exception as exc:  # undecodable request: not a gRPC status, so "invalid request"
+            return self._error(SDK_ERR_INVALID_REQUEST, f"{type(exc).__name__}: {exc}", height)
+        return encoding.response_query_json(value=handler.response_serializer(response), height=height)
+
+
+class CometRpcMethods:
+    """The method table over one store. ``rpc_address`` feeds ``status.node_info.other``.
+
+    ``genesis`` is the ``/genesis`` result, ``abci`` answers ``/abci_query`` and ``pending_txs``
+    lists the transactions admitted but not yet in a block (``/num_unconfirmed_txs``); each is
+    optional so the wire tests can serve a bare block store.
+    """
+
+    def __init__(
+        self,
+        store: BlockStore,
+        identity: NodeIdentity,
+        rpc_address: Callable[[], str],
+        *,
+        genesis: JSON | None = None,
+        abci: AbciQueryRouter | None = None,
+        pending_txs: Callable[[], Sequence[bytes]] | None = None,
+    ) -> None:
         self._store = store
         self._identity = identity
         self._rpc_address = rpc_address
+        self._genesis = genesis
+        self._abci = abci or AbciQueryRouter({}, self._latest_height)
+        self._pending_txs = pending_txs
         height = ("height", ArgKind.INT64_PTR)
+        page = (("page", ArgKind.INT64_PTR), ("per_page", ArgKind.INT64_PTR))
+        query = ("query", ArgKind.STRING)
+        order_by = ("order_by", ArgKind.STRING)
         self.methods: dict[str, Method] = {
             m.name: m
             for m in (
@@ -231,12 +449,32 @@ class CometRpcMethods:
                     cache_arg="height",
                 ),
                 Method("tx", (("hash", ArgKind.BYTES), ("prove", ArgKind.BOOL)), self.tx, cache_arg="hash"),
+                Method(
+                    "tx_search", (query, ("prove", ArgKind.BOOL), *page, order_by), self.tx_search
+                ),
+                Method("block_search", (query, *page, order_by), self.block_search),
+                Method("commit", (height,), self.commit, cache_arg="height"),
+                Method("genesis", (), self.genesis, cache_always=True),
+                Method(
+                    "abci_query",
+                    (
+                        ("path", ArgKind.STRING),
+                        ("data", ArgKind.HEX_BYTES),
+                        ("height", ArgKind.INT64),
+                        ("prove", ArgKind.BOOL),
+                    ),
+                    self.abci_query,
+                ),
+                Method("num_unconfirmed_txs", (), self.num_unconfirmed_txs),
                 # Websocket-only; served by the websocket handler, listed so HTTP answers like CometBFT.
                 Method("subscribe", (("query", ArgKind.STRING),), self._ws_only, ws_only=True),
                 Method("unsubscribe", (("query", ArgKind.STRING),), self._ws_only, ws_only=True),
                 Method("unsubscribe_all", (), self._ws_only, ws_only=True),
             )
         }
+
+    def set_abci(self, router: AbciQueryRouter) -> None:
+        self._abci = router
 
     @staticmethod
     def _ws_only(*_args: Any) -> JSON:
@@ -342,21 +580,112 @@ class CometRpcMethods:
             if block is None:
                 raise internal_error(f"could not find validator set for height #{resolved}")
             validators = block.validators
-        size = VALIDATORS_DEFAULT_PER_PAGE if per_page is None or per_page < 1 else min(
-            per_page, VALIDATORS_MAX_PER_PAGE
-        )
         total = len(validators)
-        pages = max((total - 1) // size + 1, 1)
-        number = 1 if page is None else page
-        if page is not None and (page <= 0 or page > pages):
-            raise internal_error(f"page should be within [1, {pages}] range, given {page}")
-        skip = (number - 1) * size
+        skip, size = page_bounds(total, page, per_page)
         return encoding.result_validators_json(resolved, validators[skip:skip + size], total)
 
     def tx(self, tx_hash: bytes | None, prove: bool) -> JSON:
-        del prove  # proofs are not served by the devnet; the field is omitted as for prove=false
         location = self._store.find_tx(tx_hash or b"")
         block = None if location is None else self._store.get(location.height)
         if location is None or block is None:
             raise internal_error(f"tx ({(tx_hash or b'').hex().upper()}) not found")
-        return encoding.result_tx_json(block, location.index)
+        return encoding.result_tx_with_proof_json(block, location.index, prove)
+
+    # -- search (the node's kv indexers over the store) --
+
+    @staticmethod
+    def _parse(query: str) -> EventQuery:
+        try:
+            return EventQuery.parse(query)
+        except QueryParseError as exc:
+            raise internal_error(str(exc)) from exc
+
+    def _scan(self, low: int, high: int) -> Iterator[Block]:
+        base = self._store.base_height or 0
+        latest = self._latest_height()
+        low, high = max(low, base, 1), min(high, latest)
+        for start in range(low, high + 1, SEARCH_SCAN_CHUNK_BLOCKS):
+            yield from self._store.range(start, min(start + SEARCH_SCAN_CHUNK_BLOCKS - 1, high))
+
+    def _search_txs(self, query: EventQuery) -> list[tuple[Block, int]]:
+        """state/txindex/kv ``Search``: a ``tx.hash`` condition answers alone (the node looks the
+        hash up and ignores the rest); otherwise every condition must hold over the indexed
+        attributes plus ``tx.height``. ``tm.event`` is not indexed, so conditions on it match nothing."""
+        for condition in query.conditions:
+            if condition.tag == TX_HASH_KEY:
+                try:
+                    wanted = go_hex_decode(_arg_text(condition.value))
+                except ValueError as exc:
+                    raise internal_error(f"error during searching for a hash in the query: {exc}") from exc
+                location = self._store.find_tx(wanted)
+                block = None if location is None else self._store.get(location.height)
+                return [] if location is None or block is None else [(block, location.index)]
+        low, high = _height_window(query.conditions, TX_HEIGHT_KEY, 1, INT64_MAX)
+        found: list[tuple[Block, int]] = []
+        for block in self._scan(low, high):
+            for index, result in enumerate(block.tx_results):
+                indexed = _indexed_attributes(result.events, {TX_HEIGHT_KEY: [str(block.height)]})
+                if query.matches(indexed):
+                    found.append((block, index))
+        return found
+
+    def _search_blocks(self, query: EventQuery) -> list[Block]:
+        """state/indexer/block/kv ``Search``: ``block.height`` plus the indexed attributes of the
+        begin-block and end-block events."""
+        low, high = _height_window(query.conditions, BLOCK_HEIGHT_KEY, 1, INT64_MAX)
+        found: list[Block] = []
+        for block in self._scan(low, high):
+            indexed = _indexed_attributes(
+                (*block.begin_block_events, *block.end_block_events), {BLOCK_HEIGHT_KEY: [str(block.height)]}
+            )
+            if query.matches(indexed):
+                found.append(block)
+        return found
+
+    def tx_search(
+        self, query: str, prove: bool, page: int | None, per_page: int | None, order_by: str
+    ) -> JSON:
+        if len(query) > MAX_QUERY_LENGTH:
+            raise internal_error("maximum query length exceeded")
+        found = self._search_txs(self._parse(query))
+        if order_by not in ("", "asc", "desc"):
+            raise internal_error(ORDER_BY_ERROR)
+        found.sort(key=lambda hit: (hit[0].height, hit[1]), reverse=order_by == "desc")
+        skip, size = page_bounds(len(found), page, per_page)
+        hits = found[skip:skip + size]
+        txs = [encoding.result_tx_with_proof_json(block, index, prove) for block, index in hits]
+        return encoding.result_tx_search_json(txs, len(found))
+
+    def block_search(self, query: str, page: int | None, per_page: int | None, order_by: str) -> JSON:
+        found = self._search_blocks(self._parse(query))
+        if order_by not in ("", "asc", "desc"):
+            raise internal_error(ORDER_BY_ERROR)
+        # The node's default order here is descending (tx_search's is ascending).
+        found.sort(key=lambda block: block.height, reverse=order_by != "asc")
+        skip, size = page_bounds(len(found), page, per_page)
+        return encoding.result_block_search_json(found[skip:skip + size], len(found))
+
+    # -- commit, genesis, abci_query, mempool --
+
+    def commit(self, height: int | None) -> JSON | None:
+        latest = self._latest_height()
+        resolved = self._height(latest, height)
+        block = self._block(resolved)
+        if block is None:
+            return None
+        following = self._block(resolved + 1) if resolved < latest else None
+        if following is None:  # the tip: the commit seen for it, not yet in a block
+            return encoding.result_commit_json(block, encoding.seen_commit(block), canonical=False)
+        return encoding.result_commit_json(block, following.last_commit, canonical=True)
+
+    def genesis(self) -> JSON:
+        if self._genesis is None:
+            raise internal_error("genesis is not available")
+        return self._genesis
+
+    def abci_query(self, path: str, data: bytes, height: int, prove: bool) -> JSON:
+        return self._abci.query(path, data, height, prove)
+
+    def num_unconfirmed_txs(self) -> JSON:
+        pending = list(self._pending_txs()) if self._pending_txs is not None else []
+        return encoding.result_unconfirmed_txs_json(len(pending), sum(len(tx) for tx in pending))

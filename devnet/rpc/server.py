@@ -23,7 +23,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,7 @@ from devnet.rpc.methods import (
     METHOD_NOT_FOUND,
     PARSE_ERROR,
     SERVER_ERROR,
+    AbciQueryRouter,
     ArgKind,
     ArgumentError,
     CometRpcMethods,
@@ -169,8 +170,20 @@ def _published_for(block: Block) -> list[_Published]:
 class CometRpcApp:
     """The ASGI application (Starlette) answering like a CometBFT 0.37 RPC server."""
 
-    def __init__(self, store: BlockStore, identity: NodeIdentity, rpc_address: Callable[[], str]) -> None:
-        self._methods = CometRpcMethods(store, identity, rpc_address)
+    def __init__(
+        self,
+        store: BlockStore,
+        identity: NodeIdentity,
+        rpc_address: Callable[[], str],
+        *,
+        genesis: JSON | None = None,
+        abci: AbciQueryRouter | None = None,
+        pending_txs: Callable[[], Sequence[bytes]] | None = None,
+    ) -> None:
+        self._methods = CometRpcMethods(
+            store, identity, rpc_address, genesis=genesis, abci=abci, pending_txs=pending_txs
+        )
+        self.methods = self._methods
         self._clients: set[_WsClient] = set()
         self.outage = False
         self.websocket_outage = False
@@ -415,6 +428,8 @@ class CometRpcServer:
 
     ``port=0`` binds a free port; after :meth:`start`, :attr:`port`, :attr:`url` and :attr:`ws_url`
     say where it listens. Blocks appended to ``store`` after start are pushed to subscribers.
+    ``genesis`` / ``abci`` / ``pending_txs`` feed ``/genesis``, ``/abci_query`` and
+    ``/num_unconfirmed_txs`` (see :class:`~devnet.rpc.methods.CometRpcMethods`).
     """
 
     def __init__(
@@ -424,12 +439,22 @@ class CometRpcServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        genesis: JSON | None = None,
+        abci: AbciQueryRouter | None = None,
+        pending_txs: Callable[[], Sequence[bytes]] | None = None,
     ) -> None:
         self._store = store
         self._host = host
         self._requested_port = port
         self._port: int | None = None
-        self.app = CometRpcApp(store, identity, lambda: f"tcp://{self._host}:{self._port or 0}")
+        self.app = CometRpcApp(
+            store,
+            identity,
+            lambda: f"tcp://{self._host}:{self._port or 0}",
+            genesis=genesis,
+            abci=abci,
+            pending_txs=pending_txs,
+        )
         self._server: uvicorn.Server | None = None
         self.listening_socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -450,6 +475,10 @@ class CometRpcServer:
     @property
     def ws_url(self) -> str:
         return f"ws://{self._host}:{self.port}/websocket"
+
+    def serve_abci_queries(self, router: AbciQueryRouter) -> None:
+        """Answer ``/abci_query`` with ``router`` (set after construction: it needs the node)."""
+        self.app.methods.set_abci(router)
 
     def set_outage(self, enabled: bool) -> None:
         """Fault knob: answer every HTTP request with 503 and refuse websockets while enabled."""
