@@ -394,7 +394,7 @@ class AbciQueryRouter:
             sdk_error = _SDK_ERROR_FOR_STATUS.get(exc.code, SDK_ERR_UNKNOWN_REQUEST)
             return self._error(sdk_error, str(exc), height)
         except Exception as exc:  # undecodable request: not a gRPC status, so "invalid request"
-            return self._error(SDK_ERR_INVALID_REQUEST, f"{type(exc).__name__}: {exc}", height)
+            return self._error(SDK_ERR_INVALID_REQUEST, str(exc), height)
         return encoding.response_query_json(value=handler.response_serializer(response), height=height)
 
 
