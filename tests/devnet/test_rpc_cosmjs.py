@@ -107,7 +107,11 @@ def run() -> Iterator[CosmjsRun]:
                 .SerializeToString()
                 .hex(),
             },
-            {"service": "cosmos.base.tendermint.v1beta1.Service", "method": "GetLatestBlock", "request_hex": ""},
+            {
+                "service": "cosmos.base.tendermint.v1beta1.Service",
+                "method": "GetLatestBlock",
+                "request_hex": "",
+            },
         ],
     }
     try:
