@@ -305,10 +305,20 @@ def _go_code_name(code: grpc.StatusCode) -> str:
 
 
 class _AbciQueryContext:
-    """The ``grpc.ServicerContext`` surface the devnet servicers use, for calls made over ABCI."""
+    """The ``grpc.ServicerContext`` surface the servicers use, for calls made over ABCI."""
+
+    def __init__(self) -> None:
+        self.code: grpc.StatusCode | None = None
+        self.details = ""
 
     def abort(self, code: grpc.StatusCode, details: str) -> None:
         raise _GrpcAbortError(code, details)
+
+    def set_code(self, code: grpc.StatusCode) -> None:
+        self.code = code
+
+    def set_details(self, details: str) -> None:
+        self.details = details
 
     def send_initial_metadata(self, _metadata: Any) -> None:
         pass  # ABCI answers carry the height in the response instead
@@ -318,6 +328,14 @@ class _AbciQueryContext:
 
     def is_active(self) -> bool:
         return True
+
+    def status_of(self, exc: Exception) -> _GrpcAbortError:
+        """The status grpcio would answer with when the handler raised ``exc``."""
+        if isinstance(exc, _GrpcAbortError):
+            return exc
+        if self.code is not None and self.code is not grpc.StatusCode.OK:  # e.g. generated "unimplemented"
+            return _GrpcAbortError(self.code, self.details)
+        return _GrpcAbortError(grpc.StatusCode.UNKNOWN, f"Exception calling application: {exc}")
 
 
 # Cosmos SDK registered errors (types/errors, codespace "sdk"): code and message.
@@ -389,12 +407,15 @@ class AbciQueryRouter:
             )
         try:
             request = handler.request_deserializer(data)
-            response = handler.unary_unary(request, _AbciQueryContext())
-        except _GrpcAbortError as exc:
-            sdk_error = _SDK_ERROR_FOR_STATUS.get(exc.code, SDK_ERR_UNKNOWN_REQUEST)
-            return self._error(sdk_error, str(exc), height)
         except Exception as exc:  # undecodable request: not a gRPC status, so "invalid request"
             return self._error(SDK_ERR_INVALID_REQUEST, str(exc), height)
+        context = _AbciQueryContext()
+        try:
+            response = handler.unary_unary(request, context)
+        except Exception as exc:  # the handler's status (abort, set_code, or an unexpected failure)
+            status = context.status_of(exc)
+            sdk_error = _SDK_ERROR_FOR_STATUS.get(status.code, SDK_ERR_UNKNOWN_REQUEST)
+            return self._error(sdk_error, str(status), height)
         return encoding.response_query_json(value=handler.response_serializer(response), height=height)
 
 
