@@ -49,3 +49,53 @@ def test_matching(text: str, events: dict[str, list[str]], expected: bool) -> No
 def test_rejects_invalid_queries(text: str) -> None:
     with pytest.raises(QueryParseError):
         EventQuery.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "events", "expected"),
+    [
+        # A leading number is read from the value, as the node does ("100stake" > 5).
+        ("coin.amount > 5", {"coin.amount": ["100stake"]}, True),
+        ("coin.amount < 5", {"coin.amount": ["100stake"]}, False),
+        ("coin.amount = 100", {"coin.amount": ["100.0"]}, True),
+        ("coin.amount = 100", {"coin.amount": ["stake100"]}, False),
+        ("coin.amount >= 0.5", {"coin.amount": ["0.75"]}, True),
+        ("a.when > TIME 2024-01-01T00:00:00Z", {"a.when": ["2024-01-01T00:00:01Z"]}, True),
+        ("a.when > TIME 2024-01-01T00:00:00Z", {"a.when": ["2024-01-01T01:00:00+02:00"]}, False),
+        ("a.when = TIME 2024-01-01T00:00:00Z", {"a.when": ["not a time"]}, False),
+        ("a.day <= DATE 2024-01-02", {"a.day": ["2024-01-02"]}, True),
+        ("a.day < DATE 2024-01-02", {"a.day": ["2024-01-02"]}, False),
+        ("a.b = '5'", {"a.b": ["5"]}, True),
+        ("a.b = 'x y' AND c_d.e = 1", {"a.b": ["x y"], "c_d.e": ["1"]}, True),
+    ],
+)
+def test_matching_numbers_times_and_dates(text: str, events: dict[str, list[str]], expected: bool) -> None:
+    assert EventQuery.parse(text).matches(events) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "offset 0: EOF"),
+        ("a.b", "offset 3: EOF"),
+        ("a.b =", "offset 5: EOF"),
+        ("=5", "offset 0: got = operator, wanted tag"),
+        ("a.b 5", "offset 4: got number, wanted <= operator, >= operator, < operator, > operator, "
+         "= operator, CONTAINS operator or EXISTS operator"),
+        ("a.b > 'x'", "offset 6: got string, wanted number, timestamp or datestamp"),
+        ("a.b = TIME", "offset 6: got tag, wanted number, timestamp, datestamp or string"),
+        ("a.b CONTAINS DATE 2024-01-01", "offset 13: got datestamp, wanted string"),
+        ("a.b = 1 OR a.b = 2", "offset 8: got tag, want AND operator"),
+        ("a.b = 1 a.b = 2", "offset 8: got tag, want AND operator"),
+        ("a.b = 1 (", "offset 8: got invalid token, want AND operator"),
+        ("a.b ~ 1", "offset 4: invalid input ~ at offset 5"),
+        ("a.b = -1", "offset 6: invalid input - at offset 7"),
+        ("a.b = 'unterminated", "offset 6: EOF"),
+        ("a.b = TIME 3000-01-01T00:00:00Z", "offset 6: timestamp year 3000 out of range"),
+        ("a.b = DATE 2024-02-30", "offset 6: invalid DATE value: parsing time \"2024-02-30\""),
+    ],
+)
+def test_syntax_errors_read_like_the_nodes(text: str, message: str) -> None:
+    with pytest.raises(QueryParseError) as raised:
+        EventQuery.parse(text)
+    assert str(raised.value).startswith(message)
