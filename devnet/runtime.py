@@ -64,9 +64,6 @@ class ExocoreDevnet:
             pending_txs=self._pending_txs,
         )
         self.node = DevnetNode(genesis, store, block_time_s=block_time_s, on_rpc_outage=self.rpc.set_outage)
-        # abci_query runs the gRPC server's own query handlers over the node.
-        handlers = query_method_handlers(store, self.identity, self.node, f"tcp://{host}:{rpc_port}")
-        self.rpc.serve_abci_queries(AbciQueryRouter(handlers, lambda: store.latest_height or 0))
         self._host = host
         self._grpc_port = grpc_port
         self.grpc: DevnetGrpcServer | None = None
@@ -94,14 +91,20 @@ class ExocoreDevnet:
 
     def start(self) -> None:
         self.rpc.start()
+        comet_rpc_address = self.rpc.url.replace("http://", "tcp://")
+        store = self.node.store
+        # abci_query runs the gRPC server's own query handlers over the node. Wired once the RPC
+        # address is known (GetNodeInfo reports it); the URL is published only after start().
+        handlers = query_method_handlers(store, self.identity, self.node, comet_rpc_address)
+        self.rpc.serve_abci_queries(AbciQueryRouter(handlers, lambda: store.latest_height or 0))
         self.grpc = DevnetGrpcServer(
-            self.node.store,
+            store,
             self.identity,
             queries=self.node,
             driver=self.node,
             host=self._host,
             port=self._grpc_port,
-            comet_rpc_address=self.rpc.url.replace("http://", "tcp://"),
+            comet_rpc_address=comet_rpc_address,
         )
         self.grpc.start()
         self.node.start()
