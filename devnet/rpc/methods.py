@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import json
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
@@ -44,7 +46,7 @@ VALIDATORS_DEFAULT_PER_PAGE = DEFAULT_PER_PAGE
 VALIDATORS_MAX_PER_PAGE = MAX_PER_PAGE
 # rpc/core: /tx_search refuses longer queries (maxQueryLength).
 MAX_QUERY_LENGTH = 512
-# Blocks decoded at a time while a search scans the store: bounds memory on a long-running devnet.
+# Blocks decoded at a time while the search index catches up with the store: bounds memory.
 SEARCH_SCAN_CHUNK_BLOCKS = 256
 # Event keys the indexers add themselves (types.TxHashKey, TxHeightKey, BlockHeightKey).
 TX_HASH_KEY = "tx.hash"
@@ -419,6 +421,61 @@ class AbciQueryRouter:
         return encoding.response_query_json(value=handler.response_serializer(response), height=height)
 
 
+@dataclass(frozen=True)
+class IndexEntry:
+    """One indexed transaction (``index`` its position in the block) or block (``index`` -1)."""
+
+    height: int
+    index: int
+    attributes: dict[str, list[str]]
+
+
+class SearchIndex:
+    """What the node's kv indexers hold, in memory: per transaction and per block, the indexed
+    attributes. Brought up to date from the (append-only) store at each search, so a search costs a
+    pass over small dicts instead of decoding every stored block."""
+
+    def __init__(self, store: BlockStore) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._indexed_to = 0
+        self._txs: list[IndexEntry] = []
+        self._blocks: list[IndexEntry] = []
+
+    def _catch_up(self) -> None:
+        with self._lock:
+            latest = self._store.latest_height or 0
+            low = max(self._indexed_to + 1, self._store.base_height or 1)
+            for start in range(low, latest + 1, SEARCH_SCAN_CHUNK_BLOCKS):
+                for block in self._store.range(start, min(start + SEARCH_SCAN_CHUNK_BLOCKS - 1, latest)):
+                    self._add(block)
+            self._indexed_to = max(self._indexed_to, latest)
+
+    def _add(self, block: Block) -> None:
+        for index, result in enumerate(block.tx_results):
+            attributes = _indexed_attributes(result.events, {TX_HEIGHT_KEY: [str(block.height)]})
+            self._txs.append(IndexEntry(block.height, index, attributes))
+        events = (*block.begin_block_events, *block.end_block_events)
+        attributes = _indexed_attributes(events, {BLOCK_HEIGHT_KEY: [str(block.height)]})
+        self._blocks.append(IndexEntry(block.height, -1, attributes))
+
+    @staticmethod
+    def _window(entries: list[IndexEntry], low: int, high: int) -> list[IndexEntry]:
+        first = bisect.bisect_left(entries, low, key=lambda entry: entry.height)
+        last = bisect.bisect_right(entries, high, key=lambda entry: entry.height)
+        return entries[first:last]
+
+    def txs(self, low: int, high: int) -> list[IndexEntry]:
+        """Indexed transactions at heights ``low..high``, in (height, index) order."""
+        self._catch_up()
+        return self._window(self._txs, low, high)
+
+    def blocks(self, low: int, high: int) -> list[IndexEntry]:
+        """Indexed blocks at heights ``low..high``, ascending."""
+        self._catch_up()
+        return self._window(self._blocks, low, high)
+
+
 class CometRpcMethods:
     """The method table over one store. ``rpc_address`` feeds ``status.node_info.other``.
 
@@ -443,6 +500,7 @@ class CometRpcMethods:
         self._genesis = genesis
         self._abci = abci or AbciQueryRouter({}, self._latest_height)
         self._pending_txs = pending_txs
+        self._index = SearchIndex(store)
         height = ("height", ArgKind.INT64_PTR)
         page = (("page", ArgKind.INT64_PTR), ("per_page", ArgKind.INT64_PTR))
         query = ("query", ArgKind.STRING)
@@ -621,17 +679,11 @@ class CometRpcMethods:
         except QueryParseError as exc:
             raise internal_error(str(exc)) from exc
 
-    def _scan(self, low: int, high: int) -> Iterator[Block]:
-        base = self._store.base_height or 0
-        latest = self._latest_height()
-        low, high = max(low, base, 1), min(high, latest)
-        for start in range(low, high + 1, SEARCH_SCAN_CHUNK_BLOCKS):
-            yield from self._store.range(start, min(start + SEARCH_SCAN_CHUNK_BLOCKS - 1, high))
-
-    def _search_txs(self, query: EventQuery) -> list[tuple[Block, int]]:
+    def _search_txs(self, query: EventQuery) -> list[tuple[int, int]]:
         """state/txindex/kv ``Search``: a ``tx.hash`` condition answers alone (the node looks the
         hash up and ignores the rest); otherwise every condition must hold over the indexed
-        attributes plus ``tx.height``. ``tm.event`` is not indexed, so conditions on it match nothing."""
+        attributes plus ``tx.height``. ``tm.event`` is not indexed, so conditions on it match nothing.
+        Hits are (height, index), in that order."""
         for condition in query.conditions:
             if condition.tag == TX_HASH_KEY:
                 try:
@@ -639,29 +691,22 @@ class CometRpcMethods:
                 except ValueError as exc:
                     raise internal_error(f"error during searching for a hash in the query: {exc}") from exc
                 location = self._store.find_tx(wanted)
-                block = None if location is None else self._store.get(location.height)
-                return [] if location is None or block is None else [(block, location.index)]
+                return [] if location is None else [(location.height, location.index)]
         low, high = _height_window(query.conditions, TX_HEIGHT_KEY, 1, INT64_MAX)
-        found: list[tuple[Block, int]] = []
-        for block in self._scan(low, high):
-            for index, result in enumerate(block.tx_results):
-                indexed = _indexed_attributes(result.events, {TX_HEIGHT_KEY: [str(block.height)]})
-                if query.matches(indexed):
-                    found.append((block, index))
-        return found
+        entries = self._index.txs(low, high)
+        return [(entry.height, entry.index) for entry in entries if query.matches(entry.attributes)]
 
-    def _search_blocks(self, query: EventQuery) -> list[Block]:
+    def _search_blocks(self, query: EventQuery) -> list[int]:
         """state/indexer/block/kv ``Search``: ``block.height`` plus the indexed attributes of the
-        begin-block and end-block events."""
+        begin-block and end-block events. Heights ascending."""
         low, high = _height_window(query.conditions, BLOCK_HEIGHT_KEY, 1, INT64_MAX)
-        found: list[Block] = []
-        for block in self._scan(low, high):
-            indexed = _indexed_attributes(
-                (*block.begin_block_events, *block.end_block_events), {BLOCK_HEIGHT_KEY: [str(block.height)]}
-            )
-            if query.matches(indexed):
-                found.append(block)
-        return found
+        return [entry.height for entry in self._index.blocks(low, high) if query.matches(entry.attributes)]
+
+    def _loaded(self, height: int) -> Block:
+        block = self._store.get(height)
+        if block is None:  # the store is append-only: an indexed height is always there
+            raise internal_error(f"could not find block at height {height}")
+        return block
 
     def tx_search(
         self, query: str, prove: bool, page: int | None, per_page: int | None, order_by: str
@@ -671,10 +716,13 @@ class CometRpcMethods:
         found = self._search_txs(self._parse(query))
         if order_by not in ("", "asc", "desc"):
             raise internal_error(ORDER_BY_ERROR)
-        found.sort(key=lambda hit: (hit[0].height, hit[1]), reverse=order_by == "desc")
+        if order_by == "desc":
+            found.reverse()
         skip, size = page_bounds(len(found), page, per_page)
-        hits = found[skip:skip + size]
-        txs = [encoding.result_tx_with_proof_json(block, index, prove) for block, index in hits]
+        txs = [
+            encoding.result_tx_with_proof_json(self._loaded(height), index, prove)
+            for height, index in found[skip:skip + size]
+        ]
         return encoding.result_tx_search_json(txs, len(found))
 
     def block_search(self, query: str, page: int | None, per_page: int | None, order_by: str) -> JSON:
@@ -682,9 +730,10 @@ class CometRpcMethods:
         if order_by not in ("", "asc", "desc"):
             raise internal_error(ORDER_BY_ERROR)
         # The node's default order here is descending (tx_search's is ascending).
-        found.sort(key=lambda block: block.height, reverse=order_by != "asc")
+        found.sort(reverse=order_by != "asc")
         skip, size = page_bounds(len(found), page, per_page)
-        return encoding.result_block_search_json(found[skip:skip + size], len(found))
+        blocks = [self._loaded(height) for height in found[skip:skip + size]]
+        return encoding.result_block_search_json(blocks, len(found))
 
     # -- commit, genesis, abci_query, mempool --
 

@@ -21,7 +21,7 @@ from devnet.rpc.server import CometRpcServer
 from devnet.runtime import genesis_doc
 from relayer.exocore.proto.avs.v1 import query_pb2 as avs_query
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs
-from tests.devnet.chain import CHAIN_ID, GENESIS_TIME_NS, VALIDATORS
+from tests.devnet.chain import CHAIN_ID, GENESIS_TIME_NS, VALIDATORS, grow
 from tests.devnet.conftest import IDENTITY
 from tests.devnet.fakes import InMemoryChainQueries
 from tests.devnet.world import WETH, World
@@ -571,3 +571,18 @@ def test_new_methods_are_served_on_every_front_end(chain: Served) -> None:
             ws.send(json.dumps({"jsonrpc": "2.0", "id": request_id, "method": name, "params": params}))
             answer = json.loads(ws.recv(timeout=RECEIVE_TIMEOUT_S))
             assert answer["id"] == request_id and "result" in answer, answer
+
+
+def test_search_sees_blocks_committed_after_an_earlier_search(live_chain: Any) -> None:
+    def search(method: str, query: str) -> dict[str, Any]:
+        body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {"query": query}}
+        result: dict[str, Any] = live_chain.http.post("/", json=body).json()["result"]
+        return result
+
+    claims = "message.action = '/exocore.devnet.v1.MsgSubmitRewardClaim'"
+    assert search("tx_search", claims)["total_count"] == "1"
+    assert search("block_search", "committee_elected.epoch >= 1")["total_count"] == "2"
+    grow(live_chain.store, 3)
+    after = search("tx_search", claims)
+    assert after["total_count"] == "2" and [tx["height"] for tx in after["txs"]] == ["2", "4"]
+    assert search("block_search", "committee_elected.epoch >= 1")["total_count"] == "5"
