@@ -6,6 +6,11 @@ wording (``rpc/core`` and ``rpc/jsonrpc`` of CometBFT 0.37), so a client sees th
 would see from a real node. Argument decoding follows CometBFT's two front ends: JSON-RPC params go
 through ``libs/json`` (64-bit integers must be quoted strings, bytes are base64) and URI query
 arguments through ``http_uri_handler`` (bare integers, ``0x`` hex, quoted strings).
+
+``tx_search`` / ``block_search`` evaluate CometBFT's query language (:mod:`devnet.rpc.query`) over
+:class:`SearchIndex`, the attributes the node's kv indexers would hold, kept in memory and caught up
+from the append-only store. ``abci_query`` is :class:`AbciQueryRouter`: the Cosmos SDK's
+gRPC-over-ABCI dispatch onto the devnet gRPC server's own query handlers, with the SDK's error codes.
 """
 
 from __future__ import annotations
