@@ -435,10 +435,10 @@ def tx_proof_json(block: Block, index: int) -> JSON:
         "total": str(len(hashes)),
         "index": str(index),
         "leaf_hash": b64(hashlib.sha256(b"\x00" + hashes[index]).digest()),
+        # `aunts,omitempty`, but libs/json omits only zero values and the node builds a non-nil
+        # empty slice for a one-transaction block, so the key is always there.
+        "aunts": [b64(aunt) for aunt in merkle_proof(hashes, index)],
     }
-    aunts = merkle_proof(hashes, index)
-    if aunts:  # `aunts,omitempty`
-        proof["aunts"] = [b64(aunt) for aunt in aunts]
     return {"root_hash": hex_upper(block.data_hash), "data": b64(block.txs[index]), "proof": proof}
 
 
@@ -480,12 +480,13 @@ def genesis_doc_json(
     app_hash: bytes,
     app_state: Any,
 ) -> JSON:
-    """``/genesis``: ``{"genesis": GenesisDoc}`` through libs/json (int64 as strings, HexBytes upper hex)."""
+    """``/genesis``: ``{"genesis": GenesisDoc}`` through libs/json (int64 as strings, HexBytes upper hex;
+    ``omitempty`` drops only zero values, ``types.ConsensusParams`` has no omitempty)."""
     doc: JSON = {
         "genesis_time": rfc3339_nano(genesis_time_ns),
         "chain_id": chain_id,
         "initial_height": str(initial_height),
-        "consensus_params": {**CONSENSUS_PARAMS, "version": {}},
+        "consensus_params": {**CONSENSUS_PARAMS, "version": {"app": "0"}},
     }
     if validators:  # `validators,omitempty`
         doc["validators"] = [

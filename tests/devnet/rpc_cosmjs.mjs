@@ -35,8 +35,19 @@ async function main() {
   const comet = await Tendermint37Client.connect(input.rpc_url);
   const out = {};
 
-  const page = await comet.txSearch({ query: input.tx_query, page: 1, per_page: 2, order_by: 'desc' });
-  out.txSearchPage = { total: page.totalCount, txs: page.txs.map(txSummary) };
+  const page = await comet.txSearch({ query: input.tx_query, prove: true, page: 1, per_page: 2, order_by: 'desc' });
+  out.txSearchPage = {
+    total: page.totalCount,
+    txs: page.txs.map(txSummary),
+    proofs: page.txs.map(tx => ({
+      rootHash: hex(tx.proof.rootHash),
+      data: hex(tx.proof.data),
+      total: tx.proof.proof.total,
+      index: tx.proof.proof.index,
+      leafHash: hex(tx.proof.proof.leafHash),
+      aunts: tx.proof.proof.aunts.map(hex),
+    })),
+  };
   const all = await comet.txSearchAll({ query: input.tx_query });
   out.txSearchAll = { total: all.totalCount, txs: all.txs.map(txSummary) };
 

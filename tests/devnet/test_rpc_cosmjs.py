@@ -7,6 +7,7 @@ what it decoded against the devnet's own state (block store, genesis, gRPC answe
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ from devnet.chain.blockstore import BlockStore
 from devnet.chain.params import DEVNET_LZ_CHAIN_ID
 from devnet.runtime import ExocoreDevnet
 from relayer.exocore.proto.avs.v1 import query_pb2 as avs_query
+from tests.devnet.test_rpc_search import root_from_aunts
 from tests.devnet.world import CHAIN_ID, EPOCH_BLOCKS, genesis
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -153,6 +155,17 @@ def test_tx_search_pages_and_totals(run: CosmjsRun) -> None:
     assert page["total"] == len(expected)
     newest_two = list(reversed(expected))[:2]
     assert [(t["height"], t["index"], t["hash"]) for t in page["txs"]] == newest_two
+    # prove=true: cosmjs decoded a TxProof per tx; its root is the header's data_hash.
+    for (height, index, tx_hash), proof in zip(newest_two, page["proofs"], strict=True):
+        block = run.devnet.store.get(height)
+        assert block is not None
+        assert proof["rootHash"] == block.data_hash.hex().upper()
+        assert proof["data"] == block.txs[index].hex().upper()
+        assert (proof["total"], proof["index"]) == (len(block.txs), index)
+        leaf = hashlib.sha256(b"\x00" + bytes.fromhex(tx_hash)).digest()
+        assert proof["leafHash"] == leaf.hex().upper()
+        aunts = [bytes.fromhex(aunt) for aunt in proof["aunts"]]
+        assert root_from_aunts(index, len(block.txs), leaf, aunts) == block.data_hash
 
 
 def test_stargate_client_search_and_get(run: CosmjsRun) -> None:

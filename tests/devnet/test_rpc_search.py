@@ -256,7 +256,7 @@ def _inner(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
-def _root_from_aunts(index: int, total: int, leaf: bytes, aunts: list[bytes]) -> bytes:
+def root_from_aunts(index: int, total: int, leaf: bytes, aunts: list[bytes]) -> bytes:
     """CometBFT ``computeHashFromAunts``, written from the RFC 6962 layout (split at the largest
     power of two below ``total``), independently of the devnet's code."""
     if total == 1:
@@ -266,8 +266,8 @@ def _root_from_aunts(index: int, total: int, leaf: bytes, aunts: list[bytes]) ->
     while split * 2 < total:
         split *= 2
     if index < split:
-        return _inner(_root_from_aunts(index, split, leaf, aunts[:-1]), aunts[-1])
-    return _inner(aunts[-1], _root_from_aunts(index - split, total - split, leaf, aunts[:-1]))
+        return _inner(root_from_aunts(index, split, leaf, aunts[:-1]), aunts[-1])
+    return _inner(aunts[-1], root_from_aunts(index - split, total - split, leaf, aunts[:-1]))
 
 
 def _check_proof(chain: Served, tx: dict[str, Any]) -> None:
@@ -281,8 +281,8 @@ def _check_proof(chain: Served, tx: dict[str, Any]) -> None:
     assert base64.b64decode(proof["proof"]["leaf_hash"]) == leaf
     assert proof["proof"]["index"] == str(tx["index"])
     assert proof["proof"]["total"] == str(len(block.txs))
-    aunts = [base64.b64decode(a) for a in proof["proof"].get("aunts", [])]
-    computed = _root_from_aunts(tx["index"], len(block.txs), leaf, aunts)
+    aunts = [base64.b64decode(a) for a in proof["proof"]["aunts"]]
+    computed = root_from_aunts(tx["index"], len(block.txs), leaf, aunts)
     assert computed == block.data_hash
 
 
@@ -292,7 +292,7 @@ def test_prove_serves_merkle_proofs_that_check_against_the_header(chain: Served)
     for tx in result["txs"]:
         _check_proof(chain, tx)
     single = chain.result("tx_search", query="tx.height = 1", prove=True)["txs"][0]
-    assert "aunts" not in single["proof"]["proof"]  # `aunts,omitempty`: a one-tx block has none
+    assert single["proof"]["proof"]["aunts"] == []  # a one-tx block: present and empty, as the node has it
     block = chain.store.get(4)
     assert block is not None
     by_hash = chain.result("tx", hash=base64.b64encode(block.tx_hashes[3]).decode(), prove=True)
@@ -384,6 +384,7 @@ def test_genesis_document(chain: Served) -> None:
     assert doc["genesis_time"] == "2023-11-14T22:13:20Z" and doc["initial_height"] == "1"
     assert doc["chain_id"] == source.chain_id
     assert doc["consensus_params"]["block"] == {"max_bytes": "22020096", "max_gas": "-1"}
+    assert doc["consensus_params"]["version"] == {"app": "0"}
     for validator, expected in zip(doc["validators"], source.validators, strict=True):
         assert validator["pub_key"]["value"] == base64.b64encode(expected.consensus_pubkey).decode()
         assert validator["power"] == str(expected.power)
