@@ -265,16 +265,43 @@ def page_bounds(total: int, page: int | None, per_page: int | None) -> tuple[int
     return skip, max(min(size, total - skip), 0)
 
 
-def _indexed_attributes(events: Sequence[Event], into: dict[str, list[str]]) -> dict[str, list[str]]:
-    """What the kv indexers store for these events: ``type.key -> values`` of attributes flagged
-    ``index`` (events without a type and attributes without a key are skipped, as the node does)."""
+def _indexed_events(events: Sequence[Event]) -> tuple[tuple[str, dict[str, list[str]]], ...]:
+    """What the kv indexers store for these events, event by event: ``(type, {"type.key": values})``
+    of the attributes flagged ``index`` (events without a type and attributes without a key are
+    skipped, as the node does)."""
+    out = []
     for event in events:
         if not event.type:
             continue
+        attributes: dict[str, list[str]] = {}
         for attribute in event.attributes:
             if attribute.key and attribute.index:
-                into.setdefault(f"{event.type}.{attribute.key}", []).append(attribute.value)
-    return into
+                attributes.setdefault(f"{event.type}.{attribute.key}", []).append(attribute.value)
+        if attributes:
+            out.append((event.type, attributes))
+    return tuple(out)
+
+
+def _matches_indexed(query: EventQuery, entry: IndexEntry, height_key: str) -> bool:
+    """kv indexer matching: the height key holds the entry's height; the conditions on one event
+    type (``type.key``, type = the tag before its last dot) must all hold within a single event of
+    that type (the node stores an event sequence with each attribute since 0.34.26), while
+    conditions on different types are independent. Keys nobody indexes (``tm.event``) match nothing."""
+    groups: dict[str, list[Condition]] = {}
+    for condition in query.conditions:
+        if condition.tag == height_key:
+            if not condition.matches([str(entry.height)]):
+                return False
+        else:
+            groups.setdefault(condition.tag.rpartition(".")[0], []).append(condition)
+    for event_type, conditions in groups.items():
+        if not any(
+            all(c.tag in attributes and c.matches(attributes[c.tag]) for c in conditions)
+            for kind, attributes in entry.events
+            if kind == event_type
+        ):
+            return False
+    return True
 
 
 def _height_window(conditions: Sequence[Condition], key: str, low: int, high: int) -> tuple[int, int]:
@@ -428,11 +455,12 @@ class AbciQueryRouter:
 
 @dataclass(frozen=True)
 class IndexEntry:
-    """One indexed transaction (``index`` its position in the block) or block (``index`` -1)."""
+    """One indexed transaction (``index`` its position in the block) or block (``index`` -1) and
+    its indexed events."""
 
     height: int
     index: int
-    attributes: dict[str, list[str]]
+    events: tuple[tuple[str, dict[str, list[str]]], ...]
 
 
 class SearchIndex:
@@ -458,11 +486,9 @@ class SearchIndex:
 
     def _add(self, block: Block) -> None:
         for index, result in enumerate(block.tx_results):
-            attributes = _indexed_attributes(result.events, {TX_HEIGHT_KEY: [str(block.height)]})
-            self._txs.append(IndexEntry(block.height, index, attributes))
-        events = (*block.begin_block_events, *block.end_block_events)
-        attributes = _indexed_attributes(events, {BLOCK_HEIGHT_KEY: [str(block.height)]})
-        self._blocks.append(IndexEntry(block.height, -1, attributes))
+            self._txs.append(IndexEntry(block.height, index, _indexed_events(result.events)))
+        events = _indexed_events((*block.begin_block_events, *block.end_block_events))
+        self._blocks.append(IndexEntry(block.height, -1, events))
 
     @staticmethod
     def _window(entries: list[IndexEntry], low: int, high: int) -> list[IndexEntry]:
@@ -686,8 +712,7 @@ class CometRpcMethods:
 
     def _search_txs(self, query: EventQuery) -> list[tuple[int, int]]:
         """state/txindex/kv ``Search``: a ``tx.hash`` condition answers alone (the node looks the
-        hash up and ignores the rest); otherwise every condition must hold over the indexed
-        attributes plus ``tx.height``. ``tm.event`` is not indexed, so conditions on it match nothing.
+        hash up and ignores the rest); otherwise every condition must hold (:func:`_matches_indexed`).
         Hits are (height, index), in that order."""
         for condition in query.conditions:
             if condition.tag == TX_HASH_KEY:
@@ -699,13 +724,16 @@ class CometRpcMethods:
                 return [] if location is None else [(location.height, location.index)]
         low, high = _height_window(query.conditions, TX_HEIGHT_KEY, 1, INT64_MAX)
         entries = self._index.txs(low, high)
-        return [(entry.height, entry.index) for entry in entries if query.matches(entry.attributes)]
+        return [
+            (entry.height, entry.index) for entry in entries if _matches_indexed(query, entry, TX_HEIGHT_KEY)
+        ]
 
     def _search_blocks(self, query: EventQuery) -> list[int]:
-        """state/indexer/block/kv ``Search``: ``block.height`` plus the indexed attributes of the
-        begin-block and end-block events. Heights ascending."""
+        """state/indexer/block/kv ``Search`` over ``block.height`` and the begin-block and end-block
+        events (:func:`_matches_indexed`). Heights ascending."""
         low, high = _height_window(query.conditions, BLOCK_HEIGHT_KEY, 1, INT64_MAX)
-        return [entry.height for entry in self._index.blocks(low, high) if query.matches(entry.attributes)]
+        entries = self._index.blocks(low, high)
+        return [entry.height for entry in entries if _matches_indexed(query, entry, BLOCK_HEIGHT_KEY)]
 
     def _loaded(self, height: int) -> Block:
         block = self._store.get(height)

@@ -587,3 +587,45 @@ def test_search_sees_blocks_committed_after_an_earlier_search(live_chain: Any) -
     after = search("tx_search", claims)
     assert after["total_count"] == "2" and [tx["height"] for tx in after["txs"]] == ["2", "4"]
     assert search("block_search", "committee_elected.epoch >= 1")["total_count"] == "5"
+
+
+def test_conditions_on_one_event_type_match_within_a_single_event() -> None:
+    store = BlockStore(CHAIN_ID)
+    transfers = (
+        Event.of("message", ("action", "/cosmos.bank.v1beta1.MsgMultiSend")),
+        Event.of("transfer", ("recipient", "alice"), ("amount", "100")),
+        Event.of("transfer", ("recipient", "bob"), ("amount", "200")),
+    )
+    store.append(
+        next_block(
+            None,
+            chain_id=CHAIN_ID,
+            time_ns=GENESIS_TIME_NS,
+            validators=VALIDATORS,
+            txs=[b"multi-send"],
+            tx_results=[TxResult(events=transfers)],
+            begin_block_events=transfers[1:],
+        )
+    )
+    server = CometRpcServer(store, IDENTITY)
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+
+            def total(method: str, query: str) -> str:
+                body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {"query": query}}
+                result: dict[str, Any] = http.post("/", json=body).json()["result"]
+                return str(result["total_count"])
+
+            for method in ("tx_search", "block_search"):
+                assert total(method, "transfer.recipient = 'alice' AND transfer.amount = 100") == "1"
+                assert total(method, "transfer.recipient = 'bob' AND transfer.amount > 150") == "1"
+                # alice's transfer is 100 and bob's 200: no single transfer event has both.
+                assert total(method, "transfer.recipient = 'alice' AND transfer.amount = 200") == "0"
+                assert total(method, "transfer.recipient = 'alice' AND transfer.amount EXISTS") == "1"
+            # Conditions on different event types are independent.
+            multi = "message.action = '/cosmos.bank.v1beta1.MsgMultiSend' AND transfer.amount = 200"
+            assert total("tx_search", multi) == "1"
+    finally:
+        server.stop()
+        store.close()
