@@ -96,7 +96,8 @@ class ExocoreDevnet:
         # abci_query runs the gRPC server's own query handlers over the node. Wired once the RPC
         # address is known (GetNodeInfo reports it); the URL is published only after start().
         handlers = query_method_handlers(store, self.identity, self.node, comet_rpc_address)
-        self.rpc.serve_abci_queries(AbciQueryRouter(handlers, lambda: store.latest_height or 0))
+        router = AbciQueryRouter(handlers, lambda: store.latest_height or 0, self.identity.app_version)
+        self.rpc.serve_abci_queries(router)
         self.grpc = DevnetGrpcServer(
             store,
             self.identity,

@@ -379,6 +379,7 @@ SDK_ERR_UNKNOWN_REQUEST = (6, "unknown request")
 SDK_ERR_INVALID_REQUEST = (18, "invalid request")
 SDK_ERR_KEY_NOT_FOUND = (22, "key not found")
 SDK_ERR_INVALID_HEIGHT = (26, "invalid height")
+SDK_ERR_NOT_SUPPORTED = (37, "feature not supported")
 # baseapp gRPCErrorToSDKError: the status code decides the SDK error a gRPC query failure becomes.
 _SDK_ERROR_FOR_STATUS = {
     grpc.StatusCode.NOT_FOUND: SDK_ERR_KEY_NOT_FOUND,
@@ -398,10 +399,14 @@ class AbciQueryRouter:
     """
 
     def __init__(
-        self, handlers: Mapping[str, grpc.RpcMethodHandler], latest_height: Callable[[], int]
+        self,
+        handlers: Mapping[str, grpc.RpcMethodHandler],
+        latest_height: Callable[[], int],
+        app_version: str = "",
     ) -> None:
         self._handlers = dict(handlers)
         self._latest_height = latest_height
+        self._app_version = app_version
 
     @property
     def paths(self) -> list[str]:
@@ -415,6 +420,21 @@ class AbciQueryRouter:
             code=code, log=f"{message}: {text}", height=height, codespace=SDK_CODESPACE
         )
 
+    def _app_query(self, parts: Sequence[str], height: int) -> JSON:
+        """baseapp ``handleQueryApp``: ``/app/version``; the devnet cannot simulate SDK transactions."""
+        if len(parts) < 2:
+            return self._error(
+                SDK_ERR_UNKNOWN_REQUEST,
+                "expected second parameter to be either 'simulate' or 'version', neither was present",
+            )
+        if parts[1] == "version":  # the SDK sets its codespace even on this success
+            return encoding.response_query_json(
+                value=self._app_version.encode(), height=height, codespace=SDK_CODESPACE
+            )
+        if parts[1] == "simulate":
+            return self._error(SDK_ERR_NOT_SUPPORTED, "the devnet does not simulate transactions")
+        return self._error(SDK_ERR_UNKNOWN_REQUEST, f"unknown query: [{' '.join(parts)}]")
+
     def query(self, path: str, data: bytes, height: int, prove: bool) -> JSON:
         latest = self._latest_height()
         if height == 0:  # "when a client did not provide a query height, manually inject the latest"
@@ -423,7 +443,10 @@ class AbciQueryRouter:
         if handler is None:
             if not path.strip("/"):
                 return self._error(SDK_ERR_UNKNOWN_REQUEST, "no query path provided")
-            if path.strip("/").split("/")[0] == "store":
+            parts = path.removeprefix("/").split("/")  # baseapp SplitABCIQueryPath
+            if parts[0] == "app":
+                return self._app_query(parts, height)
+            if parts[0] == "store":
                 return self._error(SDK_ERR_UNKNOWN_REQUEST, "multistore doesn't support queries")
             return self._error(SDK_ERR_UNKNOWN_REQUEST, "unknown query path")
         # BaseApp.CreateQueryContext

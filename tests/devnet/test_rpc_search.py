@@ -117,7 +117,7 @@ def chain() -> Iterator[Served]:
         store,
         IDENTITY,
         genesis=genesis_doc(world_genesis(), 1),
-        abci=AbciQueryRouter(handlers, lambda: store.latest_height or 0),
+        abci=AbciQueryRouter(handlers, lambda: store.latest_height or 0, IDENTITY.app_version),
     )
     server.start()
     with httpx.Client(base_url=server.url, timeout=10) as http:
@@ -460,6 +460,11 @@ OTHER_AVS = "0x" + "bb" * 20
         ),
         ({"path": "/exocore.avs.v1.Query/Nope"}, (6, "unknown query path: unknown request", "0")),
         ({"path": "/custom/avs/info"}, (6, "unknown query path: unknown request", "0")),
+        (
+            {"path": "/app/simulate"},
+            (37, "the devnet does not simulate transactions: feature not supported", "0"),
+        ),
+        ({"path": "/app/nope"}, (6, "unknown query: [app nope]: unknown request", "0")),
         ({"path": ""}, (6, "no query path provided: unknown request", "0")),
         ({"path": "/store/avs/key"}, (6, "multistore doesn't support queries: unknown request", "0")),
         (
@@ -493,6 +498,12 @@ def test_abci_query_errors_as_the_sdk_fills_them(
     chain: Served, params: dict[str, Any], expected: tuple[int, str, str]
 ) -> None:
     assert sdk_error(chain.result("abci_query", **params)) == expected
+
+
+def test_abci_query_app_version(chain: Served) -> None:
+    response = chain.result("abci_query", path="/app/version")["response"]
+    assert base64.b64decode(response["value"]) == IDENTITY.app_version.encode()
+    assert (response["code"], response["codespace"], response["height"]) == (0, "sdk", "40")
 
 
 def test_abci_query_argument_errors(chain: Served) -> None:
