@@ -269,7 +269,7 @@ class Keystore:
 
     # --- JSON -----------------------------------------------------------------------------------------
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, Any]:
         """The EIP-2335 JSON object (lower-case hex without 0x, the EIP's field order)."""
         return {
             "crypto": {
