@@ -10,8 +10,8 @@ removed, then UTF-8.
 
 Why not a library: the one maintained PyPI package with EIP-2335 code (ethstaker-deposit) is a CLI
 application whose keystore class draws its own randomness, refuses the small KDF parameters tests
-need, raises untyped errors and pulls in its CLI's dependencies; this module is ~300 lines over
-hashlib (scrypt, PBKDF2, SHA-256) and pycryptodome (AES-CTR).
+need, raises untyped errors and pulls in its CLI's dependencies; this module needs only hashlib
+(scrypt, PBKDF2, SHA-256) and pycryptodome (AES-CTR).
 
 Invariants:
 - Pure: no files, no clock, no randomness (``salt``, ``iv`` and ``uuid`` are arguments). Reading
