@@ -193,16 +193,16 @@ def add_signatures(
         if parsed.is_infinity:
             verdicts[position] = ShareVerdict(member, Verdict.INVALID, _IDENTITY_REASON)
             continue
-        identity = (member, key.compressed, parsed.compressed)
-        if identity in first_of:
-            copies.append((position, first_of[identity]))
+        fingerprint = (member, key.compressed, parsed.compressed)
+        if fingerprint in first_of:
+            copies.append((position, first_of[fingerprint]))
             continue
         if member in taken_members or key.compressed in taken_keys:
             verdicts[position] = ShareVerdict(
                 member, Verdict.DUPLICATE, f"member {member} or its key already has a signature in this set"
             )
             continue
-        first_of[identity] = position
+        first_of[fingerprint] = position
         taken_members.add(member)
         taken_keys.add(key.compressed)
         batch.append(_Entry(position, member, key, parsed))
