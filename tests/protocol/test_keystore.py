@@ -284,3 +284,42 @@ def test_encrypt_argument_errors() -> None:
 def test_errors_are_typed() -> None:
     for error in (KeystoreFormatError, KeystorePasswordError, KeystoreKeyMismatchError):
         assert issubclass(error, KeystoreError) and issubclass(error, ProtocolError)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(max_size=70),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def _leaf_paths(node: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    if isinstance(node, dict):
+        paths = [prefix] if prefix else []
+        for key, value in node.items():
+            paths.extend(_leaf_paths(value, (*prefix, key)))
+        return paths
+    return [prefix]
+
+
+SMALL_DOCUMENT_PATHS = _leaf_paths(small_keystore().to_json())
+
+
+@settings(max_examples=150, deadline=None)
+@given(path=st.sampled_from(SMALL_DOCUMENT_PATHS), value=json_values)
+def test_any_field_replaced_gives_only_typed_errors(path: tuple[str, ...], value: Any) -> None:
+    # A hostile or corrupted file: any field, nested or not, replaced by any JSON value.
+    document = small_keystore().to_json()
+    node = document
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    try:
+        keystore = Keystore.from_json(document)
+    except KeystoreFormatError:
+        return
+    try:
+        secret = keystore.decrypt(PASSWORD)
+    except KeystoreError:
+        return
+    assert secret == SECRET  # whatever still decrypts decrypts to the right key

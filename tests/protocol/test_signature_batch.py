@@ -141,6 +141,29 @@ def test_incremental_arrivals_match_the_batch(members: list[int], data: st.DataO
     assert aggregate.verify() is (Verdict.VALID in expected.verdicts)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    junk=st.lists(
+        st.one_of(
+            st.binary(max_size=120),
+            st.binary(min_size=95, max_size=95).map(lambda tail: bytes([0x80 | 0x20]) + tail),
+            st.binary(min_size=95, max_size=95).map(lambda tail: bytes([0x80]) + tail),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_posted_bytes_never_raise(junk: list[bytes]) -> None:
+    # Whatever a poster sends, the batch answers with verdicts; good shares next to it still pass.
+    shares = [SignatureShare(i, KEYS[i], raw) for i, raw in enumerate(junk)]
+    shares += shares_for([40, 41], {})
+    result = verify_signature_batch(DIGEST, shares)
+    expected = expected_one_by_one(shares)
+    assert [item.verdict for item in result.verdicts] == expected.verdicts
+    assert {40, 41} <= set(result.valid_members)
+    assert result.verifications <= verification_bound(expected.batched, expected.batched_bad)
+
+
 # --- exact counts -------------------------------------------------------------------------------------------
 
 
