@@ -68,7 +68,7 @@ _SCRYPT_MAXMEM_SLACK_BYTES: Final = 1 << 20
 """hashlib (OpenSSL) counts its scratch buffers slightly differently; 1 MiB headroom over 128·r·(n+p+2)."""
 
 _HEX = re.compile(r"^(?:0x)?((?:[0-9a-fA-F]{2})*)$")
-_PATH = re.compile(r"^m(?:/[0-9]+)*$")
+_PATH = re.compile(r"^m(?:/[0-9]{1,10})*$")  # 10 digits hold any uint32 index
 _MAX_PATH_INDEX = 2**32 - 1
 # C0 (U+0000-U+001F), DEL (U+007F) and C1 (U+0080-U+009F); space (U+0020) stays.
 _CONTROL_CODES = {code: None for code in (*range(0x00, 0x20), *range(0x7F, 0xA0))}
@@ -114,12 +114,13 @@ class ScryptParams:
             _positive_int(getattr(self, name), f"crypto.kdf.params.{name}")
         if self.n < 2 or self.n & (self.n - 1):
             raise KeystoreFormatError("crypto.kdf.params.n: must be a power of two greater than 1")
-        if self.n >= 2 ** (16 * self.r):
-            raise KeystoreFormatError("crypto.kdf.params.n: must be less than 2^(128·r/8) (RFC 7914)")
+        # The memory cap first: it bounds r and p, so nothing below works on hostile huge numbers.
         if _scrypt_memory(self.n, self.r, self.p) > SCRYPT_MAX_MEMORY_BYTES:
             raise KeystoreFormatError(
                 f"crypto.kdf.params: scrypt would need more than {SCRYPT_MAX_MEMORY_BYTES} bytes of memory"
             )
+        if self.n.bit_length() > 16 * self.r:  # n < 2^(128·r/8), without computing the power
+            raise KeystoreFormatError("crypto.kdf.params.n: must be less than 2^(128·r/8) (RFC 7914)")
         _check_dklen(self.dklen)
         _check_bytes(self.salt, "crypto.kdf.params.salt")
 

@@ -223,6 +223,11 @@ _DELETE = object()
         (_set("crypto.kdf.params.n", "128"), "integer"),
         (_set("crypto.kdf.params.n", 2**30), "memory"),
         (_set("crypto.kdf.params.p", 0), "positive"),
+        # Hostile sizes must be refused by cheap checks, not computed with (2^(16·r), int('1' * 5000)).
+        (_set("crypto.kdf.params.r", 2**62), "memory"),
+        (_set("crypto.kdf.params.p", 2**62), "memory"),
+        (_set("path", "m/" + "1" * 5000), "EIP-2334"),
+        (_set("crypto.kdf.params", {"dklen": 32, "n": 2**16, "p": 1, "r": 1, "salt": "00" * 32}), "RFC 7914"),
         (_set("crypto.kdf.params.dklen", 16), "dklen"),
         (_set("crypto.kdf.params.salt", "abc"), "hex"),
         (_set("crypto.kdf.params.salt", ""), "empty"),
