@@ -39,3 +39,19 @@ class MerkleError(ProtocolError):
 
 class IdentifierError(ProtocolError):
     """A stakerID, assetID, bech32 address or chain id is malformed."""
+
+
+class KeystoreError(ProtocolError):
+    """An EIP-2335 keystore cannot be used (see the subclasses for why)."""
+
+
+class KeystoreFormatError(KeystoreError):
+    """The keystore JSON is malformed: missing or mistyped fields, unsupported function, bad params."""
+
+
+class KeystorePasswordError(KeystoreError):
+    """The checksum does not match: a wrong password, or altered KDF params, ciphertext or checksum."""
+
+
+class KeystoreKeyMismatchError(KeystoreError):
+    """The decrypted secret is not a BLS secret key, or its public key differs from ``pubkey``."""
