@@ -25,7 +25,7 @@ from web3.types import TxParams, TxReceipt, Wei
 from devnet.anvil import AnvilNode
 from devnet.l1_deploy import GenesisValset, L1Deployment, contract_at
 from relayer.l1.artifacts import ContractName, load_artifact
-from relayer.protocol.bls import CURVE_ORDER, FIELD_MODULUS, SecretKey, sign
+from relayer.protocol.bls import CURVE_ORDER, FIELD_MODULUS, SecretKey, pop_prove, sign
 from relayer.protocol.merkle import DistributionLeaf, DistributionTree
 from relayer.protocol.packets import (
     FundingMode,
@@ -73,6 +73,11 @@ class ValidatorSet:
         """EIP-2537 G1 keys in bitmap order."""
         return tuple(secret.public_key().to_eip2537() for secret in self.secrets)
 
+    @cached_property
+    def pops(self) -> tuple[bytes, ...]:
+        """Each member's IETF proof of possession (compressed G2)."""
+        return tuple(pop_prove(secret).compressed for secret in self.secrets)
+
     @property
     def size(self) -> int:
         return len(self.secrets)
@@ -86,7 +91,7 @@ class ValidatorSet:
         return MemberList.of(zip(self.pubkeys, self.powers, strict=True))
 
     def genesis(self) -> GenesisValset:
-        return GenesisValset(nonce=self.nonce, pubkeys=self.pubkeys, powers=self.powers)
+        return GenesisValset(nonce=self.nonce, pubkeys=self.pubkeys, powers=self.powers, pops=self.pops)
 
     def update_payload(self) -> ValsetUpdatePayload:
         return ValsetUpdatePayload(

@@ -4,12 +4,15 @@ checked off chain (the deploy, the devnet genesis and the relayer check it; the 
 
 from __future__ import annotations
 
+import pytest
 from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
-from relayer.protocol.bls import CURVE_ORDER, SecretKey, sign
+from devnet.l1_deploy import GenesisValset, GenesisValsetRefusedError, deploy_l1
+from relayer.protocol.bls import CURVE_ORDER, SecretKey, pop_prove, sign
 from relayer.protocol.packets import FundingMode, Packet, PacketKind
 from tests.contracts.harness import (
+    EXOCORE_CHAIN,
     Attestation,
     System,
     ValidatorSet,
@@ -78,3 +81,24 @@ def test_rogue_key_lets_one_holder_sign_for_the_whole_set(system: System) -> Non
     assert system.gateway.functions.verifyAttestation(packet.digest, forged.as_abi()).call() is True
     deliver_forged = system.gateway.functions.submitDistribution(9, 41, packet.payload_bytes, forged.as_abi())
     transact(system, deliver_forged)
+
+
+def test_deploy_refuses_a_genesis_set_without_proofs_of_possession(
+    deployed: System, genesis_set: ValidatorSet
+) -> None:
+    """The rogue key's holder proves what it can (a PoP with its own secret ``a``): refused, and so is
+    a set with a proof missing; nothing is deployed."""
+    honest = ValidatorSet.generate(3, nonce=1, seed=33)
+    attacker = SecretKey.from_int(987654321)
+    rogue = rogue_key(honest.pubkeys, attacker)
+    best_effort = pop_prove(attacker).compressed
+    sent_before = deployed.w3.eth.get_transaction_count(deployed.deployer)
+    key = deployed.node.dev_accounts()[0].private_key
+    for genesis in (
+        GenesisValset(1, (*honest.pubkeys, rogue), (10, 10, 10, 10), (*honest.pops, best_effort)),
+        GenesisValset(1, honest.pubkeys, (10, 10, 10), (*honest.pops[:2], b"")),
+        GenesisValset(1, honest.pubkeys, (10, 10, 10), honest.pops[:2]),
+    ):
+        with pytest.raises(GenesisValsetRefusedError):
+            deploy_l1(deployed.w3, key, genesis, EXOCORE_CHAIN)
+    assert deployed.w3.eth.get_transaction_count(deployed.deployer) == sent_before
