@@ -1,11 +1,17 @@
 """Gas of the L1 contracts on anvil: packet verification, valset rotation, payouts, claims.
 
-Run: ``.venv/bin/python bench/gas.py`` (starts its own anvil; ~1 minute). Prints one table per
+Run: ``.venv/bin/python -m bench.gas`` (starts its own anvil; ~1 minute). Prints one table per
 operation with the targets of the L1 contracts issue and reference points:
 
 - a 100-validator packet verified for <= 250k gas (re-sending every key in calldata ≈ 480k;
   Celestia Blobstream's ECDSA 30-of-100 check ≈ 329k);
 - payout <= 35k gas per leaf at batch 100 (mint to fresh addresses).
+
+Where the previous gateway's figure is known (measured by this script before the gateway kept every
+valset's range, skipped paid leaves in a batch and checked key subgroups with one G1MSM; recorded in
+contracts/README.md) it is printed next to today's as "before". The install-time subgroup check is
+also measured both ways (one MSM over all keys vs. G1ADD aggregation plus a one-point MSM per key)
+from the precompiles' own cost.
 
 "verify" is a transaction calling ``verifyAttestation(digest, att)`` (21k intrinsic + calldata +
 the check), so it isolates what a packet pays for being authenticated; "exec" subtracts the
@@ -30,7 +36,7 @@ from web3.types import TxParams, Wei
 from devnet.anvil import AnvilConfig, AnvilNode
 from devnet.l1_deploy import GenesisValset, L1Deployment, contract_at, deploy_l1
 from relayer.l1.artifacts import ContractName
-from relayer.protocol.bls import CURVE_ORDER, SecretKey, sign
+from relayer.protocol.bls import CURVE_ORDER, SecretKey, pop_prove, sign
 from relayer.protocol.merkle import DistributionLeaf, DistributionTree
 from relayer.protocol.packets import (
     FundingMode,
@@ -54,6 +60,19 @@ RESEND_KEYS_BASELINE_GAS: Final = 480_000
 BLOBSTREAM_BASELINE_GAS: Final = 329_000
 PAYOUT_TARGET_GAS_PER_LEAF: Final = 35_000
 INTRINSIC_GAS: Final = 21_000
+BEFORE_PACKET_GAS: Final = {
+    (100, "100%"): (193_583, 297_978, 3_267_327),
+    (100, "67%+"): (223_343, 327_750, 3_297_123),
+}
+"""(verify tx, submitDistribution, updateValset) of the previous gateway at 100 validators, Prague."""
+BEFORE_PAYOUT_GAS_PER_LEAF: Final = {("MINT", 100): 31_135, ("VAULT", 100): 31_763}
+"""Per-leaf gas of the previous gateway's payout at batch 100 (fresh recipients), Prague."""
+G1MSM: Final = "0x000000000000000000000000000000000000000c"
+G1ADD_GAS: Final = 375
+"""EIP-2537's fixed G1ADD price. Not measurable as a lone transaction: 256 bytes of calldata put it
+under the EIP-7623 calldata floor, which hides the 375."""
+CALLDATA_FLOOR_GAS_PER_TOKEN: Final = 10
+"""EIP-7623 (Prague): a transaction pays at least 21k + 10 per calldata token (zero byte 1, other 4)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +92,9 @@ class Signers:
 
     def pubkeys(self) -> tuple[bytes, ...]:
         return tuple(secret.public_key().to_eip2537() for secret in self.secrets)
+
+    def pops(self) -> tuple[bytes, ...]:
+        return tuple(pop_prove(secret).compressed for secret in self.secrets)
 
     def minimal_quorum(self) -> list[int]:
         # Equal powers: the fewest signers strictly above two thirds.
@@ -95,7 +117,9 @@ class Bench:
 
     def deploy(self, signers: Signers) -> tuple[L1Deployment, Contract]:
 
-        genesis = GenesisValset(nonce=signers.nonce, pubkeys=signers.pubkeys(), powers=signers.powers)
+        genesis = GenesisValset(
+            nonce=signers.nonce, pubkeys=signers.pubkeys(), powers=signers.powers, pops=signers.pops()
+        )
         deployment = deploy_l1(self.w3, self.key, genesis, EXOCORE_CHAIN)
         return deployment, contract_at(self.w3, ContractName.EXOCORE_GATEWAY, deployment.gateway)
 
@@ -197,17 +221,18 @@ def bench_packets(bench: Bench) -> None:
             )
             gas_update = bench.gas(call)
             bench.node.revert(snapshot)
+            before = BEFORE_PACKET_GAS.get((size, label))
             rows.append(
                 (
                     size,
                     f"{label} ({len(chosen)})",
-                    f"{verify_gas:,}",
+                    f"{verify_gas:,}" + (f" (before {before[0]:,})" if before else ""),
                     f"{verify_exec:,}",
                     f"{VERIFY_TARGET_GAS / verify_gas:.2f}x",
                     f"{RESEND_KEYS_BASELINE_GAS / verify_gas:.2f}x",
                     f"{BLOBSTREAM_BASELINE_GAS / verify_gas:.2f}x",
-                    f"{gas_dist[1]:,}",
-                    f"{gas_update:,}",
+                    f"{gas_dist[1]:,}" + (f" (before {before[1]:,})" if before else ""),
+                    f"{gas_update:,}" + (f" (before {before[2]:,})" if before else ""),
                 )
             )
     table(
@@ -261,16 +286,41 @@ def bench_payouts(bench: Bench) -> None:
             leaves = [(leaf.index, to_checksum_address(leaf.staker), leaf.amount) for leaf in multi.leaves]
             call = gateway.functions.payout(dist, leaves, list(multi.proof), list(multi.proof_flags))
             used = bench.gas(call)
+            before = BEFORE_PAYOUT_GAS_PER_LEAF.get((funding.name, batch))
             rows.append(
                 (
                     funding.name,
                     batch,
                     len(multi.proof),
                     f"{used:,}",
-                    f"{used // batch:,}",
+                    f"{used // batch:,}" + (f" (before {before:,})" if before else ""),
                     f"{(used - INTRINSIC_GAS) // batch:,}",
                 )
             )
+        # A batch of 100 one of whose leaves a stranger claimed first: 99 paid, one skipped.
+        chosen = by_position[cursor : cursor + 100]
+        cursor += 100
+        claimed = tree.leaf(chosen[37])
+        bench.gas(
+            gateway.functions.claim(
+                dist,
+                (claimed.index, to_checksum_address(claimed.staker), claimed.amount),
+                list(tree.proof(claimed.index)),
+            )
+        )
+        multi = tree.multiproof(chosen)
+        leaves = [(leaf.index, to_checksum_address(leaf.staker), leaf.amount) for leaf in multi.leaves]
+        used = bench.gas(gateway.functions.payout(dist, leaves, list(multi.proof), list(multi.proof_flags)))
+        rows.append(
+            (
+                funding.name,
+                "100, 1 claimed first",
+                len(multi.proof),
+                f"{used:,}",
+                f"{used // 99:,} per paid leaf",
+                f"{(used - INTRINSIC_GAS) // 99:,}",
+            )
+        )
         index = by_position[cursor]
         leaf = tree.leaf(index)
         call = gateway.functions.claim(
@@ -295,6 +345,48 @@ def bench_payouts(bench: Bench) -> None:
     )
 
 
+def precompile_gas(bench: Bench, address: str, data: bytes) -> int:
+    """Execution gas of one precompile call (estimate minus intrinsic and calldata gas)."""
+    params: TxParams = {"from": bench.sender, "to": to_checksum_address(address), "data": data}
+    estimate = int(bench.w3.eth.estimate_gas(params))
+    floor = INTRINSIC_GAS + CALLDATA_FLOOR_GAS_PER_TOKEN * sum(4 if byte else 1 for byte in data)
+    if estimate <= floor:
+        raise RuntimeError(f"{address}: the estimate is the EIP-7623 calldata floor, not the call's cost")
+    return estimate - INTRINSIC_GAS - sum(16 if byte else 4 for byte in data)
+
+
+def bench_subgroup_check(bench: Bench) -> None:
+    """The install-time key check both ways, from the precompiles' own cost."""
+    rows: list[tuple[object, ...]] = []
+    one = (1).to_bytes(32, "big")
+    for size in VALSET_SIZES:
+        keys = Signers.generate(size, nonce=1, seed=size).pubkeys()
+        msm_all = precompile_gas(bench, G1MSM, b"".join(key + one for key in keys))
+        msm_each = sum(precompile_gas(bench, G1MSM, key + one) for key in keys)
+        adds = G1ADD_GAS * size
+        rows.append(
+            (
+                size,
+                f"{msm_all:,}",
+                f"{adds + msm_each:,}",
+                f"{adds:,}",
+                f"{msm_all - adds:,}",
+            )
+        )
+    table(
+        "Valset install: aggregate key + subgroup check (precompile gas; G1ADD at its fixed 375)."
+        " chosen: one G1MSM over all keys",
+        (
+            "validators",
+            "one MSM (all keys, scalar 1)",
+            "G1ADD each + 1-point MSM each",
+            "G1ADD each (before: no subgroup check)",
+            "added by the check (chosen)",
+        ),
+        rows,
+    )
+
+
 def main() -> None:
     started = time.monotonic()
     for hardfork in ("prague", "osaka"):
@@ -304,6 +396,7 @@ def main() -> None:
             bench = Bench(node)
             bench_packets(bench)
             if hardfork == "prague":
+                bench_subgroup_check(bench)
                 bench_payouts(bench)
     print(f"\n({time.monotonic() - started:.0f} s)")
 

@@ -29,8 +29,10 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxParams, TxReceipt, Wei
 
-from relayer.errors import TxError
+from relayer.errors import ConfigError, TxError
 from relayer.l1.artifacts import ContractName, load_artifact
+from relayer.protocol.attestation import check_proofs_of_possession
+from relayer.protocol.errors import SignatureError
 from relayer.protocol.types import Hash32
 
 SLASHING_SINK_DEFAULT: Final = to_checksum_address("0x000000000000000000000000000000000000dEaD")
@@ -54,6 +56,10 @@ REWARD_TOKEN_NAME: Final = "Exocore Reward"  # noqa: S105 - a token name, not a 
 REWARD_TOKEN_SYMBOL: Final = "EXOR"  # noqa: S105 - a token symbol, not a secret
 
 
+class GenesisValsetRefusedError(ConfigError):
+    """The genesis validator set cannot be trusted: a key without a valid proof of possession."""
+
+
 @dataclass(frozen=True, slots=True)
 class GenesisValset:
     """The validator set the gateway trusts at deployment (the genesis set)."""
@@ -62,6 +68,9 @@ class GenesisValset:
     pubkeys: tuple[bytes, ...]
     """EIP-2537 uncompressed G1 keys (128 bytes each), in bitmap order."""
     powers: tuple[int, ...]
+    pops: tuple[bytes, ...]
+    """Each key's IETF proof of possession (96 bytes compressed G2), same order. The gateway cannot
+    check them on chain; :func:`deploy_l1` refuses a set without them before sending anything."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,10 +178,17 @@ def deploy_l1(
 ) -> L1Deployment:
     """Deploy WETH (unless ``weth`` is given), both vaults, the reward token and the gateway.
 
+    The genesis set's proofs of possession are checked first: a set with a key its holder cannot
+    prove (a rogue key) raises :class:`GenesisValsetRefusedError` and nothing is deployed.
+
     ``owner``, ``guardian`` and ``token_admin`` default to the deployer. ``restaked_principal``:
     deposit that much WETH and reward token into the RestakingVault (the deployer must be the token
     admin, to mint the reward token).
     """
+    try:
+        check_proofs_of_possession(genesis.pubkeys, genesis.pops)
+    except SignatureError as exc:
+        raise GenesisValsetRefusedError(f"genesis validator set refused: {exc}") from exc
     account: LocalAccount = Account.from_key(deployer_key)
     owner_address = to_checksum_address(owner or account.address)
     guardian_address = to_checksum_address(guardian or account.address)

@@ -103,7 +103,9 @@ def deploy_for_devnet(
         deploy_l1(
             w3,
             anvil.dev_accounts()[0].private_key,
-            GenesisValset(GENESIS_VALSET_NONCE, keys, tuple(v.power for v in members)),
+            GenesisValset(
+                GENESIS_VALSET_NONCE, keys, tuple(v.power for v in members), tuple(v.pop for v in members)
+            ),
             ChainId.parse(chain_id).hash,
             # Devnet SLASH packets move principal out of the RestakingVault: it must hold some.
             restaked_principal=DEVNET_RESTAKED_PRINCIPAL,

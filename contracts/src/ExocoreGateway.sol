@@ -14,9 +14,17 @@ import {Attestation, IRestakingVault, IRewardMintable, IRewardVault, Leaf} from 
 /// @notice The L1 end of exorelay. It trusts one thing: the Exocore validator set it stores, which
 /// it verifies itself (BLS12-381 aggregate signatures over EIP-2537) and which only the current set
 /// can replace. Everything a relayer submits is checked here; a relayer can delay, never forge.
-/// @dev Validator-set storage: the ordered set lives in an SSTORE2-style data contract (immutable
-/// code, read with EXTCODECOPY). Storage holds only the pointer, the set's nonce and size (one slot)
-/// and its commitment. Data contract code layout (byte offsets):
+/// @dev Invariants:
+/// - Every set ever installed stays known with the packet-nonce range it was current for:
+///   [nonce of the VALSET_UPDATE that installed it (genesis: 0), nonce of the one that retired it).
+///   A distribution or slash signed by set v is accepted iff v is known and its nonce lies in v's
+///   range, so the order in which packets are delivered never orphans a validly signed packet.
+/// - Only the current set signs a VALSET_UPDATE; valset nonces strictly increase.
+/// - Every packet nonce is consumed once (one bitmap for all kinds).
+/// - Every installed key is a G1 point in the prime-order subgroup (one G1MSM over all keys).
+/// Validator-set storage: the ordered set lives in an SSTORE2-style data contract (immutable
+/// code, read with EXTCODECOPY). Storage holds one slot per set {pointer, size, start, end} (the
+/// only slot a packet reads) and its commitment. Data contract code layout (byte offsets):
 ///   [0]                 0x00 (STOP: the contract cannot be called)
 ///   [1, 129)            aggregate public key Σ pk_i (EIP-2537 G1)
 ///   [129, 161)          total power (uint256)
@@ -44,6 +52,8 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
 
     uint256 private constant HEADER_BYTES = 161;
     uint256 private constant RECORD_BYTES = 128;
+    /// @dev One G1MSM input pair: EIP-2537 G1 point (128 B) and a 32-byte scalar.
+    uint256 private constant MSM_PAIR_BYTES = 160;
     uint256 private constant MASK_128 = 0xffffffffffffffffffffffffffffffff;
     /// @dev Byte k (from the most significant) = j for the j with 2^j mod 11 == k, j = 0..7.
     uint256 private constant LOG2_MOD_11 = 0x0000010002040007030605000000000000000000000000000000000000000000;
@@ -53,11 +63,16 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
 
     // ------------------------------------------------------------------ types
 
-    /// @dev One storage slot: read once per packet.
+    /// @dev One storage slot per set ever installed: the only slot a packet reads to find its
+    /// signers. Nonces of the range are uint40 (a VALSET_UPDATE carrying a larger packet nonce is
+    /// refused; Exocore numbers packets from 1, so 2^40 is out of reach).
     struct Valset {
         address pointer;
-        uint64 nonce;
-        uint32 size;
+        uint16 size;
+        /// Packet nonce of the VALSET_UPDATE that installed the set (genesis: 0), inclusive.
+        uint40 startNonce;
+        /// Packet nonce of the VALSET_UPDATE that retired it, exclusive; 0 while it is current.
+        uint40 endNonce;
     }
 
     /// @dev Four slots. total/paid are uint128 (checked at submission) so they share a slot that
@@ -86,9 +101,12 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
     IRewardVault public immutable REWARD_VAULT;
     IRestakingVault public immutable RESTAKING_VAULT;
 
-    Valset private _valset;
-    bytes32 public valsetCommitment;
+    /// @dev valset nonce => its record; a zero pointer means "never installed".
+    mapping(uint64 valsetNonce => Valset) private _valsets;
+    mapping(uint64 valsetNonce => bytes32 commitment) private _commitments;
+    /// @dev guardian and the current valset nonce share one slot (neither is read per packet).
     address public guardian;
+    uint64 private _currentValsetNonce;
 
     /// @dev Packet nonces, one bit each (all kinds share the bitmap).
     mapping(uint256 word => uint256 bits) private _usedNonces;
@@ -125,6 +143,11 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
     // ------------------------------------------------------------------ errors
 
     error StaleValset(uint64 current, uint64 provided);
+    error UnknownValset(uint64 valsetNonce);
+    error NonceOutsideValsetRange(uint64 valsetNonce, uint64 nonce, uint64 startNonce, uint64 endNonce);
+    error PacketNonceTooLarge(uint64 nonce);
+    error PublicKeyNotInSubgroup(uint256 index);
+    error RenounceWhilePaused();
     error NonceAlreadyUsed(uint64 nonce);
     error InvalidSignerBitmap();
     error InsufficientQuorum(uint256 signedPower, uint256 totalPower);
@@ -176,13 +199,14 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
         RESTAKING_VAULT = restakingVault;
         guardian = guardian_;
         emit GuardianChanged(address(0), guardian_);
-        _installValset(genesisValsetNonce, genesisPubkeys, genesisPowers);
+        _installValset(genesisValsetNonce, 0, genesisPubkeys, genesisPowers);
     }
 
     // ------------------------------------------------------------------ packets
 
     /// @notice Replace the validator set. Signed by the current set; the packet nonce is consumed
-    /// like any other packet's, and the new set's nonce must be strictly higher (it may skip).
+    /// like any other packet's, and the new set's nonce must be strictly higher (it may skip). The
+    /// outgoing set stays known: packets it signed with nonces below this one are still accepted.
     function updateValset(uint64 valsetNonce, uint64 nonce, bytes calldata payload, Attestation calldata att)
         external
         whenNotPaused
@@ -191,7 +215,8 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
         (uint64 newValsetNonce, bytes[] memory pubkeys, uint256[] memory powers) =
             abi.decode(payload, (uint64, bytes[], uint256[]));
         if (newValsetNonce <= valsetNonce) revert ValsetNonceNotIncreasing(valsetNonce, newValsetNonce);
-        _installValset(newValsetNonce, pubkeys, powers);
+        _valsets[valsetNonce].endNonce = uint40(nonce); // range-checked in _authorise
+        _installValset(newValsetNonce, uint40(nonce), pubkeys, powers);
     }
 
     /// @notice Record a reward distribution (Merkle root of its leaves) signed by the current set.
@@ -254,6 +279,9 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
     // ------------------------------------------------------------------ payouts
 
     /// @notice Pay a batch of leaves proven with one OZ multiproof. Anyone may call.
+    /// @dev Leaves already paid (by a claim that landed first, or an earlier batch) are skipped
+    /// without an event; the multiproof still covers them. So nobody can grief a batch by claiming
+    /// one of its leaves just before it lands: the rest are paid, each leaf at most once.
     function payout(
         bytes32 distributionId,
         Leaf[] calldata leaves,
@@ -271,14 +299,26 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
         }
         if (!MerkleProof.multiProofVerifyCalldata(proof, proofFlags, root, hashes)) revert InvalidMerkleProof();
         uint32 leafCount = dist.leafCount;
+        mapping(uint256 => uint256) storage words = _paidLeaves[distributionId];
+        // Batch positions skipped as already paid, one bit each; allocated on the first skip only.
+        uint256[] memory skipped;
         uint256 sum = 0;
         for (uint256 i = 0; i < count; ++i) {
             Leaf calldata leaf = leaves[i];
-            _markPaid(distributionId, leaf.index, leafCount);
+            uint256 index = leaf.index;
+            if (index >= leafCount) revert LeafIndexOutOfRange(index, leafCount);
+            uint256 bit = uint256(1) << (index & 0xff);
+            uint256 bits = words[index >> 8];
+            if (bits & bit != 0) {
+                if (skipped.length == 0) skipped = new uint256[]((count + 255) >> 8);
+                skipped[i >> 8] |= uint256(1) << (i & 0xff);
+                continue;
+            }
+            words[index >> 8] = bits | bit;
             sum += leaf.amount; // checked: a batch summing past 2^256 reverts (Panic)
         }
         _settle(dist, sum);
-        _pay(distributionId, dist, leaves);
+        _pay(distributionId, dist, leaves, skipped);
     }
 
     /// @notice Pay one leaf with its Merkle proof. Anyone may call (the staker self-claims).
@@ -318,6 +358,18 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
         guardian = newGuardian;
     }
 
+    /// @notice Give up ownership for good. Refused while paused (nobody could ever unpause), and it
+    /// removes the guardian too (a guardian's pause could then never be lifted): afterwards nobody
+    /// can pause, unpause or change the guardian, and packets and payouts run unattended.
+    function renounceOwnership() public override onlyOwner {
+        if (paused()) revert RenounceWhilePaused();
+        if (guardian != address(0)) {
+            emit GuardianChanged(guardian, address(0));
+            guardian = address(0);
+        }
+        super.renounceOwnership();
+    }
+
     // ------------------------------------------------------------------ views
 
     /// @notice The digest the validator set signs for a packet to this gateway.
@@ -334,7 +386,8 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
     /// @notice Whether `att` is a valid current-set attestation of `digest` (bitmap well-formed,
     /// power strictly > 2/3, aggregate signature verifies). Never reverts on bad input.
     function verifyAttestation(bytes32 digest, Attestation calldata att) external view returns (bool) {
-        (AttestationStatus status,,) = _checkAttestation(_valset, digest, att);
+        Valset memory vs = _valsets[_currentValsetNonce];
+        (AttestationStatus status,,) = _checkAttestation(vs.pointer, vs.size, digest, att);
         return status == AttestationStatus.Valid;
     }
 
@@ -344,23 +397,46 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
         view
         returns (AttestationStatus status, uint256 signedPower, uint256 totalPower)
     {
-        return _checkAttestation(_valset, digest, att);
+        Valset memory vs = _valsets[_currentValsetNonce];
+        return _checkAttestation(vs.pointer, vs.size, digest, att);
     }
 
     function currentValsetNonce() external view returns (uint64) {
-        return _valset.nonce;
+        return _currentValsetNonce;
+    }
+
+    /// @notice Commitment of the current set.
+    function valsetCommitment() external view returns (bytes32) {
+        return _commitments[_currentValsetNonce];
+    }
+
+    /// @notice Commitment of any set ever installed (zero if never installed); the relayer checks
+    /// quorum against the set a packet was signed by, retired or current.
+    function valsetCommitmentOf(uint64 valsetNonce) external view returns (bytes32) {
+        return _commitments[valsetNonce];
+    }
+
+    /// @notice Where set `valsetNonce` lives and the packet nonces it may sign:
+    /// [startNonce, endNonce), endNonce 0 while it is current. A zero pointer: never installed.
+    function valsetRecord(uint64 valsetNonce)
+        external
+        view
+        returns (address pointer, uint256 size, uint64 startNonce, uint64 endNonce)
+    {
+        Valset memory vs = _valsets[valsetNonce];
+        return (vs.pointer, vs.size, vs.startNonce, vs.endNonce);
     }
 
     function valsetSize() external view returns (uint256) {
-        return _valset.size;
+        return _valsets[_currentValsetNonce].size;
     }
 
     function valsetPointer() external view returns (address) {
-        return _valset.pointer;
+        return _valsets[_currentValsetNonce].pointer;
     }
 
     function valsetTotalPower() external view returns (uint256 total) {
-        address pointer = _valset.pointer;
+        address pointer = _valsets[_currentValsetNonce].pointer;
         assembly ("memory-safe") {
             extcodecopy(pointer, 0x00, 129, 32)
             total := mload(0x00)
@@ -369,7 +445,7 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
 
     function valsetAggregateKey() external view returns (bytes memory key) {
         key = new bytes(128);
-        address pointer = _valset.pointer;
+        address pointer = _valsets[_currentValsetNonce].pointer;
         assembly ("memory-safe") {
             extcodecopy(pointer, add(key, 0x20), 1, 128)
         }
@@ -377,7 +453,7 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
 
     /// @notice Member `index` of the current set: its EIP-2537 G1 key and power.
     function validator(uint256 index) external view returns (bytes memory pubkey, uint256 power) {
-        Valset memory vs = _valset;
+        Valset memory vs = _valsets[_currentValsetNonce];
         if (index >= vs.size) revert ValidatorIndexOutOfRange(index, vs.size);
         pubkey = new bytes(128);
         address pointer = vs.pointer;
@@ -417,15 +493,26 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
         bytes calldata payload,
         Attestation calldata att
     ) private {
-        Valset memory vs = _valset;
-        if (valsetNonce_ != vs.nonce) revert StaleValset(vs.nonce, valsetNonce_);
+        Valset memory vs = _valsets[valsetNonce_];
+        if (vs.pointer == address(0)) revert UnknownValset(valsetNonce_);
+        if (kind == KIND_VALSET_UPDATE) {
+            // Only the current set rotates, and only forward of the packet that installed it.
+            if (vs.endNonce != 0) revert StaleValset(_currentValsetNonce, valsetNonce_);
+            if (nonce <= vs.startNonce) {
+                revert NonceOutsideValsetRange(valsetNonce_, nonce, vs.startNonce, vs.endNonce);
+            }
+            if (nonce > type(uint40).max) revert PacketNonceTooLarge(nonce);
+        } else if (nonce < vs.startNonce || (vs.endNonce != 0 && nonce >= vs.endNonce)) {
+            revert NonceOutsideValsetRange(valsetNonce_, nonce, vs.startNonce, vs.endNonce);
+        }
         uint256 word = nonce >> 8;
         uint256 bit = uint256(1) << (nonce & 0xff);
         uint256 bits = _usedNonces[word];
         if (bits & bit != 0) revert NonceAlreadyUsed(nonce);
         _usedNonces[word] = bits | bit;
         bytes32 digest = packetDigest(valsetNonce_, kind, nonce, keccak256(payload));
-        (AttestationStatus status, uint256 signedPower, uint256 totalPower) = _checkAttestation(vs, digest, att);
+        (AttestationStatus status, uint256 signedPower, uint256 totalPower) =
+            _checkAttestation(vs.pointer, vs.size, digest, att);
         if (status == AttestationStatus.Valid) return;
         if (status == AttestationStatus.InvalidSignerBitmap) revert InvalidSignerBitmap();
         if (status == AttestationStatus.InsufficientQuorum) revert InsufficientQuorum(signedPower, totalPower);
@@ -434,12 +521,11 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
 
     /// @dev Bitmap shape, quorum, then one pairing check:
     /// e(aggPk, H(digest)) · e(-G1, sig) == 1.
-    function _checkAttestation(Valset memory vs, bytes32 digest, Attestation calldata att)
+    function _checkAttestation(address pointer, uint256 n, bytes32 digest, Attestation calldata att)
         private
         view
         returns (AttestationStatus status, uint256 signedPower, uint256 totalPower)
     {
-        uint256 n = vs.size;
         bytes calldata bitmap = att.signerBitmap;
         if (bitmap.length != (n + 7) >> 3) return (AttestationStatus.InvalidSignerBitmap, 0, 0);
         uint256 tailBits = n & 7;
@@ -456,7 +542,7 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
         }
         uint256 selectedPower;
         bool subtract = signers * 2 > n;
-        (totalPower, selectedPower) = _aggregate(vs.pointer, bitmap, n, subtract, buf);
+        (totalPower, selectedPower) = _aggregate(pointer, bitmap, n, subtract, buf);
         signedPower = subtract ? totalPower - selectedPower : selectedPower;
         if (!_meetsQuorum(signedPower, totalPower)) {
             return (AttestationStatus.InsufficientQuorum, signedPower, totalPower);
@@ -564,7 +650,13 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
 
     // ------------------------------------------------------------------ internals: valset storage
 
-    function _installValset(uint64 newNonce, bytes[] memory pubkeys, uint256[] memory powers) private {
+    /// @dev Writes the data contract and the set's record. The aggregate key is one G1MSM over all
+    /// keys with scalar 1: EIP-2537 MSM checks every input's encoding, curve and prime-order
+    /// subgroup membership, so the aggregate and the subgroup check cost one precompile call
+    /// (cheaper than G1ADD aggregation plus a one-point MSM per key; figures in contracts/README.md).
+    function _installValset(uint64 newNonce, uint40 startNonce, bytes[] memory pubkeys, uint256[] memory powers)
+        private
+    {
         uint256 n = pubkeys.length;
         if (n == 0 || n > MAX_VALIDATORS) revert InvalidValsetSize(n);
         if (powers.length != n) revert ValsetLengthMismatch(n, powers.length);
@@ -577,16 +669,13 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
             mstore(c, or(shl(248, 0x61), or(shl(232, runtimeLength), shl(176, 0x80600a3d393df3))))
             // c[10] = 0x00 is already zero (STOP). Header at c + 11, records at c + 10 + HEADER_BYTES.
         }
-        // Aggregate Σ pk_i by G1ADD from the identity; each add also validates the key's encoding
-        // and curve membership (EIP-2537 rejects malformed input).
+        // MSM input: n pairs (key 128 B, scalar 32 B = 1); output (the aggregate) at acc.
+        uint256 msm;
         uint256 acc;
         assembly ("memory-safe") {
-            acc := mload(0x40)
-            mstore(0x40, add(acc, 256))
-            mstore(acc, 0)
-            mstore(add(acc, 0x20), 0)
-            mstore(add(acc, 0x40), 0)
-            mstore(add(acc, 0x60), 0)
+            msm := mload(0x40)
+            acc := add(msm, mul(n, MSM_PAIR_BYTES))
+            mstore(0x40, add(acc, 128))
         }
         for (uint256 i = 0; i < n; ++i) {
             bytes memory key = pubkeys[i];
@@ -606,10 +695,11 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
                 let y1 := mload(add(k, 0x60))
                 // The identity (all zero) is not a key.
                 ok := iszero(iszero(or(or(x0, x1), or(y0, y1))))
-                mcopy(add(acc, 128), k, 128)
-                ok := and(ok, staticcall(gas(), 0x0b, acc, 256, acc, 128))
+                let pair := add(msm, mul(i, MSM_PAIR_BYTES))
+                mcopy(pair, k, 128)
+                mstore(add(pair, 128), 1)
                 // Record: power[0:16] ‖ x ‖ power[16:32] ‖ y, i.e. the padded key with the power
-                // in its two padding areas (padding is zero, checked by G1ADD above).
+                // in its two padding areas (padding is zero, checked by the MSM below).
                 let r := add(add(code, 0x20), add(10, add(HEADER_BYTES, shl(7, i))))
                 mstore(r, or(shl(128, shr(128, power)), x0))
                 mstore(add(r, 0x20), x1)
@@ -618,6 +708,11 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
             }
             if (!ok) revert InvalidPublicKey(i);
         }
+        bool msmOk;
+        assembly ("memory-safe") {
+            msmOk := staticcall(gas(), 0x0c, msm, mul(n, MSM_PAIR_BYTES), acc, 128)
+        }
+        if (!msmOk) _revertBadKey(pubkeys);
         bool nonIdentity;
         assembly ("memory-safe") {
             nonIdentity :=
@@ -633,9 +728,40 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
         }
         if (pointer == address(0)) revert ValsetStorageFailed();
         bytes32 commitment = keccak256(abi.encode(newNonce, pubkeys, powers));
-        _valset = Valset({pointer: pointer, nonce: newNonce, size: uint32(n)});
-        valsetCommitment = commitment;
+        _valsets[newNonce] = Valset({pointer: pointer, size: uint16(n), startNonce: startNonce, endNonce: 0});
+        _commitments[newNonce] = commitment;
+        _currentValsetNonce = newNonce;
         emit ValsetUpdated(newNonce, commitment, totalPower);
+    }
+
+    /// @dev The MSM over all keys failed: name the first key that is malformed or off the curve
+    /// (G1ADD with the identity refuses it) or outside the prime-order subgroup (a one-point MSM
+    /// refuses it). Runs only on the failure path.
+    function _revertBadKey(bytes[] memory pubkeys) private view {
+        uint256 buf;
+        assembly ("memory-safe") {
+            buf := mload(0x40)
+            mstore(0x40, add(buf, 288))
+        }
+        for (uint256 i = 0; i < pubkeys.length; ++i) {
+            bytes memory key = pubkeys[i];
+            bool onCurve;
+            bool inSubgroup;
+            assembly ("memory-safe") {
+                mcopy(buf, add(key, 0x20), 128)
+                mstore(add(buf, 128), 0)
+                mstore(add(buf, 160), 0)
+                mstore(add(buf, 192), 0)
+                mstore(add(buf, 224), 0)
+                onCurve := staticcall(gas(), 0x0b, buf, 256, add(buf, 128), 128)
+                mcopy(buf, add(key, 0x20), 128)
+                mstore(add(buf, 128), 1)
+                inSubgroup := staticcall(gas(), 0x0c, buf, 160, add(buf, 160), 128)
+            }
+            if (!onCurve) revert InvalidPublicKey(i);
+            if (!inSubgroup) revert PublicKeyNotInSubgroup(i);
+        }
+        revert InvalidPublicKey(pubkeys.length); // unreachable: some key made the MSM fail
     }
 
     // ------------------------------------------------------------------ internals: payouts
@@ -666,18 +792,24 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
         dist.paid = uint128(paid);
     }
 
-    function _pay(bytes32 distributionId, Distribution storage dist, Leaf[] calldata leaves) private {
+    /// @dev Pays every leaf whose batch position is not set in `skipped` (empty: none skipped).
+    function _pay(bytes32 distributionId, Distribution storage dist, Leaf[] calldata leaves, uint256[] memory skipped)
+        private
+    {
         address token = dist.token;
         uint256 count = leaves.length;
+        bool skipping = skipped.length != 0;
         if (dist.funding == FUNDING_MINT) {
             for (uint256 i = 0; i < count; ++i) {
+                if (skipping && (skipped[i >> 8] >> (i & 0xff)) & 1 != 0) continue;
                 Leaf calldata leaf = leaves[i];
                 IRewardMintable(token).mint(leaf.staker, leaf.amount);
                 emit RewardPaid(distributionId, leaf.index, leaf.staker, leaf.amount);
             }
         } else {
-            REWARD_VAULT.payBatch(dist.avs, token, leaves);
+            REWARD_VAULT.payBatch(dist.avs, token, leaves, skipped);
             for (uint256 i = 0; i < count; ++i) {
+                if (skipping && (skipped[i >> 8] >> (i & 0xff)) & 1 != 0) continue;
                 Leaf calldata leaf = leaves[i];
                 emit RewardPaid(distributionId, leaf.index, leaf.staker, leaf.amount);
             }

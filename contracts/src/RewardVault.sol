@@ -66,18 +66,29 @@ contract RewardVault is ReentrancyGuardTransient {
         emit Paid(avs, token, amount, 1);
     }
 
-    /// @notice Pay every leaf's staker its amount from `avs`'s balance of `token`.
-    function payBatch(address avs, address token, Leaf[] calldata leaves) external onlyGateway nonReentrant {
+    /// @notice Pay every leaf's staker its amount from `avs`'s balance of `token`, except the leaves
+    /// whose batch position i has bit (i % 256) of `skipped[i / 256]` set (the gateway skips leaves
+    /// already paid; an empty `skipped` skips none).
+    function payBatch(address avs, address token, Leaf[] calldata leaves, uint256[] calldata skipped)
+        external
+        onlyGateway
+        nonReentrant
+    {
         uint256 count = leaves.length;
+        bool skipping = skipped.length != 0;
         uint256 sum = 0;
+        uint256 recipients = 0;
         for (uint256 i = 0; i < count; ++i) {
+            if (skipping && (skipped[i >> 8] >> (i & 0xff)) & 1 != 0) continue;
             sum += leaves[i].amount;
+            ++recipients;
         }
         _debit(avs, token, sum);
         for (uint256 i = 0; i < count; ++i) {
+            if (skipping && (skipped[i >> 8] >> (i & 0xff)) & 1 != 0) continue;
             IERC20(token).safeTransfer(leaves[i].staker, leaves[i].amount);
         }
-        emit Paid(avs, token, sum, count);
+        emit Paid(avs, token, sum, recipients);
     }
 
     function _debit(address avs, address token, uint256 amount) private {

@@ -226,6 +226,8 @@ class ValidatorEntry:
     bls_pubkey: bytes
     power: int
     bls_secret: bytes | None
+    pop: bytes
+    """IETF proof of possession of ``bls_pubkey`` (checked when the validator was admitted)."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ from typing import Any, Final
 
 from relayer.errors import ConfigError
 from relayer.protocol import bls
+from relayer.protocol.attestation import check_proofs_of_possession
 from relayer.protocol.claims import PROPORTION_ONE
+from relayer.protocol.errors import SignatureError
 from relayer.protocol.ids import AssetId, ChainId
 from relayer.protocol.types import Address, Hash32, as_address
 
@@ -77,12 +79,16 @@ def seed_material(seed: str, label: str) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class GenesisValidator:
-    """A relay/consensus validator. ``bls_secret`` is kept only for validators the devnet simulates."""
+    """A relay/consensus validator. ``bls_secret`` is kept only for validators the devnet simulates;
+    ``pop`` is the key's IETF proof of possession (``PopProve``, 96 bytes compressed G2), required: a
+    genesis whose validator cannot prove its key is refused (a rogue key would let one holder sign
+    for the whole set)."""
 
     consensus_pubkey: bytes
     bls_pubkey: bytes
     power: int
     bls_secret: bytes | None = None
+    pop: bytes = b""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -90,6 +96,7 @@ class GenesisValidator:
             "bls_pubkey": self.bls_pubkey.hex(),
             "power": self.power,
             "bls_secret": None if self.bls_secret is None else self.bls_secret.hex(),
+            "pop": self.pop.hex(),
         }
 
     @classmethod
@@ -100,6 +107,7 @@ class GenesisValidator:
             bytes.fromhex(raw["bls_pubkey"]),
             int(raw["power"]),
             None if secret is None else bytes.fromhex(secret),
+            bytes.fromhex(raw.get("pop", "")),
         )
 
 
@@ -132,6 +140,7 @@ def devnet_validators(
                 bls_pubkey=bls.public_key_of(secret).compressed,
                 power=power,
                 bls_secret=secret.secret,
+                pop=bls.pop_prove(secret).compressed,
             )
         )
     return tuple(validators)
@@ -163,6 +172,12 @@ class Genesis:
             raise GenesisError("community_tax must be in [0, 1]")
         if self.unbonding_epochs < 0:
             raise GenesisError("unbonding_epochs must be >= 0")
+        try:
+            check_proofs_of_possession(
+                [v.bls_pubkey for v in self.validators], [v.pop for v in self.validators]
+            )
+        except SignatureError as exc:
+            raise GenesisError(f"genesis validator set refused: {exc}") from exc
         for asset in self.assets:
             AssetId.parse(asset.asset_id)
 

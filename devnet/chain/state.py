@@ -154,7 +154,7 @@ class ChainState:
         self.slashes: dict[Hash32, SlashRecord] = {}
         self.slash_order: list[Hash32] = []
         entries = tuple(
-            ValidatorEntry(v.consensus_pubkey, v.bls_pubkey, v.power, v.bls_secret)
+            ValidatorEntry(v.consensus_pubkey, v.bls_pubkey, v.power, v.bls_secret, v.pop)
             for v in genesis.validators
         )
         self.relay = RelayState(
@@ -978,12 +978,12 @@ class ChainState:
             bls_pubkey = existing.bls_pubkey if existing is not None else b""
         elif existing is not None:
             validators[msg.consensus_pubkey] = ValidatorEntry(
-                existing.consensus_pubkey, existing.bls_pubkey, msg.power, existing.bls_secret
+                existing.consensus_pubkey, existing.bls_pubkey, msg.power, existing.bls_secret, existing.pop
             )
             bls_pubkey = existing.bls_pubkey
         else:
             validators[msg.consensus_pubkey] = ValidatorEntry(
-                msg.consensus_pubkey, msg.bls_pubkey, msg.power, msg.bls_secret
+                msg.consensus_pubkey, msg.bls_pubkey, msg.power, msg.bls_secret, msg.pop_signature
             )
             bls_pubkey = msg.bls_pubkey
         return [

@@ -219,6 +219,7 @@ def valset(record: ValsetRecord) -> relay_pb.Valset:
                 bls_pubkey=m.bls_pubkey,
                 power=str(m.power),
                 consensus_address=consensus_address(m.consensus_pubkey),
+                pop_signature=m.pop,
             )
             for i, m in enumerate(record.members)
         ],

@@ -202,6 +202,8 @@ class ValsetMember:
     """BLS12-381 G1, 48 bytes compressed."""
     power: Power
     consensus_address: str
+    pop_signature: bytes = b""
+    """IETF proof of possession of ``bls_pubkey`` (96 bytes compressed G2); empty if not served."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,6 +420,7 @@ def convert_valset(message: relay_types.Valset) -> Valset:
                 bls_pubkey=_pubkey(member.bls_pubkey, f"{what} member #{position} pubkey"),
                 power=_power(member.power, f"{what} member #{position} power"),
                 consensus_address=member.consensus_address,
+                pop_signature=bytes(member.pop_signature),
             )
         )
     if not members:

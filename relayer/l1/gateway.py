@@ -297,6 +297,26 @@ class L1Distribution:
     paid: Amount
 
 
+@dataclass(frozen=True, slots=True)
+class L1Valset:
+    """``ExocoreGateway.valsetRecord(nonce)`` and its commitment: a set the gateway installed and the
+    packet nonces it signs for, ``[start_nonce, end_nonce)`` (``end_nonce`` None while current)."""
+
+    valset_nonce: int
+    commitment: Hash32
+    size: int
+    start_nonce: int
+    end_nonce: int | None
+
+    @property
+    def current(self) -> bool:
+        return self.end_nonce is None
+
+    def covers(self, packet_nonce: int) -> bool:
+        """Whether the gateway accepts a distribution or slash with ``packet_nonce`` signed by this set."""
+        return packet_nonce >= self.start_nonce and (self.end_nonce is None or packet_nonce < self.end_nonce)
+
+
 class GatewayClient:
     """Read-only views of one deployed gateway (``eth_call`` at ``latest`` unless told otherwise)."""
 
@@ -316,6 +336,23 @@ class GatewayClient:
 
     def valset_commitment(self) -> bytes:
         return bytes(self._view("valsetCommitment")[0])
+
+    def valset_commitment_of(self, valset_nonce: int) -> bytes:
+        """Commitment of any set the gateway installed (zero bytes if it never did)."""
+        return bytes(self._view("valsetCommitmentOf", valset_nonce)[0])
+
+    def valset_record(self, valset_nonce: int) -> L1Valset | None:
+        """The installed set ``valset_nonce`` (current or retired), or None if L1 never installed it."""
+        pointer, size, start, end = self._view("valsetRecord", valset_nonce)
+        if int(pointer, 16) == 0:
+            return None
+        return L1Valset(
+            valset_nonce=valset_nonce,
+            commitment=as_hash32(self.valset_commitment_of(valset_nonce)),
+            size=int(size),
+            start_nonce=int(start),
+            end_nonce=int(end) or None,
+        )
 
     def valset_total_power(self) -> int:
         return int(self._view("valsetTotalPower")[0])

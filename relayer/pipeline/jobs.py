@@ -14,7 +14,6 @@ from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
 
 from relayer.pipeline.retry import REFUSING_REASONS, RetryReason, next_attempt
 from relayer.pipeline.tables import (
-    OPEN_JOB_STAGES,
     JobStage,
     PayoutStage,
     payout_job_table,
@@ -103,18 +102,6 @@ def due_jobs(conn: Connection, stage: JobStage, now: datetime, limit: int) -> li
 
 def job(conn: Connection, nonce: int) -> Row[Any] | None:
     return conn.execute(select(jobs).where(jobs.c.packet_nonce == nonce)).first()
-
-
-def open_jobs_below(conn: Connection, nonce: int, valset_nonce: int) -> list[int]:
-    """Undelivered packets below ``nonce`` signed by ``valset_nonce`` (a VALSET_UPDATE waits for them)."""
-    rows = conn.execute(
-        select(jobs.c.packet_nonce).where(
-            jobs.c.packet_nonce < nonce,
-            jobs.c.valset_nonce == valset_nonce,
-            jobs.c.stage.in_([stage.value for stage in OPEN_JOB_STAGES]),
-        )
-    )
-    return [int(row[0]) for row in rows]
 
 
 def set_stage(conn: Connection, nonce: int, stage: JobStage, now: datetime, **values: Any) -> None:

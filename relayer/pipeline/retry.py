@@ -24,9 +24,7 @@ class RetryReason(StrEnum):
     QUORUM_NOT_REACHED = "quorum_not_reached"
     """Valid signatures are short of the threshold: validators offline or late."""
     VALSET_NOT_ON_L1 = "valset_not_on_l1"
-    """Signed by a valset the gateway does not trust yet: its VALSET_UPDATE must land first."""
-    EARLIER_PACKETS_PENDING = "earlier_packets_pending"
-    """A VALSET_UPDATE waits until the packets its (outgoing) set signed are delivered."""
+    """Signed by a valset the gateway has not installed yet: its VALSET_UPDATE must land first."""
     LEAVES_NOT_INDEXED = "leaves_not_indexed"
     TX_FAILED = "tx_failed"
     """The transaction reverted or could not be sent; rebuilt and tried again."""
@@ -37,7 +35,10 @@ class RetryReason(StrEnum):
     VALSET_MISMATCH = "valset_mismatch"
     """The valset Exocore serves does not match the commitment the gateway stores."""
     STALE_VALSET = "stale_valset"
-    """Signed by a set older than the gateway's: can never verify on L1."""
+    """Signed by a retired set outside the packet-nonce range it was current for (or a VALSET_UPDATE
+    signed by a retired set): can never verify on L1."""
+    INVALID_KEY_PROOF = "invalid_key_proof"
+    """A VALSET_UPDATE whose new set has a key without a valid proof of possession (a rogue key)."""
     L1_REJECTED_ATTESTATION = "l1_rejected_attestation"
     """L1 refused an attestation we verified: our view and the gateway's disagree."""
 
@@ -47,6 +48,7 @@ REFUSING_REASONS: Final = frozenset(
         RetryReason.PACKET_INVALID,
         RetryReason.ROOT_MISMATCH,
         RetryReason.STALE_VALSET,
+        RetryReason.INVALID_KEY_PROOF,
         RetryReason.L1_REJECTED_ATTESTATION,
     }
 )
@@ -56,7 +58,6 @@ QUICK_RETRY_REASONS: Final = frozenset(
     {
         RetryReason.QUORUM_NOT_REACHED,
         RetryReason.VALSET_NOT_ON_L1,
-        RetryReason.EARLIER_PACKETS_PENDING,
         RetryReason.LEAVES_NOT_INDEXED,
         RetryReason.PACKET_NOT_FOUND,
     }

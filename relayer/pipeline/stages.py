@@ -6,8 +6,11 @@ job is still at the stage it reached, and every step is idempotent (an intent is
 already used on L1 counts as delivered, a paid leaf is never offered again).
 
 The relayer trusts neither chain's answers blindly: it verifies every validator signature itself,
-checks quorum against the valset *commitment the gateway stores*, and recomputes a distribution's
-Merkle root and total from the leaves before it asks L1 to accept them.
+checks quorum against the commitment the gateway stores for the set that signed the packet (current
+or retired: the gateway accepts a packet from any set it installed, inside that set's packet-nonce
+range, so packets need no delivery order), checks every key of a new set for its proof of possession
+before delivering a VALSET_UPDATE, and recomputes a distribution's Merkle root and total from the
+leaves before it asks L1 to accept them.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from indexer.store import LifecycleStore, utc_now
 from relayer.errors import ConfigError, ExocoreRpcError, ExorelayError, L1RpcError
 from relayer.exocore.events import RelayPacketCreated
 from relayer.exocore.grpc_client import ExocoreGrpcClient, PacketRejection, RelayPacket, RelayParams
-from relayer.l1.gateway import GatewayClient, encode_packet_call, encode_payout_call
+from relayer.l1.gateway import GatewayClient, L1Valset, encode_packet_call, encode_payout_call
 from relayer.l1.tables import IntentState, tx_intent_table
 from relayer.l1.txmanager import GAS_LIMIT_MARGIN, TxManager
 from relayer.metrics import RelayerMetrics
@@ -35,9 +38,20 @@ from relayer.pipeline import jobs
 from relayer.pipeline.jobs import Backoff
 from relayer.pipeline.retry import RetryReason
 from relayer.pipeline.tables import JobStage, PayoutStage
-from relayer.protocol.attestation import InsufficientSignaturesError, build_attestation, valset_commitment
+from relayer.protocol.attestation import (
+    InsufficientSignaturesError,
+    build_attestation,
+    check_proofs_of_possession,
+    valset_commitment,
+)
+from relayer.protocol.errors import SignatureError
 from relayer.protocol.merkle import DistributionTree
-from relayer.protocol.packets import PacketKind, RewardDistributionPayload, check_gateway_limits
+from relayer.protocol.packets import (
+    PacketKind,
+    RewardDistributionPayload,
+    ValsetUpdatePayload,
+    check_gateway_limits,
+)
 from relayer.protocol.packets import distribution_id as compute_distribution_id
 from relayer.protocol.types import Address
 
@@ -259,25 +273,22 @@ class Pipeline:
     def prepare_and_submit(self, report: CycleReport) -> None:
         with self.engine.begin() as conn:
             due = jobs.due_jobs(conn, JobStage.DISCOVERED, self.clock(), PREPARE_BATCH_JOBS)
-        l1_valset: int | None = None
+        # The gateway's record of each set a packet names, read once per cycle (only a delivered
+        # VALSET_UPDATE changes one, and this stage delivers nothing itself).
+        l1_valsets: dict[int, L1Valset | None] = {}
         for row in due:
             if self.should_stop():
                 return
             nonce = int(row.packet_nonce)
             try:
-                if l1_valset is None:
-                    l1_valset = self._l1(self.gateway.current_valset_nonce)
-                self._prepare_one(row, l1_valset, report)
+                self._prepare_one(row, l1_valsets, report)
             except _WaitSignal as wait:
                 self._record_wait(nonce, wait.reason, wait.detail, report)
             except ExocoreRpcError as exc:
                 self._record_wait(nonce, RetryReason.EXOCORE_UNAVAILABLE, str(exc), report)
             except L1RpcError as exc:
                 self._record_wait(nonce, RetryReason.L1_UNAVAILABLE, str(exc), report)
-                l1_valset = None
-
-    def _l1(self, call: Callable[[], Any]) -> Any:
-        return call()
+                l1_valsets.clear()
 
     def _record_wait(self, nonce: int, reason: RetryReason, detail: str, report: CycleReport) -> None:
         report.waited(reason)
@@ -291,7 +302,7 @@ class Pipeline:
             extra={"packet_nonce": nonce, "retry_reason": reason.value, "refused": due is None},
         )
 
-    def _prepare_one(self, row: Any, l1_valset: int, report: CycleReport) -> None:
+    def _prepare_one(self, row: Any, l1_valsets: dict[int, L1Valset | None], report: CycleReport) -> None:
         nonce = int(row.packet_nonce)
         params = self.relay_params()
         if self.gateway.nonce_used(nonce):
@@ -307,24 +318,27 @@ class Pipeline:
             check_gateway_limits(packet.payload)
         except ExorelayError as exc:
             raise _WaitSignal(RetryReason.PACKET_INVALID, f"exceeds gateway limits: {exc}") from exc
-        if packet.valset_nonce > l1_valset:
+        if packet.valset_nonce not in l1_valsets:
+            l1_valsets[packet.valset_nonce] = self.gateway.valset_record(packet.valset_nonce)
+        signing_set = l1_valsets[packet.valset_nonce]
+        if signing_set is None:
             raise _WaitSignal(
                 RetryReason.VALSET_NOT_ON_L1,
-                f"signed by valset {packet.valset_nonce}; the gateway trusts {l1_valset}",
+                f"signed by valset {packet.valset_nonce}, which the gateway has not installed yet",
             )
-        if packet.valset_nonce < l1_valset:
+        if packet.kind is PacketKind.VALSET_UPDATE and not signing_set.current:
             raise _WaitSignal(
                 RetryReason.STALE_VALSET,
-                f"signed by valset {packet.valset_nonce}, older than the gateway's {l1_valset}",
+                f"a VALSET_UPDATE signed by valset {packet.valset_nonce}, which L1 has already retired",
             )
-        if packet.kind is PacketKind.VALSET_UPDATE:
-            with self.engine.begin() as conn:
-                earlier = jobs.open_jobs_below(conn, nonce, packet.valset_nonce)
-            if earlier:
-                raise _WaitSignal(
-                    RetryReason.EARLIER_PACKETS_PENDING,
-                    f"packets {earlier[:10]} signed by valset {packet.valset_nonce} go first",
-                )
+        if packet.kind is not PacketKind.VALSET_UPDATE and not signing_set.covers(nonce):
+            raise _WaitSignal(
+                RetryReason.STALE_VALSET,
+                f"valset {packet.valset_nonce} signs packet nonces from {signing_set.start_nonce}"
+                f" to {signing_set.end_nonce} (exclusive) on L1; {nonce} is outside",
+            )
+        # Quorum is checked against the set the packet was signed by, as L1 stores it (retired ones
+        # included): the served valset must hash to that set's commitment.
         valset = self.grpc.valset(packet.valset_nonce)
         if valset is None:
             raise _WaitSignal(
@@ -332,11 +346,13 @@ class Pipeline:
             )
         members = [(m.bls_pubkey, int(m.power)) for m in valset.members]
         commitment = valset_commitment(valset.valset_nonce, [k for k, _ in members], [p for _, p in members])
-        if commitment != self.gateway.valset_commitment():
+        if commitment != signing_set.commitment:
             raise _WaitSignal(
                 RetryReason.VALSET_MISMATCH,
                 f"valset {valset.valset_nonce} served by Exocore does not match the gateway's commitment",
             )
+        if isinstance(packet.payload, ValsetUpdatePayload):
+            self._check_new_valset(packet.payload, packet.payload_hash)
         distribution_id: str | None = None
         if isinstance(packet.payload, RewardDistributionPayload):
             distribution_id = hex0x(packet.distribution_id)
@@ -397,6 +413,31 @@ class Pipeline:
             },
         )
 
+    def _check_new_valset(self, payload: ValsetUpdatePayload, payload_hash: bytes) -> None:
+        """The set a VALSET_UPDATE installs must be the one Exocore serves, and every key in it must
+        come with a valid proof of possession: the gateway cannot check PoPs, and one rogue key
+        would let its holder sign alone for the whole set. Refused otherwise."""
+        served = self.grpc.valset(payload.new_valset_nonce)
+        if served is None:
+            raise _WaitSignal(
+                RetryReason.EXOCORE_UNAVAILABLE, f"Exocore does not serve valset {payload.new_valset_nonce}"
+            )
+        keys = [m.bls_pubkey for m in served.members]
+        powers = [int(m.power) for m in served.members]
+        served_commitment = valset_commitment(served.valset_nonce, keys, powers)
+        if served_commitment != payload_hash:
+            raise _WaitSignal(
+                RetryReason.VALSET_MISMATCH,
+                f"valset {payload.new_valset_nonce} served by Exocore is not the one the VALSET_UPDATE"
+                " installs",
+            )
+        try:
+            check_proofs_of_possession(keys, [m.pop_signature for m in served.members])
+        except SignatureError as exc:
+            raise _WaitSignal(
+                RetryReason.INVALID_KEY_PROOF, f"valset {payload.new_valset_nonce} refused: {exc}"
+            ) from exc
+
     def _check_distribution(self, nonce: int, payload: RewardDistributionPayload) -> DistributionTree:
         """Recompute root, total and leaf count from the leaves Exocore serves; refuse on mismatch."""
         leaves = [record.leaf for record in self.grpc.distribution_leaves(nonce)]
@@ -437,8 +478,10 @@ class Pipeline:
                 self.metrics.observe_submit_to_final((self.clock() - row.updated_at).total_seconds())
             elif state is IntentState.FAILED:
                 name = intent.reason_code or ""
-                if name == "StaleValset":
+                if name in ("StaleValset", "NonceOutsideValsetRange"):
                     reason = RetryReason.STALE_VALSET
+                elif name == "UnknownValset":
+                    reason = RetryReason.VALSET_NOT_ON_L1
                 elif name in ATTESTATION_REJECTIONS:
                     reason = RetryReason.L1_REJECTED_ATTESTATION
                 else:

@@ -6,7 +6,9 @@ spoil the aggregate); the rest must still carry strictly more than the threshold
 power, computed with exact integers.
 
 Also the valset commitment the gateway stores:
-``keccak256(abi.encode(uint64 nonce, bytes[] pubkeysG1Eip2537, uint256[] powers))``.
+``keccak256(abi.encode(uint64 nonce, bytes[] pubkeysG1Eip2537, uint256[] powers))``, and the proof
+of possession every key of a new set must carry (IETF ``PopVerify``, the proof Exocore's validator
+keys are admitted with): the gateway cannot check it on chain, so whoever builds a set checks it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak as keccak256
 
 from relayer.protocol import bls
-from relayer.protocol.errors import QuorumError
+from relayer.protocol.errors import QuorumError, SignatureError
 from relayer.protocol.quorum import TWO_THIRDS, SignerBitmap, Threshold, meets_threshold, missing_power
 from relayer.protocol.types import Hash32, as_hash32
 
@@ -31,6 +33,31 @@ def valset_commitment(
     return as_hash32(
         keccak256(abi_encode(["uint64", "bytes[]", "uint256[]"], [valset_nonce, keys, list(powers)]))
     )
+
+
+def check_proofs_of_possession(pubkeys: Sequence[bytes], proofs: Sequence[bytes]) -> None:
+    """Refuse a validator set unless every key comes with a valid IETF proof of possession.
+
+    Keys are 48-byte compressed or 128-byte EIP-2537 G1 points, proofs 96-byte compressed G2, in the
+    same order. Without this check one key-holder could register ``a·G1 - Σ others`` (a rogue key)
+    and sign alone for the whole set. Raises :class:`SignatureError` naming the first bad member.
+    """
+    if len(pubkeys) != len(proofs):
+        raise SignatureError(f"{len(pubkeys)} keys but {len(proofs)} proofs of possession")
+    for index, (raw_key, raw_proof) in enumerate(zip(pubkeys, proofs, strict=True)):
+        if not raw_proof:
+            raise SignatureError(f"member #{index} has no proof of possession")
+        try:
+            key = (
+                bls.PublicKey.from_eip2537(raw_key)
+                if len(raw_key) == bls.G1_EIP2537_BYTES
+                else bls.PublicKey.from_bytes(raw_key)
+            )
+            proof = bls.parse_signature(raw_proof)
+        except ValueError as exc:
+            raise SignatureError(f"member #{index}: malformed key or proof of possession: {exc}") from exc
+        if not bls.pop_verify(key, proof):
+            raise SignatureError(f"member #{index}: proof of possession does not verify for {key.hex()}")
 
 
 class InsufficientSignaturesError(QuorumError):

@@ -13,6 +13,8 @@ import pytest
 from eth_abi.abi import encode as abi_encode
 from eth_typing import ChecksumAddress
 from eth_utils.crypto import keccak
+from py_ecc.fields import optimized_bls12_381_FQ as FQ
+from py_ecc.optimized_bls12_381.optimized_curve import G1, add, is_inf, multiply, neg, normalize
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
@@ -23,7 +25,7 @@ from web3.types import TxParams, TxReceipt, Wei
 from devnet.anvil import AnvilNode
 from devnet.l1_deploy import GenesisValset, L1Deployment, contract_at
 from relayer.l1.artifacts import ContractName, load_artifact
-from relayer.protocol.bls import CURVE_ORDER, SecretKey, sign
+from relayer.protocol.bls import CURVE_ORDER, FIELD_MODULUS, SecretKey, pop_prove, sign
 from relayer.protocol.merkle import DistributionLeaf, DistributionTree
 from relayer.protocol.packets import (
     FundingMode,
@@ -71,6 +73,11 @@ class ValidatorSet:
         """EIP-2537 G1 keys in bitmap order."""
         return tuple(secret.public_key().to_eip2537() for secret in self.secrets)
 
+    @cached_property
+    def pops(self) -> tuple[bytes, ...]:
+        """Each member's IETF proof of possession (compressed G2)."""
+        return tuple(pop_prove(secret).compressed for secret in self.secrets)
+
     @property
     def size(self) -> int:
         return len(self.secrets)
@@ -84,7 +91,7 @@ class ValidatorSet:
         return MemberList.of(zip(self.pubkeys, self.powers, strict=True))
 
     def genesis(self) -> GenesisValset:
-        return GenesisValset(nonce=self.nonce, pubkeys=self.pubkeys, powers=self.powers)
+        return GenesisValset(nonce=self.nonce, pubkeys=self.pubkeys, powers=self.powers, pops=self.pops)
 
     def update_payload(self) -> ValsetUpdatePayload:
         return ValsetUpdatePayload(
@@ -318,3 +325,34 @@ def fresh_addresses(count: int, seed: int) -> list[ChecksumAddress]:
 def events_of(event: Any, receipt: TxReceipt) -> list[Any]:
     """Decode one event type from a receipt, skipping other contracts' logs."""
     return list(event().process_receipt(receipt, errors=DISCARD))
+
+
+def off_subgroup_g1_point() -> bytes:
+    """An EIP-2537 G1 point on the curve y^2 = x^3 + 4 but outside the prime-order subgroup.
+
+    The curve's group has order h * r with a cofactor h > 1; the first x whose y exists is checked
+    to give a point of order not dividing r (multiplying by r does not reach the identity).
+    """
+    p = FIELD_MODULUS
+    for x in range(1, 1000):
+        rhs = (x**3 + 4) % p
+        y = pow(rhs, (p + 1) // 4, p)  # p = 3 mod 4: the square root if one exists
+        if y * y % p != rhs:
+            continue
+        if is_inf(multiply((FQ(x), FQ(y), FQ(1)), CURVE_ORDER)):
+            continue
+        return bytes(16) + x.to_bytes(48, "big") + bytes(16) + y.to_bytes(48, "big")
+    raise AssertionError("no off-subgroup point found among small x")
+
+
+def rogue_key(honest: Sequence[bytes], attacker_secret: SecretKey) -> bytes:
+    """The rogue-key attack: pk_rogue = a·G1 - Σ honest keys (EIP-2537), so that the set
+    ``honest + [pk_rogue]`` aggregates to a·G1 and the holder of ``a`` alone signs for all of it.
+    Nobody knows the secret of pk_rogue, so no proof of possession for it can be made."""
+    point = multiply(G1, attacker_secret.to_int())
+    for key in honest:
+        x = int.from_bytes(key[16:64], "big")
+        y = int.from_bytes(key[80:128], "big")
+        point = add(point, neg((FQ(x), FQ(y), FQ(1))))
+    x_aff, y_aff = normalize(point)
+    return bytes(16) + int(x_aff).to_bytes(48, "big") + bytes(16) + int(y_aff).to_bytes(48, "big")

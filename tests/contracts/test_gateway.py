@@ -73,7 +73,9 @@ def test_packet_digest_matches_protocol(system: System) -> None:
     assert system.gateway.functions.distributionIdOf(99).call() == distribution_id(EXOCORE_CHAIN, 99)
 
 
-def test_valset_rotation_then_old_set_cannot_sign(system: System, genesis_set: ValidatorSet) -> None:
+def test_valset_rotation_then_old_set_cannot_sign_later_nonces(
+    system: System, genesis_set: ValidatorSet
+) -> None:
     new_set = ValidatorSet.generate(9, nonce=5, seed=2, powers=[1, 2, 3, 4, 5, 6, 7, 8, 9])
     packet = system.packet(new_set.update_payload(), nonce=1)
     receipt = deliver(system, packet, signers=genesis_set.quorum_signers())
@@ -91,9 +93,9 @@ def test_valset_rotation_then_old_set_cannot_sign(system: System, genesis_set: V
     payload = distribution_payload(
         tree, token=system.deployment.reward_token, funding=FundingMode.MINT, avs=system.accounts[3]
     )
-    # The old set, under its own nonce: stale.
+    # The old set, with a nonce after the rotation it signed (its range is [0, 1)): refused.
     stale = system.packet(payload, nonce=2, valset=genesis_set)
-    with reverts("StaleValset"):
+    with reverts("NonceOutsideValsetRange"):
         packet_call(system, stale, genesis_set.attest(stale.digest)).call()
     # The old set's keys claiming the new nonce: the aggregate does not verify.
     forged = system.packet(payload, nonce=2, valset=new_set)

@@ -70,7 +70,9 @@ def deploy(anvil: AnvilNode, w3: Web3, principal: RestakedPrincipal | None) -> L
     return deploy_l1(
         w3,
         anvil.dev_accounts()[0].private_key,
-        GenesisValset(GENESIS_VALSET_NONCE, keys, tuple(v.power for v in members)),
+        GenesisValset(
+            GENESIS_VALSET_NONCE, keys, tuple(v.power for v in members), tuple(v.pop for v in members)
+        ),
         ChainId.parse(CHAIN_ID).hash,
         slashing_sink=SINK,
         restaked_principal=principal,

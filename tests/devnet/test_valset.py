@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import pytest
 
 from devnet import scenario as sc
 from devnet.chain import events as ev
 from devnet.chain.blockstore import Validator, ValidatorUpdate
-from devnet.chain.params import devnet_validators
+from devnet.chain.params import Genesis, GenesisError, devnet_validators
 from devnet.chain.state import ChainRuleError
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.protocol import bls
 from relayer.protocol.packets import PacketKind, ValsetUpdatePayload, decode_payload
 from relayer.protocol.quorum import MemberList, SignerBitmap, meets_threshold
-from tests.devnet.world import SEED, World, standard_world
+from tests.devnet.world import SEED, World, genesis, standard_world
 
 
 def new_validator(index: int) -> tuple[bytes, bls.SecretKey]:
@@ -162,3 +163,21 @@ def test_rpc_outage_knob_reaches_the_callback() -> None:
     world.node.submit(tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs()))
     world.node.produce_block()
     assert calls == [True, False]
+
+
+def test_genesis_refuses_a_validator_without_proof_of_possession() -> None:
+    """The devnet genesis builds the first set: every key needs its IETF proof of possession (a set
+    with a key its holder cannot prove is what a rogue-key attack needs)."""
+    validators = devnet_validators(SEED, 4)
+    missing = (*validators[:3], replace(validators[3], pop=b""))
+    swapped = (*validators[:3], replace(validators[3], pop=validators[0].pop))
+    for members, match in ((missing, "no proof of possession"), (swapped, "does not verify")):
+        with pytest.raises(GenesisError, match=match):
+            replace(genesis(), validators=members)
+    # A genesis file written before proofs were recorded is refused on load, not trusted.
+    raw = genesis().to_json()
+    for validator in raw["validators"]:
+        del validator["pop"]
+    with pytest.raises(GenesisError, match="no proof of possession"):
+        Genesis.from_json(raw)
+

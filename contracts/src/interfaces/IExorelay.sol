@@ -32,7 +32,7 @@ interface IRewardVault {
     function GATEWAY() external view returns (address);
     function balanceOf(address avs, address token) external view returns (uint256);
     function pay(address avs, address token, address to, uint256 amount) external;
-    function payBatch(address avs, address token, Leaf[] calldata leaves) external;
+    function payBatch(address avs, address token, Leaf[] calldata leaves, uint256[] calldata skipped) external;
 }
 
 /// @notice Restaked principal; the gateway moves slashed amounts to the slashing sink.

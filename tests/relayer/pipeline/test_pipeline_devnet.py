@@ -4,12 +4,13 @@ mismatch, valset rotation order, and the whole claim → payout path with every 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
 from web3 import Web3
 
-from devnet.chain.params import devnet_validators
+from devnet.chain.params import GENESIS_VALSET_NONCE, devnet_validators
 from devnet.scenario import run_manifest_scenario, validator_msg
 from indexer.models import claim_table, payout_table, slash_table
 from relayer.exocore.grpc_client import LeafRecord
@@ -165,6 +166,66 @@ def test_valset_rotation_is_relayed_before_packets_signed_by_the_new_set(harness
     assert gateway.functions.currentValsetNonce().call() == rows[0].valset_nonce + 1
     with h.engine.begin() as conn:
         assert conn.execute(select(slash_table)).first() is None
+
+
+def test_an_older_packet_lands_after_the_rotation_that_followed_it(harness: RelayerHarness) -> None:
+    """Regression: a VALSET_UPDATE used to wait (``earlier_packets_pending``) behind every packet its
+    outgoing set signed, so one stuck packet held the rotation back. The gateway now accepts a retired
+    set's packets inside its nonce range: the rotation goes first and the older packets still land."""
+    h = harness
+    grpc = h.service.parts.grpc
+    honest = grpc.packet_signatures
+    holding = True
+
+    def withheld(nonce: int) -> Any:
+        kinds = {int(r.packet_nonce): int(r.kind) for r in jobs(h)}
+        if holding and kinds.get(nonce) != 1:
+            return None  # validators late on everything but the rotation
+        return honest(nonce)
+
+    grpc.packet_signatures = withheld  # type: ignore[method-assign]
+    run_standard_scenario(h)
+    secret = bls.secret_key_from_seed(b"older-packet-test-validator-key-material")
+    h.client.send("SetValidatorPower", validator_msg(b"\x43" * 32, secret, 100))
+    h.client.advance(2)
+    h.cycle_until(lambda: any(r.kind == 1 and r.stage == "delivered" for r in jobs(h)), timeout_s=90)
+    (rotation,) = [r for r in jobs(h) if r.kind == 1]
+    older = [r for r in jobs(h) if r.packet_nonce < rotation.packet_nonce]
+    assert older and all(r.stage != "delivered" for r in older)
+    holding = False
+    h.cycle_until(lambda: all(r.stage == "delivered" for r in jobs(h)), timeout_s=90)
+    for row in jobs(h):
+        if row.packet_nonce < rotation.packet_nonce:
+            assert row.valset_nonce == rotation.valset_nonce and row.delivered_at >= rotation.delivered_at
+    _w3, gateway = gateway_contract(h)
+    assert gateway.functions.currentValsetNonce().call() == rotation.valset_nonce + 1
+
+
+def test_rotation_to_a_key_without_proof_of_possession_is_refused(harness: RelayerHarness) -> None:
+    """The relayer checks every key of a new set for its proof of possession before it delivers the
+    VALSET_UPDATE (the gateway cannot): here Exocore serves the new member with another key's PoP."""
+    h = harness
+    grpc = h.service.parts.grpc
+    honest = grpc.valset
+
+    def unproven(valset_nonce: int) -> Any:
+        served = honest(valset_nonce)
+        if served is None or valset_nonce == GENESIS_VALSET_NONCE:
+            return served
+        first, *rest = served.members
+        members = (first, *rest[:-1], replace(rest[-1], pop_signature=first.pop_signature))
+        return replace(served, members=members)
+
+    grpc.valset = unproven  # type: ignore[method-assign]
+    secret = bls.secret_key_from_seed(b"unproven-key-test-validator-key-material")
+    h.client.send("SetValidatorPower", validator_msg(b"\x44" * 32, secret, 100))
+    h.client.advance(2)
+    h.cycle_until(lambda: any(r.kind == 1 and r.stage == "refused" for r in jobs(h)), timeout_s=90)
+    (rotation,) = [r for r in jobs(h) if r.kind == 1]
+    assert rotation.retry_reason == RetryReason.INVALID_KEY_PROOF.value
+    assert "proof of possession does not verify" in rotation.retry_detail
+    _w3, gateway = gateway_contract(h)
+    assert not gateway.functions.nonceUsed(rotation.packet_nonce).call()
 
 
 def test_a_cycle_after_l1_ingestion_overran_its_budget_leaves_ingestion_out(harness: RelayerHarness) -> None:

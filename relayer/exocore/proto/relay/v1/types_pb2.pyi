@@ -92,6 +92,7 @@ class ValsetMember(google.protobuf.message.Message):
     BLS_PUBKEY_FIELD_NUMBER: builtins.int
     POWER_FIELD_NUMBER: builtins.int
     CONSENSUS_ADDRESS_FIELD_NUMBER: builtins.int
+    POP_SIGNATURE_FIELD_NUMBER: builtins.int
     index: builtins.int
     bls_pubkey: builtins.bytes
     """BLS12-381 G1 public key, 48 bytes compressed."""
@@ -99,6 +100,11 @@ class ValsetMember(google.protobuf.message.Message):
     """Decimal integer string."""
     consensus_address: builtins.str
     """CometBFT consensus address of the validator, upper-case hex (informational)."""
+    pop_signature: builtins.bytes
+    """IETF proof of possession of the BLS key (PopProve: a signature over the 48-byte compressed key
+    with the BLS_POP_ DST), 96 bytes compressed G2. Whoever builds a set from these members checks
+    it; a set with a member without a valid one is refused.
+    """
     def __init__(
         self,
         *,
@@ -106,8 +112,9 @@ class ValsetMember(google.protobuf.message.Message):
         bls_pubkey: builtins.bytes = ...,
         power: builtins.str = ...,
         consensus_address: builtins.str = ...,
+        pop_signature: builtins.bytes = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["bls_pubkey", b"bls_pubkey", "consensus_address", b"consensus_address", "index", b"index", "power", b"power"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["bls_pubkey", b"bls_pubkey", "consensus_address", b"consensus_address", "index", b"index", "pop_signature", b"pop_signature", "power", b"power"]) -> None: ...
 
 global___ValsetMember = ValsetMember
 
