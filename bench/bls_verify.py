@@ -1,6 +1,6 @@
 """BLS fast-aggregate-verify benchmark: fast backend (blspy/blst) vs the py_ecc reference.
 
-Run: ``.venv/bin/python bench/bls.py [--sizes 1,10,100,1000] [--reference-max 100] [--repeats 30]``
+Run: ``.venv/bin/python bench/bls_verify.py [--sizes 1,10,100,1000] [--reference-max 100] [--repeats 30]``
 
 "Cold" = what a packet costs the first time its signer set is seen: every key arrives as 48
 compressed bytes and is decompressed and subgroup-checked (no cache, two parse threads from

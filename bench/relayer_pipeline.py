@@ -1,9 +1,9 @@
 """Relayer benchmarks against the real devnet and anvil mining a block every second.
 
-    .venv/bin/python bench/relayer.py                # all three phases (~6 min on 2 cores)
-    .venv/bin/python bench/relayer.py --memory-stakers 100000 --memory-pay-s 0 \
+    .venv/bin/python bench/relayer_pipeline.py                # all three phases (~6 min on 2 cores)
+    .venv/bin/python bench/relayer_pipeline.py --memory-stakers 100000 --memory-pay-s 0 \
         --skip-latency --skip-throughput             # memory measured at 100k (~15 min)
-    .venv/bin/python bench/relayer.py --skip-throughput --skip-memory --packets 30
+    .venv/bin/python bench/relayer_pipeline.py --skip-throughput --skip-memory --packets 30
 
 1. Latency: relay packet created on Exocore -> its L1 delivery final, in L1 blocks. Packets are, in
    turn, a MINT claim, a VAULT claim and a non-freezing slash, each sent over gRPC; its Exocore block
@@ -33,14 +33,6 @@ figures are CPU-bound: each phase prints the load average it started with.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if __package__ in (None, ""):
-    # Run as `python bench/relayer.py`: this file's directory would shadow the `relayer` package.
-    _here = Path(__file__).resolve().parent
-    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _here]
-
 import argparse
 import itertools
 import logging
@@ -49,6 +41,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -57,6 +50,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 
 from eth_account import Account

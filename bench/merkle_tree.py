@@ -1,6 +1,6 @@
 """Distribution Merkle tree benchmark: build + every single proof, time and peak RSS per size.
 
-Run: ``.venv/bin/python bench/merkle.py [--sizes 10000,100000,1000000]``
+Run: ``.venv/bin/python bench/merkle_tree.py [--sizes 10000,100000,1000000]``
 
 Each (size, keccak backend) runs in its own subprocess so peak RSS figures do not pollute each
 other. Targets: 100k leaves build + all proofs <= 2 s; 1M leaves <= 1.5 GB peak RSS. The

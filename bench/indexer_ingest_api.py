@@ -1,6 +1,6 @@
 """Indexer benchmark on PostgreSQL: payout ingest rate, and API latency with 1M payouts stored.
 
-Run: ``.venv/bin/python bench/indexer.py [--payouts 1000000] [--ingest 100000] [--seconds 10]``
+Run: ``.venv/bin/python bench/indexer_ingest_api.py [--payouts 1000000] [--ingest 100000] [--seconds 10]``
 
 Database: ``EXORELAY_BENCH_DATABASE_URL`` or the local ``postgresql+psycopg://root@127.0.0.1:5432/test``,
 in a schema of its own that is dropped afterwards.
@@ -26,15 +26,6 @@ Iterating on the API: ``--keep`` leaves the schema in place, ``--schema NAME`` r
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if __package__ in (None, ""):
-    # Run as `python bench/indexer.py`: this file's directory would shadow the `indexer` package
-    # (and bench/devnet.py the `devnet` package).
-    _here = Path(__file__).resolve().parent
-    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _here]
-
 import argparse
 import asyncio
 import os
@@ -43,9 +34,11 @@ import re
 import secrets
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Coroutine, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx

@@ -1,7 +1,7 @@
 """Devnet chain benchmarks: reward distribution for many stakers, and block production under load.
 
-    .venv/bin/python bench/devnet.py            # 10k and 100k stakers, 1k-tx blocks
-    .venv/bin/python bench/devnet.py --quick    # 10k stakers only, fewer blocks
+    .venv/bin/python bench/devnet_chain.py            # 10k and 100k stakers, 1k-tx blocks
+    .venv/bin/python bench/devnet_chain.py --quick    # 10k stakers only, fewer blocks
 
 1. Distribution: one verified claim over a committee of 20 operators whose pools hold N delegations
    (two assets). Timed: the whole ``SubmitRewardClaim`` transaction (aggregate signature check, the
@@ -14,20 +14,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if __package__ in (None, ""):
-    # Run as `python bench/devnet.py`: this file's directory would shadow the `devnet` package.
-    _here = Path(__file__).resolve().parent
-    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _here]
-
 import argparse
 import gc
 import resource
 import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from devnet import scenario as sc
 from devnet.chain.blockstore import BlockStore
