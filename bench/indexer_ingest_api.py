@@ -22,7 +22,7 @@ in a schema of its own that is dropped afterwards.
    Target: p99 <= 25 ms. The load generator is a minimal asyncio HTTP/1.1 client on uvloop so that
    it takes as little of the shared CPU as possible; each row reports the CPU it, the API, and
    PostgreSQL used (in cores) and what the rest of the machine used meanwhile.
-   Same-run floor: a bare ASGI endpoint (:class:`BareEndpoint`: no FastAPI, no middleware, rows
+   Same-run floor: a bare ASGI endpoint (``bench/bare_endpoint.py``: no FastAPI, no middleware, rows
    dumped as JSON) running the same SQL on the same kind of connection (the hot reader's own
    connection on an engine built as ``exorelay api`` builds it), served by the same uvicorn
    stack and worker count, measured next to the API (alternately first) with the same load
@@ -39,10 +39,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import re
 import secrets
+import signal
 import statistics
 import subprocess
 import sys
@@ -59,16 +61,12 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.abi import event_abi_to_log_topic
 from eth_utils.crypto import keccak
 from psycopg import sql as pgsql
-from pydantic_core import to_json
 from sqlalchemy import Engine, create_engine, text
-from starlette.types import Receive, Scope, Send
 
 from devnet.anvil import REPO_ROOT, free_port
 from indexer import migrate
 from indexer.api import hot
-from indexer.api.app import API_POOL
-from indexer.api.pagination import DEFAULT_PAGE_SIZE, Order
-from indexer.cli import API_WORKER_HEALTHCHECK_TIMEOUT_S
+from indexer.api.pagination import Order
 from indexer.db import create_db_engine
 from indexer.ingest.exocore import ExocoreIngestor
 from indexer.ingest.l1 import BlockInfo, L1Contracts, L1Ingestor, L1PollResult, RawLog
@@ -85,7 +83,6 @@ from indexer.records import (
     TokenTransferLog,
 )
 from indexer.store import LifecycleStore
-from relayer.config import load_config
 from relayer.l1.artifacts import ContractName, load_artifact
 
 DEFAULT_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
@@ -100,7 +97,9 @@ BATCH_SIZES = (1_000, 5_000)
 """RewardPaid events per ingestion batch (one transaction): 2 and 10 payout transactions of 500
 leaves. An L1 poll batches up to 500 blocks, so a busy range easily holds 5,000 payouts."""
 CONCURRENCY = 50
-API_START_TIMEOUT_S = 60
+API_START_TIMEOUT_S = 180
+"""Two workers importing on a loaded shared machine took over a minute (uvicorn restarts a worker
+that has not answered its health check within 30 s, and it imports again)."""
 WORKER_IDLE_CPU_S = 0.05
 """CPU seconds the API's workers may use together in half a second and count as idle (started)."""
 LARGE_TABLE_ROWS = 10_000
@@ -124,8 +123,6 @@ EXOCORE_FLOOR_TABLES = ("distribution_leaf", "payout", "transition")
 """What Exocore ingest writes per leaf (the claim and distribution rows, 1 in 5,000, are left out)."""
 L1_FLOOR_TABLES = ("payout", "transition", "l1_token_transfer", "l1_tx")
 """What L1 ingest writes per RewardPaid (the claim's progress and the cursor, one row each, left out)."""
-BARE_URL_ENV = "EXORELAY_BENCH_BARE_DATABASE_URL"
-"""Hands the database URL to the bare endpoint's uvicorn workers (they build it from a factory)."""
 ZERO = "0x" + "00" * 20
 TOKEN = "0x" + "7e" * 20
 AVS = "0x" + "a5" * 20
@@ -828,8 +825,9 @@ def measure(
 
 
 def start_api(url: str, workers: int = 1, *, bare: bool = False) -> tuple[subprocess.Popen[bytes], int]:
-    """``exorelay api --workers N``, or (``bare``) the :class:`BareEndpoint` under the same server
-    set-up (:func:`serve_bare`); either way with the same environment."""
+    """``exorelay api --workers N``, or (``bare``) ``bench/bare_endpoint.py`` under the same server
+    set-up; either way with the same environment, in a process group of its own (so a failed start
+    leaves no worker behind)."""
     port = free_port()
     env = {
         **os.environ,
@@ -839,11 +837,13 @@ def start_api(url: str, workers: int = 1, *, bare: bool = False) -> tuple[subpro
     }
     log = open(os.environ.get("EXORELAY_BENCH_API_LOG", os.devnull), "wb")  # noqa: SIM115 - lives with the server
     command = (
-        [sys.executable, str(Path(__file__).resolve()), "--serve-bare", "--workers", str(workers)]
+        [sys.executable, "-m", "bench.bare_endpoint", "--workers", str(workers)]
         if bare
         else [str(Path(sys.executable).parent / "exorelay"), "api", "--workers", str(workers)]
     )
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=log, cwd=REPO_ROOT)
+    process = subprocess.Popen(
+        command, env=env, stdout=log, stderr=log, cwd=REPO_ROOT, start_new_session=True
+    )
     deadline = time.monotonic() + API_START_TIMEOUT_S
     while time.monotonic() < deadline:
         try:
@@ -853,8 +853,19 @@ def start_api(url: str, workers: int = 1, *, bare: bool = False) -> tuple[subpro
             continue
         if workers == 1 or _workers_settled(process.pid, workers, deadline):
             return process, port
-    process.kill()
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
     raise RuntimeError("the bare endpoint did not start" if bare else "exorelay api did not start")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (uvicorn's supervisor stops its workers), then the whole process group."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def _workers_settled(pid: int, workers: int, deadline: float) -> bool:
@@ -871,112 +882,6 @@ def _workers_settled(pid: int, workers: int, deadline: float) -> bool:
         before = used
         time.sleep(0.5)
     return False
-
-
-# ---------------------------------------------------------------------------------------- floor
-
-
-class BareEndpoint:
-    """The API's floor: the hot statements on the same connection, nothing else.
-
-    An ASGI callable with no framework, middleware, parameter validation or documents: the path
-    picks the statement (``/v1/payouts?staker=`` -> the staker's first page, ``/v1/claims/{id}``
-    -> the claim's three statements in one pipeline, as :func:`hot.fetch_claim` sends them), the
-    rows go out as a JSON array. The engine is built as :func:`indexer.api.app.create_app` builds
-    it and the statements run through :class:`hot.HotReader` (the API's own connection handling),
-    so the difference to the API is what the API adds on top of its SQL."""
-
-    def __init__(self, url: str) -> None:
-        self.reader = hot.HotReader(create_db_engine(url, read_only=True, **API_POOL))
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                else:
-                    self.reader.close()
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        path: str = scope["path"]
-        body: bytes | None = b"{}"
-        if path == "/v1/payouts":
-            staker = scope["query_string"].partition(b"=")[2].decode().lower()
-            body = await self.reader.run(lambda dbapi, sql: self._payouts(dbapi, sql, staker))
-        elif path.startswith("/v1/claims/"):
-            claim_id = path.rpartition("/")[2].lower()
-            body = await self.reader.run(lambda dbapi, sql: self._claim(dbapi, sql, claim_id))
-        status = 200 if body is not None else 503
-        payload = body if body is not None else b"{}"
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
-
-    @staticmethod
-    def _payouts(dbapi: Any, sql: hot.Statements, staker: str) -> bytes:
-        compiled = sql.payouts[(Order.DESC, False)]
-        cursor = dbapi.cursor()
-        try:
-            cursor.execute(
-                compiled.sql, compiled.parameters({"staker": staker, "limit": DEFAULT_PAGE_SIZE + 1})
-            )
-            return to_json(cursor.fetchall())
-        finally:
-            cursor.close()
-
-    @staticmethod
-    def _claim(dbapi: Any, sql: hot.Statements, claim_id: str) -> bytes:
-        values = {"claim_id": claim_id}
-        with dbapi.pipeline():
-            cursors = [
-                dbapi.execute(compiled.sql, compiled.parameters(values))
-                for compiled in (sql.claim, sql.signers, sql.timeline)
-            ]
-        return to_json([cursor.fetchall() for cursor in cursors])
-
-
-def bare_app_from_environment() -> BareEndpoint:
-    """uvicorn factory of the bare endpoint (one per worker, like the API's)."""
-    return BareEndpoint(os.environ[BARE_URL_ENV])
-
-
-def serve_bare(workers: int) -> None:
-    """Serve :class:`BareEndpoint` exactly as ``exorelay api`` serves the API: the same config
-    (host, port, log level from the same environment), uvicorn options and supervisor."""
-    import uvicorn  # noqa: PLC0415 - only the server process needs it
-    from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
-
-    from indexer.api.serve import ReusePortSupervisor, reuse_port_supported  # noqa: PLC0415
-
-    settings = load_config(None)
-    os.environ[BARE_URL_ENV] = settings.database.url
-    # The factory is imported as `bench.indexer_ingest_api` (spawned workers inherit sys.path).
-    sys.path.insert(0, str(REPO_ROOT))
-    server = uvicorn.Config(
-        "bench.indexer_ingest_api:bare_app_from_environment",
-        factory=True,
-        host=settings.api.host,
-        port=settings.api.port,
-        workers=workers,
-        timeout_worker_healthcheck=API_WORKER_HEALTHCHECK_TIMEOUT_S,
-        log_level=settings.logging.level,
-        access_log=settings.logging.level in {"debug", "info"},
-    )
-    if server.workers > 1 and reuse_port_supported():
-        ReusePortSupervisor(server).run()
-    elif server.workers > 1:
-        Multiprocess(server, sockets=[server.bind_socket()]).run()
-    else:
-        uvicorn.Server(server).run()
 
 
 # ---------------------------------------------------------------------------------------- plans
@@ -1064,7 +969,11 @@ def latency_rows(
     turn = 0
     for workers in worker_counts:
         process, port = start_api(api_url, workers)
-        bare_process, bare_port = start_api(api_url, workers, bare=True)
+        try:
+            bare_process, bare_port = start_api(api_url, workers, bare=True)
+        except BaseException:
+            stop_server(process)
+            raise
         meter, bare_meter = CpuMeter(process.pid), CpuMeter(bare_process.pid)
         try:
             for name, paths in (
@@ -1118,9 +1027,8 @@ def latency_rows(
                             )
                         )
         finally:
-            for server_process in (process, bare_process):
-                server_process.terminate()
-                server_process.wait(timeout=10)
+            stop_server(process)
+            stop_server(bare_process)
 
 
 def query_plans(engine: Engine, total_dists: int) -> None:
@@ -1201,11 +1109,7 @@ def main() -> None:
         "--schema", help="reuse a schema a --keep run left (skips ingest and load; latency and plans only)"
     )
     parser.add_argument("--quick", action="store_true", help="small data, short rows, 1 worker")
-    parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_bare:
-        serve_bare(args.workers[0])
-        return
     warmup_s = WARMUP_S
     if args.quick:
         for name, value in QUICK.items():
