@@ -962,6 +962,11 @@ def latency_rows(
     print("   server api = `exorelay api`; bare = the same SQL on the same connection in a bare ASGI")
     print("   endpoint, same uvicorn set-up and workers, measured next to it (the floor);")
     print(f"   x bare = api p99 / bare p99, goal <= {TARGET_P99_VS_BARE}x")
+    if seconds < WARMUP_S * 5:
+        print(
+            f"   ({seconds:g} s rows: a p99 over so few requests on a shared machine is a smoke test,"
+            " not a figure)"
+        )
     print(
         f"  {'endpoint':<26}{'load':<18}{'server':<7}{'req/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'err':>5}"
         f"{'gen':>6}{'api':>6}{'pg':>6}{'rest':>6}{'x bare':>8}  target p99 <= {TARGET_P99_MS:.0f} ms"
