@@ -870,7 +870,7 @@ class StoreTx:
 
         In bulk (one select, one update, one history insert per chunk): a 250-leaf batch is signed
         several times a second while a large distribution pays, and per-row statements made this
-        bookkeeping, not L1 gas, the limit on payout throughput (bench/relayer.py).
+        bookkeeping, not L1 gas, the limit on payout throughput (bench/relayer_pipeline.py).
         """
         p = payout_table
         moved = 0

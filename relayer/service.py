@@ -71,7 +71,7 @@ L1_INGEST_BUDGET_S: Final = 0.25
 ingestor shrinks its batches so that one fits it, and a cycle after one that overran it leaves
 ingestion out (one L1 block is the smallest batch, and a busy block of payouts takes ~0.3-0.9 s on a
 loaded machine). Ingestion shares the pipeline's thread, and a backlog of paid leaves (~0.2-0.5 ms
-each, bench/relayer.py) must not hold back the signing of the next payouts: the pipeline knows which
+each, bench/relayer_pipeline.py) must not hold back the signing of the next payouts: the pipeline knows which
 leaves it submitted from its own tx intents, ingestion catches up later."""
 CYCLE_OVERRUN_FACTOR: Final = 10
 """A run late by more than this many intervals is skipped (the next one does the same work)."""

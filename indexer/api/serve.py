@@ -3,7 +3,7 @@
 uvicorn's ``--workers`` share one listening socket: whichever worker wakes first accepts every
 connection waiting, so a burst of new keep-alive connections (clients reconnecting after a restart,
 a proxy opening its upstream pool) can land 49 to 1 on one worker, which then serves nearly all
-the traffic on one core while the others idle (bench/indexer.py, 50 connections: 3,800
+the traffic on one core while the others idle (bench/indexer_ingest_api.py, 50 connections: 3,800
 requests/s with 49/1/0 over 3 workers, 6,300-7,500 with an even spread). With one
 ``SO_REUSEPORT`` socket per worker the kernel spreads connections over the workers by address
 hash.

@@ -175,7 +175,7 @@ class Web3L1Source:
 
     The provider's ``make_request`` is called directly: web3's result formatters turn every log into
     an ``AttributeDict`` of ``HexBytes`` with checksummed addresses, which cost more CPU than the
-    whole database write of a paid leaf (bench/relayer.py). Fields are parsed and normalised here,
+    whole database write of a paid leaf (bench/relayer_pipeline.py). Fields are parsed and normalised here,
     once, and a malformed answer raises :class:`L1RpcError`.
     """
 

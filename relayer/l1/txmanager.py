@@ -85,7 +85,7 @@ GAS_LIMIT_MARGIN: Final = 1.10
 first mostly makes ours cheaper (it warms or dirties the same distribution slots), and 10 % covers a
 cold slot or two (EIP-2929, 2.1k-20k each) on every gateway entry point. Not more: a block builder
 reserves the whole limit, so at 25 % only two 10M-gas payout batches fit a 30M block where three
-should (bench/relayer.py)."""
+should (bench/relayer_pipeline.py)."""
 
 FEE_BUMP_NUMERATOR: Final = 9
 FEE_BUMP_DENOMINATOR: Final = 8
@@ -105,8 +105,8 @@ the same signed bytes (no re-pricing; the fee-bump timer is not restarted). A no
 from its pool (eviction, restart) or, like anvil (foundry-rs/foundry#10122), leave one that arrived while
 a block was being built unmined until another transaction arrives. One block: the count starts only once
 the transaction is already in the pool, so a whole block went by without it; a resend costs the node an
-"already known" check. Measured in bench/relayer.py (10k leaves): 2 blocks left the last batch a block
-late in 3 of 3 runs (ratio 1.15), 1 block none (1.08, 3 of 3)."""
+"already known" check. Measured in bench/relayer_pipeline.py (10k leaves): 2 blocks left the last batch a
+block late in 3 of 3 runs (ratio 1.15), 1 block none (1.08, 3 of 3)."""
 
 MAX_SIGN_PER_TICK: Final = 64
 """Queued intents simulated and signed per tick: keeps one tick short (each costs ~4 RPC calls)."""

@@ -64,8 +64,9 @@ SWEEP_PAGE_PACKETS: Final = 500
 PAYOUT_BASE_GAS: Final = 90_000
 """Fixed cost of a payout call (21k intrinsic + distribution lookup + multiproof setup), measured ~70k."""
 PAYOUT_LEAF_GAS: Final = 37_000
-"""Per-leaf cost measured 31.1k (MINT) / 31.8k (VAULT) at batch 100 in bench/gas.py, 36.5k at a
-10k-leaf distribution in bench/relayer.py (deeper multiproofs, more calldata): sized for the latter."""
+"""Per-leaf cost measured 31.1k (MINT) / 31.8k (VAULT) at batch 100 in bench/l1_gas.py, 36.5k at a
+10k-leaf distribution in bench/relayer_pipeline.py (deeper multiproofs, more calldata): sized for the
+latter."""
 MAX_PAYOUT_LEAVES_PER_TX: Final = 1_000
 """Upper bound regardless of budget: keeps one tx's calldata under ~150 kB (node and mempool limits)."""
 MAX_INFLIGHT_PAYOUT_TXS: Final = 8

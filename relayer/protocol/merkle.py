@@ -74,7 +74,7 @@ def _select_keccak_factory() -> _HashFactory:
 
 _new_keccak: Final = _select_keccak_factory()
 KECCAK_BACKEND: Final = "pycryptodome" if _new_keccak is _pycryptodome_factory else "safe-pysha3"
-"""Which keccak implementation tree building uses (reported by bench/merkle.py)."""
+"""Which keccak implementation tree building uses (reported by bench/merkle_tree.py)."""
 
 
 def _keccak(data: bytes) -> bytes:

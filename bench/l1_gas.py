@@ -1,7 +1,7 @@
 """Gas of the L1 contracts on anvil: packet verification, valset rotation, payouts, claims.
 
-Run: ``.venv/bin/python -m bench.gas`` (starts its own anvil; ~1 minute). Prints one table per
-operation with the targets of the L1 contracts issue and reference points:
+Run: ``.venv/bin/python bench/l1_gas.py`` (starts its own anvil; ~1 minute). Prints one table per
+operation with its targets and reference points:
 
 - a 100-validator packet verified for <= 250k gas (re-sending every key in calldata ≈ 480k;
   Celestia Blobstream's ECDSA 30-of-100 check ≈ 329k);
