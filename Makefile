@@ -15,13 +15,14 @@ LINT_PATHS := relayer indexer devnet tests bench
 
 all: test
 
-# Python: a local venv with uv (≈10× faster than pip) and the package in editable mode with dev extras.
+# Python: a local venv with uv (≈10× faster than pip) and both distributions in editable mode: the
+# production one (exocore-relayer, with dev extras) and the simulator (exorelay-devnet, devnet/).
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(PY_STAMP): pyproject.toml | $(PY)
+$(PY_STAMP): pyproject.toml devnet/pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check 'uv>=0.4'
-	$(UV) pip install --quiet --python $(PY) -e '.[dev]'
+	$(UV) pip install --quiet --python $(PY) -e '.[dev]' -e ./devnet
 	touch $@
 
 # Node: solc, OpenZeppelin sources, anvil and OZ merkle-tree, exactly as locked.
