@@ -40,8 +40,11 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	else echo "the explorer tests need chromium and chromedriver: apt-get install chromium chromium-driver (as root)" >&2; exit 1; fi
 
+# ruff, then the layer contracts in .importlinter (protocol is pure, production never imports the
+# simulator, the read side never imports the write side).
 lint: deps
 	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/lint-imports
 
 typecheck: deps
 	$(VENV)/bin/mypy --strict $(LINT_PATHS)
@@ -72,4 +75,4 @@ bench: deps
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache .grimp_cache
