@@ -17,12 +17,14 @@ all: test
 
 # Python: a local venv with uv (≈10× faster than pip) and both distributions in editable mode: the
 # production one (exocore-relayer, with dev extras) and the simulator (exorelay-devnet, devnet/).
+# --compile-bytecode: uv writes no .pyc by default; where PYTHONDONTWRITEBYTECODE is set, every process
+# would then compile every library it imports from source again, which costs more than the import.
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(PY_STAMP): pyproject.toml devnet/pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check 'uv>=0.4'
-	$(UV) pip install --quiet --python $(PY) -e '.[dev]' -e ./devnet
+	$(UV) pip install --quiet --compile-bytecode --python $(PY) -e '.[dev]' -e ./devnet
 	touch $@
 
 # Node: solc, OpenZeppelin sources, anvil and OZ merkle-tree, exactly as locked.
