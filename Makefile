@@ -15,13 +15,16 @@ LINT_PATHS := relayer indexer devnet tests bench
 
 all: test
 
-# Python: a local venv with uv (≈10× faster than pip) and the package in editable mode with dev extras.
+# Python: a local venv with uv (≈10× faster than pip) and both distributions in editable mode: the
+# production one (exocore-relayer, with dev extras) and the simulator (exorelay-devnet, devnet/).
+# --compile-bytecode: uv writes no .pyc by default; where PYTHONDONTWRITEBYTECODE is set, every process
+# would then compile every library it imports from source again, which costs more than the import.
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(PY_STAMP): pyproject.toml | $(PY)
+$(PY_STAMP): pyproject.toml devnet/pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check 'uv>=0.4'
-	$(UV) pip install --quiet --python $(PY) -e '.[dev]'
+	$(UV) pip install --quiet --compile-bytecode --python $(PY) -e '.[dev]' -e ./devnet
 	touch $@
 
 # Node: solc, OpenZeppelin sources, anvil and OZ merkle-tree, exactly as locked.
@@ -39,8 +42,11 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	else echo "the explorer tests need chromium and chromedriver: apt-get install chromium chromium-driver (as root)" >&2; exit 1; fi
 
+# ruff, then the layer contracts in .importlinter (protocol is pure, production never imports the
+# simulator, the read side never imports the write side).
 lint: deps
 	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/lint-imports
 
 typecheck: deps
 	$(VENV)/bin/mypy --strict $(LINT_PATHS)
@@ -75,4 +81,4 @@ bench: deps
 	for b in $(BENCH_SCRIPTS); do echo "== $$b"; $(PY) $$b $(BENCH_ARGS) || exit 1; done
 
 clean:
-	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache .grimp_cache

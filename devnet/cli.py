@@ -3,6 +3,10 @@
 ``up`` spawns :mod:`devnet.daemon` detached (its output goes to ``<home>/devnet.log``) and returns once
 both chains answer and ``<home>/devnet.json`` is written; ``down`` stops the daemon and anvil by the
 PIDs in the manifest; ``status`` prints heights and health read from the endpoints.
+
+Registered on ``exorelay`` through the ``exorelay.roles`` entry point (:func:`register`). Invariant:
+importing this module costs only typer and the devnet's light modules (defaults, manifest); the
+network clients are imported by the command that uses them.
 """
 
 from __future__ import annotations
@@ -16,11 +20,9 @@ import time
 from pathlib import Path
 from typing import Annotated, Any, Final
 
-import grpc
-import httpx
 import typer
 
-from devnet.chain.params import DEFAULT_BLOCK_TIME_MS, DEFAULT_EPOCH_BLOCKS, DEFAULT_SEED, DEFAULT_VALIDATORS
+from devnet.defaults import DEFAULT_BLOCK_TIME_MS, DEFAULT_EPOCH_BLOCKS, DEFAULT_SEED, DEFAULT_VALIDATORS
 from devnet.manifest import (
     DEFAULT_HOME,
     STATUS_FAILED,
@@ -31,8 +33,6 @@ from devnet.manifest import (
     read_manifest_if_any,
     write_manifest,
 )
-from relayer.exocore.proto.relay.v1 import query_pb2 as relay_query
-from relayer.exocore.proto.relay.v1 import query_pb2_grpc as relay_grpc
 
 UP_TIMEOUT_S: Final = 120.0
 """Deploying the contracts and starting both chains takes a few seconds; the margin covers a loaded CI."""
@@ -45,7 +45,9 @@ LOG_NAME: Final = "devnet.log"
 DAEMON_MARKER: Final = b"devnet.daemon"
 ANVIL_MARKER: Final = b"anvil"
 
-devnet_app = typer.Typer(help="Run the local Exocore devnet and anvil L1.", no_args_is_help=True)
+devnet_app = typer.Typer(
+    help="Run the local Exocore devnet and anvil L1.", no_args_is_help=True, rich_markup_mode=None
+)
 
 HomeOption = Annotated[Path, typer.Option("--home", help="Devnet directory (manifest, data, logs).")]
 
@@ -192,6 +194,12 @@ def down(home: HomeOption = DEFAULT_HOME) -> None:
 
 
 def _exocore_status(exocore: dict[str, Any]) -> tuple[bool, str]:
+    import grpc  # noqa: PLC0415 - keeps `exorelay --help` fast
+    import httpx  # noqa: PLC0415
+
+    from relayer.exocore.proto.relay.v1 import query_pb2 as relay_query  # noqa: PLC0415
+    from relayer.exocore.proto.relay.v1 import query_pb2_grpc as relay_grpc  # noqa: PLC0415
+
     try:
         response = httpx.get(f"{exocore['rpc_url']}/status", timeout=PROBE_TIMEOUT_S)
         response.raise_for_status()
@@ -209,6 +217,8 @@ def _exocore_status(exocore: dict[str, Any]) -> tuple[bool, str]:
 
 
 def _l1_status(l1: dict[str, Any]) -> tuple[bool, str]:
+    import httpx  # noqa: PLC0415 - keeps `exorelay --help` fast
+
     try:
         response = httpx.post(
             l1["rpc_url"],
@@ -240,3 +250,8 @@ def status(home: HomeOption = DEFAULT_HOME) -> None:
     typer.echo(f"l1       chain {manifest['l1']['chain_id']}  {'ok' if l1_ok else 'DOWN'}  {l1_line}")
     if not (exocore_ok and l1_ok):
         raise typer.Exit(code=1)
+
+
+def register(app: typer.Typer) -> None:
+    """The ``exorelay.roles`` entry point: add ``exorelay devnet up|down|status``."""
+    app.add_typer(devnet_app, name="devnet")

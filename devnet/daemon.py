@@ -29,15 +29,9 @@ from typing import Any, Final
 import httpx
 
 from devnet.anvil import AnvilConfig, AnvilNode
-from devnet.chain.params import (
-    DEFAULT_BLOCK_TIME_MS,
-    DEFAULT_CHAIN_ID,
-    DEFAULT_EPOCH_BLOCKS,
-    DEFAULT_SEED,
-    DEFAULT_VALIDATORS,
-    Genesis,
-)
+from devnet.chain.params import DEFAULT_CHAIN_ID, Genesis
 from devnet.chain.persistence import open_chain, read_genesis
+from devnet.defaults import DEFAULT_BLOCK_TIME_MS, DEFAULT_EPOCH_BLOCKS, DEFAULT_SEED, DEFAULT_VALIDATORS
 from devnet.manifest import (
     MANIFEST_VERSION,
     STATUS_FAILED,

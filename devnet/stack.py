@@ -21,8 +21,6 @@ from web3.types import TxParams, Wei
 from devnet.anvil import AnvilConfig, AnvilNode
 from devnet.chain.params import (
     DEFAULT_CHAIN_ID,
-    DEFAULT_EPOCH_BLOCKS,
-    DEFAULT_SEED,
     DEVNET_LZ_CHAIN_ID,
     GENESIS_VALSET_NONCE,
     USD_ONE,
@@ -31,6 +29,7 @@ from devnet.chain.params import (
     devnet_validators,
 )
 from devnet.chain.persistence import open_chain
+from devnet.defaults import DEFAULT_EPOCH_BLOCKS, DEFAULT_SEED
 from devnet.l1_deploy import (
     DEVNET_RESTAKED_PRINCIPAL,
     GenesisValset,

@@ -1,4 +1,9 @@
-"""``exorelay migrate``, ``api`` and ``resume``: registered on the main CLI by :func:`register`."""
+"""``exorelay migrate``, ``api`` and ``resume``: registered on the main CLI by :func:`register`.
+
+Invariant: importing this module costs only typer and the standard library; each command imports
+SQLAlchemy, the migrations and the server in its body, so ``exorelay --help`` stays fast
+(``tests/relayer/test_cli_imports.py`` checks).
+"""
 
 from __future__ import annotations
 
@@ -9,16 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
-from sqlalchemy import func, select
 
-from indexer import migrate as migrations
-from indexer.db import create_db_engine
 from indexer.errors import IndexerError
-from relayer.config import ExorelayConfig, load_config
 from relayer.errors import ConfigError
 
 if TYPE_CHECKING:
     from indexer.store import LifecycleStore
+    from relayer.config import ExorelayConfig
 
 API_WORKER_HEALTHCHECK_TIMEOUT_S: Final = 30
 """How long uvicorn's supervisor waits for a worker's health-check answer before killing it. Its 5 s
@@ -31,6 +33,8 @@ CONFIG_OPTION: Final = typer.Option(
 
 
 def _config(path: Path | None) -> ExorelayConfig:
+    from relayer.config import load_config  # noqa: PLC0415 - pydantic: keeps `exorelay --help` fast
+
     try:
         return load_config(path)
     except ConfigError as exc:
@@ -42,10 +46,13 @@ def migrate_command(
     config: Annotated[Path | None, CONFIG_OPTION] = None,
     revision: Annotated[
         str, typer.Option(help="Target revision (default: newest; `base` empties the schema).")
-    ] = migrations.HEAD,
+    ] = "head",  # alembic's name for the newest revision (indexer.migrate.HEAD)
     database_url: Annotated[str | None, typer.Option(help="Override database.url.")] = None,
 ) -> None:
     """Create or upgrade (or downgrade) the lifecycle database schema."""
+    from indexer import migrate as migrations  # noqa: PLC0415 - alembic, SQLAlchemy
+    from indexer.db import create_db_engine  # noqa: PLC0415
+
     url = database_url or _config(config).database.url
     engine = create_db_engine(url)
     try:
@@ -135,7 +142,9 @@ class ResumedStream:
 def resume_stream(store: LifecycleStore, stream: str) -> ResumedStream:
     """Clear ``stream``'s halt (if any) and say what was cleared; :class:`UnknownStreamError` if the
     database has no such stream."""
-    from indexer.models import cursor_table, violation_table  # noqa: PLC0415 - keeps `exorelay --help` fast
+    from sqlalchemy import func, select  # noqa: PLC0415 - keeps `exorelay --help` fast
+
+    from indexer.models import cursor_table, violation_table  # noqa: PLC0415
 
     cursor = store.cursor(stream)
     if cursor is None:
@@ -171,7 +180,8 @@ def resume_command(
     database_url: Annotated[str | None, typer.Option(help="Override database.url.")] = None,
 ) -> None:
     """Clear a stream's halt (after fixing its cause); ingestion retries its next batch."""
-    from indexer.store import LifecycleStore  # noqa: PLC0415 - keeps `exorelay --help` fast
+    from indexer.db import create_db_engine  # noqa: PLC0415 - keeps `exorelay --help` fast
+    from indexer.store import LifecycleStore  # noqa: PLC0415
 
     url = database_url or _config(config).database.url
     engine = create_db_engine(url)

@@ -1,4 +1,9 @@
-"""``exorelay health-check | status | retry | exclude``: registered on the main CLI by :func:`register`."""
+"""``exorelay health-check | status | retry | exclude``: registered on the main CLI by :func:`register`.
+
+Invariant: importing this module costs only typer and the standard library; each command imports
+what it needs (config/pydantic, web3, grpc, SQLAlchemy) in its body, so ``exorelay --help`` stays fast
+(``tests/relayer/test_cli_imports.py`` checks).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 
-from relayer.config import ExorelayConfig, load_config
 from relayer.errors import ConfigError, ExorelayError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from relayer.config import ExorelayConfig
     from relayer.ops import RelayerStatus
 
 CONFIG_OPTION: Final = typer.Option(
@@ -25,6 +30,8 @@ JSON_OPTION: Final = typer.Option("--json", help="Print one JSON document instea
 
 
 def _config(path: Path | None) -> ExorelayConfig:
+    from relayer.config import load_config  # noqa: PLC0415 - pydantic: keeps `exorelay --help` fast
+
     try:
         return load_config(path)
     except ConfigError as exc:

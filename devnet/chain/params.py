@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from devnet.defaults import DEFAULT_EPOCH_BLOCKS, DEFAULT_VALIDATORS
 from relayer.errors import ConfigError
 from relayer.protocol import bls
 from relayer.protocol.attestation import check_proofs_of_possession
@@ -36,18 +37,12 @@ MAX_TOKEN_DECIMALS: Final = 36
 """Largest token ``decimals`` accepted; exact USD weights scale amounts by 10**(36 - decimals)."""
 
 DEFAULT_CHAIN_ID: Final = "exocoredevnet_233-1"
-DEFAULT_EPOCH_BLOCKS: Final = 10
-"""Blocks per epoch: short, so tests and demos see several elections within seconds."""
 DEFAULT_COMMUNITY_TAX: Final = 3 * 10**16
 """0.03: feedistribution ``community_tax`` of the Imuachain testnet genesis."""
 DEFAULT_UNBONDING_EPOCHS: Final = 2
 """Epochs an undelegation stays slashable before it completes (dogfood ``epochs_until_unbonded``)."""
 DEFAULT_VALIDATOR_POWER: Final = 100
 """Relay validator power at genesis; equal powers keep quorum arithmetic easy to follow."""
-DEFAULT_VALIDATORS: Final = 4
-DEFAULT_BLOCK_TIME_MS: Final = 1000
-"""Devnet block time: fast enough for demos, slow enough to watch (CometBFT's default is 3 s)."""
-DEFAULT_SEED: Final = "exorelay"
 
 MAX_VALIDATORS: Final = 190
 """The gateway's MAX_VALIDATORS (EIP-170 bound of its valset data contract)."""

@@ -24,6 +24,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, func, select
 
+from devnet.demo_story import (
+    DATABASE_FILE,
+    DemoError,
+    enough_signers,
+    format_units,
+    prepare_home,
+    too_few_signers,
+)
 from indexer.models import (
     claim_table,
     distribution_table,
@@ -34,14 +42,6 @@ from indexer.models import (
     slash_table,
     transfer_table,
     transition_table,
-)
-from relayer.demo_story import (
-    DATABASE_FILE,
-    DemoError,
-    enough_signers,
-    format_units,
-    prepare_home,
-    too_few_signers,
 )
 from tests.conftest import DATABASE_URL_ENV
 from tests.e2e.relayer_process import process_database

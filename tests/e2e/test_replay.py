@@ -22,6 +22,7 @@ import pytest
 from typer.testing import CliRunner, Result
 from web3 import Web3
 
+from devnet.replay.runner import ReplayOptions, replay
 from devnet.scenario import ScenarioClient, run_manifest_scenario
 from devnet.stack import DevnetStack
 from relayer.cli import app
@@ -30,7 +31,6 @@ from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.protocol.claims import PROPORTION_ONE
 from relayer.replay.errors import FixtureChecksumError, FixtureFormatError, FixtureVersionError
 from relayer.replay.fixture import body_checksum, load_fixture, parse_message, parse_messages, read_document
-from relayer.replay.replay import ReplayOptions, replay
 from relayer.replay.report import Report, diff_reports, report_json
 from tests.e2e.relayer_process import write_toml
 from tests.indexer.conftest import fresh_database

@@ -90,6 +90,34 @@ def test_bad_environment_value_names_the_variable(monkeypatch: pytest.MonkeyPatc
     assert "EXORELAY_L1__CONFIRMATIONS" in report.errors[0].message
 
 
+def test_environment_value_that_is_not_json_is_an_error_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A list key's value must be JSON; pydantic-settings raised an exception here instead of a report.
+    monkeypatch.setenv("EXORELAY_L1__RPC_URLS", "http://a:8545")
+    report = check_config(EXAMPLE)
+    assert [p.path for p in report.errors] == ["l1.rpc_urls"]
+    assert "EXORELAY_L1__RPC_URLS is not valid JSON" in report.errors[0].message
+
+
+def test_environment_overrides_one_key_and_keeps_the_rest_of_the_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "partial.toml"
+    cfg.write_text('[l1]\nconfirmations = 5\nchain_id = 31337\n[logging]\nlevel = "debug"\n')
+    monkeypatch.setenv("exorelay_l1__confirmations", "7")  # any case, as before
+    monkeypatch.setenv("EXORELAY_API__PORT", "9000")  # a section the file does not have
+    config = load_config(cfg)
+    assert (config.l1.confirmations, config.l1.chain_id) == (7, 31337)
+    assert (config.api.port, config.logging.level) == (9000, "debug")
+
+
+def test_constructing_the_model_reads_no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXORELAY_L1__CONFIRMATIONS", "12")
+    assert ExorelayConfig().l1.confirmations != 12
+    assert load_config(None).l1.confirmations == 12
+
+
 def test_warnings_are_separate_from_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = tmp_path / "risky.toml"
     cfg.write_text('[l1]\nconfirmations = 0\nkeystore_password = "hunter2"\n')

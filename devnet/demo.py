@@ -1,8 +1,9 @@
 """``exorelay demo``: the whole system on this machine, driven through a scenario and narrated.
 
-Registered on the main CLI by :func:`register`. The story itself lives in :mod:`relayer.demo_story`,
-imported only when the command runs (it pulls in web3, the devnet and uvicorn, which ``exorelay
---help`` should not pay for).
+Part of the ``exorelay-devnet`` distribution, registered on ``exorelay`` through the
+``exorelay.roles`` entry point (:func:`register`). The story itself lives in
+:mod:`devnet.demo_story`, imported only when the command runs (it pulls in web3, the devnet and
+uvicorn, which ``exorelay --help`` should not pay for).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import typer
 
 DEFAULT_DEMO_HOME: Final = Path(".exorelay/demo")
 DEFAULT_STAKERS: Final = 200
-"""Issue #7: at least 200 stakers across the two restaked assets."""
+"""Enough stakers across the two restaked assets that payouts take several gas-budgeted batches."""
 DEFAULT_OPERATORS: Final = 5
-"""Issue #7: at least 5 operators with BLS keys."""
+"""Operators with BLS keys: enough for two committees with different election rules."""
 DEFAULT_API_PORT: Final = 8480
 """The API's default port (api.port in the example config); a busy port falls back to a free one."""
 MIN_OPERATORS: Final = 3
@@ -48,7 +49,7 @@ def demo_command(
     """Run devnet + anvil + relayer + API on a fresh database and narrate a full scenario:
     elections, claims (one rejected), payouts in a MINT and a VAULT token, two slashes and a
     validator-set change. Keeps running (API up) until Ctrl-C unless --once."""
-    from relayer.demo_story import DemoOptions, run_demo  # noqa: PLC0415 - heavy imports
+    from devnet.demo_story import DemoOptions, run_demo  # noqa: PLC0415 - heavy imports
 
     code = run_demo(
         DemoOptions(
@@ -65,5 +66,5 @@ def demo_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``exorelay demo`` to the CLI."""
+    """The ``exorelay.roles`` entry point: add ``exorelay demo``."""
     app.command("demo")(demo_command)

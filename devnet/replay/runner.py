@@ -5,7 +5,7 @@ What runs, in this process:
 1. anvil, forking ``--l1-fork-url`` at ``--fork-block`` (default: its head), automining, with the
    fork's chain id; the signer is one of anvil's dev accounts, funded on the fork;
 2. the recording served as a CometBFT JSON-RPC node and a Cosmos gRPC node
-   (:mod:`relayer.replay.servers`) on free local ports;
+   (:mod:`devnet.replay.servers`) on free local ports;
 3. :class:`relayer.service.RelayerService` configured for those endpoints (``start_height`` = the
    recording's first height, L1 finality at 0 confirmations since nothing reorgs a private fork)
    with a fresh database (a temporary SQLite file unless an engine is given), driven cycle by cycle
@@ -37,6 +37,8 @@ from eth_account import Account
 from sqlalchemy import Engine, func, select
 
 from devnet.anvil import AnvilConfig, AnvilNode
+from devnet.replay.defaults import DEFAULT_REPLAY_TIMEOUT_S, REPLAY_SIGNER_ACCOUNT_INDEX
+from devnet.replay.servers import ReplayGrpcServer, ReplayRpcServer
 from indexer.db import create_db_engine
 from relayer.config import ExorelayConfig
 from relayer.errors import ConfigError
@@ -44,11 +46,9 @@ from relayer.exocore.grpc_client import convert_params
 from relayer.exocore.proto.relay.v1 import types_pb2 as relay_types
 from relayer.l1.tables import OPEN_INTENT_STATES, tx_intent_table
 from relayer.pipeline.tables import JobStage, PayoutStage, payout_job_table, relay_job_table
-from relayer.replay.defaults import DEFAULT_REPLAY_TIMEOUT_S, REPLAY_SIGNER_ACCOUNT_INDEX
 from relayer.replay.errors import ForkSourceError
 from relayer.replay.fixture import Fixture, parse_message
 from relayer.replay.report import Report, build_report
-from relayer.replay.servers import ReplayGrpcServer, ReplayRpcServer
 from relayer.service import RelayerService
 
 _log = logging.getLogger(__name__)

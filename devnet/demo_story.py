@@ -97,7 +97,7 @@ from relayer.protocol.ids import OperatorAddress
 from relayer.protocol.packets import PacketKind
 from relayer.service import RelayerService, install_signal_handlers
 
-_log = logging.getLogger("relayer.demo")
+_log = logging.getLogger("devnet.demo")
 T = TypeVar("T")
 
 EXOCORE_BLOCK_TIME_S: Final = 0.2

@@ -1,4 +1,5 @@
-"""Defaults shared by the replay driver and its CLI (a light module: the CLI imports it eagerly)."""
+"""Defaults shared by the replay driver and its CLI (a light module: the CLI imports it eagerly, so it
+imports nothing)."""
 
 from __future__ import annotations
 
