@@ -36,8 +36,10 @@ from indexer.records import ChainRef, PacketKindCode
 from indexer.store import StoreTx, utc_now
 from relayer.errors import StorageError
 from relayer.l1.tables import OPEN_INTENT_STATES, IntentState, tx_intent_table
+from relayer.pipeline.errors import StageMovedError
 from relayer.pipeline.tables import (
     OPEN_JOB_STAGES,
+    OPEN_PAYOUT_STAGES,
     JobStage,
     PayoutStage,
     payout_job_table,
@@ -53,7 +55,6 @@ backlog of thousands is a number to alert on, not a list to read in a terminal."
 MAX_REASON_CHARS: Final = 2000
 """An exclusion reason is a sentence or a ticket link; this bound keeps a pasted log out of the row."""
 
-OPEN_PAYOUT_STAGES: Final = (PayoutStage.WAITING_ROOT, PayoutStage.PAYING)
 
 RELAY_BACKLOG_STAGES: Final = (*OPEN_JOB_STAGES, JobStage.REFUSED)
 """Relay-job stages that still need work (``refused`` needs an operator)."""
@@ -434,9 +435,14 @@ def retry(engine: Engine, item_id: str, *, clock: Callable[[], datetime] = utc_n
                 str(item), job.stage, f"an operator excluded it ({job.excluded_reason}); exclusion is final"
             )
         to_stage = JobStage.DISCOVERED.value if job.stage == JobStage.REFUSED.value else job.stage
-        conn.execute(
-            update(table).where(key).values(stage=to_stage, next_attempt_at=now, attempts=0, updated_at=now)
-        )
+        # Compare-and-set on the stage read above, like every job stage write (jobs.py).
+        moved = conn.execute(
+            update(table)
+            .where(key, table.c.stage == job.stage)
+            .values(stage=to_stage, next_attempt_at=now, attempts=0, updated_at=now)
+        ).rowcount
+        if moved != 1:
+            raise StageMovedError(str(item), [job.stage], None)
     _log.info(
         "operator retry",
         extra={
@@ -518,11 +524,13 @@ def _exclude_packet(conn: Connection, item: ItemId, reason: str, now: datetime) 
         )
     if job.stage == JobStage.DELIVERED.value:
         raise ItemStateError(str(item), job.stage, "it is final on L1; there is nothing left to stop")
-    conn.execute(
+    moved = conn.execute(
         update(r)
-        .where(key)
+        .where(key, r.c.stage == job.stage)
         .values(stage=JobStage.EXCLUDED.value, excluded_reason=reason, next_attempt_at=None, updated_at=now)
-    )
+    ).rowcount
+    if moved != 1:
+        raise StageMovedError(str(item), [job.stage], None)
     notes: list[str] = []
     intents = conn.execute(
         select(tx_intent_table).where(tx_intent_table.c.packet_nonce == item.packet_nonce).with_for_update()
@@ -534,7 +542,7 @@ def _exclude_packet(conn: Connection, item: ItemId, reason: str, now: datetime) 
     if payout is not None and payout.stage in {s.value for s in OPEN_PAYOUT_STAGES}:
         conn.execute(
             update(payout_job_table)
-            .where(payout_key)
+            .where(payout_key, payout_job_table.c.stage == payout.stage)
             .values(
                 stage=PayoutStage.EXCLUDED.value, excluded_reason=reason, next_attempt_at=None, updated_at=now
             )
@@ -573,13 +581,15 @@ def _exclude_distribution(conn: Connection, item: ItemId, reason: str, now: date
         )
     if job.stage == PayoutStage.PAID.value:
         raise ItemStateError(str(item), job.stage, "every leaf is paid; there is nothing left to stop")
-    conn.execute(
+    moved = conn.execute(
         update(p)
-        .where(key)
+        .where(key, p.c.stage == job.stage)
         .values(
             stage=PayoutStage.EXCLUDED.value, excluded_reason=reason, next_attempt_at=None, updated_at=now
         )
-    )
+    ).rowcount
+    if moved != 1:
+        raise StageMovedError(str(item), [job.stage], None)
     intents = conn.execute(
         select(tx_intent_table)
         .where(

@@ -32,9 +32,10 @@ from relayer.l1.tables import IntentState, tx_intent_table
 from relayer.l1.txmanager import GAS_LIMIT_MARGIN, TxManager
 from relayer.metrics import RelayerMetrics
 from relayer.pipeline import jobs
+from relayer.pipeline.errors import StageMovedError
 from relayer.pipeline.jobs import Backoff
 from relayer.pipeline.retry import RetryReason
-from relayer.pipeline.tables import JobStage, PayoutStage
+from relayer.pipeline.tables import OPEN_PAYOUT_STAGES, JobStage, PayoutStage
 from relayer.protocol.attestation import InsufficientSignaturesError, build_attestation, valset_commitment
 from relayer.protocol.merkle import DistributionTree
 from relayer.protocol.packets import PacketKind, RewardDistributionPayload, check_gateway_limits
@@ -280,9 +281,21 @@ class Pipeline:
         return call()
 
     def _record_wait(self, nonce: int, reason: RetryReason, detail: str, report: CycleReport) -> None:
+        try:
+            with self.engine.begin() as conn:
+                due = jobs.wait(
+                    conn,
+                    nonce,
+                    reason,
+                    detail,
+                    self.clock(),
+                    self.settings.backoff,
+                    expected=JobStage.DISCOVERED,
+                )
+        except StageMovedError as moved:
+            _stage_moved(moved)
+            return
         report.waited(reason)
-        with self.engine.begin() as conn:
-            due = jobs.wait(conn, nonce, reason, detail, self.clock(), self.settings.backoff)
         level = logging.WARNING if due is None else logging.INFO
         _log.log(
             level,
@@ -295,7 +308,7 @@ class Pipeline:
         nonce = int(row.packet_nonce)
         params = self.relay_params()
         if self.gateway.nonce_used(nonce):
-            self._delivered(nonce, None, report, how="already used on L1")
+            self._delivered(nonce, report, how="already used on L1", expected=JobStage.DISCOVERED)
             return
         served = self.grpc.packet(nonce, params)
         if served is None:
@@ -360,31 +373,38 @@ class Pipeline:
             )
         calldata = encode_packet_call(packet, attestation.signer_bitmap, attestation.signature_eip2537)
         now = self.clock()
-        with self.engine.begin() as conn:
-            intent_id = self.txm.enqueue(
-                conn,
-                key=f"packet:{nonce}:{int(row.attempts)}",
-                purpose=PURPOSE_OF_KIND[packet.kind],
-                to=self.gateway.address,
-                calldata=calldata,
-                packet_nonce=nonce,
-                distribution_id=distribution_id,
-            )
-            jobs.set_stage(
-                conn,
-                nonce,
-                JobStage.SUBMITTED,
-                now,
-                distribution_id=distribution_id,
-                signer_bitmap=hex0x(attestation.signer_bitmap),
-                aggregate_signature=hex0x(attestation.signature_eip2537),
-                signed_power=attestation.signed_power,
-                total_power=attestation.total_power,
-                tx_intent_id=intent_id,
-                retry_reason=None,
-                retry_detail=None,
-                next_attempt_at=None,
-            )
+        try:
+            with self.engine.begin() as conn:
+                intent_id = self.txm.enqueue(
+                    conn,
+                    key=f"packet:{nonce}:{int(row.attempts)}",
+                    purpose=PURPOSE_OF_KIND[packet.kind],
+                    to=self.gateway.address,
+                    calldata=calldata,
+                    packet_nonce=nonce,
+                    distribution_id=distribution_id,
+                )
+                jobs.set_stage(
+                    conn,
+                    nonce,
+                    JobStage.SUBMITTED,
+                    now,
+                    expected=JobStage.DISCOVERED,
+                    distribution_id=distribution_id,
+                    signer_bitmap=hex0x(attestation.signer_bitmap),
+                    aggregate_signature=hex0x(attestation.signature_eip2537),
+                    signed_power=attestation.signed_power,
+                    total_power=attestation.total_power,
+                    tx_intent_id=intent_id,
+                    retry_reason=None,
+                    retry_detail=None,
+                    next_attempt_at=None,
+                )
+        except StageMovedError as moved:
+            # An operator excluded (or retried) the packet while it was being prepared: the intent
+            # enqueued above rolls back with the stage write, so nothing reaches L1.
+            _stage_moved(moved)
+            return
         report.submitted += 1
         _log.info(
             "packet submitted",
@@ -433,7 +453,7 @@ class Pipeline:
                 continue
             state = IntentState(intent.state)
             if state in (IntentState.FINALIZED, IntentState.ALREADY_DONE):
-                self._delivered(nonce, row, report, how=state.value)
+                self._delivered(nonce, report, how=state.value, expected=JobStage.SUBMITTED)
                 self.metrics.observe_submit_to_final((self.clock() - row.updated_at).total_seconds())
             elif state is IntentState.FAILED:
                 name = intent.reason_code or ""
@@ -443,39 +463,51 @@ class Pipeline:
                     reason = RetryReason.L1_REJECTED_ATTESTATION
                 else:
                     reason = RetryReason.TX_FAILED
-                with self.engine.begin() as conn:
-                    jobs.wait(
-                        conn,
-                        nonce,
-                        reason,
-                        f"L1 transaction failed: {name} {intent.reason or ''}".strip(),
-                        self.clock(),
-                        self.settings.backoff,
-                        stage=JobStage.DISCOVERED,
-                    )
+                try:
+                    with self.engine.begin() as conn:
+                        jobs.wait(
+                            conn,
+                            nonce,
+                            reason,
+                            f"L1 transaction failed: {name} {intent.reason or ''}".strip(),
+                            self.clock(),
+                            self.settings.backoff,
+                            expected=JobStage.SUBMITTED,
+                            stage=JobStage.DISCOVERED,
+                        )
+                except StageMovedError as moved:
+                    _stage_moved(moved)
+                    continue
                 report.waited(reason)
 
-    def _delivered(self, nonce: int, row: Any, report: CycleReport, *, how: str) -> None:
+    def _delivered(self, nonce: int, report: CycleReport, *, how: str, expected: JobStage) -> None:
         now = self.clock()
-        with self.engine.begin() as conn:
-            current = jobs.job(conn, nonce)
-            if current is None:
-                return
-            jobs.set_stage(
-                conn,
-                nonce,
-                JobStage.DELIVERED,
-                now,
-                delivered_at=now,
-                retry_reason=None,
-                next_attempt_at=None,
-            )
-            if int(current.kind) == PacketKind.REWARD_DISTRIBUTION:
+        try:
+            with self.engine.begin() as conn:
+                current = jobs.job(conn, nonce)
+                if current is None:
+                    return
                 distribution_id = current.distribution_id
-                if distribution_id is None:
+                if int(current.kind) == PacketKind.REWARD_DISTRIBUTION and distribution_id is None:
                     distribution_id = hex0x(compute_distribution_id(self.relay_params().exocore_chain, nonce))
-                    jobs.set_stage(conn, nonce, JobStage.DELIVERED, now, distribution_id=distribution_id)
-                jobs.add_payout_job(conn, distribution_id=distribution_id, nonce=nonce, leaf_count=0, now=now)
+                jobs.set_stage(
+                    conn,
+                    nonce,
+                    JobStage.DELIVERED,
+                    now,
+                    expected=expected,
+                    delivered_at=now,
+                    distribution_id=distribution_id,
+                    retry_reason=None,
+                    next_attempt_at=None,
+                )
+                if int(current.kind) == PacketKind.REWARD_DISTRIBUTION and distribution_id is not None:
+                    jobs.add_payout_job(
+                        conn, distribution_id=distribution_id, nonce=nonce, leaf_count=0, now=now
+                    )
+        except StageMovedError as moved:
+            _stage_moved(moved)
+            return
         report.delivered += 1
         self.metrics.packet_delivered(int(current.kind))
         _log.info("packet delivered", extra={"packet_nonce": nonce, "how": how})
@@ -488,35 +520,32 @@ class Pipeline:
         for row in due:
             if self.should_stop():
                 return
-            distribution_id = str(row.distribution_id)
             try:
                 self._pay_one(row, report)
             except _WaitSignal as wait:
-                with self.engine.begin() as conn:
-                    jobs.payout_wait(
-                        conn, distribution_id, wait.reason, wait.detail, self.clock(), self.settings.backoff
-                    )
+                self._payout_wait(row, wait.reason, wait.detail)
                 report.waited(wait.reason)
             except ExocoreRpcError as exc:
-                with self.engine.begin() as conn:
-                    jobs.payout_wait(
-                        conn,
-                        distribution_id,
-                        RetryReason.EXOCORE_UNAVAILABLE,
-                        str(exc),
-                        self.clock(),
-                        self.settings.backoff,
-                    )
+                self._payout_wait(row, RetryReason.EXOCORE_UNAVAILABLE, str(exc))
             except L1RpcError as exc:
-                with self.engine.begin() as conn:
-                    jobs.payout_wait(
-                        conn,
-                        distribution_id,
-                        RetryReason.L1_UNAVAILABLE,
-                        str(exc),
-                        self.clock(),
-                        self.settings.backoff,
-                    )
+                self._payout_wait(row, RetryReason.L1_UNAVAILABLE, str(exc))
+            except StageMovedError as moved:
+                _stage_moved(moved)
+
+    def _payout_wait(self, row: Any, reason: RetryReason, detail: str) -> None:
+        try:
+            with self.engine.begin() as conn:
+                jobs.payout_wait(
+                    conn,
+                    str(row.distribution_id),
+                    reason,
+                    detail,
+                    self.clock(),
+                    self.settings.backoff,
+                    expected=OPEN_PAYOUT_STAGES,
+                )
+        except StageMovedError as moved:
+            _stage_moved(moved)
 
     def _tree(self, distribution_id: str, nonce: int, root: bytes) -> DistributionTree:
         tree = self._trees.get(distribution_id)
@@ -547,7 +576,12 @@ class Pipeline:
         if row.stage == PayoutStage.WAITING_ROOT.value:
             with self.engine.begin() as conn:
                 jobs.set_payout_stage(
-                    conn, distribution_id, PayoutStage.PAYING, now, leaf_count=int(on_l1.leaf_count)
+                    conn,
+                    distribution_id,
+                    PayoutStage.PAYING,
+                    now,
+                    expected=PayoutStage.WAITING_ROOT,
+                    leaf_count=int(on_l1.leaf_count),
                 )
         self._handle_failed_batches(distribution_id, dist_bytes)
         p, i = payout_table, tx_intent_table
@@ -566,7 +600,13 @@ class Pipeline:
                 )
             if states.get(PayoutState.FINALIZED.value, 0) == int(on_l1.leaf_count):
                 jobs.set_payout_stage(
-                    conn, distribution_id, PayoutStage.PAID, now, paid_at=now, retry_reason=None
+                    conn,
+                    distribution_id,
+                    PayoutStage.PAID,
+                    now,
+                    expected=PayoutStage.PAYING,
+                    paid_at=now,
+                    retry_reason=None,
                 )
                 report.payouts_completed += 1
                 _log.info("distribution fully paid", extra={"distribution_id": distribution_id})
@@ -604,6 +644,9 @@ class Pipeline:
         size = self.settings.leaves_per_payout_tx
         batches = [pending[k : k + size] for k in range(0, len(pending), size)]
         with self.engine.begin() as conn:
+            # Compare-and-set in the enqueueing transaction: a distribution excluded meanwhile gets
+            # no new batches (StageMovedError rolls them back).
+            jobs.set_payout_stage(conn, distribution_id, PayoutStage.PAYING, now, expected=PayoutStage.PAYING)
             for batch in batches:
                 proof = tree.multiproof(batch)
                 calldata = encode_payout_call(dist_bytes, proof.leaves, proof.proof, proof.proof_flags)
@@ -644,6 +687,10 @@ class Pipeline:
             paid = {int(x) for x in indices if self.gateway.is_paid(dist_bytes, int(x))}
             self._paid_elsewhere.setdefault(distribution_id, set()).update(paid)
             self._seen_failed_payouts.add(intent_id)
+
+
+def _stage_moved(moved: StageMovedError) -> None:
+    _log.info("job not written: an operator moved it meanwhile: %s", moved, extra={"item": moved.item})
 
 
 def _seq(conn: Connection, distribution_id: str) -> int:
