@@ -33,10 +33,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from indexer.lifecycle import EntityKind, lifecycle
 from indexer.models import cursor_table, distribution_table, packet_table
 from indexer.records import ChainRef, PacketKindCode
-from indexer.store import StoreTx, utc_now
+from indexer.store import PoisonedBlock, StoreTx, open_poisoned_blocks, utc_now
 from relayer.errors import StorageError
 from relayer.l1.tables import OPEN_INTENT_STATES, IntentState, tx_intent_table
 from relayer.pipeline.errors import StageMovedError
+from relayer.pipeline.retry import PARKING_REASONS
 from relayer.pipeline.tables import (
     OPEN_JOB_STAGES,
     OPEN_PAYOUT_STAGES,
@@ -197,6 +198,10 @@ class RelayerStatus:
     """Jobs with a retry reason, soonest next attempt first (at most :data:`STATUS_LIST_LIMIT`)."""
     waiting_total: int
     halted_streams: tuple[HaltedStream, ...]
+    poisoned_blocks: tuple[PoisonedBlock, ...] = ()
+    """Blocks a stream halts at because they cannot be stored (``exorelay skip-block``)."""
+    parked_payouts: tuple[WaitingJob, ...] = ()
+    """Payout jobs parked until L1 lets them pay (a vault deposit); they resume by themselves."""
 
     @property
     def backlog(self) -> Mapping[str, int]:
@@ -257,6 +262,26 @@ class RelayerStatus:
             "halted_streams": [
                 {"stream": h.stream, "chain": h.chain, "height": h.height, "reason": h.reason}
                 for h in self.halted_streams
+            ],
+            "poisoned_blocks": [
+                {
+                    "stream": b.stream,
+                    "height": b.height,
+                    "block_hash": b.block_hash,
+                    "error_class": b.error_class,
+                    "error": b.error,
+                    "detected_at": when(b.detected_at),
+                }
+                for b in self.poisoned_blocks
+            ],
+            "parked_payouts": [
+                {
+                    "item": w.item,
+                    "retry_reason": w.retry_reason,
+                    "retry_detail": w.retry_detail,
+                    "next_check_at": when(w.next_attempt_at),
+                }
+                for w in self.parked_payouts
             ],
         }
 
@@ -353,6 +378,30 @@ def _waiting(conn: Connection) -> tuple[tuple[WaitingJob, ...], int]:
     return tuple(jobs[:STATUS_LIST_LIMIT]), total
 
 
+def parked_payouts(conn: Connection) -> tuple[WaitingJob, ...]:
+    """Open payout jobs parked for a reason L1 will not drop by itself (a missing vault deposit)."""
+    p = payout_job_table
+    rows = conn.execute(
+        select(p)
+        .where(
+            p.c.stage.in_([s.value for s in OPEN_PAYOUT_STAGES]),
+            p.c.retry_reason.in_([r.value for r in PARKING_REASONS]),
+        )
+        .order_by(p.c.packet_nonce)
+    )
+    return tuple(
+        WaitingJob(
+            f"{DISTRIBUTION_PREFIX}{row.distribution_id}",
+            row.stage,
+            row.retry_reason,
+            row.retry_detail,
+            row.attempts,
+            row.next_attempt_at,
+        )
+        for row in rows
+    )
+
+
 def _open_intents(conn: Connection) -> tuple[dict[str, int], tuple[OpenIntent, ...]]:
     t = tx_intent_table
     open_states = sorted(s.value for s in OPEN_INTENT_STATES)
@@ -385,6 +434,8 @@ def status(engine: Engine, *, clock: Callable[[], datetime] = utc_now) -> Relaye
         intent_states, intents = _open_intents(conn)
         waiting, waiting_total = _waiting(conn)
         halted = _halted(conn)
+        poisoned = tuple(open_poisoned_blocks(conn))
+        parked = parked_payouts(conn)
     return RelayerStatus(
         at=clock(),
         relay_jobs=relay,
@@ -395,6 +446,8 @@ def status(engine: Engine, *, clock: Callable[[], datetime] = utc_now) -> Relaye
         waiting=waiting,
         waiting_total=waiting_total,
         halted_streams=halted,
+        poisoned_blocks=poisoned,
+        parked_payouts=parked,
     )
 
 
