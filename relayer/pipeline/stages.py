@@ -23,22 +23,23 @@ from sqlalchemy import Connection, Engine, func, select
 
 from indexer.lifecycle import PayoutState
 from indexer.models import payout_table
-from indexer.store import LifecycleStore, utc_now
+from indexer.store import LifecycleStore, member_of, utc_now
 from relayer.errors import ConfigError, ExocoreRpcError, ExorelayError, L1RpcError
 from relayer.exocore.events import RelayPacketCreated
 from relayer.exocore.grpc_client import ExocoreGrpcClient, PacketRejection, RelayPacket, RelayParams
-from relayer.l1.gateway import GatewayClient, encode_packet_call, encode_payout_call
+from relayer.l1.gateway import GatewayClient, L1Distribution, encode_packet_call, encode_payout_call
 from relayer.l1.tables import IntentState, tx_intent_table
 from relayer.l1.txmanager import GAS_LIMIT_MARGIN, TxManager
 from relayer.metrics import RelayerMetrics
 from relayer.pipeline import jobs
 from relayer.pipeline.errors import StageMovedError
 from relayer.pipeline.jobs import Backoff
-from relayer.pipeline.retry import RetryReason
+from relayer.pipeline.retry import PARKING_REASONS, RetryReason
 from relayer.pipeline.tables import OPEN_PAYOUT_STAGES, JobStage, PayoutStage
+from relayer.pipeline.vault import INSUFFICIENT_DEPOSIT_ERROR, DepositShortfall, affordable, vault_balance
 from relayer.protocol.attestation import InsufficientSignaturesError, build_attestation, valset_commitment
 from relayer.protocol.merkle import DistributionTree
-from relayer.protocol.packets import PacketKind, RewardDistributionPayload, check_gateway_limits
+from relayer.protocol.packets import FundingMode, PacketKind, RewardDistributionPayload, check_gateway_limits
 from relayer.protocol.packets import distribution_id as compute_distribution_id
 from relayer.protocol.types import Address
 
@@ -145,6 +146,7 @@ class Pipeline:
         self._trees: OrderedDict[str, DistributionTree] = OrderedDict()
         self._paid_elsewhere: dict[str, set[int]] = {}
         self._seen_failed_payouts: set[int] = set()
+        self._vault: str | None = None
 
     # ------------------------------------------------------------------ start-up checks
 
@@ -583,7 +585,7 @@ class Pipeline:
                     expected=PayoutStage.WAITING_ROOT,
                     leaf_count=int(on_l1.leaf_count),
                 )
-        self._handle_failed_batches(distribution_id, dist_bytes)
+        refused_for_deposit = self._handle_failed_batches(distribution_id, dist_bytes)
         p, i = payout_table, tx_intent_table
         with self.engine.begin() as conn:
             states = {
@@ -628,25 +630,53 @@ class Pipeline:
             }
             skip = queued | self._paid_elsewhere.get(distribution_id, set())
             want = slots * self.settings.leaves_per_payout_tx
-            pending = [
-                int(index)
-                for (index,) in conn.execute(
-                    select(p.c.leaf_index)
+            offered = [
+                (int(index), int(amount))
+                for index, amount in conn.execute(
+                    select(p.c.leaf_index, p.c.amount)
                     .where(p.c.distribution_id == distribution_id, p.c.state == PayoutState.PENDING.value)
                     .order_by(p.c.leaf_index)
                     .limit(want + len(skip))
                 )
                 if int(index) not in skip
             ][:want]
-        if not pending:
+            in_flight = sorted({int(x) for _state, indices in unmined for x in indices})
+            in_flight_amount = (
+                0
+                if on_l1.funding is not FundingMode.VAULT or not in_flight
+                else sum(
+                    int(amount)
+                    for (amount,) in conn.execute(
+                        select(p.c.amount).where(
+                            p.c.distribution_id == distribution_id, member_of(conn, p.c.leaf_index, in_flight)
+                        )
+                    )
+                )
+            )
+        if not offered:
             return
+        if on_l1.funding is FundingMode.VAULT:
+            offered = self._within_deposit(on_l1, offered, in_flight_amount, refused_for_deposit)
+            if not offered:
+                return  # batches in flight use up the deposit: the next cycle sees what they left
+        pending = [index for index, _amount in offered]
         tree = self._tree(distribution_id, int(row.packet_nonce), on_l1.root)
         size = self.settings.leaves_per_payout_tx
         batches = [pending[k : k + size] for k in range(0, len(pending), size)]
         with self.engine.begin() as conn:
             # Compare-and-set in the enqueueing transaction: a distribution excluded meanwhile gets
-            # no new batches (StageMovedError rolls them back).
-            jobs.set_payout_stage(conn, distribution_id, PayoutStage.PAYING, now, expected=PayoutStage.PAYING)
+            # no new batches (StageMovedError rolls them back). A parked job resumes here.
+            resumed = row.retry_reason in {r.value for r in PARKING_REASONS}
+            cleared = {"retry_reason": None, "retry_detail": None, "next_attempt_at": None} if resumed else {}
+            jobs.set_payout_stage(
+                conn, distribution_id, PayoutStage.PAYING, now, expected=PayoutStage.PAYING, **cleared
+            )
+            if resumed:
+                _log.info(
+                    "payout job resumed: %s is gone",
+                    row.retry_reason,
+                    extra={"distribution_id": distribution_id},
+                )
             for batch in batches:
                 proof = tree.multiproof(batch)
                 calldata = encode_payout_call(dist_bytes, proof.leaves, proof.proof, proof.proof_flags)
@@ -667,15 +697,48 @@ class Pipeline:
             extra={"distribution_id": distribution_id, "batches": len(batches), "leaves": len(pending)},
         )
 
-    def _handle_failed_batches(self, distribution_id: str, dist_bytes: bytes) -> None:
+    def _within_deposit(
+        self,
+        on_l1: L1Distribution,
+        offered: list[tuple[int, int]],
+        in_flight_amount: int,
+        refused: Sequence[int],
+    ) -> list[tuple[int, int]]:
+        """The leaves (index, amount) a VAULT distribution's deposit pays for now, after the batches
+        in flight; parks the job (``insufficient_deposit``, with the exact amounts) when it pays for
+        none, or when L1 just refused a batch for the deposit (so a refusal is met once per parking,
+        never once per cycle). One ``eth_call``; nothing is simulated or sent."""
+        if self._vault is None:
+            self._vault = self.gateway.reward_vault()
+        avs, token = hex0x(on_l1.avs), hex0x(on_l1.token)
+        available = vault_balance(self.gateway.client, self._vault, avs, token)
+        budget = max(0, available - in_flight_amount)
+        count = affordable([amount for _index, amount in offered], budget)
+        if count and not refused:
+            return offered[:count]
+        if in_flight_amount and not refused:
+            return []
+        first_batch = offered[: self.settings.leaves_per_payout_tx]
+        shortfall = DepositShortfall(
+            avs, token, sum(amount for _index, amount in first_batch), available, self._vault
+        )
+        if refused:
+            refusal = f"L1 refused payout intent {list(refused)} ({INSUFFICIENT_DEPOSIT_ERROR})"
+            detail = f"{refusal}; {shortfall.describe()}"
+        else:
+            detail = shortfall.describe()
+        raise _WaitSignal(RetryReason.INSUFFICIENT_DEPOSIT, detail)
+
+    def _handle_failed_batches(self, distribution_id: str, dist_bytes: bytes) -> list[int]:
         """A batch that reverted LeafAlreadyPaid (a self-claim got there first): find which leaves are
-        paid and leave them out until the L1 indexer records their RewardPaid."""
+        paid and leave them out until the L1 indexer records their RewardPaid. Returns the newly failed
+        batches L1 refused for a missing vault deposit (the job parks on them)."""
         i = tx_intent_table
         with self.engine.begin() as conn:
             failed = [
-                (int(row.id), list(row.leaf_indices))
+                (int(row.id), list(row.leaf_indices), row.reason_code)
                 for row in conn.execute(
-                    select(i.c.id, i.c.leaf_indices).where(
+                    select(i.c.id, i.c.leaf_indices, i.c.reason_code).where(
                         i.c.distribution_id == distribution_id,
                         i.c.purpose == "payout",
                         i.c.state == IntentState.FAILED.value,
@@ -683,10 +746,15 @@ class Pipeline:
                 )
                 if int(row.id) not in self._seen_failed_payouts
             ]
-        for intent_id, indices in failed:
+        refused_for_deposit: list[int] = []
+        for intent_id, indices, reason_code in failed:
+            self._seen_failed_payouts.add(intent_id)
+            if reason_code == INSUFFICIENT_DEPOSIT_ERROR:
+                refused_for_deposit.append(intent_id)
+                continue  # nothing was paid: the deposit, not a self-claim, stopped it
             paid = {int(x) for x in indices if self.gateway.is_paid(dist_bytes, int(x))}
             self._paid_elsewhere.setdefault(distribution_id, set()).update(paid)
-            self._seen_failed_payouts.add(intent_id)
+        return refused_for_deposit
 
 
 def _stage_moved(moved: StageMovedError) -> None:
