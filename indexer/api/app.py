@@ -41,6 +41,7 @@ from indexer.normalize import BIGINT_MAX
 from indexer.store import open_poisoned_blocks, utc_now
 from relayer.config import DEFAULT_READY_MAX_AGE_S, DEFAULT_READY_MAX_LAG_BLOCKS, ApiConfig
 from relayer.errors import ConfigError
+from relayer.ops import parked_payouts
 
 T = TypeVar("T")
 
@@ -588,15 +589,20 @@ def create_app(
     def ready() -> schemas.ReadyOut:
         """Ready only once every ingestion stream is caught up, recent and not halted."""
         streams = read(queries.streams)
+        attention = read(_attention)
         problems = readiness_problems(streams, policy, clock())
         if problems:
             raise ApiError(
                 503,
                 "not_ready",
                 "ingestion is not caught up",
-                {"problems": problems, "streams": [s.model_dump(mode="json") for s in streams]},
+                {
+                    "problems": problems,
+                    "attention": attention,
+                    "streams": [s.model_dump(mode="json") for s in streams],
+                },
             )
-        return schemas.ReadyOut(status="ready", streams=streams)
+        return schemas.ReadyOut(status="ready", streams=streams, attention=attention)
 
     @app.get(
         "/metrics",
@@ -654,6 +660,11 @@ def app_from_environment() -> FastAPI:
     if not url:
         raise RuntimeError(f"{API_DATABASE_URL_ENV} is not set (start the API with `exorelay api`)")
     return create_app(url, readiness=readiness_from_environment())
+
+
+def _attention(conn: Connection) -> list[str]:
+    """Parked payout jobs, said in one line each (not a readiness problem: the API serves fine)."""
+    return [f"payout {p.item} parked: {p.retry_reason}: {p.retry_detail}" for p in parked_payouts(conn)]
 
 
 def readiness_problems(

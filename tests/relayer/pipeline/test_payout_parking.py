@@ -8,9 +8,11 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from devnet.scenario import run_manifest_scenario
+from indexer.api import ReadinessPolicy, create_app
 from indexer.models import distribution_table, l1_tx_table, payout_table
 from indexer.store import utc_now
 from relayer.l1.tables import tx_intent_table
@@ -92,6 +94,12 @@ def test_an_unfunded_vault_parks_the_payout_job_then_a_deposit_resumes_it(harnes
     shown = status(h.engine)
     assert [(p.item, p.retry_reason) for p in shown.parked_payouts] == [
         (f"distribution:{dist.distribution_id}", "insufficient_deposit")
+    ]
+    with TestClient(create_app(h.engine, readiness=ReadinessPolicy(max_age_s=10**9))) as api:
+        body = api.get("/ready").json()
+    attention = body["attention"] if "attention" in body else body["error"]["details"]["attention"]
+    assert attention == [
+        f"payout distribution:{dist.distribution_id} parked: insufficient_deposit: {job.retry_detail}"
     ]
     h.service.parts.metrics.refresh_from_db(h.engine)
     sample = h.service.parts.metrics.registry.get_sample_value
