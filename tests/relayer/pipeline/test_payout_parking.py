@@ -104,6 +104,9 @@ def test_an_unfunded_vault_parks_the_payout_job_then_a_deposit_resumes_it(harnes
     h.service.parts.metrics.refresh_from_db(h.engine)
     sample = h.service.parts.metrics.registry.get_sample_value
     assert sample("exorelay_payouts_parked", {"reason": "insufficient_deposit"}) == 1
+    # The ingestion metrics (halts, poisoned blocks) are served by the same registry as the relayer's.
+    assert (sample("exorelay_indexer_batches_total", {"stream": "exocore"}) or 0) > 0
+    assert sample("exorelay_indexer_poisoned_blocks_total", {"stream": "exocore"}) in (None, 0.0)
 
     # The AVS deposits; the next re-check (the pipeline's clock moved past the back-off) resumes it.
     h.stack.fund_avs_eth(report.avss[1], AVS_B_FUNDING_WEI, account_index=2)
