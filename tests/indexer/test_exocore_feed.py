@@ -529,15 +529,15 @@ def test_a_nul_byte_in_an_event_text_is_stored_escaped_and_ingestion_goes_on(
 
 
 @contextmanager
-def refusing_rejections(engine: Engine) -> Iterator[None]:
-    """A database that refuses to store a claim rejection (a trigger), as it refuses any value it
+def refusing_transitions_to(engine: Engine, state: str) -> Iterator[None]:
+    """A database that refuses to store a move to ``state`` (a trigger), as it refuses any value it
     cannot hold: a data error, raised by the database itself, on both backends."""
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(
                 text(
                     "CREATE FUNCTION refuse_rejection() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                    "IF NEW.to_state = 'rejected' THEN RAISE EXCEPTION 'value refused by the database' "
+                    f"IF NEW.to_state = '{state}' THEN RAISE EXCEPTION 'value refused by the database' "
                     "USING ERRCODE = '22023'; END IF; RETURN NEW; END $$"
                 )
             )
@@ -551,7 +551,7 @@ def refusing_rejections(engine: Engine) -> Iterator[None]:
             conn.execute(
                 text(
                     "CREATE TRIGGER refuse_rejection BEFORE INSERT ON transition "
-                    "WHEN NEW.to_state = 'rejected' BEGIN "
+                    f"WHEN NEW.to_state = '{state}' BEGIN "
                     "SELECT RAISE(ABORT, 'value refused by the database'); END"
                 )
             )
@@ -575,7 +575,7 @@ def test_a_block_the_database_refuses_is_poisoned_alerted_and_skipped_only_by_an
     blocks = all_blocks(clients.rpc)
     bad = _rejection_block(blocks)
     feed = ExocoreFeed(store, clients.grpc)
-    with refusing_rejections(engine):
+    with refusing_transitions_to(engine, "rejected"):
         for block in blocks:
             if block.height == bad.height:
                 break
@@ -639,7 +639,7 @@ def test_a_poisoned_block_resumed_after_a_fix_is_stored(
     blocks = all_blocks(clients.rpc)
     bad = _rejection_block(blocks)
     feed = ExocoreFeed(store, clients.grpc)
-    with refusing_rejections(engine):
+    with refusing_transitions_to(engine, "rejected"):
         for block in blocks[: blocks.index(bad)]:
             feed.apply(block, decode_block_events(block))
         with pytest.raises(BlockPoisonedError):
