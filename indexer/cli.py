@@ -1,4 +1,4 @@
-"""``exorelay migrate``, ``api`` and ``resume``: registered on the main CLI by :func:`register`.
+"""``exorelay migrate``, ``api``, ``resume``, ``skip-block``: registered on the main CLI by :func:`register`.
 
 Invariant: importing this module costs only typer and the standard library; each command imports
 SQLAlchemy, the migrations and the server in its body, so ``exorelay --help`` stays fast
@@ -204,8 +204,46 @@ def resume_command(
         )
 
 
+def skip_block_command(  # noqa: PLR0917 (typer passes the command's parameters positionally)
+    stream: Annotated[str, typer.Argument(help="The halted stream: `exocore`.")],
+    height: Annotated[int, typer.Argument(help="The poisoned block the stream halts at.")],
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why it is safe to leave this block out.")],
+    by: Annotated[
+        str | None, typer.Option(help="Who decides (recorded); default: the OS user running the command.")
+    ] = None,
+    config: Annotated[Path | None, CONFIG_OPTION] = None,
+    database_url: Annotated[str | None, typer.Option(help="Override database.url.")] = None,
+) -> None:
+    """Leave poisoned block HEIGHT of STREAM out (recorded with who, why and when); the stream goes on
+    after it. Its events are lost to the indexer: packets it announced are still found by the sweep."""
+    import getpass  # noqa: PLC0415 - keeps `exorelay --help` fast
+
+    from indexer.db import create_db_engine  # noqa: PLC0415 - keeps `exorelay --help` fast
+    from indexer.store import LifecycleStore  # noqa: PLC0415 - keeps `exorelay --help` fast
+
+    reason = reason.strip()
+    if not reason:
+        typer.echo("skip-block: a reason is required", err=True)
+        raise typer.Exit(code=1)
+    who = (by or "").strip() or getpass.getuser()
+    url = database_url or _config(config).database.url
+    engine = create_db_engine(url)
+    try:
+        skipped = LifecycleStore(engine).skip_block(stream, height, reason=reason, by=who)
+    except IndexerError as exc:
+        typer.echo(f"skip-block: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    finally:
+        engine.dispose()
+    typer.echo(f"stream {stream}: block {height} skipped by {skipped.skipped_by} at {skipped.skipped_at}")
+    typer.echo(f"  it had failed with {skipped.error_class}: {skipped.error.splitlines()[0][:300]}")
+    typer.echo(f"  reason: {skipped.skip_reason}")
+    typer.echo(f"stream {stream} resumes at block {height + 1}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the indexer's commands to the ``exorelay`` CLI."""
     app.command("migrate")(migrate_command)
     app.command("api")(api_command)
     app.command("resume")(resume_command)
+    app.command("skip-block")(skip_block_command)

@@ -70,3 +70,19 @@ class InvariantViolationError(IndexerError):
         self.stream = stream
         self.invariant = invariant
         self.details = dict(details)
+
+
+class BlockPoisonedError(IndexerError):
+    """A block cannot be stored for a data reason (the database refuses a value, a record is malformed):
+    retrying cannot help. It is recorded in ``poisoned_block`` and its stream halts there until an
+    operator resumes it (after a fix) or skips the block (``exorelay skip-block``)."""
+
+    def __init__(self, stream: str, height: int, error_class: str, message: str) -> None:
+        super().__init__(f"{stream}: block {height} is poisoned: {error_class}: {message}")
+        self.stream = stream
+        self.height = height
+        self.error_class = error_class
+
+
+class SkipBlockError(IndexerError, ValueError):
+    """``exorelay skip-block`` was refused: the block is not the poisoned one its stream halts at."""

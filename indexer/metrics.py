@@ -44,7 +44,13 @@ class IngestMetrics:
         )
         self.halted = Gauge(
             "exorelay_indexer_stream_halted",
-            "1 while a stream is stopped by an invariant violation or a deep reorg.",
+            "1 while a stream is stopped by an invariant violation, a deep reorg or a poisoned block.",
+            ["stream"],
+            registry=self.registry,
+        )
+        self.poisoned_blocks = Counter(
+            "exorelay_indexer_poisoned_blocks_total",
+            "Blocks not storable for a data reason (each halts its stream until an operator acts).",
             ["stream"],
             registry=self.registry,
         )

@@ -49,6 +49,9 @@ HASH_HEX_LEN: Final = 66
 ADDRESS_HEX_LEN: Final = 42
 STATE_LEN: Final = 24
 OPERATOR_LEN: Final = 90
+AVS_NAME_LEN: Final = 128
+CODE_LEN: Final = 64
+"""Short free-text codes from a chain (rejection reason codes, epoch identifiers)."""
 """bech32 strings are at most 90 characters (BIP-173)."""
 ENTITY_ID_LEN: Final = 96
 """Transition entity ids: a 0x hash, or ``<distribution id>:<leaf index>`` for a payout."""
@@ -115,8 +118,8 @@ class Avs(IndexerModel, table=True):
     __tablename__ = "avs"
 
     avs_address: str = Field(sa_type=String(ADDRESS_HEX_LEN), primary_key=True)
-    name: str = Field(sa_type=String(128), default="")
-    epoch_identifier: str = Field(sa_type=String(64), default="")
+    name: str = Field(sa_type=String(AVS_NAME_LEN), default="")
+    epoch_identifier: str = Field(sa_type=String(CODE_LEN), default="")
     starting_epoch: int = _bigint(default=0)
     threshold_numerator: int = _bigint()
     threshold_denominator: int = _bigint()
@@ -196,7 +199,7 @@ class RewardClaim(IndexerModel, table=True):
     threshold_numerator: int | None = _bigint(nullable=True, default=None)
     threshold_denominator: int | None = _bigint(nullable=True, default=None)
     state: str = Field(sa_type=String(STATE_LEN))
-    reason_code: str | None = Field(default=None, sa_type=String(64), nullable=True)
+    reason_code: str | None = Field(default=None, sa_type=String(CODE_LEN), nullable=True)
     reason: str | None = Field(default=None, sa_type=Text, nullable=True)
     distribution_id: str | None = _hash(nullable=True, default=None)
     submitted_height: int | None = _bigint(nullable=True, default=None)
@@ -488,7 +491,7 @@ class Slash(IndexerModel, table=True):
     avs_address: str = _address()
     evidence_kind: str | None = Field(default=None, sa_type=String(24), nullable=True)
     state: str = Field(sa_type=String(STATE_LEN))
-    reason_code: str | None = Field(default=None, sa_type=String(64), nullable=True)
+    reason_code: str | None = Field(default=None, sa_type=String(CODE_LEN), nullable=True)
     reason: str | None = Field(default=None, sa_type=Text, nullable=True)
     freeze: bool = Field(default=False, sa_type=Boolean)
     slash_proportion: str | None = Field(default=None, sa_type=String(40), nullable=True)
@@ -616,6 +619,26 @@ class InvariantViolation(IndexerModel, table=True):
     detected_at: datetime = _time("detected_at")
 
 
+class PoisonedBlock(IndexerModel, table=True):
+    """A block its stream could not store for a data reason (not a connection fault). The stream
+    halts there; an operator resumes it (retry the block, after a fix) or skips the block
+    (``exorelay skip-block``), recorded here with who, why and when."""
+
+    __tablename__ = "poisoned_block"
+    __table_args__ = (UniqueConstraint("stream", "height"),)
+
+    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    stream: str = Field(sa_type=String(32))
+    height: int = _bigint()
+    block_hash: str = _hash()
+    error_class: str = Field(sa_type=String(128))
+    error: str = Field(sa_type=Text)
+    detected_at: datetime = _time("detected_at")
+    skipped_at: datetime | None = _time("skipped_at", nullable=True)
+    skipped_by: str | None = Field(default=None, sa_type=String(128), nullable=True)
+    skip_reason: str | None = Field(default=None, sa_type=Text, nullable=True)
+
+
 LIFECYCLE_TABLES: Final[dict[str, type[IndexerModel]]] = {
     "claim": RewardClaim,
     "slash": Slash,
@@ -654,3 +677,4 @@ transition_table: Final = table_of(Transition)
 cursor_table: Final = table_of(ChainCursor)
 block_table: Final = table_of(ChainBlock)
 violation_table: Final = table_of(InvariantViolation)
+poisoned_block_table: Final = table_of(PoisonedBlock)

@@ -18,6 +18,10 @@ BIGINT_MAX: Final = 2**63 - 1
 
 ZERO_ADDRESS: Final = "0x" + "00" * 20
 
+TEXT_MAX_CHARS: Final = 4_000
+"""Free text a chain sends (rejection reasons) is cut to this many characters: far more than any
+honest reason, and a hostile one cannot make a row (or the API page showing it) arbitrarily large."""
+
 
 def hash_hex(value: bytes | str) -> str:
     """32 bytes (raw, ``0x``-hex or bare hex in any case) -> ``0x`` + 64 lower-case hex digits."""
@@ -44,6 +48,26 @@ def bytes_hex(value: bytes | str) -> str:
         return "0x" + bytes.fromhex(text).hex()
     except ValueError as exc:
         raise InvalidRecordError(f"not hex: {value!r}") from exc
+
+
+def storable_text(value: str, max_chars: int = TEXT_MAX_CHARS) -> str:
+    """Free text from a chain as every supported database stores it, the same on all of them.
+
+    NUL (PostgreSQL ``text`` refuses it; SQLite would keep it) becomes the four characters ``\\x00``
+    and a lone surrogate (not encodable as UTF-8: both drivers refuse it) its ``\\udXXX`` escape;
+    text longer than ``max_chars`` (its column's length) is cut, ending in a marker that says so.
+    Ordinary text is returned unchanged.
+    """
+    text = value.replace("\x00", "\\x00")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(text) > max_chars:
+        marker = f"...[{len(text)} chars, cut]"
+        marker = marker[:max_chars]
+        text = text[: max_chars - len(marker)] + marker
+    return text
 
 
 def bigint(value: int, what: str) -> int:

@@ -22,7 +22,8 @@ from typing import TypeAlias
 
 from indexer.errors import InvalidRecordError
 from indexer.lifecycle import Chain
-from indexer.normalize import address_hex, bigint, bytes_hex, hash_hex, uint256
+from indexer.models import AVS_NAME_LEN, CODE_LEN
+from indexer.normalize import address_hex, bigint, bytes_hex, hash_hex, storable_text, uint256
 
 
 def _set(obj: object, name: str, value: object) -> None:
@@ -155,6 +156,8 @@ class AvsRegistered(_ExocoreEvent):
     def __post_init__(self) -> None:
         self._normalise_tx()
         _set(self, "avs", address_hex(self.avs))
+        _set(self, "name", storable_text(self.name, AVS_NAME_LEN))
+        _set(self, "epoch_identifier", storable_text(self.epoch_identifier, CODE_LEN))
         _check_threshold(self.threshold_numerator, self.threshold_denominator)
         bigint(self.starting_epoch, "starting epoch")
         _set(self, "asset_ids", tuple(self.asset_ids))
@@ -269,6 +272,8 @@ class ClaimRejected(_ExocoreEvent):
     def __post_init__(self) -> None:
         self._normalise_tx()
         _set(self, "claim_id", hash_hex(self.claim_id))
+        _set(self, "reason_code", storable_text(self.reason_code, CODE_LEN))
+        _set(self, "reason", storable_text(self.reason))
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,6 +461,8 @@ class SlashRejected(_ExocoreEvent):
     def __post_init__(self) -> None:
         self._normalise_tx()
         _set(self, "slash_id", hash_hex(self.slash_id))
+        _set(self, "reason_code", storable_text(self.reason_code, CODE_LEN))
+        _set(self, "reason", storable_text(self.reason))
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    or_,
     select,
     text,
     update,
@@ -49,6 +50,7 @@ from indexer.errors import (
     IllegalTransitionError,
     IndexerError,
     InvariantViolationError,
+    SkipBlockError,
     StreamHaltedError,
     UnknownEntityError,
 )
@@ -78,6 +80,7 @@ from indexer.models import (
     leaf_table,
     packet_table,
     payout_table,
+    poisoned_block_table,
     slash_asset_table,
     slash_signer_table,
     slash_table,
@@ -86,7 +89,7 @@ from indexer.models import (
     valset_table,
     violation_table,
 )
-from indexer.normalize import payout_entity_id
+from indexer.normalize import payout_entity_id, storable_text
 from indexer.records import (
     AvsRegistered,
     ChainRef,
@@ -234,6 +237,23 @@ class Cursor:
     updated_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class PoisonedBlock:
+    stream: str
+    height: int
+    block_hash: str
+    error_class: str
+    error: str
+    detected_at: datetime
+    skipped_at: datetime | None
+    skipped_by: str | None
+    skip_reason: str | None
+
+
+POISON_HALT_PREFIX: Final = "poisoned block"
+"""``halt_reason`` of a stream halted at a poisoned block starts with this (then the height)."""
+
+
 @dataclass
 class L1BatchEffects:
     """What one batch of L1 logs touched (the invariant checks look exactly there)."""
@@ -285,6 +305,74 @@ class LifecycleStore:
         with self.begin() as tx:
             tx.halt(stream, chain, reason, violation)
 
+    def poison(
+        self, stream: str, height: int, *, chain: str, block_hash: str, error_class: str, error: str
+    ) -> PoisonedBlock:
+        """Record that block ``height`` of ``stream`` cannot be stored and halt the stream there, in
+        one transaction (the failed block itself was rolled back). Poisoned again after a resume: the
+        record is updated with the new error."""
+        p = poisoned_block_table
+        now = self.clock()
+        error = storable_text(error)
+        values = {"block_hash": block_hash, "error_class": error_class[:128], "error": error}
+        with self.begin() as tx:
+            changed = tx.conn.execute(
+                update(p)
+                .where(p.c.stream == stream, p.c.height == height, p.c.skipped_at.is_(None))
+                .values(detected_at=now, **values)
+            ).rowcount
+            if not changed:
+                tx.conn.execute(insert(p).values(stream=stream, height=height, detected_at=now, **values))
+            first_line = error.splitlines()[0] if error else ""
+            tx.halt(stream, chain, f"{POISON_HALT_PREFIX} {height}: {error_class}: {first_line[:300]}")
+            row = tx.conn.execute(select(p).where(p.c.stream == stream, p.c.height == height)).one()
+        return _poisoned(row)
+
+    def skip_block(self, stream: str, height: int, *, reason: str, by: str) -> PoisonedBlock:
+        """An operator's decision to leave poisoned block ``height`` out: recorded (who, why, when),
+        the cursor moved onto it and the halt cleared, in one transaction. Only the poisoned block the
+        stream halts at can be skipped (:class:`SkipBlockError` otherwise)."""
+        p = poisoned_block_table
+        now = self.clock()
+        with self.begin() as tx:
+            row = tx.conn.execute(
+                select(p).where(p.c.stream == stream, p.c.height == height).with_for_update()
+            ).first()
+            if row is None:
+                raise SkipBlockError(f"{stream}: block {height} is not recorded as poisoned")
+            if row.skipped_at is not None:
+                raise SkipBlockError(
+                    f"{stream}: block {height} was already skipped by {row.skipped_by} at {row.skipped_at}"
+                )
+            cursor = tx.cursor(stream)
+            at = NO_BLOCK_HEIGHT if cursor is None else cursor.height
+            if cursor is None or not cursor.halted or (at != NO_BLOCK_HEIGHT and at != height - 1):
+                raise SkipBlockError(
+                    f"{stream}: block {height} is not where the stream halts (cursor at {at}, "
+                    f"halted: {cursor is not None and cursor.halted})"
+                )
+            tx.conn.execute(
+                update(p)
+                .where(p.c.id == row.id)
+                .values(skipped_at=now, skipped_by=by[:128], skip_reason=storable_text(reason))
+            )
+            tx.set_cursor(
+                stream,
+                cursor.chain,
+                height,
+                row.block_hash,
+                head_height=cursor.head_height,
+                finalized_height=height,
+            )
+            tx.remember_blocks(stream, [(height, row.block_hash, None)])
+            tx.conn.execute(
+                update(cursor_table)
+                .where(cursor_table.c.stream == stream)
+                .values(halted=False, halt_reason=None, updated_at=now)
+            )
+            done = tx.conn.execute(select(p).where(p.c.id == row.id)).one()
+        return _poisoned(done)
+
     def resume(self, stream: str) -> None:
         """Clear a halt after an operator fixed the cause (the stream retries its next batch)."""
         with self.engine.begin() as conn:
@@ -293,6 +381,33 @@ class LifecycleStore:
                 .where(cursor_table.c.stream == stream)
                 .values(halted=False, halt_reason=None, updated_at=self.clock())
             )
+
+
+def _poisoned(row: Row[Any]) -> PoisonedBlock:
+    return PoisonedBlock(
+        stream=row.stream,
+        height=int(row.height),
+        block_hash=row.block_hash,
+        error_class=row.error_class,
+        error=row.error,
+        detected_at=row.detected_at,
+        skipped_at=row.skipped_at,
+        skipped_by=row.skipped_by,
+        skip_reason=row.skip_reason,
+    )
+
+
+def open_poisoned_blocks(conn: Connection) -> list[PoisonedBlock]:
+    """Poisoned blocks neither skipped nor since stored (a resume that succeeded moved the cursor past
+    them): what halts a stream now, oldest first."""
+    p, c = poisoned_block_table, cursor_table
+    rows = conn.execute(
+        select(p)
+        .outerjoin(c, c.c.stream == p.c.stream)
+        .where(p.c.skipped_at.is_(None), or_(c.c.height.is_(None), c.c.height < p.c.height))
+        .order_by(p.c.stream, p.c.height)
+    ).all()
+    return [_poisoned(row) for row in rows]
 
 
 def read_cursor(conn: Connection, stream: str) -> Cursor | None:
@@ -1850,8 +1965,10 @@ __all__ = [
     "Cursor",
     "L1BatchEffects",
     "LifecycleStore",
+    "PoisonedBlock",
     "StoreTx",
     "insert_ignore",
+    "open_poisoned_blocks",
     "read_cursor",
     "uint256_sums",
     "utc_now",

@@ -10,7 +10,10 @@ Checks (each a :class:`Check` with a name, a verdict and a one-line detail):
 - the signer keystore decrypts, and the signer's balance is at least :data:`MIN_SIGNER_BALANCE_WEI`;
 - the gateway's ``currentValsetNonce()`` equals Exocore's latest valset nonce (behind is a warning:
   the relayer delivers the updates; ahead means the two chains do not belong together);
-- the database is reachable and at the newest migration.
+- the database is reachable and at the newest migration;
+- no ingestion stream is halted (an invariant violation, a deep reorg, a poisoned block: each needs
+  an operator, see docs/operations.md);
+- no payout job is parked waiting for an L1 deposit (a warning: it resumes by itself once funded).
 
 Checks run concurrently, each bounded by :data:`CHECK_TIMEOUT_S` (the clients' own timeouts are
 capped to it, and a check that still has not answered is reported as timed out). Output never holds
@@ -33,11 +36,13 @@ from time import monotonic
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from sqlalchemy import text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from indexer import migrate
 from indexer.db import create_db_engine
+from indexer.models import cursor_table
+from indexer.store import open_poisoned_blocks
 from relayer.config import ExorelayConfig
 from relayer.errors import ExorelayError
 from relayer.exocore.grpc_client import ExocoreGrpcClient
@@ -45,6 +50,7 @@ from relayer.exocore.rpc import CometRpcClient
 from relayer.l1.client import L1Client
 from relayer.l1.gateway import GatewayClient
 from relayer.l1.keystore import load_signer, resolve_password
+from relayer.ops import parked_payouts
 from relayer.protocol.ids import ChainId
 
 CHECK_TIMEOUT_S: Final = 10.0
@@ -324,7 +330,7 @@ def _valset_nonce(ctx: _Context) -> str:
     )
 
 
-def _database(ctx: _Context) -> str:
+def _engine(ctx: _Context) -> Engine:
     url = ctx.config.database.url
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -334,7 +340,12 @@ def _database(ctx: _Context) -> str:
         # Connecting would create an empty file; a health check must not change anything.
         raise CheckFailed(f"SQLite file {database} does not exist: run `exorelay migrate`")
     connect_args = {"connect_timeout": max(1, int(ctx.timeout_s))} if backend == "postgresql" else {}
-    engine = create_db_engine(url, connect_args=connect_args)
+    return create_db_engine(url, connect_args=connect_args)
+
+
+def _database(ctx: _Context) -> str:
+    backend = make_url(ctx.config.database.url).get_backend_name()
+    engine = _engine(ctx)
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -347,6 +358,50 @@ def _database(ctx: _Context) -> str:
             f"{backend} at revision {current or 'empty'}, newest is {head}: run `exorelay migrate`"
         )
     return f"{backend} at revision {head} (newest)"
+
+
+def _ingestion(ctx: _Context) -> str:
+    """Fails while a stream is halted; a poisoned block is named with the commands that clear it."""
+    engine = _engine(ctx)
+    try:
+        with engine.connect() as conn:
+            halted = conn.execute(
+                select(cursor_table.c.stream, cursor_table.c.halt_reason).where(
+                    cursor_table.c.halted.is_(True)
+                )
+            ).all()
+            streams = int(conn.execute(select(func.count()).select_from(cursor_table)).scalar_one())
+            poisoned = open_poisoned_blocks(conn)
+    finally:
+        engine.dispose()
+    if poisoned:
+        block = poisoned[0]
+        first_line = block.error.splitlines()[0] if block.error else ""
+        raise CheckFailed(
+            f"stream {block.stream} halts at poisoned block {block.height} ({block.error_class}: "
+            f"{first_line[:200]}): fix and `exorelay resume {block.stream}`, or "
+            f"`exorelay skip-block {block.stream} {block.height} --reason TEXT`"
+        )
+    if halted:
+        raise CheckFailed("; ".join(f"stream {row.stream} is halted: {row.halt_reason}" for row in halted))
+    return f"{streams} stream(s), none halted"
+
+
+def _payouts(ctx: _Context) -> str:
+    """Warns while payout jobs are parked waiting for an L1 deposit (they resume by themselves)."""
+    engine = _engine(ctx)
+    try:
+        with engine.connect() as conn:
+            parked = parked_payouts(conn)
+    finally:
+        engine.dispose()
+    if parked:
+        first = parked[0]
+        raise CheckFailed(
+            f"{len(parked)} payout job(s) parked; {first.item}: {first.retry_reason}: {first.retry_detail}",
+            CheckLevel.WARNING,
+        )
+    return "no payout job parked"
 
 
 # ------------------------------------------------------------------------------------------ runner
@@ -394,6 +449,8 @@ def health_check(config: ExorelayConfig, *, timeout_s: float = CHECK_TIMEOUT_S) 
         ("signer balance", partial(_balance, ctx)),
         ("valset nonce", partial(_valset_nonce, ctx)),
         ("database", partial(_database, ctx)),
+        ("ingestion streams", partial(_ingestion, ctx)),
+        ("payouts", partial(_payouts, ctx)),
     ]
     pool = ThreadPoolExecutor(max_workers=len(plan), thread_name_prefix="health-check")
     try:

@@ -20,7 +20,8 @@ from sqlalchemy import Engine
 
 from indexer.store import utc_now
 from relayer.exocore.follower import FollowerStats
-from relayer.ops import BACKLOG_STAGES, oldest_pending, stage_counts
+from relayer.ops import BACKLOG_STAGES, oldest_pending, parked_payouts, stage_counts
+from relayer.pipeline.retry import PARKING_REASONS
 from relayer.protocol.packets import PacketKind
 
 METRICS_HOST: Final = "127.0.0.1"
@@ -125,7 +126,15 @@ class RelayerMetrics:
             ["event"],
             registry=self.registry,
         )
+        self.payouts_parked = Gauge(
+            "exorelay_payouts_parked",
+            "Payout jobs parked until L1 lets them pay, by reason (insufficient_deposit: fund the vault).",
+            ["reason"],
+            registry=self.registry,
+        )
         self._push_seen: dict[str, int] = {}
+        for reason in PARKING_REASONS:
+            self.payouts_parked.labels(reason=reason.value)
         for stage in BACKLOG_STAGES:
             self.backlog.labels(stage=stage)  # every stage is exported, at 0 until there is work
         for event in PUSH_EVENT_FIELDS:
@@ -136,10 +145,15 @@ class RelayerMetrics:
     # -- updates from the pipeline --
 
     def refresh_from_db(self, engine: Engine, *, clock: Callable[[], datetime] = utc_now) -> None:
-        """Set the backlog and oldest-pending gauges from the work-queue tables."""
+        """Set the backlog, oldest-pending and parked-payout gauges from the work-queue tables."""
         with engine.connect() as conn, conn.begin():
             relay, payout = stage_counts(conn)
             oldest = oldest_pending(conn)
+            parked = parked_payouts(conn)
+        for reason in PARKING_REASONS:
+            self.payouts_parked.labels(reason=reason.value).set(
+                sum(1 for job in parked if job.retry_reason == reason.value)
+            )
         merged = {**relay, **payout}
         for stage in BACKLOG_STAGES:
             self.backlog.labels(stage=stage).set(merged.get(stage, 0))

@@ -33,11 +33,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from indexer.lifecycle import EntityKind, lifecycle
 from indexer.models import cursor_table, distribution_table, packet_table
 from indexer.records import ChainRef, PacketKindCode
-from indexer.store import StoreTx, utc_now
+from indexer.store import PoisonedBlock, StoreTx, open_poisoned_blocks, utc_now
 from relayer.errors import StorageError
 from relayer.l1.tables import OPEN_INTENT_STATES, IntentState, tx_intent_table
+from relayer.pipeline.errors import StageMovedError
+from relayer.pipeline.retry import PARKING_REASONS
 from relayer.pipeline.tables import (
     OPEN_JOB_STAGES,
+    OPEN_PAYOUT_STAGES,
     JobStage,
     PayoutStage,
     payout_job_table,
@@ -53,7 +56,6 @@ backlog of thousands is a number to alert on, not a list to read in a terminal."
 MAX_REASON_CHARS: Final = 2000
 """An exclusion reason is a sentence or a ticket link; this bound keeps a pasted log out of the row."""
 
-OPEN_PAYOUT_STAGES: Final = (PayoutStage.WAITING_ROOT, PayoutStage.PAYING)
 
 RELAY_BACKLOG_STAGES: Final = (*OPEN_JOB_STAGES, JobStage.REFUSED)
 """Relay-job stages that still need work (``refused`` needs an operator)."""
@@ -196,6 +198,10 @@ class RelayerStatus:
     """Jobs with a retry reason, soonest next attempt first (at most :data:`STATUS_LIST_LIMIT`)."""
     waiting_total: int
     halted_streams: tuple[HaltedStream, ...]
+    poisoned_blocks: tuple[PoisonedBlock, ...] = ()
+    """Blocks a stream halts at because they cannot be stored (``exorelay skip-block``)."""
+    parked_payouts: tuple[WaitingJob, ...] = ()
+    """Payout jobs parked until L1 lets them pay (a vault deposit); they resume by themselves."""
 
     @property
     def backlog(self) -> Mapping[str, int]:
@@ -256,6 +262,26 @@ class RelayerStatus:
             "halted_streams": [
                 {"stream": h.stream, "chain": h.chain, "height": h.height, "reason": h.reason}
                 for h in self.halted_streams
+            ],
+            "poisoned_blocks": [
+                {
+                    "stream": b.stream,
+                    "height": b.height,
+                    "block_hash": b.block_hash,
+                    "error_class": b.error_class,
+                    "error": b.error,
+                    "detected_at": when(b.detected_at),
+                }
+                for b in self.poisoned_blocks
+            ],
+            "parked_payouts": [
+                {
+                    "item": w.item,
+                    "retry_reason": w.retry_reason,
+                    "retry_detail": w.retry_detail,
+                    "next_check_at": when(w.next_attempt_at),
+                }
+                for w in self.parked_payouts
             ],
         }
 
@@ -352,6 +378,30 @@ def _waiting(conn: Connection) -> tuple[tuple[WaitingJob, ...], int]:
     return tuple(jobs[:STATUS_LIST_LIMIT]), total
 
 
+def parked_payouts(conn: Connection) -> tuple[WaitingJob, ...]:
+    """Open payout jobs parked for a reason L1 will not drop by itself (a missing vault deposit)."""
+    p = payout_job_table
+    rows = conn.execute(
+        select(p)
+        .where(
+            p.c.stage.in_([s.value for s in OPEN_PAYOUT_STAGES]),
+            p.c.retry_reason.in_([r.value for r in PARKING_REASONS]),
+        )
+        .order_by(p.c.packet_nonce)
+    )
+    return tuple(
+        WaitingJob(
+            f"{DISTRIBUTION_PREFIX}{row.distribution_id}",
+            row.stage,
+            row.retry_reason,
+            row.retry_detail,
+            row.attempts,
+            row.next_attempt_at,
+        )
+        for row in rows
+    )
+
+
 def _open_intents(conn: Connection) -> tuple[dict[str, int], tuple[OpenIntent, ...]]:
     t = tx_intent_table
     open_states = sorted(s.value for s in OPEN_INTENT_STATES)
@@ -384,6 +434,8 @@ def status(engine: Engine, *, clock: Callable[[], datetime] = utc_now) -> Relaye
         intent_states, intents = _open_intents(conn)
         waiting, waiting_total = _waiting(conn)
         halted = _halted(conn)
+        poisoned = tuple(open_poisoned_blocks(conn))
+        parked = parked_payouts(conn)
     return RelayerStatus(
         at=clock(),
         relay_jobs=relay,
@@ -394,6 +446,8 @@ def status(engine: Engine, *, clock: Callable[[], datetime] = utc_now) -> Relaye
         waiting=waiting,
         waiting_total=waiting_total,
         halted_streams=halted,
+        poisoned_blocks=poisoned,
+        parked_payouts=parked,
     )
 
 
@@ -434,9 +488,14 @@ def retry(engine: Engine, item_id: str, *, clock: Callable[[], datetime] = utc_n
                 str(item), job.stage, f"an operator excluded it ({job.excluded_reason}); exclusion is final"
             )
         to_stage = JobStage.DISCOVERED.value if job.stage == JobStage.REFUSED.value else job.stage
-        conn.execute(
-            update(table).where(key).values(stage=to_stage, next_attempt_at=now, attempts=0, updated_at=now)
-        )
+        # Compare-and-set on the stage read above, like every job stage write (jobs.py).
+        moved = conn.execute(
+            update(table)
+            .where(key, table.c.stage == job.stage)
+            .values(stage=to_stage, next_attempt_at=now, attempts=0, updated_at=now)
+        ).rowcount
+        if moved != 1:
+            raise StageMovedError(str(item), [job.stage], None)
     _log.info(
         "operator retry",
         extra={
@@ -518,11 +577,13 @@ def _exclude_packet(conn: Connection, item: ItemId, reason: str, now: datetime) 
         )
     if job.stage == JobStage.DELIVERED.value:
         raise ItemStateError(str(item), job.stage, "it is final on L1; there is nothing left to stop")
-    conn.execute(
+    moved = conn.execute(
         update(r)
-        .where(key)
+        .where(key, r.c.stage == job.stage)
         .values(stage=JobStage.EXCLUDED.value, excluded_reason=reason, next_attempt_at=None, updated_at=now)
-    )
+    ).rowcount
+    if moved != 1:
+        raise StageMovedError(str(item), [job.stage], None)
     notes: list[str] = []
     intents = conn.execute(
         select(tx_intent_table).where(tx_intent_table.c.packet_nonce == item.packet_nonce).with_for_update()
@@ -534,7 +595,7 @@ def _exclude_packet(conn: Connection, item: ItemId, reason: str, now: datetime) 
     if payout is not None and payout.stage in {s.value for s in OPEN_PAYOUT_STAGES}:
         conn.execute(
             update(payout_job_table)
-            .where(payout_key)
+            .where(payout_key, payout_job_table.c.stage == payout.stage)
             .values(
                 stage=PayoutStage.EXCLUDED.value, excluded_reason=reason, next_attempt_at=None, updated_at=now
             )
@@ -573,13 +634,15 @@ def _exclude_distribution(conn: Connection, item: ItemId, reason: str, now: date
         )
     if job.stage == PayoutStage.PAID.value:
         raise ItemStateError(str(item), job.stage, "every leaf is paid; there is nothing left to stop")
-    conn.execute(
+    moved = conn.execute(
         update(p)
-        .where(key)
+        .where(key, p.c.stage == job.stage)
         .values(
             stage=PayoutStage.EXCLUDED.value, excluded_reason=reason, next_attempt_at=None, updated_at=now
         )
-    )
+    ).rowcount
+    if moved != 1:
+        raise StageMovedError(str(item), [job.stage], None)
     intents = conn.execute(
         select(tx_intent_table)
         .where(

@@ -126,6 +126,17 @@ def _print_status(snapshot: RelayerStatus) -> None:
         typer.echo("halted ingest streams:")
         for stream in snapshot.halted_streams:
             typer.echo(f"  {stream.stream} ({stream.chain}) at height {stream.height}: {stream.reason}")
+    for block in snapshot.poisoned_blocks:
+        typer.echo(
+            f"poisoned block: {block.stream} {block.height} ({block.error_class}: "
+            f"{block.error.splitlines()[0][:200] if block.error else ''}); "
+            f"`exorelay skip-block {block.stream} {block.height} --reason TEXT` or fix and resume"
+        )
+    for job in snapshot.parked_payouts:
+        typer.echo(
+            f"parked payout: {job.item} {job.retry_reason}: {job.retry_detail} "
+            f"(next check {_when(job.next_attempt_at)}; resumes by itself)"
+        )
 
 
 def status_command(

@@ -40,6 +40,7 @@ from indexer import migrate
 from indexer.db import create_db_engine
 from indexer.ingest.exocore_feed import ExocoreFeed
 from indexer.ingest.l1 import L1Contracts, L1Ingestor, Web3L1Source
+from indexer.metrics import IngestMetrics
 from indexer.store import LifecycleStore
 from relayer.config import ExorelayConfig, FinalityMode
 from relayer.errors import ConfigError, ExorelayError
@@ -128,7 +129,10 @@ def build(
         should_stop=should_stop,
         metrics=metrics,
     )
-    feed = ExocoreFeed(store, grpc)
+    # Ingestion metrics (halts, poisoned blocks, skipped events) go to the relayer's registry: one
+    # /metrics endpoint serves both.
+    ingest_metrics = IngestMetrics(metrics.registry)
+    feed = ExocoreFeed(store, grpc, metrics=ingest_metrics)
     follower = BlockFollower.from_config(
         rpc, config.exocore, next_height=feed.resume_height(config.exocore.start_height)
     )
@@ -147,6 +151,7 @@ def build(
         start_block=config.l1.start_block,
         batch_blocks=config.l1.log_batch_blocks,
         batch_target_s=L1_INGEST_BUDGET_S,
+        metrics=ingest_metrics,
     )
     return Components(
         engine=engine,

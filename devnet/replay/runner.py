@@ -15,6 +15,9 @@ What runs, in this process:
      distribution paid, no transaction in flight;
    - ``stuck``: nothing changed for ``settle_s`` while nothing was in flight (packets wait for
      something the recording will never give: quorum, leaves, ...);
+   - ``blocked``: everything else settled, nothing in flight, and payout jobs parked for a reason
+     L1 will not drop by itself (a VAULT-funded distribution whose AVS has no deposit on the fork);
+     the report's ``blocked_by`` names each with its typed reason and amounts;
    - ``timeout``: still moving after ``timeout_s``.
 
 4. the report (:mod:`relayer.replay.report`), read from the database and the fork before anything
@@ -45,6 +48,7 @@ from relayer.errors import ConfigError
 from relayer.exocore.grpc_client import convert_params
 from relayer.exocore.proto.relay.v1 import types_pb2 as relay_types
 from relayer.l1.tables import OPEN_INTENT_STATES, tx_intent_table
+from relayer.pipeline.retry import PARKING_REASONS
 from relayer.pipeline.tables import JobStage, PayoutStage, payout_job_table, relay_job_table
 from relayer.replay.errors import ForkSourceError
 from relayer.replay.fixture import Fixture, parse_message
@@ -162,7 +166,11 @@ def _fingerprint(service: RelayerService) -> tuple[Any, ...]:
         jobs = tuple(
             conn.execute(select(j.c.packet_nonce, j.c.stage, j.c.retry_reason).order_by(j.c.packet_nonce))
         )
-        payouts = tuple(conn.execute(select(pj.c.distribution_id, pj.c.stage).order_by(pj.c.distribution_id)))
+        payouts = tuple(
+            conn.execute(
+                select(pj.c.distribution_id, pj.c.stage, pj.c.retry_reason).order_by(pj.c.distribution_id)
+            )
+        )
         intents = tuple(conn.execute(select(i.c.state, func.count()).group_by(i.c.state).order_by(i.c.state)))
     return (_indexed_height(service), jobs, payouts, intents)
 
@@ -171,18 +179,34 @@ def _in_flight(fingerprint: tuple[Any, ...]) -> bool:
     return any(state in {s.value for s in OPEN_INTENT_STATES} and count for state, count in fingerprint[3])
 
 
-def _complete(fingerprint: tuple[Any, ...], last_height: int) -> bool:
-    indexed, jobs, payouts, _ = fingerprint
+def _settled_but_payouts(fingerprint: tuple[Any, ...], last_height: int) -> bool:
+    indexed, jobs, _payouts, _ = fingerprint
     return (
         indexed == last_height
         and not _in_flight(fingerprint)
         and all(stage in (JobStage.DELIVERED.value, JobStage.REFUSED.value) for _, stage, _ in jobs)
-        and all(stage == PayoutStage.PAID.value for _, stage in payouts)
+    )
+
+
+def _complete(fingerprint: tuple[Any, ...], last_height: int) -> bool:
+    return _settled_but_payouts(fingerprint, last_height) and all(
+        stage == PayoutStage.PAID.value for _, stage, _ in fingerprint[2]
+    )
+
+
+def _blocked(fingerprint: tuple[Any, ...], last_height: int) -> bool:
+    """Settled except for payout jobs parked on a cause L1 keeps (no deposit will appear on a fork)."""
+    parking = {r.value for r in PARKING_REASONS}
+    payouts = fingerprint[2]
+    return (
+        _settled_but_payouts(fingerprint, last_height)
+        and any(reason in parking for _, _, reason in payouts)
+        and all(stage == PayoutStage.PAID.value or reason in parking for _, stage, reason in payouts)
     )
 
 
 def drive(service: RelayerService, fixture: Fixture, options: ReplayOptions) -> str:
-    """Cycle the relayer until it settles; return ``complete``, ``stuck`` or ``timeout``."""
+    """Cycle the relayer until it settles; return ``complete``, ``blocked``, ``stuck`` or ``timeout``."""
     service.parts.pipeline.relay_params()
     service.sweep()
     started = last_sweep = last_change = time.monotonic()
@@ -196,6 +220,8 @@ def drive(service: RelayerService, fixture: Fixture, options: ReplayOptions) -> 
         current = _fingerprint(service)
         if _complete(current, fixture.to_height):
             return "complete"
+        if _blocked(current, fixture.to_height):
+            return "blocked"
         if current != previous:
             previous, last_change = current, now
         elif not _in_flight(current) and now - last_change >= options.settle_s:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter as Tally
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -37,9 +38,10 @@ from indexer.db import create_db_engine, is_sqlite, read_only_engine
 from indexer.explorer import mount_explorer
 from indexer.lifecycle import ClaimState, L1TxState, PacketState, PayoutState, SlashState
 from indexer.normalize import BIGINT_MAX
-from indexer.store import utc_now
+from indexer.store import open_poisoned_blocks, utc_now
 from relayer.config import DEFAULT_READY_MAX_AGE_S, DEFAULT_READY_MAX_LAG_BLOCKS, ApiConfig
 from relayer.errors import ConfigError
+from relayer.ops import parked_payouts
 
 T = TypeVar("T")
 
@@ -206,6 +208,11 @@ class _StreamCollector(Collector):
         violations = GaugeMetricFamily(
             "exorelay_indexer_invariant_violations", "Invariant violations recorded in the database."
         )
+        poisoned = GaugeMetricFamily(
+            "exorelay_indexer_poisoned_blocks",
+            "Blocks a stream halts at because they cannot be stored (until skipped or stored).",
+            labels=["stream"],
+        )
         up = GaugeMetricFamily("exorelay_api_database_up", "1 if the database answered the scrape.")
         try:
             with self.engine.connect() as conn:
@@ -214,10 +221,12 @@ class _StreamCollector(Collector):
                     lag.add_metric([s.stream], s.lag_blocks or 0)
                     halted.add_metric([s.stream], 1 if s.halted else 0)
                 violations.add_metric([], queries.violation_count(conn))
+                for stream, count in Tally(b.stream for b in open_poisoned_blocks(conn)).items():
+                    poisoned.add_metric([stream], count)
             up.add_metric([], 1)
         except DBAPIError:
             up.add_metric([], 0)
-        yield from (height, lag, halted, violations, up)
+        yield from (height, lag, halted, violations, poisoned, up)
 
 
 class _MetricsMiddleware:
@@ -580,15 +589,20 @@ def create_app(
     def ready() -> schemas.ReadyOut:
         """Ready only once every ingestion stream is caught up, recent and not halted."""
         streams = read(queries.streams)
+        attention = read(_attention)
         problems = readiness_problems(streams, policy, clock())
         if problems:
             raise ApiError(
                 503,
                 "not_ready",
                 "ingestion is not caught up",
-                {"problems": problems, "streams": [s.model_dump(mode="json") for s in streams]},
+                {
+                    "problems": problems,
+                    "attention": attention,
+                    "streams": [s.model_dump(mode="json") for s in streams],
+                },
             )
-        return schemas.ReadyOut(status="ready", streams=streams)
+        return schemas.ReadyOut(status="ready", streams=streams, attention=attention)
 
     @app.get(
         "/metrics",
@@ -646,6 +660,11 @@ def app_from_environment() -> FastAPI:
     if not url:
         raise RuntimeError(f"{API_DATABASE_URL_ENV} is not set (start the API with `exorelay api`)")
     return create_app(url, readiness=readiness_from_environment())
+
+
+def _attention(conn: Connection) -> list[str]:
+    """Parked payout jobs, said in one line each (not a readiness problem: the API serves fine)."""
+    return [f"payout {p.item} parked: {p.retry_reason}: {p.retry_detail}" for p in parked_payouts(conn)]
 
 
 def readiness_problems(

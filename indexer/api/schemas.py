@@ -525,3 +525,6 @@ class HealthOut(BaseModel):
 class ReadyOut(BaseModel):
     status: Literal["ready"]
     streams: list[StreamStatus]
+    attention: list[str] = []
+    """Work that waits on an operator or a third party without making the API unready: payout jobs
+    parked until their AVS deposits (they resume by themselves)."""

@@ -1,4 +1,5 @@
-"""What both ingestion streams share: run a batch, and halt the stream on a violation."""
+"""What both ingestion streams share: run a batch, and halt the stream on a violation or a poisoned
+block (one that fails for a data reason, so retrying it could never succeed)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,17 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from indexer.db import DatabaseUnavailableError
 from indexer.errors import (
+    BlockPoisonedError,
     ChainMismatchError,
     DeepReorgError,
     IllegalTransitionError,
     InvariantViolationError,
+    StreamHaltedError,
     UnknownEntityError,
 )
 from indexer.invariants import FORWARD_ONLY
@@ -51,6 +58,30 @@ def as_violation(stream: str, exc: Exception) -> InvariantViolationError | None:
             stream, REORG_WITHIN_FINALITY, str(exc), {"ancestor": exc.ancestor, "finalized": exc.finalized}
         )
     return None
+
+
+RETRYABLE_FAILURES: tuple[type[BaseException], ...] = (
+    DatabaseUnavailableError,
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    PoolTimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+"""Failures of the connection, not of the block (database or node unreachable, a lock timeout):
+the same block is retried. ``ConnectionError`` covers the Exocore and L1 RPC errors."""
+
+
+def is_poison(exc: BaseException) -> bool:
+    """Whether ``exc`` means the block itself cannot be stored (a value the database refuses, a
+    malformed record, a bug tripped by this block's data): retrying the same block would fail the
+    same way forever. Connection faults are retryable; violations and halts are handled already."""
+    if not isinstance(exc, Exception) or isinstance(exc, RETRYABLE_FAILURES):
+        return False
+    if isinstance(exc, StreamHaltedError | BlockPoisonedError):
+        return False
+    return as_violation("", exc) is None
 
 
 def guarded(

@@ -34,6 +34,14 @@ Event -> record (gRPC fetches in brackets):
 - ``allocate_rewards_to_operator``, ``operator_asset_slashed``, ``undelegation_slashed``,
   ``freeze_operator``: informational (the records above carry their effect)
 
+A block that cannot be stored for a data reason (the database refuses a value, a bug tripped by
+its data: :func:`indexer.ingest.base.is_poison`) is *poisoned*: recorded in ``poisoned_block`` with
+its error, counted in ``exorelay_indexer_poisoned_blocks_total``, logged at error, and the stream
+halts at it (:class:`~indexer.errors.BlockPoisonedError`), because later blocks may depend on it. It
+is never retried silently: an operator resumes the stream (after a fix) or skips the block
+(``exorelay skip-block``). Free text from events is stored escaped
+(:func:`indexer.normalize.storable_text`), so a NUL byte or a lone surrogate never poisons a block.
+
 Never fatal: an unknown event type, an event the decoder rejected, and an event the feed cannot turn
 into a record (gRPC serves data that contradicts it, or it refers to an object the indexer never
 recorded) are skipped: listed in the :class:`FeedReport`, counted in
@@ -58,12 +66,13 @@ from typing import Final, TypeVar
 from prometheus_client import Counter
 from sqlalchemy import Connection, select
 
-from indexer.errors import IndexerError, InvalidRecordError, StreamHaltedError
+from indexer.errors import BlockPoisonedError, IndexerError, InvalidRecordError, StreamHaltedError
+from indexer.ingest.base import is_poison
 from indexer.ingest.exocore import EXOCORE_STREAM, ExocoreIngestor
-from indexer.lifecycle import ClaimState, EntityKind, PacketState, SlashState
+from indexer.lifecycle import Chain, ClaimState, EntityKind, PacketState, SlashState
 from indexer.metrics import IngestMetrics
 from indexer.models import packet_table, valset_table
-from indexer.normalize import address_hex, bytes_hex, hash_hex
+from indexer.normalize import address_hex, bytes_hex, hash_hex, storable_text
 from indexer.records import (
     AvsRegistered,
     ClaimRejected,
@@ -308,12 +317,17 @@ class ExocoreFeed:
                 f"blocks {height + 1}..{block.height - 1} would be lost"
             )
         state = _Block(block.height)
-        with self.store.engine.connect() as conn:
-            self._translate(conn, events, state)
-            attested_later = self._recheck_attestations(conn, state)
-        applied = self.ingestor.apply_block(
-            ExocoreBlock(block.height, block_hash, at, tuple(state.records)), head_height=head_height
-        )
+        try:
+            with self.store.engine.connect() as conn:
+                self._translate(conn, events, state)
+                attested_later = self._recheck_attestations(conn, state)
+            applied = self.ingestor.apply_block(
+                ExocoreBlock(block.height, block_hash, at, tuple(state.records)), head_height=head_height
+            )
+        except Exception as exc:
+            if not is_poison(exc):
+                raise
+            raise self._poison(block.height, block_hash, exc) from exc
         if applied and self._recorded_valsets is not None:
             self._recorded_valsets.update(state.valsets)
         for skipped in state.skipped:
@@ -338,6 +352,37 @@ class ExocoreFeed:
             skipped=tuple(state.skipped),
             attested_later=attested_later,
         )
+
+    def _poison(self, height: int, block_hash: str, exc: Exception) -> BlockPoisonedError:
+        """Record the block as poisoned and halt the stream at it; the error to raise."""
+        error_class = type(exc).__name__
+        orig = getattr(exc, "orig", None)  # SQLAlchemy's wrapper: the driver's own error says more
+        if orig is not None:
+            error_class = f"{error_class}({type(orig).__name__})"
+        message = storable_text(str(orig if orig is not None else exc) or error_class)
+        self.store.poison(
+            self.stream,
+            height,
+            chain=Chain.EXOCORE.value,
+            block_hash=block_hash,
+            error_class=error_class,
+            error=message,
+        )
+        self.metrics.poisoned_blocks.labels(stream=self.stream).inc()
+        self.metrics.halted.labels(stream=self.stream).set(1)
+        poisoned = BlockPoisonedError(self.stream, height, error_class, message.splitlines()[0][:500])
+        _log.error(
+            "exocore block %d poisoned; stream halted until an operator resumes it or skips the block: %s",
+            height,
+            poisoned,
+            extra={
+                "stream": self.stream,
+                "height": height,
+                "block_hash": block_hash,
+                "error_class": error_class,
+            },
+        )
+        return poisoned
 
     # ------------------------------------------------------------------ loops
 

@@ -1,17 +1,24 @@
 """SQL access to the pipeline's work queue (relay_job, payout_job); every write stamps ``updated_at``.
 
 Kept apart from the stages so the stages read like the lifecycle and this reads like the schema.
+
+Invariant: every write of a job's stage (and of its wait) is compare-and-set on the stage the writer
+read (``expected``), like the transaction manager's intent updates. An operator command committed
+between the pipeline's read and its write (``exorelay exclude`` during a prepare) therefore wins: the
+pipeline's write matches no row and raises :class:`StageMovedError` instead of overwriting it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Table, and_, func, insert, or_, select, update
 
+from relayer.pipeline.errors import StageMovedError
 from relayer.pipeline.retry import REFUSING_REASONS, RetryReason, next_attempt
 from relayer.pipeline.tables import (
     JobStage,
@@ -104,9 +111,39 @@ def job(conn: Connection, nonce: int) -> Row[Any] | None:
     return conn.execute(select(jobs).where(jobs.c.packet_nonce == nonce)).first()
 
 
-def set_stage(conn: Connection, nonce: int, stage: JobStage, now: datetime, **values: Any) -> None:
-    conn.execute(
-        update(jobs).where(jobs.c.packet_nonce == nonce).values(stage=stage.value, updated_at=now, **values)
+def _stages(expected: StrEnum | Iterable[StrEnum]) -> list[str]:
+    return [expected.value] if isinstance(expected, StrEnum) else [e.value for e in expected]
+
+
+def _cas(
+    conn: Connection, table: Table, key: ColumnElement[bool], item: str, expected: list[str], **values: Any
+) -> None:
+    """Update the job under ``key`` only if its stage is still one of ``expected``."""
+    result = conn.execute(update(table).where(key, table.c.stage.in_(expected)).values(**values))
+    if result.rowcount != 1:
+        actual = conn.execute(select(table.c.stage).where(key)).scalar_one_or_none()
+        raise StageMovedError(item, expected, None if actual is None else str(actual))
+
+
+def set_stage(
+    conn: Connection,
+    nonce: int,
+    stage: JobStage,
+    now: datetime,
+    *,
+    expected: JobStage | Iterable[JobStage],
+    **values: Any,
+) -> None:
+    """Move a relay job to ``stage`` if it is still at ``expected`` (else :class:`StageMovedError`)."""
+    _cas(
+        conn,
+        jobs,
+        jobs.c.packet_nonce == nonce,
+        f"packet:{nonce}",
+        _stages(expected),
+        stage=stage.value,
+        updated_at=now,
+        **values,
     )
 
 
@@ -118,9 +155,11 @@ def wait(  # noqa: PLR0917 (the stages call it positionally, in the order of the
     now: datetime,
     backoff: Backoff,
     *,
+    expected: JobStage,
     stage: JobStage | None = None,
 ) -> datetime | None:
-    """Persist why the job waits; refusing reasons park it in ``refused`` (no timer)."""
+    """Persist why the job waits; refusing reasons park it in ``refused`` (no timer). Compare-and-set
+    on ``expected`` (:class:`StageMovedError` if an operator moved the job meanwhile)."""
     row = job(conn, nonce)
     attempts = 1 if row is None else int(row.attempts) + 1
     values: dict[str, Any] = {
@@ -138,16 +177,8 @@ def wait(  # noqa: PLR0917 (the stages call it positionally, in the order of the
         if stage is not None:
             values["stage"] = stage.value
     values["next_attempt_at"] = due
-    conn.execute(update(jobs).where(jobs.c.packet_nonce == nonce).values(**values))
+    _cas(conn, jobs, jobs.c.packet_nonce == nonce, f"packet:{nonce}", _stages(expected), **values)
     return due
-
-
-def clear_wait(conn: Connection, nonce: int, now: datetime) -> None:
-    conn.execute(
-        update(jobs)
-        .where(jobs.c.packet_nonce == nonce)
-        .values(retry_reason=None, retry_detail=None, next_attempt_at=None, updated_at=now)
-    )
 
 
 def stage_counts(conn: Connection) -> dict[str, int]:
@@ -194,32 +225,53 @@ def due_payout_jobs(conn: Connection, now: datetime) -> list[Row[Any]]:
 
 
 def set_payout_stage(
-    conn: Connection, distribution_id: str, stage: PayoutStage, now: datetime, **values: Any
+    conn: Connection,
+    distribution_id: str,
+    stage: PayoutStage,
+    now: datetime,
+    *,
+    expected: PayoutStage | Iterable[PayoutStage],
+    **values: Any,
 ) -> None:
-    conn.execute(
-        update(payout_jobs)
-        .where(payout_jobs.c.distribution_id == distribution_id)
-        .values(stage=stage.value, updated_at=now, **values)
+    """Move a payout job to ``stage`` if it is still at ``expected`` (else :class:`StageMovedError`)."""
+    _cas(
+        conn,
+        payout_jobs,
+        payout_jobs.c.distribution_id == distribution_id,
+        f"distribution:{distribution_id}",
+        _stages(expected),
+        stage=stage.value,
+        updated_at=now,
+        **values,
     )
 
 
 def payout_wait(  # noqa: PLR0917 (as wait())
-    conn: Connection, distribution_id: str, reason: RetryReason, detail: str, now: datetime, backoff: Backoff
+    conn: Connection,
+    distribution_id: str,
+    reason: RetryReason,
+    detail: str,
+    now: datetime,
+    backoff: Backoff,
+    *,
+    expected: PayoutStage | Iterable[PayoutStage],
 ) -> None:
+    """Persist why the payout job waits; compare-and-set on ``expected`` as :func:`wait`."""
     row = conn.execute(
         select(payout_jobs.c.attempts).where(payout_jobs.c.distribution_id == distribution_id)
     ).first()
     attempts = 1 if row is None else int(row[0]) + 1
-    conn.execute(
-        update(payout_jobs)
-        .where(payout_jobs.c.distribution_id == distribution_id)
-        .values(
-            retry_reason=reason.value,
-            retry_detail=detail[:2000],
-            attempts=attempts,
-            next_attempt_at=next_attempt(now, reason, attempts, base_s=backoff.base_s, max_s=backoff.max_s),
-            updated_at=now,
-        )
+    _cas(
+        conn,
+        payout_jobs,
+        payout_jobs.c.distribution_id == distribution_id,
+        f"distribution:{distribution_id}",
+        _stages(expected),
+        retry_reason=reason.value,
+        retry_detail=detail[:2000],
+        attempts=attempts,
+        next_attempt_at=next_attempt(now, reason, attempts, base_s=backoff.base_s, max_s=backoff.max_s),
+        updated_at=now,
     )
 
 

@@ -28,6 +28,10 @@ class RetryReason(StrEnum):
     LEAVES_NOT_INDEXED = "leaves_not_indexed"
     TX_FAILED = "tx_failed"
     """The transaction reverted or could not be sent; rebuilt and tried again."""
+    # Parked: L1 refuses for a reason that will not change by itself soon; re-checked cheaply (a
+    # read, never a transaction) every PARKED_RECHECK_S, resumed by itself once the cause is gone.
+    INSUFFICIENT_DEPOSIT = "insufficient_deposit"
+    """A VAULT-funded payout: the RewardVault holds less of the token for the AVS than the batch pays."""
     # Need a human or a fixed upstream: refused until ``exorelay retry``.
     PACKET_INVALID = "packet_invalid"
     ROOT_MISMATCH = "root_mismatch"
@@ -54,6 +58,14 @@ REFUSING_REASONS: Final = frozenset(
 )
 """Reasons that park a job in ``refused`` instead of retrying it on a timer."""
 
+PARKING_REASONS: Final = frozenset({RetryReason.INSUFFICIENT_DEPOSIT})
+"""Reasons that park a payout job: no batch is built or simulated until a cheap re-check (an
+``eth_call`` balance read) shows the cause is gone."""
+
+PARKED_RECHECK_S: Final = 30.0
+"""Seconds between re-checks of a parked job's cause: a deposit is a human action, minutes away;
+one ``eth_call`` per parked job per 30 s is nothing for any node."""
+
 QUICK_RETRY_REASONS: Final = frozenset(
     {
         RetryReason.QUORUM_NOT_REACHED,
@@ -72,6 +84,8 @@ def next_attempt(
     """When a job that failed ``attempts`` times for ``reason`` is due again."""
     if reason in QUICK_RETRY_REASONS:
         delay = base_s
+    elif reason in PARKING_REASONS:
+        delay = PARKED_RECHECK_S
     else:
         delay = min(max_s, base_s * 2 ** min(max(attempts - 1, 0), MAX_BACKOFF_EXPONENT))
     return now + timedelta(seconds=delay)

@@ -26,18 +26,26 @@ from sqlalchemy import Connection, Engine, func, select
 
 from indexer.lifecycle import PayoutState
 from indexer.models import payout_table
-from indexer.store import LifecycleStore, utc_now
+from indexer.store import LifecycleStore, member_of, utc_now
 from relayer.errors import ConfigError, ExocoreRpcError, ExorelayError, L1RpcError
 from relayer.exocore.events import RelayPacketCreated
 from relayer.exocore.grpc_client import ExocoreGrpcClient, PacketRejection, RelayPacket, RelayParams
-from relayer.l1.gateway import GatewayClient, L1Valset, encode_packet_call, encode_payout_call
+from relayer.l1.gateway import (
+    GatewayClient,
+    L1Distribution,
+    L1Valset,
+    encode_packet_call,
+    encode_payout_call,
+)
 from relayer.l1.tables import IntentState, tx_intent_table
 from relayer.l1.txmanager import GAS_LIMIT_MARGIN, TxManager
 from relayer.metrics import RelayerMetrics
 from relayer.pipeline import jobs
+from relayer.pipeline.errors import StageMovedError
 from relayer.pipeline.jobs import Backoff
-from relayer.pipeline.retry import RetryReason
-from relayer.pipeline.tables import JobStage, PayoutStage
+from relayer.pipeline.retry import PARKING_REASONS, RetryReason
+from relayer.pipeline.tables import OPEN_PAYOUT_STAGES, JobStage, PayoutStage
+from relayer.pipeline.vault import INSUFFICIENT_DEPOSIT_ERROR, DepositShortfall, affordable, vault_balance
 from relayer.protocol.attestation import (
     InsufficientSignaturesError,
     build_attestation,
@@ -47,6 +55,7 @@ from relayer.protocol.attestation import (
 from relayer.protocol.errors import SignatureError
 from relayer.protocol.merkle import DistributionTree
 from relayer.protocol.packets import (
+    FundingMode,
     PacketKind,
     RewardDistributionPayload,
     ValsetUpdatePayload,
@@ -159,6 +168,7 @@ class Pipeline:
         self._trees: OrderedDict[str, DistributionTree] = OrderedDict()
         self._paid_elsewhere: dict[str, set[int]] = {}
         self._seen_failed_payouts: set[int] = set()
+        self._vault: str | None = None
 
     # ------------------------------------------------------------------ start-up checks
 
@@ -292,9 +302,21 @@ class Pipeline:
                 l1_valsets.clear()
 
     def _record_wait(self, nonce: int, reason: RetryReason, detail: str, report: CycleReport) -> None:
+        try:
+            with self.engine.begin() as conn:
+                due = jobs.wait(
+                    conn,
+                    nonce,
+                    reason,
+                    detail,
+                    self.clock(),
+                    self.settings.backoff,
+                    expected=JobStage.DISCOVERED,
+                )
+        except StageMovedError as moved:
+            _stage_moved(moved)
+            return
         report.waited(reason)
-        with self.engine.begin() as conn:
-            due = jobs.wait(conn, nonce, reason, detail, self.clock(), self.settings.backoff)
         level = logging.WARNING if due is None else logging.INFO
         _log.log(
             level,
@@ -307,7 +329,7 @@ class Pipeline:
         nonce = int(row.packet_nonce)
         params = self.relay_params()
         if self.gateway.nonce_used(nonce):
-            self._delivered(nonce, None, report, how="already used on L1")
+            self._delivered(nonce, report, how="already used on L1", expected=JobStage.DISCOVERED)
             return
         served = self.grpc.packet(nonce, params)
         if served is None:
@@ -377,31 +399,38 @@ class Pipeline:
             )
         calldata = encode_packet_call(packet, attestation.signer_bitmap, attestation.signature_eip2537)
         now = self.clock()
-        with self.engine.begin() as conn:
-            intent_id = self.txm.enqueue(
-                conn,
-                key=f"packet:{nonce}:{int(row.attempts)}",
-                purpose=PURPOSE_OF_KIND[packet.kind],
-                to=self.gateway.address,
-                calldata=calldata,
-                packet_nonce=nonce,
-                distribution_id=distribution_id,
-            )
-            jobs.set_stage(
-                conn,
-                nonce,
-                JobStage.SUBMITTED,
-                now,
-                distribution_id=distribution_id,
-                signer_bitmap=hex0x(attestation.signer_bitmap),
-                aggregate_signature=hex0x(attestation.signature_eip2537),
-                signed_power=attestation.signed_power,
-                total_power=attestation.total_power,
-                tx_intent_id=intent_id,
-                retry_reason=None,
-                retry_detail=None,
-                next_attempt_at=None,
-            )
+        try:
+            with self.engine.begin() as conn:
+                intent_id = self.txm.enqueue(
+                    conn,
+                    key=f"packet:{nonce}:{int(row.attempts)}",
+                    purpose=PURPOSE_OF_KIND[packet.kind],
+                    to=self.gateway.address,
+                    calldata=calldata,
+                    packet_nonce=nonce,
+                    distribution_id=distribution_id,
+                )
+                jobs.set_stage(
+                    conn,
+                    nonce,
+                    JobStage.SUBMITTED,
+                    now,
+                    expected=JobStage.DISCOVERED,
+                    distribution_id=distribution_id,
+                    signer_bitmap=hex0x(attestation.signer_bitmap),
+                    aggregate_signature=hex0x(attestation.signature_eip2537),
+                    signed_power=attestation.signed_power,
+                    total_power=attestation.total_power,
+                    tx_intent_id=intent_id,
+                    retry_reason=None,
+                    retry_detail=None,
+                    next_attempt_at=None,
+                )
+        except StageMovedError as moved:
+            # An operator excluded (or retried) the packet while it was being prepared: the intent
+            # enqueued above rolls back with the stage write, so nothing reaches L1.
+            _stage_moved(moved)
+            return
         report.submitted += 1
         _log.info(
             "packet submitted",
@@ -475,7 +504,7 @@ class Pipeline:
                 continue
             state = IntentState(intent.state)
             if state in (IntentState.FINALIZED, IntentState.ALREADY_DONE):
-                self._delivered(nonce, row, report, how=state.value)
+                self._delivered(nonce, report, how=state.value, expected=JobStage.SUBMITTED)
                 self.metrics.observe_submit_to_final((self.clock() - row.updated_at).total_seconds())
             elif state is IntentState.FAILED:
                 name = intent.reason_code or ""
@@ -487,39 +516,51 @@ class Pipeline:
                     reason = RetryReason.L1_REJECTED_ATTESTATION
                 else:
                     reason = RetryReason.TX_FAILED
-                with self.engine.begin() as conn:
-                    jobs.wait(
-                        conn,
-                        nonce,
-                        reason,
-                        f"L1 transaction failed: {name} {intent.reason or ''}".strip(),
-                        self.clock(),
-                        self.settings.backoff,
-                        stage=JobStage.DISCOVERED,
-                    )
+                try:
+                    with self.engine.begin() as conn:
+                        jobs.wait(
+                            conn,
+                            nonce,
+                            reason,
+                            f"L1 transaction failed: {name} {intent.reason or ''}".strip(),
+                            self.clock(),
+                            self.settings.backoff,
+                            expected=JobStage.SUBMITTED,
+                            stage=JobStage.DISCOVERED,
+                        )
+                except StageMovedError as moved:
+                    _stage_moved(moved)
+                    continue
                 report.waited(reason)
 
-    def _delivered(self, nonce: int, row: Any, report: CycleReport, *, how: str) -> None:
+    def _delivered(self, nonce: int, report: CycleReport, *, how: str, expected: JobStage) -> None:
         now = self.clock()
-        with self.engine.begin() as conn:
-            current = jobs.job(conn, nonce)
-            if current is None:
-                return
-            jobs.set_stage(
-                conn,
-                nonce,
-                JobStage.DELIVERED,
-                now,
-                delivered_at=now,
-                retry_reason=None,
-                next_attempt_at=None,
-            )
-            if int(current.kind) == PacketKind.REWARD_DISTRIBUTION:
+        try:
+            with self.engine.begin() as conn:
+                current = jobs.job(conn, nonce)
+                if current is None:
+                    return
                 distribution_id = current.distribution_id
-                if distribution_id is None:
+                if int(current.kind) == PacketKind.REWARD_DISTRIBUTION and distribution_id is None:
                     distribution_id = hex0x(compute_distribution_id(self.relay_params().exocore_chain, nonce))
-                    jobs.set_stage(conn, nonce, JobStage.DELIVERED, now, distribution_id=distribution_id)
-                jobs.add_payout_job(conn, distribution_id=distribution_id, nonce=nonce, leaf_count=0, now=now)
+                jobs.set_stage(
+                    conn,
+                    nonce,
+                    JobStage.DELIVERED,
+                    now,
+                    expected=expected,
+                    delivered_at=now,
+                    distribution_id=distribution_id,
+                    retry_reason=None,
+                    next_attempt_at=None,
+                )
+                if int(current.kind) == PacketKind.REWARD_DISTRIBUTION and distribution_id is not None:
+                    jobs.add_payout_job(
+                        conn, distribution_id=distribution_id, nonce=nonce, leaf_count=0, now=now
+                    )
+        except StageMovedError as moved:
+            _stage_moved(moved)
+            return
         report.delivered += 1
         self.metrics.packet_delivered(int(current.kind))
         _log.info("packet delivered", extra={"packet_nonce": nonce, "how": how})
@@ -532,35 +573,32 @@ class Pipeline:
         for row in due:
             if self.should_stop():
                 return
-            distribution_id = str(row.distribution_id)
             try:
                 self._pay_one(row, report)
             except _WaitSignal as wait:
-                with self.engine.begin() as conn:
-                    jobs.payout_wait(
-                        conn, distribution_id, wait.reason, wait.detail, self.clock(), self.settings.backoff
-                    )
+                self._payout_wait(row, wait.reason, wait.detail)
                 report.waited(wait.reason)
             except ExocoreRpcError as exc:
-                with self.engine.begin() as conn:
-                    jobs.payout_wait(
-                        conn,
-                        distribution_id,
-                        RetryReason.EXOCORE_UNAVAILABLE,
-                        str(exc),
-                        self.clock(),
-                        self.settings.backoff,
-                    )
+                self._payout_wait(row, RetryReason.EXOCORE_UNAVAILABLE, str(exc))
             except L1RpcError as exc:
-                with self.engine.begin() as conn:
-                    jobs.payout_wait(
-                        conn,
-                        distribution_id,
-                        RetryReason.L1_UNAVAILABLE,
-                        str(exc),
-                        self.clock(),
-                        self.settings.backoff,
-                    )
+                self._payout_wait(row, RetryReason.L1_UNAVAILABLE, str(exc))
+            except StageMovedError as moved:
+                _stage_moved(moved)
+
+    def _payout_wait(self, row: Any, reason: RetryReason, detail: str) -> None:
+        try:
+            with self.engine.begin() as conn:
+                jobs.payout_wait(
+                    conn,
+                    str(row.distribution_id),
+                    reason,
+                    detail,
+                    self.clock(),
+                    self.settings.backoff,
+                    expected=OPEN_PAYOUT_STAGES,
+                )
+        except StageMovedError as moved:
+            _stage_moved(moved)
 
     def _tree(self, distribution_id: str, nonce: int, root: bytes) -> DistributionTree:
         tree = self._trees.get(distribution_id)
@@ -591,9 +629,14 @@ class Pipeline:
         if row.stage == PayoutStage.WAITING_ROOT.value:
             with self.engine.begin() as conn:
                 jobs.set_payout_stage(
-                    conn, distribution_id, PayoutStage.PAYING, now, leaf_count=int(on_l1.leaf_count)
+                    conn,
+                    distribution_id,
+                    PayoutStage.PAYING,
+                    now,
+                    expected=PayoutStage.WAITING_ROOT,
+                    leaf_count=int(on_l1.leaf_count),
                 )
-        self._handle_failed_batches(distribution_id, dist_bytes)
+        refused_for_deposit = self._handle_failed_batches(distribution_id, dist_bytes)
         p, i = payout_table, tx_intent_table
         with self.engine.begin() as conn:
             states = {
@@ -610,7 +653,13 @@ class Pipeline:
                 )
             if states.get(PayoutState.FINALIZED.value, 0) == int(on_l1.leaf_count):
                 jobs.set_payout_stage(
-                    conn, distribution_id, PayoutStage.PAID, now, paid_at=now, retry_reason=None
+                    conn,
+                    distribution_id,
+                    PayoutStage.PAID,
+                    now,
+                    expected=PayoutStage.PAYING,
+                    paid_at=now,
+                    retry_reason=None,
                 )
                 report.payouts_completed += 1
                 _log.info("distribution fully paid", extra={"distribution_id": distribution_id})
@@ -632,22 +681,53 @@ class Pipeline:
             }
             skip = queued | self._paid_elsewhere.get(distribution_id, set())
             want = slots * self.settings.leaves_per_payout_tx
-            pending = [
-                int(index)
-                for (index,) in conn.execute(
-                    select(p.c.leaf_index)
+            offered = [
+                (int(index), int(amount))
+                for index, amount in conn.execute(
+                    select(p.c.leaf_index, p.c.amount)
                     .where(p.c.distribution_id == distribution_id, p.c.state == PayoutState.PENDING.value)
                     .order_by(p.c.leaf_index)
                     .limit(want + len(skip))
                 )
                 if int(index) not in skip
             ][:want]
-        if not pending:
+            in_flight = sorted({int(x) for _state, indices in unmined for x in indices})
+            in_flight_amount = (
+                0
+                if on_l1.funding is not FundingMode.VAULT or not in_flight
+                else sum(
+                    int(amount)
+                    for (amount,) in conn.execute(
+                        select(p.c.amount).where(
+                            p.c.distribution_id == distribution_id, member_of(conn, p.c.leaf_index, in_flight)
+                        )
+                    )
+                )
+            )
+        if not offered:
             return
+        if on_l1.funding is FundingMode.VAULT:
+            offered = self._within_deposit(on_l1, offered, in_flight_amount, refused_for_deposit)
+            if not offered:
+                return  # batches in flight use up the deposit: the next cycle sees what they left
+        pending = [index for index, _amount in offered]
         tree = self._tree(distribution_id, int(row.packet_nonce), on_l1.root)
         size = self.settings.leaves_per_payout_tx
         batches = [pending[k : k + size] for k in range(0, len(pending), size)]
         with self.engine.begin() as conn:
+            # Compare-and-set in the enqueueing transaction: a distribution excluded meanwhile gets
+            # no new batches (StageMovedError rolls them back). A parked job resumes here.
+            resumed = row.retry_reason in {r.value for r in PARKING_REASONS}
+            cleared = {"retry_reason": None, "retry_detail": None, "next_attempt_at": None} if resumed else {}
+            jobs.set_payout_stage(
+                conn, distribution_id, PayoutStage.PAYING, now, expected=PayoutStage.PAYING, **cleared
+            )
+            if resumed:
+                _log.info(
+                    "payout job resumed: %s is gone",
+                    row.retry_reason,
+                    extra={"distribution_id": distribution_id},
+                )
             for batch in batches:
                 proof = tree.multiproof(batch)
                 calldata = encode_payout_call(dist_bytes, proof.leaves, proof.proof, proof.proof_flags)
@@ -668,15 +748,48 @@ class Pipeline:
             extra={"distribution_id": distribution_id, "batches": len(batches), "leaves": len(pending)},
         )
 
-    def _handle_failed_batches(self, distribution_id: str, dist_bytes: bytes) -> None:
+    def _within_deposit(
+        self,
+        on_l1: L1Distribution,
+        offered: list[tuple[int, int]],
+        in_flight_amount: int,
+        refused: Sequence[int],
+    ) -> list[tuple[int, int]]:
+        """The leaves (index, amount) a VAULT distribution's deposit pays for now, after the batches
+        in flight; parks the job (``insufficient_deposit``, with the exact amounts) when it pays for
+        none, or when L1 just refused a batch for the deposit (so a refusal is met once per parking,
+        never once per cycle). One ``eth_call``; nothing is simulated or sent."""
+        if self._vault is None:
+            self._vault = self.gateway.reward_vault()
+        avs, token = hex0x(on_l1.avs), hex0x(on_l1.token)
+        available = vault_balance(self.gateway.client, self._vault, avs, token)
+        budget = max(0, available - in_flight_amount)
+        count = affordable([amount for _index, amount in offered], budget)
+        if count and not refused:
+            return offered[:count]
+        if in_flight_amount and not refused:
+            return []
+        first_batch = offered[: self.settings.leaves_per_payout_tx]
+        shortfall = DepositShortfall(
+            avs, token, sum(amount for _index, amount in first_batch), available, self._vault
+        )
+        if refused:
+            refusal = f"L1 refused payout intent {list(refused)} ({INSUFFICIENT_DEPOSIT_ERROR})"
+            detail = f"{refusal}; {shortfall.describe()}"
+        else:
+            detail = shortfall.describe()
+        raise _WaitSignal(RetryReason.INSUFFICIENT_DEPOSIT, detail)
+
+    def _handle_failed_batches(self, distribution_id: str, dist_bytes: bytes) -> list[int]:
         """A batch that reverted LeafAlreadyPaid (a self-claim got there first): find which leaves are
-        paid and leave them out until the L1 indexer records their RewardPaid."""
+        paid and leave them out until the L1 indexer records their RewardPaid. Returns the newly failed
+        batches L1 refused for a missing vault deposit (the job parks on them)."""
         i = tx_intent_table
         with self.engine.begin() as conn:
             failed = [
-                (int(row.id), list(row.leaf_indices))
+                (int(row.id), list(row.leaf_indices), row.reason_code)
                 for row in conn.execute(
-                    select(i.c.id, i.c.leaf_indices).where(
+                    select(i.c.id, i.c.leaf_indices, i.c.reason_code).where(
                         i.c.distribution_id == distribution_id,
                         i.c.purpose == "payout",
                         i.c.state == IntentState.FAILED.value,
@@ -684,10 +797,19 @@ class Pipeline:
                 )
                 if int(row.id) not in self._seen_failed_payouts
             ]
-        for intent_id, indices in failed:
+        refused_for_deposit: list[int] = []
+        for intent_id, indices, reason_code in failed:
+            self._seen_failed_payouts.add(intent_id)
+            if reason_code == INSUFFICIENT_DEPOSIT_ERROR:
+                refused_for_deposit.append(intent_id)
+                continue  # nothing was paid: the deposit, not a self-claim, stopped it
             paid = {int(x) for x in indices if self.gateway.is_paid(dist_bytes, int(x))}
             self._paid_elsewhere.setdefault(distribution_id, set()).update(paid)
-            self._seen_failed_payouts.add(intent_id)
+        return refused_for_deposit
+
+
+def _stage_moved(moved: StageMovedError) -> None:
+    _log.info("job not written: an operator moved it meanwhile: %s", moved, extra={"item": moved.item})
 
 
 def _seq(conn: Connection, distribution_id: str) -> int:

@@ -46,6 +46,9 @@ class PayoutStage(StrEnum):
     EXCLUDED = "excluded"
 
 
+OPEN_PAYOUT_STAGES: Final = (PayoutStage.WAITING_ROOT, PayoutStage.PAYING)
+
+
 def _states(enum: type[StrEnum]) -> str:
     return ", ".join(f"'{member.value}'" for member in enum)
 

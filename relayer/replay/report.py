@@ -35,6 +35,7 @@ from indexer.models import (
 from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.l1.gateway import GatewayClient
 from relayer.l1.tables import tx_intent_table
+from relayer.ops import parked_payouts
 from relayer.pipeline.tables import JobStage, payout_job_table, relay_job_table
 from relayer.protocol.packets import PacketKind
 
@@ -267,6 +268,13 @@ def _refusals(engine: Engine, packets: Iterable[Mapping[str, Any]]) -> list[dict
     return sorted(out, key=lambda entry: (str(entry["what"]), str(entry["reason"])))
 
 
+def _blocked_by(engine: Engine) -> list[dict[str, Any]]:
+    """Payout jobs parked on a cause L1 keeps (typed reason, amounts): why a replay ended ``blocked``."""
+    with engine.begin() as conn:
+        parked = parked_payouts(conn)
+    return [{"item": p.item, "reason": p.retry_reason, "detail": p.retry_detail} for p in parked]
+
+
 def _halts(engine: Engine) -> list[dict[str, Any]]:
     """Ingestion streams the indexer halted (an invariant violation): nothing after them was indexed."""
     c = cursor_table
@@ -304,6 +312,7 @@ def build_report(
         "gas": _gas(engine),
         "refusals": _refusals(engine, packets),
         "indexer_halts": _halts(engine),
+        "blocked_by": _blocked_by(engine),
     }
 
 
@@ -338,6 +347,8 @@ def render_text(report: Report) -> str:
         f"forked at block {l1['fork_block']}"
     )
     lines.append(f"outcome: {report['outcome']} (Exocore indexed up to {report['exocore_height_indexed']})")
+    for blocked in report.get("blocked_by", []):
+        lines.append(f"  blocked: {blocked['item']}: {blocked['reason']}: {blocked['detail']}")
     lines.append("")
     lines.append("packets:")
     for p in report["packets"]:

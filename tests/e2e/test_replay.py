@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 from web3 import Web3
 
@@ -28,10 +29,11 @@ from devnet.stack import DevnetStack
 from relayer.cli import app
 from relayer.exocore.proto.feedistribution.v1 import types_pb2 as fee_types
 from relayer.l1.artifacts import ContractName, load_artifact
+from relayer.l1.tables import tx_intent_table
 from relayer.protocol.claims import PROPORTION_ONE
 from relayer.replay.errors import FixtureChecksumError, FixtureFormatError, FixtureVersionError
 from relayer.replay.fixture import body_checksum, load_fixture, parse_message, parse_messages, read_document
-from relayer.replay.report import Report, diff_reports, report_json
+from relayer.replay.report import Report, diff_reports, render_text, report_json
 from tests.e2e.relayer_process import write_toml
 from tests.indexer.conftest import fresh_database
 from tests.relayer.pipeline.test_pipeline_devnet import AVS_B_FUNDING_WEI
@@ -50,6 +52,8 @@ class Recording:
     fork_url: str
     fork_block: int
     gateway: str
+    unfunded_block: int
+    """An L1 block before the VAULT-funded AVS deposited: a fork there has no deposit to pay from."""
 
     def options(self) -> ReplayOptions:
         return ReplayOptions(fork_url=self.fork_url, fork_block=self.fork_block)
@@ -73,6 +77,8 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording]:
         exocore = stack.manifest["exocore"]
         with ScenarioClient(exocore["grpc_target"], exocore["chain_id"]) as client:
             scenario = run_manifest_scenario(client, stack.manifest, operators=OPERATORS, stakers=STAKERS)
+            assert stack.anvil is not None
+            unfunded_block = int(stack.anvil.rpc("eth_blockNumber"), 16)
             stack.fund_avs_eth(scenario.avss[1], AVS_B_FUNDING_WEI, account_index=2)
             client.slash(client.committee(scenario.avss[0]), 0, SLASH_PROPORTION)
             height = client.advance(2)
@@ -90,6 +96,7 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording]:
             fork_url=stack.anvil.rpc_url,
             fork_block=int(stack.anvil.rpc("eth_blockNumber"), 16),
             gateway=stack.gateway,
+            unfunded_block=unfunded_block,
         )
 
 
@@ -285,3 +292,47 @@ def test_record_and_replay_refuse_what_they_cannot_do(recording: Recording, tmp_
     )
     assert result.exit_code == EXIT_ERROR
     assert "ConfigError" in result.output and "no gateway" in result.output
+
+
+def test_a_replay_whose_vault_has_no_deposit_ends_blocked_with_the_reason(
+    recording: Recording, tmp_path: Path
+) -> None:
+    """Forked before the VAULT-funded AVS deposited: its payouts park (one balance read, no failed
+    transaction per cycle) and the replay ends ``blocked`` saying why, instead of ``timeout``."""
+    fixture = load_fixture(recording.fixture)
+    options = ReplayOptions(fork_url=recording.fork_url, fork_block=recording.unfunded_block)
+    with fresh_database(tmp_path) as engine:
+        report = replay(fixture, options, engine=engine)
+        vault_id = next(d["distribution_id"] for d in report["distributions"] if d["funding"] == 2)
+        with engine.connect() as conn:
+            attempts = conn.execute(
+                select(func.count()).where(
+                    tx_intent_table.c.distribution_id == vault_id, tx_intent_table.c.purpose == "payout"
+                )
+            ).scalar_one()
+    assert attempts == 0  # parked by a balance read: nothing simulated, signed or failed
+    assert report["outcome"] == "blocked"
+    vault = [d for d in report["distributions"] if d["funding"] == 2]
+    mint = [d for d in report["distributions"] if d["funding"] == 1]
+    assert len(vault) == len(mint) == 1
+    assert mint[0]["payout_stage"] == "paid"
+    (d,) = vault
+    assert (d["payout_stage"], d["payout_wait"], d["l1_reward_paid_events"]) == (
+        "paying",
+        "insufficient_deposit",
+        0,
+    )
+    (blocked,) = report["blocked_by"]
+    assert (blocked["item"], blocked["reason"]) == (
+        f"distribution:{d['distribution_id']}",
+        "insufficient_deposit",
+    )
+    assert f"holds 0 of token {d['token']} for AVS {d['avs']}" in blocked["detail"]
+    assert f"needs {d['total']} (short by {d['total']})" in blocked["detail"]
+    assert (
+        "payout" not in report["gas"]["by_purpose"]
+        or report["gas"]["by_purpose"]["payout"]["transactions"] >= 1
+    )
+    text = render_text(report)
+    assert "outcome: blocked" in text
+    assert f"blocked: distribution:{d['distribution_id']}: insufficient_deposit: RewardVault" in text

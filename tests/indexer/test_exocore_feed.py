@@ -13,19 +13,20 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 
 from devnet import scenario as sc
 from devnet.chain.blockstore import BlockStore
 from devnet.chain.params import DEVNET_LZ_CHAIN_ID
 from devnet.runtime import ExocoreDevnet
 from indexer.api import ReadinessPolicy, create_app
-from indexer.errors import StreamHaltedError
+from indexer.errors import BlockPoisonedError, SkipBlockError, StreamHaltedError
 from indexer.ingest.exocore import EXOCORE_STREAM
 from indexer.ingest.exocore_feed import (
     BlockGapError,
@@ -36,17 +37,22 @@ from indexer.ingest.exocore_feed import (
 )
 from indexer.models import (
     attestation_table,
+    claim_table,
     committee_member_table,
     committee_table,
     packet_table,
+    poisoned_block_table,
     valset_table,
 )
+from indexer.normalize import TEXT_MAX_CHARS
 from indexer.schema import metadata
-from indexer.store import LifecycleStore
+from indexer.store import LifecycleStore, open_poisoned_blocks
 from relayer.exocore.events import (
+    BlockEvents,
     EventPosition,
     EventSource,
     RelayPacketCreated,
+    RewardClaimRejected,
     RewardClaimVerified,
     decode_block_events,
     decode_event,
@@ -55,6 +61,7 @@ from relayer.exocore.follower import BlockFollower
 from relayer.exocore.grpc_client import ExocoreGrpcClient
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.exocore.rpc import CometRpcClient, CommittedBlock, RawAttribute, RawEvent
+from relayer.ops import status
 from relayer.protocol import bls
 from relayer.protocol.ids import OperatorAddress
 from relayer.protocol.packets import PacketKind
@@ -477,3 +484,170 @@ def test_signatures_short_of_quorum_attest_in_a_later_block(
     assert int(packet.signed_power) < int(packet.total_power)
     chain.client.send("SetFaultKnobs", tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs()))
     chain.client.advance(1)
+
+
+# ------------------------------------------------------------------------------------------ poisoned blocks
+
+NUL_DETAIL = "signers short\x00 of quorum \udc80 " + "x" * 5_000
+"""A rejection text PostgreSQL cannot store as is (NUL), no driver can encode (a lone surrogate) and
+longer than the indexer keeps."""
+
+
+def _rejection_block(blocks: list[CommittedBlock]) -> CommittedBlock:
+    return next(b for b in blocks if decode_block_events(b).of_type(RewardClaimRejected))
+
+
+def _with_detail(block: CommittedBlock, detail: str) -> BlockEvents:
+    """The block's events as decoded, the claim rejection's text attribute replaced by ``detail``."""
+    events = decode_block_events(block)
+    changed = tuple(
+        replace(e, detail=detail) if isinstance(e, RewardClaimRejected) else e for e in events.events
+    )
+    return replace(events, events=changed)
+
+
+def test_a_nul_byte_in_an_event_text_is_stored_escaped_and_ingestion_goes_on(
+    chain: Chain, clients: Clients, store: LifecycleStore, engine: Engine
+) -> None:
+    blocks = all_blocks(clients.rpc)
+    poisoned_at = _rejection_block(blocks).height
+    feed = ExocoreFeed(store, clients.grpc)
+    for block in blocks:
+        events = (
+            _with_detail(block, NUL_DETAIL) if block.height == poisoned_at else decode_block_events(block)
+        )
+        assert feed.apply(block, events).applied
+    cursor = store.cursor(EXOCORE_STREAM)
+    assert cursor is not None and (cursor.height, cursor.halted) == (blocks[-1].height, False)
+    with engine.connect() as conn:
+        reason = conn.execute(
+            select(claim_table.c.reason).where(claim_table.c.claim_id == chain.rejected_claim)
+        ).scalar_one()
+        assert conn.execute(select(func.count()).select_from(poisoned_block_table)).scalar_one() == 0
+    assert reason.startswith("signers short\\x00 of quorum \\udc80 xxx")
+    assert len(reason) == TEXT_MAX_CHARS and reason.endswith(f"...[{len(NUL_DETAIL) + 3 + 5} chars, cut]")
+
+
+@contextmanager
+def refusing_transitions_to(engine: Engine, state: str) -> Iterator[None]:
+    """A database that refuses to store a move to ``state`` (a trigger), as it refuses any value it
+    cannot hold: a data error, raised by the database itself, on both backends."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(
+                text(
+                    "CREATE FUNCTION refuse_rejection() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    f"IF NEW.to_state = '{state}' THEN RAISE EXCEPTION 'value refused by the database' "
+                    "USING ERRCODE = '22023'; END IF; RETURN NEW; END $$"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_rejection BEFORE INSERT ON transition "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_rejection()"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_rejection BEFORE INSERT ON transition "
+                    f"WHEN NEW.to_state = '{state}' BEGIN "
+                    "SELECT RAISE(ABORT, 'value refused by the database'); END"
+                )
+            )
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "DROP TRIGGER refuse_rejection"
+                    + (" ON transition" if engine.dialect.name == "postgresql" else "")
+                )
+            )
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("DROP FUNCTION refuse_rejection()"))
+
+
+def test_a_block_the_database_refuses_is_poisoned_alerted_and_skipped_only_by_an_operator(
+    chain: Chain, clients: Clients, store: LifecycleStore, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocks = all_blocks(clients.rpc)
+    bad = _rejection_block(blocks)
+    feed = ExocoreFeed(store, clients.grpc)
+    with refusing_transitions_to(engine, "rejected"):
+        for block in blocks:
+            if block.height == bad.height:
+                break
+            feed.apply(block, decode_block_events(block))
+        with (
+            caplog.at_level(logging.ERROR, logger="indexer.ingest.exocore_feed"),
+            pytest.raises(BlockPoisonedError, match=f"block {bad.height} is poisoned") as poisoned,
+        ):
+            feed.apply(bad, decode_block_events(bad))
+        assert "value refused by the database" in str(poisoned.value)
+        # Recorded with its error, the stream halted at it: later blocks (and the same one) are not fed.
+        with engine.connect() as conn:
+            (record,) = open_poisoned_blocks(conn)
+        assert (record.stream, record.height, record.block_hash) == (
+            EXOCORE_STREAM,
+            bad.height,
+            _hex(bad.hash),
+        )
+        assert "value refused by the database" in record.error and record.skipped_at is None
+        cursor = store.cursor(EXOCORE_STREAM)
+        assert cursor is not None and cursor.halted and cursor.height == bad.height - 1
+        assert cursor.halt_reason is not None and cursor.halt_reason.startswith(
+            f"poisoned block {bad.height}: "
+        )
+        for block in (bad, blocks[blocks.index(bad) + 1]):
+            with pytest.raises(StreamHaltedError):
+                feed.apply(block, decode_block_events(block))
+    # Alerted: an error log line, the metrics, /ready and `exorelay status`.
+    assert any(f"exocore block {bad.height} poisoned" in r.getMessage() for r in caplog.records)
+    sample = feed.metrics.registry.get_sample_value
+    assert sample("exorelay_indexer_poisoned_blocks_total", {"stream": EXOCORE_STREAM}) == 1
+    assert sample("exorelay_indexer_stream_halted", {"stream": EXOCORE_STREAM}) == 1
+    with api(engine) as client:
+        ready = client.get("/ready")
+        assert ready.status_code == 503
+        problems = ready.json()["error"]["details"]["problems"]
+        assert any(f"stream exocore is halted: poisoned block {bad.height}: " in p for p in problems)
+        metrics = client.get("/metrics").text
+        assert 'exorelay_indexer_poisoned_blocks{stream="exocore"} 1.0' in metrics
+    assert [b.height for b in status(engine).poisoned_blocks] == [bad.height]
+    # Only an operator moves it on: skipped with who, why and when; ingestion goes on after it.
+    skipped = store.skip_block(
+        EXOCORE_STREAM, bad.height, reason="rejection text unreadable", by="ops-oncall"
+    )
+    assert (skipped.skipped_by, skipped.skip_reason) == ("ops-oncall", "rejection text unreadable")
+    assert skipped.skipped_at is not None
+    with pytest.raises(SkipBlockError, match="already skipped"):
+        store.skip_block(EXOCORE_STREAM, bad.height, reason="again", by="ops-oncall")
+    for block in blocks[blocks.index(bad) :]:
+        feed.apply(block, decode_block_events(block))
+    cursor = store.cursor(EXOCORE_STREAM)
+    assert cursor is not None and (cursor.height, cursor.halted) == (blocks[-1].height, False)
+    with engine.connect() as conn:
+        assert open_poisoned_blocks(conn) == []
+    assert status(engine).poisoned_blocks == ()
+
+
+def test_a_poisoned_block_resumed_after_a_fix_is_stored(
+    clients: Clients, store: LifecycleStore, engine: Engine
+) -> None:
+    blocks = all_blocks(clients.rpc)
+    bad = _rejection_block(blocks)
+    feed = ExocoreFeed(store, clients.grpc)
+    with refusing_transitions_to(engine, "rejected"):
+        for block in blocks[: blocks.index(bad)]:
+            feed.apply(block, decode_block_events(block))
+        with pytest.raises(BlockPoisonedError):
+            feed.apply(bad, decode_block_events(bad))
+    with pytest.raises(SkipBlockError, match="not recorded as poisoned"):
+        store.skip_block(EXOCORE_STREAM, bad.height + 1, reason="wrong block", by="ops")
+    store.resume(EXOCORE_STREAM)  # the cause is fixed (the trigger is gone): the block is retried
+    for block in blocks[blocks.index(bad) :]:
+        assert feed.apply(block, decode_block_events(block)).applied
+    with engine.connect() as conn:
+        assert open_poisoned_blocks(conn) == []

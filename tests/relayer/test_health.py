@@ -7,16 +7,20 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import insert
 from typer.testing import CliRunner
 
 from devnet import scenario as sc
 from devnet.anvil import free_port
 from devnet.stack import DevnetStack
 from indexer.db import create_db_engine
+from indexer.models import block_table, cursor_table, poisoned_block_table
+from indexer.store import LifecycleStore
 from relayer.cli import app
 from relayer.config import ExorelayConfig
 from relayer.health import (
@@ -28,9 +32,12 @@ from relayer.health import (
     redact_url,
 )
 from relayer.l1.keystore import write_keystore
+from relayer.pipeline.retry import RetryReason
+from relayer.pipeline.tables import PayoutStage, payout_job_table
 from relayer.protocol import bls
 from tests.relayer.test_ops import ops_database
 
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PASSWORD = "correct horse battery staple"
 KEYSTORE_ITERATIONS = 1024
 """pbkdf2 rounds of the test keystores: decrypting takes milliseconds instead of scrypt's second."""
@@ -108,6 +115,8 @@ def test_a_healthy_setup_passes_every_check(good: dict[str, Any], stack: DevnetS
         "signer balance",
         "valset nonce",
         "database",
+        "ingestion streams",
+        "payouts",
     }
     assert checks[f"exocore rpc {exocore_rpc}"].detail.startswith("chain exocoredevnet_233-1, height ")
     assert checks["exocore relay params"].detail == f"L1 chain 31337, gateway {gateway}"
@@ -123,8 +132,8 @@ def test_cli_health_check_prints_each_check_and_exits_0(tmp_path: Path, good: di
     result = CliRunner().invoke(app, ["health-check", "--config", str(config)])
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
-    assert len(lines) == 10 and all(line.startswith("ok ") for line in lines[:-1])
-    assert lines[-1] == "healthy (9 checks, 0 warning(s))"
+    assert len(lines) == 12 and all(line.startswith("ok ") for line in lines[:-1])
+    assert lines[-1] == "healthy (11 checks, 0 warning(s))"
     as_json = CliRunner().invoke(app, ["health-check", "--config", str(config), "--json"])
     assert as_json.exit_code == 0
     assert json.loads(as_json.stdout)["ok"] is True
@@ -146,9 +155,9 @@ def test_dead_endpoints_fail_their_checks_and_the_cli_exits_1(tmp_path: Path, go
     assert f"FAIL  exocore rpc {dead_rpc}: connection refused" in lines
     assert f"FAIL  exocore grpc {dead_grpc}: connection refused" in lines
     assert f"FAIL  l1 rpc {dead_l1}: connection refused" in lines
-    assert lines[-1] == "3 check(s) failed (12 checks, 0 warning(s))"
+    assert lines[-1] == "3 check(s) failed (14 checks, 0 warning(s))"
     # The live endpoints still pass; failover clients still read params and the valset.
-    assert sum(line.startswith("ok ") for line in lines) == 9
+    assert sum(line.startswith("ok ") for line in lines) == 11
 
 
 def test_wrong_chain_ids(good: dict[str, Any]) -> None:
@@ -272,7 +281,7 @@ def test_gateway_behind_exocores_valset_is_a_warning(
     result = CliRunner().invoke(app, ["health-check", "--config", str(config)])
     assert result.exit_code == 0, result.output  # a pending rotation is the relayer's job, not a fault
     assert "warn  valset nonce: gateway at valset 1, Exocore at 2: 1 update(s) to relay" in result.output
-    assert result.output.strip().splitlines()[-1] == "healthy (9 checks, 1 warning(s))"
+    assert result.output.strip().splitlines()[-1] == "healthy (11 checks, 1 warning(s))"
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -296,3 +305,58 @@ def write_toml(path: Path, values: dict[str, Any]) -> Path:
         lines += [f"{key} = {render(value)}" for key, value in table.items() if value is not None]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+# ---------------------------------------------------------------------------------- ingestion, payouts
+
+
+def test_a_poisoned_block_fails_the_check_and_a_parked_payout_warns(good: dict[str, Any]) -> None:
+    engine = create_db_engine(good["database"]["url"])
+    store = LifecycleStore(engine)
+    try:
+        store.poison(
+            "exocore",
+            7,
+            chain="exocore",
+            block_hash="0x" + "ab" * 32,
+            error_class="DataError(DataError)",
+            error="PostgreSQL text fields cannot contain NUL (0x00) bytes",
+        )
+        with engine.begin() as conn:
+            conn.execute(
+                insert(payout_job_table).values(
+                    distribution_id="0x" + "d1" * 32,
+                    packet_nonce=3,
+                    leaf_count=4,
+                    stage=PayoutStage.PAYING.value,
+                    retry_reason=RetryReason.INSUFFICIENT_DEPOSIT.value,
+                    retry_detail="vault holds 1 of 0x"
+                    + "c0" * 20
+                    + " for AVS 0x"
+                    + "a0" * 20
+                    + ", batch needs 5",
+                    attempts=1,
+                    created_at=T0,
+                    updated_at=T0,
+                )
+            )
+        checks = by_name(run(good))
+        ingestion, payouts = checks["ingestion streams"], checks["payouts"]
+        assert not ingestion.ok and ingestion.level is CheckLevel.ERROR
+        assert (
+            "stream exocore halts at poisoned block 7 (DataError(DataError): PostgreSQL text"
+            in ingestion.detail
+        )
+        assert "`exorelay skip-block exocore 7 --reason TEXT`" in ingestion.detail
+        assert not payouts.ok and payouts.level is CheckLevel.WARNING
+        assert payouts.detail.startswith(
+            "1 payout job(s) parked; distribution:0x" + "d1" * 32 + ": insufficient_deposit"
+        )
+        # Skipped by an operator: the stream goes on, the check passes again.
+        store.skip_block("exocore", 7, reason="test", by="tester")
+        assert by_name(run(good))["ingestion streams"].ok
+    finally:
+        with engine.begin() as conn:
+            for table in (payout_job_table, poisoned_block_table, cursor_table, block_table):
+                conn.execute(table.delete())
+        engine.dispose()

@@ -19,7 +19,7 @@ from indexer import migrate
 from indexer.db import create_db_engine
 from indexer.ingest.exocore import ExocoreIngestor
 from indexer.lifecycle import ClaimState, EntityKind, SlashState
-from indexer.models import claim_table, cursor_table, slash_table, transition_table
+from indexer.models import claim_table, cursor_table, poisoned_block_table, slash_table, transition_table
 from indexer.records import ExocoreBlock, PacketCreated
 from indexer.schema import metadata
 from indexer.store import LifecycleStore
@@ -39,6 +39,10 @@ from relayer.ops import (
     retry,
     status,
 )
+from relayer.pipeline import jobs
+from relayer.pipeline.errors import StageMovedError
+from relayer.pipeline.jobs import Backoff
+from relayer.pipeline.retry import RetryReason
 from relayer.pipeline.tables import JobStage, PayoutStage, payout_job_table, relay_job_table
 from tests.conftest import DATABASE_URL_ENV, REQUIRE_POSTGRES_ENV
 from tests.indexer.factory import AVS, ClaimPlan, avs_registered, committee, h, slash_events
@@ -691,3 +695,79 @@ def test_cli_status_retry_exclude(engine: Engine, config_file: Path) -> None:
 
     bad = runner.invoke(app, ["retry", "banana", *config])
     assert bad.exit_code == 1 and "not an item id" in bad.output
+
+
+# ------------------------------------------------------------------------------------------ compare-and-set
+
+
+def test_a_stage_write_loses_to_an_exclude_committed_after_it_was_read(engine: Engine) -> None:
+    """The pipeline read the job at ``discovered``; an operator excluded it before the pipeline wrote:
+    the write matches no row, raises a typed error, and leaves the exclusion as it was."""
+    add_job(engine, 7, JobStage.DISCOVERED)
+    add_payout_job(engine, h("d8"), 8, PayoutStage.PAYING)
+    read = job(engine, 7)
+    exclude(engine, "packet:7", "operator says no", clock=clock)
+    exclude(engine, f"distribution:{h('d8')}", "operator says no", clock=clock)
+    moved_to = "stage is excluded, expected discovered"
+    with pytest.raises(StageMovedError, match=moved_to) as moved, engine.begin() as conn:
+        jobs.set_stage(conn, 7, JobStage.SUBMITTED, NOW, expected=JobStage(read.stage), tx_intent_id=1)
+    assert moved.value.item == "packet:7" and moved.value.actual == JobStage.EXCLUDED.value
+    with pytest.raises(StageMovedError), engine.begin() as conn:
+        jobs.wait(conn, 7, RetryReason.ROOT_MISMATCH, "x", NOW, Backoff(1, 2), expected=JobStage.DISCOVERED)
+    with pytest.raises(StageMovedError, match="expected paying"), engine.begin() as conn:
+        jobs.set_payout_stage(conn, h("d8"), PayoutStage.PAID, NOW, expected=PayoutStage.PAYING)
+    with pytest.raises(StageMovedError), engine.begin() as conn:
+        jobs.payout_wait(
+            conn, h("d8"), RetryReason.TX_FAILED, "x", NOW, Backoff(1, 2), expected=PayoutStage.PAYING
+        )
+    assert (job(engine, 7).stage, job(engine, 7).tx_intent_id) == (JobStage.EXCLUDED.value, None)
+    assert job(engine, 7).retry_reason is None
+    assert payout_job(engine, h("d8")).stage == PayoutStage.EXCLUDED.value
+    # At the expected stage the same write goes through.
+    add_job(engine, 9, JobStage.DISCOVERED)
+    with engine.begin() as conn:
+        jobs.set_stage(conn, 9, JobStage.SUBMITTED, NOW, expected=JobStage.DISCOVERED)
+    assert job(engine, 9).stage == JobStage.SUBMITTED.value
+
+
+def test_cli_skip_block_records_who_why_when_and_status_shows_poisoned_blocks(
+    engine: Engine, config_file: Path
+) -> None:
+    store = LifecycleStore(engine, clock=clock)
+    with store.begin() as tx:
+        tx.set_cursor("exocore", "exocore", 5, h("b5"), head_height=9, finalized_height=5)
+    store.poison(
+        "exocore",
+        6,
+        chain="exocore",
+        block_hash=h("b6"),
+        error_class="DataError(DataError)",
+        error="PostgreSQL text fields cannot contain NUL (0x00) bytes",
+    )
+    runner = CliRunner()
+    config = ["--config", str(config_file)]
+    shown = runner.invoke(app, ["status", *config])
+    assert shown.exit_code == 0, shown.output
+    assert "poisoned block: exocore 6 (DataError(DataError): PostgreSQL text fields" in shown.output
+    assert (
+        json.loads(runner.invoke(app, ["status", "--json", *config]).stdout)["poisoned_blocks"][0]["height"]
+        == 6
+    )
+
+    wrong = runner.invoke(app, ["skip-block", "exocore", "7", "--reason", "x", *config])
+    assert wrong.exit_code == 1 and "block 7 is not recorded as poisoned" in wrong.output
+    no_reason = runner.invoke(app, ["skip-block", "exocore", "6", "--reason", " ", *config])
+    assert no_reason.exit_code == 1 and "a reason is required" in no_reason.output
+    skipped = runner.invoke(
+        app, ["skip-block", "exocore", "6", "--reason", "garbage event text", "--by", "alice", *config]
+    )
+    assert skipped.exit_code == 0, skipped.output
+    assert "stream exocore: block 6 skipped by alice at" in skipped.output
+    assert "stream exocore resumes at block 7" in skipped.output
+    with engine.connect() as conn:
+        row = conn.execute(select(poisoned_block_table)).one()
+        cursor = conn.execute(select(cursor_table)).one()
+    assert (row.skipped_by, row.skip_reason) == ("alice", "garbage event text")
+    assert row.skipped_at is not None and row.skipped_at > row.detected_at
+    assert (cursor.height, cursor.block_hash, cursor.halted) == (6, h("b6"), False)
+    assert "poisoned block" not in runner.invoke(app, ["status", *config]).output

@@ -1,0 +1,65 @@
+"""What a VAULT-funded payout needs before it is sent: the AVS's deposit in the RewardVault (pure
+except for one ``eth_call``).
+
+A VAULT-funded distribution is paid from what its AVS deposited for the token; a batch asking for
+more reverts ``InsufficientDeposit(avs, token, requested, available)`` and keeps reverting until the
+AVS deposits. The pipeline reads the balance itself (a view, never a transaction or a simulation of
+a batch) before it builds batches, sends only what the deposit covers, and parks the job with the
+exact amounts when it covers nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Final
+
+from relayer.l1.artifacts import ContractName, load_artifact
+from relayer.l1.client import L1Client
+from relayer.l1.gateway import AbiFunction
+
+INSUFFICIENT_DEPOSIT_ERROR: Final = "InsufficientDeposit"
+"""The RewardVault's revert when a batch asks for more than the AVS deposited."""
+
+
+@cache
+def _balance_of() -> AbiFunction:
+    artifact = load_artifact(ContractName.REWARD_VAULT)
+    (entry,) = [e for e in artifact.entries("function") if e["name"] == "balanceOf"]
+    return AbiFunction.of(entry)
+
+
+def vault_balance(client: L1Client, vault: str, avs: str, token: str) -> int:
+    """``RewardVault.balanceOf(avs, token)``: what the AVS has deposited and not yet paid out."""
+    function = _balance_of()
+    (value,) = function.decode_output(client.eth_call(to=vault, data=function.encode(avs, token)))
+    return int(value)
+
+
+@dataclass(frozen=True, slots=True)
+class DepositShortfall:
+    """The next batch needs ``needed`` of ``token`` from ``avs``'s deposit; ``available`` is there."""
+
+    avs: str
+    token: str
+    needed: int
+    available: int
+    vault: str
+
+    def describe(self) -> str:
+        return (
+            f"RewardVault {self.vault} holds {self.available} of token {self.token} for AVS {self.avs}; "
+            f"the next payout batch needs {self.needed} (short by {self.needed - self.available})"
+        )
+
+
+def affordable(amounts: Sequence[int], budget: int) -> int:
+    """How many of ``amounts`` (in order) the ``budget`` pays for: the longest prefix that fits."""
+    spent = count = 0
+    for amount in amounts:
+        if spent + amount > budget:
+            break
+        spent += amount
+        count += 1
+    return count

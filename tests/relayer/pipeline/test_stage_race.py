@@ -1,0 +1,78 @@
+"""An operator's exclude committed while the pipeline prepares the same packet wins (compare-and-set).
+
+Deterministic, no sleeps: the prepare runs for real (devnet + anvil) up to the write that would move
+the job to ``submitted``; at that point an ``exorelay exclude`` commits on its own connection, then
+the prepare writes, and must lose: no intent, no transaction, the job stays excluded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, func, select
+
+from devnet.scenario import run_manifest_scenario
+from relayer.exocore.events import RelayPacketCreated
+from relayer.l1.tables import tx_intent_table
+from relayer.ops import exclude
+from relayer.pipeline.stages import CycleReport
+from relayer.pipeline.tables import JobStage, relay_job_table
+from tests.relayer.pipeline.conftest import RelayerHarness
+
+EXCLUDE_REASON = "poison (race test)"
+
+
+def test_an_exclude_committed_during_prepare_is_not_overwritten_and_nothing_is_submitted(
+    harness: RelayerHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = harness
+    run_manifest_scenario(h.client, h.stack.manifest, operators=4, stakers=4)
+    h.client.advance(2)
+    service, pipeline = h.service, h.service.parts.pipeline
+    created: list[tuple[int, RelayPacketCreated]] = []
+    service._follow_exocore(created)  # follow Exocore without running the stages
+    assert pipeline.discover(created) > 0
+    with h.engine.connect() as conn:
+        first = int(conn.execute(select(func.min(relay_job_table.c.packet_nonce))).scalar_one())
+
+    real_enqueue = pipeline.txm.enqueue
+    raced: list[int] = []
+
+    def exclude_then_enqueue(conn: Connection, **intent: Any) -> int:
+        # The prepare has read the job (discovered), checked everything and opened its write
+        # transaction: now the operator's exclude commits on another connection.
+        if intent.get("packet_nonce") == first and not raced:
+            raced.append(first)
+            exclude(h.engine, f"packet:{first}", EXCLUDE_REASON)
+        return real_enqueue(conn, **intent)
+
+    monkeypatch.setattr(pipeline.txm, "enqueue", exclude_then_enqueue)
+    report = CycleReport()
+    pipeline.prepare_and_submit(report)
+    assert raced == [first]
+    with h.engine.connect() as conn:
+        row = conn.execute(select(relay_job_table).where(relay_job_table.c.packet_nonce == first)).one()
+        intents = conn.execute(
+            select(func.count()).where(tx_intent_table.c.packet_nonce == first)
+        ).scalar_one()
+    assert (row.stage, row.excluded_reason, row.tx_intent_id) == (
+        JobStage.EXCLUDED.value,
+        EXCLUDE_REASON,
+        None,
+    )
+    assert intents == 0
+    # Later cycles do not pick it up either: nothing for this packet ever reaches the tx manager.
+    monkeypatch.setattr(pipeline.txm, "enqueue", real_enqueue)
+    service.cycle()
+    with h.engine.connect() as conn:
+        assert (
+            conn.execute(select(func.count()).where(tx_intent_table.c.packet_nonce == first)).scalar_one()
+            == 0
+        )
+        assert (
+            conn.execute(
+                select(relay_job_table.c.stage).where(relay_job_table.c.packet_nonce == first)
+            ).scalar_one()
+            == JobStage.EXCLUDED.value
+        )
