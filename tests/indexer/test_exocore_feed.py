@@ -59,7 +59,7 @@ from relayer.protocol import bls
 from relayer.protocol.ids import OperatorAddress
 from relayer.protocol.packets import PacketKind
 from relayer.protocol.types import Hash32
-from tests.devnet.world import CHAIN_ID, EPOCH_BLOCKS, genesis
+from tests.support.devnet_world import CHAIN_ID, EPOCH_BLOCKS, genesis
 
 WETH = "0x" + "c0" * 20
 SECOND_TOKEN = "0x" + "c1" * 20
@@ -67,7 +67,7 @@ REWARD_TOKEN = "0x" + "e0" * 20
 REJECTED_CLAIM_AMOUNT = 7 * 10**18
 SLASH_PROPORTION = 10**16  # 1%: below the scenario AVSs' 5% cap
 NEW_VALIDATOR_POWER = 50
-RUN_TIMEOUT_S = 30.0
+RUN_TIMEOUT_S = 120.0
 
 
 @dataclass

@@ -7,7 +7,7 @@ import pytest
 from indexer.db import DatabaseUnavailableError
 from relayer.exocore.events import BlockEvents
 from relayer.exocore.rpc import CommittedBlock
-from tests.relayer.pipeline.conftest import RelayerHarness
+from tests.support.relayer_harness import RelayerHarness
 
 BLOCKS = 6
 
