@@ -189,6 +189,7 @@ def test_config_validate() -> None:
     assert "exorelay.example.toml" in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_migrate_then_api_serves(tmp_path: Path) -> None:
     port = free_port()
     env = child_env(
