@@ -62,9 +62,10 @@ proto: $(PY_STAMP)
 
 test: deps lint typecheck contracts-check pytest
 
-# The fast lane for the edit-test loop: unit, contract and API tests (< 2 min on two cores). Skips what
-# tests/conftest.py marks e2e (whole system), browser (Chromium) and slow (py_ecc reference backend);
-# `make test` (what CI runs) still runs everything. Extra pytest arguments: FAST_ARGS='-k name -x'.
+# The fast lane for the edit-test loop: unit, contract and API tests (~130 CPU-s, ~3 min on a busy
+# two-core machine). Skips what tests/conftest.py marks e2e (whole system), browser (Chromium) and slow
+# (py_ecc reference backend, whole-stack pipeline tests, daemons); `make test` (what CI runs) still
+# runs everything. Extra pytest arguments: FAST_ARGS='-k name -x'.
 FAST_MARKERS := not e2e and not browser and not slow
 test-fast: deps
 	$(VENV)/bin/pytest -q -m "$(FAST_MARKERS)" $(FAST_ARGS)
