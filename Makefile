@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.exorelay-installed
 # Paths mypy --strict and ruff check; generated protobuf code is excluded in pyproject.toml.
 LINT_PATHS := relayer indexer devnet tests bench
 
-.PHONY: all deps browser test lint typecheck pytest contracts contracts-check proto bench demo clean
+.PHONY: all deps browser test test-fast lint typecheck pytest contracts contracts-check proto bench demo clean
 
 all: test
 
@@ -67,6 +67,14 @@ proto: $(PY_STAMP)
 	$(PY) proto/generate.py
 
 test: deps lint typecheck contracts-check pytest
+
+# The fast lane for the edit-test loop: unit, contract and API tests (~130 CPU-s, ~3 min on a busy
+# two-core machine). Skips what tests/conftest.py marks e2e (whole system), browser (Chromium) and slow
+# (py_ecc reference backend, whole-stack pipeline tests, daemons); `make test` (what CI runs) still
+# runs everything. Extra pytest arguments: FAST_ARGS='-k name -x'.
+FAST_MARKERS := not e2e and not browser and not slow
+test-fast: deps
+	$(VENV)/bin/pytest -q -m "$(FAST_MARKERS)" $(FAST_ARGS)
 
 # The whole system on this machine, narrated: devnet + anvil + relayer (SQLite) + API, fresh each run
 # (.exorelay/demo), running until Ctrl-C. `make demo DEMO_ARGS=--once` exits after the scenario.

@@ -1,4 +1,9 @@
-"""Shared fixtures.
+"""Shared fixtures and the markers every test gets from where it lives.
+
+Markers: ``pytest_collection_modifyitems`` marks tests by directory and by the fixtures they use
+(``PATH_MARKERS``, ``FIXTURE_MARKERS``), so nobody has to remember a decorator: ``e2e`` (whole-system
+tests on real chains and processes), ``browser`` (headless Chromium), ``slow`` (the py_ecc reference
+BLS backend and other long runs). ``make test-fast`` deselects all three; ``make test`` runs everything.
 
 Database: tests that need one use ``db_engine``. With ``EXORELAY_TEST_DATABASE_URL`` set (CI sets
 the local PostgreSQL) they run there, each session in its own throw-away schema; otherwise they fall
@@ -16,8 +21,25 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-DATABASE_URL_ENV = "EXORELAY_TEST_DATABASE_URL"
-REQUIRE_POSTGRES_ENV = "EXORELAY_TEST_REQUIRE_POSTGRES"
+from tests.support.database import DATABASE_URL_ENV, REQUIRE_POSTGRES_ENV
+
+TESTS_ROOT = Path(__file__).resolve().parent
+PATH_MARKERS: tuple[tuple[str, str], ...] = (
+    ("e2e/", "e2e"),  # whole system: devnet + anvil + `exorelay run` processes, minutes each
+    ("indexer/explorer/test_explorer_browser.py", "browser"),
+    ("relayer/pipeline/", "slow"),  # a fresh devnet + anvil + relayer per test (~10 s each)
+    ("devnet/test_devnet_cli.py", "slow"),  # starts, stops and resumes the devnet daemon and anvil
+    ("protocol/test_bls_properties.py", "slow"),  # the py_ecc reference backend against the fast one
+    ("protocol/test_merkle.py::test_matches_openzeppelin_merkle_tree", "slow"),  # node, 5000 leaves
+)
+"""(node id prefix relative to tests/, marker): every test collected under the prefix gets the marker."""
+FIXTURE_MARKERS: tuple[tuple[str, str], ...] = (("browser", "browser"),)
+"""(fixture name, marker): a test that uses the fixture gets the marker wherever it lives."""
+SLOW_PARAMETERS: frozenset[str] = frozenset({"reference", "py_ecc"})
+"""A test parametrized with one of these values (the py_ecc BLS backend, ~1000x slower) is slow."""
+
+pytest_plugins = ("tests.support.l1_fixtures",)
+"""One anvil + contract deployment per session, shared by every directory that needs L1 contracts."""
 
 
 def _configured_url() -> str | None:
@@ -66,3 +88,24 @@ def db_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        try:
+            relative = item.path.resolve().relative_to(TESTS_ROOT).as_posix()
+        except ValueError:
+            continue
+        node = relative + item.nodeid.partition("::")[1] + item.nodeid.partition("::")[2]
+        for prefix, marker in PATH_MARKERS:
+            if node.startswith(prefix):
+                item.add_marker(marker)
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and any(
+            isinstance(value, str) and value in SLOW_PARAMETERS for value in callspec.params.values()
+        ):
+            item.add_marker("slow")
+        fixtures = getattr(item, "fixturenames", ())
+        for fixture, marker in FIXTURE_MARKERS:
+            if fixture in fixtures:
+                item.add_marker(marker)

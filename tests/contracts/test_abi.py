@@ -1,4 +1,4 @@
-"""The committed artifacts expose exactly the interface DESIGN §5 and the relayer rely on."""
+"""The committed artifacts expose exactly the interface the relayer and docs/protocol.md rely on."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ from relayer.protocol.bls import (
     fast_aggregate_verify,
 )
 from relayer.protocol.quorum import SignerBitmap, meets_threshold, signed_power
-from tests.contracts.harness import EXOCORE_CHAIN, POP_DST, Attestation, System, ValidatorSet, reverts
+from tests.support.l1_contracts import EXOCORE_CHAIN, POP_DST, Attestation, System, ValidatorSet, reverts
 
 VECTORS: Final = Path(__file__).resolve().parents[1] / "protocol" / "vectors" / "bls_rfc9380_hash_to_g2.json"
 

@@ -16,7 +16,7 @@ from relayer.protocol.packets import (
     packet_digest,
 )
 from relayer.protocol.types import Amount, Hash32, as_address
-from tests.contracts.harness import (
+from tests.support.l1_contracts import (
     EXOCORE_CHAIN,
     Attestation,
     System,

@@ -20,7 +20,7 @@ from relayer.protocol.packets import (
     ValsetUpdatePayload,
 )
 from relayer.protocol.types import Amount, Hash32, Power, as_address
-from tests.contracts.harness import (
+from tests.support.l1_contracts import (
     EXOCORE_CHAIN,
     Attestation,
     System,

@@ -11,7 +11,7 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError
 
 from relayer.protocol.packets import FundingMode
-from tests.contracts.harness import (
+from tests.support.l1_contracts import (
     System,
     claim_call,
     deliver,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from eth_utils.crypto import keccak
 
-from tests.contracts.harness import System, events_of, reverts, transact
+from tests.support.l1_contracts import System, events_of, reverts, transact
 
 ETHER = 10**18
 

@@ -22,7 +22,7 @@ from devnet.chain.blockstore import (
     merkle_root,
     next_block,
 )
-from tests.devnet.chain import CHAIN_ID, GENESIS_TIME_NS, VALIDATORS, grow, make_block, validator
+from tests.support.devnet_chain import CHAIN_ID, GENESIS_TIME_NS, VALIDATORS, grow, make_block, validator
 
 
 def test_merkle_root_matches_cometbft_vectors() -> None:

@@ -14,7 +14,7 @@ from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.protocol.ids import AssetId
 from relayer.protocol.quorum import TWO_THIRDS
 from relayer.protocol.types import Address
-from tests.devnet.world import ETHER, OTHER, SEED, STETH, WETH, World, standard_world
+from tests.support.devnet_world import ETHER, OTHER, SEED, STETH, WETH, World, standard_world
 
 
 def test_committee_is_top_n_by_usd_power_in_bitmap_order() -> None:

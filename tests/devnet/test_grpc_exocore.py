@@ -27,9 +27,9 @@ from relayer.exocore.proto.relay.v1 import query_pb2 as relay_query
 from relayer.exocore.proto.relay.v1 import query_pb2_grpc as relay_grpc
 from relayer.exocore.proto.relay.v1 import types_pb2 as relay
 from relayer.protocol import bech32
-from tests.devnet.chain import CHAIN_ID, grow
-from tests.devnet.conftest import IDENTITY
-from tests.devnet.fakes import InMemoryChainQueries, RecordingDriver
+from tests.support.devnet_chain import CHAIN_ID, grow
+from tests.support.devnet_fakes import InMemoryChainQueries, RecordingDriver
+from tests.support.devnet_rpc import IDENTITY
 
 AVS_A, AVS_B, AVS_C = ("0x" + "aa" * 20, "0x" + "bb" * 20, "0x" + "cc" * 20)
 OPERATOR_1 = bech32.encode_bytes("exo", b"\x01" * 20)

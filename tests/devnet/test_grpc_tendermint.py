@@ -16,8 +16,8 @@ from cosmpy.protos.cosmos.crypto.ed25519.keys_pb2 import PubKey
 from devnet.chain.blockstore import BlockStore
 from devnet.grpc.server import DevnetGrpcServer
 from relayer.protocol import bech32
-from tests.devnet.chain import CHAIN_ID, VALIDATORS, grow
-from tests.devnet.conftest import IDENTITY
+from tests.support.devnet_chain import CHAIN_ID, VALIDATORS, grow
+from tests.support.devnet_rpc import IDENTITY
 
 CHAIN_HEIGHT = 4
 

@@ -43,8 +43,16 @@ from relayer.protocol.ids import ChainId, OperatorAddress, asset_id
 from relayer.protocol.packets import PacketKind
 from relayer.protocol.quorum import SignerBitmap
 from relayer.protocol.types import Address
-from tests.contracts.harness import reverts
-from tests.devnet.world import CHAIN_ID, EPOCH_BLOCKS, ETHER, GENESIS_TIME_NS, SEED, World, fixed_clock
+from tests.support.devnet_world import (
+    CHAIN_ID,
+    EPOCH_BLOCKS,
+    ETHER,
+    GENESIS_TIME_NS,
+    SEED,
+    World,
+    fixed_clock,
+)
+from tests.support.l1_contracts import reverts
 
 VALIDATORS = 4
 OPERATORS = 4

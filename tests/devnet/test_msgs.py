@@ -17,7 +17,7 @@ from devnet.chain.msgs import (
 from devnet.grpc.errors import InvalidRequestError
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.protocol.quorum import TWO_THIRDS, Threshold
-from tests.devnet.world import ETHER, REWARD_TOKEN, SEED, WETH
+from tests.support.devnet_world import ETHER, REWARD_TOKEN, SEED, WETH
 
 ACCOUNT = sc.operator_account(SEED, 0)
 

@@ -25,12 +25,12 @@ from relayer.protocol import bls
 from relayer.protocol.merkle import DistributionLeaf, DistributionTree
 from relayer.protocol.quorum import MemberList, SignerBitmap, check_quorum
 from relayer.protocol.types import Address, Amount
-from tests.devnet.world import CHAIN_ID, EPOCH_BLOCKS, genesis
+from tests.support.devnet_world import CHAIN_ID, EPOCH_BLOCKS, genesis
 
 WETH = "0x" + "c0" * 20
 SECOND_TOKEN = "0x" + "c1" * 20
 REWARD_TOKEN = "0x" + "e0" * 20
-RECEIVE_TIMEOUT_S = 10.0
+RECEIVE_TIMEOUT_S = 30.0
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from devnet.chain.node import DevnetNode, ReplayError
 from devnet.chain.persistence import GenesisMismatchError, open_chain, read_genesis
 from relayer.errors import StorageError
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
-from tests.devnet.world import CHAIN_ID, ETHER, SEED, WETH, World, fixed_clock, genesis
+from tests.support.devnet_world import CHAIN_ID, ETHER, SEED, WETH, World, fixed_clock, genesis
 
 
 def build_history(path: Path) -> tuple[World, str]:

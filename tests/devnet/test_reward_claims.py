@@ -19,7 +19,16 @@ from relayer.protocol.merkle import DistributionLeaf, DistributionTree
 from relayer.protocol.packets import PacketKind, RewardDistributionPayload, decode_payload
 from relayer.protocol.quorum import MemberList, SignerBitmap, check_quorum
 from relayer.protocol.types import Address, Amount, Hash32
-from tests.devnet.world import CHAIN_ID, ETHER, REWARD_TOKEN, SEED, VAULT_TOKEN, WETH, World, standard_world
+from tests.support.devnet_world import (
+    CHAIN_ID,
+    ETHER,
+    REWARD_TOKEN,
+    SEED,
+    VAULT_TOKEN,
+    WETH,
+    World,
+    standard_world,
+)
 
 
 def claim_state(world: World, claim_id: bytes) -> tuple[int, str]:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from devnet.rpc.encoding import parse_rfc3339_nano, rfc3339_nano
-from tests.devnet.chain import CHAIN_ID, GENESIS_TIME_NS, VALIDATORS
-from tests.devnet.conftest import STATIC_CHAIN_HEIGHT, RpcChain
+from tests.support.devnet_chain import CHAIN_ID, GENESIS_TIME_NS, VALIDATORS
+from tests.support.devnet_rpc import STATIC_CHAIN_HEIGHT, RpcChain
 
 HASH_HEX = re.compile(r"^[0-9A-F]{64}$")
 ADDRESS_HEX = re.compile(r"^[0-9A-F]{40}$")

@@ -11,10 +11,10 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from tests.devnet.chain import grow
-from tests.devnet.conftest import RpcChain
+from tests.support.devnet_chain import grow
+from tests.support.devnet_rpc import RpcChain
 
-RECEIVE_TIMEOUT_S = 5.0
+RECEIVE_TIMEOUT_S = 30.0
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from relayer.protocol.claims import EquivocationEvidence, SlashRequest
 from relayer.protocol.ids import AssetId, ChainId
 from relayer.protocol.packets import PacketKind, SlashPayload, decode_payload
 from relayer.protocol.types import Address, Hash32
-from tests.devnet.world import CHAIN_ID, ETHER, SEED, STETH, WETH, World
+from tests.support.devnet_world import CHAIN_ID, ETHER, SEED, STETH, WETH, World
 
 PROPORTION = 10**17  # 10 %
 

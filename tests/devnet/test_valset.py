@@ -16,7 +16,7 @@ from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.protocol import bls
 from relayer.protocol.packets import PacketKind, ValsetUpdatePayload, decode_payload
 from relayer.protocol.quorum import MemberList, SignerBitmap, meets_threshold
-from tests.devnet.world import SEED, World, genesis, standard_world
+from tests.support.devnet_world import SEED, World, genesis, standard_world
 
 
 def new_validator(index: int) -> tuple[bytes, bls.SecretKey]:

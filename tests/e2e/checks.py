@@ -33,7 +33,7 @@ from relayer.exocore.grpc_client import ExocoreGrpcClient
 from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.pipeline.tables import payout_job_table, relay_job_table
 
-SETTLE_TIMEOUT_S: Final = 90.0
+SETTLE_TIMEOUT_S: Final = 300.0
 """Longest a recovery may take once the fault is gone (retries back off to a few seconds)."""
 POLL_S: Final = 0.5
 PAGE_SIZE: Final = 200

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 
 from devnet.stack import DevnetStack
 from relayer.l1.keystore import write_keystore
-from tests.conftest import DATABASE_URL_ENV
+from tests.support.database import DATABASE_URL_ENV
 
 KEYSTORE_PASSWORD = "crash-test-password"
 KEYSTORE_KDF_ITERATIONS = 2
@@ -106,7 +106,7 @@ def kill(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=10)
 
 
-LOG_WAIT_S = 60.0
+LOG_WAIT_S = 180.0
 """Longest a log line the test waits for may take (start-up, a reconnect after backoff)."""
 
 

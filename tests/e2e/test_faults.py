@@ -40,7 +40,7 @@ from tests.e2e.relayer_process import (
     wait_for_log,
     write_relayer_config,
 )
-from tests.relayer.pipeline.test_pipeline_devnet import AVS_B_FUNDING_WEI
+from tests.support.relayer_harness import AVS_B_FUNDING_WEI
 
 EXOCORE_BLOCK_S: Final = 0.3
 L1_BLOCK_S: Final = 0.3
@@ -56,7 +56,7 @@ LATE_VALIDATORS: Final = (2, 3)
 SIGNATURE_DELAY_BLOCKS: Final = 20
 """~6 s of Exocore blocks during which the late validators' signatures are not served."""
 CLAIM_AMOUNT: Final = 10**21
-WAIT_S: Final = 60.0
+WAIT_S: Final = 180.0
 PUSH_CONNECTED: Final = "exocore push connected"
 PUSH_LOST: Final = "exocore push lost"
 

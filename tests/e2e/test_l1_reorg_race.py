@@ -25,8 +25,8 @@ from indexer.store import LifecycleStore
 from relayer.config import FinalityMode
 from relayer.l1.client import L1Client, Receipt
 from relayer.l1.txmanager import TxManager, TxSettings
-from tests.contracts.harness import EXOCORE_CHAIN, ValidatorSet
 from tests.e2e.relayer_process import process_database
+from tests.support.l1_contracts import EXOCORE_CHAIN, ValidatorSet
 
 SIGNER_ACCOUNT: Final = 5
 RECIPIENT_ACCOUNT: Final = 6

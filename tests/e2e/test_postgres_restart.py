@@ -29,7 +29,7 @@ from relayer.pipeline.tables import relay_job_table
 from tests.e2e.checks import wait_settled
 from tests.e2e.private_postgres import PrivatePostgres
 from tests.e2e.relayer_process import log_records, log_tail, start_relayer, wait_for_log, write_relayer_config
-from tests.relayer.pipeline.test_pipeline_devnet import AVS_B_FUNDING_WEI
+from tests.support.relayer_harness import AVS_B_FUNDING_WEI
 
 STAKERS: Final = 30
 OPERATORS: Final = 4
@@ -37,7 +37,7 @@ PAYOUT_GAS_BUDGET: Final = 400_000
 """~8 leaves per transaction: paying spans several transactions, so a restart lands among them."""
 DOWN_S: Final = 2.0
 """How long the database stays down each time: several relayer cycles fail against it."""
-WAIT_S: Final = 60.0
+WAIT_S: Final = 180.0
 SIGTERM_WAIT_S: Final = 15.0
 GAP_CHECK_S: Final = 2.0
 """After a restart, a few cycles: enough for a block lost to it to show up as a gap."""

@@ -1,4 +1,4 @@
-"""Record and replay (issue #7): a devnet scenario recorded before any relayer ran, replayed by the
+"""Record and replay: a devnet scenario recorded before any relayer ran, replayed by the
 unmodified relayer + indexer on anvil forks of the stack's own L1 (tests have no internet).
 
 The recording is made with ``exorelay record`` against the devnet's CometBFT RPC and gRPC; every replay
@@ -35,8 +35,8 @@ from relayer.replay.errors import FixtureChecksumError, FixtureFormatError, Fixt
 from relayer.replay.fixture import body_checksum, load_fixture, parse_message, parse_messages, read_document
 from relayer.replay.report import Report, diff_reports, render_text, report_json
 from tests.e2e.relayer_process import write_toml
-from tests.indexer.conftest import fresh_database
-from tests.relayer.pipeline.test_pipeline_devnet import AVS_B_FUNDING_WEI
+from tests.support.database import fresh_database
+from tests.support.relayer_harness import AVS_B_FUNDING_WEI
 
 OPERATORS = 4
 STAKERS = 6

@@ -15,10 +15,10 @@ from sqlalchemy import Engine, text
 from indexer.api import ReadinessPolicy, create_app
 from indexer.api.hot import HOT_APPLICATION_NAME, fetch_claim, statements
 from indexer.lifecycle import EntityKind
-from tests.indexer.conftest import empty_all_tables
-from tests.indexer.factory import h
-from tests.indexer.factory import staker as staker_address
-from tests.indexer.test_api import NOW, A, B, C, D, populate
+from tests.support.api_data import NOW, A, B, C, D, populate
+from tests.support.database import empty_all_tables
+from tests.support.indexer_factory import h
+from tests.support.indexer_factory import staker as staker_address
 
 
 @pytest.fixture(scope="module")

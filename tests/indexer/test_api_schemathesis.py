@@ -18,8 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from sqlalchemy import Engine
 
 from indexer.api import ReadinessPolicy, create_app
-from tests.indexer.conftest import T0, empty_all_tables
-from tests.indexer.test_api import populate
+from tests.support.api_data import populate
+from tests.support.database import empty_all_tables
+from tests.support.indexer_factory import T0
 
 EXAMPLES_PER_OPERATION = 25
 """Per operation and mode: enough to reach every parameter with valid, boundary and malformed

@@ -33,9 +33,10 @@ from indexer.db import create_db_engine
 from indexer.store import LifecycleStore
 from relayer.config import ApiConfig
 from relayer.errors import ConfigError
-from tests.indexer.conftest import T0
+from tests.support.indexer_factory import T0
 
-SERVER_START_TIMEOUT_S = 30.0
+SERVER_START_TIMEOUT_S = 120.0
+"""Bounds a hang: two workers start in seconds idle, far slower on a loaded two-core machine."""
 LAG_BLOCKS = 5
 """Behind the head by more than the default threshold (3), less than the configured one (10)."""
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from indexer import migrate
 from indexer.db import create_db_engine, refresh_stale_statistics
-from tests.conftest import DATABASE_URL_ENV
+from tests.support.database import DATABASE_URL_ENV
 
 
 def test_sqlite_read_only_engine_refuses_writes(tmp_path: Path) -> None:

@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -66,7 +65,8 @@ from relayer.protocol import bls
 from relayer.protocol.ids import OperatorAddress
 from relayer.protocol.packets import PacketKind
 from relayer.protocol.types import Hash32
-from tests.devnet.world import CHAIN_ID, EPOCH_BLOCKS, genesis
+from tests.support.database import refusing_transitions_to
+from tests.support.devnet_world import CHAIN_ID, EPOCH_BLOCKS, genesis
 
 WETH = "0x" + "c0" * 20
 SECOND_TOKEN = "0x" + "c1" * 20
@@ -74,7 +74,7 @@ REWARD_TOKEN = "0x" + "e0" * 20
 REJECTED_CLAIM_AMOUNT = 7 * 10**18
 SLASH_PROPORTION = 10**16  # 1%: below the scenario AVSs' 5% cap
 NEW_VALIDATOR_POWER = 50
-RUN_TIMEOUT_S = 30.0
+RUN_TIMEOUT_S = 120.0
 
 
 @dataclass
@@ -526,47 +526,6 @@ def test_a_nul_byte_in_an_event_text_is_stored_escaped_and_ingestion_goes_on(
         assert conn.execute(select(func.count()).select_from(poisoned_block_table)).scalar_one() == 0
     assert reason.startswith("signers short\\x00 of quorum \\udc80 xxx")
     assert len(reason) == TEXT_MAX_CHARS and reason.endswith(f"...[{len(NUL_DETAIL) + 3 + 5} chars, cut]")
-
-
-@contextmanager
-def refusing_transitions_to(engine: Engine, state: str) -> Iterator[None]:
-    """A database that refuses to store a move to ``state`` (a trigger), as it refuses any value it
-    cannot hold: a data error, raised by the database itself, on both backends."""
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(
-                text(
-                    "CREATE FUNCTION refuse_rejection() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                    f"IF NEW.to_state = '{state}' THEN RAISE EXCEPTION 'value refused by the database' "
-                    "USING ERRCODE = '22023'; END IF; RETURN NEW; END $$"
-                )
-            )
-            conn.execute(
-                text(
-                    "CREATE TRIGGER refuse_rejection BEFORE INSERT ON transition "
-                    "FOR EACH ROW EXECUTE FUNCTION refuse_rejection()"
-                )
-            )
-        else:
-            conn.execute(
-                text(
-                    "CREATE TRIGGER refuse_rejection BEFORE INSERT ON transition "
-                    f"WHEN NEW.to_state = '{state}' BEGIN "
-                    "SELECT RAISE(ABORT, 'value refused by the database'); END"
-                )
-            )
-    try:
-        yield
-    finally:
-        with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "DROP TRIGGER refuse_rejection"
-                    + (" ON transition" if engine.dialect.name == "postgresql" else "")
-                )
-            )
-            if engine.dialect.name == "postgresql":
-                conn.execute(text("DROP FUNCTION refuse_rejection()"))
 
 
 def test_a_block_the_database_refuses_is_poisoned_alerted_and_skipped_only_by_an_operator(

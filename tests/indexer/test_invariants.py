@@ -34,8 +34,7 @@ from indexer.normalize import payout_entity_id
 from indexer.records import ClaimRejected, ClaimVerified, ExocoreBlock
 from indexer.store import LifecycleStore
 from relayer.l1.artifacts import ContractName, load_artifact
-from tests.indexer.conftest import T0
-from tests.indexer.factory import ZERO, ClaimPlan, h, staker
+from tests.support.indexer_factory import T0, ZERO, ClaimPlan, h, staker
 
 GATEWAY = "0x" + "9a" * 20
 VAULT = "0x" + "9b" * 20

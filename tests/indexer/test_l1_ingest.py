@@ -46,7 +46,8 @@ from indexer.records import (
 from indexer.store import LifecycleStore
 from relayer.protocol.merkle import DistributionTree
 from relayer.protocol.packets import FundingMode, Packet, RewardDistributionPayload
-from tests.contracts.harness import (
+from tests.support.indexer_factory import T0, snapshot
+from tests.support.l1_contracts import (
     EXOCORE_CHAIN,
     System,
     ValidatorSet,
@@ -57,8 +58,6 @@ from tests.contracts.harness import (
     payout_call,
     transact,
 )
-from tests.indexer.conftest import T0
-from tests.indexer.test_store import snapshot
 
 CONFIRMATIONS = 2
 AMOUNTS = [10**18, 2 * 10**18, 3 * 10**18, 4 * 10**18]

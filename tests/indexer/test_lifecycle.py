@@ -1,4 +1,5 @@
-"""The state graphs of DESIGN §7: exact state lists, allowed moves, retries and reorg reversals."""
+"""The lifecycle state graphs (claim, slash, packet, payout, L1 tx): exact state lists, allowed moves,
+retries and reorg reversals."""
 
 from __future__ import annotations
 

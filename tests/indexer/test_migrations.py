@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from indexer import migrate
 from indexer.models import payout_table
 from indexer.schema import metadata
-from tests.indexer.conftest import fresh_database
+from tests.support.database import fresh_database
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

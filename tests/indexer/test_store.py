@@ -33,17 +33,17 @@ from indexer.records import (
     TokenTransferLog,
 )
 from indexer.store import LifecycleStore, uint256_sums
-from tests.indexer.conftest import T0
-from tests.indexer.factory import AVS, ClaimPlan, avs_registered, committee, h, slash_events, staker
-
-
-def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, in a stable order (to prove that nothing changed)."""
-    with engine.connect() as conn:
-        return {
-            table.name: sorted(tuple(map(repr, row)) for row in conn.execute(select(table)))
-            for table in metadata.sorted_tables
-        }
+from tests.support.indexer_factory import (
+    AVS,
+    T0,
+    ClaimPlan,
+    avs_registered,
+    committee,
+    h,
+    slash_events,
+    snapshot,
+    staker,
+)
 
 
 def claim_timeline(engine: Engine, claim_id: str) -> list[tuple[Any, ...]]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
+import psutil
 import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
@@ -17,8 +19,9 @@ from relayer.exocore.follower import FollowerStats
 from relayer.metrics import SUBMIT_TO_FINAL_BUCKETS_S, RelayerMetrics
 from relayer.ops import BACKLOG_STAGES
 from relayer.pipeline.tables import JobStage, PayoutStage
-from tests.indexer.factory import h
-from tests.relayer.test_ops import NOW, add_job, add_payout_job, clock, empty_tables, ops_database
+from tests.support.database import ops_database
+from tests.support.indexer_factory import h
+from tests.support.ops_data import NOW, add_job, add_payout_job, clock, empty_tables
 
 
 @pytest.fixture(scope="module")
@@ -148,9 +151,19 @@ def test_serve_exposes_the_registry_on_loopback_and_stops() -> None:
         httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
 
 
+def listening_ports() -> set[int]:
+    connections = psutil.Process().net_connections(kind="tcp")
+    return {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}
+
+
 def test_port_zero_disables_serving() -> None:
+    ports, threads = listening_ports(), threading.active_count()
     stop = RelayerMetrics().serve(0)
+    assert listening_ports() == ports  # nothing bound, not even an ephemeral port
+    assert threading.active_count() == threads  # and no server thread started
     stop()
+    stop()  # stopping nothing is harmless, twice too
+    assert listening_ports() == ports
 
 
 def follower_stats(**overrides: object) -> FollowerStats:

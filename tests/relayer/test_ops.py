@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, insert, select, text
+from sqlalchemy import Engine, insert, select, text
 from typer.testing import CliRunner
 
-from indexer import migrate
 from indexer.db import create_db_engine
 from indexer.ingest.exocore import ExocoreIngestor
 from indexer.lifecycle import ClaimState, EntityKind, SlashState
 from indexer.models import claim_table, cursor_table, poisoned_block_table, slash_table, transition_table
 from indexer.records import ExocoreBlock, PacketCreated
-from indexer.schema import metadata
 from indexer.store import LifecycleStore
 from relayer.cli import app
 from relayer.errors import StorageError
@@ -44,49 +40,15 @@ from relayer.pipeline.errors import StageMovedError
 from relayer.pipeline.jobs import Backoff
 from relayer.pipeline.retry import RetryReason
 from relayer.pipeline.tables import JobStage, PayoutStage, payout_job_table, relay_job_table
-from tests.conftest import DATABASE_URL_ENV, REQUIRE_POSTGRES_ENV
-from tests.indexer.factory import AVS, ClaimPlan, avs_registered, committee, h, slash_events
+from tests.support.database import ops_database
+from tests.support.indexer_factory import AVS, ClaimPlan, avs_registered, committee, h, slash_events
+from tests.support.ops_data import NOW, add_job, add_payout_job, clock, empty_tables
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 GATEWAY = "0x" + "6a" * 20
 SENDER = "0x" + "5e" * 20
 
 
-def clock() -> datetime:
-    return NOW
-
-
 # ------------------------------------------------------------------------------------------ database
-
-
-@contextmanager
-def ops_database(directory: Path) -> Iterator[str]:
-    """A migrated database of its own, as a URL the CLI can be given (PostgreSQL schema or SQLite file)."""
-    base = os.environ.get(DATABASE_URL_ENV)
-    if not base:
-        if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
-            pytest.fail(f"{REQUIRE_POSTGRES_ENV}=1 but {DATABASE_URL_ENV} is not set")
-        url = f"sqlite:///{directory / f'ops-{secrets.token_hex(4)}.sqlite'}"
-        engine = create_db_engine(url)
-        migrate.upgrade(engine)
-        engine.dispose()
-        yield url
-        return
-    schema = f"exorelay_ops_{secrets.token_hex(5)}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    url = f"{base}{separator}options=-csearch_path%3D{schema}"
-    engine = create_db_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    try:
-        yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -102,13 +64,6 @@ def module_engine(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def empty_tables(engine: Engine) -> None:
-    """Delete every row (the tests hold a few dozen: DELETE is ~30x faster than PostgreSQL's TRUNCATE)."""
-    with engine.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(table.delete())
-
-
 @pytest.fixture
 def engine(module_engine: Engine) -> Engine:
     empty_tables(module_engine)
@@ -116,37 +71,6 @@ def engine(module_engine: Engine) -> Engine:
 
 
 # ------------------------------------------------------------------------------------------ rows
-
-
-def add_job(engine: Engine, nonce: int, stage: JobStage, *, kind: int = 2, **values: Any) -> None:
-    row: dict[str, Any] = {
-        "packet_nonce": nonce,
-        "kind": kind,
-        "valset_nonce": 1,
-        "exocore_height": 10 + nonce,
-        "stage": stage.value,
-        "discovered_at": NOW - timedelta(minutes=nonce),
-        "updated_at": NOW - timedelta(minutes=nonce),
-    }
-    row.update(values)
-    with engine.begin() as conn:
-        conn.execute(insert(relay_job_table).values(**row))
-
-
-def add_payout_job(
-    engine: Engine, distribution_id: str, nonce: int, stage: PayoutStage, **values: Any
-) -> None:
-    row: dict[str, Any] = {
-        "distribution_id": distribution_id,
-        "packet_nonce": nonce,
-        "leaf_count": 4,
-        "stage": stage.value,
-        "created_at": NOW - timedelta(minutes=nonce),
-        "updated_at": NOW - timedelta(minutes=nonce),
-    }
-    row.update(values)
-    with engine.begin() as conn:
-        conn.execute(insert(payout_job_table).values(**row))
 
 
 def add_intent(

@@ -7,16 +7,11 @@ command that installs them (``make browser``), they are never skipped.
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
@@ -29,9 +24,7 @@ DRIVER_BINARY: Final = "chromedriver"
 INSTALL_HINT: Final = "run `make browser` (apt-get install -y chromium chromium-driver)"
 WINDOW_WIDTH_PX: Final = 1280
 WINDOW_HEIGHT_PX: Final = 900
-SERVER_START_TIMEOUT_S: Final = 10.0
-"""uvicorn binds within a second; the margin covers a loaded two-core machine."""
-PAGE_LOAD_TIMEOUT_S: Final = 20.0
+PAGE_LOAD_TIMEOUT_S: Final = 60.0
 """Pages render in milliseconds; a page that takes this long is a hang, not slowness."""
 
 
@@ -77,32 +70,3 @@ def artifacts() -> Path:
     return ARTIFACTS_DIR
 
 
-class ServedApp:
-    """An ASGI app served by uvicorn on a free loopback port, from a daemon thread."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.socket.bind(("127.0.0.1", 0))
-        host, port = self.socket.getsockname()
-        self.url = f"http://{host}:{port}"
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.socket]}, name="explorer-api", daemon=True
-        )
-
-    def __enter__(self) -> ServedApp:
-        self.thread.start()
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise AssertionError(f"the API did not start on {self.url}")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(SERVER_START_TIMEOUT_S)
-        self.socket.close()

@@ -41,15 +41,15 @@ from indexer.lifecycle import Chain
 from indexer.records import ChainRef
 from indexer.store import LifecycleStore, utc_now
 from tests.indexer.explorer.audit import audit
-from tests.indexer.explorer.conftest import ServedApp
 from tests.indexer.explorer.lifecycle_data import Lifecycle, lifecycle_database
-from tests.indexer.factory import ClaimPlan, h
+from tests.indexer.explorer.served_app import ServedApp
+from tests.support.indexer_factory import ClaimPlan, h
 
 SNAPSHOT_JS: Final = (Path(__file__).parent / "snapshot.js").read_text()
 
 POLL_INTERVAL_S: Final = 0.5
 """The counters' refresh period in these tests (5 s in production): the live test waits for two."""
-WAIT_S: Final = 10.0
+WAIT_S: Final = 30.0
 """Longest wait for the page to react (navigation, a refresh): everything here takes well under 1 s."""
 NARROW_WIDTH_PX: Final = 360
 LEAF_PAGE_SIZE: Final = 4

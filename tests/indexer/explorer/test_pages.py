@@ -17,9 +17,9 @@ from sqlalchemy import Engine
 from indexer import migrate
 from indexer.api import ReadinessPolicy, create_app
 from indexer.api.pagination import Order, encode_cursor
-from tests.indexer.conftest import empty_all_tables, fresh_database
-from tests.indexer.factory import AVS, AVS2, h
-from tests.indexer.test_api import NOW, A, B, C, D, populate
+from tests.support.api_data import NOW, A, B, C, D, populate
+from tests.support.database import empty_all_tables, fresh_database
+from tests.support.indexer_factory import AVS, AVS2, h
 
 API_PATHS = {"/health", "/ready", "/metrics"}
 

@@ -10,8 +10,7 @@ import pytest
 from indexer.api import schemas
 from indexer.explorer import views
 from indexer.lifecycle import EntityKind
-from tests.indexer.conftest import T0
-from tests.indexer.factory import h
+from tests.support.indexer_factory import T0, h
 
 
 def test_shares_are_exact_for_uint256_and_round_half_up() -> None:

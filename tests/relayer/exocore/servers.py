@@ -32,6 +32,8 @@ class Reply:
     status: int = 200
     body: bytes = b""
     delay_s: float = 0.0
+    # Hold the answer until the server stops (a node that never answers, whatever the client's timeout).
+    hang: bool = False
     # Seconds between bytes of the body (0 = send at once).
     trickle_s: float = 0.0
 
@@ -60,6 +62,8 @@ class ScriptedServer:
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.requests: list[Any] = []
+        # Set by stop(): releases every hanging or trickling answer so no handler thread outlives the test.
+        self.released = threading.Event()
         owner = self
 
         class _RequestHandler(BaseHTTPRequestHandler):
@@ -71,6 +75,9 @@ class ScriptedServer:
                 body = json.loads(self.rfile.read(length) or b"null")
                 owner.requests.append(body)
                 reply = owner.handler(body)
+                if reply.hang:
+                    owner.released.wait()
+                    return
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
                 try:
@@ -82,7 +89,8 @@ class ScriptedServer:
                         for byte in reply.body:
                             self.wfile.write(bytes([byte]))
                             self.wfile.flush()
-                            time.sleep(reply.trickle_s)
+                            if owner.released.wait(reply.trickle_s):
+                                return
                     else:
                         self.wfile.write(reply.body)
                 except OSError:
@@ -103,6 +111,7 @@ class ScriptedServer:
         return self
 
     def stop(self) -> None:
+        self.released.set()
         self._server.shutdown()
         self._server.server_close()
 

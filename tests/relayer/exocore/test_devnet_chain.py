@@ -35,8 +35,8 @@ from relayer.protocol import bls
 from relayer.protocol.merkle import DistributionTree
 from relayer.protocol.packets import PacketKind
 from relayer.protocol.quorum import SignerBitmap, check_quorum
-from tests.devnet.conftest import IDENTITY
-from tests.devnet.world import CHAIN_ID, GATEWAY, SEED, World, standard_world
+from tests.support.devnet_rpc import IDENTITY
+from tests.support.devnet_world import CHAIN_ID, GATEWAY, SEED, World, standard_world
 
 
 @dataclass

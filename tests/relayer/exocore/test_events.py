@@ -48,9 +48,9 @@ from relayer.protocol import bech32
 from relayer.protocol.ids import AssetId, OperatorAddress
 from relayer.protocol.packets import FundingMode, PacketKind
 from relayer.protocol.quorum import Threshold
-from tests.devnet.chain import BLOCK_INTERVAL_NS, CHAIN_ID
-from tests.relayer.exocore.conftest import DevnetRpc
 from tests.relayer.exocore.servers import TamperingProxy
+from tests.support.devnet_chain import BLOCK_INTERVAL_NS, CHAIN_ID
+from tests.support.devnet_rpc import DevnetRpc
 
 OPERATOR_1 = bech32.encode_bytes("exo", b"\x01" * 20)
 OPERATOR_2 = bech32.encode_bytes("exo", b"\x02" * 20)

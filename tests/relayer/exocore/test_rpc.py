@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,8 +26,6 @@ from relayer.exocore.errors import (
     RpcResponseError,
 )
 from relayer.exocore.rpc import CometRpcClient, parse_rfc3339_nano, websocket_url
-from tests.devnet.chain import CHAIN_ID, GENESIS_TIME_NS, VALIDATORS, grow
-from tests.relayer.exocore.conftest import INITIAL_BLOCKS, DevnetRpc, serve
 from tests.relayer.exocore.servers import (
     Reply,
     ScriptedServer,
@@ -37,9 +34,15 @@ from tests.relayer.exocore.servers import (
     rpc_error_reply,
     rpc_reply,
 )
+from tests.support.devnet_chain import CHAIN_ID, GENESIS_TIME_NS, VALIDATORS, grow
+from tests.support.devnet_rpc import INITIAL_BLOCKS, DevnetRpc, serve
 
-# Short per-call timeout for the hanging-endpoint tests; long enough for a loaded 2-core CI box.
-SHORT_TIMEOUT_S = 0.5
+TIMEOUT_S = 2.0
+"""Per-call timeout of the hanging-endpoint tests: what each of them waits once, and the time a live
+devnet endpoint has to answer beside a hanging one, ample on a loaded two-core machine. The hanging
+servers never answer and the trickling one needs ~5x this, so no outcome depends on timing."""
+TRICKLE_S = 0.25
+"""Seconds between body bytes: each read is quick, the whole body (~40 bytes) far slower than TIMEOUT_S."""
 
 
 def client(*urls: str, timeout_s: float = 5.0) -> CometRpcClient:
@@ -141,8 +144,16 @@ def test_validators_join_pages(devnet: DevnetRpc, monkeypatch: pytest.MonkeyPatc
     assert all(v.pub_key_type == "tendermint/PubKeyEd25519" for v in valset.validators)
 
 
-def test_health(devnet: DevnetRpc) -> None:
+def test_health_answers_only_for_a_node_of_the_right_chain(devnet: DevnetRpc, other_chain: DevnetRpc) -> None:
     with client(devnet.url) as rpc:
+        rpc.health()
+        assert rpc.failover_count == 0
+    with client(closed_port_url(), devnet.url) as rpc:
+        rpc.health()  # the refused endpoint is skipped: health is the first answering right-chain node's
+        assert rpc.failover_count == 1
+    with client(closed_port_url()) as rpc, pytest.raises(EndpointUnavailableError):
+        rpc.health()
+    with client(other_chain.url) as rpc, pytest.raises(ChainMismatchError):
         rpc.health()
 
 
@@ -186,29 +197,28 @@ def test_failover_from_a_dead_endpoint_is_sticky(devnet: DevnetRpc) -> None:
 
 
 def test_failover_from_a_hanging_endpoint_within_the_timeout(devnet: DevnetRpc) -> None:
-    hanging = ScriptedServer(lambda request: Reply(delay_s=3.0, body=b"{}"))
-    with hanging, client(hanging.url, devnet.url, timeout_s=SHORT_TIMEOUT_S) as rpc:
-        started = time.monotonic()
+    hanging = ScriptedServer(lambda request: Reply(hang=True))
+    with hanging, client(hanging.url, devnet.url, timeout_s=TIMEOUT_S) as rpc:
         assert rpc.status().latest_height == INITIAL_BLOCKS
-        assert time.monotonic() - started < SHORT_TIMEOUT_S + 1.5
+        assert len(hanging.requests) == 1  # given up once, then the live endpoint answered
         assert rpc.active_endpoint == devnet.url
         assert "ExocoreTimeoutError" in (rpc.endpoint_stats()[0].last_error or "")
 
 
 def test_a_hanging_single_endpoint_raises_a_timeout() -> None:
-    hanging = ScriptedServer(lambda request: Reply(delay_s=3.0, body=b"{}"))
-    with hanging, client(hanging.url, timeout_s=SHORT_TIMEOUT_S) as rpc, pytest.raises(ExocoreTimeoutError):
+    hanging = ScriptedServer(lambda request: Reply(hang=True))
+    with hanging, client(hanging.url, timeout_s=TIMEOUT_S) as rpc, pytest.raises(ExocoreTimeoutError):
         rpc.status()
 
 
 def test_a_trickling_body_hits_the_whole_call_deadline() -> None:
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "result": {}}).encode()
-    slow = ScriptedServer(lambda request: Reply(body=body, trickle_s=0.05))
-    with slow, client(slow.url, timeout_s=SHORT_TIMEOUT_S) as rpc:
-        started = time.monotonic()
-        with pytest.raises(ExocoreTimeoutError):
-            rpc.health()
-        assert time.monotonic() - started < SHORT_TIMEOUT_S + 1.0
+    # Every byte arrives well within the timeout, so only a deadline on the whole call can end it
+    # before the body is complete (which would be a successful health check, failing the test).
+    slow = ScriptedServer(lambda request: Reply(body=body, trickle_s=TRICKLE_S))
+    assert len(body) * TRICKLE_S > 4 * TIMEOUT_S
+    with slow, client(slow.url, timeout_s=TIMEOUT_S) as rpc, pytest.raises(ExocoreTimeoutError):
+        rpc.health()
 
 
 def test_every_endpoint_failing_reports_each_error(devnet: DevnetRpc) -> None:

@@ -24,7 +24,7 @@ from relayer.l1.gateway import (
 from relayer.protocol.errors import InvalidLengthError
 from relayer.protocol.packets import FundingMode, Payload, SlashPayload, encode_payload
 from relayer.protocol.types import Amount, Hash32, address_hex, as_address
-from tests.contracts.harness import (
+from tests.support.l1_contracts import (
     EXOCORE_CHAIN,
     System,
     ValidatorSet,

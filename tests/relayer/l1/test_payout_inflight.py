@@ -21,9 +21,8 @@ from relayer.pipeline import jobs
 from relayer.pipeline.jobs import Backoff
 from relayer.pipeline.stages import MAX_INFLIGHT_PAYOUT_TXS, CycleReport, Pipeline, PipelineSettings
 from relayer.protocol.packets import FundingMode
-from tests.contracts.harness import distribution_payload, distribution_tree, fresh_addresses
-from tests.relayer.l1.conftest import DEFAULT_SETTINGS, Harness, dead_url
-from tests.relayer.l1.test_txmanager import valset_update
+from tests.support.l1_contracts import distribution_payload, distribution_tree, fresh_addresses
+from tests.support.txmanager import DEFAULT_SETTINGS, Harness, dead_url, valset_update
 
 DEEP_CONFIRMATIONS = 20
 """Deeper than the whole test's chain growth: nothing it mines becomes final."""

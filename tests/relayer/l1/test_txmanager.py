@@ -29,34 +29,20 @@ from relayer.l1.gateway import GatewayClient, encode_payout_call
 from relayer.l1.tables import AttemptState, IntentState, signer_account_table
 from relayer.l1.txmanager import REASON_FEE_CAP, REASON_INSUFFICIENT_FUNDS, TxManager
 from relayer.protocol.packets import FundingMode
-from tests.contracts.harness import (
-    ValidatorSet,
+from tests.support.l1_contracts import (
     distribution_payload,
     distribution_tree,
     events_of,
     fresh_addresses,
 )
-from tests.relayer.l1.conftest import DEFAULT_SETTINGS, OUTSIDER_ACCOUNT, Harness, dead_url
-
-
-def new_set(valset_nonce: int = 2, seed: int = 2) -> ValidatorSet:
-    return ValidatorSet.generate(4, nonce=valset_nonce, seed=seed)
-
-
-def valset_update(
-    h: Harness,
-    *,
-    nonce: int,
-    to: ValidatorSet | None = None,
-    signers: list[int] | None = None,
-    signed_by: ValidatorSet | None = None,
-    valset_nonce: int | None = None,
-) -> bytes:
-    """Calldata of packet ``nonce`` installing ``to`` (default: a 4-member set with valset nonce 2)."""
-    payload = (to or new_set()).update_payload()
-    return h.packet_calldata(
-        payload, nonce=nonce, signers=signers, valset=signed_by, valset_nonce=valset_nonce
-    )[1]
+from tests.support.txmanager import (
+    DEFAULT_SETTINGS,
+    OUTSIDER_ACCOUNT,
+    Harness,
+    dead_url,
+    new_set,
+    valset_update,
+)
 
 
 def receipt_of(h: Harness, tx_hash: str | None) -> TxReceipt:

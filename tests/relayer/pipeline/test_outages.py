@@ -17,10 +17,12 @@ from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.pipeline.retry import RetryReason
 from relayer.pipeline.tables import relay_job_table
 from relayer.service import RelayerService
-from tests.indexer.conftest import fresh_database
-from tests.relayer.pipeline.conftest import L1_BLOCK_TIME_S, SIGNER_ACCOUNT_INDEX, RelayerHarness
 from tests.relayer.pipeline.proxy import TcpProxy
-from tests.relayer.pipeline.test_pipeline_devnet import (
+from tests.support.database import fresh_database
+from tests.support.relayer_harness import (
+    L1_BLOCK_TIME_S,
+    SIGNER_ACCOUNT_INDEX,
+    RelayerHarness,
     all_delivered_and_paid,
     jobs,
     payout_jobs,

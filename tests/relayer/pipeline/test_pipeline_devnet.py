@@ -11,51 +11,23 @@ from sqlalchemy import select
 from web3 import Web3
 
 from devnet.chain.params import GENESIS_VALSET_NONCE, devnet_validators
-from devnet.scenario import run_manifest_scenario, validator_msg
+from devnet.scenario import validator_msg
 from indexer.models import claim_table, payout_table, slash_table
 from relayer.exocore.grpc_client import LeafRecord
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.pipeline.retry import RetryReason
-from relayer.pipeline.tables import JobStage, PayoutStage, payout_job_table, relay_job_table
+from relayer.pipeline.tables import JobStage
 from relayer.protocol import bls
 from relayer.protocol.claims import PROPORTION_ONE
 from relayer.protocol.merkle import DistributionLeaf
 from relayer.protocol.types import Amount
-from tests.relayer.pipeline.conftest import RelayerHarness
-
-SCENARIO_OPERATORS = 4
-SCENARIO_STAKERS = 8
-AVS_B_FUNDING_WEI = 2 * 10**21
-"""The VAULT-funded AVS of the standard scenario pays WETH: it must have deposited it first."""
-
-
-def run_standard_scenario(h: RelayerHarness) -> Any:
-    report = run_manifest_scenario(
-        h.client, h.stack.manifest, operators=SCENARIO_OPERATORS, stakers=SCENARIO_STAKERS
-    )
-    h.stack.fund_avs_eth(report.avss[1], AVS_B_FUNDING_WEI, account_index=2)
-    h.client.advance(2)
-    return report
-
-
-def jobs(h: RelayerHarness) -> list[Any]:
-    with h.engine.begin() as conn:
-        return list(conn.execute(select(relay_job_table).order_by(relay_job_table.c.packet_nonce)))
-
-
-def payout_jobs(h: RelayerHarness) -> list[Any]:
-    with h.engine.begin() as conn:
-        return list(conn.execute(select(payout_job_table)))
-
-
-def all_delivered_and_paid(h: RelayerHarness, packets: int) -> bool:
-    rows = jobs(h)
-    if len(rows) < packets or any(r.stage != JobStage.DELIVERED.value for r in rows):
-        return False
-    pays = payout_jobs(h)
-    expected = sum(1 for r in rows if r.kind == 2)
-    return len(pays) == expected and all(p.stage == PayoutStage.PAID.value for p in pays)
+from tests.support.relayer_harness import (
+    RelayerHarness,
+    all_delivered_and_paid,
+    jobs,
+    run_standard_scenario,
+)
 
 
 def gateway_contract(h: RelayerHarness) -> Any:

@@ -10,8 +10,8 @@ from indexer.ingest.exocore import EXOCORE_STREAM
 from indexer.store import open_poisoned_blocks
 from relayer.exocore.events import BlockEvents
 from relayer.exocore.rpc import CommittedBlock
-from tests.indexer.test_exocore_feed import refusing_transitions_to
-from tests.relayer.pipeline.conftest import RelayerHarness
+from tests.support.database import refusing_transitions_to
+from tests.support.relayer_harness import RelayerHarness
 
 BLOCKS = 6
 CYCLES_WHILE_HALTED = 5

@@ -1,4 +1,4 @@
-"""Shared helpers of the contract tests: validator sets that sign, packets, calls, named reverts."""
+"""Contract test helpers: validator sets that sign, packets, calls, named reverts, the deployed `System`."""
 
 from __future__ import annotations
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eth_utils.crypto import keccak
+from sqlalchemy import Engine, select
 
 from indexer.records import (
     AvsRegistered,
@@ -34,8 +35,8 @@ from indexer.records import (
     TokenTransferLog,
     ValidatorSignatureInfo,
 )
+from indexer.schema import metadata
 from relayer.protocol import bech32
-from tests.indexer.conftest import T0
 
 AVS = "0x" + "a1" * 20
 AVS2 = "0x" + "a2" * 20
@@ -266,3 +267,26 @@ def slash_events(label: str = "s1") -> list[ExocoreEvent]:
             slash_id, (SlashedAssetInfo(TOKEN, 5 * 10**18, f"{TOKEN}_0x9d19"),), packet_nonce=99
         ),
     ]
+
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class StepClock:
+    """A deterministic clock: each reading is one second after the previous."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in a stable order (to prove that nothing changed)."""
+    with engine.connect() as conn:
+        return {
+            table.name: sorted(tuple(map(repr, row)) for row in conn.execute(select(table)))
+            for table in metadata.sorted_tables
+        }

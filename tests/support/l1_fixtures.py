@@ -1,4 +1,11 @@
-"""Contract tests: one anvil per session, one deployment, each test isolated by evm_snapshot/revert."""
+"""The one anvil + contract deployment of a test session, as fixtures (registered in tests/conftest.py).
+
+Provides ``anvil`` (12 dev accounts), ``w3``, ``genesis_set`` (6 validators of power 10), ``deployed``
+(the whole L1 system deployed once: deployer account 0, guardian account 1, slashing sink account 9),
+``system`` (the deployment, rolled back by evm_snapshot/evm_revert after each test, automine and the
+current validator set restored) and ``module_chain`` (the same for a whole test module).
+Invariant: no test sees another test's chain state, so sharing one node across directories is safe.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +16,19 @@ from web3 import Web3
 
 from devnet.anvil import AnvilConfig, AnvilNode
 from devnet.l1_deploy import deploy_l1
-from tests.contracts.harness import EXOCORE_CHAIN, System, ValidatorSet
+from tests.support.l1_contracts import EXOCORE_CHAIN, System, ValidatorSet
 
 GENESIS_SIZE = 6
 """Six validators of power 10: four signers hold exactly 2/3 (rejected), five hold 5/6."""
+DEV_ACCOUNTS = 12
+"""Enough dev accounts for every role the contract and tx-manager tests give out (0..11)."""
+GUARDIAN_ACCOUNT = 1
+SLASHING_SINK_ACCOUNT = 9
 
 
 @pytest.fixture(scope="session")
 def anvil() -> Iterator[AnvilNode]:
-    with AnvilNode(AnvilConfig(accounts=12)) as node:
+    with AnvilNode(AnvilConfig(accounts=DEV_ACCOUNTS)) as node:
         yield node
 
 
@@ -39,8 +50,8 @@ def deployed(anvil: AnvilNode, w3: Web3, genesis_set: ValidatorSet) -> System:
         accounts[0].private_key,
         genesis_set.genesis(),
         EXOCORE_CHAIN,
-        guardian=accounts[1].address,
-        slashing_sink=accounts[9].address,
+        guardian=accounts[GUARDIAN_ACCOUNT].address,
+        slashing_sink=accounts[SLASHING_SINK_ACCOUNT].address,
     )
     return System(
         w3=w3,
@@ -53,12 +64,13 @@ def deployed(anvil: AnvilNode, w3: Web3, genesis_set: ValidatorSet) -> System:
 
 @pytest.fixture
 def system(deployed: System) -> Iterator[System]:
-    """The session deployment, rolled back after the test."""
+    """The session deployment, rolled back after the test (automine and validator set restored)."""
     snapshot = deployed.node.snapshot()
     valset = deployed.valset
     try:
         yield deployed
     finally:
+        deployed.node.rpc("evm_setAutomine", [True])
         deployed.node.revert(snapshot)
         deployed.valset = valset
 

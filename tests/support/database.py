@@ -1,0 +1,138 @@
+"""Test databases on the configured backend: PostgreSQL (EXORELAY_TEST_DATABASE_URL, a throw-away schema each)
+or a SQLite file; `fresh_database`, `ops_database` (a migrated one as a URL), `empty_all_tables`.
+Invariant: every database handed out is private to its caller and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from indexer import migrate
+from indexer.db import create_db_engine
+from indexer.schema import metadata
+
+DATABASE_URL_ENV = "EXORELAY_TEST_DATABASE_URL"
+
+
+REQUIRE_POSTGRES_ENV = "EXORELAY_TEST_REQUIRE_POSTGRES"
+
+
+def backend() -> str:
+    return "postgresql" if os.environ.get(DATABASE_URL_ENV) else "sqlite"
+
+
+@contextmanager
+def fresh_database(directory: Path) -> Iterator[Engine]:
+    """An empty database nobody else uses, dropped afterwards."""
+    url = os.environ.get(DATABASE_URL_ENV)
+    if not url:
+        if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
+            pytest.fail(f"{REQUIRE_POSTGRES_ENV}=1 but {DATABASE_URL_ENV} is not set")
+        engine = create_db_engine(f"sqlite:///{directory / f'idx-{secrets.token_hex(4)}.sqlite'}")
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+        return
+    schema = f"exorelay_idx_{secrets.token_hex(5)}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_db_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def empty_all_tables(engine: Engine) -> None:
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(
+                text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+            )
+        else:
+            for table in tables:
+                conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+@contextmanager
+def ops_database(directory: Path) -> Iterator[str]:
+    """A migrated database of its own, as a URL the CLI can be given (PostgreSQL schema or SQLite file)."""
+    base = os.environ.get(DATABASE_URL_ENV)
+    if not base:
+        if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
+            pytest.fail(f"{REQUIRE_POSTGRES_ENV}=1 but {DATABASE_URL_ENV} is not set")
+        url = f"sqlite:///{directory / f'ops-{secrets.token_hex(4)}.sqlite'}"
+        engine = create_db_engine(url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        yield url
+        return
+    schema = f"exorelay_ops_{secrets.token_hex(5)}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base else "?"
+    url = f"{base}{separator}options=-csearch_path%3D{schema}"
+    engine = create_db_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@contextmanager
+def refusing_transitions_to(engine: Engine, state: str) -> Iterator[None]:
+    """A database that refuses to store a move to ``state`` (a trigger), as it refuses any value it
+    cannot hold: a data error, raised by the database itself, on both backends."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(
+                text(
+                    "CREATE FUNCTION refuse_rejection() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    f"IF NEW.to_state = '{state}' THEN RAISE EXCEPTION 'value refused by the database' "
+                    "USING ERRCODE = '22023'; END IF; RETURN NEW; END $$"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_rejection BEFORE INSERT ON transition "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_rejection()"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_rejection BEFORE INSERT ON transition "
+                    f"WHEN NEW.to_state = '{state}' BEGIN "
+                    "SELECT RAISE(ABORT, 'value refused by the database'); END"
+                )
+            )
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "DROP TRIGGER refuse_rejection"
+                    + (" ON transition" if engine.dialect.name == "postgresql" else "")
+                )
+            )
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("DROP FUNCTION refuse_rejection()"))
