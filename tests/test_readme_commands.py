@@ -156,6 +156,7 @@ MIGRATE = ".venv/bin/exorelay migrate --config exorelay.example.toml"
 API = ".venv/bin/exorelay api --config exorelay.example.toml"
 RUN = ".venv/bin/exorelay run --config exorelay.example.toml"
 BENCH_PREFIX = ".venv/bin/python bench/"
+MAKE_BENCH_QUICK = "make bench BENCH_ARGS=--quick"
 
 
 def readme_bench_commands() -> tuple[str, ...]:
@@ -173,6 +174,7 @@ SCENARIOS: Final[dict[str, tuple[str, ...]]] = {
     "migrate_and_api": (MIGRATE, API),
     "devnet_and_run": (DEVNET_UP, DEVNET_STATUS, RUN, DEVNET_DOWN),
     "bench": BENCHES,
+    "make_bench": (MAKE_BENCH_QUICK,),
 }
 
 
@@ -189,6 +191,16 @@ def test_make_test_is_what_ci_runs() -> None:
     recipe = run_to_completion([*argv(MAKE_TEST), "-n"], child_env()).stdout
     for step in ("ruff check", "mypy --strict", "contracts/build.mjs --check", "bin/pytest"):
         assert step in recipe
+
+
+def test_make_bench_runs_every_benchmark_the_readme_shows() -> None:
+    # Each benchmark line is run on its own (test_bench_line); `make bench` is checked by a dry run:
+    # it runs every script the README lists, each with the arguments it was given.
+    recipe = run_to_completion([*argv(MAKE_BENCH_QUICK), "-n"], child_env()).stdout
+    loop = next(line for line in recipe.splitlines() if line.startswith("for b in "))
+    scripts = loop.removeprefix("for b in ").split(";")[0].split()
+    assert sorted(scripts) == sorted(command.removeprefix(".venv/bin/python ") for command in BENCHES)
+    assert "$b --quick" in loop
 
 
 def test_config_validate() -> None:
