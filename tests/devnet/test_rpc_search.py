@@ -21,11 +21,12 @@ from devnet.rpc.server import CometRpcServer
 from devnet.runtime import genesis_doc
 from relayer.exocore.proto.avs.v1 import query_pb2 as avs_query
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs
-from tests.devnet.chain import CHAIN_ID, GENESIS_TIME_NS, VALIDATORS, grow
-from tests.devnet.conftest import IDENTITY
-from tests.devnet.fakes import InMemoryChainQueries
-from tests.devnet.world import WETH, World
-from tests.devnet.world import genesis as world_genesis
+from tests.support.cometbft_merkle import root_from_aunts
+from tests.support.devnet_chain import CHAIN_ID, GENESIS_TIME_NS, VALIDATORS, grow
+from tests.support.devnet_fakes import InMemoryChainQueries
+from tests.support.devnet_rpc import IDENTITY
+from tests.support.devnet_world import WETH, World
+from tests.support.devnet_world import genesis as world_genesis
 
 SEARCH_CHAIN_HEIGHT = 40
 AVS = "0x" + "aa" * 20
@@ -250,24 +251,6 @@ def test_tx_search_refuses_bad_queries_with_the_nodes_errors(chain: Served, quer
 
 
 # -- proofs ------------------------------------------------------------------------------------
-
-
-def _inner(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-def root_from_aunts(index: int, total: int, leaf: bytes, aunts: list[bytes]) -> bytes:
-    """CometBFT ``computeHashFromAunts``, written from the RFC 6962 layout (split at the largest
-    power of two below ``total``), independently of the devnet's code."""
-    if total == 1:
-        assert not aunts
-        return leaf
-    split = 1
-    while split * 2 < total:
-        split *= 2
-    if index < split:
-        return _inner(root_from_aunts(index, split, leaf, aunts[:-1]), aunts[-1])
-    return _inner(aunts[-1], root_from_aunts(index - split, total - split, leaf, aunts[:-1]))
 
 
 def _check_proof(chain: Served, tx: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ from relayer.protocol.bls.encoding import (
 )
 from relayer.protocol.bls.fields import fp2_mul, fp2_sqrt, fp2_square, fp_sqrt
 from relayer.protocol.errors import InvalidLengthError, InvalidPointError
+from tests.support.bls_points import NOT_IN_G2
 
 P = FIELD_MODULUS
 BACKENDS = ["fast", "reference"]
@@ -50,7 +51,6 @@ G2_COMPRESSED = bytes.fromhex(
 )
 # ethereum/bls12-381-tests deserialization_fails_not_in_G1 / _not_in_G2: on the curve, outside the group.
 NOT_IN_G1 = bytes.fromhex("8123456789abcdef" + "0123456789abcdef" * 5)
-NOT_IN_G2 = bytes.fromhex("8123456789abcdef" + "0123456789abcdef" * 11)
 
 
 def pad(value: int) -> bytes:

@@ -25,7 +25,7 @@ from relayer.protocol.signature_batch import (
     verification_bound,
     verify_signature_batch,
 )
-from tests.protocol.test_bls_encoding import NOT_IN_G2
+from tests.support.bls_points import NOT_IN_G2
 
 DIGEST = bytes.fromhex("6a" * 32)
 OTHER_DIGEST = bytes.fromhex("6b" * 32)

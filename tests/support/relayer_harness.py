@@ -12,10 +12,12 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine, select
+from web3 import Web3
 
 from devnet.scenario import ScenarioClient, run_manifest_scenario
 from devnet.stack import DevnetStack
 from relayer.config import ExorelayConfig
+from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.l1.tables import tx_intent_table
 from relayer.pipeline.tables import JobStage, PayoutStage, payout_job_table, relay_job_table
 from relayer.service import RelayerService
@@ -106,3 +108,12 @@ def all_delivered_and_paid(h: RelayerHarness, packets: int) -> bool:
     pays = payout_jobs(h)
     expected = sum(1 for r in rows if r.kind == 2)
     return len(pays) == expected and all(p.stage == PayoutStage.PAID.value for p in pays)
+
+
+def gateway_contract(h: RelayerHarness) -> Any:
+    """A web3 handle on the harness's L1 and its gateway contract."""
+    w3 = Web3(Web3.HTTPProvider(h.stack.manifest["l1"]["rpc_url"]))
+    return w3, w3.eth.contract(
+        address=Web3.to_checksum_address(h.stack.gateway),
+        abi=load_artifact(ContractName.EXOCORE_GATEWAY).abi_list(),
+    )

@@ -20,11 +20,11 @@ from relayer.ops import status
 from relayer.pipeline.retry import PARKED_RECHECK_S, RetryReason
 from relayer.pipeline.tables import PayoutStage
 from relayer.protocol.packets import FundingMode
-from tests.relayer.pipeline.conftest import RelayerHarness
-from tests.relayer.pipeline.test_pipeline_devnet import (
+from tests.support.relayer_harness import (
     AVS_B_FUNDING_WEI,
     SCENARIO_OPERATORS,
     SCENARIO_STAKERS,
+    RelayerHarness,
     gateway_contract,
     payout_jobs,
 )

@@ -8,14 +8,12 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
-from web3 import Web3
 
 from devnet.chain.params import GENESIS_VALSET_NONCE, devnet_validators
 from devnet.scenario import validator_msg
 from indexer.models import claim_table, payout_table, slash_table
 from relayer.exocore.grpc_client import LeafRecord
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
-from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.pipeline.retry import RetryReason
 from relayer.pipeline.tables import JobStage
 from relayer.protocol import bls
@@ -25,17 +23,10 @@ from relayer.protocol.types import Amount
 from tests.support.relayer_harness import (
     RelayerHarness,
     all_delivered_and_paid,
+    gateway_contract,
     jobs,
     run_standard_scenario,
 )
-
-
-def gateway_contract(h: RelayerHarness) -> Any:
-    w3 = Web3(Web3.HTTPProvider(h.stack.manifest["l1"]["rpc_url"]))
-    return w3, w3.eth.contract(
-        address=Web3.to_checksum_address(h.stack.gateway),
-        abi=load_artifact(ContractName.EXOCORE_GATEWAY).abi_list(),
-    )
 
 
 def set_knobs(h: RelayerHarness, **knobs: Any) -> None:
