@@ -3,7 +3,7 @@ forever), and every owner is handed over in two steps."""
 
 from __future__ import annotations
 
-from tests.contracts.harness import System, reverts, transact
+from tests.support.l1_contracts import System, reverts, transact
 
 ZERO = "0x0000000000000000000000000000000000000000"
 

@@ -9,7 +9,7 @@ from eth_utils.crypto import keccak
 
 from relayer.protocol.packets import FundingMode, Packet, SlashPayload, encode_payload
 from relayer.protocol.types import Amount, Hash32, as_address
-from tests.contracts.harness import (
+from tests.support.l1_contracts import (
     System,
     ValidatorSet,
     deliver,

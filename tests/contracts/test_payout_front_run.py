@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from relayer.protocol.packets import FundingMode
-from tests.contracts.harness import (
+from tests.support.l1_contracts import (
     System,
     claim_call,
     deliver,

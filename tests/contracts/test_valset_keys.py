@@ -11,7 +11,7 @@ from eth_utils.crypto import keccak
 from devnet.l1_deploy import GenesisValset, GenesisValsetRefusedError, deploy_l1
 from relayer.protocol.bls import CURVE_ORDER, SecretKey, pop_prove, sign
 from relayer.protocol.packets import FundingMode, Packet, PacketKind
-from tests.contracts.harness import (
+from tests.support.l1_contracts import (
     EXOCORE_CHAIN,
     Attestation,
     System,
