@@ -20,12 +20,12 @@ from relayer.ops import status
 from relayer.pipeline.retry import PARKED_RECHECK_S, RetryReason
 from relayer.pipeline.tables import PayoutStage
 from relayer.protocol.packets import FundingMode
-from tests.relayer.pipeline.conftest import RelayerHarness
-from tests.relayer.pipeline.test_pipeline_devnet import (
+from tests.relayer.pipeline.test_pipeline_devnet import gateway_contract
+from tests.support.relayer_harness import (
     AVS_B_FUNDING_WEI,
     SCENARIO_OPERATORS,
     SCENARIO_STAKERS,
-    gateway_contract,
+    RelayerHarness,
     payout_jobs,
 )
 

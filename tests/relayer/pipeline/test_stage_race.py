@@ -18,7 +18,7 @@ from relayer.l1.tables import tx_intent_table
 from relayer.ops import exclude
 from relayer.pipeline.stages import CycleReport
 from relayer.pipeline.tables import JobStage, relay_job_table
-from tests.relayer.pipeline.conftest import RelayerHarness
+from tests.support.relayer_harness import RelayerHarness
 
 EXCLUDE_REASON = "poison (race test)"
 
