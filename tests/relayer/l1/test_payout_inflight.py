@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import replace
 
 from sqlalchemy import select
+from web3 import Web3
 
 from indexer.lifecycle import Chain
 from indexer.records import ChainRef, DistributionCreated, DistributionLeaves, LeafInfo
@@ -23,8 +24,14 @@ from relayer.pipeline.jobs import Backoff
 from relayer.pipeline.stages import MAX_INFLIGHT_PAYOUT_TXS, CycleReport, Pipeline, PipelineSettings
 from relayer.protocol.merkle import DistributionTree
 from relayer.protocol.packets import FundingMode
-from tests.support.l1_contracts import distribution_payload, distribution_tree, fresh_addresses
-from tests.support.txmanager import DEFAULT_SETTINGS, Harness, dead_url, valset_update
+from tests.support.l1_contracts import (
+    claim_call,
+    distribution_payload,
+    distribution_tree,
+    fresh_addresses,
+    transact,
+)
+from tests.support.txmanager import DEFAULT_SETTINGS, OUTSIDER_ACCOUNT, Harness, dead_url, valset_update
 
 DEEP_CONFIRMATIONS = 20
 """Deeper than the whole test's chain growth: nothing it mines becomes final."""
@@ -199,3 +206,30 @@ def test_batches_are_cut_in_tree_order_so_each_multiproof_is_about_one_path(h: H
     h.settle(manager)
     gateway = GatewayClient(h.client, h.system.deployment.gateway)
     assert all(gateway.is_paid(distribution_id, i) for i in range(TREE_ORDER_LEAVES))
+
+
+def test_a_claim_landing_before_its_batch_neither_fails_the_batch_nor_pays_twice(h: Harness) -> None:
+    # Why the pay stage has no LeafAlreadyPaid handling: a staker's own claim mined between the
+    # relayer queueing a batch and the batch landing is skipped by payout, which pays the rest.
+    manager = h.manager()
+    distribution_id, tree, pipeline = distribution_on_l1(
+        h, manager, TREE_ORDER_LEAVES, nonce=37, seed=89, gas_budget=SEVERAL_LEAVES_GAS_BUDGET
+    )
+    pipeline.pay(CycleReport())  # queued, not signed yet
+    batches = [leaves for _state, leaves in payout_intents(h)]
+    claimed = batches[0][3]
+    outsider = h.system.accounts[OUTSIDER_ACCOUNT]
+    transact(h.system, claim_call(h.system, distribution_id, tree, claimed), sender=outsider)
+    manager.sign_new()
+    h.settle(manager)
+    assert [state for state, _ in payout_intents(h)] == [IntentState.FINALIZED.value] * len(batches)
+    gateway = GatewayClient(h.client, h.system.deployment.gateway)
+    assert all(gateway.is_paid(distribution_id, i) for i in range(TREE_ORDER_LEAVES))
+    token = h.system.reward_token
+    for index in range(TREE_ORDER_LEAVES):  # minted exactly once each, the claimed leaf included
+        leaf = tree.leaf(index)
+        staker = Web3.to_checksum_address("0x" + leaf.staker.hex())
+        assert token.functions.balanceOf(staker).call() == leaf.amount
+    report = CycleReport()
+    pipeline.pay(report)  # nothing is offered again while the L1 ingestor has not finalized them
+    assert report.payout_batches == 0
