@@ -722,7 +722,7 @@ class Pipeline:
         # Leaves go out in tree order, not index order: the multiproof stays ~log2 n nodes per batch
         # (at 10k leaves and 243 per batch, ~14 nodes instead of ~1,100: 0.9k instead of 3.8k
         # calldata gas per leaf, and ~1,100 fewer hashes). The price is the paid-leaf bitmap: a
-        # batch touches most of its 256-leaf words (~0.8k gas per leaf at 10k leaves); see the gas
+        # batch touches most of its 256-leaf words (~0.7k gas per leaf at 10k leaves); see the gas
         # section of contracts/README.md. Amounts come from the tree (it hashes to the root on L1).
         want = slots * self.settings.leaves_per_payout_tx
         offered: list[tuple[int, int]] = []
