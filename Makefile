@@ -54,7 +54,7 @@ typecheck: deps
 pytest: deps browser
 	$(VENV)/bin/pytest
 
-# Solidity → committed ABI + bytecode in contracts/out (npm solc 0.8.30, deterministic output).
+# Solidity → committed ABI + bytecode in relayer/l1/abi, package data of the relayer (npm solc 0.8.30, deterministic output).
 contracts: $(NODE_STAMP)
 	node contracts/build.mjs
 

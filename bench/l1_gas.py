@@ -252,46 +252,85 @@ def bench_packets(bench: Bench) -> None:
     )
 
 
+@dataclass(frozen=True)
+class PaidBatches:
+    """One fresh distribution and the batches of ``BATCH_SIZES`` paid from it, in tree order."""
+
+    distribution_id: bytes
+    tree: DistributionTree
+    by_position: list[int]
+    """Leaf indices in tree order (the relayer's batching order)."""
+    cursor: int
+    """Leaves of ``by_position`` paid so far."""
+    gas: dict[int, tuple[int, int]]
+    """batch size -> (proof nodes, tx gas)."""
+
+
+def pay_batches(
+    bench: Bench,
+    deployment: L1Deployment,
+    gateway: Contract,
+    signers: Signers,
+    funding: FundingMode,
+    nonce: int,
+) -> PaidBatches:
+    """A fresh ``TREE_LEAVES``-leaf distribution (fresh recipients) submitted and paid in batches of
+    ``BATCH_SIZES`` one after the other, each batch the next tree-adjacent leaves."""
+    tree = fresh_tree(TREE_LEAVES, seed=int(funding))
+    token = deployment.reward_token if funding is FundingMode.MINT else deployment.weth
+    if funding is FundingMode.VAULT:
+        vault = contract_at(bench.w3, ContractName.REWARD_VAULT, deployment.reward_vault)
+        bench.gas(vault.functions.depositETH(bench.avs), value=tree.total)
+    packet = bench.packet(deployment, signers, nonce, distribution_payload(tree, token, funding, bench.avs))
+    bench.gas(
+        gateway.functions.submitDistribution(
+            packet.valset_nonce, packet.nonce, packet.payload_bytes, signers.attest(packet.digest, range(4))
+        )
+    )
+    dist = packet.distribution_id
+    # Leaves in tree order: a relayer batches neighbours, which keeps multiproofs short.
+    by_position = sorted(range(TREE_LEAVES), key=tree.tree_position, reverse=True)
+    cursor = 0
+    gas: dict[int, tuple[int, int]] = {}
+    for batch in BATCH_SIZES:
+        chosen = by_position[cursor : cursor + batch]
+        cursor += batch
+        multi = tree.multiproof(chosen)
+        leaves = [(leaf.index, to_checksum_address(leaf.staker), leaf.amount) for leaf in multi.leaves]
+        call = gateway.functions.payout(dist, leaves, list(multi.proof), list(multi.proof_flags))
+        gas[batch] = (len(multi.proof), bench.gas(call))
+    return PaidBatches(dist, tree, by_position, cursor, gas)
+
+
+def batch_payout_gas_per_leaf(funding: FundingMode, batch: int) -> int:
+    """The payout table's per-leaf figure at ``batch`` (fresh recipients, Prague), measured exactly as
+    :func:`bench_payouts` does on an anvil of its own: the anchor other benchmarks compare with."""
+    config = AnvilConfig(hardfork="prague", block_gas_limit=BLOCK_GAS_LIMIT, accounts=3)
+    with AnvilNode(config) as node:
+        bench = Bench(node)
+        signers = Signers.generate(4, nonce=1, seed=7)
+        deployment, gateway = bench.deploy(signers)
+        paid = pay_batches(bench, deployment, gateway, signers, funding, nonce=100)
+    return paid.gas[batch][1] // batch
+
+
 def bench_payouts(bench: Bench) -> None:
     signers = Signers.generate(4, nonce=1, seed=7)
     deployment, gateway = bench.deploy(signers)
-    vault = contract_at(bench.w3, ContractName.REWARD_VAULT, deployment.reward_vault)
     nonce = 100
     rows: list[tuple[object, ...]] = []
     for funding in (FundingMode.MINT, FundingMode.VAULT):
-        tree = fresh_tree(TREE_LEAVES, seed=int(funding))
-        token = deployment.reward_token if funding is FundingMode.MINT else deployment.weth
-        if funding is FundingMode.VAULT:
-            bench.gas(vault.functions.depositETH(bench.avs), value=tree.total)
-        packet = bench.packet(
-            deployment, signers, nonce, distribution_payload(tree, token, funding, bench.avs)
-        )
+        paid = pay_batches(bench, deployment, gateway, signers, funding, nonce)
         nonce += 1
-        bench.gas(
-            gateway.functions.submitDistribution(
-                packet.valset_nonce,
-                packet.nonce,
-                packet.payload_bytes,
-                signers.attest(packet.digest, range(4)),
-            )
-        )
-        dist = packet.distribution_id
-        # Leaves in tree order: a relayer batches neighbours, which keeps multiproofs short.
-        by_position = sorted(range(TREE_LEAVES), key=tree.tree_position, reverse=True)
-        cursor = 0
+        dist, tree, by_position, cursor = paid.distribution_id, paid.tree, paid.by_position, paid.cursor
         for batch in BATCH_SIZES:
-            chosen = by_position[cursor : cursor + batch]
-            cursor += batch
-            multi = tree.multiproof(chosen)
-            leaves = [(leaf.index, to_checksum_address(leaf.staker), leaf.amount) for leaf in multi.leaves]
-            call = gateway.functions.payout(dist, leaves, list(multi.proof), list(multi.proof_flags))
-            used = bench.gas(call)
+            proof_nodes, used = paid.gas[batch]
             before = BEFORE_PAYOUT_GAS_PER_LEAF.get((funding.name, batch))
             rows.append(
                 (
                     funding.name,
                     batch,
-                    len(multi.proof),
+                    proof_nodes,
                     f"{used:,}",
                     f"{used // batch:,}" + (f" (before {before:,})" if before else ""),
                     f"{(used - INTRINSIC_GAS) // batch:,}",

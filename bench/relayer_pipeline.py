@@ -8,7 +8,8 @@
 
 Every headline figure is printed next to its same-run floor: latency against 1 block +
 ``l1.confirmations`` (the next block, then final), payout blocks against the gas-bound minimum
-of the very transactions sent, memory against the same process's idle RSS.
+of the very transactions sent, payout gas per leaf against the batch benchmark's, memory against
+the same process's idle RSS.
 
 1. Latency: relay packet created on Exocore -> its L1 delivery final, in L1 blocks. Packets are, in
    turn, a MINT claim, a VAULT claim and a non-freezing slash, each sent over gRPC; its Exocore block
@@ -24,7 +25,10 @@ of the very transactions sent, memory against the same process's idle RSS.
    is paid. Minimum blocks = ceil(gas used by every payout tx / block gas limit); actual = blocks
    from the first payout tx to the last, inclusive. Also printed: how many payout txs anvil can pack
    per block (it reserves each tx's gas *limit*), the relayer's own broadcast pace, and the relayer
-   worker thread's time by step (real methods wrapped with a timer, nothing replaced).
+   worker thread's time by step (real methods wrapped with a timer, nothing replaced). Gas per paid
+   leaf is printed next to bench/l1_gas.py's batch figure (batch 100, MINT, fresh recipients, like
+   the paid distribution), measured in the same run by that script's own code on an anvil of its
+   own; the goal is within 5 %.
 3. Memory: ``python -m relayer run`` as a process of its own (keystore + TOML config), started
    before the scenario; VmRSS/VmHWM sampled from /proc while it follows the scenario's blocks
    (setup), prepares the distribution (prepare: root final -> first payout tx) and pays it (pay;
@@ -39,6 +43,7 @@ figures are CPU-bound: each phase prints the load average it started with.
 from __future__ import annotations
 
 import argparse
+import importlib
 import itertools
 import logging
 import math
@@ -74,6 +79,7 @@ from relayer.pipeline.jobs import Backoff
 from relayer.pipeline.stages import MAX_INFLIGHT_PAYOUT_TXS, PipelineSettings
 from relayer.pipeline.tables import JobStage, PayoutStage, payout_job_table, relay_job_table
 from relayer.protocol.claims import PROPORTION_ONE
+from relayer.protocol.packets import FundingMode
 from relayer.service import RelayerService
 
 L1_BLOCK_TIME_S: Final = 1.0
@@ -94,6 +100,11 @@ PAYOUT_OPERATORS: Final = 20
 """AVS A elects 19 of 20 (its committee size is operators - 1); AVS B's 8-of-10 claim is rejected."""
 LATENCY_TARGET_BLOCKS: Final = 2.0
 THROUGHPUT_TARGET_RATIO: Final = 1.2
+GAS_PER_LEAF_TARGET_RATIO: Final = 1.05
+"""A real distribution's payout gas per leaf within 5 % of bench/l1_gas.py's batch figure."""
+ANCHOR_BATCH: Final = 100
+"""The batch size of bench/l1_gas.py's headline per-leaf figure (MINT, fresh recipients, like the
+scenario's paid distribution: AVS A's reward token is minted, every staker is a new address)."""
 MEMORY_TARGET_MB: Final = 300.0
 MEMORY_TARGET_STAKERS: Final = 100_000
 DISTRIBUTION_PHASES: Final = ("prepare", "pay")
@@ -547,6 +558,16 @@ class ThroughputResult:
     """First to last payout broadcast: the relayer's own pace, whatever the chain does."""
     stages: StageTimer | None = None
     load: str = ""
+    batch_gas_per_leaf: int = 0
+    """bench/l1_gas.py's per-leaf figure at ``ANCHOR_BATCH`` (MINT, fresh), measured in this run."""
+
+    @property
+    def gas_per_leaf(self) -> float:
+        return self.total_gas / self.leaves_paid
+
+    @property
+    def gas_per_leaf_ratio(self) -> float:
+        return self.gas_per_leaf / self.batch_gas_per_leaf
 
     @property
     def min_blocks(self) -> int:
@@ -615,7 +636,19 @@ def bench_throughput(stakers: int, home: Path, database_url: str | None, gas_bud
             timeout = PAYOUT_TIMEOUT_BASE_S + PAYOUT_TIMEOUT_PER_LEAF_S * result.scenario_stakers
             wait_with_progress(engine, timeout)
             collect_payouts(engine, w3, result, service.config.l1.confirmations)
+    note(f"throughput: batch anchor (bench/l1_gas.py, batch {ANCHOR_BATCH}, MINT, fresh) on its own anvil")
+    result.batch_gas_per_leaf = batch_anchor()
     return result
+
+
+def batch_anchor() -> int:
+    """bench/l1_gas.py's batch figure, measured by its own code (the bench directory is a package of
+    the checkout, not of the installed distributions: import it from the repository root)."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.append(str(REPO_ROOT))
+    l1_gas = importlib.import_module("bench.l1_gas")
+    gas: int = l1_gas.batch_payout_gas_per_leaf(FundingMode.MINT, ANCHOR_BATCH)
+    return gas
 
 
 def payout_job_exists(engine: Engine) -> bool:
@@ -1071,12 +1104,12 @@ def summary(
         )
         rows.append(
             (
-                "payout gas per leaf",
-                f"{throughput.total_gas / throughput.leaves_paid:,.0f}",
-                "-",
-                "-",
-                "-",
-                "",
+                "payout gas per leaf (MINT, fresh)",
+                f"{throughput.gas_per_leaf:,.0f}",
+                f"bench/l1_gas.py batch {ANCHOR_BATCH}: {throughput.batch_gas_per_leaf:,}",
+                f"{throughput.gas_per_leaf_ratio:.3f}x",
+                f"<= {GAS_PER_LEAF_TARGET_RATIO}x",
+                verdict(throughput.gas_per_leaf_ratio <= GAS_PER_LEAF_TARGET_RATIO),
             )
         )
     if memory is not None:

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // Compile contracts/src with the npm `solc` (standard-JSON API) and write one artifact per
-// deployable contract to contracts/out/<Name>.json (abi, bytecode, deployedBytecode, storage layout,
+// deployable contract to relayer/l1/abi/<Name>.json (abi, bytecode, deployedBytecode, storage layout,
 // compiler version and settings, source hash). Output is deterministic, so the artifacts are
-// committed and the Python package never needs a compiler.
+// committed, and they are package data of the relayer: a production install (the wheel, no
+// checkout) loads them and never needs a compiler.
 //
-//   node contracts/build.mjs           rebuild and write contracts/out/
-//   node contracts/build.mjs --check   rebuild in memory; exit 1 if contracts/out/ differs
+//   node contracts/build.mjs           rebuild and write relayer/l1/abi/
+//   node contracts/build.mjs --check   rebuild in memory; exit 1 if relayer/l1/abi/ differs
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -18,7 +19,8 @@ const solc = require("solc");
 const CONTRACTS_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = resolve(CONTRACTS_DIR, "..");
 const SRC_DIR = join(CONTRACTS_DIR, "src");
-const OUT_DIR = join(CONTRACTS_DIR, "out");
+const OUT_DIR = join(REPO_ROOT, "relayer", "l1", "abi");
+const OUT_NAME = relative(REPO_ROOT, OUT_DIR).split(sep).join("/");
 const NODE_MODULES = join(REPO_ROOT, "node_modules");
 
 // Compiler settings (recorded in every artifact).
@@ -136,7 +138,7 @@ function main() {
       else if (readFileSync(file, "utf8") !== text) problems.push(`stale ${relative(REPO_ROOT, file)}`);
     }
     for (const file of committed) {
-      if (!built.has(file.replace(/\.json$/, ""))) problems.push(`orphan contracts/out/${file}`);
+      if (!built.has(file.replace(/\.json$/, ""))) problems.push(`orphan ${OUT_NAME}/${file}`);
     }
     if (problems.length > 0) {
       process.stderr.write(
@@ -144,7 +146,7 @@ function main() {
       );
       process.exit(1);
     }
-    process.stdout.write(`contracts/out: ${built.size} artifacts up to date\n`);
+    process.stdout.write(`${OUT_NAME}: ${built.size} artifacts up to date\n`);
     return;
   }
   mkdirSync(OUT_DIR, { recursive: true });
@@ -152,7 +154,7 @@ function main() {
     if (!built.has(file.replace(/\.json$/, ""))) rmSync(join(OUT_DIR, file));
   }
   for (const [name, text] of built) writeFileSync(join(OUT_DIR, `${name}.json`), text);
-  process.stdout.write(`contracts/out: wrote ${built.size} artifacts (solc ${solc.version()})\n`);
+  process.stdout.write(`${OUT_NAME}: wrote ${built.size} artifacts (solc ${solc.version()})\n`);
 }
 
 main();

@@ -1,7 +1,9 @@
-"""Compiled L1 contract artifacts (``contracts/out/<Name>.json``), loaded without a compiler.
+"""Compiled L1 contract artifacts (``relayer/l1/abi/<Name>.json``), loaded without a compiler.
 
 ``node contracts/build.mjs`` writes the artifacts and CI fails when they differ from the sources,
-so what this module loads is always the build of the committed Solidity.
+so what this module loads is always the build of the committed Solidity. They are package data of
+the relayer (``pyproject.toml``), so a production install from the wheel has them next to this
+module, exactly as a checkout does.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from typing import Any, Final
 
 from relayer.errors import ConfigError
 
-ARTIFACTS_DIR: Final = Path(__file__).resolve().parents[2] / "contracts" / "out"
-"""Where ``contracts/build.mjs`` writes artifacts (repository checkout / editable install)."""
+ARTIFACTS_DIR: Final = Path(__file__).resolve().parent / "abi"
+"""Where ``contracts/build.mjs`` writes artifacts; shipped in the wheel as package data."""
 
 
 class ContractName(StrEnum):

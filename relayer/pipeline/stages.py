@@ -72,10 +72,11 @@ SWEEP_PAGE_PACKETS: Final = 500
 """Packets read per sweep: the sweep is a safety net, the event path carries the steady state."""
 PAYOUT_BASE_GAS: Final = 90_000
 """Fixed cost of a payout call (21k intrinsic + distribution lookup + multiproof setup), measured ~70k."""
-PAYOUT_LEAF_GAS: Final = 37_000
-"""Per-leaf cost measured 31.1k (MINT) / 31.8k (VAULT) at batch 100 in bench/l1_gas.py, 36.5k at a
-10k-leaf distribution in bench/relayer_pipeline.py (deeper multiproofs, more calldata): sized for the
-latter."""
+PAYOUT_LEAF_GAS: Final = 32_000
+"""Per-leaf cost of a batch cut in tree order, fresh recipients: 31.1k (MINT) / 31.8k (VAULT) at batch
+100 in bench/l1_gas.py, ~31.4k (MINT) at a 10k-leaf distribution in bench/relayer_pipeline.py (its
+batches touch every 256-leaf word of the paid bitmap). An estimate above the real cost leaves each
+block part empty (the gas limit must tile it), one below it overshoots the budget by as much."""
 MAX_PAYOUT_LEAVES_PER_TX: Final = 1_000
 """Upper bound regardless of budget: keeps one tx's calldata under ~150 kB (node and mempool limits)."""
 MAX_INFLIGHT_PAYOUT_TXS: Final = 8
@@ -166,7 +167,7 @@ class Pipeline:
         self.metrics = metrics or RelayerMetrics()
         self._params: RelayParams | None = None
         self._trees: OrderedDict[str, DistributionTree] = OrderedDict()
-        self._paid_elsewhere: dict[str, set[int]] = {}
+        self._tree_orders: dict[str, tuple[DistributionTree, tuple[int, ...]]] = {}
         self._seen_failed_payouts: set[int] = set()
         self._vault: str | None = None
 
@@ -617,7 +618,20 @@ class Pipeline:
         self._trees[distribution_id] = tree
         self._trees.move_to_end(distribution_id)
         while len(self._trees) > TREE_CACHE_DISTRIBUTIONS:
-            self._trees.popitem(last=False)
+            evicted, _tree = self._trees.popitem(last=False)
+            self._tree_orders.pop(evicted, None)
+
+    def _tree_order(self, distribution_id: str, tree: DistributionTree) -> tuple[int, ...]:
+        """Leaf indices in tree order (OZ multiproof order: heap positions descending, i.e. leaf
+        hashes ascending). Consecutive leaves in this order share subtrees, so a batch cut from it
+        needs a multiproof of about one path (~log2 n nodes) where a batch of consecutive *indices*
+        (leaves scattered over a hash-sorted tree) needs ~batch x (log2 n - log2 batch) nodes."""
+        cached = self._tree_orders.get(distribution_id)
+        if cached is not None and cached[0] is tree:
+            return cached[1]
+        order = tuple(sorted(range(len(tree)), key=tree.tree_position, reverse=True))
+        self._tree_orders[distribution_id] = (tree, order)
+        return order
 
     def _pay_one(self, row: Any, report: CycleReport) -> None:
         distribution_id = str(row.distribution_id)
@@ -636,7 +650,7 @@ class Pipeline:
                     expected=PayoutStage.WAITING_ROOT,
                     leaf_count=int(on_l1.leaf_count),
                 )
-        refused_for_deposit = self._handle_failed_batches(distribution_id, dist_bytes)
+        refused_for_deposit = self._deposit_refusals(distribution_id)
         p, i = payout_table, tx_intent_table
         with self.engine.begin() as conn:
             states = {
@@ -679,18 +693,16 @@ class Pipeline:
             queued = {
                 int(x) for state, indices in unmined if state == IntentState.QUEUED.value for x in indices
             }
-            skip = queued | self._paid_elsewhere.get(distribution_id, set())
-            want = slots * self.settings.leaves_per_payout_tx
-            offered = [
-                (int(index), int(amount))
-                for index, amount in conn.execute(
-                    select(p.c.leaf_index, p.c.amount)
-                    .where(p.c.distribution_id == distribution_id, p.c.state == PayoutState.PENDING.value)
-                    .order_by(p.c.leaf_index)
-                    .limit(want + len(skip))
+            # Every pending index (ints only): batches are cut in tree order below, which the
+            # database cannot sort by.
+            pending_now = {
+                int(index)
+                for (index,) in conn.execute(
+                    select(p.c.leaf_index).where(
+                        p.c.distribution_id == distribution_id, p.c.state == PayoutState.PENDING.value
+                    )
                 )
-                if int(index) not in skip
-            ][:want]
+            } - queued
             in_flight = sorted({int(x) for _state, indices in unmined for x in indices})
             in_flight_amount = (
                 0
@@ -704,14 +716,26 @@ class Pipeline:
                     )
                 )
             )
-        if not offered:
+        if not pending_now:
             return
+        tree = self._tree(distribution_id, int(row.packet_nonce), on_l1.root)
+        # Leaves go out in tree order, not index order: the multiproof stays ~log2 n nodes per batch
+        # (at 10k leaves and 243 per batch, ~14 nodes instead of ~1,100: 0.9k instead of 3.8k
+        # calldata gas per leaf, and ~1,100 fewer hashes). The price is the paid-leaf bitmap: a
+        # batch touches most of its 256-leaf words (~0.7k gas per leaf at 10k leaves); see the gas
+        # section of contracts/README.md. Amounts come from the tree (it hashes to the root on L1).
+        want = slots * self.settings.leaves_per_payout_tx
+        offered: list[tuple[int, int]] = []
+        for index in self._tree_order(distribution_id, tree):
+            if index in pending_now:
+                offered.append((index, int(tree.leaf(index).amount)))
+                if len(offered) == want:
+                    break
         if on_l1.funding is FundingMode.VAULT:
             offered = self._within_deposit(on_l1, offered, in_flight_amount, refused_for_deposit)
             if not offered:
                 return  # batches in flight use up the deposit: the next cycle sees what they left
         pending = [index for index, _amount in offered]
-        tree = self._tree(distribution_id, int(row.packet_nonce), on_l1.root)
         size = self.settings.leaves_per_payout_tx
         batches = [pending[k : k + size] for k in range(0, len(pending), size)]
         with self.engine.begin() as conn:
@@ -780,16 +804,17 @@ class Pipeline:
             detail = shortfall.describe()
         raise _WaitSignal(RetryReason.INSUFFICIENT_DEPOSIT, detail)
 
-    def _handle_failed_batches(self, distribution_id: str, dist_bytes: bytes) -> list[int]:
-        """A batch that reverted LeafAlreadyPaid (a self-claim got there first): find which leaves are
-        paid and leave them out until the L1 indexer records their RewardPaid. Returns the newly failed
-        batches L1 refused for a missing vault deposit (the job parks on them)."""
+    def _deposit_refusals(self, distribution_id: str) -> list[int]:
+        """Payout intents of this distribution that failed since the last look because L1 refused
+        them for a missing vault deposit (the job parks on them). No other failure needs handling
+        here: ``payout`` skips leaves a claim paid first instead of reverting, and a failed batch's
+        leaves are returned to the indexer's queue by the transaction manager."""
         i = tx_intent_table
         with self.engine.begin() as conn:
             failed = [
-                (int(row.id), list(row.leaf_indices), row.reason_code)
+                (int(row.id), row.reason_code)
                 for row in conn.execute(
-                    select(i.c.id, i.c.leaf_indices, i.c.reason_code).where(
+                    select(i.c.id, i.c.reason_code).where(
                         i.c.distribution_id == distribution_id,
                         i.c.purpose == "payout",
                         i.c.state == IntentState.FAILED.value,
@@ -797,15 +822,8 @@ class Pipeline:
                 )
                 if int(row.id) not in self._seen_failed_payouts
             ]
-        refused_for_deposit: list[int] = []
-        for intent_id, indices, reason_code in failed:
-            self._seen_failed_payouts.add(intent_id)
-            if reason_code == INSUFFICIENT_DEPOSIT_ERROR:
-                refused_for_deposit.append(intent_id)
-                continue  # nothing was paid: the deposit, not a self-claim, stopped it
-            paid = {int(x) for x in indices if self.gateway.is_paid(dist_bytes, int(x))}
-            self._paid_elsewhere.setdefault(distribution_id, set()).update(paid)
-        return refused_for_deposit
+        self._seen_failed_payouts.update(intent_id for intent_id, _reason in failed)
+        return [intent_id for intent_id, reason in failed if reason == INSUFFICIENT_DEPOSIT_ERROR]
 
 
 def _stage_moved(moved: StageMovedError) -> None:

@@ -6,13 +6,15 @@ library the code imports is declared by the distribution that ships the code.
 - ``relayer``/``indexer`` must declare theirs in ``pyproject.toml``, ``devnet`` in
   ``devnet/pyproject.toml``, tests and bench in either or in the ``dev`` extra;
 - the production wheel is built from a copy of the tree without ``devnet/`` and installed alone into a
-  fresh venv: ``exorelay --help`` works there, lists no simulator role, and ``devnet`` is not
-  importable.
+  fresh venv: ``exorelay --help`` works there, lists no simulator role, ``devnet`` is not
+  importable, and the contract artifacts (package data) load from the installed package, without
+  the checkout's ``contracts/``.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import re
 import shutil
 import subprocess
@@ -23,6 +25,8 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
+
+from relayer.l1.artifacts import ContractName, load_artifact
 
 REPO = Path(__file__).resolve().parents[2]
 FIRST_PARTY = frozenset({"relayer", "indexer", "devnet", "tests", "bench"})
@@ -156,3 +160,28 @@ def test_production_install_has_no_simulator(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert probe.stdout.strip() == "None", probe.stdout + probe.stderr
+
+    # The contract artifacts are package data: every one loads from the installed package (the copy
+    # has no contracts/ and the venv is outside the checkout), and the gateway's ABI is the committed one.
+    script = (
+        "import json, sys\n"
+        "from relayer.l1.artifacts import ARTIFACTS_DIR, ContractName, load_artifact\n"
+        "loaded = {name.value: load_artifact(name) for name in ContractName}\n"
+        "gateway = loaded['ExocoreGateway']\n"
+        "print(json.dumps({'dir': str(ARTIFACTS_DIR), 'names': sorted(loaded),"
+        " 'abi': gateway.abi_list(), 'bytecode': len(gateway.bytecode)}))\n"
+    )
+    artifacts = subprocess.run(
+        [str(python), "-c", script], capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path
+    )
+    assert artifacts.returncode == 0, artifacts.stderr
+    shipped = json.loads(artifacts.stdout)
+    assert Path(shipped["dir"]).is_relative_to(venv), shipped["dir"]
+    assert shipped["names"] == sorted(name.value for name in ContractName)
+    assert shipped["abi"] == load_artifact(ContractName.EXOCORE_GATEWAY).abi_list()
+    assert shipped["bytecode"] > 0
+    assert {entry["name"] for entry in shipped["abi"] if entry["type"] == "function"} >= {
+        "payout",
+        "claim",
+        "submitDistribution",
+    }

@@ -6,29 +6,41 @@ yet their leaves must never be offered again, including after a reorg returns a 
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import replace
 
 from sqlalchemy import select
+from web3 import Web3
 
 from indexer.lifecycle import Chain
 from indexer.records import ChainRef, DistributionCreated, DistributionLeaves, LeafInfo
 from relayer.exocore.grpc_client import ExocoreGrpcClient
 from relayer.l1.gateway import GatewayClient
 from relayer.l1.tables import IntentState, tx_intent_table
-from relayer.l1.txmanager import REBROADCAST_AFTER_BLOCKS
+from relayer.l1.txmanager import REBROADCAST_AFTER_BLOCKS, TxManager
 from relayer.pipeline import jobs
 from relayer.pipeline.jobs import Backoff
 from relayer.pipeline.stages import MAX_INFLIGHT_PAYOUT_TXS, CycleReport, Pipeline, PipelineSettings
+from relayer.protocol.merkle import DistributionTree
 from relayer.protocol.packets import FundingMode
-from tests.support.l1_contracts import distribution_payload, distribution_tree, fresh_addresses
-from tests.support.txmanager import DEFAULT_SETTINGS, Harness, dead_url, valset_update
+from tests.support.l1_contracts import (
+    claim_call,
+    distribution_payload,
+    distribution_tree,
+    fresh_addresses,
+    transact,
+)
+from tests.support.txmanager import DEFAULT_SETTINGS, OUTSIDER_ACCOUNT, Harness, dead_url, valset_update
 
 DEEP_CONFIRMATIONS = 20
 """Deeper than the whole test's chain growth: nothing it mines becomes final."""
 LEAVES = MAX_INFLIGHT_PAYOUT_TXS + 4
 ONE_LEAF_GAS_BUDGET = 150_000
 """A payout gas budget that fits exactly one leaf per batch: one batch per leaf."""
+TREE_ORDER_LEAVES = 40
+SEVERAL_LEAVES_GAS_BUDGET = 400_000
+"""Fits 7-8 leaves per batch: 40 leaves make 5-6 batches, all queued in one cycle."""
 
 
 def payout_intents(h: Harness) -> list[tuple[str, tuple[int, ...]]]:
@@ -40,27 +52,31 @@ def payout_intents(h: Harness) -> list[tuple[str, tuple[int, ...]]]:
     return [(str(r.state), tuple(int(x) for x in r.leaf_indices)) for r in rows]
 
 
-def test_mined_batches_awaiting_deep_finality_do_not_hold_the_inflight_slots(h: Harness) -> None:
-    manager = h.manager(replace(DEFAULT_SETTINGS, confirmations=DEEP_CONFIRMATIONS))
-    tree = distribution_tree(fresh_addresses(LEAVES, seed=71), list(range(1, LEAVES + 1)))
+def distribution_on_l1(
+    h: Harness, manager: TxManager, leaves: int, *, nonce: int, seed: int, gas_budget: int
+) -> tuple[bytes, DistributionTree, Pipeline]:
+    """A MINT distribution of ``leaves`` fresh stakers: indexed as the Exocore ingestor records it,
+    its root delivered on L1, its payout job added, and a pipeline holding its tree (as prepare()
+    leaves it; Exocore is never asked). Returns (distribution id, tree, pipeline)."""
+    tree = distribution_tree(fresh_addresses(leaves, seed=seed), list(range(1, leaves + 1)))
     payload = distribution_payload(
         tree, token=h.system.deployment.reward_token, funding=FundingMode.MINT, avs=h.system.accounts[4]
     )
-    packet, calldata = h.packet_calldata(payload, nonce=23)
+    packet, calldata = h.packet_calldata(payload, nonce=nonce)
     dist_hex = "0x" + packet.distribution_id.hex()
     with h.store.begin() as stx:  # what the Exocore ingestor records for the distribution
         ref = ChainRef(Chain.EXOCORE, h.clock(), 10, "0x" + "ab" * 32)
         stx.apply_exocore_event(
             DistributionCreated(
                 distribution_id=dist_hex,
-                nonce=23,
-                claim_id="0x" + "12" * 32,
+                nonce=nonce,
+                claim_id="0x" + f"{seed:02x}" * 32,
                 avs=h.system.accounts[4],
                 epoch=payload.epoch,
                 token=h.system.deployment.reward_token,
                 funding=1,
                 total=sum(leaf.amount for leaf in tree.leaves),
-                leaf_count=LEAVES,
+                leaf_count=leaves,
                 merkle_root="0x" + tree.root.hex(),
             ),
             ref,
@@ -74,14 +90,14 @@ def test_mined_batches_awaiting_deep_finality_do_not_hold_the_inflight_slots(h: 
             ),
             ref,
         )
-        jobs.add_payout_job(stx.conn, distribution_id=dist_hex, nonce=23, leaf_count=LEAVES, now=h.clock())
-    h.enqueue(manager, "packet:23", "distribution", calldata, packet_nonce=23, distribution_id=dist_hex)
+        jobs.add_payout_job(stx.conn, distribution_id=dist_hex, nonce=nonce, leaf_count=leaves, now=h.clock())
+    h.enqueue(
+        manager, f"packet:{nonce}", "distribution", calldata, packet_nonce=nonce, distribution_id=dist_hex
+    )
     manager.tick()  # automine: signed, sent and mined
     manager.tick()
     (root,) = [r for r in h.intents() if r.purpose == "distribution"]
     assert root.state == IntentState.INCLUDED.value
-
-    # Exocore is never asked: the tree the pipeline would fetch is handed over as prepare() does.
     grpc = ExocoreGrpcClient([dead_url().removeprefix("http://")], chain_id="unused")
     pipeline = Pipeline(
         h.engine,
@@ -92,12 +108,20 @@ def test_mined_batches_awaiting_deep_finality_do_not_hold_the_inflight_slots(h: 
         settings=PipelineSettings(
             l1_chain_id=h.system.deployment.chain_id,
             backoff=Backoff(base_s=1.0, max_s=10.0),
-            payout_gas_budget=ONE_LEAF_GAS_BUDGET,
+            payout_gas_budget=gas_budget,
         ),
         clock=h.clock,
     )
-    assert pipeline.settings.leaves_per_payout_tx == 1
     pipeline._remember_tree(dist_hex, tree)  # stands in for prepare()'s fetch
+    return packet.distribution_id, tree, pipeline
+
+
+def test_mined_batches_awaiting_deep_finality_do_not_hold_the_inflight_slots(h: Harness) -> None:
+    manager = h.manager(replace(DEFAULT_SETTINGS, confirmations=DEEP_CONFIRMATIONS))
+    distribution_id, _tree, pipeline = distribution_on_l1(
+        h, manager, LEAVES, nonce=23, seed=71, gas_budget=ONE_LEAF_GAS_BUDGET
+    )
+    assert pipeline.settings.leaves_per_payout_tx == 1
 
     h.automine(False)
     snapshot = None
@@ -133,7 +157,7 @@ def test_mined_batches_awaiting_deep_finality_do_not_hold_the_inflight_slots(h: 
     assert [state for state, _ in intents] == [IntentState.INCLUDED.value] * LEAVES
     assert Counter(x for _, leaves in intents for x in leaves) == Counter(range(LEAVES))
     gateway = GatewayClient(h.client, h.system.deployment.gateway)
-    assert all(gateway.is_paid(packet.distribution_id, i) for i in range(LEAVES))
+    assert all(gateway.is_paid(distribution_id, i) for i in range(LEAVES))
 
 
 def test_a_transaction_dropped_from_the_pool_is_sent_again_after_blocks(h: Harness) -> None:
@@ -156,3 +180,56 @@ def test_a_transaction_dropped_from_the_pool_is_sent_again_after_blocks(h: Harne
     view = h.intent(manager, intent_id)
     assert view.state is IntentState.INCLUDED and view.tx_hash == attempt.tx_hash
     assert len(h.attempts(intent_id)) == 1
+
+
+def test_batches_are_cut_in_tree_order_so_each_multiproof_is_about_one_path(h: Harness) -> None:
+    # Leaves sorted by hash (OZ): consecutive *indices* are scattered over the tree, and a batch of
+    # them needs a proof node for nearly every leaf (3.8k calldata gas per leaf at 10k leaves).
+    # Batches of consecutive tree positions need about one path each.
+    manager = h.manager()
+    distribution_id, tree, pipeline = distribution_on_l1(
+        h, manager, TREE_ORDER_LEAVES, nonce=31, seed=83, gas_budget=SEVERAL_LEAVES_GAS_BUDGET
+    )
+    size = pipeline.settings.leaves_per_payout_tx
+    assert 1 < size < TREE_ORDER_LEAVES
+    report = CycleReport()
+    pipeline.pay(report)
+    batches = [leaves for _state, leaves in payout_intents(h)]
+    assert report.payout_batches == len(batches) == math.ceil(TREE_ORDER_LEAVES / size)
+    # Every batch is the next run of tree positions (heap positions descending: multiproof order).
+    positions = [[tree.tree_position(index) for index in batch] for batch in batches]
+    leaf_positions = list(range(2 * TREE_ORDER_LEAVES - 2, TREE_ORDER_LEAVES - 2, -1))
+    assert [p for batch in positions for p in batch] == leaf_positions
+    depth = math.ceil(math.log2(TREE_ORDER_LEAVES))
+    assert all(len(tree.multiproof(batch).proof) <= depth for batch in batches)
+    manager.sign_new()
+    h.settle(manager)
+    gateway = GatewayClient(h.client, h.system.deployment.gateway)
+    assert all(gateway.is_paid(distribution_id, i) for i in range(TREE_ORDER_LEAVES))
+
+
+def test_a_claim_landing_before_its_batch_neither_fails_the_batch_nor_pays_twice(h: Harness) -> None:
+    # Why the pay stage has no LeafAlreadyPaid handling: a staker's own claim mined between the
+    # relayer queueing a batch and the batch landing is skipped by payout, which pays the rest.
+    manager = h.manager()
+    distribution_id, tree, pipeline = distribution_on_l1(
+        h, manager, TREE_ORDER_LEAVES, nonce=37, seed=89, gas_budget=SEVERAL_LEAVES_GAS_BUDGET
+    )
+    pipeline.pay(CycleReport())  # queued, not signed yet
+    batches = [leaves for _state, leaves in payout_intents(h)]
+    claimed = batches[0][3]
+    outsider = h.system.accounts[OUTSIDER_ACCOUNT]
+    transact(h.system, claim_call(h.system, distribution_id, tree, claimed), sender=outsider)
+    manager.sign_new()
+    h.settle(manager)
+    assert [state for state, _ in payout_intents(h)] == [IntentState.FINALIZED.value] * len(batches)
+    gateway = GatewayClient(h.client, h.system.deployment.gateway)
+    assert all(gateway.is_paid(distribution_id, i) for i in range(TREE_ORDER_LEAVES))
+    token = h.system.reward_token
+    for index in range(TREE_ORDER_LEAVES):  # minted exactly once each, the claimed leaf included
+        leaf = tree.leaf(index)
+        staker = Web3.to_checksum_address("0x" + leaf.staker.hex())
+        assert token.functions.balanceOf(staker).call() == leaf.amount
+    report = CycleReport()
+    pipeline.pay(report)  # nothing is offered again while the L1 ingestor has not finalized them
+    assert report.payout_batches == 0
