@@ -34,6 +34,13 @@ from devnet.chain.blockstore import (
     block_to_json,
     next_block,
 )
+from devnet.chain.cosmos_tx import (
+    AuthBank,
+    DeliverResult,
+    TxRejectedError,
+    is_cosmos_tx,
+    parse_account,
+)
 from devnet.chain.msgs import (
     SubmitEquivocation,
     SubmitRewardClaim,
@@ -110,6 +117,8 @@ class DevnetNode:
         self._on_rpc_outage = on_rpc_outage
         self._lock = threading.RLock()
         self._state = ChainState(genesis, store.initial_height)
+        self._bank = AuthBank.from_genesis({parse_account(a.address): a.balance for a in genesis.accounts})
+        self._committed_bank = self._bank.snapshot()
         self._views = StateViews(self._state)
         self._app_hash = genesis_app_hash(genesis)
         self._next_sequence = FIRST_SEQUENCE
@@ -139,6 +148,16 @@ class DevnetNode:
             if tuple(begin) != block.begin_block_events:
                 raise ReplayError(f"block {height}: begin-block events differ on replay")
             for raw, stored in zip(block.txs, block.tx_results, strict=True):
+                if is_cosmos_tx(raw):
+                    try:
+                        result = self._bank.deliver(raw, self.genesis.chain_id)
+                    except TxRejectedError as exc:
+                        raise ReplayError(
+                            f"block {height}: transaction {_tx_hash(raw)} is refused: {exc}"
+                        ) from exc
+                    if result.code != stored.code or result.events != stored.events:
+                        raise ReplayError(f"block {height}: transaction {_tx_hash(raw)} replays differently")
+                    continue
                 decoded = decode_tx(raw)
                 outcome = state.deliver_tx(decoded.msg, decoded.type_url, _tx_hash(raw), decoded.sequence)
                 if outcome.code != stored.code or outcome.events != stored.events:
@@ -149,6 +168,7 @@ class DevnetNode:
             if updates != block.validator_updates:
                 raise ReplayError(f"block {height}: validator updates differ on replay")
             self._app_hash = next_app_hash(self._app_hash, block)
+        self._committed_bank = self._bank.snapshot()
         self._apply_outage()
         _log.info("replayed %d blocks up to height %d", latest - self.store.initial_height + 1, latest)
 
@@ -185,6 +205,7 @@ class DevnetNode:
         self._open_height = None
         self.store.append(block)
         self._app_hash = next_app_hash(self._app_hash, block)
+        self._committed_bank = self._bank.snapshot()
         self._apply_outage()
         return block
 
@@ -274,6 +295,40 @@ class DevnetNode:
             if len(self._txs) >= MAX_TXS_PER_BLOCK:
                 self._seal()
             return height, tx_hash, sequence
+
+    def broadcast_tx(self, raw: bytes) -> tuple[str, DeliverResult]:
+        """CheckTx + DeliverTx of a Cosmos ``TxRaw`` in the open block: (tx hash, DeliverTx result).
+
+        A refusal by the ante chain raises :class:`TxRejectedError` (CheckTx failure: nothing changes,
+        nothing is included); a message failure is included with its code, as a node does."""
+        with self._lock:
+            self._open()
+            result = self._bank.deliver(raw, self.genesis.chain_id)
+            tx_hash = _tx_hash(raw)
+            self._txs.append(raw)
+            self._results.append(
+                TxResult(
+                    code=result.code,
+                    log=result.log,
+                    gas_wanted=result.gas_wanted,
+                    gas_used=result.gas_used,
+                    events=result.events,
+                    codespace=result.codespace,
+                )
+            )
+            if len(self._txs) >= MAX_TXS_PER_BLOCK:
+                self._seal()
+            return tx_hash, result
+
+    def simulate_tx(self, raw: bytes) -> DeliverResult:
+        """``Simulate`` against the open block's state (raises :class:`TxRejectedError`)."""
+        with self._lock:
+            return self._bank.simulate(raw, self.genesis.chain_id)
+
+    @property
+    def committed_bank(self) -> AuthBank:
+        """Accounts and balances as of the last committed block (replaced, never mutated)."""
+        return self._committed_bank
 
     # ------------------------------------------------------------------ state access
 
