@@ -41,6 +41,7 @@ from google.protobuf.message import DecodeError
 
 from devnet.chain.blockstore import Event
 from devnet.grpc.errors import RequestRejectedError
+from relayer.exocore.proto.devnet.v1 import tx_pb2 as devnet_tx
 from relayer.protocol import bech32
 
 BASE_DENOM: Final = "hua"
@@ -119,9 +120,10 @@ def coin_string(amount: int, denom: str = BASE_DENOM) -> str:
 class TxRejectedError(RequestRejectedError):
     """A transaction the SDK refuses with ``code`` in codespace ``sdk``; ``str`` is the SDK's log."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, codespace: str = SDK_CODESPACE) -> None:
         super().__init__(message)
         self.code = code
+        self.codespace = codespace
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,25 +191,25 @@ class AuthBank:
         scratch = self.snapshot()
         return scratch._ante(raw, chain_id, simulate=simulate)
 
-    def deliver(self, raw: bytes, chain_id: str) -> DeliverResult:
+    def deliver(self, raw: bytes, chain_id: str, domain: DomainExecutor | None = None) -> DeliverResult:
         """CheckTx then DeliverTx against this state. Raises :class:`TxRejectedError` when the ante chain
         refuses (nothing changed); otherwise the result (code 0, or a message failure)."""
         scratch = self.snapshot()
         checked = scratch._ante(raw, chain_id, simulate=False)
         self._adopt(scratch)
-        return self._run_msgs(checked, simulate=False)
+        return self._run_msgs(checked, simulate=False, domain=domain)
 
     def _adopt(self, other: AuthBank) -> None:
         self.accounts, self.balances = other.accounts, other.balances
         self.next_account_number = other.next_account_number
 
-    def simulate(self, raw: bytes, chain_id: str) -> DeliverResult:
+    def simulate(self, raw: bytes, chain_id: str, domain: DomainExecutor | None = None) -> DeliverResult:
         """``Simulate``: ante chain without signature or fee checks, then the messages, on a copy."""
         scratch = self.snapshot()
         checked = scratch._ante(raw, chain_id, simulate=True)
-        result = scratch._run_msgs(checked, simulate=True)
+        result = scratch._run_msgs(checked, simulate=True, domain=domain)
         if result.code != 0:
-            raise TxRejectedError(result.code, result.log)
+            raise TxRejectedError(result.code, result.log, result.codespace)
         return result
 
     def _ante(self, raw: bytes, chain_id: str, *, simulate: bool) -> CheckedTx:
@@ -298,7 +300,9 @@ class AuthBank:
             self.accounts[signer] = Account(signer, account.number, account.sequence + 1, pubkey)
         return CheckedTx(decoded, gas, fee_amount, payer)
 
-    def _run_msgs(self, checked: CheckedTx, *, simulate: bool) -> DeliverResult:
+    def _run_msgs(
+        self, checked: CheckedTx, *, simulate: bool, domain: DomainExecutor | None = None
+    ) -> DeliverResult:
         """Execute the messages; a failure reverts their effects but keeps the ante chain's."""
         before = self.snapshot()
         events = list(_ante_events(checked))
@@ -307,13 +311,19 @@ class AuthBank:
             for index, (type_url, msg) in enumerate(checked.decoded.messages):
                 handler = _HANDLERS[type_url]
                 checked.gas.consume(handler.gas, type_url)
-                msg_events = handler.run(self, msg)
+                if handler.domain:
+                    if domain is None:
+                        raise TxRejectedError(ERR_UNKNOWN_REQUEST, f"no message handler for {type_url}")
+                    msg_events = domain(type_url, msg, simulate)
+                else:
+                    msg_events = handler.run(self, msg)
                 events.extend(msg_events)
                 logs.append({"msg_index": index, "events": [_event_json(e) for e in msg_events]})
         except TxRejectedError as exc:
             self._adopt(before)
             return DeliverResult(
                 exc.code,
+                exc.codespace,
                 f"failed to execute message; message index: {len(logs)}: {exc}"
                 if exc.code != ERR_OUT_OF_GAS
                 else str(exc),
@@ -324,6 +334,7 @@ class AuthBank:
             )
         return DeliverResult(
             0,
+            "",
             json.dumps(logs, separators=(",", ":")),
             checked.gas.used if simulate else checked.gas.limit or checked.gas.used,
             checked.gas.used,
@@ -386,15 +397,17 @@ class DeliverResult:
     """DeliverTx (or Simulate) outcome: SDK code, log, gas and events (ante + messages)."""
 
     code: int
+    codespace: str
     log: str
     gas_wanted: int
     gas_used: int
     events: tuple[Event, ...]
     msg_logs: tuple[dict[str, Any], ...]
 
-    @property
-    def codespace(self) -> str:
-        return "" if self.code == 0 else SDK_CODESPACE
+
+DomainExecutor = Callable[[str, Any, bool], list[Event]]
+"""Runs one exocore message ``(type_url, proto message, simulate)`` in the chain state and returns its
+events, or raises :class:`TxRejectedError`; with ``simulate`` it only checks (no effects)."""
 
 
 @dataclass(frozen=True)
@@ -403,6 +416,7 @@ class _Handler:
     gas: int
     signers: Callable[[Any], tuple[bytes, ...]]
     run: Callable[[AuthBank, Any], list[Event]]
+    domain: bool = False
 
 
 def _coins(coins: Any) -> list[tuple[str, int]]:
@@ -437,8 +451,67 @@ def _run_msg_send(bank: AuthBank, msg: Any) -> list[Event]:
     ]
 
 
+def _from_address(msg: Any) -> bytes:
+    if not msg.from_address:
+        raise TxRejectedError(ERR_INVALID_ADDRESS, "from_address: empty address string is not allowed")
+    return parse_account(msg.from_address)
+
+
+def _operator_signer(msg: Any) -> tuple[bytes, ...]:
+    """The operator signs messages about itself (x/operator ``from_address`` = operator)."""
+    operator = parse_account(msg.operator)
+    if msg.from_address and parse_account(msg.from_address) != operator:
+        raise TxRejectedError(
+            ERR_UNAUTHORIZED, f"signer {msg.from_address} is not the operator {msg.operator}: unauthorized"
+        )
+    return (operator,)
+
+
+def _avs_owner_signer(msg: Any) -> tuple[bytes, ...]:
+    """Only an AVS owner registers the AVS (x/avs: ``sender`` must be in ``avs_owner_addresses``)."""
+    signer = _from_address(msg)
+    if signer not in {parse_account(owner) for owner in msg.info.avs_owner_addresses}:
+        raise TxRejectedError(
+            ERR_UNAUTHORIZED, f"signer {msg.from_address} is not an owner of the AVS: unauthorized"
+        )
+    return (signer,)
+
+
+def _any_signer(msg: Any) -> tuple[bytes, ...]:
+    return (_from_address(msg),)
+
+
+def is_domain_msg(proto_msg: Any) -> bool:
+    """An exocore message (run by the chain state), not a bank one."""
+    return type(proto_msg) in _DOMAIN_SIGNERS
+
+
+def _not_run(_bank: AuthBank, _msg: Any) -> list[Event]:
+    raise AssertionError("exocore messages run through the DomainExecutor")
+
+
+EXOCORE_MSG_GAS: Final = 50_000
+"""Gas an exocore message costs on top of size and signatures (fixed: ``Simulate`` is exact)."""
+_DOMAIN_SIGNERS: Final[dict[Any, Callable[[Any], tuple[bytes, ...]]]] = {
+    devnet_tx.MsgRegisterOperator: _operator_signer,
+    devnet_tx.MsgOptIn: _operator_signer,
+    devnet_tx.MsgOptOut: _operator_signer,
+    devnet_tx.MsgRegisterAVS: _avs_owner_signer,
+    devnet_tx.MsgDelegate: _any_signer,
+    devnet_tx.MsgUndelegate: _any_signer,
+    devnet_tx.MsgSubmitRewardClaim: _any_signer,
+    devnet_tx.MsgSubmitSlashRequest: _any_signer,
+    devnet_tx.MsgSubmitEquivocationEvidence: _any_signer,
+}
+"""Exocore messages a signed transaction may carry (the rest of ``exocore.devnet.v1`` has no Cosmos
+message on a real node: oracle prices, validator power, fault knobs, block production)."""
+
 _HANDLERS: Final[dict[str, _Handler]] = {
     MSG_SEND_TYPE_URL: _Handler(bank_tx.MsgSend, MSG_SEND_GAS, _msg_send_signers, _run_msg_send),
+    **{
+        "/" + proto.DESCRIPTOR.full_name: _Handler(proto, EXOCORE_MSG_GAS, signers, _not_run, domain=True)
+        for proto, signers in _DOMAIN_SIGNERS.items()
+    },
 }
 
 
@@ -471,6 +544,11 @@ def decode_tx(raw: bytes) -> DecodedTx:
         for signer in handler.signers(msg):
             if signer not in signers:
                 signers.append(signer)
+        if any(_HANDLERS[url].domain for url, _ in messages):
+            # The chain state cannot undo an applied exocore message if a later one fails.
+            raise TxRejectedError(
+                ERR_INVALID_REQUEST, "an exocore message must be the last message of its transaction"
+            )
         messages.append((packed.type_url, msg))
     if auth_info.fee.payer or auth_info.fee.granter:
         raise TxRejectedError(ERR_INVALID_REQUEST, "the devnet supports neither fee payers nor fee grants")

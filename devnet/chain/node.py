@@ -28,6 +28,7 @@ from typing import Any, Final
 from devnet.chain.blockstore import (
     Block,
     BlockStore,
+    Event,
     TxResult,
     Validator,
     ValidatorUpdate,
@@ -35,12 +36,16 @@ from devnet.chain.blockstore import (
     next_block,
 )
 from devnet.chain.cosmos_tx import (
+    ERR_INVALID_REQUEST,
     AuthBank,
     DeliverResult,
+    DomainExecutor,
     TxRejectedError,
     is_cosmos_tx,
+    is_domain_msg,
     parse_account,
 )
+from devnet.chain.cosmos_tx import decode_tx as decode_cosmos_tx
 from devnet.chain.msgs import (
     SubmitEquivocation,
     SubmitRewardClaim,
@@ -51,7 +56,7 @@ from devnet.chain.msgs import (
     type_url,
 )
 from devnet.chain.params import Genesis
-from devnet.chain.state import CODESPACE, ChainRuleError, ChainState
+from devnet.chain.state import CODE_REJECTED, CODESPACE, ChainRuleError, ChainState
 from devnet.chain.views import StateViews
 from devnet.grpc.errors import InvalidRequestError, RequestRejectedError
 from relayer.errors import StorageError
@@ -150,7 +155,7 @@ class DevnetNode:
             for raw, stored in zip(block.txs, block.tx_results, strict=True):
                 if is_cosmos_tx(raw):
                     try:
-                        result = self._bank.deliver(raw, self.genesis.chain_id)
+                        result = self._bank.deliver(raw, self.genesis.chain_id, self._executor(raw))
                     except TxRejectedError as exc:
                         raise ReplayError(
                             f"block {height}: transaction {_tx_hash(raw)} is refused: {exc}"
@@ -303,7 +308,8 @@ class DevnetNode:
         nothing is included); a message failure is included with its code, as a node does."""
         with self._lock:
             self._open()
-            result = self._bank.deliver(raw, self.genesis.chain_id)
+            self._validate_basic(raw)
+            result = self._bank.deliver(raw, self.genesis.chain_id, self._executor(raw))
             tx_hash = _tx_hash(raw)
             self._txs.append(raw)
             self._results.append(
@@ -323,7 +329,39 @@ class DevnetNode:
     def simulate_tx(self, raw: bytes) -> DeliverResult:
         """``Simulate`` against the open block's state (raises :class:`TxRejectedError`)."""
         with self._lock:
-            return self._bank.simulate(raw, self.genesis.chain_id)
+            self._validate_basic(raw)
+            return self._bank.simulate(raw, self.genesis.chain_id, self._executor(raw))
+
+    @staticmethod
+    def _validate_basic(raw: bytes) -> None:
+        """Stateless checks of the exocore messages a transaction carries (their ``ValidateBasic``):
+        a malformed one is refused at CheckTx."""
+        for _, proto_msg in decode_cosmos_tx(raw).messages:
+            if is_domain_msg(proto_msg):
+                try:
+                    parse_msg(proto_msg)
+                except InvalidRequestError as exc:
+                    raise TxRejectedError(ERR_INVALID_REQUEST, f"{exc}: invalid request") from exc
+
+    def _executor(self, raw: bytes) -> DomainExecutor:
+        """Runs a transaction's exocore message in the chain state (check only when simulating)."""
+        tx_hash = _tx_hash(raw)
+
+        def run(type_url: str, proto_msg: Any, simulate: bool) -> list[Event]:
+            msg = parse_msg(proto_msg)
+            if simulate:
+                try:
+                    self._state.check_tx(msg)
+                except ChainRuleError as exc:
+                    raise TxRejectedError(CODE_REJECTED, str(exc), CODESPACE) from exc
+                return []
+            outcome = self._state.deliver_tx(msg, type_url, tx_hash, self._next_sequence)
+            if outcome.code != 0:
+                raise TxRejectedError(outcome.code, outcome.log, CODESPACE)
+            self._next_sequence += 1
+            return list(outcome.events)
+
+        return run
 
     @property
     def committed_bank(self) -> AuthBank:

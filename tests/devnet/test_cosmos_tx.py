@@ -3,7 +3,7 @@ cosmpy's ``LedgerClient`` exactly as against a real node."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,7 @@ from devnet.chain.node import DevnetNode
 from devnet.chain.params import DEFAULT_ACCOUNT_BALANCE_HUA, devnet_account_secret, devnet_accounts
 from devnet.grpc.cosmos import cosmos_tx_hash
 from devnet.grpc.server import DevnetGrpcServer
+from relayer.exocore.proto.devnet.v1 import tx_pb2 as devnet_tx
 from tests.support.devnet_rpc import IDENTITY
 from tests.support.devnet_world import CHAIN_ID, SEED, fixed_clock, genesis
 
@@ -160,7 +161,7 @@ def test_checktx_refusals_carry_sdk_codes_and_change_nothing(
     faucet = wallet("faucet")
     number = net.client.query_account(faucet.address()).number
     to = fresh_wallet("r").address()
-    raw = {
+    builders: dict[str, Callable[[], bytes]] = {
         "wrong_sequence": lambda: signed_send(faucet, to, 1, sequence=1, account_number=number),
         "wrong_chain": lambda: signed_send(
             faucet, to, 1, sequence=0, account_number=number, chain_id="other_1-1"
@@ -169,7 +170,8 @@ def test_checktx_refusals_carry_sdk_codes_and_change_nothing(
         "low_fee": lambda: signed_send(faucet, to, 1, sequence=0, account_number=number, fee=10),
         "low_gas": lambda: signed_send(faucet, to, 1, sequence=0, account_number=number, gas=100, fee=100),
         "garbage": lambda: b"\x0a\x03abc",
-    }[case]()
+    }
+    raw = builders[case]()
     response = broadcast(net, raw)
     assert (response.code, response.codespace) == (code, "sdk")
     assert log_part in response.raw_log
@@ -279,3 +281,66 @@ def test_server_reflection_lists_the_services(net: Net) -> None:
         "exocore.relay.v1.Query",
         "grpc.reflection.v1alpha.ServerReflection",
     } <= names
+
+
+def signed(sender: LocalWallet, msg: Any, *, sequence: int, account_number: int) -> bytes:
+    tx = Transaction()
+    tx.add_message(msg)
+    tx.seal(
+        SigningCfg.direct(sender.public_key(), sequence),
+        fee=TxFee(amount=f"{FEE}{cosmos_tx.BASE_DENOM}", gas_limit=GAS),
+    )
+    tx.sign(sender.signer(), CHAIN_ID, account_number)
+    tx.complete()
+    return bytes(tx.tx.SerializeToString())
+
+
+def register_operator(operator: LocalWallet, from_address: str = "") -> devnet_tx.MsgRegisterOperator:
+    return devnet_tx.MsgRegisterOperator(
+        operator=str(operator.address()),
+        reward_address="0x" + "ab" * 20,
+        commission_rate="0.1",
+        from_address=from_address,
+    )
+
+
+def test_exocore_message_in_a_signed_tx_applies_and_a_rule_failure_is_committed(net: Net) -> None:
+    operator = wallet("operator-1")
+    number = net.client.query_account(operator.address()).number
+    raw = signed(operator, register_operator(operator), sequence=0, account_number=number)
+    simulated = tx_grpc.ServiceStub(net.channel).Simulate(tx_service.SimulateRequest(tx_bytes=raw))
+    assert simulated.gas_info.gas_used > cosmos_tx.EXOCORE_MSG_GAS
+    assert broadcast(net, raw).code == 0
+    net.node.produce_block()
+    assert net.client.query_tx(cosmos_tx_hash(raw)).code == 0
+    assert str(operator.address()) in net.node.state.operators
+    # Registering again breaks a chain rule: committed with the devnet's code, fee and sequence spent.
+    again = signed(operator, register_operator(operator), sequence=1, account_number=number)
+    assert broadcast(net, again).code == 0
+    net.node.produce_block()
+    delivered = net.client.query_tx(cosmos_tx_hash(again))
+    assert (delivered.code, delivered.raw_log.startswith("failed to execute message")) == (1, True)
+    assert net.client.query_account(operator.address()).sequence == 2
+    # Both transactions replay identically.
+    restarted = DevnetNode(net.node.genesis, net.node.store, clock_ns=fixed_clock())
+    assert restarted.state_root() == net.node.state_root()
+
+
+def test_operator_messages_must_be_signed_by_the_operator(net: Net) -> None:
+    operator, other = wallet("operator-1"), wallet("operator-2")
+    number = net.client.query_account(other.address()).number
+    named = signed(
+        other, register_operator(operator, str(other.address())), sequence=0, account_number=number
+    )
+    response = broadcast(net, named)
+    assert (response.code, "is not the operator" in response.raw_log) == (cosmos_tx.ERR_UNAUTHORIZED, True)
+    implied = signed(other, register_operator(operator), sequence=0, account_number=number)
+    response = broadcast(net, implied)
+    assert (response.code, "pubKey does not match signer address" in response.raw_log) == (
+        cosmos_tx.ERR_INVALID_PUBKEY,
+        True,
+    )
+    malformed = devnet_tx.MsgRegisterOperator(operator=str(other.address()), reward_address="0x12")
+    response = broadcast(net, signed(other, malformed, sequence=0, account_number=number))
+    assert response.code == cosmos_tx.ERR_INVALID_REQUEST
+    assert net.node.pending_txs() == ()
