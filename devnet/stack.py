@@ -26,6 +26,7 @@ from devnet.chain.params import (
     USD_ONE,
     Genesis,
     GenesisAsset,
+    devnet_accounts,
     devnet_validators,
 )
 from devnet.chain.persistence import open_chain
@@ -119,6 +120,9 @@ def deploy_for_devnet(
         genesis_time_ns=time.time_ns(),
         epoch_blocks=epoch_blocks,
         assets=genesis_assets(deployment),
+        # Bank accounts for the devnet's actors (keys derived from the seed), so signed Cosmos
+        # transactions can pay fees from the first block.
+        accounts=devnet_accounts(seed),
     )
     return genesis, deployment
 
