@@ -33,10 +33,12 @@ from typing import Any, Final
 import ecdsa
 from cosmpy.crypto.hashfuncs import ripemd160
 from cosmpy.protos.cosmos.bank.v1beta1 import tx_pb2 as bank_tx
+from cosmpy.protos.cosmos.base.abci.v1beta1 import abci_pb2
 from cosmpy.protos.cosmos.crypto.secp256k1.keys_pb2 import PubKey as Secp256k1PubKey
 from cosmpy.protos.cosmos.tx.signing.v1beta1.signing_pb2 import SignMode
 from cosmpy.protos.cosmos.tx.v1beta1 import tx_pb2
 from ecdsa.util import sigdecode_string
+from google.protobuf.any_pb2 import Any as AnyProto
 from google.protobuf.message import DecodeError
 
 from devnet.chain.blockstore import Event
@@ -307,6 +309,7 @@ class AuthBank:
         before = self.snapshot()
         events = list(_ante_events(checked))
         logs: list[dict[str, Any]] = []
+        responses: list[Any] = []
         try:
             for index, (type_url, msg) in enumerate(checked.decoded.messages):
                 handler = _HANDLERS[type_url]
@@ -314,9 +317,12 @@ class AuthBank:
                 if handler.domain:
                     if domain is None:
                         raise TxRejectedError(ERR_UNKNOWN_REQUEST, f"no message handler for {type_url}")
-                    msg_events = domain(type_url, msg, simulate)
+                    msg_events, response = domain(type_url, msg, simulate)
                 else:
-                    msg_events = handler.run(self, msg)
+                    msg_events, response = handler.run(self, msg), bank_tx.MsgSendResponse()
+                packed = AnyProto()
+                packed.Pack(response, type_url_prefix="/")
+                responses.append(packed)
                 events.extend(msg_events)
                 logs.append({"msg_index": index, "events": [_event_json(e) for e in msg_events]})
         except TxRejectedError as exc:
@@ -331,6 +337,7 @@ class AuthBank:
                 checked.gas.used,
                 tuple(_ante_events(checked)),
                 (),
+                b"",
             )
         return DeliverResult(
             0,
@@ -340,6 +347,8 @@ class AuthBank:
             checked.gas.used,
             tuple(events),
             tuple(logs),
+            # DeliverTx data: TxMsgData with each message's response (0.47 fills msg_responses).
+            bytes(abci_pb2.TxMsgData(msg_responses=responses).SerializeToString()),
         )
 
 
@@ -403,11 +412,12 @@ class DeliverResult:
     gas_used: int
     events: tuple[Event, ...]
     msg_logs: tuple[dict[str, Any], ...]
+    data: bytes
 
 
-DomainExecutor = Callable[[str, Any, bool], list[Event]]
+DomainExecutor = Callable[[str, Any, bool], tuple[list[Event], Any]]
 """Runs one exocore message ``(type_url, proto message, simulate)`` in the chain state and returns its
-events, or raises :class:`TxRejectedError`; with ``simulate`` it only checks (no effects)."""
+events and response message, or raises :class:`TxRejectedError`; with ``simulate`` it only checks."""
 
 
 @dataclass(frozen=True)

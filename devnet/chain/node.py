@@ -77,6 +77,11 @@ TX_GAS: Final = 100_000
 FIRST_SEQUENCE: Final = 1
 
 
+def tx_pb_response(proto_msg: Any) -> Any:
+    """``exocore.devnet.v1.MsgX`` -> the generated ``MsgXResponse`` class."""
+    return getattr(tx, proto_msg.DESCRIPTOR.name + "Response")
+
+
 class ReplayError(StorageError):
     """Re-executing the stored blocks did not reproduce them: the files belong to another genesis or
     another version of the state machine."""
@@ -320,6 +325,7 @@ class DevnetNode:
                     gas_used=result.gas_used,
                     events=result.events,
                     codespace=result.codespace,
+                    data=result.data,
                 )
             )
             if len(self._txs) >= MAX_TXS_PER_BLOCK:
@@ -347,21 +353,44 @@ class DevnetNode:
         """Runs a transaction's exocore message in the chain state (check only when simulating)."""
         tx_hash = _tx_hash(raw)
 
-        def run(type_url: str, proto_msg: Any, simulate: bool) -> list[Event]:
+        def run(type_url: str, proto_msg: Any, simulate: bool) -> tuple[list[Event], Any]:
             msg = parse_msg(proto_msg)
             if simulate:
                 try:
                     self._state.check_tx(msg)
                 except ChainRuleError as exc:
                     raise TxRejectedError(CODE_REJECTED, str(exc), CODESPACE) from exc
-                return []
-            outcome = self._state.deliver_tx(msg, type_url, tx_hash, self._next_sequence)
+                return [], self._msg_response(proto_msg, msg, tx_hash, self._next_sequence)
+            # Ids in the response are computed before the message changes the state.
+            sequence = self._next_sequence
+            response = self._msg_response(proto_msg, msg, tx_hash, sequence)
+            outcome = self._state.deliver_tx(msg, type_url, tx_hash, sequence)
             if outcome.code != 0:
                 raise TxRejectedError(outcome.code, outcome.log, CODESPACE)
             self._next_sequence += 1
-            return list(outcome.events)
+            return list(outcome.events), response
 
         return run
+
+    def _msg_response(self, proto_msg: Any, msg: Any, tx_hash: str, sequence: int) -> Any:
+        """The ``Msg*Response`` a transaction's exocore message answers with (TxMsgData)."""
+        height = self._state.height + 1
+        if isinstance(msg, SubmitRewardClaim):
+            return tx.MsgSubmitRewardClaimResponse(
+                height=height, claim_id=self._state.claim_id_of(msg), tx_hash=tx_hash
+            )
+        if isinstance(msg, SubmitSlashRequest):
+            return tx.MsgSubmitSlashRequestResponse(
+                height=height, slash_id=self._state.slash_id_of_request(msg), tx_hash=tx_hash
+            )
+        if isinstance(msg, SubmitEquivocation):
+            return tx.MsgSubmitEquivocationEvidenceResponse(
+                height=height, slash_id=self._state.evidence_of(msg).evidence_id, tx_hash=tx_hash
+            )
+        if isinstance(proto_msg, tx.MsgUndelegate):
+            return tx.MsgUndelegateResponse(height=height, record_id=sequence)
+        response_type = tx_pb_response(proto_msg)
+        return response_type(height=height)
 
     @property
     def committed_bank(self) -> AuthBank:

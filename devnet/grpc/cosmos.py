@@ -416,6 +416,7 @@ def tx_response(block: Block, index: int) -> Any:
         codespace=result.codespace,
         code=result.code,
         raw_log=result.log,
+        data=result.data.hex().upper(),
         gas_wanted=result.gas_wanted,
         gas_used=result.gas_used,
         timestamp=rfc3339_nano(block.time_ns),

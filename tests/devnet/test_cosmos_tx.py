@@ -19,6 +19,7 @@ from cosmpy.protos.cosmos.auth.v1beta1 import query_pb2 as auth_query
 from cosmpy.protos.cosmos.auth.v1beta1 import query_pb2_grpc as auth_grpc
 from cosmpy.protos.cosmos.bank.v1beta1 import query_pb2 as bank_query
 from cosmpy.protos.cosmos.bank.v1beta1 import query_pb2_grpc as bank_grpc
+from cosmpy.protos.cosmos.base.abci.v1beta1 import abci_pb2
 from cosmpy.protos.cosmos.staking.v1beta1 import query_pb2 as staking_query
 from cosmpy.protos.cosmos.staking.v1beta1 import query_pb2_grpc as staking_grpc
 from cosmpy.protos.cosmos.tx.v1beta1 import service_pb2 as tx_service
@@ -311,8 +312,15 @@ def test_exocore_message_in_a_signed_tx_applies_and_a_rule_failure_is_committed(
     simulated = tx_grpc.ServiceStub(net.channel).Simulate(tx_service.SimulateRequest(tx_bytes=raw))
     assert simulated.gas_info.gas_used > cosmos_tx.EXOCORE_MSG_GAS
     assert broadcast(net, raw).code == 0
-    net.node.produce_block()
-    assert net.client.query_tx(cosmos_tx_hash(raw)).code == 0
+    height = net.node.produce_block().height
+    got = tx_grpc.ServiceStub(net.channel).GetTx(tx_service.GetTxRequest(hash=cosmos_tx_hash(raw)))
+    assert got.tx_response.code == 0
+    assert got.tx.body.messages[0].type_url == "/exocore.devnet.v1.MsgRegisterOperator"
+    # DeliverTx data is TxMsgData carrying the message's response, as the SDK returns it.
+    data = abci_pb2.TxMsgData.FromString(bytes.fromhex(got.tx_response.data))
+    response = devnet_tx.MsgRegisterOperatorResponse()
+    assert data.msg_responses[0].Unpack(response)
+    assert response.height == height
     assert str(operator.address()) in net.node.state.operators
     # Registering again breaks a chain rule: committed with the devnet's code, fee and sequence spent.
     again = signed(operator, register_operator(operator), sequence=1, account_number=number)
