@@ -28,7 +28,7 @@ from devnet.chain.params import DEVNET_LZ_CHAIN_ID
 from devnet.runtime import ExocoreDevnet
 from relayer.exocore.proto.avs.v1 import query_pb2 as avs_query
 from tests.devnet.test_rpc_search import root_from_aunts
-from tests.devnet.world import CHAIN_ID, EPOCH_BLOCKS, genesis
+from tests.support.devnet_world import CHAIN_ID, EPOCH_BLOCKS, genesis
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("rpc_cosmjs.mjs")

@@ -21,11 +21,11 @@ from devnet.rpc.server import CometRpcServer
 from devnet.runtime import genesis_doc
 from relayer.exocore.proto.avs.v1 import query_pb2 as avs_query
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs
-from tests.devnet.chain import CHAIN_ID, GENESIS_TIME_NS, VALIDATORS, grow
-from tests.devnet.conftest import IDENTITY
-from tests.devnet.fakes import InMemoryChainQueries
-from tests.devnet.world import WETH, World
-from tests.devnet.world import genesis as world_genesis
+from tests.support.devnet_chain import CHAIN_ID, GENESIS_TIME_NS, VALIDATORS, grow
+from tests.support.devnet_fakes import InMemoryChainQueries
+from tests.support.devnet_rpc import IDENTITY
+from tests.support.devnet_world import WETH, World
+from tests.support.devnet_world import genesis as world_genesis
 
 SEARCH_CHAIN_HEIGHT = 40
 AVS = "0x" + "aa" * 20
@@ -522,6 +522,8 @@ def test_every_grpc_query_method_is_reachable_over_abci(chain: Served) -> None:
     services = {path.split("/")[1] for path in handlers}
     assert services == {
         "cosmos.base.tendermint.v1beta1.Service",
+        "cosmos.consensus.v1.Query",
+        "cosmos.staking.v1beta1.Query",
         "exocore.avs.v1.Query",
         "exocore.feedistribution.v1.Query",
         "exocore.operator.v1.Query",
