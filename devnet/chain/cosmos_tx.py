@@ -65,6 +65,7 @@ ERR_OUT_OF_GAS: Final = 11
 ERR_INSUFFICIENT_FEE: Final = 13
 ERR_NO_SIGNATURES: Final = 15
 ERR_INVALID_REQUEST: Final = 18
+ERR_TX_TIMEOUT_HEIGHT: Final = 30
 ERR_WRONG_SEQUENCE: Final = 32
 
 MIN_GAS_PRICE_HUA: Final = 1
@@ -188,16 +189,18 @@ class AuthBank:
 
     # ------------------------------------------------------------------ transactions
 
-    def check(self, raw: bytes, chain_id: str, *, simulate: bool = False) -> CheckedTx:
+    def check(self, raw: bytes, chain_id: str, *, simulate: bool = False, height: int = 0) -> CheckedTx:
         """Run the ante chain on a scratch copy: the decoded tx and its gas, or :class:`TxRejectedError`."""
         scratch = self.snapshot()
-        return scratch._ante(raw, chain_id, simulate=simulate)
+        return scratch._ante(raw, chain_id, simulate=simulate, height=height)
 
-    def deliver(self, raw: bytes, chain_id: str, domain: DomainExecutor | None = None) -> DeliverResult:
+    def deliver(
+        self, raw: bytes, chain_id: str, domain: DomainExecutor | None = None, *, height: int = 0
+    ) -> DeliverResult:
         """CheckTx then DeliverTx against this state. Raises :class:`TxRejectedError` when the ante chain
         refuses (nothing changed); otherwise the result (code 0, or a message failure)."""
         scratch = self.snapshot()
-        checked = scratch._ante(raw, chain_id, simulate=False)
+        checked = scratch._ante(raw, chain_id, simulate=False, height=height)
         self._adopt(scratch)
         return self._run_msgs(checked, simulate=False, domain=domain)
 
@@ -205,16 +208,19 @@ class AuthBank:
         self.accounts, self.balances = other.accounts, other.balances
         self.next_account_number = other.next_account_number
 
-    def simulate(self, raw: bytes, chain_id: str, domain: DomainExecutor | None = None) -> DeliverResult:
+    def simulate(
+        self, raw: bytes, chain_id: str, domain: DomainExecutor | None = None, *, height: int = 0
+    ) -> DeliverResult:
         """``Simulate``: ante chain without signature or fee checks, then the messages, on a copy."""
         scratch = self.snapshot()
-        checked = scratch._ante(raw, chain_id, simulate=True)
+        checked = scratch._ante(raw, chain_id, simulate=True, height=height)
         result = scratch._run_msgs(checked, simulate=True, domain=domain)
         if result.code != 0:
             raise TxRejectedError(result.code, result.log, result.codespace)
         return result
 
-    def _ante(self, raw: bytes, chain_id: str, *, simulate: bool) -> CheckedTx:
+    def _ante(self, raw: bytes, chain_id: str, *, simulate: bool, height: int = 0) -> CheckedTx:
+        """The ante chain at block ``height`` (0: skip the timeout-height check)."""
         decoded = decode_tx(raw)
         body, auth_info = decoded.body, decoded.auth_info
         fee = auth_info.fee
@@ -242,6 +248,11 @@ class AuthBank:
                 ERR_INVALID_REQUEST,
                 f"maximum number of characters is {MAX_MEMO_CHARACTERS} "
                 f"but received {len(body.memo)} characters",
+            )
+        timeout = int(body.timeout_height)
+        if timeout and height > timeout:
+            raise TxRejectedError(
+                ERR_TX_TIMEOUT_HEIGHT, f"block height: {height}, timeout height: {timeout}: tx timeout height"
             )
         gas = GasMeter(None if simulate else gas_limit)
         gas.consume(TX_SIZE_COST_PER_BYTE * len(raw), "txSize")

@@ -160,7 +160,9 @@ class DevnetNode:
             for raw, stored in zip(block.txs, block.tx_results, strict=True):
                 if is_cosmos_tx(raw):
                     try:
-                        result = self._bank.deliver(raw, self.genesis.chain_id, self._executor(raw))
+                        result = self._bank.deliver(
+                            raw, self.genesis.chain_id, self._executor(raw), height=height
+                        )
                     except TxRejectedError as exc:
                         raise ReplayError(
                             f"block {height}: transaction {_tx_hash(raw)} is refused: {exc}"
@@ -312,9 +314,9 @@ class DevnetNode:
         A refusal by the ante chain raises :class:`TxRejectedError` (CheckTx failure: nothing changes,
         nothing is included); a message failure is included with its code, as a node does."""
         with self._lock:
-            self._open()
+            height = self._open()
             self._validate_basic(raw)
-            result = self._bank.deliver(raw, self.genesis.chain_id, self._executor(raw))
+            result = self._bank.deliver(raw, self.genesis.chain_id, self._executor(raw), height=height)
             tx_hash = _tx_hash(raw)
             self._txs.append(raw)
             self._results.append(
@@ -336,7 +338,8 @@ class DevnetNode:
         """``Simulate`` against the open block's state (raises :class:`TxRejectedError`)."""
         with self._lock:
             self._validate_basic(raw)
-            return self._bank.simulate(raw, self.genesis.chain_id, self._executor(raw))
+            height = self._state.height + 1
+            return self._bank.simulate(raw, self.genesis.chain_id, self._executor(raw), height=height)
 
     @staticmethod
     def _validate_basic(raw: bytes) -> None:

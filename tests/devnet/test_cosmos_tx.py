@@ -87,12 +87,14 @@ def signed_send(
     chain_id: str = CHAIN_ID,
     gas: int = GAS,
     fee: int = FEE,
+    timeout_height: int | None = None,
 ) -> bytes:
     tx = Transaction()
     tx.add_message(create_bank_send_msg(sender.address(), to, amount, cosmos_tx.BASE_DENOM))
     tx.seal(
         SigningCfg.direct(sender.public_key(), sequence),
         fee=TxFee(amount=f"{fee}{cosmos_tx.BASE_DENOM}", gas_limit=gas),
+        timeout_height=timeout_height,
     )
     tx.sign(sender.signer(), chain_id, account_number)
     tx.complete()
@@ -154,6 +156,7 @@ def test_simulate_reports_the_gas_delivery_uses(net: Net) -> None:
         ("low_fee", cosmos_tx.ERR_INSUFFICIENT_FEE, f"insufficient fees; got: 10hua required: {FEE}hua"),
         ("low_gas", cosmos_tx.ERR_OUT_OF_GAS, "out of gas"),
         ("garbage", cosmos_tx.ERR_TX_DECODE, "tx parse error"),
+        ("timed_out", cosmos_tx.ERR_TX_TIMEOUT_HEIGHT, "block height: 2, timeout height: 1"),
     ],
 )
 def test_checktx_refusals_carry_sdk_codes_and_change_nothing(
@@ -171,6 +174,7 @@ def test_checktx_refusals_carry_sdk_codes_and_change_nothing(
         "low_fee": lambda: signed_send(faucet, to, 1, sequence=0, account_number=number, fee=10),
         "low_gas": lambda: signed_send(faucet, to, 1, sequence=0, account_number=number, gas=100, fee=100),
         "garbage": lambda: b"\x0a\x03abc",
+        "timed_out": lambda: signed_send(faucet, to, 1, sequence=0, account_number=number, timeout_height=1),
     }
     raw = builders[case]()
     response = broadcast(net, raw)
