@@ -14,10 +14,11 @@ changes (fees move to the fee collector module account); the state changes only 
 :meth:`AuthBank.check` (no effects) and :meth:`AuthBank.deliver` (effects, or none on failure).
 
 Differences from a real Exocore node: Exocore (Ethermint) accounts use ``ethsecp256k1`` keys
-(address = last 20 bytes of keccak256 of the uncompressed key, signatures over keccak256). The
-devnet also accepts the standard ``cosmos.crypto.secp256k1.PubKey`` (address = ripemd160(sha256(key)),
-signature over sha256) that cosmpy signs with, and reports ``BaseAccount`` rather than Ethermint's
-``EthAccount``. Gas is a fixed schedule, not metered store access.
+(address = last 20 bytes of keccak256 of the uncompressed key, signatures over keccak256), which the
+devnet accepts; it also accepts the standard ``cosmos.crypto.secp256k1.PubKey`` (address =
+ripemd160(sha256(key)), signature over sha256) that cosmpy signs with, which Exocore refuses. It
+reports ``BaseAccount`` rather than Ethermint's ``EthAccount``. Gas is a fixed schedule, not
+metered store access.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from cosmpy.protos.cosmos.crypto.secp256k1.keys_pb2 import PubKey as Secp256k1Pu
 from cosmpy.protos.cosmos.tx.signing.v1beta1.signing_pb2 import SignMode
 from cosmpy.protos.cosmos.tx.v1beta1 import tx_pb2
 from ecdsa.util import sigdecode_string
+from eth_utils.crypto import keccak
 from google.protobuf.any_pb2 import Any as AnyProto
 from google.protobuf.message import DecodeError
 
@@ -83,6 +85,12 @@ MAX_GAS_WANTED: Final = 2**63 - 1
 MAX_MEMO_CHARACTERS: Final = 256
 """x/auth default ``max_memo_characters``."""
 SECP256K1_PUBKEY_TYPE_URL: Final = "/" + Secp256k1PubKey.DESCRIPTOR.full_name
+ETH_SECP256K1_PUBKEY_TYPE_URL: Final = "/ethermint.crypto.v1.ethsecp256k1.PubKey"
+"""The key type Exocore (Ethermint) accounts use."""
+SIG_VERIFY_COST_ETH_SECP256K1: Final = 21_000
+"""Ethermint's ante gas for one ethsecp256k1 signature (``secp256k1VerifyCost``)."""
+ETH_SIGNATURE_BYTES: Final = 65
+"""Ethermint signatures are r||s||v; v is dropped before verification."""
 MSG_SEND_TYPE_URL: Final = "/" + bank_tx.MsgSend.DESCRIPTOR.full_name
 FEE_COLLECTOR: Final = hashlib.sha256(b"fee_collector").digest()[:20]
 """Module account address of ``fee_collector`` (``authtypes.NewModuleAddress``)."""
@@ -134,7 +142,7 @@ class Account:
     address: bytes
     number: int
     sequence: int = 0
-    pubkey: bytes | None = None
+    pubkey: PublicKey | None = None
 
 
 @dataclass
@@ -289,13 +297,13 @@ class AuthBank:
                     ERR_UNKNOWN_ADDRESS, f"account {bech32_account(signer)} does not exist: unknown address"
                 )
             pubkey = _pubkey(info, account)
-            if account_address(pubkey) != signer:
+            if pubkey.address() != signer:
                 raise TxRejectedError(
                     ERR_INVALID_PUBKEY,
                     f"pubKey does not match signer address {bech32_account(signer)} "
                     f"with signer index: {index}",
                 )
-            gas.consume(SIG_VERIFY_COST_SECP256K1, "ante verify: secp256k1")
+            gas.consume(pubkey.verify_gas, "ante verify: secp256k1")
             if info.mode_info.single.mode != SignMode.SIGN_MODE_DIRECT:
                 raise TxRejectedError(ERR_INVALID_REQUEST, "only SIGN_MODE_DIRECT is supported by the devnet")
             if int(info.sequence) != account.sequence:
@@ -304,7 +312,7 @@ class AuthBank:
                     f"account sequence mismatch, expected {account.sequence}, got {info.sequence}: "
                     "incorrect account sequence",
                 )
-            if not simulate and not _verify(pubkey, signature, decoded.sign_doc(chain_id, account.number)):
+            if not simulate and not pubkey.verify(signature, decoded.sign_doc(chain_id, account.number)):
                 raise TxRejectedError(
                     ERR_UNAUTHORIZED,
                     f"signature verification failed; please verify account number ({account.number}) and "
@@ -602,32 +610,60 @@ def _fee_amount(fee: Any) -> int:
     return total
 
 
-def _pubkey(info: Any, account: Account) -> bytes:
+@dataclass(frozen=True, slots=True)
+class PublicKey:
+    """An account key: ``cosmos.crypto.secp256k1`` or Ethermint's ``ethsecp256k1`` (both 33-byte
+    compressed secp256k1 points; they differ in address derivation and in the signed digest)."""
+
+    type_url: str
+    key: bytes
+
+    @property
+    def is_eth(self) -> bool:
+        return self.type_url == ETH_SECP256K1_PUBKEY_TYPE_URL
+
+    def address(self) -> bytes:
+        if self.is_eth:
+            point = ecdsa.VerifyingKey.from_string(self.key, curve=ecdsa.SECP256k1).to_string("raw")
+            return bytes(keccak(point)[12:])
+        return account_address(self.key)
+
+    @property
+    def verify_gas(self) -> int:
+        return SIG_VERIFY_COST_ETH_SECP256K1 if self.is_eth else SIG_VERIFY_COST_SECP256K1
+
+    def verify(self, signature: bytes, sign_doc: bytes) -> bool:
+        """r||s (ethsecp256k1 also r||s||v) over sha256 / keccak256 of the sign doc, low-S only (both
+        the SDK and go-ethereum refuse malleable signatures)."""
+        if self.is_eth and len(signature) == ETH_SIGNATURE_BYTES:
+            signature = signature[:-1]
+        if len(signature) != 64 or int.from_bytes(signature[32:], "big") > _SECP256K1_HALF_ORDER:
+            return False
+        digest = bytes(keccak(sign_doc)) if self.is_eth else hashlib.sha256(sign_doc).digest()
+        try:
+            key = ecdsa.VerifyingKey.from_string(self.key, curve=ecdsa.SECP256k1)
+            return bool(key.verify_digest(signature, digest, sigdecode=sigdecode_string))
+        except (ecdsa.BadSignatureError, ecdsa.MalformedPointError, ValueError):
+            return False
+
+
+def _pubkey(info: Any, account: Account) -> PublicKey:
     if not info.HasField("public_key"):
         if account.pubkey is None:
             raise TxRejectedError(ERR_INVALID_PUBKEY, "pubkey on account is not set")
         return account.pubkey
-    if info.public_key.type_url != SECP256K1_PUBKEY_TYPE_URL:
-        raise TxRejectedError(ERR_INVALID_PUBKEY, f"unsupported public key type {info.public_key.type_url}")
+    type_url = info.public_key.type_url
+    if type_url not in (SECP256K1_PUBKEY_TYPE_URL, ETH_SECP256K1_PUBKEY_TYPE_URL):
+        raise TxRejectedError(ERR_INVALID_PUBKEY, f"unsupported public key type {type_url}")
+    # Both key messages are `bytes key = 1`.
     key = Secp256k1PubKey()
     key.ParseFromString(info.public_key.value)
     if len(key.key) != 33:
         raise TxRejectedError(ERR_INVALID_PUBKEY, "secp256k1 public key must be 33 bytes compressed")
-    return bytes(key.key)
+    return PublicKey(type_url, bytes(key.key))
 
 
 _SECP256K1_HALF_ORDER: Final = ecdsa.SECP256k1.order // 2
-
-
-def _verify(pubkey: bytes, signature: bytes, sign_doc: bytes) -> bool:
-    """64-byte r||s over sha256(sign_doc), low-S only (the SDK refuses malleable signatures)."""
-    if len(signature) != 64 or int.from_bytes(signature[32:], "big") > _SECP256K1_HALF_ORDER:
-        return False
-    try:
-        key = ecdsa.VerifyingKey.from_string(pubkey, curve=ecdsa.SECP256k1, hashfunc=hashlib.sha256)
-        return bool(key.verify(signature, sign_doc, sigdecode=sigdecode_string))
-    except (ecdsa.BadSignatureError, ecdsa.MalformedPointError, ValueError):
-        return False
 
 
 def _ante_events(checked: CheckedTx) -> list[Event]:

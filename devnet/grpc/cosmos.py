@@ -121,9 +121,10 @@ def _denom(denom: str) -> str:
 def base_account(account: cosmos_tx.Account) -> Any:
     pub_key = None
     if account.pubkey is not None:
+        # ethsecp256k1's PubKey has the same single `bytes key = 1` field.
         pub_key = AnyProto(
-            type_url=cosmos_tx.SECP256K1_PUBKEY_TYPE_URL,
-            value=Secp256k1PubKey(key=account.pubkey).SerializeToString(),
+            type_url=account.pubkey.type_url,
+            value=Secp256k1PubKey(key=account.pubkey.key).SerializeToString(),
         )
     return auth_pb2.BaseAccount(
         address=bech32_account(account.address),

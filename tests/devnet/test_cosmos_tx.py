@@ -3,10 +3,12 @@ cosmpy's ``LedgerClient`` exactly as against a real node."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import ecdsa
 import grpc
 import pytest
 from cosmpy.aerial.client import LedgerClient, NetworkConfig
@@ -15,15 +17,24 @@ from cosmpy.aerial.tx import SigningCfg, Transaction, TxFee
 from cosmpy.aerial.wallet import LocalWallet
 from cosmpy.crypto.address import Address
 from cosmpy.crypto.keypairs import PrivateKey
+from cosmpy.protos.cosmos.auth.v1beta1 import auth_pb2
 from cosmpy.protos.cosmos.auth.v1beta1 import query_pb2 as auth_query
 from cosmpy.protos.cosmos.auth.v1beta1 import query_pb2_grpc as auth_grpc
 from cosmpy.protos.cosmos.bank.v1beta1 import query_pb2 as bank_query
 from cosmpy.protos.cosmos.bank.v1beta1 import query_pb2_grpc as bank_grpc
+from cosmpy.protos.cosmos.bank.v1beta1 import tx_pb2 as bank_tx
 from cosmpy.protos.cosmos.base.abci.v1beta1 import abci_pb2
+from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
+from cosmpy.protos.cosmos.crypto.secp256k1.keys_pb2 import PubKey as Secp256k1PubKey
 from cosmpy.protos.cosmos.staking.v1beta1 import query_pb2 as staking_query
 from cosmpy.protos.cosmos.staking.v1beta1 import query_pb2_grpc as staking_grpc
+from cosmpy.protos.cosmos.tx.signing.v1beta1.signing_pb2 import SignMode
 from cosmpy.protos.cosmos.tx.v1beta1 import service_pb2 as tx_service
 from cosmpy.protos.cosmos.tx.v1beta1 import service_pb2_grpc as tx_grpc
+from cosmpy.protos.cosmos.tx.v1beta1 import tx_pb2
+from ecdsa.util import sigencode_string_canonize
+from eth_utils.crypto import keccak
+from google.protobuf.any_pb2 import Any as AnyProto
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from devnet.chain import cosmos_tx
@@ -356,3 +367,73 @@ def test_operator_messages_must_be_signed_by_the_operator(net: Net) -> None:
     response = broadcast(net, signed(other, malformed, sequence=0, account_number=number))
     assert response.code == cosmos_tx.ERR_INVALID_REQUEST
     assert net.node.pending_txs() == ()
+
+
+def eth_signed_send(
+    secret: bytes,
+    sender: str,
+    to: str,
+    amount: int,
+    *,
+    account_number: int,
+    sequence: int = 0,
+    digest: Callable[[bytes], bytes] = keccak,
+) -> bytes:
+    """A MsgSend signed the way an Exocore (Ethermint) wallet signs: ethsecp256k1 key, keccak256
+    digest, 65-byte r||s||v signature."""
+    key = ecdsa.SigningKey.from_string(secret, curve=ecdsa.SECP256k1)
+    compressed = key.get_verifying_key().to_string("compressed")
+    send = bank_tx.MsgSend(from_address=sender, to_address=to, amount=[Coin(denom="hua", amount=str(amount))])
+    body = tx_pb2.TxBody(
+        messages=[AnyProto(type_url=cosmos_tx.MSG_SEND_TYPE_URL, value=send.SerializeToString())]
+    )
+    auth_info = tx_pb2.AuthInfo(
+        signer_infos=[
+            tx_pb2.SignerInfo(
+                public_key=AnyProto(
+                    type_url=cosmos_tx.ETH_SECP256K1_PUBKEY_TYPE_URL,
+                    value=Secp256k1PubKey(key=compressed).SerializeToString(),
+                ),
+                mode_info=tx_pb2.ModeInfo(single=tx_pb2.ModeInfo.Single(mode=SignMode.SIGN_MODE_DIRECT)),
+                sequence=sequence,
+            )
+        ],
+        fee=tx_pb2.Fee(amount=[Coin(denom="hua", amount=str(10 * GAS))], gas_limit=GAS),
+    )
+    body_bytes, auth_bytes = body.SerializeToString(), auth_info.SerializeToString()
+    doc = tx_pb2.SignDoc(
+        body_bytes=body_bytes, auth_info_bytes=auth_bytes, chain_id=CHAIN_ID, account_number=account_number
+    )
+    signature = key.sign_digest_deterministic(
+        digest(doc.SerializeToString()), sigencode=sigencode_string_canonize
+    )
+    raw = tx_pb2.TxRaw(body_bytes=body_bytes, auth_info_bytes=auth_bytes, signatures=[signature + b"\x1b"])
+    return bytes(raw.SerializeToString())
+
+
+def test_ethsecp256k1_accounts_sign_like_exocore_wallets(net: Net) -> None:
+    secret = devnet_account_secret(SEED, "eth-wallet")
+    point = ecdsa.SigningKey.from_string(secret, curve=ecdsa.SECP256k1).get_verifying_key().to_string("raw")
+    eth_address = cosmos_tx.bech32_account(bytes(keccak(point)[12:]))
+    net.client.send_tokens(Address(eth_address), 10**18, "hua", wallet("faucet"))
+    net.node.produce_block()
+    number = net.client.query_account(Address(eth_address)).number
+    raw = eth_signed_send(secret, eth_address, str(wallet("faucet").address()), 5, account_number=number)
+    assert broadcast(net, raw).code == 0
+    net.node.produce_block()
+    assert net.client.query_tx(cosmos_tx_hash(raw)).code == 0
+    account = auth_grpc.QueryStub(net.channel).Account(auth_query.QueryAccountRequest(address=eth_address))
+    base = auth_pb2.BaseAccount()
+    assert account.account.Unpack(base)
+    assert (base.sequence, base.pub_key.type_url) == (1, cosmos_tx.ETH_SECP256K1_PUBKEY_TYPE_URL)
+    # The same key signing sha256 of the sign doc (cosmos secp256k1 rules) does not verify.
+    sha_signed = eth_signed_send(
+        secret,
+        eth_address,
+        eth_address,
+        1,
+        account_number=number,
+        sequence=1,
+        digest=lambda doc: hashlib.sha256(doc).digest(),
+    )
+    assert broadcast(net, sha_signed).code == cosmos_tx.ERR_UNAUTHORIZED
