@@ -21,11 +21,13 @@ from web3.types import TxParams, Wei
 from devnet.anvil import AnvilConfig, AnvilNode
 from devnet.chain.params import (
     DEFAULT_CHAIN_ID,
+    DEVNET_ACCOUNT_NAMES,
     DEVNET_LZ_CHAIN_ID,
     GENESIS_VALSET_NONCE,
     USD_ONE,
     Genesis,
     GenesisAsset,
+    devnet_account_secret,
     devnet_accounts,
     devnet_validators,
 )
@@ -142,6 +144,15 @@ def endpoints(
             "block_time_ms": block_time_ms,
             "epoch_blocks": genesis.epoch_blocks,
             "lz_chain_id": DEVNET_LZ_CHAIN_ID,
+            # Dev keys of the accounts funded at genesis (derived from the public devnet seed, like
+            # anvil's dev accounts): clients sign Cosmos transactions with them.
+            "accounts": {
+                name: {
+                    "address": account.address,
+                    "secret_key": devnet_account_secret(genesis.seed, name).hex(),
+                }
+                for name, account in zip(DEVNET_ACCOUNT_NAMES, devnet_accounts(genesis.seed), strict=True)
+            },
         },
         "l1": {
             "chain_id": deployment["chain_id"],

@@ -37,17 +37,26 @@ from eth_utils.crypto import keccak
 from google.protobuf.any_pb2 import Any as AnyProto
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from devnet import scenario as sc
 from devnet.chain import cosmos_tx
 from devnet.chain.blockstore import BlockStore
 from devnet.chain.node import DevnetNode
-from devnet.chain.params import DEFAULT_ACCOUNT_BALANCE_HUA, devnet_account_secret, devnet_accounts
+from devnet.chain.params import (
+    DEFAULT_ACCOUNT_BALANCE_HUA,
+    USD_ONE,
+    GenesisAsset,
+    devnet_account_secret,
+    devnet_accounts,
+)
 from devnet.grpc.cosmos import cosmos_tx_hash
 from devnet.grpc.server import DevnetGrpcServer
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as devnet_tx
 from tests.support.devnet_rpc import IDENTITY
-from tests.support.devnet_world import CHAIN_ID, SEED, fixed_clock, genesis
+from tests.support.devnet_world import CHAIN_ID, SEED, WETH, fixed_clock, genesis
 
 GAS = 200_000
+SCENARIO_BLOCK_TIME_S = 0.05
+"""Block timer of the scenario-client test's node: the client waits for its transactions' blocks."""
 FEE = GAS * cosmos_tx.MIN_GAS_PRICE_HUA
 
 
@@ -437,3 +446,33 @@ def test_ethsecp256k1_accounts_sign_like_exocore_wallets(net: Net) -> None:
         digest=lambda doc: hashlib.sha256(doc).digest(),
     )
     assert broadcast(net, sha_signed).code == cosmos_tx.ERR_UNAUTHORIZED
+
+
+def test_scenario_client_sends_reports_as_signed_transactions() -> None:
+    node = DevnetNode(
+        genesis(accounts=devnet_accounts(SEED), assets=(GenesisAsset(WETH, 18, 2000 * USD_ONE),)),
+        BlockStore(CHAIN_ID),
+        block_time_s=SCENARIO_BLOCK_TIME_S,
+    )
+    server = DevnetGrpcServer(node.store, IDENTITY, queries=node, driver=node, cosmos=node)
+    server.start()
+    node.start()
+    submitter = devnet_account_secret(SEED, "relayer")
+    try:
+        with sc.ScenarioClient(server.target, CHAIN_ID, submitter_key=submitter) as client:
+            (operator,) = client.register_operators(1, ["0.1"])
+            staker = sc.staker_address(client.seed, 0)
+            response = client.send("Delegate", sc.delegate_msg(staker, WETH, operator, 10**18))
+            assert isinstance(response, devnet_tx.MsgDelegateResponse)
+            block = node.store.get(response.height)
+            assert block is not None
+            (signed_tx,) = [raw for raw in block.txs if cosmos_tx.is_cosmos_tx(raw)]
+            assert cosmos_tx.decode_tx(signed_tx).signers == (bytes(wallet("relayer").address()),)
+            assert net_sequence(node, "relayer") == 1
+    finally:
+        node.stop()
+        server.stop()
+
+
+def net_sequence(node: DevnetNode, name: str) -> int:
+    return node.committed_bank.accounts[bytes(wallet(name).address())].sequence
