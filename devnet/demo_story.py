@@ -332,7 +332,7 @@ class Demo:
         self.api.start()
         self.http = httpx.Client(base_url=self.api.url, timeout=API_REQUEST_TIMEOUT_S)
         exocore = self.stack.manifest["exocore"]
-        self.client = ScenarioClient(exocore["grpc_target"], exocore["chain_id"])
+        self.client = ScenarioClient.for_manifest(exocore)
         self.w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
         contracts = self.stack.manifest["l1"]["contracts"]
         self.gateway = contract_at(self.w3, ContractName.EXOCORE_GATEWAY, contracts["gateway"])

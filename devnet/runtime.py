@@ -95,7 +95,7 @@ class ExocoreDevnet:
         store = self.node.store
         # abci_query runs the gRPC server's own query handlers over the node. Wired once the RPC
         # address is known (GetNodeInfo reports it); the URL is published only after start().
-        handlers = query_method_handlers(store, self.identity, self.node, comet_rpc_address)
+        handlers = query_method_handlers(store, self.identity, self.node, comet_rpc_address, cosmos=self.node)
         router = AbciQueryRouter(handlers, lambda: store.latest_height or 0, self.identity.app_version)
         self.rpc.serve_abci_queries(router)
         self.grpc = DevnetGrpcServer(
@@ -103,6 +103,7 @@ class ExocoreDevnet:
             self.identity,
             queries=self.node,
             driver=self.node,
+            cosmos=self.node,
             host=self._host,
             port=self._grpc_port,
             comet_rpc_address=comet_rpc_address,

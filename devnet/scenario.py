@@ -1,4 +1,5 @@
-"""Drive a devnet like a real client: build, sign and send ``exocore.devnet.v1`` messages over gRPC.
+"""Drive a devnet like a real client: build, sign and send ``exocore.devnet.v1`` messages over gRPC
+(as signed Cosmos transactions where the client has a funded key, see :class:`ScenarioClient`).
 
 Two layers:
 
@@ -27,8 +28,18 @@ from pathlib import Path
 from typing import Any, Final
 
 import grpc
+from cosmpy.aerial.tx import SigningCfg, Transaction, TxFee
+from cosmpy.aerial.wallet import LocalWallet
+from cosmpy.crypto.keypairs import PrivateKey
+from cosmpy.protos.cosmos.auth.v1beta1 import auth_pb2
+from cosmpy.protos.cosmos.auth.v1beta1 import query_pb2 as auth_query
+from cosmpy.protos.cosmos.auth.v1beta1 import query_pb2_grpc as auth_grpc
+from cosmpy.protos.cosmos.base.abci.v1beta1 import abci_pb2
+from cosmpy.protos.cosmos.tx.v1beta1 import service_pb2 as cosmos_tx_service
+from cosmpy.protos.cosmos.tx.v1beta1 import service_pb2_grpc as cosmos_tx_grpc
 from eth_utils.crypto import keccak
 
+from relayer.errors import ProtocolError
 from relayer.exocore.proto.avs.v1 import query_pb2 as avs_query
 from relayer.exocore.proto.avs.v1 import query_pb2_grpc as avs_grpc
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs_pb
@@ -56,6 +67,21 @@ GRPC_TIMEOUT_S: Final = 30.0
 COMMITTEE_WAIT_S: Final = 60.0
 """How long run_scenario waits for the next epoch's committees (epochs are a few blocks long)."""
 POLL_INTERVAL_S: Final = 0.1
+SUBMITTER_ACCOUNT: Final = "relayer"
+"""The manifest account whose key signs the scenario's transactions."""
+SUBMIT_GAS_LIMIT: Final = 400_000
+"""Gas limit of the scenario's transactions: above the devnet's cost of any exocore message with a
+large signer bitmap (size gas is 10 per byte)."""
+SUBMIT_GAS_PRICE_HUA: Final = 1
+"""The devnet's minimum gas price (hua per gas)."""
+SIGNED_TX_METHODS: Final = frozenset(
+    {"Delegate", "Undelegate", "SubmitRewardClaim", "SubmitSlashRequest", "SubmitEquivocationEvidence"}
+)
+"""Devnet Msg RPCs whose message any funded account may sign into a transaction."""
+
+
+class ScenarioError(ProtocolError):
+    """The devnet refused a scenario transaction."""
 
 
 def _material(seed: str, label: str) -> bytes:
@@ -309,12 +335,31 @@ def validator_msg(consensus_pubkey: bytes, secret: bls.SecretKey, power: int) ->
 
 
 class ScenarioClient:
-    """Sends devnet messages and queries over one gRPC channel (as an external client would)."""
+    """Sends devnet messages and queries over one gRPC channel (as an external client would).
 
-    def __init__(self, target: str, chain_id: str, *, seed: str = DEFAULT_SCENARIO_SEED) -> None:
+    With a ``submitter_key`` (a funded account's secp256k1 secret), the messages any account may send
+    (delegation reports, reward claims, slash requests, equivocation evidence) go as signed Cosmos
+    transactions through ``cosmos.tx.v1beta1.Service/BroadcastTx``, built and signed by cosmpy, and
+    :meth:`send` returns once the transaction is committed (the devnet must produce blocks on its
+    own). Operator and AVS-owner messages and the devnet-only RPCs use the devnet Msg service.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        chain_id: str,
+        *,
+        seed: str = DEFAULT_SCENARIO_SEED,
+        submitter_key: bytes | None = None,
+    ) -> None:
         self.chain_id = chain_id
         self.seed = seed
         self.channel = grpc.insecure_channel(target)
+        self.submitter = (
+            None if submitter_key is None else LocalWallet(PrivateKey(submitter_key), prefix=OPERATOR_PREFIX)
+        )
+        self.auth = auth_grpc.QueryStub(self.channel)
+        self.txs = cosmos_tx_grpc.ServiceStub(self.channel)
         self.msg = tx_grpc.MsgStub(self.channel)
         self.avs = avs_grpc.QueryStub(self.channel)
         self.fee = fee_grpc.QueryStub(self.channel)
@@ -331,8 +376,68 @@ class ScenarioClient:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
+    @classmethod
+    def for_manifest(cls, exocore: Mapping[str, Any], *, seed: str = DEFAULT_SCENARIO_SEED) -> ScenarioClient:
+        """A client of the devnet a manifest describes; it signs transactions with the manifest's
+        ``relayer`` account when the devnet produces blocks by itself."""
+        account = exocore.get("accounts", {}).get(SUBMITTER_ACCOUNT)
+        key = bytes.fromhex(account["secret_key"]) if account and exocore.get("block_time_ms") else None
+        return cls(exocore["grpc_target"], exocore["chain_id"], seed=seed, submitter_key=key)
+
     def send(self, method: str, message: Any) -> Any:
+        if self.submitter is not None and method in SIGNED_TX_METHODS:
+            return self.send_tx(message)
         return getattr(self.msg, method)(message, timeout=GRPC_TIMEOUT_S)
+
+    def send_tx(self, message: Any) -> Any:
+        """Sign ``message`` into a transaction, broadcast it (SYNC), wait until it is committed and
+        return the message's response from the transaction's ``TxMsgData``."""
+        submitter = self.submitter
+        if submitter is None:
+            raise ScenarioError("this client has no submitter key")
+        message.from_address = str(submitter.address())
+        response = self.auth.Account(
+            auth_query.QueryAccountRequest(address=str(submitter.address())), timeout=GRPC_TIMEOUT_S
+        )
+        account = auth_pb2.BaseAccount()
+        response.account.Unpack(account)
+        transaction = Transaction()
+        transaction.add_message(message)
+        transaction.seal(
+            SigningCfg.direct(submitter.public_key(), account.sequence),
+            fee=TxFee(amount=f"{SUBMIT_GAS_LIMIT * SUBMIT_GAS_PRICE_HUA}hua", gas_limit=SUBMIT_GAS_LIMIT),
+        )
+        transaction.sign(submitter.signer(), self.chain_id, account.account_number)
+        transaction.complete()
+        checked = self.txs.BroadcastTx(
+            cosmos_tx_service.BroadcastTxRequest(
+                tx_bytes=transaction.tx.SerializeToString(), mode=cosmos_tx_service.BROADCAST_MODE_SYNC
+            ),
+            timeout=GRPC_TIMEOUT_S,
+        ).tx_response
+        if checked.code != 0:
+            raise ScenarioError(f"transaction refused by CheckTx (code {checked.code}): {checked.raw_log}")
+        delivered = self._wait_for_tx(checked.txhash)
+        if delivered.code != 0:
+            raise ScenarioError(
+                f"transaction {checked.txhash} failed (code {delivered.code}): {delivered.raw_log}"
+            )
+        data = abci_pb2.TxMsgData.FromString(bytes.fromhex(delivered.data))
+        answer = getattr(tx, type(message).DESCRIPTOR.name + "Response")()
+        data.msg_responses[0].Unpack(answer)
+        return answer
+
+    def _wait_for_tx(self, tx_hash: str) -> Any:
+        deadline = time.monotonic() + GRPC_TIMEOUT_S
+        while True:
+            try:
+                return self.txs.GetTx(
+                    cosmos_tx_service.GetTxRequest(hash=tx_hash), timeout=GRPC_TIMEOUT_S
+                ).tx_response
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
+                    raise
+            time.sleep(POLL_INTERVAL_S)
 
     def committee(self, avs_hex: str, epoch: int = 0) -> CommitteeView:
         response = self.avs.QueryCommittee(
@@ -536,7 +641,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     manifest = json.loads(args.manifest.read_text())
     exocore, l1 = manifest["exocore"], manifest["l1"]
-    with ScenarioClient(exocore["grpc_target"], exocore["chain_id"]) as client:
+    with ScenarioClient.for_manifest(exocore) as client:
         report = run_scenario(
             client,
             operators=args.operators,

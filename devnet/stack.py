@@ -21,11 +21,14 @@ from web3.types import TxParams, Wei
 from devnet.anvil import AnvilConfig, AnvilNode
 from devnet.chain.params import (
     DEFAULT_CHAIN_ID,
+    DEVNET_ACCOUNT_NAMES,
     DEVNET_LZ_CHAIN_ID,
     GENESIS_VALSET_NONCE,
     USD_ONE,
     Genesis,
     GenesisAsset,
+    devnet_account_secret,
+    devnet_accounts,
     devnet_validators,
 )
 from devnet.chain.persistence import open_chain
@@ -119,6 +122,9 @@ def deploy_for_devnet(
         genesis_time_ns=time.time_ns(),
         epoch_blocks=epoch_blocks,
         assets=genesis_assets(deployment),
+        # Bank accounts for the devnet's actors (keys derived from the seed), so signed Cosmos
+        # transactions can pay fees from the first block.
+        accounts=devnet_accounts(seed),
     )
     return genesis, deployment
 
@@ -138,6 +144,15 @@ def endpoints(
             "block_time_ms": block_time_ms,
             "epoch_blocks": genesis.epoch_blocks,
             "lz_chain_id": DEVNET_LZ_CHAIN_ID,
+            # Dev keys of the accounts funded at genesis (derived from the public devnet seed, like
+            # anvil's dev accounts): clients sign Cosmos transactions with them.
+            "accounts": {
+                name: {
+                    "address": account.address,
+                    "secret_key": devnet_account_secret(genesis.seed, name).hex(),
+                }
+                for name, account in zip(DEVNET_ACCOUNT_NAMES, devnet_accounts(genesis.seed), strict=True)
+            },
         },
         "l1": {
             "chain_id": deployment["chain_id"],

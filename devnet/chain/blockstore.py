@@ -362,8 +362,10 @@ class Block:
     def hash(self) -> bytes:
         """Header hash: RFC 6962 root over the 14 header fields, in CometBFT's order."""
         last = self.last_block_id
-        last_id = b"" if last is None else _length_prefixed(
-            last.hash, _int_bytes(last.part_set_total), last.part_set_hash
+        last_id = (
+            b""
+            if last is None
+            else _length_prefixed(last.hash, _int_bytes(last.part_set_total), last.part_set_hash)
         )
         fields = [
             _length_prefixed(_int_bytes(BLOCK_PROTOCOL_VERSION), _int_bytes(0)),
@@ -498,8 +500,16 @@ def block_to_json(block: Block) -> dict[str, Any]:
         "next_validators": _validators_to_json(block.next_validators),
         "txs": [tx.hex() for tx in block.txs],
         "tx_results": [
-            [r.code, r.data.hex(), r.log, r.info, r.gas_wanted, r.gas_used, _events_to_json(r.events),
-             r.codespace]
+            [
+                r.code,
+                r.data.hex(),
+                r.log,
+                r.info,
+                r.gas_wanted,
+                r.gas_used,
+                _events_to_json(r.events),
+                r.codespace,
+            ]
             for r in block.tx_results
         ],
         "begin_block_events": _events_to_json(block.begin_block_events),
@@ -530,8 +540,9 @@ def block_from_json(raw: dict[str, Any]) -> Block:
             next_validators=_validators_from_json(raw["next_validators"]),
             txs=tuple(bytes.fromhex(tx) for tx in raw["txs"]),
             tx_results=tuple(
-                TxResult(code, bytes.fromhex(data), log, info, wanted, used, _events_from_json(events),
-                         codespace)
+                TxResult(
+                    code, bytes.fromhex(data), log, info, wanted, used, _events_from_json(events), codespace
+                )
                 for code, data, log, info, wanted, used, events, codespace in raw["tx_results"]
             ),
             begin_block_events=_events_from_json(raw["begin_block_events"]),
@@ -644,9 +655,7 @@ class BlockStore:
             raise BlockStoreError(f"block store holds chain {meta['chain_id']!r}, not {chain_id!r}")
         stored_initial = int(meta["initial_height"])
         if stored_initial != initial_height:
-            raise BlockStoreError(
-                f"block store starts at height {stored_initial}, not {initial_height}"
-            )
+            raise BlockStoreError(f"block store starts at height {stored_initial}, not {initial_height}")
         return chain_id, stored_initial
 
     # -- properties --

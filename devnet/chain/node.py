@@ -28,12 +28,24 @@ from typing import Any, Final
 from devnet.chain.blockstore import (
     Block,
     BlockStore,
+    Event,
     TxResult,
     Validator,
     ValidatorUpdate,
     block_to_json,
     next_block,
 )
+from devnet.chain.cosmos_tx import (
+    ERR_INVALID_REQUEST,
+    AuthBank,
+    DeliverResult,
+    DomainExecutor,
+    TxRejectedError,
+    is_cosmos_tx,
+    is_domain_msg,
+    parse_account,
+)
+from devnet.chain.cosmos_tx import decode_tx as decode_cosmos_tx
 from devnet.chain.msgs import (
     SubmitEquivocation,
     SubmitRewardClaim,
@@ -44,7 +56,7 @@ from devnet.chain.msgs import (
     type_url,
 )
 from devnet.chain.params import Genesis
-from devnet.chain.state import CODESPACE, ChainRuleError, ChainState
+from devnet.chain.state import CODE_REJECTED, CODESPACE, ChainRuleError, ChainState
 from devnet.chain.views import StateViews
 from devnet.grpc.errors import InvalidRequestError, RequestRejectedError
 from relayer.errors import StorageError
@@ -63,6 +75,11 @@ MAX_ADVANCE_BLOCKS: Final = 10_000
 TX_GAS: Final = 100_000
 """Nominal gas reported for every transaction (the devnet meters nothing; clients expect numbers)."""
 FIRST_SEQUENCE: Final = 1
+
+
+def tx_pb_response(proto_msg: Any) -> Any:
+    """``exocore.devnet.v1.MsgX`` -> the generated ``MsgXResponse`` class."""
+    return getattr(tx, proto_msg.DESCRIPTOR.name + "Response")
 
 
 class ReplayError(StorageError):
@@ -110,6 +127,8 @@ class DevnetNode:
         self._on_rpc_outage = on_rpc_outage
         self._lock = threading.RLock()
         self._state = ChainState(genesis, store.initial_height)
+        self._bank = AuthBank.from_genesis({parse_account(a.address): a.balance for a in genesis.accounts})
+        self._committed_bank = self._bank.snapshot()
         self._views = StateViews(self._state)
         self._app_hash = genesis_app_hash(genesis)
         self._next_sequence = FIRST_SEQUENCE
@@ -139,6 +158,18 @@ class DevnetNode:
             if tuple(begin) != block.begin_block_events:
                 raise ReplayError(f"block {height}: begin-block events differ on replay")
             for raw, stored in zip(block.txs, block.tx_results, strict=True):
+                if is_cosmos_tx(raw):
+                    try:
+                        result = self._bank.deliver(
+                            raw, self.genesis.chain_id, self._executor(raw), height=height
+                        )
+                    except TxRejectedError as exc:
+                        raise ReplayError(
+                            f"block {height}: transaction {_tx_hash(raw)} is refused: {exc}"
+                        ) from exc
+                    if result.code != stored.code or result.events != stored.events:
+                        raise ReplayError(f"block {height}: transaction {_tx_hash(raw)} replays differently")
+                    continue
                 decoded = decode_tx(raw)
                 outcome = state.deliver_tx(decoded.msg, decoded.type_url, _tx_hash(raw), decoded.sequence)
                 if outcome.code != stored.code or outcome.events != stored.events:
@@ -149,6 +180,7 @@ class DevnetNode:
             if updates != block.validator_updates:
                 raise ReplayError(f"block {height}: validator updates differ on replay")
             self._app_hash = next_app_hash(self._app_hash, block)
+        self._committed_bank = self._bank.snapshot()
         self._apply_outage()
         _log.info("replayed %d blocks up to height %d", latest - self.store.initial_height + 1, latest)
 
@@ -185,6 +217,7 @@ class DevnetNode:
         self._open_height = None
         self.store.append(block)
         self._app_hash = next_app_hash(self._app_hash, block)
+        self._committed_bank = self._bank.snapshot()
         self._apply_outage()
         return block
 
@@ -274,6 +307,98 @@ class DevnetNode:
             if len(self._txs) >= MAX_TXS_PER_BLOCK:
                 self._seal()
             return height, tx_hash, sequence
+
+    def broadcast_tx(self, raw: bytes) -> tuple[str, DeliverResult]:
+        """CheckTx + DeliverTx of a Cosmos ``TxRaw`` in the open block: (tx hash, DeliverTx result).
+
+        A refusal by the ante chain raises :class:`TxRejectedError` (CheckTx failure: nothing changes,
+        nothing is included); a message failure is included with its code, as a node does."""
+        with self._lock:
+            height = self._open()
+            self._validate_basic(raw)
+            result = self._bank.deliver(raw, self.genesis.chain_id, self._executor(raw), height=height)
+            tx_hash = _tx_hash(raw)
+            self._txs.append(raw)
+            self._results.append(
+                TxResult(
+                    code=result.code,
+                    log=result.log,
+                    gas_wanted=result.gas_wanted,
+                    gas_used=result.gas_used,
+                    events=result.events,
+                    codespace=result.codespace,
+                    data=result.data,
+                )
+            )
+            if len(self._txs) >= MAX_TXS_PER_BLOCK:
+                self._seal()
+            return tx_hash, result
+
+    def simulate_tx(self, raw: bytes) -> DeliverResult:
+        """``Simulate`` against the open block's state (raises :class:`TxRejectedError`)."""
+        with self._lock:
+            self._validate_basic(raw)
+            height = self._state.height + 1
+            return self._bank.simulate(raw, self.genesis.chain_id, self._executor(raw), height=height)
+
+    @staticmethod
+    def _validate_basic(raw: bytes) -> None:
+        """Stateless checks of the exocore messages a transaction carries (their ``ValidateBasic``):
+        a malformed one is refused at CheckTx."""
+        for _, proto_msg in decode_cosmos_tx(raw).messages:
+            if is_domain_msg(proto_msg):
+                try:
+                    parse_msg(proto_msg)
+                except InvalidRequestError as exc:
+                    raise TxRejectedError(ERR_INVALID_REQUEST, f"{exc}: invalid request") from exc
+
+    def _executor(self, raw: bytes) -> DomainExecutor:
+        """Runs a transaction's exocore message in the chain state (check only when simulating)."""
+        tx_hash = _tx_hash(raw)
+
+        def run(type_url: str, proto_msg: Any, simulate: bool) -> tuple[list[Event], Any]:
+            msg = parse_msg(proto_msg)
+            if simulate:
+                try:
+                    self._state.check_tx(msg)
+                except ChainRuleError as exc:
+                    raise TxRejectedError(CODE_REJECTED, str(exc), CODESPACE) from exc
+                return [], self._msg_response(proto_msg, msg, tx_hash, self._next_sequence)
+            # Ids in the response are computed before the message changes the state.
+            sequence = self._next_sequence
+            response = self._msg_response(proto_msg, msg, tx_hash, sequence)
+            outcome = self._state.deliver_tx(msg, type_url, tx_hash, sequence)
+            if outcome.code != 0:
+                raise TxRejectedError(outcome.code, outcome.log, CODESPACE)
+            self._next_sequence += 1
+            return list(outcome.events), response
+
+        return run
+
+    def _msg_response(self, proto_msg: Any, msg: Any, tx_hash: str, sequence: int) -> Any:
+        """The ``Msg*Response`` a transaction's exocore message answers with (TxMsgData)."""
+        height = self._state.height + 1
+        if isinstance(msg, SubmitRewardClaim):
+            return tx.MsgSubmitRewardClaimResponse(
+                height=height, claim_id=self._state.claim_id_of(msg), tx_hash=tx_hash
+            )
+        if isinstance(msg, SubmitSlashRequest):
+            return tx.MsgSubmitSlashRequestResponse(
+                height=height, slash_id=self._state.slash_id_of_request(msg), tx_hash=tx_hash
+            )
+        if isinstance(msg, SubmitEquivocation):
+            return tx.MsgSubmitEquivocationEvidenceResponse(
+                height=height, slash_id=self._state.evidence_of(msg).evidence_id, tx_hash=tx_hash
+            )
+        if isinstance(proto_msg, tx.MsgUndelegate):
+            return tx.MsgUndelegateResponse(height=height, record_id=sequence)
+        response_type = tx_pb_response(proto_msg)
+        return response_type(height=height)
+
+    @property
+    def committed_bank(self) -> AuthBank:
+        """Accounts and balances as of the last committed block (replaced, never mutated)."""
+        return self._committed_bank
 
     # ------------------------------------------------------------------ state access
 

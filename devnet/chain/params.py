@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from devnet.chain.cosmos_tx import account_address, bech32_account, secp256k1_public_key
 from devnet.defaults import DEFAULT_EPOCH_BLOCKS, DEFAULT_VALIDATORS
 from relayer.errors import ConfigError
 from relayer.protocol import bls
@@ -122,6 +123,46 @@ class GenesisAsset:
         return cls(str(raw["asset_id"]), int(raw["decimals"]), int(raw["price_usd_e8"]))
 
 
+@dataclass(frozen=True, slots=True)
+class GenesisAccount:
+    """A bank account funded at genesis: bech32 ``exo1…`` address and its ``hua`` balance."""
+
+    address: str
+    balance: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"address": self.address, "balance": str(self.balance)}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> GenesisAccount:
+        return cls(str(raw["address"]), int(raw["balance"]))
+
+
+DEFAULT_ACCOUNT_BALANCE_HUA: Final = 10**6 * 10**18
+"""1,000,000 exo per funded devnet account: fees at the devnet's gas price never exhaust it."""
+DEVNET_ACCOUNT_NAMES: Final = ("faucet", "avs-owner", "operator-1", "operator-2", "operator-3", "relayer")
+"""Actors the default devnet genesis funds (keys derived from the seed, see :func:`devnet_account_secret`)."""
+
+
+def devnet_account_secret(seed: str, name: str) -> bytes:
+    """The 32-byte secp256k1 secret of devnet account ``name`` (valid: reduced into [1, n-1])."""
+    order = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+    value = int.from_bytes(seed_material(seed, f"account/{name}"), "big") % (order - 1) + 1
+    return value.to_bytes(32, "big")
+
+
+def devnet_accounts(
+    seed: str, names: tuple[str, ...] = DEVNET_ACCOUNT_NAMES, balance: int = DEFAULT_ACCOUNT_BALANCE_HUA
+) -> tuple[GenesisAccount, ...]:
+    """Genesis allocations for ``names``' seed-derived keys."""
+    return tuple(
+        GenesisAccount(
+            bech32_account(account_address(secp256k1_public_key(devnet_account_secret(seed, name)))), balance
+        )
+        for name in names
+    )
+
+
 def devnet_validators(
     seed: str, count: int = DEFAULT_VALIDATORS, power: int = DEFAULT_VALIDATOR_POWER
 ) -> tuple[GenesisValidator, ...]:
@@ -155,6 +196,7 @@ class Genesis:
     community_tax: int = DEFAULT_COMMUNITY_TAX
     unbonding_epochs: int = DEFAULT_UNBONDING_EPOCHS
     assets: tuple[GenesisAsset, ...] = field(default_factory=tuple)
+    accounts: tuple[GenesisAccount, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         ChainId.parse(self.chain_id)
@@ -175,6 +217,11 @@ class Genesis:
             raise GenesisError(f"genesis validator set refused: {exc}") from exc
         for asset in self.assets:
             AssetId.parse(asset.asset_id)
+        for account in self.accounts:
+            if account.balance < 0:
+                raise GenesisError(f"genesis account {account.address} has a negative balance")
+        if len({account.address for account in self.accounts}) != len(self.accounts):
+            raise GenesisError("a genesis account is listed twice")
 
     @property
     def exocore_chain(self) -> Hash32:
@@ -196,6 +243,7 @@ class Genesis:
             "community_tax": str(self.community_tax),
             "unbonding_epochs": self.unbonding_epochs,
             "assets": [asset.to_json() for asset in self.assets],
+            "accounts": [account.to_json() for account in self.accounts],
         }
 
     def dumps(self) -> str:
@@ -214,6 +262,8 @@ class Genesis:
             community_tax=int(raw["community_tax"]),
             unbonding_epochs=int(raw["unbonding_epochs"]),
             assets=tuple(GenesisAsset.from_json(a) for a in raw["assets"]),
+            # Absent in genesis files written before the devnet had bank accounts.
+            accounts=tuple(GenesisAccount.from_json(a) for a in raw.get("accounts", [])),
         )
 
     @classmethod

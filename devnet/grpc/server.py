@@ -13,10 +13,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from cosmpy.protos.cosmos.auth.v1beta1 import query_pb2_grpc as auth_grpc
+from cosmpy.protos.cosmos.bank.v1beta1 import query_pb2_grpc as bank_grpc
 from cosmpy.protos.cosmos.base.tendermint.v1beta1 import query_pb2_grpc as tendermint_grpc
+from cosmpy.protos.cosmos.consensus.v1 import query_pb2_grpc as consensus_grpc
+from cosmpy.protos.cosmos.staking.v1beta1 import query_pb2_grpc as staking_grpc
+from cosmpy.protos.cosmos.tx.v1beta1 import service_pb2_grpc as cosmos_tx_grpc
 from google.protobuf import descriptor_pool
+from grpc_reflection.v1alpha import reflection
 
 from devnet.chain.blockstore import BlockStore
+from devnet.grpc.cosmos import (
+    AuthQueryService,
+    BankQueryService,
+    ConsensusQueryService,
+    CosmosNode,
+    StakingQueryService,
+    TxService,
+)
 from devnet.grpc.driver import ChainDriver
 from devnet.grpc.queries import ChainQueries
 from devnet.grpc.services import (
@@ -41,12 +55,23 @@ GRPC_STOP_GRACE_S = 1.0
 
 
 def _add_query_services(
-    server: Any, store: BlockStore, identity: NodeIdentity, queries: ChainQueries | None, rpc_address: str
+    server: Any,
+    store: BlockStore,
+    identity: NodeIdentity,
+    queries: ChainQueries | None,
+    rpc_address: str,
+    *,
+    cosmos: CosmosNode | None = None,
 ) -> None:
-    """Register every query service (tendermint + exocore) on ``server``: the set a node's gRPC query
-    router serves, reachable over gRPC and over ABCI ``abci_query``."""
+    """Register every query service (tendermint, SDK modules, exocore) on ``server``: the set a node's
+    gRPC query router serves, reachable over gRPC and over ABCI ``abci_query``."""
     tendermint = TendermintService(store, identity, grpc_address=rpc_address)
     tendermint_grpc.add_ServiceServicer_to_server(tendermint, server)
+    staking_grpc.add_QueryServicer_to_server(StakingQueryService(store), server)
+    consensus_grpc.add_QueryServicer_to_server(ConsensusQueryService(store), server)
+    if cosmos is not None:
+        auth_grpc.add_QueryServicer_to_server(AuthQueryService(cosmos, store), server)
+        bank_grpc.add_QueryServicer_to_server(BankQueryService(cosmos, store), server)
     if queries is not None:
         avs_grpc.add_QueryServicer_to_server(AvsQueryService(queries, store), server)
         fee_grpc.add_QueryServicer_to_server(FeeDistributionQueryService(queries, store), server)
@@ -87,7 +112,12 @@ class _HandlerCollector:
 
 
 def query_method_handlers(
-    store: BlockStore, identity: NodeIdentity, queries: ChainQueries | None, rpc_address: str
+    store: BlockStore,
+    identity: NodeIdentity,
+    queries: ChainQueries | None,
+    rpc_address: str,
+    *,
+    cosmos: CosmosNode | None = None,
 ) -> dict[str, grpc.RpcMethodHandler]:
     """``/<package>.<Service>/<Method>`` -> the handler the gRPC server runs for that query method.
 
@@ -95,7 +125,7 @@ def query_method_handlers(
     ends answer from the same servicers. The devnet Msg service is not a query service: excluded.
     """
     collector = _HandlerCollector()
-    _add_query_services(collector, store, identity, queries, rpc_address)
+    _add_query_services(collector, store, identity, queries, rpc_address, cosmos=cosmos)
     return collector.handlers
 
 
@@ -109,6 +139,7 @@ class DevnetGrpcServer:
         *,
         queries: ChainQueries | None = None,
         driver: ChainDriver | None = None,
+        cosmos: CosmosNode | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         comet_rpc_address: str = "",
@@ -118,6 +149,7 @@ class DevnetGrpcServer:
         self._identity = identity
         self._queries = queries
         self._driver = driver
+        self._cosmos = cosmos
         self._host = host
         self._requested_port = port
         self._server: grpc.Server | None = None
@@ -149,9 +181,18 @@ class DevnetGrpcServer:
         self._port = port
         # GetNodeInfo reports the node's CometBFT RPC address, as a node does; default to our own.
         rpc_address = self._comet_rpc_address or f"tcp://{self._host}:{port}"
-        _add_query_services(server, self._store, self._identity, self._queries, rpc_address)
-        if self._driver is not None:
-            tx_grpc.add_MsgServicer_to_server(DevnetMsgService(self._driver), server)
+        collector = _HandlerCollector()
+        for target in (server, collector):
+            _add_query_services(
+                target, self._store, self._identity, self._queries, rpc_address, cosmos=self._cosmos
+            )
+            if self._cosmos is not None:
+                cosmos_tx_grpc.add_ServiceServicer_to_server(TxService(self._cosmos, self._store), target)
+            if self._driver is not None:
+                tx_grpc.add_MsgServicer_to_server(DevnetMsgService(self._driver), target)
+        # Server reflection lists what is served (grpcurl list / describe), as a node's gRPC does.
+        services = sorted({path.split("/")[1] for path in collector.handlers})
+        reflection.enable_server_reflection((*services, reflection.SERVICE_NAME), server)
         server.start()
         self._server = server
 

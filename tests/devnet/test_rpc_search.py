@@ -505,6 +505,8 @@ def test_every_grpc_query_method_is_reachable_over_abci(chain: Served) -> None:
     services = {path.split("/")[1] for path in handlers}
     assert services == {
         "cosmos.base.tendermint.v1beta1.Service",
+        "cosmos.consensus.v1.Query",
+        "cosmos.staking.v1beta1.Query",
         "exocore.avs.v1.Query",
         "exocore.feedistribution.v1.Query",
         "exocore.operator.v1.Query",

@@ -58,7 +58,7 @@ def test_sigkill_twenty_times_then_everything_paid_and_delivered_once(tmp_path: 
     ):
         config = write_relayer_config(stack, tmp_path, url, l1__payout_gas_budget=PAYOUT_GAS_BUDGET)
         exocore = stack.manifest["exocore"]
-        with ScenarioClient(exocore["grpc_target"], exocore["chain_id"]) as client:
+        with ScenarioClient.for_manifest(exocore) as client:
             report = run_manifest_scenario(client, stack.manifest, operators=4, stakers=STAKERS)
             stack.fund_avs_eth(report.avss[1], AVS_B_FUNDING_WEI, account_index=2)
             client.slash(client.committee(report.avss[0]), 0, PROPORTION_ONE // 20)

@@ -169,7 +169,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultSystem]:
         engine = create_engine(url)
         exocore = stack.manifest["exocore"]
         try:
-            with ScenarioClient(exocore["grpc_target"], exocore["chain_id"]) as client:
+            with ScenarioClient.for_manifest(exocore) as client:
                 wait_for_log(log, '"relayer running"')
                 report = ScenarioReport()
                 yield FaultSystem(stack, url, engine, client, report, miner, log, process)

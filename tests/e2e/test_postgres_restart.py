@@ -104,7 +104,7 @@ def test_postgres_restarted_mid_ingest_and_mid_payouts_the_relayer_survives_and_
         try:
             wait_for_log(log, '"relayer running"')
             exocore = stack.manifest["exocore"]
-            with ScenarioClient(exocore["grpc_target"], exocore["chain_id"]) as client:
+            with ScenarioClient.for_manifest(exocore) as client:
                 report = run_manifest_scenario(client, stack.manifest, operators=OPERATORS, stakers=STAKERS)
             stack.fund_avs_eth(report.avss[1], AVS_B_FUNDING_WEI, account_index=2)
             # Mid-ingest: the claims are on Exocore; the relayer is indexing their distributions.

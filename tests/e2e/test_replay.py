@@ -75,7 +75,7 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording]:
     directory = tmp_path_factory.mktemp("replay")
     with DevnetStack(directory / "chains", exocore_block_time_s=None) as stack:
         exocore = stack.manifest["exocore"]
-        with ScenarioClient(exocore["grpc_target"], exocore["chain_id"]) as client:
+        with ScenarioClient.for_manifest(exocore) as client:
             scenario = run_manifest_scenario(client, stack.manifest, operators=OPERATORS, stakers=STAKERS)
             assert stack.anvil is not None
             unfunded_block = int(stack.anvil.rpc("eth_blockNumber"), 16)

@@ -4,6 +4,12 @@ isort:skip_file
 exocore.devnet.v1 (devnet only): a Msg service that drives the simulated chain from tests and
 the `exorelay devnet` CLI. A real Exocore node has no such service. Each call is applied in the
 next block the devnet commits; the response carries that block's height.
+
+Only SetPrice (x/oracle), SetValidatorPower (staking / dogfood), SetFaultKnobs (failure tests) and
+AdvanceBlocks (block production) have no transaction on a real node. The other messages are the
+proposal's exocore messages: clients should send them inside signed Cosmos transactions
+(cosmos.tx.v1beta1.Service/BroadcastTx, with `from_address` the signer); the RPCs here duplicate
+that path for older test drivers.
 """
 
 import builtins
@@ -23,20 +29,27 @@ class MsgRegisterOperator(google.protobuf.message.Message):
     OPERATOR_FIELD_NUMBER: builtins.int
     REWARD_ADDRESS_FIELD_NUMBER: builtins.int
     COMMISSION_RATE_FIELD_NUMBER: builtins.int
+    FROM_ADDRESS_FIELD_NUMBER: builtins.int
     operator: builtins.str
     """bech32 operator account (exo1…)."""
     reward_address: builtins.str
     """0x-prefixed L1 address that receives commission leaves."""
     commission_rate: builtins.str
     """Commission rate, decimal string in [0, 1], e.g. "0.10"."""
+    from_address: builtins.str
+    """Cosmos transaction signer (bech32 exo1…) when the message travels in a signed transaction
+    (cosmos.tx.v1beta1 BroadcastTx); ignored by the devnet Msg service. Must be the operator
+    (empty: the operator).
+    """
     def __init__(
         self,
         *,
         operator: builtins.str = ...,
         reward_address: builtins.str = ...,
         commission_rate: builtins.str = ...,
+        from_address: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["commission_rate", b"commission_rate", "operator", b"operator", "reward_address", b"reward_address"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["commission_rate", b"commission_rate", "from_address", b"from_address", "operator", b"operator", "reward_address", b"reward_address"]) -> None: ...
 
 global___MsgRegisterOperator = MsgRegisterOperator
 
@@ -60,15 +73,22 @@ class MsgRegisterAVS(google.protobuf.message.Message):
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
     INFO_FIELD_NUMBER: builtins.int
+    FROM_ADDRESS_FIELD_NUMBER: builtins.int
+    from_address: builtins.str
+    """Cosmos transaction signer (bech32 exo1…) when the message travels in a signed transaction
+    (cosmos.tx.v1beta1 BroadcastTx); ignored by the devnet Msg service. Must be one of
+    info.avs_owner_addresses.
+    """
     @property
     def info(self) -> relayer.exocore.proto.avs.v1.types_pb2.AVSInfo: ...
     def __init__(
         self,
         *,
         info: relayer.exocore.proto.avs.v1.types_pb2.AVSInfo | None = ...,
+        from_address: builtins.str = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["info", b"info"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["info", b"info"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["from_address", b"from_address", "info", b"info"]) -> None: ...
 
 global___MsgRegisterAVS = MsgRegisterAVS
 
@@ -95,12 +115,18 @@ class MsgOptIn(google.protobuf.message.Message):
     AVS_ADDRESS_FIELD_NUMBER: builtins.int
     BLS_PUBKEY_FIELD_NUMBER: builtins.int
     POP_SIGNATURE_FIELD_NUMBER: builtins.int
+    FROM_ADDRESS_FIELD_NUMBER: builtins.int
     operator: builtins.str
     avs_address: builtins.str
     bls_pubkey: builtins.bytes
     """BLS12-381 G1 public key, 48 bytes compressed."""
     pop_signature: builtins.bytes
     """Proof of possession of bls_pubkey, G2 96 bytes compressed."""
+    from_address: builtins.str
+    """Cosmos transaction signer (bech32 exo1…) when the message travels in a signed transaction
+    (cosmos.tx.v1beta1 BroadcastTx); ignored by the devnet Msg service. Must be the operator
+    (empty: the operator).
+    """
     def __init__(
         self,
         *,
@@ -108,8 +134,9 @@ class MsgOptIn(google.protobuf.message.Message):
         avs_address: builtins.str = ...,
         bls_pubkey: builtins.bytes = ...,
         pop_signature: builtins.bytes = ...,
+        from_address: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["avs_address", b"avs_address", "bls_pubkey", b"bls_pubkey", "operator", b"operator", "pop_signature", b"pop_signature"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["avs_address", b"avs_address", "bls_pubkey", b"bls_pubkey", "from_address", b"from_address", "operator", b"operator", "pop_signature", b"pop_signature"]) -> None: ...
 
 global___MsgOptIn = MsgOptIn
 
@@ -137,6 +164,7 @@ class MsgDelegate(google.protobuf.message.Message):
     OPERATOR_FIELD_NUMBER: builtins.int
     ASSET_ID_FIELD_NUMBER: builtins.int
     AMOUNT_FIELD_NUMBER: builtins.int
+    FROM_ADDRESS_FIELD_NUMBER: builtins.int
     staker: builtins.str
     """0x-prefixed L1 staker address."""
     lz_chain_id: builtins.int
@@ -146,6 +174,11 @@ class MsgDelegate(google.protobuf.message.Message):
     """`0x<token>_0x<lzid>`."""
     amount: builtins.str
     """Token base units, decimal integer string."""
+    from_address: builtins.str
+    """Cosmos transaction signer (bech32 exo1…) when the message travels in a signed transaction
+    (cosmos.tx.v1beta1 BroadcastTx); ignored by the devnet Msg service. Stands in for the client-chain
+    gateway that reports deposits and delegations upstream; any funded account.
+    """
     def __init__(
         self,
         *,
@@ -154,8 +187,9 @@ class MsgDelegate(google.protobuf.message.Message):
         operator: builtins.str = ...,
         asset_id: builtins.str = ...,
         amount: builtins.str = ...,
+        from_address: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["amount", b"amount", "asset_id", b"asset_id", "lz_chain_id", b"lz_chain_id", "operator", b"operator", "staker", b"staker"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["amount", b"amount", "asset_id", b"asset_id", "from_address", b"from_address", "lz_chain_id", b"lz_chain_id", "operator", b"operator", "staker", b"staker"]) -> None: ...
 
 global___MsgDelegate = MsgDelegate
 
@@ -224,6 +258,7 @@ class MsgSubmitRewardClaim(google.protobuf.message.Message):
     SIGNER_BITMAP_FIELD_NUMBER: builtins.int
     AGGREGATE_SIGNATURE_FIELD_NUMBER: builtins.int
     TASKS_ROOT_FIELD_NUMBER: builtins.int
+    FROM_ADDRESS_FIELD_NUMBER: builtins.int
     avs_address: builtins.str
     epoch: builtins.int
     token: builtins.str
@@ -237,6 +272,11 @@ class MsgSubmitRewardClaim(google.protobuf.message.Message):
     """BLS12-381 G2 aggregate signature over the claim id, 96 bytes."""
     tasks_root: builtins.bytes
     """32-byte root of the tasks the claim pays for (part of the signed claim id)."""
+    from_address: builtins.str
+    """Cosmos transaction signer (bech32 exo1…) when the message travels in a signed transaction
+    (cosmos.tx.v1beta1 BroadcastTx); ignored by the devnet Msg service. Any funded account
+    (the committee signature authorizes the claim).
+    """
     def __init__(
         self,
         *,
@@ -248,8 +288,9 @@ class MsgSubmitRewardClaim(google.protobuf.message.Message):
         signer_bitmap: builtins.bytes = ...,
         aggregate_signature: builtins.bytes = ...,
         tasks_root: builtins.bytes = ...,
+        from_address: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["aggregate_signature", b"aggregate_signature", "avs_address", b"avs_address", "epoch", b"epoch", "funding", b"funding", "signer_bitmap", b"signer_bitmap", "tasks_root", b"tasks_root", "token", b"token", "total_amount", b"total_amount"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["aggregate_signature", b"aggregate_signature", "avs_address", b"avs_address", "epoch", b"epoch", "from_address", b"from_address", "funding", b"funding", "signer_bitmap", b"signer_bitmap", "tasks_root", b"tasks_root", "token", b"token", "total_amount", b"total_amount"]) -> None: ...
 
 global___MsgSubmitRewardClaim = MsgSubmitRewardClaim
 
@@ -286,6 +327,7 @@ class MsgSubmitSlashRequest(google.protobuf.message.Message):
     SIGNER_BITMAP_FIELD_NUMBER: builtins.int
     AGGREGATE_SIGNATURE_FIELD_NUMBER: builtins.int
     EVIDENCE_HASH_FIELD_NUMBER: builtins.int
+    FROM_ADDRESS_FIELD_NUMBER: builtins.int
     avs_address: builtins.str
     epoch: builtins.int
     operator: builtins.str
@@ -297,6 +339,11 @@ class MsgSubmitSlashRequest(google.protobuf.message.Message):
     aggregate_signature: builtins.bytes
     evidence_hash: builtins.bytes
     """32 bytes committing to the AVS's evidence (signed with the request; may be all zeros)."""
+    from_address: builtins.str
+    """Cosmos transaction signer (bech32 exo1…) when the message travels in a signed transaction
+    (cosmos.tx.v1beta1 BroadcastTx); ignored by the devnet Msg service. Any funded account
+    (the committee signature authorizes the request).
+    """
     def __init__(
         self,
         *,
@@ -308,8 +355,9 @@ class MsgSubmitSlashRequest(google.protobuf.message.Message):
         signer_bitmap: builtins.bytes = ...,
         aggregate_signature: builtins.bytes = ...,
         evidence_hash: builtins.bytes = ...,
+        from_address: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["aggregate_signature", b"aggregate_signature", "avs_address", b"avs_address", "epoch", b"epoch", "evidence_hash", b"evidence_hash", "freeze", b"freeze", "operator", b"operator", "signer_bitmap", b"signer_bitmap", "slash_proportion", b"slash_proportion"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["aggregate_signature", b"aggregate_signature", "avs_address", b"avs_address", "epoch", b"epoch", "evidence_hash", b"evidence_hash", "freeze", b"freeze", "from_address", b"from_address", "operator", b"operator", "signer_bitmap", b"signer_bitmap", "slash_proportion", b"slash_proportion"]) -> None: ...
 
 global___MsgSubmitSlashRequest = MsgSubmitSlashRequest
 
@@ -349,6 +397,7 @@ class MsgSubmitEquivocationEvidence(google.protobuf.message.Message):
     TASK_ID_FIELD_NUMBER: builtins.int
     RESPONSE_A_FIELD_NUMBER: builtins.int
     RESPONSE_B_FIELD_NUMBER: builtins.int
+    FROM_ADDRESS_FIELD_NUMBER: builtins.int
     avs_address: builtins.str
     operator: builtins.str
     digest_a: builtins.bytes
@@ -364,6 +413,11 @@ class MsgSubmitEquivocationEvidence(google.protobuf.message.Message):
     """
     response_a: builtins.bytes
     response_b: builtins.bytes
+    from_address: builtins.str
+    """Cosmos transaction signer (bech32 exo1…) when the message travels in a signed transaction
+    (cosmos.tx.v1beta1 BroadcastTx); ignored by the devnet Msg service. Any funded account
+    (the two operator signatures are the evidence).
+    """
     def __init__(
         self,
         *,
@@ -378,8 +432,9 @@ class MsgSubmitEquivocationEvidence(google.protobuf.message.Message):
         task_id: builtins.int = ...,
         response_a: builtins.bytes = ...,
         response_b: builtins.bytes = ...,
+        from_address: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["avs_address", b"avs_address", "digest_a", b"digest_a", "digest_b", b"digest_b", "freeze", b"freeze", "operator", b"operator", "response_a", b"response_a", "response_b", b"response_b", "signature_a", b"signature_a", "signature_b", b"signature_b", "slash_proportion", b"slash_proportion", "task_id", b"task_id"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["avs_address", b"avs_address", "digest_a", b"digest_a", "digest_b", b"digest_b", "freeze", b"freeze", "from_address", b"from_address", "operator", b"operator", "response_a", b"response_a", "response_b", b"response_b", "signature_a", b"signature_a", "signature_b", b"signature_b", "slash_proportion", b"slash_proportion", "task_id", b"task_id"]) -> None: ...
 
 global___MsgSubmitEquivocationEvidence = MsgSubmitEquivocationEvidence
 
@@ -564,15 +619,22 @@ class MsgOptOut(google.protobuf.message.Message):
 
     OPERATOR_FIELD_NUMBER: builtins.int
     AVS_ADDRESS_FIELD_NUMBER: builtins.int
+    FROM_ADDRESS_FIELD_NUMBER: builtins.int
     operator: builtins.str
     avs_address: builtins.str
+    from_address: builtins.str
+    """Cosmos transaction signer (bech32 exo1…) when the message travels in a signed transaction
+    (cosmos.tx.v1beta1 BroadcastTx); ignored by the devnet Msg service. Must be the operator
+    (empty: the operator).
+    """
     def __init__(
         self,
         *,
         operator: builtins.str = ...,
         avs_address: builtins.str = ...,
+        from_address: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["avs_address", b"avs_address", "operator", b"operator"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["avs_address", b"avs_address", "from_address", b"from_address", "operator", b"operator"]) -> None: ...
 
 global___MsgOptOut = MsgOptOut
 
@@ -600,12 +662,18 @@ class MsgUndelegate(google.protobuf.message.Message):
     OPERATOR_FIELD_NUMBER: builtins.int
     ASSET_ID_FIELD_NUMBER: builtins.int
     AMOUNT_FIELD_NUMBER: builtins.int
+    FROM_ADDRESS_FIELD_NUMBER: builtins.int
     staker: builtins.str
     lz_chain_id: builtins.int
     operator: builtins.str
     asset_id: builtins.str
     amount: builtins.str
     """Token base units, decimal integer string."""
+    from_address: builtins.str
+    """Cosmos transaction signer (bech32 exo1…) when the message travels in a signed transaction
+    (cosmos.tx.v1beta1 BroadcastTx); ignored by the devnet Msg service. Stands in for the
+    client-chain gateway; any funded account.
+    """
     def __init__(
         self,
         *,
@@ -614,8 +682,9 @@ class MsgUndelegate(google.protobuf.message.Message):
         operator: builtins.str = ...,
         asset_id: builtins.str = ...,
         amount: builtins.str = ...,
+        from_address: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["amount", b"amount", "asset_id", b"asset_id", "lz_chain_id", b"lz_chain_id", "operator", b"operator", "staker", b"staker"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["amount", b"amount", "asset_id", b"asset_id", "from_address", b"from_address", "lz_chain_id", b"lz_chain_id", "operator", b"operator", "staker", b"staker"]) -> None: ...
 
 global___MsgUndelegate = MsgUndelegate
 

@@ -4,6 +4,12 @@ isort:skip_file
 exocore.devnet.v1 (devnet only): a Msg service that drives the simulated chain from tests and
 the `exorelay devnet` CLI. A real Exocore node has no such service. Each call is applied in the
 next block the devnet commits; the response carries that block's height.
+
+Only SetPrice (x/oracle), SetValidatorPower (staking / dogfood), SetFaultKnobs (failure tests) and
+AdvanceBlocks (block production) have no transaction on a real node. The other messages are the
+proposal's exocore messages: clients should send them inside signed Cosmos transactions
+(cosmos.tx.v1beta1.Service/BroadcastTx, with `from_address` the signer); the RPCs here duplicate
+that path for older test drivers.
 """
 
 import abc
