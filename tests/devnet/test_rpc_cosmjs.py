@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +26,7 @@ from devnet.runtime import ExocoreDevnet
 from relayer.exocore.proto.avs.v1 import query_pb2 as avs_query
 from tests.support.cometbft_merkle import root_from_aunts
 from tests.support.devnet_world import CHAIN_ID, EPOCH_BLOCKS, genesis
+from tests.support.node_tools import node_binary
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("rpc_cosmjs.mjs")
@@ -36,20 +34,6 @@ NODE_TIMEOUT_S = 120  # one node process makes every call; it takes ~1 s
 UNKNOWN_AVS = "0x" + "ab" * 20
 
 
-@cache
-def node_binary() -> str:
-    node = shutil.which("node")
-    reason = None
-    if node is None:
-        reason = "`node` is not on PATH"
-    elif not (REPO_ROOT / "node_modules" / "@cosmjs" / "stargate").is_dir():
-        reason = "node_modules/@cosmjs is missing (run `npm ci`)"
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"the cosmjs client test cannot run in CI: {reason}")
-        pytest.skip(f"!!! SKIPPING the cosmjs client test: {reason} !!!")
-    assert node is not None
-    return node
 
 
 @dataclass
@@ -75,7 +59,7 @@ def _busiest_action(store: BlockStore) -> str:
 
 @pytest.fixture(scope="module")
 def run() -> Iterator[CosmjsRun]:
-    node = node_binary()
+    node = node_binary("@cosmjs/stargate", "the cosmjs client test")
     running = ExocoreDevnet(genesis(), BlockStore(CHAIN_ID))
     running.start()
     client = sc.ScenarioClient(running.grpc_target, CHAIN_ID)

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 import subprocess
 from collections.abc import Sequence
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +29,7 @@ from relayer.protocol.merkle import (
     verify_proof,
 )
 from relayer.protocol.types import UINT256_MAX, Address, Amount, Hash32
+from tests.support.node_tools import node_binary
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OZ_SCRIPT = Path(__file__).with_name("merkle_oz.mjs")
@@ -194,25 +192,11 @@ def test_proofs_cover_every_leaf_once() -> None:
 # Cross-check against @openzeppelin/merkle-tree under node
 
 
-@cache
-def node_binary() -> str:
-    node = shutil.which("node")
-    reason = None
-    if node is None:
-        reason = "`node` is not on PATH"
-    elif not (REPO_ROOT / "node_modules" / "@openzeppelin" / "merkle-tree").is_dir():
-        reason = "node_modules/@openzeppelin/merkle-tree is missing (run `npm ci`)"
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"OpenZeppelin cross-check cannot run in CI: {reason}")
-        pytest.skip(f"!!! SKIPPING the OpenZeppelin merkle-tree cross-check: {reason} !!!")
-    assert node is not None
-    return node
 
 
 def run_oz(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     completed = subprocess.run(
-        [node_binary(), str(OZ_SCRIPT)],
+        [node_binary("@openzeppelin/merkle-tree", "the OpenZeppelin cross-check"), str(OZ_SCRIPT)],
         input=json.dumps({"cases": cases}),
         capture_output=True,
         text=True,
