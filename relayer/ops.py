@@ -30,15 +30,9 @@ from typing import Any, Final
 from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from indexer.lifecycle import EntityKind, lifecycle
-from indexer.models import cursor_table, distribution_table, packet_table
-from indexer.records import ChainRef, PacketKindCode
-from indexer.store import PoisonedBlock, StoreTx, open_poisoned_blocks, utc_now
 from relayer.errors import StorageError
-from relayer.l1.tables import OPEN_INTENT_STATES, IntentState, tx_intent_table
 from relayer.pipeline.errors import StageMovedError
-from relayer.pipeline.retry import PARKING_REASONS
-from relayer.pipeline.tables import (
+from storage.job_tables import (
     OPEN_JOB_STAGES,
     OPEN_PAYOUT_STAGES,
     JobStage,
@@ -46,6 +40,12 @@ from relayer.pipeline.tables import (
     payout_job_table,
     relay_job_table,
 )
+from storage.jobs import DISTRIBUTION_PREFIX, WaitingJob, parked_payouts
+from storage.l1_tables import OPEN_INTENT_STATES, IntentState, tx_intent_table
+from storage.lifecycle import EntityKind, lifecycle
+from storage.models import cursor_table, distribution_table, packet_table
+from storage.records import ChainRef, PacketKindCode
+from storage.store import PoisonedBlock, StoreTx, open_poisoned_blocks, utc_now
 
 _log = logging.getLogger(__name__)
 
@@ -67,7 +67,6 @@ EXCLUDED_REASON_CODE: Final = "operator_excluded"
 """``reason_code`` a claim or slash gets when an operator excludes it."""
 
 PACKET_PREFIX: Final = "packet:"
-DISTRIBUTION_PREFIX: Final = "distribution:"
 _HASH_RE: Final = re.compile(r"0x[0-9a-f]{64}")
 
 
@@ -142,18 +141,6 @@ def parse_item_id(text: str) -> ItemId:
 
 
 # ------------------------------------------------------------------------------------------ status
-
-
-@dataclass(frozen=True, slots=True)
-class WaitingJob:
-    """A job that failed an attempt (or was refused) and waits: why, and until when."""
-
-    item: str
-    stage: str
-    retry_reason: str | None
-    retry_detail: str | None
-    attempts: int
-    next_attempt_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,30 +363,6 @@ def _waiting(conn: Connection) -> tuple[tuple[WaitingJob, ...], int]:
 
     jobs.sort(key=soonest)
     return tuple(jobs[:STATUS_LIST_LIMIT]), total
-
-
-def parked_payouts(conn: Connection) -> tuple[WaitingJob, ...]:
-    """Open payout jobs parked for a reason L1 will not drop by itself (a missing vault deposit)."""
-    p = payout_job_table
-    rows = conn.execute(
-        select(p)
-        .where(
-            p.c.stage.in_([s.value for s in OPEN_PAYOUT_STAGES]),
-            p.c.retry_reason.in_([r.value for r in PARKING_REASONS]),
-        )
-        .order_by(p.c.packet_nonce)
-    )
-    return tuple(
-        WaitingJob(
-            f"{DISTRIBUTION_PREFIX}{row.distribution_id}",
-            row.stage,
-            row.retry_reason,
-            row.retry_detail,
-            row.attempts,
-            row.next_attempt_at,
-        )
-        for row in rows
-    )
 
 
 def _open_intents(conn: Connection) -> tuple[dict[str, int], tuple[OpenIntent, ...]]:

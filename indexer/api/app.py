@@ -34,14 +34,14 @@ from indexer.api import queries, schemas
 from indexer.api.hot import HotReader, HotRoutes
 from indexer.api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, CursorError, Order
 from indexer.api.queries import ListParams
-from indexer.db import create_db_engine, is_sqlite, read_only_engine
 from indexer.explorer import mount_explorer
-from indexer.lifecycle import ClaimState, L1TxState, PacketState, PayoutState, SlashState
-from indexer.normalize import BIGINT_MAX
-from indexer.store import open_poisoned_blocks, utc_now
 from relayer.config import DEFAULT_READY_MAX_AGE_S, DEFAULT_READY_MAX_LAG_BLOCKS, ApiConfig
 from relayer.errors import ConfigError
-from relayer.ops import parked_payouts
+from storage.db import create_db_engine, is_sqlite, read_only_engine
+from storage.jobs import parked_payouts
+from storage.lifecycle import ClaimState, L1TxState, PacketState, PayoutState, SlashState
+from storage.normalize import BIGINT_MAX
+from storage.store import open_poisoned_blocks, utc_now
 
 T = TypeVar("T")
 

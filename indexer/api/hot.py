@@ -68,8 +68,8 @@ from indexer.api.pagination import (
     decode_cursor,
     encode_cursor,
 )
-from indexer.lifecycle import EntityKind
-from indexer.models import (
+from storage.lifecycle import EntityKind
+from storage.models import (
     claim_signer_table,
     claim_table,
     distribution_table,

@@ -2,7 +2,7 @@
 
 Every listing orders by a unique key (the surrogate ``id``; ``leaf_index`` for leaves, ``epoch``
 for committees), reads ``limit + 1`` rows past the cursor and filters with predicates that have an
-index ending in that key (see :mod:`indexer.models`).
+index ending in that key (see :mod:`storage.models`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from sqlalchemy.sql.elements import ColumnClause
 
 from indexer.api import hot, schemas
 from indexer.api.pagination import Order, decode_cursor, page_of
-from indexer.lifecycle import LIFECYCLES, EntityKind
-from indexer.models import (
+from storage.lifecycle import LIFECYCLES, EntityKind
+from storage.models import (
     claim_signer_table,
     claim_table,
     committee_member_table,
@@ -35,7 +35,7 @@ from indexer.models import (
     transition_table,
     violation_table,
 )
-from indexer.store import ENTITY_TABLES, PAID_STATES, uint256_sums
+from storage.store import ENTITY_TABLES, PAID_STATES, uint256_sums
 
 PACKET_KINDS = {1: "valset_update", 2: "reward_distribution", 3: "slash"}
 PACKET_KIND_CODES = {name: code for code, name in PACKET_KINDS.items()}

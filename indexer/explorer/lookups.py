@@ -11,7 +11,7 @@ from typing import Final
 
 from sqlalchemy import Connection, select
 
-from indexer.models import avs_table, committee_table
+from storage.models import avs_table, committee_table
 
 MAX_AVS_CHOICES: Final = 500
 """A picker longer than this is unusable anyway; beyond it the address field of the URL still works."""

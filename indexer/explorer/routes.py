@@ -27,8 +27,8 @@ from indexer.api.pagination import MAX_PAGE_SIZE, CursorError, Order
 from indexer.api.queries import ListParams
 from indexer.explorer import views
 from indexer.explorer.lookups import AvsChoice, known_avss
-from indexer.lifecycle import ClaimState, EntityKind, PayoutState, SlashState
-from indexer.normalize import BIGINT_MAX
+from storage.lifecycle import ClaimState, EntityKind, PayoutState, SlashState
+from storage.normalize import BIGINT_MAX
 
 PACKAGE_DIR: Final = Path(__file__).resolve().parent
 TEMPLATES_DIR: Final = PACKAGE_DIR / "templates"

@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Final
 
 from indexer.api import schemas
-from indexer.lifecycle import EntityKind, lifecycle
-from indexer.store import PAID_STATES
+from storage.lifecycle import EntityKind, lifecycle
+from storage.store import PAID_STATES
 
 FIGURE_WIDTH: Final = 1000.0
 """SVG user units across a figure (a viewBox; it scales to any screen width)."""

@@ -51,11 +51,6 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 from web3 import Web3
 
-from indexer.errors import IndexerError
-from indexer.lifecycle import Chain, EdgeKind, EntityKind, L1TxState, lifecycle
-from indexer.models import l1_tx_table, transition_table
-from indexer.records import ChainRef
-from indexer.store import LifecycleStore, StoreTx, insert_ignore, utc_now
 from relayer.config import ExorelayConfig, FinalityMode
 from relayer.errors import ConfigError, L1RpcError
 from relayer.l1.client import BlockHeader, BlockId, L1Client, Receipt
@@ -68,7 +63,9 @@ from relayer.l1.errors import (
     UnknownIntentError,
 )
 from relayer.l1.gateway import GatewayClient, decode_revert, packet_nonce_of
-from relayer.l1.tables import (
+from relayer.protocol.types import address_hex, as_address, as_hash32, hash_hex
+from storage.errors import IndexerError
+from storage.l1_tables import (
     OPEN_INTENT_STATES,
     AttemptState,
     IntentState,
@@ -76,7 +73,10 @@ from relayer.l1.tables import (
     tx_attempt_table,
     tx_intent_table,
 )
-from relayer.protocol.types import address_hex, as_address, as_hash32, hash_hex
+from storage.lifecycle import Chain, EdgeKind, EntityKind, L1TxState, lifecycle
+from storage.models import l1_tx_table, transition_table
+from storage.records import ChainRef
+from storage.store import LifecycleStore, StoreTx, insert_ignore, utc_now
 
 logger = logging.getLogger("exorelay.l1.txmanager")
 

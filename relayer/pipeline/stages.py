@@ -24,9 +24,6 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, func, select
 
-from indexer.lifecycle import PayoutState
-from indexer.models import payout_table
-from indexer.store import LifecycleStore, member_of, utc_now
 from relayer.errors import ConfigError, ExocoreRpcError, ExorelayError, L1RpcError
 from relayer.exocore.events import RelayPacketCreated
 from relayer.exocore.grpc_client import ExocoreGrpcClient, PacketRejection, RelayPacket, RelayParams
@@ -37,14 +34,12 @@ from relayer.l1.gateway import (
     encode_packet_call,
     encode_payout_call,
 )
-from relayer.l1.tables import IntentState, tx_intent_table
 from relayer.l1.txmanager import GAS_LIMIT_MARGIN, TxManager
 from relayer.metrics import RelayerMetrics
 from relayer.pipeline import jobs
 from relayer.pipeline.errors import StageMovedError
 from relayer.pipeline.jobs import Backoff
 from relayer.pipeline.retry import PARKING_REASONS, RetryReason
-from relayer.pipeline.tables import OPEN_PAYOUT_STAGES, JobStage, PayoutStage
 from relayer.pipeline.vault import INSUFFICIENT_DEPOSIT_ERROR, DepositShortfall, affordable, vault_balance
 from relayer.protocol.attestation import (
     InsufficientSignaturesError,
@@ -63,6 +58,11 @@ from relayer.protocol.packets import (
 )
 from relayer.protocol.packets import distribution_id as compute_distribution_id
 from relayer.protocol.types import Address
+from storage.job_tables import OPEN_PAYOUT_STAGES, JobStage, PayoutStage
+from storage.l1_tables import IntentState, tx_intent_table
+from storage.lifecycle import PayoutState
+from storage.models import payout_table
+from storage.store import LifecycleStore, member_of, utc_now
 
 _log = logging.getLogger("relayer.pipeline")
 

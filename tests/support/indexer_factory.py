@@ -9,7 +9,8 @@ from typing import Any
 from eth_utils.crypto import keccak
 from sqlalchemy import Engine, select
 
-from indexer.records import (
+from relayer.protocol import bech32
+from storage.records import (
     AvsRegistered,
     ClaimSubmitted,
     ClaimVerified,
@@ -35,8 +36,7 @@ from indexer.records import (
     TokenTransferLog,
     ValidatorSignatureInfo,
 )
-from indexer.schema import metadata
-from relayer.protocol import bech32
+from storage.schema import metadata
 
 AVS = "0x" + "a1" * 20
 AVS2 = "0x" + "a2" * 20

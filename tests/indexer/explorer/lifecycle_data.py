@@ -25,9 +25,9 @@ from sqlalchemy import Engine
 
 from devnet.scenario import ScenarioClient
 from devnet.stack import DevnetStack
-from indexer.db import create_db_engine
 from relayer.protocol.claims import PROPORTION_ONE
 from relayer.service import RelayerService
+from storage.db import create_db_engine
 from tests.support.database import fresh_database
 from tests.support.relayer_harness import (
     L1_BLOCK_TIME_S,

@@ -37,9 +37,9 @@ from sqlalchemy import Engine
 from indexer.api import create_app
 from indexer.explorer.routes import CLAIM_STATES, PAYOUT_STATES
 from indexer.explorer.views import CHAIN_NAMES, FIGURE_WIDTH
-from indexer.lifecycle import Chain
-from indexer.records import ChainRef
-from indexer.store import LifecycleStore, utc_now
+from storage.lifecycle import Chain
+from storage.records import ChainRef
+from storage.store import LifecycleStore, utc_now
 from tests.indexer.explorer.audit import audit
 from tests.indexer.explorer.lifecycle_data import Lifecycle, lifecycle_database
 from tests.indexer.explorer.served_app import ServedApp

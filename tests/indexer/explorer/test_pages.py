@@ -14,9 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from indexer import migrate
 from indexer.api import ReadinessPolicy, create_app
 from indexer.api.pagination import Order, encode_cursor
+from storage import migrate
 from tests.support.api_data import NOW, A, B, C, D, populate
 from tests.support.database import empty_all_tables, fresh_database
 from tests.support.indexer_factory import AVS, AVS2, h

@@ -9,7 +9,7 @@ import pytest
 
 from indexer.api import schemas
 from indexer.explorer import views
-from indexer.lifecycle import EntityKind
+from storage.lifecycle import EntityKind
 from tests.support.indexer_factory import T0, h
 
 

@@ -11,16 +11,16 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
-from indexer.lifecycle import Chain
-from indexer.records import ChainRef, DistributionCreated, DistributionLeaves, LeafInfo
 from relayer.exocore.grpc_client import ExocoreGrpcClient
 from relayer.l1.gateway import GatewayClient
-from relayer.l1.tables import IntentState, tx_intent_table
 from relayer.l1.txmanager import REBROADCAST_AFTER_BLOCKS
 from relayer.pipeline import jobs
 from relayer.pipeline.jobs import Backoff
 from relayer.pipeline.stages import MAX_INFLIGHT_PAYOUT_TXS, CycleReport, Pipeline, PipelineSettings
 from relayer.protocol.packets import FundingMode
+from storage.l1_tables import IntentState, tx_intent_table
+from storage.lifecycle import Chain
+from storage.records import ChainRef, DistributionCreated, DistributionLeaves, LeafInfo
 from tests.support.l1_contracts import distribution_payload, distribution_tree, fresh_addresses
 from tests.support.txmanager import DEFAULT_SETTINGS, Harness, dead_url, valset_update
 

@@ -1,6 +1,6 @@
 """Invariants checked after every ingested batch, inside the batch's transaction.
 
-A violation raises :class:`~indexer.errors.InvariantViolationError`; the ingestor then rolls the
+A violation raises :class:`~storage.errors.InvariantViolationError`; the ingestor then rolls the
 batch back, records the violation, counts it in a metric and halts the stream. Nothing that breaks
 an invariant is ever committed.
 
@@ -27,11 +27,11 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, and_, select, tuple_
 
-from indexer.errors import InvariantViolationError
-from indexer.lifecycle import EdgeKind, EntityKind, Lifecycle, PayoutState, lifecycle
-from indexer.models import distribution_table, payout_table, transfer_table, transition_table
-from indexer.normalize import ZERO_ADDRESS
-from indexer.store import PAID_STATES, chunks, member_of, uint256_sums
+from storage.errors import InvariantViolationError
+from storage.lifecycle import EdgeKind, EntityKind, Lifecycle, PayoutState, lifecycle
+from storage.models import distribution_table, payout_table, transfer_table, transition_table
+from storage.normalize import ZERO_ADDRESS
+from storage.store import PAID_STATES, chunks, member_of, uint256_sums
 
 SUM_PAID_LE_TOTAL: Final = "sum_paid_le_total"
 LEAF_PAID_ONCE: Final = "leaf_paid_once"

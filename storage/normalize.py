@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from indexer.errors import InvalidRecordError
 from relayer.errors import ProtocolError
 from relayer.protocol.types import as_address, as_hash32
+from storage.errors import InvalidRecordError
 
 BIGINT_MAX: Final = 2**63 - 1
 """Heights, epochs and nonces are stored as signed 64-bit integers (BIGINT on both databases)."""

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from indexer.errors import ChainMismatchError, IllegalTransitionError, StreamHaltedError
 from indexer.ingest.exocore import EXOCORE_STREAM, ExocoreIngestor
-from indexer.lifecycle import Chain, ClaimState, EdgeKind, EntityKind, L1TxState, PayoutState
 from indexer.metrics import IngestMetrics
-from indexer.models import (
+from storage.errors import ChainMismatchError, IllegalTransitionError, StreamHaltedError
+from storage.lifecycle import Chain, ClaimState, EdgeKind, EntityKind, L1TxState, PayoutState
+from storage.models import (
     claim_table,
     distribution_table,
     metadata,
@@ -21,8 +21,8 @@ from indexer.models import (
     transition_table,
     violation_table,
 )
-from indexer.normalize import payout_entity_id
-from indexer.records import (
+from storage.normalize import payout_entity_id
+from storage.records import (
     ChainRef,
     ClaimRejected,
     ClaimVerified,
@@ -32,7 +32,7 @@ from indexer.records import (
     RewardPaidLog,
     TokenTransferLog,
 )
-from indexer.store import LifecycleStore, uint256_sums
+from storage.store import LifecycleStore, uint256_sums
 from tests.support.indexer_factory import (
     AVS,
     T0,

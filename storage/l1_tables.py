@@ -18,14 +18,14 @@ from typing import Any, Final
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Integer, String, Text
 from sqlmodel import Field
 
-from indexer.models import (
+from storage.models import (
     ADDRESS_HEX_LEN,
     HASH_HEX_LEN,
     BigIntPK,
     IndexerModel,
     table_of,
 )
-from indexer.sqltypes import Uint256, UtcDateTime
+from storage.sqltypes import Uint256, UtcDateTime
 
 
 class IntentState(StrEnum):

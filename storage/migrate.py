@@ -1,4 +1,5 @@
-"""Run the Alembic migrations of ``migrations/`` from code (``exorelay migrate``, tests, the bench).
+"""Run the Alembic migrations of ``storage/migrations/`` (package data) from code (``exorelay
+migrate``, tests, the bench).
 
 The Alembic configuration is built here rather than read from ``alembic.ini`` so that the command
 works from any working directory. Migrations run on a connection the caller's engine gives, so a
@@ -16,8 +17,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-MIGRATIONS_DIR: Final = Path(__file__).resolve().parents[1] / "migrations"
-"""The revisions (repository checkout / editable install)."""
+MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
+"""The revisions, shipped inside the package so a wheel-only install can ``exorelay migrate``."""
 
 HEAD: Final = "head"
 BASE: Final = "base"

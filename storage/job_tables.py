@@ -1,7 +1,8 @@
 """The pipeline's durable work queue: one job per relay packet, one payout job per distribution.
 
 The indexer's tables say what *happened* on each chain; these say what the relayer still has to
-*do* and why it is waiting (``retry_reason`` is a :class:`relayer.pipeline.retry.RetryReason`).
+*do* and why it is waiting (``retry_reason`` is a :class:`RetryReason`; how long each reason waits
+is ``relayer.pipeline.retry``).
 """
 
 from __future__ import annotations
@@ -13,9 +14,56 @@ from typing import Final
 from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Integer, SmallInteger, String, Text
 from sqlmodel import Field
 
-from indexer.models import HASH_HEX_LEN, IndexerModel, table_of
-from indexer.sqltypes import Uint256, UtcDateTime
+from storage.models import HASH_HEX_LEN, IndexerModel, table_of
+from storage.sqltypes import Uint256, UtcDateTime
 
+
+class RetryReason(StrEnum):
+    # Transient: the world will change without anyone acting.
+    EXOCORE_UNAVAILABLE = "exocore_unavailable"
+    L1_UNAVAILABLE = "l1_unavailable"
+    PACKET_NOT_FOUND = "packet_not_found"
+    """An event named the packet but the node does not serve it (yet)."""
+    QUORUM_NOT_REACHED = "quorum_not_reached"
+    """Valid signatures are short of the threshold: validators offline or late."""
+    VALSET_NOT_ON_L1 = "valset_not_on_l1"
+    """Signed by a valset the gateway has not installed yet: its VALSET_UPDATE must land first."""
+    LEAVES_NOT_INDEXED = "leaves_not_indexed"
+    TX_FAILED = "tx_failed"
+    """The transaction reverted or could not be sent; rebuilt and tried again."""
+    # Parked: L1 refuses for a reason that will not change by itself soon; re-checked cheaply (a
+    # read, never a transaction) every PARKED_RECHECK_S, resumed by itself once the cause is gone.
+    INSUFFICIENT_DEPOSIT = "insufficient_deposit"
+    """A VAULT-funded payout: the RewardVault holds less of the token for the AVS than the batch pays."""
+    # Need a human or a fixed upstream: refused until ``exorelay retry``.
+    PACKET_INVALID = "packet_invalid"
+    ROOT_MISMATCH = "root_mismatch"
+    """The leaves Exocore serves do not hash to the root (or total/count) the packet carries."""
+    VALSET_MISMATCH = "valset_mismatch"
+    """The valset Exocore serves does not match the commitment the gateway stores."""
+    STALE_VALSET = "stale_valset"
+    """Signed by a retired set outside the packet-nonce range it was current for (or a VALSET_UPDATE
+    signed by a retired set): can never verify on L1."""
+    INVALID_KEY_PROOF = "invalid_key_proof"
+    """A VALSET_UPDATE whose new set has a key without a valid proof of possession (a rogue key)."""
+    L1_REJECTED_ATTESTATION = "l1_rejected_attestation"
+    """L1 refused an attestation we verified: our view and the gateway's disagree."""
+
+
+REFUSING_REASONS: Final = frozenset(
+    {
+        RetryReason.PACKET_INVALID,
+        RetryReason.ROOT_MISMATCH,
+        RetryReason.STALE_VALSET,
+        RetryReason.INVALID_KEY_PROOF,
+        RetryReason.L1_REJECTED_ATTESTATION,
+    }
+)
+"""Reasons that park a job in ``refused`` instead of retrying it on a timer."""
+
+PARKING_REASONS: Final = frozenset({RetryReason.INSUFFICIENT_DEPOSIT})
+"""Reasons that park a payout job: no batch is built or simulated until a cheap re-check (an
+``eth_call`` balance read) shows the cause is gone."""
 
 class JobStage(StrEnum):
     """Where a packet is on its way to L1 (DESIGN §7 as the relayer drives it)."""

@@ -24,7 +24,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
-from indexer.errors import IllegalTransitionError
+from storage.errors import IllegalTransitionError
 
 
 class EntityKind(StrEnum):

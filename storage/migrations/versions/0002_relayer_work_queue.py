@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from indexer.sqltypes import Uint256, UtcDateTime
+from storage.sqltypes import Uint256, UtcDateTime
 
 revision: str = "0002"
 down_revision: str | None = "0001"

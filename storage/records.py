@@ -3,9 +3,9 @@
 Producers (the Exocore client decoding blocks/events/gRPC answers, the L1 log watcher) build these
 frozen values; each normalises its fields in ``__post_init__`` (hashes and addresses to lower-case
 ``0x`` hex, amounts to exact ints), so a malformed value fails where it is made with
-:class:`~indexer.errors.InvalidRecordError`, never deep inside a database write. Hash/address fields
+:class:`~storage.errors.InvalidRecordError`, never deep inside a database write. Hash/address fields
 are typed ``str``: a producer holding ``Hash32``/``Address`` bytes converts with
-:func:`indexer.normalize.hash_hex` / :func:`~indexer.normalize.address_hex` / ``bytes_hex`` (raw
+:func:`storage.normalize.hash_hex` / :func:`~storage.normalize.address_hex` / ``bytes_hex`` (raw
 bytes are accepted at run time too and normalised the same way).
 
 Exocore records are grouped into an :class:`ExocoreBlock` (height, hash, time, events in block
@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from typing import TypeAlias
 
-from indexer.errors import InvalidRecordError
-from indexer.lifecycle import Chain
-from indexer.models import AVS_NAME_LEN, CODE_LEN
-from indexer.normalize import address_hex, bigint, bytes_hex, hash_hex, storable_text, uint256
+from storage.errors import InvalidRecordError
+from storage.lifecycle import Chain
+from storage.models import AVS_NAME_LEN, CODE_LEN
+from storage.normalize import address_hex, bigint, bytes_hex, hash_hex, storable_text, uint256
 
 
 def _set(obj: object, name: str, value: object) -> None:

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
-from indexer import migrate
-from indexer.db import create_db_engine, refresh_stale_statistics
+from storage import migrate
+from storage.db import create_db_engine, refresh_stale_statistics
 from tests.support.database import DATABASE_URL_ENV
 
 

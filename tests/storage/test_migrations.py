@@ -11,9 +11,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, insert, inspect
 from sqlalchemy.exc import IntegrityError
 
-from indexer import migrate
-from indexer.models import payout_table
-from indexer.schema import metadata
+from storage import migrate
+from storage.models import payout_table
+from storage.schema import metadata
 from tests.support.database import fresh_database
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -6,9 +6,9 @@ Everything goes through one write transaction at a time (:meth:`LifecycleStore.b
 - **Idempotent.** Rows are keyed by natural keys (claim id, ``(distribution id, leaf index)``, tx
   hash, packet nonce ...); recording what is already recorded changes nothing, and a transition to
   a state the object is already in (or has already passed) is a no-op. Replaying a block is free.
-- **Graph-checked.** Every state change is checked against :mod:`indexer.lifecycle`; an illegal one
-  raises :class:`~indexer.errors.IllegalTransitionError` and the caller's transaction rolls back.
-- **History.** Every state change appends a :class:`~indexer.models.Transition` row with where
+- **Graph-checked.** Every state change is checked against :mod:`storage.lifecycle`; an illegal one
+  raises :class:`~storage.errors.IllegalTransitionError` and the caller's transaction rolls back.
+- **History.** Every state change appends a :class:`~storage.models.Transition` row with where
   (chain, height, block hash, tx hash, log index) and when; rows are never updated or deleted.
   An L1 reorg appends ``reversal`` rows that name the row they undo.
 
@@ -46,7 +46,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
-from indexer.errors import (
+from storage.errors import (
     IllegalTransitionError,
     IndexerError,
     InvariantViolationError,
@@ -54,7 +54,7 @@ from indexer.errors import (
     StreamHaltedError,
     UnknownEntityError,
 )
-from indexer.lifecycle import (
+from storage.lifecycle import (
     CLAIM,
     Chain,
     ClaimState,
@@ -66,7 +66,7 @@ from indexer.lifecycle import (
     SlashState,
     lifecycle,
 )
-from indexer.models import (
+from storage.models import (
     attestation_table,
     avs_table,
     block_table,
@@ -89,8 +89,8 @@ from indexer.models import (
     valset_table,
     violation_table,
 )
-from indexer.normalize import payout_entity_id, storable_text
-from indexer.records import (
+from storage.normalize import payout_entity_id, storable_text
+from storage.records import (
     AvsRegistered,
     ChainRef,
     ClaimRejected,

@@ -3,13 +3,13 @@
 Conventions, fixed once here so that every writer and reader agrees:
 
 - Hashes, ids and addresses are lower-case ``0x`` hex text (66 / 42 characters), normalised at the
-  boundary (:mod:`indexer.normalize`); Exocore operators are bech32 text.
-- Amounts and powers are :class:`~indexer.sqltypes.Uint256` (exact on both databases); heights,
+  boundary (:mod:`storage.normalize`); Exocore operators are bech32 text.
+- Amounts and powers are :class:`~storage.sqltypes.Uint256` (exact on both databases); heights,
   epochs and nonces are BIGINT (values must fit a signed 64-bit integer; larger ones are refused at
   the boundary rather than wrapped).
-- Timestamps are :class:`~indexer.sqltypes.UtcDateTime` (aware UTC).
+- Timestamps are :class:`~storage.sqltypes.UtcDateTime` (aware UTC).
 - Every lifecycle table has a ``state`` column constrained to its graph's states
-  (:mod:`indexer.lifecycle`) and a surrogate ``id`` that is the stable sort and cursor key of the
+  (:mod:`storage.lifecycle`) and a surrogate ``id`` that is the stable sort and cursor key of the
   API; natural keys (``claim_id``, ``(distribution_id, leaf_index)``, ``tx_hash`` ...) are unique.
 - ``origin`` says which stream first recorded a row: ``exocore`` rows are facts of the Exocore chain
   (instant finality); ``l1`` rows were first seen in an L1 block and vanish again if that block is
@@ -42,8 +42,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from indexer.lifecycle import CLAIM, L1_TX, PACKET, PAYOUT, SLASH, Lifecycle
-from indexer.sqltypes import Uint256, UtcDateTime
+from storage.lifecycle import CLAIM, L1_TX, PACKET, PAYOUT, SLASH, Lifecycle
+from storage.sqltypes import Uint256, UtcDateTime
 
 HASH_HEX_LEN: Final = 66
 ADDRESS_HEX_LEN: Final = 42
@@ -646,7 +646,7 @@ LIFECYCLE_TABLES: Final[dict[str, type[IndexerModel]]] = {
     "payout": Payout,
     "l1_tx": L1Transaction,
 }
-"""Entity kind (:class:`indexer.lifecycle.EntityKind`) -> its table."""
+"""Entity kind (:class:`storage.lifecycle.EntityKind`) -> its table."""
 
 
 def table_of(model: type[IndexerModel]) -> Table:

@@ -14,7 +14,7 @@ from typing import Any, Final
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import ExceptionContext, make_url
 
-from indexer.errors import IndexerError
+from storage.errors import IndexerError
 
 SQLITE_BUSY_TIMEOUT_MS: Final = 10_000
 """A reader (the API) and the writer (ingestion) share the SQLite file; wait this long for a lock

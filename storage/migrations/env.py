@@ -1,7 +1,7 @@
 """Alembic environment of the indexer schema (PostgreSQL and SQLite).
 
 The database comes from, in order: a connection handed over in ``config.attributes["connection"]``
-(``indexer.migrate`` and the tests do this, so a PostgreSQL ``search_path`` chosen by the caller
+(``storage.migrate`` and the tests do this, so a PostgreSQL ``search_path`` chosen by the caller
 applies), ``sqlalchemy.url`` in the Alembic config, ``EXORELAY_DATABASE__URL``, the exorelay default.
 """
 
@@ -12,9 +12,9 @@ import os
 from alembic import context
 from sqlalchemy import Connection, pool
 
-from indexer.db import create_db_engine
-from indexer.schema import metadata
 from relayer.config import DEFAULT_DATABASE_URL, env_var_for
+from storage.db import create_db_engine
+from storage.schema import metadata
 
 config = context.config
 

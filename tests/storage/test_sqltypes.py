@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, func, insert, select
 from sqlalchemy.exc import StatementError
 
-from indexer.sqltypes import Uint256
 from relayer.protocol.errors import InvalidValueError
+from storage.sqltypes import Uint256
 
 UINT256_MAX = 2**256 - 1
 VALUES = [0, 1, 2**63 - 1, 2**63, 2**64 + 7, 10**30, 10**77, UINT256_MAX]

@@ -16,10 +16,12 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.abi import event_abi_to_log_topic
 from sqlalchemy import Engine, func, insert, select
 
-from indexer.errors import IllegalTransitionError, InvariantViolationError, StreamHaltedError
 from indexer.ingest.exocore import ExocoreIngestor
 from indexer.ingest.l1 import BlockInfo, L1Contracts, L1Ingestor, RawLog
-from indexer.invariants import (
+from indexer.metrics import IngestMetrics
+from relayer.l1.artifacts import ContractName, load_artifact
+from storage.errors import IllegalTransitionError, InvariantViolationError, StreamHaltedError
+from storage.invariants import (
     FORWARD_ONLY,
     LEAF_PAID_ONCE,
     PAYOUT_MATCHES_TRANSFERS,
@@ -28,12 +30,10 @@ from indexer.invariants import (
     check_leaves_paid_once,
     check_paid_within_total,
 )
-from indexer.metrics import IngestMetrics
-from indexer.models import payout_table, transition_table, violation_table
-from indexer.normalize import payout_entity_id
-from indexer.records import ClaimRejected, ClaimVerified, ExocoreBlock
-from indexer.store import LifecycleStore
-from relayer.l1.artifacts import ContractName, load_artifact
+from storage.models import payout_table, transition_table, violation_table
+from storage.normalize import payout_entity_id
+from storage.records import ClaimRejected, ClaimVerified, ExocoreBlock
+from storage.store import LifecycleStore
 from tests.support.indexer_factory import T0, ZERO, ClaimPlan, h, staker
 
 GATEWAY = "0x" + "9a" * 20

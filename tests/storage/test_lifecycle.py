@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.errors import IllegalTransitionError
-from indexer.lifecycle import (
+from storage.errors import IllegalTransitionError
+from storage.lifecycle import (
     CLAIM,
     L1_TX,
     LIFECYCLES,
