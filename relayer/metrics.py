@@ -19,10 +19,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from sqlalchemy import Engine
 
 from relayer.exocore.follower import FollowerStats
-from relayer.ops import BACKLOG_STAGES, oldest_pending, stage_counts
-from relayer.pipeline.retry import PARKING_REASONS
 from relayer.protocol.packets import PacketKind
-from storage.jobs import parked_payouts
+from storage.job_tables import PARKING_REASONS
+from storage.jobs import BACKLOG_STAGES, oldest_pending, parked_payouts, stage_counts
 from storage.store import utc_now
 
 METRICS_HOST: Final = "127.0.0.1"

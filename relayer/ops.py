@@ -33,14 +33,23 @@ from sqlalchemy.exc import SQLAlchemyError
 from relayer.errors import StorageError
 from relayer.pipeline.errors import StageMovedError
 from storage.job_tables import (
-    OPEN_JOB_STAGES,
     OPEN_PAYOUT_STAGES,
     JobStage,
     PayoutStage,
     payout_job_table,
     relay_job_table,
 )
-from storage.jobs import DISTRIBUTION_PREFIX, WaitingJob, parked_payouts
+from storage.jobs import (
+    BACKLOG_STAGES,
+    DISTRIBUTION_PREFIX,
+    PACKET_PREFIX,
+    RELAY_BACKLOG_STAGES,
+    OldestPending,
+    WaitingJob,
+    oldest_pending,
+    parked_payouts,
+    stage_counts,
+)
 from storage.l1_tables import OPEN_INTENT_STATES, IntentState, tx_intent_table
 from storage.lifecycle import EntityKind, lifecycle
 from storage.models import cursor_table, distribution_table, packet_table
@@ -57,16 +66,9 @@ MAX_REASON_CHARS: Final = 2000
 """An exclusion reason is a sentence or a ticket link; this bound keeps a pasted log out of the row."""
 
 
-RELAY_BACKLOG_STAGES: Final = (*OPEN_JOB_STAGES, JobStage.REFUSED)
-"""Relay-job stages that still need work (``refused`` needs an operator)."""
-
-BACKLOG_STAGES: Final = tuple(s.value for s in (*RELAY_BACKLOG_STAGES, *OPEN_PAYOUT_STAGES))
-"""Every backlog stage of both queues; the names are distinct across the two."""
-
 EXCLUDED_REASON_CODE: Final = "operator_excluded"
 """``reason_code`` a claim or slash gets when an operator excludes it."""
 
-PACKET_PREFIX: Final = "packet:"
 _HASH_RE: Final = re.compile(r"0x[0-9a-f]{64}")
 
 
@@ -161,13 +163,6 @@ class HaltedStream:
     chain: str
     height: int
     reason: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class OldestPending:
-    item: str
-    stage: str
-    since: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,49 +266,6 @@ class RelayerStatus:
                 for w in self.parked_payouts
             ],
         }
-
-
-def stage_counts(conn: Connection) -> tuple[dict[str, int], dict[str, int]]:
-    """(relay-job count per stage, payout-job count per stage), every stage present."""
-    relay = {stage.value: 0 for stage in JobStage}
-    for stage, count in conn.execute(
-        select(relay_job_table.c.stage, func.count()).group_by(relay_job_table.c.stage)
-    ):
-        relay[str(stage)] = int(count)
-    payout = {stage.value: 0 for stage in PayoutStage}
-    for stage, count in conn.execute(
-        select(payout_job_table.c.stage, func.count()).group_by(payout_job_table.c.stage)
-    ):
-        payout[str(stage)] = int(count)
-    return relay, payout
-
-
-def oldest_pending(conn: Connection) -> OldestPending | None:
-    """The open job (relay or payout) that has waited longest since it was created."""
-    r = relay_job_table
-    relay = conn.execute(
-        select(r.c.packet_nonce, r.c.stage, r.c.discovered_at)
-        .where(r.c.stage.in_([s.value for s in OPEN_JOB_STAGES]))
-        .order_by(r.c.discovered_at, r.c.packet_nonce)
-        .limit(1)
-    ).first()
-    p = payout_job_table
-    payout = conn.execute(
-        select(p.c.distribution_id, p.c.stage, p.c.created_at)
-        .where(p.c.stage.in_([s.value for s in OPEN_PAYOUT_STAGES]))
-        .order_by(p.c.created_at, p.c.packet_nonce)
-        .limit(1)
-    ).first()
-    candidates = []
-    if relay is not None:
-        candidates.append(
-            OldestPending(f"{PACKET_PREFIX}{relay.packet_nonce}", relay.stage, relay.discovered_at)
-        )
-    if payout is not None:
-        candidates.append(
-            OldestPending(f"{DISTRIBUTION_PREFIX}{payout.distribution_id}", payout.stage, payout.created_at)
-        )
-    return min(candidates, key=lambda c: c.since, default=None)
 
 
 def _waiting(conn: Connection) -> tuple[tuple[WaitingJob, ...], int]:

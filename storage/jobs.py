@@ -10,12 +10,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
-from storage.job_tables import OPEN_PAYOUT_STAGES, PARKING_REASONS, payout_job_table
+from storage.job_tables import (
+    OPEN_JOB_STAGES,
+    OPEN_PAYOUT_STAGES,
+    PARKING_REASONS,
+    JobStage,
+    PayoutStage,
+    payout_job_table,
+    relay_job_table,
+)
 
+PACKET_PREFIX: Final = "packet:"
 DISTRIBUTION_PREFIX: Final = "distribution:"
 """How an operator names a payout job: ``distribution:<0x id>`` (a relay job is ``packet:<nonce>``)."""
+
+RELAY_BACKLOG_STAGES: Final = (*OPEN_JOB_STAGES, JobStage.REFUSED)
+"""Relay-job stages that still need work (``refused`` needs an operator)."""
+
+BACKLOG_STAGES: Final = tuple(s.value for s in (*RELAY_BACKLOG_STAGES, *OPEN_PAYOUT_STAGES))
+"""Every backlog stage of both queues; the names are distinct across the two."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +67,53 @@ def parked_payouts(conn: Connection) -> tuple[WaitingJob, ...]:
         )
         for row in rows
     )
+
+
+@dataclass(frozen=True, slots=True)
+class OldestPending:
+    item: str
+    stage: str
+    since: datetime
+
+
+def stage_counts(conn: Connection) -> tuple[dict[str, int], dict[str, int]]:
+    """(relay-job count per stage, payout-job count per stage), every stage present."""
+    relay = {stage.value: 0 for stage in JobStage}
+    for stage, count in conn.execute(
+        select(relay_job_table.c.stage, func.count()).group_by(relay_job_table.c.stage)
+    ):
+        relay[str(stage)] = int(count)
+    payout = {stage.value: 0 for stage in PayoutStage}
+    for stage, count in conn.execute(
+        select(payout_job_table.c.stage, func.count()).group_by(payout_job_table.c.stage)
+    ):
+        payout[str(stage)] = int(count)
+    return relay, payout
+
+
+def oldest_pending(conn: Connection) -> OldestPending | None:
+    """The open job (relay or payout) that has waited longest since it was created."""
+    r = relay_job_table
+    relay = conn.execute(
+        select(r.c.packet_nonce, r.c.stage, r.c.discovered_at)
+        .where(r.c.stage.in_([s.value for s in OPEN_JOB_STAGES]))
+        .order_by(r.c.discovered_at, r.c.packet_nonce)
+        .limit(1)
+    ).first()
+    p = payout_job_table
+    payout = conn.execute(
+        select(p.c.distribution_id, p.c.stage, p.c.created_at)
+        .where(p.c.stage.in_([s.value for s in OPEN_PAYOUT_STAGES]))
+        .order_by(p.c.created_at, p.c.packet_nonce)
+        .limit(1)
+    ).first()
+    candidates = []
+    if relay is not None:
+        candidates.append(
+            OldestPending(f"{PACKET_PREFIX}{relay.packet_nonce}", relay.stage, relay.discovered_at)
+        )
+    if payout is not None:
+        candidates.append(
+            OldestPending(f"{DISTRIBUTION_PREFIX}{payout.distribution_id}", payout.stage, payout.created_at)
+        )
+    return min(candidates, key=lambda c: c.since, default=None)

@@ -21,6 +21,7 @@ COMPONENTS: Final = (
     "relayer.protocol",
     "relayer.config",
     "relayer.exocore",
+    "relayer.metrics",
     "relayer.l1",
     "relayer.pipeline",
     "relayer.replay",
@@ -34,8 +35,9 @@ COMPONENTS: Final = (
     "devnet",
 )
 """Most specific first: a module belongs to the first component it is in (``cli`` is
-:data:`CLI_MODULES`). ``relayer`` is the rest of the relayer (service, ops, health, logs, metrics);
-``indexer`` is the rest of the indexer (its CLI role is ``cli``, its ingest metrics); ``storage`` is
+:data:`CLI_MODULES`). ``relayer`` is the rest of the relayer (service, ops, health, logs);
+``relayer.metrics`` (the Prometheus registry the stages count into) sits below the pipeline;
+``indexer`` is the rest of the indexer (its ingest metrics; its CLI role is ``cli``); ``storage`` is
 the bottom storage layer (tables, store, migrations); ``devnet`` includes its role modules."""
 LEFT_OUT: Final = frozenset({"relayer.errors"})
 

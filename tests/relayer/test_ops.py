@@ -17,7 +17,6 @@ from indexer.ingest.exocore import ExocoreIngestor
 from relayer.cli import app
 from relayer.errors import StorageError
 from relayer.ops import (
-    BACKLOG_STAGES,
     STATUS_LIST_LIMIT,
     InvalidItemError,
     ItemId,
@@ -35,6 +34,7 @@ from relayer.pipeline.jobs import Backoff
 from relayer.pipeline.retry import RetryReason
 from storage.db import create_db_engine
 from storage.job_tables import JobStage, PayoutStage, payout_job_table, relay_job_table
+from storage.jobs import BACKLOG_STAGES
 from storage.l1_tables import IntentState, tx_intent_table
 from storage.lifecycle import ClaimState, EntityKind, SlashState
 from storage.models import claim_table, cursor_table, poisoned_block_table, slash_table, transition_table
