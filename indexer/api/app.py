@@ -31,10 +31,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexer.api import queries, schemas
+from indexer.api.explorer import mount_explorer
 from indexer.api.hot import HotReader, HotRoutes
 from indexer.api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, CursorError, Order
 from indexer.api.queries import ListParams
-from indexer.explorer import mount_explorer
 from relayer.config import DEFAULT_READY_MAX_AGE_S, DEFAULT_READY_MAX_LAG_BLOCKS, ApiConfig
 from relayer.errors import ConfigError
 from storage.db import create_db_engine, is_sqlite, read_only_engine

@@ -28,7 +28,6 @@ COMPONENTS: Final = (
     "relayer",
     "indexer.ingest",
     "indexer.api",
-    "indexer.explorer",
     "indexer",
     "storage",
     "devnet.replay",

@@ -3,7 +3,7 @@
 (function () {
   "use strict";
 
-  // Same rules as indexer.explorer.views.duration.
+  // Same rules as indexer.api.explorer.views.duration.
   function duration(seconds) {
     var s = Math.max(0, seconds);
     if (s < 1) return s.toFixed(2) + " s";
@@ -14,7 +14,7 @@
     return Math.floor(w / 86400) + " d " + Math.floor((w % 86400) / 3600) + " h";
   }
 
-  // Same rules as indexer.explorer.views.utc_text, from the API's RFC 3339 text (always UTC, "Z").
+  // Same rules as indexer.api.explorer.views.utc_text, from the API's RFC 3339 text (always UTC, "Z").
   function utc(text) {
     var m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?/.exec(text);
     if (!m) return text;

@@ -23,10 +23,10 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from indexer.api import queries, schemas
+from indexer.api.explorer import views
+from indexer.api.explorer.lookups import AvsChoice, known_avss
 from indexer.api.pagination import MAX_PAGE_SIZE, CursorError, Order
 from indexer.api.queries import ListParams
-from indexer.explorer import views
-from indexer.explorer.lookups import AvsChoice, known_avss
 from storage.lifecycle import ClaimState, EntityKind, PayoutState, SlashState
 from storage.normalize import BIGINT_MAX
 

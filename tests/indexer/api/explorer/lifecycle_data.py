@@ -5,7 +5,7 @@ freeze) plus a claim signed by one member only (rejected: no quorum); the real r
 until both claims are ``paid`` (every leaf paid on L1) and the slash is ``finalized``. The chains are
 stopped afterwards: only the lifecycle database remains, as the indexer left it.
 
-``python -m tests.indexer.explorer.lifecycle_data PATH`` writes such a database to a SQLite file (to
+``python -m tests.indexer.api.explorer.lifecycle_data PATH`` writes such a database to a SQLite file (to
 look at the explorer by hand: ``EXORELAY_API_DATABASE_URL=sqlite:///PATH uvicorn --factory
 indexer.api.app:app_from_environment``).
 """
@@ -103,7 +103,7 @@ def lifecycle_database(tmp: Path) -> Iterator[tuple[Engine, Lifecycle]]:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m tests.indexer.explorer.lifecycle_data OUT.sqlite", file=sys.stderr)
+        print("usage: python -m tests.indexer.api.explorer.lifecycle_data OUT.sqlite", file=sys.stderr)
         return 2
     out = Path(argv[0]).resolve()
     out.unlink(missing_ok=True)

@@ -2,10 +2,10 @@
 
 Data: the real Exocore devnet and anvil, the standard scenario (two AVSs, a claim each, a slash with
 freeze) plus a claim without quorum, relayed by the real relayer until both claims are ``paid`` and
-the slash ``finalized`` (:mod:`tests.indexer.explorer.lifecycle_data`). The API (``create_app``, as
+the slash ``finalized`` (:mod:`tests.indexer.api.explorer.lifecycle_data`). The API (``create_app``, as
 ``exorelay api`` builds it) is served by uvicorn on a free port; every figure a page renders is
 compared with the JSON the API returns for the same object. Each page visited is audited
-(:mod:`tests.indexer.explorer.audit`) and saved as a screenshot under ``test-artifacts/explorer``.
+(:mod:`tests.indexer.api.explorer.audit`) and saved as a screenshot under ``test-artifacts/explorer``.
 
 The last test writes to the database (live counters); the others read only.
 """
@@ -35,14 +35,14 @@ from selenium.webdriver.support.wait import WebDriverWait
 from sqlalchemy import Engine
 
 from indexer.api import create_app
-from indexer.explorer.routes import CLAIM_STATES, PAYOUT_STATES
-from indexer.explorer.views import CHAIN_NAMES, FIGURE_WIDTH
+from indexer.api.explorer.routes import CLAIM_STATES, PAYOUT_STATES
+from indexer.api.explorer.views import CHAIN_NAMES, FIGURE_WIDTH
 from storage.lifecycle import Chain
 from storage.records import ChainRef
 from storage.store import LifecycleStore, utc_now
-from tests.indexer.explorer.audit import audit
-from tests.indexer.explorer.lifecycle_data import Lifecycle, lifecycle_database
-from tests.indexer.explorer.served_app import ServedApp
+from tests.indexer.api.explorer.audit import audit
+from tests.indexer.api.explorer.lifecycle_data import Lifecycle, lifecycle_database
+from tests.indexer.api.explorer.served_app import ServedApp
 from tests.support.indexer_factory import ClaimPlan, h
 
 SNAPSHOT_JS: Final = (Path(__file__).parent / "snapshot.js").read_text()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from indexer.api import schemas
-from indexer.explorer import views
+from indexer.api.explorer import views
 from storage.lifecycle import EntityKind
 from tests.support.indexer_factory import T0, h
 

@@ -12,11 +12,11 @@ the backlog counters from ``/v1/stats``. Why this and not a single-page app:
   filter state is a shareable URL, and accessibility (semantic tables, labels, keyboard order, focus)
   comes from HTML itself instead of being rebuilt in widgets.
 - The pictures (quorum bars, stage timelines, committee power) are inline SVG computed on the
-  server (:mod:`indexer.explorer.views`), each with a text equivalent next to it.
+  server (:mod:`indexer.api.explorer.views`), each with a text equivalent next to it.
 
 See README.md beside this file for the page map.
 """
 
-from indexer.explorer.routes import STATS_POLL_INTERVAL_S, mount_explorer
+from indexer.api.explorer.routes import STATS_POLL_INTERVAL_S, mount_explorer
 
 __all__ = ["STATS_POLL_INTERVAL_S", "mount_explorer"]
