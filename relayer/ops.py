@@ -32,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from relayer.errors import StorageError
 from relayer.pipeline.errors import StageMovedError
+from relayer.protocol.kinds import PacketKind
 from storage.job_tables import (
     OPEN_PAYOUT_STAGES,
     JobStage,
@@ -53,7 +54,7 @@ from storage.jobs import (
 from storage.l1_tables import OPEN_INTENT_STATES, IntentState, tx_intent_table
 from storage.lifecycle import EntityKind, lifecycle
 from storage.models import cursor_table, distribution_table, packet_table
-from storage.records import ChainRef, PacketKindCode
+from storage.records import ChainRef
 from storage.store import PoisonedBlock, StoreTx, open_poisoned_blocks, utc_now
 
 _log = logging.getLogger(__name__)
@@ -516,7 +517,7 @@ def _exclude_packet(conn: Connection, item: ItemId, reason: str, now: datetime) 
             )
         )
         notes.append("its payout job is excluded too")
-    if job.kind == PacketKindCode.VALSET_UPDATE:
+    if job.kind == PacketKind.VALSET_UPDATE:
         notes.append(
             f"packets signed by a later validator set cannot be delivered until the gateway has valset "
             f"update {item}"
@@ -570,7 +571,7 @@ def _exclude_distribution(conn: Connection, item: ItemId, reason: str, now: date
     notes: list[str] = []
     if in_flight:
         notes.append("leaves in a batch already signed may still be paid if it is mined")
-    kind = int(PacketKindCode.REWARD_DISTRIBUTION)
+    kind = int(PacketKind.REWARD_DISTRIBUTION)
     subject, subject_excluded, subject_notes = _exclude_subject(
         conn, kind, item, item.distribution_id, reason=reason, now=now
     )
@@ -662,12 +663,12 @@ def _subject_of(
             )
         ).first()
         if packet is not None and packet.subject_id is not None:
-            if packet.kind == PacketKindCode.REWARD_DISTRIBUTION:
+            if packet.kind == PacketKind.REWARD_DISTRIBUTION:
                 return EntityKind.CLAIM, str(packet.subject_id)
-            if packet.kind == PacketKindCode.SLASH:
+            if packet.kind == PacketKind.SLASH:
                 return EntityKind.SLASH, str(packet.subject_id)
             return None, None
-    if kind != PacketKindCode.REWARD_DISTRIBUTION or distribution_id is None:
+    if kind != PacketKind.REWARD_DISTRIBUTION or distribution_id is None:
         return None, None
     claim_id = conn.execute(
         select(distribution_table.c.claim_id).where(distribution_table.c.distribution_id == distribution_id)

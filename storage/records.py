@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import IntEnum
 from typing import TypeAlias
 
+from relayer.protocol.kinds import PacketKind, SlashKind
 from storage.errors import InvalidRecordError
 from storage.lifecycle import Chain
 from storage.models import AVS_NAME_LEN, CODE_LEN
@@ -38,23 +38,6 @@ def _aware(value: datetime, what: str) -> datetime:
 
 def _opt_hash(value: bytes | str | None) -> str | None:
     return None if value is None else hash_hex(value)
-
-
-class PacketKindCode(IntEnum):
-    VALSET_UPDATE = 1
-    REWARD_DISTRIBUTION = 2
-    SLASH = 3
-
-
-class EvidenceKind(IntEnum):
-    """What proved a slash (exocore.operator.v1.SlashKind)."""
-
-    EQUIVOCATION = 1
-    COMMITTEE_REQUEST = 2
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
 
 
 # ---------------------------------------------------------------------------------------- where
@@ -350,12 +333,12 @@ class PacketCreated(_ExocoreEvent):
     def __post_init__(self) -> None:
         self._normalise_tx()
         bigint(self.nonce, "packet nonce")
-        _set(self, "kind", PacketKindCode(self.kind).value)
+        _set(self, "kind", PacketKind(self.kind).value)
         bigint(self.valset_nonce, "valset nonce")
         _set(self, "payload", bytes_hex(self.payload))
         _set(self, "payload_hash", hash_hex(self.payload_hash))
         _set(self, "digest", hash_hex(self.digest))
-        if self.subject_id is not None and self.kind != PacketKindCode.VALSET_UPDATE:
+        if self.subject_id is not None and self.kind != PacketKind.VALSET_UPDATE:
             _set(self, "subject_id", hash_hex(self.subject_id))
         _set(self, "distribution_id", _opt_hash(self.distribution_id))
         if self.avs is not None:
@@ -427,7 +410,7 @@ class SlashSubmitted(_ExocoreEvent):
     slash_id: str
     avs: str
     operator: str
-    evidence_kind: EvidenceKind
+    evidence_kind: SlashKind
     freeze: bool = True
     operator_address: str | None = None
     slash_proportion: str | None = None
@@ -437,7 +420,7 @@ class SlashSubmitted(_ExocoreEvent):
         self._normalise_tx()
         _set(self, "slash_id", hash_hex(self.slash_id))
         _set(self, "avs", address_hex(self.avs))
-        _set(self, "evidence_kind", EvidenceKind(self.evidence_kind))
+        _set(self, "evidence_kind", SlashKind(self.evidence_kind))
         if self.operator_address is not None:
             _set(self, "operator_address", address_hex(self.operator_address))
         _set(self, "signers", tuple(self.signers))

@@ -17,6 +17,7 @@ from sqlalchemy.sql.elements import ColumnClause
 
 from indexer.api import hot, schemas
 from indexer.api.pagination import Order, decode_cursor, page_of
+from relayer.protocol.kinds import PacketKind
 from storage.lifecycle import LIFECYCLES, EntityKind
 from storage.models import (
     claim_signer_table,
@@ -36,9 +37,6 @@ from storage.models import (
     violation_table,
 )
 from storage.store import ENTITY_TABLES, PAID_STATES, uint256_sums
-
-PACKET_KINDS = {1: "valset_update", 2: "reward_distribution", 3: "slash"}
-PACKET_KIND_CODES = {name: code for code, name in PACKET_KINDS.items()}
 
 
 @dataclass(frozen=True)
@@ -191,7 +189,7 @@ def _payout_counts(conn: Connection, distribution_id: str) -> dict[str, int]:
 def _packet_out(row: Any) -> schemas.PacketOut:
     return schemas.PacketOut(
         nonce=row.nonce,
-        kind=PACKET_KINDS[row.kind],  # type: ignore[arg-type]
+        kind=PacketKind(row.kind).label,
         valset_nonce=row.valset_nonce,
         status=row.state,
         subject_id=row.subject_id,
@@ -466,7 +464,7 @@ def list_packets(
     k = packet_table
     query = select(k)
     if kind is not None:
-        query = query.where(k.c.kind == PACKET_KIND_CODES[kind])
+        query = query.where(k.c.kind == PacketKind.from_label(kind).value)
     if status is not None:
         query = query.where(k.c.state == status)
     if avs is not None:

@@ -104,7 +104,6 @@ from storage.records import (
     CommitteeMemberInfo,
     DistributionCreated,
     DistributionLeaves,
-    EvidenceKind,
     ExocoreBlock,
     ExocoreEvent,
     LeafInfo,
@@ -777,17 +776,12 @@ class ExocoreFeed:
             )
             return
         state.blocked_slashes.discard(slash_id)
-        kind = (
-            EvidenceKind.EQUIVOCATION
-            if event.kind is ev.SlashKind.EQUIVOCATION
-            else EvidenceKind.COMMITTEE_REQUEST
-        )
         state.records.append(
             SlashSubmitted(
                 slash_id=slash_id,
                 avs=address_hex(event.avs),
                 operator=str(event.operator),
-                evidence_kind=kind,
+                evidence_kind=event.kind,
                 freeze=event.freeze,
                 operator_address=address_hex(event.operator.address),
                 slash_proportion=format_fixed(event.proportion, PROPORTION_DECIMALS),

@@ -48,6 +48,7 @@ from relayer.protocol.attestation import (
     valset_commitment,
 )
 from relayer.protocol.errors import SignatureError
+from relayer.protocol.kinds import PACKET_KIND_CODES
 from relayer.protocol.merkle import DistributionTree
 from relayer.protocol.packets import (
     FundingMode,
@@ -90,13 +91,6 @@ TREE_CACHE_DISTRIBUTIONS: Final = 4
 
 ATTESTATION_REJECTIONS: Final = frozenset({"InsufficientQuorum", "InvalidSignature", "InvalidSignerBitmap"})
 """Gateway errors meaning L1 disagrees with our own signature check: never retry blindly."""
-
-PURPOSE_OF_KIND: Final = {
-    PacketKind.VALSET_UPDATE: "valset_update",
-    PacketKind.REWARD_DISTRIBUTION: "distribution",
-    PacketKind.SLASH: "slash",
-}
-
 
 @dataclass
 class CycleReport:
@@ -270,7 +264,7 @@ class Pipeline:
                 else:
                     kind = int(item.packet.kind)
                     valset_nonce, height, nonce = item.packet.valset_nonce, item.exocore_height, item.nonce
-                if kind not in (1, 2, 3):
+                if kind not in PACKET_KIND_CODES:
                     continue
                 if jobs.add_job(
                     conn, nonce=nonce, kind=kind, valset_nonce=valset_nonce, exocore_height=height, now=now
@@ -404,7 +398,7 @@ class Pipeline:
                 intent_id = self.txm.enqueue(
                     conn,
                     key=f"packet:{nonce}:{int(row.attempts)}",
-                    purpose=PURPOSE_OF_KIND[packet.kind],
+                    purpose=PacketKind(packet.kind).purpose.value,
                     to=self.gateway.address,
                     calldata=calldata,
                     packet_nonce=nonce,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import insert, select, update
 
+from relayer.protocol.kinds import PacketKind
 from storage.lifecycle import EntityKind, PacketState
 from storage.models import attestation_table, packet_table, valset_table
 from storage.records import (
@@ -15,7 +16,6 @@ from storage.records import (
     L1Position,
     PacketAttested,
     PacketCreated,
-    PacketKindCode,
     ValsetCreated,
     ValsetUpdatedLog,
 )
@@ -47,9 +47,9 @@ class PacketStore(StoreBase):
     def _packet_subject(kind: int, subject_id: str | None) -> tuple[EntityKind, str] | None:
         if subject_id is None:
             return None
-        if kind == PacketKindCode.REWARD_DISTRIBUTION:
+        if kind == PacketKind.REWARD_DISTRIBUTION:
             return (EntityKind.CLAIM, subject_id)
-        if kind == PacketKindCode.SLASH:
+        if kind == PacketKind.SLASH:
             return (EntityKind.SLASH, subject_id)
         return None
 
@@ -159,7 +159,7 @@ class PacketStore(StoreBase):
         # packet is the one whose subject is that valset nonce.
         packet = self.conn.execute(
             select(packet_table.c.nonce).where(
-                packet_table.c.kind == PacketKindCode.VALSET_UPDATE,
+                packet_table.c.kind == PacketKind.VALSET_UPDATE,
                 packet_table.c.subject_id == str(log.valset_nonce),
             )
         ).first()

@@ -10,6 +10,7 @@ from eth_utils.crypto import keccak
 from sqlalchemy import Engine, select
 
 from relayer.protocol import bech32
+from relayer.protocol.kinds import SlashKind
 from storage.records import (
     AvsRegistered,
     ClaimSubmitted,
@@ -19,7 +20,6 @@ from storage.records import (
     DistributionCreated,
     DistributionLeaves,
     DistributionSubmittedLog,
-    EvidenceKind,
     ExocoreBlock,
     ExocoreEvent,
     L1Position,
@@ -256,7 +256,7 @@ def slash_events(label: str = "s1") -> list[ExocoreEvent]:
             slash_id=slash_id,
             avs=AVS,
             operator=OPERATORS[3],
-            evidence_kind=EvidenceKind.COMMITTEE_REQUEST,
+            evidence_kind=SlashKind.COMMITTEE_REQUEST,
             freeze=True,
             operator_address="0x" + "0b" * 20,
             slash_proportion="0.05",
