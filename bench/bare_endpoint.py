@@ -24,8 +24,8 @@ from indexer.api import hot
 from indexer.api.app import API_POOL
 from indexer.api.pagination import DEFAULT_PAGE_SIZE, Order
 from indexer.cli import API_WORKER_HEALTHCHECK_TIMEOUT_S
-from indexer.db import create_db_engine
 from relayer.config import load_config
+from storage.db import create_db_engine
 
 BARE_URL_ENV = "EXORELAY_BENCH_BARE_DATABASE_URL"
 """Hands the database URL to the uvicorn workers (each builds its endpoint from the factory)."""

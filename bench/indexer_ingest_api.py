@@ -64,13 +64,14 @@ from psycopg import sql as pgsql
 from sqlalchemy import Engine, create_engine, text
 
 from devnet.anvil import REPO_ROOT, free_port
-from indexer import migrate
 from indexer.api import hot
 from indexer.api.pagination import Order
-from indexer.db import create_db_engine
 from indexer.ingest.exocore import ExocoreIngestor
 from indexer.ingest.l1 import BlockInfo, L1Contracts, L1Ingestor, L1PollResult, RawLog
-from indexer.records import (
+from relayer.l1.artifacts import ContractName, load_artifact
+from storage import migrate
+from storage.db import create_db_engine
+from storage.records import (
     ClaimSubmitted,
     ClaimVerified,
     DistributionCreated,
@@ -82,8 +83,7 @@ from indexer.records import (
     RewardPaidLog,
     TokenTransferLog,
 )
-from indexer.store import LifecycleStore
-from relayer.l1.artifacts import ContractName, load_artifact
+from storage.store import LifecycleStore
 
 DEFAULT_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
 URL_ENV = "EXORELAY_BENCH_DATABASE_URL"

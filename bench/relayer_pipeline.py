@@ -71,16 +71,16 @@ from devnet.anvil import REPO_ROOT
 from devnet.chain.blockstore import Block
 from devnet.scenario import CommitteeView, ScenarioClient, ScenarioReport, run_manifest_scenario
 from devnet.stack import DevnetStack
-from indexer.db import create_db_engine
 from relayer.config import DEFAULT_PAYOUT_GAS_BUDGET, ExorelayConfig
 from relayer.l1.keystore import write_keystore
-from relayer.l1.tables import IntentState, tx_attempt_table, tx_intent_table
 from relayer.pipeline.jobs import Backoff
 from relayer.pipeline.stages import MAX_INFLIGHT_PAYOUT_TXS, PipelineSettings
-from relayer.pipeline.tables import JobStage, PayoutStage, payout_job_table, relay_job_table
 from relayer.protocol.claims import PROPORTION_ONE
 from relayer.protocol.packets import FundingMode
 from relayer.service import RelayerService
+from storage.db import create_db_engine
+from storage.job_tables import JobStage, PayoutStage, payout_job_table, relay_job_table
+from storage.l1_tables import IntentState, tx_attempt_table, tx_intent_table
 
 L1_BLOCK_TIME_S: Final = 1.0
 """The issue's condition: anvil mines one block per second."""

@@ -66,9 +66,22 @@ from devnet.scenario import (
 )
 from devnet.stack import DevnetStack
 from indexer.api.app import create_app
-from indexer.db import create_db_engine
-from indexer.lifecycle import SLASH, ClaimState, SlashState
-from indexer.models import (
+from relayer.config import ExorelayConfig
+from relayer.errors import ExorelayError
+from relayer.exocore.proto.operator.v1 import query_pb2 as operator_query
+from relayer.exocore.proto.operator.v1 import query_pb2_grpc as operator_grpc
+from relayer.exocore.proto.relay.v1 import query_pb2 as relay_query
+from relayer.l1.artifacts import ContractName
+from relayer.logs import TextFormatter
+from relayer.protocol import bls
+from relayer.protocol.claims import PROPORTION_ONE
+from relayer.protocol.ids import OperatorAddress
+from relayer.protocol.packets import PacketKind
+from relayer.service import RelayerService, install_signal_handlers
+from storage.db import create_db_engine
+from storage.job_tables import JobStage, relay_job_table
+from storage.lifecycle import SLASH, ClaimState, SlashState
+from storage.models import (
     avs_table,
     claim_signer_table,
     claim_table,
@@ -83,19 +96,6 @@ from indexer.models import (
     transfer_table,
     transition_table,
 )
-from relayer.config import ExorelayConfig
-from relayer.errors import ExorelayError
-from relayer.exocore.proto.operator.v1 import query_pb2 as operator_query
-from relayer.exocore.proto.operator.v1 import query_pb2_grpc as operator_grpc
-from relayer.exocore.proto.relay.v1 import query_pb2 as relay_query
-from relayer.l1.artifacts import ContractName
-from relayer.logs import TextFormatter
-from relayer.pipeline.tables import JobStage, relay_job_table
-from relayer.protocol import bls
-from relayer.protocol.claims import PROPORTION_ONE
-from relayer.protocol.ids import OperatorAddress
-from relayer.protocol.packets import PacketKind
-from relayer.service import RelayerService, install_signal_handlers
 
 _log = logging.getLogger("devnet.demo")
 T = TypeVar("T")

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
 
-from indexer.errors import IndexerError
 from relayer.errors import ConfigError
+from storage.errors import IndexerError
 
 if TYPE_CHECKING:
-    from indexer.store import LifecycleStore
     from relayer.config import ExorelayConfig
+    from storage.store import LifecycleStore
 
 API_WORKER_HEALTHCHECK_TIMEOUT_S: Final = 30
 """How long uvicorn's supervisor waits for a worker's health-check answer before killing it. Its 5 s
@@ -46,12 +46,12 @@ def migrate_command(
     config: Annotated[Path | None, CONFIG_OPTION] = None,
     revision: Annotated[
         str, typer.Option(help="Target revision (default: newest; `base` empties the schema).")
-    ] = "head",  # alembic's name for the newest revision (indexer.migrate.HEAD)
+    ] = "head",  # alembic's name for the newest revision (storage.migrate.HEAD)
     database_url: Annotated[str | None, typer.Option(help="Override database.url.")] = None,
 ) -> None:
     """Create or upgrade (or downgrade) the lifecycle database schema."""
-    from indexer import migrate as migrations  # noqa: PLC0415 - alembic, SQLAlchemy
-    from indexer.db import create_db_engine  # noqa: PLC0415
+    from storage import migrate as migrations  # noqa: PLC0415 - alembic, SQLAlchemy
+    from storage.db import create_db_engine  # noqa: PLC0415
 
     url = database_url or _config(config).database.url
     engine = create_db_engine(url)
@@ -144,7 +144,7 @@ def resume_stream(store: LifecycleStore, stream: str) -> ResumedStream:
     database has no such stream."""
     from sqlalchemy import func, select  # noqa: PLC0415 - keeps `exorelay --help` fast
 
-    from indexer.models import cursor_table, violation_table  # noqa: PLC0415
+    from storage.models import cursor_table, violation_table  # noqa: PLC0415
 
     cursor = store.cursor(stream)
     if cursor is None:
@@ -180,8 +180,8 @@ def resume_command(
     database_url: Annotated[str | None, typer.Option(help="Override database.url.")] = None,
 ) -> None:
     """Clear a stream's halt (after fixing its cause); ingestion retries its next batch."""
-    from indexer.db import create_db_engine  # noqa: PLC0415 - keeps `exorelay --help` fast
-    from indexer.store import LifecycleStore  # noqa: PLC0415
+    from storage.db import create_db_engine  # noqa: PLC0415 - keeps `exorelay --help` fast
+    from storage.store import LifecycleStore  # noqa: PLC0415
 
     url = database_url or _config(config).database.url
     engine = create_db_engine(url)
@@ -218,8 +218,8 @@ def skip_block_command(  # noqa: PLR0917 (typer passes the command's parameters 
     after it. Its events are lost to the indexer: packets it announced are still found by the sweep."""
     import getpass  # noqa: PLC0415 - keeps `exorelay --help` fast
 
-    from indexer.db import create_db_engine  # noqa: PLC0415 - keeps `exorelay --help` fast
-    from indexer.store import LifecycleStore  # noqa: PLC0415 - keeps `exorelay --help` fast
+    from storage.db import create_db_engine  # noqa: PLC0415 - keeps `exorelay --help` fast
+    from storage.store import LifecycleStore  # noqa: PLC0415 - keeps `exorelay --help` fast
 
     reason = reason.strip()
     if not reason:

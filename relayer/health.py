@@ -39,10 +39,6 @@ from urllib.parse import urlsplit
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from indexer import migrate
-from indexer.db import create_db_engine
-from indexer.models import cursor_table
-from indexer.store import open_poisoned_blocks
 from relayer.config import ExorelayConfig
 from relayer.errors import ExorelayError
 from relayer.exocore.grpc_client import ExocoreGrpcClient
@@ -50,8 +46,12 @@ from relayer.exocore.rpc import CometRpcClient
 from relayer.l1.client import L1Client
 from relayer.l1.gateway import GatewayClient
 from relayer.l1.keystore import load_signer, resolve_password
-from relayer.ops import parked_payouts
 from relayer.protocol.ids import ChainId
+from storage import migrate
+from storage.db import create_db_engine
+from storage.jobs import parked_payouts
+from storage.models import cursor_table
+from storage.store import open_poisoned_blocks
 
 CHECK_TIMEOUT_S: Final = 10.0
 """Longest any one check may take: a health check is run by a human or a deploy gate, and an

@@ -18,11 +18,11 @@ from typing import Final
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from sqlalchemy import Engine
 
-from indexer.store import utc_now
 from relayer.exocore.follower import FollowerStats
-from relayer.ops import BACKLOG_STAGES, oldest_pending, parked_payouts, stage_counts
-from relayer.pipeline.retry import PARKING_REASONS
 from relayer.protocol.packets import PacketKind
+from storage.job_tables import PARKING_REASONS
+from storage.jobs import BACKLOG_STAGES, oldest_pending, parked_payouts, stage_counts
+from storage.store import utc_now
 
 METRICS_HOST: Final = "127.0.0.1"
 """Metrics are served on loopback only: a scraper on another host goes through a proxy or agent

@@ -30,22 +30,32 @@ from typing import Any, Final
 from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from indexer.lifecycle import EntityKind, lifecycle
-from indexer.models import cursor_table, distribution_table, packet_table
-from indexer.records import ChainRef, PacketKindCode
-from indexer.store import PoisonedBlock, StoreTx, open_poisoned_blocks, utc_now
 from relayer.errors import StorageError
-from relayer.l1.tables import OPEN_INTENT_STATES, IntentState, tx_intent_table
 from relayer.pipeline.errors import StageMovedError
-from relayer.pipeline.retry import PARKING_REASONS
-from relayer.pipeline.tables import (
-    OPEN_JOB_STAGES,
+from relayer.protocol.kinds import PacketKind
+from storage.job_tables import (
     OPEN_PAYOUT_STAGES,
     JobStage,
     PayoutStage,
     payout_job_table,
     relay_job_table,
 )
+from storage.jobs import (
+    BACKLOG_STAGES,
+    DISTRIBUTION_PREFIX,
+    PACKET_PREFIX,
+    RELAY_BACKLOG_STAGES,
+    OldestPending,
+    WaitingJob,
+    oldest_pending,
+    parked_payouts,
+    stage_counts,
+)
+from storage.l1_tables import OPEN_INTENT_STATES, IntentState, tx_intent_table
+from storage.lifecycle import EntityKind, lifecycle
+from storage.models import cursor_table, distribution_table, packet_table
+from storage.records import ChainRef
+from storage.store import PoisonedBlock, StoreTx, open_poisoned_blocks, utc_now
 
 _log = logging.getLogger(__name__)
 
@@ -57,17 +67,9 @@ MAX_REASON_CHARS: Final = 2000
 """An exclusion reason is a sentence or a ticket link; this bound keeps a pasted log out of the row."""
 
 
-RELAY_BACKLOG_STAGES: Final = (*OPEN_JOB_STAGES, JobStage.REFUSED)
-"""Relay-job stages that still need work (``refused`` needs an operator)."""
-
-BACKLOG_STAGES: Final = tuple(s.value for s in (*RELAY_BACKLOG_STAGES, *OPEN_PAYOUT_STAGES))
-"""Every backlog stage of both queues; the names are distinct across the two."""
-
 EXCLUDED_REASON_CODE: Final = "operator_excluded"
 """``reason_code`` a claim or slash gets when an operator excludes it."""
 
-PACKET_PREFIX: Final = "packet:"
-DISTRIBUTION_PREFIX: Final = "distribution:"
 _HASH_RE: Final = re.compile(r"0x[0-9a-f]{64}")
 
 
@@ -145,18 +147,6 @@ def parse_item_id(text: str) -> ItemId:
 
 
 @dataclass(frozen=True, slots=True)
-class WaitingJob:
-    """A job that failed an attempt (or was refused) and waits: why, and until when."""
-
-    item: str
-    stage: str
-    retry_reason: str | None
-    retry_detail: str | None
-    attempts: int
-    next_attempt_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
 class OpenIntent:
     id: int
     key: str
@@ -174,13 +164,6 @@ class HaltedStream:
     chain: str
     height: int
     reason: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class OldestPending:
-    item: str
-    stage: str
-    since: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,49 +269,6 @@ class RelayerStatus:
         }
 
 
-def stage_counts(conn: Connection) -> tuple[dict[str, int], dict[str, int]]:
-    """(relay-job count per stage, payout-job count per stage), every stage present."""
-    relay = {stage.value: 0 for stage in JobStage}
-    for stage, count in conn.execute(
-        select(relay_job_table.c.stage, func.count()).group_by(relay_job_table.c.stage)
-    ):
-        relay[str(stage)] = int(count)
-    payout = {stage.value: 0 for stage in PayoutStage}
-    for stage, count in conn.execute(
-        select(payout_job_table.c.stage, func.count()).group_by(payout_job_table.c.stage)
-    ):
-        payout[str(stage)] = int(count)
-    return relay, payout
-
-
-def oldest_pending(conn: Connection) -> OldestPending | None:
-    """The open job (relay or payout) that has waited longest since it was created."""
-    r = relay_job_table
-    relay = conn.execute(
-        select(r.c.packet_nonce, r.c.stage, r.c.discovered_at)
-        .where(r.c.stage.in_([s.value for s in OPEN_JOB_STAGES]))
-        .order_by(r.c.discovered_at, r.c.packet_nonce)
-        .limit(1)
-    ).first()
-    p = payout_job_table
-    payout = conn.execute(
-        select(p.c.distribution_id, p.c.stage, p.c.created_at)
-        .where(p.c.stage.in_([s.value for s in OPEN_PAYOUT_STAGES]))
-        .order_by(p.c.created_at, p.c.packet_nonce)
-        .limit(1)
-    ).first()
-    candidates = []
-    if relay is not None:
-        candidates.append(
-            OldestPending(f"{PACKET_PREFIX}{relay.packet_nonce}", relay.stage, relay.discovered_at)
-        )
-    if payout is not None:
-        candidates.append(
-            OldestPending(f"{DISTRIBUTION_PREFIX}{payout.distribution_id}", payout.stage, payout.created_at)
-        )
-    return min(candidates, key=lambda c: c.since, default=None)
-
-
 def _waiting(conn: Connection) -> tuple[tuple[WaitingJob, ...], int]:
     waiting_stages = [s.value for s in RELAY_BACKLOG_STAGES]
     r = relay_job_table
@@ -376,30 +316,6 @@ def _waiting(conn: Connection) -> tuple[tuple[WaitingJob, ...], int]:
 
     jobs.sort(key=soonest)
     return tuple(jobs[:STATUS_LIST_LIMIT]), total
-
-
-def parked_payouts(conn: Connection) -> tuple[WaitingJob, ...]:
-    """Open payout jobs parked for a reason L1 will not drop by itself (a missing vault deposit)."""
-    p = payout_job_table
-    rows = conn.execute(
-        select(p)
-        .where(
-            p.c.stage.in_([s.value for s in OPEN_PAYOUT_STAGES]),
-            p.c.retry_reason.in_([r.value for r in PARKING_REASONS]),
-        )
-        .order_by(p.c.packet_nonce)
-    )
-    return tuple(
-        WaitingJob(
-            f"{DISTRIBUTION_PREFIX}{row.distribution_id}",
-            row.stage,
-            row.retry_reason,
-            row.retry_detail,
-            row.attempts,
-            row.next_attempt_at,
-        )
-        for row in rows
-    )
 
 
 def _open_intents(conn: Connection) -> tuple[dict[str, int], tuple[OpenIntent, ...]]:
@@ -601,7 +517,7 @@ def _exclude_packet(conn: Connection, item: ItemId, reason: str, now: datetime) 
             )
         )
         notes.append("its payout job is excluded too")
-    if job.kind == PacketKindCode.VALSET_UPDATE:
+    if job.kind == PacketKind.VALSET_UPDATE:
         notes.append(
             f"packets signed by a later validator set cannot be delivered until the gateway has valset "
             f"update {item}"
@@ -655,7 +571,7 @@ def _exclude_distribution(conn: Connection, item: ItemId, reason: str, now: date
     notes: list[str] = []
     if in_flight:
         notes.append("leaves in a batch already signed may still be paid if it is mined")
-    kind = int(PacketKindCode.REWARD_DISTRIBUTION)
+    kind = int(PacketKind.REWARD_DISTRIBUTION)
     subject, subject_excluded, subject_notes = _exclude_subject(
         conn, kind, item, item.distribution_id, reason=reason, now=now
     )
@@ -747,12 +663,12 @@ def _subject_of(
             )
         ).first()
         if packet is not None and packet.subject_id is not None:
-            if packet.kind == PacketKindCode.REWARD_DISTRIBUTION:
+            if packet.kind == PacketKind.REWARD_DISTRIBUTION:
                 return EntityKind.CLAIM, str(packet.subject_id)
-            if packet.kind == PacketKindCode.SLASH:
+            if packet.kind == PacketKind.SLASH:
                 return EntityKind.SLASH, str(packet.subject_id)
             return None, None
-    if kind != PacketKindCode.REWARD_DISTRIBUTION or distribution_id is None:
+    if kind != PacketKind.REWARD_DISTRIBUTION or distribution_id is None:
         return None, None
     claim_id = conn.execute(
         select(distribution_table.c.claim_id).where(distribution_table.c.distribution_id == distribution_id)

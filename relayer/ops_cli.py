@@ -40,7 +40,7 @@ def _config(path: Path | None) -> ExorelayConfig:
 
 
 def _engine(config: ExorelayConfig) -> Engine:
-    from indexer.db import create_db_engine  # noqa: PLC0415 - keeps `exorelay --help` fast
+    from storage.db import create_db_engine  # noqa: PLC0415 - keeps `exorelay --help` fast
 
     return create_db_engine(config.database.url)
 

@@ -36,12 +36,9 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
 from web3 import Web3
 
-from indexer import migrate
-from indexer.db import create_db_engine
 from indexer.ingest.exocore_feed import ExocoreFeed
 from indexer.ingest.l1 import L1Contracts, L1Ingestor, Web3L1Source
 from indexer.metrics import IngestMetrics
-from indexer.store import LifecycleStore
 from relayer.config import ExorelayConfig, FinalityMode
 from relayer.errors import ConfigError, ExorelayError
 from relayer.exocore.events import RelayPacketCreated, decode_block_events
@@ -55,6 +52,9 @@ from relayer.l1.txmanager import TxManager, TxSettings
 from relayer.metrics import RelayerMetrics
 from relayer.pipeline.jobs import Backoff
 from relayer.pipeline.stages import CycleReport, Pipeline, PipelineSettings
+from storage import migrate
+from storage.db import create_db_engine
+from storage.store import LifecycleStore
 
 _log = logging.getLogger("relayer.service")
 T = TypeVar("T")

@@ -26,7 +26,7 @@ from tests.support.database import DATABASE_URL_ENV, REQUIRE_POSTGRES_ENV
 TESTS_ROOT = Path(__file__).resolve().parent
 PATH_MARKERS: tuple[tuple[str, str], ...] = (
     ("e2e/", "e2e"),  # whole system: devnet + anvil + `exorelay run` processes, minutes each
-    ("indexer/explorer/test_explorer_browser.py", "browser"),
+    ("indexer/api/explorer/test_explorer_browser.py", "browser"),
     ("relayer/pipeline/", "slow"),  # a fresh devnet + anvil + relayer per test (~10 s each)
     ("devnet/test_devnet_cli.py", "slow"),  # starts, stops and resumes the devnet daemon and anvil
     ("protocol/test_bls_properties.py", "slow"),  # the py_ecc reference backend against the fast one

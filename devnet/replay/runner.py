@@ -42,18 +42,18 @@ from sqlalchemy import Engine, func, select
 from devnet.anvil import AnvilConfig, AnvilNode
 from devnet.replay.defaults import DEFAULT_REPLAY_TIMEOUT_S, REPLAY_SIGNER_ACCOUNT_INDEX
 from devnet.replay.servers import ReplayGrpcServer, ReplayRpcServer
-from indexer.db import create_db_engine
 from relayer.config import ExorelayConfig
 from relayer.errors import ConfigError
 from relayer.exocore.grpc_client import convert_params
 from relayer.exocore.proto.relay.v1 import types_pb2 as relay_types
-from relayer.l1.tables import OPEN_INTENT_STATES, tx_intent_table
 from relayer.pipeline.retry import PARKING_REASONS
-from relayer.pipeline.tables import JobStage, PayoutStage, payout_job_table, relay_job_table
 from relayer.replay.errors import ForkSourceError
 from relayer.replay.fixture import Fixture, parse_message
 from relayer.replay.report import Report, build_report
 from relayer.service import RelayerService
+from storage.db import create_db_engine
+from storage.job_tables import JobStage, PayoutStage, payout_job_table, relay_job_table
+from storage.l1_tables import OPEN_INTENT_STATES, tx_intent_table
 
 _log = logging.getLogger(__name__)
 

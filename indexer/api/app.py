@@ -31,17 +31,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexer.api import queries, schemas
+from indexer.api.explorer import mount_explorer
 from indexer.api.hot import HotReader, HotRoutes
 from indexer.api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, CursorError, Order
 from indexer.api.queries import ListParams
-from indexer.db import create_db_engine, is_sqlite, read_only_engine
-from indexer.explorer import mount_explorer
-from indexer.lifecycle import ClaimState, L1TxState, PacketState, PayoutState, SlashState
-from indexer.normalize import BIGINT_MAX
-from indexer.store import open_poisoned_blocks, utc_now
 from relayer.config import DEFAULT_READY_MAX_AGE_S, DEFAULT_READY_MAX_LAG_BLOCKS, ApiConfig
 from relayer.errors import ConfigError
-from relayer.ops import parked_payouts
+from relayer.protocol.kinds import PacketKind, TxPurpose
+from storage.db import create_db_engine, is_sqlite, read_only_engine
+from storage.jobs import parked_payouts
+from storage.lifecycle import ClaimState, L1TxState, PacketState, PayoutState, SlashState
+from storage.normalize import BIGINT_MAX
+from storage.store import open_poisoned_blocks, utc_now
 
 T = TypeVar("T")
 
@@ -114,18 +115,7 @@ PacketStatus = StrEnum("PacketStatus", {s.name: s.value for s in PacketState})  
 TxStatus = StrEnum("TxStatus", {s.name: s.value for s in L1TxState})  # type: ignore[misc]
 
 
-class PacketKindName(StrEnum):
-    VALSET_UPDATE = "valset_update"
-    REWARD_DISTRIBUTION = "reward_distribution"
-    SLASH = "slash"
-
-
-class TxPurpose(StrEnum):
-    VALSET_UPDATE = "valset_update"
-    DISTRIBUTION = "distribution"
-    SLASH = "slash"
-    PAYOUT = "payout"
-    OTHER = "other"
+PacketKindName = StrEnum("PacketKindName", {k.name: k.label for k in PacketKind})  # type: ignore[misc]
 
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")]

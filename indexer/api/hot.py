@@ -68,8 +68,9 @@ from indexer.api.pagination import (
     decode_cursor,
     encode_cursor,
 )
-from indexer.lifecycle import EntityKind
-from indexer.models import (
+from relayer.protocol.kinds import PacketKind
+from storage.lifecycle import EntityKind
+from storage.models import (
     claim_signer_table,
     claim_table,
     distribution_table,
@@ -103,7 +104,8 @@ HOT_KEEPALIVE: Final = {"TCP_KEEPIDLE": 2, "TCP_KEEPINTVL": 1, "TCP_KEEPCNT": 3}
 """Seconds idle before the first probe, seconds between probes, probes: a peer that vanished while
 the hot connection waits for an answer is given up after ~5 s (``HOT_TCP_USER_TIMEOUT_MS``)."""
 
-PACKET_KINDS: Final = {1: "valset_update", 2: "reward_distribution", 3: "slash"}
+PACKET_KIND_LABELS: Final = {kind.value: kind.label for kind in PacketKind}
+"""Code to API name (:attr:`PacketKind.label`), looked up per row on the hot path."""
 
 _JSON_HEADERS: Final = (b"content-type", b"application/json")
 _ADDRESS = re.compile(rb"0x[0-9a-fA-F]{40}")
@@ -452,7 +454,7 @@ def claim_document(
     if k["nonce"] is not None:
         packet = {
             "nonce": k["nonce"],
-            "kind": PACKET_KINDS[k["kind"]],
+            "kind": PACKET_KIND_LABELS[k["kind"]],
             "valset_nonce": k["valset_nonce"],
             "status": k["state"],
             "subject_id": k["subject_id"],

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Final, TypeVar
 
-from indexer.normalize import BIGINT_MAX
+from storage.normalize import BIGINT_MAX
 
 T = TypeVar("T")
 

@@ -2,7 +2,7 @@
 
 Every listing orders by a unique key (the surrogate ``id``; ``leaf_index`` for leaves, ``epoch``
 for committees), reads ``limit + 1`` rows past the cursor and filters with predicates that have an
-index ending in that key (see :mod:`indexer.models`).
+index ending in that key (see :mod:`storage.models`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from sqlalchemy.sql.elements import ColumnClause
 
 from indexer.api import hot, schemas
 from indexer.api.pagination import Order, decode_cursor, page_of
-from indexer.lifecycle import LIFECYCLES, EntityKind
-from indexer.models import (
+from relayer.protocol.kinds import PacketKind
+from storage.lifecycle import LIFECYCLES, EntityKind
+from storage.models import (
     claim_signer_table,
     claim_table,
     committee_member_table,
@@ -35,10 +36,7 @@ from indexer.models import (
     transition_table,
     violation_table,
 )
-from indexer.store import ENTITY_TABLES, PAID_STATES, uint256_sums
-
-PACKET_KINDS = {1: "valset_update", 2: "reward_distribution", 3: "slash"}
-PACKET_KIND_CODES = {name: code for code, name in PACKET_KINDS.items()}
+from storage.store import ENTITY_TABLES, PAID_STATES, uint256_sums
 
 
 @dataclass(frozen=True)
@@ -191,7 +189,7 @@ def _payout_counts(conn: Connection, distribution_id: str) -> dict[str, int]:
 def _packet_out(row: Any) -> schemas.PacketOut:
     return schemas.PacketOut(
         nonce=row.nonce,
-        kind=PACKET_KINDS[row.kind],  # type: ignore[arg-type]
+        kind=PacketKind(row.kind).label,
         valset_nonce=row.valset_nonce,
         status=row.state,
         subject_id=row.subject_id,
@@ -466,7 +464,7 @@ def list_packets(
     k = packet_table
     query = select(k)
     if kind is not None:
-        query = query.where(k.c.kind == PACKET_KIND_CODES[kind])
+        query = query.where(k.c.kind == PacketKind.from_label(kind).value)
     if status is not None:
         query = query.where(k.c.state == status)
     if avs is not None:

@@ -8,9 +8,22 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from relayer.protocol.kinds import PacketKind, SlashKind, TxPurpose
+
+if TYPE_CHECKING:
+    PacketKindLabel: TypeAlias = str
+    SlashKindLabel: TypeAlias = str
+    TxPurposeLabel: TypeAlias = str
+else:
+    # Literal types built from the protocol's enums (one definition each): the OpenAPI schema lists
+    # exactly their API names, as a hand-written Literal did, and the response models check them.
+    PacketKindLabel = Literal[tuple(kind.label for kind in PacketKind)]
+    SlashKindLabel = Literal[tuple(kind.label for kind in SlashKind)]
+    TxPurposeLabel = Literal[tuple(purpose.value for purpose in TxPurpose)]
 
 HASH_EXAMPLE: Final = "0x3f1c8a4f0b8e2d7c6a5b4e3d2c1b0a99887766554433221100ffeeddccbbaa99"
 ADDRESS_EXAMPLE: Final = "0x5fbdb2315678afecb367f032d93f642f64180aa3"
@@ -221,7 +234,7 @@ class PacketOut(BaseModel):
     )
 
     nonce: int
-    kind: Literal["valset_update", "reward_distribution", "slash"]
+    kind: PacketKindLabel
     valset_nonce: int
     status: str
     subject_id: str | None = None
@@ -390,7 +403,7 @@ class SlashOut(BaseModel):
     operator: str | None = None
     operator_address: str | None = None
     avs: str
-    evidence_kind: Literal["equivocation", "committee_request"] | None = None
+    evidence_kind: SlashKindLabel | None = None
     status: str
     reason_code: str | None = None
     reason: str | None = None
@@ -467,7 +480,7 @@ class L1TxOut(BaseModel):
     chain_id: int
     sender: str | None = None
     tx_nonce: int | None = None
-    purpose: Literal["valset_update", "distribution", "slash", "payout", "other"]
+    purpose: TxPurposeLabel
     status: str
     packet_nonce: int | None = None
     distribution_id: str | None = None

@@ -10,8 +10,9 @@ from typing import TypeVar
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from indexer.db import DatabaseUnavailableError
-from indexer.errors import (
+from indexer.metrics import IngestMetrics
+from storage.db import DatabaseUnavailableError
+from storage.errors import (
     BlockPoisonedError,
     ChainMismatchError,
     DeepReorgError,
@@ -20,9 +21,8 @@ from indexer.errors import (
     StreamHaltedError,
     UnknownEntityError,
 )
-from indexer.invariants import FORWARD_ONLY
-from indexer.metrics import IngestMetrics
-from indexer.store import LifecycleStore
+from storage.invariants import FORWARD_ONLY
+from storage.store import LifecycleStore
 
 T = TypeVar("T")
 

@@ -1,7 +1,7 @@
 """Exocore ingestion: committed blocks of typed records -> lifecycle rows.
 
 The Exocore client (``relayer/exocore``) decodes CometBFT blocks, ABCI events and gRPC answers
-into :class:`~indexer.records.ExocoreBlock` values and hands them over in height order::
+into :class:`~storage.records.ExocoreBlock` values and hands them over in height order::
 
     ingestor = ExocoreIngestor(store)
     ingestor.apply_block(block, head_height=latest_height)
@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from typing import Final
 
-from indexer.db import refresh_stale_statistics
-from indexer.errors import ChainMismatchError
 from indexer.ingest.base import guarded
-from indexer.invariants import check_transition_history
-from indexer.lifecycle import Chain
 from indexer.metrics import IngestMetrics
-from indexer.records import ExocoreBlock
-from indexer.store import LifecycleStore
+from storage.db import refresh_stale_statistics
+from storage.errors import ChainMismatchError
+from storage.invariants import check_transition_history
+from storage.lifecycle import Chain
+from storage.records import ExocoreBlock
+from storage.store import LifecycleStore
 
 EXOCORE_STREAM: Final = "exocore"
 

@@ -4,7 +4,7 @@ The relayer follows committed blocks (:class:`~relayer.exocore.follower.BlockFol
 their events (:func:`~relayer.exocore.events.decode_block_events`). Events carry ids, not the data the
 indexer stores, so the feed fetches the rest over gRPC
 (:class:`~relayer.exocore.grpc_client.ExocoreGrpcClient`) and hands one
-:class:`~indexer.records.ExocoreBlock` per block to :class:`~indexer.ingest.exocore.ExocoreIngestor`,
+:class:`~storage.records.ExocoreBlock` per block to :class:`~indexer.ingest.exocore.ExocoreIngestor`,
 which commits the records and the ``exocore`` cursor in one database transaction::
 
     feed = ExocoreFeed(store, grpc)
@@ -37,10 +37,10 @@ Event -> record (gRPC fetches in brackets):
 A block that cannot be stored for a data reason (the database refuses a value, a bug tripped by
 its data: :func:`indexer.ingest.base.is_poison`) is *poisoned*: recorded in ``poisoned_block`` with
 its error, counted in ``exorelay_indexer_poisoned_blocks_total``, logged at error, and the stream
-halts at it (:class:`~indexer.errors.BlockPoisonedError`), because later blocks may depend on it. It
+halts at it (:class:`~storage.errors.BlockPoisonedError`), because later blocks may depend on it. It
 is never retried silently: an operator resumes the stream (after a fix) or skips the block
 (``exorelay skip-block``). Free text from events is stored escaped
-(:func:`indexer.normalize.storable_text`), so a NUL byte or a lone surrogate never poisons a block.
+(:func:`storage.normalize.storable_text`), so a NUL byte or a lone surrogate never poisons a block.
 
 Never fatal: an unknown event type, an event the decoder rejected, and an event the feed cannot turn
 into a record (gRPC serves data that contradicts it, or it refers to an object the indexer never
@@ -66,39 +66,9 @@ from typing import Final, TypeVar
 from prometheus_client import Counter
 from sqlalchemy import Connection, select
 
-from indexer.errors import BlockPoisonedError, IndexerError, InvalidRecordError, StreamHaltedError
 from indexer.ingest.base import is_poison
 from indexer.ingest.exocore import EXOCORE_STREAM, ExocoreIngestor
-from indexer.lifecycle import Chain, ClaimState, EntityKind, PacketState, SlashState
 from indexer.metrics import IngestMetrics
-from indexer.models import packet_table, valset_table
-from indexer.normalize import address_hex, bytes_hex, hash_hex, storable_text
-from indexer.records import (
-    AvsRegistered,
-    ClaimRejected,
-    ClaimSubmitted,
-    ClaimVerified,
-    CommitteeElected,
-    CommitteeMemberInfo,
-    DistributionCreated,
-    DistributionLeaves,
-    EvidenceKind,
-    ExocoreBlock,
-    ExocoreEvent,
-    LeafInfo,
-    PacketAttested,
-    PacketCreated,
-    RewardTokenInfo,
-    SignerInfo,
-    SlashedAssetInfo,
-    SlashExecutedOnExocore,
-    SlashRejected,
-    SlashSubmitted,
-    ValidatorSignatureInfo,
-    ValsetCreated,
-    ValsetMemberInfo,
-)
-from indexer.store import LifecycleStore, StoreTx
 from relayer.errors import ExocoreRpcError, ProtocolError
 from relayer.exocore import events as ev
 from relayer.exocore.follower import BlockFollower
@@ -121,6 +91,35 @@ from relayer.protocol.packets import (
     ValsetUpdatePayload,
 )
 from relayer.protocol.quorum import SignerBitmap, Threshold, meets_threshold
+from storage.errors import BlockPoisonedError, IndexerError, InvalidRecordError, StreamHaltedError
+from storage.lifecycle import Chain, ClaimState, EntityKind, PacketState, SlashState
+from storage.models import packet_table, valset_table
+from storage.normalize import address_hex, bytes_hex, hash_hex, storable_text
+from storage.records import (
+    AvsRegistered,
+    ClaimRejected,
+    ClaimSubmitted,
+    ClaimVerified,
+    CommitteeElected,
+    CommitteeMemberInfo,
+    DistributionCreated,
+    DistributionLeaves,
+    ExocoreBlock,
+    ExocoreEvent,
+    LeafInfo,
+    PacketAttested,
+    PacketCreated,
+    RewardTokenInfo,
+    SignerInfo,
+    SlashedAssetInfo,
+    SlashExecutedOnExocore,
+    SlashRejected,
+    SlashSubmitted,
+    ValidatorSignatureInfo,
+    ValsetCreated,
+    ValsetMemberInfo,
+)
+from storage.store import LifecycleStore, StoreTx
 
 _log = logging.getLogger(__name__)
 
@@ -777,17 +776,12 @@ class ExocoreFeed:
             )
             return
         state.blocked_slashes.discard(slash_id)
-        kind = (
-            EvidenceKind.EQUIVOCATION
-            if event.kind is ev.SlashKind.EQUIVOCATION
-            else EvidenceKind.COMMITTEE_REQUEST
-        )
         state.records.append(
             SlashSubmitted(
                 slash_id=slash_id,
                 avs=address_hex(event.avs),
                 operator=str(event.operator),
-                evidence_kind=kind,
+                evidence_kind=event.kind,
                 freeze=event.freeze,
                 operator_address=address_hex(event.operator.address),
                 slash_proportion=format_fixed(event.proportion, PROPORTION_DECIMALS),

@@ -6,7 +6,7 @@ One :meth:`L1Ingestor.poll` is one step:
    another block at that height, the ingestor walks back through the block hashes it remembered
    (blocks that produced rows, batch ends, and the finalized anchor) to the newest one the node
    still has: the common ancestor. Everything observed above it is reversed
-   (:meth:`~indexer.store.StoreTx.reverse_l1_above`) and re-ingested from there. If the ancestor is
+   (:meth:`~storage.store.StoreTx.reverse_l1_above`) and re-ingested from there. If the ancestor is
    below the finalized height, rows already final would change: :class:`DeepReorgError`, and the
    stream halts rather than rewrite them.
 2. **One batch** of at most ``batch_blocks`` blocks (fewer while batches take longer than
@@ -16,7 +16,7 @@ One :meth:`L1Ingestor.poll` is one step:
    hash for its block than the header, the batch is dropped and retried on the next poll.
 3. **Finality**: everything at or below ``head - confirmations`` (or the node's ``finalized`` tag)
    moves to its final state.
-4. **Invariants** (:mod:`indexer.invariants`) inside the same transaction as the rows and the cursor.
+4. **Invariants** (:mod:`storage.invariants`) inside the same transaction as the rows and the cursor.
 """
 
 from __future__ import annotations
@@ -34,20 +34,22 @@ from sqlalchemy import select
 from web3 import Web3
 from web3.types import RPCEndpoint
 
-from indexer.db import refresh_stale_statistics
-from indexer.errors import DeepReorgError, InvalidRecordError
 from indexer.ingest.base import guarded
-from indexer.invariants import (
+from indexer.metrics import IngestMetrics
+from relayer.errors import L1RpcError
+from relayer.l1.artifacts import ContractName, load_artifact
+from storage.db import refresh_stale_statistics
+from storage.errors import DeepReorgError, InvalidRecordError
+from storage.invariants import (
     check_forward_only,
     check_paid_within_total,
     check_payouts_match_transfers,
     check_transition_history,
 )
-from indexer.lifecycle import Chain
-from indexer.metrics import IngestMetrics
-from indexer.models import distribution_table
-from indexer.normalize import BIGINT_MAX, ZERO_ADDRESS, address_hex, hash_hex
-from indexer.records import (
+from storage.lifecycle import Chain
+from storage.models import distribution_table
+from storage.normalize import BIGINT_MAX, ZERO_ADDRESS, address_hex, hash_hex
+from storage.records import (
     DistributionSubmittedLog,
     L1Log,
     L1Position,
@@ -56,9 +58,7 @@ from indexer.records import (
     TokenTransferLog,
     ValsetUpdatedLog,
 )
-from indexer.store import NO_BLOCK_HASH, L1BatchEffects, LifecycleStore, utc_now
-from relayer.errors import L1RpcError
-from relayer.l1.artifacts import ContractName, load_artifact
+from storage.store import NO_BLOCK_HASH, L1BatchEffects, LifecycleStore, utc_now
 
 STATISTICS_CHECK_EVERY_BATCHES: Final = 1
 """Look for stale planner statistics after every batch that wrote records (an empty one changes no

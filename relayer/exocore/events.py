@@ -50,6 +50,7 @@ from relayer.exocore.rpc import BlockResults, CommittedBlock, RawAttribute, RawE
 from relayer.protocol.claims import parse_proportion
 from relayer.protocol.errors import InvalidValueError
 from relayer.protocol.ids import AssetId, OperatorAddress, StakerId
+from relayer.protocol.kinds import SlashKind
 from relayer.protocol.packets import FundingMode, PacketKind
 from relayer.protocol.quorum import Threshold
 from relayer.protocol.types import (
@@ -183,11 +184,6 @@ def _list_of(item: Callable[[str], T]) -> Callable[[str], tuple[T, ...]]:
         return tuple(values)
 
     return parse
-
-
-class SlashKind(StrEnum):
-    EQUIVOCATION = "equivocation"
-    COMMITTEE_REQUEST = "committee_request"
 
 
 def _slash_kind(text: str) -> SlashKind:

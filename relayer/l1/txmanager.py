@@ -43,7 +43,6 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -51,11 +50,6 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 from web3 import Web3
 
-from indexer.errors import IndexerError
-from indexer.lifecycle import Chain, EdgeKind, EntityKind, L1TxState, lifecycle
-from indexer.models import l1_tx_table, transition_table
-from indexer.records import ChainRef
-from indexer.store import LifecycleStore, StoreTx, insert_ignore, utc_now
 from relayer.config import ExorelayConfig, FinalityMode
 from relayer.errors import ConfigError, L1RpcError
 from relayer.l1.client import BlockHeader, BlockId, L1Client, Receipt
@@ -68,7 +62,10 @@ from relayer.l1.errors import (
     UnknownIntentError,
 )
 from relayer.l1.gateway import GatewayClient, decode_revert, packet_nonce_of
-from relayer.l1.tables import (
+from relayer.protocol.kinds import TxPurpose
+from relayer.protocol.types import address_hex, as_address, as_hash32, hash_hex
+from storage.errors import IndexerError
+from storage.l1_tables import (
     OPEN_INTENT_STATES,
     AttemptState,
     IntentState,
@@ -76,7 +73,10 @@ from relayer.l1.tables import (
     tx_attempt_table,
     tx_intent_table,
 )
-from relayer.protocol.types import address_hex, as_address, as_hash32, hash_hex
+from storage.lifecycle import Chain, EdgeKind, EntityKind, L1TxState, lifecycle
+from storage.models import l1_tx_table, transition_table
+from storage.records import ChainRef
+from storage.store import LifecycleStore, StoreTx, insert_ignore, utc_now
 
 logger = logging.getLogger("exorelay.l1.txmanager")
 
@@ -121,27 +121,19 @@ INTENT_KEY_MAX_CHARS: Final = 96
 """``tx_intent.key`` is a VARCHAR(96)."""
 
 
-class Purpose(StrEnum):
-    VALSET_UPDATE = "valset_update"
-    DISTRIBUTION = "distribution"
-    SLASH = "slash"
-    PAYOUT = "payout"
-    OTHER = "other"
-
-
 PACKET_PURPOSES: Final = frozenset(
-    {Purpose.VALSET_UPDATE.value, Purpose.DISTRIBUTION.value, Purpose.SLASH.value}
+    {TxPurpose.VALSET_UPDATE.value, TxPurpose.DISTRIBUTION.value, TxPurpose.SLASH.value}
 )
 """Purposes whose calldata delivers a relay packet (a gateway nonce is consumed on success)."""
 
 DEFAULT_ALREADY_DONE: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
     {
-        Purpose.VALSET_UPDATE.value: frozenset({"NonceAlreadyUsed", "ValsetNonceNotIncreasing"}),
-        Purpose.DISTRIBUTION.value: frozenset({"NonceAlreadyUsed"}),
-        Purpose.SLASH.value: frozenset({"NonceAlreadyUsed"}),
+        TxPurpose.VALSET_UPDATE.value: frozenset({"NonceAlreadyUsed", "ValsetNonceNotIncreasing"}),
+        TxPurpose.DISTRIBUTION.value: frozenset({"NonceAlreadyUsed"}),
+        TxPurpose.SLASH.value: frozenset({"NonceAlreadyUsed"}),
         # A payout batch with an already-paid leaf reverts as a whole; the pipeline re-batches.
-        Purpose.PAYOUT.value: frozenset(),
-        Purpose.OTHER.value: frozenset(),
+        TxPurpose.PAYOUT.value: frozenset(),
+        TxPurpose.OTHER.value: frozenset(),
     }
 )
 """Revert names that mean "L1 already has this effect" per purpose (success, not failure)."""
@@ -203,7 +195,7 @@ class IntentView:
     block_hash: str | None
     gas_used: int | None
     leaf_indices: tuple[int, ...]
-    purpose: str = Purpose.OTHER.value
+    purpose: str = TxPurpose.OTHER.value
     tx_nonce: int | None = None
     attempts: int = 0
 
@@ -470,7 +462,7 @@ class TxManager:
         """
         if not key or len(key) > INTENT_KEY_MAX_CHARS:
             raise ValueError(f"intent key must be 1..{INTENT_KEY_MAX_CHARS} characters, got {key!r}")
-        purpose_value = Purpose(purpose).value
+        purpose_value = TxPurpose(purpose).value
         existing = conn.execute(select(tx_intent_table.c.id).where(tx_intent_table.c.key == key)).scalar()
         if existing is not None:
             return int(existing)
@@ -787,7 +779,7 @@ class TxManager:
     def _return_payouts(
         self, stx: StoreTx, intent: _Intent, attempts: Sequence[_Attempt], ref: ChainRef, reason: str
     ) -> None:
-        if intent.purpose != Purpose.PAYOUT.value:
+        if intent.purpose != TxPurpose.PAYOUT.value:
             return
         for attempt in attempts:
             try:
@@ -1350,7 +1342,7 @@ class TxManager:
                 attempt_id = self._insert_attempt(conn, intent, signed, now)
                 stx = StoreTx(conn, self._store.clock)
                 self._record_l1_tx(stx, intent, signed, now, replaces=None)
-                if intent.purpose == Purpose.PAYOUT.value and intent.distribution_id is not None:
+                if intent.purpose == TxPurpose.PAYOUT.value and intent.distribution_id is not None:
                     stx.mark_payouts_submitted(
                         intent.distribution_id, intent.leaf_indices, signed.tx_hash, self._ref(now)
                     )

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Connection, Row, Table, and_, func, insert
 
 from relayer.pipeline.errors import StageMovedError
 from relayer.pipeline.retry import REFUSING_REASONS, RetryReason, next_attempt
-from relayer.pipeline.tables import (
+from storage.job_tables import (
     JobStage,
     PayoutStage,
     payout_job_table,

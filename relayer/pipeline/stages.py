@@ -24,9 +24,6 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, func, select
 
-from indexer.lifecycle import PayoutState
-from indexer.models import payout_table
-from indexer.store import LifecycleStore, member_of, utc_now
 from relayer.errors import ConfigError, ExocoreRpcError, ExorelayError, L1RpcError
 from relayer.exocore.events import RelayPacketCreated
 from relayer.exocore.grpc_client import ExocoreGrpcClient, PacketRejection, RelayPacket, RelayParams
@@ -37,14 +34,12 @@ from relayer.l1.gateway import (
     encode_packet_call,
     encode_payout_call,
 )
-from relayer.l1.tables import IntentState, tx_intent_table
 from relayer.l1.txmanager import GAS_LIMIT_MARGIN, TxManager
 from relayer.metrics import RelayerMetrics
 from relayer.pipeline import jobs
 from relayer.pipeline.errors import StageMovedError
 from relayer.pipeline.jobs import Backoff
 from relayer.pipeline.retry import PARKING_REASONS, RetryReason
-from relayer.pipeline.tables import OPEN_PAYOUT_STAGES, JobStage, PayoutStage
 from relayer.pipeline.vault import INSUFFICIENT_DEPOSIT_ERROR, DepositShortfall, affordable, vault_balance
 from relayer.protocol.attestation import (
     InsufficientSignaturesError,
@@ -53,6 +48,7 @@ from relayer.protocol.attestation import (
     valset_commitment,
 )
 from relayer.protocol.errors import SignatureError
+from relayer.protocol.kinds import PACKET_KIND_CODES
 from relayer.protocol.merkle import DistributionTree
 from relayer.protocol.packets import (
     FundingMode,
@@ -63,6 +59,11 @@ from relayer.protocol.packets import (
 )
 from relayer.protocol.packets import distribution_id as compute_distribution_id
 from relayer.protocol.types import Address
+from storage.job_tables import OPEN_PAYOUT_STAGES, JobStage, PayoutStage
+from storage.l1_tables import IntentState, tx_intent_table
+from storage.lifecycle import PayoutState
+from storage.models import payout_table
+from storage.store import LifecycleStore, member_of, utc_now
 
 _log = logging.getLogger("relayer.pipeline")
 
@@ -91,13 +92,6 @@ TREE_CACHE_DISTRIBUTIONS: Final = 4
 
 ATTESTATION_REJECTIONS: Final = frozenset({"InsufficientQuorum", "InvalidSignature", "InvalidSignerBitmap"})
 """Gateway errors meaning L1 disagrees with our own signature check: never retry blindly."""
-
-PURPOSE_OF_KIND: Final = {
-    PacketKind.VALSET_UPDATE: "valset_update",
-    PacketKind.REWARD_DISTRIBUTION: "distribution",
-    PacketKind.SLASH: "slash",
-}
-
 
 @dataclass
 class CycleReport:
@@ -271,7 +265,7 @@ class Pipeline:
                 else:
                     kind = int(item.packet.kind)
                     valset_nonce, height, nonce = item.packet.valset_nonce, item.exocore_height, item.nonce
-                if kind not in (1, 2, 3):
+                if kind not in PACKET_KIND_CODES:
                     continue
                 if jobs.add_job(
                     conn, nonce=nonce, kind=kind, valset_nonce=valset_nonce, exocore_height=height, now=now
@@ -405,7 +399,7 @@ class Pipeline:
                 intent_id = self.txm.enqueue(
                     conn,
                     key=f"packet:{nonce}:{int(row.attempts)}",
-                    purpose=PURPOSE_OF_KIND[packet.kind],
+                    purpose=PacketKind(packet.kind).purpose.value,
                     to=self.gateway.address,
                     calldata=calldata,
                     packet_nonce=nonce,

@@ -35,6 +35,7 @@ from relayer.protocol.errors import (
     InvalidPointError,
     InvalidValueError,
 )
+from relayer.protocol.kinds import PacketKind as PacketKind  # noqa: PLC0414 - re-exported for the codec's callers
 from relayer.protocol.types import (
     UINT256_MAX,
     Address,
@@ -66,14 +67,6 @@ _T = TypeVar("_T")
 
 _DIGEST_TYPES: Final = ("bytes32", "uint256", "address", "bytes32", "uint64", "uint8", "uint64", "bytes32")
 _DISTRIBUTION_ID_TYPES: Final = ("bytes32", "uint64")
-
-
-class PacketKind(IntEnum):
-    """``uint8 kind`` of the packet digest."""
-
-    VALSET_UPDATE = 1
-    REWARD_DISTRIBUTION = 2
-    SLASH = 3
 
 
 class FundingMode(IntEnum):

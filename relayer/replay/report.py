@@ -22,8 +22,14 @@ from typing import Any, Final
 from sqlalchemy import Engine, select
 from web3 import Web3
 
-from indexer.lifecycle import EdgeKind
-from indexer.models import (
+from relayer.l1.artifacts import ContractName, load_artifact
+from relayer.l1.gateway import GatewayClient
+from relayer.protocol.packets import PacketKind
+from storage.job_tables import JobStage, payout_job_table, relay_job_table
+from storage.jobs import parked_payouts
+from storage.l1_tables import tx_intent_table
+from storage.lifecycle import EdgeKind
+from storage.models import (
     claim_table,
     cursor_table,
     distribution_table,
@@ -32,12 +38,6 @@ from indexer.models import (
     slash_table,
     transition_table,
 )
-from relayer.l1.artifacts import ContractName, load_artifact
-from relayer.l1.gateway import GatewayClient
-from relayer.l1.tables import tx_intent_table
-from relayer.ops import parked_payouts
-from relayer.pipeline.tables import JobStage, payout_job_table, relay_job_table
-from relayer.protocol.packets import PacketKind
 
 REPORT_VERSION: Final = 1
 """Bumped when a field changes meaning (an expectation file of another version then differs)."""

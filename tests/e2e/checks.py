@@ -27,11 +27,11 @@ from web3.contract import Contract
 
 from devnet.stack import DevnetStack
 from indexer.api.app import create_app
-from indexer.lifecycle import CLAIM, PACKET, PAYOUT, SLASH
-from indexer.models import payout_table
 from relayer.exocore.grpc_client import ExocoreGrpcClient
 from relayer.l1.artifacts import ContractName, load_artifact
-from relayer.pipeline.tables import payout_job_table, relay_job_table
+from storage.job_tables import payout_job_table, relay_job_table
+from storage.lifecycle import CLAIM, PACKET, PAYOUT, SLASH
+from storage.models import payout_table
 
 SETTLE_TIMEOUT_S: Final = 300.0
 """Longest a recovery may take once the fault is gone (retries back off to a few seconds)."""

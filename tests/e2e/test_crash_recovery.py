@@ -18,8 +18,8 @@ from web3 import Web3
 from devnet.scenario import ScenarioClient, run_manifest_scenario
 from devnet.stack import DevnetStack
 from relayer.l1.artifacts import ContractName, load_artifact
-from relayer.pipeline.tables import JobStage, PayoutStage, payout_job_table, relay_job_table
 from relayer.protocol.claims import PROPORTION_ONE
+from storage.job_tables import JobStage, PayoutStage, payout_job_table, relay_job_table
 from tests.e2e.checks import wait_settled
 from tests.e2e.relayer_process import kill, log_tail, process_database, start_relayer, write_relayer_config
 from tests.support.relayer_harness import AVS_B_FUNDING_WEI

@@ -32,7 +32,7 @@ from devnet.demo_story import (
     prepare_home,
     too_few_signers,
 )
-from indexer.models import (
+from storage.models import (
     claim_table,
     distribution_table,
     l1_tx_table,

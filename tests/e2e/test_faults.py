@@ -25,12 +25,12 @@ from sqlalchemy.engine import Engine
 from devnet.anvil import AnvilNode
 from devnet.scenario import ScenarioClient, ScenarioReport, run_manifest_scenario
 from devnet.stack import DevnetStack
-from indexer.models import payout_table, transition_table
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.l1.artifacts import ContractName, load_artifact
-from relayer.l1.tables import tx_intent_table
 from relayer.pipeline.retry import RetryReason
-from relayer.pipeline.tables import relay_job_table
+from storage.job_tables import relay_job_table
+from storage.l1_tables import tx_intent_table
+from storage.models import payout_table, transition_table
 from tests.e2e.checks import Settled, api_get, wait_settled
 from tests.e2e.relayer_process import (
     log_records,

@@ -19,12 +19,12 @@ from web3 import Web3
 
 from devnet.anvil import AnvilConfig, AnvilNode
 from devnet.l1_deploy import deploy_l1
-from indexer import migrate
-from indexer.db import create_db_engine
-from indexer.store import LifecycleStore
 from relayer.config import FinalityMode
 from relayer.l1.client import L1Client, Receipt
 from relayer.l1.txmanager import TxManager, TxSettings
+from storage import migrate
+from storage.db import create_db_engine
+from storage.store import LifecycleStore
 from tests.e2e.relayer_process import process_database
 from tests.support.l1_contracts import EXOCORE_CHAIN, ValidatorSet
 

@@ -22,10 +22,10 @@ from sqlalchemy.exc import DBAPIError, ProgrammingError
 
 from devnet.scenario import ScenarioClient, run_manifest_scenario
 from devnet.stack import DevnetStack
-from indexer.db import DatabaseUnavailableError, create_db_engine
-from indexer.models import payout_table
 from relayer.errors import ExorelayError
-from relayer.pipeline.tables import relay_job_table
+from storage.db import DatabaseUnavailableError, create_db_engine
+from storage.job_tables import relay_job_table
+from storage.models import payout_table
 from tests.e2e.checks import wait_settled
 from tests.e2e.private_postgres import PrivatePostgres
 from tests.e2e.relayer_process import log_records, log_tail, start_relayer, wait_for_log, write_relayer_config

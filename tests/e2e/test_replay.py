@@ -29,11 +29,11 @@ from devnet.stack import DevnetStack
 from relayer.cli import app
 from relayer.exocore.proto.feedistribution.v1 import types_pb2 as fee_types
 from relayer.l1.artifacts import ContractName, load_artifact
-from relayer.l1.tables import tx_intent_table
 from relayer.protocol.claims import PROPORTION_ONE
 from relayer.replay.errors import FixtureChecksumError, FixtureFormatError, FixtureVersionError
 from relayer.replay.fixture import body_checksum, load_fixture, parse_message, parse_messages, read_document
 from relayer.replay.report import Report, diff_reports, render_text, report_json
+from storage.l1_tables import tx_intent_table
 from tests.e2e.relayer_process import write_toml
 from tests.support.database import fresh_database
 from tests.support.relayer_harness import AVS_B_FUNDING_WEI

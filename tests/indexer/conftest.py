@@ -14,8 +14,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine
 
-from indexer import migrate
-from indexer.store import LifecycleStore
+from storage import migrate
+from storage.store import LifecycleStore
 from tests.support.database import empty_all_tables, fresh_database
 from tests.support.indexer_factory import T0, StepClock
 

@@ -17,8 +17,8 @@ from indexer.api import ReadinessPolicy, create_app, queries
 from indexer.api.app import readiness_problems
 from indexer.api.pagination import Order, encode_cursor
 from indexer.api.schemas import StreamStatus
-from indexer.lifecycle import Chain
-from indexer.models import avs_table
+from storage.lifecycle import Chain
+from storage.models import avs_table
 from tests.support.api_data import L1_SLASH, NOW, A, B, C, D, populate
 from tests.support.database import empty_all_tables
 from tests.support.indexer_factory import (

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 
 from indexer.api import ReadinessPolicy, create_app
 from indexer.api.hot import HOT_APPLICATION_NAME, fetch_claim, statements
-from indexer.lifecycle import EntityKind
+from storage.lifecycle import EntityKind
 from tests.support.api_data import NOW, A, B, C, D, populate
 from tests.support.database import empty_all_tables
 from tests.support.indexer_factory import h

@@ -19,7 +19,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from devnet.anvil import free_port
-from indexer import migrate
 from indexer.api import ReadinessPolicy, create_app
 from indexer.api.app import (
     API_READY_MAX_AGE_S_ENV,
@@ -29,10 +28,11 @@ from indexer.api.app import (
     readiness_environment,
     readiness_from_environment,
 )
-from indexer.db import create_db_engine
-from indexer.store import LifecycleStore
 from relayer.config import ApiConfig
 from relayer.errors import ConfigError
+from storage import migrate
+from storage.db import create_db_engine
+from storage.store import LifecycleStore
 from tests.support.indexer_factory import T0
 
 SERVER_START_TIMEOUT_S = 120.0

@@ -13,9 +13,9 @@ from sqlalchemy import inspect
 from typer.testing import CliRunner
 
 from devnet.anvil import free_port
-from indexer import migrate
-from indexer.db import create_db_engine
 from relayer.cli import app
+from storage import migrate
+from storage.db import create_db_engine
 
 SERVER_START_TIMEOUT_S = 120.0
 """Bounds a hang: the API starts in ~2 s idle, several times that on a loaded two-core machine."""

@@ -25,7 +25,6 @@ from devnet.chain.blockstore import BlockStore
 from devnet.chain.params import DEVNET_LZ_CHAIN_ID
 from devnet.runtime import ExocoreDevnet
 from indexer.api import ReadinessPolicy, create_app
-from indexer.errors import BlockPoisonedError, SkipBlockError, StreamHaltedError
 from indexer.ingest.exocore import EXOCORE_STREAM
 from indexer.ingest.exocore_feed import (
     BlockGapError,
@@ -34,18 +33,6 @@ from indexer.ingest.exocore_feed import (
     FeedReport,
     SkipOutcome,
 )
-from indexer.models import (
-    attestation_table,
-    claim_table,
-    committee_member_table,
-    committee_table,
-    packet_table,
-    poisoned_block_table,
-    valset_table,
-)
-from indexer.normalize import TEXT_MAX_CHARS
-from indexer.schema import metadata
-from indexer.store import LifecycleStore, open_poisoned_blocks
 from relayer.exocore.events import (
     BlockEvents,
     EventPosition,
@@ -65,6 +52,19 @@ from relayer.protocol import bls
 from relayer.protocol.ids import OperatorAddress
 from relayer.protocol.packets import PacketKind
 from relayer.protocol.types import Hash32
+from storage.errors import BlockPoisonedError, SkipBlockError, StreamHaltedError
+from storage.models import (
+    attestation_table,
+    claim_table,
+    committee_member_table,
+    committee_table,
+    packet_table,
+    poisoned_block_table,
+    valset_table,
+)
+from storage.normalize import TEXT_MAX_CHARS
+from storage.schema import metadata
+from storage.store import LifecycleStore, open_poisoned_blocks
 from tests.support.database import refusing_transitions_to
 from tests.support.devnet_world import CHAIN_ID, EPOCH_BLOCKS, genesis
 

@@ -19,11 +19,13 @@ from web3 import Web3
 
 from devnet.anvil import AnvilConfig, AnvilNode
 from devnet.l1_deploy import deploy_l1
-from indexer.errors import DeepReorgError, InvalidRecordError, StreamHaltedError
 from indexer.ingest.exocore import ExocoreIngestor
 from indexer.ingest.l1 import L1Contracts, L1Ingestor, L1LogDecoder, RawLog, Web3L1Source
 from indexer.metrics import IngestMetrics
-from indexer.models import (
+from relayer.protocol.merkle import DistributionTree
+from relayer.protocol.packets import FundingMode, Packet, RewardDistributionPayload
+from storage.errors import DeepReorgError, InvalidRecordError, StreamHaltedError
+from storage.models import (
     claim_table,
     distribution_table,
     packet_table,
@@ -31,8 +33,8 @@ from indexer.models import (
     transfer_table,
     transition_table,
 )
-from indexer.normalize import address_hex, bytes_hex, hash_hex
-from indexer.records import (
+from storage.normalize import address_hex, bytes_hex, hash_hex
+from storage.records import (
     ClaimSubmitted,
     DistributionCreated,
     DistributionLeaves,
@@ -43,9 +45,7 @@ from indexer.records import (
     RewardPaidLog,
     ValidatorSignatureInfo,
 )
-from indexer.store import LifecycleStore
-from relayer.protocol.merkle import DistributionTree
-from relayer.protocol.packets import FundingMode, Packet, RewardDistributionPayload
+from storage.store import LifecycleStore
 from tests.support.indexer_factory import T0, snapshot
 from tests.support.l1_contracts import (
     EXOCORE_CHAIN,

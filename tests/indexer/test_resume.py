@@ -9,15 +9,15 @@ import pytest
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
-from indexer import migrate
 from indexer.cli import UnknownStreamError, resume_stream
-from indexer.db import create_db_engine
-from indexer.errors import ChainMismatchError, StreamHaltedError
 from indexer.ingest.exocore import EXOCORE_STREAM, ExocoreIngestor
-from indexer.models import violation_table
-from indexer.records import ExocoreBlock
-from indexer.store import LifecycleStore
 from relayer.cli import app
+from storage import migrate
+from storage.db import create_db_engine
+from storage.errors import ChainMismatchError, StreamHaltedError
+from storage.models import violation_table
+from storage.records import ExocoreBlock
+from storage.store import LifecycleStore
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 

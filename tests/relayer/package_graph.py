@@ -21,20 +21,23 @@ COMPONENTS: Final = (
     "relayer.protocol",
     "relayer.config",
     "relayer.exocore",
+    "relayer.metrics",
     "relayer.l1",
     "relayer.pipeline",
     "relayer.replay",
     "relayer",
     "indexer.ingest",
     "indexer.api",
-    "indexer.explorer",
     "indexer",
+    "storage",
     "devnet.replay",
     "devnet",
 )
 """Most specific first: a module belongs to the first component it is in (``cli`` is
-:data:`CLI_MODULES`). ``relayer`` is the rest of the relayer (service, ops, health, logs, metrics);
-``indexer`` is the store, schema, models and migrations; ``devnet`` includes its role modules."""
+:data:`CLI_MODULES`). ``relayer`` is the rest of the relayer (service, ops, health, logs);
+``relayer.metrics`` (the Prometheus registry the stages count into) sits below the pipeline;
+``indexer`` is the rest of the indexer (its ingest metrics; its CLI role is ``cli``); ``storage`` is
+the bottom storage layer (tables, store, migrations); ``devnet`` includes its role modules."""
 LEFT_OUT: Final = frozenset({"relayer.errors"})
 
 
@@ -50,7 +53,7 @@ def component(module: str) -> str | None:
 
 
 def package_graph() -> dict[str, set[str]]:
-    graph = grimp.build_graph("relayer", "indexer", "devnet")
+    graph = grimp.build_graph("relayer", "indexer", "storage", "devnet")
     edges: dict[str, set[str]] = {name: set() for name in COMPONENTS}
     for module in graph.modules:
         source = component(module)

@@ -3,12 +3,13 @@ library the code imports is declared by the distribution that ships the code.
 
 - imports are read from the source (every ``import``, at module level or inside functions, also under
   ``TYPE_CHECKING``) and mapped to the installed distributions that provide them;
-- ``relayer``/``indexer`` must declare theirs in ``pyproject.toml``, ``devnet`` in
+- ``relayer``/``indexer``/``storage`` must declare theirs in ``pyproject.toml``, ``devnet`` in
   ``devnet/pyproject.toml``, tests and bench in either or in the ``dev`` extra;
 - the production wheel is built from a copy of the tree without ``devnet/`` and installed alone into a
-  fresh venv: ``exorelay --help`` works there, lists no simulator role, ``devnet`` is not
-  importable, and the contract artifacts (package data) load from the installed package, without
-  the checkout's ``contracts/``.
+  fresh venv: ``exorelay --help`` works there, lists no simulator role, ``exorelay migrate`` builds
+  the schema from the revisions shipped in the wheel (no checkout), the contract artifacts (package
+  data) load from the installed package without the checkout's ``contracts/``, and ``devnet`` is not
+  importable.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from pathlib import Path
 import pytest
 
 from relayer.l1.artifacts import ContractName, load_artifact
+from storage.migrate import head_revision
 
 REPO = Path(__file__).resolve().parents[2]
-FIRST_PARTY = frozenset({"relayer", "indexer", "devnet", "tests", "bench"})
+FIRST_PARTY = frozenset({"relayer", "indexer", "storage", "devnet", "tests", "bench"})
 SIMULATOR_ROLES = ("devnet", "demo", "replay")
 PRODUCTION_ROLES = ("run", "api", "migrate", "record", "config", "health-check", "status")
 
@@ -83,7 +85,7 @@ SIMULATOR = REPO / "devnet" / "pyproject.toml"
 
 
 def test_production_code_declares_what_it_imports() -> None:
-    assert _undeclared(["relayer", "indexer"], _declared(PRODUCTION)) == []
+    assert _undeclared(["relayer", "indexer", "storage"], _declared(PRODUCTION)) == []
 
 
 def test_simulator_declares_what_it_imports() -> None:
@@ -119,7 +121,7 @@ def test_production_install_has_no_simulator(tmp_path: Path) -> None:
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, source / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-    for package in ("relayer", "indexer"):
+    for package in ("relayer", "indexer", "storage"):
         shutil.copytree(REPO / package, source / package, ignore=ignore)
     venv = tmp_path / "venv"
     python = venv / "bin" / "python"
@@ -150,6 +152,20 @@ def test_production_install_has_no_simulator(tmp_path: Path) -> None:
         check=False,
     )
     assert validated.returncode == 0, validated.stderr
+
+    # The Alembic revisions are package data: migrate runs from the wheel alone, outside the checkout.
+    database = tmp_path / "wheel.db"
+    migrated = subprocess.run(
+        [str(venv / "bin" / "exorelay"), "migrate"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+        env={"PATH": str(venv / "bin"), "EXORELAY_DATABASE__URL": f"sqlite:///{database}"},
+    )
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    assert f"database at revision {head_revision()}" in migrated.stdout
 
     probe = subprocess.run(
         [str(python), "-c", "import importlib.util as u; print(u.find_spec('devnet'))"],

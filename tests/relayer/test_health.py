@@ -18,9 +18,6 @@ from typer.testing import CliRunner
 from devnet import scenario as sc
 from devnet.anvil import free_port
 from devnet.stack import DevnetStack
-from indexer.db import create_db_engine
-from indexer.models import block_table, cursor_table, poisoned_block_table
-from indexer.store import LifecycleStore
 from relayer.cli import app
 from relayer.config import ExorelayConfig
 from relayer.health import (
@@ -33,8 +30,11 @@ from relayer.health import (
 )
 from relayer.l1.keystore import write_keystore
 from relayer.pipeline.retry import RetryReason
-from relayer.pipeline.tables import PayoutStage, payout_job_table
 from relayer.protocol import bls
+from storage.db import create_db_engine
+from storage.job_tables import PayoutStage, payout_job_table
+from storage.models import block_table, cursor_table, poisoned_block_table
+from storage.store import LifecycleStore
 from tests.support.database import ops_database
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

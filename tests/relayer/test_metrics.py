@@ -13,12 +13,12 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from devnet.anvil import free_port
-from indexer.db import create_db_engine
 from indexer.metrics import IngestMetrics
 from relayer.exocore.follower import FollowerStats
 from relayer.metrics import SUBMIT_TO_FINAL_BUCKETS_S, RelayerMetrics
-from relayer.ops import BACKLOG_STAGES
-from relayer.pipeline.tables import JobStage, PayoutStage
+from storage.db import create_db_engine
+from storage.job_tables import JobStage, PayoutStage
+from storage.jobs import BACKLOG_STAGES
 from tests.support.database import ops_database
 from tests.support.indexer_factory import h
 from tests.support.ops_data import NOW, add_job, add_payout_job, clock, empty_tables

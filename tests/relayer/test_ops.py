@@ -13,17 +13,10 @@ import pytest
 from sqlalchemy import Engine, insert, select, text
 from typer.testing import CliRunner
 
-from indexer.db import create_db_engine
 from indexer.ingest.exocore import ExocoreIngestor
-from indexer.lifecycle import ClaimState, EntityKind, SlashState
-from indexer.models import claim_table, cursor_table, poisoned_block_table, slash_table, transition_table
-from indexer.records import ExocoreBlock, PacketCreated
-from indexer.store import LifecycleStore
 from relayer.cli import app
 from relayer.errors import StorageError
-from relayer.l1.tables import IntentState, tx_intent_table
 from relayer.ops import (
-    BACKLOG_STAGES,
     STATUS_LIST_LIMIT,
     InvalidItemError,
     ItemId,
@@ -39,7 +32,14 @@ from relayer.pipeline import jobs
 from relayer.pipeline.errors import StageMovedError
 from relayer.pipeline.jobs import Backoff
 from relayer.pipeline.retry import RetryReason
-from relayer.pipeline.tables import JobStage, PayoutStage, payout_job_table, relay_job_table
+from storage.db import create_db_engine
+from storage.job_tables import JobStage, PayoutStage, payout_job_table, relay_job_table
+from storage.jobs import BACKLOG_STAGES
+from storage.l1_tables import IntentState, tx_intent_table
+from storage.lifecycle import ClaimState, EntityKind, SlashState
+from storage.models import claim_table, cursor_table, poisoned_block_table, slash_table, transition_table
+from storage.records import ExocoreBlock, PacketCreated
+from storage.store import LifecycleStore
 from tests.support.database import ops_database
 from tests.support.indexer_factory import AVS, ClaimPlan, avs_registered, committee, h, slash_events
 from tests.support.ops_data import NOW, add_job, add_payout_job, clock, empty_tables

@@ -34,7 +34,7 @@ HOSTILE = textwrap.dedent(
         "import relayer; import web3; import py_ecc.bls",  # and imported (again) after
         "import relayer; import py_ecc",  # relayer no longer imports py_ecc itself: its hook bounds it
         "import relayer.cli; import eth_account",
-        "import indexer.sqltypes",
+        "import storage.sqltypes",
         "import devnet",
     ],
 )

@@ -9,15 +9,15 @@ from typing import Any
 from sqlalchemy import Engine
 
 from indexer.ingest.exocore import ExocoreIngestor
-from indexer.lifecycle import L1TxState
-from indexer.records import (
+from storage.lifecycle import L1TxState
+from storage.records import (
     ChainRef,
     ClaimRejected,
     ExocoreBlock,
     L1Position,
     SlashExecutedLog,
 )
-from indexer.store import LifecycleStore
+from storage.store import LifecycleStore
 from tests.support.indexer_factory import (
     AVS,
     AVS2,

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from indexer import migrate
-from indexer.db import create_db_engine
-from indexer.schema import metadata
+from storage import migrate
+from storage.db import create_db_engine
+from storage.schema import metadata
 
 DATABASE_URL_ENV = "EXORELAY_TEST_DATABASE_URL"
 

@@ -9,7 +9,9 @@ from typing import Any
 from eth_utils.crypto import keccak
 from sqlalchemy import Engine, select
 
-from indexer.records import (
+from relayer.protocol import bech32
+from relayer.protocol.kinds import SlashKind
+from storage.records import (
     AvsRegistered,
     ClaimSubmitted,
     ClaimVerified,
@@ -18,7 +20,6 @@ from indexer.records import (
     DistributionCreated,
     DistributionLeaves,
     DistributionSubmittedLog,
-    EvidenceKind,
     ExocoreBlock,
     ExocoreEvent,
     L1Position,
@@ -35,8 +36,7 @@ from indexer.records import (
     TokenTransferLog,
     ValidatorSignatureInfo,
 )
-from indexer.schema import metadata
-from relayer.protocol import bech32
+from storage.schema import metadata
 
 AVS = "0x" + "a1" * 20
 AVS2 = "0x" + "a2" * 20
@@ -256,7 +256,7 @@ def slash_events(label: str = "s1") -> list[ExocoreEvent]:
             slash_id=slash_id,
             avs=AVS,
             operator=OPERATORS[3],
-            evidence_kind=EvidenceKind.COMMITTEE_REQUEST,
+            evidence_kind=SlashKind.COMMITTEE_REQUEST,
             freeze=True,
             operator_address="0x" + "0b" * 20,
             slash_proportion="0.05",

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Engine, insert
 
-from indexer.schema import metadata
-from relayer.pipeline.tables import JobStage, PayoutStage, payout_job_table, relay_job_table
+from storage.job_tables import JobStage, PayoutStage, payout_job_table, relay_job_table
+from storage.schema import metadata
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -18,9 +18,9 @@ from devnet.scenario import ScenarioClient, run_manifest_scenario
 from devnet.stack import DevnetStack
 from relayer.config import ExorelayConfig
 from relayer.l1.artifacts import ContractName, load_artifact
-from relayer.l1.tables import tx_intent_table
-from relayer.pipeline.tables import JobStage, PayoutStage, payout_job_table, relay_job_table
 from relayer.service import RelayerService
+from storage.job_tables import JobStage, PayoutStage, payout_job_table, relay_job_table
+from storage.l1_tables import tx_intent_table
 
 SIGNER_ACCOUNT_INDEX = 1
 """anvil dev account 0 deployed the contracts; the relayer signs with account 1."""

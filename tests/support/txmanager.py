@@ -14,17 +14,17 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine, select
 
-from indexer.models import l1_tx_table, transition_table
-from indexer.store import LifecycleStore
 from relayer.config import FinalityMode
 from relayer.l1.client import L1Client
 from relayer.l1.gateway import encode_packet_call
-from relayer.l1.tables import (
+from relayer.l1.txmanager import IntentView, TxManager, TxSettings
+from relayer.protocol.packets import Packet, Payload
+from storage.l1_tables import (
     tx_attempt_table,
     tx_intent_table,
 )
-from relayer.l1.txmanager import IntentView, TxManager, TxSettings
-from relayer.protocol.packets import Packet, Payload
+from storage.models import l1_tx_table, transition_table
+from storage.store import LifecycleStore
 from tests.support.l1_contracts import (
     System,
     ValidatorSet,

@@ -11,10 +11,10 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
 
 from devnet.anvil import AnvilNode
-from indexer import migrate
-from indexer.store import LifecycleStore
 from relayer.l1.client import L1Client
 from relayer.l1.txmanager import TxManager
+from storage import migrate
+from storage.store import LifecycleStore
 from tests.support.database import empty_all_tables, fresh_database
 from tests.support.l1_contracts import System
 from tests.support.txmanager import (

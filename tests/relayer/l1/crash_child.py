@@ -11,11 +11,11 @@ import time
 
 from eth_account import Account
 
-from indexer.db import create_db_engine
-from indexer.store import LifecycleStore
 from relayer.config import FinalityMode
 from relayer.l1.client import L1Client
 from relayer.l1.txmanager import TxManager, TxSettings
+from storage.db import create_db_engine
+from storage.store import LifecycleStore
 
 TICK_PAUSE_S = 0.01
 """Between ticks: long enough to let the parent's polling run, short enough to keep the child busy."""

@@ -13,17 +13,17 @@ from dataclasses import replace
 from sqlalchemy import select
 from web3 import Web3
 
-from indexer.lifecycle import Chain
-from indexer.records import ChainRef, DistributionCreated, DistributionLeaves, LeafInfo
 from relayer.exocore.grpc_client import ExocoreGrpcClient
 from relayer.l1.gateway import GatewayClient
-from relayer.l1.tables import IntentState, tx_intent_table
 from relayer.l1.txmanager import REBROADCAST_AFTER_BLOCKS, TxManager
 from relayer.pipeline import jobs
 from relayer.pipeline.jobs import Backoff
 from relayer.pipeline.stages import MAX_INFLIGHT_PAYOUT_TXS, CycleReport, Pipeline, PipelineSettings
 from relayer.protocol.merkle import DistributionTree
 from relayer.protocol.packets import FundingMode
+from storage.l1_tables import IntentState, tx_intent_table
+from storage.lifecycle import Chain
+from storage.records import ChainRef, DistributionCreated, DistributionLeaves, LeafInfo
 from tests.support.l1_contracts import (
     claim_call,
     distribution_payload,

@@ -19,16 +19,16 @@ from web3 import Web3
 from web3.types import TxReceipt
 
 from indexer.ingest.l1 import L1Contracts, L1Ingestor, Web3L1Source
-from indexer.lifecycle import Chain, L1TxState
-from indexer.models import payout_table, transition_table
-from indexer.records import ChainRef, DistributionCreated, DistributionLeaves, LeafInfo
 from relayer.config import FinalityMode
 from relayer.l1.client import L1Client
 from relayer.l1.errors import UnknownIntentError
 from relayer.l1.gateway import GatewayClient, encode_payout_call
-from relayer.l1.tables import AttemptState, IntentState, signer_account_table
 from relayer.l1.txmanager import REASON_FEE_CAP, REASON_INSUFFICIENT_FUNDS, TxManager
 from relayer.protocol.packets import FundingMode
+from storage.l1_tables import AttemptState, IntentState, signer_account_table
+from storage.lifecycle import Chain, L1TxState
+from storage.models import payout_table, transition_table
+from storage.records import ChainRef, DistributionCreated, DistributionLeaves, LeafInfo
 from tests.support.l1_contracts import (
     distribution_payload,
     distribution_tree,

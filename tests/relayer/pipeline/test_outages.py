@@ -15,8 +15,8 @@ from devnet.stack import DevnetStack
 from relayer.config import ExorelayConfig
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.pipeline.retry import RetryReason
-from relayer.pipeline.tables import relay_job_table
 from relayer.service import RelayerService
+from storage.job_tables import relay_job_table
 from tests.relayer.pipeline.proxy import TcpProxy
 from tests.support.database import fresh_database
 from tests.support.relayer_harness import (

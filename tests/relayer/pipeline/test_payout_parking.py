@@ -13,13 +13,13 @@ from sqlalchemy import func, select
 
 from devnet.scenario import run_manifest_scenario
 from indexer.api import ReadinessPolicy, create_app
-from indexer.models import distribution_table, l1_tx_table, payout_table
-from indexer.store import utc_now
-from relayer.l1.tables import tx_intent_table
 from relayer.ops import status
 from relayer.pipeline.retry import PARKED_RECHECK_S, RetryReason
-from relayer.pipeline.tables import PayoutStage
 from relayer.protocol.packets import FundingMode
+from storage.job_tables import PayoutStage
+from storage.l1_tables import tx_intent_table
+from storage.models import distribution_table, l1_tx_table, payout_table
+from storage.store import utc_now
 from tests.support.relayer_harness import (
     AVS_B_FUNDING_WEI,
     SCENARIO_OPERATORS,

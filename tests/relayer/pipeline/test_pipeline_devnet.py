@@ -11,15 +11,15 @@ from sqlalchemy import select
 
 from devnet.chain.params import GENESIS_VALSET_NONCE, devnet_validators
 from devnet.scenario import validator_msg
-from indexer.models import claim_table, payout_table, slash_table
 from relayer.exocore.grpc_client import LeafRecord
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.pipeline.retry import RetryReason
-from relayer.pipeline.tables import JobStage
 from relayer.protocol import bls
 from relayer.protocol.claims import PROPORTION_ONE
 from relayer.protocol.merkle import DistributionLeaf
 from relayer.protocol.types import Amount
+from storage.job_tables import JobStage
+from storage.models import claim_table, payout_table, slash_table
 from tests.support.relayer_harness import (
     RelayerHarness,
     all_delivered_and_paid,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from devnet.scenario import run_manifest_scenario
-from indexer.db import DatabaseUnavailableError
 from indexer.ingest.exocore import EXOCORE_STREAM
-from indexer.store import open_poisoned_blocks
 from relayer.exocore.events import BlockEvents
 from relayer.exocore.rpc import CommittedBlock
+from storage.db import DatabaseUnavailableError
+from storage.store import open_poisoned_blocks
 from tests.support.database import refusing_transitions_to
 from tests.support.relayer_harness import RelayerHarness
 

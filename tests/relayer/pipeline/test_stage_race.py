@@ -14,10 +14,10 @@ from sqlalchemy import Connection, func, select
 
 from devnet.scenario import run_manifest_scenario
 from relayer.exocore.events import RelayPacketCreated
-from relayer.l1.tables import tx_intent_table
 from relayer.ops import exclude
 from relayer.pipeline.stages import CycleReport
-from relayer.pipeline.tables import JobStage, relay_job_table
+from storage.job_tables import JobStage, relay_job_table
+from storage.l1_tables import tx_intent_table
 from tests.support.relayer_harness import RelayerHarness
 
 EXCLUDE_REASON = "poison (race test)"

@@ -1,0 +1,405 @@
+"""The explorer's pages: one handler per page, each a few calls of :mod:`indexer.api.queries`.
+
+Query parameters are checked with the API's own patterns, but a bad one is shown next to its form
+field (HTTP 400 with the page) instead of the API's JSON error: people type these by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from indexer.api import queries, schemas
+from indexer.api.explorer import views
+from indexer.api.explorer.lookups import AvsChoice, known_avss
+from indexer.api.pagination import MAX_PAGE_SIZE, CursorError, Order
+from indexer.api.queries import ListParams
+from storage.lifecycle import ClaimState, EntityKind, PayoutState, SlashState
+from storage.normalize import BIGINT_MAX
+
+PACKAGE_DIR: Final = Path(__file__).resolve().parent
+TEMPLATES_DIR: Final = PACKAGE_DIR / "templates"
+STATIC_DIR: Final = PACKAGE_DIR / "static"
+STATIC_PATH: Final = "/static"
+STATIC_ROUTE_NAME: Final = "explorer-static"
+
+PAGE_SIZE: Final = 25
+"""Rows per listing page: a screenful on a laptop; ``?limit=`` (up to the API's maximum) overrides it."""
+COMMITTEE_PAGE_SIZE: Final = 5
+"""Epochs per committees page: each is a table of its own, five already fill a screen."""
+STAKER_SUMMARY_MAX_PAYOUTS: Final = 5_000
+"""The per-AVS/token totals read a staker's payouts page by page up to this many (a few requests of
+the API's maximum page); past it the totals say they cover only the first ones."""
+STATS_POLL_INTERVAL_S: Final = 5.0
+"""How often the backlog counters re-read ``/v1/stats``: live enough to watch a relay, and one
+request every 5 s per open tab costs the API nothing. Tests set ``app.state.explorer_poll_interval_s``."""
+
+CLAIM_STATES: Final = tuple(s.value for s in ClaimState)
+SLASH_STATES: Final = tuple(s.value for s in SlashState)
+PAYOUT_STATES: Final = tuple(s.value for s in PayoutState)
+STAT_KINDS: Final = (
+    ("claim", "Claims"),
+    ("packet", "Packets"),
+    ("payout", "Payouts"),
+    ("slash", "Slashes"),
+    ("l1_tx", "L1 transactions"),
+)
+
+_ADDRESS = re.compile(schemas.ADDRESS_PATTERN)
+_HASH = re.compile(schemas.HASH_PATTERN)
+_CURSOR = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+
+
+class NotFoundError(LookupError):
+    """The page's object does not exist (HTTP 404 page)."""
+
+
+class Form:
+    """A page's query parameters, checked like the API checks them; problems are collected per field."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.values: dict[str, str] = {}
+        self.errors: dict[str, str] = {}
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def text(self, name: str) -> str | None:
+        raw = self.request.query_params.get(name)
+        value = None if raw is None else raw.strip()
+        if not value:
+            return None
+        self.values[name] = value
+        return value
+
+    def address(self, name: str, label: str) -> str | None:
+        value = self.text(name)
+        if value is not None and not _ADDRESS.match(value):
+            self.errors[name] = f"{label} must be a 0x address: 0x followed by 40 hex digits."
+            return None
+        return None if value is None else value.lower()
+
+    def integer(self, name: str, label: str, low: int = 0, high: int = BIGINT_MAX) -> int | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        if not value.isdigit() or not low <= int(value) <= high:
+            self.errors[name] = f"{label} must be a whole number from {low} to {high}."
+            return None
+        return int(value)
+
+    def choice(self, name: str, label: str, choices: Iterable[str]) -> str | None:
+        value = self.text(name)
+        allowed = tuple(choices)
+        if value is not None and value not in allowed:
+            self.errors[name] = f"{label} must be one of: {', '.join(allowed)}."
+            return None
+        return value
+
+    def list_params(self, default_limit: int, order: Order = Order.DESC) -> ListParams:
+        limit = self.integer("limit", "Page size", 1, MAX_PAGE_SIZE) or default_limit
+        cursor = self.text("cursor")
+        if cursor is not None and not _CURSOR.match(cursor):
+            self.errors["cursor"] = "This page link is damaged; start again from the first page."
+            cursor = None
+        return ListParams(limit=limit, cursor=cursor, order=order)
+
+    def url(self, **changes: str | None) -> str:
+        """This page with its filters, some parameters changed (None removes one)."""
+        params = {k: v for k, v in self.values.items() if k not in changes}
+        params.update({k: v for k, v in changes.items() if v is not None})
+        query = urlencode(sorted(params.items()))
+        return self.request.url.path + (f"?{query}" if query else "")
+
+
+def _asset_version(directory: Path) -> str:
+    """A digest of the static files, appended to their URLs: a new release is never served stale CSS/JS."""
+    digest = hashlib.sha256()
+    for path in sorted(directory.iterdir()):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        auto_reload=False,  # templates ship with the package: no stat() per render to look for edits
+        autoescape=select_autoescape(default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["grouped"] = views.grouped
+    env.filters["duration"] = views.duration
+    env.filters["utc"] = views.utc_text
+    env.globals.update(
+        CHAIN_NAMES=views.CHAIN_NAMES,
+        LEAF_KINDS=views.LEAF_KINDS,
+        FUNDING_MODES=views.FUNDING_MODES,
+        FIGURE_WIDTH=views.FIGURE_WIDTH,
+    )
+    version = _asset_version(STATIC_DIR)
+    env.globals["static_url"] = lambda name: f"{STATIC_PATH}/{name}?v={version}"
+    return env
+
+
+def mount_explorer(app: FastAPI, engine: Engine, clock: Callable[[], datetime]) -> None:
+    """Serve the explorer's pages at ``/`` and its assets at ``/static`` (neither in the OpenAPI spec)."""
+    app.state.explorer_poll_interval_s = STATS_POLL_INTERVAL_S
+    templates = Jinja2Templates(env=_environment())
+    app.include_router(_router(engine, clock, templates))
+    app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name=STATIC_ROUTE_NAME)
+
+
+def _router(engine: Engine, clock: Callable[[], datetime], templates: Jinja2Templates) -> APIRouter:
+    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+
+    def render(request: Request, template: str, status: int, context: Mapping[str, Any]) -> Response:
+        return templates.TemplateResponse(request, template, dict(context), status_code=status)
+
+    def page(
+        request: Request,
+        template: str,
+        nav: str,
+        build: Callable[[Connection, Form], Mapping[str, Any]],
+    ) -> Response:
+        form = Form(request)
+        base: dict[str, Any] = {"nav": nav, "form": form}
+        try:
+            with engine.connect() as conn:
+                context = build(conn, form)
+        except NotFoundError as exc:
+            return render(request, "error.html", 404, {**base, "title": "Not found", "message": str(exc)})
+        except CursorError:
+            message = "This page link is no longer valid; start again from the first page."
+            return render(request, "error.html", 400, {**base, "title": "Bad page link", "message": message})
+        except OperationalError:
+            message = "The indexer database is not answering. Try again in a moment."
+            return render(request, "error.html", 503, {**base, "title": "Unavailable", "message": message})
+        return render(request, template, 200 if form.ok else 400, {**base, **context})
+
+    def pager(form: Form, next_cursor: str | None) -> dict[str, str | None]:
+        return {
+            "next_url": None if next_cursor is None else form.url(cursor=next_cursor),
+            "first_url": form.url(cursor=None) if "cursor" in form.values else None,
+        }
+
+    def avs_choices(conn: Connection, selected: str | None) -> list[AvsChoice]:
+        choices = known_avss(conn)
+        if selected is not None and selected not in {c.address for c in choices}:
+            choices.append(AvsChoice(selected, ""))
+        return choices
+
+    @router.get("/", name="explorer_claims")
+    def claims_page(request: Request) -> Response:
+        def build(conn: Connection, form: Form) -> Mapping[str, Any]:
+            avs = form.address("avs", "AVS")
+            epoch = form.integer("epoch", "Epoch")
+            state = form.choice("state", "State", CLAIM_STATES)
+            params = form.list_params(PAGE_SIZE)
+            claims: list[schemas.ClaimOut] = []
+            next_cursor = None
+            if form.ok:
+                claims, next_cursor = queries.list_claims(
+                    conn, params, avs=avs, epoch=epoch, token=None, status=state, operator=None, staker=None
+                )
+            return {
+                "title": "Claims",
+                "claims": claims,
+                "avss": avs_choices(conn, avs),
+                "claim_states": CLAIM_STATES,
+                "stats": queries.stats(conn, clock()),
+                "stat_kinds": STAT_KINDS,
+                "poll_interval_ms": int(request.app.state.explorer_poll_interval_s * 1000),
+                "filtered": any(v is not None for v in (avs, epoch, state)),
+                **pager(form, next_cursor),
+            }
+
+        return page(request, "claims.html", "claims", build)
+
+    @router.get("/claims/{claim_id}", name="explorer_claim")
+    def claim_page(request: Request, claim_id: str) -> Response:
+        def build(conn: Connection, _form: Form) -> Mapping[str, Any]:
+            detail = queries.claim_detail(conn, claim_id.lower()) if _HASH.match(claim_id) else None
+            if detail is None:
+                raise NotFoundError(f"There is no claim {claim_id}.")
+            return {
+                "title": "Claim",
+                "claim": detail,
+                "quorum": views.claim_quorum(detail),
+                "timeline": views.timeline(detail.timeline, EntityKind.CLAIM, detail.status, clock()),
+            }
+
+        return page(request, "claim.html", "claims", build)
+
+    @router.get("/distributions/{distribution_id}", name="explorer_distribution")
+    def distribution_page(request: Request, distribution_id: str) -> Response:
+        def build(conn: Connection, form: Form) -> Mapping[str, Any]:
+            did = distribution_id.lower()
+            detail = queries.distribution_detail(conn, did) if _HASH.match(distribution_id) else None
+            if detail is None:
+                raise NotFoundError(f"There is no distribution {distribution_id}.")
+            staker = form.address("staker", "Staker")
+            status = form.choice("status", "Payout state", PAYOUT_STATES)
+            params = form.list_params(PAGE_SIZE, Order.ASC)
+            leaves: list[schemas.LeafOut] = []
+            next_cursor = None
+            if form.ok:
+                leaves, next_cursor = queries.list_leaves(conn, did, params, staker=staker, status=status)
+            return {
+                "title": "Distribution",
+                "distribution": detail,
+                "paid": views.Share(int(detail.paid_amount), int(detail.total)),
+                "leaves": leaves,
+                "payout_states": PAYOUT_STATES,
+                "filtered": staker is not None or status is not None,
+                **pager(form, next_cursor),
+            }
+
+        return page(request, "distribution.html", "claims", build)
+
+    @router.get("/stakers", name="explorer_staker")
+    def staker_page(request: Request) -> Response:
+        def build(conn: Connection, form: Form) -> Mapping[str, Any]:
+            staker = form.address("staker", "Staker")
+            status = form.choice("status", "Payout state", PAYOUT_STATES)
+            params = form.list_params(PAGE_SIZE)
+            context: dict[str, Any] = {
+                "title": "Staker payouts",
+                "staker": staker,
+                "payout_states": PAYOUT_STATES,
+                "payouts": [],
+                "totals": [],
+                "truncated": False,
+                "next_url": None,
+                "first_url": None,
+            }
+            if staker is None or not form.ok:
+                return context
+            everything, truncated = _all_payouts(conn, staker)
+            payouts, next_cursor = queries.list_payouts(
+                conn,
+                params,
+                staker=staker,
+                token=None,
+                status=status,
+                avs=None,
+                epoch=None,
+                distribution_id=None,
+                tx_hash=None,
+                operator=None,
+            )
+            context.update(
+                payouts=payouts,
+                totals=views.payout_totals(everything),
+                truncated=truncated,
+                **pager(form, next_cursor),
+            )
+            return context
+
+        return page(request, "staker.html", "stakers", build)
+
+    @router.get("/slashes", name="explorer_slashes")
+    def slashes_page(request: Request) -> Response:
+        def build(conn: Connection, form: Form) -> Mapping[str, Any]:
+            avs = form.address("avs", "AVS")
+            state = form.choice("state", "State", SLASH_STATES)
+            params = form.list_params(PAGE_SIZE)
+            slashes: list[schemas.SlashOut] = []
+            next_cursor = None
+            if form.ok:
+                slashes, next_cursor = queries.list_slashes(
+                    conn, params, avs=avs, operator=None, status=state, token=None
+                )
+            return {
+                "title": "Slashes",
+                "slashes": slashes,
+                "avss": avs_choices(conn, avs),
+                "slash_states": SLASH_STATES,
+                "filtered": avs is not None or state is not None,
+                **pager(form, next_cursor),
+            }
+
+        return page(request, "slashes.html", "slashes", build)
+
+    @router.get("/slashes/{slash_id}", name="explorer_slash")
+    def slash_page(request: Request, slash_id: str) -> Response:
+        def build(conn: Connection, _form: Form) -> Mapping[str, Any]:
+            detail = queries.slash_detail(conn, slash_id.lower()) if _HASH.match(slash_id) else None
+            if detail is None:
+                raise NotFoundError(f"There is no slash {slash_id}.")
+            return {
+                "title": "Slash",
+                "slash": detail,
+                "timeline": views.timeline(detail.timeline, EntityKind.SLASH, detail.status, clock()),
+            }
+
+        return page(request, "slash.html", "slashes", build)
+
+    @router.get("/committees", name="explorer_committees")
+    def committees_page(request: Request) -> Response:
+        def build(conn: Connection, form: Form) -> Mapping[str, Any]:
+            avs = form.address("avs", "AVS")
+            epoch = form.integer("epoch", "Epoch")
+            params = form.list_params(COMMITTEE_PAGE_SIZE)
+            choices = avs_choices(conn, avs)
+            if avs is None and choices and form.ok:
+                avs = choices[0].address
+                form.values["avs"] = avs
+            committees: list[schemas.CommitteeOut] = []
+            next_cursor = None
+            if avs is not None and form.ok:
+                committees, next_cursor = queries.list_committees(
+                    conn, avs, params, epoch=epoch, operator=None
+                )
+            return {
+                "title": "Committees",
+                "avs": avs,
+                "avss": choices,
+                "committees": [(c, views.committee_quorum(c)) for c in committees],
+                **pager(form, next_cursor),
+            }
+
+        return page(request, "committees.html", "committees", build)
+
+    return router
+
+
+def _all_payouts(conn: Connection, staker: str) -> tuple[list[schemas.PayoutOut], bool]:
+    """A staker's payouts, oldest first, up to STAKER_SUMMARY_MAX_PAYOUTS (True: there are more)."""
+    found: list[schemas.PayoutOut] = []
+    cursor: str | None = None
+    while True:
+        limit = min(MAX_PAGE_SIZE, STAKER_SUMMARY_MAX_PAYOUTS - len(found))
+        items, cursor = queries.list_payouts(
+            conn,
+            ListParams(limit=limit, cursor=cursor, order=Order.ASC),
+            staker=staker,
+            token=None,
+            status=None,
+            avs=None,
+            epoch=None,
+            distribution_id=None,
+            tx_hash=None,
+            operator=None,
+        )
+        found.extend(items)
+        if cursor is None:
+            return found, False
+        if len(found) >= STAKER_SUMMARY_MAX_PAYOUTS:
+            return found, True

@@ -1,0 +1,70 @@
+"""The protocol's enumerations, one definition each: packet kinds, slash kinds and what an L1
+transaction the relayer sends is for.
+
+Everything else derives from these: the SQL rows store ``PacketKind`` codes and ``SlashKind`` /
+``TxPurpose`` values, and the API's lower-case names are :attr:`PacketKind.label` and the enums'
+values (the OpenAPI schema lists exactly these). Standard library only, so the API and the storage
+layer can import it without the packet codec.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+from typing import Final
+
+
+# What an L1 transaction the relayer sends is for (``tx_intent.purpose``, ``l1_tx.purpose``). No
+# docstring on purpose: the API's ``purpose`` parameter is this enum, and a docstring would become
+# its OpenAPI description.
+class TxPurpose(StrEnum):
+    VALSET_UPDATE = "valset_update"
+    DISTRIBUTION = "distribution"
+    SLASH = "slash"
+    PAYOUT = "payout"
+    OTHER = "other"
+
+
+class PacketKind(IntEnum):
+    """``uint8 kind`` of the packet digest."""
+
+    VALSET_UPDATE = 1
+    REWARD_DISTRIBUTION = 2
+    SLASH = 3
+
+    @property
+    def label(self) -> str:
+        """The lower-case name the API and the explorer show (``reward_distribution``)."""
+        return self.name.lower()
+
+    @property
+    def purpose(self) -> TxPurpose:
+        """The purpose of the L1 transaction that delivers a packet of this kind."""
+        return PURPOSE_OF_KIND[self]
+
+    @classmethod
+    def from_label(cls, label: str) -> PacketKind:
+        """The kind named ``label`` (:attr:`label`'s inverse); ``KeyError`` for any other text."""
+        return cls[label.upper()]
+
+
+PURPOSE_OF_KIND: Final = {
+    PacketKind.VALSET_UPDATE: TxPurpose.VALSET_UPDATE,
+    PacketKind.REWARD_DISTRIBUTION: TxPurpose.DISTRIBUTION,
+    PacketKind.SLASH: TxPurpose.SLASH,
+}
+"""A packet's delivery transaction is named after its kind (``distribution`` for a reward one)."""
+
+PACKET_KIND_CODES: Final = frozenset(kind.value for kind in PacketKind)
+"""Every packet kind's code: anything else Exocore reports is a kind this relayer does not carry."""
+
+
+class SlashKind(StrEnum):
+    """What proved a slash (``exocore.operator.v1.SlashKind``); the value is the name the chain's
+    events, the ``slash.evidence_kind`` column and the API use."""
+
+    EQUIVOCATION = "equivocation"
+    COMMITTEE_REQUEST = "committee_request"
+
+    @property
+    def label(self) -> str:
+        return self.value

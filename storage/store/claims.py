@@ -1,0 +1,172 @@
+"""Reward claims: submitted, verified or rejected on Exocore, then following their distribution's
+payouts on L1 to ``paid``.
+
+Invariant: a claim moves only along :data:`storage.lifecycle.CLAIM`; its L1 progress is derived from its
+payouts' states (counted, never stored twice).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, func, select
+
+from storage.lifecycle import CLAIM, Chain, ClaimState, EntityKind, PayoutState
+from storage.models import claim_signer_table, distribution_table, payout_table
+from storage.records import ChainRef, ClaimRejected, ClaimSubmitted, ClaimVerified
+from storage.store.base import PAID_STATES, StoreBase, chunks, insert_ignore, member_of
+
+
+class ClaimStore(StoreBase):
+    """Claim writes of one transaction."""
+
+    def _claim_submitted(self, event: ClaimSubmitted, ref: ChainRef) -> None:
+        values = {
+            "claim_id": event.claim_id,
+            "avs_address": event.avs,
+            "epoch": event.epoch,
+            "token": event.token,
+            "funding": event.funding,
+            "total_amount": event.total_amount,
+            "signer_bitmap": event.signer_bitmap,
+            "signed_power": event.signed_power,
+            "total_power": event.total_power,
+            "threshold_numerator": event.threshold_numerator,
+            "threshold_denominator": event.threshold_denominator,
+            "submitted_height": ref.height,
+            "submit_tx_hash": ref.tx_hash,
+            "origin": "exocore",
+        }
+        if self._create(EntityKind.CLAIM, event.claim_id, ClaimState.SUBMITTED, values, ref):
+            insert_ignore(
+                self.conn,
+                claim_signer_table,
+                [
+                    {
+                        "claim_id": event.claim_id,
+                        "member_index": s.index,
+                        "operator": s.operator,
+                        "power": s.power,
+                    }
+                    for s in event.signers
+                ],
+            )
+
+    def _claim_verified(self, event: ClaimVerified, ref: ChainRef) -> None:
+        values: dict[str, Any] = {}
+        if event.signed_power is not None:
+            values["signed_power"] = event.signed_power
+        if event.total_power is not None:
+            values["total_power"] = event.total_power
+        self._require(EntityKind.CLAIM, event.claim_id)
+        self.transition(EntityKind.CLAIM, event.claim_id, ClaimState.VERIFIED, ref, values=values)
+
+    def _claim_rejected(self, event: ClaimRejected, ref: ChainRef) -> None:
+        self._require(EntityKind.CLAIM, event.claim_id)
+        self.transition(
+            EntityKind.CLAIM,
+            event.claim_id,
+            ClaimState.REJECTED,
+            ref,
+            reason=event.reason_code,
+            values={"reason_code": event.reason_code, "reason": event.reason},
+        )
+
+    def advance_claims(
+        self,
+        distribution_ids: Iterable[str],
+        at: datetime | None = None,
+        *,
+        finalized_in: Iterable[str] | None = None,
+    ) -> None:
+        """Move each distribution's claim to what L1 shows: relayed, finalized, paying, paid.
+
+        ``finalized_in``: the distributions some of whose payouts just became final (None: any may
+        have). A claim already ``paying`` can only become ``paid`` through one of those, so the
+        others skip counting their payouts (a scan of the whole distribution, per batch).
+        """
+        d = distribution_table
+        ids = sorted(set(distribution_ids))
+        finalizing = None if finalized_in is None else set(finalized_in)
+        for part in chunks(ids):
+            rows = self.conn.execute(
+                select(d).where(member_of(self.conn, d.c.distribution_id, part), d.c.claim_id.is_not(None))
+            ).all()
+            for dist in rows:
+                self._advance_claim(
+                    dist, at, finalizing=finalizing is None or dist.distribution_id in finalizing
+                )
+
+    def _advance_claim(self, dist: Row[Any], at: datetime | None, *, finalizing: bool = True) -> None:
+        claim_id = dist.claim_id
+        current = self.state_of(EntityKind.CLAIM, claim_id)
+        if current is None or current in CLAIM.terminal or dist.l1_block_hash is None:
+            return
+        root_ref = ChainRef(
+            Chain.L1,
+            dist.updated_at,
+            dist.l1_block_number,
+            dist.l1_block_hash,
+            dist.l1_tx_hash,
+            dist.l1_log_index,
+        )
+        # A move the claim has already made is a no-op for transition(); skipping it saves its read.
+        if not CLAIM.is_at_or_past(current, ClaimState.RELAYED):
+            self.transition(EntityKind.CLAIM, claim_id, ClaimState.RELAYED, root_ref)
+        if not dist.l1_finalized:
+            return
+        if not CLAIM.is_at_or_past(current, ClaimState.FINALIZED):
+            final_ref = (
+                root_ref
+                if at is None
+                else ChainRef(
+                    Chain.L1, at, dist.l1_block_number, dist.l1_block_hash, dist.l1_tx_hash, dist.l1_log_index
+                )
+            )
+            self.transition(EntityKind.CLAIM, claim_id, ClaimState.FINALIZED, final_ref)
+        paying = CLAIM.is_at_or_past(current, ClaimState.PAYING)
+        if paying and not finalizing:
+            return
+        counts = self._payout_counts(dist.distribution_id)
+        if counts[PayoutState.INCLUDED] + counts[PayoutState.FINALIZED] == 0:
+            return
+        if not paying:
+            now = self.state_of(EntityKind.CLAIM, claim_id)
+            if now is not None and not CLAIM.is_at_or_past(now, ClaimState.PAYING):
+                first = self._payout_edge(dist.distribution_id, newest=False)
+                self.transition(EntityKind.CLAIM, claim_id, ClaimState.PAYING, first)
+        if dist.leaf_count and counts[PayoutState.FINALIZED] == dist.leaf_count:
+            self.transition(
+                EntityKind.CLAIM,
+                claim_id,
+                ClaimState.PAID,
+                self._payout_edge(dist.distribution_id, newest=True),
+            )
+
+    def _payout_counts(self, distribution_id: str) -> Counter[str]:
+        p = payout_table
+        rows = self.conn.execute(
+            select(p.c.state, func.count()).where(p.c.distribution_id == distribution_id).group_by(p.c.state)
+        ).all()
+        return Counter({str(state): int(count) for state, count in rows})
+
+    def _payout_edge(self, distribution_id: str, *, newest: bool) -> ChainRef:
+        """Where the first (or last) L1 payment of a distribution happened."""
+        p = payout_table
+        order = (
+            (p.c.l1_block_number.desc(), p.c.l1_log_index.desc())
+            if newest
+            else (p.c.l1_block_number.asc(), p.c.l1_log_index.asc())
+        )
+        row = self.conn.execute(
+            select(p.c.l1_block_number, p.c.l1_block_hash, p.c.l1_tx_hash, p.c.l1_log_index, p.c.updated_at)
+            .where(p.c.distribution_id == distribution_id, p.c.state.in_(PAID_STATES))
+            .order_by(*order)
+            .limit(1)
+        ).one()
+        return ChainRef(
+            Chain.L1, row.updated_at, row.l1_block_number, row.l1_block_hash, row.l1_tx_hash, row.l1_log_index
+        )

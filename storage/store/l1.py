@@ -1,0 +1,388 @@
+"""L1 transactions, log batches, finality and reorgs: what one batch of L1 logs does to every state
+model, and how finality and reorgs move what L1 included.
+
+Invariant: an L1 reorg never deletes history; it appends ``reversal`` rows naming the rows they undo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from storage.errors import IndexerError
+from storage.lifecycle import (
+    Chain,
+    EdgeKind,
+    EntityKind,
+    L1TxState,
+    PacketState,
+    PayoutState,
+    SlashState,
+    lifecycle,
+)
+from storage.models import (
+    distribution_table,
+    l1_tx_table,
+    packet_table,
+    payout_table,
+    slash_asset_table,
+    slash_signer_table,
+    slash_table,
+    transfer_table,
+    transition_table,
+    valset_table,
+)
+from storage.normalize import payout_entity_id
+from storage.records import (
+    ChainRef,
+    DistributionSubmittedLog,
+    L1Log,
+    L1Position,
+    RewardPaidLog,
+    SlashExecutedLog,
+    TokenTransferLog,
+)
+from storage.store.base import ENTITY_TABLES, L1BatchEffects, _entity_key, chunks, member_of
+from storage.store.claims import ClaimStore
+from storage.store.distributions import DistributionStore
+from storage.store.payouts import PayoutStore
+from storage.store.slashes import SlashStore
+
+
+class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
+    """L1 transaction, log-batch, finality and reorg writes of one transaction."""
+
+    def record_l1_tx(
+        self,
+        tx_hash: str,
+        *,
+        chain_id: int,
+        purpose: str,
+        state: str,
+        ref: ChainRef,
+        sender: str | None = None,
+        tx_nonce: int | None = None,
+        packet_nonce: int | None = None,
+        distribution_id: str | None = None,
+        replaces_tx_hash: str | None = None,
+        max_fee_per_gas: int | None = None,
+        max_priority_fee_per_gas: int | None = None,
+    ) -> bool:
+        """Record a transaction the relayer signed/broadcast; a replacement moves its predecessor to
+        ``replaced``. Returns False if the hash is already recorded."""
+        created = self._create(
+            EntityKind.L1_TX,
+            tx_hash,
+            state,
+            {
+                "tx_hash": tx_hash,
+                "chain_id": chain_id,
+                "sender": sender,
+                "tx_nonce": tx_nonce,
+                "purpose": purpose,
+                "packet_nonce": packet_nonce,
+                "distribution_id": distribution_id,
+                "replaces_tx_hash": replaces_tx_hash,
+                "max_fee_per_gas": max_fee_per_gas,
+                "max_priority_fee_per_gas": max_priority_fee_per_gas,
+                "origin": "relayer",
+            },
+            ref,
+        )
+        if created and replaces_tx_hash is not None and self.state_of(EntityKind.L1_TX, replaces_tx_hash):
+            self.transition(EntityKind.L1_TX, replaces_tx_hash, L1TxState.REPLACED, ref, reason=tx_hash)
+        return created
+
+    def apply_l1_logs(
+        self,
+        logs: Sequence[L1Log],
+        *,
+        chain_id: int,
+        finalized_height: int | None = None,
+        finalized_at: datetime | None = None,
+    ) -> L1BatchEffects:
+        """Record one batch of decoded L1 logs (block order). Idempotent per log position.
+
+        With ``finalized_height`` (and ``finalized_at``, the time :meth:`finalize_l1` will be given),
+        a payout whose ``RewardPaid`` is already final is written once, straight to ``finalized``
+        with both its moves in the history, instead of ``included`` now and again by
+        :meth:`finalize_l1` a moment later: the same rows and history, one write of the payout row
+        (7 indexes) instead of two. (A claim whose first payouts arrive final moves to ``paying``
+        with their finalization time, the ``updated_at`` of its first paid payout, as ever.)
+        """
+        effects = L1BatchEffects(first_transition_id=self.next_transition_id())
+        tx_purposes: dict[str, tuple[str, L1Position, int | None, str | None]] = {}
+        paid: list[RewardPaidLog] = []
+        transfers: list[TokenTransferLog] = []
+        for log in logs:
+            if isinstance(log, RewardPaidLog):
+                paid.append(log)
+                tx_purposes.setdefault(
+                    log.position.tx_hash, ("payout", log.position, None, log.distribution_id)
+                )
+            elif isinstance(log, TokenTransferLog):
+                transfers.append(log)
+            elif isinstance(log, DistributionSubmittedLog):
+                self._distribution_submitted(log, effects)
+                tx_purposes.setdefault(
+                    log.position.tx_hash, ("distribution", log.position, log.nonce, log.distribution_id)
+                )
+            elif isinstance(log, SlashExecutedLog):
+                self._slash_on_l1(log)
+                tx_purposes.setdefault(log.position.tx_hash, ("slash", log.position, log.nonce, None))
+            else:
+                self._valset_on_l1(log)
+                tx_purposes.setdefault(log.position.tx_hash, ("valset_update", log.position, None, None))
+        if paid:
+            final = None
+            if finalized_height is not None and finalized_height >= 0:
+                final = (finalized_height, finalized_at or self.clock())
+            self._reward_paid(paid, effects, final)
+        if transfers:
+            self._record_transfers(transfers)
+        for tx_hash, (purpose, position, packet_nonce, distribution_id) in tx_purposes.items():
+            self._l1_tx_included(
+                tx_hash,
+                purpose=purpose,
+                pos=position,
+                chain_id=chain_id,
+                packet_nonce=packet_nonce,
+                distribution_id=distribution_id,
+            )
+        self.advance_claims(effects.distribution_ids, finalized_in=effects.finalized_distribution_ids)
+        return effects
+
+    def _l1_tx_included(
+        self,
+        tx_hash: str,
+        *,
+        purpose: str,
+        pos: L1Position,
+        chain_id: int,
+        packet_nonce: int | None,
+        distribution_id: str | None,
+    ) -> None:
+        state = self.state_of(EntityKind.L1_TX, tx_hash)
+        location = {"block_number": pos.block_number, "block_hash": pos.block_hash}
+        ref = ChainRef(Chain.L1, pos.at, pos.block_number, pos.block_hash, pos.tx_hash)
+        if state is None:
+            self._create(
+                EntityKind.L1_TX,
+                tx_hash,
+                L1TxState.INCLUDED,
+                {
+                    "tx_hash": tx_hash,
+                    "chain_id": chain_id,
+                    "purpose": purpose,
+                    "packet_nonce": packet_nonce,
+                    "distribution_id": distribution_id,
+                    "origin": "l1",
+                    **location,
+                },
+                ref,
+            )
+        elif state != L1TxState.INCLUDED:
+            self.transition(EntityKind.L1_TX, tx_hash, L1TxState.INCLUDED, ref, values=location)
+
+    def finalize_l1(self, finalized_height: int, at: datetime) -> int:
+        """Everything included at or below ``finalized_height`` becomes final. Returns moves made."""
+        moved = 0
+        p = payout_table
+        rows = self.conn.execute(
+            select(
+                p.c.id,
+                p.c.distribution_id,
+                p.c.leaf_index,
+                p.c.l1_block_number,
+                p.c.l1_block_hash,
+                p.c.l1_tx_hash,
+                p.c.l1_log_index,
+            ).where(p.c.state == PayoutState.INCLUDED.value, p.c.l1_block_number <= finalized_height)
+        ).all()
+        if rows:
+            for part in chunks(rows):
+                self.conn.execute(
+                    update(p)
+                    .where(member_of(self.conn, p.c.id, [r.id for r in part]))
+                    .values(state=PayoutState.FINALIZED.value, updated_at=at)
+                )
+            self.append_transitions(
+                [
+                    self.transition_row(
+                        EntityKind.PAYOUT,
+                        payout_entity_id(r.distribution_id, r.leaf_index),
+                        PayoutState.INCLUDED,
+                        PayoutState.FINALIZED,
+                        ChainRef.trusted(  # values read back from the database: already normalised
+                            Chain.L1,
+                            at,
+                            height=r.l1_block_number,
+                            block_hash=r.l1_block_hash,
+                            tx_hash=r.l1_tx_hash,
+                            log_index=r.l1_log_index,
+                        ),
+                    )
+                    for r in rows
+                ]
+            )
+            moved += len(rows)
+        touched = {r.distribution_id for r in rows}
+        for kind, included, final in (
+            (EntityKind.L1_TX, L1TxState.INCLUDED, L1TxState.FINALIZED),
+            (EntityKind.PACKET, PacketState.RELAYED, PacketState.FINALIZED),
+            (EntityKind.SLASH, SlashState.RELAYED, SlashState.FINALIZED),
+        ):
+            moved += self._finalize_simple(kind, included, final, finalized_height, at)
+        d = distribution_table
+        roots = (
+            self.conn.execute(
+                select(d.c.distribution_id).where(
+                    d.c.l1_finalized.is_(False), d.c.l1_block_number <= finalized_height
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for part in chunks(roots):
+            self.conn.execute(
+                update(d).where(member_of(self.conn, d.c.distribution_id, part)).values(l1_finalized=True)
+            )
+        touched.update(roots)
+        self.advance_claims(touched, at, finalized_in=touched)
+        return moved
+
+    def _finalize_simple(
+        self, kind: EntityKind, from_state: str, to_state: str, finalized_height: int, at: datetime
+    ) -> int:
+        table = ENTITY_TABLES[kind]
+        prefix = "" if kind is EntityKind.L1_TX else "l1_"
+        block_column, hash_column = f"{prefix}block_number", f"{prefix}block_hash"
+        key = {EntityKind.L1_TX: "tx_hash", EntityKind.PACKET: "nonce", EntityKind.SLASH: "slash_id"}[kind]
+        tx_column = "tx_hash" if kind is EntityKind.L1_TX else "l1_tx_hash"
+        rows = self.conn.execute(
+            select(table.c[key], table.c[block_column], table.c[hash_column], table.c[tx_column]).where(
+                table.c.state == from_state, table.c[block_column] <= finalized_height
+            )
+        ).all()
+        for row in rows:
+            entity_id = str(row[0])
+            self.transition(kind, entity_id, to_state, ChainRef(Chain.L1, at, row[1], row[2], row[3]))
+        return len(rows)
+
+    def reverse_l1_above(self, ancestor: int, at: datetime, *, reason: str = "l1 reorg") -> int:
+        """Undo every L1 observation from blocks above ``ancestor`` (the common ancestor of a reorg).
+
+        State changes are undone newest first by appending ``reversal`` transitions (objects first
+        seen in an orphaned block are deleted); L1 positions, token transfers and block hashes above
+        the ancestor are cleared. Returns the number of transitions reversed.
+        """
+        t = transition_table
+        undone = select(t.c.reverses_id).where(t.c.reverses_id.is_not(None))
+        rows = self.conn.execute(
+            select(t)
+            .where(
+                t.c.chain == Chain.L1.value,
+                t.c.height > ancestor,
+                t.c.edge != EdgeKind.REVERSAL.value,
+                t.c.id.not_in(undone),
+            )
+            .order_by(t.c.id.desc())
+        ).all()
+        reversals: list[dict[str, Any]] = []
+        for row in rows:
+            kind = EntityKind(row.entity_kind)
+            current = self.state_of(kind, row.entity_id)
+            if current != row.to_state:
+                raise IndexerError(
+                    f"cannot reverse {kind} {row.entity_id}: it is {current}, "
+                    f"the orphaned move was to {row.to_state}"
+                )
+            lifecycle(kind).check(row.entity_id, row.to_state, row.from_state, EdgeKind.REVERSAL)
+            table = ENTITY_TABLES[kind]
+            key = _entity_key(kind, row.entity_id)
+            if row.from_state is None:
+                if kind is EntityKind.SLASH:
+                    for child in (slash_asset_table, slash_signer_table):
+                        self.conn.execute(delete(child).where(child.c.slash_id == row.entity_id))
+                self.conn.execute(delete(table).where(key))
+            else:
+                self.conn.execute(update(table).where(key).values(state=row.from_state, updated_at=at))
+            ref = ChainRef(Chain.L1, at, row.height, row.block_hash, row.tx_hash, row.log_index)
+            reversals.append(
+                self.transition_row(
+                    kind,
+                    row.entity_id,
+                    row.to_state,
+                    row.from_state,
+                    ref,
+                    edge=EdgeKind.REVERSAL,
+                    reason=reason,
+                    reverses_id=row.id,
+                )
+            )
+        self.append_transitions(reversals)
+        self._clear_l1_positions(ancestor)
+        return len(rows)
+
+    def _clear_l1_positions(self, ancestor: int) -> None:
+        above = ancestor
+        d, v, p = distribution_table, valset_table, payout_table
+        self.conn.execute(delete(d).where(d.c.origin == "l1", d.c.l1_block_number > above))
+        self.conn.execute(
+            update(d)
+            .where(d.c.l1_block_number > above)
+            .values(
+                l1_block_number=None,
+                l1_block_hash=None,
+                l1_tx_hash=None,
+                l1_log_index=None,
+                l1_finalized=False,
+            )
+        )
+        self.conn.execute(delete(v).where(v.c.origin == "l1", v.c.l1_block_number > above))
+        self.conn.execute(
+            update(v)
+            .where(v.c.l1_block_number > above)
+            .values(
+                l1_commitment=None,
+                l1_block_number=None,
+                l1_block_hash=None,
+                l1_tx_hash=None,
+                l1_log_index=None,
+            )
+        )
+        # Payouts whose inclusion was just reversed are back in pending/submitted but still carry
+        # their L1 position (the state index finds them; the position itself is not indexed).
+        # One back in ``submitted`` keeps the hash of the relayer's transaction (it may be mined
+        # again on the new branch); one back in ``pending`` has no transaction any more.
+        self.conn.execute(
+            update(p)
+            .where(
+                p.c.state.in_([PayoutState.PENDING.value, PayoutState.SUBMITTED.value]),
+                p.c.l1_block_number > above,
+            )
+            .values(l1_block_number=None, l1_block_hash=None, l1_log_index=None)
+        )
+        self.conn.execute(
+            update(p)
+            .where(
+                p.c.state == PayoutState.PENDING.value,
+                p.c.l1_tx_hash.is_not(None),
+                p.c.l1_block_number.is_(None),
+            )
+            .values(l1_tx_hash=None)
+        )
+        for table in (packet_table, slash_table):
+            self.conn.execute(
+                update(table)
+                .where(table.c.l1_block_number > above)
+                .values(l1_block_number=None, l1_block_hash=None, l1_tx_hash=None, l1_log_index=None)
+            )
+        x = l1_tx_table
+        self.conn.execute(
+            update(x).where(x.c.block_number > above).values(block_number=None, block_hash=None)
+        )
+        self.conn.execute(delete(transfer_table).where(transfer_table.c.block_number > above))

@@ -1,0 +1,326 @@
+"""Payouts (one per distribution leaf): queued, submitted in a payout transaction, paid on L1
+(``RewardPaid``), finalised; and the token transfers that pay them.
+
+Invariant: a leaf is paid once; a second ``RewardPaid`` for it raises
+:class:`~storage.errors.InvariantViolationError` (``leaf_paid_once``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select, text, update
+
+from storage.errors import InvariantViolationError
+from storage.lifecycle import Chain, EdgeKind, EntityKind, PayoutState
+from storage.models import distribution_table, payout_table, transfer_table
+from storage.normalize import payout_entity_id
+from storage.records import ChainRef, L1Position, RewardPaidLog, TokenTransferLog
+from storage.store.base import PAID_STATES, L1BatchEffects, StoreBase, bulk_insert, chunks, member_of
+
+
+def _b(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {f"b_{k}": v for k, v in values.items()}
+
+
+def _double_payment(
+    entity: str, first: L1Position | None, second: L1Position, *, first_tx: str | None = None
+) -> InvariantViolationError:
+    return InvariantViolationError(
+        "l1",
+        "leaf_paid_once",
+        f"leaf {entity} paid twice",
+        {
+            "payout": entity,
+            "first_tx": first.tx_hash if first is not None else first_tx,
+            "second_tx": second.tx_hash,
+        },
+    )
+
+
+class PayoutStore(StoreBase):
+    """Payout and transfer writes of one transaction."""
+
+    def mark_payouts_submitted(
+        self, distribution_id: str, indices: Iterable[int], tx_hash: str, ref: ChainRef
+    ) -> int:
+        """The relayer put these leaves in a payout transaction: ``pending -> submitted``.
+
+        In bulk (one select, one update, one history insert per chunk): a 250-leaf batch is signed
+        several times a second while a large distribution pays, and per-row statements made this
+        bookkeeping, not L1 gas, the limit on payout throughput (bench/relayer_pipeline.py).
+        """
+        p = payout_table
+        moved = 0
+        for chunk in chunks(sorted(set(indices))):
+            pending = [
+                int(index)
+                for (index,) in self.conn.execute(
+                    select(p.c.leaf_index).where(
+                        p.c.distribution_id == distribution_id,
+                        member_of(self.conn, p.c.leaf_index, chunk),
+                        p.c.state == PayoutState.PENDING.value,
+                    )
+                )
+            ]
+            if not pending:
+                continue
+            self.conn.execute(
+                update(p)
+                .where(
+                    p.c.distribution_id == distribution_id,
+                    member_of(self.conn, p.c.leaf_index, pending),
+                    p.c.state == PayoutState.PENDING.value,
+                )
+                .values(state=PayoutState.SUBMITTED.value, l1_tx_hash=tx_hash, updated_at=ref.at)
+            )
+            self.append_transitions(
+                [
+                    self.transition_row(
+                        EntityKind.PAYOUT,
+                        payout_entity_id(distribution_id, index),
+                        PayoutState.PENDING.value,
+                        PayoutState.SUBMITTED.value,
+                        ref,
+                    )
+                    for index in pending
+                ]
+            )
+            moved += len(pending)
+        return moved
+
+    def return_payouts_to_queue(self, tx_hash: str, ref: ChainRef, reason: str) -> int:
+        """The payout transaction was dropped or reverted: its submitted leaves are owed again."""
+        p = payout_table
+        rows = self.conn.execute(
+            select(p.c.distribution_id, p.c.leaf_index).where(
+                p.c.l1_tx_hash == tx_hash, p.c.state == PayoutState.SUBMITTED.value
+            )
+        ).all()
+        for row in rows:
+            self.transition(
+                EntityKind.PAYOUT,
+                payout_entity_id(row.distribution_id, row.leaf_index),
+                PayoutState.PENDING,
+                ref,
+                edge=EdgeKind.RETRY,
+                reason=reason,
+                values={"l1_tx_hash": None},
+            )
+        return len(rows)
+
+    def _record_transfers(self, transfers: Sequence[TokenTransferLog]) -> None:
+        """Store token transfers once each: (tx hash, log index) already stored are skipped, the
+        rest are bulk-inserted (a replayed block must not fail on the unique key)."""
+        x = transfer_table
+        tx_hashes = sorted({t.position.tx_hash for t in transfers})
+        known = {
+            (row.tx_hash, row.log_index)
+            for part in chunks(tx_hashes)
+            for row in self.conn.execute(
+                select(x.c.tx_hash, x.c.log_index).where(member_of(self.conn, x.c.tx_hash, part))
+            )
+        }
+        fresh: dict[tuple[str, int], dict[str, Any]] = {}
+        for t in transfers:
+            key = (t.position.tx_hash, t.position.log_index)
+            if key not in known:
+                fresh[key] = {
+                    "token": t.token,
+                    "sender": t.sender,
+                    "recipient": t.recipient,
+                    "amount": t.amount,
+                    "tx_hash": t.position.tx_hash,
+                    "log_index": t.position.log_index,
+                    "block_number": t.position.block_number,
+                    "block_hash": t.position.block_hash,
+                }
+        bulk_insert(self.conn, x, list(fresh.values()))
+
+    def _reward_paid(
+        self, logs: Sequence[RewardPaidLog], effects: L1BatchEffects, final: tuple[int, datetime] | None
+    ) -> None:
+        p = payout_table
+        final_height, final_at = final if final is not None else (-1, None)
+        finalizations: list[dict[str, Any]] = []
+        by_distribution: dict[str, list[RewardPaidLog]] = defaultdict(list)
+        for log in logs:
+            by_distribution[log.distribution_id].append(log)
+        dists = {
+            row.distribution_id: row
+            for part in chunks(list(by_distribution))
+            for row in self.conn.execute(
+                select(
+                    distribution_table.c.distribution_id,
+                    distribution_table.c.token,
+                    distribution_table.c.avs_address,
+                    distribution_table.c.epoch,
+                ).where(member_of(self.conn, distribution_table.c.distribution_id, part))
+            )
+        }
+        new_rows: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        transitions: list[dict[str, Any]] = []
+        for distribution_id, group in by_distribution.items():
+            dist = dists.get(distribution_id)
+            if dist is None:
+                raise InvariantViolationError(
+                    "l1",
+                    "payout_has_distribution",
+                    f"RewardPaid for unknown distribution {distribution_id}",
+                    {"distribution_id": distribution_id, "tx_hash": group[0].position.tx_hash},
+                )
+            existing = {
+                row.leaf_index: row
+                for part in chunks([log.index for log in group])
+                for row in self.conn.execute(
+                    select(
+                        p.c.id,
+                        p.c.leaf_index,
+                        p.c.state,
+                        p.c.staker,
+                        p.c.amount,
+                        p.c.l1_block_hash,
+                        p.c.l1_log_index,
+                        p.c.l1_tx_hash,
+                    ).where(
+                        p.c.distribution_id == distribution_id, member_of(self.conn, p.c.leaf_index, part)
+                    )
+                )
+            }
+            seen_in_batch: dict[int, L1Position] = {}
+            finalized_before = len(finalizations)
+            for log in group:
+                pos = log.position
+                entity = payout_entity_id(distribution_id, log.index)
+                if log.index in seen_in_batch:
+                    raise _double_payment(entity, seen_in_batch[log.index], pos)
+                seen_in_batch[log.index] = pos
+                l1_values = {
+                    "l1_tx_hash": pos.tx_hash,
+                    "l1_block_number": pos.block_number,
+                    "l1_block_hash": pos.block_hash,
+                    "l1_log_index": pos.log_index,
+                }
+                row = existing.get(log.index)
+                state, updated_at = PayoutState.INCLUDED.value, pos.at
+                if final_at is not None and pos.block_number <= final_height:
+                    state, updated_at = PayoutState.FINALIZED.value, final_at
+                    finalizations.append(self._finalized_row(entity, pos, final_at))
+                if row is None:
+                    new_rows.append(
+                        {
+                            "distribution_id": distribution_id,
+                            "leaf_index": log.index,
+                            "staker": log.staker,
+                            "token": dist.token,
+                            "amount": log.amount,
+                            "avs_address": dist.avs_address,
+                            "epoch": dist.epoch,
+                            "state": state,
+                            "origin": "l1",
+                            "created_at": pos.at,
+                            "updated_at": updated_at,
+                            **l1_values,
+                        }
+                    )
+                    transitions.append(
+                        self.transition_row(EntityKind.PAYOUT, entity, None, PayoutState.INCLUDED, pos.ref())
+                    )
+                    effects.payouts_included += 1
+                    continue
+                if (row.staker, row.amount) != (log.staker, log.amount):
+                    raise InvariantViolationError(
+                        "l1",
+                        "payout_matches_leaf",
+                        f"RewardPaid {entity} pays {log.amount} to {log.staker}, the leaf says "
+                        f"{row.amount} to {row.staker}",
+                        {"payout": entity, "tx_hash": pos.tx_hash},
+                    )
+                if row.state in PAID_STATES:
+                    if state == PayoutState.FINALIZED.value:
+                        finalizations.pop()
+                    if (row.l1_block_hash, row.l1_log_index) == (pos.block_hash, pos.log_index):
+                        continue  # the same log again
+                    raise _double_payment(entity, None, pos, first_tx=row.l1_tx_hash)
+                updates.append(
+                    {
+                        "b_id": row.id,
+                        "b_state": state,
+                        "b_updated_at": updated_at,
+                        **_b(l1_values),
+                    }
+                )
+                transitions.append(
+                    self.transition_row(EntityKind.PAYOUT, entity, row.state, PayoutState.INCLUDED, pos.ref())
+                )
+                effects.payouts_included += 1
+            effects.distribution_ids.add(distribution_id)
+            if len(finalizations) > finalized_before:
+                effects.finalized_distribution_ids.add(distribution_id)
+            effects.paid_tx_hashes.update(log.position.tx_hash for log in group)
+        bulk_insert(self.conn, p, new_rows)
+        if updates and self.conn.dialect.name == "postgresql":
+            self._update_payouts_pg(updates)
+        elif updates:
+            statement = (
+                update(p)
+                .where(p.c.id == bindparam("b_id"))
+                .values(
+                    state=bindparam("b_state"),
+                    updated_at=bindparam("b_updated_at"),
+                    l1_tx_hash=bindparam("b_l1_tx_hash"),
+                    l1_block_number=bindparam("b_l1_block_number"),
+                    l1_block_hash=bindparam("b_l1_block_hash"),
+                    l1_log_index=bindparam("b_l1_log_index"),
+                )
+            )
+            for part in chunks(updates):
+                self.conn.execute(statement, list(part))
+        # After every inclusion, as finalize_l1 would have appended them.
+        self.append_transitions(transitions + finalizations)
+        effects.payouts_finalized += len(finalizations)
+
+    def _finalized_row(self, entity: str, pos: L1Position, at: datetime) -> dict[str, Any]:
+        return self.transition_row(
+            EntityKind.PAYOUT,
+            entity,
+            PayoutState.INCLUDED,
+            PayoutState.FINALIZED,
+            ChainRef.trusted(
+                Chain.L1,
+                at,
+                height=pos.block_number,
+                block_hash=pos.block_hash,
+                tx_hash=pos.tx_hash,
+                log_index=pos.log_index,
+            ),
+        )
+
+    def _update_payouts_pg(self, updates: Sequence[Mapping[str, Any]]) -> None:
+        """One UPDATE ... FROM unnest(arrays) per chunk instead of one statement per row."""
+        statement = text(
+            "UPDATE payout SET state = v.state, updated_at = v.updated_at, l1_tx_hash = v.tx_hash,"
+            " l1_block_number = v.block_number, l1_block_hash = v.block_hash, l1_log_index = v.log_index"
+            " FROM unnest(CAST(:ids AS bigint[]), CAST(:states AS varchar[]), CAST(:times AS timestamptz[]),"
+            " CAST(:txs AS varchar[]), CAST(:blocks AS bigint[]), CAST(:hashes AS varchar[]),"
+            " CAST(:logs AS integer[]))"
+            " AS v(id, state, updated_at, tx_hash, block_number, block_hash, log_index)"
+            " WHERE payout.id = v.id"
+        )
+        for part in chunks(updates):
+            self.conn.execute(
+                statement,
+                {
+                    "ids": [u["b_id"] for u in part],
+                    "states": [u["b_state"] for u in part],
+                    "times": [u["b_updated_at"] for u in part],
+                    "txs": [u["b_l1_tx_hash"] for u in part],
+                    "blocks": [u["b_l1_block_number"] for u in part],
+                    "hashes": [u["b_l1_block_hash"] for u in part],
+                    "logs": [u["b_l1_log_index"] for u in part],
+                },
+            )

@@ -1,0 +1,170 @@
+"""The lifecycle state graphs (claim, slash, packet, payout, L1 tx): exact state lists, allowed moves,
+retries and reorg reversals."""
+
+from __future__ import annotations
+
+import pytest
+
+from storage.errors import IllegalTransitionError
+from storage.lifecycle import (
+    CLAIM,
+    L1_TX,
+    LIFECYCLES,
+    PACKET,
+    PAYOUT,
+    SLASH,
+    ClaimState,
+    EdgeKind,
+    EntityKind,
+    L1TxState,
+    PayoutState,
+    lifecycle,
+)
+
+F, R, V = EdgeKind.FORWARD, EdgeKind.RETRY, EdgeKind.REVERSAL
+
+
+def test_state_lists_are_exactly_those_of_the_design() -> None:
+    assert CLAIM.path == (
+        "submitted",
+        "verified",
+        "distributed",
+        "packet_created",
+        "attested",
+        "relayed",
+        "finalized",
+        "paying",
+        "paid",
+    )
+    assert set(CLAIM.states) == {*CLAIM.path, "rejected", "failed", "excluded"}
+    assert PAYOUT.states == ("pending", "submitted", "included", "finalized")
+    assert SLASH.path == (
+        "submitted",
+        "verified",
+        "executed_on_exocore",
+        "packet_created",
+        "attested",
+        "relayed",
+        "finalized",
+    )
+    assert set(SLASH.states) == {*SLASH.path, "rejected", "failed", "excluded"}
+    assert set(L1_TX.states) == {
+        "signed",
+        "broadcast",
+        "included",
+        "finalized",
+        "replaced",
+        "dropped",
+        "reverted",
+    }
+    assert set(PACKET.states) == {"created", "attested", "relayed", "finalized", "failed"}
+    assert {lc.kind for lc in LIFECYCLES.values()} == set(EntityKind)
+    assert lifecycle("payout") is PAYOUT
+
+
+@pytest.mark.parametrize(
+    ("machine", "from_state", "to_state", "edge"),
+    [
+        (CLAIM, None, "submitted", F),
+        (CLAIM, None, "relayed", F),  # an L1-only observer first sees a claim relayed
+        (CLAIM, "submitted", "verified", F),
+        (CLAIM, "submitted", "rejected", F),
+        (CLAIM, "verified", "rejected", F),
+        (CLAIM, "distributed", "relayed", F),  # skipping unobserved states
+        (CLAIM, "paying", "paid", F),
+        (CLAIM, "attested", "failed", F),
+        (CLAIM, "submitted", "excluded", F),
+        (CLAIM, "relayed", "attested", V),
+        (CLAIM, "paying", "finalized", V),
+        (PAYOUT, "pending", "submitted", F),
+        (PAYOUT, "pending", "included", F),  # a staker's own claim, no relayer transaction
+        (PAYOUT, "submitted", "pending", R),
+        (PAYOUT, "included", "submitted", V),
+        (PAYOUT, "included", "pending", V),
+        (PAYOUT, "included", None, V),  # first seen in the orphaned block: removed
+        (L1_TX, "signed", "broadcast", F),
+        (L1_TX, "broadcast", "replaced", F),
+        (L1_TX, "broadcast", "reverted", F),
+        (L1_TX, "replaced", "included", F),  # replaced, but the original was mined after all
+        (L1_TX, "dropped", "included", F),
+        (L1_TX, "included", "finalized", F),
+        (L1_TX, "reverted", "broadcast", V),
+        (L1_TX, "included", "replaced", V),
+        (SLASH, "submitted", "rejected", F),
+        (SLASH, "verified", "executed_on_exocore", F),
+        (SLASH, "relayed", "attested", V),
+        (PACKET, "created", "attested", F),
+        (PACKET, "relayed", "created", V),
+    ],
+)
+def test_allowed_moves(machine: object, from_state: str | None, to_state: str | None, edge: EdgeKind) -> None:
+    assert isinstance(machine, type(CLAIM))
+    assert machine.allows(from_state, to_state, edge)
+    machine.check("x", from_state, to_state, edge)
+
+
+@pytest.mark.parametrize(
+    ("machine", "from_state", "to_state", "edge"),
+    [
+        (CLAIM, "verified", "submitted", F),  # backwards
+        (CLAIM, "relayed", "attested", F),  # a reversal is not a forward move
+        (CLAIM, "rejected", "verified", F),  # out of a terminal state
+        (CLAIM, "paid", "failed", F),
+        (CLAIM, "distributed", "rejected", F),  # rejection only before distribution
+        (CLAIM, "finalized", "relayed", V),  # finalized is never reversed
+        (CLAIM, "attested", "distributed", V),  # attested does not come from L1
+        (CLAIM, "relayed", None, F),
+        (CLAIM, "submitted", "submitted", F),
+        (CLAIM, "submitted", "unknown", F),
+        (PAYOUT, "finalized", "included", V),
+        (PAYOUT, "included", "pending", R),  # only a submitted payout is retried
+        (PAYOUT, "pending", "submitted", R),
+        (PAYOUT, "submitted", None, V),
+        (L1_TX, "included", "reverted", F),
+        (L1_TX, "finalized", "replaced", F),
+        (L1_TX, "replaced", "broadcast", F),
+        (L1_TX, "reverted", "included", F),
+        (SLASH, "executed_on_exocore", "rejected", F),
+        (SLASH, "finalized", "relayed", V),
+        (PACKET, "finalized", "failed", F),
+    ],
+)
+def test_forbidden_moves(
+    machine: object, from_state: str | None, to_state: str | None, edge: EdgeKind
+) -> None:
+    assert isinstance(machine, type(CLAIM))
+    assert not machine.allows(from_state, to_state, edge)
+    with pytest.raises(IllegalTransitionError):
+        machine.check("x", from_state, to_state, edge)
+
+
+def test_every_forward_move_climbs_the_main_path_or_leaves_it_once() -> None:
+    for machine in LIFECYCLES.values():
+        for a in machine.states:
+            for b in machine.states:
+                if machine.edge(a, b) is not EdgeKind.FORWARD:
+                    continue
+                ra, rb = machine.rank(a), machine.rank(b)
+                if ra is not None and rb is not None:
+                    assert rb > ra, (machine.kind, a, b)
+                elif ra is None:
+                    assert b in machine.side_exits.get(a, frozenset()), (machine.kind, a, b)
+
+
+def test_reversals_undo_only_l1_states() -> None:
+    assert CLAIM.reversible == {ClaimState.RELAYED, ClaimState.PAYING}
+    assert PAYOUT.reversible == {PayoutState.INCLUDED}
+    assert L1_TX.reversible == {L1TxState.INCLUDED, L1TxState.REVERTED}
+    for machine in LIFECYCLES.values():
+        for state in machine.states:
+            for target in (*machine.states, None):
+                if machine.can_reverse(state, target):
+                    assert state in machine.reversible
+                    assert state not in {"finalized", "paid"}
+
+
+def test_at_or_past() -> None:
+    assert CLAIM.is_at_or_past("paying", "relayed")
+    assert CLAIM.is_at_or_past("verified", "verified")
+    assert not CLAIM.is_at_or_past("verified", "relayed")
+    assert not CLAIM.is_at_or_past("rejected", "verified")
