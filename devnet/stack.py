@@ -132,7 +132,7 @@ def deploy_for_devnet(
 def endpoints(
     genesis: Genesis, deployment: dict[str, Any], devnet: ExocoreDevnet, anvil: AnvilNode, block_time_ms: int
 ) -> dict[str, Any]:
-    """The manifest's description of both running chains (DESIGN §8)."""
+    """The manifest's description of both running chains."""
     return {
         "exocore": {
             "chain_id": genesis.chain_id,

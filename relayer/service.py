@@ -60,7 +60,8 @@ _log = logging.getLogger("relayer.service")
 T = TypeVar("T")
 
 SHUTDOWN_BUDGET_S: Final = 10.0
-"""Issue #5: on SIGTERM, finish the step, persist, exit within 10 s."""
+"""On SIGTERM: finish the step, persist, exit within this many seconds (an orchestrator's grace period
+is typically 10-30 s before it kills)."""
 METRICS_INTERVAL_S: Final = 5.0
 """Backlog gauges are refreshed from SQL this often (a Prometheus scrape is every 15 s or more)."""
 MAX_EXOCORE_BLOCKS_PER_CYCLE: Final = 50

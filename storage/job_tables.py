@@ -66,7 +66,7 @@ PARKING_REASONS: Final = frozenset({RetryReason.INSUFFICIENT_DEPOSIT})
 ``eth_call`` balance read) shows the cause is gone."""
 
 class JobStage(StrEnum):
-    """Where a packet is on its way to L1 (DESIGN §7 as the relayer drives it)."""
+    """Where a packet is on its way to L1 (the packet lifecycle as the relayer drives it)."""
 
     DISCOVERED = "discovered"
     """Known to exist on Exocore; not yet checked."""

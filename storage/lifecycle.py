@@ -1,4 +1,5 @@
-"""Lifecycle state machines of DESIGN §7: which moves each tracked object may make.
+"""Lifecycle state machines (the claim lifecycle of the README and its kin): which moves each
+tracked object may make.
 
 Pure (no IO): the indexer's store and the relayer pipeline both ask this module before they move an
 object, so the two can never disagree about the graph.

@@ -171,7 +171,7 @@ class CommitteeMember(IndexerModel, table=True):
 
 
 class RewardClaim(IndexerModel, table=True):
-    """A committee-signed reward claim and its lifecycle (DESIGN §7)."""
+    """A committee-signed reward claim and its lifecycle."""
 
     __tablename__ = "reward_claim"
     __table_args__ = (

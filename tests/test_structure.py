@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -201,5 +202,26 @@ def test_no_reference_to_documents_a_reader_cannot_open() -> None:
         if path != Path(__file__).resolve()
         for number, line in enumerate(path.read_text().splitlines(), start=1)
         if UNREADABLE_REFERENCE.search(line)
+    ]
+    assert offenders == []
+
+
+PROJECT_REFERENCE: Final = re.compile(r"\bDESIGN(\.md)?\b|[Ii]ssue\s*#\d+")
+"""Outside tests, section signs are fine (RFC 9380 §5.3, docs/protocol.md §3); a design document or an
+issue number is not: a reader of the repository cannot open either."""
+PROJECT_TEXT_SUFFIXES: Final = (".py", ".md", ".proto", ".sol", ".toml", ".mjs", ".html", ".js", ".css")
+
+
+def test_production_code_and_docs_cite_only_what_the_repository_holds() -> None:
+    root = TESTS_ROOT.parent
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=root, capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split("\0")
+    offenders = [
+        f"{name}:{number}: {line.strip()}"
+        for name in listed
+        if name.endswith(PROJECT_TEXT_SUFFIXES) and not name.startswith("tests/")
+        for number, line in enumerate((root / name).read_text(errors="replace").splitlines(), start=1)
+        if PROJECT_REFERENCE.search(line)
     ]
     assert offenders == []

@@ -1,4 +1,4 @@
-"""The relay pipeline: discover → prepare → submit → confirm → pay (DESIGN §4, §7).
+"""The relay pipeline: discover → prepare → submit → confirm → pay (docs/architecture.md).
 
 Each stage reads its due jobs from SQL, talks to the chains *outside* any database transaction,
 then records the outcome in one short transaction. A crash between two stages loses nothing: the

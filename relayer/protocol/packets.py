@@ -1,4 +1,4 @@
-"""Relay packets (DESIGN §4): payload encodings, payload hashes and the signed packet digest.
+"""Relay packets (docs/protocol.md §3): payload encodings, payload hashes and the signed packet digest.
 
 A packet's digest is what the Exocore validator set BLS-signs and what the L1 gateway rebuilds::
 

@@ -3,7 +3,7 @@
 isort:skip_file
 exocore.avs.v1: AVS registrations, elected committees and the reward claims committees sign.
 Field names follow upstream x/avs (imuachain.avs.v1) where a field exists there; the committee
-and reward-claim records are exorelay additions (DESIGN.md §6).
+and reward-claim records are exorelay additions (docs/exocore-modules.md).
 """
 
 import builtins
