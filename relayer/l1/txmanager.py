@@ -52,6 +52,7 @@ from web3 import Web3
 
 from relayer.config import ExorelayConfig, FinalityMode
 from relayer.errors import ConfigError, L1RpcError
+from relayer.l1 import fees
 from relayer.l1.client import BlockHeader, BlockId, L1Client, Receipt
 from relayer.l1.errors import (
     ExecutionRevertedError,
@@ -86,14 +87,6 @@ first mostly makes ours cheaper (it warms or dirties the same distribution slots
 cold slot or two (EIP-2929, 2.1k-20k each) on every gateway entry point. Not more: a block builder
 reserves the whole limit, so at 25 % only two 10M-gas payout batches fit a 30M block where three
 should (bench/relayer_pipeline.py)."""
-
-FEE_BUMP_NUMERATOR: Final = 9
-FEE_BUMP_DENOMINATOR: Final = 8
-"""A replacement must raise both fee fields by ≥ 12.5 % (9/8): the largest bump any client requires
-(geth and reth need 10 %, some pools 12.5 %)."""
-
-BASE_FEE_HEADROOM: Final = 2
-"""maxFee = 2 x base fee + tip: stays includable through six consecutive full blocks (+12.5 % each)."""
 
 MAX_INFLIGHT_INTENTS: Final = 16
 """At most this many intents hold an unmined nonce at once: geth keeps 16 executable transactions per
@@ -381,18 +374,13 @@ class _Market:
         return self.header().base_fee_per_gas
 
     def max_fee(self) -> int:
-        """The market's maxFeePerGas: 2 x base + tip."""
-        return BASE_FEE_HEADROOM * self.base_fee() + self.tip()
+        """The market's maxFeePerGas (:func:`relayer.l1.fees.market_max_fee`)."""
+        return fees.market_max_fee(self.base_fee(), self.tip())
 
     def latest_nonce(self) -> int:
         if self._latest_nonce is None:
             self._latest_nonce = self._client.nonce(self._sender, "latest")
         return self._latest_nonce
-
-
-def _bump(value: int) -> int:
-    """``ceil(value x 9/8)``, and at least ``value + 1`` so a zero fee still moves."""
-    return max(value + 1, -(-value * FEE_BUMP_NUMERATOR // FEE_BUMP_DENOMINATOR))
 
 
 def _matches(message: str, needles: Iterable[str]) -> bool:
@@ -1182,15 +1170,18 @@ class TxManager:
     ) -> None:
         newest = attempts[-1]
         live = [a for a in attempts if a.state == AttemptState.BROADCAST.value]
-        tip = max(_bump(max(a.max_priority_fee_per_gas for a in attempts)), market.tip())
-        max_fee = max(
-            _bump(max(a.max_fee_per_gas for a in attempts)), BASE_FEE_HEADROOM * market.base_fee() + tip
+        decision = fees.replacement_fees(
+            prior_max_fee=max(a.max_fee_per_gas for a in attempts),
+            prior_tip=max(a.max_priority_fee_per_gas for a in attempts),
+            base_fee=market.base_fee(),
+            market_tip=market.tip(),
+            max_fee_multiplier=self._settings.max_fee_multiplier,
         )
-        cap = int(market.max_fee() * self._settings.max_fee_multiplier)
-        if max_fee > cap:
+        max_fee, tip, cap = decision.fees.max_fee, decision.fees.tip, decision.cap
+        if decision.capped:
             reason = (
                 f"fee bump needs maxFeePerGas {max_fee} > cap {cap} "
-                f"(market {market.max_fee()} x {self._settings.max_fee_multiplier}); waiting"
+                f"(market {decision.market_max_fee} x {self._settings.max_fee_multiplier}); waiting"
             )
             self._note(intent, REASON_FEE_CAP, reason)
             tally.fee_capped += 1
@@ -1300,8 +1291,8 @@ class TxManager:
         except ExecutionRevertedError as exc:
             self._settle_unsent(intent, self._explain(intent, _revert_outcome(exc), "pending"), tally)
             return None
-        tip = market.tip()
-        max_fee = BASE_FEE_HEADROOM * market.base_fee() + tip
+        first = fees.initial_fees(market.base_fee(), market.tip())
+        max_fee, tip = first.max_fee, first.tip
         latest_nonce = market.latest_nonce()
         now = self._clock()
         s = signer_account_table
