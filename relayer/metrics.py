@@ -11,13 +11,14 @@ database is the truth after a restart, so the gauges are never out of step with 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from sqlalchemy import Engine
 
+from relayer.endpoints import STATE_GAUGE_VALUE, EndpointHealth, Failure
 from relayer.exocore.follower import FollowerStats
 from relayer.protocol.packets import PacketKind
 from storage.job_tables import PARKING_REASONS
@@ -100,6 +101,24 @@ class RelayerMetrics:
             ["chain"],
             registry=self.registry,
         )
+        self.endpoint_state = Gauge(
+            "exorelay_endpoint_state",
+            "Endpoint pool state: 0 healthy, 1 cooling down after a failure, 2 refused (another chain).",
+            ["client", "endpoint"],
+            registry=self.registry,
+        )
+        self.endpoint_failovers = Gauge(
+            "exorelay_endpoint_failovers",
+            "Calls that failed over from this endpoint since the relayer started.",
+            ["client", "endpoint"],
+            registry=self.registry,
+        )
+        self.endpoint_last_failure = Gauge(
+            "exorelay_endpoint_last_failure",
+            "1 for the class of the endpoint's last failure (transport, endpoint, wrong_chain), else 0.",
+            ["client", "endpoint", "class"],
+            registry=self.registry,
+        )
         self.packets_delivered = Counter(
             "exorelay_packets_delivered",
             "Relay packets final on L1, by kind.",
@@ -176,6 +195,17 @@ class RelayerMetrics:
     def failover(self, chain: str, count: int = 1) -> None:
         if count > 0:
             self.rpc_failovers.labels(chain=chain).inc(count)
+
+    def set_endpoints(self, client: str, health: Iterable[EndpointHealth]) -> None:
+        """Mirror one client's endpoint pool (``client``: ``exocore_rpc``, ``exocore_grpc``, ``l1``)."""
+        for endpoint in health:
+            labels = {"client": client, "endpoint": endpoint.url}
+            self.endpoint_state.labels(**labels).set(STATE_GAUGE_VALUE[endpoint.state])
+            self.endpoint_failovers.labels(**labels).set(endpoint.failovers)
+            for failure in Failure:
+                self.endpoint_last_failure.labels(**labels, **{"class": failure.value}).set(
+                    1 if endpoint.last_failure is failure else 0
+                )
 
     def packet_delivered(self, kind: int) -> None:
         self.packets_delivered.labels(kind=PACKET_KIND_LABELS[PacketKind(kind)]).inc()

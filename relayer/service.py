@@ -281,6 +281,9 @@ class RelayerService:
                 if count > seen:
                     parts.metrics.failover(chain, count - seen)
                 self._failovers[chain] = count
+            parts.metrics.set_endpoints("exocore_rpc", parts.rpc.endpoint_health())
+            parts.metrics.set_endpoints("exocore_grpc", parts.grpc.endpoint_health())
+            parts.metrics.set_endpoints("l1", parts.l1.endpoint_health())
         except ExorelayError as exc:
             parts.metrics.error(exc)
             _log.warning("metrics refresh incomplete: %s", exc)

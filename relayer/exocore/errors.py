@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
+from relayer.endpoints import Failure
 from relayer.errors import ExocoreRpcError, ExorelayError, ProtocolError
 
 
@@ -171,6 +172,17 @@ class MalformedEventError(ExocoreClientError, ProtocolError):
     fail_over = False
 
 
+def failure_class(error: ExocoreClientError) -> Failure:
+    """How an error that fails over counts in the endpoint pool (:mod:`relayer.endpoints`)."""
+    if isinstance(error, ChainMismatchError):
+        return Failure.WRONG_CHAIN
+    if isinstance(error, ExocoreTimeoutError | EndpointUnavailableError) and not isinstance(
+        error, EndpointLaggingError
+    ):
+        return Failure.TRANSPORT
+    return Failure.ENDPOINT
+
+
 def should_fail_over(error: ExocoreClientError) -> bool:
     """Whether ``error`` means "try the next endpoint" rather than "tell the caller"."""
     if isinstance(error, QueryFailedError):
@@ -196,5 +208,6 @@ __all__ = [
     "PushSubscriptionError",
     "QueryFailedError",
     "RpcResponseError",
+    "failure_class",
     "should_fail_over",
 ]

@@ -17,8 +17,9 @@ protobuf messages.
 
 Lists are paged transparently (generators); pages after the first are pinned to the block height
 the first page was read at (``x-cosmos-block-height`` request metadata), so a Cosmos node serves one
-consistent snapshot. Failover, stickiness and cool-down follow :mod:`relayer.exocore.rpc`; an
-endpoint is used only after ``GetNodeInfo`` says it serves the configured chain.
+consistent snapshot. Failover order, cooldown and refusal are the shared policy of
+:class:`relayer.endpoints.EndpointPool`; an endpoint is used only after ``GetNodeInfo`` says it
+serves the configured chain, and one that serves another chain is refused for good.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from cosmpy.protos.cosmos.base.query.v1beta1.pagination_pb2 import PageRequest
 from cosmpy.protos.cosmos.base.tendermint.v1beta1 import query_pb2 as tendermint_query
 from cosmpy.protos.cosmos.base.tendermint.v1beta1 import query_pb2_grpc as tendermint_grpc
 
+from relayer.endpoints import EndpointHealth, EndpointPool
 from relayer.errors import ExorelayError, ProtocolError
 from relayer.exocore.errors import (
     AllEndpointsFailedError,
@@ -48,6 +50,7 @@ from relayer.exocore.errors import (
     InvalidQueryError,
     MalformedResponseError,
     QueryFailedError,
+    failure_class,
     should_fail_over,
 )
 from relayer.exocore.proto.avs.v1 import query_pb2 as avs_query
@@ -95,8 +98,6 @@ LEAF_PAGE_LIMIT: Final = 1000
 PACKET_PAGE_LIMIT: Final = 50
 # gRPC's default 4 MiB receive cap could refuse a page of the largest legal packets (1 MiB payloads).
 GRPC_MAX_RECEIVE_MESSAGE_BYTES: Final = 64 * 1024 * 1024
-# A failed endpoint is tried after the healthy ones for this long (see rpc.FAILED_ENDPOINT_COOLDOWN_S).
-FAILED_ENDPOINT_COOLDOWN_S: Final = 30.0
 # Pages one listing may take before the node is deemed to be paging us in circles (10^8 leaves).
 MAX_PAGES: Final = 100_000
 
@@ -543,7 +544,6 @@ class _GrpcEndpoint:
         self.calls = 0
         self.failures = 0
         self.last_error: str | None = None
-        self.failed_at: float | None = None
 
     def stats(self) -> GrpcEndpointStats:
         return GrpcEndpointStats(
@@ -596,9 +596,10 @@ class ExocoreGrpcClient:
         self._chain_id = chain_id
         self._timeout_s = float(timeout_s)
         self._endpoints = [_GrpcEndpoint(target) for target in targets]
-        self._active = self._endpoints[0]
+        self._by_target = {endpoint.target: endpoint for endpoint in self._endpoints}
+        self._pool = EndpointPool(list(targets))
+        self._refusals: dict[str, ExocoreClientError] = {}
         self._lock = threading.Lock()
-        self._failover_count = 0
 
     @classmethod
     def from_config(cls, config: Any) -> ExocoreGrpcClient:
@@ -613,11 +614,15 @@ class ExocoreGrpcClient:
 
     @property
     def active_endpoint(self) -> str:
-        return self._active.target
+        return self._pool.active
 
     @property
     def failover_count(self) -> int:
-        return self._failover_count
+        return self._pool.switches
+
+    def endpoint_health(self) -> tuple[EndpointHealth, ...]:
+        """Each endpoint's state in the shared pool (``relayer.endpoints``), for metrics."""
+        return self._pool.health(time.monotonic())
 
     def endpoint_stats(self) -> tuple[GrpcEndpointStats, ...]:
         with self._lock:
@@ -836,26 +841,22 @@ class ExocoreGrpcClient:
         try:
             return convert(*args)
         except ExocoreClientError as error:
-            error.endpoint = error.endpoint or self._active.target
+            error.endpoint = error.endpoint or self._pool.active
             raise
         except ProtocolError as exc:
-            raise MalformedResponseError(str(exc), endpoint=self._active.target) from exc
+            raise MalformedResponseError(str(exc), endpoint=self._pool.active) from exc
 
     def _order(self) -> list[_GrpcEndpoint]:
-        now = time.monotonic()
-        with self._lock:
-            others = [endpoint for endpoint in self._endpoints if endpoint is not self._active]
-            fresh = [
-                e for e in others if e.failed_at is None or now - e.failed_at >= FAILED_ENDPOINT_COOLDOWN_S
-            ]
-            return [self._active, *fresh, *[e for e in others if e not in fresh]]
+        """The pool's order for one call (refused endpoints left out)."""
+        return [self._by_target[target] for target in self._pool.order(time.monotonic())]
 
     def _call(
         self, what: str, invoke: Callable[[_GrpcEndpoint], T], *, verify: bool = True, optional: bool = False
     ) -> T:
         """Run ``invoke`` on the first endpoint that answers; NOT_FOUND gives ``None`` if ``optional``
         (callers that pass ``optional=True`` get ``Any`` from ``_unary`` and check for ``None``)."""
-        failures: dict[str, ExocoreClientError] = {}
+        with self._lock:
+            failures: dict[str, ExocoreClientError] = dict(self._refusals)
         for endpoint in self._order():
             try:
                 if verify and not endpoint.chain_verified:
@@ -883,19 +884,21 @@ class ExocoreGrpcClient:
         raise AllEndpointsFailedError(what, failures)
 
     def _record(self, endpoint: _GrpcEndpoint, error: ExocoreClientError | None) -> None:
+        now = time.monotonic()
         with self._lock:
             endpoint.calls += 1
             if error is not None:
                 endpoint.failures += 1
                 endpoint.last_error = f"{type(error).__name__}: {error.reason}"
-                endpoint.failed_at = time.monotonic()
                 endpoint.chain_verified = False
-                return
-            endpoint.failed_at = None
-            if endpoint is not self._active:
-                _log.warning("exocore grpc: failing over from %s to %s", self._active.target, endpoint.target)
-                self._active = endpoint
-                self._failover_count += 1
+                if isinstance(error, ChainMismatchError):
+                    self._refusals[endpoint.target] = error
+        if error is None:
+            previous = self._pool.active
+            if self._pool.succeeded(endpoint.target, now):
+                _log.warning("exocore grpc: failing over from %s to %s", previous, endpoint.target)
+            return
+        self._pool.failed(endpoint.target, failure_class(error), endpoint.last_error or "", now)
 
     def _unary(self, endpoint: _GrpcEndpoint, method: Any, request: Any, height: int | None = None) -> Any:
         """One call with the per-call deadline; records the state height the node answered at."""

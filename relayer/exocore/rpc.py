@@ -15,10 +15,10 @@ believed:
 - **Errors**: JSON-RPC error objects become typed errors (:class:`HeightNotAvailableError` for a
   height not committed yet, :class:`HeightPrunedError`, :class:`MethodNotFoundError`, ...).
 
-Failover: endpoints are tried in configured order, starting with the last one that answered
-("sticky": a recovered primary is not switched back to, so a flapping node cannot make the client
-oscillate). An endpoint that failed recently is tried after the others. Transport failures and lies
-move to the next endpoint; a JSON-RPC error that any node of the chain would give (e.g. height not
+Failover follows the shared policy of :class:`relayer.endpoints.EndpointPool`: healthy endpoints in
+configured order, then ones that failed recently (cooling down), soonest cooldown end first; an
+endpoint that serves another chain is refused for good. Transport failures and lies move to the next
+endpoint; a JSON-RPC error that any node of the chain would give (e.g. height not
 committed yet) is returned to the caller at once. With one endpoint its own typed error is raised;
 with several, :class:`AllEndpointsFailedError` carries each endpoint's error.
 
@@ -45,6 +45,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from relayer.endpoints import EndpointHealth, EndpointPool
 from relayer.exocore.errors import (
     AllEndpointsFailedError,
     BatchTooLargeError,
@@ -59,6 +60,7 @@ from relayer.exocore.errors import (
     MalformedResponseError,
     MethodNotFoundError,
     RpcResponseError,
+    failure_class,
     should_fail_over,
 )
 
@@ -77,9 +79,6 @@ MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024
 # Block hashes remembered to detect a re-read that changed (and parent links). 4096 heights are
 # ~3.4 h of 3 s blocks: longer than any catch-up batch or retry loop re-reads across.
 KNOWN_BLOCK_HASHES: Final = 4096
-# An endpoint that failed is tried after the healthy ones for this long, so a hanging node does not
-# cost a full timeout on every call after a failover.
-FAILED_ENDPOINT_COOLDOWN_S: Final = 30.0
 # An endpoint whose latest height is this far below the highest height another endpoint already
 # reported is lagging (syncing, stuck or partitioned) and is failed over; a few blocks of skew
 # between honest nodes are normal.
@@ -557,7 +556,6 @@ class _Endpoint:
         self.failures = 0
         self.consecutive_failures = 0
         self.last_error: str | None = None
-        self.failed_at: float | None = None
 
     def stats(self) -> EndpointStats:
         return EndpointStats(
@@ -618,10 +616,11 @@ class CometRpcClient:
             )
             for url in urls
         ]
-        self._active = self._endpoints[0]
+        self._by_url = {endpoint.url: endpoint for endpoint in self._endpoints}
+        self._pool = EndpointPool([endpoint.url for endpoint in self._endpoints])
+        self._refusals: dict[str, ExocoreClientError] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._failover_count = 0
         self._highest_seen_height = 0
         self._known_hashes: OrderedDict[int, bytes] = OrderedDict()
 
@@ -651,12 +650,12 @@ class CometRpcClient:
     @property
     def active_endpoint(self) -> str:
         """The endpoint the next call goes to first (the last one that answered)."""
-        return self._active.url
+        return self._pool.active
 
     @property
     def failover_count(self) -> int:
         """How many times the active endpoint changed (a counter for metrics)."""
-        return self._failover_count
+        return self._pool.switches
 
     @property
     def max_batch_calls(self) -> int:
@@ -673,7 +672,7 @@ class CometRpcClient:
             return tuple(endpoint.stats() for endpoint in self._endpoints)
 
     def active_websocket_url(self) -> str:
-        return websocket_url(self._active.url)
+        return websocket_url(self._pool.active)
 
     def close(self) -> None:
         for endpoint in self._endpoints:
@@ -741,19 +740,17 @@ class CometRpcClient:
         if isinstance(height, bool) or not isinstance(height, int) or not 1 <= height <= INT64_MAX:
             raise ValueError(f"height must be an int in [1, 2^63), got {height!r}")
 
+    def endpoint_health(self) -> tuple[EndpointHealth, ...]:
+        """Each endpoint's state in the shared pool (``relayer.endpoints``), for metrics."""
+        return self._pool.health(time.monotonic())
+
     def _order(self) -> list[_Endpoint]:
-        """Active endpoint first, then the others in configured order; recently failed ones last."""
-        now = time.monotonic()
-        with self._lock:
-            others = [endpoint for endpoint in self._endpoints if endpoint is not self._active]
-            fresh = [
-                e for e in others if e.failed_at is None or now - e.failed_at >= FAILED_ENDPOINT_COOLDOWN_S
-            ]
-            cooling = [e for e in others if e not in fresh]
-            return [self._active, *fresh, *cooling]
+        """The pool's order for one call (refused endpoints left out)."""
+        return [self._by_url[url] for url in self._pool.order(time.monotonic())]
 
     def _with_failover(self, what: str, operation: Callable[[_Endpoint], T], verify: bool = True) -> T:
-        failures: dict[str, ExocoreClientError] = {}
+        with self._lock:
+            failures: dict[str, ExocoreClientError] = dict(self._refusals)
         for endpoint in self._order():
             try:
                 if verify and not endpoint.chain_verified:
@@ -776,22 +773,25 @@ class CometRpcClient:
         raise AllEndpointsFailedError(what, failures)
 
     def _record(self, endpoint: _Endpoint, error: ExocoreClientError | None) -> None:
+        now = time.monotonic()
         with self._lock:
             endpoint.calls += 1
-            if error is not None:
+            if error is None:
+                endpoint.consecutive_failures = 0
+            else:
                 endpoint.failures += 1
                 endpoint.consecutive_failures += 1
                 endpoint.last_error = f"{type(error).__name__}: {error.reason}"
-                endpoint.failed_at = time.monotonic()
                 # Re-check the chain id before trusting it again (it may have been re-pointed).
                 endpoint.chain_verified = False
-                return
-            endpoint.consecutive_failures = 0
-            endpoint.failed_at = None
-            if endpoint is not self._active:
-                _log.warning("exocore rpc: failing over from %s to %s", self._active.url, endpoint.url)
-                self._active = endpoint
-                self._failover_count += 1
+                if isinstance(error, ChainMismatchError):
+                    self._refusals[endpoint.url] = error
+        if error is None:
+            previous = self._pool.active
+            if self._pool.succeeded(endpoint.url, now):
+                _log.warning("exocore rpc: failing over from %s to %s", previous, endpoint.url)
+            return
+        self._pool.failed(endpoint.url, failure_class(error), endpoint.last_error or "", now)
 
     # -- transport --
 

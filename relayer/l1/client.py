@@ -1,9 +1,11 @@
 """L1 JSON-RPC client: several endpoints, a per-call timeout, failover on transport faults.
 
-One :class:`L1Client` wraps one ``web3.HTTPProvider`` per configured URL. Every call runs against the
-*active* endpoint; when it cannot be reached in time (refused, reset, timeout, HTTP error, an answer
-that is not JSON-RPC) the same call is tried on the next endpoint, which becomes the active one.
-When every endpoint failed, :class:`~relayer.l1.errors.L1AllEndpointsFailedError` is raised.
+One :class:`L1Client` wraps one ``web3.HTTPProvider`` per configured URL. The order in which a call
+tries them, cooldowns and refusal are the shared policy of :class:`relayer.endpoints.EndpointPool`;
+when an endpoint cannot be reached in time (refused, reset, timeout, HTTP error, an answer that is
+not JSON-RPC) the same call is tried on the next endpoint. When every endpoint failed,
+:class:`~relayer.l1.errors.L1AllEndpointsFailedError` is raised. An endpoint whose ``eth_chainId`` is
+not ``l1.chain_id`` (:meth:`L1Client.check_chain_id`) is refused for good.
 
 A JSON-RPC *error object* is an answer, not a transport fault: it is raised as
 :class:`~relayer.l1.errors.L1ResponseError` (or :class:`~relayer.l1.errors.ExecutionRevertedError`
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar
@@ -37,6 +39,7 @@ from web3.providers.rpc import HTTPProvider
 from web3.types import RPCEndpoint
 
 from relayer.config import ExorelayConfig
+from relayer.endpoints import EndpointHealth, EndpointPool, Failure
 from relayer.errors import ConfigError
 from relayer.l1.errors import (
     ChainIdMismatchError,
@@ -216,9 +219,8 @@ class L1Client:
             Web3(HTTPProvider(url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None))
             for url in self._urls
         )
-        self._active = 0
-        self._failover_count = 0
-        self._lock = threading.Lock()
+        self._pool = EndpointPool(self._urls)
+        self._index = {url: index for index, url in enumerate(self._urls)}
 
     @classmethod
     def from_config(cls, config: ExorelayConfig) -> L1Client:
@@ -240,12 +242,16 @@ class L1Client:
 
     @property
     def active_url(self) -> str:
-        return self._urls[self._active]
+        return self._pool.active
 
     @property
     def failover_count(self) -> int:
         """How many times the active endpoint changed because the previous one failed."""
-        return self._failover_count
+        return self._pool.switches
+
+    def endpoint_health(self) -> tuple[EndpointHealth, ...]:
+        """Each endpoint's state in the shared pool (``relayer.endpoints``), for metrics."""
+        return self._pool.health(time.monotonic())
 
     @property
     def timeout_s(self) -> float:
@@ -263,48 +269,40 @@ class L1Client:
         return self._with_failover(method, lambda w3, url: self._request_on(w3, url, method, params))
 
     def _with_failover(self, what: str, fn: Callable[[Web3, str], T]) -> T:
-        with self._lock:
-            start = self._active
-        failures: dict[str, str] = {}
+        failures: dict[str, str] = dict(self._pool.refused())
         codes: dict[str, int] = {}
-        for step in range(len(self._urls)):
-            index = (start + step) % len(self._urls)
-            url = self._urls[index]
+        for url in self._pool.order(time.monotonic()):
+            failure = Failure.ENDPOINT
             try:
-                result = fn(self._web3s[index], url)
+                result = fn(self._web3s[self._index[url]], url)
             except L1ResponseError as exc:
                 if exc.code not in FAILOVER_RPC_CODES:
+                    self._pool.succeeded(url, time.monotonic())  # an answer: the request's own error
                     raise
                 failures[url] = exc.reason
                 codes[url] = exc.code
             except _TRANSPORT_ERRORS as exc:
                 failures[url] = f"{type(exc).__name__}: {exc}"
+                failure = Failure.TRANSPORT
             else:
-                if step:
-                    self._switch_to(index, what, failures)
+                previous = self._pool.active
+                if self._pool.succeeded(url, time.monotonic()):
+                    logger.warning(
+                        "L1 endpoint failover",
+                        extra={
+                            "from_endpoint": previous,
+                            "to_endpoint": url,
+                            "call": what,
+                            "failures": failures,
+                        },
+                    )
                 return result
+            self._pool.failed(url, failure, failures[url], time.monotonic())
             logger.warning(
                 "L1 endpoint failed",
                 extra={"endpoint": url, "call": what, "error": failures[url]},
             )
         raise L1AllEndpointsFailedError(what, failures, codes)
-
-    def _switch_to(self, index: int, what: str, failures: Mapping[str, str]) -> None:
-        with self._lock:
-            if self._active == index:
-                return
-            previous = self._urls[self._active]
-            self._active = index
-            self._failover_count += 1
-        logger.warning(
-            "L1 endpoint failover",
-            extra={
-                "from_endpoint": previous,
-                "to_endpoint": self._urls[index],
-                "call": what,
-                "failures": dict(failures),
-            },
-        )
 
     @staticmethod
     def _request_on(w3: Web3, url: str, method: str, params: Sequence[Any]) -> Any:
@@ -340,6 +338,7 @@ class L1Client:
                 logger.warning("L1 endpoint unreachable at chain id check", extra={"endpoint": url})
                 continue
             if answered != self._chain_id:
+                self._pool.refuse(url, f"serves chain id {answered}")
                 raise ChainIdMismatchError(
                     f"serves chain id {answered}, l1.chain_id is {self._chain_id}", endpoint=url
                 )

@@ -20,6 +20,7 @@ COMPONENTS: Final = (
     "cli",
     "relayer.protocol",
     "relayer.config",
+    "relayer.endpoints",
     "relayer.exocore",
     "relayer.metrics",
     "relayer.l1",
@@ -35,6 +36,7 @@ COMPONENTS: Final = (
 )
 """Most specific first: a module belongs to the first component it is in (``cli`` is
 :data:`CLI_MODULES`). ``relayer`` is the rest of the relayer (service, ops, health, logs);
+``relayer.endpoints`` (the endpoint pool every chain client shares) sits below the clients;
 ``relayer.metrics`` (the Prometheus registry the stages count into) sits below the pipeline;
 ``indexer`` is the rest of the indexer (its ingest metrics; its CLI role is ``cli``); ``storage`` is
 the bottom storage layer (tables, store, migrations); ``devnet`` includes its role modules."""

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from devnet.anvil import free_port
 from indexer.metrics import IngestMetrics
+from relayer.endpoints import EndpointPool, Failure
 from relayer.exocore.follower import FollowerStats
 from relayer.metrics import SUBMIT_TO_FINAL_BUCKETS_S, RelayerMetrics
 from storage.db import create_db_engine
@@ -205,3 +206,22 @@ def test_pull_only_follower_reports_push_down() -> None:
     metrics = RelayerMetrics()
     metrics.set_follower(follower_stats(push_enabled=False, push_connected=False))
     assert value(metrics, "exorelay_exocore_push_connected") == 0
+
+
+def test_endpoint_pool_state_failovers_and_last_failure_class_are_exported() -> None:
+    metrics = RelayerMetrics()
+    pool = EndpointPool(["http://a", "http://b", "http://c"])
+    pool.failed("http://a", Failure.TRANSPORT, "ConnectError", 0.0)
+    pool.refuse("http://b", "serves othernet")
+    pool.succeeded("http://c", 0.0)
+    metrics.set_endpoints("l1", pool.health(1.0))
+    assert value(metrics, "exorelay_endpoint_state", client="l1", endpoint="http://a") == 1
+    assert value(metrics, "exorelay_endpoint_state", client="l1", endpoint="http://b") == 2
+    assert value(metrics, "exorelay_endpoint_state", client="l1", endpoint="http://c") == 0
+    assert value(metrics, "exorelay_endpoint_failovers", client="l1", endpoint="http://a") == 1
+    assert value(metrics, "exorelay_endpoint_failovers", client="l1", endpoint="http://c") == 0
+    last = {"client": "l1", "endpoint": "http://b"}
+    assert value(metrics, "exorelay_endpoint_last_failure", **last, **{"class": "wrong_chain"}) == 1
+    assert value(metrics, "exorelay_endpoint_last_failure", **last, **{"class": "transport"}) == 0
+    metrics.set_endpoints("l1", pool.health(1000.0))  # A's cooldown is over
+    assert value(metrics, "exorelay_endpoint_state", client="l1", endpoint="http://a") == 0

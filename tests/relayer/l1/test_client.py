@@ -15,6 +15,7 @@ from eth_typing import HexStr
 from web3 import Web3
 
 from relayer.config import ExorelayConfig, L1Config
+from relayer.endpoints import EndpointState, Failure
 from relayer.errors import ConfigError, L1RpcError
 from relayer.l1.client import DEFAULT_PRIORITY_FEE_WEI, FINALIZED_FALLBACK_DEPTH_BLOCKS, L1Client
 from relayer.l1.errors import (
@@ -193,6 +194,21 @@ def test_chain_id_mismatch(system: System) -> None:
     with pytest.raises(ChainIdMismatchError, match="31337") as info:
         client.check_chain_id()
     assert isinstance(info.value, ConfigError)
+
+
+def test_an_endpoint_of_another_chain_is_refused_not_retried(system: System) -> None:
+    dead = dead_url()
+    client = L1Client([system.node.rpc_url, dead], chain_id=1, timeout_s=2)
+    with pytest.raises(ChainIdMismatchError):
+        client.check_chain_id()
+    # The node answers any call, but it serves chain 31337: it is never asked again.
+    with pytest.raises(L1AllEndpointsFailedError) as info:
+        client.block_number()
+    assert info.value.failures[system.node.rpc_url] == "serves chain id 31337"
+    assert dead in info.value.failures
+    refused, cooling = client.endpoint_health()
+    assert refused.state is EndpointState.REFUSED and refused.last_failure is Failure.WRONG_CHAIN
+    assert cooling.state is EndpointState.COOLING and cooling.last_failure is Failure.TRANSPORT
 
 
 def test_from_config_and_validation(system: System) -> None:
