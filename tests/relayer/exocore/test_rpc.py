@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from devnet.chain.blockstore import BlockStore
+from relayer.endpoints import EndpointState, Failure
 from relayer.errors import ExocoreRpcError, ProtocolError
 from relayer.exocore import rpc as rpc_module
 from relayer.exocore.errors import (
@@ -251,6 +252,26 @@ def test_an_endpoint_on_another_chain_is_refused(devnet: DevnetRpc, other_chain:
         assert "ChainMismatchError" in (refused.last_error or "")
     with client(other_chain.url) as rpc, pytest.raises(ChainMismatchError, match="othernet_9000-1"):
         rpc.block(1)
+
+
+def test_an_endpoint_on_another_chain_is_not_tried_again(devnet: DevnetRpc, other_chain: DevnetRpc) -> None:
+    with client(other_chain.url, devnet.url) as rpc:
+        assert rpc.block(1).height == 1
+        calls = rpc.endpoint_stats()[0].calls
+        devnet.server.set_outage(True)
+        try:
+            with pytest.raises(AllEndpointsFailedError) as raised:
+                rpc.status()
+        finally:
+            devnet.server.set_outage(False)
+        # The wrong-chain endpoint is refused for good: even with no other endpoint up it is not asked.
+        assert rpc.endpoint_stats()[0].calls == calls
+        assert isinstance(raised.value.failures[other_chain.url], ChainMismatchError)
+        assert isinstance(raised.value.failures[devnet.url], EndpointUnavailableError)
+        refused, cooling = rpc.endpoint_health()
+        assert refused.state is EndpointState.REFUSED and refused.last_failure is Failure.WRONG_CHAIN
+        assert cooling.state is EndpointState.COOLING and cooling.last_failure is Failure.TRANSPORT
+        assert rpc.status().chain_id == CHAIN_ID  # the cooling endpoint is still tried: nothing else is left
 
 
 def test_a_block_header_from_another_chain_is_refused(devnet: DevnetRpc) -> None:
