@@ -18,6 +18,7 @@ from devnet.chain.blockstore import BlockStore
 from devnet.grpc.server import DevnetGrpcServer
 from devnet.grpc.services import RelayQueryService
 from devnet.grpc.tendermint import TendermintService
+from relayer.endpoints import EndpointState
 from relayer.exocore.errors import (
     AllEndpointsFailedError,
     ChainMismatchError,
@@ -491,7 +492,12 @@ def test_pagination_that_does_not_advance_or_goes_backwards(reorder: bool, messa
 def test_all_endpoints_failing_reports_each(chain: GrpcChain) -> None:
     dead = closed_port_url().removeprefix("http://")
     for other in serve_grpc(build_chain(), chain_id="othernet_9000-1"):
-        with client(dead, other.server.target) as exo, pytest.raises(AllEndpointsFailedError) as raised:
-            exo.relay_params()
-        assert isinstance(raised.value.failures[dead], EndpointUnavailableError)
-        assert isinstance(raised.value.failures[other.server.target], ChainMismatchError)
+        with client(dead, other.server.target) as exo:
+            for _ in range(2):
+                with pytest.raises(AllEndpointsFailedError) as raised:
+                    exo.relay_params()
+                assert isinstance(raised.value.failures[dead], EndpointUnavailableError)
+                assert isinstance(raised.value.failures[other.server.target], ChainMismatchError)
+            # The endpoint of another chain was asked once: refused for good, not retried.
+            assert [stats.calls for stats in exo.endpoint_stats()] == [2, 1]
+            assert [h.state for h in exo.endpoint_health()] == [EndpointState.COOLING, EndpointState.REFUSED]
