@@ -273,6 +273,10 @@ class RelayerService:
     def refresh_metrics(self) -> None:
         parts = self.parts
         try:
+            # First: the pools are read without IO, so an outage still shows up as a cooling endpoint.
+            parts.metrics.set_endpoints("exocore_rpc", parts.rpc.endpoint_health())
+            parts.metrics.set_endpoints("exocore_grpc", parts.grpc.endpoint_health())
+            parts.metrics.set_endpoints("l1", parts.l1.endpoint_health())
             parts.metrics.refresh_from_db(parts.engine)
             parts.metrics.set_follower(parts.follower.stats())
             parts.metrics.set_signer_balance(parts.l1.balance(parts.txm.sender))
@@ -281,9 +285,6 @@ class RelayerService:
                 if count > seen:
                     parts.metrics.failover(chain, count - seen)
                 self._failovers[chain] = count
-            parts.metrics.set_endpoints("exocore_rpc", parts.rpc.endpoint_health())
-            parts.metrics.set_endpoints("exocore_grpc", parts.grpc.endpoint_health())
-            parts.metrics.set_endpoints("l1", parts.l1.endpoint_health())
         except ExorelayError as exc:
             parts.metrics.error(exc)
             _log.warning("metrics refresh incomplete: %s", exc)

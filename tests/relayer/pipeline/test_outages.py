@@ -61,8 +61,17 @@ def test_l1_outage_waits_with_a_reason_then_resumes(proxied: tuple[RelayerHarnes
     h.cycle_until(lambda: len(jobs(h)) == 2 and all(r.retry_reason is not None for r in jobs(h)))
     assert {r.retry_reason for r in jobs(h)} == {RetryReason.L1_UNAVAILABLE.value}
     assert all(r.stage == "discovered" for r in jobs(h))
+    h.service.refresh_metrics()
+    assert l1_endpoint_state(h) == 1  # cooling down after its failure
     proxy.restore()
     h.cycle_until(lambda: all_delivered_and_paid(h, packets=2), timeout_s=90)
+    h.service.refresh_metrics()
+    assert l1_endpoint_state(h) == 0
+
+
+def l1_endpoint_state(h: RelayerHarness) -> float | None:
+    labels = {"client": "l1", "endpoint": h.service.parts.l1.urls[0]}
+    return h.service.parts.metrics.registry.get_sample_value("exorelay_endpoint_state", labels)
 
 
 def test_exocore_rpc_outage_bridged_by_the_sweep_then_the_follower_catches_up(
