@@ -215,9 +215,12 @@ class DevnetNode:
             initial_height=self.store.initial_height,
         )
         self._open_height = None
+        # Committed state first, then the block: as on a real node (ABCI Commit precedes tx
+        # indexing), a client that sees its transaction in a block also reads the state after it.
+        # The other order let a GetTx-then-Account reader sign with a sequence one behind.
+        self._committed_bank = self._bank.snapshot()
         self.store.append(block)
         self._app_hash = next_app_hash(self._app_hash, block)
-        self._committed_bank = self._bank.snapshot()
         self._apply_outage()
         return block
 

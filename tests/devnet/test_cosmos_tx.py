@@ -476,3 +476,27 @@ def test_scenario_client_sends_reports_as_signed_transactions() -> None:
 
 def net_sequence(node: DevnetNode, name: str) -> int:
     return node.committed_bank.accounts[bytes(wallet(name).address())].sequence
+
+
+def test_a_block_becomes_visible_only_after_its_state_is_committed(net: Net) -> None:
+    # A client that finds its transaction in a block (GetTx) and then reads its account must see the
+    # sequence after that transaction; the demo once signed with a sequence one behind because the
+    # block was stored before the committed accounts were replaced. Observed at the exact moment the
+    # block store receives the block, with no timing involved.
+    faucet = wallet("faucet")
+    account = net.client.query_account(faucet.address())
+    raw = signed_send(
+        faucet, fresh_wallet("visibility").address(), 5, sequence=account.sequence,
+        account_number=account.number,
+    )  # fmt: skip
+    assert broadcast(net, raw).code == 0
+    seen: list[int] = []
+    store_append = net.node.store.append
+
+    def observing_append(block: Any) -> None:
+        seen.append(net.node.committed_bank.accounts[bytes(faucet.address())].sequence)
+        store_append(block)
+
+    net.node.store.append = observing_append  # type: ignore[method-assign]
+    net.node.produce_block()
+    assert seen == [account.sequence + 1]
