@@ -19,9 +19,9 @@ from typing import Any, Final, TypeVar
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection, Engine
@@ -33,8 +33,8 @@ from indexer.api import queries, schemas
 from indexer.api.explorer import mount_explorer
 from indexer.api.hot import HotReader, HotRoutes
 from indexer.api.pagination import CursorError
-from indexer.api.params import ERROR_RESPONSES, ApiError, error_response
-from indexer.api.routers import claims, committees, distributions, l1, packets, payouts, slashes, stats
+from indexer.api.params import ERROR_RESPONSES, ApiError, Reader, error_response
+from indexer.api.routers import claims, committees, distributions, l1, ops, packets, payouts, slashes, stats
 from relayer.config import DEFAULT_READY_MAX_AGE_S, DEFAULT_READY_MAX_LAG_BLOCKS, ApiConfig
 from relayer.errors import ConfigError
 from storage.db import create_db_engine, is_sqlite, read_only_engine
@@ -232,44 +232,7 @@ def create_app(
 
     app.include_router(v1)
 
-    @app.get("/health", response_model=schemas.HealthOut, tags=["ops"])
-    def health() -> schemas.HealthOut:
-        """Alive (answers without touching the database)."""
-        return schemas.HealthOut(status="ok")
-
-    @app.get(
-        "/ready",
-        response_model=schemas.ReadyOut,
-        responses={503: {"model": schemas.ErrorBody, "description": "Not caught up (or no database)."}},
-        tags=["ops"],
-    )
-    def ready() -> schemas.ReadyOut:
-        """Ready only once every ingestion stream is caught up, recent and not halted."""
-        streams = read(queries.streams)
-        attention = read(_attention)
-        problems = readiness_problems(streams, policy, clock())
-        if problems:
-            raise ApiError(
-                503,
-                "not_ready",
-                "ingestion is not caught up",
-                {
-                    "problems": problems,
-                    "attention": attention,
-                    "streams": [s.model_dump(mode="json") for s in streams],
-                },
-            )
-        return schemas.ReadyOut(status="ready", streams=streams, attention=attention)
-
-    @app.get(
-        "/metrics",
-        tags=["ops"],
-        response_class=Response,
-        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
-    )
-    def metrics() -> Response:
-        """Prometheus metrics (request counts/latency, stream positions, halts, violations)."""
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    ops.register(app, check_ready=lambda: _check_ready(read, policy, clock()), registry=registry)
 
     # The lifecycle explorer (HTML pages at /, assets at /static; not part of the OpenAPI spec).
     mount_explorer(app, engine, clock)
@@ -322,6 +285,25 @@ def app_from_environment() -> FastAPI:
 def _attention(conn: Connection) -> list[str]:
     """Parked payout jobs, said in one line each (not a readiness problem: the API serves fine)."""
     return [f"payout {p.item} parked: {p.retry_reason}: {p.retry_detail}" for p in parked_payouts(conn)]
+
+
+def _check_ready(read: Reader, policy: ReadinessPolicy, now: datetime) -> schemas.ReadyOut:
+    """``/ready``'s answer, or a 503 ``not_ready`` listing what is behind."""
+    streams = read(queries.streams)
+    attention = read(_attention)
+    problems = readiness_problems(streams, policy, now)
+    if problems:
+        raise ApiError(
+            503,
+            "not_ready",
+            "ingestion is not caught up",
+            {
+                "problems": problems,
+                "attention": attention,
+                "streams": [s.model_dump(mode="json") for s in streams],
+            },
+        )
+    return schemas.ReadyOut(status="ready", streams=streams, attention=attention)
 
 
 def readiness_problems(
