@@ -24,8 +24,8 @@ from indexer.ingest.exocore import ExocoreIngestor
 from storage.lifecycle import L1TxState
 from storage.records import ChainRef, ClaimRejected, ExocoreBlock
 from storage.store import LifecycleStore
-from tests.indexer.test_api_hot import counted, outcomes, raw_get, via_route
 from tests.support.api_data import NOW
+from tests.support.api_hot import counted, outcomes, raw_get, via_route
 from tests.support.database import empty_all_tables
 from tests.support.indexer_factory import (
     AVS,
