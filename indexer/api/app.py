@@ -158,21 +158,8 @@ class _MetricsMiddleware:
 # ---------------------------------------------------------------------------------------- app
 
 
-def create_app(
-    database: Engine | str,
-    *,
-    readiness: ReadinessPolicy | None = None,
-    clock: Callable[[], datetime] = utc_now,
-    registry: CollectorRegistry | None = None,
-) -> FastAPI:
-    """The API over ``database`` (an engine, whose database is then opened read-only, or a URL)."""
-    if isinstance(database, str):
-        pool = {} if is_sqlite(database) else API_POOL
-        engine = create_db_engine(database, read_only=True, **pool)
-    else:
-        engine = read_only_engine(database)
-    policy = readiness or ReadinessPolicy()
-    registry = registry if registry is not None else CollectorRegistry()
+def _request_metrics(registry: CollectorRegistry) -> tuple[Counter, Histogram, Counter]:
+    """The API's request counter, its latency histogram and the hot reads' outcome counter."""
     requests = Counter(
         "exorelay_api_requests_total", "API requests.", ["route", "method", "status"], registry=registry
     )
@@ -190,6 +177,25 @@ def create_app(
         ["route", "outcome"],
         registry=registry,
     )
+    return requests, latency, hot_reads
+
+
+def create_app(
+    database: Engine | str,
+    *,
+    readiness: ReadinessPolicy | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    registry: CollectorRegistry | None = None,
+) -> FastAPI:
+    """The API over ``database`` (an engine, whose database is then opened read-only, or a URL)."""
+    if isinstance(database, str):
+        pool = {} if is_sqlite(database) else API_POOL
+        engine = create_db_engine(database, read_only=True, **pool)
+    else:
+        engine = read_only_engine(database)
+    policy = readiness or ReadinessPolicy()
+    registry = registry if registry is not None else CollectorRegistry()
+    requests, latency, hot_reads = _request_metrics(registry)
     registry.register(_StreamCollector(engine))
 
     hot_reader = HotReader(engine)
