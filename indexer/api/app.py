@@ -15,14 +15,13 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from typing import Annotated, Any, Final, TypeVar
+from typing import Any, Final, TypeVar
 
-from fastapi import APIRouter, FastAPI, Path, Query, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection, Engine
@@ -33,15 +32,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from indexer.api import queries, schemas
 from indexer.api.explorer import mount_explorer
 from indexer.api.hot import HotReader, HotRoutes
-from indexer.api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, CursorError, Order
-from indexer.api.queries import ListParams
+from indexer.api.pagination import CursorError
+from indexer.api.params import ERROR_RESPONSES, ApiError, Reader, error_response
+from indexer.api.routers import claims, committees, distributions, l1, ops, packets, payouts, slashes, stats
 from relayer.config import DEFAULT_READY_MAX_AGE_S, DEFAULT_READY_MAX_LAG_BLOCKS, ApiConfig
 from relayer.errors import ConfigError
-from relayer.protocol.kinds import PacketKind, TxPurpose
 from storage.db import create_db_engine, is_sqlite, read_only_engine
 from storage.jobs import parked_payouts
-from storage.lifecycle import ClaimState, L1TxState, PacketState, PayoutState, SlashState
-from storage.normalize import BIGINT_MAX
 from storage.store import open_poisoned_blocks, utc_now
 
 T = TypeVar("T")
@@ -61,37 +58,6 @@ API_POOL: Final[dict[str, Any]] = {"pool_size": 20, "max_overflow": 20}
 """Database connections of the API: FastAPI runs handlers on a 40-thread pool; with fewer
 connections than busy threads, requests queue for a connection instead of for the database."""
 
-_HASH = schemas.HASH_PATTERN
-_ADDRESS = schemas.ADDRESS_PATTERN
-
-
-class ApiError(Exception):
-    """An error answer with a stable code."""
-
-    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details or {}
-
-
-def error_response(
-    status: int, code: str, message: str, details: dict[str, Any] | None = None
-) -> JSONResponse:
-    body = schemas.ErrorBody(error=schemas.ErrorDetail(code=code, message=message, details=details or {}))
-    return JSONResponse(status_code=status, content=body.model_dump(mode="json"))
-
-
-ERROR_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
-    400: {"model": schemas.ErrorBody, "description": "Bad cursor or inconsistent parameters."},
-    422: {"model": schemas.ErrorBody, "description": "A parameter failed validation."},
-    503: {"model": schemas.ErrorBody, "description": "The database is unavailable."},
-}
-NOT_FOUND: Final[dict[int | str, dict[str, Any]]] = {
-    404: {"model": schemas.ErrorBody, "description": "No such object."}
-}
-
 
 @dataclass(frozen=True)
 class ReadinessPolicy:
@@ -104,76 +70,6 @@ class ReadinessPolicy:
     def from_config(cls, api: ApiConfig) -> ReadinessPolicy:
         """The thresholds of the ``[api]`` config section."""
         return cls(max_lag_blocks=api.ready_max_lag_blocks, max_age_s=api.ready_max_age_s)
-
-
-# ---------------------------------------------------------------------------------------- parameters
-
-ClaimStatus = StrEnum("ClaimStatus", {s.name: s.value for s in ClaimState})  # type: ignore[misc]
-SlashStatus = StrEnum("SlashStatus", {s.name: s.value for s in SlashState})  # type: ignore[misc]
-PayoutStatus = StrEnum("PayoutStatus", {s.name: s.value for s in PayoutState})  # type: ignore[misc]
-PacketStatus = StrEnum("PacketStatus", {s.name: s.value for s in PacketState})  # type: ignore[misc]
-TxStatus = StrEnum("TxStatus", {s.name: s.value for s in L1TxState})  # type: ignore[misc]
-
-
-PacketKindName = StrEnum("PacketKindName", {k.name: k.label for k in PacketKind})  # type: ignore[misc]
-
-
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")]
-CursorQ = Annotated[
-    str | None,
-    Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="`next_cursor` of the previous page."),
-]
-OrderQ = Annotated[Order, Query(description="By id: newest first (`desc`, default) or oldest first.")]
-_TIME_QUERY: Final[dict[str, Any]] = {
-    "pattern": schemas.TIMESTAMP_PATTERN,
-    "json_schema_extra": {"format": "date-time", "examples": [schemas.TIME_EXAMPLE]},
-}
-Since = Annotated[str | None, Query(description="Created at or after (RFC 3339 date-time).", **_TIME_QUERY)]
-Until = Annotated[str | None, Query(description="Created before (RFC 3339 date-time).", **_TIME_QUERY)]
-AvsQ = Annotated[str | None, Query(pattern=_ADDRESS, description="AVS address.")]
-TokenQ = Annotated[str | None, Query(pattern=_ADDRESS, description="L1 token address.")]
-StakerQ = Annotated[str | None, Query(pattern=_ADDRESS, description="Staker's L1 address.")]
-EpochQ = Annotated[int | None, Query(ge=0, le=BIGINT_MAX, description="AVS epoch.")]
-OperatorQ = Annotated[
-    str | None,
-    Query(
-        max_length=100,
-        pattern=schemas.OPERATOR_PATTERN,
-        description="Operator (bech32 account or 0x address).",
-    ),
-]
-HashQ = Annotated[str | None, Query(pattern=_HASH)]
-ClaimIdPath = Annotated[str, Path(pattern=_HASH, description="32-byte claim id, 0x hex.")]
-DistributionIdPath = Annotated[str, Path(pattern=_HASH, description="32-byte distribution id, 0x hex.")]
-SlashIdPath = Annotated[str, Path(pattern=_HASH, description="32-byte slash id, 0x hex.")]
-AvsPath = Annotated[str, Path(pattern=_ADDRESS, description="AVS address.")]
-
-
-def _lower(value: str | None) -> str | None:
-    return None if value is None else value.lower()
-
-
-def _utc(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return schemas.parse_timestamp(value)
-    except ValueError as exc:
-        raise ApiError(
-            422, "validation_error", f"{name} is not an RFC 3339 date-time: {exc}", {"parameter": name}
-        ) from exc
-
-
-def _list_params(
-    limit: int, cursor: str | None, order: Order, since: str | None, until: str | None
-) -> ListParams:
-    return ListParams(
-        limit=limit, cursor=cursor, order=order, since=_utc(since, "since"), until=_utc(until, "until")
-    )
-
-
-def _value(status: StrEnum | None) -> str | None:
-    return None if status is None else status.value
 
 
 # ---------------------------------------------------------------------------------------- metrics
@@ -262,21 +158,8 @@ class _MetricsMiddleware:
 # ---------------------------------------------------------------------------------------- app
 
 
-def create_app(
-    database: Engine | str,
-    *,
-    readiness: ReadinessPolicy | None = None,
-    clock: Callable[[], datetime] = utc_now,
-    registry: CollectorRegistry | None = None,
-) -> FastAPI:
-    """The API over ``database`` (an engine, whose database is then opened read-only, or a URL)."""
-    if isinstance(database, str):
-        pool = {} if is_sqlite(database) else API_POOL
-        engine = create_db_engine(database, read_only=True, **pool)
-    else:
-        engine = read_only_engine(database)
-    policy = readiness or ReadinessPolicy()
-    registry = registry if registry is not None else CollectorRegistry()
+def _request_metrics(registry: CollectorRegistry) -> tuple[Counter, Histogram, Counter]:
+    """The API's request counter, its latency histogram and the hot reads' outcome counter."""
     requests = Counter(
         "exorelay_api_requests_total", "API requests.", ["route", "method", "status"], registry=registry
     )
@@ -294,6 +177,25 @@ def create_app(
         ["route", "outcome"],
         registry=registry,
     )
+    return requests, latency, hot_reads
+
+
+def create_app(
+    database: Engine | str,
+    *,
+    readiness: ReadinessPolicy | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    registry: CollectorRegistry | None = None,
+) -> FastAPI:
+    """The API over ``database`` (an engine, whose database is then opened read-only, or a URL)."""
+    if isinstance(database, str):
+        pool = {} if is_sqlite(database) else API_POOL
+        engine = create_db_engine(database, read_only=True, **pool)
+    else:
+        engine = read_only_engine(database)
+    policy = readiness or ReadinessPolicy()
+    registry = registry if registry is not None else CollectorRegistry()
+    requests, latency, hot_reads = _request_metrics(registry)
     registry.register(_StreamCollector(engine))
 
     hot_reader = HotReader(engine)
@@ -324,285 +226,19 @@ def create_app(
             return fn(conn)
 
     v1 = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
-
-    @v1.get("/claims", response_model=schemas.Page[schemas.ClaimOut], tags=["claims"])
-    def list_claims(
-        *,
-        avs: AvsQ = None,
-        epoch: EpochQ = None,
-        token: TokenQ = None,
-        status: Annotated[ClaimStatus | None, Query()] = None,
-        operator: OperatorQ = None,
-        staker: StakerQ = None,
-        since: Since = None,
-        until: Until = None,
-        limit: Limit = DEFAULT_PAGE_SIZE,
-        cursor: CursorQ = None,
-        order: OrderQ = Order.DESC,
-    ) -> schemas.Page[schemas.ClaimOut]:
-        """Reward claims, newest first. `operator` = a signer; `staker` = paid by the claim's distribution."""
-        params = _list_params(limit, cursor, order, since, until)
-        items, next_cursor = read(
-            lambda conn: queries.list_claims(
-                conn,
-                params,
-                avs=_lower(avs),
-                epoch=epoch,
-                token=_lower(token),
-                status=_value(status),
-                operator=_lower(operator),
-                staker=_lower(staker),
-            )
-        )
-        return schemas.Page(items=items, next_cursor=next_cursor)
-
-    @v1.get("/claims/{claim_id}", response_model=schemas.ClaimDetail, responses=NOT_FOUND, tags=["claims"])
-    def get_claim(claim_id: ClaimIdPath) -> schemas.ClaimDetail:
-        """One claim with signers, distribution, packet, payout counts and its full timeline."""
-        found = read(lambda conn: queries.claim_detail(conn, claim_id.lower()))
-        if found is None:
-            raise ApiError(404, "not_found", f"claim {claim_id} not found", {"claim_id": claim_id.lower()})
-        return found
-
-    @v1.get(
-        "/distributions/{distribution_id}",
-        response_model=schemas.DistributionOut,
-        responses=NOT_FOUND,
-        tags=["distributions"],
-    )
-    def get_distribution(distribution_id: DistributionIdPath) -> schemas.DistributionOut:
-        """A distribution with the amount paid so far and its payouts per status."""
-        found = read(lambda conn: queries.distribution_detail(conn, distribution_id.lower()))
-        if found is None:
-            raise ApiError(
-                404,
-                "not_found",
-                f"distribution {distribution_id} not found",
-                {"distribution_id": distribution_id.lower()},
-            )
-        return found
-
-    @v1.get(
-        "/distributions/{distribution_id}/leaves",
-        response_model=schemas.Page[schemas.LeafOut],
-        responses=NOT_FOUND,
-        tags=["distributions"],
-    )
-    def list_leaves(
-        *,
-        distribution_id: DistributionIdPath,
-        staker: StakerQ = None,
-        status: Annotated[PayoutStatus | None, Query(description="Payout status of the leaf.")] = None,
-        limit: Limit = DEFAULT_PAGE_SIZE,
-        cursor: CursorQ = None,
-        order: Annotated[Order, Query(description="By leaf index (default ascending).")] = Order.ASC,
-    ) -> schemas.Page[schemas.LeafOut]:
-        """The leaves of a distribution by index, each with its payout status."""
-        params = ListParams(limit=limit, cursor=cursor, order=order)
-        did = distribution_id.lower()
-
-        def run(conn: Connection) -> tuple[list[schemas.LeafOut], str | None]:
-            if not queries.distribution_exists(conn, did):
-                raise ApiError(
-                    404, "not_found", f"distribution {distribution_id} not found", {"distribution_id": did}
-                )
-            return queries.list_leaves(conn, did, params, staker=_lower(staker), status=_value(status))
-
-        items, next_cursor = read(run)
-        return schemas.Page(items=items, next_cursor=next_cursor)
-
-    @v1.get("/payouts", response_model=schemas.Page[schemas.PayoutOut], tags=["payouts"])
-    def list_payouts(
-        *,
-        staker: StakerQ = None,
-        token: TokenQ = None,
-        status: Annotated[PayoutStatus | None, Query()] = None,
-        avs: AvsQ = None,
-        epoch: EpochQ = None,
-        distribution_id: Annotated[str | None, Query(pattern=_HASH)] = None,
-        tx_hash: Annotated[str | None, Query(pattern=_HASH, description="L1 transaction that paid.")] = None,
-        operator: OperatorQ = None,
-        since: Since = None,
-        until: Until = None,
-        limit: Limit = DEFAULT_PAGE_SIZE,
-        cursor: CursorQ = None,
-        order: OrderQ = Order.DESC,
-    ) -> schemas.Page[schemas.PayoutOut]:
-        """Payouts (one per leaf) with the L1 transaction that paid each; `?staker=` is a staker's view."""
-        params = _list_params(limit, cursor, order, since, until)
-        items, next_cursor = read(
-            lambda conn: queries.list_payouts(
-                conn,
-                params,
-                staker=_lower(staker),
-                token=_lower(token),
-                status=_value(status),
-                avs=_lower(avs),
-                epoch=epoch,
-                distribution_id=_lower(distribution_id),
-                tx_hash=_lower(tx_hash),
-                operator=operator,
-            )
-        )
-        return schemas.Page(items=items, next_cursor=next_cursor)
-
-    @v1.get("/slashes", response_model=schemas.Page[schemas.SlashOut], tags=["slashes"])
-    def list_slashes(
-        *,
-        avs: AvsQ = None,
-        operator: OperatorQ = None,
-        status: Annotated[SlashStatus | None, Query()] = None,
-        token: TokenQ = None,
-        since: Since = None,
-        until: Until = None,
-        limit: Limit = DEFAULT_PAGE_SIZE,
-        cursor: CursorQ = None,
-        order: OrderQ = Order.DESC,
-    ) -> schemas.Page[schemas.SlashOut]:
-        """Slashes with evidence kind, signers, per-token amounts and freeze."""
-        params = _list_params(limit, cursor, order, since, until)
-        items, next_cursor = read(
-            lambda conn: queries.list_slashes(
-                conn,
-                params,
-                avs=_lower(avs),
-                operator=_lower(operator),
-                status=_value(status),
-                token=_lower(token),
-            )
-        )
-        return schemas.Page(items=items, next_cursor=next_cursor)
-
-    @v1.get("/slashes/{slash_id}", response_model=schemas.SlashDetail, responses=NOT_FOUND, tags=["slashes"])
-    def get_slash(slash_id: SlashIdPath) -> schemas.SlashDetail:
-        """One slash with its timeline (and its packet's and L1 transaction's)."""
-        found = read(lambda conn: queries.slash_detail(conn, slash_id.lower()))
-        if found is None:
-            raise ApiError(404, "not_found", f"slash {slash_id} not found", {"slash_id": slash_id.lower()})
-        return found
-
-    @v1.get("/packets", response_model=schemas.Page[schemas.PacketOut], tags=["packets"])
-    def list_packets(
-        *,
-        kind: Annotated[PacketKindName | None, Query()] = None,
-        status: Annotated[PacketStatus | None, Query()] = None,
-        avs: AvsQ = None,
-        subject_id: Annotated[str | None, Query(pattern=_HASH, description="Claim or slash id.")] = None,
-        since: Since = None,
-        until: Until = None,
-        limit: Limit = DEFAULT_PAGE_SIZE,
-        cursor: CursorQ = None,
-        order: OrderQ = Order.DESC,
-    ) -> schemas.Page[schemas.PacketOut]:
-        """Relay packets and how far each got."""
-        params = _list_params(limit, cursor, order, since, until)
-        items, next_cursor = read(
-            lambda conn: queries.list_packets(
-                conn,
-                params,
-                kind=_value(kind),
-                status=_value(status),
-                avs=_lower(avs),
-                subject_id=_lower(subject_id),
-            )
-        )
-        return schemas.Page(items=items, next_cursor=next_cursor)
-
-    @v1.get("/committees/{avs}", response_model=schemas.Page[schemas.CommitteeOut], tags=["committees"])
-    def list_committees(
-        *,
-        avs: AvsPath,
-        epoch: EpochQ = None,
-        operator: OperatorQ = None,
-        since: Annotated[
-            str | None, Query(description="Elected at or after (RFC 3339).", **_TIME_QUERY)
-        ] = None,
-        until: Annotated[str | None, Query(description="Elected before (RFC 3339).", **_TIME_QUERY)] = None,
-        limit: Limit = DEFAULT_PAGE_SIZE,
-        cursor: CursorQ = None,
-        order: Annotated[Order, Query(description="By epoch (default newest first).")] = Order.DESC,
-    ) -> schemas.Page[schemas.CommitteeOut]:
-        """An AVS's committees per epoch, with members, power and BLS keys."""
-        params = _list_params(limit, cursor, order, since, until)
-        items, next_cursor = read(
-            lambda conn: queries.list_committees(
-                conn, avs.lower(), params, epoch=epoch, operator=_lower(operator)
-            )
-        )
-        return schemas.Page(items=items, next_cursor=next_cursor)
-
-    @v1.get("/l1/txs", response_model=schemas.Page[schemas.L1TxOut], tags=["l1"])
-    def list_l1_txs(
-        *,
-        status: Annotated[TxStatus | None, Query()] = None,
-        purpose: Annotated[TxPurpose | None, Query()] = None,
-        sender: Annotated[str | None, Query(pattern=_ADDRESS)] = None,
-        distribution_id: Annotated[str | None, Query(pattern=_HASH)] = None,
-        since: Since = None,
-        until: Until = None,
-        limit: Limit = DEFAULT_PAGE_SIZE,
-        cursor: CursorQ = None,
-        order: OrderQ = Order.DESC,
-    ) -> schemas.Page[schemas.L1TxOut]:
-        """L1 transactions, every replacement included (`replaces_tx_hash`)."""
-        params = _list_params(limit, cursor, order, since, until)
-        items, next_cursor = read(
-            lambda conn: queries.list_l1_txs(
-                conn,
-                params,
-                status=_value(status),
-                purpose=_value(purpose),
-                sender=_lower(sender),
-                distribution_id=_lower(distribution_id),
-            )
-        )
-        return schemas.Page(items=items, next_cursor=next_cursor)
-
-    @v1.get("/stats", response_model=schemas.StatsOut, tags=["stats"])
-    def get_stats() -> schemas.StatsOut:
-        """Counts by state, backlog, oldest pending age, totals paid per token, stream positions."""
-        return read(lambda conn: queries.stats(conn, clock()))
+    # Registration order is the order of /openapi.json's paths.
+    claims.register(v1, read)
+    distributions.register(v1, read)
+    payouts.register(v1, read)
+    slashes.register(v1, read)
+    packets.register(v1, read)
+    committees.register(v1, read)
+    l1.register(v1, read)
+    stats.register(v1, read, clock)
 
     app.include_router(v1)
 
-    @app.get("/health", response_model=schemas.HealthOut, tags=["ops"])
-    def health() -> schemas.HealthOut:
-        """Alive (answers without touching the database)."""
-        return schemas.HealthOut(status="ok")
-
-    @app.get(
-        "/ready",
-        response_model=schemas.ReadyOut,
-        responses={503: {"model": schemas.ErrorBody, "description": "Not caught up (or no database)."}},
-        tags=["ops"],
-    )
-    def ready() -> schemas.ReadyOut:
-        """Ready only once every ingestion stream is caught up, recent and not halted."""
-        streams = read(queries.streams)
-        attention = read(_attention)
-        problems = readiness_problems(streams, policy, clock())
-        if problems:
-            raise ApiError(
-                503,
-                "not_ready",
-                "ingestion is not caught up",
-                {
-                    "problems": problems,
-                    "attention": attention,
-                    "streams": [s.model_dump(mode="json") for s in streams],
-                },
-            )
-        return schemas.ReadyOut(status="ready", streams=streams, attention=attention)
-
-    @app.get(
-        "/metrics",
-        tags=["ops"],
-        response_class=Response,
-        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
-    )
-    def metrics() -> Response:
-        """Prometheus metrics (request counts/latency, stream positions, halts, violations)."""
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    ops.register(app, check_ready=lambda: _check_ready(read, policy, clock()), registry=registry)
 
     # The lifecycle explorer (HTML pages at /, assets at /static; not part of the OpenAPI spec).
     mount_explorer(app, engine, clock)
@@ -655,6 +291,25 @@ def app_from_environment() -> FastAPI:
 def _attention(conn: Connection) -> list[str]:
     """Parked payout jobs, said in one line each (not a readiness problem: the API serves fine)."""
     return [f"payout {p.item} parked: {p.retry_reason}: {p.retry_detail}" for p in parked_payouts(conn)]
+
+
+def _check_ready(read: Reader, policy: ReadinessPolicy, now: datetime) -> schemas.ReadyOut:
+    """``/ready``'s answer, or a 503 ``not_ready`` listing what is behind."""
+    streams = read(queries.streams)
+    attention = read(_attention)
+    problems = readiness_problems(streams, policy, now)
+    if problems:
+        raise ApiError(
+            503,
+            "not_ready",
+            "ingestion is not caught up",
+            {
+                "problems": problems,
+                "attention": attention,
+                "streams": [s.model_dump(mode="json") for s in streams],
+            },
+        )
+    return schemas.ReadyOut(status="ready", streams=streams, attention=attention)
 
 
 def readiness_problems(

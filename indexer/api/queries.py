@@ -71,6 +71,13 @@ def _paged(
     return page_of(rows, params.limit, lambda r: int(r._mapping[key.name]), params.order)
 
 
+def _equal(query: Select[Any], *filters: tuple[Any, object | None]) -> Select[Any]:
+    """A listing's equality filters, declared as ``(column, value)`` pairs: a ``None`` value (the
+    parameter was not given) does not filter; the rest are ANDed, as chained ``where`` calls would be."""
+    conditions = [column == value for column, value in filters if value is not None]
+    return query.where(*conditions) if conditions else query
+
+
 def _location(
     height: int | None, block_hash: str | None, tx_hash: str | None, log_index: int | None
 ) -> schemas.ChainLocation | None:
@@ -124,14 +131,13 @@ def list_claims(
 ) -> tuple[list[schemas.ClaimOut], str | None]:
     c = claim_table
     query = select(c)
-    if avs is not None:
-        query = query.where(c.c.avs_address == avs)
-    if epoch is not None:
-        query = query.where(c.c.epoch == epoch)
-    if token is not None:
-        query = query.where(c.c.token == token)
-    if status is not None:
-        query = query.where(c.c.state == status)
+    query = _equal(
+        query,
+        (c.c.avs_address, avs),
+        (c.c.epoch, epoch),
+        (c.c.token, token),
+        (c.c.state, status),
+    )
     if operator is not None:
         s = claim_signer_table
         query = query.where(c.c.claim_id.in_(select(s.c.claim_id).where(s.c.operator == operator)))
@@ -268,10 +274,11 @@ def list_leaves(
         )
         .where(leaf.c.distribution_id == distribution_id)
     )
-    if staker is not None:
-        query = query.where(leaf.c.staker == staker)
-    if status is not None:
-        query = query.where(p.c.state == status)
+    query = _equal(
+        query,
+        (leaf.c.staker, staker),
+        (p.c.state, status),
+    )
     rows, cursor = _paged(conn, query, leaf.c.leaf_index, params)
     return [
         schemas.LeafOut(
@@ -307,20 +314,16 @@ def list_payouts(
     # at most `limit` lookups, where a join would let the planner hash all of l1_tx.
     tx_state = select(x.c.state).where(x.c.tx_hash == p.c.l1_tx_hash).scalar_subquery().label("tx_state")
     query = select(p, tx_state)
-    if staker is not None:
-        query = query.where(p.c.staker == staker)
-    if token is not None:
-        query = query.where(p.c.token == token)
-    if status is not None:
-        query = query.where(p.c.state == status)
-    if avs is not None:
-        query = query.where(p.c.avs_address == avs)
-    if epoch is not None:
-        query = query.where(p.c.epoch == epoch)
-    if distribution_id is not None:
-        query = query.where(p.c.distribution_id == distribution_id)
-    if tx_hash is not None:
-        query = query.where(p.c.l1_tx_hash == tx_hash)
+    query = _equal(
+        query,
+        (p.c.staker, staker),
+        (p.c.token, token),
+        (p.c.state, status),
+        (p.c.avs_address, avs),
+        (p.c.epoch, epoch),
+        (p.c.distribution_id, distribution_id),
+        (p.c.l1_tx_hash, tx_hash),
+    )
     if operator is not None:
         leaf = leaf_table
         query = query.where(
@@ -465,12 +468,7 @@ def list_packets(
     query = select(k)
     if kind is not None:
         query = query.where(k.c.kind == PacketKind.from_label(kind).value)
-    if status is not None:
-        query = query.where(k.c.state == status)
-    if avs is not None:
-        query = query.where(k.c.avs_address == avs)
-    if subject_id is not None:
-        query = query.where(k.c.subject_id == subject_id)
+    query = _equal(query, (k.c.state, status), (k.c.avs_address, avs), (k.c.subject_id, subject_id))
     rows, cursor = _paged(conn, query, k.c.id, params, k.c.created_at)
     return [_packet_out(r) for r in rows], cursor
 
@@ -523,14 +521,13 @@ def list_l1_txs(
 ) -> tuple[list[schemas.L1TxOut], str | None]:
     x = l1_tx_table
     query = select(x)
-    if status is not None:
-        query = query.where(x.c.state == status)
-    if purpose is not None:
-        query = query.where(x.c.purpose == purpose)
-    if sender is not None:
-        query = query.where(x.c.sender == sender)
-    if distribution_id is not None:
-        query = query.where(x.c.distribution_id == distribution_id)
+    query = _equal(
+        query,
+        (x.c.state, status),
+        (x.c.purpose, purpose),
+        (x.c.sender, sender),
+        (x.c.distribution_id, distribution_id),
+    )
     rows, cursor = _paged(conn, query, x.c.id, params, x.c.created_at)
     return [
         schemas.L1TxOut(

@@ -16,6 +16,7 @@ from indexer.api import ReadinessPolicy, create_app
 from indexer.api.hot import HOT_APPLICATION_NAME, fetch_claim, statements
 from storage.lifecycle import EntityKind
 from tests.support.api_data import NOW, A, B, C, D, populate
+from tests.support.api_hot import counted, outcomes, raw_get, via_route
 from tests.support.database import empty_all_tables
 from tests.support.indexer_factory import h
 from tests.support.indexer_factory import staker as staker_address
@@ -40,31 +41,6 @@ def client(hot_engine: Engine, registry: CollectorRegistry) -> Iterator[TestClie
     )
     with TestClient(app) as test_client:
         yield test_client
-
-
-def outcomes(registry: CollectorRegistry) -> dict[tuple[str, str], float]:
-    found: dict[tuple[str, str], float] = {}
-    for metric in registry.collect():
-        if metric.name == "exorelay_api_hot_reads":
-            for sample in metric.samples:
-                if sample.name.endswith("_total"):
-                    found[(sample.labels["route"], sample.labels["outcome"])] = sample.value
-    return found
-
-
-def counted(registry: CollectorRegistry, route: str, outcome: str) -> float:
-    return outcomes(registry).get((route, outcome), 0.0)
-
-
-def via_route(address: str) -> str:
-    """The same address with one character percent-encoded: identical to the route (Starlette
-    decodes it), never taken by the hot path (it only reads plain query strings)."""
-    return address[:2] + f"%{ord(address[2]):02X}" + address[3:]
-
-
-def raw_get(client: TestClient, url: str) -> Any:
-    response = client.get(url)
-    return response.status_code, response.json()
 
 
 def stakers(hot_engine: Engine) -> list[str]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import get_args
 
-from indexer.api import app as api_app
 from indexer.api import create_app, schemas
+from indexer.api import params as api_app
 from relayer.protocol.kinds import PacketKind, SlashKind, TxPurpose
 
 

@@ -166,13 +166,21 @@ def mount_explorer(app: FastAPI, engine: Engine, clock: Callable[[], datetime]) 
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name=STATIC_ROUTE_NAME)
 
 
-def _router(engine: Engine, clock: Callable[[], datetime], templates: Jinja2Templates) -> APIRouter:
-    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+class _Site:
+    """The explorer's pages over one read-only engine: each ``*_page`` method is one route (see
+    :func:`_router`); ``page`` turns a builder's context (or its not-found / bad-cursor / database
+    error) into the rendered answer."""
 
-    def render(request: Request, template: str, status: int, context: Mapping[str, Any]) -> Response:
-        return templates.TemplateResponse(request, template, dict(context), status_code=status)
+    def __init__(self, engine: Engine, clock: Callable[[], datetime], templates: Jinja2Templates) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.templates = templates
+
+    def render(self, request: Request, template: str, status: int, context: Mapping[str, Any]) -> Response:
+        return self.templates.TemplateResponse(request, template, dict(context), status_code=status)
 
     def page(
+        self,
         request: Request,
         template: str,
         nav: str,
@@ -181,32 +189,37 @@ def _router(engine: Engine, clock: Callable[[], datetime], templates: Jinja2Temp
         form = Form(request)
         base: dict[str, Any] = {"nav": nav, "form": form}
         try:
-            with engine.connect() as conn:
+            with self.engine.connect() as conn:
                 context = build(conn, form)
         except NotFoundError as exc:
-            return render(request, "error.html", 404, {**base, "title": "Not found", "message": str(exc)})
+            return self.render(
+                request, "error.html", 404, {**base, "title": "Not found", "message": str(exc)}
+            )
         except CursorError:
             message = "This page link is no longer valid; start again from the first page."
-            return render(request, "error.html", 400, {**base, "title": "Bad page link", "message": message})
+            return self.render(
+                request, "error.html", 400, {**base, "title": "Bad page link", "message": message}
+            )
         except OperationalError:
             message = "The indexer database is not answering. Try again in a moment."
-            return render(request, "error.html", 503, {**base, "title": "Unavailable", "message": message})
-        return render(request, template, 200 if form.ok else 400, {**base, **context})
+            return self.render(
+                request, "error.html", 503, {**base, "title": "Unavailable", "message": message}
+            )
+        return self.render(request, template, 200 if form.ok else 400, {**base, **context})
 
-    def pager(form: Form, next_cursor: str | None) -> dict[str, str | None]:
+    def pager(self, form: Form, next_cursor: str | None) -> dict[str, str | None]:
         return {
             "next_url": None if next_cursor is None else form.url(cursor=next_cursor),
             "first_url": form.url(cursor=None) if "cursor" in form.values else None,
         }
 
-    def avs_choices(conn: Connection, selected: str | None) -> list[AvsChoice]:
+    def avs_choices(self, conn: Connection, selected: str | None) -> list[AvsChoice]:
         choices = known_avss(conn)
         if selected is not None and selected not in {c.address for c in choices}:
             choices.append(AvsChoice(selected, ""))
         return choices
 
-    @router.get("/", name="explorer_claims")
-    def claims_page(request: Request) -> Response:
+    def claims_page(self, request: Request) -> Response:
         def build(conn: Connection, form: Form) -> Mapping[str, Any]:
             avs = form.address("avs", "AVS")
             epoch = form.integer("epoch", "Epoch")
@@ -221,19 +234,18 @@ def _router(engine: Engine, clock: Callable[[], datetime], templates: Jinja2Temp
             return {
                 "title": "Claims",
                 "claims": claims,
-                "avss": avs_choices(conn, avs),
+                "avss": self.avs_choices(conn, avs),
                 "claim_states": CLAIM_STATES,
-                "stats": queries.stats(conn, clock()),
+                "stats": queries.stats(conn, self.clock()),
                 "stat_kinds": STAT_KINDS,
                 "poll_interval_ms": int(request.app.state.explorer_poll_interval_s * 1000),
                 "filtered": any(v is not None for v in (avs, epoch, state)),
-                **pager(form, next_cursor),
+                **self.pager(form, next_cursor),
             }
 
-        return page(request, "claims.html", "claims", build)
+        return self.page(request, "claims.html", "claims", build)
 
-    @router.get("/claims/{claim_id}", name="explorer_claim")
-    def claim_page(request: Request, claim_id: str) -> Response:
+    def claim_page(self, request: Request, claim_id: str) -> Response:
         def build(conn: Connection, _form: Form) -> Mapping[str, Any]:
             detail = queries.claim_detail(conn, claim_id.lower()) if _HASH.match(claim_id) else None
             if detail is None:
@@ -242,13 +254,12 @@ def _router(engine: Engine, clock: Callable[[], datetime], templates: Jinja2Temp
                 "title": "Claim",
                 "claim": detail,
                 "quorum": views.claim_quorum(detail),
-                "timeline": views.timeline(detail.timeline, EntityKind.CLAIM, detail.status, clock()),
+                "timeline": views.timeline(detail.timeline, EntityKind.CLAIM, detail.status, self.clock()),
             }
 
-        return page(request, "claim.html", "claims", build)
+        return self.page(request, "claim.html", "claims", build)
 
-    @router.get("/distributions/{distribution_id}", name="explorer_distribution")
-    def distribution_page(request: Request, distribution_id: str) -> Response:
+    def distribution_page(self, request: Request, distribution_id: str) -> Response:
         def build(conn: Connection, form: Form) -> Mapping[str, Any]:
             did = distribution_id.lower()
             detail = queries.distribution_detail(conn, did) if _HASH.match(distribution_id) else None
@@ -268,13 +279,12 @@ def _router(engine: Engine, clock: Callable[[], datetime], templates: Jinja2Temp
                 "leaves": leaves,
                 "payout_states": PAYOUT_STATES,
                 "filtered": staker is not None or status is not None,
-                **pager(form, next_cursor),
+                **self.pager(form, next_cursor),
             }
 
-        return page(request, "distribution.html", "claims", build)
+        return self.page(request, "distribution.html", "claims", build)
 
-    @router.get("/stakers", name="explorer_staker")
-    def staker_page(request: Request) -> Response:
+    def staker_page(self, request: Request) -> Response:
         def build(conn: Connection, form: Form) -> Mapping[str, Any]:
             staker = form.address("staker", "Staker")
             status = form.choice("status", "Payout state", PAYOUT_STATES)
@@ -308,14 +318,13 @@ def _router(engine: Engine, clock: Callable[[], datetime], templates: Jinja2Temp
                 payouts=payouts,
                 totals=views.payout_totals(everything),
                 truncated=truncated,
-                **pager(form, next_cursor),
+                **self.pager(form, next_cursor),
             )
             return context
 
-        return page(request, "staker.html", "stakers", build)
+        return self.page(request, "staker.html", "stakers", build)
 
-    @router.get("/slashes", name="explorer_slashes")
-    def slashes_page(request: Request) -> Response:
+    def slashes_page(self, request: Request) -> Response:
         def build(conn: Connection, form: Form) -> Mapping[str, Any]:
             avs = form.address("avs", "AVS")
             state = form.choice("state", "State", SLASH_STATES)
@@ -329,16 +338,15 @@ def _router(engine: Engine, clock: Callable[[], datetime], templates: Jinja2Temp
             return {
                 "title": "Slashes",
                 "slashes": slashes,
-                "avss": avs_choices(conn, avs),
+                "avss": self.avs_choices(conn, avs),
                 "slash_states": SLASH_STATES,
                 "filtered": avs is not None or state is not None,
-                **pager(form, next_cursor),
+                **self.pager(form, next_cursor),
             }
 
-        return page(request, "slashes.html", "slashes", build)
+        return self.page(request, "slashes.html", "slashes", build)
 
-    @router.get("/slashes/{slash_id}", name="explorer_slash")
-    def slash_page(request: Request, slash_id: str) -> Response:
+    def slash_page(self, request: Request, slash_id: str) -> Response:
         def build(conn: Connection, _form: Form) -> Mapping[str, Any]:
             detail = queries.slash_detail(conn, slash_id.lower()) if _HASH.match(slash_id) else None
             if detail is None:
@@ -346,18 +354,17 @@ def _router(engine: Engine, clock: Callable[[], datetime], templates: Jinja2Temp
             return {
                 "title": "Slash",
                 "slash": detail,
-                "timeline": views.timeline(detail.timeline, EntityKind.SLASH, detail.status, clock()),
+                "timeline": views.timeline(detail.timeline, EntityKind.SLASH, detail.status, self.clock()),
             }
 
-        return page(request, "slash.html", "slashes", build)
+        return self.page(request, "slash.html", "slashes", build)
 
-    @router.get("/committees", name="explorer_committees")
-    def committees_page(request: Request) -> Response:
+    def committees_page(self, request: Request) -> Response:
         def build(conn: Connection, form: Form) -> Mapping[str, Any]:
             avs = form.address("avs", "AVS")
             epoch = form.integer("epoch", "Epoch")
             params = form.list_params(COMMITTEE_PAGE_SIZE)
-            choices = avs_choices(conn, avs)
+            choices = self.avs_choices(conn, avs)
             if avs is None and choices and form.ok:
                 avs = choices[0].address
                 form.values["avs"] = avs
@@ -372,11 +379,28 @@ def _router(engine: Engine, clock: Callable[[], datetime], templates: Jinja2Temp
                 "avs": avs,
                 "avss": choices,
                 "committees": [(c, views.committee_quorum(c)) for c in committees],
-                **pager(form, next_cursor),
+                **self.pager(form, next_cursor),
             }
 
-        return page(request, "committees.html", "committees", build)
+        return self.page(request, "committees.html", "committees", build)
 
+
+def _router(engine: Engine, clock: Callable[[], datetime], templates: Jinja2Templates) -> APIRouter:
+    """The pages in matching order (a path is matched against them top to bottom)."""
+    site = _Site(engine, clock, templates)
+    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+    router.add_api_route("/", site.claims_page, name="explorer_claims", methods=["GET"])
+    router.add_api_route("/claims/{claim_id}", site.claim_page, name="explorer_claim", methods=["GET"])
+    router.add_api_route(
+        "/distributions/{distribution_id}",
+        site.distribution_page,
+        name="explorer_distribution",
+        methods=["GET"],
+    )
+    router.add_api_route("/stakers", site.staker_page, name="explorer_staker", methods=["GET"])
+    router.add_api_route("/slashes", site.slashes_page, name="explorer_slashes", methods=["GET"])
+    router.add_api_route("/slashes/{slash_id}", site.slash_page, name="explorer_slash", methods=["GET"])
+    router.add_api_route("/committees", site.committees_page, name="explorer_committees", methods=["GET"])
     return router
 
 
