@@ -38,7 +38,7 @@ FIXTURE_MARKERS: tuple[tuple[str, str], ...] = (("browser", "browser"),)
 SLOW_PARAMETERS: frozenset[str] = frozenset({"reference", "py_ecc"})
 """A test parametrized with one of these values (the py_ecc BLS backend, ~1000x slower) is slow."""
 
-pytest_plugins = ("tests.support.l1_fixtures",)
+pytest_plugins = ("tests.support.l1_fixtures", "tests.support.store_fixtures")
 """One anvil + contract deployment per session, shared by every directory that needs L1 contracts."""
 
 

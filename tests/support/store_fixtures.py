@@ -1,9 +1,9 @@
-"""Indexer fixtures: migrated databases on the configured backend (PostgreSQL or SQLite).
+"""Store fixtures (a pytest plugin registered in tests/conftest.py): migrated databases on the configured
+backend (PostgreSQL or SQLite) for the storage and indexer tests.
 
-``fresh_database()`` gives an empty database of its own (a new PostgreSQL schema, or a new SQLite
-file) for migration tests. ``migrated_engine`` is one migrated database per test module; the
-function-scoped ``engine`` empties every table before each test, which is ~100x cheaper than
-migrating a schema per test and gives the same isolation.
+``migrated_engine`` is one migrated database per test module; the function-scoped ``engine`` empties
+every table before each test, which is ~100x cheaper than migrating a schema per test and gives the
+same isolation; ``store`` is a ``LifecycleStore`` over it with a stepping clock.
 """
 
 from __future__ import annotations
