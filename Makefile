@@ -9,7 +9,7 @@ UV := $(VENV)/bin/uv
 PY_STAMP := $(VENV)/.exorelay-installed
 NODE_STAMP := node_modules/.exorelay-installed
 # Paths mypy --strict and ruff check; generated protobuf code is excluded in pyproject.toml.
-LINT_PATHS := relayer indexer storage devnet tests bench
+LINT_PATHS := relayer indexer storage avs devnet tests bench
 
 .PHONY: all deps browser test test-fast lint typecheck pytest contracts contracts-check proto bench demo clean
 
