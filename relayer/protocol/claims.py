@@ -35,6 +35,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
@@ -125,9 +126,9 @@ class RewardClaim:
         object.__setattr__(self, "tasks_root", as_hash32(self.tasks_root))
 
     @property
-    def claim_id(self) -> Hash32:
-        """The digest the committee signs; it is also the claim's id."""
-        encoded = abi_encode(
+    def canonical_bytes(self) -> bytes:
+        """The ABI encoding whose keccak256 is :attr:`claim_id` (7 words, domain tag first)."""
+        return abi_encode(
             _CLAIM_TYPES,
             (
                 REWARD_CLAIM_DOMAIN,
@@ -139,7 +140,17 @@ class RewardClaim:
                 self.tasks_root,
             ),
         )
-        return Hash32(keccak(encoded))
+
+    @property
+    def claim_id(self) -> Hash32:
+        """The digest the committee signs; it is also the claim's id."""
+        return Hash32(keccak(self.canonical_bytes))
+
+    @property
+    def signing_slot(self) -> Hash32:
+        """What a member signs at most one payload for: (avs, epoch, token) of this chain. Two claims
+        in one slot that differ (amount, tasks root) are conflicting signatures."""
+        return _slot(REWARD_CLAIM_DOMAIN, self.exocore_chain, self.avs, self.epoch, self.token)
 
 
 def reward_claim_id(
@@ -173,9 +184,9 @@ class SlashRequest:
         object.__setattr__(self, "evidence_hash", as_hash32(self.evidence_hash))
 
     @property
-    def slash_id(self) -> Hash32:
-        """The digest the committee signs; it is also the slash's id."""
-        encoded = abi_encode(
+    def canonical_bytes(self) -> bytes:
+        """The ABI encoding whose keccak256 is :attr:`slash_id` (8 words, domain tag first)."""
+        return abi_encode(
             _SLASH_TYPES,
             (
                 SLASH_REQUEST_DOMAIN,
@@ -188,7 +199,65 @@ class SlashRequest:
                 self.evidence_hash,
             ),
         )
-        return Hash32(keccak(encoded))
+
+    @property
+    def slash_id(self) -> Hash32:
+        """The digest the committee signs; it is also the slash's id."""
+        return Hash32(keccak(self.canonical_bytes))
+
+    @property
+    def signing_slot(self) -> Hash32:
+        """What a member signs at most one payload for: (avs, epoch, slashed operator) of this chain.
+        Two requests in one slot that differ (proportion, freeze, evidence) are conflicting."""
+        return _slot(SLASH_REQUEST_DOMAIN, self.exocore_chain, self.avs, self.epoch, self.operator)
+
+
+SigningRequest = RewardClaim | SlashRequest
+"""What a committee signs: a reward claim or a slash request."""
+
+_SLOT_TYPES: Final = ("bytes32", "bytes32", "address", "uint64", "address")
+
+
+def _slot(domain: Hash32, exocore_chain: Hash32, avs: Address, epoch: int, subject: Address) -> Hash32:
+    return Hash32(keccak(abi_encode(_SLOT_TYPES, (domain, exocore_chain, avs, epoch, subject))))
+
+
+def decode_signing_request(data: bytes) -> SigningRequest:
+    """The reward claim or slash request whose :attr:`canonical_bytes` are ``data``.
+
+    Strict: the first word must be one of the two domain tags, the length exactly that kind's word
+    count, every word canonical (addresses and ``uint64`` zero-padded, ``bool`` 0 or 1), so that
+    ``decode(x).canonical_bytes == x`` for every accepted ``x``. Anything else raises
+    :class:`InvalidLengthError` or :class:`InvalidValueError`, never another exception.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise InvalidValueError(f"a signing request is bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if len(data) < 32:
+        raise InvalidLengthError(f"a signing request is at least one 32-byte word, got {len(data)} bytes")
+    domain = data[:32]
+    if domain == REWARD_CLAIM_DOMAIN:
+        types, kind = _CLAIM_TYPES, "reward claim"
+    elif domain == SLASH_REQUEST_DOMAIN:
+        types, kind = _SLASH_TYPES, "slash request"
+    else:
+        raise InvalidValueError(f"unknown signing domain 0x{domain.hex()}: not a claim or slash request")
+    if len(data) != 32 * len(types):
+        raise InvalidLengthError(f"a {kind} is {32 * len(types)} bytes, got {len(data)}")
+    try:
+        values = abi_decode(types, data, strict=True)
+    except Exception as exc:  # eth_abi's decoding errors have no common public root
+        raise InvalidValueError(f"malformed {kind}: {exc}") from exc
+    request: SigningRequest
+    if domain == REWARD_CLAIM_DOMAIN:
+        _, chain, avs, epoch, token, amount, tasks_root = values
+        request = RewardClaim(chain, avs, epoch, token, Amount(amount), tasks_root)
+    else:  # the field checks raise InvalidValueError (e.g. a zero proportion)
+        _, chain, avs, epoch, operator, proportion, freeze, evidence = values
+        request = SlashRequest(chain, avs, epoch, operator, proportion, freeze, evidence)
+    if request.canonical_bytes != data:
+        raise InvalidValueError(f"non-canonical {kind} encoding (padding bits set)")
+    return request
 
 
 def task_response_digest(response: bytes) -> Hash32:

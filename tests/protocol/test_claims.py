@@ -16,6 +16,7 @@ from relayer.protocol.claims import (
     EquivocationEvidence,
     RewardClaim,
     SlashRequest,
+    decode_signing_request,
     format_fixed,
     parse_fixed,
     parse_proportion,
@@ -185,3 +186,48 @@ def test_parse_proportion_bounds() -> None:
         parse_proportion("0")
     with pytest.raises(InvalidValueError):
         parse_proportion("1.000000000000000001")
+
+
+# --- canonical bytes and signing slots (what the aggregator receives and operators protect) ---------
+
+
+def _claim(amount: int = 10**18) -> RewardClaim:
+    return RewardClaim(b"\x01" * 32, "0x" + "11" * 20, 5, "0x" + "22" * 20, amount, b"\x02" * 32)
+
+
+def _slash(proportion: int = 10**17) -> SlashRequest:
+    return SlashRequest(b"\x01" * 32, "0x" + "11" * 20, 5, "0x" + "33" * 20, proportion, True, b"\x00" * 32)
+
+
+def test_signing_requests_round_trip_through_their_canonical_bytes() -> None:
+    for request in (_claim(), _slash()):
+        assert decode_signing_request(request.canonical_bytes) == request
+    assert keccak(_claim().canonical_bytes) == _claim().claim_id
+    assert keccak(_slash().canonical_bytes) == _slash().slash_id
+
+
+def test_conflicting_payloads_share_a_slot_and_differ_in_digest() -> None:
+    assert _claim(1).signing_slot == _claim(2).signing_slot
+    assert _claim(1).claim_id != _claim(2).claim_id
+    assert _slash(1).signing_slot == _slash(2).signing_slot
+    assert _claim().signing_slot != _slash().signing_slot
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (b"", InvalidLengthError),
+        (b"\x00" * 31, InvalidLengthError),
+        (b"\x00" * 224, InvalidValueError),  # no domain tag
+        (_claim().canonical_bytes[:-1], InvalidLengthError),
+        (_claim().canonical_bytes + b"\x00" * 32, InvalidLengthError),
+        (_slash().canonical_bytes[:224], InvalidLengthError),
+        # an address word with a high byte set, a bool word of 2, a zero proportion
+        (_claim().canonical_bytes[:64] + b"\x01" + _claim().canonical_bytes[65:], InvalidValueError),
+        (_slash().canonical_bytes[:223] + b"\x02" + _slash().canonical_bytes[224:], InvalidValueError),
+        (_slash().canonical_bytes[:160] + b"\x00" * 32 + _slash().canonical_bytes[192:], InvalidValueError),
+    ],
+)
+def test_malformed_signing_requests_are_typed_refusals(data: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        decode_signing_request(data)
