@@ -58,13 +58,19 @@ def test_domains_are_keccak_of_their_tags() -> None:
 def test_claim_id_matches_hand_built_abi_encoding() -> None:
     claim = RewardClaim(CHAIN, AVS, 7, TOKEN, Amount(10**21), ROOT)
     expected = keccak(
-        word(REWARD_CLAIM_DOMAIN) + word(CHAIN) + word(AVS) + word(7) + word(TOKEN)
-        + word(10**21) + word(ROOT)
+        word(REWARD_CLAIM_DOMAIN)
+        + word(CHAIN)
+        + word(AVS)
+        + word(7)
+        + word(TOKEN)
+        + word(10**21)
+        + word(ROOT)
     )
     assert claim.claim_id == expected
-    assert reward_claim_id(
-        exocore_chain=CHAIN, avs=AVS, epoch=7, token=TOKEN, amount=10**21, tasks_root=ROOT
-    ) == expected
+    assert (
+        reward_claim_id(exocore_chain=CHAIN, avs=AVS, epoch=7, token=TOKEN, amount=10**21, tasks_root=ROOT)
+        == expected
+    )
 
 
 def test_claim_and_slash_ids_known_answers() -> None:
@@ -82,7 +88,12 @@ def test_claim_and_slash_ids_known_answers() -> None:
 def test_every_claim_field_changes_the_id(field: str, value: object) -> None:
     base = RewardClaim(CHAIN, AVS, 7, TOKEN, Amount(10**21), ROOT)
     fields = {
-        "exocore_chain": CHAIN, "avs": AVS, "epoch": 7, "token": TOKEN, "amount": 10**21, "tasks_root": ROOT,
+        "exocore_chain": CHAIN,
+        "avs": AVS,
+        "epoch": 7,
+        "token": TOKEN,
+        "amount": 10**21,
+        "tasks_root": ROOT,
     }
     fields[field] = value
     assert RewardClaim(**fields).claim_id != base.claim_id  # type: ignore[arg-type]
@@ -100,8 +111,14 @@ def test_claim_rejects_out_of_range_fields() -> None:
 def test_slash_id_matches_hand_built_abi_encoding() -> None:
     request = SlashRequest(CHAIN, AVS, 3, OPERATOR, 5 * 10**16, True, ROOT)
     expected = keccak(
-        word(SLASH_REQUEST_DOMAIN) + word(CHAIN) + word(AVS) + word(3) + word(OPERATOR)
-        + word(5 * 10**16) + word(1) + word(ROOT)
+        word(SLASH_REQUEST_DOMAIN)
+        + word(CHAIN)
+        + word(AVS)
+        + word(3)
+        + word(OPERATOR)
+        + word(5 * 10**16)
+        + word(1)
+        + word(ROOT)
     )
     assert request.slash_id == expected
     unfrozen = SlashRequest(CHAIN, AVS, 3, OPERATOR, 5 * 10**16, False, ROOT)
@@ -161,8 +178,14 @@ def test_equivocation_verify() -> None:
 
 @pytest.mark.parametrize(
     "text, decimals, value",
-    [("0", 8, 0), ("1", 8, 10**8), ("0.05", 18, 5 * 10**16), ("3000.12345678", 8, 300012345678),
-     ("1.50", 2, 150), ("007.5", 1, 75)],
+    [
+        ("0", 8, 0),
+        ("1", 8, 10**8),
+        ("0.05", 18, 5 * 10**16),
+        ("3000.12345678", 8, 300012345678),
+        ("1.50", 2, 150),
+        ("007.5", 1, 75),
+    ],
 )
 def test_parse_fixed(text: str, decimals: int, value: int) -> None:
     assert parse_fixed(text, decimals, "x") == value
@@ -192,11 +215,26 @@ def test_parse_proportion_bounds() -> None:
 
 
 def _claim(amount: int = 10**18) -> RewardClaim:
-    return RewardClaim(b"\x01" * 32, "0x" + "11" * 20, 5, "0x" + "22" * 20, amount, b"\x02" * 32)
+    return RewardClaim(
+        Hash32(b"\x01" * 32),
+        Address(b"\x11" * 20),
+        5,
+        Address(b"\x22" * 20),
+        Amount(amount),
+        Hash32(b"\x02" * 32),
+    )
 
 
 def _slash(proportion: int = 10**17) -> SlashRequest:
-    return SlashRequest(b"\x01" * 32, "0x" + "11" * 20, 5, "0x" + "33" * 20, proportion, True, b"\x00" * 32)
+    return SlashRequest(
+        Hash32(b"\x01" * 32),
+        Address(b"\x11" * 20),
+        5,
+        Address(b"\x33" * 20),
+        proportion,
+        True,
+        Hash32(b"\x00" * 32),
+    )
 
 
 def test_signing_requests_round_trip_through_their_canonical_bytes() -> None:
