@@ -236,6 +236,7 @@ def decode_signing_request(data: bytes) -> SigningRequest:
     if len(data) < 32:
         raise InvalidLengthError(f"a signing request is at least one 32-byte word, got {len(data)} bytes")
     domain = data[:32]
+    types: tuple[str, ...]
     if domain == REWARD_CLAIM_DOMAIN:
         types, kind = _CLAIM_TYPES, "reward claim"
     elif domain == SLASH_REQUEST_DOMAIN:
