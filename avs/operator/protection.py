@@ -38,11 +38,9 @@ from typing import Any, Final
 
 from sqlalchemy import (
     Column,
-    DateTime,
     Engine,
     Integer,
     MetaData,
-    Numeric,
     String,
     Table,
     Text,
@@ -55,6 +53,7 @@ from sqlalchemy.engine import Connection
 from avs.operator.errors import InterchangeError, ProtectionError
 from relayer.protocol.ids import ChainId
 from relayer.protocol.types import Hash32
+from storage.sqltypes import Uint256, UtcDateTime
 
 SCHEMA_VERSION: Final = "1"
 INTERCHANGE_FORMAT_VERSION: Final = "1"
@@ -81,8 +80,8 @@ signed_slot = Table(
     Column("digest", String(2 + 2 * HASH_BYTES), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("avs", String(2 + 2 * ADDRESS_BYTES), nullable=False),
-    Column("epoch", Numeric(20, 0), nullable=False),
-    Column("signed_at", DateTime(timezone=True), nullable=False),
+    Column("epoch", Uint256(), nullable=False),
+    Column("signed_at", UtcDateTime(), nullable=False),
     Column("origin", String(8), nullable=False),
 )
 
@@ -93,10 +92,10 @@ refusal = Table(
     Column("digest", String(2 + 2 * HASH_BYTES), nullable=False, index=True),
     Column("kind", String(16), nullable=False),
     Column("avs", String(2 + 2 * ADDRESS_BYTES), nullable=False),
-    Column("epoch", Numeric(20, 0), nullable=False),
+    Column("epoch", Uint256(), nullable=False),
     Column("reason", String(48), nullable=False),
     Column("detail", Text, nullable=False),
-    Column("refused_at", DateTime(timezone=True), nullable=False),
+    Column("refused_at", UtcDateTime(), nullable=False),
 )
 
 post_result = Table(
@@ -107,7 +106,7 @@ post_result = Table(
     Column("aggregator", String(256), nullable=False),
     Column("outcome", String(16), nullable=False),
     Column("code", String(48), nullable=True),
-    Column("posted_at", DateTime(timezone=True), nullable=False),
+    Column("posted_at", UtcDateTime(), nullable=False),
 )
 
 
@@ -205,11 +204,15 @@ class SlashingProtection:
     def _claim_chain(self) -> None:
         wanted = {"schema_version": SCHEMA_VERSION, "exocore_chain": _hex(self.exocore_chain)}
         with self.engine.begin() as conn:
-            rows = dict(conn.execute(select(protection_meta.c.key, protection_meta.c.value)).tuples().all())
+            rows = {
+                r.key: r.value for r in conn.execute(select(protection_meta.c.key, protection_meta.c.value))
+            }
             for key, value in wanted.items():
                 if key not in rows:
                     self._insert_ignore(conn, protection_meta, {"key": key, "value": value}, ["key"])
-            rows = dict(conn.execute(select(protection_meta.c.key, protection_meta.c.value)).tuples().all())
+            rows = {
+                r.key: r.value for r in conn.execute(select(protection_meta.c.key, protection_meta.c.value))
+            }
         if rows["schema_version"] != SCHEMA_VERSION:
             raise ProtectionError(
                 f"protection database schema version {rows['schema_version']!r}; this exorelay reads "
@@ -252,8 +255,9 @@ class SlashingProtection:
         }
 
     @staticmethod
-    def _insert_ignore(conn: Connection, table: Table, row: Mapping[str, Any], keys: list[str]) -> int:
-        """INSERT ... ON CONFLICT DO NOTHING; returns the rows inserted (0 or 1)."""
+    def _insert_ignore(conn: Connection, table: Table, row: Mapping[str, Any], keys: list[str]) -> bool:
+        """INSERT ... ON CONFLICT DO NOTHING; True if the row was inserted. Told by RETURNING, not
+        by the driver's rowcount (psycopg reports 1 for a conflict skipped by DO NOTHING)."""
         dialect = conn.dialect.name
         if dialect == "postgresql":
             statement: Any = (
@@ -263,7 +267,7 @@ class SlashingProtection:
             statement = sqlite.insert(table).values(**row).on_conflict_do_nothing(index_elements=keys)
         else:  # pragma: no cover - create_db_engine accepts only these two
             raise ProtectionError(f"unsupported database dialect {dialect!r}")
-        return int(conn.execute(statement).rowcount or 0)
+        return conn.execute(statement.returning(table.c[keys[0]])).first() is not None
 
     def signed_slots(self, pubkey: bytes | None = None) -> list[SlotRecord]:
         query = select(signed_slot).order_by(signed_slot.c.pubkey, signed_slot.c.slot)
