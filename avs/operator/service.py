@@ -222,6 +222,7 @@ class OperatorService:
             request = decode_signing_request(document.request)
         except ProtocolError as exc:
             return self._refuse_unreadable(document, str(exc))
+        self.metrics.requests_seen.labels(address_hex(request.avs)).inc()
         if keccak(document.request) != document.digest:
             return self._refuse_unreadable(document, "the document's digest is not keccak256 of its request")
         signer = self.signers.get(request.avs)
