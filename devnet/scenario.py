@@ -390,7 +390,10 @@ class ScenarioClient:
         keystore_dir: Path | None = None,
     ) -> ScenarioClient:
         """A client of the devnet a manifest describes; it signs transactions with the manifest's
-        ``relayer`` account when the devnet produces blocks by itself."""
+        ``relayer`` account when the devnet produces blocks by itself, and keeps operators' keys as
+        keystores in the manifest's ``operator_keys_dir`` (unless ``keystore_dir`` says otherwise)."""
+        if keystore_dir is None and exocore.get("operator_keys_dir"):
+            keystore_dir = Path(exocore["operator_keys_dir"])
         account = exocore.get("accounts", {}).get(SUBMITTER_ACCOUNT)
         key = bytes.fromhex(account["secret_key"]) if account and exocore.get("block_time_ms") else None
         return cls(
@@ -661,7 +664,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     manifest = json.loads(args.manifest.read_text())
     exocore, l1 = manifest["exocore"], manifest["l1"]
-    keystore_dir = args.manifest.parent / OPERATOR_KEYS_DIR
+    keystore_dir = Path(exocore.get("operator_keys_dir") or args.manifest.parent / OPERATOR_KEYS_DIR)
     with ScenarioClient.for_manifest(exocore, keystore_dir=keystore_dir) as client:
         report = run_scenario(
             client,
