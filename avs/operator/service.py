@@ -185,6 +185,7 @@ class OperatorService:
 
     def poll_once(self) -> PollReport:
         report = PollReport()
+        complete = True
         for aggregator in self.aggregators:
             for avs in self.signers:
                 if self.stop_requested.is_set():
@@ -192,6 +193,7 @@ class OperatorService:
                 try:
                     documents = list(aggregator.collecting(address_hex(avs)))
                 except ExorelayError as exc:
+                    complete = False
                     self.metrics.error(exc)
                     _log.warning("poll of %s failed: %s", aggregator.base_url, exc)
                     continue
@@ -199,8 +201,18 @@ class OperatorService:
                     if self.stop_requested.is_set():
                         return report
                     report.outcomes["0x" + document.digest.hex()] = self._guarded(document)
+        if complete:
+            self._forget_closed(report)
         self.metrics.last_poll.set(self._clock().timestamp())
         return report
+
+    def _forget_closed(self, report: PollReport) -> None:
+        """Drop the in-memory decisions of requests no aggregator lists as collecting any more
+        (submitted, expired): the process's memory stays bounded by the open requests. Safety does
+        not depend on it: the protection database holds every slot this key signed."""
+        open_digests = {bytes.fromhex(digest[2:]) for digest in report.outcomes}
+        self._decided &= open_digests
+        self._signatures = {d: s for d, s in self._signatures.items() if d in open_digests}
 
     def _guarded(self, document: RequestDocument) -> Outcome:
         try:

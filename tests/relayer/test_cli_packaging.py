@@ -33,7 +33,7 @@ from storage.migrate import head_revision
 REPO = Path(__file__).resolve().parents[2]
 FIRST_PARTY = frozenset({"relayer", "indexer", "storage", "devnet", "tests", "bench"})
 SIMULATOR_ROLES = ("devnet", "demo", "replay")
-PRODUCTION_ROLES = ("run", "api", "migrate", "record", "config", "health-check", "status")
+PRODUCTION_ROLES = ("run", "api", "migrate", "record", "config", "health-check", "status", "operator")
 
 
 def _normalize(name: str) -> str:

@@ -327,3 +327,109 @@ def test_the_service_signs_once_per_slot_and_posts_a_signature_that_verifies(
         == "0x" + served.keys[str(operator)].hex()
     )
     protection.engine.dispose()
+
+
+def service_for(
+    served: Served, tmp_path: Path, aggregators: list[AggregatorClient], grpc: ExocoreGrpcClient | None = None
+) -> OperatorService:
+    operator = served.members[0]
+    config = ExorelayConfig(
+        exocore=ExocoreConfig(chain_id=CHAIN_ID, grpc_endpoints=["127.0.0.1:1"]),
+        operator=OperatorConfig(account=str(operator)),
+    )
+    protection = SlashingProtection(
+        create_db_engine(f"sqlite:///{tmp_path / f'p-{len(list(tmp_path.iterdir()))}.sqlite'}"),
+        chain_id=CHAIN_ID,
+    )
+    return OperatorService(
+        config,
+        signers={as_address(served.avs): signer_of(served, operator)},
+        grpc=grpc or served.grpc,
+        protection=protection,
+        aggregators=aggregators,
+        clock=lambda: NOW,
+    )
+
+
+def listing(*documents: RequestDocument) -> dict[str, object]:
+    return {
+        "items": [
+            {
+                "digest": "0x" + d.digest.hex(),
+                "kind": d.kind,
+                "request": "0x" + d.request.hex(),
+                "evidence": None if d.evidence is None else "0x" + d.evidence.hex(),
+                "state": "collecting",
+                "expires_at": None if d.expires_at is None else d.expires_at.isoformat(),
+            }
+            for d in documents
+        ],
+        "next_cursor": None,
+    }
+
+
+def test_a_poll_posts_to_every_aggregator_retrying_5xx_and_recording_refusal_codes(
+    served: Served, tmp_path: Path
+) -> None:
+    good = claim(served, amount=Amount(3))
+    listed = [document(good)]
+    answers = {
+        "b": [Reply(503, {"error": {"code": "too_many_open_requests"}}), Reply(202, {"verdict": "duplicate"})]
+    }
+
+    def a(request: Recorded) -> Reply:
+        if request.method == "GET":
+            return Reply(200, listing(*listed))
+        return Reply(202, {"verdict": "accepted"})
+
+    def b(request: Recorded) -> Reply:
+        return Reply(200, listing()) if request.method == "GET" else answers["b"].pop(0)
+
+    def c(request: Recorded) -> Reply:
+        if request.method == "GET":
+            return Reply(200, listing())
+        return Reply(409, {"error": {"code": "conflicting_signature", "message": "m", "details": {}}})
+
+    with serve_http(a) as server_a, serve_http(b) as server_b, serve_http(c) as server_c:
+        policy = RetryPolicy(0.001, 0.001, 3)
+        clients = [AggregatorClient(s.url, policy, timeout_s=5.0) for s in (server_a, server_b, server_c)]
+        service = service_for(served, tmp_path, clients)
+        report = service.poll_once()
+        assert report.outcomes == {"0x" + good.claim_id.hex(): Outcome.SIGNED}
+        assert service.protection.posts(good.claim_id) == [
+            (server_a.url, "accepted", None),
+            (server_b.url, "duplicate", None),
+            (server_c.url, "refused", "conflicting_signature"),
+        ]
+        # The next poll posts nowhere again: every aggregator gave its final answer.
+        service.poll_once()
+        # The request leaves the listings (submitted), then an aggregator lists it again: it is
+        # decided again (the same digest in its slot: signed again) and still not re-posted.
+        listed.clear()
+        service.poll_once()
+        listed.append(document(good))
+        assert service.poll_once().outcomes == {"0x" + good.claim_id.hex(): Outcome.SIGNED}
+        for client in clients:
+            client.close()
+    assert [r.method for r in server_a.requests].count("POST") == 1
+    assert [r.method for r in server_b.requests].count("POST") == 2
+    assert [r.method for r in server_c.requests].count("POST") == 1
+    service.protection.engine.dispose()
+
+
+def test_an_exocore_outage_defers_and_refuses_nothing(served: Served, tmp_path: Path) -> None:
+    good = claim(served, amount=Amount(4))
+
+    def a(request: Recorded) -> Reply:
+        return Reply(200, listing(document(good)))
+
+    unreachable = ExocoreGrpcClient(["127.0.0.1:1"], chain_id=CHAIN_ID, timeout_s=2.0)
+    with serve_http(a) as server:
+        client = AggregatorClient(server.url, RetryPolicy(0.001, 0.001, 1), timeout_s=5.0)
+        service = service_for(served, tmp_path, [client], grpc=unreachable)
+        assert service.poll_once().outcomes == {"0x" + good.claim_id.hex(): Outcome.DEFERRED}
+        client.close()
+    unreachable.close()
+    assert service.protection.refusals() == [] and service.protection.signed_slots() == []
+    assert [r.method for r in server.requests] == ["GET"]
+    service.protection.engine.dispose()
