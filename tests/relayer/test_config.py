@@ -178,7 +178,8 @@ def test_operator_section_is_validated(tmp_path: Path) -> None:
     avs_a, token = "0x" + "AB" * 20, "0x" + "EE" * 20
     good.write_text(
         f'[operator]\naccount = "exo1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjnp7du"\n'
-        f'avs = [{{ address = "{avs_a}", keystore_path = "k.json", max_amount_per_epoch = {{ "{token}" = "{10**30}" }} }}]\n'
+        f'avs = [{{ address = "{avs_a}", keystore_path = "k.json",'
+        f' max_amount_per_epoch = {{ "{token}" = "{10**30}" }} }}]\n'
     )
     config = load_config(good)
     [entry] = config.operator.avs
