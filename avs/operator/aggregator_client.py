@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
@@ -95,13 +95,16 @@ class RequestDocument:
             raise ValueError("a request document is a JSON object")
         expires = doc.get("expires_at")
         evidence = doc.get("evidence")
+        expires_at = None if expires is None else datetime.fromisoformat(str(expires))
+        if expires_at is not None and expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=UTC)  # the contract's times are UTC
         return cls(
             digest=_hex_bytes(doc["digest"]),
             kind=str(doc.get("kind", "")),
             request=_hex_bytes(doc["request"]),
             evidence=None if evidence is None else _hex_bytes(evidence),
             state=str(doc.get("state", "")),
-            expires_at=None if expires is None else datetime.fromisoformat(str(expires)),
+            expires_at=expires_at,
         )
 
 

@@ -5,6 +5,7 @@ keeps the error shape's code; pages through ``GET /v1/requests``)."""
 from __future__ import annotations
 
 import socket
+from datetime import UTC, datetime
 
 import pytest
 
@@ -147,13 +148,15 @@ def test_collecting_pages_through_the_cursor_and_skips_malformed_documents() -> 
 
     def handler(request: Recorded) -> Reply:
         if "cursor=two" in request.path:
-            return Reply(200, {"items": [document(3)], "next_cursor": None})
+            return Reply(
+                200, {"items": [{**document(3), "expires_at": "2030-01-01T00:00:00"}], "next_cursor": None}
+            )
         return Reply(200, {"items": [document(1), {"digest": "nope"}, document(2)], "next_cursor": "two"})
 
     with serve_http(handler) as server:
         documents = list(client(server.url, []).collecting("0x" + "aa" * 20))
     assert [d.digest[0] for d in documents] == [1, 2, 3]
-    assert documents[0].expires_at is not None and documents[0].expires_at.year == 2030
+    assert documents[0].expires_at == documents[2].expires_at == datetime(2030, 1, 1, tzinfo=UTC)
     assert all(r.path.startswith("/v1/requests?state=collecting&avs=0x" + "aa" * 20) for r in server.requests)
 
 
