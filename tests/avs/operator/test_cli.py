@@ -130,7 +130,7 @@ def test_run_refuses_to_start_without_an_avs(runner: CliRunner, tmp_path: Path) 
 
 
 @pytest.fixture
-def served_world() -> Iterator[tuple[str, str, RewardClaim, bytes]]:
+def standard_served() -> Iterator[tuple[str, str, RewardClaim, bytes]]:
     """(gRPC target, AVS, a claim for the current epoch, operator 0's registered key)."""
     world, avs = standard_world()
     committee = world.committee(avs)
@@ -153,9 +153,9 @@ def served_world() -> Iterator[tuple[str, str, RewardClaim, bytes]]:
 
 
 def test_run_signs_what_it_is_served_and_stops_on_sigterm(
-    tmp_path: Path, served_world: tuple[str, str, RewardClaim, bytes]
+    tmp_path: Path, standard_served: tuple[str, str, RewardClaim, bytes]
 ) -> None:
-    target, avs, claim, registered_key = served_world
+    target, avs, claim, registered_key = standard_served
     files = operator_keystore(tmp_path / "keys", ACCOUNT, avs, sc.operator_bls_secret(SEED, 0, avs))
     document = {
         "digest": "0x" + claim.claim_id.hex(),
