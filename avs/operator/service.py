@@ -241,7 +241,7 @@ class OperatorService:
         context = CheckContext(
             self.exocore_chain,
             Signer(self.account, signer.key.pubkey_bytes if signer else b""),
-            {avs: self._policy(s) for avs, s in self.signers.items()},
+            {} if signer is None else {request.avs: self._policy(signer)},
         )
         facts = fetch_facts(self.grpc, request) if signer is not None else ChainFacts(avs_known=False)
         refusal = check_request(
