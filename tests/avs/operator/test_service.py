@@ -11,7 +11,7 @@ from pathlib import Path
 
 from avs.operator.aggregator_client import AggregatorClient, RequestDocument, RetryPolicy
 from avs.operator.protection import SlashingProtection
-from avs.operator.service import OperatorService, Outcome
+from avs.operator.service import AvsSigner, OperatorService, Outcome
 from relayer.config import ExocoreConfig, ExorelayConfig, OperatorConfig
 from relayer.exocore.grpc_client import ExocoreGrpcClient
 from relayer.protocol import bls
@@ -193,4 +193,21 @@ def test_an_exocore_outage_defers_and_refuses_nothing(served: Served, tmp_path: 
     unreachable.close()
     assert service.protection.refusals() == [] and service.protection.signed_slots() == []
     assert [r.method for r in server.requests] == ["GET"]
+    service.protection.engine.dispose()
+
+
+def test_the_tasks_roots_file_is_read_at_each_decision(served: Served, tmp_path: Path) -> None:
+    roots = tmp_path / "tasks-roots.json"
+    service = service_for(served, tmp_path, [])
+    avs = as_address(served.avs)
+    signer = service.signers[avs]
+    service.signers[avs] = AvsSigner(signer.policy, signer.key, roots)
+    root = Hash32(b"\x5a" * 32)
+    roots.write_text(json.dumps({}))
+    assert service.handle(document(claim(served, tasks_root=root, amount=Amount(6)))) is Outcome.REFUSED
+    roots.write_text(json.dumps({str(served.epoch): "0x" + root.hex()}))
+    assert service.handle(document(claim(served, tasks_root=root, amount=Amount(7)))) is Outcome.SIGNED
+    assert [reason for _, reason in service.protection.refusals()] == ["tasks_unknown"]
+    roots.write_text("{not json")
+    assert service._guarded(document(claim(served, tasks_root=root, amount=Amount(8)))) is Outcome.DEFERRED
     service.protection.engine.dispose()
