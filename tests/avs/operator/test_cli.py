@@ -37,6 +37,7 @@ ACCOUNT = str(sc.operator_account(SEED, 0))
 PASSWORD = "cli-password"
 PASSWORD_ENV = "EXORELAY_OPERATOR_KEYSTORE_PASSWORD"
 SECRET = bls.secret_key_from_seed(b"operator-cli".ljust(32, b"\0"))
+EXORELAY = [sys.executable, "-c", "from relayer.cli import app; app()"]
 RUN_DEADLINE_S = 60.0
 """How long the test waits for the operator process to post (it polls every 0.2 s)."""
 
@@ -123,10 +124,17 @@ def test_protection_export_then_import_and_a_conflicting_file_refused(
     target.engine.dispose()
 
 
-def test_run_refuses_to_start_without_an_avs(runner: CliRunner, tmp_path: Path) -> None:
+def test_run_refuses_to_start_without_an_avs(tmp_path: Path) -> None:
+    # A process of its own: `run` installs signal handlers and configures the root logger.
     config = config_file(tmp_path, db=f"sqlite:///{tmp_path / 'p.sqlite'}", avs_entries="[]")
-    result = runner.invoke(app, ["operator", "run", "-c", str(config)])
-    assert result.exit_code == 2 and "operator.avs lists no AVS" in result.output
+    result = subprocess.run(
+        [*EXORELAY, "operator", "run", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=RUN_DEADLINE_S,
+        check=False,
+    )
+    assert result.returncode == 2 and "operator.avs lists no AVS" in result.stderr
 
 
 @pytest.fixture
