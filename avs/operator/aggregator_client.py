@@ -133,7 +133,7 @@ class AggregatorClient:
         policy: RetryPolicy,
         *,
         timeout_s: float,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] = time.sleep,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")

@@ -160,6 +160,7 @@ class OperatorService:
         if not config.operator.aggregator_urls:
             raise ConfigError("operator.aggregator_urls is empty: nowhere to poll or post")
         operator = config.operator
+        stop = stop_requested or threading.Event()
         policy = RetryPolicy(
             operator.post_retry_base_s, operator.post_retry_max_s, operator.post_max_attempts
         )
@@ -175,10 +176,11 @@ class OperatorService:
                 create_db_engine(operator.protection_db_url), chain_id=config.exocore.chain_id
             ),
             aggregators=[
-                AggregatorClient(str(url), policy, timeout_s=operator.request_timeout_s)
+                # Backoff waits end early on SIGTERM: the loop then stops between requests.
+                AggregatorClient(str(url), policy, timeout_s=operator.request_timeout_s, sleep=stop.wait)
                 for url in operator.aggregator_urls
             ],
-            stop_requested=stop_requested,
+            stop_requested=stop,
         )
 
     # ------------------------------------------------------------------ one poll
