@@ -202,7 +202,9 @@ class OperatorService:
                 for document in documents:
                     if self.stop_requested.is_set():
                         return report
-                    report.outcomes["0x" + document.digest.hex()] = self._guarded(document)
+                    outcome = self._guarded(document)
+                    # Listed by several aggregators: the first decision is the one reported.
+                    report.outcomes.setdefault("0x" + document.digest.hex(), outcome)
         if complete:
             self._forget_closed(report)
         self.metrics.last_poll.set(self._clock().timestamp())
