@@ -82,3 +82,13 @@ def test_the_opted_in_key_is_the_keystores(world: World, tmp_path: Path) -> None
         registered[str(accounts[0])]
         == bls.public_key_of(sc.operator_bls_secret(SCENARIO_SEED, 0, avs)).compressed
     )
+
+
+def test_a_client_of_a_manifest_keeps_keys_where_the_manifest_says(tmp_path: Path) -> None:
+    exocore = {"grpc_target": "127.0.0.1:1", "chain_id": CHAIN_ID, "operator_keys_dir": str(tmp_path / "k")}
+    with sc.ScenarioClient.for_manifest(exocore) as client:
+        assert client.keystore_dir == tmp_path / "k"
+    with sc.ScenarioClient.for_manifest(exocore, keystore_dir=tmp_path / "other") as client:
+        assert client.keystore_dir == tmp_path / "other"
+    with sc.ScenarioClient.for_manifest({"grpc_target": "127.0.0.1:1", "chain_id": CHAIN_ID}) as client:
+        assert client.keystore_dir is None
