@@ -40,6 +40,7 @@ from devnet.manifest import (
     STATUS_STOPPED,
     write_manifest,
 )
+from devnet.operator_keys import OPERATOR_KEYS_DIR
 from devnet.runtime import ExocoreDevnet
 from devnet.stack import deploy_for_devnet, endpoints, hex0x
 from relayer.errors import ConfigError
@@ -166,6 +167,8 @@ class Daemon:
     ) -> dict[str, Any]:
         described = endpoints(genesis, deployment, devnet, anvil, self.args.block_time_ms)
         described["exocore"]["data_file"] = str(self.data_file)
+        # Operators' per-AVS keys, as EIP-2335 keystores, written by the scenario client at opt-in.
+        described["exocore"]["operator_keys_dir"] = str(self.home / OPERATOR_KEYS_DIR)
         described["l1"]["state_file"] = str(self.anvil_state)
         return described
 

@@ -39,6 +39,7 @@ from cosmpy.protos.cosmos.tx.v1beta1 import service_pb2 as cosmos_tx_service
 from cosmpy.protos.cosmos.tx.v1beta1 import service_pb2_grpc as cosmos_tx_grpc
 from eth_utils.crypto import keccak
 
+from devnet.operator_keys import OPERATOR_KEYS_DIR, operator_keystore
 from relayer.errors import ProtocolError
 from relayer.exocore.proto.avs.v1 import query_pb2 as avs_query
 from relayer.exocore.proto.avs.v1 import query_pb2_grpc as avs_grpc
@@ -351,8 +352,12 @@ class ScenarioClient:
         *,
         seed: str = DEFAULT_SCENARIO_SEED,
         submitter_key: bytes | None = None,
+        keystore_dir: Path | None = None,
     ) -> None:
         self.chain_id = chain_id
+        # With a directory, each operator's per-AVS key lives in an EIP-2335 keystore there
+        # (devnet.operator_keys): one it brought is used, else the seed's dev key is written there.
+        self.keystore_dir = keystore_dir
         self.seed = seed
         self.channel = grpc.insecure_channel(target)
         self.submitter = (
@@ -377,12 +382,27 @@ class ScenarioClient:
         self.close()
 
     @classmethod
-    def for_manifest(cls, exocore: Mapping[str, Any], *, seed: str = DEFAULT_SCENARIO_SEED) -> ScenarioClient:
+    def for_manifest(
+        cls,
+        exocore: Mapping[str, Any],
+        *,
+        seed: str = DEFAULT_SCENARIO_SEED,
+        keystore_dir: Path | None = None,
+    ) -> ScenarioClient:
         """A client of the devnet a manifest describes; it signs transactions with the manifest's
-        ``relayer`` account when the devnet produces blocks by itself."""
+        ``relayer`` account when the devnet produces blocks by itself, and keeps operators' keys as
+        keystores in the manifest's ``operator_keys_dir`` (unless ``keystore_dir`` says otherwise)."""
+        if keystore_dir is None and exocore.get("operator_keys_dir"):
+            keystore_dir = Path(exocore["operator_keys_dir"])
         account = exocore.get("accounts", {}).get(SUBMITTER_ACCOUNT)
         key = bytes.fromhex(account["secret_key"]) if account and exocore.get("block_time_ms") else None
-        return cls(exocore["grpc_target"], exocore["chain_id"], seed=seed, submitter_key=key)
+        return cls(
+            exocore["grpc_target"],
+            exocore["chain_id"],
+            seed=seed,
+            submitter_key=key,
+            keystore_dir=keystore_dir,
+        )
 
     def send(self, method: str, message: Any) -> Any:
         if self.submitter is not None and method in SIGNED_TX_METHODS:
@@ -471,6 +491,9 @@ class ScenarioClient:
 
     def opt_in(self, index: int, avs_hex: str) -> None:
         secret = operator_bls_secret(self.seed, index, avs_hex)
+        if self.keystore_dir is not None:
+            account = str(operator_account(self.seed, index))
+            secret = operator_keystore(self.keystore_dir, account, avs_hex, secret).secret
         self.secrets[bls.public_key_of(secret).compressed] = secret
         self.send("OptIn", opt_in_msg(self.chain_id, operator_account(self.seed, index), avs_hex, secret))
 
@@ -641,7 +664,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     manifest = json.loads(args.manifest.read_text())
     exocore, l1 = manifest["exocore"], manifest["l1"]
-    with ScenarioClient.for_manifest(exocore) as client:
+    keystore_dir = Path(exocore.get("operator_keys_dir") or args.manifest.parent / OPERATOR_KEYS_DIR)
+    with ScenarioClient.for_manifest(exocore, keystore_dir=keystore_dir) as client:
         report = run_scenario(
             client,
             operators=args.operators,

@@ -41,6 +41,7 @@ from devnet.l1_deploy import (
     deploy_l1,
     send_transaction,
 )
+from devnet.operator_keys import OPERATOR_KEYS_DIR
 from devnet.runtime import ExocoreDevnet
 from relayer.l1.artifacts import ContractName
 from relayer.protocol import bls
@@ -252,6 +253,7 @@ class DevnetStack:
             raise
         block_time_ms = int((self.exocore_block_time_s or 0) * 1000)
         self.manifest = {"seed": self.seed, **endpoints(genesis, deployment, devnet, anvil, block_time_ms)}
+        self.manifest["exocore"]["operator_keys_dir"] = str(self.home / OPERATOR_KEYS_DIR)
         return self
 
     def stop(self) -> None:

@@ -192,6 +192,90 @@ class LoggingConfig(_Section):
     format: Literal["json", "text"] = "json"
 
 
+# `exorelay operator`: one per committee member, next to its node.
+# A signature an aggregator has not received within ~2 polls still lands well inside a request's life.
+DEFAULT_OPERATOR_POLL_INTERVAL_S = 2.0
+# First retry of a failed post after 0.5 s, doubling up to 10 s: an aggregator restart (seconds)
+# is ridden out within one poll's attempts, a long outage falls back to the next poll.
+DEFAULT_OPERATOR_POST_RETRY_BASE_S = 0.5
+DEFAULT_OPERATOR_POST_RETRY_MAX_S = 10.0
+DEFAULT_OPERATOR_POST_MAX_ATTEMPTS = 5
+DEFAULT_OPERATOR_METRICS_PORT = 9482
+DEFAULT_OPERATOR_PROTECTION_DB_URL = "sqlite:///.exorelay/operator-protection.db"
+
+
+def _hex_address(value: str) -> str:
+    body = value[2:] if value.startswith(("0x", "0X")) else ""
+    if len(body) != 40 or any(c not in "0123456789abcdefABCDEF" for c in body):
+        raise ValueError(f"{value!r} is not a 0x-prefixed 20-byte hex address")
+    return "0x" + body.lower()
+
+
+class OperatorAvsConfig(_Section):
+    """One AVS the operator signs for: its key and the local policy its claims must meet."""
+
+    address: str
+    keystore_path: Path
+    keystore_password_file: Path | None = None
+    # Allowed reward tokens -> the most one epoch's claim may pay, base units as a decimal string
+    # (TOML integers stop at 2^63; amounts go to 2^128).
+    max_amount_per_epoch: dict[str, str] = Field(default_factory=dict)
+    tasks_roots_file: Path | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _avs_address(cls, value: str) -> str:
+        return _hex_address(value)
+
+    @field_validator("max_amount_per_epoch")
+    @classmethod
+    def _amounts(cls, value: dict[str, str]) -> dict[str, str]:
+        checked: dict[str, str] = {}
+        for token, amount in value.items():
+            if not (isinstance(amount, str) and amount.isdigit() and int(amount) < 2**256):
+                raise ValueError(f"amount for {token} must be a decimal string of base units")
+            checked[_hex_address(token)] = str(int(amount))
+        return checked
+
+
+class OperatorConfig(_Section):
+    account: str | None = None
+    aggregator_urls: list[HttpUrl] = Field(default_factory=list)
+    avs: list[OperatorAvsConfig] = Field(default_factory=list)
+    keystore_password_env: str = "EXORELAY_OPERATOR_KEYSTORE_PASSWORD"  # noqa: S105 (a variable name)
+    protection_db_url: str = DEFAULT_OPERATOR_PROTECTION_DB_URL
+    poll_interval_s: float = Field(default=DEFAULT_OPERATOR_POLL_INTERVAL_S, gt=0)
+    request_timeout_s: float = Field(default=DEFAULT_RPC_TIMEOUT_S, gt=0)
+    post_retry_base_s: float = Field(default=DEFAULT_OPERATOR_POST_RETRY_BASE_S, gt=0)
+    post_retry_max_s: float = Field(default=DEFAULT_OPERATOR_POST_RETRY_MAX_S, gt=0)
+    post_max_attempts: int = Field(default=DEFAULT_OPERATOR_POST_MAX_ATTEMPTS, ge=1)
+    metrics_port: int = Field(default=DEFAULT_OPERATOR_METRICS_PORT, ge=0, le=65535)
+
+    @field_validator("account")
+    @classmethod
+    def _bech32(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith(("exo1", "im1")) and value == value.lower()):
+            raise ValueError("must be the operator's bech32 account, exo1... or im1...")
+        return value
+
+    @field_validator("protection_db_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0]
+        if not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):
+            raise ValueError("only sqlite:/// and postgresql:// URLs are supported")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_avs(self) -> OperatorConfig:
+        addresses = [entry.address for entry in self.avs]
+        if len(set(addresses)) != len(addresses):
+            raise ValueError("an AVS is listed twice in operator.avs")
+        if self.post_retry_max_s < self.post_retry_base_s:
+            raise ValueError("post_retry_max_s must be >= post_retry_base_s")
+        return self
+
+
 class ExorelayConfig(BaseModel):
     """The whole configuration. Sections mirror the TOML tables. Constructing it reads no
     environment: :func:`check_config` / :func:`load_config` apply the ``EXORELAY_*`` overrides."""
@@ -204,11 +288,17 @@ class ExorelayConfig(BaseModel):
     api: ApiConfig = Field(default_factory=ApiConfig)
     relayer: RelayerConfig = Field(default_factory=RelayerConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    operator: OperatorConfig = Field(default_factory=OperatorConfig)
 
     @model_validator(mode="after")
     def _ports_distinct(self) -> ExorelayConfig:
         if self.api.port == self.relayer.metrics_port:
             raise ValueError("api.port and relayer.metrics_port must differ")
+        if self.operator.metrics_port and self.operator.metrics_port in (
+            self.api.port,
+            self.relayer.metrics_port,
+        ):
+            raise ValueError("operator.metrics_port must differ from api.port and relayer.metrics_port")
         return self
 
 

@@ -64,6 +64,8 @@ def test_up_status_down_and_resume(home: Path) -> None:
         "weth",
     }
     assert len(manifest["dev_accounts"]) == 10
+    # Where the scenario client keeps operators' per-AVS keystores (what `exorelay operator` unlocks).
+    assert manifest["exocore"]["operator_keys_dir"] == str(home.resolve() / "operator-keys")
     daemon, anvil = manifest["pids"]["daemon"], manifest["pids"]["anvil"]
     assert process_alive(daemon, DAEMON_MARKER) and process_alive(anvil, ANVIL_MARKER)
     gateway_code = httpx.post(

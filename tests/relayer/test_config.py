@@ -153,3 +153,37 @@ def test_operations_doc_lists_every_key() -> None:
     table = (ROOT / "docs" / "operations.md").read_text()
     documented = set(re.findall(r"^\| `(\w+\.\w+)` \|", table, flags=re.M))
     assert documented == _all_key_paths()
+
+
+def test_operator_section_is_validated(tmp_path: Path) -> None:
+    bad = tmp_path / "operator.toml"
+    bad.write_text(
+        "[operator]\n"
+        'account = "0x1234"\n'
+        "metrics_port = 9480\n"
+        'avs = [{ address = "0xab", keystore_path = "k.json" },'
+        ' { address = "0x'
+        + "cd" * 20
+        + '", keystore_path = "k.json", max_amount_per_epoch = { "0x'
+        + "ee" * 20
+        + '" = "1e21" } }]\n'
+    )
+    report = check_config(bad)
+    assert {p.path for p in report.errors} == {
+        "operator.account",
+        "operator.avs.0.address",
+        "operator.avs.1.max_amount_per_epoch",
+    }
+    good = tmp_path / "good.toml"
+    avs_a, token = "0x" + "AB" * 20, "0x" + "EE" * 20
+    good.write_text(
+        f'[operator]\naccount = "exo1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjnp7du"\n'
+        f'avs = [{{ address = "{avs_a}", keystore_path = "k.json",'
+        f' max_amount_per_epoch = {{ "{token}" = "{10**30}" }} }}]\n'
+    )
+    config = load_config(good)
+    [entry] = config.operator.avs
+    assert entry.address == avs_a.lower() and entry.max_amount_per_epoch == {token.lower(): str(10**30)}
+    clash = tmp_path / "clash.toml"
+    clash.write_text("[operator]\nmetrics_port = 9480\n")
+    assert [p.path for p in check_config(clash).errors] == ["<root>"]
