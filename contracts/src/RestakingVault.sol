@@ -27,7 +27,7 @@ interface IPausable {
 ///   `SlashShortfall`, never a revert, so a later packet is never blocked); (b) to stakers, by a
 ///   WITHDRAWAL_APPROVAL root the gateway verified: each leaf paid once (bitmap), by a relayer's batch
 ///   or the staker's own claim, in any order.
-/// - `custody[token]` is what this vault holds as principal of `token`: credited deposits minus
+/// - `totalPrincipal[token]` is what this vault holds as principal of `token`: credited deposits minus
 ///   slashed and paid amounts. A payout never takes more than it.
 /// - A SLASH packet's freeze marks the operator frozen here; `delegate` to an operator frozen for any
 ///   AVS reverts `OperatorIsFrozen` (Exocore's delegations to a frozen operator are refused as well).
@@ -49,7 +49,7 @@ contract RestakingVault is ReentrancyGuardTransient {
 
     /// @notice Number the next delegation or withdrawal request gets (starts at 1).
     uint64 public nextRequestId = 1;
-    mapping(address token => uint256) public custody;
+    mapping(address token => uint256) public totalPrincipal;
     mapping(address operator => mapping(address avs => bool)) public frozen;
     /// @notice Frozen for at least one AVS: no new delegation.
     mapping(address operator => bool) public operatorFrozen;
@@ -120,7 +120,7 @@ contract RestakingVault is ReentrancyGuardTransient {
         IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
         credited = IERC20(token).balanceOf(address(this)) - before;
         if (credited == 0) revert ZeroAmount();
-        custody[token] += credited;
+        totalPrincipal[token] += credited;
         requestId = nextRequestId++;
         emit Delegated(requestId, msg.sender, operator, token, credited);
     }
@@ -155,10 +155,10 @@ contract RestakingVault is ReentrancyGuardTransient {
         for (uint256 i = 0; i < tokens.length; ++i) {
             address token = tokens[i];
             uint256 requested = amounts[i];
-            uint256 held = custody[token];
+            uint256 held = totalPrincipal[token];
             uint256 moved = requested > held ? held : requested;
             unchecked {
-                custody[token] = held - moved;
+                totalPrincipal[token] = held - moved;
             }
             if (moved != 0) IERC20(token).safeTransfer(SLASHING_SINK, moved);
             emit Slashed(token, moved, SLASHING_SINK);
@@ -273,10 +273,10 @@ contract RestakingVault is ReentrancyGuardTransient {
         uint256 total = approval_.total;
         if (paid > total) revert ExceedsTotal(paid, total);
         approval_.paid = uint128(paid);
-        uint256 held = custody[token];
+        uint256 held = totalPrincipal[token];
         if (amount > held) revert InsufficientCustody(token, amount, held);
         unchecked {
-            custody[token] = held - amount;
+            totalPrincipal[token] = held - amount;
         }
     }
 

@@ -16,6 +16,7 @@ from devnet.chain.model import WithdrawalApprovalRecord
 from devnet.chain.params import DEVNET_LZ_CHAIN_ID
 from devnet.chain.state import ChainRuleError
 from devnet.l1_follower import VaultEvent, stake_msg
+from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.protocol.packets import SlashPayload, WithdrawalApprovalPayload
 from relayer.protocol.types import Address, Amount, Hash32, as_address
 from tests.support.custody import (
@@ -30,7 +31,7 @@ from tests.support.custody import (
     payout_approvals,
     relay,
 )
-from tests.support.l1_contracts import System, deliver, events_of, reverts
+from tests.support.l1_contracts import System, deliver, events_of, leaf_abi, reverts, transact
 
 HALF = 5 * 10**17
 TENTH = 10**17
@@ -43,7 +44,7 @@ def custody(system: System) -> Iterator[CustodyWorld]:
 
 def relay_approvals(cw: CustodyWorld, nonces: list[int]) -> list[tuple[bytes, WithdrawalApprovalRecord]]:
     """Deliver Exocore's WITHDRAWAL_APPROVAL packets: (L1 approval id, Exocore's record) each."""
-    out = []
+    out: list[tuple[bytes, WithdrawalApprovalRecord]] = []
     for nonce in nonces:
         payload = exocore_payload(cw.world, nonce)
         assert isinstance(payload, WithdrawalApprovalPayload)
@@ -52,6 +53,10 @@ def relay_approvals(cw: CustodyWorld, nonces: list[int]) -> list[tuple[bytes, Wi
         assert event["args"]["root"] == payload.merkle_root
         out.append((packet.distribution_id, cw.world.state.withdrawal_approvals[nonce]))
     return out
+
+
+def held(system: System, token: str) -> int:
+    return int(system.restaking_vault.functions.totalPrincipal(token).call())
 
 
 def approval_nonces(cw: CustodyWorld) -> list[int]:
@@ -89,14 +94,14 @@ def test_slash_lands_on_the_slashed_stake_innocent_paid_in_full(custody: Custody
     assert cw.follow() == 2
     sink = system.deployment.slashing_sink
     sink_before = {t: balance(system, t, sink) for t in (weth, reward)}
-    custody_before = {t: system.restaking_vault.functions.custody(t).call() for t in (weth, reward)}
+    custody_before = {t: system.restaking_vault.functions.totalPrincipal(t).call() for t in (weth, reward)}
     slashed: dict[str, int] = {weth: 0, reward: 0}
     for avs, proportion, freeze in ((alpha, HALF, True), (beta, TENTH, False)):
         payload = exocore_payload(world, cw.slash(avs, 0, proportion, freeze=freeze))
         assert isinstance(payload, SlashPayload)
         relay(system, payload)
-        for token, amount in zip(payload.tokens, payload.amounts, strict=True):
-            slashed[Web3.to_checksum_address(token)] += amount
+        for slashed_token, amount in zip(payload.tokens, payload.amounts, strict=True):
+            slashed[Web3.to_checksum_address(slashed_token)] += amount
     # Exocore's numbers: alpha takes half of every delegation of X (both assets), beta a tenth of
     # what is left in WETH; floors per delegation.
     late_weth = 30 * ETHER + 7
@@ -106,9 +111,7 @@ def test_slash_lands_on_the_slashed_stake_innocent_paid_in_full(custody: Custody
     assert slashed == {weth: (100 * ETHER - a_weth) + (late_weth - late_after), reward: 50 * ETHER}
     for token in (weth, reward):
         assert balance(system, token, sink) - sink_before[token] == slashed[token]
-        assert (
-            system.restaking_vault.functions.custody(token).call() == custody_before[token] - slashed[token]
-        )
+        assert held(system, token) == custody_before[token] - slashed[token]
     # The freeze has an effect on L1: no new delegation to X.
     assert system.gateway.functions.frozen(x, Web3.to_checksum_address(alpha)).call() is True
     with reverts("OperatorIsFrozen"):
@@ -139,11 +142,10 @@ def test_slash_lands_on_the_slashed_stake_innocent_paid_in_full(custody: Custody
     }
     # Custody = Exocore stake: everything deposited is slashed or paid out, to the wei.
     for token in (weth, reward):
-        assert system.restaking_vault.functions.custody(token).call() == custody_before[token] - slashed[
-            token
-        ] - sum(paid[(token, who)] for who in (a, b, late))
+        out = sum(paid[(token, who)] for who in (a, b, late))
+        assert held(system, token) == custody_before[token] - slashed[token] - out
         # Every staker is out: custody of this deployment holds nothing more.
-        assert system.restaking_vault.functions.custody(token).call() == 0
+        assert system.restaking_vault.functions.totalPrincipal(token).call() == 0
 
 
 def test_staker_cannot_withdraw_without_an_approval(custody: CustodyWorld) -> None:
@@ -155,7 +157,7 @@ def test_staker_cannot_withdraw_without_an_approval(custody: CustodyWorld) -> No
     (event,) = events_of(system.restaking_vault.events.WithdrawalRequested, receipt)
     assert (event["args"]["staker"], event["args"]["amount"]) == (staker, 10 * ETHER)
     assert balance(system, weth, staker) == 0
-    names = {entry["name"] for entry in system.restaking_vault.abi if entry.get("type") == "function"}
+    names = {str(entry["name"]) for entry in load_artifact(ContractName.RESTAKING_VAULT).entries("function")}
     # No entry point pays a staker on their word alone: only payout/claim against a verified root.
     assert not names & {"withdraw", "withdrawTo", "unstake"}
     with reverts("UnknownApproval"):
@@ -192,10 +194,10 @@ def test_approval_leaf_is_paid_once_and_a_front_run_claim_is_skipped(custody: Cu
     with reverts("LeafAlreadyPaid"):
         claim_approval(system, approval_id, tree, 0, sender=system.accounts[9])
     # A second batch pays nothing more (every leaf skipped).
-    before = system.restaking_vault.functions.custody(weth).call()
+    before = system.restaking_vault.functions.totalPrincipal(weth).call()
     receipt = payout_approvals(system, approval_id, tree, range(4))
     assert events_of(system.restaking_vault.events.WithdrawalPaid, receipt) == []
-    assert system.restaking_vault.functions.custody(weth).call() == before
+    assert system.restaking_vault.functions.totalPrincipal(weth).call() == before
     forged = approval_tree(
         WithdrawalApprovalRecord(
             0,
@@ -219,7 +221,7 @@ def test_slash_beyond_custody_moves_what_is_there_and_the_next_packet_lands(cust
     weth = system.deployment.weth
     staker, operator = system.accounts[5], custody.operator_l1(0)
     l1_delegate(system, staker, operator, weth, 3 * ETHER)
-    held = system.restaking_vault.functions.custody(weth).call()
+    held = system.restaking_vault.functions.totalPrincipal(weth).call()
     sink = system.deployment.slashing_sink
     sink_before = balance(system, weth, sink)
     payload = SlashPayload(
@@ -238,7 +240,7 @@ def test_slash_beyond_custody_moves_what_is_there_and_the_next_packet_lands(cust
         held,
     )
     assert balance(system, weth, sink) - sink_before == held
-    assert system.restaking_vault.functions.custody(weth).call() == 0
+    assert system.restaking_vault.functions.totalPrincipal(weth).call() == 0
     (frozen,) = events_of(system.restaking_vault.events.OperatorFrozen, receipt)
     assert frozen["args"]["operator"] == operator
     # The bridge is not stalled: the next packet (another slash) lands.
@@ -284,3 +286,31 @@ def test_delegation_exocore_refuses_is_refunded_by_an_approval(custody: CustodyW
     )
     with pytest.raises(ChainRuleError, match="was applied at height"):
         cw.world.node.submit(stake_msg(replay, DEVNET_LZ_CHAIN_ID))
+
+
+def test_vault_surface_and_pause(custody: CustodyWorld) -> None:
+    """Stakers only move tokens in; principal moves out by gateway packets or proven approvals, and
+    the gateway's pause stops approval payouts too."""
+    cw, system = custody, custody.system
+    mutating = {
+        str(entry["name"])
+        for entry in load_artifact(ContractName.RESTAKING_VAULT).entries("function")
+        if entry["stateMutability"] not in ("view", "pure")
+    }
+    assert mutating == {"delegate", "requestWithdrawal", "slash", "registerApprovals", "payout", "claim"}
+    weth, staker = system.deployment.weth, system.accounts[5]
+    l1_delegate(system, staker, cw.operator_l1(1), weth, ETHER)
+    l1_request_withdrawal(system, staker, cw.operator_l1(1), weth, ETHER)
+    cw.follow()
+    for _ in range(3):
+        cw.world.next_epoch()
+    ((approval_id, record),) = relay_approvals(cw, approval_nonces(cw))
+    tree = approval_tree(record)
+    transact(system, system.gateway.functions.pause(), sender=system.deployment.guardian)
+    with reverts("GatewayPaused"):
+        system.restaking_vault.functions.claim(
+            approval_id, leaf_abi(tree.leaf(0)), list(tree.proof(0))
+        ).call()
+    transact(system, system.gateway.functions.unpause(), sender=system.deployment.owner)
+    claim_approval(system, approval_id, tree, 0, sender=staker)
+    assert balance(system, weth, staker) == ETHER
