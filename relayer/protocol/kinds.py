@@ -22,7 +22,6 @@ class TxPurpose(StrEnum):
     SLASH = "slash"
     PAYOUT = "payout"
     WITHDRAWAL_APPROVAL = "withdrawal_approval"
-    WITHDRAWAL_PAYOUT = "withdrawal_payout"
     OTHER = "other"
 
 
