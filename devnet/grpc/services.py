@@ -225,7 +225,8 @@ class FeeDistributionQueryService(_QueryServicer, fee_grpc.QueryServicer):
         self, request: fee_query.QueryDistributionLeavesRequest, context: Any
     ) -> fee_query.QueryDistributionLeavesResponse:
         def run() -> fee_query.QueryDistributionLeavesResponse:
-            if self._queries.distribution(int(request.nonce)) is None:
+            nonce = int(request.nonce)
+            if self._queries.distribution(nonce) is None and not self._queries.has_withdrawal_approval(nonce):
                 raise NotFoundError(f"distribution {request.nonce} not found")
             leaves = self._queries.distribution_leaves(request.nonce)
             page, pagination = paginate(_IndexKeyed(leaves), _page_of(request))

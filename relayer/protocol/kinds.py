@@ -21,7 +21,7 @@ class TxPurpose(StrEnum):
     DISTRIBUTION = "distribution"
     SLASH = "slash"
     PAYOUT = "payout"
-    WITHDRAWAL_APPROVAL = "withdrawal_approval"
+    WITHDRAWAL_APPROVAL = "withdrawal"
     OTHER = "other"
 
 
