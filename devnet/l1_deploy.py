@@ -13,8 +13,9 @@ RestakingVault (custody short of the amount moves what it holds and emits ``Slas
 ``restaked_principal=DEVNET_RESTAKED_PRINCIPAL`` has the deployer delegate WETH (wrapped from its ETH)
 and the reward token (minted under a minter role it grants itself and renounces) to
 ``DEVNET_RESERVE_OPERATOR`` in the vault after the gateway is deployed, so the devnet's SLASH
-packets move what Exocore computed. Stake that is L1 custody end to end enters through
-``RestakingVault.delegate`` and :mod:`devnet.l1_follower`.
+packets move what Exocore computed. The devnet's follower (:mod:`devnet.l1_follower`) starts after
+this delegation, so Exocore never sees it; stake that is L1 custody end to end enters through
+``RestakingVault.delegate`` after deployment.
 """
 
 from __future__ import annotations

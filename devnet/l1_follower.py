@@ -14,13 +14,19 @@ amount, net of any transfer fee).
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from eth_typing import ChecksumAddress
 from web3 import Web3
+from web3.exceptions import Web3Exception
 
+from devnet.chain.params import DEVNET_LZ_CHAIN_ID
+from devnet.grpc.errors import RequestRejectedError
+from relayer.errors import ExorelayError
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.protocol.ids import OperatorAddress, asset_id
@@ -31,6 +37,14 @@ OPERATOR_PREFIX: Final = "exo"
 
 MAX_BLOCK_RANGE: Final = 5_000
 """Blocks per ``eth_getLogs`` call: far below common provider caps (10k), few calls on a devnet."""
+
+DEVNET_CONFIRMATIONS: Final = 1
+"""L1 blocks on top before the devnet applies a block's custody events: anvil does not reorganise,
+one block keeps the rule visible without slowing the scenario."""
+POLL_INTERVAL_S: Final = 0.5
+"""How often the background follower reads the vault: about an L1 block on a devnet."""
+
+_log = logging.getLogger(__name__)
 
 StakeMsg = tx.MsgDelegate | tx.MsgUndelegate
 
@@ -118,3 +132,59 @@ class VaultFollower:
                     )
                 )
         return events
+
+
+class FollowerThread:
+    """Runs :meth:`VaultFollower.poll` every ``POLL_INTERVAL_S`` until stopped. A message Exocore
+    refuses (a request id already applied, a withdrawal larger than the stake) is logged and skipped:
+    it moves no stake, and the next events still apply. An L1 read that fails is retried next poll."""
+
+    def __init__(self, follower: VaultFollower, interval_s: float = POLL_INTERVAL_S) -> None:
+        self._follower = follower
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="l1-follower", daemon=True)
+
+    def start(self) -> FollowerThread:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10 * self._interval_s)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            try:
+                self._follower.poll()
+            except (ExorelayError, Web3Exception, OSError, ValueError) as exc:
+                _log.warning("L1 follower: %s (retrying)", exc)
+
+
+def tolerant(submit: Callable[[StakeMsg], object]) -> Callable[[StakeMsg], object]:
+    """``submit`` that logs and skips a message Exocore refuses instead of raising."""
+
+    def run(msg: StakeMsg) -> object:
+        try:
+            return submit(msg)
+        except RequestRejectedError as exc:
+            _log.info("L1 request %d not applied: %s", msg.l1_request_id, exc)
+            return None
+
+    return run
+
+
+def follow_devnet_vault(
+    rpc_url: str, vault: str, *, from_block: int, submit: Callable[[StakeMsg], object]
+) -> FollowerThread:
+    """The devnet's follower of the vault at ``vault`` on the L1 at ``rpc_url``, started."""
+    w3 = Web3(Web3.HTTPProvider(rpc_url))
+    follower = VaultFollower(
+        w3,
+        Web3.to_checksum_address(vault),
+        lz_chain_id=DEVNET_LZ_CHAIN_ID,
+        from_block=from_block,
+        confirmations=DEVNET_CONFIRMATIONS,
+        submit=tolerant(submit),
+    )
+    return FollowerThread(follower).start()

@@ -55,8 +55,6 @@ def approval_batches(
             for i, (staker, amount) in enumerate(zip(ordered, amounts, strict=True))
         )
         batches.append(
-            ApprovalBatch(
-                token, tuple(ordered), amounts, tuple(tuple(stakers[s][1]) for s in ordered), tree
-            )
+            ApprovalBatch(token, tuple(ordered), amounts, tuple(tuple(stakers[s][1]) for s in ordered), tree)
         )
     return tuple(batches)

@@ -175,8 +175,7 @@ class AvsQueryService(_QueryServicer, avs_grpc.QueryServicer):
             keyed = [
                 (position_key(position), claim)
                 for position, claim in enumerate(self._queries.reward_claims())
-                if (not avs_filter or claim.avs_address == avs_filter)
-                and request.status in (0, claim.status)
+                if (not avs_filter or claim.avs_address == avs_filter) and request.status in (0, claim.status)
             ]
             page, pagination = paginate(keyed, _page_of(request))
             return avs_query.QueryRewardClaimsResponse(claims=page, pagination=pagination)
