@@ -138,6 +138,9 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
         bool freeze,
         uint64 nonce
     );
+    event WithdrawalApprovalSubmitted(
+        bytes32 indexed approvalId, address indexed token, uint64 epoch, uint256 total, bytes32 root, uint64 nonce
+    );
     event GuardianChanged(address indexed previousGuardian, address indexed newGuardian);
 
     // ------------------------------------------------------------------ errors
@@ -285,7 +288,9 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
         _authorise(valsetNonce, KIND_WITHDRAWAL_APPROVAL, nonce, payload, att);
         (uint64 epoch, address token, uint256 total, uint32 leafCount, bytes32 root) =
             abi.decode(payload, (uint64, address, uint256, uint32, bytes32));
-        RESTAKING_VAULT.registerApprovals(keccak256(abi.encode(EXOCORE_CHAIN, nonce)), token, epoch, total, leafCount, root);
+        bytes32 approvalId = keccak256(abi.encode(EXOCORE_CHAIN, nonce));
+        RESTAKING_VAULT.registerApprovals(approvalId, token, epoch, total, leafCount, root);
+        emit WithdrawalApprovalSubmitted(approvalId, token, epoch, total, root, nonce);
     }
 
     // ------------------------------------------------------------------ payouts

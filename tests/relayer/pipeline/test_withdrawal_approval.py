@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 from eth_account import Account
+from sqlalchemy import select
 from web3 import Web3
 from web3.types import TxParams, Wei
 
@@ -18,6 +19,7 @@ from relayer.protocol.kinds import PacketKind
 from relayer.protocol.packets import distribution_id
 from relayer.protocol.types import Hash32, as_address
 from storage.job_tables import JobStage
+from storage.models import packet_table
 from tests.support.relayer_harness import RelayerHarness, jobs, run_standard_scenario
 
 STAKER_ACCOUNT_INDEX = 3
@@ -94,3 +96,12 @@ def test_a_matured_l1_withdrawal_is_approved_relayed_and_claimed(harness: Relaye
     receipt = w3.eth.wait_for_transaction_receipt(claim.transact(TxParams({"from": staker.address})))
     assert receipt["status"] == 1
     assert weth.functions.balanceOf(staker.address).call() == 2 * ETHER
+    # The indexer follows the packet to L1 (the gateway's WithdrawalApprovalSubmitted) and finality.
+
+    def packet_state() -> str:
+        with h.engine.begin() as conn:
+            return str(
+                conn.execute(select(packet_table.c.state).where(packet_table.c.nonce == nonce)).scalar_one()
+            )
+
+    h.cycle_until(lambda: packet_state() == "finalized", timeout_s=60)
