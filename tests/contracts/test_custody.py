@@ -51,6 +51,11 @@ def relay_approvals(cw: CustodyWorld, nonces: list[int]) -> list[tuple[bytes, Wi
         packet, receipt = relay(cw.system, payload)
         (event,) = events_of(cw.system.restaking_vault.events.ApprovalsRegistered, receipt)
         assert event["args"]["root"] == payload.merkle_root
+        (submitted,) = events_of(cw.system.gateway.events.WithdrawalApprovalSubmitted, receipt)
+        assert (submitted["args"]["approvalId"], submitted["args"]["nonce"]) == (
+            packet.distribution_id,
+            packet.nonce,
+        )
         out.append((packet.distribution_id, cw.world.state.withdrawal_approvals[nonce]))
     return out
 
