@@ -97,7 +97,7 @@ def test_matured_withdrawals_are_approved_per_token_one_leaf_per_staker_after_th
     assert {r.token: list(zip(r.stakers, r.amounts, strict=True)) for r in approvals} == expected
     for record in approvals:
         packet = world.node.packet(record.nonce)
-        assert packet is not None and packet.kind == PacketKind.WITHDRAWAL_APPROVAL
+        assert packet is not None and int(packet.kind) == PacketKind.WITHDRAWAL_APPROVAL.value
         payload = decode_payload(packet.kind, packet.payload)
         assert isinstance(payload, WithdrawalApprovalPayload)
         tree = DistributionTree.build(
