@@ -5,7 +5,7 @@ Upstream, deposits, delegations and withdrawal requests reach Exocore over its o
 ``Delegated`` and ``WithdrawalRequested`` events from blocks at least ``confirmations`` deep and
 submits one ``MsgDelegate`` / ``MsgUndelegate`` per event, carrying the event's request id. The chain
 applies each request id once (a resubmission after a restart is refused), so the follower needs no
-durable cursor: it starts from the deployment block and re-reads.
+durable cursor: it starts from the first block after the deployment and re-reads.
 
 Invariants: events are submitted in L1 order (block, log index); a block is read only once it has
 ``confirmations`` blocks on top; the amount Exocore credits is what the vault credited (the event's
