@@ -5,7 +5,10 @@ operation with its targets and reference points:
 
 - a 100-validator packet verified for <= 250k gas (re-sending every key in calldata ≈ 480k;
   Celestia Blobstream's ECDSA 30-of-100 check ≈ 329k);
-- payout <= 35k gas per leaf at batch 100 (mint to fresh addresses).
+- payout <= 35k gas per leaf at batch 100 (mint to fresh addresses);
+- custody: a SLASH of an operator with 1,000 stakers next to one with a single staker (the packet
+  moves an amount per token; per-staker bookkeeping is Exocore's, so the ratio must stay ~1), and a
+  WITHDRAWAL_APPROVAL batch per leaf next to the reward VAULT payout per leaf of the same run.
 
 Where the previous gateway's figure is known (measured by this script before the gateway kept every
 valset's range, skipped paid leaves in a batch and checked key subgroups with one G1MSM; recorded in
@@ -34,19 +37,24 @@ from web3.contract.contract import ContractFunction
 from web3.types import TxParams, Wei
 
 from devnet.anvil import AnvilConfig, AnvilNode
+from devnet.chain.model import Asset, Operator
+from devnet.chain.slashing import slash_stake
 from devnet.l1_deploy import GenesisValset, L1Deployment, contract_at, deploy_l1
 from relayer.l1.artifacts import ContractName
 from relayer.protocol.bls import CURVE_ORDER, SecretKey, pop_prove, sign
+from relayer.protocol.ids import asset_id
 from relayer.protocol.merkle import DistributionLeaf, DistributionTree
 from relayer.protocol.packets import (
     FundingMode,
     Packet,
     Payload,
     RewardDistributionPayload,
+    SlashPayload,
     ValsetUpdatePayload,
+    WithdrawalApprovalPayload,
 )
 from relayer.protocol.quorum import SignerBitmap
-from relayer.protocol.types import Amount, Hash32, Power, as_address
+from relayer.protocol.types import Address, Amount, Hash32, Power, as_address
 
 EXOCORE_CHAIN: Final = Hash32(keccak(b"exocorebench_1"))
 VALSET_SIZES: Final = (4, 50, 100)
@@ -67,6 +75,12 @@ BEFORE_PACKET_GAS: Final = {
 """(verify tx, submitDistribution, updateValset) of the previous gateway at 100 validators, Prague."""
 BEFORE_PAYOUT_GAS_PER_LEAF: Final = {("MINT", 100): 31_135, ("VAULT", 100): 31_763}
 """Per-leaf gas of the previous gateway's payout at batch 100 (fresh recipients), Prague."""
+CUSTODY_STAKERS: Final = (1, 1_000)
+"""Stakers of the slashed operator on Exocore's ledger (the L1 slash must not grow with them)."""
+CUSTODY_SLASH_PROPORTION: Final = 5 * 10**16
+"""5 %, the devnet AVSs' default slash proportion (18 decimals)."""
+CUSTODY_BATCH: Final = 100
+LZ_CHAIN_ID: Final = 31337
 G1MSM: Final = "0x000000000000000000000000000000000000000c"
 G1ADD_GAS: Final = 375
 """EIP-2537's fixed G1ADD price. Not measurable as a lone transaction: 256 bytes of calldata put it
@@ -262,6 +276,8 @@ class PaidBatches:
     """Leaf indices in tree order (the relayer's batching order)."""
     cursor: int
     """Leaves of ``by_position`` paid so far."""
+    distribution_gas: int
+    """Gas of the ``submitDistribution`` transaction."""
     gas: dict[int, tuple[int, int]]
     """batch size -> (proof nodes, tx gas)."""
 
@@ -282,7 +298,7 @@ def pay_batches(
         vault = contract_at(bench.w3, ContractName.REWARD_VAULT, deployment.reward_vault)
         bench.gas(vault.functions.depositETH(bench.avs), value=tree.total)
     packet = bench.packet(deployment, signers, nonce, distribution_payload(tree, token, funding, bench.avs))
-    bench.gas(
+    distribution_gas = bench.gas(
         gateway.functions.submitDistribution(
             packet.valset_nonce, packet.nonce, packet.payload_bytes, signers.attest(packet.digest, range(4))
         )
@@ -299,7 +315,7 @@ def pay_batches(
         leaves = [(leaf.index, to_checksum_address(leaf.staker), leaf.amount) for leaf in multi.leaves]
         call = gateway.functions.payout(dist, leaves, list(multi.proof), list(multi.proof_flags))
         gas[batch] = (len(multi.proof), bench.gas(call))
-    return PaidBatches(dist, tree, by_position, cursor, gas)
+    return PaidBatches(dist, tree, by_position, cursor, distribution_gas, gas)
 
 
 def batch_payout_gas_per_leaf(funding: FundingMode, batch: int) -> int:
@@ -426,6 +442,128 @@ def bench_subgroup_check(bench: Bench) -> None:
     )
 
 
+def exocore_slash(deployment: L1Deployment, stakers: int, seed: int) -> SlashPayload:
+    """The SLASH payload Exocore's ledger (the devnet's :func:`slash_stake`) computes for an operator
+    with ``stakers`` delegators in WETH and the reward token."""
+    rng = random.Random(seed)
+    tokens = (as_address(deployment.weth), as_address(deployment.reward_token))
+    assets = {
+        asset_id(t, LZ_CHAIN_ID): Asset(asset_id(t, LZ_CHAIN_ID), t, LZ_CHAIN_ID, 18, 10**8) for t in tokens
+    }
+    operator_address = Address(rng.randbytes(20))
+    operator = Operator("exo1bench", operator_address, operator_address, 0, 1)
+    for asset in assets:
+        operator.pools[asset] = {
+            Address(rng.randbytes(20)): rng.randrange(10**17, 10**19) for _ in range(stakers)
+        }
+    outcome = slash_stake(operator, list(assets), assets, CUSTODY_SLASH_PROPORTION, [])
+    slashed_tokens, amounts = outcome.token_amounts()
+    return SlashPayload(
+        slash_id=Hash32(keccak(seed.to_bytes(8, "big"))),
+        operator=operator_address,
+        avs=as_address(rng.randbytes(20)),
+        tokens=slashed_tokens,
+        amounts=tuple(Amount(a) for a in amounts),
+        freeze=True,
+    )
+
+
+def fund_custody(bench: Bench, deployment: L1Deployment, weth_wei: int, reward_units: int) -> None:
+    """Put principal in the RestakingVault (one delegation per token: L1 keeps no per-staker record)."""
+    vault = contract_at(bench.w3, ContractName.RESTAKING_VAULT, deployment.restaking_vault)
+    weth = contract_at(bench.w3, ContractName.WRAPPED_ETHER, deployment.weth)
+    token = contract_at(bench.w3, ContractName.REWARD_TOKEN, deployment.reward_token)
+    bench.gas(token.functions.grantRole(keccak(b"MINTER_ROLE"), bench.sender))
+    bench.gas(token.functions.mint(bench.sender, reward_units))
+    bench.gas(weth.functions.deposit(), value=weth_wei)
+    for contract, amount in ((weth, weth_wei), (token, reward_units)):
+        bench.gas(contract.functions.approve(deployment.restaking_vault, amount))
+        bench.gas(vault.functions.delegate(bench.avs, contract.address, amount))
+
+
+def bench_custody(bench: Bench) -> None:
+    signers = Signers.generate(4, nonce=1, seed=7)
+    deployment, gateway = bench.deploy(signers)
+    vault = contract_at(bench.w3, ContractName.RESTAKING_VAULT, deployment.restaking_vault)
+    tree = fresh_tree(TREE_LEAVES, seed=11)
+    # A first slash warms what every later one finds non-zero (the sink's balances), so neither
+    # measured slash pays a one-off cold write the other does not.
+    warm_up = exocore_slash(deployment, 1, seed=0)
+    slashes = {n: exocore_slash(deployment, n, seed=n) for n in CUSTODY_STAKERS}
+    fund_custody(
+        bench,
+        deployment,
+        tree.total + sum(p.amounts[0] for p in (warm_up, *slashes.values())),
+        sum(p.amounts[1] for p in (warm_up, *slashes.values())),
+    )
+    nonce = 200
+    slash_gas: dict[int, int] = {}
+    for stakers, payload in ((0, warm_up), *slashes.items()):
+        packet = bench.packet(deployment, signers, nonce, payload)
+        nonce += 1
+        att = signers.attest(packet.digest, range(4))
+        slash_gas[stakers] = bench.gas(
+            gateway.functions.executeSlash(packet.valset_nonce, packet.nonce, packet.payload_bytes, att)
+        )
+    approval = WithdrawalApprovalPayload(
+        epoch=1,
+        token=as_address(deployment.weth),
+        total=tree.total,
+        leaf_count=len(tree),
+        merkle_root=tree.root,
+    )
+    packet = bench.packet(deployment, signers, nonce, approval)
+    nonce += 1
+    att = signers.attest(packet.digest, range(4))
+    approval_packet_gas = bench.gas(
+        gateway.functions.submitWithdrawalApproval(
+            packet.valset_nonce, packet.nonce, packet.payload_bytes, att
+        )
+    )
+    by_position = sorted(range(len(tree)), key=tree.tree_position, reverse=True)
+    multi = tree.multiproof(by_position[:CUSTODY_BATCH])
+    leaves = [(leaf.index, to_checksum_address(leaf.staker), leaf.amount) for leaf in multi.leaves]
+    approval_batch_gas = bench.gas(
+        vault.functions.payout(packet.distribution_id, leaves, list(multi.proof), list(multi.proof_flags))
+    )
+    # Same-run anchor: a reward VAULT distribution of the same size paid in the same batch sizes.
+    paid = pay_batches(bench, deployment, gateway, signers, FundingMode.VAULT, nonce)
+    reward_per_leaf = paid.gas[CUSTODY_BATCH][1] // CUSTODY_BATCH
+    approval_per_leaf = approval_batch_gas // CUSTODY_BATCH
+    one, many = slash_gas[CUSTODY_STAKERS[0]], slash_gas[CUSTODY_STAKERS[-1]]
+    table(
+        "Custody (gas): SLASH with 2 tokens; WITHDRAWAL_APPROVAL of "
+        f"{TREE_LEAVES} leaves paid in a batch of {CUSTODY_BATCH} (fresh recipients)",
+        ("figure", "gas", "same-run anchor", "anchor gas", "ratio", "goal"),
+        [
+            (
+                f"executeSlash, {CUSTODY_STAKERS[-1]:,} stakers",
+                f"{many:,}",
+                f"executeSlash, {CUSTODY_STAKERS[0]} staker",
+                f"{one:,}",
+                f"{many / one:.3f}",
+                "~1 (not O(stakers))",
+            ),
+            (
+                "submitWithdrawalApproval",
+                f"{approval_packet_gas:,}",
+                "submitDistribution (VAULT)",
+                f"{paid.distribution_gas:,}",
+                f"{approval_packet_gas / paid.distribution_gas:.3f}",
+                "~1",
+            ),
+            (
+                f"approval payout per leaf, batch {CUSTODY_BATCH}",
+                f"{approval_per_leaf:,}",
+                f"reward VAULT payout per leaf, batch {CUSTODY_BATCH}",
+                f"{reward_per_leaf:,}",
+                f"{approval_per_leaf / reward_per_leaf:.3f}",
+                "<= 1.1",
+            ),
+        ],
+    )
+
+
 def main() -> None:
     started = time.monotonic()
     for hardfork in ("prague", "osaka"):
@@ -437,6 +575,7 @@ def main() -> None:
             if hardfork == "prague":
                 bench_subgroup_check(bench)
                 bench_payouts(bench)
+                bench_custody(bench)
     print(f"\n({time.monotonic() - started:.0f} s)")
 
 

@@ -333,7 +333,7 @@ def bench_latency(
                     result.failures.append(timing)
                     note(timing)
                     if kind == "slash":
-                        kinds.remove("slash")  # e.g. SlashExceedsBalance: claims only from here on
+                        kinds.remove("slash")  # e.g. the operator is frozen: claims only from here on
                     continue
                 result.packets.append(timing)
         subscription.close()

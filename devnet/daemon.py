@@ -32,6 +32,7 @@ from devnet.anvil import AnvilConfig, AnvilNode
 from devnet.chain.params import DEFAULT_CHAIN_ID, Genesis
 from devnet.chain.persistence import open_chain, read_genesis
 from devnet.defaults import DEFAULT_BLOCK_TIME_MS, DEFAULT_EPOCH_BLOCKS, DEFAULT_SEED, DEFAULT_VALIDATORS
+from devnet.l1_follower import FollowerThread, follow_devnet_vault
 from devnet.manifest import (
     MANIFEST_VERSION,
     STATUS_FAILED,
@@ -63,6 +64,7 @@ class Daemon:
         self.anvil_state = self.home / "l1" / "anvil-state.json"
         self.anvil: AnvilNode | None = None
         self.devnet: ExocoreDevnet | None = None
+        self.follower: FollowerThread | None = None
         self.stop_requested = threading.Event()
         self.manifest: dict[str, Any] = {
             "version": MANIFEST_VERSION,
@@ -156,6 +158,14 @@ class Daemon:
         )
         self.devnet = devnet
         devnet.start()
+        # L1 custody events become Exocore stake; a resumed devnet re-reads from the first block
+        # after the deployment and Exocore refuses the request ids it already applied.
+        self.follower = follow_devnet_vault(
+            anvil.rpc_url,
+            deployment["restaking_vault"],
+            from_block=int(deployment.get("follow_from_block", deployment["block_number"])),
+            submit=devnet.node.submit,
+        )
         self._wait_ready(devnet, anvil)
         self._save(STATUS_READY, **self._endpoints(genesis, deployment, devnet, anvil))
         _log.info("devnet ready: exocore %s, l1 %s", devnet.rpc_url, anvil.rpc_url)
@@ -173,6 +183,9 @@ class Daemon:
         return described
 
     def shutdown(self) -> None:
+        if self.follower is not None:
+            self.follower.stop()
+            self.follower = None
         if self.devnet is not None:
             self.devnet.stop()
             self.devnet.store.close()

@@ -7,12 +7,15 @@ predicted from the deployer's nonce (CREATE), so the deployer must send nothing 
     WETH (n) → RewardVault(gateway, weth) (n+1) → RestakingVault(gateway, sink) (n+2)
     → RewardToken(admin, minter=gateway) (n+3) → ExocoreGateway(..., genesis valset) (n+4)
 
-Restaked principal (devnet): Exocore's stake is only bookkeeping on the devnet (``MsgDelegate`` moves
-no L1 tokens), but a SLASH packet moves real tokens out of the RestakingVault and reverts
-``SlashExceedsBalance`` when the vault holds less. ``restaked_principal=DEVNET_RESTAKED_PRINCIPAL``
-has the deployer deposit WETH (wrapped from its ETH) and the reward token (minted under a minter
-role it grants itself and renounces) into the vault after the gateway is deployed, so the devnet's
-SLASH packets execute.
+Restaked principal (devnet): the standard scenario still delegates with devnet-only ``MsgDelegate``
+transactions (no L1 custody behind them), while a SLASH packet moves real tokens out of the
+RestakingVault (custody short of the amount moves what it holds and emits ``SlashShortfall``).
+``restaked_principal=DEVNET_RESTAKED_PRINCIPAL`` has the deployer delegate WETH (wrapped from its ETH)
+and the reward token (minted under a minter role it grants itself and renounces) to
+``DEVNET_RESERVE_OPERATOR`` in the vault after the gateway is deployed, so the devnet's SLASH
+packets move what Exocore computed. The devnet's follower (:mod:`devnet.l1_follower`) starts after
+this delegation, so Exocore never sees it; stake that is L1 custody end to end enters through
+``RestakingVault.delegate`` after deployment.
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ it is wrapped from real ETH and leaves 9,000 of anvil's 10,000 dev ETH for gas a
 DEVNET_RESTAKED_REWARD_TOKEN_UNITS: Final = 10**9 * ETHER
 """Reward-token principal (the scenario's second restaked asset); minted, so it costs nothing and is
 sized past any stake the devnet tools delegate (100k stakers x 7 tokens)."""
+
+DEVNET_RESERVE_OPERATOR: Final = to_checksum_address("0x00000000000000000000000000000000000e5e7e")
+"""The operator the deploy-time principal is delegated to in the vault (no devnet operator has it)."""
 
 REWARD_TOKEN_NAME: Final = "Exocore Reward"  # noqa: S105 - a token name, not a secret
 REWARD_TOKEN_SYMBOL: Final = "EXOR"  # noqa: S105 - a token symbol, not a secret
@@ -303,5 +309,9 @@ def deposit_restaked_principal(
         send_transaction(
             w3, account, erc20.functions.approve(vault.address, amount).build_transaction(sender)
         )
-        send_transaction(w3, account, vault.functions.deposit(address, amount).build_transaction(sender))
+        send_transaction(
+            w3,
+            account,
+            vault.functions.delegate(DEVNET_RESERVE_OPERATOR, address, amount).build_transaction(sender),
+        )
     return tuple(deposited)

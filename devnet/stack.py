@@ -42,6 +42,7 @@ from devnet.l1_deploy import (
     send_transaction,
 )
 from devnet.operator_keys import OPERATOR_KEYS_DIR
+from devnet.l1_follower import FollowerThread, follow_devnet_vault
 from devnet.runtime import ExocoreDevnet
 from relayer.l1.artifacts import ContractName
 from relayer.protocol import bls
@@ -114,6 +115,10 @@ def deploy_for_devnet(
             restaked_principal=DEVNET_RESTAKED_PRINCIPAL,
         )
     )
+    # The follower starts after the deploy-time principal: it stands for the scenario's devnet-only
+    # stakes (which have no L1 custody of their own), so Exocore must not refund it as a delegation
+    # to an operator it does not know.
+    deployment["follow_from_block"] = w3.eth.block_number + 1
     genesis = Genesis(
         chain_id=chain_id,
         seed=seed,
@@ -230,6 +235,7 @@ class DevnetStack:
         self.seed = seed
         self.anvil: AnvilNode | None = None
         self.devnet: ExocoreDevnet | None = None
+        self.follower: FollowerThread | None = None
         self.manifest: dict[str, Any] = {}
 
     def start(self) -> Self:
@@ -254,9 +260,19 @@ class DevnetStack:
         block_time_ms = int((self.exocore_block_time_s or 0) * 1000)
         self.manifest = {"seed": self.seed, **endpoints(genesis, deployment, devnet, anvil, block_time_ms)}
         self.manifest["exocore"]["operator_keys_dir"] = str(self.home / OPERATOR_KEYS_DIR)
+        # L1 custody events become Exocore stake (the devnet's stand-in for upstream's inbound path).
+        self.follower = follow_devnet_vault(
+            anvil.rpc_url,
+            deployment["restaking_vault"],
+            from_block=int(deployment["follow_from_block"]),
+            submit=devnet.node.submit,
+        )
         return self
 
     def stop(self) -> None:
+        if self.follower is not None:
+            self.follower.stop()
+            self.follower = None
         if self.devnet is not None:
             self.devnet.stop()
             self.devnet.store.close()

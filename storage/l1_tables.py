@@ -80,7 +80,8 @@ class TxIntent(IndexerModel, table=True):
     __table_args__ = (
         CheckConstraint(f"state IN ({_states(IntentState)})", name="state"),
         CheckConstraint(
-            "purpose IN ('valset_update', 'distribution', 'slash', 'payout', 'other')", name="purpose"
+            "purpose IN ('valset_update', 'distribution', 'slash', 'withdrawal', 'payout', 'other')",
+            name="purpose",
         ),
         Index(None, "state", "id"),
         Index(None, "sender", "tx_nonce"),

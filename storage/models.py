@@ -329,7 +329,7 @@ class RelayPacket(IndexerModel, table=True):
     __tablename__ = "relay_packet"
     __table_args__ = (
         _state_check(PACKET),
-        CheckConstraint("kind IN (1, 2, 3)", name="kind"),
+        CheckConstraint("kind IN (1, 2, 3, 4)", name="kind"),
         Index(None, "kind", "id"),
         Index(None, "state", "id"),
         Index(None, "subject_id"),
@@ -407,7 +407,8 @@ class L1Transaction(IndexerModel, table=True):
         _state_check(L1_TX),
         _origin_check(),
         CheckConstraint(
-            "purpose IN ('valset_update', 'distribution', 'slash', 'payout', 'other')", name="purpose"
+            "purpose IN ('valset_update', 'distribution', 'slash', 'withdrawal', 'payout', 'other')",
+            name="purpose",
         ),
         Index(None, "state", "id"),
         Index(None, "purpose", "id"),

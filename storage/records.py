@@ -630,6 +630,27 @@ class SlashExecutedLog:
 
 
 @dataclass(frozen=True, slots=True)
+class WithdrawalApprovalSubmittedLog:
+    """The gateway handed a WITHDRAWAL_APPROVAL root to the restaking vault (packet ``nonce``)."""
+
+    approval_id: str
+    token: str
+    epoch: int
+    total: int
+    root: str
+    nonce: int
+    position: L1Position
+
+    def __post_init__(self) -> None:
+        _set(self, "approval_id", hash_hex(self.approval_id))
+        _set(self, "token", address_hex(self.token))
+        bigint(self.epoch, "epoch")
+        _set(self, "total", uint256(self.total, "approval total"))
+        _set(self, "root", hash_hex(self.root))
+        bigint(self.nonce, "nonce")
+
+
+@dataclass(frozen=True, slots=True)
 class ValsetUpdatedLog:
     valset_nonce: int
     commitment: str
@@ -671,5 +692,10 @@ class TokenTransferLog:
 
 
 L1Log: TypeAlias = (
-    DistributionSubmittedLog | RewardPaidLog | SlashExecutedLog | ValsetUpdatedLog | TokenTransferLog
+    DistributionSubmittedLog
+    | RewardPaidLog
+    | SlashExecutedLog
+    | ValsetUpdatedLog
+    | TokenTransferLog
+    | WithdrawalApprovalSubmittedLog
 )

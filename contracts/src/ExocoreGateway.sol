@@ -43,6 +43,7 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
     uint8 public constant KIND_VALSET_UPDATE = 1;
     uint8 public constant KIND_REWARD_DISTRIBUTION = 2;
     uint8 public constant KIND_SLASH = 3;
+    uint8 public constant KIND_WITHDRAWAL_APPROVAL = 4;
 
     uint8 public constant FUNDING_MINT = 1;
     uint8 public constant FUNDING_VAULT = 2;
@@ -113,7 +114,6 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
     mapping(bytes32 distributionId => Distribution) private _distributions;
     /// @dev Paid leaf indices per distribution, one bit each.
     mapping(bytes32 distributionId => mapping(uint256 word => uint256 bits)) private _paidLeaves;
-    mapping(address operator => mapping(address avs => bool)) public frozen;
 
     // ------------------------------------------------------------------ events
 
@@ -137,6 +137,9 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
         uint256[] amounts,
         bool freeze,
         uint64 nonce
+    );
+    event WithdrawalApprovalSubmitted(
+        bytes32 indexed approvalId, address indexed token, uint64 epoch, uint256 total, bytes32 root, uint64 nonce
     );
     event GuardianChanged(address indexed previousGuardian, address indexed newGuardian);
 
@@ -253,7 +256,8 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
         emit DistributionSubmitted(distributionId, claimId, avs, epoch, token, total, root, nonce);
     }
 
-    /// @notice Move slashed amounts from the restaking vault to the slashing sink; record the freeze.
+    /// @notice Hand a verified SLASH to the restaking vault: it moves each token's amount (or what
+    /// custody holds, emitting the shortfall) to the slashing sink and records the freeze.
     function executeSlash(uint64 valsetNonce, uint64 nonce, bytes calldata payload, Attestation calldata att)
         external
         whenNotPaused
@@ -269,11 +273,24 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
             bool freeze
         ) = abi.decode(payload, (bytes32, address, address, address[], uint256[], bool));
         if (tokens.length != amounts.length) revert SlashLengthMismatch(tokens.length, amounts.length);
-        if (freeze) frozen[operator][avs] = true;
-        for (uint256 i = 0; i < tokens.length; ++i) {
-            RESTAKING_VAULT.slash(tokens[i], amounts[i]);
-        }
+        RESTAKING_VAULT.slash(operator, avs, tokens, amounts, freeze);
         emit SlashExecuted(slashId, operator, avs, tokens, amounts, freeze, nonce);
+    }
+
+    /// @notice Hand a verified WITHDRAWAL_APPROVAL root to the restaking vault, which pays its leaves
+    /// (id: keccak256(abi.encode(exocoreChain, nonce)), as a distribution's).
+    function submitWithdrawalApproval(
+        uint64 valsetNonce,
+        uint64 nonce,
+        bytes calldata payload,
+        Attestation calldata att
+    ) external whenNotPaused {
+        _authorise(valsetNonce, KIND_WITHDRAWAL_APPROVAL, nonce, payload, att);
+        (uint64 epoch, address token, uint256 total, uint32 leafCount, bytes32 root) =
+            abi.decode(payload, (uint64, address, uint256, uint32, bytes32));
+        bytes32 approvalId = keccak256(abi.encode(EXOCORE_CHAIN, nonce));
+        RESTAKING_VAULT.registerApprovals(approvalId, token, epoch, total, leafCount, root);
+        emit WithdrawalApprovalSubmitted(approvalId, token, epoch, total, root, nonce);
     }
 
     // ------------------------------------------------------------------ payouts
@@ -466,6 +483,12 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
             mstore(dst, and(hi, MASK_128))
             mstore(add(dst, 0x40), and(lo, MASK_128))
         }
+    }
+
+    /// @notice Whether a SLASH froze `operator` for `avs` (recorded by the restaking vault, where it
+    /// refuses new delegations to the operator).
+    function frozen(address operator, address avs) external view returns (bool) {
+        return RESTAKING_VAULT.frozen(operator, avs);
     }
 
     function nonceUsed(uint64 nonce) external view returns (bool) {

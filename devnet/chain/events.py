@@ -43,6 +43,8 @@ RELAY_PACKET_CREATED: Final = "relay_packet_created"
 VALSET_UPDATED: Final = "valset_updated"
 VALIDATOR_POWER_SET: Final = "validator_power_set"
 FAULT_KNOBS_SET: Final = "fault_knobs_set"
+L1_DELEGATION_REFUNDED: Final = "l1_delegation_refunded"
+WITHDRAWAL_APPROVED: Final = "withdrawal_approved"
 
 MODULE: Final = "devnet"
 

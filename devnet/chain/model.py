@@ -142,6 +142,10 @@ class Undelegation:
     amount: int
     completion_epoch: int
     submitted_height: int
+    l1_request_id: int = 0
+    """The L1 RestakingVault request behind it (0: devnet-only). A record with an L1 request is paid
+    by a WITHDRAWAL_APPROVAL when it matures; one with an empty ``operator`` is a refund of an L1
+    delegation Exocore refused (no operator's stake, so no slash reaches it)."""
 
 
 @dataclass(slots=True)
@@ -183,6 +187,28 @@ class DistributionRecord:
     amounts: list[int]
     kinds: list[int]
     operators: list[str]
+
+    @property
+    def leaf_count(self) -> int:
+        return len(self.stakers)
+
+
+@dataclass(slots=True)
+class WithdrawalApprovalRecord:
+    """A WITHDRAWAL_APPROVAL batch: the matured L1 withdrawals of one token in one epoch, one leaf
+    per staker (parallel lists, index = position, sorted by staker address)."""
+
+    nonce: int
+    approval_id: Hash32
+    epoch: int
+    token: Address
+    total: int
+    merkle_root: Hash32
+    created_height: int
+    stakers: list[Address]
+    amounts: list[int]
+    request_ids: list[tuple[int, ...]]
+    """Per leaf: the L1 request ids it pays (a staker's requests of one batch merge into one leaf)."""
 
     @property
     def leaf_count(self) -> int:

@@ -165,6 +165,8 @@ class Delegate:
     operator: OperatorAddress
     asset_id: AssetId
     amount: int
+    l1_request_id: int = 0
+    """The L1 RestakingVault request this reports (0: devnet-only, no L1 custody behind it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +176,8 @@ class Undelegate:
     operator: OperatorAddress
     asset_id: AssetId
     amount: int
+    l1_request_id: int = 0
+    """The L1 withdrawal request this reports (0: devnet-only, completes without an approval)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,11 +354,11 @@ def _stake_fields(
 
 
 def _delegate(msg: tx.MsgDelegate) -> Delegate:
-    return Delegate(*_stake_fields(msg))
+    return Delegate(*_stake_fields(msg), l1_request_id=int(msg.l1_request_id))
 
 
 def _undelegate(msg: tx.MsgUndelegate) -> Undelegate:
-    return Undelegate(*_stake_fields(msg))
+    return Undelegate(*_stake_fields(msg), l1_request_id=int(msg.l1_request_id))
 
 
 def _set_price(msg: tx.MsgSetPrice) -> SetPrice:

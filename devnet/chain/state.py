@@ -12,6 +12,13 @@ is emitted. Only a duplicate of an already accepted claim or executed slash brea
 Epochs are ``epoch_blocks`` long; epoch ``e`` starts at height ``(e - 1) * epoch_blocks + 1``. At
 the begin-block of an epoch's first height every AVS whose starting epoch has come elects its
 committee for that epoch (:mod:`devnet.chain.election`).
+
+Custody: a ``MsgDelegate`` / ``MsgUndelegate`` carrying an ``l1_request_id`` reports an L1
+RestakingVault event (the devnet's stand-in for upstream's inbound messaging). Each request id applies
+once. An L1 delegation Exocore cannot honour (unknown or frozen operator, unknown asset) is refunded:
+it matures at the next epoch into a withdrawal approval. Undelegations of L1 requests, at maturity,
+become WITHDRAWAL_APPROVAL packets (:mod:`devnet.chain.custody`) for what is left after every slash.
+A frozen operator takes no new delegation.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from typing import Any, Final
 
 from devnet.chain import events as ev
 from devnet.chain.blockstore import Event, InvalidBlockError
+from devnet.chain.custody import approval_batches
 from devnet.chain.election import elect
 from devnet.chain.model import (
     CLAIM_DISTRIBUTED,
@@ -48,6 +56,7 @@ from devnet.chain.model import (
     SlashRecord,
     Undelegation,
     ValidatorEntry,
+    WithdrawalApprovalRecord,
 )
 from devnet.chain.msgs import (
     Delegate,
@@ -80,7 +89,13 @@ from relayer.protocol import bls
 from relayer.protocol.claims import EquivocationEvidence, RewardClaim, SlashRequest, format_fixed
 from relayer.protocol.ids import AssetId, staker_id
 from relayer.protocol.merkle import DistributionLeaf, DistributionTree
-from relayer.protocol.packets import FundingMode, RewardDistributionPayload, SlashPayload
+from relayer.protocol.packets import (
+    FundingMode,
+    RewardDistributionPayload,
+    SlashPayload,
+    WithdrawalApprovalPayload,
+    distribution_id,
+)
 from relayer.protocol.quorum import SignerBitmap, Threshold, meets_threshold
 from relayer.protocol.types import Address, Amount, Hash32
 
@@ -147,6 +162,10 @@ class ChainState:
         self.avss: dict[str, AvsRecord] = {}
         self.committees: dict[tuple[str, int], Committee] = {}
         self.undelegations: dict[int, Undelegation] = {}
+        self.l1_requests: dict[int, int] = {}
+        """L1 RestakingVault request id -> height it was applied at (each applies once)."""
+        self.withdrawal_approvals: dict[int, WithdrawalApprovalRecord] = {}
+        """Packet nonce -> WITHDRAWAL_APPROVAL batch."""
         self.claims: dict[Hash32, ClaimRecord] = {}
         self.claim_order: list[Hash32] = []
         self.distributions: dict[int, DistributionRecord] = {}
@@ -396,12 +415,35 @@ class ChainState:
             )
         ]
 
-    def _check_delegate(self, msg: Delegate) -> None:
-        self._operator(str(msg.operator))
-        if str(msg.asset_id) not in self.assets:
-            raise ChainRuleError(f"asset {msg.asset_id} is unknown: set its price first")
+    def _check_l1_request(self, request_id: int) -> None:
+        if request_id and request_id in self.l1_requests:
+            applied = self.l1_requests[request_id]
+            raise ChainRuleError(f"L1 request {request_id} was applied at height {applied}")
 
-    def _delegate(self, msg: Delegate, _tx_hash: str, _sequence: int) -> list[Event]:
+    def _delegation_refusal(self, msg: Delegate) -> str | None:
+        operator = self.operators.get(str(msg.operator))
+        if operator is None:
+            return f"operator {msg.operator} is not registered"
+        if str(msg.asset_id) not in self.assets:
+            return f"asset {msg.asset_id} is unknown: set its price first"
+        if operator.frozen:
+            return f"operator {operator.account} is frozen"
+        return None
+
+    def _check_delegate(self, msg: Delegate) -> None:
+        self._check_l1_request(msg.l1_request_id)
+        if msg.l1_request_id:
+            return  # the tokens are in L1 custody: applied, or refunded if Exocore cannot honour it
+        refusal = self._delegation_refusal(msg)
+        if refusal is not None:
+            raise ChainRuleError(refusal)
+
+    def _delegate(self, msg: Delegate, _tx_hash: str, sequence: int) -> list[Event]:
+        if msg.l1_request_id:
+            self.l1_requests[msg.l1_request_id] = self.block_height
+            refusal = self._delegation_refusal(msg)
+            if refusal is not None:
+                return self._refund(msg, refusal, sequence)
         operator = self.operators[str(msg.operator)]
         pool = operator.pools.setdefault(str(msg.asset_id), {})
         pool[msg.staker] = pool.get(msg.staker, 0) + msg.amount
@@ -415,7 +457,36 @@ class ChainState:
             )
         ]
 
+    def _refund(self, msg: Delegate, reason: str, sequence: int) -> list[Event]:
+        """Custody holds tokens Exocore will not stake: approve their withdrawal at the next epoch."""
+        completion = self.current_epoch + 1
+        self.undelegations[sequence] = Undelegation(
+            sequence,
+            msg.staker,
+            msg.lz_chain_id,
+            "",
+            str(msg.asset_id),
+            msg.amount,
+            completion,
+            self.block_height,
+            msg.l1_request_id,
+        )
+        return [
+            ev.event(
+                ev.L1_DELEGATION_REFUNDED,
+                ("request_id", msg.l1_request_id),
+                ("record_id", sequence),
+                ("staker_id", staker_id(msg.staker, msg.lz_chain_id)),
+                ("operator", str(msg.operator)),
+                ("asset_id", str(msg.asset_id)),
+                ("amount", msg.amount),
+                ("completion_epoch", completion),
+                ("reason", reason),
+            )
+        ]
+
     def _check_undelegate(self, msg: Undelegate) -> None:
+        self._check_l1_request(msg.l1_request_id)
         operator = self._operator(str(msg.operator))
         delegated = operator.pools.get(str(msg.asset_id), {}).get(msg.staker, 0)
         if delegated < msg.amount:
@@ -424,6 +495,8 @@ class ChainState:
             )
 
     def _undelegate(self, msg: Undelegate, _tx_hash: str, sequence: int) -> list[Event]:
+        if msg.l1_request_id:
+            self.l1_requests[msg.l1_request_id] = self.block_height
         operator = self.operators[str(msg.operator)]
         asset_id = str(msg.asset_id)
         pool = operator.pools[asset_id]
@@ -443,6 +516,7 @@ class ChainState:
             msg.amount,
             completion,
             self.block_height,
+            msg.l1_request_id,
         )
         return [
             ev.event(
@@ -458,8 +532,10 @@ class ChainState:
 
     def _complete_undelegations(self, epoch: int) -> list[Event]:
         events = []
+        matured = []
         for record_id in [r.record_id for r in self.undelegations.values() if r.completion_epoch <= epoch]:
             record = self.undelegations.pop(record_id)
+            matured.append(record)
             events.append(
                 ev.event(
                     ev.UNDELEGATION_COMPLETED,
@@ -469,6 +545,53 @@ class ChainState:
                     ("amount", record.amount),
                 )
             )
+        events.extend(self._approve_withdrawals(epoch, matured))
+        return events
+
+    def _approve_withdrawals(self, epoch: int, matured: list[Undelegation]) -> list[Event]:
+        """One WITHDRAWAL_APPROVAL packet per L1 token among the matured L1 withdrawals."""
+        events = []
+        height = self.block_height
+        for batch in approval_batches(matured, self.assets):
+            tree = batch.tree
+            packet = self.relay.create_packet(
+                WithdrawalApprovalPayload(
+                    epoch=epoch,
+                    token=batch.token,
+                    total=tree.total,
+                    leaf_count=len(tree),
+                    merkle_root=tree.root,
+                ),
+                height,
+            )
+            nonce = packet.packet.nonce
+            record = WithdrawalApprovalRecord(
+                nonce=nonce,
+                approval_id=distribution_id(self.exocore_chain, nonce),
+                epoch=epoch,
+                token=batch.token,
+                total=tree.total,
+                merkle_root=tree.root,
+                created_height=height,
+                stakers=list(batch.stakers),
+                amounts=list(batch.amounts),
+                request_ids=list(batch.request_ids),
+            )
+            self.withdrawal_approvals[nonce] = record
+            events.append(
+                ev.event(
+                    ev.WITHDRAWAL_APPROVED,
+                    ("approval_id", _hex(record.approval_id)),
+                    ("nonce", nonce),
+                    ("epoch", epoch),
+                    ("token", _hex(record.token)),
+                    ("total", record.total),
+                    ("leaf_count", record.leaf_count),
+                    ("merkle_root", _hex(record.merkle_root)),
+                    ("request_ids", ev.joined([str(i) for ids in record.request_ids for i in ids])),
+                )
+            )
+            events.append(self._packet_event(packet))
         return events
 
     # ------------------------------------------------------------------ elections
@@ -1067,7 +1190,12 @@ class ChainState:
                 for (avs, epoch), c in sorted(self.committees.items())
             ],
             "undelegations": [
-                [r.record_id, r.amount, r.completion_epoch] for r in self.undelegations.values()
+                [r.record_id, r.amount, r.completion_epoch, r.l1_request_id]
+                for r in self.undelegations.values()
+            ],
+            "l1_requests": sorted(self.l1_requests.items()),
+            "withdrawal_approvals": [
+                [a.nonce, a.merkle_root.hex(), a.total] for a in self.withdrawal_approvals.values()
             ],
             "claims": [
                 [self.claims[c].claim_id.hex(), self.claims[c].status, self.claims[c].reject_reason]

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import overload
 
 from devnet.chain.model import (
+    LEAF_STAKER,
     AvsRecord,
     ClaimRecord,
     Committee,
@@ -18,6 +19,7 @@ from devnet.chain.model import (
     PacketRecord,
     SlashRecord,
     ValsetRecord,
+    WithdrawalApprovalRecord,
 )
 from devnet.chain.params import USD_DECIMALS
 from devnet.chain.state import ChainState
@@ -116,9 +118,10 @@ def distribution(record: DistributionRecord) -> fee_pb.Distribution:
 
 
 class LeafView(Sequence[fee_pb.DistributionLeaf]):
-    """The leaves of a distribution in index order, built on access (a page touches only its leaves)."""
+    """The leaves of a distribution (or of a withdrawal approval: staker leaves, no operator) in index
+    order, built on access (a page touches only its leaves)."""
 
-    def __init__(self, record: DistributionRecord) -> None:
+    def __init__(self, record: DistributionRecord | WithdrawalApprovalRecord) -> None:
         self._record = record
 
     def __len__(self) -> int:
@@ -126,6 +129,13 @@ class LeafView(Sequence[fee_pb.DistributionLeaf]):
 
     def _leaf(self, index: int) -> fee_pb.DistributionLeaf:
         record = self._record
+        if isinstance(record, WithdrawalApprovalRecord):
+            return fee_pb.DistributionLeaf(
+                index=index,
+                staker=_hex(record.stakers[index]),
+                amount=str(record.amounts[index]),
+                kind=LEAF_STAKER,  # type: ignore[arg-type]
+            )
         return fee_pb.DistributionLeaf(
             index=index,
             staker=_hex(record.stakers[index]),
@@ -291,7 +301,19 @@ class StateViews:
 
     def distribution_leaves(self, nonce: int) -> Sequence[fee_pb.DistributionLeaf]:
         record = self._distribution(nonce)
-        return [] if record is None else LeafView(record)
+        if record is None:
+            approval = self.withdrawal_approval(nonce)
+            return [] if approval is None else LeafView(approval)
+        return LeafView(record)
+
+    def withdrawal_approval(self, nonce: int) -> WithdrawalApprovalRecord | None:
+        """The WITHDRAWAL_APPROVAL batch of packet ``nonce`` (its leaves are served by
+        ``DistributionLeaves`` under the same nonce: one leaf encoding for both)."""
+        record = self.state.withdrawal_approvals.get(nonce)
+        return None if record is None or record.created_height > self._committed else record
+
+    def has_withdrawal_approval(self, nonce: int) -> bool:
+        return self.withdrawal_approval(nonce) is not None
 
     def _slash(self, slash_id: bytes) -> SlashRecord | None:
         record = self.state.slashes.get(Hash32(slash_id))

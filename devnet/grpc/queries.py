@@ -49,7 +49,12 @@ class ChainQueries(Protocol):
         ...
 
     def distribution_leaves(self, nonce: int) -> Sequence[feedistribution.DistributionLeaf]:
-        """The leaves of distribution ``nonce`` in index order (called only if it exists)."""
+        """The leaves of distribution ``nonce`` (or of the WITHDRAWAL_APPROVAL packet ``nonce``: one
+        leaf encoding for both) in index order (called only if it exists)."""
+        ...
+
+    def has_withdrawal_approval(self, nonce: int) -> bool:
+        """Whether packet ``nonce`` is a WITHDRAWAL_APPROVAL (its leaves are served as a distribution's)."""
         ...
 
     # -- exocore.operator.v1 --

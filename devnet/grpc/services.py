@@ -175,8 +175,7 @@ class AvsQueryService(_QueryServicer, avs_grpc.QueryServicer):
             keyed = [
                 (position_key(position), claim)
                 for position, claim in enumerate(self._queries.reward_claims())
-                if (not avs_filter or claim.avs_address == avs_filter)
-                and request.status in (0, claim.status)
+                if (not avs_filter or claim.avs_address == avs_filter) and request.status in (0, claim.status)
             ]
             page, pagination = paginate(keyed, _page_of(request))
             return avs_query.QueryRewardClaimsResponse(claims=page, pagination=pagination)
@@ -225,7 +224,8 @@ class FeeDistributionQueryService(_QueryServicer, fee_grpc.QueryServicer):
         self, request: fee_query.QueryDistributionLeavesRequest, context: Any
     ) -> fee_query.QueryDistributionLeavesResponse:
         def run() -> fee_query.QueryDistributionLeavesResponse:
-            if self._queries.distribution(int(request.nonce)) is None:
+            nonce = int(request.nonce)
+            if self._queries.distribution(nonce) is None and not self._queries.has_withdrawal_approval(nonce):
                 raise NotFoundError(f"distribution {request.nonce} not found")
             leaves = self._queries.distribution_leaves(request.nonce)
             page, pagination = paginate(_IndexKeyed(leaves), _page_of(request))

@@ -330,6 +330,11 @@ class RecordedChain:
             )
         return leaves
 
+    def has_withdrawal_approval(self, nonce: int) -> bool:
+        """A recording holds the leaves it fetched; leaves of a nonce with no distribution record are
+        a withdrawal approval's."""
+        return int(nonce) in self._leaves and self.distribution(nonce) is None
+
     # -- exocore.operator.v1 (the relayer reads slashes from events, so none are recorded) --
 
     def slash_info(self, slash_id: bytes) -> operator_types.OperatorSlashInfo | None:

@@ -57,6 +57,7 @@ from storage.records import (
     SlashExecutedLog,
     TokenTransferLog,
     ValsetUpdatedLog,
+    WithdrawalApprovalSubmittedLog,
 )
 from storage.store import NO_BLOCK_HASH, L1BatchEffects, LifecycleStore, utc_now
 
@@ -76,7 +77,13 @@ SPAN_GROW_MARGIN: Final = 4
 """With a batch target set, the span doubles only after a full-span batch took under a quarter of
 the target: the next, twice as long, still fits with room for a busier range."""
 
-GATEWAY_EVENTS: Final = ("DistributionSubmitted", "RewardPaid", "SlashExecuted", "ValsetUpdated")
+GATEWAY_EVENTS: Final = (
+    "DistributionSubmitted",
+    "RewardPaid",
+    "SlashExecuted",
+    "ValsetUpdated",
+    "WithdrawalApprovalSubmitted",
+)
 
 
 def l1_stream_name(chain_id: int) -> str:
@@ -370,6 +377,16 @@ class L1LogDecoder:
                 tokens=tuple(args["tokens"]),
                 amounts=tuple(args["amounts"]),
                 freeze=bool(args["freeze"]),
+                nonce=args["nonce"],
+                position=pos,
+            )
+        if spec.name == "WithdrawalApprovalSubmitted":
+            return WithdrawalApprovalSubmittedLog(
+                approval_id=args["approvalId"],
+                token=args["token"],
+                epoch=args["epoch"],
+                total=args["total"],
+                root=args["root"],
                 nonce=args["nonce"],
                 position=pos,
             )

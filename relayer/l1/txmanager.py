@@ -63,7 +63,7 @@ from relayer.l1.errors import (
     UnknownIntentError,
 )
 from relayer.l1.gateway import GatewayClient, decode_revert, packet_nonce_of
-from relayer.protocol.kinds import TxPurpose
+from relayer.protocol.kinds import PacketKind, TxPurpose
 from relayer.protocol.types import address_hex, as_address, as_hash32, hash_hex
 from storage.errors import IndexerError
 from storage.l1_tables import (
@@ -114,9 +114,7 @@ INTENT_KEY_MAX_CHARS: Final = 96
 """``tx_intent.key`` is a VARCHAR(96)."""
 
 
-PACKET_PURPOSES: Final = frozenset(
-    {TxPurpose.VALSET_UPDATE.value, TxPurpose.DISTRIBUTION.value, TxPurpose.SLASH.value}
-)
+PACKET_PURPOSES: Final = frozenset(kind.purpose.value for kind in PacketKind)
 """Purposes whose calldata delivers a relay packet (a gateway nonce is consumed on success)."""
 
 DEFAULT_ALREADY_DONE: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
@@ -124,6 +122,7 @@ DEFAULT_ALREADY_DONE: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         TxPurpose.VALSET_UPDATE.value: frozenset({"NonceAlreadyUsed", "ValsetNonceNotIncreasing"}),
         TxPurpose.DISTRIBUTION.value: frozenset({"NonceAlreadyUsed"}),
         TxPurpose.SLASH.value: frozenset({"NonceAlreadyUsed"}),
+        TxPurpose.WITHDRAWAL_APPROVAL.value: frozenset({"NonceAlreadyUsed"}),
         # A payout batch with an already-paid leaf reverts as a whole; the pipeline re-batches.
         TxPurpose.PAYOUT.value: frozenset(),
         TxPurpose.OTHER.value: frozenset(),

@@ -55,6 +55,7 @@ from relayer.protocol.packets import (
     PacketKind,
     RewardDistributionPayload,
     ValsetUpdatePayload,
+    WithdrawalApprovalPayload,
     check_gateway_limits,
 )
 from relayer.protocol.packets import distribution_id as compute_distribution_id
@@ -375,6 +376,10 @@ class Pipeline:
         if isinstance(packet.payload, RewardDistributionPayload):
             distribution_id = hex0x(packet.distribution_id)
             self._remember_tree(distribution_id, self._check_distribution(nonce, packet.payload))
+        if isinstance(packet.payload, WithdrawalApprovalPayload):
+            # The vault pays these leaves to anyone with a proof: check Exocore serves the leaves
+            # the root commits to before the root goes on chain, as for a distribution.
+            self._check_distribution(nonce, packet.payload)
         signatures = self.grpc.packet_signatures(nonce)
         if signatures is None:
             raise _WaitSignal(RetryReason.QUORUM_NOT_REACHED, "no signatures served yet")
@@ -463,7 +468,9 @@ class Pipeline:
                 RetryReason.INVALID_KEY_PROOF, f"valset {payload.new_valset_nonce} refused: {exc}"
             ) from exc
 
-    def _check_distribution(self, nonce: int, payload: RewardDistributionPayload) -> DistributionTree:
+    def _check_distribution(
+        self, nonce: int, payload: RewardDistributionPayload | WithdrawalApprovalPayload
+    ) -> DistributionTree:
         """Recompute root, total and leaf count from the leaves Exocore serves; refuse on mismatch."""
         leaves = [record.leaf for record in self.grpc.distribution_leaves(nonce)]
         try:

@@ -21,6 +21,7 @@ class TxPurpose(StrEnum):
     DISTRIBUTION = "distribution"
     SLASH = "slash"
     PAYOUT = "payout"
+    WITHDRAWAL_APPROVAL = "withdrawal"
     OTHER = "other"
 
 
@@ -30,6 +31,7 @@ class PacketKind(IntEnum):
     VALSET_UPDATE = 1
     REWARD_DISTRIBUTION = 2
     SLASH = 3
+    WITHDRAWAL_APPROVAL = 4
 
     @property
     def label(self) -> str:
@@ -51,6 +53,7 @@ PURPOSE_OF_KIND: Final = {
     PacketKind.VALSET_UPDATE: TxPurpose.VALSET_UPDATE,
     PacketKind.REWARD_DISTRIBUTION: TxPurpose.DISTRIBUTION,
     PacketKind.SLASH: TxPurpose.SLASH,
+    PacketKind.WITHDRAWAL_APPROVAL: TxPurpose.WITHDRAWAL_APPROVAL,
 }
 """A packet's delivery transaction is named after its kind (``distribution`` for a reward one)."""
 

@@ -226,7 +226,43 @@ class SlashPayload:
         return PacketKind.SLASH
 
 
-Payload: TypeAlias = ValsetUpdatePayload | RewardDistributionPayload | SlashPayload
+@dataclass(frozen=True, slots=True)
+class WithdrawalApprovalPayload:
+    """``WITHDRAWAL_APPROVAL (uint64 epoch, address token, uint256 total, uint32 leafCount,
+    bytes32 merkleRoot)``: the withdrawals of ``token`` Exocore approved when their unbonding matured
+    in ``epoch``, one leaf ``(index, staker, amount)`` per staker (the distribution leaf encoding),
+    each amount what is left after every slash that applied. ``total`` is the sum of the leaves.
+
+    ``leaf_count >= 1``, ``token`` and ``merkle_root`` non-zero (the restaking vault rejects the rest).
+    """
+
+    epoch: int
+    token: Address
+    total: Amount
+    leaf_count: int
+    merkle_root: Hash32
+
+    def __post_init__(self) -> None:
+        check_uint(self.epoch, 64, "epoch")
+        _set(self, "token", as_address(self.token))
+        check_uint(self.total, 256, "total")
+        check_uint(self.leaf_count, 32, "leafCount")
+        if self.leaf_count == 0:
+            raise InvalidValueError("a withdrawal approval must have at least one leaf")
+        _set(self, "merkle_root", as_hash32(self.merkle_root))
+        if not any(self.token):
+            raise InvalidValueError("withdrawal approval token must not be the zero address")
+        if not any(self.merkle_root):
+            raise InvalidValueError("withdrawal approval merkleRoot must not be zero")
+
+    @property
+    def kind(self) -> PacketKind:
+        return PacketKind.WITHDRAWAL_APPROVAL
+
+
+Payload: TypeAlias = (
+    ValsetUpdatePayload | RewardDistributionPayload | SlashPayload | WithdrawalApprovalPayload
+)
 
 PAYLOAD_ABI_TYPES: Final[dict[PacketKind, tuple[str, ...]]] = {
     PacketKind.VALSET_UPDATE: ("uint64", "bytes[]", "uint256[]"),
@@ -241,6 +277,7 @@ PAYLOAD_ABI_TYPES: Final[dict[PacketKind, tuple[str, ...]]] = {
         "bytes32",
     ),
     PacketKind.SLASH: ("bytes32", "address", "address", "address[]", "uint256[]", "bool"),
+    PacketKind.WITHDRAWAL_APPROVAL: ("uint64", "address", "uint256", "uint32", "bytes32"),
 }
 """Solidity parameter-list types of each payload, in field order (``abi.encode(f1, f2, ...)``)."""
 
@@ -259,6 +296,8 @@ def _payload_values(payload: Payload) -> tuple[object, ...]:
             payload.leaf_count,
             payload.merkle_root,
         )
+    if isinstance(payload, WithdrawalApprovalPayload):
+        return (payload.epoch, payload.token, payload.total, payload.leaf_count, payload.merkle_root)
     return (
         payload.slash_id,
         payload.operator,
@@ -321,6 +360,15 @@ def _payload_from_values(kind: PacketKind, values: tuple[object, ...]) -> Payloa
             epoch=_decoded(epoch, int, "epoch"),
             token=_address_from_abi(token, "token"),
             funding=FundingMode(funding_code),
+            total=Amount(_decoded(total, int, "total")),
+            leaf_count=_decoded(leaf_count, int, "leafCount"),
+            merkle_root=Hash32(_decoded(root, bytes, "merkleRoot")),
+        )
+    if kind is PacketKind.WITHDRAWAL_APPROVAL:
+        epoch, token, total, leaf_count, root = values
+        return WithdrawalApprovalPayload(
+            epoch=_decoded(epoch, int, "epoch"),
+            token=_address_from_abi(token, "token"),
             total=Amount(_decoded(total, int, "total")),
             leaf_count=_decoded(leaf_count, int, "leafCount"),
             merkle_root=Hash32(_decoded(root, bytes, "merkleRoot")),
@@ -423,7 +471,10 @@ class Packet:
         _set(self, "gateway", as_address(self.gateway))
         check_uint(self.valset_nonce, 64, "valsetNonce")
         check_uint(self.nonce, 64, "nonce")
-        if not isinstance(self.payload, ValsetUpdatePayload | RewardDistributionPayload | SlashPayload):
+        if not isinstance(
+            self.payload,
+            ValsetUpdatePayload | RewardDistributionPayload | SlashPayload | WithdrawalApprovalPayload,
+        ):
             raise InvalidValueError(f"unsupported payload type {type(self.payload).__name__}")
 
     @property
@@ -452,8 +503,10 @@ class Packet:
 
     @property
     def distribution_id(self) -> Hash32:
-        """The gateway's id of this packet's distribution; only REWARD_DISTRIBUTION packets have one."""
-        if self.kind is not PacketKind.REWARD_DISTRIBUTION:
+        """The L1 id of this packet's leaves: a REWARD_DISTRIBUTION's distribution (gateway) or a
+        WITHDRAWAL_APPROVAL's approval batch (restaking vault); both ``keccak256(abi.encode(
+        exocoreChain, nonce))``. Other kinds have none."""
+        if self.kind not in (PacketKind.REWARD_DISTRIBUTION, PacketKind.WITHDRAWAL_APPROVAL):
             raise InvalidValueError(f"a {self.kind.name} packet has no distribution id")
         return distribution_id(self.exocore_chain, self.nonce)
 
@@ -499,3 +552,5 @@ def check_gateway_limits(payload: Payload) -> None:
         )
     if isinstance(payload, RewardDistributionPayload) and payload.total > GATEWAY_MAX_DISTRIBUTION_TOTAL:
         raise InvalidValueError(f"distribution total {payload.total} does not fit the gateway's uint128")
+    if isinstance(payload, WithdrawalApprovalPayload) and payload.total > GATEWAY_MAX_DISTRIBUTION_TOTAL:
+        raise InvalidValueError(f"withdrawal approval total {payload.total} does not fit the vault's uint128")

@@ -44,6 +44,7 @@ from storage.records import (
     RewardPaidLog,
     SlashExecutedLog,
     TokenTransferLog,
+    WithdrawalApprovalSubmittedLog,
 )
 from storage.store.base import ENTITY_TABLES, L1BatchEffects, _entity_key, chunks, member_of
 from storage.store.claims import ClaimStore
@@ -133,6 +134,9 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             elif isinstance(log, SlashExecutedLog):
                 self._slash_on_l1(log)
                 tx_purposes.setdefault(log.position.tx_hash, ("slash", log.position, log.nonce, None))
+            elif isinstance(log, WithdrawalApprovalSubmittedLog):
+                self._packet_relayed(log.nonce, log.position)
+                tx_purposes.setdefault(log.position.tx_hash, ("withdrawal", log.position, log.nonce, None))
             else:
                 self._valset_on_l1(log)
                 tx_purposes.setdefault(log.position.tx_hash, ("valset_update", log.position, None, None))

@@ -182,7 +182,9 @@ def test_slash_moves_principal_to_sink_and_freezes(system: System) -> None:
     transact(system, weth.deposit(), sender=staker, value=10 * ETHER)
     transact(system, weth.approve(system.deployment.restaking_vault, 10 * ETHER), sender=staker)
     transact(
-        system, system.restaking_vault.functions.deposit(system.deployment.weth, 10 * ETHER), sender=staker
+        system,
+        system.restaking_vault.functions.delegate(system.accounts[8], system.deployment.weth, 10 * ETHER),
+        sender=staker,
     )
     sink = system.deployment.slashing_sink
     before = weth.balanceOf(sink).call()

@@ -360,7 +360,13 @@ def test_vaults_pay_only_the_gateway(system: System) -> None:
             {"from": stranger}
         )
     with reverts("OnlyGateway"):
-        system.restaking_vault.functions.slash(system.deployment.weth, 0).call({"from": stranger})
+        system.restaking_vault.functions.slash(stranger, stranger, [system.deployment.weth], [0], True).call(
+            {"from": stranger}
+        )
+    with reverts("OnlyGateway"):
+        system.restaking_vault.functions.registerApprovals(
+            b"\x01" * 32, system.deployment.weth, 1, 1, 1, b"\x02" * 32
+        ).call({"from": stranger})
     with reverts("AccessControlUnauthorizedAccount"):
         system.reward_token.functions.mint(stranger, 1).call({"from": stranger})
 
@@ -369,11 +375,17 @@ def test_vaults_pay_only_the_gateway(system: System) -> None:
 
 
 def test_slash_beyond_balance(system: System) -> None:
+    """Custody holding less than the slash moves what it holds, emits the shortfall and records
+    the freeze: a packet Exocore signed never reverts for it (the bridge never stalls)."""
     staker = system.accounts[7]
     weth = system.weth.functions
     transact(system, weth.deposit(), sender=staker, value=ETHER)
     transact(system, weth.approve(system.deployment.restaking_vault, ETHER), sender=staker)
-    transact(system, system.restaking_vault.functions.deposit(system.deployment.weth, ETHER), sender=staker)
+    transact(
+        system,
+        system.restaking_vault.functions.delegate(system.accounts[8], system.deployment.weth, ETHER),
+        sender=staker,
+    )
     payload = SlashPayload(
         slash_id=Hash32(b"\x02" * 32),
         operator=as_address(system.accounts[8]),
@@ -383,9 +395,10 @@ def test_slash_beyond_balance(system: System) -> None:
         freeze=True,
     )
     packet = system.packet(payload, nonce=80)
-    with reverts("SlashExceedsBalance"):
-        packet_call(system, packet, system.valset.attest(packet.digest)).call()
-    assert system.gateway.functions.frozen(system.accounts[8], system.accounts[3]).call() is False
+    receipt = transact(system, packet_call(system, packet, system.valset.attest(packet.digest)))
+    (shortfall,) = events_of(system.restaking_vault.events.SlashShortfall, receipt)
+    assert (shortfall["args"]["requested"], shortfall["args"]["moved"]) == (ETHER + 1, ETHER)
+    assert system.gateway.functions.frozen(system.accounts[8], system.accounts[3]).call() is True
 
 
 def test_slash_length_mismatch(system: System) -> None:
@@ -432,6 +445,7 @@ def test_admin_surface_cannot_move_funds_or_forge() -> None:
         "updateValset",
         "submitDistribution",
         "executeSlash",
+        "submitWithdrawalApproval",
         "payout",
         "claim",
         "pause",

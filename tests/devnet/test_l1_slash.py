@@ -1,6 +1,6 @@
 """A devnet SLASH packet executes on the L1 the devnet deploys: the RestakingVault holds principal of
 the restaked tokens (WETH and the reward token), so ``executeSlash`` moves the slashed amounts to the
-sink instead of reverting ``SlashExceedsBalance``."""
+sink; without it the packet still lands, moves nothing and emits the shortfall."""
 
 from __future__ import annotations
 
@@ -34,7 +34,6 @@ from devnet.l1_deploy import (
     RestakedPrincipal,
     contract_at,
     deploy_l1,
-    deposit_restaked_principal,
     send_transaction,
 )
 from relayer.l1.artifacts import ContractName
@@ -52,7 +51,6 @@ from tests.support.devnet_world import (
     World,
     fixed_clock,
 )
-from tests.support.l1_contracts import reverts
 
 VALIDATORS = 4
 OPERATORS = 4
@@ -181,7 +179,6 @@ def test_deploy_l1_deposits_the_devnet_principal(anvil: AnvilNode, w3: Web3) -> 
     assert (
         vault.functions.totalPrincipal(deployment.reward_token).call() == DEVNET_RESTAKED_REWARD_TOKEN_UNITS
     )
-    assert vault.functions.principalOf(deployer, deployment.weth).call() == DEVNET_RESTAKED_WETH_WEI
     assert balance - w3.eth.get_balance(deployer) >= DEVNET_RESTAKED_WETH_WEI  # wrapped real ETH
     # The deployer minted under a role it gave back: the gateway stays the only minter.
     minter = token.functions.MINTER_ROLE().call()
@@ -223,22 +220,20 @@ def test_a_devnet_slash_packet_executes_on_the_devnet_l1(anvil: AnvilNode, w3: W
     assert gateway.functions.frozen(slash.operator, slash.avs).call()
 
 
-def test_without_principal_the_same_slash_reverts(anvil: AnvilNode, w3: Web3) -> None:
+def test_without_principal_the_same_slash_moves_nothing_and_emits_the_shortfall(
+    anvil: AnvilNode, w3: Web3
+) -> None:
     deployment = deploy(anvil, w3, None)
     slash = devnet_slash(deployment)
     gateway = contract_at(w3, ContractName.EXOCORE_GATEWAY, deployment.gateway)
-    relayer = anvil.dev_accounts()[1].address
+    vault = contract_at(w3, ContractName.RESTAKING_VAULT, deployment.restaking_vault)
+    relayer = Account.from_key(anvil.dev_accounts()[1].private_key)
     call = gateway.functions.executeSlash(
         slash.valset_nonce, slash.nonce, slash.payload, (slash.bitmap, slash.signature)
     )
-    with reverts("SlashExceedsBalance"):
-        call.call({"from": relayer})
-    deposit_restaked_principal(
-        w3,
-        Account.from_key(anvil.dev_accounts()[0].private_key),
-        restaking_vault=deployment.restaking_vault,
-        weth=deployment.weth,
-        reward_token=deployment.reward_token,
-        principal=RestakedPrincipal(weth_wei=max(slash.amounts), reward_token_units=max(slash.amounts)),
-    )
-    call.call({"from": relayer})  # now covered
+    receipt = send_transaction(w3, relayer, call.build_transaction({"from": relayer.address}))
+    shortfalls = vault.events.SlashShortfall().process_receipt(receipt, errors=DISCARD)
+    assert {(e["args"]["token"], e["args"]["requested"], e["args"]["moved"]) for e in shortfalls} == {
+        (token, amount, 0) for token, amount in zip(slash.tokens, slash.amounts, strict=True)
+    }
+    assert gateway.functions.frozen(slash.operator, slash.avs).call()

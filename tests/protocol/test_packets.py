@@ -36,6 +36,7 @@ from relayer.protocol.packets import (
     RewardDistributionPayload,
     SlashPayload,
     ValsetUpdatePayload,
+    WithdrawalApprovalPayload,
     check_gateway_limits,
     decode_payload,
     distribution_id,
@@ -215,14 +216,57 @@ def test_digest_binds_every_field() -> None:
 
 
 def test_unknown_kind() -> None:
-    for kind in (0, 4, 255, -1):
+    for kind in (0, 5, 255, -1):
         with pytest.raises(EncodingError, match="unknown packet kind"):
             decode_payload(kind, REWARD_BYTES)
     with pytest.raises(EncodingError):
         decode_payload(True, REWARD_BYTES)
 
 
-@pytest.mark.parametrize(("kind", "data"), [(1, VALSET_BYTES), (2, REWARD_BYTES), (3, SLASH_BYTES)])
+APPROVAL = WithdrawalApprovalPayload(
+    epoch=9,
+    token=Address(b"\x22" * 20),
+    total=Amount(7 * 10**18 + 1),
+    leaf_count=4,
+    merkle_root=Hash32(bytes.fromhex(ROOT)),
+)
+APPROVAL_BYTES = words(9, "22" * 20, 7 * 10**18 + 1, 4, ROOT)
+
+
+def test_withdrawal_approval_encoding_is_the_parameter_list_and_decodes_back() -> None:
+    assert APPROVAL.kind is PacketKind.WITHDRAWAL_APPROVAL
+    assert encode_payload(APPROVAL) == APPROVAL_BYTES
+    assert decode_payload(4, APPROVAL_BYTES) == APPROVAL
+    # Its leaves have an L1 id like a distribution's: keccak256(abi.encode(exocoreChain, nonce)).
+    packet = Packet(
+        exocore_chain=Hash32(b"\x01" * 32),
+        l1_chain_id=1,
+        gateway=Address(b"\x02" * 20),
+        valset_nonce=1,
+        nonce=12,
+        payload=APPROVAL,
+    )
+    assert packet.distribution_id == distribution_id(Hash32(b"\x01" * 32), 12)
+
+
+def test_withdrawal_approval_construction_rules() -> None:
+    fields = {
+        "epoch": 1,
+        "token": Address(b"\x22" * 20),
+        "total": Amount(1),
+        "leaf_count": 1,
+        "merkle_root": Hash32(b"\x01" * 32),
+    }
+    for name, bad in (("leaf_count", 0), ("token", Address(bytes(20))), ("merkle_root", Hash32(bytes(32)))):
+        with pytest.raises(InvalidValueError):
+            WithdrawalApprovalPayload(**{**fields, name: bad})  # type: ignore[arg-type]
+    with pytest.raises(InvalidValueError):
+        check_gateway_limits(WithdrawalApprovalPayload(**{**fields, "total": Amount(1 << 128)}))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kind", "data"), [(1, VALSET_BYTES), (2, REWARD_BYTES), (3, SLASH_BYTES), (4, APPROVAL_BYTES)]
+)
 def test_trailing_and_truncated(kind: int, data: bytes) -> None:
     with pytest.raises(EncodingError, match="trailing"):
         decode_payload(kind, data + b"\x00")

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, insert, inspect
 from sqlalchemy.exc import IntegrityError
 
 from storage import migrate
+from storage.job_tables import relay_job_table
 from storage.models import payout_table
 from storage.schema import metadata
 from tests.support.database import fresh_database
@@ -91,3 +92,27 @@ def test_migrated_schema_enforces_states_and_natural_keys(tmp_path: Path) -> Non
             conn.execute(insert(payout_table).values(**row))  # one payout per leaf
         with pytest.raises(IntegrityError), engine.begin() as conn:
             conn.execute(insert(payout_table).values(**{**row, "leaf_index": 1, "state": "paid"}))
+
+
+def test_packet_kind_4_is_accepted_and_kinds_beyond_it_refused(tmp_path: Path) -> None:
+    """Migration 0006: a WITHDRAWAL_APPROVAL relay job and packet row fit; an unknown kind does not."""
+    job = {
+        "packet_nonce": 7,
+        "kind": 4,
+        "valset_nonce": 1,
+        "exocore_height": 3,
+        "stage": "discovered",
+        "attempts": 0,
+        "discovered_at": NOW,
+        "updated_at": NOW,
+    }
+    with fresh_database(tmp_path) as engine:
+        migrate.upgrade(engine, "0003")
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(insert(relay_job_table).values(**job))
+        migrate.upgrade(engine)
+        with engine.begin() as conn:
+            conn.execute(insert(relay_job_table).values(**job))
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(insert(relay_job_table).values(**{**job, "packet_nonce": 8, "kind": 5}))
+        assert schema_diff(engine) == []

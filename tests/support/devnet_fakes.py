@@ -65,6 +65,9 @@ class InMemoryChainQueries:
     def distribution_leaves(self, nonce: int) -> Sequence[feedistribution.DistributionLeaf]:
         return self.leaves.get(nonce, [])
 
+    def has_withdrawal_approval(self, nonce: int) -> bool:
+        return False  # these fakes serve reward distributions only
+
     def slash_info(self, slash_id: bytes) -> operator.OperatorSlashInfo | None:
         return next((s for s in self.slashes if s.slash_id == slash_id), None)
 

@@ -183,7 +183,12 @@ class System:
         )
 
 
-ENTRY_POINTS: Final = {1: "updateValset", 2: "submitDistribution", 3: "executeSlash"}
+ENTRY_POINTS: Final = {
+    1: "updateValset",
+    2: "submitDistribution",
+    3: "executeSlash",
+    4: "submitWithdrawalApproval",
+}
 
 
 def packet_call(system: System, packet: Packet, att: Attestation) -> ContractFunction:

@@ -35,8 +35,18 @@ interface IRewardVault {
     function payBatch(address avs, address token, Leaf[] calldata leaves, uint256[] calldata skipped) external;
 }
 
-/// @notice Restaked principal; the gateway moves slashed amounts to the slashing sink.
+/// @notice Custody of restaked principal; principal leaves only on the gateway's verified packets.
 interface IRestakingVault {
     function GATEWAY() external view returns (address);
-    function slash(address token, uint256 amount) external;
+    function frozen(address operator, address avs) external view returns (bool);
+    function slash(address operator, address avs, address[] calldata tokens, uint256[] calldata amounts, bool freeze)
+        external;
+    function registerApprovals(
+        bytes32 approvalId,
+        address token,
+        uint64 epoch,
+        uint256 total,
+        uint32 leafCount,
+        bytes32 root
+    ) external;
 }

@@ -165,6 +165,7 @@ class MsgDelegate(google.protobuf.message.Message):
     ASSET_ID_FIELD_NUMBER: builtins.int
     AMOUNT_FIELD_NUMBER: builtins.int
     FROM_ADDRESS_FIELD_NUMBER: builtins.int
+    L1_REQUEST_ID_FIELD_NUMBER: builtins.int
     staker: builtins.str
     """0x-prefixed L1 staker address."""
     lz_chain_id: builtins.int
@@ -179,6 +180,11 @@ class MsgDelegate(google.protobuf.message.Message):
     (cosmos.tx.v1beta1 BroadcastTx); ignored by the devnet Msg service. Stands in for the client-chain
     gateway that reports deposits and delegations upstream; any funded account.
     """
+    l1_request_id: builtins.int
+    """Number of the L1 RestakingVault `Delegated` event this message reports (0: a devnet-only
+    delegation with no L1 custody behind it). Each number is applied once; a delegation Exocore
+    refuses (unknown or frozen operator, unknown asset) is refunded by a withdrawal approval.
+    """
     def __init__(
         self,
         *,
@@ -188,8 +194,9 @@ class MsgDelegate(google.protobuf.message.Message):
         asset_id: builtins.str = ...,
         amount: builtins.str = ...,
         from_address: builtins.str = ...,
+        l1_request_id: builtins.int = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["amount", b"amount", "asset_id", b"asset_id", "from_address", b"from_address", "lz_chain_id", b"lz_chain_id", "operator", b"operator", "staker", b"staker"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["amount", b"amount", "asset_id", b"asset_id", "from_address", b"from_address", "l1_request_id", b"l1_request_id", "lz_chain_id", b"lz_chain_id", "operator", b"operator", "staker", b"staker"]) -> None: ...
 
 global___MsgDelegate = MsgDelegate
 
@@ -663,6 +670,7 @@ class MsgUndelegate(google.protobuf.message.Message):
     ASSET_ID_FIELD_NUMBER: builtins.int
     AMOUNT_FIELD_NUMBER: builtins.int
     FROM_ADDRESS_FIELD_NUMBER: builtins.int
+    L1_REQUEST_ID_FIELD_NUMBER: builtins.int
     staker: builtins.str
     lz_chain_id: builtins.int
     operator: builtins.str
@@ -674,6 +682,11 @@ class MsgUndelegate(google.protobuf.message.Message):
     (cosmos.tx.v1beta1 BroadcastTx); ignored by the devnet Msg service. Stands in for the
     client-chain gateway; any funded account.
     """
+    l1_request_id: builtins.int
+    """Number of the L1 RestakingVault `WithdrawalRequested` event this message reports (0: a
+    devnet-only undelegation). An L1 request's undelegation, once its unbonding matures, is paid
+    by a WITHDRAWAL_APPROVAL packet for what is left after every slash that applied meanwhile.
+    """
     def __init__(
         self,
         *,
@@ -683,8 +696,9 @@ class MsgUndelegate(google.protobuf.message.Message):
         asset_id: builtins.str = ...,
         amount: builtins.str = ...,
         from_address: builtins.str = ...,
+        l1_request_id: builtins.int = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["amount", b"amount", "asset_id", b"asset_id", "from_address", b"from_address", "lz_chain_id", b"lz_chain_id", "operator", b"operator", "staker", b"staker"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["amount", b"amount", "asset_id", b"asset_id", "from_address", b"from_address", "l1_request_id", b"l1_request_id", "lz_chain_id", b"lz_chain_id", "operator", b"operator", "staker", b"staker"]) -> None: ...
 
 global___MsgUndelegate = MsgUndelegate
 

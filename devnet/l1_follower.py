@@ -1,0 +1,190 @@
+"""Follow the L1 RestakingVault at finality and turn its events into Exocore stake.
+
+Upstream, deposits, delegations and withdrawal requests reach Exocore over its own messaging layer
+(not over exorelay). The devnet stands in for that layer: :class:`VaultFollower` reads the vault's
+``Delegated`` and ``WithdrawalRequested`` events from blocks at least ``confirmations`` deep and
+submits one ``MsgDelegate`` / ``MsgUndelegate`` per event, carrying the event's request id. The chain
+applies each request id once (a resubmission after a restart is refused), so the follower needs no
+durable cursor: it starts from the first block after the deployment and re-reads.
+
+Invariants: events are submitted in L1 order (block, log index); a block is read only once it has
+``confirmations`` blocks on top; the amount Exocore credits is what the vault credited (the event's
+amount, net of any transfer fee).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from eth_typing import ChecksumAddress
+from web3 import Web3
+from web3.exceptions import Web3Exception
+
+from devnet.chain.params import DEVNET_LZ_CHAIN_ID
+from devnet.grpc.errors import RequestRejectedError
+from relayer.errors import ExorelayError
+from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
+from relayer.l1.artifacts import ContractName, load_artifact
+from relayer.protocol.ids import OperatorAddress, asset_id
+from relayer.protocol.types import Address
+
+OPERATOR_PREFIX: Final = "exo"
+"""Bech32 prefix of the devnet's operator accounts (the L1 vault names operators by 20-byte address)."""
+
+MAX_BLOCK_RANGE: Final = 5_000
+"""Blocks per ``eth_getLogs`` call: far below common provider caps (10k), few calls on a devnet."""
+
+DEVNET_CONFIRMATIONS: Final = 1
+"""L1 blocks on top before the devnet applies a block's custody events: anvil does not reorganise,
+one block keeps the rule visible without slowing the scenario."""
+POLL_INTERVAL_S: Final = 0.5
+"""How often the background follower reads the vault: about an L1 block on a devnet."""
+
+_log = logging.getLogger(__name__)
+
+StakeMsg = tx.MsgDelegate | tx.MsgUndelegate
+
+
+@dataclass(frozen=True, slots=True)
+class VaultEvent:
+    """One decoded custody event, in L1 order."""
+
+    request_id: int
+    withdrawal: bool
+    staker: Address
+    operator: Address
+    token: Address
+    amount: int
+    block_number: int
+    log_index: int
+
+
+def stake_msg(event: VaultEvent, lz_chain_id: int) -> StakeMsg:
+    """The Exocore message that reports ``event``."""
+    fields: dict[str, Any] = {
+        "staker": "0x" + event.staker.hex(),
+        "lz_chain_id": lz_chain_id,
+        "operator": str(OperatorAddress(OPERATOR_PREFIX, event.operator)),
+        "asset_id": asset_id(event.token, lz_chain_id),
+        "amount": str(event.amount),
+        "l1_request_id": event.request_id,
+    }
+    return tx.MsgUndelegate(**fields) if event.withdrawal else tx.MsgDelegate(**fields)
+
+
+def _address(value: str) -> Address:
+    return Address(bytes.fromhex(value.removeprefix("0x")))
+
+
+class VaultFollower:
+    """Reads the vault's custody events up to the confirmed head and hands each to ``submit``."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        vault: ChecksumAddress,
+        *,
+        lz_chain_id: int,
+        from_block: int,
+        confirmations: int,
+        submit: Callable[[StakeMsg], object],
+    ) -> None:
+        self._w3 = w3
+        self._contract = w3.eth.contract(address=vault, abi=load_artifact(ContractName.RESTAKING_VAULT).abi)
+        self._lz_chain_id = lz_chain_id
+        self._next_block = from_block
+        self._confirmations = confirmations
+        self._submit = submit
+
+    def poll(self) -> list[VaultEvent]:
+        """Submit every event of the newly confirmed blocks; returns them in L1 order."""
+        confirmed = self._w3.eth.block_number - self._confirmations
+        found: list[VaultEvent] = []
+        while self._next_block <= confirmed:
+            last = min(confirmed, self._next_block + MAX_BLOCK_RANGE - 1)
+            found.extend(self._read(self._next_block, last))
+            self._next_block = last + 1
+        found.sort(key=lambda e: (e.block_number, e.log_index))
+        for event in found:
+            self._submit(stake_msg(event, self._lz_chain_id))
+        return found
+
+    def _read(self, first: int, last: int) -> Sequence[VaultEvent]:
+        events: list[VaultEvent] = []
+        for name, withdrawal in (("Delegated", False), ("WithdrawalRequested", True)):
+            event_type = getattr(self._contract.events, name)
+            for log in event_type().get_logs(from_block=first, to_block=last):
+                args = log["args"]
+                events.append(
+                    VaultEvent(
+                        request_id=int(args["requestId"]),
+                        withdrawal=withdrawal,
+                        staker=_address(args["staker"]),
+                        operator=_address(args["operator"]),
+                        token=_address(args["token"]),
+                        amount=int(args["amount"]),
+                        block_number=int(log["blockNumber"]),
+                        log_index=int(log["logIndex"]),
+                    )
+                )
+        return events
+
+
+class FollowerThread:
+    """Runs :meth:`VaultFollower.poll` every ``POLL_INTERVAL_S`` until stopped. A message Exocore
+    refuses (a request id already applied, a withdrawal larger than the stake) is logged and skipped:
+    it moves no stake, and the next events still apply. An L1 read that fails is retried next poll."""
+
+    def __init__(self, follower: VaultFollower, interval_s: float = POLL_INTERVAL_S) -> None:
+        self._follower = follower
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="l1-follower", daemon=True)
+
+    def start(self) -> FollowerThread:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10 * self._interval_s)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            try:
+                self._follower.poll()
+            except (ExorelayError, Web3Exception, OSError, ValueError) as exc:
+                _log.warning("L1 follower: %s (retrying)", exc)
+
+
+def tolerant(submit: Callable[[StakeMsg], object]) -> Callable[[StakeMsg], object]:
+    """``submit`` that logs and skips a message Exocore refuses instead of raising."""
+
+    def run(msg: StakeMsg) -> object:
+        try:
+            return submit(msg)
+        except RequestRejectedError as exc:
+            _log.info("L1 request %d not applied: %s", msg.l1_request_id, exc)
+            return None
+
+    return run
+
+
+def follow_devnet_vault(
+    rpc_url: str, vault: str, *, from_block: int, submit: Callable[[StakeMsg], object]
+) -> FollowerThread:
+    """The devnet's follower of the vault at ``vault`` on the L1 at ``rpc_url``, started."""
+    w3 = Web3(Web3.HTTPProvider(rpc_url))
+    follower = VaultFollower(
+        w3,
+        Web3.to_checksum_address(vault),
+        lz_chain_id=DEVNET_LZ_CHAIN_ID,
+        from_block=from_block,
+        confirmations=DEVNET_CONFIRMATIONS,
+        submit=tolerant(submit),
+    )
+    return FollowerThread(follower).start()
