@@ -41,8 +41,8 @@ from devnet.l1_deploy import (
     deploy_l1,
     send_transaction,
 )
-from devnet.operator_keys import OPERATOR_KEYS_DIR
 from devnet.l1_follower import FollowerThread, follow_devnet_vault
+from devnet.operator_keys import OPERATOR_KEYS_DIR
 from devnet.runtime import ExocoreDevnet
 from relayer.l1.artifacts import ContractName
 from relayer.protocol import bls
