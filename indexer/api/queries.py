@@ -247,6 +247,7 @@ def distribution_detail(conn: Connection, distribution_id: str) -> schemas.Distr
         leaf_count=row.leaf_count,
         merkle_root=row.merkle_root,
         community_tax=_amount(row.community_tax),
+        **_community_pool(conn, row),
         paid_amount=str(paid.get(distribution_id, 0)),
         payouts_by_status=_payout_counts(conn, distribution_id),
         root_on_l1=_location(row.l1_block_number, row.l1_block_hash, row.l1_tx_hash, row.l1_log_index),
@@ -254,6 +255,19 @@ def distribution_detail(conn: Connection, distribution_id: str) -> schemas.Distr
         origin=row.origin,
         created_at=row.created_at,
     )
+
+
+def _community_pool(conn: Connection, row: Any) -> dict[str, str | None]:
+    """The claim's amount and what of it Exocore's community pool keeps (tax + rounding dust):
+    the claim is stored by the Exocore stream, so an L1-first distribution may not have one yet."""
+    c = claim_table
+    claimed = None
+    if row.claim_id is not None:
+        claimed = conn.execute(select(c.c.total_amount).where(c.c.claim_id == row.claim_id)).scalar()
+    if claimed is None or row.community_tax is None:
+        return {"claimed": _amount(claimed), "dust": None, "community_pool": None}
+    pool = int(claimed) - int(row.total)
+    return {"claimed": str(claimed), "dust": str(pool - int(row.community_tax)), "community_pool": str(pool)}
 
 
 def distribution_exists(conn: Connection, distribution_id: str) -> bool:

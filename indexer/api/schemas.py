@@ -275,7 +275,10 @@ class DistributionOut(BaseModel):
         total="1000",
         leaf_count=4,
         merkle_root=HASH_EXAMPLE,
-        community_tax="0",
+        community_tax="30",
+        claimed="1030",
+        dust="0",
+        community_pool="30",
         paid_amount="300",
         payouts_by_status={"pending": 2, "finalized": 2},
         root_on_l1={
@@ -301,6 +304,18 @@ class DistributionOut(BaseModel):
     leaf_count: int | None = None
     merkle_root: str
     community_tax: Amount | None = None
+    claimed: Amount | None = Field(
+        default=None, description="The reward claim's amount: `total` + `community_pool`."
+    )
+    dust: Amount | None = Field(
+        default=None,
+        description="Rounding remainder of the split: claimed - community_tax - total (Σ of the leaves).",
+    )
+    community_pool: Amount | None = Field(
+        default=None,
+        description="What Exocore's community pool keeps of the claim (community tax + dust): no leaf"
+        " carries it, so L1 never pays it (a MINT token never mints it; a VAULT deposit keeps it).",
+    )
     paid_amount: Amount = Field(description="Σ amounts of included and finalized payouts.")
     payouts_by_status: dict[str, int]
     root_on_l1: ChainLocation | None = None
