@@ -335,7 +335,8 @@ def test_where_the_rest_of_each_claim_went_is_said(demo: DemoRun) -> None:
 
 def test_step_0_is_narrated_from_the_health_check(demo: DemoRun) -> None:
     verdicts = demo.matches(
-        r"^\s+(?P<verdict>ok|warn|FAIL)\s+reward token (?P<token>0x[0-9a-f]{40}) \((?P<mode>MINT|VAULT)\) of (?P<avs>[\w-]+): (?P<detail>.+)$"
+        r"^\s+(?P<verdict>ok|warn|FAIL)\s+reward token (?P<token>0x[0-9a-f]{40})"
+        r" \((?P<mode>MINT|VAULT)\) of (?P<avs>[\w-]+): (?P<detail>.+)$"
     )
     assert {(m["mode"], m["avs"], m["verdict"]) for m in verdicts} == {
         ("MINT", "oracle-avs", "ok"),
