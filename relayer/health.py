@@ -51,7 +51,7 @@ from relayer.exocore.rpc import CometRpcClient
 from relayer.l1.client import L1Client
 from relayer.l1.gateway import GatewayClient
 from relayer.l1.keystore import load_signer, resolve_password
-from relayer.l1.tokens import MINTER_ROLE, TokenReader, vault_deposit
+from relayer.l1.tokens import MINTER_ROLE, TokenReader, client_call, vault_deposit
 from relayer.protocol.ids import ChainId
 from relayer.protocol.packets import FundingMode
 from relayer.protocol.units import format_amount
@@ -442,7 +442,7 @@ def _reward_token(ctx: _Context, use: RewardTokenUse) -> str:
     """Step 0 for one token: may the L1 contracts issue (MINT) or transfer (VAULT) it for the AVS?"""
     gateway = _gateway(ctx)
     client = _l1_client(ctx)
-    reader = TokenReader(client, use.token)
+    reader = TokenReader(client_call(client), use.token)
     if not client.get_code(use.token):
         raise CheckFailed(f"no contract code at {use.token}: Exocore names a token L1 does not have")
     unit = reader.unit()
@@ -456,7 +456,7 @@ def _reward_token(ctx: _Context, use: RewardTokenUse) -> str:
         return f"{label}: the gateway {gateway.address} holds MINTER_ROLE (it may issue)"
     if use.funding == FundingMode.VAULT:
         vault = gateway.reward_vault()
-        credited = vault_deposit(client, vault, use.avs, use.token)
+        credited = vault_deposit(client_call(client), vault, use.avs, use.token)
         held = reader.balance_of(vault)
         if credited == 0:
             raise CheckFailed(

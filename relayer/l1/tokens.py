@@ -12,7 +12,7 @@ views, ``RewardVault`` for deposits), as for the gateway.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Final
@@ -63,15 +63,23 @@ def _decode_symbol(data: bytes) -> str:
     return symbol[:MAX_SYMBOL_CHARS]
 
 
+EthCall = Callable[[str, bytes], bytes]
+"""``eth_call(to, data)`` at ``latest``: return data, raising on a revert or a transport error."""
+
+
+def client_call(client: L1Client) -> EthCall:
+    return lambda to, data: client.eth_call(to=to, data=data)
+
+
 @dataclass(frozen=True, slots=True)
 class TokenReader:
-    """One ERC-20 on L1."""
+    """One ERC-20 on L1, read through ``call`` (an :class:`L1Client`'s, or an ingestion source's)."""
 
-    client: L1Client
+    call: EthCall
     address: str
 
     def _call(self, function: AbiFunction, *args: object) -> bytes:
-        return self.client.eth_call(to=address_hex(as_address(self.address)), data=function.encode(*args))
+        return self.call(address_hex(as_address(self.address)), function.encode(*args))
 
     def unit(self) -> TokenUnit:
         """``symbol()`` and ``decimals()`` (a token without them is a malformed response)."""
@@ -90,11 +98,10 @@ class TokenReader:
         return bool(function.decode_output(self._call(function, role, bytes(as_address(account))))[0])
 
 
-def vault_deposit(client: L1Client, vault: str, avs: str, token: str) -> int:
+def vault_deposit(call: EthCall, vault: str, avs: str, token: str) -> int:
     """What the RewardVault at ``vault`` credits ``avs`` in ``token`` (its ``balanceOf(avs, token)``)."""
     function = _vault("balanceOf")
-    data = client.eth_call(
-        to=address_hex(as_address(vault)),
-        data=function.encode(bytes(as_address(avs)), bytes(as_address(token))),
+    data = call(
+        address_hex(as_address(vault)), function.encode(bytes(as_address(avs)), bytes(as_address(token)))
     )
     return int(function.decode_output(data)[0])
