@@ -22,16 +22,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy import Engine, create_engine, func, inspect, select, text
 
 from devnet.demo_story import (
     DATABASE_FILE,
     DemoError,
+    claim_database,
     enough_signers,
     prepare_home,
     too_few_signers,
 )
 from relayer.protocol.units import format_units
+from storage import migrate
 from storage.models import (
     claim_table,
     distribution_table,
@@ -482,3 +484,27 @@ def test_signer_choice_passes_and_misses_the_threshold() -> None:
     assert too_few_signers(powers, (9, 10)) == [1, 2, 3]  # 70 % <= 9/10
     assert enough_signers([50, 50], (9, 10)) == [0, 1]  # nobody can be left out
     assert sum(powers[i] for i in too_few_signers(powers, (1, 2))) * 2 <= sum(powers)
+
+
+def test_a_database_is_emptied_only_if_the_previous_run_of_this_home_filled_it(tmp_path: Path) -> None:
+    """A second ``make demo`` with the same ``--database-url`` needs no cleaning by hand; a database
+    the demo did not fill, or holding anything but exorelay's tables, is never touched."""
+    url = f"sqlite:///{tmp_path / 'given.sqlite'}"
+    engine = create_engine(url)
+    home, other_home = tmp_path / "home", tmp_path / "other"
+    try:
+        claim_database(home, url, prepare_home(home))  # empty: accepted, and the home remembers it
+        migrate.upgrade(engine)  # what the run leaves behind
+        claim_database(home, url, prepare_home(home))  # the next run of the same home empties it
+        assert inspect(engine).get_table_names() == []
+
+        migrate.upgrade(engine)
+        with pytest.raises(DemoError, match="is not empty"):
+            claim_database(other_home, url, prepare_home(other_home))  # not this home's database
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE notes (x INTEGER)"))
+        with pytest.raises(DemoError, match="is not empty"):
+            claim_database(home, url, prepare_home(home))  # a table that is not exorelay's
+        assert "notes" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
