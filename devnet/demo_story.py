@@ -11,6 +11,13 @@ bookkeeping as a result.
 Chapters: the chains → operators, AVSs and stakers (committees elected) → a validator-set change →
 claims (two accepted, one short of its AVS's 9/10 rule) → relay and payouts (MINT and VAULT) → a
 committee-signed slash and an equivocation slash → lifecycle tables, staker balances, API URL.
+
+What the output promises: a table is printed whole when stdout is not a terminal (no cell cut to
+fit 80 columns); each column holds one unit (amounts in the token's own symbol and decimals, voting
+power in USD, shares in percent) and each time column one clock (Exocore block time, L1 block time,
+the indexer's record), so each runs forward on its own; step 0 is what ``exorelay health-check``
+answers; the part of a claim no leaf carries is named (Exocore's community pool); on L1 only what a
+contract view answers is printed (the gateway's ``frozen(operator, AVS)``, not what it implies).
 """
 
 from __future__ import annotations
