@@ -11,6 +11,13 @@ bookkeeping as a result.
 Chapters: the chains → operators, AVSs and stakers (committees elected) → a validator-set change →
 claims (two accepted, one short of its AVS's 9/10 rule) → relay and payouts (MINT and VAULT) → a
 committee-signed slash and an equivocation slash → lifecycle tables, staker balances, API URL.
+
+What the output promises: a table is printed whole when stdout is not a terminal (no cell cut to
+fit 80 columns); each column holds one unit (amounts in the token's own symbol and decimals, voting
+power in USD, shares in percent) and each time column one clock (Exocore block time, L1 block time,
+the indexer's record), so each runs forward on its own; step 0 is what ``exorelay health-check``
+answers; the part of a claim no leaf carries is named (Exocore's community pool); on L1 only what a
+contract view answers is printed (the gateway's ``frozen(operator, AVS)``, not what it implies).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -34,6 +42,7 @@ from eth_account import Account
 from eth_utils.crypto import keccak
 from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -43,13 +52,14 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from web3 import Web3
 from web3.contract import Contract
 
 from devnet.anvil import free_port
 from devnet.l1_deploy import contract_at
+from devnet.rpc.encoding import parse_rfc3339_nano
 from devnet.scenario import (
     AvsRules,
     CommitteeView,
@@ -71,12 +81,21 @@ from relayer.errors import ExorelayError
 from relayer.exocore.proto.operator.v1 import query_pb2 as operator_query
 from relayer.exocore.proto.operator.v1 import query_pb2_grpc as operator_grpc
 from relayer.exocore.proto.relay.v1 import query_pb2 as relay_query
+from relayer.health import reward_token_report
 from relayer.l1.artifacts import ContractName
 from relayer.logs import TextFormatter
 from relayer.protocol import bls
 from relayer.protocol.claims import PROPORTION_ONE
 from relayer.protocol.ids import OperatorAddress
 from relayer.protocol.packets import PacketKind
+from relayer.protocol.units import (
+    TokenUnit,
+    format_amount,
+    format_power,
+    format_share,
+    format_units,
+    short_hex,
+)
 from relayer.service import RelayerService, install_signal_handlers
 from storage.db import create_db_engine
 from storage.job_tables import JobStage, relay_job_table
@@ -96,6 +115,7 @@ from storage.models import (
     transfer_table,
     transition_table,
 )
+from storage.schema import metadata as schema_metadata
 
 _log = logging.getLogger("devnet.demo")
 T = TypeVar("T")
@@ -120,6 +140,9 @@ THREAD_JOIN_TIMEOUT_S: Final = 10.0
 """The API thread exits at its next loop tick after should_exit; 10 s is the relayer's stop budget too."""
 HOME_MARKER: Final = ".exorelay-demo"
 """A directory is wiped only if a previous demo run left this file in it (never a user's directory)."""
+DATABASE_MARK: Final = "database sha256:"
+"""Marker lines naming (by hash) a --database-url the run filled: the next run may empty it again."""
+MIGRATION_VERSION_TABLE: Final = "alembic_version"
 LOG_FILE: Final = "demo.log"
 DATABASE_FILE: Final = "exorelay.sqlite"
 
@@ -136,9 +159,27 @@ SLASH_PROPORTION: Final = PROPORTION_ONE // 20
 EQUIVOCATION_TASK_ID: Final = 7
 STAKERS_SHOWN: Final = 4
 """Stakers whose final L1 balances are printed (two per asset: the WETH stakers also earn WETH)."""
-DISPLAY_PLACES: Final = 4
-"""Token amounts are shown with 4 decimal places (truncated, never rounded up)."""
+UNBOUNDED_WIDTH: Final = 10_000
+"""Columns a table is measured in to find its natural width (no demo table comes near it)."""
 VALIDATOR_KEY_MATERIAL: Final = b"exorelay-demo/new-validator/bls-key-material"
+
+
+TIMELINE_COLUMNS: Final = (
+    "state",
+    "Exocore height",
+    "Exocore block time (UTC)",
+    "L1 block",
+    "L1 block time (UTC)",
+    "recorded by the indexer (UTC)",
+    "note",
+)
+"""A lifecycle's clocks, one column each: Exocore's blocks, L1's blocks, the indexer's own clock."""
+
+
+def header_time(text: str) -> datetime:
+    """CometBFT's header time (RFC 3339, nanoseconds) as a UTC datetime (microseconds)."""
+    seconds, nanos = divmod(parse_rfc3339_nano(text), 10**9)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=nanos // 1000)
 
 
 class DemoError(ExorelayError, RuntimeError):
@@ -168,24 +209,8 @@ class Gauge:
     read: Callable[[], tuple[int, int, str]]
 
 
-def format_units(value: int, decimals: int = 18, places: int = DISPLAY_PLACES) -> str:
-    """``value`` base units as a decimal with ``places`` digits (truncated): 1.5e18 -> ``1.5000``."""
-    whole, fraction = divmod(value, 10**decimals)
-    digits = str(fraction).rjust(decimals, "0")[:places]
-    return f"{whole:,}.{digits}" if places else f"{whole:,}"
-
-
-def short(text: str, keep: int = 10) -> str:
-    """``0x1234abcd…`` (ids and addresses in tables)."""
-    return text if len(text) <= keep + 1 else text[:keep] + "…"
-
-
 def short_operator(account: str) -> str:
     return account[:9] + "…" + account[-4:]
-
-
-def percent(part: int, whole: int) -> str:
-    return f"{100 * part / whole:.1f} %" if whole else "-"
 
 
 def weakest_first(powers: Sequence[int]) -> list[int]:
@@ -210,22 +235,46 @@ def too_few_signers(powers: Sequence[int], threshold: tuple[int, int]) -> list[i
     return sorted(signers)
 
 
-def prepare_home(home: Path) -> None:
-    """Fresh each run: remove what a previous demo left (only a directory it marked as its own)."""
+def database_fingerprint(url: str) -> str:
+    """What the home marker records of a database the demo filled (a hash: the URL may hold a password)."""
+    return DATABASE_MARK + hashlib.sha256(url.encode()).hexdigest()
+
+
+def prepare_home(home: Path) -> frozenset[str]:
+    """Fresh each run: remove what a previous demo left (only a directory it marked as its own).
+    Returns the fingerprints of the databases that previous run filled (its marker lists them)."""
+    filled: frozenset[str] = frozenset()
     if home.exists():
-        if not (home / HOME_MARKER).is_file() and any(home.iterdir()):
+        marker = home / HOME_MARKER
+        if not marker.is_file() and any(home.iterdir()):
             raise DemoError(f"{home} exists and was not made by `exorelay demo`: choose another --home")
+        if marker.is_file():
+            lines = marker.read_text().splitlines()
+            filled = frozenset(line for line in lines if line.startswith(DATABASE_MARK))
         shutil.rmtree(home)
     home.mkdir(parents=True)
     (home / HOME_MARKER).write_text("made by `exorelay demo`; wiped on its next run\n")
+    return filled
 
 
-def require_empty_database(url: str) -> None:
-    """A database given by URL must hold no tables: the demo's ids are deterministic, so an earlier
-    run's rows would collide with this run's chains."""
+def claim_database(home: Path, url: str, filled: frozenset[str]) -> None:
+    """Make the database at ``url`` empty for this run and mark it as the demo's in ``home``.
+
+    The demo's ids are deterministic, so an earlier run's rows would collide with this run's chains:
+    a database holding tables is refused, unless the previous run of this ``home`` filled it and it
+    holds nothing but exorelay's own tables; then those are dropped (a second ``make demo`` with the
+    same ``--database-url`` needs no cleaning by hand).
+    """
     engine = create_db_engine(url)
     try:
-        tables = inspect(engine).get_table_names()
+        tables = set(inspect(engine).get_table_names())
+        ours = set(schema_metadata.tables) | {MIGRATION_VERSION_TABLE}
+        if tables and database_fingerprint(url) in filled and tables <= ours:
+            with engine.begin() as conn:
+                schema_metadata.drop_all(conn)
+                if MIGRATION_VERSION_TABLE in tables:
+                    conn.execute(text(f"DROP TABLE {MIGRATION_VERSION_TABLE}"))
+            tables = set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
     if tables:
@@ -233,6 +282,8 @@ def require_empty_database(url: str) -> None:
             f"the database at {make_url(url).render_as_string(hide_password=True)} is not empty"
             f" ({len(tables)} tables): give the demo an empty database or schema"
         )
+    with (home / HOME_MARKER).open("a") as marker:
+        marker.write(database_fingerprint(url) + "\n")
 
 
 def log_to_file(path: Path) -> None:
@@ -298,6 +349,7 @@ class Demo:
         self.database_url = options.database_url or f"sqlite:///{self.home / DATABASE_FILE}"
         self.stack: DevnetStack | None = None
         self.service: RelayerService | None = None
+        self.config: ExorelayConfig | None = None
         self.api: ApiServer | None = None
         self.client: ScenarioClient | None = None
         self.db: Engine | None = None
@@ -308,6 +360,7 @@ class Demo:
         self.claim_ids: dict[str, str] = {}
         self.slash_ids: dict[str, str] = {}
         self.valset_nonce_before = 0
+        self.block_times: dict[str, dict[int, datetime]] = {"exocore": {}, "l1": {}}
 
     # ------------------------------------------------------------------ parts
 
@@ -323,6 +376,7 @@ class Demo:
         anvil = self.require(self.stack.anvil)
         with self.console.status("Starting the relayer (migrations, start-up sweep)…"):
             config = ExorelayConfig.model_validate(self.stack.relayer_settings(self.database_url))
+            self.config = config
             signer = Account.from_key(anvil.dev_accounts()[SIGNER_ACCOUNT_INDEX].private_key)
             self.service = RelayerService(config, signer=signer, stop_requested=self.stop)
             self.service.start()
@@ -346,8 +400,10 @@ class Demo:
             contracts["weth"].lower(): self.weth,
             contracts["reward_token"].lower(): self.exor,
         }
-        self.symbols = {
-            address: str(token.functions.symbol().call()) for address, token in self.tokens.items()
+        # Read once from each ERC-20, as the indexer caches them for the API and the explorer.
+        self.units = {
+            address: TokenUnit(str(token.functions.symbol().call()), int(token.functions.decimals().call()))
+            for address, token in self.tokens.items()
         }
 
     def close(self) -> None:
@@ -400,11 +456,16 @@ class Demo:
             return conn.execute(statement).scalar()
 
     def symbol(self, token: str) -> str:
-        return self.symbols.get(token.lower(), short(token))
+        unit = self.units.get(token.lower())
+        return short_hex(token) if unit is None else unit.symbol
+
+    def amount(self, value: int, token: str) -> str:
+        """``1,000.0000 EXOR``: the shared formatter, with the token's own symbol and decimals."""
+        return format_amount(value, self.units.get(token.lower()))
 
     def avs_name(self, avs: str) -> str:
         name = self.scalar(select(avs_table.c.name).where(avs_table.c.avs_address == avs.lower()))
-        return str(name) if name else short(avs)
+        return str(name) if name else short_hex(avs)
 
     def api_get(self, path: str) -> Any:
         response = self.require(self.http).get(path)
@@ -448,6 +509,22 @@ class Demo:
                     )
                 self.stop.wait(POLL_INTERVAL_S)
 
+    def show(self, table: Table) -> None:
+        """A table whole. In a terminal rich fits it to the window (folding cells); anywhere else (a
+        pipe, a file, CI) there is no window, and rich's 80-column default would cut cells to
+        "attes…", so the table is printed at its natural width."""
+        if self.console.is_terminal:
+            self.console.print(table)
+            return
+        options = self.console.options.update_width(UNBOUNDED_WIDTH)
+        natural = Measurement.get(self.console, options, table).maximum
+        saved = self.console.width
+        self.console.width = max(saved, natural)
+        try:
+            self.console.print(table)
+        finally:
+            self.console.width = saved
+
     def chapter(self, number: int, title: str, intro: str) -> None:
         self.console.print()
         self.console.rule(f"[bold]{number}. {title}")
@@ -485,9 +562,9 @@ class Demo:
             self.require(stack.anvil).rpc_url,
             f"#{self.gateway.functions.currentValsetNonce().call()}"
             f" ({self.gateway.functions.valsetSize().call()} validators)"
-            f" in gateway {short(self.gateway.address)}",
+            f" in gateway {short_hex(self.gateway.address)}",
         )
-        self.console.print(table)
+        self.show(table)
         balance = self.w3.eth.get_balance(Web3.to_checksum_address(signer))
         self.console.print(
             f"relayer signer {signer} holds {format_units(balance)} ETH"
@@ -638,13 +715,13 @@ class Demo:
             )
             table.add_row(
                 row.name,
-                short(avs, 12),
+                short_hex(avs, 12),
                 assets,
                 reward,
                 f"> {row.threshold_numerator}/{row.threshold_denominator} of power",
                 f"{members} elected at height {committee.elected_height}",
             )
-        self.console.print(table)
+        self.show(table)
         for avs in (r.address for r in rules):
             committee = self.rows(
                 select(committee_table).where(
@@ -660,17 +737,19 @@ class Demo:
                 title=f"{self.avs_name(avs)} committee, epoch {epoch}",
                 box=box.SIMPLE_HEAD,
             )
-            for column in ("#", "operator", "BLS key", "power (USD of counted stake)", "share"):
+            for column in ("#", "operator", "BLS key"):
                 table.add_column(column)
+            for column in ("voting power (USD of counted stake)", "share"):
+                table.add_column(column, justify="right")
             for member in members:
                 table.add_row(
                     str(member.member_index),
                     short_operator(member.operator),
-                    short(member.bls_pubkey, 14),
-                    format_units(int(member.power), 8, 0),
-                    percent(int(member.power), int(committee.total_power)),
+                    short_hex(member.bls_pubkey, 14),
+                    format_power(int(member.power)),
+                    format_share(int(member.power), int(committee.total_power)),
                 )
-            self.console.print(table)
+            self.show(table)
 
     # ------------------------------------------------------------------ 3. validator-set change
 
@@ -734,8 +813,9 @@ class Demo:
         deposit = self.reward_vault.functions.balanceOf(Web3.to_checksum_address(avs_b.address), weth).call()
         self.console.print(
             f"{avs_b.name} deposited ETH into the RewardVault on L1, which now holds"
-            f" {format_units(deposit)} WETH for it"
+            f" {self.amount(deposit, weth)} for it"
         )
+        self.show_step_0()
         exor = avs_a.reward_tokens[0][0]
         claims = (
             (
@@ -763,6 +843,19 @@ class Demo:
         )
         self.show_claims()
 
+    def show_step_0(self) -> None:
+        """Step 0, as ``exorelay health-check`` checks it: may the L1 contracts issue or transfer each
+        reward token the AVSs on Exocore name?"""
+        report = reward_token_report(self.require(self.config))
+        self.console.print(
+            "Step 0 (exorelay health-check): each reward token grants the L1 contracts what its funding"
+            " mode needs"
+        )
+        for check in report.checks:
+            self.console.print(f"  {check.verdict:<4}  {check.name}: {check.detail}")
+        if not report.ok:
+            raise DemoError("step 0 failed: " + "; ".join(check.detail for check in report.failures))
+
     def claim_decided(self, claim_id: str) -> tuple[int, int, str]:
         state = self.scalar(select(claim_table.c.state).where(claim_table.c.claim_id == claim_id))
         decided = state is not None and state not in (ClaimState.SUBMITTED, ClaimState.VERIFIED)
@@ -777,6 +870,7 @@ class Demo:
             "amount",
             "signers",
             "signed power",
+            "share",
             "needs",
             "state",
             "distribution",
@@ -802,20 +896,27 @@ class Demo:
                 outcome = f"#{dist.nonce}: {dist.leaf_count} leaves"
             if row.state == ClaimState.REJECTED:
                 rejections.append(f"claim {label} rejected by Exocore ({row.reason_code}): {row.reason}")
+                if total and row.threshold_numerator is not None:
+                    rejections.append(
+                        f"  that is {format_power(signed)} of {format_power(total)}"
+                        f" ({format_share(signed, total)}); it needs more than"
+                        f" {format_share(row.threshold_numerator, row.threshold_denominator)}"
+                    )
             table.add_row(
                 label,
-                short(claim_id),
+                short_hex(claim_id),
                 self.avs_name(row.avs_address),
-                f"{format_units(int(row.total_amount))} {self.symbol(row.token)}",
+                self.amount(int(row.total_amount), row.token),
                 f"{signers} of {len(committee.pubkeys)}",
-                percent(signed, total) if total else "-",
+                format_power(signed) if total else "-",
+                format_share(signed, total),
                 f"> {row.threshold_numerator}/{row.threshold_denominator}"
                 if row.threshold_numerator is not None
                 else "-",
                 row.state,
                 outcome,
             )
-        self.console.print(table)
+        self.show(table)
         for line in rejections:
             self.console.print(line)
 
@@ -863,18 +964,36 @@ class Demo:
                 label,
                 "MINT" if funding == 1 else "VAULT",
                 str(leaf_count),
-                f"{format_units(total)} {self.symbol(token)}",
-                f"{format_units(paid_total)} {self.symbol(token)}",
+                self.amount(total, token),
+                self.amount(paid_total, token),
                 f"{finalized} of {leaf_count}",
             )
-        self.console.print(table)
+        self.show(table)
+        self.show_community_pool()
         avs_b = self.require(self.avs_rules)[1].address
         left = self.reward_vault.functions.balanceOf(
             Web3.to_checksum_address(avs_b), self.weth.address
         ).call()
         self.console.print(
-            f"RewardVault balance of {self.avs_name(avs_b)} after its payouts: {format_units(left)} WETH"
+            f"RewardVault deposit of {self.avs_name(avs_b)} after its payouts:"
+            f" {self.amount(left, self.weth.address)} (the part of claim B no leaf carries stays there)"
         )
+
+    def show_community_pool(self) -> None:
+        """Where the part of each claim no leaf carries went (from the API's distribution)."""
+        for label in ("A", "B"):
+            claim = self.api_get(f"/v1/claims/{self.claim_ids[label]}")
+            dist = self.api_get(f"/v1/distributions/{claim['distribution_id']}")
+            token = dist["token"]
+            claimed, total = int(dist["claimed"]), int(dist["total"])
+            tax, dust = int(dist["community_tax"]), int(dist["dust"])
+            self.console.print(
+                f"claim {label}: {self.amount(claimed, token)} claimed, {self.amount(total, token)} in leaves"
+                f" ({format_share(total, claimed)}); Exocore's community pool keeps"
+                f" {self.amount(int(dist['community_pool']), token)}: the community tax"
+                f" {self.amount(tax, token)} ({format_share(tax, claimed)}) and {dust:,} base units of"
+                " rounding dust"
+            )
 
     def claim_state(self, claim_id: str) -> str | None:
         state = self.scalar(select(claim_table.c.state).where(claim_table.c.claim_id == claim_id))
@@ -940,10 +1059,10 @@ class Demo:
                 f"#{packet.valset_nonce}",
                 str(packet.exocore_height),
                 "-" if tx is None else str(tx.block_number),
-                "-" if tx is None else short(tx.tx_hash),
+                "-" if tx is None else short_hex(tx.tx_hash),
                 "-" if job is None else job.stage,
             )
-        self.console.print(table)
+        self.show(table)
         self.console.print(
             f"L1 now trusts valset #{self.gateway.functions.currentValsetNonce().call()}"
             f" ({self.gateway.functions.valsetSize().call()} validators)"
@@ -1008,9 +1127,9 @@ class Demo:
                 self.avs_name(row.avs_address),
                 row.slash_proportion or "-",
                 f"yes, since height {frozen.frozen_height}" if frozen.frozen else "no",
-                ", ".join(f"{format_units(int(a.amount))} {self.symbol(a.token)}" for a in assets) or "-",
+                ", ".join(self.amount(int(a.amount), a.token) for a in assets) or "-",
             )
-        self.console.print(table)
+        self.show(table)
         self.track(
             "slashes on L1",
             [
@@ -1022,7 +1141,15 @@ class Demo:
             ],
         )
         table = Table(title="SLASH packets executed on L1 (gateway logs and views)", box=box.SIMPLE_HEAD)
-        for column in ("slash", "L1 block", "moved to the slashing sink", "frozen on L1"):
+        # Only what the gateway itself answers: its frozen(operator, AVS) view, when its ABI has one.
+        # Whether a frozen flag stops anything on L1 is up to the contracts, not to this narration.
+        frozen_view = any(
+            entry.get("type") == "function" and entry.get("name") == "frozen" for entry in self.gateway.abi
+        )
+        columns = ["slash", "L1 block", "moved to the slashing sink"]
+        if frozen_view:
+            columns.append("gateway.frozen(operator, AVS)")
+        for column in columns:
             table.add_column(column)
         for kind, slash_id in self.slash_ids.items():
             row = self.rows(select(slash_table).where(slash_table.c.slash_id == slash_id))[0]
@@ -1031,18 +1158,21 @@ class Demo:
             )
             executed = [log for log in logs if hex0x(log.args.slashId) == slash_id]
             moved = ", ".join(
-                f"{format_units(amount)} {self.symbol(token)}"
+                self.amount(amount, token)
                 for log in executed
                 for token, amount in zip(log.args.tokens, log.args.amounts, strict=True)
             )
-            frozen_l1 = self.gateway.functions.frozen(
-                Web3.to_checksum_address(row.operator_address), Web3.to_checksum_address(row.avs_address)
-            ).call()
-            table.add_row(kind, str(row.l1_block_number), moved or "-", "yes" if frozen_l1 else "no")
-        self.console.print(table)
+            cells = [kind, str(row.l1_block_number), moved or "-"]
+            if frozen_view:
+                frozen_l1 = self.gateway.functions.frozen(
+                    Web3.to_checksum_address(row.operator_address), Web3.to_checksum_address(row.avs_address)
+                ).call()
+                cells.append("true" if frozen_l1 else "false")
+            table.add_row(*cells)
+        self.show(table)
         principal = ", ".join(
-            f"{self.symbol(address)} {format_units(before)} → "
-            f"{format_units(self.restaking_vault.functions.totalPrincipal(token.address).call())}"
+            f"{self.amount(before, address)} → "
+            f"{self.amount(self.restaking_vault.functions.totalPrincipal(token.address).call(), address)}"
             for (address, token), before in zip(self.tokens.items(), principal_before.values(), strict=True)
         )
         self.console.print(f"RestakingVault principal: {principal}")
@@ -1061,11 +1191,22 @@ class Demo:
         self.chapter(
             7,
             "Lifecycles",
-            "Each claim's and slash's states as the indexer recorded them: where (Exocore height, L1 block),"
-            " the block time, and when the indexer saw it (relative to its first state).",
+            "Each claim's and slash's states as the indexer recorded them. Three clocks, three columns: the"
+            " Exocore block the state happened in and its time, the L1 block and its time (both read from"
+            " the chains), and when the indexer recorded or decided it (its own clock; + since the first).",
         )
         claims = Table(title="Claims (from the API)", box=box.SIMPLE_HEAD)
-        for column in ("claim", "id", "AVS", "amount", "state", "payouts", "Exocore", "L1", "took"):
+        for column in (
+            "claim",
+            "id",
+            "AVS",
+            "amount",
+            "state",
+            "payouts",
+            "Exocore heights",
+            "L1 blocks",
+            "took",
+        ):
             claims.add_column(column)
         for label, claim_id in self.claim_ids.items():
             claim = self.api_get(f"/v1/claims/{claim_id}")
@@ -1075,12 +1216,12 @@ class Demo:
                 finalized = dist["payouts_by_status"].get("finalized", 0)
                 payouts = f"{finalized}/{dist['leaf_count']}"
             timeline = self.transitions("claim", claim_id)
-            self.console.print(self.timeline_table(f"claim {label} {short(claim_id)}", timeline))
+            self.show(self.timeline_table(f"claim {label} {short_hex(claim_id)}", timeline))
             claims.add_row(
                 label,
-                short(claim_id),
+                short_hex(claim_id),
                 self.avs_name(claim["avs"]),
-                f"{format_units(int(claim['total_amount']))} {self.symbol(claim['token'])}",
+                self.amount(int(claim["total_amount"]), claim["token"]),
                 claim["status"],
                 payouts,
                 self.span(timeline, "exocore"),
@@ -1088,18 +1229,16 @@ class Demo:
                 self.took(timeline),
             )
         slashes = Table(title="Slashes (from the API)", box=box.SIMPLE_HEAD)
-        for column in ("slash", "id", "AVS", "stake cut", "state", "Exocore", "L1", "took"):
+        for column in ("slash", "id", "AVS", "stake cut", "state", "Exocore heights", "L1 blocks", "took"):
             slashes.add_column(column, no_wrap=column == "stake cut")
         for kind, slash_id in self.slash_ids.items():
             slash = self.api_get(f"/v1/slashes/{slash_id}")
-            cut = " + ".join(
-                f"{format_units(int(a['amount']))} {self.symbol(a['token'])}" for a in slash["assets"]
-            )
+            cut = " + ".join(self.amount(int(a["amount"]), a["token"]) for a in slash["assets"])
             timeline = self.transitions("slash", slash_id)
-            self.console.print(self.timeline_table(f"slash ({kind}) {short(slash_id)}", timeline))
+            self.show(self.timeline_table(f"slash ({kind}) {short_hex(slash_id)}", timeline))
             slashes.add_row(
                 kind,
-                short(slash_id),
+                short_hex(slash_id),
                 self.avs_name(slash["avs"]),
                 cut,
                 slash["status"],
@@ -1107,8 +1246,8 @@ class Demo:
                 self.span(timeline, "l1"),
                 self.took(timeline),
             )
-        self.console.print(claims)
-        self.console.print(slashes)
+        self.show(claims)
+        self.show(slashes)
         self.show_balances()
 
     def transitions(self, kind: str, entity_id: str) -> list[Any]:
@@ -1118,13 +1257,23 @@ class Demo:
             select(t).where(t.c.entity_kind == kind, t.c.entity_id == entity_id).order_by(t.c.id)
         )
 
-    @staticmethod
-    def where(transition: Any) -> str:
-        if transition.chain == "exocore":
-            return f"Exocore height {transition.height}"
-        if transition.chain == "l1":
-            return f"L1 block {transition.height}"
-        return str(transition.chain)
+    def exocore_block_time(self, height: int) -> datetime:
+        """The header time of Exocore block ``height`` (CometBFT ``/block``), read once."""
+        if height not in self.block_times["exocore"]:
+            rpc = self.require(self.stack).manifest["exocore"]["rpc_url"]
+            reply = httpx.get(f"{rpc}/block", params={"height": height}, timeout=API_REQUEST_TIMEOUT_S)
+            reply.raise_for_status()
+            self.block_times["exocore"][height] = header_time(
+                reply.json()["result"]["block"]["header"]["time"]
+            )
+        return self.block_times["exocore"][height]
+
+    def l1_block_time(self, number: int) -> datetime:
+        """The timestamp of L1 block ``number`` (whole seconds, as every EVM block), read once."""
+        if number not in self.block_times["l1"]:
+            timestamp = int(self.w3.eth.get_block(number)["timestamp"])
+            self.block_times["l1"][number] = datetime.fromtimestamp(timestamp, UTC)
+        return self.block_times["l1"][number]
 
     @staticmethod
     def span(timeline: Sequence[Any], chain: str) -> str:
@@ -1142,18 +1291,28 @@ class Demo:
         return f"{(timeline[-1].recorded_at - timeline[0].recorded_at).total_seconds():.1f} s"
 
     def timeline_table(self, title: str, timeline: Sequence[Any]) -> Table:
+        """One row per state; each time column is one clock (so each runs forward on its own)."""
         table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-        for column in ("state", "where", "block time (UTC)", "indexed", "note"):
+        for column in TIMELINE_COLUMNS:
             table.add_column(column)
         first = timeline[0].recorded_at if timeline else None
         for transition in timeline:
             offset = (transition.recorded_at - first).total_seconds() if first else 0.0
+            exocore = l1 = ("-", "-")
+            if transition.chain == "exocore" and transition.height is not None:
+                at = self.exocore_block_time(int(transition.height))
+                exocore = (str(transition.height), at.strftime("%H:%M:%S.%f")[:-3])
+            elif transition.chain == "l1" and transition.height is not None:
+                l1 = (str(transition.height), self.l1_block_time(int(transition.height)).strftime("%H:%M:%S"))
+            note = transition.reason or ""
+            if transition.chain not in ("exocore", "l1"):
+                note = f"by the {transition.chain}" + (f": {note}" if note else "")
             table.add_row(
                 transition.to_state or "(reorged away)",
-                self.where(transition),
-                transition.at.strftime("%H:%M:%S.%f")[:-3],
-                f"+{offset:.1f} s",
-                (transition.reason or "")[:60],
+                *exocore,
+                *l1,
+                f"{transition.recorded_at.strftime('%H:%M:%S.%f')[:-3]} (+{offset:.1f} s)",
+                note,
             )
         return table
 
@@ -1183,9 +1342,10 @@ class Demo:
                         )
                     )
                 )
-                cells += [format_units(balance), format_units(paid)]
+                decimals = self.units[address].decimals
+                cells += [format_units(balance, decimals), format_units(paid, decimals)]
             table.add_row(*cells)
-        self.console.print(table)
+        self.show(table)
         transfers = self.scalar(select(func.count()).select_from(transfer_table))
         self.console.print(
             f"token transfers out of the gateway's funding sources indexed from L1: {transfers}"
@@ -1212,11 +1372,13 @@ def running(demo: Demo) -> Iterator[Demo]:
 def run_demo(options: DemoOptions, console: Console | None = None) -> int:
     """Run the demo; 0 when the scenario completed (and, without ``--once``, a signal stopped it)."""
     console = console or Console(highlight=False)
+    if not console.is_terminal:
+        console.soft_wrap = True  # no window to wrap at: a line of text stays one line
     stop = install_signal_handlers()
     try:
-        prepare_home(options.home)
+        filled = prepare_home(options.home)
         if options.database_url is not None:
-            require_empty_database(options.database_url)
+            claim_database(options.home, options.database_url, filled)
     except DemoError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2

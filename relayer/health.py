@@ -13,7 +13,12 @@ Checks (each a :class:`Check` with a name, a verdict and a one-line detail):
 - the database is reachable and at the newest migration;
 - no ingestion stream is halted (an invariant violation, a deep reorg, a poisoned block: each needs
   an operator, see docs/operations.md);
-- no payout job is parked waiting for an L1 deposit (a warning: it resumes by itself once funded).
+- no payout job is parked waiting for an L1 deposit (a warning: it resumes by itself once funded);
+- step 0 of every reward token an AVS on Exocore pays in (its ``AVSInfo.reward_tokens``): a MINT
+  token grants the gateway ``MINTER_ROLE`` (else every payout reverts: an error naming the grant to
+  make); a VAULT token has a deposit for the AVS in the RewardVault and the vault holds at least what
+  it credits (no deposit is a warning: payouts park and resume once funded; a vault holding less than
+  it credits is an error). The AVS list is read once, before the checks run concurrently.
 
 Checks run concurrently, each bounded by :data:`CHECK_TIMEOUT_S` (the clients' own timeouts are
 capped to it, and a check that still has not answered is reported as timed out). Output never holds
@@ -46,7 +51,10 @@ from relayer.exocore.rpc import CometRpcClient
 from relayer.l1.client import L1Client
 from relayer.l1.gateway import GatewayClient
 from relayer.l1.keystore import load_signer, resolve_password
+from relayer.l1.tokens import MINTER_ROLE, TokenReader, client_call, vault_deposit
 from relayer.protocol.ids import ChainId
+from relayer.protocol.packets import FundingMode
+from relayer.protocol.units import format_amount
 from storage import migrate
 from storage.db import create_db_engine
 from storage.jobs import parked_payouts
@@ -404,6 +412,87 @@ def _payouts(ctx: _Context) -> str:
     return "no payout job parked"
 
 
+@dataclass(frozen=True, slots=True)
+class RewardTokenUse:
+    """One reward token one AVS pays in, as Exocore's ``AVSInfo`` lists it."""
+
+    avs: str
+    avs_name: str
+    token: str
+    funding: int
+
+    @property
+    def check_name(self) -> str:
+        modes = {mode.value: mode.name for mode in FundingMode}
+        mode = modes.get(self.funding, f"funding {self.funding}")
+        return f"reward token {self.token} ({mode}) of {self.avs_name or self.avs}"
+
+
+def reward_token_uses(ctx: _Context) -> list[RewardTokenUse]:
+    """Every (AVS, reward token) pair Exocore lists, in AVS order."""
+    with _grpc_client(ctx) as client:
+        return [
+            RewardTokenUse(info.avs_address.lower(), info.name, token.token.lower(), int(token.funding))
+            for info in client.avs_infos()
+            for token in info.reward_tokens
+        ]
+
+
+def _reward_token(ctx: _Context, use: RewardTokenUse) -> str:
+    """Step 0 for one token: may the L1 contracts issue (MINT) or transfer (VAULT) it for the AVS?"""
+    gateway = _gateway(ctx)
+    client = _l1_client(ctx)
+    reader = TokenReader(client_call(client), use.token)
+    if not client.get_code(use.token):
+        raise CheckFailed(f"no contract code at {use.token}: Exocore names a token L1 does not have")
+    unit = reader.unit()
+    label = unit.symbol  # the check's name has the token's and the AVS's addresses
+    if use.funding == FundingMode.MINT:
+        if not reader.has_role(MINTER_ROLE, gateway.address):
+            raise CheckFailed(
+                f"{label} does not grant the gateway {gateway.address} MINTER_ROLE: every payout reverts "
+                f"until the token's admin calls grantRole(MINTER_ROLE, {gateway.address})"
+            )
+        return f"{label}: the gateway {gateway.address} holds MINTER_ROLE (it may issue)"
+    if use.funding == FundingMode.VAULT:
+        vault = gateway.reward_vault()
+        credited = vault_deposit(client_call(client), vault, use.avs, use.token)
+        held = reader.balance_of(vault)
+        if credited == 0:
+            raise CheckFailed(
+                f"{label}: the RewardVault {vault} holds no deposit for the AVS: payouts park until it "
+                f"calls deposit(avs, {use.token}, amount) there (depositETH for WETH)",
+                CheckLevel.WARNING,
+            )
+        if held < credited:
+            raise CheckFailed(
+                f"{label}: the RewardVault {vault} credits the AVS {format_amount(credited, unit)} but "
+                f"holds only {format_amount(held, unit)} of the token: transfers would revert"
+            )
+        return (
+            f"{label}: the RewardVault {vault} holds a deposit of {format_amount(credited, unit)} for "
+            "the AVS (it may transfer)"
+        )
+    raise CheckFailed(f"{label}: unknown funding mode {use.funding} (1 MINT, 2 VAULT)")
+
+
+def _token_plan(ctx: _Context) -> list[tuple[str, Callable[[], str]]]:
+    """One check per (AVS, reward token); one ``reward tokens`` check if there are none or the list
+    cannot be read."""
+    try:
+        uses = reward_token_uses(ctx)
+    except Exception as exc:  # the listing failing is this check's verdict
+        reason = describe_error(exc)
+
+        def listing_failed() -> str:
+            raise CheckFailed(f"cannot list the AVSs' reward tokens: {reason}")
+
+        return [("reward tokens", listing_failed)]
+    if not uses:
+        return [("reward tokens", lambda: "no AVS on Exocore names a reward token yet")]
+    return [(use.check_name, partial(_reward_token, ctx, use)) for use in uses]
+
+
 # ------------------------------------------------------------------------------------------ runner
 
 
@@ -427,14 +516,19 @@ def _secrets(config: ExorelayConfig) -> list[str]:
     return found
 
 
-def health_check(config: ExorelayConfig, *, timeout_s: float = CHECK_TIMEOUT_S) -> HealthReport:
-    """Run every check (concurrently, each within ``timeout_s``); the report lists them in order."""
+def _setup(config: ExorelayConfig, timeout_s: float) -> tuple[_Context, Scrubber, list[str], list[str]]:
     ctx = _Context(
         config, timeout_s=min(timeout_s, config.exocore.request_timeout_s, config.l1.request_timeout_s)
     )
     exocore_urls = [str(url).rstrip("/") for url in config.exocore.rpc_urls]
     l1_urls = [str(url) for url in config.l1.rpc_urls]
     scrub = Scrubber([*exocore_urls, *l1_urls, config.database.url], _secrets(config))
+    return ctx, scrub, exocore_urls, l1_urls
+
+
+def health_check(config: ExorelayConfig, *, timeout_s: float = CHECK_TIMEOUT_S) -> HealthReport:
+    """Run every check (concurrently, each within ``timeout_s``); the report lists them in order."""
+    ctx, scrub, exocore_urls, l1_urls = _setup(config, timeout_s)
     plan: list[tuple[str, Callable[[], str]]] = []
     for url in exocore_urls:
         plan.append((f"exocore rpc {redact_url(url)}", partial(_exocore_rpc, ctx, url)))
@@ -451,7 +545,18 @@ def health_check(config: ExorelayConfig, *, timeout_s: float = CHECK_TIMEOUT_S) 
         ("database", partial(_database, ctx)),
         ("ingestion streams", partial(_ingestion, ctx)),
         ("payouts", partial(_payouts, ctx)),
+        *_token_plan(ctx),
     ]
+    return _run_plan(ctx, plan, scrub)
+
+
+def reward_token_report(config: ExorelayConfig, *, timeout_s: float = CHECK_TIMEOUT_S) -> HealthReport:
+    """Only step 0, the reward tokens' checks of :func:`health_check` (what the demo narrates)."""
+    ctx, scrub, _exocore_urls, _l1_urls = _setup(config, timeout_s)
+    return _run_plan(ctx, _token_plan(ctx), scrub)
+
+
+def _run_plan(ctx: _Context, plan: Sequence[tuple[str, Callable[[], str]]], scrub: Scrubber) -> HealthReport:
     pool = ThreadPoolExecutor(max_workers=len(plan), thread_name_prefix="health-check")
     try:
         started = monotonic()

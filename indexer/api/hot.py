@@ -60,6 +60,7 @@ from sqlalchemy.sql.elements import BindParameter
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from indexer.api.display import claim_fields, payout_fields, power_text, unit_of
 from indexer.api.pagination import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -71,6 +72,7 @@ from indexer.api.pagination import (
 from relayer.protocol.kinds import PacketKind
 from storage.lifecycle import EntityKind
 from storage.models import (
+    avs_table,
     claim_signer_table,
     claim_table,
     distribution_table,
@@ -79,6 +81,7 @@ from storage.models import (
     payout_table,
     transition_table,
 )
+from storage.token_tables import token_unit_table
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +233,12 @@ def _payout_statement(order: Order, after: bool) -> ClauseElement:
     p, x = payout_table, l1_tx_table
     # The transaction's state per row: at most `limit` lookups on l1_tx's unique index.
     tx_state = select(x.c.state).where(x.c.tx_hash == p.c.l1_tx_hash).scalar_subquery()
-    query = select(*(p.c[name] for name in _PAYOUT_COLUMNS), tx_state).where(
+    # The display fields' token unit and AVS name: primary-key lookups in two small tables.
+    u, a = token_unit_table, avs_table
+    symbol = select(u.c.symbol).where(u.c.token == p.c.token).scalar_subquery()
+    decimals = select(u.c.decimals).where(u.c.token == p.c.token).scalar_subquery()
+    avs_name = select(a.c.name).where(a.c.avs_address == p.c.avs_address).scalar_subquery()
+    query = select(*(p.c[name] for name in _PAYOUT_COLUMNS), tx_state, symbol, decimals, avs_name).where(
         p.c.staker == bindparam("staker")
     )
     if after:
@@ -264,13 +272,22 @@ def _claim_statements(dialect: Dialect) -> tuple[ClauseElement, ClauseElement, C
         d.c.distribution_id == c.c.distribution_id,
         and_(c.c.distribution_id.is_(None), d.c.claim_id == c.c.claim_id),
     )
+    u, a = token_unit_table, avs_table
     joined = (
         select(
             *(c.c[n] for n in _CLAIM_COLUMNS),
             *(d.c[n] for n in _DISTRIBUTION_COLUMNS),
             *(k.c[n] for n in _PACKET_COLUMNS),
+            u.c.symbol,
+            u.c.decimals,
+            a.c.name,
         )
-        .select_from(c.outerjoin(d, dist_join).outerjoin(k, k.c.nonce == d.c.nonce))
+        .select_from(
+            c.outerjoin(d, dist_join)
+            .outerjoin(k, k.c.nonce == d.c.nonce)
+            .outerjoin(u, u.c.token == c.c.token)
+            .outerjoin(a, a.c.avs_address == c.c.avs_address)
+        )
         .where(c.c.claim_id == claim_id)
         .limit(_const(1))
     )
@@ -379,7 +396,8 @@ def _location(
 
 
 def payout_document(r: Sequence[Any]) -> dict[str, Any]:
-    """One payout row (``_PAYOUT_COLUMNS`` + the transaction's state) as ``PayoutOut``."""
+    """One payout row (``_PAYOUT_COLUMNS``, the transaction's state, the token's symbol and decimals,
+    the AVS's name) as ``PayoutOut``."""
     l1_tx = None
     if r[9] is not None:
         l1_tx = {
@@ -390,6 +408,7 @@ def payout_document(r: Sequence[Any]) -> dict[str, Any]:
             "status": r[15],
         }
     return {
+        **payout_fields(avs_name=r[18], unit=unit_of(r[16], r[17]), amount=r[5]),
         "id": r[0],
         "distribution_id": r[1],
         "leaf_index": r[2],
@@ -435,7 +454,8 @@ def claim_document(
     at = len(_CLAIM_COLUMNS)
     d = dict(zip(_DISTRIBUTION_COLUMNS, row[at : at + len(_DISTRIBUTION_COLUMNS)], strict=True))
     at += len(_DISTRIBUTION_COLUMNS)
-    k = dict(zip(_PACKET_COLUMNS, row[at:], strict=True))
+    k = dict(zip(_PACKET_COLUMNS, row[at : at + len(_PACKET_COLUMNS)], strict=True))
+    symbol, decimals, avs_name = row[at + len(_PACKET_COLUMNS) :]
     numerator, denominator = c["threshold_numerator"], c["threshold_denominator"]
     distribution = None
     if d["distribution_id"] is not None:
@@ -469,7 +489,17 @@ def claim_document(
             "created_at": _utc(k["created_at"]),
             "updated_at": _utc(k["updated_at"]),
         }
+    ratio = (int(numerator), int(denominator)) if numerator is not None and denominator is not None else None
+    display = claim_fields(
+        avs_name=avs_name,
+        unit=unit_of(symbol, decimals),
+        total_amount=c["total_amount"],
+        signed_power=c["signed_power"],
+        total_power=c["total_power"],
+        threshold=ratio,
+    )
     return {
+        **display,
         "claim_id": c["claim_id"],
         "avs": c["avs_address"],
         "epoch": c["epoch"],
@@ -488,7 +518,10 @@ def claim_document(
         "submitted_height": c["submitted_height"],
         "created_at": _utc(c["created_at"]),
         "updated_at": _utc(c["updated_at"]),
-        "signers": [{"member_index": s[0], "operator": s[1], "power": _amount(s[2])} for s in signers],
+        "signers": [
+            {"member_index": s[0], "operator": s[1], "power": _amount(s[2]), "power_usd": power_text(s[2])}
+            for s in signers
+        ],
         "distribution": distribution,
         "packet": packet,
         "timeline": [

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Connection, Row, Select, and_, func, or_, 
 from sqlalchemy.sql.elements import ColumnClause
 
 from indexer.api import hot, schemas
+from indexer.api.display import Names, amount_text, claim_fields, payout_fields, power_text, share_text
 from indexer.api.pagination import Order, decode_cursor, page_of
 from relayer.protocol.kinds import PacketKind
 from storage.lifecycle import LIFECYCLES, EntityKind
@@ -92,13 +93,23 @@ def _location(
 # ---------------------------------------------------------------------------------------- claims
 
 
-def _claim_out(row: Row[Any]) -> dict[str, Any]:
-    threshold = (
-        f"{row.threshold_numerator}/{row.threshold_denominator}"
+def _claim_out(row: Row[Any], names: Names) -> dict[str, Any]:
+    ratio = (
+        (int(row.threshold_numerator), int(row.threshold_denominator))
         if row.threshold_numerator is not None and row.threshold_denominator is not None
         else None
     )
+    threshold = None if ratio is None else f"{ratio[0]}/{ratio[1]}"
+    display = claim_fields(
+        avs_name=names.avs(row.avs_address),
+        unit=names.unit(row.token),
+        total_amount=row.total_amount,
+        signed_power=row.signed_power,
+        total_power=row.total_power,
+        threshold=ratio,
+    )
     return {
+        **display,
         "claim_id": row.claim_id,
         "avs": row.avs_address,
         "epoch": row.epoch,
@@ -147,7 +158,8 @@ def list_claims(
             c.c.distribution_id.in_(select(leaf.c.distribution_id).where(leaf.c.staker == staker))
         )
     rows, cursor = _paged(conn, query, c.c.id, params, c.c.created_at)
-    return [schemas.ClaimOut(**_claim_out(r)) for r in rows], cursor
+    names = Names.load(conn, tokens=[r.token for r in rows], avss=[r.avs_address for r in rows])
+    return [schemas.ClaimOut(**_claim_out(r, names)) for r in rows], cursor
 
 
 def _timeline(conn: Connection, conditions: Sequence[ColumnElement[bool]]) -> list[schemas.TransitionOut]:
@@ -235,7 +247,17 @@ def distribution_detail(conn: Connection, distribution_id: str) -> schemas.Distr
         "amount",
         and_(p.c.distribution_id == distribution_id, p.c.state.in_(PAID_STATES)),
     )
+    names = Names.load(conn, tokens=[row.token], avss=[row.avs_address])
+    unit = names.unit(row.token)
+    pool = _community_pool(conn, row)
+    paid_amount = paid.get(distribution_id, 0)
     return schemas.DistributionOut(
+        avs_name=names.avs(row.avs_address),
+        token_symbol=None if unit is None else unit.symbol,
+        token_decimals=None if unit is None else unit.decimals,
+        total_display=amount_text(row.total, unit),
+        paid_amount_display=amount_text(paid_amount, unit),
+        community_pool_display=amount_text(pool["community_pool"], unit),
         distribution_id=row.distribution_id,
         nonce=row.nonce,
         claim_id=row.claim_id,
@@ -247,13 +269,27 @@ def distribution_detail(conn: Connection, distribution_id: str) -> schemas.Distr
         leaf_count=row.leaf_count,
         merkle_root=row.merkle_root,
         community_tax=_amount(row.community_tax),
-        paid_amount=str(paid.get(distribution_id, 0)),
+        **pool,
+        paid_amount=str(paid_amount),
         payouts_by_status=_payout_counts(conn, distribution_id),
         root_on_l1=_location(row.l1_block_number, row.l1_block_hash, row.l1_tx_hash, row.l1_log_index),
         root_finalized=row.l1_finalized,
         origin=row.origin,
         created_at=row.created_at,
     )
+
+
+def _community_pool(conn: Connection, row: Any) -> dict[str, str | None]:
+    """The claim's amount and what of it Exocore's community pool keeps (tax + rounding dust):
+    the claim is stored by the Exocore stream, so an L1-first distribution may not have one yet."""
+    c = claim_table
+    claimed = None
+    if row.claim_id is not None:
+        claimed = conn.execute(select(c.c.total_amount).where(c.c.claim_id == row.claim_id)).scalar()
+    if claimed is None or row.community_tax is None:
+        return {"claimed": _amount(claimed), "dust": None, "community_pool": None}
+    pool = int(claimed) - int(row.total)
+    return {"claimed": str(claimed), "dust": str(pool - int(row.community_tax)), "community_pool": str(pool)}
 
 
 def distribution_exists(conn: Connection, distribution_id: str) -> bool:
@@ -280,8 +316,12 @@ def list_leaves(
         (p.c.state, status),
     )
     rows, cursor = _paged(conn, query, leaf.c.leaf_index, params)
+    d = distribution_table
+    token = conn.execute(select(d.c.token).where(d.c.distribution_id == distribution_id)).scalar()
+    unit = Names.load(conn, tokens=[] if token is None else [token]).unit(token)
     return [
         schemas.LeafOut(
+            amount_display=amount_text(r.amount, unit),
             leaf_index=r.leaf_index,
             staker=r.staker,
             amount=str(r.amount),
@@ -336,10 +376,13 @@ def list_payouts(
             .exists()
         )
     rows, cursor = _paged(conn, query, p.c.id, params, p.c.created_at)
-    return [_payout_out(r) for r in rows], cursor
+    names = Names.load(
+        conn, tokens=[r.token for r in rows], avss=[r.avs_address for r in rows if r.avs_address]
+    )
+    return [_payout_out(r, names) for r in rows], cursor
 
 
-def _payout_out(r: Row[Any]) -> schemas.PayoutOut:
+def _payout_out(r: Row[Any], names: Names) -> schemas.PayoutOut:
     l1_tx = None
     if r.l1_tx_hash is not None:
         l1_tx = schemas.L1TxRef(
@@ -350,6 +393,7 @@ def _payout_out(r: Row[Any]) -> schemas.PayoutOut:
             status=r.tx_state,
         )
     return schemas.PayoutOut(
+        **payout_fields(avs_name=names.avs(r.avs_address), unit=names.unit(r.token), amount=r.amount),
         id=r.id,
         distribution_id=r.distribution_id,
         leaf_index=r.leaf_index,
@@ -376,9 +420,18 @@ def _slash_children(
     if not slash_ids:
         return assets, signers
     a, s = slash_asset_table, slash_signer_table
-    for r in conn.execute(select(a).where(a.c.slash_id.in_(slash_ids)).order_by(a.c.slash_id, a.c.token)):
+    rows = conn.execute(select(a).where(a.c.slash_id.in_(slash_ids)).order_by(a.c.slash_id, a.c.token)).all()
+    names = Names.load(conn, tokens=[r.token for r in rows])
+    for r in rows:
+        unit = names.unit(r.token)
         assets[r.slash_id].append(
-            schemas.SlashAssetOut(token=r.token, amount=str(r.amount), asset_id=r.asset_id)
+            schemas.SlashAssetOut(
+                token=r.token,
+                amount=str(r.amount),
+                asset_id=r.asset_id,
+                token_symbol=None if unit is None else unit.symbol,
+                amount_display=amount_text(r.amount, unit),
+            )
         )
     for r in conn.execute(
         select(s).where(s.c.slash_id.in_(slash_ids)).order_by(s.c.slash_id, s.c.member_index)
@@ -391,8 +444,10 @@ def _slash_fields(
     r: Row[Any],
     assets: Mapping[str, list[schemas.SlashAssetOut]],
     signers: Mapping[str, list[schemas.SignerOut]],
+    names: Names,
 ) -> dict[str, Any]:
     return {
+        "avs_name": names.avs(r.avs_address),
         "slash_id": r.slash_id,
         "operator": r.operator,
         "operator_address": r.operator_address,
@@ -435,7 +490,8 @@ def list_slashes(
         query = query.where(s.c.slash_id.in_(select(a.c.slash_id).where(a.c.token == token)))
     rows, cursor = _paged(conn, query, s.c.id, params, s.c.created_at)
     assets, signers = _slash_children(conn, [r.slash_id for r in rows])
-    return [schemas.SlashOut(**_slash_fields(r, assets, signers)) for r in rows], cursor
+    names = Names.load(conn, avss=[r.avs_address for r in rows])
+    return [schemas.SlashOut(**_slash_fields(r, assets, signers, names)) for r in rows], cursor
 
 
 def slash_detail(conn: Connection, slash_id: str) -> schemas.SlashDetail | None:
@@ -449,7 +505,10 @@ def slash_detail(conn: Connection, slash_id: str) -> schemas.SlashDetail | None:
         conditions.append(_entity(EntityKind.PACKET, str(row.packet_nonce)))
     if row.l1_tx_hash is not None:
         conditions.append(_entity(EntityKind.L1_TX, row.l1_tx_hash))
-    return schemas.SlashDetail(**_slash_fields(row, assets, signers), timeline=_timeline(conn, conditions))
+    names = Names.load(conn, avss=[row.avs_address])
+    return schemas.SlashDetail(
+        **_slash_fields(row, assets, signers, names), timeline=_timeline(conn, conditions)
+    )
 
 
 # ------------------------------------------------------------------------ packets, committees, txs
@@ -484,6 +543,8 @@ def list_committees(
         query = query.where(c.c.id.in_(select(m.c.committee_id).where(m.c.operator == operator)))
     rows, cursor = _paged(conn, query, c.c.epoch, params, c.c.elected_at)
     members: dict[int, list[schemas.CommitteeMemberOut]] = {r.id: [] for r in rows}
+    totals = {r.id: int(r.total_power) for r in rows}
+    names = Names.load(conn, avss=[avs])
     if rows:
         for r in conn.execute(
             select(m).where(m.c.committee_id.in_(list(members))).order_by(m.c.committee_id, m.c.member_index)
@@ -494,6 +555,8 @@ def list_committees(
                     operator=r.operator,
                     bls_pubkey=r.bls_pubkey,
                     power=str(r.power),
+                    power_usd=power_text(r.power),
+                    share=share_text(r.power, totals[r.committee_id]),
                 )
             )
     return [
@@ -505,6 +568,9 @@ def list_committees(
             elected_height=r.elected_height,
             elected_at=r.elected_at,
             members=members[r.id],
+            avs_name=names.avs(r.avs_address),
+            total_power_usd=power_text(r.total_power),
+            threshold_share=share_text(r.threshold_numerator, r.threshold_denominator),
         )
         for r in rows
     ], cursor

@@ -164,6 +164,7 @@ class SignerOut(BaseModel):
     member_index: int
     operator: str
     power: Amount | None = None
+    power_usd: str | None = Field(default=None, description="`power` in USD (Exocore's 8-decimal USD value).")
 
 
 class ClaimOut(BaseModel):
@@ -202,6 +203,18 @@ class ClaimOut(BaseModel):
     submitted_height: int | None = None
     created_at: datetime
     updated_at: datetime
+    avs_name: str | None = Field(default=None, description="The name the AVS registered on Exocore.")
+    token_symbol: str | None = Field(
+        default=None, description="The token's ERC-20 symbol (null until the indexer has read it from L1)."
+    )
+    token_decimals: int | None = Field(default=None, description="The token's ERC-20 decimals.")
+    total_amount_display: str | None = Field(
+        default=None, description="`total_amount` in the token's unit, e.g. `1,000.0000 EXOR` (truncated)."
+    )
+    signed_power_usd: str | None = Field(default=None, description="`signed_power` in USD.")
+    total_power_usd: str | None = Field(default=None, description="`total_power` in USD.")
+    signed_share: str | None = Field(default=None, description="signed / total power, e.g. `77.5 %`.")
+    threshold_share: str | None = Field(default=None, description="The threshold, e.g. `66.7 %`.")
 
 
 class DistributionSummary(BaseModel):
@@ -275,7 +288,10 @@ class DistributionOut(BaseModel):
         total="1000",
         leaf_count=4,
         merkle_root=HASH_EXAMPLE,
-        community_tax="0",
+        community_tax="30",
+        claimed="1030",
+        dust="0",
+        community_pool="30",
         paid_amount="300",
         payouts_by_status={"pending": 2, "finalized": 2},
         root_on_l1={
@@ -301,12 +317,34 @@ class DistributionOut(BaseModel):
     leaf_count: int | None = None
     merkle_root: str
     community_tax: Amount | None = None
+    claimed: Amount | None = Field(
+        default=None, description="The reward claim's amount: `total` + `community_pool`."
+    )
+    dust: Amount | None = Field(
+        default=None,
+        description="Rounding remainder of the split: claimed - community_tax - total (Σ of the leaves).",
+    )
+    community_pool: Amount | None = Field(
+        default=None,
+        description="What Exocore's community pool keeps of the claim (community tax + dust): no leaf"
+        " carries it, so L1 never pays it (a MINT token never mints it; a VAULT deposit keeps it).",
+    )
     paid_amount: Amount = Field(description="Σ amounts of included and finalized payouts.")
     payouts_by_status: dict[str, int]
     root_on_l1: ChainLocation | None = None
     root_finalized: bool
     origin: Literal["exocore", "l1", "relayer"]
     created_at: datetime
+    avs_name: str | None = Field(default=None, description="The name the AVS registered on Exocore.")
+    token_symbol: str | None = Field(
+        default=None, description="The token's ERC-20 symbol (null until the indexer has read it from L1)."
+    )
+    token_decimals: int | None = Field(default=None, description="The token's ERC-20 decimals.")
+    total_display: str | None = Field(default=None, description="`total` in the token's unit.")
+    paid_amount_display: str | None = Field(default=None, description="`paid_amount` in the token's unit.")
+    community_pool_display: str | None = Field(
+        default=None, description="`community_pool` in the token's unit."
+    )
 
 
 class LeafOut(BaseModel):
@@ -325,6 +363,7 @@ class LeafOut(BaseModel):
     kind: int | None = None
     operator: str | None = None
     payout_status: str | None = None
+    amount_display: str | None = Field(default=None, description="`amount` in the token's unit.")
 
 
 class L1TxRef(BaseModel):
@@ -369,12 +408,20 @@ class PayoutOut(BaseModel):
     l1_tx: L1TxRef | None = None
     created_at: datetime
     updated_at: datetime
+    avs_name: str | None = Field(default=None, description="The name the AVS registered on Exocore.")
+    token_symbol: str | None = Field(
+        default=None, description="The token's ERC-20 symbol (null until the indexer has read it from L1)."
+    )
+    token_decimals: int | None = Field(default=None, description="The token's ERC-20 decimals.")
+    amount_display: str | None = Field(default=None, description="`amount` in the token's unit.")
 
 
 class SlashAssetOut(BaseModel):
     token: str
     amount: Amount
     asset_id: str | None = None
+    token_symbol: str | None = Field(default=None, description="The token's ERC-20 symbol, once read.")
+    amount_display: str | None = Field(default=None, description="`amount` in the token's unit.")
 
 
 class SlashOut(BaseModel):
@@ -415,6 +462,7 @@ class SlashOut(BaseModel):
     l1: ChainLocation | None = None
     created_at: datetime
     updated_at: datetime
+    avs_name: str | None = Field(default=None, description="The name the AVS registered on Exocore.")
 
 
 class SlashDetail(SlashOut):
@@ -426,6 +474,8 @@ class CommitteeMemberOut(BaseModel):
     operator: str
     bls_pubkey: str
     power: Amount
+    power_usd: str | None = Field(default=None, description="`power` in USD.")
+    share: str | None = Field(default=None, description="`power` of the committee's total, e.g. `27.1 %`.")
 
 
 class CommitteeOut(BaseModel):
@@ -453,6 +503,9 @@ class CommitteeOut(BaseModel):
     elected_height: int
     elected_at: datetime
     members: list[CommitteeMemberOut]
+    avs_name: str | None = Field(default=None, description="The name the AVS registered on Exocore.")
+    total_power_usd: str | None = Field(default=None, description="`total_power` in USD.")
+    threshold_share: str | None = Field(default=None, description="The threshold, e.g. `66.7 %`.")
 
 
 class L1TxOut(BaseModel):

@@ -35,6 +35,7 @@ from web3 import Web3
 from web3.types import RPCEndpoint
 
 from indexer.ingest.base import guarded
+from indexer.ingest.token_units import EthCallSource, TokenUnits
 from indexer.metrics import IngestMetrics
 from relayer.errors import L1RpcError
 from relayer.l1.artifacts import ContractName, load_artifact
@@ -239,6 +240,16 @@ class Web3L1Source:
             ]
         except (KeyError, TypeError, ValueError) as exc:
             raise L1RpcError(f"malformed eth_getLogs entry: {exc}") from exc
+
+    def call(self, to: str, data: bytes) -> bytes:
+        """``eth_call`` at ``latest`` (the token units: :mod:`indexer.ingest.token_units`)."""
+        result = self._rpc("eth_call", [{"to": to, "data": "0x" + data.hex()}, "latest"], f"eth_call {to}")
+        if not isinstance(result, str) or not result.startswith("0x"):
+            raise L1RpcError(f"eth_call {to} answered {result!r}")
+        try:
+            return bytes.fromhex(result[2:])
+        except ValueError as exc:
+            raise L1RpcError(f"eth_call {to} answered malformed hex") from exc
 
     def _rpc(self, method: str, params: list[Any], what: str) -> Any:
         try:
@@ -519,10 +530,20 @@ class L1Ingestor:
         self.decoder = L1LogDecoder()
         self._batches = 0
         self._anchored: int | None = None
+        self.token_units = TokenUnits(store.engine, source) if isinstance(source, EthCallSource) else None
+        """Stores each reward token's symbol and decimals once (sources that can eth_call only)."""
+        self._units_started = False
 
     def poll(self) -> L1PollResult:
         """One step (reorg check, at most one batch, finality). Raises and halts on a violation."""
         result = guarded(self.store, self.metrics, self.stream, Chain.L1.value, self._poll)
+        # A new token can only come with new records (a distribution names it); the first poll
+        # also covers what an earlier process stored without units.
+        if self.token_units is not None and (result.records or not self._units_started):
+            self._units_started = True
+            with self.store.engine.connect() as conn:
+                named = conn.execute(select(distribution_table.c.token).distinct()).scalars().all()
+            self.token_units.remember([*self.contracts.reward_tokens, *named])
         self.metrics.height.labels(stream=self.stream).set(result.height)
         self.metrics.lag.labels(stream=self.stream).set(max(0, result.head - result.height))
         return result

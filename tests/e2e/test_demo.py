@@ -22,16 +22,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy import Engine, create_engine, func, inspect, select, text
 
 from devnet.demo_story import (
     DATABASE_FILE,
     DemoError,
+    claim_database,
     enough_signers,
-    format_units,
     prepare_home,
     too_few_signers,
 )
+from relayer.protocol.units import format_units
+from storage import migrate
 from storage.models import (
     claim_table,
     distribution_table,
@@ -52,8 +54,6 @@ STAKERS = 40
 """Small enough to keep the run near 30 s; still two assets and 40+ leaves per distribution."""
 DEMO_TIMEOUT_S = 450.0
 """The run takes ~30 s on the 2-core CI machine; past this it is stuck, not slow."""
-COLUMNS = "220"
-"""Wide enough that no table row wraps, so each printed row is one parseable line."""
 STOP_HANG_BOUND_S = 120.0
 """SIGTERM → exit takes seconds (the relayer's own stop is bounded); past this it hangs, not slow."""
 STARTUP_TIMEOUT_S = 270.0
@@ -63,7 +63,9 @@ AMOUNT = r"[\d,]+\.\d{4}"
 
 
 def demo_env() -> dict[str, str]:
-    return {**os.environ, "COLUMNS": COLUMNS, "PYTHONIOENCODING": "utf-8", "PYTHONUNBUFFERED": "1"}
+    """As a pipe or CI sees it: not a terminal, no COLUMNS (rich would default to 80 columns)."""
+    env = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}
+    return {**env, "PYTHONIOENCODING": "utf-8", "PYTHONUNBUFFERED": "1"}
 
 
 def demo_command(home: Path, *extra: str) -> list[str]:
@@ -111,8 +113,9 @@ class DemoRun:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
-    """One ``--once`` run for the module: on PostgreSQL (a fresh schema) when the suite runs there,
-    else on the demo's own default, the SQLite file under its home."""
+    """The module's ``--once`` run is the second of two on the same home and database, with nothing
+    cleaned in between (as a user runs ``make demo`` again): on PostgreSQL (a fresh schema) when the
+    suite runs there, else on the demo's own default, the SQLite file under its home."""
     directory = tmp_path_factory.mktemp("demo")
     home = directory / "home"
     with ExitStack() as cleanup:
@@ -121,6 +124,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
             extra: tuple[str, ...] = ("--database-url", url)
         else:
             url, extra = f"sqlite:///{home / DATABASE_FILE}", ()
+        for _first in run_once(home, url, extra):
+            pass
         yield from run_once(home, url, extra)
 
 
@@ -236,13 +241,17 @@ def test_lifecycle_overview_lists_claims_paid_and_rejected_and_slashes_finalized
         assert printed == sorted(f"{format_units(int(a.amount))} {symbols[a.token]}" for a in assets)
 
 
-def test_per_object_timelines_equal_the_recorded_transitions(demo: DemoRun) -> None:
+TIMELINE_ROW = re.compile(
+    r"^\s*(?P<state>[a-z_]+)\s+(?P<exocore>\d+|-)\s+(?P<exocore_time>\d\d:\d\d:\d\d\.\d{3}|-)"
+    r"\s+(?P<l1>\d+|-)\s+(?P<l1_time>\d\d:\d\d:\d\d|-)"
+    r"\s+(?P<recorded>\d\d:\d\d:\d\d\.\d{3}) \(\+(?P<offset>\d+\.\d) s\)"
+)
+
+
+def printed_timelines(demo: DemoRun) -> dict[str, list[re.Match[str]]]:
+    """Chapter 7's per-object tables: short id -> their rows."""
     title = re.compile(r"^(claim [ABC]|slash \((?:committee|equivocation)\)) (0x[0-9a-f]{8})…\s*$")
-    row = re.compile(
-        r"^\s*(?P<state>[a-z_]+)\s+(?P<where>Exocore height \d+|L1 block \d+|relayer|operator)\s+"
-        r"\d\d:\d\d:\d\d\.\d{3}\s+\+\d+\.\d s"
-    )
-    timelines: dict[str, list[tuple[str, str]]] = {}
+    timelines: dict[str, list[re.Match[str]]] = {}
     current: str | None = None
     for line in demo.lines():
         if "Claims (from the API)" in line:
@@ -250,28 +259,94 @@ def test_per_object_timelines_equal_the_recorded_transitions(demo: DemoRun) -> N
         if (found := title.match(line)) is not None:
             current = found[2]
             timelines[current] = []
-        elif current is not None and (step := row.match(line)) is not None:
-            timelines[current].append((step["state"], step["where"]))
+        elif current is not None and (step := TIMELINE_ROW.match(line)) is not None:
+            timelines[current].append(step)
+    return timelines
+
+
+def test_per_object_timelines_equal_the_recorded_transitions(demo: DemoRun) -> None:
+    timelines = printed_timelines(demo)
     assert len(timelines) == 5  # claims A, B, C and two slashes
     transitions = demo.rows(select(transition_table).order_by(transition_table.c.id))
-    for prefix, printed in timelines.items():
+    for prefix, steps in timelines.items():
         recorded = [
             t for t in transitions if t.entity_kind in ("claim", "slash") and t.entity_id.startswith(prefix)
         ]
         expected = [
             (
                 t.to_state,
-                f"Exocore height {t.height}"
-                if t.chain == "exocore"
-                else f"L1 block {t.height}"
-                if t.chain == "l1"
-                else t.chain,
+                str(t.height) if t.chain == "exocore" else "-",
+                str(t.height) if t.chain == "l1" else "-",
+                t.recorded_at.strftime("%H:%M:%S.%f")[:-3],
             )
             for t in recorded
         ]
+        printed = [(s["state"], s["exocore"], s["l1"], s["recorded"]) for s in steps]
         assert printed == expected
-    finals = {steps[-1][0] for steps in timelines.values()}
+        # Exocore's block time is what the indexer stored for the block's events.
+        for step, t in zip(steps, recorded, strict=True):
+            if t.chain == "exocore":
+                assert step["exocore_time"] == t.at.strftime("%H:%M:%S.%f")[:-3]
+    finals = {steps[-1]["state"] for steps in timelines.values()}
     assert finals == {"paid", "rejected", "finalized"}
+
+
+def test_each_time_column_of_a_timeline_runs_forward(demo: DemoRun) -> None:
+    """Chain block times and the indexer's clock are separate columns, and none of them goes back."""
+    timelines = printed_timelines(demo)
+    assert timelines
+    for steps in timelines.values():
+        for column in ("exocore_time", "l1_time", "recorded", "offset"):
+            shown = [step[column] for step in steps if step[column] != "-"]
+            keys = [float(v) for v in shown] if column == "offset" else shown
+            assert keys == sorted(keys), (column, shown)
+        assert any(step["l1_time"] != "-" for step in steps) or steps[-1]["state"] == "rejected"
+
+
+def test_no_cell_is_cut_when_stdout_is_not_a_terminal(demo: DemoRun) -> None:
+    """Every "…" is an id or address the demo shortens on purpose (0x1234abcd…, exo1qyaxd…6wde),
+    never a cell rich cut to fit 80 columns ("attes…", "rejec…")."""
+    for line in demo.lines():
+        for cut in re.finditer(r"(\S*)…", line):
+            assert re.fullmatch(r"0x[0-9a-fA-F]+|exo1[0-9a-z]+", cut[1]), line
+    assert any(len(line) > 80 for line in demo.lines())  # tables printed whole, wider than 80
+
+
+def test_where_the_rest_of_each_claim_went_is_said(demo: DemoRun) -> None:
+    lines = demo.matches(
+        rf"^claim (?P<label>[AB]): (?P<claimed>{AMOUNT}) (?P<symbol>\w+) claimed, (?P<total>{AMOUNT}) \w+ in"
+        rf" leaves \([\d.]+ %\); Exocore's community pool keeps (?P<pool>{AMOUNT}) \w+: the community tax"
+        rf" (?P<tax>{AMOUNT}) \w+ \([\d.]+ %\) and (?P<dust>[\d,]+) base units of rounding dust\s*$"
+    )
+    assert sorted(m["label"] for m in lines) == ["A", "B"]
+    claims = {r.claim_id: r for r in demo.rows(select(claim_table))}
+    for match in lines:
+        dist = demo.rows(
+            select(distribution_table).where(
+                distribution_table.c.funding == (1 if match["label"] == "A" else 2)
+            )
+        )[0]
+        claimed = int(claims[dist.claim_id].total_amount)
+        tax = int(dist.community_tax)
+        dust = claimed - tax - int(dist.total)
+        assert (match["claimed"], match["total"]) == (format_units(claimed), format_units(int(dist.total)))
+        assert (match["tax"], match["pool"]) == (format_units(tax), format_units(tax + dust))
+        assert int(match["dust"].replace(",", "")) == dust >= 0
+        assert tax * 100 == claimed * 3  # the devnet's 3 % community tax
+
+
+def test_step_0_is_narrated_from_the_health_check(demo: DemoRun) -> None:
+    verdicts = demo.matches(
+        r"^\s+(?P<verdict>ok|warn|FAIL)\s+reward token (?P<token>0x[0-9a-f]{40})"
+        r" \((?P<mode>MINT|VAULT)\) of (?P<avs>[\w-]+): (?P<detail>.+)$"
+    )
+    assert {(m["mode"], m["avs"], m["verdict"]) for m in verdicts} == {
+        ("MINT", "oracle-avs", "ok"),
+        ("VAULT", "bridge-avs", "ok"),
+    }
+    details = {m["mode"]: m["detail"] for m in verdicts}
+    assert "holds MINTER_ROLE" in details["MINT"]
+    assert "holds a deposit of 12.0000 WETH for the AVS" in details["VAULT"]
 
 
 def test_rejected_claim_reason_is_the_databases(demo: DemoRun) -> None:
@@ -409,3 +484,27 @@ def test_signer_choice_passes_and_misses_the_threshold() -> None:
     assert too_few_signers(powers, (9, 10)) == [1, 2, 3]  # 70 % <= 9/10
     assert enough_signers([50, 50], (9, 10)) == [0, 1]  # nobody can be left out
     assert sum(powers[i] for i in too_few_signers(powers, (1, 2))) * 2 <= sum(powers)
+
+
+def test_a_database_is_emptied_only_if_the_previous_run_of_this_home_filled_it(tmp_path: Path) -> None:
+    """A second ``make demo`` with the same ``--database-url`` needs no cleaning by hand; a database
+    the demo did not fill, or holding anything but exorelay's tables, is never touched."""
+    url = f"sqlite:///{tmp_path / 'given.sqlite'}"
+    engine = create_engine(url)
+    home, other_home = tmp_path / "home", tmp_path / "other"
+    try:
+        claim_database(home, url, prepare_home(home))  # empty: accepted, and the home remembers it
+        migrate.upgrade(engine)  # what the run leaves behind
+        claim_database(home, url, prepare_home(home))  # the next run of the same home empties it
+        assert inspect(engine).get_table_names() == []
+
+        migrate.upgrade(engine)
+        with pytest.raises(DemoError, match="is not empty"):
+            claim_database(other_home, url, prepare_home(other_home))  # not this home's database
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE notes (x INTEGER)"))
+        with pytest.raises(DemoError, match="is not empty"):
+            claim_database(home, url, prepare_home(home))  # a table that is not exorelay's
+        assert "notes" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()

@@ -17,6 +17,7 @@ from indexer.api import ReadinessPolicy, create_app, queries
 from indexer.api.app import readiness_problems
 from indexer.api.pagination import Order, encode_cursor
 from indexer.api.schemas import StreamStatus
+from relayer.protocol.units import TokenUnit, format_amount, format_power, format_share, format_units
 from storage.lifecycle import Chain
 from storage.models import avs_table
 from tests.support.api_data import L1_SLASH, NOW, A, B, C, D, populate
@@ -257,12 +258,29 @@ def test_slashes(client: TestClient) -> None:
         True,
         OPERATORS[3],
     )
-    assert exo["assets"] == [{"token": TOKEN, "amount": str(5 * 10**18), "asset_id": f"{TOKEN}_0x9d19"}]
+    assert exo["assets"] == [
+        {
+            "token": TOKEN,
+            "amount": str(5 * 10**18),
+            "asset_id": f"{TOKEN}_0x9d19",
+            "token_symbol": "EXOR",
+            "amount_display": "5.0000 EXOR",
+        }
+    ]
+    assert exo["avs_name"] == "test-avs"
     assert [s["member_index"] for s in exo["signers"]] == [0, 1, 2]
     assert (l1["status"], l1["l1"]["height"], l1["assets"]) == (
         "relayed",
         14,
-        [{"token": TOKEN, "amount": "7", "asset_id": None}],
+        [
+            {
+                "token": TOKEN,
+                "amount": "7",
+                "asset_id": None,
+                "token_symbol": "EXOR",
+                "amount_display": "0.0000 EXOR",
+            }
+        ],
     )
     assert [s["slash_id"] for s in get(client, "/v1/slashes", avs=AVS2)["items"]] == [L1_SLASH]
     assert [s["slash_id"] for s in get(client, "/v1/slashes", operator=OPERATORS[3])["items"]] == [
@@ -467,3 +485,39 @@ def test_timeline_orders_by_whole_second_then_recorded_order() -> None:
     later = SimpleNamespace(id=3, at=datetime(2026, 1, 1, 12, 0, 2, tzinfo=UTC))
     rows = [later, l1_after, exocore_first]
     assert [r.id for r in sorted(rows, key=queries._timeline_order)] == [1, 2, 3]
+
+
+def test_display_fields_sit_next_to_the_exact_integers(client: TestClient) -> None:
+    """Amounts in the token's unit (stored by L1 ingestion), power in USD, shares, AVS names; a token
+    whose unit is not stored yet shows base units."""
+    claim = get(client, f"/v1/claims/{A.claim_id}")
+    listed = next(c for c in get(client, "/v1/claims")["items"] if c["claim_id"] == A.claim_id)
+    for shown in (claim, listed):
+        assert shown["total_amount"] == str(int(shown["total_amount"]))  # exact integers stay
+        assert (shown["avs_name"], shown["token_symbol"], shown["token_decimals"]) == ("test-avs", "EXOR", 18)
+        assert shown["total_amount_display"] == format_amount(
+            int(shown["total_amount"]), TokenUnit("EXOR", 18)
+        )
+        assert shown["signed_power_usd"] == format_power(int(shown["signed_power"]))
+        assert shown["signed_share"] == format_share(int(shown["signed_power"]), int(shown["total_power"]))
+        assert shown["threshold_share"] == "66.7 %"
+    assert [s["power_usd"] for s in claim["signers"]] == [
+        format_power(int(s["power"])) for s in claim["signers"]
+    ]
+    dist = get(client, f"/v1/distributions/{A.distribution_id}")
+    assert dist["total_display"] == format_amount(int(dist["total"]), TokenUnit("EXOR", 18))
+    assert dist["paid_amount_display"] == format_amount(int(dist["paid_amount"]), TokenUnit("EXOR", 18))
+    leaves = get(client, f"/v1/distributions/{A.distribution_id}/leaves")["items"]
+    assert all(leaf["amount_display"] == format_units(int(leaf["amount"])) + " EXOR" for leaf in leaves)
+    payouts = get(client, "/v1/payouts", distribution_id=A.distribution_id)["items"]
+    assert payouts and all(
+        p["amount_display"].endswith(" EXOR") and p["avs_name"] == "test-avs" for p in payouts
+    )
+    committee = get(client, f"/v1/committees/{AVS}")["items"][0]
+    assert (committee["avs_name"], committee["threshold_share"]) == ("test-avs", "66.7 %")
+    assert [m["share"] for m in committee["members"]] == [
+        format_share(int(m["power"]), int(committee["total_power"])) for m in committee["members"]
+    ]
+    unknown = next(c for c in get(client, "/v1/claims")["items"] if c["token"] == TOKEN2)
+    assert unknown["token_symbol"] is None
+    assert unknown["total_amount_display"] == f"{int(unknown['total_amount']):,} base units"

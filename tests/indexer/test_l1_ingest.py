@@ -46,6 +46,7 @@ from storage.records import (
     ValidatorSignatureInfo,
 )
 from storage.store import LifecycleStore
+from storage.token_tables import token_unit_table
 from tests.support.indexer_factory import T0, snapshot
 from tests.support.l1_contracts import (
     EXOCORE_CHAIN,
@@ -437,3 +438,30 @@ def packet_state(engine: Engine, nonce: int) -> str:
             select(packet_table.c.state).where(packet_table.c.nonce == nonce)
         ).scalar_one()
     return state
+
+
+def test_reward_tokens_symbol_and_decimals_are_stored_and_a_token_without_them_halts_nothing(
+    system: System, store: LifecycleStore
+) -> None:
+    not_a_token = system.accounts[5]  # an account: no code, so no symbol() to read
+    contracts = replace(
+        L1Contracts.from_deployment(system.deployment),
+        reward_tokens=(system.deployment.reward_token, system.deployment.weth, not_a_token),
+    )
+    mine(system, CONFIRMATIONS + 1)
+    ingest = L1Ingestor(
+        store,
+        Web3L1Source(system.w3),
+        contracts,
+        chain_id=system.deployment.chain_id,
+        confirmations=CONFIRMATIONS,
+        start_block=system.deployment.block_number + 1,
+    )
+    result = ingest.sync()
+    assert result.caught_up
+    with store.engine.connect() as conn:
+        units = {r.token: (r.symbol, r.decimals) for r in conn.execute(select(token_unit_table))}
+    assert units == {
+        address_hex(system.deployment.reward_token): ("EXOR", 18),
+        address_hex(system.deployment.weth): ("WETH", 18),
+    }

@@ -12,11 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_account import Account
 from sqlalchemy import insert
 from typer.testing import CliRunner
+from web3 import Web3
+from web3.types import TxParams
 
 from devnet import scenario as sc
 from devnet.anvil import free_port
+from devnet.l1_deploy import contract_at, send_transaction
 from devnet.stack import DevnetStack
 from relayer.cli import app
 from relayer.config import ExorelayConfig
@@ -28,6 +32,7 @@ from relayer.health import (
     health_check,
     redact_url,
 )
+from relayer.l1.artifacts import ContractName
 from relayer.l1.keystore import write_keystore
 from relayer.pipeline.retry import RetryReason
 from relayer.protocol import bls
@@ -119,7 +124,9 @@ def test_a_healthy_setup_passes_every_check(good: dict[str, Any], stack: DevnetS
         "database",
         "ingestion streams",
         "payouts",
+        "reward tokens",
     }
+    assert checks["reward tokens"].detail == "no AVS on Exocore names a reward token yet"
     assert checks[f"exocore rpc {exocore_rpc}"].detail.startswith("chain exocoredevnet_233-1, height ")
     assert checks["exocore relay params"].detail == f"L1 chain 31337, gateway {gateway}"
     assert checks["l1 gateway code"].detail == f"gateway at {gateway} bound to exocoredevnet_233-1"
@@ -134,8 +141,8 @@ def test_cli_health_check_prints_each_check_and_exits_0(tmp_path: Path, good: di
     result = CliRunner().invoke(app, ["health-check", "--config", str(config)])
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
-    assert len(lines) == 12 and all(line.startswith("ok ") for line in lines[:-1])
-    assert lines[-1] == "healthy (11 checks, 0 warning(s))"
+    assert len(lines) == 13 and all(line.startswith("ok ") for line in lines[:-1])
+    assert lines[-1] == "healthy (12 checks, 0 warning(s))"
     as_json = CliRunner().invoke(app, ["health-check", "--config", str(config), "--json"])
     assert as_json.exit_code == 0
     assert json.loads(as_json.stdout)["ok"] is True
@@ -157,9 +164,9 @@ def test_dead_endpoints_fail_their_checks_and_the_cli_exits_1(tmp_path: Path, go
     assert f"FAIL  exocore rpc {dead_rpc}: connection refused" in lines
     assert f"FAIL  exocore grpc {dead_grpc}: connection refused" in lines
     assert f"FAIL  l1 rpc {dead_l1}: connection refused" in lines
-    assert lines[-1] == "3 check(s) failed (14 checks, 0 warning(s))"
+    assert lines[-1] == "3 check(s) failed (15 checks, 0 warning(s))"
     # The live endpoints still pass; failover clients still read params and the valset.
-    assert sum(line.startswith("ok ") for line in lines) == 11
+    assert sum(line.startswith("ok ") for line in lines) == 12
 
 
 def test_wrong_chain_ids(good: dict[str, Any]) -> None:
@@ -283,7 +290,7 @@ def test_gateway_behind_exocores_valset_is_a_warning(
     result = CliRunner().invoke(app, ["health-check", "--config", str(config)])
     assert result.exit_code == 0, result.output  # a pending rotation is the relayer's job, not a fault
     assert "warn  valset nonce: gateway at valset 1, Exocore at 2: 1 update(s) to relay" in result.output
-    assert result.output.strip().splitlines()[-1] == "healthy (11 checks, 1 warning(s))"
+    assert result.output.strip().splitlines()[-1] == "healthy (12 checks, 1 warning(s))"
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -362,3 +369,68 @@ def test_a_poisoned_block_fails_the_check_and_a_parked_payout_warns(good: dict[s
             for table in (payout_job_table, poisoned_block_table, cursor_table, block_table):
                 conn.execute(table.delete())
         engine.dispose()
+
+
+# ------------------------------------------------------------------------------------------ step 0
+
+
+def set_gateway_minter(stack: DevnetStack, granted: bool) -> None:
+    """The token's admin (anvil account 0 deployed it) grants or revokes the gateway's MINTER_ROLE."""
+    assert stack.anvil is not None
+    w3 = Web3(Web3.HTTPProvider(stack.anvil.rpc_url))
+    admin = Account.from_key(stack.anvil.dev_accounts()[0].private_key)
+    token = contract_at(w3, ContractName.REWARD_TOKEN, stack.manifest["l1"]["contracts"]["reward_token"])
+    role, gateway = token.functions.MINTER_ROLE().call(), Web3.to_checksum_address(stack.gateway)
+    call = (token.functions.grantRole if granted else token.functions.revokeRole)(role, gateway)
+    send_transaction(w3, admin, call.build_transaction(TxParams({"from": admin.address})))
+
+
+def test_step_0_is_checked_for_each_reward_token_an_avs_pays_in(
+    good: dict[str, Any], stack: DevnetStack
+) -> None:
+    assert stack.devnet is not None
+    contracts = stack.manifest["l1"]["contracts"]
+    exor, weth = contracts["reward_token"].lower(), contracts["weth"].lower()
+    avs = "0x" + hashlib.sha256(b"health-avs").digest()[:20].hex()
+    rules = sc.AvsRules(
+        address=avs,
+        name="health-avs",
+        asset_ids=sc.scenario_asset_ids(weth, exor, int(stack.manifest["exocore"]["lz_chain_id"])),
+        reward_tokens=((exor, 1), (weth, 2)),
+    )
+    stack.devnet.node.submit(rules.msg())
+    stack.devnet.node.advance(1)
+    mint, vault = f"reward token {exor} (MINT) of health-avs", f"reward token {weth} (VAULT) of health-avs"
+    gateway, reward_vault = stack.gateway.lower(), contracts["reward_vault"].lower()
+
+    report = run(good)
+    checks = by_name(report)
+    assert "reward tokens" not in checks
+    assert checks[mint].ok
+    assert checks[mint].detail == f"EXOR: the gateway {gateway} holds MINTER_ROLE (it may issue)"
+    # No deposit yet: payouts would park (a warning), and the check says which call funds them.
+    assert not checks[vault].ok and checks[vault].level is CheckLevel.WARNING and report.ok
+    assert checks[vault].detail == (
+        f"WETH: the RewardVault {reward_vault} holds no deposit for the AVS: payouts park until it"
+        f" calls deposit(avs, {weth}, amount) there (depositETH for WETH)"
+    )
+
+    stack.fund_avs_eth(avs, 3 * 10**18 // 2)
+    checks = by_name(run(good))
+    assert checks[vault].ok
+    assert checks[vault].detail == (
+        f"WETH: the RewardVault {reward_vault} holds a deposit of 1.5000 WETH for the AVS (it may transfer)"
+    )
+
+    set_gateway_minter(stack, granted=False)
+    try:
+        report = run(good)
+        failed = by_name(report)[mint]
+        assert not report.ok and failed in report.failures
+        assert failed.detail == (
+            f"EXOR does not grant the gateway {gateway} MINTER_ROLE: every payout reverts until"
+            f" the token's admin calls grantRole(MINTER_ROLE, {gateway})"
+        )
+    finally:
+        set_gateway_minter(stack, granted=True)
+    assert by_name(run(good))[mint].ok

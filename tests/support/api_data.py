@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 
 from indexer.ingest.exocore import ExocoreIngestor
 from storage.lifecycle import L1TxState
@@ -18,6 +18,7 @@ from storage.records import (
     SlashExecutedLog,
 )
 from storage.store import LifecycleStore
+from storage.token_tables import token_unit_table
 from tests.support.indexer_factory import (
     AVS,
     AVS2,
@@ -78,6 +79,9 @@ def populate(engine: Engine) -> None:
         )
         tx.finalize_l1(12, T0 + timedelta(hours=3))
         tx.set_cursor("l1:1", "l1", 15, h("l1-block-15"), head_height=15, finalized_height=12)
+    # What L1 ingestion stores for a token it has read (TOKEN2's unit is not read yet).
+    with engine.begin() as conn:
+        conn.execute(insert(token_unit_table).values(token=TOKEN, symbol="EXOR", decimals=18, read_at=T0))
 
 
 L1_SLASH = h("slash-l1only")

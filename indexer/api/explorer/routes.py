@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from indexer.api import queries, schemas
+from indexer.api.display import amount_text, power_text, unit_of
 from indexer.api.explorer import views
 from indexer.api.explorer.lookups import AvsChoice, known_avss
 from indexer.api.pagination import MAX_PAGE_SIZE, CursorError, Order
@@ -147,6 +148,9 @@ def _environment() -> Environment:
     env.filters["grouped"] = views.grouped
     env.filters["duration"] = views.duration
     env.filters["utc"] = views.utc_text
+    # The API's formatters (relayer.protocol.units), for figures the API has no display field for.
+    env.filters["usd"] = power_text
+    env.filters["amount_in"] = lambda value, symbol, decimals: amount_text(value, unit_of(symbol, decimals))
     env.globals.update(
         CHAIN_NAMES=views.CHAIN_NAMES,
         LEAF_KINDS=views.LEAF_KINDS,

@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Final
 
 from indexer.api import schemas
+from indexer.api.display import unit_of
+from relayer.protocol.units import TokenUnit
 from storage.lifecycle import EntityKind, lifecycle
 from storage.store import PAID_STATES
 
@@ -143,6 +145,11 @@ class Quorum:
     @property
     def threshold_share(self) -> Share:
         return Share(self.numerator, self.denominator)
+
+    @property
+    def of_threshold(self) -> Share:
+        """Signed power as a share of what the threshold asks for (over 100 % clears it)."""
+        return Share(self.signed * self.denominator, self.total * self.numerator)
 
     @property
     def reached(self) -> bool:
@@ -363,6 +370,9 @@ class PayoutTotals:
     amount: int
     paid: int
     """Included or finalized on L1."""
+    avs_name: str | None = None
+    unit: TokenUnit | None = None
+    """The token's symbol and decimals, as the API's payouts carry them (None until read from L1)."""
 
     @property
     def unpaid(self) -> int:
@@ -376,6 +386,8 @@ class PayoutTotals:
 def payout_totals(payouts: Sequence[schemas.PayoutOut]) -> list[PayoutTotals]:
     """Per (AVS, token), sorted by AVS then token."""
     sums: dict[tuple[str | None, str], tuple[int, int, int]] = {}
+    names = {p.avs: p.avs_name for p in payouts if p.avs_name}
+    units = {p.token: unit_of(p.token_symbol, p.token_decimals) for p in payouts if p.token_symbol}
     for p in payouts:
         count, amount, paid = sums.get((p.avs, p.token), (0, 0, 0))
         value = int(p.amount)
@@ -385,6 +397,14 @@ def payout_totals(payouts: Sequence[schemas.PayoutOut]) -> list[PayoutTotals]:
             paid + (value if p.status in PAID_STATES else 0),
         )
     return [
-        PayoutTotals(avs=avs, token=token, payouts=c, amount=a, paid=paid)
+        PayoutTotals(
+            avs=avs,
+            token=token,
+            payouts=c,
+            amount=a,
+            paid=paid,
+            avs_name=names.get(avs),
+            unit=units.get(token),
+        )
         for (avs, token), (c, a, paid) in sorted(sums.items(), key=lambda kv: (kv[0][0] or "", kv[0][1]))
     ]

@@ -37,6 +37,7 @@ from sqlalchemy import Engine
 from indexer.api import create_app
 from indexer.api.explorer.routes import CLAIM_STATES, PAYOUT_STATES
 from indexer.api.explorer.views import CHAIN_NAMES, FIGURE_WIDTH
+from relayer.protocol.units import format_power
 from storage.lifecycle import Chain
 from storage.records import ChainRef
 from storage.store import LifecycleStore, utc_now
@@ -484,7 +485,10 @@ def test_a_stakers_payouts_across_avss_and_tokens(page: Browser, site: Site) -> 
     for row, p in zip(rows, listed, strict=True):
         assert row.data == [p["amount"], str(p["l1_tx"]["block_number"])]
         assert row.badges == [p["status"]]
-        assert row.codes == [p["distribution_id"], p["avs"], p["token"], p["l1_tx"]["tx_hash"]]
+        # The AVS by name and the token by symbol (addresses on hover), the amount in tokens.
+        assert row.codes == [p["distribution_id"], p["l1_tx"]["tx_hash"]]
+        assert p["avs_name"] in row.text and p["token_symbol"] in row.text
+        assert p["amount_display"] in row.text
     page.shot("staker")
 
 
@@ -675,3 +679,60 @@ def test_backlog_counters_follow_the_stats_live(page: Browser, site: Site) -> No
         assert page.one("[data-stats-status]").text.startswith("Refreshed every 3600")
     finally:
         site.served.app.state.explorer_poll_interval_s = POLL_INTERVAL_S
+
+
+# ---------------------------------------------------------------------------------------- units, names
+
+
+RAW_BASE_UNITS = re.compile(r"\b\d{1,3}(?:,\d{3}){5,}\b")
+"""A grouped integer of 10^15 or more: a token amount (or power) shown in base units, not tokens."""
+
+
+def test_every_page_speaks_in_tokens_names_and_usd(page: Browser, site: Site) -> None:
+    """Amounts with the token's symbol and decimals (read from the ERC-20 by ingestion), AVSs by name
+    with the address on hover and in the link, power in USD and as a share of the threshold; the
+    exact integers stay in each figure's value."""
+    claims = site.api("/v1/claims")["items"]
+    names = {c["avs"]: c["avs_name"] for c in claims}
+    assert set(names.values()) == {"oracle-avs", "bridge-avs"}
+    paid = site.api(f"/v1/claims/{site.data.paid_claims[0]}")
+    assert paid["token_symbol"] in ("EXOR", "WETH") and paid["token_decimals"] == 18
+    distribution_id = paid["distribution_id"]
+    staker = site.api(f"/v1/distributions/{distribution_id}/leaves")["items"][0]["staker"]
+    slash = site.api("/v1/slashes")["items"][0]
+    paths = (
+        "/",
+        f"/claims/{paid['claim_id']}",
+        f"/distributions/{distribution_id}",
+        f"/stakers?staker={staker}",
+        "/slashes",
+        f"/slashes/{slash['slash_id']}",
+        "/committees",
+    )
+    for path in paths:
+        page.open(path)
+        text = page.one("main").text
+        assert RAW_BASE_UNITS.search(text) is None, (path, text)
+        for link in page.snapshot("main a.avs-name"):
+            address = link.attr("data-address")
+            assert link.attr("title") == address and link.attr("href") == f"/committees?avs={address}"
+            assert link.text == names[address]
+        for symbol in page.snapshot("main abbr.token"):
+            assert symbol.text in ("EXOR", "WETH") and symbol.attr("title") == symbol.attr("data-address")
+
+    page.open(f"/claims/{paid['claim_id']}")
+    assert page.one("[data-figure=total-amount]").text == paid["total_amount_display"]
+    assert page.figures()["total-amount"] == paid["total_amount"]  # the exact value stays
+    assert page.one("[data-figure=avs-name]").text == paid["avs_name"]
+    signed, total = int(paid["signed_power"]), int(paid["total_power"])
+    numerator, denominator = (int(x) for x in paid["threshold"].split("/"))
+    assert page.one("[data-figure=signed-power]").text == format_power(signed)
+    assert page.figures()["of-threshold"] == share_percent(signed * denominator, total * numerator)
+    page.shot("claim-in-tokens")
+
+    page.open(f"/distributions/{distribution_id}")
+    dist = site.api(f"/v1/distributions/{distribution_id}")
+    assert page.one("[data-figure=total]").text == dist["total_display"]
+    assert page.one("[data-figure=community-pool]").text.startswith(dist["community_pool_display"])
+    assert int(dist["community_pool"]) == int(dist["claimed"]) - int(dist["total"]) > 0
+    page.shot("distribution-in-tokens")

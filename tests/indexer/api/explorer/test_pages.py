@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from indexer.api import ReadinessPolicy, create_app
 from indexer.api.pagination import Order, encode_cursor
+from relayer.protocol.units import format_power
 from storage import migrate
 from tests.support.api_data import NOW, A, B, C, D, populate
 from tests.support.database import empty_all_tables, fresh_database
@@ -74,7 +75,7 @@ def test_an_unfinished_claim_is_timed_until_now(client: TestClient) -> None:
     assert "so far" in page
     assert 'data-stage="paying"' in page
     assert page.count('class="step ') == len(detail["timeline"])
-    assert f'data-figure="signed-power">{int(detail["signed_power"]):,}' in page
+    assert f'data-figure="signed-power">{format_power(int(detail["signed_power"]))}' in page
     # An attested claim whose root never reached L1 has no "Root on L1" block yet.
     assert "not yet" in html(client, f"/claims/{C.claim_id}")
 
@@ -158,3 +159,27 @@ def test_a_database_outage_is_a_503_page(tmp_path: Path) -> None:
     gone = tmp_path / "no-such-dir" / "x.sqlite"
     with TestClient(create_app(f"sqlite:///{gone}")) as down:
         assert "not answering" in html(down, "/", expect=503)
+
+
+def test_pages_speak_in_tokens_names_and_usd_with_the_exact_values_kept(client: TestClient) -> None:
+    claim = client.get(f"/v1/claims/{A.claim_id}").json()
+    page = html(client, "/")
+    row = page[page.index(f'data-claim-id="{A.claim_id}"') :]
+    row = row[: row.index("</tr>")]
+    # The amount in tokens on screen, the exact base units in the value and on hover.
+    exact = claim["total_amount"]
+    assert (
+        f'<data class="num" value="{exact}" title="{int(exact):,} base units">'
+        f"{claim['total_amount_display']}</data>"
+    ) in row
+    assert claim["total_amount_display"].endswith(" EXOR")
+    # The AVS by name, its address on hover and in the link; the token by symbol, address on hover.
+    assert f'href="/committees?avs={AVS}" title="{AVS}" data-address="{AVS}">test-avs</a>' in row
+    assert f'title="{claim["token"]}" data-address="{claim["token"]}">EXOR</abbr>' in row
+    assert f">{format_power(int(claim['signed_power']))}</data>" in row
+    assert f"{claim['signed_share']} (needs &gt; 66.7 %)" in row
+    dist = client.get(f"/v1/distributions/{A.distribution_id}").json()
+    page = html(client, f"/distributions/{A.distribution_id}")
+    assert dist["total_display"] in page and dist["paid_amount_display"] in page
+    assert dist["community_pool"] == str(int(dist["claimed"]) - int(dist["total"]))
+    assert "Kept by Exocore's community pool" in page and dist["community_pool_display"] in page

@@ -45,8 +45,10 @@ def test_quorum_is_strictly_above_the_threshold_and_slices_add_up() -> None:
     exact = views.quorum(members[:2], signed=None, total=99, threshold="2/3")
     assert exact is not None and exact.signed == 66
     assert not exact.reached, "66 of 99 is exactly 2/3: not above it"
+    assert exact.of_threshold.percent == "100.00"  # exactly what the threshold asks for
     above = views.quorum(members, signed=None, total=100, threshold="2/3")
     assert above is not None and above.reached
+    assert above.of_threshold.percent == "150.00"  # 100 of 100 against 2/3 of it
     assert [s.share.percent for s in above.segments] == ["40.00", "26.00", "34.00"]
     assert [s.cumulative.percent for s in above.segments] == ["40.00", "66.00", "100.00"]
     assert sum(s.width for s in above.segments) == pytest.approx(views.FIGURE_WIDTH)
