@@ -22,6 +22,7 @@ from typing import Annotated, Any, Final
 import typer
 from typer.core import TyperGroup
 
+from avs.aggregator.cli import register as register_aggregator_commands
 from indexer.cli import register as register_indexer_commands
 from relayer import __version__
 from relayer.ops_cli import register as register_ops_commands
@@ -92,6 +93,7 @@ app.add_typer(config_app, name="config")
 register_indexer_commands(app)  # migrate, api, resume
 register_ops_commands(app)  # health-check, status, retry, exclude
 register_record_command(app)  # record
+register_aggregator_commands(app)  # aggregator, aggregator open
 
 
 @app.command()
@@ -150,4 +152,3 @@ def config_validate(
         typer.echo(f"{file}: {len(report.errors)} error(s), {len(report.warnings)} warning(s)", err=True)
         raise typer.Exit(code=1)
     typer.echo(f"{file}: valid ({len(report.warnings)} warning(s))")
-
