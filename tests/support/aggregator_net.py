@@ -7,7 +7,14 @@ so tests can sign as any member (or as a stranger).
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+import httpx
 from sqlalchemy import Engine
 
 from avs.aggregator.committee import GrpcCommitteeSource
@@ -27,6 +35,7 @@ from devnet.chain.params import devnet_account_secret, devnet_accounts
 from devnet.grpc.server import DevnetGrpcServer
 from relayer.exocore.cosmos_tx import CosmosTxSender
 from relayer.exocore.grpc_client import ExocoreGrpcClient
+from relayer.l1.keystore import write_keystore
 from relayer.protocol import bls
 from relayer.protocol.claims import RewardClaim, SigningRequest, SlashRequest
 from relayer.protocol.ids import ChainId
@@ -163,3 +172,75 @@ class ManualClock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+# ---------------------------------------------------------------------------- the aggregator process
+
+PROCESS_START_S: Final = 120.0
+"""Hang guard for a fresh `exorelay aggregator` to answer /v1/health (cold imports on a busy host)."""
+KEYSTORE_PASSWORD: Final = "aggregator-test"  # noqa: S105 - a throw-away test keystore's password
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def write_process_config(directory: Path, net: Net, database_url: str, port: int, **aggregator: Any) -> Path:
+    """A config file for `exorelay aggregator` over ``net`` with a keystore of the funded account."""
+    keystore = directory / "aggregator-keystore.json"
+    if not keystore.exists():
+        write_keystore(
+            keystore,
+            devnet_account_secret(SEED, AGGREGATOR_ACCOUNT),
+            KEYSTORE_PASSWORD,
+            kdf="pbkdf2",
+            iterations=16,
+        )
+    settings = {"port": port, "keystore_path": str(keystore), "grace_s": 0.0, "tick_s": 0.05, **aggregator}
+    lines = [
+        "[exocore]",
+        f'chain_id = "{CHAIN_ID}"',
+        f'grpc_endpoints = ["{net.target}"]',
+        "[database]",
+        f"url = {json.dumps(database_url)}",
+        "[logging]",
+        'format = "text"',
+        "[aggregator]",
+        *(f"{key} = {json.dumps(value)}" for key, value in settings.items()),
+    ]
+    path = directory / "aggregator.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def start_process(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "EXORELAY_AGGREGATOR_KEYSTORE_PASSWORD": KEYSTORE_PASSWORD}
+    with log.open("ab") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "relayer", "aggregator", "--config", str(config)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+
+def wait_healthy(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    deadline = time.monotonic() + PROCESS_START_S
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(f"aggregator exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"aggregator did not become healthy:\n{log.read_text()[-4000:]}")
+        time.sleep(0.1)
+
+
+def sigkill(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
