@@ -178,7 +178,7 @@ class ManualClock:
 
 PROCESS_START_S: Final = 120.0
 """Hang guard for a fresh `exorelay aggregator` to answer /v1/health (cold imports on a busy host)."""
-KEYSTORE_PASSWORD: Final = "aggregator-test"  # noqa: S105 - a throw-away test keystore's password
+KEYSTORE_PASSWORD: Final = "aggregator-test"
 
 
 def free_port() -> int:
