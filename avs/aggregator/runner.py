@@ -14,7 +14,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import uvicorn
 from eth_account import Account
@@ -34,7 +34,7 @@ from storage.db import create_db_engine
 
 _log = logging.getLogger(__name__)
 
-DATABASE_POOL: Final = {"pool_size": 20, "max_overflow": 20}
+DATABASE_POOL: Final[dict[str, Any]] = {"pool_size": 20, "max_overflow": 20}
 """Connections for FastAPI's 40-thread pool (PostgreSQL; SQLite uses its default pool)."""
 
 

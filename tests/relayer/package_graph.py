@@ -13,7 +13,14 @@ from typing import Final
 import grimp
 
 CLI_MODULES: Final = frozenset(
-    {"relayer.cli", "relayer.__main__", "relayer.ops_cli", "relayer.replay.cli", "indexer.cli"}
+    {
+        "relayer.cli",
+        "relayer.__main__",
+        "relayer.ops_cli",
+        "relayer.replay.cli",
+        "indexer.cli",
+        "avs.aggregator.cli",
+    }
 )
 """The production command line: the role modules and the root that assembles them."""
 COMPONENTS: Final = (
@@ -31,6 +38,8 @@ COMPONENTS: Final = (
     "indexer.api",
     "indexer",
     "storage",
+    "avs.aggregator",
+    "avs",
     "devnet.replay",
     "devnet",
 )
@@ -39,7 +48,8 @@ COMPONENTS: Final = (
 ``relayer.endpoints`` (the endpoint pool every chain client shares) sits below the clients;
 ``relayer.metrics`` (the Prometheus registry the stages count into) sits below the pipeline;
 ``indexer`` is the rest of the indexer (its ingest metrics; its CLI role is ``cli``); ``storage`` is
-the bottom storage layer (tables, store, migrations); ``devnet`` includes its role modules."""
+the bottom storage layer (tables, store, migrations); ``avs.aggregator`` is ``exorelay aggregator``
+(its CLI role is ``cli``), ``avs`` the rest of the AVS side; ``devnet`` includes its role modules."""
 LEFT_OUT: Final = frozenset({"relayer.errors"})
 
 
@@ -55,7 +65,7 @@ def component(module: str) -> str | None:
 
 
 def package_graph() -> dict[str, set[str]]:
-    graph = grimp.build_graph("relayer", "indexer", "storage", "devnet")
+    graph = grimp.build_graph("relayer", "indexer", "storage", "avs", "devnet")
     edges: dict[str, set[str]] = {name: set() for name in COMPONENTS}
     for module in graph.modules:
         source = component(module)

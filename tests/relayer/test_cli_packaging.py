@@ -31,9 +31,9 @@ from relayer.l1.artifacts import ContractName, load_artifact
 from storage.migrate import head_revision
 
 REPO = Path(__file__).resolve().parents[2]
-FIRST_PARTY = frozenset({"relayer", "indexer", "storage", "devnet", "tests", "bench"})
+FIRST_PARTY = frozenset({"relayer", "indexer", "storage", "avs", "devnet", "tests", "bench"})
 SIMULATOR_ROLES = ("devnet", "demo", "replay")
-PRODUCTION_ROLES = ("run", "api", "migrate", "record", "config", "health-check", "status")
+PRODUCTION_ROLES = ("run", "api", "migrate", "record", "config", "health-check", "status", "aggregator")
 
 
 def _normalize(name: str) -> str:
@@ -85,7 +85,7 @@ SIMULATOR = REPO / "devnet" / "pyproject.toml"
 
 
 def test_production_code_declares_what_it_imports() -> None:
-    assert _undeclared(["relayer", "indexer", "storage"], _declared(PRODUCTION)) == []
+    assert _undeclared(["relayer", "indexer", "storage", "avs"], _declared(PRODUCTION)) == []
 
 
 def test_simulator_declares_what_it_imports() -> None:
@@ -121,7 +121,7 @@ def test_production_install_has_no_simulator(tmp_path: Path) -> None:
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, source / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-    for package in ("relayer", "indexer", "storage"):
+    for package in ("relayer", "indexer", "storage", "avs"):
         shutil.copytree(REPO / package, source / package, ignore=ignore)
     venv = tmp_path / "venv"
     python = venv / "bin" / "python"
