@@ -332,3 +332,19 @@ def test_a_flood_of_garbage_is_refused_and_the_service_keeps_answering(net: Net,
     assert count(engine, aggregation_request_table) == 1
     assert client.get("/v1/health").json() == {"status": "ok"}
     assert post(client, net.body(claim, 2)).json()["verdict"] == "accepted"
+
+
+def test_a_slash_request_is_submitted_once_and_exocore_executes_it(net: Net, engine: Engine) -> None:
+    aggregator = net.aggregator(engine)
+    client = client_for(aggregator)
+    slash = net.slash(member=3, proportion=10**16)
+    for index in range(len(net.committee.operators)):
+        answer = post(client, net.body(slash, index)).json()
+        if int(answer["signed_power"]) >= int(answer["threshold_power"]):
+            break
+    document = run_until_closed(aggregator, "0x" + slash.slash_id.hex())
+    assert document["state"] == "verified", document["state_reason"]
+    on_chain = net.grpc.slash(slash.slash_id)
+    assert on_chain is not None
+    assert on_chain.tx_hash.upper() == document["submission"]["tx_hash"]
+    assert count(engine, aggregation_submission_table) == 1
