@@ -34,8 +34,11 @@ from storage.db import create_db_engine
 
 _log = logging.getLogger(__name__)
 
-DATABASE_POOL: Final[dict[str, Any]] = {"pool_size": 20, "max_overflow": 20}
-"""Connections for FastAPI's 40-thread pool (PostgreSQL; SQLite uses its default pool)."""
+DATABASE_POOL: Final[dict[str, Any]] = {"pool_size": 20, "max_overflow": 20, "pool_pre_ping": False}
+"""PostgreSQL pool: connections for FastAPI's 40-thread pool, and no ping before each checkout (a
+round trip per signature batch). After a server restart the first write on a dead connection fails
+as 503 ``exocore_unavailable``-style unavailability (the poster retries) and SQLAlchemy replaces
+the pool."""
 
 
 def _password(config: AggregatorConfig) -> str:

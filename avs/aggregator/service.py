@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -80,6 +81,14 @@ REBROADCAST_AFTER_S: Final = 10.0
 a node may drop mempool transactions on restart. Several blocks upstream."""
 SEQUENCE_MISMATCH_CODE: Final = 32
 """Cosmos SDK ``ErrWrongSequence``: the account's sequence moved past the transaction's."""
+MAX_COMBINING_ROUNDS: Final = 16
+"""Batches one poster's thread commits for others before returning its own answer (bounds the
+latency a busy request adds to the post that happens to hold its lock)."""
+COMBINING_WAIT_S: Final = 0.005
+"""A waiting post re-tries the lock this often, in case the holder left between its last round
+and this post's arrival (its item is then still queued, with nobody to commit it)."""
+DECODED_CACHE_ENTRIES: Final = 4_096
+"""Decoded request bytes kept (a few hundred bytes each): far more than the open requests."""
 DEFAULT_LIST_LIMIT: Final = 100
 MAX_LIST_LIMIT: Final = 500
 
@@ -134,6 +143,7 @@ class _Pending:
     refusal: AggregatorRefusalError | None = None
     failure: Exception | None = None
     done: bool = False
+    event: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -207,6 +217,7 @@ class Aggregator:
         self._slots: dict[str, dict[str, tuple[str, bytes]]] = {}
         """slot -> operator -> (digest, signature) of every accepted signature (conflict checks)."""
         self._evidence_seen: set[tuple[str, str, str]] = set()
+        self._decoded: OrderedDict[str, tuple[SigningRequest, str]] = OrderedDict()
         self._lock = threading.RLock()
         self._rate = TokenBuckets(settings.rate_per_operator_per_s, settings.rate_burst)
         self.recover()
@@ -277,6 +288,12 @@ class Aggregator:
     # ------------------------------------------------------------------------------ decoding
 
     def _decode(self, request_hex: object) -> tuple[SigningRequest, str]:
+        # Every member posts the same request bytes: decode each distinct one once (bounded cache of
+        # requests that decoded AND passed the checks below, so garbage never fills it).
+        if isinstance(request_hex, str):
+            cached = self._decoded.get(request_hex)
+            if cached is not None:
+                return cached
         data = _parse_hex(request_hex, "request", MalformedRequestError)
         try:
             request = decode_signing_request(data)
@@ -287,7 +304,13 @@ class Aggregator:
         avs = hex0x(request.avs)
         if self.settings.avs and avs not in self.settings.avs:
             raise AvsNotServedError(f"this aggregator does not serve AVS {avs}", avs=avs)
-        return request, hex0x(_digest_of(request))
+        decoded = (request, hex0x(_digest_of(request)))
+        if isinstance(request_hex, str):
+            with self._lock:
+                self._decoded[request_hex] = decoded
+                while len(self._decoded) > DECODED_CACHE_ENTRIES:
+                    self._decoded.popitem(last=False)
+        return decoded
 
     def _committee(self, request: SigningRequest) -> CommitteeView:
         avs = hex0x(request.avs)
@@ -408,10 +431,14 @@ class Aggregator:
         request, digest = self._decode(request_hex)
         if not isinstance(operator, str):
             raise MalformedRequestError("operator must be a bech32 exo1... account")
-        try:
-            account = str(OperatorAddress.parse(operator))
-        except ExorelayError:
-            raise MalformedRequestError(f"operator {operator[:100]!r} is not a bech32 account") from None
+        entry = self._open.get(digest)
+        if entry is not None and operator in entry.committee.members:
+            account = operator  # the committee's own spelling: canonical already
+        else:
+            try:
+                account = str(OperatorAddress.parse(operator))
+            except ExorelayError:
+                raise MalformedRequestError(f"operator {operator[:100]!r} is not a bech32 account") from None
         signature = _parse_hex(signature_hex, "signature", MalformedSignatureError)
         if len(signature) != bls.G2_COMPRESSED_BYTES:
             raise MalformedSignatureError(
@@ -419,17 +446,29 @@ class Aggregator:
             )
         if not self._rate.take(account):
             raise RateLimitedError(f"too many posts for operator {account}; slow down", operator=account)
-        entry = self._open.get(digest)
         if entry is None:
             return self._first_signature(request, digest, account, signature)
         item = _Pending(account, entry.committee.members.get(account), signature, self.clock())
         with entry.queue_lock:
             entry.queue.append(item)
-        with entry.lock:
-            if not item.done:
-                with entry.queue_lock:
-                    batch, entry.queue = entry.queue, []
-                self._process(entry, batch)
+        # Flat combining: whoever gets the request's lock verifies and commits everything queued,
+        # round after round while posts keep arriving; the others wait on their own item (a
+        # convoy through the lock would hand it over one thread, and one small batch, at a time).
+        while not item.done:
+            if entry.lock.acquire(blocking=False):
+                try:
+                    for _ in range(MAX_COMBINING_ROUNDS):
+                        with entry.queue_lock:
+                            batch, entry.queue = entry.queue, []
+                        if not batch:
+                            break
+                        self._process(entry, batch)
+                        for processed in batch:
+                            processed.event.set()
+                finally:
+                    entry.lock.release()
+            else:
+                item.event.wait(COMBINING_WAIT_S)
         if item.failure is not None:
             raise AggregatorUnavailableError(f"signature not recorded: {item.failure}") from item.failure
         if item.refusal is not None:

@@ -87,6 +87,8 @@ class ExocoreSubmitter:
         self.sender = sender
         self.client = client
         self._next_sequence: int | None = None
+        self._account_number: int | None = None
+        self._chain_sequence: int | None = None
         self._lock = threading.Lock()
 
     @property
@@ -99,19 +101,25 @@ class ExocoreSubmitter:
             self._next_sequence = max(self._next_sequence or 0, sequence + 1)
 
     def sign(self, message: Any) -> SignedTx:
+        """Sign at the next sequence; the account is read from the chain only when this process has
+        not read it yet or CheckTx said the local sequence is wrong (:meth:`resync`), not per
+        transaction: a submission should cost one round trip to Exocore, the broadcast."""
         with self._lock:
-            try:
-                number, chain_sequence = self.sender.account()
-            except ExorelayError as exc:
-                raise AggregatorUnavailableError(str(exc)) from exc
-            sequence = max(chain_sequence, self._next_sequence or 0)
+            if self._account_number is None or self._chain_sequence is None:
+                try:
+                    self._account_number, self._chain_sequence = self.sender.account()
+                except ExorelayError as exc:
+                    raise AggregatorUnavailableError(str(exc)) from exc
+            sequence = max(self._chain_sequence, self._next_sequence or 0)
             self._next_sequence = sequence + 1
-            return self.sender.sign(message, account_number=number, sequence=sequence)
+            return self.sender.sign(message, account_number=self._account_number, sequence=sequence)
 
     def resync(self) -> None:
-        """Forget the local sequence (after CheckTx said it is wrong)."""
+        """Forget the local sequence and re-read the account at the next :meth:`sign` (after
+        CheckTx said the sequence is wrong)."""
         with self._lock:
             self._next_sequence = None
+            self._chain_sequence = None
 
     def broadcast(self, tx_bytes: bytes) -> BroadcastResult:
         try:
