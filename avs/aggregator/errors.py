@@ -18,10 +18,11 @@ class AggregatorError(ExorelayError):
 
 
 class AggregatorUnavailableError(AggregatorError, ConnectionError):
-    """Exocore (committee query, transaction) could not be reached: the poster may retry."""
+    """Exocore (committee query, transaction) or the database could not be reached: nothing was
+    recorded for the post, which the poster may retry."""
 
     status: ClassVar[int] = 503
-    code: ClassVar[str] = "exocore_unavailable"
+    code: ClassVar[str] = "unavailable"
 
 
 class AggregatorRefusalError(AggregatorError, ValueError):

@@ -232,6 +232,7 @@ class Aggregator:
             evidence = store.evidence_of(conn)
             submissions = store.open_submissions(conn)
         by_digest: dict[str, list[Any]] = {}
+        submissions_by_digest = {sub.digest: sub for sub in submissions}
         with self._lock:
             self._open.clear()
             self._slots.clear()
@@ -272,6 +273,9 @@ class Aggregator:
                     threshold_reached_at=row.threshold_reached_at,
                     refusals_stored=int(row.refusals_stored),
                 )
+                submission = submissions_by_digest.get(row.digest)
+                if submission is not None:
+                    entry.submission_broadcast_at = submission.broadcast_at
                 for s in by_digest.get(row.digest, []):
                     if s.operator in committee.members:
                         entry.accepted[s.operator] = bytes.fromhex(s.signature[2:])

@@ -59,14 +59,6 @@ def requests_in(conn: Connection, states: Sequence[RequestState]) -> list[Any]:
     )
 
 
-def count_in(conn: Connection, state: RequestState) -> int:
-    from sqlalchemy import func  # noqa: PLC0415 - only here
-
-    return int(
-        conn.execute(select(func.count()).select_from(REQUESTS).where(REQUESTS.c.state == state)).scalar_one()
-    )
-
-
 def list_requests(
     conn: Connection,
     *,

@@ -179,6 +179,8 @@ class ManualClock:
 PROCESS_START_S: Final = 120.0
 """Hang guard for a fresh `exorelay aggregator` to answer /v1/health (cold imports on a busy host)."""
 KEYSTORE_PASSWORD: Final = "aggregator-test"
+OPEN_TOKEN: Final = "avs-token"
+"""The AVS's bearer token the test processes accept (EXORELAY_AGGREGATOR_TOKEN)."""
 
 
 def free_port() -> int:
@@ -216,7 +218,11 @@ def write_process_config(directory: Path, net: Net, database_url: str, port: int
 
 
 def start_process(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "EXORELAY_AGGREGATOR_KEYSTORE_PASSWORD": KEYSTORE_PASSWORD}
+    env = {
+        **os.environ,
+        "EXORELAY_AGGREGATOR_KEYSTORE_PASSWORD": KEYSTORE_PASSWORD,
+        "EXORELAY_AGGREGATOR_TOKEN": OPEN_TOKEN,
+    }
     with log.open("ab") as sink:
         return subprocess.Popen(
             [sys.executable, "-m", "relayer", "aggregator", "--config", str(config)],

@@ -3,6 +3,10 @@ restarted process has every acknowledged signature and the request reaches Exoco
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +20,7 @@ from relayer.exocore.proto.avs.v1 import types_pb2 as avs_types
 from storage.aggregation import aggregation_signature_table, aggregation_submission_table
 from storage.db import create_db_engine
 from tests.support.aggregator_net import (
+    OPEN_TOKEN,
     Net,
     free_port,
     running_net,
@@ -88,6 +93,16 @@ def test_sigkill_mid_collection_and_mid_submission_loses_nothing_and_submits_onc
                     break  # already submitted: the request is closed for late signatures
             # Kill as soon as the submission intent is on disk (before or after its broadcast).
             wait_for_state(port, digest, {"submitted", "verified", "rejected"})
+            # The AVS opens a slash request with `exorelay aggregator open` (its bearer token).
+            slash = net.slash(member=2)
+            opened = subprocess.run(
+                [sys.executable, "-m", "relayer", "aggregator", "open", "--url", f"http://127.0.0.1:{port}",
+                 "--request", "0x" + slash.canonical_bytes.hex()],
+                env={**os.environ, "EXORELAY_AGGREGATOR_TOKEN": OPEN_TOKEN},
+                capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            assert opened.returncode == 0, opened.stderr
+            assert json.loads(opened.stdout)["state"] == "collecting"
         finally:
             sigkill(second)
 
