@@ -71,6 +71,7 @@ class GrpcCommitteeSource:
         self._cache: OrderedDict[tuple[str, int, RequestKind], CommitteeView] = OrderedDict()
         self._missing: OrderedDict[tuple[str, int, RequestKind], float] = OrderedDict()
         self._lock = threading.Lock()
+        self._fetch_lock = threading.Lock()
 
     def committee(self, avs: str, epoch: int, kind: RequestKind) -> CommitteeView | None:
         key = (avs, epoch, kind)
@@ -83,6 +84,18 @@ class GrpcCommitteeSource:
             missing_since = self._missing.get(key)
             if missing_since is not None and now - missing_since < MISSING_CACHE_S:
                 return None
+        with self._fetch_lock:
+            return self._fetch(key, now)
+
+    def _fetch(self, key: tuple[str, int, RequestKind], now: float) -> CommitteeView | None:
+        # One fetch at a time (single flight): the first post of a request's burst fetches, the
+        # others find the cache filled. Concurrent reads through one client could also see node
+        # heights out of order, which the client refuses as an inconsistent answer.
+        avs, epoch, kind = key
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached
         try:
             committee = self._client.committee(avs, epoch)
             info = self._client.avs_info(avs) if committee is not None else None

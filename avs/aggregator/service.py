@@ -324,11 +324,11 @@ class Aggregator:
         return committee
 
     def _closed_refusal(self, digest: str) -> AggregatorRefusalError | None:
-        """The refusal for a known request that is no longer collecting (None if unknown)."""
+        """The refusal for a known request that is no longer collecting (None if unknown or open)."""
         with self.engine.connect() as conn:
             row = store.request_row(conn, digest)
-        if row is None:
-            return None
+        if row is None or row.state == RequestState.COLLECTING.value:
+            return None  # unknown, or opened by a concurrent post (its entry is in memory now)
         if row.state == RequestState.EXPIRED.value:
             return RequestExpiredError(f"request {digest} expired: {row.state_reason}", digest=digest)
         return RequestClosedError(f"request {digest} is {row.state}, no longer collecting", digest=digest)
@@ -452,6 +452,10 @@ class Aggregator:
             raise RateLimitedError(f"too many posts for operator {account}; slow down", operator=account)
         if entry is None:
             return self._first_signature(request, digest, account, signature)
+        return self._enqueue(entry, account, signature)
+
+    def _enqueue(self, entry: _Open, account: str, signature: bytes) -> SignatureOutcome:
+        """Decide a checked post over an open request in the request's next batch."""
         item = _Pending(account, entry.committee.members.get(account), signature, self.clock())
         with entry.queue_lock:
             entry.queue.append(item)
@@ -468,7 +472,8 @@ class Aggregator:
                             break
                         self._process(entry, batch)
                         for processed in batch:
-                            processed.event.set()
+                            if processed.done:
+                                processed.event.set()
                 finally:
                     entry.lock.release()
             else:
@@ -544,8 +549,8 @@ class Aggregator:
                 self.metrics.open_requests.set(self._collecting_count())
                 self.metrics.requests.labels(state=RequestState.COLLECTING.value).inc()
                 return entry.outcome(Verdict.ACCEPTED)
-        # Opened meanwhile by another post: go through the request's batch path.
-        return self._post(hex0x(request.canonical_bytes), operator, hex0x(signature))
+        # Opened meanwhile by another post (already checked and rate-counted): its batch path.
+        return self._enqueue(entry, operator, signature)
 
     def _record_evidence(  # noqa: PLR0917 - the two signatures' parts, named
         self,
@@ -605,6 +610,8 @@ class Aggregator:
                 )
 
         duplicates: list[_Pending] = []
+        batched: dict[str, bytes] = {}
+        deferred: list[_Pending] = []
         for item in batch:
             member = item.member
             if entry.state is not RequestState.COLLECTING:
@@ -635,9 +642,15 @@ class Aggregator:
                     )
             else:
                 conflict = self._conflict(entry.slot, item.operator, entry.digest)
+                earlier = batched.get(item.operator)
                 if conflict is not None:
                     conflicts.append((item, conflict))
+                elif earlier == item.signature:
+                    duplicates.append(item)  # a copy of a post in this very batch
+                elif earlier is not None:
+                    deferred.append(item)  # decided after the member's first post of this batch
                 else:
+                    batched[item.operator] = item.signature
                     shares.append(SignatureShare(member.index, member.public_key, item.signature))
                     share_items.append(item)
 
@@ -736,8 +749,12 @@ class Aggregator:
             item.outcome = entry.outcome(Verdict.ACCEPTED)
         for item in duplicates:
             item.outcome = entry.outcome(Verdict.DUPLICATE)
+        if deferred:
+            with entry.queue_lock:
+                entry.queue[:0] = deferred
         for item in batch:
-            item.done = True  # refusals are counted by post_signature when raised to the poster
+            # Refusals are counted by post_signature when raised to the poster.
+            item.done = not any(item is later for later in deferred)
 
     # ------------------------------------------------------------------------------ reading
 

@@ -4,8 +4,10 @@ threshold, conflicting signatures kept as evidence, a flood of garbage refused."
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -348,3 +350,28 @@ def test_a_slash_request_is_submitted_once_and_exocore_executes_it(net: Net, eng
     assert on_chain is not None
     assert on_chain.tx_hash.upper() == document["submission"]["tx_hash"]
     assert count(engine, aggregation_submission_table) == 1
+
+
+def test_concurrent_posts_are_combined_without_losing_or_doubling_any(net: Net, engine: Engine) -> None:
+    aggregator = net.aggregator(engine, grace_s=3600.0)
+    claim = net.claim(amount=111)
+    members = len(net.committee.operators)
+    bodies = [net.body(claim, index % members) for index in range(members * 5)]
+    barrier = threading.Barrier(len(bodies))
+
+    def post_one(body: dict[str, str]) -> str:
+        barrier.wait()  # every thread posts at once, before the request is open
+        return aggregator.post_signature(body["request"], body["operator"], body["signature"]).verdict.value
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        verdicts = list(pool.map(post_one, bodies))
+    assert sorted(verdicts) == ["accepted"] * members + ["duplicate"] * (len(bodies) - members)
+    document = aggregator.document("0x" + claim.claim_id.hex())
+    assert int(document["signed_power"]) == sum(net.committee.powers)
+    accepted = [s["operator"] for s in document["signatures"] if s["verdict"] == "accepted"]
+    assert sorted(accepted) == sorted(net.committee.operators)
+    restarted = net.aggregator(engine, grace_s=3600.0)  # rebuilt from the rows alone
+    assert restarted.document("0x" + claim.claim_id.hex())["signed_power"] == document["signed_power"]
+    again = restarted.post_signature(bodies[0]["request"], bodies[0]["operator"], bodies[0]["signature"])
+    assert again.verdict.value == "duplicate"
+    assert again.signed_power == sum(net.committee.powers)
