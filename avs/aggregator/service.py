@@ -29,7 +29,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from eth_utils.crypto import keccak
 from sqlalchemy import Engine
@@ -38,6 +38,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from avs.aggregator import store
 from avs.aggregator.committee import CommitteeSource, CommitteeView, Member
 from avs.aggregator.errors import (
+    AggregatorError,
     AggregatorRefusalError,
     AggregatorUnavailableError,
     AvsNotServedError,
@@ -470,7 +471,12 @@ class Aggregator:
                             batch, entry.queue = entry.queue, []
                         if not batch:
                             break
-                        self._process(entry, batch)
+                        try:
+                            self._process(entry, batch)
+                        except Exception as exc:  # a bug must fail these posts, never strand them
+                            _log.exception("aggregator: batch over %s failed", entry.digest)
+                            for processed in batch:
+                                processed.failure, processed.refusal, processed.done = exc, None, True
                         for processed in batch:
                             if processed.done:
                                 processed.event.set()
@@ -1006,15 +1012,24 @@ class _Transaction:
         except SQLAlchemyError as exc:
             raise AggregatorUnavailableError(f"database unavailable: {type(exc).__name__}") from exc
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> Literal[False]:
         try:
-            self._context.__exit__(*exc)
-        except IntegrityError as error:
-            raise AggregatorUnavailableError(f"database refused the write: {error.orig}") from error
-        except SQLAlchemyError as error:
-            raise AggregatorUnavailableError(f"database unavailable: {type(error).__name__}") from error
-        except ExorelayError as error:
-            raise AggregatorUnavailableError(str(error)) from error
+            self._context.__exit__(exc_type, exc, traceback)  # commit, or roll back on ``exc``
+        except (SQLAlchemyError, ExorelayError) as error:
+            if error is not exc:  # the commit itself failed
+                raise AggregatorUnavailableError(_database_fault(error)) from error
+        if isinstance(exc, (SQLAlchemyError, ExorelayError)) and not isinstance(exc, AggregatorError):
+            raise AggregatorUnavailableError(_database_fault(exc)) from exc
+        return False
+
+
+def _database_fault(error: BaseException) -> str:
+    if isinstance(error, IntegrityError):
+        return f"the database refused the write: {str(error.orig).splitlines()[0] if error.orig else error}"
+    if isinstance(error, SQLAlchemyError):
+        detail = str(getattr(error, "orig", None) or error).strip().splitlines()
+        return f"database error: {type(error).__name__}: {detail[0] if detail else ''}"
+    return f"database unavailable: {error}"
 
 
 def _verifies(member: Member, digest: str, signature: bytes) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from avs.aggregator.api import create_app
 from avs.aggregator.service import Aggregator
@@ -375,3 +375,56 @@ def test_concurrent_posts_are_combined_without_losing_or_doubling_any(net: Net, 
     again = restarted.post_signature(bodies[0]["request"], bodies[0]["operator"], bodies[0]["signature"])
     assert again.verdict.value == "duplicate"
     assert again.signed_power == sum(net.committee.powers)
+
+
+def refuse_rows_of(engine: Engine, operator: str) -> None:
+    """The database itself refuses signature rows of ``operator`` (a trigger): a write that fails."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(
+                text(
+                    "CREATE FUNCTION refuse_operator() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    f"IF NEW.operator = '{operator}' THEN RAISE EXCEPTION 'refused by the database' "
+                    "USING ERRCODE = '22023'; END IF; RETURN NEW; END $$"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_operator BEFORE INSERT ON aggregation_signature "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_operator()"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_operator BEFORE INSERT ON aggregation_signature "
+                    f"WHEN NEW.operator = '{operator}' "
+                    "BEGIN SELECT RAISE(ABORT, 'refused by the database'); END"
+                )
+            )
+
+
+def allow_rows_again(engine: Engine) -> None:
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("DROP TRIGGER refuse_operator ON aggregation_signature"))
+            conn.execute(text("DROP FUNCTION refuse_operator()"))
+        else:
+            conn.execute(text("DROP TRIGGER refuse_operator"))
+
+
+def test_a_failed_write_answers_503_records_nothing_and_the_next_post_works(net: Net, engine: Engine) -> None:
+    aggregator = net.aggregator(engine, grace_s=3600.0)
+    client = client_for(aggregator)
+    claim = net.claim(amount=112)
+    assert post(client, net.body(claim, 0)).status_code == 202
+    refuse_rows_of(engine, net.operator(1))
+    failed = post(client, net.body(claim, 1))
+    assert (failed.status_code, error_code(failed)) == (503, "unavailable")
+    document = client.get(f"/v1/requests/0x{claim.claim_id.hex()}").json()
+    assert int(document["signed_power"]) == net.committee.powers[0]  # the failed post added nothing
+    assert post(client, net.body(claim, 2)).json()["verdict"] == "accepted"
+    allow_rows_again(engine)
+    assert post(client, net.body(claim, 1)).json()["verdict"] == "accepted"
+    final = client.get(f"/v1/requests/0x{claim.claim_id.hex()}").json()
+    assert int(final["signed_power"]) == sum(net.committee.powers[:3])
