@@ -3,6 +3,7 @@ real database), read through the read-only API."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,3 +69,23 @@ def test_collections_show_who_signed_who_was_refused_and_the_power(net: Net, eng
         "items": [],
         "next_cursor": None,
     }
+
+
+def test_the_explorer_draws_the_collection_with_its_progress_bar(net: Net, engine: Engine) -> None:
+    aggregator = net.aggregator(engine, grace_s=3600.0)
+    claim = net.claim(amount=302)
+    for index in (0, 1):
+        body = net.body(claim, index)
+        aggregator.post_signature(body["request"], body["operator"], body["signature"])
+    client = TestClient(create_app(engine))
+    digest = "0x" + claim.claim_id.hex()
+    page = client.get(f"/collections/{digest}")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    signed = sum(net.committee.powers[:2])
+    assert f'data-figure="signed-power">{signed}<' in page.text
+    assert re.findall(r'<tr data-verdict="([a-z_]+)">', page.text) == ["accepted", "accepted"]
+    reached = signed >= int(client.get(f"/v1/collections/{digest}").json()["threshold_power"])
+    assert ("threshold crossed" in page.text) == reached
+    assert client.get("/collections/0x" + "cd" * 32).status_code == 404
+    assert client.get("/collections/not-a-hash").status_code == 404

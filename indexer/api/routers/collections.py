@@ -10,6 +10,7 @@ slash follows its lifecycle under ``/v1/claims`` / ``/v1/slashes``, same id), ``
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Final
 
@@ -180,6 +181,31 @@ def list_collections(
         last = rows[limit - 1]
         next_cursor = f"{last.opened_at.isoformat()}|{last.digest}"
     return items, next_cursor
+
+
+PROGRESS_WIDTH: Final = 1000
+"""The explorer's progress bar is drawn in a 0..1000 box (scaled to the page by SVG)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where the explorer draws the signed power and the threshold on a 0..1000 bar."""
+
+    signed_x: float
+    threshold_x: float
+    reached: bool
+
+
+def collection_progress(collection: CollectionOut) -> Progress:
+    total = int(collection.total_power)
+    signed, needed = int(collection.signed_power), int(collection.threshold_power)
+    if total <= 0:
+        return Progress(0.0, 0.0, reached=False)
+    return Progress(
+        signed_x=PROGRESS_WIDTH * min(signed, total) / total,
+        threshold_x=PROGRESS_WIDTH * min(needed, total) / total,
+        reached=signed >= needed,
+    )
 
 
 def _cursor(text: str | None) -> tuple[datetime, str] | None:
