@@ -173,9 +173,12 @@ def create_app(aggregator: Aggregator, *, max_body_bytes: int) -> FastAPI:
         return aggregator.document(digest.lower())
 
     @app.post("/v1/signatures", status_code=202)
-    def post_signature(body: SignatureBody) -> dict[str, Any]:
+    def post_signature(body: SignatureBody, request: Request) -> dict[str, Any]:
         """A committee member's BLS signature over a request's digest."""
-        return aggregator.post_signature(body.request, body.operator, body.signature).document()
+        source = request.client.host if request.client is not None else ""
+        return aggregator.post_signature(
+            body.request, body.operator, body.signature, source=source
+        ).document()
 
     @app.get("/v1/health")
     def health() -> dict[str, str]:

@@ -422,17 +422,21 @@ class Aggregator:
     # ------------------------------------------------------------------------------ signatures
 
     def post_signature(
-        self, request_hex: object, operator: object, signature_hex: object
+        self, request_hex: object, operator: object, signature_hex: object, *, source: str = ""
     ) -> SignatureOutcome:
-        """Check and record one member's signature (see the module invariants)."""
+        """Check and record one member's signature (see the module invariants). ``source`` (the
+        poster's address) keys the rate limit with the operator: posts that merely claim to be
+        a member, from elsewhere, cannot use up that member's allowance."""
         try:
-            outcome = self._post(request_hex, operator, signature_hex)
+            outcome = self._post(request_hex, operator, signature_hex, source)
         except AggregatorRefusalError as refusal:
             raise self._refuse(refusal) from None
         self.metrics.signatures.labels(verdict=outcome.verdict.value).inc()
         return outcome
 
-    def _post(self, request_hex: object, operator: object, signature_hex: object) -> SignatureOutcome:
+    def _post(
+        self, request_hex: object, operator: object, signature_hex: object, source: str
+    ) -> SignatureOutcome:
         request, digest = self._decode(request_hex)
         if not isinstance(operator, str):
             raise MalformedRequestError("operator must be a bech32 exo1... account")
@@ -449,7 +453,7 @@ class Aggregator:
             raise MalformedSignatureError(
                 f"a signature is {bls.G2_COMPRESSED_BYTES} bytes (compressed G2), got {len(signature)}"
             )
-        if not self._rate.take(account):
+        if not self._rate.take(f"{account}|{source}"):
             raise RateLimitedError(f"too many posts for operator {account}; slow down", operator=account)
         if entry is None:
             return self._first_signature(request, digest, account, signature)

@@ -204,14 +204,20 @@ def test_conflicting_signature_is_refused_and_kept_as_evidence(net: Net, engine:
 
 
 def test_rate_limit_open_cap_body_limit_and_token(net: Net, engine: Engine) -> None:
-    client = client_for(
-        net.aggregator(engine, rate_burst=2, rate_per_operator_per_s=0.001, max_open_requests=1)
-    )
+    aggregator = net.aggregator(engine, rate_burst=2, rate_per_operator_per_s=0.001, max_open_requests=1)
+    client = client_for(aggregator)
     claim = net.claim(amount=106)
     assert post(client, net.body(claim, 0)).status_code == 202
     assert post(client, net.body(claim, 0)).status_code == 202  # duplicate, still counted
     limited = post(client, net.body(claim, 0))
     assert (limited.status_code, error_code(limited)) == (429, "rate_limited")
+    # The same operator from another address has its own allowance: a spoofer elsewhere cannot
+    # use up a member's.
+    body = net.body(claim, 0)
+    elsewhere = aggregator.post_signature(
+        body["request"], body["operator"], body["signature"], source="10.9.8.7"
+    )
+    assert elsewhere.verdict.value == "duplicate"
     full = post(client, net.body(net.claim(amount=107, epoch=net.epoch), 1))
     assert (full.status_code, error_code(full)) == (503, "too_many_open_requests")
     huge = client.post("/v1/signatures", content=b"{" + b" " * (BODY_LIMIT + 1) + b"}")
