@@ -18,6 +18,11 @@ Invariants:
   neither and refused the old bytes for a consumed sequence.
 - Nothing a poster sends raises anything but an :class:`AggregatorRefusalError` (or
   :class:`AggregatorUnavailableError` when Exocore or the database is down).
+
+Memory: one verified aggregate per open request (at most ``max_open_requests``), and for conflict
+checks the (slot, operator) -> digest of every accepted signature since the process started
+(loaded from the database at start-up): tens of bytes per member and request, so a deployment
+signing a few requests per epoch stays in the megabytes for months.
 """
 
 from __future__ import annotations
