@@ -365,6 +365,9 @@ class Aggregator:
                     raise MalformedRequestError("keccak256(evidence) is not the request's evidenceHash")
             with self._lock:
                 if digest in self._open:
+                    if evidence is not None:  # opened by a signature first: attach the AVS's evidence
+                        with self._write() as conn:
+                            store.set_missing_evidence(conn, digest, hex0x(evidence))
                     return self.document(digest), False
                 if self._closed_refusal(digest) is not None:
                     return self.document(digest), False

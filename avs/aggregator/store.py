@@ -88,6 +88,15 @@ def update_request(conn: Connection, digest: str, **values: Any) -> None:
     conn.execute(update(REQUESTS).where(REQUESTS.c.digest == digest).values(**values))
 
 
+def set_missing_evidence(conn: Connection, digest: str, evidence: str) -> None:
+    """Attach evidence to a request that has none (the bytes are checked against its hash first)."""
+    conn.execute(
+        update(REQUESTS)
+        .where(REQUESTS.c.digest == digest, REQUESTS.c.evidence.is_(None))
+        .values(evidence=evidence)
+    )
+
+
 def insert_signatures(conn: Connection, rows: Iterable[SignatureRow]) -> None:
     values = [
         {

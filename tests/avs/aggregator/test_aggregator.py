@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_utils.crypto import keccak
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 
@@ -20,15 +21,15 @@ from avs.aggregator.api import create_app
 from avs.aggregator.service import Aggregator
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs_types
 from relayer.protocol import bls
-from relayer.protocol.claims import RewardClaim
-from relayer.protocol.types import Hash32
+from relayer.protocol.claims import RewardClaim, SlashRequest
+from relayer.protocol.types import Address, Hash32
 from storage.aggregation import (
     aggregation_evidence_table,
     aggregation_request_table,
     aggregation_signature_table,
     aggregation_submission_table,
 )
-from tests.support.aggregator_net import ManualClock, Net, migrated, running_net
+from tests.support.aggregator_net import CHAIN_HASH, ManualClock, Net, migrated, running_net
 
 BODY_LIMIT = 4096
 FOLLOW_DEADLINE_S = 60.0
@@ -434,3 +435,21 @@ def test_a_failed_write_answers_503_records_nothing_and_the_next_post_works(net:
     assert post(client, net.body(claim, 1)).json()["verdict"] == "accepted"
     final = client.get(f"/v1/requests/0x{claim.claim_id.hex()}").json()
     assert int(final["signed_power"]) == sum(net.committee.powers[:3])
+
+
+def test_the_avs_attaches_evidence_to_a_slash_request_members_opened_first(net: Net, engine: Engine) -> None:
+    client = client_for(net.aggregator(engine, open_token="avs-secret", grace_s=3600.0))
+    evidence = b"the operator answered task 7 twice"
+    slash = SlashRequest(
+        CHAIN_HASH, Address(bytes.fromhex(net.avs[2:])), net.epoch, net.slash(member=1).operator,
+        10**16, False, Hash32(keccak(evidence)),
+    )  # fmt: skip
+    assert post(client, net.body(slash, 0)).json()["verdict"] == "accepted"
+    opened = client.post(
+        "/v1/requests",
+        json={"request": "0x" + slash.canonical_bytes.hex(), "evidence": "0x" + evidence.hex()},
+        headers={"Authorization": "Bearer avs-secret"},
+    )
+    assert opened.status_code == 200
+    assert opened.json()["evidence"] == "0x" + evidence.hex()
+    assert opened.json()["opened_by"] == "signature"
