@@ -960,17 +960,21 @@ class Aggregator:
         if state is SubmissionState.SIGNED or state is SubmissionState.BROADCAST:
             found = self.submitter.lookup(sub.tx_hash)
             if found is None:
+                stale = entry.submission_broadcast_at is None or (
+                    self.clock() - entry.submission_broadcast_at > timedelta(seconds=REBROADCAST_AFTER_S)
+                )
+                if not stale:
+                    return  # broadcast recently: wait for its block
+                # Never broadcast (a crash right after the intent) or not in a block for long: did
+                # it land some other way (an earlier broadcast, another submitter)? Else send the
+                # same bytes again.
                 outcome = self.submitter.outcome(
                     entry.kind is RequestKind.REWARD_CLAIM, bytes.fromhex(entry.digest[2:])
                 )
                 if outcome.outcome is not Outcome.ABSENT:
                     self._decide(entry, outcome.outcome, outcome.reason)
                     return
-                stale = entry.submission_broadcast_at is None or (
-                    self.clock() - entry.submission_broadcast_at > timedelta(seconds=REBROADCAST_AFTER_S)
-                )
-                if stale:
-                    self._broadcast(entry, bytes.fromhex(sub.tx_bytes[2:]))
+                self._broadcast(entry, bytes.fromhex(sub.tx_bytes[2:]))
                 return
             with self._write() as conn:
                 store.update_submission(

@@ -3,6 +3,8 @@ what is missing; no server is started in these cases."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,10 +12,25 @@ from typer.testing import CliRunner
 
 from relayer.cli import app
 
+NOISY_LOGGERS = ("apscheduler", "httpx", "urllib3", "web3", "grpc")
+"""The loggers relayer.logs.configure_logging re-levels besides the root."""
+
 
 @pytest.fixture(autouse=True)
 def _no_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("EXORELAY_AGGREGATOR_TOKEN", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """The command configures logging onto the runner's stderr, which closes after the call: put the
+    root logger back, or later tests would log into a closed stream."""
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in NOISY_LOGGERS)]
+    saved = [(logger, logger.handlers[:], logger.level) for logger in loggers]
+    yield
+    for logger, handlers, level in saved:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
 
 
 def test_serving_without_an_account_keystore_exits_2_with_the_reason(tmp_path: Path) -> None:
