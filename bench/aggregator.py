@@ -14,7 +14,8 @@ Rows (all measured in this run, on the same committee and signatures):
 - crossing -> submitted: on a second claim, members post until the signed power is one signature
   short of the threshold; then the clock runs from the crossing post until the aggregate is
   verified, the transaction signed, its intent committed and the broadcast admitted by the devnet
-  (grace window 0). Goal <= 50 ms for the aggregator's own part; the devnet's BroadcastTx, which
+  (grace window 0; the clock stops when BroadcastTx answers, before the aggregator records that
+  answer). Goal <= 50 ms for the aggregator's own part; the devnet's BroadcastTx, which
   also executes the claim (verification, distribution) before answering, is printed apart.
   Anchor: naive verification of the committee's signatures.
 - verification: the committee's signatures verified as the aggregator does (aggregate once,
@@ -144,13 +145,16 @@ class TimedSubmitter(ExocoreSubmitter):
     answering a SYNC broadcast, so it is reported apart from the aggregator's own cost."""
 
     broadcast_s = 0.0
+    broadcast_done = 0.0
+    """``time.perf_counter()`` when the last broadcast was answered: the request is submitted."""
 
     def broadcast(self, tx_bytes: bytes) -> BroadcastResult:
         began = time.perf_counter()
         try:
             return super().broadcast(tx_bytes)
         finally:
-            self.broadcast_s = time.perf_counter() - began
+            self.broadcast_done = time.perf_counter()
+            self.broadcast_s = self.broadcast_done - began
 
 
 def claim_for(avs: str, epoch: int, amount: int, token: str = REWARD_TOKEN) -> RewardClaim:
@@ -281,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             began = time.perf_counter()
             answer = aggregator.post_signature(second_hex, committee.operators[index], crossing)
             aggregator.tick()  # grace 0: verify the aggregate, sign, record the intent, broadcast
-            crossing_ms = (time.perf_counter() - began) * 1000
+            crossing_ms = (submitter.broadcast_done - began) * 1000  # until the broadcast is admitted
             broadcast_ms = submitter.broadcast_s * 1000
             own_ms = crossing_ms - broadcast_ms
             assert answer.signed_power >= answer.threshold_power
