@@ -28,19 +28,11 @@ from pathlib import Path
 from typing import Any, Final
 
 import grpc
-from cosmpy.aerial.tx import SigningCfg, Transaction, TxFee
-from cosmpy.aerial.wallet import LocalWallet
-from cosmpy.crypto.keypairs import PrivateKey
-from cosmpy.protos.cosmos.auth.v1beta1 import auth_pb2
-from cosmpy.protos.cosmos.auth.v1beta1 import query_pb2 as auth_query
-from cosmpy.protos.cosmos.auth.v1beta1 import query_pb2_grpc as auth_grpc
-from cosmpy.protos.cosmos.base.abci.v1beta1 import abci_pb2
-from cosmpy.protos.cosmos.tx.v1beta1 import service_pb2 as cosmos_tx_service
-from cosmpy.protos.cosmos.tx.v1beta1 import service_pb2_grpc as cosmos_tx_grpc
 from eth_utils.crypto import keccak
 
 from devnet.operator_keys import OPERATOR_KEYS_DIR, operator_keystore
 from relayer.errors import ProtocolError
+from relayer.exocore.cosmos_tx import CosmosTxError, CosmosTxSender
 from relayer.exocore.proto.avs.v1 import query_pb2 as avs_query
 from relayer.exocore.proto.avs.v1 import query_pb2_grpc as avs_grpc
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs_pb
@@ -360,11 +352,18 @@ class ScenarioClient:
         self.keystore_dir = keystore_dir
         self.seed = seed
         self.channel = grpc.insecure_channel(target)
-        self.submitter = (
-            None if submitter_key is None else LocalWallet(PrivateKey(submitter_key), prefix=OPERATOR_PREFIX)
+        self.sender = (
+            None
+            if submitter_key is None
+            else CosmosTxSender(
+                target,
+                chain_id,
+                submitter_key,
+                gas_limit=SUBMIT_GAS_LIMIT,
+                gas_price_hua=SUBMIT_GAS_PRICE_HUA,
+                timeout_s=GRPC_TIMEOUT_S,
+            )
         )
-        self.auth = auth_grpc.QueryStub(self.channel)
-        self.txs = cosmos_tx_grpc.ServiceStub(self.channel)
         self.msg = tx_grpc.MsgStub(self.channel)
         self.avs = avs_grpc.QueryStub(self.channel)
         self.fee = fee_grpc.QueryStub(self.channel)
@@ -374,6 +373,8 @@ class ScenarioClient:
 
     def close(self) -> None:
         self.channel.close()
+        if self.sender is not None:
+            self.sender.close()
 
     def __enter__(self) -> ScenarioClient:
         return self
@@ -405,59 +406,20 @@ class ScenarioClient:
         )
 
     def send(self, method: str, message: Any) -> Any:
-        if self.submitter is not None and method in SIGNED_TX_METHODS:
+        if self.sender is not None and method in SIGNED_TX_METHODS:
             return self.send_tx(message)
         return getattr(self.msg, method)(message, timeout=GRPC_TIMEOUT_S)
 
     def send_tx(self, message: Any) -> Any:
         """Sign ``message`` into a transaction, broadcast it (SYNC), wait until it is committed and
-        return the message's response from the transaction's ``TxMsgData``."""
-        submitter = self.submitter
-        if submitter is None:
+        return the message's response from the transaction's ``TxMsgData`` (production code:
+        :class:`relayer.exocore.cosmos_tx.CosmosTxSender`)."""
+        if self.sender is None:
             raise ScenarioError("this client has no submitter key")
-        message.from_address = str(submitter.address())
-        response = self.auth.Account(
-            auth_query.QueryAccountRequest(address=str(submitter.address())), timeout=GRPC_TIMEOUT_S
-        )
-        account = auth_pb2.BaseAccount()
-        response.account.Unpack(account)
-        transaction = Transaction()
-        transaction.add_message(message)
-        transaction.seal(
-            SigningCfg.direct(submitter.public_key(), account.sequence),
-            fee=TxFee(amount=f"{SUBMIT_GAS_LIMIT * SUBMIT_GAS_PRICE_HUA}hua", gas_limit=SUBMIT_GAS_LIMIT),
-        )
-        transaction.sign(submitter.signer(), self.chain_id, account.account_number)
-        transaction.complete()
-        checked = self.txs.BroadcastTx(
-            cosmos_tx_service.BroadcastTxRequest(
-                tx_bytes=transaction.tx.SerializeToString(), mode=cosmos_tx_service.BROADCAST_MODE_SYNC
-            ),
-            timeout=GRPC_TIMEOUT_S,
-        ).tx_response
-        if checked.code != 0:
-            raise ScenarioError(f"transaction refused by CheckTx (code {checked.code}): {checked.raw_log}")
-        delivered = self._wait_for_tx(checked.txhash)
-        if delivered.code != 0:
-            raise ScenarioError(
-                f"transaction {checked.txhash} failed (code {delivered.code}): {delivered.raw_log}"
-            )
-        data = abci_pb2.TxMsgData.FromString(bytes.fromhex(delivered.data))
-        answer = getattr(tx, type(message).DESCRIPTOR.name + "Response")()
-        data.msg_responses[0].Unpack(answer)
-        return answer
-
-    def _wait_for_tx(self, tx_hash: str) -> Any:
-        deadline = time.monotonic() + GRPC_TIMEOUT_S
-        while True:
-            try:
-                return self.txs.GetTx(
-                    cosmos_tx_service.GetTxRequest(hash=tx_hash), timeout=GRPC_TIMEOUT_S
-                ).tx_response
-            except grpc.RpcError as exc:
-                if exc.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
-                    raise
-            time.sleep(POLL_INTERVAL_S)
+        try:
+            return self.sender.send(message)
+        except CosmosTxError as exc:
+            raise ScenarioError(str(exc)) from exc
 
     def committee(self, avs_hex: str, epoch: int = 0) -> CommitteeView:
         response = self.avs.QueryCommittee(

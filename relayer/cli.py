@@ -22,6 +22,7 @@ from typing import Annotated, Any, Final
 import typer
 from typer.core import TyperGroup
 
+from avs.aggregator.cli import register as register_aggregator_commands
 from avs.operator.cli import register as register_operator_commands
 from indexer.cli import register as register_indexer_commands
 from relayer import __version__
@@ -94,6 +95,7 @@ register_indexer_commands(app)  # migrate, api, resume
 register_ops_commands(app)  # health-check, status, retry, exclude
 register_record_command(app)  # record
 register_operator_commands(app)  # operator run | keys | protection
+register_aggregator_commands(app)  # aggregator, aggregator open
 
 
 @app.command()

@@ -72,6 +72,22 @@ DEFAULT_READY_MAX_AGE_S = 120.0
 DEFAULT_API_PORT = 8480
 DEFAULT_METRICS_PORT = 9480
 DEFAULT_DATABASE_URL = "sqlite:///.exorelay/exorelay.db"
+DEFAULT_AGGREGATOR_PORT = 8490
+# After the threshold is crossed, wait this long for more signatures: a larger signer set tells
+# Exocore (and the reward split) who took part, and one block (~1 s upstream) costs little.
+DEFAULT_AGGREGATOR_GRACE_S = 2.0
+# A request still below threshold after this long is expired: the committee is not going to sign it.
+DEFAULT_AGGREGATOR_REQUEST_TTL_S = 3_600.0
+# Open requests at once (all AVSs): bounds memory (one verified aggregate each) and the database.
+DEFAULT_AGGREGATOR_MAX_OPEN_REQUESTS = 1_000
+# A signature post is ~400 bytes of JSON; a slash request with equivocation evidence a few KB.
+DEFAULT_AGGREGATOR_MAX_BODY_BYTES = 64 * 1024
+# Per operator: a member signs a few requests per epoch; 20/s with a burst of 100 never slows an
+# honest member and caps what one claimed identity can make the aggregator verify.
+DEFAULT_AGGREGATOR_RATE_PER_S = 20.0
+DEFAULT_AGGREGATOR_RATE_BURST = 100
+# How often the aggregator checks grace windows, expiries and submitted transactions.
+DEFAULT_AGGREGATOR_TICK_S = 0.2
 
 
 class BlsBackendName(StrEnum):
@@ -187,6 +203,38 @@ class RelayerConfig(_Section):
     retry_max_s: float = Field(default=DEFAULT_RETRY_MAX_S, gt=0)
 
 
+class AggregatorConfig(_Section):
+    """``exorelay aggregator``: the AVS-side signature collector (docs/operations.md)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=DEFAULT_AGGREGATOR_PORT, ge=1, le=65535)
+    avs: list[str] = Field(default_factory=list)
+    grace_s: float = Field(default=DEFAULT_AGGREGATOR_GRACE_S, ge=0)
+    request_ttl_s: float = Field(default=DEFAULT_AGGREGATOR_REQUEST_TTL_S, gt=0)
+    max_open_requests: int = Field(default=DEFAULT_AGGREGATOR_MAX_OPEN_REQUESTS, ge=1)
+    max_body_bytes: int = Field(default=DEFAULT_AGGREGATOR_MAX_BODY_BYTES, ge=1024)
+    rate_per_operator_per_s: float = Field(default=DEFAULT_AGGREGATOR_RATE_PER_S, gt=0)
+    rate_burst: int = Field(default=DEFAULT_AGGREGATOR_RATE_BURST, ge=1)
+    tick_s: float = Field(default=DEFAULT_AGGREGATOR_TICK_S, gt=0)
+    open_token_env: str = "EXORELAY_AGGREGATOR_TOKEN"  # noqa: S105 (a variable name, not a secret)
+    keystore_path: Path | None = None
+    keystore_password_env: str = "EXORELAY_AGGREGATOR_KEYSTORE_PASSWORD"  # noqa: S105 (a variable name)
+    keystore_password_file: Path | None = None
+    gas_limit: int = Field(default=400_000, ge=50_000)
+    gas_price_hua: int = Field(default=1, ge=0)
+
+    @field_validator("avs")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        out = []
+        for address in value:
+            body = address[2:] if address.startswith(("0x", "0X")) else ""
+            if len(body) != 40 or any(c not in "0123456789abcdefABCDEF" for c in body):
+                raise ValueError(f"{address!r} is not a 0x-prefixed 20-byte hex address")
+            out.append("0x" + body.lower())
+        return out
+
+
 class LoggingConfig(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "text"] = "json"
@@ -287,6 +335,7 @@ class ExorelayConfig(BaseModel):
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     relayer: RelayerConfig = Field(default_factory=RelayerConfig)
+    aggregator: AggregatorConfig = Field(default_factory=AggregatorConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     operator: OperatorConfig = Field(default_factory=OperatorConfig)
 

@@ -6,6 +6,7 @@ registers every table in one place.
 
 from __future__ import annotations
 
+import storage.aggregation
 import storage.job_tables
 import storage.l1_tables
 import storage.token_tables

@@ -20,6 +20,7 @@ CLI_MODULES: Final = frozenset(
         "relayer.replay.cli",
         "indexer.cli",
         "avs.operator.cli",
+        "avs.aggregator.cli",
     }
 )
 """The production command line: the role modules and the root that assembles them."""
@@ -39,6 +40,8 @@ COMPONENTS: Final = (
     "indexer",
     "storage",
     "avs.operator",
+    "avs.aggregator",
+    "avs",
     "devnet.replay",
     "devnet",
 )
@@ -47,8 +50,9 @@ COMPONENTS: Final = (
 ``relayer.endpoints`` (the endpoint pool every chain client shares) sits below the clients;
 ``relayer.metrics`` (the Prometheus registry the stages count into) sits below the pipeline;
 ``indexer`` is the rest of the indexer (its ingest metrics; its CLI role is ``cli``); ``storage`` is
-the bottom storage layer (tables, store, migrations); ``avs.operator`` is ``exorelay operator``
-(its CLI role is ``cli``); ``devnet`` includes its role modules."""
+the bottom storage layer (tables, store, migrations); ``avs.operator`` is ``exorelay operator`` and
+``avs.aggregator`` is ``exorelay aggregator`` (their CLI roles are ``cli``), ``avs`` the rest of the
+AVS side; ``devnet`` includes its role modules."""
 LEFT_OUT: Final = frozenset({"relayer.errors"})
 
 

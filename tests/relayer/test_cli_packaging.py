@@ -33,7 +33,17 @@ from storage.migrate import head_revision
 REPO = Path(__file__).resolve().parents[2]
 FIRST_PARTY = frozenset({"relayer", "indexer", "storage", "avs", "devnet", "tests", "bench"})
 SIMULATOR_ROLES = ("devnet", "demo", "replay")
-PRODUCTION_ROLES = ("run", "api", "migrate", "record", "config", "health-check", "status", "operator")
+PRODUCTION_ROLES = (
+    "run",
+    "api",
+    "migrate",
+    "record",
+    "config",
+    "health-check",
+    "status",
+    "operator",
+    "aggregator",
+)
 
 
 def _normalize(name: str) -> str:

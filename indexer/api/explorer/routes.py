@@ -28,6 +28,7 @@ from indexer.api.explorer import views
 from indexer.api.explorer.lookups import AvsChoice, known_avss
 from indexer.api.pagination import MAX_PAGE_SIZE, CursorError, Order
 from indexer.api.queries import ListParams
+from indexer.api.routers.collections import collection_detail, collection_progress
 from storage.lifecycle import ClaimState, EntityKind, PayoutState, SlashState
 from storage.normalize import BIGINT_MAX
 
@@ -263,6 +264,15 @@ class _Site:
 
         return self.page(request, "claim.html", "claims", build)
 
+    def collection_page(self, request: Request, digest: str) -> Response:
+        def build(conn: Connection, _form: Form) -> Mapping[str, Any]:
+            found = collection_detail(conn, digest.lower()) if _HASH.match(digest) else None
+            if found is None:
+                raise NotFoundError(f"No aggregator collected signatures for {digest}.")
+            return {"title": "Collection", "collection": found, "progress": collection_progress(found)}
+
+        return self.page(request, "collection.html", "claims", build)
+
     def distribution_page(self, request: Request, distribution_id: str) -> Response:
         def build(conn: Connection, form: Form) -> Mapping[str, Any]:
             did = distribution_id.lower()
@@ -405,6 +415,9 @@ def _router(engine: Engine, clock: Callable[[], datetime], templates: Jinja2Temp
     router.add_api_route("/slashes", site.slashes_page, name="explorer_slashes", methods=["GET"])
     router.add_api_route("/slashes/{slash_id}", site.slash_page, name="explorer_slash", methods=["GET"])
     router.add_api_route("/committees", site.committees_page, name="explorer_committees", methods=["GET"])
+    router.add_api_route(
+        "/collections/{digest}", site.collection_page, name="explorer_collection", methods=["GET"]
+    )
     return router
 
 

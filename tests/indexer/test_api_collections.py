@@ -1,0 +1,91 @@
+"""The query API's ``/v1/collections``: the collecting stage an aggregator recorded (on the devnet, a
+real database), read through the read-only API."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from avs.aggregator.errors import InvalidSignatureError
+from indexer.api.app import create_app
+from tests.support.aggregator_net import Net, migrated, running_net
+
+
+@pytest.fixture(scope="module")
+def net() -> Iterator[Net]:
+    with running_net(operators=4) as running:
+        yield running
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    with migrated(tmp_path) as fresh:
+        yield fresh
+
+
+def test_collections_show_who_signed_who_was_refused_and_the_power(net: Net, engine: Engine) -> None:
+    aggregator = net.aggregator(engine)
+    claim = net.claim(amount=301)
+    body = net.body(claim, 0)
+    aggregator.post_signature(body["request"], body["operator"], body["signature"])
+    forged = net.body(claim, 1)
+    with pytest.raises(InvalidSignatureError):
+        aggregator.post_signature(forged["request"], forged["operator"], "0x" + net.sign(claim, 2).hex())
+    client = TestClient(create_app(engine))
+    digest = "0x" + claim.claim_id.hex()
+
+    page = client.get("/v1/collections", params={"state": "collecting", "avs": net.avs}).json()
+    assert [item["digest"] for item in page["items"]] == [digest]
+    assert page["next_cursor"] is None
+    summary = page["items"][0]
+    assert (summary["kind"], summary["state"], summary["accepted"], summary["refused"]) == (
+        "reward_claim",
+        "collecting",
+        1,
+        1,
+    )
+    assert int(summary["signed_power"]) == net.committee.powers[0]
+    assert int(summary["threshold_power"]) > int(summary["signed_power"])
+
+    detail = client.get(f"/v1/collections/{digest}").json()
+    assert [(s["operator"], s["verdict"]) for s in detail["signatures"]] == [
+        (net.operator(0), "accepted"),
+        (net.operator(1), "invalid_signature"),
+    ]
+    assert detail["signatures"][1]["reason"]
+    assert detail["submission"] is None
+
+    assert client.get("/v1/collections/0x" + "ab" * 32).json()["error"]["code"] == "not_found"
+    assert (
+        client.get("/v1/collections", params={"cursor": "nonsense"}).json()["error"]["code"]
+        == "invalid_cursor"
+    )
+    assert client.get("/v1/collections", params={"state": "collecting", "kind": "slash_request"}).json() == {
+        "items": [],
+        "next_cursor": None,
+    }
+
+
+def test_the_explorer_draws_the_collection_with_its_progress_bar(net: Net, engine: Engine) -> None:
+    aggregator = net.aggregator(engine, grace_s=3600.0)
+    claim = net.claim(amount=302)
+    for index in (0, 1):
+        body = net.body(claim, index)
+        aggregator.post_signature(body["request"], body["operator"], body["signature"])
+    client = TestClient(create_app(engine))
+    digest = "0x" + claim.claim_id.hex()
+    page = client.get(f"/collections/{digest}")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    signed = sum(net.committee.powers[:2])
+    assert f'data-figure="signed-power">{signed}<' in page.text
+    assert re.findall(r'<tr data-verdict="([a-z_]+)">', page.text) == ["accepted", "accepted"]
+    reached = signed >= int(client.get(f"/v1/collections/{digest}").json()["threshold_power"])
+    assert ("threshold crossed" in page.text) == reached
+    assert client.get("/collections/0x" + "cd" * 32).status_code == 404
+    assert client.get("/collections/not-a-hash").status_code == 404
