@@ -30,6 +30,7 @@ class PacketKind(IntEnum):
     VALSET_UPDATE = 1
     REWARD_DISTRIBUTION = 2
     SLASH = 3
+    CUMULATIVE_ROOT = 5
 
     @property
     def label(self) -> str:
@@ -51,11 +52,18 @@ PURPOSE_OF_KIND: Final = {
     PacketKind.VALSET_UPDATE: TxPurpose.VALSET_UPDATE,
     PacketKind.REWARD_DISTRIBUTION: TxPurpose.DISTRIBUTION,
     PacketKind.SLASH: TxPurpose.SLASH,
+    # A cumulative root is a reward distribution too (one per period for every AVS and token); it
+    # shares the purpose so the tx manager treats it like any packet (NonceAlreadyUsed = done).
+    PacketKind.CUMULATIVE_ROOT: TxPurpose.DISTRIBUTION,
 }
 """A packet's delivery transaction is named after its kind (``distribution`` for a reward one)."""
 
-PACKET_KIND_CODES: Final = frozenset(kind.value for kind in PacketKind)
-"""Every packet kind's code: anything else Exocore reports is a kind this relayer does not carry."""
+PACKET_KIND_CODES: Final = frozenset(
+    kind.value for kind in PacketKind if kind is not PacketKind.CUMULATIVE_ROOT
+)
+"""Codes of the packets the relayer's packet pipeline discovers and delivers: anything else Exocore
+reports is a kind it does not carry. CUMULATIVE_ROOT packets are decoded, verified and delivered by
+the cumulative path (:mod:`relayer.cumulative`), not by the per-packet job table."""
 
 
 class SlashKind(StrEnum):

@@ -9,7 +9,12 @@ from relayer.protocol.kinds import PACKET_KIND_CODES, PacketKind, SlashKind, TxP
 
 
 def test_packet_kind_labels_are_the_api_names_and_invert() -> None:
-    assert [kind.label for kind in PacketKind] == ["valset_update", "reward_distribution", "slash"]
+    assert [kind.label for kind in PacketKind] == [
+        "valset_update",
+        "reward_distribution",
+        "slash",
+        "cumulative_root",
+    ]
     for kind in PacketKind:
         assert PacketKind.from_label(kind.label) is kind
     with pytest.raises(KeyError):
@@ -21,7 +26,9 @@ def test_each_packet_kind_is_delivered_by_a_transaction_of_its_purpose() -> None
         PacketKind.VALSET_UPDATE: TxPurpose.VALSET_UPDATE,
         PacketKind.REWARD_DISTRIBUTION: TxPurpose.DISTRIBUTION,
         PacketKind.SLASH: TxPurpose.SLASH,
+        PacketKind.CUMULATIVE_ROOT: TxPurpose.DISTRIBUTION,
     }
+    # CUMULATIVE_ROOT (5) is carried by the cumulative path, not the per-packet job table.
     assert sorted(PACKET_KIND_CODES) == [1, 2, 3]
     assert 4 not in PACKET_KIND_CODES
 
