@@ -191,7 +191,8 @@ def payload(**changes: Any) -> CumulativeRootPayload:
 def test_payload_round_trips_strictly_and_is_kind_5() -> None:
     value = payload()
     data = encode_payload(value)
-    assert value.kind is PacketKind.CUMULATIVE_ROOT == 5
+    assert value.kind is PacketKind.CUMULATIVE_ROOT
+    assert int(value.kind) == 5
     assert data == abi_encode(
         ["uint64", "bytes32", "uint32", "address[]", "address[]", "uint8[]", "uint256[]"],
         [3, b"\x42" * 32, 5, [AVS_1, AVS_2, AVS_2], [TOKEN_A, TOKEN_A, TOKEN_B], [1, 1, 2], [100, 50, 7]],
