@@ -432,6 +432,7 @@ def test_admin_surface_cannot_move_funds_or_forge() -> None:
         "updateValset",
         "submitDistribution",
         "executeSlash",
+        "submitCumulativeRoot",
         "payout",
         "claim",
         "pause",

@@ -183,7 +183,12 @@ class System:
         )
 
 
-ENTRY_POINTS: Final = {1: "updateValset", 2: "submitDistribution", 3: "executeSlash"}
+ENTRY_POINTS: Final = {
+    1: "updateValset",
+    2: "submitDistribution",
+    3: "executeSlash",
+    5: "submitCumulativeRoot",
+}
 
 
 def packet_call(system: System, packet: Packet, att: Attestation) -> ContractFunction:
