@@ -62,8 +62,9 @@ PACKET_KIND_CODES: Final = frozenset(
     kind.value for kind in PacketKind if kind is not PacketKind.CUMULATIVE_ROOT
 )
 """Codes of the packets the relayer's packet pipeline discovers and delivers: anything else Exocore
-reports is a kind it does not carry. CUMULATIVE_ROOT packets are decoded, verified and delivered by
-the cumulative path (:mod:`relayer.cumulative`), not by the per-packet job table."""
+reports is a kind it does not carry. CUMULATIVE_ROOT packets are not jobs of the per-packet table:
+they are decoded and verified like any packet, and their delivery and pushes follow the cumulative
+path (``relayer.pipeline.push_policy``; docs/protocol.md, "Cumulative reward roots")."""
 
 
 class SlashKind(StrEnum):
