@@ -95,20 +95,24 @@ class CumulativeMultiProof:
 class CumulativeTree:
     """An immutable StandardMerkleTree over one period's cumulative leaves; build with :meth:`build`."""
 
-    __slots__ = ("_leaf_by_rank", "_leaves", "_nodes", "_position_by_key", "_totals")
+    __slots__ = ("_input_by_key", "_leaf_by_rank", "_leaves", "_nodes", "_rank_of_input", "_totals")
 
     def __init__(
         self,
+        *,
         leaves: tuple[CumulativeLeaf, ...],
         nodes: list[Hash32],
-        position_by_key: dict[EarnerToken, int],
+        input_by_key: dict[EarnerToken, int],
+        rank_of_input: list[int],
         leaf_by_rank: list[CumulativeLeaf],
         totals: dict[Address, Amount],
     ) -> None:
-        """Internal: use :meth:`build`."""
+        """Internal: use :meth:`build`. A leaf's heap position is derived on lookup (input position
+        -> hash rank -> ``2n - 2 - rank``) rather than kept in a second dict of every key."""
         self._leaves = leaves
         self._nodes = nodes
-        self._position_by_key = position_by_key
+        self._input_by_key = input_by_key
+        self._rank_of_input = rank_of_input
         self._leaf_by_rank = leaf_by_rank
         self._totals = totals
 
@@ -126,18 +130,27 @@ class CumulativeTree:
         padding = ADDRESS_PADDING
         hashes: list[bytes] = [b""] * count
         input_position_by_key: dict[EarnerToken, int] = {}
+        setdefault = input_position_by_key.setdefault
         totals: dict[Address, int] = {}
+        # Leaves usually come grouped by token: sum a run of one token locally, flush on a change.
+        run_token: Address | None = None
+        run_total = 0
         for input_position, leaf in enumerate(leaf_tuple):
             if not isinstance(leaf, CumulativeLeaf):
                 raise InvalidValueError(f"leaf #{input_position} is a {type(leaf).__name__}")
-            key = (leaf.earner, leaf.token)
-            if input_position_by_key.setdefault(key, input_position) != input_position:
-                raise MerkleError(
-                    f"earner 0x{leaf.earner.hex()} has two leaves for token 0x{leaf.token.hex()}"
-                )
-            totals[leaf.token] = totals.get(leaf.token, 0) + leaf.cumulative
-            encoded = padding + leaf.earner + padding + leaf.token + leaf.cumulative.to_bytes(32, "big")
-            hashes[input_position] = hash_of(hash_of(encoded).digest()).digest()
+            earner, token, cumulative = leaf.earner, leaf.token, leaf.cumulative
+            if setdefault((earner, token), input_position) != input_position:
+                raise MerkleError(f"earner 0x{earner.hex()} has two leaves for token 0x{token.hex()}")
+            if token != run_token:
+                if run_token is not None:
+                    totals[run_token] = totals.get(run_token, 0) + run_total
+                run_token, run_total = token, 0
+            run_total += cumulative
+            hashes[input_position] = hash_of(
+                hash_of(padding + earner + padding + token + cumulative.to_bytes(32, "big")).digest()
+            ).digest()
+        if run_token is not None:
+            totals[run_token] = totals.get(run_token, 0) + run_total
         for token, total in totals.items():
             if total > UINT256_MAX:
                 raise MerkleError(
@@ -145,14 +158,17 @@ class CumulativeTree:
                 )
         nodes, order = heap_layout(hashes)
         del hashes
-        size = 2 * count - 1
         rank_of_input = [0] * count
         for rank, input_position in enumerate(order):
             rank_of_input[input_position] = rank
-        position_by_key = {key: size - 1 - rank_of_input[p] for key, p in input_position_by_key.items()}
         leaf_by_rank = [leaf_tuple[input_position] for input_position in order]
         return cls(
-            leaf_tuple, nodes, position_by_key, leaf_by_rank, {t: Amount(v) for t, v in totals.items()}
+            leaves=leaf_tuple,
+            nodes=nodes,
+            input_by_key=input_position_by_key,
+            rank_of_input=rank_of_input,
+            leaf_by_rank=leaf_by_rank,
+            totals={t: Amount(v) for t, v in totals.items()},
         )
 
     @property
@@ -178,7 +194,7 @@ class CumulativeTree:
         return len(self._leaves)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._position_by_key
+        return key in self._input_by_key
 
     def leaf(self, earner: Address, token: Address) -> CumulativeLeaf:
         return self._leaf_at(self._position(earner, token))
@@ -212,11 +228,12 @@ class CumulativeTree:
 
     def _position(self, earner: Address, token: Address) -> int:
         try:
-            return self._position_by_key[(as_address(earner), as_address(token))]
+            input_position = self._input_by_key[(as_address(earner), as_address(token))]
         except KeyError:
             raise MerkleError(
                 f"no leaf for earner 0x{bytes(earner).hex()} and token 0x{bytes(token).hex()}"
             ) from None
+        return len(self._nodes) - 1 - self._rank_of_input[input_position]
 
     def _leaf_at(self, position: int) -> CumulativeLeaf:
         return self._leaf_by_rank[len(self._nodes) - 1 - position]
