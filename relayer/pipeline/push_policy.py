@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Final
 
+from relayer.config import CumulativeConfig
 from relayer.pipeline.errors import PushPolicyError
-from relayer.protocol.types import Address, Amount
+from relayer.protocol.types import Address, Amount, as_address
 
 GAS_PER_PUSHED_LEAF: Final = 56_000
 """Gas of one (earner, token) leaf in a batched ``pushCumulative`` of 100 leaves, first payment to
@@ -38,6 +39,9 @@ needs the order of magnitude, so a stale constant errs by a few percent."""
 GAS_PER_PUSH_BATCH: Final = 60_000
 """Fixed gas of one ``pushCumulative`` transaction (21k intrinsic, the root lookup, the pause
 check, calldata of the proof): shared by the leaves of the batch (measured by the same bench)."""
+
+WEI_PER_ETH: Final = 10**18
+DEFAULT_TOKEN_DECIMALS: Final = 18
 
 DEFAULT_BATCH_GAS: Final = 12_000_000
 """Gas budget of one push transaction: well under a 30M block so it lands next to other traffic."""
@@ -139,3 +143,20 @@ def push_gas(policy: PushPolicy, leaves: int) -> int:
     per_batch = (policy.batch_gas - policy.gas_per_batch) // policy.gas_per_leaf
     batches = -(-leaves // per_batch)
     return batches * policy.gas_per_batch + leaves * policy.gas_per_leaf
+
+
+def policy_from_config(config: CumulativeConfig) -> PushPolicy:
+    """The policy the ``[cumulative]`` config section describes (prices per whole token in ETH
+    become wei per base unit)."""
+    prices: dict[Address, Fraction] = {}
+    for token, price in config.token_prices.items():
+        decimals = config.token_decimals.get(token, DEFAULT_TOKEN_DECIMALS)
+        prices[as_address(token)] = Fraction(price) * WEI_PER_ETH / 10**decimals
+    return PushPolicy(
+        gas_multiple=Fraction(str(config.gas_multiple)),
+        max_delay_s=config.max_delay_s,
+        period_s=config.period_s,
+        token_price_wei=prices,
+        token_minimum={as_address(t): Amount(int(Fraction(v))) for t, v in config.token_minimums.items()},
+        batch_gas=config.push_batch_gas,
+    )

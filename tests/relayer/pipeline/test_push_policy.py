@@ -7,13 +7,16 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from relayer.config import CumulativeConfig
 from relayer.pipeline.errors import PushPolicyError
 from relayer.pipeline.push_policy import (
     Balance,
     PushPolicy,
     decide,
     plan_batches,
+    policy_from_config,
     push_gas,
     push_threshold,
 )
@@ -120,3 +123,21 @@ def test_invariants(claimable: int, since: int, now: int, fee: int) -> None:
         assert result.push == (item,)  # waiting another period would breach the bound
     else:
         assert result.hold == (item,)
+
+
+def test_policy_from_the_config_section() -> None:
+    config = CumulativeConfig(
+        gas_multiple=2.5,
+        token_prices={"0x" + "01" * 20: "0.001", "0x" + "02" * 20: "2"},
+        token_decimals={"0x" + "02" * 20: 6},
+        token_minimums={"0x" + "03" * 20: "5000"},
+    )
+    built = policy_from_config(config)
+    assert built.gas_multiple == Fraction(5, 2)
+    # 0.001 ETH per 10**18 base units: 1/1000 wei each; 2 ETH per 10**6 base units: 2e12 wei each.
+    assert built.token_price_wei == {PRICED: Fraction(1, 1000), MINIMUM_ONLY: Fraction(2 * 10**12)}
+    assert built.token_minimum == {UNKNOWN: 5000}
+    with pytest.raises(ValidationError, match="not a decimal"):
+        CumulativeConfig(token_prices={"0x" + "01" * 20: "cheap"})
+    with pytest.raises(ValidationError, match="20-byte token address"):
+        CumulativeConfig(token_minimums={"0x12": "1"})
