@@ -329,7 +329,7 @@ class RelayPacket(IndexerModel, table=True):
     __tablename__ = "relay_packet"
     __table_args__ = (
         _state_check(PACKET),
-        CheckConstraint("kind IN (1, 2, 3)", name="kind"),
+        CheckConstraint("kind IN (1, 2, 3, 5)", name="kind"),
         Index(None, "kind", "id"),
         Index(None, "state", "id"),
         Index(None, "subject_id"),

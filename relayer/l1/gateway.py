@@ -36,6 +36,7 @@ ENTRY_POINTS: Final[Mapping[PacketKind, str]] = {
     PacketKind.VALSET_UPDATE: "updateValset",
     PacketKind.REWARD_DISTRIBUTION: "submitDistribution",
     PacketKind.SLASH: "executeSlash",
+    PacketKind.CUMULATIVE_ROOT: "submitCumulativeRoot",
 }
 """Gateway function that delivers each packet kind; all take ``(valsetNonce, nonce, payload, att)``."""
 

@@ -58,13 +58,8 @@ PURPOSE_OF_KIND: Final = {
 }
 """A packet's delivery transaction is named after its kind (``distribution`` for a reward one)."""
 
-PACKET_KIND_CODES: Final = frozenset(
-    kind.value for kind in PacketKind if kind is not PacketKind.CUMULATIVE_ROOT
-)
-"""Codes of the packets the relayer's packet pipeline discovers and delivers: anything else Exocore
-reports is a kind it does not carry. CUMULATIVE_ROOT packets are not jobs of the per-packet table:
-they are decoded and verified like any packet, and their delivery and pushes follow the cumulative
-path (``relayer.pipeline.push_policy``; docs/protocol.md, "Cumulative reward roots")."""
+PACKET_KIND_CODES: Final = frozenset(kind.value for kind in PacketKind)
+"""Every packet kind's code: anything else Exocore reports is a kind this relayer does not carry."""
 
 
 class SlashKind(StrEnum):

@@ -223,8 +223,8 @@ def test_payload_round_trips_strictly_and_is_kind_5() -> None:
         ).digest
         == packet.digest
     )
-    # Not a job of the per-packet pipeline: the cumulative path carries it.
-    assert 5 not in PACKET_KIND_CODES
+    # Delivered by the relayer like every packet kind.
+    assert 5 in PACKET_KIND_CODES
 
 
 def test_payload_rules() -> None:

@@ -1,0 +1,81 @@
+"""A devnet that closes a cumulative period every two distributions: the relayer delivers the
+CUMULATIVE_ROOT packet (kind 5) like any packet, the RewardVault accepts its root, and the per-
+distribution packets of the same claims are still paid leaf by leaf."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from web3 import Web3
+
+from devnet.scenario import ScenarioClient
+from devnet.stack import DevnetStack
+from relayer.exocore.grpc_client import PacketRejection
+from relayer.l1.artifacts import ContractName, load_artifact
+from relayer.protocol.packets import CumulativeRootPayload, PacketKind
+from relayer.service import RelayerService
+from tests.support.database import fresh_database
+from tests.support.relayer_harness import (
+    L1_BLOCK_TIME_S,
+    SIGNER_ACCOUNT_INDEX,
+    RelayerHarness,
+    all_delivered_and_paid,
+    gateway_contract,
+    jobs,
+    relayer_config,
+    run_standard_scenario,
+)
+
+DISTRIBUTIONS_PER_PERIOD = 2
+
+
+@pytest.fixture
+def cumulative_harness(tmp_path: Path) -> Iterator[RelayerHarness]:
+    with (
+        DevnetStack(
+            tmp_path / "chains",
+            exocore_block_time_s=None,
+            l1_block_time_s=L1_BLOCK_TIME_S,
+            cumulative_every=DISTRIBUTIONS_PER_PERIOD,
+        ) as stack,
+        fresh_database(tmp_path) as engine,
+    ):
+        config = relayer_config(stack, str(engine.url.render_as_string(hide_password=False)))
+        assert stack.anvil is not None
+        signer = Account.from_key(stack.anvil.dev_accounts()[SIGNER_ACCOUNT_INDEX].private_key)
+        service = RelayerService(config, signer=signer, engine=engine)
+        exocore = stack.manifest["exocore"]
+        with ScenarioClient(exocore["grpc_target"], exocore["chain_id"]) as client:
+            yield RelayerHarness(stack, engine, config, signer, service, client)
+        service.stop()
+
+
+def test_the_relayer_delivers_a_cumulative_root_and_the_vault_accepts_it(
+    cumulative_harness: RelayerHarness,
+) -> None:
+    h = cumulative_harness
+    run_standard_scenario(h)  # two accepted claims: two distributions, then the period's root
+    h.cycle_until(lambda: all_delivered_and_paid(h, packets=3), timeout_s=90)
+    rows = jobs(h)
+    assert sorted(int(r.kind) for r in rows) == [2, 2, 5]
+    (root_job,) = [r for r in rows if int(r.kind) == PacketKind.CUMULATIVE_ROOT]
+    w3, gateway = gateway_contract(h)
+    assert gateway.functions.nonceUsed(root_job.packet_nonce).call()
+    vault = w3.eth.contract(
+        address=Web3.to_checksum_address(gateway.functions.REWARD_VAULT().call()),
+        abi=load_artifact(ContractName.REWARD_VAULT).abi_list(),
+    )
+    (accepted,) = vault.events.CumulativeRootAccepted.get_logs(from_block=0)
+    assert accepted.args.period == 1 and accepted.args.nonce == root_job.packet_nonce
+    assert vault.functions.latestPeriod().call() == 1
+    # The root on L1 is the one Exocore signed, and it covers both distributions' earners.
+    grpc = h.service.parts.grpc
+    served = grpc.packet(root_job.packet_nonce, grpc.relay_params())
+    assert served is not None and not isinstance(served, PacketRejection)
+    payload = served.packet.payload
+    assert isinstance(payload, CumulativeRootPayload)
+    assert vault.functions.cumulativeRoot(1).call() == payload.root
+    assert payload.period == 1 and payload.leaf_count >= 1
