@@ -259,9 +259,7 @@ def deploy_l1(
     )
 
 
-def grant_cumulative_minter(
-    w3: Web3, account: LocalAccount, *, reward_token: str, reward_vault: str
-) -> None:
+def grant_cumulative_minter(w3: Web3, account: LocalAccount, *, reward_token: str, reward_vault: str) -> None:
     """Let the RewardVault mint the reward token: cumulative rewards in the MINT funding mode are
     minted by the vault on each claim, within what the gateway-verified roots funded. Needs the
     token admin's key; with another admin, that admin grants the role itself (docs/operations.md)."""

@@ -525,6 +525,10 @@ class DevnetNode:
             # A lazy view over immutable leaf lists: safe to page outside the lock.
             return self._views.distribution_leaves(nonce)
 
+    def cumulative_leaves(self, period: int) -> Any:
+        with self._lock:
+            return self._views.cumulative_leaves(period)
+
     def slash_info(self, slash_id: bytes) -> operator_pb.OperatorSlashInfo | None:
         with self._lock:
             return self._views.slash_info(slash_id)

@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from devnet.chain import events as ev
 from devnet.chain.blockstore import Event, InvalidBlockError
-from devnet.chain.cumulative import CumulativeLedger
+from devnet.chain.cumulative import ClosedPeriod, CumulativeLedger
 from devnet.chain.election import elect
 from devnet.chain.model import (
     CLAIM_DISTRIBUTED,
@@ -152,6 +152,8 @@ class ChainState:
         self.claim_order: list[Hash32] = []
         self.distributions: dict[int, DistributionRecord] = {}
         self.cumulative = CumulativeLedger(every=genesis.cumulative_every)
+        # period -> (height it closed at, its tree and payload): what CumulativeLeaves serves.
+        self.cumulative_periods: dict[int, tuple[int, ClosedPeriod]] = {}
         self.distribution_by_claim: dict[Hash32, int] = {}
         self.slashes: dict[Hash32, SlashRecord] = {}
         self.slash_order: list[Hash32] = []
@@ -728,6 +730,7 @@ class ChainState:
             amounts=plan.amounts,
         )
         if closed is not None:
+            self.cumulative_periods[closed.period] = (height, closed)
             # One CUMULATIVE_ROOT per period for the client chain, whatever the number of earners.
             events.append(self._packet_event(self.relay.create_packet(closed.payload, height)))
         return events

@@ -52,6 +52,10 @@ class ChainQueries(Protocol):
         """The leaves of distribution ``nonce`` in index order (called only if it exists)."""
         ...
 
+    def cumulative_leaves(self, period: int) -> Sequence[feedistribution.CumulativeLeaf] | None:
+        """A closed cumulative period's leaves (tree-input order); None if no such period."""
+        ...
+
     # -- exocore.operator.v1 --
 
     def slash_info(self, slash_id: bytes) -> operator.OperatorSlashInfo | None: ...

@@ -175,8 +175,7 @@ class AvsQueryService(_QueryServicer, avs_grpc.QueryServicer):
             keyed = [
                 (position_key(position), claim)
                 for position, claim in enumerate(self._queries.reward_claims())
-                if (not avs_filter or claim.avs_address == avs_filter)
-                and request.status in (0, claim.status)
+                if (not avs_filter or claim.avs_address == avs_filter) and request.status in (0, claim.status)
             ]
             page, pagination = paginate(keyed, _page_of(request))
             return avs_query.QueryRewardClaimsResponse(claims=page, pagination=pagination)
@@ -230,6 +229,19 @@ class FeeDistributionQueryService(_QueryServicer, fee_grpc.QueryServicer):
             leaves = self._queries.distribution_leaves(request.nonce)
             page, pagination = paginate(_IndexKeyed(leaves), _page_of(request))
             return fee_query.QueryDistributionLeavesResponse(leaves=page, pagination=pagination)
+
+        return self._answer(context, run)
+
+    def CumulativeLeaves(  # noqa: N802 - gRPC method name
+        self, request: fee_query.QueryCumulativeLeavesRequest, context: Any
+    ) -> fee_query.QueryCumulativeLeavesResponse:
+        def run() -> fee_query.QueryCumulativeLeavesResponse:
+            leaves = self._queries.cumulative_leaves(int(request.period))
+            if leaves is None:
+                raise NotFoundError(f"cumulative period {request.period} not found")
+            keyed = [(_nonce_key(position), leaf) for position, leaf in enumerate(leaves)]
+            page, pagination = paginate(keyed, _page_of(request))
+            return fee_query.QueryCumulativeLeavesResponse(leaves=page, pagination=pagination)
 
         return self._answer(context, run)
 

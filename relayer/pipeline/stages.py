@@ -47,10 +47,12 @@ from relayer.protocol.attestation import (
     check_proofs_of_possession,
     valset_commitment,
 )
+from relayer.protocol.cumulative import CumulativeTree, check_monotone
 from relayer.protocol.errors import SignatureError
 from relayer.protocol.kinds import PACKET_KIND_CODES
 from relayer.protocol.merkle import DistributionTree
 from relayer.protocol.packets import (
+    CumulativeRootPayload,
     FundingMode,
     PacketKind,
     RewardDistributionPayload,
@@ -92,6 +94,7 @@ TREE_CACHE_DISTRIBUTIONS: Final = 4
 
 ATTESTATION_REJECTIONS: Final = frozenset({"InsufficientQuorum", "InvalidSignature", "InvalidSignerBitmap"})
 """Gateway errors meaning L1 disagrees with our own signature check: never retry blindly."""
+
 
 @dataclass
 class CycleReport:
@@ -375,6 +378,8 @@ class Pipeline:
         if isinstance(packet.payload, RewardDistributionPayload):
             distribution_id = hex0x(packet.distribution_id)
             self._remember_tree(distribution_id, self._check_distribution(nonce, packet.payload))
+        if isinstance(packet.payload, CumulativeRootPayload):
+            self._check_cumulative(nonce, packet.payload)
         signatures = self.grpc.packet_signatures(nonce)
         if signatures is None:
             raise _WaitSignal(RetryReason.QUORUM_NOT_REACHED, "no signatures served yet")
@@ -479,6 +484,30 @@ class Pipeline:
             problems.append(f"{len(tree)} leaves != packet leafCount {payload.leaf_count}")
         if problems:
             _log.warning("distribution refused: %s", "; ".join(problems), extra={"packet_nonce": nonce})
+            raise _WaitSignal(RetryReason.ROOT_MISMATCH, "; ".join(problems))
+        return tree
+
+    def _check_cumulative(self, nonce: int, payload: CumulativeRootPayload) -> CumulativeTree:
+        """Recompute a cumulative root from the leaves Exocore serves for its period: root, leaf
+        count, and per token Σ cumulative == Σ funded; the previous period's totals must not shrink
+        (a newer root never takes back what was earned). Refused (``root_mismatch``) otherwise."""
+        try:
+            tree = CumulativeTree.build(self.grpc.cumulative_leaves(payload.period))
+            if payload.period > 1:
+                check_monotone(self.grpc.cumulative_leaves(payload.period - 1), tree)
+        except ExorelayError as exc:
+            if isinstance(exc, ExocoreRpcError):
+                raise
+            raise _WaitSignal(RetryReason.ROOT_MISMATCH, f"cumulative leaves refused: {exc}") from exc
+        problems = []
+        if tree.root != payload.root:
+            problems.append(f"root {hex0x(tree.root)} != packet root {hex0x(payload.root)}")
+        if len(tree) != payload.leaf_count:
+            problems.append(f"{len(tree)} leaves != packet leafCount {payload.leaf_count}")
+        if dict(tree.totals) != payload.funded_per_token():
+            problems.append("per-token leaf totals differ from the funded totals")
+        if problems:
+            _log.warning("cumulative root refused: %s", "; ".join(problems), extra={"packet_nonce": nonce})
             raise _WaitSignal(RetryReason.ROOT_MISMATCH, "; ".join(problems))
         return tree
 

@@ -1,6 +1,7 @@
 """A devnet that closes a cumulative period every two distributions: the relayer delivers the
 CUMULATIVE_ROOT packet (kind 5) like any packet, the RewardVault accepts its root, and the per-
-distribution packets of the same claims are still paid leaf by leaf."""
+distribution packets of the same claims are still paid leaf by leaf. The relayer rebuilds the root
+from the leaves Exocore serves (``CumulativeLeaves``) before it spends gas."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from devnet.scenario import ScenarioClient
 from devnet.stack import DevnetStack
 from relayer.exocore.grpc_client import PacketRejection
 from relayer.l1.artifacts import ContractName, load_artifact
+from relayer.protocol.cumulative import CumulativeTree
 from relayer.protocol.packets import CumulativeRootPayload, PacketKind
 from relayer.service import RelayerService
 from tests.support.database import fresh_database
@@ -79,3 +81,6 @@ def test_the_relayer_delivers_a_cumulative_root_and_the_vault_accepts_it(
     assert isinstance(payload, CumulativeRootPayload)
     assert vault.functions.cumulativeRoot(1).call() == payload.root
     assert payload.period == 1 and payload.leaf_count >= 1
+    # Exocore serves the period's leaves; they rebuild the root L1 holds (what the relayer checked).
+    leaves = list(grpc.cumulative_leaves(1))
+    assert CumulativeTree.build(leaves).root == payload.root and len(leaves) == payload.leaf_count
