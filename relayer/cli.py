@@ -24,6 +24,7 @@ from typer.core import TyperGroup
 
 from indexer.cli import register as register_indexer_commands
 from relayer import __version__
+from relayer.claim_cli import register as register_claim_command
 from relayer.ops_cli import register as register_ops_commands
 from relayer.replay.cli import register as register_record_command
 
@@ -92,6 +93,7 @@ app.add_typer(config_app, name="config")
 register_indexer_commands(app)  # migrate, api, resume
 register_ops_commands(app)  # health-check, status, retry, exclude
 register_record_command(app)  # record
+register_claim_command(app)  # claim (an earner's cumulative rewards)
 
 
 @app.command()

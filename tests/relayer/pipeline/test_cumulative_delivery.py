@@ -5,15 +5,20 @@ from the leaves Exocore serves (``CumulativeLeaves``) before it spends gas."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from eth_account import Account
+from typer.testing import CliRunner
 from web3 import Web3
+from web3.logs import DISCARD
+from web3.types import RPCEndpoint
 
 from devnet.scenario import ScenarioClient
 from devnet.stack import DevnetStack
+from relayer import cli
 from relayer.exocore.grpc_client import PacketRejection
 from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.protocol.cumulative import CumulativeTree
@@ -84,3 +89,62 @@ def test_the_relayer_delivers_a_cumulative_root_and_the_vault_accepts_it(
     # Exocore serves the period's leaves; they rebuild the root L1 holds (what the relayer checked).
     leaves = list(grpc.cumulative_leaves(1))
     assert CumulativeTree.build(leaves).root == payload.root and len(leaves) == payload.leaf_count
+
+
+def _cli_env(h: RelayerHarness) -> dict[str, str]:
+    """The harness's endpoints as the EXORELAY_* overrides a staker's own config would carry."""
+    return {
+        "EXORELAY_L1__GATEWAY_ADDRESS": str(h.config.l1.gateway_address),
+        "EXORELAY_L1__RPC_URLS": json.dumps([str(u) for u in h.config.l1.rpc_urls]),
+        "EXORELAY_L1__CHAIN_ID": str(h.config.l1.chain_id),
+        "EXORELAY_EXOCORE__GRPC_ENDPOINTS": json.dumps(list(h.config.exocore.grpc_endpoints)),
+        "EXORELAY_EXOCORE__CHAIN_ID": h.config.exocore.chain_id,
+    }
+
+
+def test_with_the_relayer_idle_a_staker_claims_through_exorelay_claim(
+    cumulative_harness: RelayerHarness,
+) -> None:
+    h = cumulative_harness
+    run_standard_scenario(h)
+    h.cycle_until(lambda: all_delivered_and_paid(h, packets=3), timeout_s=90)
+    # From here on the relayer does nothing (no cycle): the staker claims alone.
+    w3, gateway = gateway_contract(h)
+    vault = w3.eth.contract(
+        address=Web3.to_checksum_address(gateway.functions.REWARD_VAULT().call()),
+        abi=load_artifact(ContractName.REWARD_VAULT).abi_list(),
+    )
+    grpc = h.service.parts.grpc
+    leaves = list(grpc.cumulative_leaves(1))
+    reward_token = Web3.to_checksum_address(h.stack.manifest["l1"]["contracts"]["reward_token"])
+    richest = max(
+        (leaf for leaf in leaves if Web3.to_checksum_address(leaf.token) == reward_token),
+        key=lambda leaf: leaf.cumulative,
+    )
+    earner = Web3.to_checksum_address(richest.earner)
+    runner = CliRunner()
+    printed = runner.invoke(cli.app, ["claim", earner], env=_cli_env(h))
+    assert printed.exit_code == 0, printed.output
+    transaction = json.loads(printed.stdout)
+    assert transaction["to"].lower() == vault.address.lower() and transaction["period"] == 1
+    assert int(transaction["claimable"]["0x" + richest.token.hex()]) == richest.cumulative
+    # The staker's wallet sends what was printed.
+    w3.provider.make_request(RPCEndpoint("anvil_impersonateAccount"), [earner])
+    w3.provider.make_request(RPCEndpoint("anvil_setBalance"), [earner, hex(10**18)])
+    token = w3.eth.contract(address=reward_token, abi=load_artifact(ContractName.REWARD_TOKEN).abi_list())
+    before = token.functions.balanceOf(earner).call()
+    tx_hash = w3.eth.send_transaction({"from": earner, "to": vault.address, "data": transaction["data"]})
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
+    assert receipt["status"] == 1
+    paid = vault.events.CumulativePaid().process_receipt(receipt, errors=DISCARD)
+    assert {(p.args.token, p.args.amount, p.args.byEarner) for p in paid} >= {
+        (reward_token, richest.cumulative, True)
+    }
+    assert token.functions.balanceOf(earner).call() == before + richest.cumulative
+    assert vault.functions.claimed(earner, reward_token).call() == richest.cumulative
+    # Nothing is left for that token: claiming again names only what is still unpaid, if anything.
+    again = runner.invoke(cli.app, ["claim", earner], env=_cli_env(h))
+    if again.exit_code == 0:
+        assert "0x" + richest.token.hex() not in json.loads(again.stdout)["claimable"]
+    else:
+        assert "nothing to claim" in again.output
