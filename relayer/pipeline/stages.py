@@ -37,6 +37,7 @@ from relayer.l1.gateway import (
 from relayer.l1.txmanager import GAS_LIMIT_MARGIN, TxManager
 from relayer.metrics import RelayerMetrics
 from relayer.pipeline import jobs
+from relayer.pipeline.cumulative_push import CumulativePusher
 from relayer.pipeline.errors import StageMovedError
 from relayer.pipeline.jobs import Backoff
 from relayer.pipeline.retry import PARKING_REASONS, RetryReason
@@ -152,8 +153,10 @@ class Pipeline:
         clock: Callable[[], datetime] = utc_now,
         should_stop: Callable[[], bool] = lambda: False,
         metrics: RelayerMetrics | None = None,
+        pusher: CumulativePusher | None = None,
     ) -> None:
         self.engine = engine
+        self.pusher = pusher
         self.store = store
         self.grpc = grpc
         self.gateway = gateway
@@ -196,6 +199,8 @@ class Pipeline:
             ("transactions", self.txm.tick),
             ("confirm", lambda: self.confirm(report)),
             ("pay", lambda: self.pay(report)),
+            # Cumulative balances worth a push (none unless the [cumulative] policy prices a token).
+            ("push cumulative", lambda: self.pusher.run() if self.pusher is not None else None),
             # Payout batches go out in the cycle that queued them, not a tick later: the slots they
             # fill were freed by this cycle's tick, and a late batch leaves a block short.
             ("sign payouts", lambda: self.txm.sign_new() if report.payout_batches else None),

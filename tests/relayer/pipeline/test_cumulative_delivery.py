@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from web3.types import RPCEndpoint
 from devnet.scenario import ScenarioClient
 from devnet.stack import DevnetStack
 from relayer import cli
+from relayer.config import CumulativeConfig
 from relayer.exocore.grpc_client import PacketRejection
 from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.protocol.cumulative import CumulativeTree
@@ -148,3 +150,58 @@ def test_with_the_relayer_idle_a_staker_claims_through_exorelay_claim(
         assert "0x" + richest.token.hex() not in json.loads(again.stdout)["claimable"]
     else:
         assert "nothing to claim" in again.output
+
+
+def test_a_restarted_relayer_pushes_the_others_and_skips_what_a_staker_claimed_itself(
+    cumulative_harness: RelayerHarness,
+) -> None:
+    h = cumulative_harness
+    run_standard_scenario(h)
+    h.cycle_until(lambda: all_delivered_and_paid(h, packets=3), timeout_s=90)
+    w3, gateway = gateway_contract(h)
+    vault = w3.eth.contract(
+        address=Web3.to_checksum_address(gateway.functions.REWARD_VAULT().call()),
+        abi=load_artifact(ContractName.REWARD_VAULT).abi_list(),
+    )
+    reward_token = Web3.to_checksum_address(h.stack.manifest["l1"]["contracts"]["reward_token"])
+    mine = [
+        leaf
+        for leaf in h.service.parts.grpc.cumulative_leaves(1)
+        if Web3.to_checksum_address(leaf.token) == reward_token
+    ]
+    assert len(mine) >= 2
+    # The relayer (which pushes nothing: no token is priced) is stopped; one staker claims alone.
+    self_claimer = Web3.to_checksum_address(mine[0].earner)
+    printed = CliRunner().invoke(cli.app, ["claim", self_claimer], env=_cli_env(h))
+    assert printed.exit_code == 0, printed.output
+    w3.provider.make_request(RPCEndpoint("anvil_impersonateAccount"), [self_claimer])
+    w3.provider.make_request(RPCEndpoint("anvil_setBalance"), [self_claimer, hex(10**18)])
+    sent = w3.eth.send_transaction(
+        {"from": self_claimer, "to": vault.address, "data": json.loads(printed.stdout)["data"]}
+    )
+    assert w3.eth.wait_for_transaction_receipt(sent)["status"] == 1
+    h.service.stop()
+    # Restarted with a policy that finds every reward-token balance worth a push, at once.
+    pushing = h.config.model_copy(
+        update={"cumulative": CumulativeConfig(token_prices={reward_token.lower(): "1000"}, max_delay_s=0)}
+    )
+    service = RelayerService(pushing, signer=h.signer, engine=h.engine)
+    restarted = replace(h, config=pushing, service=service)
+    try:
+        restarted.cycle_until(
+            lambda: all(
+                vault.functions.claimed(Web3.to_checksum_address(leaf.earner), reward_token).call()
+                == leaf.cumulative
+                for leaf in mine
+            ),
+            timeout_s=90,
+        )
+    finally:
+        service.stop()
+    paid = vault.events.CumulativePaid.get_logs(from_block=0)
+    by_earner = {(p.args.earner, p.args.token): p.args.byEarner for p in paid}
+    assert by_earner[(self_claimer, reward_token)] is True  # claimed by the staker, never pushed
+    pushed = [p for p in paid if not p.args.byEarner and p.args.token == reward_token]
+    assert {p.args.earner for p in pushed} == {Web3.to_checksum_address(leaf.earner) for leaf in mine[1:]}
+    assert all(p.args.recipient == p.args.earner for p in pushed)
+    assert len(pushed) == len(mine) - 1  # each paid once
