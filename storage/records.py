@@ -643,6 +643,22 @@ class ValsetUpdatedLog:
 
 
 @dataclass(frozen=True, slots=True)
+class CumulativeRootLog:
+    """The RewardVault took a CUMULATIVE_ROOT packet: ``accepted`` (``CumulativeRootAccepted``) or
+    a no-op for a period not past the latest (``CumulativeRootIgnored``). Either way the packet
+    with ``nonce`` was relayed."""
+
+    period: int
+    nonce: int
+    accepted: bool
+    position: L1Position
+
+    def __post_init__(self) -> None:
+        bigint(self.period, "period")
+        bigint(self.nonce, "nonce")
+
+
+@dataclass(frozen=True, slots=True)
 class TokenTransferLog:
     token: str
     sender: str
@@ -671,5 +687,10 @@ class TokenTransferLog:
 
 
 L1Log: TypeAlias = (
-    DistributionSubmittedLog | RewardPaidLog | SlashExecutedLog | ValsetUpdatedLog | TokenTransferLog
+    DistributionSubmittedLog
+    | RewardPaidLog
+    | SlashExecutedLog
+    | ValsetUpdatedLog
+    | TokenTransferLog
+    | CumulativeRootLog
 )

@@ -38,6 +38,7 @@ from storage.models import (
 from storage.normalize import payout_entity_id
 from storage.records import (
     ChainRef,
+    CumulativeRootLog,
     DistributionSubmittedLog,
     L1Log,
     L1Position,
@@ -133,6 +134,10 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             elif isinstance(log, SlashExecutedLog):
                 self._slash_on_l1(log)
                 tx_purposes.setdefault(log.position.tx_hash, ("slash", log.position, log.nonce, None))
+            elif isinstance(log, CumulativeRootLog):
+                # Accepted or ignored (an older period), the packet is delivered: relayed.
+                self._packet_relayed(log.nonce, log.position)
+                tx_purposes.setdefault(log.position.tx_hash, ("distribution", log.position, log.nonce, None))
             else:
                 self._valset_on_l1(log)
                 tx_purposes.setdefault(log.position.tx_hash, ("valset_update", log.position, None, None))

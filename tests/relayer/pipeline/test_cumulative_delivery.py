@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from sqlalchemy import select
 from typer.testing import CliRunner
 from web3 import Web3
 from web3.logs import DISCARD
@@ -26,6 +27,8 @@ from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.protocol.cumulative import CumulativeTree
 from relayer.protocol.packets import CumulativeRootPayload, PacketKind
 from relayer.service import RelayerService
+from storage.lifecycle import PacketState
+from storage.models import packet_table
 from tests.support.database import fresh_database
 from tests.support.relayer_harness import (
     L1_BLOCK_TIME_S,
@@ -91,6 +94,14 @@ def test_the_relayer_delivers_a_cumulative_root_and_the_vault_accepts_it(
     # Exocore serves the period's leaves; they rebuild the root L1 holds (what the relayer checked).
     leaves = list(grpc.cumulative_leaves(1))
     assert CumulativeTree.build(leaves).root == payload.root and len(leaves) == payload.leaf_count
+    # The indexer sees the vault's CumulativeRootAccepted: the packet's lifecycle ends like any other.
+    h.cycle_until(lambda: _packet_state(h, root_job.packet_nonce) == PacketState.FINALIZED.value)
+
+
+def _packet_state(h: RelayerHarness, nonce: int) -> str | None:
+    with h.engine.begin() as conn:
+        state = conn.execute(select(packet_table.c.state).where(packet_table.c.nonce == nonce)).scalar()
+    return None if state is None else str(state)
 
 
 def _cli_env(h: RelayerHarness) -> dict[str, str]:
