@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from eth_abi.abi import encode as abi_encode
 from eth_abi.exceptions import NonEmptyPaddingBytes
+from eth_utils.crypto import keccak
 from sqlalchemy import Engine, func, select
 from web3 import Web3
 
@@ -36,6 +37,7 @@ from storage.models import (
 from storage.normalize import address_hex, bytes_hex, hash_hex
 from storage.records import (
     ClaimSubmitted,
+    CumulativeRootLog,
     DistributionCreated,
     DistributionLeaves,
     ExocoreBlock,
@@ -437,3 +439,28 @@ def packet_state(engine: Engine, nonce: int) -> str:
             select(packet_table.c.state).where(packet_table.c.nonce == nonce)
         ).scalar_one()
     return state
+
+
+def test_vault_cumulative_root_events_name_the_packet_only_from_the_vault() -> None:
+    decoder = L1LogDecoder()
+    gateway, vault, stranger = "0x" + "9a" * 20, "0x" + "5a" * 20, "0x" + "77" * 20
+    accepted_topic = keccak(b"CumulativeRootAccepted(uint64,bytes32,uint32,uint64)")
+    ignored_topic = keccak(b"CumulativeRootIgnored(uint64,uint64,uint64)")
+    period = abi_encode(["uint64"], [3])
+
+    def raw_log(address: str, topics: tuple[bytes, ...], data: bytes) -> RawLog:
+        return RawLog(address, topics, data, 7, "0x" + "ab" * 32, "0x" + "cd" * 32, 0)
+
+    accepted = raw_log(
+        vault, (accepted_topic, period), abi_encode(["bytes32", "uint32", "uint64"], [b"\x01" * 32, 9, 41])
+    )
+    record = decoder.decode(accepted, T0, gateway, vault)
+    assert isinstance(record, CumulativeRootLog)
+    assert (record.period, record.nonce, record.accepted) == (3, 41, True)
+    ignored = raw_log(vault, (ignored_topic, period), abi_encode(["uint64", "uint64"], [4, 42]))
+    record = decoder.decode(ignored, T0, gateway, vault)
+    assert isinstance(record, CumulativeRootLog)
+    assert (record.period, record.nonce, record.accepted) == (3, 42, False)
+    # The same event from anyone but the configured vault, or with no vault configured: not ours.
+    assert decoder.decode(replace(accepted, address=stranger), T0, gateway, vault) is None
+    assert decoder.decode(accepted, T0, gateway) is None
