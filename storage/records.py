@@ -659,6 +659,29 @@ class CumulativeRootLog:
 
 
 @dataclass(frozen=True, slots=True)
+class CumulativePaidLog:
+    """The RewardVault paid ``earner`` ``amount`` of ``token`` (up to ``cumulative``) to
+    ``recipient``: a push (``by_earner`` false) or the earner's own claim."""
+
+    earner: str
+    token: str
+    recipient: str
+    amount: int
+    cumulative: int
+    period: int
+    by_earner: bool
+    position: L1Position
+
+    def __post_init__(self) -> None:
+        _set(self, "earner", address_hex(self.earner))
+        _set(self, "token", address_hex(self.token))
+        _set(self, "recipient", address_hex(self.recipient))
+        _set(self, "amount", uint256(self.amount, "amount"))
+        _set(self, "cumulative", uint256(self.cumulative, "cumulative"))
+        bigint(self.period, "period")
+
+
+@dataclass(frozen=True, slots=True)
 class TokenTransferLog:
     token: str
     sender: str
@@ -693,4 +716,5 @@ L1Log: TypeAlias = (
     | ValsetUpdatedLog
     | TokenTransferLog
     | CumulativeRootLog
+    | CumulativePaidLog
 )

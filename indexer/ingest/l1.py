@@ -50,6 +50,7 @@ from storage.lifecycle import Chain
 from storage.models import distribution_table
 from storage.normalize import BIGINT_MAX, ZERO_ADDRESS, address_hex, hash_hex
 from storage.records import (
+    CumulativePaidLog,
     CumulativeRootLog,
     DistributionSubmittedLog,
     L1Log,
@@ -78,8 +79,9 @@ SPAN_GROW_MARGIN: Final = 4
 the target: the next, twice as long, still fits with room for a busier range."""
 
 GATEWAY_EVENTS: Final = ("DistributionSubmitted", "RewardPaid", "SlashExecuted", "ValsetUpdated")
-VAULT_EVENTS: Final = ("CumulativeRootAccepted", "CumulativeRootIgnored")
-"""RewardVault events that end a CUMULATIVE_ROOT packet's delivery (they carry its nonce)."""
+VAULT_EVENTS: Final = ("CumulativeRootAccepted", "CumulativeRootIgnored", "CumulativePaid")
+"""RewardVault events of cumulative rewards: the two that end a CUMULATIVE_ROOT packet's delivery
+(they carry its nonce) and each payout under a cumulative root."""
 
 
 def l1_stream_name(chain_id: int) -> str:
@@ -358,6 +360,17 @@ class L1LogDecoder:
             return RewardPaidLog(args["distributionId"], args["index"], args["staker"], args["amount"], pos)
         if spec.name == "Transfer":
             return TokenTransferLog(raw.address, args["from"], args["to"], args["value"], pos)
+        if spec.name == "CumulativePaid":
+            return CumulativePaidLog(
+                earner=args["earner"],
+                token=args["token"],
+                recipient=args["recipient"],
+                amount=args["amount"],
+                cumulative=args["cumulative"],
+                period=args["period"],
+                by_earner=bool(args["byEarner"]),
+                position=pos,
+            )
         if spec.name in VAULT_EVENTS:
             return CumulativeRootLog(
                 period=args["period"],

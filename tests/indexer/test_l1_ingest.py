@@ -37,6 +37,7 @@ from storage.models import (
 from storage.normalize import address_hex, bytes_hex, hash_hex
 from storage.records import (
     ClaimSubmitted,
+    CumulativePaidLog,
     CumulativeRootLog,
     DistributionCreated,
     DistributionLeaves,
@@ -441,7 +442,7 @@ def packet_state(engine: Engine, nonce: int) -> str:
     return state
 
 
-def test_vault_cumulative_root_events_name_the_packet_only_from_the_vault() -> None:
+def test_vault_cumulative_events_decode_only_from_the_vault() -> None:
     decoder = L1LogDecoder()
     gateway, vault, stranger = "0x" + "9a" * 20, "0x" + "5a" * 20, "0x" + "77" * 20
     accepted_topic = keccak(b"CumulativeRootAccepted(uint64,bytes32,uint32,uint64)")
@@ -464,3 +465,20 @@ def test_vault_cumulative_root_events_name_the_packet_only_from_the_vault() -> N
     # The same event from anyone but the configured vault, or with no vault configured: not ours.
     assert decoder.decode(replace(accepted, address=stranger), T0, gateway, vault) is None
     assert decoder.decode(accepted, T0, gateway) is None
+    paid_topic = keccak(b"CumulativePaid(address,address,address,uint256,uint256,uint64,bool)")
+    earner, token = "0x" + "e1" * 20, "0x" + "70" * 20
+    paid = raw_log(
+        vault,
+        (paid_topic, abi_encode(["address"], [earner]), abi_encode(["address"], [token])),
+        abi_encode(["address", "uint256", "uint256", "uint64", "bool"], [earner, 5, 2**256 - 1, 3, True]),
+    )
+    record = decoder.decode(paid, T0, gateway, vault)
+    assert isinstance(record, CumulativePaidLog)
+    assert (record.earner, record.token, record.amount, record.cumulative, record.by_earner) == (
+        earner,
+        token,
+        5,
+        2**256 - 1,
+        True,
+    )
+    assert decoder.decode(replace(paid, address=gateway), T0, gateway, vault) is None

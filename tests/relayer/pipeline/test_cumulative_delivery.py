@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -28,7 +29,7 @@ from relayer.protocol.cumulative import CumulativeTree
 from relayer.protocol.packets import CumulativeRootPayload, PacketKind
 from relayer.service import RelayerService
 from storage.lifecycle import PacketState
-from storage.models import packet_table
+from storage.models import cumulative_payout_table, packet_table
 from tests.support.database import fresh_database
 from tests.support.relayer_harness import (
     L1_BLOCK_TIME_S,
@@ -102,6 +103,11 @@ def _packet_state(h: RelayerHarness, nonce: int) -> str | None:
     with h.engine.begin() as conn:
         state = conn.execute(select(packet_table.c.state).where(packet_table.c.nonce == nonce)).scalar()
     return None if state is None else str(state)
+
+
+def _cumulative_payouts(h: RelayerHarness) -> list[Any]:
+    with h.engine.begin() as conn:
+        return list(conn.execute(select(cumulative_payout_table)))
 
 
 def _cli_env(h: RelayerHarness) -> dict[str, str]:
@@ -207,9 +213,16 @@ def test_a_restarted_relayer_pushes_the_others_and_skips_what_a_staker_claimed_i
             ),
             timeout_s=90,
         )
+        paid = vault.events.CumulativePaid.get_logs(from_block=0)
+        # The indexer records every cumulative payout, self-claimed or pushed, from the vault's logs.
+        restarted.cycle_until(lambda: len(_cumulative_payouts(h)) == len(paid), timeout_s=60)
     finally:
         service.stop()
-    paid = vault.events.CumulativePaid.get_logs(from_block=0)
+    indexed = {(row.earner, row.token): row for row in _cumulative_payouts(h)}
+    for event in paid:
+        row = indexed[(event.args.earner.lower(), event.args.token.lower())]
+        assert (int(row.amount), bool(row.by_earner)) == (event.args.amount, event.args.byEarner)
+    assert bool(indexed[(self_claimer.lower(), reward_token.lower())].by_earner) is True
     by_earner = {(p.args.earner, p.args.token): p.args.byEarner for p in paid}
     assert by_earner[(self_claimer, reward_token)] is True  # claimed by the staker, never pushed
     pushed = [p for p in paid if not p.args.byEarner and p.args.token == reward_token]
