@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 from web3 import Web3
@@ -21,6 +22,7 @@ from web3.types import RPCEndpoint
 
 from devnet.scenario import ScenarioClient
 from devnet.stack import DevnetStack
+from indexer.api.app import create_app
 from relayer import cli
 from relayer.config import CumulativeConfig
 from relayer.exocore.grpc_client import PacketRejection
@@ -223,6 +225,14 @@ def test_a_restarted_relayer_pushes_the_others_and_skips_what_a_staker_claimed_i
         row = indexed[(event.args.earner.lower(), event.args.token.lower())]
         assert (int(row.amount), bool(row.by_earner)) == (event.args.amount, event.args.byEarner)
     assert bool(indexed[(self_claimer.lower(), reward_token.lower())].by_earner) is True
+    # The API shows it per staker and token: self-claimed for one, pushed for the others.
+    with TestClient(create_app(h.engine.url.render_as_string(hide_password=False))) as api:
+        own = api.get(f"/v1/stakers/{self_claimer}/cumulative").json()
+        other = api.get(f"/v1/stakers/{Web3.to_checksum_address(mine[1].earner)}/cumulative").json()
+    (own_token,) = [t for t in own["tokens"] if t["token"] == reward_token.lower()]
+    assert (own_token["paid_by_earner"], own_token["paid_pushed"]) == (str(mine[0].cumulative), "0")
+    (other_token,) = [t for t in other["tokens"] if t["token"] == reward_token.lower()]
+    assert (other_token["paid_pushed"], other_token["paid_by_earner"]) == (str(mine[1].cumulative), "0")
     by_earner = {(p.args.earner, p.args.token): p.args.byEarner for p in paid}
     assert by_earner[(self_claimer, reward_token)] is True  # claimed by the staker, never pushed
     pushed = [p for p in paid if not p.args.byEarner and p.args.token == reward_token]
