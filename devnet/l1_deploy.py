@@ -233,6 +233,8 @@ def deploy_l1(
     )
     if gateway != predicted_gateway:
         raise TxError(f"gateway deployed at {gateway}, vaults are bound to {predicted_gateway}")
+    if admin_address == account.address:
+        grant_cumulative_minter(w3, account, reward_token=reward_token, reward_vault=reward_vault)
     restaked: tuple[tuple[ChecksumAddress, int], ...] = ()
     if restaked_principal is not None:
         if admin_address != account.address:
@@ -260,6 +262,21 @@ def deploy_l1(
         slashing_sink=sink,
         block_number=int(w3.eth.block_number),
         restaked=restaked,
+    )
+
+
+def grant_cumulative_minter(w3: Web3, account: LocalAccount, *, reward_token: str, reward_vault: str) -> None:
+    """Let the RewardVault mint the reward token: cumulative rewards in the MINT funding mode are
+    minted by the vault on each claim, within what the gateway-verified roots funded. Needs the
+    token admin's key; with another admin, that admin grants the role itself (docs/operations.md)."""
+    token = contract_at(w3, ContractName.REWARD_TOKEN, reward_token)
+    minter = token.functions.MINTER_ROLE().call()
+    send_transaction(
+        w3,
+        account,
+        token.functions.grantRole(minter, to_checksum_address(reward_vault)).build_transaction(
+            {"from": account.address}
+        ),
     )
 
 

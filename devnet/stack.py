@@ -97,7 +97,13 @@ def genesis_assets(deployment: dict[str, Any]) -> tuple[GenesisAsset, ...]:
 
 
 def deploy_for_devnet(
-    anvil: AnvilNode, *, chain_id: str, seed: str, validators: int, epoch_blocks: int
+    anvil: AnvilNode,
+    *,
+    chain_id: str,
+    seed: str,
+    validators: int,
+    epoch_blocks: int,
+    cumulative_every: int = 0,
 ) -> tuple[Genesis, dict[str, Any]]:
     """Deploy the L1 contracts trusting the devnet's genesis valset; return the matching genesis."""
     members = devnet_validators(seed, validators)
@@ -131,6 +137,7 @@ def deploy_for_devnet(
         # Bank accounts for the devnet's actors (keys derived from the seed), so signed Cosmos
         # transactions can pay fees from the first block.
         accounts=devnet_accounts(seed),
+        cumulative_every=cumulative_every,
     )
     return genesis, deployment
 
@@ -225,8 +232,10 @@ class DevnetStack:
         epoch_blocks: int = DEFAULT_EPOCH_BLOCKS,
         chain_id: str = DEFAULT_CHAIN_ID,
         seed: str = DEFAULT_SEED,
+        cumulative_every: int = 0,
     ) -> None:
         self.home = home
+        self.cumulative_every = cumulative_every
         self.validators = validators
         self.exocore_block_time_s = exocore_block_time_s
         self.l1_block_time_s = l1_block_time_s
@@ -249,6 +258,7 @@ class DevnetStack:
                 seed=self.seed,
                 validators=self.validators,
                 epoch_blocks=self.epoch_blocks,
+                cumulative_every=self.cumulative_every,
             )
             genesis, store = open_chain(self.home / "devnet.sqlite", genesis)
             devnet = ExocoreDevnet(genesis, store, block_time_s=self.exocore_block_time_s)

@@ -26,6 +26,7 @@ from avs.aggregator.cli import register as register_aggregator_commands
 from avs.operator.cli import register as register_operator_commands
 from indexer.cli import register as register_indexer_commands
 from relayer import __version__
+from relayer.claim_cli import register as register_claim_command
 from relayer.ops_cli import register as register_ops_commands
 from relayer.replay.cli import register as register_record_command
 
@@ -96,6 +97,7 @@ register_ops_commands(app)  # health-check, status, retry, exclude
 register_record_command(app)  # record
 register_operator_commands(app)  # operator run | keys | protection
 register_aggregator_commands(app)  # aggregator, aggregator open
+register_claim_command(app)  # claim (an earner's cumulative rewards)
 
 
 @app.command()

@@ -24,8 +24,9 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import (
     BaseModel,
@@ -235,6 +236,56 @@ class AggregatorConfig(_Section):
         return out
 
 
+class CumulativeConfig(_Section):
+    """The cumulative push policy (``relayer.pipeline.push_policy``; docs/protocol.md section 12).
+
+    Token maps are keyed by the token's 0x address. ``token_prices``: the price of one whole token
+    (``10 ** token_decimals[token]`` base units, 18 unless listed) in ETH, as a decimal string;
+    ``token_minimums``: the smallest amount pushed, in base units as a decimal string, for a token
+    without a price. A token in neither is never pushed: its earners claim themselves."""
+
+    gas_multiple: float = Field(default=10.0, ge=0)
+    max_delay_s: int = Field(default=7 * 86_400, ge=0)
+    period_s: int = Field(default=86_400, gt=0)
+    push_batch_gas: int = Field(default=12_000_000, gt=0)
+    token_prices: dict[str, str] = Field(default_factory=dict)
+    token_decimals: dict[str, int] = Field(default_factory=dict)
+    token_minimums: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("token_prices", "token_minimums")
+    @classmethod
+    def _decimal_strings(cls, value: dict[str, str]) -> dict[str, str]:
+        for token, amount in value.items():
+            _token_address(token)
+            try:
+                number = Fraction(amount)
+            except (ValueError, ZeroDivisionError) as exc:
+                raise ValueError(f"{token}: {amount!r} is not a decimal number") from exc
+            if number < 0:
+                raise ValueError(f"{token}: {amount} is negative")
+        return value
+
+    @field_validator("token_decimals")
+    @classmethod
+    def _decimals(cls, value: dict[str, int]) -> dict[str, int]:
+        for token, decimals in value.items():
+            _token_address(token)
+            if not 0 <= decimals <= MAX_TOKEN_DECIMALS:
+                raise ValueError(f"{token}: decimals must be 0..{MAX_TOKEN_DECIMALS}")
+        return value
+
+
+MAX_TOKEN_DECIMALS: Final = 36
+"""Largest token ``decimals`` the cumulative prices accept (no real token uses more)."""
+
+
+def _token_address(text: str) -> bytes:
+    raw = bytes.fromhex(text.removeprefix("0x")) if len(text) == 42 and text.startswith("0x") else b""
+    if len(raw) != 20:
+        raise ValueError(f"{text!r} is not a 0x-prefixed 20-byte token address")
+    return raw
+
+
 class LoggingConfig(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "text"] = "json"
@@ -336,6 +387,7 @@ class ExorelayConfig(BaseModel):
     api: ApiConfig = Field(default_factory=ApiConfig)
     relayer: RelayerConfig = Field(default_factory=RelayerConfig)
     aggregator: AggregatorConfig = Field(default_factory=AggregatorConfig)
+    cumulative: CumulativeConfig = Field(default_factory=CumulativeConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     operator: OperatorConfig = Field(default_factory=OperatorConfig)
 

@@ -50,7 +50,9 @@ from relayer.l1.gateway import GatewayClient
 from relayer.l1.keystore import load_signer
 from relayer.l1.txmanager import TxManager, TxSettings
 from relayer.metrics import RelayerMetrics
+from relayer.pipeline.cumulative_push import CumulativePusher
 from relayer.pipeline.jobs import Backoff
+from relayer.pipeline.push_policy import policy_from_config
 from relayer.pipeline.stages import CycleReport, Pipeline, PipelineSettings
 from storage import migrate
 from storage.db import create_db_engine
@@ -129,6 +131,7 @@ def build(
         ),
         should_stop=should_stop,
         metrics=metrics,
+        pusher=_cumulative_pusher(config, engine, grpc, gateway, txm),
     )
     # Ingestion metrics (halts, poisoned blocks, skipped events) go to the relayer's registry: one
     # /metrics endpoint serves both.
@@ -365,3 +368,14 @@ def run_once(config: ExorelayConfig, *, signer: LocalAccount | None = None, cycl
     reports = [service.cycle() for _ in range(cycles)]
     service.stop()
     return reports
+
+
+def _cumulative_pusher(
+    config: ExorelayConfig, engine: Engine, grpc: ExocoreGrpcClient, gateway: GatewayClient, txm: TxManager
+) -> CumulativePusher | None:
+    """The push stage, if the ``[cumulative]`` policy can ever push (it prices or bounds a token);
+    without one every earner claims itself and the relayer reads nothing per leaf."""
+    section = config.cumulative
+    if not section.token_prices and not section.token_minimums:
+        return None
+    return CumulativePusher(engine, grpc, gateway, txm, policy_from_config(section), clock_s=time.time)

@@ -107,7 +107,7 @@ class RelayJob(IndexerModel, table=True):
     __tablename__ = "relay_job"
     __table_args__ = (
         CheckConstraint(f"stage IN ({_states(JobStage)})", name="stage"),
-        CheckConstraint("kind IN (1, 2, 3, 4)", name="kind"),
+        CheckConstraint("kind IN (1, 2, 3, 4, 5)", name="kind"),
         Index(None, "stage", "packet_nonce"),
         Index(None, "next_attempt_at"),
     )

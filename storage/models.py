@@ -329,7 +329,7 @@ class RelayPacket(IndexerModel, table=True):
     __tablename__ = "relay_packet"
     __table_args__ = (
         _state_check(PACKET),
-        CheckConstraint("kind IN (1, 2, 3, 4)", name="kind"),
+        CheckConstraint("kind IN (1, 2, 3, 4, 5)", name="kind"),
         Index(None, "kind", "id"),
         Index(None, "state", "id"),
         Index(None, "subject_id"),
@@ -457,6 +457,32 @@ class TokenTransfer(IndexerModel, table=True):
     sender: str = _address()
     recipient: str = _address()
     amount: int = _uint256("amount")
+    tx_hash: str = _hash()
+    log_index: int = Field(sa_type=Integer)
+    block_number: int = _bigint()
+    block_hash: str = _hash()
+
+
+class CumulativePayout(IndexerModel, table=True):
+    """A ``CumulativePaid`` of the RewardVault: one (earner, token) paid ``amount`` up to its
+    ``cumulative`` total under ``period``'s root, pushed by anyone (``by_earner`` false) or claimed
+    by the earner itself (sender or signature). Deleted with its block on an L1 reorg, like transfers."""
+
+    __tablename__ = "cumulative_payout"
+    __table_args__ = (
+        UniqueConstraint("tx_hash", "log_index"),
+        Index(None, "earner", "token"),
+        Index(None, "block_number"),
+    )
+
+    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    earner: str = _address()
+    token: str = _address()
+    recipient: str = _address()
+    amount: int = _uint256("amount")
+    cumulative: int = _uint256("cumulative")
+    period: int = _bigint()
+    by_earner: bool = Field(sa_type=Boolean)
     tx_hash: str = _hash()
     log_index: int = Field(sa_type=Integer)
     block_number: int = _bigint()
@@ -671,6 +697,7 @@ attestation_table: Final = table_of(PacketAttestation)
 valset_table: Final = table_of(Valset)
 l1_tx_table: Final = table_of(L1Transaction)
 transfer_table: Final = table_of(TokenTransfer)
+cumulative_payout_table: Final = table_of(CumulativePayout)
 slash_table: Final = table_of(Slash)
 slash_signer_table: Final = table_of(SlashSigner)
 slash_asset_table: Final = table_of(SlashAsset)

@@ -664,6 +664,45 @@ class ValsetUpdatedLog:
 
 
 @dataclass(frozen=True, slots=True)
+class CumulativeRootLog:
+    """The RewardVault took a CUMULATIVE_ROOT packet: ``accepted`` (``CumulativeRootAccepted``) or
+    a no-op for a period not past the latest (``CumulativeRootIgnored``). Either way the packet
+    with ``nonce`` was relayed."""
+
+    period: int
+    nonce: int
+    accepted: bool
+    position: L1Position
+
+    def __post_init__(self) -> None:
+        bigint(self.period, "period")
+        bigint(self.nonce, "nonce")
+
+
+@dataclass(frozen=True, slots=True)
+class CumulativePaidLog:
+    """The RewardVault paid ``earner`` ``amount`` of ``token`` (up to ``cumulative``) to
+    ``recipient``: a push (``by_earner`` false) or the earner's own claim."""
+
+    earner: str
+    token: str
+    recipient: str
+    amount: int
+    cumulative: int
+    period: int
+    by_earner: bool
+    position: L1Position
+
+    def __post_init__(self) -> None:
+        _set(self, "earner", address_hex(self.earner))
+        _set(self, "token", address_hex(self.token))
+        _set(self, "recipient", address_hex(self.recipient))
+        _set(self, "amount", uint256(self.amount, "amount"))
+        _set(self, "cumulative", uint256(self.cumulative, "cumulative"))
+        bigint(self.period, "period")
+
+
+@dataclass(frozen=True, slots=True)
 class TokenTransferLog:
     token: str
     sender: str
@@ -698,4 +737,6 @@ L1Log: TypeAlias = (
     | ValsetUpdatedLog
     | TokenTransferLog
     | WithdrawalApprovalSubmittedLog
+    | CumulativeRootLog
+    | CumulativePaidLog
 )

@@ -44,6 +44,7 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
     uint8 public constant KIND_REWARD_DISTRIBUTION = 2;
     uint8 public constant KIND_SLASH = 3;
     uint8 public constant KIND_WITHDRAWAL_APPROVAL = 4;
+    uint8 public constant KIND_CUMULATIVE_ROOT = 5;
 
     uint8 public constant FUNDING_MINT = 1;
     uint8 public constant FUNDING_VAULT = 2;
@@ -254,6 +255,16 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
             paid: 0
         });
         emit DistributionSubmitted(distributionId, claimId, avs, epoch, token, total, root, nonce);
+    }
+
+    /// @notice Authorise a period's cumulative reward root and hand it to the reward vault, which
+    /// keeps the roots and the claims (the gateway stays a thin packet verifier).
+    function submitCumulativeRoot(uint64 valsetNonce, uint64 nonce, bytes calldata payload, Attestation calldata att)
+        external
+        whenNotPaused
+    {
+        _authorise(valsetNonce, KIND_CUMULATIVE_ROOT, nonce, payload, att);
+        REWARD_VAULT.acceptCumulativeRoot(nonce, payload);
     }
 
     /// @notice Hand a verified SLASH to the restaking vault: it moves each token's amount (or what

@@ -529,6 +529,10 @@ class DevnetNode:
         with self._lock:
             return self._views.has_withdrawal_approval(nonce)
 
+    def cumulative_leaves(self, period: int) -> Any:
+        with self._lock:
+            return self._views.cumulative_leaves(period)
+
     def slash_info(self, slash_id: bytes) -> operator_pb.OperatorSlashInfo | None:
         with self._lock:
             return self._views.slash_info(slash_id)

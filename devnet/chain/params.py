@@ -197,9 +197,14 @@ class Genesis:
     unbonding_epochs: int = DEFAULT_UNBONDING_EPOCHS
     assets: tuple[GenesisAsset, ...] = field(default_factory=tuple)
     accounts: tuple[GenesisAccount, ...] = field(default_factory=tuple)
+    cumulative_every: int = 0
+    """Distributions per cumulative period: every that many REWARD_DISTRIBUTIONs the chain also
+    signs a CUMULATIVE_ROOT of every earner's running total (0: off, per-distribution only)."""
 
     def __post_init__(self) -> None:
         ChainId.parse(self.chain_id)
+        if self.cumulative_every < 0:
+            raise GenesisError("cumulative_every must be >= 0")
         object.__setattr__(self, "gateway", as_address(self.gateway))
         if not 1 <= len(self.validators) <= MAX_VALIDATORS:
             raise GenesisError(f"genesis needs 1..{MAX_VALIDATORS} validators, got {len(self.validators)}")
@@ -244,6 +249,8 @@ class Genesis:
             "unbonding_epochs": self.unbonding_epochs,
             "assets": [asset.to_json() for asset in self.assets],
             "accounts": [account.to_json() for account in self.accounts],
+            # Only when on: genesis files of chains without cumulative roots stay byte-identical.
+            **({"cumulative_every": self.cumulative_every} if self.cumulative_every else {}),
         }
 
     def dumps(self) -> str:
@@ -264,6 +271,7 @@ class Genesis:
             assets=tuple(GenesisAsset.from_json(a) for a in raw["assets"]),
             # Absent in genesis files written before the devnet had bank accounts.
             accounts=tuple(GenesisAccount.from_json(a) for a in raw.get("accounts", [])),
+            cumulative_every=int(raw.get("cumulative_every", 0)),
         )
 
     @classmethod

@@ -31,6 +31,7 @@ from typing import Any, Final
 
 from devnet.chain import events as ev
 from devnet.chain.blockstore import Event, InvalidBlockError
+from devnet.chain.cumulative import ClosedPeriod, CumulativeLedger
 from devnet.chain.custody import approval_batches
 from devnet.chain.election import elect
 from devnet.chain.model import (
@@ -169,6 +170,9 @@ class ChainState:
         self.claims: dict[Hash32, ClaimRecord] = {}
         self.claim_order: list[Hash32] = []
         self.distributions: dict[int, DistributionRecord] = {}
+        self.cumulative = CumulativeLedger(every=genesis.cumulative_every)
+        # period -> (height it closed at, its tree and payload): what CumulativeLeaves serves.
+        self.cumulative_periods: dict[int, tuple[int, ClosedPeriod]] = {}
         self.distribution_by_claim: dict[Hash32, int] = {}
         self.slashes: dict[Hash32, SlashRecord] = {}
         self.slash_order: list[Hash32] = []
@@ -841,6 +845,17 @@ class ChainState:
             )
         )
         events.append(self._packet_event(packet))
+        closed = self.cumulative.record(
+            avs=record.avs,
+            token=record.token,
+            funding=FundingMode(token.funding),
+            stakers=plan.stakers,
+            amounts=plan.amounts,
+        )
+        if closed is not None:
+            self.cumulative_periods[closed.period] = (height, closed)
+            # One CUMULATIVE_ROOT per period for the client chain, whatever the number of earners.
+            events.append(self._packet_event(self.relay.create_packet(closed.payload, height)))
         return events
 
     # ------------------------------------------------------------------ slashing
@@ -1204,6 +1219,11 @@ class ChainState:
             "distributions": [
                 [d.nonce, d.merkle_root.hex(), d.total, d.dust] for d in self.distributions.values()
             ],
+            **(
+                {"cumulative": [self.cumulative.period, self.cumulative.latest.tree.root.hex()]}
+                if self.cumulative.latest is not None
+                else {}
+            ),
             "slashes": [
                 [self.slashes[s].slash_id.hex(), self.slashes[s].status, self.slashes[s].packet_nonce]
                 for s in self.slash_order

@@ -315,6 +315,20 @@ class StateViews:
     def has_withdrawal_approval(self, nonce: int) -> bool:
         return self.withdrawal_approval(nonce) is not None
 
+    def cumulative_leaves(self, period: int) -> Sequence[fee_pb.CumulativeLeaf] | None:
+        """A committed period's leaves in tree-input order; None for a period not closed (yet)."""
+        entry = self.state.cumulative_periods.get(period)
+        if entry is None or entry[0] > self._committed:
+            return None
+        return [
+            fee_pb.CumulativeLeaf(
+                earner="0x" + leaf.earner.hex(),
+                token="0x" + leaf.token.hex(),
+                cumulative=str(leaf.cumulative),
+            )
+            for leaf in entry[1].tree.leaves
+        ]
+
     def _slash(self, slash_id: bytes) -> SlashRecord | None:
         record = self.state.slashes.get(Hash32(slash_id))
         return None if record is None or record.submitted_height > self._committed else record

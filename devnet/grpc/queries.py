@@ -57,6 +57,10 @@ class ChainQueries(Protocol):
         """Whether packet ``nonce`` is a WITHDRAWAL_APPROVAL (its leaves are served as a distribution's)."""
         ...
 
+    def cumulative_leaves(self, period: int) -> Sequence[feedistribution.CumulativeLeaf] | None:
+        """A closed cumulative period's leaves (tree-input order); None if no such period."""
+        ...
+
     # -- exocore.operator.v1 --
 
     def slash_info(self, slash_id: bytes) -> operator.OperatorSlashInfo | None: ...

@@ -233,6 +233,19 @@ class FeeDistributionQueryService(_QueryServicer, fee_grpc.QueryServicer):
 
         return self._answer(context, run)
 
+    def CumulativeLeaves(  # noqa: N802 - gRPC method name
+        self, request: fee_query.QueryCumulativeLeavesRequest, context: Any
+    ) -> fee_query.QueryCumulativeLeavesResponse:
+        def run() -> fee_query.QueryCumulativeLeavesResponse:
+            leaves = self._queries.cumulative_leaves(int(request.period))
+            if leaves is None:
+                raise NotFoundError(f"cumulative period {request.period} not found")
+            keyed = [(_nonce_key(position), leaf) for position, leaf in enumerate(leaves)]
+            page, pagination = paginate(keyed, _page_of(request))
+            return fee_query.QueryCumulativeLeavesResponse(leaves=page, pagination=pagination)
+
+        return self._answer(context, run)
+
 
 class OperatorQueryService(_QueryServicer, operator_grpc.QueryServicer):
     """``exocore.operator.v1.Query``."""

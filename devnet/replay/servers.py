@@ -335,6 +335,11 @@ class RecordedChain:
         a withdrawal approval's."""
         return int(nonce) in self._leaves and self.distribution(nonce) is None
 
+    def cumulative_leaves(self, period: int) -> Sequence[fee_types.CumulativeLeaf] | None:
+        """Recordings carry no cumulative periods (record/replay predates them): none is served."""
+        del period
+        return None
+
     # -- exocore.operator.v1 (the relayer reads slashes from events, so none are recorded) --
 
     def slash_info(self, slash_id: bytes) -> operator_types.OperatorSlashInfo | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import ColumnElement, Connection, Row, Select, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnClause
@@ -25,6 +25,7 @@ from storage.models import (
     claim_table,
     committee_member_table,
     committee_table,
+    cumulative_payout_table,
     cursor_table,
     distribution_table,
     l1_tx_table,
@@ -677,3 +678,46 @@ def stats(conn: Connection, now: datetime) -> schemas.StatsOut:
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+CUMULATIVE_PAYOUTS_SHOWN: Final = 100
+"""Cumulative payouts listed per staker (latest first); the per-token sums cover all of them."""
+
+
+def cumulative_staker(conn: Connection, staker: str) -> schemas.CumulativeStakerOut:
+    """What cumulative roots paid ``staker`` (lower-case address): per-token sums, latest payouts."""
+    c = cumulative_payout_table
+    rows = list(
+        conn.execute(
+            select(c).where(c.c.earner == staker).order_by(c.c.block_number.desc(), c.c.log_index.desc())
+        )
+    )
+    pushed: dict[str, int] = {}
+    by_earner: dict[str, int] = {}
+    for row in rows:
+        into = by_earner if row.by_earner else pushed
+        into[row.token] = into.get(row.token, 0) + int(row.amount)
+    tokens = [
+        schemas.CumulativeTokenOut(
+            token=token,
+            paid=str(pushed.get(token, 0) + by_earner.get(token, 0)),
+            paid_pushed=str(pushed.get(token, 0)),
+            paid_by_earner=str(by_earner.get(token, 0)),
+        )
+        for token in sorted(set(pushed) | set(by_earner))
+    ]
+    payouts = [
+        schemas.CumulativePayoutOut(
+            token=row.token,
+            recipient=row.recipient,
+            amount=str(int(row.amount)),
+            cumulative=str(int(row.cumulative)),
+            period=int(row.period),
+            by_earner=bool(row.by_earner),
+            tx_hash=row.tx_hash,
+            block_number=int(row.block_number),
+            log_index=int(row.log_index),
+        )
+        for row in rows[:CUMULATIVE_PAYOUTS_SHOWN]
+    ]
+    return schemas.CumulativeStakerOut(staker=staker, tokens=tokens, payouts=payouts)

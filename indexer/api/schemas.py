@@ -594,3 +594,70 @@ class ReadyOut(BaseModel):
     attention: list[str] = []
     """Work that waits on an operator or a third party without making the API unready: payout jobs
     parked until their AVS deposits (they resume by themselves)."""
+
+
+class CumulativePayoutOut(BaseModel):
+    model_config = _example(
+        token=ADDRESS_EXAMPLE,
+        recipient=ADDRESS_EXAMPLE,
+        amount="250000000000000000",
+        cumulative="1250000000000000000",
+        period=12,
+        by_earner=False,
+        tx_hash=HASH_EXAMPLE,
+        block_number=1240,
+        log_index=3,
+    )
+
+    token: str
+    recipient: str
+    amount: Amount
+    cumulative: Amount
+    """The earner's running total in ``token`` this payout brought it up to."""
+    period: int
+    by_earner: bool
+    """True: the earner claimed it (sender or signature); false: a push (relayer or anyone)."""
+    tx_hash: str
+    block_number: int
+    log_index: int
+
+
+class CumulativeTokenOut(BaseModel):
+    token: str
+    paid: Amount
+    """Σ paid under cumulative roots (``= paid_pushed + paid_by_earner``): the highest total paid."""
+    paid_pushed: Amount
+    paid_by_earner: Amount
+
+
+class CumulativeStakerOut(BaseModel):
+    model_config = _example(
+        staker=ADDRESS_EXAMPLE,
+        tokens=[
+            {
+                "token": ADDRESS_EXAMPLE,
+                "paid": "1250000000000000000",
+                "paid_pushed": "1000000000000000000",
+                "paid_by_earner": "250000000000000000",
+            }
+        ],
+        payouts=[
+            {
+                "token": ADDRESS_EXAMPLE,
+                "recipient": ADDRESS_EXAMPLE,
+                "amount": "250000000000000000",
+                "cumulative": "1250000000000000000",
+                "period": 12,
+                "by_earner": True,
+                "tx_hash": HASH_EXAMPLE,
+                "block_number": 1240,
+                "log_index": 3,
+            }
+        ],
+    )
+
+    staker: str
+    tokens: list[CumulativeTokenOut]
+    """Per token, what cumulative payouts brought the staker so far, by who sent them."""
+    payouts: list[CumulativePayoutOut]
+    """The latest payouts first (at most ``CUMULATIVE_PAYOUTS_SHOWN``)."""

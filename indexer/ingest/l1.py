@@ -51,6 +51,8 @@ from storage.lifecycle import Chain
 from storage.models import distribution_table
 from storage.normalize import BIGINT_MAX, ZERO_ADDRESS, address_hex, hash_hex
 from storage.records import (
+    CumulativePaidLog,
+    CumulativeRootLog,
     DistributionSubmittedLog,
     L1Log,
     L1Position,
@@ -85,6 +87,9 @@ GATEWAY_EVENTS: Final = (
     "ValsetUpdated",
     "WithdrawalApprovalSubmitted",
 )
+VAULT_EVENTS: Final = ("CumulativeRootAccepted", "CumulativeRootIgnored", "CumulativePaid")
+"""RewardVault events of cumulative rewards: the two that end a CUMULATIVE_ROOT packet's delivery
+(they carry its nonce) and each payout under a cumulative root."""
 
 
 def l1_stream_name(chain_id: int) -> str:
@@ -311,6 +316,8 @@ class L1LogDecoder:
         gateway = load_artifact(ContractName.EXOCORE_GATEWAY)
         token = load_artifact(ContractName.REWARD_TOKEN)
         entries = [e for e in gateway.entries("event") if e["name"] in GATEWAY_EVENTS]
+        vault = load_artifact(ContractName.REWARD_VAULT)
+        entries += [e for e in vault.entries("event") if e["name"] in VAULT_EVENTS]
         entries += [e for e in token.entries("event") if e["name"] == "Transfer"]
         for entry in entries:
             inputs = entry["inputs"]
@@ -338,7 +345,7 @@ class L1LogDecoder:
                 return topic if kinds == layout else None
         return None
 
-    def decode(self, raw: RawLog, at: datetime, gateway: str) -> L1Log | None:
+    def decode(self, raw: RawLog, at: datetime, gateway: str, vault: str | None = None) -> L1Log | None:
         """The record of a log (None: an event the indexer does not track, or another emitter)."""
         if not raw.topics:
             return None
@@ -356,7 +363,10 @@ class L1LogDecoder:
         spec = self._specs.get(topic)
         if spec is None or len(raw.topics) != 1 + len(spec.indexed):
             return None
-        if spec.name != "Transfer" and raw.address != gateway:
+        if spec.name in VAULT_EVENTS:
+            if vault is None or raw.address != vault:
+                return None
+        elif spec.name != "Transfer" and raw.address != gateway:
             return None
         args: dict[str, Any] = {}
         for (name, kind), topic in zip(spec.indexed, raw.topics[1:], strict=True):
@@ -368,6 +378,24 @@ class L1LogDecoder:
             return RewardPaidLog(args["distributionId"], args["index"], args["staker"], args["amount"], pos)
         if spec.name == "Transfer":
             return TokenTransferLog(raw.address, args["from"], args["to"], args["value"], pos)
+        if spec.name == "CumulativePaid":
+            return CumulativePaidLog(
+                earner=args["earner"],
+                token=args["token"],
+                recipient=args["recipient"],
+                amount=args["amount"],
+                cumulative=args["cumulative"],
+                period=args["period"],
+                by_earner=bool(args["byEarner"]),
+                position=pos,
+            )
+        if spec.name in VAULT_EVENTS:
+            return CumulativeRootLog(
+                period=args["period"],
+                nonce=args["nonce"],
+                accepted=spec.name == "CumulativeRootAccepted",
+                position=pos,
+            )
         if spec.name == "DistributionSubmitted":
             return DistributionSubmittedLog(
                 distribution_id=args["distributionId"],
@@ -700,7 +728,9 @@ class L1Ingestor:
             block = times[log.block_number]
             if block.hash != log.block_hash:
                 return None  # the log and the header come from different branches
-            record = self.decoder.decode(log, block.timestamp, self.contracts.gateway)
+            record = self.decoder.decode(
+                log, block.timestamp, self.contracts.gateway, self.contracts.reward_vault
+            )
             if record is not None:
                 records.append(record)
         return records

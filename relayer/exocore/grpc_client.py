@@ -65,6 +65,7 @@ from relayer.exocore.proto.operator.v1 import types_pb2 as operator_types
 from relayer.exocore.proto.relay.v1 import query_pb2 as relay_query
 from relayer.exocore.proto.relay.v1 import query_pb2_grpc as relay_grpc
 from relayer.exocore.proto.relay.v1 import types_pb2 as relay_types
+from relayer.protocol.cumulative import CumulativeLeaf
 from relayer.protocol.ids import OperatorAddress, exocore_chain_hash
 from relayer.protocol.merkle import DistributionLeaf
 from relayer.protocol.packets import FundingMode, Packet, distribution_id
@@ -507,6 +508,14 @@ def convert_leaf(message: fee_types.DistributionLeaf, what: str) -> LeafRecord:
     return LeafRecord(leaf, kind, operator)
 
 
+def convert_cumulative_leaf(message: fee_types.CumulativeLeaf, what: str) -> CumulativeLeaf:
+    return CumulativeLeaf(
+        earner=_address(message.earner, f"{what} earner"),
+        token=_address(message.token, f"{what} token"),
+        cumulative=as_amount(_decimal(message.cumulative, f"{what} cumulative")),
+    )
+
+
 # --- the client -------------------------------------------------------------------------------------------
 
 
@@ -763,6 +772,23 @@ class ExocoreGrpcClient:
             if record.leaf.index != expected:
                 raise InconsistentResponseError(f"{what} has index {record.leaf.index}: leaves must be dense")
             yield record
+
+    def cumulative_leaves(
+        self, period: int, *, page_limit: int = LEAF_PAGE_LIMIT
+    ) -> Iterator[CumulativeLeaf]:
+        """Every leaf of cumulative ``period`` (the tree behind its CUMULATIVE_ROOT packet)."""
+        request = fee_query.QueryCumulativeLeavesRequest(period=_uint64(period))
+        leaves = self._paged(
+            f"leaves of cumulative period {period}",
+            request,
+            lambda e: e.fee.CumulativeLeaves,
+            "leaves",
+            page_limit,
+        )
+        for position, message in enumerate(leaves):
+            yield self._converted(
+                convert_cumulative_leaf, message, f"cumulative period {period} leaf #{position}"
+            )
 
     # -- exocore.avs.v1 (AVS and claim records are passed on as protobuf messages) --
 

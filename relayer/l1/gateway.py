@@ -24,6 +24,7 @@ from eth_utils.crypto import keccak
 from relayer.l1.artifacts import AbiEntry, ContractName, load_artifact
 from relayer.l1.client import BlockId, L1Client
 from relayer.l1.errors import MalformedResponseError
+from relayer.protocol.cumulative import CumulativeMultiProof
 from relayer.protocol.errors import InvalidLengthError, InvalidValueError
 from relayer.protocol.merkle import DistributionLeaf
 from relayer.protocol.packets import FundingMode, Packet, PacketKind
@@ -37,6 +38,7 @@ ENTRY_POINTS: Final[Mapping[PacketKind, str]] = {
     PacketKind.REWARD_DISTRIBUTION: "submitDistribution",
     PacketKind.SLASH: "executeSlash",
     PacketKind.WITHDRAWAL_APPROVAL: "submitWithdrawalApproval",
+    PacketKind.CUMULATIVE_ROOT: "submitCumulativeRoot",
 }
 """Gateway function that delivers each packet kind; all take ``(valsetNonce, nonce, payload, att)``."""
 
@@ -98,6 +100,24 @@ class AbiFunction:
 def gateway_functions() -> Mapping[str, AbiFunction]:
     artifact = load_artifact(ContractName.EXOCORE_GATEWAY)
     return {str(entry["name"]): AbiFunction.of(entry) for entry in artifact.entries("function")}
+
+
+@cache
+def vault_functions() -> Mapping[str, AbiFunction]:
+    artifact = load_artifact(ContractName.REWARD_VAULT)
+    return {str(entry["name"]): AbiFunction.of(entry) for entry in artifact.entries("function")}
+
+
+PUSH_CALL_TYPES: Final = ("uint64", "(address,address,uint256)[]", "bytes32[]", "bool[]")
+
+
+def encode_push_call(period: int, multi: CumulativeMultiProof) -> bytes:
+    """Calldata of ``RewardVault.pushCumulative(period, leaves, proof, proofFlags)``."""
+    function = vault_functions()["pushCumulative"]
+    if function.inputs != PUSH_CALL_TYPES:
+        raise InvalidValueError(f"vault ABI: pushCumulative{function.inputs} is not {PUSH_CALL_TYPES}")
+    leaves = [(address_hex(x.earner), address_hex(x.token), x.cumulative) for x in multi.leaves]
+    return function.encode(period, leaves, list(multi.proof), list(multi.proof_flags))
 
 
 def _checked_function(name: str, types: tuple[str, ...]) -> AbiFunction:
@@ -331,6 +351,18 @@ class GatewayClient:
 
     def code_exists(self) -> bool:
         return bool(self.client.get_code(self.address))
+
+    def _vault_view(self, vault: str, name: str, *args: Any) -> tuple[Any, ...]:
+        function = vault_functions()[name]
+        return function.decode_output(self.client.eth_call(to=vault, data=function.encode(*args)))
+
+    def latest_cumulative_period(self, vault: str) -> int:
+        """The RewardVault's latest accepted cumulative period (0: none yet)."""
+        return int(self._vault_view(vault, "latestPeriod")[0])
+
+    def cumulative_claimed(self, vault: str, earner: Address, token: Address) -> int:
+        """What ``earner`` was already paid in ``token`` under cumulative roots."""
+        return int(self._vault_view(vault, "claimed", address_hex(earner), address_hex(token))[0])
 
     def current_valset_nonce(self) -> int:
         return int(self._view("currentValsetNonce")[0])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from relayer.errors import StorageError
+from relayer.errors import ConfigError, StorageError
 
 
 class StageMovedError(StorageError):
@@ -19,3 +19,8 @@ class StageMovedError(StorageError):
         super().__init__(
             f"{item}: stage is {actual or 'gone'}, expected {' or '.join(self.expected)}; not overwritten"
         )
+
+
+class PushPolicyError(ConfigError):
+    """A cumulative push policy is configured inconsistently (no positive period, a negative
+    multiple, a batch budget that fits no leaf, a non-positive token price)."""

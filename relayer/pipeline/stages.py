@@ -37,6 +37,7 @@ from relayer.l1.gateway import (
 from relayer.l1.txmanager import GAS_LIMIT_MARGIN, TxManager
 from relayer.metrics import RelayerMetrics
 from relayer.pipeline import jobs
+from relayer.pipeline.cumulative_push import CumulativePusher
 from relayer.pipeline.errors import StageMovedError
 from relayer.pipeline.jobs import Backoff
 from relayer.pipeline.retry import PARKING_REASONS, RetryReason
@@ -47,10 +48,12 @@ from relayer.protocol.attestation import (
     check_proofs_of_possession,
     valset_commitment,
 )
+from relayer.protocol.cumulative import CumulativeTree, check_monotone
 from relayer.protocol.errors import SignatureError
 from relayer.protocol.kinds import PACKET_KIND_CODES
 from relayer.protocol.merkle import DistributionTree
 from relayer.protocol.packets import (
+    CumulativeRootPayload,
     FundingMode,
     PacketKind,
     RewardDistributionPayload,
@@ -93,6 +96,7 @@ TREE_CACHE_DISTRIBUTIONS: Final = 4
 
 ATTESTATION_REJECTIONS: Final = frozenset({"InsufficientQuorum", "InvalidSignature", "InvalidSignerBitmap"})
 """Gateway errors meaning L1 disagrees with our own signature check: never retry blindly."""
+
 
 @dataclass
 class CycleReport:
@@ -150,8 +154,10 @@ class Pipeline:
         clock: Callable[[], datetime] = utc_now,
         should_stop: Callable[[], bool] = lambda: False,
         metrics: RelayerMetrics | None = None,
+        pusher: CumulativePusher | None = None,
     ) -> None:
         self.engine = engine
+        self.pusher = pusher
         self.store = store
         self.grpc = grpc
         self.gateway = gateway
@@ -194,6 +200,8 @@ class Pipeline:
             ("transactions", self.txm.tick),
             ("confirm", lambda: self.confirm(report)),
             ("pay", lambda: self.pay(report)),
+            # Cumulative balances worth a push (none unless the [cumulative] policy prices a token).
+            ("push cumulative", lambda: self.pusher.run() if self.pusher is not None else None),
             # Payout batches go out in the cycle that queued them, not a tick later: the slots they
             # fill were freed by this cycle's tick, and a late batch leaves a block short.
             ("sign payouts", lambda: self.txm.sign_new() if report.payout_batches else None),
@@ -380,6 +388,8 @@ class Pipeline:
             # The vault pays these leaves to anyone with a proof: check Exocore serves the leaves
             # the root commits to before the root goes on chain, as for a distribution.
             self._check_distribution(nonce, packet.payload)
+        if isinstance(packet.payload, CumulativeRootPayload):
+            self._check_cumulative(nonce, packet.payload)
         signatures = self.grpc.packet_signatures(nonce)
         if signatures is None:
             raise _WaitSignal(RetryReason.QUORUM_NOT_REACHED, "no signatures served yet")
@@ -486,6 +496,30 @@ class Pipeline:
             problems.append(f"{len(tree)} leaves != packet leafCount {payload.leaf_count}")
         if problems:
             _log.warning("distribution refused: %s", "; ".join(problems), extra={"packet_nonce": nonce})
+            raise _WaitSignal(RetryReason.ROOT_MISMATCH, "; ".join(problems))
+        return tree
+
+    def _check_cumulative(self, nonce: int, payload: CumulativeRootPayload) -> CumulativeTree:
+        """Recompute a cumulative root from the leaves Exocore serves for its period: root, leaf
+        count, and per token Σ cumulative == Σ funded; the previous period's totals must not shrink
+        (a newer root never takes back what was earned). Refused (``root_mismatch``) otherwise."""
+        try:
+            tree = CumulativeTree.build(self.grpc.cumulative_leaves(payload.period))
+            if payload.period > 1:
+                check_monotone(self.grpc.cumulative_leaves(payload.period - 1), tree)
+        except ExorelayError as exc:
+            if isinstance(exc, ExocoreRpcError):
+                raise
+            raise _WaitSignal(RetryReason.ROOT_MISMATCH, f"cumulative leaves refused: {exc}") from exc
+        problems = []
+        if tree.root != payload.root:
+            problems.append(f"root {hex0x(tree.root)} != packet root {hex0x(payload.root)}")
+        if len(tree) != payload.leaf_count:
+            problems.append(f"{len(tree)} leaves != packet leafCount {payload.leaf_count}")
+        if dict(tree.totals) != payload.funded_per_token():
+            problems.append("per-token leaf totals differ from the funded totals")
+        if problems:
+            _log.warning("cumulative root refused: %s", "; ".join(problems), extra={"packet_nonce": nonce})
             raise _WaitSignal(RetryReason.ROOT_MISMATCH, "; ".join(problems))
         return tree
 

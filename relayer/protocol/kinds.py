@@ -32,6 +32,7 @@ class PacketKind(IntEnum):
     REWARD_DISTRIBUTION = 2
     SLASH = 3
     WITHDRAWAL_APPROVAL = 4
+    CUMULATIVE_ROOT = 5
 
     @property
     def label(self) -> str:
@@ -54,6 +55,9 @@ PURPOSE_OF_KIND: Final = {
     PacketKind.REWARD_DISTRIBUTION: TxPurpose.DISTRIBUTION,
     PacketKind.SLASH: TxPurpose.SLASH,
     PacketKind.WITHDRAWAL_APPROVAL: TxPurpose.WITHDRAWAL_APPROVAL,
+    # A cumulative root is a reward distribution too (one per period for every AVS and token); it
+    # shares the purpose so the tx manager treats it like any packet (NonceAlreadyUsed = done).
+    PacketKind.CUMULATIVE_ROOT: TxPurpose.DISTRIBUTION,
 }
 """A packet's delivery transaction is named after its kind (``distribution`` for a reward one)."""
 

@@ -73,6 +73,11 @@ def _select_keccak_factory() -> _HashFactory:
 
 
 _new_keccak: Final = _select_keccak_factory()
+new_keccak: Final = _new_keccak
+"""The keccak256 hash-object factory tree building uses (the fastest one installed), for the other
+StandardMerkleTree leaf encodings of the protocol (:mod:`relayer.protocol.cumulative`)."""
+ADDRESS_PADDING: Final = _ADDRESS_PADDING
+"""The 12 zero bytes ``abi.encode`` puts before a 20-byte address."""
 KECCAK_BACKEND: Final = "pycryptodome" if _new_keccak is _pycryptodome_factory else "safe-pysha3"
 """Which keccak implementation tree building uses (reported by bench/merkle_tree.py)."""
 
@@ -136,6 +141,63 @@ class MultiProof:
 def _sibling(position: int) -> int:
     # OZ siblingIndex: i - (-1) ** (i % 2), i.e. i + 1 for odd i and i - 1 for even i.
     return ((position - 1) ^ 1) + 1
+
+
+def heap_layout(hashes: Sequence[bytes]) -> tuple[list[Hash32], list[int]]:
+    """OZ ``makeMerkleTree`` over leaf hashes given in input order: returns the ``2n - 1`` heap
+    nodes and ``order`` (input positions by ascending leaf hash; sorted leaf ``r`` sits at tree
+    position ``2n - 2 - r``). Shared by every StandardMerkleTree of the protocol, whatever its leaf
+    encoding; ``hashes`` must be non-empty 32-byte values."""
+    count = len(hashes)
+    if count == 0:
+        raise MerkleError("a Merkle tree needs at least one leaf")
+    new_keccak = _new_keccak
+    # OZ sorts leaf hashes ascending, then stores sorted leaf r at tree position size - 1 - r.
+    order = sorted(range(count), key=hashes.__getitem__)
+    nodes: list[bytes] = [b""] * (count - 1)
+    nodes.extend(hashes[input_position] for input_position in reversed(order))
+    for position in range(count - 2, -1, -1):
+        left = nodes[2 * position + 1]
+        right = nodes[2 * position + 2]
+        nodes[position] = (
+            new_keccak(left + right).digest() if left < right else new_keccak(right + left).digest()
+        )
+    return cast(list[Hash32], nodes), order
+
+
+def heap_proof(nodes: Sequence[Hash32], position: int) -> tuple[Hash32, ...]:
+    """OZ ``getProof`` of the leaf at heap ``position``: its siblings up to the root."""
+    siblings: list[Hash32] = []
+    while position > 0:
+        siblings.append(nodes[((position - 1) ^ 1) + 1])
+        position = (position - 1) >> 1
+    return tuple(siblings)
+
+
+def heap_multiproof(
+    nodes: Sequence[Hash32], positions: Sequence[int]
+) -> tuple[tuple[Hash32, ...], tuple[bool, ...]]:
+    """OZ ``getMultiProof`` for leaves at heap ``positions`` given in descending order (OZ's leaf
+    order); a repeated position is a :class:`MerkleError`, none yields OZ's ``proof = [root]``."""
+    for previous, current in pairwise(positions):
+        if previous <= current:
+            raise MerkleError("cannot prove the same leaf twice in one multiproof")
+    queue = deque(positions)
+    proof: list[Hash32] = []
+    flags: list[bool] = []
+    while queue and queue[0] > 0:
+        position = queue.popleft()
+        sibling = _sibling(position)
+        if queue and queue[0] == sibling:
+            flags.append(True)
+            queue.popleft()
+        else:
+            flags.append(False)
+            proof.append(nodes[sibling])
+        queue.append((position - 1) >> 1)
+    if not positions:
+        proof.append(nodes[0])
+    return tuple(proof), tuple(flags)
 
 
 class DistributionTree:
@@ -205,25 +267,15 @@ class DistributionTree:
         if total > UINT256_MAX:
             raise MerkleError("the sum of leaf amounts does not fit uint256")
 
-        # OZ sorts leaf hashes ascending, then stores sorted leaf r at tree position size - 1 - r.
-        order = sorted(range(count), key=hashes.__getitem__)
-        size = 2 * count - 1
-        nodes: list[bytes] = [b""] * (count - 1)
-        nodes.extend(hashes[input_position] for input_position in reversed(order))
+        nodes, order = heap_layout(hashes)
         del hashes
-        for position in range(count - 2, -1, -1):
-            left = nodes[2 * position + 1]
-            right = nodes[2 * position + 2]
-            nodes[position] = (
-                new_keccak(left + right).digest() if left < right else new_keccak(right + left).digest()
-            )
-
+        size = 2 * count - 1
         tree_position_of_input = [0] * count
         for rank, input_position in enumerate(order):
             tree_position_of_input[input_position] = size - 1 - rank
         position_by_index = [tree_position_of_input[p] for p in input_position_by_index]
         leaf_by_rank = [leaf_tuple[input_position] for input_position in order]
-        return cls(leaf_tuple, cast(list[Hash32], nodes), position_by_index, leaf_by_rank, Amount(total))
+        return cls(leaf_tuple, nodes, position_by_index, leaf_by_rank, Amount(total))
 
     @property
     def root(self) -> Hash32:
@@ -257,13 +309,7 @@ class DistributionTree:
 
     def proof(self, leaf: int | DistributionLeaf) -> tuple[Hash32, ...]:
         """OZ ``getProof`` for the leaf with distribution index ``leaf`` (or that exact leaf)."""
-        nodes = self._nodes
-        position = self._position_of_leaf(leaf)
-        siblings: list[Hash32] = []
-        while position > 0:
-            siblings.append(nodes[((position - 1) ^ 1) + 1])
-            position = (position - 1) >> 1
-        return tuple(siblings)
+        return heap_proof(self._nodes, self._position_of_leaf(leaf))
 
     def proofs(self) -> Iterator[tuple[DistributionLeaf, tuple[Hash32, ...]]]:
         """Every leaf with its proof, in depth-first tree order (not index order).
@@ -294,29 +340,11 @@ class DistributionTree:
         :class:`MerkleError`; an empty selection yields OZ's ``proof = [root]``.
         """
         positions = sorted((self._position_of_leaf(leaf) for leaf in leaves), reverse=True)
-        for previous, current in pairwise(positions):
-            if previous == current:
-                raise MerkleError("cannot prove the same leaf twice in one multiproof")
-        nodes = self._nodes
-        queue = deque(positions)
-        proof: list[Hash32] = []
-        flags: list[bool] = []
-        while queue and queue[0] > 0:
-            position = queue.popleft()
-            sibling = _sibling(position)
-            if queue and queue[0] == sibling:
-                flags.append(True)
-                queue.popleft()
-            else:
-                flags.append(False)
-                proof.append(nodes[sibling])
-            queue.append((position - 1) >> 1)
-        if not positions:
-            proof.append(nodes[0])
+        proof, flags = heap_multiproof(self._nodes, positions)
         return MultiProof(
             leaves=tuple(self._leaf_at(position) for position in positions),
-            proof=tuple(proof),
-            proof_flags=tuple(flags),
+            proof=proof,
+            proof_flags=flags,
         )
 
     def _position_of(self, index: int) -> int:

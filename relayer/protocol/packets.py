@@ -260,8 +260,91 @@ class WithdrawalApprovalPayload:
         return PacketKind.WITHDRAWAL_APPROVAL
 
 
+@dataclass(frozen=True, slots=True)
+class CumulativeFunding:
+    """One AVS's running total in one token, as a CUMULATIVE_ROOT payload carries it: the L1 side
+    draws ``funded`` minus what it already drew (VAULT: from the AVS's RewardVault balance; MINT:
+    what the vault may mint) so Σ claims never exceed what was funded."""
+
+    avs: Address
+    token: Address
+    funding: FundingMode
+    funded: Amount
+
+
+@dataclass(frozen=True, slots=True)
+class CumulativeRootPayload:
+    """``CUMULATIVE_ROOT (uint64 period, bytes32 root, uint32 leafCount, address[] avss,
+    address[] tokens, uint8[] fundings, uint256[] funded)``.
+
+    ``root`` is the :class:`relayer.protocol.cumulative.CumulativeTree` of every earner's running
+    total on one client chain after ``period`` (periods strictly increase; L1 ignores an older one).
+    Entry ``i`` says AVS ``avss[i]`` has distributed ``funded[i]`` of ``tokens[i]`` in all, funded
+    by ``fundings[i]``. Rules: period >= 1, root non-zero, leafCount >= 1, at least one entry,
+    (avs, token) pairs distinct, one funding mode per token, non-zero addresses.
+    """
+
+    period: int
+    root: Hash32
+    leaf_count: int
+    entries: tuple[CumulativeFunding, ...]
+
+    def __post_init__(self) -> None:
+        check_uint(self.period, 64, "period")
+        if self.period == 0:
+            raise InvalidValueError("cumulative periods start at 1")
+        _set(self, "root", as_hash32(self.root))
+        if not any(self.root):
+            raise InvalidValueError("cumulative root must not be zero")
+        check_uint(self.leaf_count, 32, "leafCount")
+        if self.leaf_count == 0:
+            raise InvalidValueError("a cumulative root must have at least one leaf")
+        entries = tuple(self.entries)
+        if not entries:
+            raise InvalidLengthError("a cumulative root must fund at least one (avs, token)")
+        pairs: set[tuple[bytes, bytes]] = set()
+        mode_of_token: dict[bytes, FundingMode] = {}
+        normalised: list[CumulativeFunding] = []
+        for position, entry in enumerate(entries):
+            if not isinstance(entry, CumulativeFunding):
+                raise InvalidValueError(f"entry #{position} is a {type(entry).__name__}")
+            avs, token = as_address(entry.avs), as_address(entry.token)
+            if not any(avs) or not any(token):
+                raise InvalidValueError(f"entry #{position}: avs and token must not be the zero address")
+            check_uint(entry.funding, 8, "funding")
+            try:
+                mode = FundingMode(entry.funding)
+            except ValueError as exc:
+                raise InvalidValueError(
+                    f"funding must be 1 (MINT) or 2 (VAULT), got {entry.funding}"
+                ) from exc
+            check_uint(entry.funded, 256, f"funded #{position}")
+            if (avs, token) in pairs:
+                raise InvalidValueError(f"entry #{position}: (avs, token) appears twice")
+            pairs.add((avs, token))
+            if mode_of_token.setdefault(token, mode) is not mode:
+                raise InvalidValueError(f"entry #{position}: token 0x{token.hex()} has two funding modes")
+            normalised.append(CumulativeFunding(avs, token, mode, Amount(entry.funded)))
+        _set(self, "entries", tuple(normalised))
+
+    @property
+    def kind(self) -> PacketKind:
+        return PacketKind.CUMULATIVE_ROOT
+
+    def funded_per_token(self) -> dict[Address, Amount]:
+        """Σ funded per token: what the tree's per-token totals must equal."""
+        totals: dict[Address, int] = {}
+        for entry in self.entries:
+            totals[entry.token] = totals.get(entry.token, 0) + entry.funded
+        return {token: Amount(total) for token, total in totals.items()}
+
+
 Payload: TypeAlias = (
-    ValsetUpdatePayload | RewardDistributionPayload | SlashPayload | WithdrawalApprovalPayload
+    ValsetUpdatePayload
+    | RewardDistributionPayload
+    | SlashPayload
+    | WithdrawalApprovalPayload
+    | CumulativeRootPayload
 )
 
 PAYLOAD_ABI_TYPES: Final[dict[PacketKind, tuple[str, ...]]] = {
@@ -278,6 +361,15 @@ PAYLOAD_ABI_TYPES: Final[dict[PacketKind, tuple[str, ...]]] = {
     ),
     PacketKind.SLASH: ("bytes32", "address", "address", "address[]", "uint256[]", "bool"),
     PacketKind.WITHDRAWAL_APPROVAL: ("uint64", "address", "uint256", "uint32", "bytes32"),
+    PacketKind.CUMULATIVE_ROOT: (
+        "uint64",
+        "bytes32",
+        "uint32",
+        "address[]",
+        "address[]",
+        "uint8[]",
+        "uint256[]",
+    ),
 }
 """Solidity parameter-list types of each payload, in field order (``abi.encode(f1, f2, ...)``)."""
 
@@ -298,6 +390,16 @@ def _payload_values(payload: Payload) -> tuple[object, ...]:
         )
     if isinstance(payload, WithdrawalApprovalPayload):
         return (payload.epoch, payload.token, payload.total, payload.leaf_count, payload.merkle_root)
+    if isinstance(payload, CumulativeRootPayload):
+        return (
+            payload.period,
+            payload.root,
+            payload.leaf_count,
+            [entry.avs for entry in payload.entries],
+            [entry.token for entry in payload.entries],
+            [int(entry.funding) for entry in payload.entries],
+            [entry.funded for entry in payload.entries],
+        )
     return (
         payload.slash_id,
         payload.operator,
@@ -373,6 +475,8 @@ def _payload_from_values(kind: PacketKind, values: tuple[object, ...]) -> Payloa
             leaf_count=_decoded(leaf_count, int, "leafCount"),
             merkle_root=Hash32(_decoded(root, bytes, "merkleRoot")),
         )
+    if kind is PacketKind.CUMULATIVE_ROOT:
+        return _cumulative_from_values(values)
     slash_id, operator, avs, tokens, amounts, freeze = values
     return SlashPayload(
         slash_id=Hash32(_decoded(slash_id, bytes, "slashId")),
@@ -381,6 +485,37 @@ def _payload_from_values(kind: PacketKind, values: tuple[object, ...]) -> Payloa
         tokens=tuple(_address_from_abi(token, "token") for token in _decoded(tokens, tuple, "tokens")),
         amounts=_decoded(amounts, tuple, "amounts"),
         freeze=_decoded(freeze, bool, "freeze"),
+    )
+
+
+def _cumulative_from_values(values: tuple[object, ...]) -> CumulativeRootPayload:
+    period, root, leaf_count, avss, tokens, fundings, funded = values
+    avs_list = _decoded(avss, tuple, "avss")
+    token_list = _decoded(tokens, tuple, "tokens")
+    funding_list = _decoded(fundings, tuple, "fundings")
+    funded_list = _decoded(funded, tuple, "funded")
+    if not len(avs_list) == len(token_list) == len(funding_list) == len(funded_list):
+        raise InvalidLengthError("cumulative root entry arrays differ in length")
+    entries: list[CumulativeFunding] = []
+    for position, (avs, token, mode, amount) in enumerate(
+        zip(avs_list, token_list, funding_list, funded_list, strict=True)
+    ):
+        code = _decoded(mode, int, f"funding #{position}")
+        if code not in {m.value for m in FundingMode}:
+            raise InvalidValueError(f"funding must be 1 (MINT) or 2 (VAULT), got {code}")
+        entries.append(
+            CumulativeFunding(
+                avs=_address_from_abi(avs, "avs"),
+                token=_address_from_abi(token, "token"),
+                funding=FundingMode(code),
+                funded=Amount(_decoded(amount, int, f"funded #{position}")),
+            )
+        )
+    return CumulativeRootPayload(
+        period=_decoded(period, int, "period"),
+        root=Hash32(_decoded(root, bytes, "root")),
+        leaf_count=_decoded(leaf_count, int, "leafCount"),
+        entries=tuple(entries),
     )
 
 
@@ -407,9 +542,7 @@ def decode_payload(kind: int, data: bytes) -> Payload:
     canonical = encode_payload(payload)
     if canonical != raw:
         if len(raw) > len(canonical) and raw.startswith(canonical):
-            raise EncodingError(
-                f"{packet_kind.name} payload has {len(raw) - len(canonical)} trailing bytes"
-            )
+            raise EncodingError(f"{packet_kind.name} payload has {len(raw) - len(canonical)} trailing bytes")
         raise EncodingError(f"{packet_kind.name} payload is not canonically ABI-encoded")
     return payload
 
@@ -473,7 +606,11 @@ class Packet:
         check_uint(self.nonce, 64, "nonce")
         if not isinstance(
             self.payload,
-            ValsetUpdatePayload | RewardDistributionPayload | SlashPayload | WithdrawalApprovalPayload,
+            ValsetUpdatePayload
+            | RewardDistributionPayload
+            | SlashPayload
+            | WithdrawalApprovalPayload
+            | CumulativeRootPayload,
         ):
             raise InvalidValueError(f"unsupported payload type {type(self.payload).__name__}")
 

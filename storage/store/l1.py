@@ -24,6 +24,7 @@ from storage.lifecycle import (
     lifecycle,
 )
 from storage.models import (
+    cumulative_payout_table,
     distribution_table,
     l1_tx_table,
     packet_table,
@@ -38,6 +39,8 @@ from storage.models import (
 from storage.normalize import payout_entity_id
 from storage.records import (
     ChainRef,
+    CumulativePaidLog,
+    CumulativeRootLog,
     DistributionSubmittedLog,
     L1Log,
     L1Position,
@@ -118,6 +121,7 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
         tx_purposes: dict[str, tuple[str, L1Position, int | None, str | None]] = {}
         paid: list[RewardPaidLog] = []
         transfers: list[TokenTransferLog] = []
+        cumulative_paid: list[CumulativePaidLog] = []
         for log in logs:
             if isinstance(log, RewardPaidLog):
                 paid.append(log)
@@ -137,6 +141,12 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             elif isinstance(log, WithdrawalApprovalSubmittedLog):
                 self._packet_relayed(log.nonce, log.position)
                 tx_purposes.setdefault(log.position.tx_hash, ("withdrawal", log.position, log.nonce, None))
+            elif isinstance(log, CumulativePaidLog):
+                cumulative_paid.append(log)
+            elif isinstance(log, CumulativeRootLog):
+                # Accepted or ignored (an older period), the packet is delivered: relayed.
+                self._packet_relayed(log.nonce, log.position)
+                tx_purposes.setdefault(log.position.tx_hash, ("distribution", log.position, log.nonce, None))
             else:
                 self._valset_on_l1(log)
                 tx_purposes.setdefault(log.position.tx_hash, ("valset_update", log.position, None, None))
@@ -147,6 +157,8 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             self._reward_paid(paid, effects, final)
         if transfers:
             self._record_transfers(transfers)
+        if cumulative_paid:
+            self._record_cumulative_payouts(cumulative_paid)
         for tx_hash, (purpose, position, packet_nonce, distribution_id) in tx_purposes.items():
             self._l1_tx_included(
                 tx_hash,
@@ -390,3 +402,5 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             update(x).where(x.c.block_number > above).values(block_number=None, block_hash=None)
         )
         self.conn.execute(delete(transfer_table).where(transfer_table.c.block_number > above))
+        c = cumulative_payout_table
+        self.conn.execute(delete(c).where(c.c.block_number > above))

@@ -16,9 +16,9 @@ from sqlalchemy import bindparam, select, text, update
 
 from storage.errors import InvariantViolationError
 from storage.lifecycle import Chain, EdgeKind, EntityKind, PayoutState
-from storage.models import distribution_table, payout_table, transfer_table
+from storage.models import cumulative_payout_table, distribution_table, payout_table, transfer_table
 from storage.normalize import payout_entity_id
-from storage.records import ChainRef, L1Position, RewardPaidLog, TokenTransferLog
+from storage.records import ChainRef, CumulativePaidLog, L1Position, RewardPaidLog, TokenTransferLog
 from storage.store.base import PAID_STATES, L1BatchEffects, StoreBase, bulk_insert, chunks, member_of
 
 
@@ -139,6 +139,37 @@ class PayoutStore(StoreBase):
                     "block_hash": t.position.block_hash,
                 }
         bulk_insert(self.conn, x, list(fresh.values()))
+
+    def _record_cumulative_payouts(self, logs: Sequence[CumulativePaidLog]) -> None:
+        """Store the vault's ``CumulativePaid`` events once each (a replayed block is skipped by its
+        (tx hash, log index)): who was paid, how much, and whether the earner claimed or was pushed."""
+        c = cumulative_payout_table
+        tx_hashes = sorted({log.position.tx_hash for log in logs})
+        known = {
+            (row.tx_hash, row.log_index)
+            for part in chunks(tx_hashes)
+            for row in self.conn.execute(
+                select(c.c.tx_hash, c.c.log_index).where(member_of(self.conn, c.c.tx_hash, part))
+            )
+        }
+        fresh: dict[tuple[str, int], dict[str, Any]] = {}
+        for log in logs:
+            key = (log.position.tx_hash, log.position.log_index)
+            if key not in known:
+                fresh[key] = {
+                    "earner": log.earner,
+                    "token": log.token,
+                    "recipient": log.recipient,
+                    "amount": log.amount,
+                    "cumulative": log.cumulative,
+                    "period": log.period,
+                    "by_earner": log.by_earner,
+                    "tx_hash": log.position.tx_hash,
+                    "log_index": log.position.log_index,
+                    "block_number": log.position.block_number,
+                    "block_hash": log.position.block_hash,
+                }
+        bulk_insert(self.conn, c, list(fresh.values()))
 
     def _reward_paid(
         self, logs: Sequence[RewardPaidLog], effects: L1BatchEffects, final: tuple[int, datetime] | None

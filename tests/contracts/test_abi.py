@@ -43,8 +43,24 @@ def test_gateway_entry_points_match_design() -> None:
         "claim(bytes32,(uint256,address,uint256),bytes32[])",
         "verifyAttestation(bytes32,(bytes,bytes))",
         "packetDigest(uint64,uint8,uint64,bytes32)",
+        "submitCumulativeRoot(uint64,uint64,bytes,(bytes,bytes))",
     }
     assert expected <= functions
+
+
+def test_reward_vault_cumulative_interface() -> None:
+    vault = load_artifact(ContractName.REWARD_VAULT)
+    functions = {signature(f) for f in vault.entries("function")}
+    assert {
+        "acceptCumulativeRoot(uint64,bytes)",
+        "pushCumulative(uint64,(address,address,uint256)[],bytes32[],bool[])",
+        "claimCumulative(uint64,(address,address,uint256)[],bytes32[],bool[],address)",
+        "claimCumulativeWithSig(uint64,(address,address,uint256)[],bytes32[],bool[],address,uint256,bytes)",
+        "drawCumulative(address,address)",
+    } <= functions
+    events = {str(e["name"]): signature(e) for e in vault.entries("event")}
+    assert events["CumulativePaid"] == "CumulativePaid(address,address,address,uint256,uint256,uint64,bool)"
+    assert events["CumulativeRootAccepted"] == "CumulativeRootAccepted(uint64,bytes32,uint32,uint64)"
 
 
 def test_artifacts_carry_bytecode_and_compiler() -> None:

@@ -446,6 +446,7 @@ def test_admin_surface_cannot_move_funds_or_forge() -> None:
         "submitDistribution",
         "executeSlash",
         "submitWithdrawalApproval",
+        "submitCumulativeRoot",
         "payout",
         "claim",
         "pause",

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from eth_abi.abi import encode as abi_encode
 from eth_abi.exceptions import NonEmptyPaddingBytes
+from eth_utils.crypto import keccak
 from sqlalchemy import Engine, func, select
 from web3 import Web3
 
@@ -36,6 +37,8 @@ from storage.models import (
 from storage.normalize import address_hex, bytes_hex, hash_hex
 from storage.records import (
     ClaimSubmitted,
+    CumulativePaidLog,
+    CumulativeRootLog,
     DistributionCreated,
     DistributionLeaves,
     ExocoreBlock,
@@ -465,3 +468,44 @@ def test_reward_tokens_symbol_and_decimals_are_stored_and_a_token_without_them_h
         address_hex(system.deployment.reward_token): ("EXOR", 18),
         address_hex(system.deployment.weth): ("WETH", 18),
     }
+
+def test_vault_cumulative_events_decode_only_from_the_vault() -> None:
+    decoder = L1LogDecoder()
+    gateway, vault, stranger = "0x" + "9a" * 20, "0x" + "5a" * 20, "0x" + "77" * 20
+    accepted_topic = keccak(b"CumulativeRootAccepted(uint64,bytes32,uint32,uint64)")
+    ignored_topic = keccak(b"CumulativeRootIgnored(uint64,uint64,uint64)")
+    period = abi_encode(["uint64"], [3])
+
+    def raw_log(address: str, topics: tuple[bytes, ...], data: bytes) -> RawLog:
+        return RawLog(address, topics, data, 7, "0x" + "ab" * 32, "0x" + "cd" * 32, 0)
+
+    accepted = raw_log(
+        vault, (accepted_topic, period), abi_encode(["bytes32", "uint32", "uint64"], [b"\x01" * 32, 9, 41])
+    )
+    record = decoder.decode(accepted, T0, gateway, vault)
+    assert isinstance(record, CumulativeRootLog)
+    assert (record.period, record.nonce, record.accepted) == (3, 41, True)
+    ignored = raw_log(vault, (ignored_topic, period), abi_encode(["uint64", "uint64"], [4, 42]))
+    record = decoder.decode(ignored, T0, gateway, vault)
+    assert isinstance(record, CumulativeRootLog)
+    assert (record.period, record.nonce, record.accepted) == (3, 42, False)
+    # The same event from anyone but the configured vault, or with no vault configured: not ours.
+    assert decoder.decode(replace(accepted, address=stranger), T0, gateway, vault) is None
+    assert decoder.decode(accepted, T0, gateway) is None
+    paid_topic = keccak(b"CumulativePaid(address,address,address,uint256,uint256,uint64,bool)")
+    earner, token = "0x" + "e1" * 20, "0x" + "70" * 20
+    paid = raw_log(
+        vault,
+        (paid_topic, abi_encode(["address"], [earner]), abi_encode(["address"], [token])),
+        abi_encode(["address", "uint256", "uint256", "uint64", "bool"], [earner, 5, 2**256 - 1, 3, True]),
+    )
+    record = decoder.decode(paid, T0, gateway, vault)
+    assert isinstance(record, CumulativePaidLog)
+    assert (record.earner, record.token, record.amount, record.cumulative, record.by_earner) == (
+        earner,
+        token,
+        5,
+        2**256 - 1,
+        True,
+    )
+    assert decoder.decode(replace(paid, address=gateway), T0, gateway, vault) is None

@@ -14,6 +14,7 @@ def test_packet_kind_labels_are_the_api_names_and_invert() -> None:
         "reward_distribution",
         "slash",
         "withdrawal_approval",
+        "cumulative_root",
     ]
     for kind in PacketKind:
         assert PacketKind.from_label(kind.label) is kind
@@ -27,9 +28,10 @@ def test_each_packet_kind_is_delivered_by_a_transaction_of_its_purpose() -> None
         PacketKind.REWARD_DISTRIBUTION: TxPurpose.DISTRIBUTION,
         PacketKind.SLASH: TxPurpose.SLASH,
         PacketKind.WITHDRAWAL_APPROVAL: TxPurpose.WITHDRAWAL_APPROVAL,
+        PacketKind.CUMULATIVE_ROOT: TxPurpose.DISTRIBUTION,
     }
-    assert sorted(PACKET_KIND_CODES) == [1, 2, 3, 4]
-    assert 5 not in PACKET_KIND_CODES
+    assert sorted(PACKET_KIND_CODES) == [1, 2, 3, 4, 5]
+    assert 6 not in PACKET_KIND_CODES
 
 
 def test_slash_kind_labels_are_the_chain_names() -> None:

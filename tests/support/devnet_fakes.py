@@ -29,6 +29,7 @@ class InMemoryChainQueries:
     claims: list[avs.RewardClaim] = field(default_factory=list)
     distribution_list: list[feedistribution.Distribution] = field(default_factory=list)
     leaves: dict[int, list[feedistribution.DistributionLeaf]] = field(default_factory=dict)
+    cumulative: dict[int, list[feedistribution.CumulativeLeaf]] = field(default_factory=dict)
     slashes: list[operator.OperatorSlashInfo] = field(default_factory=list)
     packet_list: list[relay.Packet] = field(default_factory=list)
     signatures: dict[int, list[relay.ValidatorSignature]] = field(default_factory=dict)
@@ -67,6 +68,9 @@ class InMemoryChainQueries:
 
     def has_withdrawal_approval(self, nonce: int) -> bool:
         return False  # these fakes serve reward distributions only
+
+    def cumulative_leaves(self, period: int) -> Sequence[feedistribution.CumulativeLeaf] | None:
+        return self.cumulative.get(period)
 
     def slash_info(self, slash_id: bytes) -> operator.OperatorSlashInfo | None:
         return next((s for s in self.slashes if s.slash_id == slash_id), None)

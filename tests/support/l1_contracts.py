@@ -188,6 +188,7 @@ ENTRY_POINTS: Final = {
     2: "submitDistribution",
     3: "executeSlash",
     4: "submitWithdrawalApproval",
+    5: "submitCumulativeRoot",
 }
 
 

@@ -8,6 +8,14 @@ struct Leaf {
     uint256 amount;
 }
 
+/// @notice One cumulative reward leaf: OZ StandardMerkleTree leaf types ["address","address","uint256"]:
+/// everything `earner` ever earned in `token` on this client chain up to the root's period.
+struct CumulativeLeaf {
+    address earner;
+    address token;
+    uint256 cumulative;
+}
+
 /// @notice A validator-set attestation over a packet digest.
 /// @param signerBitmap ceil(n/8) bytes over the ordered set; member i is bit (i % 8) of byte i / 8.
 /// @param signature aggregate BLS signature, G2 in EIP-2537 uncompressed form (256 bytes).
@@ -33,6 +41,12 @@ interface IRewardVault {
     function balanceOf(address avs, address token) external view returns (uint256);
     function pay(address avs, address token, address to, uint256 amount) external;
     function payBatch(address avs, address token, Leaf[] calldata leaves, uint256[] calldata skipped) external;
+    function acceptCumulativeRoot(uint64 nonce, bytes calldata payload) external;
+}
+
+/// @notice What the reward vault reads of the gateway: its guardian pause stops cumulative claims too.
+interface IGatewayPausable {
+    function paused() external view returns (bool);
 }
 
 /// @notice Custody of restaked principal; principal leaves only on the gateway's verified packets.

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from indexer.api import queries, schemas
 from indexer.api.pagination import DEFAULT_PAGE_SIZE, Order
 from indexer.api.params import (
+    ADDRESS,
     HASH,
     AvsQ,
     CursorQ,
@@ -69,3 +70,14 @@ def register(v1: APIRouter, read: Reader) -> None:
             )
         )
         return schemas.Page(items=items, next_cursor=next_cursor)
+
+    @v1.get(
+        "/stakers/{staker}/cumulative",
+        response_model=schemas.CumulativeStakerOut,
+        tags=["payouts"],
+    )
+    def cumulative_staker(
+        *, staker: Annotated[str, Path(pattern=ADDRESS, description="Staker's L1 address.")]
+    ) -> schemas.CumulativeStakerOut:
+        """What cumulative reward roots paid a staker, per token: pushed, or claimed by the staker."""
+        return read(lambda conn: queries.cumulative_staker(conn, staker.lower()))

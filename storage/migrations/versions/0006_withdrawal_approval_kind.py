@@ -1,11 +1,11 @@
 """Packet kind 4 (WITHDRAWAL_APPROVAL): the relay packet and relay job tables accept it, and the L1
 transaction tables accept the purpose of the transaction that delivers it (``withdrawal``).
 
-Only CHECK constraints change (``kind IN (1, 2, 3)`` → ``(1, 2, 3, 4)``; ``purpose`` gains
+Only CHECK constraints change (``kind IN (1, 2, 3, 5)`` → ``(1, 2, 3, 4, 5)``; ``purpose`` gains
 ``'withdrawal'``); no row is touched. SQLite rebuilds each table (batch mode) to swap a constraint.
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-07
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0003"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -39,9 +39,9 @@ def _set(kinds: str, purposes: str) -> None:
 
 
 def upgrade() -> None:
-    _set("1, 2, 3, 4", _PURPOSES.format("'withdrawal', "))
+    _set("1, 2, 3, 4, 5", _PURPOSES.format("'withdrawal', "))
 
 
 def downgrade() -> None:
     # Refused (IntegrityError) while a kind-4 or 'withdrawal' row exists: delete those first.
-    _set("1, 2, 3", _PURPOSES.format(""))
+    _set("1, 2, 3, 5", _PURPOSES.format(""))

@@ -284,7 +284,7 @@ MALFORMED = [
     ("operator_asset_slashed", "operator", bech32.encode_bytes("cosmos", b"\x01" * 20), "prefix"),
     ("operator_asset_slashed", "asset_id", "0x" + "CC" * 20 + "_0x9d19", "assetID"),
     ("freeze_operator", "frozen_or_unfrozen", "True", "'true' or 'false'"),
-    ("relay_packet_created", "kind", "5", "not a PacketKind"),
+    ("relay_packet_created", "kind", "6", "not a PacketKind"),
     ("relay_packet_created", "kind_name", "VALSET_UPDATE", "does not match kind"),
     ("reward_distribution_finalized", "funding", "0", "not a FundingMode"),
     ("slash_request_submitted", "kind", "theft", "not one of"),

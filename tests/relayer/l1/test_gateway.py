@@ -188,7 +188,7 @@ def test_every_custom_error_round_trips() -> None:
             types = [abi_type(item) for item in entry["inputs"]]
             samples = {"uint256": 7, "uint64": 7, "uint48": 7, "uint32": 7, "uint8": 7,
                        "bytes32": b"\x07" * 32, "address": "0x" + "07" * 20, "bytes": b"\x07",
-                       "bool": True}  # fmt: skip
+                       "bool": True, "string": "seven"}  # fmt: skip
             values = [samples[t] for t in types]
             data = keccak(f"{entry['name']}({','.join(types)})".encode())[:4] + abi_encode(types, values)
             info = decode_revert(data)

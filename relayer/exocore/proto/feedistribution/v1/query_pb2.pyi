@@ -132,3 +132,44 @@ class QueryDistributionLeavesResponse(google.protobuf.message.Message):
     def ClearField(self, field_name: typing.Literal["leaves", b"leaves", "pagination", b"pagination"]) -> None: ...
 
 global___QueryDistributionLeavesResponse = QueryDistributionLeavesResponse
+
+@typing.final
+class QueryCumulativeLeavesRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    PERIOD_FIELD_NUMBER: builtins.int
+    PAGINATION_FIELD_NUMBER: builtins.int
+    period: builtins.int
+    @property
+    def pagination(self) -> cosmpy.protos.cosmos.base.query.v1beta1.pagination_pb2.PageRequest: ...
+    def __init__(
+        self,
+        *,
+        period: builtins.int = ...,
+        pagination: cosmpy.protos.cosmos.base.query.v1beta1.pagination_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["pagination", b"pagination"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["pagination", b"pagination", "period", b"period"]) -> None: ...
+
+global___QueryCumulativeLeavesRequest = QueryCumulativeLeavesRequest
+
+@typing.final
+class QueryCumulativeLeavesResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    LEAVES_FIELD_NUMBER: builtins.int
+    PAGINATION_FIELD_NUMBER: builtins.int
+    @property
+    def leaves(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[relayer.exocore.proto.feedistribution.v1.types_pb2.CumulativeLeaf]: ...
+    @property
+    def pagination(self) -> cosmpy.protos.cosmos.base.query.v1beta1.pagination_pb2.PageResponse: ...
+    def __init__(
+        self,
+        *,
+        leaves: collections.abc.Iterable[relayer.exocore.proto.feedistribution.v1.types_pb2.CumulativeLeaf] | None = ...,
+        pagination: cosmpy.protos.cosmos.base.query.v1beta1.pagination_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["pagination", b"pagination"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["leaves", b"leaves", "pagination", b"pagination"]) -> None: ...
+
+global___QueryCumulativeLeavesResponse = QueryCumulativeLeavesResponse

@@ -50,6 +50,11 @@ class QueryStub(object):
                 request_serializer=exocore_dot_feedistribution_dot_v1_dot_query__pb2.QueryDistributionLeavesRequest.SerializeToString,
                 response_deserializer=exocore_dot_feedistribution_dot_v1_dot_query__pb2.QueryDistributionLeavesResponse.FromString,
                 _registered_method=True)
+        self.CumulativeLeaves = channel.unary_unary(
+                '/exocore.feedistribution.v1.Query/CumulativeLeaves',
+                request_serializer=exocore_dot_feedistribution_dot_v1_dot_query__pb2.QueryCumulativeLeavesRequest.SerializeToString,
+                response_deserializer=exocore_dot_feedistribution_dot_v1_dot_query__pb2.QueryCumulativeLeavesResponse.FromString,
+                _registered_method=True)
 
 
 class QueryServicer(object):
@@ -77,6 +82,15 @@ class QueryServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CumulativeLeaves(self, request, context):
+        """CumulativeLeaves pages through a closed cumulative period's leaves: every earner's running
+        total per token (the tree behind that period's CUMULATIVE_ROOT packet), in the order the
+        chain built the tree from.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +108,11 @@ def add_QueryServicer_to_server(servicer, server):
                     servicer.DistributionLeaves,
                     request_deserializer=exocore_dot_feedistribution_dot_v1_dot_query__pb2.QueryDistributionLeavesRequest.FromString,
                     response_serializer=exocore_dot_feedistribution_dot_v1_dot_query__pb2.QueryDistributionLeavesResponse.SerializeToString,
+            ),
+            'CumulativeLeaves': grpc.unary_unary_rpc_method_handler(
+                    servicer.CumulativeLeaves,
+                    request_deserializer=exocore_dot_feedistribution_dot_v1_dot_query__pb2.QueryCumulativeLeavesRequest.FromString,
+                    response_serializer=exocore_dot_feedistribution_dot_v1_dot_query__pb2.QueryCumulativeLeavesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +197,33 @@ class Query(object):
             '/exocore.feedistribution.v1.Query/DistributionLeaves',
             exocore_dot_feedistribution_dot_v1_dot_query__pb2.QueryDistributionLeavesRequest.SerializeToString,
             exocore_dot_feedistribution_dot_v1_dot_query__pb2.QueryDistributionLeavesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CumulativeLeaves(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/exocore.feedistribution.v1.Query/CumulativeLeaves',
+            exocore_dot_feedistribution_dot_v1_dot_query__pb2.QueryCumulativeLeavesRequest.SerializeToString,
+            exocore_dot_feedistribution_dot_v1_dot_query__pb2.QueryCumulativeLeavesResponse.FromString,
             options,
             channel_credentials,
             insecure,

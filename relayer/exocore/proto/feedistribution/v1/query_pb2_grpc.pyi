@@ -39,6 +39,15 @@ class QueryStub:
     ]
     """DistributionLeaves pages through a distribution's leaves in index order."""
 
+    CumulativeLeaves: grpc.UnaryUnaryMultiCallable[
+        relayer.exocore.proto.feedistribution.v1.query_pb2.QueryCumulativeLeavesRequest,
+        relayer.exocore.proto.feedistribution.v1.query_pb2.QueryCumulativeLeavesResponse,
+    ]
+    """CumulativeLeaves pages through a closed cumulative period's leaves: every earner's running
+    total per token (the tree behind that period's CUMULATIVE_ROOT packet), in the order the
+    chain built the tree from.
+    """
+
 class QueryAsyncStub:
     """Query serves distributions and their leaves."""
 
@@ -59,6 +68,15 @@ class QueryAsyncStub:
         relayer.exocore.proto.feedistribution.v1.query_pb2.QueryDistributionLeavesResponse,
     ]
     """DistributionLeaves pages through a distribution's leaves in index order."""
+
+    CumulativeLeaves: grpc.aio.UnaryUnaryMultiCallable[
+        relayer.exocore.proto.feedistribution.v1.query_pb2.QueryCumulativeLeavesRequest,
+        relayer.exocore.proto.feedistribution.v1.query_pb2.QueryCumulativeLeavesResponse,
+    ]
+    """CumulativeLeaves pages through a closed cumulative period's leaves: every earner's running
+    total per token (the tree behind that period's CUMULATIVE_ROOT packet), in the order the
+    chain built the tree from.
+    """
 
 class QueryServicer(metaclass=abc.ABCMeta):
     """Query serves distributions and their leaves."""
@@ -86,5 +104,16 @@ class QueryServicer(metaclass=abc.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[relayer.exocore.proto.feedistribution.v1.query_pb2.QueryDistributionLeavesResponse, collections.abc.Awaitable[relayer.exocore.proto.feedistribution.v1.query_pb2.QueryDistributionLeavesResponse]]:
         """DistributionLeaves pages through a distribution's leaves in index order."""
+
+    @abc.abstractmethod
+    def CumulativeLeaves(
+        self,
+        request: relayer.exocore.proto.feedistribution.v1.query_pb2.QueryCumulativeLeavesRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[relayer.exocore.proto.feedistribution.v1.query_pb2.QueryCumulativeLeavesResponse, collections.abc.Awaitable[relayer.exocore.proto.feedistribution.v1.query_pb2.QueryCumulativeLeavesResponse]]:
+        """CumulativeLeaves pages through a closed cumulative period's leaves: every earner's running
+        total per token (the tree behind that period's CUMULATIVE_ROOT packet), in the order the
+        chain built the tree from.
+        """
 
 def add_QueryServicer_to_server(servicer: QueryServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...

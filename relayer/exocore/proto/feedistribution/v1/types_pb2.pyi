@@ -136,3 +136,30 @@ class DistributionLeaf(google.protobuf.message.Message):
     def ClearField(self, field_name: typing.Literal["amount", b"amount", "index", b"index", "kind", b"kind", "operator", b"operator", "staker", b"staker"]) -> None: ...
 
 global___DistributionLeaf = DistributionLeaf
+
+@typing.final
+class CumulativeLeaf(google.protobuf.message.Message):
+    """One earner's running total in one token up to a cumulative period (leaf encoding
+    ["address", "address", "uint256"]).
+    """
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    EARNER_FIELD_NUMBER: builtins.int
+    TOKEN_FIELD_NUMBER: builtins.int
+    CUMULATIVE_FIELD_NUMBER: builtins.int
+    earner: builtins.str
+    """0x-prefixed lower-case hex L1 addresses."""
+    token: builtins.str
+    cumulative: builtins.str
+    """Token base units, decimal integer string."""
+    def __init__(
+        self,
+        *,
+        earner: builtins.str = ...,
+        token: builtins.str = ...,
+        cumulative: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["cumulative", b"cumulative", "earner", b"earner", "token", b"token"]) -> None: ...
+
+global___CumulativeLeaf = CumulativeLeaf

@@ -1,0 +1,117 @@
+"""The devnet's cumulative earnings: running totals per (earner, token), one CUMULATIVE_ROOT packet
+per period (every N distributions) whatever the number of earners, totals that only grow."""
+
+from __future__ import annotations
+
+import pytest
+
+from devnet import scenario as sc
+from devnet.chain import events as ev
+from devnet.chain.cumulative import CumulativeLedger
+from relayer.protocol.cumulative import CumulativeLeaf, CumulativeTree, check_monotone
+from relayer.protocol.errors import InvalidValueError
+from relayer.protocol.packets import CumulativeRootPayload, FundingMode, PacketKind, decode_payload
+from relayer.protocol.types import Address, Amount
+from tests.support.devnet_world import ETHER, REWARD_TOKEN, SEED, VAULT_TOKEN, WETH, World
+
+AVS_A = Address(b"\xa1" * 20)
+AVS_B = Address(b"\xb1" * 20)
+TOKEN = Address(b"\xe0" * 20)
+OTHER_TOKEN = Address(b"\xe1" * 20)
+
+
+def staker(i: int) -> Address:
+    return Address(i.to_bytes(20, "big"))
+
+
+def test_ledger_closes_a_period_every_n_distributions_with_growing_totals() -> None:
+    ledger = CumulativeLedger(every=2)
+    assert (
+        ledger.record(
+            avs=AVS_A, token=TOKEN, funding=FundingMode.MINT, stakers=[staker(1), staker(2)], amounts=[10, 0]
+        )
+        is None
+    )
+    first = ledger.record(
+        avs=AVS_B, token=OTHER_TOKEN, funding=FundingMode.VAULT, stakers=[staker(1)], amounts=[7]
+    )
+    assert first is not None and first.period == 1
+    # staker 2 earned nothing: no leaf; staker 1 has one leaf per token.
+    assert {leaf.key: leaf.cumulative for leaf in first.tree.leaves} == {
+        (staker(1), TOKEN): 10,
+        (staker(1), OTHER_TOKEN): 7,
+    }
+    assert first.payload.funded_per_token() == first.tree.totals == {TOKEN: 10, OTHER_TOKEN: 7}
+    ledger.record(
+        avs=AVS_A, token=TOKEN, funding=FundingMode.MINT, stakers=[staker(1), staker(3)], amounts=[5, 4]
+    )
+    second = ledger.record(avs=AVS_B, token=TOKEN, funding=FundingMode.MINT, stakers=[staker(3)], amounts=[1])
+    assert second is not None and second.period == 2
+    check_monotone(first.tree.leaves, second.tree)
+    assert second.tree.leaf(staker(1), TOKEN).cumulative == 15
+    assert second.tree.leaf(staker(3), TOKEN).cumulative == 5
+    assert {(e.avs, e.token): e.funded for e in second.payload.entries} == {
+        (AVS_A, TOKEN): 19,
+        (AVS_B, TOKEN): 1,
+        (AVS_B, OTHER_TOKEN): 7,
+    }
+    assert second.payload.funded_per_token() == second.tree.totals
+    with pytest.raises(InvalidValueError, match="funded by MINT"):
+        ledger.record(avs=AVS_A, token=TOKEN, funding=FundingMode.VAULT, stakers=[staker(1)], amounts=[1])
+
+
+def test_ledger_off_never_closes() -> None:
+    ledger = CumulativeLedger(every=0)
+    for _ in range(5):
+        assert (
+            ledger.record(avs=AVS_A, token=TOKEN, funding=FundingMode.MINT, stakers=[staker(1)], amounts=[1])
+            is None
+        )
+    assert ledger.totals == {}
+
+
+def test_the_chain_signs_one_cumulative_root_per_period_whatever_the_earner_count() -> None:
+    world = World.create(cumulative_every=2)
+    world.price(WETH, "3000")
+    for index in range(3):
+        world.operator(index)
+    avs = world.avs("alpha")
+    for index in range(3):
+        world.opt_in(index, avs)
+    for index in range(30):
+        world.delegate(sc.staker_address(SEED, index), index % 3, WETH, (index + 1) * ETHER)
+    world.next_epoch()
+    committee = world.committee(avs)
+    roots: list[CumulativeRootPayload] = []
+    distributions = []
+    for round_index, token in enumerate((REWARD_TOKEN, VAULT_TOKEN, REWARD_TOKEN, REWARD_TOKEN)):
+        response = world.claim(committee, [0, 1, 2], amount=10**21 + round_index, token=token)
+        world.node.produce_block()
+        distribution = world.node.distribution_for_claim(response.claim_id)
+        assert distribution is not None
+        distributions.append(distribution)
+        created = [
+            e
+            for e in world.events_of(ev.RELAY_PACKET_CREATED)
+            if e.get("kind") == str(PacketKind.CUMULATIVE_ROOT.value)
+        ]
+        for event in created:
+            packet = world.node.packet(int(event.get("nonce") or 0))
+            assert packet is not None
+            payload = decode_payload(packet.kind, packet.payload)
+            assert isinstance(payload, CumulativeRootPayload)
+            roots.append(payload)
+    # 4 distributions, a period every 2: two roots, each one packet for all 30+ earners.
+    assert [root.period for root in roots] == [1, 2]
+    totals: dict[tuple[bytes, bytes], int] = {}
+    for distribution in distributions:
+        for leaf in world.node.distribution_leaves(distribution.nonce):
+            key = (bytes.fromhex(leaf.staker[2:]), bytes.fromhex(str(distribution.token)[2:]))
+            totals[key] = totals.get(key, 0) + int(leaf.amount)
+    expected = CumulativeTree.build(
+        CumulativeLeaf(Address(earner), Address(token), Amount(total))
+        for (earner, token), total in totals.items()
+    )
+    assert roots[-1].root == expected.root
+    assert roots[-1].leaf_count == len(expected) >= 30
+    assert world.state.cumulative.latest.tree.root == expected.root

@@ -1,0 +1,241 @@
+"""A devnet that closes a cumulative period every two distributions: the relayer delivers the
+CUMULATIVE_ROOT packet (kind 5) like any packet, the RewardVault accepts its root, and the per-
+distribution packets of the same claims are still paid leaf by leaf. The relayer rebuilds the root
+from the leaves Exocore serves (``CumulativeLeaves``) before it spends gas."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from typer.testing import CliRunner
+from web3 import Web3
+from web3.logs import DISCARD
+from web3.types import RPCEndpoint
+
+from devnet.scenario import ScenarioClient
+from devnet.stack import DevnetStack
+from indexer.api.app import create_app
+from relayer import cli
+from relayer.config import CumulativeConfig
+from relayer.exocore.grpc_client import PacketRejection
+from relayer.l1.artifacts import ContractName, load_artifact
+from relayer.protocol.cumulative import CumulativeTree
+from relayer.protocol.packets import CumulativeRootPayload, PacketKind
+from relayer.service import RelayerService
+from storage.lifecycle import PacketState
+from storage.models import cumulative_payout_table, packet_table
+from tests.support.database import fresh_database
+from tests.support.relayer_harness import (
+    L1_BLOCK_TIME_S,
+    SIGNER_ACCOUNT_INDEX,
+    RelayerHarness,
+    all_delivered_and_paid,
+    gateway_contract,
+    jobs,
+    relayer_config,
+    run_standard_scenario,
+)
+
+DISTRIBUTIONS_PER_PERIOD = 2
+
+
+@pytest.fixture
+def cumulative_harness(tmp_path: Path) -> Iterator[RelayerHarness]:
+    with (
+        DevnetStack(
+            tmp_path / "chains",
+            exocore_block_time_s=None,
+            l1_block_time_s=L1_BLOCK_TIME_S,
+            cumulative_every=DISTRIBUTIONS_PER_PERIOD,
+        ) as stack,
+        fresh_database(tmp_path) as engine,
+    ):
+        config = relayer_config(stack, str(engine.url.render_as_string(hide_password=False)))
+        assert stack.anvil is not None
+        signer = Account.from_key(stack.anvil.dev_accounts()[SIGNER_ACCOUNT_INDEX].private_key)
+        service = RelayerService(config, signer=signer, engine=engine)
+        exocore = stack.manifest["exocore"]
+        with ScenarioClient(exocore["grpc_target"], exocore["chain_id"]) as client:
+            yield RelayerHarness(stack, engine, config, signer, service, client)
+        service.stop()
+
+
+def test_the_relayer_delivers_a_cumulative_root_and_the_vault_accepts_it(
+    cumulative_harness: RelayerHarness,
+) -> None:
+    h = cumulative_harness
+    run_standard_scenario(h)  # two accepted claims: two distributions, then the period's root
+    h.cycle_until(lambda: all_delivered_and_paid(h, packets=3), timeout_s=90)
+    rows = jobs(h)
+    assert sorted(int(r.kind) for r in rows) == [2, 2, 5]
+    (root_job,) = [r for r in rows if int(r.kind) == PacketKind.CUMULATIVE_ROOT]
+    w3, gateway = gateway_contract(h)
+    assert gateway.functions.nonceUsed(root_job.packet_nonce).call()
+    vault = w3.eth.contract(
+        address=Web3.to_checksum_address(gateway.functions.REWARD_VAULT().call()),
+        abi=load_artifact(ContractName.REWARD_VAULT).abi_list(),
+    )
+    (accepted,) = vault.events.CumulativeRootAccepted.get_logs(from_block=0)
+    assert accepted.args.period == 1 and accepted.args.nonce == root_job.packet_nonce
+    assert vault.functions.latestPeriod().call() == 1
+    # The root on L1 is the one Exocore signed, and it covers both distributions' earners.
+    grpc = h.service.parts.grpc
+    served = grpc.packet(root_job.packet_nonce, grpc.relay_params())
+    assert served is not None and not isinstance(served, PacketRejection)
+    payload = served.packet.payload
+    assert isinstance(payload, CumulativeRootPayload)
+    assert vault.functions.cumulativeRoot(1).call() == payload.root
+    assert payload.period == 1 and payload.leaf_count >= 1
+    # Exocore serves the period's leaves; they rebuild the root L1 holds (what the relayer checked).
+    leaves = list(grpc.cumulative_leaves(1))
+    assert CumulativeTree.build(leaves).root == payload.root and len(leaves) == payload.leaf_count
+    # The indexer sees the vault's CumulativeRootAccepted: the packet's lifecycle ends like any other.
+    h.cycle_until(lambda: _packet_state(h, root_job.packet_nonce) == PacketState.FINALIZED.value)
+
+
+def _packet_state(h: RelayerHarness, nonce: int) -> str | None:
+    with h.engine.begin() as conn:
+        state = conn.execute(select(packet_table.c.state).where(packet_table.c.nonce == nonce)).scalar()
+    return None if state is None else str(state)
+
+
+def _cumulative_payouts(h: RelayerHarness) -> list[Any]:
+    with h.engine.begin() as conn:
+        return list(conn.execute(select(cumulative_payout_table)))
+
+
+def _cli_env(h: RelayerHarness) -> dict[str, str]:
+    """The harness's endpoints as the EXORELAY_* overrides a staker's own config would carry."""
+    return {
+        "EXORELAY_L1__GATEWAY_ADDRESS": str(h.config.l1.gateway_address),
+        "EXORELAY_L1__RPC_URLS": json.dumps([str(u) for u in h.config.l1.rpc_urls]),
+        "EXORELAY_L1__CHAIN_ID": str(h.config.l1.chain_id),
+        "EXORELAY_EXOCORE__GRPC_ENDPOINTS": json.dumps(list(h.config.exocore.grpc_endpoints)),
+        "EXORELAY_EXOCORE__CHAIN_ID": h.config.exocore.chain_id,
+    }
+
+
+def test_with_the_relayer_idle_a_staker_claims_through_exorelay_claim(
+    cumulative_harness: RelayerHarness,
+) -> None:
+    h = cumulative_harness
+    run_standard_scenario(h)
+    h.cycle_until(lambda: all_delivered_and_paid(h, packets=3), timeout_s=90)
+    # From here on the relayer does nothing (no cycle): the staker claims alone.
+    w3, gateway = gateway_contract(h)
+    vault = w3.eth.contract(
+        address=Web3.to_checksum_address(gateway.functions.REWARD_VAULT().call()),
+        abi=load_artifact(ContractName.REWARD_VAULT).abi_list(),
+    )
+    grpc = h.service.parts.grpc
+    leaves = list(grpc.cumulative_leaves(1))
+    reward_token = Web3.to_checksum_address(h.stack.manifest["l1"]["contracts"]["reward_token"])
+    richest = max(
+        (leaf for leaf in leaves if Web3.to_checksum_address(leaf.token) == reward_token),
+        key=lambda leaf: leaf.cumulative,
+    )
+    earner = Web3.to_checksum_address(richest.earner)
+    runner = CliRunner()
+    printed = runner.invoke(cli.app, ["claim", earner], env=_cli_env(h))
+    assert printed.exit_code == 0, printed.output
+    transaction = json.loads(printed.stdout)
+    assert transaction["to"].lower() == vault.address.lower() and transaction["period"] == 1
+    assert int(transaction["claimable"]["0x" + richest.token.hex()]) == richest.cumulative
+    # The staker's wallet sends what was printed.
+    w3.provider.make_request(RPCEndpoint("anvil_impersonateAccount"), [earner])
+    w3.provider.make_request(RPCEndpoint("anvil_setBalance"), [earner, hex(10**18)])
+    token = w3.eth.contract(address=reward_token, abi=load_artifact(ContractName.REWARD_TOKEN).abi_list())
+    before = token.functions.balanceOf(earner).call()
+    tx_hash = w3.eth.send_transaction({"from": earner, "to": vault.address, "data": transaction["data"]})
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
+    assert receipt["status"] == 1
+    paid = vault.events.CumulativePaid().process_receipt(receipt, errors=DISCARD)
+    assert {(p.args.token, p.args.amount, p.args.byEarner) for p in paid} >= {
+        (reward_token, richest.cumulative, True)
+    }
+    assert token.functions.balanceOf(earner).call() == before + richest.cumulative
+    assert vault.functions.claimed(earner, reward_token).call() == richest.cumulative
+    # Nothing is left for that token: claiming again names only what is still unpaid, if anything.
+    again = runner.invoke(cli.app, ["claim", earner], env=_cli_env(h))
+    if again.exit_code == 0:
+        assert "0x" + richest.token.hex() not in json.loads(again.stdout)["claimable"]
+    else:
+        assert "nothing to claim" in again.output
+
+
+def test_a_restarted_relayer_pushes_the_others_and_skips_what_a_staker_claimed_itself(
+    cumulative_harness: RelayerHarness,
+) -> None:
+    h = cumulative_harness
+    run_standard_scenario(h)
+    h.cycle_until(lambda: all_delivered_and_paid(h, packets=3), timeout_s=90)
+    w3, gateway = gateway_contract(h)
+    vault = w3.eth.contract(
+        address=Web3.to_checksum_address(gateway.functions.REWARD_VAULT().call()),
+        abi=load_artifact(ContractName.REWARD_VAULT).abi_list(),
+    )
+    reward_token = Web3.to_checksum_address(h.stack.manifest["l1"]["contracts"]["reward_token"])
+    mine = [
+        leaf
+        for leaf in h.service.parts.grpc.cumulative_leaves(1)
+        if Web3.to_checksum_address(leaf.token) == reward_token
+    ]
+    assert len(mine) >= 2
+    # The relayer (which pushes nothing: no token is priced) is stopped; one staker claims alone.
+    self_claimer = Web3.to_checksum_address(mine[0].earner)
+    printed = CliRunner().invoke(cli.app, ["claim", self_claimer], env=_cli_env(h))
+    assert printed.exit_code == 0, printed.output
+    w3.provider.make_request(RPCEndpoint("anvil_impersonateAccount"), [self_claimer])
+    w3.provider.make_request(RPCEndpoint("anvil_setBalance"), [self_claimer, hex(10**18)])
+    sent = w3.eth.send_transaction(
+        {"from": self_claimer, "to": vault.address, "data": json.loads(printed.stdout)["data"]}
+    )
+    assert w3.eth.wait_for_transaction_receipt(sent)["status"] == 1
+    h.service.stop()
+    # Restarted with a policy that finds every reward-token balance worth a push, at once.
+    pushing = h.config.model_copy(
+        update={"cumulative": CumulativeConfig(token_prices={reward_token.lower(): "1000"}, max_delay_s=0)}
+    )
+    service = RelayerService(pushing, signer=h.signer, engine=h.engine)
+    restarted = replace(h, config=pushing, service=service)
+    try:
+        restarted.cycle_until(
+            lambda: all(
+                vault.functions.claimed(Web3.to_checksum_address(leaf.earner), reward_token).call()
+                == leaf.cumulative
+                for leaf in mine
+            ),
+            timeout_s=90,
+        )
+        paid = vault.events.CumulativePaid.get_logs(from_block=0)
+        # The indexer records every cumulative payout, self-claimed or pushed, from the vault's logs.
+        restarted.cycle_until(lambda: len(_cumulative_payouts(h)) == len(paid), timeout_s=60)
+    finally:
+        service.stop()
+    indexed = {(row.earner, row.token): row for row in _cumulative_payouts(h)}
+    for event in paid:
+        row = indexed[(event.args.earner.lower(), event.args.token.lower())]
+        assert (int(row.amount), bool(row.by_earner)) == (event.args.amount, event.args.byEarner)
+    assert bool(indexed[(self_claimer.lower(), reward_token.lower())].by_earner) is True
+    # The API shows it per staker and token: self-claimed for one, pushed for the others.
+    with TestClient(create_app(h.engine.url.render_as_string(hide_password=False))) as api:
+        own = api.get(f"/v1/stakers/{self_claimer}/cumulative").json()
+        other = api.get(f"/v1/stakers/{Web3.to_checksum_address(mine[1].earner)}/cumulative").json()
+    (own_token,) = [t for t in own["tokens"] if t["token"] == reward_token.lower()]
+    assert (own_token["paid_by_earner"], own_token["paid_pushed"]) == (str(mine[0].cumulative), "0")
+    (other_token,) = [t for t in other["tokens"] if t["token"] == reward_token.lower()]
+    assert (other_token["paid_pushed"], other_token["paid_by_earner"]) == (str(mine[1].cumulative), "0")
+    by_earner = {(p.args.earner, p.args.token): p.args.byEarner for p in paid}
+    assert by_earner[(self_claimer, reward_token)] is True  # claimed by the staker, never pushed
+    pushed = [p for p in paid if not p.args.byEarner and p.args.token == reward_token]
+    assert {p.args.earner for p in pushed} == {Web3.to_checksum_address(leaf.earner) for leaf in mine[1:]}
+    assert all(p.args.recipient == p.args.earner for p in pushed)
+    assert len(pushed) == len(mine) - 1  # each paid once
