@@ -216,7 +216,7 @@ def test_digest_binds_every_field() -> None:
 
 
 def test_unknown_kind() -> None:
-    for kind in (0, 5, 255, -1):
+    for kind in (0, 6, 255, -1):
         with pytest.raises(EncodingError, match="unknown packet kind"):
             decode_payload(kind, REWARD_BYTES)
     with pytest.raises(EncodingError):

@@ -94,7 +94,7 @@ def test_migrated_schema_enforces_states_and_natural_keys(tmp_path: Path) -> Non
             conn.execute(insert(payout_table).values(**{**row, "leaf_index": 1, "state": "paid"}))
 
 
-def test_packet_kind_4_is_accepted_and_kinds_beyond_it_refused(tmp_path: Path) -> None:
+def test_packet_kind_4_is_accepted_and_unknown_kinds_refused(tmp_path: Path) -> None:
     """Migration 0006: a WITHDRAWAL_APPROVAL relay job and packet row fit; an unknown kind does not."""
     job = {
         "packet_nonce": 7,
@@ -114,5 +114,5 @@ def test_packet_kind_4_is_accepted_and_kinds_beyond_it_refused(tmp_path: Path) -
         with engine.begin() as conn:
             conn.execute(insert(relay_job_table).values(**job))
         with pytest.raises(IntegrityError), engine.begin() as conn:
-            conn.execute(insert(relay_job_table).values(**{**job, "packet_nonce": 8, "kind": 5}))
+            conn.execute(insert(relay_job_table).values(**{**job, "packet_nonce": 8, "kind": 6}))
         assert schema_diff(engine) == []
