@@ -934,7 +934,7 @@ class ChainState:
                 ("kind", SLASH_KIND_LABELS[record.kind].value),
                 ("proportion", ev.rate_text(record.proportion)),
                 ("freeze", str(record.freeze).lower()),
-                ("evidence", "0x" + record.evidence.hex()),
+                *((("evidence", "0x" + record.evidence.hex()),) if record.evidence else ()),
             )
         ]
 
@@ -1047,7 +1047,11 @@ class ChainState:
         account = str(msg.operator)
         evidence = self.evidence_of(msg)
         avs_record = self.avss.get(_hex(msg.avs))
-        share = 0 if avs_record is None else avs_record.slash_verifiers.get(SlashKind.EQUIVOCATION.value, 0)
+        share = (
+            0
+            if avs_record is None
+            else avs_record.slash_verifiers.get(SlashKind.EQUIVOCATION.value, avs_record.slash_proportion)
+        )
         record = SlashRecord(
             slash_id=evidence.evidence_id,
             operator=account,
@@ -1098,7 +1102,11 @@ class ChainState:
         )
         account = operator_record.account if operator_record is not None else "0x" + evidence.operator.hex()
         avs_record = self.avss.get(_hex(evidence.avs))
-        share = 0 if avs_record is None else avs_record.slash_verifiers.get(SlashKind.WRONG_RESULT.value, 0)
+        share = (
+            0
+            if avs_record is None
+            else avs_record.slash_verifiers.get(SlashKind.WRONG_RESULT.value, avs_record.slash_proportion)
+        )
         record = SlashRecord(
             slash_id=evidence.slash_id,
             operator=account,

@@ -260,7 +260,9 @@ def test_wrong_result_rejections() -> None:
     )
     assert reason_of(world, equivocation.slash_id) == "verifier_not_registered"
     with pytest.raises(InvalidRequestError, match="malformed_evidence"):
-        world.node.submit_wrong_result_evidence(tx.MsgSubmitWrongResultEvidence(evidence=WRONG_RESULT_EVIDENCE_KIND + b"\x01" * 8))
+        world.node.submit_wrong_result_evidence(
+            tx.MsgSubmitWrongResultEvidence(evidence=WRONG_RESULT_EVIDENCE_KIND + b"\x01" * 8)
+        )
     with pytest.raises(InvalidRequestError, match="unknown_evidence_kind"):
         world.node.submit_wrong_result_evidence(tx.MsgSubmitWrongResultEvidence(evidence=b"\x01" * 96))
     attestation = Attestation(CHAIN, avs_bytes(square), sc.operator_account(SEED, 0).address, 1, b"")
