@@ -31,7 +31,9 @@ Reward claim (against Exocore and the local policy):
 
 Slash request:
 
-6. ``proportion_too_high``: above the AVS's ``slash_proportion`` (Exocore would reject it).
+6. ``proportion_too_high``: above the AVS's ``slash_proportion``, or its ``committee_request``
+   verifier's when it registered a verifier set (none: every request is too high; Exocore would
+   reject it).
 7. ``evidence_missing``, ``evidence_hash_mismatch``: the served bytes must hash to ``evidenceHash``
    (a zero ``evidenceHash`` with no evidence is ``evidence_missing`` too: the operator signs no slash
    it cannot check).
@@ -70,6 +72,7 @@ from relayer.protocol.evidence import (
     verify_evidence,
 )
 from relayer.protocol.ids import OperatorAddress
+from relayer.protocol.kinds import SlashKind
 from relayer.protocol.types import Address, Hash32, address_hex
 
 ZERO_ROOT: Final = Hash32(bytes(32))
@@ -253,6 +256,11 @@ def _check_slash(
             "the evidence names another chain, AVS or operator than the slash request",
         )
     if isinstance(decoded, Attestation):
+        if decoded.epoch != request.epoch:
+            return Refusal(
+                RefusalReason.EVIDENCE_MISMATCH,
+                f"the attestation is for epoch {decoded.epoch}, the request for {request.epoch}",
+            )
         return None
     member = next((m for m in committee.members if m.operator.address == request.operator), None)
     if member is None:
@@ -277,6 +285,14 @@ def fetch_facts(grpc: ExocoreGrpcClient, request: SigningRequest) -> ChainFacts:
     tokens = frozenset(Address(bytes.fromhex(t.token.removeprefix("0x"))) for t in info.reward_tokens)
     try:
         proportion = parse_fixed(info.slash_proportion or "0", PROPORTION_DECIMALS, "slash_proportion")
+        if info.slash_verifiers:  # the committee-request verifier's own bound, if the AVS lists one
+            verifier = next((v for v in info.slash_verifiers if v.kind == SlashKind.COMMITTEE_REQUEST), None)
+            if verifier is None:
+                proportion = 0  # Exocore rejects every committee request: verifier_not_registered
+            elif verifier.slash_proportion:
+                proportion = parse_fixed(
+                    verifier.slash_proportion, PROPORTION_DECIMALS, "verifier proportion"
+                )
     except ProtocolError:
         proportion = 0  # an AVS without a readable slash proportion accepts no slash request
     current = grpc.committee(avs_hex, 0)
