@@ -11,7 +11,14 @@ is emitted. Only a duplicate of an already accepted claim or executed slash brea
 
 Epochs are ``epoch_blocks`` long; epoch ``e`` starts at height ``(e - 1) * epoch_blocks + 1``. At
 the begin-block of an epoch's first height every AVS whose starting epoch has come elects its
-committee for that epoch (:mod:`devnet.chain.election`).
+committee for that epoch (:mod:`devnet.chain.election`), after every operator's delegations are
+snapshotted for it: slashes for an offence in that epoch are measured on that snapshot
+(:mod:`devnet.chain.slashing`).
+
+Slashing verifiers: every slash goes through a verifier its AVS registered (``AvsRecord.
+slash_verifiers``); evidence is decoded and checked by :mod:`relayer.protocol.evidence`, the same
+code the operator runs before signing. A slash of a kind the AVS did not register is rejected
+``verifier_not_registered``.
 
 Custody: a ``MsgDelegate`` / ``MsgUndelegate`` carrying an ``l1_request_id`` reports an L1
 RestakingVault event (the devnet's stand-in for upstream's inbound messaging). Each request id applies
@@ -1350,7 +1357,12 @@ class ChainState:
                 for account, op in sorted(self.operators.items())
             },
             "avss": {
-                k: [a.starting_epoch, a.committee_size, sorted(a.asset_ids)]
+                k: [
+                    a.starting_epoch,
+                    a.committee_size,
+                    sorted(a.asset_ids),
+                    sorted(a.slash_verifiers.items()),
+                ]
                 for k, a in sorted(self.avss.items())
             },
             "committees": [
