@@ -150,6 +150,12 @@ class Undelegation:
     """The L1 RestakingVault request behind it (0: devnet-only). A record with an L1 request is paid
     by a WITHDRAWAL_APPROVAL when it matures; one with an empty ``operator`` is a refund of an L1
     delegation Exocore refused (no operator's stake, so no slash reaches it)."""
+    initial_amount: int = field(init=False, default=0)
+    """``amount`` when the undelegation started: slashes lower ``amount``, never this (a slash takes
+    its proportion of the initial amount, as upstream slashes unbonding entries)."""
+
+    def __post_init__(self) -> None:
+        self.initial_amount = self.amount
 
 
 @dataclass(slots=True)

@@ -9,12 +9,15 @@ is still there:
 
 1. from ``s``'s pending undelegations from ``o`` in ``x`` started at or after ``E``'s first block
    (that stake was bonded at ``E``; upstream slashes undelegations started after the infraction):
-   ``floor(amount * q / 1e18)`` of each, capped by what is still due;
+   ``floor(initial_amount * q / 1e18)`` of each (upstream: of the entry's initial balance), capped
+   by what it still holds and by what is still due;
 2. from ``s``'s current delegation to ``o`` in ``x``, the rest of ``due``.
 
 Undelegations started before ``E`` were not stake at ``E`` and are not touched; stake delegated
 after ``E``'s snapshot is not slashed either. When nothing changed since the snapshot this is
-exactly ``floor(amount * q / 1e18)`` of every delegation. The pooled stake is shared by every AVS
+exactly ``floor(amount * q / 1e18)`` of every delegation. Two slashes for one epoch each take their
+proportion of the epoch's stake (as upstream, which scales every slash by the infraction's power),
+bounded by what the first left. The pooled stake is shared by every AVS
 ``o`` serves, so its power drops in all of them.
 """
 
@@ -98,7 +101,7 @@ def slash_stake(
         for staker, bonded in snapshot.get(asset_id, {}).items():
             due = bonded * proportion // RATE_ONE
             for record in pending.get((asset_id, staker), ()):
-                cut = min(record.amount * proportion // RATE_ONE, due)
+                cut = min(record.initial_amount * proportion // RATE_ONE, record.amount, due)
                 if cut == 0:
                     continue
                 slashed_records.append(UndelegationSlash(record.record_id, record.amount, cut))

@@ -88,7 +88,7 @@ def wrong_result(
 
 
 def committee_slash(
-    world: World, avs: str, target: int, evidence: bytes | None, **fields: bytes
+    world: World, avs: str, target: int, evidence: bytes | None, evidence_hash: bytes | None = None
 ) -> tx.MsgSubmitSlashRequest:
     return sc.slash_request_msg(
         chain_id=CHAIN_ID,
@@ -98,14 +98,14 @@ def committee_slash(
         operator=sc.operator_account(SEED, target),
         proportion=TENTH,
         evidence=evidence,
-        **fields,
+        evidence_hash=evidence_hash,
     )
 
 
 def reason_of(world: World, slash_id: bytes) -> str:
     record = world.state.slashes[Hash32(slash_id)]
     assert record.status == SLASH_REJECTED
-    return record.reject_reason.split(":")[0]
+    return str(record.reject_reason).split(":")[0]
 
 
 def pool(world: World, index: int, staker: int) -> int:
@@ -401,3 +401,39 @@ def test_wrong_result_over_the_msg_service_and_broadcast_tx(
     record = world.state.slashes[slash_id]
     assert record.status == SLASH_EXECUTED and record.tx_hash
     assert keccak(record.evidence) == record.evidence_hash
+
+
+def test_two_slashes_for_one_epoch_each_take_their_share_of_that_epochs_stake() -> None:
+    world, square, _ = squaring_world(committee_request="0.5")
+    epoch = world.committee(square).epoch
+    staker = sc.staker_address(SEED, 10)
+    undelegation = world.node.undelegate(
+        tx.MsgUndelegate(
+            staker="0x" + staker.hex(),
+            lz_chain_id=31337,
+            operator=str(sc.operator_account(SEED, 0)),
+            asset_id=WETH,
+            amount=str(4 * ETHER),
+        )
+    )
+    for proportion, statement in ((5 * TENTH, b"first"), (TENTH, b"second")):
+        evidence = Attestation(
+            CHAIN, avs_bytes(square), sc.operator_account(SEED, 0).address, epoch, statement
+        )
+        msg = sc.slash_request_msg(
+            chain_id=CHAIN_ID,
+            committee=world.committee(square),
+            secrets=world.secrets,
+            signer_indices=[0, 1, 2],
+            operator=sc.operator_account(SEED, 0),
+            proportion=proportion,
+            freeze=False,
+            evidence=evidence.encode(),
+        )
+        response = world.node.submit_slash_request(msg)
+        world.node.produce_block()
+        assert world.state.slashes[Hash32(response.slash_id)].status == SLASH_EXECUTED
+    # 10 WETH bonded at the epoch (4 of them undelegated since). Half: 2 of the undelegation's initial
+    # 4, then 3 from the pool. A tenth: 0.4 of the initial 4, then 0.6 from the pool.
+    assert world.state.undelegations[undelegation.record_id].amount == 4 * ETHER - 2 * ETHER - 4 * TENTH
+    assert pool(world, 0, 10) == 6 * ETHER - 3 * ETHER - 6 * TENTH
