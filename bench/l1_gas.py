@@ -38,7 +38,7 @@ from web3.types import TxParams, Wei
 
 from devnet.anvil import AnvilConfig, AnvilNode
 from devnet.chain.model import Asset, Operator
-from devnet.chain.slashing import slash_stake
+from devnet.chain.slashing import slash_stake, snapshot_pools
 from devnet.l1_deploy import GenesisValset, L1Deployment, contract_at, deploy_l1
 from relayer.l1.artifacts import ContractName
 from relayer.protocol.bls import CURVE_ORDER, SecretKey, pop_prove, sign
@@ -456,7 +456,16 @@ def exocore_slash(deployment: L1Deployment, stakers: int, seed: int) -> SlashPay
         operator.pools[asset] = {
             Address(rng.randbytes(20)): rng.randrange(10**17, 10**19) for _ in range(stakers)
         }
-    outcome = slash_stake(operator, list(assets), assets, CUSTODY_SLASH_PROPORTION, [])
+    # The offence epoch's stake is today's: nothing changed since the snapshot.
+    outcome = slash_stake(
+        operator,
+        list(assets),
+        assets,
+        CUSTODY_SLASH_PROPORTION,
+        [],
+        snapshot=snapshot_pools(operator),
+        offence_start_height=0,
+    )
     slashed_tokens, amounts = outcome.token_amounts()
     return SlashPayload(
         slash_id=Hash32(keccak(seed.to_bytes(8, "big"))),

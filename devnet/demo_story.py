@@ -1176,6 +1176,46 @@ class Demo:
             for (address, token), before in zip(self.tokens.items(), principal_before.values(), strict=True)
         )
         self.console.print(f"RestakingVault principal: {principal}")
+        self.show_cross_avs_power(
+            [(target_a, avs_a.address), (str(operator_b), avs_b.address)],
+            [rules.address for rules in (avs_a, avs_b)],
+        )
+
+    def show_cross_avs_power(self, slashed: Sequence[tuple[str, str]], avss: Sequence[str]) -> None:
+        """Each slashed operator's voting power in every *other* AVS, in the committee before the slash
+        and in the first committee elected after it: the stake is pooled, so one AVS's slash lowers
+        the operator's power everywhere it serves."""
+        stack, client = self.require(self.stack), self.scenario
+        height = client.advance(1)
+        epoch = (height - 1) // stack.epoch_blocks + 2
+        client.advance(stack.epoch_blocks)
+        after = {avs: client.wait_for_committee(avs, epoch) for avs in avss}
+        table = Table(
+            title=f"Slashed operators' power in the other AVSs (committees before → epoch {epoch})",
+            box=box.SIMPLE_HEAD,
+        )
+        for column in ("operator", "slashed in", "power in"):
+            table.add_column(column)
+        for column in ("before", "after", "after / before"):
+            table.add_column(column, justify="right")
+        for operator, slashed_in in slashed:
+            for avs in avss:
+                if avs == slashed_in:
+                    continue
+                powers = []
+                for committee in (self.committees[avs], after[avs]):
+                    members = dict(zip(committee.operators, committee.powers, strict=True))
+                    powers.append(members.get(operator))
+                before, now = powers
+                table.add_row(
+                    short_operator(operator),
+                    self.avs_name(slashed_in),
+                    self.avs_name(avs),
+                    "not elected" if before is None else format_power(before),
+                    "not elected" if now is None else format_power(now),
+                    format_share(now or 0, before or 0),
+                )
+        self.show(table)
 
     def slash_reached(self, slash_id: str, target: str) -> tuple[int, int, str]:
         state = self.scalar(select(slash_table.c.state).where(slash_table.c.slash_id == slash_id))

@@ -48,7 +48,9 @@ from relayer.protocol.claims import (
     RewardClaim,
     SlashRequest,
     format_fixed,
+    task_response_digest,
 )
+from relayer.protocol.evidence import Attestation, SignedWrongResult, SquaringResponse
 from relayer.protocol.ids import AssetId, ChainId, OperatorAddress
 from relayer.protocol.quorum import SignerBitmap
 from relayer.protocol.types import Address, Amount, Hash32
@@ -155,6 +157,8 @@ class AvsRules:
     slash_threshold: tuple[int, int] = (2, 3)
     slash_proportion: str = "0.05"
     token_decimals: int = 18
+    slash_verifiers: tuple[tuple[str, str], ...] = ()
+    """(kind, proportion) of each slashing verifier the AVS registers (empty: the chain's default)."""
 
     def msg(self) -> tx.MsgRegisterAVS:
         return tx.MsgRegisterAVS(
@@ -175,6 +179,10 @@ class AvsRules:
                 slash_threshold_numerator=self.slash_threshold[0],
                 slash_threshold_denominator=self.slash_threshold[1],
                 slash_proportion=self.slash_proportion,
+                slash_verifiers=[
+                    avs_pb.SlashVerifier(kind=kind, slash_proportion=share)
+                    for kind, share in self.slash_verifiers
+                ],
             )
         )
 
@@ -254,16 +262,19 @@ def slash_request_msg(
     operator: OperatorAddress,
     proportion: int,
     freeze: bool = True,
-    evidence_hash: bytes = bytes(32),
+    evidence: bytes | None = None,
+    evidence_hash: bytes | None = None,
 ) -> tx.MsgSubmitSlashRequest:
+    """A committee slash request carrying ``evidence`` (default: the committee's attestation
+    ``ATTESTED_STATEMENT`` for the epoch) and committing to ``evidence_hash`` (default: its keccak)."""
+    chain = ChainId.parse(chain_id).hash
+    avs = Address(bytes.fromhex(committee.avs[2:]))
+    if evidence is None:
+        evidence = Attestation(chain, avs, operator.address, committee.epoch, ATTESTED_STATEMENT).encode()
+    if evidence_hash is None:
+        evidence_hash = bytes(keccak(evidence))
     request = SlashRequest(
-        ChainId.parse(chain_id).hash,
-        Address(bytes.fromhex(committee.avs[2:])),
-        committee.epoch,
-        operator.address,
-        proportion,
-        freeze,
-        Hash32(evidence_hash),
+        chain, avs, committee.epoch, operator.address, proportion, freeze, Hash32(evidence_hash)
     )
     bitmap, signature = aggregate_over(committee, secrets, signer_indices, request.slash_id)
     return tx.MsgSubmitSlashRequest(
@@ -275,7 +286,36 @@ def slash_request_msg(
         signer_bitmap=bitmap,
         aggregate_signature=signature,
         evidence_hash=evidence_hash,
+        evidence=evidence,
     )
+
+
+ATTESTED_STATEMENT: Final = b"devnet scenario: the committee found this operator at fault"
+"""The statement of the attestation a scenario slash request carries by default."""
+
+
+def wrong_result_msg(
+    *,
+    chain_id: str,
+    avs_hex: str,
+    operator: OperatorAddress,
+    secret: bls.SecretKey,
+    task_id: int,
+    task_input: int,
+    result: int,
+) -> tx.MsgSubmitWrongResultEvidence:
+    """The operator's signed answer ``result`` to the squaring task ``task_input`` (a fault unless
+    ``result == task_input ** 2``)."""
+    response = SquaringResponse(task_id, task_input, result)
+    signature = bls.sign(secret, task_response_digest(response.encode())).compressed
+    evidence = SignedWrongResult(
+        ChainId.parse(chain_id).hash,
+        Address(bytes.fromhex(avs_hex[2:])),
+        operator.address,
+        response,
+        signature,
+    )
+    return tx.MsgSubmitWrongResultEvidence(evidence=evidence.encode())
 
 
 def task_response(task_id: int, answer: int) -> bytes:

@@ -500,7 +500,7 @@ class Slash(IndexerModel, table=True):
         _state_check(SLASH),
         _origin_check(),
         CheckConstraint(
-            "evidence_kind IS NULL OR evidence_kind IN ('equivocation', 'committee_request')",
+            "evidence_kind IS NULL OR evidence_kind IN ('equivocation', 'committee_request', 'wrong_result')",
             name="evidence_kind",
         ),
         Index(None, "avs_address", "id"),
@@ -517,6 +517,8 @@ class Slash(IndexerModel, table=True):
     operator_address: str | None = _address(nullable=True, default=None)
     avs_address: str = _address()
     evidence_kind: str | None = Field(default=None, sa_type=String(24), nullable=True)
+    evidence: str | None = Field(default=None, sa_type=Text, nullable=True)
+    """The evidence bytes as 0x hex (bounded by ``MAX_EVIDENCE_BYTES``; NULL: not shown by the chain)."""
     state: str = Field(sa_type=String(STATE_LEN))
     reason_code: str | None = Field(default=None, sa_type=String(CODE_LEN), nullable=True)
     reason: str | None = Field(default=None, sa_type=Text, nullable=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeAlias
 
+from relayer.protocol.evidence import MAX_EVIDENCE_BYTES
 from relayer.protocol.kinds import PacketKind, SlashKind
 from storage.errors import InvalidRecordError
 from storage.lifecycle import Chain
@@ -405,6 +406,16 @@ class ValsetCreated(_ExocoreEvent):
         return sum(m.power for m in self.members)
 
 
+def evidence_hex(text: str) -> str:
+    """``text`` as lower-case ``0x`` hex of at most ``MAX_EVIDENCE_BYTES`` bytes."""
+    if not isinstance(text, str) or not text.startswith("0x") or len(text) > 2 + 2 * MAX_EVIDENCE_BYTES:
+        raise InvalidRecordError(f"evidence must be 0x hex of at most {MAX_EVIDENCE_BYTES} bytes")
+    try:
+        return "0x" + bytes.fromhex(text[2:]).hex()
+    except ValueError as exc:
+        raise InvalidRecordError(f"evidence is not hex: {exc}") from exc
+
+
 @dataclass(frozen=True, slots=True)
 class SlashSubmitted(_ExocoreEvent):
     slash_id: str
@@ -415,12 +426,16 @@ class SlashSubmitted(_ExocoreEvent):
     operator_address: str | None = None
     slash_proportion: str | None = None
     signers: tuple[SignerInfo, ...] = ()
+    evidence: str | None = None
+    """The evidence bytes as ``0x`` hex (at most ``MAX_EVIDENCE_BYTES``), when the chain showed them."""
 
     def __post_init__(self) -> None:
         self._normalise_tx()
         _set(self, "slash_id", hash_hex(self.slash_id))
         _set(self, "avs", address_hex(self.avs))
         _set(self, "evidence_kind", SlashKind(self.evidence_kind))
+        if self.evidence is not None:
+            _set(self, "evidence", evidence_hex(self.evidence))
         if self.operator_address is not None:
             _set(self, "operator_address", address_hex(self.operator_address))
         _set(self, "signers", tuple(self.signers))

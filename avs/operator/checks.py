@@ -31,15 +31,19 @@ Reward claim (against Exocore and the local policy):
 
 Slash request:
 
-6. ``proportion_too_high``: above the AVS's ``slash_proportion`` (Exocore would reject it).
+6. ``proportion_too_high``: above the AVS's ``slash_proportion``, or its ``committee_request``
+   verifier's when it registered a verifier set (none: every request is too high; Exocore would
+   reject it).
 7. ``evidence_missing``, ``evidence_hash_mismatch``: the served bytes must hash to ``evidenceHash``
    (a zero ``evidenceHash`` with no evidence is ``evidence_missing`` too: the operator signs no slash
    it cannot check).
 8. ``unknown_evidence_kind``, ``malformed_evidence``: decoded strictly (:mod:`relayer.protocol.evidence`).
 9. ``evidence_mismatch``: the evidence's chain, AVS and operator must be the request's.
 10. ``unknown_operator_key``: the slashed operator's BLS key for the AVS is taken from the epoch's
-    committee; an operator outside it cannot be checked here. ``invalid_evidence``: the two
-    signatures do not verify (``EquivocationEvidence.verify``, the check Exocore runs).
+    committee; an operator outside it cannot be checked here. ``invalid_evidence``: the evidence
+    does not prove its fault (:func:`relayer.protocol.evidence.verify_evidence`, the check Exocore
+    runs: equivocation's two signatures, or a wrong result's signature and recomputed answer). An
+    attestation (the committee's own finding) has nothing more to check.
 """
 
 from __future__ import annotations
@@ -52,7 +56,6 @@ from typing import Final
 
 from relayer.errors import ProtocolError
 from relayer.exocore.grpc_client import Committee, ExocoreGrpcClient
-from relayer.protocol import bls
 from relayer.protocol.claims import (
     PROPORTION_DECIMALS,
     RewardClaim,
@@ -60,8 +63,16 @@ from relayer.protocol.claims import (
     SlashRequest,
     parse_fixed,
 )
-from relayer.protocol.evidence import UnknownEvidenceKindError, decode_evidence, evidence_hash
+from relayer.protocol.evidence import (
+    Attestation,
+    EvidenceRejectedError,
+    UnknownEvidenceKindError,
+    decode_evidence,
+    evidence_hash,
+    verify_evidence,
+)
 from relayer.protocol.ids import OperatorAddress
+from relayer.protocol.kinds import SlashKind
 from relayer.protocol.types import Address, Hash32, address_hex
 
 ZERO_ROOT: Final = Hash32(bytes(32))
@@ -235,8 +246,7 @@ def _check_slash(
         return Refusal(RefusalReason.UNKNOWN_EVIDENCE_KIND, str(exc))
     except ProtocolError as exc:
         return Refusal(RefusalReason.MALFORMED_EVIDENCE, str(exc))
-    proof = decoded.evidence
-    if (proof.exocore_chain, proof.avs, proof.operator) != (
+    if (decoded.exocore_chain, decoded.avs, decoded.operator) != (
         request.exocore_chain,
         request.avs,
         request.operator,
@@ -245,6 +255,13 @@ def _check_slash(
             RefusalReason.EVIDENCE_MISMATCH,
             "the evidence names another chain, AVS or operator than the slash request",
         )
+    if isinstance(decoded, Attestation):
+        if decoded.epoch != request.epoch:
+            return Refusal(
+                RefusalReason.EVIDENCE_MISMATCH,
+                f"the attestation is for epoch {decoded.epoch}, the request for {request.epoch}",
+            )
+        return None
     member = next((m for m in committee.members if m.operator.address == request.operator), None)
     if member is None:
         return Refusal(
@@ -252,15 +269,9 @@ def _check_slash(
             f"{address_hex(request.operator)} is not in the epoch's committee: its AVS key is unknown here",
         )
     try:
-        valid = proof.verify(
-            bls.parse_public_key(member.bls_pubkey),
-            bls.parse_signature(decoded.signature_a),
-            bls.parse_signature(decoded.signature_b),
-        )
-    except ProtocolError as exc:
-        return Refusal(RefusalReason.INVALID_EVIDENCE, f"malformed signature: {exc}")
-    if not valid:
-        return Refusal(RefusalReason.INVALID_EVIDENCE, "a response signature does not verify under the key")
+        verify_evidence(decoded, member.bls_pubkey)
+    except EvidenceRejectedError as exc:
+        return Refusal(RefusalReason.INVALID_EVIDENCE, f"{exc.fault}: {exc.detail}")
     return None
 
 
@@ -274,6 +285,14 @@ def fetch_facts(grpc: ExocoreGrpcClient, request: SigningRequest) -> ChainFacts:
     tokens = frozenset(Address(bytes.fromhex(t.token.removeprefix("0x"))) for t in info.reward_tokens)
     try:
         proportion = parse_fixed(info.slash_proportion or "0", PROPORTION_DECIMALS, "slash_proportion")
+        if info.slash_verifiers:  # the committee-request verifier's own bound, if the AVS lists one
+            verifier = next((v for v in info.slash_verifiers if v.kind == SlashKind.COMMITTEE_REQUEST), None)
+            if verifier is None:
+                proportion = 0  # Exocore rejects every committee request: verifier_not_registered
+            elif verifier.slash_proportion:
+                proportion = parse_fixed(
+                    verifier.slash_proportion, PROPORTION_DECIMALS, "verifier proportion"
+                )
     except ProtocolError:
         proportion = 0  # an AVS without a readable slash proportion accepts no slash request
     current = grpc.committee(avs_hex, 0)

@@ -531,6 +531,7 @@ _DOMAIN_SIGNERS: Final[dict[Any, Callable[[Any], tuple[bytes, ...]]]] = {
     devnet_tx.MsgSubmitRewardClaim: _any_signer,
     devnet_tx.MsgSubmitSlashRequest: _any_signer,
     devnet_tx.MsgSubmitEquivocationEvidence: _any_signer,
+    devnet_tx.MsgSubmitWrongResultEvidence: _any_signer,
 }
 """Exocore messages a signed transaction may carry (the rest of ``exocore.devnet.v1`` has no Cosmos
 message on a real node: oracle prices, validator power, fault knobs, block production)."""

@@ -31,6 +31,7 @@ SLASH_REJECTED = 3
 SLASH_EXECUTED = 4
 SLASH_KIND_EQUIVOCATION = 1
 SLASH_KIND_COMMITTEE_REQUEST = 2
+SLASH_KIND_WRONG_RESULT = 3
 
 # Leaf kinds (exocore.feedistribution.v1.LeafKind).
 LEAF_STAKER = 1
@@ -99,6 +100,9 @@ class AvsRecord:
     slash_threshold: Threshold
     slash_proportion: int
     registered_height: int
+    slash_verifiers: dict[str, int] = field(default_factory=dict)
+    """Slashing verifier kind (a :class:`relayer.protocol.kinds.SlashKind` value) -> the proportion
+    (18 decimals) its slashes take (committee requests: at most take)."""
 
     @property
     def hex(self) -> str:
@@ -146,6 +150,12 @@ class Undelegation:
     """The L1 RestakingVault request behind it (0: devnet-only). A record with an L1 request is paid
     by a WITHDRAWAL_APPROVAL when it matures; one with an empty ``operator`` is a refund of an L1
     delegation Exocore refused (no operator's stake, so no slash reaches it)."""
+    initial_amount: int = field(init=False, default=0)
+    """``amount`` when the undelegation started: slashes lower ``amount``, never this (a slash takes
+    its proportion of the initial amount, as upstream slashes unbonding entries)."""
+
+    def __post_init__(self) -> None:
+        self.initial_amount = self.amount
 
 
 @dataclass(slots=True)
@@ -241,6 +251,10 @@ class SlashRecord:
     assets: list[SlashedAssetAmount] = field(default_factory=list)
     executed_height: int = 0
     packet_nonce: int = 0
+    evidence: bytes = b""
+    """The evidence bytes the slash was judged on (committee requests and wrong results)."""
+    offence_epoch: int = 0
+    """Epoch whose stake snapshot the deduction used."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,14 @@ from relayer.protocol.claims import (
     task_id_of_response,
     task_response_digest,
 )
+from relayer.protocol.evidence import (
+    MAX_EVIDENCE_BYTES,
+    EvidenceRejectedError,
+    SignedWrongResult,
+    decode_or_fault,
+)
 from relayer.protocol.ids import AssetId, OperatorAddress
+from relayer.protocol.kinds import SlashKind
 from relayer.protocol.quorum import TWO_THIRDS, Threshold
 from relayer.protocol.types import Address, Hash32
 
@@ -142,6 +149,8 @@ class RegisterAvs:
     committee_size: int
     slash_threshold: Threshold
     slash_proportion: int
+    slash_verifiers: tuple[tuple[SlashKind, int], ...] = ()
+    """(kind, proportion) of each registered slashing verifier; never empty once parsed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +218,14 @@ class SubmitSlashRequest:
     signer_bitmap: bytes
     aggregate_signature: bytes
     evidence_hash: Hash32
+    evidence: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitWrongResult:
+    evidence: SignedWrongResult
+    raw: bytes
+    """The evidence bytes as submitted (stored with the slash)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +268,7 @@ Msg: TypeAlias = (
     | SubmitRewardClaim
     | SubmitSlashRequest
     | SubmitEquivocation
+    | SubmitWrongResult
     | SetValidatorPower
     | SetFaultKnobs
 )
@@ -278,6 +296,39 @@ def _reward_token(spec: avs_pb.RewardToken) -> RewardTokenSpec:
     return RewardTokenSpec(token, int(spec.funding), int(spec.decimals))
 
 
+DEFAULT_SLASH_VERIFIERS: Final = (SlashKind.EQUIVOCATION, SlashKind.COMMITTEE_REQUEST)
+"""What an AVS registering no verifier set runs: the two kinds every AVS had before verifier sets
+(a squaring-task verifier would be wrong for an AVS whose tasks are not squaring)."""
+
+
+def _slash_verifiers(specs: Any, slash_proportion: int) -> tuple[tuple[SlashKind, int], ...]:
+    if not specs:
+        return tuple((kind, slash_proportion) for kind in DEFAULT_SLASH_VERIFIERS)
+    verifiers: list[tuple[SlashKind, int]] = []
+    for spec in specs:
+        try:
+            kind = SlashKind(spec.kind)
+        except ValueError as exc:
+            known = ", ".join(k.value for k in SlashKind)
+            raise InvalidRequestError(
+                f"unknown_verifier_kind: {spec.kind!r} is not a slashing verifier ({known})"
+            ) from exc
+        if any(kind == seen for seen, _ in verifiers):
+            raise InvalidRequestError(f"slashing verifier {kind.value} is listed twice")
+        share = (
+            proportion(spec.slash_proportion, f"{kind.value} proportion")
+            if spec.slash_proportion
+            else slash_proportion
+        )
+        if share > slash_proportion:
+            raise InvalidRequestError(
+                f"slashing verifier {kind.value}: proportion {spec.slash_proportion} is above the AVS's "
+                "slash proportion"
+            )
+        verifiers.append((kind, share))
+    return tuple(verifiers)
+
+
 def _register_avs(msg: tx.MsgRegisterAVS) -> RegisterAvs:
     info = msg.info
     avs = evm_address(info.avs_address, "avs address")
@@ -298,6 +349,7 @@ def _register_avs(msg: tx.MsgRegisterAVS) -> RegisterAvs:
     for address in (info.reward_address, info.slash_address):
         if address:
             evm_address(address, "AVS contract address")
+    slash_proportion = proportion(info.slash_proportion, "slash proportion")
     return RegisterAvs(
         avs=avs,
         name=info.name,
@@ -316,7 +368,8 @@ def _register_avs(msg: tx.MsgRegisterAVS) -> RegisterAvs:
         slash_threshold=threshold(
             info.slash_threshold_numerator, info.slash_threshold_denominator, "slash threshold"
         ),
-        slash_proportion=proportion(info.slash_proportion, "slash proportion"),
+        slash_proportion=slash_proportion,
+        slash_verifiers=_slash_verifiers(info.slash_verifiers, slash_proportion),
     )
 
 
@@ -392,7 +445,25 @@ def _slash_request(msg: tx.MsgSubmitSlashRequest) -> SubmitSlashRequest:
         evidence_hash=Hash32(
             exact_bytes(msg.evidence_hash or bytes(HASH_BYTES), HASH_BYTES, "evidence hash")
         ),
+        evidence=_bounded_evidence(bytes(msg.evidence)),
     )
+
+
+def _bounded_evidence(data: bytes) -> bytes:
+    if len(data) > MAX_EVIDENCE_BYTES:
+        raise InvalidRequestError(f"evidence is longer than {MAX_EVIDENCE_BYTES} bytes")
+    return data
+
+
+def _wrong_result(msg: tx.MsgSubmitWrongResultEvidence) -> SubmitWrongResult:
+    raw = _bounded_evidence(bytes(msg.evidence))
+    try:
+        evidence = decode_or_fault(raw)
+    except EvidenceRejectedError as exc:
+        raise InvalidRequestError(f"{exc.fault}: {exc.detail}") from exc
+    if not isinstance(evidence, SignedWrongResult):
+        raise InvalidRequestError(f"wrong_evidence_kind: {evidence.label} evidence is not a wrong result")
+    return SubmitWrongResult(evidence, raw)
 
 
 def _equivocation(msg: tx.MsgSubmitEquivocationEvidence) -> SubmitEquivocation:
@@ -464,6 +535,7 @@ _PARSERS: Final[dict[str, Callable[[Any], Msg]]] = {
     "submit_reward_claim": _claim,
     "submit_slash_request": _slash_request,
     "submit_equivocation_evidence": _equivocation,
+    "submit_wrong_result_evidence": _wrong_result,
     "set_validator_power": _set_validator_power,
     "set_fault_knobs": _set_fault_knobs,
 }
@@ -479,6 +551,7 @@ _FIELD_BY_PROTO: Final[dict[str, str]] = {
     tx.MsgSubmitRewardClaim.DESCRIPTOR.full_name: "submit_reward_claim",
     tx.MsgSubmitSlashRequest.DESCRIPTOR.full_name: "submit_slash_request",
     tx.MsgSubmitEquivocationEvidence.DESCRIPTOR.full_name: "submit_equivocation_evidence",
+    tx.MsgSubmitWrongResultEvidence.DESCRIPTOR.full_name: "submit_wrong_result_evidence",
     tx.MsgSetValidatorPower.DESCRIPTOR.full_name: "set_validator_power",
     tx.MsgSetFaultKnobs.DESCRIPTOR.full_name: "set_fault_knobs",
 }

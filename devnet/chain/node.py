@@ -50,6 +50,7 @@ from devnet.chain.msgs import (
     SubmitEquivocation,
     SubmitRewardClaim,
     SubmitSlashRequest,
+    SubmitWrongResult,
     decode_tx,
     encode_tx,
     parse_msg,
@@ -393,6 +394,10 @@ class DevnetNode:
             return tx.MsgSubmitEquivocationEvidenceResponse(
                 height=height, slash_id=self._state.evidence_of(msg).evidence_id, tx_hash=tx_hash
             )
+        if isinstance(msg, SubmitWrongResult):
+            return tx.MsgSubmitWrongResultEvidenceResponse(
+                height=height, slash_id=self._state.wrong_result_slash_id(msg), tx_hash=tx_hash
+            )
         if isinstance(proto_msg, tx.MsgUndelegate):
             return tx.MsgUndelegateResponse(height=height, record_id=sequence)
         response_type = tx_pb_response(proto_msg)
@@ -475,6 +480,16 @@ class DevnetNode:
         height, tx_hash, _ = self.submit(msg)
         return tx.MsgSubmitEquivocationEvidenceResponse(
             height=height, slash_id=self._state.evidence_of(domain).evidence_id, tx_hash=tx_hash
+        )
+
+    def submit_wrong_result_evidence(
+        self, msg: tx.MsgSubmitWrongResultEvidence
+    ) -> tx.MsgSubmitWrongResultEvidenceResponse:
+        domain = parse_msg(msg)
+        assert isinstance(domain, SubmitWrongResult)
+        height, tx_hash, _ = self.submit(msg)
+        return tx.MsgSubmitWrongResultEvidenceResponse(
+            height=height, slash_id=self._state.wrong_result_slash_id(domain), tx_hash=tx_hash
         )
 
     def set_validator_power(self, msg: tx.MsgSetValidatorPower) -> tx.MsgSetValidatorPowerResponse:

@@ -1,22 +1,44 @@
 """Stake deduction for a verified slash (pure; mutates the operator's pools and undelegations).
 
-A slash of proportion ``q`` (18 decimals) of operator ``o`` for AVS ``a`` takes
-``floor(amount * q / 1e18)`` from every delegation to ``o`` in each asset ``a`` accepts, and the same
-share of each of ``o``'s pending undelegations in those assets (they stay slashable until they
-complete, as upstream). The pooled stake is shared by every AVS ``o`` serves, so its power drops in
-all of them. Upstream scales the proportion by the historical power at the infraction height; the
-devnet slashes the current stake (there are no historical snapshots to consult).
+The deduction is measured on the stake at the time of the offence, as upstream measures it on the
+voting-power snapshot of the infraction: the chain snapshots every operator's delegations at each
+epoch start (:class:`StakeSnapshot`), and a slash of proportion ``q`` (18 decimals) of operator ``o``
+for AVS ``a`` for an offence in epoch ``E`` owes, per staker ``s`` and asset ``x`` that ``a``
+accepts, ``due = floor(stake_E(s, x) * q / 1e18)``. It is taken, in this order and never more than
+is still there:
+
+1. from ``s``'s pending undelegations from ``o`` in ``x`` started at or after ``E``'s first block
+   (that stake was bonded at ``E``; upstream slashes undelegations started after the infraction):
+   ``floor(initial_amount * q / 1e18)`` of each (upstream: of the entry's initial balance), capped
+   by what it still holds and by what is still due;
+2. from ``s``'s current delegation to ``o`` in ``x``, the rest of ``due``.
+
+Undelegations started before ``E`` were not stake at ``E`` and are not touched; stake delegated
+after ``E``'s snapshot is not slashed either. When nothing changed since the snapshot this is
+exactly ``floor(amount * q / 1e18)`` of every delegation. Two slashes for one epoch each take their
+proportion of the epoch's stake (as upstream, which scales every slash by the infraction's power),
+bounded by what the first left. The pooled stake is shared by every AVS
+``o`` serves, so its power drops in all of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from devnet.chain.model import Asset, Operator, Undelegation
 from devnet.chain.params import RATE_ONE
 from relayer.protocol.ids import AssetId
 from relayer.protocol.types import Address
+
+StakeSnapshot: TypeAlias = Mapping[str, Mapping[Address, int]]
+"""One operator's delegations at an epoch start: asset id -> staker -> amount."""
+
+
+def snapshot_pools(operator: Operator) -> dict[str, dict[Address, int]]:
+    """A copy of ``operator``'s delegations (what :class:`StakeSnapshot` holds)."""
+    return {asset_id: dict(pool) for asset_id, pool in operator.pools.items() if pool}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,34 +81,43 @@ def slash_stake(
     assets: Mapping[str, Asset],
     proportion: int,
     undelegations: Iterable[Undelegation],
+    *,
+    snapshot: StakeSnapshot,
+    offence_start_height: int,
 ) -> SlashOutcome:
-    """Deduct ``proportion`` of ``operator``'s stake in ``asset_ids``; see the module docstring."""
+    """Deduct ``proportion`` of ``operator``'s stake at the offence (``snapshot``, taken at the
+    offence epoch's first block ``offence_start_height``) in ``asset_ids``; see the module docstring."""
     affected = list(asset_ids)
+    pending: dict[tuple[str, Address], list[Undelegation]] = {}
+    for record in undelegations:
+        if record.operator == operator.account and record.submitted_height >= offence_start_height:
+            pending.setdefault((record.asset_id, record.staker), []).append(record)
     pool_cuts: dict[str, int] = {}
+    undelegation_cuts: dict[str, int] = dict.fromkeys(affected, 0)
+    slashed_records = []
     for asset_id in affected:
         pool = operator.pools.get(asset_id, {})
         taken = 0
-        emptied: list[Address] = []
-        for staker, amount in pool.items():
-            cut = amount * proportion // RATE_ONE
-            if cut:
-                taken += cut
-                if cut == amount:
-                    emptied.append(staker)
-                else:
-                    pool[staker] = amount - cut
-        for staker in emptied:
-            del pool[staker]
+        for staker, bonded in snapshot.get(asset_id, {}).items():
+            due = bonded * proportion // RATE_ONE
+            for record in pending.get((asset_id, staker), ()):
+                cut = min(record.initial_amount * proportion // RATE_ONE, record.amount, due)
+                if cut == 0:
+                    continue
+                slashed_records.append(UndelegationSlash(record.record_id, record.amount, cut))
+                record.amount -= cut
+                undelegation_cuts[asset_id] += cut
+                due -= cut
+            current = pool.get(staker, 0)
+            cut = min(current, due)
+            if cut == 0:
+                continue
+            taken += cut
+            if cut == current:
+                del pool[staker]
+            else:
+                pool[staker] = current - cut
         pool_cuts[asset_id] = taken
-    undelegation_cuts: dict[str, int] = dict.fromkeys(affected, 0)
-    slashed_records = []
-    for record in undelegations:
-        if record.operator != operator.account or record.asset_id not in undelegation_cuts:
-            continue
-        cut = record.amount * proportion // RATE_ONE
-        slashed_records.append(UndelegationSlash(record.record_id, record.amount, cut))
-        record.amount -= cut
-        undelegation_cuts[record.asset_id] += cut
     return SlashOutcome(
         tuple(
             AssetSlash(

@@ -11,7 +11,14 @@ is emitted. Only a duplicate of an already accepted claim or executed slash brea
 
 Epochs are ``epoch_blocks`` long; epoch ``e`` starts at height ``(e - 1) * epoch_blocks + 1``. At
 the begin-block of an epoch's first height every AVS whose starting epoch has come elects its
-committee for that epoch (:mod:`devnet.chain.election`).
+committee for that epoch (:mod:`devnet.chain.election`), after every operator's delegations are
+snapshotted for it: slashes for an offence in that epoch are measured on that snapshot
+(:mod:`devnet.chain.slashing`).
+
+Slashing verifiers: every slash goes through a verifier its AVS registered (``AvsRecord.
+slash_verifiers``); evidence is decoded and checked by :mod:`relayer.protocol.evidence`, the same
+code the operator runs before signing. A slash of a kind the AVS did not register is rejected
+``verifier_not_registered``.
 
 Custody: a ``MsgDelegate`` / ``MsgUndelegate`` carrying an ``l1_request_id`` reports an L1
 RestakingVault event (the devnet's stand-in for upstream's inbound messaging). Each request id applies
@@ -42,6 +49,7 @@ from devnet.chain.model import (
     SLASH_EXECUTED,
     SLASH_KIND_COMMITTEE_REQUEST,
     SLASH_KIND_EQUIVOCATION,
+    SLASH_KIND_WRONG_RESULT,
     SLASH_REJECTED,
     SLASH_SUBMITTED,
     Asset,
@@ -72,6 +80,7 @@ from devnet.chain.msgs import (
     SubmitEquivocation,
     SubmitRewardClaim,
     SubmitSlashRequest,
+    SubmitWrongResult,
     Undelegate,
 )
 from devnet.chain.params import (
@@ -83,12 +92,20 @@ from devnet.chain.params import (
 )
 from devnet.chain.relay import RelayState
 from devnet.chain.rewards import OperatorShare, delegator_weights, plan_distribution
-from devnet.chain.slashing import slash_stake
+from devnet.chain.slashing import slash_stake, snapshot_pools
 from devnet.grpc.errors import RequestRejectedError
 from relayer.errors import ProtocolError
 from relayer.protocol import bls
 from relayer.protocol.claims import EquivocationEvidence, RewardClaim, SlashRequest, format_fixed
+from relayer.protocol.evidence import (
+    Attestation,
+    EvidenceRejectedError,
+    decode_or_fault,
+    evidence_hash,
+    verify_evidence,
+)
 from relayer.protocol.ids import AssetId, staker_id
+from relayer.protocol.kinds import SlashKind
 from relayer.protocol.merkle import DistributionLeaf, DistributionTree
 from relayer.protocol.packets import (
     FundingMode,
@@ -103,6 +120,18 @@ from relayer.protocol.types import Address, Amount, Hash32
 CODE_OK: Final = 0
 CODE_REJECTED: Final = 1
 CODESPACE: Final = "devnet"
+
+
+STAKE_SNAPSHOT_EPOCHS: Final = 64
+"""Epochs of per-operator stake snapshots kept (epochs): a slash is measured on the stake of its
+offence's epoch, so an offence older than this can no longer be slashed (``offence_too_old``).
+Upstream bounds slashing by the unbonding period the same way; 64 epochs outlasts the devnet's."""
+
+SLASH_KIND_LABELS: Final = {
+    SLASH_KIND_EQUIVOCATION: SlashKind.EQUIVOCATION,
+    SLASH_KIND_COMMITTEE_REQUEST: SlashKind.COMMITTEE_REQUEST,
+    SLASH_KIND_WRONG_RESULT: SlashKind.WRONG_RESULT,
+}
 
 
 class ChainRuleError(RequestRejectedError):
@@ -134,6 +163,13 @@ class _Rejection:
 
     def __str__(self) -> str:
         return f"{self.reason}: {self.detail}"
+
+
+def _not_registered(avs: AvsRecord, kind: SlashKind) -> _Rejection:
+    return _Rejection(
+        "verifier_not_registered",
+        f"AVS {avs.hex} registered no {kind.value} verifier ({', '.join(sorted(avs.slash_verifiers))})",
+    )
 
 
 def _hex(data: bytes) -> str:
@@ -176,6 +212,8 @@ class ChainState:
         self.distribution_by_claim: dict[Hash32, int] = {}
         self.slashes: dict[Hash32, SlashRecord] = {}
         self.slash_order: list[Hash32] = []
+        self.stake_snapshots: dict[int, dict[str, dict[str, dict[Address, int]]]] = {}
+        """Epoch -> operator account -> asset -> staker -> amount at the epoch's first block."""
         entries = tuple(
             ValidatorEntry(v.consensus_pubkey, v.bls_pubkey, v.power, v.bls_secret, v.pop)
             for v in genesis.validators
@@ -204,6 +242,7 @@ class ChainState:
             SubmitRewardClaim: (self._check_claim, self._submit_claim),
             SubmitSlashRequest: (self._check_slash_request, self._submit_slash_request),
             SubmitEquivocation: (self._check_equivocation, self._submit_equivocation),
+            SubmitWrongResult: (self._check_wrong_result, self._submit_wrong_result),
             SetValidatorPower: (self._check_validator_power, self._set_validator_power),
             SetFaultKnobs: (self._check_fault_knobs, self._set_fault_knobs),
         }
@@ -220,6 +259,9 @@ class ChainState:
 
     def is_epoch_start(self, height: int) -> bool:
         return (height - self.initial_height) % self.genesis.epoch_blocks == 0
+
+    def epoch_start_height(self, epoch: int) -> int:
+        return self.initial_height + (epoch - 1) * self.genesis.epoch_blocks
 
     # ------------------------------------------------------------------ block steps
 
@@ -247,6 +289,7 @@ class ChainState:
         if self.is_epoch_start(height):
             epoch = self.epoch_of(height)
             events.extend(self._complete_undelegations(epoch))
+            self._snapshot_stake(epoch)
             events.extend(self._elect_committees(epoch, height))
         return events
 
@@ -334,6 +377,11 @@ class ChainState:
             slash_threshold=msg.slash_threshold,
             slash_proportion=msg.slash_proportion,
             registered_height=self.block_height,
+            slash_verifiers={kind.value: share for kind, share in msg.slash_verifiers}
+            or {
+                SlashKind.EQUIVOCATION.value: msg.slash_proportion,
+                SlashKind.COMMITTEE_REQUEST.value: msg.slash_proportion,
+            },
         )
         self.avss[record.hex] = record
         return [
@@ -597,6 +645,14 @@ class ChainState:
             )
             events.append(self._packet_event(packet))
         return events
+
+    def _snapshot_stake(self, epoch: int) -> None:
+        """The stake every later slash for an offence in ``epoch`` is measured on (the same pools
+        the epoch's committees are elected from)."""
+        self.stake_snapshots[epoch] = {
+            account: snapshot_pools(operator) for account, operator in self.operators.items()
+        }
+        self.stake_snapshots.pop(epoch - STAKE_SNAPSHOT_EPOCHS, None)
 
     # ------------------------------------------------------------------ elections
 
@@ -897,9 +953,10 @@ class ChainState:
                 ("slash_id", _hex(record.slash_id)),
                 ("operator", record.operator),
                 ("avs", _hex(record.avs)),
-                ("kind", "equivocation" if record.kind == SLASH_KIND_EQUIVOCATION else "committee_request"),
+                ("kind", SLASH_KIND_LABELS[record.kind].value),
                 ("proportion", ev.rate_text(record.proportion)),
                 ("freeze", str(record.freeze).lower()),
+                *((("evidence", "0x" + record.evidence.hex()),) if record.evidence else ()),
             )
         ]
 
@@ -943,16 +1000,20 @@ class ChainState:
             tx_hash=tx_hash,
             epoch=msg.epoch,
             evidence_hash=msg.evidence_hash,
+            evidence=msg.evidence,
         )
         events = self._new_slash(record)
         target = self._slash_target(msg.avs, account)
         if isinstance(target, _Rejection):
             return events + self._reject_slash(record, target)
         avs, operator = target
-        if msg.proportion > avs.slash_proportion:
+        allowed = avs.slash_verifiers.get(SlashKind.COMMITTEE_REQUEST.value)
+        if allowed is None:
+            return events + self._reject_slash(record, _not_registered(avs, SlashKind.COMMITTEE_REQUEST))
+        if msg.proportion > allowed:
             rejection = _Rejection(
                 "proportion_too_high",
-                f"{ev.rate_text(msg.proportion)} exceeds the AVS's {ev.rate_text(avs.slash_proportion)}",
+                f"{ev.rate_text(msg.proportion)} exceeds the AVS's {ev.rate_text(allowed)}",
             )
             return events + self._reject_slash(record, rejection)
         verified = self._verify_committee_signature(
@@ -965,12 +1026,54 @@ class ChainState:
         )
         if isinstance(verified, _Rejection):
             return events + self._reject_slash(record, verified)
+        attested = self._check_attested_evidence(msg, avs, operator)
+        if attested is not None:
+            return events + self._reject_slash(record, attested)
         return events + self._execute_slash(record, avs, operator)
+
+    def _check_attested_evidence(
+        self, msg: SubmitSlashRequest, avs: AvsRecord, operator: Operator
+    ) -> _Rejection | None:
+        """The committee-attested verifier: the evidence bytes are there, hash to the signed
+        ``evidenceHash``, decode as a known kind naming this chain, AVS and operator, and, for the
+        cryptographic kinds, prove their fault (the committee's quorum is the proof of an
+        attestation)."""
+        if not msg.evidence:
+            return _Rejection("evidence_missing", "a committee slash request must carry its evidence bytes")
+        if evidence_hash(msg.evidence) != msg.evidence_hash:
+            return _Rejection(
+                "evidence_hash_mismatch",
+                f"the evidence hashes to {_hex(evidence_hash(msg.evidence))}, "
+                f"the request signs {_hex(msg.evidence_hash)}",
+            )
+        try:
+            decoded = decode_or_fault(msg.evidence)
+            if (decoded.exocore_chain, decoded.avs, decoded.operator) != (
+                self.exocore_chain,
+                avs.address,
+                operator.address,
+            ):
+                return _Rejection(
+                    "evidence_mismatch", "the evidence names another chain, AVS or operator than the request"
+                )
+            if isinstance(decoded, Attestation) and decoded.epoch != msg.epoch:
+                return _Rejection(
+                    "evidence_mismatch", f"the attestation is for epoch {decoded.epoch}, not {msg.epoch}"
+                )
+            verify_evidence(decoded, operator.keys[avs.hex])
+        except EvidenceRejectedError as exc:
+            return _Rejection(exc.fault.value, exc.detail)
+        return None
 
     def _submit_equivocation(self, msg: SubmitEquivocation, tx_hash: str, _sequence: int) -> list[Event]:
         account = str(msg.operator)
         evidence = self.evidence_of(msg)
         avs_record = self.avss.get(_hex(msg.avs))
+        share = (
+            0
+            if avs_record is None
+            else avs_record.slash_verifiers.get(SlashKind.EQUIVOCATION.value, avs_record.slash_proportion)
+        )
         record = SlashRecord(
             slash_id=evidence.evidence_id,
             operator=account,
@@ -978,7 +1081,7 @@ class ChainState:
             avs=msg.avs,
             kind=SLASH_KIND_EQUIVOCATION,
             status=SLASH_SUBMITTED,
-            proportion=avs_record.slash_proportion if avs_record is not None else 0,
+            proportion=share,
             freeze=True,
             submitted_height=self.block_height,
             tx_hash=tx_hash,
@@ -990,6 +1093,8 @@ class ChainState:
         if isinstance(target, _Rejection):
             return events + self._reject_slash(record, target)
         avs, operator = target
+        if SlashKind.EQUIVOCATION.value not in avs.slash_verifiers:
+            return events + self._reject_slash(record, _not_registered(avs, SlashKind.EQUIVOCATION))
         try:
             key = bls.parse_public_key(operator.keys[avs.hex])
             valid = evidence.verify(
@@ -1006,10 +1111,79 @@ class ChainState:
             return events + self._reject_slash(record, rejection)
         return events + self._execute_slash(record, avs, operator)
 
+    def wrong_result_slash_id(self, msg: SubmitWrongResult) -> Hash32:
+        return msg.evidence.slash_id
+
+    def _check_wrong_result(self, msg: SubmitWrongResult) -> None:
+        self._check_not_executed(msg.evidence.slash_id)
+
+    def _submit_wrong_result(self, msg: SubmitWrongResult, tx_hash: str, _sequence: int) -> list[Event]:
+        evidence = msg.evidence
+        operator_record = next(
+            (op for op in self.operators.values() if op.address == evidence.operator), None
+        )
+        account = operator_record.account if operator_record is not None else "0x" + evidence.operator.hex()
+        avs_record = self.avss.get(_hex(evidence.avs))
+        share = (
+            0
+            if avs_record is None
+            else avs_record.slash_verifiers.get(SlashKind.WRONG_RESULT.value, avs_record.slash_proportion)
+        )
+        record = SlashRecord(
+            slash_id=evidence.slash_id,
+            operator=account,
+            operator_address=evidence.operator,
+            avs=evidence.avs,
+            kind=SLASH_KIND_WRONG_RESULT,
+            status=SLASH_SUBMITTED,
+            proportion=share,
+            freeze=True,
+            submitted_height=self.block_height,
+            tx_hash=tx_hash,
+            evidence_hash=evidence_hash(msg.raw),
+            task_id=evidence.response.task_id,
+            evidence=msg.raw,
+        )
+        events = self._new_slash(record)
+        if evidence.exocore_chain != self.exocore_chain:
+            return events + self._reject_slash(
+                record, _Rejection("evidence_mismatch", "the evidence names another Exocore chain")
+            )
+        target = self._slash_target(evidence.avs, account)
+        if isinstance(target, _Rejection):
+            return events + self._reject_slash(record, target)
+        avs, operator = target
+        if SlashKind.WRONG_RESULT.value not in avs.slash_verifiers:
+            return events + self._reject_slash(record, _not_registered(avs, SlashKind.WRONG_RESULT))
+        try:
+            verify_evidence(evidence, operator.keys[avs.hex])
+        except EvidenceRejectedError as exc:
+            return events + self._reject_slash(record, _Rejection(exc.fault.value, exc.detail))
+        return events + self._execute_slash(record, avs, operator)
+
     def _execute_slash(self, record: SlashRecord, avs: AvsRecord, operator: Operator) -> list[Event]:
+        """Deduct at the offence's stake: a committee request's epoch, else the current epoch (an
+        equivocation or wrong result is judged when it is shown)."""
         height = self.block_height
+        offence_epoch = record.epoch if record.kind == SLASH_KIND_COMMITTEE_REQUEST else self.current_epoch
+        snapshot = self.stake_snapshots.get(offence_epoch)
+        if snapshot is None:
+            return self._reject_slash(
+                record,
+                _Rejection(
+                    "offence_too_old",
+                    f"no stake snapshot of epoch {offence_epoch} (kept {STAKE_SNAPSHOT_EPOCHS} epochs)",
+                ),
+            )
+        record.offence_epoch = offence_epoch
         outcome = slash_stake(
-            operator, avs.asset_ids, self.assets, record.proportion, self.undelegations.values()
+            operator,
+            avs.asset_ids,
+            self.assets,
+            record.proportion,
+            self.undelegations.values(),
+            snapshot=snapshot.get(operator.account, {}),
+            offence_start_height=self.epoch_start_height(offence_epoch),
         )
         events = [
             ev.event(
@@ -1064,6 +1238,7 @@ class ChainState:
                 ("avs", avs.hex),
                 ("proportion", ev.rate_text(record.proportion)),
                 ("freeze", str(record.freeze).lower()),
+                ("offence_epoch", offence_epoch),
                 ("packet_nonce", packet.packet.nonce),
                 ("tokens", ev.joined([_hex(t) for t in tokens])),
                 ("amounts", ev.joined([str(a) for a in amounts])),
@@ -1197,7 +1372,12 @@ class ChainState:
                 for account, op in sorted(self.operators.items())
             },
             "avss": {
-                k: [a.starting_epoch, a.committee_size, sorted(a.asset_ids)]
+                k: [
+                    a.starting_epoch,
+                    a.committee_size,
+                    sorted(a.asset_ids),
+                    sorted(a.slash_verifiers.items()),
+                ]
                 for k, a in sorted(self.avss.items())
             },
             "committees": [

@@ -60,6 +60,10 @@ def avs_info(record: AvsRecord) -> avs_pb.AVSInfo:
         slash_threshold_numerator=record.slash_threshold.num,
         slash_threshold_denominator=record.slash_threshold.den,
         slash_proportion=format_fixed(record.slash_proportion, PROPORTION_DECIMALS),
+        slash_verifiers=[
+            avs_pb.SlashVerifier(kind=kind, slash_proportion=format_fixed(share, PROPORTION_DECIMALS))
+            for kind, share in record.slash_verifiers.items()
+        ],
     )
 
 
@@ -183,6 +187,8 @@ def slash_info(record: SlashRecord) -> operator_pb.OperatorSlashInfo:
         epoch=record.epoch,
         evidence_hash=record.evidence_hash,
         task_id=record.task_id,
+        evidence=record.evidence,
+        offence_epoch=record.offence_epoch,
     )
 
 

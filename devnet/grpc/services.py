@@ -409,6 +409,11 @@ class DevnetMsgService(tx_grpc.MsgServicer):
     ) -> tx.MsgSubmitEquivocationEvidenceResponse:
         return run_guarded(context, lambda: self._driver.submit_equivocation_evidence(request))
 
+    def SubmitWrongResultEvidence(  # noqa: N802 - gRPC method name
+        self, request: tx.MsgSubmitWrongResultEvidence, context: Any
+    ) -> tx.MsgSubmitWrongResultEvidenceResponse:
+        return run_guarded(context, lambda: self._driver.submit_wrong_result_evidence(request))
+
     def SetValidatorPower(  # noqa: N802 - gRPC method name
         self, request: tx.MsgSetValidatorPower, context: Any
     ) -> tx.MsgSetValidatorPowerResponse:

@@ -508,7 +508,9 @@ def slash_detail(conn: Connection, slash_id: str) -> schemas.SlashDetail | None:
         conditions.append(_entity(EntityKind.L1_TX, row.l1_tx_hash))
     names = Names.load(conn, avss=[row.avs_address])
     return schemas.SlashDetail(
-        **_slash_fields(row, assets, signers, names), timeline=_timeline(conn, conditions)
+        **_slash_fields(row, assets, signers, names),
+        timeline=_timeline(conn, conditions),
+        evidence=row.evidence,
     )
 
 

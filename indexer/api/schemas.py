@@ -467,6 +467,14 @@ class SlashOut(BaseModel):
 
 class SlashDetail(SlashOut):
     timeline: list[TransitionOut]
+    evidence: str | None = Field(
+        default=None,
+        description="The evidence bytes the slash was judged on, 0x hex (32-byte kind tag first; at "
+        "most 16 KiB), when Exocore showed them.",
+    )
+    offence_epoch: int | None = Field(
+        default=None, description="Epoch whose stake snapshot the deduction is measured on."
+    )
 
 
 class CommitteeMemberOut(BaseModel):

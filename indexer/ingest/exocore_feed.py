@@ -782,6 +782,7 @@ class ExocoreFeed:
                 avs=address_hex(event.avs),
                 operator=str(event.operator),
                 evidence_kind=event.kind,
+                evidence=None if not event.evidence else "0x" + event.evidence.hex(),
                 freeze=event.freeze,
                 operator_address=address_hex(event.operator.address),
                 slash_proportion=format_fixed(event.proportion, PROPORTION_DECIMALS),

@@ -49,6 +49,7 @@ from relayer.exocore.errors import MalformedEventError
 from relayer.exocore.rpc import BlockResults, CommittedBlock, RawAttribute, RawEvent, TxResult
 from relayer.protocol.claims import parse_proportion
 from relayer.protocol.errors import InvalidValueError
+from relayer.protocol.evidence import MAX_EVIDENCE_BYTES
 from relayer.protocol.ids import AssetId, OperatorAddress, StakerId
 from relayer.protocol.kinds import SlashKind
 from relayer.protocol.packets import FundingMode, PacketKind
@@ -193,6 +194,15 @@ def _slash_kind(text: str) -> SlashKind:
         raise InvalidValueError(f"{text[:40]!r} is not one of {[k.value for k in SlashKind]}") from exc
 
 
+def _evidence(text: str) -> bytes:
+    if not text.startswith("0x") or len(text) > 2 + 2 * MAX_EVIDENCE_BYTES:
+        raise InvalidValueError(f"evidence is 0x hex of at most {MAX_EVIDENCE_BYTES} bytes")
+    try:
+        return bytes.fromhex(text[2:])
+    except ValueError as exc:
+        raise InvalidValueError(f"evidence is not hex: {exc}") from exc
+
+
 UINT32: Final = AttributeKind("uint32", _uint(32))
 UINT64: Final = AttributeKind("uint64", _uint(64))
 AMOUNT: Final = AttributeKind("amount (uint256)", lambda text: as_amount(_uint(256)(text)))
@@ -211,6 +221,7 @@ THRESHOLD: Final = AttributeKind("threshold num/den", Threshold.parse)
 FUNDING: Final = AttributeKind("funding mode", _enum(FundingMode, 8))
 PACKET_KIND: Final = AttributeKind("packet kind", _enum(PacketKind, 8))
 SLASH_KIND: Final = AttributeKind("slash kind", _slash_kind)
+EVIDENCE: Final = AttributeKind("0x evidence bytes", _evidence)
 OPERATORS: Final = AttributeKind("comma-separated bech32 operators", _list_of(OperatorAddress.parse))
 POWERS: Final = AttributeKind("comma-separated powers", _list_of(POWER.parse))
 ADDRESSES: Final = AttributeKind("comma-separated 0x addresses", _list_of(_address))
@@ -416,6 +427,8 @@ class SlashRequestSubmitted(ExocoreEvent):
     kind: Annotated[SlashKind, SLASH_KIND]
     proportion: Annotated[int, PROPORTION]
     freeze: Annotated[bool, BOOL]
+    evidence: Annotated[bytes | None, EVIDENCE] = None
+    """The evidence bytes the slash is judged on (absent: equivocation shown as two responses)."""
 
 
 @event_type("slash_request_rejected")

@@ -67,10 +67,14 @@ PACKET_KIND_CODES: Final = frozenset(kind.value for kind in PacketKind)
 
 class SlashKind(StrEnum):
     """What proved a slash (``exocore.operator.v1.SlashKind``); the value is the name the chain's
-    events, the ``slash.evidence_kind`` column and the API use."""
+    events, the ``slash.evidence_kind`` column and the API use. It is also the kind of slashing
+    verifier an AVS registers (``AVSInfo.slash_verifiers``): ``equivocation`` (two signed responses
+    to one task), ``wrong_result`` (a signed response whose answer Exocore recomputes) and
+    ``committee_request`` (the committee-attested request carrying its evidence bytes)."""
 
     EQUIVOCATION = "equivocation"
     COMMITTEE_REQUEST = "committee_request"
+    WRONG_RESULT = "wrong_result"
 
     @property
     def label(self) -> str:

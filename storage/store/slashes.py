@@ -29,6 +29,7 @@ class SlashStore(PacketStore):
             "operator_address": event.operator_address,
             "avs_address": event.avs,
             "evidence_kind": event.evidence_kind.label,
+            "evidence": event.evidence,
             "freeze": event.freeze,
             "slash_proportion": event.slash_proportion,
             "submitted_height": ref.height,

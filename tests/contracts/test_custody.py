@@ -107,12 +107,12 @@ def test_slash_lands_on_the_slashed_stake_innocent_paid_in_full(custody: Custody
         relay(system, payload)
         for slashed_token, amount in zip(payload.tokens, payload.amounts, strict=True):
             slashed[Web3.to_checksum_address(slashed_token)] += amount
-    # Exocore's numbers: alpha takes half of every delegation of X (both assets), beta a tenth of
-    # what is left in WETH; floors per delegation.
+    # Exocore's numbers: both offences are in one epoch, so each slash takes its proportion of X's
+    # stake at that epoch (A's pending undelegation included): alpha half of every delegation of X
+    # (both assets), beta a tenth in WETH, from what alpha left; floors per delegation.
     late_weth = 30 * ETHER + 7
-    late_after_alpha = late_weth - late_weth * HALF // ETHER
-    late_after = late_after_alpha - late_after_alpha * TENTH // ETHER
-    a_weth = 100 * ETHER - 50 * ETHER - 5 * ETHER
+    late_after = late_weth - late_weth * HALF // ETHER - late_weth * TENTH // ETHER
+    a_weth = 100 * ETHER - 50 * ETHER - 10 * ETHER
     assert slashed == {weth: (100 * ETHER - a_weth) + (late_weth - late_after), reward: 50 * ETHER}
     for token in (weth, reward):
         assert balance(system, token, sink) - sink_before[token] == slashed[token]

@@ -11,6 +11,7 @@ from devnet.chain.state import ChainRuleError
 from devnet.grpc.errors import InvalidRequestError
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.protocol.claims import EquivocationEvidence, SlashRequest
+from relayer.protocol.evidence import Attestation
 from relayer.protocol.ids import AssetId, ChainId
 from relayer.protocol.packets import PacketKind, SlashPayload, decode_payload
 from relayer.protocol.types import Address, Hash32
@@ -48,7 +49,6 @@ def slash_msg(
         operator=sc.operator_account(SEED, target),
         proportion=proportion,
         freeze=freeze,
-        evidence_hash=b"\x42" * 32,
     )
 
 
@@ -72,7 +72,13 @@ def test_committee_slash_freezes_deducts_pro_rata_and_drops_power_everywhere() -
         sc.operator_account(SEED, 1).address,
         PROPORTION,
         True,
-        Hash32(b"\x42" * 32),
+        Attestation(
+            ChainId.parse(CHAIN_ID).hash,
+            Address(bytes.fromhex(alpha[2:])),
+            sc.operator_account(SEED, 1).address,
+            2,
+            sc.ATTESTED_STATEMENT,
+        ).evidence_hash,
     ).slash_id
     assert response.slash_id == expected_id
     # 10 % of each delegation in each asset alpha accepts (floors per delegation).

@@ -32,10 +32,13 @@ from devnet.demo_story import (
     prepare_home,
     too_few_signers,
 )
-from relayer.protocol.units import format_units
+from relayer.protocol.units import format_power, format_units
 from storage import migrate
 from storage.models import (
+    avs_table,
     claim_table,
+    committee_member_table,
+    committee_table,
     distribution_table,
     l1_tx_table,
     packet_table,
@@ -262,6 +265,42 @@ def printed_timelines(demo: DemoRun) -> dict[str, list[re.Match[str]]]:
         elif current is not None and (step := TIMELINE_ROW.match(line)) is not None:
             timelines[current].append(step)
     return timelines
+
+
+def test_slashed_operators_power_in_the_other_avs_drops_as_the_indexer_recorded(demo: DemoRun) -> None:
+    """The cross-AVS table: each slashed operator's power in the AVS it was *not* slashed in, in the
+    committee before the slashes and in the first one elected after, equals the indexer's committee
+    rows, and it dropped (the stake is pooled)."""
+    names = {r.avs_address: r.name for r in demo.rows(select(avs_table))}
+    rows = demo.matches(
+        r"^\s*(?P<op>exo1\w{5}…\w{4})\s+(?P<slashed>[\w-]+)\s+(?P<avs>[\w-]+)\s+"
+        r"(?P<before>[\d,]+\.\d+ USD)\s+(?P<after>[\d,]+\.\d+ USD)\s+(?P<ratio>[\d.]+ %)\s*$"
+    )
+    slashed = {r.operator: names[r.avs_address] for r in demo.rows(select(slash_table))}
+    assert len(rows) == len(slashed) == 2
+    members = demo.rows(
+        select(
+            committee_member_table.c.operator,
+            committee_member_table.c.power,
+            committee_table.c.avs_address,
+            committee_table.c.epoch,
+        ).join(committee_table, committee_table.c.id == committee_member_table.c.committee_id)
+    )
+    for row in rows:
+        operator = next(op for op in slashed if op[:9] + "…" + op[-4:] == row["op"])
+        assert row["slashed"] == slashed[operator] != row["avs"]
+        powers = sorted(
+            (
+                (m.epoch, int(m.power))
+                for m in members
+                if m.operator == operator and names[m.avs_address] == row["avs"]
+            ),
+        )
+        printed = [format_power(power) for _, power in powers]
+        assert row["before"] in printed and row["after"] == printed[-1]
+        before = next(power for _, power in powers if format_power(power) == row["before"])
+        assert powers[-1][1] < before, "the slash in one AVS lowers the operator's power in the other"
+        assert float(row["ratio"].removesuffix(" %")) < 100
 
 
 def test_per_object_timelines_equal_the_recorded_transitions(demo: DemoRun) -> None:

@@ -49,9 +49,10 @@ from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.exocore.rpc import CometRpcClient, CommittedBlock, RawAttribute, RawEvent
 from relayer.ops import status
 from relayer.protocol import bls
-from relayer.protocol.ids import OperatorAddress
+from relayer.protocol.evidence import Attestation
+from relayer.protocol.ids import ChainId, OperatorAddress
 from relayer.protocol.packets import PacketKind
-from relayer.protocol.types import Hash32
+from relayer.protocol.types import Address, Hash32
 from storage.errors import BlockPoisonedError, SkipBlockError, StreamHaltedError
 from storage.models import (
     attestation_table,
@@ -235,8 +236,21 @@ def test_the_feed_records_the_devnet_history(
         assets = {a["token"]: a for a in slash["assets"]}
         assert all(a["asset_id"].startswith(token + "_0x") for token, a in assets.items())
         assert int(assets[WETH]["amount"]) > 0  # the slashed operator holds WETH stake
-        slash_timeline = get(client, f"/v1/slashes/{chain.slash_id}")["timeline"]
+        slash_detail = get(client, f"/v1/slashes/{chain.slash_id}")
+        slash_timeline = slash_detail["timeline"]
         timeline = [t["to_state"] for t in slash_timeline if t["entity_kind"] == "slash"]
+        # The committee-attested evidence bytes are stored and shown (API and explorer page).
+        evidence = Attestation(
+            ChainId.parse(CHAIN_ID).hash,
+            Address(bytes.fromhex(chain.avs[2:])),
+            OperatorAddress.parse(chain.committee.operators[0]).address,
+            chain.committee.epoch,
+            sc.ATTESTED_STATEMENT,
+        ).encode()
+        assert slash_detail["evidence"] == "0x" + evidence.hex()
+        assert "evidence" not in slash  # listings stay small: the bytes are on the detail only
+        page = client.get(f"/slashes/{chain.slash_id}")
+        assert page.status_code == 200 and "0x" + evidence.hex() in page.text
         assert timeline == ["submitted", "executed_on_exocore", "packet_created", "attested"]
 
         packets = get(client, "/v1/packets", limit=50)["items"]

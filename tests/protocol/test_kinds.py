@@ -35,4 +35,4 @@ def test_each_packet_kind_is_delivered_by_a_transaction_of_its_purpose() -> None
 
 
 def test_slash_kind_labels_are_the_chain_names() -> None:
-    assert [kind.label for kind in SlashKind] == ["equivocation", "committee_request"]
+    assert [kind.label for kind in SlashKind] == ["equivocation", "committee_request", "wrong_result"]

@@ -150,7 +150,6 @@ class CustodyWorld:
             operator=sc.operator_account(SEED, operator_index),
             proportion=proportion,
             freeze=freeze,
-            evidence_hash=b"\x42" * 32,
         )
         response = self.world.node.submit_slash_request(msg)
         self.world.node.produce_block()

@@ -21,10 +21,10 @@ from avs.operator.checks import (
 from devnet import scenario as sc
 from relayer.protocol import bls
 from relayer.protocol.claims import EquivocationEvidence, SigningRequest, SlashRequest
-from relayer.protocol.evidence import SignedEquivocation, evidence_hash
+from relayer.protocol.evidence import Attestation, SignedEquivocation, evidence_hash
 from relayer.protocol.ids import ChainId, OperatorAddress
 from relayer.protocol.types import Address, Amount, Hash32, as_address
-from tests.support.devnet_world import SEED, VAULT_TOKEN
+from tests.support.devnet_world import CHAIN_ID, SEED, VAULT_TOKEN
 from tests.support.operator_world import EXOCORE_CHAIN, NOW, OPERATORS, POLICY_MAX, Served, claim, signer_of
 
 
@@ -164,6 +164,40 @@ def test_bad_slash_requests_are_refused(served: Served) -> None:
         check(served, slash(served, served.outsider, outsider_evidence), evidence=outsider_evidence)
         is RefusalReason.UNKNOWN_OPERATOR_KEY
     )
+
+
+def wrong_result(served: Served, culprit: OperatorAddress, result: int) -> bytes:
+    index = next(i for i in range(OPERATORS) if sc.operator_account(SEED, i) == culprit)
+    return bytes(
+        sc.wrong_result_msg(
+            chain_id=CHAIN_ID,
+            avs_hex=served.avs,
+            operator=culprit,
+            secret=sc.operator_bls_secret(SEED, index, served.avs),
+            task_id=8,
+            task_input=12,
+            result=result,
+        ).evidence
+    )
+
+
+def test_wrong_result_and_attestation_evidence_use_exocores_verifiers(served: Served) -> None:
+    culprit = served.members[1]
+    wrong = wrong_result(served, culprit, 145)
+    assert check(served, slash(served, culprit, wrong), evidence=wrong) is None
+    right = wrong_result(served, culprit, 144)
+    assert check(served, slash(served, culprit, right), evidence=right) is RefusalReason.INVALID_EVIDENCE
+    attestation = Attestation(
+        EXOCORE_CHAIN, as_address(served.avs), culprit.address, served.epoch, b"x"
+    ).encode()
+    assert check(served, slash(served, culprit, attestation), evidence=attestation) is None
+    for other_operator, epoch in ((served.members[2], served.epoch), (culprit, served.epoch + 1)):
+        elsewhere = Attestation(EXOCORE_CHAIN, as_address(served.avs), other_operator.address, epoch, b"x")
+        evidence = elsewhere.encode()
+        assert (
+            check(served, slash(served, culprit, evidence), evidence=evidence)
+            is RefusalReason.EVIDENCE_MISMATCH
+        )
 
 
 # -- the service: check, protect, sign, post --

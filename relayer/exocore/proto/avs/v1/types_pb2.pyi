@@ -102,6 +102,7 @@ class AVSInfo(google.protobuf.message.Message):
     SLASH_THRESHOLD_NUMERATOR_FIELD_NUMBER: builtins.int
     SLASH_THRESHOLD_DENOMINATOR_FIELD_NUMBER: builtins.int
     SLASH_PROPORTION_FIELD_NUMBER: builtins.int
+    SLASH_VERIFIERS_FIELD_NUMBER: builtins.int
     name: builtins.str
     avs_address: builtins.str
     """0x-prefixed lower-case hex, 20 bytes."""
@@ -143,6 +144,12 @@ class AVSInfo(google.protobuf.message.Message):
     def reward_tokens(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[global___RewardToken]:
         """Reward tokens the AVS pays in, with their L1 funding mode."""
 
+    @property
+    def slash_verifiers(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[global___SlashVerifier]:
+        """The slashing verifiers Exocore runs for this AVS (empty: equivocation and committee_request,
+        each at slash_proportion). A slash of a kind not listed is rejected (`verifier_not_registered`).
+        """
+
     def __init__(
         self,
         *,
@@ -164,10 +171,37 @@ class AVSInfo(google.protobuf.message.Message):
         slash_threshold_numerator: builtins.int = ...,
         slash_threshold_denominator: builtins.int = ...,
         slash_proportion: builtins.str = ...,
+        slash_verifiers: collections.abc.Iterable[global___SlashVerifier] | None = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["asset_ids", b"asset_ids", "avs_address", b"avs_address", "avs_owner_addresses", b"avs_owner_addresses", "chain_id", b"chain_id", "committee_size", b"committee_size", "epoch_identifier", b"epoch_identifier", "min_operator_stake_usd", b"min_operator_stake_usd", "min_self_delegation_usd", b"min_self_delegation_usd", "name", b"name", "reward_address", b"reward_address", "reward_tokens", b"reward_tokens", "slash_address", b"slash_address", "slash_proportion", b"slash_proportion", "slash_threshold_denominator", b"slash_threshold_denominator", "slash_threshold_numerator", b"slash_threshold_numerator", "starting_epoch", b"starting_epoch", "threshold_denominator", b"threshold_denominator", "threshold_numerator", b"threshold_numerator"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["asset_ids", b"asset_ids", "avs_address", b"avs_address", "avs_owner_addresses", b"avs_owner_addresses", "chain_id", b"chain_id", "committee_size", b"committee_size", "epoch_identifier", b"epoch_identifier", "min_operator_stake_usd", b"min_operator_stake_usd", "min_self_delegation_usd", b"min_self_delegation_usd", "name", b"name", "reward_address", b"reward_address", "reward_tokens", b"reward_tokens", "slash_address", b"slash_address", "slash_proportion", b"slash_proportion", "slash_threshold_denominator", b"slash_threshold_denominator", "slash_threshold_numerator", b"slash_threshold_numerator", "slash_verifiers", b"slash_verifiers", "starting_epoch", b"starting_epoch", "threshold_denominator", b"threshold_denominator", "threshold_numerator", b"threshold_numerator"]) -> None: ...
 
 global___AVSInfo = AVSInfo
+
+@typing.final
+class SlashVerifier(google.protobuf.message.Message):
+    """SlashVerifier is one slashing verifier an AVS registers, with its parameters."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: builtins.int
+    SLASH_PROPORTION_FIELD_NUMBER: builtins.int
+    kind: builtins.str
+    """"equivocation", "wrong_result" (the reference squaring AVS's task responses) or
+    "committee_request" (committee-attested evidence bytes); anything else is refused.
+    """
+    slash_proportion: builtins.str
+    """Fraction of stake this verifier's slash takes (equivocation, wrong_result) or at most takes
+    (committee_request), decimal string in (0, slash_proportion]; empty: slash_proportion.
+    """
+    def __init__(
+        self,
+        *,
+        kind: builtins.str = ...,
+        slash_proportion: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["kind", b"kind", "slash_proportion", b"slash_proportion"]) -> None: ...
+
+global___SlashVerifier = SlashVerifier
 
 @typing.final
 class RewardToken(google.protobuf.message.Message):

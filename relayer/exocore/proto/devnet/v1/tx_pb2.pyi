@@ -335,6 +335,7 @@ class MsgSubmitSlashRequest(google.protobuf.message.Message):
     AGGREGATE_SIGNATURE_FIELD_NUMBER: builtins.int
     EVIDENCE_HASH_FIELD_NUMBER: builtins.int
     FROM_ADDRESS_FIELD_NUMBER: builtins.int
+    EVIDENCE_FIELD_NUMBER: builtins.int
     avs_address: builtins.str
     epoch: builtins.int
     operator: builtins.str
@@ -351,6 +352,11 @@ class MsgSubmitSlashRequest(google.protobuf.message.Message):
     (cosmos.tx.v1beta1 BroadcastTx); ignored by the devnet Msg service. Any funded account
     (the committee signature authorizes the request).
     """
+    evidence: builtins.bytes
+    """The evidence bytes evidence_hash commits to (keccak256(evidence) must equal it): 32-byte kind
+    tag first (docs/protocol.md "Slashing verifiers"). Exocore decodes and stores them, and verifies
+    the cryptographic kinds (equivocation, wrong result) too.
+    """
     def __init__(
         self,
         *,
@@ -363,8 +369,9 @@ class MsgSubmitSlashRequest(google.protobuf.message.Message):
         aggregate_signature: builtins.bytes = ...,
         evidence_hash: builtins.bytes = ...,
         from_address: builtins.str = ...,
+        evidence: builtins.bytes = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["aggregate_signature", b"aggregate_signature", "avs_address", b"avs_address", "epoch", b"epoch", "evidence_hash", b"evidence_hash", "freeze", b"freeze", "from_address", b"from_address", "operator", b"operator", "signer_bitmap", b"signer_bitmap", "slash_proportion", b"slash_proportion"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["aggregate_signature", b"aggregate_signature", "avs_address", b"avs_address", "epoch", b"epoch", "evidence", b"evidence", "evidence_hash", b"evidence_hash", "freeze", b"freeze", "from_address", b"from_address", "operator", b"operator", "signer_bitmap", b"signer_bitmap", "slash_proportion", b"slash_proportion"]) -> None: ...
 
 global___MsgSubmitSlashRequest = MsgSubmitSlashRequest
 
@@ -465,6 +472,52 @@ class MsgSubmitEquivocationEvidenceResponse(google.protobuf.message.Message):
     def ClearField(self, field_name: typing.Literal["height", b"height", "slash_id", b"slash_id", "tx_hash", b"tx_hash"]) -> None: ...
 
 global___MsgSubmitEquivocationEvidenceResponse = MsgSubmitEquivocationEvidenceResponse
+
+@typing.final
+class MsgSubmitWrongResultEvidence(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    EVIDENCE_FIELD_NUMBER: builtins.int
+    FROM_ADDRESS_FIELD_NUMBER: builtins.int
+    evidence: builtins.bytes
+    """Wrong-result evidence bytes (kind tag first, docs/protocol.md "Slashing verifiers"): the
+    operator's BLS-signed response to a task of the reference squaring AVS. The AVS and operator
+    are the ones the evidence names.
+    """
+    from_address: builtins.str
+    """Cosmos transaction signer (bech32 exo1…) when the message travels in a signed transaction;
+    ignored by the devnet Msg service. Any funded account (the operator's signature is the proof).
+    """
+    def __init__(
+        self,
+        *,
+        evidence: builtins.bytes = ...,
+        from_address: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["evidence", b"evidence", "from_address", b"from_address"]) -> None: ...
+
+global___MsgSubmitWrongResultEvidence = MsgSubmitWrongResultEvidence
+
+@typing.final
+class MsgSubmitWrongResultEvidenceResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    HEIGHT_FIELD_NUMBER: builtins.int
+    SLASH_ID_FIELD_NUMBER: builtins.int
+    TX_HASH_FIELD_NUMBER: builtins.int
+    height: builtins.int
+    slash_id: builtins.bytes
+    tx_hash: builtins.str
+    def __init__(
+        self,
+        *,
+        height: builtins.int = ...,
+        slash_id: builtins.bytes = ...,
+        tx_hash: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["height", b"height", "slash_id", b"slash_id", "tx_hash", b"tx_hash"]) -> None: ...
+
+global___MsgSubmitWrongResultEvidenceResponse = MsgSubmitWrongResultEvidenceResponse
 
 @typing.final
 class MsgSetValidatorPower(google.protobuf.message.Message):
@@ -742,6 +795,7 @@ class Tx(google.protobuf.message.Message):
     SET_FAULT_KNOBS_FIELD_NUMBER: builtins.int
     OPT_OUT_FIELD_NUMBER: builtins.int
     UNDELEGATE_FIELD_NUMBER: builtins.int
+    SUBMIT_WRONG_RESULT_EVIDENCE_FIELD_NUMBER: builtins.int
     sequence: builtins.int
     @property
     def register_operator(self) -> global___MsgRegisterOperator: ...
@@ -767,6 +821,8 @@ class Tx(google.protobuf.message.Message):
     def opt_out(self) -> global___MsgOptOut: ...
     @property
     def undelegate(self) -> global___MsgUndelegate: ...
+    @property
+    def submit_wrong_result_evidence(self) -> global___MsgSubmitWrongResultEvidence: ...
     def __init__(
         self,
         *,
@@ -783,9 +839,10 @@ class Tx(google.protobuf.message.Message):
         set_fault_knobs: global___MsgSetFaultKnobs | None = ...,
         opt_out: global___MsgOptOut | None = ...,
         undelegate: global___MsgUndelegate | None = ...,
+        submit_wrong_result_evidence: global___MsgSubmitWrongResultEvidence | None = ...,
     ) -> None: ...
-    def HasField(self, field_name: typing.Literal["delegate", b"delegate", "msg", b"msg", "opt_in", b"opt_in", "opt_out", b"opt_out", "register_avs", b"register_avs", "register_operator", b"register_operator", "set_fault_knobs", b"set_fault_knobs", "set_price", b"set_price", "set_validator_power", b"set_validator_power", "submit_equivocation_evidence", b"submit_equivocation_evidence", "submit_reward_claim", b"submit_reward_claim", "submit_slash_request", b"submit_slash_request", "undelegate", b"undelegate"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["delegate", b"delegate", "msg", b"msg", "opt_in", b"opt_in", "opt_out", b"opt_out", "register_avs", b"register_avs", "register_operator", b"register_operator", "sequence", b"sequence", "set_fault_knobs", b"set_fault_knobs", "set_price", b"set_price", "set_validator_power", b"set_validator_power", "submit_equivocation_evidence", b"submit_equivocation_evidence", "submit_reward_claim", b"submit_reward_claim", "submit_slash_request", b"submit_slash_request", "undelegate", b"undelegate"]) -> None: ...
-    def WhichOneof(self, oneof_group: typing.Literal["msg", b"msg"]) -> typing.Literal["register_operator", "register_avs", "opt_in", "delegate", "set_price", "submit_reward_claim", "submit_slash_request", "submit_equivocation_evidence", "set_validator_power", "set_fault_knobs", "opt_out", "undelegate"] | None: ...
+    def HasField(self, field_name: typing.Literal["delegate", b"delegate", "msg", b"msg", "opt_in", b"opt_in", "opt_out", b"opt_out", "register_avs", b"register_avs", "register_operator", b"register_operator", "set_fault_knobs", b"set_fault_knobs", "set_price", b"set_price", "set_validator_power", b"set_validator_power", "submit_equivocation_evidence", b"submit_equivocation_evidence", "submit_reward_claim", b"submit_reward_claim", "submit_slash_request", b"submit_slash_request", "submit_wrong_result_evidence", b"submit_wrong_result_evidence", "undelegate", b"undelegate"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["delegate", b"delegate", "msg", b"msg", "opt_in", b"opt_in", "opt_out", b"opt_out", "register_avs", b"register_avs", "register_operator", b"register_operator", "sequence", b"sequence", "set_fault_knobs", b"set_fault_knobs", "set_price", b"set_price", "set_validator_power", b"set_validator_power", "submit_equivocation_evidence", b"submit_equivocation_evidence", "submit_reward_claim", b"submit_reward_claim", "submit_slash_request", b"submit_slash_request", "submit_wrong_result_evidence", b"submit_wrong_result_evidence", "undelegate", b"undelegate"]) -> None: ...
+    def WhichOneof(self, oneof_group: typing.Literal["msg", b"msg"]) -> typing.Literal["register_operator", "register_avs", "opt_in", "delegate", "set_price", "submit_reward_claim", "submit_slash_request", "submit_equivocation_evidence", "set_validator_power", "set_fault_knobs", "opt_out", "undelegate", "submit_wrong_result_evidence"] | None: ...
 
 global___Tx = Tx

@@ -100,6 +100,11 @@ class MsgStub(object):
                 request_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgUndelegate.SerializeToString,
                 response_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgUndelegateResponse.FromString,
                 _registered_method=True)
+        self.SubmitWrongResultEvidence = channel.unary_unary(
+                '/exocore.devnet.v1.Msg/SubmitWrongResultEvidence',
+                request_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitWrongResultEvidence.SerializeToString,
+                response_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitWrongResultEvidenceResponse.FromString,
+                _registered_method=True)
 
 
 class MsgServicer(object):
@@ -197,6 +202,13 @@ class MsgServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitWrongResultEvidence(self, request, context):
+        """SubmitWrongResultEvidence submits one signed task response whose answer is wrong.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MsgServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -264,6 +276,11 @@ def add_MsgServicer_to_server(servicer, server):
                     servicer.Undelegate,
                     request_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgUndelegate.FromString,
                     response_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgUndelegateResponse.SerializeToString,
+            ),
+            'SubmitWrongResultEvidence': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitWrongResultEvidence,
+                    request_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitWrongResultEvidence.FromString,
+                    response_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitWrongResultEvidenceResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -618,6 +635,33 @@ class Msg(object):
             '/exocore.devnet.v1.Msg/Undelegate',
             exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgUndelegate.SerializeToString,
             exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgUndelegateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitWrongResultEvidence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/exocore.devnet.v1.Msg/SubmitWrongResultEvidence',
+            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitWrongResultEvidence.SerializeToString,
+            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitWrongResultEvidenceResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -108,6 +108,12 @@ class MsgStub:
     ]
     """Undelegate starts unbonding a staker's tokens from an operator (slashable until it completes)."""
 
+    SubmitWrongResultEvidence: grpc.UnaryUnaryMultiCallable[
+        relayer.exocore.proto.devnet.v1.tx_pb2.MsgSubmitWrongResultEvidence,
+        relayer.exocore.proto.devnet.v1.tx_pb2.MsgSubmitWrongResultEvidenceResponse,
+    ]
+    """SubmitWrongResultEvidence submits one signed task response whose answer is wrong."""
+
 class MsgAsyncStub:
     """Msg drives the devnet chain."""
 
@@ -188,6 +194,12 @@ class MsgAsyncStub:
         relayer.exocore.proto.devnet.v1.tx_pb2.MsgUndelegateResponse,
     ]
     """Undelegate starts unbonding a staker's tokens from an operator (slashable until it completes)."""
+
+    SubmitWrongResultEvidence: grpc.aio.UnaryUnaryMultiCallable[
+        relayer.exocore.proto.devnet.v1.tx_pb2.MsgSubmitWrongResultEvidence,
+        relayer.exocore.proto.devnet.v1.tx_pb2.MsgSubmitWrongResultEvidenceResponse,
+    ]
+    """SubmitWrongResultEvidence submits one signed task response whose answer is wrong."""
 
 class MsgServicer(metaclass=abc.ABCMeta):
     """Msg drives the devnet chain."""
@@ -295,5 +307,13 @@ class MsgServicer(metaclass=abc.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[relayer.exocore.proto.devnet.v1.tx_pb2.MsgUndelegateResponse, collections.abc.Awaitable[relayer.exocore.proto.devnet.v1.tx_pb2.MsgUndelegateResponse]]:
         """Undelegate starts unbonding a staker's tokens from an operator (slashable until it completes)."""
+
+    @abc.abstractmethod
+    def SubmitWrongResultEvidence(
+        self,
+        request: relayer.exocore.proto.devnet.v1.tx_pb2.MsgSubmitWrongResultEvidence,
+        context: _ServicerContext,
+    ) -> typing.Union[relayer.exocore.proto.devnet.v1.tx_pb2.MsgSubmitWrongResultEvidenceResponse, collections.abc.Awaitable[relayer.exocore.proto.devnet.v1.tx_pb2.MsgSubmitWrongResultEvidenceResponse]]:
+        """SubmitWrongResultEvidence submits one signed task response whose answer is wrong."""
 
 def add_MsgServicer_to_server(servicer: MsgServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...

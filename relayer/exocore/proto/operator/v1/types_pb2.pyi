@@ -33,6 +33,8 @@ class _SlashKindEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._Enum
     """Two valid BLS signatures by the operator over conflicting messages, checked on chain."""
     SLASH_KIND_COMMITTEE_REQUEST: _SlashKind.ValueType  # 2
     """A slash request signed by more than the AVS threshold of its committee."""
+    SLASH_KIND_WRONG_RESULT: _SlashKind.ValueType  # 3
+    """One BLS-signed task response whose answer Exocore recomputes and finds wrong, checked on chain."""
 
 class SlashKind(_SlashKind, metaclass=_SlashKindEnumTypeWrapper):
     """SlashKind says what proved the misbehaviour."""
@@ -42,6 +44,8 @@ SLASH_KIND_EQUIVOCATION: SlashKind.ValueType  # 1
 """Two valid BLS signatures by the operator over conflicting messages, checked on chain."""
 SLASH_KIND_COMMITTEE_REQUEST: SlashKind.ValueType  # 2
 """A slash request signed by more than the AVS threshold of its committee."""
+SLASH_KIND_WRONG_RESULT: SlashKind.ValueType  # 3
+"""One BLS-signed task response whose answer Exocore recomputes and finds wrong, checked on chain."""
 global___SlashKind = SlashKind
 
 class _SlashStatus:
@@ -119,6 +123,8 @@ class OperatorSlashInfo(google.protobuf.message.Message):
     EPOCH_FIELD_NUMBER: builtins.int
     EVIDENCE_HASH_FIELD_NUMBER: builtins.int
     TASK_ID_FIELD_NUMBER: builtins.int
+    EVIDENCE_FIELD_NUMBER: builtins.int
+    OFFENCE_EPOCH_FIELD_NUMBER: builtins.int
     slash_id: builtins.bytes
     """32-byte slash id."""
     operator: builtins.str
@@ -145,6 +151,12 @@ class OperatorSlashInfo(google.protobuf.message.Message):
     """
     task_id: builtins.int
     """EQUIVOCATION: the task both responses answer."""
+    evidence: builtins.bytes
+    """The evidence bytes the slash was judged on (32-byte kind tag first, docs/protocol.md "Slashing
+    verifiers"); empty for equivocation submitted as two responses.
+    """
+    offence_epoch: builtins.int
+    """Epoch whose stake snapshot the deduction used (the offence's epoch)."""
     @property
     def assets(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[global___SlashedAsset]:
         """Per-token amounts; empty until EXECUTED."""
@@ -169,7 +181,9 @@ class OperatorSlashInfo(google.protobuf.message.Message):
         epoch: builtins.int = ...,
         evidence_hash: builtins.bytes = ...,
         task_id: builtins.int = ...,
+        evidence: builtins.bytes = ...,
+        offence_epoch: builtins.int = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["assets", b"assets", "avs_address", b"avs_address", "epoch", b"epoch", "evidence_hash", b"evidence_hash", "executed_height", b"executed_height", "freeze", b"freeze", "kind", b"kind", "operator", b"operator", "operator_address", b"operator_address", "packet_nonce", b"packet_nonce", "reject_reason", b"reject_reason", "slash_id", b"slash_id", "slash_proportion", b"slash_proportion", "status", b"status", "submitted_height", b"submitted_height", "task_id", b"task_id", "tx_hash", b"tx_hash"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["assets", b"assets", "avs_address", b"avs_address", "epoch", b"epoch", "evidence", b"evidence", "evidence_hash", b"evidence_hash", "executed_height", b"executed_height", "freeze", b"freeze", "kind", b"kind", "offence_epoch", b"offence_epoch", "operator", b"operator", "operator_address", b"operator_address", "packet_nonce", b"packet_nonce", "reject_reason", b"reject_reason", "slash_id", b"slash_id", "slash_proportion", b"slash_proportion", "status", b"status", "submitted_height", b"submitted_height", "task_id", b"task_id", "tx_hash", b"tx_hash"]) -> None: ...
 
 global___OperatorSlashInfo = OperatorSlashInfo
