@@ -14,7 +14,8 @@ Invariants:
 - A claim is an efficiency device, not the safety net: every stage write stays compare-and-set on
   the stage the writer read (``relayer.pipeline.jobs``), so a worker whose claim lapsed mid-work and
   was taken over loses its write (``StageMovedError``) instead of doubling an effect.
-- SQLite: ``FOR UPDATE SKIP LOCKED`` is not rendered there; one process claims everything it sees.
+- SQLite: ``FOR UPDATE SKIP LOCKED`` is not rendered there; the UPDATE, serialised by SQLite's write
+  lock, re-checks that the rows are still claimable, so two connections still never share a row.
 """
 
 from __future__ import annotations
@@ -61,12 +62,20 @@ def claim(
     )
     if not keys:
         return []
+    # The claimable test again in the UPDATE: on PostgreSQL the rows are locked and it holds anyway;
+    # on SQLite (no row locks, and the driver opens the transaction only at the first write) another
+    # connection may have claimed them since the SELECT, and the UPDATE, which runs under the
+    # database's write lock, is what decides.
     conn.execute(
         update(table)
-        .where(key_col.in_(keys))
+        .where(key_col.in_(keys), claimable(table, holder, now))
         .values(claimed_by=holder, claimed_until=now + timedelta(seconds=ttl_s))
     )
-    return list(conn.execute(select(table).where(key_col.in_(keys)).order_by(*order_by)))
+    return list(
+        conn.execute(
+            select(table).where(key_col.in_(keys), table.c.claimed_by == holder).order_by(*order_by)
+        )
+    )
 
 
 def release(conn: Connection, table: Table, *, key: str, keys: Sequence[Any], holder: str) -> int:
