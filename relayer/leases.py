@@ -188,6 +188,11 @@ class LeaseKeeper:
                 },
             )
 
+    @property
+    def running(self) -> bool:
+        """Renewing on its own thread (else whoever drives the process must call :meth:`tick`)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def start(self) -> None:
         """Tick now (so the first cycle already knows its roles), then every ``LEASE_TICK_S``."""
         self.tick()

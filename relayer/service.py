@@ -220,6 +220,7 @@ class RelayerService:
         self.config = config
         self.stop_requested = stop_requested or threading.Event()
         self.parts = build(config, signer=signer, engine=engine, should_stop=self.stop_requested.is_set)
+        self.parts.keeper.tick()  # take the free roles now: start-up work (the sweep) needs them
         self.last_report: CycleReport | None = None
         self.cycles = 0
         self.ingest_budget_s = L1_INGEST_BUDGET_S
@@ -245,6 +246,8 @@ class RelayerService:
         """
         parts = self.parts
         keeper = parts.keeper
+        if not keeper.running:
+            keeper.tick()  # driven in the caller's thread (tests, ``run --once``): renew per cycle
         created: list[tuple[int, RelayPacketCreated]] = []
         if keeper.holds(STREAM_EXOCORE):
             self._guarded("exocore follow", lambda: self._follow_exocore(created))
@@ -414,7 +417,6 @@ def run_once(config: ExorelayConfig, *, signer: LocalAccount | None = None, cycl
     """Drive ``cycles`` cycles in the calling thread (tests, ``exorelay run --once``)."""
     service = RelayerService(config, signer=signer)
     service.parts.pipeline.relay_params()
-    service.parts.keeper.tick()
     service.sweep()
     reports = [service.cycle() for _ in range(cycles)]
     service.stop()
