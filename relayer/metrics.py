@@ -205,11 +205,15 @@ class RelayerMetrics:
         self.oldest_pending.set(age)
 
     def lease_state(self, lease: str, *, held: bool, took_over: bool = False, lost: bool = False) -> None:
+        """Every lease's series exist (at 0) from the keeper's start, so an alert can rate() them."""
         self.leases_held.labels(lease=lease).set(1 if held else 0)
+        takeovers = self.lease_takeovers.labels(lease=lease)
+        losses = self.leases_lost.labels(lease=lease)
+        self.fenced_writes.labels(lease=lease)
         if took_over:
-            self.lease_takeovers.labels(lease=lease).inc()
+            takeovers.inc()
         if lost:
-            self.leases_lost.labels(lease=lease).inc()
+            losses.inc()
 
     def fenced_write_refused(self, lease: str) -> None:
         self.fenced_writes.labels(lease=lease).inc()
