@@ -195,7 +195,8 @@ class RelayerConfig(_Section):
     retry_max_s: float = Field(default=DEFAULT_RETRY_MAX_S, gt=0)
     lease_ttl_s: float = Field(default=DEFAULT_LEASE_TTL_S, ge=MIN_LEASE_TTL_S)
     holder_id: str = Field(default="", max_length=128)
-    """Who this process is in the ``lease`` table; empty: ``host:pid:random``, unique per process."""
+    """Stands for the host in this process's lease holder id (``<holder_id>:pid:random``); empty: the
+    host name. The id is unique per process incarnation either way."""
 
 
 class LoggingConfig(_Section):

@@ -63,11 +63,11 @@ def l1_stream_lease(chain_id: int) -> LeaseName:
 
 
 def new_holder_id(configured: str = "") -> HolderId:
-    """``host:pid:random`` (the random part tells a restarted process with a recycled pid apart), or
-    the configured id."""
-    if configured:
-        return HolderId(configured)
-    return HolderId(f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}")
+    """``host:pid:random``; a configured name stands in for the host. Always unique per process
+    *incarnation* (the random part tells a restarted process with a recycled pid apart): a restarted
+    process must not inherit the lease, and its token, of the one it replaces, which may be merely
+    paused and about to wake up."""
+    return HolderId(f"{configured or socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}")
 
 
 @dataclass(frozen=True, slots=True)

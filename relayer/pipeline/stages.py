@@ -75,11 +75,12 @@ PREPARE_BATCH_JOBS: Final = 64
 """Jobs prepared per cycle: bounds one cycle's latency when a long backlog is being cleared."""
 PAY_CLAIM_JOBS: Final = 256
 """Payout jobs claimed per cycle (each is one distribution; in practice a handful are open)."""
-JOB_CLAIM_TTL_S: Final = 60.0
+JOB_CLAIM_TTL_S: Final = 30.0
 """How long a claim on a job (``storage.claims``) keeps other relayer processes off it: longer than a
 cycle's prepare batch or one distribution's batch building takes on a loaded machine (seconds), so a
-live worker keeps its jobs; a killed worker's jobs wait at most this for another. Claims only save
-duplicated work: stage writes are compare-and-set, so a lapsed claim cannot double an effect."""
+live worker keeps its jobs; a killed worker's jobs wait at most this for another (a live one releases
+its jobs when its stage is done with them). Claims only save duplicated work: stage writes are
+compare-and-set, so a lapsed claim cannot double an effect."""
 LOCAL_CLAIMANT: Final = Claimant("local", JOB_CLAIM_TTL_S)
 """The claimant of a pipeline that is the only one on its database (tests, tools)."""
 SWEEP_PAGE_PACKETS: Final = 500

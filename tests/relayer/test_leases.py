@@ -55,12 +55,13 @@ def test_lease_names_leave_room_for_a_chain_id() -> None:
     assert STREAM_EXOCORE == "stream:exocore"
 
 
-def test_holder_ids_are_host_pid_random_unless_configured() -> None:
+def test_holder_ids_are_host_pid_random_and_unique_per_incarnation() -> None:
     first, second = new_holder_id(), new_holder_id()
     host, pid, random = first.rsplit(":", 2)
     assert (host, pid) == (socket.gethostname(), str(os.getpid()))
     assert len(random) == 8 and first != second
-    assert new_holder_id("relayer-eu-1") == "relayer-eu-1"
+    named, again = new_holder_id("relayer-eu-1"), new_holder_id("relayer-eu-1")
+    assert named.startswith(f"relayer-eu-1:{os.getpid()}:") and named != again
 
 
 def test_one_keeper_takes_every_role_and_a_standby_none(engine: Engine) -> None:
