@@ -154,7 +154,10 @@ class LeaseKeeper:
         (a lease not renewed in time is no longer believed held)."""
         for name in self.names:
             started = self._monotonic()
-            had = self.held(name)
+            with self._lock:
+                # What was granted, even if this process's clock has given up on it since (woken
+                # from a pause): losing it must still be counted and logged.
+                had = self._held.get(name)
             try:
                 grant = leases.acquire(self.engine, name, self.holder, self.ttl_s, clock=self.clock)
             except (ExorelayError, OSError) as exc:

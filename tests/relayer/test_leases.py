@@ -94,10 +94,12 @@ def test_renewals_keep_the_roles_and_a_silent_holder_is_taken_over(engine: Engin
     # a's own clock has run past the TTL as well: it no longer believes it holds anything...
     mono_a.value += TTL_S
     assert not active.holds(SIGNER)
-    # ...and its next tick finds the role gone and counts it lost.
+    # ...and its next tick finds the role gone and counts it lost (also when its own clock had
+    # already given up on it: a process woken from SIGSTOP).
     active.tick()
     assert not active.holds(SIGNER)
     assert sample(active.metrics, "exorelay_lease_held", SIGNER) == 0
+    assert sample(active.metrics, "exorelay_lease_lost_total", SIGNER) == 1
 
 
 def test_a_lost_lease_is_counted_when_the_database_says_so(engine: Engine) -> None:
