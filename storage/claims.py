@@ -72,9 +72,7 @@ def claim(
         .values(claimed_by=holder, claimed_until=now + timedelta(seconds=ttl_s))
     )
     return list(
-        conn.execute(
-            select(table).where(key_col.in_(keys), table.c.claimed_by == holder).order_by(*order_by)
-        )
+        conn.execute(select(table).where(key_col.in_(keys), table.c.claimed_by == holder).order_by(*order_by))
     )
 
 
