@@ -211,7 +211,9 @@ def bench_paying(rp: ModuleType, base_url: str, home: Path, count: int, stakers:
         exocore = stack.manifest["exocore"]
         with ScenarioClient(exocore["grpc_target"], exocore["chain_id"]) as client:
             note(f"{count} process(es): scenario with {scenario_stakers:,} stakers")
+            started = time.perf_counter()
             rp.standard_scenario(stack, client, operators=rp.PAYOUT_OPERATORS, stakers=scenario_stakers)
+            result.setup_s = time.perf_counter() - started
             result.load = rp.load_average()
             rp.wait_until(
                 lambda: rp.everything_paid(engine),
