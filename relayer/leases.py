@@ -113,8 +113,13 @@ class LeaseKeeper:
         clock: LeaseClock = database_now,
         metrics: RelayerMetrics | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        take_over_at_start: bool = False,
     ) -> None:
         self.engine = engine
+        self._force_next = take_over_at_start
+        """The first tick takes the leases even from a live holder (``storage.leases.acquire``'s
+        ``force``): set for SQLite, one process by design, so that a restarted process does not wait
+        a TTL for the lease of the one it replaces."""
         self.holder = holder
         self.names = tuple(names)
         self.ttl_s = ttl_s
@@ -159,7 +164,9 @@ class LeaseKeeper:
                 # from a pause): losing it must still be counted and logged.
                 had = self._held.get(name)
             try:
-                grant = leases.acquire(self.engine, name, self.holder, self.ttl_s, clock=self.clock)
+                grant = leases.acquire(
+                    self.engine, name, self.holder, self.ttl_s, clock=self.clock, force=self._force_next
+                )
             except (ExorelayError, OSError) as exc:
                 _log.warning("lease %s not renewed: %s", name, exc)
                 continue
@@ -172,6 +179,7 @@ class LeaseKeeper:
                 else:
                     self._held[name] = Held(grant, started + self.ttl_s)
             self._record(name, had, grant)
+        self._force_next = False
 
     def _record(self, name: LeaseName, had: Held | None, grant: Grant | None) -> None:
         lost = had is not None and (grant is None or grant.token != had.grant.token)

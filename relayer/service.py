@@ -135,6 +135,8 @@ def build(
         (signer_name, STREAM_EXOCORE, l1_stream_name),
         ttl_s=config.relayer.lease_ttl_s,
         metrics=metrics,
+        # SQLite is one process by design: a live lease found at start is a dead predecessor's.
+        take_over_at_start=engine.dialect.name == "sqlite",
     )
     rpc = CometRpcClient.from_config(config.exocore)
     grpc = ExocoreGrpcClient.from_config(config.exocore)

@@ -95,11 +95,20 @@ def _locked(conn: Connection, name: str, *, share: bool = False) -> LeaseRow | N
 
 
 def acquire(
-    engine: Engine, name: str, holder: str, ttl_s: float, *, clock: LeaseClock = database_now
+    engine: Engine,
+    name: str,
+    holder: str,
+    ttl_s: float,
+    *,
+    clock: LeaseClock = database_now,
+    force: bool = False,
 ) -> Grant | None:
     """Take or renew ``name`` for ``holder`` for ``ttl_s`` seconds; None if another holder's lease is
     live. A live lease of ``holder`` is renewed with its token; a free or expired one is taken with the
-    next token (also when ``holder`` itself let it expire: it may have been paused past the expiry)."""
+    next token (also when ``holder`` itself let it expire: it may have been paused past the expiry).
+    ``force`` takes another holder's live lease too (next token, so its writes are fenced off): only
+    for a database one process uses by design (SQLite), where a live lease at start-up can only be a
+    dead predecessor's."""
     if ttl_s <= 0:
         raise ValueError("ttl_s must be > 0")
     with engine.begin() as conn:
@@ -116,7 +125,7 @@ def acquire(
                 .values(renewed_at=now, expires_at=expires)
             )
             return Grant(name, holder, row.token, expires, renewed=True, previous_holder=None)
-        if row.live(now):
+        if row.live(now) and not force:
             return None
         token = row.token + 1
         conn.execute(

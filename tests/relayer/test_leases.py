@@ -123,3 +123,32 @@ def test_a_clean_stop_hands_the_roles_over_at_once(engine: Engine) -> None:
     assert all(standby.holds(name) for name in NAMES)
     assert standby.token(SIGNER) == 2
     assert sample(standby.metrics, "exorelay_lease_takeovers_total", SIGNER) == 0  # released, not taken
+
+
+def test_a_keeper_taking_over_at_start_takes_live_leases_once(engine: Engine) -> None:
+    """SQLite, one process by design: a restarted process takes its predecessor's roles at once."""
+    clock, mono = StepLeaseClock(), Monotonic()
+    dead = keeper(engine, "dead", clock, mono)
+    dead.tick()
+    restarted = LeaseKeeper(
+        engine,
+        HolderId("restarted"),
+        NAMES,
+        ttl_s=TTL_S,
+        clock=clock,
+        monotonic=mono,
+        take_over_at_start=True,
+    )
+    restarted.tick()
+    assert restarted.token(SIGNER) == 2
+    standby = keeper(engine, "standby", clock, mono)  # no take-over at start: it waits
+    standby.tick()
+    assert not standby.holds(SIGNER)
+    another = LeaseKeeper(
+        engine, HolderId("another"), NAMES, ttl_s=TTL_S, clock=clock, monotonic=mono, take_over_at_start=True
+    )
+    another.tick()
+    assert another.token(SIGNER) == 3
+    restarted.tick()  # only the first tick forces: the restarted keeper does not take it back
+    assert not restarted.holds(SIGNER)
+    assert another.token(SIGNER) == 3

@@ -200,3 +200,15 @@ def test_a_takeover_waits_for_the_fenced_transaction_of_the_old_holder(
     taker.join()
     assert taken[0] is not None
     assert (taken[0].holder, taken[0].token, taken[0].previous_holder) == ("new", 2, "old")
+
+
+def test_force_takes_a_live_lease_with_a_higher_token_and_fences_the_old_holder(
+    engine: Engine, clock: StepLeaseClock
+) -> None:
+    """SQLite's start-up take-over: the live lease found is a dead predecessor's; it is taken at once."""
+    first = acquire(engine, NAME, "dead", TTL_S, clock=clock)
+    taken = acquire(engine, NAME, "restarted", TTL_S, clock=clock, force=True)
+    assert first is not None and taken is not None
+    assert (taken.token, taken.renewed, taken.previous_holder) == (2, False, "dead")
+    with engine.begin() as conn, pytest.raises(StaleLeaseError):
+        check_fence(conn, NAME, "dead", first.token, clock=clock)
