@@ -66,6 +66,14 @@ DEFAULT_L1_POLL_INTERVAL_S = 1.0
 # Work that failed for a transient reason waits base * 2^attempts, capped, before the next try.
 DEFAULT_RETRY_BASE_S = 2.0
 DEFAULT_RETRY_MAX_S = 300.0
+# A lease (signer key, ingestion stream) lapses this long after its holder's last renewal: the bound
+# on how long a killed or paused process keeps the role from the others. Renewals come every
+# LEASE_TICK_S (1 s, relayer/leases.py), so 10 s survive nine lost renewals (a database failover, a
+# long GC pause) without a needless handover, and a SIGKILLed holder is replaced within
+# TTL + one tick (+ one cycle to resume work): ~11 s.
+DEFAULT_LEASE_TTL_S = 10.0
+# The shortest TTL accepted: three renewal ticks must fit in it, or one late tick loses the lease.
+MIN_LEASE_TTL_S = 3.0
 # /ready says "caught up" when the indexer is at most this many blocks behind each chain's head...
 DEFAULT_READY_MAX_LAG_BLOCKS = 3
 # ...and its last successful ingestion is younger than this.
@@ -202,6 +210,10 @@ class RelayerConfig(_Section):
     metrics_port: int = Field(default=DEFAULT_METRICS_PORT, ge=0, le=65535)
     retry_base_s: float = Field(default=DEFAULT_RETRY_BASE_S, gt=0)
     retry_max_s: float = Field(default=DEFAULT_RETRY_MAX_S, gt=0)
+    lease_ttl_s: float = Field(default=DEFAULT_LEASE_TTL_S, ge=MIN_LEASE_TTL_S)
+    holder_id: str = Field(default="", max_length=128)
+    """Stands for the host in this process's lease holder id (``<holder_id>:pid:random``); empty: the
+    host name. The id is unique per process incarnation either way."""
 
 
 class AggregatorConfig(_Section):

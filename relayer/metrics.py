@@ -151,6 +151,31 @@ class RelayerMetrics:
             ["reason"],
             registry=self.registry,
         )
+        self.leases_held = Gauge(
+            "exorelay_lease_held",
+            "1 while this process holds the lease (signer:<chain>:<address>, stream:exocore,"
+            " stream:l1:<chain>).",
+            ["lease"],
+            registry=self.registry,
+        )
+        self.lease_takeovers = Counter(
+            "exorelay_lease_takeovers",
+            "Leases this process took over from another holder whose lease had expired.",
+            ["lease"],
+            registry=self.registry,
+        )
+        self.leases_lost = Counter(
+            "exorelay_lease_lost",
+            "Leases this process held and lost (expired before renewal, or taken over by another).",
+            ["lease"],
+            registry=self.registry,
+        )
+        self.fenced_writes = Counter(
+            "exorelay_fenced_writes_refused",
+            "Writes the database refused because this process's lease token was stale.",
+            ["lease"],
+            registry=self.registry,
+        )
         self._push_seen: dict[str, int] = {}
         for reason in PARKING_REASONS:
             self.payouts_parked.labels(reason=reason.value)
@@ -178,6 +203,20 @@ class RelayerMetrics:
             self.backlog.labels(stage=stage).set(merged.get(stage, 0))
         age = 0.0 if oldest is None else max(0.0, (clock() - oldest.since).total_seconds())
         self.oldest_pending.set(age)
+
+    def lease_state(self, lease: str, *, held: bool, took_over: bool = False, lost: bool = False) -> None:
+        """Every lease's series exist (at 0) from the keeper's start, so an alert can rate() them."""
+        self.leases_held.labels(lease=lease).set(1 if held else 0)
+        takeovers = self.lease_takeovers.labels(lease=lease)
+        losses = self.leases_lost.labels(lease=lease)
+        self.fenced_writes.labels(lease=lease)
+        if took_over:
+            takeovers.inc()
+        if lost:
+            losses.inc()
+
+    def fenced_write_refused(self, lease: str) -> None:
+        self.fenced_writes.labels(lease=lease).inc()
 
     def observe_submit_to_final(self, seconds: float) -> None:
         self.submit_to_final.observe(max(0.0, seconds))

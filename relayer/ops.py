@@ -52,6 +52,7 @@ from storage.jobs import (
     stage_counts,
 )
 from storage.l1_tables import OPEN_INTENT_STATES, IntentState, tx_intent_table
+from storage.leases import LeaseRow, database_now, leases
 from storage.lifecycle import EntityKind, lifecycle
 from storage.models import cursor_table, distribution_table, packet_table
 from storage.records import ChainRef
@@ -185,6 +186,10 @@ class RelayerStatus:
     """Blocks a stream halts at because they cannot be stored (``exorelay skip-block``)."""
     parked_payouts: tuple[WaitingJob, ...] = ()
     """Payout jobs parked until L1 lets them pay (a vault deposit); they resume by themselves."""
+    leases: tuple[LeaseRow, ...] = ()
+    """Who holds which role (signer key, ingestion stream), with its fencing token."""
+    database_time: datetime | None = None
+    """The database's clock when the snapshot was read: lease liveness is judged on it."""
 
     @property
     def backlog(self) -> Mapping[str, int]:
@@ -265,6 +270,19 @@ class RelayerStatus:
                     "next_check_at": when(w.next_attempt_at),
                 }
                 for w in self.parked_payouts
+            ],
+            "database_time": when(self.database_time),
+            "leases": [
+                {
+                    "name": lease.name,
+                    "holder": lease.holder,
+                    "token": lease.token,
+                    "since": when(lease.acquired_at),
+                    "renewed_at": when(lease.renewed_at),
+                    "expires_at": when(lease.expires_at),
+                    "live": self.database_time is not None and lease.live(self.database_time),
+                }
+                for lease in self.leases
             ],
         }
 
@@ -352,6 +370,8 @@ def status(engine: Engine, *, clock: Callable[[], datetime] = utc_now) -> Relaye
         halted = _halted(conn)
         poisoned = tuple(open_poisoned_blocks(conn))
         parked = parked_payouts(conn)
+        held = tuple(leases(conn))
+        database_time = database_now(conn)
     return RelayerStatus(
         at=clock(),
         relay_jobs=relay,
@@ -364,6 +384,8 @@ def status(engine: Engine, *, clock: Callable[[], datetime] = utc_now) -> Relaye
         halted_streams=halted,
         poisoned_blocks=poisoned,
         parked_payouts=parked,
+        leases=held,
+        database_time=database_time,
     )
 
 

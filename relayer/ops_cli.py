@@ -137,6 +137,22 @@ def _print_status(snapshot: RelayerStatus) -> None:
             f"parked payout: {job.item} {job.retry_reason}: {job.retry_detail} "
             f"(next check {_when(job.next_attempt_at)}; resumes by itself)"
         )
+    _print_leases(snapshot)
+
+
+def _print_leases(snapshot: RelayerStatus) -> None:
+    now = snapshot.database_time
+    typer.echo(f"leases (database clock {_when(now)}): {len(snapshot.leases) or 'none taken yet'}")
+    for lease in snapshot.leases:
+        if now is not None and lease.live(now):
+            left = (lease.expires_at - now).total_seconds()
+            typer.echo(
+                f"  {lease.name} held by {lease.holder} token {lease.token} since {_when(lease.acquired_at)}"
+                f" expires {_when(lease.expires_at)} (in {left:.1f}s)"
+            )
+        else:
+            last = f", last {lease.holder}" if lease.holder else ""
+            typer.echo(f"  {lease.name} free (token {lease.token}{last}, expired {_when(lease.expires_at)})")
 
 
 def status_command(

@@ -1,7 +1,12 @@
 """``exorelay run``: the long-lived relayer + indexer ingest process.
 
-One process per signing key. APScheduler drives the pipeline's jobs on a *single* worker thread, so
-stages never race each other over the same rows (the transaction manager owns the key's nonces):
+Several processes may run against one PostgreSQL database (on several hosts): each exclusive role is
+a lease (``relayer.leases``) that one of them holds and the others take over when it lapses: the
+signing key (the transaction manager runs only in its holder, and its writes are fenced by the
+lease's token), Exocore ingestion and discovery, L1 ingestion. The pipeline's stages run in every
+process and *claim* their jobs (``storage.claims``), so the work is shared and no job is worked twice.
+Within a process, APScheduler drives the jobs on a *single* worker thread, so its stages never race
+each other over the same rows; the lease keeper renews on a thread of its own:
 
 - ``cycle`` (every ``exocore.poll_interval_s``): follow Exocore blocks → index them and discover
   packets → ingest L1 logs → prepare/submit → tx manager tick → confirm → pay. L1 ingestion stays on
@@ -49,11 +54,19 @@ from relayer.l1.client import L1Client
 from relayer.l1.gateway import GatewayClient
 from relayer.l1.keystore import load_signer
 from relayer.l1.txmanager import TxManager, TxSettings
+from relayer.leases import (
+    STREAM_EXOCORE,
+    LeaseKeeper,
+    LeaseName,
+    l1_stream_lease,
+    new_holder_id,
+    signer_lease,
+)
 from relayer.metrics import RelayerMetrics
 from relayer.pipeline.cumulative_push import CumulativePusher
-from relayer.pipeline.jobs import Backoff
+from relayer.pipeline.jobs import Backoff, Claimant
 from relayer.pipeline.push_policy import policy_from_config
-from relayer.pipeline.stages import CycleReport, Pipeline, PipelineSettings
+from relayer.pipeline.stages import JOB_CLAIM_TTL_S, CycleReport, Pipeline, PipelineSettings
 from storage import migrate
 from storage.db import create_db_engine
 from storage.store import LifecycleStore
@@ -95,6 +108,9 @@ class Components:
     feed: ExocoreFeed
     l1_ingestor: L1Ingestor
     metrics: RelayerMetrics
+    keeper: LeaseKeeper
+    signer_lease: LeaseName
+    l1_stream_lease: LeaseName
 
 
 def build(
@@ -111,13 +127,27 @@ def build(
     migrate.upgrade(engine)
     store = LifecycleStore(engine)
     metrics = RelayerMetrics()
+    account = signer or load_signer(config.l1)
+    holder = new_holder_id(config.relayer.holder_id)
+    signer_name = signer_lease(config.l1.chain_id, account.address)
+    l1_stream_name = l1_stream_lease(config.l1.chain_id)
+    keeper = LeaseKeeper(
+        engine,
+        holder,
+        (signer_name, STREAM_EXOCORE, l1_stream_name),
+        ttl_s=config.relayer.lease_ttl_s,
+        metrics=metrics,
+        # SQLite is one process by design: a live lease found at start is a dead predecessor's.
+        take_over_at_start=engine.dialect.name == "sqlite",
+    )
     rpc = CometRpcClient.from_config(config.exocore)
     grpc = ExocoreGrpcClient.from_config(config.exocore)
     l1 = L1Client.from_config(config)
     l1.check_chain_id()
     gateway = GatewayClient(l1, config.l1.gateway_address)
-    account = signer or load_signer(config.l1)
-    txm = TxManager(engine, l1, account, TxSettings.from_config(config), store=store)
+    txm = TxManager(
+        engine, l1, account, TxSettings.from_config(config), store=store, fence=keeper.fence(signer_name)
+    )
     pipeline = Pipeline(
         engine,
         store,
@@ -132,11 +162,16 @@ def build(
         should_stop=should_stop,
         metrics=metrics,
         pusher=_cumulative_pusher(config, engine, grpc, gateway, txm),
+        claimant=Claimant(holder, JOB_CLAIM_TTL_S),
     )
     # Ingestion metrics (halts, poisoned blocks, skipped events) go to the relayer's registry: one
     # /metrics endpoint serves both.
     ingest_metrics = IngestMetrics(metrics.registry)
-    feed = ExocoreFeed(store, grpc, metrics=ingest_metrics)
+    # Each ingestion stream writes through a store fenced by its lease: a process paused past its
+    # lease cannot commit a batch the new holder has committed already.
+    feed = ExocoreFeed(
+        LifecycleStore(engine, fence=keeper.fence(STREAM_EXOCORE)), grpc, metrics=ingest_metrics
+    )
     follower = BlockFollower.from_config(
         rpc, config.exocore, next_height=feed.resume_height(config.exocore.start_height)
     )
@@ -146,7 +181,7 @@ def build(
         restaking_vault=gateway.restaking_vault(),
     )
     l1_ingestor = L1Ingestor(
-        store,
+        LifecycleStore(engine, fence=keeper.fence(l1_stream_name)),
         # The indexer's L1 source speaks web3 directly; it reads the endpoint the client is using.
         Web3L1Source(Web3(Web3.HTTPProvider(l1.active_url, request_kwargs={"timeout": l1.timeout_s}))),
         contracts,
@@ -170,6 +205,9 @@ def build(
         feed=feed,
         l1_ingestor=l1_ingestor,
         metrics=metrics,
+        keeper=keeper,
+        signer_lease=signer_name,
+        l1_stream_lease=l1_stream_name,
     )
 
 
@@ -187,12 +225,16 @@ class RelayerService:
         self.config = config
         self.stop_requested = stop_requested or threading.Event()
         self.parts = build(config, signer=signer, engine=engine, should_stop=self.stop_requested.is_set)
+        self.parts.keeper.tick()  # take the free roles now: start-up work (the sweep) needs them
         self.last_report: CycleReport | None = None
         self.cycles = 0
         self.ingest_budget_s = L1_INGEST_BUDGET_S
         self._ingest_overran = False
         self._stop_metrics: Callable[[], None] | None = None
         self._failovers: dict[str, int] = {}
+        self._exocore_token: int | None = None
+        """The ``stream:exocore`` token the follower was last aligned under: a new token means another
+        process ingested meanwhile, so the follower resumes after the database's cursor."""
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1},
@@ -208,10 +250,16 @@ class RelayerService:
         must not stop confirmations and payouts of what is already known.
         """
         parts = self.parts
+        keeper = parts.keeper
+        if not keeper.running:
+            keeper.tick()  # driven in the caller's thread (tests, ``run --once``): renew per cycle
         created: list[tuple[int, RelayPacketCreated]] = []
-        self._guarded("exocore follow", lambda: self._follow_exocore(created))
-        self._guarded("l1 ingest", self._ingest_l1)
-        report = self._guarded("pipeline", lambda: parts.pipeline.run_cycle(created))
+        if keeper.holds(STREAM_EXOCORE):
+            self._guarded("exocore follow", lambda: self._follow_exocore(created))
+        if keeper.holds(parts.l1_stream_lease):
+            self._guarded("l1 ingest", self._ingest_l1)
+        sign = keeper.holds(parts.signer_lease)
+        report = self._guarded("pipeline", lambda: parts.pipeline.run_cycle(created, sign=sign))
         self.cycles += 1
         if report is not None:
             self.last_report = report
@@ -219,6 +267,10 @@ class RelayerService:
 
     def _follow_exocore(self, created: list[tuple[int, RelayPacketCreated]]) -> None:
         parts = self.parts
+        token = parts.keeper.token(STREAM_EXOCORE)
+        if token != self._exocore_token:
+            parts.follower.seek(parts.feed.resume_height(self.config.exocore.start_height))
+            self._exocore_token = token
         for block in parts.follower.poll(MAX_EXOCORE_BLOCKS_PER_CYCLE):
             events = decode_block_events(block)
             try:
@@ -265,6 +317,8 @@ class RelayerService:
         return None
 
     def sweep(self) -> None:
+        if not self.parts.keeper.holds(STREAM_EXOCORE):
+            return  # discovery belongs to the Exocore stream's holder
         try:
             found = self.parts.pipeline.sweep()
             if found:
@@ -298,6 +352,7 @@ class RelayerService:
 
     def start(self) -> None:
         self.parts.pipeline.relay_params()  # refuse to start against the wrong L1 / gateway
+        self.parts.keeper.start()
         if not self.stop_requested.is_set():
             self.sweep()  # clear on start: everything Exocore has that we do not know yet
         interval = self.config.exocore.poll_interval_s
@@ -322,7 +377,9 @@ class RelayerService:
         if self.config.relayer.metrics_port:
             self._stop_metrics = self.parts.metrics.serve(self.config.relayer.metrics_port)
         self.scheduler.start()
-        _log.info("relayer running", extra={"signer": self.parts.txm.sender})
+        _log.info(
+            "relayer running", extra={"signer": self.parts.txm.sender, "holder": self.parts.keeper.holder}
+        )
 
     def stop(self) -> None:
         """Finish the running step, persist, stop (bounded by SHUTDOWN_BUDGET_S)."""
@@ -330,6 +387,7 @@ class RelayerService:
         started = time.monotonic()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        self.parts.keeper.stop(release=True)  # a standby takes the roles over at once
         if self._stop_metrics is not None:
             self._stop_metrics()
         self.parts.follower.close()

@@ -86,3 +86,20 @@ class BlockPoisonedError(IndexerError):
 
 class SkipBlockError(IndexerError, ValueError):
     """``exorelay skip-block`` was refused: the block is not the poisoned one its stream halts at."""
+
+
+class LeaseError(StorageError):
+    """Root of the lease errors (who may sign with a key, who may ingest a stream)."""
+
+
+class StaleLeaseError(LeaseError):
+    """A write fenced by a lease was refused: this process's token is not the lease's current one, or
+    the lease expired on the database's clock. The process may still *believe* it holds the lease (it
+    was paused: GC, SIGSTOP, a partition); the database says otherwise and nothing was written."""
+
+    def __init__(self, name: str, holder: str, token: int, reason: str) -> None:
+        super().__init__(f"lease {name!r}: holder {holder} with token {token} is stale: {reason}")
+        self.name = name
+        self.holder = holder
+        self.token = token
+        self.reason = reason

@@ -65,6 +65,7 @@ PARKING_REASONS: Final = frozenset({RetryReason.INSUFFICIENT_DEPOSIT})
 """Reasons that park a payout job: no batch is built or simulated until a cheap re-check (an
 ``eth_call`` balance read) shows the cause is gone."""
 
+
 class JobStage(StrEnum):
     """Where a packet is on its way to L1 (the packet lifecycle as the relayer drives it)."""
 
@@ -95,6 +96,10 @@ class PayoutStage(StrEnum):
 
 
 OPEN_PAYOUT_STAGES: Final = (PayoutStage.WAITING_ROOT, PayoutStage.PAYING)
+
+
+CLAIMANT_MAX_CHARS: Final = 128
+"""A holder id (``host:pid:random``), as in ``lease.holder``."""
 
 
 def _states(enum: type[StrEnum]) -> str:
@@ -136,6 +141,11 @@ class RelayJob(IndexerModel, table=True):
         default=None, sa_column=Column("delivered_at", UtcDateTime(), nullable=True)
     )
     updated_at: datetime = Field(sa_column=Column("updated_at", UtcDateTime(), nullable=False))
+    claimed_by: str | None = Field(default=None, sa_type=String(CLAIMANT_MAX_CHARS), nullable=True)
+    """The process working the job now (``storage.claims``); NULL: unclaimed."""
+    claimed_until: datetime | None = Field(
+        default=None, sa_column=Column("claimed_until", UtcDateTime(), nullable=True)
+    )
 
 
 class PayoutJob(IndexerModel, table=True):
@@ -161,6 +171,11 @@ class PayoutJob(IndexerModel, table=True):
     created_at: datetime = Field(sa_column=Column("created_at", UtcDateTime(), nullable=False))
     paid_at: datetime | None = Field(default=None, sa_column=Column("paid_at", UtcDateTime(), nullable=True))
     updated_at: datetime = Field(sa_column=Column("updated_at", UtcDateTime(), nullable=False))
+    claimed_by: str | None = Field(default=None, sa_type=String(CLAIMANT_MAX_CHARS), nullable=True)
+    """The process working the job now (``storage.claims``); NULL: unclaimed."""
+    claimed_until: datetime | None = Field(
+        default=None, sa_column=Column("claimed_until", UtcDateTime(), nullable=True)
+    )
 
 
 relay_job_table: Final = table_of(RelayJob)

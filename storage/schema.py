@@ -9,6 +9,7 @@ from __future__ import annotations
 import storage.aggregation
 import storage.job_tables
 import storage.l1_tables
+import storage.lease_tables
 import storage.token_tables
 from storage.models import metadata
 

@@ -18,6 +18,7 @@ from storage.errors import (
     DeepReorgError,
     IllegalTransitionError,
     InvariantViolationError,
+    LeaseError,
     StreamHaltedError,
     UnknownEntityError,
 )
@@ -79,7 +80,8 @@ def is_poison(exc: BaseException) -> bool:
     same way forever. Connection faults are retryable; violations and halts are handled already."""
     if not isinstance(exc, Exception) or isinstance(exc, RETRYABLE_FAILURES):
         return False
-    if isinstance(exc, StreamHaltedError | BlockPoisonedError):
+    if isinstance(exc, StreamHaltedError | BlockPoisonedError | LeaseError):
+        # LeaseError: another process holds the stream now; the block is fine.
         return False
     return as_violation("", exc) is None
 

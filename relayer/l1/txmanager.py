@@ -40,7 +40,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -404,8 +405,13 @@ class TxManager:
         store: LifecycleStore,
         clock: Callable[[], datetime] = utc_now,
         already_done: Mapping[str, frozenset[str]] = DEFAULT_ALREADY_DONE,
+        fence: Callable[[Connection], None] | None = None,
     ) -> None:
         self._engine = engine
+        self._fence = fence
+        """The signer lease's fencing check (``relayer.leases.Fence``), run first in every write
+        transaction (the nonce allocation above all) and before every broadcast; None: one process
+        owns the key by construction (tests, tools)."""
         self._client = client
         self._account = account
         self._settings = settings
@@ -418,6 +424,20 @@ class TxManager:
         self._unmined_since: dict[int, int] = {}
         """Attempt id -> the L1 head when it was last seen unmined or re-sent (in memory: a restart
         only restarts the count)."""
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        """A write transaction, refused (:class:`storage.errors.StaleLeaseError`, nothing written)
+        unless this process still holds the signer lease with its token on the database's clock."""
+        with self._engine.begin() as conn:
+            if self._fence is not None:
+                self._fence(conn)
+            yield conn
+
+    def _check_fence(self) -> None:
+        if self._fence is not None:
+            with self._engine.begin() as conn:
+                self._fence(conn)
 
     @property
     def sender(self) -> str:
@@ -677,7 +697,7 @@ class TxManager:
         if intent.reason_code == code and intent.reason == reason:
             return
         try:
-            with self._engine.begin() as conn:
+            with self._begin() as conn:
                 self._update_intent(
                     conn, intent, intent.state, reason_code=code, reason=reason, updated_at=self._clock()
                 )
@@ -827,7 +847,7 @@ class TxManager:
             state, code, detail = IntentState.FAILED, outcome.code, outcome.detail
         location = {"block_number": receipt.block_number, "block_hash": receipt.block_hash}
         try:
-            with self._engine.begin() as conn:
+            with self._begin() as conn:
                 self._update_intent(
                     conn,
                     intent,
@@ -934,7 +954,7 @@ class TxManager:
         """The intent's nonce was consumed by a transaction that is none of ours: sign anew later."""
         now = self._clock()
         try:
-            with self._engine.begin() as conn:
+            with self._begin() as conn:
                 self._update_intent(
                     conn,
                     intent,
@@ -1004,7 +1024,7 @@ class TxManager:
         now = self._clock()
         assert intent.tx_hash is not None and intent.block_number is not None
         try:
-            with self._engine.begin() as conn:
+            with self._begin() as conn:
                 # The indexer's l1_tx finality is the L1 ingestor's (finalize_l1, with the reorg window
                 # it checks): a second writer with its own idea of finality could finalize a row the
                 # ingestor must still be able to reverse.
@@ -1040,7 +1060,7 @@ class TxManager:
                 return
         mined_attempt = next((a for a in attempts if a.tx_hash == intent.tx_hash), None)
         try:
-            with self._engine.begin() as conn:
+            with self._begin() as conn:
                 self._update_intent(
                     conn,
                     intent,
@@ -1084,7 +1104,7 @@ class TxManager:
         now = self._clock()
         location = {"block_number": receipt.block_number, "block_hash": receipt.block_hash}
         try:
-            with self._engine.begin() as conn:
+            with self._begin() as conn:
                 self._update_intent(
                     conn,
                     intent,
@@ -1197,9 +1217,10 @@ class TxManager:
         # underpriced was never live).
         replaces = live[-1].tx_hash if live else newest.tx_hash
         assert intent.tx_nonce is not None
-        signed = self._sign(intent, intent.tx_nonce, newest.gas_limit, max_fee, tip)
         try:
-            with self._engine.begin() as conn:
+            with self._begin() as conn:
+                # Signed inside the fenced transaction: a process whose lease is stale never signs.
+                signed = self._sign(intent, intent.tx_nonce, newest.gas_limit, max_fee, tip)
                 self._update_intent(
                     conn,
                     intent,
@@ -1296,7 +1317,7 @@ class TxManager:
         now = self._clock()
         s = signer_account_table
         try:
-            with self._engine.begin() as conn:
+            with self._begin() as conn:
                 account = conn.execute(
                     select(s.c.next_nonce)
                     .where(s.c.sender == self._sender, s.c.chain_id == self._chain_id)
@@ -1361,7 +1382,7 @@ class TxManager:
         done = self._is_done(intent, outcome)
         state = IntentState.ALREADY_DONE if done else IntentState.FAILED
         try:
-            with self._engine.begin() as conn:
+            with self._begin() as conn:
                 self._update_intent(
                     conn,
                     intent,
@@ -1503,6 +1524,10 @@ class TxManager:
             "tx_nonce": attempt.tx_nonce,
             "tx_hash": attempt.tx_hash,
         }
+        # Only bytes committed under the signer lease exist to be sent, so sending them late cannot
+        # create an effect the holder does not know (docs/architecture.md, "Fencing"); this check
+        # keeps a process that lost the lease from sending at all once it notices.
+        self._check_fence()
         try:
             reported = self._client.send_raw_transaction(attempt.raw_tx)
             if reported != attempt.tx_hash:
@@ -1536,7 +1561,7 @@ class TxManager:
             tally.errors.append(f"intent {intent.id}: {exc}")
             return True
         now = self._clock()
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             if restart_bump_timer or attempt.broadcast_at is None:
                 self._set_attempt(conn, attempt.id, AttemptState.BROADCAST, broadcast_at=now)
             conn.execute(
@@ -1572,7 +1597,7 @@ class TxManager:
         """The node keeps a pricier transaction for this nonce: this attempt was never accepted. The next
         bump starts from the highest fees signed so far, so it asks more."""
         now = self._clock()
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             self._set_attempt(conn, attempt.id, AttemptState.DROPPED)
             conn.execute(
                 update(tx_intent_table)

@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Connection, Row, Table, and_, func, insert
 
 from relayer.pipeline.errors import StageMovedError
 from relayer.pipeline.retry import REFUSING_REASONS, RetryReason, next_attempt
+from storage import claims
 from storage.job_tables import (
     JobStage,
     PayoutStage,
@@ -105,6 +106,71 @@ def due_jobs(conn: Connection, stage: JobStage, now: datetime, limit: int) -> li
             .limit(limit)
         )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Claimant:
+    """Who claims work (``holder``: this process's lease holder id) and for how long."""
+
+    holder: str
+    ttl_s: float
+
+
+def claim_due_jobs(
+    conn: Connection,
+    stage: JobStage,
+    now: datetime,
+    limit: int,
+    *,
+    claimant: Claimant,
+    db_now: datetime,
+) -> list[Row[Any]]:
+    """:func:`due_jobs`, claimed for ``claimant`` (``storage.claims``): another process claiming at the
+    same time gets other jobs. ``now`` is the pipeline's clock (backoffs), ``db_now`` the database's
+    (claim expiry)."""
+    return claims.claim(
+        conn,
+        jobs,
+        key="packet_nonce",
+        due=and_(
+            jobs.c.stage == stage.value,
+            or_(jobs.c.next_attempt_at.is_(None), jobs.c.next_attempt_at <= now),
+        ),
+        order_by=[jobs.c.packet_nonce],
+        limit=limit,
+        holder=claimant.holder,
+        ttl_s=claimant.ttl_s,
+        now=db_now,
+    )
+
+
+def release_jobs(conn: Connection, nonces: Sequence[int], claimant: Claimant) -> None:
+    claims.release(conn, jobs, key="packet_nonce", keys=nonces, holder=claimant.holder)
+
+
+def claim_due_payout_jobs(
+    conn: Connection, now: datetime, limit: int, *, claimant: Claimant, db_now: datetime
+) -> list[Row[Any]]:
+    """:func:`due_payout_jobs`, claimed for ``claimant``: one process builds a distribution's batches
+    at a time (two would pick the same pending leaves)."""
+    return claims.claim(
+        conn,
+        payout_jobs,
+        key="distribution_id",
+        due=and_(
+            payout_jobs.c.stage.in_([PayoutStage.WAITING_ROOT.value, PayoutStage.PAYING.value]),
+            or_(payout_jobs.c.next_attempt_at.is_(None), payout_jobs.c.next_attempt_at <= now),
+        ),
+        order_by=[payout_jobs.c.packet_nonce],
+        limit=limit,
+        holder=claimant.holder,
+        ttl_s=claimant.ttl_s,
+        now=db_now,
+    )
+
+
+def release_payout_jobs(conn: Connection, distribution_ids: Sequence[str], claimant: Claimant) -> None:
+    claims.release(conn, payout_jobs, key="distribution_id", keys=distribution_ids, holder=claimant.holder)
 
 
 def job(conn: Connection, nonce: int) -> Row[Any] | None:

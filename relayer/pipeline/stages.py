@@ -1,6 +1,8 @@
 """The relay pipeline: discover → prepare → submit → confirm → pay (docs/architecture.md).
 
-Each stage reads its due jobs from SQL, talks to the chains *outside* any database transaction,
+Each stage reads its due jobs from SQL (prepare and pay *claim* them, ``storage.claims``, so several
+relayer processes on one database share the queue and never work a job at once), talks to the
+chains *outside* any database transaction,
 then records the outcome in one short transaction. A crash between two stages loses nothing: the
 job is still at the stage it reached, and every step is idempotent (an intent is keyed, a nonce
 already used on L1 counts as delivered, a paid leaf is never offered again).
@@ -39,7 +41,7 @@ from relayer.metrics import RelayerMetrics
 from relayer.pipeline import jobs
 from relayer.pipeline.cumulative_push import CumulativePusher
 from relayer.pipeline.errors import StageMovedError
-from relayer.pipeline.jobs import Backoff
+from relayer.pipeline.jobs import Backoff, Claimant
 from relayer.pipeline.retry import PARKING_REASONS, RetryReason
 from relayer.pipeline.vault import INSUFFICIENT_DEPOSIT_ERROR, DepositShortfall, affordable, vault_balance
 from relayer.protocol.attestation import (
@@ -63,8 +65,10 @@ from relayer.protocol.packets import (
 )
 from relayer.protocol.packets import distribution_id as compute_distribution_id
 from relayer.protocol.types import Address
+from storage.errors import LeaseError
 from storage.job_tables import OPEN_PAYOUT_STAGES, JobStage, PayoutStage
 from storage.l1_tables import IntentState, tx_intent_table
+from storage.leases import LeaseClock, database_now
 from storage.lifecycle import PayoutState
 from storage.models import payout_table
 from storage.store import LifecycleStore, member_of, utc_now
@@ -73,6 +77,16 @@ _log = logging.getLogger("relayer.pipeline")
 
 PREPARE_BATCH_JOBS: Final = 64
 """Jobs prepared per cycle: bounds one cycle's latency when a long backlog is being cleared."""
+PAY_CLAIM_JOBS: Final = 256
+"""Payout jobs claimed per cycle (each is one distribution; in practice a handful are open)."""
+JOB_CLAIM_TTL_S: Final = 30.0
+"""How long a claim on a job (``storage.claims``) keeps other relayer processes off it: longer than a
+cycle's prepare batch or one distribution's batch building takes on a loaded machine (seconds), so a
+live worker keeps its jobs; a killed worker's jobs wait at most this for another (a live one releases
+its jobs when its stage is done with them). Claims only save duplicated work: stage writes are
+compare-and-set, so a lapsed claim cannot double an effect."""
+LOCAL_CLAIMANT: Final = Claimant("local", JOB_CLAIM_TTL_S)
+"""The claimant of a pipeline that is the only one on its database (tests, tools)."""
 SWEEP_PAGE_PACKETS: Final = 500
 """Packets read per sweep: the sweep is a safety net, the event path carries the steady state."""
 PAYOUT_BASE_GAS: Final = 90_000
@@ -155,9 +169,14 @@ class Pipeline:
         should_stop: Callable[[], bool] = lambda: False,
         metrics: RelayerMetrics | None = None,
         pusher: CumulativePusher | None = None,
+        claimant: Claimant = LOCAL_CLAIMANT,
+        db_clock: LeaseClock = database_now,
     ) -> None:
         self.engine = engine
         self.pusher = pusher
+        self.claimant = claimant
+        """Who this pipeline claims jobs as: several relayer processes share the work queue."""
+        self.db_clock = db_clock
         self.store = store
         self.grpc = grpc
         self.gateway = gateway
@@ -192,25 +211,36 @@ class Pipeline:
 
     # ------------------------------------------------------------------ one cycle, in lifecycle order
 
-    def run_cycle(self, events: Sequence[tuple[int, RelayPacketCreated]] = ()) -> CycleReport:
+    def run_cycle(
+        self, events: Sequence[tuple[int, RelayPacketCreated]] = (), *, sign: bool = True
+    ) -> CycleReport:
+        """One pass of every stage. ``sign=False`` (this process does not hold the signer lease)
+        leaves the transaction manager out: the stages still claim and prepare jobs and queue
+        intents, which the signer lease's holder signs."""
         report = CycleReport()
         report.discovered += self.discover(events)
         stages: tuple[tuple[str, Callable[[], object]], ...] = (
             ("prepare", lambda: self.prepare_and_submit(report)),
-            ("transactions", self.txm.tick),
+            ("transactions", self.txm.tick if sign else lambda: None),
             ("confirm", lambda: self.confirm(report)),
             ("pay", lambda: self.pay(report)),
-            # Cumulative balances worth a push (none unless the [cumulative] policy prices a token).
-            ("push cumulative", lambda: self.pusher.run() if self.pusher is not None else None),
+            # Cumulative balances worth a push (none unless the [cumulative] policy prices a token);
+            # only the signer lease's holder decides them, so N processes never queue one push twice.
+            ("push cumulative", lambda: self.pusher.run() if self.pusher is not None and sign else None),
             # Payout batches go out in the cycle that queued them, not a tick later: the slots they
             # fill were freed by this cycle's tick, and a late batch leaves a block short.
-            ("sign payouts", lambda: self.txm.sign_new() if report.payout_batches else None),
+            ("sign payouts", lambda: self.txm.sign_new() if sign and report.payout_batches else None),
         )
         for name, stage in stages:
             if self.should_stop():
                 break
             try:
                 stage()
+            except LeaseError as exc:
+                # The signer lease went to another process: it signs from here on.
+                self.metrics.error(exc)
+                report.interrupted.append(f"{name}: {type(exc).__name__}: {exc}")
+                _log.warning("%s stage fenced off: %s", name, exc)
             except (ExocoreRpcError, L1RpcError) as exc:
                 # The stage could not reach a chain; the next stage may not need it (and will say).
                 self.metrics.error(exc)
@@ -287,7 +317,21 @@ class Pipeline:
 
     def prepare_and_submit(self, report: CycleReport) -> None:
         with self.engine.begin() as conn:
-            due = jobs.due_jobs(conn, JobStage.DISCOVERED, self.clock(), PREPARE_BATCH_JOBS)
+            due = jobs.claim_due_jobs(
+                conn,
+                JobStage.DISCOVERED,
+                self.clock(),
+                PREPARE_BATCH_JOBS,
+                claimant=self.claimant,
+                db_now=self.db_clock(conn),
+            )
+        try:
+            self._prepare_claimed(due, report)
+        finally:
+            with self.engine.begin() as conn:
+                jobs.release_jobs(conn, [int(row.packet_nonce) for row in due], self.claimant)
+
+    def _prepare_claimed(self, due: Sequence[Any], report: CycleReport) -> None:
         # The gateway's record of each set a packet names, read once per cycle (only a delivered
         # VALSET_UPDATE changes one, and this stage delivers nothing itself).
         l1_valsets: dict[int, L1Valset | None] = {}
@@ -605,7 +649,16 @@ class Pipeline:
 
     def pay(self, report: CycleReport) -> None:
         with self.engine.begin() as conn:
-            due = jobs.due_payout_jobs(conn, self.clock())
+            due = jobs.claim_due_payout_jobs(
+                conn, self.clock(), PAY_CLAIM_JOBS, claimant=self.claimant, db_now=self.db_clock(conn)
+            )
+        try:
+            self._pay_claimed(due, report)
+        finally:
+            with self.engine.begin() as conn:
+                jobs.release_payout_jobs(conn, [str(row.distribution_id) for row in due], self.claimant)
+
+    def _pay_claimed(self, due: Sequence[Any], report: CycleReport) -> None:
         for row in due:
             if self.should_stop():
                 return

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from storage.errors import IndexerError, InvariantViolationError, SkipBlockError
 from storage.lifecycle import EdgeKind, EntityKind
@@ -49,13 +49,25 @@ from storage.store.l1 import L1Store
 class LifecycleStore:
     """Entry point: ``with store.begin() as tx: tx.apply_exocore_event(...)``."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Callable[[], datetime] = utc_now,
+        *,
+        fence: Callable[[Connection], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.clock = clock
+        self.fence = fence
+        """Run first in every transaction :meth:`begin` opens; raises to refuse the write. An ingestion
+        stream's store is fenced by the stream's lease (``relayer.leases``), so a process paused past
+        its lease cannot commit a batch the new holder has already committed."""
 
     @contextmanager
     def begin(self) -> Iterator[StoreTx]:
         with self.engine.begin() as conn:
+            if self.fence is not None:
+                self.fence(conn)
             yield StoreTx(conn, self.clock)
 
     # Convenience wrappers for one-off writes (relayer, operator commands).

@@ -5,7 +5,8 @@ After a fault and the recovery: every Merkle leaf Exocore computed is paid exact
 ``Transfer`` logs of the payout transactions (read from anvil, not from the indexer) sum to the
 leaves' total and to the indexer's finalized payouts (``GET /v1/stats``); and every claim, slash,
 packet and payout the indexer knows is in a terminal state of its lifecycle, with no invariant
-violation recorded.
+violation recorded. :func:`check_signer_nonces` adds the signer's side: no nonce gap, no transaction
+L1 mined that the database did not sign, no intent left open.
 
 :func:`wait_settled` polls until the system gets there (the relayer runs on its own) and then
 asserts all of it; a timeout fails with what is still open.
@@ -30,6 +31,7 @@ from indexer.api.app import create_app
 from relayer.exocore.grpc_client import ExocoreGrpcClient
 from relayer.l1.artifacts import ContractName, load_artifact
 from storage.job_tables import payout_job_table, relay_job_table
+from storage.l1_tables import OPEN_INTENT_STATES, signer_account_table, tx_attempt_table, tx_intent_table
 from storage.lifecycle import CLAIM, PACKET, PAYOUT, SLASH
 from storage.models import payout_table
 
@@ -250,3 +252,57 @@ def _check(
         claims=claims,
         stats=stats,
     )
+
+
+@dataclass(frozen=True)
+class SignerNonces:
+    """The signer's transactions as L1 mined them, against the transaction manager's tables."""
+
+    mined: int
+    """Transactions mined from the signer (nonces 0..mined-1)."""
+    attempts: int
+    """Signed attempts the database holds (fee bumps included)."""
+
+
+def check_signer_nonces(stack: DevnetStack, database_url: str, signer: str) -> SignerNonces:
+    """No nonce gap and nothing unknown: every transaction L1 mined from ``signer`` is an attempt the
+    database signed, its nonces run 0..n-1 with one transaction each, the database's next nonce is n
+    (no nonce was allocated and then lost), and no intent is still open."""
+    assert stack.anvil is not None
+    w3 = Web3(Web3.HTTPProvider(stack.anvil.rpc_url))
+    sender = signer.lower()
+    mined: dict[int, str] = {}
+    for number in range(w3.eth.block_number + 1):
+        for tx in w3.eth.get_block(number, full_transactions=True)["transactions"]:
+            if isinstance(tx, bytes):  # a bare hash: not asked for (full_transactions)
+                continue
+            if tx["from"].lower() == sender:
+                nonce = int(tx["nonce"])
+                assert nonce not in mined, f"nonce {nonce} mined twice"
+                mined[nonce] = "0x" + bytes(tx["hash"]).hex()
+    assert sorted(mined) == list(range(len(mined))), f"nonce gap on L1: {sorted(mined)}"
+    assert w3.eth.get_transaction_count(Web3.to_checksum_address(sender)) == len(mined)
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            next_nonce = conn.execute(
+                select(signer_account_table.c.next_nonce).where(signer_account_table.c.sender == sender)
+            ).scalar_one()
+            attempts = {
+                row.tx_hash: int(row.tx_nonce)
+                for row in conn.execute(select(tx_attempt_table.c.tx_hash, tx_attempt_table.c.tx_nonce))
+            }
+            open_intents = conn.execute(
+                select(tx_intent_table.c.key, tx_intent_table.c.state).where(
+                    tx_intent_table.c.state.in_([s.value for s in OPEN_INTENT_STATES])
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert int(next_nonce) == len(mined), (
+        f"database next nonce {next_nonce} != {len(mined)} mined: a lost nonce"
+    )
+    unknown = {nonce: tx for nonce, tx in mined.items() if attempts.get(tx) != nonce}
+    assert not unknown, f"mined transactions the database never signed: {unknown}"
+    assert not open_intents, f"intents still open: {open_intents}"
+    return SignerNonces(mined=len(mined), attempts=len(attempts))

@@ -36,6 +36,7 @@ from storage.db import create_db_engine
 from storage.job_tables import JobStage, PayoutStage, payout_job_table, relay_job_table
 from storage.jobs import BACKLOG_STAGES
 from storage.l1_tables import IntentState, tx_intent_table
+from storage.leases import acquire, release
 from storage.lifecycle import ClaimState, EntityKind, SlashState
 from storage.models import claim_table, cursor_table, poisoned_block_table, slash_table, transition_table
 from storage.records import ExocoreBlock, PacketCreated
@@ -695,3 +696,31 @@ def test_cli_skip_block_records_who_why_when_and_status_shows_poisoned_blocks(
     assert row.skipped_at is not None and row.skipped_at > row.detected_at
     assert (cursor.height, cursor.block_hash, cursor.halted) == (6, h("b6"), False)
     assert "poisoned block" not in runner.invoke(app, ["status", *config]).output
+
+
+def test_cli_status_shows_who_holds_each_lease(engine: Engine, config_file: Path) -> None:
+    signer = "signer:31337:0x00000000000000000000000000000000000000aa"
+    held = acquire(engine, signer, "host-a:101:0a0a0a0a", 3600.0)
+    acquire(engine, "stream:exocore", "host-b:202:0b0b0b0b", 3600.0)
+    gone = acquire(engine, "stream:l1:31337", "host-c:303:0c0c0c0c", 3600.0)
+    assert held is not None and gone is not None
+    assert release(engine, "stream:l1:31337", "host-c:303:0c0c0c0c", gone.token)
+    runner = CliRunner()
+    config = ["--config", str(config_file)]
+
+    shown = runner.invoke(app, ["status", *config])
+    assert shown.exit_code == 0, shown.output
+    assert f"{signer} held by host-a:101:0a0a0a0a token 1 since" in shown.output
+    assert "stream:exocore held by host-b:202:0b0b0b0b token 1" in shown.output
+    assert "stream:l1:31337 free (token 1" in shown.output
+
+    document = json.loads(runner.invoke(app, ["status", "--json", *config]).stdout)
+    by_name = {lease["name"]: lease for lease in document["leases"]}
+    assert set(by_name) == {signer, "stream:exocore", "stream:l1:31337"}
+    assert (by_name[signer]["holder"], by_name[signer]["token"], by_name[signer]["live"]) == (
+        "host-a:101:0a0a0a0a",
+        1,
+        True,
+    )
+    assert by_name[signer]["expires_at"] == held.expires_at.isoformat()
+    assert by_name["stream:l1:31337"]["holder"] is None and by_name["stream:l1:31337"]["live"] is False
