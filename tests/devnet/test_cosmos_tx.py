@@ -506,7 +506,12 @@ def test_scenario_client_sends_reports_as_signed_transactions() -> None:
             assert block is not None
             (signed_tx,) = [raw for raw in block.txs if cosmos_tx.is_cosmos_tx(raw)]
             assert cosmos_tx.decode_tx(signed_tx).signers == (bytes(wallet("relayer").address()),)
-            assert net_sequence(node, "relayer") == 1
+            # The relayer funded the operator (MsgSend), then signed the delegation report.
+            assert net_sequence(node, "relayer") == 2
+            # The operator signed its own registration, with its own key's account.
+            assert operator == sc.operator_account(client.seed, 0)
+            assert node.committed_bank.accounts[bytes(operator.address)].sequence == 1
+            assert node.state.operators[str(operator)].name == sc.operator_name(0)
     finally:
         node.stop()
         server.stop()
