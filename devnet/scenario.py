@@ -485,12 +485,15 @@ class ScenarioClient:
         *,
         seed: str = DEFAULT_SCENARIO_SEED,
         keystore_dir: Path | None = None,
+        manifest_keystores: bool = True,
+        sign_reports: bool | None = None,
     ) -> ScenarioClient:
         """A client of the devnet a manifest describes; it signs transactions with the manifest's
-        ``relayer`` account (reports only when the devnet produces blocks by itself), and keeps
-        operators' keys as keystores in the manifest's ``operator_keys_dir`` (unless ``keystore_dir``
-        says otherwise)."""
-        if keystore_dir is None and exocore.get("operator_keys_dir"):
+        ``relayer`` account (reports only when the devnet produces blocks by itself, unless
+        ``sign_reports`` says otherwise), and keeps operators' keys as keystores in the manifest's
+        ``operator_keys_dir`` (unless ``keystore_dir`` says otherwise, or ``manifest_keystores`` is
+        false: then the seed's dev keys are used as they are)."""
+        if keystore_dir is None and manifest_keystores and exocore.get("operator_keys_dir"):
             keystore_dir = Path(exocore["operator_keys_dir"])
         account = exocore.get("accounts", {}).get(SUBMITTER_ACCOUNT)
         key = bytes.fromhex(account["secret_key"]) if account else None
@@ -501,6 +504,7 @@ class ScenarioClient:
             submitter_key=key,
             keystore_dir=keystore_dir,
             produces_blocks=bool(exocore.get("block_time_ms")),
+            sign_reports=sign_reports,
         )
 
     def send(self, method: str, message: Any) -> Any:

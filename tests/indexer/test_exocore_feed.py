@@ -66,7 +66,7 @@ from storage.normalize import TEXT_MAX_CHARS
 from storage.schema import metadata
 from storage.store import LifecycleStore, open_poisoned_blocks
 from tests.support.database import refusing_transitions_to
-from tests.support.devnet_world import CHAIN_ID, EPOCH_BLOCKS, genesis
+from tests.support.devnet_world import CHAIN_ID, EPOCH_BLOCKS, funded_genesis, signing_client
 
 WETH = "0x" + "c0" * 20
 SECOND_TOKEN = "0x" + "c1" * 20
@@ -93,9 +93,9 @@ def _hex(data: bytes) -> str:
 
 
 def build_chain() -> Chain:
-    devnet = ExocoreDevnet(genesis(), BlockStore(CHAIN_ID))
+    devnet = ExocoreDevnet(funded_genesis(), BlockStore(CHAIN_ID))
     devnet.start()
-    client = sc.ScenarioClient(devnet.grpc_target, CHAIN_ID)
+    client = signing_client(devnet.grpc_target)
     report = sc.run_scenario(
         client,
         operators=4,
@@ -363,7 +363,7 @@ def test_unknown_and_malformed_events_are_recorded_and_skipped(
 @pytest.fixture
 def lagging_grpc() -> Iterator[ExocoreGrpcClient]:
     """A node of the same chain whose state is far behind (nothing but its genesis)."""
-    devnet = ExocoreDevnet(genesis(), BlockStore(CHAIN_ID))
+    devnet = ExocoreDevnet(funded_genesis(), BlockStore(CHAIN_ID))
     devnet.start()
     try:
         with ExocoreGrpcClient([devnet.grpc_target], chain_id=CHAIN_ID) as client:
