@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import storage.job_tables
 import storage.l1_tables
+import storage.operator_tables
 import storage.token_tables
 from storage.models import metadata
 
