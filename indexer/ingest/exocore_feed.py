@@ -31,6 +31,7 @@ Event -> record (gRPC fetches in brackets):
 - ``valset_updated`` -> :class:`ValsetCreated` [valset]; a packet signed by a valset the indexer has
   not recorded (the genesis set has no event) records that valset first
 - ``avs_created`` (a well-known type the decoder leaves undecoded) -> :class:`AvsRegistered` [AVS info]
+- ``operator_registered`` (idem) -> :class:`OperatorRegistered` [``QueryOperatorInfo``: the name]
 - ``allocate_rewards_to_operator``, ``operator_asset_slashed``, ``undelegation_slashed``,
   ``freeze_operator``: informational (the records above carry their effect)
 
@@ -107,6 +108,7 @@ from storage.records import (
     ExocoreBlock,
     ExocoreEvent,
     LeafInfo,
+    OperatorRegistered,
     PacketAttested,
     PacketCreated,
     RewardTokenInfo,
@@ -141,6 +143,8 @@ RETRY_BACKOFF_MAX_S: Final = 30.0
 """run(): a block that failed on a node fault is retried after 0.5 s, doubling up to 30 s."""
 WELL_KNOWN_AVS_CREATED: Final = "avs_created"
 """Upstream's AVS registration event (the decoder leaves it undecoded; the feed records the AVS)."""
+WELL_KNOWN_OPERATOR_REGISTERED: Final = "operator_registered"
+"""An operator's registration (undecoded; the feed records its name from ``QueryOperatorInfo``)."""
 
 _INFORMATIONAL: Final = (
     ev.AllocateRewardsToOperator,
@@ -474,6 +478,8 @@ class ExocoreFeed:
         for unknown in events.unknown:
             if unknown.type == WELL_KNOWN_AVS_CREATED:
                 self._avs_created(unknown, state)
+            elif unknown.type == WELL_KNOWN_OPERATOR_REGISTERED:
+                self._operator_registered(unknown, state)
             elif unknown.well_known:
                 state.ignored += 1
             else:
@@ -568,6 +574,24 @@ class ExocoreFeed:
             )
         except InvalidRecordError as exc:
             state.skip(unknown.type, SkipOutcome.INCONSISTENT, f"AVS info: {exc}", tx_hash)
+            return
+        state.records.append(record)
+
+    def _operator_registered(self, unknown: ev.UnknownEvent, state: _Block) -> None:
+        tx_hash = _tx_hex(unknown.position)
+        operator = dict(unknown.attributes).get("operator", "")
+        if not operator:
+            state.skip(unknown.type, SkipOutcome.REJECTED, "no operator attribute", tx_hash)
+            return
+        info = self.grpc.operator_info(operator)
+        if info is None:
+            raise ExocoreDataUnavailableError(
+                f"operator {operator} (registered at {state.height}) is not served"
+            )
+        try:
+            record = OperatorRegistered(operator=operator, name=info.operator_meta_info, tx_hash=tx_hash)
+        except InvalidRecordError as exc:
+            state.skip(unknown.type, SkipOutcome.INCONSISTENT, f"operator info: {exc}", tx_hash)
             return
         state.records.append(record)
 

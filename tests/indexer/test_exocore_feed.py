@@ -63,6 +63,7 @@ from storage.models import (
     valset_table,
 )
 from storage.normalize import TEXT_MAX_CHARS
+from storage.operator_tables import operator_name_table
 from storage.schema import metadata
 from storage.store import LifecycleStore, open_poisoned_blocks
 from tests.support.database import refusing_transitions_to
@@ -610,3 +611,14 @@ def test_a_poisoned_block_resumed_after_a_fix_is_stored(
         assert feed.apply(block, decode_block_events(block)).applied
     with engine.connect() as conn:
         assert open_poisoned_blocks(conn) == []
+
+
+def test_operator_names_are_recorded_from_their_registration(
+    chain: Chain, clients: Clients, store: LifecycleStore, engine: Engine
+) -> None:
+    feed = ExocoreFeed(store, clients.grpc)
+    feed.sync(BlockFollower(clients.rpc, next_height=feed.resume_height()))
+    with engine.connect() as conn:
+        rows = conn.execute(select(operator_name_table.c.operator, operator_name_table.c.name)).all()
+    expected = {str(sc.operator_account(chain.client.seed, i)): sc.operator_name(i) for i in range(4)}
+    assert dict(rows) == expected
