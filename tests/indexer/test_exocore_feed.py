@@ -622,3 +622,14 @@ def test_operator_names_are_recorded_from_their_registration(
         rows = conn.execute(select(operator_name_table.c.operator, operator_name_table.c.name)).all()
     expected = {str(sc.operator_account(chain.client.seed, i)): sc.operator_name(i) for i in range(4)}
     assert dict(rows) == expected
+    # The API names operators where it shows them, as it names AVSs (the account stays alongside).
+    with api(engine) as client:
+        committee = get(client, f"/v1/committees/{chain.avs}", limit=1)["items"][0]
+        assert committee["members"]
+        for member in committee["members"]:
+            assert member["operator_name"] == expected[member["operator"]]
+        (slash,) = get(client, "/v1/slashes", limit=50)["items"]
+        assert slash["operator_name"] == expected[slash["operator"]]
+        page = client.get("/slashes")
+        assert page.status_code == 200
+        assert f'title="{slash["operator"]}"' in page.text and slash["operator_name"] in page.text
