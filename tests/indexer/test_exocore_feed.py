@@ -633,3 +633,8 @@ def test_operator_names_are_recorded_from_their_registration(
         page = client.get("/slashes")
         assert page.status_code == 200
         assert f'title="{slash["operator"]}"' in page.text and slash["operator_name"] in page.text
+        committees_page = client.get("/committees", params={"avs": chain.avs})
+        assert committees_page.status_code == 200
+        for member in committee["members"]:
+            account, name = member["operator"], member["operator_name"]
+            assert f'title="{account}" data-address="{account}">{name}<' in committees_page.text
