@@ -31,7 +31,8 @@ Event -> record (gRPC fetches in brackets):
 - ``valset_updated`` -> :class:`ValsetCreated` [valset]; a packet signed by a valset the indexer has
   not recorded (the genesis set has no event) records that valset first
 - ``avs_created`` (a well-known type the decoder leaves undecoded) -> :class:`AvsRegistered` [AVS info]
-- ``operator_registered`` (idem) -> :class:`OperatorRegistered` [``QueryOperatorInfo``: the name]
+- ``operator_registered`` (idem) -> :class:`OperatorRegistered` [``QueryOperatorInfo``: the name;
+  the event's ``name`` when the node does not serve the operator]
 - ``allocate_rewards_to_operator``, ``operator_asset_slashed``, ``undelegation_slashed``,
   ``freeze_operator``: informational (the records above carry their effect)
 
@@ -579,17 +580,18 @@ class ExocoreFeed:
 
     def _operator_registered(self, unknown: ev.UnknownEvent, state: _Block) -> None:
         tx_hash = _tx_hex(unknown.position)
-        operator = dict(unknown.attributes).get("operator", "")
+        attributes = dict(unknown.attributes)
+        operator = attributes.get("operator", "")
         if not operator:
             state.skip(unknown.type, SkipOutcome.REJECTED, "no operator attribute", tx_hash)
             return
+        # A name is for display only: a node that does not serve the operator (a replay recording
+        # holds no operator registrations) must not hold up the feed, so the event's own `name`
+        # stands in for upstream's operator_meta_info then.
         info = self.grpc.operator_info(operator)
-        if info is None:
-            raise ExocoreDataUnavailableError(
-                f"operator {operator} (registered at {state.height}) is not served"
-            )
+        name = attributes.get("name", "") if info is None else info.operator_meta_info
         try:
-            record = OperatorRegistered(operator=operator, name=info.operator_meta_info, tx_hash=tx_hash)
+            record = OperatorRegistered(operator=operator, name=name, tx_hash=tx_hash)
         except InvalidRecordError as exc:
             state.skip(unknown.type, SkipOutcome.INCONSISTENT, f"operator info: {exc}", tx_hash)
             return
