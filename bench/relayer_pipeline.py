@@ -307,7 +307,7 @@ def bench_latency(
         w3 = l1_web3(stack)
         exocore = stack.manifest["exocore"]
         with (
-            ScenarioClient(exocore["grpc_target"], exocore["chain_id"]) as client,
+            ScenarioClient.for_manifest(exocore, manifest_keystores=False, sign_reports=False) as client,
             in_process_relayer(stack, url, gas_budget) as (service, engine),
         ):
             result = LatencyResult(service.config.l1.confirmations, service.config.exocore.poll_interval_s)
@@ -612,7 +612,7 @@ def bench_throughput(stakers: int, home: Path, database_url: str | None, gas_bud
         w3 = l1_web3(stack)
         exocore = stack.manifest["exocore"]
         with (
-            ScenarioClient(exocore["grpc_target"], exocore["chain_id"]) as client,
+            ScenarioClient.for_manifest(exocore, manifest_keystores=False, sign_reports=False) as client,
             in_process_relayer(stack, url, gas_budget) as (service, engine),
         ):
             result.stages = StageTimer()
@@ -963,7 +963,7 @@ def bench_memory(
         exocore = stack.manifest["exocore"]
         reader = create_db_engine(url, read_only=True)
         with (
-            ScenarioClient(exocore["grpc_target"], exocore["chain_id"]) as client,
+            ScenarioClient.for_manifest(exocore, manifest_keystores=False, sign_reports=False) as client,
             relayer_process(config, log) as process,
         ):
             sampler = RssSampler(process.pid)

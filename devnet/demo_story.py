@@ -67,9 +67,6 @@ from devnet.scenario import (
     delegate_msg,
     equivocation_msg,
     hex0x,
-    operator_account,
-    operator_reward_address,
-    register_operator_msg,
     scenario_asset_ids,
     staker_address,
     validator_msg,
@@ -622,20 +619,12 @@ class Demo:
             accounts = []
             for index in range(n):
                 self.check_stop()
-                account = operator_account(client.seed, index)
-                client.send(
-                    "RegisterOperator",
-                    register_operator_msg(
-                        account,
-                        operator_reward_address(client.seed, index),
-                        COMMISSIONS[index % len(COMMISSIONS)],
-                    ),
-                )
+                account = client.register_operator(index, COMMISSIONS[index % len(COMMISSIONS)])
                 accounts.append(account)
                 sent["operators"] += 1
                 progress.update(t_ops, completed=sent["operators"])
             for rules in (avs_a, avs_b):
-                client.send("RegisterAVS", rules.msg())
+                client.register_avs(rules)
             for index in range(n):
                 for rules in (avs_a, avs_b):
                     self.check_stop()

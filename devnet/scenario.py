@@ -1,12 +1,15 @@
-"""Drive a devnet like a real client: build, sign and send ``exocore.devnet.v1`` messages over gRPC
-(as signed Cosmos transactions where the client has a funded key, see :class:`ScenarioClient`).
+"""Drive a devnet like a real client: build, sign and send exocore messages over gRPC (as signed
+Cosmos transactions where the client has a funded key, see :class:`ScenarioClient`).
 
 Two layers:
 
-- Pure builders (no IO): deterministic dev identities derived from a seed (operator accounts,
-  per-AVS operator BLS keys, staker addresses) and the signed messages (opt-in with the Exocore
-  key-registration proof of possession, reward claims and slash requests aggregated over a chosen
-  subset of a committee, equivocation evidence). Tests use them directly against a node.
+- Pure builders (no IO): deterministic dev identities derived from a seed (operator accounts — real
+  secp256k1 accounts, bech32 ``exo1…`` derived from the key as cosmpy derives it —, AVS owner
+  accounts, per-AVS operator BLS keys, staker addresses) and the messages: upstream's registration
+  and opt-in (``exocore.operator.v1`` ``RegisterOperatorReq`` / ``OptIntoAVSReq`` with the Exocore
+  key-registration proof of possession, ``exocore.avs.v1.RegisterAVSReq``), reward claims and slash
+  requests aggregated over a chosen subset of a committee, equivocation evidence. Tests use them
+  directly against a node.
 - :class:`ScenarioClient`: the same messages sent to a running devnet through its gRPC Msg and Query
   services only, and :func:`run_scenario`, which sets up N operators, M stakers over two assets, AVSs
   with different rules, waits for the committees and submits claims signed by a chosen subset.
@@ -28,18 +31,26 @@ from pathlib import Path
 from typing import Any, Final
 
 import grpc
+from cosmpy.aerial.wallet import LocalWallet
+from cosmpy.crypto.keypairs import PrivateKey
+from cosmpy.protos.cosmos.bank.v1beta1 import tx_pb2 as bank_tx
+from cosmpy.protos.cosmos.base.v1beta1 import coin_pb2
 from eth_utils.crypto import keccak
+from google.protobuf import message_factory
 
+from devnet.chain.params import DEVNET_LZ_CHAIN_ID
 from devnet.operator_keys import OPERATOR_KEYS_DIR, operator_keystore
 from relayer.errors import ProtocolError
 from relayer.exocore.cosmos_tx import CosmosTxError, CosmosTxSender
 from relayer.exocore.proto.avs.v1 import query_pb2 as avs_query
 from relayer.exocore.proto.avs.v1 import query_pb2_grpc as avs_grpc
+from relayer.exocore.proto.avs.v1 import tx_pb2 as avs_tx
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs_pb
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.exocore.proto.devnet.v1 import tx_pb2_grpc as tx_grpc
 from relayer.exocore.proto.feedistribution.v1 import query_pb2 as fee_query
 from relayer.exocore.proto.feedistribution.v1 import query_pb2_grpc as fee_grpc
+from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
 from relayer.exocore.proto.relay.v1 import query_pb2_grpc as relay_grpc
 from relayer.protocol import bls
 from relayer.protocol.claims import (
@@ -48,6 +59,7 @@ from relayer.protocol.claims import (
     RewardClaim,
     SlashRequest,
     format_fixed,
+    parse_fixed,
     task_response_digest,
 )
 from relayer.protocol.evidence import Attestation, SignedWrongResult, SquaringResponse
@@ -73,6 +85,11 @@ SIGNED_TX_METHODS: Final = frozenset(
     {"Delegate", "Undelegate", "SubmitRewardClaim", "SubmitSlashRequest", "SubmitEquivocationEvidence"}
 )
 """Devnet Msg RPCs whose message any funded account may sign into a transaction."""
+ACTOR_FUNDING_HUA: Final = 10**18
+"""What the submitter sends an operator or AVS owner before its first transaction: 1 exo pays for
+thousands of registration transactions at the devnet's minimum gas price."""
+LEGACY_DEC_DECIMALS: Final = 18
+"""Cosmos ``LegacyDec`` travels as its value times 10^18 (an integer string) in protobuf."""
 
 
 class ScenarioError(ProtocolError):
@@ -86,9 +103,30 @@ def _material(seed: str, label: str) -> bytes:
 # ------------------------------------------------------------------------ dev identities
 
 
+def operator_secret(seed: str, index: int) -> bytes:
+    """The ``index``-th dev operator's secp256k1 account key (it signs the operator's transactions)."""
+    return _material(seed, f"operator-key/{index}")
+
+
+def account_of(secret: bytes) -> OperatorAddress:
+    """The bech32 ``exo1…`` account of a secp256k1 key, as cosmpy derives it (ripemd160(sha256(key)))."""
+    wallet = LocalWallet(PrivateKey(secret), prefix=OPERATOR_PREFIX)
+    return OperatorAddress.parse(str(wallet.address()))
+
+
 def operator_account(seed: str, index: int) -> OperatorAddress:
-    """The ``index``-th dev operator account (bech32 ``exo1…``)."""
-    return OperatorAddress(OPERATOR_PREFIX, Address(_material(seed, f"operator/{index}")[:20]))
+    """The ``index``-th dev operator account (bech32 ``exo1…`` of :func:`operator_secret`)."""
+    return account_of(operator_secret(seed, index))
+
+
+def operator_name(index: int) -> str:
+    """The dev operator's display name (upstream ``operator_meta_info``)."""
+    return f"operator-{index}"
+
+
+def avs_owner_secret(avs_hex: str) -> bytes:
+    """The secp256k1 key of the dev owner account of the AVS at ``avs_hex`` (it signs the registration)."""
+    return hashlib.sha256(f"exorelay-scenario/avs-owner/{avs_hex.lower()}".encode()).digest()
 
 
 def operator_reward_address(seed: str, index: int) -> Address:
@@ -111,23 +149,46 @@ def hex0x(data: bytes) -> str:
 # ------------------------------------------------------------------------ message builders
 
 
+def legacy_dec(text: str) -> str:
+    """A decimal string (e.g. "0.10") in ``LegacyDec``'s protobuf form ("100000000000000000")."""
+    return str(parse_fixed(text, LEGACY_DEC_DECIMALS, "decimal"))
+
+
 def register_operator_msg(
-    account: OperatorAddress, reward_address: Address, commission: str
-) -> tx.MsgRegisterOperator:
-    return tx.MsgRegisterOperator(
-        operator=str(account), reward_address=hex0x(reward_address), commission_rate=commission
+    account: OperatorAddress,
+    reward_address: Address,
+    commission: str,
+    name: str = "",
+    lz_chain_id: int = DEVNET_LZ_CHAIN_ID,
+) -> operator_tx.RegisterOperatorReq:
+    """Upstream ``RegisterOperatorReq``: signed by the operator; ``name`` is ``operator_meta_info``,
+    ``reward_address`` its client-chain earning address, ``commission`` a decimal string."""
+    info = operator_tx.OperatorInfo(earnings_addr=str(account), operator_meta_info=name)
+    info.client_chain_earnings_addr.earning_info_list.add(
+        lz_client_chain_id=lz_chain_id, client_chain_earning_addr=hex0x(reward_address)
     )
+    rates = info.commission.commission_rates
+    rates.rate = legacy_dec(commission)
+    rates.max_rate = rates.max_change_rate = legacy_dec("1")
+    return operator_tx.RegisterOperatorReq(from_address=str(account), info=info)
 
 
-def opt_in_msg(chain_id: str, account: OperatorAddress, avs_hex: str, secret: bls.SecretKey) -> tx.MsgOptIn:
-    """Opt-in with the Exocore key-registration proof of possession (upstream BLSMessageToSign)."""
+def opt_in_msg(
+    chain_id: str, account: OperatorAddress, avs_hex: str, secret: bls.SecretKey
+) -> operator_tx.OptIntoAVSReq:
+    """Upstream ``OptIntoAVSReq`` with the BLS key and the Exocore key-registration proof of
+    possession (upstream BLSMessageToSign)."""
     pop = bls.sign(secret, bls.exocore_pop_message(ChainId.parse(chain_id).without_revision, str(account)))
-    return tx.MsgOptIn(
-        operator=str(account),
+    return operator_tx.OptIntoAVSReq(
+        from_address=str(account),
         avs_address=avs_hex.lower(),
         bls_pubkey=bls.public_key_of(secret).compressed,
         pop_signature=pop.compressed,
     )
+
+
+def opt_out_msg(account: OperatorAddress, avs_hex: str) -> operator_tx.OptOutOfAVSReq:
+    return operator_tx.OptOutOfAVSReq(from_address=str(account), avs_address=avs_hex.lower())
 
 
 def set_price_msg(asset_id: str, price: str, decimals: int) -> tx.MsgSetPrice:
@@ -160,11 +221,23 @@ class AvsRules:
     slash_verifiers: tuple[tuple[str, str], ...] = ()
     """(kind, proportion) of each slashing verifier the AVS registers (empty: the chain's default)."""
 
-    def msg(self) -> tx.MsgRegisterAVS:
-        return tx.MsgRegisterAVS(
+    @property
+    def owner_secret(self) -> bytes:
+        return avs_owner_secret(self.address)
+
+    @property
+    def owner(self) -> OperatorAddress:
+        """The AVS owner account that signs the registration (listed in ``avs_owner_addresses``)."""
+        return account_of(self.owner_secret)
+
+    def msg(self) -> avs_tx.RegisterAVSReq:
+        owner = str(self.owner)
+        return avs_tx.RegisterAVSReq(
+            from_address=owner,
             info=avs_pb.AVSInfo(
                 name=self.name,
                 avs_address=self.address.lower(),
+                avs_owner_addresses=[owner],
                 asset_ids=list(self.asset_ids),
                 epoch_identifier="block",
                 threshold_numerator=self.claim_threshold[0],
@@ -183,7 +256,7 @@ class AvsRules:
                     avs_pb.SlashVerifier(kind=kind, slash_proportion=share)
                     for kind, share in self.slash_verifiers
                 ],
-            )
+            ),
         )
 
 
@@ -367,14 +440,30 @@ def validator_msg(consensus_pubkey: bytes, secret: bls.SecretKey, power: int) ->
 # ------------------------------------------------------------------------ the gRPC client
 
 
-class ScenarioClient:
-    """Sends devnet messages and queries over one gRPC channel (as an external client would).
+def _response_type(message: Any) -> Any:
+    """The generated response class of a transaction message (``X`` -> ``XResponse``; upstream's
+    ``…Req`` -> ``…Response``)."""
+    descriptor = message.DESCRIPTOR
+    name = descriptor.name.removesuffix("Req") + "Response"
+    package = descriptor.full_name.rsplit(".", 1)[0]
+    return message_factory.GetMessageClass(descriptor.file.pool.FindMessageTypeByName(f"{package}.{name}"))
 
-    With a ``submitter_key`` (a funded account's secp256k1 secret), the messages any account may send
-    (delegation reports, reward claims, slash requests, equivocation evidence) go as signed Cosmos
-    transactions through ``cosmos.tx.v1beta1.Service/BroadcastTx``, built and signed by cosmpy, and
-    :meth:`send` returns once the transaction is committed (the devnet must produce blocks on its
-    own). Operator and AVS-owner messages and the devnet-only RPCs use the devnet Msg service.
+
+class ScenarioClient:
+    """Sends exocore messages and queries over one gRPC channel (as an external client would).
+
+    With a ``submitter_key`` (a funded account's secp256k1 secret):
+
+    - operator and AVS registration and opt-in/out are upstream's messages in Cosmos transactions
+      signed by the operator (or AVS owner) itself, built and signed by cosmpy and sent through
+      ``cosmos.tx.v1beta1.Service/BroadcastTx``; the submitter first sends each such account the hua
+      its fees need (``MsgSend``), as anyone onboarding onto a chain would be funded;
+    - with ``sign_reports`` (the devnet produces blocks on its own), the messages any account may
+      send (delegation reports, reward claims, slash requests, equivocation evidence) go signed by the
+      submitter too; otherwise they use the devnet Msg service, as do the devnet-only RPCs.
+
+    :meth:`send_tx` returns once the transaction is committed; when the devnet does not produce blocks
+    on its own (``produces_blocks`` false) it commits one with ``AdvanceBlocks``.
     """
 
     def __init__(
@@ -385,24 +474,23 @@ class ScenarioClient:
         seed: str = DEFAULT_SCENARIO_SEED,
         submitter_key: bytes | None = None,
         keystore_dir: Path | None = None,
+        produces_blocks: bool = True,
+        sign_reports: bool | None = None,
     ) -> None:
         self.chain_id = chain_id
         # With a directory, each operator's per-AVS key lives in an EIP-2335 keystore there
         # (devnet.operator_keys): one it brought is used, else the seed's dev key is written there.
         self.keystore_dir = keystore_dir
         self.seed = seed
+        self.produces_blocks = produces_blocks
         self.channel = grpc.insecure_channel(target)
-        self.sender = (
-            None
-            if submitter_key is None
-            else CosmosTxSender(
-                target,
-                chain_id,
-                submitter_key,
-                gas_limit=SUBMIT_GAS_LIMIT,
-                gas_price_hua=SUBMIT_GAS_PRICE_HUA,
-                timeout_s=GRPC_TIMEOUT_S,
-            )
+        self.submitter_key = submitter_key
+        # One signer per account (the submitter, each operator, each AVS owner), on this channel's
+        # endpoint: the production transaction builder, as the aggregator uses it.
+        self._target = target
+        self._senders: dict[bytes, CosmosTxSender] = {}
+        self.sign_reports = (
+            submitter_key is not None and produces_blocks if sign_reports is None else sign_reports
         )
         self.msg = tx_grpc.MsgStub(self.channel)
         self.avs = avs_grpc.QueryStub(self.channel)
@@ -410,11 +498,13 @@ class ScenarioClient:
         self.relay = relay_grpc.QueryStub(self.channel)
         # Operator BLS secrets by compressed public key (what the client signs with).
         self.secrets: dict[bytes, bls.SecretKey] = {}
+        # Accounts this client already funded (one MsgSend each).
+        self._funded: set[str] = set()
 
     def close(self) -> None:
         self.channel.close()
-        if self.sender is not None:
-            self.sender.close()
+        for sender in self._senders.values():
+            sender.close()
 
     def __enter__(self) -> ScenarioClient:
         return self
@@ -429,37 +519,89 @@ class ScenarioClient:
         *,
         seed: str = DEFAULT_SCENARIO_SEED,
         keystore_dir: Path | None = None,
+        manifest_keystores: bool = True,
+        sign_reports: bool | None = None,
     ) -> ScenarioClient:
         """A client of the devnet a manifest describes; it signs transactions with the manifest's
-        ``relayer`` account when the devnet produces blocks by itself, and keeps operators' keys as
-        keystores in the manifest's ``operator_keys_dir`` (unless ``keystore_dir`` says otherwise)."""
-        if keystore_dir is None and exocore.get("operator_keys_dir"):
+        ``relayer`` account (reports only when the devnet produces blocks by itself, unless
+        ``sign_reports`` says otherwise), and keeps operators' keys as keystores in the manifest's
+        ``operator_keys_dir`` (unless ``keystore_dir`` says otherwise, or ``manifest_keystores`` is
+        false: then the seed's dev keys are used as they are)."""
+        if keystore_dir is None and manifest_keystores and exocore.get("operator_keys_dir"):
             keystore_dir = Path(exocore["operator_keys_dir"])
         account = exocore.get("accounts", {}).get(SUBMITTER_ACCOUNT)
-        key = bytes.fromhex(account["secret_key"]) if account and exocore.get("block_time_ms") else None
+        key = bytes.fromhex(account["secret_key"]) if account else None
         return cls(
             exocore["grpc_target"],
             exocore["chain_id"],
             seed=seed,
             submitter_key=key,
             keystore_dir=keystore_dir,
+            produces_blocks=bool(exocore.get("block_time_ms")),
+            sign_reports=sign_reports,
         )
 
     def send(self, method: str, message: Any) -> Any:
-        if self.sender is not None and method in SIGNED_TX_METHODS:
+        if self.sign_reports and method in SIGNED_TX_METHODS:
             return self.send_tx(message)
         return getattr(self.msg, method)(message, timeout=GRPC_TIMEOUT_S)
 
-    def send_tx(self, message: Any) -> Any:
-        """Sign ``message`` into a transaction, broadcast it (SYNC), wait until it is committed and
-        return the message's response from the transaction's ``TxMsgData`` (production code:
-        :class:`relayer.exocore.cosmos_tx.CosmosTxSender`)."""
-        if self.sender is None:
-            raise ScenarioError("this client has no submitter key")
+    def _sender(self, secret: bytes | None) -> CosmosTxSender:
+        key = self.submitter_key if secret is None else secret
+        if key is None:
+            raise ScenarioError("this client has no submitter key to fund and sign transactions with")
+        sender = self._senders.get(key)
+        if sender is None:
+            sender = CosmosTxSender(
+                self._target,
+                self.chain_id,
+                key,
+                gas_limit=SUBMIT_GAS_LIMIT,
+                gas_price_hua=SUBMIT_GAS_PRICE_HUA,
+                timeout_s=GRPC_TIMEOUT_S,
+            )
+            self._senders[key] = sender
+        return sender
+
+    def fund(self, account: OperatorAddress) -> None:
+        """Send ``account`` :data:`ACTOR_FUNDING_HUA` from the submitter (once per client)."""
+        submitter = self._sender(None)
+        if str(account) in self._funded:
+            return
+        amount = coin_pb2.Coin(denom="hua", amount=str(ACTOR_FUNDING_HUA))
+        self.send_tx(
+            bank_tx.MsgSend(from_address=submitter.address, to_address=str(account), amount=[amount])
+        )
+        self._funded.add(str(account))
+
+    def send_as(self, secret: bytes, message: Any) -> Any:
+        """Fund the account of ``secret``, then send ``message`` in a transaction it signs."""
+        self.fund(OperatorAddress.parse(self._sender(secret).address))
+        return self.send_tx(message, secret)
+
+    def send_tx(self, message: Any, secret: bytes | None = None) -> Any:
+        """Sign ``message`` into a transaction (by the account of ``secret``, default the submitter;
+        its address becomes the message's ``from_address``), broadcast it (SYNC), wait until it is
+        committed and return the message's response from the transaction's ``TxMsgData``."""
+        sender = self._sender(secret)
         try:
-            return self.sender.send(message)
+            number, sequence = sender.account()
+            signed = sender.sign(message, account_number=number, sequence=sequence)
+            checked = sender.broadcast(signed.tx_bytes)
+            if not checked.accepted:
+                raise ScenarioError(
+                    f"transaction refused by CheckTx (code {checked.code}): {checked.raw_log}"
+                )
+            if not self.produces_blocks:
+                self.advance(1)
+            delivered = sender.wait_for_tx(signed.tx_hash)
         except CosmosTxError as exc:
             raise ScenarioError(str(exc)) from exc
+        if not delivered.succeeded:
+            raise ScenarioError(
+                f"transaction {signed.tx_hash} failed (code {delivered.code}): {delivered.raw_log}"
+            )
+        return delivered.response(_response_type(message))
 
     def committee(self, avs_hex: str, epoch: int = 0) -> CommitteeView:
         response = self.avs.QueryCommittee(
@@ -479,17 +621,27 @@ class ScenarioClient:
                     raise
             time.sleep(POLL_INTERVAL_S)
 
+    def register_operator(self, index: int, commission: str, name: str | None = None) -> OperatorAddress:
+        """Register dev operator ``index`` (signed by its own key) under ``name`` (default
+        :func:`operator_name`)."""
+        account = operator_account(self.seed, index)
+        msg = register_operator_msg(
+            account,
+            operator_reward_address(self.seed, index),
+            commission,
+            operator_name(index) if name is None else name,
+        )
+        self.send_as(operator_secret(self.seed, index), msg)
+        return account
+
     def register_operators(self, count: int, commissions: Sequence[str]) -> list[OperatorAddress]:
-        accounts = []
-        for index in range(count):
-            account = operator_account(self.seed, index)
-            commission = commissions[index % len(commissions)]
-            self.send(
-                "RegisterOperator",
-                register_operator_msg(account, operator_reward_address(self.seed, index), commission),
-            )
-            accounts.append(account)
-        return accounts
+        return [
+            self.register_operator(index, commissions[index % len(commissions)]) for index in range(count)
+        ]
+
+    def register_avs(self, rules: AvsRules) -> None:
+        """Register an AVS in a transaction its owner account signs."""
+        self.send_as(rules.owner_secret, rules.msg())
 
     def opt_in(self, index: int, avs_hex: str) -> None:
         secret = operator_bls_secret(self.seed, index, avs_hex)
@@ -497,7 +649,13 @@ class ScenarioClient:
             account = str(operator_account(self.seed, index))
             secret = operator_keystore(self.keystore_dir, account, avs_hex, secret).secret
         self.secrets[bls.public_key_of(secret).compressed] = secret
-        self.send("OptIn", opt_in_msg(self.chain_id, operator_account(self.seed, index), avs_hex, secret))
+        msg = opt_in_msg(self.chain_id, operator_account(self.seed, index), avs_hex, secret)
+        self.send_as(operator_secret(self.seed, index), msg)
+
+    def opt_out(self, index: int, avs_hex: str) -> None:
+        self.send_as(
+            operator_secret(self.seed, index), opt_out_msg(operator_account(self.seed, index), avs_hex)
+        )
 
     def claim(
         self,
@@ -604,7 +762,7 @@ def run_scenario(
         min_operator_stake_usd="1000",
     )
     for rules in (avs_a, avs_b):
-        client.send("RegisterAVS", rules.msg())
+        client.register_avs(rules)
         report.avss.append(rules.address)
     for index in range(operators):
         for rules in (avs_a, avs_b):

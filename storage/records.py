@@ -23,7 +23,7 @@ from relayer.protocol.evidence import MAX_EVIDENCE_BYTES
 from relayer.protocol.kinds import PacketKind, SlashKind
 from storage.errors import InvalidRecordError
 from storage.lifecycle import Chain
-from storage.models import AVS_NAME_LEN, CODE_LEN
+from storage.models import AVS_NAME_LEN, CODE_LEN, OPERATOR_LEN
 from storage.normalize import address_hex, bigint, bytes_hex, hash_hex, storable_text, uint256
 
 
@@ -146,6 +146,20 @@ class AvsRegistered(_ExocoreEvent):
         bigint(self.starting_epoch, "starting epoch")
         _set(self, "asset_ids", tuple(self.asset_ids))
         _set(self, "reward_tokens", tuple(self.reward_tokens))
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorRegistered(_ExocoreEvent):
+    """An operator registered, with the name it gave (upstream ``operator_meta_info``)."""
+
+    operator: str
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self._normalise_tx()
+        if not self.operator or len(self.operator) > OPERATOR_LEN:
+            raise InvalidRecordError(f"invalid operator account {self.operator!r}")
+        _set(self, "name", storable_text(self.name, AVS_NAME_LEN))
 
 
 def _check_threshold(numerator: int, denominator: int) -> None:
@@ -490,6 +504,7 @@ class SlashExecutedOnExocore(_ExocoreEvent):
 
 ExocoreEvent: TypeAlias = (
     AvsRegistered
+    | OperatorRegistered
     | CommitteeElected
     | ClaimSubmitted
     | ClaimVerified

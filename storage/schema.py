@@ -10,6 +10,7 @@ import storage.aggregation
 import storage.job_tables
 import storage.l1_tables
 import storage.lease_tables
+import storage.operator_tables
 import storage.token_tables
 from storage.models import metadata
 

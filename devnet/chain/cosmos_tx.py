@@ -45,7 +45,9 @@ from google.protobuf.message import DecodeError
 
 from devnet.chain.blockstore import Event
 from devnet.grpc.errors import RequestRejectedError
+from relayer.exocore.proto.avs.v1 import tx_pb2 as avs_tx
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as devnet_tx
+from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
 from relayer.protocol import bech32
 
 BASE_DENOM: Final = "hua"
@@ -487,13 +489,9 @@ def _from_address(msg: Any) -> bytes:
 
 
 def _operator_signer(msg: Any) -> tuple[bytes, ...]:
-    """The operator signs messages about itself (x/operator ``from_address`` = operator)."""
-    operator = parse_account(msg.operator)
-    if msg.from_address and parse_account(msg.from_address) != operator:
-        raise TxRejectedError(
-            ERR_UNAUTHORIZED, f"signer {msg.from_address} is not the operator {msg.operator}: unauthorized"
-        )
-    return (operator,)
+    """The operator signs messages about itself: upstream x/operator's signer is ``from_address``,
+    which *is* the operator, so a transaction signed by anyone else fails signature verification."""
+    return (_from_address(msg),)
 
 
 def _avs_owner_signer(msg: Any) -> tuple[bytes, ...]:
@@ -522,10 +520,10 @@ def _not_run(_bank: AuthBank, _msg: Any) -> list[Event]:
 EXOCORE_MSG_GAS: Final = 50_000
 """Gas an exocore message costs on top of size and signatures (fixed: ``Simulate`` is exact)."""
 _DOMAIN_SIGNERS: Final[dict[Any, Callable[[Any], tuple[bytes, ...]]]] = {
-    devnet_tx.MsgRegisterOperator: _operator_signer,
-    devnet_tx.MsgOptIn: _operator_signer,
-    devnet_tx.MsgOptOut: _operator_signer,
-    devnet_tx.MsgRegisterAVS: _avs_owner_signer,
+    operator_tx.RegisterOperatorReq: _operator_signer,
+    operator_tx.OptIntoAVSReq: _operator_signer,
+    operator_tx.OptOutOfAVSReq: _operator_signer,
+    avs_tx.RegisterAVSReq: _avs_owner_signer,
     devnet_tx.MsgDelegate: _any_signer,
     devnet_tx.MsgUndelegate: _any_signer,
     devnet_tx.MsgSubmitRewardClaim: _any_signer,
@@ -533,8 +531,10 @@ _DOMAIN_SIGNERS: Final[dict[Any, Callable[[Any], tuple[bytes, ...]]]] = {
     devnet_tx.MsgSubmitEquivocationEvidence: _any_signer,
     devnet_tx.MsgSubmitWrongResultEvidence: _any_signer,
 }
-"""Exocore messages a signed transaction may carry (the rest of ``exocore.devnet.v1`` has no Cosmos
-message on a real node: oracle prices, validator power, fault knobs, block production)."""
+"""Exocore messages a signed transaction may carry: upstream's registration and opt-in messages
+(``exocore.operator.v1``, ``exocore.avs.v1``) and the proposal's reports, claims, requests and evidence
+(the rest of ``exocore.devnet.v1`` has no Cosmos message on a real node: oracle prices, validator
+power, fault knobs, block production)."""
 
 _HANDLERS: Final[dict[str, _Handler]] = {
     MSG_SEND_TYPE_URL: _Handler(bank_tx.MsgSend, MSG_SEND_GAS, _msg_send_signers, _run_msg_send),

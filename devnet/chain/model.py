@@ -65,6 +65,11 @@ class Operator:
     reward_address: Address
     commission_rate: int
     registered_height: int
+    # Upstream OperatorInfo: operator_meta_info (display name), earnings_addr and approve_addr (bech32
+    # or empty; kept as registered, not used by the devnet).
+    name: str = ""
+    earnings_addr: str = ""
+    approve_addr: str = ""
     # avs hex -> compressed BLS key registered for it (kept after opt-out: evidence stays checkable).
     keys: dict[str, bytes] = field(default_factory=dict)
     # avs hex -> None: the AVSs the operator is currently opted into (dict for deterministic order).

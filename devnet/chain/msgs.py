@@ -1,10 +1,14 @@
 """Transactions of the devnet chain: validated domain messages and their byte form.
 
 A transaction in a block is a serialized ``exocore.devnet.v1.Tx`` (one message plus the admission
-sequence number, which makes every transaction hash unique). :func:`parse_msg` turns a proto message
-into a frozen domain message, checking everything that does not depend on chain state (addresses,
-ids, lengths, number formats); a malformed message raises :class:`InvalidRequestError`. What depends
-on state (unknown operator, duplicate key, bad signature, ...) is the state machine's business.
+sequence number, which makes every transaction hash unique) or a signed Cosmos ``TxRaw``
+(``devnet.chain.cosmos_tx``). Registration and opt-in/out are upstream's messages
+(``exocore.operator.v1`` ``RegisterOperatorReq``/``OptIntoAVSReq``/``OptOutOfAVSReq``,
+``exocore.avs.v1.RegisterAVSReq``): the operator (or AVS owner) is their ``from_address``.
+:func:`parse_msg` turns a proto message into a frozen domain message, checking everything that does
+not depend on chain state (addresses, ids, lengths, number formats); a malformed message raises
+:class:`InvalidRequestError`. What depends on state (unknown operator, duplicate key, bad signature,
+...) is the state machine's business.
 """
 
 from __future__ import annotations
@@ -14,11 +18,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
-from devnet.chain.params import MAX_COMMITTEE_SIZE, MAX_TOKEN_DECIMALS, RATE_ONE, USD_DECIMALS
+from devnet.chain.params import (
+    DEVNET_LZ_CHAIN_ID,
+    MAX_COMMITTEE_SIZE,
+    MAX_TOKEN_DECIMALS,
+    RATE_ONE,
+    USD_DECIMALS,
+)
 from devnet.grpc.errors import InvalidRequestError
 from relayer.errors import ProtocolError
+from relayer.exocore.proto.avs.v1 import tx_pb2 as avs_tx
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs_pb
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
+from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
 from relayer.protocol.bls import G1_COMPRESSED_BYTES, G2_COMPRESSED_BYTES
 from relayer.protocol.claims import (
     PROPORTION_DECIMALS,
@@ -46,6 +58,8 @@ HASH_BYTES: Final = 32
 MAX_TASK_RESPONSE_BYTES: Final = 64 * 1024
 """Task responses are small ABI tuples; the bound keeps evidence transactions small."""
 MAX_NAME_LENGTH: Final = 128
+LEGACY_DEC_DECIMALS: Final = 18
+"""Cosmos ``LegacyDec`` precision: its protobuf form is the value times 10^18 as an integer string."""
 
 
 # --- field parsers ------------------------------------------------------------------------------
@@ -123,7 +137,12 @@ def threshold(num: int, den: int, what: str) -> Threshold:
 class RegisterOperator:
     operator: OperatorAddress
     reward_address: Address
+    """The client-chain earning address (commission leaves are paid to it on L1)."""
     commission_rate: int
+    name: str = ""
+    """Upstream ``operator_meta_info``: the operator's display name."""
+    earnings_addr: str = ""
+    approve_addr: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,11 +296,51 @@ Msg: TypeAlias = (
 # --- proto -> domain ----------------------------------------------------------------------------
 
 
-def _register_operator(msg: tx.MsgRegisterOperator) -> RegisterOperator:
+def legacy_dec_rate(text: str, what: str) -> int:
+    """A ``LegacyDec`` in its protobuf form (value x 10^18, integer string) as a devnet rate in [0, 1]."""
+    value = uint_string(text or "0", what)
+    scale = 10 ** (LEGACY_DEC_DECIMALS - PROPORTION_DECIMALS)
+    if value % scale:
+        raise InvalidRequestError(f"{what} {text!r} has more than {PROPORTION_DECIMALS} decimals")
+    rate_value: int = value // scale
+    if rate_value > RATE_ONE:
+        raise InvalidRequestError(f"{what} {text!r} is above 1 (10^{LEGACY_DEC_DECIMALS})")
+    return rate_value
+
+
+def _earning_address(info: operator_tx.OperatorInfo) -> Address:
+    """The devnet's client chain entry of ``client_chain_earnings_addr`` (else the only entry)."""
+    entries = list(info.client_chain_earnings_addr.earning_info_list)
+    if not entries:
+        raise InvalidRequestError("client_chain_earnings_addr must name the L1 earning address")
+    chosen = next((e for e in entries if e.lz_client_chain_id == DEVNET_LZ_CHAIN_ID), None)
+    if chosen is None:
+        if len(entries) != 1:
+            raise InvalidRequestError(f"no earning address for client chain {DEVNET_LZ_CHAIN_ID}")
+        chosen = entries[0]
+    return evm_address(chosen.client_chain_earning_addr, "client chain earning address")
+
+
+def _optional_account(text: str, what: str) -> str:
+    if not text:
+        return ""
+    try:
+        return str(OperatorAddress.parse(text))
+    except ProtocolError as exc:
+        raise InvalidRequestError(f"invalid {what} {text!r}: {exc}") from exc
+
+
+def _register_operator(msg: operator_tx.RegisterOperatorReq) -> RegisterOperator:
+    info = msg.info
+    if len(info.operator_meta_info) > MAX_NAME_LENGTH:
+        raise InvalidRequestError(f"operator_meta_info longer than {MAX_NAME_LENGTH} characters")
     return RegisterOperator(
-        operator_account(msg.operator),
-        evm_address(msg.reward_address, "reward address"),
-        rate(msg.commission_rate or "0", "commission rate"),
+        operator_account(msg.from_address),
+        _earning_address(info),
+        legacy_dec_rate(info.commission.commission_rates.rate, "commission rate"),
+        name=info.operator_meta_info,
+        earnings_addr=_optional_account(info.earnings_addr, "earnings_addr"),
+        approve_addr=_optional_account(info.approve_addr, "approve_addr"),
     )
 
 
@@ -329,7 +388,7 @@ def _slash_verifiers(specs: Any, slash_proportion: int) -> tuple[tuple[SlashKind
     return tuple(verifiers)
 
 
-def _register_avs(msg: tx.MsgRegisterAVS) -> RegisterAvs:
+def _register_avs(msg: avs_tx.RegisterAVSReq) -> RegisterAvs:
     info = msg.info
     avs = evm_address(info.avs_address, "avs address")
     if len(info.name) > MAX_NAME_LENGTH:
@@ -373,17 +432,17 @@ def _register_avs(msg: tx.MsgRegisterAVS) -> RegisterAvs:
     )
 
 
-def _opt_in(msg: tx.MsgOptIn) -> OptIn:
+def _opt_in(msg: operator_tx.OptIntoAVSReq) -> OptIn:
     return OptIn(
-        operator_account(msg.operator),
+        operator_account(msg.from_address),
         evm_address(msg.avs_address, "avs address"),
         exact_bytes(msg.bls_pubkey, G1_COMPRESSED_BYTES, "BLS public key"),
         exact_bytes(msg.pop_signature, G2_COMPRESSED_BYTES, "proof of possession"),
     )
 
 
-def _opt_out(msg: tx.MsgOptOut) -> OptOut:
-    return OptOut(operator_account(msg.operator), evm_address(msg.avs_address, "avs address"))
+def _opt_out(msg: operator_tx.OptOutOfAVSReq) -> OptOut:
+    return OptOut(operator_account(msg.from_address), evm_address(msg.avs_address, "avs address"))
 
 
 def _stake_fields(
@@ -541,10 +600,10 @@ _PARSERS: Final[dict[str, Callable[[Any], Msg]]] = {
 }
 
 _FIELD_BY_PROTO: Final[dict[str, str]] = {
-    tx.MsgRegisterOperator.DESCRIPTOR.full_name: "register_operator",
-    tx.MsgRegisterAVS.DESCRIPTOR.full_name: "register_avs",
-    tx.MsgOptIn.DESCRIPTOR.full_name: "opt_in",
-    tx.MsgOptOut.DESCRIPTOR.full_name: "opt_out",
+    operator_tx.RegisterOperatorReq.DESCRIPTOR.full_name: "register_operator",
+    avs_tx.RegisterAVSReq.DESCRIPTOR.full_name: "register_avs",
+    operator_tx.OptIntoAVSReq.DESCRIPTOR.full_name: "opt_in",
+    operator_tx.OptOutOfAVSReq.DESCRIPTOR.full_name: "opt_out",
     tx.MsgDelegate.DESCRIPTOR.full_name: "delegate",
     tx.MsgUndelegate.DESCRIPTOR.full_name: "undelegate",
     tx.MsgSetPrice.DESCRIPTOR.full_name: "set_price",

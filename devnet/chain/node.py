@@ -61,9 +61,11 @@ from devnet.chain.state import CODE_REJECTED, CODESPACE, ChainRuleError, ChainSt
 from devnet.chain.views import StateViews
 from devnet.grpc.errors import InvalidRequestError, RequestRejectedError
 from relayer.errors import StorageError
+from relayer.exocore.proto.avs.v1 import tx_pb2 as avs_tx
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs_pb
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.exocore.proto.feedistribution.v1 import types_pb2 as fee_pb
+from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
 from relayer.exocore.proto.operator.v1 import types_pb2 as operator_pb
 from relayer.exocore.proto.relay.v1 import types_pb2 as relay_pb
 
@@ -400,6 +402,15 @@ class DevnetNode:
             )
         if isinstance(proto_msg, tx.MsgUndelegate):
             return tx.MsgUndelegateResponse(height=height, record_id=sequence)
+        # Upstream's registration responses carry no height (RegisterAVSResponse echoes the request).
+        if isinstance(proto_msg, avs_tx.RegisterAVSReq):
+            return avs_tx.RegisterAVSResponse(from_address=proto_msg.from_address, info=proto_msg.info)
+        if isinstance(proto_msg, operator_tx.RegisterOperatorReq):
+            return operator_tx.RegisterOperatorResponse()
+        if isinstance(proto_msg, operator_tx.OptIntoAVSReq):
+            return operator_tx.OptIntoAVSResponse()
+        if isinstance(proto_msg, operator_tx.OptOutOfAVSReq):
+            return operator_tx.OptOutOfAVSResponse()
         response_type = tx_pb_response(proto_msg)
         return response_type(height=height)
 
@@ -433,18 +444,6 @@ class DevnetNode:
             return tuple(self._txs) if self._open_height is not None else ()
 
     # ------------------------------------------------------------------ ChainDriver
-
-    def register_operator(self, msg: tx.MsgRegisterOperator) -> tx.MsgRegisterOperatorResponse:
-        return tx.MsgRegisterOperatorResponse(height=self.submit(msg)[0])
-
-    def register_avs(self, msg: tx.MsgRegisterAVS) -> tx.MsgRegisterAVSResponse:
-        return tx.MsgRegisterAVSResponse(height=self.submit(msg)[0])
-
-    def opt_in(self, msg: tx.MsgOptIn) -> tx.MsgOptInResponse:
-        return tx.MsgOptInResponse(height=self.submit(msg)[0])
-
-    def opt_out(self, msg: tx.MsgOptOut) -> tx.MsgOptOutResponse:
-        return tx.MsgOptOutResponse(height=self.submit(msg)[0])
 
     def delegate(self, msg: tx.MsgDelegate) -> tx.MsgDelegateResponse:
         return tx.MsgDelegateResponse(height=self.submit(msg)[0])
@@ -510,6 +509,14 @@ class DevnetNode:
     def avs_infos(self) -> list[avs_pb.AVSInfo]:
         with self._lock:
             return list(self._views.avs_infos())
+
+    def operator_info(self, account: str) -> operator_tx.OperatorInfo | None:
+        with self._lock:
+            return self._views.operator_info(account)
+
+    def operator_accounts(self) -> list[str]:
+        with self._lock:
+            return list(self._views.operator_accounts())
 
     def committee(self, avs_address: str, epoch: int) -> avs_pb.Committee | None:
         with self._lock:

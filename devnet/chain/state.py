@@ -341,7 +341,14 @@ class ChainState:
     def _register_operator(self, msg: RegisterOperator, _tx_hash: str, _sequence: int) -> list[Event]:
         account = str(msg.operator)
         self.operators[account] = Operator(
-            account, msg.operator.address, msg.reward_address, msg.commission_rate, self.block_height
+            account,
+            msg.operator.address,
+            msg.reward_address,
+            msg.commission_rate,
+            self.block_height,
+            name=msg.name,
+            earnings_addr=msg.earnings_addr,
+            approve_addr=msg.approve_addr,
         )
         return [
             ev.event(
@@ -349,6 +356,7 @@ class ChainState:
                 ("operator", account),
                 ("reward_address", _hex(msg.reward_address)),
                 ("commission_rate", ev.rate_text(msg.commission_rate)),
+                ("name", msg.name),
             )
         ]
 

@@ -16,15 +16,17 @@ from devnet.chain.model import (
     ClaimRecord,
     Committee,
     DistributionRecord,
+    Operator,
     PacketRecord,
     SlashRecord,
     ValsetRecord,
     WithdrawalApprovalRecord,
 )
-from devnet.chain.params import USD_DECIMALS
+from devnet.chain.params import DEVNET_LZ_CHAIN_ID, USD_DECIMALS
 from devnet.chain.state import ChainState
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs_pb
 from relayer.exocore.proto.feedistribution.v1 import types_pb2 as fee_pb
+from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
 from relayer.exocore.proto.operator.v1 import types_pb2 as operator_pb
 from relayer.exocore.proto.relay.v1 import types_pb2 as relay_pb
 from relayer.protocol.claims import PROPORTION_DECIMALS, format_fixed
@@ -65,6 +67,26 @@ def avs_info(record: AvsRecord) -> avs_pb.AVSInfo:
             for kind, share in record.slash_verifiers.items()
         ],
     )
+
+
+LEGACY_DEC_SCALE = 10 ** (18 - PROPORTION_DECIMALS)
+"""Devnet rates (``PROPORTION_DECIMALS``) -> ``LegacyDec`` protobuf form (value x 10^18)."""
+
+
+def operator_info(record: Operator) -> operator_tx.OperatorInfo:
+    """Upstream ``OperatorInfo`` of a registered operator (commission in ``LegacyDec`` wire form)."""
+    info = operator_tx.OperatorInfo(
+        earnings_addr=record.earnings_addr,
+        approve_addr=record.approve_addr,
+        operator_meta_info=record.name,
+    )
+    info.client_chain_earnings_addr.earning_info_list.add(
+        lz_client_chain_id=DEVNET_LZ_CHAIN_ID, client_chain_earning_addr=_hex(record.reward_address)
+    )
+    rates = info.commission.commission_rates
+    rates.rate = str(record.commission_rate * LEGACY_DEC_SCALE)
+    rates.max_rate = rates.max_change_rate = str(10**18)
+    return info
 
 
 def committee(record: Committee) -> avs_pb.Committee:
@@ -346,6 +368,17 @@ class StateViews:
     def slash_infos(self) -> Sequence[operator_pb.OperatorSlashInfo]:
         records = (self._slash(slash_id) for slash_id in self.state.slash_order)
         return [slash_info(record) for record in records if record is not None]
+
+    def _operator(self, account: str) -> Operator | None:
+        record = self.state.operators.get(account)
+        return None if record is None or record.registered_height > self._committed else record
+
+    def operator_info(self, account: str) -> operator_tx.OperatorInfo | None:
+        record = self._operator(account)
+        return None if record is None else operator_info(record)
+
+    def operator_accounts(self) -> Sequence[str]:
+        return sorted(account for account in self.state.operators if self._operator(account) is not None)
 
     def freezing_slash(self, operator_account: str, avs_address: str) -> operator_pb.OperatorSlashInfo | None:
         operator = self.state.operators.get(operator_account)

@@ -1,7 +1,8 @@
 """What the devnet Msg service needs from the state machine: one method per ``exocore.devnet.v1.Msg`` RPC.
 
 Each method validates the message, schedules its effect for the next block (or commits blocks, for
-``advance_blocks``) and returns the response with the height it lands in. Rejections are raised as
+``advance_blocks``) and returns the response with the height it lands in. Registration and opt-in/out
+have no RPC here: they travel only as upstream's messages in signed transactions. Rejections are raised as
 :class:`~devnet.grpc.errors.InvalidRequestError` (malformed) or
 :class:`~devnet.grpc.errors.RequestRejectedError` (against the chain's rules); the servicer maps
 them to ``INVALID_ARGUMENT`` / ``FAILED_PRECONDITION``.
@@ -15,12 +16,6 @@ from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 
 
 class ChainDriver(Protocol):
-    def register_operator(self, msg: tx.MsgRegisterOperator) -> tx.MsgRegisterOperatorResponse: ...
-
-    def register_avs(self, msg: tx.MsgRegisterAVS) -> tx.MsgRegisterAVSResponse: ...
-
-    def opt_in(self, msg: tx.MsgOptIn) -> tx.MsgOptInResponse: ...
-
     def delegate(self, msg: tx.MsgDelegate) -> tx.MsgDelegateResponse: ...
 
     def set_price(self, msg: tx.MsgSetPrice) -> tx.MsgSetPriceResponse: ...
@@ -42,7 +37,5 @@ class ChainDriver(Protocol):
     def set_fault_knobs(self, msg: tx.MsgSetFaultKnobs) -> tx.MsgSetFaultKnobsResponse: ...
 
     def advance_blocks(self, msg: tx.MsgAdvanceBlocks) -> tx.MsgAdvanceBlocksResponse: ...
-
-    def opt_out(self, msg: tx.MsgOptOut) -> tx.MsgOptOutResponse: ...
 
     def undelegate(self, msg: tx.MsgUndelegate) -> tx.MsgUndelegateResponse: ...

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs
 from relayer.exocore.proto.feedistribution.v1 import types_pb2 as feedistribution
+from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
 from relayer.exocore.proto.operator.v1 import types_pb2 as operator
 from relayer.exocore.proto.relay.v1 import types_pb2 as relay
 
@@ -62,6 +63,14 @@ class ChainQueries(Protocol):
         ...
 
     # -- exocore.operator.v1 --
+
+    def operator_info(self, account: str) -> operator_tx.OperatorInfo | None:
+        """The registration of operator ``account`` (canonical bech32), upstream's ``OperatorInfo``."""
+        ...
+
+    def operator_accounts(self) -> Sequence[str]:
+        """Every registered operator account, ordered by account string."""
+        ...
 
     def slash_info(self, slash_id: bytes) -> operator.OperatorSlashInfo | None: ...
 

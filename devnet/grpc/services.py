@@ -30,6 +30,7 @@ from relayer.exocore.proto.feedistribution.v1 import query_pb2 as fee_query
 from relayer.exocore.proto.feedistribution.v1 import query_pb2_grpc as fee_grpc
 from relayer.exocore.proto.operator.v1 import query_pb2 as operator_query
 from relayer.exocore.proto.operator.v1 import query_pb2_grpc as operator_grpc
+from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
 from relayer.exocore.proto.relay.v1 import query_pb2 as relay_query
 from relayer.exocore.proto.relay.v1 import query_pb2_grpc as relay_grpc
 from relayer.protocol.ids import OperatorAddress
@@ -250,6 +251,28 @@ class FeeDistributionQueryService(_QueryServicer, fee_grpc.QueryServicer):
 class OperatorQueryService(_QueryServicer, operator_grpc.QueryServicer):
     """``exocore.operator.v1.Query``."""
 
+    def QueryOperatorInfo(  # noqa: N802 - gRPC method name
+        self, request: operator_query.GetOperatorInfoReq, context: Any
+    ) -> operator_tx.OperatorInfo:
+        def run() -> operator_tx.OperatorInfo:
+            account = operator_account(request.operator_addr)
+            info = self._queries.operator_info(account)
+            if info is None:
+                raise NotFoundError(f"operator {account} is not registered")
+            return info
+
+        return self._answer(context, run)
+
+    def QueryAllOperators(  # noqa: N802 - gRPC method name
+        self, request: operator_query.QueryAllOperatorsRequest, context: Any
+    ) -> operator_query.QueryAllOperatorsResponse:
+        def run() -> operator_query.QueryAllOperatorsResponse:
+            keyed = [(account.encode(), account) for account in self._queries.operator_accounts()]
+            page, pagination = paginate(keyed, _page_of(request))
+            return operator_query.QueryAllOperatorsResponse(operator_acc_addrs=page, pagination=pagination)
+
+        return self._answer(context, run)
+
     def QueryOperatorSlashInfo(  # noqa: N802 - gRPC method name
         self, request: operator_query.QueryOperatorSlashInfoRequest, context: Any
     ) -> operator_query.QueryOperatorSlashInfoResponse:
@@ -369,21 +392,6 @@ class DevnetMsgService(tx_grpc.MsgServicer):
     def __init__(self, driver: ChainDriver) -> None:
         self._driver = driver
 
-    def RegisterOperator(  # noqa: N802 - gRPC method name
-        self, request: tx.MsgRegisterOperator, context: Any
-    ) -> tx.MsgRegisterOperatorResponse:
-        return run_guarded(context, lambda: self._driver.register_operator(request))
-
-    def RegisterAVS(  # noqa: N802 - gRPC method name
-        self, request: tx.MsgRegisterAVS, context: Any
-    ) -> tx.MsgRegisterAVSResponse:
-        return run_guarded(context, lambda: self._driver.register_avs(request))
-
-    def OptIn(  # noqa: N802 - gRPC method name
-        self, request: tx.MsgOptIn, context: Any
-    ) -> tx.MsgOptInResponse:
-        return run_guarded(context, lambda: self._driver.opt_in(request))
-
     def Delegate(  # noqa: N802 - gRPC method name
         self, request: tx.MsgDelegate, context: Any
     ) -> tx.MsgDelegateResponse:
@@ -428,11 +436,6 @@ class DevnetMsgService(tx_grpc.MsgServicer):
         self, request: tx.MsgAdvanceBlocks, context: Any
     ) -> tx.MsgAdvanceBlocksResponse:
         return run_guarded(context, lambda: self._driver.advance_blocks(request))
-
-    def OptOut(  # noqa: N802 - gRPC method name
-        self, request: tx.MsgOptOut, context: Any
-    ) -> tx.MsgOptOutResponse:
-        return run_guarded(context, lambda: self._driver.opt_out(request))
 
     def Undelegate(  # noqa: N802 - gRPC method name
         self, request: tx.MsgUndelegate, context: Any

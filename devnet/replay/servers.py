@@ -45,6 +45,7 @@ from relayer.exocore.proto.avs.v1 import types_pb2 as avs_types
 from relayer.exocore.proto.feedistribution.v1 import query_pb2_grpc as fee_grpc
 from relayer.exocore.proto.feedistribution.v1 import types_pb2 as fee_types
 from relayer.exocore.proto.operator.v1 import query_pb2_grpc as operator_grpc
+from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
 from relayer.exocore.proto.operator.v1 import types_pb2 as operator_types
 from relayer.exocore.proto.relay.v1 import query_pb2 as relay_query
 from relayer.exocore.proto.relay.v1 import query_pb2_grpc as relay_grpc
@@ -340,7 +341,14 @@ class RecordedChain:
         del period
         return None
 
-    # -- exocore.operator.v1 (the relayer reads slashes from events, so none are recorded) --
+    # -- exocore.operator.v1 (the relayer reads slashes from events, so none are recorded; nor are
+    # operator registrations, which it does not read) --
+
+    def operator_info(self, account: str) -> operator_tx.OperatorInfo | None:
+        return None
+
+    def operator_accounts(self) -> Sequence[str]:
+        return []
 
     def slash_info(self, slash_id: bytes) -> operator_types.OperatorSlashInfo | None:
         raise NotRecordedError("slash records are not in the recording")

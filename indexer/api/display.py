@@ -3,9 +3,11 @@
 Amounts are written in the token's own unit ("1,000.0000 EXOR") with the symbol and decimals the L1
 ingestion stored once per token (``token_unit``; the read side never calls L1), voting power in USD
 (Exocore's 8-decimal USD value of the counted stake), shares of power and thresholds in percent,
-AVSs by the name they registered on Exocore. The formatting is :mod:`relayer.protocol.units`, the
+AVSs and operators by the name they registered on Exocore (the operator's ``operator_meta_info``).
+The formatting is :mod:`relayer.protocol.units`, the
 one the demo uses too. A token whose unit is not stored yet (ingestion has not met it) shows its
-grouped base units; an AVS without a name has ``avs_name`` null.
+grouped base units; an AVS without a name has ``avs_name`` null, an operator without one
+``operator_name`` null.
 
 Both answer paths build these the same way: the hot path (:mod:`indexer.api.hot`) joins the unit
 and the name into its statements, the other queries load them per answer with :meth:`Names.load`.
@@ -21,6 +23,7 @@ from sqlalchemy import Connection, select
 
 from relayer.protocol.units import TokenUnit, format_amount, format_power, format_share
 from storage.models import avs_table
+from storage.operator_tables import operator_name_table
 from storage.token_tables import token_unit_table
 
 
@@ -79,13 +82,22 @@ def payout_fields(*, avs_name: str | None, unit: TokenUnit | None, amount: int |
 
 @dataclass(frozen=True)
 class Names:
-    """Units and AVS names for one answer, loaded for exactly the tokens and AVSs it shows."""
+    """Units, AVS and operator names for one answer, loaded for exactly the tokens, AVSs and
+    operators it shows."""
 
     units: Mapping[str, TokenUnit] = field(default_factory=dict)
     avs_names: Mapping[str, str] = field(default_factory=dict)
+    operator_names: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, conn: Connection, *, tokens: Iterable[str] = (), avss: Iterable[str] = ()) -> Names:
+    def load(
+        cls,
+        conn: Connection,
+        *,
+        tokens: Iterable[str] = (),
+        avss: Iterable[str] = (),
+        operators: Iterable[str | None] = (),
+    ) -> Names:
         wanted_tokens, wanted_avss = sorted(set(tokens)), sorted(set(avss))
         units: dict[str, TokenUnit] = {}
         names: dict[str, str] = {}
@@ -97,10 +109,19 @@ class Names:
             a = avs_table
             query = select(a.c.avs_address, a.c.name).where(a.c.avs_address.in_(wanted_avss))
             names = {row.avs_address: row.name for row in conn.execute(query) if row.name}
-        return cls(units, names)
+        wanted_operators = sorted({o for o in operators if o})
+        operator_names: dict[str, str] = {}
+        if wanted_operators:
+            o = operator_name_table
+            found = select(o.c.operator, o.c.name).where(o.c.operator.in_(wanted_operators))
+            operator_names = {row.operator: row.name for row in conn.execute(found) if row.name}
+        return cls(units, names, operator_names)
 
     def unit(self, token: str | None) -> TokenUnit | None:
         return None if token is None else self.units.get(token)
 
     def avs(self, address: str | None) -> str | None:
         return None if address is None else self.avs_names.get(address)
+
+    def operator(self, account: str | None) -> str | None:
+        return None if account is None else self.operator_names.get(account)

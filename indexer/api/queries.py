@@ -451,6 +451,7 @@ def _slash_fields(
         "avs_name": names.avs(r.avs_address),
         "slash_id": r.slash_id,
         "operator": r.operator,
+        "operator_name": names.operator(r.operator),
         "operator_address": r.operator_address,
         "avs": r.avs_address,
         "evidence_kind": r.evidence_kind,
@@ -491,7 +492,7 @@ def list_slashes(
         query = query.where(s.c.slash_id.in_(select(a.c.slash_id).where(a.c.token == token)))
     rows, cursor = _paged(conn, query, s.c.id, params, s.c.created_at)
     assets, signers = _slash_children(conn, [r.slash_id for r in rows])
-    names = Names.load(conn, avss=[r.avs_address for r in rows])
+    names = Names.load(conn, avss=[r.avs_address for r in rows], operators=[r.operator for r in rows])
     return [schemas.SlashOut(**_slash_fields(r, assets, signers, names)) for r in rows], cursor
 
 
@@ -506,7 +507,7 @@ def slash_detail(conn: Connection, slash_id: str) -> schemas.SlashDetail | None:
         conditions.append(_entity(EntityKind.PACKET, str(row.packet_nonce)))
     if row.l1_tx_hash is not None:
         conditions.append(_entity(EntityKind.L1_TX, row.l1_tx_hash))
-    names = Names.load(conn, avss=[row.avs_address])
+    names = Names.load(conn, avss=[row.avs_address], operators=[row.operator])
     return schemas.SlashDetail(
         **_slash_fields(row, assets, signers, names),
         timeline=_timeline(conn, conditions),
@@ -547,15 +548,21 @@ def list_committees(
     rows, cursor = _paged(conn, query, c.c.epoch, params, c.c.elected_at)
     members: dict[int, list[schemas.CommitteeMemberOut]] = {r.id: [] for r in rows}
     totals = {r.id: int(r.total_power) for r in rows}
-    names = Names.load(conn, avss=[avs])
-    if rows:
-        for r in conn.execute(
+    member_rows = (
+        conn.execute(
             select(m).where(m.c.committee_id.in_(list(members))).order_by(m.c.committee_id, m.c.member_index)
-        ):
+        ).all()
+        if rows
+        else []
+    )
+    names = Names.load(conn, avss=[avs], operators=[r.operator for r in member_rows])
+    if rows:
+        for r in member_rows:
             members[r.committee_id].append(
                 schemas.CommitteeMemberOut(
                     member_index=r.member_index,
                     operator=r.operator,
+                    operator_name=names.operator(r.operator),
                     bls_pubkey=r.bls_pubkey,
                     power=str(r.power),
                     power_usd=power_text(r.power),

@@ -448,6 +448,9 @@ class SlashOut(BaseModel):
 
     slash_id: str
     operator: str | None = None
+    operator_name: str | None = Field(
+        default=None, description="The name the operator registered on Exocore."
+    )
     operator_address: str | None = None
     avs: str
     evidence_kind: SlashKindLabel | None = None
@@ -480,6 +483,9 @@ class SlashDetail(SlashOut):
 class CommitteeMemberOut(BaseModel):
     member_index: int
     operator: str
+    operator_name: str | None = Field(
+        default=None, description="The name the operator registered on Exocore."
+    )
     bls_pubkey: str
     power: Amount
     power_usd: str | None = Field(default=None, description="`power` in USD.")

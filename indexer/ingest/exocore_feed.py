@@ -31,6 +31,8 @@ Event -> record (gRPC fetches in brackets):
 - ``valset_updated`` -> :class:`ValsetCreated` [valset]; a packet signed by a valset the indexer has
   not recorded (the genesis set has no event) records that valset first
 - ``avs_created`` (a well-known type the decoder leaves undecoded) -> :class:`AvsRegistered` [AVS info]
+- ``operator_registered`` (idem) -> :class:`OperatorRegistered` [``QueryOperatorInfo``: the name;
+  the event's ``name`` when the node does not serve the operator]
 - ``allocate_rewards_to_operator``, ``operator_asset_slashed``, ``undelegation_slashed``,
   ``freeze_operator``: informational (the records above carry their effect)
 
@@ -107,6 +109,7 @@ from storage.records import (
     ExocoreBlock,
     ExocoreEvent,
     LeafInfo,
+    OperatorRegistered,
     PacketAttested,
     PacketCreated,
     RewardTokenInfo,
@@ -141,6 +144,8 @@ RETRY_BACKOFF_MAX_S: Final = 30.0
 """run(): a block that failed on a node fault is retried after 0.5 s, doubling up to 30 s."""
 WELL_KNOWN_AVS_CREATED: Final = "avs_created"
 """Upstream's AVS registration event (the decoder leaves it undecoded; the feed records the AVS)."""
+WELL_KNOWN_OPERATOR_REGISTERED: Final = "operator_registered"
+"""An operator's registration (undecoded; the feed records its name from ``QueryOperatorInfo``)."""
 
 _INFORMATIONAL: Final = (
     ev.AllocateRewardsToOperator,
@@ -474,6 +479,8 @@ class ExocoreFeed:
         for unknown in events.unknown:
             if unknown.type == WELL_KNOWN_AVS_CREATED:
                 self._avs_created(unknown, state)
+            elif unknown.type == WELL_KNOWN_OPERATOR_REGISTERED:
+                self._operator_registered(unknown, state)
             elif unknown.well_known:
                 state.ignored += 1
             else:
@@ -568,6 +575,25 @@ class ExocoreFeed:
             )
         except InvalidRecordError as exc:
             state.skip(unknown.type, SkipOutcome.INCONSISTENT, f"AVS info: {exc}", tx_hash)
+            return
+        state.records.append(record)
+
+    def _operator_registered(self, unknown: ev.UnknownEvent, state: _Block) -> None:
+        tx_hash = _tx_hex(unknown.position)
+        attributes = dict(unknown.attributes)
+        operator = attributes.get("operator", "")
+        if not operator:
+            state.skip(unknown.type, SkipOutcome.REJECTED, "no operator attribute", tx_hash)
+            return
+        # A name is for display only: a node that does not serve the operator (a replay recording
+        # holds no operator registrations) must not hold up the feed, so the event's own `name`
+        # stands in for upstream's operator_meta_info then.
+        info = self.grpc.operator_info(operator)
+        name = attributes.get("name", "") if info is None else info.operator_meta_info
+        try:
+            record = OperatorRegistered(operator=operator, name=name, tx_hash=tx_hash)
+        except InvalidRecordError as exc:
+            state.skip(unknown.type, SkipOutcome.INCONSISTENT, f"operator info: {exc}", tx_hash)
             return
         state.records.append(record)
 

@@ -61,6 +61,7 @@ from relayer.exocore.proto.feedistribution.v1 import query_pb2_grpc as fee_grpc
 from relayer.exocore.proto.feedistribution.v1 import types_pb2 as fee_types
 from relayer.exocore.proto.operator.v1 import query_pb2 as operator_query
 from relayer.exocore.proto.operator.v1 import query_pb2_grpc as operator_grpc
+from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
 from relayer.exocore.proto.operator.v1 import types_pb2 as operator_types
 from relayer.exocore.proto.relay.v1 import query_pb2 as relay_query
 from relayer.exocore.proto.relay.v1 import query_pb2_grpc as relay_grpc
@@ -829,6 +830,16 @@ class ExocoreGrpcClient:
         )
 
     # -- exocore.operator.v1 --
+
+    def operator_info(self, operator: str) -> operator_tx.OperatorInfo | None:
+        """Upstream ``QueryOperatorInfo``: the operator's registration (name in ``operator_meta_info``)."""
+        request = operator_query.GetOperatorInfoReq(operator_addr=operator)
+        info: operator_tx.OperatorInfo | None = self._call(
+            f"operator {operator}",
+            lambda e: self._unary(e, e.operator.QueryOperatorInfo, request),
+            optional=True,
+        )
+        return info
 
     def slash(self, slash_id: bytes) -> operator_types.OperatorSlashInfo | None:
         request = operator_query.QuerySlashRequest(slash_id=bytes(slash_id))

@@ -3,7 +3,7 @@
 One JSON document (gzip-compressed when the file name ends in ``.gz``)::
 
     {
-      "format": "exorelay-replay-fixture", "format_version": 1,
+      "format": "exorelay-replay-fixture", "format_version": 2,
       "chain_id": "exocoretestnet_233-1", "from_height": 1, "to_height": 57,
       "recorded_by": "exorelay 0.1.0",
       "rpc": {
@@ -51,8 +51,9 @@ from google.protobuf.message import DecodeError, Message
 from relayer.replay.errors import FixtureChecksumError, FixtureFormatError, FixtureVersionError
 
 FORMAT_NAME: Final = "exorelay-replay-fixture"
-FORMAT_VERSION: Final = 1
-"""Bumped on any change a reader of the previous version would misread."""
+FORMAT_VERSION: Final = 2
+"""Bumped on any change a reader of the previous version would misread (2: ``avs.v1.AVSInfo`` took
+upstream's field numbers)."""
 GZIP_SUFFIX: Final = ".gz"
 GZIP_LEVEL: Final = 6
 """zlib's default: fixtures are mostly base64 and repetitive JSON, level 9 buys ~1 % for 3x the time."""

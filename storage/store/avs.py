@@ -1,11 +1,12 @@
-"""AVS registrations and elected committees (Exocore events; no state graph)."""
+"""AVS and operator registrations and elected committees (Exocore events; no state graph)."""
 
 from __future__ import annotations
 
 from sqlalchemy import insert, select, update
 
 from storage.models import avs_table, committee_member_table, committee_table
-from storage.records import AvsRegistered, ChainRef, CommitteeElected
+from storage.operator_tables import operator_name_table
+from storage.records import AvsRegistered, ChainRef, CommitteeElected, OperatorRegistered
 from storage.store.base import StoreBase, insert_ignore
 
 
@@ -33,6 +34,19 @@ class AvsStore(StoreBase):
             self.conn.execute(insert(avs_table).values(avs_address=event.avs, created_at=ref.at, **values))
         elif existing.updated_height <= (ref.height or 0):
             self.conn.execute(update(avs_table).where(avs_table.c.avs_address == event.avs).values(**values))
+
+    def _operator_registered(self, event: OperatorRegistered, ref: ChainRef) -> None:
+        """Keep the name of the latest registration (a re-fed block writes the same row again)."""
+        o = operator_name_table
+        height = ref.height or 0
+        values = {"name": event.name, "registered_height": height, "updated_at": ref.at}
+        existing = self.conn.execute(
+            select(o.c.registered_height).where(o.c.operator == event.operator)
+        ).first()
+        if existing is None:
+            self.conn.execute(insert(o).values(operator=event.operator, **values))
+        elif existing.registered_height <= height:
+            self.conn.execute(update(o).where(o.c.operator == event.operator).values(**values))
 
     def _committee(self, event: CommitteeElected, ref: ChainRef) -> None:
         c = committee_table

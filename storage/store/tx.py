@@ -25,6 +25,7 @@ from storage.records import (
     DistributionCreated,
     DistributionLeaves,
     ExocoreEvent,
+    OperatorRegistered,
     PacketAttested,
     PacketCreated,
     SlashExecutedOnExocore,
@@ -186,6 +187,7 @@ class StoreTx(L1Store, AvsStore, CursorStore):
 
 _EXOCORE_HANDLERS: Final[Mapping[type, Callable[[StoreTx, Any, ChainRef], None]]] = {
     AvsRegistered: StoreTx._avs,
+    OperatorRegistered: StoreTx._operator_registered,
     CommitteeElected: StoreTx._committee,
     ClaimSubmitted: StoreTx._claim_submitted,
     ClaimVerified: StoreTx._claim_verified,

@@ -51,6 +51,9 @@ from devnet.chain.params import (
 from devnet.grpc.cosmos import cosmos_tx_hash
 from devnet.grpc.server import DevnetGrpcServer
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as devnet_tx
+from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
+from relayer.protocol.ids import OperatorAddress
+from relayer.protocol.types import Address as Address20
 from tests.support.devnet_rpc import IDENTITY
 from tests.support.devnet_world import CHAIN_ID, SEED, WETH, fixed_clock, genesis
 
@@ -320,13 +323,13 @@ def signed(sender: LocalWallet, msg: Any, *, sequence: int, account_number: int)
     return bytes(tx.tx.SerializeToString())
 
 
-def register_operator(operator: LocalWallet, from_address: str = "") -> devnet_tx.MsgRegisterOperator:
-    return devnet_tx.MsgRegisterOperator(
-        operator=str(operator.address()),
-        reward_address="0x" + "ab" * 20,
-        commission_rate="0.1",
-        from_address=from_address,
-    )
+def register_operator(operator: LocalWallet, from_address: str = "") -> operator_tx.RegisterOperatorReq:
+    """Upstream RegisterOperatorReq for ``operator`` (``from_address`` names who it claims to be)."""
+    account = OperatorAddress.parse(str(operator.address()))
+    msg = sc.register_operator_msg(account, Address20(bytes.fromhex("ab" * 20)), "0.1", name="op")
+    if from_address:
+        msg.from_address = from_address
+    return msg
 
 
 def test_exocore_message_in_a_signed_tx_applies_and_a_rule_failure_is_committed(net: Net) -> None:
@@ -336,16 +339,14 @@ def test_exocore_message_in_a_signed_tx_applies_and_a_rule_failure_is_committed(
     simulated = tx_grpc.ServiceStub(net.channel).Simulate(tx_service.SimulateRequest(tx_bytes=raw))
     assert simulated.gas_info.gas_used > cosmos_tx.EXOCORE_MSG_GAS
     assert broadcast(net, raw).code == 0
-    height = net.node.produce_block().height
+    net.node.produce_block()
     got = tx_grpc.ServiceStub(net.channel).GetTx(tx_service.GetTxRequest(hash=cosmos_tx_hash(raw)))
     assert got.tx_response.code == 0
-    assert got.tx.body.messages[0].type_url == "/exocore.devnet.v1.MsgRegisterOperator"
+    assert got.tx.body.messages[0].type_url == "/exocore.operator.v1.RegisterOperatorReq"
     # DeliverTx data is TxMsgData carrying the message's response, as the SDK returns it.
     data = abci_pb2.TxMsgData.FromString(bytes.fromhex(got.tx_response.data))
-    response = devnet_tx.MsgRegisterOperatorResponse()
-    assert data.msg_responses[0].Unpack(response)
-    assert response.height == height
-    assert str(operator.address()) in net.node.state.operators
+    assert data.msg_responses[0].Unpack(operator_tx.RegisterOperatorResponse())
+    assert net.node.state.operators[str(operator.address())].name == "op"
     # Registering again breaks a chain rule: committed with the devnet's code, fee and sequence spent.
     again = signed(operator, register_operator(operator), sequence=1, account_number=number)
     assert broadcast(net, again).code == 0
@@ -361,21 +362,58 @@ def test_exocore_message_in_a_signed_tx_applies_and_a_rule_failure_is_committed(
 def test_operator_messages_must_be_signed_by_the_operator(net: Net) -> None:
     operator, other = wallet("operator-1"), wallet("operator-2")
     number = net.client.query_account(other.address()).number
-    named = signed(
-        other, register_operator(operator, str(other.address())), sequence=0, account_number=number
-    )
-    response = broadcast(net, named)
-    assert (response.code, "is not the operator" in response.raw_log) == (cosmos_tx.ERR_UNAUTHORIZED, True)
-    implied = signed(other, register_operator(operator), sequence=0, account_number=number)
-    response = broadcast(net, implied)
+    # The operator is from_address, so the transaction's signer is the operator: another key's
+    # signature does not belong to that account.
+    forged = signed(other, register_operator(operator), sequence=0, account_number=number)
+    response = broadcast(net, forged)
     assert (response.code, "pubKey does not match signer address" in response.raw_log) == (
         cosmos_tx.ERR_INVALID_PUBKEY,
         True,
     )
-    malformed = devnet_tx.MsgRegisterOperator(operator=str(other.address()), reward_address="0x12")
+    malformed = register_operator(other)
+    malformed.info.client_chain_earnings_addr.earning_info_list[0].client_chain_earning_addr = "0x12"
     response = broadcast(net, signed(other, malformed, sequence=0, account_number=number))
     assert response.code == cosmos_tx.ERR_INVALID_REQUEST
     assert net.node.pending_txs() == ()
+
+
+def test_registration_with_a_stale_or_future_sequence_is_refused(net: Net) -> None:
+    operator = wallet("operator-1")
+    number = net.client.query_account(operator.address()).number
+    for sequence in (1, 7):
+        raw = signed(operator, register_operator(operator), sequence=sequence, account_number=number)
+        response = broadcast(net, raw)
+        assert response.code == cosmos_tx.ERR_WRONG_SEQUENCE
+        assert f"expected 0, got {sequence}" in response.raw_log
+    assert net.node.pending_txs() == ()
+    assert str(operator.address()) not in net.node.state.operators
+
+
+def test_avs_registration_must_be_signed_by_an_owner(net: Net) -> None:
+    owner, stranger = wallet("operator-1"), wallet("operator-2")
+    rules = sc.AvsRules(
+        address="0x" + "a5" * 20, name="signed-avs", asset_ids=(WETH,), reward_tokens=(("0x" + "e0" * 20, 1),)
+    )
+    msg = rules.msg()
+    del msg.info.avs_owner_addresses[:]
+    msg.info.avs_owner_addresses.append(str(owner.address()))
+    # A stranger naming itself as the sender is not an owner.
+    msg.from_address = str(stranger.address())
+    number = net.client.query_account(stranger.address()).number
+    response = broadcast(net, signed(stranger, msg, sequence=0, account_number=number))
+    assert (response.code, "is not an owner of the AVS" in response.raw_log) == (
+        cosmos_tx.ERR_UNAUTHORIZED,
+        True,
+    )
+    # A stranger signing for the owner: the signature is not the owner's.
+    msg.from_address = str(owner.address())
+    response = broadcast(net, signed(stranger, msg, sequence=0, account_number=number))
+    assert response.code == cosmos_tx.ERR_INVALID_PUBKEY
+    owner_number = net.client.query_account(owner.address()).number
+    assert broadcast(net, signed(owner, msg, sequence=0, account_number=owner_number)).code == 0
+    net.node.produce_block()
+    info = net.node.avs_info(rules.address)
+    assert info is not None and list(info.avs_owner_addresses) == [str(owner.address())]
 
 
 def eth_signed_send(
@@ -468,7 +506,12 @@ def test_scenario_client_sends_reports_as_signed_transactions() -> None:
             assert block is not None
             (signed_tx,) = [raw for raw in block.txs if cosmos_tx.is_cosmos_tx(raw)]
             assert cosmos_tx.decode_tx(signed_tx).signers == (bytes(wallet("relayer").address()),)
-            assert net_sequence(node, "relayer") == 1
+            # The relayer funded the operator (MsgSend), then signed the delegation report.
+            assert net_sequence(node, "relayer") == 2
+            # The operator signed its own registration, with its own key's account.
+            assert operator == sc.operator_account(client.seed, 0)
+            assert node.committed_bank.accounts[bytes(operator.address)].sequence == 1
+            assert node.state.operators[str(operator)].name == sc.operator_name(0)
     finally:
         node.stop()
         server.stop()

@@ -110,7 +110,7 @@ def test_opt_in_and_opt_out_rules() -> None:
     world, avs = standard_world(operators=3)
     assert len(world.committee(avs).operators) == 3
     account = sc.operator_account(SEED, 1)
-    world.node.submit(tx.MsgOptOut(operator=str(account), avs_address=avs))
+    world.node.submit(sc.opt_out_msg(account, avs))
     world.next_epoch()
     assert str(account) not in world.committee(avs).operators
     # Opting in again must reuse the key registered for this AVS.
@@ -128,7 +128,7 @@ def test_opt_in_needs_a_valid_proof_of_possession_and_a_fresh_key() -> None:
     account = sc.operator_account(SEED, 5)
     secret = sc.operator_bls_secret(SEED, 5, avs)
     forged = sc.opt_in_msg(world.node.genesis.chain_id, sc.operator_account(SEED, 6), avs, secret)
-    forged.operator = str(account)  # a PoP made for another account does not verify
+    forged.from_address = str(account)  # a PoP made for another account does not verify
     with pytest.raises(ChainRuleError, match="proof of possession"):
         world.node.submit(forged)
     reused = sc.opt_in_msg(world.node.genesis.chain_id, account, avs, sc.operator_bls_secret(SEED, 0, avs))

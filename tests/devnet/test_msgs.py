@@ -15,6 +15,7 @@ from devnet.chain.msgs import (
     type_url,
 )
 from devnet.grpc.errors import InvalidRequestError
+from relayer.exocore.proto.avs.v1 import tx_pb2 as avs_tx
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.protocol.quorum import TWO_THIRDS, Threshold
 from tests.support.devnet_world import ETHER, REWARD_TOKEN, SEED, WETH
@@ -22,7 +23,7 @@ from tests.support.devnet_world import ETHER, REWARD_TOKEN, SEED, WETH
 ACCOUNT = sc.operator_account(SEED, 0)
 
 
-def avs_msg(**changes: object) -> tx.MsgRegisterAVS:
+def avs_msg(**changes: object) -> avs_tx.RegisterAVSReq:
     rules = sc.AvsRules(
         address="0x" + "ab" * 20, name="a", asset_ids=(WETH,), reward_tokens=((REWARD_TOKEN, 1),)
     )
@@ -78,8 +79,22 @@ def test_operator_and_stake_messages() -> None:
     assert isinstance(parsed, RegisterOperator) and parsed.commission_rate == 25 * 10**16
     with pytest.raises(InvalidRequestError, match="above 1"):
         parse_msg(sc.register_operator_msg(ACCOUNT, ACCOUNT.address, "1.5"))
+    named = parse_msg(sc.register_operator_msg(ACCOUNT, ACCOUNT.address, "0", name="Operator Zero"))
+    assert isinstance(named, RegisterOperator) and named.name == "Operator Zero"
+    assert named.reward_address == ACCOUNT.address and named.commission_rate == 0
+    foreign = sc.register_operator_msg(ACCOUNT, ACCOUNT.address, "0.1")
+    foreign.from_address = "cosmos1xyz"
     with pytest.raises(InvalidRequestError, match="operator address"):
-        parse_msg(tx.MsgRegisterOperator(operator="cosmos1xyz", reward_address="0x" + "00" * 20))
+        parse_msg(foreign)
+    # commission_rates.rate is a LegacyDec in protobuf form (value x 10^18), not "0.1".
+    decimal_text = sc.register_operator_msg(ACCOUNT, ACCOUNT.address, "0.1")
+    decimal_text.info.commission.commission_rates.rate = "0.1"
+    with pytest.raises(InvalidRequestError, match="decimal integer"):
+        parse_msg(decimal_text)
+    no_earning_address = sc.register_operator_msg(ACCOUNT, ACCOUNT.address, "0.1")
+    del no_earning_address.info.client_chain_earnings_addr.earning_info_list[:]
+    with pytest.raises(InvalidRequestError, match="earning address"):
+        parse_msg(no_earning_address)
     delegate = sc.delegate_msg(sc.staker_address(SEED, 1), WETH, ACCOUNT, 1)
     delegate.lz_chain_id = 1
     with pytest.raises(InvalidRequestError, match="differs from the asset's chain"):

@@ -13,18 +13,19 @@ import pytest
 
 from avs.operator.keys import PasswordSource, load_keystore
 from devnet import scenario as sc
+from devnet.chain.params import devnet_accounts
 from devnet.grpc.server import DevnetGrpcServer
 from devnet.operator_keys import INDEX_NAME, keystore_paths, operator_keystore
 from relayer.protocol import bls
 from tests.support.devnet_rpc import IDENTITY
-from tests.support.devnet_world import CHAIN_ID, ETHER, WETH, World
+from tests.support.devnet_world import CHAIN_ID, ETHER, SEED, WETH, World, signing_client
 
 SCENARIO_SEED = "keys"
 
 
 @pytest.fixture
 def world() -> Iterator[World]:
-    world = World.create()
+    world = World.create(accounts=devnet_accounts(SEED))
     yield world
     world.node.store.close()
 
@@ -56,10 +57,12 @@ def test_the_opted_in_key_is_the_keystores(world: World, tmp_path: Path) -> None
     world.price(WETH, "3000")
     avs = world.avs("keyed")
     brought = bls.secret_key_from_seed(b"a key the operator brought".ljust(32, b"\0"))
-    server = DevnetGrpcServer(world.node.store, IDENTITY, queries=world.node, driver=world.node)
+    server = DevnetGrpcServer(
+        world.node.store, IDENTITY, queries=world.node, driver=world.node, cosmos=world.node
+    )
     server.start()
     try:
-        with sc.ScenarioClient(server.target, CHAIN_ID, seed=SCENARIO_SEED, keystore_dir=tmp_path) as client:
+        with signing_client(server.target, seed=SCENARIO_SEED, keystore_dir=tmp_path) as client:
             accounts = client.register_operators(2, ["0.1"])
             # Operator 1 brings its own keystore before opting in; operator 0 gets the dev key written.
             operator_keystore(tmp_path, str(accounts[1]), avs, brought)

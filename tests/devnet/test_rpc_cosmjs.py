@@ -25,7 +25,7 @@ from devnet.chain.params import DEVNET_LZ_CHAIN_ID
 from devnet.runtime import ExocoreDevnet
 from relayer.exocore.proto.avs.v1 import query_pb2 as avs_query
 from tests.support.cometbft_merkle import root_from_aunts
-from tests.support.devnet_world import CHAIN_ID, EPOCH_BLOCKS, genesis
+from tests.support.devnet_world import CHAIN_ID, EPOCH_BLOCKS, funded_genesis, signing_client
 from tests.support.node_tools import node_binary
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -60,9 +60,9 @@ def _busiest_action(store: BlockStore) -> str:
 @pytest.fixture(scope="module")
 def run() -> Iterator[CosmjsRun]:
     node = node_binary("@cosmjs/stargate", "the cosmjs client test")
-    running = ExocoreDevnet(genesis(), BlockStore(CHAIN_ID))
+    running = ExocoreDevnet(funded_genesis(), BlockStore(CHAIN_ID))
     running.start()
-    client = sc.ScenarioClient(running.grpc_target, CHAIN_ID)
+    client = signing_client(running.grpc_target)
     report = sc.run_scenario(
         client,
         operators=4,

@@ -170,3 +170,50 @@ def test_websocket_outage_drops_subscriptions_and_refuses_sockets_while_http_ans
         assert call(ws, 2, "subscribe", {"query": "tm.event='NewBlockHeader'"})["result"] == {}
         (block,) = grow(live_chain.store, 1)
         assert receive(ws)["result"]["data"]["value"]["header"]["height"] == str(block.height)
+
+
+def _event_height(result: dict[str, Any]) -> int:
+    value = result["data"]["value"]
+    if "TxResult" in value:
+        return int(value["TxResult"]["height"])
+    return int(value["block"]["header"]["height"])
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # The live chain grows to heights 3..9; a transaction on even heights, committee_elected
+        # (epoch = height) in every block's begin-block. One case per CometBFT 0.37 query operator.
+        ("tm.event = 'Tx' AND tx.height > 5", [6, 8]),
+        ("tm.event = 'Tx' AND tx.height >= 6", [6, 8]),
+        ("tm.event = 'Tx' AND tx.height < 6", [4]),
+        ("tm.event = 'Tx' AND tx.height <= 6", [4, 6]),
+        ("tm.event = 'Tx' AND tx.height = 6", [6]),
+        ("tm.event = 'Tx' AND reward_claim_submitted.claim_id CONTAINS '0008'", [8]),
+        ("tm.event = 'Tx' AND reward_claim_submitted.claim_id EXISTS", [4, 6, 8]),
+        ("tm.event = 'Tx' AND message.action = '/exocore.devnet.v1.MsgSubmitRewardClaim'", [4, 6, 8]),
+        # Numeric comparison of an attribute value, then the same value compared as a string.
+        ("tm.event = 'NewBlock' AND committee_elected.epoch > 6", [7, 8]),
+        ("tm.event = 'NewBlock' AND committee_elected.epoch = '7'", [7]),
+        ("tm.event = 'NewBlock' AND committee_elected.avs = '0x" + "11" * 20 + "'", [3, 4, 5, 6, 7, 8]),
+        ("tm.event = 'NewBlock' AND nothing.here EXISTS", []),
+    ],
+)
+def test_subscription_query_operators(live_chain: RpcChain, query: str, expected: list[int]) -> None:
+    last = 8
+    with websocket(live_chain) as ws:
+        assert "result" in call(ws, "q", "subscribe", {"query": query})
+        # The sentinel's NewBlock for last + 1 is published after every event of block `last`.
+        assert "result" in call(ws, "all", "subscribe", {"query": "tm.event = 'NewBlock'"})
+        grow(live_chain.store, last + 1 - 2)
+        matched: list[int] = []
+        while True:
+            message = receive(ws)
+            height = _event_height(message["result"])
+            if message["id"] == "all":
+                if height == last + 1:
+                    break
+                continue
+            assert message["result"]["query"] == query
+            matched.append(height)
+    assert [h for h in matched if h <= last] == expected

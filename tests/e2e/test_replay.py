@@ -31,7 +31,14 @@ from relayer.exocore.proto.feedistribution.v1 import types_pb2 as fee_types
 from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.protocol.claims import PROPORTION_ONE
 from relayer.replay.errors import FixtureChecksumError, FixtureFormatError, FixtureVersionError
-from relayer.replay.fixture import body_checksum, load_fixture, parse_message, parse_messages, read_document
+from relayer.replay.fixture import (
+    FORMAT_VERSION,
+    body_checksum,
+    load_fixture,
+    parse_message,
+    parse_messages,
+    read_document,
+)
 from relayer.replay.report import Report, diff_reports, render_text, report_json
 from storage.l1_tables import tx_intent_table
 from tests.e2e.relayer_process import write_toml
@@ -200,7 +207,7 @@ def test_a_tampered_fixture_is_refused_with_the_typed_checksum_error(
         load_fixture(garbage)
 
     newer = copy.deepcopy(document)
-    newer["format_version"] = 2
+    newer["format_version"] = FORMAT_VERSION + 1
     newer["sha256"] = body_checksum(newer)
     future = tmp_path / "future.json"
     future.write_text(json.dumps(newer))

@@ -64,10 +64,11 @@ from storage.models import (
     valset_table,
 )
 from storage.normalize import TEXT_MAX_CHARS
+from storage.operator_tables import operator_name_table
 from storage.schema import metadata
 from storage.store import LifecycleStore, open_poisoned_blocks
 from tests.support.database import refusing_transitions_to
-from tests.support.devnet_world import CHAIN_ID, EPOCH_BLOCKS, genesis
+from tests.support.devnet_world import CHAIN_ID, EPOCH_BLOCKS, funded_genesis, signing_client
 
 WETH = "0x" + "c0" * 20
 SECOND_TOKEN = "0x" + "c1" * 20
@@ -94,9 +95,9 @@ def _hex(data: bytes) -> str:
 
 
 def build_chain() -> Chain:
-    devnet = ExocoreDevnet(genesis(), BlockStore(CHAIN_ID))
+    devnet = ExocoreDevnet(funded_genesis(), BlockStore(CHAIN_ID))
     devnet.start()
-    client = sc.ScenarioClient(devnet.grpc_target, CHAIN_ID)
+    client = signing_client(devnet.grpc_target)
     report = sc.run_scenario(
         client,
         operators=4,
@@ -377,7 +378,7 @@ def test_unknown_and_malformed_events_are_recorded_and_skipped(
 @pytest.fixture
 def lagging_grpc() -> Iterator[ExocoreGrpcClient]:
     """A node of the same chain whose state is far behind (nothing but its genesis)."""
-    devnet = ExocoreDevnet(genesis(), BlockStore(CHAIN_ID))
+    devnet = ExocoreDevnet(funded_genesis(), BlockStore(CHAIN_ID))
     devnet.start()
     try:
         with ExocoreGrpcClient([devnet.grpc_target], chain_id=CHAIN_ID) as client:
@@ -624,3 +625,30 @@ def test_a_poisoned_block_resumed_after_a_fix_is_stored(
         assert feed.apply(block, decode_block_events(block)).applied
     with engine.connect() as conn:
         assert open_poisoned_blocks(conn) == []
+
+
+def test_operator_names_are_recorded_from_their_registration(
+    chain: Chain, clients: Clients, store: LifecycleStore, engine: Engine
+) -> None:
+    feed = ExocoreFeed(store, clients.grpc)
+    feed.sync(BlockFollower(clients.rpc, next_height=feed.resume_height()))
+    with engine.connect() as conn:
+        rows = conn.execute(select(operator_name_table.c.operator, operator_name_table.c.name)).all()
+    expected = {str(sc.operator_account(chain.client.seed, i)): sc.operator_name(i) for i in range(4)}
+    assert dict(rows) == expected
+    # The API names operators where it shows them, as it names AVSs (the account stays alongside).
+    with api(engine) as client:
+        committee = get(client, f"/v1/committees/{chain.avs}", limit=1)["items"][0]
+        assert committee["members"]
+        for member in committee["members"]:
+            assert member["operator_name"] == expected[member["operator"]]
+        (slash,) = get(client, "/v1/slashes", limit=50)["items"]
+        assert slash["operator_name"] == expected[slash["operator"]]
+        page = client.get("/slashes")
+        assert page.status_code == 200
+        assert f'title="{slash["operator"]}"' in page.text and slash["operator_name"] in page.text
+        committees_page = client.get("/committees", params={"avs": chain.avs})
+        assert committees_page.status_code == 200
+        for member in committee["members"]:
+            account, name = member["operator"], member["operator_name"]
+            assert f'title="{account}" data-address="{account}">{name}<' in committees_page.text

@@ -15,6 +15,7 @@ from devnet.grpc.errors import RequestRejectedError
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.exocore.proto.feedistribution.v1 import types_pb2 as feedistribution
+from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
 from relayer.exocore.proto.operator.v1 import types_pb2 as operator
 from relayer.exocore.proto.relay.v1 import types_pb2 as relay
 
@@ -31,6 +32,7 @@ class InMemoryChainQueries:
     leaves: dict[int, list[feedistribution.DistributionLeaf]] = field(default_factory=dict)
     cumulative: dict[int, list[feedistribution.CumulativeLeaf]] = field(default_factory=dict)
     slashes: list[operator.OperatorSlashInfo] = field(default_factory=list)
+    operators: dict[str, operator_tx.OperatorInfo] = field(default_factory=dict)
     packet_list: list[relay.Packet] = field(default_factory=list)
     signatures: dict[int, list[relay.ValidatorSignature]] = field(default_factory=dict)
     valsets: dict[int, relay.Valset] = field(default_factory=dict)
@@ -39,6 +41,12 @@ class InMemoryChainQueries:
 
     def avs_info(self, avs_address: str) -> avs.AVSInfo | None:
         return self.avs_by_address.get(avs_address)
+
+    def operator_info(self, account: str) -> operator_tx.OperatorInfo | None:
+        return self.operators.get(account)
+
+    def operator_accounts(self) -> Sequence[str]:
+        return sorted(self.operators)
 
     def avs_infos(self) -> Sequence[avs.AVSInfo]:
         return [self.avs_by_address[k] for k in sorted(self.avs_by_address)]
@@ -128,18 +136,6 @@ class RecordingDriver:
         if reason is not None:
             raise RequestRejectedError(reason)
 
-    def register_operator(self, msg: tx.MsgRegisterOperator) -> tx.MsgRegisterOperatorResponse:
-        self._record(msg)
-        return tx.MsgRegisterOperatorResponse(height=self.height)
-
-    def register_avs(self, msg: tx.MsgRegisterAVS) -> tx.MsgRegisterAVSResponse:
-        self._record(msg)
-        return tx.MsgRegisterAVSResponse(height=self.height)
-
-    def opt_in(self, msg: tx.MsgOptIn) -> tx.MsgOptInResponse:
-        self._record(msg)
-        return tx.MsgOptInResponse(height=self.height)
-
     def delegate(self, msg: tx.MsgDelegate) -> tx.MsgDelegateResponse:
         self._record(msg)
         return tx.MsgDelegateResponse(height=self.height)
@@ -173,10 +169,6 @@ class RecordingDriver:
     def advance_blocks(self, msg: tx.MsgAdvanceBlocks) -> tx.MsgAdvanceBlocksResponse:
         self._record(msg)
         return tx.MsgAdvanceBlocksResponse(height=self.height + msg.count)
-
-    def opt_out(self, msg: tx.MsgOptOut) -> tx.MsgOptOutResponse:
-        self._record(msg)
-        return tx.MsgOptOutResponse(height=self.height)
 
     def undelegate(self, msg: tx.MsgUndelegate) -> tx.MsgUndelegateResponse:
         self._record(msg)

@@ -10,7 +10,13 @@ from typing import Any
 from devnet import scenario as sc
 from devnet.chain.blockstore import BlockStore, Event
 from devnet.chain.node import DevnetNode
-from devnet.chain.params import DEVNET_LZ_CHAIN_ID, Genesis, devnet_validators
+from devnet.chain.params import (
+    DEVNET_LZ_CHAIN_ID,
+    Genesis,
+    devnet_account_secret,
+    devnet_accounts,
+    devnet_validators,
+)
 from relayer.protocol import bls
 from relayer.protocol.ids import OperatorAddress, asset_id
 from relayer.protocol.types import Address
@@ -38,6 +44,24 @@ def genesis(seed: str = SEED, validators: int = 4, epoch_blocks: int = EPOCH_BLO
         genesis_time_ns=GENESIS_TIME_NS,
         epoch_blocks=epoch_blocks,
         **extra,
+    )
+
+
+def funded_genesis(**extra: Any) -> Genesis:
+    """:func:`genesis` with the seed's actor accounts funded (the scenario client's ``relayer`` pays
+    operators' and AVS owners' first fees)."""
+    return genesis(accounts=devnet_accounts(SEED), **extra)
+
+
+def signing_client(target: str, **options: Any) -> sc.ScenarioClient:
+    """A scenario client of a :func:`funded_genesis` devnet that produces blocks only on request:
+    registrations are transactions the operators (AVS owners) sign, funded by ``relayer``."""
+    return sc.ScenarioClient(
+        target,
+        CHAIN_ID,
+        submitter_key=devnet_account_secret(SEED, "relayer"),
+        produces_blocks=False,
+        **options,
     )
 
 

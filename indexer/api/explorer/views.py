@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final
 
@@ -126,6 +126,8 @@ class PowerSegment:
     """This member and every one before it, of the total power."""
     x: float
     width: float
+    operator_name: str | None = None
+    """The name the operator registered on Exocore (the account on hover)."""
 
 
 @dataclass(frozen=True)
@@ -215,12 +217,17 @@ def claim_quorum(claim: schemas.ClaimDetail) -> Quorum | None:
 
 
 def committee_quorum(committee: schemas.CommitteeOut) -> Quorum | None:
-    return quorum(
+    found = quorum(
         [(m.member_index, m.operator, int(m.power)) for m in committee.members],
         signed=None,
         total=int(committee.total_power),
         threshold=committee.threshold,
     )
+    if found is None:
+        return None
+    names = {m.member_index: m.operator_name for m in committee.members}
+    segments = tuple(replace(s, operator_name=names.get(s.member_index)) for s in found.segments)
+    return replace(found, segments=segments)
 
 
 # ---------------------------------------------------------------------------------------- timeline

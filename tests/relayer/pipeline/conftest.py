@@ -31,6 +31,6 @@ def harness(tmp_path: Path) -> Iterator[RelayerHarness]:
         signer = Account.from_key(stack.anvil.dev_accounts()[SIGNER_ACCOUNT_INDEX].private_key)
         service = RelayerService(config, signer=signer, engine=engine)
         exocore = stack.manifest["exocore"]
-        with ScenarioClient(exocore["grpc_target"], exocore["chain_id"]) as client:
+        with ScenarioClient.for_manifest(exocore, manifest_keystores=False, sign_reports=False) as client:
             yield RelayerHarness(stack, engine, config, signer, service, client)
         service.stop()

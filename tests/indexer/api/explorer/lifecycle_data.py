@@ -72,7 +72,7 @@ def relay_scenario(tmp: Path, engine: Engine) -> Lifecycle:
         service = RelayerService(config, signer=signer, engine=engine)
         exocore = stack.manifest["exocore"]
         try:
-            with ScenarioClient(exocore["grpc_target"], exocore["chain_id"]) as client:
+            with ScenarioClient.for_manifest(exocore, manifest_keystores=False, sign_reports=False) as client:
                 h = RelayerHarness(stack, engine, config, signer, service, client)
                 report = run_standard_scenario(h)
                 committee = h.client.committee(report.avss[0])

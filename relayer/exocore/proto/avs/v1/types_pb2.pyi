@@ -78,16 +78,18 @@ global___ClaimStatus = ClaimStatus
 
 @typing.final
 class AVSInfo(google.protobuf.message.Message):
-    """AVSInfo is the registration record of an AVS (the subset of upstream AVSInfo exorelay reads,
-    plus the claim threshold).
+    """AVSInfo is the registration record of an AVS. Fields 1-20 are upstream x/avs `AVSInfo` (same names,
+    types and numbers; the devnet stores the subset below and leaves the others unset). Fields 50-69 are
+    exorelay's proposed additions (docs/exocore-modules.md); 70 and above are reserved for further
+    proposed additions (slashing verifiers).
     """
 
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
     NAME_FIELD_NUMBER: builtins.int
     AVS_ADDRESS_FIELD_NUMBER: builtins.int
-    REWARD_ADDRESS_FIELD_NUMBER: builtins.int
     SLASH_ADDRESS_FIELD_NUMBER: builtins.int
+    REWARD_ADDRESS_FIELD_NUMBER: builtins.int
     AVS_OWNER_ADDRESSES_FIELD_NUMBER: builtins.int
     ASSET_IDS_FIELD_NUMBER: builtins.int
     EPOCH_IDENTIFIER_FIELD_NUMBER: builtins.int
@@ -106,21 +108,26 @@ class AVSInfo(google.protobuf.message.Message):
     name: builtins.str
     avs_address: builtins.str
     """0x-prefixed lower-case hex, 20 bytes."""
-    reward_address: builtins.str
     slash_address: builtins.str
+    """Hex "slashing contract" (upstream copies it to OptedInfo.slash_contract on opt-in)."""
+    reward_address: builtins.str
+    """Hex "reward contract"."""
     epoch_identifier: builtins.str
     """x/epochs identifier, e.g. "minute", "hour"."""
     starting_epoch: builtins.int
     chain_id: builtins.str
     """Set only for a dogfood-type AVS."""
     threshold_numerator: builtins.int
-    """Quorum for reward claims and slash requests: signed * den > total * num."""
+    """---- exorelay additions (proposed), 50-69 ----
+    Quorum for reward claims and slash requests: signed * den > total * num.
+    """
     threshold_denominator: builtins.int
     min_self_delegation_usd: builtins.str
     """Election rules (exorelay devnet). USD amounts are decimal strings (at most 8 decimals).
     An operator is eligible only if its self-delegation in the accepted assets is worth at least
     `min_self_delegation_usd`, its total stake in them at least `min_operator_stake_usd` (and > 0),
-    it opted in with a BLS key and is not frozen for this AVS.
+    it opted in with a BLS key and is not frozen for this AVS. (Upstream's `min_self_delegation`,
+    field 10, is a whole-USD uint64 it does not enforce for non-dogfood AVSs.)
     """
     min_operator_stake_usd: builtins.str
     committee_size: builtins.int
@@ -130,11 +137,12 @@ class AVSInfo(google.protobuf.message.Message):
     slash_threshold_denominator: builtins.int
     slash_proportion: builtins.str
     """Largest fraction of stake one slash takes, decimal string in (0, 1], e.g. "0.05". Equivocation
-    evidence slashes exactly this; a committee request may ask for less.
+    evidence slashes exactly this; a committee request may ask for less. (Upstream's `avs_slash`,
+    field 17, is a Dec it records but never reads.)
     """
     @property
     def avs_owner_addresses(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
-        """bech32 accounts allowed to administer the AVS."""
+        """bech32 accounts allowed to administer the AVS; one of them signs its registration."""
 
     @property
     def asset_ids(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
@@ -155,8 +163,8 @@ class AVSInfo(google.protobuf.message.Message):
         *,
         name: builtins.str = ...,
         avs_address: builtins.str = ...,
-        reward_address: builtins.str = ...,
         slash_address: builtins.str = ...,
+        reward_address: builtins.str = ...,
         avs_owner_addresses: collections.abc.Iterable[builtins.str] | None = ...,
         asset_ids: collections.abc.Iterable[builtins.str] | None = ...,
         epoch_identifier: builtins.str = ...,

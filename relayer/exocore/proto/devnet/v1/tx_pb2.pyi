@@ -9,151 +9,22 @@ Only SetPrice (x/oracle), SetValidatorPower (staking / dogfood), SetFaultKnobs (
 AdvanceBlocks (block production) have no transaction on a real node. The other messages are the
 proposal's exocore messages: clients should send them inside signed Cosmos transactions
 (cosmos.tx.v1beta1.Service/BroadcastTx, with `from_address` the signer); the RPCs here duplicate
-that path for older test drivers.
+that path for older test drivers. Operator and AVS registration and opt-in/out have no RPC here:
+they exist only as upstream's messages (exocore.operator.v1 RegisterOperatorReq, OptIntoAVSReq,
+OptOutOfAVSReq; exocore.avs.v1 RegisterAVSReq) in signed transactions.
 """
 
 import builtins
 import collections.abc
+import relayer.exocore.proto.avs.v1.tx_pb2
 import relayer.exocore.proto.avs.v1.types_pb2
+import relayer.exocore.proto.operator.v1.tx_pb2
 import google.protobuf.descriptor
 import google.protobuf.internal.containers
 import google.protobuf.message
 import typing
 
 DESCRIPTOR: google.protobuf.descriptor.FileDescriptor
-
-@typing.final
-class MsgRegisterOperator(google.protobuf.message.Message):
-    DESCRIPTOR: google.protobuf.descriptor.Descriptor
-
-    OPERATOR_FIELD_NUMBER: builtins.int
-    REWARD_ADDRESS_FIELD_NUMBER: builtins.int
-    COMMISSION_RATE_FIELD_NUMBER: builtins.int
-    FROM_ADDRESS_FIELD_NUMBER: builtins.int
-    operator: builtins.str
-    """bech32 operator account (exo1…)."""
-    reward_address: builtins.str
-    """0x-prefixed L1 address that receives commission leaves."""
-    commission_rate: builtins.str
-    """Commission rate, decimal string in [0, 1], e.g. "0.10"."""
-    from_address: builtins.str
-    """Cosmos transaction signer (bech32 exo1…) when the message travels in a signed transaction
-    (cosmos.tx.v1beta1 BroadcastTx); ignored by the devnet Msg service. Must be the operator
-    (empty: the operator).
-    """
-    def __init__(
-        self,
-        *,
-        operator: builtins.str = ...,
-        reward_address: builtins.str = ...,
-        commission_rate: builtins.str = ...,
-        from_address: builtins.str = ...,
-    ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["commission_rate", b"commission_rate", "from_address", b"from_address", "operator", b"operator", "reward_address", b"reward_address"]) -> None: ...
-
-global___MsgRegisterOperator = MsgRegisterOperator
-
-@typing.final
-class MsgRegisterOperatorResponse(google.protobuf.message.Message):
-    DESCRIPTOR: google.protobuf.descriptor.Descriptor
-
-    HEIGHT_FIELD_NUMBER: builtins.int
-    height: builtins.int
-    def __init__(
-        self,
-        *,
-        height: builtins.int = ...,
-    ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["height", b"height"]) -> None: ...
-
-global___MsgRegisterOperatorResponse = MsgRegisterOperatorResponse
-
-@typing.final
-class MsgRegisterAVS(google.protobuf.message.Message):
-    DESCRIPTOR: google.protobuf.descriptor.Descriptor
-
-    INFO_FIELD_NUMBER: builtins.int
-    FROM_ADDRESS_FIELD_NUMBER: builtins.int
-    from_address: builtins.str
-    """Cosmos transaction signer (bech32 exo1…) when the message travels in a signed transaction
-    (cosmos.tx.v1beta1 BroadcastTx); ignored by the devnet Msg service. Must be one of
-    info.avs_owner_addresses.
-    """
-    @property
-    def info(self) -> relayer.exocore.proto.avs.v1.types_pb2.AVSInfo: ...
-    def __init__(
-        self,
-        *,
-        info: relayer.exocore.proto.avs.v1.types_pb2.AVSInfo | None = ...,
-        from_address: builtins.str = ...,
-    ) -> None: ...
-    def HasField(self, field_name: typing.Literal["info", b"info"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["from_address", b"from_address", "info", b"info"]) -> None: ...
-
-global___MsgRegisterAVS = MsgRegisterAVS
-
-@typing.final
-class MsgRegisterAVSResponse(google.protobuf.message.Message):
-    DESCRIPTOR: google.protobuf.descriptor.Descriptor
-
-    HEIGHT_FIELD_NUMBER: builtins.int
-    height: builtins.int
-    def __init__(
-        self,
-        *,
-        height: builtins.int = ...,
-    ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["height", b"height"]) -> None: ...
-
-global___MsgRegisterAVSResponse = MsgRegisterAVSResponse
-
-@typing.final
-class MsgOptIn(google.protobuf.message.Message):
-    DESCRIPTOR: google.protobuf.descriptor.Descriptor
-
-    OPERATOR_FIELD_NUMBER: builtins.int
-    AVS_ADDRESS_FIELD_NUMBER: builtins.int
-    BLS_PUBKEY_FIELD_NUMBER: builtins.int
-    POP_SIGNATURE_FIELD_NUMBER: builtins.int
-    FROM_ADDRESS_FIELD_NUMBER: builtins.int
-    operator: builtins.str
-    avs_address: builtins.str
-    bls_pubkey: builtins.bytes
-    """BLS12-381 G1 public key, 48 bytes compressed."""
-    pop_signature: builtins.bytes
-    """Proof of possession of bls_pubkey, G2 96 bytes compressed."""
-    from_address: builtins.str
-    """Cosmos transaction signer (bech32 exo1…) when the message travels in a signed transaction
-    (cosmos.tx.v1beta1 BroadcastTx); ignored by the devnet Msg service. Must be the operator
-    (empty: the operator).
-    """
-    def __init__(
-        self,
-        *,
-        operator: builtins.str = ...,
-        avs_address: builtins.str = ...,
-        bls_pubkey: builtins.bytes = ...,
-        pop_signature: builtins.bytes = ...,
-        from_address: builtins.str = ...,
-    ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["avs_address", b"avs_address", "bls_pubkey", b"bls_pubkey", "from_address", b"from_address", "operator", b"operator", "pop_signature", b"pop_signature"]) -> None: ...
-
-global___MsgOptIn = MsgOptIn
-
-@typing.final
-class MsgOptInResponse(google.protobuf.message.Message):
-    DESCRIPTOR: google.protobuf.descriptor.Descriptor
-
-    HEIGHT_FIELD_NUMBER: builtins.int
-    height: builtins.int
-    def __init__(
-        self,
-        *,
-        height: builtins.int = ...,
-    ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["height", b"height"]) -> None: ...
-
-global___MsgOptInResponse = MsgOptInResponse
 
 @typing.final
 class MsgDelegate(google.protobuf.message.Message):
@@ -674,46 +545,6 @@ class MsgAdvanceBlocksResponse(google.protobuf.message.Message):
 global___MsgAdvanceBlocksResponse = MsgAdvanceBlocksResponse
 
 @typing.final
-class MsgOptOut(google.protobuf.message.Message):
-    DESCRIPTOR: google.protobuf.descriptor.Descriptor
-
-    OPERATOR_FIELD_NUMBER: builtins.int
-    AVS_ADDRESS_FIELD_NUMBER: builtins.int
-    FROM_ADDRESS_FIELD_NUMBER: builtins.int
-    operator: builtins.str
-    avs_address: builtins.str
-    from_address: builtins.str
-    """Cosmos transaction signer (bech32 exo1…) when the message travels in a signed transaction
-    (cosmos.tx.v1beta1 BroadcastTx); ignored by the devnet Msg service. Must be the operator
-    (empty: the operator).
-    """
-    def __init__(
-        self,
-        *,
-        operator: builtins.str = ...,
-        avs_address: builtins.str = ...,
-        from_address: builtins.str = ...,
-    ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["avs_address", b"avs_address", "from_address", b"from_address", "operator", b"operator"]) -> None: ...
-
-global___MsgOptOut = MsgOptOut
-
-@typing.final
-class MsgOptOutResponse(google.protobuf.message.Message):
-    DESCRIPTOR: google.protobuf.descriptor.Descriptor
-
-    HEIGHT_FIELD_NUMBER: builtins.int
-    height: builtins.int
-    def __init__(
-        self,
-        *,
-        height: builtins.int = ...,
-    ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["height", b"height"]) -> None: ...
-
-global___MsgOptOutResponse = MsgOptOutResponse
-
-@typing.final
 class MsgUndelegate(google.protobuf.message.Message):
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
@@ -798,11 +629,11 @@ class Tx(google.protobuf.message.Message):
     SUBMIT_WRONG_RESULT_EVIDENCE_FIELD_NUMBER: builtins.int
     sequence: builtins.int
     @property
-    def register_operator(self) -> global___MsgRegisterOperator: ...
+    def register_operator(self) -> relayer.exocore.proto.operator.v1.tx_pb2.RegisterOperatorReq: ...
     @property
-    def register_avs(self) -> global___MsgRegisterAVS: ...
+    def register_avs(self) -> relayer.exocore.proto.avs.v1.tx_pb2.RegisterAVSReq: ...
     @property
-    def opt_in(self) -> global___MsgOptIn: ...
+    def opt_in(self) -> relayer.exocore.proto.operator.v1.tx_pb2.OptIntoAVSReq: ...
     @property
     def delegate(self) -> global___MsgDelegate: ...
     @property
@@ -818,7 +649,7 @@ class Tx(google.protobuf.message.Message):
     @property
     def set_fault_knobs(self) -> global___MsgSetFaultKnobs: ...
     @property
-    def opt_out(self) -> global___MsgOptOut: ...
+    def opt_out(self) -> relayer.exocore.proto.operator.v1.tx_pb2.OptOutOfAVSReq: ...
     @property
     def undelegate(self) -> global___MsgUndelegate: ...
     @property
@@ -827,9 +658,9 @@ class Tx(google.protobuf.message.Message):
         self,
         *,
         sequence: builtins.int = ...,
-        register_operator: global___MsgRegisterOperator | None = ...,
-        register_avs: global___MsgRegisterAVS | None = ...,
-        opt_in: global___MsgOptIn | None = ...,
+        register_operator: relayer.exocore.proto.operator.v1.tx_pb2.RegisterOperatorReq | None = ...,
+        register_avs: relayer.exocore.proto.avs.v1.tx_pb2.RegisterAVSReq | None = ...,
+        opt_in: relayer.exocore.proto.operator.v1.tx_pb2.OptIntoAVSReq | None = ...,
         delegate: global___MsgDelegate | None = ...,
         set_price: global___MsgSetPrice | None = ...,
         submit_reward_claim: global___MsgSubmitRewardClaim | None = ...,
@@ -837,7 +668,7 @@ class Tx(google.protobuf.message.Message):
         submit_equivocation_evidence: global___MsgSubmitEquivocationEvidence | None = ...,
         set_validator_power: global___MsgSetValidatorPower | None = ...,
         set_fault_knobs: global___MsgSetFaultKnobs | None = ...,
-        opt_out: global___MsgOptOut | None = ...,
+        opt_out: relayer.exocore.proto.operator.v1.tx_pb2.OptOutOfAVSReq | None = ...,
         undelegate: global___MsgUndelegate | None = ...,
         submit_wrong_result_evidence: global___MsgSubmitWrongResultEvidence | None = ...,
     ) -> None: ...

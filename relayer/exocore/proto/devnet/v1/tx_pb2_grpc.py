@@ -35,21 +35,6 @@ class MsgStub(object):
         Args:
             channel: A grpc.Channel.
         """
-        self.RegisterOperator = channel.unary_unary(
-                '/exocore.devnet.v1.Msg/RegisterOperator',
-                request_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgRegisterOperator.SerializeToString,
-                response_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgRegisterOperatorResponse.FromString,
-                _registered_method=True)
-        self.RegisterAVS = channel.unary_unary(
-                '/exocore.devnet.v1.Msg/RegisterAVS',
-                request_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgRegisterAVS.SerializeToString,
-                response_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgRegisterAVSResponse.FromString,
-                _registered_method=True)
-        self.OptIn = channel.unary_unary(
-                '/exocore.devnet.v1.Msg/OptIn',
-                request_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgOptIn.SerializeToString,
-                response_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgOptInResponse.FromString,
-                _registered_method=True)
         self.Delegate = channel.unary_unary(
                 '/exocore.devnet.v1.Msg/Delegate',
                 request_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgDelegate.SerializeToString,
@@ -90,11 +75,6 @@ class MsgStub(object):
                 request_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgAdvanceBlocks.SerializeToString,
                 response_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgAdvanceBlocksResponse.FromString,
                 _registered_method=True)
-        self.OptOut = channel.unary_unary(
-                '/exocore.devnet.v1.Msg/OptOut',
-                request_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgOptOut.SerializeToString,
-                response_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgOptOutResponse.FromString,
-                _registered_method=True)
         self.Undelegate = channel.unary_unary(
                 '/exocore.devnet.v1.Msg/Undelegate',
                 request_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgUndelegate.SerializeToString,
@@ -110,27 +90,6 @@ class MsgStub(object):
 class MsgServicer(object):
     """Msg drives the devnet chain.
     """
-
-    def RegisterOperator(self, request, context):
-        """RegisterOperator registers an operator account with its L1 reward address and commission.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def RegisterAVS(self, request, context):
-        """RegisterAVS registers an AVS.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def OptIn(self, request, context):
-        """OptIn opts an operator into an AVS with its BLS key and proof of possession.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
 
     def Delegate(self, request, context):
         """Delegate restakes a staker's tokens to an operator.
@@ -188,13 +147,6 @@ class MsgServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def OptOut(self, request, context):
-        """OptOut opts an operator out of an AVS (it is not elected from the next epoch on).
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
     def Undelegate(self, request, context):
         """Undelegate starts unbonding a staker's tokens from an operator (slashable until it completes).
         """
@@ -212,21 +164,6 @@ class MsgServicer(object):
 
 def add_MsgServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'RegisterOperator': grpc.unary_unary_rpc_method_handler(
-                    servicer.RegisterOperator,
-                    request_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgRegisterOperator.FromString,
-                    response_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgRegisterOperatorResponse.SerializeToString,
-            ),
-            'RegisterAVS': grpc.unary_unary_rpc_method_handler(
-                    servicer.RegisterAVS,
-                    request_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgRegisterAVS.FromString,
-                    response_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgRegisterAVSResponse.SerializeToString,
-            ),
-            'OptIn': grpc.unary_unary_rpc_method_handler(
-                    servicer.OptIn,
-                    request_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgOptIn.FromString,
-                    response_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgOptInResponse.SerializeToString,
-            ),
             'Delegate': grpc.unary_unary_rpc_method_handler(
                     servicer.Delegate,
                     request_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgDelegate.FromString,
@@ -267,11 +204,6 @@ def add_MsgServicer_to_server(servicer, server):
                     request_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgAdvanceBlocks.FromString,
                     response_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgAdvanceBlocksResponse.SerializeToString,
             ),
-            'OptOut': grpc.unary_unary_rpc_method_handler(
-                    servicer.OptOut,
-                    request_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgOptOut.FromString,
-                    response_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgOptOutResponse.SerializeToString,
-            ),
             'Undelegate': grpc.unary_unary_rpc_method_handler(
                     servicer.Undelegate,
                     request_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgUndelegate.FromString,
@@ -293,87 +225,6 @@ def add_MsgServicer_to_server(servicer, server):
 class Msg(object):
     """Msg drives the devnet chain.
     """
-
-    @staticmethod
-    def RegisterOperator(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/exocore.devnet.v1.Msg/RegisterOperator',
-            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgRegisterOperator.SerializeToString,
-            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgRegisterOperatorResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def RegisterAVS(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/exocore.devnet.v1.Msg/RegisterAVS',
-            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgRegisterAVS.SerializeToString,
-            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgRegisterAVSResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def OptIn(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/exocore.devnet.v1.Msg/OptIn',
-            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgOptIn.SerializeToString,
-            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgOptInResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
 
     @staticmethod
     def Delegate(request,
@@ -581,33 +432,6 @@ class Msg(object):
             '/exocore.devnet.v1.Msg/AdvanceBlocks',
             exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgAdvanceBlocks.SerializeToString,
             exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgAdvanceBlocksResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def OptOut(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/exocore.devnet.v1.Msg/OptOut',
-            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgOptOut.SerializeToString,
-            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgOptOutResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -9,7 +9,9 @@ Only SetPrice (x/oracle), SetValidatorPower (staking / dogfood), SetFaultKnobs (
 AdvanceBlocks (block production) have no transaction on a real node. The other messages are the
 proposal's exocore messages: clients should send them inside signed Cosmos transactions
 (cosmos.tx.v1beta1.Service/BroadcastTx, with `from_address` the signer); the RPCs here duplicate
-that path for older test drivers.
+that path for older test drivers. Operator and AVS registration and opt-in/out have no RPC here:
+they exist only as upstream's messages (exocore.operator.v1 RegisterOperatorReq, OptIntoAVSReq,
+OptOutOfAVSReq; exocore.avs.v1 RegisterAVSReq) in signed transactions.
 """
 
 import abc
@@ -30,24 +32,6 @@ class MsgStub:
     """Msg drives the devnet chain."""
 
     def __init__(self, channel: typing.Union[grpc.Channel, grpc.aio.Channel]) -> None: ...
-    RegisterOperator: grpc.UnaryUnaryMultiCallable[
-        relayer.exocore.proto.devnet.v1.tx_pb2.MsgRegisterOperator,
-        relayer.exocore.proto.devnet.v1.tx_pb2.MsgRegisterOperatorResponse,
-    ]
-    """RegisterOperator registers an operator account with its L1 reward address and commission."""
-
-    RegisterAVS: grpc.UnaryUnaryMultiCallable[
-        relayer.exocore.proto.devnet.v1.tx_pb2.MsgRegisterAVS,
-        relayer.exocore.proto.devnet.v1.tx_pb2.MsgRegisterAVSResponse,
-    ]
-    """RegisterAVS registers an AVS."""
-
-    OptIn: grpc.UnaryUnaryMultiCallable[
-        relayer.exocore.proto.devnet.v1.tx_pb2.MsgOptIn,
-        relayer.exocore.proto.devnet.v1.tx_pb2.MsgOptInResponse,
-    ]
-    """OptIn opts an operator into an AVS with its BLS key and proof of possession."""
-
     Delegate: grpc.UnaryUnaryMultiCallable[
         relayer.exocore.proto.devnet.v1.tx_pb2.MsgDelegate,
         relayer.exocore.proto.devnet.v1.tx_pb2.MsgDelegateResponse,
@@ -96,12 +80,6 @@ class MsgStub:
     ]
     """AdvanceBlocks commits `count` blocks now."""
 
-    OptOut: grpc.UnaryUnaryMultiCallable[
-        relayer.exocore.proto.devnet.v1.tx_pb2.MsgOptOut,
-        relayer.exocore.proto.devnet.v1.tx_pb2.MsgOptOutResponse,
-    ]
-    """OptOut opts an operator out of an AVS (it is not elected from the next epoch on)."""
-
     Undelegate: grpc.UnaryUnaryMultiCallable[
         relayer.exocore.proto.devnet.v1.tx_pb2.MsgUndelegate,
         relayer.exocore.proto.devnet.v1.tx_pb2.MsgUndelegateResponse,
@@ -116,24 +94,6 @@ class MsgStub:
 
 class MsgAsyncStub:
     """Msg drives the devnet chain."""
-
-    RegisterOperator: grpc.aio.UnaryUnaryMultiCallable[
-        relayer.exocore.proto.devnet.v1.tx_pb2.MsgRegisterOperator,
-        relayer.exocore.proto.devnet.v1.tx_pb2.MsgRegisterOperatorResponse,
-    ]
-    """RegisterOperator registers an operator account with its L1 reward address and commission."""
-
-    RegisterAVS: grpc.aio.UnaryUnaryMultiCallable[
-        relayer.exocore.proto.devnet.v1.tx_pb2.MsgRegisterAVS,
-        relayer.exocore.proto.devnet.v1.tx_pb2.MsgRegisterAVSResponse,
-    ]
-    """RegisterAVS registers an AVS."""
-
-    OptIn: grpc.aio.UnaryUnaryMultiCallable[
-        relayer.exocore.proto.devnet.v1.tx_pb2.MsgOptIn,
-        relayer.exocore.proto.devnet.v1.tx_pb2.MsgOptInResponse,
-    ]
-    """OptIn opts an operator into an AVS with its BLS key and proof of possession."""
 
     Delegate: grpc.aio.UnaryUnaryMultiCallable[
         relayer.exocore.proto.devnet.v1.tx_pb2.MsgDelegate,
@@ -183,12 +143,6 @@ class MsgAsyncStub:
     ]
     """AdvanceBlocks commits `count` blocks now."""
 
-    OptOut: grpc.aio.UnaryUnaryMultiCallable[
-        relayer.exocore.proto.devnet.v1.tx_pb2.MsgOptOut,
-        relayer.exocore.proto.devnet.v1.tx_pb2.MsgOptOutResponse,
-    ]
-    """OptOut opts an operator out of an AVS (it is not elected from the next epoch on)."""
-
     Undelegate: grpc.aio.UnaryUnaryMultiCallable[
         relayer.exocore.proto.devnet.v1.tx_pb2.MsgUndelegate,
         relayer.exocore.proto.devnet.v1.tx_pb2.MsgUndelegateResponse,
@@ -203,30 +157,6 @@ class MsgAsyncStub:
 
 class MsgServicer(metaclass=abc.ABCMeta):
     """Msg drives the devnet chain."""
-
-    @abc.abstractmethod
-    def RegisterOperator(
-        self,
-        request: relayer.exocore.proto.devnet.v1.tx_pb2.MsgRegisterOperator,
-        context: _ServicerContext,
-    ) -> typing.Union[relayer.exocore.proto.devnet.v1.tx_pb2.MsgRegisterOperatorResponse, collections.abc.Awaitable[relayer.exocore.proto.devnet.v1.tx_pb2.MsgRegisterOperatorResponse]]:
-        """RegisterOperator registers an operator account with its L1 reward address and commission."""
-
-    @abc.abstractmethod
-    def RegisterAVS(
-        self,
-        request: relayer.exocore.proto.devnet.v1.tx_pb2.MsgRegisterAVS,
-        context: _ServicerContext,
-    ) -> typing.Union[relayer.exocore.proto.devnet.v1.tx_pb2.MsgRegisterAVSResponse, collections.abc.Awaitable[relayer.exocore.proto.devnet.v1.tx_pb2.MsgRegisterAVSResponse]]:
-        """RegisterAVS registers an AVS."""
-
-    @abc.abstractmethod
-    def OptIn(
-        self,
-        request: relayer.exocore.proto.devnet.v1.tx_pb2.MsgOptIn,
-        context: _ServicerContext,
-    ) -> typing.Union[relayer.exocore.proto.devnet.v1.tx_pb2.MsgOptInResponse, collections.abc.Awaitable[relayer.exocore.proto.devnet.v1.tx_pb2.MsgOptInResponse]]:
-        """OptIn opts an operator into an AVS with its BLS key and proof of possession."""
 
     @abc.abstractmethod
     def Delegate(
@@ -291,14 +221,6 @@ class MsgServicer(metaclass=abc.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[relayer.exocore.proto.devnet.v1.tx_pb2.MsgAdvanceBlocksResponse, collections.abc.Awaitable[relayer.exocore.proto.devnet.v1.tx_pb2.MsgAdvanceBlocksResponse]]:
         """AdvanceBlocks commits `count` blocks now."""
-
-    @abc.abstractmethod
-    def OptOut(
-        self,
-        request: relayer.exocore.proto.devnet.v1.tx_pb2.MsgOptOut,
-        context: _ServicerContext,
-    ) -> typing.Union[relayer.exocore.proto.devnet.v1.tx_pb2.MsgOptOutResponse, collections.abc.Awaitable[relayer.exocore.proto.devnet.v1.tx_pb2.MsgOptOutResponse]]:
-        """OptOut opts an operator out of an AVS (it is not elected from the next epoch on)."""
 
     @abc.abstractmethod
     def Undelegate(

@@ -23,28 +23,35 @@ _sym_db = _symbol_database.Default()
 
 
 from cosmpy.protos.cosmos.base.query.v1beta1 import pagination_pb2 as cosmos_dot_base_dot_query_dot_v1beta1_dot_pagination__pb2
+from relayer.exocore.proto.operator.v1 import tx_pb2 as exocore_dot_operator_dot_v1_dot_tx__pb2
 from relayer.exocore.proto.operator.v1 import types_pb2 as exocore_dot_operator_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x65xocore/operator/v1/query.proto\x12\x13\x65xocore.operator.v1\x1a*cosmos/base/query/v1beta1/pagination.proto\x1a\x1f\x65xocore/operator/v1/types.proto\"\x82\x01\n\x1dQueryOperatorSlashInfoRequest\x12\x10\n\x08operator\x18\x01 \x01(\t\x12\x13\n\x0b\x61vs_address\x18\x02 \x01(\t\x12:\n\npagination\x18\x03 \x01(\x0b\x32&.cosmos.base.query.v1beta1.PageRequest\"\x9a\x01\n\x1eQueryOperatorSlashInfoResponse\x12;\n\x0bslash_infos\x18\x01 \x03(\x0b\x32&.exocore.operator.v1.OperatorSlashInfo\x12;\n\npagination\x18\x02 \x01(\x0b\x32\'.cosmos.base.query.v1beta1.PageResponse\"%\n\x11QuerySlashRequest\x12\x10\n\x08slash_id\x18\x01 \x01(\x0c\"P\n\x12QuerySlashResponse\x12:\n\nslash_info\x18\x01 \x01(\x0b\x32&.exocore.operator.v1.OperatorSlashInfo\"C\n\x1aQueryOperatorFrozenRequest\x12\x10\n\x08operator\x18\x01 \x01(\t\x12\x13\n\x0b\x61vs_address\x18\x02 \x01(\t\"V\n\x1bQueryOperatorFrozenResponse\x12\x0e\n\x06\x66rozen\x18\x01 \x01(\x08\x12\x15\n\rfrozen_height\x18\x02 \x01(\x03\x12\x10\n\x08slash_id\x18\x03 \x01(\x0c\x32\xe4\x02\n\x05Query\x12\x81\x01\n\x16QueryOperatorSlashInfo\x12\x32.exocore.operator.v1.QueryOperatorSlashInfoRequest\x1a\x33.exocore.operator.v1.QueryOperatorSlashInfoResponse\x12]\n\nQuerySlash\x12&.exocore.operator.v1.QuerySlashRequest\x1a\'.exocore.operator.v1.QuerySlashResponse\x12x\n\x13QueryOperatorFrozen\x12/.exocore.operator.v1.QueryOperatorFrozenRequest\x1a\x30.exocore.operator.v1.QueryOperatorFrozenResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x65xocore/operator/v1/query.proto\x12\x13\x65xocore.operator.v1\x1a*cosmos/base/query/v1beta1/pagination.proto\x1a\x1c\x65xocore/operator/v1/tx.proto\x1a\x1f\x65xocore/operator/v1/types.proto\"+\n\x12GetOperatorInfoReq\x12\x15\n\roperator_addr\x18\x01 \x01(\t\"V\n\x18QueryAllOperatorsRequest\x12:\n\npagination\x18\x01 \x01(\x0b\x32&.cosmos.base.query.v1beta1.PageRequest\"t\n\x19QueryAllOperatorsResponse\x12\x1a\n\x12operator_acc_addrs\x18\x01 \x03(\t\x12;\n\npagination\x18\x02 \x01(\x0b\x32\'.cosmos.base.query.v1beta1.PageResponse\"\x82\x01\n\x1dQueryOperatorSlashInfoRequest\x12\x10\n\x08operator\x18\x01 \x01(\t\x12\x13\n\x0b\x61vs_address\x18\x02 \x01(\t\x12:\n\npagination\x18\x03 \x01(\x0b\x32&.cosmos.base.query.v1beta1.PageRequest\"\x9a\x01\n\x1eQueryOperatorSlashInfoResponse\x12;\n\x0bslash_infos\x18\x01 \x03(\x0b\x32&.exocore.operator.v1.OperatorSlashInfo\x12;\n\npagination\x18\x02 \x01(\x0b\x32\'.cosmos.base.query.v1beta1.PageResponse\"%\n\x11QuerySlashRequest\x12\x10\n\x08slash_id\x18\x01 \x01(\x0c\"P\n\x12QuerySlashResponse\x12:\n\nslash_info\x18\x01 \x01(\x0b\x32&.exocore.operator.v1.OperatorSlashInfo\"C\n\x1aQueryOperatorFrozenRequest\x12\x10\n\x08operator\x18\x01 \x01(\t\x12\x13\n\x0b\x61vs_address\x18\x02 \x01(\t\"V\n\x1bQueryOperatorFrozenResponse\x12\x0e\n\x06\x66rozen\x18\x01 \x01(\x08\x12\x15\n\rfrozen_height\x18\x02 \x01(\x03\x12\x10\n\x08slash_id\x18\x03 \x01(\x0c\x32\xb9\x04\n\x05Query\x12_\n\x11QueryOperatorInfo\x12\'.exocore.operator.v1.GetOperatorInfoReq\x1a!.exocore.operator.v1.OperatorInfo\x12r\n\x11QueryAllOperators\x12-.exocore.operator.v1.QueryAllOperatorsRequest\x1a..exocore.operator.v1.QueryAllOperatorsResponse\x12\x81\x01\n\x16QueryOperatorSlashInfo\x12\x32.exocore.operator.v1.QueryOperatorSlashInfoRequest\x1a\x33.exocore.operator.v1.QueryOperatorSlashInfoResponse\x12]\n\nQuerySlash\x12&.exocore.operator.v1.QuerySlashRequest\x1a\'.exocore.operator.v1.QuerySlashResponse\x12x\n\x13QueryOperatorFrozen\x12/.exocore.operator.v1.QueryOperatorFrozenRequest\x1a\x30.exocore.operator.v1.QueryOperatorFrozenResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'relayer.exocore.proto.operator.v1.query_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_QUERYOPERATORSLASHINFOREQUEST']._serialized_start=134
-  _globals['_QUERYOPERATORSLASHINFOREQUEST']._serialized_end=264
-  _globals['_QUERYOPERATORSLASHINFORESPONSE']._serialized_start=267
-  _globals['_QUERYOPERATORSLASHINFORESPONSE']._serialized_end=421
-  _globals['_QUERYSLASHREQUEST']._serialized_start=423
-  _globals['_QUERYSLASHREQUEST']._serialized_end=460
-  _globals['_QUERYSLASHRESPONSE']._serialized_start=462
-  _globals['_QUERYSLASHRESPONSE']._serialized_end=542
-  _globals['_QUERYOPERATORFROZENREQUEST']._serialized_start=544
-  _globals['_QUERYOPERATORFROZENREQUEST']._serialized_end=611
-  _globals['_QUERYOPERATORFROZENRESPONSE']._serialized_start=613
-  _globals['_QUERYOPERATORFROZENRESPONSE']._serialized_end=699
-  _globals['_QUERY']._serialized_start=702
-  _globals['_QUERY']._serialized_end=1058
+  _globals['_GETOPERATORINFOREQ']._serialized_start=163
+  _globals['_GETOPERATORINFOREQ']._serialized_end=206
+  _globals['_QUERYALLOPERATORSREQUEST']._serialized_start=208
+  _globals['_QUERYALLOPERATORSREQUEST']._serialized_end=294
+  _globals['_QUERYALLOPERATORSRESPONSE']._serialized_start=296
+  _globals['_QUERYALLOPERATORSRESPONSE']._serialized_end=412
+  _globals['_QUERYOPERATORSLASHINFOREQUEST']._serialized_start=415
+  _globals['_QUERYOPERATORSLASHINFOREQUEST']._serialized_end=545
+  _globals['_QUERYOPERATORSLASHINFORESPONSE']._serialized_start=548
+  _globals['_QUERYOPERATORSLASHINFORESPONSE']._serialized_end=702
+  _globals['_QUERYSLASHREQUEST']._serialized_start=704
+  _globals['_QUERYSLASHREQUEST']._serialized_end=741
+  _globals['_QUERYSLASHRESPONSE']._serialized_start=743
+  _globals['_QUERYSLASHRESPONSE']._serialized_end=823
+  _globals['_QUERYOPERATORFROZENREQUEST']._serialized_start=825
+  _globals['_QUERYOPERATORFROZENREQUEST']._serialized_end=892
+  _globals['_QUERYOPERATORFROZENRESPONSE']._serialized_start=894
+  _globals['_QUERYOPERATORFROZENRESPONSE']._serialized_end=980
+  _globals['_QUERY']._serialized_start=983
+  _globals['_QUERY']._serialized_end=1552
 # @@protoc_insertion_point(module_scope)

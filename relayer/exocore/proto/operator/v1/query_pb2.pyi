@@ -15,6 +15,62 @@ import typing
 DESCRIPTOR: google.protobuf.descriptor.FileDescriptor
 
 @typing.final
+class GetOperatorInfoReq(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    OPERATOR_ADDR_FIELD_NUMBER: builtins.int
+    operator_addr: builtins.str
+    """bech32 operator account."""
+    def __init__(
+        self,
+        *,
+        operator_addr: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["operator_addr", b"operator_addr"]) -> None: ...
+
+global___GetOperatorInfoReq = GetOperatorInfoReq
+
+@typing.final
+class QueryAllOperatorsRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    PAGINATION_FIELD_NUMBER: builtins.int
+    @property
+    def pagination(self) -> cosmpy.protos.cosmos.base.query.v1beta1.pagination_pb2.PageRequest: ...
+    def __init__(
+        self,
+        *,
+        pagination: cosmpy.protos.cosmos.base.query.v1beta1.pagination_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["pagination", b"pagination"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["pagination", b"pagination"]) -> None: ...
+
+global___QueryAllOperatorsRequest = QueryAllOperatorsRequest
+
+@typing.final
+class QueryAllOperatorsResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    OPERATOR_ACC_ADDRS_FIELD_NUMBER: builtins.int
+    PAGINATION_FIELD_NUMBER: builtins.int
+    @property
+    def operator_acc_addrs(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
+        """bech32 operator accounts."""
+
+    @property
+    def pagination(self) -> cosmpy.protos.cosmos.base.query.v1beta1.pagination_pb2.PageResponse: ...
+    def __init__(
+        self,
+        *,
+        operator_acc_addrs: collections.abc.Iterable[builtins.str] | None = ...,
+        pagination: cosmpy.protos.cosmos.base.query.v1beta1.pagination_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["pagination", b"pagination"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["operator_acc_addrs", b"operator_acc_addrs", "pagination", b"pagination"]) -> None: ...
+
+global___QueryAllOperatorsResponse = QueryAllOperatorsResponse
+
+@typing.final
 class QueryOperatorSlashInfoRequest(google.protobuf.message.Message):
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from relayer.exocore.proto.operator.v1 import query_pb2 as exocore_dot_operator_dot_v1_dot_query__pb2
+from relayer.exocore.proto.operator.v1 import tx_pb2 as exocore_dot_operator_dot_v1_dot_tx__pb2
 
 GRPC_GENERATED_VERSION = '1.71.2'
 GRPC_VERSION = grpc.__version__
@@ -26,7 +27,7 @@ if _version_not_supported:
 
 
 class QueryStub(object):
-    """Query serves slashes and freezes.
+    """Query serves operator registrations, slashes and freezes.
     """
 
     def __init__(self, channel):
@@ -35,6 +36,16 @@ class QueryStub(object):
         Args:
             channel: A grpc.Channel.
         """
+        self.QueryOperatorInfo = channel.unary_unary(
+                '/exocore.operator.v1.Query/QueryOperatorInfo',
+                request_serializer=exocore_dot_operator_dot_v1_dot_query__pb2.GetOperatorInfoReq.SerializeToString,
+                response_deserializer=exocore_dot_operator_dot_v1_dot_tx__pb2.OperatorInfo.FromString,
+                _registered_method=True)
+        self.QueryAllOperators = channel.unary_unary(
+                '/exocore.operator.v1.Query/QueryAllOperators',
+                request_serializer=exocore_dot_operator_dot_v1_dot_query__pb2.QueryAllOperatorsRequest.SerializeToString,
+                response_deserializer=exocore_dot_operator_dot_v1_dot_query__pb2.QueryAllOperatorsResponse.FromString,
+                _registered_method=True)
         self.QueryOperatorSlashInfo = channel.unary_unary(
                 '/exocore.operator.v1.Query/QueryOperatorSlashInfo',
                 request_serializer=exocore_dot_operator_dot_v1_dot_query__pb2.QueryOperatorSlashInfoRequest.SerializeToString,
@@ -53,8 +64,22 @@ class QueryStub(object):
 
 
 class QueryServicer(object):
-    """Query serves slashes and freezes.
+    """Query serves operator registrations, slashes and freezes.
     """
+
+    def QueryOperatorInfo(self, request, context):
+        """QueryOperatorInfo returns an operator's registration (upstream name and shape).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueryAllOperators(self, request, context):
+        """QueryAllOperators pages through the registered operator accounts, ordered by address (upstream).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
     def QueryOperatorSlashInfo(self, request, context):
         """QueryOperatorSlashInfo pages through an operator's slashes (optionally for one AVS) in
@@ -81,6 +106,16 @@ class QueryServicer(object):
 
 def add_QueryServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'QueryOperatorInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryOperatorInfo,
+                    request_deserializer=exocore_dot_operator_dot_v1_dot_query__pb2.GetOperatorInfoReq.FromString,
+                    response_serializer=exocore_dot_operator_dot_v1_dot_tx__pb2.OperatorInfo.SerializeToString,
+            ),
+            'QueryAllOperators': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryAllOperators,
+                    request_deserializer=exocore_dot_operator_dot_v1_dot_query__pb2.QueryAllOperatorsRequest.FromString,
+                    response_serializer=exocore_dot_operator_dot_v1_dot_query__pb2.QueryAllOperatorsResponse.SerializeToString,
+            ),
             'QueryOperatorSlashInfo': grpc.unary_unary_rpc_method_handler(
                     servicer.QueryOperatorSlashInfo,
                     request_deserializer=exocore_dot_operator_dot_v1_dot_query__pb2.QueryOperatorSlashInfoRequest.FromString,
@@ -105,8 +140,62 @@ def add_QueryServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Query(object):
-    """Query serves slashes and freezes.
+    """Query serves operator registrations, slashes and freezes.
     """
+
+    @staticmethod
+    def QueryOperatorInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/exocore.operator.v1.Query/QueryOperatorInfo',
+            exocore_dot_operator_dot_v1_dot_query__pb2.GetOperatorInfoReq.SerializeToString,
+            exocore_dot_operator_dot_v1_dot_tx__pb2.OperatorInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryAllOperators(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/exocore.operator.v1.Query/QueryAllOperators',
+            exocore_dot_operator_dot_v1_dot_query__pb2.QueryAllOperatorsRequest.SerializeToString,
+            exocore_dot_operator_dot_v1_dot_query__pb2.QueryAllOperatorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def QueryOperatorSlashInfo(request,

@@ -6,6 +6,7 @@ isort:skip_file
 import abc
 import collections.abc
 import relayer.exocore.proto.operator.v1.query_pb2
+import relayer.exocore.proto.operator.v1.tx_pb2
 import grpc
 import grpc.aio
 import typing
@@ -18,9 +19,21 @@ class _ServicerContext(grpc.ServicerContext, grpc.aio.ServicerContext):  # type:
     ...
 
 class QueryStub:
-    """Query serves slashes and freezes."""
+    """Query serves operator registrations, slashes and freezes."""
 
     def __init__(self, channel: typing.Union[grpc.Channel, grpc.aio.Channel]) -> None: ...
+    QueryOperatorInfo: grpc.UnaryUnaryMultiCallable[
+        relayer.exocore.proto.operator.v1.query_pb2.GetOperatorInfoReq,
+        relayer.exocore.proto.operator.v1.tx_pb2.OperatorInfo,
+    ]
+    """QueryOperatorInfo returns an operator's registration (upstream name and shape)."""
+
+    QueryAllOperators: grpc.UnaryUnaryMultiCallable[
+        relayer.exocore.proto.operator.v1.query_pb2.QueryAllOperatorsRequest,
+        relayer.exocore.proto.operator.v1.query_pb2.QueryAllOperatorsResponse,
+    ]
+    """QueryAllOperators pages through the registered operator accounts, ordered by address (upstream)."""
+
     QueryOperatorSlashInfo: grpc.UnaryUnaryMultiCallable[
         relayer.exocore.proto.operator.v1.query_pb2.QueryOperatorSlashInfoRequest,
         relayer.exocore.proto.operator.v1.query_pb2.QueryOperatorSlashInfoResponse,
@@ -42,7 +55,19 @@ class QueryStub:
     """QueryOperatorFrozen says whether an operator is frozen for an AVS."""
 
 class QueryAsyncStub:
-    """Query serves slashes and freezes."""
+    """Query serves operator registrations, slashes and freezes."""
+
+    QueryOperatorInfo: grpc.aio.UnaryUnaryMultiCallable[
+        relayer.exocore.proto.operator.v1.query_pb2.GetOperatorInfoReq,
+        relayer.exocore.proto.operator.v1.tx_pb2.OperatorInfo,
+    ]
+    """QueryOperatorInfo returns an operator's registration (upstream name and shape)."""
+
+    QueryAllOperators: grpc.aio.UnaryUnaryMultiCallable[
+        relayer.exocore.proto.operator.v1.query_pb2.QueryAllOperatorsRequest,
+        relayer.exocore.proto.operator.v1.query_pb2.QueryAllOperatorsResponse,
+    ]
+    """QueryAllOperators pages through the registered operator accounts, ordered by address (upstream)."""
 
     QueryOperatorSlashInfo: grpc.aio.UnaryUnaryMultiCallable[
         relayer.exocore.proto.operator.v1.query_pb2.QueryOperatorSlashInfoRequest,
@@ -65,7 +90,23 @@ class QueryAsyncStub:
     """QueryOperatorFrozen says whether an operator is frozen for an AVS."""
 
 class QueryServicer(metaclass=abc.ABCMeta):
-    """Query serves slashes and freezes."""
+    """Query serves operator registrations, slashes and freezes."""
+
+    @abc.abstractmethod
+    def QueryOperatorInfo(
+        self,
+        request: relayer.exocore.proto.operator.v1.query_pb2.GetOperatorInfoReq,
+        context: _ServicerContext,
+    ) -> typing.Union[relayer.exocore.proto.operator.v1.tx_pb2.OperatorInfo, collections.abc.Awaitable[relayer.exocore.proto.operator.v1.tx_pb2.OperatorInfo]]:
+        """QueryOperatorInfo returns an operator's registration (upstream name and shape)."""
+
+    @abc.abstractmethod
+    def QueryAllOperators(
+        self,
+        request: relayer.exocore.proto.operator.v1.query_pb2.QueryAllOperatorsRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[relayer.exocore.proto.operator.v1.query_pb2.QueryAllOperatorsResponse, collections.abc.Awaitable[relayer.exocore.proto.operator.v1.query_pb2.QueryAllOperatorsResponse]]:
+        """QueryAllOperators pages through the registered operator accounts, ordered by address (upstream)."""
 
     @abc.abstractmethod
     def QueryOperatorSlashInfo(
