@@ -64,7 +64,7 @@ from avs.aggregator.metrics import AggregatorMetrics
 from avs.aggregator.submitter import ExocoreSubmitter, Outcome, build_message
 from relayer.errors import ExorelayError
 from relayer.protocol import bls
-from relayer.protocol.claims import RewardClaim, SigningRequest, decode_signing_request
+from relayer.protocol.claims import RewardClaim, SigningRequest, SlashRequest, decode_signing_request
 from relayer.protocol.ids import OperatorAddress
 from relayer.protocol.quorum import SignerBitmap
 from relayer.protocol.signature_batch import (
@@ -169,6 +169,9 @@ class _Open:
     threshold_reached_at: datetime | None = None
     refusals_stored: int = 0
     submission_broadcast_at: datetime | None = None
+    # A slash request's evidence bytes (keccak256 = its evidenceHash): Exocore refuses a committee
+    # slash request without them, so one reaching its threshold waits for the AVS to attach them.
+    evidence: bytes | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     queue_lock: threading.Lock = field(default_factory=threading.Lock)
     queue: list[_Pending] = field(default_factory=list)
@@ -278,6 +281,7 @@ class Aggregator:
                     state=RequestState(row.state),
                     threshold_reached_at=row.threshold_reached_at,
                     refusals_stored=int(row.refusals_stored),
+                    evidence=None if row.evidence is None else bytes.fromhex(row.evidence[2:]),
                 )
                 submission = submissions_by_digest.get(row.digest)
                 if submission is not None:
@@ -368,12 +372,15 @@ class Aggregator:
                     if evidence is not None:  # opened by a signature first: attach the AVS's evidence
                         with self._write() as conn:
                             store.set_missing_evidence(conn, digest, hex0x(evidence))
+                        if self._open[digest].evidence is None:
+                            self._open[digest].evidence = evidence
                     return self.document(digest), False
                 if self._closed_refusal(digest) is not None:
                     return self.document(digest), False
                 committee = self._committee(request)
                 self._check_capacity()
                 entry = self._new_entry(request, digest, committee)
+                entry.evidence = evidence
                 with self._write() as conn:
                     store.insert_request(
                         conn, self._request_values(entry, request, evidence, opened_by="avs")
@@ -837,7 +844,10 @@ class Aggregator:
 
     def _expire(self, entry: _Open) -> None:
         reason = (
-            f"below threshold when it expired: signed power {entry.signed_power} of "
+            "expired at its threshold without the evidence bytes Exocore requires of a slash request "
+            "(the AVS never attached them)"
+            if entry.reached
+            else f"below threshold when it expired: signed power {entry.signed_power} of "
             f"{entry.committee.threshold_power} needed "
             f"({entry.committee.threshold} of {entry.committee.total_power})"
         )
@@ -854,13 +864,19 @@ class Aggregator:
     def _submit(self, entry: _Open) -> None:
         if self.submitter is None:
             return
+        if isinstance(entry.request, SlashRequest) and entry.evidence is None:
+            # Exocore rejects a committee slash request without its evidence (evidence_missing):
+            # wait for the AVS to attach it (POST /v1/requests with the evidence), until expiry.
+            if self.clock() >= entry.expires_at:
+                self._expire(entry)
+            return
         started = time.perf_counter()
         funding = (
             entry.committee.funding.get(hex0x(entry.request.token), 0)
             if isinstance(entry.request, RewardClaim)
             else 0
         )
-        message = build_message(entry.request, entry.aggregate, entry.committee.size, funding)
+        message = build_message(entry.request, entry.aggregate, entry.committee.size, funding, entry.evidence)
         signed = self.submitter.sign(message)
         now = self.clock()
         bitmap = SignerBitmap.from_indices(entry.aggregate.members, entry.committee.size).encode()
@@ -925,7 +941,7 @@ class Aggregator:
                 else 0
             )
             signed = self.submitter.sign(
-                build_message(entry.request, entry.aggregate, entry.committee.size, funding)
+                build_message(entry.request, entry.aggregate, entry.committee.size, funding, entry.evidence)
             )
             with self._write() as conn:
                 store.update_submission(

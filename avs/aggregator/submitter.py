@@ -52,9 +52,14 @@ def _hex(data: bytes) -> str:
 
 
 def build_message(
-    request: SigningRequest, aggregate: VerifiedAggregate, committee_size: int, funding: int
+    request: SigningRequest,
+    aggregate: VerifiedAggregate,
+    committee_size: int,
+    funding: int,
+    evidence: bytes | None = None,
 ) -> Any:
-    """The ``Msg`` carrying ``request`` with the aggregate of the members in ``aggregate``."""
+    """The ``Msg`` carrying ``request`` with the aggregate of the members in ``aggregate`` (and, for a
+    slash request, the evidence bytes whose keccak256 is its evidenceHash)."""
     bitmap = SignerBitmap.from_indices(aggregate.members, committee_size).encode()
     signature = aggregate.signature.compressed
     if isinstance(request, RewardClaim):
@@ -77,6 +82,7 @@ def build_message(
         signer_bitmap=bitmap,
         aggregate_signature=signature,
         evidence_hash=bytes(request.evidence_hash),
+        evidence=b"" if evidence is None else evidence,
     )
 
 

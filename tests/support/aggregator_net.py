@@ -38,6 +38,7 @@ from relayer.exocore.grpc_client import ExocoreGrpcClient
 from relayer.l1.keystore import write_keystore
 from relayer.protocol import bls
 from relayer.protocol.claims import RewardClaim, SigningRequest, SlashRequest
+from relayer.protocol.evidence import Attestation, evidence_hash
 from relayer.protocol.ids import ChainId
 from relayer.protocol.types import Address, Amount, Hash32
 from storage import migrate
@@ -83,6 +84,13 @@ class Net:
             Hash32(bytes(32)),
         )
 
+    def slash_evidence(self, member: int) -> bytes:
+        """The committee's attestation against ``member`` (what Exocore requires a slash request to
+        carry): its keccak256 is the evidenceHash of :meth:`slash`."""
+        target = sc.operator_account(SEED, member)
+        avs = Address(bytes.fromhex(self.avs[2:]))
+        return Attestation(CHAIN_HASH, avs, target.address, self.epoch, b"aggregator test finding").encode()
+
     def slash(self, member: int, proportion: int = 5 * 10**16) -> SlashRequest:
         target = sc.operator_account(SEED, member)
         return SlashRequest(
@@ -92,7 +100,7 @@ class Net:
             target.address,
             proportion,
             True,
-            Hash32(bytes(32)),
+            evidence_hash(self.slash_evidence(member)),
         )
 
     def sign(self, request: SigningRequest, index: int) -> bytes:

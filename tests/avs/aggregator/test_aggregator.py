@@ -297,6 +297,29 @@ def test_below_threshold_expires_with_the_reason(net: Net, engine: Engine) -> No
     assert (late.status_code, error_code(late)) == (410, "request_expired")
 
 
+def test_a_slash_request_without_evidence_waits_then_expires_saying_so(net: Net, engine: Engine) -> None:
+    """Exocore refuses a committee slash request without its evidence bytes: at its threshold the
+    request is not submitted until the AVS attaches them, and expires with that reason if it never does."""
+    clock = ManualClock(datetime.now(UTC))
+    aggregator = net.aggregator(engine, clock=clock, request_ttl_s=60.0)
+    client = client_for(aggregator)
+    slash = net.slash(member=3, proportion=10**16)
+    for index in range(len(net.committee.operators)):
+        answer = post(client, net.body(slash, index)).json()
+        if int(answer["signed_power"]) >= int(answer["threshold_power"]):
+            break
+    digest = "0x" + slash.slash_id.hex()
+    aggregator.tick()
+    assert aggregator.document(digest)["state"] == "collecting"
+    assert aggregator.document(digest)["submission"] is None
+    clock.now += timedelta(seconds=61)
+    aggregator.tick()
+    document = aggregator.document(digest)
+    assert document["state"] == "expired"
+    assert "evidence" in document["state_reason"]
+    assert document["submission"] is None
+
+
 def test_a_flood_of_garbage_is_refused_and_the_service_keeps_answering(net: Net, engine: Engine) -> None:
     aggregator = net.aggregator(engine, rate_burst=20, rate_per_operator_per_s=0.001)
     client = client_for(aggregator)
@@ -344,9 +367,12 @@ def test_a_flood_of_garbage_is_refused_and_the_service_keeps_answering(net: Net,
 
 
 def test_a_slash_request_is_submitted_once_and_exocore_executes_it(net: Net, engine: Engine) -> None:
-    aggregator = net.aggregator(engine)
+    aggregator = net.aggregator(engine, open_token="avs-secret")
     client = client_for(aggregator)
     slash = net.slash(member=3, proportion=10**16)
+    body = {"request": "0x" + slash.canonical_bytes.hex(), "evidence": "0x" + net.slash_evidence(3).hex()}
+    opened = client.post("/v1/requests", json=body, headers={"Authorization": "Bearer avs-secret"})
+    assert opened.status_code == 201
     for index in range(len(net.committee.operators)):
         answer = post(client, net.body(slash, index)).json()
         if int(answer["signed_power"]) >= int(answer["threshold_power"]):

@@ -97,7 +97,8 @@ def test_sigkill_mid_collection_and_mid_submission_loses_nothing_and_submits_onc
             slash = net.slash(member=2)
             opened = subprocess.run(
                 [sys.executable, "-m", "relayer", "aggregator", "open", "--url", f"http://127.0.0.1:{port}",
-                 "--request", "0x" + slash.canonical_bytes.hex()],
+                 "--request", "0x" + slash.canonical_bytes.hex(),
+                 "--evidence", "0x" + net.slash_evidence(2).hex()],
                 env={**os.environ, "EXORELAY_AGGREGATOR_TOKEN": OPEN_TOKEN},
                 capture_output=True, text=True, timeout=120, check=False,
             )  # fmt: skip
