@@ -7,15 +7,12 @@ predicted from the deployer's nonce (CREATE), so the deployer must send nothing 
     WETH (n) → RewardVault(gateway, weth) (n+1) → RestakingVault(gateway, sink) (n+2)
     → RewardToken(admin, minter=gateway) (n+3) → ExocoreGateway(..., genesis valset) (n+4)
 
-Restaked principal (devnet): the standard scenario still delegates with devnet-only ``MsgDelegate``
-transactions (no L1 custody behind them), while a SLASH packet moves real tokens out of the
-RestakingVault (custody short of the amount moves what it holds and emits ``SlashShortfall``).
-``restaked_principal=DEVNET_RESTAKED_PRINCIPAL`` has the deployer delegate WETH (wrapped from its ETH)
-and the reward token (minted under a minter role it grants itself and renounces) to
-``DEVNET_RESERVE_OPERATOR`` in the vault after the gateway is deployed, so the devnet's SLASH
-packets move what Exocore computed. The devnet's follower (:mod:`devnet.l1_follower`) starts after
-this delegation, so Exocore never sees it; stake that is L1 custody end to end enters through
-``RestakingVault.delegate`` after deployment.
+Restaked principal: the devnet stack deploys an empty vault; every stake of its scenarios is a
+``RestakingVault.delegate`` (:mod:`devnet.l1_stake`) that the follower (:mod:`devnet.l1_follower`)
+turns into Exocore stake, so custody equals Exocore's stake per token. ``restaked_principal`` (the
+deployer delegates WETH wrapped from its ETH and reward tokens minted under a role it grants itself
+and renounces, to ``DEVNET_RESERVE_OPERATOR``) remains for tests that execute Exocore's SLASH
+packets on an L1 no follower watches, where no staker deposited anything.
 """
 
 from __future__ import annotations

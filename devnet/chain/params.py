@@ -197,6 +197,10 @@ class Genesis:
     unbonding_epochs: int = DEFAULT_UNBONDING_EPOCHS
     assets: tuple[GenesisAsset, ...] = field(default_factory=tuple)
     accounts: tuple[GenesisAccount, ...] = field(default_factory=tuple)
+    l1_custody: bool = False
+    """Stake enters only through the L1 RestakingVault: a ``MsgDelegate`` without ``l1_request_id``
+    is refused (it would be stake with no custody behind it). Off for a bare node with no vault to
+    follow (unit tests and benchmarks that stake directly on Exocore)."""
 
     def __post_init__(self) -> None:
         ChainId.parse(self.chain_id)
@@ -244,6 +248,8 @@ class Genesis:
             "unbonding_epochs": self.unbonding_epochs,
             "assets": [asset.to_json() for asset in self.assets],
             "accounts": [account.to_json() for account in self.accounts],
+            # Only when set: genesis files of chains without custody keep their bytes (and hash).
+            **({"l1_custody": True} if self.l1_custody else {}),
         }
 
     def dumps(self) -> str:
@@ -264,6 +270,7 @@ class Genesis:
             assets=tuple(GenesisAsset.from_json(a) for a in raw["assets"]),
             # Absent in genesis files written before the devnet had bank accounts.
             accounts=tuple(GenesisAccount.from_json(a) for a in raw.get("accounts", [])),
+            l1_custody=bool(raw.get("l1_custody", False)),
         )
 
     @classmethod

@@ -15,6 +15,7 @@ from devnet.grpc.errors import RequestRejectedError
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.exocore.proto.feedistribution.v1 import types_pb2 as feedistribution
+from relayer.exocore.proto.operator.v1 import query_pb2 as operator_query
 from relayer.exocore.proto.operator.v1 import types_pb2 as operator
 from relayer.exocore.proto.relay.v1 import types_pb2 as relay
 
@@ -73,6 +74,9 @@ class InMemoryChainQueries:
 
     def slash_infos(self) -> Sequence[operator.OperatorSlashInfo]:
         return list(self.slashes)
+
+    def asset_custody(self, asset_id: str) -> operator_query.QueryAssetCustodyResponse:
+        return operator_query.QueryAssetCustodyResponse(delegated="0", unbonding="0", approved="0")
 
     def freezing_slash(self, operator_account: str, avs_address: str) -> operator.OperatorSlashInfo | None:
         return next(
