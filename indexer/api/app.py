@@ -34,7 +34,18 @@ from indexer.api.explorer import mount_explorer
 from indexer.api.hot import HotReader, HotRoutes
 from indexer.api.pagination import CursorError
 from indexer.api.params import ERROR_RESPONSES, ApiError, Reader, error_response
-from indexer.api.routers import claims, committees, distributions, l1, ops, packets, payouts, slashes, stats
+from indexer.api.routers import (
+    claims,
+    committees,
+    distributions,
+    l1,
+    ops,
+    packets,
+    payouts,
+    slashes,
+    stats,
+    withdrawals,
+)
 from relayer.config import DEFAULT_READY_MAX_AGE_S, DEFAULT_READY_MAX_LAG_BLOCKS, ApiConfig
 from relayer.errors import ConfigError
 from storage.db import create_db_engine, is_sqlite, read_only_engine
@@ -230,6 +241,7 @@ def create_app(
     claims.register(v1, read)
     distributions.register(v1, read)
     payouts.register(v1, read)
+    withdrawals.register(v1, read)
     slashes.register(v1, read)
     packets.register(v1, read)
     committees.register(v1, read)

@@ -365,6 +365,59 @@ def _payout_out(r: Row[Any]) -> schemas.PayoutOut:
     )
 
 
+# ---------------------------------------------------------------------------------------- withdrawals
+
+
+WITHDRAWAL_APPROVAL_KIND = int(PacketKind.WITHDRAWAL_APPROVAL)
+
+
+def list_withdrawals(
+    conn: Connection,
+    params: ListParams,
+    *,
+    staker: str | None,
+    token: str | None,
+    status: str | None,
+    approval_id: str | None,
+) -> tuple[list[schemas.WithdrawalOut], str | None]:
+    """Withdrawal-approval leaves (payout rows of kind-4 packets) with how each was paid."""
+    p, x, d = payout_table, l1_tx_table, distribution_table
+    tx_state = select(x.c.state).where(x.c.tx_hash == p.c.l1_tx_hash).scalar_subquery().label("tx_state")
+    nonce = (
+        select(d.c.nonce).where(d.c.distribution_id == p.c.distribution_id).scalar_subquery().label("nonce")
+    )
+    approvals = select(d.c.distribution_id).where(d.c.packet_kind == WITHDRAWAL_APPROVAL_KIND)
+    query = select(p, tx_state, nonce).where(p.c.distribution_id.in_(approvals))
+    query = _equal(
+        query,
+        (p.c.staker, staker),
+        (p.c.token, token),
+        (p.c.state, status),
+        (p.c.distribution_id, approval_id),
+    )
+    rows, cursor = _paged(conn, query, p.c.id, params, p.c.created_at)
+    return [_withdrawal_out(r) for r in rows], cursor
+
+
+def _withdrawal_out(r: Row[Any]) -> schemas.WithdrawalOut:
+    payout = _payout_out(r)
+    return schemas.WithdrawalOut(
+        id=payout.id,
+        approval_id=payout.distribution_id,
+        packet_nonce=r.nonce,
+        leaf_index=payout.leaf_index,
+        staker=payout.staker,
+        token=payout.token,
+        amount=payout.amount,
+        epoch=payout.epoch,
+        status=payout.status,
+        paid_by=r.paid_by,
+        l1_tx=payout.l1_tx,
+        created_at=payout.created_at,
+        updated_at=payout.updated_at,
+    )
+
+
 # ---------------------------------------------------------------------------------------- slashes
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import time
 
 from eth_account import Account
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from web3 import Web3
 from web3.types import TxParams, Wei
 
+from indexer.api.app import create_app
 from relayer.exocore.proto.feedistribution.v1 import query_pb2 as fee_query
 from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.protocol.ids import OperatorAddress
@@ -137,5 +139,19 @@ def test_a_matured_l1_withdrawal_is_approved_relayed_and_paid_in_a_batch(harness
         ]
     )
     assert packet == "finalized"
+    # The query API lists them by staker / token / state, with who paid; no invariant was violated
+    # (among them: per paying transaction, Σ leaves paid per token = the vault's Transfer logs).
+    with TestClient(create_app(h.engine)) as api:
+        mine = api.get("/v1/withdrawals", params={"staker": claimer.address.lower()}).json()["items"]
+        assert [(w["approval_id"], w["amount"], w["status"], w["paid_by"]) for w in mine] == [
+            (approval_hex, str(2 * ETHER), "finalized", "staker")
+        ]
+        listed = api.get(
+            "/v1/withdrawals", params={"token": weth.address.lower(), "status": "finalized"}
+        ).json()
+        assert sorted(w["staker"] for w in listed["items"]) == sorted(withdrawn)
+        assert api.get("/v1/withdrawals", params={"status": "pending"}).json()["items"] == []
+        stats = api.get("/v1/stats").json()
+        assert stats["invariant_violations"] == 0
     # Every stake is an L1 deposit and the approvals are paid out of custody: the sides agree.
     assert_custody_matches(h.stack.manifest)
