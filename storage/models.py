@@ -284,6 +284,9 @@ class DistributionLeaf(IndexerModel, table=True):
     kind: int | None = Field(default=None, sa_type=SmallInteger, nullable=True)
     """1 staker share, 2 operator commission (feedistribution.v1.LeafKind)."""
     operator: str | None = Field(default=None, sa_type=String(OPERATOR_LEN), nullable=True)
+    l1_request_ids: str | None = Field(default=None, sa_type=Text, nullable=True)
+    """Withdrawal-approval leaf: the L1 RestakingVault request ids it pays, comma-separated decimals
+    (NULL for a reward leaf)."""
 
 
 class Payout(IndexerModel, table=True):

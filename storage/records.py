@@ -297,9 +297,13 @@ class LeafInfo:
     amount: int
     kind: int | None = None
     operator: str | None = None
+    request_ids: tuple[int, ...] = ()
+    """A withdrawal-approval leaf's L1 RestakingVault request ids (empty for a reward leaf)."""
 
     def __post_init__(self) -> None:
         bigint(self.index, "leaf index")
+        for request_id in self.request_ids:
+            bigint(request_id, "L1 request id")
         _set(self, "staker", address_hex(self.staker))
         _set(self, "amount", uint256(self.amount, "leaf amount"))
 

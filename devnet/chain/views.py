@@ -137,6 +137,7 @@ class LeafView(Sequence[fee_pb.DistributionLeaf]):
                 staker=_hex(record.stakers[index]),
                 amount=str(record.amounts[index]),
                 kind=LEAF_STAKER,  # type: ignore[arg-type]
+                l1_request_ids=record.request_ids[index],
             )
         return fee_pb.DistributionLeaf(
             index=index,

@@ -386,8 +386,15 @@ def list_withdrawals(
     nonce = (
         select(d.c.nonce).where(d.c.distribution_id == p.c.distribution_id).scalar_subquery().label("nonce")
     )
+    leaf = leaf_table
+    request_ids = (
+        select(leaf.c.l1_request_ids)
+        .where(leaf.c.distribution_id == p.c.distribution_id, leaf.c.leaf_index == p.c.leaf_index)
+        .scalar_subquery()
+        .label("request_ids")
+    )
     approvals = select(d.c.distribution_id).where(d.c.packet_kind == WITHDRAWAL_APPROVAL_KIND)
-    query = select(p, tx_state, nonce).where(p.c.distribution_id.in_(approvals))
+    query = select(p, tx_state, nonce, request_ids).where(p.c.distribution_id.in_(approvals))
     query = _equal(
         query,
         (p.c.staker, staker),
@@ -412,6 +419,7 @@ def _withdrawal_out(r: Row[Any]) -> schemas.WithdrawalOut:
         epoch=payout.epoch,
         status=payout.status,
         paid_by=r.paid_by,
+        request_ids=[int(i) for i in r.request_ids.split(",")] if r.request_ids else [],
         l1_tx=payout.l1_tx,
         created_at=payout.created_at,
         updated_at=payout.updated_at,

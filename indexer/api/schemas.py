@@ -386,6 +386,7 @@ class WithdrawalOut(BaseModel):
         epoch=9,
         status="finalized",
         paid_by="relayer",
+        request_ids=[5, 6],
         l1_tx={
             "tx_hash": HASH_EXAMPLE,
             "block_number": 1250,
@@ -407,6 +408,8 @@ class WithdrawalOut(BaseModel):
     epoch: int | None = None
     status: Literal["pending", "submitted", "included", "finalized"]
     paid_by: Literal["relayer", "staker"] | None = None
+    request_ids: list[int] = []
+    """The L1 RestakingVault withdrawal requests this leaf pays (their ``requestId``)."""
     l1_tx: L1TxRef | None = None
     created_at: datetime
     updated_at: datetime

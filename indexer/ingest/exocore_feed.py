@@ -788,7 +788,12 @@ class ExocoreFeed:
             records = list(self.grpc.distribution_leaves(nonce))
             if DistributionTree.build(r.leaf for r in records).root != payload.merkle_root:
                 raise ProtocolError(f"withdrawal approval {nonce}: served leaves do not hash to the root")
-            leaves = [LeafInfo(r.leaf.index, address_hex(r.leaf.staker), int(r.leaf.amount)) for r in records]
+            leaves = [
+                LeafInfo(
+                    r.leaf.index, address_hex(r.leaf.staker), int(r.leaf.amount), request_ids=r.l1_request_ids
+                )
+                for r in records
+            ]
         except (ProtocolError, InvalidRecordError) as exc:
             state.skip(
                 ev.RelayPacketCreated.TYPE, SkipOutcome.INCONSISTENT, f"leaves not recorded: {exc}", tx_hash

@@ -138,6 +138,7 @@ class DistributionStore(PacketStore):
                     "amount": leaf.amount,
                     "kind": leaf.kind,
                     "operator": leaf.operator,
+                    "l1_request_ids": ",".join(map(str, leaf.request_ids)) if leaf.request_ids else None,
                 }
                 for leaf in leaves
             ],

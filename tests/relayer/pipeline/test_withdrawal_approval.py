@@ -143,9 +143,14 @@ def test_a_matured_l1_withdrawal_is_approved_relayed_and_paid_in_a_batch(harness
     # (among them: per paying transaction, Σ leaves paid per token = the vault's Transfer logs).
     with TestClient(create_app(h.engine)) as api:
         mine = api.get("/v1/withdrawals", params={"staker": claimer.address.lower()}).json()["items"]
-        assert [(w["approval_id"], w["amount"], w["status"], w["paid_by"]) for w in mine] == [
-            (approval_hex, str(2 * ETHER), "finalized", "staker")
+        (requested,) = [
+            int(e.args.requestId)
+            for e in vault.events.WithdrawalRequested.get_logs(from_block=start)
+            if e.args.staker == claimer.address
         ]
+        assert [
+            (w["approval_id"], w["amount"], w["status"], w["paid_by"], w["request_ids"]) for w in mine
+        ] == [(approval_hex, str(2 * ETHER), "finalized", "staker", [requested])]
         listed = api.get(
             "/v1/withdrawals", params={"token": weth.address.lower(), "status": "finalized"}
         ).json()
