@@ -65,7 +65,6 @@ PARKING_REASONS: Final = frozenset({RetryReason.INSUFFICIENT_DEPOSIT})
 """Reasons that park a payout job: no batch is built or simulated until a cheap re-check (an
 ``eth_call`` balance read) shows the cause is gone."""
 
-
 class JobStage(StrEnum):
     """Where a packet is on its way to L1 (the packet lifecycle as the relayer drives it)."""
 
