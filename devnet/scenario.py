@@ -570,7 +570,9 @@ class ScenarioClient:
                 for staker, asset, operator, amount in stakes
             ]
         )
-        # Exocore applies each L1 request once, in L1 order: the last id applied means all are.
+        # Exocore applies each L1 request id once and a delegation always (staked or refunded), so
+        # the count reaching the vault's last id means all of these are applied. (A withdrawal
+        # request Exocore refused earlier would hold the count back: the scenario sends none.)
         deadline = time.monotonic() + L1_STAKE_WAIT_S
         while self.asset_custody(stakes[0][1]).l1_requests_applied < last_request:
             if time.monotonic() > deadline:
