@@ -19,8 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from eth_typing import ChecksumAddress
-from hexbytes import HexBytes
+from eth_typing import ChecksumAddress, Hash32
 from web3 import Web3
 from web3.types import TxParams, Wei
 
@@ -82,19 +81,19 @@ class L1Staker:
     def _contract(self, name: ContractName, address: str) -> Any:
         return self.w3.eth.contract(address=_checksum(address), abi=load_artifact(name).abi)
 
-    def _send(self, call: Any, sender: ChecksumAddress, value: int = 0) -> HexBytes:
+    def _send(self, call: Any, sender: ChecksumAddress, value: int = 0) -> bytes:
         """Send without waiting (explicit gas: an estimate would run before the sender's earlier
         transactions are mined)."""
         params: TxParams = {"from": sender, "gas": STAKE_TX_GAS}
         if value:
             params["value"] = Wei(value)
-        return HexBytes(call.transact(params))
+        return bytes(call.transact(params))
 
-    def _wait(self, tx_hashes: Sequence[HexBytes]) -> None:
+    def _wait(self, tx_hashes: Sequence[bytes]) -> None:
         for tx_hash in tx_hashes:
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S)
+            receipt = self.w3.eth.wait_for_transaction_receipt(Hash32(tx_hash), timeout=RECEIPT_TIMEOUT_S)
             if receipt["status"] != 1:
-                raise L1StakeError(f"L1 staking transaction {tx_hash.hex()} reverted")
+                raise L1StakeError(f"L1 staking transaction 0x{tx_hash.hex()} reverted")
 
     def _impersonated(self, address: ChecksumAddress, eth_wei: int) -> None:
         self.w3.provider.make_request("anvil_impersonateAccount", [address])  # type: ignore[arg-type]
@@ -112,7 +111,7 @@ class L1Staker:
         minted = [s for s in stakes if _checksum(s.token) == reward]
         if minted:
             self._mint(minted)
-        sent: list[HexBytes] = []
+        sent: list[bytes] = []
         for stake in stakes:
             staker, token = _checksum(stake.staker), _checksum(stake.token)
             if token not in (weth, reward):
