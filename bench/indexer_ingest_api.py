@@ -342,6 +342,9 @@ class SyntheticNode:
     def block(self, number: int) -> BlockInfo:
         return BlockInfo(number, h(f"blk-{number}"), T0 + timedelta(hours=1, seconds=12 * number))
 
+    def tx_selector(self, tx_hash: str) -> bytes:
+        raise AssertionError(f"the synthetic node serves reward payouts only (asked for {tx_hash})")
+
     def logs(
         self, from_block: int, to_block: int, addresses: Sequence[str], topics: Sequence[Any] | None = None
     ) -> list[RawLog]:

@@ -64,7 +64,6 @@ from devnet.scenario import (
     AvsRules,
     CommitteeView,
     ScenarioClient,
-    delegate_msg,
     equivocation_msg,
     hex0x,
     scenario_asset_ids,
@@ -383,7 +382,8 @@ class Demo:
         self.api.start()
         self.http = httpx.Client(base_url=self.api.url, timeout=API_REQUEST_TIMEOUT_S)
         exocore = self.stack.manifest["exocore"]
-        self.client = ScenarioClient.for_manifest(exocore)
+        # Stakes go through the L1 vault (the devnet's follower makes them Exocore stake).
+        self.client = ScenarioClient.for_manifest(exocore, l1=self.stack.manifest["l1"])
         self.w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
         contracts = self.stack.manifest["l1"]["contracts"]
         self.gateway = contract_at(self.w3, ContractName.EXOCORE_GATEWAY, contracts["gateway"])
@@ -631,30 +631,21 @@ class Demo:
                     client.opt_in(index, rules.address)
                     sent["keys"] += 1
                     progress.update(t_keys, completed=sent["keys"])
-            height = 0
-            for index in range(stakers):
-                self.check_stop()
-                asset_id = weth_asset if index % 2 == 0 else exor_asset
-                response = client.send(
-                    "Delegate",
-                    delegate_msg(
-                        staker_address(client.seed, index),
-                        asset_id,
-                        accounts[index % n],
-                        (index % 7 + 1) * 10**18,
-                    ),
+            self.check_stop()
+            stakes = [
+                (
+                    staker_address(client.seed, index),
+                    weth_asset if index % 2 == 0 else exor_asset,
+                    accounts[index % n],
+                    (index % 7 + 1) * 10**18,
                 )
-                height = int(response.height)
-                sent["delegations"] += 1
-                progress.update(t_del, completed=sent["delegations"], status=f"Exocore height {height}")
-            for index, account in enumerate(accounts):
-                response = client.send(
-                    "Delegate", delegate_msg(account.address, weth_asset, account, (index + 1) * 10**17)
-                )
-                sent["delegations"] += 1
-                progress.update(
-                    t_del, completed=sent["delegations"], status=f"Exocore height {response.height}"
-                )
+                for index in range(stakers)
+            ]
+            stakes += [(a.address, weth_asset, a, (index + 1) * 10**17) for index, a in enumerate(accounts)]
+            # RestakingVault deposits on L1; returns once Exocore shows every one as stake.
+            client.delegate_many(stakes)
+            sent["delegations"] += len(stakes)
+            progress.update(t_del, completed=sent["delegations"], status="L1 deposits staked on Exocore")
         height = client.advance(1)
         epoch = (height - 1) // stack.epoch_blocks + 2
         client.advance(stack.epoch_blocks)

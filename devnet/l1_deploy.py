@@ -7,15 +7,10 @@ predicted from the deployer's nonce (CREATE), so the deployer must send nothing 
     WETH (n) → RewardVault(gateway, weth) (n+1) → RestakingVault(gateway, sink) (n+2)
     → RewardToken(admin, minter=gateway) (n+3) → ExocoreGateway(..., genesis valset) (n+4)
 
-Restaked principal (devnet): the standard scenario still delegates with devnet-only ``MsgDelegate``
-transactions (no L1 custody behind them), while a SLASH packet moves real tokens out of the
-RestakingVault (custody short of the amount moves what it holds and emits ``SlashShortfall``).
-``restaked_principal=DEVNET_RESTAKED_PRINCIPAL`` has the deployer delegate WETH (wrapped from its ETH)
-and the reward token (minted under a minter role it grants itself and renounces) to
-``DEVNET_RESERVE_OPERATOR`` in the vault after the gateway is deployed, so the devnet's SLASH
-packets move what Exocore computed. The devnet's follower (:mod:`devnet.l1_follower`) starts after
-this delegation, so Exocore never sees it; stake that is L1 custody end to end enters through
-``RestakingVault.delegate`` after deployment.
+Restaked principal: the vault is deployed empty. Every stake is a ``RestakingVault.delegate``
+(:mod:`devnet.l1_stake` on the devnet) that the follower (:mod:`devnet.l1_follower`) turns into
+Exocore stake, so custody equals Exocore's stake per token and a SLASH packet moves what stakers
+deposited.
 """
 
 from __future__ import annotations
@@ -30,7 +25,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
-from web3.types import TxParams, TxReceipt, Wei
+from web3.types import TxParams, TxReceipt
 
 from relayer.errors import ConfigError, TxError
 from relayer.l1.artifacts import ContractName, load_artifact
@@ -45,18 +40,6 @@ RECEIPT_TIMEOUT_S: Final = 120.0
 """How long to wait for a deployment to be mined (instant on anvil's automine)."""
 
 ETHER: Final = 10**18
-
-DEVNET_RESTAKED_WETH_WEI: Final = 1_000 * ETHER
-"""WETH principal for the devnet. The standard scenario delegates ~4 WETH per WETH staker (~40 for
-``exorelay demo``'s 20 stakers) and a slash takes at most its AVS's proportion (5 %) of one
-operator's stake, so this covers every slash of every scenario up to ~250 stakers even at 100 %;
-it is wrapped from real ETH and leaves 9,000 of anvil's 10,000 dev ETH for gas and AVS funding."""
-DEVNET_RESTAKED_REWARD_TOKEN_UNITS: Final = 10**9 * ETHER
-"""Reward-token principal (the scenario's second restaked asset); minted, so it costs nothing and is
-sized past any stake the devnet tools delegate (100k stakers x 7 tokens)."""
-
-DEVNET_RESERVE_OPERATOR: Final = to_checksum_address("0x00000000000000000000000000000000000e5e7e")
-"""The operator the deploy-time principal is delegated to in the vault (no devnet operator has it)."""
 
 REWARD_TOKEN_NAME: Final = "Exocore Reward"  # noqa: S105 - a token name, not a secret
 REWARD_TOKEN_SYMBOL: Final = "EXOR"  # noqa: S105 - a token symbol, not a secret
@@ -80,24 +63,6 @@ class GenesisValset:
 
 
 @dataclass(frozen=True, slots=True)
-class RestakedPrincipal:
-    """Principal the deployer deposits into the RestakingVault at deployment (token base units)."""
-
-    weth_wei: int
-    reward_token_units: int
-
-    def __post_init__(self) -> None:
-        if self.weth_wei < 0 or self.reward_token_units < 0:
-            raise ValueError("restaked principal must not be negative")
-
-
-DEVNET_RESTAKED_PRINCIPAL: Final = RestakedPrincipal(
-    DEVNET_RESTAKED_WETH_WEI, DEVNET_RESTAKED_REWARD_TOKEN_UNITS
-)
-"""What the devnet deploys with: WETH and the reward token are its restaked assets."""
-
-
-@dataclass(frozen=True, slots=True)
 class L1Deployment:
     chain_id: int
     exocore_chain: Hash32
@@ -111,7 +76,6 @@ class L1Deployment:
     slashing_sink: ChecksumAddress
     block_number: int
     """Block of the gateway deployment: where an event scan starts."""
-    restaked: tuple[tuple[ChecksumAddress, int], ...] = ()
     """(token, amount) the deployer deposited into the RestakingVault (empty unless asked for)."""
 
 
@@ -180,16 +144,13 @@ def deploy_l1(
     slashing_sink: str = SLASHING_SINK_DEFAULT,
     token_admin: str | None = None,
     weth: str | None = None,
-    restaked_principal: RestakedPrincipal | None = None,
 ) -> L1Deployment:
     """Deploy WETH (unless ``weth`` is given), both vaults, the reward token and the gateway.
 
     The genesis set's proofs of possession are checked first: a set with a key its holder cannot
     prove (a rogue key) raises :class:`GenesisValsetRefusedError` and nothing is deployed.
 
-    ``owner``, ``guardian`` and ``token_admin`` default to the deployer. ``restaked_principal``:
-    deposit that much WETH and reward token into the RestakingVault (the deployer must be the token
-    admin, to mint the reward token).
+    ``owner``, ``guardian`` and ``token_admin`` default to the deployer.
     """
     try:
         check_proofs_of_possession(genesis.pubkeys, genesis.pops)
@@ -235,20 +196,6 @@ def deploy_l1(
         raise TxError(f"gateway deployed at {gateway}, vaults are bound to {predicted_gateway}")
     if admin_address == account.address:
         grant_cumulative_minter(w3, account, reward_token=reward_token, reward_vault=reward_vault)
-    restaked: tuple[tuple[ChecksumAddress, int], ...] = ()
-    if restaked_principal is not None:
-        if admin_address != account.address:
-            raise ValueError(
-                "restaked_principal needs the deployer to be the reward token's admin (it mints)"
-            )
-        restaked = deposit_restaked_principal(
-            w3,
-            account,
-            restaking_vault=restaking_vault,
-            weth=weth_address,
-            reward_token=reward_token,
-            principal=restaked_principal,
-        )
     return L1Deployment(
         chain_id=int(w3.eth.chain_id),
         exocore_chain=exocore_chain,
@@ -261,7 +208,6 @@ def deploy_l1(
         guardian=guardian_address,
         slashing_sink=sink,
         block_number=int(w3.eth.block_number),
-        restaked=restaked,
     )
 
 
@@ -278,57 +224,3 @@ def grant_cumulative_minter(w3: Web3, account: LocalAccount, *, reward_token: st
             {"from": account.address}
         ),
     )
-
-
-def deposit_restaked_principal(
-    w3: Web3,
-    account: LocalAccount,
-    *,
-    restaking_vault: str,
-    weth: str,
-    reward_token: str,
-    principal: RestakedPrincipal,
-) -> tuple[tuple[ChecksumAddress, int], ...]:
-    """Deposit ``principal`` into the RestakingVault from ``account`` (the reward token's admin).
-
-    WETH is wrapped from the account's ETH; the reward token is minted under ``MINTER_ROLE``, which
-    the account grants itself for the mint and renounces right after (the gateway stays the only
-    minter).
-    """
-    vault = contract_at(w3, ContractName.RESTAKING_VAULT, restaking_vault)
-    weth_contract = contract_at(w3, ContractName.WRAPPED_ETHER, weth)
-    token = contract_at(w3, ContractName.REWARD_TOKEN, reward_token)
-    sender: TxParams = {"from": account.address}
-    deposited: list[tuple[ChecksumAddress, int]] = []
-    if principal.weth_wei:
-        send_transaction(
-            w3,
-            account,
-            weth_contract.functions.deposit().build_transaction({**sender, "value": Wei(principal.weth_wei)}),
-        )
-        deposited.append((to_checksum_address(weth), principal.weth_wei))
-    if principal.reward_token_units:
-        minter = token.functions.MINTER_ROLE().call()
-        send_transaction(
-            w3, account, token.functions.grantRole(minter, account.address).build_transaction(sender)
-        )
-        send_transaction(
-            w3,
-            account,
-            token.functions.mint(account.address, principal.reward_token_units).build_transaction(sender),
-        )
-        send_transaction(
-            w3, account, token.functions.renounceRole(minter, account.address).build_transaction(sender)
-        )
-        deposited.append((to_checksum_address(reward_token), principal.reward_token_units))
-    for address, amount in deposited:
-        erc20 = weth_contract if address == to_checksum_address(weth) else token
-        send_transaction(
-            w3, account, erc20.functions.approve(vault.address, amount).build_transaction(sender)
-        )
-        send_transaction(
-            w3,
-            account,
-            vault.functions.delegate(DEVNET_RESERVE_OPERATOR, address, amount).build_transaction(sender),
-        )
-    return tuple(deposited)

@@ -39,6 +39,7 @@ from eth_utils.crypto import keccak
 from google.protobuf import message_factory
 
 from devnet.chain.params import DEVNET_LZ_CHAIN_ID
+from devnet.l1_stake import L1Stake, L1Staker
 from devnet.operator_keys import OPERATOR_KEYS_DIR, operator_keystore
 from relayer.errors import ProtocolError
 from relayer.exocore.cosmos_tx import CosmosTxError, CosmosTxSender
@@ -50,6 +51,8 @@ from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.exocore.proto.devnet.v1 import tx_pb2_grpc as tx_grpc
 from relayer.exocore.proto.feedistribution.v1 import query_pb2 as fee_query
 from relayer.exocore.proto.feedistribution.v1 import query_pb2_grpc as fee_grpc
+from relayer.exocore.proto.operator.v1 import query_pb2 as operator_query
+from relayer.exocore.proto.operator.v1 import query_pb2_grpc as operator_grpc
 from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
 from relayer.exocore.proto.relay.v1 import query_pb2_grpc as relay_grpc
 from relayer.protocol import bls
@@ -74,6 +77,9 @@ GRPC_TIMEOUT_S: Final = 30.0
 COMMITTEE_WAIT_S: Final = 60.0
 """How long run_scenario waits for the next epoch's committees (epochs are a few blocks long)."""
 POLL_INTERVAL_S: Final = 0.1
+L1_STAKE_WAIT_S: Final = 60.0
+"""How long :meth:`ScenarioClient.delegate_many` waits for Exocore to apply the L1 delegations: the
+follower reads the vault about every half second, one L1 block behind the head."""
 SUBMITTER_ACCOUNT: Final = "relayer"
 """The manifest account whose key signs the scenario's transactions."""
 SUBMIT_GAS_LIMIT: Final = 400_000
@@ -476,8 +482,13 @@ class ScenarioClient:
         keystore_dir: Path | None = None,
         produces_blocks: bool = True,
         sign_reports: bool | None = None,
+        l1: L1Staker | None = None,
     ) -> None:
         self.chain_id = chain_id
+        # With an L1 (a devnet stack's anvil), stakes are RestakingVault deposits that the devnet's
+        # follower turns into Exocore stake; without one (a bare node in tests and benchmarks, no
+        # vault to hold custody), they are devnet-only MsgDelegate transactions.
+        self.l1 = l1
         # With a directory, each operator's per-AVS key lives in an EIP-2335 keystore there
         # (devnet.operator_keys): one it brought is used, else the seed's dev key is written there.
         self.keystore_dir = keystore_dir
@@ -496,6 +507,7 @@ class ScenarioClient:
         self.avs = avs_grpc.QueryStub(self.channel)
         self.fee = fee_grpc.QueryStub(self.channel)
         self.relay = relay_grpc.QueryStub(self.channel)
+        self.operators = operator_grpc.QueryStub(self.channel)
         # Operator BLS secrets by compressed public key (what the client signs with).
         self.secrets: dict[bytes, bls.SecretKey] = {}
         # Accounts this client already funded (one MsgSend each).
@@ -521,12 +533,14 @@ class ScenarioClient:
         keystore_dir: Path | None = None,
         manifest_keystores: bool = True,
         sign_reports: bool | None = None,
+        l1: Mapping[str, Any] | None = None,
     ) -> ScenarioClient:
         """A client of the devnet a manifest describes; it signs transactions with the manifest's
         ``relayer`` account (reports only when the devnet produces blocks by itself, unless
         ``sign_reports`` says otherwise), and keeps operators' keys as keystores in the manifest's
         ``operator_keys_dir`` (unless ``keystore_dir`` says otherwise, or ``manifest_keystores`` is
-        false: then the seed's dev keys are used as they are)."""
+        false: then the seed's dev keys are used as they are). With the manifest's ``l1`` section it
+        stakes through the L1 vault."""
         if keystore_dir is None and manifest_keystores and exocore.get("operator_keys_dir"):
             keystore_dir = Path(exocore["operator_keys_dir"])
         account = exocore.get("accounts", {}).get(SUBMITTER_ACCOUNT)
@@ -539,6 +553,7 @@ class ScenarioClient:
             keystore_dir=keystore_dir,
             produces_blocks=bool(exocore.get("block_time_ms")),
             sign_reports=sign_reports,
+            l1=None if l1 is None else L1Staker.for_manifest(dict(l1)),
         )
 
     def send(self, method: str, message: Any) -> Any:
@@ -699,6 +714,40 @@ class ScenarioClient:
         response: tx.MsgSubmitSlashRequestResponse = self.send("SubmitSlashRequest", msg)
         return response
 
+    def delegate_many(self, stakes: Sequence[tuple[Address, str, OperatorAddress, int]]) -> None:
+        """Stake ``(staker, asset id, operator, amount)`` each: through the L1 vault when the client
+        has an L1 (returns once Exocore shows every one of them applied), else as devnet-only
+        ``MsgDelegate`` transactions."""
+        if self.l1 is None:
+            for staker, asset, operator, amount in stakes:
+                self.send("Delegate", delegate_msg(staker, asset, operator, amount))
+            return
+        if not stakes:
+            return
+        last_request = self.l1.delegate(
+            [
+                L1Stake(staker, operator.address, AssetId.parse(asset).token, amount)
+                for staker, asset, operator, amount in stakes
+            ]
+        )
+        # Exocore applies each L1 request id once and a delegation always (staked or refunded), so
+        # the count reaching the vault's last id means all of these are applied. (A withdrawal
+        # request Exocore refused earlier would hold the count back: the scenario sends none.)
+        deadline = time.monotonic() + L1_STAKE_WAIT_S
+        while self.asset_custody(stakes[0][1]).l1_requests_applied < last_request:
+            if time.monotonic() > deadline:
+                raise ScenarioError(
+                    f"Exocore did not apply L1 requests up to {last_request} in {L1_STAKE_WAIT_S} s"
+                )
+            time.sleep(POLL_INTERVAL_S)
+
+    def asset_custody(self, asset_id: str) -> operator_query.QueryAssetCustodyResponse:
+        """Exocore's totals of ``asset_id`` (delegated, unbonding, approved, L1 requests applied)."""
+        response: operator_query.QueryAssetCustodyResponse = self.operators.QueryAssetCustody(
+            operator_query.QueryAssetCustodyRequest(asset_id=asset_id), timeout=GRPC_TIMEOUT_S
+        )
+        return response
+
     def advance(self, count: int) -> int:
         return int(self.send("AdvanceBlocks", tx.MsgAdvanceBlocks(count=count)).height)
 
@@ -767,14 +816,20 @@ def run_scenario(
     for index in range(operators):
         for rules in (avs_a, avs_b):
             client.opt_in(index, rules.address)
-    for index in range(stakers):
-        staker = staker_address(client.seed, index)
-        operator = accounts[index % operators]
-        asset_id = weth_asset if index % 2 == 0 else second_asset
-        client.send("Delegate", delegate_msg(staker, asset_id, operator, (index % 7 + 1) * 10**18))
+    stakes = [
+        (
+            staker_address(client.seed, index),
+            weth_asset if index % 2 == 0 else second_asset,
+            accounts[index % operators],
+            (index % 7 + 1) * 10**18,
+        )
+        for index in range(stakers)
+    ]
     # Operators self-delegate so a minimum self-delegation rule would pass.
-    for index, account in enumerate(accounts):
-        client.send("Delegate", delegate_msg(account.address, weth_asset, account, (index + 1) * 10**17))
+    stakes += [
+        (account.address, weth_asset, account, (index + 1) * 10**17) for index, account in enumerate(accounts)
+    ]
+    client.delegate_many(stakes)
     height = client.advance(1)
     next_epoch = (height - 1) // epoch_blocks + 2
     client.advance(epoch_blocks)
@@ -801,8 +856,11 @@ def run_manifest_scenario(
     signer_share: tuple[int, int] = (3, 4),
 ) -> ScenarioReport:
     """:func:`run_scenario` over a devnet manifest's deployed tokens and Exocore parameters (WETH and
-    the mintable reward token as the two assets; the reward token pays AVS A)."""
+    the mintable reward token as the two assets; the reward token pays AVS A). Every stake is a
+    RestakingVault deposit on the manifest's L1 (the client gets an L1 staker if it has none)."""
     contracts, exocore = manifest["l1"]["contracts"], manifest["exocore"]
+    if client.l1 is None:
+        client.l1 = L1Staker.for_manifest(dict(manifest["l1"]))
     return run_scenario(
         client,
         operators=operators,
@@ -825,7 +883,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     manifest = json.loads(args.manifest.read_text())
     exocore, l1 = manifest["exocore"], manifest["l1"]
     keystore_dir = Path(exocore.get("operator_keys_dir") or args.manifest.parent / OPERATOR_KEYS_DIR)
-    with ScenarioClient.for_manifest(exocore, keystore_dir=keystore_dir) as client:
+    with ScenarioClient.for_manifest(exocore, keystore_dir=keystore_dir, l1=l1) as client:
         report = run_scenario(
             client,
             operators=args.operators,

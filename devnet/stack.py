@@ -34,7 +34,6 @@ from devnet.chain.params import (
 from devnet.chain.persistence import open_chain
 from devnet.defaults import DEFAULT_EPOCH_BLOCKS, DEFAULT_SEED
 from devnet.l1_deploy import (
-    DEVNET_RESTAKED_PRINCIPAL,
     GenesisValset,
     L1Deployment,
     contract_at,
@@ -117,13 +116,10 @@ def deploy_for_devnet(
                 GENESIS_VALSET_NONCE, keys, tuple(v.power for v in members), tuple(v.pop for v in members)
             ),
             ChainId.parse(chain_id).hash,
-            # Devnet SLASH packets move principal out of the RestakingVault: it must hold some.
-            restaked_principal=DEVNET_RESTAKED_PRINCIPAL,
         )
     )
-    # The follower starts after the deploy-time principal: it stands for the scenario's devnet-only
-    # stakes (which have no L1 custody of their own), so Exocore must not refund it as a delegation
-    # to an operator it does not know.
+    # The vault holds nothing yet: every principal enters through RestakingVault.delegate after this
+    # block, and the follower turns each into Exocore stake (so custody = Exocore's stake per token).
     deployment["follow_from_block"] = w3.eth.block_number + 1
     genesis = Genesis(
         chain_id=chain_id,
@@ -138,6 +134,8 @@ def deploy_for_devnet(
         # transactions can pay fees from the first block.
         accounts=devnet_accounts(seed),
         cumulative_every=cumulative_every,
+        # Every stake is an L1 vault deposit the follower reports: custody = Exocore's stake.
+        l1_custody=True,
     )
     return genesis, deployment
 

@@ -11,7 +11,9 @@ an invariant is ever committed.
   reorg reversal) and starts from the state the previous transition of the object ended in.
 - ``payout_matches_transfers``: in every L1 transaction that paid leaves, Σ RewardPaid amounts per
   (token, staker) equals Σ ERC-20 ``Transfer`` amounts per (token, recipient) out of the funding
-  sources (a mint from the zero address, or the RewardVault).
+  sources (a mint from the zero address, or the RewardVault). Withdrawal-approval leaves
+  (the RestakingVault's ``WithdrawalPaid``, recorded as paid leaves) are held to the same rule against
+  the vault's transfers: Σ approved-and-paid per token = what left custody for them.
 
 Checks found while applying records raise the same error inline: ``leaf_paid_once`` (a second
 RewardPaid for a leaf), ``payout_matches_leaf``, ``payout_has_distribution``,

@@ -229,11 +229,14 @@ class ClaimSigner(IndexerModel, table=True):
 
 
 class Distribution(IndexerModel, table=True):
-    """A distribution computed on Exocore (or first seen on L1) and its root's L1 inclusion."""
+    """A packet with leaves computed on Exocore (or first seen on L1) and its root's L1 inclusion:
+    a reward distribution (``packet_kind`` 2) or a withdrawal approval (4: ``distribution_id`` is the
+    approval id, no claim, ``avs_address`` the zero address, paid from the RestakingVault)."""
 
     __tablename__ = "distribution"
     __table_args__ = (
         _origin_check(),
+        CheckConstraint("packet_kind IN (2, 4)", name="packet_kind"),
         Index(None, "claim_id"),
         Index(None, "avs_address", "epoch"),
         # Reorg reversal: rows whose L1 facts come from a block above the common ancestor.
@@ -259,6 +262,7 @@ class Distribution(IndexerModel, table=True):
     l1_log_index: int | None = Field(default=None, sa_type=Integer, nullable=True)
     l1_finalized: bool = Field(default=False, sa_type=Boolean)
     origin: str = Field(sa_type=String(16), default="exocore")
+    packet_kind: int = Field(default=2, sa_type=SmallInteger, sa_column_kwargs={"server_default": "2"})
     created_at: datetime = _time("created_at")
     updated_at: datetime = _time("updated_at")
 
@@ -280,6 +284,9 @@ class DistributionLeaf(IndexerModel, table=True):
     kind: int | None = Field(default=None, sa_type=SmallInteger, nullable=True)
     """1 staker share, 2 operator commission (feedistribution.v1.LeafKind)."""
     operator: str | None = Field(default=None, sa_type=String(OPERATOR_LEN), nullable=True)
+    l1_request_ids: str | None = Field(default=None, sa_type=Text, nullable=True)
+    """Withdrawal-approval leaf: the L1 RestakingVault request ids it pays, comma-separated decimals
+    (NULL for a reward leaf)."""
 
 
 class Payout(IndexerModel, table=True):
@@ -290,6 +297,7 @@ class Payout(IndexerModel, table=True):
         _state_check(PAYOUT),
         _origin_check(),
         UniqueConstraint("distribution_id", "leaf_index"),
+        CheckConstraint("paid_by IN ('relayer', 'staker')", name="paid_by"),
         # /v1/payouts?staker= (the staker's view; hot path), then token/status as residual filters.
         Index(None, "staker", "id"),
         Index(None, "token", "id"),
@@ -316,6 +324,9 @@ class Payout(IndexerModel, table=True):
     l1_block_hash: str | None = _hash(nullable=True, default=None)
     l1_log_index: int | None = Field(default=None, sa_type=Integer, nullable=True)
     origin: str = Field(sa_type=String(16), default="exocore")
+    paid_by: str | None = Field(default=None, sa_type=String(16), nullable=True)
+    """Who sent the paying transaction, where the indexer tells: ``relayer`` (a batch ``payout``)
+    or ``staker`` (its own ``claim``); set for withdrawal-approval leaves."""
     created_at: datetime = _time("created_at")
     updated_at: datetime = _time("updated_at")
 

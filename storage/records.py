@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeAlias
+from typing import Final, TypeAlias
 
 from relayer.protocol.evidence import MAX_EVIDENCE_BYTES
 from relayer.protocol.kinds import PacketKind, SlashKind
@@ -312,9 +312,13 @@ class LeafInfo:
     amount: int
     kind: int | None = None
     operator: str | None = None
+    request_ids: tuple[int, ...] = ()
+    """A withdrawal-approval leaf's L1 RestakingVault request ids (empty for a reward leaf)."""
 
     def __post_init__(self) -> None:
         bigint(self.index, "leaf index")
+        for request_id in self.request_ids:
+            bigint(request_id, "L1 request id")
         _set(self, "staker", address_hex(self.staker))
         _set(self, "amount", uint256(self.amount, "leaf amount"))
 
@@ -330,6 +334,31 @@ class DistributionLeaves(_ExocoreEvent):
         self._normalise_tx()
         _set(self, "distribution_id", hash_hex(self.distribution_id))
         _set(self, "leaves", tuple(self.leaves))
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawalApprovalCreated(_ExocoreEvent):
+    """Exocore approved matured L1 withdrawals of ``token`` (a WITHDRAWAL_APPROVAL packet): stored as a
+    packet with leaves (``distribution`` row of ``packet_kind`` 4 keyed by the approval id); its
+    leaves follow as :class:`DistributionLeaves`."""
+
+    approval_id: str
+    nonce: int
+    epoch: int
+    token: str
+    total: int
+    leaf_count: int
+    merkle_root: str
+
+    def __post_init__(self) -> None:
+        self._normalise_tx()
+        _set(self, "approval_id", hash_hex(self.approval_id))
+        bigint(self.nonce, "nonce")
+        bigint(self.epoch, "epoch")
+        _set(self, "token", address_hex(self.token))
+        _set(self, "total", uint256(self.total, "approval total"))
+        bigint(self.leaf_count, "leaf count")
+        _set(self, "merkle_root", hash_hex(self.merkle_root))
 
 
 @dataclass(frozen=True, slots=True)
@@ -511,6 +540,7 @@ ExocoreEvent: TypeAlias = (
     | ClaimRejected
     | DistributionCreated
     | DistributionLeaves
+    | WithdrawalApprovalCreated
     | PacketCreated
     | PacketAttested
     | ValsetCreated
@@ -608,15 +638,26 @@ class DistributionSubmittedLog:
         bigint(self.nonce, "nonce")
 
 
+PAID_BY: Final = frozenset({None, "relayer", "staker"})
+"""Who sent a leaf's paying transaction (``payout.paid_by``; None: not told)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RewardPaidLog:
+    """A leaf of a packet with leaves paid on L1: the gateway's ``RewardPaid`` or the RestakingVault's
+    ``WithdrawalPaid`` (``distribution_id`` is then the approval id)."""
+
     distribution_id: str
     index: int
     staker: str
     amount: int
     position: L1Position
+    paid_by: str | None = None
+    """``relayer`` (a batch ``payout``) or ``staker`` (its own ``claim``), where the indexer tells."""
 
     def __post_init__(self) -> None:
+        if self.paid_by not in PAID_BY:
+            raise InvalidRecordError(f"paid_by must be 'relayer', 'staker' or None, not {self.paid_by!r}")
         _set(self, "distribution_id", hash_hex(self.distribution_id))
         bigint(self.index, "leaf index")
         _set(self, "staker", address_hex(self.staker))
@@ -634,6 +675,7 @@ class RewardPaidLog:
         _set(record, "staker", staker)
         _set(record, "amount", amount)
         _set(record, "position", position)
+        _set(record, "paid_by", None)
         return record
 
 

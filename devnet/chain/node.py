@@ -65,6 +65,7 @@ from relayer.exocore.proto.avs.v1 import tx_pb2 as avs_tx
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs_pb
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.exocore.proto.feedistribution.v1 import types_pb2 as fee_pb
+from relayer.exocore.proto.operator.v1 import query_pb2 as operator_query
 from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
 from relayer.exocore.proto.operator.v1 import types_pb2 as operator_pb
 from relayer.exocore.proto.relay.v1 import types_pb2 as relay_pb
@@ -554,6 +555,10 @@ class DevnetNode:
     def cumulative_leaves(self, period: int) -> Any:
         with self._lock:
             return self._views.cumulative_leaves(period)
+
+    def asset_custody(self, asset_id: str) -> operator_query.QueryAssetCustodyResponse:
+        with self._lock:
+            return self._views.asset_custody(asset_id)
 
     def slash_info(self, slash_id: bytes) -> operator_pb.OperatorSlashInfo | None:
         with self._lock:

@@ -200,6 +200,10 @@ class Genesis:
     cumulative_every: int = 0
     """Distributions per cumulative period: every that many REWARD_DISTRIBUTIONs the chain also
     signs a CUMULATIVE_ROOT of every earner's running total (0: off, per-distribution only)."""
+    l1_custody: bool = False
+    """Stake enters only through the L1 RestakingVault: a ``MsgDelegate`` without ``l1_request_id``
+    is refused (it would be stake with no custody behind it). Off for a bare node with no vault to
+    follow (unit tests and benchmarks that stake directly on Exocore)."""
 
     def __post_init__(self) -> None:
         ChainId.parse(self.chain_id)
@@ -251,6 +255,8 @@ class Genesis:
             "accounts": [account.to_json() for account in self.accounts],
             # Only when on: genesis files of chains without cumulative roots stay byte-identical.
             **({"cumulative_every": self.cumulative_every} if self.cumulative_every else {}),
+            # Only when set: genesis files of chains without custody keep their bytes (and hash).
+            **({"l1_custody": True} if self.l1_custody else {}),
         }
 
     def dumps(self) -> str:
@@ -272,6 +278,7 @@ class Genesis:
             # Absent in genesis files written before the devnet had bank accounts.
             accounts=tuple(GenesisAccount.from_json(a) for a in raw.get("accounts", [])),
             cumulative_every=int(raw.get("cumulative_every", 0)),
+            l1_custody=bool(raw.get("l1_custody", False)),
         )
 
     @classmethod

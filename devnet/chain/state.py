@@ -494,6 +494,10 @@ class ChainState:
         self._check_l1_request(msg.l1_request_id)
         if msg.l1_request_id:
             return  # the tokens are in L1 custody: applied, or refunded if Exocore cannot honour it
+        if self.genesis.l1_custody:
+            raise ChainRuleError(
+                "stake enters through the L1 RestakingVault: a delegation needs an L1 request id"
+            )
         refusal = self._delegation_refusal(msg)
         if refusal is not None:
             raise ChainRuleError(refusal)

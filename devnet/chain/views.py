@@ -26,10 +26,12 @@ from devnet.chain.params import DEVNET_LZ_CHAIN_ID, USD_DECIMALS
 from devnet.chain.state import ChainState
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs_pb
 from relayer.exocore.proto.feedistribution.v1 import types_pb2 as fee_pb
+from relayer.exocore.proto.operator.v1 import query_pb2 as operator_query
 from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
 from relayer.exocore.proto.operator.v1 import types_pb2 as operator_pb
 from relayer.exocore.proto.relay.v1 import types_pb2 as relay_pb
 from relayer.protocol.claims import PROPORTION_DECIMALS, format_fixed
+from relayer.protocol.ids import AssetId
 from relayer.protocol.quorum import TWO_THIRDS
 from relayer.protocol.types import Hash32
 
@@ -161,6 +163,7 @@ class LeafView(Sequence[fee_pb.DistributionLeaf]):
                 staker=_hex(record.stakers[index]),
                 amount=str(record.amounts[index]),
                 kind=LEAF_STAKER,  # type: ignore[arg-type]
+                l1_request_ids=record.request_ids[index],
             )
         return fee_pb.DistributionLeaf(
             index=index,
@@ -356,6 +359,21 @@ class StateViews:
             )
             for leaf in entry[1].tree.leaves
         ]
+
+    def asset_custody(self, asset_id: str) -> operator_query.QueryAssetCustodyResponse:
+        """What Exocore holds of ``asset_id``: with every stake entering through the L1 vault, the
+        vault's custody of the token is ``delegated + unbonding + approved`` minus what it paid out."""
+        state = self.state
+        token = AssetId.parse(asset_id).token
+        delegated = sum(sum(op.pools.get(asset_id, {}).values()) for op in state.operators.values())
+        unbonding = sum(u.amount for u in state.undelegations.values() if u.asset_id == asset_id)
+        approved = sum(a.total for a in state.withdrawal_approvals.values() if a.token == token)
+        return operator_query.QueryAssetCustodyResponse(
+            delegated=str(delegated),
+            unbonding=str(unbonding),
+            approved=str(approved),
+            l1_requests_applied=len(state.l1_requests),
+        )
 
     def _slash(self, slash_id: bytes) -> SlashRecord | None:
         record = self.state.slashes.get(Hash32(slash_id))

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs
 from relayer.exocore.proto.feedistribution.v1 import types_pb2 as feedistribution
+from relayer.exocore.proto.operator.v1 import query_pb2 as operator_query
 from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
 from relayer.exocore.proto.operator.v1 import types_pb2 as operator
 from relayer.exocore.proto.relay.v1 import types_pb2 as relay
@@ -80,6 +81,10 @@ class ChainQueries(Protocol):
 
     def freezing_slash(self, operator_account: str, avs_address: str) -> operator.OperatorSlashInfo | None:
         """The executed slash that froze ``operator_account`` for ``avs_address``, if it is frozen."""
+        ...
+
+    def asset_custody(self, asset_id: str) -> operator_query.QueryAssetCustodyResponse:
+        """Exocore's totals of ``asset_id`` (a parsed, canonical asset id)."""
         ...
 
     # -- exocore.relay.v1 --

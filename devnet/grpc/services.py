@@ -33,7 +33,7 @@ from relayer.exocore.proto.operator.v1 import query_pb2_grpc as operator_grpc
 from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
 from relayer.exocore.proto.relay.v1 import query_pb2 as relay_query
 from relayer.exocore.proto.relay.v1 import query_pb2_grpc as relay_grpc
-from relayer.protocol.ids import OperatorAddress
+from relayer.protocol.ids import AssetId, OperatorAddress
 
 _log = logging.getLogger(__name__)
 
@@ -313,6 +313,18 @@ class OperatorQueryService(_QueryServicer, operator_grpc.QueryServicer):
             return operator_query.QueryOperatorFrozenResponse(
                 frozen=True, frozen_height=slash.executed_height, slash_id=slash.slash_id
             )
+
+        return self._answer(context, run)
+
+    def QueryAssetCustody(  # noqa: N802 - gRPC method name
+        self, request: operator_query.QueryAssetCustodyRequest, context: Any
+    ) -> operator_query.QueryAssetCustodyResponse:
+        def run() -> operator_query.QueryAssetCustodyResponse:
+            try:
+                asset = str(AssetId.parse(request.asset_id))
+            except ProtocolError as exc:
+                raise InvalidRequestError(f"invalid asset id {request.asset_id!r}: {exc}") from exc
+            return self._queries.asset_custody(asset)
 
         return self._answer(context, run)
 

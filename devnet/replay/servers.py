@@ -44,6 +44,7 @@ from relayer.exocore.proto.avs.v1 import query_pb2_grpc as avs_grpc
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs_types
 from relayer.exocore.proto.feedistribution.v1 import query_pb2_grpc as fee_grpc
 from relayer.exocore.proto.feedistribution.v1 import types_pb2 as fee_types
+from relayer.exocore.proto.operator.v1 import query_pb2 as operator_query
 from relayer.exocore.proto.operator.v1 import query_pb2_grpc as operator_grpc
 from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
 from relayer.exocore.proto.operator.v1 import types_pb2 as operator_types
@@ -360,6 +361,9 @@ class RecordedChain:
         self, operator_account: str, avs_address: str
     ) -> operator_types.OperatorSlashInfo | None:
         raise NotRecordedError("freeze records are not in the recording")
+
+    def asset_custody(self, asset_id: str) -> operator_query.QueryAssetCustodyResponse:
+        raise NotRecordedError("stake totals are not in the recording")
 
     # -- exocore.relay.v1 --
 

@@ -45,6 +45,7 @@ from indexer.api.routers import (
     payouts,
     slashes,
     stats,
+    withdrawals,
 )
 from relayer.config import DEFAULT_READY_MAX_AGE_S, DEFAULT_READY_MAX_LAG_BLOCKS, ApiConfig
 from relayer.errors import ConfigError
@@ -241,6 +242,7 @@ def create_app(
     claims.register(v1, read)
     distributions.register(v1, read)
     payouts.register(v1, read)
+    withdrawals.register(v1, read)
     slashes.register(v1, read)
     packets.register(v1, read)
     committees.register(v1, read)

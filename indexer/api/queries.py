@@ -410,6 +410,68 @@ def _payout_out(r: Row[Any], names: Names) -> schemas.PayoutOut:
     )
 
 
+# ---------------------------------------------------------------------------------------- withdrawals
+
+
+WITHDRAWAL_APPROVAL_KIND = int(PacketKind.WITHDRAWAL_APPROVAL)
+
+
+def list_withdrawals(
+    conn: Connection,
+    params: ListParams,
+    *,
+    staker: str | None,
+    token: str | None,
+    status: str | None,
+    approval_id: str | None,
+) -> tuple[list[schemas.WithdrawalOut], str | None]:
+    """Withdrawal-approval leaves (payout rows of kind-4 packets) with how each was paid."""
+    p, x, d = payout_table, l1_tx_table, distribution_table
+    tx_state = select(x.c.state).where(x.c.tx_hash == p.c.l1_tx_hash).scalar_subquery().label("tx_state")
+    nonce = (
+        select(d.c.nonce).where(d.c.distribution_id == p.c.distribution_id).scalar_subquery().label("nonce")
+    )
+    leaf = leaf_table
+    request_ids = (
+        select(leaf.c.l1_request_ids)
+        .where(leaf.c.distribution_id == p.c.distribution_id, leaf.c.leaf_index == p.c.leaf_index)
+        .scalar_subquery()
+        .label("request_ids")
+    )
+    approvals = select(d.c.distribution_id).where(d.c.packet_kind == WITHDRAWAL_APPROVAL_KIND)
+    query = select(p, tx_state, nonce, request_ids).where(p.c.distribution_id.in_(approvals))
+    query = _equal(
+        query,
+        (p.c.staker, staker),
+        (p.c.token, token),
+        (p.c.state, status),
+        (p.c.distribution_id, approval_id),
+    )
+    rows, cursor = _paged(conn, query, p.c.id, params, p.c.created_at)
+    names = Names.load(conn, tokens=[r.token for r in rows])
+    return [_withdrawal_out(r, names) for r in rows], cursor
+
+
+def _withdrawal_out(r: Row[Any], names: Names) -> schemas.WithdrawalOut:
+    payout = _payout_out(r, names)
+    return schemas.WithdrawalOut(
+        id=payout.id,
+        approval_id=payout.distribution_id,
+        packet_nonce=r.nonce,
+        leaf_index=payout.leaf_index,
+        staker=payout.staker,
+        token=payout.token,
+        amount=payout.amount,
+        epoch=payout.epoch,
+        status=payout.status,
+        paid_by=r.paid_by,
+        request_ids=[int(i) for i in r.request_ids.split(",")] if r.request_ids else [],
+        l1_tx=payout.l1_tx,
+        created_at=payout.created_at,
+        updated_at=payout.updated_at,
+    )
+
+
 # ---------------------------------------------------------------------------------------- slashes
 
 

@@ -416,6 +416,50 @@ class PayoutOut(BaseModel):
     amount_display: str | None = Field(default=None, description="`amount` in the token's unit.")
 
 
+class WithdrawalOut(BaseModel):
+    """One leaf of a withdrawal approval: principal the RestakingVault pays a staker once Exocore's
+    unbonding matured, and its payment (by the relayer's batch or the staker's own claim)."""
+
+    model_config = _example(
+        id=1002,
+        approval_id=HASH_EXAMPLE,
+        packet_nonce=42,
+        leaf_index=0,
+        staker=ADDRESS_EXAMPLE,
+        token=ADDRESS_EXAMPLE,
+        amount="2000000000000000000",
+        epoch=9,
+        status="finalized",
+        paid_by="relayer",
+        request_ids=[5, 6],
+        l1_tx={
+            "tx_hash": HASH_EXAMPLE,
+            "block_number": 1250,
+            "block_hash": HASH_EXAMPLE,
+            "log_index": 3,
+            "status": "finalized",
+        },
+        created_at=TIME_EXAMPLE,
+        updated_at=TIME_EXAMPLE,
+    )
+
+    id: int
+    approval_id: str
+    packet_nonce: int
+    leaf_index: int
+    staker: str
+    token: str
+    amount: Amount
+    epoch: int | None = None
+    status: Literal["pending", "submitted", "included", "finalized"]
+    paid_by: Literal["relayer", "staker"] | None = None
+    request_ids: list[int] = []
+    """The L1 RestakingVault withdrawal requests this leaf pays (their ``requestId``)."""
+    l1_tx: L1TxRef | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
 class SlashAssetOut(BaseModel):
     token: str
     amount: Amount

@@ -86,11 +86,13 @@ from relayer.exocore.grpc_client import (
 from relayer.exocore.rpc import CommittedBlock
 from relayer.protocol import bls
 from relayer.protocol.claims import PROPORTION_DECIMALS, format_fixed
+from relayer.protocol.merkle import DistributionTree
 from relayer.protocol.packets import (
     PacketKind,
     RewardDistributionPayload,
     SlashPayload,
     ValsetUpdatePayload,
+    WithdrawalApprovalPayload,
 )
 from relayer.protocol.quorum import SignerBitmap, Threshold, meets_threshold
 from storage.errors import BlockPoisonedError, IndexerError, InvalidRecordError, StreamHaltedError
@@ -121,6 +123,7 @@ from storage.records import (
     ValidatorSignatureInfo,
     ValsetCreated,
     ValsetMemberInfo,
+    WithdrawalApprovalCreated,
 )
 from storage.store import LifecycleStore, StoreTx
 
@@ -784,6 +787,48 @@ class ExocoreFeed:
             page = tuple(leaves[start : start + LEAVES_PER_RECORD])
             state.records.append(DistributionLeaves(distribution_id, page, tx_hash=tx_hash))
 
+    # -- withdrawal approvals --
+
+    def _approval(
+        self,
+        nonce: int,
+        approval_id: str,
+        payload: WithdrawalApprovalPayload,
+        state: _Block,
+        tx_hash: str | None,
+    ) -> None:
+        """A WITHDRAWAL_APPROVAL packet as a packet with leaves: the approval and its leaves (served
+        under the packet's nonce), each leaf a ``pending`` payout; the leaves must hash to the root."""
+        created = WithdrawalApprovalCreated(
+            approval_id=approval_id,
+            nonce=nonce,
+            epoch=payload.epoch,
+            token=address_hex(payload.token),
+            total=int(payload.total),
+            leaf_count=payload.leaf_count,
+            merkle_root=hash_hex(payload.merkle_root),
+            tx_hash=tx_hash,
+        )
+        state.records.append(created)
+        try:
+            records = list(self.grpc.distribution_leaves(nonce))
+            if DistributionTree.build(r.leaf for r in records).root != payload.merkle_root:
+                raise ProtocolError(f"withdrawal approval {nonce}: served leaves do not hash to the root")
+            leaves = [
+                LeafInfo(
+                    r.leaf.index, address_hex(r.leaf.staker), int(r.leaf.amount), request_ids=r.l1_request_ids
+                )
+                for r in records
+            ]
+        except (ProtocolError, InvalidRecordError) as exc:
+            state.skip(
+                ev.RelayPacketCreated.TYPE, SkipOutcome.INCONSISTENT, f"leaves not recorded: {exc}", tx_hash
+            )
+            return
+        for start in range(0, len(leaves), LEAVES_PER_RECORD):
+            page = tuple(leaves[start : start + LEAVES_PER_RECORD])
+            state.records.append(DistributionLeaves(approval_id, page, tx_hash=tx_hash))
+
     # -- slashes --
 
     def _slash_submitted(self, conn: Connection, event: ev.SlashRequestSubmitted, state: _Block) -> None:
@@ -945,6 +990,8 @@ class ExocoreFeed:
             )
         )
         state.packets.add(packet.nonce)
+        if isinstance(packet.payload, WithdrawalApprovalPayload):
+            self._approval(packet.nonce, hash_hex(packet.distribution_id), packet.payload, state, tx_hash)
         attested = self._attestation(packet.nonce, packet.digest, packet.valset_nonce, tx_hash)
         if attested is not None:
             state.records.append(attested)

@@ -24,12 +24,13 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, Final, Protocol, cast
 
 from eth_abi.abi import decode as abi_decode
-from eth_utils.abi import event_abi_to_log_topic
+from eth_utils.abi import event_abi_to_log_topic, function_abi_to_4byte_selector
 from sqlalchemy import select
 from web3 import Web3
 from web3.types import RPCEndpoint
@@ -91,6 +92,17 @@ VAULT_EVENTS: Final = ("CumulativeRootAccepted", "CumulativeRootIgnored", "Cumul
 """RewardVault events of cumulative rewards: the two that end a CUMULATIVE_ROOT packet's delivery
 (they carry its nonce) and each payout under a cumulative root."""
 
+VAULT_PAID_EVENT: Final = "WithdrawalPaid"
+"""The RestakingVault's event for a paid withdrawal-approval leaf (by batch ``payout`` or ``claim``)."""
+
+
+@cache
+def _vault_claim_selector() -> bytes:
+    """Selector of ``RestakingVault.claim`` (a staker's own payment of its leaf)."""
+    artifact = load_artifact(ContractName.RESTAKING_VAULT)
+    (entry,) = [e for e in artifact.entries("function") if e["name"] == "claim"]
+    return bytes(function_abi_to_4byte_selector(cast(Any, dict(entry))))
+
 
 def l1_stream_name(chain_id: int) -> str:
     return f"l1:{chain_id}"
@@ -144,8 +156,9 @@ class L1Contracts:
 
     @property
     def funding_sources(self) -> list[str]:
-        """Senders of payout transfers: the zero address (mint) and the RewardVault."""
-        return [ZERO_ADDRESS] + ([self.reward_vault] if self.reward_vault else [])
+        """Senders of payout transfers: the zero address (mint), the RewardVault and the
+        RestakingVault (withdrawal approvals pay principal out of custody)."""
+        return [ZERO_ADDRESS] + [a for a in (self.reward_vault, self.restaking_vault) if a is not None]
 
 
 # ---------------------------------------------------------------------------------------- source
@@ -181,6 +194,10 @@ class L1Source(Protocol):
     def logs(
         self, from_block: int, to_block: int, addresses: Sequence[str], topics: Sequence[Any] | None = None
     ) -> list[RawLog]: ...
+
+    def tx_selector(self, tx_hash: str) -> bytes:
+        """The first four bytes of a transaction's input (which function it called)."""
+        ...
 
 
 class Web3L1Source:
@@ -256,6 +273,15 @@ class Web3L1Source:
         except ValueError as exc:
             raise L1RpcError(f"eth_call {to} answered malformed hex") from exc
 
+    def tx_selector(self, tx_hash: str) -> bytes:
+        data = self._rpc("eth_getTransactionByHash", [tx_hash], f"transaction {tx_hash}")
+        if not isinstance(data, dict) or not isinstance(data.get("input"), str):
+            raise L1RpcError(f"transaction {tx_hash} not found")
+        try:
+            return bytes.fromhex(data["input"][2:10])
+        except ValueError as exc:
+            raise L1RpcError(f"transaction {tx_hash} has a malformed input") from exc
+
     def _rpc(self, method: str, params: list[Any], what: str) -> Any:
         try:
             response = self.w3.provider.make_request(RPCEndpoint(method), params)
@@ -319,6 +345,8 @@ class L1LogDecoder:
         vault = load_artifact(ContractName.REWARD_VAULT)
         entries += [e for e in vault.entries("event") if e["name"] in VAULT_EVENTS]
         entries += [e for e in token.entries("event") if e["name"] == "Transfer"]
+        vault = load_artifact(ContractName.RESTAKING_VAULT)
+        entries += [e for e in vault.entries("event") if e["name"] == VAULT_PAID_EVENT]
         for entry in entries:
             inputs = entry["inputs"]
             specs[bytes(event_abi_to_log_topic(cast(Any, dict(entry))))] = _EventSpec(
@@ -332,6 +360,7 @@ class L1LogDecoder:
         # generic ABI decode per log cost more than the leaf's database write); the layout is
         # checked against the ABI here, and a log that does not fit it takes the generic path.
         self._fixed_paid = self._topic_if(specs, "RewardPaid", _REWARD_PAID_LAYOUT)
+        self._fixed_vault_paid = self._topic_if(specs, VAULT_PAID_EVENT, _REWARD_PAID_LAYOUT)
         self._fixed_transfer = self._topic_if(specs, "Transfer", _TRANSFER_LAYOUT)
         self._hashes: dict[str, str] = {}
 
@@ -345,13 +374,24 @@ class L1LogDecoder:
                 return topic if kinds == layout else None
         return None
 
-    def decode(self, raw: RawLog, at: datetime, gateway: str, vault: str | None = None) -> L1Log | None:
-        """The record of a log (None: an event the indexer does not track, or another emitter)."""
+    def decode(
+        self,
+        raw: RawLog,
+        at: datetime,
+        gateway: str,
+        vault: str | None = None,
+        restaking_vault: str | None = None,
+    ) -> L1Log | None:
+        """The record of a log (None: an event the indexer does not track, or another emitter).
+        ``vault`` is the RewardVault (cumulative roots and their payouts). The RestakingVault's
+        ``WithdrawalPaid`` (same layout as ``RewardPaid``) is a paid leaf of a withdrawal approval:
+        the same record, keyed by the approval id."""
         if not raw.topics:
             return None
         topic = raw.topics[0]
-        if topic == self._fixed_paid:
-            if raw.address != gateway:
+        if topic in (self._fixed_paid, self._fixed_vault_paid):
+            emitter = gateway if topic == self._fixed_paid else restaking_vault
+            if raw.address != emitter:
                 return None
             fixed: L1Log | None = self._reward_paid(raw, at)
             if fixed is not None:
@@ -366,6 +406,9 @@ class L1LogDecoder:
         if spec.name in VAULT_EVENTS:
             if vault is None or raw.address != vault:
                 return None
+        elif spec.name == VAULT_PAID_EVENT:
+            if raw.address != restaking_vault:
+                return None
         elif spec.name != "Transfer" and raw.address != gateway:
             return None
         args: dict[str, Any] = {}
@@ -374,8 +417,9 @@ class L1LogDecoder:
         values = abi_decode([kind for _, kind in spec.data], raw.data)
         args.update({name: value for (name, _), value in zip(spec.data, values, strict=True)})
         pos = L1Position(raw.block_number, raw.block_hash, raw.tx_hash, raw.log_index, at)
-        if spec.name == "RewardPaid":
-            return RewardPaidLog(args["distributionId"], args["index"], args["staker"], args["amount"], pos)
+        if spec.name in ("RewardPaid", VAULT_PAID_EVENT):
+            key = args["distributionId"] if spec.name == "RewardPaid" else args["approvalId"]
+            return RewardPaidLog(key, args["index"], args["staker"], args["amount"], pos)
         if spec.name == "Transfer":
             return TokenTransferLog(raw.address, args["from"], args["to"], args["value"], pos)
         if spec.name == "CumulativePaid":
@@ -703,6 +747,7 @@ class L1Ingestor:
         records = self._decode(raw, times)
         if records is None:
             return None
+        records = self._who_paid(raw, records)
         if any(isinstance(r, RewardPaidLog) for r in records):
             tokens = self._watched_tokens(records)
             senders = [_address_topic(a) for a in self.contracts.funding_sources]
@@ -729,11 +774,35 @@ class L1Ingestor:
             if block.hash != log.block_hash:
                 return None  # the log and the header come from different branches
             record = self.decoder.decode(
-                log, block.timestamp, self.contracts.gateway, self.contracts.reward_vault
+                log,
+                block.timestamp,
+                self.contracts.gateway,
+                self.contracts.reward_vault,
+                self.contracts.restaking_vault,
             )
             if record is not None:
                 records.append(record)
         return records
+
+    def _who_paid(self, raw: Sequence[RawLog], records: list[L1Log]) -> list[L1Log]:
+        """Label withdrawal-approval leaves with who paid them: the RestakingVault's ``claim`` is the
+        staker's own (``staker``), its ``payout`` a batch push (``relayer``). One transaction lookup
+        per paying transaction (approvals are a few per epoch; reward payouts are not looked up)."""
+        vault = self.contracts.restaking_vault
+        if vault is None:
+            return records
+        vault_txs = {log.tx_hash for log in raw if log.address == vault and log.topics}
+        paying = {r.position.tx_hash for r in records if isinstance(r, RewardPaidLog)} & vault_txs
+        if not paying:
+            return records
+        selectors = {tx_hash: self.source.tx_selector(tx_hash) for tx_hash in sorted(paying)}
+        labelled: list[L1Log] = []
+        for record in records:
+            if isinstance(record, RewardPaidLog) and record.position.tx_hash in selectors:
+                claimed = selectors[record.position.tx_hash] == _vault_claim_selector()
+                record = replace(record, paid_by="staker" if claimed else "relayer")  # noqa: PLW2901
+            labelled.append(record)
+        return labelled
 
     def _watched_tokens(self, records: Sequence[L1Log]) -> list[str]:
         with self.store.engine.connect() as conn:

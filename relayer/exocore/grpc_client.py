@@ -272,6 +272,8 @@ class LeafRecord:
     leaf: DistributionLeaf
     kind: LeafKind
     operator: OperatorAddress | None
+    l1_request_ids: tuple[int, ...] = ()
+    """A withdrawal-approval leaf's L1 RestakingVault request ids (empty for a reward leaf)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -506,7 +508,7 @@ def convert_leaf(message: fee_types.DistributionLeaf, what: str) -> LeafRecord:
         amount=as_amount(_decimal(message.amount, f"{what} amount")),
     )
     operator = _operator(message.operator, f"{what} operator") if message.operator else None
-    return LeafRecord(leaf, kind, operator)
+    return LeafRecord(leaf, kind, operator, tuple(int(i) for i in message.l1_request_ids))
 
 
 def convert_cumulative_leaf(message: fee_types.CumulativeLeaf, what: str) -> CumulativeLeaf:

@@ -43,7 +43,13 @@ from relayer.pipeline.cumulative_push import CumulativePusher
 from relayer.pipeline.errors import StageMovedError
 from relayer.pipeline.jobs import Backoff, Claimant
 from relayer.pipeline.retry import PARKING_REASONS, RetryReason
-from relayer.pipeline.vault import INSUFFICIENT_DEPOSIT_ERROR, DepositShortfall, affordable, vault_balance
+from relayer.pipeline.vault import (
+    INSUFFICIENT_DEPOSIT_ERROR,
+    DepositShortfall,
+    affordable,
+    restaking_approval,
+    vault_balance,
+)
 from relayer.protocol.attestation import (
     InsufficientSignaturesError,
     build_attestation,
@@ -107,6 +113,10 @@ are not offered again: the indexer has them ``submitted`` (or later) until a rev
 returns them."""
 TREE_CACHE_DISTRIBUTIONS: Final = 4
 """Distribution trees kept in memory between cycles (a 100k-leaf tree is ~60 MB of Python objects)."""
+
+LEAF_PACKET_KINDS: Final = frozenset({PacketKind.REWARD_DISTRIBUTION, PacketKind.WITHDRAWAL_APPROVAL})
+"""Packets with leaves: once delivered, each gets a payout job (the same batches, parking and
+compare-and-set stages; only the contract that pays differs)."""
 
 ATTESTATION_REJECTIONS: Final = frozenset({"InsufficientQuorum", "InvalidSignature", "InvalidSignerBitmap"})
 """Gateway errors meaning L1 disagrees with our own signature check: never retry blindly."""
@@ -190,6 +200,7 @@ class Pipeline:
         self._tree_orders: dict[str, tuple[DistributionTree, tuple[int, ...]]] = {}
         self._seen_failed_payouts: set[int] = set()
         self._vault: str | None = None
+        self._restaking_vault: str | None = None
 
     # ------------------------------------------------------------------ start-up checks
 
@@ -621,7 +632,8 @@ class Pipeline:
                 if current is None:
                     return
                 distribution_id = current.distribution_id
-                if int(current.kind) == PacketKind.REWARD_DISTRIBUTION and distribution_id is None:
+                with_leaves = int(current.kind) in LEAF_PACKET_KINDS
+                if with_leaves and distribution_id is None:
                     distribution_id = hex0x(compute_distribution_id(self.relay_params().exocore_chain, nonce))
                 jobs.set_stage(
                     conn,
@@ -634,7 +646,7 @@ class Pipeline:
                     retry_reason=None,
                     next_attempt_at=None,
                 )
-                if int(current.kind) == PacketKind.REWARD_DISTRIBUTION and distribution_id is not None:
+                if with_leaves and distribution_id is not None:
                     jobs.add_payout_job(
                         conn, distribution_id=distribution_id, nonce=nonce, leaf_count=0, now=now
                     )
@@ -721,10 +733,22 @@ class Pipeline:
         self._tree_orders[distribution_id] = (tree, order)
         return order
 
+    def _leaves_on_l1(self, row: Any, dist_bytes: bytes) -> tuple[L1Distribution | None, str]:
+        """What L1 holds of a payout job's packet and the contract that pays its leaves: a reward
+        distribution's (gateway) or a withdrawal approval's (RestakingVault, same ``payout`` call)."""
+        with self.engine.begin() as conn:
+            relay = jobs.job(conn, int(row.packet_nonce))
+        if relay is not None and int(relay.kind) == PacketKind.WITHDRAWAL_APPROVAL:
+            if self._restaking_vault is None:
+                self._restaking_vault = self.gateway.restaking_vault()
+            vault = self._restaking_vault
+            return restaking_approval(self.gateway.client, vault, dist_bytes), vault
+        return self.gateway.distribution(dist_bytes), self.gateway.address
+
     def _pay_one(self, row: Any, report: CycleReport) -> None:
         distribution_id = str(row.distribution_id)
         dist_bytes = bytes.fromhex(distribution_id.removeprefix("0x"))
-        on_l1 = self.gateway.distribution(dist_bytes)
+        on_l1, payer = self._leaves_on_l1(row, dist_bytes)
         if on_l1 is None:
             raise _WaitSignal(RetryReason.TX_FAILED, "the distribution root is not on L1")
         now = self.clock()
@@ -847,7 +871,7 @@ class Pipeline:
                     conn,
                     key=f"payout:{distribution_id}:{batch[0]}:{len(batch)}:{_seq(conn, distribution_id)}",
                     purpose="payout",
-                    to=self.gateway.address,
+                    to=payer,
                     calldata=calldata,
                     distribution_id=distribution_id,
                     leaf_indices=[leaf.index for leaf in proof.leaves],

@@ -1,5 +1,5 @@
 """What a VAULT-funded payout needs before it is sent: the AVS's deposit in the RewardVault (pure
-except for one ``eth_call``).
+except for one ``eth_call``); and what the RestakingVault recorded of a withdrawal approval.
 
 A VAULT-funded distribution is paid from what its AVS deposited for the token; a batch asking for
 more reverts ``InsufficientDeposit(avs, token, requested, available)`` and keeps reverting until the
@@ -17,7 +17,9 @@ from typing import Final
 
 from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.l1.client import L1Client
-from relayer.l1.gateway import AbiFunction
+from relayer.l1.gateway import AbiFunction, L1Distribution
+from relayer.protocol.packets import FundingMode
+from relayer.protocol.types import Address, Amount, as_address, as_hash32
 
 INSUFFICIENT_DEPOSIT_ERROR: Final = "InsufficientDeposit"
 """The RewardVault's revert when a batch asks for more than the AVS deposited."""
@@ -35,6 +37,35 @@ def vault_balance(client: L1Client, vault: str, avs: str, token: str) -> int:
     function = _balance_of()
     (value,) = function.decode_output(client.eth_call(to=vault, data=function.encode(avs, token)))
     return int(value)
+
+
+@cache
+def _approval() -> AbiFunction:
+    artifact = load_artifact(ContractName.RESTAKING_VAULT)
+    (entry,) = [e for e in artifact.entries("function") if e["name"] == "approval"]
+    return AbiFunction.of(entry)
+
+
+def restaking_approval(client: L1Client, vault: str, approval_id: bytes) -> L1Distribution | None:
+    """``RestakingVault.approval(id)`` as the payout stage reads a distribution (None: not registered,
+    zero root). Custody pays it: no AVS, no deposit to check (``funding`` MINT), and since custody
+    equals Exocore's stake an approval never asks for more than the vault holds of the token."""
+    function = _approval()
+    ((root, token, leaf_count, epoch, total, paid),) = function.decode_output(
+        client.eth_call(to=vault, data=function.encode(bytes(approval_id)))
+    )
+    if not any(root):
+        return None
+    return L1Distribution(
+        root=as_hash32(root),
+        token=as_address(token),
+        leaf_count=int(leaf_count),
+        funding=FundingMode.MINT,
+        avs=Address(bytes(20)),
+        epoch=int(epoch),
+        total=Amount(int(total)),
+        paid=Amount(int(paid)),
+    )
 
 
 @dataclass(frozen=True, slots=True)

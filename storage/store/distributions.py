@@ -7,6 +7,7 @@ Invariant: a leaf is recorded once per ``(distribution id, leaf index)``; record
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from sqlalchemy import insert, select, update
 
@@ -14,9 +15,21 @@ from storage.errors import InvariantViolationError, UnknownEntityError
 from storage.lifecycle import ClaimState, EntityKind, PayoutState
 from storage.models import distribution_table, leaf_table, payout_table
 from storage.normalize import payout_entity_id
-from storage.records import ChainRef, DistributionCreated, DistributionLeaves, DistributionSubmittedLog
+from storage.records import (
+    ChainRef,
+    DistributionCreated,
+    DistributionLeaves,
+    DistributionSubmittedLog,
+    WithdrawalApprovalCreated,
+    WithdrawalApprovalSubmittedLog,
+)
 from storage.store.base import L1BatchEffects, bulk_insert, chunks, insert_ignore, member_of
 from storage.store.packets import PacketStore
+
+WITHDRAWAL_APPROVAL_KIND: Final = 4
+"""``distribution.packet_kind`` of a withdrawal approval (the relay packet kind)."""
+NO_AVS: Final = "0x" + "00" * 20
+"""``distribution.avs_address`` of a withdrawal approval: no AVS pays it (custody does)."""
 
 
 class DistributionStore(PacketStore):
@@ -64,6 +77,44 @@ class DistributionStore(PacketStore):
                 values={"distribution_id": event.distribution_id},
             )
 
+    def _approval_created(self, event: WithdrawalApprovalCreated, ref: ChainRef) -> None:
+        """A withdrawal approval as a packet with leaves: no claim, no AVS (the zero address)."""
+        d = distribution_table
+        if self.conn.execute(select(d.c.id).where(d.c.distribution_id == event.approval_id)).first():
+            return
+        self.conn.execute(
+            insert(d).values(
+                distribution_id=event.approval_id,
+                packet_kind=WITHDRAWAL_APPROVAL_KIND,
+                nonce=event.nonce,
+                avs_address=NO_AVS,
+                epoch=event.epoch,
+                token=event.token,
+                total=event.total,
+                leaf_count=event.leaf_count,
+                merkle_root=event.merkle_root,
+                created_height=ref.height,
+                origin="exocore",
+                created_at=ref.at,
+                updated_at=ref.at,
+            )
+        )
+
+    def _approval_submitted(self, log: WithdrawalApprovalSubmittedLog) -> None:
+        """The gateway handed the approval's root to the vault: its L1 inclusion (as a distribution's)."""
+        d, pos = distribution_table, log.position
+        self.conn.execute(
+            update(d)
+            .where(d.c.distribution_id == log.approval_id, d.c.l1_block_hash.is_(None))
+            .values(
+                l1_block_number=pos.block_number,
+                l1_block_hash=pos.block_hash,
+                l1_tx_hash=pos.tx_hash,
+                l1_log_index=pos.log_index,
+                updated_at=pos.at,
+            )
+        )
+
     def _distribution_leaves(self, event: DistributionLeaves, ref: ChainRef) -> None:
         self.record_leaves(event.distribution_id, event, ref)
 
@@ -87,6 +138,7 @@ class DistributionStore(PacketStore):
                     "amount": leaf.amount,
                     "kind": leaf.kind,
                     "operator": leaf.operator,
+                    "l1_request_ids": ",".join(map(str, leaf.request_ids)) if leaf.request_ids else None,
                 }
                 for leaf in leaves
             ],

@@ -140,6 +140,7 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
                 tx_purposes.setdefault(log.position.tx_hash, ("slash", log.position, log.nonce, None))
             elif isinstance(log, WithdrawalApprovalSubmittedLog):
                 self._packet_relayed(log.nonce, log.position)
+                self._approval_submitted(log)
                 tx_purposes.setdefault(log.position.tx_hash, ("withdrawal", log.position, log.nonce, None))
             elif isinstance(log, CumulativePaidLog):
                 cumulative_paid.append(log)

@@ -311,6 +311,14 @@ class PayoutStore(StoreBase):
             )
             for part in chunks(updates):
                 self.conn.execute(statement, list(part))
+        # Who paid, where the ingester told (withdrawal-approval leaves: a handful per epoch).
+        for log in logs:
+            if log.paid_by is not None:
+                self.conn.execute(
+                    update(p)
+                    .where(p.c.distribution_id == log.distribution_id, p.c.leaf_index == log.index)
+                    .values(paid_by=log.paid_by)
+                )
         # After every inclusion, as finalize_l1 would have appended them.
         self.append_transitions(transitions + finalizations)
         effects.payouts_finalized += len(finalizations)

@@ -33,6 +33,7 @@ from storage.records import (
     SlashSubmitted,
     SlashVerified,
     ValsetCreated,
+    WithdrawalApprovalCreated,
 )
 from storage.store.avs import AvsStore
 from storage.store.base import NO_BLOCK_HEIGHT, utc_now
@@ -194,6 +195,7 @@ _EXOCORE_HANDLERS: Final[Mapping[type, Callable[[StoreTx, Any, ChainRef], None]]
     ClaimRejected: StoreTx._claim_rejected,
     DistributionCreated: StoreTx._distribution_created,
     DistributionLeaves: StoreTx._distribution_leaves,
+    WithdrawalApprovalCreated: StoreTx._approval_created,
     PacketCreated: StoreTx._packet_created,
     PacketAttested: StoreTx._packet_attested,
     ValsetCreated: StoreTx._valset_created,

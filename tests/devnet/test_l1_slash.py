@@ -1,6 +1,7 @@
-"""A devnet SLASH packet executes on the L1 the devnet deploys: the RestakingVault holds principal of
-the restaked tokens (WETH and the reward token), so ``executeSlash`` moves the slashed amounts to the
-sink; without it the packet still lands, moves nothing and emits the shortfall."""
+"""A devnet SLASH packet executes on the L1 the devnet deploys: the stakers deposit their stake in the
+RestakingVault (WETH and the reward token) and the devnet follows the vault, so ``executeSlash`` moves
+exactly the slashed amounts of that principal to the sink; on a chain whose stake has no custody
+behind it (devnet-only delegations) the packet still lands, moves nothing and emits the shortfall."""
 
 from __future__ import annotations
 
@@ -26,16 +27,14 @@ from devnet.chain.params import (
     devnet_validators,
 )
 from devnet.l1_deploy import (
-    DEVNET_RESTAKED_PRINCIPAL,
-    DEVNET_RESTAKED_REWARD_TOKEN_UNITS,
-    DEVNET_RESTAKED_WETH_WEI,
     GenesisValset,
     L1Deployment,
-    RestakedPrincipal,
     contract_at,
     deploy_l1,
     send_transaction,
 )
+from devnet.l1_follower import VaultFollower
+from devnet.l1_stake import L1Stake, L1Staker
 from relayer.l1.artifacts import ContractName
 from relayer.protocol import bls
 from relayer.protocol.ids import ChainId, OperatorAddress, asset_id
@@ -70,7 +69,7 @@ def w3(anvil: AnvilNode) -> Web3:
     return Web3(Web3.HTTPProvider(anvil.rpc_url, request_kwargs={"timeout": 60}))
 
 
-def deploy(anvil: AnvilNode, w3: Web3, principal: RestakedPrincipal | None) -> L1Deployment:
+def deploy(anvil: AnvilNode, w3: Web3) -> L1Deployment:
     members = devnet_validators(SEED, VALIDATORS)
     keys = tuple(bls.parse_public_key(v.bls_pubkey).to_eip2537() for v in members)
     return deploy_l1(
@@ -81,7 +80,6 @@ def deploy(anvil: AnvilNode, w3: Web3, principal: RestakedPrincipal | None) -> L
         ),
         ChainId.parse(CHAIN_ID).hash,
         slashing_sink=SINK,
-        restaked_principal=principal,
     )
 
 
@@ -102,9 +100,11 @@ class SlashPacket:
     amounts: tuple[int, ...]
 
 
-def devnet_slash(deployment: L1Deployment) -> SlashPacket:
+def devnet_slash(deployment: L1Deployment, custody: tuple[AnvilNode, Web3] | None) -> SlashPacket:
     """Run a devnet bound to ``deployment`` (its gateway, chain id and tokens as restaked assets),
-    slash a committee member, and return the SLASH packet with its validators' attestation."""
+    slash a committee member, and return the SLASH packet with its validators' attestation. With
+    ``custody`` the stakers deposit on that L1 and the devnet follows the vault; without, they
+    delegate with devnet-only messages (no custody behind the stake)."""
     weth_asset = asset_id(_address(deployment.weth), DEVNET_LZ_CHAIN_ID)
     token_asset = asset_id(_address(deployment.reward_token), DEVNET_LZ_CHAIN_ID)
     genesis = Genesis(
@@ -128,9 +128,43 @@ def devnet_slash(deployment: L1Deployment) -> SlashPacket:
     )
     for index in range(OPERATORS):
         world.opt_in(index, avs)
-    for index in range(STAKERS):
-        asset = weth_asset if (index // OPERATORS) % 2 == 0 else token_asset  # each operator: both
-        world.delegate(sc.staker_address(SEED, index), index % OPERATORS, asset, (index + 1) * ETHER)
+    stakes = [
+        # Each operator gets both assets.
+        (index, weth_asset if (index // OPERATORS) % 2 == 0 else token_asset, (index + 1) * ETHER)
+        for index in range(STAKERS)
+    ]
+    if custody is None:
+        for index, asset, amount in stakes:
+            world.delegate(sc.staker_address(SEED, index), index % OPERATORS, asset, amount)
+    else:
+        anvil, w3 = custody
+        staker = L1Staker(
+            anvil.rpc_url,
+            vault=deployment.restaking_vault,
+            weth=deployment.weth,
+            reward_token=deployment.reward_token,
+            token_admin=deployment.owner,
+        )
+        staker.delegate(
+            [
+                L1Stake(
+                    sc.staker_address(SEED, index),
+                    sc.operator_account(SEED, index % OPERATORS).address,
+                    _address(deployment.weth if asset == weth_asset else deployment.reward_token),
+                    amount,
+                )
+                for index, asset, amount in stakes
+            ]
+        )
+        follower = VaultFollower(
+            w3,
+            Web3.to_checksum_address(deployment.restaking_vault),
+            lz_chain_id=DEVNET_LZ_CHAIN_ID,
+            from_block=deployment.block_number + 1,
+            confirmations=1,
+            submit=world.node.submit,
+        )
+        assert len(follower.poll()) == STAKERS
     world.next_epoch()
     committee = world.committee(avs)
     target = OperatorAddress.parse(committee.operators[0])
@@ -165,31 +199,17 @@ def devnet_slash(deployment: L1Deployment) -> SlashPacket:
     )
 
 
-def test_deploy_l1_deposits_the_devnet_principal(anvil: AnvilNode, w3: Web3) -> None:
-    deployer = Web3.to_checksum_address(anvil.dev_accounts()[0].address)
-    balance = w3.eth.get_balance(deployer)
-    deployment = deploy(anvil, w3, DEVNET_RESTAKED_PRINCIPAL)
+def test_the_devnet_deploys_an_empty_vault(anvil: AnvilNode, w3: Web3) -> None:
+    deployment = deploy(anvil, w3)
     vault = contract_at(w3, ContractName.RESTAKING_VAULT, deployment.restaking_vault)
-    token = contract_at(w3, ContractName.REWARD_TOKEN, deployment.reward_token)
-    assert deployment.restaked == (
-        (deployment.weth, DEVNET_RESTAKED_WETH_WEI),
-        (deployment.reward_token, DEVNET_RESTAKED_REWARD_TOKEN_UNITS),
-    )
-    assert vault.functions.totalPrincipal(deployment.weth).call() == DEVNET_RESTAKED_WETH_WEI
-    assert (
-        vault.functions.totalPrincipal(deployment.reward_token).call() == DEVNET_RESTAKED_REWARD_TOKEN_UNITS
-    )
-    assert balance - w3.eth.get_balance(deployer) >= DEVNET_RESTAKED_WETH_WEI  # wrapped real ETH
-    # The deployer minted under a role it gave back: the gateway stays the only minter.
-    minter = token.functions.MINTER_ROLE().call()
-    assert not token.functions.hasRole(minter, deployer).call()
-    assert token.functions.hasRole(minter, deployment.gateway).call()
-    assert token.functions.totalSupply().call() == DEVNET_RESTAKED_REWARD_TOKEN_UNITS
+    assert vault.functions.totalPrincipal(deployment.weth).call() == 0
+    assert vault.functions.totalPrincipal(deployment.reward_token).call() == 0
+    assert vault.functions.nextRequestId().call() == 1
 
 
 def test_a_devnet_slash_packet_executes_on_the_devnet_l1(anvil: AnvilNode, w3: Web3) -> None:
-    deployment = deploy(anvil, w3, DEVNET_RESTAKED_PRINCIPAL)
-    slash = devnet_slash(deployment)
+    deployment = deploy(anvil, w3)
+    slash = devnet_slash(deployment, (anvil, w3))
     assert set(slash.tokens) == {deployment.weth, deployment.reward_token}
     assert all(amount > 0 for amount in slash.amounts)  # the operator held both assets
     gateway = contract_at(w3, ContractName.EXOCORE_GATEWAY, deployment.gateway)
@@ -210,21 +230,22 @@ def test_a_devnet_slash_packet_executes_on_the_devnet_l1(anvil: AnvilNode, w3: W
         slash.nonce,
     )
     assert tuple(event["args"]["amounts"]) == slash.amounts
-    principal = {
-        deployment.weth: DEVNET_RESTAKED_WETH_WEI,
-        deployment.reward_token: DEVNET_RESTAKED_REWARD_TOKEN_UNITS,
-    }
+    # What the stakers deposited: stakers 0-3 WETH, 4-7 the reward token.
+    principal = {deployment.weth: 0, deployment.reward_token: 0}
+    for index in range(STAKERS):
+        token = deployment.weth if (index // OPERATORS) % 2 == 0 else deployment.reward_token
+        principal[token] += (index + 1) * ETHER
     for token, amount in zip(slash.tokens, slash.amounts, strict=True):
         assert vault.functions.totalPrincipal(token).call() == principal[token] - amount
         assert erc20[token].functions.balanceOf(SINK).call() == amount
     assert gateway.functions.frozen(slash.operator, slash.avs).call()
 
 
-def test_without_principal_the_same_slash_moves_nothing_and_emits_the_shortfall(
+def test_without_custody_the_same_slash_moves_nothing_and_emits_the_shortfall(
     anvil: AnvilNode, w3: Web3
 ) -> None:
-    deployment = deploy(anvil, w3, None)
-    slash = devnet_slash(deployment)
+    deployment = deploy(anvil, w3)
+    slash = devnet_slash(deployment, None)
     gateway = contract_at(w3, ContractName.EXOCORE_GATEWAY, deployment.gateway)
     vault = contract_at(w3, ContractName.RESTAKING_VAULT, deployment.restaking_vault)
     relayer = Account.from_key(anvil.dev_accounts()[1].private_key)

@@ -5,8 +5,10 @@ After a fault and the recovery: every Merkle leaf Exocore computed is paid exact
 ``Transfer`` logs of the payout transactions (read from anvil, not from the indexer) sum to the
 leaves' total and to the indexer's finalized payouts (``GET /v1/stats``); and every claim, slash,
 packet and payout the indexer knows is in a terminal state of its lifecycle, with no invariant
-violation recorded. :func:`check_signer_nonces` adds the signer's side: no nonce gap, no transaction
-L1 mined that the database did not sign, no intent left open.
+violation recorded; per restaked token the RestakingVault's custody (plus what it paid against
+withdrawal approvals) equals Exocore's stake (delegated + unbonding + approved).
+:func:`check_signer_nonces` adds the signer's side: no nonce gap, no transaction L1 mined that the
+database did not sign, no intent left open.
 
 :func:`wait_settled` polls until the system gets there (the relayer runs on its own) and then
 asserts all of it; a timeout fails with what is still open.
@@ -34,6 +36,7 @@ from storage.job_tables import payout_job_table, relay_job_table
 from storage.l1_tables import OPEN_INTENT_STATES, signer_account_table, tx_attempt_table, tx_intent_table
 from storage.lifecycle import CLAIM, PACKET, PAYOUT, SLASH
 from storage.models import payout_table
+from tests.support.custody_invariant import assert_custody_matches
 
 SETTLE_TIMEOUT_S: Final = 300.0
 """Longest a recovery may take once the fault is gone (retries back off to a few seconds)."""
@@ -170,7 +173,10 @@ def wait_settled(
                     f"on L1; open: {open_items}\nrelayer log tail:\n{tail}"
                 )
             time.sleep(POLL_S)
-        return _check(w3, gateway, truth, app_client, engine, stats)
+        settled = _check(w3, gateway, truth, app_client, engine, stats)
+        # Every stake was an L1 deposit and every SLASH is delivered: custody = Exocore's stake.
+        assert_custody_matches(stack.manifest)
+        return settled
     finally:
         app_client.close()
         engine.dispose()

@@ -244,7 +244,7 @@ def test_a_claim_reaches_paid_from_real_logs_and_a_second_sync_changes_nothing(
 
 def generic_only_decoder() -> L1LogDecoder:
     decoder = L1LogDecoder()
-    decoder._fixed_paid = decoder._fixed_transfer = None
+    decoder._fixed_paid = decoder._fixed_transfer = decoder._fixed_vault_paid = None
     return decoder
 
 
@@ -254,6 +254,39 @@ def assert_fast_decode_matches_generic(raw: list[RawLog], gateway: str) -> None:
     assert decoded == [generic.decode(log, T0, gateway) for log in raw]
     kinds = {type(r).__name__ for r in decoded}
     assert {"RewardPaidLog", "TokenTransferLog"} <= kinds
+
+
+def test_the_vaults_withdrawal_paid_is_a_paid_leaf_of_the_approval_only_from_the_vault() -> None:
+    fast, generic = L1LogDecoder(), generic_only_decoder()
+    gateway, vault, other = "0x" + "9a" * 20, "0x" + "5a" * 20, "0x" + "7e" * 20
+    topic = fast._fixed_vault_paid
+    assert topic is not None and topic != fast._fixed_paid
+    staker, approval = "0x" + "5b" * 20, b"\x22" * 32
+
+    def withdrawal_paid(emitter: str) -> RawLog:
+        return RawLog(
+            emitter,
+            (topic, approval, abi_encode(["address"], [staker])),
+            abi_encode(["uint256", "uint256"], [3, 2 * 10**18]),
+            9,
+            "0x" + "ab" * 32,
+            "0x" + "cd" * 32,
+            0,
+        )
+
+    for decoder in (fast, generic):
+        paid = decoder.decode(withdrawal_paid(vault), T0, gateway, restaking_vault=vault)
+        assert isinstance(paid, RewardPaidLog)
+        assert (paid.distribution_id, paid.index, paid.staker, paid.amount, paid.paid_by) == (
+            "0x" + approval.hex(),
+            3,
+            staker,
+            2 * 10**18,
+            None,
+        )
+        # Not the vault (or no vault configured): not a payment the indexer tracks.
+        assert decoder.decode(withdrawal_paid(other), T0, gateway, restaking_vault=vault) is None
+        assert decoder.decode(withdrawal_paid(vault), T0, gateway) is None
 
 
 def test_fixed_layout_decoding_equals_eth_abi_and_defers_to_it_on_odd_encodings() -> None:

@@ -58,6 +58,7 @@ def test_round_trip(task: int, a: bytes, b: bytes) -> None:
 
 def test_decoded_evidence_verifies_with_exocores_verifier() -> None:
     decoded = decode_evidence(signed().encode())
+    assert isinstance(decoded, SignedEquivocation)
     key = bls.public_key_of(SECRET)
     sig_a, sig_b = bls.parse_signature(decoded.signature_a), bls.parse_signature(decoded.signature_b)
     assert decoded.evidence.verify(key, sig_a, sig_b)

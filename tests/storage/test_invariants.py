@@ -69,6 +69,9 @@ class ScriptedL1:
     def block(self, number: int) -> BlockInfo:
         return BlockInfo(number, h(f"block-{number}"), T0 + timedelta(seconds=12 * number))
 
+    def tx_selector(self, tx_hash: str) -> bytes:
+        raise AssertionError(f"these scripts pay no withdrawal approval (asked for {tx_hash})")
+
     def logs(
         self, from_block: int, to_block: int, addresses: Sequence[str], topics: Sequence[Any] | None = None
     ) -> list[RawLog]:

@@ -15,6 +15,7 @@ from devnet.grpc.errors import RequestRejectedError
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.exocore.proto.feedistribution.v1 import types_pb2 as feedistribution
+from relayer.exocore.proto.operator.v1 import query_pb2 as operator_query
 from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
 from relayer.exocore.proto.operator.v1 import types_pb2 as operator
 from relayer.exocore.proto.relay.v1 import types_pb2 as relay
@@ -85,6 +86,9 @@ class InMemoryChainQueries:
 
     def slash_infos(self) -> Sequence[operator.OperatorSlashInfo]:
         return list(self.slashes)
+
+    def asset_custody(self, asset_id: str) -> operator_query.QueryAssetCustodyResponse:
+        return operator_query.QueryAssetCustodyResponse(delegated="0", unbonding="0", approved="0")
 
     def freezing_slash(self, operator_account: str, avs_address: str) -> operator.OperatorSlashInfo | None:
         return next(
@@ -157,6 +161,12 @@ class RecordingDriver:
     ) -> tx.MsgSubmitEquivocationEvidenceResponse:
         self._record(msg)
         return tx.MsgSubmitEquivocationEvidenceResponse(height=self.height, slash_id=bytes(32))
+
+    def submit_wrong_result_evidence(
+        self, msg: tx.MsgSubmitWrongResultEvidence
+    ) -> tx.MsgSubmitWrongResultEvidenceResponse:
+        self._record(msg)
+        return tx.MsgSubmitWrongResultEvidenceResponse(height=self.height, slash_id=bytes(32))
 
     def set_validator_power(self, msg: tx.MsgSetValidatorPower) -> tx.MsgSetValidatorPowerResponse:
         self._record(msg)

@@ -8,11 +8,13 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
+from web3 import Web3
 
 from devnet.chain.params import GENESIS_VALSET_NONCE, devnet_validators
 from devnet.scenario import validator_msg
 from relayer.exocore.grpc_client import LeafRecord
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
+from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.pipeline.retry import RetryReason
 from relayer.protocol import bls
 from relayer.protocol.claims import PROPORTION_ONE
@@ -20,6 +22,7 @@ from relayer.protocol.merkle import DistributionLeaf
 from relayer.protocol.types import Amount
 from storage.job_tables import JobStage
 from storage.models import claim_table, payout_table, slash_table
+from tests.support.custody_invariant import assert_custody_matches
 from tests.support.relayer_harness import (
     RelayerHarness,
     all_delivered_and_paid,
@@ -41,7 +44,7 @@ def test_claims_and_a_slash_are_relayed_and_every_leaf_paid_exactly_once(harness
     h.client.advance(2)
     h.cycle_until(lambda: all_delivered_and_paid(h, packets=3), timeout_s=90)
 
-    _w3, gateway = gateway_contract(h)
+    w3, gateway = gateway_contract(h)
     for row in jobs(h):
         assert gateway.functions.nonceUsed(row.packet_nonce).call()
     paid = gateway.events.RewardPaid.get_logs(from_block=0)
@@ -55,6 +58,15 @@ def test_claims_and_a_slash_are_relayed_and_every_leaf_paid_exactly_once(harness
     assert [c.state for c in claims] == ["paid", "paid"]
     executed = gateway.events.SlashExecuted.get_logs(from_block=0)
     assert len(executed) == 1
+    # The slash moved on L1 exactly what Exocore took from stake the stakers deposited there.
+    sides = assert_custody_matches(h.stack.manifest)
+    assert all(l1 > 0 for l1, _ in sides.values())
+    vault = w3.eth.contract(
+        address=Web3.to_checksum_address(h.stack.manifest["l1"]["contracts"]["restaking_vault"]),
+        abi=load_artifact(ContractName.RESTAKING_VAULT).abi,
+    )
+    assert vault.events.Slashed.get_logs(from_block=0)
+    assert not vault.events.SlashShortfall.get_logs(from_block=0)
     with h.engine.begin() as conn:
         assert [row.state for row in conn.execute(select(slash_table.c.state))] == ["finalized"]
 

@@ -25,19 +25,19 @@ _sym_db = _symbol_database.Default()
 from relayer.exocore.proto.avs.v1 import types_pb2 as exocore_dot_avs_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&exocore/feedistribution/v1/types.proto\x12\x1a\x65xocore.feedistribution.v1\x1a\x1a\x65xocore/avs/v1/types.proto\"\x9a\x02\n\x0c\x44istribution\x12\r\n\x05nonce\x18\x01 \x01(\x04\x12\x17\n\x0f\x64istribution_id\x18\x02 \x01(\x0c\x12\x10\n\x08\x63laim_id\x18\x03 \x01(\x0c\x12\x13\n\x0b\x61vs_address\x18\x04 \x01(\t\x12\r\n\x05\x65poch\x18\x05 \x01(\x04\x12\r\n\x05token\x18\x06 \x01(\t\x12(\n\x07\x66unding\x18\x07 \x01(\x0e\x32\x17.exocore.avs.v1.Funding\x12\r\n\x05total\x18\x08 \x01(\t\x12\x12\n\nleaf_count\x18\t \x01(\r\x12\x13\n\x0bmerkle_root\x18\n \x01(\x0c\x12\x15\n\rcommunity_tax\x18\x0b \x01(\t\x12\x16\n\x0e\x63reated_height\x18\x0c \x01(\x03\x12\x0c\n\x04\x64ust\x18\r \x01(\t\"\x87\x01\n\x10\x44istributionLeaf\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0e\n\x06staker\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\t\x12\x32\n\x04kind\x18\x04 \x01(\x0e\x32$.exocore.feedistribution.v1.LeafKind\x12\x10\n\x08operator\x18\x05 \x01(\t\"C\n\x0e\x43umulativeLeaf\x12\x0e\n\x06\x65\x61rner\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t\x12\x12\n\ncumulative\x18\x03 \x01(\t*^\n\x08LeafKind\x12\x19\n\x15LEAF_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10LEAF_KIND_STAKER\x10\x01\x12!\n\x1dLEAF_KIND_OPERATOR_COMMISSION\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&exocore/feedistribution/v1/types.proto\x12\x1a\x65xocore.feedistribution.v1\x1a\x1a\x65xocore/avs/v1/types.proto\"\x9a\x02\n\x0c\x44istribution\x12\r\n\x05nonce\x18\x01 \x01(\x04\x12\x17\n\x0f\x64istribution_id\x18\x02 \x01(\x0c\x12\x10\n\x08\x63laim_id\x18\x03 \x01(\x0c\x12\x13\n\x0b\x61vs_address\x18\x04 \x01(\t\x12\r\n\x05\x65poch\x18\x05 \x01(\x04\x12\r\n\x05token\x18\x06 \x01(\t\x12(\n\x07\x66unding\x18\x07 \x01(\x0e\x32\x17.exocore.avs.v1.Funding\x12\r\n\x05total\x18\x08 \x01(\t\x12\x12\n\nleaf_count\x18\t \x01(\r\x12\x13\n\x0bmerkle_root\x18\n \x01(\x0c\x12\x15\n\rcommunity_tax\x18\x0b \x01(\t\x12\x16\n\x0e\x63reated_height\x18\x0c \x01(\x03\x12\x0c\n\x04\x64ust\x18\r \x01(\t\"\x9f\x01\n\x10\x44istributionLeaf\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0e\n\x06staker\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\t\x12\x32\n\x04kind\x18\x04 \x01(\x0e\x32$.exocore.feedistribution.v1.LeafKind\x12\x10\n\x08operator\x18\x05 \x01(\t\x12\x16\n\x0el1_request_ids\x18\x06 \x03(\x04\"C\n\x0e\x43umulativeLeaf\x12\x0e\n\x06\x65\x61rner\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t\x12\x12\n\ncumulative\x18\x03 \x01(\t*^\n\x08LeafKind\x12\x19\n\x15LEAF_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10LEAF_KIND_STAKER\x10\x01\x12!\n\x1dLEAF_KIND_OPERATOR_COMMISSION\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'relayer.exocore.proto.feedistribution.v1.types_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LEAFKIND']._serialized_start=590
-  _globals['_LEAFKIND']._serialized_end=684
+  _globals['_LEAFKIND']._serialized_start=614
+  _globals['_LEAFKIND']._serialized_end=708
   _globals['_DISTRIBUTION']._serialized_start=99
   _globals['_DISTRIBUTION']._serialized_end=381
   _globals['_DISTRIBUTIONLEAF']._serialized_start=384
-  _globals['_DISTRIBUTIONLEAF']._serialized_end=519
-  _globals['_CUMULATIVELEAF']._serialized_start=521
-  _globals['_CUMULATIVELEAF']._serialized_end=588
+  _globals['_DISTRIBUTIONLEAF']._serialized_end=543
+  _globals['_CUMULATIVELEAF']._serialized_start=545
+  _globals['_CUMULATIVELEAF']._serialized_end=612
 # @@protoc_insertion_point(module_scope)

@@ -6,8 +6,10 @@ exocore.feedistribution.v1: the distributions Exocore computes from verified rew
 """
 
 import builtins
+import collections.abc
 import relayer.exocore.proto.avs.v1.types_pb2
 import google.protobuf.descriptor
+import google.protobuf.internal.containers
 import google.protobuf.internal.enum_type_wrapper
 import google.protobuf.message
 import sys
@@ -116,6 +118,7 @@ class DistributionLeaf(google.protobuf.message.Message):
     AMOUNT_FIELD_NUMBER: builtins.int
     KIND_FIELD_NUMBER: builtins.int
     OPERATOR_FIELD_NUMBER: builtins.int
+    L1_REQUEST_IDS_FIELD_NUMBER: builtins.int
     index: builtins.int
     staker: builtins.str
     """0x-prefixed lower-case hex L1 address of the recipient."""
@@ -124,6 +127,12 @@ class DistributionLeaf(google.protobuf.message.Message):
     kind: global___LeafKind.ValueType
     operator: builtins.str
     """bech32 operator whose pool (or commission) the leaf comes from."""
+    @property
+    def l1_request_ids(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.int]:
+        """Withdrawal-approval leaf: the L1 RestakingVault request ids it pays (a staker's matured requests
+        of the token, merged). Empty for a reward leaf.
+        """
+
     def __init__(
         self,
         *,
@@ -132,8 +141,9 @@ class DistributionLeaf(google.protobuf.message.Message):
         amount: builtins.str = ...,
         kind: global___LeafKind.ValueType = ...,
         operator: builtins.str = ...,
+        l1_request_ids: collections.abc.Iterable[builtins.int] | None = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["amount", b"amount", "index", b"index", "kind", b"kind", "operator", b"operator", "staker", b"staker"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["amount", b"amount", "index", b"index", "kind", b"kind", "l1_request_ids", b"l1_request_ids", "operator", b"operator", "staker", b"staker"]) -> None: ...
 
 global___DistributionLeaf = DistributionLeaf
 

@@ -186,3 +186,49 @@ class QueryOperatorFrozenResponse(google.protobuf.message.Message):
     def ClearField(self, field_name: typing.Literal["frozen", b"frozen", "frozen_height", b"frozen_height", "slash_id", b"slash_id"]) -> None: ...
 
 global___QueryOperatorFrozenResponse = QueryOperatorFrozenResponse
+
+@typing.final
+class QueryAssetCustodyRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    ASSET_ID_FIELD_NUMBER: builtins.int
+    asset_id: builtins.str
+    """"<token 0x address>_0x<lz chain id hex>", as in MsgDelegate."""
+    def __init__(
+        self,
+        *,
+        asset_id: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["asset_id", b"asset_id"]) -> None: ...
+
+global___QueryAssetCustodyRequest = QueryAssetCustodyRequest
+
+@typing.final
+class QueryAssetCustodyResponse(google.protobuf.message.Message):
+    """Amounts are decimal strings of the token's base units."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    DELEGATED_FIELD_NUMBER: builtins.int
+    UNBONDING_FIELD_NUMBER: builtins.int
+    APPROVED_FIELD_NUMBER: builtins.int
+    L1_REQUESTS_APPLIED_FIELD_NUMBER: builtins.int
+    delegated: builtins.str
+    """Σ delegated stake of the asset over every operator."""
+    unbonding: builtins.str
+    """Σ pending undelegations (and refunds of L1 delegations Exocore refused) not yet matured."""
+    approved: builtins.str
+    """Σ totals of the WITHDRAWAL_APPROVAL batches of the asset's token issued so far."""
+    l1_requests_applied: builtins.int
+    """Number of L1 vault requests (delegations and withdrawal requests, any token) applied so far."""
+    def __init__(
+        self,
+        *,
+        delegated: builtins.str = ...,
+        unbonding: builtins.str = ...,
+        approved: builtins.str = ...,
+        l1_requests_applied: builtins.int = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["approved", b"approved", "delegated", b"delegated", "l1_requests_applied", b"l1_requests_applied", "unbonding", b"unbonding"]) -> None: ...
+
+global___QueryAssetCustodyResponse = QueryAssetCustodyResponse

@@ -61,6 +61,11 @@ class QueryStub(object):
                 request_serializer=exocore_dot_operator_dot_v1_dot_query__pb2.QueryOperatorFrozenRequest.SerializeToString,
                 response_deserializer=exocore_dot_operator_dot_v1_dot_query__pb2.QueryOperatorFrozenResponse.FromString,
                 _registered_method=True)
+        self.QueryAssetCustody = channel.unary_unary(
+                '/exocore.operator.v1.Query/QueryAssetCustody',
+                request_serializer=exocore_dot_operator_dot_v1_dot_query__pb2.QueryAssetCustodyRequest.SerializeToString,
+                response_deserializer=exocore_dot_operator_dot_v1_dot_query__pb2.QueryAssetCustodyResponse.FromString,
+                _registered_method=True)
 
 
 class QueryServicer(object):
@@ -103,6 +108,14 @@ class QueryServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def QueryAssetCustody(self, request, context):
+        """QueryAssetCustody sums what Exocore holds of one asset (devnet stand-in for the assets module's
+        totals): the L1 vault's custody of the token must equal delegated + unbonding + approved − paid.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -130,6 +143,11 @@ def add_QueryServicer_to_server(servicer, server):
                     servicer.QueryOperatorFrozen,
                     request_deserializer=exocore_dot_operator_dot_v1_dot_query__pb2.QueryOperatorFrozenRequest.FromString,
                     response_serializer=exocore_dot_operator_dot_v1_dot_query__pb2.QueryOperatorFrozenResponse.SerializeToString,
+            ),
+            'QueryAssetCustody': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryAssetCustody,
+                    request_deserializer=exocore_dot_operator_dot_v1_dot_query__pb2.QueryAssetCustodyRequest.FromString,
+                    response_serializer=exocore_dot_operator_dot_v1_dot_query__pb2.QueryAssetCustodyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -268,6 +286,33 @@ class Query(object):
             '/exocore.operator.v1.Query/QueryOperatorFrozen',
             exocore_dot_operator_dot_v1_dot_query__pb2.QueryOperatorFrozenRequest.SerializeToString,
             exocore_dot_operator_dot_v1_dot_query__pb2.QueryOperatorFrozenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryAssetCustody(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/exocore.operator.v1.Query/QueryAssetCustody',
+            exocore_dot_operator_dot_v1_dot_query__pb2.QueryAssetCustodyRequest.SerializeToString,
+            exocore_dot_operator_dot_v1_dot_query__pb2.QueryAssetCustodyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -54,6 +54,14 @@ class QueryStub:
     ]
     """QueryOperatorFrozen says whether an operator is frozen for an AVS."""
 
+    QueryAssetCustody: grpc.UnaryUnaryMultiCallable[
+        relayer.exocore.proto.operator.v1.query_pb2.QueryAssetCustodyRequest,
+        relayer.exocore.proto.operator.v1.query_pb2.QueryAssetCustodyResponse,
+    ]
+    """QueryAssetCustody sums what Exocore holds of one asset (devnet stand-in for the assets module's
+    totals): the L1 vault's custody of the token must equal delegated + unbonding + approved − paid.
+    """
+
 class QueryAsyncStub:
     """Query serves operator registrations, slashes and freezes."""
 
@@ -88,6 +96,14 @@ class QueryAsyncStub:
         relayer.exocore.proto.operator.v1.query_pb2.QueryOperatorFrozenResponse,
     ]
     """QueryOperatorFrozen says whether an operator is frozen for an AVS."""
+
+    QueryAssetCustody: grpc.aio.UnaryUnaryMultiCallable[
+        relayer.exocore.proto.operator.v1.query_pb2.QueryAssetCustodyRequest,
+        relayer.exocore.proto.operator.v1.query_pb2.QueryAssetCustodyResponse,
+    ]
+    """QueryAssetCustody sums what Exocore holds of one asset (devnet stand-in for the assets module's
+    totals): the L1 vault's custody of the token must equal delegated + unbonding + approved − paid.
+    """
 
 class QueryServicer(metaclass=abc.ABCMeta):
     """Query serves operator registrations, slashes and freezes."""
@@ -133,5 +149,15 @@ class QueryServicer(metaclass=abc.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[relayer.exocore.proto.operator.v1.query_pb2.QueryOperatorFrozenResponse, collections.abc.Awaitable[relayer.exocore.proto.operator.v1.query_pb2.QueryOperatorFrozenResponse]]:
         """QueryOperatorFrozen says whether an operator is frozen for an AVS."""
+
+    @abc.abstractmethod
+    def QueryAssetCustody(
+        self,
+        request: relayer.exocore.proto.operator.v1.query_pb2.QueryAssetCustodyRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[relayer.exocore.proto.operator.v1.query_pb2.QueryAssetCustodyResponse, collections.abc.Awaitable[relayer.exocore.proto.operator.v1.query_pb2.QueryAssetCustodyResponse]]:
+        """QueryAssetCustody sums what Exocore holds of one asset (devnet stand-in for the assets module's
+        totals): the L1 vault's custody of the token must equal delegated + unbonding + approved − paid.
+        """
 
 def add_QueryServicer_to_server(servicer: QueryServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...
