@@ -16,7 +16,7 @@ from alembic import op
 from storage.sqltypes import UtcDateTime
 
 revision: str = "0008"
-down_revision: str | None = "0003"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
