@@ -9,7 +9,8 @@ views and logs), from the lifecycle database or from the API; the script prints 
 bookkeeping as a result.
 
 Chapters: the chains → operators, AVSs and stakers (committees elected) → a validator-set change →
-claims (two accepted, one short of its AVS's 9/10 rule) → relay and payouts (MINT and VAULT) → a
+claims collected by the AVS's aggregator from each member's own operator process (two submitted and
+accepted; one member offline, a rogue post refused, a second claim in one slot left to expire) → relay and payouts (MINT and VAULT) → a
 committee-signed slash and an equivocation slash → lifecycle tables, staker balances, API URL.
 
 What the output promises: a table is printed whole when stdout is not a terminal (no cell cut to
@@ -624,7 +625,7 @@ class Demo:
             asset_ids=(weth_asset,),
             reward_tokens=((weth, 2),),
             committee_size=n,
-            claim_threshold=(9, 10),
+            claim_threshold=(4, 5),
             min_operator_stake_usd="1000",
         )
         self.avs_rules = (avs_a, avs_b)
@@ -935,7 +936,7 @@ class Demo:
 
     def start_avs(self) -> None:
         """The aggregator and one ``exorelay operator`` process per operator, each with its own config
-        and keystores; the weakest member of the 9/10 committee is left offline (its process is never
+        and keystores; the weakest member of the 4/5 committee is left offline (its process is never
         started), and one running member is the "rogue" of :meth:`collect_claims`."""
         stack = self.require(self.stack)
         avs_a, avs_b = self.require(self.avs_rules)
@@ -944,7 +945,7 @@ class Demo:
         if weakest in enough_signers(committee_b.powers, avs_b.claim_threshold):
             raise DemoError(f"{avs_b.name} needs every member: no operator can be offline")
         self.offline = committee_b.operators[weakest]
-        self.rogue = next(op for op in committee_a.operators if op != self.offline)
+        self.rogue = next(op for op in committee_a.operators[1:] if op != self.offline)
         policies = {
             avs_a.address: {avs_a.reward_tokens[0][0]: POLICY_FACTOR * CLAIM_A_UNITS},
             avs_b.address: {avs_b.reward_tokens[0][0]: POLICY_FACTOR * CLAIM_B_WEI},
