@@ -9,9 +9,10 @@ views and logs), from the lifecycle database or from the API; the script prints 
 bookkeeping as a result.
 
 Chapters: the chains → operators, AVSs and stakers (committees elected) → a validator-set change →
-claims collected by the AVS's aggregator from each member's own operator process (two submitted and
-accepted; one member offline, a rogue post refused, a second claim in one slot left to expire) → relay and payouts (MINT and VAULT) → a
-committee-signed slash and an equivocation slash → lifecycle tables, staker balances, API URL.
+claims collected by the AVS's aggregator from each member's own operator process (two submitted
+and accepted; one member offline, a rogue post refused, a second claim in one slot left to expire) →
+relay and payouts (MINT and VAULT) → a committee slash collected the same way and an equivocation
+slash → lifecycle tables, staker balances, API URL.
 
 What the output promises: a table is printed whole when stdout is not a terminal (no cell cut to
 fit 80 columns); each column holds one unit (amounts in the token's own symbol and decimals, voting
@@ -1012,7 +1013,7 @@ class Demo:
     def show_collections(self) -> None:
         """What the aggregator collected (its own documents, GET /v1/requests/{digest})."""
         table = Table(title="Signature collection (from the aggregator)", box=box.SIMPLE_HEAD)
-        for column in ("claim", "id", "AVS", "signed by", "signed power", "threshold", "state", "Exocore tx"):
+        for column in ("claim", "id", "AVS", "signed by", "signed power", "needed", "state", "Exocore tx"):
             table.add_column(column)
         labelled = [*self.claim_ids.items(), *self.expiring.items()]
         for label, digest in labelled:
@@ -1025,7 +1026,7 @@ class Demo:
                 self.avs_name(doc["avs"]),
                 f"{len(accepted)} of {doc['committee_size']}",
                 format_power(int(doc["signed_power"])),
-                f"> {format_power(int(doc['threshold_power']))}",
+                format_power(int(doc["threshold_power"])),
                 doc["state"],
                 short_hex(submission["tx_hash"].lower()) if submission.get("tx_hash") else "-",
             )
@@ -1089,8 +1090,8 @@ class Demo:
         self.console.print(
             f"committee slash of {short_operator(target)} collected by the aggregator: {len(accepted)} of"
             f" {doc['committee_size']} signed, {format_power(int(doc['signed_power']))} of"
-            f" {format_power(int(doc['total_power']))} (needs more than"
-            f" {format_power(int(doc['threshold_power']))}); {doc['state']} on Exocore"
+            f" {format_power(int(doc['total_power']))} (needs {format_power(int(doc['threshold_power']))});"
+            f" {doc['state']} on Exocore"
         )
         return digest
 

@@ -196,7 +196,10 @@ class Progress:
     reached: bool
 
 
-def collection_progress(collection: CollectionOut) -> Progress:
+def collection_progress(collection: CollectionOut | schemas.CollectionStage | None) -> Progress:
+    """The bar of a collection, or of a claim's / slash's collecting stage (empty without one)."""
+    if collection is None:
+        return Progress(0.0, 0.0, reached=False)
     total = int(collection.total_power)
     signed, needed = int(collection.signed_power), int(collection.threshold_power)
     if total <= 0:
