@@ -166,7 +166,7 @@ CLAIM_A_UNITS: Final = 1_000 * 10**18
 CLAIM_B_WEI: Final = 12 * 10**18
 """The VAULT-funded claim: 12 WETH, debited from the AVS's RewardVault deposit at payout."""
 CLAIM_C_WEI: Final = 5 * 10**18
-"""The claim signed by too few (a different amount, hence a different claim id)."""
+"""Claim C: a second claim in claim B's signing slot (another amount), which no honest operator signs."""
 SLASH_PROPORTION: Final = PROPORTION_ONE // 20
 """5 %: the AVSs' maximum slash proportion."""
 EQUIVOCATION_TASK_ID: Final = 7
@@ -241,15 +241,6 @@ def enough_signers(powers: Sequence[int], threshold: tuple[int, int]) -> list[in
     if without_weakest and sum(powers[i] for i in without_weakest) * den > total * num:
         return sorted(without_weakest)
     return list(range(len(powers)))
-
-
-def too_few_signers(powers: Sequence[int], threshold: tuple[int, int]) -> list[int]:
-    """The strongest members left out one by one until the rest no longer passes the threshold."""
-    total, (num, den) = sum(powers), threshold
-    signers = weakest_first(powers)
-    while signers and sum(powers[i] for i in signers) * den > total * num:
-        signers.pop()
-    return sorted(signers)
 
 
 def database_fingerprint(url: str) -> str:
@@ -1013,7 +1004,7 @@ class Demo:
     def show_collections(self) -> None:
         """What the aggregator collected (its own documents, GET /v1/requests/{digest})."""
         table = Table(title="Signature collection (from the aggregator)", box=box.SIMPLE_HEAD)
-        for column in ("claim", "id", "AVS", "signed by", "signed power", "needed", "state", "Exocore tx"):
+        for column in ("claim", "id", "AVS", "signed by", "signed power", "needed", "state", "submitted at height"):
             table.add_column(column)
         labelled = [*self.claim_ids.items(), *self.expiring.items()]
         for label, digest in labelled:
@@ -1028,7 +1019,7 @@ class Demo:
                 format_power(int(doc["signed_power"])),
                 format_power(int(doc["threshold_power"])),
                 doc["state"],
-                short_hex(submission["tx_hash"].lower()) if submission.get("tx_hash") else "-",
+                str(submission["height"]) if submission.get("height") is not None else "-",
             )
         self.show(table)
         refusal = self.rogue_refusal
