@@ -1004,7 +1004,16 @@ class Demo:
     def show_collections(self) -> None:
         """What the aggregator collected (its own documents, GET /v1/requests/{digest})."""
         table = Table(title="Signature collection (from the aggregator)", box=box.SIMPLE_HEAD)
-        for column in ("claim", "id", "AVS", "signed by", "signed power", "needed", "state", "submitted at height"):
+        for column in (
+            "claim",
+            "id",
+            "AVS",
+            "signed by",
+            "signed power",
+            "needed",
+            "state",
+            "submitted at height",
+        ):
             table.add_column(column)
         labelled = [*self.claim_ids.items(), *self.expiring.items()]
         for label, digest in labelled:
