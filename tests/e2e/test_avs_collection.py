@@ -176,13 +176,17 @@ def test_a_conflicting_signature_is_refused_and_kept_as_evidence_and_the_claim_i
 
     engine = create_db_engine(side.database_url)
     try:
-        shown = TestClient(create_app(engine)).get(f"/v1/collections/{digest}").json()
+        client = TestClient(create_app(engine))
+        shown = client.get(f"/v1/collections/{digest}").json()
+        page = client.get(f"/collections/{digest}").text
     finally:
         engine.dispose()
     assert [(e["operator"], e["first_digest"], e["second_digest"]) for e in shown["evidence"]] == [
         (net.operator(3), digest, "0x" + rogue.claim_id.hex())
     ]
     assert shown["state"] == "verified"
+    assert page.count('data-figure="evidence"') == 1
+    assert net.operator(3) in page
 
 
 def _garbage(rng: random.Random, net: Net, claim: RewardClaim) -> tuple[str, bytes | dict[str, Any]]:

@@ -14,10 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from avs.aggregator.errors import InvalidSignatureError
+from avs.aggregator.errors import ConflictingSignatureError, InvalidSignatureError
 from indexer.api.app import create_app
 from indexer.ingest.exocore import ExocoreIngestor
-from storage.records import ExocoreBlock
+from relayer.protocol.claims import RewardClaim, SlashRequest
+from storage.records import ExocoreBlock, SlashSubmitted
 from storage.store import LifecycleStore
 from tests.support.aggregator_net import Net, migrated, running_net
 from tests.support.indexer_factory import T0, ClaimPlan, StepClock, h, slash_events
@@ -105,12 +106,12 @@ def _ingest(engine: Engine, height: int, *events: Any) -> None:
     ExocoreIngestor(store).apply_block(block, head_height=height)
 
 
-def _collect_and_submit(net: Net, engine: Engine, request: Any) -> str:
+def _collect_and_submit(net: Net, engine: Engine, request: RewardClaim | SlashRequest) -> str:
     aggregator = net.aggregator(engine)
     for index in range(len(net.committee.operators)):
         body = net.body(request, index)
         aggregator.post_signature(body["request"], body["operator"], body["signature"])
-    digest = "0x" + (request.claim_id if hasattr(request, "claim_id") else request.slash_id).hex()
+    digest = "0x" + (request.claim_id if isinstance(request, RewardClaim) else request.slash_id).hex()
     aggregator.tick()  # grace 0: the crossing is submitted now
     assert aggregator.document(digest)["state"] in {"submitted", "verified"}
     return digest
@@ -149,7 +150,9 @@ def test_a_claim_shows_its_collecting_stage_and_links_its_collection(net: Net, e
 def test_a_slash_shows_its_collecting_stage_and_links_its_collection(net: Net, engine: Engine) -> None:
     request = net.slash(member=3)
     digest = _collect_and_submit(net, engine, request)
-    submitted = replace(slash_events("collected")[0], slash_id=digest, avs=net.avs)
+    first = slash_events("collected")[0]
+    assert isinstance(first, SlashSubmitted)
+    submitted = replace(first, slash_id=digest, avs=net.avs)
     _ingest(engine, 1, submitted)
     client = TestClient(create_app(engine))
     stage = client.get(f"/v1/slashes/{digest}").json()["collection"]
@@ -157,3 +160,22 @@ def test_a_slash_shows_its_collecting_stage_and_links_its_collection(net: Net, e
     assert (
         f'href="/collections/{digest}" data-figure="collection-link"' in client.get(f"/slashes/{digest}").text
     )
+
+
+def test_a_collection_lists_the_conflicting_signatures_kept_as_evidence(net: Net, engine: Engine) -> None:
+    aggregator = net.aggregator(engine, grace_s=3600.0)
+    claim, other = net.claim(amount=304), net.claim(amount=305)  # one signing slot, two payloads
+    first = net.body(claim, 0)
+    aggregator.post_signature(first["request"], first["operator"], first["signature"])
+    second = net.body(other, 0)
+    with pytest.raises(ConflictingSignatureError):
+        aggregator.post_signature(second["request"], second["operator"], second["signature"])
+    client = TestClient(create_app(engine))
+    digest = "0x" + claim.claim_id.hex()
+    evidence = client.get(f"/v1/collections/{digest}").json()["evidence"]
+    assert [(e["operator"], e["first_digest"], e["second_digest"]) for e in evidence] == [
+        (net.operator(0), digest, "0x" + other.claim_id.hex())
+    ]
+    page = client.get(f"/collections/{digest}").text
+    assert page.count('data-figure="evidence"') == 1
+    assert net.operator(0) in page
