@@ -9,8 +9,10 @@ views and logs), from the lifecycle database or from the API; the script prints 
 bookkeeping as a result.
 
 Chapters: the chains → operators, AVSs and stakers (committees elected) → a validator-set change →
-claims (two accepted, one short of its AVS's 9/10 rule) → relay and payouts (MINT and VAULT) → a
-committee-signed slash and an equivocation slash → lifecycle tables, staker balances, API URL.
+claims collected by the AVS's aggregator from each member's own operator process (two submitted
+and accepted; one member offline, a rogue post refused, a second claim in one slot left to expire) →
+relay and payouts (MINT and VAULT) → a committee slash collected the same way and an equivocation
+slash → lifecycle tables, staker balances, API URL.
 
 What the output promises: a table is printed whole when stdout is not a terminal (no cell cut to
 fit 80 columns); each column holds one unit (amounts in the token's own symbol and decimals, voting
@@ -58,6 +60,17 @@ from web3 import Web3
 from web3.contract import Contract
 
 from devnet.anvil import free_port
+from devnet.demo_avs import (
+    AvsProcesses,
+    Refusal,
+    conflicting_claim,
+    digest_of,
+    equivocation_slash,
+    member_secret,
+    reward_claim,
+    wait_for,
+    wait_for_signature,
+)
 from devnet.l1_deploy import contract_at
 from devnet.rpc.encoding import parse_rfc3339_nano
 from devnet.scenario import (
@@ -149,10 +162,14 @@ CLAIM_A_UNITS: Final = 1_000 * 10**18
 CLAIM_B_WEI: Final = 12 * 10**18
 """The VAULT-funded claim: 12 WETH, debited from the AVS's RewardVault deposit at payout."""
 CLAIM_C_WEI: Final = 5 * 10**18
-"""The claim signed by too few (a different amount, hence a different claim id)."""
+"""Claim C: a second claim in claim B's signing slot (another amount), which no honest operator signs."""
 SLASH_PROPORTION: Final = PROPORTION_ONE // 20
 """5 %: the AVSs' maximum slash proportion."""
 EQUIVOCATION_TASK_ID: Final = 7
+COMMITTEE_SLASH_TASK_ID: Final = 8
+"""The task whose two conflicting responses are the committee slash's evidence."""
+POLICY_FACTOR: Final = 10
+"""Operators' local policy allows up to this many times the demo's claim per epoch (room, no limit)."""
 STAKERS_SHOWN: Final = 4
 """Stakers whose final L1 balances are printed (two per asset: the WETH stakers also earn WETH)."""
 UNBOUNDED_WIDTH: Final = 10_000
@@ -220,15 +237,6 @@ def enough_signers(powers: Sequence[int], threshold: tuple[int, int]) -> list[in
     if without_weakest and sum(powers[i] for i in without_weakest) * den > total * num:
         return sorted(without_weakest)
     return list(range(len(powers)))
-
-
-def too_few_signers(powers: Sequence[int], threshold: tuple[int, int]) -> list[int]:
-    """The strongest members left out one by one until the rest no longer passes the threshold."""
-    total, (num, den) = sum(powers), threshold
-    signers = weakest_first(powers)
-    while signers and sum(powers[i] for i in signers) * den > total * num:
-        signers.pop()
-    return sorted(signers)
 
 
 def database_fingerprint(url: str) -> str:
@@ -355,6 +363,12 @@ class Demo:
         self.committees: dict[str, CommitteeView] = {}
         self.claim_ids: dict[str, str] = {}
         self.slash_ids: dict[str, str] = {}
+        # The AVS side (devnet.demo_avs): processes, who is offline / rogue, claims left to expire.
+        self.avs_processes: AvsProcesses | None = None
+        self.offline = ""
+        self.rogue = ""
+        self.rogue_refusal: Refusal | None = None
+        self.expiring: dict[str, str] = {}
         self.valset_nonce_before = 0
         self.block_times: dict[str, dict[int, datetime]] = {"exocore": {}, "l1": {}}
 
@@ -406,6 +420,8 @@ class Demo:
     def close(self) -> None:
         """Stop everything this run started (each part alone: one failing does not keep the others up)."""
         steps: list[Callable[[], object]] = []
+        if self.avs_processes is not None:
+            steps.append(self.avs_processes.stop)
         if self.service is not None:
             steps.append(self.service.stop)
         if self.api is not None:
@@ -598,7 +614,7 @@ class Demo:
             asset_ids=(weth_asset,),
             reward_tokens=((weth, 2),),
             committee_size=n,
-            claim_threshold=(9, 10),
+            claim_threshold=(4, 5),
             min_operator_stake_usd="1000",
         )
         self.avs_rules = (avs_a, avs_b)
@@ -778,14 +794,16 @@ class Demo:
     # ------------------------------------------------------------------ 4. claims
 
     def submit_claims(self) -> None:
-        stack, client = self.require(self.stack), self.scenario
+        stack = self.require(self.stack)
         avs_a, avs_b = self.require(self.avs_rules)
         self.chapter(
             4,
             "Reward claims signed by the committees",
             "A claim needs committee signatures (one aggregate BLS signature) over more than its AVS's share"
-            " of voting power. Exocore then splits the amount into a Merkle tree of staker and commission"
-            " leaves and emits a REWARD_DISTRIBUTION packet.",
+            " of voting power. Each AVS opens its claim at the aggregator; every committee member's own"
+            " `exorelay operator` process checks it and signs it; the aggregator verifies each signature,"
+            " submits the aggregate once the threshold is crossed, and Exocore then splits the amount into"
+            " a Merkle tree of staker and commission leaves and emits a REWARD_DISTRIBUTION packet.",
         )
         committee_a, committee_b = self.committees[avs_a.address], self.committees[avs_b.address]
         stack.fund_avs_eth(avs_b.address, CLAIM_B_WEI, account_index=FUNDER_ACCOUNT_INDEX)
@@ -796,21 +814,7 @@ class Demo:
             f" {self.amount(deposit, weth)} for it"
         )
         self.show_step_0()
-        exor = avs_a.reward_tokens[0][0]
-        claims = (
-            (
-                "A",
-                committee_a,
-                enough_signers(committee_a.powers, avs_a.claim_threshold),
-                exor,
-                CLAIM_A_UNITS,
-            ),
-            ("B", committee_b, enough_signers(committee_b.powers, avs_b.claim_threshold), weth, CLAIM_B_WEI),
-            ("C", committee_b, too_few_signers(committee_b.powers, avs_b.claim_threshold), weth, CLAIM_C_WEI),
-        )
-        for label, committee, signers, token, amount in claims:
-            response = client.claim(committee, signers, token, amount)
-            self.claim_ids[label] = hex0x(response.claim_id)
+        self.collect_claims(committee_a, committee_b)
         self.track(
             "claims",
             [
@@ -899,6 +903,177 @@ class Demo:
         self.show(table)
         for line in rejections:
             self.console.print(line)
+
+    # ------------------------------------------------------------------ the AVS side (operators, aggregator)
+
+    def start_avs(self) -> None:
+        """The aggregator and one ``exorelay operator`` process per operator, each with its own config
+        and keystores; the weakest member of the 4/5 committee is left offline (its process is never
+        started), and one running member is the "rogue" of :meth:`collect_claims`."""
+        stack = self.require(self.stack)
+        avs_a, avs_b = self.require(self.avs_rules)
+        committee_a, committee_b = self.committees[avs_a.address], self.committees[avs_b.address]
+        weakest = weakest_first(committee_b.powers)[0]
+        if weakest in enough_signers(committee_b.powers, avs_b.claim_threshold):
+            raise DemoError(f"{avs_b.name} needs every member: no operator can be offline")
+        self.offline = committee_b.operators[weakest]
+        self.rogue = next(op for op in committee_a.operators[1:] if op != self.offline)
+        policies = {
+            avs_a.address: {avs_a.reward_tokens[0][0]: POLICY_FACTOR * CLAIM_A_UNITS},
+            avs_b.address: {avs_b.reward_tokens[0][0]: POLICY_FACTOR * CLAIM_B_WEI},
+        }
+        exocore = stack.manifest["exocore"]
+        self.avs_processes = AvsProcesses(
+            home=self.home,
+            manifest=stack.manifest,
+            database_url=self.database_url,
+            keystore_dir=Path(exocore["operator_keys_dir"]),
+            avs_policies=policies,
+        )
+        members = sorted(set(committee_a.operators) | set(committee_b.operators))
+        with self.console.status("Starting the aggregator and the operators' processes…"):
+            self.avs_processes.start_aggregator()
+            for account in members:
+                if account != self.offline:
+                    self.avs_processes.start_operator(account)
+            self.avs_processes.wait_ready()
+        procs = self.avs_processes.processes
+        self.console.print(
+            f"aggregator {self.avs_processes.url} (pid {procs['aggregator'].pid}; its own Exocore account"
+            f" submits the aggregates) · {len(procs) - 1} operator processes, each with its own config,"
+            f" keystores and slashing-protection database · offline (never started):"
+            f" {short_operator(self.offline)}"
+        )
+
+    @property
+    def avs(self) -> AvsProcesses:
+        return self.require(self.avs_processes)
+
+    def collect_claims(self, committee_a: CommitteeView, committee_b: CommitteeView) -> None:
+        """Claims A and B opened by their AVSs and signed by the operators' processes; a rogue post over
+        a different payload in A's slot; claim C, a second claim in B's slot, left to expire."""
+        avs_a, avs_b = self.require(self.avs_rules)
+        chain_id = self.scenario.chain_id
+        claim_a = reward_claim(
+            chain_id, avs_a.address, committee_a.epoch, avs_a.reward_tokens[0][0], CLAIM_A_UNITS
+        )
+        claim_b = reward_claim(
+            chain_id, avs_b.address, committee_b.epoch, avs_b.reward_tokens[0][0], CLAIM_B_WEI
+        )
+        for label, claim in (("A", claim_a), ("B", claim_b)):
+            self.avs.open(claim)
+            self.claim_ids[label] = digest_of(claim)
+        # The rogue's own process signs A honestly; then its key signs a different amount in A's slot.
+        digest_a = self.claim_ids["A"]
+        wait_for_signature(self.avs, digest_a, self.rogue, STEP_TIMEOUT_S)
+        secret = member_secret(self.avs.keystore_dir, self.rogue, avs_a.address)
+        refusal = self.avs.post_rogue(conflicting_claim(claim_a), self.rogue, secret)
+        if refusal is None:
+            raise DemoError("the aggregator accepted a conflicting signature")
+        self.rogue_refusal = refusal
+        decided = frozenset({"verified", "rejected", "expired"})
+        wait_for(self.avs, self.claim_ids.values(), decided, STEP_TIMEOUT_S)
+        # Opened once B is settled: every operator that signed B refuses a second digest in its slot.
+        claim_c = reward_claim(
+            chain_id, avs_b.address, committee_b.epoch, avs_b.reward_tokens[0][0], CLAIM_C_WEI
+        )
+        self.avs.open(claim_c)
+        self.expiring["C"] = digest_of(claim_c)
+        self.show_collections()
+
+    def show_collections(self) -> None:
+        """What the aggregator collected (its own documents, GET /v1/requests/{digest})."""
+        table = Table(title="Signature collection (from the aggregator)", box=box.SIMPLE_HEAD)
+        for column in (
+            "claim",
+            "id",
+            "AVS",
+            "signed by",
+            "signed power",
+            "needed",
+            "state",
+            "submitted at height",
+        ):
+            table.add_column(column)
+        labelled = [*self.claim_ids.items(), *self.expiring.items()]
+        for label, digest in labelled:
+            doc = self.avs.document(digest)
+            accepted = [s for s in doc["signatures"] if s["verdict"] == "accepted"]
+            submission = doc["submission"] or {}
+            table.add_row(
+                label,
+                short_hex(digest),
+                self.avs_name(doc["avs"]),
+                f"{len(accepted)} of {doc['committee_size']}",
+                format_power(int(doc["signed_power"])),
+                format_power(int(doc["threshold_power"])),
+                doc["state"],
+                str(submission["height"]) if submission.get("height") is not None else "-",
+            )
+        self.show(table)
+        refusal = self.rogue_refusal
+        if refusal is not None:
+            self.console.print(
+                f"rogue signer {short_operator(self.rogue)} (simulates a compromised key: an honest"
+                " `exorelay operator` never signs two payloads in one slot) signed claim A with one more"
+                f" base unit: refused by the aggregator, HTTP {refusal.status} {refusal.code}"
+            )
+            evidence = [e for e in self.avs.evidence_rows() if e["operator"] == self.rogue]
+            self.console.print(
+                f"  conflicting signatures kept as evidence by the aggregator: {len(evidence)}"
+            )
+        self.console.print(
+            f"offline operator {short_operator(self.offline)}: no process, no signature; the others' power"
+            " still crosses the thresholds"
+        )
+
+    def claim_expired(self, digest: str) -> tuple[int, int, str]:
+        state = str(self.avs.document(digest)["state"])
+        return int(state == "expired"), 1, state
+
+    def show_expired_claims(self) -> None:
+        """Claim C: no operator signs a second digest in claim B's slot, so it expires unsubmitted."""
+        self.track(
+            "claims left at the aggregator",
+            [
+                Gauge(f"claim {label} expired at the aggregator", partial(self.claim_expired, digest))
+                for label, digest in self.expiring.items()
+            ],
+        )
+        for label, digest in self.expiring.items():
+            doc = self.avs.document(digest)
+            self.console.print(
+                f"claim {label} expired at the aggregator ({len(doc['signatures'])} signatures: every running"
+                f" operator had signed claim B in this slot and refused it): {doc['state_reason']}"
+            )
+
+    def collect_slash(self, committee: CommitteeView, target: str) -> str:
+        """A slash request against ``target`` with equivocation evidence, opened by the AVS at the
+        aggregator and signed by the operators' processes once each has checked the evidence."""
+        avs_a = self.require(self.avs_rules)[0]
+        secret = member_secret(self.avs.keystore_dir, target, avs_a.address)
+        request, evidence = equivocation_slash(
+            self.scenario.chain_id,
+            avs_a.address,
+            committee.epoch,
+            target,
+            secret,
+            task_id=COMMITTEE_SLASH_TASK_ID,
+            proportion=SLASH_PROPORTION,
+        )
+        self.avs.open(request, evidence)
+        digest = digest_of(request)
+        (doc,) = wait_for(
+            self.avs, [digest], frozenset({"verified", "rejected", "expired"}), STEP_TIMEOUT_S
+        ).values()
+        accepted = [s for s in doc["signatures"] if s["verdict"] == "accepted"]
+        self.console.print(
+            f"committee slash of {short_operator(target)} collected by the aggregator: {len(accepted)} of"
+            f" {doc['committee_size']} signed, {format_power(int(doc['signed_power']))} of"
+            f" {format_power(int(doc['total_power']))} (needs {format_power(int(doc['threshold_power']))});"
+            f" {doc['state']} on Exocore"
+        )
+        return digest
 
     # ------------------------------------------------------------------ 5. relay and payouts
 
@@ -1056,9 +1231,11 @@ class Demo:
         self.chapter(
             6,
             "Two slashes: a committee request and equivocation evidence",
-            "A slash request signed by a committee, and two conflicting task responses signed by one"
-            " operator's key. Exocore freezes the operator and cuts its stake; the SLASH packet moves the"
-            " same amounts of restaked principal to the slashing sink on L1.",
+            "A slash request collected from the committee's operator processes by the aggregator (with the"
+            " equivocation evidence each operator checks before signing), and two conflicting task responses"
+            " signed by one operator's key, sent to Exocore as evidence. Exocore freezes the operator and"
+            " cuts its stake; the SLASH packet moves the same amounts of restaked principal to the"
+            " slashing sink on L1.",
         )
         committee_a, committee_b = self.committees[avs_a.address], self.committees[avs_b.address]
         principal_before = {
@@ -1066,8 +1243,7 @@ class Demo:
             for address, token in self.tokens.items()
         }
         target_a = committee_a.operators[0]
-        response = client.slash(committee_a, 0, SLASH_PROPORTION)
-        self.slash_ids["committee"] = hex0x(response.slash_id)
+        self.slash_ids["committee"] = self.collect_slash(committee_a, target_a)
         index_b = next(i for i, op in enumerate(committee_b.operators) if op != target_a)
         operator_b = OperatorAddress.parse(committee_b.operators[index_b])
         evidence = equivocation_msg(
@@ -1409,9 +1585,11 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         with running(demo):
             demo.show_chains()
             demo.setup()
+            demo.start_avs()
             demo.change_valset()
             demo.submit_claims()
             demo.relay_and_pay()
+            demo.show_expired_claims()
             demo.slash()
             demo.summary()
             demo.show_api()

@@ -14,6 +14,11 @@ Two layers:
   services only, and :func:`run_scenario`, which sets up N operators, M stakers over two assets, AVSs
   with different rules, waits for the committees and submits claims signed by a chosen subset.
 
+Signing as committee members (:meth:`ScenarioClient.claim`, :meth:`ScenarioClient.slash`,
+:func:`run_scenario`'s claims) is a direct path for tests of the chain, indexer and relayer that run
+without the AVS processes. ``exorelay demo`` never uses it: there each member signs in its own
+``exorelay operator`` process and ``exorelay aggregator`` submits (:mod:`devnet.demo_avs`).
+
 ``python -m devnet.scenario [--manifest .exorelay/devnet.json]`` runs the standard scenario against the
 devnet that ``exorelay devnet up`` started and prints what it did.
 """

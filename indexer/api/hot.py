@@ -70,6 +70,7 @@ from indexer.api.pagination import (
     encode_cursor,
 )
 from relayer.protocol.kinds import PacketKind
+from storage.aggregation import aggregation_request_table
 from storage.lifecycle import EntityKind
 from storage.models import (
     avs_table,
@@ -272,12 +273,13 @@ def _claim_statements(dialect: Dialect) -> tuple[ClauseElement, ClauseElement, C
         d.c.distribution_id == c.c.distribution_id,
         and_(c.c.distribution_id.is_(None), d.c.claim_id == c.c.claim_id),
     )
-    u, a = token_unit_table, avs_table
+    u, a, r = token_unit_table, avs_table, aggregation_request_table
     joined = (
         select(
             *(c.c[n] for n in _CLAIM_COLUMNS),
             *(d.c[n] for n in _DISTRIBUTION_COLUMNS),
             *(k.c[n] for n in _PACKET_COLUMNS),
+            *(r.c[n] for n in COLLECTION_COLUMNS),
             u.c.symbol,
             u.c.decimals,
             a.c.name,
@@ -287,6 +289,8 @@ def _claim_statements(dialect: Dialect) -> tuple[ClauseElement, ClauseElement, C
             .outerjoin(k, k.c.nonce == d.c.nonce)
             .outerjoin(u, u.c.token == c.c.token)
             .outerjoin(a, a.c.avs_address == c.c.avs_address)
+            # The collecting stage: the aggregator's row, keyed by the same id (its primary key).
+            .outerjoin(r, r.c.digest == c.c.claim_id)
         )
         .where(c.c.claim_id == claim_id)
         .limit(_const(1))
@@ -329,6 +333,41 @@ def _claim_statements(dialect: Dialect) -> tuple[ClauseElement, ClauseElement, C
     )
     of_txs = select(*columns).where(t.c.entity_kind == _const(EntityKind.L1_TX.value), in_root_txs)
     return joined, signers, union_all(of_claim, of_packet, of_txs)
+
+
+COLLECTION_COLUMNS: Final = (
+    "digest",
+    "state",
+    "state_reason",
+    "opened_at",
+    "threshold_reached_at",
+    "signed_power",
+    "threshold_power",
+    "total_power",
+    "committee_size",
+)
+"""The aggregator's request row a claim or slash detail shows as its ``collecting`` stage."""
+
+
+def collection_stage(values: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``CollectionStage`` of a claim or slash from its aggregator row (None: not collected here,
+    e.g. submitted by another aggregator or without one)."""
+    if values.get("digest") is None:
+        return None
+    return {
+        "digest": values["digest"],
+        "state": values["state"],
+        "state_reason": values["state_reason"],
+        "opened_at": _utc(values["opened_at"]),
+        "threshold_reached_at": None
+        if values["threshold_reached_at"] is None
+        else _utc(values["threshold_reached_at"]),
+        "signed_power": _amount(values["signed_power"]),
+        "threshold_power": _amount(values["threshold_power"]),
+        "total_power": _amount(values["total_power"]),
+        "committee_size": int(values["committee_size"]),
+        "url": f"/v1/collections/{values['digest']}",
+    }
 
 
 @dataclass(frozen=True)
@@ -455,7 +494,11 @@ def claim_document(
     d = dict(zip(_DISTRIBUTION_COLUMNS, row[at : at + len(_DISTRIBUTION_COLUMNS)], strict=True))
     at += len(_DISTRIBUTION_COLUMNS)
     k = dict(zip(_PACKET_COLUMNS, row[at : at + len(_PACKET_COLUMNS)], strict=True))
-    symbol, decimals, avs_name = row[at + len(_PACKET_COLUMNS) :]
+    at += len(_PACKET_COLUMNS)
+    collection = collection_stage(
+        dict(zip(COLLECTION_COLUMNS, row[at : at + len(COLLECTION_COLUMNS)], strict=True))
+    )
+    symbol, decimals, avs_name = row[at + len(COLLECTION_COLUMNS) :]
     numerator, denominator = c["threshold_numerator"], c["threshold_denominator"]
     distribution = None
     if d["distribution_id"] is not None:
@@ -524,6 +567,7 @@ def claim_document(
         ],
         "distribution": distribution,
         "packet": packet,
+        "collection": collection,
         "timeline": [
             _transition_document(r) for r in sorted(timeline, key=lambda r: timeline_order(r[11], r[0]))
         ],

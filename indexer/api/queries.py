@@ -19,6 +19,7 @@ from indexer.api import hot, schemas
 from indexer.api.display import Names, amount_text, claim_fields, payout_fields, power_text, share_text
 from indexer.api.pagination import Order, decode_cursor, page_of
 from relayer.protocol.kinds import PacketKind
+from storage.aggregation import aggregation_request_table
 from storage.lifecycle import LIFECYCLES, EntityKind
 from storage.models import (
     claim_signer_table,
@@ -570,8 +571,15 @@ def slash_detail(conn: Connection, slash_id: str) -> schemas.SlashDetail | None:
     if row.l1_tx_hash is not None:
         conditions.append(_entity(EntityKind.L1_TX, row.l1_tx_hash))
     names = Names.load(conn, avss=[row.avs_address], operators=[row.operator])
+    r = aggregation_request_table
+    collected = conn.execute(
+        select(*(r.c[n] for n in hot.COLLECTION_COLUMNS)).where(r.c.digest == slash_id)
+    ).first()
     return schemas.SlashDetail(
         **_slash_fields(row, assets, signers, names),
+        collection=None
+        if collected is None
+        else schemas.CollectionStage.model_validate(hot.collection_stage(collected._asdict())),
         timeline=_timeline(conn, conditions),
         evidence=row.evidence,
     )

@@ -263,6 +263,22 @@ class PacketOut(BaseModel):
     updated_at: datetime
 
 
+class CollectionStage(BaseModel):
+    """The ``collecting`` stage before ``submitted``: the aggregator's record of the request (same id),
+    read from its tables; who signed when and who was refused are at ``url``."""
+
+    digest: str
+    state: str = Field(description="collecting, submitted, verified, rejected or expired (the aggregator's).")
+    state_reason: str | None = None
+    opened_at: datetime
+    threshold_reached_at: datetime | None = None
+    signed_power: Amount
+    threshold_power: Amount = Field(description="Signed power must be strictly above this.")
+    total_power: Amount
+    committee_size: int
+    url: str
+
+
 class ClaimDetail(ClaimOut):
     """A claim with its signers, distribution, packet and full timeline (payout progress per status
     is on ``/v1/distributions/{distribution_id}``: counting a large distribution's payouts would make
@@ -271,6 +287,7 @@ class ClaimDetail(ClaimOut):
     signers: list[SignerOut]
     distribution: DistributionSummary | None = None
     packet: PacketOut | None = None
+    collection: CollectionStage | None = None
     timeline: list[TransitionOut] = Field(
         description="Every transition of the claim, its packet and its L1 transactions, oldest first."
     )
@@ -513,6 +530,7 @@ class SlashOut(BaseModel):
 
 
 class SlashDetail(SlashOut):
+    collection: CollectionStage | None = None
     timeline: list[TransitionOut]
     evidence: str | None = Field(
         default=None,

@@ -1,19 +1,27 @@
 """The query API's ``/v1/collections``: the collecting stage an aggregator recorded (on the devnet, a
-real database), read through the read-only API."""
+real database), read through the read-only API; and the same stage in a claim's and a slash's own
+documents and explorer pages, linked to the collection."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from avs.aggregator.errors import InvalidSignatureError
+from avs.aggregator.errors import ConflictingSignatureError, InvalidSignatureError
 from indexer.api.app import create_app
+from indexer.ingest.exocore import ExocoreIngestor
+from relayer.protocol.claims import RewardClaim, SlashRequest
+from storage.records import ExocoreBlock, SlashSubmitted
+from storage.store import LifecycleStore
 from tests.support.aggregator_net import Net, migrated, running_net
+from tests.support.indexer_factory import T0, ClaimPlan, StepClock, h, slash_events
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +97,85 @@ def test_the_explorer_draws_the_collection_with_its_progress_bar(net: Net, engin
     assert ("threshold crossed" in page.text) == reached
     assert client.get("/collections/0x" + "cd" * 32).status_code == 404
     assert client.get("/collections/not-a-hash").status_code == 404
+
+
+def _ingest(engine: Engine, height: int, *events: Any) -> None:
+    """The indexer's own record of what Exocore emitted for the request (its ingestion step)."""
+    store = LifecycleStore(engine, clock=StepClock(T0))
+    block = ExocoreBlock(height, h(f"collect-b{height}"), T0, events)
+    ExocoreIngestor(store).apply_block(block, head_height=height)
+
+
+def _collect_and_submit(net: Net, engine: Engine, request: RewardClaim | SlashRequest) -> str:
+    aggregator = net.aggregator(engine)
+    for index in range(len(net.committee.operators)):
+        body = net.body(request, index)
+        aggregator.post_signature(body["request"], body["operator"], body["signature"])
+    digest = "0x" + (request.claim_id if isinstance(request, RewardClaim) else request.slash_id).hex()
+    aggregator.tick()  # grace 0: the crossing is submitted now
+    assert aggregator.document(digest)["state"] in {"submitted", "verified"}
+    return digest
+
+
+def test_a_claim_shows_its_collecting_stage_and_links_its_collection(net: Net, engine: Engine) -> None:
+    claim = net.claim(amount=303)
+    digest = _collect_and_submit(net, engine, claim)
+    _ingest(engine, 1, replace(ClaimPlan("collected").submitted(), claim_id=digest, avs=net.avs))
+    client = TestClient(create_app(engine))
+    collection = client.get(f"/v1/collections/{digest}").json()
+
+    stage = client.get(f"/v1/claims/{digest}").json()["collection"]
+    assert stage["digest"] == digest
+    assert stage["state"] == collection["state"]
+    assert (stage["signed_power"], stage["threshold_power"], stage["total_power"]) == (
+        str(sum(net.committee.powers)),
+        collection["threshold_power"],
+        collection["total_power"],
+    )
+    assert stage["committee_size"] == len(net.committee.operators)
+    assert stage["url"] == f"/v1/collections/{digest}"
+    page = client.get(f"/claims/{digest}").text
+    assert f'href="/collections/{digest}" data-figure="collection-link"' in page
+    assert f'data-figure="collection-signed-power">{sum(net.committee.powers)}<' in page
+
+    # A claim no aggregator of this database collected has no such stage (and says so).
+    _ingest(engine, 2, ClaimPlan("elsewhere").submitted())
+    other = client.get(f"/v1/claims/{ClaimPlan('elsewhere').claim_id}").json()
+    assert other["collection"] is None
+    assert (
+        "No aggregator sharing this database" in client.get(f"/claims/{ClaimPlan('elsewhere').claim_id}").text
+    )
+
+
+def test_a_slash_shows_its_collecting_stage_and_links_its_collection(net: Net, engine: Engine) -> None:
+    request = net.slash(member=3)
+    digest = _collect_and_submit(net, engine, request)
+    first = slash_events("collected")[0]
+    assert isinstance(first, SlashSubmitted)
+    submitted = replace(first, slash_id=digest, avs=net.avs)
+    _ingest(engine, 1, submitted)
+    client = TestClient(create_app(engine))
+    stage = client.get(f"/v1/slashes/{digest}").json()["collection"]
+    assert (stage["digest"], stage["signed_power"]) == (digest, str(sum(net.committee.powers)))
+    assert (
+        f'href="/collections/{digest}" data-figure="collection-link"' in client.get(f"/slashes/{digest}").text
+    )
+
+
+def test_a_collection_lists_the_conflicting_signatures_kept_as_evidence(net: Net, engine: Engine) -> None:
+    aggregator = net.aggregator(engine, grace_s=3600.0)
+    claim, other = net.claim(amount=304), net.claim(amount=305)  # one signing slot, two payloads
+    first = net.body(claim, 0)
+    aggregator.post_signature(first["request"], first["operator"], first["signature"])
+    second = net.body(other, 0)
+    with pytest.raises(ConflictingSignatureError):
+        aggregator.post_signature(second["request"], second["operator"], second["signature"])
+    client = TestClient(create_app(engine))
+    digest = "0x" + claim.claim_id.hex()
+    evidence = client.get(f"/v1/collections/{digest}").json()["evidence"]
+    assert [(e["operator"], e["first_digest"], e["second_digest"]) for e in evidence] == [
+        (net.operator(0), digest, "0x" + other.claim_id.hex())
+    ]
+    page = client.get(f"/collections/{digest}").text
+    assert page.count('data-figure="evidence"') == 1
+    assert net.operator(0) in page

@@ -259,6 +259,7 @@ class _Site:
                 "title": "Claim",
                 "claim": detail,
                 "quorum": views.claim_quorum(detail),
+                "stage_progress": collection_progress(detail.collection),
                 "timeline": views.timeline(detail.timeline, EntityKind.CLAIM, detail.status, self.clock()),
             }
 
@@ -368,6 +369,7 @@ class _Site:
             return {
                 "title": "Slash",
                 "slash": detail,
+                "stage_progress": collection_progress(detail.collection),
                 "timeline": views.timeline(detail.timeline, EntityKind.SLASH, detail.status, self.clock()),
             }
 

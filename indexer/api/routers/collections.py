@@ -23,6 +23,7 @@ from indexer.api.params import NOT_FOUND, ApiError, Reader
 from storage.aggregation import (
     RequestKind,
     RequestState,
+    aggregation_evidence_table,
     aggregation_request_table,
     aggregation_signature_table,
     aggregation_submission_table,
@@ -34,6 +35,7 @@ MAX_LIMIT: Final = 500
 REQUESTS = aggregation_request_table
 SIGNATURES = aggregation_signature_table
 SUBMISSIONS = aggregation_submission_table
+EVIDENCE = aggregation_evidence_table
 
 
 class CollectedSignature(BaseModel):
@@ -78,9 +80,21 @@ class CollectionOut(BaseModel):
     refused: int
 
 
+class CollectedEvidence(BaseModel):
+    """A member whose key signed this request and another one in the same signing slot (both
+    signatures verified under its registered key): slashable evidence the aggregator kept."""
+
+    operator: str
+    slot: str
+    first_digest: str
+    second_digest: str
+    recorded_at: datetime
+
+
 class CollectionDetail(CollectionOut):
     signatures: list[CollectedSignature]
     submission: CollectionSubmission | None
+    evidence: list[CollectedEvidence] = []
 
 
 def _summary(row: Any, accepted: int, refused: int) -> CollectionOut:
@@ -119,6 +133,11 @@ def collection_detail(conn: Connection, digest: str) -> CollectionDetail | None:
         return None
     signatures, accepted, refused = _counts(conn, digest)
     sub = conn.execute(select(SUBMISSIONS).where(SUBMISSIONS.c.digest == digest)).first()
+    evidence = conn.execute(
+        select(EVIDENCE)
+        .where(or_(EVIDENCE.c.first_digest == digest, EVIDENCE.c.second_digest == digest))
+        .order_by(EVIDENCE.c.id)
+    )
     return CollectionDetail(
         **_summary(row, accepted, refused).model_dump(),
         signatures=[
@@ -144,6 +163,16 @@ def collection_detail(conn: Connection, digest: str) -> CollectionDetail | None:
             detail=sub.detail,
             created_at=sub.created_at,
         ),
+        evidence=[
+            CollectedEvidence(
+                operator=e.operator,
+                slot=e.slot,
+                first_digest=e.first_digest,
+                second_digest=e.second_digest,
+                recorded_at=e.recorded_at,
+            )
+            for e in evidence
+        ],
     )
 
 
@@ -196,7 +225,10 @@ class Progress:
     reached: bool
 
 
-def collection_progress(collection: CollectionOut) -> Progress:
+def collection_progress(collection: CollectionOut | schemas.CollectionStage | None) -> Progress:
+    """The bar of a collection, or of a claim's / slash's collecting stage (empty without one)."""
+    if collection is None:
+        return Progress(0.0, 0.0, reached=False)
     total = int(collection.total_power)
     signed, needed = int(collection.signed_power), int(collection.threshold_power)
     if total <= 0:
