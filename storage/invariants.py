@@ -14,6 +14,10 @@ an invariant is ever committed.
   sources (a mint from the zero address, or the RewardVault). Withdrawal-approval leaves
   (the RestakingVault's ``WithdrawalPaid``, recorded as paid leaves) are held to the same rule against
   the vault's transfers: Σ approved-and-paid per token = what left custody for them.
+- ``cumulative_paid_le_accrued``: per (earner, token), Σ ``CumulativePaid`` amounts never exceeds the
+  earner's cumulative leaf in the latest period paid under (the most that root lets L1 pay). Checked
+  on each L1 batch that pays the pair, when that period's leaves are stored (the Exocore stream
+  records them with the root's packet; a pair paid while the Exocore stream lags is not checked).
 
 Checks found while applying records raise the same error inline: ``leaf_paid_once`` (a second
 RewardPaid for a leaf), ``payout_matches_leaf``, ``payout_has_distribution``,
@@ -31,7 +35,14 @@ from sqlalchemy import Connection, and_, select, tuple_
 
 from storage.errors import InvariantViolationError
 from storage.lifecycle import EdgeKind, EntityKind, Lifecycle, PayoutState, lifecycle
-from storage.models import distribution_table, payout_table, transfer_table, transition_table
+from storage.models import (
+    cumulative_leaf_table,
+    cumulative_payout_table,
+    distribution_table,
+    payout_table,
+    transfer_table,
+    transition_table,
+)
 from storage.normalize import ZERO_ADDRESS
 from storage.store import PAID_STATES, chunks, member_of, uint256_sums
 
@@ -39,8 +50,15 @@ SUM_PAID_LE_TOTAL: Final = "sum_paid_le_total"
 LEAF_PAID_ONCE: Final = "leaf_paid_once"
 FORWARD_ONLY: Final = "forward_only"
 PAYOUT_MATCHES_TRANSFERS: Final = "payout_matches_transfers"
+CUMULATIVE_PAID_LE_ACCRUED: Final = "cumulative_paid_le_accrued"
 
-INVARIANTS: Final = (SUM_PAID_LE_TOTAL, LEAF_PAID_ONCE, FORWARD_ONLY, PAYOUT_MATCHES_TRANSFERS)
+INVARIANTS: Final = (
+    SUM_PAID_LE_TOTAL,
+    LEAF_PAID_ONCE,
+    FORWARD_ONLY,
+    PAYOUT_MATCHES_TRANSFERS,
+    CUMULATIVE_PAID_LE_ACCRUED,
+)
 
 CHECK_CHUNK_ROWS: Final = 20_000
 """History rows held at once by the transition checks (a 100k-payout backfill streams through)."""
@@ -71,6 +89,34 @@ def check_paid_within_total(conn: Connection, stream: str, distribution_ids: Ite
                     f"distribution {distribution_id} paid {amount}, more than its total {total}",
                     {"distribution_id": distribution_id, "paid": str(amount), "total": str(total)},
                 )
+
+
+def check_cumulative_paid_within_accrued(
+    conn: Connection, stream: str, keys: Iterable[tuple[str, str]]
+) -> None:
+    """``cumulative_paid_le_accrued`` for the (earner, token) pairs a batch paid."""
+    c, leaf = cumulative_payout_table, cumulative_leaf_table
+    for earner, token in sorted(set(keys)):
+        rows = conn.execute(
+            select(c.c.amount, c.c.period).where(c.c.earner == earner, c.c.token == token)
+        ).all()
+        if not rows:
+            continue
+        paid = sum(int(row.amount) for row in rows)
+        period = max(int(row.period) for row in rows)
+        accrued = conn.execute(
+            select(leaf.c.cumulative).where(
+                leaf.c.period == period, leaf.c.earner == earner, leaf.c.token == token
+            )
+        ).scalar()
+        if accrued is not None and paid > int(accrued):
+            raise InvariantViolationError(
+                stream,
+                CUMULATIVE_PAID_LE_ACCRUED,
+                f"earner {earner} was paid {paid} of {token}, more than its cumulative {accrued} "
+                f"in period {period}",
+                {"earner": earner, "token": token, "paid": str(paid), "accrued": str(accrued)},
+            )
 
 
 def check_leaves_paid_once(conn: Connection, stream: str, first_transition_id: int) -> None:

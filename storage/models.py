@@ -474,6 +474,27 @@ class TokenTransfer(IndexerModel, table=True):
     block_hash: str = _hash()
 
 
+class CumulativeLeafRow(IndexerModel, table=True):
+    """One leaf of a closed cumulative period's tree, as Exocore serves it when the period's
+    CUMULATIVE_ROOT packet is created: everything ``earner`` earned in ``token`` up to ``period``.
+    Exocore is final, so a row never changes; ``packet_nonce`` ties it to the packet (and so to the
+    root's lifecycle: created, relayed, finalized)."""
+
+    __tablename__ = "cumulative_leaf"
+    __table_args__ = (
+        UniqueConstraint("period", "earner", "token"),
+        Index(None, "earner", "token"),
+        Index(None, "packet_nonce"),
+    )
+
+    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    period: int = _bigint()
+    earner: str = _address()
+    token: str = _address()
+    cumulative: int = _uint256("cumulative")
+    packet_nonce: int = _bigint()
+
+
 class CumulativePayout(IndexerModel, table=True):
     """A ``CumulativePaid`` of the RewardVault: one (earner, token) paid ``amount`` up to its
     ``cumulative`` total under ``period``'s root, pushed by anyone (``by_earner`` false) or claimed
@@ -711,6 +732,7 @@ valset_table: Final = table_of(Valset)
 l1_tx_table: Final = table_of(L1Transaction)
 transfer_table: Final = table_of(TokenTransfer)
 cumulative_payout_table: Final = table_of(CumulativePayout)
+cumulative_leaf_table: Final = table_of(CumulativeLeafRow)
 slash_table: Final = table_of(Slash)
 slash_signer_table: Final = table_of(SlashSigner)
 slash_asset_table: Final = table_of(SlashAsset)

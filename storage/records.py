@@ -337,6 +337,36 @@ class DistributionLeaves(_ExocoreEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class CumulativeLeafInfo:
+    """``cumulative`` base units of ``token`` earned by ``earner`` up to a period."""
+
+    earner: str
+    token: str
+    cumulative: int
+
+    def __post_init__(self) -> None:
+        _set(self, "earner", address_hex(self.earner))
+        _set(self, "token", address_hex(self.token))
+        _set(self, "cumulative", uint256(self.cumulative, "cumulative"))
+
+
+@dataclass(frozen=True, slots=True)
+class CumulativeLeaves(_ExocoreEvent):
+    """A page of cumulative ``period``'s leaves, read when its CUMULATIVE_ROOT packet (``nonce``)
+    is created."""
+
+    period: int
+    nonce: int
+    leaves: tuple[CumulativeLeafInfo, ...]
+
+    def __post_init__(self) -> None:
+        self._normalise_tx()
+        bigint(self.period, "period")
+        bigint(self.nonce, "nonce")
+        _set(self, "leaves", tuple(self.leaves))
+
+
+@dataclass(frozen=True, slots=True)
 class WithdrawalApprovalCreated(_ExocoreEvent):
     """Exocore approved matured L1 withdrawals of ``token`` (a WITHDRAWAL_APPROVAL packet): stored as a
     packet with leaves (``distribution`` row of ``packet_kind`` 4 keyed by the approval id); its
@@ -540,6 +570,7 @@ ExocoreEvent: TypeAlias = (
     | ClaimRejected
     | DistributionCreated
     | DistributionLeaves
+    | CumulativeLeaves
     | WithdrawalApprovalCreated
     | PacketCreated
     | PacketAttested

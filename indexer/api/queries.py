@@ -20,12 +20,13 @@ from indexer.api.display import Names, amount_text, claim_fields, payout_fields,
 from indexer.api.pagination import Order, decode_cursor, page_of
 from relayer.protocol.kinds import PacketKind
 from storage.aggregation import aggregation_request_table
-from storage.lifecycle import LIFECYCLES, EntityKind
+from storage.lifecycle import LIFECYCLES, EntityKind, PacketState
 from storage.models import (
     claim_signer_table,
     claim_table,
     committee_member_table,
     committee_table,
+    cumulative_leaf_table,
     cumulative_payout_table,
     cursor_table,
     distribution_table,
@@ -776,15 +777,25 @@ def cumulative_staker(conn: Connection, staker: str) -> schemas.CumulativeStaker
     for row in rows:
         into = by_earner if row.by_earner else pushed
         into[row.token] = into.get(row.token, 0) + int(row.amount)
-    tokens = [
-        schemas.CumulativeTokenOut(
-            token=token,
-            paid=str(pushed.get(token, 0) + by_earner.get(token, 0)),
-            paid_pushed=str(pushed.get(token, 0)),
-            paid_by_earner=str(by_earner.get(token, 0)),
+    roots = _cumulative_roots(conn, staker)
+    latest = roots[0] if roots else None
+    delivered = next((root for root in roots if root.state in DELIVERED_ROOT_STATES), None)
+    earned = _cumulative_totals(conn, staker, latest)
+    accrued = _cumulative_totals(conn, staker, delivered)
+    tokens = []
+    for token in sorted(set(pushed) | set(by_earner) | set(earned)):
+        paid = pushed.get(token, 0) + by_earner.get(token, 0)
+        tokens.append(
+            schemas.CumulativeTokenOut(
+                token=token,
+                earned=str(earned.get(token, 0)),
+                accrued=str(accrued.get(token, 0)),
+                paid=str(paid),
+                paid_pushed=str(pushed.get(token, 0)),
+                paid_by_earner=str(by_earner.get(token, 0)),
+                claimable=str(max(0, accrued.get(token, 0) - paid)),
+            )
         )
-        for token in sorted(set(pushed) | set(by_earner))
-    ]
     payouts = [
         schemas.CumulativePayoutOut(
             token=row.token,
@@ -799,4 +810,40 @@ def cumulative_staker(conn: Connection, staker: str) -> schemas.CumulativeStaker
         )
         for row in rows[:CUMULATIVE_PAYOUTS_SHOWN]
     ]
-    return schemas.CumulativeStakerOut(staker=staker, tokens=tokens, payouts=payouts)
+    return schemas.CumulativeStakerOut(
+        staker=staker, tokens=tokens, payouts=payouts, latest_root=latest, delivered_root=delivered
+    )
+
+
+DELIVERED_ROOT_STATES: Final = frozenset({PacketState.RELAYED.value, PacketState.FINALIZED.value})
+"""A cumulative root in one of these packet states is on L1: the vault pays up to its leaves. (An
+older period L1 ignored is relayed too, but the latest delivered period is always the accepted one.)"""
+
+
+def _cumulative_roots(conn: Connection, staker: str) -> list[schemas.CumulativeRootOut]:
+    """The periods with a leaf of ``staker``, latest first, with their packet's state."""
+    c, p = cumulative_leaf_table, packet_table
+    rows = conn.execute(
+        select(c.c.period, c.c.packet_nonce, p.c.state)
+        .join(p, p.c.nonce == c.c.packet_nonce)
+        .where(c.c.earner == staker)
+        .group_by(c.c.period, c.c.packet_nonce, p.c.state)
+        .order_by(c.c.period.desc())
+    )
+    return [
+        schemas.CumulativeRootOut(period=int(row.period), packet_nonce=int(row.packet_nonce), state=row.state)
+        for row in rows
+    ]
+
+
+def _cumulative_totals(
+    conn: Connection, staker: str, root: schemas.CumulativeRootOut | None
+) -> dict[str, int]:
+    """``staker``'s running total per token in ``root``'s period (nothing without a root)."""
+    if root is None:
+        return {}
+    c = cumulative_leaf_table
+    rows = conn.execute(
+        select(c.c.token, c.c.cumulative).where(c.c.earner == staker, c.c.period == root.period)
+    )
+    return {row.token: int(row.cumulative) for row in rows}

@@ -698,12 +698,25 @@ class CumulativePayoutOut(BaseModel):
     log_index: int
 
 
+class CumulativeRootOut(BaseModel):
+    period: int
+    packet_nonce: int
+    state: str
+    """The CUMULATIVE_ROOT packet's lifecycle: created, attested, relayed (on L1), finalized, failed."""
+
+
 class CumulativeTokenOut(BaseModel):
     token: str
+    earned: Amount
+    """The staker's running total in the latest closed period the indexer knows (``latest_root``)."""
+    accrued: Amount
+    """The running total in the latest root delivered on L1 (``delivered_root``): what L1 can pay."""
     paid: Amount
     """Σ paid under cumulative roots (``= paid_pushed + paid_by_earner``): the highest total paid."""
     paid_pushed: Amount
     paid_by_earner: Amount
+    claimable: Amount
+    """``accrued - paid`` (never negative): what a claim or a push would pay now."""
 
 
 class CumulativeStakerOut(BaseModel):
@@ -712,11 +725,16 @@ class CumulativeStakerOut(BaseModel):
         tokens=[
             {
                 "token": ADDRESS_EXAMPLE,
+                "earned": "2000000000000000000",
+                "accrued": "1500000000000000000",
                 "paid": "1250000000000000000",
                 "paid_pushed": "1000000000000000000",
                 "paid_by_earner": "250000000000000000",
+                "claimable": "250000000000000000",
             }
         ],
+        latest_root={"period": 13, "packet_nonce": 41, "state": "attested"},
+        delivered_root={"period": 12, "packet_nonce": 38, "state": "finalized"},
         payouts=[
             {
                 "token": ADDRESS_EXAMPLE,
@@ -734,6 +752,10 @@ class CumulativeStakerOut(BaseModel):
 
     staker: str
     tokens: list[CumulativeTokenOut]
-    """Per token, what cumulative payouts brought the staker so far, by who sent them."""
+    """Per token: earned, accrued on L1, paid (by who sent it) and claimable."""
+    latest_root: CumulativeRootOut | None = None
+    """The latest closed period with a leaf of the staker (its ``earned``); None before any."""
+    delivered_root: CumulativeRootOut | None = None
+    """The latest of those periods whose root reached L1 (its ``accrued``); None before any."""
     payouts: list[CumulativePayoutOut]
     """The latest payouts first (at most ``CUMULATIVE_PAYOUTS_SHOWN``)."""

@@ -88,6 +88,7 @@ from relayer.protocol import bls
 from relayer.protocol.claims import PROPORTION_DECIMALS, format_fixed
 from relayer.protocol.merkle import DistributionTree
 from relayer.protocol.packets import (
+    CumulativeRootPayload,
     PacketKind,
     RewardDistributionPayload,
     SlashPayload,
@@ -106,6 +107,8 @@ from storage.records import (
     ClaimVerified,
     CommitteeElected,
     CommitteeMemberInfo,
+    CumulativeLeafInfo,
+    CumulativeLeaves,
     DistributionCreated,
     DistributionLeaves,
     ExocoreBlock,
@@ -829,6 +832,27 @@ class ExocoreFeed:
             page = tuple(leaves[start : start + LEAVES_PER_RECORD])
             state.records.append(DistributionLeaves(approval_id, page, tx_hash=tx_hash))
 
+    # -- cumulative roots --
+
+    def _cumulative_leaves(
+        self, nonce: int, payload: CumulativeRootPayload, state: _Block, tx_hash: str | None
+    ) -> None:
+        """Record the leaves of the period a CUMULATIVE_ROOT packet closes. Exocore keeps a closed
+        period's leaves, so they are read once, here; a count other than the payload's ``leafCount``
+        is a node serving another tree than the one signed, and the block is retried."""
+        leaves = [
+            CumulativeLeafInfo(address_hex(leaf.earner), address_hex(leaf.token), leaf.cumulative)
+            for leaf in self.grpc.cumulative_leaves(payload.period)
+        ]
+        if len(leaves) != payload.leaf_count:
+            raise ExocoreDataUnavailableError(
+                f"cumulative period {payload.period}: {len(leaves)} leaves served, "
+                f"packet {nonce} says {payload.leaf_count}"
+            )
+        for start in range(0, len(leaves), LEAVES_PER_RECORD):
+            page = tuple(leaves[start : start + LEAVES_PER_RECORD])
+            state.records.append(CumulativeLeaves(payload.period, nonce, page, tx_hash=tx_hash))
+
     # -- slashes --
 
     def _slash_submitted(self, conn: Connection, event: ev.SlashRequestSubmitted, state: _Block) -> None:
@@ -992,6 +1016,8 @@ class ExocoreFeed:
         state.packets.add(packet.nonce)
         if isinstance(packet.payload, WithdrawalApprovalPayload):
             self._approval(packet.nonce, hash_hex(packet.distribution_id), packet.payload, state, tx_hash)
+        if isinstance(packet.payload, CumulativeRootPayload):
+            self._cumulative_leaves(packet.nonce, packet.payload, state, tx_hash)
         attested = self._attestation(packet.nonce, packet.digest, packet.valset_nonce, tx_hash)
         if attested is not None:
             state.records.append(attested)

@@ -43,6 +43,7 @@ from relayer.l1.artifacts import ContractName, load_artifact
 from storage.db import refresh_stale_statistics
 from storage.errors import DeepReorgError, InvalidRecordError
 from storage.invariants import (
+    check_cumulative_paid_within_accrued,
     check_forward_only,
     check_paid_within_total,
     check_payouts_match_transfers,
@@ -850,6 +851,7 @@ class L1Ingestor:
                 tx.finalize_l1(finalized, now)
             conn = tx.conn
             check_paid_within_total(conn, self.stream, effects.distribution_ids)
+            check_cumulative_paid_within_accrued(conn, self.stream, effects.cumulative_keys)
             check_transition_history(conn, self.stream, first)
             check_payouts_match_transfers(
                 conn, self.stream, effects.paid_tx_hashes, self.contracts.funding_sources

@@ -148,6 +148,8 @@ class L1BatchEffects:
     payouts_finalized: int = 0
     """Of those, written straight to ``finalized`` (their block was already final)."""
     finalized_distribution_ids: set[str] = field(default_factory=set)
+    cumulative_keys: set[tuple[str, str]] = field(default_factory=set)
+    """(earner, token) pairs a ``CumulativePaid`` of the batch paid."""
 
 
 class StoreBase:

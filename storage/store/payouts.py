@@ -16,10 +16,31 @@ from sqlalchemy import bindparam, select, text, update
 
 from storage.errors import InvariantViolationError
 from storage.lifecycle import Chain, EdgeKind, EntityKind, PayoutState
-from storage.models import cumulative_payout_table, distribution_table, payout_table, transfer_table
+from storage.models import (
+    cumulative_leaf_table,
+    cumulative_payout_table,
+    distribution_table,
+    payout_table,
+    transfer_table,
+)
 from storage.normalize import payout_entity_id
-from storage.records import ChainRef, CumulativePaidLog, L1Position, RewardPaidLog, TokenTransferLog
-from storage.store.base import PAID_STATES, L1BatchEffects, StoreBase, bulk_insert, chunks, member_of
+from storage.records import (
+    ChainRef,
+    CumulativeLeaves,
+    CumulativePaidLog,
+    L1Position,
+    RewardPaidLog,
+    TokenTransferLog,
+)
+from storage.store.base import (
+    PAID_STATES,
+    L1BatchEffects,
+    StoreBase,
+    bulk_insert,
+    chunks,
+    insert_ignore,
+    member_of,
+)
 
 
 def _b(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -139,6 +160,24 @@ class PayoutStore(StoreBase):
                     "block_hash": t.position.block_hash,
                 }
         bulk_insert(self.conn, x, list(fresh.values()))
+
+    def _cumulative_leaves(self, event: CumulativeLeaves, _ref: ChainRef) -> None:
+        """Store a page of a closed period's cumulative leaves once each (Exocore is final: a leaf
+        seen again, on a replayed block, is the same leaf)."""
+        insert_ignore(
+            self.conn,
+            cumulative_leaf_table,
+            [
+                {
+                    "period": event.period,
+                    "earner": leaf.earner,
+                    "token": leaf.token,
+                    "cumulative": leaf.cumulative,
+                    "packet_nonce": event.nonce,
+                }
+                for leaf in event.leaves
+            ],
+        )
 
     def _record_cumulative_payouts(self, logs: Sequence[CumulativePaidLog]) -> None:
         """Store the vault's ``CumulativePaid`` events once each (a replayed block is skipped by its
