@@ -1,0 +1,153 @@
+"""GET /v1/stakers/{staker}/cumulative from stored leaves and vault logs: what a staker earned (the
+latest closed period Exocore knows), accrued (the latest root delivered on L1), was paid and can
+claim, per token, with both roots' lifecycles; and the ``cumulative_paid_le_accrued`` invariant."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from indexer.api import ReadinessPolicy, create_app
+from indexer.ingest.exocore import ExocoreIngestor
+from storage.errors import InvariantViolationError
+from storage.invariants import CUMULATIVE_PAID_LE_ACCRUED, check_cumulative_paid_within_accrued
+from storage.records import (
+    CumulativeLeafInfo,
+    CumulativeLeaves,
+    CumulativePaidLog,
+    CumulativeRootLog,
+    L1Log,
+    L1Position,
+    PacketCreated,
+)
+from storage.store import LifecycleStore
+from tests.support.indexer_factory import T0, Chain, h, staker
+
+L1_CHAIN_ID = 31337
+EARNER, OTHER = staker(1), staker(2)
+TOKEN_T, TOKEN_U = "0x" + "71" * 20, "0x" + "72" * 20
+LEDGER = {
+    1: {(EARNER, TOKEN_T): 100, (EARNER, TOKEN_U): 7, (OTHER, TOKEN_T): 50},
+    2: {(EARNER, TOKEN_T): 180, (EARNER, TOKEN_U): 7, (OTHER, TOKEN_T): 50},
+}
+"""Each period's running totals (they only grow); period p's root is packet ``NONCE0 + p``."""
+NONCE0 = 40
+
+
+def _root_packet(period: int) -> PacketCreated:
+    return PacketCreated(
+        nonce=NONCE0 + period,
+        kind=5,
+        valset_nonce=1,
+        payload="0x" + "ab" * 32,
+        payload_hash=h(f"cumulative-payload-{period}"),
+        digest=h(f"cumulative-digest-{period}"),
+    )
+
+
+def _leaves(period: int) -> CumulativeLeaves:
+    return CumulativeLeaves(
+        period,
+        NONCE0 + period,
+        tuple(CumulativeLeafInfo(e, t, amount) for (e, t), amount in LEDGER[period].items()),
+    )
+
+
+def _position(block: int, log_index: int) -> L1Position:
+    return L1Position(block, h(f"l1-block-{block}"), h(f"l1-tx-{block}"), log_index, T0)
+
+
+def _accepted(period: int, block: int) -> CumulativeRootLog:
+    return CumulativeRootLog(period, NONCE0 + period, True, _position(block, 0))
+
+
+def _paid(
+    earner: str, token: str, amount: int, cumulative: int, period: int, block: int
+) -> CumulativePaidLog:
+    return CumulativePaidLog(earner, token, earner, amount, cumulative, period, True, _position(block, 1))
+
+
+def _l1(store: LifecycleStore, *logs: L1Log) -> None:
+    with store.begin() as tx:
+        tx.apply_l1_logs(list(logs), chain_id=L1_CHAIN_ID)
+
+
+@pytest.fixture
+def client(engine: Engine) -> Iterator[TestClient]:
+    app = create_app(engine, readiness=ReadinessPolicy(max_age_s=10**9))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def _view(client: TestClient, earner: str) -> tuple[dict[str, dict[str, str]], Any, Any]:
+    response = client.get(f"/v1/stakers/{earner}/cumulative")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    tokens = {row.pop("token"): row for row in body["tokens"]}
+    return tokens, body["latest_root"], body["delivered_root"]
+
+
+def test_earned_accrued_paid_and_claimable_follow_the_roots(
+    store: LifecycleStore, client: TestClient
+) -> None:
+    chain = Chain()
+    ingestor = ExocoreIngestor(store)
+    for period in (1, 2):
+        assert ingestor.apply_block(chain.block(_root_packet(period), _leaves(period)))
+    # Both periods closed on Exocore, none on L1: earned, nothing accrued or claimable yet.
+    tokens, latest, delivered = _view(client, EARNER)
+    assert latest == {"period": 2, "packet_nonce": NONCE0 + 2, "state": "created"} and delivered is None
+    assert {t: (row["earned"], row["accrued"], row["claimable"]) for t, row in tokens.items()} == {
+        TOKEN_T: ("180", "0", "0"),
+        TOKEN_U: ("7", "0", "0"),
+    }
+    # Period 1's root reaches L1 and the earner claims its token-T total under it.
+    _l1(store, _accepted(1, 10))
+    _l1(store, _paid(EARNER, TOKEN_T, 100, 100, 1, 11))
+    tokens, latest, delivered = _view(client, EARNER)
+    assert delivered == {"period": 1, "packet_nonce": NONCE0 + 1, "state": "relayed"}
+    assert latest["period"] == 2
+    assert tokens[TOKEN_T] == {
+        "earned": "180",
+        "accrued": "100",
+        "paid": "100",
+        "paid_pushed": "0",
+        "paid_by_earner": "100",
+        "claimable": "0",
+    }
+    assert (tokens[TOKEN_U]["accrued"], tokens[TOKEN_U]["claimable"]) == ("7", "7")
+    # Period 2's root lands: the growth since period 1 becomes claimable.
+    _l1(store, _accepted(2, 12))
+    tokens, _, delivered = _view(client, EARNER)
+    assert delivered["period"] == 2
+    assert (tokens[TOKEN_T]["accrued"], tokens[TOKEN_T]["claimable"]) == ("180", "80")
+    # Another earner's figures are its own; a stranger has none.
+    other, _, _ = _view(client, OTHER)
+    assert set(other) == {TOKEN_T} and other[TOKEN_T]["claimable"] == "50"
+    stranger, latest, delivered = _view(client, staker(3))
+    assert (stranger, latest, delivered) == ({}, None, None)
+
+
+def test_a_replayed_leaf_page_changes_nothing(store: LifecycleStore, client: TestClient) -> None:
+    chain = Chain()
+    ingestor = ExocoreIngestor(store)
+    ingestor.apply_block(chain.block(_root_packet(1), _leaves(1)))
+    before = _view(client, EARNER)
+    with store.begin() as tx:
+        tx.apply_exocore_event(_leaves(1), chain.block().ref(0, None))
+    assert _view(client, EARNER) == before
+
+
+def test_paying_more_than_the_root_accrued_violates_the_invariant(store: LifecycleStore) -> None:
+    ExocoreIngestor(store).apply_block(Chain().block(_root_packet(1), _leaves(1)))
+    _l1(store, _accepted(1, 10), _paid(OTHER, TOKEN_T, 50, 50, 1, 11))
+    with store.begin() as tx:
+        check_cumulative_paid_within_accrued(tx.conn, "l1", {(OTHER, TOKEN_T)})  # exactly accrued: fine
+        tx.apply_l1_logs([_paid(OTHER, TOKEN_T, 1, 51, 1, 12)], chain_id=L1_CHAIN_ID)
+        with pytest.raises(InvariantViolationError) as raised:
+            check_cumulative_paid_within_accrued(tx.conn, "l1", {(OTHER, TOKEN_T)})
+    assert raised.value.invariant == CUMULATIVE_PAID_LE_ACCRUED
