@@ -1,28 +1,22 @@
-"""Self-claim of cumulative rewards: what an earner can claim now, its proof and its calldata.
+"""Self-claim of cumulative rewards, the reading part: :func:`read_and_plan` gathers the inputs of
+:func:`relayer.protocol.cumulative_claim.plan_claim` (pure; it builds the proof and the calldata)
+from Exocore (gRPC) and L1 (the RewardVault the gateway names): the latest period L1 accepted, its
+leaves, the earner's ``claimed`` per token.
 
-:func:`plan_claim` is pure: given a period's leaves (as Exocore serves them), what L1 says the earner
-was already paid per token, and who receives, it returns the ``claimCumulative`` call that pays every
-token with something left — one multiproof for all of the earner's tokens — or ``None`` when nothing
-is left. :func:`read_and_plan` gathers those inputs from Exocore (gRPC) and L1 (the RewardVault the
-gateway names): the latest period L1 accepted, the earner's ``claimed`` per token.
-
-Invariant: the plan only names leaves of the period's tree, so the vault verifies the proof against
-``cumulativeRoot(period)``; the amounts shown are ``cumulative - claimed`` at the time of reading
-(a push landing first makes the vault skip that token, never pay it twice).
+Invariant: the plan only names leaves of the period L1 accepted, so the vault verifies the proof
+against ``cumulativeRoot(period)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from eth_abi.abi import encode as abi_encode
-from eth_utils.crypto import keccak
-
 from relayer.errors import ConfigError
-from relayer.protocol.cumulative import CumulativeLeaf, CumulativeTree
-from relayer.protocol.types import Address, Amount, Hash32, address_hex, as_address
+from relayer.protocol.cumulative_claim import ClaimPlan, NothingToClaimError, plan_claim
+from relayer.protocol.types import Address, address_hex, as_address
+
+__all__ = ["ClaimPlan", "NothingToClaimError", "plan_claim", "read_and_plan"]
+"""``exorelay claim`` and its tests name the plan through this module."""
 
 if TYPE_CHECKING:
     from web3 import Web3
@@ -30,8 +24,6 @@ if TYPE_CHECKING:
     from relayer.config import ExorelayConfig
     from relayer.exocore.grpc_client import ExocoreGrpcClient
 
-CLAIM_SIGNATURE: Final = "claimCumulative(uint64,(address,address,uint256)[],bytes32[],bool[],address)"
-CLAIM_SELECTOR: Final = keccak(CLAIM_SIGNATURE.encode())[:4]
 _VIEW_ABI: Final = [
     {"name": "REWARD_VAULT", "type": "function", "stateMutability": "view", "inputs": [],
      "outputs": [{"name": "", "type": "address"}]},
@@ -42,80 +34,6 @@ _VIEW_ABI: Final = [
      "outputs": [{"name": "", "type": "uint256"}]},
 ]  # fmt: skip
 """The three views a claim reads (gateway and vault); full ABIs live in relayer/l1/abi."""
-
-
-class NothingToClaimError(ConfigError):
-    """The earner has no leaf in the period, or every leaf is already paid."""
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimPlan:
-    period: int
-    vault: Address
-    earner: Address
-    recipient: Address
-    leaves: tuple[CumulativeLeaf, ...]
-    """The earner's leaves with something left, in multiproof order."""
-    proof: tuple[Hash32, ...]
-    proof_flags: tuple[bool, ...]
-    claimable: Mapping[Address, Amount]
-
-    @property
-    def calldata(self) -> bytes:
-        args = abi_encode(
-            ["uint64", "(address,address,uint256)[]", "bytes32[]", "bool[]", "address"],
-            [
-                self.period,
-                [(address_hex(x.earner), address_hex(x.token), x.cumulative) for x in self.leaves],
-                list(self.proof),
-                list(self.proof_flags),
-                address_hex(self.recipient),
-            ],
-        )
-        return CLAIM_SELECTOR + args
-
-    def as_transaction(self) -> dict[str, object]:
-        """What a wallet sends (JSON-ready): from the earner, to the vault, with the calldata."""
-        return {
-            "from": address_hex(self.earner),
-            "to": address_hex(self.vault),
-            "data": "0x" + self.calldata.hex(),
-            "value": "0x0",
-            "period": self.period,
-            "claimable": {address_hex(t): str(a) for t, a in self.claimable.items()},
-        }
-
-
-def plan_claim(
-    *,
-    leaves: Iterable[CumulativeLeaf],
-    period: int,
-    vault: Address,
-    earner: Address,
-    claimed: Mapping[Address, int],
-    recipient: Address | None = None,
-) -> ClaimPlan:
-    """The claim of every token ``earner`` has left in ``period`` (see the module docstring)."""
-    tree = CumulativeTree.build(leaves)
-    mine = [leaf for leaf in tree.leaves if leaf.earner == earner]
-    owed = {leaf.token: leaf.cumulative - claimed.get(leaf.token, 0) for leaf in mine}
-    keys = [(earner, token) for token, amount in owed.items() if amount > 0]
-    if not keys:
-        raise NothingToClaimError(
-            f"earner {address_hex(earner)} has nothing to claim in period {period}"
-            + ("" if mine else " (no leaf)")
-        )
-    multi = tree.multiproof(keys)
-    return ClaimPlan(
-        period=period,
-        vault=vault,
-        earner=earner,
-        recipient=recipient or earner,
-        leaves=multi.leaves,
-        proof=multi.proof,
-        proof_flags=multi.proof_flags,
-        claimable={token: Amount(owed[token]) for _, token in keys},
-    )
 
 
 def read_and_plan(

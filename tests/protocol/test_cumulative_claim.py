@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from eth_abi.abi import decode as abi_decode
 
-from relayer.claim import CLAIM_SELECTOR, NothingToClaimError, plan_claim
 from relayer.protocol.cumulative import CumulativeLeaf, CumulativeTree
+from relayer.protocol.cumulative_claim import CLAIM_SELECTOR, NothingToClaimError, plan_claim
 from relayer.protocol.merkle import process_multiproof
 from relayer.protocol.types import Address, Amount
 
