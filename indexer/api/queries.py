@@ -18,8 +18,13 @@ from sqlalchemy.sql.elements import ColumnClause
 from indexer.api import hot, schemas
 from indexer.api.display import Names, amount_text, claim_fields, payout_fields, power_text, share_text
 from indexer.api.pagination import Order, decode_cursor, page_of
+from relayer.protocol.cumulative import CumulativeLeaf, CumulativeTree
+from relayer.protocol.cumulative_claim import NothingToClaimError, plan_claim
 from relayer.protocol.kinds import PacketKind
+from relayer.protocol.packets import CumulativeRootPayload, decode_payload
+from relayer.protocol.types import Amount, address_hex, as_address
 from storage.aggregation import aggregation_request_table
+from storage.errors import InvalidRecordError
 from storage.lifecycle import LIFECYCLES, EntityKind, PacketState
 from storage.models import (
     claim_signer_table,
@@ -847,3 +852,59 @@ def _cumulative_totals(
         select(c.c.token, c.c.cumulative).where(c.c.earner == staker, c.c.period == root.period)
     )
     return {row.token: int(row.cumulative) for row in rows}
+
+
+def cumulative_claim(conn: Connection, staker: str) -> schemas.CumulativeClaimOut | None:
+    """``staker``'s leaves in the latest root delivered on L1 with their proofs, and the calldata of
+    the claim of what is left (built by the same planner as ``exorelay claim``). None: no delivered
+    root has a leaf of the staker. The tree is rebuilt from every stored leaf of the period and must
+    give the root the packet carried (else the stored leaves are not the signed tree: an error)."""
+    delivered = next(
+        (root for root in _cumulative_roots(conn, staker) if root.state in DELIVERED_ROOT_STATES), None
+    )
+    if delivered is None:
+        return None
+    c = cumulative_leaf_table
+    tree = CumulativeTree.build(
+        CumulativeLeaf(as_address(row.earner), as_address(row.token), Amount(int(row.cumulative)))
+        for row in conn.execute(
+            select(c.c.earner, c.c.token, c.c.cumulative).where(c.c.period == delivered.period)
+        )
+    )
+    payload_hex = conn.execute(
+        select(packet_table.c.payload).where(packet_table.c.nonce == delivered.packet_nonce)
+    ).scalar_one()
+    payload = decode_payload(PacketKind.CUMULATIVE_ROOT, bytes.fromhex(payload_hex.removeprefix("0x")))
+    if not isinstance(payload, CumulativeRootPayload) or payload.root != tree.root:
+        raise InvalidRecordError(
+            f"cumulative period {delivered.period}: the stored leaves do not give the root its packet carries"
+        )
+    earner = as_address(staker)
+    mine = [leaf for leaf in tree.leaves if leaf.earner == earner]
+    p = cumulative_payout_table
+    paid = uint256_sums(conn, p, "token", "amount", p.c.earner == staker)
+    try:
+        plan = plan_claim(
+            leaves=tree.leaves,
+            period=delivered.period,
+            vault=None,
+            earner=earner,
+            claimed={as_address(token): amount for token, amount in paid.items()},
+        )
+    except NothingToClaimError:
+        plan = None
+    return schemas.CumulativeClaimOut(
+        staker=staker,
+        root=delivered,
+        merkle_root="0x" + tree.root.hex(),
+        leaves=[
+            schemas.CumulativeProofLeafOut(
+                token=address_hex(leaf.token),
+                cumulative=str(leaf.cumulative),
+                proof=["0x" + node.hex() for node in tree.proof(leaf.earner, leaf.token)],
+            )
+            for leaf in mine
+        ],
+        claimable={} if plan is None else {address_hex(t): str(a) for t, a in plan.claimable.items()},
+        calldata=None if plan is None else "0x" + plan.calldata.hex(),
+    )

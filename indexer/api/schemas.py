@@ -759,3 +759,34 @@ class CumulativeStakerOut(BaseModel):
     """The latest of those periods whose root reached L1 (its ``accrued``); None before any."""
     payouts: list[CumulativePayoutOut]
     """The latest payouts first (at most ``CUMULATIVE_PAYOUTS_SHOWN``)."""
+
+
+class CumulativeProofLeafOut(BaseModel):
+    token: str
+    cumulative: Amount
+    """The staker's running total in ``token`` in the root's period (the leaf's value)."""
+    proof: list[str]
+    """The leaf's Merkle proof (bytes32 hex, leaf to root) against the root."""
+
+
+class CumulativeClaimOut(BaseModel):
+    model_config = _example(
+        staker=ADDRESS_EXAMPLE,
+        root={"period": 12, "packet_nonce": 38, "state": "finalized"},
+        merkle_root=HASH_EXAMPLE,
+        leaves=[{"token": ADDRESS_EXAMPLE, "cumulative": "1500000000000000000", "proof": [HASH_EXAMPLE]}],
+        claimable={ADDRESS_EXAMPLE: "250000000000000000"},
+        calldata="0x9e5f6b7a",
+    )
+
+    staker: str
+    root: CumulativeRootOut
+    """The latest root delivered on L1 with a leaf of the staker: the one a claim is proven against."""
+    merkle_root: str
+    leaves: list[CumulativeProofLeafOut]
+    """Every leaf of the staker in that root, each with its own proof."""
+    claimable: dict[str, Amount]
+    """Per token with something left: ``cumulative - paid`` (tokens fully paid are absent)."""
+    calldata: str | None
+    """``claimCumulative`` calldata paying every claimable token to the staker (one multiproof), for
+    the RewardVault (the gateway's ``REWARD_VAULT()``), sent from the staker; None: nothing left."""

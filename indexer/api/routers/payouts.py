@@ -15,6 +15,8 @@ from indexer.api.pagination import DEFAULT_PAGE_SIZE, Order
 from indexer.api.params import (
     ADDRESS,
     HASH,
+    NOT_FOUND,
+    ApiError,
     AvsQ,
     CursorQ,
     EpochQ,
@@ -81,3 +83,23 @@ def register(v1: APIRouter, read: Reader) -> None:
     ) -> schemas.CumulativeStakerOut:
         """What cumulative reward roots paid a staker, per token: pushed, or claimed by the staker."""
         return read(lambda conn: queries.cumulative_staker(conn, staker.lower()))
+
+    @v1.get(
+        "/stakers/{staker}/cumulative/claim",
+        response_model=schemas.CumulativeClaimOut,
+        responses=NOT_FOUND,
+        tags=["payouts"],
+    )
+    def cumulative_claim(
+        *, staker: Annotated[str, Path(pattern=ADDRESS, description="Staker's L1 address.")]
+    ) -> schemas.CumulativeClaimOut:
+        """The staker's leaves in the latest root on L1, their proofs, and the claim's calldata."""
+        found = read(lambda conn: queries.cumulative_claim(conn, staker.lower()))
+        if found is None:
+            raise ApiError(
+                404,
+                "not_found",
+                f"no cumulative root on L1 has a leaf of {staker}",
+                {"staker": staker.lower()},
+            )
+        return found

@@ -13,6 +13,10 @@ from sqlalchemy import Engine
 
 from indexer.api import ReadinessPolicy, create_app
 from indexer.ingest.exocore import ExocoreIngestor
+from relayer.protocol.cumulative import CumulativeLeaf, CumulativeTree, verify_cumulative_proof
+from relayer.protocol.cumulative_claim import plan_claim
+from relayer.protocol.packets import CumulativeFunding, CumulativeRootPayload, FundingMode, encode_payload
+from relayer.protocol.types import Amount, as_address, as_hash32
 from storage.errors import InvariantViolationError
 from storage.invariants import CUMULATIVE_PAID_LE_ACCRUED, check_cumulative_paid_within_accrued
 from storage.records import (
@@ -25,7 +29,7 @@ from storage.records import (
     PacketCreated,
 )
 from storage.store import LifecycleStore
-from tests.support.indexer_factory import T0, Chain, h, staker
+from tests.support.indexer_factory import AVS, T0, Chain, h, staker
 
 L1_CHAIN_ID = 31337
 EARNER, OTHER = staker(1), staker(2)
@@ -38,12 +42,31 @@ LEDGER = {
 NONCE0 = 40
 
 
+def _tree(period: int) -> CumulativeTree:
+    return CumulativeTree.build(
+        CumulativeLeaf(as_address(e), as_address(t), Amount(amount))
+        for (e, t), amount in LEDGER[period].items()
+    )
+
+
 def _root_packet(period: int) -> PacketCreated:
+    funded = {
+        token: sum(a for (_, t), a in LEDGER[period].items() if t == token) for token in (TOKEN_T, TOKEN_U)
+    }
+    payload = CumulativeRootPayload(
+        period=period,
+        root=_tree(period).root,
+        leaf_count=len(LEDGER[period]),
+        entries=tuple(
+            CumulativeFunding(as_address(AVS), as_address(token), FundingMode.MINT, Amount(amount))
+            for token, amount in funded.items()
+        ),
+    )
     return PacketCreated(
         nonce=NONCE0 + period,
         kind=5,
         valset_nonce=1,
-        payload="0x" + "ab" * 32,
+        payload="0x" + encode_payload(payload).hex(),
         payload_hash=h(f"cumulative-payload-{period}"),
         digest=h(f"cumulative-digest-{period}"),
     )
@@ -151,3 +174,40 @@ def test_paying_more_than_the_root_accrued_violates_the_invariant(store: Lifecyc
         with pytest.raises(InvariantViolationError) as raised:
             check_cumulative_paid_within_accrued(tx.conn, "l1", {(OTHER, TOKEN_T)})
     assert raised.value.invariant == CUMULATIVE_PAID_LE_ACCRUED
+
+
+def test_the_claim_endpoint_proves_the_leaves_of_the_latest_delivered_root(
+    store: LifecycleStore, client: TestClient
+) -> None:
+    chain = Chain()
+    ingestor = ExocoreIngestor(store)
+    for period in (1, 2):
+        ingestor.apply_block(chain.block(_root_packet(period), _leaves(period)))
+    assert client.get(f"/v1/stakers/{EARNER}/cumulative/claim").status_code == 404  # none on L1 yet
+    _l1(store, _accepted(1, 10), _paid(EARNER, TOKEN_T, 100, 100, 1, 11))
+    response = client.get(f"/v1/stakers/{EARNER}/cumulative/claim")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    tree = _tree(1)
+    assert body["root"]["period"] == 1 and body["merkle_root"] == "0x" + tree.root.hex()
+    # Every leaf of the staker, each with a proof that holds against the root L1 has.
+    assert {leaf["token"]: leaf["cumulative"] for leaf in body["leaves"]} == {TOKEN_T: "100", TOKEN_U: "7"}
+    for leaf in body["leaves"]:
+        proven = CumulativeLeaf(
+            as_address(EARNER), as_address(leaf["token"]), Amount(int(leaf["cumulative"]))
+        )
+        assert verify_cumulative_proof(tree.root, proven, [as_hash32(p) for p in leaf["proof"]])
+    # Token T is paid in full: the calldata claims token U alone, the same call exorelay claim builds.
+    assert body["claimable"] == {TOKEN_U: "7"}
+    expected = plan_claim(
+        leaves=tree.leaves,
+        period=1,
+        vault=None,
+        earner=as_address(EARNER),
+        claimed={as_address(TOKEN_T): 100},
+    )
+    assert body["calldata"] == "0x" + expected.calldata.hex()
+    # Once everything is paid there is nothing to send, but the proofs are still given.
+    _l1(store, _paid(EARNER, TOKEN_U, 7, 7, 1, 12))
+    body = client.get(f"/v1/stakers/{EARNER}/cumulative/claim").json()
+    assert (body["calldata"], body["claimable"], len(body["leaves"])) == (None, {}, 2)
