@@ -16,7 +16,15 @@ from sqlalchemy import ColumnElement, Connection, Row, Select, and_, func, or_, 
 from sqlalchemy.sql.elements import ColumnClause
 
 from indexer.api import hot, schemas
-from indexer.api.display import Names, amount_text, claim_fields, payout_fields, power_text, share_text
+from indexer.api.display import (
+    Names,
+    amount_text,
+    claim_fields,
+    payout_fields,
+    power_text,
+    share_text,
+    token_fields,
+)
 from indexer.api.pagination import Order, decode_cursor, page_of
 from relayer.protocol.cumulative import CumulativeLeaf, CumulativeTree
 from relayer.protocol.cumulative_claim import NothingToClaimError, plan_claim
@@ -788,8 +796,12 @@ def cumulative_staker(conn: Connection, staker: str) -> schemas.CumulativeStaker
     earned = _cumulative_totals(conn, staker, latest)
     accrued = _cumulative_totals(conn, staker, delivered)
     tokens = []
-    for token in sorted(set(pushed) | set(by_earner) | set(earned)):
+    shown = sorted(set(pushed) | set(by_earner) | set(earned))
+    names = Names.load(conn, tokens=shown)
+    for token in shown:
+        unit = names.unit(token)
         paid = pushed.get(token, 0) + by_earner.get(token, 0)
+        claimable = max(0, accrued.get(token, 0) - paid)
         tokens.append(
             schemas.CumulativeTokenOut(
                 token=token,
@@ -798,7 +810,12 @@ def cumulative_staker(conn: Connection, staker: str) -> schemas.CumulativeStaker
                 paid=str(paid),
                 paid_pushed=str(pushed.get(token, 0)),
                 paid_by_earner=str(by_earner.get(token, 0)),
-                claimable=str(max(0, accrued.get(token, 0) - paid)),
+                claimable=str(claimable),
+                **token_fields(unit),
+                earned_display=amount_text(earned.get(token, 0), unit),
+                accrued_display=amount_text(accrued.get(token, 0), unit),
+                paid_display=amount_text(paid, unit),
+                claimable_display=amount_text(claimable, unit),
             )
         )
     payouts = [

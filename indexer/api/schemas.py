@@ -717,6 +717,13 @@ class CumulativeTokenOut(BaseModel):
     paid_by_earner: Amount
     claimable: Amount
     """``accrued - paid`` (never negative): what a claim or a push would pay now."""
+    token_symbol: str | None = None
+    token_decimals: int | None = None
+    earned_display: str | None = None
+    """The four figures in the token's unit (grouped base units while its unit is not stored)."""
+    accrued_display: str | None = None
+    paid_display: str | None = None
+    claimable_display: str | None = None
 
 
 class CumulativeStakerOut(BaseModel):

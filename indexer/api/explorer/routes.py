@@ -313,9 +313,11 @@ class _Site:
                 "truncated": False,
                 "next_url": None,
                 "first_url": None,
+                "cumulative": None,
             }
             if staker is None or not form.ok:
                 return context
+            context["cumulative"] = queries.cumulative_staker(conn, staker)
             everything, truncated = _all_payouts(conn, staker)
             payouts, next_cursor = queries.list_payouts(
                 conn,

@@ -13,90 +13,28 @@ from sqlalchemy import Engine
 
 from indexer.api import ReadinessPolicy, create_app
 from indexer.ingest.exocore import ExocoreIngestor
-from relayer.protocol.cumulative import CumulativeLeaf, CumulativeTree, verify_cumulative_proof
+from relayer.protocol.cumulative import CumulativeLeaf, verify_cumulative_proof
 from relayer.protocol.cumulative_claim import plan_claim
-from relayer.protocol.packets import CumulativeFunding, CumulativeRootPayload, FundingMode, encode_payload
 from relayer.protocol.types import Amount, as_address, as_hash32
+from relayer.protocol.units import format_amount
 from storage.errors import InvariantViolationError
 from storage.invariants import CUMULATIVE_PAID_LE_ACCRUED, check_cumulative_paid_within_accrued
-from storage.records import (
-    CumulativeLeafInfo,
-    CumulativeLeaves,
-    CumulativePaidLog,
-    CumulativeRootLog,
-    L1Log,
-    L1Position,
-    PacketCreated,
-)
 from storage.store import LifecycleStore
-from tests.support.indexer_factory import AVS, T0, Chain, h, staker
-
-L1_CHAIN_ID = 31337
-EARNER, OTHER = staker(1), staker(2)
-TOKEN_T, TOKEN_U = "0x" + "71" * 20, "0x" + "72" * 20
-LEDGER = {
-    1: {(EARNER, TOKEN_T): 100, (EARNER, TOKEN_U): 7, (OTHER, TOKEN_T): 50},
-    2: {(EARNER, TOKEN_T): 180, (EARNER, TOKEN_U): 7, (OTHER, TOKEN_T): 50},
-}
-"""Each period's running totals (they only grow); period p's root is packet ``NONCE0 + p``."""
-NONCE0 = 40
-
-
-def _tree(period: int) -> CumulativeTree:
-    return CumulativeTree.build(
-        CumulativeLeaf(as_address(e), as_address(t), Amount(amount))
-        for (e, t), amount in LEDGER[period].items()
-    )
-
-
-def _root_packet(period: int) -> PacketCreated:
-    funded = {
-        token: sum(a for (_, t), a in LEDGER[period].items() if t == token) for token in (TOKEN_T, TOKEN_U)
-    }
-    payload = CumulativeRootPayload(
-        period=period,
-        root=_tree(period).root,
-        leaf_count=len(LEDGER[period]),
-        entries=tuple(
-            CumulativeFunding(as_address(AVS), as_address(token), FundingMode.MINT, Amount(amount))
-            for token, amount in funded.items()
-        ),
-    )
-    return PacketCreated(
-        nonce=NONCE0 + period,
-        kind=5,
-        valset_nonce=1,
-        payload="0x" + encode_payload(payload).hex(),
-        payload_hash=h(f"cumulative-payload-{period}"),
-        digest=h(f"cumulative-digest-{period}"),
-    )
-
-
-def _leaves(period: int) -> CumulativeLeaves:
-    return CumulativeLeaves(
-        period,
-        NONCE0 + period,
-        tuple(CumulativeLeafInfo(e, t, amount) for (e, t), amount in LEDGER[period].items()),
-    )
-
-
-def _position(block: int, log_index: int) -> L1Position:
-    return L1Position(block, h(f"l1-block-{block}"), h(f"l1-tx-{block}"), log_index, T0)
-
-
-def _accepted(period: int, block: int) -> CumulativeRootLog:
-    return CumulativeRootLog(period, NONCE0 + period, True, _position(block, 0))
-
-
-def _paid(
-    earner: str, token: str, amount: int, cumulative: int, period: int, block: int
-) -> CumulativePaidLog:
-    return CumulativePaidLog(earner, token, earner, amount, cumulative, period, True, _position(block, 1))
-
-
-def _l1(store: LifecycleStore, *logs: L1Log) -> None:
-    with store.begin() as tx:
-        tx.apply_l1_logs(list(logs), chain_id=L1_CHAIN_ID)
+from tests.support.cumulative_data import (
+    EARNER,
+    L1_CHAIN_ID,
+    NONCE0,
+    OTHER,
+    TOKEN_T,
+    TOKEN_U,
+    accepted,
+    l1,
+    leaves,
+    paid,
+    root_packet,
+    tree,
+)
+from tests.support.indexer_factory import Chain, staker
 
 
 @pytest.fixture
@@ -120,7 +58,7 @@ def test_earned_accrued_paid_and_claimable_follow_the_roots(
     chain = Chain()
     ingestor = ExocoreIngestor(store)
     for period in (1, 2):
-        assert ingestor.apply_block(chain.block(_root_packet(period), _leaves(period)))
+        assert ingestor.apply_block(chain.block(root_packet(period), leaves(period)))
     # Both periods closed on Exocore, none on L1: earned, nothing accrued or claimable yet.
     tokens, latest, delivered = _view(client, EARNER)
     assert latest == {"period": 2, "packet_nonce": NONCE0 + 2, "state": "created"} and delivered is None
@@ -129,12 +67,13 @@ def test_earned_accrued_paid_and_claimable_follow_the_roots(
         TOKEN_U: ("7", "0", "0"),
     }
     # Period 1's root reaches L1 and the earner claims its token-T total under it.
-    _l1(store, _accepted(1, 10))
-    _l1(store, _paid(EARNER, TOKEN_T, 100, 100, 1, 11))
+    l1(store, accepted(1, 10))
+    l1(store, paid(EARNER, TOKEN_T, 100, 100, 1, 11))
     tokens, latest, delivered = _view(client, EARNER)
     assert delivered == {"period": 1, "packet_nonce": NONCE0 + 1, "state": "relayed"}
     assert latest["period"] == 2
-    assert tokens[TOKEN_T] == {
+    figures = ("earned", "accrued", "paid", "paid_pushed", "paid_by_earner", "claimable")
+    assert {key: tokens[TOKEN_T][key] for key in figures} == {
         "earned": "180",
         "accrued": "100",
         "paid": "100",
@@ -142,9 +81,11 @@ def test_earned_accrued_paid_and_claimable_follow_the_roots(
         "paid_by_earner": "100",
         "claimable": "0",
     }
+    assert tokens[TOKEN_T]["token_symbol"] is None  # no unit stored: grouped base units
+    assert tokens[TOKEN_T]["earned_display"] == format_amount(180, None)
     assert (tokens[TOKEN_U]["accrued"], tokens[TOKEN_U]["claimable"]) == ("7", "7")
     # Period 2's root lands: the growth since period 1 becomes claimable.
-    _l1(store, _accepted(2, 12))
+    l1(store, accepted(2, 12))
     tokens, _, delivered = _view(client, EARNER)
     assert delivered["period"] == 2
     assert (tokens[TOKEN_T]["accrued"], tokens[TOKEN_T]["claimable"]) == ("180", "80")
@@ -158,19 +99,19 @@ def test_earned_accrued_paid_and_claimable_follow_the_roots(
 def test_a_replayed_leaf_page_changes_nothing(store: LifecycleStore, client: TestClient) -> None:
     chain = Chain()
     ingestor = ExocoreIngestor(store)
-    ingestor.apply_block(chain.block(_root_packet(1), _leaves(1)))
+    ingestor.apply_block(chain.block(root_packet(1), leaves(1)))
     before = _view(client, EARNER)
     with store.begin() as tx:
-        tx.apply_exocore_event(_leaves(1), chain.block().ref(0, None))
+        tx.apply_exocore_event(leaves(1), chain.block().ref(0, None))
     assert _view(client, EARNER) == before
 
 
 def test_paying_more_than_the_root_accrued_violates_the_invariant(store: LifecycleStore) -> None:
-    ExocoreIngestor(store).apply_block(Chain().block(_root_packet(1), _leaves(1)))
-    _l1(store, _accepted(1, 10), _paid(OTHER, TOKEN_T, 50, 50, 1, 11))
+    ExocoreIngestor(store).apply_block(Chain().block(root_packet(1), leaves(1)))
+    l1(store, accepted(1, 10), paid(OTHER, TOKEN_T, 50, 50, 1, 11))
     with store.begin() as tx:
         check_cumulative_paid_within_accrued(tx.conn, "l1", {(OTHER, TOKEN_T)})  # exactly accrued: fine
-        tx.apply_l1_logs([_paid(OTHER, TOKEN_T, 1, 51, 1, 12)], chain_id=L1_CHAIN_ID)
+        tx.apply_l1_logs([paid(OTHER, TOKEN_T, 1, 51, 1, 12)], chain_id=L1_CHAIN_ID)
         with pytest.raises(InvariantViolationError) as raised:
             check_cumulative_paid_within_accrued(tx.conn, "l1", {(OTHER, TOKEN_T)})
     assert raised.value.invariant == CUMULATIVE_PAID_LE_ACCRUED
@@ -182,25 +123,25 @@ def test_the_claim_endpoint_proves_the_leaves_of_the_latest_delivered_root(
     chain = Chain()
     ingestor = ExocoreIngestor(store)
     for period in (1, 2):
-        ingestor.apply_block(chain.block(_root_packet(period), _leaves(period)))
+        ingestor.apply_block(chain.block(root_packet(period), leaves(period)))
     assert client.get(f"/v1/stakers/{EARNER}/cumulative/claim").status_code == 404  # none on L1 yet
-    _l1(store, _accepted(1, 10), _paid(EARNER, TOKEN_T, 100, 100, 1, 11))
+    l1(store, accepted(1, 10), paid(EARNER, TOKEN_T, 100, 100, 1, 11))
     response = client.get(f"/v1/stakers/{EARNER}/cumulative/claim")
     assert response.status_code == 200, response.text
     body = response.json()
-    tree = _tree(1)
-    assert body["root"]["period"] == 1 and body["merkle_root"] == "0x" + tree.root.hex()
+    period_tree = tree(1)
+    assert body["root"]["period"] == 1 and body["merkle_root"] == "0x" + period_tree.root.hex()
     # Every leaf of the staker, each with a proof that holds against the root L1 has.
     assert {leaf["token"]: leaf["cumulative"] for leaf in body["leaves"]} == {TOKEN_T: "100", TOKEN_U: "7"}
     for leaf in body["leaves"]:
         proven = CumulativeLeaf(
             as_address(EARNER), as_address(leaf["token"]), Amount(int(leaf["cumulative"]))
         )
-        assert verify_cumulative_proof(tree.root, proven, [as_hash32(p) for p in leaf["proof"]])
+        assert verify_cumulative_proof(period_tree.root, proven, [as_hash32(p) for p in leaf["proof"]])
     # Token T is paid in full: the calldata claims token U alone, the same call exorelay claim builds.
     assert body["claimable"] == {TOKEN_U: "7"}
     expected = plan_claim(
-        leaves=tree.leaves,
+        leaves=period_tree.leaves,
         period=1,
         vault=None,
         earner=as_address(EARNER),
@@ -208,6 +149,6 @@ def test_the_claim_endpoint_proves_the_leaves_of_the_latest_delivered_root(
     )
     assert body["calldata"] == "0x" + expected.calldata.hex()
     # Once everything is paid there is nothing to send, but the proofs are still given.
-    _l1(store, _paid(EARNER, TOKEN_U, 7, 7, 1, 12))
+    l1(store, paid(EARNER, TOKEN_U, 7, 7, 1, 12))
     body = client.get(f"/v1/stakers/{EARNER}/cumulative/claim").json()
     assert (body["calldata"], body["claimable"], len(body["leaves"])) == (None, {}, 2)

@@ -217,6 +217,11 @@ def test_a_restarted_relayer_pushes_the_others_and_skips_what_a_staker_claimed_i
     self_claimer = Web3.to_checksum_address(mine[0].earner)
     printed = CliRunner().invoke(cli.app, ["claim", self_claimer], env=_cli_env(h))
     assert printed.exit_code == 0, printed.output
+    # The indexer API hands out the same calldata, built from its stored leaves.
+    with TestClient(create_app(h.engine)) as api:
+        proofs = api.get(f"/v1/stakers/{self_claimer}/cumulative/claim").json()
+    assert proofs["calldata"] == json.loads(printed.stdout)["data"]
+    assert proofs["merkle_root"] == "0x" + vault.functions.cumulativeRoot(1).call().hex()
     w3.provider.make_request(RPCEndpoint("anvil_impersonateAccount"), [self_claimer])
     w3.provider.make_request(RPCEndpoint("anvil_setBalance"), [self_claimer, hex(10**18)])
     sent = w3.eth.send_transaction(

@@ -1,0 +1,100 @@
+"""A cumulative-rewards history for the indexer's read side: two closed periods with their
+CUMULATIVE_ROOT packets (real payloads over the periods' trees) and leaves, and the vault's logs
+that deliver roots and pay earners (L1)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, insert
+
+from relayer.protocol.cumulative import CumulativeLeaf, CumulativeTree
+from relayer.protocol.packets import CumulativeFunding, CumulativeRootPayload, FundingMode, encode_payload
+from relayer.protocol.types import Amount, as_address
+from storage.records import (
+    CumulativeLeafInfo,
+    CumulativeLeaves,
+    CumulativePaidLog,
+    CumulativeRootLog,
+    L1Log,
+    L1Position,
+    PacketCreated,
+)
+from storage.store import LifecycleStore
+from storage.token_tables import token_unit_table
+from tests.support.indexer_factory import AVS, T0, h, staker
+
+L1_CHAIN_ID = 31337
+EARNER, OTHER = staker(1), staker(2)
+TOKEN_T, TOKEN_U = "0x" + "71" * 20, "0x" + "72" * 20
+LEDGER = {
+    1: {(EARNER, TOKEN_T): 100, (EARNER, TOKEN_U): 7, (OTHER, TOKEN_T): 50},
+    2: {(EARNER, TOKEN_T): 180, (EARNER, TOKEN_U): 7, (OTHER, TOKEN_T): 50},
+}
+"""Each period's running totals (they only grow); period p's root is packet ``NONCE0 + p``."""
+NONCE0 = 40
+
+
+def tree(period: int) -> CumulativeTree:
+    return CumulativeTree.build(
+        CumulativeLeaf(as_address(e), as_address(t), Amount(amount))
+        for (e, t), amount in LEDGER[period].items()
+    )
+
+
+def root_packet(period: int) -> PacketCreated:
+    funded = {
+        token: sum(a for (_, t), a in LEDGER[period].items() if t == token) for token in (TOKEN_T, TOKEN_U)
+    }
+    payload = CumulativeRootPayload(
+        period=period,
+        root=tree(period).root,
+        leaf_count=len(LEDGER[period]),
+        entries=tuple(
+            CumulativeFunding(as_address(AVS), as_address(token), FundingMode.MINT, Amount(amount))
+            for token, amount in funded.items()
+        ),
+    )
+    return PacketCreated(
+        nonce=NONCE0 + period,
+        kind=5,
+        valset_nonce=1,
+        payload="0x" + encode_payload(payload).hex(),
+        payload_hash=h(f"cumulative-payload-{period}"),
+        digest=h(f"cumulative-digest-{period}"),
+    )
+
+
+def leaves(period: int) -> CumulativeLeaves:
+    return CumulativeLeaves(
+        period,
+        NONCE0 + period,
+        tuple(CumulativeLeafInfo(e, t, amount) for (e, t), amount in LEDGER[period].items()),
+    )
+
+
+def position(block: int, log_index: int) -> L1Position:
+    return L1Position(block, h(f"l1-block-{block}"), h(f"l1-tx-{block}"), log_index, T0)
+
+
+def accepted(period: int, block: int) -> CumulativeRootLog:
+    return CumulativeRootLog(period, NONCE0 + period, True, position(block, 0))
+
+
+def paid(earner: str, token: str, amount: int, cumulative: int, period: int, block: int) -> CumulativePaidLog:
+    return CumulativePaidLog(earner, token, earner, amount, cumulative, period, True, position(block, 1))
+
+
+def l1(store: LifecycleStore, *logs: L1Log) -> None:
+    with store.begin() as tx:
+        tx.apply_l1_logs(list(logs), chain_id=L1_CHAIN_ID)
+
+
+def name_token_t(engine: Engine, symbol: str = "EXOR", decimals: int = 18) -> None:
+    """Store token T's display unit (as L1 ingestion would on first meeting it)."""
+    with engine.begin() as conn:
+        conn.execute(
+            insert(token_unit_table).values(
+                token=TOKEN_T, symbol=symbol, decimals=decimals, read_at=datetime(2026, 1, 1, tzinfo=UTC)
+            )
+        )
