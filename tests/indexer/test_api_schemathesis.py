@@ -41,8 +41,9 @@ def api_schema(migrated_engine: Engine) -> Any:
 
 
 def test_every_operation_is_exercised() -> None:
-    # 14 + /v1/collections, /v1/collections/{digest}, /v1/stakers/{staker}/cumulative, /v1/withdrawals
-    assert len(OPERATIONS) == 18
+    # 14 + /v1/collections, /v1/collections/{digest}, /v1/stakers/{staker}/cumulative, /v1/withdrawals,
+    # /v1/stakers/{staker}/cumulative/claim
+    assert len(OPERATIONS) == 19
 
 
 CASES = [
