@@ -22,6 +22,7 @@ from indexer.metrics import IngestMetrics
 from relayer.l1.artifacts import ContractName, load_artifact
 from storage.errors import IllegalTransitionError, InvariantViolationError, StreamHaltedError
 from storage.invariants import (
+    CUMULATIVE_PAID_LE_ACCRUED,
     FORWARD_ONLY,
     LEAF_PAID_ONCE,
     PAYOUT_MATCHES_TRANSFERS,
@@ -30,11 +31,12 @@ from storage.invariants import (
     check_leaves_paid_once,
     check_paid_within_total,
 )
-from storage.models import payout_table, transition_table, violation_table
+from storage.models import cumulative_payout_table, payout_table, transition_table, violation_table
 from storage.normalize import payout_entity_id
 from storage.records import ClaimRejected, ClaimVerified, ExocoreBlock
 from storage.store import LifecycleStore
-from tests.support.indexer_factory import T0, ZERO, ClaimPlan, h, staker
+from tests.support.cumulative_data import LEDGER, NONCE0, OTHER, TOKEN_T, leaves, root_packet
+from tests.support.indexer_factory import T0, ZERO, Chain, ClaimPlan, h, staker
 
 GATEWAY = "0x" + "9a" * 20
 VAULT = "0x" + "9b" * 20
@@ -46,6 +48,11 @@ def _event_abis() -> dict[str, dict[str, Any]]:
     entries = list(load_artifact(ContractName.EXOCORE_GATEWAY).entries("event"))
     entries += [
         e for e in load_artifact(ContractName.REWARD_TOKEN).entries("event") if e["name"] == "Transfer"
+    ]
+    entries += [
+        e
+        for e in load_artifact(ContractName.REWARD_VAULT).entries("event")
+        if e["name"] in ("CumulativeRootAccepted", "CumulativePaid")
     ]
     return {str(e["name"]): dict(e) for e in entries}
 
@@ -293,3 +300,37 @@ def test_crafted_rows_are_caught_by_the_checks(store: LifecycleStore) -> None:
         check_paid_within_total(conn, "test", [PLAN.distribution_id])
     assert info.value.invariant == SUM_PAID_LE_TOTAL
     assert (info.value.details["paid"], info.value.details["total"]) == ("301", "300")
+
+
+def test_a_cumulative_payout_above_the_roots_leaf_halts_the_l1_stream(store: LifecycleStore) -> None:
+    ExocoreIngestor(store).apply_block(Chain().block(root_packet(1), leaves(1)))
+    accrued = LEDGER[1][(OTHER, TOKEN_T)]
+    node = ScriptedL1(head=10)
+    node.emit(
+        VAULT, "CumulativeRootAccepted", 2, "root", period=1, root=b"\x01" * 32, leafCount=3, nonce=NONCE0 + 1
+    )
+    node.emit(
+        VAULT,
+        "CumulativePaid",
+        3,
+        "overpaid",
+        earner=OTHER,
+        token=TOKEN_T,
+        recipient=OTHER,
+        amount=accrued + 1,
+        cumulative=accrued + 1,
+        period=1,
+        byEarner=False,
+    )
+    metrics = IngestMetrics()
+    ingestor = l1_ingestor(store, node, metrics)
+    with pytest.raises(InvariantViolationError) as info:
+        ingestor.sync()
+    assert info.value.details == {
+        "earner": OTHER,
+        "token": TOKEN_T,
+        "paid": str(accrued + 1),
+        "accrued": str(accrued),
+    }
+    assert_halted(store, ingestor.stream, metrics, CUMULATIVE_PAID_LE_ACCRUED)
+    assert count(store.engine, cumulative_payout_table) == 0  # the violating batch was rolled back
