@@ -17,7 +17,8 @@ an invariant is ever committed.
 - ``cumulative_paid_le_accrued``: per (earner, token), Σ ``CumulativePaid`` amounts never exceeds the
   earner's cumulative leaf in the latest period paid under (the most that root lets L1 pay). Checked
   on each L1 batch that pays the pair, when that period's leaves are stored (the Exocore stream
-  records them with the root's packet; a pair paid while the Exocore stream lags is not checked).
+  records them with the root's packet), and again on the Exocore batch that stores a period's leaves
+  for the pairs L1 already paid under it (the Exocore stream lagging behind).
 
 Checks found while applying records raise the same error inline: ``leaf_paid_once`` (a second
 RewardPaid for a leaf), ``payout_matches_leaf``, ``payout_has_distribution``,
@@ -117,6 +118,17 @@ def check_cumulative_paid_within_accrued(
                 f"in period {period}",
                 {"earner": earner, "token": token, "paid": str(paid), "accrued": str(accrued)},
             )
+
+
+def check_cumulative_leaves_cover_payouts(conn: Connection, stream: str, periods: Iterable[int]) -> None:
+    """``cumulative_paid_le_accrued`` when a period's leaves arrive after L1 already paid under it
+    (the Exocore stream lagging behind the L1 stream): the pairs paid under those periods."""
+    c = cumulative_payout_table
+    wanted = sorted(set(periods))
+    if not wanted:
+        return
+    keys = conn.execute(select(c.c.earner, c.c.token).where(c.c.period.in_(wanted)).distinct()).all()
+    check_cumulative_paid_within_accrued(conn, stream, [(row.earner, row.token) for row in keys])
 
 
 def check_leaves_paid_once(conn: Connection, stream: str, first_transition_id: int) -> None:

@@ -20,9 +20,9 @@ from indexer.ingest.base import guarded
 from indexer.metrics import IngestMetrics
 from storage.db import refresh_stale_statistics
 from storage.errors import ChainMismatchError
-from storage.invariants import check_transition_history
+from storage.invariants import check_cumulative_leaves_cover_payouts, check_transition_history
 from storage.lifecycle import Chain
-from storage.records import ExocoreBlock
+from storage.records import CumulativeLeaves, ExocoreBlock
 from storage.store import LifecycleStore
 
 EXOCORE_STREAM: Final = "exocore"
@@ -109,4 +109,7 @@ class ExocoreIngestor:
                 finalized_height=block.height,
             )
             check_transition_history(tx.conn, self.stream, first_transition)
+            check_cumulative_leaves_cover_payouts(
+                tx.conn, self.stream, {e.period for e in block.events if isinstance(e, CumulativeLeaves)}
+            )
             return True

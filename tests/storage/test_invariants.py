@@ -31,7 +31,13 @@ from storage.invariants import (
     check_leaves_paid_once,
     check_paid_within_total,
 )
-from storage.models import cumulative_payout_table, payout_table, transition_table, violation_table
+from storage.models import (
+    cumulative_leaf_table,
+    cumulative_payout_table,
+    payout_table,
+    transition_table,
+    violation_table,
+)
 from storage.normalize import payout_entity_id
 from storage.records import ClaimRejected, ClaimVerified, ExocoreBlock
 from storage.store import LifecycleStore
@@ -334,3 +340,29 @@ def test_a_cumulative_payout_above_the_roots_leaf_halts_the_l1_stream(store: Lif
     }
     assert_halted(store, ingestor.stream, metrics, CUMULATIVE_PAID_LE_ACCRUED)
     assert count(store.engine, cumulative_payout_table) == 0  # the violating batch was rolled back
+
+
+def test_leaves_arriving_after_l1_overpaid_under_them_halt_the_exocore_stream(store: LifecycleStore) -> None:
+    accrued = LEDGER[1][(OTHER, TOKEN_T)]
+    node = ScriptedL1(head=10)
+    node.emit(
+        VAULT,
+        "CumulativePaid",
+        3,
+        "overpaid",
+        earner=OTHER,
+        token=TOKEN_T,
+        recipient=OTHER,
+        amount=accrued + 1,
+        cumulative=accrued + 1,
+        period=1,
+        byEarner=False,
+    )
+    l1_ingestor(store, node, IngestMetrics()).sync()  # the period's leaves are not known yet
+    assert count(store.engine, cumulative_payout_table) == 1
+    metrics = IngestMetrics()
+    with pytest.raises(InvariantViolationError) as info:
+        ExocoreIngestor(store, metrics).apply_block(Chain().block(root_packet(1), leaves(1)))
+    assert info.value.details["accrued"] == str(accrued)
+    assert_halted(store, "exocore", metrics, CUMULATIVE_PAID_LE_ACCRUED)
+    assert count(store.engine, cumulative_leaf_table) == 0  # the violating block was rolled back
