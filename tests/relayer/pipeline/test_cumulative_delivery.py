@@ -63,7 +63,6 @@ def cumulative_harness(tmp_path: Path) -> Iterator[RelayerHarness]:
         signer = Account.from_key(stack.anvil.dev_accounts()[SIGNER_ACCOUNT_INDEX].private_key)
         service = RelayerService(config, signer=signer, engine=engine)
         exocore = stack.manifest["exocore"]
-        # The scenario signs registrations with the manifest's funded keys (as the pipeline's conftest).
         with ScenarioClient.for_manifest(exocore, manifest_keystores=False, sign_reports=False) as client:
             yield RelayerHarness(stack, engine, config, signer, service, client)
         service.stop()
@@ -111,20 +110,6 @@ def _packet_state(h: RelayerHarness, nonce: int) -> str | None:
 def _cumulative_payouts(h: RelayerHarness) -> list[Any]:
     with h.engine.begin() as conn:
         return list(conn.execute(select(cumulative_payout_table)))
-
-
-def _cumulative_view(h: RelayerHarness, earner: bytes) -> dict[str, Any]:
-    """GET /v1/stakers/{earner}/cumulative on the indexer API over the harness's database."""
-    with TestClient(create_app(h.engine)) as api:
-        response = api.get(f"/v1/stakers/0x{earner.hex()}/cumulative")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def _token_figures(view: dict[str, Any], token: str) -> dict[str, str]:
-    (row,) = [t for t in view["tokens"] if t["token"] == token.lower()]
-    return {key: row[key] for key in ("earned", "accrued", "paid", "claimable")}
 
 
 def _cli_env(h: RelayerHarness) -> dict[str, str]:
@@ -204,24 +189,10 @@ def test_a_restarted_relayer_pushes_the_others_and_skips_what_a_staker_claimed_i
         if Web3.to_checksum_address(leaf.token) == reward_token
     ]
     assert len(mine) >= 2
-    # Once the indexer has the period's leaves and sees its root delivered, the API shows each
-    # earner's whole total as earned, accrued and claimable (nothing is paid yet).
-    h.cycle_until(lambda: _cumulative_view(h, mine[0].earner)["delivered_root"] is not None, timeout_s=60)
-    for leaf in mine:
-        view = _cumulative_view(h, leaf.earner)
-        assert view["latest_root"] == view["delivered_root"] and view["delivered_root"]["period"] == 1
-        figures = _token_figures(view, reward_token)
-        total = str(leaf.cumulative)
-        assert figures == {"earned": total, "accrued": total, "paid": "0", "claimable": total}
     # The relayer (which pushes nothing: no token is priced) is stopped; one staker claims alone.
     self_claimer = Web3.to_checksum_address(mine[0].earner)
     printed = CliRunner().invoke(cli.app, ["claim", self_claimer], env=_cli_env(h))
     assert printed.exit_code == 0, printed.output
-    # The indexer API hands out the same calldata, built from its stored leaves.
-    with TestClient(create_app(h.engine)) as api:
-        proofs = api.get(f"/v1/stakers/{self_claimer}/cumulative/claim").json()
-    assert proofs["calldata"] == json.loads(printed.stdout)["data"]
-    assert proofs["merkle_root"] == "0x" + vault.functions.cumulativeRoot(1).call().hex()
     w3.provider.make_request(RPCEndpoint("anvil_impersonateAccount"), [self_claimer])
     w3.provider.make_request(RPCEndpoint("anvil_setBalance"), [self_claimer, hex(10**18)])
     sent = w3.eth.send_transaction(
@@ -258,15 +229,6 @@ def test_a_restarted_relayer_pushes_the_others_and_skips_what_a_staker_claimed_i
     with TestClient(create_app(h.engine.url.render_as_string(hide_password=False))) as api:
         own = api.get(f"/v1/stakers/{self_claimer}/cumulative").json()
         other = api.get(f"/v1/stakers/{Web3.to_checksum_address(mine[1].earner)}/cumulative").json()
-    # Paid in full (self-claimed or pushed): earned = accrued = paid, nothing left to claim.
-    for leaf in mine:
-        total = str(leaf.cumulative)
-        assert _token_figures(_cumulative_view(h, leaf.earner), reward_token) == {
-            "earned": total,
-            "accrued": total,
-            "paid": total,
-            "claimable": "0",
-        }
     (own_token,) = [t for t in own["tokens"] if t["token"] == reward_token.lower()]
     assert (own_token["paid_by_earner"], own_token["paid_pushed"]) == (str(mine[0].cumulative), "0")
     (other_token,) = [t for t in other["tokens"] if t["token"] == reward_token.lower()]
