@@ -643,6 +643,7 @@ class Aggregator:
 
     def _process(self, entry: _Open, batch: list[_Pending]) -> None:
         """Decide a batch of posts over one open request (the caller holds ``entry.lock``)."""
+        self.metrics.batch_posts.observe(len(batch))
         rows: list[store.SignatureRow] = []
         accepted_now: list[tuple[_Pending, Member]] = []
         shares: list[SignatureShare] = []
