@@ -1,5 +1,8 @@
-"""Drive a devnet like a real client: build, sign and send exocore messages over gRPC (as signed
-Cosmos transactions where the client has a funded key, see :class:`ScenarioClient`).
+"""A test driver: drive a devnet like a real client, building, signing and sending exocore messages
+over gRPC (as signed Cosmos transactions where the client has a funded key, see
+:class:`ScenarioClient`). It signs claims and slash requests for every committee member itself, which
+no deployment does: the demo (``exorelay demo``) goes through one ``exorelay operator`` process per
+member and ``exorelay aggregator`` instead (:mod:`devnet.demo_avs`).
 
 Two layers:
 
@@ -20,7 +23,8 @@ without the AVS processes. ``exorelay demo`` never uses it: there each member si
 ``exorelay operator`` process and ``exorelay aggregator`` submits (:mod:`devnet.demo_avs`).
 
 ``python -m devnet.scenario [--manifest .exorelay/devnet.json]`` runs the standard scenario against the
-devnet that ``exorelay devnet up`` started and prints what it did.
+devnet that ``exorelay devnet up`` started and prints what it did: a check of the chain with the
+committees' signatures made here from every member's dev key, not the demo.
 """
 
 from __future__ import annotations

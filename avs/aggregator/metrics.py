@@ -44,6 +44,12 @@ class AggregatorMetrics:
         self.open_requests = Gauge(
             "exorelay_aggregator_open_requests", "Requests collecting signatures.", registry=self.registry
         )
+        self.batch_posts = Histogram(
+            "exorelay_aggregator_batch_posts",
+            "Posts decided per flat-combined batch (one SQL transaction each).",
+            registry=self.registry,
+            buckets=(1, 2, 5, 10, 20, 40, 80, 160),
+        )
         self.submit_seconds = Histogram(
             "exorelay_aggregator_submit_seconds",
             "Build, sign, record and broadcast of one submission.",
