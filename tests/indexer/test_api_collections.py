@@ -107,7 +107,11 @@ def _ingest(engine: Engine, height: int, *events: Any) -> None:
 
 
 def _collect_and_submit(net: Net, engine: Engine, request: RewardClaim | SlashRequest) -> str:
-    aggregator = net.aggregator(engine)
+    aggregator = net.aggregator(engine, open_token="avs-secret")
+    if isinstance(request, SlashRequest):  # Exocore requires a slash request's evidence bytes
+        member = next(i for i in range(len(net.committee.operators)) if net.slash(i) == request)
+        evidence = "0x" + net.slash_evidence(member).hex()
+        aggregator.open_request("0x" + request.canonical_bytes.hex(), evidence, "avs-secret")
     for index in range(len(net.committee.operators)):
         body = net.body(request, index)
         aggregator.post_signature(body["request"], body["operator"], body["signature"])

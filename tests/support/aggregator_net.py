@@ -47,6 +47,10 @@ from tests.support.devnet_rpc import IDENTITY
 from tests.support.devnet_world import CHAIN_ID, ETHER, REWARD_TOKEN, SEED, WETH, World, fixed_clock, genesis
 
 BLOCK_TIME_S: Final = 0.05
+EPOCH_BLOCKS: Final = 100
+"""5 s epochs at :data:`BLOCK_TIME_S`: the devnet keeps stake snapshots of its last 64 epochs (a
+slash of an older epoch is refused ``offence_too_old``), so a module that runs for minutes on a busy
+machine must not outlive the epoch its requests were signed for."""
 """The devnet's block timer: submissions are followed until their block commits."""
 AGGREGATOR_ACCOUNT: Final = "relayer"
 """The funded devnet account the aggregator signs its transactions with."""
@@ -129,7 +133,7 @@ class Net:
 def build_world(operators: int) -> tuple[World, str, int]:
     """Operators 0..n-1 with stake, opted into one AVS (committee of all of them), next epoch begun."""
     node = DevnetNode(
-        genesis(accounts=devnet_accounts(SEED)),
+        genesis(accounts=devnet_accounts(SEED), epoch_blocks=EPOCH_BLOCKS),
         BlockStore(CHAIN_ID),
         clock_ns=fixed_clock(),
         block_time_s=BLOCK_TIME_S,
