@@ -43,9 +43,10 @@ class ClaimStore(CollectingStore):
         }
         current = self.collected_state(EntityKind.CLAIM, event.claim_id)
         if current in (ClaimState.COLLECTING, ClaimState.EXPIRED):
-            # Collected by the aggregator: the Exocore submission moves it on (first seen there stays
-            # the origin).
-            del values["origin"]
+            # Collected by the aggregator: the Exocore submission moves it on.
+            # First seen at the aggregator stays the origin; what the event leaves out (None) keeps
+            # what the aggregator knew.
+            values = {k: v for k, v in values.items() if k != "origin" and v is not None}
             moved = self.transition(
                 EntityKind.CLAIM, event.claim_id, ClaimState.SUBMITTED, ref, values=values
             )

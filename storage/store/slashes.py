@@ -38,7 +38,9 @@ class SlashStore(PacketStore, CollectingStore):
         }
         current = self.collected_state(EntityKind.SLASH, event.slash_id)
         if current in (SlashState.COLLECTING, SlashState.EXPIRED):
-            del values["origin"]
+            # First seen at the aggregator stays the origin; what the event leaves out (None) keeps
+            # what the aggregator knew.
+            values = {k: v for k, v in values.items() if k != "origin" and v is not None}
             moved = self.transition(
                 EntityKind.SLASH, event.slash_id, SlashState.SUBMITTED, ref, values=values
             )
