@@ -166,8 +166,10 @@ def test_a_collection_that_expires_is_an_expired_claim_with_its_reason(net: Net,
         ("collecting", "expired"),
     ]
     assert document["timeline"][1]["reason"] == "expired"
-    page = client.get(f"/claims/{digest}").text
-    assert "collecting" in page and "expired" in page
+    page = client.get(f"/claims/{digest}")
+    assert page.status_code == 200
+    assert '<tr data-stage="collecting">' in page.text
+    assert '<tr data-stage="expired">' in page.text
 
     # Exocore is the authority: the same claim submitted there after all moves on.
     _ingest(engine, 1, _submitted(net, digest))
