@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select
 from indexer.api.app import create_app
 from indexer.ingest.collecting import CollectionPoller
 from indexer.ingest.exocore import EXOCORE_STREAM, ExocoreIngestor
+from indexer.ingest.exocore_feed import ExocoreFeed
 from relayer.protocol.claims import RewardClaim, SlashRequest
 from storage.aggregation import aggregation_request_table
 from storage.models import claim_table, slash_table, transition_table
@@ -93,8 +94,8 @@ def test_a_collecting_claim_is_recorded_then_moved_on_by_its_exocore_submission(
     net: Net, engine: Engine
 ) -> None:
     digest = _post(net, engine, net.claim(amount=401), range(1), grace_s=3600.0)
-    poller = CollectionPoller(_store(engine), EXOCORE_STREAM)
-    assert poller.poll() == 1
+    feed = ExocoreFeed(_store(engine), net.grpc)  # what `sync` / `run` call between blocks
+    assert feed.poll_collections() == 1
     assert _history(engine, digest) == [(None, "collecting", "relayer")]
     assert _first_at(engine, digest) == _opened_at(engine, digest)
     with engine.connect() as conn:
@@ -105,7 +106,7 @@ def test_a_collecting_claim_is_recorded_then_moved_on_by_its_exocore_submission(
         net.avs,
         401,
     )
-    assert poller.poll() == 0  # nothing changed since
+    assert feed.poll_collections() == 0  # nothing changed since
     assert CollectionPoller(_store(engine), EXOCORE_STREAM).poll() == 0  # a restart re-reads: no-op
 
     _ingest(engine, 1, _submitted(net, digest))
