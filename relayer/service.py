@@ -283,6 +283,9 @@ class RelayerService:
             created.extend((block.height, e) for e in events.events if isinstance(e, RelayPacketCreated))
             if self.stop_requested.is_set():
                 break
+        # The aggregator's requests as the `collecting` stage: same lease, same fenced store, so the
+        # lifecycle tables keep one writer.
+        parts.feed.poll_collections()
         parts.metrics.set_heights(exocore=parts.follower.next_height - 1)
 
     def _ingest_l1(self) -> None:

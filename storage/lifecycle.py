@@ -37,6 +37,8 @@ class EntityKind(StrEnum):
 
 
 class ClaimState(StrEnum):
+    COLLECTING = "collecting"
+    """The AVS aggregator collects the committee's signatures (``aggregation_request``)."""
     SUBMITTED = "submitted"
     VERIFIED = "verified"
     REJECTED = "rejected"
@@ -52,9 +54,12 @@ class ClaimState(StrEnum):
     FAILED = "failed"
     EXCLUDED = "excluded"
     """An operator excluded the claim (``exorelay exclude``)."""
+    EXPIRED = "expired"
+    """The aggregator's collection ended below threshold: the claim never reached Exocore."""
 
 
 class SlashState(StrEnum):
+    COLLECTING = "collecting"
     SUBMITTED = "submitted"
     VERIFIED = "verified"
     REJECTED = "rejected"
@@ -65,6 +70,7 @@ class SlashState(StrEnum):
     FINALIZED = "finalized"
     FAILED = "failed"
     EXCLUDED = "excluded"
+    EXPIRED = "expired"
 
 
 class PacketState(StrEnum):
@@ -205,6 +211,7 @@ def _non_terminal(path: tuple[str, ...], terminal_on_path: Iterable[str]) -> fro
 _CLAIM_PATH: Final = tuple(
     s.value
     for s in (
+        ClaimState.COLLECTING,
         ClaimState.SUBMITTED,
         ClaimState.VERIFIED,
         ClaimState.DISTRIBUTED,
@@ -223,20 +230,27 @@ CLAIM: Final = Lifecycle(
     path=_CLAIM_PATH,
     branches=_branches(
         {
-            ClaimState.REJECTED: [ClaimState.SUBMITTED, ClaimState.VERIFIED],
+            # Refused at the aggregator's broadcast (CheckTx) or by Exocore.
+            ClaimState.REJECTED: [ClaimState.COLLECTING, ClaimState.SUBMITTED, ClaimState.VERIFIED],
+            ClaimState.EXPIRED: [ClaimState.COLLECTING],
             ClaimState.FAILED: _CLAIM_OPEN,
             ClaimState.EXCLUDED: _CLAIM_OPEN,
         }
     ),
-    side_exits=MappingProxyType({}),
+    # Exocore is the authority: a request the aggregator let expire can still be submitted there (by
+    # another aggregator, or by hand with the same signatures), and the record follows the chain.
+    side_exits=MappingProxyType({ClaimState.EXPIRED.value: frozenset({ClaimState.SUBMITTED.value})}),
     retries=frozenset(),
     reversible=frozenset({ClaimState.RELAYED, ClaimState.PAYING}),
-    terminal=frozenset({ClaimState.PAID, ClaimState.REJECTED, ClaimState.FAILED, ClaimState.EXCLUDED}),
+    terminal=frozenset(
+        {ClaimState.PAID, ClaimState.REJECTED, ClaimState.FAILED, ClaimState.EXCLUDED, ClaimState.EXPIRED}
+    ),
 )
 
 _SLASH_PATH: Final = tuple(
     s.value
     for s in (
+        SlashState.COLLECTING,
         SlashState.SUBMITTED,
         SlashState.VERIFIED,
         SlashState.EXECUTED_ON_EXOCORE,
@@ -253,15 +267,27 @@ SLASH: Final = Lifecycle(
     path=_SLASH_PATH,
     branches=_branches(
         {
-            SlashState.REJECTED: [SlashState.SUBMITTED, SlashState.VERIFIED],
+            # Refused at the aggregator's broadcast (CheckTx) or by Exocore.
+            SlashState.REJECTED: [SlashState.COLLECTING, SlashState.SUBMITTED, SlashState.VERIFIED],
+            SlashState.EXPIRED: [SlashState.COLLECTING],
             SlashState.FAILED: _SLASH_OPEN,
             SlashState.EXCLUDED: _SLASH_OPEN,
         }
     ),
-    side_exits=MappingProxyType({}),
+    # Exocore is the authority: a request the aggregator let expire can still be submitted there (by
+    # another aggregator, or by hand with the same signatures), and the record follows the chain.
+    side_exits=MappingProxyType({SlashState.EXPIRED.value: frozenset({SlashState.SUBMITTED.value})}),
     retries=frozenset(),
     reversible=frozenset({SlashState.RELAYED}),
-    terminal=frozenset({SlashState.FINALIZED, SlashState.REJECTED, SlashState.FAILED, SlashState.EXCLUDED}),
+    terminal=frozenset(
+        {
+            SlashState.FINALIZED,
+            SlashState.REJECTED,
+            SlashState.FAILED,
+            SlashState.EXCLUDED,
+            SlashState.EXPIRED,
+        }
+    ),
 )
 
 _PACKET_PATH: Final = (

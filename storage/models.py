@@ -81,8 +81,13 @@ def _state_check(machine: Lifecycle) -> CheckConstraint:
     return CheckConstraint(f"state IN ({allowed})", name="state")
 
 
-def _origin_check() -> CheckConstraint:
-    return CheckConstraint("origin IN ('exocore', 'l1', 'relayer')", name="origin")
+def _origin_check(*extra: str) -> CheckConstraint:
+    allowed = ", ".join(f"'{origin}'" for origin in ("exocore", "l1", "relayer", *extra))
+    return CheckConstraint(f"origin IN ({allowed})", name="origin")
+
+
+AGGREGATOR_ORIGIN: Final = "aggregator"
+"""``origin`` of a claim / slash first recorded from the AVS aggregator's collection."""
 
 
 def _hash(*, nullable: bool = False, **kwargs: Any) -> Any:
@@ -176,7 +181,7 @@ class RewardClaim(IndexerModel, table=True):
     __tablename__ = "reward_claim"
     __table_args__ = (
         _state_check(CLAIM),
-        _origin_check(),
+        _origin_check(AGGREGATOR_ORIGIN),
         # /v1/claims is ordered by id; each filter has an index ending in id so that a filtered,
         # paginated page is an index range scan.
         Index(None, "avs_address", "epoch", "id"),
@@ -530,7 +535,7 @@ class Slash(IndexerModel, table=True):
     __tablename__ = "slash"
     __table_args__ = (
         _state_check(SLASH),
-        _origin_check(),
+        _origin_check(AGGREGATOR_ORIGIN),
         CheckConstraint(
             "evidence_kind IS NULL OR evidence_kind IN ('equivocation', 'committee_request', 'wrong_result')",
             name="evidence_kind",

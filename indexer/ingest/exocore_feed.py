@@ -68,7 +68,8 @@ from typing import Final, TypeVar
 from prometheus_client import Counter
 from sqlalchemy import Connection, select
 
-from indexer.ingest.base import is_poison
+from indexer.ingest.base import guarded, is_poison
+from indexer.ingest.collecting import CollectionPoller
 from indexer.ingest.exocore import EXOCORE_STREAM, ExocoreIngestor
 from indexer.metrics import IngestMetrics
 from relayer.errors import ExocoreRpcError, ProtocolError
@@ -286,6 +287,7 @@ class ExocoreFeed:
         self.metrics = metrics or IngestMetrics()
         self.stream = stream
         self.ingestor = ExocoreIngestor(store, self.metrics, stream)
+        self.collections = CollectionPoller(store, stream)
         self.attestation_rechecks_per_block = attestation_rechecks_per_block
         self.skipped_events = Counter(
             "exorelay_indexer_skipped_events_total",
@@ -435,6 +437,7 @@ class ExocoreFeed:
                 blocks += 1
                 applied += report.applied
                 skipped += len(report.skipped)
+        self.poll_collections()
         latest = follower.stats().latest_height
         if latest is not None:
             self.ingestor.note_head(latest)
@@ -457,8 +460,14 @@ class ExocoreFeed:
             report = self._apply_retrying(block, events, follower, stop)
             if report is None:
                 return
+            self.poll_collections()
             if on_block is not None:
                 on_block(block, events, report)
+
+    def poll_collections(self) -> int:
+        """Record a page of the aggregator's changed requests (the ``collecting`` stage); halts the
+        stream on a violation like a block would."""
+        return guarded(self.store, self.metrics, self.stream, Chain.EXOCORE.value, self.collections.poll)
 
     def _apply_retrying(
         self, block: CommittedBlock, events: ev.BlockEvents, follower: BlockFollower, stop: threading.Event

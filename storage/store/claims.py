@@ -17,10 +17,11 @@ from sqlalchemy import Row, func, select
 from storage.lifecycle import CLAIM, Chain, ClaimState, EntityKind, PayoutState
 from storage.models import claim_signer_table, distribution_table, payout_table
 from storage.records import ChainRef, ClaimRejected, ClaimSubmitted, ClaimVerified
-from storage.store.base import PAID_STATES, StoreBase, chunks, insert_ignore, member_of
+from storage.store.base import PAID_STATES, chunks, insert_ignore, member_of
+from storage.store.collecting import CollectingStore
 
 
-class ClaimStore(StoreBase):
+class ClaimStore(CollectingStore):
     """Claim writes of one transaction."""
 
     def _claim_submitted(self, event: ClaimSubmitted, ref: ChainRef) -> None:
@@ -40,7 +41,18 @@ class ClaimStore(StoreBase):
             "submit_tx_hash": ref.tx_hash,
             "origin": "exocore",
         }
-        if self._create(EntityKind.CLAIM, event.claim_id, ClaimState.SUBMITTED, values, ref):
+        current = self.collected_state(EntityKind.CLAIM, event.claim_id)
+        if current in (ClaimState.COLLECTING, ClaimState.EXPIRED):
+            # Collected by the aggregator: the Exocore submission moves it on.
+            # First seen at the aggregator stays the origin; what the event leaves out (None) keeps
+            # what the aggregator knew.
+            values = {k: v for k, v in values.items() if k != "origin" and v is not None}
+            moved = self.transition(
+                EntityKind.CLAIM, event.claim_id, ClaimState.SUBMITTED, ref, values=values
+            )
+        else:
+            moved = self._create(EntityKind.CLAIM, event.claim_id, ClaimState.SUBMITTED, values, ref)
+        if moved:
             insert_ignore(
                 self.conn,
                 claim_signer_table,

@@ -16,10 +16,11 @@ from storage.records import (
     SlashVerified,
 )
 from storage.store.base import insert_ignore
+from storage.store.collecting import CollectingStore
 from storage.store.packets import PacketStore
 
 
-class SlashStore(PacketStore):
+class SlashStore(PacketStore, CollectingStore):
     """Slash writes of one transaction."""
 
     def _slash_submitted(self, event: SlashSubmitted, ref: ChainRef) -> None:
@@ -35,7 +36,17 @@ class SlashStore(PacketStore):
             "submitted_height": ref.height,
             "origin": "exocore",
         }
-        if self._create(EntityKind.SLASH, event.slash_id, SlashState.SUBMITTED, values, ref):
+        current = self.collected_state(EntityKind.SLASH, event.slash_id)
+        if current in (SlashState.COLLECTING, SlashState.EXPIRED):
+            # First seen at the aggregator stays the origin; what the event leaves out (None) keeps
+            # what the aggregator knew.
+            values = {k: v for k, v in values.items() if k != "origin" and v is not None}
+            moved = self.transition(
+                EntityKind.SLASH, event.slash_id, SlashState.SUBMITTED, ref, values=values
+            )
+        else:
+            moved = self._create(EntityKind.SLASH, event.slash_id, SlashState.SUBMITTED, values, ref)
+        if moved:
             insert_ignore(
                 self.conn,
                 slash_signer_table,

@@ -26,6 +26,7 @@ F, R, V = EdgeKind.FORWARD, EdgeKind.RETRY, EdgeKind.REVERSAL
 
 def test_state_lists_are_exactly_those_of_the_design() -> None:
     assert CLAIM.path == (
+        "collecting",
         "submitted",
         "verified",
         "distributed",
@@ -36,9 +37,10 @@ def test_state_lists_are_exactly_those_of_the_design() -> None:
         "paying",
         "paid",
     )
-    assert set(CLAIM.states) == {*CLAIM.path, "rejected", "failed", "excluded"}
+    assert set(CLAIM.states) == {*CLAIM.path, "rejected", "expired", "failed", "excluded"}
     assert PAYOUT.states == ("pending", "submitted", "included", "finalized")
     assert SLASH.path == (
+        "collecting",
         "submitted",
         "verified",
         "executed_on_exocore",
@@ -47,7 +49,7 @@ def test_state_lists_are_exactly_those_of_the_design() -> None:
         "relayed",
         "finalized",
     )
-    assert set(SLASH.states) == {*SLASH.path, "rejected", "failed", "excluded"}
+    assert set(SLASH.states) == {*SLASH.path, "rejected", "expired", "failed", "excluded"}
     assert set(L1_TX.states) == {
         "signed",
         "broadcast",
@@ -66,6 +68,14 @@ def test_state_lists_are_exactly_those_of_the_design() -> None:
     ("machine", "from_state", "to_state", "edge"),
     [
         (CLAIM, None, "submitted", F),
+        (CLAIM, None, "collecting", F),  # first seen at the aggregator
+        (CLAIM, "collecting", "submitted", F),
+        (CLAIM, "collecting", "expired", F),  # below threshold at the aggregator's deadline
+        (CLAIM, "collecting", "rejected", F),  # the aggregate's transaction refused at CheckTx
+        (CLAIM, "expired", "submitted", F),  # submitted on Exocore after all: the chain decides
+        (SLASH, "collecting", "submitted", F),
+        (SLASH, "collecting", "expired", F),
+        (SLASH, "expired", "submitted", F),
         (CLAIM, None, "relayed", F),  # an L1-only observer first sees a claim relayed
         (CLAIM, "submitted", "verified", F),
         (CLAIM, "submitted", "rejected", F),
@@ -107,6 +117,12 @@ def test_allowed_moves(machine: object, from_state: str | None, to_state: str | 
     ("machine", "from_state", "to_state", "edge"),
     [
         (CLAIM, "verified", "submitted", F),  # backwards
+        (CLAIM, "submitted", "collecting", F),
+        (CLAIM, "submitted", "expired", F),  # only a collection expires
+        (CLAIM, "expired", "verified", F),  # out of expired only onto Exocore's submission
+        (CLAIM, "collecting", "expired", V),
+        (SLASH, "verified", "expired", F),
+        (SLASH, "expired", "collecting", F),
         (CLAIM, "relayed", "attested", F),  # a reversal is not a forward move
         (CLAIM, "rejected", "verified", F),  # out of a terminal state
         (CLAIM, "paid", "failed", F),
