@@ -174,6 +174,9 @@ STAKERS_SHOWN: Final = 4
 """Stakers whose final L1 balances are printed (two per asset: the WETH stakers also earn WETH)."""
 UNBOUNDED_WIDTH: Final = 10_000
 """Columns a table is measured in to find its natural width (no demo table comes near it)."""
+PIPED_PROGRESS_WIDTH: Final = 160
+"""Columns of a progress display when stdout is not a terminal: its final render is printed once,
+and at rich's 80-column default the elapsed-time column is cut ("0:00:…") behind a long status."""
 VALIDATOR_KEY_MATERIAL: Final = b"exorelay-demo/new-validator/bls-key-material"
 
 
@@ -495,15 +498,7 @@ class Demo:
 
     def track(self, title: str, gauges: Sequence[Gauge], *, until: Callable[[], bool] | None = None) -> None:
         """Progress bars over ``gauges`` until each is full (and ``until()`` holds, if given)."""
-        progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(bar_width=30),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"),
-            TimeElapsedColumn(),
-            console=self.console,
-        )
+        progress = self.progress()
         deadline = time.monotonic() + STEP_TIMEOUT_S
         with progress:
             tasks = [progress.add_task(g.label, total=None, status="") for g in gauges]
@@ -521,6 +516,21 @@ class Demo:
                         f"{title}: not done after {STEP_TIMEOUT_S:.0f} s\n{self.describe_queue()}"
                     )
                 self.stop.wait(POLL_INTERVAL_S)
+
+    def progress(self) -> Progress:
+        """The demo's progress bars (spinner, label, bar, count, status, elapsed time); printed whole
+        when stdout is not a terminal."""
+        if not self.console.is_terminal:
+            self.console.width = max(self.console.width, PIPED_PROGRESS_WIDTH)
+        return Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=30),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+        )
 
     def show(self, table: Table) -> None:
         """A table whole. In a terminal rich fits it to the window (folding cells); anywhere else (a
@@ -619,15 +629,7 @@ class Demo:
         )
         self.avs_rules = (avs_a, avs_b)
         sent = {"operators": 0, "keys": 0, "delegations": 0}
-        progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(bar_width=30),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"),
-            TimeElapsedColumn(),
-            console=self.console,
-        )
+        progress = self.progress()
         with progress:
             t_ops = progress.add_task("operators registered", total=n, status="")
             t_keys = progress.add_task("BLS keys registered (opt-ins)", total=2 * n, status="")

@@ -316,7 +316,13 @@ def test_l1_reorg_under_a_payout_batch_is_paid_again_exactly_once(system: FaultS
                 )
 
         s.wait("the indexer sees the batch included", lambda: bool(included()))
-        # Whatever the tx manager has seen of it by now (a reorg comes when it comes; 45da986).
+        # And the tx manager: it reads its own receipts in a later stage of the relayer's cycle than
+        # the indexer's ingestion, and must have seen the batch mined before the branch goes away, or
+        # it has no inclusion of its own to see reorged out.
+        s.wait(
+            "the tx manager sees the batch included",
+            lambda: payout_intents(s, distribution_id) == {"included"},
+        )
         orphaned = included()
         anvil.revert(fork_point)  # ...and orphaned: the next blocks are another branch
     finally:
