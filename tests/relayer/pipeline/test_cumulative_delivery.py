@@ -226,7 +226,7 @@ def test_a_restarted_relayer_pushes_the_others_and_skips_what_a_staker_claimed_i
         assert (int(row.amount), bool(row.by_earner)) == (event.args.amount, event.args.byEarner)
     assert bool(indexed[(self_claimer.lower(), reward_token.lower())].by_earner) is True
     # The API shows it per staker and token: self-claimed for one, pushed for the others.
-    with TestClient(create_app(h.engine.url.render_as_string(hide_password=False))) as api:
+    with TestClient(create_app(h.engine)) as api:
         own = api.get(f"/v1/stakers/{self_claimer}/cumulative").json()
         other = api.get(f"/v1/stakers/{Web3.to_checksum_address(mine[1].earner)}/cumulative").json()
     (own_token,) = [t for t in own["tokens"] if t["token"] == reward_token.lower()]
