@@ -440,6 +440,7 @@ class L1LogDecoder:
                 nonce=args["nonce"],
                 accepted=spec.name == "CumulativeRootAccepted",
                 position=pos,
+                vault=raw.address,
             )
         if spec.name == "DistributionSubmitted":
             return DistributionSubmittedLog(
