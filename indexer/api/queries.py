@@ -33,7 +33,7 @@ from relayer.protocol.packets import CumulativeRootPayload, decode_payload
 from relayer.protocol.types import Amount, address_hex, as_address
 from storage.aggregation import aggregation_request_table
 from storage.errors import InvalidRecordError
-from storage.lifecycle import LIFECYCLES, EntityKind, PacketState
+from storage.lifecycle import LIFECYCLES, Chain, EntityKind, PacketState
 from storage.models import (
     claim_signer_table,
     claim_table,
@@ -41,6 +41,7 @@ from storage.models import (
     committee_table,
     cumulative_leaf_table,
     cumulative_payout_table,
+    cumulative_root_table,
     cursor_table,
     distribution_table,
     l1_tx_table,
@@ -787,9 +788,14 @@ def cumulative_staker(conn: Connection, staker: str) -> schemas.CumulativeStaker
     )
     pushed: dict[str, int] = {}
     by_earner: dict[str, int] = {}
+    final: dict[str, int] = {}
+    pending: dict[str, int] = {}
+    finalized = l1_finalized_height(conn)
     for row in rows:
         into = by_earner if row.by_earner else pushed
         into[row.token] = into.get(row.token, 0) + int(row.amount)
+        settled = final if _is_final(row.block_number, finalized) else pending
+        settled[row.token] = settled.get(row.token, 0) + int(row.amount)
     roots = _cumulative_roots(conn, staker)
     latest = roots[0] if roots else None
     delivered = next((root for root in roots if root.state in DELIVERED_ROOT_STATES), None)
@@ -800,14 +806,15 @@ def cumulative_staker(conn: Connection, staker: str) -> schemas.CumulativeStaker
     names = Names.load(conn, tokens=shown)
     for token in shown:
         unit = names.unit(token)
-        paid = pushed.get(token, 0) + by_earner.get(token, 0)
-        claimable = max(0, accrued.get(token, 0) - paid)
+        paid, unsettled = final.get(token, 0), pending.get(token, 0)
+        claimable = max(0, accrued.get(token, 0) - paid - unsettled)
         tokens.append(
             schemas.CumulativeTokenOut(
                 token=token,
                 earned=str(earned.get(token, 0)),
                 accrued=str(accrued.get(token, 0)),
                 paid=str(paid),
+                pending=str(unsettled),
                 paid_pushed=str(pushed.get(token, 0)),
                 paid_by_earner=str(by_earner.get(token, 0)),
                 claimable=str(claimable),
@@ -815,6 +822,7 @@ def cumulative_staker(conn: Connection, staker: str) -> schemas.CumulativeStaker
                 earned_display=amount_text(earned.get(token, 0), unit),
                 accrued_display=amount_text(accrued.get(token, 0), unit),
                 paid_display=amount_text(paid, unit),
+                pending_display=amount_text(unsettled, unit),
                 claimable_display=amount_text(claimable, unit),
             )
         )
@@ -829,12 +837,26 @@ def cumulative_staker(conn: Connection, staker: str) -> schemas.CumulativeStaker
             tx_hash=row.tx_hash,
             block_number=int(row.block_number),
             log_index=int(row.log_index),
+            final=_is_final(row.block_number, finalized),
         )
         for row in rows[:CUMULATIVE_PAYOUTS_SHOWN]
     ]
     return schemas.CumulativeStakerOut(
         staker=staker, tokens=tokens, payouts=payouts, latest_root=latest, delivered_root=delivered
     )
+
+
+def l1_finalized_height(conn: Connection) -> int | None:
+    """The highest block L1 ingestion knows final (None: none known yet, so nothing is final)."""
+    c = cursor_table
+    height = conn.execute(
+        select(func.max(c.c.finalized_height)).where(c.c.chain == Chain.L1.value)
+    ).scalar()
+    return None if height is None or height < 0 else int(height)
+
+
+def _is_final(block_number: int, finalized: int | None) -> bool:
+    return finalized is not None and int(block_number) <= finalized
 
 
 DELIVERED_ROOT_STATES: Final = frozenset({PacketState.RELAYED.value, PacketState.FINALIZED.value})
@@ -924,4 +946,13 @@ def cumulative_claim(conn: Connection, staker: str) -> schemas.CumulativeClaimOu
         ],
         claimable={} if plan is None else {address_hex(t): str(a) for t, a in plan.claimable.items()},
         calldata=None if plan is None else "0x" + plan.calldata.hex(),
+        to=_root_vault(conn, delivered.packet_nonce),
+        **{"from": staker},
     )
+
+
+def _root_vault(conn: Connection, packet_nonce: int) -> str | None:
+    """The RewardVault that took the CUMULATIVE_ROOT packet (its claims go there)."""
+    r = cumulative_root_table
+    vault = conn.execute(select(r.c.vault).where(r.c.packet_nonce == packet_nonce)).scalar()
+    return None if vault is None else str(vault)

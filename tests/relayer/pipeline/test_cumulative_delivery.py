@@ -152,6 +152,14 @@ def test_with_the_relayer_idle_a_staker_claims_through_exorelay_claim(
     transaction = json.loads(printed.stdout)
     assert transaction["to"].lower() == vault.address.lower() and transaction["period"] == 1
     assert int(transaction["claimable"]["0x" + richest.token.hex()]) == richest.cumulative
+    # The API gives the same transaction, addressed: a wallet sends either as is.
+    with TestClient(create_app(h.engine)) as api:
+        served = api.get(f"/v1/stakers/{earner}/cumulative/claim").json()
+    assert (served["to"], served["from"], served["calldata"]) == (
+        transaction["to"],
+        transaction["from"],
+        transaction["data"],
+    )
     # The staker's wallet sends what was printed.
     w3.provider.make_request(RPCEndpoint("anvil_impersonateAccount"), [earner])
     w3.provider.make_request(RPCEndpoint("anvil_setBalance"), [earner, hex(10**18)])
