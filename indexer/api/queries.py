@@ -29,12 +29,13 @@ from indexer.api.pagination import Order, decode_cursor, page_of
 from relayer.protocol.cumulative import CumulativeLeaf, CumulativeTree
 from relayer.protocol.cumulative_claim import NothingToClaimError, plan_claim
 from relayer.protocol.kinds import PacketKind
-from relayer.protocol.packets import CumulativeRootPayload, decode_payload
+from relayer.protocol.packets import CumulativeFunding, CumulativeRootPayload, decode_payload
 from relayer.protocol.types import Amount, address_hex, as_address
 from storage.aggregation import aggregation_request_table
 from storage.errors import InvalidRecordError
-from storage.lifecycle import LIFECYCLES, Chain, EntityKind, PacketState
+from storage.lifecycle import LIFECYCLES, Chain, EntityKind, PacketState, PayoutState
 from storage.models import (
+    avs_table,
     claim_signer_table,
     claim_table,
     committee_member_table,
@@ -849,9 +850,7 @@ def cumulative_staker(conn: Connection, staker: str) -> schemas.CumulativeStaker
 def l1_finalized_height(conn: Connection) -> int | None:
     """The highest block L1 ingestion knows final (None: none known yet, so nothing is final)."""
     c = cursor_table
-    height = conn.execute(
-        select(func.max(c.c.finalized_height)).where(c.c.chain == Chain.L1.value)
-    ).scalar()
+    height = conn.execute(select(func.max(c.c.finalized_height)).where(c.c.chain == Chain.L1.value)).scalar()
     return None if height is None or height < 0 else int(height)
 
 
@@ -956,3 +955,73 @@ def _root_vault(conn: Connection, packet_nonce: int) -> str | None:
     r = cumulative_root_table
     vault = conn.execute(select(r.c.vault).where(r.c.packet_nonce == packet_nonce)).scalar()
     return None if vault is None else str(vault)
+
+
+def avs_funding(conn: Connection, avs: str) -> schemas.AvsFundingOut | None:
+    """What ``avs`` (lower-case address) funded and what reached stakers, per token (None: the AVS
+    is unknown). Per-distribution figures are the AVS's own; cumulative payouts pay an earner's total
+    over every AVS, so they are given for the token's pool next to the AVS's funded share."""
+    d, p = distribution_table, payout_table
+    known = conn.execute(select(avs_table.c.avs_address).where(avs_table.c.avs_address == avs)).scalar()
+    distributed = uint256_sums(conn, d, "token", "total", d.c.avs_address == avs)
+    if known is None and not distributed:
+        return None
+    of_avs = p.c.distribution_id.in_(select(d.c.distribution_id).where(d.c.avs_address == avs))
+    paid = uint256_sums(conn, p, "token", "amount", and_(of_avs, p.c.state == PayoutState.FINALIZED.value))
+    pending = uint256_sums(conn, p, "token", "amount", and_(of_avs, p.c.state == PayoutState.INCLUDED.value))
+    root, entries = _latest_accepted_root(conn)
+    funded = {address_hex(e.token): int(e.funded) for e in entries if address_hex(e.avs) == avs}
+    pool: dict[str, int] = {}
+    for entry in entries:
+        token = address_hex(entry.token)
+        pool[token] = pool.get(token, 0) + int(entry.funded)
+    finalized = l1_finalized_height(conn)
+    pool_paid: dict[str, int] = {}
+    pool_pending: dict[str, int] = {}
+    c = cumulative_payout_table
+    if funded:
+        for row in conn.execute(
+            select(c.c.token, c.c.amount, c.c.block_number).where(c.c.token.in_(sorted(funded)))
+        ):
+            into = pool_paid if _is_final(row.block_number, finalized) else pool_pending
+            into[row.token] = into.get(row.token, 0) + int(row.amount)
+    shown = sorted(set(distributed) | set(funded))
+    names = Names.load(conn, tokens=shown)
+    tokens = [
+        schemas.AvsTokenFundingOut(
+            token=token,
+            distributed=str(distributed.get(token, 0)),
+            paid=str(paid.get(token, 0)),
+            pending=str(pending.get(token, 0)),
+            cumulative_funded=str(funded.get(token, 0)),
+            cumulative_pool_funded=str(pool.get(token, 0) if token in funded else 0),
+            cumulative_pool_paid=str(pool_paid.get(token, 0)),
+            cumulative_pool_pending=str(pool_pending.get(token, 0)),
+            **token_fields(names.unit(token)),
+        )
+        for token in shown
+    ]
+    return schemas.AvsFundingOut(avs=avs, tokens=tokens, cumulative_root=root if funded else None)
+
+
+def _latest_accepted_root(
+    conn: Connection,
+) -> tuple[schemas.CumulativeRootOut | None, tuple[CumulativeFunding, ...]]:
+    """The latest cumulative root the RewardVault accepted, with its per-(AVS, token) entries."""
+    r, pk = cumulative_root_table, packet_table
+    row = conn.execute(
+        select(r.c.period, r.c.packet_nonce, pk.c.state, pk.c.payload)
+        .join(pk, pk.c.nonce == r.c.packet_nonce)
+        .where(r.c.accepted.is_(True))
+        .order_by(r.c.period.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None, ()
+    payload = decode_payload(PacketKind.CUMULATIVE_ROOT, bytes.fromhex(row.payload.removeprefix("0x")))
+    if not isinstance(payload, CumulativeRootPayload):
+        raise InvalidRecordError(f"packet {row.packet_nonce} is not a CUMULATIVE_ROOT payload")
+    root = schemas.CumulativeRootOut(
+        period=int(row.period), packet_nonce=int(row.packet_nonce), state=row.state
+    )
+    return root, payload.entries

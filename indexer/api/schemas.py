@@ -813,3 +813,48 @@ class CumulativeClaimOut(BaseModel):
     None only while the indexer has not seen that log yet."""
     from_: str = Field(alias="from", serialization_alias="from")
     """The transaction's ``from``: the staker (the vault pays the caller's own leaves)."""
+
+
+class AvsTokenFundingOut(BaseModel):
+    token: str
+    distributed: Amount
+    """Σ the AVS's per-distribution totals in the token (every distribution Exocore created)."""
+    paid: Amount
+    """Σ of those distributions' payouts in blocks L1 has finalized: what reached stakers."""
+    pending: Amount
+    """Σ of those payouts in blocks not final yet."""
+    cumulative_funded: Amount
+    """The AVS's running total in the token in the latest cumulative root L1 accepted."""
+    cumulative_pool_funded: Amount
+    """Every AVS's running total in the token in that root (= Σ of the token's leaves)."""
+    cumulative_pool_paid: Amount
+    """Σ the vault paid in the token under cumulative roots, final blocks (all AVSs together: a
+    cumulative payout pays an earner's total over every AVS, it is not split per AVS)."""
+    cumulative_pool_pending: Amount
+    """The same, blocks not final yet."""
+    token_symbol: str | None = None
+    token_decimals: int | None = None
+
+
+class AvsFundingOut(BaseModel):
+    model_config = _example(
+        avs=ADDRESS_EXAMPLE,
+        tokens=[
+            {
+                "token": ADDRESS_EXAMPLE,
+                "distributed": "1000",
+                "paid": "800",
+                "pending": "200",
+                "cumulative_funded": "5000",
+                "cumulative_pool_funded": "9000",
+                "cumulative_pool_paid": "4000",
+                "cumulative_pool_pending": "0",
+            }
+        ],
+        cumulative_root={"period": 12, "packet_nonce": 38, "state": "finalized"},
+    )
+
+    avs: str
+    tokens: list[AvsTokenFundingOut]
+    cumulative_root: CumulativeRootOut | None = None
+    """The latest cumulative root L1 accepted that funds the AVS (None: none)."""

@@ -163,6 +163,7 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
         if cumulative_paid:
             self._record_cumulative_payouts(cumulative_paid)
             effects.cumulative_keys.update((log.earner, log.token) for log in cumulative_paid)
+            effects.cumulative_tx_hashes.update(log.position.tx_hash for log in cumulative_paid)
         for tx_hash, (purpose, position, packet_nonce, distribution_id) in tx_purposes.items():
             self._l1_tx_included(
                 tx_hash,
