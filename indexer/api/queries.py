@@ -31,6 +31,7 @@ from relayer.protocol.cumulative_claim import NothingToClaimError, plan_claim
 from relayer.protocol.kinds import PacketKind
 from relayer.protocol.packets import CumulativeFunding, CumulativeRootPayload, decode_payload
 from relayer.protocol.types import Amount, address_hex, as_address
+from relayer.protocol.units import format_amount
 from storage.aggregation import aggregation_request_table
 from storage.errors import InvalidRecordError
 from storage.lifecycle import LIFECYCLES, Chain, EntityKind, PacketState, PayoutState
@@ -987,20 +988,28 @@ def avs_funding(conn: Connection, avs: str) -> schemas.AvsFundingOut | None:
             into[row.token] = into.get(row.token, 0) + int(row.amount)
     shown = sorted(set(distributed) | set(funded))
     names = Names.load(conn, tokens=shown)
-    tokens = [
-        schemas.AvsTokenFundingOut(
-            token=token,
-            distributed=str(distributed.get(token, 0)),
-            paid=str(paid.get(token, 0)),
-            pending=str(pending.get(token, 0)),
-            cumulative_funded=str(funded.get(token, 0)),
-            cumulative_pool_funded=str(pool.get(token, 0) if token in funded else 0),
-            cumulative_pool_paid=str(pool_paid.get(token, 0)),
-            cumulative_pool_pending=str(pool_pending.get(token, 0)),
-            **token_fields(names.unit(token)),
+    tokens = []
+    for token in shown:
+        figures = {
+            "distributed": distributed.get(token, 0),
+            "paid": paid.get(token, 0),
+            "pending": pending.get(token, 0),
+            "cumulative_funded": funded.get(token, 0),
+            "cumulative_pool_funded": pool.get(token, 0) if token in funded else 0,
+            "cumulative_pool_paid": pool_paid.get(token, 0),
+            "cumulative_pool_pending": pool_pending.get(token, 0),
+        }
+        unit = names.unit(token)
+        tokens.append(
+            schemas.AvsTokenFundingOut.model_validate(
+                {
+                    "token": token,
+                    **{name: str(value) for name, value in figures.items()},
+                    **token_fields(unit),
+                    "display": {name: format_amount(value, unit) for name, value in figures.items()},
+                }
+            )
         )
-        for token in shown
-    ]
     return schemas.AvsFundingOut(avs=avs, tokens=tokens, cumulative_root=root if funded else None)
 
 

@@ -834,6 +834,8 @@ class AvsTokenFundingOut(BaseModel):
     """The same, blocks not final yet."""
     token_symbol: str | None = None
     token_decimals: int | None = None
+    display: dict[str, str] = Field(default_factory=dict)
+    """Each figure above by name, in the token's unit (grouped base units while it is not stored)."""
 
 
 class AvsFundingOut(BaseModel):
