@@ -3,7 +3,7 @@ token), in the database so the maximum delay holds across restarts and relayer p
 ``cumulative_root``: each CUMULATIVE_ROOT the RewardVault took, with the vault's address (where a
 claim of that period is sent).
 
-Revision ID: 0015_cumulative_push_state
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-07
 """
@@ -17,7 +17,7 @@ from alembic import op
 
 from storage.sqltypes import Uint256
 
-revision: str = "0015_cumulative_push_state"
+revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
