@@ -76,6 +76,7 @@ from relayer.protocol.claims import (
 )
 from relayer.protocol.evidence import Attestation, SignedWrongResult, SquaringResponse
 from relayer.protocol.ids import AssetId, ChainId, OperatorAddress
+from relayer.protocol.kinds import PayoutMode
 from relayer.protocol.quorum import SignerBitmap
 from relayer.protocol.types import Address, Amount, Hash32
 
@@ -235,6 +236,7 @@ class AvsRules:
     token_decimals: int = 18
     slash_verifiers: tuple[tuple[str, str], ...] = ()
     """(kind, proportion) of each slashing verifier the AVS registers (empty: the chain's default)."""
+    payout_mode: PayoutMode = PayoutMode.PER_DISTRIBUTION
 
     @property
     def owner_secret(self) -> bytes:
@@ -271,6 +273,7 @@ class AvsRules:
                     avs_pb.SlashVerifier(kind=kind, slash_proportion=share)
                     for kind, share in self.slash_verifiers
                 ],
+                payout_mode=int(self.payout_mode),  # type: ignore[arg-type]
             ),
         )
 

@@ -42,6 +42,7 @@ from devnet.chain.cumulative import ClosedPeriod, CumulativeLedger
 from devnet.chain.custody import approval_batches
 from devnet.chain.election import elect
 from devnet.chain.model import (
+    CLAIM_ACCRUED,
     CLAIM_DISTRIBUTED,
     CLAIM_REJECTED,
     CLAIM_SUBMITTED,
@@ -91,7 +92,7 @@ from devnet.chain.params import (
     Genesis,
 )
 from devnet.chain.relay import RelayState
-from devnet.chain.rewards import OperatorShare, delegator_weights, plan_distribution
+from devnet.chain.rewards import DistributionPlan, OperatorShare, delegator_weights, plan_distribution
 from devnet.chain.slashing import slash_stake, snapshot_pools
 from devnet.grpc.errors import RequestRejectedError
 from relayer.errors import ProtocolError
@@ -105,7 +106,7 @@ from relayer.protocol.evidence import (
     verify_evidence,
 )
 from relayer.protocol.ids import AssetId, staker_id
-from relayer.protocol.kinds import SlashKind
+from relayer.protocol.kinds import PayoutMode, SlashKind
 from relayer.protocol.merkle import DistributionLeaf, DistributionTree
 from relayer.protocol.packets import (
     FundingMode,
@@ -209,6 +210,8 @@ class ChainState:
         self.cumulative = CumulativeLedger(every=genesis.cumulative_every)
         # period -> (height it closed at, its tree and payload): what CumulativeLeaves serves.
         self.cumulative_periods: dict[int, tuple[int, ClosedPeriod]] = {}
+        self.accrued_claims: dict[Hash32, int] = {}
+        """Claim id of a cumulative AVS's distribution -> the period its amounts close in."""
         self.distribution_by_claim: dict[Hash32, int] = {}
         self.slashes: dict[Hash32, SlashRecord] = {}
         self.slash_order: list[Hash32] = []
@@ -363,6 +366,9 @@ class ChainState:
     def _check_register_avs(self, msg: RegisterAvs) -> None:
         if _hex(msg.avs) in self.avss:
             raise ChainRuleError(f"AVS {_hex(msg.avs)} is already registered")
+        if msg.payout_mode is PayoutMode.CUMULATIVE and self.cumulative.every <= 0:
+            # Its distributions would accrue into roots that never close: nobody could be paid.
+            raise ChainRuleError("cumulative payouts are off on this chain (genesis cumulative_every = 0)")
 
     def _register_avs(self, msg: RegisterAvs, _tx_hash: str, _sequence: int) -> list[Event]:
         record = AvsRecord(
@@ -390,6 +396,7 @@ class ChainState:
                 SlashKind.EQUIVOCATION.value: msg.slash_proportion,
                 SlashKind.COMMITTEE_REQUEST.value: msg.slash_proportion,
             },
+            payout_mode=msg.payout_mode,
         )
         self.avss[record.hex] = record
         return [
@@ -833,10 +840,6 @@ class ChainState:
         plan = plan_distribution(record.amount, self.genesis.community_tax, shares)
         if plan.leaf_count == 0:
             return _Rejection("empty_distribution", "the amount is too small to give anyone a base unit")
-        tree = DistributionTree.build(
-            DistributionLeaf(index, staker, Amount(amount))
-            for index, (staker, amount) in enumerate(zip(plan.stakers, plan.amounts, strict=True))
-        )
         height = self.block_height
         record.status = CLAIM_VERIFIED
         events = [
@@ -859,6 +862,12 @@ class ChainState:
                 ("operator_commission", allocation.commission),
             )
             for allocation in plan.allocations
+        )
+        if avs.payout_mode is PayoutMode.CUMULATIVE:
+            return events + self._accrue(record, FundingMode(token.funding), plan, height)
+        tree = DistributionTree.build(
+            DistributionLeaf(index, staker, Amount(amount))
+            for index, (staker, amount) in enumerate(zip(plan.stakers, plan.amounts, strict=True))
         )
         payload = RewardDistributionPayload(
             claim_id=record.claim_id,
@@ -913,13 +922,35 @@ class ChainState:
             )
         )
         events.append(self._packet_event(packet))
+        return events
+
+    def _accrue(
+        self, record: ClaimRecord, funding: FundingMode, plan: DistributionPlan, height: int
+    ) -> list[Event]:
+        """A cumulative AVS's distribution: only the cumulative earnings grow (its earners are paid
+        against a CUMULATIVE_ROOT, never by a packet of its own: nothing is paid twice)."""
+        period = self.cumulative.period + 1
         closed = self.cumulative.record(
-            avs=record.avs,
-            token=record.token,
-            funding=FundingMode(token.funding),
-            stakers=plan.stakers,
-            amounts=plan.amounts,
+            avs=record.avs, token=record.token, funding=funding, stakers=plan.stakers, amounts=plan.amounts
         )
+        record.status = CLAIM_ACCRUED
+        record.updated_height = height
+        self.accrued_claims[record.claim_id] = period
+        events = [
+            ev.event(
+                ev.REWARD_DISTRIBUTION_ACCRUED,
+                ("claim_id", _hex(record.claim_id)),
+                ("avs", _hex(record.avs)),
+                ("epoch", record.epoch),
+                ("token", _hex(record.token)),
+                ("funding", int(funding)),
+                ("total", plan.total),
+                ("leaf_count", plan.leaf_count),
+                ("period", period),
+                ("community_tax", plan.community_tax),
+                ("dust", plan.dust),
+            )
+        ]
         if closed is not None:
             self.cumulative_periods[closed.period] = (height, closed)
             # One CUMULATIVE_ROOT per period for the client chain, whatever the number of earners.
@@ -1389,6 +1420,8 @@ class ChainState:
                     a.committee_size,
                     sorted(a.asset_ids),
                     sorted(a.slash_verifiers.items()),
+                    # Only when cumulative: state hashes of chains without payout modes keep their bytes.
+                    *([int(a.payout_mode)] if a.payout_mode is not PayoutMode.PER_DISTRIBUTION else []),
                 ]
                 for k, a in sorted(self.avss.items())
             },

@@ -24,27 +24,29 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x65xocore/avs/v1/types.proto\x12\x0e\x65xocore.avs.v1\"\xb2\x04\n\x07\x41VSInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x61vs_address\x18\x02 \x01(\t\x12\x15\n\rslash_address\x18\x05 \x01(\t\x12\x16\n\x0ereward_address\x18\x06 \x01(\t\x12\x1b\n\x13\x61vs_owner_addresses\x18\x07 \x03(\t\x12\x11\n\tasset_ids\x18\x08 \x03(\t\x12\x18\n\x10\x65poch_identifier\x18\x0b \x01(\t\x12\x16\n\x0estarting_epoch\x18\x0e \x01(\x04\x12\x10\n\x08\x63hain_id\x18\x0f \x01(\t\x12\x1b\n\x13threshold_numerator\x18\x32 \x01(\x04\x12\x1d\n\x15threshold_denominator\x18\x33 \x01(\x04\x12\x32\n\rreward_tokens\x18\x34 \x03(\x0b\x32\x1b.exocore.avs.v1.RewardToken\x12\x1f\n\x17min_self_delegation_usd\x18\x35 \x01(\t\x12\x1e\n\x16min_operator_stake_usd\x18\x36 \x01(\t\x12\x16\n\x0e\x63ommittee_size\x18\x37 \x01(\r\x12!\n\x19slash_threshold_numerator\x18\x38 \x01(\x04\x12#\n\x1bslash_threshold_denominator\x18\x39 \x01(\x04\x12\x18\n\x10slash_proportion\x18: \x01(\t\x12\x36\n\x0fslash_verifiers\x18\x46 \x03(\x0b\x32\x1d.exocore.avs.v1.SlashVerifier\"7\n\rSlashVerifier\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x18\n\x10slash_proportion\x18\x02 \x01(\t\"X\n\x0bRewardToken\x12\r\n\x05token\x18\x01 \x01(\t\x12(\n\x07\x66unding\x18\x02 \x01(\x0e\x32\x17.exocore.avs.v1.Funding\x12\x10\n\x08\x64\x65\x63imals\x18\x03 \x01(\x04\"U\n\x0f\x43ommitteeMember\x12\r\n\x05index\x18\x01 \x01(\r\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x12\n\nbls_pubkey\x18\x03 \x01(\x0c\x12\r\n\x05power\x18\x04 \x01(\t\"\xca\x01\n\tCommittee\x12\x13\n\x0b\x61vs_address\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x30\n\x07members\x18\x03 \x03(\x0b\x32\x1f.exocore.avs.v1.CommitteeMember\x12\x13\n\x0btotal_power\x18\x04 \x01(\t\x12\x1b\n\x13threshold_numerator\x18\x05 \x01(\x04\x12\x1d\n\x15threshold_denominator\x18\x06 \x01(\x04\x12\x16\n\x0e\x65lected_height\x18\x07 \x01(\x03\"\xfd\x02\n\x0bRewardClaim\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\x0c\x12\x13\n\x0b\x61vs_address\x18\x02 \x01(\t\x12\r\n\x05\x65poch\x18\x03 \x01(\x04\x12\r\n\x05token\x18\x04 \x01(\t\x12(\n\x07\x66unding\x18\x05 \x01(\x0e\x32\x17.exocore.avs.v1.Funding\x12\x14\n\x0ctotal_amount\x18\x06 \x01(\t\x12\x15\n\rsigner_bitmap\x18\x07 \x01(\x0c\x12\x1b\n\x13\x61ggregate_signature\x18\x08 \x01(\x0c\x12+\n\x06status\x18\t \x01(\x0e\x32\x1b.exocore.avs.v1.ClaimStatus\x12\x15\n\rreject_reason\x18\n \x01(\t\x12\x18\n\x10submitted_height\x18\x0b \x01(\x03\x12\x16\n\x0eupdated_height\x18\x0c \x01(\x03\x12\x1a\n\x12\x64istribution_nonce\x18\r \x01(\x04\x12\x0f\n\x07tx_hash\x18\x0e \x01(\t\x12\x12\n\ntasks_root\x18\x0f \x01(\x0c*G\n\x07\x46unding\x12\x17\n\x13\x46UNDING_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x46UNDING_MINT\x10\x01\x12\x11\n\rFUNDING_VAULT\x10\x02*\x9b\x01\n\x0b\x43laimStatus\x12\x1c\n\x18\x43LAIM_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43LAIM_STATUS_SUBMITTED\x10\x01\x12\x19\n\x15\x43LAIM_STATUS_VERIFIED\x10\x02\x12\x19\n\x15\x43LAIM_STATUS_REJECTED\x10\x03\x12\x1c\n\x18\x43LAIM_STATUS_DISTRIBUTED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x65xocore/avs/v1/types.proto\x12\x0e\x65xocore.avs.v1\"\xe3\x04\n\x07\x41VSInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x61vs_address\x18\x02 \x01(\t\x12\x15\n\rslash_address\x18\x05 \x01(\t\x12\x16\n\x0ereward_address\x18\x06 \x01(\t\x12\x1b\n\x13\x61vs_owner_addresses\x18\x07 \x03(\t\x12\x11\n\tasset_ids\x18\x08 \x03(\t\x12\x18\n\x10\x65poch_identifier\x18\x0b \x01(\t\x12\x16\n\x0estarting_epoch\x18\x0e \x01(\x04\x12\x10\n\x08\x63hain_id\x18\x0f \x01(\t\x12\x1b\n\x13threshold_numerator\x18\x32 \x01(\x04\x12\x1d\n\x15threshold_denominator\x18\x33 \x01(\x04\x12\x32\n\rreward_tokens\x18\x34 \x03(\x0b\x32\x1b.exocore.avs.v1.RewardToken\x12\x1f\n\x17min_self_delegation_usd\x18\x35 \x01(\t\x12\x1e\n\x16min_operator_stake_usd\x18\x36 \x01(\t\x12\x16\n\x0e\x63ommittee_size\x18\x37 \x01(\r\x12!\n\x19slash_threshold_numerator\x18\x38 \x01(\x04\x12#\n\x1bslash_threshold_denominator\x18\x39 \x01(\x04\x12\x18\n\x10slash_proportion\x18: \x01(\t\x12\x36\n\x0fslash_verifiers\x18\x46 \x03(\x0b\x32\x1d.exocore.avs.v1.SlashVerifier\x12/\n\x0bpayout_mode\x18G \x01(\x0e\x32\x1a.exocore.avs.v1.PayoutMode\"7\n\rSlashVerifier\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x18\n\x10slash_proportion\x18\x02 \x01(\t\"X\n\x0bRewardToken\x12\r\n\x05token\x18\x01 \x01(\t\x12(\n\x07\x66unding\x18\x02 \x01(\x0e\x32\x17.exocore.avs.v1.Funding\x12\x10\n\x08\x64\x65\x63imals\x18\x03 \x01(\x04\"U\n\x0f\x43ommitteeMember\x12\r\n\x05index\x18\x01 \x01(\r\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x12\n\nbls_pubkey\x18\x03 \x01(\x0c\x12\r\n\x05power\x18\x04 \x01(\t\"\xca\x01\n\tCommittee\x12\x13\n\x0b\x61vs_address\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x30\n\x07members\x18\x03 \x03(\x0b\x32\x1f.exocore.avs.v1.CommitteeMember\x12\x13\n\x0btotal_power\x18\x04 \x01(\t\x12\x1b\n\x13threshold_numerator\x18\x05 \x01(\x04\x12\x1d\n\x15threshold_denominator\x18\x06 \x01(\x04\x12\x16\n\x0e\x65lected_height\x18\x07 \x01(\x03\"\xfd\x02\n\x0bRewardClaim\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\x0c\x12\x13\n\x0b\x61vs_address\x18\x02 \x01(\t\x12\r\n\x05\x65poch\x18\x03 \x01(\x04\x12\r\n\x05token\x18\x04 \x01(\t\x12(\n\x07\x66unding\x18\x05 \x01(\x0e\x32\x17.exocore.avs.v1.Funding\x12\x14\n\x0ctotal_amount\x18\x06 \x01(\t\x12\x15\n\rsigner_bitmap\x18\x07 \x01(\x0c\x12\x1b\n\x13\x61ggregate_signature\x18\x08 \x01(\x0c\x12+\n\x06status\x18\t \x01(\x0e\x32\x1b.exocore.avs.v1.ClaimStatus\x12\x15\n\rreject_reason\x18\n \x01(\t\x12\x18\n\x10submitted_height\x18\x0b \x01(\x03\x12\x16\n\x0eupdated_height\x18\x0c \x01(\x03\x12\x1a\n\x12\x64istribution_nonce\x18\r \x01(\x04\x12\x0f\n\x07tx_hash\x18\x0e \x01(\t\x12\x12\n\ntasks_root\x18\x0f \x01(\x0c*G\n\x07\x46unding\x12\x17\n\x13\x46UNDING_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x46UNDING_MINT\x10\x01\x12\x11\n\rFUNDING_VAULT\x10\x02*\xb5\x01\n\x0b\x43laimStatus\x12\x1c\n\x18\x43LAIM_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43LAIM_STATUS_SUBMITTED\x10\x01\x12\x19\n\x15\x43LAIM_STATUS_VERIFIED\x10\x02\x12\x19\n\x15\x43LAIM_STATUS_REJECTED\x10\x03\x12\x1c\n\x18\x43LAIM_STATUS_DISTRIBUTED\x10\x04\x12\x18\n\x14\x43LAIM_STATUS_ACCRUED\x10\x05*J\n\nPayoutMode\x12 \n\x1cPAYOUT_MODE_PER_DISTRIBUTION\x10\x00\x12\x1a\n\x16PAYOUT_MODE_CUMULATIVE\x10\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'relayer.exocore.proto.avs.v1.types_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FUNDING']._serialized_start=1434
-  _globals['_FUNDING']._serialized_end=1505
-  _globals['_CLAIMSTATUS']._serialized_start=1508
-  _globals['_CLAIMSTATUS']._serialized_end=1663
+  _globals['_FUNDING']._serialized_start=1483
+  _globals['_FUNDING']._serialized_end=1554
+  _globals['_CLAIMSTATUS']._serialized_start=1557
+  _globals['_CLAIMSTATUS']._serialized_end=1738
+  _globals['_PAYOUTMODE']._serialized_start=1740
+  _globals['_PAYOUTMODE']._serialized_end=1814
   _globals['_AVSINFO']._serialized_start=47
-  _globals['_AVSINFO']._serialized_end=609
-  _globals['_SLASHVERIFIER']._serialized_start=611
-  _globals['_SLASHVERIFIER']._serialized_end=666
-  _globals['_REWARDTOKEN']._serialized_start=668
-  _globals['_REWARDTOKEN']._serialized_end=756
-  _globals['_COMMITTEEMEMBER']._serialized_start=758
-  _globals['_COMMITTEEMEMBER']._serialized_end=843
-  _globals['_COMMITTEE']._serialized_start=846
-  _globals['_COMMITTEE']._serialized_end=1048
-  _globals['_REWARDCLAIM']._serialized_start=1051
-  _globals['_REWARDCLAIM']._serialized_end=1432
+  _globals['_AVSINFO']._serialized_end=658
+  _globals['_SLASHVERIFIER']._serialized_start=660
+  _globals['_SLASHVERIFIER']._serialized_end=715
+  _globals['_REWARDTOKEN']._serialized_start=717
+  _globals['_REWARDTOKEN']._serialized_end=805
+  _globals['_COMMITTEEMEMBER']._serialized_start=807
+  _globals['_COMMITTEEMEMBER']._serialized_end=892
+  _globals['_COMMITTEE']._serialized_start=895
+  _globals['_COMMITTEE']._serialized_end=1097
+  _globals['_REWARDCLAIM']._serialized_start=1100
+  _globals['_REWARDCLAIM']._serialized_end=1481
 # @@protoc_insertion_point(module_scope)
