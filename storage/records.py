@@ -262,6 +262,20 @@ class ClaimVerified(_ExocoreEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimAccrued(_ExocoreEvent):
+    """A cumulative-payout AVS's claim whose distribution entered the cumulative earnings; its amounts
+    close in the CUMULATIVE_ROOT of ``period``."""
+
+    claim_id: str
+    period: int
+
+    def __post_init__(self) -> None:
+        self._normalise_tx()
+        _set(self, "claim_id", hash_hex(self.claim_id))
+        bigint(self.period, "period")
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimRejected(_ExocoreEvent):
     claim_id: str
     reason_code: str
@@ -568,6 +582,7 @@ ExocoreEvent: TypeAlias = (
     | ClaimSubmitted
     | ClaimVerified
     | ClaimRejected
+    | ClaimAccrued
     | DistributionCreated
     | DistributionLeaves
     | CumulativeLeaves

@@ -1,0 +1,41 @@
+"""The ``accrued`` end state of a reward claim: a cumulative-payout AVS's distribution enters the
+earners' cumulative earnings on Exocore and has no packet of its own.
+
+The CHECK constraint on ``reward_claim.state`` gains ``accrued``. SQLite rebuilds the table (batch
+mode) to swap a constraint. No existing row is rewritten.
+
+Revision ID: 0014
+Revises: 0013
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0014"
+down_revision: str | None = "0013"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_CLAIM_STATES = (
+    "'collecting', 'submitted', 'verified', 'distributed', 'packet_created', 'attested', 'relayed', "
+    "'finalized', 'paying', 'paid', 'rejected', 'expired', 'failed', 'excluded'"
+)
+
+
+def _set(allowed: str) -> None:
+    with op.batch_alter_table("reward_claim", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_reward_claim_state"), type_="check")
+        batch_op.create_check_constraint(op.f("ck_reward_claim_state"), f"state IN ({allowed})")
+
+
+def upgrade() -> None:
+    _set(f"{_CLAIM_STATES}, 'accrued'")
+
+
+def downgrade() -> None:
+    # Refused (IntegrityError) while an accrued row exists.
+    _set(_CLAIM_STATES)
