@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Final, TypeAlias
 
 from relayer.protocol.evidence import MAX_EVIDENCE_BYTES
-from relayer.protocol.kinds import PacketKind, SlashKind
+from relayer.protocol.kinds import PacketKind, PayoutMode, SlashKind
 from storage.errors import InvalidRecordError
 from storage.lifecycle import Chain
 from storage.models import AVS_NAME_LEN, CODE_LEN, OPERATOR_LEN
@@ -136,10 +136,16 @@ class AvsRegistered(_ExocoreEvent):
     starting_epoch: int = 0
     asset_ids: tuple[str, ...] = ()
     reward_tokens: tuple[RewardTokenInfo, ...] = ()
+    payout_mode: int = PayoutMode.PER_DISTRIBUTION
+    """A :class:`PayoutMode` value (another number is refused: the chain spoke a mode we do not know)."""
 
     def __post_init__(self) -> None:
         self._normalise_tx()
         _set(self, "avs", address_hex(self.avs))
+        try:
+            _set(self, "payout_mode", PayoutMode(self.payout_mode))
+        except ValueError:
+            raise InvalidRecordError(f"unknown payout mode {self.payout_mode}") from None
         _set(self, "name", storable_text(self.name, AVS_NAME_LEN))
         _set(self, "epoch_identifier", storable_text(self.epoch_identifier, CODE_LEN))
         _check_threshold(self.threshold_numerator, self.threshold_denominator)

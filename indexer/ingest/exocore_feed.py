@@ -591,6 +591,7 @@ class ExocoreFeed:
                 reward_tokens=tuple(
                     RewardTokenInfo(t.token, int(t.funding), int(t.decimals)) for t in info.reward_tokens
                 ),
+                payout_mode=int(info.payout_mode),
                 tx_hash=tx_hash,
             )
         except InvalidRecordError as exc:

@@ -2,7 +2,8 @@
 earners' cumulative earnings on Exocore and has no packet of its own.
 
 The CHECK constraint on ``reward_claim.state`` gains ``accrued``. SQLite rebuilds the table (batch
-mode) to swap a constraint. No existing row is rewritten.
+mode) to swap a constraint. ``avs`` gains ``payout_mode`` (``per_distribution`` or ``cumulative``):
+every AVS recorded before had per-distribution payouts, the server default.
 
 Revision ID: 0014
 Revises: 0013
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
@@ -34,8 +36,14 @@ def _set(allowed: str) -> None:
 
 def upgrade() -> None:
     _set(f"{_CLAIM_STATES}, 'accrued'")
+    with op.batch_alter_table("avs", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("payout_mode", sa.String(length=64), nullable=False, server_default="per_distribution")
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("avs", schema=None) as batch_op:
+        batch_op.drop_column("payout_mode")
     # Refused (IntegrityError) while an accrued row exists.
     _set(_CLAIM_STATES)
