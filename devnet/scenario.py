@@ -797,9 +797,11 @@ def run_scenario(
     lz_chain_id: int,
     epoch_blocks: int,
     signer_share: tuple[int, int] = (3, 4),
+    payout_modes: tuple[PayoutMode, PayoutMode] = (PayoutMode.PER_DISTRIBUTION, PayoutMode.PER_DISTRIBUTION),
 ) -> ScenarioReport:
     """Standard scenario: N operators, M stakers over two assets, two AVSs with different rules, one
-    claim per AVS signed by the first ``signer_share`` of its committee (by bitmap order)."""
+    claim per AVS signed by the first ``signer_share`` of its committee (by bitmap order).
+    ``payout_modes``: AVS A's and AVS B's (cumulative needs a chain with ``cumulative_every``)."""
     report = ScenarioReport()
     weth_asset, second_asset = scenario_asset_ids(weth, second_token, lz_chain_id)
     client.send("SetPrice", set_price_msg(weth_asset, "3000", 18))
@@ -812,6 +814,7 @@ def run_scenario(
         asset_ids=(weth_asset, second_asset),
         reward_tokens=((reward_token, 1),),
         committee_size=max(1, operators - 1),
+        payout_mode=payout_modes[0],
     )
     avs_b = AvsRules(
         address=hex0x(keccak(b"scenario-avs-b")[:20]),
@@ -821,6 +824,7 @@ def run_scenario(
         committee_size=max(1, operators // 2),
         claim_threshold=(9, 10),
         min_operator_stake_usd="1000",
+        payout_mode=payout_modes[1],
     )
     for rules in (avs_a, avs_b):
         client.register_avs(rules)
@@ -866,6 +870,7 @@ def run_manifest_scenario(
     operators: int,
     stakers: int,
     signer_share: tuple[int, int] = (3, 4),
+    payout_modes: tuple[PayoutMode, PayoutMode] = (PayoutMode.PER_DISTRIBUTION, PayoutMode.PER_DISTRIBUTION),
 ) -> ScenarioReport:
     """:func:`run_scenario` over a devnet manifest's deployed tokens and Exocore parameters (WETH and
     the mintable reward token as the two assets; the reward token pays AVS A). Every stake is a
@@ -883,6 +888,7 @@ def run_manifest_scenario(
         lz_chain_id=int(exocore["lz_chain_id"]),
         epoch_blocks=int(exocore["epoch_blocks"]),
         signer_share=signer_share,
+        payout_modes=payout_modes,
     )
 
 
