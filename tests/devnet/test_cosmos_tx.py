@@ -500,7 +500,7 @@ def test_scenario_client_sends_reports_as_signed_transactions() -> None:
         with sc.ScenarioClient(server.target, CHAIN_ID, submitter_key=submitter) as client:
             (operator,) = client.register_operators(1, ["0.1"])
             staker = sc.staker_address(client.seed, 0)
-            response = client.send("Delegate", sc.delegate_msg(staker, WETH, operator, 10**18))
+            response = client.send(sc.delegate_msg(staker, WETH, operator, 10**18))
             assert isinstance(response, devnet_tx.MsgDelegateResponse)
             block = node.store.get(response.height)
             assert block is not None

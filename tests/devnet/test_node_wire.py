@@ -160,7 +160,7 @@ def test_msg_errors_map_to_grpc_status(
 ) -> None:
     _, client, report = devnet
     with pytest.raises(grpc.RpcError) as malformed:
-        client.send("Delegate", tx.MsgDelegate(staker="nope", amount="1"))
+        client.send(tx.MsgDelegate(staker="nope", amount="1"))
     assert malformed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     # Registration is a signed transaction: a chain-rule failure is committed with its code.
     with pytest.raises(sc.ScenarioError, match="already registered"):
@@ -177,15 +177,15 @@ def test_msg_errors_map_to_grpc_status(
         tasks_root=stored.tasks_root,
     )
     with pytest.raises(grpc.RpcError) as duplicate:
-        client.send("SubmitRewardClaim", replay)
+        client.send(replay)
     assert duplicate.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
 def test_rpc_outage_knob(devnet: tuple[ExocoreDevnet, sc.ScenarioClient, sc.ScenarioReport]) -> None:
     running, client, _ = devnet
-    client.send("SetFaultKnobs", tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs(rpc_outage=True)))
+    client.send(tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs(rpc_outage=True)))
     client.advance(1)
     assert httpx.get(f"{running.rpc_url}/status", timeout=10).status_code == 503
-    client.send("SetFaultKnobs", tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs()))
+    client.send(tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs()))
     client.advance(1)
     assert httpx.get(f"{running.rpc_url}/status", timeout=10).status_code == 200

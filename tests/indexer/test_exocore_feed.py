@@ -497,7 +497,7 @@ def test_signatures_short_of_quorum_attest_in_a_later_block(
     # The wrong signature is not counted: 4 of 5 validators carry the quorum.
     assert signed == {0: False, 1: True, 2: True, 3: True, 4: True}
     assert int(packet.signed_power) < int(packet.total_power)
-    chain.client.send("SetFaultKnobs", tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs()))
+    chain.client.send(tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs()))
     chain.client.advance(1)
 
 
