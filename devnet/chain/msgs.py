@@ -453,9 +453,7 @@ def _stake_fields(
     if len(entries) != 1:
         # One (operator, amount) per message: the chain state cannot undo the first entries of a
         # message whose later entry fails.
-        raise InvalidRequestError(
-            f"per_operator_amounts must hold exactly one operator, got {len(entries)}"
-        )
+        raise InvalidRequestError(f"per_operator_amounts must hold exactly one operator, got {len(entries)}")
     amount = uint_string(entries[0].value.amount, "amount")
     if amount == 0:
         raise InvalidRequestError("amount must be positive")

@@ -50,7 +50,7 @@ from devnet.chain.params import (
 )
 from devnet.grpc.cosmos import cosmos_tx_hash
 from devnet.grpc.server import DevnetGrpcServer
-from relayer.exocore.proto.devnet.v1 import tx_pb2 as devnet_tx
+from relayer.exocore.proto.delegation.v1 import tx_pb2 as delegation_tx
 from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
 from relayer.protocol.ids import OperatorAddress
 from relayer.protocol.types import Address as Address20
@@ -501,7 +501,7 @@ def test_scenario_client_sends_reports_as_signed_transactions() -> None:
             (operator,) = client.register_operators(1, ["0.1"])
             staker = sc.staker_address(client.seed, 0)
             response = client.send(sc.delegate_msg(staker, WETH, operator, 10**18))
-            assert isinstance(response, devnet_tx.MsgDelegateResponse)
+            assert isinstance(response, delegation_tx.DelegationResponse)
             block = node.store.get(response.height)
             assert block is not None
             (signed_tx,) = [raw for raw in block.txs if cosmos_tx.is_cosmos_tx(raw)]

@@ -13,6 +13,7 @@ from devnet.chain.msgs import (
     encode_tx,
     parse_msg,
     type_url,
+    undelegation_msg,
 )
 from devnet.grpc.errors import InvalidRequestError
 from relayer.exocore.proto.avs.v1 import tx_pb2 as avs_tx
@@ -43,7 +44,7 @@ def test_tx_round_trip_and_unique_hashes() -> None:
     raw_1, raw_2 = encode_tx(1, delegate), encode_tx(2, delegate)
     assert raw_1 != raw_2
     decoded = decode_tx(raw_2)
-    assert decoded.sequence == 2 and decoded.type_url == "/exocore.devnet.v1.MsgDelegate"
+    assert decoded.sequence == 2 and decoded.type_url == "/exocore.delegation.v1.MsgDelegation"
     assert isinstance(decoded.msg, Delegate) and decoded.msg.amount == 5 * ETHER
     assert type_url(delegate) == decoded.type_url
     with pytest.raises(InvalidRequestError, match="no message"):
@@ -95,14 +96,24 @@ def test_operator_and_stake_messages() -> None:
     del no_earning_address.info.client_chain_earnings_addr.earning_info_list[:]
     with pytest.raises(InvalidRequestError, match="earning address"):
         parse_msg(no_earning_address)
+    # Upstream's MsgDelegation may list several operators; the devnet takes exactly one per message.
     delegate = sc.delegate_msg(sc.staker_address(SEED, 1), WETH, ACCOUNT, 1)
-    delegate.lz_chain_id = 1
-    with pytest.raises(InvalidRequestError, match="differs from the asset's chain"):
+    delegate.base_info.per_operator_amounts.add().CopyFrom(delegate.base_info.per_operator_amounts[0])
+    with pytest.raises(InvalidRequestError, match="exactly one operator, got 2"):
+        parse_msg(delegate)
+    del delegate.base_info.per_operator_amounts[:]
+    with pytest.raises(InvalidRequestError, match="exactly one operator, got 0"):
         parse_msg(delegate)
     delegate = sc.delegate_msg(sc.staker_address(SEED, 1), WETH, ACCOUNT, 1)
-    delegate.amount = "0"
+    delegate.base_info.per_operator_amounts[0].value.amount = "0"
     with pytest.raises(InvalidRequestError, match="positive"):
         parse_msg(delegate)
-    delegate.amount = "1e18"
+    delegate.base_info.per_operator_amounts[0].value.amount = "1e18"
     with pytest.raises(InvalidRequestError, match="decimal integer"):
         parse_msg(delegate)
+    instant = undelegation_msg(
+        staker="0x" + sc.staker_address(SEED, 1).hex(), operator=str(ACCOUNT), asset_id=WETH, amount=1
+    )
+    instant.instant_unbonding = True
+    with pytest.raises(InvalidRequestError, match="instant_unbonding is not supported"):
+        parse_msg(instant)

@@ -14,9 +14,11 @@ from websockets.sync.client import connect
 
 from devnet import scenario as sc
 from devnet.chain.blockstore import BlockStore
+from devnet.chain.msgs import delegation_msg
 from devnet.chain.params import DEVNET_LZ_CHAIN_ID, devnet_account_secret, devnet_accounts
 from devnet.runtime import ExocoreDevnet
 from relayer.exocore.proto.avs.v1 import query_pb2 as avs_query
+from relayer.exocore.proto.avs.v1 import tx_pb2 as avs_tx
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs_pb
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.exocore.proto.feedistribution.v1 import query_pb2 as fee_query
@@ -160,14 +162,14 @@ def test_msg_errors_map_to_grpc_status(
 ) -> None:
     _, client, report = devnet
     with pytest.raises(grpc.RpcError) as malformed:
-        client.send(tx.MsgDelegate(staker="nope", amount="1"))
+        client.send(delegation_msg(staker="nope", operator="", asset_id="", amount=1))
     assert malformed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     # Registration is a signed transaction: a chain-rule failure is committed with its code.
     with pytest.raises(sc.ScenarioError, match="already registered"):
         client.register_operator(0, "0.1")
     claim_id = bytes.fromhex(report.claims[0]["claim_id"][2:])
     stored = client.avs.QueryRewardClaim(avs_query.QueryRewardClaimRequest(claim_id=claim_id)).claim
-    replay = tx.MsgSubmitRewardClaim(
+    replay = avs_tx.MsgSubmitRewardClaim(
         avs_address=stored.avs_address,
         epoch=stored.epoch,
         token=stored.token,
