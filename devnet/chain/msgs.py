@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
+from devnet.chain.commission import parse_commission_rates
 from devnet.chain.params import (
     DEVNET_LZ_CHAIN_ID,
     MAX_COMMITTEE_SIZE,
@@ -144,6 +145,10 @@ class RegisterOperator:
     """Upstream ``operator_meta_info``: the operator's display name."""
     earnings_addr: str = ""
     approve_addr: str = ""
+    max_commission_rate: int = RATE_ONE
+    """``commission_rates.max_rate``: the commission rate never exceeds it."""
+    max_commission_change_rate: int = RATE_ONE
+    """``commission_rates.max_change_rate`` (the most one commission change may raise the rate)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,15 +302,12 @@ Msg: TypeAlias = (
 # --- proto -> domain ----------------------------------------------------------------------------
 
 
-def legacy_dec_rate(text: str, what: str) -> int:
-    """A ``LegacyDec`` in its protobuf form (value x 10^18, integer string) as a devnet rate in [0, 1]."""
-    value = uint_string(text or "0", what)
-    scale = 10 ** (LEGACY_DEC_DECIMALS - PROPORTION_DECIMALS)
+def devnet_rate(value: int, what: str) -> int:
+    """A validated ``LegacyDec`` (value x 10^18, in [0, 10^18]) as a devnet rate (``PROPORTION_DECIMALS``)."""
+    scale: int = 10 ** (LEGACY_DEC_DECIMALS - PROPORTION_DECIMALS)
     if value % scale:
-        raise InvalidRequestError(f"{what} {text!r} has more than {PROPORTION_DECIMALS} decimals")
+        raise InvalidRequestError(f"{what} {value} has more than {PROPORTION_DECIMALS} decimals")
     rate_value: int = value // scale
-    if rate_value > RATE_ONE:
-        raise InvalidRequestError(f"{what} {text!r} is above 1 (10^{LEGACY_DEC_DECIMALS})")
     return rate_value
 
 
@@ -333,15 +335,19 @@ def _optional_account(text: str, what: str) -> str:
 
 def _register_operator(msg: operator_tx.RegisterOperatorReq) -> RegisterOperator:
     info = msg.info
+    given = info.commission.commission_rates
+    rates = parse_commission_rates(given.rate, given.max_rate, given.max_change_rate)
     if len(info.operator_meta_info) > MAX_NAME_LENGTH:
         raise InvalidRequestError(f"operator_meta_info longer than {MAX_NAME_LENGTH} characters")
     return RegisterOperator(
         operator_account(msg.from_address),
         _earning_address(info),
-        legacy_dec_rate(info.commission.commission_rates.rate, "commission rate"),
+        devnet_rate(rates.rate, "commission rate"),
         name=info.operator_meta_info,
         earnings_addr=_optional_account(info.earnings_addr, "earnings_addr"),
         approve_addr=_optional_account(info.approve_addr, "approve_addr"),
+        max_commission_rate=devnet_rate(rates.max_rate, "commission max rate"),
+        max_commission_change_rate=devnet_rate(rates.max_change_rate, "commission max change rate"),
     )
 
 

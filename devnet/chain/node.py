@@ -35,6 +35,7 @@ from devnet.chain.blockstore import (
     block_to_json,
     next_block,
 )
+from devnet.chain.commission import CommissionError
 from devnet.chain.cosmos_tx import (
     ERR_INVALID_REQUEST,
     AuthBank,
@@ -352,6 +353,8 @@ class DevnetNode:
             if is_domain_msg(proto_msg):
                 try:
                     parse_msg(proto_msg)
+                except CommissionError as exc:  # the SDK's own x/staking error, code and codespace
+                    raise TxRejectedError(exc.code, str(exc), exc.codespace) from exc
                 except InvalidRequestError as exc:
                     raise TxRejectedError(ERR_INVALID_REQUEST, f"{exc}: invalid request") from exc
 

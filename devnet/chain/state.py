@@ -349,6 +349,8 @@ class ChainState:
             name=msg.name,
             earnings_addr=msg.earnings_addr,
             approve_addr=msg.approve_addr,
+            max_commission_rate=msg.max_commission_rate,
+            max_commission_change_rate=msg.max_commission_change_rate,
         )
         return [
             ev.event(

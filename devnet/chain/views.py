@@ -87,7 +87,8 @@ def operator_info(record: Operator) -> operator_tx.OperatorInfo:
     )
     rates = info.commission.commission_rates
     rates.rate = str(record.commission_rate * LEGACY_DEC_SCALE)
-    rates.max_rate = rates.max_change_rate = str(10**18)
+    rates.max_rate = str(record.max_commission_rate * LEGACY_DEC_SCALE)
+    rates.max_change_rate = str(record.max_commission_change_rate * LEGACY_DEC_SCALE)
     return info
 
 

@@ -359,6 +359,27 @@ def test_exocore_message_in_a_signed_tx_applies_and_a_rule_failure_is_committed(
     assert restarted.state_root() == net.node.state_root()
 
 
+def test_commission_above_its_max_rate_is_refused_at_checktx_with_the_staking_error(net: Net) -> None:
+    operator = wallet("operator-2")
+    number = net.client.query_account(operator.address()).number
+    msg = register_operator(operator)
+    msg.info.commission.commission_rates.max_rate = str(5 * 10**16)  # 0.05 < the rate 0.1
+    response = broadcast(net, signed(operator, msg, sequence=0, account_number=number))
+    assert (response.code, response.codespace) == (11, "staking")
+    assert response.raw_log == "commission cannot be more than the max rate"
+    assert net.node.pending_txs() == ()
+    assert net.client.query_account(operator.address()).sequence == 0
+    # Within bounds, the registration applies and the bounds are served as registered.
+    msg.info.commission.commission_rates.max_rate = str(2 * 10**17)
+    msg.info.commission.commission_rates.max_change_rate = str(10**16)
+    assert broadcast(net, signed(operator, msg, sequence=0, account_number=number)).code == 0
+    net.node.produce_block()
+    info = net.node.operator_info(str(operator.address()))
+    assert info is not None
+    rates = info.commission.commission_rates
+    assert (rates.rate, rates.max_rate, rates.max_change_rate) == (str(10**17), str(2 * 10**17), str(10**16))
+
+
 def test_operator_messages_must_be_signed_by_the_operator(net: Net) -> None:
     operator, other = wallet("operator-1"), wallet("operator-2")
     number = net.client.query_account(other.address()).number

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from devnet import scenario as sc
+from devnet.chain.commission import CommissionError
 from devnet.chain.msgs import (
     Delegate,
     RegisterAvs,
@@ -78,7 +79,7 @@ def test_register_avs_defaults_and_rules() -> None:
 def test_operator_and_stake_messages() -> None:
     parsed = parse_msg(sc.register_operator_msg(ACCOUNT, ACCOUNT.address, "0.25"))
     assert isinstance(parsed, RegisterOperator) and parsed.commission_rate == 25 * 10**16
-    with pytest.raises(InvalidRequestError, match="above 1"):
+    with pytest.raises(CommissionError, match=r"^commission cannot be more than the max rate$"):
         parse_msg(sc.register_operator_msg(ACCOUNT, ACCOUNT.address, "1.5"))
     named = parse_msg(sc.register_operator_msg(ACCOUNT, ACCOUNT.address, "0", name="Operator Zero"))
     assert isinstance(named, RegisterOperator) and named.name == "Operator Zero"
@@ -117,3 +118,53 @@ def test_operator_and_stake_messages() -> None:
     instant.instant_unbonding = True
     with pytest.raises(InvalidRequestError, match="instant_unbonding is not supported"):
         parse_msg(instant)
+
+
+LEGACY_ONE = 10**18
+ERR_CHANGE_GT_MAX = "commission change rate cannot be more than the max rate"
+
+
+@pytest.mark.parametrize(
+    ("rate", "max_rate", "max_change_rate", "code", "text"),
+    [
+        # CommissionRates.Validate, in the SDK's order (x/staking codes and texts).
+        (0, -1, 0, 9, "commission must be positive"),
+        (0, LEGACY_ONE + 1, 0, 10, "commission cannot be more than 100%"),
+        (-1, LEGACY_ONE, 0, 9, "commission must be positive"),
+        (LEGACY_ONE // 2 + 1, LEGACY_ONE // 2, 0, 11, "commission cannot be more than the max rate"),
+        (0, LEGACY_ONE // 2, -1, 13, "commission change rate must be positive"),
+        (
+            0,
+            LEGACY_ONE // 2,
+            LEGACY_ONE // 2 + 1,
+            14,
+            "commission change rate cannot be more than the max rate",
+        ),
+        # max_rate unset (0) with a positive rate: above the max rate.
+        (1, None, None, 11, "commission cannot be more than the max rate"),
+    ],
+)
+def test_commission_is_validated_like_sdk_staking(
+    rate: int, max_rate: int | None, max_change_rate: int | None, code: int, text: str
+) -> None:
+    msg = sc.register_operator_msg(ACCOUNT, ACCOUNT.address, "0")
+    rates = msg.info.commission.commission_rates
+    rates.rate = str(rate)
+    rates.max_rate = "" if max_rate is None else str(max_rate)
+    rates.max_change_rate = "" if max_change_rate is None else str(max_change_rate)
+    with pytest.raises(CommissionError) as refused:
+        parse_msg(msg)
+    assert (refused.value.code, refused.value.codespace, str(refused.value)) == (code, "staking", text)
+
+
+def test_commission_within_its_bounds_is_stored_with_them() -> None:
+    msg = sc.register_operator_msg(ACCOUNT, ACCOUNT.address, "0.2")
+    rates = msg.info.commission.commission_rates
+    rates.max_rate, rates.max_change_rate = str(LEGACY_ONE // 5), str(LEGACY_ONE // 100)
+    parsed = parse_msg(msg)
+    assert isinstance(parsed, RegisterOperator)
+    assert (parsed.commission_rate, parsed.max_commission_rate, parsed.max_commission_change_rate) == (
+        LEGACY_ONE // 5,
+        LEGACY_ONE // 5,
+        LEGACY_ONE // 100,
+    )
