@@ -1,4 +1,5 @@
-"""Read side of the API: one function per listing/detail, SQLAlchemy Core, index-friendly.
+"""Read side of the API: details, the listings not declared in :mod:`indexer.api.listings`, and
+the row -> item conversions and paging those declarations use; SQLAlchemy Core, index-friendly.
 
 Every listing orders by a unique key (the surrogate ``id``; ``leaf_index`` for leaves, ``epoch``
 for committees), reads ``limit + 1`` rows past the cursor and filters with predicates that have an
@@ -35,7 +36,6 @@ from storage.aggregation import aggregation_request_table
 from storage.errors import InvalidRecordError
 from storage.lifecycle import LIFECYCLES, EntityKind, PacketState
 from storage.models import (
-    claim_signer_table,
     claim_table,
     committee_member_table,
     committee_table,
@@ -69,7 +69,7 @@ def _amount(value: int | None) -> str | None:
     return None if value is None else str(value)
 
 
-def _paged(
+def paged(
     conn: Connection,
     query: Select[Any],
     key: Any,
@@ -109,7 +109,7 @@ def _location(
 # ---------------------------------------------------------------------------------------- claims
 
 
-def _claim_out(row: Row[Any], names: Names) -> dict[str, Any]:
+def claim_fields_of(row: Row[Any], names: Names) -> dict[str, Any]:
     ratio = (
         (int(row.threshold_numerator), int(row.threshold_denominator))
         if row.threshold_numerator is not None and row.threshold_denominator is not None
@@ -143,39 +143,6 @@ def _claim_out(row: Row[Any], names: Names) -> dict[str, Any]:
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }
-
-
-def list_claims(
-    conn: Connection,
-    params: ListParams,
-    *,
-    avs: str | None,
-    epoch: int | None,
-    token: str | None,
-    status: str | None,
-    operator: str | None,
-    staker: str | None,
-) -> tuple[list[schemas.ClaimOut], str | None]:
-    c = claim_table
-    query = select(c)
-    query = _equal(
-        query,
-        (c.c.avs_address, avs),
-        (c.c.epoch, epoch),
-        (c.c.token, token),
-        (c.c.state, status),
-    )
-    if operator is not None:
-        s = claim_signer_table
-        query = query.where(c.c.claim_id.in_(select(s.c.claim_id).where(s.c.operator == operator)))
-    if staker is not None:
-        leaf = leaf_table
-        query = query.where(
-            c.c.distribution_id.in_(select(leaf.c.distribution_id).where(leaf.c.staker == staker))
-        )
-    rows, cursor = _paged(conn, query, c.c.id, params, c.c.created_at)
-    names = Names.load(conn, tokens=[r.token for r in rows], avss=[r.avs_address for r in rows])
-    return [schemas.ClaimOut(**_claim_out(r, names)) for r in rows], cursor
 
 
 def _timeline(conn: Connection, conditions: Sequence[ColumnElement[bool]]) -> list[schemas.TransitionOut]:
@@ -331,7 +298,7 @@ def list_leaves(
         (leaf.c.staker, staker),
         (p.c.state, status),
     )
-    rows, cursor = _paged(conn, query, leaf.c.leaf_index, params)
+    rows, cursor = paged(conn, query, leaf.c.leaf_index, params)
     d = distribution_table
     token = conn.execute(select(d.c.token).where(d.c.distribution_id == distribution_id)).scalar()
     unit = Names.load(conn, tokens=[] if token is None else [token]).unit(token)
@@ -352,53 +319,7 @@ def list_leaves(
 # ---------------------------------------------------------------------------------------- payouts
 
 
-def list_payouts(
-    conn: Connection,
-    params: ListParams,
-    *,
-    staker: str | None,
-    token: str | None,
-    status: str | None,
-    avs: str | None,
-    epoch: int | None,
-    distribution_id: str | None,
-    tx_hash: str | None,
-    operator: str | None,
-) -> tuple[list[schemas.PayoutOut], str | None]:
-    p, x = payout_table, l1_tx_table
-    # The transaction's state per row as a correlated lookup on l1_tx's unique index: a page is
-    # at most `limit` lookups, where a join would let the planner hash all of l1_tx.
-    tx_state = select(x.c.state).where(x.c.tx_hash == p.c.l1_tx_hash).scalar_subquery().label("tx_state")
-    query = select(p, tx_state)
-    query = _equal(
-        query,
-        (p.c.staker, staker),
-        (p.c.token, token),
-        (p.c.state, status),
-        (p.c.avs_address, avs),
-        (p.c.epoch, epoch),
-        (p.c.distribution_id, distribution_id),
-        (p.c.l1_tx_hash, tx_hash),
-    )
-    if operator is not None:
-        leaf = leaf_table
-        query = query.where(
-            select(leaf.c.leaf_index)
-            .where(
-                leaf.c.distribution_id == p.c.distribution_id,
-                leaf.c.leaf_index == p.c.leaf_index,
-                leaf.c.operator == operator,
-            )
-            .exists()
-        )
-    rows, cursor = _paged(conn, query, p.c.id, params, p.c.created_at)
-    names = Names.load(
-        conn, tokens=[r.token for r in rows], avss=[r.avs_address for r in rows if r.avs_address]
-    )
-    return [_payout_out(r, names) for r in rows], cursor
-
-
-def _payout_out(r: Row[Any], names: Names) -> schemas.PayoutOut:
+def payout_item(r: Row[Any], names: Names) -> schemas.PayoutOut:
     l1_tx = None
     if r.l1_tx_hash is not None:
         l1_tx = schemas.L1TxRef(
@@ -431,44 +352,8 @@ def _payout_out(r: Row[Any], names: Names) -> schemas.PayoutOut:
 WITHDRAWAL_APPROVAL_KIND = int(PacketKind.WITHDRAWAL_APPROVAL)
 
 
-def list_withdrawals(
-    conn: Connection,
-    params: ListParams,
-    *,
-    staker: str | None,
-    token: str | None,
-    status: str | None,
-    approval_id: str | None,
-) -> tuple[list[schemas.WithdrawalOut], str | None]:
-    """Withdrawal-approval leaves (payout rows of kind-4 packets) with how each was paid."""
-    p, x, d = payout_table, l1_tx_table, distribution_table
-    tx_state = select(x.c.state).where(x.c.tx_hash == p.c.l1_tx_hash).scalar_subquery().label("tx_state")
-    nonce = (
-        select(d.c.nonce).where(d.c.distribution_id == p.c.distribution_id).scalar_subquery().label("nonce")
-    )
-    leaf = leaf_table
-    request_ids = (
-        select(leaf.c.l1_request_ids)
-        .where(leaf.c.distribution_id == p.c.distribution_id, leaf.c.leaf_index == p.c.leaf_index)
-        .scalar_subquery()
-        .label("request_ids")
-    )
-    approvals = select(d.c.distribution_id).where(d.c.packet_kind == WITHDRAWAL_APPROVAL_KIND)
-    query = select(p, tx_state, nonce, request_ids).where(p.c.distribution_id.in_(approvals))
-    query = _equal(
-        query,
-        (p.c.staker, staker),
-        (p.c.token, token),
-        (p.c.state, status),
-        (p.c.distribution_id, approval_id),
-    )
-    rows, cursor = _paged(conn, query, p.c.id, params, p.c.created_at)
-    names = Names.load(conn, tokens=[r.token for r in rows])
-    return [_withdrawal_out(r, names) for r in rows], cursor
-
-
-def _withdrawal_out(r: Row[Any], names: Names) -> schemas.WithdrawalOut:
-    payout = _payout_out(r, names)
+def withdrawal_item(r: Row[Any], names: Names) -> schemas.WithdrawalOut:
+    payout = payout_item(r, names)
     return schemas.WithdrawalOut(
         id=payout.id,
         approval_id=payout.distribution_id,
@@ -490,7 +375,7 @@ def _withdrawal_out(r: Row[Any], names: Names) -> schemas.WithdrawalOut:
 # ---------------------------------------------------------------------------------------- slashes
 
 
-def _slash_children(
+def slash_children(
     conn: Connection, slash_ids: Sequence[str]
 ) -> tuple[dict[str, list[schemas.SlashAssetOut]], dict[str, list[schemas.SignerOut]]]:
     assets: dict[str, list[schemas.SlashAssetOut]] = {s: [] for s in slash_ids}
@@ -518,7 +403,7 @@ def _slash_children(
     return assets, signers
 
 
-def _slash_fields(
+def slash_fields(
     r: Row[Any],
     assets: Mapping[str, list[schemas.SlashAssetOut]],
     signers: Mapping[str, list[schemas.SignerOut]],
@@ -546,39 +431,12 @@ def _slash_fields(
     }
 
 
-def list_slashes(
-    conn: Connection,
-    params: ListParams,
-    *,
-    avs: str | None,
-    operator: str | None,
-    status: str | None,
-    token: str | None,
-) -> tuple[list[schemas.SlashOut], str | None]:
-    s = slash_table
-    query = select(s)
-    if avs is not None:
-        query = query.where(s.c.avs_address == avs)
-    if operator is not None:
-        column = s.c.operator_address if operator.startswith("0x") else s.c.operator
-        query = query.where(column == operator)
-    if status is not None:
-        query = query.where(s.c.state == status)
-    if token is not None:
-        a = slash_asset_table
-        query = query.where(s.c.slash_id.in_(select(a.c.slash_id).where(a.c.token == token)))
-    rows, cursor = _paged(conn, query, s.c.id, params, s.c.created_at)
-    assets, signers = _slash_children(conn, [r.slash_id for r in rows])
-    names = Names.load(conn, avss=[r.avs_address for r in rows], operators=[r.operator for r in rows])
-    return [schemas.SlashOut(**_slash_fields(r, assets, signers, names)) for r in rows], cursor
-
-
 def slash_detail(conn: Connection, slash_id: str) -> schemas.SlashDetail | None:
     s = slash_table
     row = conn.execute(select(s).where(s.c.slash_id == slash_id)).first()
     if row is None:
         return None
-    assets, signers = _slash_children(conn, [slash_id])
+    assets, signers = slash_children(conn, [slash_id])
     conditions = [_entity(EntityKind.SLASH, slash_id)]
     if row.packet_nonce is not None:
         conditions.append(_entity(EntityKind.PACKET, str(row.packet_nonce)))
@@ -590,7 +448,7 @@ def slash_detail(conn: Connection, slash_id: str) -> schemas.SlashDetail | None:
         select(*(r.c[n] for n in hot.COLLECTION_COLUMNS)).where(r.c.digest == slash_id)
     ).first()
     return schemas.SlashDetail(
-        **_slash_fields(row, assets, signers, names),
+        **slash_fields(row, assets, signers, names),
         collection=None
         if collected is None
         else schemas.CollectionStage.model_validate(hot.collection_stage(collected._asdict())),
@@ -616,7 +474,7 @@ def list_packets(
     if kind is not None:
         query = query.where(k.c.kind == PacketKind.from_label(kind).value)
     query = _equal(query, (k.c.state, status), (k.c.avs_address, avs), (k.c.subject_id, subject_id))
-    rows, cursor = _paged(conn, query, k.c.id, params, k.c.created_at)
+    rows, cursor = paged(conn, query, k.c.id, params, k.c.created_at)
     return [_packet_out(r) for r in rows], cursor
 
 
@@ -629,7 +487,7 @@ def list_committees(
         query = query.where(c.c.epoch == epoch)
     if operator is not None:
         query = query.where(c.c.id.in_(select(m.c.committee_id).where(m.c.operator == operator)))
-    rows, cursor = _paged(conn, query, c.c.epoch, params, c.c.elected_at)
+    rows, cursor = paged(conn, query, c.c.epoch, params, c.c.elected_at)
     members: dict[int, list[schemas.CommitteeMemberOut]] = {r.id: [] for r in rows}
     totals = {r.id: int(r.total_power) for r in rows}
     member_rows = (
@@ -688,7 +546,7 @@ def list_l1_txs(
         (x.c.sender, sender),
         (x.c.distribution_id, distribution_id),
     )
-    rows, cursor = _paged(conn, query, x.c.id, params, x.c.created_at)
+    rows, cursor = paged(conn, query, x.c.id, params, x.c.created_at)
     return [
         schemas.L1TxOut(
             tx_hash=r.tx_hash,
