@@ -31,23 +31,29 @@ from sqlalchemy import ColumnElement, Connection, Row, Select, select
 from indexer.api import queries, schemas
 from indexer.api.display import Names
 from indexer.api.params import (
+    ADDRESS,
     HASH,
     AvsQ,
     ClaimStatus,
     EpochQ,
     OperatorQ,
+    PacketKindName,
+    PacketStatus,
     PayoutStatus,
     SlashStatus,
     StakerQ,
     TokenQ,
+    TxStatus,
 )
 from indexer.api.queries import ListParams
+from relayer.protocol.kinds import PacketKind, TxPurpose
 from storage.models import (
     claim_signer_table,
     claim_table,
     distribution_table,
     l1_tx_table,
     leaf_table,
+    packet_table,
     payout_table,
     slash_asset_table,
     slash_table,
@@ -96,7 +102,7 @@ class Listing(Generic[ItemT]):
     """One paginated listing of the API (``GET /v1/<resource>``) and of the explorer."""
 
     resource: str
-    """Path segment and OpenAPI tag."""
+    """Names the route (``list_<resource>``); by default also its path and OpenAPI tag."""
     item: type[ItemT]
     description: str
     """The route's OpenAPI description."""
@@ -108,6 +114,18 @@ class Listing(Generic[ItemT]):
     """The column ``since``/``until`` bound (None: the listing has no time filter)."""
     filters: tuple[Filter, ...]
     render: Callable[[Connection, Sequence[Row[Any]]], list[ItemT]]
+    path: str | None = None
+    """Path under ``/v1`` (None: ``/<resource>``)."""
+    tag: str | None = None
+    """OpenAPI tag (None: the resource)."""
+
+    @property
+    def route_path(self) -> str:
+        return self.path or f"/{self.resource}"
+
+    @property
+    def route_tag(self) -> str:
+        return self.tag or self.resource
 
     def read(self, conn: Connection, params: ListParams, **values: Any) -> tuple[list[ItemT], str | None]:
         """One page of items and the next cursor. ``values``: filter name -> stored value (None or
@@ -305,7 +323,59 @@ SLASHES: Listing[schemas.SlashOut] = Listing(
 )
 
 
+# ---------------------------------------------------------------------------------------- packets
+
+_k = packet_table
+
+
+def _packets_of_kind(label: str) -> ColumnElement[bool]:
+    """The API names a kind by its label; the table stores its code."""
+    return _k.c.kind == PacketKind.from_label(label).value
+
+
+PACKETS: Listing[schemas.PacketOut] = Listing(
+    resource="packets",
+    item=schemas.PacketOut,
+    description="Relay packets and how far each got.",
+    statement=lambda: select(_k),
+    key=_k.c.id,
+    created=_k.c.created_at,
+    filters=(
+        Filter("kind", Annotated[PacketKindName | None, Query()], _packets_of_kind),
+        Filter("status", Annotated[PacketStatus | None, Query()], equal(_k.c.state)),
+        Filter("avs", AvsQ, equal(_k.c.avs_address)),
+        Filter(
+            "subject_id",
+            Annotated[str | None, Query(pattern=HASH, description="Claim or slash id.")],
+            equal(_k.c.subject_id),
+        ),
+    ),
+    render=lambda _conn, rows: [queries.packet_item(r) for r in rows],
+)
+
+
+# ---------------------------------------------------------------------------------------- L1 transactions
+
+L1_TXS: Listing[schemas.L1TxOut] = Listing(
+    resource="l1_txs",
+    path="/l1/txs",
+    tag="l1",
+    item=schemas.L1TxOut,
+    description="L1 transactions, every replacement included (`replaces_tx_hash`).",
+    statement=lambda: select(_x),
+    key=_x.c.id,
+    created=_x.c.created_at,
+    filters=(
+        Filter("status", Annotated[TxStatus | None, Query()], equal(_x.c.state)),
+        Filter("purpose", Annotated[TxPurpose | None, Query()], equal(_x.c.purpose)),
+        Filter("sender", Annotated[str | None, Query(pattern=ADDRESS)], equal(_x.c.sender)),
+        Filter("distribution_id", Annotated[str | None, Query(pattern=HASH)], equal(_x.c.distribution_id)),
+    ),
+    render=lambda _conn, rows: [queries.l1_tx_item(r) for r in rows],
+)
+
+
 LISTINGS: Mapping[str, Listing[Any]] = {
-    listing.resource: listing for listing in (CLAIMS, PAYOUTS, WITHDRAWALS, SLASHES)
+    listing.resource: listing for listing in (CLAIMS, PAYOUTS, WITHDRAWALS, SLASHES, PACKETS, L1_TXS)
 }
 """Every declared listing by resource."""

@@ -43,7 +43,6 @@ from storage.models import (
     cumulative_payout_table,
     cursor_table,
     distribution_table,
-    l1_tx_table,
     leaf_table,
     packet_table,
     payout_table,
@@ -187,7 +186,7 @@ def _payout_counts(conn: Connection, distribution_id: str) -> dict[str, int]:
     return {str(state): int(count) for state, count in rows}
 
 
-def _packet_out(row: Any) -> schemas.PacketOut:
+def packet_item(row: Any) -> schemas.PacketOut:
     return schemas.PacketOut(
         nonce=row.nonce,
         kind=PacketKind(row.kind).label,
@@ -460,24 +459,6 @@ def slash_detail(conn: Connection, slash_id: str) -> schemas.SlashDetail | None:
 # ------------------------------------------------------------------------ packets, committees, txs
 
 
-def list_packets(
-    conn: Connection,
-    params: ListParams,
-    *,
-    kind: str | None,
-    status: str | None,
-    avs: str | None,
-    subject_id: str | None,
-) -> tuple[list[schemas.PacketOut], str | None]:
-    k = packet_table
-    query = select(k)
-    if kind is not None:
-        query = query.where(k.c.kind == PacketKind.from_label(kind).value)
-    query = _equal(query, (k.c.state, status), (k.c.avs_address, avs), (k.c.subject_id, subject_id))
-    rows, cursor = paged(conn, query, k.c.id, params, k.c.created_at)
-    return [_packet_out(r) for r in rows], cursor
-
-
 def list_committees(
     conn: Connection, avs: str, params: ListParams, *, epoch: int | None, operator: str | None
 ) -> tuple[list[schemas.CommitteeOut], str | None]:
@@ -528,47 +509,26 @@ def list_committees(
     ], cursor
 
 
-def list_l1_txs(
-    conn: Connection,
-    params: ListParams,
-    *,
-    status: str | None,
-    purpose: str | None,
-    sender: str | None,
-    distribution_id: str | None,
-) -> tuple[list[schemas.L1TxOut], str | None]:
-    x = l1_tx_table
-    query = select(x)
-    query = _equal(
-        query,
-        (x.c.state, status),
-        (x.c.purpose, purpose),
-        (x.c.sender, sender),
-        (x.c.distribution_id, distribution_id),
+def l1_tx_item(r: Row[Any]) -> schemas.L1TxOut:
+    return schemas.L1TxOut(
+        tx_hash=r.tx_hash,
+        chain_id=r.chain_id,
+        sender=r.sender,
+        tx_nonce=r.tx_nonce,
+        purpose=r.purpose,
+        status=r.state,
+        packet_nonce=r.packet_nonce,
+        distribution_id=r.distribution_id,
+        replaces_tx_hash=r.replaces_tx_hash,
+        block_number=r.block_number,
+        block_hash=r.block_hash,
+        gas_used=r.gas_used,
+        max_fee_per_gas=_amount(r.max_fee_per_gas),
+        max_priority_fee_per_gas=_amount(r.max_priority_fee_per_gas),
+        origin=r.origin,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
     )
-    rows, cursor = paged(conn, query, x.c.id, params, x.c.created_at)
-    return [
-        schemas.L1TxOut(
-            tx_hash=r.tx_hash,
-            chain_id=r.chain_id,
-            sender=r.sender,
-            tx_nonce=r.tx_nonce,
-            purpose=r.purpose,
-            status=r.state,
-            packet_nonce=r.packet_nonce,
-            distribution_id=r.distribution_id,
-            replaces_tx_hash=r.replaces_tx_hash,
-            block_number=r.block_number,
-            block_hash=r.block_hash,
-            gas_used=r.gas_used,
-            max_fee_per_gas=_amount(r.max_fee_per_gas),
-            max_priority_fee_per_gas=_amount(r.max_priority_fee_per_gas),
-            origin=r.origin,
-            created_at=r.created_at,
-            updated_at=r.updated_at,
-        )
-        for r in rows
-    ], cursor
 
 
 # ---------------------------------------------------------------------------------------- stats, streams

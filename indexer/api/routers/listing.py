@@ -32,7 +32,7 @@ _PAGING: tuple[tuple[str, Any, Any], ...] = (
 
 
 def add_listing(v1: APIRouter, read: Reader, listing: Listing[Any]) -> None:
-    """Adds ``GET /<resource>`` answering ``Page[item]`` to ``v1`` (which adds the shared error
+    """Adds ``GET <path>`` answering ``Page[item]`` to ``v1`` (which adds the shared error
     responses); the route's name is ``list_<resource>``, its description the listing's."""
     page: Any = schemas.Page[listing.item]  # type: ignore[name-defined]
     keyword = inspect.Parameter.KEYWORD_ONLY
@@ -63,9 +63,5 @@ def add_listing(v1: APIRouter, read: Reader, listing: Listing[Any]) -> None:
     endpoint.__name__ = endpoint.__qualname__ = f"list_{listing.resource}"
     endpoint.__doc__ = listing.description
     v1.add_api_route(
-        f"/{listing.resource}",
-        endpoint,
-        methods=["GET"],
-        response_model=page,
-        tags=[listing.resource],
+        listing.route_path, endpoint, methods=["GET"], response_model=page, tags=[listing.route_tag]
     )
