@@ -383,7 +383,9 @@ def test_nothing_is_paid_twice_a_cumulative_avs_s_tokens_move_only_as_cumulative
     with TestClient(create_app(h.engine)) as api:
         claims = {c["avs"]: c["claim_id"] for c in report.claims}
         status_a = api.get(f"/v1/claims/{claims[report.avss[0]]}").json()["status"]
+        page_a = api.get(f"/claims/{claims[report.avss[0]]}").text
         mode_a = api.get(f"/v1/avs/{avs_a.lower()}/funding").json()["payout_mode"]
         mode_b = api.get(f"/v1/avs/{avs_b.lower()}/funding").json()["payout_mode"]
     assert status_a == "accrued"
+    assert 'data-figure="accrued-note"' in page_a and "badge-accrued" in page_a
     assert (mode_a, mode_b) == ("cumulative", "per_distribution")
