@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any, Final
+from typing import Any
 
 import pytest
 from eth_abi.abi import encode as abi_encode
@@ -40,6 +40,7 @@ from storage.models import (
     payout_table,
     transfer_table,
     transition_table,
+    violation_table,
 )
 from storage.normalize import address_hex, bytes_hex, hash_hex
 from storage.records import (
@@ -554,19 +555,25 @@ def test_vault_cumulative_events_decode_only_from_the_vault() -> None:
 
 # ------------------------------------------------------------------------------------------ poisoned blocks
 
-LOG_ECHO_CODE: Final = bytes.fromhex("3660409003806040600037600035602035916000a200")
-"""Runtime code that emits one log with two topics, the first 64 calldata bytes, and the rest as its
-data: CALLDATASIZE PUSH1 64 SWAP1 SUB (data length) DUP1 PUSH1 64 PUSH1 0 CALLDATACOPY (data to
-memory 0) PUSH1 0 CALLDATALOAD PUSH1 32 CALLDATALOAD SWAP2 PUSH1 0 LOG2 STOP. Put at the gateway's
-address it makes the gateway say what a test needs, as a gateway built from another ABI would."""
+
+def log_echo_code(topics: int) -> bytes:
+    """Runtime code that emits one log of ``topics`` topics, the first 32-byte words of its calldata,
+    with the rest as data: the topics pushed last to first (``PUSH1 32i CALLDATALOAD``), the data
+    copied to memory 0 (``CALLDATASIZE PUSH1 32n SWAP1 SUB DUP1 PUSH1 32n PUSH1 0 CALLDATACOPY``),
+    then ``PUSH1 0 LOGn STOP``. Put at the gateway's address it makes the gateway say what a test
+    needs, as a gateway built from another ABI would."""
+    head = 32 * topics
+    pushes = b"".join(bytes([0x60, 32 * i, 0x35]) for i in reversed(range(topics)))
+    copy = bytes([0x36, 0x60, head, 0x90, 0x03, 0x80, 0x60, head, 0x60, 0x00, 0x37])
+    return pushes + copy + bytes([0x60, 0x00, 0xA0 + topics, 0x00])
 
 
-def emit_from_gateway(system: System, topics: tuple[bytes, bytes], data: bytes) -> int:
+def emit_from_gateway(system: System, topics: tuple[bytes, ...], data: bytes) -> int:
     """One transaction in which the gateway's address emits (``topics``, ``data``); its block number.
     The gateway's own code (and storage, untouched) is back afterwards."""
     gateway = system.deployment.gateway
     code = system.w3.eth.get_code(Web3.to_checksum_address(gateway))
-    system.node.rpc("anvil_setCode", [gateway, "0x" + LOG_ECHO_CODE.hex()])
+    system.node.rpc("anvil_setCode", [gateway, "0x" + log_echo_code(len(topics)).hex()])
     try:
         tx_hash = system.w3.eth.send_transaction(
             {
@@ -591,6 +598,19 @@ def distribution_ids(engine: Engine) -> set[str]:
         return set(conn.execute(select(distribution_table.c.distribution_id)).scalars())
 
 
+def poisoning_ingestor(store: LifecycleStore, system: System, metrics: IngestMetrics) -> L1Ingestor:
+    return L1Ingestor(
+        store,
+        Web3L1Source(system.w3),
+        L1Contracts.from_deployment(system.deployment),
+        chain_id=system.deployment.chain_id,
+        confirmations=CONFIRMATIONS,
+        start_block=system.deployment.block_number + 1,
+        batch_blocks=64,  # one batch covers every delivery: the bad block is narrowed down to
+        metrics=metrics,
+    )
+
+
 def test_an_undecodable_gateway_log_poisons_its_block_alone_and_an_operator_skips_it(
     system: System, store: LifecycleStore, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -603,16 +623,7 @@ def test_an_undecodable_gateway_log_poisons_its_block_alone_and_an_operator_skip
     deliver(system, after)
     mine(system, CONFIRMATIONS)
     metrics = IngestMetrics()
-    l1 = L1Ingestor(
-        store,
-        Web3L1Source(system.w3),
-        L1Contracts.from_deployment(system.deployment),
-        chain_id=system.deployment.chain_id,
-        confirmations=CONFIRMATIONS,
-        start_block=system.deployment.block_number + 1,
-        batch_blocks=64,  # one batch covers all three deliveries: the bad block is narrowed down to
-        metrics=metrics,
-    )
+    l1 = poisoning_ingestor(store, system, metrics)
     with (
         caplog.at_level(logging.WARNING, logger="indexer.ingest"),
         pytest.raises(BlockPoisonedError, match=f"block {bad} is poisoned: InvalidRecordError") as poisoned,
@@ -671,3 +682,49 @@ def test_an_undecodable_gateway_log_poisons_its_block_alone_and_an_operator_skip
         finals = conn.execute(select(distribution_table.c.l1_finalized)).scalars().all()
     assert finals == [True, True]
     assert l1.span_blocks == 64  # back to the full span past the bad block
+
+
+def test_a_gateway_log_that_breaks_an_invariant_poisons_its_block_with_the_violation_recorded(
+    system: System, store: LifecycleStore
+) -> None:
+    tree, before = a_distribution(system, nonce=7, claim_id=b"\x27" * 32)
+    deliver(system, before)
+    # A RewardPaid of more than the whole distribution (and with no Transfer): decodes, but breaks
+    # Σ paid <= total.
+    staker = abi_encode(["address"], [system.accounts[4]])
+    overpaid = abi_encode(["uint256", "uint256"], [0, tree.total + 1])
+    bad = emit_from_gateway(system, (event_topic("RewardPaid"), before.distribution_id, staker), overpaid)
+    _tree, after = a_distribution(system, nonce=8, claim_id=b"\x28" * 32)
+    deliver(system, after)
+    mine(system, CONFIRMATIONS)
+    metrics = IngestMetrics()
+    l1 = poisoning_ingestor(store, system, metrics)
+    with pytest.raises(BlockPoisonedError, match=f"block {bad} is poisoned: InvariantViolationError"):
+        l1.sync()
+    cursor = store.cursor(l1.stream)
+    assert cursor is not None and cursor.halted and cursor.height == bad - 1
+    with store.engine.connect() as conn:
+        (record,) = open_poisoned_blocks(conn)
+        violations = conn.execute(select(violation_table.c.stream, violation_table.c.invariant)).all()
+    assert (record.height, record.error_class) == (bad, "InvariantViolationError")
+    assert "invariant 'sum_paid_le_total' violated" in record.error
+    assert violations == [(l1.stream, "sum_paid_le_total")]
+    sample = metrics.registry.get_sample_value
+    assert sample("exorelay_indexer_poisoned_blocks_total", {"stream": l1.stream}) == 1
+    assert (
+        sample(
+            "exorelay_indexer_invariant_violations_total",
+            {"stream": l1.stream, "invariant": "sum_paid_le_total"},
+        )
+        == 1
+    )
+    assert distribution_ids(store.engine) == {hash_hex(before.distribution_id)}
+    store.skip_block(l1.stream, bad, reason="overpayment log from a foreign gateway build", by="ops-oncall")
+    assert l1.sync().caught_up
+    assert distribution_ids(store.engine) == {
+        hash_hex(before.distribution_id),
+        hash_hex(after.distribution_id),
+    }
+    with store.engine.connect() as conn:
+        paid = conn.execute(select(func.count()).select_from(payout_table)).scalar_one()
+    assert paid == 0  # the skipped block's payment was never stored
