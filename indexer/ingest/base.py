@@ -133,7 +133,7 @@ def poison_block(
     metrics.halted.labels(stream=stream).set(1)
     if violation is not None:
         metrics.invariant_violations.labels(stream=stream, invariant=violation.invariant).inc()
-    poisoned = BlockPoisonedError(stream, height, error_class, message.splitlines()[0][:500])
+    poisoned = BlockPoisonedError(stream, height, error_class, message.splitlines()[0][:500], violation)
     log.error(
         "%s block %d poisoned; stream halted until an operator resumes it or skips the block: %s",
         chain,

@@ -629,7 +629,9 @@ class L1Ingestor:
         self._units_started = False
 
     def poll(self) -> L1PollResult:
-        """One step (reorg check, at most one batch, finality). Raises and halts on a violation."""
+        """One step (reorg check, at most one batch, finality). A block whose logs cannot be stored
+        or break an invariant raises :class:`BlockPoisonedError` (its ``violation`` says which); a
+        reorg below finality raises :class:`DeepReorgError`; either halts the stream."""
         result = guarded(self.store, self.metrics, self.stream, Chain.L1.value, self._poll)
         # A new token can only come with new records (a distribution names it); the first poll
         # also covers what an earlier process stored without units.
