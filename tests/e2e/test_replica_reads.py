@@ -66,9 +66,16 @@ def lsn_reached(replica: Engine, lsn: str, function: str) -> bool:
         return bool(conn.execute(text(f"SELECT {function}() >= CAST(:lsn AS pg_lsn)"), {"lsn": lsn}).scalar())
 
 
+def replay_state(replica: Engine) -> str:
+    with replica.connect() as conn:
+        return str(conn.execute(text("SELECT pg_get_wal_replay_pause_state()")).scalar_one())
+
+
 def primary_lsn(primary: Engine) -> str:
+    """Where the primary's WAL ends, every commit included: the *insert* position (the cluster runs
+    with ``synchronous_commit=off``, so a commit may not be written out, nor streamed, yet)."""
     with primary.connect() as conn:
-        return str(conn.execute(text("SELECT pg_current_wal_lsn()")).scalar_one())
+        return str(conn.execute(text("SELECT pg_current_wal_insert_lsn()")).scalar_one())
 
 
 def api(url: str, readiness: ReadinessPolicy) -> TestClient:
@@ -117,6 +124,7 @@ def test_the_api_on_a_streaming_replica_serves_the_primarys_writes_and_ready_rep
             # and /ready says by how much the replica trails.
             with standby.connect() as conn:
                 conn.execute(text("SELECT pg_wal_replay_pause()"))
+            wait_until(lambda: replay_state(standby) == "paused", "replay paused")  # a pause is a request
             late = ClaimPlan("E", nonce=9)
             ExocoreIngestor(LifecycleStore(writer)).apply_block(
                 ExocoreBlock(7, h("b7"), T0 + timedelta(minutes=7), (late.submitted(),)), head_height=7
