@@ -972,6 +972,7 @@ class Aggregator:
         if "already" in result.raw_log and "cache" in result.raw_log:
             entry.submission_broadcast_at = now  # the node has it in its mempool already
             return
+        self.metrics.checktx_refusals.labels(code=str(result.code)).inc()
         outcome = self.submitter.outcome(
             entry.kind is RequestKind.REWARD_CLAIM, bytes.fromhex(entry.digest[2:])
         )
@@ -1001,6 +1002,10 @@ class Aggregator:
                 )
             entry.submission_broadcast_at = None
             return
+        # CheckTx refused the transaction for good: its sequence was not consumed on chain, so the
+        # next transaction must take it again (re-read the account) rather than be refused as a
+        # wrong sequence first.
+        self.submitter.resync()
         reason = f"refused by Exocore's CheckTx (code {result.code}): {result.raw_log}"
         with self._write() as conn:
             store.update_submission(
