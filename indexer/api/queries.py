@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, Select, and_, func, or_, select, text
 from sqlalchemy.sql.elements import ColumnClause
 
 from indexer.api import hot, schemas
@@ -553,6 +553,38 @@ def streams(conn: Connection) -> list[schemas.StreamStatus]:
         )
         for r in conn.execute(select(c).order_by(c.c.stream))
     ]
+
+
+_REPLICA_STATUS: Final = text(
+    """
+    SELECT r.pid AS wal_receiver_pid, r.status AS wal_receiver_status,
+           COALESCE(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0)::bigint
+               AS behind_bytes,
+           CASE WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
+                ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)
+           END::float8 AS lag_s
+    FROM (SELECT 1) AS one LEFT JOIN pg_stat_wal_receiver AS r ON true
+    """
+)
+"""A replica's lag: everything received is replayed -> 0 (an idle primary commits nothing, and the
+age of the last replayed commit is no lag); otherwise the age of the last replayed commit, which is
+how far the replica's view trails the primary's newest commit it already holds."""
+
+
+def replica_status(conn: Connection) -> schemas.ReplicaStatus | None:
+    """The replica's state, or None when the database is not a PostgreSQL standby (a primary, SQLite)."""
+    if conn.dialect.name != "postgresql" or not conn.execute(text("SELECT pg_is_in_recovery()")).scalar_one():
+        return None
+    row = conn.execute(_REPLICA_STATUS).one()
+    # Without pg_read_all_stats a role sees only the receiver's pid (its status is NULL): a receiver
+    # process that exists is then taken as streaming.
+    status = row.wal_receiver_status
+    return schemas.ReplicaStatus(
+        streaming=row.wal_receiver_pid is not None and status in (None, "streaming"),
+        wal_receiver_status=row.wal_receiver_status,
+        lag_s=float(row.lag_s),
+        replay_behind_bytes=int(row.behind_bytes),
+    )
 
 
 def violation_count(conn: Connection) -> int:
