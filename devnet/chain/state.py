@@ -210,8 +210,6 @@ class ChainState:
         self.cumulative = CumulativeLedger(every=genesis.cumulative_every)
         # period -> (height it closed at, its tree and payload): what CumulativeLeaves serves.
         self.cumulative_periods: dict[int, tuple[int, ClosedPeriod]] = {}
-        self.accrued_claims: dict[Hash32, int] = {}
-        """Claim id of a cumulative AVS's distribution -> the period its amounts close in."""
         self.distribution_by_claim: dict[Hash32, int] = {}
         self.slashes: dict[Hash32, SlashRecord] = {}
         self.slash_order: list[Hash32] = []
@@ -937,7 +935,6 @@ class ChainState:
         )
         record.status = CLAIM_ACCRUED
         record.updated_height = height
-        self.accrued_claims[record.claim_id] = period
         events = [
             ev.event(
                 ev.REWARD_DISTRIBUTION_ACCRUED,

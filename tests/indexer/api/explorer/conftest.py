@@ -68,3 +68,5 @@ def browser() -> Iterator[webdriver.Chrome]:
 def artifacts() -> Path:
     ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS_DIR
+
+
