@@ -121,6 +121,13 @@ def build(
     should_stop: Callable[[], bool] = lambda: False,
 ) -> Components:
     """Wire every part from the configuration (runs migrations: the schema is ours)."""
+    if len(config.chains) > 1:
+        # Exocore's relay params name one destination chain and gateway today: a second chain's
+        # pipeline would be handed packets that are not for it. Refuse rather than serve one silently.
+        raise ConfigError(
+            f"{len(config.chains)} client chains are configured; `exorelay run` serves one per process:"
+            " give each process a config with one [[client_chains]] entry (or [l1])"
+        )
     if config.l1.gateway_address is None:
         raise ConfigError("l1.gateway_address is required to run the relayer")
     engine = engine or create_db_engine(config.database.url)
