@@ -48,6 +48,8 @@ class RetryReason(StrEnum):
     """A VALSET_UPDATE whose new set has a key without a valid proof of possession (a rogue key)."""
     L1_REJECTED_ATTESTATION = "l1_rejected_attestation"
     """L1 refused an attestation we verified: our view and the gateway's disagree."""
+    OTHER_CLIENT_CHAIN = "other_client_chain"
+    """Exocore addressed the packet to a client chain this relayer does not serve: never submitted."""
 
 
 REFUSING_REASONS: Final = frozenset(
@@ -57,6 +59,7 @@ REFUSING_REASONS: Final = frozenset(
         RetryReason.STALE_VALSET,
         RetryReason.INVALID_KEY_PROOF,
         RetryReason.L1_REJECTED_ATTESTATION,
+        RetryReason.OTHER_CLIENT_CHAIN,
     }
 )
 """Reasons that park a job in ``refused`` instead of retrying it on a timer."""

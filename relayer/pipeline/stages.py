@@ -61,6 +61,7 @@ from relayer.protocol.errors import SignatureError
 from relayer.protocol.kinds import PACKET_KIND_CODES
 from relayer.protocol.merkle import DistributionTree
 from relayer.protocol.packets import (
+    ClientChain,
     CumulativeRootPayload,
     FundingMode,
     PacketKind,
@@ -70,7 +71,7 @@ from relayer.protocol.packets import (
     check_gateway_limits,
 )
 from relayer.protocol.packets import distribution_id as compute_distribution_id
-from relayer.protocol.types import Address
+from relayer.protocol.types import as_address
 from storage.errors import LeaseError
 from storage.job_tables import OPEN_PAYOUT_STAGES, JobStage, PayoutStage
 from storage.l1_tables import IntentState, tx_intent_table
@@ -204,16 +205,19 @@ class Pipeline:
 
     # ------------------------------------------------------------------ start-up checks
 
+    @property
+    def destination(self) -> ClientChain:
+        """The client chain this pipeline delivers to: it submits no packet addressed elsewhere."""
+        return ClientChain(self.settings.l1_chain_id, as_address(self.gateway.address))
+
     def relay_params(self) -> RelayParams:
         """Exocore's relay parameters, checked once against the L1 we are configured for."""
         if self._params is None:
             params = self.grpc.relay_params()
-            gateway = Address(bytes.fromhex(self.gateway.address.removeprefix("0x")))
-            if params.gateway != gateway or params.l1_chain_id != self.settings.l1_chain_id:
+            if self.destination not in params.client_chains:
                 raise ConfigError(
-                    f"Exocore relays to chain {params.l1_chain_id} gateway {hex0x(params.gateway)}, but"
-                    f" this relayer is configured for chain {self.settings.l1_chain_id}"
-                    f" gateway {self.gateway.address}"
+                    f"Exocore relays to {'; '.join(str(c) for c in params.client_chains)}, but this"
+                    f" relayer is configured for {self.destination}"
                 )
             if self.gateway.exocore_chain() != params.exocore_chain:
                 raise ConfigError("the gateway trusts another Exocore chain than the one we follow")
@@ -396,6 +400,13 @@ class Pipeline:
         if isinstance(served, PacketRejection):
             raise _WaitSignal(RetryReason.PACKET_INVALID, served.reason)
         packet = served.packet
+        if packet.destination != self.destination:
+            # Its digest binds another chain: this gateway would revert it (InvalidSignature). Set
+            # aside, never submitted, counted under its reason (metrics, status, /ready).
+            raise _WaitSignal(
+                RetryReason.OTHER_CLIENT_CHAIN,
+                f"addressed to {packet.destination}; this relayer serves {self.destination}",
+            )
         try:
             check_gateway_limits(packet.payload)
         except ExorelayError as exc:
