@@ -118,6 +118,7 @@ class RelayJob(IndexerModel, table=True):
         CheckConstraint("kind IN (1, 2, 3, 4, 5)", name="kind"),
         Index(None, "stage", "packet_nonce"),
         Index(None, "next_attempt_at"),
+        Index(None, "l1_chain_id"),
     )
 
     packet_nonce: int = Field(sa_type=BigInteger, primary_key=True)
@@ -149,6 +150,9 @@ class RelayJob(IndexerModel, table=True):
     claimed_until: datetime | None = Field(
         default=None, sa_column=Column("claimed_until", UtcDateTime(), nullable=True)
     )
+    l1_chain_id: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
+    """The client chain Exocore addressed the packet to, once a pipeline has read it; NULL: not yet
+    (any chain's pipeline may claim the job, only that chain's once it is known)."""
 
 
 class PayoutJob(IndexerModel, table=True):

@@ -151,6 +151,9 @@ class PipelineSettings:
     l1_chain_id: int
     backoff: Backoff
     payout_gas_budget: int
+    sibling_chain_ids: frozenset[int] = frozenset()
+    """Client chains other pipelines of this process serve: a packet for one of them is handed over
+    (its job names the chain), not set aside as ``other_client_chain``."""
 
     @property
     def leaves_per_payout_tx(self) -> int:
@@ -339,6 +342,7 @@ class Pipeline:
                 PREPARE_BATCH_JOBS,
                 claimant=self.claimant,
                 db_now=self.db_clock(conn),
+                chain_id=self.settings.l1_chain_id,
             )
         try:
             self._prepare_claimed(due, report)
@@ -363,6 +367,10 @@ class Pipeline:
             except L1RpcError as exc:
                 self._record_wait(nonce, RetryReason.L1_UNAVAILABLE, str(exc), report)
                 l1_valsets.clear()
+
+    def _record_chain(self, nonce: int, chain_id: int) -> None:
+        with self.engine.begin() as conn:
+            jobs.record_chain(conn, nonce, chain_id)
 
     def _record_wait(self, nonce: int, reason: RetryReason, detail: str, report: CycleReport) -> None:
         try:
@@ -392,6 +400,8 @@ class Pipeline:
         nonce = int(row.packet_nonce)
         params = self.relay_params()
         if self.gateway.nonce_used(nonce):
+            # Used at our gateway: only a packet signed for it can have used the nonce there.
+            self._record_chain(nonce, self.settings.l1_chain_id)
             self._delivered(nonce, report, how="already used on L1", expected=JobStage.DISCOVERED)
             return
         served = self.grpc.packet(nonce, params)
@@ -400,6 +410,10 @@ class Pipeline:
         if isinstance(served, PacketRejection):
             raise _WaitSignal(RetryReason.PACKET_INVALID, served.reason)
         packet = served.packet
+        if packet.destination.l1_chain_id in self.settings.sibling_chain_ids:
+            # Another pipeline of this process serves that chain: name it on the job and leave it.
+            self._record_chain(nonce, packet.l1_chain_id)
+            return
         if packet.destination != self.destination:
             # Its digest binds another chain: this gateway would revert it (InvalidSignature). Set
             # aside, never submitted, counted under its reason (metrics, status, /ready).
@@ -407,6 +421,7 @@ class Pipeline:
                 RetryReason.OTHER_CLIENT_CHAIN,
                 f"addressed to {packet.destination}; this relayer serves {self.destination}",
             )
+        self._record_chain(nonce, packet.l1_chain_id)
         try:
             check_gateway_limits(packet.payload)
         except ExorelayError as exc:
@@ -593,7 +608,9 @@ class Pipeline:
 
     def confirm(self, report: CycleReport) -> None:
         with self.engine.begin() as conn:
-            rows = jobs.due_jobs(conn, JobStage.SUBMITTED, self.clock(), 10_000)
+            rows = jobs.due_jobs(
+                conn, JobStage.SUBMITTED, self.clock(), 10_000, chain_id=self.settings.l1_chain_id
+            )
             intents = {
                 int(row.packet_nonce): self.txm.intent(conn, int(row.tx_intent_id))
                 for row in rows
@@ -673,7 +690,12 @@ class Pipeline:
     def pay(self, report: CycleReport) -> None:
         with self.engine.begin() as conn:
             due = jobs.claim_due_payout_jobs(
-                conn, self.clock(), PAY_CLAIM_JOBS, claimant=self.claimant, db_now=self.db_clock(conn)
+                conn,
+                self.clock(),
+                PAY_CLAIM_JOBS,
+                claimant=self.claimant,
+                db_now=self.db_clock(conn),
+                chain_id=self.settings.l1_chain_id,
             )
         try:
             self._pay_claimed(due, report)

@@ -5,7 +5,8 @@ contracts trusting the same genesis valset; the gateways even share one address)
 rotation makes one VALSET_UPDATE per chain, one nonce each. One relayer per chain, each with its own
 database: each delivers its chain's update to its gateway, and sets the other chain's aside as
 ``other_client_chain`` (refused: never submitted, counted, retried only by an operator) instead of
-sending it to a gateway that would revert it.
+sending it to a gateway that would revert it. And one relayer configured with both chains (one
+pipeline per chain, one database) delivers each update to its own gateway.
 """
 
 from __future__ import annotations
@@ -152,3 +153,61 @@ def test_each_relayer_delivers_its_chains_packets_and_sets_the_others_aside(
         assert gateway.functions.currentValsetNonce().call() == GENESIS_VALSET_NONCE + 1
         assert gateway.functions.nonceUsed(own_nonce).call()
         assert not gateway.functions.nonceUsed(other_nonce).call()
+
+
+@pytest.fixture
+def one_relayer_two_chains(tmp_path: Path) -> Iterator[tuple[DevnetStack, RelayerService]]:
+    with (
+        DevnetStack(
+            tmp_path / "chains",
+            exocore_block_time_s=None,
+            l1_block_time_s=L1_BLOCK_TIME_S,
+            other_chain_ids=(CHAIN_B_ID,),
+        ) as stack,
+        fresh_database(tmp_path) as engine,
+    ):
+        assert stack.anvil is not None
+        url = str(engine.url.render_as_string(hide_password=False))
+        settings = stack.relayer_settings(url)
+        settings["client_chains"] = [settings.pop("l1"), stack.relayer_settings(url, chain=1)["l1"]]
+        signer = Account.from_key(stack.anvil.dev_accounts()[SIGNER_ACCOUNT_INDEX].private_key)
+        service = RelayerService(ExorelayConfig.model_validate(settings), signer=signer, engine=engine)
+        try:
+            yield stack, service
+        finally:
+            service.stop()
+
+
+def test_one_relayer_runs_a_pipeline_per_client_chain_over_one_work_queue(
+    one_relayer_two_chains: tuple[DevnetStack, RelayerService],
+) -> None:
+    stack, service = one_relayer_two_chains
+    chain_a, chain_b = stack.manifest["l1"], stack.manifest["client_chains"][0]
+    assert [c.chain.chain_id for c in service.parts.chains] == [chain_a["chain_id"], CHAIN_B_ID]
+    for chain in service.parts.chains:
+        chain.pipeline.relay_params()
+    with ScenarioClient.for_manifest(
+        stack.manifest["exocore"], manifest_keystores=False, sign_reports=False
+    ) as client:
+        secret = bls.secret_key_from_seed(b"one-relayer-two-chains-validator-key!!")
+        client.send("SetValidatorPower", validator_msg(b"\x53" * 32, secret, 100))
+        client.advance(2)
+
+    engine = service.parts.engine
+    deadline = time.monotonic() + CYCLE_TIMEOUT_S
+    while not (len(_jobs(engine)) == 2 and all(r.stage == JobStage.DELIVERED for r in _jobs(engine))):
+        assert time.monotonic() < deadline, (
+            f"not delivered: {[(r.stage, r.retry_reason) for r in _jobs(engine)]}"
+        )
+        service.cycle()
+        time.sleep(CYCLE_PAUSE_S)
+
+    rows = _jobs(engine)
+    assert [r.l1_chain_id for r in rows] == [chain_a["chain_id"], CHAIN_B_ID]  # each job names its chain
+    with engine.begin() as conn:
+        intents = {(i.chain_id, i.packet_nonce) for i in conn.execute(select(tx_intent_table))}
+    assert intents == {(chain_a["chain_id"], rows[0].packet_nonce), (CHAIN_B_ID, rows[1].packet_nonce)}
+    for gateway, own, other in ((_gateway(chain_a), rows[0], rows[1]), (_gateway(chain_b), rows[1], rows[0])):
+        assert gateway.functions.currentValsetNonce().call() == GENESIS_VALSET_NONCE + 1
+        assert gateway.functions.nonceUsed(own.packet_nonce).call()
+        assert not gateway.functions.nonceUsed(other.packet_nonce).call()
