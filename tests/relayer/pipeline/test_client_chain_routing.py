@@ -26,6 +26,7 @@ from devnet.chain.params import GENESIS_VALSET_NONCE
 from devnet.scenario import ScenarioClient, validator_msg
 from devnet.stack import DevnetStack
 from indexer.api.app import create_app
+from indexer.ingest.l1 import l1_stream_name
 from relayer.config import ExorelayConfig
 from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.ops import status
@@ -35,6 +36,7 @@ from relayer.protocol.kinds import PacketKind
 from relayer.service import RelayerService
 from storage.job_tables import JobStage, relay_job_table
 from storage.l1_tables import tx_intent_table
+from storage.models import cursor_table
 from tests.support.database import fresh_database
 from tests.support.relayer_harness import L1_BLOCK_TIME_S, SIGNER_ACCOUNT_INDEX
 
@@ -207,6 +209,11 @@ def test_one_relayer_runs_a_pipeline_per_client_chain_over_one_work_queue(
     with engine.begin() as conn:
         intents = {(i.chain_id, i.packet_nonce) for i in conn.execute(select(tx_intent_table))}
     assert intents == {(chain_a["chain_id"], rows[0].packet_nonce), (CHAIN_B_ID, rows[1].packet_nonce)}
+    # Each chain's L1 stream ingested on its own cursor, none halted.
+    with engine.begin() as conn:
+        cursors = {c.stream: c.halted for c in conn.execute(select(cursor_table))}
+    assert {l1_stream_name(chain_a["chain_id"]), l1_stream_name(CHAIN_B_ID)} <= set(cursors)
+    assert not any(cursors.values())
     for gateway, own, other in ((_gateway(chain_a), rows[0], rows[1]), (_gateway(chain_b), rows[1], rows[0])):
         assert gateway.functions.currentValsetNonce().call() == GENESIS_VALSET_NONCE + 1
         assert gateway.functions.nonceUsed(own.packet_nonce).call()
