@@ -15,8 +15,7 @@ from relayer.exocore.grpc_client import RelayPacket, convert_packet, convert_par
 from relayer.protocol import bls
 from relayer.protocol.packets import ClientChain, PacketKind
 from relayer.protocol.types import Address
-from tests.devnet.test_valset import verify_packet
-from tests.support.devnet_world import CHAIN_ID, GATEWAY, World, genesis
+from tests.support.devnet_world import CHAIN_ID, GATEWAY, World, genesis, verify_packet
 
 CHAIN_B = ClientChain(31338, Address(b"\xbb" * 20))
 CHAIN_C = ClientChain(8453, Address(b"\xcc" * 20))
