@@ -180,8 +180,8 @@ def claim_due_payout_jobs(
     chain_id: int | None = None,
 ) -> list[Row[Any]]:
     """:func:`due_payout_jobs`, claimed for ``claimant``: one process builds a distribution's batches
-    at a time (two would pick the same pending leaves). With ``chain_id``: only distributions whose
-    packet went to that chain (its relay job names the chain once delivered)."""
+    at a time (two would pick the same pending leaves). With ``chain_id``: none whose packet went to
+    another chain (its relay job names the chain once a pipeline has read it)."""
     return claims.claim(
         conn,
         payout_jobs,
@@ -191,9 +191,9 @@ def claim_due_payout_jobs(
             or_(payout_jobs.c.next_attempt_at.is_(None), payout_jobs.c.next_attempt_at <= now),
             true()
             if chain_id is None
-            else payout_jobs.c.packet_nonce.in_(
+            else payout_jobs.c.packet_nonce.not_in(
                 select(jobs.c.packet_nonce).where(
-                    or_(jobs.c.l1_chain_id.is_(None), jobs.c.l1_chain_id == chain_id)
+                    jobs.c.l1_chain_id.is_not(None), jobs.c.l1_chain_id != chain_id
                 )
             ),
         ),
