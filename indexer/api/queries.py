@@ -1,4 +1,5 @@
-"""Read side of the API: one function per listing/detail, SQLAlchemy Core, index-friendly.
+"""Read side of the API: details, the listings not declared in :mod:`indexer.api.listings`, and
+the row -> item conversions and paging those declarations use; SQLAlchemy Core, index-friendly.
 
 Every listing orders by a unique key (the surrogate ``id``; ``leaf_index`` for leaves, ``epoch``
 for committees), reads ``limit + 1`` rows past the cursor and filters with predicates that have an
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, Select, and_, func, or_, select, text
 from sqlalchemy.sql.elements import ColumnClause
 
 from indexer.api import hot, schemas
@@ -29,21 +30,22 @@ from indexer.api.pagination import Order, decode_cursor, page_of
 from relayer.protocol.cumulative import CumulativeLeaf, CumulativeTree
 from relayer.protocol.cumulative_claim import NothingToClaimError, plan_claim
 from relayer.protocol.kinds import PacketKind
-from relayer.protocol.packets import CumulativeRootPayload, decode_payload
+from relayer.protocol.packets import CumulativeFunding, CumulativeRootPayload, decode_payload
 from relayer.protocol.types import Amount, address_hex, as_address
+from relayer.protocol.units import format_amount
 from storage.aggregation import aggregation_request_table
 from storage.errors import InvalidRecordError
-from storage.lifecycle import LIFECYCLES, EntityKind, PacketState
+from storage.lifecycle import LIFECYCLES, Chain, EntityKind, PacketState, PayoutState
 from storage.models import (
-    claim_signer_table,
+    avs_table,
     claim_table,
     committee_member_table,
     committee_table,
     cumulative_leaf_table,
     cumulative_payout_table,
+    cumulative_root_table,
     cursor_table,
     distribution_table,
-    l1_tx_table,
     leaf_table,
     packet_table,
     payout_table,
@@ -69,7 +71,7 @@ def _amount(value: int | None) -> str | None:
     return None if value is None else str(value)
 
 
-def _paged(
+def paged(
     conn: Connection,
     query: Select[Any],
     key: Any,
@@ -109,7 +111,7 @@ def _location(
 # ---------------------------------------------------------------------------------------- claims
 
 
-def _claim_out(row: Row[Any], names: Names) -> dict[str, Any]:
+def claim_fields_of(row: Row[Any], names: Names) -> dict[str, Any]:
     ratio = (
         (int(row.threshold_numerator), int(row.threshold_denominator))
         if row.threshold_numerator is not None and row.threshold_denominator is not None
@@ -143,39 +145,6 @@ def _claim_out(row: Row[Any], names: Names) -> dict[str, Any]:
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }
-
-
-def list_claims(
-    conn: Connection,
-    params: ListParams,
-    *,
-    avs: str | None,
-    epoch: int | None,
-    token: str | None,
-    status: str | None,
-    operator: str | None,
-    staker: str | None,
-) -> tuple[list[schemas.ClaimOut], str | None]:
-    c = claim_table
-    query = select(c)
-    query = _equal(
-        query,
-        (c.c.avs_address, avs),
-        (c.c.epoch, epoch),
-        (c.c.token, token),
-        (c.c.state, status),
-    )
-    if operator is not None:
-        s = claim_signer_table
-        query = query.where(c.c.claim_id.in_(select(s.c.claim_id).where(s.c.operator == operator)))
-    if staker is not None:
-        leaf = leaf_table
-        query = query.where(
-            c.c.distribution_id.in_(select(leaf.c.distribution_id).where(leaf.c.staker == staker))
-        )
-    rows, cursor = _paged(conn, query, c.c.id, params, c.c.created_at)
-    names = Names.load(conn, tokens=[r.token for r in rows], avss=[r.avs_address for r in rows])
-    return [schemas.ClaimOut(**_claim_out(r, names)) for r in rows], cursor
 
 
 def _timeline(conn: Connection, conditions: Sequence[ColumnElement[bool]]) -> list[schemas.TransitionOut]:
@@ -220,7 +189,7 @@ def _payout_counts(conn: Connection, distribution_id: str) -> dict[str, int]:
     return {str(state): int(count) for state, count in rows}
 
 
-def _packet_out(row: Any) -> schemas.PacketOut:
+def packet_item(row: Any) -> schemas.PacketOut:
     return schemas.PacketOut(
         nonce=row.nonce,
         kind=PacketKind(row.kind).label,
@@ -331,7 +300,7 @@ def list_leaves(
         (leaf.c.staker, staker),
         (p.c.state, status),
     )
-    rows, cursor = _paged(conn, query, leaf.c.leaf_index, params)
+    rows, cursor = paged(conn, query, leaf.c.leaf_index, params)
     d = distribution_table
     token = conn.execute(select(d.c.token).where(d.c.distribution_id == distribution_id)).scalar()
     unit = Names.load(conn, tokens=[] if token is None else [token]).unit(token)
@@ -352,53 +321,7 @@ def list_leaves(
 # ---------------------------------------------------------------------------------------- payouts
 
 
-def list_payouts(
-    conn: Connection,
-    params: ListParams,
-    *,
-    staker: str | None,
-    token: str | None,
-    status: str | None,
-    avs: str | None,
-    epoch: int | None,
-    distribution_id: str | None,
-    tx_hash: str | None,
-    operator: str | None,
-) -> tuple[list[schemas.PayoutOut], str | None]:
-    p, x = payout_table, l1_tx_table
-    # The transaction's state per row as a correlated lookup on l1_tx's unique index: a page is
-    # at most `limit` lookups, where a join would let the planner hash all of l1_tx.
-    tx_state = select(x.c.state).where(x.c.tx_hash == p.c.l1_tx_hash).scalar_subquery().label("tx_state")
-    query = select(p, tx_state)
-    query = _equal(
-        query,
-        (p.c.staker, staker),
-        (p.c.token, token),
-        (p.c.state, status),
-        (p.c.avs_address, avs),
-        (p.c.epoch, epoch),
-        (p.c.distribution_id, distribution_id),
-        (p.c.l1_tx_hash, tx_hash),
-    )
-    if operator is not None:
-        leaf = leaf_table
-        query = query.where(
-            select(leaf.c.leaf_index)
-            .where(
-                leaf.c.distribution_id == p.c.distribution_id,
-                leaf.c.leaf_index == p.c.leaf_index,
-                leaf.c.operator == operator,
-            )
-            .exists()
-        )
-    rows, cursor = _paged(conn, query, p.c.id, params, p.c.created_at)
-    names = Names.load(
-        conn, tokens=[r.token for r in rows], avss=[r.avs_address for r in rows if r.avs_address]
-    )
-    return [_payout_out(r, names) for r in rows], cursor
-
-
-def _payout_out(r: Row[Any], names: Names) -> schemas.PayoutOut:
+def payout_item(r: Row[Any], names: Names) -> schemas.PayoutOut:
     l1_tx = None
     if r.l1_tx_hash is not None:
         l1_tx = schemas.L1TxRef(
@@ -431,44 +354,8 @@ def _payout_out(r: Row[Any], names: Names) -> schemas.PayoutOut:
 WITHDRAWAL_APPROVAL_KIND = int(PacketKind.WITHDRAWAL_APPROVAL)
 
 
-def list_withdrawals(
-    conn: Connection,
-    params: ListParams,
-    *,
-    staker: str | None,
-    token: str | None,
-    status: str | None,
-    approval_id: str | None,
-) -> tuple[list[schemas.WithdrawalOut], str | None]:
-    """Withdrawal-approval leaves (payout rows of kind-4 packets) with how each was paid."""
-    p, x, d = payout_table, l1_tx_table, distribution_table
-    tx_state = select(x.c.state).where(x.c.tx_hash == p.c.l1_tx_hash).scalar_subquery().label("tx_state")
-    nonce = (
-        select(d.c.nonce).where(d.c.distribution_id == p.c.distribution_id).scalar_subquery().label("nonce")
-    )
-    leaf = leaf_table
-    request_ids = (
-        select(leaf.c.l1_request_ids)
-        .where(leaf.c.distribution_id == p.c.distribution_id, leaf.c.leaf_index == p.c.leaf_index)
-        .scalar_subquery()
-        .label("request_ids")
-    )
-    approvals = select(d.c.distribution_id).where(d.c.packet_kind == WITHDRAWAL_APPROVAL_KIND)
-    query = select(p, tx_state, nonce, request_ids).where(p.c.distribution_id.in_(approvals))
-    query = _equal(
-        query,
-        (p.c.staker, staker),
-        (p.c.token, token),
-        (p.c.state, status),
-        (p.c.distribution_id, approval_id),
-    )
-    rows, cursor = _paged(conn, query, p.c.id, params, p.c.created_at)
-    names = Names.load(conn, tokens=[r.token for r in rows])
-    return [_withdrawal_out(r, names) for r in rows], cursor
-
-
-def _withdrawal_out(r: Row[Any], names: Names) -> schemas.WithdrawalOut:
-    payout = _payout_out(r, names)
+def withdrawal_item(r: Row[Any], names: Names) -> schemas.WithdrawalOut:
+    payout = payout_item(r, names)
     return schemas.WithdrawalOut(
         id=payout.id,
         approval_id=payout.distribution_id,
@@ -490,7 +377,7 @@ def _withdrawal_out(r: Row[Any], names: Names) -> schemas.WithdrawalOut:
 # ---------------------------------------------------------------------------------------- slashes
 
 
-def _slash_children(
+def slash_children(
     conn: Connection, slash_ids: Sequence[str]
 ) -> tuple[dict[str, list[schemas.SlashAssetOut]], dict[str, list[schemas.SignerOut]]]:
     assets: dict[str, list[schemas.SlashAssetOut]] = {s: [] for s in slash_ids}
@@ -518,7 +405,7 @@ def _slash_children(
     return assets, signers
 
 
-def _slash_fields(
+def slash_fields(
     r: Row[Any],
     assets: Mapping[str, list[schemas.SlashAssetOut]],
     signers: Mapping[str, list[schemas.SignerOut]],
@@ -546,39 +433,12 @@ def _slash_fields(
     }
 
 
-def list_slashes(
-    conn: Connection,
-    params: ListParams,
-    *,
-    avs: str | None,
-    operator: str | None,
-    status: str | None,
-    token: str | None,
-) -> tuple[list[schemas.SlashOut], str | None]:
-    s = slash_table
-    query = select(s)
-    if avs is not None:
-        query = query.where(s.c.avs_address == avs)
-    if operator is not None:
-        column = s.c.operator_address if operator.startswith("0x") else s.c.operator
-        query = query.where(column == operator)
-    if status is not None:
-        query = query.where(s.c.state == status)
-    if token is not None:
-        a = slash_asset_table
-        query = query.where(s.c.slash_id.in_(select(a.c.slash_id).where(a.c.token == token)))
-    rows, cursor = _paged(conn, query, s.c.id, params, s.c.created_at)
-    assets, signers = _slash_children(conn, [r.slash_id for r in rows])
-    names = Names.load(conn, avss=[r.avs_address for r in rows], operators=[r.operator for r in rows])
-    return [schemas.SlashOut(**_slash_fields(r, assets, signers, names)) for r in rows], cursor
-
-
 def slash_detail(conn: Connection, slash_id: str) -> schemas.SlashDetail | None:
     s = slash_table
     row = conn.execute(select(s).where(s.c.slash_id == slash_id)).first()
     if row is None:
         return None
-    assets, signers = _slash_children(conn, [slash_id])
+    assets, signers = slash_children(conn, [slash_id])
     conditions = [_entity(EntityKind.SLASH, slash_id)]
     if row.packet_nonce is not None:
         conditions.append(_entity(EntityKind.PACKET, str(row.packet_nonce)))
@@ -590,7 +450,7 @@ def slash_detail(conn: Connection, slash_id: str) -> schemas.SlashDetail | None:
         select(*(r.c[n] for n in hot.COLLECTION_COLUMNS)).where(r.c.digest == slash_id)
     ).first()
     return schemas.SlashDetail(
-        **_slash_fields(row, assets, signers, names),
+        **slash_fields(row, assets, signers, names),
         collection=None
         if collected is None
         else schemas.CollectionStage.model_validate(hot.collection_stage(collected._asdict())),
@@ -602,24 +462,6 @@ def slash_detail(conn: Connection, slash_id: str) -> schemas.SlashDetail | None:
 # ------------------------------------------------------------------------ packets, committees, txs
 
 
-def list_packets(
-    conn: Connection,
-    params: ListParams,
-    *,
-    kind: str | None,
-    status: str | None,
-    avs: str | None,
-    subject_id: str | None,
-) -> tuple[list[schemas.PacketOut], str | None]:
-    k = packet_table
-    query = select(k)
-    if kind is not None:
-        query = query.where(k.c.kind == PacketKind.from_label(kind).value)
-    query = _equal(query, (k.c.state, status), (k.c.avs_address, avs), (k.c.subject_id, subject_id))
-    rows, cursor = _paged(conn, query, k.c.id, params, k.c.created_at)
-    return [_packet_out(r) for r in rows], cursor
-
-
 def list_committees(
     conn: Connection, avs: str, params: ListParams, *, epoch: int | None, operator: str | None
 ) -> tuple[list[schemas.CommitteeOut], str | None]:
@@ -629,7 +471,7 @@ def list_committees(
         query = query.where(c.c.epoch == epoch)
     if operator is not None:
         query = query.where(c.c.id.in_(select(m.c.committee_id).where(m.c.operator == operator)))
-    rows, cursor = _paged(conn, query, c.c.epoch, params, c.c.elected_at)
+    rows, cursor = paged(conn, query, c.c.epoch, params, c.c.elected_at)
     members: dict[int, list[schemas.CommitteeMemberOut]] = {r.id: [] for r in rows}
     totals = {r.id: int(r.total_power) for r in rows}
     member_rows = (
@@ -670,47 +512,26 @@ def list_committees(
     ], cursor
 
 
-def list_l1_txs(
-    conn: Connection,
-    params: ListParams,
-    *,
-    status: str | None,
-    purpose: str | None,
-    sender: str | None,
-    distribution_id: str | None,
-) -> tuple[list[schemas.L1TxOut], str | None]:
-    x = l1_tx_table
-    query = select(x)
-    query = _equal(
-        query,
-        (x.c.state, status),
-        (x.c.purpose, purpose),
-        (x.c.sender, sender),
-        (x.c.distribution_id, distribution_id),
+def l1_tx_item(r: Row[Any]) -> schemas.L1TxOut:
+    return schemas.L1TxOut(
+        tx_hash=r.tx_hash,
+        chain_id=r.chain_id,
+        sender=r.sender,
+        tx_nonce=r.tx_nonce,
+        purpose=r.purpose,
+        status=r.state,
+        packet_nonce=r.packet_nonce,
+        distribution_id=r.distribution_id,
+        replaces_tx_hash=r.replaces_tx_hash,
+        block_number=r.block_number,
+        block_hash=r.block_hash,
+        gas_used=r.gas_used,
+        max_fee_per_gas=_amount(r.max_fee_per_gas),
+        max_priority_fee_per_gas=_amount(r.max_priority_fee_per_gas),
+        origin=r.origin,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
     )
-    rows, cursor = _paged(conn, query, x.c.id, params, x.c.created_at)
-    return [
-        schemas.L1TxOut(
-            tx_hash=r.tx_hash,
-            chain_id=r.chain_id,
-            sender=r.sender,
-            tx_nonce=r.tx_nonce,
-            purpose=r.purpose,
-            status=r.state,
-            packet_nonce=r.packet_nonce,
-            distribution_id=r.distribution_id,
-            replaces_tx_hash=r.replaces_tx_hash,
-            block_number=r.block_number,
-            block_hash=r.block_hash,
-            gas_used=r.gas_used,
-            max_fee_per_gas=_amount(r.max_fee_per_gas),
-            max_priority_fee_per_gas=_amount(r.max_priority_fee_per_gas),
-            origin=r.origin,
-            created_at=r.created_at,
-            updated_at=r.updated_at,
-        )
-        for r in rows
-    ], cursor
 
 
 # ---------------------------------------------------------------------------------------- stats, streams
@@ -732,6 +553,38 @@ def streams(conn: Connection) -> list[schemas.StreamStatus]:
         )
         for r in conn.execute(select(c).order_by(c.c.stream))
     ]
+
+
+_REPLICA_STATUS: Final = text(
+    """
+    SELECT r.pid AS wal_receiver_pid, r.status AS wal_receiver_status,
+           COALESCE(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0)::bigint
+               AS behind_bytes,
+           CASE WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
+                ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)
+           END::float8 AS lag_s
+    FROM (SELECT 1) AS one LEFT JOIN pg_stat_wal_receiver AS r ON true
+    """
+)
+"""A replica's lag: everything received is replayed -> 0 (an idle primary commits nothing, and the
+age of the last replayed commit is no lag); otherwise the age of the last replayed commit, which is
+how far the replica's view trails the primary's newest commit it already holds."""
+
+
+def replica_status(conn: Connection) -> schemas.ReplicaStatus | None:
+    """The replica's state, or None when the database is not a PostgreSQL standby (a primary, SQLite)."""
+    if conn.dialect.name != "postgresql" or not conn.execute(text("SELECT pg_is_in_recovery()")).scalar_one():
+        return None
+    row = conn.execute(_REPLICA_STATUS).one()
+    # Without pg_read_all_stats a role sees only the receiver's pid (its status is NULL): a receiver
+    # process that exists is then taken as streaming.
+    status = row.wal_receiver_status
+    return schemas.ReplicaStatus(
+        streaming=row.wal_receiver_pid is not None and status in (None, "streaming"),
+        wal_receiver_status=row.wal_receiver_status,
+        lag_s=float(row.lag_s),
+        replay_behind_bytes=int(row.behind_bytes),
+    )
 
 
 def violation_count(conn: Connection) -> int:
@@ -787,9 +640,14 @@ def cumulative_staker(conn: Connection, staker: str) -> schemas.CumulativeStaker
     )
     pushed: dict[str, int] = {}
     by_earner: dict[str, int] = {}
+    final: dict[str, int] = {}
+    pending: dict[str, int] = {}
+    finalized = l1_finalized_height(conn)
     for row in rows:
         into = by_earner if row.by_earner else pushed
         into[row.token] = into.get(row.token, 0) + int(row.amount)
+        settled = final if _is_final(row.block_number, finalized) else pending
+        settled[row.token] = settled.get(row.token, 0) + int(row.amount)
     roots = _cumulative_roots(conn, staker)
     latest = roots[0] if roots else None
     delivered = next((root for root in roots if root.state in DELIVERED_ROOT_STATES), None)
@@ -800,14 +658,15 @@ def cumulative_staker(conn: Connection, staker: str) -> schemas.CumulativeStaker
     names = Names.load(conn, tokens=shown)
     for token in shown:
         unit = names.unit(token)
-        paid = pushed.get(token, 0) + by_earner.get(token, 0)
-        claimable = max(0, accrued.get(token, 0) - paid)
+        paid, unsettled = final.get(token, 0), pending.get(token, 0)
+        claimable = max(0, accrued.get(token, 0) - paid - unsettled)
         tokens.append(
             schemas.CumulativeTokenOut(
                 token=token,
                 earned=str(earned.get(token, 0)),
                 accrued=str(accrued.get(token, 0)),
                 paid=str(paid),
+                pending=str(unsettled),
                 paid_pushed=str(pushed.get(token, 0)),
                 paid_by_earner=str(by_earner.get(token, 0)),
                 claimable=str(claimable),
@@ -815,6 +674,7 @@ def cumulative_staker(conn: Connection, staker: str) -> schemas.CumulativeStaker
                 earned_display=amount_text(earned.get(token, 0), unit),
                 accrued_display=amount_text(accrued.get(token, 0), unit),
                 paid_display=amount_text(paid, unit),
+                pending_display=amount_text(unsettled, unit),
                 claimable_display=amount_text(claimable, unit),
             )
         )
@@ -829,12 +689,24 @@ def cumulative_staker(conn: Connection, staker: str) -> schemas.CumulativeStaker
             tx_hash=row.tx_hash,
             block_number=int(row.block_number),
             log_index=int(row.log_index),
+            final=_is_final(row.block_number, finalized),
         )
         for row in rows[:CUMULATIVE_PAYOUTS_SHOWN]
     ]
     return schemas.CumulativeStakerOut(
         staker=staker, tokens=tokens, payouts=payouts, latest_root=latest, delivered_root=delivered
     )
+
+
+def l1_finalized_height(conn: Connection) -> int | None:
+    """The highest block L1 ingestion knows final (None: none known yet, so nothing is final)."""
+    c = cursor_table
+    height = conn.execute(select(func.max(c.c.finalized_height)).where(c.c.chain == Chain.L1.value)).scalar()
+    return None if height is None or height < 0 else int(height)
+
+
+def _is_final(block_number: int, finalized: int | None) -> bool:
+    return finalized is not None and int(block_number) <= finalized
 
 
 DELIVERED_ROOT_STATES: Final = frozenset({PacketState.RELAYED.value, PacketState.FINALIZED.value})
@@ -924,4 +796,91 @@ def cumulative_claim(conn: Connection, staker: str) -> schemas.CumulativeClaimOu
         ],
         claimable={} if plan is None else {address_hex(t): str(a) for t, a in plan.claimable.items()},
         calldata=None if plan is None else "0x" + plan.calldata.hex(),
+        to=_root_vault(conn, delivered.packet_nonce),
+        **{"from": staker},
     )
+
+
+def _root_vault(conn: Connection, packet_nonce: int) -> str | None:
+    """The RewardVault that took the CUMULATIVE_ROOT packet (its claims go there)."""
+    r = cumulative_root_table
+    vault = conn.execute(select(r.c.vault).where(r.c.packet_nonce == packet_nonce)).scalar()
+    return None if vault is None else str(vault)
+
+
+def avs_funding(conn: Connection, avs: str) -> schemas.AvsFundingOut | None:
+    """What ``avs`` (lower-case address) funded and what reached stakers, per token (None: the AVS
+    is unknown). Per-distribution figures are the AVS's own; cumulative payouts pay an earner's total
+    over every AVS, so they are given for the token's pool next to the AVS's funded share."""
+    d, p = distribution_table, payout_table
+    known = conn.execute(select(avs_table.c.avs_address).where(avs_table.c.avs_address == avs)).scalar()
+    distributed = uint256_sums(conn, d, "token", "total", d.c.avs_address == avs)
+    if known is None and not distributed:
+        return None
+    of_avs = p.c.distribution_id.in_(select(d.c.distribution_id).where(d.c.avs_address == avs))
+    paid = uint256_sums(conn, p, "token", "amount", and_(of_avs, p.c.state == PayoutState.FINALIZED.value))
+    pending = uint256_sums(conn, p, "token", "amount", and_(of_avs, p.c.state == PayoutState.INCLUDED.value))
+    root, entries = _latest_accepted_root(conn)
+    funded = {address_hex(e.token): int(e.funded) for e in entries if address_hex(e.avs) == avs}
+    pool: dict[str, int] = {}
+    for entry in entries:
+        token = address_hex(entry.token)
+        pool[token] = pool.get(token, 0) + int(entry.funded)
+    finalized = l1_finalized_height(conn)
+    pool_paid: dict[str, int] = {}
+    pool_pending: dict[str, int] = {}
+    c = cumulative_payout_table
+    if funded:
+        for row in conn.execute(
+            select(c.c.token, c.c.amount, c.c.block_number).where(c.c.token.in_(sorted(funded)))
+        ):
+            into = pool_paid if _is_final(row.block_number, finalized) else pool_pending
+            into[row.token] = into.get(row.token, 0) + int(row.amount)
+    shown = sorted(set(distributed) | set(funded))
+    names = Names.load(conn, tokens=shown)
+    tokens = []
+    for token in shown:
+        figures = {
+            "distributed": distributed.get(token, 0),
+            "paid": paid.get(token, 0),
+            "pending": pending.get(token, 0),
+            "cumulative_funded": funded.get(token, 0),
+            "cumulative_pool_funded": pool.get(token, 0) if token in funded else 0,
+            "cumulative_pool_paid": pool_paid.get(token, 0),
+            "cumulative_pool_pending": pool_pending.get(token, 0),
+        }
+        unit = names.unit(token)
+        tokens.append(
+            schemas.AvsTokenFundingOut.model_validate(
+                {
+                    "token": token,
+                    **{name: str(value) for name, value in figures.items()},
+                    **token_fields(unit),
+                    "display": {name: format_amount(value, unit) for name, value in figures.items()},
+                }
+            )
+        )
+    return schemas.AvsFundingOut(avs=avs, tokens=tokens, cumulative_root=root if funded else None)
+
+
+def _latest_accepted_root(
+    conn: Connection,
+) -> tuple[schemas.CumulativeRootOut | None, tuple[CumulativeFunding, ...]]:
+    """The latest cumulative root the RewardVault accepted, with its per-(AVS, token) entries."""
+    r, pk = cumulative_root_table, packet_table
+    row = conn.execute(
+        select(r.c.period, r.c.packet_nonce, pk.c.state, pk.c.payload)
+        .join(pk, pk.c.nonce == r.c.packet_nonce)
+        .where(r.c.accepted.is_(True))
+        .order_by(r.c.period.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None, ()
+    payload = decode_payload(PacketKind.CUMULATIVE_ROOT, bytes.fromhex(row.payload.removeprefix("0x")))
+    if not isinstance(payload, CumulativeRootPayload):
+        raise InvalidRecordError(f"packet {row.packet_nonce} is not a CUMULATIVE_ROOT payload")
+    root = schemas.CumulativeRootOut(
+        period=int(row.period), packet_nonce=int(row.packet_nonce), state=row.state
+    )
+    return root, payload.entries

@@ -109,7 +109,7 @@ def test_each_relayer_delivers_its_chains_packets_and_sets_the_others_aside(
         stack.manifest["exocore"], manifest_keystores=False, sign_reports=False
     ) as client:
         secret = bls.secret_key_from_seed(b"two-chain-rotation-validator-key-material")
-        client.send("SetValidatorPower", validator_msg(b"\x52" * 32, secret, 100))
+        client.send(validator_msg(b"\x52" * 32, secret, 100))
         client.advance(2)
 
     def settled(service: RelayerService) -> bool:
@@ -192,7 +192,7 @@ def test_one_relayer_runs_a_pipeline_per_client_chain_over_one_work_queue(
         stack.manifest["exocore"], manifest_keystores=False, sign_reports=False
     ) as client:
         secret = bls.secret_key_from_seed(b"one-relayer-two-chains-validator-key!!")
-        client.send("SetValidatorPower", validator_msg(b"\x53" * 32, secret, 100))
+        client.send(validator_msg(b"\x53" * 32, secret, 100))
         client.advance(2)
 
     engine = service.parts.engine
