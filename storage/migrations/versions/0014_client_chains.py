@@ -6,7 +6,7 @@ creating event does not carry it) and is NULL until then: every pipeline may cla
 chain is unknown, only its own chain's pipeline one whose chain is known. Existing rows stay NULL
 and are claimed, as before, by the deployment's one pipeline.
 
-Revision ID: 0014_client_chains
+Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-07
 """
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014_client_chains"
+revision: str = "0014"
 down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
