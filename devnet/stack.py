@@ -274,6 +274,7 @@ class DevnetStack:
             deployment["restaking_vault"],
             from_block=int(deployment["follow_from_block"]),
             submit=devnet.node.submit,
+            reward_vault=deployment["reward_vault"],
         )
         return self
 

@@ -530,6 +530,7 @@ _DOMAIN_SIGNERS: Final[dict[Any, Callable[[Any], tuple[bytes, ...]]]] = {
     devnet_tx.MsgSubmitSlashRequest: _any_signer,
     devnet_tx.MsgSubmitEquivocationEvidence: _any_signer,
     devnet_tx.MsgSubmitWrongResultEvidence: _any_signer,
+    devnet_tx.MsgRecordFeeDeposit: _any_signer,
 }
 """Exocore messages a signed transaction may carry: upstream's registration and opt-in messages
 (``exocore.operator.v1``, ``exocore.avs.v1``) and the proposal's reports, claims, requests and evidence

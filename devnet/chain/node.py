@@ -456,6 +456,9 @@ class DevnetNode:
     def set_price(self, msg: tx.MsgSetPrice) -> tx.MsgSetPriceResponse:
         return tx.MsgSetPriceResponse(height=self.submit(msg)[0])
 
+    def record_fee_deposit(self, msg: tx.MsgRecordFeeDeposit) -> tx.MsgRecordFeeDepositResponse:
+        return tx.MsgRecordFeeDepositResponse(height=self.submit(msg)[0])
+
     def submit_reward_claim(self, msg: tx.MsgSubmitRewardClaim) -> tx.MsgSubmitRewardClaimResponse:
         domain = parse_msg(msg)
         assert isinstance(domain, SubmitRewardClaim)

@@ -453,3 +453,8 @@ class DevnetMsgService(tx_grpc.MsgServicer):
         self, request: tx.MsgUndelegate, context: Any
     ) -> tx.MsgUndelegateResponse:
         return run_guarded(context, lambda: self._driver.undelegate(request))
+
+    def RecordFeeDeposit(  # noqa: N802 - gRPC method name
+        self, request: tx.MsgRecordFeeDeposit, context: Any
+    ) -> tx.MsgRecordFeeDepositResponse:
+        return run_guarded(context, lambda: self._driver.record_fee_deposit(request))

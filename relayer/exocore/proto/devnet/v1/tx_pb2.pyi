@@ -606,6 +606,61 @@ class MsgUndelegateResponse(google.protobuf.message.Message):
 global___MsgUndelegateResponse = MsgUndelegateResponse
 
 @typing.final
+class MsgRecordFeeDeposit(google.protobuf.message.Message):
+    """MsgRecordFeeDeposit reports transaction fees an AVS deposited in the L1 RewardVault's FEES
+    source; the chain adds them to what the AVS's FEES distributions in that token may pay out.
+    """
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    AVS_ADDRESS_FIELD_NUMBER: builtins.int
+    TOKEN_FIELD_NUMBER: builtins.int
+    AMOUNT_FIELD_NUMBER: builtins.int
+    L1_TX_HASH_FIELD_NUMBER: builtins.int
+    L1_LOG_INDEX_FIELD_NUMBER: builtins.int
+    FROM_ADDRESS_FIELD_NUMBER: builtins.int
+    avs_address: builtins.str
+    token: builtins.str
+    """0x-prefixed L1 token address."""
+    amount: builtins.str
+    """Token base units credited on L1 (the event's amount), decimal integer string."""
+    l1_tx_hash: builtins.str
+    """The L1 event reported: each (tx hash, log index) is applied once."""
+    l1_log_index: builtins.int
+    from_address: builtins.str
+    """Cosmos transaction signer (bech32 exo1…) when the message travels in a signed transaction;
+    ignored by the devnet Msg service. Stands in for the client-chain gateway; any funded account.
+    """
+    def __init__(
+        self,
+        *,
+        avs_address: builtins.str = ...,
+        token: builtins.str = ...,
+        amount: builtins.str = ...,
+        l1_tx_hash: builtins.str = ...,
+        l1_log_index: builtins.int = ...,
+        from_address: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["amount", b"amount", "avs_address", b"avs_address", "from_address", b"from_address", "l1_log_index", b"l1_log_index", "l1_tx_hash", b"l1_tx_hash", "token", b"token"]) -> None: ...
+
+global___MsgRecordFeeDeposit = MsgRecordFeeDeposit
+
+@typing.final
+class MsgRecordFeeDepositResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    HEIGHT_FIELD_NUMBER: builtins.int
+    height: builtins.int
+    def __init__(
+        self,
+        *,
+        height: builtins.int = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["height", b"height"]) -> None: ...
+
+global___MsgRecordFeeDepositResponse = MsgRecordFeeDepositResponse
+
+@typing.final
 class Tx(google.protobuf.message.Message):
     """Tx is the byte form of a devnet transaction in blocks (CometBFT `txs`): one message and the
     chain-wide admission sequence number, which makes every transaction hash unique.
@@ -627,6 +682,7 @@ class Tx(google.protobuf.message.Message):
     OPT_OUT_FIELD_NUMBER: builtins.int
     UNDELEGATE_FIELD_NUMBER: builtins.int
     SUBMIT_WRONG_RESULT_EVIDENCE_FIELD_NUMBER: builtins.int
+    RECORD_FEE_DEPOSIT_FIELD_NUMBER: builtins.int
     sequence: builtins.int
     @property
     def register_operator(self) -> relayer.exocore.proto.operator.v1.tx_pb2.RegisterOperatorReq: ...
@@ -654,6 +710,8 @@ class Tx(google.protobuf.message.Message):
     def undelegate(self) -> global___MsgUndelegate: ...
     @property
     def submit_wrong_result_evidence(self) -> global___MsgSubmitWrongResultEvidence: ...
+    @property
+    def record_fee_deposit(self) -> global___MsgRecordFeeDeposit: ...
     def __init__(
         self,
         *,
@@ -671,9 +729,10 @@ class Tx(google.protobuf.message.Message):
         opt_out: relayer.exocore.proto.operator.v1.tx_pb2.OptOutOfAVSReq | None = ...,
         undelegate: global___MsgUndelegate | None = ...,
         submit_wrong_result_evidence: global___MsgSubmitWrongResultEvidence | None = ...,
+        record_fee_deposit: global___MsgRecordFeeDeposit | None = ...,
     ) -> None: ...
-    def HasField(self, field_name: typing.Literal["delegate", b"delegate", "msg", b"msg", "opt_in", b"opt_in", "opt_out", b"opt_out", "register_avs", b"register_avs", "register_operator", b"register_operator", "set_fault_knobs", b"set_fault_knobs", "set_price", b"set_price", "set_validator_power", b"set_validator_power", "submit_equivocation_evidence", b"submit_equivocation_evidence", "submit_reward_claim", b"submit_reward_claim", "submit_slash_request", b"submit_slash_request", "submit_wrong_result_evidence", b"submit_wrong_result_evidence", "undelegate", b"undelegate"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["delegate", b"delegate", "msg", b"msg", "opt_in", b"opt_in", "opt_out", b"opt_out", "register_avs", b"register_avs", "register_operator", b"register_operator", "sequence", b"sequence", "set_fault_knobs", b"set_fault_knobs", "set_price", b"set_price", "set_validator_power", b"set_validator_power", "submit_equivocation_evidence", b"submit_equivocation_evidence", "submit_reward_claim", b"submit_reward_claim", "submit_slash_request", b"submit_slash_request", "submit_wrong_result_evidence", b"submit_wrong_result_evidence", "undelegate", b"undelegate"]) -> None: ...
-    def WhichOneof(self, oneof_group: typing.Literal["msg", b"msg"]) -> typing.Literal["register_operator", "register_avs", "opt_in", "delegate", "set_price", "submit_reward_claim", "submit_slash_request", "submit_equivocation_evidence", "set_validator_power", "set_fault_knobs", "opt_out", "undelegate", "submit_wrong_result_evidence"] | None: ...
+    def HasField(self, field_name: typing.Literal["delegate", b"delegate", "msg", b"msg", "opt_in", b"opt_in", "opt_out", b"opt_out", "record_fee_deposit", b"record_fee_deposit", "register_avs", b"register_avs", "register_operator", b"register_operator", "set_fault_knobs", b"set_fault_knobs", "set_price", b"set_price", "set_validator_power", b"set_validator_power", "submit_equivocation_evidence", b"submit_equivocation_evidence", "submit_reward_claim", b"submit_reward_claim", "submit_slash_request", b"submit_slash_request", "submit_wrong_result_evidence", b"submit_wrong_result_evidence", "undelegate", b"undelegate"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["delegate", b"delegate", "msg", b"msg", "opt_in", b"opt_in", "opt_out", b"opt_out", "record_fee_deposit", b"record_fee_deposit", "register_avs", b"register_avs", "register_operator", b"register_operator", "sequence", b"sequence", "set_fault_knobs", b"set_fault_knobs", "set_price", b"set_price", "set_validator_power", b"set_validator_power", "submit_equivocation_evidence", b"submit_equivocation_evidence", "submit_reward_claim", b"submit_reward_claim", "submit_slash_request", b"submit_slash_request", "submit_wrong_result_evidence", b"submit_wrong_result_evidence", "undelegate", b"undelegate"]) -> None: ...
+    def WhichOneof(self, oneof_group: typing.Literal["msg", b"msg"]) -> typing.Literal["register_operator", "register_avs", "opt_in", "delegate", "set_price", "submit_reward_claim", "submit_slash_request", "submit_equivocation_evidence", "set_validator_power", "set_fault_knobs", "opt_out", "undelegate", "submit_wrong_result_evidence", "record_fee_deposit"] | None: ...
 
 global___Tx = Tx

@@ -92,6 +92,12 @@ class MsgStub:
     ]
     """SubmitWrongResultEvidence submits one signed task response whose answer is wrong."""
 
+    RecordFeeDeposit: grpc.UnaryUnaryMultiCallable[
+        relayer.exocore.proto.devnet.v1.tx_pb2.MsgRecordFeeDeposit,
+        relayer.exocore.proto.devnet.v1.tx_pb2.MsgRecordFeeDepositResponse,
+    ]
+    """RecordFeeDeposit reports one L1 RewardVault `FeesDeposited` event (an AVS's transaction fees)."""
+
 class MsgAsyncStub:
     """Msg drives the devnet chain."""
 
@@ -154,6 +160,12 @@ class MsgAsyncStub:
         relayer.exocore.proto.devnet.v1.tx_pb2.MsgSubmitWrongResultEvidenceResponse,
     ]
     """SubmitWrongResultEvidence submits one signed task response whose answer is wrong."""
+
+    RecordFeeDeposit: grpc.aio.UnaryUnaryMultiCallable[
+        relayer.exocore.proto.devnet.v1.tx_pb2.MsgRecordFeeDeposit,
+        relayer.exocore.proto.devnet.v1.tx_pb2.MsgRecordFeeDepositResponse,
+    ]
+    """RecordFeeDeposit reports one L1 RewardVault `FeesDeposited` event (an AVS's transaction fees)."""
 
 class MsgServicer(metaclass=abc.ABCMeta):
     """Msg drives the devnet chain."""
@@ -237,5 +249,13 @@ class MsgServicer(metaclass=abc.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[relayer.exocore.proto.devnet.v1.tx_pb2.MsgSubmitWrongResultEvidenceResponse, collections.abc.Awaitable[relayer.exocore.proto.devnet.v1.tx_pb2.MsgSubmitWrongResultEvidenceResponse]]:
         """SubmitWrongResultEvidence submits one signed task response whose answer is wrong."""
+
+    @abc.abstractmethod
+    def RecordFeeDeposit(
+        self,
+        request: relayer.exocore.proto.devnet.v1.tx_pb2.MsgRecordFeeDeposit,
+        context: _ServicerContext,
+    ) -> typing.Union[relayer.exocore.proto.devnet.v1.tx_pb2.MsgRecordFeeDepositResponse, collections.abc.Awaitable[relayer.exocore.proto.devnet.v1.tx_pb2.MsgRecordFeeDepositResponse]]:
+        """RecordFeeDeposit reports one L1 RewardVault `FeesDeposited` event (an AVS's transaction fees)."""
 
 def add_MsgServicer_to_server(servicer: MsgServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...
