@@ -308,7 +308,7 @@ def test_integer_overflow_and_dirty_padding() -> None:
 def test_bad_bool_and_funding() -> None:
     with pytest.raises(EncodingError, match="Boolean"):
         decode_payload(3, patched(SLASH_BYTES, 5, words(2)))
-    for funding in (0, 3, 255):
+    for funding in (0, 4, 255):
         with pytest.raises(InvalidValueError, match="funding"):
             decode_payload(2, patched(REWARD_BYTES, 4, words(funding)))
 
@@ -407,7 +407,7 @@ def test_reward_construction_rules() -> None:
     with pytest.raises(InvalidValueError):
         dataclasses.replace(REWARD, leaf_count=2**32)
     with pytest.raises(InvalidValueError, match="funding"):
-        dataclasses.replace(REWARD, funding=3)  # type: ignore[arg-type]
+        dataclasses.replace(REWARD, funding=4)  # type: ignore[arg-type]
     with pytest.raises(InvalidLengthError):
         dataclasses.replace(REWARD, avs=Address(b"\x01" * 19))
     with pytest.raises(InvalidValueError, match="zero address"):

@@ -1,0 +1,102 @@
+"""Transaction fees as a reward source on anvil: an AVS's fees deposited in the RewardVault are kept
+apart from its reward deposits (per AVS, token and source), a FEES distribution is paid from the
+fees only, and a batch asking for more than the fees hold reverts without touching the deposits."""
+
+from __future__ import annotations
+
+from relayer.protocol.packets import FundingMode
+from tests.support.l1_contracts import (
+    System,
+    claim_call,
+    deliver,
+    distribution_payload,
+    distribution_tree,
+    events_of,
+    fresh_addresses,
+    payout_call,
+    reverts,
+    transact,
+)
+
+ETHER = 10**18
+
+
+def _wrap_and_approve(system: System, who: str, amount: int) -> None:
+    weth = system.weth.functions
+    transact(system, weth.deposit(), sender=who, value=amount)
+    transact(system, weth.approve(system.deployment.reward_vault, amount), sender=who)
+
+
+def test_fee_deposits_are_a_balance_of_their_own(system: System) -> None:
+    avs, collector = system.accounts[4], system.accounts[5]
+    weth = system.deployment.weth
+    vault = system.reward_vault.functions
+    transact(system, vault.depositETH(avs), sender=avs, value=2 * ETHER)
+    _wrap_and_approve(system, collector, 3 * ETHER)
+    receipt = transact(system, vault.depositFees(avs, weth, 3 * ETHER), sender=collector)
+    (event,) = events_of(system.reward_vault.events.FeesDeposited, receipt)
+    assert (event["args"]["avs"], event["args"]["token"], event["args"]["from"], event["args"]["amount"]) == (
+        avs,
+        weth,
+        collector,
+        3 * ETHER,
+    )
+    assert not events_of(system.reward_vault.events.Deposited, receipt)
+    assert vault.feeBalanceOf(avs, weth).call() == 3 * ETHER
+    assert vault.balanceOf(avs, weth).call() == 2 * ETHER
+    with reverts("ZeroAmount"):
+        vault.depositFees(avs, weth, 0).call({"from": collector})
+    with reverts("ZeroAddress"):
+        vault.depositFees("0x" + "00" * 20, weth, 1).call({"from": collector})
+
+
+def test_a_fees_distribution_pays_from_the_fees_and_never_from_the_deposit(system: System) -> None:
+    avs, collector = system.accounts[4], system.accounts[5]
+    weth_address = system.deployment.weth
+    vault = system.reward_vault.functions
+    weth = system.weth.functions
+    transact(system, vault.depositETH(avs), sender=avs, value=5 * ETHER)
+    _wrap_and_approve(system, collector, ETHER)
+    transact(system, vault.depositFees(avs, weth_address, ETHER), sender=collector)
+    stakers = fresh_addresses(4, seed=41)
+    amounts = [ETHER // 10 * (i + 1) for i in range(4)]  # 1.0 ETH in all: exactly the fees
+    tree = distribution_tree(stakers, amounts)
+    payload = distribution_payload(tree, token=weth_address, funding=FundingMode.FEES, avs=avs)
+    packet = system.packet(payload, nonce=9)
+    deliver(system, packet)
+    assert system.gateway.functions.distribution(packet.distribution_id).call()[3] == FundingMode.FEES
+    receipt = transact(system, payout_call(system, packet.distribution_id, tree, [0, 2]))
+    (paid,) = events_of(system.reward_vault.events.Paid, receipt)
+    assert (paid["args"]["amount"], paid["args"]["recipients"], paid["args"]["source"]) == (
+        amounts[0] + amounts[2],
+        2,
+        FundingMode.FEES,
+    )
+    receipt = transact(system, claim_call(system, packet.distribution_id, tree, 3))
+    (paid,) = events_of(system.reward_vault.events.Paid, receipt)
+    assert paid["args"]["source"] == FundingMode.FEES
+    for index in (0, 2, 3):
+        assert weth.balanceOf(stakers[index]).call() == amounts[index]
+    assert vault.feeBalanceOf(avs, weth_address).call() == amounts[1]
+    assert vault.balanceOf(avs, weth_address).call() == 5 * ETHER  # the deposit is untouched
+
+
+def test_a_fees_distribution_beyond_the_fees_reverts_even_with_a_deposit(system: System) -> None:
+    avs, collector = system.accounts[6], system.accounts[5]
+    weth_address = system.deployment.weth
+    vault = system.reward_vault.functions
+    transact(system, vault.depositETH(avs), sender=avs, value=10 * ETHER)
+    _wrap_and_approve(system, collector, ETHER // 2)
+    transact(system, vault.depositFees(avs, weth_address, ETHER // 2), sender=collector)
+    stakers = fresh_addresses(2, seed=42)
+    tree = distribution_tree(stakers, [ETHER // 2, ETHER // 2])
+    payload = distribution_payload(tree, token=weth_address, funding=FundingMode.FEES, avs=avs)
+    packet = system.packet(payload, nonce=10)
+    deliver(system, packet)
+    with reverts("InsufficientDeposit"):
+        payout_call(system, packet.distribution_id, tree, [0, 1]).call({"from": system.deployer})
+    transact(system, payout_call(system, packet.distribution_id, tree, [0]))
+    with reverts("InsufficientDeposit"):
+        claim_call(system, packet.distribution_id, tree, 1).call({"from": system.deployer})
+    assert vault.feeBalanceOf(avs, weth_address).call() == 0
+    assert vault.balanceOf(avs, weth_address).call() == 10 * ETHER
