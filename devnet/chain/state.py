@@ -837,11 +837,12 @@ class ChainState:
             return _Rejection(
                 "unknown_reward_token", f"{_hex(record.token)} is not a reward token of {avs.hex}"
             )
-        # A claim names its source or takes the token's registered one; FEES may be named for any
-        # registered token (an AVS collects fees in whatever token its users pay).
-        funding = FundingMode(record.funding or token.funding)
-        if funding is not FundingMode.FEES and funding != token.funding:
+        # The source is the one the AVS registered for the token (MINT, VAULT or FEES): the
+        # committee's signature covers the claim id, which does not name a source, so a claim's own
+        # ``funding`` may only repeat it (anyone may submit a signed claim; none may re-route it).
+        if record.funding not in (0, token.funding):
             return _Rejection("funding_mismatch", f"{_hex(record.token)} is funded by mode {token.funding}")
+        funding = FundingMode(token.funding)
         if not 0 < record.amount <= MAX_CLAIM_AMOUNT:
             return _Rejection("invalid_amount", f"amount must be in 1..2**128-1, got {record.amount}")
         verified = self._verify_committee_signature(
