@@ -1,10 +1,19 @@
 """Transaction fees as a reward source on anvil: an AVS's fees deposited in the RewardVault are kept
 apart from its reward deposits (per AVS, token and source), a FEES distribution is paid from the
-fees only, and a batch asking for more than the fees hold reverts without touching the deposits."""
+fees only, and a batch asking for more than the fees hold reverts without touching the deposits;
+and the whole path with the devnet following the vault's fee deposits."""
 
 from __future__ import annotations
 
-from relayer.protocol.packets import FundingMode
+from web3 import Web3
+
+from devnet import scenario as sc
+from devnet.l1_follower import FeeFollower
+from relayer.protocol.merkle import DistributionLeaf, DistributionTree
+from relayer.protocol.packets import FundingMode, RewardDistributionPayload
+from relayer.protocol.types import Amount, Hash32
+from tests.support.custody import exocore_payload, relay
+from tests.support.devnet_world import SEED, WETH, World
 from tests.support.l1_contracts import (
     System,
     claim_call,
@@ -100,3 +109,64 @@ def test_a_fees_distribution_beyond_the_fees_reverts_even_with_a_deposit(system:
         claim_call(system, packet.distribution_id, tree, 1).call({"from": system.deployer})
     assert vault.feeBalanceOf(avs, weth_address).call() == 0
     assert vault.balanceOf(avs, weth_address).call() == 10 * ETHER
+
+
+def test_fees_deposited_on_l1_fund_an_exocore_distribution_paid_on_l1(system: System) -> None:
+    """The whole path: fees deposited in the RewardVault on anvil -> the devnet's follower reports
+    them to Exocore -> a FEES claim is distributed within them (and one beyond them refused) -> the
+    REWARD_DISTRIBUTION, Exocore's bytes, is delivered and paid out of the fees on L1."""
+    weth_address = system.deployment.weth
+    world = World.create()
+    world.price(WETH, "1000")
+    for index in range(3):
+        world.operator(index)
+    avs = world.avs(
+        "feeavs", committee_size=3, reward_tokens=((weth_address.lower(), int(FundingMode.FEES)),)
+    )
+    for index in range(3):
+        world.opt_in(index, avs)
+        world.delegate(sc.staker_address(SEED, index), index, WETH, ETHER)
+    world.next_epoch()
+    committee = world.committee(avs)
+    follower = FeeFollower(
+        system.w3,
+        system.deployment.reward_vault,
+        from_block=system.w3.eth.block_number + 1,
+        confirmations=0,
+        submit=world.node.submit,
+    )
+    collector = system.accounts[5]
+    _wrap_and_approve(system, collector, 2 * ETHER)
+    avs_l1 = Web3.to_checksum_address(avs)
+    transact(
+        system, system.reward_vault.functions.depositFees(avs_l1, weth_address, 2 * ETHER), sender=collector
+    )
+    (event,) = follower.poll()
+    assert (event.amount, "0x" + event.avs.hex()) == (2 * ETHER, avs)
+    assert follower.poll() == []  # read once
+    world.node.produce_block()
+
+    too_much = world.claim(committee, [0, 1, 2], amount=3 * ETHER, token=weth_address.lower())
+    world.node.produce_block()
+    assert world.state.claims[Hash32(too_much.claim_id)].reject_reason.startswith("insufficient_fees")
+    claim = world.claim(
+        committee, [0, 1, 2], amount=ETHER, token=weth_address.lower(), tasks_root=b"\x03" * 32
+    )
+    world.node.produce_block()
+    record = world.state.claims[Hash32(claim.claim_id)]
+    distribution = world.state.distributions[record.distribution_nonce]
+    payload = exocore_payload(world, record.distribution_nonce)
+    assert isinstance(payload, RewardDistributionPayload) and payload.funding is FundingMode.FEES
+    packet, _receipt = relay(system, payload)
+    tree = DistributionTree.build(
+        DistributionLeaf(index, staker, Amount(amount))
+        for index, (staker, amount) in enumerate(zip(distribution.stakers, distribution.amounts, strict=True))
+    )
+    assert tree.root == payload.merkle_root
+    receipt = transact(system, payout_call(system, packet.distribution_id, tree, range(len(tree))))
+    (paid,) = events_of(system.reward_vault.events.Paid, receipt)
+    assert (paid["args"]["amount"], paid["args"]["source"]) == (payload.total, FundingMode.FEES)
+    assert (
+        system.reward_vault.functions.feeBalanceOf(avs_l1, weth_address).call() == 2 * ETHER - payload.total
+    )
+    assert world.state.fees_available(payload.avs, payload.token) == 2 * ETHER - payload.total
