@@ -114,6 +114,8 @@ class _ExocoreEvent:
 
 FUNDING_CODES: Final = frozenset(int(mode) for mode in FundingMode)
 """The reward sources a record may carry (stored as their code: 1 MINT, 2 VAULT, 3 FEES)."""
+FUNDED_SOURCES: Final = frozenset({int(FundingMode.VAULT), int(FundingMode.FEES)})
+"""The sources funded by deposits ahead of payouts (MINT is minted as it is paid)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -811,6 +813,28 @@ class CumulativePaidLog:
 
 
 @dataclass(frozen=True, slots=True)
+class RewardFundedLog:
+    """The RewardVault credited ``avs`` with ``amount`` of ``token`` in one reward source:
+    ``Deposited`` (VAULT, the AVS's reward deposits) or ``FeesDeposited`` (FEES, its transaction
+    fees), from ``sender``."""
+
+    avs: str
+    token: str
+    source: int
+    sender: str
+    amount: int
+    position: L1Position
+
+    def __post_init__(self) -> None:
+        _set(self, "avs", address_hex(self.avs))
+        _set(self, "token", address_hex(self.token))
+        if self.source not in FUNDED_SOURCES:
+            raise InvalidRecordError(f"a deposit funds source 2 (VAULT) or 3 (FEES), got {self.source!r}")
+        _set(self, "sender", address_hex(self.sender))
+        _set(self, "amount", uint256(self.amount, "amount"))
+
+
+@dataclass(frozen=True, slots=True)
 class TokenTransferLog:
     token: str
     sender: str
@@ -847,4 +871,5 @@ L1Log: TypeAlias = (
     | WithdrawalApprovalSubmittedLog
     | CumulativeRootLog
     | CumulativePaidLog
+    | RewardFundedLog
 )

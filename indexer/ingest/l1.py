@@ -40,6 +40,7 @@ from indexer.ingest.token_units import EthCallSource, TokenUnits
 from indexer.metrics import IngestMetrics
 from relayer.errors import L1RpcError
 from relayer.l1.artifacts import ContractName, load_artifact
+from relayer.protocol.packets import FundingMode
 from storage.db import refresh_stale_statistics
 from storage.errors import DeepReorgError, InvalidRecordError
 from storage.invariants import (
@@ -58,6 +59,7 @@ from storage.records import (
     DistributionSubmittedLog,
     L1Log,
     L1Position,
+    RewardFundedLog,
     RewardPaidLog,
     SlashExecutedLog,
     TokenTransferLog,
@@ -92,6 +94,9 @@ GATEWAY_EVENTS: Final = (
 VAULT_EVENTS: Final = ("CumulativeRootAccepted", "CumulativeRootIgnored", "CumulativePaid")
 """RewardVault events of cumulative rewards: the two that end a CUMULATIVE_ROOT packet's delivery
 (they carry its nonce) and each payout under a cumulative root."""
+
+FUNDING_EVENTS: Final = {"Deposited": FundingMode.VAULT, "FeesDeposited": FundingMode.FEES}
+"""RewardVault events that fund an AVS's reward source, and the source each funds."""
 
 VAULT_PAID_EVENT: Final = "WithdrawalPaid"
 """The RestakingVault's event for a paid withdrawal-approval leaf (by batch ``payout`` or ``claim``)."""
@@ -344,7 +349,9 @@ class L1LogDecoder:
         token = load_artifact(ContractName.REWARD_TOKEN)
         entries = [e for e in gateway.entries("event") if e["name"] in GATEWAY_EVENTS]
         vault = load_artifact(ContractName.REWARD_VAULT)
-        entries += [e for e in vault.entries("event") if e["name"] in VAULT_EVENTS]
+        entries += [
+            e for e in vault.entries("event") if e["name"] in VAULT_EVENTS or e["name"] in FUNDING_EVENTS
+        ]
         entries += [e for e in token.entries("event") if e["name"] == "Transfer"]
         vault = load_artifact(ContractName.RESTAKING_VAULT)
         entries += [e for e in vault.entries("event") if e["name"] == VAULT_PAID_EVENT]
@@ -404,7 +411,7 @@ class L1LogDecoder:
         spec = self._specs.get(topic)
         if spec is None or len(raw.topics) != 1 + len(spec.indexed):
             return None
-        if spec.name in VAULT_EVENTS:
+        if spec.name in VAULT_EVENTS or spec.name in FUNDING_EVENTS:
             if vault is None or raw.address != vault:
                 return None
         elif spec.name == VAULT_PAID_EVENT:
@@ -432,6 +439,15 @@ class L1LogDecoder:
                 cumulative=args["cumulative"],
                 period=args["period"],
                 by_earner=bool(args["byEarner"]),
+                position=pos,
+            )
+        if spec.name in FUNDING_EVENTS:
+            return RewardFundedLog(
+                avs=args["avs"],
+                token=args["token"],
+                source=int(FUNDING_EVENTS[spec.name]),
+                sender=args["from"],
+                amount=args["amount"],
                 position=pos,
             )
         if spec.name in VAULT_EVENTS:
