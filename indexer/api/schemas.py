@@ -797,3 +797,52 @@ class CumulativeClaimOut(BaseModel):
     calldata: str | None
     """``claimCumulative`` calldata paying every claimable token to the staker (one multiproof), for
     the RewardVault (the gateway's ``REWARD_VAULT()``), sent from the staker; None: nothing left."""
+
+
+class RewardSourceOut(BaseModel):
+    """What one (AVS, token, reward source) was funded with, distributed and paid on L1."""
+
+    avs_address: str
+    token: str
+    source: int
+    """1 MINT (minted as paid), 2 VAULT (the AVS's reward deposits), 3 FEES (its transaction fees)."""
+    source_name: Literal["MINT", "VAULT", "FEES"]
+    funded: Amount | None
+    """Σ deposits into the source in the RewardVault seen on L1 (``Deposited`` for VAULT,
+    ``FeesDeposited`` for FEES); null for MINT, which is minted as it is paid."""
+    distributed: Amount
+    """Σ totals of the reward distributions Exocore made from the source."""
+    paid: Amount
+    """Σ leaves of those distributions paid on L1 (included or final)."""
+    held: Amount | None
+    """``funded - paid``: what the RewardVault should still hold for the source (null for MINT)."""
+    distributions: int
+    avs_name: str | None = None
+    token_symbol: str | None = None
+    token_decimals: int | None = None
+    funded_display: str | None = None
+    distributed_display: str | None = None
+    paid_display: str | None = None
+    held_display: str | None = None
+
+
+class RewardSourcesOut(BaseModel):
+    model_config = _example(
+        sources=[
+            {
+                "avs_address": ADDRESS_EXAMPLE,
+                "token": ADDRESS_EXAMPLE,
+                "source": 3,
+                "source_name": "FEES",
+                "funded": "2000000000000000000",
+                "distributed": "970000000000000000",
+                "paid": "970000000000000000",
+                "held": "1030000000000000000",
+                "distributions": 1,
+            }
+        ]
+    )
+
+    sources: list[RewardSourceOut]
+    """One row per (AVS, token, source) that was funded or distributed from, ordered by AVS,
+    token and source."""
