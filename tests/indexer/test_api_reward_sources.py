@@ -5,6 +5,7 @@ deposits of the orphaned blocks."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -135,7 +136,31 @@ def test_a_deposit_log_names_a_funded_source() -> None:
         funded(AVS, TOKEN, 1, 5, block=1)  # MINT is never deposited
 
 
+def test_the_explorer_rewards_page_shows_the_same_figures(client: TestClient) -> None:
+    response = client.get("/rewards")
+    assert response.status_code == 200
+    page = response.text
+    rows = re.findall(
+        r'<tr data-avs="([^"]+)" data-token="([^"]+)" data-source="([^"]+)">(.*?)</tr>', page, re.S
+    )
+    shown = {(avs, token, source): body for avs, token, source, body in rows}
+    for source in sources(client):
+        body = shown[(source["avs_address"], source["token"], source["source_name"])]
+        for figure in ("distributed", "paid"):
+            assert f'data-figure="{figure}"><data class="num" value="{source[figure]}"' in body
+        if source["funded"] is None:
+            assert 'title="minted as paid">minted<' in body
+        else:
+            assert f'data-figure="funded"><data class="num" value="{source["funded"]}"' in body
+            assert source["funded_display"] in body
+    assert ">FEE</abbr>" in shown[(AVS, TOKEN2, "FEES")]
+    assert 'aria-current="page">Reward sources<' in page
+    narrowed = client.get("/rewards", params={"avs": AVS2}).text
+    assert "No reward source has been funded or distributed from yet." in narrowed
+
+
 def test_a_reorg_takes_back_the_deposits_of_orphaned_blocks(migrated_engine: Engine) -> None:
+    """Last in the module: it empties the database the module's client reads."""
     empty_all_tables(migrated_engine)
     store = LifecycleStore(migrated_engine, clock=StepClock(T0))
     with store.begin() as tx:
