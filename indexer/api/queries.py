@@ -28,12 +28,15 @@ from indexer.api.display import (
 from indexer.api.pagination import Order, decode_cursor, page_of
 from relayer.protocol.cumulative import CumulativeLeaf, CumulativeTree
 from relayer.protocol.cumulative_claim import NothingToClaimError, plan_claim
+from relayer.protocol.distribution_claim import plan_leaf_claims
 from relayer.protocol.kinds import PacketKind
+from relayer.protocol.merkle import DistributionLeaf as TreeLeaf
+from relayer.protocol.merkle import DistributionTree
 from relayer.protocol.packets import CumulativeRootPayload, FundingMode, decode_payload
 from relayer.protocol.types import Amount, address_hex, as_address
 from storage.aggregation import aggregation_request_table
 from storage.errors import InvalidRecordError
-from storage.lifecycle import LIFECYCLES, EntityKind, PacketState
+from storage.lifecycle import LIFECYCLES, EntityKind, PacketState, PayoutState
 from storage.models import (
     claim_signer_table,
     claim_table,
@@ -1016,3 +1019,75 @@ def reward_sources(
             )
         )
     return schemas.RewardSourcesOut(sources=out)
+
+
+LEAF_CLAIMS_SHOWN: Final = 100
+"""Unpaid leaves one ``/v1/stakers/{s}/claims`` answer lists: each costs its distribution's tree
+(built once per distribution) and a proof; a staker with more claims these and asks again."""
+
+
+def leaf_claims(conn: Connection, staker: str) -> schemas.StakerClaimsOut:
+    """``staker``'s unpaid leaves (payout ``pending`` or ``submitted``) of reward distributions whose
+    root is on L1, each with its proof and the gateway ``claim`` calldata. Each tree is rebuilt from
+    the stored leaves and must give the root stored for the distribution (else an error: the stored
+    leaves are not the signed tree)."""
+    p, d = payout_table, distribution_table
+    rows = list(
+        conn.execute(
+            select(p.c.distribution_id, p.c.leaf_index, p.c.state, d)
+            .join(d, d.c.distribution_id == p.c.distribution_id)
+            .where(
+                p.c.staker == staker,
+                p.c.state.in_([PayoutState.PENDING.value, PayoutState.SUBMITTED.value]),
+                d.c.packet_kind == int(PacketKind.REWARD_DISTRIBUTION),
+                d.c.l1_block_number.is_not(None),
+            )
+            .order_by(d.c.nonce, p.c.leaf_index)
+            .limit(LEAF_CLAIMS_SHOWN + 1)
+        )
+    )
+    truncated = len(rows) > LEAF_CLAIMS_SHOWN
+    rows = rows[:LEAF_CLAIMS_SHOWN]
+    by_distribution: dict[str, list[Row[Any]]] = {}
+    for row in rows:
+        by_distribution.setdefault(row.distribution_id, []).append(row)
+    names = Names.load(conn, tokens=[r.token for r in rows], avss=[r.avs_address for r in rows])
+    out: list[schemas.LeafClaimOut] = []
+    leaf = leaf_table
+    for distribution_id, mine in by_distribution.items():
+        first = mine[0]
+        tree = DistributionTree.build(
+            TreeLeaf(int(x.leaf_index), as_address(x.staker), Amount(int(x.amount)))
+            for x in conn.execute(
+                select(leaf.c.leaf_index, leaf.c.staker, leaf.c.amount)
+                .where(leaf.c.distribution_id == distribution_id)
+                .order_by(leaf.c.leaf_index)
+            )
+        )
+        if "0x" + tree.root.hex() != first.merkle_root:
+            raise InvalidRecordError(
+                f"distribution {distribution_id}: the stored leaves do not give its root {first.merkle_root}"
+            )
+        unit = names.unit(first.token)
+        claims = plan_leaf_claims(bytes.fromhex(distribution_id[2:]), tree, [int(r.leaf_index) for r in mine])
+        states = {int(r.leaf_index): r.state for r in mine}
+        for claim in claims:
+            out.append(
+                schemas.LeafClaimOut(
+                    distribution_id=distribution_id,
+                    claim_id=first.claim_id,
+                    avs_address=first.avs_address,
+                    epoch=int(first.epoch),
+                    token=first.token,
+                    source_name=None if first.funding is None else FundingMode(first.funding).name,  # type: ignore[arg-type]
+                    leaf_index=claim.leaf.index,
+                    amount=str(claim.leaf.amount),
+                    status=states[claim.leaf.index],
+                    proof=["0x" + node.hex() for node in claim.proof],
+                    calldata="0x" + claim.calldata.hex(),
+                    avs_name=names.avs_names.get(first.avs_address),
+                    **token_fields(unit),
+                    amount_display=amount_text(claim.leaf.amount, unit),
+                )
+            )
+    return schemas.StakerClaimsOut(staker=staker, leaves=out, truncated=truncated)

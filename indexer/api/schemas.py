@@ -846,3 +846,56 @@ class RewardSourcesOut(BaseModel):
     sources: list[RewardSourceOut]
     """One row per (AVS, token, source) that was funded or distributed from, ordered by AVS,
     token and source."""
+
+
+class LeafClaimOut(BaseModel):
+    """One unpaid leaf of a reward distribution whose root is on L1, ready to claim."""
+
+    distribution_id: str
+    claim_id: str | None
+    avs_address: str
+    epoch: int
+    token: str
+    source_name: Literal["MINT", "VAULT", "FEES"] | None
+    leaf_index: int
+    amount: Amount
+    status: str
+    """The payout's state: ``pending`` or ``submitted`` (a relayer batch is in flight: a claim sent
+    now may race it; whichever lands second skips or reverts ``LeafAlreadyPaid``, never pays twice)."""
+    proof: list[str]
+    calldata: str
+    """``claim(distributionId, leaf, proof)`` calldata for the gateway, sendable from any account
+    (the gateway pays the leaf's staker)."""
+    avs_name: str | None = None
+    token_symbol: str | None = None
+    token_decimals: int | None = None
+    amount_display: str | None = None
+
+
+class StakerClaimsOut(BaseModel):
+    model_config = _example(
+        staker=ADDRESS_EXAMPLE,
+        leaves=[
+            {
+                "distribution_id": HASH_EXAMPLE,
+                "claim_id": HASH_EXAMPLE,
+                "avs_address": ADDRESS_EXAMPLE,
+                "epoch": 7,
+                "token": ADDRESS_EXAMPLE,
+                "source_name": "FEES",
+                "leaf_index": 3,
+                "amount": "250000000000000000",
+                "status": "pending",
+                "proof": [HASH_EXAMPLE],
+                "calldata": "0x4e71d92d",
+            }
+        ],
+        truncated=False,
+    )
+
+    staker: str
+    leaves: list[LeafClaimOut]
+    """The staker's unpaid leaves of reward distributions delivered on L1, oldest distribution first,
+    each with its own proof and calldata (the same shape of answer as the cumulative claim's)."""
+    truncated: bool
+    """True when there are more unpaid leaves than one answer lists (claim these, then ask again)."""

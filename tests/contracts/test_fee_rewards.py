@@ -9,9 +9,10 @@ from web3 import Web3
 
 from devnet import scenario as sc
 from devnet.l1_follower import FeeFollower
+from relayer.protocol.distribution_claim import plan_leaf_claims
 from relayer.protocol.merkle import DistributionLeaf, DistributionTree
 from relayer.protocol.packets import FundingMode, RewardDistributionPayload
-from relayer.protocol.types import Amount, Hash32
+from relayer.protocol.types import Amount, Hash32, as_address
 from tests.support.custody import exocore_payload, relay
 from tests.support.devnet_world import SEED, WETH, World
 from tests.support.l1_contracts import (
@@ -170,3 +171,28 @@ def test_fees_deposited_on_l1_fund_an_exocore_distribution_paid_on_l1(system: Sy
         system.reward_vault.functions.feeBalanceOf(avs_l1, weth_address).call() == 2 * ETHER - payload.total
     )
     assert world.state.fees_available(payload.avs, payload.token) == 2 * ETHER - payload.total
+
+
+def test_the_leaf_claim_calldata_the_api_serves_pays_on_l1(system: System) -> None:
+    """The shared planner's ``claim`` calldata (what ``/v1/stakers/{s}/claims`` serves), sent as is
+    from the staker's own account, pays the leaf; sent again it reverts ``LeafAlreadyPaid``."""
+    avs, collector = system.accounts[4], system.accounts[5]
+    weth_address = system.deployment.weth
+    _wrap_and_approve(system, collector, ETHER)
+    transact(system, system.reward_vault.functions.depositFees(avs, weth_address, ETHER), sender=collector)
+    stakers = [system.accounts[7], system.accounts[8], *fresh_addresses(3, seed=43)]
+    amounts = [ETHER // 10] * 5
+    tree = distribution_tree(stakers, amounts)
+    payload = distribution_payload(tree, token=weth_address, funding=FundingMode.FEES, avs=avs)
+    packet = system.packet(payload, nonce=11)
+    deliver(system, packet)
+    index = next(leaf.index for leaf in tree.leaves if leaf.staker == as_address(system.accounts[7]))
+    (claim,) = plan_leaf_claims(packet.distribution_id, tree, [index])
+    staker = system.accounts[7]
+    before = system.weth.functions.balanceOf(staker).call()
+    tx = {"from": staker, "to": system.deployment.gateway, "data": "0x" + claim.calldata.hex()}
+    receipt = system.w3.eth.wait_for_transaction_receipt(system.w3.eth.send_transaction(tx))  # type: ignore[arg-type]
+    assert receipt["status"] == 1
+    assert system.weth.functions.balanceOf(staker).call() - before == ETHER // 10
+    with reverts("LeafAlreadyPaid"):
+        system.w3.eth.call(tx)  # type: ignore[arg-type]

@@ -266,7 +266,7 @@ TIMELINE_ROW = re.compile(
 
 def printed_timelines(demo: DemoRun) -> dict[str, list[re.Match[str]]]:
     """Chapter 7's per-object tables: short id -> their rows."""
-    title = re.compile(r"^(claim [ABC]|slash \((?:committee|equivocation)\)) (0x[0-9a-f]{8})…\s*$")
+    title = re.compile(r"^(claim [ABCD]|slash \((?:committee|equivocation)\)) (0x[0-9a-f]{8})…\s*$")
     timelines: dict[str, list[re.Match[str]]] = {}
     current: str | None = None
     for line in demo.lines():
@@ -318,7 +318,7 @@ def test_slashed_operators_power_in_the_other_avs_drops_as_the_indexer_recorded(
 
 def test_per_object_timelines_equal_the_recorded_transitions(demo: DemoRun) -> None:
     timelines = printed_timelines(demo)
-    assert len(timelines) == 4  # claims A, B and two slashes (claim C never reached Exocore)
+    assert len(timelines) == 5  # claims A, B, D and two slashes (claim C never reached Exocore)
     transitions = demo.rows(select(transition_table).order_by(transition_table.c.id))
     for prefix, steps in timelines.items():
         recorded = [
