@@ -314,10 +314,12 @@ class _Site:
                 "next_url": None,
                 "first_url": None,
                 "cumulative": None,
+                "leaf_claims": None,
             }
             if staker is None or not form.ok:
                 return context
             context["cumulative"] = queries.cumulative_staker(conn, staker)
+            context["leaf_claims"] = queries.leaf_claims(conn, staker)
             everything, truncated = _all_payouts(conn, staker)
             payouts, next_cursor = queries.list_payouts(
                 conn,
