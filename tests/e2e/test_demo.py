@@ -509,7 +509,8 @@ def test_packets_table_shows_the_valset_update_relayed_before_the_packets_signed
         r"^\s*#(?P<nonce>\d+)\s+(?P<kind>VALSET_UPDATE|REWARD_DISTRIBUTION)\s+#(?P<valset>\d+)\s+(?P<height>\d+)"
         r"\s+(?P<block>\d+)\s+(?P<tx>0x[0-9a-f]{8})…\s+(?P<job>\w+)\s*$"
     )
-    assert [m["kind"] for m in rows] == ["VALSET_UPDATE", "REWARD_DISTRIBUTION", "REWARD_DISTRIBUTION"]
+    # Claims A (MINT), B (VAULT) and D (FEES), each after the valset update that signs them.
+    assert [m["kind"] for m in rows] == ["VALSET_UPDATE", *["REWARD_DISTRIBUTION"] * 3]
     assert {m["job"] for m in rows} == {"delivered"}
     txs = demo.rows(
         select(l1_tx_table).where(l1_tx_table.c.state == "finalized", l1_tx_table.c.purpose != "payout")
