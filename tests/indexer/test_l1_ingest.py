@@ -502,6 +502,7 @@ def test_reward_tokens_symbol_and_decimals_are_stored_and_a_token_without_them_h
         address_hex(system.deployment.weth): ("WETH", 18),
     }
 
+
 def test_vault_cumulative_events_decode_only_from_the_vault() -> None:
     decoder = L1LogDecoder()
     gateway, vault, stranger = "0x" + "9a" * 20, "0x" + "5a" * 20, "0x" + "77" * 20

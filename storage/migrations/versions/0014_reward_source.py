@@ -5,7 +5,7 @@ row changes (a database that ingested L1 before it has no funding rows for those
 re-ingests them; the API then reports what it saw).
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-07
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from storage.sqltypes import Uint256
 
 revision: str = "0014"
-down_revision: str | None = "0012"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
