@@ -105,11 +105,14 @@ VAULT_PAID_EVENT: Final = "WithdrawalPaid"
 
 
 @cache
-def _vault_claim_selector() -> bytes:
-    """Selector of ``RestakingVault.claim`` (a staker's own payment of its leaf)."""
-    artifact = load_artifact(ContractName.RESTAKING_VAULT)
-    (entry,) = [e for e in artifact.entries("function") if e["name"] == "claim"]
-    return bytes(function_abi_to_4byte_selector(cast(Any, dict(entry))))
+def _claim_selectors() -> frozenset[bytes]:
+    """Selectors of ``RestakingVault.claim`` and ``ExocoreGateway.claim``: a staker's (or anyone's
+    on its behalf) payment of one leaf, as opposed to a batch ``payout`` push."""
+    selectors = set()
+    for name in (ContractName.RESTAKING_VAULT, ContractName.EXOCORE_GATEWAY):
+        (entry,) = [e for e in load_artifact(name).entries("function") if e["name"] == "claim"]
+        selectors.add(bytes(function_abi_to_4byte_selector(cast(Any, dict(entry)))))
+    return frozenset(selectors)
 
 
 def l1_stream_name(chain_id: int) -> str:
@@ -806,13 +809,11 @@ class L1Ingestor:
         return records
 
     def _who_paid(self, raw: Sequence[RawLog], records: list[L1Log]) -> list[L1Log]:
-        """Label withdrawal-approval leaves with who paid them: the RestakingVault's ``claim`` is the
-        staker's own (``staker``), its ``payout`` a batch push (``relayer``). One transaction lookup
-        per paying transaction (approvals are a few per epoch; reward payouts are not looked up)."""
-        vault = self.contracts.restaking_vault
-        if vault is None:
-            return records
-        vault_txs = {log.tx_hash for log in raw if log.address == vault and log.topics}
+        """Label paid leaves with who paid them: a ``claim`` (RestakingVault's or the gateway's) is
+        the staker's own (``staker``), a ``payout`` a batch push (``relayer``). One transaction
+        lookup per paying transaction (a relayer batch pays hundreds of leaves in one)."""
+        emitters = {a for a in (self.contracts.restaking_vault, self.contracts.gateway) if a is not None}
+        vault_txs = {log.tx_hash for log in raw if log.address in emitters and log.topics}
         paying = {r.position.tx_hash for r in records if isinstance(r, RewardPaidLog)} & vault_txs
         if not paying:
             return records
@@ -820,7 +821,7 @@ class L1Ingestor:
         labelled: list[L1Log] = []
         for record in records:
             if isinstance(record, RewardPaidLog) and record.position.tx_hash in selectors:
-                claimed = selectors[record.position.tx_hash] == _vault_claim_selector()
+                claimed = selectors[record.position.tx_hash] in _claim_selectors()
                 record = replace(record, paid_by="staker" if claimed else "relayer")  # noqa: PLW2901
             labelled.append(record)
         return labelled
