@@ -3,7 +3,7 @@
 Upstream, deposits, delegations and withdrawal requests reach Exocore over its own messaging layer
 (not over exorelay). The devnet stands in for that layer: :class:`VaultFollower` reads the vault's
 ``Delegated`` and ``WithdrawalRequested`` events from blocks at least ``confirmations`` deep and
-submits one ``MsgDelegate`` / ``MsgUndelegate`` per event, carrying the event's request id. The chain
+submits one ``MsgDelegation`` / ``MsgUndelegation`` per event, carrying the event's request id. The chain
 applies each request id once (a resubmission after a restart is refused), so the follower needs no
 durable cursor: it starts from the first block after the deployment and re-reads.
 
@@ -22,16 +22,18 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
 from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.exceptions import Web3Exception
 
+from devnet.chain.msgs import delegation_msg, undelegation_msg
 from devnet.chain.params import DEVNET_LZ_CHAIN_ID
 from devnet.grpc.errors import RequestRejectedError
 from relayer.errors import ExorelayError
-from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
+from relayer.exocore.proto.avs.v1 import tx_pb2 as avs_tx
+from relayer.exocore.proto.delegation.v1 import tx_pb2 as delegation_tx
 from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.protocol.ids import OperatorAddress, asset_id
 from relayer.protocol.types import Address
@@ -50,8 +52,8 @@ POLL_INTERVAL_S: Final = 0.5
 
 _log = logging.getLogger(__name__)
 
-StakeMsg = tx.MsgDelegate | tx.MsgUndelegate
-FollowedMsg = StakeMsg | tx.MsgRecordFeeDeposit
+StakeMsg = delegation_tx.MsgDelegation | delegation_tx.MsgUndelegation
+FollowedMsg = StakeMsg | avs_tx.MsgRecordFeeDeposit
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,16 +71,15 @@ class VaultEvent:
 
 
 def stake_msg(event: VaultEvent, lz_chain_id: int) -> StakeMsg:
-    """The Exocore message that reports ``event``."""
-    fields: dict[str, Any] = {
-        "staker": "0x" + event.staker.hex(),
-        "lz_chain_id": lz_chain_id,
-        "operator": str(OperatorAddress(OPERATOR_PREFIX, event.operator)),
-        "asset_id": asset_id(event.token, lz_chain_id),
-        "amount": str(event.amount),
-        "l1_request_id": event.request_id,
-    }
-    return tx.MsgUndelegate(**fields) if event.withdrawal else tx.MsgDelegate(**fields)
+    """The Exocore message (upstream x/delegation's, with the L1 fields) that reports ``event``."""
+    build = undelegation_msg if event.withdrawal else delegation_msg
+    return build(
+        staker="0x" + event.staker.hex(),
+        operator=str(OperatorAddress(OPERATOR_PREFIX, event.operator)),
+        asset_id=asset_id(event.token, lz_chain_id),
+        amount=event.amount,
+        l1_request_id=event.request_id,
+    )
 
 
 def _address(value: str) -> Address:
@@ -151,9 +152,9 @@ class FeeDepositEvent:
     log_index: int
 
 
-def fee_msg(event: FeeDepositEvent) -> tx.MsgRecordFeeDeposit:
+def fee_msg(event: FeeDepositEvent) -> avs_tx.MsgRecordFeeDeposit:
     """The Exocore message that reports ``event``."""
-    return tx.MsgRecordFeeDeposit(
+    return avs_tx.MsgRecordFeeDeposit(
         avs_address="0x" + event.avs.hex(),
         token="0x" + event.token.hex(),
         amount=str(event.amount),
@@ -173,7 +174,7 @@ class FeeFollower:
         *,
         from_block: int,
         confirmations: int,
-        submit: Callable[[tx.MsgRecordFeeDeposit], object],
+        submit: Callable[[avs_tx.MsgRecordFeeDeposit], object],
     ) -> None:
         self._w3 = w3
         self._contract = w3.eth.contract(
@@ -251,7 +252,7 @@ def tolerant(submit: Callable[[FollowedMsg], object]) -> Callable[[FollowedMsg],
         except RequestRejectedError as exc:
             what = (
                 f"fee deposit {msg.l1_tx_hash}#{msg.l1_log_index}"
-                if isinstance(msg, tx.MsgRecordFeeDeposit)
+                if isinstance(msg, avs_tx.MsgRecordFeeDeposit)
                 else f"request {msg.l1_request_id}"
             )
             _log.info("L1 %s not applied: %s", what, exc)

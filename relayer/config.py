@@ -78,6 +78,10 @@ MIN_LEASE_TTL_S = 3.0
 DEFAULT_READY_MAX_LAG_BLOCKS = 3
 # ...and its last successful ingestion is younger than this.
 DEFAULT_READY_MAX_AGE_S = 120.0
+# ...and, served from a PostgreSQL streaming replica, the replica replays its primary's commits at
+# most this many seconds late (the API's answers are that much older than the indexer's writes; a
+# few seconds is a busy replica, half a minute is one that cannot keep up).
+DEFAULT_READY_MAX_REPLICA_LAG_S = 30.0
 DEFAULT_API_PORT = 8480
 DEFAULT_METRICS_PORT = 9480
 DEFAULT_DATABASE_URL = "sqlite:///.exorelay/exorelay.db"
@@ -202,6 +206,10 @@ class ApiConfig(_Section):
     workers: int = Field(default=1, ge=1, le=64)
     ready_max_lag_blocks: int = Field(default=DEFAULT_READY_MAX_LAG_BLOCKS, ge=0)
     ready_max_age_s: float = Field(default=DEFAULT_READY_MAX_AGE_S, gt=0)
+    ready_max_replica_lag_s: float = Field(default=DEFAULT_READY_MAX_REPLICA_LAG_S, ge=0)
+    database_url: str = ""
+    """Where ``exorelay api`` reads (a PostgreSQL streaming replica's URL, say); empty: ``database.url``.
+    The API never writes, so a read-only URL is enough."""
 
 
 class RelayerConfig(_Section):

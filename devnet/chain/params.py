@@ -201,7 +201,7 @@ class Genesis:
     """Distributions per cumulative period: every that many REWARD_DISTRIBUTIONs the chain also
     signs a CUMULATIVE_ROOT of every earner's running total (0: off, per-distribution only)."""
     l1_custody: bool = False
-    """Stake enters only through the L1 RestakingVault: a ``MsgDelegate`` without ``l1_request_id``
+    """Stake enters only through the L1 RestakingVault: a ``MsgDelegation`` without ``l1_request_id``
     is refused (it would be stake with no custody behind it). Off for a bare node with no vault to
     follow (unit tests and benchmarks that stake directly on Exocore)."""
 

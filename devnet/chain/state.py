@@ -20,7 +20,7 @@ slash_verifiers``); evidence is decoded and checked by :mod:`relayer.protocol.ev
 code the operator runs before signing. A slash of a kind the AVS did not register is rejected
 ``verifier_not_registered``.
 
-Custody: a ``MsgDelegate`` / ``MsgUndelegate`` carrying an ``l1_request_id`` reports an L1
+Custody: a ``MsgDelegation`` / ``MsgUndelegation`` carrying an ``l1_request_id`` reports an L1
 RestakingVault event (the devnet's stand-in for upstream's inbound messaging). Each request id applies
 once. An L1 delegation Exocore cannot honour (unknown or frozen operator, unknown asset) is refunded:
 it matures at the next epoch into a withdrawal approval. Undelegations of L1 requests, at maturity,
@@ -357,6 +357,8 @@ class ChainState:
             name=msg.name,
             earnings_addr=msg.earnings_addr,
             approve_addr=msg.approve_addr,
+            max_commission_rate=msg.max_commission_rate,
+            max_commission_change_rate=msg.max_commission_change_rate,
         )
         return [
             ev.event(

@@ -11,7 +11,7 @@ from devnet.chain import events as ev
 from devnet.chain.model import CLAIM_DISTRIBUTED, CLAIM_REJECTED
 from devnet.chain.state import ChainRuleError
 from devnet.grpc.errors import InvalidRequestError
-from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
+from relayer.exocore.proto.avs.v1 import tx_pb2 as avs_tx
 from relayer.protocol.packets import FundingMode, PacketKind, RewardDistributionPayload, decode_payload
 from relayer.protocol.types import Address, Hash32
 from tests.support.devnet_world import ETHER, REWARD_TOKEN, SEED, VAULT_TOKEN, WETH, World
@@ -33,8 +33,8 @@ def fee_world() -> tuple[World, str]:
     return world, avs
 
 
-def fee_deposit(avs: str, amount: int, log_index: int, tx_byte: int = 0xAB) -> tx.MsgRecordFeeDeposit:
-    return tx.MsgRecordFeeDeposit(
+def fee_deposit(avs: str, amount: int, log_index: int, tx_byte: int = 0xAB) -> avs_tx.MsgRecordFeeDeposit:
+    return avs_tx.MsgRecordFeeDeposit(
         avs_address=avs,
         token=FEE_TOKEN,
         amount=str(amount),

@@ -180,4 +180,3 @@ def test_genesis_refuses_a_validator_without_proof_of_possession() -> None:
         del validator["pop"]
     with pytest.raises(GenesisError, match="no proof of possession"):
         Genesis.from_json(raw)
-
