@@ -242,18 +242,20 @@ def _grpc_client(ctx: _Context) -> ExocoreGrpcClient:
 def _relay_params(ctx: _Context) -> str:
     with _grpc_client(ctx) as client:
         params = client.relay_params()
-    gateway = "0x" + bytes(params.gateway).hex()
     l1 = ctx.config.l1
+    # Exocore may relay to several client chains; ours must be one of them (chain and gateway).
+    chain = next((c for c in params.client_chains if c.l1_chain_id == l1.chain_id), params.default_chain)
+    gateway = "0x" + bytes(chain.gateway).hex()
     problems = []
-    if params.l1_chain_id != l1.chain_id:
-        problems.append(f"L1 chain id {params.l1_chain_id}, l1.chain_id is {l1.chain_id}")
+    if chain.l1_chain_id != l1.chain_id:
+        problems.append(f"L1 chain id {chain.l1_chain_id}, l1.chain_id is {l1.chain_id}")
     if l1.gateway_address is None:
         problems.append(f"gateway {gateway}, l1.gateway_address is not set")
     elif gateway != l1.gateway_address:
         problems.append(f"gateway {gateway}, l1.gateway_address is {l1.gateway_address}")
     if problems:
         raise CheckFailed("Exocore relays to " + "; ".join(problems))
-    return f"L1 chain {params.l1_chain_id}, gateway {gateway}"
+    return f"L1 chain {chain.l1_chain_id}, gateway {gateway}"
 
 
 def _l1_client(ctx: _Context, urls: Sequence[str] | None = None) -> L1Client:

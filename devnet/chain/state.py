@@ -231,6 +231,7 @@ class ChainState:
             gateway=genesis.gateway,
             genesis_validators=entries,
             initial_height=initial_height,
+            client_chains=genesis.client_chains,
         )
         genesis_comet = tuple((v.consensus_pubkey, v.power) for v in entries)
         # CometBFT sets: block H is signed by comet_current, H+1 by comet_next (updates at end of H
@@ -281,7 +282,7 @@ class ChainState:
         events: list[Event] = []
         rotated = self.relay.rotate(height)
         if rotated is not None:
-            packet, valset = rotated
+            packets, valset = rotated
             previous = valset.nonce - 1
             events.append(
                 ev.event(
@@ -290,10 +291,11 @@ class ChainState:
                     ("previous_valset_nonce", previous),
                     ("member_count", len(valset.members)),
                     ("total_power", valset.total_power),
-                    ("packet_nonce", packet.packet.nonce),
+                    # The first client chain's update (the others follow it, one nonce each).
+                    ("packet_nonce", packets[0].packet.nonce),
                 )
             )
-            events.append(self._packet_event(packet))
+            events.extend(self._packet_event(packet) for packet in packets)
         if self.is_epoch_start(height):
             epoch = self.epoch_of(height)
             events.extend(self._complete_undelegations(epoch))

@@ -232,6 +232,8 @@ def packet(record: PacketRecord) -> relay_pb.Packet:
         payload_hash=packet.payload_hash,
         digest=packet.digest,
         exocore_height=record.created_height,
+        l1_chain_id=packet.l1_chain_id,
+        gateway=_hex(packet.gateway),
     )
 
 
@@ -449,4 +451,8 @@ class StateViews:
             exocore_chain=relay.exocore_chain,
             threshold_numerator=TWO_THIRDS.num,
             threshold_denominator=TWO_THIRDS.den,
+            client_chains=[
+                relay_pb.ClientChain(l1_chain_id=chain.l1_chain_id, gateway=_hex(chain.gateway))
+                for chain in relay.client_chains
+            ],
         )

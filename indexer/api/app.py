@@ -56,7 +56,7 @@ from relayer.config import (
 )
 from relayer.errors import ConfigError
 from storage.db import create_db_engine, is_sqlite, read_only_engine
-from storage.jobs import parked_payouts
+from storage.jobs import packets_for_other_chains, parked_payouts
 from storage.store import open_poisoned_blocks, utc_now
 
 T = TypeVar("T")
@@ -326,8 +326,13 @@ def app_from_environment() -> FastAPI:
 
 
 def _attention(conn: Connection) -> list[str]:
-    """Parked payout jobs, said in one line each (not a readiness problem: the API serves fine)."""
-    return [f"payout {p.item} parked: {p.retry_reason}: {p.retry_detail}" for p in parked_payouts(conn)]
+    """Parked payout jobs and packets set aside for a client chain nobody here serves, said in one line
+    each (not a readiness problem: the API serves fine)."""
+    parked = [f"payout {p.item} parked: {p.retry_reason}: {p.retry_detail}" for p in parked_payouts(conn)]
+    aside = [
+        f"{p.item} set aside: {p.retry_reason}: {p.retry_detail}" for p in packets_for_other_chains(conn)
+    ]
+    return parked + aside
 
 
 def _check_ready(read: Reader, policy: ReadinessPolicy, now: datetime) -> schemas.ReadyOut:

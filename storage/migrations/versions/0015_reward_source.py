@@ -4,8 +4,8 @@ token and source what was funded next to what was distributed and paid. New tabl
 row changes (a database that ingested L1 before it has no funding rows for those blocks until it
 re-ingests them; the API then reports what it saw).
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-07
 """
 
@@ -18,8 +18,8 @@ from alembic import op
 
 from storage.sqltypes import Uint256
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
