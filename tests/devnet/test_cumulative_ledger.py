@@ -145,3 +145,15 @@ def test_a_cumulative_avs_is_refused_where_cumulative_payouts_are_off() -> None:
     with pytest.raises(ChainRuleError, match="cumulative payouts are off"):
         world.avs("beta", payout_mode=PayoutMode.CUMULATIVE)
     assert avs_address("beta").lower() not in world.state.avss
+
+
+def test_a_cumulative_avs_paying_in_fees_is_refused() -> None:
+    """The cumulative root funds from deposits or mints: a FEES token is paid per distribution only."""
+    world = World.create(cumulative_every=1)
+    with pytest.raises(ChainRuleError, match="MINT or VAULT tokens only"):
+        world.avs(
+            "beta",
+            payout_mode=PayoutMode.CUMULATIVE,
+            reward_tokens=((REWARD_TOKEN, int(FundingMode.FEES)),),
+        )
+    assert avs_address("beta").lower() not in world.state.avss

@@ -5,8 +5,8 @@ The CHECK constraint on ``reward_claim.state`` gains ``accrued``. SQLite rebuild
 mode) to swap a constraint. ``avs`` gains ``payout_mode`` (``per_distribution`` or ``cumulative``):
 every AVS recorded before had per-distribution payouts, the server default.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-07
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
