@@ -91,8 +91,14 @@ from devnet.chain.params import (
     Genesis,
 )
 from devnet.chain.relay import RelayState
-from devnet.chain.rewards import OperatorShare, delegator_weights, plan_distribution
-from devnet.chain.slashing import slash_stake, snapshot_pools
+from devnet.chain.rewards import (
+    DistributionPlan,
+    OperatorShare,
+    delegator_weights,
+    delegator_weights_by_chain,
+    plan_distributions,
+)
+from devnet.chain.slashing import AssetSlash, SlashOutcome, slash_stake, snapshot_pools
 from devnet.grpc.errors import RequestRejectedError
 from relayer.errors import ProtocolError
 from relayer.protocol import bls
@@ -108,6 +114,7 @@ from relayer.protocol.ids import AssetId, staker_id
 from relayer.protocol.kinds import SlashKind
 from relayer.protocol.merkle import DistributionLeaf, DistributionTree
 from relayer.protocol.packets import (
+    ClientChain,
     FundingMode,
     RewardDistributionPayload,
     SlashPayload,
@@ -617,10 +624,20 @@ class ChainState:
         return events
 
     def _approve_withdrawals(self, epoch: int, matured: list[Undelegation]) -> list[Event]:
-        """One WITHDRAWAL_APPROVAL packet per L1 token among the matured L1 withdrawals."""
+        """One WITHDRAWAL_APPROVAL packet per client chain and L1 token among the matured L1
+        withdrawals, to the chain the withdrawn asset is on (chains in their listed order)."""
         events = []
         height = self.block_height
-        for batch in approval_batches(matured, self.assets):
+        per_chain: dict[int, list[Undelegation]] = {}
+        for withdrawal in matured:
+            chain = self.relay.chain_of(withdrawal.lz_chain_id)
+            per_chain.setdefault(chain.l1_chain_id, []).append(withdrawal)
+        batches = [
+            (chain, batch)
+            for chain in self.relay.client_chains
+            for batch in approval_batches(per_chain.get(chain.l1_chain_id, ()), self.assets)
+        ]
+        for chain, batch in batches:
             tree = batch.tree
             packet = self.relay.create_packet(
                 WithdrawalApprovalPayload(
@@ -631,6 +648,7 @@ class ChainState:
                     merkle_root=tree.root,
                 ),
                 height,
+                chain,
             )
             nonce = packet.packet.nonce
             record = WithdrawalApprovalRecord(
@@ -830,18 +848,15 @@ class ChainState:
                     operator.commission_rate,
                     operator.reward_address,
                     delegator_weights(operator, avs.asset_ids, self.assets),
+                    delegator_weights_by_chain(operator, avs.asset_ids, self.assets),
                 )
             )
         if not shares:
             return _Rejection("no_eligible_operators", "every committee member is frozen for this AVS")
-        plan = plan_distribution(record.amount, self.genesis.community_tax, shares)
-        if plan.leaf_count == 0:
+        home = self.relay.client_chains[0].l1_chain_id
+        plans = plan_distributions(record.amount, self.genesis.community_tax, shares, home)
+        if all(plan.leaf_count == 0 for plan in plans.values()):
             return _Rejection("empty_distribution", "the amount is too small to give anyone a base unit")
-        tree = DistributionTree.build(
-            DistributionLeaf(index, staker, Amount(amount))
-            for index, (staker, amount) in enumerate(zip(plan.stakers, plan.amounts, strict=True))
-        )
-        height = self.block_height
         record.status = CLAIM_VERIFIED
         events = [
             ev.event(
@@ -862,19 +877,37 @@ class ChainState:
                 ("operator_total_reward", allocation.reward),
                 ("operator_commission", allocation.commission),
             )
-            for allocation in plan.allocations
+            for allocation in plans[home].allocations
+        )
+        # One distribution per client chain with leaves, in the chains' order: each gateway pays
+        # only its own chain's stakers. The claim points at the first one.
+        for chain in self.relay.client_chains:
+            plan = plans.get(chain.l1_chain_id)
+            if plan is None or plan.leaf_count == 0:
+                continue
+            events.extend(self._distribute(record, avs, token.funding, plan, chain))
+        return events
+
+    def _distribute(
+        self, record: ClaimRecord, avs: AvsRecord, funding: int, plan: DistributionPlan, chain: ClientChain
+    ) -> list[Event]:
+        """The REWARD_DISTRIBUTION packet of ``plan`` for ``chain`` and its events."""
+        height = self.block_height
+        tree = DistributionTree.build(
+            DistributionLeaf(index, staker, Amount(amount))
+            for index, (staker, amount) in enumerate(zip(plan.stakers, plan.amounts, strict=True))
         )
         payload = RewardDistributionPayload(
             claim_id=record.claim_id,
             avs=record.avs,
             epoch=record.epoch,
             token=record.token,
-            funding=FundingMode(token.funding),
+            funding=FundingMode(funding),
             total=Amount(plan.total),
             leaf_count=plan.leaf_count,
             merkle_root=tree.root,
         )
-        packet = self.relay.create_packet(payload, height)
+        packet = self.relay.create_packet(payload, height, chain)
         nonce = packet.packet.nonce
         distribution = DistributionRecord(
             nonce=nonce,
@@ -883,7 +916,7 @@ class ChainState:
             avs=record.avs,
             epoch=record.epoch,
             token=record.token,
-            funding=token.funding,
+            funding=funding,
             total=plan.total,
             merkle_root=tree.root,
             community_tax=plan.community_tax,
@@ -895,11 +928,12 @@ class ChainState:
             operators=plan.operators,
         )
         self.distributions[nonce] = distribution
-        self.distribution_by_claim[record.claim_id] = nonce
+        if record.claim_id not in self.distribution_by_claim:
+            self.distribution_by_claim[record.claim_id] = nonce
+            record.distribution_nonce = nonce
         record.status = CLAIM_DISTRIBUTED
-        record.distribution_nonce = nonce
         record.updated_height = height
-        events.append(
+        events = [
             ev.event(
                 ev.REWARD_DISTRIBUTION_FINALIZED,
                 ("claim_id", _hex(record.claim_id)),
@@ -908,25 +942,29 @@ class ChainState:
                 ("avs", avs.hex),
                 ("epoch", record.epoch),
                 ("token", _hex(record.token)),
-                ("funding", token.funding),
+                ("funding", funding),
                 ("total", plan.total),
                 ("leaf_count", plan.leaf_count),
                 ("merkle_root", _hex(tree.root)),
                 ("community_tax", plan.community_tax),
                 ("dust", plan.dust),
-            )
-        )
-        events.append(self._packet_event(packet))
+            ),
+            self._packet_event(packet),
+        ]
+        if chain != self.relay.client_chains[0]:
+            # The cumulative ledger and its roots are the first chain's: other chains' earners are
+            # paid by their distribution packets only.
+            return events
         closed = self.cumulative.record(
             avs=record.avs,
             token=record.token,
-            funding=FundingMode(token.funding),
+            funding=FundingMode(funding),
             stakers=plan.stakers,
             amounts=plan.amounts,
         )
         if closed is not None:
             self.cumulative_periods[closed.period] = (height, closed)
-            # One CUMULATIVE_ROOT per period for the client chain, whatever the number of earners.
+            # One CUMULATIVE_ROOT per period for the first client chain, whatever the number of earners.
             events.append(self._packet_event(self.relay.create_packet(closed.payload, height)))
         return events
 
@@ -1229,18 +1267,39 @@ class ChainState:
                     ("avs_address", avs.hex),
                 )
             )
+        # One SLASH packet per client chain the slashed assets are on (chains in their listed order),
+        # each with only that chain's tokens; a slash that found no stake still tells the first chain
+        # (it freezes the operator there). The record and its event name the first packet.
+        per_chain: dict[int, list[AssetSlash]] = {}
+        for asset in outcome.assets:
+            known = self.assets.get(asset.asset_id)
+            parsed = known if known is not None else AssetId.parse(asset.asset_id)
+            lz_chain_id = parsed.lz_chain_id
+            per_chain.setdefault(self.relay.chain_of(lz_chain_id).l1_chain_id, []).append(asset)
+        destinations = [c for c in self.relay.client_chains if c.l1_chain_id in per_chain] or [
+            self.relay.client_chains[0]
+        ]
+        packets = []
+        for chain in destinations:
+            chain_tokens, chain_amounts = SlashOutcome(
+                tuple(per_chain.get(chain.l1_chain_id, ())), ()
+            ).token_amounts()
+            packets.append(
+                self.relay.create_packet(
+                    SlashPayload(
+                        slash_id=record.slash_id,
+                        operator=operator.address,
+                        avs=avs.address,
+                        tokens=chain_tokens,
+                        amounts=tuple(Amount(a) for a in chain_amounts),
+                        freeze=record.freeze,
+                    ),
+                    height,
+                    chain,
+                )
+            )
+        packet = packets[0]
         tokens, amounts = outcome.token_amounts()
-        packet = self.relay.create_packet(
-            SlashPayload(
-                slash_id=record.slash_id,
-                operator=operator.address,
-                avs=avs.address,
-                tokens=tokens,
-                amounts=tuple(Amount(a) for a in amounts),
-                freeze=record.freeze,
-            ),
-            height,
-        )
         record.status = SLASH_EXECUTED
         record.executed_height = height
         record.packet_nonce = packet.packet.nonce
@@ -1260,7 +1319,7 @@ class ChainState:
                 ("amounts", ev.joined([str(a) for a in amounts])),
             )
         )
-        events.append(self._packet_event(packet))
+        events.extend(self._packet_event(p) for p in packets)
         return events
 
     # ------------------------------------------------------------------ validators and knobs
