@@ -206,8 +206,10 @@ class ChainState:
         self.avss: dict[str, AvsRecord] = {}
         self.committees: dict[tuple[str, int], Committee] = {}
         self.undelegations: dict[int, Undelegation] = {}
-        self.l1_requests: dict[int, int] = {}
-        """L1 RestakingVault request id -> height it was applied at (each applies once)."""
+        self.l1_requests_by_chain: dict[int, dict[int, int]] = {}
+        """Per client chain (lz chain id): L1 RestakingVault request id -> height it was applied at
+        (each applies once). Each chain's vault counts its own ids: the same id on two chains is two
+        requests."""
         self.withdrawal_approvals: dict[int, WithdrawalApprovalRecord] = {}
         """Packet nonce -> WITHDRAWAL_APPROVAL batch."""
         self.claims: dict[Hash32, ClaimRecord] = {}
@@ -486,9 +488,18 @@ class ChainState:
             )
         ]
 
-    def _check_l1_request(self, request_id: int) -> None:
-        if request_id and request_id in self.l1_requests:
-            applied = self.l1_requests[request_id]
+    @property
+    def l1_requests(self) -> dict[int, int]:
+        """The first client chain's applied L1 request ids (height applied)."""
+        return self.l1_requests_of(self.relay.client_chains[0].l1_chain_id)
+
+    def l1_requests_of(self, lz_chain_id: int) -> dict[int, int]:
+        """Client chain ``lz_chain_id``'s applied L1 request ids (height applied)."""
+        return self.l1_requests_by_chain.setdefault(self.relay.chain_of(lz_chain_id).l1_chain_id, {})
+
+    def _check_l1_request(self, request_id: int, lz_chain_id: int) -> None:
+        applied = self.l1_requests_of(lz_chain_id).get(request_id) if request_id else None
+        if applied is not None:
             raise ChainRuleError(f"L1 request {request_id} was applied at height {applied}")
 
     def _delegation_refusal(self, msg: Delegate) -> str | None:
@@ -502,7 +513,7 @@ class ChainState:
         return None
 
     def _check_delegate(self, msg: Delegate) -> None:
-        self._check_l1_request(msg.l1_request_id)
+        self._check_l1_request(msg.l1_request_id, msg.lz_chain_id)
         if msg.l1_request_id:
             return  # the tokens are in L1 custody: applied, or refunded if Exocore cannot honour it
         if self.genesis.l1_custody:
@@ -515,7 +526,7 @@ class ChainState:
 
     def _delegate(self, msg: Delegate, _tx_hash: str, sequence: int) -> list[Event]:
         if msg.l1_request_id:
-            self.l1_requests[msg.l1_request_id] = self.block_height
+            self.l1_requests_of(msg.lz_chain_id)[msg.l1_request_id] = self.block_height
             refusal = self._delegation_refusal(msg)
             if refusal is not None:
                 return self._refund(msg, refusal, sequence)
@@ -561,7 +572,7 @@ class ChainState:
         ]
 
     def _check_undelegate(self, msg: Undelegate) -> None:
-        self._check_l1_request(msg.l1_request_id)
+        self._check_l1_request(msg.l1_request_id, msg.lz_chain_id)
         operator = self._operator(str(msg.operator))
         delegated = operator.pools.get(str(msg.asset_id), {}).get(msg.staker, 0)
         if delegated < msg.amount:
@@ -571,7 +582,7 @@ class ChainState:
 
     def _undelegate(self, msg: Undelegate, _tx_hash: str, sequence: int) -> list[Event]:
         if msg.l1_request_id:
-            self.l1_requests[msg.l1_request_id] = self.block_height
+            self.l1_requests_of(msg.lz_chain_id)[msg.l1_request_id] = self.block_height
         operator = self.operators[str(msg.operator)]
         asset_id = str(msg.asset_id)
         pool = operator.pools[asset_id]
@@ -1464,6 +1475,12 @@ class ChainState:
                 for r in self.undelegations.values()
             ],
             "l1_requests": sorted(self.l1_requests.items()),
+            # Other chains' requests only when there are any: a one-chain root is unchanged.
+            **{
+                f"l1_requests_{chain}": sorted(requests.items())
+                for chain, requests in sorted(self.l1_requests_by_chain.items())
+                if requests and chain != self.relay.client_chains[0].l1_chain_id
+            },
             "withdrawal_approvals": [
                 [a.nonce, a.merkle_root.hex(), a.total] for a in self.withdrawal_approvals.values()
             ],
