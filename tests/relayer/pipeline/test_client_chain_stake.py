@@ -4,7 +4,8 @@ Each chain's tokens are its own assets (``<token>_<chain id hex>``; the same tok
 on both chains, so only the asset id tells them apart). Every stake is a real RestakingVault deposit
 on its chain, which the devnet follows. One relayer serves both chains. A reward claim over stake on
 both chains becomes one REWARD_DISTRIBUTION per chain, each with only its own chain's stakers' leaves,
-delivered to its own gateway; a slash of an operator with stake on both chains becomes one SLASH per
+delivered to its own gateway and paid there (each leaf minted to its staker on that chain only); a
+slash of an operator with stake on both chains becomes one SLASH per
 chain, each moving only that chain's share of the principal out of that chain's vault.
 """
 
@@ -164,6 +165,30 @@ def test_each_chain_is_paid_and_slashed_only_for_its_own_stake(
         ).call()
         assert (root, leaf_count, total) == (record.merkle_root, len(record.stakers), sum(record.amounts))
         assert Web3.to_checksum_address(token) == Web3.to_checksum_address(reward_token)
+    # Paid: each chain's gateway mints each of its own leaves to its staker, and nothing to the others.
+    tokens = {
+        chain["chain_id"]: _contract(chain, ContractName.REWARD_TOKEN, "reward_token")
+        for chain in (chain_a, chain_b)
+    }
+    expected = {
+        (chain_id, Web3.to_checksum_address("0x" + staker.hex())): amount
+        for record, chain_id in ((on_a, chain_a["chain_id"]), (on_b, CHAIN_B_ID))
+        for staker, amount in zip(record.stakers, record.amounts, strict=True)
+    }
+    wanted = {
+        (chain_id, Web3.to_checksum_address("0x" + sc.staker_address(seed, i).hex()))
+        for i in (1, 2, 3)
+        for chain_id in tokens
+    } | {(c, a) for _, a in expected for c in tokens}
+
+    def balances() -> dict[tuple[int, str], int]:
+        return {(c, a): int(tokens[c].functions.balanceOf(a).call()) for c, a in wanted}
+
+    deadline = time.monotonic() + CYCLE_TIMEOUT_S
+    while balances() != {key: expected.get(key, 0) for key in wanted}:
+        assert time.monotonic() < deadline, f"payouts: {balances()} != {expected}"
+        service.cycle()
+        time.sleep(CYCLE_PAUSE_S)
     # The slash: 5 % of operator 0's stake on each chain leaves that chain's vault, and both freeze it.
     for chain, staked in ((chain_a, 3 * ETHER), (chain_b, ETHER)):
         vault = _contract(chain, ContractName.RESTAKING_VAULT, "restaking_vault")
