@@ -5,8 +5,8 @@ on both chains, so only the asset id tells them apart). Every stake is a real Re
 on its chain, which the devnet follows. One relayer serves both chains. A reward claim over stake on
 both chains becomes one REWARD_DISTRIBUTION per chain, each with only its own chain's stakers' leaves,
 delivered to its own gateway and paid there (each leaf minted to its staker on that chain only); a
-slash of an operator with stake on both chains becomes one SLASH per
-chain, each moving only that chain's share of the principal out of that chain's vault.
+slash of an operator with stake on both chains becomes one SLASH per chain, each moving only that
+chain's share of the principal out of that chain's vault.
 """
 
 from __future__ import annotations
