@@ -194,6 +194,7 @@ class Daemon:
             deployment["restaking_vault"],
             from_block=int(deployment.get("follow_from_block", deployment["block_number"])),
             submit=devnet.node.submit,
+            reward_vault=deployment.get("reward_vault"),
         )
         for other, node in zip(deployment.get("client_chains", []), self.other_anvils, strict=True):
             self.other_followers.append(

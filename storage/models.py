@@ -479,6 +479,30 @@ class TokenTransfer(IndexerModel, table=True):
     block_hash: str = _hash()
 
 
+class RewardFunding(IndexerModel, table=True):
+    """One deposit into an AVS's reward source in the RewardVault: ``source`` 2 (VAULT, a
+    ``Deposited`` event) or 3 (FEES, a ``FeesDeposited`` event). What was funded per (AVS, token,
+    source) is the sum of these rows; rows from a block a reorg orphaned are deleted."""
+
+    __tablename__ = "l1_reward_funding"
+    __table_args__ = (
+        UniqueConstraint("tx_hash", "log_index"),
+        Index(None, "avs_address", "token", "source"),
+        Index(None, "block_number"),
+    )
+
+    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    avs_address: str = _address()
+    token: str = _address()
+    source: int = Field(sa_type=SmallInteger)
+    sender: str = _address()
+    amount: int = _uint256("amount")
+    tx_hash: str = _hash()
+    log_index: int = Field(sa_type=Integer)
+    block_number: int = _bigint()
+    block_hash: str = _hash()
+
+
 class CumulativeLeafRow(IndexerModel, table=True):
     """One leaf of a closed cumulative period's tree, as Exocore serves it when the period's
     CUMULATIVE_ROOT packet is created: everything ``earner`` earned in ``token`` up to ``period``.
@@ -754,6 +778,7 @@ attestation_table: Final = table_of(PacketAttestation)
 valset_table: Final = table_of(Valset)
 l1_tx_table: Final = table_of(L1Transaction)
 transfer_table: Final = table_of(TokenTransfer)
+reward_funding_table: Final = table_of(RewardFunding)
 cumulative_payout_table: Final = table_of(CumulativePayout)
 cumulative_leaf_table: Final = table_of(CumulativeLeafRow)
 cumulative_root_table: Final = table_of(CumulativeRoot)

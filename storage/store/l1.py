@@ -30,6 +30,7 @@ from storage.models import (
     l1_tx_table,
     packet_table,
     payout_table,
+    reward_funding_table,
     slash_asset_table,
     slash_signer_table,
     slash_table,
@@ -45,12 +46,13 @@ from storage.records import (
     DistributionSubmittedLog,
     L1Log,
     L1Position,
+    RewardFundedLog,
     RewardPaidLog,
     SlashExecutedLog,
     TokenTransferLog,
     WithdrawalApprovalSubmittedLog,
 )
-from storage.store.base import ENTITY_TABLES, L1BatchEffects, _entity_key, chunks, member_of
+from storage.store.base import ENTITY_TABLES, L1BatchEffects, _entity_key, chunks, insert_ignore, member_of
 from storage.store.claims import ClaimStore
 from storage.store.distributions import DistributionStore
 from storage.store.payouts import PayoutStore
@@ -123,6 +125,7 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
         paid: list[RewardPaidLog] = []
         transfers: list[TokenTransferLog] = []
         cumulative_paid: list[CumulativePaidLog] = []
+        funded: list[RewardFundedLog] = []
         for log in logs:
             if isinstance(log, RewardPaidLog):
                 paid.append(log)
@@ -145,6 +148,8 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
                 tx_purposes.setdefault(log.position.tx_hash, ("withdrawal", log.position, log.nonce, None))
             elif isinstance(log, CumulativePaidLog):
                 cumulative_paid.append(log)
+            elif isinstance(log, RewardFundedLog):
+                funded.append(log)
             elif isinstance(log, CumulativeRootLog):
                 # Accepted or ignored (an older period), the packet is delivered: relayed.
                 self._packet_relayed(log.nonce, log.position)
@@ -160,6 +165,8 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             self._reward_paid(paid, effects, final)
         if transfers:
             self._record_transfers(transfers)
+        if funded:
+            self._record_funding(funded)
         if cumulative_paid:
             self._record_cumulative_payouts(cumulative_paid)
             effects.cumulative_keys.update((log.earner, log.token) for log in cumulative_paid)
@@ -175,6 +182,27 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             )
         self.advance_claims(effects.distribution_ids, finalized_in=effects.finalized_distribution_ids)
         return effects
+
+    def _record_funding(self, logs: Sequence[RewardFundedLog]) -> None:
+        """Store each deposit into a reward source once (a replayed block hits the unique key)."""
+        insert_ignore(
+            self.conn,
+            reward_funding_table,
+            [
+                {
+                    "avs_address": log.avs,
+                    "token": log.token,
+                    "source": log.source,
+                    "sender": log.sender,
+                    "amount": log.amount,
+                    "tx_hash": log.position.tx_hash,
+                    "log_index": log.position.log_index,
+                    "block_number": log.position.block_number,
+                    "block_hash": log.position.block_hash,
+                }
+                for log in logs
+            ],
+        )
 
     def _l1_tx_included(
         self,
@@ -407,6 +435,8 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             update(x).where(x.c.block_number > above).values(block_number=None, block_hash=None)
         )
         self.conn.execute(delete(transfer_table).where(transfer_table.c.block_number > above))
+        f = reward_funding_table
+        self.conn.execute(delete(f).where(f.c.block_number > above))
         c = cumulative_payout_table
         self.conn.execute(delete(c).where(c.c.block_number > above))
         r = cumulative_root_table
