@@ -5,6 +5,11 @@ Markers: ``pytest_collection_modifyitems`` marks tests by directory and by the f
 tests on real chains and processes), ``browser`` (headless Chromium), ``slow`` (the py_ecc reference
 BLS backend and other long runs). ``make test-fast`` deselects all three; ``make test`` runs everything.
 
+Parallel runs (pytest-xdist, ``make test`` and ``make test-fast`` use ``-n <cores> --dist loadgroup``):
+every test file is one ``xdist_group`` (runs in one worker, in order) unless ``SPLIT_FILES`` lists it.
+Each worker is its own pytest session, so session fixtures (the anvil + deployment, ``db_engine``'s
+schema) exist once per worker; ports are always picked free and temp dirs come from ``tmp_path``.
+
 Database: tests that need one use ``db_engine``. With ``EXORELAY_TEST_DATABASE_URL`` set (CI sets
 the local PostgreSQL) they run there, each session in its own throw-away schema; otherwise they fall
 back to a SQLite file and say so loudly in the header and the summary. CI additionally sets
@@ -31,13 +36,24 @@ PATH_MARKERS: tuple[tuple[str, str], ...] = (
     ("devnet/test_devnet_cli.py", "slow"),  # starts, stops and resumes the devnet daemon and anvil
     ("avs/aggregator/test_crash_recovery.py", "slow"),  # three `exorelay aggregator` processes
     ("protocol/test_bls_properties.py", "slow"),  # the py_ecc reference backend against the fast one
-    ("protocol/test_merkle.py::test_matches_openzeppelin_merkle_tree", "slow"),  # node, 5000 leaves
+    ("protocol/test_merkle.py::test_matches_openzeppelin_merkle_tree", "slow"),  # node, 1025 leaves
+    # py_ecc next to the fast backend on every example
+    ("protocol/test_signature_batch.py::test_backends_give_identical_verdicts_and_counts", "slow"),
 )
 """(node id prefix relative to tests/, marker): every test collected under the prefix gets the marker."""
 FIXTURE_MARKERS: tuple[tuple[str, str], ...] = (("browser", "browser"),)
 """(fixture name, marker): a test that uses the fixture gets the marker wherever it lives."""
 SLOW_PARAMETERS: frozenset[str] = frozenset({"reference", "py_ecc"})
 """A test parametrized with one of these values (the py_ecc BLS backend, ~1000x slower) is slow."""
+
+SPLIT_FILES: frozenset[str] = frozenset(
+    {
+        "storage/test_migrations.py",  # every test migrates a database of its own
+    }
+)
+"""Test files (relative to tests/) whose tests pytest-xdist may spread over workers: long files of
+independent tests without module-scoped processes. Every other file is one ``xdist_group``, so its
+module-scoped chains, devnets and servers are set up once and its tests never run concurrently."""
 
 pytest_plugins = ("tests.support.l1_fixtures", "tests.support.store_fixtures")
 """One anvil + contract deployment per session, shared by every directory that needs L1 contracts."""
@@ -91,12 +107,15 @@ def db_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     admin.dispose()
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's loadgroup hook reads the xdist_group markers
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         try:
             relative = item.path.resolve().relative_to(TESTS_ROOT).as_posix()
         except ValueError:
             continue
+        if relative not in SPLIT_FILES:
+            item.add_marker(pytest.mark.xdist_group(relative))
         node = relative + item.nodeid.partition("::")[1] + item.nodeid.partition("::")[2]
         for prefix, marker in PATH_MARKERS:
             if node.startswith(prefix):
