@@ -37,6 +37,15 @@ PATH_MARKERS: tuple[tuple[str, str], ...] = (
     ("avs/aggregator/test_crash_recovery.py", "slow"),  # three `exorelay aggregator` processes
     ("protocol/test_bls_properties.py", "slow"),  # the py_ecc reference backend against the fast one
     ("protocol/test_merkle.py::test_matches_openzeppelin_merkle_tree", "slow"),  # node, 1025 leaves
+    # Tests that start `exorelay` processes, servers or floods (~5-40 s each on a busy machine):
+    # what the fast lane leaves out, `make test` runs.
+    ("avs/operator/test_cli.py::test_run_", "slow"),
+    ("avs/operator/test_protection.py::test_concurrent_processes_sign_exactly_one_digest_per_slot", "slow"),
+    ("avs/aggregator/test_aggregator.py::test_a_flood_of_garbage_is_refused", "slow"),
+    ("avs/aggregator/test_cli.py::test_serving_without_an_account_keystore_exits_2", "slow"),
+    ("relayer/l1/test_txmanager.py::test_sigkill_mid_flight_then_restart", "slow"),
+    ("indexer/test_api_settings.py::test_exorelay_api_uses_the_configured_workers_and_readiness", "slow"),
+    ("indexer/test_cli.py::test_api_command_serves_health_and_openapi", "slow"),
     # py_ecc next to the fast backend on every example
     ("protocol/test_signature_batch.py::test_backends_give_identical_verdicts_and_counts", "slow"),
 )
