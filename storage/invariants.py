@@ -19,6 +19,13 @@ an invariant is ever committed.
   on each L1 batch that pays the pair, when that period's leaves are stored (the Exocore stream
   records them with the root's packet), and again on the Exocore batch that stores a period's leaves
   for the pairs L1 already paid under it (the Exocore stream lagging behind).
+- ``cumulative_paid_le_earned``: per token, Σ ``CumulativePaid`` amounts (every earner, every AVS)
+  never exceeds Σ of the token's leaves in the latest period stored, once that period is at least
+  the latest one paid under (what Exocore distributed in the token, all AVSs together; it also
+  bounds payouts to an earner without a leaf, which the per-earner check cannot).
+- ``cumulative_paid_matches_transfers``: in every L1 transaction with a ``CumulativePaid``, Σ
+  amounts per (token, recipient) equals Σ ``Transfer`` amounts per (token, recipient) out of the
+  funding sources (the vault's mint from the zero address, or the RewardVault's own balance).
 
 Checks found while applying records raise the same error inline: ``leaf_paid_once`` (a second
 RewardPaid for a leaf), ``payout_matches_leaf``, ``payout_has_distribution``,
@@ -32,7 +39,7 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any, Final
 
-from sqlalchemy import Connection, and_, select, tuple_
+from sqlalchemy import Connection, and_, func, select, tuple_
 
 from storage.errors import InvariantViolationError
 from storage.lifecycle import EdgeKind, EntityKind, Lifecycle, PayoutState, lifecycle
@@ -52,6 +59,8 @@ LEAF_PAID_ONCE: Final = "leaf_paid_once"
 FORWARD_ONLY: Final = "forward_only"
 PAYOUT_MATCHES_TRANSFERS: Final = "payout_matches_transfers"
 CUMULATIVE_PAID_LE_ACCRUED: Final = "cumulative_paid_le_accrued"
+CUMULATIVE_PAID_LE_EARNED: Final = "cumulative_paid_le_earned"
+CUMULATIVE_PAID_MATCHES_TRANSFERS: Final = "cumulative_paid_matches_transfers"
 
 INVARIANTS: Final = (
     SUM_PAID_LE_TOTAL,
@@ -59,6 +68,8 @@ INVARIANTS: Final = (
     FORWARD_ONLY,
     PAYOUT_MATCHES_TRANSFERS,
     CUMULATIVE_PAID_LE_ACCRUED,
+    CUMULATIVE_PAID_LE_EARNED,
+    CUMULATIVE_PAID_MATCHES_TRANSFERS,
 )
 
 CHECK_CHUNK_ROWS: Final = 20_000
@@ -287,6 +298,70 @@ def check_payouts_match_transfers(
                     stream,
                     PAYOUT_MATCHES_TRANSFERS,
                     f"tx {tx_hash}: RewardPaid sums {paid.get(key, 0)} of {token} to {recipient}, "
+                    f"Transfer events move {moved.get(key, 0)}",
+                    {
+                        "tx_hash": tx_hash,
+                        "token": token,
+                        "recipient": recipient,
+                        "paid": str(paid.get(key, 0)),
+                        "transferred": str(moved.get(key, 0)),
+                    },
+                )
+
+
+def check_cumulative_paid_within_earned(conn: Connection, stream: str, tokens: Iterable[str]) -> None:
+    """``cumulative_paid_le_earned`` for the tokens a batch paid."""
+    c, leaf = cumulative_payout_table, cumulative_leaf_table
+    for token in sorted(set(tokens)):
+        paid_under = conn.execute(select(func.max(c.c.period)).where(c.c.token == token)).scalar()
+        latest = conn.execute(select(func.max(leaf.c.period)).where(leaf.c.token == token)).scalar()
+        if paid_under is None or latest is None or int(latest) < int(paid_under):
+            continue  # the period paid under is not stored yet (the Exocore stream lags)
+        paid = sum(uint256_sums(conn, c, "token", "amount", c.c.token == token).values())
+        earned = sum(
+            uint256_sums(
+                conn, leaf, "token", "cumulative", and_(leaf.c.token == token, leaf.c.period == latest)
+            ).values()
+        )
+        if paid > earned:
+            raise InvariantViolationError(
+                stream,
+                CUMULATIVE_PAID_LE_EARNED,
+                f"{token}: cumulative payouts sum {paid}, more than the {earned} earned "
+                f"up to period {latest}",
+                {"token": token, "paid": str(paid), "earned": str(earned), "period": int(latest)},
+            )
+
+
+def check_cumulative_transfers_match_payouts(
+    conn: Connection, stream: str, tx_hashes: Iterable[str], funding_sources: Sequence[str]
+) -> None:
+    """``cumulative_paid_matches_transfers``: Σ CumulativePaid == Σ Transfer per (token, recipient)
+    in each transaction that paid under a cumulative root."""
+    c, x = cumulative_payout_table, transfer_table
+    senders = sorted({ZERO_ADDRESS, *funding_sources})
+    for part in chunks(sorted(set(tx_hashes))):
+        paid: dict[tuple[str, str, str], int] = defaultdict(int)
+        for row in conn.execute(
+            select(c.c.tx_hash, c.c.token, c.c.recipient, c.c.amount).where(
+                member_of(conn, c.c.tx_hash, part)
+            )
+        ):
+            paid[(row.tx_hash, row.token, row.recipient)] += int(row.amount)
+        moved: dict[tuple[str, str, str], int] = defaultdict(int)
+        for row in conn.execute(
+            select(x.c.tx_hash, x.c.token, x.c.recipient, x.c.amount).where(
+                member_of(conn, x.c.tx_hash, part), x.c.sender.in_(senders)
+            )
+        ):
+            moved[(row.tx_hash, row.token, row.recipient)] += int(row.amount)
+        for key in sorted(set(paid) | set(moved)):
+            if paid.get(key, 0) != moved.get(key, 0):
+                tx_hash, token, recipient = key
+                raise InvariantViolationError(
+                    stream,
+                    CUMULATIVE_PAID_MATCHES_TRANSFERS,
+                    f"tx {tx_hash}: CumulativePaid sums {paid.get(key, 0)} of {token} to {recipient}, "
                     f"Transfer events move {moved.get(key, 0)}",
                     {
                         "tx_hash": tx_hash,

@@ -14,7 +14,7 @@ from typing import Final
 from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Integer, SmallInteger, String, Text
 from sqlmodel import Field
 
-from storage.models import HASH_HEX_LEN, IndexerModel, table_of
+from storage.models import ADDRESS_HEX_LEN, HASH_HEX_LEN, IndexerModel, table_of
 from storage.sqltypes import Uint256, UtcDateTime
 
 
@@ -178,5 +178,26 @@ class PayoutJob(IndexerModel, table=True):
     )
 
 
+class CumulativePushState(IndexerModel, table=True):
+    """The push stage's memory of one unpaid cumulative (earner, token) balance, shared by every
+    relayer process (only the signer-lease holder pushes, but a standby that takes the lease over
+    reads the same rows), so the maximum delay holds across restarts.
+
+    ``unpaid_since_s``: when (the pushing host's clock, Unix seconds) the push stage first saw the
+    balance unpaid; the delay bound counts from there. ``pushed_cumulative``: the cumulative amount a
+    queued ``pushCumulative`` pays (NULL: none queued), so a queued leaf is not queued again before
+    its payout is indexed. The row is deleted once the indexed payouts cover the balance."""
+
+    __tablename__ = "cumulative_push_state"
+
+    earner: str = Field(sa_type=String(ADDRESS_HEX_LEN), primary_key=True)
+    token: str = Field(sa_type=String(ADDRESS_HEX_LEN), primary_key=True)
+    unpaid_since_s: int = Field(sa_type=BigInteger)
+    pushed_cumulative: int | None = Field(
+        default=None, sa_column=Column("pushed_cumulative", Uint256(), nullable=True)
+    )
+
+
 relay_job_table: Final = table_of(RelayJob)
 payout_job_table: Final = table_of(PayoutJob)
+cumulative_push_state_table: Final = table_of(CumulativePushState)

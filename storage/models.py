@@ -526,6 +526,24 @@ class CumulativePayout(IndexerModel, table=True):
     block_hash: str = _hash()
 
 
+class CumulativeRoot(IndexerModel, table=True):
+    """The RewardVault took a CUMULATIVE_ROOT packet (``CumulativeRootAccepted``, or
+    ``CumulativeRootIgnored`` for a period not past its latest): ``vault`` is the contract that
+    emitted it, where claims of ``period`` are sent. Deleted with its block on an L1 reorg."""
+
+    __tablename__ = "cumulative_root"
+    __table_args__ = (Index(None, "period"), Index(None, "block_number"))
+
+    packet_nonce: int = Field(sa_type=BigInteger, primary_key=True)
+    period: int = _bigint()
+    vault: str = _address()
+    accepted: bool = Field(sa_type=Boolean)
+    tx_hash: str = _hash()
+    log_index: int = Field(sa_type=Integer)
+    block_number: int = _bigint()
+    block_hash: str = _hash()
+
+
 # ---------------------------------------------------------------------------------------- slashes
 
 
@@ -738,6 +756,7 @@ l1_tx_table: Final = table_of(L1Transaction)
 transfer_table: Final = table_of(TokenTransfer)
 cumulative_payout_table: Final = table_of(CumulativePayout)
 cumulative_leaf_table: Final = table_of(CumulativeLeafRow)
+cumulative_root_table: Final = table_of(CumulativeRoot)
 slash_table: Final = table_of(Slash)
 slash_signer_table: Final = table_of(SlashSigner)
 slash_asset_table: Final = table_of(SlashAsset)

@@ -770,16 +770,18 @@ class ValsetUpdatedLog:
 class CumulativeRootLog:
     """The RewardVault took a CUMULATIVE_ROOT packet: ``accepted`` (``CumulativeRootAccepted``) or
     a no-op for a period not past the latest (``CumulativeRootIgnored``). Either way the packet
-    with ``nonce`` was relayed."""
+    with ``nonce`` was relayed. ``vault``: the RewardVault that emitted it (claims go there)."""
 
     period: int
     nonce: int
     accepted: bool
     position: L1Position
+    vault: str
 
     def __post_init__(self) -> None:
         bigint(self.period, "period")
         bigint(self.nonce, "nonce")
+        _set(self, "vault", address_hex(self.vault))
 
 
 @dataclass(frozen=True, slots=True)

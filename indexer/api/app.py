@@ -35,6 +35,7 @@ from indexer.api.hot import HotReader, HotRoutes
 from indexer.api.pagination import CursorError
 from indexer.api.params import ERROR_RESPONSES, ApiError, Reader, error_response
 from indexer.api.routers import (
+    avs,
     claims,
     collections,
     committees,
@@ -246,6 +247,7 @@ def create_app(
     slashes.register(v1, read)
     packets.register(v1, read)
     committees.register(v1, read)
+    avs.register(v1, read)
     collections.register(v1, read)
     l1.register(v1, read)
     stats.register(v1, read, clock)

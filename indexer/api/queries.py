@@ -29,18 +29,21 @@ from indexer.api.pagination import Order, decode_cursor, page_of
 from relayer.protocol.cumulative import CumulativeLeaf, CumulativeTree
 from relayer.protocol.cumulative_claim import NothingToClaimError, plan_claim
 from relayer.protocol.kinds import PacketKind
-from relayer.protocol.packets import CumulativeRootPayload, decode_payload
+from relayer.protocol.packets import CumulativeFunding, CumulativeRootPayload, decode_payload
 from relayer.protocol.types import Amount, address_hex, as_address
+from relayer.protocol.units import format_amount
 from storage.aggregation import aggregation_request_table
 from storage.errors import InvalidRecordError
-from storage.lifecycle import LIFECYCLES, EntityKind, PacketState
+from storage.lifecycle import LIFECYCLES, Chain, EntityKind, PacketState, PayoutState
 from storage.models import (
+    avs_table,
     claim_signer_table,
     claim_table,
     committee_member_table,
     committee_table,
     cumulative_leaf_table,
     cumulative_payout_table,
+    cumulative_root_table,
     cursor_table,
     distribution_table,
     l1_tx_table,
@@ -787,9 +790,14 @@ def cumulative_staker(conn: Connection, staker: str) -> schemas.CumulativeStaker
     )
     pushed: dict[str, int] = {}
     by_earner: dict[str, int] = {}
+    final: dict[str, int] = {}
+    pending: dict[str, int] = {}
+    finalized = l1_finalized_height(conn)
     for row in rows:
         into = by_earner if row.by_earner else pushed
         into[row.token] = into.get(row.token, 0) + int(row.amount)
+        settled = final if _is_final(row.block_number, finalized) else pending
+        settled[row.token] = settled.get(row.token, 0) + int(row.amount)
     roots = _cumulative_roots(conn, staker)
     latest = roots[0] if roots else None
     delivered = next((root for root in roots if root.state in DELIVERED_ROOT_STATES), None)
@@ -800,14 +808,15 @@ def cumulative_staker(conn: Connection, staker: str) -> schemas.CumulativeStaker
     names = Names.load(conn, tokens=shown)
     for token in shown:
         unit = names.unit(token)
-        paid = pushed.get(token, 0) + by_earner.get(token, 0)
-        claimable = max(0, accrued.get(token, 0) - paid)
+        paid, unsettled = final.get(token, 0), pending.get(token, 0)
+        claimable = max(0, accrued.get(token, 0) - paid - unsettled)
         tokens.append(
             schemas.CumulativeTokenOut(
                 token=token,
                 earned=str(earned.get(token, 0)),
                 accrued=str(accrued.get(token, 0)),
                 paid=str(paid),
+                pending=str(unsettled),
                 paid_pushed=str(pushed.get(token, 0)),
                 paid_by_earner=str(by_earner.get(token, 0)),
                 claimable=str(claimable),
@@ -815,6 +824,7 @@ def cumulative_staker(conn: Connection, staker: str) -> schemas.CumulativeStaker
                 earned_display=amount_text(earned.get(token, 0), unit),
                 accrued_display=amount_text(accrued.get(token, 0), unit),
                 paid_display=amount_text(paid, unit),
+                pending_display=amount_text(unsettled, unit),
                 claimable_display=amount_text(claimable, unit),
             )
         )
@@ -829,12 +839,24 @@ def cumulative_staker(conn: Connection, staker: str) -> schemas.CumulativeStaker
             tx_hash=row.tx_hash,
             block_number=int(row.block_number),
             log_index=int(row.log_index),
+            final=_is_final(row.block_number, finalized),
         )
         for row in rows[:CUMULATIVE_PAYOUTS_SHOWN]
     ]
     return schemas.CumulativeStakerOut(
         staker=staker, tokens=tokens, payouts=payouts, latest_root=latest, delivered_root=delivered
     )
+
+
+def l1_finalized_height(conn: Connection) -> int | None:
+    """The highest block L1 ingestion knows final (None: none known yet, so nothing is final)."""
+    c = cursor_table
+    height = conn.execute(select(func.max(c.c.finalized_height)).where(c.c.chain == Chain.L1.value)).scalar()
+    return None if height is None or height < 0 else int(height)
+
+
+def _is_final(block_number: int, finalized: int | None) -> bool:
+    return finalized is not None and int(block_number) <= finalized
 
 
 DELIVERED_ROOT_STATES: Final = frozenset({PacketState.RELAYED.value, PacketState.FINALIZED.value})
@@ -924,4 +946,91 @@ def cumulative_claim(conn: Connection, staker: str) -> schemas.CumulativeClaimOu
         ],
         claimable={} if plan is None else {address_hex(t): str(a) for t, a in plan.claimable.items()},
         calldata=None if plan is None else "0x" + plan.calldata.hex(),
+        to=_root_vault(conn, delivered.packet_nonce),
+        **{"from": staker},
     )
+
+
+def _root_vault(conn: Connection, packet_nonce: int) -> str | None:
+    """The RewardVault that took the CUMULATIVE_ROOT packet (its claims go there)."""
+    r = cumulative_root_table
+    vault = conn.execute(select(r.c.vault).where(r.c.packet_nonce == packet_nonce)).scalar()
+    return None if vault is None else str(vault)
+
+
+def avs_funding(conn: Connection, avs: str) -> schemas.AvsFundingOut | None:
+    """What ``avs`` (lower-case address) funded and what reached stakers, per token (None: the AVS
+    is unknown). Per-distribution figures are the AVS's own; cumulative payouts pay an earner's total
+    over every AVS, so they are given for the token's pool next to the AVS's funded share."""
+    d, p = distribution_table, payout_table
+    known = conn.execute(select(avs_table.c.avs_address).where(avs_table.c.avs_address == avs)).scalar()
+    distributed = uint256_sums(conn, d, "token", "total", d.c.avs_address == avs)
+    if known is None and not distributed:
+        return None
+    of_avs = p.c.distribution_id.in_(select(d.c.distribution_id).where(d.c.avs_address == avs))
+    paid = uint256_sums(conn, p, "token", "amount", and_(of_avs, p.c.state == PayoutState.FINALIZED.value))
+    pending = uint256_sums(conn, p, "token", "amount", and_(of_avs, p.c.state == PayoutState.INCLUDED.value))
+    root, entries = _latest_accepted_root(conn)
+    funded = {address_hex(e.token): int(e.funded) for e in entries if address_hex(e.avs) == avs}
+    pool: dict[str, int] = {}
+    for entry in entries:
+        token = address_hex(entry.token)
+        pool[token] = pool.get(token, 0) + int(entry.funded)
+    finalized = l1_finalized_height(conn)
+    pool_paid: dict[str, int] = {}
+    pool_pending: dict[str, int] = {}
+    c = cumulative_payout_table
+    if funded:
+        for row in conn.execute(
+            select(c.c.token, c.c.amount, c.c.block_number).where(c.c.token.in_(sorted(funded)))
+        ):
+            into = pool_paid if _is_final(row.block_number, finalized) else pool_pending
+            into[row.token] = into.get(row.token, 0) + int(row.amount)
+    shown = sorted(set(distributed) | set(funded))
+    names = Names.load(conn, tokens=shown)
+    tokens = []
+    for token in shown:
+        figures = {
+            "distributed": distributed.get(token, 0),
+            "paid": paid.get(token, 0),
+            "pending": pending.get(token, 0),
+            "cumulative_funded": funded.get(token, 0),
+            "cumulative_pool_funded": pool.get(token, 0) if token in funded else 0,
+            "cumulative_pool_paid": pool_paid.get(token, 0),
+            "cumulative_pool_pending": pool_pending.get(token, 0),
+        }
+        unit = names.unit(token)
+        tokens.append(
+            schemas.AvsTokenFundingOut.model_validate(
+                {
+                    "token": token,
+                    **{name: str(value) for name, value in figures.items()},
+                    **token_fields(unit),
+                    "display": {name: format_amount(value, unit) for name, value in figures.items()},
+                }
+            )
+        )
+    return schemas.AvsFundingOut(avs=avs, tokens=tokens, cumulative_root=root if funded else None)
+
+
+def _latest_accepted_root(
+    conn: Connection,
+) -> tuple[schemas.CumulativeRootOut | None, tuple[CumulativeFunding, ...]]:
+    """The latest cumulative root the RewardVault accepted, with its per-(AVS, token) entries."""
+    r, pk = cumulative_root_table, packet_table
+    row = conn.execute(
+        select(r.c.period, r.c.packet_nonce, pk.c.state, pk.c.payload)
+        .join(pk, pk.c.nonce == r.c.packet_nonce)
+        .where(r.c.accepted.is_(True))
+        .order_by(r.c.period.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None, ()
+    payload = decode_payload(PacketKind.CUMULATIVE_ROOT, bytes.fromhex(row.payload.removeprefix("0x")))
+    if not isinstance(payload, CumulativeRootPayload):
+        raise InvalidRecordError(f"packet {row.packet_nonce} is not a CUMULATIVE_ROOT payload")
+    root = schemas.CumulativeRootOut(
+        period=int(row.period), packet_nonce=int(row.packet_nonce), state=row.state
+    )
+    return root, payload.entries

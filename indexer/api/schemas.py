@@ -683,6 +683,7 @@ class CumulativePayoutOut(BaseModel):
         tx_hash=HASH_EXAMPLE,
         block_number=1240,
         log_index=3,
+        final=True,
     )
 
     token: str
@@ -696,6 +697,8 @@ class CumulativePayoutOut(BaseModel):
     tx_hash: str
     block_number: int
     log_index: int
+    final: bool = False
+    """Its block is at or below L1's finalized height (no reorg can remove it)."""
 
 
 class CumulativeRootOut(BaseModel):
@@ -712,17 +715,21 @@ class CumulativeTokenOut(BaseModel):
     accrued: Amount
     """The running total in the latest root delivered on L1 (``delivered_root``): what L1 can pay."""
     paid: Amount
-    """Σ paid under cumulative roots (``= paid_pushed + paid_by_earner``): the highest total paid."""
+    """Σ paid under cumulative roots in blocks L1 has finalized (no reorg can take it back)."""
+    pending: Amount = "0"
+    """Σ paid in blocks not final yet (a reorg could still remove it). ``paid + pending =
+    paid_pushed + paid_by_earner``."""
     paid_pushed: Amount
     paid_by_earner: Amount
     claimable: Amount
-    """``accrued - paid`` (never negative): what a claim or a push would pay now."""
+    """``accrued - paid - pending`` (never negative): what a claim or a push would pay now."""
     token_symbol: str | None = None
     token_decimals: int | None = None
     earned_display: str | None = None
     """The four figures in the token's unit (grouped base units while its unit is not stored)."""
     accrued_display: str | None = None
     paid_display: str | None = None
+    pending_display: str | None = None
     claimable_display: str | None = None
 
 
@@ -734,7 +741,8 @@ class CumulativeStakerOut(BaseModel):
                 "token": ADDRESS_EXAMPLE,
                 "earned": "2000000000000000000",
                 "accrued": "1500000000000000000",
-                "paid": "1250000000000000000",
+                "paid": "1000000000000000000",
+                "pending": "250000000000000000",
                 "paid_pushed": "1000000000000000000",
                 "paid_by_earner": "250000000000000000",
                 "claimable": "250000000000000000",
@@ -753,6 +761,7 @@ class CumulativeStakerOut(BaseModel):
                 "tx_hash": HASH_EXAMPLE,
                 "block_number": 1240,
                 "log_index": 3,
+                "final": False,
             }
         ],
     )
@@ -784,7 +793,9 @@ class CumulativeClaimOut(BaseModel):
         leaves=[{"token": ADDRESS_EXAMPLE, "cumulative": "1500000000000000000", "proof": [HASH_EXAMPLE]}],
         claimable={ADDRESS_EXAMPLE: "250000000000000000"},
         calldata="0x9e5f6b7a",
-    )
+        to=ADDRESS_EXAMPLE,
+        **{"from": ADDRESS_EXAMPLE},
+    ) | ConfigDict(populate_by_name=True)
 
     staker: str
     root: CumulativeRootOut
@@ -797,3 +808,55 @@ class CumulativeClaimOut(BaseModel):
     calldata: str | None
     """``claimCumulative`` calldata paying every claimable token to the staker (one multiproof), for
     the RewardVault (the gateway's ``REWARD_VAULT()``), sent from the staker; None: nothing left."""
+    to: str | None = None
+    """The transaction's ``to``: the RewardVault that took the root (``CumulativeRootAccepted``);
+    None only while the indexer has not seen that log yet."""
+    from_: str = Field(alias="from", serialization_alias="from")
+    """The transaction's ``from``: the staker (the vault pays the caller's own leaves)."""
+
+
+class AvsTokenFundingOut(BaseModel):
+    token: str
+    distributed: Amount
+    """Σ the AVS's per-distribution totals in the token (every distribution Exocore created)."""
+    paid: Amount
+    """Σ of those distributions' payouts in blocks L1 has finalized: what reached stakers."""
+    pending: Amount
+    """Σ of those payouts in blocks not final yet."""
+    cumulative_funded: Amount
+    """The AVS's running total in the token in the latest cumulative root L1 accepted."""
+    cumulative_pool_funded: Amount
+    """Every AVS's running total in the token in that root (= Σ of the token's leaves)."""
+    cumulative_pool_paid: Amount
+    """Σ the vault paid in the token under cumulative roots, final blocks (all AVSs together: a
+    cumulative payout pays an earner's total over every AVS, it is not split per AVS)."""
+    cumulative_pool_pending: Amount
+    """The same, blocks not final yet."""
+    token_symbol: str | None = None
+    token_decimals: int | None = None
+    display: dict[str, str] = Field(default_factory=dict)
+    """Each figure above by name, in the token's unit (grouped base units while it is not stored)."""
+
+
+class AvsFundingOut(BaseModel):
+    model_config = _example(
+        avs=ADDRESS_EXAMPLE,
+        tokens=[
+            {
+                "token": ADDRESS_EXAMPLE,
+                "distributed": "1000",
+                "paid": "800",
+                "pending": "200",
+                "cumulative_funded": "5000",
+                "cumulative_pool_funded": "9000",
+                "cumulative_pool_paid": "4000",
+                "cumulative_pool_pending": "0",
+            }
+        ],
+        cumulative_root={"period": 12, "packet_nonce": 38, "state": "finalized"},
+    )
+
+    avs: str
+    tokens: list[AvsTokenFundingOut]
+    cumulative_root: CumulativeRootOut | None = None
+    """The latest cumulative root L1 accepted that funds the AVS (None: none)."""

@@ -44,6 +44,8 @@ from storage.db import refresh_stale_statistics
 from storage.errors import DeepReorgError, InvalidRecordError
 from storage.invariants import (
     check_cumulative_paid_within_accrued,
+    check_cumulative_paid_within_earned,
+    check_cumulative_transfers_match_payouts,
     check_forward_only,
     check_paid_within_total,
     check_payouts_match_transfers,
@@ -440,6 +442,7 @@ class L1LogDecoder:
                 nonce=args["nonce"],
                 accepted=spec.name == "CumulativeRootAccepted",
                 position=pos,
+                vault=raw.address,
             )
         if spec.name == "DistributionSubmitted":
             return DistributionSubmittedLog(
@@ -749,7 +752,8 @@ class L1Ingestor:
         if records is None:
             return None
         records = self._who_paid(raw, records)
-        if any(isinstance(r, RewardPaidLog) for r in records):
+        # Transfers are read only for ranges that paid (per leaf or under a cumulative root).
+        if any(isinstance(r, RewardPaidLog | CumulativePaidLog) for r in records):
             tokens = self._watched_tokens(records)
             senders = [_address_topic(a) for a in self.contracts.funding_sources]
             topics = ["0x" + self.decoder.transfer_topic.hex(), senders]
@@ -810,6 +814,8 @@ class L1Ingestor:
             known = set(conn.execute(select(distribution_table.c.token).distinct()).scalars())
         known.update(self.contracts.reward_tokens)
         known.update(r.token for r in records if isinstance(r, DistributionSubmittedLog))
+        # A token paid under a cumulative root: its Transfer logs are checked against the payouts.
+        known.update(r.token for r in records if isinstance(r, CumulativePaidLog))
         return sorted(known)
 
     def commit_batch(
@@ -852,6 +858,12 @@ class L1Ingestor:
             conn = tx.conn
             check_paid_within_total(conn, self.stream, effects.distribution_ids)
             check_cumulative_paid_within_accrued(conn, self.stream, effects.cumulative_keys)
+            check_cumulative_paid_within_earned(
+                conn, self.stream, {token for _, token in effects.cumulative_keys}
+            )
+            check_cumulative_transfers_match_payouts(
+                conn, self.stream, effects.cumulative_tx_hashes, self.contracts.funding_sources
+            )
             check_transition_history(conn, self.stream, first)
             check_payouts_match_transfers(
                 conn, self.stream, effects.paid_tx_hashes, self.contracts.funding_sources

@@ -1,17 +1,18 @@
 """The cumulative push stage: under the latest root L1 accepted, push the balances the policy selects.
 
 Each run: read the RewardVault's latest period (one call), the period's leaves from Exocore (cached
-per period), each leaf's ``claimed`` on L1, then :func:`relayer.pipeline.push_policy.decide` at the
-current base fee; the selected balances go out as ``pushCumulative`` multiproof batches through the
-transaction manager (durable, idempotent by key). Everything else accrues; earners claim it
-themselves at any time (``exorelay claim``).
+per period), what the vault already paid each (earner, token) from the indexed ``CumulativePaid``
+records (one query, never a call per leaf: ``storage.cumulative_push``), then
+:func:`relayer.pipeline.push_policy.decide` at the current base fee; the selected balances go out as
+``pushCumulative`` multiproof batches through the transaction manager (durable, idempotent by key).
+Everything else accrues; earners claim it themselves at any time (``exorelay claim``).
 
-Invariants: a leaf is pushed at most once per (period, cumulative amount) by this process (the
-in-flight set); a push of a leaf an earner claimed meanwhile is skipped by the vault (never paid
-twice, never a revert); ``unpaid_since`` is kept in memory, so a restarted relayer restarts each
-balance's delay clock (pushes then come at most ``max_delay_s`` after the restart). Reading
-``claimed`` costs one ``eth_call`` per leaf: fine for the devnet and small chains; at 10^5+ earners
-it should come from the indexer's ``CumulativePaid`` records instead.
+Invariants: each unpaid balance's delay clock (``unpaid_since_s``) and the cumulative amount a queued
+push pays are rows of ``cumulative_push_state``, so a restarted relayer, or the standby that takes
+the signer lease over, keeps counting from when the balance was first seen unpaid and pushes it
+within ``max_delay_s`` of that; a queued leaf is not queued again until the index shows its payout
+(or a newer root raises it). A push of a leaf an earner claimed meanwhile (or one the index has not
+caught up with) is skipped by the vault: never paid twice, never a revert.
 """
 
 from __future__ import annotations
@@ -27,9 +28,17 @@ from relayer.exocore.grpc_client import ExocoreGrpcClient
 from relayer.l1.gateway import GatewayClient, encode_push_call
 from relayer.l1.txmanager import TxManager
 from relayer.pipeline.push_policy import Balance, PushPolicy, decide, plan_batches
-from relayer.protocol.cumulative import CumulativeTree, EarnerToken
+from relayer.protocol.cumulative import CumulativeTree
 from relayer.protocol.kinds import TxPurpose
-from relayer.protocol.types import Amount
+from relayer.protocol.types import Amount, address_hex
+from storage.cumulative_push import (
+    PairKey,
+    forget_paid,
+    indexed_claimed,
+    load_push_state,
+    mark_pushed,
+    record_unpaid,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -37,7 +46,8 @@ INTENT_PREFIX: Final = "cumulative-push"
 
 
 class CumulativePusher:
-    """State across cycles: the period's tree, when each balance became unpaid, what is in flight."""
+    """State across cycles: the vault's address and the latest period's tree (both read-only facts;
+    everything that must outlive the process is in ``cumulative_push_state``)."""
 
     def __init__(
         self,
@@ -57,9 +67,6 @@ class CumulativePusher:
         self.clock_s = clock_s
         self._vault: str | None = None
         self._tree: tuple[int, CumulativeTree] | None = None
-        self._unpaid_since: dict[EarnerToken, int] = {}
-        self._in_flight: dict[EarnerToken, int] = {}
-        """(earner, token) -> the cumulative amount a queued push pays."""
 
     def run(self) -> int:
         """One pass; returns the number of push batches queued."""
@@ -73,17 +80,34 @@ class CumulativePusher:
             self._tree = (period, CumulativeTree.build(self.grpc.cumulative_leaves(period)))
         tree = self._tree[1]
         now = int(self.clock_s())
+        with self.engine.begin() as conn:
+            claimed = indexed_claimed(conn)
+            state = load_push_state(conn)
         balances: list[Balance] = []
+        first_seen: dict[PairKey, int] = {}
+        paid: list[PairKey] = []
         for leaf in tree.leaves:
-            key = leaf.key
-            if self._in_flight.get(key, -1) >= leaf.cumulative:
-                continue
-            owed = leaf.cumulative - self.gateway.cumulative_claimed(vault, leaf.earner, leaf.token)
+            key = (address_hex(leaf.earner), address_hex(leaf.token))
+            owed = leaf.cumulative - claimed.get(key, 0)
+            known = state.get(key)
             if owed <= 0:
-                self._unpaid_since.pop(key, None)
+                if known is not None:
+                    paid.append(key)
                 continue
-            since = self._unpaid_since.setdefault(key, now)
+            if known is not None and known.pushed_cumulative is not None:
+                if known.pushed_cumulative >= leaf.cumulative:
+                    continue  # queued already; its payout is not indexed yet
+                if claimed.get(key, 0) >= known.pushed_cumulative:
+                    # The queued push landed and a newer root owes more: a new clock from now.
+                    paid.append(key)
+                    known = None
+            if known is None:
+                first_seen[key] = now
+            since = now if known is None else known.unpaid_since_s
             balances.append(Balance(leaf.earner, leaf.token, Amount(owed), since))
+        with self.engine.begin() as conn:
+            forget_paid(conn, paid)
+            record_unpaid(conn, first_seen)
         base_fee, tip = self.gateway.client.fee_market()
         decision = decide(self.policy, balances, now_s=now, fee_per_gas_wei=base_fee + tip)
         queued = 0
@@ -94,6 +118,7 @@ class CumulativePusher:
             digest = keccak(b"".join(leaf.encoded for leaf in multi.leaves)).hex()[:40]
             intent_key = f"{INTENT_PREFIX}:{period}:{digest}"
             with self.engine.begin() as conn:
+                # The intent and the memory of it commit together: a crash leaves neither or both.
                 self.txm.enqueue(
                     conn,
                     key=intent_key,
@@ -102,9 +127,10 @@ class CumulativePusher:
                     calldata=encode_push_call(period, multi),
                     gas_limit=self.policy.gas_per_batch + len(keys) * self.policy.gas_per_leaf,
                 )
-            for leaf in multi.leaves:
-                self._in_flight[leaf.key] = leaf.cumulative
-                self._unpaid_since.pop(leaf.key, None)
+                mark_pushed(
+                    conn,
+                    {(address_hex(x.earner), address_hex(x.token)): x.cumulative for x in multi.leaves},
+                )
             queued += 1
         if queued or decision.push:
             _log.info(

@@ -150,6 +150,8 @@ class L1BatchEffects:
     finalized_distribution_ids: set[str] = field(default_factory=set)
     cumulative_keys: set[tuple[str, str]] = field(default_factory=set)
     """(earner, token) pairs a ``CumulativePaid`` of the batch paid."""
+    cumulative_tx_hashes: set[str] = field(default_factory=set)
+    """Transactions of the batch with a ``CumulativePaid``."""
 
 
 class StoreBase:

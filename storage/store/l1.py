@@ -25,6 +25,7 @@ from storage.lifecycle import (
 )
 from storage.models import (
     cumulative_payout_table,
+    cumulative_root_table,
     distribution_table,
     l1_tx_table,
     packet_table,
@@ -147,6 +148,7 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             elif isinstance(log, CumulativeRootLog):
                 # Accepted or ignored (an older period), the packet is delivered: relayed.
                 self._packet_relayed(log.nonce, log.position)
+                self._cumulative_root(log)
                 tx_purposes.setdefault(log.position.tx_hash, ("distribution", log.position, log.nonce, None))
             else:
                 self._valset_on_l1(log)
@@ -161,6 +163,7 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
         if cumulative_paid:
             self._record_cumulative_payouts(cumulative_paid)
             effects.cumulative_keys.update((log.earner, log.token) for log in cumulative_paid)
+            effects.cumulative_tx_hashes.update(log.position.tx_hash for log in cumulative_paid)
         for tx_hash, (purpose, position, packet_nonce, distribution_id) in tx_purposes.items():
             self._l1_tx_included(
                 tx_hash,
@@ -406,3 +409,5 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
         self.conn.execute(delete(transfer_table).where(transfer_table.c.block_number > above))
         c = cumulative_payout_table
         self.conn.execute(delete(c).where(c.c.block_number > above))
+        r = cumulative_root_table
+        self.conn.execute(delete(r).where(r.c.block_number > above))

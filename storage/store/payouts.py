@@ -19,6 +19,7 @@ from storage.lifecycle import Chain, EdgeKind, EntityKind, PayoutState
 from storage.models import (
     cumulative_leaf_table,
     cumulative_payout_table,
+    cumulative_root_table,
     distribution_table,
     payout_table,
     transfer_table,
@@ -28,6 +29,7 @@ from storage.records import (
     ChainRef,
     CumulativeLeaves,
     CumulativePaidLog,
+    CumulativeRootLog,
     L1Position,
     RewardPaidLog,
     TokenTransferLog,
@@ -176,6 +178,25 @@ class PayoutStore(StoreBase):
                     "packet_nonce": event.nonce,
                 }
                 for leaf in event.leaves
+            ],
+        )
+
+    def _cumulative_root(self, log: CumulativeRootLog) -> None:
+        """Store which vault took a CUMULATIVE_ROOT packet, once (a replayed block is the same log)."""
+        insert_ignore(
+            self.conn,
+            cumulative_root_table,
+            [
+                {
+                    "packet_nonce": log.nonce,
+                    "period": log.period,
+                    "vault": log.vault,
+                    "accepted": log.accepted,
+                    "tx_hash": log.position.tx_hash,
+                    "log_index": log.position.log_index,
+                    "block_number": log.position.block_number,
+                    "block_hash": log.position.block_hash,
+                }
             ],
         )
 

@@ -345,6 +345,8 @@ def test_a_cumulative_payout_above_the_roots_leaf_halts_the_l1_stream(store: Lif
 def test_leaves_arriving_after_l1_overpaid_under_them_halt_the_exocore_stream(store: LifecycleStore) -> None:
     accrued = LEDGER[1][(OTHER, TOKEN_T)]
     node = ScriptedL1(head=10)
+    # The vault mints what it pays (the Transfer matches the payout: only the leaf bound is broken).
+    node.emit(TOKEN_T, "Transfer", 3, "overpaid", **{"from": ZERO, "to": OTHER, "value": accrued + 1})
     node.emit(
         VAULT,
         "CumulativePaid",

@@ -27,6 +27,8 @@ from tests.support.indexer_factory import AVS, T0, h, staker
 L1_CHAIN_ID = 31337
 EARNER, OTHER = staker(1), staker(2)
 TOKEN_T, TOKEN_U = "0x" + "71" * 20, "0x" + "72" * 20
+VAULT = "0x" + "7a" * 20
+"""The RewardVault emitting the roots and payouts."""
 LEDGER = {
     1: {(EARNER, TOKEN_T): 100, (EARNER, TOKEN_U): 7, (OTHER, TOKEN_T): 50},
     2: {(EARNER, TOKEN_T): 180, (EARNER, TOKEN_U): 7, (OTHER, TOKEN_T): 50},
@@ -78,7 +80,7 @@ def position(block: int, log_index: int) -> L1Position:
 
 
 def accepted(period: int, block: int) -> CumulativeRootLog:
-    return CumulativeRootLog(period, NONCE0 + period, True, position(block, 0))
+    return CumulativeRootLog(period, NONCE0 + period, True, position(block, 0), VAULT)
 
 
 def paid(earner: str, token: str, amount: int, cumulative: int, period: int, block: int) -> CumulativePaidLog:

@@ -397,6 +397,7 @@ class _Site:
                 "avs": avs,
                 "avss": choices,
                 "committees": [(c, views.committee_quorum(c)) for c in committees],
+                "funding": queries.avs_funding(conn, avs) if avs is not None and form.ok else None,
                 **self.pager(form, next_cursor),
             }
 

@@ -27,6 +27,7 @@ from tests.support.cumulative_data import (
     OTHER,
     TOKEN_T,
     TOKEN_U,
+    VAULT,
     accepted,
     l1,
     leaves,
@@ -34,7 +35,7 @@ from tests.support.cumulative_data import (
     root_packet,
     tree,
 )
-from tests.support.indexer_factory import Chain, staker
+from tests.support.indexer_factory import Chain, h, staker
 
 
 @pytest.fixture
@@ -66,9 +67,11 @@ def test_earned_accrued_paid_and_claimable_follow_the_roots(
         TOKEN_T: ("180", "0", "0"),
         TOKEN_U: ("7", "0", "0"),
     }
-    # Period 1's root reaches L1 and the earner claims its token-T total under it.
+    # Period 1's root reaches L1 and the earner claims its token-T total under it (block 11, final).
     l1(store, accepted(1, 10))
     l1(store, paid(EARNER, TOKEN_T, 100, 100, 1, 11))
+    with store.begin() as tx:
+        tx.set_cursor(f"l1:{L1_CHAIN_ID}", "l1", 11, h("l1-block-11"), head_height=11, finalized_height=11)
     tokens, latest, delivered = _view(client, EARNER)
     assert delivered == {"period": 1, "packet_nonce": NONCE0 + 1, "state": "relayed"}
     assert latest["period"] == 2
@@ -148,7 +151,33 @@ def test_the_claim_endpoint_proves_the_leaves_of_the_latest_delivered_root(
         claimed={as_address(TOKEN_T): 100},
     )
     assert body["calldata"] == "0x" + expected.calldata.hex()
+    # A wallet sends it as given: to the RewardVault that took the root, from the staker.
+    assert (body["to"], body["from"]) == (VAULT, EARNER)
     # Once everything is paid there is nothing to send, but the proofs are still given.
     l1(store, paid(EARNER, TOKEN_U, 7, 7, 1, 12))
     body = client.get(f"/v1/stakers/{EARNER}/cumulative/claim").json()
     assert (body["calldata"], body["claimable"], len(body["leaves"])) == (None, {}, 2)
+
+
+def test_paid_counts_final_payouts_and_pending_the_ones_not_final_yet(
+    store: LifecycleStore, client: TestClient
+) -> None:
+    """A payout in a block past L1's finalized height can still be reorged away: it is ``pending``,
+    not ``paid``, until its block is final; either way it is no longer claimable."""
+    ExocoreIngestor(store).apply_block(Chain().block(root_packet(1), leaves(1)))
+    l1(store, accepted(1, 10), paid(EARNER, TOKEN_T, 60, 60, 1, 11), paid(EARNER, TOKEN_T, 40, 100, 1, 13))
+    with store.begin() as tx:
+        tx.set_cursor(f"l1:{L1_CHAIN_ID}", "l1", 14, h("l1-block-14"), head_height=14, finalized_height=12)
+    tokens, _, _ = _view(client, EARNER)
+    assert {key: tokens[TOKEN_T][key] for key in ("paid", "pending", "claimable")} == {
+        "paid": "60",
+        "pending": "40",
+        "claimable": "0",
+    }
+    body = client.get(f"/v1/stakers/{EARNER}/cumulative").json()
+    assert {(p["amount"], p["final"]) for p in body["payouts"]} == {("60", True), ("40", False)}
+    # The later block becomes final: all of it is paid.
+    with store.begin() as tx:
+        tx.set_cursor(f"l1:{L1_CHAIN_ID}", "l1", 14, h("l1-block-14"), head_height=14, finalized_height=13)
+    tokens, _, _ = _view(client, EARNER)
+    assert (tokens[TOKEN_T]["paid"], tokens[TOKEN_T]["pending"]) == ("100", "0")

@@ -27,9 +27,12 @@ from relayer import cli
 from relayer.config import CumulativeConfig
 from relayer.exocore.grpc_client import PacketRejection
 from relayer.l1.artifacts import ContractName, load_artifact
+from relayer.pipeline.cumulative_push import CumulativePusher
+from relayer.pipeline.push_policy import policy_from_config
 from relayer.protocol.cumulative import CumulativeTree
 from relayer.protocol.packets import CumulativeRootPayload, PacketKind
 from relayer.service import RelayerService
+from storage.job_tables import cumulative_push_state_table
 from storage.lifecycle import PacketState
 from storage.models import cumulative_payout_table, packet_table
 from tests.support.database import fresh_database
@@ -149,6 +152,14 @@ def test_with_the_relayer_idle_a_staker_claims_through_exorelay_claim(
     transaction = json.loads(printed.stdout)
     assert transaction["to"].lower() == vault.address.lower() and transaction["period"] == 1
     assert int(transaction["claimable"]["0x" + richest.token.hex()]) == richest.cumulative
+    # The API gives the same transaction, addressed: a wallet sends either as is.
+    with TestClient(create_app(h.engine)) as api:
+        served = api.get(f"/v1/stakers/{earner}/cumulative/claim").json()
+    assert (served["to"], served["from"], served["calldata"]) == (
+        transaction["to"],
+        transaction["from"],
+        transaction["data"],
+    )
     # The staker's wallet sends what was printed.
     w3.provider.make_request(RPCEndpoint("anvil_impersonateAccount"), [earner])
     w3.provider.make_request(RPCEndpoint("anvil_setBalance"), [earner, hex(10**18)])
@@ -239,3 +250,61 @@ def test_a_restarted_relayer_pushes_the_others_and_skips_what_a_staker_claimed_i
     assert {p.args.earner for p in pushed} == {Web3.to_checksum_address(leaf.earner) for leaf in mine[1:]}
     assert all(p.args.recipient == p.args.earner for p in pushed)
     assert len(pushed) == len(mine) - 1  # each paid once
+
+
+def test_a_restart_mid_delay_keeps_the_delay_clock_and_the_earner_is_pushed_within_the_bound(
+    cumulative_harness: RelayerHarness,
+) -> None:
+    """The delay clock of each unpaid balance lives in the database: a push stage built afresh (a
+    restarted relayer, or the next signer-lease holder) still pushes within ``max_delay_s`` of when
+    the balance first became unpaid, not of its own start. ``claimed`` comes from the indexed
+    ``CumulativePaid`` records, so once the pushes are indexed nothing is queued again."""
+    h = cumulative_harness
+    run_standard_scenario(h)
+    h.cycle_until(lambda: all_delivered_and_paid(h, packets=3), timeout_s=90)
+    w3, gateway = gateway_contract(h)
+    vault = w3.eth.contract(
+        address=Web3.to_checksum_address(gateway.functions.REWARD_VAULT().call()),
+        abi=load_artifact(ContractName.REWARD_VAULT).abi_list(),
+    )
+    reward_token = Web3.to_checksum_address(h.stack.manifest["l1"]["contracts"]["reward_token"])
+    mine = [
+        leaf
+        for leaf in h.service.parts.grpc.cumulative_leaves(1)
+        if Web3.to_checksum_address(leaf.token) == reward_token
+    ]
+    assert mine
+    # Every reward-token balance is worth a push; the bound is 1000 s at one period per 100 s.
+    policy = policy_from_config(
+        CumulativeConfig(token_prices={reward_token.lower(): "1000"}, max_delay_s=1000, period_s=100)
+    )
+    parts = h.service.parts
+    first_seen_s = 1_000_000
+    before_restart = CumulativePusher(
+        h.engine, parts.grpc, parts.gateway, parts.txm, policy, clock_s=lambda: first_seen_s
+    )
+    assert before_restart.run() == 0  # every balance above the threshold is held: 900 s to go
+    # The restarted stage comes up 950 s later: waiting another period would breach the bound.
+    after_restart = CumulativePusher(
+        h.engine, parts.grpc, parts.gateway, parts.txm, policy, clock_s=lambda: first_seen_s + 950
+    )
+    assert after_restart.run() >= 1
+    h.cycle_until(
+        lambda: all(
+            vault.functions.claimed(Web3.to_checksum_address(leaf.earner), reward_token).call()
+            == leaf.cumulative
+            for leaf in mine
+        ),
+        timeout_s=90,
+    )
+    paid = vault.events.CumulativePaid.get_logs(from_block=0)
+    h.cycle_until(lambda: len(_cumulative_payouts(h)) == len(paid), timeout_s=60)
+    # Indexed as paid: another stage (yet another restart) reads `claimed` from the index and
+    # queues nothing, and no delay clock is left running for a paid balance.
+    again = CumulativePusher(
+        h.engine, parts.grpc, parts.gateway, parts.txm, policy, clock_s=lambda: first_seen_s + 5000
+    )
+    assert again.run() == 0
+    with h.engine.begin() as conn:
+        clocks = {(row.earner, row.token) for row in conn.execute(select(cumulative_push_state_table))}
+    assert not clocks & {("0x" + leaf.earner.hex(), reward_token.lower()) for leaf in mine}

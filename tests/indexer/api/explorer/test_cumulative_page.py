@@ -44,7 +44,7 @@ def test_the_staker_page_shows_cumulative_figures_per_token(store: LifecycleStor
     assert set(rows) == {TOKEN_T, TOKEN_U}
     for token in api["tokens"]:
         row = rows[token["token"]]
-        for figure in ("earned", "accrued", "paid", "claimable"):
+        for figure in ("earned", "accrued", "paid", "pending", "claimable"):
             assert f'data-figure="{figure}"><data class="num" value="{token[figure]}"' in row
             assert token[f"{figure}_display"] in row
     # Token T has a stored unit: its symbol and amounts in it; token U still shows base units.
