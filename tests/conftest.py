@@ -46,6 +46,7 @@ PATH_MARKERS: tuple[tuple[str, str], ...] = (
     ("relayer/l1/test_txmanager.py::test_sigkill_mid_flight_then_restart", "slow"),
     ("indexer/test_api_settings.py::test_exorelay_api_uses_the_configured_workers_and_readiness", "slow"),
     ("indexer/test_cli.py::test_api_command_serves_health_and_openapi", "slow"),
+    ("relayer/test_recursion_limit.py::test_deeply_nested_json_raises_instead_of_crashing", "slow"),
     # py_ecc next to the fast backend on every example
     ("protocol/test_signature_batch.py::test_backends_give_identical_verdicts_and_counts", "slow"),
 )
