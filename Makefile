@@ -53,13 +53,13 @@ typecheck: deps
 
 # pytest-xdist: one worker per core (the suite is process- and CPU-bound: anvil, devnet, PostgreSQL,
 # BLS), at most MAX_TEST_WORKERS, because every worker starts its own session anvil + deployment and
-# more workers than cores only add contention. `--dist loadgroup`: tests carrying the same
-# xdist_group run in one worker, one after the other; tests/conftest.py groups every test by its file
-# (module-scoped chains and devnets are set up once) except the files it lists as splittable.
-# Each worker has its own PostgreSQL schemas, free ports and temp dirs. TEST_WORKERS=0: one process.
+# more workers than cores only add contention. tests/conftest.py schedules by test file (module-scoped
+# chains and devnets are set up once, a file's tests never run concurrently) except the files it lists
+# as splittable. Each worker has its own PostgreSQL schemas, free ports and temp dirs.
+# TEST_WORKERS=0: one process.
 MAX_TEST_WORKERS := 4
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < $(MAX_TEST_WORKERS) ? n : $(MAX_TEST_WORKERS) )))
-XDIST_ARGS = -n $(TEST_WORKERS) --dist loadgroup
+XDIST_ARGS = -n $(TEST_WORKERS) --dist loadfile
 
 pytest: deps browser
 	$(VENV)/bin/pytest $(XDIST_ARGS) $(PYTEST_ARGS)

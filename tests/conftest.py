@@ -5,8 +5,9 @@ Markers: ``pytest_collection_modifyitems`` marks tests by directory and by the f
 tests on real chains and processes), ``browser`` (headless Chromium), ``slow`` (the py_ecc reference
 BLS backend and other long runs). ``make test-fast`` deselects all three; ``make test`` runs everything.
 
-Parallel runs (pytest-xdist, ``make test`` and ``make test-fast`` use ``-n <cores> --dist loadgroup``):
-every test file is one ``xdist_group`` (runs in one worker, in order) unless ``SPLIT_FILES`` lists it.
+Parallel runs (pytest-xdist, ``make test`` and ``make test-fast`` use ``-n <cores>``): ``FileScheduling``
+sends every test file to one worker (its tests run there in order, its module-scoped chains and devnets
+are set up once) unless ``SPLIT_FILES`` lists it.
 Each worker is its own pytest session, so session fixtures (the anvil + deployment, ``db_engine``'s
 schema) exist once per worker; ports are always picked free and temp dirs come from ``tmp_path``.
 
@@ -25,6 +26,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from xdist.remote import Producer
+from xdist.scheduler import LoadScopeScheduling
 
 from tests.support.database import DATABASE_URL_ENV, REQUIRE_POSTGRES_ENV
 
@@ -62,7 +65,7 @@ SPLIT_FILES: frozenset[str] = frozenset(
     }
 )
 """Test files (relative to tests/) whose tests pytest-xdist may spread over workers: long files of
-independent tests without module-scoped processes. Every other file is one ``xdist_group``, so its
+independent tests without module-scoped processes. Every other file runs in one worker, so its
 module-scoped chains, devnets and servers are set up once and its tests never run concurrently."""
 
 pytest_plugins = ("tests.support.l1_fixtures", "tests.support.store_fixtures")
@@ -117,15 +120,27 @@ def db_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     admin.dispose()
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's loadgroup hook reads the xdist_group markers
+class FileScheduling(LoadScopeScheduling):
+    """pytest-xdist scheduling by test file (like ``--dist loadfile``), except that the tests of a
+    ``SPLIT_FILES`` file are scheduled one by one. (``--dist loadgroup`` cannot do this on pytest 9:
+    the node id suffix it relies on is ignored, so its groups silently fall apart.)"""
+
+    def _split_scope(self, nodeid: str) -> str:
+        path = nodeid.split("::", 1)[0]
+        return nodeid if path.removeprefix(f"{TESTS_ROOT.name}/") in SPLIT_FILES else path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> FileScheduling:
+    return FileScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         try:
             relative = item.path.resolve().relative_to(TESTS_ROOT).as_posix()
         except ValueError:
             continue
-        if relative not in SPLIT_FILES:
-            item.add_marker(pytest.mark.xdist_group(relative))
         node = relative + item.nodeid.partition("::")[1] + item.nodeid.partition("::")[2]
         for prefix, marker in PATH_MARKERS:
             if node.startswith(prefix):
