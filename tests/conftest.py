@@ -120,7 +120,7 @@ def db_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     admin.dispose()
 
 
-class FileScheduling(LoadScopeScheduling):
+class FileScheduling(LoadScopeScheduling):  # type: ignore[misc]  # pytest-xdist ships no types
     """pytest-xdist scheduling by test file (like ``--dist loadfile``), except that the tests of a
     ``SPLIT_FILES`` file are scheduled one by one. (``--dist loadgroup`` cannot do this on pytest 9:
     the node id suffix it relies on is ignored, so its groups silently fall apart.)"""
