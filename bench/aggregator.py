@@ -8,7 +8,7 @@ Run from the repository root:
 Rows (all measured in this run, on the same committee and signatures):
 
 - ingest: every member's signature over one claim posted to ``Aggregator.post_signature`` from
-  ``--threads`` threads (the HTTP handlers' thread pool, without the HTTP transport), each post
+  ``--threads`` threads (the API's signature-post pool, without the HTTP transport), each post
   committed to PostgreSQL before it returns. Goal >= 2,000 posts/s. Anchors: the naive verifier's
   rate, one verification (two pairings) per signature, on the same signatures; and the database
   floor: the same rows written by a bare ``executemany`` on the same pool, one transaction (rows +
@@ -55,6 +55,7 @@ from typing import Final
 from sqlalchemy import Engine, create_engine, select, text
 
 from avs.aggregator import store
+from avs.aggregator.api import POST_THREADS
 from avs.aggregator.committee import GrpcCommitteeSource
 from avs.aggregator.runner import DATABASE_POOL
 from avs.aggregator.service import Aggregator, AggregatorSettings
@@ -220,7 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="100 members instead of 1,000")
     parser.add_argument("--members", type=int, default=None)
     parser.add_argument(
-        "--threads", type=int, default=40, help="posting threads (FastAPI runs handlers on 40)"
+        "--threads",
+        type=int,
+        default=POST_THREADS,
+        help=f"posting threads (the API decides signature posts on {POST_THREADS})",
     )
     args = parser.parse_args(argv)
     members = args.members or (100 if args.quick else 1_000)

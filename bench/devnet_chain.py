@@ -8,7 +8,7 @@
    exact split, N DistributionLeaf values, the Merkle tree, the packet and its validator signatures),
    and its parts. The pools are filled directly in the state: setting up 100k delegations through
    transactions would measure the setup, not the distribution. Target: 100k stakers <= 5 s.
-2. Blocks: 1,000 ``MsgDelegate`` transactions are admitted (each executed on admission) and the
+2. Blocks: 1,000 ``MsgDelegation`` transactions are admitted (each executed on admission) and the
    block sealed (end-block, CometBFT block, SQLite append); repeated; blocks/s and tx/s sustained.
 
 Same-run anchors: the claim is set against its two inherent parts measured alone on the same
@@ -235,7 +235,7 @@ def main() -> None:
             )
         )
     row = bench_blocks(3 if args.quick else 10)
-    print(f"\nBlock production with {TXS_PER_BLOCK} pending MsgDelegate per block (SQLite block store)")
+    print(f"\nBlock production with {TXS_PER_BLOCK} pending MsgDelegation per block (SQLite block store)")
     print("  x empty = loaded block time (admit + seal) / empty block time, same node")
     print_row(
         ("blocks", "blocks/s", "tx/s", "admit ms/tx", "seal ms/block", "empty blocks/s", "x empty"),
@@ -256,7 +256,7 @@ def main() -> None:
     )
     summary.append(
         (
-            f"block of {TXS_PER_BLOCK} MsgDelegate",
+            f"block of {TXS_PER_BLOCK} MsgDelegation",
             f"{1000 / row['blocks_per_s']:.0f} ms",
             f"empty block {1000 / row['empty_blocks_per_s']:.1f} ms",
             f"{x_empty:.0f}x",

@@ -97,7 +97,7 @@ class Daemon:
 
     def _fresh_chain(self, anvil: AnvilNode) -> tuple[Genesis, dict[str, Any]]:
         args = self.args
-        genesis, deployment = deploy_for_devnet(
+        genesis, deployment, _others = deploy_for_devnet(
             anvil,
             chain_id=args.chain_id,
             seed=args.seed,

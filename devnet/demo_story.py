@@ -764,7 +764,7 @@ class Demo:
         power = max(int(m.power) for m in before.members)
         secret = bls.secret_key_from_seed(VALIDATOR_KEY_MATERIAL)
         consensus_key = hashlib.sha256(VALIDATOR_KEY_MATERIAL).digest()
-        client.send("SetValidatorPower", validator_msg(consensus_key, secret, power))
+        client.send(validator_msg(consensus_key, secret, power))
         # The rotation happens at the next block's begin-block; packets after it carry the new nonce.
         client.advance(2)
         self.track("valset", [Gauge("VALSET_UPDATE packet created and indexed", self.valset_packet)])
@@ -1255,7 +1255,7 @@ class Demo:
             secret=client.secrets[committee_b.pubkeys[index_b]],
             task_id=EQUIVOCATION_TASK_ID,
         )
-        response = client.send("SubmitEquivocationEvidence", evidence)
+        response = client.send(evidence)
         self.slash_ids["equivocation"] = hex0x(response.slash_id)
         self.track(
             "slashes on Exocore",

@@ -3,7 +3,7 @@
 Upstream, deposits, delegations and withdrawal requests reach Exocore over its own messaging layer
 (not over exorelay). The devnet stands in for that layer: :class:`VaultFollower` reads the vault's
 ``Delegated`` and ``WithdrawalRequested`` events from blocks at least ``confirmations`` deep and
-submits one ``MsgDelegate`` / ``MsgUndelegate`` per event, carrying the event's request id. The chain
+submits one ``MsgDelegation`` / ``MsgUndelegation`` per event, carrying the event's request id. The chain
 applies each request id once (a resubmission after a restart is refused), so the follower needs no
 durable cursor: it starts from the first block after the deployment and re-reads.
 
@@ -18,16 +18,17 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.exceptions import Web3Exception
 
+from devnet.chain.msgs import delegation_msg, undelegation_msg
 from devnet.chain.params import DEVNET_LZ_CHAIN_ID
 from devnet.grpc.errors import RequestRejectedError
 from relayer.errors import ExorelayError
-from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
+from relayer.exocore.proto.delegation.v1 import tx_pb2 as delegation_tx
 from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.protocol.ids import OperatorAddress, asset_id
 from relayer.protocol.types import Address
@@ -46,7 +47,7 @@ POLL_INTERVAL_S: Final = 0.5
 
 _log = logging.getLogger(__name__)
 
-StakeMsg = tx.MsgDelegate | tx.MsgUndelegate
+StakeMsg = delegation_tx.MsgDelegation | delegation_tx.MsgUndelegation
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,16 +65,15 @@ class VaultEvent:
 
 
 def stake_msg(event: VaultEvent, lz_chain_id: int) -> StakeMsg:
-    """The Exocore message that reports ``event``."""
-    fields: dict[str, Any] = {
-        "staker": "0x" + event.staker.hex(),
-        "lz_chain_id": lz_chain_id,
-        "operator": str(OperatorAddress(OPERATOR_PREFIX, event.operator)),
-        "asset_id": asset_id(event.token, lz_chain_id),
-        "amount": str(event.amount),
-        "l1_request_id": event.request_id,
-    }
-    return tx.MsgUndelegate(**fields) if event.withdrawal else tx.MsgDelegate(**fields)
+    """The Exocore message (upstream x/delegation's, with the L1 fields) that reports ``event``."""
+    build = undelegation_msg if event.withdrawal else delegation_msg
+    return build(
+        staker="0x" + event.staker.hex(),
+        operator=str(OperatorAddress(OPERATOR_PREFIX, event.operator)),
+        asset_id=asset_id(event.token, lz_chain_id),
+        amount=event.amount,
+        l1_request_id=event.request_id,
+    )
 
 
 def _address(value: str) -> Address:

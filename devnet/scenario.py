@@ -45,19 +45,19 @@ from cosmpy.crypto.keypairs import PrivateKey
 from cosmpy.protos.cosmos.bank.v1beta1 import tx_pb2 as bank_tx
 from cosmpy.protos.cosmos.base.v1beta1 import coin_pb2
 from eth_utils.crypto import keccak
-from google.protobuf import message_factory
 
+from devnet.chain.msgs import delegation_msg
 from devnet.chain.params import DEVNET_LZ_CHAIN_ID
 from devnet.l1_stake import L1Stake, L1Staker
 from devnet.operator_keys import OPERATOR_KEYS_DIR, operator_keystore
 from relayer.errors import ProtocolError
-from relayer.exocore.cosmos_tx import CosmosTxError, CosmosTxSender
+from relayer.exocore.cosmos_tx import CosmosTxError, CosmosTxSender, msg_method_of, response_type_of
 from relayer.exocore.proto.avs.v1 import query_pb2 as avs_query
 from relayer.exocore.proto.avs.v1 import query_pb2_grpc as avs_grpc
 from relayer.exocore.proto.avs.v1 import tx_pb2 as avs_tx
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs_pb
+from relayer.exocore.proto.delegation.v1 import tx_pb2 as delegation_tx
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
-from relayer.exocore.proto.devnet.v1 import tx_pb2_grpc as tx_grpc
 from relayer.exocore.proto.feedistribution.v1 import query_pb2 as fee_query
 from relayer.exocore.proto.feedistribution.v1 import query_pb2_grpc as fee_grpc
 from relayer.exocore.proto.operator.v1 import query_pb2 as operator_query
@@ -96,10 +96,9 @@ SUBMIT_GAS_LIMIT: Final = 400_000
 large signer bitmap (size gas is 10 per byte)."""
 SUBMIT_GAS_PRICE_HUA: Final = 1
 """The devnet's minimum gas price (hua per gas)."""
-SIGNED_TX_METHODS: Final = frozenset(
-    {"Delegate", "Undelegate", "SubmitRewardClaim", "SubmitSlashRequest", "SubmitEquivocationEvidence"}
-)
-"""Devnet Msg RPCs whose message any funded account may sign into a transaction."""
+KNOB_SERVICE: Final = tx.DESCRIPTOR.services_by_name["Msg"].full_name
+"""``exocore.devnet.v1.Msg``: the simulator's knobs, never in a transaction. Every other service's
+message (delegation reports, claims, slash requests, evidence) any funded account may sign."""
 ACTOR_FUNDING_HUA: Final = 10**18
 """What the submitter sends an operator or AVS owner before its first transaction: 1 exo pays for
 thousands of registration transactions at the devnet's minimum gas price."""
@@ -210,11 +209,10 @@ def set_price_msg(asset_id: str, price: str, decimals: int) -> tx.MsgSetPrice:
     return tx.MsgSetPrice(asset_id=asset_id, price=price, decimals=decimals)
 
 
-def delegate_msg(staker: Address, asset_id: str, account: OperatorAddress, amount: int) -> tx.MsgDelegate:
-    lz = AssetId.parse(asset_id).lz_chain_id
-    return tx.MsgDelegate(
-        staker=hex0x(staker), lz_chain_id=lz, operator=str(account), asset_id=asset_id, amount=str(amount)
-    )
+def delegate_msg(
+    staker: Address, asset_id: str, account: OperatorAddress, amount: int
+) -> delegation_tx.MsgDelegation:
+    return delegation_msg(staker=hex0x(staker), operator=str(account), asset_id=asset_id, amount=amount)
 
 
 @dataclass(frozen=True)
@@ -319,7 +317,7 @@ def reward_claim_msg(
     amount: int,
     tasks_root: bytes = bytes(32),
     funding: int = 0,
-) -> tx.MsgSubmitRewardClaim:
+) -> avs_tx.MsgSubmitRewardClaim:
     claim = RewardClaim(
         ChainId.parse(chain_id).hash,
         Address(bytes.fromhex(committee.avs[2:])),
@@ -329,7 +327,7 @@ def reward_claim_msg(
         Hash32(tasks_root),
     )
     bitmap, signature = aggregate_over(committee, secrets, signer_indices, claim.claim_id)
-    return tx.MsgSubmitRewardClaim(
+    return avs_tx.MsgSubmitRewardClaim(
         avs_address=committee.avs,
         epoch=committee.epoch,
         token=token.lower(),
@@ -352,7 +350,7 @@ def slash_request_msg(
     freeze: bool = True,
     evidence: bytes | None = None,
     evidence_hash: bytes | None = None,
-) -> tx.MsgSubmitSlashRequest:
+) -> operator_tx.MsgSubmitSlashRequest:
     """A committee slash request carrying ``evidence`` (default: the committee's attestation
     ``ATTESTED_STATEMENT`` for the epoch) and committing to ``evidence_hash`` (default: its keccak)."""
     chain = ChainId.parse(chain_id).hash
@@ -365,7 +363,7 @@ def slash_request_msg(
         chain, avs, committee.epoch, operator.address, proportion, freeze, Hash32(evidence_hash)
     )
     bitmap, signature = aggregate_over(committee, secrets, signer_indices, request.slash_id)
-    return tx.MsgSubmitSlashRequest(
+    return operator_tx.MsgSubmitSlashRequest(
         avs_address=committee.avs,
         epoch=committee.epoch,
         operator=str(operator),
@@ -391,7 +389,7 @@ def wrong_result_msg(
     task_id: int,
     task_input: int,
     result: int,
-) -> tx.MsgSubmitWrongResultEvidence:
+) -> operator_tx.MsgSubmitWrongResultEvidence:
     """The operator's signed answer ``result`` to the squaring task ``task_input`` (a fault unless
     ``result == task_input ** 2``)."""
     response = SquaringResponse(task_id, task_input, result)
@@ -403,7 +401,7 @@ def wrong_result_msg(
         response,
         signature,
     )
-    return tx.MsgSubmitWrongResultEvidence(evidence=evidence.encode())
+    return operator_tx.MsgSubmitWrongResultEvidence(evidence=evidence.encode())
 
 
 def task_response(task_id: int, answer: int) -> bytes:
@@ -419,7 +417,7 @@ def equivocation_msg(
     secret: bls.SecretKey,
     task_id: int,
     answers: tuple[int, int] = (1, 2),
-) -> tx.MsgSubmitEquivocationEvidence:
+) -> operator_tx.MsgSubmitEquivocationEvidence:
     """Two conflicting responses to one task, both signed by the operator's AVS key."""
     evidence = EquivocationEvidence(
         ChainId.parse(chain_id).hash,
@@ -430,7 +428,7 @@ def equivocation_msg(
         task_response(task_id, answers[1]),
     )
     digest_a, digest_b = evidence.digests
-    return tx.MsgSubmitEquivocationEvidence(
+    return operator_tx.MsgSubmitEquivocationEvidence(
         avs_address=avs_hex.lower(),
         operator=str(operator),
         task_id=task_id,
@@ -453,15 +451,6 @@ def validator_msg(consensus_pubkey: bytes, secret: bls.SecretKey, power: int) ->
 
 
 # ------------------------------------------------------------------------ the gRPC client
-
-
-def _response_type(message: Any) -> Any:
-    """The generated response class of a transaction message (``X`` -> ``XResponse``; upstream's
-    ``…Req`` -> ``…Response``)."""
-    descriptor = message.DESCRIPTOR
-    name = descriptor.name.removesuffix("Req") + "Response"
-    package = descriptor.full_name.rsplit(".", 1)[0]
-    return message_factory.GetMessageClass(descriptor.file.pool.FindMessageTypeByName(f"{package}.{name}"))
 
 
 class ScenarioClient:
@@ -496,7 +485,7 @@ class ScenarioClient:
         self.chain_id = chain_id
         # With an L1 (a devnet stack's anvil), stakes are RestakingVault deposits that the devnet's
         # follower turns into Exocore stake; without one (a bare node in tests and benchmarks, no
-        # vault to hold custody), they are devnet-only MsgDelegate transactions.
+        # vault to hold custody), they are devnet-only MsgDelegation transactions.
         self.l1 = l1
         # With a directory, each operator's per-AVS key lives in an EIP-2335 keystore there
         # (devnet.operator_keys): one it brought is used, else the seed's dev key is written there.
@@ -512,7 +501,6 @@ class ScenarioClient:
         self.sign_reports = (
             submitter_key is not None and produces_blocks if sign_reports is None else sign_reports
         )
-        self.msg = tx_grpc.MsgStub(self.channel)
         self.avs = avs_grpc.QueryStub(self.channel)
         self.fee = fee_grpc.QueryStub(self.channel)
         self.relay = relay_grpc.QueryStub(self.channel)
@@ -565,10 +553,22 @@ class ScenarioClient:
             l1=None if l1 is None else L1Staker.for_manifest(dict(l1)),
         )
 
-    def send(self, method: str, message: Any) -> Any:
-        if self.sign_reports and method in SIGNED_TX_METHODS:
+    def send(self, message: Any) -> Any:
+        """Apply ``message``: a devnet knob through ``exocore.devnet.v1.Msg``; a module message in a
+        transaction the submitter signs when reports are signed, else through the devnet's gRPC
+        rendering of its module's ``Msg`` service."""
+        method = msg_method_of(message)
+        if method is None:
+            raise ScenarioError(f"{type(message).DESCRIPTOR.full_name} is not a Msg service method")
+        service = method.containing_service.full_name
+        if self.sign_reports and service != KNOB_SERVICE:
             return self.send_tx(message)
-        return getattr(self.msg, method)(message, timeout=GRPC_TIMEOUT_S)
+        call = self.channel.unary_unary(
+            f"/{service}/{method.name}",
+            request_serializer=type(message).SerializeToString,
+            response_deserializer=response_type_of(message).FromString,
+        )
+        return call(message, timeout=GRPC_TIMEOUT_S)
 
     def _sender(self, secret: bytes | None) -> CosmosTxSender:
         key = self.submitter_key if secret is None else secret
@@ -625,7 +625,7 @@ class ScenarioClient:
             raise ScenarioError(
                 f"transaction {signed.tx_hash} failed (code {delivered.code}): {delivered.raw_log}"
             )
-        return delivered.response(_response_type(message))
+        return delivered.response(response_type_of(message))
 
     def committee(self, avs_hex: str, epoch: int = 0) -> CommitteeView:
         response = self.avs.QueryCommittee(
@@ -688,7 +688,7 @@ class ScenarioClient:
         token: str,
         amount: int,
         tasks_root: bytes = bytes(32),
-    ) -> tx.MsgSubmitRewardClaimResponse:
+    ) -> avs_tx.MsgSubmitRewardClaimResponse:
         msg = reward_claim_msg(
             chain_id=self.chain_id,
             committee=committee,
@@ -698,7 +698,7 @@ class ScenarioClient:
             amount=amount,
             tasks_root=tasks_root,
         )
-        response: tx.MsgSubmitRewardClaimResponse = self.send("SubmitRewardClaim", msg)
+        response: avs_tx.MsgSubmitRewardClaimResponse = self.send(msg)
         return response
 
     def slash(
@@ -708,7 +708,7 @@ class ScenarioClient:
         proportion: int,
         *,
         freeze: bool = True,
-    ) -> tx.MsgSubmitSlashRequestResponse:
+    ) -> operator_tx.MsgSubmitSlashRequestResponse:
         """A slash request against committee member ``operator_index``, signed by every member."""
         operator = OperatorAddress.parse(committee.operators[operator_index])
         msg = slash_request_msg(
@@ -720,16 +720,16 @@ class ScenarioClient:
             proportion=proportion,
             freeze=freeze,
         )
-        response: tx.MsgSubmitSlashRequestResponse = self.send("SubmitSlashRequest", msg)
+        response: operator_tx.MsgSubmitSlashRequestResponse = self.send(msg)
         return response
 
     def delegate_many(self, stakes: Sequence[tuple[Address, str, OperatorAddress, int]]) -> None:
         """Stake ``(staker, asset id, operator, amount)`` each: through the L1 vault when the client
         has an L1 (returns once Exocore shows every one of them applied), else as devnet-only
-        ``MsgDelegate`` transactions."""
+        ``MsgDelegation`` transactions."""
         if self.l1 is None:
             for staker, asset, operator, amount in stakes:
-                self.send("Delegate", delegate_msg(staker, asset, operator, amount))
+                self.send(delegate_msg(staker, asset, operator, amount))
             return
         if not stakes:
             return
@@ -758,7 +758,7 @@ class ScenarioClient:
         return response
 
     def advance(self, count: int) -> int:
-        return int(self.send("AdvanceBlocks", tx.MsgAdvanceBlocks(count=count)).height)
+        return int(self.send(tx.MsgAdvanceBlocks(count=count)).height)
 
     def distribution_for(self, claim_id: bytes) -> Any:
         return self.fee.Distribution(
@@ -799,8 +799,8 @@ def run_scenario(
     claim per AVS signed by the first ``signer_share`` of its committee (by bitmap order)."""
     report = ScenarioReport()
     weth_asset, second_asset = scenario_asset_ids(weth, second_token, lz_chain_id)
-    client.send("SetPrice", set_price_msg(weth_asset, "3000", 18))
-    client.send("SetPrice", set_price_msg(second_asset, "1.5", 18))
+    client.send(set_price_msg(weth_asset, "3000", 18))
+    client.send(set_price_msg(second_asset, "1.5", 18))
     accounts = client.register_operators(operators, ["0.10", "0.05", "0"])
     report.operators = [str(a) for a in accounts]
     avs_a = AvsRules(

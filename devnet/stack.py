@@ -46,6 +46,7 @@ from devnet.runtime import ExocoreDevnet
 from relayer.l1.artifacts import ContractName
 from relayer.protocol import bls
 from relayer.protocol.ids import ChainId, asset_id
+from relayer.protocol.packets import ClientChain
 from relayer.protocol.types import Address
 
 WETH_PRICE_USD: Final = 3000
@@ -103,21 +104,19 @@ def deploy_for_devnet(
     validators: int,
     epoch_blocks: int,
     cumulative_every: int = 0,
-) -> tuple[Genesis, dict[str, Any]]:
-    """Deploy the L1 contracts trusting the devnet's genesis valset; return the matching genesis."""
+    other_chains: tuple[AnvilNode, ...] = (),
+) -> tuple[Genesis, dict[str, Any], list[dict[str, Any]]]:
+    """Deploy the L1 contracts trusting the devnet's genesis valset; return the matching genesis.
+
+    ``other_chains``: further client chains' anvils, each given the same contracts (trusting the same
+    genesis valset), listed in the genesis after the first; their deployments are returned in order."""
     members = devnet_validators(seed, validators)
-    keys = tuple(bls.parse_public_key(v.bls_pubkey).to_eip2537() for v in members)
     w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
-    deployment = deployment_to_json(
-        deploy_l1(
-            w3,
-            anvil.dev_accounts()[0].private_key,
-            GenesisValset(
-                GENESIS_VALSET_NONCE, keys, tuple(v.power for v in members), tuple(v.pop for v in members)
-            ),
-            ChainId.parse(chain_id).hash,
-        )
-    )
+    deployment = deploy_client_chain(anvil, chain_id=chain_id, seed=seed, validators=validators)
+    others = [
+        deploy_client_chain(node, chain_id=chain_id, seed=seed, validators=validators)
+        for node in other_chains
+    ]
     # The vault holds nothing yet: every principal enters through RestakingVault.delegate after this
     # block, and the follower turns each into Exocore stake (so custody = Exocore's stake per token).
     deployment["follow_from_block"] = w3.eth.block_number + 1
@@ -136,8 +135,44 @@ def deploy_for_devnet(
         cumulative_every=cumulative_every,
         # Every stake is an L1 vault deposit the follower reports: custody = Exocore's stake.
         l1_custody=True,
+        client_chains=tuple(
+            ClientChain(other["chain_id"], parse_address(other["gateway"])) for other in others
+        ),
     )
-    return genesis, deployment
+    return genesis, deployment, others
+
+
+def deploy_client_chain(anvil: AnvilNode, *, chain_id: str, seed: str, validators: int) -> dict[str, Any]:
+    """The L1 contracts on one client chain, trusting the devnet's genesis valset (as JSON)."""
+    members = devnet_validators(seed, validators)
+    keys = tuple(bls.parse_public_key(v.bls_pubkey).to_eip2537() for v in members)
+    w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
+    return deployment_to_json(
+        deploy_l1(
+            w3,
+            anvil.dev_accounts()[0].private_key,
+            GenesisValset(
+                GENESIS_VALSET_NONCE, keys, tuple(v.power for v in members), tuple(v.pop for v in members)
+            ),
+            ChainId.parse(chain_id).hash,
+        )
+    )
+
+
+def client_chain_endpoints(deployment: dict[str, Any], anvil: AnvilNode) -> dict[str, Any]:
+    """The manifest's description of one client chain (``l1``, and each of ``client_chains``)."""
+    return {
+        "chain_id": deployment["chain_id"],
+        "rpc_url": anvil.rpc_url,
+        "deploy_block": deployment["block_number"],
+        "owner": deployment["owner"],
+        "guardian": deployment["guardian"],
+        "slashing_sink": deployment["slashing_sink"],
+        "contracts": {
+            name: deployment[name]
+            for name in ("gateway", "reward_vault", "restaking_vault", "reward_token", "weth")
+        },
+    }
 
 
 def endpoints(
@@ -165,18 +200,7 @@ def endpoints(
                 for name, account in zip(DEVNET_ACCOUNT_NAMES, devnet_accounts(genesis.seed), strict=True)
             },
         },
-        "l1": {
-            "chain_id": deployment["chain_id"],
-            "rpc_url": anvil.rpc_url,
-            "deploy_block": deployment["block_number"],
-            "owner": deployment["owner"],
-            "guardian": deployment["guardian"],
-            "slashing_sink": deployment["slashing_sink"],
-            "contracts": {
-                name: deployment[name]
-                for name in ("gateway", "reward_vault", "restaking_vault", "reward_token", "weth")
-            },
-        },
+        "l1": client_chain_endpoints(deployment, anvil),
         "reward_tokens": [
             {
                 "token": deployment["reward_token"],
@@ -231,8 +255,12 @@ class DevnetStack:
         chain_id: str = DEFAULT_CHAIN_ID,
         seed: str = DEFAULT_SEED,
         cumulative_every: int = 0,
+        other_chain_ids: tuple[int, ...] = (),
     ) -> None:
+        """``other_chain_ids``: client chains besides the first (anvil's 31337), one anvil each."""
         self.home = home
+        self.other_chain_ids = other_chain_ids
+        self.other_anvils: list[AnvilNode] = []
         self.cumulative_every = cumulative_every
         self.validators = validators
         self.exocore_block_time_s = exocore_block_time_s
@@ -250,8 +278,12 @@ class DevnetStack:
         anvil = AnvilNode(AnvilConfig(block_time_s=self.l1_block_time_s)).start()
         self.anvil = anvil
         try:
-            genesis, deployment = deploy_for_devnet(
+            for other_id in self.other_chain_ids:
+                config = AnvilConfig(chain_id=other_id, block_time_s=self.l1_block_time_s)
+                self.other_anvils.append(AnvilNode(config).start())
+            genesis, deployment, others = deploy_for_devnet(
                 anvil,
+                other_chains=tuple(self.other_anvils),
                 chain_id=self.chain_id,
                 seed=self.seed,
                 validators=self.validators,
@@ -267,6 +299,11 @@ class DevnetStack:
             raise
         block_time_ms = int((self.exocore_block_time_s or 0) * 1000)
         self.manifest = {"seed": self.seed, **endpoints(genesis, deployment, devnet, anvil, block_time_ms)}
+        if others:
+            self.manifest["client_chains"] = [
+                client_chain_endpoints(other, node)
+                for other, node in zip(others, self.other_anvils, strict=True)
+            ]
         self.manifest["exocore"]["operator_keys_dir"] = str(self.home / OPERATOR_KEYS_DIR)
         # L1 custody events become Exocore stake (the devnet's stand-in for upstream's inbound path).
         self.follower = follow_devnet_vault(
@@ -288,6 +325,8 @@ class DevnetStack:
         if self.anvil is not None:
             self.anvil.stop()
             self.anvil = None
+        while self.other_anvils:
+            self.other_anvils.pop().stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -312,9 +351,11 @@ class DevnetStack:
     def gateway(self) -> str:
         return str(self.manifest["l1"]["contracts"]["gateway"])
 
-    def relayer_settings(self, database_url: str, *, signer_index: int = 1) -> dict[str, Any]:
-        """Config sections (as for ``ExorelayConfig.model_validate``) for a relayer on this stack."""
-        exocore, l1 = self.manifest["exocore"], self.manifest["l1"]
+    def relayer_settings(self, database_url: str, *, signer_index: int = 1, chain: int = 0) -> dict[str, Any]:
+        """Config sections (as for ``ExorelayConfig.model_validate``) for a relayer on this stack,
+        serving client chain ``chain`` (0: ``l1``, then ``client_chains`` in order)."""
+        exocore = self.manifest["exocore"]
+        l1 = [self.manifest["l1"], *self.manifest.get("client_chains", [])][chain]
         return {
             "exocore": {
                 "chain_id": exocore["chain_id"],

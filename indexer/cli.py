@@ -91,7 +91,8 @@ def api_command(
 
     settings = _config(config)
     # Workers re-create the app from the environment (uvicorn imports the factory in each process).
-    os.environ[API_DATABASE_URL_ENV] = settings.database.url
+    # A streaming replica's URL when one is configured: the API never writes.
+    os.environ[API_DATABASE_URL_ENV] = settings.api.database_url or settings.database.url
     os.environ.update(readiness_environment(ReadinessPolicy.from_config(settings.api)))
     server = uvicorn.Config(
         "indexer.api.app:app_from_environment",

@@ -78,6 +78,10 @@ MIN_LEASE_TTL_S = 3.0
 DEFAULT_READY_MAX_LAG_BLOCKS = 3
 # ...and its last successful ingestion is younger than this.
 DEFAULT_READY_MAX_AGE_S = 120.0
+# ...and, served from a PostgreSQL streaming replica, the replica replays its primary's commits at
+# most this many seconds late (the API's answers are that much older than the indexer's writes; a
+# few seconds is a busy replica, half a minute is one that cannot keep up).
+DEFAULT_READY_MAX_REPLICA_LAG_S = 30.0
 DEFAULT_API_PORT = 8480
 DEFAULT_METRICS_PORT = 9480
 DEFAULT_DATABASE_URL = "sqlite:///.exorelay/exorelay.db"
@@ -149,6 +153,10 @@ class ExocoreConfig(_Section):
 
 
 class L1Config(_Section):
+    """One client chain: where its gateway lives, how to reach and trust its nodes, and the key that
+    signs for it. ``[l1]`` is the one-chain form; ``[[client_chains]]`` lists several, each a table
+    with these keys."""
+
     chain_id: int = Field(default=31337, ge=1)
     rpc_urls: list[HttpUrl] = Field(default_factory=lambda: [HttpUrl("http://127.0.0.1:8545")])
     gateway_address: str | None = None
@@ -202,6 +210,10 @@ class ApiConfig(_Section):
     workers: int = Field(default=1, ge=1, le=64)
     ready_max_lag_blocks: int = Field(default=DEFAULT_READY_MAX_LAG_BLOCKS, ge=0)
     ready_max_age_s: float = Field(default=DEFAULT_READY_MAX_AGE_S, gt=0)
+    ready_max_replica_lag_s: float = Field(default=DEFAULT_READY_MAX_REPLICA_LAG_S, ge=0)
+    database_url: str = ""
+    """Where ``exorelay api`` reads (a PostgreSQL streaming replica's URL, say); empty: ``database.url``.
+    The API never writes, so a read-only URL is enough."""
 
 
 class RelayerConfig(_Section):
@@ -402,6 +414,48 @@ class ExorelayConfig(BaseModel):
     cumulative: CumulativeConfig = Field(default_factory=CumulativeConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     operator: OperatorConfig = Field(default_factory=OperatorConfig)
+    client_chains: tuple[L1Config, ...] = ()
+    """Every client chain of this deployment (``[[client_chains]]`` tables). Empty: the one chain is
+    ``[l1]``. Given, ``l1`` is its first entry (the chain one-chain commands use)."""
+
+    @field_validator("client_chains")
+    @classmethod
+    def _distinct_chains(cls, value: tuple[L1Config, ...]) -> tuple[L1Config, ...]:
+        first_index: dict[int, int] = {}
+        for index, chain in enumerate(value):
+            seen = first_index.setdefault(chain.chain_id, index)
+            if seen != index:
+                raise ValueError(
+                    f"entry {index} repeats chain_id {chain.chain_id} of entry {seen}: one entry per"
+                    " client chain (list a chain's RPC endpoints in its rpc_urls)"
+                )
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_chain_form(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "l1" in data and data.get("client_chains"):
+            raise ValueError(
+                "both [l1] and [[client_chains]] are given: [l1] is the one-chain form; move its keys"
+                " into a [[client_chains]] entry (and drop any EXORELAY_L1__* variable)"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _first_chain_is_l1(self) -> ExorelayConfig:
+        if self.client_chains:
+            # Frozen model: set once here, while it is being built, so `l1` and `chains` agree.
+            object.__setattr__(self, "l1", self.client_chains[0])
+        return self
+
+    @property
+    def chains(self) -> tuple[L1Config, ...]:
+        """The client chains this deployment serves, in configured order (at least one)."""
+        return self.client_chains or (self.l1,)
+
+    def chain_key_path(self, index: int) -> str:
+        """The key path of chain ``index``'s table, as errors and warnings name it."""
+        return f"client_chains.{index}" if self.client_chains else "l1"
 
     @model_validator(mode="after")
     def _ports_distinct(self) -> ExorelayConfig:
@@ -549,20 +603,39 @@ def _unknown_env_overrides() -> list[Problem]:
     return problems
 
 
+def _raw_chain_tables(config: ExorelayConfig, raw: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The file's table for each of ``config.chains``, in the same order (empty where absent)."""
+    tables = raw.get("client_chains") if config.client_chains else [raw.get("l1")]
+    listed = list(tables) if isinstance(tables, list) else []
+    listed += [{}] * (len(config.chains) - len(listed))
+    return [table if isinstance(table, Mapping) else {} for table in listed]
+
+
 def _warnings(config: ExorelayConfig, raw: Mapping[str, Any]) -> list[Problem]:
     warnings: list[Problem] = []
     if len(config.exocore.rpc_urls) == 1:
         warnings.append(Problem("exocore.rpc_urls", "a single endpoint gives no failover"))
-    if len(config.l1.rpc_urls) == 1:
-        warnings.append(Problem("l1.rpc_urls", "a single endpoint gives no failover"))
-    if config.l1.finality is FinalityMode.CONFIRMATIONS and config.l1.confirmations == 0:
-        warnings.append(Problem("l1.confirmations", "0 confirmations treats unfinalised blocks as final"))
-    if "keystore_password" in raw.get("l1", {}):
-        warnings.append(
-            Problem("l1.keystore_password", "password in the config file; prefer keystore_password_env/_file")
-        )
-    if config.l1.gateway_address is None:
-        warnings.append(Problem("l1.gateway_address", "not set; `exorelay run` needs it"))
+    for index, (chain, table) in enumerate(zip(config.chains, _raw_chain_tables(config, raw), strict=True)):
+        warnings += _chain_warnings(config.chain_key_path(index), chain, table)
     if config.database.url.startswith("sqlite"):
         warnings.append(Problem("database.url", "SQLite is embedded; use PostgreSQL in production"))
+    return warnings
+
+
+def _chain_warnings(path: str, chain: L1Config, table: Mapping[str, Any]) -> list[Problem]:
+    warnings: list[Problem] = []
+    if len(chain.rpc_urls) == 1:
+        warnings.append(Problem(f"{path}.rpc_urls", "a single endpoint gives no failover"))
+    if chain.finality is FinalityMode.CONFIRMATIONS and chain.confirmations == 0:
+        warnings.append(
+            Problem(f"{path}.confirmations", "0 confirmations treats unfinalised blocks as final")
+        )
+    if "keystore_password" in table:
+        warnings.append(
+            Problem(
+                f"{path}.keystore_password", "password in the config file; prefer keystore_password_env/_file"
+            )
+        )
+    if chain.gateway_address is None:
+        warnings.append(Problem(f"{path}.gateway_address", "not set; `exorelay run` needs it"))
     return warnings

@@ -41,7 +41,7 @@ from time import monotonic
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from relayer.config import ExorelayConfig
@@ -242,18 +242,20 @@ def _grpc_client(ctx: _Context) -> ExocoreGrpcClient:
 def _relay_params(ctx: _Context) -> str:
     with _grpc_client(ctx) as client:
         params = client.relay_params()
-    gateway = "0x" + bytes(params.gateway).hex()
     l1 = ctx.config.l1
+    # Exocore may relay to several client chains; ours must be one of them (chain and gateway).
+    chain = next((c for c in params.client_chains if c.l1_chain_id == l1.chain_id), params.default_chain)
+    gateway = "0x" + bytes(chain.gateway).hex()
     problems = []
-    if params.l1_chain_id != l1.chain_id:
-        problems.append(f"L1 chain id {params.l1_chain_id}, l1.chain_id is {l1.chain_id}")
+    if chain.l1_chain_id != l1.chain_id:
+        problems.append(f"L1 chain id {chain.l1_chain_id}, l1.chain_id is {l1.chain_id}")
     if l1.gateway_address is None:
         problems.append(f"gateway {gateway}, l1.gateway_address is not set")
     elif gateway != l1.gateway_address:
         problems.append(f"gateway {gateway}, l1.gateway_address is {l1.gateway_address}")
     if problems:
         raise CheckFailed("Exocore relays to " + "; ".join(problems))
-    return f"L1 chain {params.l1_chain_id}, gateway {gateway}"
+    return f"L1 chain {chain.l1_chain_id}, gateway {gateway}"
 
 
 def _l1_client(ctx: _Context, urls: Sequence[str] | None = None) -> L1Client:
@@ -369,27 +371,42 @@ def _database(ctx: _Context) -> str:
 
 
 def _ingestion(ctx: _Context) -> str:
-    """Fails while a stream is halted; a poisoned block is named with the commands that clear it."""
     engine = _engine(ctx)
     try:
         with engine.connect() as conn:
-            halted = conn.execute(
-                select(cursor_table.c.stream, cursor_table.c.halt_reason).where(
-                    cursor_table.c.halted.is_(True)
-                )
-            ).all()
-            streams = int(conn.execute(select(func.count()).select_from(cursor_table)).scalar_one())
-            poisoned = open_poisoned_blocks(conn)
+            return _ingestion_streams(conn)
     finally:
         engine.dispose()
+
+
+INGESTION_CHECK: Final = "ingestion streams"
+
+
+def ingestion_check(conn: Connection) -> Check:
+    """The health report's "ingestion streams" check over an open connection (the database the
+    report's own engine would reach)."""
+    return _run(partial(_ingestion_streams, conn), INGESTION_CHECK, Scrubber((), ()))
+
+
+def _ingestion_streams(conn: Connection) -> str:
+    """Fails while a stream is halted; a poisoned block is named with the commands that clear it."""
+    halted = conn.execute(
+        select(cursor_table.c.stream, cursor_table.c.halt_reason).where(cursor_table.c.halted.is_(True))
+    ).all()
+    streams = int(conn.execute(select(func.count()).select_from(cursor_table)).scalar_one())
+    poisoned = open_poisoned_blocks(conn)
     if poisoned:
         block = poisoned[0]
         first_line = block.error.splitlines()[0] if block.error else ""
-        raise CheckFailed(
-            f"stream {block.stream} halts at poisoned block {block.height} ({block.error_class}: "
-            f"{first_line[:200]}): fix and `exorelay resume {block.stream}`, or "
+        commands = (
+            f"fix and `exorelay resume {block.stream}`, or "
             f"`exorelay skip-block {block.stream} {block.height} --reason TEXT`"
         )
+        head = f"stream {block.stream} halts at poisoned block {block.height} ({block.error_class}: "
+        # The commands must survive the detail's length cap: the error text gives way instead.
+        room = max(0, MAX_DETAIL_CHARS - len(head) - len(commands) - len("): "))
+        error = first_line if len(first_line) <= room else first_line[: max(0, room - 1)] + "…"
+        raise CheckFailed(f"{head}{error}): {commands}")
     if halted:
         raise CheckFailed("; ".join(f"stream {row.stream} is halted: {row.halt_reason}" for row in halted))
     return f"{streams} stream(s), none halted"
@@ -543,7 +560,7 @@ def health_check(config: ExorelayConfig, *, timeout_s: float = CHECK_TIMEOUT_S) 
         ("signer balance", partial(_balance, ctx)),
         ("valset nonce", partial(_valset_nonce, ctx)),
         ("database", partial(_database, ctx)),
-        ("ingestion streams", partial(_ingestion, ctx)),
+        (INGESTION_CHECK, partial(_ingestion, ctx)),
         ("payouts", partial(_payouts, ctx)),
         *_token_plan(ctx),
     ]

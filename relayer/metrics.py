@@ -22,7 +22,13 @@ from relayer.endpoints import STATE_GAUGE_VALUE, EndpointHealth, Failure
 from relayer.exocore.follower import FollowerStats
 from relayer.protocol.packets import PacketKind
 from storage.job_tables import PARKING_REASONS
-from storage.jobs import BACKLOG_STAGES, oldest_pending, parked_payouts, stage_counts
+from storage.jobs import (
+    BACKLOG_STAGES,
+    oldest_pending,
+    packets_for_other_chains,
+    parked_payouts,
+    stage_counts,
+)
 from storage.store import utc_now
 
 METRICS_HOST: Final = "127.0.0.1"
@@ -151,6 +157,12 @@ class RelayerMetrics:
             ["reason"],
             registry=self.registry,
         )
+        self.packets_other_chain = Gauge(
+            "exorelay_packets_other_chain",
+            "Packets Exocore addressed to a client chain this relayer does not serve: set aside, never"
+            " submitted (serve that chain, or exclude them).",
+            registry=self.registry,
+        )
         self.leases_held = Gauge(
             "exorelay_lease_held",
             "1 while this process holds the lease (signer:<chain>:<address>, stream:exocore,"
@@ -194,6 +206,8 @@ class RelayerMetrics:
             relay, payout = stage_counts(conn)
             oldest = oldest_pending(conn)
             parked = parked_payouts(conn)
+            aside = packets_for_other_chains(conn)
+        self.packets_other_chain.set(len(aside))
         for reason in PARKING_REASONS:
             self.payouts_parked.labels(reason=reason.value).set(
                 sum(1 for job in parked if job.retry_reason == reason.value)

@@ -1,5 +1,10 @@
 """``exorelay run``: the long-lived relayer + indexer ingest process.
 
+One process serves every configured client chain (``[[client_chains]]``, or ``[l1]``): Exocore is
+followed and ingested once; each chain has its own L1 client, tx manager, pipeline and L1 ingestion
+(:class:`ChainParts`), and each pipeline claims only its own chain's jobs (and those whose chain is
+not known yet), so no packet is submitted to a chain it is not for.
+
 Several processes may run against one PostgreSQL database (on several hosts): each exclusive role is
 a lease (``relayer.leases``) that one of them holds and the others take over when it lapses: the
 signing key (the transaction manager runs only in its holder, and its writes are fenced by the
@@ -32,6 +37,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from types import FrameType
 from typing import Any, Final, TypeVar
 
@@ -44,7 +50,7 @@ from web3 import Web3
 from indexer.ingest.exocore_feed import ExocoreFeed
 from indexer.ingest.l1 import L1Contracts, L1Ingestor, Web3L1Source
 from indexer.metrics import IngestMetrics
-from relayer.config import ExorelayConfig, FinalityMode
+from relayer.config import ExorelayConfig, FinalityMode, L1Config
 from relayer.errors import ConfigError, ExorelayError
 from relayer.exocore.events import RelayPacketCreated, decode_block_events
 from relayer.exocore.follower import BlockFollower
@@ -95,6 +101,21 @@ CYCLE_OVERRUN_FACTOR: Final = 10
 
 
 @dataclass
+class ChainParts:
+    """What one client chain needs: its L1 client, gateway, tx manager, delivery/payout pipeline and
+    L1 ingestion, with its two leases (its signing key, its L1 stream)."""
+
+    chain: L1Config
+    l1: L1Client
+    gateway: GatewayClient
+    txm: TxManager
+    pipeline: Pipeline
+    l1_ingestor: L1Ingestor
+    signer_lease: LeaseName
+    l1_stream_lease: LeaseName
+
+
+@dataclass
 class Components:
     engine: Engine
     store: LifecycleStore
@@ -111,6 +132,8 @@ class Components:
     keeper: LeaseKeeper
     signer_lease: LeaseName
     l1_stream_lease: LeaseName
+    chains: tuple[ChainParts, ...] = ()
+    """Every client chain's parts, the first (whose parts the fields above name) first."""
 
 
 def build(
@@ -120,21 +143,26 @@ def build(
     engine: Engine | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> Components:
-    """Wire every part from the configuration (runs migrations: the schema is ours)."""
-    if config.l1.gateway_address is None:
-        raise ConfigError("l1.gateway_address is required to run the relayer")
+    """Wire every part from the configuration (runs migrations: the schema is ours): Exocore's
+    follower and ingestion once, and per client chain its L1 client, tx manager, pipeline and L1
+    ingestion. ``signer`` (tests) signs on every chain; otherwise each chain's keystore does."""
+    for index, chain in enumerate(config.chains):
+        if chain.gateway_address is None:
+            raise ConfigError(
+                f"{config.chain_key_path(index)}.gateway_address is required to run the relayer"
+            )
     engine = engine or create_db_engine(config.database.url)
     migrate.upgrade(engine)
     store = LifecycleStore(engine)
     metrics = RelayerMetrics()
-    account = signer or load_signer(config.l1)
     holder = new_holder_id(config.relayer.holder_id)
-    signer_name = signer_lease(config.l1.chain_id, account.address)
-    l1_stream_name = l1_stream_lease(config.l1.chain_id)
+    accounts = [signer or load_signer(chain) for chain in config.chains]
+    signer_names = [signer_lease(c.chain_id, a.address) for c, a in zip(config.chains, accounts, strict=True)]
+    stream_names = [l1_stream_lease(chain.chain_id) for chain in config.chains]
     keeper = LeaseKeeper(
         engine,
         holder,
-        (signer_name, STREAM_EXOCORE, l1_stream_name),
+        (STREAM_EXOCORE, *signer_names, *stream_names),
         ttl_s=config.relayer.lease_ttl_s,
         metrics=metrics,
         # SQLite is one process by design: a live lease found at start is a dead predecessor's.
@@ -142,31 +170,32 @@ def build(
     )
     rpc = CometRpcClient.from_config(config.exocore)
     grpc = ExocoreGrpcClient.from_config(config.exocore)
-    l1 = L1Client.from_config(config)
-    l1.check_chain_id()
-    gateway = GatewayClient(l1, config.l1.gateway_address)
-    txm = TxManager(
-        engine, l1, account, TxSettings.from_config(config), store=store, fence=keeper.fence(signer_name)
-    )
-    pipeline = Pipeline(
-        engine,
-        store,
-        grpc,
-        gateway,
-        txm,
-        settings=PipelineSettings(
-            l1_chain_id=config.l1.chain_id,
-            backoff=Backoff(config.relayer.retry_base_s, config.relayer.retry_max_s),
-            payout_gas_budget=config.l1.payout_gas_budget,
-        ),
-        should_stop=should_stop,
-        metrics=metrics,
-        pusher=_cumulative_pusher(config, engine, grpc, gateway, txm),
-        claimant=Claimant(holder, JOB_CLAIM_TTL_S),
-    )
     # Ingestion metrics (halts, poisoned blocks, skipped events) go to the relayer's registry: one
     # /metrics endpoint serves both.
     ingest_metrics = IngestMetrics(metrics.registry)
+    chain_ids = frozenset(chain.chain_id for chain in config.chains)
+    chains = tuple(
+        _chain_parts(
+            config,
+            chain,
+            engine=engine,
+            store=store,
+            grpc=grpc,
+            account=account,
+            keeper=keeper,
+            names=(signer_name, stream_name),
+            metrics=metrics,
+            ingest_metrics=ingest_metrics,
+            claimant=Claimant(holder, JOB_CLAIM_TTL_S),
+            siblings=chain_ids - {chain.chain_id},
+            should_stop=should_stop,
+            # The [cumulative] push policy is the first chain's (its earners' roots go there).
+            with_pusher=index == 0,
+        )
+        for index, (chain, account, signer_name, stream_name) in enumerate(
+            zip(config.chains, accounts, signer_names, stream_names, strict=True)
+        )
+    )
     # Each ingestion stream writes through a store fenced by its lease: a process paused past its
     # lease cannot commit a batch the new holder has committed already.
     feed = ExocoreFeed(
@@ -175,40 +204,87 @@ def build(
     follower = BlockFollower.from_config(
         rpc, config.exocore, next_height=feed.resume_height(config.exocore.start_height)
     )
-    contracts = L1Contracts(
-        gateway=config.l1.gateway_address,
-        reward_vault=gateway.reward_vault(),
-        restaking_vault=gateway.restaking_vault(),
-    )
-    l1_ingestor = L1Ingestor(
-        LifecycleStore(engine, fence=keeper.fence(l1_stream_name)),
-        # The indexer's L1 source speaks web3 directly; it reads the endpoint the client is using.
-        Web3L1Source(Web3(Web3.HTTPProvider(l1.active_url, request_kwargs={"timeout": l1.timeout_s}))),
-        contracts,
-        chain_id=config.l1.chain_id,
-        confirmations=None if config.l1.finality is FinalityMode.FINALIZED_TAG else config.l1.confirmations,
-        start_block=config.l1.start_block,
-        batch_blocks=config.l1.log_batch_blocks,
-        batch_target_s=L1_INGEST_BUDGET_S,
-        metrics=ingest_metrics,
-    )
+    first = chains[0]
     return Components(
         engine=engine,
         store=store,
         rpc=rpc,
         grpc=grpc,
-        l1=l1,
-        gateway=gateway,
-        txm=txm,
-        pipeline=pipeline,
+        l1=first.l1,
+        gateway=first.gateway,
+        txm=first.txm,
+        pipeline=first.pipeline,
         follower=follower,
         feed=feed,
-        l1_ingestor=l1_ingestor,
+        l1_ingestor=first.l1_ingestor,
         metrics=metrics,
         keeper=keeper,
-        signer_lease=signer_name,
-        l1_stream_lease=l1_stream_name,
+        signer_lease=first.signer_lease,
+        l1_stream_lease=first.l1_stream_lease,
+        chains=chains,
     )
+
+
+def _chain_parts(
+    config: ExorelayConfig,
+    chain: L1Config,
+    *,
+    engine: Engine,
+    store: LifecycleStore,
+    grpc: ExocoreGrpcClient,
+    account: LocalAccount,
+    keeper: LeaseKeeper,
+    names: tuple[LeaseName, LeaseName],
+    metrics: RelayerMetrics,
+    ingest_metrics: IngestMetrics,
+    claimant: Claimant,
+    siblings: frozenset[int],
+    should_stop: Callable[[], bool],
+    with_pusher: bool,
+) -> ChainParts:
+    signer_name, stream_name = names
+    assert chain.gateway_address is not None  # checked by build()
+    l1 = L1Client.for_chain(chain)
+    l1.check_chain_id()
+    gateway = GatewayClient(l1, chain.gateway_address)
+    txm = TxManager(
+        engine, l1, account, TxSettings.for_chain(chain), store=store, fence=keeper.fence(signer_name)
+    )
+    pipeline = Pipeline(
+        engine,
+        store,
+        grpc,
+        gateway,
+        txm,
+        settings=PipelineSettings(
+            l1_chain_id=chain.chain_id,
+            backoff=Backoff(config.relayer.retry_base_s, config.relayer.retry_max_s),
+            payout_gas_budget=chain.payout_gas_budget,
+            sibling_chain_ids=siblings,
+        ),
+        should_stop=should_stop,
+        metrics=metrics,
+        pusher=_cumulative_pusher(config, engine, grpc, gateway, txm) if with_pusher else None,
+        claimant=claimant,
+    )
+    contracts = L1Contracts(
+        gateway=chain.gateway_address,
+        reward_vault=gateway.reward_vault(),
+        restaking_vault=gateway.restaking_vault(),
+    )
+    l1_ingestor = L1Ingestor(
+        LifecycleStore(engine, fence=keeper.fence(stream_name)),
+        # The indexer's L1 source speaks web3 directly; it reads the endpoint the client is using.
+        Web3L1Source(Web3(Web3.HTTPProvider(l1.active_url, request_kwargs={"timeout": l1.timeout_s}))),
+        contracts,
+        chain_id=chain.chain_id,
+        confirmations=None if chain.finality is FinalityMode.FINALIZED_TAG else chain.confirmations,
+        start_block=chain.start_block,
+        batch_blocks=chain.log_batch_blocks,
+        batch_target_s=L1_INGEST_BUDGET_S,
+        metrics=ingest_metrics,
+    )
+    return ChainParts(chain, l1, gateway, txm, pipeline, l1_ingestor, signer_name, stream_name)
 
 
 class RelayerService:
@@ -256,14 +332,28 @@ class RelayerService:
         created: list[tuple[int, RelayPacketCreated]] = []
         if keeper.holds(STREAM_EXOCORE):
             self._guarded("exocore follow", lambda: self._follow_exocore(created))
-        if keeper.holds(parts.l1_stream_lease):
-            self._guarded("l1 ingest", self._ingest_l1)
-        sign = keeper.holds(parts.signer_lease)
-        report = self._guarded("pipeline", lambda: parts.pipeline.run_cycle(created, sign=sign))
+        ingest = [c for c in parts.chains if keeper.holds(c.l1_stream_lease)]
+        if ingest:
+            self._guarded("l1 ingest", lambda: self._ingest_l1(ingest))
+        report: CycleReport | None = None
+        for index, chain in enumerate(parts.chains):
+            # Discovery is one for all chains (the first pipeline records what Exocore announced);
+            # each pipeline then claims its own chain's jobs, and those whose chain is not known yet.
+            announced = created if index == 0 else []
+            ran = self._guarded(
+                f"pipeline (chain {chain.chain.chain_id})", partial(self._run_pipeline, chain, announced)
+            )
+            if index == 0:
+                report = ran
         self.cycles += 1
         if report is not None:
             self.last_report = report
         return report
+
+    def _run_pipeline(
+        self, chain: ChainParts, announced: list[tuple[int, RelayPacketCreated]]
+    ) -> CycleReport:
+        return chain.pipeline.run_cycle(announced, sign=self.parts.keeper.holds(chain.signer_lease))
 
     def _follow_exocore(self, created: list[tuple[int, RelayPacketCreated]]) -> None:
         parts = self.parts
@@ -288,24 +378,29 @@ class RelayerService:
         parts.feed.poll_collections()
         parts.metrics.set_heights(exocore=parts.follower.next_height - 1)
 
-    def _ingest_l1(self) -> None:
+    def _ingest_l1(self, chains: list[ChainParts]) -> None:
+        """Ingest each chain's L1 logs, within one budget per chain."""
         parts = self.parts
         if self._ingest_overran:
             self._ingest_overran = False  # the last ingestion took more than its share: skip one
             return
         started = time.monotonic()
+        budget = self.ingest_budget_s * len(chains)
         try:
-            for _ in range(MAX_L1_POLLS_PER_CYCLE):
-                result = parts.l1_ingestor.poll()
-                parts.metrics.set_heights(l1=result.head)
-                if (
-                    result.caught_up
-                    or self.stop_requested.is_set()
-                    or time.monotonic() - started >= self.ingest_budget_s
-                ):
-                    break
+            for chain in chains:
+                chain_started = time.monotonic()
+                for _ in range(MAX_L1_POLLS_PER_CYCLE):
+                    result = chain.l1_ingestor.poll()
+                    if chain is parts.chains[0]:
+                        parts.metrics.set_heights(l1=result.head)
+                    if (
+                        result.caught_up
+                        or self.stop_requested.is_set()
+                        or time.monotonic() - chain_started >= self.ingest_budget_s
+                    ):
+                        break
         finally:
-            self._ingest_overran = time.monotonic() - started > self.ingest_budget_s
+            self._ingest_overran = time.monotonic() - started > budget
 
     def _guarded(self, phase: str, step: Callable[[], T]) -> T | None:
         try:
@@ -337,6 +432,8 @@ class RelayerService:
             parts.metrics.set_endpoints("exocore_rpc", parts.rpc.endpoint_health())
             parts.metrics.set_endpoints("exocore_grpc", parts.grpc.endpoint_health())
             parts.metrics.set_endpoints("l1", parts.l1.endpoint_health())
+            for other in parts.chains[1:]:
+                parts.metrics.set_endpoints(f"l1:{other.chain.chain_id}", other.l1.endpoint_health())
             parts.metrics.refresh_from_db(parts.engine)
             parts.metrics.set_follower(parts.follower.stats())
             parts.metrics.set_signer_balance(parts.l1.balance(parts.txm.sender))
@@ -354,7 +451,8 @@ class RelayerService:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        self.parts.pipeline.relay_params()  # refuse to start against the wrong L1 / gateway
+        for chain in self.parts.chains:
+            chain.pipeline.relay_params()  # refuse to start against an L1 / gateway Exocore does not serve
         self.parts.keeper.start()
         if not self.stop_requested.is_set():
             self.sweep()  # clear on start: everything Exocore has that we do not know yet
@@ -424,7 +522,8 @@ def install_signal_handlers() -> threading.Event:
 def run_once(config: ExorelayConfig, *, signer: LocalAccount | None = None, cycles: int = 1) -> Any:
     """Drive ``cycles`` cycles in the calling thread (tests, ``exorelay run --once``)."""
     service = RelayerService(config, signer=signer)
-    service.parts.pipeline.relay_params()
+    for chain in service.parts.chains:
+        chain.pipeline.relay_params()
     service.sweep()
     reports = [service.cycle() for _ in range(cycles)]
     service.stop()

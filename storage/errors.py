@@ -77,11 +77,20 @@ class BlockPoisonedError(IndexerError):
     retrying cannot help. It is recorded in ``poisoned_block`` and its stream halts there until an
     operator resumes it (after a fix) or skips the block (``exorelay skip-block``)."""
 
-    def __init__(self, stream: str, height: int, error_class: str, message: str) -> None:
+    def __init__(
+        self,
+        stream: str,
+        height: int,
+        error_class: str,
+        message: str,
+        violation: InvariantViolationError | None = None,
+    ) -> None:
         super().__init__(f"{stream}: block {height} is poisoned: {error_class}: {message}")
         self.stream = stream
         self.height = height
         self.error_class = error_class
+        self.violation = violation
+        """The invariant the block breaks, when that is why it is poisoned (also recorded as a violation)."""
 
 
 class SkipBlockError(IndexerError, ValueError):

@@ -48,6 +48,8 @@ class RetryReason(StrEnum):
     """A VALSET_UPDATE whose new set has a key without a valid proof of possession (a rogue key)."""
     L1_REJECTED_ATTESTATION = "l1_rejected_attestation"
     """L1 refused an attestation we verified: our view and the gateway's disagree."""
+    OTHER_CLIENT_CHAIN = "other_client_chain"
+    """Exocore addressed the packet to a client chain this relayer does not serve: never submitted."""
 
 
 REFUSING_REASONS: Final = frozenset(
@@ -57,6 +59,7 @@ REFUSING_REASONS: Final = frozenset(
         RetryReason.STALE_VALSET,
         RetryReason.INVALID_KEY_PROOF,
         RetryReason.L1_REJECTED_ATTESTATION,
+        RetryReason.OTHER_CLIENT_CHAIN,
     }
 )
 """Reasons that park a job in ``refused`` instead of retrying it on a timer."""
@@ -115,6 +118,7 @@ class RelayJob(IndexerModel, table=True):
         CheckConstraint("kind IN (1, 2, 3, 4, 5)", name="kind"),
         Index(None, "stage", "packet_nonce"),
         Index(None, "next_attempt_at"),
+        Index(None, "l1_chain_id"),
     )
 
     packet_nonce: int = Field(sa_type=BigInteger, primary_key=True)
@@ -146,6 +150,9 @@ class RelayJob(IndexerModel, table=True):
     claimed_until: datetime | None = Field(
         default=None, sa_column=Column("claimed_until", UtcDateTime(), nullable=True)
     )
+    l1_chain_id: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
+    """The client chain Exocore addressed the packet to, once a pipeline has read it; NULL: not yet
+    (any chain's pipeline may claim the job, only that chain's once it is known)."""
 
 
 class PayoutJob(IndexerModel, table=True):

@@ -18,6 +18,7 @@ from storage.job_tables import (
     PARKING_REASONS,
     JobStage,
     PayoutStage,
+    RetryReason,
     payout_job_table,
     relay_job_table,
 )
@@ -59,6 +60,28 @@ def parked_payouts(conn: Connection) -> tuple[WaitingJob, ...]:
     return tuple(
         WaitingJob(
             f"{DISTRIBUTION_PREFIX}{row.distribution_id}",
+            row.stage,
+            row.retry_reason,
+            row.retry_detail,
+            row.attempts,
+            row.next_attempt_at,
+        )
+        for row in rows
+    )
+
+
+def packets_for_other_chains(conn: Connection) -> tuple[WaitingJob, ...]:
+    """Relay jobs set aside because Exocore addressed them to a client chain this relayer does not
+    serve (``other_client_chain``): never submitted, they wait for an operator."""
+    r = relay_job_table
+    rows = conn.execute(
+        select(r)
+        .where(r.c.stage == JobStage.REFUSED.value, r.c.retry_reason == RetryReason.OTHER_CLIENT_CHAIN.value)
+        .order_by(r.c.packet_nonce)
+    )
+    return tuple(
+        WaitingJob(
+            f"{PACKET_PREFIX}{row.packet_nonce}",
             row.stage,
             row.retry_reason,
             row.retry_detail,

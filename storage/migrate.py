@@ -4,10 +4,18 @@ migrate``, tests, the bench).
 The Alembic configuration is built here rather than read from ``alembic.ini`` so that the command
 works from any working directory. Migrations run on a connection the caller's engine gives, so a
 PostgreSQL ``search_path`` set on the engine (a schema per test, a tenant) is respected.
+
+Invariant: on PostgreSQL at most one process migrates a schema at a time. Every migration runs in
+one transaction that first takes a transaction-scoped advisory lock keyed by the schema
+(:func:`lock_migrations`), and decides what to run (the current revision) only once it holds it: a
+second ``exorelay migrate`` started alongside (several hosts deploying at once) waits, then finds
+the schema at its target and does nothing. Other schemas migrate in parallel.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
@@ -15,13 +23,17 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
 """The revisions, shipped inside the package so a wheel-only install can ``exorelay migrate``."""
 
 HEAD: Final = "head"
 BASE: Final = "base"
+
+MIGRATION_LOCK_CLASS: Final = 0x65786F72
+"""First key of the migrations' PostgreSQL advisory lock ("exor" in ASCII: a number no other user
+of advisory locks in the database is likely to pick); the second is the schema's ``hashtext``."""
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
@@ -50,40 +62,57 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def lock_migrations(connection: Connection) -> None:
+    """Take the migrations' lock for the connection's schema until its transaction ends (PostgreSQL;
+    a no-op elsewhere: SQLite is one file on one host)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(:lock_class, hashtext(current_schema()))"),
+            {"lock_class": MIGRATION_LOCK_CLASS},
+        )
+
+
+@contextmanager
+def _locked(engine: Engine) -> Iterator[Connection]:
+    with engine.begin() as connection:
+        lock_migrations(connection)
+        yield connection
+
+
 def upgrade(engine: Engine, revision: str = HEAD) -> None:
     """Upgrade the database behind ``engine`` to ``revision`` (default: the newest)."""
-    _run(engine, "upgrade", revision)
+    with _locked(engine) as connection:
+        _run(connection, "upgrade", revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
-    _run(engine, "downgrade", revision)
+    with _locked(engine) as connection:
+        _run(connection, "downgrade", revision)
 
 
 def migrate_to(engine: Engine, revision: str) -> None:
-    """Move to ``revision`` whichever direction it is (``exorelay migrate --revision``)."""
+    """Move to ``revision`` whichever direction it is (``exorelay migrate --revision``), deciding
+    the direction under the migrations' lock."""
+    with _locked(engine) as connection:
+        _run(connection, _direction(connection, revision), revision)
+
+
+def _direction(connection: Connection, revision: str) -> str:
     order = revisions()
-    current = current_revision(engine)
+    current = MigrationContext.configure(connection).get_current_revision()
     if revision in (HEAD, current) or current is None:
-        upgrade(engine, revision)
-        return
+        return "upgrade"
     if revision == BASE:
-        downgrade(engine, BASE)
-        return
-    target_position = order.index(revision) if revision in order else None
-    if target_position is None:
-        upgrade(engine, revision)  # lets Alembic report the unknown revision
-        return
-    if target_position < order.index(current):
-        downgrade(engine, revision)
-    else:
-        upgrade(engine, revision)
+        return "downgrade"
+    if revision not in order:
+        return "upgrade"  # lets Alembic report the unknown revision
+    return "downgrade" if order.index(revision) < order.index(current) else "upgrade"
 
 
-def _run(engine: Engine, action: str, revision: str) -> None:
+def _run(connection: Connection, action: str, revision: str) -> None:
     config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        if action == "upgrade":
-            command.upgrade(config, revision)
-        else:
-            command.downgrade(config, revision)
+    config.attributes["connection"] = connection
+    if action == "upgrade":
+        command.upgrade(config, revision)
+    else:
+        command.downgrade(config, revision)

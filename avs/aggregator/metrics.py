@@ -36,6 +36,13 @@ class AggregatorMetrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.checktx_refusals = Counter(
+            "exorelay_aggregator_checktx_refusals_total",
+            "Submission transactions Exocore's CheckTx refused, by ABCI code (the reason is the "
+            "request's state_reason; a wrong sequence is signed again, any other code rejects it).",
+            ["code"],
+            registry=self.registry,
+        )
         self.evidence = Counter(
             "exorelay_aggregator_conflicting_signatures_total",
             "Conflicting signatures recorded as evidence.",

@@ -35,7 +35,8 @@ from storage.db import create_db_engine
 _log = logging.getLogger(__name__)
 
 DATABASE_POOL: Final[dict[str, Any]] = {"pool_size": 20, "max_overflow": 20, "pool_pre_ping": False}
-"""PostgreSQL pool: connections for FastAPI's 40-thread pool, and no ping before each checkout (a
+"""PostgreSQL pool: connections for FastAPI's 40-thread pool (signature posts, on their larger pool,
+use one connection per request's batch, not per post), and no ping before each checkout (a
 round trip per signature batch). After a server restart the first write on a dead connection fails
 as 503 ``unavailable`` (the poster retries) and SQLAlchemy replaces
 the pool."""

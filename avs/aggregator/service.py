@@ -785,11 +785,11 @@ class Aggregator:
         if reached_at is None and new_power >= entry.committee.threshold_power:
             reached_at = self.clock()
         try:
-            with self._write() as conn:
-                store.insert_signatures(conn, rows)
-                store.update_request(
+            with self._write(single_statement=True) as conn:
+                store.record_batch(
                     conn,
                     entry.digest,
+                    rows,
                     signed_power=new_power,
                     threshold_reached_at=reached_at,
                     refusals_stored=stored_refusals,
@@ -972,6 +972,7 @@ class Aggregator:
         if "already" in result.raw_log and "cache" in result.raw_log:
             entry.submission_broadcast_at = now  # the node has it in its mempool already
             return
+        self.metrics.checktx_refusals.labels(code=str(result.code)).inc()
         outcome = self.submitter.outcome(
             entry.kind is RequestKind.REWARD_CLAIM, bytes.fromhex(entry.digest[2:])
         )
@@ -1001,6 +1002,10 @@ class Aggregator:
                 )
             entry.submission_broadcast_at = None
             return
+        # CheckTx refused the transaction for good: its sequence was not consumed on chain, so the
+        # next transaction must take it again (re-read the account) rather than be refused as a
+        # wrong sequence first.
+        self.submitter.resync()
         reason = f"refused by Exocore's CheckTx (code {result.code}): {result.raw_log}"
         with self._write() as conn:
             store.update_submission(
@@ -1072,19 +1077,30 @@ class Aggregator:
 
     # ------------------------------------------------------------------------------ database
 
-    def _write(self) -> _Transaction:
-        return _Transaction(self.engine)
+    def _write(self, *, single_statement: bool = False) -> _Transaction:
+        return _Transaction(self.engine, single_statement=single_statement)
 
 
 class _Transaction:
-    """``engine.begin()`` whose database faults become :class:`AggregatorUnavailableError`."""
+    """``engine.begin()`` whose database faults become :class:`AggregatorUnavailableError`.
 
-    def __init__(self, engine: Engine) -> None:
+    ``single_statement``: the body runs one statement that is atomic by itself where
+    :func:`store.single_statement_writes` says so; there it runs in autocommit (no BEGIN / COMMIT
+    round trips), elsewhere in a transaction as usual."""
+
+    def __init__(self, engine: Engine, *, single_statement: bool = False) -> None:
         self._engine = engine
+        self._single_statement = single_statement
         self._context: Any = None
 
     def __enter__(self) -> Any:
         try:
+            if self._single_statement:
+                self._context = self._engine.connect()
+                conn = self._context.__enter__()
+                if store.single_statement_writes(conn):
+                    return conn.execution_options(isolation_level="AUTOCOMMIT")
+                self._context.__exit__(None, None, None)
             self._context = self._engine.begin()
             return self._context.__enter__()
         except SQLAlchemyError as exc:

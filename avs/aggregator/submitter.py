@@ -21,8 +21,9 @@ from avs.aggregator.errors import AggregatorUnavailableError
 from relayer.errors import ExorelayError
 from relayer.exocore.cosmos_tx import BroadcastResult, CosmosTxSender, SignedTx, TxResult
 from relayer.exocore.grpc_client import ExocoreGrpcClient
+from relayer.exocore.proto.avs.v1 import tx_pb2 as avs_tx
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs_types
-from relayer.exocore.proto.devnet.v1 import tx_pb2 as exocore_tx
+from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
 from relayer.exocore.proto.operator.v1 import types_pb2 as operator_types
 from relayer.protocol.claims import PROPORTION_DECIMALS, RewardClaim, SigningRequest, format_fixed
 from relayer.protocol.ids import OperatorAddress
@@ -63,7 +64,7 @@ def build_message(
     bitmap = SignerBitmap.from_indices(aggregate.members, committee_size).encode()
     signature = aggregate.signature.compressed
     if isinstance(request, RewardClaim):
-        return exocore_tx.MsgSubmitRewardClaim(
+        return avs_tx.MsgSubmitRewardClaim(
             avs_address=_hex(request.avs),
             epoch=request.epoch,
             token=_hex(request.token),
@@ -73,7 +74,7 @@ def build_message(
             aggregate_signature=signature,
             tasks_root=bytes(request.tasks_root),
         )
-    return exocore_tx.MsgSubmitSlashRequest(
+    return operator_tx.MsgSubmitSlashRequest(
         avs_address=_hex(request.avs),
         epoch=request.epoch,
         operator=str(OperatorAddress(OPERATOR_PREFIX, request.operator)),

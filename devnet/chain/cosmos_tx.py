@@ -46,7 +46,7 @@ from google.protobuf.message import DecodeError
 from devnet.chain.blockstore import Event
 from devnet.grpc.errors import RequestRejectedError
 from relayer.exocore.proto.avs.v1 import tx_pb2 as avs_tx
-from relayer.exocore.proto.devnet.v1 import tx_pb2 as devnet_tx
+from relayer.exocore.proto.delegation.v1 import tx_pb2 as delegation_tx
 from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
 from relayer.protocol import bech32
 
@@ -508,6 +508,12 @@ def _any_signer(msg: Any) -> tuple[bytes, ...]:
     return (_from_address(msg),)
 
 
+def _delegation_signer(msg: Any) -> tuple[bytes, ...]:
+    """Upstream x/delegation's signer is ``base_info.from_address`` (on the devnet: the account that
+    reports the L1 custody event, standing in for the client-chain gateway)."""
+    return (_from_address(msg.base_info),)
+
+
 def is_domain_msg(proto_msg: Any) -> bool:
     """An exocore message (run by the chain state), not a bank one."""
     return type(proto_msg) in _DOMAIN_SIGNERS
@@ -524,17 +530,18 @@ _DOMAIN_SIGNERS: Final[dict[Any, Callable[[Any], tuple[bytes, ...]]]] = {
     operator_tx.OptIntoAVSReq: _operator_signer,
     operator_tx.OptOutOfAVSReq: _operator_signer,
     avs_tx.RegisterAVSReq: _avs_owner_signer,
-    devnet_tx.MsgDelegate: _any_signer,
-    devnet_tx.MsgUndelegate: _any_signer,
-    devnet_tx.MsgSubmitRewardClaim: _any_signer,
-    devnet_tx.MsgSubmitSlashRequest: _any_signer,
-    devnet_tx.MsgSubmitEquivocationEvidence: _any_signer,
-    devnet_tx.MsgSubmitWrongResultEvidence: _any_signer,
+    delegation_tx.MsgDelegation: _delegation_signer,
+    delegation_tx.MsgUndelegation: _delegation_signer,
+    avs_tx.MsgSubmitRewardClaim: _any_signer,
+    operator_tx.MsgSubmitSlashRequest: _any_signer,
+    operator_tx.MsgSubmitEquivocationEvidence: _any_signer,
+    operator_tx.MsgSubmitWrongResultEvidence: _any_signer,
 }
-"""Exocore messages a signed transaction may carry: upstream's registration and opt-in messages
-(``exocore.operator.v1``, ``exocore.avs.v1``) and the proposal's reports, claims, requests and evidence
-(the rest of ``exocore.devnet.v1`` has no Cosmos message on a real node: oracle prices, validator
-power, fault knobs, block production)."""
+"""Exocore messages a signed transaction may carry, each under its module's type URL: upstream's
+registration, opt-in and delegation messages (``exocore.operator.v1``, ``exocore.avs.v1``,
+``exocore.delegation.v1``) and the proposal's claims, slash requests and evidence (``exocore.avs.v1``,
+``exocore.operator.v1``). ``exocore.devnet.v1`` has no Cosmos message: oracle prices, validator
+power, fault knobs and block production are the simulator's knobs."""
 
 _HANDLERS: Final[dict[str, _Handler]] = {
     MSG_SEND_TYPE_URL: _Handler(bank_tx.MsgSend, MSG_SEND_GAS, _msg_send_signers, _run_msg_send),

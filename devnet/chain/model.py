@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from devnet.chain.params import MAX_TOKEN_DECIMALS, USD_DECIMALS
+from devnet.chain.params import MAX_TOKEN_DECIMALS, RATE_ONE, USD_DECIMALS
 from relayer.protocol.packets import Packet
 from relayer.protocol.quorum import MemberList, Threshold
 from relayer.protocol.types import Address, Hash32
@@ -70,6 +70,10 @@ class Operator:
     name: str = ""
     earnings_addr: str = ""
     approve_addr: str = ""
+    # Upstream commission_rates.max_rate / max_change_rate as registered (devnet rates, 18 decimals);
+    # the registration was refused unless rate <= max_rate and max_change_rate <= max_rate <= 1.
+    max_commission_rate: int = RATE_ONE
+    max_commission_change_rate: int = RATE_ONE
     # avs hex -> compressed BLS key registered for it (kept after opt-out: evidence stays checkable).
     keys: dict[str, bytes] = field(default_factory=dict)
     # avs hex -> None: the AVSs the operator is currently opted into (dict for deterministic order).

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
+from devnet.chain.commission import parse_commission_rates
 from devnet.chain.params import (
     DEVNET_LZ_CHAIN_ID,
     MAX_COMMITTEE_SIZE,
@@ -29,6 +30,7 @@ from devnet.grpc.errors import InvalidRequestError
 from relayer.errors import ProtocolError
 from relayer.exocore.proto.avs.v1 import tx_pb2 as avs_tx
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs_pb
+from relayer.exocore.proto.delegation.v1 import tx_pb2 as delegation_tx
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
 from relayer.protocol.bls import G1_COMPRESSED_BYTES, G2_COMPRESSED_BYTES
@@ -143,6 +145,10 @@ class RegisterOperator:
     """Upstream ``operator_meta_info``: the operator's display name."""
     earnings_addr: str = ""
     approve_addr: str = ""
+    max_commission_rate: int = RATE_ONE
+    """``commission_rates.max_rate``: the commission rate never exceeds it."""
+    max_commission_change_rate: int = RATE_ONE
+    """``commission_rates.max_change_rate`` (the most one commission change may raise the rate)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,15 +302,12 @@ Msg: TypeAlias = (
 # --- proto -> domain ----------------------------------------------------------------------------
 
 
-def legacy_dec_rate(text: str, what: str) -> int:
-    """A ``LegacyDec`` in its protobuf form (value x 10^18, integer string) as a devnet rate in [0, 1]."""
-    value = uint_string(text or "0", what)
-    scale = 10 ** (LEGACY_DEC_DECIMALS - PROPORTION_DECIMALS)
+def devnet_rate(value: int, what: str) -> int:
+    """A validated ``LegacyDec`` (value x 10^18, in [0, 10^18]) as a devnet rate (``PROPORTION_DECIMALS``)."""
+    scale: int = 10 ** (LEGACY_DEC_DECIMALS - PROPORTION_DECIMALS)
     if value % scale:
-        raise InvalidRequestError(f"{what} {text!r} has more than {PROPORTION_DECIMALS} decimals")
+        raise InvalidRequestError(f"{what} {value} has more than {PROPORTION_DECIMALS} decimals")
     rate_value: int = value // scale
-    if rate_value > RATE_ONE:
-        raise InvalidRequestError(f"{what} {text!r} is above 1 (10^{LEGACY_DEC_DECIMALS})")
     return rate_value
 
 
@@ -332,15 +335,19 @@ def _optional_account(text: str, what: str) -> str:
 
 def _register_operator(msg: operator_tx.RegisterOperatorReq) -> RegisterOperator:
     info = msg.info
+    given = info.commission.commission_rates
+    rates = parse_commission_rates(given.rate, given.max_rate, given.max_change_rate)
     if len(info.operator_meta_info) > MAX_NAME_LENGTH:
         raise InvalidRequestError(f"operator_meta_info longer than {MAX_NAME_LENGTH} characters")
     return RegisterOperator(
         operator_account(msg.from_address),
         _earning_address(info),
-        legacy_dec_rate(info.commission.commission_rates.rate, "commission rate"),
+        devnet_rate(rates.rate, "commission rate"),
         name=info.operator_meta_info,
         earnings_addr=_optional_account(info.earnings_addr, "earnings_addr"),
         approve_addr=_optional_account(info.approve_addr, "approve_addr"),
+        max_commission_rate=devnet_rate(rates.max_rate, "commission max rate"),
+        max_commission_change_rate=devnet_rate(rates.max_change_rate, "commission max change rate"),
     )
 
 
@@ -446,31 +453,75 @@ def _opt_out(msg: operator_tx.OptOutOfAVSReq) -> OptOut:
 
 
 def _stake_fields(
-    msg: tx.MsgDelegate | tx.MsgUndelegate,
+    msg: delegation_tx.MsgDelegation | delegation_tx.MsgUndelegation,
 ) -> tuple[Address, int, OperatorAddress, AssetId, int]:
-    amount = uint_string(msg.amount, "amount")
+    entries = msg.base_info.per_operator_amounts
+    if len(entries) != 1:
+        # One (operator, amount) per message: the chain state cannot undo the first entries of a
+        # message whose later entry fails.
+        raise InvalidRequestError(f"per_operator_amounts must hold exactly one operator, got {len(entries)}")
+    amount = uint_string(entries[0].value.amount, "amount")
     if amount == 0:
         raise InvalidRequestError("amount must be positive")
     asset_id = asset(msg.asset_id)
-    if msg.lz_chain_id != asset_id.lz_chain_id:
-        raise InvalidRequestError(
-            f"staker chain {msg.lz_chain_id} differs from the asset's chain {asset_id.lz_chain_id}"
-        )
     return (
         evm_address(msg.staker, "staker address"),
-        int(msg.lz_chain_id),
-        operator_account(msg.operator),
+        asset_id.lz_chain_id,
+        operator_account(entries[0].key),
         asset_id,
         amount,
     )
 
 
-def _delegate(msg: tx.MsgDelegate) -> Delegate:
+def _delegate(msg: delegation_tx.MsgDelegation) -> Delegate:
     return Delegate(*_stake_fields(msg), l1_request_id=int(msg.l1_request_id))
 
 
-def _undelegate(msg: tx.MsgUndelegate) -> Undelegate:
+def _undelegate(msg: delegation_tx.MsgUndelegation) -> Undelegate:
+    if msg.instant_unbonding:
+        raise InvalidRequestError("instant_unbonding is not supported: an undelegation always unbonds")
     return Undelegate(*_stake_fields(msg), l1_request_id=int(msg.l1_request_id))
+
+
+def delegation_msg(
+    *,
+    staker: str,
+    operator: str,
+    asset_id: str,
+    amount: int,
+    from_address: str = "",
+    l1_request_id: int = 0,
+) -> delegation_tx.MsgDelegation:
+    """Upstream's ``MsgDelegation`` reporting one L1 delegation of ``amount`` base units."""
+    return delegation_tx.MsgDelegation(
+        asset_id=asset_id,
+        base_info=_inc_or_dec(from_address, operator, amount),
+        staker=staker,
+        l1_request_id=l1_request_id,
+    )
+
+
+def undelegation_msg(
+    *,
+    staker: str,
+    operator: str,
+    asset_id: str,
+    amount: int,
+    from_address: str = "",
+    l1_request_id: int = 0,
+) -> delegation_tx.MsgUndelegation:
+    """Upstream's ``MsgUndelegation`` reporting one L1 withdrawal request of ``amount`` base units."""
+    return delegation_tx.MsgUndelegation(
+        asset_id=asset_id,
+        base_info=_inc_or_dec(from_address, operator, amount),
+        staker=staker,
+        l1_request_id=l1_request_id,
+    )
+
+
+def _inc_or_dec(from_address: str, operator: str, amount: int) -> delegation_tx.DelegationIncOrDecInfo:
+    entry = delegation_tx.KeyValue(key=operator, value=delegation_tx.ValueField(amount=str(amount)))
+    return delegation_tx.DelegationIncOrDecInfo(from_address=from_address, per_operator_amounts=[entry])
 
 
 def _set_price(msg: tx.MsgSetPrice) -> SetPrice:
@@ -479,7 +530,7 @@ def _set_price(msg: tx.MsgSetPrice) -> SetPrice:
     return SetPrice(asset(msg.asset_id), fixed(msg.price, USD_DECIMALS, "price"), int(msg.decimals))
 
 
-def _claim(msg: tx.MsgSubmitRewardClaim) -> SubmitRewardClaim:
+def _claim(msg: avs_tx.MsgSubmitRewardClaim) -> SubmitRewardClaim:
     return SubmitRewardClaim(
         avs=evm_address(msg.avs_address, "avs address"),
         epoch=int(msg.epoch),
@@ -492,7 +543,7 @@ def _claim(msg: tx.MsgSubmitRewardClaim) -> SubmitRewardClaim:
     )
 
 
-def _slash_request(msg: tx.MsgSubmitSlashRequest) -> SubmitSlashRequest:
+def _slash_request(msg: operator_tx.MsgSubmitSlashRequest) -> SubmitSlashRequest:
     return SubmitSlashRequest(
         avs=evm_address(msg.avs_address, "avs address"),
         epoch=int(msg.epoch),
@@ -514,7 +565,7 @@ def _bounded_evidence(data: bytes) -> bytes:
     return data
 
 
-def _wrong_result(msg: tx.MsgSubmitWrongResultEvidence) -> SubmitWrongResult:
+def _wrong_result(msg: operator_tx.MsgSubmitWrongResultEvidence) -> SubmitWrongResult:
     raw = _bounded_evidence(bytes(msg.evidence))
     try:
         evidence = decode_or_fault(raw)
@@ -525,7 +576,7 @@ def _wrong_result(msg: tx.MsgSubmitWrongResultEvidence) -> SubmitWrongResult:
     return SubmitWrongResult(evidence, raw)
 
 
-def _equivocation(msg: tx.MsgSubmitEquivocationEvidence) -> SubmitEquivocation:
+def _equivocation(msg: operator_tx.MsgSubmitEquivocationEvidence) -> SubmitEquivocation:
     responses = []
     for name, response, digest in (
         ("response_a", bytes(msg.response_a), bytes(msg.digest_a)),
@@ -604,20 +655,20 @@ _FIELD_BY_PROTO: Final[dict[str, str]] = {
     avs_tx.RegisterAVSReq.DESCRIPTOR.full_name: "register_avs",
     operator_tx.OptIntoAVSReq.DESCRIPTOR.full_name: "opt_in",
     operator_tx.OptOutOfAVSReq.DESCRIPTOR.full_name: "opt_out",
-    tx.MsgDelegate.DESCRIPTOR.full_name: "delegate",
-    tx.MsgUndelegate.DESCRIPTOR.full_name: "undelegate",
+    delegation_tx.MsgDelegation.DESCRIPTOR.full_name: "delegate",
+    delegation_tx.MsgUndelegation.DESCRIPTOR.full_name: "undelegate",
     tx.MsgSetPrice.DESCRIPTOR.full_name: "set_price",
-    tx.MsgSubmitRewardClaim.DESCRIPTOR.full_name: "submit_reward_claim",
-    tx.MsgSubmitSlashRequest.DESCRIPTOR.full_name: "submit_slash_request",
-    tx.MsgSubmitEquivocationEvidence.DESCRIPTOR.full_name: "submit_equivocation_evidence",
-    tx.MsgSubmitWrongResultEvidence.DESCRIPTOR.full_name: "submit_wrong_result_evidence",
+    avs_tx.MsgSubmitRewardClaim.DESCRIPTOR.full_name: "submit_reward_claim",
+    operator_tx.MsgSubmitSlashRequest.DESCRIPTOR.full_name: "submit_slash_request",
+    operator_tx.MsgSubmitEquivocationEvidence.DESCRIPTOR.full_name: "submit_equivocation_evidence",
+    operator_tx.MsgSubmitWrongResultEvidence.DESCRIPTOR.full_name: "submit_wrong_result_evidence",
     tx.MsgSetValidatorPower.DESCRIPTOR.full_name: "set_validator_power",
     tx.MsgSetFaultKnobs.DESCRIPTOR.full_name: "set_fault_knobs",
 }
 
 
 def type_url(proto_msg: Any) -> str:
-    """Cosmos-style message type URL, e.g. ``/exocore.devnet.v1.MsgDelegate``."""
+    """Cosmos-style message type URL, e.g. ``/exocore.delegation.v1.MsgDelegation``."""
     return "/" + str(proto_msg.DESCRIPTOR.full_name)
 
 

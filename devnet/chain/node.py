@@ -35,6 +35,7 @@ from devnet.chain.blockstore import (
     block_to_json,
     next_block,
 )
+from devnet.chain.commission import CommissionError
 from devnet.chain.cosmos_tx import (
     ERR_INVALID_REQUEST,
     AuthBank,
@@ -63,6 +64,7 @@ from devnet.grpc.errors import InvalidRequestError, RequestRejectedError
 from relayer.errors import StorageError
 from relayer.exocore.proto.avs.v1 import tx_pb2 as avs_tx
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs_pb
+from relayer.exocore.proto.delegation.v1 import tx_pb2 as delegation_tx
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.exocore.proto.feedistribution.v1 import types_pb2 as fee_pb
 from relayer.exocore.proto.operator.v1 import query_pb2 as operator_query
@@ -79,11 +81,6 @@ MAX_ADVANCE_BLOCKS: Final = 10_000
 TX_GAS: Final = 100_000
 """Nominal gas reported for every transaction (the devnet meters nothing; clients expect numbers)."""
 FIRST_SEQUENCE: Final = 1
-
-
-def tx_pb_response(proto_msg: Any) -> Any:
-    """``exocore.devnet.v1.MsgX`` -> the generated ``MsgXResponse`` class."""
-    return getattr(tx, proto_msg.DESCRIPTOR.name + "Response")
 
 
 class ReplayError(StorageError):
@@ -356,6 +353,8 @@ class DevnetNode:
             if is_domain_msg(proto_msg):
                 try:
                     parse_msg(proto_msg)
+                except CommissionError as exc:  # the SDK's own x/staking error, code and codespace
+                    raise TxRejectedError(exc.code, str(exc), exc.codespace) from exc
                 except InvalidRequestError as exc:
                     raise TxRejectedError(ERR_INVALID_REQUEST, f"{exc}: invalid request") from exc
 
@@ -386,23 +385,25 @@ class DevnetNode:
         """The ``Msg*Response`` a transaction's exocore message answers with (TxMsgData)."""
         height = self._state.height + 1
         if isinstance(msg, SubmitRewardClaim):
-            return tx.MsgSubmitRewardClaimResponse(
+            return avs_tx.MsgSubmitRewardClaimResponse(
                 height=height, claim_id=self._state.claim_id_of(msg), tx_hash=tx_hash
             )
         if isinstance(msg, SubmitSlashRequest):
-            return tx.MsgSubmitSlashRequestResponse(
+            return operator_tx.MsgSubmitSlashRequestResponse(
                 height=height, slash_id=self._state.slash_id_of_request(msg), tx_hash=tx_hash
             )
         if isinstance(msg, SubmitEquivocation):
-            return tx.MsgSubmitEquivocationEvidenceResponse(
+            return operator_tx.MsgSubmitEquivocationEvidenceResponse(
                 height=height, slash_id=self._state.evidence_of(msg).evidence_id, tx_hash=tx_hash
             )
         if isinstance(msg, SubmitWrongResult):
-            return tx.MsgSubmitWrongResultEvidenceResponse(
+            return operator_tx.MsgSubmitWrongResultEvidenceResponse(
                 height=height, slash_id=self._state.wrong_result_slash_id(msg), tx_hash=tx_hash
             )
-        if isinstance(proto_msg, tx.MsgUndelegate):
-            return tx.MsgUndelegateResponse(height=height, record_id=sequence)
+        if isinstance(proto_msg, delegation_tx.MsgUndelegation):
+            return delegation_tx.UndelegationResponse(height=height, record_id=sequence)
+        if isinstance(proto_msg, delegation_tx.MsgDelegation):
+            return delegation_tx.DelegationResponse(height=height)
         # Upstream's registration responses carry no height (RegisterAVSResponse echoes the request).
         if isinstance(proto_msg, avs_tx.RegisterAVSReq):
             return avs_tx.RegisterAVSResponse(from_address=proto_msg.from_address, info=proto_msg.info)
@@ -412,8 +413,7 @@ class DevnetNode:
             return operator_tx.OptIntoAVSResponse()
         if isinstance(proto_msg, operator_tx.OptOutOfAVSReq):
             return operator_tx.OptOutOfAVSResponse()
-        response_type = tx_pb_response(proto_msg)
-        return response_type(height=height)
+        raise AssertionError(f"{type(proto_msg).__name__} is not a transaction message")
 
     @property
     def committed_bank(self) -> AuthBank:
@@ -446,49 +446,51 @@ class DevnetNode:
 
     # ------------------------------------------------------------------ ChainDriver
 
-    def delegate(self, msg: tx.MsgDelegate) -> tx.MsgDelegateResponse:
-        return tx.MsgDelegateResponse(height=self.submit(msg)[0])
+    def delegate(self, msg: delegation_tx.MsgDelegation) -> delegation_tx.DelegationResponse:
+        return delegation_tx.DelegationResponse(height=self.submit(msg)[0])
 
-    def undelegate(self, msg: tx.MsgUndelegate) -> tx.MsgUndelegateResponse:
+    def undelegate(self, msg: delegation_tx.MsgUndelegation) -> delegation_tx.UndelegationResponse:
         height, _, sequence = self.submit(msg)
-        return tx.MsgUndelegateResponse(height=height, record_id=sequence)
+        return delegation_tx.UndelegationResponse(height=height, record_id=sequence)
 
     def set_price(self, msg: tx.MsgSetPrice) -> tx.MsgSetPriceResponse:
         return tx.MsgSetPriceResponse(height=self.submit(msg)[0])
 
-    def submit_reward_claim(self, msg: tx.MsgSubmitRewardClaim) -> tx.MsgSubmitRewardClaimResponse:
+    def submit_reward_claim(self, msg: avs_tx.MsgSubmitRewardClaim) -> avs_tx.MsgSubmitRewardClaimResponse:
         domain = parse_msg(msg)
         assert isinstance(domain, SubmitRewardClaim)
         height, tx_hash, _ = self.submit(msg)
-        return tx.MsgSubmitRewardClaimResponse(
+        return avs_tx.MsgSubmitRewardClaimResponse(
             height=height, claim_id=self._state.claim_id_of(domain), tx_hash=tx_hash
         )
 
-    def submit_slash_request(self, msg: tx.MsgSubmitSlashRequest) -> tx.MsgSubmitSlashRequestResponse:
+    def submit_slash_request(
+        self, msg: operator_tx.MsgSubmitSlashRequest
+    ) -> operator_tx.MsgSubmitSlashRequestResponse:
         domain = parse_msg(msg)
         assert isinstance(domain, SubmitSlashRequest)
         height, tx_hash, _ = self.submit(msg)
-        return tx.MsgSubmitSlashRequestResponse(
+        return operator_tx.MsgSubmitSlashRequestResponse(
             height=height, slash_id=self._state.slash_id_of_request(domain), tx_hash=tx_hash
         )
 
     def submit_equivocation_evidence(
-        self, msg: tx.MsgSubmitEquivocationEvidence
-    ) -> tx.MsgSubmitEquivocationEvidenceResponse:
+        self, msg: operator_tx.MsgSubmitEquivocationEvidence
+    ) -> operator_tx.MsgSubmitEquivocationEvidenceResponse:
         domain = parse_msg(msg)
         assert isinstance(domain, SubmitEquivocation)
         height, tx_hash, _ = self.submit(msg)
-        return tx.MsgSubmitEquivocationEvidenceResponse(
+        return operator_tx.MsgSubmitEquivocationEvidenceResponse(
             height=height, slash_id=self._state.evidence_of(domain).evidence_id, tx_hash=tx_hash
         )
 
     def submit_wrong_result_evidence(
-        self, msg: tx.MsgSubmitWrongResultEvidence
-    ) -> tx.MsgSubmitWrongResultEvidenceResponse:
+        self, msg: operator_tx.MsgSubmitWrongResultEvidence
+    ) -> operator_tx.MsgSubmitWrongResultEvidenceResponse:
         domain = parse_msg(msg)
         assert isinstance(domain, SubmitWrongResult)
         height, tx_hash, _ = self.submit(msg)
-        return tx.MsgSubmitWrongResultEvidenceResponse(
+        return operator_tx.MsgSubmitWrongResultEvidenceResponse(
             height=height, slash_id=self._state.wrong_result_slash_id(domain), tx_hash=tx_hash
         )
 

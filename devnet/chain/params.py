@@ -25,6 +25,7 @@ from relayer.protocol.attestation import check_proofs_of_possession
 from relayer.protocol.claims import PROPORTION_ONE
 from relayer.protocol.errors import SignatureError
 from relayer.protocol.ids import AssetId, ChainId
+from relayer.protocol.packets import ClientChain
 from relayer.protocol.types import Address, Hash32, as_address
 
 USD_DECIMALS: Final = 8
@@ -201,9 +202,12 @@ class Genesis:
     """Distributions per cumulative period: every that many REWARD_DISTRIBUTIONs the chain also
     signs a CUMULATIVE_ROOT of every earner's running total (0: off, per-distribution only)."""
     l1_custody: bool = False
-    """Stake enters only through the L1 RestakingVault: a ``MsgDelegate`` without ``l1_request_id``
+    """Stake enters only through the L1 RestakingVault: a ``MsgDelegation`` without ``l1_request_id``
     is refused (it would be stake with no custody behind it). Off for a bare node with no vault to
     follow (unit tests and benchmarks that stake directly on Exocore)."""
+    client_chains: tuple[ClientChain, ...] = ()
+    """Client chains besides ``l1_chain_id`` / ``gateway`` (the first): each gets its own copy of
+    every VALSET_UPDATE, so its gateway keeps the signing set; other packets go to the first."""
 
     def __post_init__(self) -> None:
         ChainId.parse(self.chain_id)
@@ -231,6 +235,9 @@ class Genesis:
                 raise GenesisError(f"genesis account {account.address} has a negative balance")
         if len({account.address for account in self.accounts}) != len(self.accounts):
             raise GenesisError("a genesis account is listed twice")
+        chain_ids = [self.l1_chain_id, *(chain.l1_chain_id for chain in self.client_chains)]
+        if len(set(chain_ids)) != len(chain_ids):
+            raise GenesisError(f"a client chain is listed twice: {chain_ids}")
 
     @property
     def exocore_chain(self) -> Hash32:
@@ -257,6 +264,17 @@ class Genesis:
             **({"cumulative_every": self.cumulative_every} if self.cumulative_every else {}),
             # Only when set: genesis files of chains without custody keep their bytes (and hash).
             **({"l1_custody": True} if self.l1_custody else {}),
+            # Only when set: one-chain genesis files keep their bytes (and hash).
+            **(
+                {
+                    "client_chains": [
+                        {"l1_chain_id": c.l1_chain_id, "gateway": "0x" + bytes(c.gateway).hex()}
+                        for c in self.client_chains
+                    ]
+                }
+                if self.client_chains
+                else {}
+            ),
         }
 
     def dumps(self) -> str:
@@ -278,6 +296,10 @@ class Genesis:
             # Absent in genesis files written before the devnet had bank accounts.
             accounts=tuple(GenesisAccount.from_json(a) for a in raw.get("accounts", [])),
             cumulative_every=int(raw.get("cumulative_every", 0)),
+            client_chains=tuple(
+                ClientChain(int(chain["l1_chain_id"]), as_address(chain["gateway"]))
+                for chain in raw.get("client_chains", [])
+            ),
             l1_custody=bool(raw.get("l1_custody", False)),
         )
 

@@ -4,10 +4,14 @@
   VALSET_UPDATE included, in one bitmap), starting at ``FIRST_PACKET_NONCE``.
 - Signing: each member of the *current* valset signs the packet digest with its BLS key when the
   packet is created; the signatures are stored per packet in valset order.
+- Destinations: every packet is addressed to one client chain (its digest binds the chain id and
+  gateway). Packets go to the first client chain, except VALSET_UPDATEs: one per client chain, so
+  every gateway follows the signing set. Nonces stay one sequence across chains.
 - Valset rotation: validator power changes (``MsgSetValidatorPower``) edit the *target* set at once;
   at the next block's begin-block, if the target differs from the current set (keys, powers or
-  order), a VALSET_UPDATE packet (``newValsetNonce = current + 1``) is created and signed by the
-  *current* set, then the target becomes the current set. Later packets carry the new valset nonce.
+  order), a VALSET_UPDATE packet per client chain (``newValsetNonce = current + 1``) is created and
+  signed by the *current* set, then the target becomes the current set. Later packets carry the new
+  valset nonce.
 - Fault knobs (per valset index, applied when a packet is signed): *silent* validators do not sign;
   *wrong* validators sign ``keccak256(WRONG_SIGNATURE_TAG ‖ digest)`` instead (a valid G2 point that
   fails verification for the packet); ``signature_delay_blocks`` hides the signatures of the *late*
@@ -25,7 +29,7 @@ from eth_utils.crypto import keccak
 from devnet.chain.model import FaultKnobs, PacketRecord, SignatureSlot, ValidatorEntry, ValsetRecord
 from devnet.chain.params import FIRST_PACKET_NONCE, GENESIS_VALSET_NONCE
 from relayer.protocol import bls
-from relayer.protocol.packets import Packet, Payload, ValsetUpdatePayload
+from relayer.protocol.packets import ClientChain, Packet, Payload, ValsetUpdatePayload
 from relayer.protocol.types import Address, Hash32, Power
 
 WRONG_SIGNATURE_TAG: Final = b"EXORELAY_DEVNET_WRONG_SIGNATURE"
@@ -42,10 +46,13 @@ class RelayState:
         gateway: Address,
         genesis_validators: Iterable[ValidatorEntry],
         initial_height: int,
+        client_chains: Iterable[ClientChain] = (),
     ) -> None:
         self.exocore_chain = exocore_chain
         self.l1_chain_id = l1_chain_id
         self.gateway = gateway
+        self.client_chains: tuple[ClientChain, ...] = (ClientChain(l1_chain_id, gateway), *client_chains)
+        """Every chain packets go to, the first (``l1_chain_id`` / ``gateway``) first."""
         members = tuple(genesis_validators)
         self.validators: dict[bytes, ValidatorEntry] = {entry.consensus_pubkey: entry for entry in members}
         genesis = ValsetRecord(GENESIS_VALSET_NONCE, members, initial_height)
@@ -84,13 +91,15 @@ class RelayState:
             slots.append(SignatureSlot(member.bls_pubkey, signature, visible))
         return tuple(slots)
 
-    def create_packet(self, payload: Payload, height: int) -> PacketRecord:
-        """Create, sign (with the current set) and store the next packet."""
+    def create_packet(self, payload: Payload, height: int, to: ClientChain | None = None) -> PacketRecord:
+        """Create, sign (with the current set) and store the next packet, for ``to`` (default: the
+        first client chain)."""
         valset = self.current_valset
+        destination = to or self.client_chains[0]
         packet = Packet(
             exocore_chain=self.exocore_chain,
-            l1_chain_id=self.l1_chain_id,
-            gateway=self.gateway,
+            l1_chain_id=destination.l1_chain_id,
+            gateway=destination.gateway,
             valset_nonce=valset.nonce,
             nonce=self.next_nonce,
             payload=payload,
@@ -104,8 +113,9 @@ class RelayState:
         current = [(m.bls_pubkey, m.power) for m in self.current_valset.members]
         return current != [(m.bls_pubkey, m.power) for m in self.validators.values()]
 
-    def rotate(self, height: int) -> tuple[PacketRecord, ValsetRecord] | None:
-        """On a target change: the VALSET_UPDATE packet (signed by the outgoing set) and the new set."""
+    def rotate(self, height: int) -> tuple[tuple[PacketRecord, ...], ValsetRecord] | None:
+        """On a target change: the VALSET_UPDATE packets, one per client chain in order (signed by the
+        outgoing set), and the new set."""
         if not self.target_differs():
             return None
         members = self.target_members()
@@ -115,11 +125,11 @@ class RelayState:
             pubkeys=tuple(bls.parse_public_key(m.bls_pubkey).to_eip2537() for m in members),
             powers=tuple(Power(m.power) for m in members),
         )
-        record = self.create_packet(payload, height)
+        records = tuple(self.create_packet(payload, height, chain) for chain in self.client_chains)
         valset = ValsetRecord(new_nonce, members, height)
         self.valsets[new_nonce] = valset
         self.current_valset_nonce = new_nonce
-        return record, valset
+        return records, valset
 
 
 def genesis_eip2537_keys(members: Iterable[ValidatorEntry]) -> tuple[bytes, ...]:

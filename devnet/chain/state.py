@@ -20,7 +20,7 @@ slash_verifiers``); evidence is decoded and checked by :mod:`relayer.protocol.ev
 code the operator runs before signing. A slash of a kind the AVS did not register is rejected
 ``verifier_not_registered``.
 
-Custody: a ``MsgDelegate`` / ``MsgUndelegate`` carrying an ``l1_request_id`` reports an L1
+Custody: a ``MsgDelegation`` / ``MsgUndelegation`` carrying an ``l1_request_id`` reports an L1
 RestakingVault event (the devnet's stand-in for upstream's inbound messaging). Each request id applies
 once. An L1 delegation Exocore cannot honour (unknown or frozen operator, unknown asset) is refunded:
 it matures at the next epoch into a withdrawal approval. Undelegations of L1 requests, at maturity,
@@ -224,6 +224,7 @@ class ChainState:
             gateway=genesis.gateway,
             genesis_validators=entries,
             initial_height=initial_height,
+            client_chains=genesis.client_chains,
         )
         genesis_comet = tuple((v.consensus_pubkey, v.power) for v in entries)
         # CometBFT sets: block H is signed by comet_current, H+1 by comet_next (updates at end of H
@@ -273,7 +274,7 @@ class ChainState:
         events: list[Event] = []
         rotated = self.relay.rotate(height)
         if rotated is not None:
-            packet, valset = rotated
+            packets, valset = rotated
             previous = valset.nonce - 1
             events.append(
                 ev.event(
@@ -282,10 +283,11 @@ class ChainState:
                     ("previous_valset_nonce", previous),
                     ("member_count", len(valset.members)),
                     ("total_power", valset.total_power),
-                    ("packet_nonce", packet.packet.nonce),
+                    # The first client chain's update (the others follow it, one nonce each).
+                    ("packet_nonce", packets[0].packet.nonce),
                 )
             )
-            events.append(self._packet_event(packet))
+            events.extend(self._packet_event(packet) for packet in packets)
         if self.is_epoch_start(height):
             epoch = self.epoch_of(height)
             events.extend(self._complete_undelegations(epoch))
@@ -349,6 +351,8 @@ class ChainState:
             name=msg.name,
             earnings_addr=msg.earnings_addr,
             approve_addr=msg.approve_addr,
+            max_commission_rate=msg.max_commission_rate,
+            max_commission_change_rate=msg.max_commission_change_rate,
         )
         return [
             ev.event(

@@ -87,7 +87,8 @@ def operator_info(record: Operator) -> operator_tx.OperatorInfo:
     )
     rates = info.commission.commission_rates
     rates.rate = str(record.commission_rate * LEGACY_DEC_SCALE)
-    rates.max_rate = rates.max_change_rate = str(10**18)
+    rates.max_rate = str(record.max_commission_rate * LEGACY_DEC_SCALE)
+    rates.max_change_rate = str(record.max_commission_change_rate * LEGACY_DEC_SCALE)
     return info
 
 
@@ -190,8 +191,14 @@ class LeafView(Sequence[fee_pb.DistributionLeaf]):
         return self._leaf(index)
 
 
-def slash_info(record: SlashRecord) -> operator_pb.OperatorSlashInfo:
+def slash_info(record: SlashRecord, slash_contract: str, event_height: int) -> operator_pb.OperatorSlashInfo:
+    """Upstream's ``OperatorSlashInfo`` fields (1-8) and exorelay's record of the slash (50 on)."""
     return operator_pb.OperatorSlashInfo(
+        slash_contract=slash_contract,
+        submitted_height=record.submitted_height,
+        event_height=event_height,
+        slash_proportion=str(record.proportion * LEGACY_DEC_SCALE),
+        slash_type=operator_pb.SLASH_TYPE_INSTANT_SLASH,
         slash_id=record.slash_id,
         operator=record.operator,
         operator_address=_hex(record.operator_address),
@@ -199,13 +206,11 @@ def slash_info(record: SlashRecord) -> operator_pb.OperatorSlashInfo:
         kind=record.kind,  # type: ignore[arg-type]
         status=record.status,  # type: ignore[arg-type]
         reject_reason=record.reject_reason,
-        slash_proportion=format_fixed(record.proportion, PROPORTION_DECIMALS),
         freeze=record.freeze,
         assets=[
             operator_pb.SlashedAsset(token=_hex(a.token), asset_id=a.asset_id, amount=str(a.amount))
             for a in record.assets
         ],
-        submitted_height=record.submitted_height,
         executed_height=record.executed_height,
         packet_nonce=record.packet_nonce,
         tx_hash=record.tx_hash,
@@ -227,6 +232,8 @@ def packet(record: PacketRecord) -> relay_pb.Packet:
         payload_hash=packet.payload_hash,
         digest=packet.digest,
         exocore_height=record.created_height,
+        l1_chain_id=packet.l1_chain_id,
+        gateway=_hex(packet.gateway),
     )
 
 
@@ -379,13 +386,18 @@ class StateViews:
         record = self.state.slashes.get(Hash32(slash_id))
         return None if record is None or record.submitted_height > self._committed else record
 
+    def _slash_info(self, record: SlashRecord) -> operator_pb.OperatorSlashInfo:
+        avs = self.state.avss.get(_hex(record.avs))
+        event_height = self.state.epoch_start_height(record.offence_epoch) if record.offence_epoch else 0
+        return slash_info(record, "" if avs is None else avs.slash_address, event_height)
+
     def slash_info(self, slash_id: bytes) -> operator_pb.OperatorSlashInfo | None:
         record = self._slash(slash_id)
-        return None if record is None else slash_info(record)
+        return None if record is None else self._slash_info(record)
 
     def slash_infos(self) -> Sequence[operator_pb.OperatorSlashInfo]:
         records = (self._slash(slash_id) for slash_id in self.state.slash_order)
-        return [slash_info(record) for record in records if record is not None]
+        return [self._slash_info(record) for record in records if record is not None]
 
     def _operator(self, account: str) -> Operator | None:
         record = self.state.operators.get(account)
@@ -402,7 +414,7 @@ class StateViews:
         operator = self.state.operators.get(operator_account)
         slash_id = None if operator is None else operator.frozen.get(avs_address)
         record = None if slash_id is None else self._slash(slash_id)
-        return None if record is None else slash_info(record)
+        return None if record is None else self._slash_info(record)
 
     def _packet(self, nonce: int) -> PacketRecord | None:
         record = self.state.relay.packets.get(nonce)
@@ -439,4 +451,8 @@ class StateViews:
             exocore_chain=relay.exocore_chain,
             threshold_numerator=TWO_THIRDS.num,
             threshold_denominator=TWO_THIRDS.den,
+            client_chains=[
+                relay_pb.ClientChain(l1_chain_id=chain.l1_chain_id, gateway=_hex(chain.gateway))
+                for chain in relay.client_chains
+            ],
         )

@@ -478,7 +478,7 @@ class TxService(tx_grpc.ServiceServicer):  # type: ignore[misc]  # cosmpy is unt
                     return tx_service.BroadcastTxResponse(tx_response=abci_pb2.TxResponse(txhash=tx_hash))
                 return tx_service.BroadcastTxResponse(
                     tx_response=abci_pb2.TxResponse(
-                        txhash=tx_hash, codespace=cosmos_tx.SDK_CODESPACE, code=exc.code, raw_log=str(exc)
+                        txhash=tx_hash, codespace=exc.codespace, code=exc.code, raw_log=str(exc)
                     )
                 )
             if mode == tx_service.BROADCAST_MODE_ASYNC:

@@ -34,18 +34,24 @@ from devnet.grpc.cosmos import (
 from devnet.grpc.driver import ChainDriver
 from devnet.grpc.queries import ChainQueries
 from devnet.grpc.services import (
+    AvsMsgService,
     AvsQueryService,
+    DelegationMsgService,
     DevnetMsgService,
     FeeDistributionQueryService,
+    OperatorMsgService,
     OperatorQueryService,
     RelayQueryService,
 )
 from devnet.grpc.tendermint import TendermintService
 from devnet.rpc.encoding import NodeIdentity
 from relayer.exocore.proto.avs.v1 import query_pb2_grpc as avs_grpc
+from relayer.exocore.proto.avs.v1 import tx_pb2_grpc as avs_tx_grpc
+from relayer.exocore.proto.delegation.v1 import tx_pb2_grpc as delegation_grpc
 from relayer.exocore.proto.devnet.v1 import tx_pb2_grpc as tx_grpc
 from relayer.exocore.proto.feedistribution.v1 import query_pb2_grpc as fee_grpc
 from relayer.exocore.proto.operator.v1 import query_pb2_grpc as operator_grpc
+from relayer.exocore.proto.operator.v1 import tx_pb2_grpc as operator_tx_grpc
 from relayer.exocore.proto.relay.v1 import query_pb2_grpc as relay_grpc
 
 # Handler threads: the devnet serves one relayer, an indexer and a test driver at a time.
@@ -190,6 +196,9 @@ class DevnetGrpcServer:
                 cosmos_tx_grpc.add_ServiceServicer_to_server(TxService(self._cosmos, self._store), target)
             if self._driver is not None:
                 tx_grpc.add_MsgServicer_to_server(DevnetMsgService(self._driver), target)
+                delegation_grpc.add_MsgServicer_to_server(DelegationMsgService(self._driver), target)
+                avs_tx_grpc.add_MsgServicer_to_server(AvsMsgService(self._driver), target)
+                operator_tx_grpc.add_MsgServicer_to_server(OperatorMsgService(self._driver), target)
         # Server reflection lists what is served (grpcurl list / describe), as a node's gRPC does.
         services = sorted({path.split("/")[1] for path in collector.handlers})
         reflection.enable_server_reflection((*services, reflection.SERVICE_NAME), server)

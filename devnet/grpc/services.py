@@ -1,8 +1,8 @@
-"""gRPC servicers of the exocore query services and the devnet Msg service.
+"""gRPC servicers of the exocore query services, the devnet Msg service and the module Msg services.
 
 Query servicers validate the request (addresses, ids, pagination), read a :class:`ChainQueries`,
 filter and paginate, and tag the answer with ``x-cosmos-block-height`` like a Cosmos node. The Msg
-servicer forwards each message to a :class:`ChainDriver`. Errors raised by either become gRPC
+servicers forward each message to a :class:`ChainDriver`. Errors raised by either become gRPC
 statuses (:mod:`devnet.grpc.errors`); anything unexpected is logged and answered ``INTERNAL``.
 """
 
@@ -24,6 +24,10 @@ from devnet.grpc.queries import ChainQueries
 from relayer.errors import ProtocolError
 from relayer.exocore.proto.avs.v1 import query_pb2 as avs_query
 from relayer.exocore.proto.avs.v1 import query_pb2_grpc as avs_grpc
+from relayer.exocore.proto.avs.v1 import tx_pb2 as avs_tx
+from relayer.exocore.proto.avs.v1 import tx_pb2_grpc as avs_tx_grpc
+from relayer.exocore.proto.delegation.v1 import tx_pb2 as delegation_tx
+from relayer.exocore.proto.delegation.v1 import tx_pb2_grpc as delegation_grpc
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.exocore.proto.devnet.v1 import tx_pb2_grpc as tx_grpc
 from relayer.exocore.proto.feedistribution.v1 import query_pb2 as fee_query
@@ -31,6 +35,7 @@ from relayer.exocore.proto.feedistribution.v1 import query_pb2_grpc as fee_grpc
 from relayer.exocore.proto.operator.v1 import query_pb2 as operator_query
 from relayer.exocore.proto.operator.v1 import query_pb2_grpc as operator_grpc
 from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
+from relayer.exocore.proto.operator.v1 import tx_pb2_grpc as operator_tx_grpc
 from relayer.exocore.proto.relay.v1 import query_pb2 as relay_query
 from relayer.exocore.proto.relay.v1 import query_pb2_grpc as relay_grpc
 from relayer.protocol.ids import AssetId, OperatorAddress
@@ -399,40 +404,15 @@ class RelayQueryService(_QueryServicer, relay_grpc.QueryServicer):
 
 
 class DevnetMsgService(tx_grpc.MsgServicer):
-    """``exocore.devnet.v1.Msg``: forwards every message to the :class:`ChainDriver`."""
+    """``exocore.devnet.v1.Msg`` (the simulator's knobs): forwards each to the :class:`ChainDriver`."""
 
     def __init__(self, driver: ChainDriver) -> None:
         self._driver = driver
-
-    def Delegate(  # noqa: N802 - gRPC method name
-        self, request: tx.MsgDelegate, context: Any
-    ) -> tx.MsgDelegateResponse:
-        return run_guarded(context, lambda: self._driver.delegate(request))
 
     def SetPrice(  # noqa: N802 - gRPC method name
         self, request: tx.MsgSetPrice, context: Any
     ) -> tx.MsgSetPriceResponse:
         return run_guarded(context, lambda: self._driver.set_price(request))
-
-    def SubmitRewardClaim(  # noqa: N802 - gRPC method name
-        self, request: tx.MsgSubmitRewardClaim, context: Any
-    ) -> tx.MsgSubmitRewardClaimResponse:
-        return run_guarded(context, lambda: self._driver.submit_reward_claim(request))
-
-    def SubmitSlashRequest(  # noqa: N802 - gRPC method name
-        self, request: tx.MsgSubmitSlashRequest, context: Any
-    ) -> tx.MsgSubmitSlashRequestResponse:
-        return run_guarded(context, lambda: self._driver.submit_slash_request(request))
-
-    def SubmitEquivocationEvidence(  # noqa: N802 - gRPC method name
-        self, request: tx.MsgSubmitEquivocationEvidence, context: Any
-    ) -> tx.MsgSubmitEquivocationEvidenceResponse:
-        return run_guarded(context, lambda: self._driver.submit_equivocation_evidence(request))
-
-    def SubmitWrongResultEvidence(  # noqa: N802 - gRPC method name
-        self, request: tx.MsgSubmitWrongResultEvidence, context: Any
-    ) -> tx.MsgSubmitWrongResultEvidenceResponse:
-        return run_guarded(context, lambda: self._driver.submit_wrong_result_evidence(request))
 
     def SetValidatorPower(  # noqa: N802 - gRPC method name
         self, request: tx.MsgSetValidatorPower, context: Any
@@ -449,7 +429,56 @@ class DevnetMsgService(tx_grpc.MsgServicer):
     ) -> tx.MsgAdvanceBlocksResponse:
         return run_guarded(context, lambda: self._driver.advance_blocks(request))
 
-    def Undelegate(  # noqa: N802 - gRPC method name
-        self, request: tx.MsgUndelegate, context: Any
-    ) -> tx.MsgUndelegateResponse:
+
+class DelegationMsgService(delegation_grpc.MsgServicer):
+    """``exocore.delegation.v1.Msg`` over gRPC (devnet convenience; a node takes these messages only in
+    signed transactions): forwards to the :class:`ChainDriver`."""
+
+    def __init__(self, driver: ChainDriver) -> None:
+        self._driver = driver
+
+    def DelegateAssetToOperator(  # noqa: N802 - gRPC method name
+        self, request: delegation_tx.MsgDelegation, context: Any
+    ) -> delegation_tx.DelegationResponse:
+        return run_guarded(context, lambda: self._driver.delegate(request))
+
+    def UndelegateAssetFromOperator(  # noqa: N802 - gRPC method name
+        self, request: delegation_tx.MsgUndelegation, context: Any
+    ) -> delegation_tx.UndelegationResponse:
         return run_guarded(context, lambda: self._driver.undelegate(request))
+
+
+class AvsMsgService(avs_tx_grpc.MsgServicer):
+    """``exocore.avs.v1.Msg`` (proposed) over gRPC (devnet convenience): forwards to the
+    :class:`ChainDriver`."""
+
+    def __init__(self, driver: ChainDriver) -> None:
+        self._driver = driver
+
+    def SubmitRewardClaim(  # noqa: N802 - gRPC method name
+        self, request: avs_tx.MsgSubmitRewardClaim, context: Any
+    ) -> avs_tx.MsgSubmitRewardClaimResponse:
+        return run_guarded(context, lambda: self._driver.submit_reward_claim(request))
+
+
+class OperatorMsgService(operator_tx_grpc.MsgServicer):
+    """``exocore.operator.v1.Msg`` (proposed slashing) over gRPC (devnet convenience): forwards to the
+    :class:`ChainDriver`."""
+
+    def __init__(self, driver: ChainDriver) -> None:
+        self._driver = driver
+
+    def SubmitSlashRequest(  # noqa: N802 - gRPC method name
+        self, request: operator_tx.MsgSubmitSlashRequest, context: Any
+    ) -> operator_tx.MsgSubmitSlashRequestResponse:
+        return run_guarded(context, lambda: self._driver.submit_slash_request(request))
+
+    def SubmitEquivocationEvidence(  # noqa: N802 - gRPC method name
+        self, request: operator_tx.MsgSubmitEquivocationEvidence, context: Any
+    ) -> operator_tx.MsgSubmitEquivocationEvidenceResponse:
+        return run_guarded(context, lambda: self._driver.submit_equivocation_evidence(request))
+
+    def SubmitWrongResultEvidence(  # noqa: N802 - gRPC method name
+        self, request: operator_tx.MsgSubmitWrongResultEvidence, context: Any
+    ) -> operator_tx.MsgSubmitWrongResultEvidenceResponse:
+        return run_guarded(context, lambda: self._driver.submit_wrong_result_evidence(request))

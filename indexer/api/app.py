@@ -48,10 +48,15 @@ from indexer.api.routers import (
     stats,
     withdrawals,
 )
-from relayer.config import DEFAULT_READY_MAX_AGE_S, DEFAULT_READY_MAX_LAG_BLOCKS, ApiConfig
+from relayer.config import (
+    DEFAULT_READY_MAX_AGE_S,
+    DEFAULT_READY_MAX_LAG_BLOCKS,
+    DEFAULT_READY_MAX_REPLICA_LAG_S,
+    ApiConfig,
+)
 from relayer.errors import ConfigError
 from storage.db import create_db_engine, is_sqlite, read_only_engine
-from storage.jobs import parked_payouts
+from storage.jobs import packets_for_other_chains, parked_payouts
 from storage.store import open_poisoned_blocks, utc_now
 
 T = TypeVar("T")
@@ -64,6 +69,11 @@ READY_MAX_AGE_S: Final = DEFAULT_READY_MAX_AGE_S
 """A stream whose cursor was not written for this long is stalled (the ingester polls every few
 seconds; two minutes also covers a read replica's usual replication delay). Config:
 ``api.ready_max_age_s``."""
+
+READY_MAX_REPLICA_LAG_S: Final = DEFAULT_READY_MAX_REPLICA_LAG_S
+"""Served from a PostgreSQL streaming replica, /ready fails while the replica replays its primary's
+commits later than this (seconds), or while it does not stream from the primary at all: its answers
+would be that stale. Config: ``api.ready_max_replica_lag_s``."""
 
 API_VERSION: Final = "1"
 
@@ -78,11 +88,16 @@ class ReadinessPolicy:
     max_age_s: float = READY_MAX_AGE_S
     required_streams: tuple[str, ...] = ()
     """Streams that must exist (empty: every recorded stream, and at least one)."""
+    max_replica_lag_s: float = READY_MAX_REPLICA_LAG_S
 
     @classmethod
     def from_config(cls, api: ApiConfig) -> ReadinessPolicy:
         """The thresholds of the ``[api]`` config section."""
-        return cls(max_lag_blocks=api.ready_max_lag_blocks, max_age_s=api.ready_max_age_s)
+        return cls(
+            max_lag_blocks=api.ready_max_lag_blocks,
+            max_age_s=api.ready_max_age_s,
+            max_replica_lag_s=api.ready_max_replica_lag_s,
+        )
 
 
 # ---------------------------------------------------------------------------------------- metrics
@@ -271,6 +286,7 @@ API_DATABASE_URL_ENV: Final = "EXORELAY_API_DATABASE_URL"
 """Set by ``exorelay api`` for :func:`app_from_environment` (uvicorn workers build their own app)."""
 API_READY_MAX_LAG_BLOCKS_ENV: Final = "EXORELAY_API_READY_MAX_LAG_BLOCKS"
 API_READY_MAX_AGE_S_ENV: Final = "EXORELAY_API_READY_MAX_AGE_S"
+API_READY_MAX_REPLICA_LAG_S_ENV: Final = "EXORELAY_API_READY_MAX_REPLICA_LAG_S"
 """Set by ``exorelay api`` from ``api.ready_max_lag_blocks`` / ``api.ready_max_age_s`` for the workers.
 (Single underscores: they are hand-over variables, not ``EXORELAY_<SECTION>__<KEY>`` config overrides.)"""
 
@@ -280,6 +296,7 @@ def readiness_environment(policy: ReadinessPolicy) -> dict[str, str]:
     return {
         API_READY_MAX_LAG_BLOCKS_ENV: str(policy.max_lag_blocks),
         API_READY_MAX_AGE_S_ENV: repr(policy.max_age_s),
+        API_READY_MAX_REPLICA_LAG_S_ENV: repr(policy.max_replica_lag_s),
     }
 
 
@@ -289,11 +306,15 @@ def readiness_from_environment(environ: Mapping[str, str] | None = None) -> Read
     try:
         lag = int(env.get(API_READY_MAX_LAG_BLOCKS_ENV, READY_MAX_LAG_BLOCKS))
         age = float(env.get(API_READY_MAX_AGE_S_ENV, READY_MAX_AGE_S))
+        replica_lag = float(env.get(API_READY_MAX_REPLICA_LAG_S_ENV, READY_MAX_REPLICA_LAG_S))
     except ValueError as exc:
         raise ConfigError(f"readiness thresholds from the environment: {exc}") from exc
-    if lag < 0 or not age > 0:
-        raise ConfigError(f"readiness thresholds out of range: max lag {lag} blocks, max age {age} s")
-    return ReadinessPolicy(max_lag_blocks=lag, max_age_s=age)
+    if lag < 0 or not age > 0 or not replica_lag >= 0:
+        raise ConfigError(
+            f"readiness thresholds out of range: max lag {lag} blocks, max age {age} s, "
+            f"max replica lag {replica_lag} s"
+        )
+    return ReadinessPolicy(max_lag_blocks=lag, max_age_s=age, max_replica_lag_s=replica_lag)
 
 
 def app_from_environment() -> FastAPI:
@@ -305,15 +326,21 @@ def app_from_environment() -> FastAPI:
 
 
 def _attention(conn: Connection) -> list[str]:
-    """Parked payout jobs, said in one line each (not a readiness problem: the API serves fine)."""
-    return [f"payout {p.item} parked: {p.retry_reason}: {p.retry_detail}" for p in parked_payouts(conn)]
+    """Parked payout jobs and packets set aside for a client chain nobody here serves, said in one line
+    each (not a readiness problem: the API serves fine)."""
+    parked = [f"payout {p.item} parked: {p.retry_reason}: {p.retry_detail}" for p in parked_payouts(conn)]
+    aside = [
+        f"{p.item} set aside: {p.retry_reason}: {p.retry_detail}" for p in packets_for_other_chains(conn)
+    ]
+    return parked + aside
 
 
 def _check_ready(read: Reader, policy: ReadinessPolicy, now: datetime) -> schemas.ReadyOut:
     """``/ready``'s answer, or a 503 ``not_ready`` listing what is behind."""
     streams = read(queries.streams)
     attention = read(_attention)
-    problems = readiness_problems(streams, policy, now)
+    replica = read(queries.replica_status)
+    problems = readiness_problems(streams, policy, now) + replica_problems(replica, policy)
     if problems:
         raise ApiError(
             503,
@@ -323,9 +350,27 @@ def _check_ready(read: Reader, policy: ReadinessPolicy, now: datetime) -> schema
                 "problems": problems,
                 "attention": attention,
                 "streams": [s.model_dump(mode="json") for s in streams],
+                "replica": None if replica is None else replica.model_dump(mode="json"),
             },
         )
-    return schemas.ReadyOut(status="ready", streams=streams, attention=attention)
+    return schemas.ReadyOut(status="ready", streams=streams, attention=attention, replica=replica)
+
+
+def replica_problems(replica: schemas.ReplicaStatus | None, policy: ReadinessPolicy) -> list[str]:
+    """Why answers from a streaming replica would be too stale (none when not on a replica)."""
+    if replica is None:
+        return []
+    if not replica.streaming:
+        return [
+            f"the database is a replica not streaming from its primary "
+            f"(WAL receiver: {replica.wal_receiver_status or 'none'})"
+        ]
+    if replica.lag_s > policy.max_replica_lag_s:
+        return [
+            f"the replica replays {replica.lag_s:.3f} s behind its primary "
+            f"({replica.replay_behind_bytes} bytes of WAL; max {policy.max_replica_lag_s} s)"
+        ]
+    return []
 
 
 def readiness_problems(

@@ -1,4 +1,5 @@
-"""Read side of the API: one function per listing/detail, SQLAlchemy Core, index-friendly.
+"""Read side of the API: details, the listings not declared in :mod:`indexer.api.listings`, and
+the row -> item conversions and paging those declarations use; SQLAlchemy Core, index-friendly.
 
 Every listing orders by a unique key (the surrogate ``id``; ``leaf_index`` for leaves, ``epoch``
 for committees), reads ``limit + 1`` rows past the cursor and filters with predicates that have an
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, Select, and_, func, or_, select, text
 from sqlalchemy.sql.elements import ColumnClause
 
 from indexer.api import hot, schemas
@@ -37,7 +38,6 @@ from storage.errors import InvalidRecordError
 from storage.lifecycle import LIFECYCLES, Chain, EntityKind, PacketState, PayoutState
 from storage.models import (
     avs_table,
-    claim_signer_table,
     claim_table,
     committee_member_table,
     committee_table,
@@ -46,7 +46,6 @@ from storage.models import (
     cumulative_root_table,
     cursor_table,
     distribution_table,
-    l1_tx_table,
     leaf_table,
     packet_table,
     payout_table,
@@ -72,7 +71,7 @@ def _amount(value: int | None) -> str | None:
     return None if value is None else str(value)
 
 
-def _paged(
+def paged(
     conn: Connection,
     query: Select[Any],
     key: Any,
@@ -112,7 +111,7 @@ def _location(
 # ---------------------------------------------------------------------------------------- claims
 
 
-def _claim_out(row: Row[Any], names: Names) -> dict[str, Any]:
+def claim_fields_of(row: Row[Any], names: Names) -> dict[str, Any]:
     ratio = (
         (int(row.threshold_numerator), int(row.threshold_denominator))
         if row.threshold_numerator is not None and row.threshold_denominator is not None
@@ -146,39 +145,6 @@ def _claim_out(row: Row[Any], names: Names) -> dict[str, Any]:
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }
-
-
-def list_claims(
-    conn: Connection,
-    params: ListParams,
-    *,
-    avs: str | None,
-    epoch: int | None,
-    token: str | None,
-    status: str | None,
-    operator: str | None,
-    staker: str | None,
-) -> tuple[list[schemas.ClaimOut], str | None]:
-    c = claim_table
-    query = select(c)
-    query = _equal(
-        query,
-        (c.c.avs_address, avs),
-        (c.c.epoch, epoch),
-        (c.c.token, token),
-        (c.c.state, status),
-    )
-    if operator is not None:
-        s = claim_signer_table
-        query = query.where(c.c.claim_id.in_(select(s.c.claim_id).where(s.c.operator == operator)))
-    if staker is not None:
-        leaf = leaf_table
-        query = query.where(
-            c.c.distribution_id.in_(select(leaf.c.distribution_id).where(leaf.c.staker == staker))
-        )
-    rows, cursor = _paged(conn, query, c.c.id, params, c.c.created_at)
-    names = Names.load(conn, tokens=[r.token for r in rows], avss=[r.avs_address for r in rows])
-    return [schemas.ClaimOut(**_claim_out(r, names)) for r in rows], cursor
 
 
 def _timeline(conn: Connection, conditions: Sequence[ColumnElement[bool]]) -> list[schemas.TransitionOut]:
@@ -223,7 +189,7 @@ def _payout_counts(conn: Connection, distribution_id: str) -> dict[str, int]:
     return {str(state): int(count) for state, count in rows}
 
 
-def _packet_out(row: Any) -> schemas.PacketOut:
+def packet_item(row: Any) -> schemas.PacketOut:
     return schemas.PacketOut(
         nonce=row.nonce,
         kind=PacketKind(row.kind).label,
@@ -334,7 +300,7 @@ def list_leaves(
         (leaf.c.staker, staker),
         (p.c.state, status),
     )
-    rows, cursor = _paged(conn, query, leaf.c.leaf_index, params)
+    rows, cursor = paged(conn, query, leaf.c.leaf_index, params)
     d = distribution_table
     token = conn.execute(select(d.c.token).where(d.c.distribution_id == distribution_id)).scalar()
     unit = Names.load(conn, tokens=[] if token is None else [token]).unit(token)
@@ -355,53 +321,7 @@ def list_leaves(
 # ---------------------------------------------------------------------------------------- payouts
 
 
-def list_payouts(
-    conn: Connection,
-    params: ListParams,
-    *,
-    staker: str | None,
-    token: str | None,
-    status: str | None,
-    avs: str | None,
-    epoch: int | None,
-    distribution_id: str | None,
-    tx_hash: str | None,
-    operator: str | None,
-) -> tuple[list[schemas.PayoutOut], str | None]:
-    p, x = payout_table, l1_tx_table
-    # The transaction's state per row as a correlated lookup on l1_tx's unique index: a page is
-    # at most `limit` lookups, where a join would let the planner hash all of l1_tx.
-    tx_state = select(x.c.state).where(x.c.tx_hash == p.c.l1_tx_hash).scalar_subquery().label("tx_state")
-    query = select(p, tx_state)
-    query = _equal(
-        query,
-        (p.c.staker, staker),
-        (p.c.token, token),
-        (p.c.state, status),
-        (p.c.avs_address, avs),
-        (p.c.epoch, epoch),
-        (p.c.distribution_id, distribution_id),
-        (p.c.l1_tx_hash, tx_hash),
-    )
-    if operator is not None:
-        leaf = leaf_table
-        query = query.where(
-            select(leaf.c.leaf_index)
-            .where(
-                leaf.c.distribution_id == p.c.distribution_id,
-                leaf.c.leaf_index == p.c.leaf_index,
-                leaf.c.operator == operator,
-            )
-            .exists()
-        )
-    rows, cursor = _paged(conn, query, p.c.id, params, p.c.created_at)
-    names = Names.load(
-        conn, tokens=[r.token for r in rows], avss=[r.avs_address for r in rows if r.avs_address]
-    )
-    return [_payout_out(r, names) for r in rows], cursor
-
-
-def _payout_out(r: Row[Any], names: Names) -> schemas.PayoutOut:
+def payout_item(r: Row[Any], names: Names) -> schemas.PayoutOut:
     l1_tx = None
     if r.l1_tx_hash is not None:
         l1_tx = schemas.L1TxRef(
@@ -434,44 +354,8 @@ def _payout_out(r: Row[Any], names: Names) -> schemas.PayoutOut:
 WITHDRAWAL_APPROVAL_KIND = int(PacketKind.WITHDRAWAL_APPROVAL)
 
 
-def list_withdrawals(
-    conn: Connection,
-    params: ListParams,
-    *,
-    staker: str | None,
-    token: str | None,
-    status: str | None,
-    approval_id: str | None,
-) -> tuple[list[schemas.WithdrawalOut], str | None]:
-    """Withdrawal-approval leaves (payout rows of kind-4 packets) with how each was paid."""
-    p, x, d = payout_table, l1_tx_table, distribution_table
-    tx_state = select(x.c.state).where(x.c.tx_hash == p.c.l1_tx_hash).scalar_subquery().label("tx_state")
-    nonce = (
-        select(d.c.nonce).where(d.c.distribution_id == p.c.distribution_id).scalar_subquery().label("nonce")
-    )
-    leaf = leaf_table
-    request_ids = (
-        select(leaf.c.l1_request_ids)
-        .where(leaf.c.distribution_id == p.c.distribution_id, leaf.c.leaf_index == p.c.leaf_index)
-        .scalar_subquery()
-        .label("request_ids")
-    )
-    approvals = select(d.c.distribution_id).where(d.c.packet_kind == WITHDRAWAL_APPROVAL_KIND)
-    query = select(p, tx_state, nonce, request_ids).where(p.c.distribution_id.in_(approvals))
-    query = _equal(
-        query,
-        (p.c.staker, staker),
-        (p.c.token, token),
-        (p.c.state, status),
-        (p.c.distribution_id, approval_id),
-    )
-    rows, cursor = _paged(conn, query, p.c.id, params, p.c.created_at)
-    names = Names.load(conn, tokens=[r.token for r in rows])
-    return [_withdrawal_out(r, names) for r in rows], cursor
-
-
-def _withdrawal_out(r: Row[Any], names: Names) -> schemas.WithdrawalOut:
-    payout = _payout_out(r, names)
+def withdrawal_item(r: Row[Any], names: Names) -> schemas.WithdrawalOut:
+    payout = payout_item(r, names)
     return schemas.WithdrawalOut(
         id=payout.id,
         approval_id=payout.distribution_id,
@@ -493,7 +377,7 @@ def _withdrawal_out(r: Row[Any], names: Names) -> schemas.WithdrawalOut:
 # ---------------------------------------------------------------------------------------- slashes
 
 
-def _slash_children(
+def slash_children(
     conn: Connection, slash_ids: Sequence[str]
 ) -> tuple[dict[str, list[schemas.SlashAssetOut]], dict[str, list[schemas.SignerOut]]]:
     assets: dict[str, list[schemas.SlashAssetOut]] = {s: [] for s in slash_ids}
@@ -521,7 +405,7 @@ def _slash_children(
     return assets, signers
 
 
-def _slash_fields(
+def slash_fields(
     r: Row[Any],
     assets: Mapping[str, list[schemas.SlashAssetOut]],
     signers: Mapping[str, list[schemas.SignerOut]],
@@ -549,39 +433,12 @@ def _slash_fields(
     }
 
 
-def list_slashes(
-    conn: Connection,
-    params: ListParams,
-    *,
-    avs: str | None,
-    operator: str | None,
-    status: str | None,
-    token: str | None,
-) -> tuple[list[schemas.SlashOut], str | None]:
-    s = slash_table
-    query = select(s)
-    if avs is not None:
-        query = query.where(s.c.avs_address == avs)
-    if operator is not None:
-        column = s.c.operator_address if operator.startswith("0x") else s.c.operator
-        query = query.where(column == operator)
-    if status is not None:
-        query = query.where(s.c.state == status)
-    if token is not None:
-        a = slash_asset_table
-        query = query.where(s.c.slash_id.in_(select(a.c.slash_id).where(a.c.token == token)))
-    rows, cursor = _paged(conn, query, s.c.id, params, s.c.created_at)
-    assets, signers = _slash_children(conn, [r.slash_id for r in rows])
-    names = Names.load(conn, avss=[r.avs_address for r in rows], operators=[r.operator for r in rows])
-    return [schemas.SlashOut(**_slash_fields(r, assets, signers, names)) for r in rows], cursor
-
-
 def slash_detail(conn: Connection, slash_id: str) -> schemas.SlashDetail | None:
     s = slash_table
     row = conn.execute(select(s).where(s.c.slash_id == slash_id)).first()
     if row is None:
         return None
-    assets, signers = _slash_children(conn, [slash_id])
+    assets, signers = slash_children(conn, [slash_id])
     conditions = [_entity(EntityKind.SLASH, slash_id)]
     if row.packet_nonce is not None:
         conditions.append(_entity(EntityKind.PACKET, str(row.packet_nonce)))
@@ -593,7 +450,7 @@ def slash_detail(conn: Connection, slash_id: str) -> schemas.SlashDetail | None:
         select(*(r.c[n] for n in hot.COLLECTION_COLUMNS)).where(r.c.digest == slash_id)
     ).first()
     return schemas.SlashDetail(
-        **_slash_fields(row, assets, signers, names),
+        **slash_fields(row, assets, signers, names),
         collection=None
         if collected is None
         else schemas.CollectionStage.model_validate(hot.collection_stage(collected._asdict())),
@@ -605,24 +462,6 @@ def slash_detail(conn: Connection, slash_id: str) -> schemas.SlashDetail | None:
 # ------------------------------------------------------------------------ packets, committees, txs
 
 
-def list_packets(
-    conn: Connection,
-    params: ListParams,
-    *,
-    kind: str | None,
-    status: str | None,
-    avs: str | None,
-    subject_id: str | None,
-) -> tuple[list[schemas.PacketOut], str | None]:
-    k = packet_table
-    query = select(k)
-    if kind is not None:
-        query = query.where(k.c.kind == PacketKind.from_label(kind).value)
-    query = _equal(query, (k.c.state, status), (k.c.avs_address, avs), (k.c.subject_id, subject_id))
-    rows, cursor = _paged(conn, query, k.c.id, params, k.c.created_at)
-    return [_packet_out(r) for r in rows], cursor
-
-
 def list_committees(
     conn: Connection, avs: str, params: ListParams, *, epoch: int | None, operator: str | None
 ) -> tuple[list[schemas.CommitteeOut], str | None]:
@@ -632,7 +471,7 @@ def list_committees(
         query = query.where(c.c.epoch == epoch)
     if operator is not None:
         query = query.where(c.c.id.in_(select(m.c.committee_id).where(m.c.operator == operator)))
-    rows, cursor = _paged(conn, query, c.c.epoch, params, c.c.elected_at)
+    rows, cursor = paged(conn, query, c.c.epoch, params, c.c.elected_at)
     members: dict[int, list[schemas.CommitteeMemberOut]] = {r.id: [] for r in rows}
     totals = {r.id: int(r.total_power) for r in rows}
     member_rows = (
@@ -673,47 +512,26 @@ def list_committees(
     ], cursor
 
 
-def list_l1_txs(
-    conn: Connection,
-    params: ListParams,
-    *,
-    status: str | None,
-    purpose: str | None,
-    sender: str | None,
-    distribution_id: str | None,
-) -> tuple[list[schemas.L1TxOut], str | None]:
-    x = l1_tx_table
-    query = select(x)
-    query = _equal(
-        query,
-        (x.c.state, status),
-        (x.c.purpose, purpose),
-        (x.c.sender, sender),
-        (x.c.distribution_id, distribution_id),
+def l1_tx_item(r: Row[Any]) -> schemas.L1TxOut:
+    return schemas.L1TxOut(
+        tx_hash=r.tx_hash,
+        chain_id=r.chain_id,
+        sender=r.sender,
+        tx_nonce=r.tx_nonce,
+        purpose=r.purpose,
+        status=r.state,
+        packet_nonce=r.packet_nonce,
+        distribution_id=r.distribution_id,
+        replaces_tx_hash=r.replaces_tx_hash,
+        block_number=r.block_number,
+        block_hash=r.block_hash,
+        gas_used=r.gas_used,
+        max_fee_per_gas=_amount(r.max_fee_per_gas),
+        max_priority_fee_per_gas=_amount(r.max_priority_fee_per_gas),
+        origin=r.origin,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
     )
-    rows, cursor = _paged(conn, query, x.c.id, params, x.c.created_at)
-    return [
-        schemas.L1TxOut(
-            tx_hash=r.tx_hash,
-            chain_id=r.chain_id,
-            sender=r.sender,
-            tx_nonce=r.tx_nonce,
-            purpose=r.purpose,
-            status=r.state,
-            packet_nonce=r.packet_nonce,
-            distribution_id=r.distribution_id,
-            replaces_tx_hash=r.replaces_tx_hash,
-            block_number=r.block_number,
-            block_hash=r.block_hash,
-            gas_used=r.gas_used,
-            max_fee_per_gas=_amount(r.max_fee_per_gas),
-            max_priority_fee_per_gas=_amount(r.max_priority_fee_per_gas),
-            origin=r.origin,
-            created_at=r.created_at,
-            updated_at=r.updated_at,
-        )
-        for r in rows
-    ], cursor
 
 
 # ---------------------------------------------------------------------------------------- stats, streams
@@ -735,6 +553,38 @@ def streams(conn: Connection) -> list[schemas.StreamStatus]:
         )
         for r in conn.execute(select(c).order_by(c.c.stream))
     ]
+
+
+_REPLICA_STATUS: Final = text(
+    """
+    SELECT r.pid AS wal_receiver_pid, r.status AS wal_receiver_status,
+           COALESCE(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0)::bigint
+               AS behind_bytes,
+           CASE WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
+                ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)
+           END::float8 AS lag_s
+    FROM (SELECT 1) AS one LEFT JOIN pg_stat_wal_receiver AS r ON true
+    """
+)
+"""A replica's lag: everything received is replayed -> 0 (an idle primary commits nothing, and the
+age of the last replayed commit is no lag); otherwise the age of the last replayed commit, which is
+how far the replica's view trails the primary's newest commit it already holds."""
+
+
+def replica_status(conn: Connection) -> schemas.ReplicaStatus | None:
+    """The replica's state, or None when the database is not a PostgreSQL standby (a primary, SQLite)."""
+    if conn.dialect.name != "postgresql" or not conn.execute(text("SELECT pg_is_in_recovery()")).scalar_one():
+        return None
+    row = conn.execute(_REPLICA_STATUS).one()
+    # Without pg_read_all_stats a role sees only the receiver's pid (its status is NULL): a receiver
+    # process that exists is then taken as streaming.
+    status = row.wal_receiver_status
+    return schemas.ReplicaStatus(
+        streaming=row.wal_receiver_pid is not None and status in (None, "streaming"),
+        wal_receiver_status=row.wal_receiver_status,
+        lag_s=float(row.lag_s),
+        replay_behind_bytes=int(row.behind_bytes),
+    )
 
 
 def violation_count(conn: Connection) -> int:

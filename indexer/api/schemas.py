@@ -664,12 +664,27 @@ class HealthOut(BaseModel):
     status: Literal["ok"]
 
 
+class ReplicaStatus(BaseModel):
+    """The API's database is a PostgreSQL streaming replica: how far behind its primary it is."""
+
+    streaming: bool
+    """A WAL receiver is streaming from the primary (False: the link is down, the lag unknown)."""
+    wal_receiver_status: str | None
+    lag_s: float
+    """Seconds since the primary committed the newest transaction the replica has received but not
+    replayed (0 when it replayed everything it received)."""
+    replay_behind_bytes: int
+    """WAL received from the primary and not replayed yet."""
+
+
 class ReadyOut(BaseModel):
     status: Literal["ready"]
     streams: list[StreamStatus]
     attention: list[str] = []
     """Work that waits on an operator or a third party without making the API unready: payout jobs
     parked until their AVS deposits (they resume by themselves)."""
+    replica: ReplicaStatus | None = None
+    """Set when the API reads from a streaming replica."""
 
 
 class CumulativePayoutOut(BaseModel):

@@ -1,5 +1,10 @@
 """What both ingestion streams share: run a batch, and halt the stream on a violation or a poisoned
-block (one that fails for a data reason, so retrying it could never succeed)."""
+block (one that fails for a data reason, so retrying it could never succeed).
+
+Invariant: a poisoned block is recorded (``poisoned_block``, with its error), counted
+(``exorelay_indexer_poisoned_blocks_total``), logged at error and halts its stream at the block, by
+one definition (:func:`poison_block`) for every stream; only an operator moves the stream past it
+(``exorelay resume`` after a fix, or ``exorelay skip-block``)."""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from storage.errors import (
     UnknownEntityError,
 )
 from storage.invariants import FORWARD_ONLY
+from storage.normalize import storable_text
 from storage.store import LifecycleStore
 
 T = TypeVar("T")
@@ -84,6 +90,58 @@ def is_poison(exc: BaseException) -> bool:
         # LeaseError: another process holds the stream now; the block is fine.
         return False
     return as_violation("", exc) is None
+
+
+def is_block_data_failure(exc: BaseException) -> bool:
+    """Whether a batch failed because of its blocks' data: a poison (:func:`is_poison`) or an
+    invariant the data breaks. Either way the same blocks would fail again on every retry."""
+    if isinstance(exc, StreamHaltedError | BlockPoisonedError | LeaseError):
+        return False
+    return is_poison(exc) or (isinstance(exc, Exception) and as_violation("", exc) is not None)
+
+
+def poison_block(
+    store: LifecycleStore,
+    metrics: IngestMetrics,
+    stream: str,
+    *,
+    chain: str,
+    height: int,
+    block_hash: str,
+    exc: Exception,
+) -> BlockPoisonedError:
+    """Record block ``height`` as poisoned by ``exc`` and halt ``stream`` at it; the error to raise.
+
+    An invariant the block breaks is also recorded as a violation (row and metric), as
+    :func:`guarded` records one, so the violation history stays complete."""
+    violation = as_violation(stream, exc)
+    error_class = type(exc).__name__
+    orig = getattr(exc, "orig", None)  # SQLAlchemy's wrapper: the driver's own error says more
+    if orig is not None:
+        error_class = f"{error_class}({type(orig).__name__})"
+    message = storable_text(str(orig if orig is not None else exc) or error_class)
+    store.poison(
+        stream,
+        height,
+        chain=chain,
+        block_hash=block_hash,
+        error_class=error_class,
+        error=message,
+        violation=violation,
+    )
+    metrics.poisoned_blocks.labels(stream=stream).inc()
+    metrics.halted.labels(stream=stream).set(1)
+    if violation is not None:
+        metrics.invariant_violations.labels(stream=stream, invariant=violation.invariant).inc()
+    poisoned = BlockPoisonedError(stream, height, error_class, message.splitlines()[0][:500], violation)
+    log.error(
+        "%s block %d poisoned; stream halted until an operator resumes it or skips the block: %s",
+        chain,
+        height,
+        poisoned,
+        extra={"stream": stream, "height": height, "block_hash": block_hash, "error_class": error_class},
+    )
+    return poisoned
 
 
 def guarded(

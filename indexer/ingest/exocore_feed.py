@@ -68,7 +68,7 @@ from typing import Final, TypeVar
 from prometheus_client import Counter
 from sqlalchemy import Connection, select
 
-from indexer.ingest.base import guarded, is_poison
+from indexer.ingest.base import guarded, is_poison, poison_block
 from indexer.ingest.collecting import CollectionPoller
 from indexer.ingest.exocore import EXOCORE_STREAM, ExocoreIngestor
 from indexer.metrics import IngestMetrics
@@ -100,7 +100,7 @@ from relayer.protocol.quorum import SignerBitmap, Threshold, meets_threshold
 from storage.errors import BlockPoisonedError, IndexerError, InvalidRecordError, StreamHaltedError
 from storage.lifecycle import Chain, ClaimState, EntityKind, PacketState, SlashState
 from storage.models import packet_table, valset_table
-from storage.normalize import address_hex, bytes_hex, hash_hex, storable_text
+from storage.normalize import address_hex, bytes_hex, hash_hex
 from storage.records import (
     AvsRegistered,
     ClaimRejected,
@@ -367,34 +367,15 @@ class ExocoreFeed:
 
     def _poison(self, height: int, block_hash: str, exc: Exception) -> BlockPoisonedError:
         """Record the block as poisoned and halt the stream at it; the error to raise."""
-        error_class = type(exc).__name__
-        orig = getattr(exc, "orig", None)  # SQLAlchemy's wrapper: the driver's own error says more
-        if orig is not None:
-            error_class = f"{error_class}({type(orig).__name__})"
-        message = storable_text(str(orig if orig is not None else exc) or error_class)
-        self.store.poison(
+        return poison_block(
+            self.store,
+            self.metrics,
             self.stream,
-            height,
             chain=Chain.EXOCORE.value,
+            height=height,
             block_hash=block_hash,
-            error_class=error_class,
-            error=message,
+            exc=exc,
         )
-        self.metrics.poisoned_blocks.labels(stream=self.stream).inc()
-        self.metrics.halted.labels(stream=self.stream).set(1)
-        poisoned = BlockPoisonedError(self.stream, height, error_class, message.splitlines()[0][:500])
-        _log.error(
-            "exocore block %d poisoned; stream halted until an operator resumes it or skips the block: %s",
-            height,
-            poisoned,
-            extra={
-                "stream": self.stream,
-                "height": height,
-                "block_hash": block_hash,
-                "error_class": error_class,
-            },
-        )
-        return poisoned
 
     # ------------------------------------------------------------------ loops
 

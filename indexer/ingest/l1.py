@@ -17,10 +17,18 @@ One :meth:`L1Ingestor.poll` is one step:
 3. **Finality**: everything at or below ``head - confirmations`` (or the node's ``finalized`` tag)
    moves to its final state.
 4. **Invariants** (:mod:`storage.invariants`) inside the same transaction as the rows and the cursor.
+
+A batch that fails for a data reason (a log the committed ABI cannot decode, a value the database
+refuses, an invariant the logs break: :func:`indexer.ingest.base.is_block_data_failure`) is retried
+over half its span until one block fails alone; the blocks before it commit on the way. That block
+is *poisoned* exactly as an Exocore block is (:func:`indexer.ingest.base.poison_block`: recorded,
+counted, logged, the stream halted at it) and never retried silently: an operator resumes the
+stream after a fix or skips the block (``exorelay skip-block l1:<chain id> <height>``).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -30,12 +38,13 @@ from functools import cache
 from typing import Any, Final, Protocol, cast
 
 from eth_abi.abi import decode as abi_decode
+from eth_abi.exceptions import DecodingError
 from eth_utils.abi import event_abi_to_log_topic, function_abi_to_4byte_selector
 from sqlalchemy import select
 from web3 import Web3
 from web3.types import RPCEndpoint
 
-from indexer.ingest.base import guarded
+from indexer.ingest.base import guarded, is_block_data_failure, poison_block
 from indexer.ingest.token_units import EthCallSource, TokenUnits
 from indexer.metrics import IngestMetrics
 from relayer.errors import L1RpcError
@@ -67,6 +76,8 @@ from storage.records import (
     WithdrawalApprovalSubmittedLog,
 )
 from storage.store import NO_BLOCK_HASH, L1BatchEffects, LifecycleStore, utc_now
+
+log = logging.getLogger(__name__)
 
 STATISTICS_CHECK_EVERY_BATCHES: Final = 1
 """Look for stale planner statistics after every batch that wrote records (an empty one changes no
@@ -415,9 +426,17 @@ class L1LogDecoder:
         elif spec.name != "Transfer" and raw.address != gateway:
             return None
         args: dict[str, Any] = {}
-        for (name, kind), topic in zip(spec.indexed, raw.topics[1:], strict=True):
-            (args[name],) = abi_decode([kind], topic)
-        values = abi_decode([kind for _, kind in spec.data], raw.data)
+        try:
+            for (name, kind), topic in zip(spec.indexed, raw.topics[1:], strict=True):
+                (args[name],) = abi_decode([kind], topic)
+            values = abi_decode([kind for _, kind in spec.data], raw.data)
+        except DecodingError as exc:
+            # The emitter is one the indexer trusts, so its ABI and the committed one differ: no
+            # retry can decode it (the ingestor poisons the block).
+            raise InvalidRecordError(
+                f"{spec.name} log {raw.log_index} of block {raw.block_number} from {raw.address} does "
+                f"not decode by the committed ABI ({len(raw.data)} data bytes): {type(exc).__name__}: {exc}"
+            ) from exc
         args.update({name: value for (name, _), value in zip(spec.data, values, strict=True)})
         pos = L1Position(raw.block_number, raw.block_hash, raw.tx_hash, raw.log_index, at)
         if spec.name in ("RewardPaid", VAULT_PAID_EVENT):
@@ -606,12 +625,16 @@ class L1Ingestor:
         self.decoder = L1LogDecoder()
         self._batches = 0
         self._anchored: int | None = None
+        self._narrowed: tuple[int, int] | None = None
+        """While a failed batch is narrowed down to its bad block: (span before, the batch's end)."""
         self.token_units = TokenUnits(store.engine, source) if isinstance(source, EthCallSource) else None
         """Stores each reward token's symbol and decimals once (sources that can eth_call only)."""
         self._units_started = False
 
     def poll(self) -> L1PollResult:
-        """One step (reorg check, at most one batch, finality). Raises and halts on a violation."""
+        """One step (reorg check, at most one batch, finality). A block whose logs cannot be stored
+        or break an invariant raises :class:`BlockPoisonedError` (its ``violation`` says which); a
+        reorg below finality raises :class:`DeepReorgError`; either halts the stream."""
         result = guarded(self.store, self.metrics, self.stream, Chain.L1.value, self._poll)
         # A new token can only come with new records (a distribution names it); the first poll
         # also covers what an earlier process stored without units.
@@ -673,18 +696,66 @@ class L1Ingestor:
         start = cursor_height + 1
         end = min(head, start + self.span_blocks - 1)
         started = time.monotonic()
-        batch = self._fetch(start, end)
-        if batch is None:
+        try:
+            batch = self._fetch(start, end)
+            if batch is None:
+                result.retry = True
+                return result
+            records, blocks, end_block = batch
+            result.from_block, result.to_block, result.records = start, end, len(records)
+            finalized = max(finalized_before, min(self._finalized_at(head), end))
+            self.commit_batch(
+                records=records,
+                blocks=blocks,
+                end_block=end_block,
+                head=head,
+                finalized=finalized,
+                result=result,
+            )
+        except Exception as exc:
+            if not is_block_data_failure(exc):
+                raise
+            return self._narrow_or_poison(start, end, exc, result)
+        self._adapt_span(end - start + 1, time.monotonic() - started)
+        if self._narrowed is not None and end >= self._narrowed[1]:
+            self.span_blocks, self._narrowed = self._narrowed[0], None  # past the failed range
+        return result
+
+    def _narrow_or_poison(self, start: int, end: int, exc: Exception, result: L1PollResult) -> L1PollResult:
+        """Blocks ``start..end`` failed for a data reason. Several blocks: halve the span and retry
+        (the blocks before the bad one commit on the way, so nothing valid is held back by it); one
+        block: it is poisoned, and the stream halts at it."""
+        result.from_block = result.to_block = None
+        result.records = 0
+        if end > start:
+            if self._narrowed is None:
+                self._narrowed = (self.span_blocks, end)
+            self.span_blocks = max(1, (end - start + 1) // 2)
+            log.warning(
+                "%s: blocks %d..%d failed for a data reason (%s: %s); retrying %d block(s) at a time "
+                "to find the block",
+                self.stream,
+                start,
+                end,
+                type(exc).__name__,
+                exc,
+                self.span_blocks,
+                extra={"stream": self.stream, "from_block": start, "to_block": end},
+            )
             result.retry = True
             return result
-        records, blocks, end_block = batch
-        result.from_block, result.to_block, result.records = start, end, len(records)
-        finalized = max(finalized_before, min(self._finalized_at(head), end))
-        self.commit_batch(
-            records=records, blocks=blocks, end_block=end_block, head=head, finalized=finalized, result=result
-        )
-        self._adapt_span(end - start + 1, time.monotonic() - started)
-        return result
+        block_hash = self.source.block(start).hash
+        if self._narrowed is not None:
+            self.span_blocks, self._narrowed = self._narrowed[0], None
+        raise poison_block(
+            self.store,
+            self.metrics,
+            self.stream,
+            chain=Chain.L1.value,
+            height=start,
+            block_hash=block_hash,
+            exc=exc,
+        ) from exc
 
     def _adapt_span(self, covered: int, elapsed_s: float) -> None:
         target = self.batch_target_s

@@ -2,8 +2,9 @@
 through ``cosmos.tx.v1beta1.Service/BroadcastTx`` and follow them with ``GetTx``.
 
 Used by the AVS aggregator (committee-signed reward claims and slash requests) and by the devnet's
-scenario driver. The messages are the ``exocore.devnet.v1`` ``Msg*`` types this project proposes
-Exocore add (docs/exocore-modules.md); their ``from_address`` is the transaction signer.
+scenario driver. The messages are Exocore module messages (``exocore.<module>.v1``: upstream's where
+upstream has them, the proposal's otherwise, docs/exocore-modules.md); their signer field is the
+transaction signer. A message's response type is the output of its module's ``Msg`` service method.
 
 Invariants:
 
@@ -33,10 +34,11 @@ from cosmpy.protos.cosmos.auth.v1beta1 import query_pb2_grpc as auth_grpc
 from cosmpy.protos.cosmos.base.abci.v1beta1 import abci_pb2
 from cosmpy.protos.cosmos.tx.v1beta1 import service_pb2 as tx_service
 from cosmpy.protos.cosmos.tx.v1beta1 import service_pb2_grpc as tx_grpc
+from google.protobuf import message_factory
+from google.protobuf.descriptor import MethodDescriptor
 
 from relayer.errors import ExocoreRpcError
 from relayer.exocore.errors import ExocoreClientError
-from relayer.exocore.proto.devnet.v1 import tx_pb2 as exocore_tx
 
 ACCOUNT_PREFIX: Final = "exo"
 """bech32 prefix of Exocore accounts."""
@@ -106,10 +108,53 @@ def tx_hash_of(tx_bytes: bytes) -> str:
     return hashlib.sha256(tx_bytes).hexdigest().upper()
 
 
+MSG_SERVICE: Final = "Msg"
+"""Name of a Cosmos module's transaction service (``<package>.Msg``)."""
+
+
+def msg_method_of(message: Any) -> MethodDescriptor | None:
+    """The method of its module's ``Msg`` service that takes ``message`` (Cosmos SDK routes a message by
+    its type URL to that method), or None when the module declares none for it."""
+    descriptor = type(message).DESCRIPTOR
+    service = descriptor.file.services_by_name.get(MSG_SERVICE)
+    if service is not None:
+        for method in service.methods:
+            if method.input_type is descriptor:
+                found: MethodDescriptor = method
+                return found
+    return None
+
+
 def response_type_of(message: Any) -> type[Any]:
-    """The ``exocore.devnet.v1`` response type of a ``Msg*`` message."""
-    answer: type[Any] = getattr(exocore_tx, type(message).DESCRIPTOR.name + "Response")
+    """The response type of a module message: the output of its ``Msg`` method (e.g. ``MsgDelegation``
+    -> ``DelegationResponse``); for upstream's messages whose service this repository does not declare,
+    upstream's naming (``…Req`` -> ``…Response``)."""
+    descriptor = type(message).DESCRIPTOR
+    method = msg_method_of(message)
+    if method is not None:
+        output: type[Any] = message_factory.GetMessageClass(method.output_type)
+        return output
+    package = descriptor.full_name.rsplit(".", 1)[0]
+    name = descriptor.name.removesuffix("Req") + "Response"
+    try:
+        found = descriptor.file.pool.FindMessageTypeByName(f"{package}.{name}")
+    except KeyError as exc:
+        raise ExocoreClientError(f"{descriptor.full_name} has no response type") from exc
+    answer: type[Any] = message_factory.GetMessageClass(found)
     return answer
+
+
+SIGNER_CONTAINER_FIELD: Final = "base_info"
+"""Upstream x/delegation keeps its signer inside ``base_info`` (``DelegationIncOrDecInfo.from_address``);
+every other module message has ``from_address`` at top level."""
+
+
+def set_signer(message: Any, address: str) -> None:
+    """Write ``address`` (bech32) into the field the module declares as the message's signer."""
+    holder = message
+    if SIGNER_CONTAINER_FIELD in type(message).DESCRIPTOR.fields_by_name:
+        holder = getattr(message, SIGNER_CONTAINER_FIELD)
+    holder.from_address = address
 
 
 class CosmosTxSender:
@@ -161,8 +206,8 @@ class CosmosTxSender:
         return int(account.account_number), int(account.sequence)
 
     def sign(self, message: Any, *, account_number: int, sequence: int) -> SignedTx:
-        """``message`` (its ``from_address`` set to the signer) in a signed transaction."""
-        message.from_address = self.address
+        """``message`` (its signer field set to the signer) in a signed transaction."""
+        set_signer(message, self.address)
         transaction = Transaction()
         transaction.add_message(message)
         transaction.seal(
@@ -239,6 +284,8 @@ __all__ = [
     "CosmosTxSender",
     "SignedTx",
     "TxResult",
+    "msg_method_of",
     "response_type_of",
+    "set_signer",
     "tx_hash_of",
 ]

@@ -69,7 +69,7 @@ from relayer.exocore.proto.relay.v1 import types_pb2 as relay_types
 from relayer.protocol.cumulative import CumulativeLeaf
 from relayer.protocol.ids import OperatorAddress, exocore_chain_hash
 from relayer.protocol.merkle import DistributionLeaf
-from relayer.protocol.packets import FundingMode, Packet, distribution_id
+from relayer.protocol.packets import ClientChain, FundingMode, Packet, distribution_id
 from relayer.protocol.quorum import TWO_THIRDS, MemberList, Threshold
 from relayer.protocol.types import (
     UINT64_MAX,
@@ -142,12 +142,24 @@ class GrpcNodeInfo:
 
 @dataclass(frozen=True, slots=True)
 class RelayParams:
-    """What every packet digest binds: L1 chain, gateway, Exocore chain; and the valset quorum."""
+    """What every packet digest binds: L1 chain, gateway, Exocore chain; and the valset quorum.
+
+    ``l1_chain_id`` / ``gateway`` name the first client chain (a packet that names none is for it);
+    ``client_chains`` lists every one Exocore relays to, that one first."""
 
     l1_chain_id: int
     gateway: Address
     exocore_chain: Hash32
     threshold: Threshold
+    client_chains: tuple[ClientChain, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.client_chains:
+            object.__setattr__(self, "client_chains", (ClientChain(self.l1_chain_id, self.gateway),))
+
+    @property
+    def default_chain(self) -> ClientChain:
+        return self.client_chains[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,21 +362,48 @@ def convert_params(params: relay_types.Params, chain_id: str) -> RelayParams:
         )
     if params.l1_chain_id <= 0:
         raise MalformedResponseError("relay params l1_chain_id must be positive")
+    first = ClientChain(int(params.l1_chain_id), _address(params.gateway, "relay params gateway"))
+    chains = [first]
+    for index, entry in enumerate(params.client_chains):
+        if entry.l1_chain_id <= 0:
+            raise MalformedResponseError(f"relay params client_chains[{index}].l1_chain_id must be positive")
+        gateway = _address(entry.gateway, f"relay params client_chains[{index}].gateway")
+        chain = ClientChain(int(entry.l1_chain_id), gateway)
+        if index == 0 and chain == first:
+            continue  # the list repeats the first chain, as it should
+        if any(known.l1_chain_id == chain.l1_chain_id for known in chains):
+            raise InconsistentResponseError(f"relay params list client chain {chain.l1_chain_id} twice")
+        chains.append(chain)
     return RelayParams(
-        l1_chain_id=int(params.l1_chain_id),
-        gateway=_address(params.gateway, "relay params gateway"),
+        l1_chain_id=first.l1_chain_id,
+        gateway=first.gateway,
         exocore_chain=exocore_chain,
         threshold=_threshold(params.threshold_numerator, params.threshold_denominator, "relay threshold"),
+        client_chains=tuple(chains),
     )
+
+
+def packet_destination(message: relay_types.Packet, params: RelayParams) -> ClientChain:
+    """The client chain ``message`` is addressed to: its own fields, or the first chain when it names
+    none. A chain the relay params do not list is an inconsistent answer."""
+    if not message.l1_chain_id and not message.gateway:
+        return params.default_chain
+    destination = ClientChain(int(message.l1_chain_id), _address(message.gateway, "packet gateway"))
+    if destination not in params.client_chains:
+        raise InconsistentResponseError(
+            f"packet {message.nonce} is addressed to {destination}, which the relay params do not list"
+        )
+    return destination
 
 
 def convert_packet(message: relay_types.Packet, params: RelayParams) -> RelayPacket | PacketRejection:
     """Strictly decode one packet against ``params``; anything wrong becomes a rejection."""
     try:
+        destination = packet_destination(message, params)
         packet = Packet.from_payload_bytes(
             exocore_chain=params.exocore_chain,
-            l1_chain_id=params.l1_chain_id,
-            gateway=params.gateway,
+            l1_chain_id=destination.l1_chain_id,
+            gateway=destination.gateway,
             valset_nonce=int(message.valset_nonce),
             nonce=int(message.nonce),
             kind=int(message.kind),

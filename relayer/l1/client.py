@@ -38,7 +38,7 @@ from web3.exceptions import (
 from web3.providers.rpc import HTTPProvider
 from web3.types import RPCEndpoint
 
-from relayer.config import ExorelayConfig
+from relayer.config import ExorelayConfig, L1Config
 from relayer.endpoints import EndpointHealth, EndpointPool, Failure
 from relayer.errors import ConfigError
 from relayer.l1.errors import (
@@ -224,10 +224,13 @@ class L1Client:
 
     @classmethod
     def from_config(cls, config: ExorelayConfig) -> L1Client:
+        return cls.for_chain(config.l1)
+
+    @classmethod
+    def for_chain(cls, chain: L1Config) -> L1Client:
+        """A client of one configured client chain (its endpoints, with failover)."""
         return cls(
-            [str(url) for url in config.l1.rpc_urls],
-            chain_id=config.l1.chain_id,
-            timeout_s=config.l1.request_timeout_s,
+            [str(url) for url in chain.rpc_urls], chain_id=chain.chain_id, timeout_s=chain.request_timeout_s
         )
 
     # ------------------------------------------------------------------ endpoints

@@ -51,7 +51,7 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 from web3 import Web3
 
-from relayer.config import ExorelayConfig, FinalityMode
+from relayer.config import ExorelayConfig, FinalityMode, L1Config
 from relayer.errors import ConfigError, L1RpcError
 from relayer.l1 import fees
 from relayer.l1.client import BlockHeader, BlockId, L1Client, Receipt
@@ -168,11 +168,16 @@ class TxSettings:
 
     @classmethod
     def from_config(cls, config: ExorelayConfig) -> TxSettings:
+        return cls.for_chain(config.l1)
+
+    @classmethod
+    def for_chain(cls, chain: L1Config) -> TxSettings:
+        """The settings of one configured client chain (its finality rule and fee policy)."""
         return cls(
-            finality=config.l1.finality,
-            confirmations=config.l1.confirmations,
-            fee_bump_after_s=config.l1.fee_bump_after_s,
-            max_fee_multiplier=config.l1.max_fee_multiplier,
+            finality=chain.finality,
+            confirmations=chain.confirmations,
+            fee_bump_after_s=chain.fee_bump_after_s,
+            max_fee_multiplier=chain.max_fee_multiplier,
         )
 
 

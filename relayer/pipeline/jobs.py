@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Table, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Table, and_, func, insert, or_, select, true, update
 
 from relayer.pipeline.errors import StageMovedError
 from relayer.pipeline.retry import REFUSING_REASONS, RetryReason, next_attempt
@@ -93,7 +93,26 @@ def missing_nonces(conn: Connection, low: int, high: int) -> list[int]:
     return [nonce for nonce in range(low, high + 1) if nonce not in present]
 
 
-def due_jobs(conn: Connection, stage: JobStage, now: datetime, limit: int) -> list[Row[Any]]:
+def for_chain(chain_id: int | None) -> ColumnElement[bool]:
+    """Relay jobs chain ``chain_id``'s pipeline may work: its own and those whose chain is not known
+    yet (None: every job, for callers that serve no one chain)."""
+    if chain_id is None:
+        return true()
+    return or_(jobs.c.l1_chain_id.is_(None), jobs.c.l1_chain_id == chain_id)
+
+
+def record_chain(conn: Connection, nonce: int, chain_id: int) -> None:
+    """Name job ``nonce``'s client chain (once: a packet's destination never changes)."""
+    conn.execute(
+        update(jobs)
+        .where(jobs.c.packet_nonce == nonce, jobs.c.l1_chain_id.is_(None))
+        .values(l1_chain_id=chain_id)
+    )
+
+
+def due_jobs(
+    conn: Connection, stage: JobStage, now: datetime, limit: int, *, chain_id: int | None = None
+) -> list[Row[Any]]:
     """Jobs at ``stage`` whose backoff has passed, lowest nonce first (delivery order)."""
     return list(
         conn.execute(
@@ -101,6 +120,7 @@ def due_jobs(conn: Connection, stage: JobStage, now: datetime, limit: int) -> li
             .where(
                 jobs.c.stage == stage.value,
                 or_(jobs.c.next_attempt_at.is_(None), jobs.c.next_attempt_at <= now),
+                for_chain(chain_id),
             )
             .order_by(jobs.c.packet_nonce)
             .limit(limit)
@@ -124,6 +144,7 @@ def claim_due_jobs(
     *,
     claimant: Claimant,
     db_now: datetime,
+    chain_id: int | None = None,
 ) -> list[Row[Any]]:
     """:func:`due_jobs`, claimed for ``claimant`` (``storage.claims``): another process claiming at the
     same time gets other jobs. ``now`` is the pipeline's clock (backoffs), ``db_now`` the database's
@@ -135,6 +156,7 @@ def claim_due_jobs(
         due=and_(
             jobs.c.stage == stage.value,
             or_(jobs.c.next_attempt_at.is_(None), jobs.c.next_attempt_at <= now),
+            for_chain(chain_id),
         ),
         order_by=[jobs.c.packet_nonce],
         limit=limit,
@@ -149,10 +171,17 @@ def release_jobs(conn: Connection, nonces: Sequence[int], claimant: Claimant) ->
 
 
 def claim_due_payout_jobs(
-    conn: Connection, now: datetime, limit: int, *, claimant: Claimant, db_now: datetime
+    conn: Connection,
+    now: datetime,
+    limit: int,
+    *,
+    claimant: Claimant,
+    db_now: datetime,
+    chain_id: int | None = None,
 ) -> list[Row[Any]]:
     """:func:`due_payout_jobs`, claimed for ``claimant``: one process builds a distribution's batches
-    at a time (two would pick the same pending leaves)."""
+    at a time (two would pick the same pending leaves). With ``chain_id``: none whose packet went to
+    another chain (its relay job names the chain once a pipeline has read it)."""
     return claims.claim(
         conn,
         payout_jobs,
@@ -160,6 +189,13 @@ def claim_due_payout_jobs(
         due=and_(
             payout_jobs.c.stage.in_([PayoutStage.WAITING_ROOT.value, PayoutStage.PAYING.value]),
             or_(payout_jobs.c.next_attempt_at.is_(None), payout_jobs.c.next_attempt_at <= now),
+            true()
+            if chain_id is None
+            else payout_jobs.c.packet_nonce.not_in(
+                select(jobs.c.packet_nonce).where(
+                    jobs.c.l1_chain_id.is_not(None), jobs.c.l1_chain_id != chain_id
+                )
+            ),
         ),
         order_by=[payout_jobs.c.packet_nonce],
         limit=limit,

@@ -61,6 +61,7 @@ from relayer.protocol.errors import SignatureError
 from relayer.protocol.kinds import PACKET_KIND_CODES
 from relayer.protocol.merkle import DistributionTree
 from relayer.protocol.packets import (
+    ClientChain,
     CumulativeRootPayload,
     FundingMode,
     PacketKind,
@@ -70,7 +71,7 @@ from relayer.protocol.packets import (
     check_gateway_limits,
 )
 from relayer.protocol.packets import distribution_id as compute_distribution_id
-from relayer.protocol.types import Address
+from relayer.protocol.types import as_address
 from storage.errors import LeaseError
 from storage.job_tables import OPEN_PAYOUT_STAGES, JobStage, PayoutStage
 from storage.l1_tables import IntentState, tx_intent_table
@@ -150,6 +151,9 @@ class PipelineSettings:
     l1_chain_id: int
     backoff: Backoff
     payout_gas_budget: int
+    sibling_chain_ids: frozenset[int] = frozenset()
+    """Client chains other pipelines of this process serve: a packet for one of them is handed over
+    (its job names the chain), not set aside as ``other_client_chain``."""
 
     @property
     def leaves_per_payout_tx(self) -> int:
@@ -204,16 +208,19 @@ class Pipeline:
 
     # ------------------------------------------------------------------ start-up checks
 
+    @property
+    def destination(self) -> ClientChain:
+        """The client chain this pipeline delivers to: it submits no packet addressed elsewhere."""
+        return ClientChain(self.settings.l1_chain_id, as_address(self.gateway.address))
+
     def relay_params(self) -> RelayParams:
         """Exocore's relay parameters, checked once against the L1 we are configured for."""
         if self._params is None:
             params = self.grpc.relay_params()
-            gateway = Address(bytes.fromhex(self.gateway.address.removeprefix("0x")))
-            if params.gateway != gateway or params.l1_chain_id != self.settings.l1_chain_id:
+            if self.destination not in params.client_chains:
                 raise ConfigError(
-                    f"Exocore relays to chain {params.l1_chain_id} gateway {hex0x(params.gateway)}, but"
-                    f" this relayer is configured for chain {self.settings.l1_chain_id}"
-                    f" gateway {self.gateway.address}"
+                    f"Exocore relays to {'; '.join(str(c) for c in params.client_chains)}, but this"
+                    f" relayer is configured for {self.destination}"
                 )
             if self.gateway.exocore_chain() != params.exocore_chain:
                 raise ConfigError("the gateway trusts another Exocore chain than the one we follow")
@@ -335,6 +342,7 @@ class Pipeline:
                 PREPARE_BATCH_JOBS,
                 claimant=self.claimant,
                 db_now=self.db_clock(conn),
+                chain_id=self.settings.l1_chain_id,
             )
         try:
             self._prepare_claimed(due, report)
@@ -359,6 +367,10 @@ class Pipeline:
             except L1RpcError as exc:
                 self._record_wait(nonce, RetryReason.L1_UNAVAILABLE, str(exc), report)
                 l1_valsets.clear()
+
+    def _record_chain(self, nonce: int, chain_id: int) -> None:
+        with self.engine.begin() as conn:
+            jobs.record_chain(conn, nonce, chain_id)
 
     def _record_wait(self, nonce: int, reason: RetryReason, detail: str, report: CycleReport) -> None:
         try:
@@ -388,6 +400,8 @@ class Pipeline:
         nonce = int(row.packet_nonce)
         params = self.relay_params()
         if self.gateway.nonce_used(nonce):
+            # Used at our gateway: only a packet signed for it can have used the nonce there.
+            self._record_chain(nonce, self.settings.l1_chain_id)
             self._delivered(nonce, report, how="already used on L1", expected=JobStage.DISCOVERED)
             return
         served = self.grpc.packet(nonce, params)
@@ -396,6 +410,18 @@ class Pipeline:
         if isinstance(served, PacketRejection):
             raise _WaitSignal(RetryReason.PACKET_INVALID, served.reason)
         packet = served.packet
+        if packet.destination.l1_chain_id in self.settings.sibling_chain_ids:
+            # Another pipeline of this process serves that chain: name it on the job and leave it.
+            self._record_chain(nonce, packet.l1_chain_id)
+            return
+        if packet.destination != self.destination:
+            # Its digest binds another chain: this gateway would revert it (InvalidSignature). Set
+            # aside, never submitted, counted under its reason (metrics, status, /ready).
+            raise _WaitSignal(
+                RetryReason.OTHER_CLIENT_CHAIN,
+                f"addressed to {packet.destination}; this relayer serves {self.destination}",
+            )
+        self._record_chain(nonce, packet.l1_chain_id)
         try:
             check_gateway_limits(packet.payload)
         except ExorelayError as exc:
@@ -582,7 +608,9 @@ class Pipeline:
 
     def confirm(self, report: CycleReport) -> None:
         with self.engine.begin() as conn:
-            rows = jobs.due_jobs(conn, JobStage.SUBMITTED, self.clock(), 10_000)
+            rows = jobs.due_jobs(
+                conn, JobStage.SUBMITTED, self.clock(), 10_000, chain_id=self.settings.l1_chain_id
+            )
             intents = {
                 int(row.packet_nonce): self.txm.intent(conn, int(row.tx_intent_id))
                 for row in rows
@@ -662,7 +690,12 @@ class Pipeline:
     def pay(self, report: CycleReport) -> None:
         with self.engine.begin() as conn:
             due = jobs.claim_due_payout_jobs(
-                conn, self.clock(), PAY_CLAIM_JOBS, claimant=self.claimant, db_now=self.db_clock(conn)
+                conn,
+                self.clock(),
+                PAY_CLAIM_JOBS,
+                claimant=self.claimant,
+                db_now=self.db_clock(conn),
+                chain_id=self.settings.l1_chain_id,
             )
         try:
             self._pay_claimed(due, report)

@@ -39,8 +39,9 @@ from typing import Any, Final
 
 from Crypto.Cipher import AES
 
-from relayer.protocol.bls.backend import BackendChoice, get_backend
+from relayer.protocol.bls.backend import BackendChoice
 from relayer.protocol.bls.constants import CURVE_ORDER
+from relayer.protocol.bls.registry import get_backend
 from relayer.protocol.bls.values import PublicKey, SecretKey
 from relayer.protocol.errors import (
     InvalidValueError,

@@ -583,6 +583,22 @@ def distribution_id(exocore_chain: Hash32, nonce: int) -> Hash32:
     return Hash32(keccak(abi_encode(_DISTRIBUTION_ID_TYPES, (as_hash32(exocore_chain), nonce))))
 
 
+@dataclass(frozen=True, slots=True)
+class ClientChain:
+    """Where a packet goes: an L1 (EIP-155 chain id) and the gateway on it. Both enter the packet's
+    digest, so a packet verifies at this one gateway of this one chain and nowhere else."""
+
+    l1_chain_id: int
+    gateway: Address
+
+    def __post_init__(self) -> None:
+        check_uint(self.l1_chain_id, 256, "l1ChainId")
+        object.__setattr__(self, "gateway", as_address(self.gateway))
+
+    def __str__(self) -> str:
+        return f"chain {self.l1_chain_id} gateway 0x{bytes(self.gateway).hex()}"
+
+
 @dataclass(frozen=True)
 class Packet:
     """One relay packet: where it goes, who signs it (``valset_nonce``), its nonce and payload.
@@ -617,6 +633,11 @@ class Packet:
     @property
     def kind(self) -> PacketKind:
         return self.payload.kind
+
+    @property
+    def destination(self) -> ClientChain:
+        """The client chain this packet is for (and the only one it verifies on)."""
+        return ClientChain(self.l1_chain_id, self.gateway)
 
     @cached_property
     def payload_bytes(self) -> bytes:

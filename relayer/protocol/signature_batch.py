@@ -41,8 +41,9 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from relayer.protocol.bls.backend import BackendChoice, BlsBackend, check_message, get_backend
+from relayer.protocol.bls.backend import BackendChoice, BlsBackend, check_message
 from relayer.protocol.bls.encoding import G2_INFINITY_COMPRESSED
+from relayer.protocol.bls.registry import get_backend
 from relayer.protocol.bls.values import PublicKey, Signature
 from relayer.protocol.errors import InvalidValueError, SignatureError
 from relayer.protocol.types import Hash32

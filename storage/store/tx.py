@@ -12,7 +12,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from storage.errors import IndexerError, InvariantViolationError, SkipBlockError
-from storage.lifecycle import EdgeKind, EntityKind
+from storage.lifecycle import Chain, EdgeKind, EntityKind
 from storage.models import cursor_table, poisoned_block_table
 from storage.normalize import storable_text
 from storage.records import (
@@ -100,11 +100,20 @@ class LifecycleStore:
             tx.halt(stream, chain, reason, violation)
 
     def poison(
-        self, stream: str, height: int, *, chain: str, block_hash: str, error_class: str, error: str
+        self,
+        stream: str,
+        height: int,
+        *,
+        chain: str,
+        block_hash: str,
+        error_class: str,
+        error: str,
+        violation: InvariantViolationError | None = None,
     ) -> PoisonedBlock:
         """Record that block ``height`` of ``stream`` cannot be stored and halt the stream there, in
         one transaction (the failed block itself was rolled back). Poisoned again after a resume: the
-        record is updated with the new error."""
+        record is updated with the new error. ``violation``: the invariant the block breaks, recorded
+        in the same transaction."""
         p = poisoned_block_table
         now = self.clock()
         error = storable_text(error)
@@ -118,7 +127,9 @@ class LifecycleStore:
             if not changed:
                 tx.conn.execute(insert(p).values(stream=stream, height=height, detected_at=now, **values))
             first_line = error.splitlines()[0] if error else ""
-            tx.halt(stream, chain, f"{POISON_HALT_PREFIX} {height}: {error_class}: {first_line[:300]}")
+            tx.halt(
+                stream, chain, f"{POISON_HALT_PREFIX} {height}: {error_class}: {first_line[:300]}", violation
+            )
             row = tx.conn.execute(select(p).where(p.c.stream == stream, p.c.height == height)).one()
         return _poisoned(row)
 
@@ -150,13 +161,16 @@ class LifecycleStore:
                 .where(p.c.id == row.id)
                 .values(skipped_at=now, skipped_by=by[:128], skip_reason=storable_text(reason))
             )
+            # Exocore blocks are final when committed; an L1 block is final only at its depth, so
+            # skipping one must not finalize what the stream ingested below it early.
+            instant_finality = cursor.chain == Chain.EXOCORE.value
             tx.set_cursor(
                 stream,
                 cursor.chain,
                 height,
                 row.block_hash,
                 head_height=cursor.head_height,
-                finalized_height=height,
+                finalized_height=height if instant_finality else cursor.finalized_height,
             )
             tx.remember_blocks(stream, [(height, row.block_hash, None)])
             tx.conn.execute(

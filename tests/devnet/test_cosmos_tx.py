@@ -50,7 +50,7 @@ from devnet.chain.params import (
 )
 from devnet.grpc.cosmos import cosmos_tx_hash
 from devnet.grpc.server import DevnetGrpcServer
-from relayer.exocore.proto.devnet.v1 import tx_pb2 as devnet_tx
+from relayer.exocore.proto.delegation.v1 import tx_pb2 as delegation_tx
 from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
 from relayer.protocol.ids import OperatorAddress
 from relayer.protocol.types import Address as Address20
@@ -359,6 +359,27 @@ def test_exocore_message_in_a_signed_tx_applies_and_a_rule_failure_is_committed(
     assert restarted.state_root() == net.node.state_root()
 
 
+def test_commission_above_its_max_rate_is_refused_at_checktx_with_the_staking_error(net: Net) -> None:
+    operator = wallet("operator-2")
+    number = net.client.query_account(operator.address()).number
+    msg = register_operator(operator)
+    msg.info.commission.commission_rates.max_rate = str(5 * 10**16)  # 0.05 < the rate 0.1
+    response = broadcast(net, signed(operator, msg, sequence=0, account_number=number))
+    assert (response.code, response.codespace) == (11, "staking")
+    assert response.raw_log == "commission cannot be more than the max rate"
+    assert net.node.pending_txs() == ()
+    assert net.client.query_account(operator.address()).sequence == 0
+    # Within bounds, the registration applies and the bounds are served as registered.
+    msg.info.commission.commission_rates.max_rate = str(2 * 10**17)
+    msg.info.commission.commission_rates.max_change_rate = str(10**16)
+    assert broadcast(net, signed(operator, msg, sequence=0, account_number=number)).code == 0
+    net.node.produce_block()
+    info = net.node.operator_info(str(operator.address()))
+    assert info is not None
+    rates = info.commission.commission_rates
+    assert (rates.rate, rates.max_rate, rates.max_change_rate) == (str(10**17), str(2 * 10**17), str(10**16))
+
+
 def test_operator_messages_must_be_signed_by_the_operator(net: Net) -> None:
     operator, other = wallet("operator-1"), wallet("operator-2")
     number = net.client.query_account(other.address()).number
@@ -500,8 +521,8 @@ def test_scenario_client_sends_reports_as_signed_transactions() -> None:
         with sc.ScenarioClient(server.target, CHAIN_ID, submitter_key=submitter) as client:
             (operator,) = client.register_operators(1, ["0.1"])
             staker = sc.staker_address(client.seed, 0)
-            response = client.send("Delegate", sc.delegate_msg(staker, WETH, operator, 10**18))
-            assert isinstance(response, devnet_tx.MsgDelegateResponse)
+            response = client.send(sc.delegate_msg(staker, WETH, operator, 10**18))
+            assert isinstance(response, delegation_tx.DelegationResponse)
             block = node.store.get(response.height)
             assert block is not None
             (signed_tx,) = [raw for raw in block.txs if cosmos_tx.is_cosmos_tx(raw)]

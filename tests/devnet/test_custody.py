@@ -8,31 +8,30 @@ import pytest
 
 from devnet import scenario as sc
 from devnet.chain import events as ev
+from devnet.chain.msgs import delegation_msg, undelegation_msg
 from devnet.chain.state import ChainRuleError
-from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
+from relayer.exocore.proto.delegation.v1 import tx_pb2 as delegation_tx
 from relayer.protocol.ids import AssetId
 from relayer.protocol.merkle import DistributionLeaf, DistributionTree
 from relayer.protocol.packets import PacketKind, WithdrawalApprovalPayload, decode_payload
 from relayer.protocol.types import Address, Amount
 from tests.support.devnet_world import CHAIN_ID, ETHER, SEED, STETH, WETH, World
 
-LZ = AssetId.parse(WETH).lz_chain_id
-
 
 def stake_msg(
-    kind: type[tx.MsgDelegate] | type[tx.MsgUndelegate],
+    kind: type[delegation_tx.MsgDelegation] | type[delegation_tx.MsgUndelegation],
     staker: Address,
     operator: int,
     asset: str,
     amount: int,
     request_id: int,
-) -> tx.MsgDelegate | tx.MsgUndelegate:
-    return kind(
+) -> delegation_tx.MsgDelegation | delegation_tx.MsgUndelegation:
+    build = delegation_msg if kind is delegation_tx.MsgDelegation else undelegation_msg
+    return build(
         staker="0x" + staker.hex(),
-        lz_chain_id=LZ,
         operator=str(sc.operator_account(SEED, operator)),
         asset_id=asset,
-        amount=str(amount),
+        amount=amount,
         l1_request_id=request_id,
     )
 
@@ -52,11 +51,11 @@ def custody_world() -> tuple[World, str]:
 def test_an_l1_request_applies_once() -> None:
     world, _ = custody_world()
     staker = sc.staker_address(SEED, 1)
-    world.node.submit(stake_msg(tx.MsgDelegate, staker, 0, WETH, ETHER, 7))
+    world.node.submit(stake_msg(delegation_tx.MsgDelegation, staker, 0, WETH, ETHER, 7))
     with pytest.raises(ChainRuleError, match="L1 request 7 was applied"):
-        world.node.submit(stake_msg(tx.MsgDelegate, staker, 0, WETH, ETHER, 7))
+        world.node.submit(stake_msg(delegation_tx.MsgDelegation, staker, 0, WETH, ETHER, 7))
     with pytest.raises(ChainRuleError, match="L1 request 7 was applied"):
-        world.node.submit(stake_msg(tx.MsgUndelegate, staker, 0, WETH, ETHER, 7))
+        world.node.submit(stake_msg(delegation_tx.MsgUndelegation, staker, 0, WETH, ETHER, 7))
     operator = world.state.operators[str(sc.operator_account(SEED, 0))]
     assert operator.pools[WETH][staker] == ETHER
 
@@ -66,14 +65,16 @@ def test_matured_withdrawals_are_approved_per_token_one_leaf_per_staker_after_th
     a, b = sc.staker_address(SEED, 1), sc.staker_address(SEED, 2)
     request = iter(range(1, 100))
     for staker in (a, b):
-        world.node.submit(stake_msg(tx.MsgDelegate, staker, 0, WETH, 10 * ETHER + 1, next(request)))
-        world.node.submit(stake_msg(tx.MsgDelegate, staker, 0, STETH, 4 * ETHER, next(request)))
+        world.node.submit(
+            stake_msg(delegation_tx.MsgDelegation, staker, 0, WETH, 10 * ETHER + 1, next(request))
+        )
+        world.node.submit(stake_msg(delegation_tx.MsgDelegation, staker, 0, STETH, 4 * ETHER, next(request)))
     world.next_epoch()
     # a asks twice for WETH (merged into one leaf) and once for stETH; b for WETH only.
-    world.node.submit(stake_msg(tx.MsgUndelegate, a, 0, WETH, 6 * ETHER, next(request)))
-    world.node.submit(stake_msg(tx.MsgUndelegate, a, 0, WETH, 4 * ETHER + 1, next(request)))
-    world.node.submit(stake_msg(tx.MsgUndelegate, a, 0, STETH, 4 * ETHER, next(request)))
-    world.node.submit(stake_msg(tx.MsgUndelegate, b, 0, WETH, 10 * ETHER + 1, next(request)))
+    world.node.submit(stake_msg(delegation_tx.MsgUndelegation, a, 0, WETH, 6 * ETHER, next(request)))
+    world.node.submit(stake_msg(delegation_tx.MsgUndelegation, a, 0, WETH, 4 * ETHER + 1, next(request)))
+    world.node.submit(stake_msg(delegation_tx.MsgUndelegation, a, 0, STETH, 4 * ETHER, next(request)))
+    world.node.submit(stake_msg(delegation_tx.MsgUndelegation, b, 0, WETH, 10 * ETHER + 1, next(request)))
     committee = world.committee(avs)
     world.node.submit_slash_request(
         sc.slash_request_msg(
@@ -118,7 +119,7 @@ def test_matured_withdrawals_are_approved_per_token_one_leaf_per_staker_after_th
 def test_frozen_operator_takes_no_delegation_and_an_l1_one_is_refunded() -> None:
     world, avs = custody_world()
     staker = sc.staker_address(SEED, 3)
-    world.node.submit(stake_msg(tx.MsgDelegate, staker, 1, WETH, ETHER, 1))
+    world.node.submit(stake_msg(delegation_tx.MsgDelegation, staker, 1, WETH, ETHER, 1))
     world.next_epoch()
     committee = world.committee(avs)
     world.node.submit_slash_request(
@@ -136,7 +137,7 @@ def test_frozen_operator_takes_no_delegation_and_an_l1_one_is_refunded() -> None
     with pytest.raises(ChainRuleError, match="frozen"):
         world.delegate(staker, 1, WETH, ETHER)
     # The L1 vault accepted this one before the freeze reached it: the tokens are in custody.
-    world.node.submit(stake_msg(tx.MsgDelegate, staker, 1, WETH, 3 * ETHER, 2))
+    world.node.submit(stake_msg(delegation_tx.MsgDelegation, staker, 1, WETH, 3 * ETHER, 2))
     world.node.produce_block()
     (refund,) = world.events_of(ev.L1_DELEGATION_REFUNDED)
     assert (refund.get("request_id"), refund.get("amount")) == ("2", str(3 * ETHER))

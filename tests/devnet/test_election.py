@@ -8,9 +8,9 @@ from devnet import scenario as sc
 from devnet.chain.election import elect, ineligibility
 from devnet.chain.events import COMMITTEE_ELECTED
 from devnet.chain.model import Asset, AvsRecord, Operator
+from devnet.chain.msgs import undelegation_msg
 from devnet.chain.params import USD_ONE
 from devnet.chain.state import ChainRuleError
-from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.protocol.ids import AssetId
 from relayer.protocol.quorum import TWO_THIRDS
 from relayer.protocol.types import Address
@@ -161,12 +161,11 @@ def test_undelegation_lowers_power_at_the_next_election() -> None:
     before = world.committee(avs)
     staker = sc.staker_address(SEED, 0)  # delegated 1 ETH to operator 0
     world.node.submit(
-        tx.MsgUndelegate(
+        undelegation_msg(
             staker="0x" + staker.hex(),
-            lz_chain_id=31337,
             operator=str(sc.operator_account(SEED, 0)),
             asset_id=WETH,
-            amount=str(ETHER // 2),
+            amount=ETHER // 2,
         )
     )
     world.next_epoch()

@@ -11,10 +11,15 @@ import pytest
 from cosmpy.protos.cosmos.base.query.v1beta1.pagination_pb2 import PageRequest
 
 from devnet.chain.blockstore import BlockStore
+from devnet.chain.msgs import delegation_msg
 from devnet.grpc.server import DevnetGrpcServer
 from relayer.exocore.proto.avs.v1 import query_pb2 as avs_query
 from relayer.exocore.proto.avs.v1 import query_pb2_grpc as avs_grpc
+from relayer.exocore.proto.avs.v1 import tx_pb2 as avs_tx
+from relayer.exocore.proto.avs.v1 import tx_pb2_grpc as avs_tx_grpc
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs
+from relayer.exocore.proto.delegation.v1 import tx_pb2 as delegation_tx
+from relayer.exocore.proto.delegation.v1 import tx_pb2_grpc as delegation_grpc
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.exocore.proto.devnet.v1 import tx_pb2_grpc as tx_grpc
 from relayer.exocore.proto.feedistribution.v1 import query_pb2 as fee_query
@@ -22,6 +27,8 @@ from relayer.exocore.proto.feedistribution.v1 import query_pb2_grpc as fee_grpc
 from relayer.exocore.proto.feedistribution.v1 import types_pb2 as fee
 from relayer.exocore.proto.operator.v1 import query_pb2 as operator_query
 from relayer.exocore.proto.operator.v1 import query_pb2_grpc as operator_grpc
+from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
+from relayer.exocore.proto.operator.v1 import tx_pb2_grpc as operator_tx_grpc
 from relayer.exocore.proto.operator.v1 import types_pb2 as operator
 from relayer.exocore.proto.relay.v1 import query_pb2 as relay_query
 from relayer.exocore.proto.relay.v1 import query_pb2_grpc as relay_grpc
@@ -140,6 +147,9 @@ class Stubs:
     operator: operator_grpc.QueryStub
     relay: relay_grpc.QueryStub
     msg: tx_grpc.MsgStub
+    delegation_msg: delegation_grpc.MsgStub
+    avs_msg: avs_tx_grpc.MsgStub
+    operator_msg: operator_tx_grpc.MsgStub
     driver: RecordingDriver
 
 
@@ -157,6 +167,9 @@ def stubs() -> Iterator[Stubs]:
             operator_grpc.QueryStub(channel),
             relay_grpc.QueryStub(channel),
             tx_grpc.MsgStub(channel),
+            delegation_grpc.MsgStub(channel),
+            avs_tx_grpc.MsgStub(channel),
+            operator_tx_grpc.MsgStub(channel),
             driver,
         )
     server.stop()
@@ -339,14 +352,26 @@ def test_relay_queries(stubs: Stubs) -> None:
     assert (params.l1_chain_id, params.gateway) == (31337, "0x" + "ee" * 20)
 
 
-def test_devnet_msg_service_reaches_the_driver(stubs: Stubs) -> None:
+def test_devnet_and_module_msg_services_reach_the_driver(stubs: Stubs) -> None:
     stubs.driver.received.clear()
+    delegation = delegation_msg(
+        staker="0x" + "01" * 20, operator=OPERATOR_1, asset_id="0xab_0x9ce1", amount=5
+    )
     calls: list[tuple[Any, Any]] = [
-        (stubs.msg.Delegate, tx.MsgDelegate(staker="0x" + "01" * 20, lz_chain_id=40161, amount="5")),
+        (stubs.delegation_msg.DelegateAssetToOperator, delegation),
         (stubs.msg.SetPrice, tx.MsgSetPrice(asset_id="0xab_0x9ce1", price="1.5", decimals=18)),
-        (stubs.msg.SubmitRewardClaim, tx.MsgSubmitRewardClaim(avs_address=AVS_A, epoch=4, total_amount="9")),
-        (stubs.msg.SubmitSlashRequest, tx.MsgSubmitSlashRequest(avs_address=AVS_A, operator=OPERATOR_1)),
-        (stubs.msg.SubmitEquivocationEvidence, tx.MsgSubmitEquivocationEvidence(operator=OPERATOR_1)),
+        (
+            stubs.avs_msg.SubmitRewardClaim,
+            avs_tx.MsgSubmitRewardClaim(avs_address=AVS_A, epoch=4, total_amount="9"),
+        ),
+        (
+            stubs.operator_msg.SubmitSlashRequest,
+            operator_tx.MsgSubmitSlashRequest(avs_address=AVS_A, operator=OPERATOR_1),
+        ),
+        (
+            stubs.operator_msg.SubmitEquivocationEvidence,
+            operator_tx.MsgSubmitEquivocationEvidence(operator=OPERATOR_1),
+        ),
         (stubs.msg.SetValidatorPower, tx.MsgSetValidatorPower(consensus_pubkey=b"\x01" * 32, power="0")),
         (stubs.msg.SetFaultKnobs, tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs(silent_validators=[2]))),
         (stubs.msg.AdvanceBlocks, tx.MsgAdvanceBlocks(count=3)),
@@ -361,13 +386,24 @@ def test_registration_is_not_a_devnet_msg_rpc(stubs: Stubs) -> None:
     # Registration and opt-in exist only as upstream's messages in signed transactions.
     methods = set(tx.DESCRIPTOR.services_by_name["Msg"].methods_by_name)
     assert not methods & {"RegisterOperator", "RegisterAVS", "OptIn", "OptOut"}
-    assert methods >= {"AdvanceBlocks", "SetPrice", "SetValidatorPower", "SetFaultKnobs"}
+    assert methods == {"AdvanceBlocks", "SetPrice", "SetValidatorPower", "SetFaultKnobs"}
+    # The proposal's messages live in their modules' packages, delegation in upstream's.
+    assert set(avs_tx.DESCRIPTOR.services_by_name["Msg"].methods_by_name) == {"SubmitRewardClaim"}
+    assert set(operator_tx.DESCRIPTOR.services_by_name["Msg"].methods_by_name) == {
+        "SubmitSlashRequest",
+        "SubmitEquivocationEvidence",
+        "SubmitWrongResultEvidence",
+    }
+    assert set(delegation_tx.DESCRIPTOR.services_by_name["Msg"].methods_by_name) == {
+        "DelegateAssetToOperator",
+        "UndelegateAssetFromOperator",
+    }
 
 
 def test_driver_rejections_become_failed_precondition(stubs: Stubs) -> None:
     stubs.driver.reject["MsgSubmitRewardClaim"] = "aggregate signature does not verify"
     try:
-        error = rpc_error(stubs.msg.SubmitRewardClaim, tx.MsgSubmitRewardClaim(avs_address=AVS_A))
+        error = rpc_error(stubs.avs_msg.SubmitRewardClaim, avs_tx.MsgSubmitRewardClaim(avs_address=AVS_A))
     finally:
         stubs.driver.reject.clear()
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION

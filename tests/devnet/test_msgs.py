@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from devnet import scenario as sc
+from devnet.chain.commission import CommissionError
 from devnet.chain.msgs import (
     Delegate,
     RegisterAvs,
@@ -13,6 +14,7 @@ from devnet.chain.msgs import (
     encode_tx,
     parse_msg,
     type_url,
+    undelegation_msg,
 )
 from devnet.grpc.errors import InvalidRequestError
 from relayer.exocore.proto.avs.v1 import tx_pb2 as avs_tx
@@ -43,7 +45,7 @@ def test_tx_round_trip_and_unique_hashes() -> None:
     raw_1, raw_2 = encode_tx(1, delegate), encode_tx(2, delegate)
     assert raw_1 != raw_2
     decoded = decode_tx(raw_2)
-    assert decoded.sequence == 2 and decoded.type_url == "/exocore.devnet.v1.MsgDelegate"
+    assert decoded.sequence == 2 and decoded.type_url == "/exocore.delegation.v1.MsgDelegation"
     assert isinstance(decoded.msg, Delegate) and decoded.msg.amount == 5 * ETHER
     assert type_url(delegate) == decoded.type_url
     with pytest.raises(InvalidRequestError, match="no message"):
@@ -77,7 +79,7 @@ def test_register_avs_defaults_and_rules() -> None:
 def test_operator_and_stake_messages() -> None:
     parsed = parse_msg(sc.register_operator_msg(ACCOUNT, ACCOUNT.address, "0.25"))
     assert isinstance(parsed, RegisterOperator) and parsed.commission_rate == 25 * 10**16
-    with pytest.raises(InvalidRequestError, match="above 1"):
+    with pytest.raises(CommissionError, match=r"^commission cannot be more than the max rate$"):
         parse_msg(sc.register_operator_msg(ACCOUNT, ACCOUNT.address, "1.5"))
     named = parse_msg(sc.register_operator_msg(ACCOUNT, ACCOUNT.address, "0", name="Operator Zero"))
     assert isinstance(named, RegisterOperator) and named.name == "Operator Zero"
@@ -95,14 +97,74 @@ def test_operator_and_stake_messages() -> None:
     del no_earning_address.info.client_chain_earnings_addr.earning_info_list[:]
     with pytest.raises(InvalidRequestError, match="earning address"):
         parse_msg(no_earning_address)
+    # Upstream's MsgDelegation may list several operators; the devnet takes exactly one per message.
     delegate = sc.delegate_msg(sc.staker_address(SEED, 1), WETH, ACCOUNT, 1)
-    delegate.lz_chain_id = 1
-    with pytest.raises(InvalidRequestError, match="differs from the asset's chain"):
+    delegate.base_info.per_operator_amounts.add().CopyFrom(delegate.base_info.per_operator_amounts[0])
+    with pytest.raises(InvalidRequestError, match="exactly one operator, got 2"):
+        parse_msg(delegate)
+    del delegate.base_info.per_operator_amounts[:]
+    with pytest.raises(InvalidRequestError, match="exactly one operator, got 0"):
         parse_msg(delegate)
     delegate = sc.delegate_msg(sc.staker_address(SEED, 1), WETH, ACCOUNT, 1)
-    delegate.amount = "0"
+    delegate.base_info.per_operator_amounts[0].value.amount = "0"
     with pytest.raises(InvalidRequestError, match="positive"):
         parse_msg(delegate)
-    delegate.amount = "1e18"
+    delegate.base_info.per_operator_amounts[0].value.amount = "1e18"
     with pytest.raises(InvalidRequestError, match="decimal integer"):
         parse_msg(delegate)
+    instant = undelegation_msg(
+        staker="0x" + sc.staker_address(SEED, 1).hex(), operator=str(ACCOUNT), asset_id=WETH, amount=1
+    )
+    instant.instant_unbonding = True
+    with pytest.raises(InvalidRequestError, match="instant_unbonding is not supported"):
+        parse_msg(instant)
+
+
+LEGACY_ONE = 10**18
+ERR_CHANGE_GT_MAX = "commission change rate cannot be more than the max rate"
+
+
+@pytest.mark.parametrize(
+    ("rate", "max_rate", "max_change_rate", "code", "text"),
+    [
+        # CommissionRates.Validate, in the SDK's order (x/staking codes and texts).
+        (0, -1, 0, 9, "commission must be positive"),
+        (0, LEGACY_ONE + 1, 0, 10, "commission cannot be more than 100%"),
+        (-1, LEGACY_ONE, 0, 9, "commission must be positive"),
+        (LEGACY_ONE // 2 + 1, LEGACY_ONE // 2, 0, 11, "commission cannot be more than the max rate"),
+        (0, LEGACY_ONE // 2, -1, 13, "commission change rate must be positive"),
+        (
+            0,
+            LEGACY_ONE // 2,
+            LEGACY_ONE // 2 + 1,
+            14,
+            "commission change rate cannot be more than the max rate",
+        ),
+        # max_rate unset (0) with a positive rate: above the max rate.
+        (1, None, None, 11, "commission cannot be more than the max rate"),
+    ],
+)
+def test_commission_is_validated_like_sdk_staking(
+    rate: int, max_rate: int | None, max_change_rate: int | None, code: int, text: str
+) -> None:
+    msg = sc.register_operator_msg(ACCOUNT, ACCOUNT.address, "0")
+    rates = msg.info.commission.commission_rates
+    rates.rate = str(rate)
+    rates.max_rate = "" if max_rate is None else str(max_rate)
+    rates.max_change_rate = "" if max_change_rate is None else str(max_change_rate)
+    with pytest.raises(CommissionError) as refused:
+        parse_msg(msg)
+    assert (refused.value.code, refused.value.codespace, str(refused.value)) == (code, "staking", text)
+
+
+def test_commission_within_its_bounds_is_stored_with_them() -> None:
+    msg = sc.register_operator_msg(ACCOUNT, ACCOUNT.address, "0.2")
+    rates = msg.info.commission.commission_rates
+    rates.max_rate, rates.max_change_rate = str(LEGACY_ONE // 5), str(LEGACY_ONE // 100)
+    parsed = parse_msg(msg)
+    assert isinstance(parsed, RegisterOperator)
+    assert (parsed.commission_rate, parsed.max_commission_rate, parsed.max_commission_change_rate) == (
+        LEGACY_ONE // 5,
+        LEGACY_ONE // 5,
+        LEGACY_ONE // 100,
+    )

@@ -14,9 +14,11 @@ from websockets.sync.client import connect
 
 from devnet import scenario as sc
 from devnet.chain.blockstore import BlockStore
+from devnet.chain.msgs import delegation_msg
 from devnet.chain.params import DEVNET_LZ_CHAIN_ID, devnet_account_secret, devnet_accounts
 from devnet.runtime import ExocoreDevnet
 from relayer.exocore.proto.avs.v1 import query_pb2 as avs_query
+from relayer.exocore.proto.avs.v1 import tx_pb2 as avs_tx
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs_pb
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.exocore.proto.feedistribution.v1 import query_pb2 as fee_query
@@ -160,14 +162,14 @@ def test_msg_errors_map_to_grpc_status(
 ) -> None:
     _, client, report = devnet
     with pytest.raises(grpc.RpcError) as malformed:
-        client.send("Delegate", tx.MsgDelegate(staker="nope", amount="1"))
+        client.send(delegation_msg(staker="nope", operator="", asset_id="", amount=1))
     assert malformed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     # Registration is a signed transaction: a chain-rule failure is committed with its code.
     with pytest.raises(sc.ScenarioError, match="already registered"):
         client.register_operator(0, "0.1")
     claim_id = bytes.fromhex(report.claims[0]["claim_id"][2:])
     stored = client.avs.QueryRewardClaim(avs_query.QueryRewardClaimRequest(claim_id=claim_id)).claim
-    replay = tx.MsgSubmitRewardClaim(
+    replay = avs_tx.MsgSubmitRewardClaim(
         avs_address=stored.avs_address,
         epoch=stored.epoch,
         token=stored.token,
@@ -177,15 +179,15 @@ def test_msg_errors_map_to_grpc_status(
         tasks_root=stored.tasks_root,
     )
     with pytest.raises(grpc.RpcError) as duplicate:
-        client.send("SubmitRewardClaim", replay)
+        client.send(replay)
     assert duplicate.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
 def test_rpc_outage_knob(devnet: tuple[ExocoreDevnet, sc.ScenarioClient, sc.ScenarioReport]) -> None:
     running, client, _ = devnet
-    client.send("SetFaultKnobs", tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs(rpc_outage=True)))
+    client.send(tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs(rpc_outage=True)))
     client.advance(1)
     assert httpx.get(f"{running.rpc_url}/status", timeout=10).status_code == 503
-    client.send("SetFaultKnobs", tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs()))
+    client.send(tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs()))
     client.advance(1)
     assert httpx.get(f"{running.rpc_url}/status", timeout=10).status_code == 200

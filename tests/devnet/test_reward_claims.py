@@ -11,7 +11,7 @@ from devnet.chain import events as ev
 from devnet.chain.model import CLAIM_DISTRIBUTED, CLAIM_REJECTED
 from devnet.chain.state import ChainRuleError
 from devnet.grpc.errors import InvalidRequestError
-from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
+from relayer.exocore.proto.avs.v1 import tx_pb2 as avs_tx
 from relayer.protocol import bls
 from relayer.protocol.claims import RewardClaim
 from relayer.protocol.ids import ChainId
@@ -203,7 +203,7 @@ def test_claim_field_rules(change: dict[str, object], reason: str) -> None:
 def test_unknown_avs_and_malformed_messages() -> None:
     world, _ = equal_power_world(3)
     ghost = sc.CommitteeView("0x" + "77" * 20, 2, (), (), ())
-    msg = tx.MsgSubmitRewardClaim(
+    msg = avs_tx.MsgSubmitRewardClaim(
         avs_address=ghost.avs,
         epoch=2,
         token=REWARD_TOKEN,

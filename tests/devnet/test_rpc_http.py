@@ -188,7 +188,7 @@ def test_block_results_shape(static_chain: RpcChain) -> None:
                         "attributes": [
                             {
                                 "key": "action",
-                                "value": "/exocore.devnet.v1.MsgSubmitRewardClaim",
+                                "value": "/exocore.avs.v1.MsgSubmitRewardClaim",
                                 "index": True,
                             }
                         ],

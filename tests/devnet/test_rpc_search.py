@@ -576,7 +576,7 @@ def test_search_sees_blocks_committed_after_an_earlier_search(live_chain: Any) -
         result: dict[str, Any] = live_chain.http.post("/", json=body).json()["result"]
         return result
 
-    claims = "message.action = '/exocore.devnet.v1.MsgSubmitRewardClaim'"
+    claims = "message.action = '/exocore.avs.v1.MsgSubmitRewardClaim'"
     assert search("tx_search", claims)["total_count"] == "1"
     assert search("block_search", "committee_elected.epoch >= 1")["total_count"] == "2"
     grow(live_chain.store, 3)

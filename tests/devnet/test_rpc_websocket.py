@@ -191,7 +191,7 @@ def _event_height(result: dict[str, Any]) -> int:
         ("tm.event = 'Tx' AND tx.height = 6", [6]),
         ("tm.event = 'Tx' AND reward_claim_submitted.claim_id CONTAINS '0008'", [8]),
         ("tm.event = 'Tx' AND reward_claim_submitted.claim_id EXISTS", [4, 6, 8]),
-        ("tm.event = 'Tx' AND message.action = '/exocore.devnet.v1.MsgSubmitRewardClaim'", [4, 6, 8]),
+        ("tm.event = 'Tx' AND message.action = '/exocore.avs.v1.MsgSubmitRewardClaim'", [4, 6, 8]),
         # Numeric comparison of an attribute value, then the same value compared as a string.
         ("tm.event = 'NewBlock' AND committee_elected.epoch > 6", [7, 8]),
         ("tm.event = 'NewBlock' AND committee_elected.epoch = '7'", [7]),

@@ -38,4 +38,4 @@ def test_the_standard_scenario_stakes_through_the_l1_vault(tmp_path: Path) -> No
         staker = sc.staker_address(client.seed, 0)
         operator = sc.operator_account(client.seed, 0)
         with pytest.raises(grpc.RpcError, match="L1"):
-            client.send("Delegate", sc.delegate_msg(staker, weth_asset, operator, 10**18))
+            client.send(sc.delegate_msg(staker, weth_asset, operator, 10**18))

@@ -23,11 +23,12 @@ from devnet import scenario as sc
 from devnet.chain import cosmos_tx
 from devnet.chain import events as ev
 from devnet.chain.model import SLASH_EXECUTED, SLASH_KIND_WRONG_RESULT, SLASH_REJECTED
+from devnet.chain.msgs import undelegation_msg
 from devnet.chain.params import devnet_account_secret, devnet_accounts
 from devnet.grpc.errors import InvalidRequestError
 from devnet.grpc.server import DevnetGrpcServer
-from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
-from relayer.exocore.proto.devnet.v1 import tx_pb2_grpc as devnet_grpc
+from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
+from relayer.exocore.proto.operator.v1 import tx_pb2_grpc as operator_grpc
 from relayer.protocol.claims import EquivocationEvidence
 from relayer.protocol.evidence import (
     ATTESTATION_EVIDENCE_KIND,
@@ -75,7 +76,7 @@ def avs_bytes(avs: str) -> Address:
 
 def wrong_result(
     world: World, avs: str, index: int, result: int, *, key_avs: str | None = None
-) -> tx.MsgSubmitWrongResultEvidence:
+) -> operator_tx.MsgSubmitWrongResultEvidence:
     return sc.wrong_result_msg(
         chain_id=CHAIN_ID,
         avs_hex=avs,
@@ -89,7 +90,7 @@ def wrong_result(
 
 def committee_slash(
     world: World, avs: str, target: int, evidence: bytes | None, evidence_hash: bytes | None = None
-) -> tx.MsgSubmitSlashRequest:
+) -> operator_tx.MsgSubmitSlashRequest:
     return sc.slash_request_msg(
         chain_id=CHAIN_ID,
         committee=world.committee(avs),
@@ -261,14 +262,16 @@ def test_wrong_result_rejections() -> None:
     assert reason_of(world, equivocation.slash_id) == "verifier_not_registered"
     with pytest.raises(InvalidRequestError, match="malformed_evidence"):
         world.node.submit_wrong_result_evidence(
-            tx.MsgSubmitWrongResultEvidence(evidence=WRONG_RESULT_EVIDENCE_KIND + b"\x01" * 8)
+            operator_tx.MsgSubmitWrongResultEvidence(evidence=WRONG_RESULT_EVIDENCE_KIND + b"\x01" * 8)
         )
     with pytest.raises(InvalidRequestError, match="unknown_evidence_kind"):
-        world.node.submit_wrong_result_evidence(tx.MsgSubmitWrongResultEvidence(evidence=b"\x01" * 96))
+        world.node.submit_wrong_result_evidence(
+            operator_tx.MsgSubmitWrongResultEvidence(evidence=b"\x01" * 96)
+        )
     attestation = Attestation(CHAIN, avs_bytes(square), sc.operator_account(SEED, 0).address, 1, b"")
     with pytest.raises(InvalidRequestError, match="wrong_evidence_kind"):
         world.node.submit_wrong_result_evidence(
-            tx.MsgSubmitWrongResultEvidence(evidence=attestation.encode())
+            operator_tx.MsgSubmitWrongResultEvidence(evidence=attestation.encode())
         )
     assert world.events_of(ev.OPERATOR_ASSET_SLASHED) == []
 
@@ -285,12 +288,11 @@ def test_deduction_uses_the_offence_epochs_stake_not_todays() -> None:
     world.delegate(sc.staker_address(SEED, 31), 1, WETH, 50 * ETHER)
     world.next_epoch()
     undelegation = world.node.undelegate(
-        tx.MsgUndelegate(
+        undelegation_msg(
             staker="0x" + staker.hex(),
-            lz_chain_id=31337,
             operator=str(sc.operator_account(SEED, 1)),
             asset_id=WETH,
-            amount=str(5 * ETHER),
+            amount=5 * ETHER,
         )
     )
     world.node.produce_block()
@@ -320,12 +322,11 @@ def test_undelegations_started_before_the_offence_epoch_are_not_slashed() -> Non
     world, square, _ = squaring_world(committee_request="0.5")
     staker = sc.staker_address(SEED, 10)
     early = world.node.undelegate(
-        tx.MsgUndelegate(
+        undelegation_msg(
             staker="0x" + staker.hex(),
-            lz_chain_id=31337,
             operator=str(sc.operator_account(SEED, 0)),
             asset_id=WETH,
-            amount=str(4 * ETHER),
+            amount=4 * ETHER,
         )
     )
     world.next_epoch()
@@ -358,9 +359,9 @@ def test_wrong_result_over_the_msg_service_and_broadcast_tx(
     served: tuple[World, str, str, DevnetGrpcServer, grpc.Channel],
 ) -> None:
     world, square, _, _, channel = served
-    msg_stub = devnet_grpc.MsgStub(channel)
+    msg_stub = operator_grpc.MsgStub(channel)
     with pytest.raises(grpc.RpcError) as refused:
-        msg_stub.SubmitWrongResultEvidence(tx.MsgSubmitWrongResultEvidence(evidence=b"\x05" * 10))
+        msg_stub.SubmitWrongResultEvidence(operator_tx.MsgSubmitWrongResultEvidence(evidence=b"\x05" * 10))
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "malformed_evidence" in str(refused.value.details())
     over_grpc = msg_stub.SubmitWrongResultEvidence(wrong_result(world, square, 0, 145))
@@ -408,12 +409,11 @@ def test_two_slashes_for_one_epoch_each_take_their_share_of_that_epochs_stake() 
     epoch = world.committee(square).epoch
     staker = sc.staker_address(SEED, 10)
     undelegation = world.node.undelegate(
-        tx.MsgUndelegate(
+        undelegation_msg(
             staker="0x" + staker.hex(),
-            lz_chain_id=31337,
             operator=str(sc.operator_account(SEED, 0)),
             asset_id=WETH,
-            amount=str(4 * ETHER),
+            amount=4 * ETHER,
         )
     )
     for proportion, statement in ((5 * TENTH, b"first"), (TENTH, b"second")):

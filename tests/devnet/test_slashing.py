@@ -7,9 +7,10 @@ import pytest
 from devnet import scenario as sc
 from devnet.chain import events as ev
 from devnet.chain.model import SLASH_EXECUTED, SLASH_REJECTED
+from devnet.chain.msgs import undelegation_msg
 from devnet.chain.state import ChainRuleError
 from devnet.grpc.errors import InvalidRequestError
-from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
+from relayer.exocore.proto.operator.v1 import tx_pb2 as operator_tx
 from relayer.protocol.claims import EquivocationEvidence, SlashRequest
 from relayer.protocol.evidence import Attestation
 from relayer.protocol.ids import AssetId, ChainId
@@ -40,7 +41,7 @@ def two_avs_world() -> tuple[World, str, str]:
 
 def slash_msg(
     world: World, avs: str, target: int, signers: list[int], proportion: int = PROPORTION, freeze: bool = True
-) -> tx.MsgSubmitSlashRequest:
+) -> operator_tx.MsgSubmitSlashRequest:
     return sc.slash_request_msg(
         chain_id=CHAIN_ID,
         committee=world.committee(avs),
@@ -194,12 +195,11 @@ def test_pending_undelegations_are_slashed_too() -> None:
     world, alpha, _ = two_avs_world()
     staker = sc.staker_address(SEED, 10)
     response = world.node.undelegate(
-        tx.MsgUndelegate(
+        undelegation_msg(
             staker="0x" + staker.hex(),
-            lz_chain_id=31337,
             operator=str(sc.operator_account(SEED, 0)),
             asset_id=WETH,
-            amount=str(4 * ETHER),
+            amount=4 * ETHER,
         )
     )
     world.node.submit_slash_request(slash_msg(world, alpha, 0, [0, 1, 2]))

@@ -1,6 +1,7 @@
-"""Registration through cosmpy-signed transactions, read back over gRPC and decoded with upstream's
-own field numbering (tests/support/upstream_proto.py): names, owners and the operator's name are where
-an upstream client would look for them; exorelay's additions sit only at field numbers >= 50."""
+"""Registration and delegation through cosmpy-signed transactions, read back over gRPC and decoded with
+upstream's own field numbering (tests/support/upstream_proto.py): names, owners, the operator's name,
+a delegation's asset, operator and amount, and a slash's upstream record are where an upstream client
+would look for them; exorelay's additions sit only at field numbers >= 50."""
 
 from __future__ import annotations
 
@@ -9,17 +10,23 @@ from dataclasses import dataclass
 
 import grpc
 import pytest
+from cosmpy.protos.cosmos.tx.v1beta1.tx_pb2 import TxBody, TxRaw
 
 from devnet import scenario as sc
-from devnet.chain.params import DEVNET_LZ_CHAIN_ID, devnet_accounts
+from devnet.chain.params import DEVNET_LZ_CHAIN_ID, devnet_account_secret, devnet_accounts
 from devnet.grpc.server import DevnetGrpcServer
+from relayer.exocore.cosmos_tx import CosmosTxSender, response_type_of
 from relayer.exocore.proto.avs.v1 import query_pb2 as avs_query
+from relayer.exocore.proto.delegation.v1 import tx_pb2 as delegation_tx
 from relayer.exocore.proto.operator.v1 import query_pb2 as operator_query
 from relayer.exocore.proto.operator.v1 import query_pb2_grpc as operator_grpc
+from relayer.exocore.proto.operator.v1 import types_pb2 as operator_pb
+from relayer.protocol.types import Hash32
 from tests.support.devnet_rpc import IDENTITY
-from tests.support.devnet_world import SEED, WETH, World, signing_client
+from tests.support.devnet_world import CHAIN_ID, ETHER, REWARD_TOKEN, SEED, WETH, World, signing_client
 from tests.support.upstream_proto import UPSTREAM, unknown_field_numbers
 
+SLASH_CONTRACT = "0x" + "5c" * 20
 FIRST_ADDITION_FIELD = 50
 """exorelay's proposed fields are numbered from here (docs/exocore-modules.md)."""
 AVS = sc.AvsRules(
@@ -36,11 +43,13 @@ class Registered:
     world: World
     channel: grpc.Channel
     client: sc.ScenarioClient
+    target: str
 
 
 @pytest.fixture(scope="module")
 def registered() -> Iterator[Registered]:
     world = World.create(accounts=devnet_accounts(SEED))
+    world.price(WETH, "2000")
     server = DevnetGrpcServer(
         world.node.store, IDENTITY, queries=world.node, driver=world.node, cosmos=world.node
     )
@@ -52,7 +61,7 @@ def registered() -> Iterator[Registered]:
     client.opt_in(0, AVS.address)
     channel = grpc.insecure_channel(server.target)
     try:
-        yield Registered(world, channel, client)
+        yield Registered(world, channel, client, server.target)
     finally:
         channel.close()
         client.close()
@@ -119,3 +128,80 @@ def test_operators_are_accounts_of_their_keys(registered: Registered) -> None:
         assert bank_account.sequence >= 1 and bank_account.pubkey is not None
     opted = registered.world.node.state.operators[str(sc.operator_account(SEED, 0))].opted_in
     assert AVS.address in opted
+
+
+def test_a_delegation_in_upstream_layout_is_applied_under_upstream_type_url(registered: Registered) -> None:
+    operator = str(sc.operator_account(SEED, 1))
+    staker = sc.staker_address(SEED, 7)
+    amount = UPSTREAM["ValueField"](amount=str(5 * ETHER))
+    upstream = UPSTREAM["MsgDelegation"](
+        asset_id=WETH,
+        base_info=UPSTREAM["DelegationIncOrDecInfo"](
+            per_operator_amounts=[UPSTREAM["KeyValue"](key=operator, value=amount)]
+        ),
+    )
+    message = delegation_tx.MsgDelegation.FromString(upstream.SerializeToString())
+    message.staker = "0x" + staker.hex()  # exorelay's addition: the L1 staker the report is for
+    sender = CosmosTxSender(registered.target, CHAIN_ID, devnet_account_secret(SEED, sc.SUBMITTER_ACCOUNT))
+    try:
+        number, sequence = sender.account()
+        signed = sender.sign(message, account_number=number, sequence=sequence)
+        assert sender.broadcast(signed.tx_bytes).accepted
+        registered.client.advance(1)
+        delivered = sender.wait_for_tx(signed.tx_hash)
+    finally:
+        sender.close()
+    assert delivered.succeeded, delivered.raw_log
+    assert delivered.response(response_type_of(message)).height == delivered.height
+    assert registered.world.node.state.operators[operator].pools[WETH][staker] == 5 * ETHER
+    body = TxBody.FromString(TxRaw.FromString(signed.tx_bytes).body_bytes)
+    assert [m.type_url for m in body.messages] == ["/exocore.delegation.v1.MsgDelegation"]
+    sent = UPSTREAM["MsgDelegation"].FromString(body.messages[0].value)
+    assert (sent.asset_id, sent.base_info.from_address) == (WETH, sender.address)
+    assert unknown_field_numbers(sent) == {50}
+
+
+def test_slash_info_decodes_with_upstream_numbers() -> None:
+    world = World.create()
+    world.price(WETH, "2000")
+    rules = sc.AvsRules(
+        address="0x" + "5f" * 20,
+        name="slashing-avs",
+        asset_ids=(WETH,),
+        reward_tokens=((REWARD_TOKEN, 1),),
+        committee_size=3,
+        slash_proportion="0.1",
+    )
+    registration = rules.msg()
+    registration.info.slash_address = SLASH_CONTRACT
+    for index in range(3):
+        world.operator(index)
+    world.node.submit(registration)
+    for index in range(3):
+        world.opt_in(index, rules.address)
+        world.delegate(sc.staker_address(SEED, 10 + index), index, WETH, 10 * ETHER)
+    world.next_epoch()
+    committee = world.committee(rules.address)
+    response = world.node.submit_slash_request(
+        sc.slash_request_msg(
+            chain_id=CHAIN_ID,
+            committee=committee,
+            secrets=world.secrets,
+            signer_indices=range(len(committee.operators)),
+            operator=sc.operator_account(SEED, 1),
+            proportion=5 * 10**16,
+            freeze=False,
+        )
+    )
+    world.node.produce_block()
+    served = world.node.slash_info(response.slash_id)
+    assert served is not None
+    record = world.node.state.slashes[Hash32(response.slash_id)]
+    info = UPSTREAM["OperatorSlashInfo"].FromString(served.SerializeToString())
+    assert info.slash_contract == SLASH_CONTRACT
+    assert info.submitted_height == record.submitted_height > 0
+    assert info.event_height == world.node.state.epoch_start_height(record.offence_epoch) > 0
+    assert info.slash_proportion == str(5 * 10**16)  # LegacyDec protobuf form of 0.05
+    assert info.slash_type == operator_pb.SLASH_TYPE_INSTANT_SLASH
+    assert (info.is_vetoed, info.veto_reason) == (False, "")
+    assert min(unknown_field_numbers(info)) >= FIRST_ADDITION_FIELD

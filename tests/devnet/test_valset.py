@@ -15,27 +15,12 @@ from devnet.chain.state import ChainRuleError
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.protocol import bls
 from relayer.protocol.packets import PacketKind, ValsetUpdatePayload, decode_payload
-from relayer.protocol.quorum import MemberList, SignerBitmap, meets_threshold
-from tests.support.devnet_world import SEED, World, genesis, standard_world
+from tests.support.devnet_world import SEED, World, genesis, standard_world, verify_packet
 
 
 def new_validator(index: int) -> tuple[bytes, bls.SecretKey]:
     consensus = hashlib.sha256(b"new-validator-%d" % index).digest()
     return consensus, bls.secret_key_from_seed(hashlib.sha256(b"new-bls-%d" % index).digest())
-
-
-def verify_packet(world: World, nonce: int, valset_nonce: int) -> None:
-    """The packet's visible signatures meet 2/3 of the signing set and aggregate-verify."""
-    packet = world.node.packet(nonce)
-    valset = world.node.valset(valset_nonce)
-    assert packet is not None and valset is not None and packet.valset_nonce == valset_nonce
-    members = MemberList.of((bytes(m.bls_pubkey), int(m.power)) for m in valset.members)
-    signatures = [s for s in world.node.packet_signatures(nonce) if s.signed]
-    bitmap = SignerBitmap.from_indices([s.index for s in signatures], len(members))
-    assert meets_threshold(sum(members[s.index].power for s in signatures), members.total_power)
-    aggregate = bls.aggregate_signatures([bls.parse_signature(s.signature) for s in signatures])
-    keys = [bytes(members[i].key) for i in bitmap.indices()]
-    assert bls.fast_aggregate_verify_encoded(keys, packet.digest, aggregate.compressed)
 
 
 def test_power_change_creates_a_valset_update_signed_by_the_outgoing_set() -> None:
@@ -180,4 +165,3 @@ def test_genesis_refuses_a_validator_without_proof_of_possession() -> None:
         del validator["pop"]
     with pytest.raises(GenesisError, match="no proof of possession"):
         Genesis.from_json(raw)
-

@@ -3,6 +3,10 @@ restarted: other tests and helpers use it).
 
 initdb refuses to run as root, so the cluster belongs to the ``postgres`` system user (``runuser``);
 its data and socket directories live in a fresh directory under /tmp that user can enter.
+
+:class:`PrivateReplica` is a streaming replica of one (``pg_basebackup -R``: a copy of the primary's
+data directory with ``standby.signal`` and the ``primary_conninfo`` to stream from it), a hot standby
+that serves reads and refuses every write.
 """
 
 from __future__ import annotations
@@ -54,11 +58,14 @@ class PrivatePostgres:
             str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", "-t", str(PG_CTL_TIMEOUT_S), *args
         )
 
-    def start(self) -> Self:
+    def _own_root(self) -> None:
         self.sockets.mkdir()
         shutil.chown(self.root, PG_USER)
         shutil.chown(self.sockets, PG_USER)
         os.chmod(self.root, 0o700)
+
+    def start(self) -> Self:
+        self._own_root()
         self._as_postgres(
             str(PG_BIN / "initdb"),
             "-D",
@@ -100,3 +107,33 @@ class PrivatePostgres:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+class PrivateReplica(PrivatePostgres):
+    """A hot-standby streaming replica of a running ``primary`` on its own port; ``stop()`` removes it.
+    (initdb's trust configuration lets 127.0.0.1 open replication connections as ``postgres``.)"""
+
+    def __init__(self, primary: PrivatePostgres) -> None:
+        super().__init__()
+        self.primary = primary
+
+    def start(self) -> Self:
+        self._own_root()
+        self._as_postgres(
+            str(PG_BIN / "pg_basebackup"),
+            "-D",
+            str(self.data),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.primary.port),
+            "-U",
+            PG_USER,
+            "-R",  # standby.signal + primary_conninfo: start as a replica streaming from the primary
+            "-X",
+            "stream",
+            "--checkpoint=fast",
+            "--no-sync",
+        )
+        self.start_server()
+        return self

@@ -46,8 +46,9 @@ pytestmark = pytest.mark.e2e
 
 STATE_DEADLINE_S: Final = 120.0
 """Hang guard for a request to reach a state (operators start cold; blocks every 50 ms)."""
-SHORT_TTL_S: Final = 8.0
-"""Requests of the expiry test live this long: past the operators' start, short for the test."""
+SHORT_TTL_S: Final = 15.0
+"""Requests of the expiry test live this long, counted from the open, which comes after the
+operators report running: room for a warm operator's poll and signature on a loaded machine."""
 FLOOD_POSTS: Final = 300
 FLOOD_THREADS: Final = 8
 REFUSED: Final = frozenset({400, 401, 403, 404, 409, 410, 413, 422, 429})
@@ -76,6 +77,17 @@ class Side:
         for index in indices:
             config = write_operator_config(self.directory, self.net, index, self.url)
             self.operators.append(start_operator(config, self.directory / f"operator-{index}.log"))
+
+    def wait_operators_running(self) -> None:
+        """Until every started operator logged its start (imports, keys and gRPC set up): a request
+        opened after this is not racing the operators' cold start."""
+        deadline = time.monotonic() + STATE_DEADLINE_S
+        logs = sorted(self.directory.glob("operator-*.log"))
+        while not all("operator running" in log.read_text() for log in logs):
+            for process in self.operators:
+                assert process.poll() is None, self.logs()
+            assert time.monotonic() < deadline, self.logs()
+            time.sleep(0.1)
 
     def stop(self) -> None:
         for process in self.operators:
@@ -135,8 +147,10 @@ def test_members_offline_until_expiry_leave_the_request_expired_with_its_reason(
     side = side_factory(request_ttl_s=SHORT_TTL_S)
     # Members 2 and 3 (the weakest) together hold less than the threshold; 0 and 1 stay offline.
     assert sum(net.committee.powers[2:]) * 3 <= sum(net.committee.powers) * 2
-    digest = side.open(net.claim(amount=10**20 + 11))
+    # Operators first, the request after they run: its short life must not race their cold start.
     side.start_operators(2, 3)
+    side.wait_operators_running()
+    digest = side.open(net.claim(amount=10**20 + 11))
     final = side.wait(digest, lambda d: d["state"] != "collecting")
     assert final["state"] == "expired", side.logs()
     assert accepted(final) == {net.operator(2), net.operator(3)}

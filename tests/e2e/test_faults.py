@@ -144,7 +144,7 @@ class FaultSystem:
         self.client.claim(committee, range(len(committee.pubkeys)), token, amount)
 
     def knobs(self, **knobs: Any) -> None:
-        self.client.send("SetFaultKnobs", tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs(**knobs)))
+        self.client.send(tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs(**knobs)))
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from indexer.api import ReadinessPolicy, create_app
 from indexer.api.app import (
     API_READY_MAX_AGE_S_ENV,
     API_READY_MAX_LAG_BLOCKS_ENV,
+    API_READY_MAX_REPLICA_LAG_S_ENV,
     READY_MAX_AGE_S,
     READY_MAX_LAG_BLOCKS,
     readiness_environment,
@@ -65,13 +66,18 @@ def test_readiness_policy_from_config(engine: Engine) -> None:
 
 
 def test_readiness_survives_the_hand_over_to_workers() -> None:
-    policy = ReadinessPolicy.from_config(ApiConfig(ready_max_lag_blocks=7, ready_max_age_s=12.5))
+    policy = ReadinessPolicy.from_config(
+        ApiConfig(ready_max_lag_blocks=7, ready_max_age_s=12.5, ready_max_replica_lag_s=4.5)
+    )
+    assert policy.max_replica_lag_s == 4.5
     assert readiness_from_environment(readiness_environment(policy)) == policy
     assert readiness_from_environment({}) == ReadinessPolicy()
     with pytest.raises(ConfigError, match="readiness thresholds"):
         readiness_from_environment({API_READY_MAX_LAG_BLOCKS_ENV: "many"})
     with pytest.raises(ConfigError, match="out of range"):
         readiness_from_environment({API_READY_MAX_AGE_S_ENV: "0"})
+    with pytest.raises(ConfigError, match=r"max replica lag -1\.0 s"):
+        readiness_from_environment({API_READY_MAX_REPLICA_LAG_S_ENV: "-1"})
 
 
 def test_exorelay_api_uses_the_configured_workers_and_readiness(tmp_path: Path) -> None:
@@ -84,8 +90,11 @@ def test_exorelay_api_uses_the_configured_workers_and_readiness(tmp_path: Path) 
     engine.dispose()
     port = free_port()
     config = tmp_path / "exorelay.toml"
+    # The API reads api.database_url (a replica's URL in production), not the writer's database.url.
+    writer_only = f"sqlite:///{tmp_path / 'writer-only' / 'never-read.db'}"
     config.write_text(
-        f'[database]\nurl = "{url}"\n\n[api]\nport = {port}\nworkers = 2\nready_max_lag_blocks = 10\n'
+        f'[database]\nurl = "{writer_only}"\n\n[api]\ndatabase_url = "{url}"\nport = {port}\nworkers = 2\n'
+        "ready_max_lag_blocks = 10\n"
     )
     log = tmp_path / "api.log"
     with log.open("wb") as sink:

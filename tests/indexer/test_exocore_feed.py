@@ -112,7 +112,6 @@ def build_chain() -> Chain:
     committee = client.committee(avs)
     rejected = client.claim(committee, [0], REWARD_TOKEN, REJECTED_CLAIM_AMOUNT)  # one signer: no quorum
     slash = client.send(
-        "SubmitSlashRequest",
         sc.slash_request_msg(
             chain_id=CHAIN_ID,
             committee=committee,
@@ -124,7 +123,6 @@ def build_chain() -> Chain:
     )
     secret = bls.secret_key_from_seed(hashlib.sha256(b"feed-test-bls").digest())
     client.send(
-        "SetValidatorPower",
         sc.validator_msg(hashlib.sha256(b"feed-test-validator").digest(), secret, NEW_VALIDATOR_POWER),
     )
     client.advance(3)  # the rotation happens in the next block's begin-block
@@ -470,7 +468,6 @@ def test_signatures_short_of_quorum_attest_in_a_later_block(
     feed.sync(follower)
     # Validator 0 signs garbage; everyone's signature shows up two blocks after the packet.
     chain.client.send(
-        "SetFaultKnobs",
         tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs(wrong_signature_validators=[0], signature_delay_blocks=2)),
     )
     committee = chain.client.committee(chain.report.avss[0])
@@ -497,7 +494,7 @@ def test_signatures_short_of_quorum_attest_in_a_later_block(
     # The wrong signature is not counted: 4 of 5 validators carry the quorum.
     assert signed == {0: False, 1: True, 2: True, 3: True, 4: True}
     assert int(packet.signed_power) < int(packet.total_power)
-    chain.client.send("SetFaultKnobs", tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs()))
+    chain.client.send(tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs()))
     chain.client.advance(1)
 
 

@@ -2,30 +2,37 @@
 
 Covers: a claim driven from Exocore records to ``paid`` by real gateway logs, idempotence (a second
 sync changes nothing), a reorg (evm_snapshot/evm_revert + re-mining) that makes a payout disappear
-and reappear when re-included, and a reorg deeper than the finality window that halts the stream.
+and reappear when re-included, a reorg deeper than the finality window that halts the stream, and a
+gateway log the committed ABI cannot decode: its block alone is poisoned, alerted and skipped only
+by an operator.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 import pytest
 from eth_abi.abi import encode as abi_encode
-from eth_abi.exceptions import NonEmptyPaddingBytes
+from eth_typing import HexStr
 from eth_utils.crypto import keccak
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from web3 import Web3
 
 from devnet.anvil import AnvilConfig, AnvilNode
 from devnet.l1_deploy import deploy_l1
+from indexer.api import ReadinessPolicy, create_app
 from indexer.ingest.exocore import ExocoreIngestor
 from indexer.ingest.l1 import L1Contracts, L1Ingestor, L1LogDecoder, RawLog, Web3L1Source
 from indexer.metrics import IngestMetrics
+from relayer.health import ingestion_check
+from relayer.ops import status
 from relayer.protocol.merkle import DistributionTree
 from relayer.protocol.packets import FundingMode, Packet, RewardDistributionPayload
-from storage.errors import DeepReorgError, InvalidRecordError, StreamHaltedError
+from storage.errors import BlockPoisonedError, DeepReorgError, InvalidRecordError, StreamHaltedError
 from storage.models import (
     claim_table,
     distribution_table,
@@ -33,6 +40,7 @@ from storage.models import (
     payout_table,
     transfer_table,
     transition_table,
+    violation_table,
 )
 from storage.normalize import address_hex, bytes_hex, hash_hex
 from storage.records import (
@@ -48,7 +56,7 @@ from storage.records import (
     RewardPaidLog,
     ValidatorSignatureInfo,
 )
-from storage.store import LifecycleStore
+from storage.store import LifecycleStore, open_poisoned_blocks
 from storage.token_tables import token_unit_table
 from tests.support.indexer_factory import T0, snapshot
 from tests.support.l1_contracts import (
@@ -331,7 +339,7 @@ def test_fixed_layout_decoding_equals_eth_abi_and_defers_to_it_on_odd_encodings(
     with pytest.raises(InvalidRecordError):
         decoder.decode(too_big, T0, gateway)
     dirty = replace(logs[1], topics=(transfer_topic, b"\x01" + bytes(31), logs[1].topics[2]))
-    with pytest.raises(NonEmptyPaddingBytes):
+    with pytest.raises(InvalidRecordError, match=r"Transfer log 1 of block 7 .* NonEmptyPaddingBytes"):
         decoder.decode(dirty, T0, gateway)
 
 
@@ -502,6 +510,7 @@ def test_reward_tokens_symbol_and_decimals_are_stored_and_a_token_without_them_h
         address_hex(system.deployment.weth): ("WETH", 18),
     }
 
+
 def test_vault_cumulative_events_decode_only_from_the_vault() -> None:
     decoder = L1LogDecoder()
     gateway, vault, stranger = "0x" + "9a" * 20, "0x" + "5a" * 20, "0x" + "77" * 20
@@ -542,3 +551,180 @@ def test_vault_cumulative_events_decode_only_from_the_vault() -> None:
         True,
     )
     assert decoder.decode(replace(paid, address=gateway), T0, gateway, vault) is None
+
+
+# ------------------------------------------------------------------------------------------ poisoned blocks
+
+
+def log_echo_code(topics: int) -> bytes:
+    """Runtime code that emits one log of ``topics`` topics, the first 32-byte words of its calldata,
+    with the rest as data: the topics pushed last to first (``PUSH1 32i CALLDATALOAD``), the data
+    copied to memory 0 (``CALLDATASIZE PUSH1 32n SWAP1 SUB DUP1 PUSH1 32n PUSH1 0 CALLDATACOPY``),
+    then ``PUSH1 0 LOGn STOP``. Put at the gateway's address it makes the gateway say what a test
+    needs, as a gateway built from another ABI would."""
+    head = 32 * topics
+    pushes = b"".join(bytes([0x60, 32 * i, 0x35]) for i in reversed(range(topics)))
+    copy = bytes([0x36, 0x60, head, 0x90, 0x03, 0x80, 0x60, head, 0x60, 0x00, 0x37])
+    return pushes + copy + bytes([0x60, 0x00, 0xA0 + topics, 0x00])
+
+
+def emit_from_gateway(system: System, topics: tuple[bytes, ...], data: bytes) -> int:
+    """One transaction in which the gateway's address emits (``topics``, ``data``); its block number.
+    The gateway's own code (and storage, untouched) is back afterwards."""
+    gateway = system.deployment.gateway
+    code = system.w3.eth.get_code(Web3.to_checksum_address(gateway))
+    system.node.rpc("anvil_setCode", [gateway, "0x" + log_echo_code(len(topics)).hex()])
+    try:
+        tx_hash = system.w3.eth.send_transaction(
+            {
+                "from": system.deployer,
+                "to": Web3.to_checksum_address(gateway),
+                "data": HexStr("0x" + (b"".join(topics) + data).hex()),
+            }
+        )
+        receipt = system.w3.eth.wait_for_transaction_receipt(tx_hash)
+        assert receipt["status"] == 1 and len(receipt["logs"]) == 1
+    finally:
+        system.node.rpc("anvil_setCode", [gateway, "0x" + bytes(code).hex()])
+    return int(receipt["blockNumber"])
+
+
+def event_topic(name: str) -> bytes:
+    return next(t for t, spec in L1LogDecoder()._specs.items() if spec.name == name)
+
+
+def distribution_ids(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(select(distribution_table.c.distribution_id)).scalars())
+
+
+def poisoning_ingestor(store: LifecycleStore, system: System, metrics: IngestMetrics) -> L1Ingestor:
+    return L1Ingestor(
+        store,
+        Web3L1Source(system.w3),
+        L1Contracts.from_deployment(system.deployment),
+        chain_id=system.deployment.chain_id,
+        confirmations=CONFIRMATIONS,
+        start_block=system.deployment.block_number + 1,
+        batch_blocks=64,  # one batch covers every delivery: the bad block is narrowed down to
+        metrics=metrics,
+    )
+
+
+def test_an_undecodable_gateway_log_poisons_its_block_alone_and_an_operator_skips_it(
+    system: System, store: LifecycleStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    _tree, before = a_distribution(system, nonce=5, claim_id=b"\x25" * 32)
+    deliver(system, before)
+    # The right topics, five data bytes where the ABI says two words: no retry can decode it.
+    valset_nonce = abi_encode(["uint64"], [7])
+    bad = emit_from_gateway(system, (event_topic("ValsetUpdated"), valset_nonce), b"\x01\x02\x03\x04\x05")
+    _tree, after = a_distribution(system, nonce=6, claim_id=b"\x26" * 32)
+    deliver(system, after)
+    mine(system, CONFIRMATIONS)
+    metrics = IngestMetrics()
+    l1 = poisoning_ingestor(store, system, metrics)
+    with (
+        caplog.at_level(logging.WARNING, logger="indexer.ingest"),
+        pytest.raises(BlockPoisonedError, match=f"block {bad} is poisoned: InvalidRecordError") as poisoned,
+    ):
+        l1.sync()
+    assert f"ValsetUpdated log 0 of block {bad} from {system.deployment.gateway.lower()}" in str(
+        poisoned.value
+    )
+    assert "does not decode by the committed ABI (5 data bytes)" in str(poisoned.value)
+    # Everything before the bad block is stored; the stream halts right before it.
+    assert distribution_ids(store.engine) == {hash_hex(before.distribution_id)}
+    cursor = store.cursor(l1.stream)
+    assert cursor is not None and cursor.halted and cursor.height == bad - 1
+    assert (cursor.halt_reason or "").startswith(f"poisoned block {bad}: InvalidRecordError: ")
+    with store.engine.connect() as conn:
+        (record,) = open_poisoned_blocks(conn)
+        health = ingestion_check(conn)
+    assert (record.stream, record.height, record.error_class, record.skipped_at) == (
+        l1.stream,
+        bad,
+        "InvalidRecordError",
+        None,
+    )
+    assert record.block_hash == hash_hex(system.w3.eth.get_block(bad)["hash"])
+    # Alerted: the log line, the metrics, /ready, `exorelay health` and `exorelay status`.
+    assert any(f"l1 block {bad} poisoned" in r.getMessage() for r in caplog.records)
+    assert (
+        metrics.registry.get_sample_value("exorelay_indexer_poisoned_blocks_total", {"stream": l1.stream})
+        == 1
+    )
+    assert metrics.registry.get_sample_value("exorelay_indexer_stream_halted", {"stream": l1.stream}) == 1
+    with TestClient(create_app(store.engine, readiness=ReadinessPolicy(max_age_s=10**9))) as client:
+        ready = client.get("/ready")
+        assert ready.status_code == 503
+        problems = ready.json()["error"]["details"]["problems"]
+        assert any(f"stream {l1.stream} is halted: poisoned block {bad}: " in p for p in problems)
+        assert f'exorelay_indexer_poisoned_blocks{{stream="{l1.stream}"}} 1.0' in client.get("/metrics").text
+    assert not health.ok
+    assert f"stream {l1.stream} halts at poisoned block {bad} (InvalidRecordError: " in health.detail
+    assert f"`exorelay skip-block {l1.stream} {bad} --reason TEXT`" in health.detail
+    assert [b.height for b in status(store.engine).poisoned_blocks] == [bad]
+    # Never retried silently.
+    with pytest.raises(StreamHaltedError):
+        l1.poll()
+    # An operator skips it: the later delivery is ingested and everything goes final.
+    store.skip_block(l1.stream, bad, reason="gateway log from another ABI", by="ops-oncall")
+    result = l1.sync()
+    assert result.caught_up and not result.retry
+    assert distribution_ids(store.engine) == {
+        hash_hex(before.distribution_id),
+        hash_hex(after.distribution_id),
+    }
+    with store.engine.connect() as conn:
+        assert open_poisoned_blocks(conn) == []
+        assert ingestion_check(conn).ok
+        finals = conn.execute(select(distribution_table.c.l1_finalized)).scalars().all()
+    assert finals == [True, True]
+    assert l1.span_blocks == 64  # back to the full span past the bad block
+
+
+def test_a_gateway_log_that_breaks_an_invariant_poisons_its_block_with_the_violation_recorded(
+    system: System, store: LifecycleStore
+) -> None:
+    tree, before = a_distribution(system, nonce=7, claim_id=b"\x27" * 32)
+    deliver(system, before)
+    # A RewardPaid of more than the whole distribution (and with no Transfer): decodes, but breaks
+    # Σ paid <= total.
+    staker = abi_encode(["address"], [system.accounts[4]])
+    overpaid = abi_encode(["uint256", "uint256"], [0, tree.total + 1])
+    bad = emit_from_gateway(system, (event_topic("RewardPaid"), before.distribution_id, staker), overpaid)
+    _tree, after = a_distribution(system, nonce=8, claim_id=b"\x28" * 32)
+    deliver(system, after)
+    mine(system, CONFIRMATIONS)
+    metrics = IngestMetrics()
+    l1 = poisoning_ingestor(store, system, metrics)
+    with pytest.raises(BlockPoisonedError, match=f"block {bad} is poisoned: InvariantViolationError"):
+        l1.sync()
+    cursor = store.cursor(l1.stream)
+    assert cursor is not None and cursor.halted and cursor.height == bad - 1
+    with store.engine.connect() as conn:
+        (record,) = open_poisoned_blocks(conn)
+        violations = conn.execute(select(violation_table.c.stream, violation_table.c.invariant)).all()
+    assert (record.height, record.error_class) == (bad, "InvariantViolationError")
+    assert "invariant 'sum_paid_le_total' violated" in record.error
+    assert violations == [(l1.stream, "sum_paid_le_total")]
+    sample = metrics.registry.get_sample_value
+    assert sample("exorelay_indexer_poisoned_blocks_total", {"stream": l1.stream}) == 1
+    assert (
+        sample(
+            "exorelay_indexer_invariant_violations_total",
+            {"stream": l1.stream, "invariant": "sum_paid_le_total"},
+        )
+        == 1
+    )
+    assert distribution_ids(store.engine) == {hash_hex(before.distribution_id)}
+    store.skip_block(l1.stream, bad, reason="overpayment log from a foreign gateway build", by="ops-oncall")
+    assert l1.sync().caught_up
+    assert distribution_ids(store.engine) == {
+        hash_hex(before.distribution_id),
+        hash_hex(after.distribution_id),
+    }
+    with store.engine.connect() as conn:
+        paid = conn.execute(select(func.count()).select_from(payout_table)).scalar_one()
+    assert paid == 0  # the skipped block's payment was never stored

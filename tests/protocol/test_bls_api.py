@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 
 import pytest
 from eth_hash.auto import keccak as eth_hash_keccak
@@ -51,6 +53,23 @@ def test_backend_names() -> None:
     assert isinstance(backend, bls.BlsBackend)
     with pytest.raises(InvalidValueError, match="unknown BLS backend"):
         bls.get_backend("milagro")
+
+
+def test_a_value_module_imported_alone_validates_through_the_default_backend(
+    keys: list[bls.PublicKey],
+) -> None:
+    """values.py imports no backend (the package has no import cycle): importing it alone still
+    loads the package, whose registry hands the values the default backend."""
+    script = (
+        "import sys\n"
+        "from relayer.protocol.bls.values import PublicKey\n"
+        f"key = PublicKey(bytes.fromhex('{keys[0].compressed.hex()}'))\n"
+        "print(type(key._native).__module__, 'relayer.protocol.bls.fast' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split() == ["blspy", "True"]
 
 
 # --- values -------------------------------------------------------------------------------------------

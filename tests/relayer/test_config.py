@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from typer.testing import CliRunner
 
 from relayer.cli import app
-from relayer.config import ExorelayConfig, check_config, load_config
+from relayer.config import ExorelayConfig, L1Config, check_config, load_config
 from relayer.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,28 +25,46 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+LIST_OF_TABLES = {"client_chains"}
+"""Top-level keys holding a list of tables (``[[name]]``) shaped like a section: documented as one key
+whose example entries may use only that section's keys."""
+
+
 def _all_key_paths() -> set[str]:
     paths: set[str] = set()
     for section, info in ExorelayConfig.model_fields.items():
+        if section in LIST_OF_TABLES:
+            paths.add(section)
+            continue
         model = info.annotation
         assert isinstance(model, type) and issubclass(model, BaseModel)
         paths.update(f"{section}.{key}" for key in model.model_fields)
     return paths
 
 
-def _documented_key_paths(text: str) -> set[str]:
+def _documented_key_paths(text: str) -> tuple[set[str], set[str]]:
+    """The documented key paths, and the keys used inside ``[[list]]`` example entries."""
     section = ""
-    found = set()
+    found: set[str] = set()
+    entry_keys: set[str] = set()
     for line in text.splitlines():
         if m := re.match(r"^\[(\w+)\]$", line):
             section = m.group(1)
+        elif m := re.match(r"^# \[\[(\w+)\]\]$", line):
+            section = m.group(1)
+            found.add(section)
         elif m := re.match(r"^#? ?(\w+) = ", line):
-            found.add(f"{section}.{m.group(1)}")
-    return found
+            if section in LIST_OF_TABLES:
+                entry_keys.add(m.group(1))
+            else:
+                found.add(f"{section}.{m.group(1)}")
+    return found, entry_keys
 
 
 def test_example_documents_every_key() -> None:
-    assert _documented_key_paths(EXAMPLE.read_text()) == _all_key_paths()
+    found, entry_keys = _documented_key_paths(EXAMPLE.read_text())
+    assert found == _all_key_paths()
+    assert entry_keys and entry_keys <= set(L1Config.model_fields)
 
 
 def test_example_values_are_the_defaults() -> None:
@@ -152,6 +170,7 @@ def test_cli_validate_exit_codes(tmp_path: Path) -> None:
 def test_operations_doc_lists_every_key() -> None:
     table = (ROOT / "docs" / "operations.md").read_text()
     documented = set(re.findall(r"^\| `(\w+\.\w+)` \|", table, flags=re.M))
+    documented |= {key for key in re.findall(r"^\| `(\w+)` \|", table, flags=re.M) if key in LIST_OF_TABLES}
     assert documented == _all_key_paths()
 
 
@@ -187,3 +206,99 @@ def test_operator_section_is_validated(tmp_path: Path) -> None:
     clash = tmp_path / "clash.toml"
     clash.write_text("[operator]\nmetrics_port = 9480\n")
     assert [p.path for p in check_config(clash).errors] == ["<root>"]
+
+
+GATEWAY_A = "0x" + "aa" * 20
+GATEWAY_B = "0x" + "bb" * 20
+
+
+def test_the_one_chain_form_is_a_one_element_list(tmp_path: Path) -> None:
+    legacy = tmp_path / "legacy.toml"
+    legacy.write_text(f'[l1]\nchain_id = 5\ngateway_address = "{GATEWAY_A}"\nconfirmations = 4\n')
+    listed = tmp_path / "listed.toml"
+    listed.write_text(
+        f'[[client_chains]]\nchain_id = 5\ngateway_address = "{GATEWAY_A}"\nconfirmations = 4\n'
+    )
+    one, other = load_config(legacy), load_config(listed)
+    assert one.chains == other.chains == (one.l1,)
+    assert one.l1 == other.l1 and one.l1.confirmations == 4 and one.client_chains == ()
+    assert [
+        w.path for w in check_config(listed).warnings if w.path.startswith(("l1.", "client_chains."))
+    ] == ["client_chains.0.rpc_urls"]
+    assert load_config(EXAMPLE).chains == (L1Config(),)
+
+
+def test_several_client_chains_each_with_its_own_endpoints_finality_and_keystore(tmp_path: Path) -> None:
+    cfg = tmp_path / "two.toml"
+    cfg.write_text(
+        "[[client_chains]]\nchain_id = 1\n"
+        f'gateway_address = "{GATEWAY_A.upper().replace("0X", "0x")}"\n'
+        'rpc_urls = ["http://a1:8545", "http://a2:8545"]\nfinality = "finalized"\n'
+        'keystore_path = "/keys/a.json"\n'
+        "[[client_chains]]\nchain_id = 8453\n"
+        f'gateway_address = "{GATEWAY_B}"\nrpc_urls = ["http://b1:8545"]\nconfirmations = 0\n'
+        'keystore_path = "/keys/b.json"\nkeystore_password = "hunter2"\n'
+    )
+    report = check_config(cfg)
+    assert report.config is not None, report.errors
+    first, second = report.config.chains
+    assert (first.chain_id, first.gateway_address, first.finality.value) == (1, GATEWAY_A, "finalized")
+    assert [str(u) for u in first.rpc_urls] == ["http://a1:8545/", "http://a2:8545/"]
+    assert (second.chain_id, second.confirmations, str(second.keystore_path)) == (8453, 0, "/keys/b.json")
+    assert report.config.l1 == first  # one-chain commands use the first entry
+    paths = {w.path for w in report.warnings}
+    assert {
+        "client_chains.1.rpc_urls",
+        "client_chains.1.confirmations",
+        "client_chains.1.keystore_password",
+    } <= paths
+    assert not {p for p in paths if p.startswith(("l1.", "client_chains.0."))}
+    assert "hunter2" not in repr(report.config)
+
+
+def test_bad_client_chain_entries_are_errors_with_their_key_paths(tmp_path: Path) -> None:
+    duplicate = tmp_path / "duplicate.toml"
+    duplicate.write_text(
+        "[[client_chains]]\nchain_id = 7\n[[client_chains]]\nchain_id = 8\n[[client_chains]]\nchain_id = 7\n"
+    )
+    [problem] = check_config(duplicate).errors
+    assert problem.path == "client_chains"
+    assert "entry 2 repeats chain_id 7 of entry 0" in problem.message
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        "[[client_chains]]\nchain_id = 0\n"
+        '[[client_chains]]\ngateway_address = "0x12"\nrpc_urls = []\nnope = 1\n'
+    )
+    assert {p.path for p in check_config(bad).errors} == {
+        "client_chains.0.chain_id",
+        "client_chains.1.gateway_address",
+        "client_chains.1.rpc_urls",
+        "client_chains.1.nope",
+    }
+    both = tmp_path / "both.toml"
+    both.write_text("[l1]\nchain_id = 1\n[[client_chains]]\nchain_id = 2\n")
+    [problem] = check_config(both).errors
+    assert "both [l1] and [[client_chains]] are given" in problem.message
+    with pytest.raises(ConfigError, match=r"move its keys into a \[\[client_chains\]\] entry"):
+        load_config(both)
+
+
+def test_an_l1_environment_override_with_client_chains_is_refused_not_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "listed.toml"
+    cfg.write_text("[[client_chains]]\nchain_id = 2\n")
+    monkeypatch.setenv("EXORELAY_L1__CONFIRMATIONS", "12")
+    [problem] = check_config(cfg).errors
+    assert "EXORELAY_L1__" in problem.message
+
+
+def test_run_names_the_client_chain_without_a_gateway(tmp_path: Path) -> None:
+    from relayer.service import build  # noqa: PLC0415 (web3, SQLAlchemy: only this test needs them)
+
+    cfg = tmp_path / "two.toml"
+    cfg.write_text(
+        f'[[client_chains]]\nchain_id = 1\ngateway_address = "{GATEWAY_A}"\n[[client_chains]]\nchain_id = 2\n'
+    )
+    with pytest.raises(ConfigError, match=r"client_chains\.1\.gateway_address is required"):
+        build(load_config(cfg))

@@ -1,7 +1,8 @@
 """Each invariant, violated on purpose: detected, recorded, counted, the stream halted, nothing committed.
 
 L1 violations are driven through the real :class:`L1Ingestor` by a scripted node (:class:`ScriptedL1`)
-serving ABI-encoded logs, because a correct gateway cannot be made to emit them; Exocore and
+serving ABI-encoded logs, because a correct gateway cannot be made to emit them (the block that
+breaks one is also recorded as poisoned, so an operator can skip it); Exocore and
 crafted-row violations go through the Exocore ingestor and the check functions.
 """
 
@@ -20,7 +21,12 @@ from indexer.ingest.exocore import ExocoreIngestor
 from indexer.ingest.l1 import BlockInfo, L1Contracts, L1Ingestor, RawLog
 from indexer.metrics import IngestMetrics
 from relayer.l1.artifacts import ContractName, load_artifact
-from storage.errors import IllegalTransitionError, InvariantViolationError, StreamHaltedError
+from storage.errors import (
+    BlockPoisonedError,
+    IllegalTransitionError,
+    InvariantViolationError,
+    StreamHaltedError,
+)
 from storage.invariants import (
     CUMULATIVE_PAID_LE_ACCRUED,
     FORWARD_ONLY,
@@ -40,7 +46,7 @@ from storage.models import (
 )
 from storage.normalize import payout_entity_id
 from storage.records import ClaimRejected, ClaimVerified, ExocoreBlock
-from storage.store import LifecycleStore
+from storage.store import LifecycleStore, open_poisoned_blocks
 from tests.support.cumulative_data import LEDGER, NONCE0, OTHER, TOKEN_T, leaves, root_packet
 from tests.support.indexer_factory import T0, ZERO, Chain, ClaimPlan, h, staker
 
@@ -212,21 +218,28 @@ def assert_halted(
         ),
     ],
 )
-def test_l1_violations_halt_the_stream_and_commit_nothing(
+def test_l1_violations_halt_the_stream_and_commit_nothing_of_the_block(
     store: LifecycleStore, script: Any, invariant: str
 ) -> None:
     node = ScriptedL1(head=10)
     script(node)
     metrics = IngestMetrics()
     ingestor = l1_ingestor(store, node, metrics)
-    with pytest.raises(InvariantViolationError) as info:
+    with pytest.raises(BlockPoisonedError) as info:
         ingestor.sync()
-    assert info.value.invariant == invariant
+    violation = info.value.violation
+    assert violation is not None and violation.invariant == invariant
     details = assert_halted(store, ingestor.stream, metrics, invariant)
     assert details == {
-        k: (str(v) if isinstance(v, int) and abs(v) > 2**53 else v) for k, v in info.value.details.items()
+        k: (str(v) if isinstance(v, int) and abs(v) > 2**53 else v) for k, v in violation.details.items()
     }
-    assert count(store.engine, payout_table) == 0  # the violating batch was rolled back
+    # The block that breaks it is poisoned (an operator may skip it); the blocks before it are stored.
+    with store.engine.connect() as conn:
+        (poisoned,) = open_poisoned_blocks(conn)
+    assert (poisoned.height, poisoned.error_class) == (info.value.height, "InvariantViolationError")
+    with store.engine.connect() as conn:  # nothing of the poisoned block was stored
+        stored = conn.execute(select(payout_table.c.l1_block_number)).scalars().all()
+    assert all(block < info.value.height for block in stored)
     with pytest.raises(StreamHaltedError):
         ingestor.poll()
 
@@ -241,9 +254,11 @@ def test_a_double_payment_across_batches_is_caught(store: LifecycleStore) -> Non
     assert count(store.engine, payout_table) == 1
     node.pay(5, PLAN, 0, 50, "p2")
     node.head_number = 6
-    with pytest.raises(InvariantViolationError) as info:
+    with pytest.raises(BlockPoisonedError, match="block 5 is poisoned") as info:
         ingestor.sync()
-    assert info.value.details["first_tx"] == h("p1") and info.value.details["second_tx"] == h("p2")
+    assert info.value.violation is not None
+    details = info.value.violation.details
+    assert details["first_tx"] == h("p1") and details["second_tx"] == h("p2")
     assert_halted(store, ingestor.stream, metrics, LEAF_PAID_ONCE)
 
 
@@ -330,9 +345,10 @@ def test_a_cumulative_payout_above_the_roots_leaf_halts_the_l1_stream(store: Lif
     )
     metrics = IngestMetrics()
     ingestor = l1_ingestor(store, node, metrics)
-    with pytest.raises(InvariantViolationError) as info:
+    with pytest.raises(BlockPoisonedError) as info:
         ingestor.sync()
-    assert info.value.details == {
+    assert info.value.violation is not None
+    assert info.value.violation.details == {
         "earner": OTHER,
         "token": TOKEN_T,
         "paid": str(accrued + 1),

@@ -115,6 +115,18 @@ def ops_database(directory: Path) -> Iterator[str]:
         admin.dispose()
 
 
+def cli_url(engine: Engine) -> str:
+    """The URL a child process (``exorelay ...``) is given to reach the same database as ``engine``,
+    the engine's PostgreSQL schema included (the search path it connects with)."""
+    url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name != "postgresql":
+        return url
+    with engine.connect() as conn:
+        schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}"
+
+
 @contextmanager
 def refusing_transitions_to(engine: Engine, state: str) -> Iterator[None]:
     """A database that refuses to store a move to ``state`` (a trigger), as it refuses any value it

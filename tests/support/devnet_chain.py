@@ -33,7 +33,7 @@ def make_block(store: BlockStore, previous: Block | None, height: int) -> Block:
                 gas_wanted=200_000,
                 gas_used=81_234,
                 events=(
-                    Event.of("message", ("action", "/exocore.devnet.v1.MsgSubmitRewardClaim")),
+                    Event.of("message", ("action", "/exocore.avs.v1.MsgSubmitRewardClaim")),
                     Event.of("reward_claim_submitted", ("claim_id", f"0x{height:064x}"), ("avs", "")),
                 ),
             )

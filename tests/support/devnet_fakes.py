@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devnet.grpc.errors import RequestRejectedError
+from relayer.exocore.proto.avs.v1 import tx_pb2 as avs_tx
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs
+from relayer.exocore.proto.delegation.v1 import tx_pb2 as delegation_tx
 from relayer.exocore.proto.devnet.v1 import tx_pb2 as tx
 from relayer.exocore.proto.feedistribution.v1 import types_pb2 as feedistribution
 from relayer.exocore.proto.operator.v1 import query_pb2 as operator_query
@@ -140,33 +142,35 @@ class RecordingDriver:
         if reason is not None:
             raise RequestRejectedError(reason)
 
-    def delegate(self, msg: tx.MsgDelegate) -> tx.MsgDelegateResponse:
+    def delegate(self, msg: delegation_tx.MsgDelegation) -> delegation_tx.DelegationResponse:
         self._record(msg)
-        return tx.MsgDelegateResponse(height=self.height)
+        return delegation_tx.DelegationResponse(height=self.height)
 
     def set_price(self, msg: tx.MsgSetPrice) -> tx.MsgSetPriceResponse:
         self._record(msg)
         return tx.MsgSetPriceResponse(height=self.height)
 
-    def submit_reward_claim(self, msg: tx.MsgSubmitRewardClaim) -> tx.MsgSubmitRewardClaimResponse:
+    def submit_reward_claim(self, msg: avs_tx.MsgSubmitRewardClaim) -> avs_tx.MsgSubmitRewardClaimResponse:
         self._record(msg)
-        return tx.MsgSubmitRewardClaimResponse(height=self.height, claim_id=bytes(32), tx_hash="AB")
+        return avs_tx.MsgSubmitRewardClaimResponse(height=self.height, claim_id=bytes(32), tx_hash="AB")
 
-    def submit_slash_request(self, msg: tx.MsgSubmitSlashRequest) -> tx.MsgSubmitSlashRequestResponse:
+    def submit_slash_request(
+        self, msg: operator_tx.MsgSubmitSlashRequest
+    ) -> operator_tx.MsgSubmitSlashRequestResponse:
         self._record(msg)
-        return tx.MsgSubmitSlashRequestResponse(height=self.height, slash_id=bytes(32))
+        return operator_tx.MsgSubmitSlashRequestResponse(height=self.height, slash_id=bytes(32))
 
     def submit_equivocation_evidence(
-        self, msg: tx.MsgSubmitEquivocationEvidence
-    ) -> tx.MsgSubmitEquivocationEvidenceResponse:
+        self, msg: operator_tx.MsgSubmitEquivocationEvidence
+    ) -> operator_tx.MsgSubmitEquivocationEvidenceResponse:
         self._record(msg)
-        return tx.MsgSubmitEquivocationEvidenceResponse(height=self.height, slash_id=bytes(32))
+        return operator_tx.MsgSubmitEquivocationEvidenceResponse(height=self.height, slash_id=bytes(32))
 
     def submit_wrong_result_evidence(
-        self, msg: tx.MsgSubmitWrongResultEvidence
-    ) -> tx.MsgSubmitWrongResultEvidenceResponse:
+        self, msg: operator_tx.MsgSubmitWrongResultEvidence
+    ) -> operator_tx.MsgSubmitWrongResultEvidenceResponse:
         self._record(msg)
-        return tx.MsgSubmitWrongResultEvidenceResponse(height=self.height, slash_id=bytes(32))
+        return operator_tx.MsgSubmitWrongResultEvidenceResponse(height=self.height, slash_id=bytes(32))
 
     def set_validator_power(self, msg: tx.MsgSetValidatorPower) -> tx.MsgSetValidatorPowerResponse:
         self._record(msg)
@@ -180,6 +184,6 @@ class RecordingDriver:
         self._record(msg)
         return tx.MsgAdvanceBlocksResponse(height=self.height + msg.count)
 
-    def undelegate(self, msg: tx.MsgUndelegate) -> tx.MsgUndelegateResponse:
+    def undelegate(self, msg: delegation_tx.MsgUndelegation) -> delegation_tx.UndelegationResponse:
         self._record(msg)
-        return tx.MsgUndelegateResponse(height=self.height, record_id=1)
+        return delegation_tx.UndelegationResponse(height=self.height, record_id=1)

@@ -19,6 +19,7 @@ from devnet.chain.params import (
 )
 from relayer.protocol import bls
 from relayer.protocol.ids import OperatorAddress, asset_id
+from relayer.protocol.quorum import MemberList, SignerBitmap, meets_threshold
 from relayer.protocol.types import Address
 
 CHAIN_ID = "exocoredevnet_233-1"
@@ -196,3 +197,17 @@ def standard_world(operators: int = 4, stakers: int = 12, **avs_rules: Any) -> t
         world.delegate(sc.staker_address(SEED, index), index % operators, WETH, (index + 1) * ETHER)
     world.next_epoch()
     return world, avs
+
+
+def verify_packet(world: World, nonce: int, valset_nonce: int) -> None:
+    """The packet's visible signatures meet 2/3 of the signing set and aggregate-verify."""
+    packet = world.node.packet(nonce)
+    valset = world.node.valset(valset_nonce)
+    assert packet is not None and valset is not None and packet.valset_nonce == valset_nonce
+    members = MemberList.of((bytes(m.bls_pubkey), int(m.power)) for m in valset.members)
+    signatures = [s for s in world.node.packet_signatures(nonce) if s.signed]
+    bitmap = SignerBitmap.from_indices([s.index for s in signatures], len(members))
+    assert meets_threshold(sum(members[s.index].power for s in signatures), members.total_power)
+    aggregate = bls.aggregate_signatures([bls.parse_signature(s.signature) for s in signatures])
+    keys = [bytes(members[i].key) for i in bitmap.indices()]
+    assert bls.fast_aggregate_verify_encoded(keys, packet.digest, aggregate.compressed)

@@ -1,6 +1,7 @@
 """Upstream Exocore message layouts, written out independently of ``proto/`` (names, types and field
-numbers of ``exocore.avs.v1.AVSInfo`` and ``exocore.operator.v1.OperatorInfo`` as upstream defines
-them), to decode what the devnet serves and check it is upstream's wire format.
+numbers of ``exocore.avs.v1.AVSInfo``, ``exocore.operator.v1.OperatorInfo`` / ``OperatorSlashInfo`` and
+``exocore.delegation.v1.MsgDelegation`` / ``MsgUndelegation`` as upstream defines them), to decode what
+the devnet serves and check it is upstream's wire format.
 
 Only upstream's fields are declared: exorelay's additions (field numbers 50 and above) stay unknown
 fields when devnet bytes are parsed with these classes.
@@ -14,6 +15,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, un
 
 _T = descriptor_pb2.FieldDescriptorProto
 _STRING, _UINT64, _MESSAGE = _T.TYPE_STRING, _T.TYPE_UINT64, _T.TYPE_MESSAGE
+_INT64, _UINT32, _BOOL = _T.TYPE_INT64, _T.TYPE_UINT32, _T.TYPE_BOOL
 _OPTIONAL, _REPEATED = _T.LABEL_OPTIONAL, _T.LABEL_REPEATED
 _PACKAGE = "upstream.check"
 
@@ -83,6 +85,47 @@ def _build() -> dict[str, Any]:
                     ("operator_meta_info", 3, _STRING, _OPTIONAL),
                     ("client_chain_earnings_addr", 4, _MESSAGE, _OPTIONAL, "ClientChainEarningAddrList"),
                     ("commission", 5, _MESSAGE, _OPTIONAL, "Commission"),
+                ),
+            ),
+            # Imuachain x/operator OperatorSlashInfo; `execution_info` (7) is left out (its nested
+            # layout is not part of what the devnet serves).
+            _message(
+                "OperatorSlashInfo",
+                (
+                    ("slash_contract", 1, _STRING, _OPTIONAL),
+                    ("submitted_height", 2, _INT64, _OPTIONAL),
+                    ("event_height", 3, _INT64, _OPTIONAL),
+                    ("is_vetoed", 4, _BOOL, _OPTIONAL),
+                    ("slash_proportion", 5, _STRING, _OPTIONAL),
+                    ("slash_type", 6, _UINT32, _OPTIONAL),
+                    ("veto_reason", 8, _STRING, _OPTIONAL),
+                ),
+            ),
+            # x/delegation's messages.
+            _message("ValueField", (("amount", 1, _STRING, _OPTIONAL),)),
+            _message(
+                "KeyValue", (("key", 1, _STRING, _OPTIONAL), ("value", 2, _MESSAGE, _OPTIONAL, "ValueField"))
+            ),
+            _message(
+                "DelegationIncOrDecInfo",
+                (
+                    ("from_address", 1, _STRING, _OPTIONAL),
+                    ("per_operator_amounts", 2, _MESSAGE, _REPEATED, "KeyValue"),
+                ),
+            ),
+            _message(
+                "MsgDelegation",
+                (
+                    ("asset_id", 1, _STRING, _OPTIONAL),
+                    ("base_info", 2, _MESSAGE, _OPTIONAL, "DelegationIncOrDecInfo"),
+                ),
+            ),
+            _message(
+                "MsgUndelegation",
+                (
+                    ("asset_id", 1, _STRING, _OPTIONAL),
+                    ("base_info", 2, _MESSAGE, _OPTIONAL, "DelegationIncOrDecInfo"),
+                    ("instant_unbonding", 3, _BOOL, _OPTIONAL),
                 ),
             ),
         ]

@@ -22,7 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from indexer.api import queries, schemas
+from indexer.api import listings, queries, schemas
 from indexer.api.display import amount_text, power_text, unit_of
 from indexer.api.explorer import views
 from indexer.api.explorer.lookups import AvsChoice, known_avss
@@ -233,9 +233,7 @@ class _Site:
             claims: list[schemas.ClaimOut] = []
             next_cursor = None
             if form.ok:
-                claims, next_cursor = queries.list_claims(
-                    conn, params, avs=avs, epoch=epoch, token=None, status=state, operator=None, staker=None
-                )
+                claims, next_cursor = listings.CLAIMS.read(conn, params, avs=avs, epoch=epoch, status=state)
             return {
                 "title": "Claims",
                 "claims": claims,
@@ -319,18 +317,7 @@ class _Site:
                 return context
             context["cumulative"] = queries.cumulative_staker(conn, staker)
             everything, truncated = _all_payouts(conn, staker)
-            payouts, next_cursor = queries.list_payouts(
-                conn,
-                params,
-                staker=staker,
-                token=None,
-                status=status,
-                avs=None,
-                epoch=None,
-                distribution_id=None,
-                tx_hash=None,
-                operator=None,
-            )
+            payouts, next_cursor = listings.PAYOUTS.read(conn, params, staker=staker, status=status)
             context.update(
                 payouts=payouts,
                 totals=views.payout_totals(everything),
@@ -349,9 +336,7 @@ class _Site:
             slashes: list[schemas.SlashOut] = []
             next_cursor = None
             if form.ok:
-                slashes, next_cursor = queries.list_slashes(
-                    conn, params, avs=avs, operator=None, status=state, token=None
-                )
+                slashes, next_cursor = listings.SLASHES.read(conn, params, avs=avs, status=state)
             return {
                 "title": "Slashes",
                 "slashes": slashes,
@@ -432,17 +417,8 @@ def _all_payouts(conn: Connection, staker: str) -> tuple[list[schemas.PayoutOut]
     cursor: str | None = None
     while True:
         limit = min(MAX_PAGE_SIZE, STAKER_SUMMARY_MAX_PAYOUTS - len(found))
-        items, cursor = queries.list_payouts(
-            conn,
-            ListParams(limit=limit, cursor=cursor, order=Order.ASC),
-            staker=staker,
-            token=None,
-            status=None,
-            avs=None,
-            epoch=None,
-            distribution_id=None,
-            tx_hash=None,
-            operator=None,
+        items, cursor = listings.PAYOUTS.read(
+            conn, ListParams(limit=limit, cursor=cursor, order=Order.ASC), staker=staker
         )
         found.extend(items)
         if cursor is None:

@@ -1,72 +1,23 @@
 """Reward claims: the listing and one claim's detail (also served by the hot path).
 
-The handlers validate and convert parameters and call :mod:`indexer.api.queries`, the read side's
-one query layer (the explorer calls the same functions); ``read`` runs them on the read-only engine.
+The listing is generated from its declaration (:data:`indexer.api.listings.CLAIMS`, which the
+explorer reads too); the detail calls :mod:`indexer.api.queries`; ``read`` runs both on the
+read-only engine.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Query
-
-from indexer.api import queries, schemas
-from indexer.api.pagination import DEFAULT_PAGE_SIZE, Order
-from indexer.api.params import (
-    NOT_FOUND,
-    ApiError,
-    AvsQ,
-    ClaimIdPath,
-    ClaimStatus,
-    CursorQ,
-    EpochQ,
-    Limit,
-    OperatorQ,
-    OrderQ,
-    Reader,
-    Since,
-    StakerQ,
-    TokenQ,
-    Until,
-    list_params,
-    lower,
-    value,
-)
+from indexer.api import listings, queries, schemas
+from indexer.api.params import NOT_FOUND, ApiError, ClaimIdPath, Reader
+from indexer.api.routers.listing import add_listing
 
 
 def register(v1: APIRouter, read: Reader) -> None:
     """Adds the ``claims`` routes to ``v1`` (which adds the shared error responses)."""
 
-    @v1.get("/claims", response_model=schemas.Page[schemas.ClaimOut], tags=["claims"])
-    def list_claims(
-        *,
-        avs: AvsQ = None,
-        epoch: EpochQ = None,
-        token: TokenQ = None,
-        status: Annotated[ClaimStatus | None, Query()] = None,
-        operator: OperatorQ = None,
-        staker: StakerQ = None,
-        since: Since = None,
-        until: Until = None,
-        limit: Limit = DEFAULT_PAGE_SIZE,
-        cursor: CursorQ = None,
-        order: OrderQ = Order.DESC,
-    ) -> schemas.Page[schemas.ClaimOut]:
-        """Reward claims, newest first. `operator` = a signer; `staker` = paid by the claim's distribution."""
-        params = list_params(limit, cursor, order, since, until)
-        items, next_cursor = read(
-            lambda conn: queries.list_claims(
-                conn,
-                params,
-                avs=lower(avs),
-                epoch=epoch,
-                token=lower(token),
-                status=value(status),
-                operator=lower(operator),
-                staker=lower(staker),
-            )
-        )
-        return schemas.Page(items=items, next_cursor=next_cursor)
+    add_listing(v1, read, listings.CLAIMS)
 
     @v1.get("/claims/{claim_id}", response_model=schemas.ClaimDetail, responses=NOT_FOUND, tags=["claims"])
     def get_claim(claim_id: ClaimIdPath) -> schemas.ClaimDetail:

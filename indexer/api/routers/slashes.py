@@ -1,66 +1,23 @@
 """Slashes: the listing and one slash's detail.
 
-The handlers validate and convert parameters and call :mod:`indexer.api.queries`, the read side's
-one query layer (the explorer calls the same functions); ``read`` runs them on the read-only engine.
+The listing is generated from its declaration (:data:`indexer.api.listings.SLASHES`, which the
+explorer reads too); the detail calls :mod:`indexer.api.queries`; ``read`` runs both on the
+read-only engine.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Query
-
-from indexer.api import queries, schemas
-from indexer.api.pagination import DEFAULT_PAGE_SIZE, Order
-from indexer.api.params import (
-    NOT_FOUND,
-    ApiError,
-    AvsQ,
-    CursorQ,
-    Limit,
-    OperatorQ,
-    OrderQ,
-    Reader,
-    Since,
-    SlashIdPath,
-    SlashStatus,
-    TokenQ,
-    Until,
-    list_params,
-    lower,
-    value,
-)
+from indexer.api import listings, queries, schemas
+from indexer.api.params import NOT_FOUND, ApiError, Reader, SlashIdPath
+from indexer.api.routers.listing import add_listing
 
 
 def register(v1: APIRouter, read: Reader) -> None:
     """Adds the ``slashes`` routes to ``v1`` (which adds the shared error responses)."""
 
-    @v1.get("/slashes", response_model=schemas.Page[schemas.SlashOut], tags=["slashes"])
-    def list_slashes(
-        *,
-        avs: AvsQ = None,
-        operator: OperatorQ = None,
-        status: Annotated[SlashStatus | None, Query()] = None,
-        token: TokenQ = None,
-        since: Since = None,
-        until: Until = None,
-        limit: Limit = DEFAULT_PAGE_SIZE,
-        cursor: CursorQ = None,
-        order: OrderQ = Order.DESC,
-    ) -> schemas.Page[schemas.SlashOut]:
-        """Slashes with evidence kind, signers, per-token amounts and freeze."""
-        params = list_params(limit, cursor, order, since, until)
-        items, next_cursor = read(
-            lambda conn: queries.list_slashes(
-                conn,
-                params,
-                avs=lower(avs),
-                operator=lower(operator),
-                status=value(status),
-                token=lower(token),
-            )
-        )
-        return schemas.Page(items=items, next_cursor=next_cursor)
+    add_listing(v1, read, listings.SLASHES)
 
     @v1.get("/slashes/{slash_id}", response_model=schemas.SlashDetail, responses=NOT_FOUND, tags=["slashes"])
     def get_slash(slash_id: SlashIdPath) -> schemas.SlashDetail:

@@ -33,7 +33,7 @@ from relayer.protocol.bls.api import (
     verify,
     verify_or_raise,
 )
-from relayer.protocol.bls.backend import BackendChoice, BlsBackend, get_backend
+from relayer.protocol.bls.backend import BackendChoice, BlsBackend
 from relayer.protocol.bls.cache import CacheStats
 from relayer.protocol.bls.constants import (
     CURVE_ORDER,
@@ -50,6 +50,7 @@ from relayer.protocol.bls.constants import (
 )
 from relayer.protocol.bls.encoding import fp2_to_eip2537
 from relayer.protocol.bls.hashing import expand_message_xmd, hash_to_field_fp2
+from relayer.protocol.bls.registry import get_backend
 from relayer.protocol.bls.values import PublicKey, SecretKey, Signature
 
 __all__ = [

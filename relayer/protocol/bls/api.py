@@ -12,9 +12,10 @@ from collections.abc import Sequence
 
 from eth_utils.crypto import keccak
 
-from relayer.protocol.bls.backend import BackendChoice, get_backend
+from relayer.protocol.bls.backend import BackendChoice
 from relayer.protocol.bls.cache import CacheStats
 from relayer.protocol.bls.constants import EXOCORE_POP_MESSAGE_OPERATOR_LABEL, EXOCORE_POP_MESSAGE_PREFIX
+from relayer.protocol.bls.registry import get_backend
 from relayer.protocol.bls.values import PublicKey, SecretKey, Signature
 from relayer.protocol.errors import IdentifierError, SignatureError
 from relayer.protocol.types import Hash32

@@ -1,4 +1,5 @@
-"""The backend interface, the checks every backend shares, and backend selection by name.
+"""The backend interface and the checks every backend shares (selection by name is
+:mod:`relayer.protocol.bls.registry`, which imports the backends; this module imports none of them).
 
 Two backends implement :class:`BlsBackend`: ``"fast"`` (alias ``"blspy"``; chia's blspy over blst,
 the default) and ``"reference"`` (alias ``"py_ecc"``; the Ethereum Foundation's pure-Python
@@ -9,7 +10,6 @@ message rule) lives in :class:`BackendBase`, so the backends differ only in how 
 
 from __future__ import annotations
 
-import functools
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Protocol, TypeAlias, runtime_checkable
@@ -260,37 +260,3 @@ class BackendBase(ABC):
 
     @abstractmethod
     def _hash_to_g2(self, message: bytes, dst: bytes) -> bytes: ...
-
-
-FAST_BACKEND_NAMES = frozenset({"fast", "blspy"})
-REFERENCE_BACKEND_NAMES = frozenset({"reference", "py_ecc", "py-ecc"})
-DEFAULT_BACKEND_NAME = "fast"
-
-
-@functools.cache
-def _backend_named(canonical: str) -> BlsBackend:
-    # One instance per backend for the whole process: each owns the validated-key cache.
-    if canonical == "fast":
-        from relayer.protocol.bls.fast import FastBackend  # noqa: PLC0415 - imported on first use
-
-        return FastBackend()
-    from relayer.protocol.bls.reference import ReferenceBackend  # noqa: PLC0415 - py_ecc is slow to import
-
-    return ReferenceBackend()
-
-
-def get_backend(choice: BackendChoice = None) -> BlsBackend:
-    """Resolve a backend: an instance is returned as is, a name is looked up, None is the default."""
-    if choice is None:
-        return _backend_named(DEFAULT_BACKEND_NAME)
-    if isinstance(choice, str):
-        name = choice.strip().lower()
-        if name in FAST_BACKEND_NAMES:
-            return _backend_named("fast")
-        if name in REFERENCE_BACKEND_NAMES:
-            return _backend_named("reference")
-        known = ", ".join(sorted(FAST_BACKEND_NAMES | REFERENCE_BACKEND_NAMES))
-        raise InvalidValueError(f"unknown BLS backend {choice!r} (known: {known})")
-    if isinstance(choice, BlsBackend):
-        return choice
-    raise InvalidValueError(f"a BLS backend must be a backend, a name or None, got {type(choice).__name__}")

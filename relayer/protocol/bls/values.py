@@ -11,8 +11,9 @@ that memo takes no part in equality, hashing or repr.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeAlias
 
 from relayer.protocol.bls.constants import CURVE_ORDER, SECRET_KEY_BYTES
 from relayer.protocol.bls.encoding import (
@@ -27,17 +28,38 @@ from relayer.protocol.bls.encoding import (
 from relayer.protocol.bls.keygen import derive_secret_scalar
 from relayer.protocol.errors import InvalidValueError
 
-if TYPE_CHECKING:
-    from relayer.protocol.bls.backend import BackendChoice, BlsBackend
-
 TRUSTED = object()
 """``_native`` marker: validated by a backend that keeps no parsed point for this value."""
 
 
-def _backend(choice: BackendChoice) -> BlsBackend:
-    from relayer.protocol.bls.backend import get_backend  # noqa: PLC0415 - the backends import this module
+class ValueBackend(Protocol):
+    """What the values need of a backend (every :class:`relayer.protocol.bls.backend.BlsBackend`
+    offers it): declared here so that this module, which the backends import, imports none of them."""
 
-    return get_backend(choice)
+    def parse_public_keys(self, encoded: Sequence[bytes], *, use_cache: bool = True) -> list[PublicKey]: ...
+
+    def parse_signature(self, encoded: bytes) -> Signature: ...
+
+    def public_key_of(self, secret: SecretKey) -> PublicKey: ...
+
+
+BackendChoice: TypeAlias = "ValueBackend | str | None"
+"""A backend, its name, or None for the default (resolved by :mod:`relayer.protocol.bls.registry`)."""
+
+_resolve: Callable[[BackendChoice], ValueBackend] | None = None
+
+
+def use_backends(resolve: Callable[[BackendChoice], ValueBackend]) -> None:
+    """Hands the values the backend resolver (:func:`relayer.protocol.bls.registry.get_backend`,
+    which installs itself when it loads: the values never import the backends that import them)."""
+    global _resolve  # noqa: PLW0603 - set once, by the registry as it loads
+    _resolve = resolve
+
+
+def _backend(choice: BackendChoice) -> ValueBackend:
+    if _resolve is None:  # only if relayer.protocol.bls.values was loaded without its package
+        raise RuntimeError("no BLS backend registry: import relayer.protocol.bls")
+    return _resolve(choice)
 
 
 @dataclass(frozen=True, slots=True, repr=False)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import grpc
@@ -34,6 +34,8 @@ from relayer.exocore.grpc_client import (
     PacketRejection,
     RelayPacket,
     RelayParams,
+    convert_packet,
+    convert_params,
 )
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs
 from relayer.exocore.proto.feedistribution.v1 import types_pb2 as fee
@@ -46,6 +48,7 @@ from relayer.protocol.errors import EncodingError
 from relayer.protocol.ids import OperatorAddress, exocore_chain_hash
 from relayer.protocol.merkle import DistributionLeaf
 from relayer.protocol.packets import (
+    ClientChain,
     FundingMode,
     Packet,
     PacketKind,
@@ -501,3 +504,61 @@ def test_all_endpoints_failing_reports_each(chain: GrpcChain) -> None:
             # The endpoint of another chain was asked once: refused for good, not retried.
             assert [stats.calls for stats in exo.endpoint_stats()] == [2, 1]
             assert [h.state for h in exo.endpoint_health()] == [EndpointState.COOLING, EndpointState.REFUSED]
+
+
+# -- client chains: each packet is decoded against the chain it is addressed to ---------------------------
+
+CHAIN_B = ClientChain(31338, Address(b"\xbb" * 20))
+
+
+def two_chain_params(*extra: relay.ClientChain) -> relay.Params:
+    return relay.Params(
+        l1_chain_id=L1_CHAIN_ID,
+        gateway="0x" + GATEWAY.hex(),
+        exocore_chain=EXOCORE_CHAIN,
+        threshold_numerator=2,
+        threshold_denominator=3,
+        client_chains=[
+            relay.ClientChain(l1_chain_id=L1_CHAIN_ID, gateway="0x" + GATEWAY.hex()),
+            relay.ClientChain(l1_chain_id=CHAIN_B.l1_chain_id, gateway="0x" + CHAIN_B.gateway.hex()),
+            *extra,
+        ],
+    )
+
+
+def addressed(packet: Packet, chain: ClientChain) -> relay.Packet:
+    message = wire(packet)
+    message.l1_chain_id, message.gateway = chain.l1_chain_id, "0x" + chain.gateway.hex()
+    return message
+
+
+def test_packets_are_decoded_against_the_client_chain_they_are_addressed_to() -> None:
+    params = convert_params(two_chain_params(), CHAIN_ID)
+    chain_a = ClientChain(L1_CHAIN_ID, GATEWAY)
+    assert params.client_chains == (chain_a, CHAIN_B) and params.default_chain == chain_a
+    for_b = replace(reward_packet(9), l1_chain_id=CHAIN_B.l1_chain_id, gateway=CHAIN_B.gateway)
+    decoded = convert_packet(addressed(for_b, CHAIN_B), params)
+    assert isinstance(decoded, RelayPacket) and decoded.packet.destination == CHAIN_B
+    assert decoded.packet.digest == for_b.digest != reward_packet(9).digest
+    # A packet that names no chain is the first chain's (what a one-chain Exocore serves).
+    unnamed = convert_packet(wire(reward_packet(9)), params)
+    assert isinstance(unnamed, RelayPacket) and unnamed.packet.destination == chain_a
+    # B's digest under A's name does not pass for A's packet.
+    relabelled = convert_packet(addressed(for_b, chain_a), params)
+    assert isinstance(relabelled, PacketRejection) and "digest" in relabelled.reason
+    # A chain the params do not list is an inconsistent answer, not a packet.
+    stranger = ClientChain(5, Address(b"\x55" * 20))
+    unlisted = convert_packet(
+        addressed(replace(for_b, l1_chain_id=5, gateway=stranger.gateway), stranger), params
+    )
+    assert isinstance(unlisted, PacketRejection) and isinstance(unlisted.error, InconsistentResponseError)
+    assert "do not list" in unlisted.reason
+
+
+def test_relay_params_listing_a_client_chain_twice_are_refused() -> None:
+    twice = two_chain_params(relay.ClientChain(l1_chain_id=CHAIN_B.l1_chain_id, gateway="0x" + "cd" * 20))
+    with pytest.raises(InconsistentResponseError, match="client chain 31338 twice"):
+        convert_params(twice, CHAIN_ID)
+    zero = two_chain_params(relay.ClientChain(l1_chain_id=0, gateway="0x" + "cd" * 20))
+    with pytest.raises(MalformedResponseError, match="must be positive"):
+        convert_params(zero, CHAIN_ID)

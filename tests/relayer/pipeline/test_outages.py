@@ -80,13 +80,13 @@ def test_exocore_rpc_outage_bridged_by_the_sweep_then_the_follower_catches_up(
     """CometBFT RPC down, gRPC up: packets are still found (by nonce) and delivered; payouts wait for
     the block feed to index the leaves (typed reason), and everything is paid once RPC is back."""
     h = harness
-    h.client.send("SetFaultKnobs", tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs(rpc_outage=True)))
+    h.client.send(tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs(rpc_outage=True)))
     run_standard_scenario(h)
     h.service.sweep()  # no event reaches us: the packets are found by nonce alone
     h.cycle_until(lambda: len(jobs(h)) == 2 and all(r.stage == "delivered" for r in jobs(h)))
     waiting = {RetryReason.LEAVES_NOT_INDEXED.value}
     h.cycle_until(lambda: len(payout_jobs(h)) == 2 and {p.retry_reason for p in payout_jobs(h)} == waiting)
-    h.client.send("SetFaultKnobs", tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs()))
+    h.client.send(tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs()))
     head = h.client.advance(1)
     h.cycle_until(lambda: all_delivered_and_paid(h, packets=2), timeout_s=90)
     assert h.service.parts.follower.next_height > head

@@ -33,7 +33,7 @@ from tests.support.relayer_harness import (
 
 
 def set_knobs(h: RelayerHarness, **knobs: Any) -> None:
-    h.client.send("SetFaultKnobs", tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs(**knobs)))
+    h.client.send(tx.MsgSetFaultKnobs(knobs=tx.FaultKnobs(**knobs)))
 
 
 def test_claims_and_a_slash_are_relayed_and_every_leaf_paid_exactly_once(harness: RelayerHarness) -> None:
@@ -129,7 +129,7 @@ def test_root_mismatch_is_refused_and_recorded(harness: RelayerHarness) -> None:
 def test_valset_rotation_is_relayed_before_packets_signed_by_the_new_set(harness: RelayerHarness) -> None:
     h = harness
     secret = bls.secret_key_from_seed(b"rotation-test-validator-key-material!!")
-    h.client.send("SetValidatorPower", validator_msg(b"\x42" * 32, secret, 100))
+    h.client.send(validator_msg(b"\x42" * 32, secret, 100))
     h.client.advance(2)
     run_standard_scenario(h)
     h.cycle_until(lambda: len(jobs(h)) >= 3 and all(r.stage == "delivered" for r in jobs(h)), timeout_s=90)
@@ -161,7 +161,7 @@ def test_an_older_packet_lands_after_the_rotation_that_followed_it(harness: Rela
     grpc.packet_signatures = withheld  # type: ignore[method-assign]
     run_standard_scenario(h)
     secret = bls.secret_key_from_seed(b"older-packet-test-validator-key-material")
-    h.client.send("SetValidatorPower", validator_msg(b"\x43" * 32, secret, 100))
+    h.client.send(validator_msg(b"\x43" * 32, secret, 100))
     h.client.advance(2)
     h.cycle_until(lambda: any(r.kind == 1 and r.stage == "delivered" for r in jobs(h)), timeout_s=90)
     (rotation,) = [r for r in jobs(h) if r.kind == 1]
@@ -193,7 +193,7 @@ def test_rotation_to_a_key_without_proof_of_possession_is_refused(harness: Relay
 
     grpc.valset = unproven  # type: ignore[method-assign]
     secret = bls.secret_key_from_seed(b"unproven-key-test-validator-key-material")
-    h.client.send("SetValidatorPower", validator_msg(b"\x44" * 32, secret, 100))
+    h.client.send(validator_msg(b"\x44" * 32, secret, 100))
     h.client.advance(2)
     h.cycle_until(lambda: any(r.kind == 1 and r.stage == "refused" for r in jobs(h)), timeout_s=90)
     (rotation,) = [r for r in jobs(h) if r.kind == 1]

@@ -61,3 +61,76 @@ class RegisterAVSResponse(google.protobuf.message.Message):
     def ClearField(self, field_name: typing.Literal["from_address", b"from_address", "info", b"info"]) -> None: ...
 
 global___RegisterAVSResponse = RegisterAVSResponse
+
+@typing.final
+class MsgSubmitRewardClaim(google.protobuf.message.Message):
+    """MsgSubmitRewardClaim: the AVS's committee of `epoch` asks Exocore to distribute `total_amount` of
+    `token`. Any funded account may send it (the committee's aggregate signature authorizes it).
+    """
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    AVS_ADDRESS_FIELD_NUMBER: builtins.int
+    EPOCH_FIELD_NUMBER: builtins.int
+    TOKEN_FIELD_NUMBER: builtins.int
+    FUNDING_FIELD_NUMBER: builtins.int
+    TOTAL_AMOUNT_FIELD_NUMBER: builtins.int
+    SIGNER_BITMAP_FIELD_NUMBER: builtins.int
+    AGGREGATE_SIGNATURE_FIELD_NUMBER: builtins.int
+    TASKS_ROOT_FIELD_NUMBER: builtins.int
+    FROM_ADDRESS_FIELD_NUMBER: builtins.int
+    avs_address: builtins.str
+    """0x-prefixed lower-case hex AVS address."""
+    epoch: builtins.int
+    token: builtins.str
+    """0x-prefixed L1 token address."""
+    funding: relayer.exocore.proto.avs.v1.types_pb2.Funding.ValueType
+    total_amount: builtins.str
+    """Token base units, decimal integer string."""
+    signer_bitmap: builtins.bytes
+    """Bitmap over the epoch's committee (docs/protocol.md §2)."""
+    aggregate_signature: builtins.bytes
+    """BLS12-381 G2 aggregate signature over the claim id, 96 bytes."""
+    tasks_root: builtins.bytes
+    """32-byte root of the tasks the claim pays for (part of the signed claim id)."""
+    from_address: builtins.str
+    """bech32 account (exo1…) signing the transaction."""
+    def __init__(
+        self,
+        *,
+        avs_address: builtins.str = ...,
+        epoch: builtins.int = ...,
+        token: builtins.str = ...,
+        funding: relayer.exocore.proto.avs.v1.types_pb2.Funding.ValueType = ...,
+        total_amount: builtins.str = ...,
+        signer_bitmap: builtins.bytes = ...,
+        aggregate_signature: builtins.bytes = ...,
+        tasks_root: builtins.bytes = ...,
+        from_address: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["aggregate_signature", b"aggregate_signature", "avs_address", b"avs_address", "epoch", b"epoch", "from_address", b"from_address", "funding", b"funding", "signer_bitmap", b"signer_bitmap", "tasks_root", b"tasks_root", "token", b"token", "total_amount", b"total_amount"]) -> None: ...
+
+global___MsgSubmitRewardClaim = MsgSubmitRewardClaim
+
+@typing.final
+class MsgSubmitRewardClaimResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    HEIGHT_FIELD_NUMBER: builtins.int
+    CLAIM_ID_FIELD_NUMBER: builtins.int
+    TX_HASH_FIELD_NUMBER: builtins.int
+    height: builtins.int
+    """Height of the block the claim was executed in."""
+    claim_id: builtins.bytes
+    """32-byte claim id (docs/protocol.md §7)."""
+    tx_hash: builtins.str
+    def __init__(
+        self,
+        *,
+        height: builtins.int = ...,
+        claim_id: builtins.bytes = ...,
+        tx_hash: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["claim_id", b"claim_id", "height", b"height", "tx_hash", b"tx_hash"]) -> None: ...
+
+global___MsgSubmitRewardClaimResponse = MsgSubmitRewardClaimResponse

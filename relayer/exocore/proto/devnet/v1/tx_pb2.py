@@ -23,61 +23,37 @@ _sym_db = _symbol_database.Default()
 
 
 from relayer.exocore.proto.avs.v1 import tx_pb2 as exocore_dot_avs_dot_v1_dot_tx__pb2
-from relayer.exocore.proto.avs.v1 import types_pb2 as exocore_dot_avs_dot_v1_dot_types__pb2
+from relayer.exocore.proto.delegation.v1 import tx_pb2 as exocore_dot_delegation_dot_v1_dot_tx__pb2
 from relayer.exocore.proto.operator.v1 import tx_pb2 as exocore_dot_operator_dot_v1_dot_tx__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x65xocore/devnet/v1/tx.proto\x12\x11\x65xocore.devnet.v1\x1a\x17\x65xocore/avs/v1/tx.proto\x1a\x1a\x65xocore/avs/v1/types.proto\x1a\x1c\x65xocore/operator/v1/tx.proto\"\x93\x01\n\x0bMsgDelegate\x12\x0e\n\x06staker\x18\x01 \x01(\t\x12\x13\n\x0blz_chain_id\x18\x02 \x01(\r\x12\x10\n\x08operator\x18\x03 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x04 \x01(\t\x12\x0e\n\x06\x61mount\x18\x05 \x01(\t\x12\x14\n\x0c\x66rom_address\x18\x06 \x01(\t\x12\x15\n\rl1_request_id\x18( \x01(\x04\"%\n\x13MsgDelegateResponse\x12\x0e\n\x06height\x18\x01 \x01(\x03\"@\n\x0bMsgSetPrice\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\r\n\x05price\x18\x02 \x01(\t\x12\x10\n\x08\x64\x65\x63imals\x18\x03 \x01(\r\"%\n\x13MsgSetPriceResponse\x12\x0e\n\x06height\x18\x01 \x01(\x03\"\xe7\x01\n\x14MsgSubmitRewardClaim\x12\x13\n\x0b\x61vs_address\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\r\n\x05token\x18\x03 \x01(\t\x12(\n\x07\x66unding\x18\x04 \x01(\x0e\x32\x17.exocore.avs.v1.Funding\x12\x14\n\x0ctotal_amount\x18\x05 \x01(\t\x12\x15\n\rsigner_bitmap\x18\x06 \x01(\x0c\x12\x1b\n\x13\x61ggregate_signature\x18\x07 \x01(\x0c\x12\x12\n\ntasks_root\x18\x08 \x01(\x0c\x12\x14\n\x0c\x66rom_address\x18\t \x01(\t\"Q\n\x1cMsgSubmitRewardClaimResponse\x12\x0e\n\x06height\x18\x01 \x01(\x03\x12\x10\n\x08\x63laim_id\x18\x02 \x01(\x0c\x12\x0f\n\x07tx_hash\x18\x03 \x01(\t\"\xea\x01\n\x15MsgSubmitSlashRequest\x12\x13\n\x0b\x61vs_address\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x10\n\x08operator\x18\x03 \x01(\t\x12\x18\n\x10slash_proportion\x18\x04 \x01(\t\x12\x0e\n\x06\x66reeze\x18\x05 \x01(\x08\x12\x15\n\rsigner_bitmap\x18\x06 \x01(\x0c\x12\x1b\n\x13\x61ggregate_signature\x18\x07 \x01(\x0c\x12\x15\n\revidence_hash\x18\x08 \x01(\x0c\x12\x14\n\x0c\x66rom_address\x18\t \x01(\t\x12\x10\n\x08\x65vidence\x18\x46 \x01(\x0c\"R\n\x1dMsgSubmitSlashRequestResponse\x12\x0e\n\x06height\x18\x01 \x01(\x03\x12\x10\n\x08slash_id\x18\x02 \x01(\x0c\x12\x0f\n\x07tx_hash\x18\x03 \x01(\t\"\x8d\x02\n\x1dMsgSubmitEquivocationEvidence\x12\x13\n\x0b\x61vs_address\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x10\n\x08\x64igest_a\x18\x03 \x01(\x0c\x12\x13\n\x0bsignature_a\x18\x04 \x01(\x0c\x12\x10\n\x08\x64igest_b\x18\x05 \x01(\x0c\x12\x13\n\x0bsignature_b\x18\x06 \x01(\x0c\x12\x18\n\x10slash_proportion\x18\x07 \x01(\t\x12\x0e\n\x06\x66reeze\x18\x08 \x01(\x08\x12\x0f\n\x07task_id\x18\t \x01(\x04\x12\x12\n\nresponse_a\x18\n \x01(\x0c\x12\x12\n\nresponse_b\x18\x0b \x01(\x0c\x12\x14\n\x0c\x66rom_address\x18\x0c \x01(\t\"Z\n%MsgSubmitEquivocationEvidenceResponse\x12\x0e\n\x06height\x18\x01 \x01(\x03\x12\x10\n\x08slash_id\x18\x02 \x01(\x0c\x12\x0f\n\x07tx_hash\x18\x03 \x01(\t\"F\n\x1cMsgSubmitWrongResultEvidence\x12\x10\n\x08\x65vidence\x18\x01 \x01(\x0c\x12\x14\n\x0c\x66rom_address\x18\x02 \x01(\t\"Y\n$MsgSubmitWrongResultEvidenceResponse\x12\x0e\n\x06height\x18\x01 \x01(\x03\x12\x10\n\x08slash_id\x18\x02 \x01(\x0c\x12\x0f\n\x07tx_hash\x18\x03 \x01(\t\"\x82\x01\n\x14MsgSetValidatorPower\x12\x18\n\x10\x63onsensus_pubkey\x18\x01 \x01(\x0c\x12\x12\n\nbls_pubkey\x18\x02 \x01(\x0c\x12\r\n\x05power\x18\x03 \x01(\t\x12\x15\n\rpop_signature\x18\x04 \x01(\x0c\x12\x16\n\x0e\x62ls_secret_key\x18\x05 \x01(\x0c\".\n\x1cMsgSetValidatorPowerResponse\x12\x0e\n\x06height\x18\x01 \x01(\x03\"\x98\x01\n\nFaultKnobs\x12\x19\n\x11silent_validators\x18\x01 \x03(\r\x12\"\n\x1awrong_signature_validators\x18\x02 \x03(\r\x12\x1e\n\x16signature_delay_blocks\x18\x03 \x01(\r\x12\x12\n\nrpc_outage\x18\x04 \x01(\x08\x12\x17\n\x0flate_validators\x18\x05 \x03(\r\"@\n\x10MsgSetFaultKnobs\x12,\n\x05knobs\x18\x01 \x01(\x0b\x32\x1d.exocore.devnet.v1.FaultKnobs\"*\n\x18MsgSetFaultKnobsResponse\x12\x0e\n\x06height\x18\x01 \x01(\x03\"!\n\x10MsgAdvanceBlocks\x12\r\n\x05\x63ount\x18\x01 \x01(\r\"*\n\x18MsgAdvanceBlocksResponse\x12\x0e\n\x06height\x18\x01 \x01(\x03\"\x95\x01\n\rMsgUndelegate\x12\x0e\n\x06staker\x18\x01 \x01(\t\x12\x13\n\x0blz_chain_id\x18\x02 \x01(\r\x12\x10\n\x08operator\x18\x03 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x04 \x01(\t\x12\x0e\n\x06\x61mount\x18\x05 \x01(\t\x12\x14\n\x0c\x66rom_address\x18\x06 \x01(\t\x12\x15\n\rl1_request_id\x18( \x01(\x04\":\n\x15MsgUndelegateResponse\x12\x0e\n\x06height\x18\x01 \x01(\x03\x12\x11\n\trecord_id\x18\x02 \x01(\x04\"\xf8\x06\n\x02Tx\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x45\n\x11register_operator\x18\x02 \x01(\x0b\x32(.exocore.operator.v1.RegisterOperatorReqH\x00\x12\x36\n\x0cregister_avs\x18\x03 \x01(\x0b\x32\x1e.exocore.avs.v1.RegisterAVSReqH\x00\x12\x34\n\x06opt_in\x18\x04 \x01(\x0b\x32\".exocore.operator.v1.OptIntoAVSReqH\x00\x12\x32\n\x08\x64\x65legate\x18\x05 \x01(\x0b\x32\x1e.exocore.devnet.v1.MsgDelegateH\x00\x12\x33\n\tset_price\x18\x06 \x01(\x0b\x32\x1e.exocore.devnet.v1.MsgSetPriceH\x00\x12\x46\n\x13submit_reward_claim\x18\x07 \x01(\x0b\x32\'.exocore.devnet.v1.MsgSubmitRewardClaimH\x00\x12H\n\x14submit_slash_request\x18\x08 \x01(\x0b\x32(.exocore.devnet.v1.MsgSubmitSlashRequestH\x00\x12X\n\x1csubmit_equivocation_evidence\x18\t \x01(\x0b\x32\x30.exocore.devnet.v1.MsgSubmitEquivocationEvidenceH\x00\x12\x46\n\x13set_validator_power\x18\n \x01(\x0b\x32\'.exocore.devnet.v1.MsgSetValidatorPowerH\x00\x12>\n\x0fset_fault_knobs\x18\x0b \x01(\x0b\x32#.exocore.devnet.v1.MsgSetFaultKnobsH\x00\x12\x36\n\x07opt_out\x18\x0c \x01(\x0b\x32#.exocore.operator.v1.OptOutOfAVSReqH\x00\x12\x36\n\nundelegate\x18\r \x01(\x0b\x32 .exocore.devnet.v1.MsgUndelegateH\x00\x12W\n\x1csubmit_wrong_result_evidence\x18\x46 \x01(\x0b\x32/.exocore.devnet.v1.MsgSubmitWrongResultEvidenceH\x00\x42\x05\n\x03msg2\xb0\x08\n\x03Msg\x12R\n\x08\x44\x65legate\x12\x1e.exocore.devnet.v1.MsgDelegate\x1a&.exocore.devnet.v1.MsgDelegateResponse\x12R\n\x08SetPrice\x12\x1e.exocore.devnet.v1.MsgSetPrice\x1a&.exocore.devnet.v1.MsgSetPriceResponse\x12m\n\x11SubmitRewardClaim\x12\'.exocore.devnet.v1.MsgSubmitRewardClaim\x1a/.exocore.devnet.v1.MsgSubmitRewardClaimResponse\x12p\n\x12SubmitSlashRequest\x12(.exocore.devnet.v1.MsgSubmitSlashRequest\x1a\x30.exocore.devnet.v1.MsgSubmitSlashRequestResponse\x12\x88\x01\n\x1aSubmitEquivocationEvidence\x12\x30.exocore.devnet.v1.MsgSubmitEquivocationEvidence\x1a\x38.exocore.devnet.v1.MsgSubmitEquivocationEvidenceResponse\x12m\n\x11SetValidatorPower\x12\'.exocore.devnet.v1.MsgSetValidatorPower\x1a/.exocore.devnet.v1.MsgSetValidatorPowerResponse\x12\x61\n\rSetFaultKnobs\x12#.exocore.devnet.v1.MsgSetFaultKnobs\x1a+.exocore.devnet.v1.MsgSetFaultKnobsResponse\x12\x61\n\rAdvanceBlocks\x12#.exocore.devnet.v1.MsgAdvanceBlocks\x1a+.exocore.devnet.v1.MsgAdvanceBlocksResponse\x12X\n\nUndelegate\x12 .exocore.devnet.v1.MsgUndelegate\x1a(.exocore.devnet.v1.MsgUndelegateResponse\x12\x85\x01\n\x19SubmitWrongResultEvidence\x12/.exocore.devnet.v1.MsgSubmitWrongResultEvidence\x1a\x37.exocore.devnet.v1.MsgSubmitWrongResultEvidenceResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x65xocore/devnet/v1/tx.proto\x12\x11\x65xocore.devnet.v1\x1a\x17\x65xocore/avs/v1/tx.proto\x1a\x1e\x65xocore/delegation/v1/tx.proto\x1a\x1c\x65xocore/operator/v1/tx.proto\"@\n\x0bMsgSetPrice\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\r\n\x05price\x18\x02 \x01(\t\x12\x10\n\x08\x64\x65\x63imals\x18\x03 \x01(\r\"%\n\x13MsgSetPriceResponse\x12\x0e\n\x06height\x18\x01 \x01(\x03\"\x82\x01\n\x14MsgSetValidatorPower\x12\x18\n\x10\x63onsensus_pubkey\x18\x01 \x01(\x0c\x12\x12\n\nbls_pubkey\x18\x02 \x01(\x0c\x12\r\n\x05power\x18\x03 \x01(\t\x12\x15\n\rpop_signature\x18\x04 \x01(\x0c\x12\x16\n\x0e\x62ls_secret_key\x18\x05 \x01(\x0c\".\n\x1cMsgSetValidatorPowerResponse\x12\x0e\n\x06height\x18\x01 \x01(\x03\"\x98\x01\n\nFaultKnobs\x12\x19\n\x11silent_validators\x18\x01 \x03(\r\x12\"\n\x1awrong_signature_validators\x18\x02 \x03(\r\x12\x1e\n\x16signature_delay_blocks\x18\x03 \x01(\r\x12\x12\n\nrpc_outage\x18\x04 \x01(\x08\x12\x17\n\x0flate_validators\x18\x05 \x03(\r\"@\n\x10MsgSetFaultKnobs\x12,\n\x05knobs\x18\x01 \x01(\x0b\x32\x1d.exocore.devnet.v1.FaultKnobs\"*\n\x18MsgSetFaultKnobsResponse\x12\x0e\n\x06height\x18\x01 \x01(\x03\"!\n\x10MsgAdvanceBlocks\x12\r\n\x05\x63ount\x18\x01 \x01(\r\"*\n\x18MsgAdvanceBlocksResponse\x12\x0e\n\x06height\x18\x01 \x01(\x03\"\x87\x07\n\x02Tx\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x45\n\x11register_operator\x18\x02 \x01(\x0b\x32(.exocore.operator.v1.RegisterOperatorReqH\x00\x12\x36\n\x0cregister_avs\x18\x03 \x01(\x0b\x32\x1e.exocore.avs.v1.RegisterAVSReqH\x00\x12\x34\n\x06opt_in\x18\x04 \x01(\x0b\x32\".exocore.operator.v1.OptIntoAVSReqH\x00\x12\x38\n\x08\x64\x65legate\x18\x05 \x01(\x0b\x32$.exocore.delegation.v1.MsgDelegationH\x00\x12\x33\n\tset_price\x18\x06 \x01(\x0b\x32\x1e.exocore.devnet.v1.MsgSetPriceH\x00\x12\x43\n\x13submit_reward_claim\x18\x07 \x01(\x0b\x32$.exocore.avs.v1.MsgSubmitRewardClaimH\x00\x12J\n\x14submit_slash_request\x18\x08 \x01(\x0b\x32*.exocore.operator.v1.MsgSubmitSlashRequestH\x00\x12Z\n\x1csubmit_equivocation_evidence\x18\t \x01(\x0b\x32\x32.exocore.operator.v1.MsgSubmitEquivocationEvidenceH\x00\x12\x46\n\x13set_validator_power\x18\n \x01(\x0b\x32\'.exocore.devnet.v1.MsgSetValidatorPowerH\x00\x12>\n\x0fset_fault_knobs\x18\x0b \x01(\x0b\x32#.exocore.devnet.v1.MsgSetFaultKnobsH\x00\x12\x36\n\x07opt_out\x18\x0c \x01(\x0b\x32#.exocore.operator.v1.OptOutOfAVSReqH\x00\x12<\n\nundelegate\x18\r \x01(\x0b\x32&.exocore.delegation.v1.MsgUndelegationH\x00\x12Y\n\x1csubmit_wrong_result_evidence\x18\x46 \x01(\x0b\x32\x31.exocore.operator.v1.MsgSubmitWrongResultEvidenceH\x00\x42\x05\n\x03msg2\x8e\x03\n\x03Msg\x12R\n\x08SetPrice\x12\x1e.exocore.devnet.v1.MsgSetPrice\x1a&.exocore.devnet.v1.MsgSetPriceResponse\x12m\n\x11SetValidatorPower\x12\'.exocore.devnet.v1.MsgSetValidatorPower\x1a/.exocore.devnet.v1.MsgSetValidatorPowerResponse\x12\x61\n\rSetFaultKnobs\x12#.exocore.devnet.v1.MsgSetFaultKnobs\x1a+.exocore.devnet.v1.MsgSetFaultKnobsResponse\x12\x61\n\rAdvanceBlocks\x12#.exocore.devnet.v1.MsgAdvanceBlocks\x1a+.exocore.devnet.v1.MsgAdvanceBlocksResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'relayer.exocore.proto.devnet.v1.tx_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MSGDELEGATE']._serialized_start=133
-  _globals['_MSGDELEGATE']._serialized_end=280
-  _globals['_MSGDELEGATERESPONSE']._serialized_start=282
-  _globals['_MSGDELEGATERESPONSE']._serialized_end=319
-  _globals['_MSGSETPRICE']._serialized_start=321
-  _globals['_MSGSETPRICE']._serialized_end=385
-  _globals['_MSGSETPRICERESPONSE']._serialized_start=387
-  _globals['_MSGSETPRICERESPONSE']._serialized_end=424
-  _globals['_MSGSUBMITREWARDCLAIM']._serialized_start=427
-  _globals['_MSGSUBMITREWARDCLAIM']._serialized_end=658
-  _globals['_MSGSUBMITREWARDCLAIMRESPONSE']._serialized_start=660
-  _globals['_MSGSUBMITREWARDCLAIMRESPONSE']._serialized_end=741
-  _globals['_MSGSUBMITSLASHREQUEST']._serialized_start=744
-  _globals['_MSGSUBMITSLASHREQUEST']._serialized_end=978
-  _globals['_MSGSUBMITSLASHREQUESTRESPONSE']._serialized_start=980
-  _globals['_MSGSUBMITSLASHREQUESTRESPONSE']._serialized_end=1062
-  _globals['_MSGSUBMITEQUIVOCATIONEVIDENCE']._serialized_start=1065
-  _globals['_MSGSUBMITEQUIVOCATIONEVIDENCE']._serialized_end=1334
-  _globals['_MSGSUBMITEQUIVOCATIONEVIDENCERESPONSE']._serialized_start=1336
-  _globals['_MSGSUBMITEQUIVOCATIONEVIDENCERESPONSE']._serialized_end=1426
-  _globals['_MSGSUBMITWRONGRESULTEVIDENCE']._serialized_start=1428
-  _globals['_MSGSUBMITWRONGRESULTEVIDENCE']._serialized_end=1498
-  _globals['_MSGSUBMITWRONGRESULTEVIDENCERESPONSE']._serialized_start=1500
-  _globals['_MSGSUBMITWRONGRESULTEVIDENCERESPONSE']._serialized_end=1589
-  _globals['_MSGSETVALIDATORPOWER']._serialized_start=1592
-  _globals['_MSGSETVALIDATORPOWER']._serialized_end=1722
-  _globals['_MSGSETVALIDATORPOWERRESPONSE']._serialized_start=1724
-  _globals['_MSGSETVALIDATORPOWERRESPONSE']._serialized_end=1770
-  _globals['_FAULTKNOBS']._serialized_start=1773
-  _globals['_FAULTKNOBS']._serialized_end=1925
-  _globals['_MSGSETFAULTKNOBS']._serialized_start=1927
-  _globals['_MSGSETFAULTKNOBS']._serialized_end=1991
-  _globals['_MSGSETFAULTKNOBSRESPONSE']._serialized_start=1993
-  _globals['_MSGSETFAULTKNOBSRESPONSE']._serialized_end=2035
-  _globals['_MSGADVANCEBLOCKS']._serialized_start=2037
-  _globals['_MSGADVANCEBLOCKS']._serialized_end=2070
-  _globals['_MSGADVANCEBLOCKSRESPONSE']._serialized_start=2072
-  _globals['_MSGADVANCEBLOCKSRESPONSE']._serialized_end=2114
-  _globals['_MSGUNDELEGATE']._serialized_start=2117
-  _globals['_MSGUNDELEGATE']._serialized_end=2266
-  _globals['_MSGUNDELEGATERESPONSE']._serialized_start=2268
-  _globals['_MSGUNDELEGATERESPONSE']._serialized_end=2326
-  _globals['_TX']._serialized_start=2329
-  _globals['_TX']._serialized_end=3217
-  _globals['_MSG']._serialized_start=3220
-  _globals['_MSG']._serialized_end=4292
+  _globals['_MSGSETPRICE']._serialized_start=136
+  _globals['_MSGSETPRICE']._serialized_end=200
+  _globals['_MSGSETPRICERESPONSE']._serialized_start=202
+  _globals['_MSGSETPRICERESPONSE']._serialized_end=239
+  _globals['_MSGSETVALIDATORPOWER']._serialized_start=242
+  _globals['_MSGSETVALIDATORPOWER']._serialized_end=372
+  _globals['_MSGSETVALIDATORPOWERRESPONSE']._serialized_start=374
+  _globals['_MSGSETVALIDATORPOWERRESPONSE']._serialized_end=420
+  _globals['_FAULTKNOBS']._serialized_start=423
+  _globals['_FAULTKNOBS']._serialized_end=575
+  _globals['_MSGSETFAULTKNOBS']._serialized_start=577
+  _globals['_MSGSETFAULTKNOBS']._serialized_end=641
+  _globals['_MSGSETFAULTKNOBSRESPONSE']._serialized_start=643
+  _globals['_MSGSETFAULTKNOBSRESPONSE']._serialized_end=685
+  _globals['_MSGADVANCEBLOCKS']._serialized_start=687
+  _globals['_MSGADVANCEBLOCKS']._serialized_end=720
+  _globals['_MSGADVANCEBLOCKSRESPONSE']._serialized_start=722
+  _globals['_MSGADVANCEBLOCKSRESPONSE']._serialized_end=764
+  _globals['_TX']._serialized_start=767
+  _globals['_TX']._serialized_end=1670
+  _globals['_MSG']._serialized_start=1673
+  _globals['_MSG']._serialized_end=2071
 # @@protoc_insertion_point(module_scope)

@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class MsgStub(object):
-    """Msg drives the devnet chain.
+    """Msg drives the simulated chain.
     """
 
     def __init__(self, channel):
@@ -35,30 +35,10 @@ class MsgStub(object):
         Args:
             channel: A grpc.Channel.
         """
-        self.Delegate = channel.unary_unary(
-                '/exocore.devnet.v1.Msg/Delegate',
-                request_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgDelegate.SerializeToString,
-                response_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgDelegateResponse.FromString,
-                _registered_method=True)
         self.SetPrice = channel.unary_unary(
                 '/exocore.devnet.v1.Msg/SetPrice',
                 request_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSetPrice.SerializeToString,
                 response_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSetPriceResponse.FromString,
-                _registered_method=True)
-        self.SubmitRewardClaim = channel.unary_unary(
-                '/exocore.devnet.v1.Msg/SubmitRewardClaim',
-                request_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitRewardClaim.SerializeToString,
-                response_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitRewardClaimResponse.FromString,
-                _registered_method=True)
-        self.SubmitSlashRequest = channel.unary_unary(
-                '/exocore.devnet.v1.Msg/SubmitSlashRequest',
-                request_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitSlashRequest.SerializeToString,
-                response_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitSlashRequestResponse.FromString,
-                _registered_method=True)
-        self.SubmitEquivocationEvidence = channel.unary_unary(
-                '/exocore.devnet.v1.Msg/SubmitEquivocationEvidence',
-                request_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitEquivocationEvidence.SerializeToString,
-                response_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitEquivocationEvidenceResponse.FromString,
                 _registered_method=True)
         self.SetValidatorPower = channel.unary_unary(
                 '/exocore.devnet.v1.Msg/SetValidatorPower',
@@ -75,52 +55,14 @@ class MsgStub(object):
                 request_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgAdvanceBlocks.SerializeToString,
                 response_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgAdvanceBlocksResponse.FromString,
                 _registered_method=True)
-        self.Undelegate = channel.unary_unary(
-                '/exocore.devnet.v1.Msg/Undelegate',
-                request_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgUndelegate.SerializeToString,
-                response_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgUndelegateResponse.FromString,
-                _registered_method=True)
-        self.SubmitWrongResultEvidence = channel.unary_unary(
-                '/exocore.devnet.v1.Msg/SubmitWrongResultEvidence',
-                request_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitWrongResultEvidence.SerializeToString,
-                response_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitWrongResultEvidenceResponse.FromString,
-                _registered_method=True)
 
 
 class MsgServicer(object):
-    """Msg drives the devnet chain.
+    """Msg drives the simulated chain.
     """
-
-    def Delegate(self, request, context):
-        """Delegate restakes a staker's tokens to an operator.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
 
     def SetPrice(self, request, context):
         """SetPrice sets the oracle USD price of an asset.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def SubmitRewardClaim(self, request, context):
-        """SubmitRewardClaim submits a committee-signed reward claim.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def SubmitSlashRequest(self, request, context):
-        """SubmitSlashRequest submits a committee-signed slash request.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def SubmitEquivocationEvidence(self, request, context):
-        """SubmitEquivocationEvidence submits two conflicting signatures by one operator.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -147,47 +89,13 @@ class MsgServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def Undelegate(self, request, context):
-        """Undelegate starts unbonding a staker's tokens from an operator (slashable until it completes).
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def SubmitWrongResultEvidence(self, request, context):
-        """SubmitWrongResultEvidence submits one signed task response whose answer is wrong.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
 
 def add_MsgServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'Delegate': grpc.unary_unary_rpc_method_handler(
-                    servicer.Delegate,
-                    request_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgDelegate.FromString,
-                    response_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgDelegateResponse.SerializeToString,
-            ),
             'SetPrice': grpc.unary_unary_rpc_method_handler(
                     servicer.SetPrice,
                     request_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSetPrice.FromString,
                     response_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSetPriceResponse.SerializeToString,
-            ),
-            'SubmitRewardClaim': grpc.unary_unary_rpc_method_handler(
-                    servicer.SubmitRewardClaim,
-                    request_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitRewardClaim.FromString,
-                    response_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitRewardClaimResponse.SerializeToString,
-            ),
-            'SubmitSlashRequest': grpc.unary_unary_rpc_method_handler(
-                    servicer.SubmitSlashRequest,
-                    request_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitSlashRequest.FromString,
-                    response_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitSlashRequestResponse.SerializeToString,
-            ),
-            'SubmitEquivocationEvidence': grpc.unary_unary_rpc_method_handler(
-                    servicer.SubmitEquivocationEvidence,
-                    request_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitEquivocationEvidence.FromString,
-                    response_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitEquivocationEvidenceResponse.SerializeToString,
             ),
             'SetValidatorPower': grpc.unary_unary_rpc_method_handler(
                     servicer.SetValidatorPower,
@@ -204,16 +112,6 @@ def add_MsgServicer_to_server(servicer, server):
                     request_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgAdvanceBlocks.FromString,
                     response_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgAdvanceBlocksResponse.SerializeToString,
             ),
-            'Undelegate': grpc.unary_unary_rpc_method_handler(
-                    servicer.Undelegate,
-                    request_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgUndelegate.FromString,
-                    response_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgUndelegateResponse.SerializeToString,
-            ),
-            'SubmitWrongResultEvidence': grpc.unary_unary_rpc_method_handler(
-                    servicer.SubmitWrongResultEvidence,
-                    request_deserializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitWrongResultEvidence.FromString,
-                    response_serializer=exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitWrongResultEvidenceResponse.SerializeToString,
-            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'exocore.devnet.v1.Msg', rpc_method_handlers)
@@ -223,35 +121,8 @@ def add_MsgServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Msg(object):
-    """Msg drives the devnet chain.
+    """Msg drives the simulated chain.
     """
-
-    @staticmethod
-    def Delegate(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/exocore.devnet.v1.Msg/Delegate',
-            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgDelegate.SerializeToString,
-            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgDelegateResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
 
     @staticmethod
     def SetPrice(request,
@@ -270,87 +141,6 @@ class Msg(object):
             '/exocore.devnet.v1.Msg/SetPrice',
             exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSetPrice.SerializeToString,
             exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSetPriceResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def SubmitRewardClaim(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/exocore.devnet.v1.Msg/SubmitRewardClaim',
-            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitRewardClaim.SerializeToString,
-            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitRewardClaimResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def SubmitSlashRequest(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/exocore.devnet.v1.Msg/SubmitSlashRequest',
-            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitSlashRequest.SerializeToString,
-            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitSlashRequestResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def SubmitEquivocationEvidence(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/exocore.devnet.v1.Msg/SubmitEquivocationEvidence',
-            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitEquivocationEvidence.SerializeToString,
-            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitEquivocationEvidenceResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -432,60 +222,6 @@ class Msg(object):
             '/exocore.devnet.v1.Msg/AdvanceBlocks',
             exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgAdvanceBlocks.SerializeToString,
             exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgAdvanceBlocksResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def Undelegate(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/exocore.devnet.v1.Msg/Undelegate',
-            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgUndelegate.SerializeToString,
-            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgUndelegateResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def SubmitWrongResultEvidence(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/exocore.devnet.v1.Msg/SubmitWrongResultEvidence',
-            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitWrongResultEvidence.SerializeToString,
-            exocore_dot_devnet_dot_v1_dot_tx__pb2.MsgSubmitWrongResultEvidenceResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,7 +4,8 @@ isort:skip_file
 exocore.operator.v1 messages carried in signed Cosmos transactions (cosmos.tx.v1beta1 BroadcastTx).
 Names, fields and numbers are upstream x/operator's (Exocore `RegisterOperatorReq`, `OperatorInfo`,
 `OptIntoAVSReq`, `OptOutOfAVSReq`). The transaction signer is `from_address`, the operator itself.
-Fields numbered 50-69 are exorelay's proposed additions (docs/exocore-modules.md).
+Fields numbered 50-69 are exorelay's proposed additions (docs/exocore-modules.md). The slashing
+messages and their Msg service at the end of the file are exorelay's proposal, not upstream's.
 """
 
 import builtins
@@ -207,3 +208,208 @@ class OptOutOfAVSResponse(google.protobuf.message.Message):
     ) -> None: ...
 
 global___OptOutOfAVSResponse = OptOutOfAVSResponse
+
+@typing.final
+class MsgSubmitSlashRequest(google.protobuf.message.Message):
+    """MsgSubmitSlashRequest: the AVS's committee of `epoch` asks Exocore to slash `operator`. Any funded
+    account may send it (the committee's aggregate signature authorizes it).
+    """
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    AVS_ADDRESS_FIELD_NUMBER: builtins.int
+    EPOCH_FIELD_NUMBER: builtins.int
+    OPERATOR_FIELD_NUMBER: builtins.int
+    SLASH_PROPORTION_FIELD_NUMBER: builtins.int
+    FREEZE_FIELD_NUMBER: builtins.int
+    SIGNER_BITMAP_FIELD_NUMBER: builtins.int
+    AGGREGATE_SIGNATURE_FIELD_NUMBER: builtins.int
+    EVIDENCE_HASH_FIELD_NUMBER: builtins.int
+    FROM_ADDRESS_FIELD_NUMBER: builtins.int
+    EVIDENCE_FIELD_NUMBER: builtins.int
+    avs_address: builtins.str
+    """0x-prefixed lower-case hex AVS address."""
+    epoch: builtins.int
+    operator: builtins.str
+    """bech32 operator to slash."""
+    slash_proportion: builtins.str
+    """Fraction of stake, decimal string, e.g. "0.05"."""
+    freeze: builtins.bool
+    signer_bitmap: builtins.bytes
+    aggregate_signature: builtins.bytes
+    evidence_hash: builtins.bytes
+    """32 bytes committing to the AVS's evidence (signed with the request; may be all zeros)."""
+    from_address: builtins.str
+    """bech32 account (exo1…) signing the transaction."""
+    evidence: builtins.bytes
+    """The evidence bytes evidence_hash commits to (keccak256(evidence) must equal it): 32-byte kind
+    tag first (docs/protocol.md "Slashing verifiers"). Exocore decodes and stores them, and verifies
+    the cryptographic kinds (equivocation, wrong result) too.
+    """
+    def __init__(
+        self,
+        *,
+        avs_address: builtins.str = ...,
+        epoch: builtins.int = ...,
+        operator: builtins.str = ...,
+        slash_proportion: builtins.str = ...,
+        freeze: builtins.bool = ...,
+        signer_bitmap: builtins.bytes = ...,
+        aggregate_signature: builtins.bytes = ...,
+        evidence_hash: builtins.bytes = ...,
+        from_address: builtins.str = ...,
+        evidence: builtins.bytes = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["aggregate_signature", b"aggregate_signature", "avs_address", b"avs_address", "epoch", b"epoch", "evidence", b"evidence", "evidence_hash", b"evidence_hash", "freeze", b"freeze", "from_address", b"from_address", "operator", b"operator", "signer_bitmap", b"signer_bitmap", "slash_proportion", b"slash_proportion"]) -> None: ...
+
+global___MsgSubmitSlashRequest = MsgSubmitSlashRequest
+
+@typing.final
+class MsgSubmitSlashRequestResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    HEIGHT_FIELD_NUMBER: builtins.int
+    SLASH_ID_FIELD_NUMBER: builtins.int
+    TX_HASH_FIELD_NUMBER: builtins.int
+    height: builtins.int
+    """Height of the block the request was executed in."""
+    slash_id: builtins.bytes
+    """32-byte slash id (docs/protocol.md §7)."""
+    tx_hash: builtins.str
+    def __init__(
+        self,
+        *,
+        height: builtins.int = ...,
+        slash_id: builtins.bytes = ...,
+        tx_hash: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["height", b"height", "slash_id", b"slash_id", "tx_hash", b"tx_hash"]) -> None: ...
+
+global___MsgSubmitSlashRequestResponse = MsgSubmitSlashRequestResponse
+
+@typing.final
+class MsgSubmitEquivocationEvidence(google.protobuf.message.Message):
+    """MsgSubmitEquivocationEvidence: two different responses to one task, each signed by the operator's
+    BLS key for the AVS. Any funded account may send it (the two signatures are the evidence).
+    """
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    AVS_ADDRESS_FIELD_NUMBER: builtins.int
+    OPERATOR_FIELD_NUMBER: builtins.int
+    DIGEST_A_FIELD_NUMBER: builtins.int
+    SIGNATURE_A_FIELD_NUMBER: builtins.int
+    DIGEST_B_FIELD_NUMBER: builtins.int
+    SIGNATURE_B_FIELD_NUMBER: builtins.int
+    SLASH_PROPORTION_FIELD_NUMBER: builtins.int
+    FREEZE_FIELD_NUMBER: builtins.int
+    TASK_ID_FIELD_NUMBER: builtins.int
+    RESPONSE_A_FIELD_NUMBER: builtins.int
+    RESPONSE_B_FIELD_NUMBER: builtins.int
+    FROM_ADDRESS_FIELD_NUMBER: builtins.int
+    avs_address: builtins.str
+    operator: builtins.str
+    digest_a: builtins.bytes
+    """Two different 32-byte digests and the operator's signatures over them."""
+    signature_a: builtins.bytes
+    digest_b: builtins.bytes
+    signature_b: builtins.bytes
+    slash_proportion: builtins.str
+    """Must be empty: equivocation slashes the AVS's own slash proportion."""
+    freeze: builtins.bool
+    task_id: builtins.int
+    """The task both responses answer; each response starts with it as an ABI uint64 word. When the
+    responses are given, digest_a/digest_b may be left empty (they are keccak256 of the responses).
+    """
+    response_a: builtins.bytes
+    response_b: builtins.bytes
+    from_address: builtins.str
+    """bech32 account (exo1…) signing the transaction."""
+    def __init__(
+        self,
+        *,
+        avs_address: builtins.str = ...,
+        operator: builtins.str = ...,
+        digest_a: builtins.bytes = ...,
+        signature_a: builtins.bytes = ...,
+        digest_b: builtins.bytes = ...,
+        signature_b: builtins.bytes = ...,
+        slash_proportion: builtins.str = ...,
+        freeze: builtins.bool = ...,
+        task_id: builtins.int = ...,
+        response_a: builtins.bytes = ...,
+        response_b: builtins.bytes = ...,
+        from_address: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["avs_address", b"avs_address", "digest_a", b"digest_a", "digest_b", b"digest_b", "freeze", b"freeze", "from_address", b"from_address", "operator", b"operator", "response_a", b"response_a", "response_b", b"response_b", "signature_a", b"signature_a", "signature_b", b"signature_b", "slash_proportion", b"slash_proportion", "task_id", b"task_id"]) -> None: ...
+
+global___MsgSubmitEquivocationEvidence = MsgSubmitEquivocationEvidence
+
+@typing.final
+class MsgSubmitEquivocationEvidenceResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    HEIGHT_FIELD_NUMBER: builtins.int
+    SLASH_ID_FIELD_NUMBER: builtins.int
+    TX_HASH_FIELD_NUMBER: builtins.int
+    height: builtins.int
+    slash_id: builtins.bytes
+    tx_hash: builtins.str
+    def __init__(
+        self,
+        *,
+        height: builtins.int = ...,
+        slash_id: builtins.bytes = ...,
+        tx_hash: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["height", b"height", "slash_id", b"slash_id", "tx_hash", b"tx_hash"]) -> None: ...
+
+global___MsgSubmitEquivocationEvidenceResponse = MsgSubmitEquivocationEvidenceResponse
+
+@typing.final
+class MsgSubmitWrongResultEvidence(google.protobuf.message.Message):
+    """MsgSubmitWrongResultEvidence: one signed task response whose answer is wrong. Any funded account may
+    send it (the operator's signature is the proof).
+    """
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    EVIDENCE_FIELD_NUMBER: builtins.int
+    FROM_ADDRESS_FIELD_NUMBER: builtins.int
+    evidence: builtins.bytes
+    """Wrong-result evidence bytes (kind tag first, docs/protocol.md "Slashing verifiers"): the
+    operator's BLS-signed response to a task of the reference squaring AVS. The AVS and operator
+    are the ones the evidence names.
+    """
+    from_address: builtins.str
+    """bech32 account (exo1…) signing the transaction."""
+    def __init__(
+        self,
+        *,
+        evidence: builtins.bytes = ...,
+        from_address: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["evidence", b"evidence", "from_address", b"from_address"]) -> None: ...
+
+global___MsgSubmitWrongResultEvidence = MsgSubmitWrongResultEvidence
+
+@typing.final
+class MsgSubmitWrongResultEvidenceResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    HEIGHT_FIELD_NUMBER: builtins.int
+    SLASH_ID_FIELD_NUMBER: builtins.int
+    TX_HASH_FIELD_NUMBER: builtins.int
+    height: builtins.int
+    slash_id: builtins.bytes
+    tx_hash: builtins.str
+    def __init__(
+        self,
+        *,
+        height: builtins.int = ...,
+        slash_id: builtins.bytes = ...,
+        tx_hash: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["height", b"height", "slash_id", b"slash_id", "tx_hash", b"tx_hash"]) -> None: ...
+
+global___MsgSubmitWrongResultEvidenceResponse = MsgSubmitWrongResultEvidenceResponse

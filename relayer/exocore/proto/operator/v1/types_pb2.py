@@ -24,19 +24,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x65xocore/operator/v1/types.proto\x12\x13\x65xocore.operator.v1\"?\n\x0cSlashedAsset\x12\r\n\x05token\x18\x01 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\t\"\xf4\x03\n\x11OperatorSlashInfo\x12\x10\n\x08slash_id\x18\x01 \x01(\x0c\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x18\n\x10operator_address\x18\x03 \x01(\t\x12\x13\n\x0b\x61vs_address\x18\x04 \x01(\t\x12,\n\x04kind\x18\x05 \x01(\x0e\x32\x1e.exocore.operator.v1.SlashKind\x12\x30\n\x06status\x18\x06 \x01(\x0e\x32 .exocore.operator.v1.SlashStatus\x12\x15\n\rreject_reason\x18\x07 \x01(\t\x12\x18\n\x10slash_proportion\x18\x08 \x01(\t\x12\x0e\n\x06\x66reeze\x18\t \x01(\x08\x12\x31\n\x06\x61ssets\x18\n \x03(\x0b\x32!.exocore.operator.v1.SlashedAsset\x12\x18\n\x10submitted_height\x18\x0b \x01(\x03\x12\x17\n\x0f\x65xecuted_height\x18\x0c \x01(\x03\x12\x14\n\x0cpacket_nonce\x18\r \x01(\x04\x12\x0f\n\x07tx_hash\x18\x0e \x01(\t\x12\r\n\x05\x65poch\x18\x0f \x01(\x04\x12\x15\n\revidence_hash\x18\x10 \x01(\x0c\x12\x0f\n\x07task_id\x18\x11 \x01(\x04\x12\x10\n\x08\x65vidence\x18\x46 \x01(\x0c\x12\x15\n\roffence_epoch\x18G \x01(\x04*\x83\x01\n\tSlashKind\x12\x1a\n\x16SLASH_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17SLASH_KIND_EQUIVOCATION\x10\x01\x12 \n\x1cSLASH_KIND_COMMITTEE_REQUEST\x10\x02\x12\x1b\n\x17SLASH_KIND_WRONG_RESULT\x10\x03*\x98\x01\n\x0bSlashStatus\x12\x1c\n\x18SLASH_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16SLASH_STATUS_SUBMITTED\x10\x01\x12\x19\n\x15SLASH_STATUS_VERIFIED\x10\x02\x12\x19\n\x15SLASH_STATUS_REJECTED\x10\x03\x12\x19\n\x15SLASH_STATUS_EXECUTED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x65xocore/operator/v1/types.proto\x12\x13\x65xocore.operator.v1\"?\n\x0cSlashedAsset\x12\r\n\x05token\x18\x01 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\t\"\xe4\x04\n\x11OperatorSlashInfo\x12\x16\n\x0eslash_contract\x18\x01 \x01(\t\x12\x18\n\x10submitted_height\x18\x02 \x01(\x03\x12\x14\n\x0c\x65vent_height\x18\x03 \x01(\x03\x12\x11\n\tis_vetoed\x18\x04 \x01(\x08\x12\x18\n\x10slash_proportion\x18\x05 \x01(\t\x12\x12\n\nslash_type\x18\x06 \x01(\r\x12\x13\n\x0bveto_reason\x18\x08 \x01(\t\x12\x10\n\x08slash_id\x18\x32 \x01(\x0c\x12\x10\n\x08operator\x18\x33 \x01(\t\x12\x18\n\x10operator_address\x18\x34 \x01(\t\x12\x13\n\x0b\x61vs_address\x18\x35 \x01(\t\x12,\n\x04kind\x18\x36 \x01(\x0e\x32\x1e.exocore.operator.v1.SlashKind\x12\x30\n\x06status\x18\x37 \x01(\x0e\x32 .exocore.operator.v1.SlashStatus\x12\x15\n\rreject_reason\x18\x38 \x01(\t\x12\x0e\n\x06\x66reeze\x18\x39 \x01(\x08\x12\x31\n\x06\x61ssets\x18: \x03(\x0b\x32!.exocore.operator.v1.SlashedAsset\x12\x17\n\x0f\x65xecuted_height\x18; \x01(\x03\x12\x14\n\x0cpacket_nonce\x18< \x01(\x04\x12\x0f\n\x07tx_hash\x18= \x01(\t\x12\r\n\x05\x65poch\x18> \x01(\x04\x12\x15\n\revidence_hash\x18? \x01(\x0c\x12\x0f\n\x07task_id\x18@ \x01(\x04\x12\x10\n\x08\x65vidence\x18\x46 \x01(\x0c\x12\x15\n\roffence_epoch\x18G \x01(\x04J\x04\x08\x07\x10\x08*\x83\x01\n\tSlashKind\x12\x1a\n\x16SLASH_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17SLASH_KIND_EQUIVOCATION\x10\x01\x12 \n\x1cSLASH_KIND_COMMITTEE_REQUEST\x10\x02\x12\x1b\n\x17SLASH_KIND_WRONG_RESULT\x10\x03*\x98\x01\n\x0bSlashStatus\x12\x1c\n\x18SLASH_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16SLASH_STATUS_SUBMITTED\x10\x01\x12\x19\n\x15SLASH_STATUS_VERIFIED\x10\x02\x12\x19\n\x15SLASH_STATUS_REJECTED\x10\x03\x12\x19\n\x15SLASH_STATUS_EXECUTED\x10\x04*l\n\tSlashType\x12\x1a\n\x16SLASH_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n\x18SLASH_TYPE_INSTANT_SLASH\x10\x01\x12%\n!SLASH_TYPE_NO_INSTANTANEOUS_SLASH\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'relayer.exocore.proto.operator.v1.types_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SLASHKIND']._serialized_start=625
-  _globals['_SLASHKIND']._serialized_end=756
-  _globals['_SLASHSTATUS']._serialized_start=759
-  _globals['_SLASHSTATUS']._serialized_end=911
+  _globals['_SLASHKIND']._serialized_start=737
+  _globals['_SLASHKIND']._serialized_end=868
+  _globals['_SLASHSTATUS']._serialized_start=871
+  _globals['_SLASHSTATUS']._serialized_end=1023
+  _globals['_SLASHTYPE']._serialized_start=1025
+  _globals['_SLASHTYPE']._serialized_end=1133
   _globals['_SLASHEDASSET']._serialized_start=56
   _globals['_SLASHEDASSET']._serialized_end=119
   _globals['_OPERATORSLASHINFO']._serialized_start=122
-  _globals['_OPERATORSLASHINFO']._serialized_end=622
+  _globals['_OPERATORSLASHINFO']._serialized_end=734
 # @@protoc_insertion_point(module_scope)

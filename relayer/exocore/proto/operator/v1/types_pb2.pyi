@@ -3,7 +3,8 @@
 isort:skip_file
 exocore.operator.v1: slashes and freezes. Upstream stores OperatorSlashInfo under a slash id
 and freezes operators chain-wide; exorelay freezes per (operator, AVS) and carries the slashed
-per-token amounts to L1 in a SLASH packet.
+per-token amounts to L1 in a SLASH packet. OperatorSlashInfo keeps upstream's fields 1-8 and
+numbers exorelay's from 50 on.
 """
 
 import builtins
@@ -74,6 +75,28 @@ SLASH_STATUS_EXECUTED: SlashStatus.ValueType  # 4
 """Stake deducted (and the operator frozen if `freeze`); a SLASH packet exists. Terminal."""
 global___SlashStatus = SlashStatus
 
+class _SlashType:
+    ValueType = typing.NewType("ValueType", builtins.int)
+    V: typing_extensions.TypeAlias = ValueType
+
+class _SlashTypeEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTypeWrapper[_SlashType.ValueType], builtins.type):
+    DESCRIPTOR: google.protobuf.descriptor.EnumDescriptor
+    SLASH_TYPE_UNSPECIFIED: _SlashType.ValueType  # 0
+    SLASH_TYPE_INSTANT_SLASH: _SlashType.ValueType  # 1
+    """Handled at once: the operator's asset pools are reduced when the slash executes (every devnet slash)."""
+    SLASH_TYPE_NO_INSTANTANEOUS_SLASH: _SlashType.ValueType  # 2
+    """Handled after a delay by reducing the stakers' shares (upstream only)."""
+
+class SlashType(_SlashType, metaclass=_SlashTypeEnumTypeWrapper):
+    """SlashType is upstream x/operator's (carried as a uint32 in OperatorSlashInfo.slash_type)."""
+
+SLASH_TYPE_UNSPECIFIED: SlashType.ValueType  # 0
+SLASH_TYPE_INSTANT_SLASH: SlashType.ValueType  # 1
+"""Handled at once: the operator's asset pools are reduced when the slash executes (every devnet slash)."""
+SLASH_TYPE_NO_INSTANTANEOUS_SLASH: SlashType.ValueType  # 2
+"""Handled after a delay by reducing the stakers' shares (upstream only)."""
+global___SlashType = SlashType
+
 @typing.final
 class SlashedAsset(google.protobuf.message.Message):
     """SlashedAsset is the amount of one token taken from the operator's pools."""
@@ -102,10 +125,20 @@ global___SlashedAsset = SlashedAsset
 
 @typing.final
 class OperatorSlashInfo(google.protobuf.message.Message):
-    """OperatorSlashInfo is one slash of one operator for one AVS."""
+    """OperatorSlashInfo is one slash of one operator for one AVS. Fields 1-8 are upstream's (Imuachain
+    x/operator OperatorSlashInfo: names, types and numbers); exorelay's record of the slash is numbered
+    from 50 on (docs/exocore-modules.md §9), so an upstream decoder reads the upstream part unchanged.
+    """
 
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
+    SLASH_CONTRACT_FIELD_NUMBER: builtins.int
+    SUBMITTED_HEIGHT_FIELD_NUMBER: builtins.int
+    EVENT_HEIGHT_FIELD_NUMBER: builtins.int
+    IS_VETOED_FIELD_NUMBER: builtins.int
+    SLASH_PROPORTION_FIELD_NUMBER: builtins.int
+    SLASH_TYPE_FIELD_NUMBER: builtins.int
+    VETO_REASON_FIELD_NUMBER: builtins.int
     SLASH_ID_FIELD_NUMBER: builtins.int
     OPERATOR_FIELD_NUMBER: builtins.int
     OPERATOR_ADDRESS_FIELD_NUMBER: builtins.int
@@ -113,10 +146,8 @@ class OperatorSlashInfo(google.protobuf.message.Message):
     KIND_FIELD_NUMBER: builtins.int
     STATUS_FIELD_NUMBER: builtins.int
     REJECT_REASON_FIELD_NUMBER: builtins.int
-    SLASH_PROPORTION_FIELD_NUMBER: builtins.int
     FREEZE_FIELD_NUMBER: builtins.int
     ASSETS_FIELD_NUMBER: builtins.int
-    SUBMITTED_HEIGHT_FIELD_NUMBER: builtins.int
     EXECUTED_HEIGHT_FIELD_NUMBER: builtins.int
     PACKET_NONCE_FIELD_NUMBER: builtins.int
     TX_HASH_FIELD_NUMBER: builtins.int
@@ -125,8 +156,28 @@ class OperatorSlashInfo(google.protobuf.message.Message):
     TASK_ID_FIELD_NUMBER: builtins.int
     EVIDENCE_FIELD_NUMBER: builtins.int
     OFFENCE_EPOCH_FIELD_NUMBER: builtins.int
+    slash_contract: builtins.str
+    """Upstream: the AVS's slashing contract (AVSInfo.slash_address; empty when the AVS registered none)."""
+    submitted_height: builtins.int
+    """Upstream: the height the slash was submitted at."""
+    event_height: builtins.int
+    """Upstream: the height of the offence. The devnet reports the start height of the offence's epoch
+    (the stake snapshot the deduction is measured on); 0 for a slash rejected before that is known.
+    """
+    is_vetoed: builtins.bool
+    """Upstream: vetoed slashes. The devnet has no veto: always false."""
+    slash_proportion: builtins.str
+    """Upstream: fraction of stake slashed, a LegacyDec in its protobuf form (the fraction times 10^18 as
+    a decimal integer string: "50000000000000000" = 0.05).
+    """
+    slash_type: builtins.int
+    """Upstream: a SlashType value; the devnet executes every slash at once (SLASH_TYPE_INSTANT_SLASH)."""
+    veto_reason: builtins.str
+    """Upstream: why the slash was vetoed. Always empty on the devnet."""
     slash_id: builtins.bytes
-    """32-byte slash id."""
+    """---- exorelay additions (proposed) ----
+    32-byte slash id (upstream keys the record by it; docs/protocol.md §7).
+    """
     operator: builtins.str
     """bech32 operator account."""
     operator_address: builtins.str
@@ -135,10 +186,7 @@ class OperatorSlashInfo(google.protobuf.message.Message):
     kind: global___SlashKind.ValueType
     status: global___SlashStatus.ValueType
     reject_reason: builtins.str
-    slash_proportion: builtins.str
-    """Fraction of the operator's stake slashed, decimal string (e.g. "0.05")."""
     freeze: builtins.bool
-    submitted_height: builtins.int
     executed_height: builtins.int
     packet_nonce: builtins.int
     """Nonce of the SLASH relay packet; 0 until EXECUTED."""
@@ -164,6 +212,13 @@ class OperatorSlashInfo(google.protobuf.message.Message):
     def __init__(
         self,
         *,
+        slash_contract: builtins.str = ...,
+        submitted_height: builtins.int = ...,
+        event_height: builtins.int = ...,
+        is_vetoed: builtins.bool = ...,
+        slash_proportion: builtins.str = ...,
+        slash_type: builtins.int = ...,
+        veto_reason: builtins.str = ...,
         slash_id: builtins.bytes = ...,
         operator: builtins.str = ...,
         operator_address: builtins.str = ...,
@@ -171,10 +226,8 @@ class OperatorSlashInfo(google.protobuf.message.Message):
         kind: global___SlashKind.ValueType = ...,
         status: global___SlashStatus.ValueType = ...,
         reject_reason: builtins.str = ...,
-        slash_proportion: builtins.str = ...,
         freeze: builtins.bool = ...,
         assets: collections.abc.Iterable[global___SlashedAsset] | None = ...,
-        submitted_height: builtins.int = ...,
         executed_height: builtins.int = ...,
         packet_nonce: builtins.int = ...,
         tx_hash: builtins.str = ...,
@@ -184,6 +237,6 @@ class OperatorSlashInfo(google.protobuf.message.Message):
         evidence: builtins.bytes = ...,
         offence_epoch: builtins.int = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["assets", b"assets", "avs_address", b"avs_address", "epoch", b"epoch", "evidence", b"evidence", "evidence_hash", b"evidence_hash", "executed_height", b"executed_height", "freeze", b"freeze", "kind", b"kind", "offence_epoch", b"offence_epoch", "operator", b"operator", "operator_address", b"operator_address", "packet_nonce", b"packet_nonce", "reject_reason", b"reject_reason", "slash_id", b"slash_id", "slash_proportion", b"slash_proportion", "status", b"status", "submitted_height", b"submitted_height", "task_id", b"task_id", "tx_hash", b"tx_hash"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["assets", b"assets", "avs_address", b"avs_address", "epoch", b"epoch", "event_height", b"event_height", "evidence", b"evidence", "evidence_hash", b"evidence_hash", "executed_height", b"executed_height", "freeze", b"freeze", "is_vetoed", b"is_vetoed", "kind", b"kind", "offence_epoch", b"offence_epoch", "operator", b"operator", "operator_address", b"operator_address", "packet_nonce", b"packet_nonce", "reject_reason", b"reject_reason", "slash_contract", b"slash_contract", "slash_id", b"slash_id", "slash_proportion", b"slash_proportion", "slash_type", b"slash_type", "status", b"status", "submitted_height", b"submitted_height", "task_id", b"task_id", "tx_hash", b"tx_hash", "veto_reason", b"veto_reason"]) -> None: ...
 
 global___OperatorSlashInfo = OperatorSlashInfo

@@ -24,23 +24,25 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x65xocore/relay/v1/types.proto\x12\x10\x65xocore.relay.v1\"\xa8\x01\n\x06Packet\x12\r\n\x05nonce\x18\x01 \x01(\x04\x12*\n\x04kind\x18\x02 \x01(\x0e\x32\x1c.exocore.relay.v1.PacketKind\x12\x14\n\x0cvalset_nonce\x18\x03 \x01(\x04\x12\x0f\n\x07payload\x18\x04 \x01(\x0c\x12\x14\n\x0cpayload_hash\x18\x05 \x01(\x0c\x12\x0e\n\x06\x64igest\x18\x06 \x01(\x0c\x12\x16\n\x0e\x65xocore_height\x18\x07 \x01(\x03\"r\n\x0cValsetMember\x12\r\n\x05index\x18\x01 \x01(\r\x12\x12\n\nbls_pubkey\x18\x02 \x01(\x0c\x12\r\n\x05power\x18\x03 \x01(\t\x12\x19\n\x11\x63onsensus_address\x18\x04 \x01(\t\x12\x15\n\rpop_signature\x18\x05 \x01(\x0c\"|\n\x06Valset\x12\x14\n\x0cvalset_nonce\x18\x01 \x01(\x04\x12/\n\x07members\x18\x02 \x03(\x0b\x32\x1e.exocore.relay.v1.ValsetMember\x12\x13\n\x0btotal_power\x18\x03 \x01(\t\x12\x16\n\x0e\x63reated_height\x18\x04 \x01(\x03\"Z\n\x12ValidatorSignature\x12\r\n\x05index\x18\x01 \x01(\r\x12\x12\n\nbls_pubkey\x18\x02 \x01(\x0c\x12\x0e\n\x06signed\x18\x03 \x01(\x08\x12\x11\n\tsignature\x18\x04 \x01(\x0c\"\x81\x01\n\x06Params\x12\x13\n\x0bl1_chain_id\x18\x01 \x01(\x04\x12\x0f\n\x07gateway\x18\x02 \x01(\t\x12\x15\n\rexocore_chain\x18\x03 \x01(\x0c\x12\x1b\n\x13threshold_numerator\x18\x04 \x01(\x04\x12\x1d\n\x15threshold_denominator\x18\x05 \x01(\x04*\x84\x01\n\nPacketKind\x12\x1b\n\x17PACKET_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19PACKET_KIND_VALSET_UPDATE\x10\x01\x12#\n\x1fPACKET_KIND_REWARD_DISTRIBUTION\x10\x02\x12\x15\n\x11PACKET_KIND_SLASH\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x65xocore/relay/v1/types.proto\x12\x10\x65xocore.relay.v1\"\xce\x01\n\x06Packet\x12\r\n\x05nonce\x18\x01 \x01(\x04\x12*\n\x04kind\x18\x02 \x01(\x0e\x32\x1c.exocore.relay.v1.PacketKind\x12\x14\n\x0cvalset_nonce\x18\x03 \x01(\x04\x12\x0f\n\x07payload\x18\x04 \x01(\x0c\x12\x14\n\x0cpayload_hash\x18\x05 \x01(\x0c\x12\x0e\n\x06\x64igest\x18\x06 \x01(\x0c\x12\x16\n\x0e\x65xocore_height\x18\x07 \x01(\x03\x12\x13\n\x0bl1_chain_id\x18\x08 \x01(\x04\x12\x0f\n\x07gateway\x18\t \x01(\t\"r\n\x0cValsetMember\x12\r\n\x05index\x18\x01 \x01(\r\x12\x12\n\nbls_pubkey\x18\x02 \x01(\x0c\x12\r\n\x05power\x18\x03 \x01(\t\x12\x19\n\x11\x63onsensus_address\x18\x04 \x01(\t\x12\x15\n\rpop_signature\x18\x05 \x01(\x0c\"|\n\x06Valset\x12\x14\n\x0cvalset_nonce\x18\x01 \x01(\x04\x12/\n\x07members\x18\x02 \x03(\x0b\x32\x1e.exocore.relay.v1.ValsetMember\x12\x13\n\x0btotal_power\x18\x03 \x01(\t\x12\x16\n\x0e\x63reated_height\x18\x04 \x01(\x03\"Z\n\x12ValidatorSignature\x12\r\n\x05index\x18\x01 \x01(\r\x12\x12\n\nbls_pubkey\x18\x02 \x01(\x0c\x12\x0e\n\x06signed\x18\x03 \x01(\x08\x12\x11\n\tsignature\x18\x04 \x01(\x0c\"\xb7\x01\n\x06Params\x12\x13\n\x0bl1_chain_id\x18\x01 \x01(\x04\x12\x0f\n\x07gateway\x18\x02 \x01(\t\x12\x15\n\rexocore_chain\x18\x03 \x01(\x0c\x12\x1b\n\x13threshold_numerator\x18\x04 \x01(\x04\x12\x1d\n\x15threshold_denominator\x18\x05 \x01(\x04\x12\x34\n\rclient_chains\x18\x06 \x03(\x0b\x32\x1d.exocore.relay.v1.ClientChain\"3\n\x0b\x43lientChain\x12\x13\n\x0bl1_chain_id\x18\x01 \x01(\x04\x12\x0f\n\x07gateway\x18\x02 \x01(\t*\x84\x01\n\nPacketKind\x12\x1b\n\x17PACKET_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19PACKET_KIND_VALSET_UPDATE\x10\x01\x12#\n\x1fPACKET_KIND_REWARD_DISTRIBUTION\x10\x02\x12\x15\n\x11PACKET_KIND_SLASH\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'relayer.exocore.proto.relay.v1.types_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PACKETKIND']._serialized_start=688
-  _globals['_PACKETKIND']._serialized_end=820
+  _globals['_PACKETKIND']._serialized_start=833
+  _globals['_PACKETKIND']._serialized_end=965
   _globals['_PACKET']._serialized_start=51
-  _globals['_PACKET']._serialized_end=219
-  _globals['_VALSETMEMBER']._serialized_start=221
-  _globals['_VALSETMEMBER']._serialized_end=335
-  _globals['_VALSET']._serialized_start=337
-  _globals['_VALSET']._serialized_end=461
-  _globals['_VALIDATORSIGNATURE']._serialized_start=463
-  _globals['_VALIDATORSIGNATURE']._serialized_end=553
-  _globals['_PARAMS']._serialized_start=556
-  _globals['_PARAMS']._serialized_end=685
+  _globals['_PACKET']._serialized_end=257
+  _globals['_VALSETMEMBER']._serialized_start=259
+  _globals['_VALSETMEMBER']._serialized_end=373
+  _globals['_VALSET']._serialized_start=375
+  _globals['_VALSET']._serialized_end=499
+  _globals['_VALIDATORSIGNATURE']._serialized_start=501
+  _globals['_VALIDATORSIGNATURE']._serialized_end=591
+  _globals['_PARAMS']._serialized_start=594
+  _globals['_PARAMS']._serialized_end=777
+  _globals['_CLIENTCHAIN']._serialized_start=779
+  _globals['_CLIENTCHAIN']._serialized_end=830
 # @@protoc_insertion_point(module_scope)

@@ -54,6 +54,8 @@ class Packet(google.protobuf.message.Message):
     PAYLOAD_HASH_FIELD_NUMBER: builtins.int
     DIGEST_FIELD_NUMBER: builtins.int
     EXOCORE_HEIGHT_FIELD_NUMBER: builtins.int
+    L1_CHAIN_ID_FIELD_NUMBER: builtins.int
+    GATEWAY_FIELD_NUMBER: builtins.int
     nonce: builtins.int
     """Unique per (exocore chain, l1 chain, gateway)."""
     kind: global___PacketKind.ValueType
@@ -67,6 +69,11 @@ class Packet(google.protobuf.message.Message):
     """The 32-byte digest the validators sign."""
     exocore_height: builtins.int
     """Height of the block that created the packet."""
+    l1_chain_id: builtins.int
+    """The client chain the packet is for (its digest binds both): the L1 chain id and its gateway
+    (0x-prefixed lower-case hex). Unset (0, ""): the chain of Params.l1_chain_id / Params.gateway.
+    """
+    gateway: builtins.str
     def __init__(
         self,
         *,
@@ -77,8 +84,10 @@ class Packet(google.protobuf.message.Message):
         payload_hash: builtins.bytes = ...,
         digest: builtins.bytes = ...,
         exocore_height: builtins.int = ...,
+        l1_chain_id: builtins.int = ...,
+        gateway: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["digest", b"digest", "exocore_height", b"exocore_height", "kind", b"kind", "nonce", b"nonce", "payload", b"payload", "payload_hash", b"payload_hash", "valset_nonce", b"valset_nonce"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["digest", b"digest", "exocore_height", b"exocore_height", "gateway", b"gateway", "kind", b"kind", "l1_chain_id", b"l1_chain_id", "nonce", b"nonce", "payload", b"payload", "payload_hash", b"payload_hash", "valset_nonce", b"valset_nonce"]) -> None: ...
 
 global___Packet = Packet
 
@@ -187,6 +196,7 @@ class Params(google.protobuf.message.Message):
     EXOCORE_CHAIN_FIELD_NUMBER: builtins.int
     THRESHOLD_NUMERATOR_FIELD_NUMBER: builtins.int
     THRESHOLD_DENOMINATOR_FIELD_NUMBER: builtins.int
+    CLIENT_CHAINS_FIELD_NUMBER: builtins.int
     l1_chain_id: builtins.int
     gateway: builtins.str
     """0x-prefixed lower-case hex address of the L1 gateway."""
@@ -195,6 +205,10 @@ class Params(google.protobuf.message.Message):
     threshold_numerator: builtins.int
     """Validator-set quorum: signed * den > total * num."""
     threshold_denominator: builtins.int
+    @property
+    def client_chains(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[global___ClientChain]:
+        """Every client chain Exocore relays to, l1_chain_id / gateway above first. Empty: that one only."""
+
     def __init__(
         self,
         *,
@@ -203,7 +217,29 @@ class Params(google.protobuf.message.Message):
         exocore_chain: builtins.bytes = ...,
         threshold_numerator: builtins.int = ...,
         threshold_denominator: builtins.int = ...,
+        client_chains: collections.abc.Iterable[global___ClientChain] | None = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["exocore_chain", b"exocore_chain", "gateway", b"gateway", "l1_chain_id", b"l1_chain_id", "threshold_denominator", b"threshold_denominator", "threshold_numerator", b"threshold_numerator"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["client_chains", b"client_chains", "exocore_chain", b"exocore_chain", "gateway", b"gateway", "l1_chain_id", b"l1_chain_id", "threshold_denominator", b"threshold_denominator", "threshold_numerator", b"threshold_numerator"]) -> None: ...
 
 global___Params = Params
+
+@typing.final
+class ClientChain(google.protobuf.message.Message):
+    """ClientChain is one L1 Exocore relays packets to: its EIP-155 chain id and its gateway."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    L1_CHAIN_ID_FIELD_NUMBER: builtins.int
+    GATEWAY_FIELD_NUMBER: builtins.int
+    l1_chain_id: builtins.int
+    gateway: builtins.str
+    """0x-prefixed lower-case hex address of the chain's gateway."""
+    def __init__(
+        self,
+        *,
+        l1_chain_id: builtins.int = ...,
+        gateway: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["gateway", b"gateway", "l1_chain_id", b"l1_chain_id"]) -> None: ...
+
+global___ClientChain = ClientChain
