@@ -151,7 +151,7 @@ def test_a_staker_claims_its_leaves_with_exorelay_claim_send_and_the_relayer_ski
         ]
     )
     committee = h.client.committee(report.avss[1])
-    h.client.claim(committee, range(len(committee.pubkeys)), str(contracts["weth"]).lower(), 10**21)
+    h.client.claim(committee, range(len(committee.pubkeys)), str(contracts["weth"]).lower(), 9 * 10**20)
     h.client.advance(2)
 
     def parked() -> bool:
