@@ -93,8 +93,14 @@ from devnet.chain.params import (
     Genesis,
 )
 from devnet.chain.relay import RelayState
-from devnet.chain.rewards import OperatorShare, delegator_weights, plan_distribution
-from devnet.chain.slashing import slash_stake, snapshot_pools
+from devnet.chain.rewards import (
+    DistributionPlan,
+    OperatorShare,
+    delegator_weights,
+    delegator_weights_by_chain,
+    plan_distributions,
+)
+from devnet.chain.slashing import AssetSlash, SlashOutcome, slash_stake, snapshot_pools
 from devnet.grpc.errors import RequestRejectedError
 from relayer.errors import ProtocolError
 from relayer.protocol import bls
@@ -111,6 +117,7 @@ from relayer.protocol.kinds import SlashKind
 from relayer.protocol.merkle import DistributionLeaf, DistributionTree
 from relayer.protocol.packets import (
     CUMULATIVE_FUNDING_MODES,
+    ClientChain,
     FundingMode,
     RewardDistributionPayload,
     SlashPayload,
@@ -202,8 +209,10 @@ class ChainState:
         self.avss: dict[str, AvsRecord] = {}
         self.committees: dict[tuple[str, int], Committee] = {}
         self.undelegations: dict[int, Undelegation] = {}
-        self.l1_requests: dict[int, int] = {}
-        """L1 RestakingVault request id -> height it was applied at (each applies once)."""
+        self.l1_requests_by_chain: dict[int, dict[int, int]] = {}
+        """Per client chain (lz chain id): L1 RestakingVault request id -> height it was applied at
+        (each applies once). Each chain's vault counts its own ids: the same id on two chains is two
+        requests."""
         self.withdrawal_approvals: dict[int, WithdrawalApprovalRecord] = {}
         """Packet nonce -> WITHDRAWAL_APPROVAL batch."""
         self.claims: dict[Hash32, ClaimRecord] = {}
@@ -487,9 +496,18 @@ class ChainState:
             )
         ]
 
-    def _check_l1_request(self, request_id: int) -> None:
-        if request_id and request_id in self.l1_requests:
-            applied = self.l1_requests[request_id]
+    @property
+    def l1_requests(self) -> dict[int, int]:
+        """The first client chain's applied L1 request ids (height applied)."""
+        return self.l1_requests_of(self.relay.client_chains[0].l1_chain_id)
+
+    def l1_requests_of(self, lz_chain_id: int) -> dict[int, int]:
+        """Client chain ``lz_chain_id``'s applied L1 request ids (height applied)."""
+        return self.l1_requests_by_chain.setdefault(self.relay.chain_of(lz_chain_id).l1_chain_id, {})
+
+    def _check_l1_request(self, request_id: int, lz_chain_id: int) -> None:
+        applied = self.l1_requests_of(lz_chain_id).get(request_id) if request_id else None
+        if applied is not None:
             raise ChainRuleError(f"L1 request {request_id} was applied at height {applied}")
 
     def _delegation_refusal(self, msg: Delegate) -> str | None:
@@ -503,7 +521,7 @@ class ChainState:
         return None
 
     def _check_delegate(self, msg: Delegate) -> None:
-        self._check_l1_request(msg.l1_request_id)
+        self._check_l1_request(msg.l1_request_id, msg.lz_chain_id)
         if msg.l1_request_id:
             return  # the tokens are in L1 custody: applied, or refunded if Exocore cannot honour it
         if self.genesis.l1_custody:
@@ -516,7 +534,7 @@ class ChainState:
 
     def _delegate(self, msg: Delegate, _tx_hash: str, sequence: int) -> list[Event]:
         if msg.l1_request_id:
-            self.l1_requests[msg.l1_request_id] = self.block_height
+            self.l1_requests_of(msg.lz_chain_id)[msg.l1_request_id] = self.block_height
             refusal = self._delegation_refusal(msg)
             if refusal is not None:
                 return self._refund(msg, refusal, sequence)
@@ -562,7 +580,7 @@ class ChainState:
         ]
 
     def _check_undelegate(self, msg: Undelegate) -> None:
-        self._check_l1_request(msg.l1_request_id)
+        self._check_l1_request(msg.l1_request_id, msg.lz_chain_id)
         operator = self._operator(str(msg.operator))
         delegated = operator.pools.get(str(msg.asset_id), {}).get(msg.staker, 0)
         if delegated < msg.amount:
@@ -572,7 +590,7 @@ class ChainState:
 
     def _undelegate(self, msg: Undelegate, _tx_hash: str, sequence: int) -> list[Event]:
         if msg.l1_request_id:
-            self.l1_requests[msg.l1_request_id] = self.block_height
+            self.l1_requests_of(msg.lz_chain_id)[msg.l1_request_id] = self.block_height
         operator = self.operators[str(msg.operator)]
         asset_id = str(msg.asset_id)
         pool = operator.pools[asset_id]
@@ -625,10 +643,20 @@ class ChainState:
         return events
 
     def _approve_withdrawals(self, epoch: int, matured: list[Undelegation]) -> list[Event]:
-        """One WITHDRAWAL_APPROVAL packet per L1 token among the matured L1 withdrawals."""
+        """One WITHDRAWAL_APPROVAL packet per client chain and L1 token among the matured L1
+        withdrawals, to the chain the withdrawn asset is on (chains in their listed order)."""
         events = []
         height = self.block_height
-        for batch in approval_batches(matured, self.assets):
+        per_chain: dict[int, list[Undelegation]] = {}
+        for withdrawal in matured:
+            chain = self.relay.chain_of(withdrawal.lz_chain_id)
+            per_chain.setdefault(chain.l1_chain_id, []).append(withdrawal)
+        batches = [
+            (chain, batch)
+            for chain in self.relay.client_chains
+            for batch in approval_batches(per_chain.get(chain.l1_chain_id, ()), self.assets)
+        ]
+        for chain, batch in batches:
             tree = batch.tree
             packet = self.relay.create_packet(
                 WithdrawalApprovalPayload(
@@ -639,6 +667,7 @@ class ChainState:
                     merkle_root=tree.root,
                 ),
                 height,
+                chain,
             )
             nonce = packet.packet.nonce
             record = WithdrawalApprovalRecord(
@@ -872,27 +901,25 @@ class ChainState:
                     operator.commission_rate,
                     operator.reward_address,
                     delegator_weights(operator, avs.asset_ids, self.assets),
+                    delegator_weights_by_chain(operator, avs.asset_ids, self.assets),
                 )
             )
         if not shares:
             return _Rejection("no_eligible_operators", "every committee member is frozen for this AVS")
-        plan = plan_distribution(record.amount, self.genesis.community_tax, shares)
-        if plan.leaf_count == 0:
+        home = self.relay.client_chains[0].l1_chain_id
+        plans = plan_distributions(record.amount, self.genesis.community_tax, shares, home)
+        if all(plan.leaf_count == 0 for plan in plans.values()):
             return _Rejection("empty_distribution", "the amount is too small to give anyone a base unit")
         if funding is FundingMode.FEES:
             available = self.fees_available(record.avs, record.token)
-            if plan.total > available:
+            distributed = sum(plan.total for plan in plans.values())
+            if distributed > available:
                 return _Rejection(
                     "insufficient_fees",
-                    f"the distribution pays {plan.total} of {_hex(record.token)} but {avs.hex}'s FEES"
+                    f"the distribution pays {distributed} of {_hex(record.token)} but {avs.hex}'s FEES"
                     f" source holds {available} (fees reported from L1 minus earlier FEES distributions)",
                 )
-            self.fee_sources[(record.avs, record.token)].distributed += plan.total
-        tree = DistributionTree.build(
-            DistributionLeaf(index, staker, Amount(amount))
-            for index, (staker, amount) in enumerate(zip(plan.stakers, plan.amounts, strict=True))
-        )
-        height = self.block_height
+            self.fee_sources[(record.avs, record.token)].distributed += distributed
         record.status = CLAIM_VERIFIED
         events = [
             ev.event(
@@ -913,7 +940,30 @@ class ChainState:
                 ("operator_total_reward", allocation.reward),
                 ("operator_commission", allocation.commission),
             )
-            for allocation in plan.allocations
+            for allocation in plans[home].allocations
+        )
+        # One distribution per client chain with leaves, in the chains' order: each gateway pays
+        # only its own chain's stakers. The claim points at the first one.
+        for chain in self.relay.client_chains:
+            plan = plans.get(chain.l1_chain_id)
+            if plan is None or plan.leaf_count == 0:
+                continue
+            events.extend(self._distribute(record, avs, funding, plan, chain))
+        return events
+
+    def _distribute(
+        self,
+        record: ClaimRecord,
+        avs: AvsRecord,
+        funding: FundingMode,
+        plan: DistributionPlan,
+        chain: ClientChain,
+    ) -> list[Event]:
+        """The REWARD_DISTRIBUTION packet of ``plan`` for ``chain`` and its events."""
+        height = self.block_height
+        tree = DistributionTree.build(
+            DistributionLeaf(index, staker, Amount(amount))
+            for index, (staker, amount) in enumerate(zip(plan.stakers, plan.amounts, strict=True))
         )
         payload = RewardDistributionPayload(
             claim_id=record.claim_id,
@@ -925,7 +975,7 @@ class ChainState:
             leaf_count=plan.leaf_count,
             merkle_root=tree.root,
         )
-        packet = self.relay.create_packet(payload, height)
+        packet = self.relay.create_packet(payload, height, chain)
         nonce = packet.packet.nonce
         distribution = DistributionRecord(
             nonce=nonce,
@@ -946,11 +996,12 @@ class ChainState:
             operators=plan.operators,
         )
         self.distributions[nonce] = distribution
-        self.distribution_by_claim[record.claim_id] = nonce
+        if record.claim_id not in self.distribution_by_claim:
+            self.distribution_by_claim[record.claim_id] = nonce
+            record.distribution_nonce = nonce
         record.status = CLAIM_DISTRIBUTED
-        record.distribution_nonce = nonce
         record.updated_height = height
-        events.append(
+        events = [
             ev.event(
                 ev.REWARD_DISTRIBUTION_FINALIZED,
                 ("claim_id", _hex(record.claim_id)),
@@ -965,12 +1016,13 @@ class ChainState:
                 ("merkle_root", _hex(tree.root)),
                 ("community_tax", plan.community_tax),
                 ("dust", plan.dust),
-            )
-        )
-        events.append(self._packet_event(packet))
-        if funding not in CUMULATIVE_FUNDING_MODES:
-            # FEES distributions are paid per distribution only: the cumulative ledger draws from
-            # deposits or mints, never from the FEES balance.
+            ),
+            self._packet_event(packet),
+        ]
+        if funding not in CUMULATIVE_FUNDING_MODES or chain != self.relay.client_chains[0]:
+            # FEES distributions are paid per distribution only (the cumulative ledger draws from
+            # deposits or mints, never from the FEES balance); the ledger and its roots are the first
+            # chain's, so other chains' earners are paid by their distribution packets only.
             return events
         closed = self.cumulative.record(
             avs=record.avs,
@@ -981,7 +1033,7 @@ class ChainState:
         )
         if closed is not None:
             self.cumulative_periods[closed.period] = (height, closed)
-            # One CUMULATIVE_ROOT per period for the client chain, whatever the number of earners.
+            # One CUMULATIVE_ROOT per period for the first client chain, whatever the number of earners.
             events.append(self._packet_event(self.relay.create_packet(closed.payload, height)))
         return events
 
@@ -1284,18 +1336,39 @@ class ChainState:
                     ("avs_address", avs.hex),
                 )
             )
+        # One SLASH packet per client chain the slashed assets are on (chains in their listed order),
+        # each with only that chain's tokens; a slash that found no stake still tells the first chain
+        # (it freezes the operator there). The record and its event name the first packet.
+        per_chain: dict[int, list[AssetSlash]] = {}
+        for asset in outcome.assets:
+            known = self.assets.get(asset.asset_id)
+            parsed = known if known is not None else AssetId.parse(asset.asset_id)
+            lz_chain_id = parsed.lz_chain_id
+            per_chain.setdefault(self.relay.chain_of(lz_chain_id).l1_chain_id, []).append(asset)
+        destinations = [c for c in self.relay.client_chains if c.l1_chain_id in per_chain] or [
+            self.relay.client_chains[0]
+        ]
+        packets = []
+        for chain in destinations:
+            chain_tokens, chain_amounts = SlashOutcome(
+                tuple(per_chain.get(chain.l1_chain_id, ())), ()
+            ).token_amounts()
+            packets.append(
+                self.relay.create_packet(
+                    SlashPayload(
+                        slash_id=record.slash_id,
+                        operator=operator.address,
+                        avs=avs.address,
+                        tokens=chain_tokens,
+                        amounts=tuple(Amount(a) for a in chain_amounts),
+                        freeze=record.freeze,
+                    ),
+                    height,
+                    chain,
+                )
+            )
+        packet = packets[0]
         tokens, amounts = outcome.token_amounts()
-        packet = self.relay.create_packet(
-            SlashPayload(
-                slash_id=record.slash_id,
-                operator=operator.address,
-                avs=avs.address,
-                tokens=tokens,
-                amounts=tuple(Amount(a) for a in amounts),
-                freeze=record.freeze,
-            ),
-            height,
-        )
         record.status = SLASH_EXECUTED
         record.executed_height = height
         record.packet_nonce = packet.packet.nonce
@@ -1315,7 +1388,7 @@ class ChainState:
                 ("amounts", ev.joined([str(a) for a in amounts])),
             )
         )
-        events.append(self._packet_event(packet))
+        events.extend(self._packet_event(p) for p in packets)
         return events
 
     # ------------------------------------------------------------------ validators and knobs
@@ -1460,6 +1533,12 @@ class ChainState:
                 for r in self.undelegations.values()
             ],
             "l1_requests": sorted(self.l1_requests.items()),
+            # Other chains' requests only when there are any: a one-chain root is unchanged.
+            **{
+                f"l1_requests_{chain}": sorted(requests.items())
+                for chain, requests in sorted(self.l1_requests_by_chain.items())
+                if requests and chain != self.relay.client_chains[0].l1_chain_id
+            },
             "withdrawal_approvals": [
                 [a.nonce, a.merkle_root.hex(), a.total] for a in self.withdrawal_approvals.values()
             ],

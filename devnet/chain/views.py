@@ -374,12 +374,19 @@ class StateViews:
         token = AssetId.parse(asset_id).token
         delegated = sum(sum(op.pools.get(asset_id, {}).values()) for op in state.operators.values())
         unbonding = sum(u.amount for u in state.undelegations.values() if u.asset_id == asset_id)
-        approved = sum(a.total for a in state.withdrawal_approvals.values() if a.token == token)
+        # The same token address may be deployed on several client chains: only this chain's count.
+        lz_chain_id = AssetId.parse(asset_id).lz_chain_id
+        chain = state.relay.chain_of(lz_chain_id).l1_chain_id
+        approved = sum(
+            a.total
+            for a in state.withdrawal_approvals.values()
+            if a.token == token and state.relay.packets[a.nonce].packet.l1_chain_id == chain
+        )
         return operator_query.QueryAssetCustodyResponse(
             delegated=str(delegated),
             unbonding=str(unbonding),
             approved=str(approved),
-            l1_requests_applied=len(state.l1_requests),
+            l1_requests_applied=len(state.l1_requests_of(lz_chain_id)),
         )
 
     def _slash(self, slash_id: bytes) -> SlashRecord | None:
