@@ -42,6 +42,7 @@ from devnet.chain.cumulative import ClosedPeriod, CumulativeLedger
 from devnet.chain.custody import approval_batches
 from devnet.chain.election import elect
 from devnet.chain.model import (
+    CLAIM_ACCRUED,
     CLAIM_DISTRIBUTED,
     CLAIM_REJECTED,
     CLAIM_SUBMITTED,
@@ -113,7 +114,7 @@ from relayer.protocol.evidence import (
     verify_evidence,
 )
 from relayer.protocol.ids import AssetId, staker_id
-from relayer.protocol.kinds import SlashKind
+from relayer.protocol.kinds import PayoutMode, SlashKind
 from relayer.protocol.merkle import DistributionLeaf, DistributionTree
 from relayer.protocol.packets import (
     CUMULATIVE_FUNDING_MODES,
@@ -384,6 +385,16 @@ class ChainState:
     def _check_register_avs(self, msg: RegisterAvs) -> None:
         if _hex(msg.avs) in self.avss:
             raise ChainRuleError(f"AVS {_hex(msg.avs)} is already registered")
+        if msg.payout_mode is PayoutMode.CUMULATIVE and self.cumulative.every <= 0:
+            # Its distributions would accrue into roots that never close: nobody could be paid.
+            raise ChainRuleError("cumulative payouts are off on this chain (genesis cumulative_every = 0)")
+        if msg.payout_mode is PayoutMode.CUMULATIVE and any(
+            FundingMode(t.funding) not in CUMULATIVE_FUNDING_MODES for t in msg.reward_tokens
+        ):
+            # The cumulative root funds from deposits or mints, never from a FEES balance.
+            raise ChainRuleError(
+                "a cumulative AVS pays in MINT or VAULT tokens only (FEES pay per distribution)"
+            )
 
     def _register_avs(self, msg: RegisterAvs, _tx_hash: str, _sequence: int) -> list[Event]:
         record = AvsRecord(
@@ -411,6 +422,7 @@ class ChainState:
                 SlashKind.EQUIVOCATION.value: msg.slash_proportion,
                 SlashKind.COMMITTEE_REQUEST.value: msg.slash_proportion,
             },
+            payout_mode=msg.payout_mode,
         )
         self.avss[record.hex] = record
         return [
@@ -944,11 +956,16 @@ class ChainState:
         )
         # One distribution per client chain with leaves, in the chains' order: each gateway pays
         # only its own chain's stakers. The claim points at the first one.
-        for chain in self.relay.client_chains:
-            plan = plans.get(chain.l1_chain_id)
-            if plan is None or plan.leaf_count == 0:
-                continue
-            events.extend(self._distribute(record, avs, funding, plan, chain))
+        chains = [
+            (chain, plan)
+            for chain in self.relay.client_chains
+            if (plan := plans.get(chain.l1_chain_id)) is not None and plan.leaf_count
+        ]
+        for chain, plan in chains:
+            if avs.payout_mode is PayoutMode.CUMULATIVE and chain == self.relay.client_chains[0]:
+                events.extend(self._accrue(record, funding, plan, announce=len(chains) == 1))
+            else:
+                events.extend(self._distribute(record, avs, funding, plan, chain))
         return events
 
     def _distribute(
@@ -1019,18 +1036,40 @@ class ChainState:
             ),
             self._packet_event(packet),
         ]
-        if funding not in CUMULATIVE_FUNDING_MODES or chain != self.relay.client_chains[0]:
-            # FEES distributions are paid per distribution only (the cumulative ledger draws from
-            # deposits or mints, never from the FEES balance); the ledger and its roots are the first
-            # chain's, so other chains' earners are paid by their distribution packets only.
-            return events
+        return events
+
+    def _accrue(
+        self, record: ClaimRecord, funding: FundingMode, plan: DistributionPlan, *, announce: bool
+    ) -> list[Event]:
+        """A cumulative AVS's distribution on the first client chain (the ledger and its roots are
+        that chain's): only the cumulative earnings grow, its earners are paid against a
+        CUMULATIVE_ROOT, never by a packet of its own, so nothing is paid twice. ``announce``: the claim
+        ends ``accrued`` (False when other chains' shares of it get distribution packets: the claim
+        follows those)."""
+        height = self.block_height
+        period = self.cumulative.period + 1
         closed = self.cumulative.record(
-            avs=record.avs,
-            token=record.token,
-            funding=funding,
-            stakers=plan.stakers,
-            amounts=plan.amounts,
+            avs=record.avs, token=record.token, funding=funding, stakers=plan.stakers, amounts=plan.amounts
         )
+        events: list[Event] = []
+        if announce:
+            record.status = CLAIM_ACCRUED
+            record.updated_height = height
+            events.append(
+                ev.event(
+                    ev.REWARD_DISTRIBUTION_ACCRUED,
+                    ("claim_id", _hex(record.claim_id)),
+                    ("avs", _hex(record.avs)),
+                    ("epoch", record.epoch),
+                    ("token", _hex(record.token)),
+                    ("funding", int(funding)),
+                    ("total", plan.total),
+                    ("leaf_count", plan.leaf_count),
+                    ("period", period),
+                    ("community_tax", plan.community_tax),
+                    ("dust", plan.dust),
+                )
+            )
         if closed is not None:
             self.cumulative_periods[closed.period] = (height, closed)
             # One CUMULATIVE_ROOT per period for the first client chain, whatever the number of earners.
@@ -1521,6 +1560,8 @@ class ChainState:
                     a.committee_size,
                     sorted(a.asset_ids),
                     sorted(a.slash_verifiers.items()),
+                    # Only when cumulative: state hashes of chains without payout modes keep their bytes.
+                    *([int(a.payout_mode)] if a.payout_mode is not PayoutMode.PER_DISTRIBUTION else []),
                 ]
                 for k, a in sorted(self.avss.items())
             },

@@ -68,6 +68,7 @@ def avs_info(record: AvsRecord) -> avs_pb.AVSInfo:
             avs_pb.SlashVerifier(kind=kind, slash_proportion=format_fixed(share, PROPORTION_DECIMALS))
             for kind, share in record.slash_verifiers.items()
         ],
+        payout_mode=int(record.payout_mode),  # type: ignore[arg-type]
     )
 
 
