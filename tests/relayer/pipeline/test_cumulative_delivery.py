@@ -375,7 +375,7 @@ def test_a_staker_claims_with_its_own_keystore_and_the_restarted_relayer_skips_i
     }
     token = w3.eth.contract(address=reward_token, abi=load_artifact(ContractName.REWARD_TOKEN).abi_list())
     before = token.functions.balanceOf(keyed.address).call()
-    # Cumulative only: its per-distribution leaves (paid leaf by leaf too) are test_leaf_self_claim's.
+    # Cumulative only: leaves of the per-distribution AVS are test_leaf_self_claim's.
     sent = CliRunner().invoke(cli.app, ["claim", keyed.address, "--send", "--no-leaves"], env=env)
     assert sent.exit_code == 0, sent.output
     result = json.loads(sent.stdout)
