@@ -925,7 +925,7 @@ class L1Ingestor:
                 remember.append((anchor.number, anchor.hash, anchor.timestamp))
             tx.remember_blocks(self.stream, remember)
             if finalized >= 0:
-                tx.finalize_l1(finalized, now)
+                tx.finalize_l1(finalized, now, chain_id=self.chain_id)
             conn = tx.conn
             check_paid_within_total(conn, self.stream, effects.distribution_ids)
             check_cumulative_paid_within_accrued(conn, self.stream, effects.cumulative_keys)

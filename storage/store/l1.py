@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 
 from storage.errors import IndexerError
 from storage.lifecycle import (
@@ -55,6 +55,23 @@ from storage.store.claims import ClaimStore
 from storage.store.distributions import DistributionStore
 from storage.store.payouts import PayoutStore
 from storage.store.slashes import SlashStore
+
+
+def _on_chain(column: ColumnElement[Any], chain_id: int | None) -> list[ColumnElement[bool]]:
+    """The condition "on client chain ``chain_id``" (none for None: every chain)."""
+    return [] if chain_id is None else [column == chain_id]
+
+
+L1_KEYED_TABLES: Final = (
+    (packet_table, "l1_"),
+    (distribution_table, "l1_"),
+    (slash_table, "l1_"),
+    (transfer_table, ""),
+    (cumulative_payout_table, ""),
+    (cumulative_root_table, ""),
+)
+"""Tables whose rows :meth:`L1Store._key_by_chain` names the chain of, with their position columns'
+prefix (``payout`` is keyed as it is written: the hot path writes each of its rows once)."""
 
 
 class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
@@ -157,7 +174,7 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             final = None
             if finalized_height is not None and finalized_height >= 0:
                 final = (finalized_height, finalized_at or self.clock())
-            self._reward_paid(paid, effects, final)
+            self._reward_paid(paid, effects, final, chain_id=chain_id)
         if transfers:
             self._record_transfers(transfers)
         if cumulative_paid:
@@ -173,8 +190,30 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
                 packet_nonce=packet_nonce,
                 distribution_id=distribution_id,
             )
+        self._key_by_chain(logs, chain_id)
         self.advance_claims(effects.distribution_ids, finalized_in=effects.finalized_distribution_ids)
         return effects
+
+    def _key_by_chain(self, logs: Sequence[L1Log], chain_id: int) -> None:
+        """Name ``chain_id`` on every row this batch landed (payouts named it as they were written).
+
+        A row is found by its transaction hash within the batch's block span (the block index narrows
+        it; hashes of different chains never collide, the chain id is signed into each).
+        """
+        positions = [log.position for log in logs]
+        if not positions:
+            return
+        low = min(pos.block_number for pos in positions)
+        high = max(pos.block_number for pos in positions)
+        hashes = sorted({pos.tx_hash for pos in positions})
+        for table, prefix in L1_KEYED_TABLES:
+            block, tx = table.c[f"{prefix}block_number"], table.c[f"{prefix}tx_hash"]
+            for part in chunks(hashes):
+                self.conn.execute(
+                    update(table)
+                    .where(block >= low, block <= high, member_of(self.conn, tx, part))
+                    .values(l1_chain_id=chain_id)
+                )
 
     def _l1_tx_included(
         self,
@@ -208,8 +247,12 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
         elif state != L1TxState.INCLUDED:
             self.transition(EntityKind.L1_TX, tx_hash, L1TxState.INCLUDED, ref, values=location)
 
-    def finalize_l1(self, finalized_height: int, at: datetime) -> int:
-        """Everything included at or below ``finalized_height`` becomes final. Returns moves made."""
+    def finalize_l1(self, finalized_height: int, at: datetime, *, chain_id: int | None = None) -> int:
+        """Everything included at or below ``finalized_height`` becomes final. Returns moves made.
+
+        ``chain_id``: only that client chain's rows (heights of different chains are unrelated);
+        None: every chain's (a one-chain deployment).
+        """
         moved = 0
         p = payout_table
         rows = self.conn.execute(
@@ -221,7 +264,11 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
                 p.c.l1_block_hash,
                 p.c.l1_tx_hash,
                 p.c.l1_log_index,
-            ).where(p.c.state == PayoutState.INCLUDED.value, p.c.l1_block_number <= finalized_height)
+            ).where(
+                p.c.state == PayoutState.INCLUDED.value,
+                p.c.l1_block_number <= finalized_height,
+                *_on_chain(p.c.l1_chain_id, chain_id),
+            )
         ).all()
         if rows:
             for part in chunks(rows):
@@ -256,12 +303,14 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             (EntityKind.PACKET, PacketState.RELAYED, PacketState.FINALIZED),
             (EntityKind.SLASH, SlashState.RELAYED, SlashState.FINALIZED),
         ):
-            moved += self._finalize_simple(kind, included, final, finalized_height, at)
+            moved += self._finalize_simple(kind, included, final, finalized_height, at, chain_id=chain_id)
         d = distribution_table
         roots = (
             self.conn.execute(
                 select(d.c.distribution_id).where(
-                    d.c.l1_finalized.is_(False), d.c.l1_block_number <= finalized_height
+                    d.c.l1_finalized.is_(False),
+                    d.c.l1_block_number <= finalized_height,
+                    *_on_chain(d.c.l1_chain_id, chain_id),
                 )
             )
             .scalars()
@@ -276,16 +325,26 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
         return moved
 
     def _finalize_simple(
-        self, kind: EntityKind, from_state: str, to_state: str, finalized_height: int, at: datetime
+        self,
+        kind: EntityKind,
+        from_state: str,
+        to_state: str,
+        finalized_height: int,
+        at: datetime,
+        *,
+        chain_id: int | None,
     ) -> int:
         table = ENTITY_TABLES[kind]
         prefix = "" if kind is EntityKind.L1_TX else "l1_"
+        chain_column = table.c.chain_id if kind is EntityKind.L1_TX else table.c.l1_chain_id
         block_column, hash_column = f"{prefix}block_number", f"{prefix}block_hash"
         key = {EntityKind.L1_TX: "tx_hash", EntityKind.PACKET: "nonce", EntityKind.SLASH: "slash_id"}[kind]
         tx_column = "tx_hash" if kind is EntityKind.L1_TX else "l1_tx_hash"
         rows = self.conn.execute(
             select(table.c[key], table.c[block_column], table.c[hash_column], table.c[tx_column]).where(
-                table.c.state == from_state, table.c[block_column] <= finalized_height
+                table.c.state == from_state,
+                table.c[block_column] <= finalized_height,
+                *_on_chain(chain_column, chain_id),
             )
         ).all()
         for row in rows:
