@@ -17,9 +17,10 @@ Conventions, fixed once here so that every writer and reader agrees:
 - ``l1_chain_id`` (``chain_id`` on ``l1_tx``) names the client chain an L1-side fact happened on:
   packet deliveries, payouts, withdrawal payments, cumulative payouts and roots, token transfers and
   slashes as landed on L1. It is set by that chain's L1 ingestion from the log it decodes (NULL
-  until the row lands on L1); the API filters and totals by it. It is not indexed: a deployment has
-  a handful of chains, so the chain is a residual filter of an id-ordered scan, and every payout
-  index costs a write per payout update.
+  until the row lands on L1); a packet has it from creation, the chain Exocore addressed it to
+  (its digest binds that chain, so it can land nowhere else). The API filters and totals by it.
+  It is not indexed: a deployment has a handful of chains, so the chain is a residual filter of an
+  id-ordered scan, and every payout index costs a write per payout update.
 - Every index exists for an API filter/sort path or an ingestion lookup; they are listed next to
   each table with the query they serve.
 """

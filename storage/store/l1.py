@@ -168,7 +168,7 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
                 self._cumulative_root(log)
                 tx_purposes.setdefault(log.position.tx_hash, ("distribution", log.position, log.nonce, None))
             else:
-                self._valset_on_l1(log)
+                self._valset_on_l1(log, chain_id=chain_id)
                 tx_purposes.setdefault(log.position.tx_hash, ("valset_update", log.position, None, None))
         if paid:
             final = None
