@@ -795,7 +795,7 @@ class L1Ingestor:
             raise DeepReorgError(self.stream, ancestor, finalized)
         with self.store.begin() as tx:
             first = tx.next_transition_id()
-            result.reversed_transitions = tx.reverse_l1_above(ancestor, utc_now())
+            result.reversed_transitions = tx.reverse_l1_above(ancestor, utc_now(), chain_id=self.chain_id)
             tx.forget_blocks(self.stream, above=ancestor)
             tx.set_cursor(
                 self.stream,

@@ -352,15 +352,23 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             self.transition(kind, entity_id, to_state, ChainRef(Chain.L1, at, row[1], row[2], row[3]))
         return len(rows)
 
-    def reverse_l1_above(self, ancestor: int, at: datetime, *, reason: str = "l1 reorg") -> int:
+    def reverse_l1_above(
+        self, ancestor: int, at: datetime, *, chain_id: int | None = None, reason: str = "l1 reorg"
+    ) -> int:
         """Undo every L1 observation from blocks above ``ancestor`` (the common ancestor of a reorg).
 
         State changes are undone newest first by appending ``reversal`` transitions (objects first
         seen in an orphaned block are deleted); L1 positions, token transfers and block hashes above
         the ancestor are cleared. Returns the number of transitions reversed.
+
+        ``chain_id``: only that client chain's observations (another chain's heights say nothing
+        about this reorg). A transition belongs to the chain of its transaction (every L1 move is
+        made by a log or a finalization of a transaction ``l1_tx`` records with its chain). None:
+        every chain's (a one-chain deployment).
         """
-        t = transition_table
+        t, x = transition_table, l1_tx_table
         undone = select(t.c.reverses_id).where(t.c.reverses_id.is_not(None))
+        chain_txs = select(x.c.tx_hash).where(x.c.chain_id == chain_id)
         rows = self.conn.execute(
             select(t)
             .where(
@@ -368,9 +376,22 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
                 t.c.height > ancestor,
                 t.c.edge != EdgeKind.REVERSAL.value,
                 t.c.id.not_in(undone),
+                *([] if chain_id is None else [t.c.tx_hash.in_(chain_txs)]),
             )
             .order_by(t.c.id.desc())
         ).all()
+        # Read before the reversal deletes the orphaned blocks' l1_tx rows.
+        v = valset_table
+        valsets = (
+            self.conn.execute(
+                select(v.c.valset_nonce).where(
+                    v.c.l1_block_number > ancestor,
+                    *([] if chain_id is None else [v.c.l1_tx_hash.in_(chain_txs)]),
+                )
+            )
+            .scalars()
+            .all()
+        )
         reversals: list[dict[str, Any]] = []
         for row in rows:
             kind = EntityKind(row.entity_kind)
@@ -404,28 +425,33 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
                 )
             )
         self.append_transitions(reversals)
-        self._clear_l1_positions(ancestor)
+        self._clear_l1_positions(ancestor, chain_id, list(valsets))
         return len(rows)
 
-    def _clear_l1_positions(self, ancestor: int) -> None:
+    def _clear_l1_positions(self, ancestor: int, chain_id: int | None, valsets: list[int]) -> None:
+        """``valsets``: the sets this chain's orphaned blocks installed (a valset row holds the
+        commitment of whichever chain installed it last)."""
         above = ancestor
-        d, v, p = distribution_table, valset_table, payout_table
-        self.conn.execute(delete(d).where(d.c.origin == "l1", d.c.l1_block_number > above))
+        d, v, p, x = distribution_table, valset_table, payout_table, l1_tx_table
+        on_d, on_p = _on_chain(d.c.l1_chain_id, chain_id), _on_chain(p.c.l1_chain_id, chain_id)
+        on_v = [member_of(self.conn, v.c.valset_nonce, valsets)]
+        self.conn.execute(delete(d).where(d.c.origin == "l1", d.c.l1_block_number > above, *on_d))
         self.conn.execute(
             update(d)
-            .where(d.c.l1_block_number > above)
+            .where(d.c.l1_block_number > above, *on_d)
             .values(
                 l1_block_number=None,
                 l1_block_hash=None,
                 l1_tx_hash=None,
                 l1_log_index=None,
                 l1_finalized=False,
+                l1_chain_id=None,
             )
         )
-        self.conn.execute(delete(v).where(v.c.origin == "l1", v.c.l1_block_number > above))
+        self.conn.execute(delete(v).where(v.c.origin == "l1", v.c.l1_block_number > above, *on_v))
         self.conn.execute(
             update(v)
-            .where(v.c.l1_block_number > above)
+            .where(v.c.l1_block_number > above, *on_v)
             .values(
                 l1_commitment=None,
                 l1_block_number=None,
@@ -443,8 +469,9 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             .where(
                 p.c.state.in_([PayoutState.PENDING.value, PayoutState.SUBMITTED.value]),
                 p.c.l1_block_number > above,
+                *on_p,
             )
-            .values(l1_block_number=None, l1_block_hash=None, l1_log_index=None)
+            .values(l1_block_number=None, l1_block_hash=None, l1_log_index=None, l1_chain_id=None)
         )
         self.conn.execute(
             update(p)
@@ -455,18 +482,21 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             )
             .values(l1_tx_hash=None)
         )
-        for table in (packet_table, slash_table):
+        # A packet keeps its chain (the one it is addressed to); a slash lands again to be named.
+        for table, cleared in ((packet_table, {}), (slash_table, {"l1_chain_id": None})):
             self.conn.execute(
                 update(table)
-                .where(table.c.l1_block_number > above)
-                .values(l1_block_number=None, l1_block_hash=None, l1_tx_hash=None, l1_log_index=None)
+                .where(table.c.l1_block_number > above, *_on_chain(table.c.l1_chain_id, chain_id))
+                .values(
+                    l1_block_number=None, l1_block_hash=None, l1_tx_hash=None, l1_log_index=None, **cleared
+                )
             )
-        x = l1_tx_table
         self.conn.execute(
-            update(x).where(x.c.block_number > above).values(block_number=None, block_hash=None)
+            update(x)
+            .where(x.c.block_number > above, *_on_chain(x.c.chain_id, chain_id))
+            .values(block_number=None, block_hash=None)
         )
-        self.conn.execute(delete(transfer_table).where(transfer_table.c.block_number > above))
-        c = cumulative_payout_table
-        self.conn.execute(delete(c).where(c.c.block_number > above))
-        r = cumulative_root_table
-        self.conn.execute(delete(r).where(r.c.block_number > above))
+        for table in (transfer_table, cumulative_payout_table, cumulative_root_table):
+            self.conn.execute(
+                delete(table).where(table.c.block_number > above, *_on_chain(table.c.l1_chain_id, chain_id))
+            )
