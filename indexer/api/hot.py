@@ -242,9 +242,7 @@ def _payout_statement(order: Order, after: bool) -> ClauseElement:
     avs_name = select(a.c.name).where(a.c.avs_address == p.c.avs_address).scalar_subquery()
     query = select(
         *(p.c[name] for name in _PAYOUT_COLUMNS), tx_state, symbol, decimals, avs_name, p.c.l1_chain_id
-    ).where(
-        p.c.staker == bindparam("staker")
-    )
+    ).where(p.c.staker == bindparam("staker"))
     if after:
         key: BindParameter[int] = bindparam("after")
         query = query.where(p.c.id < key if order is Order.DESC else p.c.id > key)
