@@ -129,6 +129,10 @@ AVS = "0x" + "a5" * 20
 GATEWAY = "0x" + "9a" * 20
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
+PAYOUT_SELECTOR = keccak(b"payout(bytes32,(uint256,address,uint256)[],bytes32[],bool[])")[:4]
+"""The gateway's batch ``payout``: what a paying transaction's input starts with (the indexer tells a
+batch push from a staker's ``claim`` by it)."""
+
 
 def h(label: str) -> str:
     return "0x" + keccak(label.encode()).hex()
@@ -343,7 +347,8 @@ class SyntheticNode:
         return BlockInfo(number, h(f"blk-{number}"), T0 + timedelta(hours=1, seconds=12 * number))
 
     def tx_selector(self, tx_hash: str) -> bytes:
-        raise AssertionError(f"the synthetic node serves reward payouts only (asked for {tx_hash})")
+        """Every payment of the synthetic node is a relayer batch: the gateway's ``payout``."""
+        return PAYOUT_SELECTOR
 
     def logs(
         self, from_block: int, to_block: int, addresses: Sequence[str], topics: Sequence[Any] | None = None

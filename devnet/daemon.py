@@ -165,6 +165,7 @@ class Daemon:
             deployment["restaking_vault"],
             from_block=int(deployment.get("follow_from_block", deployment["block_number"])),
             submit=devnet.node.submit,
+            reward_vault=deployment.get("reward_vault"),
         )
         self._wait_ready(devnet, anvil)
         self._save(STATUS_READY, **self._endpoints(genesis, deployment, devnet, anvil))

@@ -96,7 +96,8 @@ from relayer.logs import TextFormatter
 from relayer.protocol import bls
 from relayer.protocol.claims import PROPORTION_ONE
 from relayer.protocol.ids import OperatorAddress
-from relayer.protocol.packets import PacketKind
+from relayer.protocol.packets import FundingMode, PacketKind
+from relayer.protocol.types import Address
 from relayer.protocol.units import (
     TokenUnit,
     format_amount,
@@ -155,12 +156,20 @@ MIGRATION_VERSION_TABLE: Final = "alembic_version"
 LOG_FILE: Final = "demo.log"
 DATABASE_FILE: Final = "exorelay.sqlite"
 
+PAID_CLAIMS: Final = ("A", "B", "D")
+"""The claims the demo pays: A (MINT), B (VAULT), D (FEES)."""
 COMMISSIONS: Final = ("0.10", "0.05", "0")
 """Operator commission rates, cycled: the distributions then hold commission leaves of both sizes."""
 CLAIM_A_UNITS: Final = 1_000 * 10**18
 """The MINT-funded claim: 1000 EXOR, minted by the gateway at payout."""
 CLAIM_B_WEI: Final = 12 * 10**18
 """The VAULT-funded claim: 12 WETH, debited from the AVS's RewardVault deposit at payout."""
+CLAIM_D_WEI: Final = 2 * 10**18
+"""The FEES-funded claim: 2 WETH of oracle-avs's transaction fees, paid from its FEES source."""
+FEES_DEPOSIT_WEI: Final = 2 * 10**18
+"""oracle-avs's transaction fees deposited in the RewardVault (its FEES source) before claim D."""
+FEES_RECORDED_TIMEOUT_S: Final = 60.0
+"""The devnet follows the RewardVault one L1 block deep, polling every 0.5 s: seconds, with margin."""
 CLAIM_C_WEI: Final = 5 * 10**18
 """Claim C: a second claim in claim B's signing slot (another amount), which no honest operator signs."""
 SLASH_PROPORTION: Final = PROPORTION_ONE // 20
@@ -614,7 +623,8 @@ class Demo:
             address=hex0x(keccak(b"exorelay-demo/avs-a")[:20]),
             name="oracle-avs",
             asset_ids=(weth_asset, exor_asset),
-            reward_tokens=((exor, 1),),
+            # EXOR minted (MINT); WETH from the transaction fees it collects (FEES).
+            reward_tokens=((exor, int(FundingMode.MINT)), (weth, int(FundingMode.FEES))),
             committee_size=n - 1,
             claim_threshold=(2, 3),
         )
@@ -815,6 +825,7 @@ class Demo:
             f"{avs_b.name} deposited ETH into the RewardVault on L1, which now holds"
             f" {self.amount(deposit, weth)} for it"
         )
+        self.deposit_fees(avs_a.address)
         self.show_step_0()
         self.collect_claims(committee_a, committee_b)
         self.track(
@@ -828,6 +839,32 @@ class Demo:
             ],
         )
         self.show_claims()
+
+    def deposit_fees(self, avs: str) -> None:
+        """The AVS deposits transaction fees it collected on L1 into its FEES source; Exocore learns
+        of the deposit from L1 (the devnet's follower) before a FEES claim can be distributed."""
+        stack = self.require(self.stack)
+        stack.deposit_fees_eth(avs, FEES_DEPOSIT_WEI, account_index=FUNDER_ACCOUNT_INDEX)
+        weth = self.weth.address
+        held = self.reward_vault.functions.feeBalanceOf(Web3.to_checksum_address(avs), weth).call()
+        node = self.require(stack.devnet).node
+        key = (Address(bytes.fromhex(avs[2:])), Address(bytes.fromhex(weth[2:])))
+        deadline = time.monotonic() + FEES_RECORDED_TIMEOUT_S
+        while True:
+            with node.lock:
+                recorded = node.state.fees_available(*key)
+            if recorded >= FEES_DEPOSIT_WEI or time.monotonic() > deadline:
+                break
+            self.check_stop()
+            time.sleep(POLL_INTERVAL_S)
+        if recorded < FEES_DEPOSIT_WEI:
+            raise DemoError(f"Exocore never recorded {self.avs_name(avs)}'s fee deposit from L1")
+        self.console.print(
+            f"{self.avs_name(avs)} deposited {self.amount(FEES_DEPOSIT_WEI, weth)} of transaction fees into"
+            f" its FEES source in the RewardVault (depositFees; kept apart from deposits: the vault holds"
+            f" {self.amount(held, weth)} of fees for it); Exocore learned of it from L1 and will distribute"
+            f" at most {self.amount(recorded, weth)} from it"
+        )
 
     def show_step_0(self) -> None:
         """Step 0, as ``exorelay health-check`` checks it: may the L1 contracts issue or transfer each
@@ -921,7 +958,10 @@ class Demo:
         self.offline = committee_b.operators[weakest]
         self.rogue = next(op for op in committee_a.operators[1:] if op != self.offline)
         policies = {
-            avs_a.address: {avs_a.reward_tokens[0][0]: POLICY_FACTOR * CLAIM_A_UNITS},
+            avs_a.address: {
+                avs_a.reward_tokens[0][0]: POLICY_FACTOR * CLAIM_A_UNITS,
+                avs_a.reward_tokens[1][0]: POLICY_FACTOR * CLAIM_D_WEI,
+            },
             avs_b.address: {avs_b.reward_tokens[0][0]: POLICY_FACTOR * CLAIM_B_WEI},
         }
         exocore = stack.manifest["exocore"]
@@ -962,7 +1002,10 @@ class Demo:
         claim_b = reward_claim(
             chain_id, avs_b.address, committee_b.epoch, avs_b.reward_tokens[0][0], CLAIM_B_WEI
         )
-        for label, claim in (("A", claim_a), ("B", claim_b)):
+        claim_d = reward_claim(
+            chain_id, avs_a.address, committee_a.epoch, avs_a.reward_tokens[1][0], CLAIM_D_WEI
+        )
+        for label, claim in (("A", claim_a), ("B", claim_b), ("D", claim_d)):
             self.avs.open(claim)
             self.claim_ids[label] = digest_of(claim)
         # The rogue's own process signs A honestly; then its key signs a different amount in A's slot.
@@ -1085,9 +1128,10 @@ class Demo:
             "Relay to L1 and payouts",
             "The relayer aggregates the validators' signatures, submits each packet to the gateway, waits for"
             " confirmation, then pays the leaves in batches with Merkle multiproofs: EXOR is minted (MINT),"
-            " WETH comes out of the AVS's RewardVault deposit (VAULT).",
+            " claim B's WETH comes out of the AVS's RewardVault deposit (VAULT), claim D's out of the"
+            " transaction fees its AVS deposited (FEES).",
         )
-        paid = [self.claim_ids["A"], self.claim_ids["B"]]
+        paid = [self.claim_ids[label] for label in PAID_CLAIMS]
         self.track(
             "relay and payouts",
             [
@@ -1097,7 +1141,7 @@ class Demo:
                         f"claim {label} payouts finalized on L1",
                         partial(self.payouts, self.claim_ids[label]),
                     )
-                    for label in ("A", "B")
+                    for label in PAID_CLAIMS
                 ),
             ],
             until=lambda: all(self.claim_state(c) == ClaimState.PAID for c in paid),
@@ -1106,7 +1150,7 @@ class Demo:
         table = Table(title="Distributions on L1 (gateway views)", box=box.SIMPLE_HEAD)
         for column in ("claim", "funding", "leaves", "total", "paid on L1", "payout rows finalized (DB)"):
             table.add_column(column)
-        for label in ("A", "B"):
+        for label in PAID_CLAIMS:
             row = self.rows(select(claim_table).where(claim_table.c.claim_id == self.claim_ids[label]))[0]
             view = self.gateway.functions.distribution(bytes.fromhex(row.distribution_id[2:])).call()
             _root, token, leaf_count, funding, _avs, _epoch, total, paid_total = view
@@ -1119,7 +1163,7 @@ class Demo:
             )
             table.add_row(
                 label,
-                "MINT" if funding == 1 else "VAULT",
+                FundingMode(funding).name,
                 str(leaf_count),
                 self.amount(total, token),
                 self.amount(paid_total, token),
@@ -1135,10 +1179,29 @@ class Demo:
             f"RewardVault deposit of {self.avs_name(avs_b)} after its payouts:"
             f" {self.amount(left, self.weth.address)} (the part of claim B no leaf carries stays there)"
         )
+        self.show_reward_sources()
+
+    def show_reward_sources(self) -> None:
+        """Per AVS, token and source: funded, distributed, paid, held (GET /v1/reward-sources)."""
+        table = Table(title="Reward sources (from the API: /v1/reward-sources)", box=box.SIMPLE_HEAD)
+        for column in ("AVS", "token", "source", "funded", "distributed", "paid on L1", "held in the vault"):
+            table.add_column(column)
+        for source in self.api_get("/v1/reward-sources")["sources"]:
+            token = source["token"]
+            table.add_row(
+                self.avs_name(source["avs_address"]),
+                self.symbol(token),
+                source["source_name"],
+                "minted as paid" if source["funded"] is None else self.amount(int(source["funded"]), token),
+                self.amount(int(source["distributed"]), token),
+                self.amount(int(source["paid"]), token),
+                "-" if source["held"] is None else self.amount(int(source["held"]), token),
+            )
+        self.show(table)
 
     def show_community_pool(self) -> None:
         """Where the part of each claim no leaf carries went (from the API's distribution)."""
-        for label in ("A", "B"):
+        for label in PAID_CLAIMS:
             claim = self.api_get(f"/v1/claims/{self.claim_ids[label]}")
             dist = self.api_get(f"/v1/distributions/{claim['distribution_id']}")
             token = dist["token"]

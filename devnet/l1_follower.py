@@ -7,6 +7,10 @@ submits one ``MsgDelegation`` / ``MsgUndelegation`` per event, carrying the even
 applies each request id once (a resubmission after a restart is refused), so the follower needs no
 durable cursor: it starts from the first block after the deployment and re-reads.
 
+Transaction fees take the same path: :class:`FeeFollower` reads the RewardVault's ``FeesDeposited``
+events (an AVS's fees, its FEES reward source) and submits one ``MsgRecordFeeDeposit`` per event,
+named by its (tx hash, log index), which the chain applies once.
+
 Invariants: events are submitted in L1 order (block, log index); a block is read only once it has
 ``confirmations`` blocks on top; the amount Exocore credits is what the vault credited (the event's
 amount, net of any transfer fee).
@@ -18,7 +22,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from eth_typing import ChecksumAddress
 from web3 import Web3
@@ -28,6 +32,7 @@ from devnet.chain.msgs import delegation_msg, undelegation_msg
 from devnet.chain.params import DEVNET_LZ_CHAIN_ID
 from devnet.grpc.errors import RequestRejectedError
 from relayer.errors import ExorelayError
+from relayer.exocore.proto.avs.v1 import tx_pb2 as avs_tx
 from relayer.exocore.proto.delegation.v1 import tx_pb2 as delegation_tx
 from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.protocol.ids import OperatorAddress, asset_id
@@ -48,6 +53,7 @@ POLL_INTERVAL_S: Final = 0.5
 _log = logging.getLogger(__name__)
 
 StakeMsg = delegation_tx.MsgDelegation | delegation_tx.MsgUndelegation
+FollowedMsg = StakeMsg | avs_tx.MsgRecordFeeDeposit
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,13 +140,88 @@ class VaultFollower:
         return events
 
 
+@dataclass(frozen=True, slots=True)
+class FeeDepositEvent:
+    """One RewardVault ``FeesDeposited`` event: ``amount`` of ``token`` into ``avs``'s FEES source."""
+
+    avs: Address
+    token: Address
+    amount: int
+    tx_hash: bytes
+    block_number: int
+    log_index: int
+
+
+def fee_msg(event: FeeDepositEvent) -> avs_tx.MsgRecordFeeDeposit:
+    """The Exocore message that reports ``event``."""
+    return avs_tx.MsgRecordFeeDeposit(
+        avs_address="0x" + event.avs.hex(),
+        token="0x" + event.token.hex(),
+        amount=str(event.amount),
+        l1_tx_hash="0x" + event.tx_hash.hex(),
+        l1_log_index=event.log_index,
+    )
+
+
+class FeeFollower:
+    """Reads the RewardVault's ``FeesDeposited`` events up to the confirmed head and hands each, as a
+    ``MsgRecordFeeDeposit``, to ``submit`` (same confirmation rule and order as :class:`VaultFollower`)."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        reward_vault: ChecksumAddress,
+        *,
+        from_block: int,
+        confirmations: int,
+        submit: Callable[[avs_tx.MsgRecordFeeDeposit], object],
+    ) -> None:
+        self._w3 = w3
+        self._contract = w3.eth.contract(
+            address=reward_vault, abi=load_artifact(ContractName.REWARD_VAULT).abi
+        )
+        self._next_block = from_block
+        self._confirmations = confirmations
+        self._submit = submit
+
+    def poll(self) -> list[FeeDepositEvent]:
+        """Submit every fee deposit of the newly confirmed blocks; returns them in L1 order."""
+        confirmed = self._w3.eth.block_number - self._confirmations
+        found: list[FeeDepositEvent] = []
+        while self._next_block <= confirmed:
+            last = min(confirmed, self._next_block + MAX_BLOCK_RANGE - 1)
+            for log in self._contract.events.FeesDeposited().get_logs(
+                from_block=self._next_block, to_block=last
+            ):
+                args = log["args"]
+                found.append(
+                    FeeDepositEvent(
+                        avs=_address(args["avs"]),
+                        token=_address(args["token"]),
+                        amount=int(args["amount"]),
+                        tx_hash=bytes(log["transactionHash"]),
+                        block_number=int(log["blockNumber"]),
+                        log_index=int(log["logIndex"]),
+                    )
+                )
+            self._next_block = last + 1
+        found.sort(key=lambda e: (e.block_number, e.log_index))
+        for event in found:
+            self._submit(fee_msg(event))
+        return found
+
+
+class _Poller(Protocol):
+    def poll(self) -> Sequence[object]: ...
+
+
 class FollowerThread:
-    """Runs :meth:`VaultFollower.poll` every ``POLL_INTERVAL_S`` until stopped. A message Exocore
+    """Runs each follower's ``poll`` every ``POLL_INTERVAL_S`` until stopped. A message Exocore
     refuses (a request id already applied, a withdrawal larger than the stake) is logged and skipped:
     it moves no stake, and the next events still apply. An L1 read that fails is retried next poll."""
 
-    def __init__(self, follower: VaultFollower, interval_s: float = POLL_INTERVAL_S) -> None:
-        self._follower = follower
+    def __init__(self, *followers: _Poller, interval_s: float = POLL_INTERVAL_S) -> None:
+        self._followers = followers
         self._interval_s = interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="l1-follower", daemon=True)
@@ -156,28 +237,40 @@ class FollowerThread:
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):
             try:
-                self._follower.poll()
+                for follower in self._followers:
+                    follower.poll()
             except (ExorelayError, Web3Exception, OSError, ValueError) as exc:
                 _log.warning("L1 follower: %s (retrying)", exc)
 
 
-def tolerant(submit: Callable[[StakeMsg], object]) -> Callable[[StakeMsg], object]:
+def tolerant(submit: Callable[[FollowedMsg], object]) -> Callable[[FollowedMsg], object]:
     """``submit`` that logs and skips a message Exocore refuses instead of raising."""
 
-    def run(msg: StakeMsg) -> object:
+    def run(msg: FollowedMsg) -> object:
         try:
             return submit(msg)
         except RequestRejectedError as exc:
-            _log.info("L1 request %d not applied: %s", msg.l1_request_id, exc)
+            what = (
+                f"fee deposit {msg.l1_tx_hash}#{msg.l1_log_index}"
+                if isinstance(msg, avs_tx.MsgRecordFeeDeposit)
+                else f"request {msg.l1_request_id}"
+            )
+            _log.info("L1 %s not applied: %s", what, exc)
             return None
 
     return run
 
 
 def follow_devnet_vault(
-    rpc_url: str, vault: str, *, from_block: int, submit: Callable[[StakeMsg], object]
+    rpc_url: str,
+    vault: str,
+    *,
+    from_block: int,
+    submit: Callable[[FollowedMsg], object],
+    reward_vault: str | None = None,
 ) -> FollowerThread:
-    """The devnet's follower of the vault at ``vault`` on the L1 at ``rpc_url``, started."""
+    """The devnet's follower of the vault at ``vault`` (and, given ``reward_vault``, of its fee
+    deposits) on the L1 at ``rpc_url``, started."""
     w3 = Web3(Web3.HTTPProvider(rpc_url))
     follower = VaultFollower(
         w3,
@@ -187,4 +280,13 @@ def follow_devnet_vault(
         confirmations=DEVNET_CONFIRMATIONS,
         submit=tolerant(submit),
     )
-    return FollowerThread(follower).start()
+    if reward_vault is None:
+        return FollowerThread(follower).start()
+    fees = FeeFollower(
+        w3,
+        Web3.to_checksum_address(reward_vault),
+        from_block=from_block,
+        confirmations=DEVNET_CONFIRMATIONS,
+        submit=tolerant(submit),
+    )
+    return FollowerThread(follower, fees).start()

@@ -31,9 +31,7 @@ def genesis_doc(genesis: Genesis, initial_height: int) -> JSON:
         chain_id=genesis.chain_id,
         genesis_time_ns=genesis.genesis_time_ns,
         initial_height=initial_height,
-        validators=[
-            encoding.GenesisValidatorInfo(v.consensus_pubkey, v.power) for v in genesis.validators
-        ],
+        validators=[encoding.GenesisValidatorInfo(v.consensus_pubkey, v.power) for v in genesis.validators],
         app_hash=genesis_app_hash(genesis),
         app_state=app_state,
     )

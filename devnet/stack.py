@@ -311,6 +311,7 @@ class DevnetStack:
             deployment["restaking_vault"],
             from_block=int(deployment["follow_from_block"]),
             submit=devnet.node.submit,
+            reward_vault=deployment["reward_vault"],
         )
         return self
 
@@ -346,6 +347,25 @@ class DevnetStack:
         send_transaction(
             w3, account, call.build_transaction(TxParams({"from": account.address, "value": Wei(amount_wei)}))
         )
+
+    def deposit_fees_eth(self, avs: str, amount_wei: int, *, account_index: int = 0) -> None:
+        """Deposit ``amount_wei`` of transaction fees, collected as ETH and wrapped to WETH, into
+        ``avs``'s FEES source in the RewardVault (``depositFees``): what an AVS whose rewards come
+        from its fees does before a FEES-funded distribution can be paid."""
+        if self.anvil is None:
+            raise RuntimeError("the stack is not started")
+        w3 = Web3(Web3.HTTPProvider(self.anvil.rpc_url))
+        account = Account.from_key(self.anvil.dev_accounts()[account_index].private_key)
+        contracts = self.manifest["l1"]["contracts"]
+        weth = contract_at(w3, ContractName.WRAPPED_ETHER, contracts["weth"])
+        vault = contract_at(w3, ContractName.REWARD_VAULT, contracts["reward_vault"])
+        sender = TxParams({"from": account.address})
+        for call, value in (
+            (weth.functions.deposit(), amount_wei),
+            (weth.functions.approve(vault.address, amount_wei), 0),
+            (vault.functions.depositFees(Web3.to_checksum_address(avs), weth.address, amount_wei), 0),
+        ):
+            send_transaction(w3, account, call.build_transaction(TxParams({**sender, "value": Wei(value)})))
 
     @property
     def gateway(self) -> str:

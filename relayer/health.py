@@ -471,26 +471,34 @@ def _reward_token(ctx: _Context, use: RewardTokenUse) -> str:
                 f"until the token's admin calls grantRole(MINTER_ROLE, {gateway.address})"
             )
         return f"{label}: the gateway {gateway.address} holds MINTER_ROLE (it may issue)"
-    if use.funding == FundingMode.VAULT:
+    if use.funding in (FundingMode.VAULT, FundingMode.FEES):
+        fees = use.funding == FundingMode.FEES
         vault = gateway.reward_vault()
-        credited = vault_deposit(client_call(client), vault, use.avs, use.token)
+        view, what, held_what, call = (
+            ("feeBalanceOf", "transaction fees", "transaction fees", "depositFees")
+            if fees
+            else ("balanceOf", "deposit", "a deposit", "deposit")
+        )
+        credited = vault_deposit(client_call(client), vault, use.avs, use.token, view)
         held = reader.balance_of(vault)
         if credited == 0:
             raise CheckFailed(
-                f"{label}: the RewardVault {vault} holds no deposit for the AVS: payouts park until it "
-                f"calls deposit(avs, {use.token}, amount) there (depositETH for WETH)",
+                f"{label}: the RewardVault {vault} holds no {what} for the AVS: payouts park until it "
+                f"calls {call}(avs, {use.token}, amount) there" + ("" if fees else " (depositETH for WETH)"),
                 CheckLevel.WARNING,
             )
         if held < credited:
             raise CheckFailed(
                 f"{label}: the RewardVault {vault} credits the AVS {format_amount(credited, unit)} but "
-                f"holds only {format_amount(held, unit)} of the token: transfers would revert"
+                f"holds only {format_amount(held, unit)} of the token, missing "
+                f"{format_amount(credited - held, unit)} ({credited - held} base units): "
+                "transfers would revert"
             )
         return (
-            f"{label}: the RewardVault {vault} holds a deposit of {format_amount(credited, unit)} for "
+            f"{label}: the RewardVault {vault} holds {held_what} of {format_amount(credited, unit)} for "
             "the AVS (it may transfer)"
         )
-    raise CheckFailed(f"{label}: unknown funding mode {use.funding} (1 MINT, 2 VAULT)")
+    raise CheckFailed(f"{label}: unknown funding mode {use.funding} (1 MINT, 2 VAULT, 3 FEES)")
 
 
 def _token_plan(ctx: _Context) -> list[tuple[str, Callable[[], str]]]:

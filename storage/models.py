@@ -15,10 +15,11 @@ Conventions, fixed once here so that every writer and reader agrees:
   (instant finality); ``l1`` rows were first seen in an L1 block and vanish again if that block is
   reorged away.
 - ``l1_chain_id`` (``chain_id`` on ``l1_tx``) names the client chain an L1-side fact happened on:
-  packet deliveries, payouts, withdrawal payments, cumulative payouts and roots, token transfers and
-  slashes as landed on L1. It is set by that chain's L1 ingestion from the log it decodes (NULL
-  until the row lands on L1); a packet has it from creation, the chain Exocore addressed it to
-  (its digest binds that chain, so it can land nowhere else). The API filters and totals by it.
+  packet deliveries, payouts, withdrawal payments, cumulative payouts and roots, token transfers,
+  reward-source deposits and slashes as landed on L1. It is set by that chain's L1 ingestion from
+  the log it decodes (NULL until the row lands on L1); a packet has it from creation, the chain
+  Exocore addressed it to (its digest binds that chain, so it can land nowhere else). The API
+  filters and totals by it.
   It is not indexed: a deployment has a handful of chains, so the chain is a residual filter of an
   id-ordered scan, and every payout index costs a write per payout update.
 - Every index exists for an API filter/sort path or an ingestion lookup; they are listed next to
@@ -490,6 +491,31 @@ class TokenTransfer(IndexerModel, table=True):
     l1_chain_id: int | None = _bigint(nullable=True, default=None)
 
 
+class RewardFunding(IndexerModel, table=True):
+    """One deposit into an AVS's reward source in the RewardVault: ``source`` 2 (VAULT, a
+    ``Deposited`` event) or 3 (FEES, a ``FeesDeposited`` event). What was funded per (AVS, token,
+    source) is the sum of these rows; rows from a block a reorg orphaned are deleted."""
+
+    __tablename__ = "l1_reward_funding"
+    __table_args__ = (
+        UniqueConstraint("tx_hash", "log_index"),
+        Index(None, "avs_address", "token", "source"),
+        Index(None, "block_number"),
+    )
+
+    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    avs_address: str = _address()
+    token: str = _address()
+    source: int = Field(sa_type=SmallInteger)
+    sender: str = _address()
+    amount: int = _uint256("amount")
+    tx_hash: str = _hash()
+    log_index: int = Field(sa_type=Integer)
+    block_number: int = _bigint()
+    block_hash: str = _hash()
+    l1_chain_id: int | None = _bigint(nullable=True, default=None)
+
+
 class CumulativeLeafRow(IndexerModel, table=True):
     """One leaf of a closed cumulative period's tree, as Exocore serves it when the period's
     CUMULATIVE_ROOT packet is created: everything ``earner`` earned in ``token`` up to ``period``.
@@ -768,6 +794,7 @@ attestation_table: Final = table_of(PacketAttestation)
 valset_table: Final = table_of(Valset)
 l1_tx_table: Final = table_of(L1Transaction)
 transfer_table: Final = table_of(TokenTransfer)
+reward_funding_table: Final = table_of(RewardFunding)
 cumulative_payout_table: Final = table_of(CumulativePayout)
 cumulative_leaf_table: Final = table_of(CumulativeLeafRow)
 cumulative_root_table: Final = table_of(CumulativeRoot)

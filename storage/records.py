@@ -21,6 +21,7 @@ from typing import Final, TypeAlias
 
 from relayer.protocol.evidence import MAX_EVIDENCE_BYTES
 from relayer.protocol.kinds import PacketKind, SlashKind
+from relayer.protocol.packets import FundingMode
 from storage.errors import InvalidRecordError
 from storage.lifecycle import Chain
 from storage.models import AVS_NAME_LEN, CODE_LEN, OPERATOR_LEN
@@ -111,6 +112,12 @@ class _ExocoreEvent:
         _set(self, "tx_hash", _opt_hash(self.tx_hash))
 
 
+FUNDING_CODES: Final = frozenset(int(mode) for mode in FundingMode)
+"""The reward sources a record may carry (stored as their code: 1 MINT, 2 VAULT, 3 FEES)."""
+FUNDED_SOURCES: Final = frozenset({int(FundingMode.VAULT), int(FundingMode.FEES)})
+"""The sources funded by deposits ahead of payouts (MINT is minted as it is paid)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RewardTokenInfo:
     token: str
@@ -119,8 +126,8 @@ class RewardTokenInfo:
 
     def __post_init__(self) -> None:
         _set(self, "token", address_hex(self.token))
-        if self.funding not in (1, 2):
-            raise InvalidRecordError(f"funding must be 1 (MINT) or 2 (VAULT), got {self.funding!r}")
+        if self.funding not in FUNDING_CODES:
+            raise InvalidRecordError(f"funding must be 1 (MINT), 2 (VAULT) or 3 (FEES), got {self.funding!r}")
         bigint(self.decimals, "decimals")
 
 
@@ -813,6 +820,28 @@ class CumulativePaidLog:
 
 
 @dataclass(frozen=True, slots=True)
+class RewardFundedLog:
+    """The RewardVault credited ``avs`` with ``amount`` of ``token`` in one reward source:
+    ``Deposited`` (VAULT, the AVS's reward deposits) or ``FeesDeposited`` (FEES, its transaction
+    fees), from ``sender``."""
+
+    avs: str
+    token: str
+    source: int
+    sender: str
+    amount: int
+    position: L1Position
+
+    def __post_init__(self) -> None:
+        _set(self, "avs", address_hex(self.avs))
+        _set(self, "token", address_hex(self.token))
+        if self.source not in FUNDED_SOURCES:
+            raise InvalidRecordError(f"a deposit funds source 2 (VAULT) or 3 (FEES), got {self.source!r}")
+        _set(self, "sender", address_hex(self.sender))
+        _set(self, "amount", uint256(self.amount, "amount"))
+
+
+@dataclass(frozen=True, slots=True)
 class TokenTransferLog:
     token: str
     sender: str
@@ -849,4 +878,5 @@ L1Log: TypeAlias = (
     | WithdrawalApprovalSubmittedLog
     | CumulativeRootLog
     | CumulativePaidLog
+    | RewardFundedLog
 )

@@ -48,6 +48,8 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
 
     uint8 public constant FUNDING_MINT = 1;
     uint8 public constant FUNDING_VAULT = 2;
+    /// @notice Paid from the AVS's transaction fees held by the reward vault (its FEES source).
+    uint8 public constant FUNDING_FEES = 3;
 
     /// @dev EIP-170 code size limit bounds the data contract: 1 + 160 + 128 n <= 24576.
     uint256 public constant MAX_VALIDATORS = 190;
@@ -240,7 +242,7 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
             uint32 leafCount,
             bytes32 root
         ) = abi.decode(payload, (bytes32, address, uint64, address, uint8, uint256, uint32, bytes32));
-        if (funding != FUNDING_MINT && funding != FUNDING_VAULT) revert InvalidFundingMode(funding);
+        if (funding == 0 || funding > FUNDING_FEES) revert InvalidFundingMode(funding);
         if (token == address(0) || leafCount == 0 || root == bytes32(0)) revert InvalidDistribution();
         if (total > type(uint128).max) revert AmountTooLarge(total);
         distributionId = keccak256(abi.encode(EXOCORE_CHAIN, nonce));
@@ -365,7 +367,7 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
         if (dist.funding == FUNDING_MINT) {
             IRewardMintable(token).mint(leaf.staker, leaf.amount);
         } else {
-            REWARD_VAULT.pay(dist.avs, token, leaf.staker, leaf.amount);
+            REWARD_VAULT.pay(dist.avs, token, dist.funding, leaf.staker, leaf.amount);
         }
         emit RewardPaid(distributionId, leaf.index, leaf.staker, leaf.amount);
     }
@@ -841,7 +843,7 @@ contract ExocoreGateway is Ownable2Step, Pausable, ReentrancyGuardTransient {
                 emit RewardPaid(distributionId, leaf.index, leaf.staker, leaf.amount);
             }
         } else {
-            REWARD_VAULT.payBatch(dist.avs, token, leaves, skipped);
+            REWARD_VAULT.payBatch(dist.avs, token, dist.funding, leaves, skipped);
             for (uint256 i = 0; i < count; ++i) {
                 if (skipping && (skipped[i >> 8] >> (i & 0xff)) & 1 != 0) continue;
                 Leaf calldata leaf = leaves[i];

@@ -11,9 +11,12 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 import {CumulativeLeaf, IGatewayPausable, IRewardMintable, IWETH, Leaf} from "./interfaces/IExorelay.sol";
 
 /// @title RewardVault
-/// @notice AVS-funded reward balances per (avs, token). Anyone may fund an AVS's balance; only the
-/// gateway (an immutable set at deployment) can pay out of it, and never more than was deposited
-/// for that AVS and token. ETH is held as WETH.
+/// @notice AVS-funded reward balances per (avs, token, source). Anyone may fund an AVS's balance;
+/// only the gateway (an immutable set at deployment) can pay out of it, and never more than was
+/// deposited for that AVS, token and source. Two sources hold tokens here: VAULT (the AVS's reward
+/// deposits, `deposit`) and FEES (transaction fees the AVS collected on L1, `depositFees`); each is
+/// debited only by distributions of its own source, so fees never pay a deposit's distribution and
+/// the reverse. ETH is held as WETH.
 /// @notice Cumulative rewards: the gateway hands over each period's verified CUMULATIVE_ROOT; an
 /// earner (or anyone, paying the earner itself) claims `cumulative - claimed` per token.
 /// @dev Cumulative invariants:
@@ -32,11 +35,15 @@ contract RewardVault is ReentrancyGuardTransient, EIP712 {
 
     uint8 public constant FUNDING_MINT = 1;
     uint8 public constant FUNDING_VAULT = 2;
+    uint8 public constant FUNDING_FEES = 3;
     /// @notice EIP-712 type an earner signs to have its claim paid to `recipient` by anyone.
     bytes32 public constant CUMULATIVE_CLAIM_TYPEHASH =
         keccak256("CumulativeClaim(address earner,address recipient,uint256 nonce,uint256 deadline)");
 
+    /// @notice The VAULT source: reward deposits not yet paid out.
     mapping(address avs => mapping(address token => uint256)) public balanceOf;
+    /// @notice The FEES source: transaction fees deposited and not yet paid out.
+    mapping(address avs => mapping(address token => uint256)) public feeBalanceOf;
 
     /// @notice Latest accepted period and each accepted period's root (claims name the period).
     uint64 public latestPeriod;
@@ -53,7 +60,9 @@ contract RewardVault is ReentrancyGuardTransient, EIP712 {
     mapping(address earner => uint256) public claimNonces;
 
     event Deposited(address indexed avs, address indexed token, address indexed from, uint256 amount);
-    event Paid(address indexed avs, address indexed token, uint256 amount, uint256 recipients);
+    event FeesDeposited(address indexed avs, address indexed token, address indexed from, uint256 amount);
+    /// @param source FUNDING_VAULT or FUNDING_FEES: the balance the payment came out of.
+    event Paid(address indexed avs, address indexed token, uint256 amount, uint256 recipients, uint8 source);
 
     event CumulativeRootAccepted(uint64 indexed period, bytes32 root, uint32 leafCount, uint64 nonce);
     event CumulativeRootIgnored(uint64 indexed period, uint64 latestPeriod, uint64 nonce);
@@ -108,6 +117,19 @@ contract RewardVault is ReentrancyGuardTransient, EIP712 {
         emit Deposited(avs, token, msg.sender, credited);
     }
 
+    /// @notice Credit `avs`'s FEES source with `amount` of `token` (transaction fees it collected on
+    /// L1) pulled from the caller (which must approve). Kept apart from `deposit`'s balance.
+    /// @return credited what actually arrived (fee-on-transfer tokens credit less).
+    function depositFees(address avs, address token, uint256 amount) external nonReentrant returns (uint256 credited) {
+        if (amount == 0) revert ZeroAmount();
+        if (avs == address(0)) revert ZeroAddress();
+        uint256 before = IERC20(token).balanceOf(address(this));
+        IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
+        credited = IERC20(token).balanceOf(address(this)) - before;
+        feeBalanceOf[avs][token] += credited;
+        emit FeesDeposited(avs, token, msg.sender, credited);
+    }
+
     /// @notice Credit `avs` with the ETH sent, held as WETH.
     function depositETH(address avs) external payable nonReentrant {
         if (msg.value == 0) revert ZeroAmount();
@@ -117,17 +139,21 @@ contract RewardVault is ReentrancyGuardTransient, EIP712 {
         emit Deposited(avs, address(WETH), msg.sender, msg.value);
     }
 
-    /// @notice Pay one recipient from `avs`'s balance of `token`.
-    function pay(address avs, address token, address to, uint256 amount) external onlyGateway nonReentrant {
-        _debit(avs, token, amount);
+    /// @notice Pay one recipient from `avs`'s `source` balance (VAULT or FEES) of `token`.
+    function pay(address avs, address token, uint8 source, address to, uint256 amount)
+        external
+        onlyGateway
+        nonReentrant
+    {
+        _debit(avs, token, source, amount);
         IERC20(token).safeTransfer(to, amount);
-        emit Paid(avs, token, amount, 1);
+        emit Paid(avs, token, amount, 1, source);
     }
 
-    /// @notice Pay every leaf's staker its amount from `avs`'s balance of `token`, except the leaves
+    /// @notice Pay every leaf's staker its amount from `avs`'s `source` balance of `token`, except the leaves
     /// whose batch position i has bit (i % 256) of `skipped[i / 256]` set (the gateway skips leaves
     /// already paid; an empty `skipped` skips none).
-    function payBatch(address avs, address token, Leaf[] calldata leaves, uint256[] calldata skipped)
+    function payBatch(address avs, address token, uint8 source, Leaf[] calldata leaves, uint256[] calldata skipped)
         external
         onlyGateway
         nonReentrant
@@ -141,12 +167,12 @@ contract RewardVault is ReentrancyGuardTransient, EIP712 {
             sum += leaves[i].amount;
             ++recipients;
         }
-        _debit(avs, token, sum);
+        _debit(avs, token, source, sum);
         for (uint256 i = 0; i < count; ++i) {
             if (skipping && (skipped[i >> 8] >> (i & 0xff)) & 1 != 0) continue;
             IERC20(token).safeTransfer(leaves[i].staker, leaves[i].amount);
         }
-        emit Paid(avs, token, sum, recipients);
+        emit Paid(avs, token, sum, recipients, source);
     }
 
     // ------------------------------------------------------------------ cumulative rewards
@@ -356,11 +382,14 @@ contract RewardVault is ReentrancyGuardTransient, EIP712 {
         emit CumulativeFunded(avs, token, amount, drawn, target);
     }
 
-    function _debit(address avs, address token, uint256 amount) private {
-        uint256 available = balanceOf[avs][token];
+    function _debit(address avs, address token, uint8 source, uint256 amount) private {
+        if (source != FUNDING_VAULT && source != FUNDING_FEES) revert InvalidFundingMode(source);
+        mapping(address avs => mapping(address token => uint256)) storage balances =
+            source == FUNDING_VAULT ? balanceOf : feeBalanceOf;
+        uint256 available = balances[avs][token];
         if (amount > available) revert InsufficientDeposit(avs, token, amount, available);
         unchecked {
-            balanceOf[avs][token] = available - amount;
+            balances[avs][token] = available - amount;
         }
     }
 }

@@ -533,6 +533,7 @@ _DOMAIN_SIGNERS: Final[dict[Any, Callable[[Any], tuple[bytes, ...]]]] = {
     delegation_tx.MsgDelegation: _delegation_signer,
     delegation_tx.MsgUndelegation: _delegation_signer,
     avs_tx.MsgSubmitRewardClaim: _any_signer,
+    avs_tx.MsgRecordFeeDeposit: _any_signer,
     operator_tx.MsgSubmitSlashRequest: _any_signer,
     operator_tx.MsgSubmitEquivocationEvidence: _any_signer,
     operator_tx.MsgSubmitWrongResultEvidence: _any_signer,

@@ -187,6 +187,16 @@ class ClaimRecord:
 
 
 @dataclass(slots=True)
+class FeeSource:
+    """An (AVS, token)'s FEES source on Exocore: the transaction fees reported from L1 deposits and
+    what FEES distributions took. Invariant: ``0 <= distributed <= funded`` (a distribution that
+    would break it is rejected)."""
+
+    funded: int = 0
+    distributed: int = 0
+
+
+@dataclass(slots=True)
 class DistributionRecord:
     """A computed distribution; leaves are kept as parallel lists (index = position) to stay compact."""
 

@@ -234,6 +234,17 @@ class SubmitRewardClaim:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordFeeDeposit:
+    """One L1 ``FeesDeposited`` event: ``amount`` of ``token`` added to ``avs``'s FEES source."""
+
+    avs: Address
+    token: Address
+    amount: int
+    l1_tx_hash: Hash32
+    l1_log_index: int
+
+
+@dataclass(frozen=True, slots=True)
 class SubmitSlashRequest:
     avs: Address
     epoch: int
@@ -291,6 +302,7 @@ Msg: TypeAlias = (
     | Undelegate
     | SetPrice
     | SubmitRewardClaim
+    | RecordFeeDeposit
     | SubmitSlashRequest
     | SubmitEquivocation
     | SubmitWrongResult
@@ -355,8 +367,8 @@ def _reward_token(spec: avs_pb.RewardToken) -> RewardTokenSpec:
     token = evm_address(spec.token, "reward token")
     if not any(token):
         raise InvalidRequestError("a reward token must not be the zero address")
-    if spec.funding not in (avs_pb.FUNDING_MINT, avs_pb.FUNDING_VAULT):
-        raise InvalidRequestError(f"reward token {spec.token}: funding must be MINT or VAULT")
+    if spec.funding not in (avs_pb.FUNDING_MINT, avs_pb.FUNDING_VAULT, avs_pb.FUNDING_FEES):
+        raise InvalidRequestError(f"reward token {spec.token}: funding must be MINT, VAULT or FEES")
     if spec.decimals > MAX_TOKEN_DECIMALS:
         raise InvalidRequestError(f"reward token {spec.token}: decimals above {MAX_TOKEN_DECIMALS}")
     return RewardTokenSpec(token, int(spec.funding), int(spec.decimals))
@@ -543,6 +555,24 @@ def _claim(msg: avs_tx.MsgSubmitRewardClaim) -> SubmitRewardClaim:
     )
 
 
+def _fee_deposit(msg: avs_tx.MsgRecordFeeDeposit) -> RecordFeeDeposit:
+    amount = uint_string(msg.amount, "amount")
+    if amount == 0:
+        raise InvalidRequestError("amount must be positive")
+    tx_hash = msg.l1_tx_hash.removeprefix("0x")
+    try:
+        raw_hash = bytes.fromhex(tx_hash)
+    except ValueError as exc:
+        raise InvalidRequestError(f"l1 tx hash {msg.l1_tx_hash!r} is not hex") from exc
+    return RecordFeeDeposit(
+        avs=evm_address(msg.avs_address, "avs address"),
+        token=evm_address(msg.token, "token"),
+        amount=amount,
+        l1_tx_hash=Hash32(exact_bytes(raw_hash, HASH_BYTES, "l1 tx hash")),
+        l1_log_index=int(msg.l1_log_index),
+    )
+
+
 def _slash_request(msg: operator_tx.MsgSubmitSlashRequest) -> SubmitSlashRequest:
     return SubmitSlashRequest(
         avs=evm_address(msg.avs_address, "avs address"),
@@ -643,6 +673,7 @@ _PARSERS: Final[dict[str, Callable[[Any], Msg]]] = {
     "undelegate": _undelegate,
     "set_price": _set_price,
     "submit_reward_claim": _claim,
+    "record_fee_deposit": _fee_deposit,
     "submit_slash_request": _slash_request,
     "submit_equivocation_evidence": _equivocation,
     "submit_wrong_result_evidence": _wrong_result,
@@ -659,6 +690,7 @@ _FIELD_BY_PROTO: Final[dict[str, str]] = {
     delegation_tx.MsgUndelegation.DESCRIPTOR.full_name: "undelegate",
     tx.MsgSetPrice.DESCRIPTOR.full_name: "set_price",
     avs_tx.MsgSubmitRewardClaim.DESCRIPTOR.full_name: "submit_reward_claim",
+    avs_tx.MsgRecordFeeDeposit.DESCRIPTOR.full_name: "record_fee_deposit",
     operator_tx.MsgSubmitSlashRequest.DESCRIPTOR.full_name: "submit_slash_request",
     operator_tx.MsgSubmitEquivocationEvidence.DESCRIPTOR.full_name: "submit_equivocation_evidence",
     operator_tx.MsgSubmitWrongResultEvidence.DESCRIPTOR.full_name: "submit_wrong_result_evidence",

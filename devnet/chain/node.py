@@ -456,6 +456,9 @@ class DevnetNode:
     def set_price(self, msg: tx.MsgSetPrice) -> tx.MsgSetPriceResponse:
         return tx.MsgSetPriceResponse(height=self.submit(msg)[0])
 
+    def record_fee_deposit(self, msg: avs_tx.MsgRecordFeeDeposit) -> avs_tx.MsgRecordFeeDepositResponse:
+        return avs_tx.MsgRecordFeeDepositResponse(height=self.submit(msg)[0])
+
     def submit_reward_claim(self, msg: avs_tx.MsgSubmitRewardClaim) -> avs_tx.MsgSubmitRewardClaimResponse:
         domain = parse_msg(msg)
         assert isinstance(domain, SubmitRewardClaim)

@@ -58,6 +58,7 @@ from devnet.chain.model import (
     Committee,
     DistributionRecord,
     FaultKnobs,
+    FeeSource,
     Operator,
     PacketRecord,
     RewardTokenInfo,
@@ -72,6 +73,7 @@ from devnet.chain.msgs import (
     Msg,
     OptIn,
     OptOut,
+    RecordFeeDeposit,
     RegisterAvs,
     RegisterOperator,
     SetFaultKnobs,
@@ -108,6 +110,7 @@ from relayer.protocol.ids import AssetId, staker_id
 from relayer.protocol.kinds import SlashKind
 from relayer.protocol.merkle import DistributionLeaf, DistributionTree
 from relayer.protocol.packets import (
+    CUMULATIVE_FUNDING_MODES,
     FundingMode,
     RewardDistributionPayload,
     SlashPayload,
@@ -210,6 +213,10 @@ class ChainState:
         # period -> (height it closed at, its tree and payload): what CumulativeLeaves serves.
         self.cumulative_periods: dict[int, tuple[int, ClosedPeriod]] = {}
         self.distribution_by_claim: dict[Hash32, int] = {}
+        self.fee_deposits: dict[tuple[Hash32, int], int] = {}
+        """L1 ``FeesDeposited`` event (tx hash, log index) -> height it was applied at (each once)."""
+        self.fee_sources: dict[tuple[Address, Address], FeeSource] = {}
+        """(AVS, token) -> its FEES source: fees reported from L1 and what distributions took."""
         self.slashes: dict[Hash32, SlashRecord] = {}
         self.slash_order: list[Hash32] = []
         self.stake_snapshots: dict[int, dict[str, dict[str, dict[Address, int]]]] = {}
@@ -241,6 +248,7 @@ class ChainState:
             Undelegate: (self._check_undelegate, self._undelegate),
             SetPrice: (self._check_set_price, self._set_price),
             SubmitRewardClaim: (self._check_claim, self._submit_claim),
+            RecordFeeDeposit: (self._check_fee_deposit, self._record_fee_deposit),
             SubmitSlashRequest: (self._check_slash_request, self._submit_slash_request),
             SubmitEquivocation: (self._check_equivocation, self._submit_equivocation),
             SubmitWrongResult: (self._check_wrong_result, self._submit_wrong_result),
@@ -794,6 +802,36 @@ class ChainState:
             return events
         return events + outcome
 
+    # ------------------------------------------------------------------ transaction fees (FEES source)
+
+    def _check_fee_deposit(self, msg: RecordFeeDeposit) -> None:
+        if (msg.l1_tx_hash, msg.l1_log_index) in self.fee_deposits:
+            raise ChainRuleError(
+                f"fee deposit {_hex(msg.l1_tx_hash)}#{msg.l1_log_index} was already recorded"
+            )
+
+    def _record_fee_deposit(self, msg: RecordFeeDeposit, _tx_hash: str, _sequence: int) -> list[Event]:
+        self.fee_deposits[(msg.l1_tx_hash, msg.l1_log_index)] = self.block_height
+        source = self.fee_sources.setdefault((msg.avs, msg.token), FeeSource())
+        source.funded += msg.amount
+        return [
+            ev.event(
+                ev.FEE_DEPOSIT_RECORDED,
+                ("avs", _hex(msg.avs)),
+                ("token", _hex(msg.token)),
+                ("amount", msg.amount),
+                ("funded", source.funded),
+                ("distributed", source.distributed),
+                ("l1_tx_hash", _hex(msg.l1_tx_hash)),
+                ("l1_log_index", msg.l1_log_index),
+            )
+        ]
+
+    def fees_available(self, avs: Address, token: Address) -> int:
+        """What ``avs``'s FEES distributions in ``token`` may still pay out (reported minus taken)."""
+        source = self.fee_sources.get((avs, token))
+        return 0 if source is None else source.funded - source.distributed
+
     def _verify_and_distribute(self, record: ClaimRecord) -> list[Event] | _Rejection:
         avs = self.avss.get(_hex(record.avs))
         if avs is None:
@@ -803,8 +841,12 @@ class ChainState:
             return _Rejection(
                 "unknown_reward_token", f"{_hex(record.token)} is not a reward token of {avs.hex}"
             )
+        # The source is the one the AVS registered for the token (MINT, VAULT or FEES): the
+        # committee's signature covers the claim id, which does not name a source, so a claim's own
+        # ``funding`` may only repeat it (anyone may submit a signed claim; none may re-route it).
         if record.funding not in (0, token.funding):
             return _Rejection("funding_mismatch", f"{_hex(record.token)} is funded by mode {token.funding}")
+        funding = FundingMode(token.funding)
         if not 0 < record.amount <= MAX_CLAIM_AMOUNT:
             return _Rejection("invalid_amount", f"amount must be in 1..2**128-1, got {record.amount}")
         verified = self._verify_committee_signature(
@@ -837,6 +879,15 @@ class ChainState:
         plan = plan_distribution(record.amount, self.genesis.community_tax, shares)
         if plan.leaf_count == 0:
             return _Rejection("empty_distribution", "the amount is too small to give anyone a base unit")
+        if funding is FundingMode.FEES:
+            available = self.fees_available(record.avs, record.token)
+            if plan.total > available:
+                return _Rejection(
+                    "insufficient_fees",
+                    f"the distribution pays {plan.total} of {_hex(record.token)} but {avs.hex}'s FEES"
+                    f" source holds {available} (fees reported from L1 minus earlier FEES distributions)",
+                )
+            self.fee_sources[(record.avs, record.token)].distributed += plan.total
         tree = DistributionTree.build(
             DistributionLeaf(index, staker, Amount(amount))
             for index, (staker, amount) in enumerate(zip(plan.stakers, plan.amounts, strict=True))
@@ -869,7 +920,7 @@ class ChainState:
             avs=record.avs,
             epoch=record.epoch,
             token=record.token,
-            funding=FundingMode(token.funding),
+            funding=funding,
             total=Amount(plan.total),
             leaf_count=plan.leaf_count,
             merkle_root=tree.root,
@@ -883,7 +934,7 @@ class ChainState:
             avs=record.avs,
             epoch=record.epoch,
             token=record.token,
-            funding=token.funding,
+            funding=int(funding),
             total=plan.total,
             merkle_root=tree.root,
             community_tax=plan.community_tax,
@@ -908,7 +959,7 @@ class ChainState:
                 ("avs", avs.hex),
                 ("epoch", record.epoch),
                 ("token", _hex(record.token)),
-                ("funding", token.funding),
+                ("funding", int(funding)),
                 ("total", plan.total),
                 ("leaf_count", plan.leaf_count),
                 ("merkle_root", _hex(tree.root)),
@@ -917,10 +968,14 @@ class ChainState:
             )
         )
         events.append(self._packet_event(packet))
+        if funding not in CUMULATIVE_FUNDING_MODES:
+            # FEES distributions are paid per distribution only: the cumulative ledger draws from
+            # deposits or mints, never from the FEES balance.
+            return events
         closed = self.cumulative.record(
             avs=record.avs,
             token=record.token,
-            funding=FundingMode(token.funding),
+            funding=funding,
             stakers=plan.stakers,
             amounts=plan.amounts,
         )

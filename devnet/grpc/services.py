@@ -460,6 +460,11 @@ class AvsMsgService(avs_tx_grpc.MsgServicer):
     ) -> avs_tx.MsgSubmitRewardClaimResponse:
         return run_guarded(context, lambda: self._driver.submit_reward_claim(request))
 
+    def RecordFeeDeposit(  # noqa: N802 - gRPC method name
+        self, request: avs_tx.MsgRecordFeeDeposit, context: Any
+    ) -> avs_tx.MsgRecordFeeDepositResponse:
+        return run_guarded(context, lambda: self._driver.record_fee_deposit(request))
+
 
 class OperatorMsgService(operator_tx_grpc.MsgServicer):
     """``exocore.operator.v1.Msg`` (proposed slashing) over gRPC (devnet convenience): forwards to the

@@ -200,7 +200,7 @@ class TendermintService(query_pb2_grpc.ServiceServicer):  # type: ignore[misc]  
             self._abort(
                 context, grpc.StatusCode.UNKNOWN, f"page should be within [1, {pages}] range, given {page}"
             )
-        chosen = validators[(page - 1) * per_page:page * per_page]
+        chosen = validators[(page - 1) * per_page : page * per_page]
         return resolved, [_validator_message(v) for v in chosen], PageResponse(total=total)
 
     def GetLatestValidatorSet(self, request: Any, context: Any) -> Any:  # noqa: N802

@@ -113,8 +113,12 @@ def header_json(block: Block) -> JSON:
 
 def commit_sig_json(sig: CommitSig) -> JSON:
     if sig.signature is None:
-        return {"block_id_flag": sig.block_id_flag, "validator_address": "", "timestamp": ZERO_TIME,
-                "signature": None}
+        return {
+            "block_id_flag": sig.block_id_flag,
+            "validator_address": "",
+            "timestamp": ZERO_TIME,
+            "signature": None,
+        }
     return {
         "block_id_flag": sig.block_id_flag,
         "validator_address": hex_upper(sig.validator_address),

@@ -196,7 +196,7 @@ def decode_uri_arg(kind: ArgKind, text: str) -> Any:
     try:
         parsed = json.loads(text)
     except json.JSONDecodeError as exc:
-        bad = text[exc.pos:exc.pos + 1]
+        bad = text[exc.pos : exc.pos + 1]
         raise _ArgumentError(f"invalid character {bad!r} looking for beginning of value") from exc
     return decode_json_arg(kind, parsed)
 
@@ -582,9 +582,7 @@ class CometRpcMethods:
                     cache_arg="height",
                 ),
                 Method("tx", (("hash", ArgKind.BYTES), ("prove", ArgKind.BOOL)), self.tx, cache_arg="hash"),
-                Method(
-                    "tx_search", (query, ("prove", ArgKind.BOOL), *page, order_by), self.tx_search
-                ),
+                Method("tx_search", (query, ("prove", ArgKind.BOOL), *page, order_by), self.tx_search),
                 Method("block_search", (query, *page, order_by), self.block_search),
                 Method("commit", (height,), self.commit, cache_arg="height"),
                 Method("genesis", (), self.genesis, cache_always=True),
@@ -694,8 +692,7 @@ class CometRpcMethods:
         if min_height > max_height:
             raise internal_error(f"min height {min_height} can't be greater than max height {max_height}")
         metas = [
-            encoding.block_meta_json(block)
-            for block in reversed(self._store.range(min_height, max_height))
+            encoding.block_meta_json(block) for block in reversed(self._store.range(min_height, max_height))
         ]
         return {"last_height": str(latest), "block_metas": metas}
 
@@ -715,7 +712,7 @@ class CometRpcMethods:
             validators = block.validators
         total = len(validators)
         skip, size = page_bounds(total, page, per_page)
-        return encoding.result_validators_json(resolved, validators[skip:skip + size], total)
+        return encoding.result_validators_json(resolved, validators[skip : skip + size], total)
 
     def tx(self, tx_hash: bytes | None, prove: bool) -> JSON:
         location = self._store.find_tx(tx_hash or b"")
@@ -777,7 +774,7 @@ class CometRpcMethods:
         skip, size = page_bounds(len(found), page, per_page)
         txs = [
             encoding.result_tx_with_proof_json(self._loaded(height), index, prove)
-            for height, index in found[skip:skip + size]
+            for height, index in found[skip : skip + size]
         ]
         return encoding.result_tx_search_json(txs, len(found))
 
@@ -788,7 +785,7 @@ class CometRpcMethods:
         # The node's default order here is descending (tx_search's is ascending).
         found.sort(reverse=order_by != "asc")
         skip, size = page_bounds(len(found), page, per_page)
-        blocks = [self._loaded(height) for height in found[skip:skip + size]]
+        blocks = [self._loaded(height) for height in found[skip : skip + size]]
         return encoding.result_block_search_json(blocks, len(found))
 
     # -- commit, genesis, abci_query, mempool --

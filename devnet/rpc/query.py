@@ -102,14 +102,14 @@ class _Scanner:
                 self.index = len(text)
                 raise _ScanError("EOF")
             self.index = end + 1
-            return _Token(STRING, text[start + 1:end], _offset(text, start))
+            return _Token(STRING, text[start + 1 : end], _offset(text, start))
         if ch in "<>=":
             self.index = start + 1
             kind = {"<": LT, ">": GT, "=": EQ}[ch]
             if ch != "=" and self.index < len(text) and text[self.index] == "=":
                 self.index += 1
                 kind = LEQ if ch == "<" else GEQ
-            return _Token(kind, text[start:self.index], _offset(text, start))
+            return _Token(kind, text[start : self.index], _offset(text, start))
         self.index = start + 1
         raise _ScanError(f"invalid input {ch} at offset {_offset(text, self.index)}")
 
@@ -282,7 +282,6 @@ def _require(scanner: _Scanner, *kinds: str) -> _Token:
         wanted = kinds[0] if len(kinds) == 1 else ", ".join(kinds[:-1]) + " or " + kinds[-1]
         raise QueryParseError(f"offset {token.position}: got {token.kind}, wanted {wanted}")
     return token
-
 
 
 def _condition(scanner: _Scanner) -> Condition:

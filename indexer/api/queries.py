@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from sqlalchemy import ColumnElement, Connection, Row, Select, and_, func, or_, select, text
 from sqlalchemy.sql.elements import ColumnClause
@@ -29,8 +29,11 @@ from indexer.api.display import (
 from indexer.api.pagination import Order, decode_cursor, page_of
 from relayer.protocol.cumulative import CumulativeLeaf, CumulativeTree
 from relayer.protocol.cumulative_claim import NothingToClaimError, plan_claim
+from relayer.protocol.distribution_claim import plan_leaf_claims
 from relayer.protocol.kinds import PacketKind
-from relayer.protocol.packets import CumulativeFunding, CumulativeRootPayload, decode_payload
+from relayer.protocol.merkle import DistributionLeaf as TreeLeaf
+from relayer.protocol.merkle import DistributionTree
+from relayer.protocol.packets import CumulativeFunding, CumulativeRootPayload, FundingMode, decode_payload
 from relayer.protocol.types import Amount, address_hex, as_address
 from relayer.protocol.units import format_amount
 from storage.aggregation import aggregation_request_table
@@ -49,6 +52,7 @@ from storage.models import (
     leaf_table,
     packet_table,
     payout_table,
+    reward_funding_table,
     slash_asset_table,
     slash_signer_table,
     slash_table,
@@ -641,6 +645,13 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+_SourceKey: TypeAlias = tuple[str, str, int]
+"""(AVS address, token address, reward source code)."""
+
+SOURCE_ID_CHUNK: Final = 500
+"""Distribution ids per payout-sum query of :func:`reward_sources`: well under SQLite's bound
+parameter limit (999 on old builds), few round trips for the handful of distributions per AVS."""
+
 CUMULATIVE_PAYOUTS_SHOWN: Final = 100
 """Cumulative payouts listed per staker (latest first); the per-token sums cover all of them."""
 
@@ -899,3 +910,158 @@ def _latest_accepted_root(
         period=int(row.period), packet_nonce=int(row.packet_nonce), state=row.state
     )
     return root, payload.entries
+
+
+def reward_sources(
+    conn: Connection, *, avs: str | None = None, token: str | None = None
+) -> schemas.RewardSourcesOut:
+    """Per (AVS, token, reward source): funded (deposits seen on L1; none for MINT), distributed
+    (Exocore's distributions from it) and paid (their leaves paid on L1). ``avs`` / ``token``
+    (lower-case addresses) narrow the answer. Distributions first seen on L1, before Exocore's
+    record names their source, are left out until it does."""
+    funded: dict[_SourceKey, int] = {}
+    f = reward_funding_table
+    where_f: list[ColumnElement[bool]] = []
+    if avs is not None:
+        where_f.append(f.c.avs_address == avs)
+    if token is not None:
+        where_f.append(f.c.token == token)
+    for f_row in conn.execute(select(f.c.avs_address, f.c.token, f.c.source, f.c.amount).where(*where_f)):
+        key = (f_row.avs_address, f_row.token, int(f_row.source))
+        funded[key] = funded.get(key, 0) + int(f_row.amount)
+    d = distribution_table
+    where_d: list[ColumnElement[bool]] = [
+        d.c.packet_kind == int(PacketKind.REWARD_DISTRIBUTION),
+        d.c.funding.is_not(None),
+    ]
+    if avs is not None:
+        where_d.append(d.c.avs_address == avs)
+    if token is not None:
+        where_d.append(d.c.token == token)
+    distributed: dict[_SourceKey, int] = {}
+    counts: dict[_SourceKey, int] = {}
+    key_of: dict[str, _SourceKey] = {}
+    for row in conn.execute(
+        select(d.c.distribution_id, d.c.avs_address, d.c.token, d.c.funding, d.c.total).where(*where_d)
+    ):
+        key = (row.avs_address, row.token, int(row.funding))
+        key_of[row.distribution_id] = key
+        distributed[key] = distributed.get(key, 0) + int(row.total)
+        counts[key] = counts.get(key, 0) + 1
+    paid: dict[_SourceKey, int] = {}
+    p = payout_table
+    ids = sorted(key_of)
+    for start in range(0, len(ids), SOURCE_ID_CHUNK):
+        part = ids[start : start + SOURCE_ID_CHUNK]
+        sums = uint256_sums(
+            conn,
+            p,
+            "distribution_id",
+            "amount",
+            and_(p.c.distribution_id.in_(part), p.c.state.in_(PAID_STATES)),
+        )
+        for distribution_id, amount in sums.items():
+            key = key_of[distribution_id]
+            paid[key] = paid.get(key, 0) + amount
+    keys = sorted(set(funded) | set(distributed))
+    names = Names.load(conn, tokens=[k[1] for k in keys], avss=[k[0] for k in keys])
+    out: list[schemas.RewardSourceOut] = []
+    for key in keys:
+        avs_address, token_address, source = key
+        unit = names.unit(token_address)
+        minted = source == FundingMode.MINT
+        put_in = None if minted else funded.get(key, 0)
+        took = paid.get(key, 0)
+        held = None if put_in is None else put_in - took
+        out.append(
+            schemas.RewardSourceOut(
+                avs_address=avs_address,
+                token=token_address,
+                source=source,
+                source_name=FundingMode(source).name,  # type: ignore[arg-type]
+                funded=None if put_in is None else str(put_in),
+                distributed=str(distributed.get(key, 0)),
+                paid=str(took),
+                held=None if held is None else str(held),
+                distributions=counts.get(key, 0),
+                avs_name=names.avs_names.get(avs_address),
+                **token_fields(unit),
+                funded_display=amount_text(put_in, unit),
+                distributed_display=amount_text(distributed.get(key, 0), unit),
+                paid_display=amount_text(took, unit),
+                held_display=amount_text(held, unit),
+            )
+        )
+    return schemas.RewardSourcesOut(sources=out)
+
+
+LEAF_CLAIMS_SHOWN: Final = 100
+"""Unpaid leaves one ``/v1/stakers/{s}/claims`` answer lists: each costs its distribution's tree
+(built once per distribution) and a proof; a staker with more claims these and asks again."""
+
+
+def leaf_claims(conn: Connection, staker: str) -> schemas.StakerClaimsOut:
+    """``staker``'s unpaid leaves (payout ``pending`` or ``submitted``) of reward distributions whose
+    root is on L1, each with its proof and the gateway ``claim`` calldata. Each tree is rebuilt from
+    the stored leaves and must give the root stored for the distribution (else an error: the stored
+    leaves are not the signed tree)."""
+    p, d = payout_table, distribution_table
+    rows = list(
+        conn.execute(
+            select(p.c.distribution_id, p.c.leaf_index, p.c.state, d)
+            .join(d, d.c.distribution_id == p.c.distribution_id)
+            .where(
+                p.c.staker == staker,
+                p.c.state.in_([PayoutState.PENDING.value, PayoutState.SUBMITTED.value]),
+                d.c.packet_kind == int(PacketKind.REWARD_DISTRIBUTION),
+                d.c.l1_block_number.is_not(None),
+            )
+            .order_by(d.c.nonce, p.c.leaf_index)
+            .limit(LEAF_CLAIMS_SHOWN + 1)
+        )
+    )
+    truncated = len(rows) > LEAF_CLAIMS_SHOWN
+    rows = rows[:LEAF_CLAIMS_SHOWN]
+    by_distribution: dict[str, list[Row[Any]]] = {}
+    for row in rows:
+        by_distribution.setdefault(row.distribution_id, []).append(row)
+    names = Names.load(conn, tokens=[r.token for r in rows], avss=[r.avs_address for r in rows])
+    out: list[schemas.LeafClaimOut] = []
+    leaf = leaf_table
+    for distribution_id, mine in by_distribution.items():
+        first = mine[0]
+        tree = DistributionTree.build(
+            TreeLeaf(int(x.leaf_index), as_address(x.staker), Amount(int(x.amount)))
+            for x in conn.execute(
+                select(leaf.c.leaf_index, leaf.c.staker, leaf.c.amount)
+                .where(leaf.c.distribution_id == distribution_id)
+                .order_by(leaf.c.leaf_index)
+            )
+        )
+        if "0x" + tree.root.hex() != first.merkle_root:
+            raise InvalidRecordError(
+                f"distribution {distribution_id}: the stored leaves do not give its root {first.merkle_root}"
+            )
+        unit = names.unit(first.token)
+        claims = plan_leaf_claims(bytes.fromhex(distribution_id[2:]), tree, [int(r.leaf_index) for r in mine])
+        states = {int(r.leaf_index): r.state for r in mine}
+        for claim in claims:
+            out.append(
+                schemas.LeafClaimOut(
+                    distribution_id=distribution_id,
+                    claim_id=first.claim_id,
+                    avs_address=first.avs_address,
+                    epoch=int(first.epoch),
+                    token=first.token,
+                    source_name=None if first.funding is None else FundingMode(first.funding).name,  # type: ignore[arg-type]
+                    leaf_index=claim.leaf.index,
+                    amount=str(claim.leaf.amount),
+                    status=states[claim.leaf.index],
+                    proof=["0x" + node.hex() for node in claim.proof],
+                    calldata="0x" + claim.calldata.hex(),
+                    avs_name=names.avs_names.get(first.avs_address),
+                    **token_fields(unit),
+                    amount_display=amount_text(claim.leaf.amount, unit),
+                )
+            )
+    return schemas.StakerClaimsOut(staker=staker, leaves=out, truncated=truncated)

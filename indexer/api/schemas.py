@@ -893,3 +893,105 @@ class AvsFundingOut(BaseModel):
     tokens: list[AvsTokenFundingOut]
     cumulative_root: CumulativeRootOut | None = None
     """The latest cumulative root L1 accepted that funds the AVS (None: none)."""
+
+
+class RewardSourceOut(BaseModel):
+    """What one (AVS, token, reward source) was funded with, distributed and paid on L1."""
+
+    avs_address: str
+    token: str
+    source: int
+    """1 MINT (minted as paid), 2 VAULT (the AVS's reward deposits), 3 FEES (its transaction fees)."""
+    source_name: Literal["MINT", "VAULT", "FEES"]
+    funded: Amount | None
+    """Σ deposits into the source in the RewardVault seen on L1 (``Deposited`` for VAULT,
+    ``FeesDeposited`` for FEES); null for MINT, which is minted as it is paid."""
+    distributed: Amount
+    """Σ totals of the reward distributions Exocore made from the source."""
+    paid: Amount
+    """Σ leaves of those distributions paid on L1 (included or final)."""
+    held: Amount | None
+    """``funded - paid``: what the RewardVault should still hold for the source (null for MINT)."""
+    distributions: int
+    avs_name: str | None = None
+    token_symbol: str | None = None
+    token_decimals: int | None = None
+    funded_display: str | None = None
+    distributed_display: str | None = None
+    paid_display: str | None = None
+    held_display: str | None = None
+
+
+class RewardSourcesOut(BaseModel):
+    model_config = _example(
+        sources=[
+            {
+                "avs_address": ADDRESS_EXAMPLE,
+                "token": ADDRESS_EXAMPLE,
+                "source": 3,
+                "source_name": "FEES",
+                "funded": "2000000000000000000",
+                "distributed": "970000000000000000",
+                "paid": "970000000000000000",
+                "held": "1030000000000000000",
+                "distributions": 1,
+            }
+        ]
+    )
+
+    sources: list[RewardSourceOut]
+    """One row per (AVS, token, source) that was funded or distributed from, ordered by AVS,
+    token and source."""
+
+
+class LeafClaimOut(BaseModel):
+    """One unpaid leaf of a reward distribution whose root is on L1, ready to claim."""
+
+    distribution_id: str
+    claim_id: str | None
+    avs_address: str
+    epoch: int
+    token: str
+    source_name: Literal["MINT", "VAULT", "FEES"] | None
+    leaf_index: int
+    amount: Amount
+    status: str
+    """The payout's state: ``pending`` or ``submitted`` (a relayer batch is in flight: a claim sent
+    now may race it; whichever lands second skips or reverts ``LeafAlreadyPaid``, never pays twice)."""
+    proof: list[str]
+    calldata: str
+    """``claim(distributionId, leaf, proof)`` calldata for the gateway, sendable from any account
+    (the gateway pays the leaf's staker)."""
+    avs_name: str | None = None
+    token_symbol: str | None = None
+    token_decimals: int | None = None
+    amount_display: str | None = None
+
+
+class StakerClaimsOut(BaseModel):
+    model_config = _example(
+        staker=ADDRESS_EXAMPLE,
+        leaves=[
+            {
+                "distribution_id": HASH_EXAMPLE,
+                "claim_id": HASH_EXAMPLE,
+                "avs_address": ADDRESS_EXAMPLE,
+                "epoch": 7,
+                "token": ADDRESS_EXAMPLE,
+                "source_name": "FEES",
+                "leaf_index": 3,
+                "amount": "250000000000000000",
+                "status": "pending",
+                "proof": [HASH_EXAMPLE],
+                "calldata": "0x4e71d92d",
+            }
+        ],
+        truncated=False,
+    )
+
+    staker: str
+    leaves: list[LeafClaimOut]
+    """The staker's unpaid leaves of reward distributions delivered on L1, oldest distribution first,
+    each with its own proof and calldata (the same shape of answer as the cumulative claim's)."""
+    truncated: bool
+    """True when there are more unpaid leaves than one answer lists (claim these, then ask again)."""

@@ -49,6 +49,7 @@ from indexer.ingest.token_units import EthCallSource, TokenUnits
 from indexer.metrics import IngestMetrics
 from relayer.errors import L1RpcError
 from relayer.l1.artifacts import ContractName, load_artifact
+from relayer.protocol.packets import FundingMode
 from storage.db import refresh_stale_statistics
 from storage.errors import DeepReorgError, InvalidRecordError
 from storage.invariants import (
@@ -69,6 +70,7 @@ from storage.records import (
     DistributionSubmittedLog,
     L1Log,
     L1Position,
+    RewardFundedLog,
     RewardPaidLog,
     SlashExecutedLog,
     TokenTransferLog,
@@ -106,16 +108,22 @@ VAULT_EVENTS: Final = ("CumulativeRootAccepted", "CumulativeRootIgnored", "Cumul
 """RewardVault events of cumulative rewards: the two that end a CUMULATIVE_ROOT packet's delivery
 (they carry its nonce) and each payout under a cumulative root."""
 
+FUNDING_EVENTS: Final = {"Deposited": FundingMode.VAULT, "FeesDeposited": FundingMode.FEES}
+"""RewardVault events that fund an AVS's reward source, and the source each funds."""
+
 VAULT_PAID_EVENT: Final = "WithdrawalPaid"
 """The RestakingVault's event for a paid withdrawal-approval leaf (by batch ``payout`` or ``claim``)."""
 
 
 @cache
-def _vault_claim_selector() -> bytes:
-    """Selector of ``RestakingVault.claim`` (a staker's own payment of its leaf)."""
-    artifact = load_artifact(ContractName.RESTAKING_VAULT)
-    (entry,) = [e for e in artifact.entries("function") if e["name"] == "claim"]
-    return bytes(function_abi_to_4byte_selector(cast(Any, dict(entry))))
+def _claim_selectors() -> frozenset[bytes]:
+    """Selectors of ``RestakingVault.claim`` and ``ExocoreGateway.claim``: a staker's (or anyone's
+    on its behalf) payment of one leaf, as opposed to a batch ``payout`` push."""
+    selectors = set()
+    for name in (ContractName.RESTAKING_VAULT, ContractName.EXOCORE_GATEWAY):
+        (entry,) = [e for e in load_artifact(name).entries("function") if e["name"] == "claim"]
+        selectors.add(bytes(function_abi_to_4byte_selector(cast(Any, dict(entry)))))
+    return frozenset(selectors)
 
 
 def l1_stream_name(chain_id: int) -> str:
@@ -357,7 +365,9 @@ class L1LogDecoder:
         token = load_artifact(ContractName.REWARD_TOKEN)
         entries = [e for e in gateway.entries("event") if e["name"] in GATEWAY_EVENTS]
         vault = load_artifact(ContractName.REWARD_VAULT)
-        entries += [e for e in vault.entries("event") if e["name"] in VAULT_EVENTS]
+        entries += [
+            e for e in vault.entries("event") if e["name"] in VAULT_EVENTS or e["name"] in FUNDING_EVENTS
+        ]
         entries += [e for e in token.entries("event") if e["name"] == "Transfer"]
         vault = load_artifact(ContractName.RESTAKING_VAULT)
         entries += [e for e in vault.entries("event") if e["name"] == VAULT_PAID_EVENT]
@@ -417,7 +427,7 @@ class L1LogDecoder:
         spec = self._specs.get(topic)
         if spec is None or len(raw.topics) != 1 + len(spec.indexed):
             return None
-        if spec.name in VAULT_EVENTS:
+        if spec.name in VAULT_EVENTS or spec.name in FUNDING_EVENTS:
             if vault is None or raw.address != vault:
                 return None
         elif spec.name == VAULT_PAID_EVENT:
@@ -453,6 +463,15 @@ class L1LogDecoder:
                 cumulative=args["cumulative"],
                 period=args["period"],
                 by_earner=bool(args["byEarner"]),
+                position=pos,
+            )
+        if spec.name in FUNDING_EVENTS:
+            return RewardFundedLog(
+                avs=args["avs"],
+                token=args["token"],
+                source=int(FUNDING_EVENTS[spec.name]),
+                sender=args["from"],
+                amount=args["amount"],
                 position=pos,
             )
         if spec.name in VAULT_EVENTS:
@@ -861,13 +880,11 @@ class L1Ingestor:
         return records
 
     def _who_paid(self, raw: Sequence[RawLog], records: list[L1Log]) -> list[L1Log]:
-        """Label withdrawal-approval leaves with who paid them: the RestakingVault's ``claim`` is the
-        staker's own (``staker``), its ``payout`` a batch push (``relayer``). One transaction lookup
-        per paying transaction (approvals are a few per epoch; reward payouts are not looked up)."""
-        vault = self.contracts.restaking_vault
-        if vault is None:
-            return records
-        vault_txs = {log.tx_hash for log in raw if log.address == vault and log.topics}
+        """Label paid leaves with who paid them: a ``claim`` (RestakingVault's or the gateway's) is
+        the staker's own (``staker``), a ``payout`` a batch push (``relayer``). One transaction
+        lookup per paying transaction (a relayer batch pays hundreds of leaves in one)."""
+        emitters = {a for a in (self.contracts.restaking_vault, self.contracts.gateway) if a is not None}
+        vault_txs = {log.tx_hash for log in raw if log.address in emitters and log.topics}
         paying = {r.position.tx_hash for r in records if isinstance(r, RewardPaidLog)} & vault_txs
         if not paying:
             return records
@@ -875,7 +892,7 @@ class L1Ingestor:
         labelled: list[L1Log] = []
         for record in records:
             if isinstance(record, RewardPaidLog) and record.position.tx_hash in selectors:
-                claimed = selectors[record.position.tx_hash] == _vault_claim_selector()
+                claimed = selectors[record.position.tx_hash] in _claim_selectors()
                 record = replace(record, paid_by="staker" if claimed else "relayer")  # noqa: PLW2901
             labelled.append(record)
         return labelled

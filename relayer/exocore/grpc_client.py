@@ -512,7 +512,7 @@ def convert_distribution(message: fee_types.Distribution, chain_id: str) -> Dist
     try:
         funding = FundingMode(int(message.funding))
     except ValueError as exc:
-        raise MalformedResponseError(f"{what}: funding {message.funding} is not MINT or VAULT") from exc
+        raise MalformedResponseError(f"{what}: funding {message.funding} is not MINT, VAULT or FEES") from exc
     converted = Distribution(
         nonce=int(message.nonce),
         distribution_id=_id(message.distribution_id, f"{what} distribution_id"),

@@ -98,9 +98,11 @@ class TokenReader:
         return bool(function.decode_output(self._call(function, role, bytes(as_address(account))))[0])
 
 
-def vault_deposit(call: EthCall, vault: str, avs: str, token: str) -> int:
-    """What the RewardVault at ``vault`` credits ``avs`` in ``token`` (its ``balanceOf(avs, token)``)."""
-    function = _vault("balanceOf")
+def vault_deposit(call: EthCall, vault: str, avs: str, token: str, view: str = "balanceOf") -> int:
+    """What the RewardVault at ``vault`` credits ``avs`` in ``token``: its reward deposits
+    (``balanceOf(avs, token)``, the VAULT source) or, with ``view="feeBalanceOf"``, its transaction
+    fees (the FEES source)."""
+    function = _vault(view)
     data = call(
         address_hex(as_address(vault)), function.encode(bytes(as_address(avs)), bytes(as_address(token)))
     )

@@ -45,6 +45,7 @@ from relayer.pipeline.jobs import Backoff, Claimant
 from relayer.pipeline.retry import PARKING_REASONS, RetryReason
 from relayer.pipeline.vault import (
     INSUFFICIENT_DEPOSIT_ERROR,
+    VAULT_BALANCE_VIEWS,
     DepositShortfall,
     affordable,
     restaking_approval,
@@ -63,7 +64,6 @@ from relayer.protocol.merkle import DistributionTree
 from relayer.protocol.packets import (
     ClientChain,
     CumulativeRootPayload,
-    FundingMode,
     PacketKind,
     RewardDistributionPayload,
     ValsetUpdatePayload,
@@ -851,7 +851,7 @@ class Pipeline:
             in_flight = sorted({int(x) for _state, indices in unmined for x in indices})
             in_flight_amount = (
                 0
-                if on_l1.funding is not FundingMode.VAULT or not in_flight
+                if on_l1.funding not in VAULT_BALANCE_VIEWS or not in_flight
                 else sum(
                     int(amount)
                     for (amount,) in conn.execute(
@@ -876,7 +876,7 @@ class Pipeline:
                 offered.append((index, int(tree.leaf(index).amount)))
                 if len(offered) == want:
                     break
-        if on_l1.funding is FundingMode.VAULT:
+        if on_l1.funding in VAULT_BALANCE_VIEWS:
             offered = self._within_deposit(on_l1, offered, in_flight_amount, refused_for_deposit)
             if not offered:
                 return  # batches in flight use up the deposit: the next cycle sees what they left
@@ -931,7 +931,7 @@ class Pipeline:
         if self._vault is None:
             self._vault = self.gateway.reward_vault()
         avs, token = hex0x(on_l1.avs), hex0x(on_l1.token)
-        available = vault_balance(self.gateway.client, self._vault, avs, token)
+        available = vault_balance(self.gateway.client, self._vault, avs, token, on_l1.funding)
         budget = max(0, available - in_flight_amount)
         count = affordable([amount for _index, amount in offered], budget)
         if count and not refused:
@@ -940,7 +940,7 @@ class Pipeline:
             return []
         first_batch = offered[: self.settings.leaves_per_payout_tx]
         shortfall = DepositShortfall(
-            avs, token, sum(amount for _index, amount in first_batch), available, self._vault
+            avs, token, sum(amount for _index, amount in first_batch), available, self._vault, on_l1.funding
         )
         if refused:
             refusal = f"L1 refused payout intent {list(refused)} ({INSUFFICIENT_DEPOSIT_ERROR})"

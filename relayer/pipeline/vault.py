@@ -1,5 +1,9 @@
-"""What a VAULT-funded payout needs before it is sent: the AVS's deposit in the RewardVault (pure
-except for one ``eth_call``); and what the RestakingVault recorded of a withdrawal approval.
+"""What a VAULT- or FEES-funded payout needs before it is sent: the AVS's balance of that source in
+the RewardVault (pure except for one ``eth_call``); and what the RestakingVault recorded of a
+withdrawal approval.
+
+The RewardVault keeps one balance per (AVS, token, source): ``balanceOf`` for VAULT (reward
+deposits) and ``feeBalanceOf`` for FEES (transaction fees); a distribution draws only on its own.
 
 A VAULT-funded distribution is paid from what its AVS deposited for the token; a batch asking for
 more reverts ``InsufficientDeposit(avs, token, requested, available)`` and keeps reverting until the
@@ -25,16 +29,23 @@ INSUFFICIENT_DEPOSIT_ERROR: Final = "InsufficientDeposit"
 """The RewardVault's revert when a batch asks for more than the AVS deposited."""
 
 
+VAULT_BALANCE_VIEWS: Final = {FundingMode.VAULT: "balanceOf", FundingMode.FEES: "feeBalanceOf"}
+"""The RewardVault view holding each source that pays out of the vault (MINT mints instead)."""
+
+
 @cache
-def _balance_of() -> AbiFunction:
+def _balance_of(view: str) -> AbiFunction:
     artifact = load_artifact(ContractName.REWARD_VAULT)
-    (entry,) = [e for e in artifact.entries("function") if e["name"] == "balanceOf"]
+    (entry,) = [e for e in artifact.entries("function") if e["name"] == view]
     return AbiFunction.of(entry)
 
 
-def vault_balance(client: L1Client, vault: str, avs: str, token: str) -> int:
-    """``RewardVault.balanceOf(avs, token)``: what the AVS has deposited and not yet paid out."""
-    function = _balance_of()
+def vault_balance(
+    client: L1Client, vault: str, avs: str, token: str, source: FundingMode = FundingMode.VAULT
+) -> int:
+    """What the AVS holds of ``source`` (VAULT: ``balanceOf``, FEES: ``feeBalanceOf``) in the
+    RewardVault and not yet paid out."""
+    function = _balance_of(VAULT_BALANCE_VIEWS[source])
     (value,) = function.decode_output(client.eth_call(to=vault, data=function.encode(avs, token)))
     return int(value)
 
@@ -70,18 +81,21 @@ def restaking_approval(client: L1Client, vault: str, approval_id: bytes) -> L1Di
 
 @dataclass(frozen=True, slots=True)
 class DepositShortfall:
-    """The next batch needs ``needed`` of ``token`` from ``avs``'s deposit; ``available`` is there."""
+    """The next batch needs ``needed`` of ``token`` from ``avs``'s ``source`` balance (its deposit,
+    or its fees); ``available`` is there."""
 
     avs: str
     token: str
     needed: int
     available: int
     vault: str
+    source: FundingMode = FundingMode.VAULT
 
     def describe(self) -> str:
         return (
-            f"RewardVault {self.vault} holds {self.available} of token {self.token} for AVS {self.avs}; "
-            f"the next payout batch needs {self.needed} (short by {self.needed - self.available})"
+            f"RewardVault {self.vault} holds {self.available} of token {self.token} for AVS {self.avs}"
+            f" ({self.source.name} source); the next payout batch needs {self.needed}"
+            f" (short by {self.needed - self.available})"
         )
 
 

@@ -70,10 +70,22 @@ _DISTRIBUTION_ID_TYPES: Final = ("bytes32", "uint64")
 
 
 class FundingMode(IntEnum):
-    """How the gateway funds a distribution: mint an inflation token, or pay from the AVS's vault."""
+    """A distribution's reward source, i.e. how the gateway funds it: mint an inflation token
+    (MINT), pay from the AVS's reward deposits in the RewardVault (VAULT), or pay from the
+    transaction fees the AVS collected on L1 and deposited in the RewardVault (FEES; kept apart
+    from its deposits). Cumulative roots carry MINT or VAULT only (:data:`CUMULATIVE_FUNDING_MODES`)."""
 
     MINT = 1
     VAULT = 2
+    FEES = 3
+
+
+CUMULATIVE_FUNDING_MODES: Final = frozenset({FundingMode.MINT, FundingMode.VAULT})
+"""Sources a CUMULATIVE_ROOT entry may name: the RewardVault's cumulative ledger draws from
+deposits or mints, never from the FEES balance (fee distributions are paid per distribution)."""
+
+_FUNDING_CHOICES: Final = "1 (MINT), 2 (VAULT) or 3 (FEES)"
+_CUMULATIVE_CHOICES: Final = "1 (MINT) or 2 (VAULT)"
 
 
 def _set(obj: object, name: str, value: object) -> None:
@@ -173,7 +185,7 @@ class RewardDistributionPayload:
         try:
             _set(self, "funding", FundingMode(self.funding))
         except ValueError as exc:
-            raise InvalidValueError(f"funding must be 1 (MINT) or 2 (VAULT), got {self.funding}") from exc
+            raise InvalidValueError(f"funding must be {_FUNDING_CHOICES}, got {self.funding}") from exc
         check_uint(self.total, 256, "total")
         check_uint(self.leaf_count, 32, "leafCount")
         if self.leaf_count == 0:
@@ -312,12 +324,9 @@ class CumulativeRootPayload:
             if not any(avs) or not any(token):
                 raise InvalidValueError(f"entry #{position}: avs and token must not be the zero address")
             check_uint(entry.funding, 8, "funding")
-            try:
-                mode = FundingMode(entry.funding)
-            except ValueError as exc:
-                raise InvalidValueError(
-                    f"funding must be 1 (MINT) or 2 (VAULT), got {entry.funding}"
-                ) from exc
+            mode = next((m for m in CUMULATIVE_FUNDING_MODES if m == entry.funding), None)
+            if mode is None:
+                raise InvalidValueError(f"funding must be {_CUMULATIVE_CHOICES}, got {entry.funding}")
             check_uint(entry.funded, 256, f"funded #{position}")
             if (avs, token) in pairs:
                 raise InvalidValueError(f"entry #{position}: (avs, token) appears twice")
@@ -455,7 +464,7 @@ def _payload_from_values(kind: PacketKind, values: tuple[object, ...]) -> Payloa
         claim_id, avs, epoch, token, funding, total, leaf_count, root = values
         funding_code = _decoded(funding, int, "funding")
         if funding_code not in {mode.value for mode in FundingMode}:
-            raise InvalidValueError(f"funding must be 1 (MINT) or 2 (VAULT), got {funding_code}")
+            raise InvalidValueError(f"funding must be {_FUNDING_CHOICES}, got {funding_code}")
         return RewardDistributionPayload(
             claim_id=Hash32(_decoded(claim_id, bytes, "claimId")),
             avs=_address_from_abi(avs, "avs"),
@@ -501,8 +510,8 @@ def _cumulative_from_values(values: tuple[object, ...]) -> CumulativeRootPayload
         zip(avs_list, token_list, funding_list, funded_list, strict=True)
     ):
         code = _decoded(mode, int, f"funding #{position}")
-        if code not in {m.value for m in FundingMode}:
-            raise InvalidValueError(f"funding must be 1 (MINT) or 2 (VAULT), got {code}")
+        if code not in {m.value for m in CUMULATIVE_FUNDING_MODES}:
+            raise InvalidValueError(f"funding must be {_CUMULATIVE_CHOICES}, got {code}")
         entries.append(
             CumulativeFunding(
                 avs=_address_from_abi(avs, "avs"),

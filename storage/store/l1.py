@@ -30,6 +30,7 @@ from storage.models import (
     l1_tx_table,
     packet_table,
     payout_table,
+    reward_funding_table,
     slash_asset_table,
     slash_signer_table,
     slash_table,
@@ -45,12 +46,13 @@ from storage.records import (
     DistributionSubmittedLog,
     L1Log,
     L1Position,
+    RewardFundedLog,
     RewardPaidLog,
     SlashExecutedLog,
     TokenTransferLog,
     WithdrawalApprovalSubmittedLog,
 )
-from storage.store.base import ENTITY_TABLES, L1BatchEffects, _entity_key, chunks, member_of
+from storage.store.base import ENTITY_TABLES, L1BatchEffects, _entity_key, chunks, insert_ignore, member_of
 from storage.store.claims import ClaimStore
 from storage.store.distributions import DistributionStore
 from storage.store.payouts import PayoutStore
@@ -67,6 +69,7 @@ L1_KEYED_TABLES: Final = (
     (distribution_table, "l1_"),
     (slash_table, "l1_"),
     (transfer_table, ""),
+    (reward_funding_table, ""),
     (cumulative_payout_table, ""),
     (cumulative_root_table, ""),
 )
@@ -140,6 +143,7 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
         paid: list[RewardPaidLog] = []
         transfers: list[TokenTransferLog] = []
         cumulative_paid: list[CumulativePaidLog] = []
+        funded: list[RewardFundedLog] = []
         for log in logs:
             if isinstance(log, RewardPaidLog):
                 paid.append(log)
@@ -162,6 +166,8 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
                 tx_purposes.setdefault(log.position.tx_hash, ("withdrawal", log.position, log.nonce, None))
             elif isinstance(log, CumulativePaidLog):
                 cumulative_paid.append(log)
+            elif isinstance(log, RewardFundedLog):
+                funded.append(log)
             elif isinstance(log, CumulativeRootLog):
                 # Accepted or ignored (an older period), the packet is delivered: relayed.
                 self._packet_relayed(log.nonce, log.position)
@@ -177,6 +183,8 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             self._reward_paid(paid, effects, final, chain_id=chain_id)
         if transfers:
             self._record_transfers(transfers)
+        if funded:
+            self._record_funding(funded)
         if cumulative_paid:
             self._record_cumulative_payouts(cumulative_paid)
             effects.cumulative_keys.update((log.earner, log.token) for log in cumulative_paid)
@@ -214,6 +222,27 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
                     .where(block >= low, block <= high, member_of(self.conn, tx, part))
                     .values(l1_chain_id=chain_id)
                 )
+
+    def _record_funding(self, logs: Sequence[RewardFundedLog]) -> None:
+        """Store each deposit into a reward source once (a replayed block hits the unique key)."""
+        insert_ignore(
+            self.conn,
+            reward_funding_table,
+            [
+                {
+                    "avs_address": log.avs,
+                    "token": log.token,
+                    "source": log.source,
+                    "sender": log.sender,
+                    "amount": log.amount,
+                    "tx_hash": log.position.tx_hash,
+                    "log_index": log.position.log_index,
+                    "block_number": log.position.block_number,
+                    "block_hash": log.position.block_hash,
+                }
+                for log in logs
+            ],
+        )
 
     def _l1_tx_included(
         self,
@@ -496,7 +525,7 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             .where(x.c.block_number > above, *_on_chain(x.c.chain_id, chain_id))
             .values(block_number=None, block_hash=None)
         )
-        for table in (transfer_table, cumulative_payout_table, cumulative_root_table):
+        for table in (transfer_table, reward_funding_table, cumulative_payout_table, cumulative_root_table):
             self.conn.execute(
                 delete(table).where(table.c.block_number > above, *_on_chain(table.c.l1_chain_id, chain_id))
             )

@@ -237,7 +237,7 @@ def test_distribution_payload_rules(system: System) -> None:
     root = b"\x77" * 32
     types = ("bytes32", "address", "uint64", "address", "uint8", "uint256", "uint32", "bytes32")
     cases = [
-        ((b"\x01" * 32, avs, 1, token, 3, 10, 2, root), "InvalidFundingMode"),
+        ((b"\x01" * 32, avs, 1, token, 4, 10, 2, root), "InvalidFundingMode"),
         ((b"\x01" * 32, avs, 1, token, 0, 10, 2, root), "InvalidFundingMode"),
         ((b"\x01" * 32, avs, 1, "0x" + "00" * 20, 1, 10, 2, root), "InvalidDistribution"),
         ((b"\x01" * 32, avs, 1, token, 1, 10, 0, root), "InvalidDistribution"),
@@ -351,14 +351,15 @@ def test_vault_overdraw(system: System) -> None:
 
 def test_vaults_pay_only_the_gateway(system: System) -> None:
     stranger = system.accounts[6]
-    with reverts("OnlyGateway"):
-        system.reward_vault.functions.pay(stranger, system.deployment.weth, stranger, 1).call(
-            {"from": stranger}
-        )
-    with reverts("OnlyGateway"):
-        system.reward_vault.functions.payBatch(stranger, system.deployment.weth, [], []).call(
-            {"from": stranger}
-        )
+    for source in (2, 3):  # VAULT deposits and FEES alike
+        with reverts("OnlyGateway"):
+            system.reward_vault.functions.pay(stranger, system.deployment.weth, source, stranger, 1).call(
+                {"from": stranger}
+            )
+        with reverts("OnlyGateway"):
+            system.reward_vault.functions.payBatch(stranger, system.deployment.weth, source, [], []).call(
+                {"from": stranger}
+            )
     with reverts("OnlyGateway"):
         system.restaking_vault.functions.slash(stranger, stranger, [system.deployment.weth], [0], True).call(
             {"from": stranger}

@@ -388,7 +388,10 @@ def test_registration_is_not_a_devnet_msg_rpc(stubs: Stubs) -> None:
     assert not methods & {"RegisterOperator", "RegisterAVS", "OptIn", "OptOut"}
     assert methods == {"AdvanceBlocks", "SetPrice", "SetValidatorPower", "SetFaultKnobs"}
     # The proposal's messages live in their modules' packages, delegation in upstream's.
-    assert set(avs_tx.DESCRIPTOR.services_by_name["Msg"].methods_by_name) == {"SubmitRewardClaim"}
+    assert set(avs_tx.DESCRIPTOR.services_by_name["Msg"].methods_by_name) == {
+        "SubmitRewardClaim",
+        "RecordFeeDeposit",
+    }
     assert set(operator_tx.DESCRIPTOR.services_by_name["Msg"].methods_by_name) == {
         "SubmitSlashRequest",
         "SubmitEquivocationEvidence",

@@ -34,8 +34,6 @@ NODE_TIMEOUT_S = 120  # one node process makes every call; it takes ~1 s
 UNKNOWN_AVS = "0x" + "ab" * 20
 
 
-
-
 @dataclass
 class CosmjsRun:
     devnet: ExocoreDevnet

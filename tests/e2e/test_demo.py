@@ -160,6 +160,11 @@ def run_once(home: Path, url: str, extra: tuple[str, ...]) -> Iterator[DemoRun]:
         engine.dispose()
 
 
+FUNDING_OF_CLAIM = {"A": 1, "B": 2, "D": 3}
+"""The demo's paid claims and their reward source: A minted (MINT), B from bridge-avs's deposit
+(VAULT), D from oracle-avs's transaction fees (FEES)."""
+
+
 def by_prefix(rows: list[Any], key: str, prefix: str) -> Any:
     found = [r for r in rows if getattr(r, key).startswith(prefix)]
     assert len(found) == 1, f"{prefix}: {len(found)} rows"
@@ -167,7 +172,8 @@ def by_prefix(rows: list[Any], key: str, prefix: str) -> Any:
 
 
 def token_symbols(run: DemoRun) -> dict[str, str]:
-    """Token address -> symbol, from the distributions' funding modes (1 MINT = EXOR, 2 VAULT = WETH)."""
+    """Token address -> symbol, from the distributions' funding modes (1 MINT = EXOR; 2 VAULT and
+    3 FEES = WETH)."""
     rows = run.rows(select(distribution_table.c.token, distribution_table.c.funding))
     return {r.token: "EXOR" if r.funding == 1 else "WETH" for r in rows}
 
@@ -205,11 +211,11 @@ def test_demo_completes_once_within_budget(demo: DemoRun) -> None:
 
 def test_lifecycle_overview_lists_claims_paid_and_slashes_finalized(demo: DemoRun) -> None:
     claims = demo.matches(
-        rf"^\s*(?P<label>[AB])\s+{SHORT_ID}\s+(?P<avs>[\w-]+)\s+(?P<amount>{AMOUNT}) (?P<symbol>\w+)"
+        rf"^\s*(?P<label>[ABD])\s+{SHORT_ID}\s+(?P<avs>[\w-]+)\s+(?P<amount>{AMOUNT}) (?P<symbol>\w+)"
         r"\s+(?P<state>\w+)\s+(?P<payouts>\d+/\d+|-)\s+(?P<exocore>[\d.]+)\s+(?P<l1>[\d.]+|-)\s"
     )
-    assert {m["label"]: m["state"] for m in claims} == {"A": "paid", "B": "paid"}
-    assert {m["label"]: m["symbol"] for m in claims} == {"A": "EXOR", "B": "WETH"}
+    assert {m["label"]: m["state"] for m in claims} == {"A": "paid", "B": "paid", "D": "paid"}
+    assert {m["label"]: m["symbol"] for m in claims} == {"A": "EXOR", "B": "WETH", "D": "WETH"}
     db_claims = demo.rows(select(claim_table))
     symbols = token_symbols(demo)
     for match in claims:
@@ -260,7 +266,7 @@ TIMELINE_ROW = re.compile(
 
 def printed_timelines(demo: DemoRun) -> dict[str, list[re.Match[str]]]:
     """Chapter 7's per-object tables: short id -> their rows."""
-    title = re.compile(r"^(claim [ABC]|slash \((?:committee|equivocation)\)) (0x[0-9a-f]{8})…\s*$")
+    title = re.compile(r"^(claim [ABCD]|slash \((?:committee|equivocation)\)) (0x[0-9a-f]{8})…\s*$")
     timelines: dict[str, list[re.Match[str]]] = {}
     current: str | None = None
     for line in demo.lines():
@@ -312,7 +318,7 @@ def test_slashed_operators_power_in_the_other_avs_drops_as_the_indexer_recorded(
 
 def test_per_object_timelines_equal_the_recorded_transitions(demo: DemoRun) -> None:
     timelines = printed_timelines(demo)
-    assert len(timelines) == 4  # claims A, B and two slashes (claim C never reached Exocore)
+    assert len(timelines) == 5  # claims A, B, D and two slashes (claim C never reached Exocore)
     transitions = demo.rows(select(transition_table).order_by(transition_table.c.id))
     for prefix, steps in timelines.items():
         recorded = [
@@ -360,17 +366,15 @@ def test_no_cell_is_cut_when_stdout_is_not_a_terminal(demo: DemoRun) -> None:
 
 def test_where_the_rest_of_each_claim_went_is_said(demo: DemoRun) -> None:
     lines = demo.matches(
-        rf"^claim (?P<label>[AB]): (?P<claimed>{AMOUNT}) (?P<symbol>\w+) claimed, (?P<total>{AMOUNT}) \w+ in"
+        rf"^claim (?P<label>[ABD]): (?P<claimed>{AMOUNT}) (?P<symbol>\w+) claimed, (?P<total>{AMOUNT}) \w+ in"
         rf" leaves \([\d.]+ %\); Exocore's community pool keeps (?P<pool>{AMOUNT}) \w+: the community tax"
         rf" (?P<tax>{AMOUNT}) \w+ \([\d.]+ %\) and (?P<dust>[\d,]+) base units of rounding dust\s*$"
     )
-    assert sorted(m["label"] for m in lines) == ["A", "B"]
+    assert sorted(m["label"] for m in lines) == ["A", "B", "D"]
     claims = {r.claim_id: r for r in demo.rows(select(claim_table))}
     for match in lines:
         dist = demo.rows(
-            select(distribution_table).where(
-                distribution_table.c.funding == (1 if match["label"] == "A" else 2)
-            )
+            select(distribution_table).where(distribution_table.c.funding == FUNDING_OF_CLAIM[match["label"]])
         )[0]
         claimed = int(claims[dist.claim_id].total_amount)
         tax = int(dist.community_tax)
@@ -384,15 +388,17 @@ def test_where_the_rest_of_each_claim_went_is_said(demo: DemoRun) -> None:
 def test_step_0_is_narrated_from_the_health_check(demo: DemoRun) -> None:
     verdicts = demo.matches(
         r"^\s+(?P<verdict>ok|warn|FAIL)\s+reward token (?P<token>0x[0-9a-f]{40})"
-        r" \((?P<mode>MINT|VAULT)\) of (?P<avs>[\w-]+): (?P<detail>.+)$"
+        r" \((?P<mode>MINT|VAULT|FEES)\) of (?P<avs>[\w-]+): (?P<detail>.+)$"
     )
     assert {(m["mode"], m["avs"], m["verdict"]) for m in verdicts} == {
         ("MINT", "oracle-avs", "ok"),
+        ("FEES", "oracle-avs", "ok"),
         ("VAULT", "bridge-avs", "ok"),
     }
     details = {m["mode"]: m["detail"] for m in verdicts}
     assert "holds MINTER_ROLE" in details["MINT"]
     assert "holds a deposit of 12.0000 WETH for the AVS" in details["VAULT"]
+    assert "holds transaction fees of 2.0000 WETH for the AVS" in details["FEES"]
 
 
 def test_claim_c_expired_at_the_aggregator_with_the_databases_reason(demo: DemoRun) -> None:
@@ -414,7 +420,7 @@ def test_claim_c_expired_at_the_aggregator_with_the_databases_reason(demo: DemoR
 
 
 COLLECTION_ROW = (
-    rf"^\s*(?P<label>[ABC])\s+{SHORT_ID}\s+(?P<avs>[\w-]+)\s+(?P<signed>\d+) of (?P<size>\d+)"
+    rf"^\s*(?P<label>[ABCD])\s+{SHORT_ID}\s+(?P<avs>[\w-]+)\s+(?P<signed>\d+) of (?P<size>\d+)"
     r"\s+(?P<power>[\d,.]+ USD)\s+(?P<needed>[\d,.]+ USD)\s+(?P<state>\w+)\s+(?P<height>\d+|-)\s*$"
 )
 
@@ -423,12 +429,12 @@ def test_claims_are_collected_from_the_operators_processes_one_offline_and_a_rog
     demo: DemoRun,
 ) -> None:
     rows = {m["label"]: m for m in demo.matches(COLLECTION_ROW)}
-    assert sorted(rows) == ["A", "B", "C"]
-    assert (rows["A"]["state"], rows["B"]["state"]) == ("verified", "verified")
+    assert sorted(rows) == ["A", "B", "C", "D"]
+    assert (rows["A"]["state"], rows["B"]["state"], rows["D"]["state"]) == ("verified",) * 3
     requests = {r.digest: r for r in demo.rows(select(aggregation_request_table))}
     signatures = demo.rows(select(aggregation_signature_table))
     (offline,) = demo.matches(r"^offline operator (?P<short>exo1\w+)…(?P<tail>\w+): no process")
-    for label in ("A", "B"):
+    for label in ("A", "B", "D"):
         request = by_prefix(list(requests.values()), "digest", rows[label]["id"])
         accepted = [s for s in signatures if s.digest == request.digest and s.verdict == "accepted"]
         assert int(rows[label]["signed"]) == len(accepted)
@@ -475,17 +481,15 @@ def test_the_committee_slash_is_collected_by_the_aggregator(demo: DemoRun) -> No
 
 def test_distributions_paid_on_l1_equal_the_indexed_payouts_and_transfers(demo: DemoRun) -> None:
     rows = demo.matches(
-        rf"^\s*(?P<label>[AB])\s+(?P<funding>MINT|VAULT)\s+(?P<leaves>\d+)"
+        rf"^\s*(?P<label>[ABD])\s+(?P<funding>MINT|VAULT|FEES)\s+(?P<leaves>\d+)"
         rf"\s+(?P<total>{AMOUNT}) (?P<symbol>\w+)\s+(?P<paid>{AMOUNT}) \w+"
         r"\s+(?P<finalized>\d+) of (?P<of>\d+)\s*$"
     )
-    assert {m["label"]: m["funding"] for m in rows} == {"A": "MINT", "B": "VAULT"}
+    assert {m["label"]: m["funding"] for m in rows} == {"A": "MINT", "B": "VAULT", "D": "FEES"}
     symbols = token_symbols(demo)
     for match in rows:
         dist = demo.rows(
-            select(distribution_table).where(
-                distribution_table.c.funding == (1 if match["funding"] == "MINT" else 2)
-            )
+            select(distribution_table).where(distribution_table.c.funding == FUNDING_OF_CLAIM[match["label"]])
         )[0]
         assert symbols[dist.token] == match["symbol"]
         assert int(match["leaves"]) == dist.leaf_count == int(match["finalized"]) == int(match["of"])
@@ -505,7 +509,8 @@ def test_packets_table_shows_the_valset_update_relayed_before_the_packets_signed
         r"^\s*#(?P<nonce>\d+)\s+(?P<kind>VALSET_UPDATE|REWARD_DISTRIBUTION)\s+#(?P<valset>\d+)\s+(?P<height>\d+)"
         r"\s+(?P<block>\d+)\s+(?P<tx>0x[0-9a-f]{8})…\s+(?P<job>\w+)\s*$"
     )
-    assert [m["kind"] for m in rows] == ["VALSET_UPDATE", "REWARD_DISTRIBUTION", "REWARD_DISTRIBUTION"]
+    # Claims A (MINT), B (VAULT) and D (FEES), each after the valset update that signs them.
+    assert [m["kind"] for m in rows] == ["VALSET_UPDATE", *["REWARD_DISTRIBUTION"] * 3]
     assert {m["job"] for m in rows} == {"delivered"}
     txs = demo.rows(
         select(l1_tx_table).where(l1_tx_table.c.state == "finalized", l1_tx_table.c.purpose != "payout")
@@ -623,3 +628,28 @@ def test_a_database_is_emptied_only_if_the_previous_run_of_this_home_filled_it(t
         assert "notes" in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_a_fee_funded_distribution_is_paid_and_each_source_accounted(demo: DemoRun) -> None:
+    """oracle-avs deposits 2 WETH of transaction fees (FEES); claim D is distributed from them and
+    paid on L1; the reward-sources table says per AVS, token and source what was funded, distributed,
+    paid and is still held, as the database has it."""
+    (deposit,) = demo.matches(
+        rf"^oracle-avs deposited (?P<amount>{AMOUNT}) WETH of transaction fees into its FEES source"
+    )
+    assert deposit["amount"] == format_units(2 * 10**18)
+    rows = {
+        (m["avs"], m["source"]): m
+        for m in demo.matches(
+            rf"^\s*(?P<avs>[\w-]+)\s+(?P<symbol>EXOR|WETH)\s+(?P<source>MINT|VAULT|FEES)"
+            rf"\s+(?P<funded>minted as paid|{AMOUNT} \w+)\s+(?P<distributed>{AMOUNT}) \w+"
+            rf"\s+(?P<paid>{AMOUNT}) \w+\s+(?P<held>-|{AMOUNT} \w+)\s*$"
+        )
+    }
+    assert set(rows) == {("oracle-avs", "MINT"), ("oracle-avs", "FEES"), ("bridge-avs", "VAULT")}
+    (fees_dist,) = demo.rows(select(distribution_table).where(distribution_table.c.funding == 3))
+    fees = rows[("oracle-avs", "FEES")]
+    assert fees["funded"] == f"{format_units(2 * 10**18)} WETH"
+    assert fees["distributed"] == fees["paid"] == format_units(int(fees_dist.total))
+    assert fees["held"] == f"{format_units(2 * 10**18 - int(fees_dist.total))} WETH"
+    assert rows[("oracle-avs", "MINT")]["funded"] == "minted as paid"

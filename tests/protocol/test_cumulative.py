@@ -243,6 +243,10 @@ def test_payload_rules() -> None:
         payload(entries=(entry, CumulativeFunding(AVS_2, TOKEN_A, FundingMode.VAULT, Amount(1))))
     with pytest.raises(InvalidValueError, match="zero address"):
         payload(entries=(CumulativeFunding(Address(bytes(20)), TOKEN_A, FundingMode.MINT, Amount(1)),))
+    # FEES is a reward source of per-distribution payouts only: the vault's cumulative ledger
+    # draws from deposits or mints, so a root naming it is refused before it is signed.
+    with pytest.raises(InvalidValueError, match=r"1 \(MINT\) or 2 \(VAULT\), got 3"):
+        payload(entries=(CumulativeFunding(AVS_1, TOKEN_A, FundingMode.FEES, Amount(1)),))
     bad_mode = abi_encode(
         ["uint64", "bytes32", "uint32", "address[]", "address[]", "uint8[]", "uint256[]"],
         [3, b"\x42" * 32, 5, [AVS_1], [TOKEN_A], [3], [1]],

@@ -192,8 +192,6 @@ def test_proofs_cover_every_leaf_once() -> None:
 # Cross-check against @openzeppelin/merkle-tree under node
 
 
-
-
 def run_oz(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     completed = subprocess.run(
         [node_binary("@openzeppelin/merkle-tree", "the OpenZeppelin cross-check"), str(OZ_SCRIPT)],

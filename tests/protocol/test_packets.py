@@ -149,8 +149,12 @@ def test_known_answers(payload: Payload, expected: bytes, nonce: int, hash_hex: 
     assert encode_payload(payload) == expected
     # The payload is a parameter list, not a struct: eth_abi of the flat types gives the same bytes.
     values = [getattr(payload, f.name) for f in dataclasses.fields(payload)]
-    assert abi_encode(list(PAYLOAD_ABI_TYPES[payload.kind]), [list(v) if isinstance(v, tuple) else v
-                                                              for v in values]) == expected
+    assert (
+        abi_encode(
+            list(PAYLOAD_ABI_TYPES[payload.kind]), [list(v) if isinstance(v, tuple) else v for v in values]
+        )
+        == expected
+    )
     assert payload_hash(payload).hex() == hash_hex
     assert decode_payload(payload.kind, expected) == payload
     packet = Packet(EXOCORE_CHAIN, L1_CHAIN_ID, GATEWAY, VALSET_NONCE, nonce, payload)
@@ -158,18 +162,22 @@ def test_known_answers(payload: Payload, expected: bytes, nonce: int, hash_hex: 
     assert packet.payload_bytes == expected
     assert packet.payload_hash.hex() == hash_hex
     assert packet.digest.hex() == digest_hex
-    preimage = DOMAIN + words(L1_CHAIN_ID, GATEWAY.hex(), EXOCORE_CHAIN.hex(), VALSET_NONCE,
-                              int(payload.kind), nonce, hash_hex)
+    preimage = DOMAIN + words(
+        L1_CHAIN_ID, GATEWAY.hex(), EXOCORE_CHAIN.hex(), VALSET_NONCE, int(payload.kind), nonce, hash_hex
+    )
     assert keccak(preimage).hex() == digest_hex
-    assert packet_digest(
-        l1_chain_id=L1_CHAIN_ID,
-        gateway=GATEWAY,
-        exocore_chain=EXOCORE_CHAIN,
-        valset_nonce=VALSET_NONCE,
-        kind=payload.kind,
-        nonce=nonce,
-        payload_hash=Hash32(bytes.fromhex(hash_hex)),
-    ).hex() == digest_hex
+    assert (
+        packet_digest(
+            l1_chain_id=L1_CHAIN_ID,
+            gateway=GATEWAY,
+            exocore_chain=EXOCORE_CHAIN,
+            valset_nonce=VALSET_NONCE,
+            kind=payload.kind,
+            nonce=nonce,
+            payload_hash=Hash32(bytes.fromhex(hash_hex)),
+        ).hex()
+        == digest_hex
+    )
     rebuilt = Packet.from_payload_bytes(
         exocore_chain=EXOCORE_CHAIN,
         l1_chain_id=L1_CHAIN_ID,
@@ -308,7 +316,7 @@ def test_integer_overflow_and_dirty_padding() -> None:
 def test_bad_bool_and_funding() -> None:
     with pytest.raises(EncodingError, match="Boolean"):
         decode_payload(3, patched(SLASH_BYTES, 5, words(2)))
-    for funding in (0, 3, 255):
+    for funding in (0, 4, 255):
         with pytest.raises(InvalidValueError, match="funding"):
             decode_payload(2, patched(REWARD_BYTES, 4, words(funding)))
 
@@ -407,7 +415,7 @@ def test_reward_construction_rules() -> None:
     with pytest.raises(InvalidValueError):
         dataclasses.replace(REWARD, leaf_count=2**32)
     with pytest.raises(InvalidValueError, match="funding"):
-        dataclasses.replace(REWARD, funding=3)  # type: ignore[arg-type]
+        dataclasses.replace(REWARD, funding=4)  # type: ignore[arg-type]
     with pytest.raises(InvalidLengthError):
         dataclasses.replace(REWARD, avs=Address(b"\x01" * 19))
     with pytest.raises(InvalidValueError, match="zero address"):

@@ -16,7 +16,7 @@ from eth_account import Account
 from sqlalchemy import insert
 from typer.testing import CliRunner
 from web3 import Web3
-from web3.types import TxParams
+from web3.types import RPCEndpoint, TxParams
 
 from devnet import scenario as sc
 from devnet.anvil import free_port
@@ -434,3 +434,84 @@ def test_step_0_is_checked_for_each_reward_token_an_avs_pays_in(
     finally:
         set_gateway_minter(stack, granted=True)
     assert by_name(run(good))[mint].ok
+
+
+def register_avs(stack: DevnetStack, name: str, reward_tokens: tuple[tuple[str, int], ...]) -> str:
+    assert stack.devnet is not None
+    contracts = stack.manifest["l1"]["contracts"]
+    exor, weth = contracts["reward_token"].lower(), contracts["weth"].lower()
+    avs = "0x" + hashlib.sha256(name.encode()).digest()[:20].hex()
+    rules = sc.AvsRules(
+        address=avs,
+        name=name,
+        asset_ids=sc.scenario_asset_ids(weth, exor, int(stack.manifest["exocore"]["lz_chain_id"])),
+        reward_tokens=reward_tokens,
+    )
+    stack.devnet.node.submit(rules.msg())
+    stack.devnet.node.advance(1)
+    return avs
+
+
+def weth_balance_slot(holder: str) -> str:
+    """Storage slot of ``holder``'s WrappedEther balance (OpenZeppelin ERC20: ``_balances`` is slot 0)."""
+    key = bytes(12) + bytes.fromhex(holder.removeprefix("0x")) + bytes(32)
+    return "0x" + Web3.keccak(key).hex().removeprefix("0x")
+
+
+def test_step_0_fails_a_vault_token_the_vault_holds_less_of_than_it_credits_and_names_the_gap(
+    good: dict[str, Any], stack: DevnetStack
+) -> None:
+    """A VAULT token whose balance in the RewardVault shrank below what the vault credits the AVS (a
+    token that rebased or seized it: here the balance is lowered in anvil's state) fails step 0 with
+    the amount missing, in the token's unit and in base units; restored, the check passes again."""
+    assert stack.anvil is not None
+    contracts = stack.manifest["l1"]["contracts"]
+    weth = contracts["weth"].lower()
+    avs = register_avs(stack, "short-avs", ((weth, 2),))
+    stack.fund_avs_eth(avs, 2 * 10**18)
+    name = f"reward token {weth} (VAULT) of short-avs"
+    reward_vault = contracts["reward_vault"].lower()
+    assert by_name(run(good))[name].ok
+    w3 = Web3(Web3.HTTPProvider(stack.anvil.rpc_url))
+    slot = weth_balance_slot(reward_vault)
+    token = contract_at(w3, ContractName.WRAPPED_ETHER, contracts["weth"])
+    held_before = token.functions.balanceOf(Web3.to_checksum_address(reward_vault)).call()
+    short = 2 * 10**18 - 10**18 // 4  # 0.25 WETH below the AVS's 2 WETH credit
+    set_storage = RPCEndpoint("anvil_setStorageAt")
+    w3.provider.make_request(set_storage, [contracts["weth"], slot, "0x" + short.to_bytes(32, "big").hex()])
+    try:
+        report = run(good)
+        failed = by_name(report)[name]
+        assert not report.ok and failed in report.failures and failed.level is CheckLevel.ERROR
+        assert failed.detail == (
+            f"WETH: the RewardVault {reward_vault} credits the AVS 2.0000 WETH but holds only 1.7500 WETH"
+            f" of the token, missing 0.2500 WETH ({10**18 // 4} base units): transfers would revert"
+        )
+    finally:
+        w3.provider.make_request(
+            set_storage, [contracts["weth"], slot, "0x" + held_before.to_bytes(32, "big").hex()]
+        )
+    assert by_name(run(good))[name].ok
+
+
+def test_step_0_checks_a_fees_token_against_the_avs_fee_balance(
+    good: dict[str, Any], stack: DevnetStack
+) -> None:
+    contracts = stack.manifest["l1"]["contracts"]
+    weth, reward_vault = contracts["weth"].lower(), contracts["reward_vault"].lower()
+    avs = register_avs(stack, "fees-avs", ((weth, 3),))
+    name = f"reward token {weth} (FEES) of fees-avs"
+    stack.fund_avs_eth(avs, 10**18)  # a VAULT deposit is not fees
+    check = by_name(run(good))[name]
+    assert not check.ok and check.level is CheckLevel.WARNING
+    assert check.detail == (
+        f"WETH: the RewardVault {reward_vault} holds no transaction fees for the AVS: payouts park until it"
+        f" calls depositFees(avs, {weth}, amount) there"
+    )
+    stack.deposit_fees_eth(avs, 10**18 // 2)
+    check = by_name(run(good))[name]
+    assert check.ok
+    assert check.detail == (
+        f"WETH: the RewardVault {reward_vault} holds transaction fees of 0.5000 WETH for the AVS"
+        " (it may transfer)"
+    )

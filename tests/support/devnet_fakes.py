@@ -154,6 +154,10 @@ class RecordingDriver:
         self._record(msg)
         return avs_tx.MsgSubmitRewardClaimResponse(height=self.height, claim_id=bytes(32), tx_hash="AB")
 
+    def record_fee_deposit(self, msg: avs_tx.MsgRecordFeeDeposit) -> avs_tx.MsgRecordFeeDepositResponse:
+        self._record(msg)
+        return avs_tx.MsgRecordFeeDepositResponse(height=self.height)
+
     def submit_slash_request(
         self, msg: operator_tx.MsgSubmitSlashRequest
     ) -> operator_tx.MsgSubmitSlashRequestResponse:

@@ -106,6 +106,8 @@ class ClaimPlan:
     token: str = TOKEN
     leaves: int = 4
     nonce: int = 1
+    funding: int = 1
+    """The reward source: 1 MINT, 2 VAULT, 3 FEES."""
 
     @property
     def claim_id(self) -> str:
@@ -134,7 +136,7 @@ class ClaimPlan:
             epoch=self.epoch,
             token=self.token,
             total_amount=self.total,
-            funding=1,
+            funding=self.funding,
             signer_bitmap="0x07",
             signers=tuple(SignerInfo(i, OPERATORS[i], 10 * (i + 1)) for i in range(3)),
             signed_power=60,
@@ -155,7 +157,7 @@ class ClaimPlan:
             avs=self.avs,
             epoch=self.epoch,
             token=self.token,
-            funding=1,
+            funding=self.funding,
             total=self.total,
             leaf_count=self.leaves,
             merkle_root=self.root,

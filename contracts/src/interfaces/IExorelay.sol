@@ -39,8 +39,9 @@ interface IWETH {
 interface IRewardVault {
     function GATEWAY() external view returns (address);
     function balanceOf(address avs, address token) external view returns (uint256);
-    function pay(address avs, address token, address to, uint256 amount) external;
-    function payBatch(address avs, address token, Leaf[] calldata leaves, uint256[] calldata skipped) external;
+    function pay(address avs, address token, uint8 source, address to, uint256 amount) external;
+    function payBatch(address avs, address token, uint8 source, Leaf[] calldata leaves, uint256[] calldata skipped)
+        external;
     function acceptCumulativeRoot(uint64 nonce, bytes calldata payload) external;
 }
 

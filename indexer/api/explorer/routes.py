@@ -316,10 +316,12 @@ class _Site:
                 "next_url": None,
                 "first_url": None,
                 "cumulative": None,
+                "leaf_claims": None,
             }
             if staker is None or not form.ok:
                 return context
             context["cumulative"] = queries.cumulative_staker(conn, staker)
+            context["leaf_claims"] = queries.leaf_claims(conn, staker)
             everything, truncated = _all_payouts(conn, staker)
             payouts, next_cursor = listings.PAYOUTS.read(
                 conn, params, staker=staker, status=status, chain_id=chain_id
@@ -371,6 +373,14 @@ class _Site:
 
         return self.page(request, "slash.html", "slashes", build)
 
+    def rewards_page(self, request: Request) -> Response:
+        def build(conn: Connection, form: Form) -> Mapping[str, Any]:
+            avs = form.address("avs", "AVS")
+            found = queries.reward_sources(conn, avs=avs) if form.ok else schemas.RewardSourcesOut(sources=[])
+            return {"title": "Reward sources", "sources": found.sources, "avss": self.avs_choices(conn, avs)}
+
+        return self.page(request, "rewards.html", "rewards", build)
+
     def committees_page(self, request: Request) -> Response:
         def build(conn: Connection, form: Form) -> Mapping[str, Any]:
             avs = form.address("avs", "AVS")
@@ -414,6 +424,7 @@ def _router(engine: Engine, clock: Callable[[], datetime], templates: Jinja2Temp
     router.add_api_route("/slashes", site.slashes_page, name="explorer_slashes", methods=["GET"])
     router.add_api_route("/slashes/{slash_id}", site.slash_page, name="explorer_slash", methods=["GET"])
     router.add_api_route("/committees", site.committees_page, name="explorer_committees", methods=["GET"])
+    router.add_api_route("/rewards", site.rewards_page, name="explorer_rewards", methods=["GET"])
     router.add_api_route(
         "/collections/{digest}", site.collection_page, name="explorer_collection", methods=["GET"]
     )

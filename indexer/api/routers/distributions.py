@@ -16,12 +16,14 @@ from indexer.api.pagination import DEFAULT_PAGE_SIZE, Order
 from indexer.api.params import (
     NOT_FOUND,
     ApiError,
+    AvsQ,
     CursorQ,
     DistributionIdPath,
     Limit,
     PayoutStatus,
     Reader,
     StakerQ,
+    TokenQ,
     lower,
     value,
 )
@@ -48,6 +50,12 @@ def register(v1: APIRouter, read: Reader) -> None:
                 {"distribution_id": distribution_id.lower()},
             )
         return found
+
+    @v1.get("/reward-sources", response_model=schemas.RewardSourcesOut, tags=["distributions"])
+    def list_reward_sources(avs: AvsQ = None, token: TokenQ = None) -> schemas.RewardSourcesOut:
+        """Per AVS, token and reward source (MINT, VAULT deposits, FEES): what was funded in the
+        RewardVault, distributed by Exocore and paid on L1."""
+        return read(lambda conn: queries.reward_sources(conn, avs=lower(avs), token=lower(token)))
 
     @v1.get(
         "/distributions/{distribution_id}/leaves",

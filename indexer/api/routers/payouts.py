@@ -32,6 +32,13 @@ def register(v1: APIRouter, read: Reader) -> None:
         """What cumulative reward roots paid a staker, per token: pushed, or claimed by the staker."""
         return read(lambda conn: queries.cumulative_staker(conn, staker.lower()))
 
+    @v1.get("/stakers/{staker}/claims", response_model=schemas.StakerClaimsOut, tags=["payouts"])
+    def leaf_claims(
+        *, staker: Annotated[str, Path(pattern=ADDRESS, description="Staker's L1 address.")]
+    ) -> schemas.StakerClaimsOut:
+        """The staker's unpaid per-distribution leaves on L1, their proofs, and each claim's calldata."""
+        return read(lambda conn: queries.leaf_claims(conn, staker.lower()))
+
     @v1.get(
         "/stakers/{staker}/cumulative/claim",
         response_model=schemas.CumulativeClaimOut,

@@ -20,17 +20,20 @@ from web3 import Web3
 from web3.logs import DISCARD
 from web3.types import RPCEndpoint
 
-from devnet.scenario import ScenarioClient
+from devnet.scenario import ScenarioClient, scenario_asset_ids
 from devnet.stack import DevnetStack
 from indexer.api.app import create_app
 from relayer import cli
 from relayer.config import CumulativeConfig
 from relayer.exocore.grpc_client import PacketRejection
 from relayer.l1.artifacts import ContractName, load_artifact
+from relayer.l1.keystore import write_keystore
 from relayer.pipeline.cumulative_push import CumulativePusher
 from relayer.pipeline.push_policy import policy_from_config
 from relayer.protocol.cumulative import CumulativeTree
+from relayer.protocol.ids import OperatorAddress
 from relayer.protocol.packets import CumulativeRootPayload, PacketKind
+from relayer.protocol.types import as_address
 from relayer.service import RelayerService
 from storage.job_tables import cumulative_push_state_table
 from storage.lifecycle import PacketState
@@ -308,3 +311,96 @@ def test_a_restart_mid_delay_keeps_the_delay_clock_and_the_earner_is_pushed_with
     with h.engine.begin() as conn:
         clocks = {(row.earner, row.token) for row in conn.execute(select(cumulative_push_state_table))}
     assert not clocks & {("0x" + leaf.earner.hex(), reward_token.lower()) for leaf in mine}
+
+
+KEYED_STAKER_INDEX = 6
+"""anvil dev account 6: a staker whose key the test holds (the scenario's stakers have none)."""
+KEYSTORE_PASSWORD = "correct horse battery staple"
+
+
+def test_a_staker_claims_with_its_own_keystore_and_the_restarted_relayer_skips_it(
+    cumulative_harness: RelayerHarness, tmp_path: Path
+) -> None:
+    """``exorelay claim --send`` end to end: a staker with its own key earns in period 2, the relayer
+    stops, the staker claims by CLI with its keystore, the indexer records the payout as the
+    earner's own (``by_earner``), and the relayer, restarted with a pushing policy, pays the others
+    and never that staker again."""
+    h = cumulative_harness
+    report = run_standard_scenario(h)
+    h.cycle_until(lambda: all_delivered_and_paid(h, packets=3), timeout_s=90)
+    assert h.stack.anvil is not None
+    keyed = Account.from_key(h.stack.anvil.dev_accounts()[KEYED_STAKER_INDEX].private_key)
+    contracts, exocore = h.stack.manifest["l1"]["contracts"], h.stack.manifest["exocore"]
+    weth_asset, _ = scenario_asset_ids(
+        contracts["weth"], contracts["reward_token"], int(exocore["lz_chain_id"])
+    )
+    operator = OperatorAddress.parse(report.operators[0])
+    h.client.delegate_many([(as_address(keyed.address), weth_asset, operator, 5 * 10**18)])
+    # Two more claims of AVS A (the reward token) close period 2, which has a leaf of the keyed staker.
+    avs_a = report.avss[0]
+    committee = h.client.committee(avs_a)
+    reward_token = Web3.to_checksum_address(contracts["reward_token"])
+    for amount in (700 * 10**18, 900 * 10**18):
+        h.client.claim(committee, range(len(committee.pubkeys)), reward_token.lower(), amount)
+    h.client.advance(2)
+    w3, gateway = gateway_contract(h)
+    vault = w3.eth.contract(
+        address=Web3.to_checksum_address(gateway.functions.REWARD_VAULT().call()),
+        abi=load_artifact(ContractName.REWARD_VAULT).abi_list(),
+    )
+    h.cycle_until(lambda: vault.functions.latestPeriod().call() == 2, timeout_s=120)
+    (mine,) = [
+        leaf
+        for leaf in h.service.parts.grpc.cumulative_leaves(2)
+        if leaf.earner == as_address(keyed.address) and Web3.to_checksum_address(leaf.token) == reward_token
+    ]
+    assert mine.cumulative > 0
+    h.service.stop()  # the relayer is down: the staker claims alone
+
+    keystore = tmp_path / "staker.json"
+    write_keystore(keystore, keyed.key, KEYSTORE_PASSWORD, kdf="pbkdf2", iterations=1024)
+    env = {
+        **_cli_env(h),
+        "EXORELAY_L1__KEYSTORE_PATH": str(keystore),
+        "EXORELAY_L1__KEYSTORE_PASSWORD": KEYSTORE_PASSWORD,
+    }
+    token = w3.eth.contract(address=reward_token, abi=load_artifact(ContractName.REWARD_TOKEN).abi_list())
+    before = token.functions.balanceOf(keyed.address).call()
+    sent = CliRunner().invoke(cli.app, ["claim", keyed.address, "--send"], env=env)
+    assert sent.exit_code == 0, sent.output
+    result = json.loads(sent.stdout)
+    assert result["status"] == "claimed" and result["from"].lower() == keyed.address.lower()
+    assert token.functions.balanceOf(keyed.address).call() - before == mine.cumulative
+    assert vault.functions.claimed(keyed.address, reward_token).call() == mine.cumulative
+
+    pushing = h.config.model_copy(
+        update={"cumulative": CumulativeConfig(token_prices={reward_token.lower(): "1000"}, max_delay_s=0)}
+    )
+    service = RelayerService(pushing, signer=h.signer, engine=h.engine)
+    restarted = replace(h, config=pushing, service=service)
+    others = [
+        leaf
+        for leaf in service.parts.grpc.cumulative_leaves(2)
+        if Web3.to_checksum_address(leaf.token) == reward_token and leaf.earner != as_address(keyed.address)
+    ]
+    try:
+        restarted.cycle_until(
+            lambda: all(
+                vault.functions.claimed(Web3.to_checksum_address(leaf.earner), reward_token).call()
+                == leaf.cumulative
+                for leaf in others
+            ),
+            timeout_s=120,
+        )
+        paid = vault.events.CumulativePaid.get_logs(from_block=0)
+        restarted.cycle_until(lambda: len(_cumulative_payouts(h)) == len(paid), timeout_s=60)
+    finally:
+        service.stop()
+    own = [p for p in paid if p.args.earner == keyed.address and p.args.token == reward_token]
+    assert [(p.args.amount, p.args.byEarner) for p in own] == [(mine.cumulative, True)]  # never pushed
+    (row,) = [
+        r
+        for r in _cumulative_payouts(h)
+        if r.earner == keyed.address.lower() and r.token == reward_token.lower()
+    ]
+    assert (int(row.amount), bool(row.by_earner)) == (mine.cumulative, True)

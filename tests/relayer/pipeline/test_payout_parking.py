@@ -79,7 +79,7 @@ def test_an_unfunded_vault_parks_the_payout_job_then_a_deposit_resumes_it(harnes
     total = int(dist.total)
     assert job.stage == PayoutStage.PAYING.value
     assert job.retry_detail == (
-        f"RewardVault {vault} holds 0 of token {dist.token} for AVS {dist.avs_address}; "
+        f"RewardVault {vault} holds 0 of token {dist.token} for AVS {dist.avs_address} (VAULT source); "
         f"the next payout batch needs {total} (short by {total})"
     )
     assert _payout_rows(h, dist.distribution_id) == (0, 0)  # checked by a balance read, nothing sent

@@ -68,5 +68,3 @@ def browser() -> Iterator[webdriver.Chrome]:
 def artifacts() -> Path:
     ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS_DIR
-
-

@@ -621,6 +621,7 @@ def test_every_page_fits_a_360_px_screen(page: Browser, site: Site) -> None:
         "slashes": "/slashes",
         "slash": f"/slashes/{slash_id}",
         "committees": "/committees",
+        "rewards": "/rewards",
     }
     for name, path in pages.items():
         page.open(path)  # the audit fails a page that scrolls sideways
@@ -710,6 +711,7 @@ def test_every_page_speaks_in_tokens_names_and_usd(page: Browser, site: Site) ->
         "/slashes",
         f"/slashes/{slash['slash_id']}",
         "/committees",
+        "/rewards",
     )
     for path in paths:
         page.open(path)

@@ -134,3 +134,60 @@ class MsgSubmitRewardClaimResponse(google.protobuf.message.Message):
     def ClearField(self, field_name: typing.Literal["claim_id", b"claim_id", "height", b"height", "tx_hash", b"tx_hash"]) -> None: ...
 
 global___MsgSubmitRewardClaimResponse = MsgSubmitRewardClaimResponse
+
+@typing.final
+class MsgRecordFeeDeposit(google.protobuf.message.Message):
+    """MsgRecordFeeDeposit reports transaction fees an AVS deposited in the L1 RewardVault's FEES source
+    (docs/exocore-modules.md §10); the chain adds them to what the AVS's FEES distributions in that
+    token may pay out. Upstream's inbound client-chain messaging would carry it; the devnet's follower
+    of the RewardVault sends it.
+    """
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    AVS_ADDRESS_FIELD_NUMBER: builtins.int
+    TOKEN_FIELD_NUMBER: builtins.int
+    AMOUNT_FIELD_NUMBER: builtins.int
+    L1_TX_HASH_FIELD_NUMBER: builtins.int
+    L1_LOG_INDEX_FIELD_NUMBER: builtins.int
+    FROM_ADDRESS_FIELD_NUMBER: builtins.int
+    avs_address: builtins.str
+    token: builtins.str
+    """0x-prefixed L1 token address."""
+    amount: builtins.str
+    """Token base units credited on L1 (the event's amount), decimal integer string."""
+    l1_tx_hash: builtins.str
+    """The L1 event reported: each (tx hash, log index) is applied once."""
+    l1_log_index: builtins.int
+    from_address: builtins.str
+    """Cosmos transaction signer (bech32 exo1…) when the message travels in a signed transaction;
+    any funded account (stands in for the client-chain gateway).
+    """
+    def __init__(
+        self,
+        *,
+        avs_address: builtins.str = ...,
+        token: builtins.str = ...,
+        amount: builtins.str = ...,
+        l1_tx_hash: builtins.str = ...,
+        l1_log_index: builtins.int = ...,
+        from_address: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["amount", b"amount", "avs_address", b"avs_address", "from_address", b"from_address", "l1_log_index", b"l1_log_index", "l1_tx_hash", b"l1_tx_hash", "token", b"token"]) -> None: ...
+
+global___MsgRecordFeeDeposit = MsgRecordFeeDeposit
+
+@typing.final
+class MsgRecordFeeDepositResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    HEIGHT_FIELD_NUMBER: builtins.int
+    height: builtins.int
+    def __init__(
+        self,
+        *,
+        height: builtins.int = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["height", b"height"]) -> None: ...
+
+global___MsgRecordFeeDepositResponse = MsgRecordFeeDepositResponse

@@ -44,6 +44,11 @@ class MsgStub(object):
                 request_serializer=exocore_dot_avs_dot_v1_dot_tx__pb2.MsgSubmitRewardClaim.SerializeToString,
                 response_deserializer=exocore_dot_avs_dot_v1_dot_tx__pb2.MsgSubmitRewardClaimResponse.FromString,
                 _registered_method=True)
+        self.RecordFeeDeposit = channel.unary_unary(
+                '/exocore.avs.v1.Msg/RecordFeeDeposit',
+                request_serializer=exocore_dot_avs_dot_v1_dot_tx__pb2.MsgRecordFeeDeposit.SerializeToString,
+                response_deserializer=exocore_dot_avs_dot_v1_dot_tx__pb2.MsgRecordFeeDepositResponse.FromString,
+                _registered_method=True)
 
 
 class MsgServicer(object):
@@ -61,6 +66,13 @@ class MsgServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordFeeDeposit(self, request, context):
+        """RecordFeeDeposit reports one L1 RewardVault `FeesDeposited` event (an AVS's transaction fees).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MsgServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -68,6 +80,11 @@ def add_MsgServicer_to_server(servicer, server):
                     servicer.SubmitRewardClaim,
                     request_deserializer=exocore_dot_avs_dot_v1_dot_tx__pb2.MsgSubmitRewardClaim.FromString,
                     response_serializer=exocore_dot_avs_dot_v1_dot_tx__pb2.MsgSubmitRewardClaimResponse.SerializeToString,
+            ),
+            'RecordFeeDeposit': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordFeeDeposit,
+                    request_deserializer=exocore_dot_avs_dot_v1_dot_tx__pb2.MsgRecordFeeDeposit.FromString,
+                    response_serializer=exocore_dot_avs_dot_v1_dot_tx__pb2.MsgRecordFeeDepositResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -102,6 +119,33 @@ class Msg(object):
             '/exocore.avs.v1.Msg/SubmitRewardClaim',
             exocore_dot_avs_dot_v1_dot_tx__pb2.MsgSubmitRewardClaim.SerializeToString,
             exocore_dot_avs_dot_v1_dot_tx__pb2.MsgSubmitRewardClaimResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordFeeDeposit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/exocore.avs.v1.Msg/RecordFeeDeposit',
+            exocore_dot_avs_dot_v1_dot_tx__pb2.MsgRecordFeeDeposit.SerializeToString,
+            exocore_dot_avs_dot_v1_dot_tx__pb2.MsgRecordFeeDepositResponse.FromString,
             options,
             channel_credentials,
             insecure,

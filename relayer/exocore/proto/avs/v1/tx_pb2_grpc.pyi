@@ -36,6 +36,12 @@ class MsgStub:
     ]
     """SubmitRewardClaim submits a committee-signed reward claim."""
 
+    RecordFeeDeposit: grpc.UnaryUnaryMultiCallable[
+        relayer.exocore.proto.avs.v1.tx_pb2.MsgRecordFeeDeposit,
+        relayer.exocore.proto.avs.v1.tx_pb2.MsgRecordFeeDepositResponse,
+    ]
+    """RecordFeeDeposit reports one L1 RewardVault `FeesDeposited` event (an AVS's transaction fees)."""
+
 class MsgAsyncStub:
     """---- exorelay proposal (upstream x/avs has no such message; docs/exocore-modules.md §4) ----
 
@@ -49,6 +55,12 @@ class MsgAsyncStub:
         relayer.exocore.proto.avs.v1.tx_pb2.MsgSubmitRewardClaimResponse,
     ]
     """SubmitRewardClaim submits a committee-signed reward claim."""
+
+    RecordFeeDeposit: grpc.aio.UnaryUnaryMultiCallable[
+        relayer.exocore.proto.avs.v1.tx_pb2.MsgRecordFeeDeposit,
+        relayer.exocore.proto.avs.v1.tx_pb2.MsgRecordFeeDepositResponse,
+    ]
+    """RecordFeeDeposit reports one L1 RewardVault `FeesDeposited` event (an AVS's transaction fees)."""
 
 class MsgServicer(metaclass=abc.ABCMeta):
     """---- exorelay proposal (upstream x/avs has no such message; docs/exocore-modules.md §4) ----
@@ -65,5 +77,13 @@ class MsgServicer(metaclass=abc.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[relayer.exocore.proto.avs.v1.tx_pb2.MsgSubmitRewardClaimResponse, collections.abc.Awaitable[relayer.exocore.proto.avs.v1.tx_pb2.MsgSubmitRewardClaimResponse]]:
         """SubmitRewardClaim submits a committee-signed reward claim."""
+
+    @abc.abstractmethod
+    def RecordFeeDeposit(
+        self,
+        request: relayer.exocore.proto.avs.v1.tx_pb2.MsgRecordFeeDeposit,
+        context: _ServicerContext,
+    ) -> typing.Union[relayer.exocore.proto.avs.v1.tx_pb2.MsgRecordFeeDepositResponse, collections.abc.Awaitable[relayer.exocore.proto.avs.v1.tx_pb2.MsgRecordFeeDepositResponse]]:
+        """RecordFeeDeposit reports one L1 RewardVault `FeesDeposited` event (an AVS's transaction fees)."""
 
 def add_MsgServicer_to_server(servicer: MsgServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...

@@ -33,6 +33,11 @@ class _FundingEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTy
     """The gateway mints an inflation token it holds the minter role of."""
     FUNDING_VAULT: _Funding.ValueType  # 2
     """The gateway pays from the RewardVault balance the AVS deposited."""
+    FUNDING_FEES: _Funding.ValueType  # 3
+    """The gateway pays from the transaction fees the AVS collected on L1 and deposited in the
+    RewardVault (`depositFees`), held apart from its VAULT deposits. Exocore learns of each fee
+    deposit (MsgRecordFeeDeposit) and refuses a FEES distribution larger than what is left of them.
+    """
 
 class Funding(_Funding, metaclass=_FundingEnumTypeWrapper):
     """Funding says where the tokens of a reward distribution come from on L1. Numeric values are the
@@ -44,6 +49,11 @@ FUNDING_MINT: Funding.ValueType  # 1
 """The gateway mints an inflation token it holds the minter role of."""
 FUNDING_VAULT: Funding.ValueType  # 2
 """The gateway pays from the RewardVault balance the AVS deposited."""
+FUNDING_FEES: Funding.ValueType  # 3
+"""The gateway pays from the transaction fees the AVS collected on L1 and deposited in the
+RewardVault (`depositFees`), held apart from its VAULT deposits. Exocore learns of each fee
+deposit (MsgRecordFeeDeposit) and refuses a FEES distribution larger than what is left of them.
+"""
 global___Funding = Funding
 
 class _ClaimStatus:

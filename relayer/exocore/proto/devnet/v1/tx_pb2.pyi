@@ -9,7 +9,7 @@ devnet commits; the response carries that block's height.
 Every Exocore message lives in its module's package: upstream's (exocore.operator.v1
 RegisterOperatorReq / OptIntoAVSReq / OptOutOfAVSReq, exocore.avs.v1 RegisterAVSReq,
 exocore.delegation.v1 MsgDelegation / MsgUndelegation) and the proposal's (exocore.avs.v1
-MsgSubmitRewardClaim; exocore.operator.v1 MsgSubmitSlashRequest, MsgSubmitEquivocationEvidence,
+MsgSubmitRewardClaim, MsgRecordFeeDeposit; exocore.operator.v1 MsgSubmitSlashRequest, MsgSubmitEquivocationEvidence,
 MsgSubmitWrongResultEvidence), docs/exocore-modules.md. Clients send them in signed Cosmos
 transactions (cosmos.tx.v1beta1.Service/BroadcastTx).
 """
@@ -240,6 +240,7 @@ class Tx(google.protobuf.message.Message):
     OPT_OUT_FIELD_NUMBER: builtins.int
     UNDELEGATE_FIELD_NUMBER: builtins.int
     SUBMIT_WRONG_RESULT_EVIDENCE_FIELD_NUMBER: builtins.int
+    RECORD_FEE_DEPOSIT_FIELD_NUMBER: builtins.int
     sequence: builtins.int
     @property
     def register_operator(self) -> relayer.exocore.proto.operator.v1.tx_pb2.RegisterOperatorReq: ...
@@ -267,6 +268,8 @@ class Tx(google.protobuf.message.Message):
     def undelegate(self) -> relayer.exocore.proto.delegation.v1.tx_pb2.MsgUndelegation: ...
     @property
     def submit_wrong_result_evidence(self) -> relayer.exocore.proto.operator.v1.tx_pb2.MsgSubmitWrongResultEvidence: ...
+    @property
+    def record_fee_deposit(self) -> relayer.exocore.proto.avs.v1.tx_pb2.MsgRecordFeeDeposit: ...
     def __init__(
         self,
         *,
@@ -284,9 +287,10 @@ class Tx(google.protobuf.message.Message):
         opt_out: relayer.exocore.proto.operator.v1.tx_pb2.OptOutOfAVSReq | None = ...,
         undelegate: relayer.exocore.proto.delegation.v1.tx_pb2.MsgUndelegation | None = ...,
         submit_wrong_result_evidence: relayer.exocore.proto.operator.v1.tx_pb2.MsgSubmitWrongResultEvidence | None = ...,
+        record_fee_deposit: relayer.exocore.proto.avs.v1.tx_pb2.MsgRecordFeeDeposit | None = ...,
     ) -> None: ...
-    def HasField(self, field_name: typing.Literal["delegate", b"delegate", "msg", b"msg", "opt_in", b"opt_in", "opt_out", b"opt_out", "register_avs", b"register_avs", "register_operator", b"register_operator", "set_fault_knobs", b"set_fault_knobs", "set_price", b"set_price", "set_validator_power", b"set_validator_power", "submit_equivocation_evidence", b"submit_equivocation_evidence", "submit_reward_claim", b"submit_reward_claim", "submit_slash_request", b"submit_slash_request", "submit_wrong_result_evidence", b"submit_wrong_result_evidence", "undelegate", b"undelegate"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["delegate", b"delegate", "msg", b"msg", "opt_in", b"opt_in", "opt_out", b"opt_out", "register_avs", b"register_avs", "register_operator", b"register_operator", "sequence", b"sequence", "set_fault_knobs", b"set_fault_knobs", "set_price", b"set_price", "set_validator_power", b"set_validator_power", "submit_equivocation_evidence", b"submit_equivocation_evidence", "submit_reward_claim", b"submit_reward_claim", "submit_slash_request", b"submit_slash_request", "submit_wrong_result_evidence", b"submit_wrong_result_evidence", "undelegate", b"undelegate"]) -> None: ...
-    def WhichOneof(self, oneof_group: typing.Literal["msg", b"msg"]) -> typing.Literal["register_operator", "register_avs", "opt_in", "delegate", "set_price", "submit_reward_claim", "submit_slash_request", "submit_equivocation_evidence", "set_validator_power", "set_fault_knobs", "opt_out", "undelegate", "submit_wrong_result_evidence"] | None: ...
+    def HasField(self, field_name: typing.Literal["delegate", b"delegate", "msg", b"msg", "opt_in", b"opt_in", "opt_out", b"opt_out", "record_fee_deposit", b"record_fee_deposit", "register_avs", b"register_avs", "register_operator", b"register_operator", "set_fault_knobs", b"set_fault_knobs", "set_price", b"set_price", "set_validator_power", b"set_validator_power", "submit_equivocation_evidence", b"submit_equivocation_evidence", "submit_reward_claim", b"submit_reward_claim", "submit_slash_request", b"submit_slash_request", "submit_wrong_result_evidence", b"submit_wrong_result_evidence", "undelegate", b"undelegate"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["delegate", b"delegate", "msg", b"msg", "opt_in", b"opt_in", "opt_out", b"opt_out", "record_fee_deposit", b"record_fee_deposit", "register_avs", b"register_avs", "register_operator", b"register_operator", "sequence", b"sequence", "set_fault_knobs", b"set_fault_knobs", "set_price", b"set_price", "set_validator_power", b"set_validator_power", "submit_equivocation_evidence", b"submit_equivocation_evidence", "submit_reward_claim", b"submit_reward_claim", "submit_slash_request", b"submit_slash_request", "submit_wrong_result_evidence", b"submit_wrong_result_evidence", "undelegate", b"undelegate"]) -> None: ...
+    def WhichOneof(self, oneof_group: typing.Literal["msg", b"msg"]) -> typing.Literal["register_operator", "register_avs", "opt_in", "delegate", "set_price", "submit_reward_claim", "submit_slash_request", "submit_equivocation_evidence", "set_validator_power", "set_fault_knobs", "opt_out", "undelegate", "submit_wrong_result_evidence", "record_fee_deposit"] | None: ...
 
 global___Tx = Tx

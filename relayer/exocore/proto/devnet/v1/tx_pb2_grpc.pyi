@@ -9,7 +9,7 @@ devnet commits; the response carries that block's height.
 Every Exocore message lives in its module's package: upstream's (exocore.operator.v1
 RegisterOperatorReq / OptIntoAVSReq / OptOutOfAVSReq, exocore.avs.v1 RegisterAVSReq,
 exocore.delegation.v1 MsgDelegation / MsgUndelegation) and the proposal's (exocore.avs.v1
-MsgSubmitRewardClaim; exocore.operator.v1 MsgSubmitSlashRequest, MsgSubmitEquivocationEvidence,
+MsgSubmitRewardClaim, MsgRecordFeeDeposit; exocore.operator.v1 MsgSubmitSlashRequest, MsgSubmitEquivocationEvidence,
 MsgSubmitWrongResultEvidence), docs/exocore-modules.md. Clients send them in signed Cosmos
 transactions (cosmos.tx.v1beta1.Service/BroadcastTx).
 """

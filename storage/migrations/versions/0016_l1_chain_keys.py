@@ -1,13 +1,14 @@
 """Every L1-side row names its client chain: ``l1_chain_id`` on ``relay_packet``, ``distribution``,
-``payout``, ``slash``, ``l1_token_transfer``, ``cumulative_payout`` and ``cumulative_root``.
+``payout``, ``slash``, ``l1_token_transfer``, ``l1_reward_funding``, ``cumulative_payout`` and
+``cumulative_root``.
 
 One deployment serves several client chains; the indexer writes each chain's L1 facts with that
 chain's id, so the API can filter and total per chain. Rows that already landed on L1 are
 backfilled from their L1 transaction's ``l1_tx.chain_id`` (the chain its ingestion recorded);
 rows that have not landed stay NULL until they do.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-07
 """
 
@@ -18,8 +19,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -30,6 +31,7 @@ _TABLES: dict[str, str] = {
     "payout": "l1_tx_hash",
     "slash": "l1_tx_hash",
     "l1_token_transfer": "tx_hash",
+    "l1_reward_funding": "tx_hash",
     "cumulative_payout": "tx_hash",
     "cumulative_root": "tx_hash",
 }
