@@ -23,6 +23,7 @@ from storage.models import (
     l1_tx_table,
     packet_table,
     payout_table,
+    reward_funding_table,
     slash_table,
     transfer_table,
 )
@@ -59,11 +60,13 @@ def test_every_l1_side_row_names_the_chain_it_landed_on(chains_engine: Engine) -
         slashes = conn.execute(select(slash_table.c.l1_chain_id)).scalars().all()
         transfers = conn.execute(select(transfer_table.c.tx_hash, transfer_table.c.l1_chain_id)).all()
         txs = dict(conn.execute(select(l1_tx_table.c.tx_hash, l1_tx_table.c.chain_id)).all())
+        funding = conn.execute(select(reward_funding_table.c.l1_chain_id)).scalars().all()
     expected = {ON_A.distribution_id: CHAIN_A, ON_B.distribution_id: CHAIN_B}
     assert sorted(payouts) == sorted((d, expected[d]) for d, _ in payouts) and len(payouts) == 5
     assert roots == {1: CHAIN_A, 2: CHAIN_B}
     assert packets[1] == CHAIN_A and packets[2] == CHAIN_B
     assert slashes == [CHAIN_B]
+    assert funding == [CHAIN_B]
     assert {t: c for t, c in transfers} == {h("l1-tx-pay-a"): CHAIN_A, h("l1-tx-pay-b"): CHAIN_B}
     assert txs[h("l1-tx-pay-a")] == CHAIN_A and txs[h("l1-tx-slash-b")] == CHAIN_B
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from indexer.ingest.exocore import ExocoreIngestor
-from storage.records import ExocoreBlock, L1Position, SlashExecutedLog
+from storage.records import ExocoreBlock, L1Position, RewardFundedLog, SlashExecutedLog
 from storage.store import LifecycleStore
 from tests.support.indexer_factory import (
     AVS,
@@ -55,6 +55,9 @@ def populate_two_chains(engine: Engine) -> None:
         tx.apply_l1_logs([ON_A.root_log(A_ROOT)], chain_id=CHAIN_A)
         tx.apply_l1_logs(ON_A.paid_logs(A_PAID, [0, 1, 2], "pay-a"), chain_id=CHAIN_A)
         tx.apply_l1_logs([ON_B.root_log(B_ROOT)], chain_id=CHAIN_B)
+        funded = L1Position(B_ROOT + 1, h("b-block-501"), h("l1-tx-fund-b"), 0, T0 + timedelta(hours=1))
+        deposit = RewardFundedLog(AVS2, TOKEN, 2, "0x" + "0f" * 20, 10**18, funded)
+        tx.apply_l1_logs([deposit], chain_id=CHAIN_B)
         tx.apply_l1_logs(ON_B.paid_logs(B_PAID, [0, 1], "pay-b"), chain_id=CHAIN_B)
         tx.apply_l1_logs(
             [SlashExecutedLog(SLASH_ID, "0x" + "0c" * 20, AVS, (TOKEN,), (7,), True, 3, slash_pos)],
