@@ -588,7 +588,7 @@ def test_the_claims_page_works_from_the_keyboard(page: Browser, site: Site) -> N
         assert stop["visible"], stop
         assert not stop["outline"].startswith("none") and not stop["outline"].endswith(" 0px"), stop
     order = [s["id"] or f"{s['tag']}:{s['text']}" for s in stops]
-    assert order.index("avs") < order.index("epoch") < order.index("state")
+    assert order.index("avs") < order.index("epoch") < order.index("state") < order.index("chain_id")
     claim_links = [o for o in order if o.startswith("a:0x")]
     assert len(claim_links) == len(site.data.paid_claims) + 1
 
@@ -598,6 +598,9 @@ def test_the_claims_page_works_from_the_keyboard(page: Browser, site: Site) -> N
     state.send_keys("paid")
     assert Select(state).first_selected_option.get_attribute("value") == "paid"
     state.send_keys(Keys.TAB)
+    chain = page.driver.switch_to.active_element
+    assert chain.get_attribute("id") == "chain_id"  # the client-chain filter, left empty
+    chain.send_keys(Keys.TAB)
     button = page.driver.switch_to.active_element
     assert button.get_attribute("type") == "submit"
     old = page.driver.current_url
