@@ -51,8 +51,18 @@ lint: deps
 typecheck: deps
 	$(VENV)/bin/mypy --strict $(LINT_PATHS)
 
+# pytest-xdist: one worker per core (the suite is process- and CPU-bound: anvil, devnet, PostgreSQL,
+# BLS), at most MAX_TEST_WORKERS, because every worker starts its own session anvil + deployment and
+# more workers than cores only add contention. tests/conftest.py schedules by test file (module-scoped
+# chains and devnets are set up once, a file's tests never run concurrently) except the files it lists
+# as splittable. Each worker has its own PostgreSQL schemas, free ports and temp dirs.
+# TEST_WORKERS=0: one process.
+MAX_TEST_WORKERS := 4
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < $(MAX_TEST_WORKERS) ? n : $(MAX_TEST_WORKERS) )))
+XDIST_ARGS = -n $(TEST_WORKERS) --dist loadfile
+
 pytest: deps browser
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest $(XDIST_ARGS) $(PYTEST_ARGS)
 
 # Solidity → committed ABI + bytecode in relayer/l1/abi, package data of the relayer (npm solc 0.8.30, deterministic output).
 contracts: $(NODE_STAMP)
@@ -74,7 +84,7 @@ test: deps lint typecheck contracts-check pytest
 # runs everything. Extra pytest arguments: FAST_ARGS='-k name -x'.
 FAST_MARKERS := not e2e and not browser and not slow
 test-fast: deps
-	$(VENV)/bin/pytest -q -m "$(FAST_MARKERS)" $(FAST_ARGS)
+	$(VENV)/bin/pytest -q $(XDIST_ARGS) -m "$(FAST_MARKERS)" $(FAST_ARGS)
 
 # The whole system on this machine, narrated: devnet + anvil + relayer (SQLite) + API, fresh each run
 # (.exorelay/demo), running until Ctrl-C. `make demo DEMO_ARGS=--once` exits after the scenario.

@@ -120,6 +120,13 @@ def up(
     rpc_port: Annotated[int, typer.Option(help="CometBFT RPC port (0 = a free one).")] = 0,
     grpc_port: Annotated[int, typer.Option(help="gRPC port (0 = a free one).")] = 0,
     anvil_port: Annotated[int, typer.Option(help="anvil port (0 = a free one).")] = 0,
+    client_chain_id: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--client-chain-id",
+            help="A further client chain: its own anvil with this chain id (repeatable; fresh start only).",
+        ),
+    ] = None,
     fresh: Annotated[
         bool, typer.Option(help="Discard a stopped devnet's data instead of resuming it.")
     ] = False,
@@ -145,6 +152,7 @@ def up(
         "--rpc-port", str(rpc_port),
         "--grpc-port", str(grpc_port),
         "--anvil-port", str(anvil_port),
+        *(arg for chain in client_chain_id or () for arg in ("--client-chain-id", str(chain))),
     ]  # fmt: skip
     with (home / LOG_NAME).open("ab") as log:
         daemon = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
@@ -167,7 +175,9 @@ def up(
         time.sleep(POLL_INTERVAL_S)
     exocore, l1 = manifest["exocore"], manifest["l1"]
     typer.echo(f"exocore  {exocore['chain_id']}  rpc {exocore['rpc_url']}  grpc {exocore['grpc_target']}")
-    typer.echo(f"l1       chain {l1['chain_id']}  rpc {l1['rpc_url']}  gateway {l1['contracts']['gateway']}")
+    for other in (l1, *manifest.get("client_chains", [])):
+        gateway = other["contracts"]["gateway"]
+        typer.echo(f"l1       chain {other['chain_id']}  rpc {other['rpc_url']}  gateway {gateway}")
     typer.echo(f"manifest {(home / 'devnet.json').resolve()}")
 
 
@@ -183,12 +193,13 @@ def down(home: HomeOption = DEFAULT_HOME) -> None:
     daemon, anvil = pids.get("daemon"), pids.get("anvil")
     if isinstance(daemon, int) and _stop_process(daemon, DAEMON_MARKER):
         stopped.append(f"daemon {daemon}")
-    # The daemon stops anvil itself; this catches an anvil orphaned by a killed daemon.
-    if isinstance(anvil, int) and _stop_process(anvil, ANVIL_MARKER):
-        stopped.append(f"anvil {anvil}")
+    # The daemon stops the anvils itself; this catches one orphaned by a killed daemon.
+    for pid in (anvil, *(pids.get("client_anvils") or ())):
+        if isinstance(pid, int) and _stop_process(pid, ANVIL_MARKER):
+            stopped.append(f"anvil {pid}")
     manifest = read_manifest_if_any(home) or manifest
     manifest["status"] = STATUS_STOPPED
-    manifest["pids"] = {"daemon": None, "anvil": None}
+    manifest["pids"] = {"daemon": None, "anvil": None, "client_anvils": []}
     write_manifest(home, manifest)
     typer.echo("stopped " + ", ".join(stopped) if stopped else "nothing was running")
 

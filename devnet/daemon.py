@@ -10,6 +10,11 @@
 3. starts the Exocore node with its CometBFT RPC and gRPC servers, replaying stored blocks;
 4. writes the manifest (:mod:`devnet.manifest`) once both chains answer, then runs until SIGTERM or
    SIGINT, when it stops the node (sealing the open block) and anvil (which dumps its state).
+
+``--client-chain-id N`` (repeatable, fresh start only) adds a client chain: one more anvil with chain
+id ``N`` (state in ``<home>/l1/anvil-state-<N>.json``), the same contracts deployed on it, its tokens
+as its own assets, its vault followed; the genesis lists it and the manifest describes it under
+``client_chains``. A resumed devnet restarts the chains its stored genesis lists.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from devnet.manifest import (
 )
 from devnet.operator_keys import OPERATOR_KEYS_DIR
 from devnet.runtime import ExocoreDevnet
-from devnet.stack import deploy_for_devnet, endpoints, hex0x
+from devnet.stack import client_chain_endpoints, deploy_for_devnet, endpoints, hex0x
 from relayer.errors import ConfigError
 
 _log = logging.getLogger("devnet.daemon")
@@ -65,6 +70,8 @@ class Daemon:
         self.anvil: AnvilNode | None = None
         self.devnet: ExocoreDevnet | None = None
         self.follower: FollowerThread | None = None
+        self.other_anvils: list[AnvilNode] = []
+        self.other_followers: list[FollowerThread] = []
         self.stop_requested = threading.Event()
         self.manifest: dict[str, Any] = {
             "version": MANIFEST_VERSION,
@@ -95,15 +102,34 @@ class Daemon:
         self._save(STATUS_STARTING)
         return anvil
 
+    def _start_other_anvils(self, chain_ids: Sequence[int]) -> None:
+        """One anvil per further client chain, each with its own state file."""
+        for chain_id in chain_ids:
+            state = self.anvil_state.with_name(f"anvil-state-{chain_id}.json")
+            config = AnvilConfig(
+                chain_id=chain_id,
+                extra_args=("--state", str(state), "--state-interval", str(ANVIL_STATE_INTERVAL_S)),
+            )
+            node = AnvilNode(config).start()
+            self.other_anvils.append(node)
+            process = node._process
+            self.manifest["pids"].setdefault("client_anvils", []).append(
+                None if process is None else process.pid
+            )
+        self._save(STATUS_STARTING)
+
     def _fresh_chain(self, anvil: AnvilNode) -> tuple[Genesis, dict[str, Any]]:
         args = self.args
-        genesis, deployment, _others = deploy_for_devnet(
+        genesis, deployment, others = deploy_for_devnet(
             anvil,
             chain_id=args.chain_id,
             seed=args.seed,
             validators=args.validators,
             epoch_blocks=args.epoch_blocks,
+            other_chains=tuple(self.other_anvils),
         )
+        if others:
+            deployment["client_chains"] = others
         self.deployment_file.parent.mkdir(parents=True, exist_ok=True)
         self.deployment_file.write_text(json.dumps(deployment, indent=2) + "\n")
         return genesis, deployment
@@ -141,6 +167,9 @@ class Daemon:
         self._save(STATUS_STARTING)
         anvil = self._start_anvil()
         stored = read_genesis(self.data_file)
+        self._start_other_anvils(
+            [c.l1_chain_id for c in stored.client_chains] if stored is not None else args.client_chain_ids
+        )
         if stored is None:
             genesis, deployment = self._fresh_chain(anvil)
             _log.info("deployed the L1 contracts; gateway %s", deployment["gateway"])
@@ -167,6 +196,16 @@ class Daemon:
             submit=devnet.node.submit,
             reward_vault=deployment.get("reward_vault"),
         )
+        for other, node in zip(deployment.get("client_chains", []), self.other_anvils, strict=True):
+            self.other_followers.append(
+                follow_devnet_vault(
+                    node.rpc_url,
+                    other["restaking_vault"],
+                    from_block=int(other.get("follow_from_block", other["block_number"])),
+                    submit=devnet.node.submit,
+                    lz_chain_id=int(other["chain_id"]),
+                )
+            )
         self._wait_ready(devnet, anvil)
         self._save(STATUS_READY, **self._endpoints(genesis, deployment, devnet, anvil))
         _log.info("devnet ready: exocore %s, l1 %s", devnet.rpc_url, anvil.rpc_url)
@@ -181,12 +220,20 @@ class Daemon:
         # Operators' per-AVS keys, as EIP-2335 keystores, written by the scenario client at opt-in.
         described["exocore"]["operator_keys_dir"] = str(self.home / OPERATOR_KEYS_DIR)
         described["l1"]["state_file"] = str(self.anvil_state)
+        others = deployment.get("client_chains", [])
+        if others:
+            described["client_chains"] = [
+                client_chain_endpoints(other, node)
+                for other, node in zip(others, self.other_anvils, strict=True)
+            ]
         return described
 
     def shutdown(self) -> None:
         if self.follower is not None:
             self.follower.stop()
             self.follower = None
+        while self.other_followers:
+            self.other_followers.pop().stop()
         if self.devnet is not None:
             self.devnet.stop()
             self.devnet.store.close()
@@ -194,6 +241,8 @@ class Daemon:
         if self.anvil is not None:
             self.anvil.stop()
             self.anvil = None
+        while self.other_anvils:
+            self.other_anvils.pop().stop()
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -207,6 +256,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rpc-port", type=int, default=0)
     parser.add_argument("--grpc-port", type=int, default=0)
     parser.add_argument("--anvil-port", type=int, default=0)
+    parser.add_argument("--client-chain-id", dest="client_chain_ids", type=int, action="append", default=[])
     return parser.parse_args(argv)
 
 
@@ -230,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         daemon.shutdown()
     if code == 0:
-        daemon.manifest["pids"] = {"daemon": None, "anvil": None}
+        daemon.manifest["pids"] = {"daemon": None, "anvil": None, "client_anvils": []}
         daemon._save(STATUS_STOPPED)
     return code
 

@@ -268,14 +268,16 @@ def follow_devnet_vault(
     from_block: int,
     submit: Callable[[FollowedMsg], object],
     reward_vault: str | None = None,
+    lz_chain_id: int = DEVNET_LZ_CHAIN_ID,
 ) -> FollowerThread:
     """The devnet's follower of the vault at ``vault`` (and, given ``reward_vault``, of its fee
-    deposits) on the L1 at ``rpc_url``, started."""
+    deposits) on the L1 at ``rpc_url``, started. Its stake is in the assets of client chain
+    ``lz_chain_id`` (on the devnet: that L1's chain id)."""
     w3 = Web3(Web3.HTTPProvider(rpc_url))
     follower = VaultFollower(
         w3,
         Web3.to_checksum_address(vault),
-        lz_chain_id=DEVNET_LZ_CHAIN_ID,
+        lz_chain_id=lz_chain_id,
         from_block=from_block,
         confirmations=DEVNET_CONFIRMATIONS,
         submit=tolerant(submit),

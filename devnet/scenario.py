@@ -76,6 +76,7 @@ from relayer.protocol.claims import (
 )
 from relayer.protocol.evidence import Attestation, SignedWrongResult, SquaringResponse
 from relayer.protocol.ids import AssetId, ChainId, OperatorAddress
+from relayer.protocol.kinds import PayoutMode
 from relayer.protocol.quorum import SignerBitmap
 from relayer.protocol.types import Address, Amount, Hash32
 
@@ -233,6 +234,7 @@ class AvsRules:
     token_decimals: int = 18
     slash_verifiers: tuple[tuple[str, str], ...] = ()
     """(kind, proportion) of each slashing verifier the AVS registers (empty: the chain's default)."""
+    payout_mode: PayoutMode = PayoutMode.PER_DISTRIBUTION
 
     @property
     def owner_secret(self) -> bytes:
@@ -269,6 +271,7 @@ class AvsRules:
                     avs_pb.SlashVerifier(kind=kind, slash_proportion=share)
                     for kind, share in self.slash_verifiers
                 ],
+                payout_mode=int(self.payout_mode),  # type: ignore[arg-type]
             ),
         )
 
@@ -794,9 +797,11 @@ def run_scenario(
     lz_chain_id: int,
     epoch_blocks: int,
     signer_share: tuple[int, int] = (3, 4),
+    payout_modes: tuple[PayoutMode, PayoutMode] = (PayoutMode.PER_DISTRIBUTION, PayoutMode.PER_DISTRIBUTION),
 ) -> ScenarioReport:
     """Standard scenario: N operators, M stakers over two assets, two AVSs with different rules, one
-    claim per AVS signed by the first ``signer_share`` of its committee (by bitmap order)."""
+    claim per AVS signed by the first ``signer_share`` of its committee (by bitmap order).
+    ``payout_modes``: AVS A's and AVS B's (cumulative needs a chain with ``cumulative_every``)."""
     report = ScenarioReport()
     weth_asset, second_asset = scenario_asset_ids(weth, second_token, lz_chain_id)
     client.send(set_price_msg(weth_asset, "3000", 18))
@@ -809,6 +814,7 @@ def run_scenario(
         asset_ids=(weth_asset, second_asset),
         reward_tokens=((reward_token, 1),),
         committee_size=max(1, operators - 1),
+        payout_mode=payout_modes[0],
     )
     avs_b = AvsRules(
         address=hex0x(keccak(b"scenario-avs-b")[:20]),
@@ -818,6 +824,7 @@ def run_scenario(
         committee_size=max(1, operators // 2),
         claim_threshold=(9, 10),
         min_operator_stake_usd="1000",
+        payout_mode=payout_modes[1],
     )
     for rules in (avs_a, avs_b):
         client.register_avs(rules)
@@ -863,6 +870,7 @@ def run_manifest_scenario(
     operators: int,
     stakers: int,
     signer_share: tuple[int, int] = (3, 4),
+    payout_modes: tuple[PayoutMode, PayoutMode] = (PayoutMode.PER_DISTRIBUTION, PayoutMode.PER_DISTRIBUTION),
 ) -> ScenarioReport:
     """:func:`run_scenario` over a devnet manifest's deployed tokens and Exocore parameters (WETH and
     the mintable reward token as the two assets; the reward token pays AVS A). Every stake is a
@@ -880,6 +888,7 @@ def run_manifest_scenario(
         lz_chain_id=int(exocore["lz_chain_id"]),
         epoch_blocks=int(exocore["epoch_blocks"]),
         signer_share=signer_share,
+        payout_modes=payout_modes,
     )
 
 

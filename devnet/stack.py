@@ -80,16 +80,19 @@ def deployment_to_json(deployment: L1Deployment) -> dict[str, Any]:
     }
 
 
-def genesis_assets(deployment: dict[str, Any]) -> tuple[GenesisAsset, ...]:
-    """WETH and the reward token are restakable from genesis (with oracle prices)."""
+def genesis_assets(
+    deployment: dict[str, Any], lz_chain_id: int = DEVNET_LZ_CHAIN_ID
+) -> tuple[GenesisAsset, ...]:
+    """WETH and the reward token are restakable from genesis (with oracle prices), as assets of
+    client chain ``lz_chain_id`` (the devnet's LayerZero id of a chain is its EVM chain id)."""
     return (
         GenesisAsset(
-            asset_id(parse_address(deployment["weth"]), DEVNET_LZ_CHAIN_ID),
+            asset_id(parse_address(deployment["weth"]), lz_chain_id),
             TOKEN_DECIMALS,
             WETH_PRICE_USD * USD_ONE,
         ),
         GenesisAsset(
-            asset_id(parse_address(deployment["reward_token"]), DEVNET_LZ_CHAIN_ID),
+            asset_id(parse_address(deployment["reward_token"]), lz_chain_id),
             TOKEN_DECIMALS,
             REWARD_TOKEN_PRICE_USD * USD_ONE,
         ),
@@ -120,6 +123,8 @@ def deploy_for_devnet(
     # The vault holds nothing yet: every principal enters through RestakingVault.delegate after this
     # block, and the follower turns each into Exocore stake (so custody = Exocore's stake per token).
     deployment["follow_from_block"] = w3.eth.block_number + 1
+    for other, node in zip(others, other_chains, strict=True):
+        other["follow_from_block"] = Web3(Web3.HTTPProvider(node.rpc_url)).eth.block_number + 1
     genesis = Genesis(
         chain_id=chain_id,
         seed=seed,
@@ -128,7 +133,9 @@ def deploy_for_devnet(
         validators=members,
         genesis_time_ns=time.time_ns(),
         epoch_blocks=epoch_blocks,
-        assets=genesis_assets(deployment),
+        # Each client chain's tokens are its own assets (asset id ``<token>_<chain id hex>``).
+        assets=genesis_assets(deployment)
+        + tuple(asset for other in others for asset in genesis_assets(other, other["chain_id"])),
         # Bank accounts for the devnet's actors (keys derived from the seed), so signed Cosmos
         # transactions can pay fees from the first block.
         accounts=devnet_accounts(seed),
@@ -271,6 +278,7 @@ class DevnetStack:
         self.anvil: AnvilNode | None = None
         self.devnet: ExocoreDevnet | None = None
         self.follower: FollowerThread | None = None
+        self.other_followers: list[FollowerThread] = []
         self.manifest: dict[str, Any] = {}
 
     def start(self) -> Self:
@@ -313,12 +321,24 @@ class DevnetStack:
             submit=devnet.node.submit,
             reward_vault=deployment["reward_vault"],
         )
+        for other, node in zip(others, self.other_anvils, strict=True):
+            self.other_followers.append(
+                follow_devnet_vault(
+                    node.rpc_url,
+                    other["restaking_vault"],
+                    from_block=int(other["follow_from_block"]),
+                    submit=devnet.node.submit,
+                    lz_chain_id=int(other["chain_id"]),
+                )
+            )
         return self
 
     def stop(self) -> None:
         if self.follower is not None:
             self.follower.stop()
             self.follower = None
+        while self.other_followers:
+            self.other_followers.pop().stop()
         if self.devnet is not None:
             self.devnet.stop()
             self.devnet.store.close()

@@ -56,6 +56,9 @@ class ClaimState(StrEnum):
     """An operator excluded the claim (``exorelay exclude``)."""
     EXPIRED = "expired"
     """The aggregator's collection ended below threshold: the claim never reached Exocore."""
+    ACCRUED = "accrued"
+    """The AVS pays by cumulative roots: Exocore added the distribution to its earners' cumulative
+    earnings (no packet of its own); the stakers' payouts are in the cumulative views."""
 
 
 class SlashState(StrEnum):
@@ -235,6 +238,9 @@ CLAIM: Final = Lifecycle(
             ClaimState.EXPIRED: [ClaimState.COLLECTING],
             ClaimState.FAILED: _CLAIM_OPEN,
             ClaimState.EXCLUDED: _CLAIM_OPEN,
+            # A cumulative-payout AVS's claim: verified, then its amounts accrue (an observer that
+            # starts late may see it collected or submitted, then accrued).
+            ClaimState.ACCRUED: [ClaimState.COLLECTING, ClaimState.SUBMITTED, ClaimState.VERIFIED],
         }
     ),
     # Exocore is the authority: a request the aggregator let expire can still be submitted there (by
@@ -243,7 +249,14 @@ CLAIM: Final = Lifecycle(
     retries=frozenset(),
     reversible=frozenset({ClaimState.RELAYED, ClaimState.PAYING}),
     terminal=frozenset(
-        {ClaimState.PAID, ClaimState.REJECTED, ClaimState.FAILED, ClaimState.EXCLUDED, ClaimState.EXPIRED}
+        {
+            ClaimState.PAID,
+            ClaimState.REJECTED,
+            ClaimState.FAILED,
+            ClaimState.EXCLUDED,
+            ClaimState.EXPIRED,
+            ClaimState.ACCRUED,
+        }
     ),
 )
 

@@ -140,6 +140,12 @@ class Avs(IndexerModel, table=True):
     """assetIDs (``0x<token>_0x<lzid>``) counted for voting power."""
     reward_tokens: list[dict[str, Any]] = _json("reward_tokens")
     """``[{"token": "0x…", "funding": 1|2, "decimals": n}]``."""
+    payout_mode: str = Field(
+        sa_type=String(CODE_LEN),
+        default="per_distribution",
+        sa_column_kwargs={"server_default": "per_distribution"},
+    )
+    """:attr:`relayer.protocol.kinds.PayoutMode.label`: ``per_distribution`` or ``cumulative``."""
     updated_height: int = _bigint()
     created_at: datetime = _time("created_at")
     updated_at: datetime = _time("updated_at")

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Final, TypeAlias
 
 from relayer.protocol.evidence import MAX_EVIDENCE_BYTES
-from relayer.protocol.kinds import PacketKind, SlashKind
+from relayer.protocol.kinds import PacketKind, PayoutMode, SlashKind
 from relayer.protocol.packets import FundingMode
 from storage.errors import InvalidRecordError
 from storage.lifecycle import Chain
@@ -143,10 +143,16 @@ class AvsRegistered(_ExocoreEvent):
     starting_epoch: int = 0
     asset_ids: tuple[str, ...] = ()
     reward_tokens: tuple[RewardTokenInfo, ...] = ()
+    payout_mode: int = PayoutMode.PER_DISTRIBUTION
+    """A :class:`PayoutMode` value (another number is refused: the chain spoke a mode we do not know)."""
 
     def __post_init__(self) -> None:
         self._normalise_tx()
         _set(self, "avs", address_hex(self.avs))
+        try:
+            _set(self, "payout_mode", PayoutMode(self.payout_mode))
+        except ValueError:
+            raise InvalidRecordError(f"unknown payout mode {self.payout_mode}") from None
         _set(self, "name", storable_text(self.name, AVS_NAME_LEN))
         _set(self, "epoch_identifier", storable_text(self.epoch_identifier, CODE_LEN))
         _check_threshold(self.threshold_numerator, self.threshold_denominator)
@@ -266,6 +272,20 @@ class ClaimVerified(_ExocoreEvent):
     def __post_init__(self) -> None:
         self._normalise_tx()
         _set(self, "claim_id", hash_hex(self.claim_id))
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimAccrued(_ExocoreEvent):
+    """A cumulative-payout AVS's claim whose distribution entered the cumulative earnings; its amounts
+    close in the CUMULATIVE_ROOT of ``period``."""
+
+    claim_id: str
+    period: int
+
+    def __post_init__(self) -> None:
+        self._normalise_tx()
+        _set(self, "claim_id", hash_hex(self.claim_id))
+        bigint(self.period, "period")
 
 
 @dataclass(frozen=True, slots=True)
@@ -580,6 +600,7 @@ ExocoreEvent: TypeAlias = (
     | ClaimSubmitted
     | ClaimVerified
     | ClaimRejected
+    | ClaimAccrued
     | DistributionCreated
     | DistributionLeaves
     | CumulativeLeaves

@@ -5,6 +5,12 @@ Markers: ``pytest_collection_modifyitems`` marks tests by directory and by the f
 tests on real chains and processes), ``browser`` (headless Chromium), ``slow`` (the py_ecc reference
 BLS backend and other long runs). ``make test-fast`` deselects all three; ``make test`` runs everything.
 
+Parallel runs (pytest-xdist, ``make test`` and ``make test-fast`` use ``-n <cores>``): ``FileScheduling``
+sends every test file to one worker (its tests run there in order, its module-scoped chains and devnets
+are set up once) unless ``SPLIT_FILES`` lists it.
+Each worker is its own pytest session, so session fixtures (the anvil + deployment, ``db_engine``'s
+schema) exist once per worker; ports are always picked free and temp dirs come from ``tmp_path``.
+
 Database: tests that need one use ``db_engine``. With ``EXORELAY_TEST_DATABASE_URL`` set (CI sets
 the local PostgreSQL) they run there, each session in its own throw-away schema; otherwise they fall
 back to a SQLite file and say so loudly in the header and the summary. CI additionally sets
@@ -20,6 +26,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from xdist.remote import Producer
+from xdist.scheduler import LoadScopeScheduling
 
 from tests.support.database import DATABASE_URL_ENV, REQUIRE_POSTGRES_ENV
 
@@ -31,13 +39,34 @@ PATH_MARKERS: tuple[tuple[str, str], ...] = (
     ("devnet/test_devnet_cli.py", "slow"),  # starts, stops and resumes the devnet daemon and anvil
     ("avs/aggregator/test_crash_recovery.py", "slow"),  # three `exorelay aggregator` processes
     ("protocol/test_bls_properties.py", "slow"),  # the py_ecc reference backend against the fast one
-    ("protocol/test_merkle.py::test_matches_openzeppelin_merkle_tree", "slow"),  # node, 5000 leaves
+    ("protocol/test_merkle.py::test_matches_openzeppelin_merkle_tree", "slow"),  # node, 1025 leaves
+    # Tests that start `exorelay` processes, servers or floods (~5-40 s each on a busy machine):
+    # what the fast lane leaves out, `make test` runs.
+    ("avs/operator/test_cli.py::test_run_", "slow"),
+    ("avs/operator/test_protection.py::test_concurrent_processes_sign_exactly_one_digest_per_slot", "slow"),
+    ("avs/aggregator/test_aggregator.py::test_a_flood_of_garbage_is_refused", "slow"),
+    ("avs/aggregator/test_cli.py::test_serving_without_an_account_keystore_exits_2", "slow"),
+    ("relayer/l1/test_txmanager.py::test_sigkill_mid_flight_then_restart", "slow"),
+    ("indexer/test_api_settings.py::test_exorelay_api_uses_the_configured_workers_and_readiness", "slow"),
+    ("indexer/test_cli.py::test_api_command_serves_health_and_openapi", "slow"),
+    ("relayer/test_recursion_limit.py::test_deeply_nested_json_raises_instead_of_crashing", "slow"),
+    # py_ecc next to the fast backend on every example
+    ("protocol/test_signature_batch.py::test_backends_give_identical_verdicts_and_counts", "slow"),
 )
 """(node id prefix relative to tests/, marker): every test collected under the prefix gets the marker."""
 FIXTURE_MARKERS: tuple[tuple[str, str], ...] = (("browser", "browser"),)
 """(fixture name, marker): a test that uses the fixture gets the marker wherever it lives."""
 SLOW_PARAMETERS: frozenset[str] = frozenset({"reference", "py_ecc"})
 """A test parametrized with one of these values (the py_ecc BLS backend, ~1000x slower) is slow."""
+
+SPLIT_FILES: frozenset[str] = frozenset(
+    {
+        "storage/test_migrations.py",  # every test migrates a database of its own
+    }
+)
+"""Test files (relative to tests/) whose tests pytest-xdist may spread over workers: long files of
+independent tests without module-scoped processes. Every other file runs in one worker, so its
+module-scoped chains, devnets and servers are set up once and its tests never run concurrently."""
 
 pytest_plugins = ("tests.support.l1_fixtures", "tests.support.store_fixtures")
 """One anvil + contract deployment per session, shared by every directory that needs L1 contracts."""
@@ -89,6 +118,21 @@ def db_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+class FileScheduling(LoadScopeScheduling):  # type: ignore[misc]  # pytest-xdist ships no types
+    """pytest-xdist scheduling by test file (like ``--dist loadfile``), except that the tests of a
+    ``SPLIT_FILES`` file are scheduled one by one. (``--dist loadgroup`` cannot do this on pytest 9:
+    the node id suffix it relies on is ignored, so its groups silently fall apart.)"""
+
+    def _split_scope(self, nodeid: str) -> str:
+        path = nodeid.split("::", 1)[0]
+        return nodeid if path.removeprefix(f"{TESTS_ROOT.name}/") in SPLIT_FILES else path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> FileScheduling:
+    return FileScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

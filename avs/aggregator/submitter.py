@@ -153,7 +153,12 @@ class ExocoreSubmitter:
 def _claim_outcome(claim: avs_types.RewardClaim | None) -> ChainOutcome:
     if claim is None:
         return ChainOutcome(Outcome.ABSENT)
-    if claim.status in (avs_types.CLAIM_STATUS_VERIFIED, avs_types.CLAIM_STATUS_DISTRIBUTED):
+    # Distributed (a packet) or accrued (a cumulative-payout AVS, no packet): both verified.
+    if claim.status in (
+        avs_types.CLAIM_STATUS_VERIFIED,
+        avs_types.CLAIM_STATUS_DISTRIBUTED,
+        avs_types.CLAIM_STATUS_ACCRUED,
+    ):
         return ChainOutcome(Outcome.VERIFIED)
     if claim.status == avs_types.CLAIM_STATUS_REJECTED:
         return ChainOutcome(Outcome.REJECTED, claim.reject_reason or "rejected by Exocore")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from devnet.chain.params import MAX_TOKEN_DECIMALS, RATE_ONE, USD_DECIMALS
+from relayer.protocol.kinds import PayoutMode
 from relayer.protocol.packets import Packet
 from relayer.protocol.quorum import MemberList, Threshold
 from relayer.protocol.types import Address, Hash32
@@ -24,6 +25,8 @@ CLAIM_SUBMITTED = 1
 CLAIM_VERIFIED = 2
 CLAIM_REJECTED = 3
 CLAIM_DISTRIBUTED = 4
+CLAIM_ACCRUED = 5
+"""A cumulative AVS's distribution: in the cumulative earnings, no packet of its own."""
 
 # Slash statuses and kinds (exocore.operator.v1.SlashStatus / SlashKind).
 SLASH_SUBMITTED = 1
@@ -110,6 +113,8 @@ class AvsRecord:
     slash_proportion: int
     registered_height: int
     slash_verifiers: dict[str, int] = field(default_factory=dict)
+    payout_mode: PayoutMode = PayoutMode.PER_DISTRIBUTION
+    """Per-distribution packets, or cumulative earnings only (never both: nothing is paid twice)."""
     """Slashing verifier kind (a :class:`relayer.protocol.kinds.SlashKind` value) -> the proportion
     (18 decimals) its slashes take (committee requests: at most take)."""
 

@@ -48,7 +48,7 @@ from relayer.protocol.evidence import (
     decode_or_fault,
 )
 from relayer.protocol.ids import AssetId, OperatorAddress
-from relayer.protocol.kinds import SlashKind
+from relayer.protocol.kinds import PayoutMode, SlashKind
 from relayer.protocol.quorum import TWO_THIRDS, Threshold
 from relayer.protocol.types import Address, Hash32
 
@@ -176,6 +176,7 @@ class RegisterAvs:
     slash_proportion: int
     slash_verifiers: tuple[tuple[SlashKind, int], ...] = ()
     """(kind, proportion) of each registered slashing verifier; never empty once parsed."""
+    payout_mode: PayoutMode = PayoutMode.PER_DISTRIBUTION
 
 
 @dataclass(frozen=True, slots=True)
@@ -448,7 +449,15 @@ def _register_avs(msg: avs_tx.RegisterAVSReq) -> RegisterAvs:
         ),
         slash_proportion=slash_proportion,
         slash_verifiers=_slash_verifiers(info.slash_verifiers, slash_proportion),
+        payout_mode=_payout_mode(info.payout_mode),
     )
+
+
+def _payout_mode(value: int) -> PayoutMode:
+    try:
+        return PayoutMode(value)
+    except ValueError:
+        raise InvalidRequestError(f"unknown payout mode {value}") from None
 
 
 def _opt_in(msg: operator_tx.OptIntoAVSReq) -> OptIn:

@@ -5,8 +5,10 @@
 - Signing: each member of the *current* valset signs the packet digest with its BLS key when the
   packet is created; the signatures are stored per packet in valset order.
 - Destinations: every packet is addressed to one client chain (its digest binds the chain id and
-  gateway). Packets go to the first client chain, except VALSET_UPDATEs: one per client chain, so
-  every gateway follows the signing set. Nonces stay one sequence across chains.
+  gateway). VALSET_UPDATEs go to every client chain, so every gateway follows the signing set;
+  distributions, slashes and withdrawal approvals go to the chain of the assets they concern (the
+  devnet's LayerZero chain id of a client chain is its EVM chain id); anything else goes to the first
+  chain. Nonces stay one sequence across chains.
 - Valset rotation: validator power changes (``MsgSetValidatorPower``) edit the *target* set at once;
   at the next block's begin-block, if the target differs from the current set (keys, powers or
   order), a VALSET_UPDATE packet per client chain (``newValsetNonce = current + 1``) is created and
@@ -90,6 +92,14 @@ class RelayState:
                 signature = bls.sign(self._secret(member.bls_secret), message).compressed
             slots.append(SignatureSlot(member.bls_pubkey, signature, visible))
         return tuple(slots)
+
+    def chain_of(self, lz_chain_id: int) -> ClientChain:
+        """The client chain of an asset id's chain; an asset of an unlisted chain is the first chain's
+        (a one-chain devnet keeps every packet where it always went)."""
+        for chain in self.client_chains:
+            if chain.l1_chain_id == lz_chain_id:
+                return chain
+        return self.client_chains[0]
 
     def create_packet(self, payload: Payload, height: int, to: ClientChain | None = None) -> PacketRecord:
         """Create, sign (with the current set) and store the next packet, for ``to`` (default: the

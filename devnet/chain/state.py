@@ -42,6 +42,7 @@ from devnet.chain.cumulative import ClosedPeriod, CumulativeLedger
 from devnet.chain.custody import approval_batches
 from devnet.chain.election import elect
 from devnet.chain.model import (
+    CLAIM_ACCRUED,
     CLAIM_DISTRIBUTED,
     CLAIM_REJECTED,
     CLAIM_SUBMITTED,
@@ -93,8 +94,14 @@ from devnet.chain.params import (
     Genesis,
 )
 from devnet.chain.relay import RelayState
-from devnet.chain.rewards import OperatorShare, delegator_weights, plan_distribution
-from devnet.chain.slashing import slash_stake, snapshot_pools
+from devnet.chain.rewards import (
+    DistributionPlan,
+    OperatorShare,
+    delegator_weights,
+    delegator_weights_by_chain,
+    plan_distributions,
+)
+from devnet.chain.slashing import AssetSlash, SlashOutcome, slash_stake, snapshot_pools
 from devnet.grpc.errors import RequestRejectedError
 from relayer.errors import ProtocolError
 from relayer.protocol import bls
@@ -107,10 +114,11 @@ from relayer.protocol.evidence import (
     verify_evidence,
 )
 from relayer.protocol.ids import AssetId, staker_id
-from relayer.protocol.kinds import SlashKind
+from relayer.protocol.kinds import PayoutMode, SlashKind
 from relayer.protocol.merkle import DistributionLeaf, DistributionTree
 from relayer.protocol.packets import (
     CUMULATIVE_FUNDING_MODES,
+    ClientChain,
     FundingMode,
     RewardDistributionPayload,
     SlashPayload,
@@ -202,8 +210,10 @@ class ChainState:
         self.avss: dict[str, AvsRecord] = {}
         self.committees: dict[tuple[str, int], Committee] = {}
         self.undelegations: dict[int, Undelegation] = {}
-        self.l1_requests: dict[int, int] = {}
-        """L1 RestakingVault request id -> height it was applied at (each applies once)."""
+        self.l1_requests_by_chain: dict[int, dict[int, int]] = {}
+        """Per client chain (lz chain id): L1 RestakingVault request id -> height it was applied at
+        (each applies once). Each chain's vault counts its own ids: the same id on two chains is two
+        requests."""
         self.withdrawal_approvals: dict[int, WithdrawalApprovalRecord] = {}
         """Packet nonce -> WITHDRAWAL_APPROVAL batch."""
         self.claims: dict[Hash32, ClaimRecord] = {}
@@ -375,6 +385,16 @@ class ChainState:
     def _check_register_avs(self, msg: RegisterAvs) -> None:
         if _hex(msg.avs) in self.avss:
             raise ChainRuleError(f"AVS {_hex(msg.avs)} is already registered")
+        if msg.payout_mode is PayoutMode.CUMULATIVE and self.cumulative.every <= 0:
+            # Its distributions would accrue into roots that never close: nobody could be paid.
+            raise ChainRuleError("cumulative payouts are off on this chain (genesis cumulative_every = 0)")
+        if msg.payout_mode is PayoutMode.CUMULATIVE and any(
+            FundingMode(t.funding) not in CUMULATIVE_FUNDING_MODES for t in msg.reward_tokens
+        ):
+            # The cumulative root funds from deposits or mints, never from a FEES balance.
+            raise ChainRuleError(
+                "a cumulative AVS pays in MINT or VAULT tokens only (FEES pay per distribution)"
+            )
 
     def _register_avs(self, msg: RegisterAvs, _tx_hash: str, _sequence: int) -> list[Event]:
         record = AvsRecord(
@@ -402,6 +422,7 @@ class ChainState:
                 SlashKind.EQUIVOCATION.value: msg.slash_proportion,
                 SlashKind.COMMITTEE_REQUEST.value: msg.slash_proportion,
             },
+            payout_mode=msg.payout_mode,
         )
         self.avss[record.hex] = record
         return [
@@ -487,9 +508,18 @@ class ChainState:
             )
         ]
 
-    def _check_l1_request(self, request_id: int) -> None:
-        if request_id and request_id in self.l1_requests:
-            applied = self.l1_requests[request_id]
+    @property
+    def l1_requests(self) -> dict[int, int]:
+        """The first client chain's applied L1 request ids (height applied)."""
+        return self.l1_requests_of(self.relay.client_chains[0].l1_chain_id)
+
+    def l1_requests_of(self, lz_chain_id: int) -> dict[int, int]:
+        """Client chain ``lz_chain_id``'s applied L1 request ids (height applied)."""
+        return self.l1_requests_by_chain.setdefault(self.relay.chain_of(lz_chain_id).l1_chain_id, {})
+
+    def _check_l1_request(self, request_id: int, lz_chain_id: int) -> None:
+        applied = self.l1_requests_of(lz_chain_id).get(request_id) if request_id else None
+        if applied is not None:
             raise ChainRuleError(f"L1 request {request_id} was applied at height {applied}")
 
     def _delegation_refusal(self, msg: Delegate) -> str | None:
@@ -503,7 +533,7 @@ class ChainState:
         return None
 
     def _check_delegate(self, msg: Delegate) -> None:
-        self._check_l1_request(msg.l1_request_id)
+        self._check_l1_request(msg.l1_request_id, msg.lz_chain_id)
         if msg.l1_request_id:
             return  # the tokens are in L1 custody: applied, or refunded if Exocore cannot honour it
         if self.genesis.l1_custody:
@@ -516,7 +546,7 @@ class ChainState:
 
     def _delegate(self, msg: Delegate, _tx_hash: str, sequence: int) -> list[Event]:
         if msg.l1_request_id:
-            self.l1_requests[msg.l1_request_id] = self.block_height
+            self.l1_requests_of(msg.lz_chain_id)[msg.l1_request_id] = self.block_height
             refusal = self._delegation_refusal(msg)
             if refusal is not None:
                 return self._refund(msg, refusal, sequence)
@@ -562,7 +592,7 @@ class ChainState:
         ]
 
     def _check_undelegate(self, msg: Undelegate) -> None:
-        self._check_l1_request(msg.l1_request_id)
+        self._check_l1_request(msg.l1_request_id, msg.lz_chain_id)
         operator = self._operator(str(msg.operator))
         delegated = operator.pools.get(str(msg.asset_id), {}).get(msg.staker, 0)
         if delegated < msg.amount:
@@ -572,7 +602,7 @@ class ChainState:
 
     def _undelegate(self, msg: Undelegate, _tx_hash: str, sequence: int) -> list[Event]:
         if msg.l1_request_id:
-            self.l1_requests[msg.l1_request_id] = self.block_height
+            self.l1_requests_of(msg.lz_chain_id)[msg.l1_request_id] = self.block_height
         operator = self.operators[str(msg.operator)]
         asset_id = str(msg.asset_id)
         pool = operator.pools[asset_id]
@@ -625,10 +655,20 @@ class ChainState:
         return events
 
     def _approve_withdrawals(self, epoch: int, matured: list[Undelegation]) -> list[Event]:
-        """One WITHDRAWAL_APPROVAL packet per L1 token among the matured L1 withdrawals."""
+        """One WITHDRAWAL_APPROVAL packet per client chain and L1 token among the matured L1
+        withdrawals, to the chain the withdrawn asset is on (chains in their listed order)."""
         events = []
         height = self.block_height
-        for batch in approval_batches(matured, self.assets):
+        per_chain: dict[int, list[Undelegation]] = {}
+        for withdrawal in matured:
+            chain = self.relay.chain_of(withdrawal.lz_chain_id)
+            per_chain.setdefault(chain.l1_chain_id, []).append(withdrawal)
+        batches = [
+            (chain, batch)
+            for chain in self.relay.client_chains
+            for batch in approval_batches(per_chain.get(chain.l1_chain_id, ()), self.assets)
+        ]
+        for chain, batch in batches:
             tree = batch.tree
             packet = self.relay.create_packet(
                 WithdrawalApprovalPayload(
@@ -639,6 +679,7 @@ class ChainState:
                     merkle_root=tree.root,
                 ),
                 height,
+                chain,
             )
             nonce = packet.packet.nonce
             record = WithdrawalApprovalRecord(
@@ -872,27 +913,25 @@ class ChainState:
                     operator.commission_rate,
                     operator.reward_address,
                     delegator_weights(operator, avs.asset_ids, self.assets),
+                    delegator_weights_by_chain(operator, avs.asset_ids, self.assets),
                 )
             )
         if not shares:
             return _Rejection("no_eligible_operators", "every committee member is frozen for this AVS")
-        plan = plan_distribution(record.amount, self.genesis.community_tax, shares)
-        if plan.leaf_count == 0:
+        home = self.relay.client_chains[0].l1_chain_id
+        plans = plan_distributions(record.amount, self.genesis.community_tax, shares, home)
+        if all(plan.leaf_count == 0 for plan in plans.values()):
             return _Rejection("empty_distribution", "the amount is too small to give anyone a base unit")
         if funding is FundingMode.FEES:
             available = self.fees_available(record.avs, record.token)
-            if plan.total > available:
+            distributed = sum(plan.total for plan in plans.values())
+            if distributed > available:
                 return _Rejection(
                     "insufficient_fees",
-                    f"the distribution pays {plan.total} of {_hex(record.token)} but {avs.hex}'s FEES"
+                    f"the distribution pays {distributed} of {_hex(record.token)} but {avs.hex}'s FEES"
                     f" source holds {available} (fees reported from L1 minus earlier FEES distributions)",
                 )
-            self.fee_sources[(record.avs, record.token)].distributed += plan.total
-        tree = DistributionTree.build(
-            DistributionLeaf(index, staker, Amount(amount))
-            for index, (staker, amount) in enumerate(zip(plan.stakers, plan.amounts, strict=True))
-        )
-        height = self.block_height
+            self.fee_sources[(record.avs, record.token)].distributed += distributed
         record.status = CLAIM_VERIFIED
         events = [
             ev.event(
@@ -913,7 +952,35 @@ class ChainState:
                 ("operator_total_reward", allocation.reward),
                 ("operator_commission", allocation.commission),
             )
-            for allocation in plan.allocations
+            for allocation in plans[home].allocations
+        )
+        # One distribution per client chain with leaves, in the chains' order: each gateway pays
+        # only its own chain's stakers. The claim points at the first one.
+        chains = [
+            (chain, plan)
+            for chain in self.relay.client_chains
+            if (plan := plans.get(chain.l1_chain_id)) is not None and plan.leaf_count
+        ]
+        for chain, plan in chains:
+            if avs.payout_mode is PayoutMode.CUMULATIVE and chain == self.relay.client_chains[0]:
+                events.extend(self._accrue(record, funding, plan, announce=len(chains) == 1))
+            else:
+                events.extend(self._distribute(record, avs, funding, plan, chain))
+        return events
+
+    def _distribute(
+        self,
+        record: ClaimRecord,
+        avs: AvsRecord,
+        funding: FundingMode,
+        plan: DistributionPlan,
+        chain: ClientChain,
+    ) -> list[Event]:
+        """The REWARD_DISTRIBUTION packet of ``plan`` for ``chain`` and its events."""
+        height = self.block_height
+        tree = DistributionTree.build(
+            DistributionLeaf(index, staker, Amount(amount))
+            for index, (staker, amount) in enumerate(zip(plan.stakers, plan.amounts, strict=True))
         )
         payload = RewardDistributionPayload(
             claim_id=record.claim_id,
@@ -925,7 +992,7 @@ class ChainState:
             leaf_count=plan.leaf_count,
             merkle_root=tree.root,
         )
-        packet = self.relay.create_packet(payload, height)
+        packet = self.relay.create_packet(payload, height, chain)
         nonce = packet.packet.nonce
         distribution = DistributionRecord(
             nonce=nonce,
@@ -946,11 +1013,12 @@ class ChainState:
             operators=plan.operators,
         )
         self.distributions[nonce] = distribution
-        self.distribution_by_claim[record.claim_id] = nonce
+        if record.claim_id not in self.distribution_by_claim:
+            self.distribution_by_claim[record.claim_id] = nonce
+            record.distribution_nonce = nonce
         record.status = CLAIM_DISTRIBUTED
-        record.distribution_nonce = nonce
         record.updated_height = height
-        events.append(
+        events = [
             ev.event(
                 ev.REWARD_DISTRIBUTION_FINALIZED,
                 ("claim_id", _hex(record.claim_id)),
@@ -965,23 +1033,46 @@ class ChainState:
                 ("merkle_root", _hex(tree.root)),
                 ("community_tax", plan.community_tax),
                 ("dust", plan.dust),
-            )
-        )
-        events.append(self._packet_event(packet))
-        if funding not in CUMULATIVE_FUNDING_MODES:
-            # FEES distributions are paid per distribution only: the cumulative ledger draws from
-            # deposits or mints, never from the FEES balance.
-            return events
+            ),
+            self._packet_event(packet),
+        ]
+        return events
+
+    def _accrue(
+        self, record: ClaimRecord, funding: FundingMode, plan: DistributionPlan, *, announce: bool
+    ) -> list[Event]:
+        """A cumulative AVS's distribution on the first client chain (the ledger and its roots are
+        that chain's): only the cumulative earnings grow, its earners are paid against a
+        CUMULATIVE_ROOT, never by a packet of its own, so nothing is paid twice. ``announce``: the claim
+        ends ``accrued`` (False when other chains' shares of it get distribution packets: the claim
+        follows those)."""
+        height = self.block_height
+        period = self.cumulative.period + 1
         closed = self.cumulative.record(
-            avs=record.avs,
-            token=record.token,
-            funding=funding,
-            stakers=plan.stakers,
-            amounts=plan.amounts,
+            avs=record.avs, token=record.token, funding=funding, stakers=plan.stakers, amounts=plan.amounts
         )
+        events: list[Event] = []
+        if announce:
+            record.status = CLAIM_ACCRUED
+            record.updated_height = height
+            events.append(
+                ev.event(
+                    ev.REWARD_DISTRIBUTION_ACCRUED,
+                    ("claim_id", _hex(record.claim_id)),
+                    ("avs", _hex(record.avs)),
+                    ("epoch", record.epoch),
+                    ("token", _hex(record.token)),
+                    ("funding", int(funding)),
+                    ("total", plan.total),
+                    ("leaf_count", plan.leaf_count),
+                    ("period", period),
+                    ("community_tax", plan.community_tax),
+                    ("dust", plan.dust),
+                )
+            )
         if closed is not None:
             self.cumulative_periods[closed.period] = (height, closed)
-            # One CUMULATIVE_ROOT per period for the client chain, whatever the number of earners.
+            # One CUMULATIVE_ROOT per period for the first client chain, whatever the number of earners.
             events.append(self._packet_event(self.relay.create_packet(closed.payload, height)))
         return events
 
@@ -1284,18 +1375,39 @@ class ChainState:
                     ("avs_address", avs.hex),
                 )
             )
+        # One SLASH packet per client chain the slashed assets are on (chains in their listed order),
+        # each with only that chain's tokens; a slash that found no stake still tells the first chain
+        # (it freezes the operator there). The record and its event name the first packet.
+        per_chain: dict[int, list[AssetSlash]] = {}
+        for asset in outcome.assets:
+            known = self.assets.get(asset.asset_id)
+            parsed = known if known is not None else AssetId.parse(asset.asset_id)
+            lz_chain_id = parsed.lz_chain_id
+            per_chain.setdefault(self.relay.chain_of(lz_chain_id).l1_chain_id, []).append(asset)
+        destinations = [c for c in self.relay.client_chains if c.l1_chain_id in per_chain] or [
+            self.relay.client_chains[0]
+        ]
+        packets = []
+        for chain in destinations:
+            chain_tokens, chain_amounts = SlashOutcome(
+                tuple(per_chain.get(chain.l1_chain_id, ())), ()
+            ).token_amounts()
+            packets.append(
+                self.relay.create_packet(
+                    SlashPayload(
+                        slash_id=record.slash_id,
+                        operator=operator.address,
+                        avs=avs.address,
+                        tokens=chain_tokens,
+                        amounts=tuple(Amount(a) for a in chain_amounts),
+                        freeze=record.freeze,
+                    ),
+                    height,
+                    chain,
+                )
+            )
+        packet = packets[0]
         tokens, amounts = outcome.token_amounts()
-        packet = self.relay.create_packet(
-            SlashPayload(
-                slash_id=record.slash_id,
-                operator=operator.address,
-                avs=avs.address,
-                tokens=tokens,
-                amounts=tuple(Amount(a) for a in amounts),
-                freeze=record.freeze,
-            ),
-            height,
-        )
         record.status = SLASH_EXECUTED
         record.executed_height = height
         record.packet_nonce = packet.packet.nonce
@@ -1315,7 +1427,7 @@ class ChainState:
                 ("amounts", ev.joined([str(a) for a in amounts])),
             )
         )
-        events.append(self._packet_event(packet))
+        events.extend(self._packet_event(p) for p in packets)
         return events
 
     # ------------------------------------------------------------------ validators and knobs
@@ -1448,6 +1560,8 @@ class ChainState:
                     a.committee_size,
                     sorted(a.asset_ids),
                     sorted(a.slash_verifiers.items()),
+                    # Only when cumulative: state hashes of chains without payout modes keep their bytes.
+                    *([int(a.payout_mode)] if a.payout_mode is not PayoutMode.PER_DISTRIBUTION else []),
                 ]
                 for k, a in sorted(self.avss.items())
             },
@@ -1460,6 +1574,12 @@ class ChainState:
                 for r in self.undelegations.values()
             ],
             "l1_requests": sorted(self.l1_requests.items()),
+            # Other chains' requests only when there are any: a one-chain root is unchanged.
+            **{
+                f"l1_requests_{chain}": sorted(requests.items())
+                for chain, requests in sorted(self.l1_requests_by_chain.items())
+                if requests and chain != self.relay.client_chains[0].l1_chain_id
+            },
             "withdrawal_approvals": [
                 [a.nonce, a.merkle_root.hex(), a.total] for a in self.withdrawal_approvals.values()
             ],

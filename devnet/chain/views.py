@@ -68,6 +68,7 @@ def avs_info(record: AvsRecord) -> avs_pb.AVSInfo:
             avs_pb.SlashVerifier(kind=kind, slash_proportion=format_fixed(share, PROPORTION_DECIMALS))
             for kind, share in record.slash_verifiers.items()
         ],
+        payout_mode=int(record.payout_mode),  # type: ignore[arg-type]
     )
 
 
@@ -374,12 +375,19 @@ class StateViews:
         token = AssetId.parse(asset_id).token
         delegated = sum(sum(op.pools.get(asset_id, {}).values()) for op in state.operators.values())
         unbonding = sum(u.amount for u in state.undelegations.values() if u.asset_id == asset_id)
-        approved = sum(a.total for a in state.withdrawal_approvals.values() if a.token == token)
+        # The same token address may be deployed on several client chains: only this chain's count.
+        lz_chain_id = AssetId.parse(asset_id).lz_chain_id
+        chain = state.relay.chain_of(lz_chain_id).l1_chain_id
+        approved = sum(
+            a.total
+            for a in state.withdrawal_approvals.values()
+            if a.token == token and state.relay.packets[a.nonce].packet.l1_chain_id == chain
+        )
         return operator_query.QueryAssetCustodyResponse(
             delegated=str(delegated),
             unbonding=str(unbonding),
             approved=str(approved),
-            l1_requests_applied=len(state.l1_requests),
+            l1_requests_applied=len(state.l1_requests_of(lz_chain_id)),
         )
 
     def _slash(self, slash_id: bytes) -> SlashRecord | None:

@@ -30,7 +30,7 @@ from indexer.api.pagination import Order, decode_cursor, page_of
 from relayer.protocol.cumulative import CumulativeLeaf, CumulativeTree
 from relayer.protocol.cumulative_claim import NothingToClaimError, plan_claim
 from relayer.protocol.distribution_claim import plan_leaf_claims
-from relayer.protocol.kinds import PacketKind
+from relayer.protocol.kinds import PacketKind, PayoutMode
 from relayer.protocol.merkle import DistributionLeaf as TreeLeaf
 from relayer.protocol.merkle import DistributionTree
 from relayer.protocol.packets import CumulativeFunding, CumulativeRootPayload, FundingMode, decode_payload
@@ -839,7 +839,8 @@ def avs_funding(conn: Connection, avs: str) -> schemas.AvsFundingOut | None:
     is unknown). Per-distribution figures are the AVS's own; cumulative payouts pay an earner's total
     over every AVS, so they are given for the token's pool next to the AVS's funded share."""
     d, p = distribution_table, payout_table
-    known = conn.execute(select(avs_table.c.avs_address).where(avs_table.c.avs_address == avs)).scalar()
+    mode = conn.execute(select(avs_table.c.payout_mode).where(avs_table.c.avs_address == avs)).scalar()
+    known = mode
     distributed = uint256_sums(conn, d, "token", "total", d.c.avs_address == avs)
     if known is None and not distributed:
         return None
@@ -886,7 +887,12 @@ def avs_funding(conn: Connection, avs: str) -> schemas.AvsFundingOut | None:
                 }
             )
         )
-    return schemas.AvsFundingOut(avs=avs, tokens=tokens, cumulative_root=root if funded else None)
+    return schemas.AvsFundingOut(
+        avs=avs,
+        payout_mode=str(mode) if mode is not None else PayoutMode.PER_DISTRIBUTION.label,
+        tokens=tokens,
+        cumulative_root=root if funded else None,
+    )
 
 
 def _latest_accepted_root(

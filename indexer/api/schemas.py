@@ -874,6 +874,7 @@ class AvsTokenFundingOut(BaseModel):
 class AvsFundingOut(BaseModel):
     model_config = _example(
         avs=ADDRESS_EXAMPLE,
+        payout_mode="per_distribution",
         tokens=[
             {
                 "token": ADDRESS_EXAMPLE,
@@ -890,6 +891,11 @@ class AvsFundingOut(BaseModel):
     )
 
     avs: str
+    payout_mode: str = Field(
+        default="per_distribution",
+        description="How the AVS's distributions are paid: `per_distribution` (a packet each, pushed "
+        "leaf by leaf) or `cumulative` (they only accrue into the cumulative roots).",
+    )
     tokens: list[AvsTokenFundingOut]
     cumulative_root: CumulativeRootOut | None = None
     """The latest cumulative root L1 accepted that funds the AVS (None: none)."""

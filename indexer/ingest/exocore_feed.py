@@ -22,6 +22,8 @@ Event -> record (gRPC fetches in brackets):
   :class:`ClaimRejected`
 - ``reward_distribution_finalized`` -> :class:`DistributionCreated` + :class:`DistributionLeaves`
   [leaves, paged; their count and sum must match the event]
+- ``reward_distribution_accrued`` (a cumulative-payout AVS's distribution: no packet) ->
+  :class:`ClaimAccrued` (the earners' totals arrive with the period's ``CumulativeLeaves``)
 - ``slash_request_submitted`` / ``_rejected`` -> :class:`SlashSubmitted` / :class:`SlashRejected`;
   ``slash_executed`` -> :class:`SlashExecutedOnExocore` (asset ids from the same transaction's
   ``operator_asset_slashed`` events)
@@ -103,6 +105,7 @@ from storage.models import packet_table, valset_table
 from storage.normalize import address_hex, bytes_hex, hash_hex
 from storage.records import (
     AvsRegistered,
+    ClaimAccrued,
     ClaimRejected,
     ClaimSubmitted,
     ClaimVerified,
@@ -527,6 +530,8 @@ class ExocoreFeed:
             self._claim_rejected(conn, event, state)
         elif isinstance(event, ev.RewardDistributionFinalized):
             self._distribution(conn, event, state)
+        elif isinstance(event, ev.RewardDistributionAccrued):
+            self._accrued(conn, event, state)
         elif isinstance(event, ev.SlashRequestSubmitted):
             self._slash_submitted(conn, event, state)
         elif isinstance(event, ev.SlashRequestRejected):
@@ -567,6 +572,7 @@ class ExocoreFeed:
                 reward_tokens=tuple(
                     RewardTokenInfo(t.token, int(t.funding), int(t.decimals)) for t in info.reward_tokens
                 ),
+                payout_mode=int(info.payout_mode),
                 tx_hash=tx_hash,
             )
         except InvalidRecordError as exc:
@@ -716,6 +722,11 @@ class ExocoreFeed:
                     tx_hash=_tx_hex(event.position),
                 )
             )
+
+    def _accrued(self, conn: Connection, event: ev.RewardDistributionAccrued, state: _Block) -> None:
+        claim_id = hash_hex(event.claim_id)
+        if self._known_claim(conn, claim_id, event, state):
+            state.records.append(ClaimAccrued(claim_id, event.period, tx_hash=_tx_hex(event.position)))
 
     def _claim_rejected(self, conn: Connection, event: ev.RewardClaimRejected, state: _Block) -> None:
         claim_id = hash_hex(event.claim_id)

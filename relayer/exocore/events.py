@@ -418,6 +418,25 @@ class RewardDistributionFinalized(ExocoreEvent):
     dust: Annotated[Amount | None, AMOUNT] = None
 
 
+@event_type("reward_distribution_accrued")
+@dataclass(frozen=True, slots=True)
+class RewardDistributionAccrued(ExocoreEvent):
+    """A cumulative-payout AVS's verified claim: its distribution's amounts were added to the earners'
+    cumulative earnings (no REWARD_DISTRIBUTION packet, so no nonce); they are paid against the
+    CUMULATIVE_ROOT of ``period`` or a later one."""
+
+    claim_id: Annotated[Hash32, HASH32]
+    avs: Annotated[Address, ADDRESS]
+    epoch: Annotated[int, UINT64]
+    token: Annotated[Address, ADDRESS]
+    funding: Annotated[FundingMode, FUNDING]
+    total: Annotated[Amount, AMOUNT]
+    leaf_count: Annotated[int, UINT32]
+    period: Annotated[int, UINT64]
+    community_tax: Annotated[Amount | None, AMOUNT] = None
+    dust: Annotated[Amount | None, AMOUNT] = None
+
+
 @event_type("slash_request_submitted")
 @dataclass(frozen=True, slots=True)
 class SlashRequestSubmitted(ExocoreEvent):
@@ -765,6 +784,7 @@ __all__ = [
     "RewardClaimRejected",
     "RewardClaimSubmitted",
     "RewardClaimVerified",
+    "RewardDistributionAccrued",
     "RewardDistributionFinalized",
     "SlashExecuted",
     "SlashKind",

@@ -79,3 +79,19 @@ class SlashKind(StrEnum):
     @property
     def label(self) -> str:
         return self.value
+
+
+class PayoutMode(IntEnum):
+    """How an AVS's reward distributions reach stakers on L1 (``AVSInfo.payout_mode``; the values are
+    ``exocore.avs.v1.PayoutMode``'s). Set at registration, fixed after."""
+
+    PER_DISTRIBUTION = 0
+    """Each distribution gets its REWARD_DISTRIBUTION packet and is pushed leaf by leaf."""
+    CUMULATIVE = 1
+    """Each distribution only adds to the earners' cumulative earnings (paid against a
+    CUMULATIVE_ROOT); no packet of its own."""
+
+    @property
+    def label(self) -> str:
+        """The lower-case name the API and the explorer show (``per_distribution``)."""
+        return self.name.lower()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import insert, select, update
 
+from relayer.protocol.kinds import PayoutMode
 from storage.models import avs_table, committee_member_table, committee_table
 from storage.operator_tables import operator_name_table
 from storage.records import AvsRegistered, ChainRef, CommitteeElected, OperatorRegistered
@@ -24,6 +25,7 @@ class AvsStore(StoreBase):
             "reward_tokens": [
                 {"token": t.token, "funding": t.funding, "decimals": t.decimals} for t in event.reward_tokens
             ],
+            "payout_mode": PayoutMode(event.payout_mode).label,
             "updated_height": ref.height or 0,
             "updated_at": ref.at,
         }

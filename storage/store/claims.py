@@ -16,7 +16,7 @@ from sqlalchemy import Row, func, select
 
 from storage.lifecycle import CLAIM, Chain, ClaimState, EntityKind, PayoutState
 from storage.models import claim_signer_table, distribution_table, payout_table
-from storage.records import ChainRef, ClaimRejected, ClaimSubmitted, ClaimVerified
+from storage.records import ChainRef, ClaimAccrued, ClaimRejected, ClaimSubmitted, ClaimVerified
 from storage.store.base import PAID_STATES, chunks, insert_ignore, member_of
 from storage.store.collecting import CollectingStore
 
@@ -75,6 +75,16 @@ class ClaimStore(CollectingStore):
             values["total_power"] = event.total_power
         self._require(EntityKind.CLAIM, event.claim_id)
         self.transition(EntityKind.CLAIM, event.claim_id, ClaimState.VERIFIED, ref, values=values)
+
+    def _claim_accrued(self, event: ClaimAccrued, ref: ChainRef) -> None:
+        self._require(EntityKind.CLAIM, event.claim_id)
+        self.transition(
+            EntityKind.CLAIM,
+            event.claim_id,
+            ClaimState.ACCRUED,
+            ref,
+            reason=f"cumulative period {event.period}",
+        )
 
     def _claim_rejected(self, event: ClaimRejected, ref: ChainRef) -> None:
         self._require(EntityKind.CLAIM, event.claim_id)

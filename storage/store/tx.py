@@ -18,6 +18,7 @@ from storage.normalize import storable_text
 from storage.records import (
     AvsRegistered,
     ChainRef,
+    ClaimAccrued,
     ClaimRejected,
     ClaimSubmitted,
     ClaimVerified,
@@ -208,6 +209,7 @@ _EXOCORE_HANDLERS: Final[Mapping[type, Callable[[StoreTx, Any, ChainRef], None]]
     ClaimSubmitted: StoreTx._claim_submitted,
     ClaimVerified: StoreTx._claim_verified,
     ClaimRejected: StoreTx._claim_rejected,
+    ClaimAccrued: StoreTx._claim_accrued,
     DistributionCreated: StoreTx._distribution_created,
     DistributionLeaves: StoreTx._distribution_leaves,
     CumulativeLeaves: StoreTx._cumulative_leaves,

@@ -98,3 +98,28 @@ def test_up_status_down_and_resume(home: Path) -> None:
     manifest = json.loads((home / "devnet.json").read_text())
     assert rpc_height(manifest) >= height
     assert manifest["l1"]["contracts"]["gateway"] in resumed.stdout
+
+
+def test_up_with_a_second_client_chain_runs_two_anvils_and_resumes_both(home: Path) -> None:
+    args = ("--home", str(home), "--block-time", "100", "--seed", "cli-two-chains")
+    up = exorelay("devnet", "up", *args, "--client-chain-id", "31338")
+    assert up.returncode == 0, up.stderr
+    manifest = json.loads((home / "devnet.json").read_text())
+    [other] = manifest["client_chains"]
+    assert (manifest["l1"]["chain_id"], other["chain_id"]) == (31337, 31338)
+    assert other["rpc_url"] != manifest["l1"]["rpc_url"] and other["rpc_url"] in up.stdout
+    chain_id = httpx.post(
+        other["rpc_url"], json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=5
+    ).json()["result"]
+    assert int(chain_id, 16) == 31338
+    [other_anvil] = manifest["pids"]["client_anvils"]
+    assert process_alive(other_anvil, ANVIL_MARKER)
+
+    down = exorelay("devnet", "down", "--home", str(home))
+    assert down.returncode == 0
+    assert not process_alive(other_anvil, ANVIL_MARKER)
+    resumed = exorelay("devnet", "up", *args)  # the stored genesis names the second chain
+    assert resumed.returncode == 0, resumed.stderr
+    manifest = json.loads((home / "devnet.json").read_text())
+    assert [c["chain_id"] for c in manifest["client_chains"]] == [31338]
+    assert manifest["client_chains"][0]["contracts"]["gateway"] == other["contracts"]["gateway"]

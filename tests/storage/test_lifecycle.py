@@ -37,7 +37,7 @@ def test_state_lists_are_exactly_those_of_the_design() -> None:
         "paying",
         "paid",
     )
-    assert set(CLAIM.states) == {*CLAIM.path, "rejected", "expired", "failed", "excluded"}
+    assert set(CLAIM.states) == {*CLAIM.path, "rejected", "expired", "failed", "excluded", "accrued"}
     assert PAYOUT.states == ("pending", "submitted", "included", "finalized")
     assert SLASH.path == (
         "collecting",
@@ -84,6 +84,9 @@ def test_state_lists_are_exactly_those_of_the_design() -> None:
         (CLAIM, "paying", "paid", F),
         (CLAIM, "attested", "failed", F),
         (CLAIM, "submitted", "excluded", F),
+        (CLAIM, "verified", "accrued", F),  # a cumulative-payout AVS: no packet, amounts accrue
+        (CLAIM, "submitted", "accrued", F),  # an observer that missed the verification
+        (CLAIM, None, "accrued", F),
         (CLAIM, "relayed", "attested", V),
         (CLAIM, "paying", "finalized", V),
         (PAYOUT, "pending", "submitted", F),
@@ -127,6 +130,9 @@ def test_allowed_moves(machine: object, from_state: str | None, to_state: str | 
         (CLAIM, "rejected", "verified", F),  # out of a terminal state
         (CLAIM, "paid", "failed", F),
         (CLAIM, "distributed", "rejected", F),  # rejection only before distribution
+        (CLAIM, "distributed", "accrued", F),  # an AVS pays by one mode: a packet, or accrual
+        (CLAIM, "accrued", "packet_created", F),  # accrued is an end state
+        (CLAIM, "accrued", "verified", V),  # it comes from Exocore, never undone by an L1 reorg
         (CLAIM, "finalized", "relayed", V),  # finalized is never reversed
         (CLAIM, "attested", "distributed", V),  # attested does not come from L1
         (CLAIM, "relayed", None, F),

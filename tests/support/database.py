@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Final
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -55,13 +56,30 @@ def fresh_database(directory: Path) -> Iterator[Engine]:
         admin.dispose()
 
 
+USED_SEQUENCES_SQL: Final = (
+    "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL"
+)
+"""Sequences of the engine's schema that handed out a value since they were created or restarted."""
+
+
 def empty_all_tables(engine: Engine) -> None:
+    """Every table of the schema empty and every id sequence restarted, as after a fresh migration.
+
+    PostgreSQL: one probe finds the tables that hold rows and the sequences that moved; only those
+    are truncated and restarted. A TRUNCATE of all ~35 tables costs ~1 s (a new file per table) even
+    when they are empty, which was most of a storage test's time; the probe costs ~10 ms.
+    """
     tables = [t.name for t in reversed(metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            conn.execute(
-                text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+            probe = " UNION ALL ".join(
+                f"SELECT '{t}' FROM (SELECT 1 FROM \"{t}\" LIMIT 1) AS any_row" for t in tables
             )
+            filled = conn.execute(text(probe)).scalars().all()
+            if filled:
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in filled) + " CASCADE"))
+            for sequence in conn.execute(text(USED_SEQUENCES_SQL)).scalars().all():
+                conn.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
         else:
             for table in tables:
                 conn.execute(text(f'DELETE FROM "{table}"'))

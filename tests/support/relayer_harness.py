@@ -18,6 +18,7 @@ from devnet.scenario import ScenarioClient, run_manifest_scenario
 from devnet.stack import DevnetStack
 from relayer.config import ExorelayConfig
 from relayer.l1.artifacts import ContractName, load_artifact
+from relayer.protocol.kinds import PayoutMode
 from relayer.service import RelayerService
 from storage.job_tables import JobStage, PayoutStage, payout_job_table, relay_job_table
 from storage.l1_tables import tx_intent_table
@@ -82,9 +83,16 @@ AVS_B_FUNDING_WEI = 2 * 10**21
 """The VAULT-funded AVS of the standard scenario pays WETH: it must have deposited it first."""
 
 
-def run_standard_scenario(h: RelayerHarness) -> Any:
+def run_standard_scenario(
+    h: RelayerHarness,
+    payout_modes: tuple[PayoutMode, PayoutMode] = (PayoutMode.PER_DISTRIBUTION, PayoutMode.PER_DISTRIBUTION),
+) -> Any:
     report = run_manifest_scenario(
-        h.client, h.stack.manifest, operators=SCENARIO_OPERATORS, stakers=SCENARIO_STAKERS
+        h.client,
+        h.stack.manifest,
+        operators=SCENARIO_OPERATORS,
+        stakers=SCENARIO_STAKERS,
+        payout_modes=payout_modes,
     )
     h.stack.fund_avs_eth(report.avss[1], AVS_B_FUNDING_WEI, account_index=2)
     h.client.advance(2)

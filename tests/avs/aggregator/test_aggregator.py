@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +28,7 @@ from storage.aggregation import (
     aggregation_signature_table,
     aggregation_submission_table,
 )
-from tests.support.aggregator_net import CHAIN_HASH, ManualClock, Net, migrated, running_net
+from tests.support.aggregator_net import CHAIN_HASH, ManualClock, Net, running_net
 
 BODY_LIMIT = 4096
 FOLLOW_DEADLINE_S = 60.0
@@ -42,10 +41,7 @@ def net() -> Iterator[Net]:
         yield running
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    with migrated(tmp_path) as fresh:
-        yield fresh
+# ``engine``: the module's migrated database, emptied before each test (tests/support/store_fixtures.py).
 
 
 def client_for(aggregator: Aggregator) -> TestClient:

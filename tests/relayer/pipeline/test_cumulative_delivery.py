@@ -1,7 +1,10 @@
-"""A devnet that closes a cumulative period every two distributions: the relayer delivers the
-CUMULATIVE_ROOT packet (kind 5) like any packet, the RewardVault accepts its root, and the per-
-distribution packets of the same claims are still paid leaf by leaf. The relayer rebuilds the root
-from the leaves Exocore serves (``CumulativeLeaves``) before it spends gas."""
+"""A devnet with one AVS of each payout mode and a cumulative period closed at every cumulative
+distribution: AVS A (cumulative, the MINT reward token) gets no REWARD_DISTRIBUTION packet, its
+distribution accrues and the relayer delivers the CUMULATIVE_ROOT packet (kind 5) like any packet; the
+RewardVault accepts its root. AVS B (per-distribution, WETH from its vault) is paid leaf by leaf
+after its own packet. The relayer rebuilds the root from the leaves Exocore serves
+(``CumulativeLeaves``) before it spends gas. Nothing is paid twice: the reward token's L1 transfers
+are exactly the cumulative payouts."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 from eth_account import Account
@@ -32,7 +35,8 @@ from relayer.pipeline.cumulative_push import CumulativePusher
 from relayer.pipeline.push_policy import policy_from_config
 from relayer.protocol.cumulative import CumulativeTree
 from relayer.protocol.ids import OperatorAddress
-from relayer.protocol.packets import CumulativeRootPayload, PacketKind
+from relayer.protocol.kinds import PayoutMode
+from relayer.protocol.packets import CumulativeRootPayload, PacketKind, RewardDistributionPayload
 from relayer.protocol.types import as_address
 from relayer.service import RelayerService
 from storage.job_tables import cumulative_push_state_table
@@ -50,7 +54,12 @@ from tests.support.relayer_harness import (
     run_standard_scenario,
 )
 
-DISTRIBUTIONS_PER_PERIOD = 2
+DISTRIBUTIONS_PER_PERIOD = 1
+"""Cumulative distributions per period: the scenario has one (AVS A's claim)."""
+PAYOUT_MODES: Final = (PayoutMode.CUMULATIVE, PayoutMode.PER_DISTRIBUTION)
+"""AVS A's and AVS B's."""
+PACKETS: Final = 2
+"""AVS B's REWARD_DISTRIBUTION and the period's CUMULATIVE_ROOT (AVS A has no packet of its own)."""
 
 
 @pytest.fixture
@@ -78,10 +87,10 @@ def test_the_relayer_delivers_a_cumulative_root_and_the_vault_accepts_it(
     cumulative_harness: RelayerHarness,
 ) -> None:
     h = cumulative_harness
-    run_standard_scenario(h)  # two accepted claims: two distributions, then the period's root
-    h.cycle_until(lambda: all_delivered_and_paid(h, packets=3), timeout_s=90)
+    run_standard_scenario(h, PAYOUT_MODES)  # A's claim accrues and closes the period; B's gets a packet
+    h.cycle_until(lambda: all_delivered_and_paid(h, packets=PACKETS), timeout_s=90)
     rows = jobs(h)
-    assert sorted(int(r.kind) for r in rows) == [2, 2, 5]
+    assert sorted(int(r.kind) for r in rows) == [2, 5]
     (root_job,) = [r for r in rows if int(r.kind) == PacketKind.CUMULATIVE_ROOT]
     w3, gateway = gateway_contract(h)
     assert gateway.functions.nonceUsed(root_job.packet_nonce).call()
@@ -92,7 +101,7 @@ def test_the_relayer_delivers_a_cumulative_root_and_the_vault_accepts_it(
     (accepted,) = vault.events.CumulativeRootAccepted.get_logs(from_block=0)
     assert accepted.args.period == 1 and accepted.args.nonce == root_job.packet_nonce
     assert vault.functions.latestPeriod().call() == 1
-    # The root on L1 is the one Exocore signed, and it covers both distributions' earners.
+    # The root on L1 is the one Exocore signed, and it covers AVS A's earners.
     grpc = h.service.parts.grpc
     served = grpc.packet(root_job.packet_nonce, grpc.relay_params())
     assert served is not None and not isinstance(served, PacketRejection)
@@ -133,8 +142,8 @@ def test_with_the_relayer_idle_a_staker_claims_through_exorelay_claim(
     cumulative_harness: RelayerHarness,
 ) -> None:
     h = cumulative_harness
-    run_standard_scenario(h)
-    h.cycle_until(lambda: all_delivered_and_paid(h, packets=3), timeout_s=90)
+    run_standard_scenario(h, PAYOUT_MODES)
+    h.cycle_until(lambda: all_delivered_and_paid(h, packets=PACKETS), timeout_s=90)
     # From here on the relayer does nothing (no cycle): the staker claims alone.
     w3, gateway = gateway_contract(h)
     vault = w3.eth.contract(
@@ -189,8 +198,8 @@ def test_a_restarted_relayer_pushes_the_others_and_skips_what_a_staker_claimed_i
     cumulative_harness: RelayerHarness,
 ) -> None:
     h = cumulative_harness
-    run_standard_scenario(h)
-    h.cycle_until(lambda: all_delivered_and_paid(h, packets=3), timeout_s=90)
+    run_standard_scenario(h, PAYOUT_MODES)
+    h.cycle_until(lambda: all_delivered_and_paid(h, packets=PACKETS), timeout_s=90)
     w3, gateway = gateway_contract(h)
     vault = w3.eth.contract(
         address=Web3.to_checksum_address(gateway.functions.REWARD_VAULT().call()),
@@ -263,8 +272,8 @@ def test_a_restart_mid_delay_keeps_the_delay_clock_and_the_earner_is_pushed_with
     the balance first became unpaid, not of its own start. ``claimed`` comes from the indexed
     ``CumulativePaid`` records, so once the pushes are indexed nothing is queued again."""
     h = cumulative_harness
-    run_standard_scenario(h)
-    h.cycle_until(lambda: all_delivered_and_paid(h, packets=3), timeout_s=90)
+    run_standard_scenario(h, PAYOUT_MODES)
+    h.cycle_until(lambda: all_delivered_and_paid(h, packets=PACKETS), timeout_s=90)
     w3, gateway = gateway_contract(h)
     vault = w3.eth.contract(
         address=Web3.to_checksum_address(gateway.functions.REWARD_VAULT().call()),
@@ -326,8 +335,8 @@ def test_a_staker_claims_with_its_own_keystore_and_the_restarted_relayer_skips_i
     earner's own (``by_earner``), and the relayer, restarted with a pushing policy, pays the others
     and never that staker again."""
     h = cumulative_harness
-    report = run_standard_scenario(h)
-    h.cycle_until(lambda: all_delivered_and_paid(h, packets=3), timeout_s=90)
+    report = run_standard_scenario(h, PAYOUT_MODES)
+    h.cycle_until(lambda: all_delivered_and_paid(h, packets=PACKETS), timeout_s=90)
     assert h.stack.anvil is not None
     keyed = Account.from_key(h.stack.anvil.dev_accounts()[KEYED_STAKER_INDEX].private_key)
     contracts, exocore = h.stack.manifest["l1"]["contracts"], h.stack.manifest["exocore"]
@@ -336,12 +345,12 @@ def test_a_staker_claims_with_its_own_keystore_and_the_restarted_relayer_skips_i
     )
     operator = OperatorAddress.parse(report.operators[0])
     h.client.delegate_many([(as_address(keyed.address), weth_asset, operator, 5 * 10**18)])
-    # Two more claims of AVS A (the reward token) close period 2, which has a leaf of the keyed staker.
+    # One more claim of AVS A (cumulative, the reward token) closes period 2, which has a leaf of the
+    # keyed staker.
     avs_a = report.avss[0]
     committee = h.client.committee(avs_a)
     reward_token = Web3.to_checksum_address(contracts["reward_token"])
-    for amount in (700 * 10**18, 900 * 10**18):
-        h.client.claim(committee, range(len(committee.pubkeys)), reward_token.lower(), amount)
+    h.client.claim(committee, range(len(committee.pubkeys)), reward_token.lower(), 1600 * 10**18)
     h.client.advance(2)
     w3, gateway = gateway_contract(h)
     vault = w3.eth.contract(
@@ -404,3 +413,75 @@ def test_a_staker_claims_with_its_own_keystore_and_the_restarted_relayer_skips_i
         if r.earner == keyed.address.lower() and r.token == reward_token.lower()
     ]
     assert (int(row.amount), bool(row.by_earner)) == (mine.cumulative, True)
+
+
+def test_nothing_is_paid_twice_a_cumulative_avs_s_tokens_move_only_as_cumulative_payouts(
+    cumulative_harness: RelayerHarness,
+) -> None:
+    """AVS A pays by cumulative roots: its claim ends ``accrued`` (no packet of its own) and every
+    reward token that leaves the L1 funding sources after its root is a ``CumulativePaid``: the
+    ``Transfer`` total equals the cumulative payouts, which equal the period's leaves. AVS B, per
+    distribution, is paid leaf by leaf as before and never enters the cumulative root."""
+    h = cumulative_harness
+    report = run_standard_scenario(h, PAYOUT_MODES)
+    h.cycle_until(lambda: all_delivered_and_paid(h, packets=PACKETS), timeout_s=90)
+    (distribution_job,) = [r for r in jobs(h) if int(r.kind) == PacketKind.REWARD_DISTRIBUTION]
+    grpc = h.service.parts.grpc
+    served = grpc.packet(distribution_job.packet_nonce, grpc.relay_params())
+    assert served is not None and not isinstance(served, PacketRejection)
+    avs_a, avs_b = (Web3.to_checksum_address(avs) for avs in report.avss)
+    assert isinstance(served.packet.payload, RewardDistributionPayload)
+    assert Web3.to_checksum_address(served.packet.payload.avs) == avs_b  # the only distribution packet
+    w3, gateway = gateway_contract(h)
+    vault = w3.eth.contract(
+        address=Web3.to_checksum_address(gateway.functions.REWARD_VAULT().call()),
+        abi=load_artifact(ContractName.REWARD_VAULT).abi_list(),
+    )
+    (accepted,) = vault.events.CumulativeRootAccepted.get_logs(from_block=0)
+    reward_token = Web3.to_checksum_address(h.stack.manifest["l1"]["contracts"]["reward_token"])
+    leaves = list(grpc.cumulative_leaves(1))
+    # Only AVS A's distribution accrued: every leaf is in its token, and the root funds only AVS A.
+    assert leaves and {Web3.to_checksum_address(leaf.token) for leaf in leaves} == {reward_token}
+    root_job = next(r for r in jobs(h) if int(r.kind) == PacketKind.CUMULATIVE_ROOT)
+    root = grpc.packet(root_job.packet_nonce, grpc.relay_params())
+    assert root is not None and not isinstance(root, PacketRejection)
+    assert isinstance(root.packet.payload, CumulativeRootPayload)
+    assert {Web3.to_checksum_address(e.avs) for e in root.packet.payload.entries} == {avs_a}
+    h.service.stop()
+    pushing = h.config.model_copy(
+        update={"cumulative": CumulativeConfig(token_prices={reward_token.lower(): "1000"}, max_delay_s=0)}
+    )
+    service = RelayerService(pushing, signer=h.signer, engine=h.engine)
+    restarted = replace(h, config=pushing, service=service)
+    try:
+        restarted.cycle_until(
+            lambda: all(
+                vault.functions.claimed(Web3.to_checksum_address(leaf.earner), reward_token).call()
+                == leaf.cumulative
+                for leaf in leaves
+            ),
+            timeout_s=90,
+        )
+        paid = vault.events.CumulativePaid.get_logs(from_block=0)
+        restarted.cycle_until(lambda: len(_cumulative_payouts(h)) == len(paid), timeout_s=60)
+    finally:
+        service.stop()
+    token = w3.eth.contract(address=reward_token, abi=load_artifact(ContractName.REWARD_TOKEN).abi_list())
+    sources = {"0x" + "00" * 20, vault.address.lower(), gateway.address.lower()}
+    moved = sum(
+        int(t.args.value)
+        for t in token.events.Transfer.get_logs(from_block=accepted.blockNumber)
+        if str(t.args["from"]).lower() in sources
+    )
+    cumulative_paid = sum(int(p.args.amount) for p in paid if p.args.token == reward_token)
+    assert moved == cumulative_paid == sum(int(leaf.cumulative) for leaf in leaves) > 0
+    # The index: A's claim ended accrued, B's was paid; each AVS's payout mode is served.
+    with TestClient(create_app(h.engine)) as api:
+        claims = {c["avs"]: c["claim_id"] for c in report.claims}
+        status_a = api.get(f"/v1/claims/{claims[report.avss[0]]}").json()["status"]
+        page_a = api.get(f"/claims/{claims[report.avss[0]]}").text
+        mode_a = api.get(f"/v1/avs/{avs_a.lower()}/funding").json()["payout_mode"]
+        mode_b = api.get(f"/v1/avs/{avs_b.lower()}/funding").json()["payout_mode"]
+    assert status_a == "accrued"
+    assert 'data-figure="accrued-note"' in page_a and "badge-accrued" in page_a
+    assert (mode_a, mode_b) == ("cumulative", "per_distribution")

@@ -71,6 +71,10 @@ class _ClaimStatusEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._En
     """Failed verification; `reject_reason` says why. Terminal."""
     CLAIM_STATUS_DISTRIBUTED: _ClaimStatus.ValueType  # 4
     """A distribution (and its REWARD_DISTRIBUTION packet) exists for it. Terminal."""
+    CLAIM_STATUS_ACCRUED: _ClaimStatus.ValueType  # 5
+    """The AVS pays by cumulative roots: the distribution's amounts were added to the earners'
+    cumulative earnings (no REWARD_DISTRIBUTION packet). Terminal.
+    """
 
 class ClaimStatus(_ClaimStatus, metaclass=_ClaimStatusEnumTypeWrapper):
     """ClaimStatus is the on-chain state of a reward claim."""
@@ -84,7 +88,35 @@ CLAIM_STATUS_REJECTED: ClaimStatus.ValueType  # 3
 """Failed verification; `reject_reason` says why. Terminal."""
 CLAIM_STATUS_DISTRIBUTED: ClaimStatus.ValueType  # 4
 """A distribution (and its REWARD_DISTRIBUTION packet) exists for it. Terminal."""
+CLAIM_STATUS_ACCRUED: ClaimStatus.ValueType  # 5
+"""The AVS pays by cumulative roots: the distribution's amounts were added to the earners'
+cumulative earnings (no REWARD_DISTRIBUTION packet). Terminal.
+"""
 global___ClaimStatus = ClaimStatus
+
+class _PayoutMode:
+    ValueType = typing.NewType("ValueType", builtins.int)
+    V: typing_extensions.TypeAlias = ValueType
+
+class _PayoutModeEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTypeWrapper[_PayoutMode.ValueType], builtins.type):
+    DESCRIPTOR: google.protobuf.descriptor.EnumDescriptor
+    PAYOUT_MODE_PER_DISTRIBUTION: _PayoutMode.ValueType  # 0
+    """Every distribution is pushed leaf by leaf after its own REWARD_DISTRIBUTION packet (the default)."""
+    PAYOUT_MODE_CUMULATIVE: _PayoutMode.ValueType  # 1
+    """Every distribution only adds to the earners' cumulative earnings; they are paid against the
+    client chain's CUMULATIVE_ROOT (pushed by the relayer's policy or claimed by the earner).
+    """
+
+class PayoutMode(_PayoutMode, metaclass=_PayoutModeEnumTypeWrapper):
+    """PayoutMode says how an AVS's reward distributions reach stakers on L1."""
+
+PAYOUT_MODE_PER_DISTRIBUTION: PayoutMode.ValueType  # 0
+"""Every distribution is pushed leaf by leaf after its own REWARD_DISTRIBUTION packet (the default)."""
+PAYOUT_MODE_CUMULATIVE: PayoutMode.ValueType  # 1
+"""Every distribution only adds to the earners' cumulative earnings; they are paid against the
+client chain's CUMULATIVE_ROOT (pushed by the relayer's policy or claimed by the earner).
+"""
+global___PayoutMode = PayoutMode
 
 @typing.final
 class AVSInfo(google.protobuf.message.Message):
@@ -115,6 +147,7 @@ class AVSInfo(google.protobuf.message.Message):
     SLASH_THRESHOLD_DENOMINATOR_FIELD_NUMBER: builtins.int
     SLASH_PROPORTION_FIELD_NUMBER: builtins.int
     SLASH_VERIFIERS_FIELD_NUMBER: builtins.int
+    PAYOUT_MODE_FIELD_NUMBER: builtins.int
     name: builtins.str
     avs_address: builtins.str
     """0x-prefixed lower-case hex, 20 bytes."""
@@ -150,6 +183,8 @@ class AVSInfo(google.protobuf.message.Message):
     evidence slashes exactly this; a committee request may ask for less. (Upstream's `avs_slash`,
     field 17, is a Dec it records but never reads.)
     """
+    payout_mode: global___PayoutMode.ValueType
+    """How the AVS's distributions are paid on L1; set at registration, fixed after."""
     @property
     def avs_owner_addresses(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
         """bech32 accounts allowed to administer the AVS; one of them signs its registration."""
@@ -190,8 +225,9 @@ class AVSInfo(google.protobuf.message.Message):
         slash_threshold_denominator: builtins.int = ...,
         slash_proportion: builtins.str = ...,
         slash_verifiers: collections.abc.Iterable[global___SlashVerifier] | None = ...,
+        payout_mode: global___PayoutMode.ValueType = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["asset_ids", b"asset_ids", "avs_address", b"avs_address", "avs_owner_addresses", b"avs_owner_addresses", "chain_id", b"chain_id", "committee_size", b"committee_size", "epoch_identifier", b"epoch_identifier", "min_operator_stake_usd", b"min_operator_stake_usd", "min_self_delegation_usd", b"min_self_delegation_usd", "name", b"name", "reward_address", b"reward_address", "reward_tokens", b"reward_tokens", "slash_address", b"slash_address", "slash_proportion", b"slash_proportion", "slash_threshold_denominator", b"slash_threshold_denominator", "slash_threshold_numerator", b"slash_threshold_numerator", "slash_verifiers", b"slash_verifiers", "starting_epoch", b"starting_epoch", "threshold_denominator", b"threshold_denominator", "threshold_numerator", b"threshold_numerator"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["asset_ids", b"asset_ids", "avs_address", b"avs_address", "avs_owner_addresses", b"avs_owner_addresses", "chain_id", b"chain_id", "committee_size", b"committee_size", "epoch_identifier", b"epoch_identifier", "min_operator_stake_usd", b"min_operator_stake_usd", "min_self_delegation_usd", b"min_self_delegation_usd", "name", b"name", "payout_mode", b"payout_mode", "reward_address", b"reward_address", "reward_tokens", b"reward_tokens", "slash_address", b"slash_address", "slash_proportion", b"slash_proportion", "slash_threshold_denominator", b"slash_threshold_denominator", "slash_threshold_numerator", b"slash_threshold_numerator", "slash_verifiers", b"slash_verifiers", "starting_epoch", b"starting_epoch", "threshold_denominator", b"threshold_denominator", "threshold_numerator", b"threshold_numerator"]) -> None: ...
 
 global___AVSInfo = AVSInfo
 

@@ -7,8 +7,8 @@ chain's id, so the API can filter and total per chain. Rows that already landed 
 backfilled from their L1 transaction's ``l1_tx.chain_id`` (the chain its ingestion recorded);
 rows that have not landed stay NULL until they do.
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-07
 """
 
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016"
-down_revision: str | None = "0015"
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
