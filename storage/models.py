@@ -14,6 +14,14 @@ Conventions, fixed once here so that every writer and reader agrees:
 - ``origin`` says which stream first recorded a row: ``exocore`` rows are facts of the Exocore chain
   (instant finality); ``l1`` rows were first seen in an L1 block and vanish again if that block is
   reorged away.
+- ``l1_chain_id`` (``chain_id`` on ``l1_tx``) names the client chain an L1-side fact happened on:
+  packet deliveries, payouts, withdrawal payments, cumulative payouts and roots, token transfers,
+  reward-source deposits and slashes as landed on L1. It is set by that chain's L1 ingestion from
+  the log it decodes (NULL until the row lands on L1); a packet has it from creation, the chain
+  Exocore addressed it to (its digest binds that chain, so it can land nowhere else). The API
+  filters and totals by it.
+  It is not indexed: a deployment has a handful of chains, so the chain is a residual filter of an
+  id-ordered scan, and every payout index costs a write per payout update.
 - Every index exists for an API filter/sort path or an ingestion lookup; they are listed next to
   each table with the query they serve.
 """
@@ -271,6 +279,7 @@ class Distribution(IndexerModel, table=True):
     l1_block_hash: str | None = _hash(nullable=True, default=None)
     l1_tx_hash: str | None = _hash(nullable=True, default=None)
     l1_log_index: int | None = Field(default=None, sa_type=Integer, nullable=True)
+    l1_chain_id: int | None = _bigint(nullable=True, default=None)
     l1_finalized: bool = Field(default=False, sa_type=Boolean)
     origin: str = Field(sa_type=String(16), default="exocore")
     packet_kind: int = Field(default=2, sa_type=SmallInteger, sa_column_kwargs={"server_default": "2"})
@@ -334,6 +343,7 @@ class Payout(IndexerModel, table=True):
     l1_block_number: int | None = _bigint(nullable=True, default=None)
     l1_block_hash: str | None = _hash(nullable=True, default=None)
     l1_log_index: int | None = Field(default=None, sa_type=Integer, nullable=True)
+    l1_chain_id: int | None = _bigint(nullable=True, default=None)
     origin: str = Field(sa_type=String(16), default="exocore")
     paid_by: str | None = Field(default=None, sa_type=String(16), nullable=True)
     """Who sent the paying transaction, where the indexer tells: ``relayer`` (a batch ``payout``)
@@ -379,6 +389,7 @@ class RelayPacket(IndexerModel, table=True):
     l1_block_number: int | None = _bigint(nullable=True, default=None)
     l1_block_hash: str | None = _hash(nullable=True, default=None)
     l1_log_index: int | None = Field(default=None, sa_type=Integer, nullable=True)
+    l1_chain_id: int | None = _bigint(nullable=True, default=None)
     created_at: datetime = _time("created_at")
     updated_at: datetime = _time("updated_at")
 
@@ -483,6 +494,7 @@ class TokenTransfer(IndexerModel, table=True):
     log_index: int = Field(sa_type=Integer)
     block_number: int = _bigint()
     block_hash: str = _hash()
+    l1_chain_id: int | None = _bigint(nullable=True, default=None)
 
 
 class RewardFunding(IndexerModel, table=True):
@@ -507,6 +519,7 @@ class RewardFunding(IndexerModel, table=True):
     log_index: int = Field(sa_type=Integer)
     block_number: int = _bigint()
     block_hash: str = _hash()
+    l1_chain_id: int | None = _bigint(nullable=True, default=None)
 
 
 class CumulativeLeafRow(IndexerModel, table=True):
@@ -554,6 +567,7 @@ class CumulativePayout(IndexerModel, table=True):
     log_index: int = Field(sa_type=Integer)
     block_number: int = _bigint()
     block_hash: str = _hash()
+    l1_chain_id: int | None = _bigint(nullable=True, default=None)
 
 
 class CumulativeRoot(IndexerModel, table=True):
@@ -572,6 +586,7 @@ class CumulativeRoot(IndexerModel, table=True):
     log_index: int = Field(sa_type=Integer)
     block_number: int = _bigint()
     block_hash: str = _hash()
+    l1_chain_id: int | None = _bigint(nullable=True, default=None)
 
 
 # ---------------------------------------------------------------------------------------- slashes
@@ -616,6 +631,7 @@ class Slash(IndexerModel, table=True):
     l1_block_number: int | None = _bigint(nullable=True, default=None)
     l1_block_hash: str | None = _hash(nullable=True, default=None)
     l1_log_index: int | None = Field(default=None, sa_type=Integer, nullable=True)
+    l1_chain_id: int | None = _bigint(nullable=True, default=None)
     origin: str = Field(sa_type=String(16), default="exocore")
     created_at: datetime = _time("created_at")
     updated_at: datetime = _time("updated_at")

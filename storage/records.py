@@ -430,10 +430,15 @@ class PacketCreated(_ExocoreEvent):
     """claim id, slash id, or (VALSET_UPDATE) the new valset nonce as text."""
     distribution_id: str | None = None
     avs: str | None = None
+    l1_chain_id: int | None = None
+    """The client chain Exocore addressed the packet to (its digest binds it: it can land nowhere
+    else); None where the source does not say."""
 
     def __post_init__(self) -> None:
         self._normalise_tx()
         bigint(self.nonce, "packet nonce")
+        if self.l1_chain_id is not None:
+            bigint(self.l1_chain_id, "packet l1 chain id")
         _set(self, "kind", PacketKind(self.kind).value)
         bigint(self.valset_nonce, "valset nonce")
         _set(self, "payload", bytes_hex(self.payload))

@@ -209,6 +209,7 @@ _PACKET_COLUMNS: Final = (
     "l1_block_hash",
     "l1_tx_hash",
     "l1_log_index",
+    "l1_chain_id",
     "created_at",
     "updated_at",
 )
@@ -239,9 +240,9 @@ def _payout_statement(order: Order, after: bool) -> ClauseElement:
     symbol = select(u.c.symbol).where(u.c.token == p.c.token).scalar_subquery()
     decimals = select(u.c.decimals).where(u.c.token == p.c.token).scalar_subquery()
     avs_name = select(a.c.name).where(a.c.avs_address == p.c.avs_address).scalar_subquery()
-    query = select(*(p.c[name] for name in _PAYOUT_COLUMNS), tx_state, symbol, decimals, avs_name).where(
-        p.c.staker == bindparam("staker")
-    )
+    query = select(
+        *(p.c[name] for name in _PAYOUT_COLUMNS), tx_state, symbol, decimals, avs_name, p.c.l1_chain_id
+    ).where(p.c.staker == bindparam("staker"))
     if after:
         key: BindParameter[int] = bindparam("after")
         query = query.where(p.c.id < key if order is Order.DESC else p.c.id > key)
@@ -458,6 +459,7 @@ def payout_document(r: Sequence[Any]) -> dict[str, Any]:
         "epoch": r[7],
         "status": r[8],
         "l1_tx": l1_tx,
+        "chain_id": r[19],
         "created_at": _utc(r[13]),
         "updated_at": _utc(r[14]),
     }
@@ -529,6 +531,7 @@ def claim_document(
             "signed_power": _amount(k["signed_power"]),
             "total_power": _amount(k["total_power"]),
             "l1": _location(k["l1_block_number"], k["l1_block_hash"], k["l1_tx_hash"], k["l1_log_index"]),
+            "chain_id": k["l1_chain_id"],
             "created_at": _utc(k["created_at"]),
             "updated_at": _utc(k["updated_at"]),
         }

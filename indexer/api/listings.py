@@ -13,6 +13,8 @@ Invariants:
 
 * a listing orders by a unique key and reads ``limit + 1`` rows past the cursor
   (:func:`indexer.api.queries.paged`); every filter is an indexed predicate ANDed to the statement;
+* ``chain_id`` (the client chain) is the one filter that is not indexed: a deployment has a handful
+  of chains, so it stays a residual predicate of the id-ordered scan (see :mod:`storage.models`);
 * a filter whose value is None (the parameter was not given) does not filter;
 * adding a filter is one :class:`Filter` line in the listing's ``filters``: the parameter appears
   in the route, in ``/openapi.json`` and in :meth:`Listing.read`, in the order of the tuple.
@@ -34,6 +36,7 @@ from indexer.api.params import (
     ADDRESS,
     HASH,
     AvsQ,
+    ChainIdQ,
     ClaimStatus,
     EpochQ,
     OperatorQ,
@@ -156,6 +159,12 @@ def _claims_paying(staker: str) -> ColumnElement[bool]:
     return _c.c.distribution_id.in_(select(leaf.c.distribution_id).where(leaf.c.staker == staker))
 
 
+def _claims_on_chain(chain_id: int) -> ColumnElement[bool]:
+    """Claims with a distribution root that landed on that client chain."""
+    d = distribution_table
+    return _c.c.claim_id.in_(select(d.c.claim_id).where(d.c.l1_chain_id == chain_id))
+
+
 def _claim_items(conn: Connection, rows: Sequence[Row[Any]]) -> list[schemas.ClaimOut]:
     names = Names.load(conn, tokens=[r.token for r in rows], avss=[r.avs_address for r in rows])
     return [schemas.ClaimOut(**queries.claim_fields_of(r, names)) for r in rows]
@@ -177,6 +186,7 @@ CLAIMS: Listing[schemas.ClaimOut] = Listing(
         Filter("status", Annotated[ClaimStatus | None, Query()], equal(_c.c.state)),
         Filter("operator", OperatorQ, _claims_signed_by),
         Filter("staker", StakerQ, _claims_paying),
+        Filter("chain_id", ChainIdQ, _claims_on_chain),
     ),
     render=_claim_items,
 )
@@ -237,6 +247,7 @@ PAYOUTS: Listing[schemas.PayoutOut] = Listing(
         ),
         # Compared as given: an operator is matched exactly as the leaf stores it.
         Filter("operator", OperatorQ, _payouts_of_operator, normalize=as_given),
+        Filter("chain_id", ChainIdQ, equal(_p.c.l1_chain_id)),
     ),
     render=_payout_items,
 )
@@ -279,6 +290,7 @@ WITHDRAWALS: Listing[schemas.WithdrawalOut] = Listing(
         Filter("token", TokenQ, equal(_p.c.token)),
         Filter("status", Annotated[PayoutStatus | None, Query()], equal(_p.c.state)),
         Filter("approval_id", Annotated[str | None, Query(pattern=HASH)], equal(_p.c.distribution_id)),
+        Filter("chain_id", ChainIdQ, equal(_p.c.l1_chain_id)),
     ),
     render=_withdrawal_items,
 )
@@ -318,6 +330,7 @@ SLASHES: Listing[schemas.SlashOut] = Listing(
         Filter("operator", OperatorQ, _slashes_of_operator),
         Filter("status", Annotated[SlashStatus | None, Query()], equal(_s.c.state)),
         Filter("token", TokenQ, _slashes_of_token),
+        Filter("chain_id", ChainIdQ, equal(_s.c.l1_chain_id)),
     ),
     render=_slash_items,
 )
@@ -349,6 +362,7 @@ PACKETS: Listing[schemas.PacketOut] = Listing(
             Annotated[str | None, Query(pattern=HASH, description="Claim or slash id.")],
             equal(_k.c.subject_id),
         ),
+        Filter("chain_id", ChainIdQ, equal(_k.c.l1_chain_id)),
     ),
     render=lambda _conn, rows: [queries.packet_item(r) for r in rows],
 )
@@ -370,6 +384,7 @@ L1_TXS: Listing[schemas.L1TxOut] = Listing(
         Filter("purpose", Annotated[TxPurpose | None, Query()], equal(_x.c.purpose)),
         Filter("sender", Annotated[str | None, Query(pattern=ADDRESS)], equal(_x.c.sender)),
         Filter("distribution_id", Annotated[str | None, Query(pattern=HASH)], equal(_x.c.distribution_id)),
+        Filter("chain_id", ChainIdQ, equal(_x.c.chain_id)),
     ),
     render=lambda _conn, rows: [queries.l1_tx_item(r) for r in rows],
 )

@@ -92,6 +92,9 @@ AvsQ = Annotated[str | None, Query(pattern=ADDRESS, description="AVS address.")]
 TokenQ = Annotated[str | None, Query(pattern=ADDRESS, description="L1 token address.")]
 StakerQ = Annotated[str | None, Query(pattern=ADDRESS, description="Staker's L1 address.")]
 EpochQ = Annotated[int | None, Query(ge=0, le=BIGINT_MAX, description="AVS epoch.")]
+ChainIdQ = Annotated[
+    int | None, Query(ge=0, le=BIGINT_MAX, description="Client chain: the L1 chain id it landed on.")
+]
 OperatorQ = Annotated[
     str | None,
     Query(

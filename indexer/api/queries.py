@@ -208,6 +208,7 @@ def packet_item(row: Any) -> schemas.PacketOut:
         signed_power=_amount(row.signed_power),
         total_power=_amount(row.total_power),
         l1=_location(row.l1_block_number, row.l1_block_hash, row.l1_tx_hash, row.l1_log_index),
+        chain_id=row.l1_chain_id,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -347,6 +348,7 @@ def payout_item(r: Row[Any], names: Names) -> schemas.PayoutOut:
         epoch=r.epoch,
         status=r.state,
         l1_tx=l1_tx,
+        chain_id=r.l1_chain_id,
         created_at=r.created_at,
         updated_at=r.updated_at,
     )
@@ -373,6 +375,7 @@ def withdrawal_item(r: Row[Any], names: Names) -> schemas.WithdrawalOut:
         paid_by=r.paid_by,
         request_ids=[int(i) for i in r.request_ids.split(",")] if r.request_ids else [],
         l1_tx=payout.l1_tx,
+        chain_id=payout.chain_id,
         created_at=payout.created_at,
         updated_at=payout.updated_at,
     )
@@ -432,6 +435,7 @@ def slash_fields(
         "assets": assets[r.slash_id],
         "signers": signers[r.slash_id],
         "l1": _location(r.l1_block_number, r.l1_block_hash, r.l1_tx_hash, r.l1_log_index),
+        "chain_id": r.l1_chain_id,
         "created_at": r.created_at,
         "updated_at": r.updated_at,
     }
@@ -615,11 +619,22 @@ def stats(conn: Connection, now: datetime) -> schemas.StatsOut:
     for status in PAID_STATES:
         for token, total in uint256_sums(conn, p, "token", "amount", p.c.state == status).items():
             paid.setdefault(token, {s: "0" for s in PAID_STATES})[status] = str(total)
+    per_chain: dict[str, dict[str, dict[str, str]]] = {}
+    chains = conn.execute(
+        select(p.c.l1_chain_id).where(p.c.state.in_(PAID_STATES), p.c.l1_chain_id.is_not(None)).distinct()
+    ).scalars()
+    for chain_id in sorted(chains):
+        on_chain = per_chain.setdefault(str(chain_id), {})
+        for status in PAID_STATES:
+            where = and_(p.c.state == status, p.c.l1_chain_id == chain_id)
+            for token, total in uint256_sums(conn, p, "token", "amount", where).items():
+                on_chain.setdefault(token, {s: "0" for s in PAID_STATES})[status] = str(total)
     return schemas.StatsOut(
         counts=counts,
         backlog=backlog,
         oldest_pending_age_s=oldest,
         paid_per_token=paid,
+        paid_per_chain=per_chain,
         streams=streams(conn),
         invariant_violations=violation_count(conn),
         generated_at=now,

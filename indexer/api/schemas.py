@@ -259,6 +259,9 @@ class PacketOut(BaseModel):
     signed_power: Amount | None = None
     total_power: Amount | None = None
     l1: ChainLocation | None = None
+    chain_id: int | None = Field(
+        default=None, description="The client chain (L1 chain id) it landed on; null until it has."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -423,6 +426,9 @@ class PayoutOut(BaseModel):
     epoch: int | None = None
     status: Literal["pending", "submitted", "included", "finalized"]
     l1_tx: L1TxRef | None = None
+    chain_id: int | None = Field(
+        default=None, description="The client chain (L1 chain id) it landed on; null until it has."
+    )
     created_at: datetime
     updated_at: datetime
     avs_name: str | None = Field(default=None, description="The name the AVS registered on Exocore.")
@@ -473,6 +479,9 @@ class WithdrawalOut(BaseModel):
     request_ids: list[int] = []
     """The L1 RestakingVault withdrawal requests this leaf pays (their ``requestId``)."""
     l1_tx: L1TxRef | None = None
+    chain_id: int | None = Field(
+        default=None, description="The client chain (L1 chain id) it landed on; null until it has."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -524,6 +533,9 @@ class SlashOut(BaseModel):
     assets: list[SlashAssetOut]
     signers: list[SignerOut]
     l1: ChainLocation | None = None
+    chain_id: int | None = Field(
+        default=None, description="The client chain (L1 chain id) it landed on; null until it has."
+    )
     created_at: datetime
     updated_at: datetime
     avs_name: str | None = Field(default=None, description="The name the AVS registered on Exocore.")
@@ -654,6 +666,12 @@ class StatsOut(BaseModel):
     )
     paid_per_token: dict[str, dict[str, Amount]] = Field(
         description="Per token: Σ amounts of payouts included (not yet final) and finalized."
+    )
+    paid_per_chain: dict[str, dict[str, dict[str, Amount]]] = Field(
+        default_factory=dict,
+        description="The same per client chain (L1 chain id, decimal): chain -> token -> state -> Σ. "
+        "Every included or finalized payout landed on one chain, so the chains add up to "
+        "`paid_per_token`.",
     )
     streams: list[StreamStatus]
     invariant_violations: int

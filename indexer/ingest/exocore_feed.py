@@ -1011,6 +1011,7 @@ class ExocoreFeed:
                 subject_id=subject,
                 distribution_id=distribution_id,
                 avs=avs,
+                l1_chain_id=packet.l1_chain_id,
                 tx_hash=tx_hash,
             )
         )

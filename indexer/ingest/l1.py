@@ -814,7 +814,7 @@ class L1Ingestor:
             raise DeepReorgError(self.stream, ancestor, finalized)
         with self.store.begin() as tx:
             first = tx.next_transition_id()
-            result.reversed_transitions = tx.reverse_l1_above(ancestor, utc_now())
+            result.reversed_transitions = tx.reverse_l1_above(ancestor, utc_now(), chain_id=self.chain_id)
             tx.forget_blocks(self.stream, above=ancestor)
             tx.set_cursor(
                 self.stream,
@@ -942,7 +942,7 @@ class L1Ingestor:
                 remember.append((anchor.number, anchor.hash, anchor.timestamp))
             tx.remember_blocks(self.stream, remember)
             if finalized >= 0:
-                tx.finalize_l1(finalized, now)
+                tx.finalize_l1(finalized, now, chain_id=self.chain_id)
             conn = tx.conn
             check_paid_within_total(conn, self.stream, effects.distribution_ids)
             check_cumulative_paid_within_accrued(conn, self.stream, effects.cumulative_keys)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 
 from storage.errors import IndexerError
 from storage.lifecycle import (
@@ -57,6 +57,24 @@ from storage.store.claims import ClaimStore
 from storage.store.distributions import DistributionStore
 from storage.store.payouts import PayoutStore
 from storage.store.slashes import SlashStore
+
+
+def _on_chain(column: ColumnElement[Any], chain_id: int | None) -> list[ColumnElement[bool]]:
+    """The condition "on client chain ``chain_id``" (none for None: every chain)."""
+    return [] if chain_id is None else [column == chain_id]
+
+
+L1_KEYED_TABLES: Final = (
+    (packet_table, "l1_"),
+    (distribution_table, "l1_"),
+    (slash_table, "l1_"),
+    (transfer_table, ""),
+    (reward_funding_table, ""),
+    (cumulative_payout_table, ""),
+    (cumulative_root_table, ""),
+)
+"""Tables whose rows :meth:`L1Store._key_by_chain` names the chain of, with their position columns'
+prefix (``payout`` is keyed as it is written: the hot path writes each of its rows once)."""
 
 
 class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
@@ -156,13 +174,13 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
                 self._cumulative_root(log)
                 tx_purposes.setdefault(log.position.tx_hash, ("distribution", log.position, log.nonce, None))
             else:
-                self._valset_on_l1(log)
+                self._valset_on_l1(log, chain_id=chain_id)
                 tx_purposes.setdefault(log.position.tx_hash, ("valset_update", log.position, None, None))
         if paid:
             final = None
             if finalized_height is not None and finalized_height >= 0:
                 final = (finalized_height, finalized_at or self.clock())
-            self._reward_paid(paid, effects, final)
+            self._reward_paid(paid, effects, final, chain_id=chain_id)
         if transfers:
             self._record_transfers(transfers)
         if funded:
@@ -180,8 +198,30 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
                 packet_nonce=packet_nonce,
                 distribution_id=distribution_id,
             )
+        self._key_by_chain(logs, chain_id)
         self.advance_claims(effects.distribution_ids, finalized_in=effects.finalized_distribution_ids)
         return effects
+
+    def _key_by_chain(self, logs: Sequence[L1Log], chain_id: int) -> None:
+        """Name ``chain_id`` on every row this batch landed (payouts named it as they were written).
+
+        A row is found by its transaction hash within the batch's block span (the block index narrows
+        it; hashes of different chains never collide, the chain id is signed into each).
+        """
+        positions = [log.position for log in logs]
+        if not positions:
+            return
+        low = min(pos.block_number for pos in positions)
+        high = max(pos.block_number for pos in positions)
+        hashes = sorted({pos.tx_hash for pos in positions})
+        for table, prefix in L1_KEYED_TABLES:
+            block, tx = table.c[f"{prefix}block_number"], table.c[f"{prefix}tx_hash"]
+            for part in chunks(hashes):
+                self.conn.execute(
+                    update(table)
+                    .where(block >= low, block <= high, member_of(self.conn, tx, part))
+                    .values(l1_chain_id=chain_id)
+                )
 
     def _record_funding(self, logs: Sequence[RewardFundedLog]) -> None:
         """Store each deposit into a reward source once (a replayed block hits the unique key)."""
@@ -236,8 +276,12 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
         elif state != L1TxState.INCLUDED:
             self.transition(EntityKind.L1_TX, tx_hash, L1TxState.INCLUDED, ref, values=location)
 
-    def finalize_l1(self, finalized_height: int, at: datetime) -> int:
-        """Everything included at or below ``finalized_height`` becomes final. Returns moves made."""
+    def finalize_l1(self, finalized_height: int, at: datetime, *, chain_id: int | None = None) -> int:
+        """Everything included at or below ``finalized_height`` becomes final. Returns moves made.
+
+        ``chain_id``: only that client chain's rows (heights of different chains are unrelated);
+        None: every chain's (a one-chain deployment).
+        """
         moved = 0
         p = payout_table
         rows = self.conn.execute(
@@ -249,7 +293,11 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
                 p.c.l1_block_hash,
                 p.c.l1_tx_hash,
                 p.c.l1_log_index,
-            ).where(p.c.state == PayoutState.INCLUDED.value, p.c.l1_block_number <= finalized_height)
+            ).where(
+                p.c.state == PayoutState.INCLUDED.value,
+                p.c.l1_block_number <= finalized_height,
+                *_on_chain(p.c.l1_chain_id, chain_id),
+            )
         ).all()
         if rows:
             for part in chunks(rows):
@@ -284,12 +332,14 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             (EntityKind.PACKET, PacketState.RELAYED, PacketState.FINALIZED),
             (EntityKind.SLASH, SlashState.RELAYED, SlashState.FINALIZED),
         ):
-            moved += self._finalize_simple(kind, included, final, finalized_height, at)
+            moved += self._finalize_simple(kind, included, final, finalized_height, at, chain_id=chain_id)
         d = distribution_table
         roots = (
             self.conn.execute(
                 select(d.c.distribution_id).where(
-                    d.c.l1_finalized.is_(False), d.c.l1_block_number <= finalized_height
+                    d.c.l1_finalized.is_(False),
+                    d.c.l1_block_number <= finalized_height,
+                    *_on_chain(d.c.l1_chain_id, chain_id),
                 )
             )
             .scalars()
@@ -304,16 +354,26 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
         return moved
 
     def _finalize_simple(
-        self, kind: EntityKind, from_state: str, to_state: str, finalized_height: int, at: datetime
+        self,
+        kind: EntityKind,
+        from_state: str,
+        to_state: str,
+        finalized_height: int,
+        at: datetime,
+        *,
+        chain_id: int | None,
     ) -> int:
         table = ENTITY_TABLES[kind]
         prefix = "" if kind is EntityKind.L1_TX else "l1_"
+        chain_column = table.c.chain_id if kind is EntityKind.L1_TX else table.c.l1_chain_id
         block_column, hash_column = f"{prefix}block_number", f"{prefix}block_hash"
         key = {EntityKind.L1_TX: "tx_hash", EntityKind.PACKET: "nonce", EntityKind.SLASH: "slash_id"}[kind]
         tx_column = "tx_hash" if kind is EntityKind.L1_TX else "l1_tx_hash"
         rows = self.conn.execute(
             select(table.c[key], table.c[block_column], table.c[hash_column], table.c[tx_column]).where(
-                table.c.state == from_state, table.c[block_column] <= finalized_height
+                table.c.state == from_state,
+                table.c[block_column] <= finalized_height,
+                *_on_chain(chain_column, chain_id),
             )
         ).all()
         for row in rows:
@@ -321,15 +381,23 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             self.transition(kind, entity_id, to_state, ChainRef(Chain.L1, at, row[1], row[2], row[3]))
         return len(rows)
 
-    def reverse_l1_above(self, ancestor: int, at: datetime, *, reason: str = "l1 reorg") -> int:
+    def reverse_l1_above(
+        self, ancestor: int, at: datetime, *, chain_id: int | None = None, reason: str = "l1 reorg"
+    ) -> int:
         """Undo every L1 observation from blocks above ``ancestor`` (the common ancestor of a reorg).
 
         State changes are undone newest first by appending ``reversal`` transitions (objects first
         seen in an orphaned block are deleted); L1 positions, token transfers and block hashes above
         the ancestor are cleared. Returns the number of transitions reversed.
+
+        ``chain_id``: only that client chain's observations (another chain's heights say nothing
+        about this reorg). A transition belongs to the chain of its transaction (every L1 move is
+        made by a log or a finalization of a transaction ``l1_tx`` records with its chain). None:
+        every chain's (a one-chain deployment).
         """
-        t = transition_table
+        t, x = transition_table, l1_tx_table
         undone = select(t.c.reverses_id).where(t.c.reverses_id.is_not(None))
+        chain_txs = select(x.c.tx_hash).where(x.c.chain_id == chain_id)
         rows = self.conn.execute(
             select(t)
             .where(
@@ -337,9 +405,22 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
                 t.c.height > ancestor,
                 t.c.edge != EdgeKind.REVERSAL.value,
                 t.c.id.not_in(undone),
+                *([] if chain_id is None else [t.c.tx_hash.in_(chain_txs)]),
             )
             .order_by(t.c.id.desc())
         ).all()
+        # Read before the reversal deletes the orphaned blocks' l1_tx rows.
+        v = valset_table
+        valsets = (
+            self.conn.execute(
+                select(v.c.valset_nonce).where(
+                    v.c.l1_block_number > ancestor,
+                    *([] if chain_id is None else [v.c.l1_tx_hash.in_(chain_txs)]),
+                )
+            )
+            .scalars()
+            .all()
+        )
         reversals: list[dict[str, Any]] = []
         for row in rows:
             kind = EntityKind(row.entity_kind)
@@ -373,28 +454,33 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
                 )
             )
         self.append_transitions(reversals)
-        self._clear_l1_positions(ancestor)
+        self._clear_l1_positions(ancestor, chain_id, list(valsets))
         return len(rows)
 
-    def _clear_l1_positions(self, ancestor: int) -> None:
+    def _clear_l1_positions(self, ancestor: int, chain_id: int | None, valsets: list[int]) -> None:
+        """``valsets``: the sets this chain's orphaned blocks installed (a valset row holds the
+        commitment of whichever chain installed it last)."""
         above = ancestor
-        d, v, p = distribution_table, valset_table, payout_table
-        self.conn.execute(delete(d).where(d.c.origin == "l1", d.c.l1_block_number > above))
+        d, v, p, x = distribution_table, valset_table, payout_table, l1_tx_table
+        on_d, on_p = _on_chain(d.c.l1_chain_id, chain_id), _on_chain(p.c.l1_chain_id, chain_id)
+        on_v = [member_of(self.conn, v.c.valset_nonce, valsets)]
+        self.conn.execute(delete(d).where(d.c.origin == "l1", d.c.l1_block_number > above, *on_d))
         self.conn.execute(
             update(d)
-            .where(d.c.l1_block_number > above)
+            .where(d.c.l1_block_number > above, *on_d)
             .values(
                 l1_block_number=None,
                 l1_block_hash=None,
                 l1_tx_hash=None,
                 l1_log_index=None,
                 l1_finalized=False,
+                l1_chain_id=None,
             )
         )
-        self.conn.execute(delete(v).where(v.c.origin == "l1", v.c.l1_block_number > above))
+        self.conn.execute(delete(v).where(v.c.origin == "l1", v.c.l1_block_number > above, *on_v))
         self.conn.execute(
             update(v)
-            .where(v.c.l1_block_number > above)
+            .where(v.c.l1_block_number > above, *on_v)
             .values(
                 l1_commitment=None,
                 l1_block_number=None,
@@ -412,8 +498,9 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             .where(
                 p.c.state.in_([PayoutState.PENDING.value, PayoutState.SUBMITTED.value]),
                 p.c.l1_block_number > above,
+                *on_p,
             )
-            .values(l1_block_number=None, l1_block_hash=None, l1_log_index=None)
+            .values(l1_block_number=None, l1_block_hash=None, l1_log_index=None, l1_chain_id=None)
         )
         self.conn.execute(
             update(p)
@@ -424,20 +511,21 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             )
             .values(l1_tx_hash=None)
         )
-        for table in (packet_table, slash_table):
+        # A packet keeps its chain (the one it is addressed to); a slash lands again to be named.
+        for table, cleared in ((packet_table, {}), (slash_table, {"l1_chain_id": None})):
             self.conn.execute(
                 update(table)
-                .where(table.c.l1_block_number > above)
-                .values(l1_block_number=None, l1_block_hash=None, l1_tx_hash=None, l1_log_index=None)
+                .where(table.c.l1_block_number > above, *_on_chain(table.c.l1_chain_id, chain_id))
+                .values(
+                    l1_block_number=None, l1_block_hash=None, l1_tx_hash=None, l1_log_index=None, **cleared
+                )
             )
-        x = l1_tx_table
         self.conn.execute(
-            update(x).where(x.c.block_number > above).values(block_number=None, block_hash=None)
+            update(x)
+            .where(x.c.block_number > above, *_on_chain(x.c.chain_id, chain_id))
+            .values(block_number=None, block_hash=None)
         )
-        self.conn.execute(delete(transfer_table).where(transfer_table.c.block_number > above))
-        f = reward_funding_table
-        self.conn.execute(delete(f).where(f.c.block_number > above))
-        c = cumulative_payout_table
-        self.conn.execute(delete(c).where(c.c.block_number > above))
-        r = cumulative_root_table
-        self.conn.execute(delete(r).where(r.c.block_number > above))
+        for table in (transfer_table, reward_funding_table, cumulative_payout_table, cumulative_root_table):
+            self.conn.execute(
+                delete(table).where(table.c.block_number > above, *_on_chain(table.c.l1_chain_id, chain_id))
+            )

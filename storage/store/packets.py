@@ -6,7 +6,7 @@ subject it carries (distribution, slash, valset) through :meth:`PacketStore._pac
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 
 from relayer.protocol.kinds import PacketKind
 from storage.lifecycle import EntityKind, PacketState
@@ -37,6 +37,7 @@ class PacketStore(StoreBase):
             "distribution_id": event.distribution_id,
             "avs_address": event.avs,
             "exocore_height": ref.height or 0,
+            "l1_chain_id": event.l1_chain_id,
         }
         self._create(EntityKind.PACKET, str(event.nonce), PacketState.CREATED, values, ref)
         subject = self._packet_subject(event.kind, event.subject_id)
@@ -128,7 +129,7 @@ class PacketStore(StoreBase):
             },
         )
 
-    def _valset_on_l1(self, log: ValsetUpdatedLog) -> None:
+    def _valset_on_l1(self, log: ValsetUpdatedLog, *, chain_id: int) -> None:
         v = valset_table
         pos = log.position
         l1_values = {
@@ -156,12 +157,17 @@ class PacketStore(StoreBase):
         else:
             self.conn.execute(update(v).where(v.c.valset_nonce == log.valset_nonce).values(**l1_values))
         # ValsetUpdated names the set it installs, not the packet that carried it: the VALSET_UPDATE
-        # packet is the one whose subject is that valset nonce.
+        # packet is the one whose subject is that valset nonce. Exocore sends one such packet to each
+        # client chain: this chain's is the one addressed to it (NULL: a source that did not say).
+        k = packet_table
         packet = self.conn.execute(
-            select(packet_table.c.nonce).where(
-                packet_table.c.kind == PacketKind.VALSET_UPDATE,
-                packet_table.c.subject_id == str(log.valset_nonce),
+            select(k.c.nonce)
+            .where(
+                k.c.kind == PacketKind.VALSET_UPDATE,
+                k.c.subject_id == str(log.valset_nonce),
+                or_(k.c.l1_chain_id == chain_id, k.c.l1_chain_id.is_(None)),
             )
+            .order_by(k.c.nonce)
         ).first()
         if packet is not None:
             self._packet_relayed(int(packet.nonce), pos)

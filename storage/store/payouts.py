@@ -232,7 +232,12 @@ class PayoutStore(StoreBase):
         bulk_insert(self.conn, c, list(fresh.values()))
 
     def _reward_paid(
-        self, logs: Sequence[RewardPaidLog], effects: L1BatchEffects, final: tuple[int, datetime] | None
+        self,
+        logs: Sequence[RewardPaidLog],
+        effects: L1BatchEffects,
+        final: tuple[int, datetime] | None,
+        *,
+        chain_id: int,
     ) -> None:
         p = payout_table
         final_height, final_at = final if final is not None else (-1, None)
@@ -295,6 +300,7 @@ class PayoutStore(StoreBase):
                     "l1_block_number": pos.block_number,
                     "l1_block_hash": pos.block_hash,
                     "l1_log_index": pos.log_index,
+                    "l1_chain_id": chain_id,
                 }
                 row = existing.get(log.index)
                 state, updated_at = PayoutState.INCLUDED.value, pos.at
@@ -367,6 +373,7 @@ class PayoutStore(StoreBase):
                     l1_block_number=bindparam("b_l1_block_number"),
                     l1_block_hash=bindparam("b_l1_block_hash"),
                     l1_log_index=bindparam("b_l1_log_index"),
+                    l1_chain_id=bindparam("b_l1_chain_id"),
                 )
             )
             for part in chunks(updates):
@@ -403,11 +410,12 @@ class PayoutStore(StoreBase):
         """One UPDATE ... FROM unnest(arrays) per chunk instead of one statement per row."""
         statement = text(
             "UPDATE payout SET state = v.state, updated_at = v.updated_at, l1_tx_hash = v.tx_hash,"
-            " l1_block_number = v.block_number, l1_block_hash = v.block_hash, l1_log_index = v.log_index"
+            " l1_block_number = v.block_number, l1_block_hash = v.block_hash, l1_log_index = v.log_index,"
+            " l1_chain_id = v.chain_id"
             " FROM unnest(CAST(:ids AS bigint[]), CAST(:states AS varchar[]), CAST(:times AS timestamptz[]),"
             " CAST(:txs AS varchar[]), CAST(:blocks AS bigint[]), CAST(:hashes AS varchar[]),"
-            " CAST(:logs AS integer[]))"
-            " AS v(id, state, updated_at, tx_hash, block_number, block_hash, log_index)"
+            " CAST(:logs AS integer[]), CAST(:chains AS bigint[]))"
+            " AS v(id, state, updated_at, tx_hash, block_number, block_hash, log_index, chain_id)"
             " WHERE payout.id = v.id"
         )
         for part in chunks(updates):
@@ -421,5 +429,6 @@ class PayoutStore(StoreBase):
                     "blocks": [u["b_l1_block_number"] for u in part],
                     "hashes": [u["b_l1_block_hash"] for u in part],
                     "logs": [u["b_l1_log_index"] for u in part],
+                    "chains": [u["b_l1_chain_id"] for u in part],
                 },
             )

@@ -229,11 +229,14 @@ class _Site:
             avs = form.address("avs", "AVS")
             epoch = form.integer("epoch", "Epoch")
             state = form.choice("state", "State", CLAIM_STATES)
+            chain_id = form.integer("chain_id", "Client chain")
             params = form.list_params(PAGE_SIZE)
             claims: list[schemas.ClaimOut] = []
             next_cursor = None
             if form.ok:
-                claims, next_cursor = listings.CLAIMS.read(conn, params, avs=avs, epoch=epoch, status=state)
+                claims, next_cursor = listings.CLAIMS.read(
+                    conn, params, avs=avs, epoch=epoch, status=state, chain_id=chain_id
+                )
             return {
                 "title": "Claims",
                 "claims": claims,
@@ -242,7 +245,7 @@ class _Site:
                 "stats": queries.stats(conn, self.clock()),
                 "stat_kinds": STAT_KINDS,
                 "poll_interval_ms": int(request.app.state.explorer_poll_interval_s * 1000),
-                "filtered": any(v is not None for v in (avs, epoch, state)),
+                "filtered": any(v is not None for v in (avs, epoch, state, chain_id)),
                 **self.pager(form, next_cursor),
             }
 
@@ -301,6 +304,7 @@ class _Site:
         def build(conn: Connection, form: Form) -> Mapping[str, Any]:
             staker = form.address("staker", "Staker")
             status = form.choice("status", "Payout state", PAYOUT_STATES)
+            chain_id = form.integer("chain_id", "Client chain")
             params = form.list_params(PAGE_SIZE)
             context: dict[str, Any] = {
                 "title": "Staker payouts",
@@ -319,7 +323,9 @@ class _Site:
             context["cumulative"] = queries.cumulative_staker(conn, staker)
             context["leaf_claims"] = queries.leaf_claims(conn, staker)
             everything, truncated = _all_payouts(conn, staker)
-            payouts, next_cursor = listings.PAYOUTS.read(conn, params, staker=staker, status=status)
+            payouts, next_cursor = listings.PAYOUTS.read(
+                conn, params, staker=staker, status=status, chain_id=chain_id
+            )
             context.update(
                 payouts=payouts,
                 totals=views.payout_totals(everything),
@@ -334,17 +340,20 @@ class _Site:
         def build(conn: Connection, form: Form) -> Mapping[str, Any]:
             avs = form.address("avs", "AVS")
             state = form.choice("state", "State", SLASH_STATES)
+            chain_id = form.integer("chain_id", "Client chain")
             params = form.list_params(PAGE_SIZE)
             slashes: list[schemas.SlashOut] = []
             next_cursor = None
             if form.ok:
-                slashes, next_cursor = listings.SLASHES.read(conn, params, avs=avs, status=state)
+                slashes, next_cursor = listings.SLASHES.read(
+                    conn, params, avs=avs, status=state, chain_id=chain_id
+                )
             return {
                 "title": "Slashes",
                 "slashes": slashes,
                 "avss": self.avs_choices(conn, avs),
                 "slash_states": SLASH_STATES,
-                "filtered": avs is not None or state is not None,
+                "filtered": any(v is not None for v in (avs, state, chain_id)),
                 **self.pager(form, next_cursor),
             }
 

@@ -36,7 +36,8 @@ from relayer.protocol.kinds import PacketKind
 from relayer.service import RelayerService
 from storage.job_tables import JobStage, relay_job_table
 from storage.l1_tables import tx_intent_table
-from storage.models import cursor_table
+from storage.lifecycle import PacketState
+from storage.models import cursor_table, packet_table
 from tests.support.database import fresh_database
 from tests.support.relayer_harness import L1_BLOCK_TIME_S, SIGNER_ACCOUNT_INDEX
 
@@ -56,6 +57,12 @@ def _jobs(engine: Engine) -> list[Any]:
 def _intents(engine: Engine) -> list[Any]:
     with engine.begin() as conn:
         return list(conn.execute(select(tx_intent_table)))
+
+
+def _packets(engine: Engine) -> dict[int, tuple[int | None, str]]:
+    """Packet nonce -> (client chain, state) as the indexer recorded them."""
+    with engine.begin() as conn:
+        return {r.nonce: (r.l1_chain_id, r.state) for r in conn.execute(select(packet_table))}
 
 
 def _gateway(manifest_chain: dict[str, Any]) -> Any:
@@ -214,6 +221,24 @@ def test_one_relayer_runs_a_pipeline_per_client_chain_over_one_work_queue(
         cursors = {c.stream: c.halted for c in conn.execute(select(cursor_table))}
     assert {l1_stream_name(chain_a["chain_id"]), l1_stream_name(CHAIN_B_ID)} <= set(cursors)
     assert not any(cursors.values())
+    # The indexer keys each packet by its chain, and each chain's ValsetUpdated relays that chain's
+    # packet (both carry the same new valset nonce): the API lists each chain's own.
+    landed = {PacketState.RELAYED.value, PacketState.FINALIZED.value}
+    deadline = time.monotonic() + CYCLE_TIMEOUT_S
+    while not all(state in landed for _, state in _packets(engine).values()):
+        assert time.monotonic() < deadline, f"packets not indexed as landed: {_packets(engine)}"
+        service.cycle()
+        time.sleep(CYCLE_PAUSE_S)
+    assert {n: chain for n, (chain, _) in _packets(engine).items()} == {
+        rows[0].packet_nonce: chain_a["chain_id"],
+        rows[1].packet_nonce: CHAIN_B_ID,
+    }
+    with TestClient(create_app(engine)) as api:
+        for chain_id, own in ((chain_a["chain_id"], rows[0]), (CHAIN_B_ID, rows[1])):
+            packets = api.get("/v1/packets", params={"chain_id": chain_id}).json()["items"]
+            assert [(k["nonce"], k["chain_id"]) for k in packets] == [(own.packet_nonce, chain_id)]
+            txs = api.get("/v1/l1/txs", params={"chain_id": chain_id}).json()["items"]
+            assert txs and {t["chain_id"] for t in txs} == {chain_id}
     for gateway, own, other in ((_gateway(chain_a), rows[0], rows[1]), (_gateway(chain_b), rows[1], rows[0])):
         assert gateway.functions.currentValsetNonce().call() == GENESIS_VALSET_NONCE + 1
         assert gateway.functions.nonceUsed(own.packet_nonce).call()

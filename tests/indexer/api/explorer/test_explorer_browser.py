@@ -485,6 +485,7 @@ def test_a_stakers_payouts_across_avss_and_tokens(page: Browser, site: Site) -> 
     for row, p in zip(rows, listed, strict=True):
         assert row.data == [p["amount"], str(p["l1_tx"]["block_number"])]
         assert row.badges == [p["status"]]
+        assert row.figures["chain"] == str(p["chain_id"])  # the client chain it landed on
         # The AVS by name and the token by symbol (addresses on hover), the amount in tokens.
         assert row.codes == [p["distribution_id"], p["l1_tx"]["tx_hash"]]
         assert p["avs_name"] in row.text and p["token_symbol"] in row.text
@@ -505,6 +506,7 @@ def test_slashes_show_evidence_signers_amounts_and_freeze(page: Browser, site: S
     assert row.figures["evidence"] == status_text(slash["evidence_kind"])
     assert row.figures["freeze"] == ("yes" if slash["freeze"] else "no")
     assert row.figures["proportion"] == slash["slash_proportion"]
+    assert row.figures["chain"] == str(slash["chain_id"])
     assert row.figures["signers"].startswith(str(len(slash["signers"])))
     assets = {a.attr("data-token"): a.data[0] for a in page.snapshot("table.slashes .assets li")}
     assert assets == {a["token"]: a["amount"] for a in slash["assets"]}
@@ -586,7 +588,7 @@ def test_the_claims_page_works_from_the_keyboard(page: Browser, site: Site) -> N
         assert stop["visible"], stop
         assert not stop["outline"].startswith("none") and not stop["outline"].endswith(" 0px"), stop
     order = [s["id"] or f"{s['tag']}:{s['text']}" for s in stops]
-    assert order.index("avs") < order.index("epoch") < order.index("state")
+    assert order.index("avs") < order.index("epoch") < order.index("state") < order.index("chain_id")
     claim_links = [o for o in order if o.startswith("a:0x")]
     assert len(claim_links) == len(site.data.paid_claims) + 1
 
@@ -596,6 +598,9 @@ def test_the_claims_page_works_from_the_keyboard(page: Browser, site: Site) -> N
     state.send_keys("paid")
     assert Select(state).first_selected_option.get_attribute("value") == "paid"
     state.send_keys(Keys.TAB)
+    chain = page.driver.switch_to.active_element
+    assert chain.get_attribute("id") == "chain_id"  # the client-chain filter, left empty
+    chain.send_keys(Keys.TAB)
     button = page.driver.switch_to.active_element
     assert button.get_attribute("type") == "submit"
     old = page.driver.current_url
