@@ -11,8 +11,8 @@ bookkeeping as a result.
 Chapters: the chains → operators, AVSs and stakers (committees elected) → a validator-set change →
 claims collected by the AVS's aggregator from each member's own operator process (two submitted
 and accepted; one member offline, a rogue post refused, a second claim in one slot left to expire) →
-relay and payouts (MINT and VAULT) → a committee slash collected the same way and an equivocation
-slash → lifecycle tables, staker balances, API URL.
+relay and payouts (MINT and FEES per distribution; VAULT under one cumulative root) → a committee
+slash collected the same way and an equivocation slash → lifecycle tables, staker balances, API URL.
 
 What the output promises: a table is printed whole when stdout is not a terminal (no cell cut to
 fit 80 columns); each column holds one unit (amounts in the token's own symbol and decimals, voting
