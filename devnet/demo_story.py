@@ -11,8 +11,8 @@ bookkeeping as a result.
 Chapters: the chains → operators, AVSs and stakers (committees elected) → a validator-set change →
 claims collected by the AVS's aggregator from each member's own operator process (two submitted
 and accepted; one member offline, a rogue post refused, a second claim in one slot left to expire) →
-relay and payouts (MINT and VAULT) → a committee slash collected the same way and an equivocation
-slash → lifecycle tables, staker balances, API URL.
+relay and payouts (MINT and FEES per distribution; VAULT under one cumulative root) → a committee
+slash collected the same way and an equivocation slash → lifecycle tables, staker balances, API URL.
 
 What the output promises: a table is printed whole when stdout is not a terminal (no cell cut to
 fit 80 columns); each column holds one unit (amounts in the token's own symbol and decimals, voting
@@ -85,7 +85,7 @@ from devnet.scenario import (
 )
 from devnet.stack import DevnetStack
 from indexer.api.app import create_app
-from relayer.config import ExorelayConfig
+from relayer.config import CumulativeConfig, ExorelayConfig
 from relayer.errors import ExorelayError
 from relayer.exocore.proto.operator.v1 import query_pb2 as operator_query
 from relayer.exocore.proto.operator.v1 import query_pb2_grpc as operator_grpc
@@ -96,6 +96,7 @@ from relayer.logs import TextFormatter
 from relayer.protocol import bls
 from relayer.protocol.claims import PROPORTION_ONE
 from relayer.protocol.ids import OperatorAddress
+from relayer.protocol.kinds import PayoutMode
 from relayer.protocol.packets import FundingMode, PacketKind
 from relayer.protocol.types import Address
 from relayer.protocol.units import (
@@ -116,6 +117,9 @@ from storage.models import (
     claim_table,
     committee_member_table,
     committee_table,
+    cumulative_leaf_table,
+    cumulative_payout_table,
+    cumulative_root_table,
     distribution_table,
     l1_tx_table,
     packet_table,
@@ -156,8 +160,16 @@ MIGRATION_VERSION_TABLE: Final = "alembic_version"
 LOG_FILE: Final = "demo.log"
 DATABASE_FILE: Final = "exorelay.sqlite"
 
-PAID_CLAIMS: Final = ("A", "B", "D")
-"""The claims the demo pays: A (MINT), B (VAULT), D (FEES)."""
+PAID_CLAIMS: Final = ("A", "D")
+"""The claims the demo pays per distribution (one packet each): A (MINT), D (FEES)."""
+ACCRUED_CLAIM: Final = "B"
+"""bridge-avs's claim (VAULT): its AVS pays cumulatively, so it accrues into the earners' running
+totals and is paid under one root for all of its earners, with no packet of its own."""
+CUMULATIVE_EVERY: Final = 1
+"""Distributions of cumulative AVSs per root period: 1 closes a period at claim B, so the demo shows
+its root and payouts within the chapter (a real chain closes one a day)."""
+WETH_PRICE_ETH: Final = "1"
+"""The price of one WETH in ETH for the push policy (WETH is wrapped ether)."""
 COMMISSIONS: Final = ("0.10", "0.05", "0")
 """Operator commission rates, cycled: the distributions then hold commission leaves of both sizes."""
 CLAIM_A_UNITS: Final = 1_000 * 10**18
@@ -393,11 +405,17 @@ class Demo:
                 self.home / "chains",
                 exocore_block_time_s=EXOCORE_BLOCK_TIME_S,
                 l1_block_time_s=L1_BLOCK_TIME_S,
+                cumulative_every=CUMULATIVE_EVERY,
             ).start()
         self.check_stop()
         anvil = self.require(self.stack.anvil)
         with self.console.status("Starting the relayer (migrations, start-up sweep)…"):
             config = ExorelayConfig.model_validate(self.stack.relayer_settings(self.database_url))
+            weth = self.stack.manifest["l1"]["contracts"]["weth"].lower()
+            # max_delay_s=0: the push stage pays every accrued earner at once, not after a day.
+            config = config.model_copy(
+                update={"cumulative": CumulativeConfig(token_prices={weth: WETH_PRICE_ETH}, max_delay_s=0)}
+            )
             self.config = config
             signer = Account.from_key(anvil.dev_accounts()[SIGNER_ACCOUNT_INDEX].private_key)
             self.service = RelayerService(config, signer=signer, stop_requested=self.stop)
@@ -636,6 +654,8 @@ class Demo:
             committee_size=n,
             claim_threshold=(4, 5),
             min_operator_stake_usd="1000",
+            # Paid by cumulative roots (FEES, oracle-avs's WETH source, pays per distribution only).
+            payout_mode=PayoutMode.CUMULATIVE,
         )
         self.avs_rules = (avs_a, avs_b)
         sent = {"operators": 0, "keys": 0, "delegations": 0}
@@ -815,7 +835,10 @@ class Demo:
             " of voting power. Each AVS opens its claim at the aggregator; every committee member's own"
             " `exorelay operator` process checks it and signs it; the aggregator verifies each signature,"
             " submits the aggregate once the threshold is crossed, and Exocore then splits the amount into"
-            " a Merkle tree of staker and commission leaves and emits a REWARD_DISTRIBUTION packet.",
+            " staker and commission leaves. oracle-avs pays per distribution: each of its claims gets its"
+            " own Merkle tree and REWARD_DISTRIBUTION packet. bridge-avs pays cumulatively: its claim"
+            " accrues into each earner's running total (no packet of its own), and one CUMULATIVE_ROOT"
+            " per period covers all of its earners, however many distributions they earned in.",
         )
         committee_a, committee_b = self.committees[avs_a.address], self.committees[avs_b.address]
         stack.fund_avs_eth(avs_b.address, CLAIM_B_WEI, account_index=FUNDER_ACCOUNT_INDEX)
@@ -917,6 +940,8 @@ class Demo:
                     )
                 )[0]
                 outcome = f"#{dist.nonce}: {dist.leaf_count} leaves"
+            elif row.state == ClaimState.ACCRUED:
+                outcome = "accrued (no packet)"
             if row.state == ClaimState.REJECTED:
                 rejections.append(f"claim {label} rejected by Exocore ({row.reason_code}): {row.reason}")
                 if total and row.threshold_numerator is not None:
@@ -1127,11 +1152,14 @@ class Demo:
             5,
             "Relay to L1 and payouts",
             "The relayer aggregates the validators' signatures, submits each packet to the gateway, waits for"
-            " confirmation, then pays the leaves in batches with Merkle multiproofs: EXOR is minted (MINT),"
-            " claim B's WETH comes out of the AVS's RewardVault deposit (VAULT), claim D's out of the"
-            " transaction fees its AVS deposited (FEES).",
+            " confirmation, then pays the leaves in batches with Merkle multiproofs: claim A's EXOR is minted"
+            " (MINT), claim D's WETH comes out of the transaction fees its AVS deposited (FEES). Claim B"
+            " accrued: the relayer relays the period's one cumulative root and pushes each earner's total"
+            " from bridge-avs's RewardVault deposit (VAULT), one root for all of its stakers instead of"
+            " one packet per distribution.",
         )
         paid = [self.claim_ids[label] for label in PAID_CLAIMS]
+        accrued = self.claim_ids[ACCRUED_CLAIM]
         self.track(
             "relay and payouts",
             [
@@ -1143,8 +1171,13 @@ class Demo:
                     )
                     for label in PAID_CLAIMS
                 ),
+                Gauge(f"claim {ACCRUED_CLAIM} earners paid under the cumulative root", self.cumulative_paid),
             ],
-            until=lambda: all(self.claim_state(c) == ClaimState.PAID for c in paid),
+            until=lambda: (
+                all(self.claim_state(c) == ClaimState.PAID for c in paid)
+                and self.claim_state(accrued) == ClaimState.ACCRUED
+                and self.cumulative_done()
+            ),
         )
         self.show_packets()
         table = Table(title="Distributions on L1 (gateway views)", box=box.SIMPLE_HEAD)
@@ -1170,6 +1203,7 @@ class Demo:
                 f"{finalized} of {leaf_count}",
             )
         self.show(table)
+        self.show_cumulative()
         self.show_community_pool()
         avs_b = self.require(self.avs_rules)[1].address
         left = self.reward_vault.functions.balanceOf(
@@ -1177,7 +1211,8 @@ class Demo:
         ).call()
         self.console.print(
             f"RewardVault deposit of {self.avs_name(avs_b)} after its payouts:"
-            f" {self.amount(left, self.weth.address)} (the part of claim B no leaf carries stays there)"
+            f" {self.amount(left, self.weth.address)} (the part of claim B no earner's total carries stays"
+            " there)"
         )
         self.show_reward_sources()
 
@@ -1214,6 +1249,50 @@ class Demo:
                 f" {self.amount(tax, token)} ({format_share(tax, claimed)}) and {dust:,} base units of"
                 " rounding dust"
             )
+
+    def cumulative_paid(self) -> tuple[int, int, str]:
+        """Earners paid under the cumulative roots (indexed payouts) of all the roots' earners."""
+        earners = int(self.scalar(select(func.count()).select_from(cumulative_leaf_table)) or 0)
+        paid = int(self.scalar(select(func.count()).select_from(cumulative_payout_table)) or 0)
+        roots = int(self.scalar(select(func.count()).select_from(cumulative_root_table)) or 0)
+        return paid, earners, f"{roots} root(s) accepted on L1" if earners else "waiting for the root"
+
+    def cumulative_done(self) -> bool:
+        paid, earners, _ = self.cumulative_paid()
+        return earners > 0 and paid >= earners
+
+    def show_cumulative(self) -> None:
+        """Claim B's payouts: one root for every earner of the period, each earner pushed its total."""
+        table = Table(title="Cumulative roots on L1 (indexed)", box=box.SIMPLE_HEAD)
+        for column in ("period", "packet", "earners", "total", "pushed on L1 (DB)"):
+            table.add_column(column)
+        for root in self.rows(select(cumulative_root_table).order_by(cumulative_root_table.c.period)):
+            leaves = self.rows(
+                select(cumulative_leaf_table).where(cumulative_leaf_table.c.period == root.period)
+            )
+            payouts = self.rows(
+                select(cumulative_payout_table).where(cumulative_payout_table.c.period == root.period)
+            )
+            tokens = sorted({leaf.token for leaf in leaves})
+            table.add_row(
+                str(root.period),
+                f"#{root.packet_nonce}",
+                str(len(leaves)),
+                " + ".join(
+                    self.amount(sum(int(leaf.cumulative) for leaf in leaves if leaf.token == t), t)
+                    for t in tokens
+                ),
+                f"{len(payouts)} earners, "
+                + " + ".join(
+                    self.amount(sum(int(p.amount) for p in payouts if p.token == t), t) for t in tokens
+                ),
+            )
+        self.show(table)
+        avs_b = self.avs_name(self.require(self.avs_rules)[1].address)
+        self.console.print(
+            f"claim {ACCRUED_CLAIM} ({avs_b}) accrued: one root carries every earner's total, where per"
+            " distribution each claim is its own packet and tree"
+        )
 
     def claim_state(self, claim_id: str) -> str | None:
         state = self.scalar(select(claim_table.c.state).where(claim_table.c.claim_id == claim_id))
@@ -1476,6 +1555,8 @@ class Demo:
                 dist = self.api_get(f"/v1/distributions/{claim['distribution_id']}")
                 finalized = dist["payouts_by_status"].get("finalized", 0)
                 payouts = f"{finalized}/{dist['leaf_count']}"
+            elif claim["status"] == ClaimState.ACCRUED:
+                payouts = "cumulative root"
             timeline = self.transitions("claim", claim_id)
             self.show(self.timeline_table(f"claim {label} {short_hex(claim_id)}", timeline))
             claims.add_row(
@@ -1600,6 +1681,14 @@ class Demo:
                             payout_table.c.staker == staker.lower(),
                             payout_table.c.token == address,
                             payout_table.c.state == "finalized",
+                        )
+                    )
+                ) + sum(
+                    int(r.amount)
+                    for r in self.rows(
+                        select(cumulative_payout_table.c.amount).where(
+                            cumulative_payout_table.c.earner == staker.lower(),
+                            cumulative_payout_table.c.token == address,
                         )
                     )
                 )

@@ -46,6 +46,9 @@ from storage.models import (
     claim_table,
     committee_member_table,
     committee_table,
+    cumulative_leaf_table,
+    cumulative_payout_table,
+    cumulative_root_table,
     distribution_table,
     l1_tx_table,
     packet_table,
@@ -160,9 +163,9 @@ def run_once(home: Path, url: str, extra: tuple[str, ...]) -> Iterator[DemoRun]:
         engine.dispose()
 
 
-FUNDING_OF_CLAIM = {"A": 1, "B": 2, "D": 3}
-"""The demo's paid claims and their reward source: A minted (MINT), B from bridge-avs's deposit
-(VAULT), D from oracle-avs's transaction fees (FEES)."""
+FUNDING_OF_CLAIM = {"A": 1, "D": 3}
+"""The demo's claims paid per distribution and their reward source: A minted (MINT), D from
+oracle-avs's transaction fees (FEES). Claim B (bridge-avs, cumulative) accrues: no distribution."""
 
 
 def by_prefix(rows: list[Any], key: str, prefix: str) -> Any:
@@ -212,9 +215,10 @@ def test_demo_completes_once_within_budget(demo: DemoRun) -> None:
 def test_lifecycle_overview_lists_claims_paid_and_slashes_finalized(demo: DemoRun) -> None:
     claims = demo.matches(
         rf"^\s*(?P<label>[ABD])\s+{SHORT_ID}\s+(?P<avs>[\w-]+)\s+(?P<amount>{AMOUNT}) (?P<symbol>\w+)"
-        r"\s+(?P<state>\w+)\s+(?P<payouts>\d+/\d+|-)\s+(?P<exocore>[\d.]+)\s+(?P<l1>[\d.]+|-)\s"
+        r"\s+(?P<state>\w+)\s+(?P<payouts>\d+/\d+|cumulative root|-)"
+        r"\s+(?P<exocore>[\d.]+)\s+(?P<l1>[\d.]+|-)\s"
     )
-    assert {m["label"]: m["state"] for m in claims} == {"A": "paid", "B": "paid", "D": "paid"}
+    assert {m["label"]: m["state"] for m in claims} == {"A": "paid", "B": "accrued", "D": "paid"}
     assert {m["label"]: m["symbol"] for m in claims} == {"A": "EXOR", "B": "WETH", "D": "WETH"}
     db_claims = demo.rows(select(claim_table))
     symbols = token_symbols(demo)
@@ -224,7 +228,7 @@ def test_lifecycle_overview_lists_claims_paid_and_slashes_finalized(demo: DemoRu
         assert format_units(int(row.total_amount)) == match["amount"]
         assert (match["exocore"], match["l1"]) == spans(demo, "claim", row.claim_id)
         if row.distribution_id is None:
-            assert match["payouts"] == "-"
+            assert match["payouts"] == ("cumulative root" if row.state == "accrued" else "-")
             continue
         assert symbols[row.token] == match["symbol"]
         finalized = demo.scalar(
@@ -340,7 +344,7 @@ def test_per_object_timelines_equal_the_recorded_transitions(demo: DemoRun) -> N
             if t.chain == "exocore":
                 assert step["exocore_time"] == t.at.strftime("%H:%M:%S.%f")[:-3]
     finals = {steps[-1]["state"] for steps in timelines.values()}
-    assert finals == {"paid", "finalized"}
+    assert finals == {"paid", "accrued", "finalized"}  # claim B accrued: its AVS pays cumulatively
 
 
 def test_each_time_column_of_a_timeline_runs_forward(demo: DemoRun) -> None:
@@ -352,7 +356,8 @@ def test_each_time_column_of_a_timeline_runs_forward(demo: DemoRun) -> None:
             shown = [step[column] for step in steps if step[column] != "-"]
             keys = [float(v) for v in shown] if column == "offset" else shown
             assert keys == sorted(keys), (column, shown)
-        assert any(step["l1_time"] != "-" for step in steps) or steps[-1]["state"] == "rejected"
+        # A rejected claim never reaches L1; an accrued one reaches it only through its period's root.
+        assert any(step["l1_time"] != "-" for step in steps) or steps[-1]["state"] in {"rejected", "accrued"}
 
 
 def test_no_cell_is_cut_when_stdout_is_not_a_terminal(demo: DemoRun) -> None:
@@ -370,7 +375,7 @@ def test_where_the_rest_of_each_claim_went_is_said(demo: DemoRun) -> None:
         rf" leaves \([\d.]+ %\); Exocore's community pool keeps (?P<pool>{AMOUNT}) \w+: the community tax"
         rf" (?P<tax>{AMOUNT}) \w+ \([\d.]+ %\) and (?P<dust>[\d,]+) base units of rounding dust\s*$"
     )
-    assert sorted(m["label"] for m in lines) == ["A", "B", "D"]
+    assert sorted(m["label"] for m in lines) == ["A", "D"]
     claims = {r.claim_id: r for r in demo.rows(select(claim_table))}
     for match in lines:
         dist = demo.rows(
@@ -449,7 +454,7 @@ def test_claims_are_collected_from_the_operators_processes_one_offline_and_a_rog
                 select(claim_signer_table).where(claim_signer_table.c.claim_id == request.digest)
             )
         }
-        assert claim.state == "paid"
+        assert claim.state == ("accrued" if label == "B" else "paid")
         assert rows[label]["height"] == str(claim.submitted_height)
     # The offline operator never posted; the rogue's conflicting post is refused and kept as evidence.
     assert not [
@@ -485,7 +490,7 @@ def test_distributions_paid_on_l1_equal_the_indexed_payouts_and_transfers(demo: 
         rf"\s+(?P<total>{AMOUNT}) (?P<symbol>\w+)\s+(?P<paid>{AMOUNT}) \w+"
         r"\s+(?P<finalized>\d+) of (?P<of>\d+)\s*$"
     )
-    assert {m["label"]: m["funding"] for m in rows} == {"A": "MINT", "B": "VAULT", "D": "FEES"}
+    assert {m["label"]: m["funding"] for m in rows} == {"A": "MINT", "D": "FEES"}
     symbols = token_symbols(demo)
     for match in rows:
         dist = demo.rows(
@@ -502,15 +507,47 @@ def test_distributions_paid_on_l1_equal_the_indexed_payouts_and_transfers(demo: 
         assert format_units(paid) == match["paid"] == match["total"]
 
 
+def test_the_cumulative_avs_is_paid_under_one_root_for_all_its_earners(demo: DemoRun) -> None:
+    """bridge-avs pays cumulatively: claim B accrued (no distribution, no packet of its own); one
+    root covers every earner of the period and each earner was pushed exactly its total on L1."""
+    (claim_b,) = demo.rows(select(claim_table).where(claim_table.c.state == "accrued"))
+    assert claim_b.distribution_id is None
+    assert (
+        demo.rows(select(distribution_table).where(distribution_table.c.claim_id == claim_b.claim_id)) == []
+    )
+    (root,) = demo.rows(select(cumulative_root_table))
+    assert root.accepted
+    leaves = demo.rows(select(cumulative_leaf_table).where(cumulative_leaf_table.c.period == root.period))
+    payouts = demo.rows(
+        select(cumulative_payout_table).where(cumulative_payout_table.c.period == root.period)
+    )
+    (token,) = {leaf.token for leaf in leaves}
+    assert token == claim_b.token
+    assert {(p.earner, int(p.amount)) for p in payouts} == {
+        (leaf.earner, int(leaf.cumulative)) for leaf in leaves
+    }
+    total = sum(int(leaf.cumulative) for leaf in leaves)
+    (row,) = demo.matches(
+        rf"^\s*(?P<period>\d+)\s+#(?P<nonce>\d+)\s+(?P<earners>\d+)\s+(?P<total>{AMOUNT}) WETH"
+        rf"\s+(?P<pushed>\d+) earners, (?P<paid>{AMOUNT}) WETH\s*$"
+    )
+    assert (int(row["period"]), int(row["nonce"])) == (root.period, root.packet_nonce)
+    assert int(row["earners"]) == int(row["pushed"]) == len(leaves) > 1
+    assert row["total"] == row["paid"] == format_units(total)
+    assert demo.matches(r"^claim B \(bridge-avs\) accrued: one root carries every earner's total")
+
+
 def test_packets_table_shows_the_valset_update_relayed_before_the_packets_signed_by_the_new_set(
     demo: DemoRun,
 ) -> None:
     rows = demo.matches(
-        r"^\s*#(?P<nonce>\d+)\s+(?P<kind>VALSET_UPDATE|REWARD_DISTRIBUTION)\s+#(?P<valset>\d+)\s+(?P<height>\d+)"
+        r"^\s*#(?P<nonce>\d+)\s+(?P<kind>VALSET_UPDATE|REWARD_DISTRIBUTION|CUMULATIVE_ROOT)\s+#(?P<valset>\d+)\s+(?P<height>\d+)"
         r"\s+(?P<block>\d+)\s+(?P<tx>0x[0-9a-f]{8})…\s+(?P<job>\w+)\s*$"
     )
-    # Claims A (MINT), B (VAULT) and D (FEES), each after the valset update that signs them.
-    assert [m["kind"] for m in rows] == ["VALSET_UPDATE", *["REWARD_DISTRIBUTION"] * 3]
+    # Claims A (MINT) and D (FEES) one packet each, claim B's (cumulative) period one root, each after
+    # the valset update that signs them.
+    assert rows[0]["kind"] == "VALSET_UPDATE"
+    assert sorted(m["kind"] for m in rows[1:]) == ["CUMULATIVE_ROOT", *["REWARD_DISTRIBUTION"] * 2]
     assert {m["job"] for m in rows} == {"delivered"}
     txs = demo.rows(
         select(l1_tx_table).where(l1_tx_table.c.state == "finalized", l1_tx_table.c.purpose != "payout")
@@ -548,6 +585,11 @@ def test_staker_balances_equal_the_indexed_l1_transfers_and_payouts(demo: DemoRu
                     payout_table.c.staker == staker,
                     payout_table.c.token == tokens[symbol],
                     payout_table.c.state == "finalized",
+                )
+            ) + demo.total(
+                select(cumulative_payout_table.c.amount).where(
+                    cumulative_payout_table.c.earner == staker,
+                    cumulative_payout_table.c.token == tokens[symbol],
                 )
             )
             key = symbol.lower()
