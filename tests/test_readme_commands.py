@@ -38,7 +38,8 @@ PACKAGES: Final = ("relayer", "indexer", "devnet")
 COMMAND_TIMEOUT_S: Final = 300.0
 """Bounds a hang of a short command; they take seconds."""
 LONG_COMMAND_TIMEOUT_S: Final = 900.0
-"""Bounds a hang of the narrated demo (minutes on a loaded two-core machine)."""
+"""Bounds a hang of the narrated demo or a benchmark's quick run (minutes on a loaded two-core
+machine, with another test worker beside it)."""
 SERVER_UP_TIMEOUT_S: Final = 300.0
 """Bounds a server that never comes up (the demo's API answers after its chains are started)."""
 STOP_TIMEOUT_S: Final = 60.0
@@ -68,8 +69,13 @@ def argv(command: str) -> list[str]:
     return command.split()
 
 
+MAKE_STATE: Final = frozenset({"MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "MAKE_TERMOUT", "MAKE_TERMERR"})
+"""Set by an outer ``make test``: a README command runs as from a user's shell, not as a sub-make
+(a sub-make inherits the outer make's jobserver and reports an interrupted child as its own error)."""
+
+
 def child_env(**overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EXORELAY_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXORELAY_") and k not in MAKE_STATE}
     env.update(overrides)
     return env
 
@@ -86,6 +92,13 @@ def run_to_completion(
     return result
 
 
+def _default_signal_dispositions() -> None:
+    """In the child before exec: Ctrl-C and SIGTERM act as in a user's shell, whatever the test
+    runner's worker process did with them (an ignored signal would be inherited by the command)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 @dataclass
 class Server:
     """A long-running README command, started in its own process group and stopped by a signal."""
@@ -99,7 +112,7 @@ class Server:
         with self.log.open("wb") as sink:
             self.process = subprocess.Popen(
                 self.command, cwd=REPO_ROOT, env=self.env, stdout=sink, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=True, preexec_fn=_default_signal_dispositions,
             )  # fmt: skip
         return self
 
@@ -305,4 +318,6 @@ def test_bench_line(command: str, request: pytest.FixtureRequest) -> None:
                 strict=False,
             )
         )
-    run_to_completion([*argv(command), *bench_arguments(argv(command))], child_env())
+    run_to_completion(
+        [*argv(command), *bench_arguments(argv(command))], child_env(), timeout_s=LONG_COMMAND_TIMEOUT_S
+    )
