@@ -69,7 +69,9 @@ def argv(command: str) -> list[str]:
     return command.split()
 
 
-MAKE_STATE: Final = frozenset({"MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "MAKE_TERMOUT", "MAKE_TERMERR"})
+MAKE_STATE: Final = frozenset(
+    {"MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "MAKE_TERMOUT", "MAKE_TERMERR"}
+)
 """Set by an outer ``make test``: a README command runs as from a user's shell, not as a sub-make
 (a sub-make inherits the outer make's jobserver and reports an interrupted child as its own error)."""
 
@@ -92,13 +94,6 @@ def run_to_completion(
     return result
 
 
-def _default_signal_dispositions() -> None:
-    """In the child before exec: Ctrl-C and SIGTERM act as in a user's shell, whatever the test
-    runner's worker process did with them (an ignored signal would be inherited by the command)."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_DFL)
-
-
 @dataclass
 class Server:
     """A long-running README command, started in its own process group and stopped by a signal."""
@@ -112,7 +107,7 @@ class Server:
         with self.log.open("wb") as sink:
             self.process = subprocess.Popen(
                 self.command, cwd=REPO_ROOT, env=self.env, stdout=sink, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=_default_signal_dispositions,
+                start_new_session=True,
             )  # fmt: skip
         return self
 
