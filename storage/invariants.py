@@ -272,7 +272,7 @@ def check_payouts_match_transfers(
     conn: Connection, stream: str, tx_hashes: Iterable[str], funding_sources: Sequence[str]
 ) -> None:
     """Σ RewardPaid == Σ Transfer per (token, recipient) in each payout transaction."""
-    p, x = payout_table, transfer_table
+    p = payout_table
     senders = sorted({ZERO_ADDRESS, *funding_sources})
     for part in chunks(sorted(set(tx_hashes))):
         paid: dict[tuple[str, str, str], int] = defaultdict(int)
@@ -284,29 +284,8 @@ def check_payouts_match_transfers(
             )
         ):
             paid[(row.l1_tx_hash, row.token, row.staker)] += int(row.amount)
-        moved: dict[tuple[str, str, str], int] = defaultdict(int)
-        for row in conn.execute(
-            select(x.c.tx_hash, x.c.token, x.c.recipient, x.c.amount).where(
-                member_of(conn, x.c.tx_hash, part), x.c.sender.in_(senders)
-            )
-        ):
-            moved[(row.tx_hash, row.token, row.recipient)] += int(row.amount)
-        for key in sorted(set(paid) | set(moved)):
-            if paid.get(key, 0) != moved.get(key, 0):
-                tx_hash, token, recipient = key
-                raise InvariantViolationError(
-                    stream,
-                    PAYOUT_MATCHES_TRANSFERS,
-                    f"tx {tx_hash}: RewardPaid sums {paid.get(key, 0)} of {token} to {recipient}, "
-                    f"Transfer events move {moved.get(key, 0)}",
-                    {
-                        "tx_hash": tx_hash,
-                        "token": token,
-                        "recipient": recipient,
-                        "paid": str(paid.get(key, 0)),
-                        "transferred": str(moved.get(key, 0)),
-                    },
-                )
+        moved = _transferred(conn, part, senders)
+        _raise_on_mismatch(stream, PAYOUT_MATCHES_TRANSFERS, "RewardPaid", paid, moved)
 
 
 def check_cumulative_paid_within_earned(conn: Connection, stream: str, tokens: Iterable[str]) -> None:
@@ -338,7 +317,7 @@ def check_cumulative_transfers_match_payouts(
 ) -> None:
     """``cumulative_paid_matches_transfers``: Σ CumulativePaid == Σ Transfer per (token, recipient)
     in each transaction that paid under a cumulative root."""
-    c, x = cumulative_payout_table, transfer_table
+    c = cumulative_payout_table
     senders = sorted({ZERO_ADDRESS, *funding_sources})
     for part in chunks(sorted(set(tx_hashes))):
         paid: dict[tuple[str, str, str], int] = defaultdict(int)
@@ -348,26 +327,42 @@ def check_cumulative_transfers_match_payouts(
             )
         ):
             paid[(row.tx_hash, row.token, row.recipient)] += int(row.amount)
-        moved: dict[tuple[str, str, str], int] = defaultdict(int)
-        for row in conn.execute(
-            select(x.c.tx_hash, x.c.token, x.c.recipient, x.c.amount).where(
-                member_of(conn, x.c.tx_hash, part), x.c.sender.in_(senders)
+        moved = _transferred(conn, part, senders)
+        _raise_on_mismatch(stream, CUMULATIVE_PAID_MATCHES_TRANSFERS, "CumulativePaid", paid, moved)
+
+
+_PaidTo = dict[tuple[str, str, str], int]
+"""Amounts per (tx hash, token, recipient)."""
+
+
+def _transferred(conn: Connection, tx_hashes: Sequence[str], senders: Sequence[str]) -> _PaidTo:
+    """What ``Transfer`` events in these transactions moved out of the funding sources (or minted)."""
+    x = transfer_table
+    moved: _PaidTo = defaultdict(int)
+    for row in conn.execute(
+        select(x.c.tx_hash, x.c.token, x.c.recipient, x.c.amount).where(
+            member_of(conn, x.c.tx_hash, tx_hashes), x.c.sender.in_(senders)
+        )
+    ):
+        moved[(row.tx_hash, row.token, row.recipient)] += int(row.amount)
+    return moved
+
+
+def _raise_on_mismatch(stream: str, invariant: str, event: str, paid: _PaidTo, moved: _PaidTo) -> None:
+    """The first (tx, token, recipient) whose paid events and Transfer events differ, as a violation."""
+    for key in sorted(set(paid) | set(moved)):
+        if paid.get(key, 0) != moved.get(key, 0):
+            tx_hash, token, recipient = key
+            raise InvariantViolationError(
+                stream,
+                invariant,
+                f"tx {tx_hash}: {event} sums {paid.get(key, 0)} of {token} to {recipient}, "
+                f"Transfer events move {moved.get(key, 0)}",
+                {
+                    "tx_hash": tx_hash,
+                    "token": token,
+                    "recipient": recipient,
+                    "paid": str(paid.get(key, 0)),
+                    "transferred": str(moved.get(key, 0)),
+                },
             )
-        ):
-            moved[(row.tx_hash, row.token, row.recipient)] += int(row.amount)
-        for key in sorted(set(paid) | set(moved)):
-            if paid.get(key, 0) != moved.get(key, 0):
-                tx_hash, token, recipient = key
-                raise InvariantViolationError(
-                    stream,
-                    CUMULATIVE_PAID_MATCHES_TRANSFERS,
-                    f"tx {tx_hash}: CumulativePaid sums {paid.get(key, 0)} of {token} to {recipient}, "
-                    f"Transfer events move {moved.get(key, 0)}",
-                    {
-                        "tx_hash": tx_hash,
-                        "token": token,
-                        "recipient": recipient,
-                        "paid": str(paid.get(key, 0)),
-                        "transferred": str(moved.get(key, 0)),
-                    },
-                )
