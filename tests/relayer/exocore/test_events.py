@@ -117,6 +117,18 @@ VALID: dict[str, list[tuple[str, str]]] = {
         ("community_tax", "30"),
         ("dust", "0"),
     ],
+    "reward_distribution_accrued": [
+        ("claim_id", CLAIM_ID),
+        ("avs", AVS),
+        ("epoch", "4"),
+        ("token", TOKEN),
+        ("funding", "2"),
+        ("total", "970"),
+        ("leaf_count", "3"),
+        ("period", "2"),
+        ("community_tax", "30"),
+        ("dust", "0"),
+    ],
     "slash_request_submitted": [
         ("slash_id", SLASH_ID),
         ("operator", OPERATOR_1),
