@@ -397,3 +397,22 @@ def claim_l1_state(distributions: Sequence[tuple[bool, bool, str | None]]) -> Cl
     if any(payment is not None for payment in payments):
         return ClaimState.PAYING
     return ClaimState.FINALIZED
+
+
+def distribution_claim_stage(
+    packet_state: str | None, root_on_l1: bool, root_final: bool, payment_state: str | None
+) -> ClaimState:
+    """How far one distribution of a claim got, in the claim's terms (what a claim with only this
+    distribution would be at): from its packet (None: no packet recorded) up to ``relayed``, then
+    its root's finality, then its ``payment_state``. :func:`claim_l1_state` combines these."""
+    if payment_state is not None:
+        return ClaimState(payment_state)
+    if root_final:
+        return ClaimState.FINALIZED
+    if root_on_l1:
+        return ClaimState.RELAYED
+    if packet_state == PacketState.ATTESTED:
+        return ClaimState.ATTESTED
+    if packet_state is not None:
+        return ClaimState.PACKET_CREATED
+    return ClaimState.DISTRIBUTED
