@@ -304,21 +304,19 @@ def _claim_statements(dialect: Dialect) -> tuple[ClauseElement, ClauseElement, C
         .where(s.c.claim_id == claim_id)
         .order_by(s.c.member_index)
     )
+    # Every distribution of the claim (one per client chain it pays on): distribution.claim_id's index.
     dist = (
         select(d.c.distribution_id, d.c.nonce, d.c.l1_tx_hash)
-        .select_from(c.join(d, dist_join))
-        .where(c.c.claim_id == claim_id)
+        .where(d.c.claim_id == claim_id)
         .cte("claim_distribution")
     )
     columns = [t.c[n] for n in _TRANSITION_COLUMNS]
     of_claim = select(*columns).where(
         t.c.entity_kind == _const(EntityKind.CLAIM.value), t.c.entity_id == claim_id
     )
-    packet_ids = (
-        select(cast(k.c.nonce, String)).select_from(dist.join(k, k.c.nonce == dist.c.nonce)).scalar_subquery()
-    )
+    packet_ids = select(cast(k.c.nonce, String)).select_from(dist.join(k, k.c.nonce == dist.c.nonce))
     in_packets = (
-        t.c.entity_id == any_(func.array(packet_ids))
+        t.c.entity_id == any_(func.array(packet_ids.scalar_subquery()))
         if dialect.name == "postgresql"
         else t.c.entity_id.in_(packet_ids)
     )
