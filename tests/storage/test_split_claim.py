@@ -17,13 +17,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from indexer.api import ReadinessPolicy, create_app
-from indexer.ingest.exocore import ExocoreIngestor
 from storage.lifecycle import ClaimState, EntityKind
 from storage.models import claim_table, distribution_table
-from storage.records import ExocoreBlock
 from storage.store import LifecycleStore
-from tests.support.indexer_factory import AVS, T0, StepClock, avs_registered, committee, h
-from tests.support.split_claim import SHARE_A, SHARE_B, SPLIT_CLAIM_ID, split_claim_events
+from tests.support.indexer_factory import T0, h
+from tests.support.split_claim import SHARE_A, SHARE_B, SPLIT_CLAIM_ID, populate_split_claim
 from tests.support.two_chains import CHAIN_A, CHAIN_B
 
 A_ROOT, A_PAID = 10, 12
@@ -33,15 +31,7 @@ NOW = T0 + timedelta(days=1)
 
 @pytest.fixture
 def store(engine: Engine) -> LifecycleStore:
-    store = LifecycleStore(engine, clock=StepClock(T0 + timedelta(hours=5)))
-    exo = ExocoreIngestor(store)
-    blocks = [(avs_registered(), committee(AVS, 7)), tuple(split_claim_events())]
-    for height, events in enumerate(blocks, start=1):
-        exo.apply_block(
-            ExocoreBlock(height, h(f"b{height}"), T0 + timedelta(minutes=height), events),
-            head_height=len(blocks),
-        )
-    return store
+    return populate_split_claim(engine)
 
 
 @pytest.fixture

@@ -1,14 +1,19 @@
 """A reward claim Exocore split over two client chains (one distribution per chain, each paid by
 that chain's gateway) and a validator set both chains install, written through the store as the
-Exocore stream and each chain's L1 ingestion write them: ``SplitClaim`` and ``valset_updated``."""
+Exocore stream and each chain's L1 ingestion write them: ``populate_split_claim`` and its shares,
+``valset_updated``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from storage.records import ExocoreEvent, L1Position, PacketCreated, ValsetUpdatedLog
-from tests.support.indexer_factory import T0, ClaimPlan, h
+from sqlalchemy import Engine
+
+from indexer.ingest.exocore import ExocoreIngestor
+from storage.records import ExocoreBlock, ExocoreEvent, L1Position, PacketCreated, ValsetUpdatedLog
+from storage.store import LifecycleStore
+from tests.support.indexer_factory import AVS, T0, ClaimPlan, StepClock, avs_registered, committee, h
 from tests.support.two_chains import CHAIN_A, CHAIN_B
 
 
@@ -39,6 +44,20 @@ SPLIT_CLAIM_ID = SHARE_A.claim_id
 def split_claim_events() -> list[ExocoreEvent]:
     """The claim submitted and verified, then both distributions in one block (as Exocore splits)."""
     return [SHARE_A.submitted(), SHARE_A.verified(), *SHARE_A.share_events(), *SHARE_B.share_events()]
+
+
+def populate_split_claim(engine: Engine) -> LifecycleStore:
+    """The AVS, its committee and the split claim through the Exocore stream (every packet attested,
+    nothing on L1 yet); returns the store to write each chain's L1 logs with."""
+    store = LifecycleStore(engine, clock=StepClock(T0 + timedelta(hours=5)))
+    exo = ExocoreIngestor(store)
+    blocks = [(avs_registered(), committee(AVS, 7)), tuple(split_claim_events())]
+    for height, events in enumerate(blocks, start=1):
+        exo.apply_block(
+            ExocoreBlock(height, h(f"b{height}"), T0 + timedelta(minutes=height), events),
+            head_height=len(blocks),
+        )
+    return store
 
 
 VALSET_NONCE = 2
