@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 
 from storage.errors import IndexerError
 from storage.lifecycle import (
+    CLAIM,
     Chain,
     ClaimState,
     EdgeKind,
@@ -25,6 +26,7 @@ from storage.lifecycle import (
     lifecycle,
 )
 from storage.models import (
+    claim_table,
     cumulative_payout_table,
     cumulative_root_table,
     distribution_table,
@@ -63,7 +65,7 @@ from storage.store.base import (
     insert_ignore,
     member_of,
 )
-from storage.store.claims import ClaimStore
+from storage.store.claims import REWARD_PACKET_KIND, ClaimStore
 from storage.store.distributions import DistributionStore
 from storage.store.payouts import PayoutStore
 from storage.store.slashes import SlashStore
@@ -453,7 +455,61 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             )
         self.append_transitions(reversals)
         self._clear_l1_positions(ancestor, chain_id)
-        return len(rows)
+        return len(rows) + self._reverse_claims_behind_distributions(at, reason)
+
+    def _reverse_claims_behind_distributions(self, at: datetime, reason: str) -> int:
+        """A claim split over several chains moved on another chain's transaction (the root or
+        payment that completed the step) that this reorg did not orphan: undo its latest ``relayed``
+        if one of its roots is off L1 again, its latest ``paying`` if none of its distributions is
+        paying any more. Returns the number of moves undone."""
+        c, d, t = claim_table, distribution_table, transition_table
+        reward = [d.c.claim_id.is_not(None), d.c.packet_kind == REWARD_PACKET_KIND]
+        root_missing = select(d.c.claim_id).where(d.c.l1_block_hash.is_(None), *reward)
+        paying = select(d.c.claim_id).where(d.c.payment_state.is_not(None), *reward)
+        behind = self.conn.execute(
+            select(c.c.claim_id, c.c.state).where(
+                or_(
+                    and_(c.c.state == ClaimState.RELAYED.value, c.c.claim_id.in_(root_missing)),
+                    and_(c.c.state == ClaimState.PAYING.value, c.c.claim_id.not_in(paying)),
+                )
+            )
+        ).all()
+        undone = select(t.c.reverses_id).where(t.c.reverses_id.is_not(None))
+        reversals: list[dict[str, Any]] = []
+        for claim_id, state in behind:
+            row = self.conn.execute(
+                select(t)
+                .where(
+                    t.c.entity_kind == EntityKind.CLAIM.value,
+                    t.c.entity_id == claim_id,
+                    t.c.to_state == state,
+                    t.c.edge != EdgeKind.REVERSAL.value,
+                    t.c.id.not_in(undone),
+                )
+                .order_by(t.c.id.desc())
+                .limit(1)
+            ).first()
+            if row is None or row.from_state is None:
+                continue
+            CLAIM.check(claim_id, row.to_state, row.from_state, EdgeKind.REVERSAL)
+            self.conn.execute(
+                update(c).where(c.c.claim_id == claim_id).values(state=row.from_state, updated_at=at)
+            )
+            ref = ChainRef(Chain.L1, at, row.height, row.block_hash, row.tx_hash, row.log_index)
+            reversals.append(
+                self.transition_row(
+                    EntityKind.CLAIM,
+                    claim_id,
+                    row.to_state,
+                    row.from_state,
+                    ref,
+                    edge=EdgeKind.REVERSAL,
+                    reason=reason,
+                    reverses_id=row.id,
+                )
+            )
+        self.append_transitions(reversals)
+        return len(reversals)
 
     def _uninstall_valsets(self, above: int, chain_id: int | None) -> None:
         """Drop this chain's valset installations above the ancestor (None: every chain's); a set

@@ -151,3 +151,22 @@ def test_a_reorg_of_a_chains_payments_takes_its_distribution_back_from_paying(
     with store.begin() as tx:
         tx.apply_l1_logs(SHARE_B.paid_logs(B_PAID + 1, [0], "pay-split-b0-again"), chain_id=CHAIN_B)
     assert _claim_state(engine) == ClaimState.PAYING
+
+
+def test_a_reorg_of_the_first_root_takes_the_claim_back_though_the_second_root_moved_it(
+    engine: Engine, store: LifecycleStore
+) -> None:
+    """The claim moved to ``relayed`` on chain B's root (the last to land); chain A's root being
+    orphaned afterwards must take it back, though none of B's transactions was."""
+    at = T0 + timedelta(hours=3)
+    with store.begin() as tx:
+        tx.apply_l1_logs([SHARE_A.root_log(A_ROOT)], chain_id=CHAIN_A)
+    with store.begin() as tx:
+        tx.apply_l1_logs([SHARE_B.root_log(B_ROOT)], chain_id=CHAIN_B)
+    assert _claim_state(engine) == ClaimState.RELAYED
+    with store.begin() as tx:
+        tx.reverse_l1_above(A_ROOT - 1, at, chain_id=CHAIN_A)
+    assert _claim_state(engine) == ClaimState.ATTESTED
+    with store.begin() as tx:
+        tx.apply_l1_logs([SHARE_A.root_log(A_ROOT + 1)], chain_id=CHAIN_A)
+    assert _claim_state(engine) == ClaimState.RELAYED
