@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from web3 import Web3
-from web3.types import RPCEndpoint
+from web3.types import RPCEndpoint, TxParams, Wei
 
 from devnet.stack import DevnetStack
 from indexer.api.app import ReadinessPolicy, create_app
@@ -41,10 +41,10 @@ def stack(tmp_path: Path) -> Iterator[DevnetStack]:
         yield running
 
 
-def _deposit_fees(chain: dict[str, Any], amount: int) -> str:
-    """A collector on ``chain`` wraps ``amount`` of ETH and deposits it as ``AVS``'s fees; the tx hash."""
+def _deposit_fees(chain: dict[str, Any], amount: int) -> None:
+    """A collector on ``chain`` wraps ``amount`` of ETH and deposits it as ``AVS``'s fees."""
     w3 = Web3(Web3.HTTPProvider(chain["rpc_url"]))
-    collector = w3.eth.accounts[3]
+    collector = list(w3.eth.accounts)[3]
     contracts = chain["contracts"]
     weth = w3.eth.contract(
         address=Web3.to_checksum_address(contracts["weth"]),
@@ -54,19 +54,16 @@ def _deposit_fees(chain: dict[str, Any], amount: int) -> str:
         address=Web3.to_checksum_address(contracts["reward_vault"]),
         abi=load_artifact(ContractName.REWARD_VAULT).abi_list(),
     )
-    last = ""
     for call, value in (
         (weth.functions.deposit(), amount),
         (weth.functions.approve(vault.address, amount), 0),
         (vault.functions.depositFees(Web3.to_checksum_address(AVS), weth.address, amount), 0),
     ):
-        tx_hash = call.transact({"from": collector, "value": value})
+        tx_hash = call.transact(TxParams({"from": collector, "value": Wei(value)}))
         receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
         assert receipt["status"] == 1, receipt
-        last = "0x" + bytes(tx_hash).hex()
     # The devnet applies a block's events once a block is on top of it (anvil mines on demand).
     w3.provider.make_request(RPCEndpoint("evm_mine"), [])
-    return last
 
 
 def _fees_on_exocore(stack: DevnetStack, token: str, chain_id: int) -> int:
