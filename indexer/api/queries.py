@@ -1167,6 +1167,10 @@ def reward_sources(
                 funded_display=amount_text(put_in, unit),
                 distributed_display=amount_text(shown_distributed, unit),
                 drawn_display=amount_text(drawn, unit),
+                cumulative_pool_drawn_display=None
+                if pooled is None
+                else amount_text(pooled.pool_drawn, unit),
+                cumulative_pool_paid_display=None if pooled is None else amount_text(pooled.pool_paid, unit),
                 paid_display=amount_text(took, unit),
                 held_display=amount_text(held, unit),
             )

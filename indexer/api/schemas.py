@@ -959,6 +959,8 @@ class RewardSourceOut(BaseModel):
     paid_display: str | None = None
     held_display: str | None = None
     drawn_display: str | None = None
+    cumulative_pool_drawn_display: str | None = None
+    cumulative_pool_paid_display: str | None = None
 
 
 class RewardSourcesOut(BaseModel):
