@@ -9,20 +9,24 @@ and ``/v1/avs/{avs}/funding`` agrees with the rows."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from eth_abi.abi import encode as abi_encode
+from eth_utils.crypto import keccak
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from web3 import Web3
 
 from indexer.api.app import ReadinessPolicy, create_app
 from indexer.ingest.exocore import ExocoreIngestor
-from indexer.ingest.l1 import L1Contracts, L1Ingestor, Web3L1Source
+from indexer.ingest.l1 import L1Contracts, L1Ingestor, L1LogDecoder, RawLog, Web3L1Source
 from relayer.protocol.cumulative import CumulativeTree
 from relayer.protocol.kinds import PayoutMode
 from relayer.protocol.packets import FundingMode, encode_payload
+from storage.errors import InvalidRecordError
 from storage.models import cumulative_funding_table, transfer_table
 from storage.records import (
     AccrualInfo,
@@ -273,3 +277,34 @@ def test_a_reorg_takes_back_the_draws_of_orphaned_blocks(migrated_engine: Engine
         rows = conn.execute(select(f.c.block_number, f.c.l1_chain_id)).all()
         assert [tuple(r) for r in rows] == [(10, 7)]
         assert conn.execute(select(func.count()).select_from(f)).scalar() == 1
+
+
+def test_cumulative_funded_decodes_only_from_the_vault_and_keeps_its_order() -> None:
+    decoder = L1LogDecoder()
+    gateway, vault, stranger = "0x" + "9a" * 20, "0x" + "5a" * 20, "0x" + "77" * 20
+    topic = keccak(b"CumulativeFunded(address,address,uint256,uint256,uint256)")
+    avs, token = "0x" + "a1" * 20, "0x" + "71" * 20
+    raw = RawLog(
+        vault,
+        (topic, abi_encode(["address"], [avs]), abi_encode(["address"], [token])),
+        abi_encode(["uint256", "uint256", "uint256"], [40, 100, 250]),
+        7,
+        "0x" + "ab" * 32,
+        "0x" + "cd" * 32,
+        2,
+    )
+    record = decoder.decode(raw, T0, gateway, vault)
+    assert isinstance(record, CumulativeFundedLog)
+    assert (record.avs, record.token, record.amount, record.drawn, record.target) == (
+        avs,
+        token,
+        40,
+        100,
+        250,
+    )
+    assert decoder.decode(replace(raw, address=stranger), T0, gateway, vault) is None
+    assert decoder.decode(raw, T0, gateway) is None
+    # A draw larger than the drawn total (or drawn beyond the target) is not the vault's event.
+    bad = replace(raw, data=abi_encode(["uint256", "uint256", "uint256"], [40, 30, 250]))
+    with pytest.raises(InvalidRecordError, match="amount <= drawn <= target"):
+        decoder.decode(bad, T0, gateway, vault)
