@@ -1083,9 +1083,15 @@ def reward_sources(
     if token is not None:
         where_d.append(d.c.token == token)
     if chain_id is not None:
-        # The chain its packet is addressed to (known from creation, before it lands).
+        # The chain its packet is addressed to (known from creation, before it lands), or the one
+        # its root landed on (a packet recorded without its destination).
         pk = packet_table
-        where_d.append(d.c.nonce.in_(select(pk.c.nonce).where(pk.c.l1_chain_id == chain_id)))
+        where_d.append(
+            or_(
+                d.c.l1_chain_id == chain_id,
+                d.c.nonce.in_(select(pk.c.nonce).where(pk.c.l1_chain_id == chain_id)),
+            )
+        )
     distributed: dict[_SourceKey, int] = {}
     counts: dict[_SourceKey, int] = {}
     key_of: dict[str, _SourceKey] = {}
