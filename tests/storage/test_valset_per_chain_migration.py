@@ -1,4 +1,4 @@
-"""Migration 0018: each valset's L1 installation moves to ``valset_l1`` keyed by the chain its
+"""Migration 0019: each valset's L1 installation moves to ``valset_l1`` keyed by the chain its
 transaction was recorded on (or, without one, the chain of the VALSET_UPDATE packet it relayed), and
 each reward distribution's ``payment_state`` is backfilled from its payouts; the downgrade puts one
 installation per set back on ``valset``."""
@@ -146,7 +146,7 @@ def _payouts(label: str, states: list[str]) -> list[dict[str, Any]]:
     ]
 
 
-def _populate_0017(engine: Engine) -> None:
+def _populate_before(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(
             sa.insert(l1_tx),
@@ -208,11 +208,11 @@ def _populate_0017(engine: Engine) -> None:
         )
 
 
-def test_0018_moves_each_installation_to_its_chain_and_backfills_payment_state(tmp_path: Path) -> None:
+def test_0019_moves_each_installation_to_its_chain_and_backfills_payment_state(tmp_path: Path) -> None:
     with fresh_database(tmp_path) as engine:
-        migrate.upgrade(engine, "0017")
-        _populate_0017(engine)
         migrate.upgrade(engine, "0018")
+        _populate_before(engine)
+        migrate.upgrade(engine, "0019")
         installations = sa.table(
             "valset_l1",
             sa.column("valset_nonce"),
@@ -238,7 +238,7 @@ def test_0018_moves_each_installation_to_its_chain_and_backfills_payment_state(t
             h("not-final"): None,  # its root is not final: the claim is not paying yet
         }
 
-        migrate.migrate_to(engine, "0017")
+        migrate.migrate_to(engine, "0018")
         with engine.connect() as conn:
             back = {
                 int(r.valset_nonce): (r.l1_commitment, r.l1_block_number, r.l1_tx_hash)

@@ -14,8 +14,8 @@ each one's progress (NULL, ``paying``, ``paid``), backfilled from its payouts' s
 
 The downgrade keeps one installation per set on ``valset`` (the latest installed).
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-07
 """
 
@@ -29,8 +29,8 @@ from alembic import op
 
 from storage.sqltypes import Uint256, UtcDateTime
 
-revision: str = "0018"
-down_revision: str | None = "0017"
+revision: str = "0019"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
