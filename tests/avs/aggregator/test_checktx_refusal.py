@@ -49,7 +49,7 @@ FOLLOW_DEADLINE_S = 60.0
 """Hang guard for a submission's block (blocks every 50 ms)."""
 SUBMISSION_GAS_LIMIT = 100_000
 """An aggregator configured with this gas limit (config minimum 50,000) lands a reward claim (a few
-hundred bytes: ~7,000 gas of size and signature in the ante, 50,000 for the message)..."""
+hundred bytes: a few thousand gas of size and signature in the ante, 50,000 for the message)..."""
 LARGE_EVIDENCE_BYTES = 12_000
 """...but not a slash request carrying this much evidence: within ``MAX_EVIDENCE_BYTES``, yet the
 ante charges 10 gas per transaction byte, over 120,000 before the message runs."""
