@@ -3,9 +3,10 @@ named ``ChainQueries`` methods altered on their way to the gRPC servicers.
 
 An honest state machine never serves a distribution whose leaf indices have a hole or a valset whose
 total is not the sum of its powers, yet a relayer must refuse such answers from a faulty or hostile
-node. These states cannot be reached through real messages, so each test alters exactly the field it
-is about, in a copy of what the real node answered (the node's state is never touched); every other
-method answers as the node does.
+node; nor does the devnet leave fields unset where upstream Exocore may (a committee's 0/0 threshold,
+meaning the default). These answers cannot be reached through real messages, so each test alters
+exactly the field it is about, in a copy of what the real node answered (the node's state is never
+touched); every other method answers as the node does.
 
 Invariant: an ``alter`` function receives a deep copy of the real answer and returns what is served.
 """

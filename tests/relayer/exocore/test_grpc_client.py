@@ -393,7 +393,7 @@ def test_committees_avs_claims_slashes_and_freezes(chain: GrpcChain) -> None:
     with client(chain.target) as exo:
         committee = exo.committee(alpha)
         assert committee is not None and committee == exo.committee(alpha, on_chain.epoch)
-        assert committee.threshold == Threshold(2, 3)
+        assert committee.threshold == Threshold(on_chain.threshold_numerator, on_chain.threshold_denominator)
         assert committee.member_list().powers == tuple(int(m.power) for m in on_chain.members)
         assert committee.elected_height == on_chain.elected_height > 0
         assert [str(m.operator) for m in committee.members] == [m.operator for m in on_chain.members]
@@ -418,6 +418,12 @@ def test_committees_avs_claims_slashes_and_freezes(chain: GrpcChain) -> None:
             history.executed_slash,
         )
         assert not exo.operator_frozen(operator_0, history.beta).frozen
+    # Upstream leaves a committee's threshold unset (0/0) when the AVS keeps the default; the devnet
+    # always fills it in, so that answer is the node's with the two fields cleared.
+    unset = setting(threshold_numerator=0, threshold_denominator=0)
+    with lying_client(chain, committee=unset) as exo:
+        default = exo.committee(alpha)
+        assert default is not None and default.threshold == Threshold(2, 3)
 
 
 def test_a_malformed_request_is_a_typed_error_not_failed_over(chain: GrpcChain) -> None:
