@@ -18,6 +18,7 @@ from cosmpy.protos.cosmos.base.query.v1beta1.pagination_pb2 import PageRequest
 
 from devnet import scenario as sc
 from devnet.chain.msgs import delegation_msg
+from devnet.chain.node import DevnetNode
 from devnet.grpc.server import DevnetGrpcServer
 from relayer.exocore.proto.avs.v1 import query_pb2 as avs_query
 from relayer.exocore.proto.avs.v1 import query_pb2_grpc as avs_grpc
@@ -56,7 +57,7 @@ class Stubs:
     operator_msg: operator_tx_grpc.MsgStub
 
     @property
-    def node(self) -> Any:
+    def node(self) -> DevnetNode:
         return self.history.world.node
 
 
@@ -284,7 +285,7 @@ def test_operator_slashes_and_freeze(stubs: Stubs) -> None:
     assert one.slash_info.status == operator.SLASH_STATUS_REJECTED
     assert one.slash_info == stubs.node.slash_info(history.rejected_slash)
     executed = stubs.node.slash_info(history.executed_slash)
-    assert executed.status == operator.SLASH_STATUS_EXECUTED and executed.freeze
+    assert executed is not None and executed.status == operator.SLASH_STATUS_EXECUTED and executed.freeze
     frozen = stubs.operator.QueryOperatorFrozen(
         operator_query.QueryOperatorFrozenRequest(operator=operator_0, avs_address=history.alpha)
     )
