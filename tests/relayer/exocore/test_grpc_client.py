@@ -54,7 +54,6 @@ from relayer.protocol.packets import (
     Packet,
     PacketKind,
     RewardDistributionPayload,
-    SlashPayload,
 )
 from relayer.protocol.quorum import Threshold
 from relayer.protocol.types import Address, Amount, Hash32
@@ -67,7 +66,6 @@ from tests.support.tampered_node import tampered
 EXOCORE_CHAIN = exocore_chain_hash(CHAIN_ID)
 L1_CHAIN_ID = 31337
 OTHER_CHAIN_ID = "othernet_9000-1"
-WORLD_GATEWAY = GATEWAY
 TIMEOUT_S = 2.0
 """Deadline of the hanging-endpoint tests: what each waits once, and ample time for a live devnet
 endpoint to answer beside a hanging one on a loaded two-core machine (the hanging one never answers)."""
@@ -89,24 +87,6 @@ def reward_packet(nonce: int) -> Packet:
             total=Amount(1000 * nonce),
             leaf_count=3,
             merkle_root=Hash32(b"\x33" * 32),
-        ),
-    )
-
-
-def slash_packet(nonce: int) -> Packet:
-    return Packet(
-        exocore_chain=EXOCORE_CHAIN,
-        l1_chain_id=L1_CHAIN_ID,
-        gateway=GATEWAY,
-        valset_nonce=1,
-        nonce=nonce,
-        payload=SlashPayload(
-            slash_id=Hash32(b"\x22" * 32),
-            operator=Address(b"\x01" * 20),
-            avs=Address(b"\xaa" * 20),
-            tokens=(Address(b"\xcc" * 20),),
-            amounts=(Amount(5),),
-            freeze=True,
         ),
     )
 
@@ -216,7 +196,7 @@ def test_node_info_and_relay_params(chain: GrpcChain) -> None:
     assert params == convert_params(chain.node.relay_params(), CHAIN_ID)
     assert (params.l1_chain_id, params.gateway, params.exocore_chain, params.threshold) == (
         L1_CHAIN_ID,
-        WORLD_GATEWAY,
+        GATEWAY,
         EXOCORE_CHAIN,
         Threshold(2, 3),
     )
