@@ -167,6 +167,34 @@ class SignerOut(BaseModel):
     power_usd: str | None = Field(default=None, description="`power` in USD (Exocore's 8-decimal USD value).")
 
 
+class ClaimDistributionOut(BaseModel):
+    """One distribution of a claim: a claim split over several client chains has one per chain,
+    each paid by that chain's gateway."""
+
+    distribution_id: str
+    nonce: int = Field(description="Its relay packet's nonce.")
+    chain_id: int | None = Field(
+        default=None,
+        description="The client chain it pays on: where its root landed, else where its packet is addressed.",
+    )
+    total: Amount
+    leaf_count: int | None = None
+    merkle_root: str
+    packet_status: str | None = Field(default=None, description="Its relay packet's status.")
+    root_on_l1: ChainLocation | None = None
+    root_finalized: bool
+    payment_state: str | None = Field(
+        default=None, description="null (no leaf paid yet), `paying` or `paid` (every leaf's payment final)."
+    )
+    status: str = Field(
+        description=(
+            "How far this distribution got, in claim states (distributed ... paid); the claim's own "
+            "`status` is the least advanced of its distributions'."
+        )
+    )
+    url: str = Field(description="Its payouts per status: `/v1/distributions/{distribution_id}`.")
+
+
 class ClaimOut(BaseModel):
     model_config = _example(
         claim_id=HASH_EXAMPLE,
@@ -215,6 +243,13 @@ class ClaimOut(BaseModel):
     total_power_usd: str | None = Field(default=None, description="`total_power` in USD.")
     signed_share: str | None = Field(default=None, description="signed / total power, e.g. `77.5 %`.")
     threshold_share: str | None = Field(default=None, description="The threshold, e.g. `66.7 %`.")
+    distributions: list[ClaimDistributionOut] = Field(
+        default_factory=list,
+        description=(
+            "Its distributions, one per client chain it pays on, in nonce order (`distribution_id` "
+            "is the first of them)."
+        ),
+    )
 
 
 class DistributionSummary(BaseModel):
@@ -225,6 +260,40 @@ class DistributionSummary(BaseModel):
     merkle_root: str
     root_on_l1: ChainLocation | None = None
     root_finalized: bool
+
+
+class ValsetMemberOut(BaseModel):
+    index: int
+    bls_pubkey: str = Field(description="48-byte compressed G1 key, 0x hex.")
+    power: Amount
+
+
+class ValsetInstallationOut(BaseModel):
+    """One client chain's installation of a validator set (its gateway's ``ValsetUpdated``)."""
+
+    chain_id: int = Field(description="The client chain (L1 chain id) whose gateway installed it.")
+    commitment: str = Field(description="The commitment that gateway stores (the same on every chain).")
+    total_power: Amount
+    l1: ChainLocation
+    installed_at: datetime
+
+
+class ValsetOut(BaseModel):
+    """A relay validator set as Exocore made it and where each client chain installed it."""
+
+    valset_nonce: int
+    total_power: Amount
+    member_count: int
+    created_height: int | None = Field(default=None, description="The Exocore height it was made at.")
+    origin: str = Field(description="`exocore`, or `l1` (first seen installed; members not yet known).")
+    installations: list[ValsetInstallationOut] = Field(
+        description="One per client chain that installed it, by chain id; empty: no chain has yet."
+    )
+    created_at: datetime
+
+
+class ValsetDetail(ValsetOut):
+    members: list[ValsetMemberOut] = Field(description="In set order (the signer bitmap's order).")
 
 
 class PacketOut(BaseModel):
@@ -285,14 +354,18 @@ class CollectionStage(BaseModel):
 class ClaimDetail(ClaimOut):
     """A claim with its signers, distribution, packet and full timeline (payout progress per status
     is on ``/v1/distributions/{distribution_id}``: counting a large distribution's payouts would make
-    this, the most frequent detail request, as slow as the distribution is big)."""
+    this, the most frequent detail request, as slow as the distribution is big). ``distribution``
+    and ``packet`` are the first distribution's; ``distributions`` lists every one."""
 
     signers: list[SignerOut]
     distribution: DistributionSummary | None = None
     packet: PacketOut | None = None
     collection: CollectionStage | None = None
     timeline: list[TransitionOut] = Field(
-        description="Every transition of the claim, its packet and its L1 transactions, oldest first."
+        description=(
+            "Every transition of the claim, its distributions' packets and their roots' L1 "
+            "transactions (every client chain's), oldest first."
+        )
     )
 
 
@@ -865,6 +938,14 @@ class AvsTokenFundingOut(BaseModel):
     cumulative payout pays an earner's total over every AVS, it is not split per AVS)."""
     cumulative_pool_pending: Amount
     """The same, blocks not final yet."""
+    accrued: Amount = "0"
+    """Σ the AVS's distributions in the token that accrued into cumulative totals (as
+    ``/v1/reward-sources`` ``accrued``)."""
+    drawn: Amount = "0"
+    """Σ ``CumulativeFunded`` of the AVS in the token (as ``/v1/reward-sources`` ``drawn``)."""
+    paid_cumulative: Amount | None = "0"
+    """The AVS's cumulative payouts in the token, included or final, where L1 attributes them (as
+    ``/v1/reward-sources`` ``paid_cumulative``; null: the pool is shared with other AVSs)."""
     token_symbol: str | None = None
     token_decimals: int | None = None
     display: dict[str, str] = Field(default_factory=dict)
@@ -913,12 +994,36 @@ class RewardSourceOut(BaseModel):
     """Σ deposits into the source in the RewardVault seen on L1 (``Deposited`` for VAULT,
     ``FeesDeposited`` for FEES); null for MINT, which is minted as it is paid."""
     distributed: Amount
-    """Σ totals of the reward distributions Exocore made from the source."""
+    """Σ totals of the reward distributions Exocore made from the source: per-distribution ones
+    (a packet each) plus ``accrued``."""
     paid: Amount
-    """Σ leaves of those distributions paid on L1 (included or final)."""
+    """Σ paid on L1 (included or final): ``paid_per_distribution`` plus ``paid_cumulative`` (when
+    L1 attributes it)."""
     held: Amount | None
-    """``funded - paid``: what the RewardVault should still hold for the source (null for MINT)."""
+    """``funded - paid_per_distribution - drawn``: what the RewardVault still holds for the AVS in
+    the source (its ``balanceOf`` / ``feeBalanceOf``; null for MINT)."""
     distributions: int
+    """Distributions from the source: per-distribution ones plus accrued ones."""
+    payout_mode: str = "per_distribution"
+    """The AVS's payout mode: ``per_distribution`` or ``cumulative``."""
+    accrued: Amount = "0"
+    """Σ totals of the AVS's distributions that accrued into the earners' cumulative totals
+    (``reward_distribution_accrued``: the leaves, not the community tax and dust)."""
+    drawn: Amount = "0"
+    """Σ ``CumulativeFunded`` of the AVS and token: what the RewardVault moved from the source into
+    the token's cumulative pool for the roots (VAULT: out of the deposits; MINT: allowed to mint)."""
+    paid_per_distribution: Amount = "0"
+    """Σ leaves of the per-distribution distributions paid on L1 (included or final)."""
+    paid_cumulative: Amount | None = "0"
+    """Σ ``CumulativePaid`` of the token's cumulative pool when the AVS is the only one that drew into
+    it (on each chain counted); null when other AVSs drew into the same pool: a cumulative payout pays
+    an earner's total over every AVS, and L1 does not split it, so neither does the API (see the
+    pool figures)."""
+    cumulative_pool_drawn: Amount | None = None
+    """Σ ``CumulativeFunded`` of every AVS into the token's pool on the chains where this AVS drew
+    (null: it never drew)."""
+    cumulative_pool_paid: Amount | None = None
+    """Σ ``CumulativePaid`` of the token on those chains (null: the AVS never drew)."""
     avs_name: str | None = None
     token_symbol: str | None = None
     token_decimals: int | None = None
@@ -926,6 +1031,9 @@ class RewardSourceOut(BaseModel):
     distributed_display: str | None = None
     paid_display: str | None = None
     held_display: str | None = None
+    drawn_display: str | None = None
+    cumulative_pool_drawn_display: str | None = None
+    cumulative_pool_paid_display: str | None = None
 
 
 class RewardSourcesOut(BaseModel):
@@ -948,6 +1056,8 @@ class RewardSourcesOut(BaseModel):
     sources: list[RewardSourceOut]
     """One row per (AVS, token, source) that was funded or distributed from, ordered by AVS,
     token and source."""
+    chain_id: int | None = None
+    """The client chain the figures are of (the ``chain_id`` asked); null: every chain, summed."""
 
 
 class LeafClaimOut(BaseModel):
