@@ -9,8 +9,11 @@ every leaf is paid exactly once on its own chain, the indexer's totals equal tha
 both slashes executed, each on its own chain; every item is terminal. Takeover times are printed,
 not asserted (the machine is shared).
 
-Runtime: ~4-6 minutes on two cores (most of it staking ~1k depositors through the two L1 vaults and
-the kills' lease expiries); more on a machine other tests keep busy.
+Runtime, measured once on two cores shared with other test runs (load average ~20): the 20 kills
+took ~4 minutes and every leaf of both chains was final on L1 ~7 minutes after the first process
+started; the indexer then lagged: each chain's L1 ingestion walked under one block per L1 block time
+on the starved host (docs/operations.md, "What to watch on a loaded host"), so the settle wait is
+generous. Not yet measured on an idle machine.
 """
 
 from __future__ import annotations
