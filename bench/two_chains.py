@@ -149,7 +149,8 @@ class ChainPay:
     span_blocks: int
     min_blocks: int
     window: tuple[int, int]
-    """Timestamps (s) of the first and the last payout block."""
+    """From the first payout block's timestamp to the end of the last one's slot (its timestamp plus
+    the block time), in seconds: a block at ``t`` holds what was sent during ``[t, t + block time)``."""
 
     @property
     def ratio(self) -> float:
@@ -183,7 +184,7 @@ def chain_payouts(engine: Engine, stack: DevnetStack, chain_id: int) -> ChainPay
         txs=len(rows),
         span_blocks=max(blocks) - min(blocks) + 1,
         min_blocks=math.ceil(gas / int(first["gasLimit"])),
-        window=(int(first["timestamp"]), int(last["timestamp"])),
+        window=(int(first["timestamp"]), int(last["timestamp"]) + math.ceil(L1_BLOCK_TIME_S)),
     )
 
 
