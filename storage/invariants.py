@@ -224,7 +224,7 @@ def _history_may_break(
         .cte()
     )
     h = history.alias("h")
-    r = history.alias("r")
+    r = transition_table.alias("r")  # its reverses_id index: a lookup per inclusion
     live_inclusions = (
         select(h.c.entity_id)
         .where(

@@ -38,7 +38,6 @@ from storage.models import (
     transition_table,
     valset_table,
 )
-from storage.normalize import payout_entity_id
 from storage.records import (
     ChainRef,
     CumulativePaidLog,
@@ -182,7 +181,7 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
                 final = (finalized_height, finalized_at or self.clock())
             self._reward_paid(paid, effects, final, chain_id=chain_id)
         if transfers:
-            self._record_transfers(transfers)
+            self._record_transfers(transfers, chain_id=chain_id)
         if funded:
             self._record_funding(funded)
         if cumulative_paid:
@@ -219,7 +218,13 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             for part in chunks(hashes):
                 self.conn.execute(
                     update(table)
-                    .where(block >= low, block <= high, member_of(self.conn, tx, part))
+                    .where(
+                        block >= low,
+                        block <= high,
+                        member_of(self.conn, tx, part),
+                        # Rows written with their chain (payouts, transfers) are not rewritten.
+                        table.c.l1_chain_id.is_distinct_from(chain_id),
+                    )
                     .values(l1_chain_id=chain_id)
                 )
 
@@ -282,51 +287,7 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
         ``chain_id``: only that client chain's rows (heights of different chains are unrelated);
         None: every chain's (a one-chain deployment).
         """
-        moved = 0
-        p = payout_table
-        rows = self.conn.execute(
-            select(
-                p.c.id,
-                p.c.distribution_id,
-                p.c.leaf_index,
-                p.c.l1_block_number,
-                p.c.l1_block_hash,
-                p.c.l1_tx_hash,
-                p.c.l1_log_index,
-            ).where(
-                p.c.state == PayoutState.INCLUDED.value,
-                p.c.l1_block_number <= finalized_height,
-                *_on_chain(p.c.l1_chain_id, chain_id),
-            )
-        ).all()
-        if rows:
-            for part in chunks(rows):
-                self.conn.execute(
-                    update(p)
-                    .where(member_of(self.conn, p.c.id, [r.id for r in part]))
-                    .values(state=PayoutState.FINALIZED.value, updated_at=at)
-                )
-            self.append_transitions(
-                [
-                    self.transition_row(
-                        EntityKind.PAYOUT,
-                        payout_entity_id(r.distribution_id, r.leaf_index),
-                        PayoutState.INCLUDED,
-                        PayoutState.FINALIZED,
-                        ChainRef.trusted(  # values read back from the database: already normalised
-                            Chain.L1,
-                            at,
-                            height=r.l1_block_number,
-                            block_hash=r.l1_block_hash,
-                            tx_hash=r.l1_tx_hash,
-                            log_index=r.l1_log_index,
-                        ),
-                    )
-                    for r in rows
-                ]
-            )
-            moved += len(rows)
-        touched = {r.distribution_id for r in rows}
+        moved, touched = self._finalize_payouts(finalized_height, at, chain_id=chain_id)
         for kind, included, final in (
             (EntityKind.L1_TX, L1TxState.INCLUDED, L1TxState.FINALIZED),
             (EntityKind.PACKET, PacketState.RELAYED, PacketState.FINALIZED),

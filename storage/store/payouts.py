@@ -103,6 +103,20 @@ _PAID_STAGE_FINALIZED: Final = text(
 """The finalization moves of the staged payouts already final, after every inclusion (as
 :meth:`~storage.store.l1.L1Store.finalize_l1` would have appended them)."""
 
+_FINALIZE_PAYOUTS: Final = text(
+    "WITH moved AS (UPDATE payout SET state = :finalized, updated_at = :at"  # noqa: S608
+    " WHERE state = :included AND l1_block_number <= :height"
+    " AND (CAST(:chain_id AS bigint) IS NULL OR l1_chain_id = :chain_id)"
+    " RETURNING id, distribution_id, leaf_index, l1_block_number, l1_block_hash, l1_tx_hash, l1_log_index),"
+    f" logged AS (INSERT INTO transition ({_HISTORY_COLUMNS})"
+    f" SELECT :kind, {payout_entity_id_sql('distribution_id', 'leaf_index')}, :included, :finalized,"
+    " :forward, :l1, l1_block_number, l1_block_hash, l1_tx_hash, l1_log_index, :at, :recorded_at"
+    " FROM moved ORDER BY id)"
+    " SELECT distribution_id, count(*) FROM moved GROUP BY distribution_id"
+)
+"""Included payouts at or below a height finalized with their history, in one statement; returns
+the moves per distribution."""
+
 
 def _b(values: Mapping[str, Any]) -> dict[str, Any]:
     return {f"b_{k}": v for k, v in values.items()}
@@ -194,9 +208,10 @@ class PayoutStore(StoreBase):
             )
         return len(rows)
 
-    def _record_transfers(self, transfers: Sequence[TokenTransferLog]) -> None:
+    def _record_transfers(self, transfers: Sequence[TokenTransferLog], *, chain_id: int) -> None:
         """Store token transfers once each: (tx hash, log index) already stored are skipped, the
-        rest are bulk-inserted (a replayed block must not fail on the unique key)."""
+        rest are bulk-inserted (a replayed block must not fail on the unique key), naming their
+        chain as they are written (not rewritten by :meth:`~storage.store.l1.L1Store._key_by_chain`)."""
         x = transfer_table
         tx_hashes = sorted({t.position.tx_hash for t in transfers})
         known = {
@@ -219,6 +234,7 @@ class PayoutStore(StoreBase):
                     "log_index": t.position.log_index,
                     "block_number": t.position.block_number,
                     "block_hash": t.position.block_hash,
+                    "l1_chain_id": chain_id,
                 }
         bulk_insert(self.conn, x, list(fresh.values()))
 
@@ -525,6 +541,71 @@ class PayoutStore(StoreBase):
                     .where(p.c.distribution_id == log.distribution_id, p.c.leaf_index == log.index)
                     .values(paid_by=log.paid_by)
                 )
+
+    def _finalize_payouts(
+        self, finalized_height: int, at: datetime, *, chain_id: int | None
+    ) -> tuple[int, set[str]]:
+        """Paid payouts at or below ``finalized_height`` (of ``chain_id``; None: every chain's) become
+        final. Returns how many, and their distributions."""
+        if set_based(self.conn):
+            counts = self.conn.execute(
+                _FINALIZE_PAYOUTS,
+                {
+                    "height": finalized_height,
+                    "at": at,
+                    "chain_id": chain_id,
+                    "kind": EntityKind.PAYOUT.value,
+                    "included": PayoutState.INCLUDED.value,
+                    "finalized": PayoutState.FINALIZED.value,
+                    "forward": EdgeKind.FORWARD.value,
+                    "l1": Chain.L1.value,
+                    "recorded_at": self.clock(),
+                },
+            ).all()
+            return sum(int(n) for _, n in counts), {str(d) for d, _ in counts}
+        p = payout_table
+        rows = self.conn.execute(
+            select(
+                p.c.id,
+                p.c.distribution_id,
+                p.c.leaf_index,
+                p.c.l1_block_number,
+                p.c.l1_block_hash,
+                p.c.l1_tx_hash,
+                p.c.l1_log_index,
+            ).where(
+                p.c.state == PayoutState.INCLUDED.value,
+                p.c.l1_block_number <= finalized_height,
+                *([] if chain_id is None else [p.c.l1_chain_id == chain_id]),
+            )
+        ).all()
+        if rows:
+            for part in chunks(rows):
+                self.conn.execute(
+                    update(p)
+                    .where(member_of(self.conn, p.c.id, [r.id for r in part]))
+                    .values(state=PayoutState.FINALIZED.value, updated_at=at)
+                )
+            self.append_transitions(
+                [
+                    self.transition_row(
+                        EntityKind.PAYOUT,
+                        payout_entity_id(r.distribution_id, r.leaf_index),
+                        PayoutState.INCLUDED,
+                        PayoutState.FINALIZED,
+                        ChainRef.trusted(  # values read back from the database: already normalised
+                            Chain.L1,
+                            at,
+                            height=r.l1_block_number,
+                            block_hash=r.l1_block_hash,
+                            tx_hash=r.l1_tx_hash,
+                            log_index=r.l1_log_index,
+                        ),
+                    )
+                    for r in rows
+                ]
+            )
+        return len(rows), {r.distribution_id for r in rows}
 
     def _finalized_row(self, entity: str, pos: L1Position, at: datetime) -> dict[str, Any]:
         return self.transition_row(
