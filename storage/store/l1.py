@@ -205,9 +205,11 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
         """Name ``chain_id`` on every row this batch landed (payouts named it as they were written).
 
         A row is found by its transaction hash within the batch's block span (the block index narrows
-        it; hashes of different chains never collide, the chain id is signed into each).
+        it; hashes of different chains never collide, the chain id is signed into each). The rows of
+        ``RewardPaid`` and ``Transfer`` logs (payouts, transfers) are written with their chain, so
+        those logs alone look for nothing (a batch of payments, the bulk of L1 ingestion, skips this).
         """
-        positions = [log.position for log in logs]
+        positions = [log.position for log in logs if not isinstance(log, RewardPaidLog | TokenTransferLog)]
         if not positions:
             return
         low = min(pos.block_number for pos in positions)
