@@ -64,6 +64,7 @@ def root_packet(period: int) -> PacketCreated:
         payload="0x" + encode_payload(payload).hex(),
         payload_hash=h(f"cumulative-payload-{period}"),
         digest=h(f"cumulative-digest-{period}"),
+        l1_chain_id=L1_CHAIN_ID,
     )
 
 
@@ -72,6 +73,7 @@ def leaves(period: int) -> CumulativeLeaves:
         period,
         NONCE0 + period,
         tuple(CumulativeLeafInfo(e, t, amount) for (e, t), amount in LEDGER[period].items()),
+        L1_CHAIN_ID,
     )
 
 
