@@ -47,6 +47,12 @@ _log = logging.getLogger(__name__)
 
 INTENT_PREFIX: Final = "cumulative-push"
 
+FRESH_SUPPLY_GAS: Final = 20_000
+"""Gas limit headroom of every push batch: a MINT token's first mint on a client chain sets its
+``totalSupply`` slot from zero (a fresh 20k SSTORE instead of a 2.9k update). The per-leaf figure is
+measured with the supply already minted, so without this a chain's first push of a token (e.g. a
+chain whose only payouts of it are cumulative pushes) runs out of gas."""
+
 
 class CumulativePusher:
     """State across cycles: the vault's address and the latest period's tree (both read-only facts;
@@ -134,7 +140,9 @@ class CumulativePusher:
                     purpose=TxPurpose.OTHER.value,
                     to=vault,
                     calldata=encode_push_call(period, multi),
-                    gas_limit=self.policy.gas_per_batch + len(keys) * self.policy.gas_per_leaf,
+                    gas_limit=self.policy.gas_per_batch
+                    + len(keys) * self.policy.gas_per_leaf
+                    + FRESH_SUPPLY_GAS,
                 )
                 mark_pushed(
                     conn,
