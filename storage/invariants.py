@@ -19,13 +19,13 @@ holds per client chain (``l1_chain_id``), never summed across chains.
 
 - ``cumulative_paid_le_accrued``: per (chain, earner, token), Σ ``CumulativePaid`` amounts never
   exceeds the earner's cumulative leaf in that chain's latest period paid under (the most that root
-  lets L1 pay). Checked on each L1 batch that pays the pair, when that period's leaves are stored (the Exocore stream
-  records them with the root's packet), and again on the Exocore batch that stores a period's leaves
-  for the pairs L1 already paid under it (the Exocore stream lagging behind).
-- ``cumulative_paid_le_earned``: per (chain, token), Σ ``CumulativePaid`` amounts (every earner, every
-  AVS) never exceeds Σ of the token's leaves in the chain's latest period stored, once that period is at least
-  the latest one paid under (what Exocore distributed in the token, all AVSs together; it also
-  bounds payouts to an earner without a leaf, which the per-earner check cannot).
+  lets L1 pay). Checked on each L1 batch that pays the pair, when that period's leaves are stored
+  (the Exocore stream records them with the root's packet), and again on the Exocore batch that
+  stores a period's leaves for the pairs L1 already paid under it (the Exocore stream lagging behind).
+- ``cumulative_paid_le_earned``: per (chain, token), Σ ``CumulativePaid`` amounts (every earner,
+  every AVS) never exceeds Σ of the token's leaves in the chain's latest period stored, once that
+  period is at least the latest one paid under (what Exocore distributed in the token, all AVSs
+  together; it also bounds payouts to an earner without a leaf, which the per-earner check cannot).
 - ``cumulative_paid_matches_transfers``: in every L1 transaction with a ``CumulativePaid`` (on the
   chain being ingested), Σ amounts per (token, recipient) equals Σ ``Transfer`` amounts per (token,
   recipient) on that chain out of the
