@@ -1051,9 +1051,9 @@ class CumulativeSourceFigures:
 
 def _accrual_chain(conn: Connection) -> int | None:
     """The client chain the cumulative roots go to, hence the one every accrual is paid on: Exocore's
-    accrual event names no chain, and its roots go to one chain (docs/exocore-modules.md). None:
-    no root was created yet, or roots went to several chains (the accruals are then counted in the
-    every-chain answer only)."""
+    accrual event names no chain (its totals are over every chain's part: each client chain has its
+    own roots, docs/exocore-modules.md). None: no root was created yet, or roots went to several
+    chains (the accruals are then counted in the every-chain answer only)."""
     pk = packet_table
     chains = list(
         conn.execute(
