@@ -135,3 +135,13 @@ def test_an_avs_cumulative_funding_sums_each_chains_latest_root(client: TestClie
     t_b = next(row for row in on_b["tokens"] if row["token"] == TOKEN_T)
     assert (t_b["cumulative_funded"], t_b["cumulative_pool_pending"]) == ("150", "30")
     assert on_b["cumulative_root"]["chain_id"] == CHAIN_B_ID
+
+
+@pytest.mark.usefixtures("two_chains")
+def test_the_explorer_staker_page_names_each_chains_root(client: TestClient) -> None:
+    page = client.get(f"/stakers?staker={EARNER}").text
+    for chain in (L1_CHAIN_ID, CHAIN_B_ID):
+        assert f'<data value="{chain}" data-figure="root-chain">{chain}</data>' in page
+    only_b = client.get(f"/stakers?staker={EARNER}&chain_id={CHAIN_B_ID}").text
+    assert 'data-figure="root-chain"' not in only_b  # one chain: nothing to sum
+    assert 'data-figure="delivered-period">1<' in only_b
