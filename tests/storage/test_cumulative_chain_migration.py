@@ -1,4 +1,4 @@
-"""Migration 0019: cumulative rows keyed by client chain. Existing leaves take their root packet's
+"""Migration 0020: cumulative rows keyed by client chain. Existing leaves take their root packet's
 chain, existing push clocks the chain of the latest indexed root (the one chain roots went to before);
 two chains may then hold the same (period, earner, token); the downgrade folds the clocks back to one
 per (earner, token), keeping the earliest."""
@@ -82,14 +82,14 @@ def _packet(nonce: int) -> dict[str, object]:
     }
 
 
-def test_0019_keys_leaves_and_clocks_by_chain_and_its_downgrade_folds_them(tmp_path: Path) -> None:
+def test_0020_keys_leaves_and_clocks_by_chain_and_its_downgrade_folds_them(tmp_path: Path) -> None:
     with fresh_database(tmp_path) as engine:
-        migrate.upgrade(engine, "0018")
+        migrate.upgrade(engine, "0019")
         leaf = {"period": 1, "earner": EARNER, "token": TOKEN, "cumulative": 100, "packet_nonce": 7}
         with engine.begin() as conn:
             conn.execute(sa.insert(packets).values(**_packet(7)))
-            pre_0019 = sa.table("cumulative_leaf", *(sa.column(n) for n in leaf))
-            conn.execute(sa.insert(pre_0019), [leaf])
+            pre_0020 = sa.table("cumulative_leaf", *(sa.column(n) for n in leaf))
+            conn.execute(sa.insert(pre_0020), [leaf])
             root = {"packet_nonce": 7, "period": 1, "vault": EARNER, "accepted": True, "tx_hash": H}
             conn.execute(
                 sa.insert(roots).values(
@@ -125,7 +125,7 @@ def test_0019_keys_leaves_and_clocks_by_chain_and_its_downgrade_folds_them(tmp_p
             conn.execute(sa.insert(leaves), [{**leaf, "packet_nonce": 9, "l1_chain_id": CHAIN_B}])
         with engine.begin() as conn:
             conn.execute(sa.delete(leaves).where(leaves.c.l1_chain_id == CHAIN_B))
-        migrate.migrate_to(engine, "0018")
+        migrate.migrate_to(engine, "0019")
         with engine.begin() as conn:
             folded = conn.execute(
                 sa.text("SELECT earner, token, unpaid_since_s FROM cumulative_push_state")

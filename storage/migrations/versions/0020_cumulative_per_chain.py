@@ -15,8 +15,8 @@ Downgrade: one clock per (earner, token) again (the earliest; queued pushes forg
 vault already paid is skipped by it); leaves and indexes return to the period-only keys (refused,
 IntegrityError, while two chains hold the same (period, earner, token)).
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-07
 """
 
@@ -29,8 +29,8 @@ from alembic import op
 
 from storage.sqltypes import Uint256
 
-revision: str = "0019"
-down_revision: str | None = "0018"
+revision: str = "0020"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -61,7 +61,7 @@ def _push_table(*, per_chain: bool) -> None:
 
 
 def _push_chain(conn: sa.Connection) -> int | None:
-    """The chain the pre-0019 push clocks belong to (see the module docstring)."""
+    """The chain the pre-0020 push clocks belong to (see the module docstring)."""
     root = conn.execute(
         sa.text(
             "SELECT l1_chain_id FROM cumulative_root WHERE l1_chain_id IS NOT NULL"
