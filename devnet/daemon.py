@@ -204,6 +204,9 @@ class Daemon:
                     from_block=int(other.get("follow_from_block", other["block_number"])),
                     submit=devnet.node.submit,
                     lz_chain_id=int(other["chain_id"]),
+                    # Every chain's fee deposits fund its own FEES sources.
+                    reward_vault=other.get("reward_vault"),
+                    l1_chain_id=int(other["chain_id"]),
                 )
             )
         self._wait_ready(devnet, anvil)

@@ -329,6 +329,9 @@ class DevnetStack:
                     from_block=int(other["follow_from_block"]),
                     submit=devnet.node.submit,
                     lz_chain_id=int(other["chain_id"]),
+                    # Every chain's fee deposits fund its own FEES sources.
+                    reward_vault=other["reward_vault"],
+                    l1_chain_id=int(other["chain_id"]),
                 )
             )
         return self

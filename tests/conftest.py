@@ -37,6 +37,7 @@ PATH_MARKERS: tuple[tuple[str, str], ...] = (
     ("indexer/api/explorer/test_explorer_browser.py", "browser"),
     ("relayer/pipeline/", "slow"),  # a fresh devnet + anvil + relayer per test (~10 s each)
     ("devnet/test_devnet_cli.py", "slow"),  # starts, stops and resumes the devnet daemon and anvil
+    ("devnet/test_client_chain_fees.py", "slow"),  # a devnet stack on two anvils
     ("avs/aggregator/test_crash_recovery.py", "slow"),  # three `exorelay aggregator` processes
     ("protocol/test_bls_properties.py", "slow"),  # the py_ecc reference backend against the fast one
     ("protocol/test_merkle.py::test_matches_openzeppelin_merkle_tree", "slow"),  # node, 1025 leaves
@@ -52,6 +53,8 @@ PATH_MARKERS: tuple[tuple[str, str], ...] = (
     ("relayer/test_recursion_limit.py::test_deeply_nested_json_raises_instead_of_crashing", "slow"),
     # py_ecc next to the fast backend on every example
     ("protocol/test_signature_batch.py::test_backends_give_identical_verdicts_and_counts", "slow"),
+    # a devnet and an `exorelay aggregator` process for one `open` through the CLI
+    ("avs/aggregator/test_cli.py::test_open_with_evidence_over_exocores_limit", "slow"),
 )
 """(node id prefix relative to tests/, marker): every test collected under the prefix gets the marker."""
 FIXTURE_MARKERS: tuple[tuple[str, str], ...] = (("browser", "browser"),)
