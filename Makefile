@@ -85,7 +85,7 @@ proto: $(PY_STAMP)
 
 test: deps lint typecheck contracts-check pytest
 
-# The fast lane for the edit-test loop: unit, contract and API tests (~130 CPU-s, ~3 min on a busy
+# The fast lane for the edit-test loop: unit, contract and API tests (~170 CPU-s measured under load, on a busy
 # two-core machine). Skips what tests/conftest.py marks e2e (whole system), browser (Chromium) and slow
 # (py_ecc reference backend, whole-stack pipeline tests, daemons); `make test` (what CI runs) still
 # runs everything. Extra pytest arguments: FAST_ARGS='-k name -x'.
