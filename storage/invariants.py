@@ -14,17 +14,21 @@ an invariant is ever committed.
   sources (a mint from the zero address, or the RewardVault). Withdrawal-approval leaves
   (the RestakingVault's ``WithdrawalPaid``, recorded as paid leaves) are held to the same rule against
   the vault's transfers: Σ approved-and-paid per token = what left custody for them.
-- ``cumulative_paid_le_accrued``: per (earner, token), Σ ``CumulativePaid`` amounts never exceeds the
-  earner's cumulative leaf in the latest period paid under (the most that root lets L1 pay). Checked
-  on each L1 batch that pays the pair, when that period's leaves are stored (the Exocore stream
-  records them with the root's packet), and again on the Exocore batch that stores a period's leaves
-  for the pairs L1 already paid under it (the Exocore stream lagging behind).
-- ``cumulative_paid_le_earned``: per token, Σ ``CumulativePaid`` amounts (every earner, every AVS)
-  never exceeds Σ of the token's leaves in the latest period stored, once that period is at least
-  the latest one paid under (what Exocore distributed in the token, all AVSs together; it also
-  bounds payouts to an earner without a leaf, which the per-earner check cannot).
-- ``cumulative_paid_matches_transfers``: in every L1 transaction with a ``CumulativePaid``, Σ
-  amounts per (token, recipient) equals Σ ``Transfer`` amounts per (token, recipient) out of the
+Each client chain has its own cumulative roots, periods and vault: every ``cumulative_*`` invariant
+holds per client chain (``l1_chain_id``), never summed across chains.
+
+- ``cumulative_paid_le_accrued``: per (chain, earner, token), Σ ``CumulativePaid`` amounts never
+  exceeds the earner's cumulative leaf in that chain's latest period paid under (the most that root
+  lets L1 pay). Checked on each L1 batch that pays the pair, when that period's leaves are stored
+  (the Exocore stream records them with the root's packet), and again on the Exocore batch that
+  stores a period's leaves for the pairs L1 already paid under it (the Exocore stream lagging behind).
+- ``cumulative_paid_le_earned``: per (chain, token), Σ ``CumulativePaid`` amounts (every earner,
+  every AVS) never exceeds Σ of the token's leaves in the chain's latest period stored, once that
+  period is at least the latest one paid under (what Exocore distributed in the token, all AVSs
+  together; it also bounds payouts to an earner without a leaf, which the per-earner check cannot).
+- ``cumulative_paid_matches_transfers``: in every L1 transaction with a ``CumulativePaid`` (on the
+  chain being ingested), Σ amounts per (token, recipient) equals Σ ``Transfer`` amounts per (token,
+  recipient) on that chain out of the
   funding sources (the vault's mint from the zero address, or the RewardVault's own balance).
 
 On PostgreSQL (:func:`~storage.store.set_based`, the one place the dialect is picked) the history
@@ -36,7 +40,8 @@ would raise.
 
 Checks found while applying records raise the same error inline: ``leaf_paid_once`` (a second
 RewardPaid for a leaf), ``payout_matches_leaf``, ``payout_has_distribution``,
-``distribution_matches_exocore``, ``distribution_submitted_once``.
+``distribution_matches_exocore``, ``distribution_submitted_once``, ``valset_commitment_agrees`` (every
+client chain that installs a validator set stores the same commitment for it).
 """
 
 from __future__ import annotations
@@ -111,13 +116,15 @@ def check_paid_within_total(conn: Connection, stream: str, distribution_ids: Ite
 
 
 def check_cumulative_paid_within_accrued(
-    conn: Connection, stream: str, keys: Iterable[tuple[str, str]]
+    conn: Connection, stream: str, chain_id: int, keys: Iterable[tuple[str, str]]
 ) -> None:
-    """``cumulative_paid_le_accrued`` for the (earner, token) pairs a batch paid."""
+    """``cumulative_paid_le_accrued`` for the (earner, token) pairs a batch of chain ``chain_id`` paid."""
     c, leaf = cumulative_payout_table, cumulative_leaf_table
     for earner, token in sorted(set(keys)):
         rows = conn.execute(
-            select(c.c.amount, c.c.period).where(c.c.earner == earner, c.c.token == token)
+            select(c.c.amount, c.c.period).where(
+                c.c.l1_chain_id == chain_id, c.c.earner == earner, c.c.token == token
+            )
         ).all()
         if not rows:
             continue
@@ -125,28 +132,46 @@ def check_cumulative_paid_within_accrued(
         period = max(int(row.period) for row in rows)
         accrued = conn.execute(
             select(leaf.c.cumulative).where(
-                leaf.c.period == period, leaf.c.earner == earner, leaf.c.token == token
+                leaf.c.l1_chain_id == chain_id,
+                leaf.c.period == period,
+                leaf.c.earner == earner,
+                leaf.c.token == token,
             )
         ).scalar()
         if accrued is not None and paid > int(accrued):
             raise InvariantViolationError(
                 stream,
                 CUMULATIVE_PAID_LE_ACCRUED,
-                f"earner {earner} was paid {paid} of {token}, more than its cumulative {accrued} "
-                f"in period {period}",
-                {"earner": earner, "token": token, "paid": str(paid), "accrued": str(accrued)},
+                f"earner {earner} was paid {paid} of {token} on chain {chain_id}, more than its "
+                f"cumulative {accrued} in period {period}",
+                {
+                    "chain_id": chain_id,
+                    "earner": earner,
+                    "token": token,
+                    "paid": str(paid),
+                    "accrued": str(accrued),
+                },
             )
 
 
-def check_cumulative_leaves_cover_payouts(conn: Connection, stream: str, periods: Iterable[int]) -> None:
+def check_cumulative_leaves_cover_payouts(
+    conn: Connection, stream: str, periods: Iterable[tuple[int, int]]
+) -> None:
     """``cumulative_paid_le_accrued`` when a period's leaves arrive after L1 already paid under it
-    (the Exocore stream lagging behind the L1 stream): the pairs paid under those periods."""
+    (the Exocore stream lagging behind the L1 stream): the pairs paid under those (chain, period)s."""
     c = cumulative_payout_table
-    wanted = sorted(set(periods))
-    if not wanted:
-        return
-    keys = conn.execute(select(c.c.earner, c.c.token).where(c.c.period.in_(wanted)).distinct()).all()
-    check_cumulative_paid_within_accrued(conn, stream, [(row.earner, row.token) for row in keys])
+    by_chain: dict[int, set[int]] = defaultdict(set)
+    for chain_id, period in periods:
+        by_chain[chain_id].add(period)
+    for chain_id, wanted in sorted(by_chain.items()):
+        keys = conn.execute(
+            select(c.c.earner, c.c.token)
+            .where(c.c.l1_chain_id == chain_id, c.c.period.in_(sorted(wanted)))
+            .distinct()
+        ).all()
+        check_cumulative_paid_within_accrued(
+            conn, stream, chain_id, [(row.earner, row.token) for row in keys]
+        )
 
 
 def check_leaves_paid_once(conn: Connection, stream: str, first_transition_id: int) -> None:
@@ -399,46 +424,66 @@ def _payouts_may_mismatch(conn: Connection, tx_hashes: Sequence[str], senders: S
     return bool(conn.execute(select(mismatch.exists())).scalar())
 
 
-def check_cumulative_paid_within_earned(conn: Connection, stream: str, tokens: Iterable[str]) -> None:
-    """``cumulative_paid_le_earned`` for the tokens a batch paid."""
+def check_cumulative_paid_within_earned(
+    conn: Connection, stream: str, chain_id: int, tokens: Iterable[str]
+) -> None:
+    """``cumulative_paid_le_earned`` for the tokens a batch of chain ``chain_id`` paid."""
     c, leaf = cumulative_payout_table, cumulative_leaf_table
     for token in sorted(set(tokens)):
-        paid_under = conn.execute(select(func.max(c.c.period)).where(c.c.token == token)).scalar()
-        latest = conn.execute(select(func.max(leaf.c.period)).where(leaf.c.token == token)).scalar()
+        paid_on_chain = and_(c.c.l1_chain_id == chain_id, c.c.token == token)
+        paid_under = conn.execute(select(func.max(c.c.period)).where(paid_on_chain)).scalar()
+        latest = conn.execute(
+            select(func.max(leaf.c.period)).where(leaf.c.l1_chain_id == chain_id, leaf.c.token == token)
+        ).scalar()
         if paid_under is None or latest is None or int(latest) < int(paid_under):
             continue  # the period paid under is not stored yet (the Exocore stream lags)
-        paid = sum(uint256_sums(conn, c, "token", "amount", c.c.token == token).values())
+        paid = sum(uint256_sums(conn, c, "token", "amount", paid_on_chain).values())
         earned = sum(
             uint256_sums(
-                conn, leaf, "token", "cumulative", and_(leaf.c.token == token, leaf.c.period == latest)
+                conn,
+                leaf,
+                "token",
+                "cumulative",
+                and_(leaf.c.l1_chain_id == chain_id, leaf.c.token == token, leaf.c.period == latest),
             ).values()
         )
         if paid > earned:
             raise InvariantViolationError(
                 stream,
                 CUMULATIVE_PAID_LE_EARNED,
-                f"{token}: cumulative payouts sum {paid}, more than the {earned} earned "
-                f"up to period {latest}",
-                {"token": token, "paid": str(paid), "earned": str(earned), "period": int(latest)},
+                f"{token} on chain {chain_id}: cumulative payouts sum {paid}, more than the {earned} "
+                f"earned up to period {latest}",
+                {
+                    "chain_id": chain_id,
+                    "token": token,
+                    "paid": str(paid),
+                    "earned": str(earned),
+                    "period": int(latest),
+                },
             )
 
 
 def check_cumulative_transfers_match_payouts(
-    conn: Connection, stream: str, tx_hashes: Iterable[str], funding_sources: Sequence[str]
+    conn: Connection,
+    stream: str,
+    tx_hashes: Iterable[str],
+    funding_sources: Sequence[str],
+    chain_id: int | None = None,
 ) -> None:
     """``cumulative_paid_matches_transfers``: Σ CumulativePaid == Σ Transfer per (token, recipient)
-    in each transaction that paid under a cumulative root."""
+    in each transaction that paid under a cumulative root, both on chain ``chain_id`` (None: any)."""
     c = cumulative_payout_table
     senders = sorted({ZERO_ADDRESS, *funding_sources})
+    on_chain = [] if chain_id is None else [c.c.l1_chain_id == chain_id]
     for part in chunks(sorted(set(tx_hashes))):
         paid: dict[tuple[str, str, str], int] = defaultdict(int)
         for row in conn.execute(
             select(c.c.tx_hash, c.c.token, c.c.recipient, c.c.amount).where(
-                member_of(conn, c.c.tx_hash, part)
+                member_of(conn, c.c.tx_hash, part), *on_chain
             )
         ):
             paid[(row.tx_hash, row.token, row.recipient)] += int(row.amount)
-        moved = _transferred(conn, part, senders)
+        moved = _transferred(conn, part, senders, chain_id)
         _raise_on_mismatch(stream, CUMULATIVE_PAID_MATCHES_TRANSFERS, "CumulativePaid", paid, moved)
 
 
@@ -446,13 +491,17 @@ _PaidTo = dict[tuple[str, str, str], int]
 """Amounts per (tx hash, token, recipient)."""
 
 
-def _transferred(conn: Connection, tx_hashes: Sequence[str], senders: Sequence[str]) -> _PaidTo:
-    """What ``Transfer`` events in these transactions moved out of the funding sources (or minted)."""
+def _transferred(
+    conn: Connection, tx_hashes: Sequence[str], senders: Sequence[str], chain_id: int | None = None
+) -> _PaidTo:
+    """What ``Transfer`` events in these transactions (on chain ``chain_id``; None: any) moved out of
+    the funding sources (or minted)."""
     x = transfer_table
+    on_chain = [] if chain_id is None else [x.c.l1_chain_id == chain_id]
     moved: _PaidTo = defaultdict(int)
     for row in conn.execute(
         select(x.c.tx_hash, x.c.token, x.c.recipient, x.c.amount).where(
-            member_of(conn, x.c.tx_hash, tx_hashes), x.c.sender.in_(senders)
+            member_of(conn, x.c.tx_hash, tx_hashes), x.c.sender.in_(senders), *on_chain
         )
     ):
         moved[(row.tx_hash, row.token, row.recipient)] += int(row.amount)

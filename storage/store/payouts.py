@@ -251,6 +251,7 @@ class PayoutStore(StoreBase):
                     "token": leaf.token,
                     "cumulative": leaf.cumulative,
                     "packet_nonce": event.nonce,
+                    "l1_chain_id": event.l1_chain_id,
                 }
                 for leaf in event.leaves
             ],
