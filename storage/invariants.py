@@ -31,6 +31,13 @@ holds per client chain (``l1_chain_id``), never summed across chains.
   recipient) on that chain out of the
   funding sources (the vault's mint from the zero address, or the RewardVault's own balance).
 
+On PostgreSQL (:func:`~storage.store.set_based`, the one place the dialect is picked) the history
+and paid-equals-transferred checks first ask the server, in one statement over the batch's keys,
+whether anything is off (no history or sums shipped to the client); only if something is does the
+portable check below run, which every dialect runs, reads the rows and raises the precise error. The
+server's question is a superset of the portable check: it never answers "clean" where that check
+would raise.
+
 Checks found while applying records raise the same error inline: ``leaf_paid_once`` (a second
 RewardPaid for a leaf), ``payout_matches_leaf``, ``payout_has_distribution``,
 ``distribution_matches_exocore``, ``distribution_submitted_once``, ``valset_commitment_agrees`` (every
@@ -44,7 +51,7 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any, Final
 
-from sqlalchemy import Connection, and_, func, select, tuple_
+from sqlalchemy import Connection, and_, exists, func, literal, select, tuple_
 
 from storage.errors import InvariantViolationError
 from storage.lifecycle import EdgeKind, EntityKind, Lifecycle, PayoutState, lifecycle
@@ -57,7 +64,7 @@ from storage.models import (
     transition_table,
 )
 from storage.normalize import ZERO_ADDRESS
-from storage.store import PAID_STATES, chunks, member_of, uint256_sums
+from storage.store import PAID_STATES, chunks, member_of, set_based, uint256_sums
 
 SUM_PAID_LE_TOTAL: Final = "sum_paid_le_total"
 LEAF_PAID_ONCE: Final = "leaf_paid_once"
@@ -188,6 +195,10 @@ def check_transition_history(
     """``forward_only`` and ``leaf_paid_once`` over the whole history of every object touched since
     ``first_transition_id``, in one query: the objects are picked on the server (a semi-join on the
     new rows, an index range scan each), not shipped to the client and back as id lists."""
+    if set_based(conn) and not _history_may_break(
+        conn, first_transition_id, forward_only=forward_only, paid_once=paid_once
+    ):
+        return
     t = transition_table
     touched = select(t.c.entity_kind, t.c.entity_id).where(t.c.id >= first_transition_id).distinct()
     rows = conn.execute(
@@ -210,6 +221,66 @@ def check_transition_history(
             part.append(row)
     if part:
         _check_history(stream, part, forward_only=forward_only, paid_once=paid_once)
+
+
+def _history_may_break(
+    conn: Connection, first_transition_id: int, *, forward_only: bool, paid_once: bool
+) -> bool:
+    """Whether :func:`check_transition_history` could raise, asked of the server in one statement:
+    each distinct move of the touched histories (checked here against the graphs), whether any row
+    does not start where its object's previous row ended, and whether any payout has two live
+    inclusions (its own reversals only: never fewer than the portable check counts)."""
+    t = transition_table
+    touched = select(t.c.entity_kind, t.c.entity_id).where(t.c.id >= first_transition_id).distinct().cte()
+    history = (
+        select(
+            t.c.id,
+            t.c.entity_kind,
+            t.c.entity_id,
+            t.c.from_state,
+            t.c.to_state,
+            t.c.edge,
+            t.c.reverses_id,
+            func.lag(t.c.to_state)
+            .over(partition_by=(t.c.entity_kind, t.c.entity_id), order_by=t.c.id)
+            .label("previous"),
+        )
+        .join(touched, and_(t.c.entity_kind == touched.c.entity_kind, t.c.entity_id == touched.c.entity_id))
+        .cte()
+    )
+    h = history.alias("h")
+    r = transition_table.alias("r")  # its reverses_id index: a lookup per inclusion
+    live_inclusions = (
+        select(h.c.entity_id)
+        .where(
+            h.c.entity_kind == EntityKind.PAYOUT.value,
+            h.c.to_state == PayoutState.INCLUDED.value,
+            h.c.edge != EdgeKind.REVERSAL.value,
+            ~exists().where(
+                r.c.entity_kind == h.c.entity_kind,
+                r.c.entity_id == h.c.entity_id,
+                r.c.reverses_id == h.c.id,
+            ),
+        )
+        .group_by(h.c.entity_id)
+        .having(func.count() > 1)
+    )
+    moves = conn.execute(
+        select(
+            history.c.entity_kind,
+            history.c.from_state,
+            history.c.to_state,
+            history.c.edge,
+            func.bool_or(history.c.from_state.is_distinct_from(history.c.previous)),
+            live_inclusions.exists() if paid_once else literal(False),
+        ).group_by(history.c.entity_kind, history.c.from_state, history.c.to_state, history.c.edge)
+    ).all()
+    for kind, from_state, to_state, edge, broken, paid_twice in moves:
+        if paid_twice:
+            return True
+        if forward_only and (broken or not _allowed(kind, from_state, to_state, edge)):
+            return True
+    return False
 
 
 def _check_history(stream: str, rows: Sequence[Any], *, forward_only: bool, paid_once: bool) -> None:
@@ -300,6 +371,8 @@ def check_payouts_match_transfers(
     p = payout_table
     senders = sorted({ZERO_ADDRESS, *funding_sources})
     for part in chunks(sorted(set(tx_hashes))):
+        if set_based(conn) and not _payouts_may_mismatch(conn, part, senders):
+            continue
         paid: dict[tuple[str, str, str], int] = defaultdict(int)
         for row in conn.execute(
             select(p.c.l1_tx_hash, p.c.token, p.c.staker, p.c.amount).where(
@@ -311,6 +384,44 @@ def check_payouts_match_transfers(
             paid[(row.l1_tx_hash, row.token, row.staker)] += int(row.amount)
         moved = _transferred(conn, part, senders)
         _raise_on_mismatch(stream, PAYOUT_MATCHES_TRANSFERS, "RewardPaid", paid, moved)
+
+
+def _payouts_may_mismatch(conn: Connection, tx_hashes: Sequence[str], senders: Sequence[str]) -> bool:
+    """Whether :func:`check_payouts_match_transfers` could raise for these transactions, asked of
+    the server in one statement: both sides summed per (tx, token, recipient) and compared there."""
+    p, x = payout_table, transfer_table
+    paid = (
+        select(
+            p.c.l1_tx_hash.label("tx_hash"),
+            p.c.token,
+            p.c.staker.label("recipient"),
+            func.sum(p.c.amount).label("amount"),
+        )
+        .where(
+            member_of(conn, p.c.l1_tx_hash, tx_hashes),
+            p.c.state.in_(PAID_STATES),
+            p.c.l1_block_number.is_not(None),
+        )
+        .group_by(p.c.l1_tx_hash, p.c.token, p.c.staker)
+        .cte("paid")
+    )
+    moved = (
+        select(x.c.tx_hash, x.c.token, x.c.recipient, func.sum(x.c.amount).label("amount"))
+        .where(member_of(conn, x.c.tx_hash, tx_hashes), x.c.sender.in_(senders))
+        .group_by(x.c.tx_hash, x.c.token, x.c.recipient)
+        .cte("moved")
+    )
+    same_key = and_(
+        paid.c.tx_hash == moved.c.tx_hash,
+        paid.c.token == moved.c.token,
+        paid.c.recipient == moved.c.recipient,
+    )
+    mismatch = (
+        select(literal(1))
+        .select_from(paid.join(moved, same_key, full=True))
+        .where(func.coalesce(paid.c.amount, 0) != func.coalesce(moved.c.amount, 0))
+    )
+    return bool(conn.execute(select(mismatch.exists())).scalar())
 
 
 def check_cumulative_paid_within_earned(
