@@ -23,10 +23,15 @@ each other over the same rows; the lease keeper renews on a thread of its own:
 - ``metrics`` (every ``METRICS_INTERVAL_S``): backlog gauges from the database.
 
 A missed run is coalesced into one (``coalesce=True``), never run twice at once
-(``max_instances=1``), and one running late by more than its own interval is skipped
-(``misfire_grace_time``): the next run does the same work. SIGTERM/SIGINT set a stop flag that
-every stage checks between items; the scheduler then waits for the running job and the process
-exits well within ``SHUTDOWN_BUDGET_S``.
+(``max_instances=1``). A cycle running late by more than ``CYCLE_OVERRUN_FACTOR`` intervals is
+skipped (``misfire_grace_time``): the next cycle, submitted right after, does the same work. The sweep
+and the metrics have no such grace (:func:`schedule_jobs`): they wait behind a cycle on the one
+worker, and once cycles took longer than their interval (a loaded machine) a grace dropped every run
+of them. The Exocore stream's new holder also sweeps at once (``_follow_exocore``): the packets the
+previous holder ingested but had not recorded yet are announced to nobody else.
+
+SIGTERM/SIGINT set a stop flag that every stage checks between items; the scheduler then waits for
+the running job and the process exits well within ``SHUTDOWN_BUDGET_S``.
 """
 
 from __future__ import annotations
@@ -97,7 +102,36 @@ loaded machine). Ingestion shares the pipeline's thread, and a backlog of paid l
 each, bench/relayer_pipeline.py) must not hold back the signing of the next payouts: the pipeline knows which
 leaves it submitted from its own tx intents, ingestion catches up later."""
 CYCLE_OVERRUN_FACTOR: Final = 10
-"""A run late by more than this many intervals is skipped (the next one does the same work)."""
+"""A cycle late by more than this many intervals is skipped (the next one does the same work)."""
+
+
+def schedule_jobs(
+    scheduler: BackgroundScheduler,
+    *,
+    cycle: Callable[[], object],
+    sweep: Callable[[], object],
+    refresh_metrics: Callable[[], object],
+    poll_interval_s: float,
+    sweep_interval_s: float,
+) -> None:
+    """The service's three interval jobs on ``scheduler`` (one worker thread, coalescing).
+
+    Only the cycle may be skipped for running late: another is submitted as soon as it is.
+    The sweep and the metrics queue behind the running cycle; with a grace of their own interval,
+    every run of them was dropped once a cycle took longer than that (two busy cores), and the sweep
+    is what finds packets whose announcement was lost (a holder killed between ingesting a block
+    and recording its packets). Coalesced, a late sweep runs once, however late."""
+    scheduler.add_job(
+        cycle,
+        "interval",
+        seconds=poll_interval_s,
+        id="cycle",
+        misfire_grace_time=max(1, int(poll_interval_s * CYCLE_OVERRUN_FACTOR)),
+    )
+    scheduler.add_job(sweep, "interval", seconds=sweep_interval_s, id="sweep", misfire_grace_time=None)
+    scheduler.add_job(
+        refresh_metrics, "interval", seconds=METRICS_INTERVAL_S, id="metrics", misfire_grace_time=None
+    )
 
 
 @dataclass
@@ -361,6 +395,10 @@ class RelayerService:
         if token != self._exocore_token:
             parts.follower.seek(parts.feed.resume_height(self.config.exocore.start_height))
             self._exocore_token = token
+            # A takeover: the blocks the previous holder ingested are behind the cursor, and the
+            # packets they announced reached only its own pipeline, which may have died before
+            # recording them. Find them now rather than at the next periodic sweep.
+            self.sweep()
         for block in parts.follower.poll(MAX_EXOCORE_BLOCKS_PER_CYCLE):
             events = decode_block_events(block)
             try:
@@ -456,24 +494,13 @@ class RelayerService:
         self.parts.keeper.start()
         if not self.stop_requested.is_set():
             self.sweep()  # clear on start: everything Exocore has that we do not know yet
-        interval = self.config.exocore.poll_interval_s
-        sweep_interval = self.config.relayer.sweep_interval_s
-        self.scheduler.add_job(
-            self.cycle,
-            "interval",
-            seconds=interval,
-            id="cycle",
-            misfire_grace_time=max(1, int(interval * CYCLE_OVERRUN_FACTOR)),
-        )
-        self.scheduler.add_job(
-            self.sweep,
-            "interval",
-            seconds=sweep_interval,
-            id="sweep",
-            misfire_grace_time=int(sweep_interval) or 1,
-        )
-        self.scheduler.add_job(
-            self.refresh_metrics, "interval", seconds=METRICS_INTERVAL_S, id="metrics", misfire_grace_time=5
+        schedule_jobs(
+            self.scheduler,
+            cycle=self.cycle,
+            sweep=self.sweep,
+            refresh_metrics=self.refresh_metrics,
+            poll_interval_s=self.config.exocore.poll_interval_s,
+            sweep_interval_s=self.config.relayer.sweep_interval_s,
         )
         if self.config.relayer.metrics_port:
             self._stop_metrics = self.parts.metrics.serve(self.config.relayer.metrics_port)

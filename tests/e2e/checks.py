@@ -30,7 +30,7 @@ from web3.contract import Contract
 
 from devnet.stack import DevnetStack
 from indexer.api.app import create_app
-from relayer.exocore.grpc_client import ExocoreGrpcClient
+from relayer.exocore.grpc_client import ExocoreGrpcClient, RelayPacket
 from relayer.l1.artifacts import ContractName, load_artifact
 from storage.job_tables import payout_job_table, relay_job_table
 from storage.l1_tables import OPEN_INTENT_STATES, signer_account_table, tx_attempt_table, tx_intent_table
@@ -58,10 +58,12 @@ class Settled:
     stats: dict[str, Any]
 
 
-def gateway_contract(stack: DevnetStack) -> tuple[Web3, Contract]:
-    w3 = Web3(Web3.HTTPProvider(stack.manifest["l1"]["rpc_url"]))
+def gateway_contract(stack: DevnetStack, chain: dict[str, Any] | None = None) -> tuple[Web3, Contract]:
+    """The gateway of ``chain`` (a manifest client-chain section; default: ``l1``)."""
+    chain = chain or stack.manifest["l1"]
+    w3 = Web3(Web3.HTTPProvider(chain["rpc_url"]))
     gateway = w3.eth.contract(
-        address=Web3.to_checksum_address(stack.gateway),
+        address=Web3.to_checksum_address(chain["contracts"]["gateway"]),
         abi=load_artifact(ContractName.EXOCORE_GATEWAY).abi_list(),
     )
     return w3, gateway
@@ -189,7 +191,10 @@ def _check(
     client: TestClient,
     engine: Engine,
     stats: dict[str, Any],
+    chain_id: int | None = None,
 ) -> Settled:
+    """``chain_id``: check one client chain of several (``truth`` holds only its distributions, the
+    indexer's totals and rows are that chain's, and the claims are checked by the caller)."""
     # Every leaf paid exactly once, to the leaf's staker, the leaf's amount.
     submitted = {
         e.args.nonce: (e.args.distributionId, e.args.token.lower(), e.args.total)
@@ -226,31 +231,28 @@ def _check(
     assert dict(transferred) == dict(expected_per_token), "L1 Transfer sums per token != the leaves' sums"
 
     # The indexer's totals (the API's /v1/stats) equal those transfers; nothing left un-final.
-    indexed = {token: int(s["finalized"]) for token, s in stats["paid_per_token"].items()}
-    assert indexed == dict(transferred), f"indexer {indexed} != L1 transfers {dict(transferred)}"
-    assert all(int(s["included"]) == 0 for s in stats["paid_per_token"].values())
+    sums = stats["paid_per_token"] if chain_id is None else stats["paid_per_chain"].get(str(chain_id), {})
+    indexed = {token: int(s["finalized"]) for token, s in sums.items()}
+    on = "" if chain_id is None else f" on chain {chain_id}"
+    assert indexed == dict(transferred), f"indexer{on} {indexed} != L1 transfers {dict(transferred)}"
+    assert all(int(s["included"]) == 0 for s in sums.values())
     assert stats["invariant_violations"] == 0
+    rows = select(payout_table.c.token, payout_table.c.staker, payout_table.c.amount, payout_table.c.state)
+    if chain_id is not None:
+        rows = rows.where(payout_table.c.l1_chain_id == chain_id)
     with engine.connect() as conn:
         per_staker: dict[tuple[str, str], int] = defaultdict(int)
-        for row in conn.execute(
-            select(payout_table.c.token, payout_table.c.staker, payout_table.c.amount, payout_table.c.state)
-        ):
+        for row in conn.execute(rows):
             assert row.state in PAYOUT.terminal
             per_staker[(row.token, row.staker)] += int(row.amount)
     on_l1: dict[tuple[str, str], int] = defaultdict(int)
     for token, leaves in truth.values():
         for staker, amount in leaves.values():
             on_l1[(token, staker)] += amount
-    assert dict(per_staker) == dict(on_l1), "indexed payouts per (token, staker) != L1"
-
-    # Every claim, slash and packet ends in a terminal state of its lifecycle.
-    claims = {c["claim_id"]: c["status"] for c in _all(client, "/v1/claims")}
-    slashes = {s["slash_id"]: s["status"] for s in _all(client, "/v1/slashes")}
-    packets = {p["nonce"]: p["status"] for p in _all(client, "/v1/packets")}
-    for kind, states in (("claim", claims), ("slash", slashes), ("packet", packets)):
-        stuck = {k: s for k, s in states.items() if s not in TERMINAL[kind]}
-        assert not stuck, f"{kind}s not in a terminal state: {stuck}"
-    assert sum(1 for s in claims.values() if s == "paid") == len(truth)
+    assert dict(per_staker) == dict(on_l1), f"indexed payouts per (token, staker){on} != L1"
+    claims = _check_terminal(client)
+    if chain_id is None:
+        assert sum(1 for s in claims.values() if s == "paid") == len(truth)
     return Settled(
         leaves=len(paid),
         distributions=len(truth),
@@ -258,6 +260,17 @@ def _check(
         claims=claims,
         stats=stats,
     )
+
+
+def _check_terminal(client: TestClient) -> dict[str, str]:
+    """Every claim, slash and packet the indexer knows is in a terminal state; returns the claims."""
+    claims = {c["claim_id"]: c["status"] for c in _all(client, "/v1/claims")}
+    slashes = {s["slash_id"]: s["status"] for s in _all(client, "/v1/slashes")}
+    packets = {p["nonce"]: p["status"] for p in _all(client, "/v1/packets")}
+    for kind, states in (("claim", claims), ("slash", slashes), ("packet", packets)):
+        stuck = {k: s for k, s in states.items() if s not in TERMINAL[kind]}
+        assert not stuck, f"{kind}s not in a terminal state: {stuck}"
+    return claims
 
 
 @dataclass(frozen=True)
@@ -270,12 +283,16 @@ class SignerNonces:
     """Signed attempts the database holds (fee bumps included)."""
 
 
-def check_signer_nonces(stack: DevnetStack, database_url: str, signer: str) -> SignerNonces:
+def check_signer_nonces(
+    stack: DevnetStack, database_url: str, signer: str, *, chain: dict[str, Any] | None = None
+) -> SignerNonces:
     """No nonce gap and nothing unknown: every transaction L1 mined from ``signer`` is an attempt the
     database signed, its nonces run 0..n-1 with one transaction each, the database's next nonce is n
-    (no nonce was allocated and then lost), and no intent is still open."""
-    assert stack.anvil is not None
-    w3 = Web3(Web3.HTTPProvider(stack.anvil.rpc_url))
+    (no nonce was allocated and then lost), and no intent is still open. ``chain``: a manifest
+    client-chain section (default ``l1``); the database's rows are that chain's."""
+    chain = chain or stack.manifest["l1"]
+    chain_id = int(chain["chain_id"])
+    w3 = Web3(Web3.HTTPProvider(chain["rpc_url"]))
     sender = signer.lower()
     mined: dict[int, str] = {}
     for number in range(w3.eth.block_number + 1):
@@ -292,15 +309,19 @@ def check_signer_nonces(stack: DevnetStack, database_url: str, signer: str) -> S
     try:
         with engine.connect() as conn:
             next_nonce = conn.execute(
-                select(signer_account_table.c.next_nonce).where(signer_account_table.c.sender == sender)
+                select(signer_account_table.c.next_nonce).where(
+                    signer_account_table.c.sender == sender, signer_account_table.c.chain_id == chain_id
+                )
             ).scalar_one()
+            # Attempts are keyed by transaction hash, which commits to the chain id.
             attempts = {
                 row.tx_hash: int(row.tx_nonce)
                 for row in conn.execute(select(tx_attempt_table.c.tx_hash, tx_attempt_table.c.tx_nonce))
             }
             open_intents = conn.execute(
                 select(tx_intent_table.c.key, tx_intent_table.c.state).where(
-                    tx_intent_table.c.state.in_([s.value for s in OPEN_INTENT_STATES])
+                    tx_intent_table.c.state.in_([s.value for s in OPEN_INTENT_STATES]),
+                    tx_intent_table.c.chain_id == chain_id,
                 )
             ).all()
     finally:
@@ -312,3 +333,86 @@ def check_signer_nonces(stack: DevnetStack, database_url: str, signer: str) -> S
     assert not unknown, f"mined transactions the database never signed: {unknown}"
     assert not open_intents, f"intents still open: {open_intents}"
     return SignerNonces(mined=len(mined), attempts=len(attempts))
+
+
+# -- several client chains -------------------------------------------------------------------------
+
+
+def client_chain_sections(stack: DevnetStack) -> dict[int, dict[str, Any]]:
+    """Chain id -> the manifest's section of each client chain (``l1``, then ``client_chains``)."""
+    sections = [stack.manifest["l1"], *stack.manifest.get("client_chains", [])]
+    return {int(section["chain_id"]): section for section in sections}
+
+
+def exocore_destinations(stack: DevnetStack, nonces: set[int]) -> dict[int, int]:
+    """Packet nonce -> the client chain Exocore addressed it to (the packet's own field)."""
+    exocore = stack.manifest["exocore"]
+    client = ExocoreGrpcClient([exocore["grpc_target"]], chain_id=exocore["chain_id"])
+    try:
+        params = client.relay_params()
+        out: dict[int, int] = {}
+        for nonce in sorted(nonces):
+            packet = client.packet(nonce, params)
+            assert isinstance(packet, RelayPacket), f"packet {nonce}: {packet!r}"
+            out[nonce] = int(packet.packet.l1_chain_id)
+        return out
+    finally:
+        client.close()
+
+
+def wait_settled_chains(
+    stack: DevnetStack,
+    database_url: str,
+    *,
+    timeout_s: float = SETTLE_TIMEOUT_S,
+    log_tail: Any = None,
+) -> dict[int, Settled]:
+    """:func:`wait_settled` for a stack with several client chains: every distribution is paid on the
+    chain Exocore addressed it to (each leaf once, on that chain only), each chain's indexer totals
+    (``/v1/stats`` ``paid_per_chain``) equal that chain's ERC-20 ``Transfer`` logs, every claim, slash
+    and packet is terminal. Returns each chain's figures."""
+    truth = exocore_leaves(stack)
+    destination = exocore_destinations(stack, set(truth))
+    sections = client_chain_sections(stack)
+    assert set(destination.values()) <= set(sections), f"packets to unknown chains: {destination}"
+    per_chain = {
+        chain_id: {n: leaves for n, leaves in truth.items() if destination[n] == chain_id}
+        for chain_id in sections
+    }
+    gateways = {chain_id: gateway_contract(stack, section) for chain_id, section in sections.items()}
+    engine = create_engine(database_url)
+    app_client = TestClient(create_app(database_url))
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            paid = {
+                chain_id: len(gateway.events.RewardPaid.get_logs(from_block=0))
+                for chain_id, (_, gateway) in gateways.items()
+            }
+            expected = {c: sum(len(leaves) for _, leaves in t.values()) for c, t in per_chain.items()}
+            open_items, stats = _snapshot(app_client, engine)
+            if all(paid[c] >= expected[c] for c in sections) and not open_items:
+                break
+            if time.monotonic() > deadline:
+                tail = log_tail() if log_tail is not None else ""
+                pytest.fail(
+                    f"not settled after {timeout_s:.0f} s: leaves paid per chain {paid} of {expected}; "
+                    f"open: {open_items}\nrelayer log tail:\n{tail}"
+                )
+            time.sleep(POLL_S)
+        settled = {
+            chain_id: _check(*gateways[chain_id], per_chain[chain_id], app_client, engine, stats, chain_id)
+            for chain_id in sections
+        }
+        # A distribution is paid on its own chain only: no other gateway knows its id.
+        for chain_id, (_, gateway) in gateways.items():
+            others = {
+                e.args.nonce for e in gateway.events.DistributionSubmitted.get_logs(from_block=0)
+            } - set(per_chain[chain_id])
+            assert not others, f"chain {chain_id} got distributions addressed elsewhere: {others}"
+        # One claim may pay on several chains: it is paid once all of its distributions are.
+        assert all(status == "paid" for status in settled[next(iter(sections))].claims.values())
+        return settled
+    finally:
+        app_client.close()
+        engine.dispose()

@@ -37,12 +37,17 @@ def toml_value(value: Any) -> str:
     raise TypeError(f"cannot write {value!r} as TOML")
 
 
-def write_toml(path: Path, sections: Mapping[str, Mapping[str, Any]]) -> None:
+def write_toml(path: Path, sections: Mapping[str, Any]) -> None:
+    """Tables, and lists of tables (``[[client_chains]]``)."""
     lines: list[str] = []
-    for name, keys in sections.items():
-        lines.append(f"[{name}]")
-        lines.extend(f"{key} = {toml_value(value)}" for key, value in keys.items() if value is not None)
-        lines.append("")
+    for name, body in sections.items():
+        tables = (
+            [(f"[[{name}]]", table) for table in body] if isinstance(body, list) else [(f"[{name}]", body)]
+        )
+        for header, keys in tables:
+            lines.append(header)
+            lines.extend(f"{key} = {toml_value(value)}" for key, value in keys.items() if value is not None)
+            lines.append("")
     path.write_text("\n".join(lines))
 
 
@@ -67,8 +72,16 @@ def process_database(directory: Path) -> Iterator[str]:
 
 
 def write_relayer_config(
-    stack: DevnetStack, directory: Path, database_url: str, *, signer_index: int = 1, **overrides: Any
+    stack: DevnetStack,
+    directory: Path,
+    database_url: str,
+    *,
+    signer_index: int = 1,
+    every_chain: bool = False,
+    **overrides: Any,
 ) -> Path:
+    """``every_chain``: serve every client chain of the stack (``[[client_chains]]``, the same dev key
+    on each); then ``l1__<key>`` overrides apply to each chain's table."""
     assert stack.anvil is not None
     keystore = directory / "signer.json"
     write_keystore(
@@ -78,13 +91,21 @@ def write_relayer_config(
         kdf="pbkdf2",
         iterations=KEYSTORE_KDF_ITERATIONS,
     )
-    sections = stack.relayer_settings(database_url)
-    sections["l1"]["keystore_path"] = str(keystore)
-    sections["l1"]["keystore_password_env"] = "EXORELAY_TEST_KEYSTORE_PASSWORD"
+    sections: dict[str, Any] = stack.relayer_settings(database_url)
+    chains = [sections["l1"]]
+    if every_chain:
+        others = range(1, 1 + len(stack.manifest.get("client_chains", [])))
+        chains += [stack.relayer_settings(database_url, chain=index)["l1"] for index in others]
+        sections["client_chains"] = chains
+        del sections["l1"]
+    for chain in chains:
+        chain["keystore_path"] = str(keystore)
+        chain["keystore_password_env"] = "EXORELAY_TEST_KEYSTORE_PASSWORD"
     sections["logging"] = {"level": "info", "format": "json"}
     for dotted, value in overrides.items():
         section, key = dotted.split("__", 1)
-        sections.setdefault(section, {})[key] = value
+        for table in chains if section == "l1" else [sections.setdefault(section, {})]:
+            table[key] = value
     path = directory / "exorelay.toml"
     write_toml(path, sections)
     return path
