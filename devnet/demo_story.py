@@ -1654,7 +1654,10 @@ class Demo:
             " both chains' assets, bridge-avs the first chain's WETH) moves that chain's share of the"
             " restaked principal to the slashing sink on that chain.",
         )
-        committee_a, committee_b = self.committees[avs_a.address], self.committees[avs_b.address]
+        # The committees of the current epoch, not of the setup's: a committee slash is measured on
+        # the stake snapshot of the epoch it names, and Exocore keeps only the last 64 epochs'
+        # snapshots (128 s of 0.2 s blocks; a loaded machine reaches this chapter later than that).
+        committee_a, committee_b = (client.committee(rules.address) for rules in (avs_a, avs_b))
         principal_before = {
             (chain.chain_id, address): chain.restaking_vault.functions.totalPrincipal(token.address).call()
             for chain in self.chains
