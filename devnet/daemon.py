@@ -205,6 +205,9 @@ class Daemon:
                     submit=devnet.node.submit,
                     reward_vault=other.get("reward_vault"),  # its fee deposits, as on the first chain
                     lz_chain_id=int(other["chain_id"]),
+                    # Every chain's fee deposits fund its own FEES sources.
+                    reward_vault=other.get("reward_vault"),
+                    l1_chain_id=int(other["chain_id"]),
                 )
             )
         self._wait_ready(devnet, anvil)

@@ -9,7 +9,8 @@ durable cursor: it starts from the first block after the deployment and re-reads
 
 Transaction fees take the same path: :class:`FeeFollower` reads the RewardVault's ``FeesDeposited``
 events (an AVS's fees, its FEES reward source) and submits one ``MsgRecordFeeDeposit`` per event,
-named by its (tx hash, log index), which the chain applies once.
+named by its (client chain, tx hash, log index), which the chain applies once. Every client chain
+has its own followers (its own vaults): fees deposited on a chain fund only that chain's leaves.
 
 Invariants: events are submitted in L1 order (block, log index); a block is read only once it has
 ``confirmations`` blocks on top; the amount Exocore credits is what the vault credited (the event's
@@ -152,20 +153,23 @@ class FeeDepositEvent:
     log_index: int
 
 
-def fee_msg(event: FeeDepositEvent) -> avs_tx.MsgRecordFeeDeposit:
-    """The Exocore message that reports ``event``."""
+def fee_msg(event: FeeDepositEvent, l1_chain_id: int = 0) -> avs_tx.MsgRecordFeeDeposit:
+    """The Exocore message that reports ``event``, emitted on client chain ``l1_chain_id`` (0: the
+    first client chain)."""
     return avs_tx.MsgRecordFeeDeposit(
         avs_address="0x" + event.avs.hex(),
         token="0x" + event.token.hex(),
         amount=str(event.amount),
         l1_tx_hash="0x" + event.tx_hash.hex(),
         l1_log_index=event.log_index,
+        l1_chain_id=l1_chain_id,
     )
 
 
 class FeeFollower:
     """Reads the RewardVault's ``FeesDeposited`` events up to the confirmed head and hands each, as a
-    ``MsgRecordFeeDeposit``, to ``submit`` (same confirmation rule and order as :class:`VaultFollower`)."""
+    ``MsgRecordFeeDeposit``, to ``submit`` (same confirmation rule and order as :class:`VaultFollower`).
+    ``l1_chain_id`` names the client chain the vault is on (0: the first client chain)."""
 
     def __init__(
         self,
@@ -175,6 +179,7 @@ class FeeFollower:
         from_block: int,
         confirmations: int,
         submit: Callable[[avs_tx.MsgRecordFeeDeposit], object],
+        l1_chain_id: int = 0,
     ) -> None:
         self._w3 = w3
         self._contract = w3.eth.contract(
@@ -183,6 +188,7 @@ class FeeFollower:
         self._next_block = from_block
         self._confirmations = confirmations
         self._submit = submit
+        self._l1_chain_id = l1_chain_id
 
     def poll(self) -> list[FeeDepositEvent]:
         """Submit every fee deposit of the newly confirmed blocks; returns them in L1 order."""
@@ -207,7 +213,7 @@ class FeeFollower:
             self._next_block = last + 1
         found.sort(key=lambda e: (e.block_number, e.log_index))
         for event in found:
-            self._submit(fee_msg(event))
+            self._submit(fee_msg(event, self._l1_chain_id))
         return found
 
 
@@ -269,10 +275,12 @@ def follow_devnet_vault(
     submit: Callable[[FollowedMsg], object],
     reward_vault: str | None = None,
     lz_chain_id: int = DEVNET_LZ_CHAIN_ID,
+    l1_chain_id: int = 0,
 ) -> FollowerThread:
     """The devnet's follower of the vault at ``vault`` (and, given ``reward_vault``, of its fee
     deposits) on the L1 at ``rpc_url``, started. Its stake is in the assets of client chain
-    ``lz_chain_id`` (on the devnet: that L1's chain id)."""
+    ``lz_chain_id`` (on the devnet: that L1's chain id); its fee deposits are reported as of client
+    chain ``l1_chain_id`` (0: the first client chain)."""
     w3 = Web3(Web3.HTTPProvider(rpc_url))
     follower = VaultFollower(
         w3,
@@ -290,5 +298,6 @@ def follow_devnet_vault(
         from_block=from_block,
         confirmations=DEVNET_CONFIRMATIONS,
         submit=tolerant(submit),
+        l1_chain_id=l1_chain_id,
     )
     return FollowerThread(follower, fees).start()

@@ -332,6 +332,9 @@ class DevnetStack:
                     # of that chain's RewardVault, so Exocore counts what every chain's vault holds.
                     reward_vault=other["reward_vault"],
                     lz_chain_id=int(other["chain_id"]),
+                    # Every chain's fee deposits fund its own FEES sources.
+                    reward_vault=other["reward_vault"],
+                    l1_chain_id=int(other["chain_id"]),
                 )
             )
         return self

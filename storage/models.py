@@ -589,6 +589,51 @@ class CumulativeRoot(IndexerModel, table=True):
     l1_chain_id: int | None = _bigint(nullable=True, default=None)
 
 
+class CumulativeFundingRow(IndexerModel, table=True):
+    """A ``CumulativeFunded`` of the RewardVault: ``amount`` of what ``avs`` owes in ``token`` for
+    cumulative roots moved into the token's cumulative pool (VAULT: out of the AVS's deposits; MINT:
+    allowed to mint), the AVS's ``drawn`` total reaching that much of its ``target`` (the latest
+    root's funded total). Deleted with its block on an L1 reorg, like transfers."""
+
+    __tablename__ = "l1_cumulative_funding"
+    __table_args__ = (
+        UniqueConstraint("tx_hash", "log_index"),
+        Index(None, "avs_address", "token"),
+        Index(None, "block_number"),
+    )
+
+    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    avs_address: str = _address()
+    token: str = _address()
+    amount: int = _uint256("amount")
+    drawn: int = _uint256("drawn")
+    target: int = _uint256("target")
+    tx_hash: str = _hash()
+    log_index: int = Field(sa_type=Integer)
+    block_number: int = _bigint()
+    block_hash: str = _hash()
+    l1_chain_id: int | None = _bigint(nullable=True, default=None)
+
+
+class CumulativeAccrual(IndexerModel, table=True):
+    """A cumulative-payout AVS's distribution (``reward_distribution_accrued``): ``total`` of
+    ``token`` (the leaves' sum, not the claim: the community tax and dust stay out) added to its
+    earners' cumulative totals, closing in ``period``'s root. One per claim; Exocore is final, so a
+    row never changes."""
+
+    __tablename__ = "cumulative_accrual"
+    __table_args__ = (Index(None, "avs_address", "token"),)
+
+    claim_id: str = Field(sa_type=String(HASH_HEX_LEN), primary_key=True)
+    avs_address: str = _address()
+    token: str = _address()
+    funding: int = Field(sa_type=SmallInteger)
+    total: int = _uint256("total")
+    period: int = _bigint()
+    community_tax: int | None = _uint256("community_tax", nullable=True)
+    dust: int | None = _uint256("dust", nullable=True)
+
+
 # ---------------------------------------------------------------------------------------- slashes
 
 
@@ -804,6 +849,8 @@ reward_funding_table: Final = table_of(RewardFunding)
 cumulative_payout_table: Final = table_of(CumulativePayout)
 cumulative_leaf_table: Final = table_of(CumulativeLeafRow)
 cumulative_root_table: Final = table_of(CumulativeRoot)
+cumulative_funding_table: Final = table_of(CumulativeFundingRow)
+cumulative_accrual_table: Final = table_of(CumulativeAccrual)
 slash_table: Final = table_of(Slash)
 slash_signer_table: Final = table_of(SlashSigner)
 slash_asset_table: Final = table_of(SlashAsset)

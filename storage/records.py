@@ -116,6 +116,8 @@ FUNDING_CODES: Final = frozenset(int(mode) for mode in FundingMode)
 """The reward sources a record may carry (stored as their code: 1 MINT, 2 VAULT, 3 FEES)."""
 FUNDED_SOURCES: Final = frozenset({int(FundingMode.VAULT), int(FundingMode.FEES)})
 """The sources funded by deposits ahead of payouts (MINT is minted as it is paid)."""
+CUMULATIVE_SOURCES: Final = frozenset({int(FundingMode.MINT), int(FundingMode.VAULT)})
+"""Sources a cumulative root funds from (fees pay per distribution only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,11 +283,39 @@ class ClaimAccrued(_ExocoreEvent):
 
     claim_id: str
     period: int
+    accrual: AccrualInfo | None = None
+    """What accrued (None: not told; the claim still moves to ``accrued``)."""
 
     def __post_init__(self) -> None:
         self._normalise_tx()
         _set(self, "claim_id", hash_hex(self.claim_id))
         bigint(self.period, "period")
+
+
+@dataclass(frozen=True, slots=True)
+class AccrualInfo:
+    """The distribution a cumulative-payout AVS's claim accrued: ``total`` of ``token`` (the leaves'
+    sum) from source ``funding`` (1 MINT, 2 VAULT), with the community tax and dust kept out of it."""
+
+    avs: str
+    token: str
+    funding: int
+    total: int
+    community_tax: int | None = None
+    dust: int | None = None
+
+    def __post_init__(self) -> None:
+        _set(self, "avs", address_hex(self.avs))
+        _set(self, "token", address_hex(self.token))
+        if self.funding not in CUMULATIVE_SOURCES:
+            raise InvalidRecordError(
+                f"a cumulative root funds from MINT (1) or VAULT (2), got {self.funding!r}"
+            )
+        _set(self, "total", uint256(self.total, "accrued total"))
+        if self.community_tax is not None:
+            _set(self, "community_tax", uint256(self.community_tax, "community tax"))
+        if self.dust is not None:
+            _set(self, "dust", uint256(self.dust, "dust"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -863,6 +893,31 @@ class RewardFundedLog:
 
 
 @dataclass(frozen=True, slots=True)
+class CumulativeFundedLog:
+    """The RewardVault's ``CumulativeFunded``: ``amount`` of what ``avs`` owes in ``token`` for
+    cumulative roots moved into the token's pool, its drawn total now ``drawn`` of ``target``."""
+
+    avs: str
+    token: str
+    amount: int
+    drawn: int
+    target: int
+    position: L1Position
+
+    def __post_init__(self) -> None:
+        _set(self, "avs", address_hex(self.avs))
+        _set(self, "token", address_hex(self.token))
+        _set(self, "amount", uint256(self.amount, "amount"))
+        _set(self, "drawn", uint256(self.drawn, "drawn"))
+        _set(self, "target", uint256(self.target, "target"))
+        if self.amount > self.drawn or self.drawn > self.target:
+            raise InvalidRecordError(
+                "CumulativeFunded must have amount <= drawn <= target, got "
+                f"{self.amount}, {self.drawn}, {self.target}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
 class TokenTransferLog:
     token: str
     sender: str
@@ -900,4 +955,5 @@ L1Log: TypeAlias = (
     | CumulativeRootLog
     | CumulativePaidLog
     | RewardFundedLog
+    | CumulativeFundedLog
 )

@@ -37,6 +37,7 @@ PATH_MARKERS: tuple[tuple[str, str], ...] = (
     ("indexer/api/explorer/test_explorer_browser.py", "browser"),
     ("relayer/pipeline/", "slow"),  # a fresh devnet + anvil + relayer per test (~10 s each)
     ("devnet/test_devnet_cli.py", "slow"),  # starts, stops and resumes the devnet daemon and anvil
+    ("devnet/test_client_chain_fees.py", "slow"),  # a devnet stack on two anvils
     ("avs/aggregator/test_crash_recovery.py", "slow"),  # three `exorelay aggregator` processes
     ("protocol/test_bls_properties.py", "slow"),  # the py_ecc reference backend against the fast one
     ("protocol/test_merkle.py::test_matches_openzeppelin_merkle_tree", "slow"),  # node, 1025 leaves

@@ -193,9 +193,10 @@ class ClaimRecord:
 
 @dataclass(slots=True)
 class FeeSource:
-    """An (AVS, token)'s FEES source on Exocore: the transaction fees reported from L1 deposits and
-    what FEES distributions took. Invariant: ``0 <= distributed <= funded`` (a distribution that
-    would break it is rejected)."""
+    """An (AVS, token, client chain)'s FEES source on Exocore: the transaction fees reported from
+    that chain's L1 deposits and what FEES distributions paying that chain's leaves took (fees sit in
+    one chain's RewardVault and pay only there). Invariant: ``0 <= distributed <= funded`` (a
+    distribution that would break it is rejected)."""
 
     funded: int = 0
     distributed: int = 0

@@ -236,13 +236,15 @@ class SubmitRewardClaim:
 
 @dataclass(frozen=True, slots=True)
 class RecordFeeDeposit:
-    """One L1 ``FeesDeposited`` event: ``amount`` of ``token`` added to ``avs``'s FEES source."""
+    """One L1 ``FeesDeposited`` event: ``amount`` of ``token`` added to ``avs``'s FEES source on client
+    chain ``l1_chain_id`` (0: the first client chain)."""
 
     avs: Address
     token: Address
     amount: int
     l1_tx_hash: Hash32
     l1_log_index: int
+    l1_chain_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -579,6 +581,7 @@ def _fee_deposit(msg: avs_tx.MsgRecordFeeDeposit) -> RecordFeeDeposit:
         amount=amount,
         l1_tx_hash=Hash32(exact_bytes(raw_hash, HASH_BYTES, "l1 tx hash")),
         l1_log_index=int(msg.l1_log_index),
+        l1_chain_id=int(msg.l1_chain_id),
     )
 
 

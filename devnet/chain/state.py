@@ -223,9 +223,9 @@ class ChainState:
         # period -> (height it closed at, its tree and payload): what CumulativeLeaves serves.
         self.cumulative_periods: dict[int, tuple[int, ClosedPeriod]] = {}
         self.distribution_by_claim: dict[Hash32, int] = {}
-        self.fee_deposits: dict[tuple[Hash32, int], int] = {}
+        self.fee_deposits: dict[tuple[int, Hash32, int], int] = {}
         """L1 ``FeesDeposited`` event (tx hash, log index) -> height it was applied at (each once)."""
-        self.fee_sources: dict[tuple[Address, Address], FeeSource] = {}
+        self.fee_sources: dict[tuple[Address, Address, int], FeeSource] = {}
         """(AVS, token) -> its FEES source: fees reported from L1 and what distributions took."""
         self.slashes: dict[Hash32, SlashRecord] = {}
         self.slash_order: list[Hash32] = []
@@ -845,15 +845,24 @@ class ChainState:
 
     # ------------------------------------------------------------------ transaction fees (FEES source)
 
+    def _fee_chain(self, msg: RecordFeeDeposit) -> int:
+        """The client chain a fee report is of (0: the first); one the chain does not relay to is refused."""
+        if msg.l1_chain_id == 0:
+            return self.relay.client_chains[0].l1_chain_id
+        if all(chain.l1_chain_id != msg.l1_chain_id for chain in self.relay.client_chains):
+            raise ChainRuleError(f"fee deposit on chain {msg.l1_chain_id}: not a client chain of this chain")
+        return msg.l1_chain_id
+
     def _check_fee_deposit(self, msg: RecordFeeDeposit) -> None:
-        if (msg.l1_tx_hash, msg.l1_log_index) in self.fee_deposits:
+        if (self._fee_chain(msg), msg.l1_tx_hash, msg.l1_log_index) in self.fee_deposits:
             raise ChainRuleError(
                 f"fee deposit {_hex(msg.l1_tx_hash)}#{msg.l1_log_index} was already recorded"
             )
 
     def _record_fee_deposit(self, msg: RecordFeeDeposit, _tx_hash: str, _sequence: int) -> list[Event]:
-        self.fee_deposits[(msg.l1_tx_hash, msg.l1_log_index)] = self.block_height
-        source = self.fee_sources.setdefault((msg.avs, msg.token), FeeSource())
+        chain = self._fee_chain(msg)
+        self.fee_deposits[(chain, msg.l1_tx_hash, msg.l1_log_index)] = self.block_height
+        source = self.fee_sources.setdefault((msg.avs, msg.token, chain), FeeSource())
         source.funded += msg.amount
         return [
             ev.event(
@@ -865,12 +874,15 @@ class ChainState:
                 ("distributed", source.distributed),
                 ("l1_tx_hash", _hex(msg.l1_tx_hash)),
                 ("l1_log_index", msg.l1_log_index),
+                ("l1_chain_id", chain),
             )
         ]
 
-    def fees_available(self, avs: Address, token: Address) -> int:
-        """What ``avs``'s FEES distributions in ``token`` may still pay out (reported minus taken)."""
-        source = self.fee_sources.get((avs, token))
+    def fees_available(self, avs: Address, token: Address, l1_chain_id: int | None = None) -> int:
+        """What ``avs``'s FEES distributions in ``token`` may still pay out on client chain
+        ``l1_chain_id`` (None: the first): reported minus taken."""
+        chain = self.relay.client_chains[0].l1_chain_id if l1_chain_id is None else l1_chain_id
+        source = self.fee_sources.get((avs, token, chain))
         return 0 if source is None else source.funded - source.distributed
 
     def _verify_and_distribute(self, record: ClaimRecord) -> list[Event] | _Rejection:
@@ -923,15 +935,20 @@ class ChainState:
         if all(plan.leaf_count == 0 for plan in plans.values()):
             return _Rejection("empty_distribution", "the amount is too small to give anyone a base unit")
         if funding is FundingMode.FEES:
-            available = self.fees_available(record.avs, record.token)
-            distributed = sum(plan.total for plan in plans.values())
-            if distributed > available:
-                return _Rejection(
-                    "insufficient_fees",
-                    f"the distribution pays {distributed} of {_hex(record.token)} but {avs.hex}'s FEES"
-                    f" source holds {available} (fees reported from L1 minus earlier FEES distributions)",
-                )
-            self.fee_sources[(record.avs, record.token)].distributed += distributed
+            # Each chain's leaves are paid from that chain's RewardVault: its own fees must cover them.
+            for chain_id, chain_plan in sorted(plans.items()):
+                available = self.fees_available(record.avs, record.token, chain_id)
+                if chain_plan.total > available:
+                    where = "" if chain_id == home else f" on chain {chain_id}"
+                    return _Rejection(
+                        "insufficient_fees",
+                        f"the distribution pays {chain_plan.total} of {_hex(record.token)}{where} but"
+                        f" {avs.hex}'s FEES source holds {available} (fees reported from L1 minus earlier"
+                        " FEES distributions)",
+                    )
+            for chain_id, chain_plan in plans.items():
+                if chain_plan.total:
+                    self.fee_sources[(record.avs, record.token, chain_id)].distributed += chain_plan.total
         record.status = CLAIM_VERIFIED
         events = [
             ev.event(

@@ -44,6 +44,8 @@ from storage.models import (
     claim_table,
     committee_member_table,
     committee_table,
+    cumulative_accrual_table,
+    cumulative_funding_table,
     cumulative_leaf_table,
     cumulative_payout_table,
     cumulative_root_table,
@@ -863,10 +865,13 @@ def avs_funding(conn: Connection, avs: str) -> schemas.AvsFundingOut | None:
         ):
             into = pool_paid if _is_final(row.block_number, finalized) else pool_pending
             into[row.token] = into.get(row.token, 0) + int(row.amount)
-    shown = sorted(set(distributed) | set(funded))
+    # The same cumulative figures as /v1/reward-sources (one definition: cumulative_source_figures).
+    sourced = {t: figures for (_, t), figures in cumulative_source_figures(conn, avs=avs).items()}
+    shown = sorted(set(distributed) | set(funded) | set(sourced))
     names = Names.load(conn, tokens=shown)
     tokens = []
     for token in shown:
+        mine = sourced.get(token)
         figures = {
             "distributed": distributed.get(token, 0),
             "paid": paid.get(token, 0),
@@ -875,15 +880,22 @@ def avs_funding(conn: Connection, avs: str) -> schemas.AvsFundingOut | None:
             "cumulative_pool_funded": pool.get(token, 0) if token in funded else 0,
             "cumulative_pool_paid": pool_paid.get(token, 0),
             "cumulative_pool_pending": pool_pending.get(token, 0),
+            "accrued": 0 if mine is None else mine.accrued,
+            "drawn": 0 if mine is None else mine.drawn,
         }
+        attributed = 0 if mine is None else mine.paid
         unit = names.unit(token)
+        display = {name: format_amount(value, unit) for name, value in figures.items()}
+        if attributed is not None:
+            display["paid_cumulative"] = format_amount(attributed, unit)
         tokens.append(
             schemas.AvsTokenFundingOut.model_validate(
                 {
                     "token": token,
                     **{name: str(value) for name, value in figures.items()},
+                    "paid_cumulative": None if attributed is None else str(attributed),
                     **token_fields(unit),
-                    "display": {name: format_amount(value, unit) for name, value in figures.items()},
+                    "display": display,
                 }
             )
         )
@@ -918,13 +930,137 @@ def _latest_accepted_root(
     return root, payload.entries
 
 
+@dataclass
+class CumulativeSourceFigures:
+    """One (AVS, token)'s cumulative-payout figures (see :func:`cumulative_source_figures`)."""
+
+    source: int
+    """The source the root funds it from: 1 MINT or 2 VAULT."""
+    accrued: int = 0
+    accruals: int = 0
+    drawn: int = 0
+    pool_drawn: int = 0
+    pool_paid: int = 0
+    paid: int | None = 0
+    """The AVS's cumulative payouts where L1 tells them apart (None: a pool it shares)."""
+    shared: bool = False
+
+
+def _accrual_chain(conn: Connection) -> int | None:
+    """The client chain the cumulative roots go to, hence the one every accrual is paid on: Exocore's
+    accrual event names no chain, and its roots go to one chain (docs/exocore-modules.md). None:
+    no root was created yet, or roots went to several chains (the accruals are then counted in the
+    every-chain answer only)."""
+    pk = packet_table
+    chains = list(
+        conn.execute(
+            select(pk.c.l1_chain_id)
+            .where(pk.c.kind == int(PacketKind.CUMULATIVE_ROOT), pk.c.l1_chain_id.is_not(None))
+            .distinct()
+            .limit(2)
+        ).scalars()
+    )
+    return int(chains[0]) if len(chains) == 1 else None
+
+
+def _root_sources(conn: Connection) -> dict[tuple[str, str], int]:
+    """Each (AVS, token)'s source as the CUMULATIVE_ROOT packets carry it (a draw seen before its
+    accrual: an indexer that started on L1 ahead of Exocore)."""
+    pk = packet_table
+    found: dict[tuple[str, str], int] = {}
+    for payload_hex in conn.execute(
+        select(pk.c.payload).where(pk.c.kind == int(PacketKind.CUMULATIVE_ROOT), pk.c.payload.is_not(None))
+    ).scalars():
+        payload = decode_payload(PacketKind.CUMULATIVE_ROOT, bytes.fromhex(payload_hex.removeprefix("0x")))
+        if isinstance(payload, CumulativeRootPayload):
+            for entry in payload.entries:
+                found[(address_hex(entry.avs), address_hex(entry.token))] = int(entry.funding)
+    return found
+
+
+def cumulative_source_figures(
+    conn: Connection, *, avs: str | None = None, token: str | None = None, chain_id: int | None = None
+) -> dict[tuple[str, str], CumulativeSourceFigures]:
+    """Per (AVS, token) paid under cumulative roots: ``accrued`` (Σ its distributions' totals added
+    to the earners' cumulative totals, ``reward_distribution_accrued``), ``drawn`` (Σ ``CumulativeFunded``:
+    what the RewardVault moved from the AVS's source into the token's cumulative pool), the pool's
+    ``pool_drawn`` (every AVS's draws in the token) and ``pool_paid`` (Σ ``CumulativePaid`` in the
+    token), and ``paid``: the AVS's share of the payouts.
+
+    A ``CumulativePaid`` names an earner and a token, never an AVS: the vault pays an earner's total
+    over every AVS out of the token's one pool. So ``paid`` is the pool's payouts when the AVS is
+    the only one that drew into that token's pool on that chain, and None when others did too (no
+    split is invented: the pool figures say what was drawn and paid together). Per chain
+    (``chain_id``), or summed over every chain (None if any chain's pool is shared).
+    """
+    f, a, c = cumulative_funding_table, cumulative_accrual_table, cumulative_payout_table
+    on_chain = [] if chain_id is None else [f.c.l1_chain_id == chain_id]
+    # Draws per (AVS, token, chain), every AVS's: a pool is per (token, chain).
+    draws: dict[tuple[str, str, int | None], int] = {}
+    where_f = [*on_chain] + ([] if token is None else [f.c.token == token])
+    for row in conn.execute(select(f.c.avs_address, f.c.token, f.c.l1_chain_id, f.c.amount).where(*where_f)):
+        key = (row.avs_address, row.token, row.l1_chain_id)
+        draws[key] = draws.get(key, 0) + int(row.amount)
+    pools: dict[tuple[str, int | None], set[str]] = {}
+    pool_drawn: dict[tuple[str, int | None], int] = {}
+    for (avs_address, token_address, chain), amount in draws.items():
+        pools.setdefault((token_address, chain), set()).add(avs_address)
+        pool_drawn[(token_address, chain)] = pool_drawn.get((token_address, chain), 0) + amount
+    pool_paid: dict[tuple[str, int | None], int] = {}
+    where_c = ([] if chain_id is None else [c.c.l1_chain_id == chain_id]) + (
+        [] if token is None else [c.c.token == token]
+    )
+    for paid_row in conn.execute(select(c.c.token, c.c.l1_chain_id, c.c.amount).where(*where_c)):
+        paid_pool = (paid_row.token, paid_row.l1_chain_id)
+        pool_paid[paid_pool] = pool_paid.get(paid_pool, 0) + int(paid_row.amount)
+    out: dict[tuple[str, str], CumulativeSourceFigures] = {}
+    accrual_chain = _accrual_chain(conn) if chain_id is not None else None
+    where_a = ([] if avs is None else [a.c.avs_address == avs]) + (
+        [] if token is None else [a.c.token == token]
+    )
+    if chain_id is None or accrual_chain == chain_id:
+        for accrual in conn.execute(
+            select(a.c.avs_address, a.c.token, a.c.funding, a.c.total).where(*where_a)
+        ):
+            of_accrual = out.setdefault(
+                (accrual.avs_address, accrual.token), CumulativeSourceFigures(int(accrual.funding))
+            )
+            of_accrual.accrued += int(accrual.total)
+            of_accrual.accruals += 1
+    root_sources: dict[tuple[str, str], int] | None = None
+    for (avs_address, token_address, chain), amount in draws.items():
+        if avs is not None and avs_address != avs:
+            continue
+        found = out.get((avs_address, token_address))
+        if found is None:
+            if root_sources is None:
+                root_sources = _root_sources(conn)
+            source = root_sources.get((avs_address, token_address))
+            if source is None:
+                continue  # Exocore's record of the root is not in yet: left out until it is
+            found = out[(avs_address, token_address)] = CumulativeSourceFigures(source)
+        figures = found
+        figures.drawn += amount
+        pool = (token_address, chain)
+        figures.pool_drawn += pool_drawn[pool]
+        figures.pool_paid += pool_paid.get(pool, 0)
+        if pools[pool] == {avs_address} and not figures.shared:
+            figures.paid = (figures.paid or 0) + pool_paid.get(pool, 0)
+        else:
+            figures.shared, figures.paid = True, None
+    return out
+
+
 def reward_sources(
-    conn: Connection, *, avs: str | None = None, token: str | None = None
+    conn: Connection, *, avs: str | None = None, token: str | None = None, chain_id: int | None = None
 ) -> schemas.RewardSourcesOut:
     """Per (AVS, token, reward source): funded (deposits seen on L1; none for MINT), distributed
-    (Exocore's distributions from it) and paid (their leaves paid on L1). ``avs`` / ``token``
-    (lower-case addresses) narrow the answer. Distributions first seen on L1, before Exocore's
-    record names their source, are left out until it does."""
+    (Exocore's distributions from it, per-distribution and accrued into cumulative totals), drawn
+    into a cumulative pool, and paid on L1 (per-distribution leaves, and the AVS's share of its
+    cumulative pool: :func:`cumulative_source_figures`). ``avs`` / ``token`` (lower-case addresses)
+    narrow the answer; ``chain_id`` gives one client chain's figures (None: every chain's, summed).
+    Distributions first seen on L1, before Exocore's record names their source, are left out until
+    it does."""
     funded: dict[_SourceKey, int] = {}
     f = reward_funding_table
     where_f: list[ColumnElement[bool]] = []
@@ -932,6 +1068,8 @@ def reward_sources(
         where_f.append(f.c.avs_address == avs)
     if token is not None:
         where_f.append(f.c.token == token)
+    if chain_id is not None:
+        where_f.append(f.c.l1_chain_id == chain_id)
     for f_row in conn.execute(select(f.c.avs_address, f.c.token, f.c.source, f.c.amount).where(*where_f)):
         key = (f_row.avs_address, f_row.token, int(f_row.source))
         funded[key] = funded.get(key, 0) + int(f_row.amount)
@@ -944,6 +1082,16 @@ def reward_sources(
         where_d.append(d.c.avs_address == avs)
     if token is not None:
         where_d.append(d.c.token == token)
+    if chain_id is not None:
+        # The chain its packet is addressed to (known from creation, before it lands), or the one
+        # its root landed on (a packet recorded without its destination).
+        pk = packet_table
+        where_d.append(
+            or_(
+                d.c.l1_chain_id == chain_id,
+                d.c.nonce.in_(select(pk.c.nonce).where(pk.c.l1_chain_id == chain_id)),
+            )
+        )
     distributed: dict[_SourceKey, int] = {}
     counts: dict[_SourceKey, int] = {}
     key_of: dict[str, _SourceKey] = {}
@@ -969,36 +1117,71 @@ def reward_sources(
         for distribution_id, amount in sums.items():
             key = key_of[distribution_id]
             paid[key] = paid.get(key, 0) + amount
-    keys = sorted(set(funded) | set(distributed))
+    cumulative = {
+        (avs_address, token_address, figures.source): figures
+        for (avs_address, token_address), figures in cumulative_source_figures(
+            conn, avs=avs, token=token, chain_id=chain_id
+        ).items()
+    }
+    keys = sorted(set(funded) | set(distributed) | set(cumulative))
     names = Names.load(conn, tokens=[k[1] for k in keys], avss=[k[0] for k in keys])
+    modes = {
+        row.avs_address: row.payout_mode
+        for row in conn.execute(
+            select(avs_table.c.avs_address, avs_table.c.payout_mode).where(
+                avs_table.c.avs_address.in_(sorted({k[0] for k in keys}))
+            )
+        )
+    }
     out: list[schemas.RewardSourceOut] = []
     for key in keys:
         avs_address, token_address, source = key
         unit = names.unit(token_address)
         minted = source == FundingMode.MINT
         put_in = None if minted else funded.get(key, 0)
-        took = paid.get(key, 0)
-        held = None if put_in is None else put_in - took
+        pooled = cumulative.get(key)
+        accrued = 0 if pooled is None else pooled.accrued
+        drawn = 0 if pooled is None else pooled.drawn
+        paid_cumulative = 0 if pooled is None else pooled.paid
+        per_distribution = paid.get(key, 0)
+        took = per_distribution + (paid_cumulative or 0)
+        shown_distributed = distributed.get(key, 0) + accrued
+        # What the source still holds for the AVS: its deposits less what per-distribution payouts
+        # took and what cumulative roots drew (the vault's balance of the AVS in the source).
+        held = None if put_in is None else put_in - per_distribution - drawn
+        mode = modes.get(avs_address)
         out.append(
             schemas.RewardSourceOut(
                 avs_address=avs_address,
                 token=token_address,
                 source=source,
                 source_name=FundingMode(source).name,  # type: ignore[arg-type]
+                payout_mode=str(mode) if mode is not None else PayoutMode.PER_DISTRIBUTION.label,
                 funded=None if put_in is None else str(put_in),
-                distributed=str(distributed.get(key, 0)),
+                distributed=str(shown_distributed),
+                accrued=str(accrued),
+                drawn=str(drawn),
                 paid=str(took),
+                paid_per_distribution=str(per_distribution),
+                paid_cumulative=None if paid_cumulative is None else str(paid_cumulative),
+                cumulative_pool_drawn=None if pooled is None else str(pooled.pool_drawn),
+                cumulative_pool_paid=None if pooled is None else str(pooled.pool_paid),
                 held=None if held is None else str(held),
-                distributions=counts.get(key, 0),
+                distributions=counts.get(key, 0) + (0 if pooled is None else pooled.accruals),
                 avs_name=names.avs_names.get(avs_address),
                 **token_fields(unit),
                 funded_display=amount_text(put_in, unit),
-                distributed_display=amount_text(distributed.get(key, 0), unit),
+                distributed_display=amount_text(shown_distributed, unit),
+                drawn_display=amount_text(drawn, unit),
+                cumulative_pool_drawn_display=None
+                if pooled is None
+                else amount_text(pooled.pool_drawn, unit),
+                cumulative_pool_paid_display=None if pooled is None else amount_text(pooled.pool_paid, unit),
                 paid_display=amount_text(took, unit),
                 held_display=amount_text(held, unit),
             )
         )
-    return schemas.RewardSourcesOut(sources=out)
+    return schemas.RewardSourcesOut(sources=out, chain_id=chain_id)
 
 
 LEAF_CLAIMS_SHOWN: Final = 100

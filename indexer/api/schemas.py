@@ -865,6 +865,14 @@ class AvsTokenFundingOut(BaseModel):
     cumulative payout pays an earner's total over every AVS, it is not split per AVS)."""
     cumulative_pool_pending: Amount
     """The same, blocks not final yet."""
+    accrued: Amount = "0"
+    """Σ the AVS's distributions in the token that accrued into cumulative totals (as
+    ``/v1/reward-sources`` ``accrued``)."""
+    drawn: Amount = "0"
+    """Σ ``CumulativeFunded`` of the AVS in the token (as ``/v1/reward-sources`` ``drawn``)."""
+    paid_cumulative: Amount | None = "0"
+    """The AVS's cumulative payouts in the token, included or final, where L1 attributes them (as
+    ``/v1/reward-sources`` ``paid_cumulative``; null: the pool is shared with other AVSs)."""
     token_symbol: str | None = None
     token_decimals: int | None = None
     display: dict[str, str] = Field(default_factory=dict)
@@ -913,12 +921,36 @@ class RewardSourceOut(BaseModel):
     """Σ deposits into the source in the RewardVault seen on L1 (``Deposited`` for VAULT,
     ``FeesDeposited`` for FEES); null for MINT, which is minted as it is paid."""
     distributed: Amount
-    """Σ totals of the reward distributions Exocore made from the source."""
+    """Σ totals of the reward distributions Exocore made from the source: per-distribution ones
+    (a packet each) plus ``accrued``."""
     paid: Amount
-    """Σ leaves of those distributions paid on L1 (included or final)."""
+    """Σ paid on L1 (included or final): ``paid_per_distribution`` plus ``paid_cumulative`` (when
+    L1 attributes it)."""
     held: Amount | None
-    """``funded - paid``: what the RewardVault should still hold for the source (null for MINT)."""
+    """``funded - paid_per_distribution - drawn``: what the RewardVault still holds for the AVS in
+    the source (its ``balanceOf`` / ``feeBalanceOf``; null for MINT)."""
     distributions: int
+    """Distributions from the source: per-distribution ones plus accrued ones."""
+    payout_mode: str = "per_distribution"
+    """The AVS's payout mode: ``per_distribution`` or ``cumulative``."""
+    accrued: Amount = "0"
+    """Σ totals of the AVS's distributions that accrued into the earners' cumulative totals
+    (``reward_distribution_accrued``: the leaves, not the community tax and dust)."""
+    drawn: Amount = "0"
+    """Σ ``CumulativeFunded`` of the AVS and token: what the RewardVault moved from the source into
+    the token's cumulative pool for the roots (VAULT: out of the deposits; MINT: allowed to mint)."""
+    paid_per_distribution: Amount = "0"
+    """Σ leaves of the per-distribution distributions paid on L1 (included or final)."""
+    paid_cumulative: Amount | None = "0"
+    """Σ ``CumulativePaid`` of the token's cumulative pool when the AVS is the only one that drew into
+    it (on each chain counted); null when other AVSs drew into the same pool: a cumulative payout pays
+    an earner's total over every AVS, and L1 does not split it, so neither does the API (see the
+    pool figures)."""
+    cumulative_pool_drawn: Amount | None = None
+    """Σ ``CumulativeFunded`` of every AVS into the token's pool on the chains where this AVS drew
+    (null: it never drew)."""
+    cumulative_pool_paid: Amount | None = None
+    """Σ ``CumulativePaid`` of the token on those chains (null: the AVS never drew)."""
     avs_name: str | None = None
     token_symbol: str | None = None
     token_decimals: int | None = None
@@ -926,6 +958,9 @@ class RewardSourceOut(BaseModel):
     distributed_display: str | None = None
     paid_display: str | None = None
     held_display: str | None = None
+    drawn_display: str | None = None
+    cumulative_pool_drawn_display: str | None = None
+    cumulative_pool_paid_display: str | None = None
 
 
 class RewardSourcesOut(BaseModel):
@@ -948,6 +983,8 @@ class RewardSourcesOut(BaseModel):
     sources: list[RewardSourceOut]
     """One row per (AVS, token, source) that was funded or distributed from, ordered by AVS,
     token and source."""
+    chain_id: int | None = None
+    """The client chain the figures are of (the ``chain_id`` asked); null: every chain, summed."""
 
 
 class LeafClaimOut(BaseModel):

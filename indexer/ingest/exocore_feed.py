@@ -104,6 +104,7 @@ from storage.lifecycle import Chain, ClaimState, EntityKind, PacketState, SlashS
 from storage.models import packet_table, valset_table
 from storage.normalize import address_hex, bytes_hex, hash_hex
 from storage.records import (
+    AccrualInfo,
     AvsRegistered,
     ClaimAccrued,
     ClaimRejected,
@@ -726,7 +727,17 @@ class ExocoreFeed:
     def _accrued(self, conn: Connection, event: ev.RewardDistributionAccrued, state: _Block) -> None:
         claim_id = hash_hex(event.claim_id)
         if self._known_claim(conn, claim_id, event, state):
-            state.records.append(ClaimAccrued(claim_id, event.period, tx_hash=_tx_hex(event.position)))
+            accrual = AccrualInfo(
+                avs=address_hex(event.avs),
+                token=address_hex(event.token),
+                funding=int(event.funding),
+                total=int(event.total),
+                community_tax=None if event.community_tax is None else int(event.community_tax),
+                dust=None if event.dust is None else int(event.dust),
+            )
+            state.records.append(
+                ClaimAccrued(claim_id, event.period, accrual=accrual, tx_hash=_tx_hex(event.position))
+            )
 
     def _claim_rejected(self, conn: Connection, event: ev.RewardClaimRejected, state: _Block) -> None:
         claim_id = hash_hex(event.claim_id)

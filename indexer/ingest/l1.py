@@ -65,6 +65,7 @@ from storage.lifecycle import Chain
 from storage.models import distribution_table
 from storage.normalize import BIGINT_MAX, ZERO_ADDRESS, address_hex, hash_hex
 from storage.records import (
+    CumulativeFundedLog,
     CumulativePaidLog,
     CumulativeRootLog,
     DistributionSubmittedLog,
@@ -110,6 +111,10 @@ VAULT_EVENTS: Final = ("CumulativeRootAccepted", "CumulativeRootIgnored", "Cumul
 
 FUNDING_EVENTS: Final = {"Deposited": FundingMode.VAULT, "FeesDeposited": FundingMode.FEES}
 """RewardVault events that fund an AVS's reward source, and the source each funds."""
+
+CUMULATIVE_FUNDED_EVENT: Final = "CumulativeFunded"
+"""The RewardVault's event for what an AVS's cumulative-root debt moved into a token's pool (on a
+root's acceptance or a later ``drawCumulative``)."""
 
 VAULT_PAID_EVENT: Final = "WithdrawalPaid"
 """The RestakingVault's event for a paid withdrawal-approval leaf (by batch ``payout`` or ``claim``)."""
@@ -366,7 +371,11 @@ class L1LogDecoder:
         entries = [e for e in gateway.entries("event") if e["name"] in GATEWAY_EVENTS]
         vault = load_artifact(ContractName.REWARD_VAULT)
         entries += [
-            e for e in vault.entries("event") if e["name"] in VAULT_EVENTS or e["name"] in FUNDING_EVENTS
+            e
+            for e in vault.entries("event")
+            if e["name"] in VAULT_EVENTS
+            or e["name"] in FUNDING_EVENTS
+            or e["name"] == CUMULATIVE_FUNDED_EVENT
         ]
         entries += [e for e in token.entries("event") if e["name"] == "Transfer"]
         vault = load_artifact(ContractName.RESTAKING_VAULT)
@@ -427,7 +436,7 @@ class L1LogDecoder:
         spec = self._specs.get(topic)
         if spec is None or len(raw.topics) != 1 + len(spec.indexed):
             return None
-        if spec.name in VAULT_EVENTS or spec.name in FUNDING_EVENTS:
+        if spec.name in VAULT_EVENTS or spec.name in FUNDING_EVENTS or spec.name == CUMULATIVE_FUNDED_EVENT:
             if vault is None or raw.address != vault:
                 return None
         elif spec.name == VAULT_PAID_EVENT:
@@ -472,6 +481,15 @@ class L1LogDecoder:
                 source=int(FUNDING_EVENTS[spec.name]),
                 sender=args["from"],
                 amount=args["amount"],
+                position=pos,
+            )
+        if spec.name == CUMULATIVE_FUNDED_EVENT:
+            return CumulativeFundedLog(
+                avs=args["avs"],
+                token=args["token"],
+                amount=args["amount"],
+                drawn=args["drawn"],
+                target=args["target"],
                 position=pos,
             )
         if spec.name in VAULT_EVENTS:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Row, func, select
 
 from storage.lifecycle import CLAIM, Chain, ClaimState, EntityKind, PayoutState
-from storage.models import claim_signer_table, distribution_table, payout_table
+from storage.models import claim_signer_table, cumulative_accrual_table, distribution_table, payout_table
 from storage.records import ChainRef, ClaimAccrued, ClaimRejected, ClaimSubmitted, ClaimVerified
 from storage.store.base import PAID_STATES, chunks, insert_ignore, member_of
 from storage.store.collecting import CollectingStore
@@ -85,6 +85,25 @@ class ClaimStore(CollectingStore):
             ref,
             reason=f"cumulative period {event.period}",
         )
+        accrual = event.accrual
+        if accrual is not None:
+            # One row per claim (a replayed block hits the key): what the AVS's source accrued.
+            insert_ignore(
+                self.conn,
+                cumulative_accrual_table,
+                [
+                    {
+                        "claim_id": event.claim_id,
+                        "avs_address": accrual.avs,
+                        "token": accrual.token,
+                        "funding": accrual.funding,
+                        "total": accrual.total,
+                        "period": event.period,
+                        "community_tax": accrual.community_tax,
+                        "dust": accrual.dust,
+                    }
+                ],
+            )
 
     def _claim_rejected(self, event: ClaimRejected, ref: ChainRef) -> None:
         self._require(EntityKind.CLAIM, event.claim_id)

@@ -24,6 +24,7 @@ from storage.lifecycle import (
     lifecycle,
 )
 from storage.models import (
+    cumulative_funding_table,
     cumulative_payout_table,
     cumulative_root_table,
     distribution_table,
@@ -41,6 +42,7 @@ from storage.models import (
 from storage.normalize import payout_entity_id
 from storage.records import (
     ChainRef,
+    CumulativeFundedLog,
     CumulativePaidLog,
     CumulativeRootLog,
     DistributionSubmittedLog,
@@ -72,6 +74,7 @@ L1_KEYED_TABLES: Final = (
     (reward_funding_table, ""),
     (cumulative_payout_table, ""),
     (cumulative_root_table, ""),
+    (cumulative_funding_table, ""),
 )
 """Tables whose rows :meth:`L1Store._key_by_chain` names the chain of, with their position columns'
 prefix (``payout`` is keyed as it is written: the hot path writes each of its rows once)."""
@@ -144,6 +147,7 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
         transfers: list[TokenTransferLog] = []
         cumulative_paid: list[CumulativePaidLog] = []
         funded: list[RewardFundedLog] = []
+        drawn: list[CumulativeFundedLog] = []
         for log in logs:
             if isinstance(log, RewardPaidLog):
                 paid.append(log)
@@ -168,6 +172,8 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
                 cumulative_paid.append(log)
             elif isinstance(log, RewardFundedLog):
                 funded.append(log)
+            elif isinstance(log, CumulativeFundedLog):
+                drawn.append(log)
             elif isinstance(log, CumulativeRootLog):
                 # Accepted or ignored (an older period), the packet is delivered: relayed.
                 self._packet_relayed(log.nonce, log.position)
@@ -185,6 +191,8 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             self._record_transfers(transfers)
         if funded:
             self._record_funding(funded)
+        if drawn:
+            self._record_cumulative_funding(drawn)
         if cumulative_paid:
             self._record_cumulative_payouts(cumulative_paid)
             effects.cumulative_keys.update((log.earner, log.token) for log in cumulative_paid)
@@ -235,6 +243,27 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
                     "source": log.source,
                     "sender": log.sender,
                     "amount": log.amount,
+                    "tx_hash": log.position.tx_hash,
+                    "log_index": log.position.log_index,
+                    "block_number": log.position.block_number,
+                    "block_hash": log.position.block_hash,
+                }
+                for log in logs
+            ],
+        )
+
+    def _record_cumulative_funding(self, logs: Sequence[CumulativeFundedLog]) -> None:
+        """Store each draw into a token's cumulative pool once (a replayed block hits the unique key)."""
+        insert_ignore(
+            self.conn,
+            cumulative_funding_table,
+            [
+                {
+                    "avs_address": log.avs,
+                    "token": log.token,
+                    "amount": log.amount,
+                    "drawn": log.drawn,
+                    "target": log.target,
                     "tx_hash": log.position.tx_hash,
                     "log_index": log.position.log_index,
                     "block_number": log.position.block_number,
@@ -525,7 +554,13 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             .where(x.c.block_number > above, *_on_chain(x.c.chain_id, chain_id))
             .values(block_number=None, block_hash=None)
         )
-        for table in (transfer_table, reward_funding_table, cumulative_payout_table, cumulative_root_table):
+        for table in (
+            transfer_table,
+            reward_funding_table,
+            cumulative_payout_table,
+            cumulative_root_table,
+            cumulative_funding_table,
+        ):
             self.conn.execute(
                 delete(table).where(table.c.block_number > above, *_on_chain(table.c.l1_chain_id, chain_id))
             )

@@ -12,15 +12,23 @@ from devnet.chain.model import CLAIM_DISTRIBUTED, CLAIM_REJECTED
 from devnet.chain.state import ChainRuleError
 from devnet.grpc.errors import InvalidRequestError
 from relayer.exocore.proto.avs.v1 import tx_pb2 as avs_tx
-from relayer.protocol.packets import FundingMode, PacketKind, RewardDistributionPayload, decode_payload
+from relayer.protocol.packets import (
+    ClientChain,
+    FundingMode,
+    PacketKind,
+    RewardDistributionPayload,
+    decode_payload,
+)
 from relayer.protocol.types import Address, Hash32
 from tests.support.devnet_world import ETHER, REWARD_TOKEN, SEED, VAULT_TOKEN, WETH, World
 
 FEE_TOKEN = "0x" + "e2" * 20
 
 
-def fee_world() -> tuple[World, str]:
-    world = World.create()
+def fee_world(*client_chains: ClientChain) -> tuple[World, str]:
+    """An AVS with a FEES token and three operators staked on the first client chain (further
+    ``client_chains`` are listed but hold no stake)."""
+    world = World.create(client_chains=client_chains) if client_chains else World.create()
     world.price(WETH, "1000")
     for index in range(3):
         world.operator(index)
@@ -123,3 +131,46 @@ def test_a_malformed_fee_report_is_refused_with_its_reason() -> None:
     bad_hash.l1_tx_hash = "0x1234"
     with pytest.raises(InvalidRequestError, match="l1 tx hash"):
         world.node.submit(bad_hash)
+
+
+CHAIN_B = ClientChain(31338, Address(b"\xbb" * 20))
+
+
+def test_fees_are_held_per_client_chain_and_pay_only_that_chains_leaves() -> None:
+    """Fees reported from the second chain's RewardVault fund that chain's source only: a FEES claim
+    whose leaves are all on the first chain is not paid from them; the first chain's own fees pay it.
+    The same (tx hash, log index) on two chains is two deposits; a chain Exocore does not relay to
+    is refused."""
+    world, avs = fee_world(CHAIN_B)
+    committee = world.committee(avs)
+    avs_bytes = Address(bytes.fromhex(avs[2:]))
+    token_bytes = Address(bytes.fromhex(FEE_TOKEN[2:]))
+    on_b = fee_deposit(avs, 1_000, log_index=3)
+    on_b.l1_chain_id = CHAIN_B.l1_chain_id
+    world.node.submit(on_b)
+    world.node.produce_block()
+    (recorded,) = world.events_of(ev.FEE_DEPOSIT_RECORDED)
+    assert recorded.get("l1_chain_id") == str(CHAIN_B.l1_chain_id)
+    assert world.state.fees_available(avs_bytes, token_bytes, CHAIN_B.l1_chain_id) == 1_000
+    assert world.state.fees_available(avs_bytes, token_bytes) == 0  # the first chain's
+
+    first = world.claim(committee, [0, 1, 2], amount=1_000, token=FEE_TOKEN)
+    world.node.produce_block()
+    assert world.state.claims[Hash32(first.claim_id)].status == CLAIM_REJECTED
+    reason, detail = last_rejection(world)
+    assert (reason, "holds 0" in detail) == ("insufficient_fees", True)
+
+    world.node.submit(fee_deposit(avs, 1_000, log_index=3))  # same event key, the first chain
+    world.node.produce_block()
+    paid = world.claim(committee, [0, 1, 2], amount=1_000, token=FEE_TOKEN, tasks_root=b"\x04" * 32)
+    world.node.produce_block()
+    record = world.state.claims[Hash32(paid.claim_id)]
+    assert record.status == CLAIM_DISTRIBUTED
+    total = world.state.distributions[record.distribution_nonce].total
+    assert world.state.fees_available(avs_bytes, token_bytes) == 1_000 - total
+    assert world.state.fees_available(avs_bytes, token_bytes, CHAIN_B.l1_chain_id) == 1_000  # untouched
+
+    elsewhere = fee_deposit(avs, 5, log_index=4)
+    elsewhere.l1_chain_id = 8453
+    with pytest.raises(ChainRuleError, match="not a client chain"):
+        world.node.submit(elsewhere)

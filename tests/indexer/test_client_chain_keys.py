@@ -28,7 +28,7 @@ from storage.models import (
     transfer_table,
 )
 from tests.support.database import empty_all_tables
-from tests.support.indexer_factory import TOKEN, h, staker
+from tests.support.indexer_factory import AVS, AVS2, TOKEN, h, staker
 from tests.support.two_chains import CHAIN_A, CHAIN_B, NOW, ON_A, ON_B, SLASH_ID, populate_two_chains
 
 
@@ -140,3 +140,34 @@ def test_explorer_shows_and_filters_by_chain(client: TestClient) -> None:
     assert ON_A.claim_id in claims and ON_B.claim_id not in claims
     bad = client.get("/slashes", params={"chain_id": "x"})
     assert "Client chain must be a whole number" in bad.text
+
+
+def test_reward_sources_per_chain_add_up_to_the_whole(client: TestClient) -> None:
+    """Each chain's reward-source figures are its own distributions, payouts and deposits (A's claim
+    pays on A; B's claim and AVS2's deposit are on B), and the chains add up to the unfiltered rows."""
+
+    def rows(**params: Any) -> dict[tuple[str, str], dict[str, Any]]:
+        answer = get(client, "/v1/reward-sources", **params)
+        assert answer["chain_id"] == params.get("chain_id")
+        return {(r["avs_address"], r["source_name"]): r for r in answer["sources"]}
+
+    on_a, on_b, everywhere = rows(chain_id=CHAIN_A), rows(chain_id=CHAIN_B), rows()
+    assert set(on_a) == {(AVS, "MINT")}
+    assert (on_a[(AVS, "MINT")]["distributed"], on_a[(AVS, "MINT")]["paid"]) == (
+        str(ON_A.total),
+        str(sum(ON_A.amounts)),
+    )
+    assert set(on_b) == {(AVS2, "MINT"), (AVS2, "VAULT")}
+    assert on_b[(AVS2, "VAULT")]["funded"] == str(10**18)
+    assert (on_b[(AVS2, "MINT")]["distributed"], on_b[(AVS2, "MINT")]["paid"]) == (
+        str(ON_B.total),
+        str(sum(ON_B.amounts)),
+    )
+    assert set(everywhere) == set(on_a) | set(on_b)
+    for key, row in everywhere.items():
+        part = on_a.get(key) or on_b[key]
+        assert (row["distributed"], row["paid"], row["funded"]) == (
+            part["distributed"],
+            part["paid"],
+            part["funded"],
+        )

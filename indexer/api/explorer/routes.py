@@ -376,7 +376,12 @@ class _Site:
     def rewards_page(self, request: Request) -> Response:
         def build(conn: Connection, form: Form) -> Mapping[str, Any]:
             avs = form.address("avs", "AVS")
-            found = queries.reward_sources(conn, avs=avs) if form.ok else schemas.RewardSourcesOut(sources=[])
+            chain_id = form.integer("chain_id", "Client chain")
+            found = (
+                queries.reward_sources(conn, avs=avs, chain_id=chain_id)
+                if form.ok
+                else schemas.RewardSourcesOut(sources=[])
+            )
             return {"title": "Reward sources", "sources": found.sources, "avss": self.avs_choices(conn, avs)}
 
         return self.page(request, "rewards.html", "rewards", build)

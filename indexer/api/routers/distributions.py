@@ -17,6 +17,7 @@ from indexer.api.params import (
     NOT_FOUND,
     ApiError,
     AvsQ,
+    ChainIdQ,
     CursorQ,
     DistributionIdPath,
     Limit,
@@ -52,10 +53,15 @@ def register(v1: APIRouter, read: Reader) -> None:
         return found
 
     @v1.get("/reward-sources", response_model=schemas.RewardSourcesOut, tags=["distributions"])
-    def list_reward_sources(avs: AvsQ = None, token: TokenQ = None) -> schemas.RewardSourcesOut:
+    def list_reward_sources(
+        avs: AvsQ = None, token: TokenQ = None, chain_id: ChainIdQ = None
+    ) -> schemas.RewardSourcesOut:
         """Per AVS, token and reward source (MINT, VAULT deposits, FEES): what was funded in the
-        RewardVault, distributed by Exocore and paid on L1."""
-        return read(lambda conn: queries.reward_sources(conn, avs=lower(avs), token=lower(token)))
+        RewardVault, distributed by Exocore (per distribution or accrued into cumulative totals),
+        drawn into a cumulative pool and paid on L1; one client chain's figures with ``chain_id``."""
+        return read(
+            lambda conn: queries.reward_sources(conn, avs=lower(avs), token=lower(token), chain_id=chain_id)
+        )
 
     @v1.get(
         "/distributions/{distribution_id}/leaves",

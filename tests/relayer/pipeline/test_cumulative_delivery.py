@@ -483,6 +483,12 @@ def test_nothing_is_paid_twice_a_cumulative_avs_s_tokens_move_only_as_cumulative
         page_a = api.get(f"/claims/{claims[report.avss[0]]}").text
         mode_a = api.get(f"/v1/avs/{avs_a.lower()}/funding").json()["payout_mode"]
         mode_b = api.get(f"/v1/avs/{avs_b.lower()}/funding").json()["payout_mode"]
+        sources = api.get("/v1/reward-sources", params={"avs": avs_a.lower()}).json()["sources"]
+    # AVS A's reward source: what accrued, was drawn for the root and paid is what L1 transferred.
+    (source_a,) = sources
+    assert (source_a["source_name"], source_a["payout_mode"]) == ("MINT", "cumulative")
+    assert source_a["distributed"] == source_a["accrued"] == str(moved)
+    assert source_a["drawn"] == source_a["paid"] == source_a["paid_cumulative"] == str(moved)
     assert status_a == "accrued"
     assert 'data-figure="accrued-note"' in page_a and "badge-accrued" in page_a
     assert (mode_a, mode_b) == ("cumulative", "per_distribution")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from relayer.exocore.proto.avs.v1 import types_pb2 as exocore_dot_avs_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x65xocore/avs/v1/tx.proto\x12\x0e\x65xocore.avs.v1\x1a\x1a\x65xocore/avs/v1/types.proto\"M\n\x0eRegisterAVSReq\x12\x14\n\x0c\x66rom_address\x18\x01 \x01(\t\x12%\n\x04info\x18\x02 \x01(\x0b\x32\x17.exocore.avs.v1.AVSInfo\"R\n\x13RegisterAVSResponse\x12\x14\n\x0c\x66rom_address\x18\x01 \x01(\t\x12%\n\x04info\x18\x02 \x01(\x0b\x32\x17.exocore.avs.v1.AVSInfo\"\xe7\x01\n\x14MsgSubmitRewardClaim\x12\x13\n\x0b\x61vs_address\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\r\n\x05token\x18\x03 \x01(\t\x12(\n\x07\x66unding\x18\x04 \x01(\x0e\x32\x17.exocore.avs.v1.Funding\x12\x14\n\x0ctotal_amount\x18\x05 \x01(\t\x12\x15\n\rsigner_bitmap\x18\x06 \x01(\x0c\x12\x1b\n\x13\x61ggregate_signature\x18\x07 \x01(\x0c\x12\x12\n\ntasks_root\x18\x08 \x01(\x0c\x12\x14\n\x0c\x66rom_address\x18\t \x01(\t\"Q\n\x1cMsgSubmitRewardClaimResponse\x12\x0e\n\x06height\x18\x01 \x01(\x03\x12\x10\n\x08\x63laim_id\x18\x02 \x01(\x0c\x12\x0f\n\x07tx_hash\x18\x03 \x01(\t\"\x89\x01\n\x13MsgRecordFeeDeposit\x12\x13\n\x0b\x61vs_address\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\t\x12\x12\n\nl1_tx_hash\x18\x04 \x01(\t\x12\x14\n\x0cl1_log_index\x18\x05 \x01(\r\x12\x14\n\x0c\x66rom_address\x18\x06 \x01(\t\"-\n\x1bMsgRecordFeeDepositResponse\x12\x0e\n\x06height\x18\x01 \x01(\x03\x32\xd4\x01\n\x03Msg\x12g\n\x11SubmitRewardClaim\x12$.exocore.avs.v1.MsgSubmitRewardClaim\x1a,.exocore.avs.v1.MsgSubmitRewardClaimResponse\x12\x64\n\x10RecordFeeDeposit\x12#.exocore.avs.v1.MsgRecordFeeDeposit\x1a+.exocore.avs.v1.MsgRecordFeeDepositResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x65xocore/avs/v1/tx.proto\x12\x0e\x65xocore.avs.v1\x1a\x1a\x65xocore/avs/v1/types.proto\"M\n\x0eRegisterAVSReq\x12\x14\n\x0c\x66rom_address\x18\x01 \x01(\t\x12%\n\x04info\x18\x02 \x01(\x0b\x32\x17.exocore.avs.v1.AVSInfo\"R\n\x13RegisterAVSResponse\x12\x14\n\x0c\x66rom_address\x18\x01 \x01(\t\x12%\n\x04info\x18\x02 \x01(\x0b\x32\x17.exocore.avs.v1.AVSInfo\"\xe7\x01\n\x14MsgSubmitRewardClaim\x12\x13\n\x0b\x61vs_address\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\r\n\x05token\x18\x03 \x01(\t\x12(\n\x07\x66unding\x18\x04 \x01(\x0e\x32\x17.exocore.avs.v1.Funding\x12\x14\n\x0ctotal_amount\x18\x05 \x01(\t\x12\x15\n\rsigner_bitmap\x18\x06 \x01(\x0c\x12\x1b\n\x13\x61ggregate_signature\x18\x07 \x01(\x0c\x12\x12\n\ntasks_root\x18\x08 \x01(\x0c\x12\x14\n\x0c\x66rom_address\x18\t \x01(\t\"Q\n\x1cMsgSubmitRewardClaimResponse\x12\x0e\n\x06height\x18\x01 \x01(\x03\x12\x10\n\x08\x63laim_id\x18\x02 \x01(\x0c\x12\x0f\n\x07tx_hash\x18\x03 \x01(\t\"\x9e\x01\n\x13MsgRecordFeeDeposit\x12\x13\n\x0b\x61vs_address\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\t\x12\x12\n\nl1_tx_hash\x18\x04 \x01(\t\x12\x14\n\x0cl1_log_index\x18\x05 \x01(\r\x12\x14\n\x0c\x66rom_address\x18\x06 \x01(\t\x12\x13\n\x0bl1_chain_id\x18\x07 \x01(\x04\"-\n\x1bMsgRecordFeeDepositResponse\x12\x0e\n\x06height\x18\x01 \x01(\x03\x32\xd4\x01\n\x03Msg\x12g\n\x11SubmitRewardClaim\x12$.exocore.avs.v1.MsgSubmitRewardClaim\x1a,.exocore.avs.v1.MsgSubmitRewardClaimResponse\x12\x64\n\x10RecordFeeDeposit\x12#.exocore.avs.v1.MsgRecordFeeDeposit\x1a+.exocore.avs.v1.MsgRecordFeeDepositResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,9 +41,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MSGSUBMITREWARDCLAIMRESPONSE']._serialized_start=468
   _globals['_MSGSUBMITREWARDCLAIMRESPONSE']._serialized_end=549
   _globals['_MSGRECORDFEEDEPOSIT']._serialized_start=552
-  _globals['_MSGRECORDFEEDEPOSIT']._serialized_end=689
-  _globals['_MSGRECORDFEEDEPOSITRESPONSE']._serialized_start=691
-  _globals['_MSGRECORDFEEDEPOSITRESPONSE']._serialized_end=736
-  _globals['_MSG']._serialized_start=739
-  _globals['_MSG']._serialized_end=951
+  _globals['_MSGRECORDFEEDEPOSIT']._serialized_end=710
+  _globals['_MSGRECORDFEEDEPOSITRESPONSE']._serialized_start=712
+  _globals['_MSGRECORDFEEDEPOSITRESPONSE']._serialized_end=757
+  _globals['_MSG']._serialized_start=760
+  _globals['_MSG']._serialized_end=972
 # @@protoc_insertion_point(module_scope)

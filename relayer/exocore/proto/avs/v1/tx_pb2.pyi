@@ -151,17 +151,22 @@ class MsgRecordFeeDeposit(google.protobuf.message.Message):
     L1_TX_HASH_FIELD_NUMBER: builtins.int
     L1_LOG_INDEX_FIELD_NUMBER: builtins.int
     FROM_ADDRESS_FIELD_NUMBER: builtins.int
+    L1_CHAIN_ID_FIELD_NUMBER: builtins.int
     avs_address: builtins.str
     token: builtins.str
     """0x-prefixed L1 token address."""
     amount: builtins.str
     """Token base units credited on L1 (the event's amount), decimal integer string."""
     l1_tx_hash: builtins.str
-    """The L1 event reported: each (tx hash, log index) is applied once."""
+    """The L1 event reported: each (chain, tx hash, log index) is applied once."""
     l1_log_index: builtins.int
     from_address: builtins.str
     """Cosmos transaction signer (bech32 exo1…) when the message travels in a signed transaction;
     any funded account (stands in for the client-chain gateway).
+    """
+    l1_chain_id: builtins.int
+    """The client chain whose RewardVault emitted the event (its L1 chain id; 0: the first client
+    chain). Fees are held per chain: they pay only that chain's leaves.
     """
     def __init__(
         self,
@@ -172,8 +177,9 @@ class MsgRecordFeeDeposit(google.protobuf.message.Message):
         l1_tx_hash: builtins.str = ...,
         l1_log_index: builtins.int = ...,
         from_address: builtins.str = ...,
+        l1_chain_id: builtins.int = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["amount", b"amount", "avs_address", b"avs_address", "from_address", b"from_address", "l1_log_index", b"l1_log_index", "l1_tx_hash", b"l1_tx_hash", "token", b"token"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["amount", b"amount", "avs_address", b"avs_address", "from_address", b"from_address", "l1_chain_id", b"l1_chain_id", "l1_log_index", b"l1_log_index", "l1_tx_hash", b"l1_tx_hash", "token", b"token"]) -> None: ...
 
 global___MsgRecordFeeDeposit = MsgRecordFeeDeposit
 
