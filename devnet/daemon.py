@@ -203,7 +203,6 @@ class Daemon:
                     other["restaking_vault"],
                     from_block=int(other.get("follow_from_block", other["block_number"])),
                     submit=devnet.node.submit,
-                    reward_vault=other.get("reward_vault"),  # its fee deposits, as on the first chain
                     lz_chain_id=int(other["chain_id"]),
                     # Every chain's fee deposits fund its own FEES sources.
                     reward_vault=other.get("reward_vault"),

@@ -1015,25 +1015,28 @@ class Demo:
             )
             fees = chain.reward_vault.functions.feeBalanceOf(Web3.to_checksum_address(avs), weth).call()
             held.append(f"{self.amount(fees, weth)} on {chain.name}")
-        expected = FEES_DEPOSIT_WEI * len(self.chains)
         node = self.require(stack.devnet).node
         key = (Address(bytes.fromhex(avs[2:])), Address(bytes.fromhex(weth[2:])))
         deadline = time.monotonic() + FEES_RECORDED_TIMEOUT_S
         while True:
+            # Exocore keeps a FEES source per client chain: each chain's leaves are paid from its vault.
             with node.lock:
-                recorded = node.state.fees_available(*key)
-            if recorded >= expected or time.monotonic() > deadline:
+                recorded = [node.state.fees_available(*key, chain.chain_id) for chain in self.chains]
+            if min(recorded) >= FEES_DEPOSIT_WEI or time.monotonic() > deadline:
                 break
             self.check_stop()
             time.sleep(POLL_INTERVAL_S)
-        if recorded < expected:
+        if min(recorded) < FEES_DEPOSIT_WEI:
             raise DemoError(f"Exocore never recorded {self.avs_name(avs)}'s fee deposits from L1")
+        at_most = ", ".join(
+            f"{self.amount(amount, weth)} on {chain.name}"
+            for chain, amount in zip(self.chains, recorded, strict=True)
+        )
         self.console.print(
             f"{self.avs_name(avs)} deposited {self.amount(FEES_DEPOSIT_WEI, weth)} of transaction fees into"
             f" its FEES source in the RewardVault of each of the {len(self.chains)} client chains"
             f" (depositFees; kept apart from deposits: the vaults hold {', '.join(held)} of fees for it);"
-            f" Exocore learned of them from L1 and will distribute at most {self.amount(recorded, weth)}"
-            " from it"
+            f" Exocore learned of them from L1 and will distribute at most {at_most}"
         )
 
     def show_step_0(self) -> None:
@@ -1381,13 +1384,32 @@ class Demo:
         self.show_reward_sources()
 
     def show_reward_sources(self) -> None:
-        """Per AVS, token and source: funded, distributed, paid, held (GET /v1/reward-sources)."""
-        table = Table(title="Reward sources (from the API: /v1/reward-sources)", box=box.SIMPLE_HEAD)
-        for column in ("AVS", "token", "source", "funded", "distributed", "paid on L1", "held in the vault"):
+        """Per client chain, AVS, token and source: funded, distributed, paid, held
+        (GET /v1/reward-sources?chain_id=)."""
+        table = Table(
+            title="Reward sources per client chain (from the API: /v1/reward-sources?chain_id=)",
+            box=box.SIMPLE_HEAD,
+        )
+        for column in (
+            "client chain",
+            "AVS",
+            "token",
+            "source",
+            "funded",
+            "distributed",
+            "paid on L1",
+            "held in the vault",
+        ):
             table.add_column(column)
-        for source in self.api_get("/v1/reward-sources")["sources"]:
+        rows = [
+            (chain, source)
+            for chain in self.chains
+            for source in self.api_get("/v1/reward-sources", chain_id=chain.chain_id)["sources"]
+        ]
+        for chain, source in rows:
             token = source["token"]
             table.add_row(
+                str(chain.chain_id),
                 self.avs_name(source["avs_address"]),
                 self.symbol(token),
                 source["source_name"],

@@ -328,9 +328,6 @@ class DevnetStack:
                     other["restaking_vault"],
                     from_block=int(other["follow_from_block"]),
                     submit=devnet.node.submit,
-                    # Its fee deposits too: an AVS's FEES distribution pays each chain's stakers out
-                    # of that chain's RewardVault, so Exocore counts what every chain's vault holds.
-                    reward_vault=other["reward_vault"],
                     lz_chain_id=int(other["chain_id"]),
                     # Every chain's fee deposits fund its own FEES sources.
                     reward_vault=other["reward_vault"],

@@ -48,7 +48,7 @@ def test_fee_deposits_on_a_second_client_chain_fund_the_avs_on_exocore(tmp_path:
         deadline = time.monotonic() + FOLLOW_TIMEOUT_S
         while True:
             with node.lock:
-                funded = node.state.fees_available(*key)
+                funded = node.state.fees_available(*key, SECOND_CHAIN_ID)
             if funded == DEPOSIT_WEI:
                 break
             assert time.monotonic() < deadline, f"Exocore's FEES source holds {funded}, not {DEPOSIT_WEI}"

@@ -757,32 +757,41 @@ def test_a_database_is_emptied_only_if_the_previous_run_of_this_home_filled_it(t
 
 def test_a_fee_funded_distribution_is_paid_and_each_source_accounted(demo: DemoRun) -> None:
     """oracle-avs deposits 2 WETH of transaction fees (FEES) on each client chain; claim D is
-    distributed from them (one distribution per chain) and paid on L1; the reward-sources table says
-    per AVS, token and source what was funded, distributed, paid and is still held, as the database
-    has it."""
+    distributed from them (one distribution per chain, each within that chain's FEES source) and
+    paid on L1; the reward-sources table says per client chain, AVS, token and source what was
+    funded, distributed, paid and is still held, as the database has it."""
     (deposit,) = demo.matches(
         rf"^oracle-avs deposited (?P<amount>{AMOUNT}) WETH of transaction fees into its FEES source"
+        r".+ will distribute at most (?P<at_most>.+?)\s*$"
     )
     assert deposit["amount"] == format_units(FEES_DEPOSIT_WEI)
+    assert deposit["at_most"] == ", ".join(
+        f"{format_units(FEES_DEPOSIT_WEI)} WETH on chain {c}" for c in CHAINS
+    )
     rows = {
-        (m["avs"], m["source"]): m
+        (int(m["chain"]), m["avs"], m["source"]): m
         for m in demo.matches(
-            rf"^\s*(?P<avs>[\w-]+)\s+(?P<symbol>EXOR|WETH)\s+(?P<source>MINT|VAULT|FEES)"
+            rf"^\s*(?P<chain>\d+)\s+(?P<avs>[\w-]+)\s+(?P<symbol>EXOR|WETH)\s+(?P<source>MINT|VAULT|FEES)"
             rf"\s+(?P<funded>minted as paid|{AMOUNT} \w+)\s+(?P<distributed>{AMOUNT}) \w+"
             rf"\s+(?P<paid>{AMOUNT}) \w+\s+(?P<held>-|{AMOUNT} \w+)\s*$"
         )
     }
-    assert set(rows) == {("oracle-avs", "MINT"), ("oracle-avs", "FEES"), ("bridge-avs", "VAULT")}
+    # oracle-avs's sources on both chains; bridge-avs (the first chain's WETH only) on the first.
+    assert set(rows) == {
+        *((chain, "oracle-avs", source) for chain in CHAINS for source in ("MINT", "FEES")),
+        (FIRST_CHAIN_ID, "bridge-avs", "VAULT"),
+    }
     # One FEES distribution per client chain, each paid from that chain's deposit.
     fees_dists = distributions(demo, funding=3)
     assert sorted(d.chain_id for d in fees_dists) == sorted(CHAINS)
-    distributed = sum(int(d.total) for d in fees_dists)
-    fees = rows[("oracle-avs", "FEES")]
-    funded = FEES_DEPOSIT_WEI * len(CHAINS)
-    assert fees["funded"] == f"{format_units(funded)} WETH"
-    assert fees["distributed"] == fees["paid"] == format_units(distributed)
-    assert fees["held"] == f"{format_units(funded - distributed)} WETH"
-    assert rows[("oracle-avs", "MINT")]["funded"] == "minted as paid"
+    for dist in fees_dists:
+        fees = rows[(dist.chain_id, "oracle-avs", "FEES")]
+        distributed = int(dist.total)
+        assert fees["funded"] == f"{format_units(FEES_DEPOSIT_WEI)} WETH"
+        assert fees["distributed"] == fees["paid"] == format_units(distributed)
+        assert fees["held"] == f"{format_units(FEES_DEPOSIT_WEI - distributed)} WETH"
+    for chain in CHAINS:
+        assert rows[(chain, "oracle-avs", "MINT")]["funded"] == "minted as paid"
 
 
 PAID_PER_CHAIN_ROW = (
