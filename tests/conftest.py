@@ -53,6 +53,8 @@ PATH_MARKERS: tuple[tuple[str, str], ...] = (
     ("relayer/test_recursion_limit.py::test_deeply_nested_json_raises_instead_of_crashing", "slow"),
     # py_ecc next to the fast backend on every example
     ("protocol/test_signature_batch.py::test_backends_give_identical_verdicts_and_counts", "slow"),
+    # a devnet and an `exorelay aggregator` process for one `open` through the CLI
+    ("avs/aggregator/test_cli.py::test_open_with_evidence_over_exocores_limit", "slow"),
 )
 """(node id prefix relative to tests/, marker): every test collected under the prefix gets the marker."""
 FIXTURE_MARKERS: tuple[tuple[str, str], ...] = (("browser", "browser"),)

@@ -4,6 +4,9 @@
   its own directory; never from a ``test_*.py``, a ``conftest.py`` or another test directory;
 - every test function checks something: an ``assert``, ``pytest.raises``/``warns``/``fail``, or a call
   to a helper (anywhere under tests/) that does one of those;
+- no assertion is true whatever the code under test does: a truthy constant, a non-empty tuple or
+  list (``assert (x, "message")``), an expression compared with itself, ``… or True``,
+  ``isinstance(x, object)``, ``len(x) >= 0`` (:func:`always_true`);
 - no test names a document or an issue tracker a reader of the repository cannot open.
 """
 
@@ -225,3 +228,58 @@ def test_production_code_and_docs_cite_only_what_the_repository_holds() -> None:
         if PROJECT_REFERENCE.search(line)
     ]
     assert offenders == []
+
+
+def always_true(test: ast.expr) -> bool:
+    """Whether an ``assert``'s expression holds whatever it is evaluated against (syntactically)."""
+    if isinstance(test, ast.Constant):
+        return bool(test.value)
+    if isinstance(test, ast.Tuple | ast.List | ast.Set):
+        return bool(test.elts)  # ``assert (x == 1, "message")``: a non-empty tuple is always true
+    if isinstance(test, ast.Dict):
+        return bool(test.keys)
+    if isinstance(test, ast.BoolOp):
+        outcomes = [always_true(value) for value in test.values]
+        return any(outcomes) if isinstance(test.op, ast.Or) else all(outcomes)
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        left, right, operator = ast.unparse(test.left), ast.unparse(test.comparators[0]), test.ops[0]
+        if left == right and isinstance(operator, ast.Eq | ast.Is | ast.GtE | ast.LtE):
+            return True
+        if isinstance(operator, ast.GtE) and right == "0" and left.startswith("len("):
+            return True
+    if isinstance(test, ast.Call) and ast.unparse(test.func) == "isinstance" and len(test.args) == 2:
+        return ast.unparse(test.args[1]) == "object"
+    return False
+
+
+def always_true_assertions(trees: list[tuple[str, ast.Module]]) -> list[str]:
+    return [
+        f"{name}:{node.lineno}: {ast.unparse(node)[:100]}"
+        for name, tree in trees
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assert) and always_true(node.test)
+    ]
+
+
+def test_no_assertion_is_true_whatever_the_code_does() -> None:
+    trees = [(str(path.relative_to(TESTS_ROOT.parent)), parsed(path)) for path in python_files()]
+    assert always_true_assertions(trees) == []
+
+
+def test_the_always_true_check_sees_what_it_is_for() -> None:
+    source = """
+def test_cases(x, items):
+    assert True
+    assert (x == 1, "x is one")
+    assert x.total == x.total
+    assert x == 1 or True
+    assert isinstance(x, object)
+    assert len(items) >= 0
+    assert x == 1
+    assert (x, items) == (1, [])
+    assert x or items
+    assert len(items) >= 1
+    assert isinstance(x, int)
+"""
+    found = always_true_assertions([("case.py", ast.parse(source))])
+    assert [line.split(":")[1] for line in found] == ["3", "4", "5", "6", "7", "8"]

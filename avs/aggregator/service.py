@@ -16,6 +16,9 @@ Invariants:
   sequence) is committed before the broadcast; recovery looks the transaction and the claim / slash
   id up on Exocore before re-broadcasting the same bytes, and signs anew only when Exocore has
   neither and refused the old bytes for a consumed sequence.
+- Evidence the AVS attaches is at most ``MAX_EVIDENCE_BYTES`` (Exocore's own limit), checked when
+  the request is opened or the evidence attached: longer bytes are refused ``malformed_request``
+  and never stored, so no request collects signatures for a message CheckTx would refuse.
 - Nothing a poster sends raises anything but an :class:`AggregatorRefusalError` (or
   :class:`AggregatorUnavailableError` when Exocore or the database is down).
 
@@ -65,6 +68,7 @@ from avs.aggregator.submitter import ExocoreSubmitter, Outcome, build_message
 from relayer.errors import ExorelayError
 from relayer.protocol import bls
 from relayer.protocol.claims import RewardClaim, SigningRequest, SlashRequest, decode_signing_request
+from relayer.protocol.evidence import MAX_EVIDENCE_BYTES
 from relayer.protocol.ids import OperatorAddress
 from relayer.protocol.quorum import SignerBitmap
 from relayer.protocol.signature_batch import (
@@ -371,6 +375,14 @@ class Aggregator:
                 evidence = _parse_hex(evidence_hex, "evidence", MalformedRequestError)
                 if isinstance(request, RewardClaim):
                     raise MalformedRequestError("evidence only goes with a slash request")
+                if len(evidence) > MAX_EVIDENCE_BYTES:
+                    # Exocore refuses the slash message at CheckTx: never collect signatures for it.
+                    raise MalformedRequestError(
+                        f"evidence is {len(evidence)} bytes; Exocore accepts at most "
+                        f"{MAX_EVIDENCE_BYTES} (MAX_EVIDENCE_BYTES)",
+                        size=len(evidence),
+                        limit=MAX_EVIDENCE_BYTES,
+                    )
                 if keccak(evidence) != request.evidence_hash:
                     raise MalformedRequestError("keccak256(evidence) is not the request's evidenceHash")
             with self._lock:

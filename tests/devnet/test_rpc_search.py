@@ -20,16 +20,15 @@ from devnet.rpc.methods import AbciQueryRouter
 from devnet.rpc.server import CometRpcServer
 from devnet.runtime import genesis_doc
 from relayer.exocore.proto.avs.v1 import query_pb2 as avs_query
-from relayer.exocore.proto.avs.v1 import types_pb2 as avs
 from tests.support.cometbft_merkle import root_from_aunts
 from tests.support.devnet_chain import CHAIN_ID, GENESIS_TIME_NS, VALIDATORS, grow
-from tests.support.devnet_fakes import InMemoryChainQueries
 from tests.support.devnet_rpc import IDENTITY
-from tests.support.devnet_world import WETH, World
+from tests.support.devnet_world import WETH, World, avs_address
 from tests.support.devnet_world import genesis as world_genesis
 
 SEARCH_CHAIN_HEIGHT = 40
-AVS = "0x" + "aa" * 20
+AVS_NAME = "search"
+AVS = avs_address(AVS_NAME)
 RECEIVE_TIMEOUT_S = 10.0
 
 
@@ -79,6 +78,7 @@ class Served:
     store: BlockStore
     server: CometRpcServer
     http: httpx.Client
+    world: World
 
     def call(self, method: str, **params: Any) -> dict[str, Any]:
         """JSON-RPC POST; the whole response (result or error)."""
@@ -100,10 +100,14 @@ class Served:
         return data
 
 
-def _queries() -> InMemoryChainQueries:
-    queries = InMemoryChainQueries()
-    queries.avs_by_address[AVS] = avs.AVSInfo(name="search", avs_address=AVS, epoch_identifier="minute")
-    return queries
+def _registered_avs() -> World:
+    """The devnet state machine with one AVS registered by its real message: the abci_query answers
+    are the chain's own (the served blocks are the search chain's, built above)."""
+    world = World.create()
+    world.price(WETH, "3000")
+    world.avs(AVS_NAME)
+    world.node.produce_block()
+    return world
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +117,8 @@ def chain() -> Iterator[Served]:
     for height in range(1, SEARCH_CHAIN_HEIGHT + 1):
         previous = make_search_block(previous, height)
         store.append(previous)
-    handlers = query_method_handlers(store, IDENTITY, _queries(), "tcp://127.0.0.1:0")
+    world = _registered_avs()
+    handlers = query_method_handlers(store, IDENTITY, world.node, "tcp://127.0.0.1:0")
     server = CometRpcServer(
         store,
         IDENTITY,
@@ -122,9 +127,10 @@ def chain() -> Iterator[Served]:
     )
     server.start()
     with httpx.Client(base_url=server.url, timeout=10) as http:
-        yield Served(store, server, http)
+        yield Served(store, server, http, world)
     server.stop()
     store.close()
+    world.node.store.close()
 
 
 def all_txs(store: BlockStore) -> list[tuple[int, int]]:
@@ -405,7 +411,8 @@ def test_abci_query_success_shape(chain: Served) -> None:
         "height": str(SEARCH_CHAIN_HEIGHT),
         "codespace": "",
     }
-    assert avs_query.QueryAVSInfoResponse.FromString(value).info.name == "search"
+    assert avs_query.QueryAVSInfoResponse.FromString(value).info == chain.world.node.avs_info(AVS)
+    assert avs_query.QueryAVSInfoResponse.FromString(value).info.name == AVS_NAME
     # URI form: path quoted, data 0x-hex; same answer.
     uri = chain.http.get("/abci_query", params={"path": f'"{AVS_INFO}"', "data": "0x" + _avs_request(AVS)})
     assert uri.json()["result"]["response"]["value"] == base64.b64encode(value).decode()
@@ -501,7 +508,7 @@ def test_abci_query_argument_errors(chain: Served) -> None:
 
 
 def test_every_grpc_query_method_is_reachable_over_abci(chain: Served) -> None:
-    handlers = query_method_handlers(chain.store, IDENTITY, _queries(), "tcp://127.0.0.1:0")
+    handlers = query_method_handlers(chain.store, IDENTITY, chain.world.node, "tcp://127.0.0.1:0")
     services = {path.split("/")[1] for path in handlers}
     assert services == {
         "cosmos.base.tendermint.v1beta1.Service",

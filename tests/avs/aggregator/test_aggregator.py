@@ -18,9 +18,11 @@ from sqlalchemy import Engine, func, select, text
 
 from avs.aggregator.api import create_app
 from avs.aggregator.service import Aggregator
+from relayer.config import DEFAULT_AGGREGATOR_MAX_BODY_BYTES
 from relayer.exocore.proto.avs.v1 import types_pb2 as avs_types
 from relayer.protocol import bls
 from relayer.protocol.claims import RewardClaim, SlashRequest
+from relayer.protocol.evidence import MAX_EVIDENCE_BYTES, evidence_hash
 from relayer.protocol.types import Address, Hash32
 from storage.aggregation import (
     aggregation_evidence_table,
@@ -475,3 +477,44 @@ def test_the_avs_attaches_evidence_to_a_slash_request_members_opened_first(net: 
     assert opened.status_code == 200
     assert opened.json()["evidence"] == "0x" + evidence.hex()
     assert opened.json()["opened_by"] == "signature"
+
+
+def test_evidence_over_exocores_limit_is_refused_at_open_and_nothing_is_stored(
+    net: Net, engine: Engine
+) -> None:
+    """Evidence longer than Exocore accepts (``MAX_EVIDENCE_BYTES``) can never land: the aggregator
+    refuses it when the AVS opens the request (or attaches it to one members opened first), rather
+    than collect signatures for a transaction Exocore's CheckTx will refuse."""
+    aggregator = net.aggregator(engine, open_token="avs-secret", grace_s=3600.0)
+    client = TestClient(create_app(aggregator, max_body_bytes=DEFAULT_AGGREGATOR_MAX_BODY_BYTES))
+    evidence = b"\x01" * (MAX_EVIDENCE_BYTES + 1)
+    slash = SlashRequest(
+        CHAIN_HASH, Address(bytes.fromhex(net.avs[2:])), net.epoch, net.slash(member=2).operator,
+        10**16, False, evidence_hash(evidence),
+    )  # fmt: skip
+    body = {"request": "0x" + slash.canonical_bytes.hex(), "evidence": "0x" + evidence.hex()}
+    refused = client.post("/v1/requests", json=body, headers={"Authorization": "Bearer avs-secret"})
+    assert (refused.status_code, error_code(refused)) == (400, "malformed_request")
+    message = refused.json()["error"]["message"]
+    assert str(MAX_EVIDENCE_BYTES) in message and str(MAX_EVIDENCE_BYTES + 1) in message, message
+    assert count(engine, aggregation_request_table) == 0
+    # Opened by a member's signature first: the oversized evidence is not attached either.
+    assert post(client, net.body(slash, 0)).json()["verdict"] == "accepted"
+    attach = client.post("/v1/requests", json=body, headers={"Authorization": "Bearer avs-secret"})
+    assert (attach.status_code, error_code(attach)) == (400, "malformed_request")
+    assert client.get(f"/v1/requests/0x{slash.slash_id.hex()}").json()["evidence"] is None
+    metrics = client.get("/metrics").text
+    assert 'exorelay_aggregator_refusals_total{code="malformed_request"} 2.0' in metrics
+    # At the limit exactly, the bytes are accepted.
+    fitting = b"\x02" * MAX_EVIDENCE_BYTES
+    fits = SlashRequest(
+        CHAIN_HASH, Address(bytes.fromhex(net.avs[2:])), net.epoch, net.slash(member=3).operator,
+        10**16, False, evidence_hash(fitting),
+    )  # fmt: skip
+    opened = client.post(
+        "/v1/requests",
+        json={"request": "0x" + fits.canonical_bytes.hex(), "evidence": "0x" + fitting.hex()},
+        headers={"Authorization": "Bearer avs-secret"},
+    )
+    assert opened.status_code == 201, opened.json()
+    assert opened.json()["evidence"] == "0x" + fitting.hex()

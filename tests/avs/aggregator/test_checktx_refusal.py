@@ -2,9 +2,11 @@
 reason, recorded (request and submission rows), shown (API document, metrics), never re-broadcast;
 and the refused transaction's sequence is not left consumed for the next submission.
 
-Both refusals are real, by the devnet's ante chain and ``ValidateBasic``: a fee below its minimum gas
-price (``insufficient fees``, code 13), and a slash request whose evidence is longer than Exocore
-accepts (``invalid request``, code 18), over a running devnet and a real database.
+Both refusals are real, by the devnet's ante chain, over a running devnet and a real database: a fee
+below its minimum gas price (``insufficient fees``, code 13), and a slash request whose evidence is
+within Exocore's limit (the aggregator refuses longer evidence when the request is opened) but whose
+transaction's size alone costs more gas than the aggregator's configured gas limit (``out of gas``
+in the ante's ``txSize`` step, code 11).
 """
 
 from __future__ import annotations
@@ -41,10 +43,16 @@ from tests.support.devnet_world import CHAIN_ID, SEED
 BODY_LIMIT = 64 * 1024
 TOKEN = "avs-secret"
 ERR_INSUFFICIENT_FEE = 13
-ERR_INVALID_REQUEST = 18
+ERR_OUT_OF_GAS = 11
 ERR_WRONG_SEQUENCE = 32
 FOLLOW_DEADLINE_S = 60.0
 """Hang guard for a submission's block (blocks every 50 ms)."""
+SUBMISSION_GAS_LIMIT = 100_000
+"""An aggregator configured with this gas limit (config minimum 50,000) lands a reward claim (a few
+hundred bytes: a few thousand gas of size and signature in the ante, 50,000 for the message)..."""
+LARGE_EVIDENCE_BYTES = 12_000
+"""...but not a slash request carrying this much evidence: within ``MAX_EVIDENCE_BYTES``, yet the
+ante charges 10 gas per transaction byte, over 120,000 before the message runs."""
 
 
 @pytest.fixture(scope="module")
@@ -152,15 +160,18 @@ def test_a_fee_below_exocores_minimum_ends_the_request_rejected_with_exocores_re
 def test_a_message_exocore_refuses_is_rejected_and_the_next_submission_keeps_its_sequence(
     net: Net, engine: Engine
 ) -> None:
-    """A slash request whose evidence is longer than Exocore's ``ValidateBasic`` allows is refused at
-    CheckTx. The refused transaction consumed no sequence on chain, so the aggregator's next
-    transaction (a reward claim) must be signed at that same sequence and land at once, not be
-    refused first as ``wrong sequence`` and signed again."""
-    sender = CosmosTxSender(net.target, CHAIN_ID, devnet_account_secret(SEED, AGGREGATOR_ACCOUNT))
+    """A slash request whose transaction's size costs more gas than the aggregator's gas limit is
+    refused at CheckTx (out of gas). The refused transaction consumed no sequence on chain, so the
+    aggregator's next transaction (a reward claim) must be signed at that same sequence and land at
+    once, not be refused first as ``wrong sequence`` and signed again."""
+    assert LARGE_EVIDENCE_BYTES <= MAX_EVIDENCE_BYTES  # the aggregator and ValidateBasic accept it
+    sender = CosmosTxSender(
+        net.target, CHAIN_ID, devnet_account_secret(SEED, AGGREGATOR_ACCOUNT), gas_limit=SUBMISSION_GAS_LIMIT
+    )
     try:
         aggregator = aggregator_with(net, engine, sender)
         client = TestClient(create_app(aggregator, max_body_bytes=BODY_LIMIT))
-        evidence = b"\x01" * (MAX_EVIDENCE_BYTES + 1)
+        evidence = b"\x01" * LARGE_EVIDENCE_BYTES
         target = sc.operator_account(SEED, 3)
         slash = SlashRequest(
             CHAIN_HASH,
@@ -179,8 +190,9 @@ def test_a_message_exocore_refuses_is_rejected_and_the_next_submission_keeps_its
         assert opened.status_code == 201, opened.json()
         sign_to_threshold(net, client, slash)
         refused = run_until_closed(aggregator, "0x" + slash.slash_id.hex())
-        assert_refused_at_checktx(net, client, refused, ERR_INVALID_REQUEST)
-        assert "evidence is longer than" in refused["state_reason"]
+        assert_refused_at_checktx(net, client, refused, ERR_OUT_OF_GAS)
+        assert "out of gas in location: txSize" in refused["state_reason"]
+        assert checktx_refusals(client, ERR_OUT_OF_GAS) == 1.0
         assert net.grpc.slash(slash.slash_id) is None
 
         claim = net.claim(amount=10**20 + 302)

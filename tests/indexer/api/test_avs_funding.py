@@ -81,6 +81,8 @@ def test_an_avs_sees_what_it_funded_and_what_reached_stakers(client: TestClient)
 def test_the_committees_page_shows_the_avs_funding(client: TestClient) -> None:
     api = client.get(f"/v1/avs/{AVS}/funding").json()
     page = client.get(f"/committees?avs={AVS}").text
+    # Every token the AVS funded (none missing, so the loop below checks each of them).
+    assert {row["token"] for row in api["tokens"]} == {TOKEN, TOKEN2, TOKEN_U}
     for row in api["tokens"]:
         assert f'data-funding-token="{row["token"]}"' in page
         for figure in ("distributed", "paid", "pending", "cumulative_funded", "cumulative_pool_paid"):

@@ -280,6 +280,8 @@ def test_optional_attributes_may_be_absent_and_upstream_freeze_has_no_avs() -> N
 def test_extra_attributes_are_ignored() -> None:
     decoded = decode("operator_asset_slashed", [*VALID["operator_asset_slashed"], ("note", "x")])
     assert isinstance(decoded, OperatorAssetSlashed)
+    # The same event as without the extra attribute: nothing of it leaks into the decoded fields.
+    assert decoded == decode("operator_asset_slashed", VALID["operator_asset_slashed"])
 
 
 MALFORMED = [
@@ -431,10 +433,15 @@ def test_decoding_never_raises_on_hostile_values() -> None:
     for name, pairs in VALID.items():
         for key, _ in pairs:
             for value in hostile:
-                decoded = decode(name, replaced(name, key, value))
-                assert isinstance(decoded, ExocoreEvent | RejectedEvent)
+                given = replaced(name, key, value)
+                decoded = decode(name, given)
+                assert isinstance(decoded, ExocoreEvent | RejectedEvent)  # never unknown, never raised
                 if isinstance(decoded, RejectedEvent):
-                    assert isinstance(decoded.error, ExorelayError)
+                    # Recorded as received, with a typed reason.
+                    assert isinstance(decoded.error, ExorelayError) and decoded.reason
+                    assert (decoded.type, decoded.attributes) == (name, tuple(given))
+                else:
+                    assert type(decoded) is type(decode(name, VALID[name]))
 
 
 # -- over the wire --------------------------------------------------------------------------------------

@@ -1,11 +1,14 @@
-"""ExocoreGrpcClient over real gRPC against the devnet servicers with an in-memory chain: typed
-conversions, pagination, packet rejections, failover, deadlines and endpoints that lie."""
+"""ExocoreGrpcClient over real gRPC against the devnet node (a history of real messages,
+tests/support/devnet_history.py): typed conversions, pagination, packet rejections, failover,
+deadlines; and endpoints that lie, served by a tampered view of the node's answers
+(tests/support/tampered_node.py: an honest state machine cannot produce them)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -14,7 +17,10 @@ import pytest
 from cosmpy.protos.cosmos.base.query.v1beta1.pagination_pb2 import PageResponse
 from cosmpy.protos.cosmos.base.tendermint.v1beta1 import query_pb2_grpc as tendermint_grpc
 
+from devnet import scenario as sc
 from devnet.chain.blockstore import BlockStore
+from devnet.chain.node import DevnetNode
+from devnet.grpc.queries import ChainQueries
 from devnet.grpc.server import DevnetGrpcServer
 from devnet.grpc.services import RelayQueryService
 from devnet.grpc.tendermint import TendermintService
@@ -33,17 +39,12 @@ from relayer.exocore.grpc_client import (
     LeafKind,
     PacketRejection,
     RelayPacket,
-    RelayParams,
     convert_packet,
     convert_params,
 )
-from relayer.exocore.proto.avs.v1 import types_pb2 as avs
-from relayer.exocore.proto.feedistribution.v1 import types_pb2 as fee
-from relayer.exocore.proto.operator.v1 import types_pb2 as operator
 from relayer.exocore.proto.relay.v1 import query_pb2 as relay_query
 from relayer.exocore.proto.relay.v1 import query_pb2_grpc as relay_grpc
 from relayer.exocore.proto.relay.v1 import types_pb2 as relay
-from relayer.protocol import bech32
 from relayer.protocol.errors import EncodingError
 from relayer.protocol.ids import OperatorAddress, exocore_chain_hash
 from relayer.protocol.merkle import DistributionLeaf
@@ -53,24 +54,18 @@ from relayer.protocol.packets import (
     Packet,
     PacketKind,
     RewardDistributionPayload,
-    SlashPayload,
-    distribution_id,
 )
 from relayer.protocol.quorum import Threshold
 from relayer.protocol.types import Address, Amount, Hash32
 from tests.relayer.exocore.servers import closed_port_url
-from tests.support.devnet_chain import CHAIN_ID, grow
-from tests.support.devnet_fakes import InMemoryChainQueries
+from tests.support.devnet_history import SILENT_VALIDATOR, History, build_history
 from tests.support.devnet_rpc import IDENTITY
+from tests.support.devnet_world import CHAIN_ID, GATEWAY, SEED, genesis
+from tests.support.tampered_node import tampered
 
 EXOCORE_CHAIN = exocore_chain_hash(CHAIN_ID)
-GATEWAY = Address(b"\xee" * 20)
 L1_CHAIN_ID = 31337
-AVS = "0x" + "aa" * 20
-TOKEN = "0x" + "cc" * 20
-OPERATOR = bech32.encode_bytes("exo", b"\x01" * 20)
-PACKET_COUNT = 7
-LEAF_COUNT = 25
+OTHER_CHAIN_ID = "othernet_9000-1"
 TIMEOUT_S = 2.0
 """Deadline of the hanging-endpoint tests: what each waits once, and ample time for a live devnet
 endpoint to answer beside a hanging one on a loaded two-core machine (the hanging one never answers)."""
@@ -96,24 +91,6 @@ def reward_packet(nonce: int) -> Packet:
     )
 
 
-def slash_packet(nonce: int) -> Packet:
-    return Packet(
-        exocore_chain=EXOCORE_CHAIN,
-        l1_chain_id=L1_CHAIN_ID,
-        gateway=GATEWAY,
-        valset_nonce=1,
-        nonce=nonce,
-        payload=SlashPayload(
-            slash_id=Hash32(b"\x22" * 32),
-            operator=Address(b"\x01" * 20),
-            avs=Address(b"\xaa" * 20),
-            tokens=(Address(b"\xcc" * 20),),
-            amounts=(Amount(5),),
-            freeze=True,
-        ),
-    )
-
-
 def wire(packet: Packet, height: int = 3) -> relay.Packet:
     return relay.Packet(
         nonce=packet.nonce,
@@ -126,166 +103,160 @@ def wire(packet: Packet, height: int = 3) -> relay.Packet:
     )
 
 
-def leaf_staker(index: int) -> str:
-    return "0x" + f"{index + 1:040x}"
-
-
-def build_chain() -> InMemoryChainQueries:
-    q = InMemoryChainQueries()
-    q.params = relay.Params(
-        l1_chain_id=L1_CHAIN_ID,
-        gateway="0x" + GATEWAY.hex(),
-        exocore_chain=EXOCORE_CHAIN,
-        threshold_numerator=2,
-        threshold_denominator=3,
-    )
-    q.packet_list = [wire(reward_packet(n)) for n in range(1, PACKET_COUNT)] + [
-        wire(slash_packet(PACKET_COUNT))
-    ]
-    q.signatures[2] = [
-        relay.ValidatorSignature(index=0, bls_pubkey=b"\x81" * 48, signed=True, signature=b"\x99" * 96),
-        relay.ValidatorSignature(index=1, bls_pubkey=b"\x82" * 48, signed=False),
-    ]
-    q.valsets[1] = relay.Valset(
-        valset_nonce=1,
-        members=[
-            relay.ValsetMember(index=0, bls_pubkey=b"\x81" * 48, power="30", consensus_address="AB"),
-            relay.ValsetMember(index=1, bls_pubkey=b"\x82" * 48, power="20"),
-        ],
-        total_power="50",
-        created_height=1,
-    )
-    q.current_valset_nonce = 1
-    q.distribution_list = [
-        fee.Distribution(
-            nonce=2,
-            distribution_id=distribution_id(EXOCORE_CHAIN, 2),
-            claim_id=(2).to_bytes(32, "big"),
-            avs_address=AVS,
-            epoch=2,
-            token=TOKEN,
-            funding=avs.FUNDING_VAULT,
-            total=str(100 * LEAF_COUNT),
-            leaf_count=LEAF_COUNT,
-            merkle_root=b"\x33" * 32,
-            community_tax="30",
-            created_height=3,
-        )
-    ]
-    q.leaves[2] = [
-        fee.DistributionLeaf(
-            index=i,
-            staker=leaf_staker(i),
-            amount="100",
-            kind=fee.LEAF_KIND_OPERATOR_COMMISSION if i == 0 else fee.LEAF_KIND_STAKER,
-            operator=OPERATOR,
-        )
-        for i in range(LEAF_COUNT)
-    ]
-    member = avs.CommitteeMember(index=0, operator=OPERATOR, bls_pubkey=b"\x81" * 48, power="100")
-    q.committees[(AVS, 4)] = avs.Committee(
-        avs_address=AVS, epoch=4, members=[member], total_power="100", elected_height=7
-    )
-    q.current_epochs[AVS] = 4
-    q.avs_by_address[AVS] = avs.AVSInfo(name="avs-a", avs_address=AVS)
-    q.claims = [
-        avs.RewardClaim(
-            claim_id=n.to_bytes(32, "big"), avs_address=AVS, epoch=n, status=avs.CLAIM_STATUS_VERIFIED
-        )
-        for n in range(1, 6)
-    ]
-    q.slashes = [
-        operator.OperatorSlashInfo(
-            slash_id=b"\x22" * 32,
-            operator=OPERATOR,
-            avs_address=AVS,
-            status=operator.SLASH_STATUS_EXECUTED,
-            freeze=True,
-            executed_height=9,
-        )
-    ]
-    return q
-
-
 @dataclass
 class GrpcChain:
-    store: BlockStore
-    queries: InMemoryChainQueries
+    history: History
     server: DevnetGrpcServer
 
+    @property
+    def node(self) -> DevnetNode:
+        return self.history.world.node
 
-def serve_grpc(queries: Any, chain_id: str = CHAIN_ID) -> Iterator[GrpcChain]:
-    store = BlockStore(chain_id)
-    grow(store, 3) if chain_id == CHAIN_ID else None
-    server = DevnetGrpcServer(store, IDENTITY, queries=queries)
+    @property
+    def target(self) -> str:
+        return self.server.target
+
+
+@contextmanager
+def serving(node: DevnetNode, queries: ChainQueries | None = None) -> Iterator[DevnetGrpcServer]:
+    """``node``'s gRPC server (or one answering ``queries``, a tampered view of it), stopped after."""
+    server = DevnetGrpcServer(node.store, IDENTITY, queries=node if queries is None else queries)
     server.start()
     try:
-        yield GrpcChain(store, queries, server)
+        yield server
     finally:
         server.stop(0)
-        store.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def chain() -> Iterator[GrpcChain]:
-    yield from serve_grpc(build_chain())
+    """The devnet after a history of real messages; no test writes to it (lies are served by a
+    tampered view of it on a server of their own)."""
+    history = build_history()
+    try:
+        with serving(history.world.node) as server:
+            yield GrpcChain(history, server)
+    finally:
+        history.world.node.store.close()
+
+
+@contextmanager
+def other_chain() -> Iterator[DevnetGrpcServer]:
+    """A devnet node of another chain (its genesis names ``othernet_9000-1``), served."""
+    node = DevnetNode(replace(genesis(), chain_id=OTHER_CHAIN_ID), BlockStore(OTHER_CHAIN_ID))
+    node.produce_block()
+    try:
+        with serving(node) as server:
+            yield server
+    finally:
+        node.store.close()
 
 
 def client(*targets: str, timeout_s: float = 5.0) -> ExocoreGrpcClient:
     return ExocoreGrpcClient(list(targets), chain_id=CHAIN_ID, timeout_s=timeout_s)
 
 
-def params_of(grpc_client: ExocoreGrpcClient) -> RelayParams:
-    return grpc_client.relay_params()
+@contextmanager
+def lying_client(chain: GrpcChain, **alter: Callable[[Any], Any]) -> Iterator[ExocoreGrpcClient]:
+    """A client of a server answering the node's state with ``alter`` applied (tampered_node.py)."""
+    with serving(chain.node, tampered(chain.node, **alter)) as server, client(server.target) as exo:
+        yield exo
+
+
+def alter_item(index: int, change: Callable[[Any], None]) -> Callable[[Sequence[Any]], list[Any]]:
+    """An alteration of a listing answer: ``change`` applied to its item ``index``."""
+
+    def alter(answer: Sequence[Any]) -> list[Any]:
+        items = list(answer)  # some views build their items on access: keep the altered one
+        change(items[index])
+        return items
+
+    return alter
+
+
+def setting(**fields: Any) -> Callable[[Any], Any]:
+    """An alteration of a message answer: ``fields`` overwritten."""
+
+    def alter(message: Any) -> Any:
+        for name, value in fields.items():
+            setattr(message, name, value)
+        return message
+
+    return alter
 
 
 # -- typed answers ---------------------------------------------------------------------------------------
 
 
 def test_node_info_and_relay_params(chain: GrpcChain) -> None:
-    with client(chain.server.target) as exo:
+    with client(chain.target) as exo:
         info = exo.node_info()
         assert (info.chain_id, info.moniker, info.app_name) == (CHAIN_ID, IDENTITY.moniker, IDENTITY.app_name)
         params = exo.relay_params()
-    assert params == RelayParams(L1_CHAIN_ID, GATEWAY, EXOCORE_CHAIN, Threshold(2, 3))
+    assert params == convert_params(chain.node.relay_params(), CHAIN_ID)
+    assert (params.l1_chain_id, params.gateway, params.exocore_chain, params.threshold) == (
+        L1_CHAIN_ID,
+        GATEWAY,
+        EXOCORE_CHAIN,
+        Threshold(2, 3),
+    )
 
 
 def test_relay_params_for_another_exocore_chain_are_refused(chain: GrpcChain) -> None:
-    chain.queries.params.exocore_chain = exocore_chain_hash("othernet_9000-1")
-    with client(chain.server.target) as exo, pytest.raises(ChainMismatchError, match="exocoreChain"):
+    lie = setting(exocore_chain=exocore_chain_hash(OTHER_CHAIN_ID))
+    with (
+        lying_client(chain, relay_params=lie) as exo,
+        pytest.raises(ChainMismatchError, match="exocoreChain"),
+    ):
         exo.relay_params()
 
 
 def test_packets_page_through_and_decode_strictly(chain: GrpcChain) -> None:
-    with client(chain.server.target) as exo:
+    on_chain = list(chain.node.packets())
+    count = len(on_chain)
+    assert count >= 4
+    with client(chain.target) as exo:
         params = exo.relay_params()
         packets = list(exo.packets(1, params, page_limit=3))
-        assert [p.nonce for p in packets] == list(range(1, PACKET_COUNT + 1))
+        assert [p.nonce for p in packets] == list(range(1, count + 1))
         assert all(isinstance(p, RelayPacket) for p in packets)
         first = packets[0]
-        assert (
-            isinstance(first, RelayPacket) and first.packet == reward_packet(1) and first.exocore_height == 3
-        )
+        assert isinstance(first, RelayPacket) and first.exocore_height == on_chain[0].exocore_height
+        assert first.packet.digest == on_chain[0].digest and first.packet.payload_bytes == on_chain[0].payload
+        assert isinstance(first.packet.payload, RewardDistributionPayload)
+        assert first.packet.payload.claim_id == chain.history.distributed[0]
         last = packets[-1]
         assert isinstance(last, RelayPacket) and last.packet.kind is PacketKind.SLASH
-        assert [p.nonce for p in exo.packets(5, params, page_limit=2)] == [5, 6, 7]
+        assert [p.nonce for p in exo.packets(count - 1, params, page_limit=1)] == [count - 1, count]
         assert list(exo.packets(99, params)) == []
-        single = exo.packet(4, params)
-        assert isinstance(single, RelayPacket) and single.packet.digest == reward_packet(4).digest
+        single = exo.packet(2, params)
+        assert isinstance(single, RelayPacket) and single.packet.digest == on_chain[1].digest
         assert exo.packet(99, params) is None
 
 
+def _garbage(packet: Any) -> None:
+    packet.payload = b"p2"
+
+
+def _wrong_digest(packet: Any) -> None:
+    packet.digest = b"\x00" * 32
+
+
+def _unknown_kind(packet: Any) -> None:
+    packet.kind = 0
+
+
 def test_undecodable_and_lying_packets_become_rejections(chain: GrpcChain) -> None:
-    garbage = relay.Packet(nonce=2, kind=relay.PACKET_KIND_REWARD_DISTRIBUTION, valset_nonce=1, payload=b"p2")
-    wrong_digest = wire(reward_packet(3))
-    wrong_digest.digest = b"\x00" * 32
-    unknown_kind = wire(reward_packet(4))
-    unknown_kind.kind = 0  # type: ignore[assignment]
-    chain.queries.packet_list[1:4] = [garbage, wrong_digest, unknown_kind]
-    with client(chain.server.target) as exo:
+    def lie(packets: list[Any]) -> list[Any]:
+        for index, change in ((1, _garbage), (2, _wrong_digest), (3, _unknown_kind)):
+            change(packets[index])
+        return packets
+
+    count = len(chain.node.packets())
+    with lying_client(chain, packets=lie) as exo:
         params = exo.relay_params()
         decoded = list(exo.packets(1, params, page_limit=2))
-    assert [p.nonce for p in decoded] == list(range(1, PACKET_COUNT + 1))
+    assert [p.nonce for p in decoded] == list(range(1, count + 1))
     rejections = [p for p in decoded if isinstance(p, PacketRejection)]
     assert [r.nonce for r in rejections] == [2, 3, 4]
     assert isinstance(rejections[0].error, EncodingError) and rejections[0].payload == b"p2"
@@ -294,102 +265,149 @@ def test_undecodable_and_lying_packets_become_rejections(chain: GrpcChain) -> No
 
 
 def test_packet_signatures(chain: GrpcChain) -> None:
-    with client(chain.server.target) as exo:
+    on_chain = list(chain.node.packet_signatures(2))
+    with client(chain.target) as exo:
         signatures = exo.packet_signatures(2)
         assert signatures is not None
         assert (signatures.nonce, signatures.valset_nonce) == (2, 1)
-        assert [(s.index, s.signature) for s in signatures.signatures] == [(0, b"\x99" * 96), (1, None)]
-        assert [s.index for s in signatures.signed] == [0]
+        assert [(s.index, s.signature) for s in signatures.signatures] == [
+            (s.index, bytes(s.signature) if s.signed else None) for s in on_chain
+        ]
+        assert SILENT_VALIDATOR not in [s.index for s in signatures.signed]
+        assert [s.index for s in signatures.signed] == [s.index for s in on_chain if s.signed]
         assert exo.packet_signatures(99) is None
-        chain.queries.signatures[2][1].signature = b"\x01" * 96  # "not signed" but carries one
-        with pytest.raises(MalformedResponseError, match="unsigned entry"):
-            exo.packet_signatures(2)
-        chain.queries.signatures[2][1].signed = True
-        chain.queries.signatures[2][1].signature = b"\x01" * 95
-        with pytest.raises(MalformedResponseError, match="95 bytes"):
+    # "Not signed", yet it carries a signature; then a signature of the wrong length.
+    carries_one = alter_item(SILENT_VALIDATOR, setting(signature=b"\x01" * 96))
+    short = alter_item(SILENT_VALIDATOR, setting(signed=True, signature=b"\x01" * 95))
+    for lie, message in ((carries_one, "unsigned entry"), (short, "95 bytes")):
+        with (
+            lying_client(chain, packet_signatures=lie) as exo,
+            pytest.raises(MalformedResponseError, match=message),
+        ):
             exo.packet_signatures(2)
 
 
 def test_valsets_convert_to_member_lists(chain: GrpcChain) -> None:
-    with client(chain.server.target) as exo:
+    on_chain = chain.node.valset(1)
+    assert on_chain is not None
+    with client(chain.target) as exo:
         valset = exo.valset(1)
         assert valset is not None and exo.current_valset() == valset
         members = valset.member_list()
-        assert members.keys == (b"\x81" * 48, b"\x82" * 48) and members.powers == (30, 20)
-        assert valset.total_power == 50 and valset.members[0].consensus_address == "AB"
+        assert members.keys == tuple(bytes(m.bls_pubkey) for m in on_chain.members)
+        assert members.powers == tuple(int(m.power) for m in on_chain.members)
+        assert valset.total_power == int(on_chain.total_power) == sum(members.powers)
+        assert valset.members[0].consensus_address == on_chain.members[0].consensus_address
         assert exo.valset(9) is None
-        chain.queries.valsets[1].total_power = "51"
-        with pytest.raises(MalformedResponseError, match="not the sum"):
+    second_key = bytes(on_chain.members[0].bls_pubkey)
+
+    def repeat_key(valset: Any) -> Any:
+        valset.members[1].bls_pubkey = second_key
+        return valset
+
+    def hex_power(valset: Any) -> Any:
+        valset.members[1].power = hex(int(valset.members[1].power))
+        return valset
+
+    lies = (
+        (setting(total_power=str(int(on_chain.total_power) + 1)), "not the sum"),
+        (repeat_key, "repeats the key"),
+        (hex_power, "canonical decimal"),
+    )
+    for lie, message in lies:
+        with lying_client(chain, valset=lie) as exo, pytest.raises(MalformedResponseError, match=message):
             exo.valset(1)
-        chain.queries.valsets[1].total_power = "50"
-        chain.queries.valsets[1].members[1].bls_pubkey = b"\x81" * 48
-        with pytest.raises(MalformedResponseError, match="repeats the key"):
-            exo.valset(1)
-        chain.queries.valsets[1].members[1].power = "0x14"
-        with pytest.raises(MalformedResponseError, match="canonical decimal"):
-            exo.valset(1)
-        chain.queries.current_valset_nonce = None
+    with lying_client(chain, current_valset=lambda _valset: None) as exo:
         assert exo.current_valset() is None
 
 
 def test_distribution_and_leaves_across_pages(chain: GrpcChain) -> None:
-    with client(chain.server.target) as exo:
-        distribution = exo.distribution(nonce=2)
+    on_chain = chain.node.distribution(1)
+    assert on_chain is not None and on_chain.claim_id == chain.history.distributed[0]
+    leaves_on_chain = list(chain.node.distribution_leaves(1))
+    with client(chain.target) as exo:
+        distribution = exo.distribution(nonce=1)
         assert distribution is not None
-        assert distribution == exo.distribution(claim_id=(2).to_bytes(32, "big"))
-        assert distribution.funding is FundingMode.VAULT and distribution.total == 100 * LEAF_COUNT
-        assert distribution.community_tax == 30 and distribution.leaf_count == LEAF_COUNT
-        assert [d.nonce for d in exo.distributions()] == [2]
-        leaves = list(exo.distribution_leaves(2, page_limit=10))
+        assert distribution == exo.distribution(claim_id=chain.history.distributed[0])
+        assert distribution.funding is FundingMode(on_chain.funding)
+        assert distribution.total == int(on_chain.total) > 0
+        assert distribution.community_tax == int(on_chain.community_tax)
+        assert distribution.leaf_count == on_chain.leaf_count == len(leaves_on_chain) > 10
+        assert [d.nonce for d in exo.distributions()] == [d.nonce for d in chain.node.distributions()]
+        leaves = list(exo.distribution_leaves(1, page_limit=5))
         assert [r.leaf for r in leaves] == [
-            DistributionLeaf(i, Address(bytes.fromhex(leaf_staker(i)[2:])), Amount(100))
-            for i in range(LEAF_COUNT)
+            DistributionLeaf(leaf.index, Address(bytes.fromhex(leaf.staker[2:])), Amount(int(leaf.amount)))
+            for leaf in leaves_on_chain
         ]
-        assert leaves[0].kind is LeafKind.OPERATOR_COMMISSION and leaves[1].kind is LeafKind.STAKER
-        assert leaves[0].operator == OperatorAddress.parse(OPERATOR)
+        assert [r.kind for r in leaves] == [LeafKind(leaf.kind) for leaf in leaves_on_chain]
+        assert {LeafKind.OPERATOR_COMMISSION, LeafKind.STAKER} <= {r.kind for r in leaves}
+        commission = next(r for r in leaves if r.kind is LeafKind.OPERATOR_COMMISSION)
+        assert commission.operator == OperatorAddress.parse(leaves_on_chain[commission.leaf.index].operator)
         assert exo.distribution(nonce=77) is None
         with pytest.raises(ValueError, match="exactly one"):
             exo.distribution()
 
 
 def test_lying_distributions_and_leaves(chain: GrpcChain) -> None:
-    with client(chain.server.target) as exo:
-        chain.queries.leaves[2][13].index = 14  # a hole in the indices
-        with pytest.raises(InconsistentResponseError, match="leaf #13 has index 14"):
-            list(exo.distribution_leaves(2, page_limit=10))
-        chain.queries.leaves[2][13].index = 13
-        chain.queries.leaves[2][20].amount = "-1"
-        with pytest.raises(MalformedResponseError, match="amount"):
-            list(exo.distribution_leaves(2, page_limit=10))
-        chain.queries.distribution_list[0].distribution_id = b"\x00" * 32
-        with pytest.raises(InconsistentResponseError, match="distribution_id"):
-            exo.distribution(nonce=2)
+    lies: list[tuple[Callable[[Any], Any], type[Exception], str]] = [
+        (alter_item(13, setting(index=14)), InconsistentResponseError, "leaf #13 has index 14"),
+        (alter_item(10, setting(amount="-1")), MalformedResponseError, "amount"),
+    ]
+    for lie, error, message in lies:
+        with lying_client(chain, distribution_leaves=lie) as exo, pytest.raises(error, match=message):
+            list(exo.distribution_leaves(1, page_limit=5))
+    wrong_id = setting(distribution_id=b"\x00" * 32)
+    with (
+        lying_client(chain, distribution=wrong_id) as exo,
+        pytest.raises(InconsistentResponseError, match="distribution_id"),
+    ):
+        exo.distribution(nonce=1)
 
 
 def test_committees_avs_claims_slashes_and_freezes(chain: GrpcChain) -> None:
-    with client(chain.server.target) as exo:
-        committee = exo.committee(AVS)
-        assert committee is not None and committee == exo.committee(AVS, 4)
-        assert committee.threshold == Threshold(2, 3)  # 0/0 on chain means the default
-        assert committee.member_list().powers == (100,) and committee.elected_height == 7
-        assert committee.members[0].operator == OperatorAddress.parse(OPERATOR)
-        assert exo.committee(AVS, 5) is None
-        info = exo.avs_info(AVS)
-        assert info is not None and info.name == "avs-a"
-        assert [i.avs_address for i in exo.avs_infos()] == [AVS]
-        assert [c.epoch for c in exo.reward_claims(page_limit=2)] == [1, 2, 3, 4, 5]
-        claim = exo.reward_claim((3).to_bytes(32, "big"))
-        assert claim is not None and claim.epoch == 3
-        assert [s.slash_id for s in exo.operator_slashes(OPERATOR)] == [b"\x22" * 32]
-        slash = exo.slash(b"\x22" * 32)
+    history, node = chain.history, chain.node
+    alpha = history.alpha
+    on_chain = node.committee(alpha, 0)
+    assert on_chain is not None
+    operator_0 = str(sc.operator_account(SEED, 0))
+    with client(chain.target) as exo:
+        committee = exo.committee(alpha)
+        assert committee is not None and committee == exo.committee(alpha, on_chain.epoch)
+        assert committee.threshold == Threshold(on_chain.threshold_numerator, on_chain.threshold_denominator)
+        assert committee.member_list().powers == tuple(int(m.power) for m in on_chain.members)
+        assert committee.elected_height == on_chain.elected_height > 0
+        assert [str(m.operator) for m in committee.members] == [m.operator for m in on_chain.members]
+        assert exo.committee(alpha, on_chain.epoch + 50) is None
+        info = exo.avs_info(alpha)
+        assert info is not None and info.name == "alpha"
+        assert [i.avs_address for i in exo.avs_infos()] == sorted(history.avs.values())
+        assert [c.claim_id for c in exo.reward_claims(page_limit=2)] == [
+            c.claim_id for c in node.reward_claims()
+        ]
+        claim = exo.reward_claim(history.distributed[1])
+        assert claim is not None and claim.avs_address == history.beta
+        assert [s.slash_id for s in exo.operator_slashes(operator_0)] == [history.executed_slash]
+        slash = exo.slash(history.executed_slash)
         assert slash is not None and slash.freeze
-        frozen = exo.operator_frozen(OPERATOR, AVS)
-        assert (frozen.frozen, frozen.frozen_height, frozen.slash_id) == (True, 9, b"\x22" * 32)
-        assert not exo.operator_frozen(OPERATOR, "0x" + "bb" * 20).frozen
+        executed = node.slash_info(history.executed_slash)
+        assert executed is not None
+        frozen = exo.operator_frozen(operator_0, alpha)
+        assert (frozen.frozen, frozen.frozen_height, frozen.slash_id) == (
+            True,
+            executed.executed_height,
+            history.executed_slash,
+        )
+        assert not exo.operator_frozen(operator_0, history.beta).frozen
+    # Upstream leaves a committee's threshold unset (0/0) when the AVS keeps the default; the devnet
+    # always fills it in, so that answer is the node's with the two fields cleared.
+    unset = setting(threshold_numerator=0, threshold_denominator=0)
+    with lying_client(chain, committee=unset) as exo:
+        default = exo.committee(alpha)
+        assert default is not None and default.threshold == Threshold(2, 3)
 
 
 def test_a_malformed_request_is_a_typed_error_not_failed_over(chain: GrpcChain) -> None:
-    with client(chain.server.target, chain.server.target + "0") as exo:  # second one is never tried
+    with client(chain.target, chain.target + "0") as exo:  # second one is never tried
         with pytest.raises(InvalidQueryError, match="invalid avs address"):
             exo.avs_info("0x1234")
         assert exo.failover_count == 0
@@ -398,23 +416,21 @@ def test_a_malformed_request_is_a_typed_error_not_failed_over(chain: GrpcChain) 
 # -- failover, deadlines, lies -----------------------------------------------------------------------------
 
 
-class SlowQueries(InMemoryChainQueries):
-    """Answers like the in-memory chain, but every packet listing hangs until ``PACKETS_RELEASED`` is set."""
-
-    def packets(self) -> Sequence[relay.Packet]:
-        PACKETS_RELEASED.wait()
-        return super().packets()
-
-
 PACKETS_RELEASED = threading.Event()
+
+
+def _held_until_released(packets: list[Any]) -> list[Any]:
+    """A node whose packet listing hangs until ``PACKETS_RELEASED`` is set."""
+    PACKETS_RELEASED.wait()
+    return packets
 
 
 def test_failover_from_a_dead_endpoint(chain: GrpcChain) -> None:
     dead = closed_port_url().removeprefix("http://")
-    with client(dead, chain.server.target) as exo:
+    with client(dead, chain.target) as exo:
         params = exo.relay_params()
-        assert exo.active_endpoint == chain.server.target and exo.failover_count == 1
-        assert len(list(exo.packets(1, params))) == PACKET_COUNT
+        assert exo.active_endpoint == chain.target and exo.failover_count == 1
+        assert len(list(exo.packets(1, params))) == len(chain.node.packets())
         stats = exo.endpoint_stats()
         assert "EndpointUnavailableError" in (stats[0].last_error or "") and stats[1].chain_verified
     with client(dead) as exo, pytest.raises(EndpointUnavailableError):
@@ -422,30 +438,29 @@ def test_failover_from_a_dead_endpoint(chain: GrpcChain) -> None:
 
 
 def test_deadline_exceeded_is_typed_and_fails_over(chain: GrpcChain) -> None:
-    slow_queries = SlowQueries(**{k: getattr(chain.queries, k) for k in vars(chain.queries)})
     PACKETS_RELEASED.clear()
     try:
-        for slow in serve_grpc(slow_queries):
-            with client(slow.server.target, timeout_s=TIMEOUT_S) as exo:
+        with serving(chain.node, tampered(chain.node, packets=_held_until_released)) as slow:
+            with client(slow.target, timeout_s=TIMEOUT_S) as exo:
                 params = exo.relay_params()
                 with pytest.raises(ExocoreTimeoutError, match="deadline exceeded"):
                     list(exo.packets(1, params))
-            with client(slow.server.target, chain.server.target, timeout_s=TIMEOUT_S) as exo:
+            with client(slow.target, chain.target, timeout_s=TIMEOUT_S) as exo:
                 params = exo.relay_params()
-                assert len(list(exo.packets(1, params))) == PACKET_COUNT
-                assert exo.active_endpoint == chain.server.target
+                assert len(list(exo.packets(1, params))) == len(chain.node.packets())
+                assert exo.active_endpoint == chain.target
             PACKETS_RELEASED.set()  # before the server stops, so its handler threads end
     finally:
         PACKETS_RELEASED.set()
 
 
 def test_an_endpoint_on_another_chain_is_refused(chain: GrpcChain) -> None:
-    for other in serve_grpc(build_chain(), chain_id="othernet_9000-1"):
-        with client(other.server.target, chain.server.target) as exo:
+    with other_chain() as other:
+        with client(other.target, chain.target) as exo:
             assert exo.relay_params().l1_chain_id == L1_CHAIN_ID
-            assert exo.active_endpoint == chain.server.target
+            assert exo.active_endpoint == chain.target
             assert "ChainMismatchError" in (exo.endpoint_stats()[0].last_error or "")
-        with client(other.server.target) as exo, pytest.raises(ChainMismatchError, match="othernet"):
+        with client(other.target) as exo, pytest.raises(ChainMismatchError, match="othernet"):
             exo.relay_params()
 
 
@@ -453,8 +468,8 @@ class CircularPackets(RelayQueryService):
     """A node whose packet pages never end: next_key always points back at the same page (the
     packets themselves look fine, nonces increasing), or, with ``reorder``, nonces go backwards."""
 
-    def __init__(self, store: BlockStore, reorder: bool) -> None:
-        super().__init__(build_chain(), store)
+    def __init__(self, node: DevnetNode, store: BlockStore, reorder: bool) -> None:
+        super().__init__(node, store)
         self.reorder = reorder
         self.served = 0
 
@@ -470,12 +485,13 @@ class CircularPackets(RelayQueryService):
 @pytest.mark.parametrize(
     ("reorder", "message"), [(False, "does not advance"), (True, "nonce 8 after 9 breaks nonce order")]
 )
-def test_pagination_that_does_not_advance_or_goes_backwards(reorder: bool, message: str) -> None:
-    store = BlockStore(CHAIN_ID)
-    grow(store, 1)
+def test_pagination_that_does_not_advance_or_goes_backwards(
+    chain: GrpcChain, reorder: bool, message: str
+) -> None:
+    store = chain.node.store
     server = grpc.server(ThreadPoolExecutor(max_workers=2))
     tendermint_grpc.add_ServiceServicer_to_server(TendermintService(store, IDENTITY), server)
-    servicer = CircularPackets(store, reorder)
+    servicer = CircularPackets(chain.node, store, reorder)
     relay_grpc.add_QueryServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
@@ -489,21 +505,19 @@ def test_pagination_that_does_not_advance_or_goes_backwards(reorder: bool, messa
             assert received == ([1, 2] if not reorder else [9])
     finally:
         server.stop(0)
-        store.close()
 
 
 def test_all_endpoints_failing_reports_each(chain: GrpcChain) -> None:
     dead = closed_port_url().removeprefix("http://")
-    for other in serve_grpc(build_chain(), chain_id="othernet_9000-1"):
-        with client(dead, other.server.target) as exo:
-            for _ in range(2):
-                with pytest.raises(AllEndpointsFailedError) as raised:
-                    exo.relay_params()
-                assert isinstance(raised.value.failures[dead], EndpointUnavailableError)
-                assert isinstance(raised.value.failures[other.server.target], ChainMismatchError)
-            # The endpoint of another chain was asked once: refused for good, not retried.
-            assert [stats.calls for stats in exo.endpoint_stats()] == [2, 1]
-            assert [h.state for h in exo.endpoint_health()] == [EndpointState.COOLING, EndpointState.REFUSED]
+    with other_chain() as other, client(dead, other.target) as exo:
+        for _ in range(2):
+            with pytest.raises(AllEndpointsFailedError) as raised:
+                exo.relay_params()
+            assert isinstance(raised.value.failures[dead], EndpointUnavailableError)
+            assert isinstance(raised.value.failures[other.target], ChainMismatchError)
+        # The endpoint of another chain was asked once: refused for good, not retried.
+        assert [stats.calls for stats in exo.endpoint_stats()] == [2, 1]
+        assert [h.state for h in exo.endpoint_health()] == [EndpointState.COOLING, EndpointState.REFUSED]
 
 
 # -- client chains: each packet is decoded against the chain it is addressed to ---------------------------
