@@ -264,8 +264,8 @@ class Gauge:
 
 @dataclass(frozen=True)
 class ClientChainView:
-    """One client chain as the demo reads it: its node and its contracts (everything it prints about
-    the chain is read from here, not from the database)."""
+    """One client chain as the demo reads it: its own node and contracts (what the story says a chain
+    holds or logged, balances, gateway views, Transfer and SlashExecuted logs, is read from here)."""
 
     index: int
     """0 for the manifest's ``l1``, then ``client_chains`` in order (the relayer's config order)."""
