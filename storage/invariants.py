@@ -29,7 +29,8 @@ an invariant is ever committed.
 
 Checks found while applying records raise the same error inline: ``leaf_paid_once`` (a second
 RewardPaid for a leaf), ``payout_matches_leaf``, ``payout_has_distribution``,
-``distribution_matches_exocore``, ``distribution_submitted_once``.
+``distribution_matches_exocore``, ``distribution_submitted_once``, ``valset_commitment_agrees`` (every
+client chain that installs a validator set stores the same commitment for it).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ sees ``distributed`` then ``relayed`` and must not invent the states between the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
@@ -374,3 +374,45 @@ LIFECYCLES: Final[Mapping[EntityKind, Lifecycle]] = MappingProxyType(
 
 def lifecycle(kind: EntityKind | str) -> Lifecycle:
     return LIFECYCLES[EntityKind(kind)]
+
+
+def claim_l1_state(distributions: Sequence[tuple[bool, bool, str | None]]) -> ClaimState | None:
+    """The L1 stage of a claim from its distributions (one per client chain it pays on), each given
+    as (root included on L1, root final, its ``payment_state``: None, ``paying`` or ``paid``).
+
+    A claim is as far as the least advanced of its distributions: ``relayed`` once every root is on
+    L1, ``finalized`` once every root is final, ``paid`` once every distribution is paid. ``paying``
+    lies between the last two: every root final and some leaf of some distribution paid. None: not
+    every root is on L1 yet (the claim stays at its Exocore stage). Each distribution's own progress
+    is shown next to the claim (its root and ``payment_state``), so a claim half paid on one chain
+    is visible as such.
+    """
+    if not distributions or not all(on_l1 for on_l1, _, _ in distributions):
+        return None
+    if not all(final for _, final, _ in distributions):
+        return ClaimState.RELAYED
+    payments = [payment for _, _, payment in distributions]
+    if all(payment == ClaimState.PAID for payment in payments):
+        return ClaimState.PAID
+    if any(payment is not None for payment in payments):
+        return ClaimState.PAYING
+    return ClaimState.FINALIZED
+
+
+def distribution_claim_stage(
+    packet_state: str | None, root_on_l1: bool, root_final: bool, payment_state: str | None
+) -> ClaimState:
+    """How far one distribution of a claim got, in the claim's terms (what a claim with only this
+    distribution would be at): from its packet (None: no packet recorded) up to ``relayed``, then
+    its root's finality, then its ``payment_state``. :func:`claim_l1_state` combines these."""
+    if payment_state is not None:
+        return ClaimState(payment_state)
+    if root_final:
+        return ClaimState.FINALIZED
+    if root_on_l1:
+        return ClaimState.RELAYED
+    if packet_state == PacketState.ATTESTED:
+        return ClaimState.ATTESTED
+    if packet_state is not None:
+        return ClaimState.PACKET_CREATED
+    return ClaimState.DISTRIBUTED

@@ -221,6 +221,8 @@ class RewardClaim(IndexerModel, table=True):
     reason_code: str | None = Field(default=None, sa_type=String(CODE_LEN), nullable=True)
     reason: str | None = Field(default=None, sa_type=Text, nullable=True)
     distribution_id: str | None = _hash(nullable=True, default=None)
+    """The claim's first distribution. A claim split over several client chains has one per chain:
+    the ``distribution`` rows with this ``claim_id`` are the authoritative list."""
     submitted_height: int | None = _bigint(nullable=True, default=None)
     submit_tx_hash: str | None = _hash(nullable=True, default=None)
     origin: str = Field(sa_type=String(16), default="exocore")
@@ -283,6 +285,11 @@ class Distribution(IndexerModel, table=True):
     l1_finalized: bool = Field(default=False, sa_type=Boolean)
     origin: str = Field(sa_type=String(16), default="exocore")
     packet_kind: int = Field(default=2, sa_type=SmallInteger, sa_column_kwargs={"server_default": "2"})
+    payment_state: str | None = Field(default=None, sa_type=String(STATE_LEN), nullable=True)
+    """This distribution's share of its claim's payment, in the claim's terms: NULL (no leaf paid
+    yet), ``paying`` (some leaves paid, its root final) or ``paid`` (every leaf's payment final).
+    A claim split over several client chains has one distribution per chain; the claim is ``paid``
+    when each of them is (:mod:`storage.store.claims`)."""
     created_at: datetime = _time("created_at")
     updated_at: datetime = _time("updated_at")
 
@@ -409,24 +416,46 @@ class PacketAttestation(IndexerModel, table=True):
 
 
 class Valset(IndexerModel, table=True):
-    """A relay validator set and, once installed on L1, its commitment there."""
+    """A relay validator set as Exocore made it (its L1 installations are :class:`ValsetL1` rows,
+    one per client chain: each chain's gateway installs each set in its own transaction)."""
 
     __tablename__ = "valset"
-    __table_args__ = (Index(None, "l1_block_number"),)
 
     valset_nonce: int = Field(sa_type=BigInteger, primary_key=True)
     total_power: int = _uint256("total_power")
     members: list[dict[str, Any]] = _json("members")
     """``[{"index": i, "bls_pubkey": "0x…", "power": "decimal"}]`` in set order."""
     created_height: int | None = _bigint(nullable=True, default=None)
-    l1_commitment: str | None = _hash(nullable=True, default=None)
-    l1_block_number: int | None = _bigint(nullable=True, default=None)
-    l1_block_hash: str | None = _hash(nullable=True, default=None)
-    l1_tx_hash: str | None = _hash(nullable=True, default=None)
-    l1_log_index: int | None = Field(default=None, sa_type=Integer, nullable=True)
     origin: str = Field(sa_type=String(16), default="exocore")
+    """``l1``: first seen in a chain's ``ValsetUpdated`` (members unknown until Exocore's record);
+    such a row vanishes with the last of its installations on a reorg."""
     created_at: datetime = _time("created_at")
     updated_at: datetime = _time("updated_at")
+
+
+class ValsetL1(IndexerModel, table=True):
+    """One client chain's installation of a validator set (its gateway's ``ValsetUpdated``): the
+    commitment that chain stores and where it was installed. Deleted with its block on that chain's
+    reorg; another chain's installation of the same set is untouched."""
+
+    __tablename__ = "valset_l1"
+    __table_args__ = (
+        ForeignKeyConstraint(["valset_nonce"], ["valset.valset_nonce"], ondelete="CASCADE"),
+        # Reorg reversal: one chain's installations above the common ancestor.
+        Index(None, "l1_chain_id", "block_number"),
+    )
+
+    valset_nonce: int = Field(sa_type=BigInteger, primary_key=True)
+    l1_chain_id: int = Field(sa_type=BigInteger, primary_key=True)
+    commitment: str = _hash()
+    total_power: int = _uint256("total_power")
+    """As the chain's event states it (the gateway's sum of the set's powers)."""
+    block_number: int = _bigint()
+    block_hash: str = _hash()
+    tx_hash: str = _hash()
+    log_index: int = Field(sa_type=Integer)
+    installed_at: datetime = _time("installed_at")
+    """The block's time."""
 
 
 # ---------------------------------------------------------------------------------------- L1 txs
@@ -843,6 +872,7 @@ payout_table: Final = table_of(Payout)
 packet_table: Final = table_of(RelayPacket)
 attestation_table: Final = table_of(PacketAttestation)
 valset_table: Final = table_of(Valset)
+valset_l1_table: Final = table_of(ValsetL1)
 l1_tx_table: Final = table_of(L1Transaction)
 transfer_table: Final = table_of(TokenTransfer)
 reward_funding_table: Final = table_of(RewardFunding)

@@ -46,6 +46,7 @@ from indexer.api.routers import (
     payouts,
     slashes,
     stats,
+    valsets,
     withdrawals,
 )
 from relayer.config import (
@@ -261,6 +262,7 @@ def create_app(
     withdrawals.register(v1, read)
     slashes.register(v1, read)
     packets.register(v1, read)
+    valsets.register(v1, read)
     committees.register(v1, read)
     avs.register(v1, read)
     collections.register(v1, read)

@@ -60,6 +60,8 @@ from storage.models import (
     payout_table,
     slash_asset_table,
     slash_table,
+    valset_l1_table,
+    valset_table,
 )
 
 ItemT = TypeVar("ItemT")
@@ -155,8 +157,10 @@ def _claims_signed_by(operator: str) -> ColumnElement[bool]:
 
 
 def _claims_paying(staker: str) -> ColumnElement[bool]:
-    leaf = leaf_table
-    return _c.c.distribution_id.in_(select(leaf.c.distribution_id).where(leaf.c.staker == staker))
+    """Claims one of whose distributions (any client chain's) has a leaf for the staker."""
+    leaf, d = leaf_table, distribution_table
+    paying = select(leaf.c.distribution_id).where(leaf.c.staker == staker)
+    return _c.c.claim_id.in_(select(d.c.claim_id).where(d.c.distribution_id.in_(paying)))
 
 
 def _claims_on_chain(chain_id: int) -> ColumnElement[bool]:
@@ -167,7 +171,11 @@ def _claims_on_chain(chain_id: int) -> ColumnElement[bool]:
 
 def _claim_items(conn: Connection, rows: Sequence[Row[Any]]) -> list[schemas.ClaimOut]:
     names = Names.load(conn, tokens=[r.token for r in rows], avss=[r.avs_address for r in rows])
-    return [schemas.ClaimOut(**queries.claim_fields_of(r, names)) for r in rows]
+    distributions = queries.claim_distributions(conn, [r.claim_id for r in rows])
+    return [
+        schemas.ClaimOut(**queries.claim_fields_of(r, names), distributions=distributions.get(r.claim_id, []))
+        for r in rows
+    ]
 
 
 CLAIMS: Listing[schemas.ClaimOut] = Listing(
@@ -390,7 +398,30 @@ L1_TXS: Listing[schemas.L1TxOut] = Listing(
 )
 
 
+# ---------------------------------------------------------------------------------------- valsets
+
+_v = valset_table
+
+
+def _valsets_on_chain(chain_id: int) -> ColumnElement[bool]:
+    """Sets that client chain's gateway installed."""
+    i = valset_l1_table
+    return _v.c.valset_nonce.in_(select(i.c.valset_nonce).where(i.c.l1_chain_id == chain_id))
+
+
+VALSETS: Listing[schemas.ValsetOut] = Listing(
+    resource="valsets",
+    item=schemas.ValsetOut,
+    description="Relay validator sets, each with its installation on every client chain that installed it.",
+    statement=lambda: select(_v),
+    key=_v.c.valset_nonce,
+    created=_v.c.created_at,
+    filters=(Filter("chain_id", ChainIdQ, _valsets_on_chain),),
+    render=queries.valset_items,
+)
+
+
 LISTINGS: Mapping[str, Listing[Any]] = {
-    listing.resource: listing for listing in (CLAIMS, PAYOUTS, WITHDRAWALS, SLASHES, PACKETS, L1_TXS)
+    listing.resource: listing for listing in (CLAIMS, PAYOUTS, WITHDRAWALS, SLASHES, PACKETS, L1_TXS, VALSETS)
 }
 """Every declared listing by resource."""

@@ -59,6 +59,8 @@ from storage.models import (
     slash_signer_table,
     slash_table,
     transition_table,
+    valset_l1_table,
+    valset_table,
     violation_table,
 )
 from storage.store import ENTITY_TABLES, PAID_STATES, uint256_sums
@@ -151,6 +153,28 @@ def claim_fields_of(row: Row[Any], names: Names) -> dict[str, Any]:
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }
+
+
+def claim_distributions(
+    conn: Connection, claim_ids: Sequence[str]
+) -> dict[str, list[schemas.ClaimDistributionOut]]:
+    """Each claim's distributions (one per client chain it pays on), in nonce order: a page's worth
+    in one statement, read as the claim detail reads them (:func:`hot.claim_distribution_document`)."""
+    if not claim_ids:
+        return {}
+    d, k = distribution_table, packet_table
+    rows = conn.execute(
+        select(*(d.c[n] for n in hot.CLAIM_DISTRIBUTION_COLUMNS), k.c.state, k.c.l1_chain_id)
+        .select_from(d.outerjoin(k, k.c.nonce == d.c.nonce))
+        .where(d.c.claim_id.in_(sorted(set(claim_ids))), d.c.packet_kind == hot.REWARD_PACKET_KIND)
+        .order_by(d.c.nonce)
+    ).all()
+    found: dict[str, list[schemas.ClaimDistributionOut]] = {}
+    for row in rows:
+        found.setdefault(row.claim_id, []).append(
+            schemas.ClaimDistributionOut.model_validate(hot.claim_distribution_document(tuple(row)))
+        )
+    return found
 
 
 def _timeline(conn: Connection, conditions: Sequence[ColumnElement[bool]]) -> list[schemas.TransitionOut]:
@@ -1254,3 +1278,63 @@ def leaf_claims(conn: Connection, staker: str) -> schemas.StakerClaimsOut:
                 )
             )
     return schemas.StakerClaimsOut(staker=staker, leaves=out, truncated=truncated)
+
+
+# ---------------------------------------------------------------------------------------- valsets
+
+
+def _installations(conn: Connection, nonces: Sequence[int]) -> dict[int, list[schemas.ValsetInstallationOut]]:
+    if not nonces:
+        return {}
+    i = valset_l1_table
+    found: dict[int, list[schemas.ValsetInstallationOut]] = {}
+    for r in conn.execute(
+        select(i).where(i.c.valset_nonce.in_(sorted(set(nonces)))).order_by(i.c.valset_nonce, i.c.l1_chain_id)
+    ):
+        found.setdefault(int(r.valset_nonce), []).append(
+            schemas.ValsetInstallationOut(
+                chain_id=r.l1_chain_id,
+                commitment=r.commitment,
+                total_power=str(r.total_power),
+                l1=schemas.ChainLocation(
+                    chain="l1",
+                    height=r.block_number,
+                    block_hash=r.block_hash,
+                    tx_hash=r.tx_hash,
+                    log_index=r.log_index,
+                ),
+                installed_at=r.installed_at,
+            )
+        )
+    return found
+
+
+def _valset_fields(
+    row: Row[Any], installations: Mapping[int, list[schemas.ValsetInstallationOut]]
+) -> dict[str, Any]:
+    return {
+        "valset_nonce": row.valset_nonce,
+        "total_power": str(row.total_power),
+        "member_count": len(row.members),
+        "created_height": row.created_height,
+        "origin": row.origin,
+        "installations": installations.get(int(row.valset_nonce), []),
+        "created_at": row.created_at,
+    }
+
+
+def valset_items(conn: Connection, rows: Sequence[Row[Any]]) -> list[schemas.ValsetOut]:
+    installations = _installations(conn, [int(r.valset_nonce) for r in rows])
+    return [schemas.ValsetOut(**_valset_fields(r, installations)) for r in rows]
+
+
+def valset_detail(conn: Connection, valset_nonce: int) -> schemas.ValsetDetail | None:
+    v = valset_table
+    row = conn.execute(select(v).where(v.c.valset_nonce == valset_nonce)).first()
+    if row is None:
+        return None
+    members = [
+        schemas.ValsetMemberOut(index=m["index"], bls_pubkey=m["bls_pubkey"], power=str(m["power"]))
+        for m in row.members
+    ]
+    return schemas.ValsetDetail(**_valset_fields(row, _installations(conn, [valset_nonce])), members=members)

@@ -167,6 +167,34 @@ class SignerOut(BaseModel):
     power_usd: str | None = Field(default=None, description="`power` in USD (Exocore's 8-decimal USD value).")
 
 
+class ClaimDistributionOut(BaseModel):
+    """One distribution of a claim: a claim split over several client chains has one per chain,
+    each paid by that chain's gateway."""
+
+    distribution_id: str
+    nonce: int = Field(description="Its relay packet's nonce.")
+    chain_id: int | None = Field(
+        default=None,
+        description="The client chain it pays on: where its root landed, else where its packet is addressed.",
+    )
+    total: Amount
+    leaf_count: int | None = None
+    merkle_root: str
+    packet_status: str | None = Field(default=None, description="Its relay packet's status.")
+    root_on_l1: ChainLocation | None = None
+    root_finalized: bool
+    payment_state: str | None = Field(
+        default=None, description="null (no leaf paid yet), `paying` or `paid` (every leaf's payment final)."
+    )
+    status: str = Field(
+        description=(
+            "How far this distribution got, in claim states (distributed ... paid); the claim's own "
+            "`status` is the least advanced of its distributions'."
+        )
+    )
+    url: str = Field(description="Its payouts per status: `/v1/distributions/{distribution_id}`.")
+
+
 class ClaimOut(BaseModel):
     model_config = _example(
         claim_id=HASH_EXAMPLE,
@@ -215,6 +243,13 @@ class ClaimOut(BaseModel):
     total_power_usd: str | None = Field(default=None, description="`total_power` in USD.")
     signed_share: str | None = Field(default=None, description="signed / total power, e.g. `77.5 %`.")
     threshold_share: str | None = Field(default=None, description="The threshold, e.g. `66.7 %`.")
+    distributions: list[ClaimDistributionOut] = Field(
+        default_factory=list,
+        description=(
+            "Its distributions, one per client chain it pays on, in nonce order (`distribution_id` "
+            "is the first of them)."
+        ),
+    )
 
 
 class DistributionSummary(BaseModel):
@@ -225,6 +260,40 @@ class DistributionSummary(BaseModel):
     merkle_root: str
     root_on_l1: ChainLocation | None = None
     root_finalized: bool
+
+
+class ValsetMemberOut(BaseModel):
+    index: int
+    bls_pubkey: str = Field(description="48-byte compressed G1 key, 0x hex.")
+    power: Amount
+
+
+class ValsetInstallationOut(BaseModel):
+    """One client chain's installation of a validator set (its gateway's ``ValsetUpdated``)."""
+
+    chain_id: int = Field(description="The client chain (L1 chain id) whose gateway installed it.")
+    commitment: str = Field(description="The commitment that gateway stores (the same on every chain).")
+    total_power: Amount
+    l1: ChainLocation
+    installed_at: datetime
+
+
+class ValsetOut(BaseModel):
+    """A relay validator set as Exocore made it and where each client chain installed it."""
+
+    valset_nonce: int
+    total_power: Amount
+    member_count: int
+    created_height: int | None = Field(default=None, description="The Exocore height it was made at.")
+    origin: str = Field(description="`exocore`, or `l1` (first seen installed; members not yet known).")
+    installations: list[ValsetInstallationOut] = Field(
+        description="One per client chain that installed it, by chain id; empty: no chain has yet."
+    )
+    created_at: datetime
+
+
+class ValsetDetail(ValsetOut):
+    members: list[ValsetMemberOut] = Field(description="In set order (the signer bitmap's order).")
 
 
 class PacketOut(BaseModel):
@@ -285,14 +354,18 @@ class CollectionStage(BaseModel):
 class ClaimDetail(ClaimOut):
     """A claim with its signers, distribution, packet and full timeline (payout progress per status
     is on ``/v1/distributions/{distribution_id}``: counting a large distribution's payouts would make
-    this, the most frequent detail request, as slow as the distribution is big)."""
+    this, the most frequent detail request, as slow as the distribution is big). ``distribution``
+    and ``packet`` are the first distribution's; ``distributions`` lists every one."""
 
     signers: list[SignerOut]
     distribution: DistributionSummary | None = None
     packet: PacketOut | None = None
     collection: CollectionStage | None = None
     timeline: list[TransitionOut] = Field(
-        description="Every transition of the claim, its packet and its L1 transactions, oldest first."
+        description=(
+            "Every transition of the claim, its distributions' packets and their roots' L1 "
+            "transactions (every client chain's), oldest first."
+        )
     )
 
 

@@ -1,24 +1,30 @@
-"""Reward claims: submitted, verified or rejected on Exocore, then following their distribution's
+"""Reward claims: submitted, verified or rejected on Exocore, then following their distributions'
 payouts on L1 to ``paid``.
 
 Invariant: a claim moves only along :data:`storage.lifecycle.CLAIM`; its L1 progress is derived from its
-payouts' states (counted, never stored twice).
+distributions (one per client chain the claim pays on): roots from their L1 positions, payments from
+their payouts' states, counted into each distribution's ``payment_state``
+(:func:`storage.lifecycle.claim_l1_state` combines them).
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, func, select, update
 
-from storage.lifecycle import CLAIM, Chain, ClaimState, EntityKind, PayoutState
+from storage.lifecycle import CLAIM, Chain, ClaimState, EntityKind, PayoutState, claim_l1_state
 from storage.models import claim_signer_table, cumulative_accrual_table, distribution_table, payout_table
 from storage.records import ChainRef, ClaimAccrued, ClaimRejected, ClaimSubmitted, ClaimVerified
 from storage.store.base import PAID_STATES, chunks, insert_ignore, member_of
 from storage.store.collecting import CollectingStore
+
+REWARD_PACKET_KIND: Final = 2
+"""``distribution.packet_kind`` of a reward distribution (a claim's; 4 is a withdrawal approval)."""
 
 
 class ClaimStore(CollectingStore):
@@ -123,69 +129,119 @@ class ClaimStore(CollectingStore):
         *,
         finalized_in: Iterable[str] | None = None,
     ) -> None:
-        """Move each distribution's claim to what L1 shows: relayed, finalized, paying, paid.
+        """Move the claims of these distributions to what L1 shows: relayed, finalized, paying, paid.
+
+        A claim split over several client chains has one distribution per chain, and its L1 state is
+        the least advanced of theirs (:func:`claim_l1_state`). Each distribution's own payment
+        progress is kept in ``payment_state``; only the distributions given here are recounted.
 
         ``finalized_in``: the distributions some of whose payouts just became final (None: any may
-        have). A claim already ``paying`` can only become ``paid`` through one of those, so the
-        others skip counting their payouts (a scan of the whole distribution, per batch).
+        have). A distribution already ``paying`` can only become ``paid`` through one of those, so
+        the others skip counting their payouts (a scan of the whole distribution, per batch).
         """
         d = distribution_table
-        ids = sorted(set(distribution_ids))
+        touched = set(distribution_ids)
         finalizing = None if finalized_in is None else set(finalized_in)
-        for part in chunks(ids):
-            rows = self.conn.execute(
-                select(d).where(member_of(self.conn, d.c.distribution_id, part), d.c.claim_id.is_not(None))
-            ).all()
-            for dist in rows:
-                self._advance_claim(
-                    dist, at, finalizing=finalizing is None or dist.distribution_id in finalizing
-                )
+        claim_ids: set[str] = set()
+        for part in chunks(sorted(touched)):
+            claim_ids.update(
+                self.conn.execute(
+                    select(d.c.claim_id).where(
+                        member_of(self.conn, d.c.distribution_id, part), d.c.claim_id.is_not(None)
+                    )
+                ).scalars()
+            )
+        for part in chunks(sorted(claim_ids)):
+            siblings: dict[str, list[Row[Any]]] = defaultdict(list)
+            for row in self.conn.execute(
+                select(d)
+                .where(member_of(self.conn, d.c.claim_id, part), d.c.packet_kind == REWARD_PACKET_KIND)
+                .order_by(d.c.nonce)
+            ):
+                siblings[row.claim_id].append(row)
+            for claim_id, dists in siblings.items():
+                self._advance_claim(claim_id, dists, at, touched=touched, finalizing=finalizing)
 
-    def _advance_claim(self, dist: Row[Any], at: datetime | None, *, finalizing: bool = True) -> None:
-        claim_id = dist.claim_id
+    def _advance_claim(
+        self,
+        claim_id: str,
+        dists: list[Row[Any]],
+        at: datetime | None,
+        *,
+        touched: set[str],
+        finalizing: set[str] | None,
+    ) -> None:
         current = self.state_of(EntityKind.CLAIM, claim_id)
-        if current is None or current in CLAIM.terminal or dist.l1_block_hash is None:
+        if current is None or current in CLAIM.terminal:
             return
+        payment = {dist.distribution_id: self._payment_state(dist, touched, finalizing) for dist in dists}
+        target = claim_l1_state(
+            [
+                (dist.l1_block_hash is not None, bool(dist.l1_finalized), payment[dist.distribution_id])
+                for dist in dists
+            ]
+        )
+        if target is None:
+            return
+        # The distribution whose move completed the step: one of this batch's if it has one.
+        latest = next((x for x in reversed(dists) if x.distribution_id in touched), dists[-1])
         root_ref = ChainRef(
             Chain.L1,
-            dist.updated_at,
-            dist.l1_block_number,
-            dist.l1_block_hash,
-            dist.l1_tx_hash,
-            dist.l1_log_index,
+            latest.updated_at,
+            latest.l1_block_number,
+            latest.l1_block_hash,
+            latest.l1_tx_hash,
+            latest.l1_log_index,
         )
         # A move the claim has already made is a no-op for transition(); skipping it saves its read.
         if not CLAIM.is_at_or_past(current, ClaimState.RELAYED):
             self.transition(EntityKind.CLAIM, claim_id, ClaimState.RELAYED, root_ref)
-        if not dist.l1_finalized:
+        if target == ClaimState.RELAYED:
             return
         if not CLAIM.is_at_or_past(current, ClaimState.FINALIZED):
-            final_ref = (
-                root_ref
-                if at is None
-                else ChainRef(
-                    Chain.L1, at, dist.l1_block_number, dist.l1_block_hash, dist.l1_tx_hash, dist.l1_log_index
-                )
-            )
+            final_ref = root_ref if at is None else replace(root_ref, at=at)
             self.transition(EntityKind.CLAIM, claim_id, ClaimState.FINALIZED, final_ref)
-        paying = CLAIM.is_at_or_past(current, ClaimState.PAYING)
-        if paying and not finalizing:
+        if target == ClaimState.FINALIZED:
             return
-        counts = self._payout_counts(dist.distribution_id)
-        if counts[PayoutState.INCLUDED] + counts[PayoutState.FINALIZED] == 0:
-            return
-        if not paying:
-            now = self.state_of(EntityKind.CLAIM, claim_id)
-            if now is not None and not CLAIM.is_at_or_past(now, ClaimState.PAYING):
-                first = self._payout_edge(dist.distribution_id, newest=False)
-                self.transition(EntityKind.CLAIM, claim_id, ClaimState.PAYING, first)
-        if dist.leaf_count and counts[PayoutState.FINALIZED] == dist.leaf_count:
+        if not CLAIM.is_at_or_past(current, ClaimState.PAYING):
+            first = next(x for x in dists if payment[x.distribution_id] is not None)
+            self.transition(
+                EntityKind.CLAIM,
+                claim_id,
+                ClaimState.PAYING,
+                self._payout_edge(first.distribution_id, newest=False),
+            )
+        if target == ClaimState.PAID:
+            last = latest if payment[latest.distribution_id] == ClaimState.PAID else dists[-1]
             self.transition(
                 EntityKind.CLAIM,
                 claim_id,
                 ClaimState.PAID,
-                self._payout_edge(dist.distribution_id, newest=True),
+                self._payout_edge(last.distribution_id, newest=True),
             )
+
+    def _payment_state(self, dist: Row[Any], touched: set[str], finalizing: set[str] | None) -> str | None:
+        """The distribution's ``payment_state``, recounted (and stored) if this batch may move it."""
+        stored: str | None = dist.payment_state
+        if (
+            stored == ClaimState.PAID
+            or dist.distribution_id not in touched
+            or not dist.l1_finalized
+            or (stored is not None and finalizing is not None and dist.distribution_id not in finalizing)
+        ):
+            return stored
+        counts = self._payout_counts(dist.distribution_id)
+        state: str | None = None
+        if dist.leaf_count and counts[PayoutState.FINALIZED] == dist.leaf_count:
+            state = ClaimState.PAID.value
+        elif counts[PayoutState.INCLUDED] + counts[PayoutState.FINALIZED] > 0:
+            state = ClaimState.PAYING.value
+        if state != stored:
+            d = distribution_table
+            self.conn.execute(
+                update(d).where(d.c.distribution_id == dist.distribution_id).values(payment_state=state)
+            )
+        return state
 
     def _payout_counts(self, distribution_id: str) -> Counter[str]:
         p = payout_table

@@ -252,7 +252,7 @@ class DistributionStore(PacketStore):
                         "second_tx": pos.tx_hash,
                     },
                 )
+        # The claim moves at the batch's end (advance_claims): relayed once every one of its
+        # distributions' roots is on L1 (one per client chain it pays on).
         effects.distribution_ids.add(log.distribution_id)
-        ref = pos.ref()
-        self.advance(EntityKind.CLAIM, log.claim_id, ClaimState.RELAYED, ref)
         self._packet_relayed(log.nonce, pos)

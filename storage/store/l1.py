@@ -10,11 +10,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 
 from storage.errors import IndexerError
 from storage.lifecycle import (
+    CLAIM,
     Chain,
+    ClaimState,
     EdgeKind,
     EntityKind,
     L1TxState,
@@ -24,6 +26,7 @@ from storage.lifecycle import (
     lifecycle,
 )
 from storage.models import (
+    claim_table,
     cumulative_funding_table,
     cumulative_payout_table,
     cumulative_root_table,
@@ -37,6 +40,7 @@ from storage.models import (
     slash_table,
     transfer_table,
     transition_table,
+    valset_l1_table,
     valset_table,
 )
 from storage.normalize import payout_entity_id
@@ -54,8 +58,16 @@ from storage.records import (
     TokenTransferLog,
     WithdrawalApprovalSubmittedLog,
 )
-from storage.store.base import ENTITY_TABLES, L1BatchEffects, _entity_key, chunks, insert_ignore, member_of
-from storage.store.claims import ClaimStore
+from storage.store.base import (
+    ENTITY_TABLES,
+    PAID_STATES,
+    L1BatchEffects,
+    _entity_key,
+    chunks,
+    insert_ignore,
+    member_of,
+)
+from storage.store.claims import REWARD_PACKET_KIND, ClaimStore
 from storage.store.distributions import DistributionStore
 from storage.store.payouts import PayoutStore
 from storage.store.slashes import SlashStore
@@ -438,18 +450,6 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             )
             .order_by(t.c.id.desc())
         ).all()
-        # Read before the reversal deletes the orphaned blocks' l1_tx rows.
-        v = valset_table
-        valsets = (
-            self.conn.execute(
-                select(v.c.valset_nonce).where(
-                    v.c.l1_block_number > ancestor,
-                    *([] if chain_id is None else [v.c.l1_tx_hash.in_(chain_txs)]),
-                )
-            )
-            .scalars()
-            .all()
-        )
         reversals: list[dict[str, Any]] = []
         for row in rows:
             kind = EntityKind(row.entity_kind)
@@ -483,16 +483,75 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
                 )
             )
         self.append_transitions(reversals)
-        self._clear_l1_positions(ancestor, chain_id, list(valsets))
-        return len(rows)
+        self._clear_l1_positions(ancestor, chain_id)
+        return len(rows) + self._reverse_claims_behind_distributions(at, reason)
 
-    def _clear_l1_positions(self, ancestor: int, chain_id: int | None, valsets: list[int]) -> None:
-        """``valsets``: the sets this chain's orphaned blocks installed (a valset row holds the
-        commitment of whichever chain installed it last)."""
+    def _reverse_claims_behind_distributions(self, at: datetime, reason: str) -> int:
+        """A claim split over several chains moved on another chain's transaction (the root or
+        payment that completed the step) that this reorg did not orphan: undo its latest ``relayed``
+        if one of its roots is off L1 again, its latest ``paying`` if none of its distributions is
+        paying any more. Returns the number of moves undone."""
+        c, d, t = claim_table, distribution_table, transition_table
+        reward = [d.c.claim_id.is_not(None), d.c.packet_kind == REWARD_PACKET_KIND]
+        root_missing = select(d.c.claim_id).where(d.c.l1_block_hash.is_(None), *reward)
+        paying = select(d.c.claim_id).where(d.c.payment_state.is_not(None), *reward)
+        behind = self.conn.execute(
+            select(c.c.claim_id, c.c.state).where(
+                or_(
+                    and_(c.c.state == ClaimState.RELAYED.value, c.c.claim_id.in_(root_missing)),
+                    and_(c.c.state == ClaimState.PAYING.value, c.c.claim_id.not_in(paying)),
+                )
+            )
+        ).all()
+        undone = select(t.c.reverses_id).where(t.c.reverses_id.is_not(None))
+        reversals: list[dict[str, Any]] = []
+        for claim_id, state in behind:
+            row = self.conn.execute(
+                select(t)
+                .where(
+                    t.c.entity_kind == EntityKind.CLAIM.value,
+                    t.c.entity_id == claim_id,
+                    t.c.to_state == state,
+                    t.c.edge != EdgeKind.REVERSAL.value,
+                    t.c.id.not_in(undone),
+                )
+                .order_by(t.c.id.desc())
+                .limit(1)
+            ).first()
+            if row is None or row.from_state is None:
+                continue
+            CLAIM.check(claim_id, row.to_state, row.from_state, EdgeKind.REVERSAL)
+            self.conn.execute(
+                update(c).where(c.c.claim_id == claim_id).values(state=row.from_state, updated_at=at)
+            )
+            ref = ChainRef(Chain.L1, at, row.height, row.block_hash, row.tx_hash, row.log_index)
+            reversals.append(
+                self.transition_row(
+                    EntityKind.CLAIM,
+                    claim_id,
+                    row.to_state,
+                    row.from_state,
+                    ref,
+                    edge=EdgeKind.REVERSAL,
+                    reason=reason,
+                    reverses_id=row.id,
+                )
+            )
+        self.append_transitions(reversals)
+        return len(reversals)
+
+    def _uninstall_valsets(self, above: int, chain_id: int | None) -> None:
+        """Drop this chain's valset installations above the ancestor (None: every chain's); a set
+        first seen on L1 whose last installation went goes with it."""
+        v, i = valset_table, valset_l1_table
+        self.conn.execute(delete(i).where(i.c.block_number > above, *_on_chain(i.c.l1_chain_id, chain_id)))
+        installed = select(i.c.valset_nonce).where(i.c.valset_nonce == v.c.valset_nonce)
+        self.conn.execute(delete(v).where(v.c.origin == "l1", ~installed.exists()))
+
+    def _clear_l1_positions(self, ancestor: int, chain_id: int | None) -> None:
         above = ancestor
-        d, v, p, x = distribution_table, valset_table, payout_table, l1_tx_table
+        d, p, x = distribution_table, payout_table, l1_tx_table
         on_d, on_p = _on_chain(d.c.l1_chain_id, chain_id), _on_chain(p.c.l1_chain_id, chain_id)
-        on_v = [member_of(self.conn, v.c.valset_nonce, valsets)]
         self.conn.execute(delete(d).where(d.c.origin == "l1", d.c.l1_block_number > above, *on_d))
         self.conn.execute(
             update(d)
@@ -506,18 +565,7 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
                 l1_chain_id=None,
             )
         )
-        self.conn.execute(delete(v).where(v.c.origin == "l1", v.c.l1_block_number > above, *on_v))
-        self.conn.execute(
-            update(v)
-            .where(v.c.l1_block_number > above, *on_v)
-            .values(
-                l1_commitment=None,
-                l1_block_number=None,
-                l1_block_hash=None,
-                l1_tx_hash=None,
-                l1_log_index=None,
-            )
-        )
+        self._uninstall_valsets(above, chain_id)
         # Payouts whose inclusion was just reversed are back in pending/submitted but still carry
         # their L1 position (the state index finds them; the position itself is not indexed).
         # One back in ``submitted`` keeps the hash of the relayer's transaction (it may be mined
@@ -539,6 +587,16 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
                 p.c.l1_block_number.is_(None),
             )
             .values(l1_tx_hash=None)
+        )
+        # A distribution whose paid leaves were all reversed is no longer paying (a paid one is
+        # final: its payouts cannot be reorged).
+        paid_leaf = select(p.c.id).where(
+            p.c.distribution_id == d.c.distribution_id, p.c.state.in_(list(PAID_STATES))
+        )
+        self.conn.execute(
+            update(d)
+            .where(d.c.payment_state == ClaimState.PAYING.value, ~paid_leaf.exists())
+            .values(payment_state=None)
         )
         # A packet keeps its chain (the one it is addressed to); a slash lands again to be named.
         for table, cleared in ((packet_table, {}), (slash_table, {"l1_chain_id": None})):

@@ -2,15 +2,20 @@
 
 Invariant: a packet moves only along :data:`storage.lifecycle.PACKET`; relaying one on L1 also moves the
 subject it carries (distribution, slash, valset) through :meth:`PacketStore._packet_subject`.
+A valset's L1 installation is kept per client chain (``valset_l1``), and every chain's commitment for
+one set agrees (``valset_commitment_agrees``).
 """
 
 from __future__ import annotations
 
+from typing import Final
+
 from sqlalchemy import insert, or_, select, update
 
 from relayer.protocol.kinds import PacketKind
+from storage.errors import InvariantViolationError
 from storage.lifecycle import EntityKind, PacketState
-from storage.models import attestation_table, packet_table, valset_table
+from storage.models import attestation_table, packet_table, valset_l1_table, valset_table
 from storage.records import (
     ChainRef,
     L1Position,
@@ -20,6 +25,9 @@ from storage.records import (
     ValsetUpdatedLog,
 )
 from storage.store.base import StoreBase, insert_ignore
+
+VALSET_COMMITMENT_AGREES: Final = "valset_commitment_agrees"
+"""Inline invariant: every client chain that installs a valset stores the same commitment for it."""
 
 
 class PacketStore(StoreBase):
@@ -130,16 +138,10 @@ class PacketStore(StoreBase):
         )
 
     def _valset_on_l1(self, log: ValsetUpdatedLog, *, chain_id: int) -> None:
-        v = valset_table
+        """This chain's gateway installed a set: its own ``valset_l1`` row (another chain's
+        installation of the same set is a row of its own, written at that chain's time)."""
+        v, i = valset_table, valset_l1_table
         pos = log.position
-        l1_values = {
-            "l1_commitment": log.commitment,
-            "l1_block_number": pos.block_number,
-            "l1_block_hash": pos.block_hash,
-            "l1_tx_hash": pos.tx_hash,
-            "l1_log_index": pos.log_index,
-            "updated_at": pos.at,
-        }
         exists = self.conn.execute(
             select(v.c.valset_nonce).where(v.c.valset_nonce == log.valset_nonce)
         ).first()
@@ -151,11 +153,52 @@ class PacketStore(StoreBase):
                     members=[],
                     origin="l1",
                     created_at=pos.at,
-                    **l1_values,
+                    updated_at=pos.at,
                 )
             )
+        # valset_commitment_agrees: the commitment binds the nonce, keys and powers only (no chain),
+        # so every chain that installs a set stores the same one.
+        other = self.conn.execute(
+            select(i.c.l1_chain_id, i.c.commitment, i.c.tx_hash).where(
+                i.c.valset_nonce == log.valset_nonce, i.c.commitment != log.commitment
+            )
+        ).first()
+        if other is not None:
+            raise InvariantViolationError(
+                "l1",
+                VALSET_COMMITMENT_AGREES,
+                f"valset {log.valset_nonce} installed on chain {chain_id} with commitment "
+                f"{log.commitment}; chain {other.l1_chain_id} installed {other.commitment}",
+                {
+                    "valset_nonce": log.valset_nonce,
+                    "chain_id": chain_id,
+                    "tx_hash": pos.tx_hash,
+                    "other_chain_id": other.l1_chain_id,
+                    "other_tx_hash": other.tx_hash,
+                },
+            )
+        l1_values = {
+            "commitment": log.commitment,
+            "total_power": log.total_power,
+            "block_number": pos.block_number,
+            "block_hash": pos.block_hash,
+            "tx_hash": pos.tx_hash,
+            "log_index": pos.log_index,
+            "installed_at": pos.at,
+        }
+        installed = self.conn.execute(
+            select(i.c.block_hash).where(i.c.valset_nonce == log.valset_nonce, i.c.l1_chain_id == chain_id)
+        ).first()
+        if installed is None:
+            self.conn.execute(
+                insert(i).values(valset_nonce=log.valset_nonce, l1_chain_id=chain_id, **l1_values)
+            )
         else:
-            self.conn.execute(update(v).where(v.c.valset_nonce == log.valset_nonce).values(**l1_values))
+            self.conn.execute(
+                update(i)
+                .where(i.c.valset_nonce == log.valset_nonce, i.c.l1_chain_id == chain_id)
+                .values(**l1_values)
+            )
         # ValsetUpdated names the set it installs, not the packet that carried it: the VALSET_UPDATE
         # packet is the one whose subject is that valset nonce. Exocore sends one such packet to each
         # client chain: this chain's is the one addressed to it (NULL: a source that did not say).

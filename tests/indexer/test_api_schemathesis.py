@@ -43,8 +43,8 @@ def api_schema(migrated_engine: Engine) -> Any:
 def test_every_operation_is_exercised() -> None:
     # 14 + /v1/collections, /v1/collections/{digest}, /v1/stakers/{staker}/cumulative, /v1/withdrawals,
     # /v1/stakers/{staker}/cumulative/claim, /v1/avs/{avs}/funding, /v1/reward-sources,
-    # /v1/stakers/{staker}/claims
-    assert len(OPERATIONS) == 22
+    # /v1/stakers/{staker}/claims, /v1/valsets, /v1/valsets/{valset_nonce}
+    assert len(OPERATIONS) == 24
 
 
 CASES = [

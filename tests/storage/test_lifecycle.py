@@ -18,6 +18,8 @@ from storage.lifecycle import (
     EntityKind,
     L1TxState,
     PayoutState,
+    claim_l1_state,
+    distribution_claim_stage,
     lifecycle,
 )
 
@@ -191,3 +193,32 @@ def test_at_or_past() -> None:
     assert CLAIM.is_at_or_past("verified", "verified")
     assert not CLAIM.is_at_or_past("verified", "relayed")
     assert not CLAIM.is_at_or_past("rejected", "verified")
+
+
+def test_a_claims_l1_state_is_the_least_advanced_of_its_distributions() -> None:
+    paid, paying, final, landed, off = (
+        (True, True, "paid"),
+        (True, True, "paying"),
+        (True, True, None),
+        (True, False, None),
+        (False, False, None),
+    )
+    assert claim_l1_state([]) is None
+    assert claim_l1_state([paid, off]) is None  # one root not on L1: the claim stays at its Exocore stage
+    assert claim_l1_state([paid, landed]) is ClaimState.RELAYED
+    assert claim_l1_state([final, final]) is ClaimState.FINALIZED
+    assert claim_l1_state([paid, final]) is ClaimState.PAYING
+    assert claim_l1_state([final, paying]) is ClaimState.PAYING
+    assert claim_l1_state([paid, paying]) is ClaimState.PAYING
+    assert claim_l1_state([paid, paid]) is ClaimState.PAID
+    assert claim_l1_state([paid]) is ClaimState.PAID  # one distribution: as before
+
+
+def test_a_distributions_stage_in_claim_terms() -> None:
+    assert distribution_claim_stage(None, False, False, None) is ClaimState.DISTRIBUTED
+    assert distribution_claim_stage("created", False, False, None) is ClaimState.PACKET_CREATED
+    assert distribution_claim_stage("attested", False, False, None) is ClaimState.ATTESTED
+    assert distribution_claim_stage("relayed", True, False, None) is ClaimState.RELAYED
+    assert distribution_claim_stage("finalized", True, True, None) is ClaimState.FINALIZED
+    assert distribution_claim_stage("finalized", True, True, "paying") is ClaimState.PAYING
+    assert distribution_claim_stage("finalized", True, True, "paid") is ClaimState.PAID

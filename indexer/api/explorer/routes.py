@@ -359,6 +359,23 @@ class _Site:
 
         return self.page(request, "slashes.html", "slashes", build)
 
+    def valsets_page(self, request: Request) -> Response:
+        def build(conn: Connection, form: Form) -> Mapping[str, Any]:
+            chain_id = form.integer("chain_id", "Client chain")
+            params = form.list_params(PAGE_SIZE)
+            valsets: list[schemas.ValsetOut] = []
+            next_cursor = None
+            if form.ok:
+                valsets, next_cursor = listings.VALSETS.read(conn, params, chain_id=chain_id)
+            return {
+                "title": "Validator sets",
+                "valsets": valsets,
+                "filtered": chain_id is not None,
+                **self.pager(form, next_cursor),
+            }
+
+        return self.page(request, "valsets.html", "valsets", build)
+
     def slash_page(self, request: Request, slash_id: str) -> Response:
         def build(conn: Connection, _form: Form) -> Mapping[str, Any]:
             detail = queries.slash_detail(conn, slash_id.lower()) if _HASH.match(slash_id) else None
@@ -427,6 +444,7 @@ def _router(engine: Engine, clock: Callable[[], datetime], templates: Jinja2Temp
     )
     router.add_api_route("/stakers", site.staker_page, name="explorer_staker", methods=["GET"])
     router.add_api_route("/slashes", site.slashes_page, name="explorer_slashes", methods=["GET"])
+    router.add_api_route("/valsets", site.valsets_page, name="explorer_valsets", methods=["GET"])
     router.add_api_route("/slashes/{slash_id}", site.slash_page, name="explorer_slash", methods=["GET"])
     router.add_api_route("/committees", site.committees_page, name="explorer_committees", methods=["GET"])
     router.add_api_route("/rewards", site.rewards_page, name="explorer_rewards", methods=["GET"])

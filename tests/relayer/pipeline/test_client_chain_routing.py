@@ -239,6 +239,21 @@ def test_one_relayer_runs_a_pipeline_per_client_chain_over_one_work_queue(
             assert [(k["nonce"], k["chain_id"]) for k in packets] == [(own.packet_nonce, chain_id)]
             txs = api.get("/v1/l1/txs", params={"chain_id": chain_id}).json()["items"]
             assert txs and {t["chain_id"] for t in txs} == {chain_id}
+        # The new set is installed on both gateways: one installation per chain, the same commitment
+        # (each gateway's own), neither overwriting the other's.
+        rotated = GENESIS_VALSET_NONCE + 1
+        valset = api.get(f"/v1/valsets/{rotated}").json()
+        installed = {i["chain_id"]: i for i in valset["installations"]}
+        assert set(installed) == {chain_a["chain_id"], CHAIN_B_ID}
+        for chain, gateway in ((chain_a, _gateway(chain_a)), (chain_b, _gateway(chain_b))):
+            stored = "0x" + gateway.functions.valsetCommitmentOf(rotated).call().hex()
+            assert installed[chain["chain_id"]]["commitment"] == stored
+            assert installed[chain["chain_id"]]["l1"]["tx_hash"] in {
+                t["tx_hash"]
+                for t in api.get("/v1/l1/txs", params={"chain_id": chain["chain_id"]}).json()["items"]
+            }
+            on_chain = api.get("/v1/valsets", params={"chain_id": chain["chain_id"]}).json()["items"]
+            assert rotated in [v["valset_nonce"] for v in on_chain]
     for gateway, own, other in ((_gateway(chain_a), rows[0], rows[1]), (_gateway(chain_b), rows[1], rows[0])):
         assert gateway.functions.currentValsetNonce().call() == GENESIS_VALSET_NONCE + 1
         assert gateway.functions.nonceUsed(own.packet_nonce).call()

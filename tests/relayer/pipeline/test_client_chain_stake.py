@@ -18,12 +18,14 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from web3 import Web3
 
 from devnet import scenario as sc
 from devnet.l1_stake import L1Stake, L1Staker
 from devnet.stack import DevnetStack
+from indexer.api.app import create_app
 from relayer.config import ExorelayConfig
 from relayer.l1.artifacts import ContractName, load_artifact
 from relayer.protocol.ids import AssetId, asset_id
@@ -202,3 +204,22 @@ def test_each_chain_is_paid_and_slashed_only_for_its_own_stake(
             staked * SLASH_PROPORTION // 10**18
         )
     assert slash.packet_nonce == min(r.packet_nonce for r in rows if r.kind == int(PacketKind.SLASH))
+
+    # The indexer follows the claim through both chains' distributions: paid once both are, its
+    # answer lists each with its chain, its timeline holds both chains' roots.
+    claim_id = "0x" + claim.claim_id.hex()
+    with TestClient(create_app(service.parts.engine)) as api:
+
+        def answer() -> Any:
+            return api.get(f"/v1/claims/{claim_id}").json()
+
+        deadline = time.monotonic() + CYCLE_TIMEOUT_S
+        while answer().get("status") != "paid":
+            assert time.monotonic() < deadline, f"claim not indexed as paid: {answer()}"
+            service.cycle()
+            time.sleep(CYCLE_PAUSE_S)
+        found = answer()
+    listed = [(d["chain_id"], d["status"]) for d in found["distributions"]]
+    assert listed == [(chain_a["chain_id"], "paid"), (CHAIN_B_ID, "paid")]
+    roots = {d["root_on_l1"]["tx_hash"] for d in found["distributions"]}
+    assert roots <= {t["entity_id"] for t in found["timeline"] if t["entity_kind"] == "l1_tx"}
