@@ -31,8 +31,11 @@ in a schema of its own that is dropped afterwards.
    any sequential scan of a large table is reported.
 
 Iterating on the API: ``--keep`` leaves the schema in place, ``--schema NAME`` reuses it
-(latency and plans only, no reload). PostgreSQL only (schemas, COPY, EXPLAIN): there is no SQLite
-variant.
+(latency and plans only, no reload). Iterating on ingest: ``--ingest-only`` prints the ingest
+figures (and their floors) and stops before the bulk load; ``--profile FILE`` also runs each timed
+ingest phase under cProfile and writes the stats to ``FILE.<phase>`` (``pstats``; the figures of a
+profiled run are slower than the real ones, its ratios meaningless).
+PostgreSQL only (schemas, COPY, EXPLAIN): there is no SQLite variant.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import os
 import random
 import re
@@ -284,7 +288,24 @@ def copy_floor(
     return elapsed, sum(data.count(b"\n") for data in dumps.values())
 
 
-def ingest(engine: Engine, first: int, distributions: int, batch_events: int) -> dict[str, float]:
+@contextlib.contextmanager
+def profiled(path: str | None) -> Iterator[None]:
+    """cProfile the block into ``path`` (pstats format); nothing without a path."""
+    if path is None:
+        yield
+        return
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        profiler.dump_stats(path)
+
+
+def ingest(
+    engine: Engine, first: int, distributions: int, batch_events: int, profile: str | None = None
+) -> dict[str, float]:
     store = LifecycleStore(engine)
     exo = ExocoreIngestor(store, stream=f"exocore-{first}")
     span = range(first, first + distributions)
@@ -308,13 +329,19 @@ def ingest(engine: Engine, first: int, distributions: int, batch_events: int) ->
     events = 0
     before_paid = id_marks(engine)
     started = time.perf_counter()
-    for batch in batches:
-        end = batch[-1].position.block_number
-        # Finality trails two blocks behind, so most payouts also move included -> finalized here.
-        l1.commit_batch(
-            records=batch, blocks=[], end_block=node.block(end), head=end, finalized=end - 2, result=result
-        )
-        events += result.effects.payouts_included
+    with profiled(profile):
+        for batch in batches:
+            end = batch[-1].position.block_number
+            # Finality trails two blocks behind, so most payouts also move included -> finalized here.
+            l1.commit_batch(
+                records=batch,
+                blocks=[],
+                end_block=node.block(end),
+                head=end,
+                finalized=end - 2,
+                result=result,
+            )
+            events += result.effects.payouts_included
     paid_s = time.perf_counter() - started
     paid_floor_s, floor_rows = copy_floor(engine, L1_FLOOR_TABLES, before_paid, distribution_ids)
     leaves = distributions * LEAVES_PER_DISTRIBUTION
@@ -357,7 +384,9 @@ class SyntheticNode:
         return [r for r in self.raw if from_block <= r.block_number <= to_block and r.address in wanted]
 
 
-def ingest_raw(engine: Engine, first_distribution: int, distributions: int) -> dict[str, float]:
+def ingest_raw(
+    engine: Engine, first_distribution: int, distributions: int, profile: str | None = None
+) -> dict[str, float]:
     """The same payouts as raw logs through :meth:`L1Ingestor.poll` (ABI decoding included)."""
     store = LifecycleStore(engine)
     exo = ExocoreIngestor(store, stream="exocore-raw")
@@ -445,7 +474,8 @@ def ingest_raw(engine: Engine, first_distribution: int, distributions: int) -> d
     )
     before = id_marks(engine)
     started = time.perf_counter()
-    ingestor.sync()
+    with profiled(profile):
+        ingestor.sync()
     elapsed = time.perf_counter() - started
     floor_s, _ = copy_floor(engine, L1_FLOOR_TABLES, before, [h(f"dist-{d}") for d in span])
     events = distributions * LEAVES_PER_DISTRIBUTION
@@ -1122,6 +1152,12 @@ def main() -> None:
         "--schema", help="reuse a schema a --keep run left (skips ingest and load; latency and plans only)"
     )
     parser.add_argument("--quick", action="store_true", help="small data, short rows, 1 worker")
+    parser.add_argument(
+        "--ingest-only", action="store_true", help="the ingest figures only (no bulk load, latency, plans)"
+    )
+    parser.add_argument(
+        "--profile", metavar="FILE", help="cProfile each timed ingest phase into FILE.<phase> (slows it)"
+    )
     args = parser.parse_args()
     warmup_s = WARMUP_S
     if args.quick:
@@ -1138,7 +1174,17 @@ def main() -> None:
         )
         summary: list[SummaryRow] = []
         if args.schema is None:
-            load_data(engine, args.ingest, args.raw_ingest, args.payouts, summary)
+            load_data(
+                engine,
+                args.ingest,
+                args.raw_ingest,
+                0 if args.ingest_only else args.payouts,
+                summary,
+                args.profile,
+            )
+        if args.ingest_only:
+            print_summary(summary)
+            return
         with engine.connect() as conn:
             payouts = conn.execute(text("SELECT count(*) FROM payout")).scalar_one()
             transitions = conn.execute(text("SELECT count(*) FROM transition")).scalar_one()
@@ -1157,9 +1203,15 @@ def main() -> None:
 
 
 def load_data(
-    engine: Engine, ingest_events: int, raw_events: int, payouts: int, summary: list[SummaryRow]
+    engine: Engine,
+    ingest_events: int,
+    raw_events: int,
+    payouts: int,
+    summary: list[SummaryRow],
+    profile: str | None = None,
 ) -> int:
-    """The ingest figures, then COPY up to ``payouts``; returns the distributions stored."""
+    """The ingest figures, then COPY up to ``payouts`` (none: 0); returns the distributions stored.
+    ``profile``: cProfile each timed ingest phase into ``profile.<phase>``."""
     first = 0
     if ingest_events > 0:
         ingest_dists = max(1, ingest_events // LEAVES_PER_DISTRIBUTION)
@@ -1167,7 +1219,7 @@ def load_data(
         print("   invariant checks and the cursor, one transaction per batch")
         for size in BATCH_SIZES:
             dists = ingest_dists if size == max(BATCH_SIZES) else max(1, ingest_dists // 5)
-            figures = ingest(engine, first, dists, size)
+            figures = ingest(engine, first, dists, size, profile and f"{profile}.batch{size}")
             first += dists
             verdict = "OK" if figures["payout_events_per_s"] >= TARGET_INGEST_PER_S else "below target"
             rate, floor = figures["payout_events_per_s"], figures["floor_per_s"]
@@ -1205,7 +1257,7 @@ def load_data(
             )
     if raw_events > 0:
         raw_dists = max(1, raw_events // LEAVES_PER_DISTRIBUTION)
-        raw = ingest_raw(engine, first, raw_dists)
+        raw = ingest_raw(engine, first, raw_dists, profile and f"{profile}.raw")
         first += raw_dists
         raw_ratio = raw["payout_events_per_s"] / raw["floor_per_s"]
         print(
@@ -1223,6 +1275,8 @@ def load_data(
                 verdict_of(raw_ratio >= TARGET_INGEST_VS_COPY),
             )
         )
+    if payouts == 0:
+        return first
     total_dists = max(first, payouts // LEAVES_PER_DISTRIBUTION)
     print(f"\n== bulk load to {total_dists * LEAVES_PER_DISTRIBUTION:,} payouts (COPY)")
     loaded_s = bulk_load(engine, first, total_dists)

@@ -1,13 +1,16 @@
 """``exorelay claim``: an earner claims its rewards itself (registered by :func:`register`).
 
 Two kinds, both by default: the cumulative claim (``claimCumulative`` on the RewardVault, all tokens
-of the latest root L1 accepted; :mod:`relayer.claim`) and every unpaid per-distribution leaf of a
+of the latest root L1 accepted; :mod:`relayer.claim`; one per client chain: each chain has its own
+roots, so the claim is made on ``--chain-id``'s chain, or on each configured chain with something to
+claim) and every unpaid per-distribution leaf of a
 distribution L1 holds (the gateway's ``claim``, one transaction per leaf;
 :mod:`relayer.claim_leaves`), both read from Exocore (gRPC) and L1, never from the indexer.
 ``--no-leaves`` / ``--no-cumulative`` restrict to one kind. Prints the transactions for a wallet
 (``--print``, the default) or signs and sends them with the earner's own key (``--send``: the
 keystore of ``l1.keystore_path``, which must be the earner's). Output is one JSON object: the
-cumulative transaction's fields at the top level when there is one, and ``leaves``, a list.
+cumulative transaction's fields at the top level when there is one (the first chain's), ``cumulative``,
+the list of every chain's cumulative transaction (each with its ``chain_id``), and ``leaves``, a list.
 
 Invariant: importing this module costs only typer and the standard library, so ``exorelay --help``
 stays fast (tests/relayer/test_cli_imports.py).
@@ -53,6 +56,10 @@ def claim_command(
         typer.Option("--leaves/--no-leaves", help="Claim unpaid leaves of distributions L1 holds."),
     ] = True,
     config: Annotated[Path | None, CONFIG_OPTION] = None,
+    chain_id: Annotated[
+        int | None,
+        typer.Option("--chain-id", help="Claim on this configured client chain only (default: each)."),
+    ] = None,
 ) -> None:
     """Claim everything an earner has left: the cumulative claim and each unpaid distribution leaf."""
     # Network, ABI and crypto libraries load only when the command runs (keeps --help fast).
@@ -70,25 +77,43 @@ def claim_command(
         if not (cumulative or leaves):
             raise ConfigError("--no-cumulative and --no-leaves leave nothing to claim")
         settings = load_config(config)
-        if settings.l1.gateway_address is None:
-            raise ConfigError("l1.gateway_address is not set")
-        w3 = Web3(Web3.HTTPProvider(str(settings.l1.rpc_urls[0]), request_kwargs={"timeout": 30}))
+        chains = [c for c in settings.chains if chain_id is None or c.chain_id == chain_id]
+        if not chains:
+            raise ConfigError(f"client chain {chain_id} is not configured")
+        for chain in chains:
+            if chain.gateway_address is None:
+                raise ConfigError(f"the gateway_address of client chain {chain.chain_id} is not set")
+        # Leaves are claimed on the named chain, else on the first configured one.
+        home = chains[0]
+        assert home.gateway_address is not None  # checked above
+        w3s = {
+            c.chain_id: Web3(Web3.HTTPProvider(str(c.rpc_urls[0]), request_kwargs={"timeout": 30}))
+            for c in chains
+        }
         owner = as_address(earner)
         result: dict[str, Any] = {}
+        cumulative_txs: list[dict[str, object]] = []
         leaf_txs: list[dict[str, object]] = []
         nothing: list[str] = []
         grpc = ExocoreGrpcClient.from_config(settings.exocore)
         try:
             if cumulative:
-                try:
-                    plan = read_and_plan(
-                        settings, w3, grpc, owner, as_address(recipient) if recipient else None
-                    )
-                    result.update(plan.as_transaction())
-                except NothingToClaimError as exc:
-                    nothing.append(f"cumulative: {exc}")
+                for chain in chains:
+                    try:
+                        plan = read_and_plan(
+                            chain,
+                            w3s[chain.chain_id],
+                            grpc,
+                            owner,
+                            as_address(recipient) if recipient else None,
+                        )
+                        cumulative_txs.append({"chain_id": chain.chain_id, **plan.as_transaction()})
+                    except NothingToClaimError as exc:
+                        nothing.append(f"cumulative: {exc}")
+            if cumulative_txs:
+                result.update(cumulative_txs[0])
             if leaves:
-                gateway = GatewayClient(L1Client.for_chain(settings.l1), settings.l1.gateway_address)
+                gateway = GatewayClient(L1Client.for_chain(home), home.gateway_address)
                 found = read_leaf_claims(grpc, gateway, owner)
                 leaf_txs = [leaf_transaction(claim, token, gateway.address) for claim, token in found.claims]
                 for skip in found.skipped:
@@ -100,27 +125,32 @@ def claim_command(
                     nothing.append("leaves: no unpaid leaf of a distribution on L1")
         finally:
             grpc.close()
-        if not result and not leaf_txs:
+        if not cumulative_txs and not leaf_txs:
             raise NothingToClaimError("nothing to claim (" + "; ".join(nothing) + ")")
+        result["cumulative"] = cumulative_txs
         result["leaves"] = leaf_txs
         if not send:
             typer.echo(json.dumps(result, indent=2))
             return
         from relayer.l1.keystore import load_signer  # noqa: PLC0415
 
-        signer = load_signer(settings.l1)
+        signer = load_signer(home)
         if as_address(signer.address) != owner:
             raise ConfigError(
                 f"the keystore holds {signer.address}, not the earner {earner}: only it may claim"
             )
         failed = False
-        if "data" in result:
-            tx_hash, ok = _send(w3, signer, str(result["to"]), str(result["data"]))
-            result = {"status": "claimed" if ok else "REVERTED", "tx": tx_hash, **result}
+        sent_cumulative = []
+        for tx in cumulative_txs:
+            # Each chain's claim goes to that chain's vault (its root is on no other chain).
+            tx_hash, ok = _send(w3s[int(str(tx["chain_id"]))], signer, str(tx["to"]), str(tx["data"]))
+            sent_cumulative.append({"status": "claimed" if ok else "REVERTED", "tx": tx_hash, **tx})
             failed |= not ok
+        if sent_cumulative:
+            result = {**result, **sent_cumulative[0], "cumulative": sent_cumulative}
         sent_leaves = []
         for leaf in leaf_txs:
-            tx_hash, ok = _send(w3, signer, str(leaf["to"]), str(leaf["data"]))
+            tx_hash, ok = _send(w3s[home.chain_id], signer, str(leaf["to"]), str(leaf["data"]))
             sent_leaves.append({"status": "claimed" if ok else "REVERTED", "tx": tx_hash, **leaf})
             failed |= not ok
         result["leaves"] = sent_leaves

@@ -189,11 +189,9 @@ def build(
             claimant=Claimant(holder, JOB_CLAIM_TTL_S),
             siblings=chain_ids - {chain.chain_id},
             should_stop=should_stop,
-            # The [cumulative] push policy is the first chain's (its earners' roots go there).
-            with_pusher=index == 0,
         )
-        for index, (chain, account, signer_name, stream_name) in enumerate(
-            zip(config.chains, accounts, signer_names, stream_names, strict=True)
+        for chain, account, signer_name, stream_name in zip(
+            config.chains, accounts, signer_names, stream_names, strict=True
         )
     )
     # Each ingestion stream writes through a store fenced by its lease: a process paused past its
@@ -240,7 +238,6 @@ def _chain_parts(
     claimant: Claimant,
     siblings: frozenset[int],
     should_stop: Callable[[], bool],
-    with_pusher: bool,
 ) -> ChainParts:
     signer_name, stream_name = names
     assert chain.gateway_address is not None  # checked by build()
@@ -264,7 +261,10 @@ def _chain_parts(
         ),
         should_stop=should_stop,
         metrics=metrics,
-        pusher=_cumulative_pusher(config, engine, grpc, gateway, txm) if with_pusher else None,
+        # Each chain pushes its own chain's cumulative roots, under the one [cumulative] policy.
+        pusher=_cumulative_pusher(
+            config, l1_chain_id=chain.chain_id, engine=engine, grpc=grpc, gateway=gateway, txm=txm
+        ),
         claimant=claimant,
     )
     contracts = L1Contracts(
@@ -531,11 +531,19 @@ def run_once(config: ExorelayConfig, *, signer: LocalAccount | None = None, cycl
 
 
 def _cumulative_pusher(
-    config: ExorelayConfig, engine: Engine, grpc: ExocoreGrpcClient, gateway: GatewayClient, txm: TxManager
+    config: ExorelayConfig,
+    *,
+    l1_chain_id: int,
+    engine: Engine,
+    grpc: ExocoreGrpcClient,
+    gateway: GatewayClient,
+    txm: TxManager,
 ) -> CumulativePusher | None:
     """The push stage, if the ``[cumulative]`` policy can ever push (it prices or bounds a token);
     without one every earner claims itself and the relayer reads nothing per leaf."""
     section = config.cumulative
     if not section.token_prices and not section.token_minimums:
         return None
-    return CumulativePusher(engine, grpc, gateway, txm, policy_from_config(section), clock_s=time.time)
+    return CumulativePusher(
+        engine, grpc, gateway, txm, policy_from_config(section), l1_chain_id=l1_chain_id, clock_s=time.time
+    )

@@ -1,6 +1,9 @@
 """What the cumulative push stage reads and remembers, in the database.
 
-- :func:`indexed_claimed`: per (earner, token), what the RewardVault has paid so far, from the
+Everything is per client chain (``l1_chain_id``): each chain's pipeline pushes its own chain's roots
+against its own vault's payouts, with its own clocks.
+
+- :func:`indexed_claimed`: per (earner, token), what the chain's RewardVault has paid so far, from the
   indexed ``CumulativePaid`` records (the vault sets ``claimed = cumulative`` on each payment, so the
   largest ``cumulative`` paid is ``claimed``). One grouped query, however many earners: the push
   stage never asks L1 per leaf. It lags L1 by the ingestion's distance from the head; a push based
@@ -38,44 +41,53 @@ class PushState:
     pushed_cumulative: int | None
 
 
-def indexed_claimed(conn: Connection) -> dict[PairKey, int]:
-    """Per (earner, token), the cumulative total the vault has paid up to (indexed L1 state)."""
+def indexed_claimed(conn: Connection, l1_chain_id: int | None = None) -> dict[PairKey, int]:
+    """Per (earner, token), the cumulative total chain ``l1_chain_id``'s vault has paid up to
+    (indexed L1 state); None: over every chain's rows (a one-chain reader's figure)."""
     c = cumulative_payout_table
     top = func.max(c.c.cumulative)
-    rows = conn.execute(select(c.c.earner, c.c.token, top).group_by(c.c.earner, c.c.token))
+    on_chain = [] if l1_chain_id is None else [c.c.l1_chain_id == l1_chain_id]
+    rows = conn.execute(select(c.c.earner, c.c.token, top).where(*on_chain).group_by(c.c.earner, c.c.token))
     return {(str(earner), str(token)): int(paid) for earner, token, paid in rows}
 
 
-def load_push_state(conn: Connection) -> dict[PairKey, PushState]:
+def load_push_state(conn: Connection, l1_chain_id: int) -> dict[PairKey, PushState]:
     s = cumulative_push_state_table
     return {
         (row.earner, row.token): PushState(
             int(row.unpaid_since_s), None if row.pushed_cumulative is None else int(row.pushed_cumulative)
         )
-        for row in conn.execute(select(s))
+        for row in conn.execute(select(s).where(s.c.l1_chain_id == l1_chain_id))
     }
 
 
-def record_unpaid(conn: Connection, first_seen: Mapping[PairKey, int]) -> None:
+def record_unpaid(conn: Connection, l1_chain_id: int, first_seen: Mapping[PairKey, int]) -> None:
     """Start the delay clock of balances seen unpaid for the first time (an existing clock is kept)."""
     insert_ignore(
         conn,
         cumulative_push_state_table,
-        [{"earner": e, "token": t, "unpaid_since_s": since} for (e, t), since in first_seen.items()],
+        [
+            {"l1_chain_id": l1_chain_id, "earner": e, "token": t, "unpaid_since_s": since}
+            for (e, t), since in first_seen.items()
+        ],
     )
 
 
-def mark_pushed(conn: Connection, pushed: Mapping[PairKey, int]) -> None:
+def mark_pushed(conn: Connection, l1_chain_id: int, pushed: Mapping[PairKey, int]) -> None:
     """Remember the cumulative amount a queued push pays each pair."""
     s = cumulative_push_state_table
     for (earner, token), cumulative in pushed.items():
         conn.execute(
-            update(s).where(s.c.earner == earner, s.c.token == token).values(pushed_cumulative=cumulative)
+            update(s)
+            .where(s.c.l1_chain_id == l1_chain_id, s.c.earner == earner, s.c.token == token)
+            .values(pushed_cumulative=cumulative)
         )
 
 
-def forget_paid(conn: Connection, paid: Iterable[PairKey]) -> None:
+def forget_paid(conn: Connection, l1_chain_id: int, paid: Iterable[PairKey]) -> None:
     """Drop the state of balances the index shows paid in full (their clock stops)."""
     s = cumulative_push_state_table
     for part in chunks(sorted(paid), DELETE_CHUNK_ROWS):
-        conn.execute(delete(s).where(tuple_(s.c.earner, s.c.token).in_(list(part))))
+        conn.execute(
+            delete(s).where(s.c.l1_chain_id == l1_chain_id, tuple_(s.c.earner, s.c.token).in_(list(part)))
+        )

@@ -14,18 +14,29 @@ an invariant is ever committed.
   sources (a mint from the zero address, or the RewardVault). Withdrawal-approval leaves
   (the RestakingVault's ``WithdrawalPaid``, recorded as paid leaves) are held to the same rule against
   the vault's transfers: Σ approved-and-paid per token = what left custody for them.
-- ``cumulative_paid_le_accrued``: per (earner, token), Σ ``CumulativePaid`` amounts never exceeds the
-  earner's cumulative leaf in the latest period paid under (the most that root lets L1 pay). Checked
-  on each L1 batch that pays the pair, when that period's leaves are stored (the Exocore stream
-  records them with the root's packet), and again on the Exocore batch that stores a period's leaves
-  for the pairs L1 already paid under it (the Exocore stream lagging behind).
-- ``cumulative_paid_le_earned``: per token, Σ ``CumulativePaid`` amounts (every earner, every AVS)
-  never exceeds Σ of the token's leaves in the latest period stored, once that period is at least
-  the latest one paid under (what Exocore distributed in the token, all AVSs together; it also
-  bounds payouts to an earner without a leaf, which the per-earner check cannot).
-- ``cumulative_paid_matches_transfers``: in every L1 transaction with a ``CumulativePaid``, Σ
-  amounts per (token, recipient) equals Σ ``Transfer`` amounts per (token, recipient) out of the
+Each client chain has its own cumulative roots, periods and vault: every ``cumulative_*`` invariant
+holds per client chain (``l1_chain_id``), never summed across chains.
+
+- ``cumulative_paid_le_accrued``: per (chain, earner, token), Σ ``CumulativePaid`` amounts never
+  exceeds the earner's cumulative leaf in that chain's latest period paid under (the most that root
+  lets L1 pay). Checked on each L1 batch that pays the pair, when that period's leaves are stored
+  (the Exocore stream records them with the root's packet), and again on the Exocore batch that
+  stores a period's leaves for the pairs L1 already paid under it (the Exocore stream lagging behind).
+- ``cumulative_paid_le_earned``: per (chain, token), Σ ``CumulativePaid`` amounts (every earner,
+  every AVS) never exceeds Σ of the token's leaves in the chain's latest period stored, once that
+  period is at least the latest one paid under (what Exocore distributed in the token, all AVSs
+  together; it also bounds payouts to an earner without a leaf, which the per-earner check cannot).
+- ``cumulative_paid_matches_transfers``: in every L1 transaction with a ``CumulativePaid`` (on the
+  chain being ingested), Σ amounts per (token, recipient) equals Σ ``Transfer`` amounts per (token,
+  recipient) on that chain out of the
   funding sources (the vault's mint from the zero address, or the RewardVault's own balance).
+
+On PostgreSQL (:func:`~storage.store.set_based`, the one place the dialect is picked) the history
+and paid-equals-transferred checks first ask the server, in one statement over the batch's keys,
+whether anything is off (no history or sums shipped to the client); only if something is does the
+portable check below run, which every dialect runs, reads the rows and raises the precise error. The
+server's question is a superset of the portable check: it never answers "clean" where that check
+would raise.
 
 Checks found while applying records raise the same error inline: ``leaf_paid_once`` (a second
 RewardPaid for a leaf), ``payout_matches_leaf``, ``payout_has_distribution``,
@@ -40,7 +51,7 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any, Final
 
-from sqlalchemy import Connection, and_, func, select, tuple_
+from sqlalchemy import Connection, and_, exists, func, literal, select, tuple_
 
 from storage.errors import InvariantViolationError
 from storage.lifecycle import EdgeKind, EntityKind, Lifecycle, PayoutState, lifecycle
@@ -53,7 +64,7 @@ from storage.models import (
     transition_table,
 )
 from storage.normalize import ZERO_ADDRESS
-from storage.store import PAID_STATES, chunks, member_of, uint256_sums
+from storage.store import PAID_STATES, chunks, member_of, set_based, uint256_sums
 
 SUM_PAID_LE_TOTAL: Final = "sum_paid_le_total"
 LEAF_PAID_ONCE: Final = "leaf_paid_once"
@@ -105,13 +116,15 @@ def check_paid_within_total(conn: Connection, stream: str, distribution_ids: Ite
 
 
 def check_cumulative_paid_within_accrued(
-    conn: Connection, stream: str, keys: Iterable[tuple[str, str]]
+    conn: Connection, stream: str, chain_id: int, keys: Iterable[tuple[str, str]]
 ) -> None:
-    """``cumulative_paid_le_accrued`` for the (earner, token) pairs a batch paid."""
+    """``cumulative_paid_le_accrued`` for the (earner, token) pairs a batch of chain ``chain_id`` paid."""
     c, leaf = cumulative_payout_table, cumulative_leaf_table
     for earner, token in sorted(set(keys)):
         rows = conn.execute(
-            select(c.c.amount, c.c.period).where(c.c.earner == earner, c.c.token == token)
+            select(c.c.amount, c.c.period).where(
+                c.c.l1_chain_id == chain_id, c.c.earner == earner, c.c.token == token
+            )
         ).all()
         if not rows:
             continue
@@ -119,28 +132,46 @@ def check_cumulative_paid_within_accrued(
         period = max(int(row.period) for row in rows)
         accrued = conn.execute(
             select(leaf.c.cumulative).where(
-                leaf.c.period == period, leaf.c.earner == earner, leaf.c.token == token
+                leaf.c.l1_chain_id == chain_id,
+                leaf.c.period == period,
+                leaf.c.earner == earner,
+                leaf.c.token == token,
             )
         ).scalar()
         if accrued is not None and paid > int(accrued):
             raise InvariantViolationError(
                 stream,
                 CUMULATIVE_PAID_LE_ACCRUED,
-                f"earner {earner} was paid {paid} of {token}, more than its cumulative {accrued} "
-                f"in period {period}",
-                {"earner": earner, "token": token, "paid": str(paid), "accrued": str(accrued)},
+                f"earner {earner} was paid {paid} of {token} on chain {chain_id}, more than its "
+                f"cumulative {accrued} in period {period}",
+                {
+                    "chain_id": chain_id,
+                    "earner": earner,
+                    "token": token,
+                    "paid": str(paid),
+                    "accrued": str(accrued),
+                },
             )
 
 
-def check_cumulative_leaves_cover_payouts(conn: Connection, stream: str, periods: Iterable[int]) -> None:
+def check_cumulative_leaves_cover_payouts(
+    conn: Connection, stream: str, periods: Iterable[tuple[int, int]]
+) -> None:
     """``cumulative_paid_le_accrued`` when a period's leaves arrive after L1 already paid under it
-    (the Exocore stream lagging behind the L1 stream): the pairs paid under those periods."""
+    (the Exocore stream lagging behind the L1 stream): the pairs paid under those (chain, period)s."""
     c = cumulative_payout_table
-    wanted = sorted(set(periods))
-    if not wanted:
-        return
-    keys = conn.execute(select(c.c.earner, c.c.token).where(c.c.period.in_(wanted)).distinct()).all()
-    check_cumulative_paid_within_accrued(conn, stream, [(row.earner, row.token) for row in keys])
+    by_chain: dict[int, set[int]] = defaultdict(set)
+    for chain_id, period in periods:
+        by_chain[chain_id].add(period)
+    for chain_id, wanted in sorted(by_chain.items()):
+        keys = conn.execute(
+            select(c.c.earner, c.c.token)
+            .where(c.c.l1_chain_id == chain_id, c.c.period.in_(sorted(wanted)))
+            .distinct()
+        ).all()
+        check_cumulative_paid_within_accrued(
+            conn, stream, chain_id, [(row.earner, row.token) for row in keys]
+        )
 
 
 def check_leaves_paid_once(conn: Connection, stream: str, first_transition_id: int) -> None:
@@ -164,6 +195,10 @@ def check_transition_history(
     """``forward_only`` and ``leaf_paid_once`` over the whole history of every object touched since
     ``first_transition_id``, in one query: the objects are picked on the server (a semi-join on the
     new rows, an index range scan each), not shipped to the client and back as id lists."""
+    if set_based(conn) and not _history_may_break(
+        conn, first_transition_id, forward_only=forward_only, paid_once=paid_once
+    ):
+        return
     t = transition_table
     touched = select(t.c.entity_kind, t.c.entity_id).where(t.c.id >= first_transition_id).distinct()
     rows = conn.execute(
@@ -186,6 +221,66 @@ def check_transition_history(
             part.append(row)
     if part:
         _check_history(stream, part, forward_only=forward_only, paid_once=paid_once)
+
+
+def _history_may_break(
+    conn: Connection, first_transition_id: int, *, forward_only: bool, paid_once: bool
+) -> bool:
+    """Whether :func:`check_transition_history` could raise, asked of the server in one statement:
+    each distinct move of the touched histories (checked here against the graphs), whether any row
+    does not start where its object's previous row ended, and whether any payout has two live
+    inclusions (its own reversals only: never fewer than the portable check counts)."""
+    t = transition_table
+    touched = select(t.c.entity_kind, t.c.entity_id).where(t.c.id >= first_transition_id).distinct().cte()
+    history = (
+        select(
+            t.c.id,
+            t.c.entity_kind,
+            t.c.entity_id,
+            t.c.from_state,
+            t.c.to_state,
+            t.c.edge,
+            t.c.reverses_id,
+            func.lag(t.c.to_state)
+            .over(partition_by=(t.c.entity_kind, t.c.entity_id), order_by=t.c.id)
+            .label("previous"),
+        )
+        .join(touched, and_(t.c.entity_kind == touched.c.entity_kind, t.c.entity_id == touched.c.entity_id))
+        .cte()
+    )
+    h = history.alias("h")
+    r = transition_table.alias("r")  # its reverses_id index: a lookup per inclusion
+    live_inclusions = (
+        select(h.c.entity_id)
+        .where(
+            h.c.entity_kind == EntityKind.PAYOUT.value,
+            h.c.to_state == PayoutState.INCLUDED.value,
+            h.c.edge != EdgeKind.REVERSAL.value,
+            ~exists().where(
+                r.c.entity_kind == h.c.entity_kind,
+                r.c.entity_id == h.c.entity_id,
+                r.c.reverses_id == h.c.id,
+            ),
+        )
+        .group_by(h.c.entity_id)
+        .having(func.count() > 1)
+    )
+    moves = conn.execute(
+        select(
+            history.c.entity_kind,
+            history.c.from_state,
+            history.c.to_state,
+            history.c.edge,
+            func.bool_or(history.c.from_state.is_distinct_from(history.c.previous)),
+            live_inclusions.exists() if paid_once else literal(False),
+        ).group_by(history.c.entity_kind, history.c.from_state, history.c.to_state, history.c.edge)
+    ).all()
+    for kind, from_state, to_state, edge, broken, paid_twice in moves:
+        if paid_twice:
+            return True
+        if forward_only and (broken or not _allowed(kind, from_state, to_state, edge)):
+            return True
+    return False
 
 
 def _check_history(stream: str, rows: Sequence[Any], *, forward_only: bool, paid_once: bool) -> None:
@@ -276,6 +371,8 @@ def check_payouts_match_transfers(
     p = payout_table
     senders = sorted({ZERO_ADDRESS, *funding_sources})
     for part in chunks(sorted(set(tx_hashes))):
+        if set_based(conn) and not _payouts_may_mismatch(conn, part, senders):
+            continue
         paid: dict[tuple[str, str, str], int] = defaultdict(int)
         for row in conn.execute(
             select(p.c.l1_tx_hash, p.c.token, p.c.staker, p.c.amount).where(
@@ -289,46 +386,104 @@ def check_payouts_match_transfers(
         _raise_on_mismatch(stream, PAYOUT_MATCHES_TRANSFERS, "RewardPaid", paid, moved)
 
 
-def check_cumulative_paid_within_earned(conn: Connection, stream: str, tokens: Iterable[str]) -> None:
-    """``cumulative_paid_le_earned`` for the tokens a batch paid."""
+def _payouts_may_mismatch(conn: Connection, tx_hashes: Sequence[str], senders: Sequence[str]) -> bool:
+    """Whether :func:`check_payouts_match_transfers` could raise for these transactions, asked of
+    the server in one statement: both sides summed per (tx, token, recipient) and compared there."""
+    p, x = payout_table, transfer_table
+    paid = (
+        select(
+            p.c.l1_tx_hash.label("tx_hash"),
+            p.c.token,
+            p.c.staker.label("recipient"),
+            func.sum(p.c.amount).label("amount"),
+        )
+        .where(
+            member_of(conn, p.c.l1_tx_hash, tx_hashes),
+            p.c.state.in_(PAID_STATES),
+            p.c.l1_block_number.is_not(None),
+        )
+        .group_by(p.c.l1_tx_hash, p.c.token, p.c.staker)
+        .cte("paid")
+    )
+    moved = (
+        select(x.c.tx_hash, x.c.token, x.c.recipient, func.sum(x.c.amount).label("amount"))
+        .where(member_of(conn, x.c.tx_hash, tx_hashes), x.c.sender.in_(senders))
+        .group_by(x.c.tx_hash, x.c.token, x.c.recipient)
+        .cte("moved")
+    )
+    same_key = and_(
+        paid.c.tx_hash == moved.c.tx_hash,
+        paid.c.token == moved.c.token,
+        paid.c.recipient == moved.c.recipient,
+    )
+    mismatch = (
+        select(literal(1))
+        .select_from(paid.join(moved, same_key, full=True))
+        .where(func.coalesce(paid.c.amount, 0) != func.coalesce(moved.c.amount, 0))
+    )
+    return bool(conn.execute(select(mismatch.exists())).scalar())
+
+
+def check_cumulative_paid_within_earned(
+    conn: Connection, stream: str, chain_id: int, tokens: Iterable[str]
+) -> None:
+    """``cumulative_paid_le_earned`` for the tokens a batch of chain ``chain_id`` paid."""
     c, leaf = cumulative_payout_table, cumulative_leaf_table
     for token in sorted(set(tokens)):
-        paid_under = conn.execute(select(func.max(c.c.period)).where(c.c.token == token)).scalar()
-        latest = conn.execute(select(func.max(leaf.c.period)).where(leaf.c.token == token)).scalar()
+        paid_on_chain = and_(c.c.l1_chain_id == chain_id, c.c.token == token)
+        paid_under = conn.execute(select(func.max(c.c.period)).where(paid_on_chain)).scalar()
+        latest = conn.execute(
+            select(func.max(leaf.c.period)).where(leaf.c.l1_chain_id == chain_id, leaf.c.token == token)
+        ).scalar()
         if paid_under is None or latest is None or int(latest) < int(paid_under):
             continue  # the period paid under is not stored yet (the Exocore stream lags)
-        paid = sum(uint256_sums(conn, c, "token", "amount", c.c.token == token).values())
+        paid = sum(uint256_sums(conn, c, "token", "amount", paid_on_chain).values())
         earned = sum(
             uint256_sums(
-                conn, leaf, "token", "cumulative", and_(leaf.c.token == token, leaf.c.period == latest)
+                conn,
+                leaf,
+                "token",
+                "cumulative",
+                and_(leaf.c.l1_chain_id == chain_id, leaf.c.token == token, leaf.c.period == latest),
             ).values()
         )
         if paid > earned:
             raise InvariantViolationError(
                 stream,
                 CUMULATIVE_PAID_LE_EARNED,
-                f"{token}: cumulative payouts sum {paid}, more than the {earned} earned "
-                f"up to period {latest}",
-                {"token": token, "paid": str(paid), "earned": str(earned), "period": int(latest)},
+                f"{token} on chain {chain_id}: cumulative payouts sum {paid}, more than the {earned} "
+                f"earned up to period {latest}",
+                {
+                    "chain_id": chain_id,
+                    "token": token,
+                    "paid": str(paid),
+                    "earned": str(earned),
+                    "period": int(latest),
+                },
             )
 
 
 def check_cumulative_transfers_match_payouts(
-    conn: Connection, stream: str, tx_hashes: Iterable[str], funding_sources: Sequence[str]
+    conn: Connection,
+    stream: str,
+    tx_hashes: Iterable[str],
+    funding_sources: Sequence[str],
+    chain_id: int | None = None,
 ) -> None:
     """``cumulative_paid_matches_transfers``: Σ CumulativePaid == Σ Transfer per (token, recipient)
-    in each transaction that paid under a cumulative root."""
+    in each transaction that paid under a cumulative root, both on chain ``chain_id`` (None: any)."""
     c = cumulative_payout_table
     senders = sorted({ZERO_ADDRESS, *funding_sources})
+    on_chain = [] if chain_id is None else [c.c.l1_chain_id == chain_id]
     for part in chunks(sorted(set(tx_hashes))):
         paid: dict[tuple[str, str, str], int] = defaultdict(int)
         for row in conn.execute(
             select(c.c.tx_hash, c.c.token, c.c.recipient, c.c.amount).where(
-                member_of(conn, c.c.tx_hash, part)
+                member_of(conn, c.c.tx_hash, part), *on_chain
             )
         ):
             paid[(row.tx_hash, row.token, row.recipient)] += int(row.amount)
-        moved = _transferred(conn, part, senders)
+        moved = _transferred(conn, part, senders, chain_id)
         _raise_on_mismatch(stream, CUMULATIVE_PAID_MATCHES_TRANSFERS, "CumulativePaid", paid, moved)
 
 
@@ -336,13 +491,17 @@ _PaidTo = dict[tuple[str, str, str], int]
 """Amounts per (tx hash, token, recipient)."""
 
 
-def _transferred(conn: Connection, tx_hashes: Sequence[str], senders: Sequence[str]) -> _PaidTo:
-    """What ``Transfer`` events in these transactions moved out of the funding sources (or minted)."""
+def _transferred(
+    conn: Connection, tx_hashes: Sequence[str], senders: Sequence[str], chain_id: int | None = None
+) -> _PaidTo:
+    """What ``Transfer`` events in these transactions (on chain ``chain_id``; None: any) moved out of
+    the funding sources (or minted)."""
     x = transfer_table
+    on_chain = [] if chain_id is None else [x.c.l1_chain_id == chain_id]
     moved: _PaidTo = defaultdict(int)
     for row in conn.execute(
         select(x.c.tx_hash, x.c.token, x.c.recipient, x.c.amount).where(
-            member_of(conn, x.c.tx_hash, tx_hashes), x.c.sender.in_(senders)
+            member_of(conn, x.c.tx_hash, tx_hashes), x.c.sender.in_(senders), *on_chain
         )
     ):
         moved[(row.tx_hash, row.token, row.recipient)] += int(row.amount)

@@ -186,7 +186,8 @@ class PayoutJob(IndexerModel, table=True):
 
 
 class CumulativePushState(IndexerModel, table=True):
-    """The push stage's memory of one unpaid cumulative (earner, token) balance, shared by every
+    """The push stage's memory of one unpaid cumulative (earner, token) balance on client chain
+    ``l1_chain_id`` (each chain's pipeline pushes its own chain's roots), shared by every
     relayer process (only the signer-lease holder pushes, but a standby that takes the lease over
     reads the same rows), so the maximum delay holds across restarts.
 
@@ -197,6 +198,7 @@ class CumulativePushState(IndexerModel, table=True):
 
     __tablename__ = "cumulative_push_state"
 
+    l1_chain_id: int = Field(sa_type=BigInteger, primary_key=True)
     earner: str = Field(sa_type=String(ADDRESS_HEX_LEN), primary_key=True)
     token: str = Field(sa_type=String(ADDRESS_HEX_LEN), primary_key=True)
     unpaid_since_s: int = Field(sa_type=BigInteger)

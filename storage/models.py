@@ -553,13 +553,15 @@ class RewardFunding(IndexerModel, table=True):
 
 class CumulativeLeafRow(IndexerModel, table=True):
     """One leaf of a closed cumulative period's tree, as Exocore serves it when the period's
-    CUMULATIVE_ROOT packet is created: everything ``earner`` earned in ``token`` up to ``period``.
+    CUMULATIVE_ROOT packet is created: everything ``earner`` earned in ``token`` on client chain
+    ``l1_chain_id`` up to that chain's ``period`` (each client chain numbers its own periods).
     Exocore is final, so a row never changes; ``packet_nonce`` ties it to the packet (and so to the
-    root's lifecycle: created, relayed, finalized)."""
+    root's lifecycle: created, relayed, finalized). ``l1_chain_id`` is NULL only on rows stored
+    before roots were per chain whose packet's chain was not known."""
 
     __tablename__ = "cumulative_leaf"
     __table_args__ = (
-        UniqueConstraint("period", "earner", "token"),
+        UniqueConstraint("l1_chain_id", "period", "earner", "token"),
         Index(None, "earner", "token"),
         Index(None, "packet_nonce"),
     )
@@ -570,6 +572,7 @@ class CumulativeLeafRow(IndexerModel, table=True):
     token: str = _address()
     cumulative: int = _uint256("cumulative")
     packet_nonce: int = _bigint()
+    l1_chain_id: int | None = _bigint(nullable=True, default=None)
 
 
 class CumulativePayout(IndexerModel, table=True):
@@ -582,6 +585,8 @@ class CumulativePayout(IndexerModel, table=True):
         UniqueConstraint("tx_hash", "log_index"),
         Index(None, "earner", "token"),
         Index(None, "block_number"),
+        # What the vault of one client chain paid per (earner, token): the push stage's one query.
+        Index(None, "l1_chain_id", "earner", "token"),
     )
 
     id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
@@ -605,7 +610,8 @@ class CumulativeRoot(IndexerModel, table=True):
     emitted it, where claims of ``period`` are sent. Deleted with its block on an L1 reorg."""
 
     __tablename__ = "cumulative_root"
-    __table_args__ = (Index(None, "period"), Index(None, "block_number"))
+    # Periods are numbered per client chain: a period is looked up with its chain.
+    __table_args__ = (Index(None, "l1_chain_id", "period"), Index(None, "block_number"))
 
     packet_nonce: int = Field(sa_type=BigInteger, primary_key=True)
     period: int = _bigint()

@@ -91,3 +91,9 @@ def uint256(value: int | str, what: str) -> int:
 def payout_entity_id(distribution_id: str, leaf_index: int) -> str:
     """Transition-history id of a payout: ``<distribution id>:<leaf index>``."""
     return f"{distribution_id}:{leaf_index}"
+
+
+def payout_entity_id_sql(distribution_id: str, leaf_index: str) -> str:
+    """:func:`payout_entity_id` as a SQL expression over two column expressions (the set-based
+    write path builds a payout's history rows on the server)."""
+    return f"{distribution_id} || ':' || {leaf_index}"

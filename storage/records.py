@@ -410,16 +410,18 @@ class CumulativeLeafInfo:
 @dataclass(frozen=True, slots=True)
 class CumulativeLeaves(_ExocoreEvent):
     """A page of cumulative ``period``'s leaves, read when its CUMULATIVE_ROOT packet (``nonce``)
-    is created."""
+    is created; ``l1_chain_id``: the client chain the packet is addressed to (periods are per chain)."""
 
     period: int
     nonce: int
     leaves: tuple[CumulativeLeafInfo, ...]
+    l1_chain_id: int
 
     def __post_init__(self) -> None:
         self._normalise_tx()
         bigint(self.period, "period")
         bigint(self.nonce, "nonce")
+        bigint(self.l1_chain_id, "l1 chain id")
         _set(self, "leaves", tuple(self.leaves))
 
 

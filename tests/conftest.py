@@ -7,7 +7,7 @@ BLS backend and other long runs). ``make test-fast`` deselects all three; ``make
 
 Parallel runs (pytest-xdist, ``make test`` and ``make test-fast`` use ``-n <cores>``): ``FileScheduling``
 sends every test file to one worker (its tests run there in order, its module-scoped chains and devnets
-are set up once) unless ``SPLIT_FILES`` lists it.
+are set up once) unless ``SPLIT_FILES`` lists it, and hands out the ``LONG_FILES`` first.
 Each worker is its own pytest session, so session fixtures (the anvil + deployment, ``db_engine``'s
 schema) exist once per worker; ports are always picked free and temp dirs come from ``tmp_path``.
 
@@ -71,6 +71,29 @@ SPLIT_FILES: frozenset[str] = frozenset(
 independent tests without module-scoped processes. Every other file runs in one worker, so its
 module-scoped chains, devnets and servers are set up once and its tests never run concurrently."""
 
+LONG_FILES: tuple[str, ...] = (
+    "indexer/test_api_schemathesis.py",
+    "contracts/test_payout_invariants.py",
+    "protocol/test_signature_batch.py",
+    "indexer/test_exocore_feed.py",
+    "contracts/test_bls_onchain.py",
+    "indexer/test_api_collections.py",
+    "indexer/test_l1_ingest.py",
+    "relayer/l1/test_txmanager.py",
+    "test_structure.py",
+    "relayer/exocore/test_rpc.py",
+    "relayer/test_health.py",
+    "protocol/test_bls_vectors.py",
+    "indexer/test_api_hot_property.py",
+    "indexer/api/explorer/test_pages.py",
+    "relayer/test_cli_packaging.py",
+)
+"""Test files (relative to tests/) that took longest in the fast lane (``make test-fast
+FAST_ARGS=--durations=0``), longest first. ``FileScheduling`` hands them out before every other
+file, so that none of them starts last and leaves one worker running alone at the end; the rest keep
+pytest-xdist's order (files with more tests first, then the ``SPLIT_FILES`` tests one by one, which
+fill the gaps). A stale or missing entry only costs balance, never a test."""
+
 pytest_plugins = ("tests.support.l1_fixtures", "tests.support.store_fixtures")
 """One anvil + contract deployment per session, shared by every directory that needs L1 contracts."""
 
@@ -128,9 +151,25 @@ class FileScheduling(LoadScopeScheduling):  # type: ignore[misc]  # pytest-xdist
     ``SPLIT_FILES`` file are scheduled one by one. (``--dist loadgroup`` cannot do this on pytest 9:
     the node id suffix it relies on is ignored, so its groups silently fall apart.)"""
 
+    _long_first = False
+
     def _split_scope(self, nodeid: str) -> str:
         path = nodeid.split("::", 1)[0]
         return nodeid if path.removeprefix(f"{TESTS_ROOT.name}/") in SPLIT_FILES else path
+
+    def _assign_work_unit(self, node: object) -> None:
+        # The work queue is complete before the first unit is handed out: order it once, LONG_FILES
+        # first (a stable sort keeps pytest-xdist's order among the rest).
+        if not self._long_first:
+            self._long_first = True
+            for scope in sorted(self.workqueue, key=_long_file_rank):
+                self.workqueue.move_to_end(scope)
+        super()._assign_work_unit(node)
+
+
+def _long_file_rank(scope: str) -> int:
+    relative = scope.removeprefix(f"{TESTS_ROOT.name}/")
+    return LONG_FILES.index(relative) if relative in LONG_FILES else len(LONG_FILES)
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -557,9 +557,9 @@ class DevnetNode:
         with self._lock:
             return self._views.has_withdrawal_approval(nonce)
 
-    def cumulative_leaves(self, period: int) -> Any:
+    def cumulative_leaves(self, period: int, l1_chain_id: int = 0) -> Any:
         with self._lock:
-            return self._views.cumulative_leaves(period)
+            return self._views.cumulative_leaves(period, l1_chain_id)
 
     def asset_custody(self, asset_id: str) -> operator_query.QueryAssetCustodyResponse:
         with self._lock:

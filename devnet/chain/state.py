@@ -219,9 +219,12 @@ class ChainState:
         self.claims: dict[Hash32, ClaimRecord] = {}
         self.claim_order: list[Hash32] = []
         self.distributions: dict[int, DistributionRecord] = {}
-        self.cumulative = CumulativeLedger(every=genesis.cumulative_every)
-        # period -> (height it closed at, its tree and payload): what CumulativeLeaves serves.
-        self.cumulative_periods: dict[int, tuple[int, ClosedPeriod]] = {}
+        self.cumulative_ledgers: dict[int, CumulativeLedger] = {}
+        """Per client chain (L1 chain id): its cumulative earnings and periods (1, 2, ... per chain).
+        A chain's ledger exists once a cumulative distribution reached one of its earners."""
+        self.cumulative_periods: dict[int, dict[int, tuple[int, ClosedPeriod]]] = {}
+        """Per client chain (L1 chain id): period -> (height it closed at, its tree and payload): what
+        CumulativeLeaves serves."""
         self.distribution_by_claim: dict[Hash32, int] = {}
         self.fee_deposits: dict[tuple[int, Hash32, int], int] = {}
         """L1 ``FeesDeposited`` event (tx hash, log index) -> height it was applied at (each once)."""
@@ -385,7 +388,7 @@ class ChainState:
     def _check_register_avs(self, msg: RegisterAvs) -> None:
         if _hex(msg.avs) in self.avss:
             raise ChainRuleError(f"AVS {_hex(msg.avs)} is already registered")
-        if msg.payout_mode is PayoutMode.CUMULATIVE and self.cumulative.every <= 0:
+        if msg.payout_mode is PayoutMode.CUMULATIVE and self.genesis.cumulative_every <= 0:
             # Its distributions would accrue into roots that never close: nobody could be paid.
             raise ChainRuleError("cumulative payouts are off on this chain (genesis cumulative_every = 0)")
         if msg.payout_mode is PayoutMode.CUMULATIVE and any(
@@ -972,17 +975,19 @@ class ChainState:
             for allocation in plans[home].allocations
         )
         # One distribution per client chain with leaves, in the chains' order: each gateway pays
-        # only its own chain's stakers. The claim points at the first one.
+        # only its own chain's stakers. The claim points at the first one. A cumulative AVS's parts
+        # accrue instead, each in its own chain's ledger (that chain's roots pay them).
         chains = [
             (chain, plan)
             for chain in self.relay.client_chains
             if (plan := plans.get(chain.l1_chain_id)) is not None and plan.leaf_count
         ]
+        if avs.payout_mode is PayoutMode.CUMULATIVE:
+            periods = [self._accrue(record, funding, plan, chain, events) for chain, plan in chains]
+            events.append(self._accrued_event(record, funding, plans, periods[0]))
+            return events
         for chain, plan in chains:
-            if avs.payout_mode is PayoutMode.CUMULATIVE and chain == self.relay.client_chains[0]:
-                events.extend(self._accrue(record, funding, plan, announce=len(chains) == 1))
-            else:
-                events.extend(self._distribute(record, avs, funding, plan, chain))
+            events.extend(self._distribute(record, avs, funding, plan, chain))
         return events
 
     def _distribute(
@@ -1055,45 +1060,62 @@ class ChainState:
         ]
         return events
 
+    def cumulative_ledger(self, l1_chain_id: int) -> CumulativeLedger:
+        """Client chain ``l1_chain_id``'s cumulative ledger (created empty on first use)."""
+        ledger = self.cumulative_ledgers.get(l1_chain_id)
+        if ledger is None:
+            ledger = self.cumulative_ledgers[l1_chain_id] = CumulativeLedger(
+                every=self.genesis.cumulative_every
+            )
+        return ledger
+
     def _accrue(
-        self, record: ClaimRecord, funding: FundingMode, plan: DistributionPlan, *, announce: bool
-    ) -> list[Event]:
-        """A cumulative AVS's distribution on the first client chain (the ledger and its roots are
-        that chain's): only the cumulative earnings grow, its earners are paid against a
-        CUMULATIVE_ROOT, never by a packet of its own, so nothing is paid twice. ``announce``: the claim
-        ends ``accrued`` (False when other chains' shares of it get distribution packets: the claim
-        follows those)."""
+        self,
+        record: ClaimRecord,
+        funding: FundingMode,
+        plan: DistributionPlan,
+        chain: ClientChain,
+        events: list[Event],
+    ) -> int:
+        """A cumulative AVS's distribution part for ``chain``: only that chain's cumulative earnings
+        grow; its earners are paid against that chain's CUMULATIVE_ROOT, never by a packet of its
+        own, so nothing is paid twice. Appends the root packet's event if the part closes the chain's
+        period; returns the period the part closes in."""
         height = self.block_height
-        period = self.cumulative.period + 1
-        closed = self.cumulative.record(
+        ledger = self.cumulative_ledger(chain.l1_chain_id)
+        period = ledger.period + 1
+        closed = ledger.record(
             avs=record.avs, token=record.token, funding=funding, stakers=plan.stakers, amounts=plan.amounts
         )
-        events: list[Event] = []
-        if announce:
-            record.status = CLAIM_ACCRUED
-            record.updated_height = height
-            events.append(
-                ev.event(
-                    ev.REWARD_DISTRIBUTION_ACCRUED,
-                    ("claim_id", _hex(record.claim_id)),
-                    ("avs", _hex(record.avs)),
-                    ("epoch", record.epoch),
-                    ("token", _hex(record.token)),
-                    ("funding", int(funding)),
-                    ("total", plan.total),
-                    ("leaf_count", plan.leaf_count),
-                    ("period", period),
-                    ("community_tax", plan.community_tax),
-                    ("dust", plan.dust),
-                )
-            )
         if closed is not None:
-            self.cumulative_periods[closed.period] = (height, closed)
-            # One CUMULATIVE_ROOT per period for the first client chain, whatever the number of earners.
-            events.append(self._packet_event(self.relay.create_packet(closed.payload, height)))
-        return events
+            self.cumulative_periods.setdefault(chain.l1_chain_id, {})[closed.period] = (height, closed)
+            # One CUMULATIVE_ROOT per period per client chain, addressed to that chain (its
+            # l1_chain_id and gateway are in the digest), whatever the number of earners.
+            events.append(self._packet_event(self.relay.create_packet(closed.payload, height, chain)))
+        return period
 
-    # ------------------------------------------------------------------ slashing
+    def _accrued_event(
+        self, record: ClaimRecord, funding: FundingMode, plans: dict[int, DistributionPlan], period: int
+    ) -> Event:
+        """The claim ends ``accrued``: its parts are in the cumulative earnings. ``period``: the one
+        the first client chain's part closes in (each chain numbers its own periods); totals are over
+        every chain's part."""
+        record.status = CLAIM_ACCRUED
+        record.updated_height = self.block_height
+        parts = [plan for plan in plans.values() if plan.leaf_count]
+        return ev.event(
+            ev.REWARD_DISTRIBUTION_ACCRUED,
+            ("claim_id", _hex(record.claim_id)),
+            ("avs", _hex(record.avs)),
+            ("epoch", record.epoch),
+            ("token", _hex(record.token)),
+            ("funding", int(funding)),
+            ("total", sum(plan.total for plan in parts)),
+            ("leaf_count", sum(plan.leaf_count for plan in parts)),
+            ("period", period),
+            ("community_tax", sum(plan.community_tax for plan in parts)),
+            ("dust", sum(plan.dust for plan in parts)),
+        )
 
     def slash_id_of_request(self, msg: SubmitSlashRequest) -> Hash32:
         return SlashRequest(
@@ -1607,11 +1629,17 @@ class ChainState:
             "distributions": [
                 [d.nonce, d.merkle_root.hex(), d.total, d.dust] for d in self.distributions.values()
             ],
-            **(
-                {"cumulative": [self.cumulative.period, self.cumulative.latest.tree.root.hex()]}
-                if self.cumulative.latest is not None
-                else {}
-            ),
+            # The first client chain's latest root under "cumulative" (a one-chain root keeps its
+            # bytes), every other chain's under "cumulative_<l1 chain id>", each once it has one.
+            **{
+                (
+                    "cumulative"
+                    if chain == self.relay.client_chains[0].l1_chain_id
+                    else f"cumulative_{chain}"
+                ): [ledger.period, ledger.latest.tree.root.hex()]
+                for chain, ledger in sorted(self.cumulative_ledgers.items())
+                if ledger.latest is not None
+            },
             "slashes": [
                 [self.slashes[s].slash_id.hex(), self.slashes[s].status, self.slashes[s].packet_nonce]
                 for s in self.slash_order

@@ -354,9 +354,11 @@ class StateViews:
     def has_withdrawal_approval(self, nonce: int) -> bool:
         return self.withdrawal_approval(nonce) is not None
 
-    def cumulative_leaves(self, period: int) -> Sequence[fee_pb.CumulativeLeaf] | None:
-        """A committed period's leaves in tree-input order; None for a period not closed (yet)."""
-        entry = self.state.cumulative_periods.get(period)
+    def cumulative_leaves(self, period: int, l1_chain_id: int = 0) -> Sequence[fee_pb.CumulativeLeaf] | None:
+        """Client chain ``l1_chain_id``'s (0: the first client chain's) committed period's leaves in
+        tree-input order; None for a period not closed (yet) or a chain that is not a client chain."""
+        chain = l1_chain_id or self.state.relay.client_chains[0].l1_chain_id
+        entry = self.state.cumulative_periods.get(chain, {}).get(period)
         if entry is None or entry[0] > self._committed:
             return None
         return [

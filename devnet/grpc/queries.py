@@ -59,8 +59,11 @@ class ChainQueries(Protocol):
         """Whether packet ``nonce`` is a WITHDRAWAL_APPROVAL (its leaves are served as a distribution's)."""
         ...
 
-    def cumulative_leaves(self, period: int) -> Sequence[feedistribution.CumulativeLeaf] | None:
-        """A closed cumulative period's leaves (tree-input order); None if no such period."""
+    def cumulative_leaves(
+        self, period: int, l1_chain_id: int = 0
+    ) -> Sequence[feedistribution.CumulativeLeaf] | None:
+        """Client chain ``l1_chain_id``'s (0: the first's) closed cumulative period's leaves
+        (tree-input order); None if no such period."""
         ...
 
     # -- exocore.operator.v1 --

@@ -243,9 +243,10 @@ class FeeDistributionQueryService(_QueryServicer, fee_grpc.QueryServicer):
         self, request: fee_query.QueryCumulativeLeavesRequest, context: Any
     ) -> fee_query.QueryCumulativeLeavesResponse:
         def run() -> fee_query.QueryCumulativeLeavesResponse:
-            leaves = self._queries.cumulative_leaves(int(request.period))
+            leaves = self._queries.cumulative_leaves(int(request.period), int(request.l1_chain_id))
             if leaves is None:
-                raise NotFoundError(f"cumulative period {request.period} not found")
+                chain = f" of client chain {request.l1_chain_id}" if request.l1_chain_id else ""
+                raise NotFoundError(f"cumulative period {request.period}{chain} not found")
             keyed = [(_nonce_key(position), leaf) for position, leaf in enumerate(leaves)]
             page, pagination = paginate(keyed, _page_of(request))
             return fee_query.QueryCumulativeLeavesResponse(leaves=page, pagination=pagination)

@@ -337,9 +337,11 @@ class RecordedChain:
         a withdrawal approval's."""
         return int(nonce) in self._leaves and self.distribution(nonce) is None
 
-    def cumulative_leaves(self, period: int) -> Sequence[fee_types.CumulativeLeaf] | None:
+    def cumulative_leaves(
+        self, period: int, l1_chain_id: int = 0
+    ) -> Sequence[fee_types.CumulativeLeaf] | None:
         """Recordings carry no cumulative periods (record/replay predates them): none is served."""
-        del period
+        del period, l1_chain_id
         return None
 
     # -- exocore.operator.v1 (the relayer reads slashes from events, so none are recorded; nor are

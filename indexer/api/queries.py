@@ -8,7 +8,7 @@ index ending in that key (see :mod:`storage.models`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, TypeAlias
@@ -682,16 +682,24 @@ CUMULATIVE_PAYOUTS_SHOWN: Final = 100
 """Cumulative payouts listed per staker (latest first); the per-token sums cover all of them."""
 
 
-def cumulative_staker(conn: Connection, staker: str) -> schemas.CumulativeStakerOut:
-    """What cumulative roots paid ``staker`` (lower-case address): per-token sums, latest payouts."""
+def cumulative_staker(
+    conn: Connection, staker: str, chain_id: int | None = None
+) -> schemas.CumulativeStakerOut:
+    """What cumulative roots paid ``staker`` (lower-case address): per-token sums, latest payouts.
+    Each client chain has its own roots: ``earned``, ``accrued`` and ``claimable`` are each chain's
+    figures summed (``chain_id``: that chain's only), and so are the payouts."""
     c = cumulative_payout_table
+    on_chain = [] if chain_id is None else [c.c.l1_chain_id == chain_id]
     rows = list(
         conn.execute(
-            select(c).where(c.c.earner == staker).order_by(c.c.block_number.desc(), c.c.log_index.desc())
+            select(c)
+            .where(c.c.earner == staker, *on_chain)
+            .order_by(c.c.block_number.desc(), c.c.log_index.desc())
         )
     )
     pushed: dict[str, int] = {}
     by_earner: dict[str, int] = {}
+    settled_by_chain: dict[int | None, dict[str, int]] = {}
     final: dict[str, int] = {}
     pending: dict[str, int] = {}
     finalized = l1_finalized_height(conn)
@@ -700,18 +708,29 @@ def cumulative_staker(conn: Connection, staker: str) -> schemas.CumulativeStaker
         into[row.token] = into.get(row.token, 0) + int(row.amount)
         settled = final if _is_final(row.block_number, finalized) else pending
         settled[row.token] = settled.get(row.token, 0) + int(row.amount)
-    roots = _cumulative_roots(conn, staker)
-    latest = roots[0] if roots else None
-    delivered = next((root for root in roots if root.state in DELIVERED_ROOT_STATES), None)
-    earned = _cumulative_totals(conn, staker, latest)
-    accrued = _cumulative_totals(conn, staker, delivered)
+        # Final or not, paid on its chain: what that chain's vault will not pay again.
+        spent = settled_by_chain.setdefault(row.l1_chain_id, {})
+        spent[row.token] = spent.get(row.token, 0) + int(row.amount)
+    roots = _cumulative_roots(conn, staker, chain_id)
+    latest_of = _latest_per_chain(roots, lambda _root: True)
+    delivered_of = _latest_per_chain(roots, lambda root: root.state in DELIVERED_ROOT_STATES)
+    earned: dict[str, int] = {}
+    accrued: dict[str, int] = {}
+    claimable: dict[str, int] = {}
+    for root in latest_of.values():
+        for token, total in _cumulative_totals(conn, staker, root).items():
+            earned[token] = earned.get(token, 0) + total
+    for chain, root in delivered_of.items():
+        spent = settled_by_chain.get(chain, {})
+        for token, total in _cumulative_totals(conn, staker, root).items():
+            accrued[token] = accrued.get(token, 0) + total
+            claimable[token] = claimable.get(token, 0) + max(0, total - spent.get(token, 0))
     tokens = []
     shown = sorted(set(pushed) | set(by_earner) | set(earned))
     names = Names.load(conn, tokens=shown)
     for token in shown:
         unit = names.unit(token)
         paid, unsettled = final.get(token, 0), pending.get(token, 0)
-        claimable = max(0, accrued.get(token, 0) - paid - unsettled)
         tokens.append(
             schemas.CumulativeTokenOut(
                 token=token,
@@ -721,13 +740,13 @@ def cumulative_staker(conn: Connection, staker: str) -> schemas.CumulativeStaker
                 pending=str(unsettled),
                 paid_pushed=str(pushed.get(token, 0)),
                 paid_by_earner=str(by_earner.get(token, 0)),
-                claimable=str(claimable),
+                claimable=str(claimable.get(token, 0)),
                 **token_fields(unit),
                 earned_display=amount_text(earned.get(token, 0), unit),
                 accrued_display=amount_text(accrued.get(token, 0), unit),
                 paid_display=amount_text(paid, unit),
                 pending_display=amount_text(unsettled, unit),
-                claimable_display=amount_text(claimable, unit),
+                claimable_display=amount_text(claimable.get(token, 0), unit),
             )
         )
     payouts = [
@@ -742,11 +761,17 @@ def cumulative_staker(conn: Connection, staker: str) -> schemas.CumulativeStaker
             block_number=int(row.block_number),
             log_index=int(row.log_index),
             final=_is_final(row.block_number, finalized),
+            chain_id=row.l1_chain_id,
         )
         for row in rows[:CUMULATIVE_PAYOUTS_SHOWN]
     ]
     return schemas.CumulativeStakerOut(
-        staker=staker, tokens=tokens, payouts=payouts, latest_root=latest, delivered_root=delivered
+        staker=staker,
+        tokens=tokens,
+        payouts=payouts,
+        latest_root=_newest(latest_of.values()),
+        delivered_root=_newest(delivered_of.values()),
+        delivered_roots=sorted(delivered_of.values(), key=lambda root: root.chain_id or 0),
     )
 
 
@@ -766,42 +791,81 @@ DELIVERED_ROOT_STATES: Final = frozenset({PacketState.RELAYED.value, PacketState
 older period L1 ignored is relayed too, but the latest delivered period is always the accepted one.)"""
 
 
-def _cumulative_roots(conn: Connection, staker: str) -> list[schemas.CumulativeRootOut]:
-    """The periods with a leaf of ``staker``, latest first, with their packet's state."""
+def _cumulative_roots(
+    conn: Connection, staker: str, chain_id: int | None = None
+) -> list[schemas.CumulativeRootOut]:
+    """The (chain, period)s with a leaf of ``staker`` (``chain_id``: on that client chain only),
+    latest first, with their packet's state. Each client chain numbers its own periods."""
     c, p = cumulative_leaf_table, packet_table
+    on_chain = [] if chain_id is None else [c.c.l1_chain_id == chain_id]
     rows = conn.execute(
-        select(c.c.period, c.c.packet_nonce, p.c.state)
+        select(c.c.l1_chain_id, c.c.period, c.c.packet_nonce, p.c.state)
         .join(p, p.c.nonce == c.c.packet_nonce)
-        .where(c.c.earner == staker)
-        .group_by(c.c.period, c.c.packet_nonce, p.c.state)
-        .order_by(c.c.period.desc())
+        .where(c.c.earner == staker, *on_chain)
+        .group_by(c.c.l1_chain_id, c.c.period, c.c.packet_nonce, p.c.state)
+        .order_by(c.c.packet_nonce.desc())
     )
     return [
-        schemas.CumulativeRootOut(period=int(row.period), packet_nonce=int(row.packet_nonce), state=row.state)
+        schemas.CumulativeRootOut(
+            period=int(row.period),
+            packet_nonce=int(row.packet_nonce),
+            state=row.state,
+            chain_id=row.l1_chain_id,
+        )
         for row in rows
     ]
+
+
+def _latest_per_chain(
+    roots: Iterable[schemas.CumulativeRootOut], wanted: Callable[[schemas.CumulativeRootOut], bool]
+) -> dict[int | None, schemas.CumulativeRootOut]:
+    """Per client chain, its latest period (highest) among ``roots`` that is ``wanted``."""
+    latest: dict[int | None, schemas.CumulativeRootOut] = {}
+    for root in roots:
+        known = latest.get(root.chain_id)
+        if wanted(root) and (known is None or root.period > known.period):
+            latest[root.chain_id] = root
+    return latest
+
+
+def _newest(roots: Iterable[schemas.CumulativeRootOut]) -> schemas.CumulativeRootOut | None:
+    """The root Exocore signed last (packet nonces are one sequence over every chain)."""
+    return max(roots, key=lambda root: root.packet_nonce, default=None)
+
+
+def _on_root_chain(column: ColumnElement[Any], root: schemas.CumulativeRootOut) -> ColumnElement[bool]:
+    """Rows of ``root``'s client chain (rows stored before roots were per chain have none)."""
+    return column.is_(None) if root.chain_id is None else column == root.chain_id
 
 
 def _cumulative_totals(
     conn: Connection, staker: str, root: schemas.CumulativeRootOut | None
 ) -> dict[str, int]:
-    """``staker``'s running total per token in ``root``'s period (nothing without a root)."""
+    """``staker``'s running total per token in ``root``'s (chain, period) (nothing without a root)."""
     if root is None:
         return {}
     c = cumulative_leaf_table
     rows = conn.execute(
-        select(c.c.token, c.c.cumulative).where(c.c.earner == staker, c.c.period == root.period)
+        select(c.c.token, c.c.cumulative).where(
+            c.c.earner == staker, c.c.period == root.period, _on_root_chain(c.c.l1_chain_id, root)
+        )
     )
     return {row.token: int(row.cumulative) for row in rows}
 
 
-def cumulative_claim(conn: Connection, staker: str) -> schemas.CumulativeClaimOut | None:
+def cumulative_claim(
+    conn: Connection, staker: str, chain_id: int | None = None
+) -> schemas.CumulativeClaimOut | None:
     """``staker``'s leaves in the latest root delivered on L1 with their proofs, and the calldata of
-    the claim of what is left (built by the same planner as ``exorelay claim``). None: no delivered
-    root has a leaf of the staker. The tree is rebuilt from every stored leaf of the period and must
-    give the root the packet carried (else the stored leaves are not the signed tree: an error)."""
-    delivered = next(
-        (root for root in _cumulative_roots(conn, staker) if root.state in DELIVERED_ROOT_STATES), None
+    the claim of what is left (built by the same planner as ``exorelay claim``). A claim is made on
+    one client chain (each has its own roots): ``chain_id``'s, else the chain of the root delivered
+    last. None: no delivered root has a leaf of the staker. The tree is rebuilt from every stored
+    leaf of the (chain, period) and must give the root the packet carried (else the stored leaves
+    are not the signed tree: an error)."""
+    delivered = _newest(
+        _latest_per_chain(
+            _cumulative_roots(conn, staker, chain_id), lambda root: root.state in DELIVERED_ROOT_STATES
+        ).values()
     )
     if delivered is None:
         return None
@@ -809,7 +873,9 @@ def cumulative_claim(conn: Connection, staker: str) -> schemas.CumulativeClaimOu
     tree = CumulativeTree.build(
         CumulativeLeaf(as_address(row.earner), as_address(row.token), Amount(int(row.cumulative)))
         for row in conn.execute(
-            select(c.c.earner, c.c.token, c.c.cumulative).where(c.c.period == delivered.period)
+            select(c.c.earner, c.c.token, c.c.cumulative).where(
+                c.c.period == delivered.period, _on_root_chain(c.c.l1_chain_id, delivered)
+            )
         )
     )
     payload_hex = conn.execute(
@@ -823,7 +889,16 @@ def cumulative_claim(conn: Connection, staker: str) -> schemas.CumulativeClaimOu
     earner = as_address(staker)
     mine = [leaf for leaf in tree.leaves if leaf.earner == earner]
     p = cumulative_payout_table
-    paid = uint256_sums(conn, p, "token", "amount", p.c.earner == staker)
+    paid = uint256_sums(
+        conn,
+        p,
+        "token",
+        "amount",
+        and_(
+            p.c.earner == staker,
+            *([] if delivered.chain_id is None else [p.c.l1_chain_id == delivered.chain_id]),
+        ),
+    )
     try:
         plan = plan_claim(
             leaves=tree.leaves,
@@ -860,32 +935,50 @@ def _root_vault(conn: Connection, packet_nonce: int) -> str | None:
     return None if vault is None else str(vault)
 
 
-def avs_funding(conn: Connection, avs: str) -> schemas.AvsFundingOut | None:
+def avs_funding(conn: Connection, avs: str, chain_id: int | None = None) -> schemas.AvsFundingOut | None:
     """What ``avs`` (lower-case address) funded and what reached stakers, per token (None: the AVS
     is unknown). Per-distribution figures are the AVS's own; cumulative payouts pay an earner's total
-    over every AVS, so they are given for the token's pool next to the AVS's funded share."""
+    over every AVS, so they are given for the token's pool next to the AVS's funded share. Each
+    client chain has its own cumulative roots: the cumulative figures are each chain's latest
+    accepted root's, summed; ``chain_id`` narrows every figure to that chain (per-distribution ones
+    to distributions and payouts landed on it)."""
     d, p = distribution_table, payout_table
     mode = conn.execute(select(avs_table.c.payout_mode).where(avs_table.c.avs_address == avs)).scalar()
     known = mode
-    distributed = uint256_sums(conn, d, "token", "total", d.c.avs_address == avs)
+    d_chain = [] if chain_id is None else [d.c.l1_chain_id == chain_id]
+    distributed = uint256_sums(conn, d, "token", "total", and_(d.c.avs_address == avs, *d_chain))
     if known is None and not distributed:
         return None
     of_avs = p.c.distribution_id.in_(select(d.c.distribution_id).where(d.c.avs_address == avs))
-    paid = uint256_sums(conn, p, "token", "amount", and_(of_avs, p.c.state == PayoutState.FINALIZED.value))
-    pending = uint256_sums(conn, p, "token", "amount", and_(of_avs, p.c.state == PayoutState.INCLUDED.value))
-    root, entries = _latest_accepted_root(conn)
-    funded = {address_hex(e.token): int(e.funded) for e in entries if address_hex(e.avs) == avs}
+    p_chain = [] if chain_id is None else [p.c.l1_chain_id == chain_id]
+    paid = uint256_sums(
+        conn, p, "token", "amount", and_(of_avs, p.c.state == PayoutState.FINALIZED.value, *p_chain)
+    )
+    pending = uint256_sums(
+        conn, p, "token", "amount", and_(of_avs, p.c.state == PayoutState.INCLUDED.value, *p_chain)
+    )
+    accepted = _latest_accepted_roots(conn, chain_id)
+    funded: dict[str, int] = {}
     pool: dict[str, int] = {}
-    for entry in entries:
-        token = address_hex(entry.token)
-        pool[token] = pool.get(token, 0) + int(entry.funded)
+    funding_roots = []
+    for root, entries in accepted:
+        funds_avs = False
+        for entry in entries:
+            token = address_hex(entry.token)
+            pool[token] = pool.get(token, 0) + int(entry.funded)
+            if address_hex(entry.avs) == avs:
+                funded[token] = funded.get(token, 0) + int(entry.funded)
+                funds_avs = True
+        if funds_avs:
+            funding_roots.append(root)
     finalized = l1_finalized_height(conn)
     pool_paid: dict[str, int] = {}
     pool_pending: dict[str, int] = {}
     c = cumulative_payout_table
     if funded:
+        c_chain = [] if chain_id is None else [c.c.l1_chain_id == chain_id]
         for row in conn.execute(
-            select(c.c.token, c.c.amount, c.c.block_number).where(c.c.token.in_(sorted(funded)))
+            select(c.c.token, c.c.amount, c.c.block_number).where(c.c.token.in_(sorted(funded)), *c_chain)
         ):
             into = pool_paid if _is_final(row.block_number, finalized) else pool_pending
             into[row.token] = into.get(row.token, 0) + int(row.amount)
@@ -927,31 +1020,41 @@ def avs_funding(conn: Connection, avs: str) -> schemas.AvsFundingOut | None:
         avs=avs,
         payout_mode=str(mode) if mode is not None else PayoutMode.PER_DISTRIBUTION.label,
         tokens=tokens,
-        cumulative_root=root if funded else None,
+        cumulative_root=_newest(funding_roots),
+        cumulative_roots=sorted(funding_roots, key=lambda root: root.chain_id or 0),
     )
 
 
-def _latest_accepted_root(
-    conn: Connection,
-) -> tuple[schemas.CumulativeRootOut | None, tuple[CumulativeFunding, ...]]:
-    """The latest cumulative root the RewardVault accepted, with its per-(AVS, token) entries."""
+def _latest_accepted_roots(
+    conn: Connection, chain_id: int | None = None
+) -> list[tuple[schemas.CumulativeRootOut, tuple[CumulativeFunding, ...]]]:
+    """Per client chain (``chain_id``: that one only), the latest cumulative root its RewardVault
+    accepted, with its per-(AVS, token) entries."""
     r, pk = cumulative_root_table, packet_table
-    row = conn.execute(
-        select(r.c.period, r.c.packet_nonce, pk.c.state, pk.c.payload)
+    on_chain = [] if chain_id is None else [r.c.l1_chain_id == chain_id]
+    rows = conn.execute(
+        select(r.c.l1_chain_id, r.c.period, r.c.packet_nonce, pk.c.state, pk.c.payload)
         .join(pk, pk.c.nonce == r.c.packet_nonce)
-        .where(r.c.accepted.is_(True))
-        .order_by(r.c.period.desc())
-        .limit(1)
-    ).first()
-    if row is None:
-        return None, ()
-    payload = decode_payload(PacketKind.CUMULATIVE_ROOT, bytes.fromhex(row.payload.removeprefix("0x")))
-    if not isinstance(payload, CumulativeRootPayload):
-        raise InvalidRecordError(f"packet {row.packet_nonce} is not a CUMULATIVE_ROOT payload")
-    root = schemas.CumulativeRootOut(
-        period=int(row.period), packet_nonce=int(row.packet_nonce), state=row.state
+        .where(r.c.accepted.is_(True), *on_chain)
+        .order_by(r.c.l1_chain_id, r.c.period.desc())
     )
-    return root, payload.entries
+    out = []
+    seen: set[int | None] = set()
+    for row in rows:
+        if row.l1_chain_id in seen:
+            continue
+        seen.add(row.l1_chain_id)
+        payload = decode_payload(PacketKind.CUMULATIVE_ROOT, bytes.fromhex(row.payload.removeprefix("0x")))
+        if not isinstance(payload, CumulativeRootPayload):
+            raise InvalidRecordError(f"packet {row.packet_nonce} is not a CUMULATIVE_ROOT payload")
+        root = schemas.CumulativeRootOut(
+            period=int(row.period),
+            packet_nonce=int(row.packet_nonce),
+            state=row.state,
+            chain_id=row.l1_chain_id,
+        )
+        out.append((root, payload.entries))
+    return out
 
 
 @dataclass
@@ -972,9 +1075,9 @@ class CumulativeSourceFigures:
 
 def _accrual_chain(conn: Connection) -> int | None:
     """The client chain the cumulative roots go to, hence the one every accrual is paid on: Exocore's
-    accrual event names no chain, and its roots go to one chain (docs/exocore-modules.md). None:
-    no root was created yet, or roots went to several chains (the accruals are then counted in the
-    every-chain answer only)."""
+    accrual event names no chain (its totals are over every chain's part: each client chain has its
+    own roots, docs/exocore-modules.md). None: no root was created yet, or roots went to several
+    chains (the accruals are then counted in the every-chain answer only)."""
     pk = packet_table
     chains = list(
         conn.execute(

@@ -805,13 +805,18 @@ class CumulativePayoutOut(BaseModel):
     log_index: int
     final: bool = False
     """Its block is at or below L1's finalized height (no reorg can remove it)."""
+    chain_id: int | None = None
+    """The client chain (L1 chain id) whose vault paid it (its ``period`` is that chain's)."""
 
 
 class CumulativeRootOut(BaseModel):
     period: int
+    """Numbered per client chain (1, 2, ... on each)."""
     packet_nonce: int
     state: str
     """The CUMULATIVE_ROOT packet's lifecycle: created, attested, relayed (on L1), finalized, failed."""
+    chain_id: int | None = None
+    """The client chain (L1 chain id) the root is addressed to: each chain has its own roots."""
 
 
 class CumulativeTokenOut(BaseModel):
@@ -876,9 +881,13 @@ class CumulativeStakerOut(BaseModel):
     tokens: list[CumulativeTokenOut]
     """Per token: earned, accrued on L1, paid (by who sent it) and claimable."""
     latest_root: CumulativeRootOut | None = None
-    """The latest closed period with a leaf of the staker (its ``earned``); None before any."""
+    """The latest closed period with a leaf of the staker (``earned`` sums each chain's latest);
+    None before any."""
     delivered_root: CumulativeRootOut | None = None
-    """The latest of those periods whose root reached L1 (its ``accrued``); None before any."""
+    """The latest of those periods whose root reached L1 (``accrued`` sums each chain's latest);
+    None before any."""
+    delivered_roots: list[CumulativeRootOut] = Field(default_factory=list)
+    """Per client chain, its latest root on L1 with a leaf of the staker (what ``accrued`` sums)."""
     payouts: list[CumulativePayoutOut]
     """The latest payouts first (at most ``CUMULATIVE_PAYOUTS_SHOWN``)."""
 
@@ -980,6 +989,9 @@ class AvsFundingOut(BaseModel):
     tokens: list[AvsTokenFundingOut]
     cumulative_root: CumulativeRootOut | None = None
     """The latest cumulative root L1 accepted that funds the AVS (None: none)."""
+    cumulative_roots: list[CumulativeRootOut] = Field(default_factory=list)
+    """Per client chain, its latest accepted root that funds the AVS (what the cumulative figures
+    sum)."""
 
 
 class RewardSourceOut(BaseModel):

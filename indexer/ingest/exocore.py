@@ -110,6 +110,8 @@ class ExocoreIngestor:
             )
             check_transition_history(tx.conn, self.stream, first_transition)
             check_cumulative_leaves_cover_payouts(
-                tx.conn, self.stream, {e.period for e in block.events if isinstance(e, CumulativeLeaves)}
+                tx.conn,
+                self.stream,
+                {(e.l1_chain_id, e.period) for e in block.events if isinstance(e, CumulativeLeaves)},
             )
             return True

@@ -847,14 +847,15 @@ class ExocoreFeed:
     # -- cumulative roots --
 
     def _cumulative_leaves(
-        self, nonce: int, payload: CumulativeRootPayload, state: _Block, tx_hash: str | None
+        self, nonce: int, chain: int, payload: CumulativeRootPayload, state: _Block, tx_hash: str | None
     ) -> None:
-        """Record the leaves of the period a CUMULATIVE_ROOT packet closes. Exocore keeps a closed
-        period's leaves, so they are read once, here; a count other than the payload's ``leafCount``
-        is a node serving another tree than the one signed, and the block is retried."""
+        """Record the leaves of the period a CUMULATIVE_ROOT packet closes on the client chain it is
+        addressed to (``chain``: each chain has its own periods). Exocore keeps a closed period's
+        leaves, so they are read once, here; a count other than the payload's ``leafCount`` is a node
+        serving another tree than the one signed, and the block is retried."""
         leaves = [
             CumulativeLeafInfo(address_hex(leaf.earner), address_hex(leaf.token), leaf.cumulative)
-            for leaf in self.grpc.cumulative_leaves(payload.period)
+            for leaf in self.grpc.cumulative_leaves(payload.period, l1_chain_id=chain)
         ]
         if len(leaves) != payload.leaf_count:
             raise ExocoreDataUnavailableError(
@@ -863,7 +864,7 @@ class ExocoreFeed:
             )
         for start in range(0, len(leaves), LEAVES_PER_RECORD):
             page = tuple(leaves[start : start + LEAVES_PER_RECORD])
-            state.records.append(CumulativeLeaves(payload.period, nonce, page, tx_hash=tx_hash))
+            state.records.append(CumulativeLeaves(payload.period, nonce, page, chain, tx_hash=tx_hash))
 
     # -- slashes --
 
@@ -1030,7 +1031,7 @@ class ExocoreFeed:
         if isinstance(packet.payload, WithdrawalApprovalPayload):
             self._approval(packet.nonce, hash_hex(packet.distribution_id), packet.payload, state, tx_hash)
         if isinstance(packet.payload, CumulativeRootPayload):
-            self._cumulative_leaves(packet.nonce, packet.payload, state, tx_hash)
+            self._cumulative_leaves(packet.nonce, packet.l1_chain_id, packet.payload, state, tx_hash)
         attested = self._attestation(packet.nonce, packet.digest, packet.valset_nonce, tx_hash)
         if attested is not None:
             state.records.append(attested)

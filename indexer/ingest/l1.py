@@ -963,12 +963,17 @@ class L1Ingestor:
                 tx.finalize_l1(finalized, now, chain_id=self.chain_id)
             conn = tx.conn
             check_paid_within_total(conn, self.stream, effects.distribution_ids)
-            check_cumulative_paid_within_accrued(conn, self.stream, effects.cumulative_keys)
+            # Each chain's cumulative payouts answer to its own roots and transfers only.
+            check_cumulative_paid_within_accrued(conn, self.stream, self.chain_id, effects.cumulative_keys)
             check_cumulative_paid_within_earned(
-                conn, self.stream, {token for _, token in effects.cumulative_keys}
+                conn, self.stream, self.chain_id, {token for _, token in effects.cumulative_keys}
             )
             check_cumulative_transfers_match_payouts(
-                conn, self.stream, effects.cumulative_tx_hashes, self.contracts.funding_sources
+                conn,
+                self.stream,
+                effects.cumulative_tx_hashes,
+                self.contracts.funding_sources,
+                self.chain_id,
             )
             check_transition_history(conn, self.stream, first)
             check_payouts_match_transfers(

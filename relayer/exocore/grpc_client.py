@@ -816,12 +816,16 @@ class ExocoreGrpcClient:
             yield record
 
     def cumulative_leaves(
-        self, period: int, *, page_limit: int = LEAF_PAGE_LIMIT
+        self, period: int, *, l1_chain_id: int = 0, page_limit: int = LEAF_PAGE_LIMIT
     ) -> Iterator[CumulativeLeaf]:
-        """Every leaf of cumulative ``period`` (the tree behind its CUMULATIVE_ROOT packet)."""
-        request = fee_query.QueryCumulativeLeavesRequest(period=_uint64(period))
+        """Every leaf of client chain ``l1_chain_id``'s cumulative ``period`` (the tree behind its
+        CUMULATIVE_ROOT packet); 0: Exocore's first client chain. Each chain numbers its own periods."""
+        request = fee_query.QueryCumulativeLeavesRequest(
+            period=_uint64(period), l1_chain_id=_uint64(l1_chain_id)
+        )
+        of_chain = f" of client chain {l1_chain_id}" if l1_chain_id else ""
         leaves = self._paged(
-            f"leaves of cumulative period {period}",
+            f"leaves of cumulative period {period}{of_chain}",
             request,
             lambda e: e.fee.CumulativeLeaves,
             "leaves",

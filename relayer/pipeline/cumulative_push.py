@@ -1,5 +1,8 @@
 """The cumulative push stage: under the latest root L1 accepted, push the balances the policy selects.
 
+One pusher per client chain (each chain's pipeline has its own): it pushes that chain's roots on that
+chain's vault, with that chain's clocks; each chain numbers its own periods.
+
 Each run: read the RewardVault's latest period (one call), the period's leaves from Exocore (cached
 per period), what the vault already paid each (earner, token) from the indexed ``CumulativePaid``
 records (one query, never a call per leaf: ``storage.cumulative_push``), then
@@ -44,6 +47,12 @@ _log = logging.getLogger(__name__)
 
 INTENT_PREFIX: Final = "cumulative-push"
 
+FRESH_SUPPLY_GAS: Final = 20_000
+"""Gas limit headroom of every push batch: a MINT token's first mint on a client chain sets its
+``totalSupply`` slot from zero (a fresh 20k SSTORE instead of a 2.9k update). The per-leaf figure is
+measured with the supply already minted, so without this a chain's first push of a token (e.g. a
+chain whose only payouts of it are cumulative pushes) runs out of gas."""
+
 
 class CumulativePusher:
     """State across cycles: the vault's address and the latest period's tree (both read-only facts;
@@ -57,9 +66,11 @@ class CumulativePusher:
         txm: TxManager,
         policy: PushPolicy,
         *,
+        l1_chain_id: int,
         clock_s: Callable[[], float],
     ) -> None:
         self.engine = engine
+        self.l1_chain_id = l1_chain_id
         self.grpc = grpc
         self.gateway = gateway
         self.txm = txm
@@ -77,12 +88,15 @@ class CumulativePusher:
         if period == 0:
             return 0
         if self._tree is None or self._tree[0] != period:
-            self._tree = (period, CumulativeTree.build(self.grpc.cumulative_leaves(period)))
+            self._tree = (
+                period,
+                CumulativeTree.build(self.grpc.cumulative_leaves(period, l1_chain_id=self.l1_chain_id)),
+            )
         tree = self._tree[1]
         now = int(self.clock_s())
         with self.engine.begin() as conn:
-            claimed = indexed_claimed(conn)
-            state = load_push_state(conn)
+            claimed = indexed_claimed(conn, self.l1_chain_id)
+            state = load_push_state(conn, self.l1_chain_id)
         balances: list[Balance] = []
         first_seen: dict[PairKey, int] = {}
         paid: list[PairKey] = []
@@ -106,8 +120,8 @@ class CumulativePusher:
             since = now if known is None else known.unpaid_since_s
             balances.append(Balance(leaf.earner, leaf.token, Amount(owed), since))
         with self.engine.begin() as conn:
-            forget_paid(conn, paid)
-            record_unpaid(conn, first_seen)
+            forget_paid(conn, self.l1_chain_id, paid)
+            record_unpaid(conn, self.l1_chain_id, first_seen)
         base_fee, tip = self.gateway.client.fee_market()
         decision = decide(self.policy, balances, now_s=now, fee_per_gas_wei=base_fee + tip)
         queued = 0
@@ -116,7 +130,8 @@ class CumulativePusher:
             multi = tree.multiproof(keys)
             # Same leaves at the same amounts: the same key, so a re-run enqueues nothing new.
             digest = keccak(b"".join(leaf.encoded for leaf in multi.leaves)).hex()[:40]
-            intent_key = f"{INTENT_PREFIX}:{period}:{digest}"
+            # Intent keys are global: the chain is in it (each chain has its own period 1).
+            intent_key = f"{INTENT_PREFIX}:{self.l1_chain_id}:{period}:{digest}"
             with self.engine.begin() as conn:
                 # The intent and the memory of it commit together: a crash leaves neither or both.
                 self.txm.enqueue(
@@ -125,10 +140,13 @@ class CumulativePusher:
                     purpose=TxPurpose.OTHER.value,
                     to=vault,
                     calldata=encode_push_call(period, multi),
-                    gas_limit=self.policy.gas_per_batch + len(keys) * self.policy.gas_per_leaf,
+                    gas_limit=self.policy.gas_per_batch
+                    + len(keys) * self.policy.gas_per_leaf
+                    + FRESH_SUPPLY_GAS,
                 )
                 mark_pushed(
                     conn,
+                    self.l1_chain_id,
                     {(address_hex(x.earner), address_hex(x.token)): x.cumulative for x in multi.leaves},
                 )
             queued += 1
@@ -137,6 +155,7 @@ class CumulativePusher:
                 "cumulative pushes queued",
                 extra={
                     "period": period,
+                    "l1_chain_id": self.l1_chain_id,
                     "batches": queued,
                     "pushed": len(decision.push),
                     "held": len(decision.hold),

@@ -470,7 +470,7 @@ class Pipeline:
             # the root commits to before the root goes on chain, as for a distribution.
             self._check_distribution(nonce, packet.payload)
         if isinstance(packet.payload, CumulativeRootPayload):
-            self._check_cumulative(nonce, packet.payload)
+            self._check_cumulative(nonce, packet.l1_chain_id, packet.payload)
         signatures = self.grpc.packet_signatures(nonce)
         if signatures is None:
             raise _WaitSignal(RetryReason.QUORUM_NOT_REACHED, "no signatures served yet")
@@ -580,14 +580,15 @@ class Pipeline:
             raise _WaitSignal(RetryReason.ROOT_MISMATCH, "; ".join(problems))
         return tree
 
-    def _check_cumulative(self, nonce: int, payload: CumulativeRootPayload) -> CumulativeTree:
-        """Recompute a cumulative root from the leaves Exocore serves for its period: root, leaf
-        count, and per token Σ cumulative == Σ funded; the previous period's totals must not shrink
-        (a newer root never takes back what was earned). Refused (``root_mismatch``) otherwise."""
+    def _check_cumulative(self, nonce: int, chain: int, payload: CumulativeRootPayload) -> CumulativeTree:
+        """Recompute a cumulative root from the leaves Exocore serves for its period on ``chain`` (the
+        client chain the packet is addressed to; each numbers its own periods): root, leaf count, and
+        per token Σ cumulative == Σ funded; the chain's previous period's totals must not shrink (a
+        newer root never takes back what was earned). Refused (``root_mismatch``) otherwise."""
         try:
-            tree = CumulativeTree.build(self.grpc.cumulative_leaves(payload.period))
+            tree = CumulativeTree.build(self.grpc.cumulative_leaves(payload.period, l1_chain_id=chain))
             if payload.period > 1:
-                check_monotone(self.grpc.cumulative_leaves(payload.period - 1), tree)
+                check_monotone(self.grpc.cumulative_leaves(payload.period - 1, l1_chain_id=chain), tree)
         except ExorelayError as exc:
             if isinstance(exc, ExocoreRpcError):
                 raise

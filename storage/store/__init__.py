@@ -33,6 +33,7 @@ from storage.store.base import (
     chunks,
     insert_ignore,
     member_of,
+    set_based,
     uint256_sums,
     utc_now,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "member_of",
     "open_poisoned_blocks",
     "read_cursor",
+    "set_based",
     "uint256_sums",
     "utc_now",
 ]

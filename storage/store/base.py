@@ -59,6 +59,18 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def set_based(conn: Connection) -> bool:
+    """Whether the L1 payout hot path runs set-based: the one place the dialect picks it.
+
+    On PostgreSQL a batch's payouts are staged with one COPY and moved, historied, finalized and
+    checked by statements over the whole batch (:meth:`PayoutStore._reward_paid`,
+    :meth:`L1Store.finalize_l1`, :mod:`storage.invariants`); anything unusual in a batch (a new,
+    replayed, mismatched or doubly paid leaf; a broken invariant) falls back to the portable
+    row-by-row path, which every dialect runs and which raises the precise error. SQLite always
+    runs the portable path."""
+    return conn.dialect.name == "postgresql"
+
+
 def chunks(items: Sequence[Any], size: int = BULK_CHUNK_ROWS) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -6,7 +6,7 @@ Invariant: an L1 reorg never deletes history; it appends ``reversal`` rows namin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -43,7 +43,6 @@ from storage.models import (
     valset_l1_table,
     valset_table,
 )
-from storage.normalize import payout_entity_id
 from storage.records import (
     ChainRef,
     CumulativeFundedLog,
@@ -63,6 +62,7 @@ from storage.store.base import (
     PAID_STATES,
     L1BatchEffects,
     _entity_key,
+    bulk_insert,
     chunks,
     insert_ignore,
     member_of,
@@ -200,7 +200,7 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
                 final = (finalized_height, finalized_at or self.clock())
             self._reward_paid(paid, effects, final, chain_id=chain_id)
         if transfers:
-            self._record_transfers(transfers)
+            self._record_transfers(transfers, chain_id=chain_id)
         if funded:
             self._record_funding(funded)
         if drawn:
@@ -209,15 +209,7 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             self._record_cumulative_payouts(cumulative_paid)
             effects.cumulative_keys.update((log.earner, log.token) for log in cumulative_paid)
             effects.cumulative_tx_hashes.update(log.position.tx_hash for log in cumulative_paid)
-        for tx_hash, (purpose, position, packet_nonce, distribution_id) in tx_purposes.items():
-            self._l1_tx_included(
-                tx_hash,
-                purpose=purpose,
-                pos=position,
-                chain_id=chain_id,
-                packet_nonce=packet_nonce,
-                distribution_id=distribution_id,
-            )
+        self._l1_txs_included(tx_purposes, chain_id=chain_id)
         self._key_by_chain(logs, chain_id)
         self.advance_claims(effects.distribution_ids, finalized_in=effects.finalized_distribution_ids)
         return effects
@@ -226,9 +218,11 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
         """Name ``chain_id`` on every row this batch landed (payouts named it as they were written).
 
         A row is found by its transaction hash within the batch's block span (the block index narrows
-        it; hashes of different chains never collide, the chain id is signed into each).
+        it; hashes of different chains never collide, the chain id is signed into each). The rows of
+        ``RewardPaid`` and ``Transfer`` logs (payouts, transfers) are written with their chain, so
+        those logs alone look for nothing (a batch of payments, the bulk of L1 ingestion, skips this).
         """
-        positions = [log.position for log in logs]
+        positions = [log.position for log in logs if not isinstance(log, RewardPaidLog | TokenTransferLog)]
         if not positions:
             return
         low = min(pos.block_number for pos in positions)
@@ -239,7 +233,13 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             for part in chunks(hashes):
                 self.conn.execute(
                     update(table)
-                    .where(block >= low, block <= high, member_of(self.conn, tx, part))
+                    .where(
+                        block >= low,
+                        block <= high,
+                        member_of(self.conn, tx, part),
+                        # Rows written with their chain (payouts, transfers) are not rewritten.
+                        table.c.l1_chain_id.is_distinct_from(chain_id),
+                    )
                     .values(l1_chain_id=chain_id)
                 )
 
@@ -285,37 +285,48 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             ],
         )
 
-    def _l1_tx_included(
-        self,
-        tx_hash: str,
-        *,
-        purpose: str,
-        pos: L1Position,
-        chain_id: int,
-        packet_nonce: int | None,
-        distribution_id: str | None,
+    def _l1_txs_included(
+        self, txs: Mapping[str, tuple[str, L1Position, int | None, str | None]], *, chain_id: int
     ) -> None:
-        state = self.state_of(EntityKind.L1_TX, tx_hash)
-        location = {"block_number": pos.block_number, "block_hash": pos.block_hash}
-        ref = ChainRef(Chain.L1, pos.at, pos.block_number, pos.block_hash, pos.tx_hash)
-        if state is None:
-            self._create(
-                EntityKind.L1_TX,
-                tx_hash,
-                L1TxState.INCLUDED,
-                {
-                    "tx_hash": tx_hash,
-                    "chain_id": chain_id,
-                    "purpose": purpose,
-                    "packet_nonce": packet_nonce,
-                    "distribution_id": distribution_id,
-                    "origin": "l1",
-                    **location,
-                },
-                ref,
+        """The batch's transactions (hash -> purpose, first position, packet nonce, distribution)
+        are included: those first seen are created ``included`` together (one read, one insert, one
+        history insert), a known one not yet there moves (a transaction the relayer signed)."""
+        x = l1_tx_table
+        hashes = list(txs)
+        states = {
+            str(row.tx_hash): str(row.state)
+            for part in chunks(hashes)
+            for row in self.conn.execute(
+                select(x.c.tx_hash, x.c.state).where(member_of(self.conn, x.c.tx_hash, part))
             )
-        elif state != L1TxState.INCLUDED:
-            self.transition(EntityKind.L1_TX, tx_hash, L1TxState.INCLUDED, ref, values=location)
+        }
+        created: list[dict[str, Any]] = []
+        history: list[dict[str, Any]] = []
+        for tx_hash, (purpose, pos, packet_nonce, distribution_id) in txs.items():
+            state = states.get(tx_hash)
+            location = {"block_number": pos.block_number, "block_hash": pos.block_hash}
+            ref = ChainRef(Chain.L1, pos.at, pos.block_number, pos.block_hash, pos.tx_hash)
+            if state is None:
+                lifecycle(EntityKind.L1_TX).check(tx_hash, None, L1TxState.INCLUDED, EdgeKind.FORWARD)
+                created.append(
+                    {
+                        "tx_hash": tx_hash,
+                        "chain_id": chain_id,
+                        "purpose": purpose,
+                        "packet_nonce": packet_nonce,
+                        "distribution_id": distribution_id,
+                        "origin": "l1",
+                        **location,
+                        "state": L1TxState.INCLUDED.value,
+                        "created_at": pos.at,
+                        "updated_at": pos.at,
+                    }
+                )
+                history.append(self.transition_row(EntityKind.L1_TX, tx_hash, None, L1TxState.INCLUDED, ref))
+            elif state != L1TxState.INCLUDED:
+                self.transition(EntityKind.L1_TX, tx_hash, L1TxState.INCLUDED, ref, values=location)
+        bulk_insert(self.conn, x, created)
+        self.append_transitions(history)
 
     def finalize_l1(self, finalized_height: int, at: datetime, *, chain_id: int | None = None) -> int:
         """Everything included at or below ``finalized_height`` becomes final. Returns moves made.
@@ -323,51 +334,7 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
         ``chain_id``: only that client chain's rows (heights of different chains are unrelated);
         None: every chain's (a one-chain deployment).
         """
-        moved = 0
-        p = payout_table
-        rows = self.conn.execute(
-            select(
-                p.c.id,
-                p.c.distribution_id,
-                p.c.leaf_index,
-                p.c.l1_block_number,
-                p.c.l1_block_hash,
-                p.c.l1_tx_hash,
-                p.c.l1_log_index,
-            ).where(
-                p.c.state == PayoutState.INCLUDED.value,
-                p.c.l1_block_number <= finalized_height,
-                *_on_chain(p.c.l1_chain_id, chain_id),
-            )
-        ).all()
-        if rows:
-            for part in chunks(rows):
-                self.conn.execute(
-                    update(p)
-                    .where(member_of(self.conn, p.c.id, [r.id for r in part]))
-                    .values(state=PayoutState.FINALIZED.value, updated_at=at)
-                )
-            self.append_transitions(
-                [
-                    self.transition_row(
-                        EntityKind.PAYOUT,
-                        payout_entity_id(r.distribution_id, r.leaf_index),
-                        PayoutState.INCLUDED,
-                        PayoutState.FINALIZED,
-                        ChainRef.trusted(  # values read back from the database: already normalised
-                            Chain.L1,
-                            at,
-                            height=r.l1_block_number,
-                            block_hash=r.l1_block_hash,
-                            tx_hash=r.l1_tx_hash,
-                            log_index=r.l1_log_index,
-                        ),
-                    )
-                    for r in rows
-                ]
-            )
-            moved += len(rows)
-        touched = {r.distribution_id for r in rows}
+        moved, touched = self._finalize_payouts(finalized_height, at, chain_id=chain_id)
         for kind, included, final in (
             (EntityKind.L1_TX, L1TxState.INCLUDED, L1TxState.FINALIZED),
             (EntityKind.PACKET, PacketState.RELAYED, PacketState.FINALIZED),
@@ -417,9 +384,26 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
                 *_on_chain(chain_column, chain_id),
             )
         ).all()
-        for row in rows:
-            entity_id = str(row[0])
-            self.transition(kind, entity_id, to_state, ChainRef(Chain.L1, at, row[1], row[2], row[3]))
+        if lifecycle(kind).edge(from_state, to_state) is not EdgeKind.FORWARD:
+            for row in rows:  # not a plain forward move: transition() decides row by row
+                entity_id = str(row[0])
+                self.transition(kind, entity_id, to_state, ChainRef(Chain.L1, at, row[1], row[2], row[3]))
+            return len(rows)
+        # What transition() does for each row (all are in ``from_state``), in one statement per chunk.
+        for part in chunks([row[0] for row in rows]):
+            self.conn.execute(
+                update(table)
+                .where(member_of(self.conn, table.c[key], part), table.c.state == from_state)
+                .values(state=to_state, updated_at=at)
+            )
+        self.append_transitions(
+            [
+                self.transition_row(
+                    kind, str(row[0]), from_state, to_state, ChainRef(Chain.L1, at, row[1], row[2], row[3])
+                )
+                for row in rows
+            ]
+        )
         return len(rows)
 
     def reverse_l1_above(

@@ -3,6 +3,13 @@
 
 Invariant: a leaf is paid once; a second ``RewardPaid`` for it raises
 :class:`~storage.errors.InvariantViolationError` (``leaf_paid_once``).
+
+Two paths record a batch's ``RewardPaid`` logs, chosen in one place (:func:`~storage.store.base.set_based`):
+the portable one (every dialect) reads the leaves' rows and decides row by row; the PostgreSQL one
+stages the batch with one COPY, checks on the server that every log pays a stored, unpaid leaf
+exactly as the leaf says, and then moves the rows and writes their history in two statements. A
+batch the check does not pass (a new leaf, a replay, a mismatch, a double payment) goes the portable
+way, which raises the same errors as ever: both paths write the same rows and history.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import bindparam, select, text, update
 
@@ -24,7 +31,7 @@ from storage.models import (
     payout_table,
     transfer_table,
 )
-from storage.normalize import payout_entity_id
+from storage.normalize import payout_entity_id, payout_entity_id_sql
 from storage.records import (
     ChainRef,
     CumulativeLeaves,
@@ -42,7 +49,73 @@ from storage.store.base import (
     chunks,
     insert_ignore,
     member_of,
+    set_based,
 )
+
+PAID_STAGE: Final = "paid_stage"
+"""Session-local table the set-based path stages a batch's ``RewardPaid`` logs in (emptied at each
+commit; created once per connection)."""
+
+_PAID_STAGE_DDL: Final = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {PAID_STAGE} (seq integer NOT NULL,"
+    " distribution_id varchar NOT NULL, leaf_index bigint NOT NULL, staker varchar NOT NULL,"
+    " amount numeric(78, 0) NOT NULL, tx_hash varchar NOT NULL, block_number bigint NOT NULL,"
+    " block_hash varchar NOT NULL, log_index integer NOT NULL, at timestamptz NOT NULL)"
+    " ON COMMIT DELETE ROWS"
+)
+
+# The statements below are built from constants only (table and column names), never from data.
+_PAID_STAGE_IRREGULAR: Final = text(
+    f"SELECT EXISTS (SELECT 1 FROM {PAID_STAGE} s LEFT JOIN payout p"  # noqa: S608
+    " ON p.distribution_id = s.distribution_id AND p.leaf_index = s.leaf_index"
+    " WHERE p.id IS NULL OR p.staker <> s.staker OR p.amount <> s.amount OR p.state IN :paid)"
+).bindparams(bindparam("paid", expanding=True))
+"""Whether a staged log is anything but the first payment of a stored leaf, as the leaf says."""
+
+_HISTORY_COLUMNS: Final = (
+    "entity_kind, entity_id, from_state, to_state, edge, chain, height, block_hash, tx_hash,"
+    " log_index, at, recorded_at"
+)
+
+_PAID_STAGE_APPLY: Final = text(
+    f"WITH old AS MATERIALIZED (SELECT p.id, p.state AS from_state, s.* FROM {PAID_STAGE} s"  # noqa: S608
+    " JOIN payout p ON p.distribution_id = s.distribution_id AND p.leaf_index = s.leaf_index),"
+    " moved AS (UPDATE payout SET"
+    " state = CASE WHEN old.block_number <= :final_height THEN :finalized ELSE :included END,"
+    " updated_at = CASE WHEN old.block_number <= :final_height"
+    " THEN CAST(:final_at AS timestamptz) ELSE old.at END,"
+    " l1_tx_hash = old.tx_hash, l1_block_number = old.block_number, l1_block_hash = old.block_hash,"
+    " l1_log_index = old.log_index, l1_chain_id = :chain_id FROM old WHERE payout.id = old.id)"
+    f" INSERT INTO transition ({_HISTORY_COLUMNS})"
+    f" SELECT :kind, {payout_entity_id_sql('distribution_id', 'leaf_index')}, from_state, :included,"
+    " :forward, :l1, block_number, block_hash, tx_hash, log_index, at, :recorded_at"
+    " FROM old ORDER BY seq"
+)
+"""Every staged log's payout moved (to ``finalized`` where its block already is) with its inclusion
+in the history, in one statement (every part sees the rows as they were before it)."""
+
+_PAID_STAGE_FINALIZED: Final = text(
+    f"INSERT INTO transition ({_HISTORY_COLUMNS})"  # noqa: S608
+    f" SELECT :kind, {payout_entity_id_sql('distribution_id', 'leaf_index')}, :included, :finalized,"
+    " :forward, :l1, block_number, block_hash, tx_hash, log_index, :final_at, :recorded_at"
+    f" FROM {PAID_STAGE} WHERE block_number <= :final_height ORDER BY seq"
+)
+"""The finalization moves of the staged payouts already final, after every inclusion (as
+:meth:`~storage.store.l1.L1Store.finalize_l1` would have appended them)."""
+
+_FINALIZE_PAYOUTS: Final = text(
+    "WITH moved AS (UPDATE payout SET state = :finalized, updated_at = :at"  # noqa: S608
+    " WHERE state = :included AND l1_block_number <= :height"
+    " AND (CAST(:chain_id AS bigint) IS NULL OR l1_chain_id = :chain_id)"
+    " RETURNING id, distribution_id, leaf_index, l1_block_number, l1_block_hash, l1_tx_hash, l1_log_index),"
+    f" logged AS (INSERT INTO transition ({_HISTORY_COLUMNS})"
+    f" SELECT :kind, {payout_entity_id_sql('distribution_id', 'leaf_index')}, :included, :finalized,"
+    " :forward, :l1, l1_block_number, l1_block_hash, l1_tx_hash, l1_log_index, :at, :recorded_at"
+    " FROM moved ORDER BY id)"
+    " SELECT distribution_id, count(*) FROM moved GROUP BY distribution_id"
+)
+"""Included payouts at or below a height finalized with their history, in one statement; returns
+the moves per distribution."""
 
 
 def _b(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -135,9 +208,10 @@ class PayoutStore(StoreBase):
             )
         return len(rows)
 
-    def _record_transfers(self, transfers: Sequence[TokenTransferLog]) -> None:
+    def _record_transfers(self, transfers: Sequence[TokenTransferLog], *, chain_id: int) -> None:
         """Store token transfers once each: (tx hash, log index) already stored are skipped, the
-        rest are bulk-inserted (a replayed block must not fail on the unique key)."""
+        rest are bulk-inserted (a replayed block must not fail on the unique key), naming their
+        chain as they are written (not rewritten by :meth:`~storage.store.l1.L1Store._key_by_chain`)."""
         x = transfer_table
         tx_hashes = sorted({t.position.tx_hash for t in transfers})
         known = {
@@ -160,6 +234,7 @@ class PayoutStore(StoreBase):
                     "log_index": t.position.log_index,
                     "block_number": t.position.block_number,
                     "block_hash": t.position.block_hash,
+                    "l1_chain_id": chain_id,
                 }
         bulk_insert(self.conn, x, list(fresh.values()))
 
@@ -176,6 +251,7 @@ class PayoutStore(StoreBase):
                     "token": leaf.token,
                     "cumulative": leaf.cumulative,
                     "packet_nonce": event.nonce,
+                    "l1_chain_id": event.l1_chain_id,
                 }
                 for leaf in event.leaves
             ],
@@ -239,6 +315,80 @@ class PayoutStore(StoreBase):
         *,
         chain_id: int,
     ) -> None:
+        if not (set_based(self.conn) and self._reward_paid_staged(logs, effects, final, chain_id=chain_id)):
+            self._reward_paid_by_row(logs, effects, final, chain_id=chain_id)
+        self._record_paid_by(logs)
+
+    def _reward_paid_staged(
+        self,
+        logs: Sequence[RewardPaidLog],
+        effects: L1BatchEffects,
+        final: tuple[int, datetime] | None,
+        *,
+        chain_id: int,
+    ) -> bool:
+        """The set-based path (PostgreSQL): False, with nothing written, if the batch holds anything
+        but first payments of stored leaves (the row-by-row path then decides, and raises)."""
+        if len({(log.distribution_id, log.index) for log in logs}) != len(logs):
+            return False  # a leaf paid twice within the batch
+        final_height, final_at = final if final is not None else (-1, None)
+        self.conn.execute(text(_PAID_STAGE_DDL))
+        # An earlier batch of this transaction may have left rows (the table empties at commit).
+        self.conn.execute(text(f"DELETE FROM {PAID_STAGE}"))  # noqa: S608
+        cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(
+            f"COPY {PAID_STAGE} (seq, distribution_id, leaf_index, staker, amount, tx_hash,"
+            " block_number, block_hash, log_index, at) FROM STDIN"
+        ) as copy:
+            for seq, log in enumerate(logs):
+                pos = log.position
+                copy.write_row(
+                    (
+                        seq,
+                        log.distribution_id,
+                        log.index,
+                        log.staker,
+                        log.amount,
+                        pos.tx_hash,
+                        pos.block_number,
+                        pos.block_hash,
+                        pos.log_index,
+                        pos.at,
+                    )
+                )
+        if self.conn.execute(_PAID_STAGE_IRREGULAR, {"paid": list(PAID_STATES)}).scalar_one():
+            return False
+        values = {
+            "final_height": final_height,
+            "final_at": final_at,
+            "chain_id": chain_id,
+            "kind": EntityKind.PAYOUT.value,
+            "included": PayoutState.INCLUDED.value,
+            "finalized": PayoutState.FINALIZED.value,
+            "forward": EdgeKind.FORWARD.value,
+            "l1": Chain.L1.value,
+            "recorded_at": self.clock(),
+        }
+        self.conn.execute(_PAID_STAGE_APPLY, values)
+        finalized = [log for log in logs if log.position.block_number <= final_height]
+        if finalized:
+            self.conn.execute(_PAID_STAGE_FINALIZED, values)
+        effects.payouts_included += len(logs)
+        effects.payouts_finalized += len(finalized)
+        effects.distribution_ids.update(log.distribution_id for log in logs)
+        effects.finalized_distribution_ids.update(log.distribution_id for log in finalized)
+        effects.paid_tx_hashes.update(log.position.tx_hash for log in logs)
+        return True
+
+    def _reward_paid_by_row(
+        self,
+        logs: Sequence[RewardPaidLog],
+        effects: L1BatchEffects,
+        final: tuple[int, datetime] | None,
+        *,
+        chain_id: int,
+    ) -> None:
+        """The portable path: every dialect, and any batch the set-based path declines."""
         p = payout_table
         final_height, final_at = final if final is not None else (-1, None)
         finalizations: list[dict[str, Any]] = []
@@ -360,7 +510,7 @@ class PayoutStore(StoreBase):
                 effects.finalized_distribution_ids.add(distribution_id)
             effects.paid_tx_hashes.update(log.position.tx_hash for log in group)
         bulk_insert(self.conn, p, new_rows)
-        if updates and self.conn.dialect.name == "postgresql":
+        if updates and set_based(self.conn):
             self._update_payouts_pg(updates)
         elif updates:
             statement = (
@@ -378,7 +528,13 @@ class PayoutStore(StoreBase):
             )
             for part in chunks(updates):
                 self.conn.execute(statement, list(part))
-        # Who paid, where the ingester told (withdrawal-approval leaves: a handful per epoch).
+        # After every inclusion, as finalize_l1 would have appended them.
+        self.append_transitions(transitions + finalizations)
+        effects.payouts_finalized += len(finalizations)
+
+    def _record_paid_by(self, logs: Sequence[RewardPaidLog]) -> None:
+        """Who paid, where the ingester told (withdrawal-approval leaves: a handful per epoch)."""
+        p = payout_table
         for log in logs:
             if log.paid_by is not None:
                 self.conn.execute(
@@ -386,9 +542,71 @@ class PayoutStore(StoreBase):
                     .where(p.c.distribution_id == log.distribution_id, p.c.leaf_index == log.index)
                     .values(paid_by=log.paid_by)
                 )
-        # After every inclusion, as finalize_l1 would have appended them.
-        self.append_transitions(transitions + finalizations)
-        effects.payouts_finalized += len(finalizations)
+
+    def _finalize_payouts(
+        self, finalized_height: int, at: datetime, *, chain_id: int | None
+    ) -> tuple[int, set[str]]:
+        """Paid payouts at or below ``finalized_height`` (of ``chain_id``; None: every chain's) become
+        final. Returns how many, and their distributions."""
+        if set_based(self.conn):
+            counts = self.conn.execute(
+                _FINALIZE_PAYOUTS,
+                {
+                    "height": finalized_height,
+                    "at": at,
+                    "chain_id": chain_id,
+                    "kind": EntityKind.PAYOUT.value,
+                    "included": PayoutState.INCLUDED.value,
+                    "finalized": PayoutState.FINALIZED.value,
+                    "forward": EdgeKind.FORWARD.value,
+                    "l1": Chain.L1.value,
+                    "recorded_at": self.clock(),
+                },
+            ).all()
+            return sum(int(n) for _, n in counts), {str(d) for d, _ in counts}
+        p = payout_table
+        rows = self.conn.execute(
+            select(
+                p.c.id,
+                p.c.distribution_id,
+                p.c.leaf_index,
+                p.c.l1_block_number,
+                p.c.l1_block_hash,
+                p.c.l1_tx_hash,
+                p.c.l1_log_index,
+            ).where(
+                p.c.state == PayoutState.INCLUDED.value,
+                p.c.l1_block_number <= finalized_height,
+                *([] if chain_id is None else [p.c.l1_chain_id == chain_id]),
+            )
+        ).all()
+        if rows:
+            for part in chunks(rows):
+                self.conn.execute(
+                    update(p)
+                    .where(member_of(self.conn, p.c.id, [r.id for r in part]))
+                    .values(state=PayoutState.FINALIZED.value, updated_at=at)
+                )
+            self.append_transitions(
+                [
+                    self.transition_row(
+                        EntityKind.PAYOUT,
+                        payout_entity_id(r.distribution_id, r.leaf_index),
+                        PayoutState.INCLUDED,
+                        PayoutState.FINALIZED,
+                        ChainRef.trusted(  # values read back from the database: already normalised
+                            Chain.L1,
+                            at,
+                            height=r.l1_block_number,
+                            block_hash=r.l1_block_hash,
+                            tx_hash=r.l1_tx_hash,
+                            log_index=r.l1_log_index,
+                        ),
+                    )
+                    for r in rows
+                ]
+            )
+        return len(rows), {r.distribution_id for r in rows}
 
     def _finalized_row(self, entity: str, pos: L1Position, at: datetime) -> dict[str, Any]:
         return self.transition_row(

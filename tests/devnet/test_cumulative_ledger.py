@@ -136,8 +136,9 @@ def test_each_avs_is_paid_by_its_mode_only_and_one_root_per_period_covers_every_
     )
     assert roots[-1].root == expected.root
     assert roots[-1].leaf_count == len(expected) >= 30
-    assert world.state.cumulative.latest is not None
-    assert world.state.cumulative.latest.tree.root == expected.root
+    ledger = world.state.cumulative_ledgers[world.state.relay.client_chains[0].l1_chain_id]
+    assert ledger.latest is not None
+    assert ledger.latest.tree.root == expected.root
 
 
 def test_a_cumulative_avs_is_refused_where_cumulative_payouts_are_off() -> None:

@@ -330,7 +330,7 @@ def test_crafted_rows_are_caught_by_the_checks(store: LifecycleStore) -> None:
 
 
 def test_a_cumulative_payout_above_the_roots_leaf_halts_the_l1_stream(store: LifecycleStore) -> None:
-    ExocoreIngestor(store).apply_block(Chain().block(root_packet(1), leaves(1)))
+    ExocoreIngestor(store).apply_block(Chain().block(root_packet(1, CHAIN_ID), leaves(1, CHAIN_ID)))
     accrued = LEDGER[1][(OTHER, TOKEN_T)]
     node = ScriptedL1(head=10)
     node.emit(
@@ -355,6 +355,7 @@ def test_a_cumulative_payout_above_the_roots_leaf_halts_the_l1_stream(store: Lif
         ingestor.sync()
     assert info.value.violation is not None
     assert info.value.violation.details == {
+        "chain_id": CHAIN_ID,
         "earner": OTHER,
         "token": TOKEN_T,
         "paid": str(accrued + 1),
@@ -385,8 +386,9 @@ def test_leaves_arriving_after_l1_overpaid_under_them_halt_the_exocore_stream(st
     l1_ingestor(store, node, IngestMetrics()).sync()  # the period's leaves are not known yet
     assert count(store.engine, cumulative_payout_table) == 1
     metrics = IngestMetrics()
+    period_1 = Chain().block(root_packet(1, CHAIN_ID), leaves(1, CHAIN_ID))
     with pytest.raises(InvariantViolationError) as info:
-        ExocoreIngestor(store, metrics).apply_block(Chain().block(root_packet(1), leaves(1)))
+        ExocoreIngestor(store, metrics).apply_block(period_1)
     assert info.value.details["accrued"] == str(accrued)
     assert_halted(store, "exocore", metrics, CUMULATIVE_PAID_LE_ACCRUED)
     assert count(store.engine, cumulative_leaf_table) == 0  # the violating block was rolled back

@@ -10,7 +10,12 @@ from sqlalchemy import Engine, func, select
 
 from indexer.ingest.exocore import EXOCORE_STREAM, ExocoreIngestor
 from indexer.metrics import IngestMetrics
-from storage.errors import ChainMismatchError, IllegalTransitionError, StreamHaltedError
+from storage.errors import (
+    ChainMismatchError,
+    IllegalTransitionError,
+    InvariantViolationError,
+    StreamHaltedError,
+)
 from storage.lifecycle import Chain, ClaimState, EdgeKind, EntityKind, L1TxState, PayoutState
 from storage.models import (
     claim_table,
@@ -146,6 +151,35 @@ def test_l1_logs_applied_twice_change_nothing(store: LifecycleStore) -> None:
     with store.begin() as tx:
         effects = tx.apply_l1_logs(logs, chain_id=1)
     assert effects.payouts_included == 0
+    assert snapshot(store.engine) == before
+
+
+def _irregular_payment(plan: ClaimPlan, kind: str) -> list[Any]:
+    """One irregular RewardPaid (at the end of a batch that otherwise pays leaves 0..2 as they say)."""
+    at = plan.position(11, 99, "pay")
+    if kind == "payout_matches_leaf":  # leaf 3 paid to someone else
+        return [RewardPaidLog(plan.distribution_id, 3, staker(9), plan.amounts[3], at)]
+    if kind == "payout_has_distribution":  # a distribution nobody created
+        return [RewardPaidLog(h("no-such-distribution"), 0, staker(0), 1, at)]
+    return [RewardPaidLog(plan.distribution_id, 1, staker(1), plan.amounts[1], at)]  # leaf 1 again
+
+
+@pytest.mark.parametrize("invariant", ["payout_matches_leaf", "payout_has_distribution", "leaf_paid_once"])
+def test_an_irregular_payment_among_regular_ones_refuses_the_whole_batch(
+    store: LifecycleStore, invariant: str
+) -> None:
+    """Whichever write path the database takes (set-based on PostgreSQL, row by row elsewhere), one
+    log that pays a leaf other than it says, a leaf of no distribution, or a leaf already paid in the
+    batch is refused with its invariant, and nothing of the batch is written."""
+    plan = ClaimPlan("irregular", leaves=4)
+    ingest_claim(store, plan)
+    with store.begin() as tx:
+        tx.apply_l1_logs([plan.root_log(10)], chain_id=1)
+    before = snapshot(store.engine)
+    logs = [*plan.paid_logs(11, [0, 1, 2], "pay"), *_irregular_payment(plan, invariant)]
+    with pytest.raises(InvariantViolationError) as info, store.begin() as tx:
+        tx.apply_l1_logs(logs, chain_id=1, finalized_height=11, finalized_at=T0)
+    assert info.value.invariant == invariant
     assert snapshot(store.engine) == before
 
 

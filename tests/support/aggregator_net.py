@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -41,8 +40,7 @@ from relayer.protocol.claims import RewardClaim, SigningRequest, SlashRequest
 from relayer.protocol.evidence import Attestation, evidence_hash
 from relayer.protocol.ids import ChainId
 from relayer.protocol.types import Address, Amount, Hash32
-from storage import migrate
-from tests.support.database import fresh_database
+from tests.support.database import migrated_database
 from tests.support.devnet_rpc import IDENTITY
 from tests.support.devnet_world import CHAIN_ID, ETHER, REWARD_TOKEN, SEED, WETH, World, fixed_clock, genesis
 
@@ -171,8 +169,7 @@ def running_net(operators: int = 4) -> Iterator[Net]:
 
 @contextmanager
 def migrated(directory: Path) -> Iterator[Engine]:
-    with fresh_database(directory / secrets.token_hex(4)) as engine:
-        migrate.upgrade(engine)
+    with migrated_database(directory) as engine:
         yield engine
 
 

@@ -25,6 +25,8 @@ from storage.token_tables import token_unit_table
 from tests.support.indexer_factory import AVS, T0, h, staker
 
 L1_CHAIN_ID = 31337
+CHAIN_B_ID = 31338
+"""A second client chain: its own periods (1, 2, ...) with the same ledgers, other packet nonces."""
 EARNER, OTHER = staker(1), staker(2)
 TOKEN_T, TOKEN_U = "0x" + "71" * 20, "0x" + "72" * 20
 VAULT = "0x" + "7a" * 20
@@ -44,7 +46,12 @@ def tree(period: int) -> CumulativeTree:
     )
 
 
-def root_packet(period: int) -> PacketCreated:
+def nonce_of(period: int, chain: int = L1_CHAIN_ID) -> int:
+    """Period ``period``'s root packet nonce on ``chain`` (nonces are one sequence over chains)."""
+    return NONCE0 + period + (0 if chain == L1_CHAIN_ID else 10)
+
+
+def root_packet(period: int, chain: int = L1_CHAIN_ID) -> PacketCreated:
     funded = {
         token: sum(a for (_, t), a in LEDGER[period].items() if t == token) for token in (TOKEN_T, TOKEN_U)
     }
@@ -58,20 +65,22 @@ def root_packet(period: int) -> PacketCreated:
         ),
     )
     return PacketCreated(
-        nonce=NONCE0 + period,
+        nonce=nonce_of(period, chain),
         kind=5,
         valset_nonce=1,
         payload="0x" + encode_payload(payload).hex(),
-        payload_hash=h(f"cumulative-payload-{period}"),
-        digest=h(f"cumulative-digest-{period}"),
+        payload_hash=h(f"cumulative-payload-{chain}-{period}"),
+        digest=h(f"cumulative-digest-{chain}-{period}"),
+        l1_chain_id=chain,
     )
 
 
-def leaves(period: int) -> CumulativeLeaves:
+def leaves(period: int, chain: int = L1_CHAIN_ID) -> CumulativeLeaves:
     return CumulativeLeaves(
         period,
-        NONCE0 + period,
+        nonce_of(period, chain),
         tuple(CumulativeLeafInfo(e, t, amount) for (e, t), amount in LEDGER[period].items()),
+        chain,
     )
 
 
@@ -79,17 +88,17 @@ def position(block: int, log_index: int) -> L1Position:
     return L1Position(block, h(f"l1-block-{block}"), h(f"l1-tx-{block}"), log_index, T0)
 
 
-def accepted(period: int, block: int) -> CumulativeRootLog:
-    return CumulativeRootLog(period, NONCE0 + period, True, position(block, 0), VAULT)
+def accepted(period: int, block: int, chain: int = L1_CHAIN_ID) -> CumulativeRootLog:
+    return CumulativeRootLog(period, nonce_of(period, chain), True, position(block, 0), VAULT)
 
 
 def paid(earner: str, token: str, amount: int, cumulative: int, period: int, block: int) -> CumulativePaidLog:
     return CumulativePaidLog(earner, token, earner, amount, cumulative, period, True, position(block, 1))
 
 
-def l1(store: LifecycleStore, *logs: L1Log) -> None:
+def l1(store: LifecycleStore, *logs: L1Log, chain: int = L1_CHAIN_ID) -> None:
     with store.begin() as tx:
-        tx.apply_l1_logs(list(logs), chain_id=L1_CHAIN_ID)
+        tx.apply_l1_logs(list(logs), chain_id=chain)
 
 
 def name_token_t(engine: Engine, symbol: str = "EXOR", decimals: int = 18) -> None:

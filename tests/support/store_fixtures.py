@@ -14,16 +14,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine
 
-from storage import migrate
 from storage.store import LifecycleStore
-from tests.support.database import empty_all_tables, fresh_database
+from tests.support.database import empty_all_tables, migrated_database
 from tests.support.indexer_factory import T0, StepClock
 
 
 @pytest.fixture(scope="module")
 def migrated_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    with fresh_database(tmp_path_factory.mktemp("indexer-db")) as engine:
-        migrate.upgrade(engine)
+    with migrated_database(tmp_path_factory.mktemp("indexer-db")) as engine:
         yield engine
 
 

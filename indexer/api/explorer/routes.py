@@ -320,7 +320,7 @@ class _Site:
             }
             if staker is None or not form.ok:
                 return context
-            context["cumulative"] = queries.cumulative_staker(conn, staker)
+            context["cumulative"] = queries.cumulative_staker(conn, staker, chain_id)
             context["leaf_claims"] = queries.leaf_claims(conn, staker)
             everything, truncated = _all_payouts(conn, staker)
             payouts, next_cursor = listings.PAYOUTS.read(

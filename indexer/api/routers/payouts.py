@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from indexer.api import listings, queries, schemas
-from indexer.api.params import ADDRESS, NOT_FOUND, ApiError, Reader
+from indexer.api.params import ADDRESS, NOT_FOUND, ApiError, ChainIdQ, Reader
 from indexer.api.routers.listing import add_listing
 
 
@@ -27,10 +27,13 @@ def register(v1: APIRouter, read: Reader) -> None:
         tags=["payouts"],
     )
     def cumulative_staker(
-        *, staker: Annotated[str, Path(pattern=ADDRESS, description="Staker's L1 address.")]
+        *,
+        staker: Annotated[str, Path(pattern=ADDRESS, description="Staker's L1 address.")],
+        chain_id: ChainIdQ = None,
     ) -> schemas.CumulativeStakerOut:
-        """What cumulative reward roots paid a staker, per token: pushed, or claimed by the staker."""
-        return read(lambda conn: queries.cumulative_staker(conn, staker.lower()))
+        """What cumulative reward roots paid a staker, per token: pushed, or claimed by the staker.
+        Each client chain has its own roots: figures are summed over chains, or ``chain_id``'s."""
+        return read(lambda conn: queries.cumulative_staker(conn, staker.lower(), chain_id))
 
     @v1.get("/stakers/{staker}/claims", response_model=schemas.StakerClaimsOut, tags=["payouts"])
     def leaf_claims(
@@ -46,10 +49,13 @@ def register(v1: APIRouter, read: Reader) -> None:
         tags=["payouts"],
     )
     def cumulative_claim(
-        *, staker: Annotated[str, Path(pattern=ADDRESS, description="Staker's L1 address.")]
+        *,
+        staker: Annotated[str, Path(pattern=ADDRESS, description="Staker's L1 address.")],
+        chain_id: ChainIdQ = None,
     ) -> schemas.CumulativeClaimOut:
-        """The staker's leaves in the latest root on L1, their proofs, and the claim's calldata."""
-        found = read(lambda conn: queries.cumulative_claim(conn, staker.lower()))
+        """The staker's leaves in the latest root on L1, their proofs, and the claim's calldata. A
+        claim is made on one client chain: ``chain_id``'s, else the chain of the root delivered last."""
+        found = read(lambda conn: queries.cumulative_claim(conn, staker.lower(), chain_id))
         if found is None:
             raise ApiError(
                 404,

@@ -62,7 +62,8 @@ def test_earned_accrued_paid_and_claimable_follow_the_roots(
         assert ingestor.apply_block(chain.block(root_packet(period), leaves(period)))
     # Both periods closed on Exocore, none on L1: earned, nothing accrued or claimable yet.
     tokens, latest, delivered = _view(client, EARNER)
-    assert latest == {"period": 2, "packet_nonce": NONCE0 + 2, "state": "created"} and delivered is None
+    assert latest == {"period": 2, "packet_nonce": NONCE0 + 2, "state": "created", "chain_id": L1_CHAIN_ID}
+    assert delivered is None
     assert {t: (row["earned"], row["accrued"], row["claimable"]) for t, row in tokens.items()} == {
         TOKEN_T: ("180", "0", "0"),
         TOKEN_U: ("7", "0", "0"),
@@ -73,7 +74,7 @@ def test_earned_accrued_paid_and_claimable_follow_the_roots(
     with store.begin() as tx:
         tx.set_cursor(f"l1:{L1_CHAIN_ID}", "l1", 11, h("l1-block-11"), head_height=11, finalized_height=11)
     tokens, latest, delivered = _view(client, EARNER)
-    assert delivered == {"period": 1, "packet_nonce": NONCE0 + 1, "state": "relayed"}
+    assert delivered == {"period": 1, "packet_nonce": NONCE0 + 1, "state": "relayed", "chain_id": L1_CHAIN_ID}
     assert latest["period"] == 2
     figures = ("earned", "accrued", "paid", "paid_pushed", "paid_by_earner", "claimable")
     assert {key: tokens[TOKEN_T][key] for key in figures} == {
@@ -113,10 +114,12 @@ def test_paying_more_than_the_root_accrued_violates_the_invariant(store: Lifecyc
     ExocoreIngestor(store).apply_block(Chain().block(root_packet(1), leaves(1)))
     l1(store, accepted(1, 10), paid(OTHER, TOKEN_T, 50, 50, 1, 11))
     with store.begin() as tx:
-        check_cumulative_paid_within_accrued(tx.conn, "l1", {(OTHER, TOKEN_T)})  # exactly accrued: fine
+        check_cumulative_paid_within_accrued(
+            tx.conn, "l1", L1_CHAIN_ID, {(OTHER, TOKEN_T)}
+        )  # exactly accrued: fine
         tx.apply_l1_logs([paid(OTHER, TOKEN_T, 1, 51, 1, 12)], chain_id=L1_CHAIN_ID)
         with pytest.raises(InvariantViolationError) as raised:
-            check_cumulative_paid_within_accrued(tx.conn, "l1", {(OTHER, TOKEN_T)})
+            check_cumulative_paid_within_accrued(tx.conn, "l1", L1_CHAIN_ID, {(OTHER, TOKEN_T)})
     assert raised.value.invariant == CUMULATIVE_PAID_LE_ACCRUED
 
 

@@ -13,9 +13,8 @@ from sqlalchemy import Engine
 from devnet.anvil import AnvilNode
 from relayer.l1.client import L1Client
 from relayer.l1.txmanager import TxManager
-from storage import migrate
 from storage.store import LifecycleStore
-from tests.support.database import empty_all_tables, fresh_database
+from tests.support.database import empty_all_tables, migrated_database
 from tests.support.l1_contracts import System
 from tests.support.txmanager import (
     RELAYER_ACCOUNT,
@@ -27,8 +26,7 @@ from tests.support.txmanager import (
 
 @pytest.fixture(scope="session")
 def l1_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    with fresh_database(tmp_path_factory.mktemp("l1-db")) as engine:
-        migrate.upgrade(engine)
+    with migrated_database(tmp_path_factory.mktemp("l1-db")) as engine:
         yield engine
 
 

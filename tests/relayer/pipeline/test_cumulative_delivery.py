@@ -293,12 +293,24 @@ def test_a_restart_mid_delay_keeps_the_delay_clock_and_the_earner_is_pushed_with
     parts = h.service.parts
     first_seen_s = 1_000_000
     before_restart = CumulativePusher(
-        h.engine, parts.grpc, parts.gateway, parts.txm, policy, clock_s=lambda: first_seen_s
+        h.engine,
+        parts.grpc,
+        parts.gateway,
+        parts.txm,
+        policy,
+        l1_chain_id=h.config.l1.chain_id,
+        clock_s=lambda: first_seen_s,
     )
     assert before_restart.run() == 0  # every balance above the threshold is held: 900 s to go
     # The restarted stage comes up 950 s later: waiting another period would breach the bound.
     after_restart = CumulativePusher(
-        h.engine, parts.grpc, parts.gateway, parts.txm, policy, clock_s=lambda: first_seen_s + 950
+        h.engine,
+        parts.grpc,
+        parts.gateway,
+        parts.txm,
+        policy,
+        l1_chain_id=h.config.l1.chain_id,
+        clock_s=lambda: first_seen_s + 950,
     )
     assert after_restart.run() >= 1
     h.cycle_until(
@@ -314,7 +326,13 @@ def test_a_restart_mid_delay_keeps_the_delay_clock_and_the_earner_is_pushed_with
     # Indexed as paid: another stage (yet another restart) reads `claimed` from the index and
     # queues nothing, and no delay clock is left running for a paid balance.
     again = CumulativePusher(
-        h.engine, parts.grpc, parts.gateway, parts.txm, policy, clock_s=lambda: first_seen_s + 5000
+        h.engine,
+        parts.grpc,
+        parts.gateway,
+        parts.txm,
+        policy,
+        l1_chain_id=h.config.l1.chain_id,
+        clock_s=lambda: first_seen_s + 5000,
     )
     assert again.run() == 0
     with h.engine.begin() as conn:

@@ -139,7 +139,13 @@ class QueryCumulativeLeavesRequest(google.protobuf.message.Message):
 
     PERIOD_FIELD_NUMBER: builtins.int
     PAGINATION_FIELD_NUMBER: builtins.int
+    L1_CHAIN_ID_FIELD_NUMBER: builtins.int
     period: builtins.int
+    """period is numbered per client chain (1, 2, ... on each)."""
+    l1_chain_id: builtins.int
+    """l1_chain_id names the client chain whose period this is (each client chain has its own
+    cumulative earnings and roots). Unset (0): the chain of Params.l1_chain_id.
+    """
     @property
     def pagination(self) -> cosmpy.protos.cosmos.base.query.v1beta1.pagination_pb2.PageRequest: ...
     def __init__(
@@ -147,9 +153,10 @@ class QueryCumulativeLeavesRequest(google.protobuf.message.Message):
         *,
         period: builtins.int = ...,
         pagination: cosmpy.protos.cosmos.base.query.v1beta1.pagination_pb2.PageRequest | None = ...,
+        l1_chain_id: builtins.int = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["pagination", b"pagination"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["pagination", b"pagination", "period", b"period"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["l1_chain_id", b"l1_chain_id", "pagination", b"pagination", "period", b"period"]) -> None: ...
 
 global___QueryCumulativeLeavesRequest = QueryCumulativeLeavesRequest
 

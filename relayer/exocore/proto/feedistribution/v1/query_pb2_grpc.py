@@ -85,7 +85,7 @@ class QueryServicer(object):
     def CumulativeLeaves(self, request, context):
         """CumulativeLeaves pages through a closed cumulative period's leaves: every earner's running
         total per token (the tree behind that period's CUMULATIVE_ROOT packet), in the order the
-        chain built the tree from.
+        chain built the tree from. Each client chain has its own periods and leaves.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

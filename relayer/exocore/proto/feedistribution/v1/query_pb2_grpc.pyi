@@ -45,7 +45,7 @@ class QueryStub:
     ]
     """CumulativeLeaves pages through a closed cumulative period's leaves: every earner's running
     total per token (the tree behind that period's CUMULATIVE_ROOT packet), in the order the
-    chain built the tree from.
+    chain built the tree from. Each client chain has its own periods and leaves.
     """
 
 class QueryAsyncStub:
@@ -75,7 +75,7 @@ class QueryAsyncStub:
     ]
     """CumulativeLeaves pages through a closed cumulative period's leaves: every earner's running
     total per token (the tree behind that period's CUMULATIVE_ROOT packet), in the order the
-    chain built the tree from.
+    chain built the tree from. Each client chain has its own periods and leaves.
     """
 
 class QueryServicer(metaclass=abc.ABCMeta):
@@ -113,7 +113,7 @@ class QueryServicer(metaclass=abc.ABCMeta):
     ) -> typing.Union[relayer.exocore.proto.feedistribution.v1.query_pb2.QueryCumulativeLeavesResponse, collections.abc.Awaitable[relayer.exocore.proto.feedistribution.v1.query_pb2.QueryCumulativeLeavesResponse]]:
         """CumulativeLeaves pages through a closed cumulative period's leaves: every earner's running
         total per token (the tree behind that period's CUMULATIVE_ROOT packet), in the order the
-        chain built the tree from.
+        chain built the tree from. Each client chain has its own periods and leaves.
         """
 
 def add_QueryServicer_to_server(servicer: QueryServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...
