@@ -15,7 +15,8 @@ import typer
 
 DEFAULT_DEMO_HOME: Final = Path(".exorelay/demo")
 DEFAULT_STAKERS: Final = 200
-"""Enough stakers across the two restaked assets that payouts take several gas-budgeted batches."""
+"""Enough stakers across the two restaked assets on two client chains that payouts take several
+gas-budgeted batches on each chain."""
 DEFAULT_OPERATORS: Final = 5
 """Operators with BLS keys: enough for two committees with different election rules."""
 DEFAULT_API_PORT: Final = 8480
@@ -46,9 +47,10 @@ def demo_command(
         ),
     ] = None,
 ) -> None:
-    """Run devnet + anvil + relayer + API on a fresh database and narrate a full scenario:
-    elections, claims (one rejected), payouts in a MINT and a VAULT token, two slashes and a
-    validator-set change. Keeps running (API up) until Ctrl-C unless --once."""
+    """Run devnet + two anvils (two client chains) + relayer + API on a fresh database and narrate a
+    full scenario: elections, claims, payouts in a MINT, a FEES and a VAULT (cumulative) token on each
+    chain, two slashes (one landing on both chains) and a validator-set change. Keeps running (API
+    up) until Ctrl-C unless --once."""
     from devnet.demo_story import DemoOptions, run_demo  # noqa: PLC0415 - heavy imports
 
     code = run_demo(

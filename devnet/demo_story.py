@@ -1,18 +1,23 @@
 """The story ``exorelay demo`` tells, and the parts it runs.
 
-One process runs everything on a fresh ``--home``: anvil + the L1 contracts + the Exocore devnet
+One process runs everything on a fresh ``--home``: two anvils (two client chains, chain ids 31337 and
+:data:`SECOND_CHAIN_ID`) + the L1 contracts on each + the Exocore devnet
 (:class:`~devnet.stack.DevnetStack`), the relayer and indexer (:class:`~relayer.service.RelayerService`
-on its background scheduler, SQLite file under ``--home``) and the query API (uvicorn on a thread).
+with both chains in ``client_chains``, on its background scheduler, SQLite file under ``--home``) and
+the query API (uvicorn on a thread).
 The scenario is driven the way real clients would: signed messages to the devnet's gRPC Msg service
 and an ETH deposit on L1. What the terminal shows is read back from the chains (gRPC queries, L1
 views and logs), from the lifecycle database or from the API; the script prints none of its own
 bookkeeping as a result.
 
-Chapters: the chains → operators, AVSs and stakers (committees elected) → a validator-set change →
+Chapters: the chains → operators, AVSs and stakers on both client chains (committees elected) → a
+validator-set change →
 claims collected by the AVS's aggregator from each member's own operator process (two submitted
 and accepted; one member offline, a rogue post refused, a second claim in one slot left to expire) →
 relay and payouts (MINT and FEES per distribution; VAULT under one cumulative root) → a committee
 slash collected the same way and an equivocation slash → lifecycle tables, staker balances, API URL.
+Per client chain: each claim's distribution there, paid totals next to that chain's ``Transfer`` logs
+(read from its own node) and the API's per-chain totals, and the SLASH packets that landed there.
 
 What the output promises: a table is printed whole when stdout is not a terminal (no cell cut to
 fit 80 columns); each column holds one unit (amounts in the token's own symbol and decimals, voting
@@ -41,6 +46,7 @@ from typing import Any, Final, TypeVar
 import httpx
 import uvicorn
 from eth_account import Account
+from eth_typing import HexStr
 from eth_utils.crypto import keccak
 from rich import box
 from rich.console import Console
@@ -58,6 +64,7 @@ from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import BlockNotFound
 
 from devnet.anvil import free_port
 from devnet.demo_avs import (
@@ -72,6 +79,7 @@ from devnet.demo_avs import (
     wait_for_signature,
 )
 from devnet.l1_deploy import contract_at
+from devnet.l1_stake import L1Stake, L1Staker
 from devnet.rpc.encoding import parse_rfc3339_nano
 from devnet.scenario import (
     AvsRules,
@@ -95,7 +103,7 @@ from relayer.l1.artifacts import ContractName
 from relayer.logs import TextFormatter
 from relayer.protocol import bls
 from relayer.protocol.claims import PROPORTION_ONE
-from relayer.protocol.ids import OperatorAddress
+from relayer.protocol.ids import AssetId, OperatorAddress
 from relayer.protocol.kinds import PayoutMode
 from relayer.protocol.packets import FundingMode, PacketKind
 from relayer.protocol.types import Address
@@ -110,7 +118,7 @@ from relayer.protocol.units import (
 from relayer.service import RelayerService, install_signal_handlers
 from storage.db import create_db_engine
 from storage.job_tables import JobStage, relay_job_table
-from storage.lifecycle import SLASH, ClaimState, SlashState
+from storage.lifecycle import SLASH, ClaimState, PacketState, SlashState
 from storage.models import (
     avs_table,
     claim_signer_table,
@@ -199,6 +207,14 @@ PIPED_PROGRESS_WIDTH: Final = 160
 """Columns of a progress display when stdout is not a terminal: its final render is printed once,
 and at rich's 80-column default the elapsed-time column is cut ("0:00:…") behind a long status."""
 VALIDATOR_KEY_MATERIAL: Final = b"exorelay-demo/new-validator/bls-key-material"
+SECOND_CHAIN_ID: Final = 31338
+"""The second client chain's EVM chain id (the first is anvil's default, 31337): its own anvil, its
+own contracts (at the same addresses: same deployer, same nonces) and its own assets on Exocore."""
+STAKE_APPLIED_TIMEOUT_S: Final = 120.0
+"""The devnet applies a chain's vault deposits one L1 block deep, polling every 0.5 s; hundreds of
+deposits take seconds to mine, the margin covers a loaded 2-core machine."""
+TRANSFER_TOPIC: Final = Web3.keccak(text="Transfer(address,address,uint256)")
+ZERO_ADDRESS: Final = "0x" + "00" * 20
 
 
 TIMELINE_COLUMNS: Final = (
@@ -244,6 +260,58 @@ class Gauge:
 
     label: str
     read: Callable[[], tuple[int, int, str]]
+
+
+@dataclass(frozen=True)
+class ClientChainView:
+    """One client chain as the demo reads it: its own node and contracts (what the story says a chain
+    holds or logged, balances, gateway views, Transfer and SlashExecuted logs, is read from here)."""
+
+    index: int
+    """0 for the manifest's ``l1``, then ``client_chains`` in order (the relayer's config order)."""
+    chain_id: int
+    entry: dict[str, Any]
+    w3: Web3
+    gateway: Contract
+    reward_vault: Contract
+    restaking_vault: Contract
+    tokens: dict[str, Contract]
+    """Lower-case token address -> ERC-20 (WETH and EXOR)."""
+
+    @classmethod
+    def of(cls, index: int, entry: dict[str, Any]) -> ClientChainView:
+        w3 = Web3(Web3.HTTPProvider(entry["rpc_url"]))
+        contracts = entry["contracts"]
+        return cls(
+            index=index,
+            chain_id=int(entry["chain_id"]),
+            entry=entry,
+            w3=w3,
+            gateway=contract_at(w3, ContractName.EXOCORE_GATEWAY, contracts["gateway"]),
+            reward_vault=contract_at(w3, ContractName.REWARD_VAULT, contracts["reward_vault"]),
+            restaking_vault=contract_at(w3, ContractName.RESTAKING_VAULT, contracts["restaking_vault"]),
+            tokens={
+                contracts["weth"].lower(): contract_at(w3, ContractName.WRAPPED_ETHER, contracts["weth"]),
+                contracts["reward_token"].lower(): contract_at(
+                    w3, ContractName.REWARD_TOKEN, contracts["reward_token"]
+                ),
+            },
+        )
+
+    @property
+    def name(self) -> str:
+        return f"chain {self.chain_id}"
+
+    @property
+    def deploy_block(self) -> int:
+        return int(self.entry["deploy_block"])
+
+
+def staker_chain(index: int, chains: int) -> int:
+    """The client chain staker ``index`` deposits on: pairs alternate (0, 1 on the first chain, 2, 3
+    on the second, ...) while the asset alternates per staker, so the first four stakers hold one
+    (chain, asset) pair each and every operator gets stake of both assets on both chains."""
+    return (index // 2) % chains
 
 
 def short_operator(account: str) -> str:
@@ -395,6 +463,8 @@ class Demo:
         self.expiring: dict[str, str] = {}
         self.valset_nonce_before = 0
         self.block_times: dict[str, dict[int, datetime]] = {"exocore": {}, "l1": {}}
+        self.l1_hash_times: dict[str, datetime] = {}
+        self.chains: list[ClientChainView] = []
 
     # ------------------------------------------------------------------ parts
 
@@ -406,11 +476,23 @@ class Demo:
                 exocore_block_time_s=EXOCORE_BLOCK_TIME_S,
                 l1_block_time_s=L1_BLOCK_TIME_S,
                 cumulative_every=CUMULATIVE_EVERY,
+                other_chain_ids=(SECOND_CHAIN_ID,),
             ).start()
         self.check_stop()
         anvil = self.require(self.stack.anvil)
         with self.console.status("Starting the relayer (migrations, start-up sweep)…"):
-            config = ExorelayConfig.model_validate(self.stack.relayer_settings(self.database_url))
+            # One relayer serves both client chains: one [[client_chains]] entry each, in the
+            # manifest's order (the first is the one Exocore's cumulative ledger pays on).
+            settings = self.stack.relayer_settings(self.database_url)
+            chain_count = 1 + len(self.stack.manifest.get("client_chains", []))
+            settings["client_chains"] = [
+                settings.pop("l1"),
+                *(
+                    self.stack.relayer_settings(self.database_url, chain=index)["l1"]
+                    for index in range(1, chain_count)
+                ),
+            ]
+            config = ExorelayConfig.model_validate(settings)
             weth = self.stack.manifest["l1"]["contracts"]["weth"].lower()
             # max_delay_s=0: the push stage pays every accrued earner at once, not after a day.
             config = config.model_copy(
@@ -428,19 +510,17 @@ class Demo:
         exocore = self.stack.manifest["exocore"]
         # Stakes go through the L1 vault (the devnet's follower makes them Exocore stake).
         self.client = ScenarioClient.for_manifest(exocore, l1=self.stack.manifest["l1"])
-        self.w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
-        contracts = self.stack.manifest["l1"]["contracts"]
-        self.gateway = contract_at(self.w3, ContractName.EXOCORE_GATEWAY, contracts["gateway"])
-        self.reward_vault = contract_at(self.w3, ContractName.REWARD_VAULT, contracts["reward_vault"])
-        self.restaking_vault = contract_at(
-            self.w3, ContractName.RESTAKING_VAULT, contracts["restaking_vault"]
-        )
-        self.weth = contract_at(self.w3, ContractName.WRAPPED_ETHER, contracts["weth"])
-        self.exor = contract_at(self.w3, ContractName.REWARD_TOKEN, contracts["reward_token"])
-        self.tokens: dict[str, Contract] = {
-            contracts["weth"].lower(): self.weth,
-            contracts["reward_token"].lower(): self.exor,
-        }
+        entries = [self.stack.manifest["l1"], *self.stack.manifest.get("client_chains", [])]
+        self.chains = [ClientChainView.of(index, entry) for index, entry in enumerate(entries)]
+        # The first chain's parts under their old names: the VAULT AVS's deposit, the cumulative
+        # ledger and the relay valset narration read it.
+        first = self.chains[0]
+        contracts = entries[0]["contracts"]
+        self.w3, self.gateway = first.w3, first.gateway
+        self.reward_vault, self.restaking_vault = first.reward_vault, first.restaking_vault
+        self.tokens: dict[str, Contract] = first.tokens
+        self.weth = first.tokens[contracts["weth"].lower()]
+        self.exor = first.tokens[contracts["reward_token"].lower()]
         # Read once from each ERC-20, as the indexer caches them for the API and the explorer.
         self.units = {
             address: TokenUnit(str(token.functions.symbol().call()), int(token.functions.decimals().call()))
@@ -510,8 +590,8 @@ class Demo:
         name = self.scalar(select(avs_table.c.name).where(avs_table.c.avs_address == avs.lower()))
         return str(name) if name else short_hex(avs)
 
-    def api_get(self, path: str) -> Any:
-        response = self.require(self.http).get(path)
+    def api_get(self, path: str, **params: Any) -> Any:
+        response = self.require(self.http).get(path, params=params or None)
         response.raise_for_status()
         return response.json()
 
@@ -586,9 +666,11 @@ class Demo:
         stack = self.require(self.stack)
         self.chapter(
             1,
-            "Two chains, one relayer",
+            "Exocore, two client chains, one relayer",
             "Exocore (here its devnet) decides rewards and slashes; its relay validators sign a packet for"
-            " each. The relayer carries the packets to the gateway contract on L1 and pays every staker.",
+            " each, addressed to one client chain. Stakers restake on two L1 client chains (two anvils with"
+            " different chain ids, each with its own gateway, vaults and tokens); one relayer serves both,"
+            " carrying each packet to its own chain's gateway and paying every staker there.",
         )
         exocore_rpc = stack.manifest["exocore"]["rpc_url"]
         status = httpx.get(f"{exocore_rpc}/status", timeout=API_REQUEST_TIMEOUT_S)
@@ -605,19 +687,23 @@ class Demo:
             exocore_rpc,
             f"#{self.current_valset().valset_nonce} (the signing set)",
         )
-        table.add_row(
-            "L1 (anvil)",
-            str(self.w3.eth.chain_id),
-            f"block {self.w3.eth.block_number}",
-            self.require(stack.anvil).rpc_url,
-            f"#{self.gateway.functions.currentValsetNonce().call()}"
-            f" ({self.gateway.functions.valsetSize().call()} validators)"
-            f" in gateway {short_hex(self.gateway.address)}",
-        )
+        for chain in self.chains:
+            table.add_row(
+                f"client chain {chain.index + 1} (anvil)",
+                str(chain.w3.eth.chain_id),
+                f"block {chain.w3.eth.block_number}",
+                str(chain.entry["rpc_url"]),
+                f"#{chain.gateway.functions.currentValsetNonce().call()}"
+                f" ({chain.gateway.functions.valsetSize().call()} validators)"
+                f" in gateway {short_hex(chain.gateway.address)}",
+            )
         self.show(table)
-        balance = self.w3.eth.get_balance(Web3.to_checksum_address(signer))
+        balances = ", ".join(
+            f"{format_units(chain.w3.eth.get_balance(Web3.to_checksum_address(signer)))} ETH on {chain.name}"
+            for chain in self.chains
+        )
         self.console.print(
-            f"relayer signer {signer} holds {format_units(balance)} ETH"
+            f"relayer signer {signer} holds {balances}"
             f" · database {make_url(self.database_url).render_as_string(hide_password=True)}"
             f" · API {self.require(self.api).url}"
         )
@@ -631,16 +717,27 @@ class Demo:
             2,
             "Operators, AVSs and stakers",
             "Operators register and opt into both AVSs with a BLS key each (with proof of possession);"
-            " stakers delegate WETH or EXOR. At the next epoch each AVS elects its committee by its own"
-            " rules.",
+            " stakers deposit WETH or EXOR into the RestakingVault of either client chain and delegate it"
+            " (each chain's tokens are its own assets on Exocore). At the next epoch each AVS elects its"
+            " committee by its own rules.",
         )
         contracts, exocore = stack.manifest["l1"]["contracts"], stack.manifest["exocore"]
         weth, exor = contracts["weth"].lower(), contracts["reward_token"].lower()
-        weth_asset, exor_asset = scenario_asset_ids(weth, exor, int(exocore["lz_chain_id"]))
+        # Per client chain, its (WETH, EXOR) asset ids: the same token addresses, told apart by the
+        # chain's LayerZero id (on the devnet the first chain's is its genesis id, the others' their
+        # chain id).
+        chain_assets = [
+            scenario_asset_ids(
+                weth, exor, int(exocore["lz_chain_id"]) if chain.index == 0 else chain.chain_id
+            )
+            for chain in self.chains
+        ]
+        weth_asset = chain_assets[0][0]
         avs_a = AvsRules(
             address=hex0x(keccak(b"exorelay-demo/avs-a")[:20]),
             name="oracle-avs",
-            asset_ids=(weth_asset, exor_asset),
+            # Both assets on every client chain: its claims pay stakers on each chain.
+            asset_ids=tuple(asset for pair in chain_assets for asset in pair),
             # EXOR minted (MINT); WETH from the transaction fees it collects (FEES).
             reward_tokens=((exor, int(FundingMode.MINT)), (weth, int(FundingMode.FEES))),
             committee_size=n - 1,
@@ -650,6 +747,7 @@ class Demo:
             address=hex0x(keccak(b"exorelay-demo/avs-b")[:20]),
             name="bridge-avs",
             asset_ids=(weth_asset,),
+            # The first chain's WETH: the cumulative ledger and its roots are that chain's.
             reward_tokens=((weth, 2),),
             committee_size=n,
             claim_threshold=(4, 5),
@@ -680,20 +778,30 @@ class Demo:
                     sent["keys"] += 1
                     progress.update(t_keys, completed=sent["keys"])
             self.check_stop()
-            stakes = [
-                (
-                    staker_address(client.seed, index),
-                    weth_asset if index % 2 == 0 else exor_asset,
-                    accounts[index % n],
-                    (index % 7 + 1) * 10**18,
+            per_chain: list[list[tuple[Address, str, OperatorAddress, int]]] = [[] for _ in self.chains]
+            for index in range(stakers):
+                chain = staker_chain(index, len(self.chains))
+                per_chain[chain].append(
+                    (
+                        staker_address(client.seed, index),
+                        chain_assets[chain][index % 2],
+                        accounts[index % n],
+                        (index % 7 + 1) * 10**18,
+                    )
                 )
-                for index in range(stakers)
+            per_chain[0] += [
+                (a.address, weth_asset, a, (index + 1) * 10**17) for index, a in enumerate(accounts)
             ]
-            stakes += [(a.address, weth_asset, a, (index + 1) * 10**17) for index, a in enumerate(accounts)]
-            # RestakingVault deposits on L1; returns once Exocore shows every one as stake.
-            client.delegate_many(stakes)
-            sent["delegations"] += len(stakes)
-            progress.update(t_del, completed=sent["delegations"], status="L1 deposits staked on Exocore")
+            for view, stakes in zip(self.chains, per_chain, strict=True):
+                self.check_stop()
+                # RestakingVault deposits on that chain; returns once Exocore shows every one as stake.
+                self.stake_on(view, stakes)
+                sent["delegations"] += len(stakes)
+                progress.update(
+                    t_del,
+                    completed=sent["delegations"],
+                    status=f"{view.name}: L1 deposits staked on Exocore",
+                )
         height = client.advance(1)
         epoch = (height - 1) // stack.epoch_blocks + 2
         client.advance(stack.epoch_blocks)
@@ -710,6 +818,37 @@ class Demo:
             ],
         )
         self.show_avss(epoch)
+
+    def stake_on(
+        self, chain: ClientChainView, stakes: Sequence[tuple[Address, str, OperatorAddress, int]]
+    ) -> None:
+        """``stakes`` deposited into ``chain``'s RestakingVault by each staker; returns once Exocore
+        has applied every one of them (its count of that chain's L1 requests reached the last id)."""
+        if not stakes:
+            return
+        if chain.index == 0:
+            self.scenario.delegate_many(stakes)
+            return
+        last = L1Staker.for_manifest(chain.entry).delegate(
+            [
+                L1Stake(staker, operator.address, AssetId.parse(asset).token, amount)
+                for staker, asset, operator, amount in stakes
+            ]
+        )
+        deadline = time.monotonic() + STAKE_APPLIED_TIMEOUT_S
+        while self.scenario.asset_custody(stakes[0][1]).l1_requests_applied < last:
+            self.check_stop()
+            if time.monotonic() > deadline:
+                raise DemoError(f"Exocore did not apply {chain.name}'s deposits up to request {last}")
+            self.stop.wait(POLL_INTERVAL_S)
+
+    def asset_label(self, asset: str) -> str:
+        """``WETH on chain 31338``: an asset id's token symbol and the client chain it lives on."""
+        parsed = AssetId.parse(asset)
+        token = "0x" + parsed.token.hex()
+        lz = int(self.require(self.stack).manifest["exocore"]["lz_chain_id"])
+        chain = self.chains[0].chain_id if parsed.lz_chain_id == lz else parsed.lz_chain_id
+        return f"{self.symbol(token)} on chain {chain}"
 
     def committee_indexed(self, avs: str, epoch: int) -> tuple[int, int, str]:
         found = self.scalar(
@@ -736,9 +875,9 @@ class Demo:
                 .select_from(committee_member_table)
                 .where(committee_member_table.c.committee_id == committee.id)
             )
-            assets = ", ".join(self.symbol(a.split("_")[0]) for a in row.asset_ids)
+            assets = ", ".join(self.asset_label(a) for a in row.asset_ids)
             reward = ", ".join(
-                f"{self.symbol(t['token'])} ({'MINT' if int(t['funding']) == 1 else 'VAULT'})"
+                f"{self.symbol(t['token'])} ({FundingMode(int(t['funding'])).name})"
                 for t in row.reward_tokens
             )
             table.add_row(
@@ -845,7 +984,7 @@ class Demo:
         weth = self.weth.address
         deposit = self.reward_vault.functions.balanceOf(Web3.to_checksum_address(avs_b.address), weth).call()
         self.console.print(
-            f"{avs_b.name} deposited ETH into the RewardVault on L1, which now holds"
+            f"{avs_b.name} deposited ETH into the RewardVault on {self.chains[0].name}, which now holds"
             f" {self.amount(deposit, weth)} for it"
         )
         self.deposit_fees(avs_a.address)
@@ -864,29 +1003,40 @@ class Demo:
         self.show_claims()
 
     def deposit_fees(self, avs: str) -> None:
-        """The AVS deposits transaction fees it collected on L1 into its FEES source; Exocore learns
-        of the deposit from L1 (the devnet's follower) before a FEES claim can be distributed."""
+        """The AVS deposits transaction fees it collected on L1 into its FEES source, on each client
+        chain (a FEES distribution pays each chain's stakers from that chain's RewardVault); Exocore
+        learns of the deposits from L1 (the devnet's followers) before a FEES claim can be distributed."""
         stack = self.require(self.stack)
-        stack.deposit_fees_eth(avs, FEES_DEPOSIT_WEI, account_index=FUNDER_ACCOUNT_INDEX)
         weth = self.weth.address
-        held = self.reward_vault.functions.feeBalanceOf(Web3.to_checksum_address(avs), weth).call()
+        held = []
+        for chain in self.chains:
+            stack.deposit_fees_eth(
+                avs, FEES_DEPOSIT_WEI, account_index=FUNDER_ACCOUNT_INDEX, chain=chain.index
+            )
+            fees = chain.reward_vault.functions.feeBalanceOf(Web3.to_checksum_address(avs), weth).call()
+            held.append(f"{self.amount(fees, weth)} on {chain.name}")
         node = self.require(stack.devnet).node
         key = (Address(bytes.fromhex(avs[2:])), Address(bytes.fromhex(weth[2:])))
         deadline = time.monotonic() + FEES_RECORDED_TIMEOUT_S
         while True:
+            # Exocore keeps a FEES source per client chain: each chain's leaves are paid from its vault.
             with node.lock:
-                recorded = node.state.fees_available(*key)
-            if recorded >= FEES_DEPOSIT_WEI or time.monotonic() > deadline:
+                recorded = [node.state.fees_available(*key, chain.chain_id) for chain in self.chains]
+            if min(recorded) >= FEES_DEPOSIT_WEI or time.monotonic() > deadline:
                 break
             self.check_stop()
             time.sleep(POLL_INTERVAL_S)
-        if recorded < FEES_DEPOSIT_WEI:
-            raise DemoError(f"Exocore never recorded {self.avs_name(avs)}'s fee deposit from L1")
+        if min(recorded) < FEES_DEPOSIT_WEI:
+            raise DemoError(f"Exocore never recorded {self.avs_name(avs)}'s fee deposits from L1")
+        at_most = ", ".join(
+            f"{self.amount(amount, weth)} on {chain.name}"
+            for chain, amount in zip(self.chains, recorded, strict=True)
+        )
         self.console.print(
             f"{self.avs_name(avs)} deposited {self.amount(FEES_DEPOSIT_WEI, weth)} of transaction fees into"
-            f" its FEES source in the RewardVault (depositFees; kept apart from deposits: the vault holds"
-            f" {self.amount(held, weth)} of fees for it); Exocore learned of it from L1 and will distribute"
-            f" at most {self.amount(recorded, weth)} from it"
+            f" its FEES source in the RewardVault of each of the {len(self.chains)} client chains"
+            f" (depositFees; kept apart from deposits: the vaults hold {', '.join(held)} of fees for it);"
+            f" Exocore learned of them from L1 and will distribute at most {at_most}"
         )
 
     def show_step_0(self) -> None:
@@ -904,7 +1054,9 @@ class Demo:
 
     def claim_decided(self, claim_id: str) -> tuple[int, int, str]:
         state = self.scalar(select(claim_table.c.state).where(claim_table.c.claim_id == claim_id))
-        decided = state is not None and state not in (ClaimState.SUBMITTED, ClaimState.VERIFIED)
+        # Collecting: the indexer has the aggregator's row but not yet Exocore's decision.
+        undecided = (ClaimState.COLLECTING, ClaimState.SUBMITTED, ClaimState.VERIFIED)
+        decided = state is not None and state not in undecided
         return int(decided), 1, state or "not indexed yet"
 
     def show_claims(self) -> None:
@@ -934,12 +1086,10 @@ class Demo:
             signed, total = int(row.signed_power or 0), int(row.total_power or 0)
             outcome = row.reason_code or "-"
             if row.distribution_id:
-                dist = self.rows(
-                    select(distribution_table).where(
-                        distribution_table.c.distribution_id == row.distribution_id
-                    )
-                )[0]
-                outcome = f"#{dist.nonce}: {dist.leaf_count} leaves"
+                outcome = ", ".join(
+                    f"#{dist.nonce}: {dist.leaf_count} leaves on chain {dist.chain_id}"
+                    for dist in self.distributions_of(claim_id)
+                )
             elif row.state == ClaimState.ACCRUED:
                 outcome = "accrued (no packet)"
             if row.state == ClaimState.REJECTED:
@@ -1156,7 +1306,9 @@ class Demo:
             " (MINT), claim D's WETH comes out of the transaction fees its AVS deposited (FEES). Claim B"
             " accrued: the relayer relays the period's one cumulative root and pushes each earner's total"
             " from bridge-avs's RewardVault deposit (VAULT), one root for all of its stakers instead of"
-            " one packet per distribution.",
+            " one packet per distribution. A claim over stake on both client chains is one distribution"
+            " per chain, each with only that chain's stakers, delivered to and paid by that chain's"
+            " gateway.",
         )
         paid = [self.claim_ids[label] for label in PAID_CLAIMS]
         accrued = self.claim_ids[ACCRUED_CLAIM]
@@ -1180,30 +1332,45 @@ class Demo:
             ),
         )
         self.show_packets()
-        table = Table(title="Distributions on L1 (gateway views)", box=box.SIMPLE_HEAD)
-        for column in ("claim", "funding", "leaves", "total", "paid on L1", "payout rows finalized (DB)"):
+        table = Table(
+            title="Distributions on L1, one per claim and client chain (each chain's gateway views)",
+            box=box.SIMPLE_HEAD,
+        )
+        for column in (
+            "claim",
+            "client chain",
+            "funding",
+            "leaves",
+            "total",
+            "paid on L1",
+            "payout rows finalized (DB)",
+        ):
             table.add_column(column)
         for label in PAID_CLAIMS:
-            row = self.rows(select(claim_table).where(claim_table.c.claim_id == self.claim_ids[label]))[0]
-            view = self.gateway.functions.distribution(bytes.fromhex(row.distribution_id[2:])).call()
-            _root, token, leaf_count, funding, _avs, _epoch, total, paid_total = view
-            finalized = self.scalar(
-                select(func.count())
-                .select_from(payout_table)
-                .where(
-                    payout_table.c.distribution_id == row.distribution_id, payout_table.c.state == "finalized"
+            for row in self.distributions_of(self.claim_ids[label]):
+                chain = self.chain_by_id(row.chain_id)
+                view = chain.gateway.functions.distribution(bytes.fromhex(row.distribution_id[2:])).call()
+                _root, token, leaf_count, funding, _avs, _epoch, total, paid_total = view
+                finalized = self.scalar(
+                    select(func.count())
+                    .select_from(payout_table)
+                    .where(
+                        payout_table.c.distribution_id == row.distribution_id,
+                        payout_table.c.state == "finalized",
+                    )
                 )
-            )
-            table.add_row(
-                label,
-                FundingMode(funding).name,
-                str(leaf_count),
-                self.amount(total, token),
-                self.amount(paid_total, token),
-                f"{finalized} of {leaf_count}",
-            )
+                table.add_row(
+                    label,
+                    str(chain.chain_id),
+                    FundingMode(funding).name,
+                    str(leaf_count),
+                    self.amount(total, token),
+                    self.amount(paid_total, token),
+                    f"{finalized} of {leaf_count}",
+                )
         self.show(table)
         self.show_cumulative()
+        self.show_paid_per_chain()
         self.show_community_pool()
         avs_b = self.require(self.avs_rules)[1].address
         left = self.reward_vault.functions.balanceOf(
@@ -1217,13 +1384,32 @@ class Demo:
         self.show_reward_sources()
 
     def show_reward_sources(self) -> None:
-        """Per AVS, token and source: funded, distributed, paid, held (GET /v1/reward-sources)."""
-        table = Table(title="Reward sources (from the API: /v1/reward-sources)", box=box.SIMPLE_HEAD)
-        for column in ("AVS", "token", "source", "funded", "distributed", "paid on L1", "held in the vault"):
+        """Per client chain, AVS, token and source: funded, distributed, paid, held
+        (GET /v1/reward-sources?chain_id=)."""
+        table = Table(
+            title="Reward sources per client chain (from the API: /v1/reward-sources?chain_id=)",
+            box=box.SIMPLE_HEAD,
+        )
+        for column in (
+            "client chain",
+            "AVS",
+            "token",
+            "source",
+            "funded",
+            "distributed",
+            "paid on L1",
+            "held in the vault",
+        ):
             table.add_column(column)
-        for source in self.api_get("/v1/reward-sources")["sources"]:
+        rows = [
+            (chain, source)
+            for chain in self.chains
+            for source in self.api_get("/v1/reward-sources", chain_id=chain.chain_id)["sources"]
+        ]
+        for chain, source in rows:
             token = source["token"]
             table.add_row(
+                str(chain.chain_id),
                 self.avs_name(source["avs_address"]),
                 self.symbol(token),
                 source["source_name"],
@@ -1238,15 +1424,20 @@ class Demo:
         """Where the part of each claim no leaf carries went (from the API's distribution)."""
         for label in PAID_CLAIMS:
             claim = self.api_get(f"/v1/claims/{self.claim_ids[label]}")
-            dist = self.api_get(f"/v1/distributions/{claim['distribution_id']}")
-            token = dist["token"]
-            claimed, total = int(dist["claimed"]), int(dist["total"])
-            tax, dust = int(dist["community_tax"]), int(dist["dust"])
+            token, claimed = claim["token"], int(claim["total_amount"])
+            # One distribution per client chain: the leaves and the tax are summed over them.
+            dists = [
+                self.api_get(f"/v1/distributions/{row.distribution_id}")
+                for row in self.distributions_of(self.claim_ids[label])
+            ]
+            total = sum(int(dist["total"]) for dist in dists)
+            tax = sum(int(dist["community_tax"] or 0) for dist in dists)
+            pool = claimed - total
             self.console.print(
                 f"claim {label}: {self.amount(claimed, token)} claimed, {self.amount(total, token)} in leaves"
-                f" ({format_share(total, claimed)}); Exocore's community pool keeps"
-                f" {self.amount(int(dist['community_pool']), token)}: the community tax"
-                f" {self.amount(tax, token)} ({format_share(tax, claimed)}) and {dust:,} base units of"
+                f" on {len(dists)} client chain(s) ({format_share(total, claimed)}); Exocore's community"
+                f" pool keeps {self.amount(pool, token)}: the community tax"
+                f" {self.amount(tax, token)} ({format_share(tax, claimed)}) and {pool - tax:,} base units of"
                 " rounding dust"
             )
 
@@ -1263,18 +1454,28 @@ class Demo:
 
     def show_cumulative(self) -> None:
         """Claim B's payouts: one root for every earner of the period, each earner pushed its total."""
-        table = Table(title="Cumulative roots on L1 (indexed)", box=box.SIMPLE_HEAD)
-        for column in ("period", "packet", "earners", "total", "pushed on L1 (DB)"):
+        table = Table(title="Cumulative roots on L1, per client chain (indexed)", box=box.SIMPLE_HEAD)
+        for column in ("client chain", "period", "packet", "earners", "total", "pushed on L1 (DB)"):
             table.add_column(column)
-        for root in self.rows(select(cumulative_root_table).order_by(cumulative_root_table.c.period)):
+        roots = self.rows(
+            select(cumulative_root_table).order_by(
+                cumulative_root_table.c.l1_chain_id, cumulative_root_table.c.period
+            )
+        )
+        for root in roots:
+            # A root's leaves are its packet's; its pushes are that period's on the root's chain.
             leaves = self.rows(
-                select(cumulative_leaf_table).where(cumulative_leaf_table.c.period == root.period)
+                select(cumulative_leaf_table).where(cumulative_leaf_table.c.packet_nonce == root.packet_nonce)
             )
             payouts = self.rows(
-                select(cumulative_payout_table).where(cumulative_payout_table.c.period == root.period)
+                select(cumulative_payout_table).where(
+                    cumulative_payout_table.c.period == root.period,
+                    cumulative_payout_table.c.l1_chain_id == root.l1_chain_id,
+                )
             )
             tokens = sorted({leaf.token for leaf in leaves})
             table.add_row(
+                str(root.l1_chain_id),
                 str(root.period),
                 f"#{root.packet_nonce}",
                 str(len(leaves)),
@@ -1306,25 +1507,104 @@ class Demo:
         return delivered, max(packets, len(rows)), ", ".join(waiting)
 
     def payouts(self, claim_id: str) -> tuple[int, int, str]:
-        row = self.rows(
-            select(claim_table.c.state, claim_table.c.distribution_id).where(
-                claim_table.c.claim_id == claim_id
-            )
-        )
-        if not row or row[0].distribution_id is None:
+        """Finalized payouts of every distribution of the claim (one per client chain) of their leaves."""
+        dists = self.distributions_of(claim_id)
+        if not dists:
             return 0, 0, "waiting for the distribution"
-        distribution_id = row[0].distribution_id
-        leaves = self.scalar(
-            select(distribution_table.c.leaf_count).where(
-                distribution_table.c.distribution_id == distribution_id
-            )
-        )
+        leaves = sum(int(d.leaf_count or 0) for d in dists)
         finalized = self.scalar(
             select(func.count())
             .select_from(payout_table)
-            .where(payout_table.c.distribution_id == distribution_id, payout_table.c.state == "finalized")
+            .where(
+                payout_table.c.distribution_id.in_([d.distribution_id for d in dists]),
+                payout_table.c.state == "finalized",
+            )
         )
-        return int(finalized or 0), int(leaves or 0), f"claim {row[0].state}"
+        chains = ", ".join(str(d.chain_id) for d in dists)
+        return int(finalized or 0), leaves, f"claim {self.claim_state(claim_id)}, chains {chains}"
+
+    def distributions_of(self, claim_id: str) -> list[Any]:
+        """The claim's distributions (one per client chain with leaves) with the chain each packet is
+        addressed to (``chain_id``), in packet order."""
+        d, k = distribution_table, packet_table
+        return self.rows(
+            select(d, k.c.l1_chain_id.label("chain_id"))
+            .join(k, k.c.nonce == d.c.nonce)
+            .where(d.c.claim_id == claim_id)
+            .order_by(d.c.nonce)
+        )
+
+    def chain_by_id(self, chain_id: int | None) -> ClientChainView:
+        for chain in self.chains:
+            if chain.chain_id == chain_id:
+                return chain
+        raise DemoError(f"no client chain {chain_id} in this demo")
+
+    def payout_transfers(self, chain: ClientChainView, tx_hashes: set[str]) -> dict[str, int]:
+        """Per token, Σ the ERC-20 ``Transfer`` logs out of the funding sources (a mint, or the chain's
+        RewardVault) in ``tx_hashes``, read from ``chain``'s own node (its receipts, not the indexer)."""
+        sources = {ZERO_ADDRESS, chain.reward_vault.address.lower()}
+        moved: dict[str, int] = {}
+        for tx_hash in sorted(tx_hashes):
+            for log in chain.w3.eth.get_transaction_receipt(tx_hash)["logs"]:  # type: ignore[arg-type]
+                token = str(log["address"]).lower()
+                topics = log["topics"]
+                if token not in chain.tokens or len(topics) != 3 or topics[0] != TRANSFER_TOPIC:
+                    continue
+                if "0x" + bytes(topics[1])[-20:].hex() not in sources:
+                    continue
+                moved[token] = moved.get(token, 0) + int.from_bytes(bytes(log["data"]), "big")
+        return moved
+
+    def show_paid_per_chain(self) -> None:
+        """Per client chain and token: what the database says was paid there (per-distribution payouts
+        and cumulative pushes), what the API totals for the chain, and the ERC-20 ``Transfer`` logs of
+        those payout transactions read from that chain's node."""
+        table = Table(
+            title="Paid per client chain: database, API (/v1/stats paid_per_chain) and the chain's"
+            " Transfer logs",
+            box=box.SIMPLE_HEAD,
+        )
+        for column in (
+            "client chain",
+            "token",
+            "per-distribution payouts (DB)",
+            "cumulative pushes (DB)",
+            "API total (per distribution)",
+            "Transfer logs on the chain",
+            "equal",
+        ):
+            table.add_column(column)
+        per_chain = self.api_get("/v1/stats")["paid_per_chain"]
+        for chain in self.chains:
+            p, c = payout_table, cumulative_payout_table
+            payouts = self.rows(
+                select(p.c.token, p.c.amount, p.c.l1_tx_hash).where(
+                    p.c.l1_chain_id == chain.chain_id, p.c.state == "finalized"
+                )
+            )
+            pushes = self.rows(
+                select(c.c.token, c.c.amount, c.c.tx_hash).where(c.c.l1_chain_id == chain.chain_id)
+            )
+            moved = self.payout_transfers(
+                chain, {r.l1_tx_hash for r in payouts if r.l1_tx_hash} | {r.tx_hash for r in pushes}
+            )
+            for token in sorted(chain.tokens):
+                # Summed here, not in SQL: SQLite keeps uint256 as text and would sum in floats.
+                leaves = sum(int(r.amount) for r in payouts if r.token == token)
+                pushed = sum(int(r.amount) for r in pushes if r.token == token)
+                api = int(per_chain.get(str(chain.chain_id), {}).get(token, {}).get("finalized", 0))
+                transferred = moved.get(token, 0)
+                table.add_row(
+                    str(chain.chain_id),
+                    self.symbol(token),
+                    self.amount(leaves, token),
+                    self.amount(pushed, token),
+                    self.amount(api, token),
+                    self.amount(transferred, token),
+                    "yes" if leaves + pushed == transferred and api == leaves else "NO",
+                )
+        self.show(table)
 
     def show_packets(self) -> None:
         packets = {r.nonce: r for r in self.rows(select(packet_table))}
@@ -1341,20 +1621,32 @@ class Demo:
             )
         }
         table = Table(
-            title="Relay packets, in L1 order (relayer's jobs and transactions)", box=box.SIMPLE_HEAD
+            title="Relay packets per client chain, in L1 order (relayer's jobs and transactions)",
+            box=box.SIMPLE_HEAD,
         )
-        for column in ("packet", "kind", "signed by valset", "Exocore height", "L1 block", "L1 tx", "job"):
+        for column in (
+            "packet",
+            "kind",
+            "client chain",
+            "signed by valset",
+            "Exocore height",
+            "L1 block",
+            "L1 tx",
+            "job",
+        ):
             table.add_column(column)
 
-        def l1_order(nonce: int) -> tuple[bool, int, int]:
+        def l1_order(nonce: int) -> tuple[int, bool, int, int]:
+            # Each chain's packets together (block numbers are per chain), each chain in block order.
             tx = txs.get(nonce)
-            return (tx is None, tx.block_number if tx else 0, nonce)
+            return (packets[nonce].l1_chain_id or 0, tx is None, tx.block_number if tx else 0, nonce)
 
         for nonce in sorted(packets, key=l1_order):
             packet, tx, job = packets[nonce], txs.get(nonce), jobs.get(nonce)
             table.add_row(
                 f"#{nonce}",
                 PacketKind(int(packet.kind)).name,
+                str(packet.l1_chain_id),
                 f"#{packet.valset_nonce}",
                 str(packet.exocore_height),
                 "-" if tx is None else str(tx.block_number),
@@ -1362,10 +1654,12 @@ class Demo:
                 "-" if job is None else job.stage,
             )
         self.show(table)
-        self.console.print(
-            f"L1 now trusts valset #{self.gateway.functions.currentValsetNonce().call()}"
-            f" ({self.gateway.functions.valsetSize().call()} validators)"
+        trusted = ", ".join(
+            f"{chain.name} valset #{chain.gateway.functions.currentValsetNonce().call()}"
+            f" ({chain.gateway.functions.valsetSize().call()} validators)"
+            for chain in self.chains
         )
+        self.console.print(f"L1 gateways now trust: {trusted}")
 
     # ------------------------------------------------------------------ 6. slashes
 
@@ -1378,13 +1672,18 @@ class Demo:
             "A slash request collected from the committee's operator processes by the aggregator (with the"
             " equivocation evidence each operator checks before signing), and two conflicting task responses"
             " signed by one operator's key, sent to Exocore as evidence. Exocore freezes the operator and"
-            " cuts its stake; the SLASH packet moves the same amounts of restaked principal to the"
-            " slashing sink on L1.",
+            " cuts its stake; a SLASH packet per client chain the operator has stake on (oracle-avs counts"
+            " both chains' assets, bridge-avs the first chain's WETH) moves that chain's share of the"
+            " restaked principal to the slashing sink on that chain.",
         )
-        committee_a, committee_b = self.committees[avs_a.address], self.committees[avs_b.address]
+        # The committees of the current epoch, not of the setup's: a committee slash is measured on
+        # the stake snapshot of the epoch it names, and Exocore keeps only the last 64 epochs'
+        # snapshots (128 s of 0.2 s blocks; a loaded machine reaches this chapter later than that).
+        committee_a, committee_b = (client.committee(rules.address) for rules in (avs_a, avs_b))
         principal_before = {
-            address: self.restaking_vault.functions.totalPrincipal(token.address).call()
-            for address, token in self.tokens.items()
+            (chain.chain_id, address): chain.restaking_vault.functions.totalPrincipal(token.address).call()
+            for chain in self.chains
+            for address, token in chain.tokens.items()
         }
         target_a = committee_a.operators[0]
         self.slash_ids["committee"] = self.collect_slash(committee_a, target_a)
@@ -1438,6 +1737,10 @@ class Demo:
                     Gauge(f"{kind} SLASH final on L1", partial(self.slash_reached, slash_id, "finalized"))
                     for kind, slash_id in self.slash_ids.items()
                 ),
+                *(
+                    Gauge(f"SLASH packets final on {chain.name}", partial(self.slash_packets_final, chain))
+                    for chain in self.chains
+                ),
             ],
         )
         table = Table(title="SLASH packets executed on L1 (gateway logs and views)", box=box.SIMPLE_HEAD)
@@ -1446,36 +1749,44 @@ class Demo:
         frozen_view = any(
             entry.get("type") == "function" and entry.get("name") == "frozen" for entry in self.gateway.abi
         )
-        columns = ["slash", "L1 block", "moved to the slashing sink"]
+        columns = ["slash", "client chain", "L1 block", "moved to the slashing sink"]
         if frozen_view:
             columns.append("gateway.frozen(operator, AVS)")
         for column in columns:
             table.add_column(column)
         for kind, slash_id in self.slash_ids.items():
             row = self.rows(select(slash_table).where(slash_table.c.slash_id == slash_id))[0]
-            logs = self.gateway.events.SlashExecuted.get_logs(
-                from_block=row.l1_block_number, to_block=row.l1_block_number
-            )
-            executed = [log for log in logs if hex0x(log.args.slashId) == slash_id]
-            moved = ", ".join(
-                self.amount(amount, token)
-                for log in executed
-                for token, amount in zip(log.args.tokens, log.args.amounts, strict=True)
-            )
-            cells = [kind, str(row.l1_block_number), moved or "-"]
-            if frozen_view:
-                frozen_l1 = self.gateway.functions.frozen(
-                    Web3.to_checksum_address(row.operator_address), Web3.to_checksum_address(row.avs_address)
-                ).call()
-                cells.append("true" if frozen_l1 else "false")
-            table.add_row(*cells)
+            for chain in self.chains:
+                # Each chain's own gateway logs, read from its node: where this slash landed.
+                logs = chain.gateway.events.SlashExecuted.get_logs(from_block=chain.deploy_block)
+                for log in (log for log in logs if hex0x(log.args.slashId) == slash_id):
+                    moved = ", ".join(
+                        self.amount(amount, token)
+                        for token, amount in zip(log.args.tokens, log.args.amounts, strict=True)
+                    )
+                    cells = [kind, str(chain.chain_id), str(log.blockNumber), moved or "-"]
+                    if frozen_view:
+                        frozen_l1 = chain.gateway.functions.frozen(
+                            Web3.to_checksum_address(row.operator_address),
+                            Web3.to_checksum_address(row.avs_address),
+                        ).call()
+                        cells.append("true" if frozen_l1 else "false")
+                    table.add_row(*cells)
         self.show(table)
-        principal = ", ".join(
-            f"{self.amount(before, address)} → "
-            f"{self.amount(self.restaking_vault.functions.totalPrincipal(token.address).call(), address)}"
-            for (address, token), before in zip(self.tokens.items(), principal_before.values(), strict=True)
-        )
-        self.console.print(f"RestakingVault principal: {principal}")
+        for chain in self.chains:
+            vault = chain.restaking_vault
+            principal = ", ".join(
+                f"{self.amount(principal_before[(chain.chain_id, address)], address)} → "
+                f"{self.amount(vault.functions.totalPrincipal(token.address).call(), address)}"
+                for address, token in chain.tokens.items()
+            )
+            packets = self.api_get("/v1/packets", kind="slash", chain_id=chain.chain_id)["items"]
+            listed = ", ".join(f"#{packet['nonce']} {packet['status']}" for packet in packets)
+            self.console.print(
+                f"{chain.name}: RestakingVault principal {principal}; the API lists"
+                f" {len(packets)} SLASH packet(s) for it (/v1/packets?kind=slash&chain_id={chain.chain_id}):"
+                f" {listed}"
+            )
         self.show_cross_avs_power(
             [(target_a, avs_a.address), (str(operator_b), avs_b.address)],
             [rules.address for rules in (avs_a, avs_b)],
@@ -1517,6 +1828,18 @@ class Demo:
                 )
         self.show(table)
 
+    def slash_packets_final(self, chain: ClientChainView) -> tuple[int, int, str]:
+        """The SLASH packets addressed to ``chain`` that are final on it, of all addressed to it."""
+        k = packet_table
+        states = [
+            str(row.state)
+            for row in self.rows(
+                select(k.c.state).where(k.c.kind == PacketKind.SLASH, k.c.l1_chain_id == chain.chain_id)
+            )
+        ]
+        final = sum(1 for state in states if state == PacketState.FINALIZED)
+        return final, len(states), "waiting for Exocore" if not states else ", ".join(sorted(states))
+
     def slash_reached(self, slash_id: str, target: str) -> tuple[int, int, str]:
         state = self.scalar(select(slash_table.c.state).where(slash_table.c.slash_id == slash_id))
         if state is None:
@@ -1552,9 +1875,13 @@ class Demo:
             claim = self.api_get(f"/v1/claims/{claim_id}")
             payouts = "-"
             if claim["distribution_id"]:
-                dist = self.api_get(f"/v1/distributions/{claim['distribution_id']}")
-                finalized = dist["payouts_by_status"].get("finalized", 0)
-                payouts = f"{finalized}/{dist['leaf_count']}"
+                # Every distribution of the claim: one per client chain it paid stakers on.
+                dists = [
+                    self.api_get(f"/v1/distributions/{row.distribution_id}")
+                    for row in self.distributions_of(claim_id)
+                ]
+                finalized = sum(int(dist["payouts_by_status"].get("finalized", 0)) for dist in dists)
+                payouts = f"{finalized}/{sum(int(dist['leaf_count']) for dist in dists)}"
             elif claim["status"] == ClaimState.ACCRUED:
                 payouts = "cumulative root"
             timeline = self.transitions("claim", claim_id)
@@ -1610,8 +1937,19 @@ class Demo:
             )
         return self.block_times["exocore"][height]
 
-    def l1_block_time(self, number: int) -> datetime:
-        """The timestamp of L1 block ``number`` (whole seconds, as every EVM block), read once."""
+    def l1_block_time(self, number: int, block_hash: str | None = None) -> datetime:
+        """The timestamp of L1 block ``number`` (whole seconds, as every EVM block), read once: from
+        the client chain that has the block ``block_hash`` (the first chain without one)."""
+        if block_hash is not None and block_hash not in self.l1_hash_times:
+            for chain in self.chains:
+                try:
+                    block = chain.w3.eth.get_block(HexStr(block_hash))
+                except BlockNotFound:
+                    continue
+                self.l1_hash_times[block_hash] = datetime.fromtimestamp(int(block["timestamp"]), UTC)
+                break
+        if block_hash is not None and block_hash in self.l1_hash_times:
+            return self.l1_hash_times[block_hash]
         if number not in self.block_times["l1"]:
             timestamp = int(self.w3.eth.get_block(number)["timestamp"])
             self.block_times["l1"][number] = datetime.fromtimestamp(timestamp, UTC)
@@ -1645,7 +1983,8 @@ class Demo:
                 at = self.exocore_block_time(int(transition.height))
                 exocore = (str(transition.height), at.strftime("%H:%M:%S.%f")[:-3])
             elif transition.chain == "l1" and transition.height is not None:
-                l1 = (str(transition.height), self.l1_block_time(int(transition.height)).strftime("%H:%M:%S"))
+                at_l1 = self.l1_block_time(int(transition.height), transition.block_hash)
+                l1 = (str(transition.height), at_l1.strftime("%H:%M:%S"))
             note = transition.reason or ""
             if transition.chain not in ("exocore", "l1"):
                 note = f"by the {transition.chain}" + (f": {note}" if note else "")
@@ -1661,17 +2000,20 @@ class Demo:
     def show_balances(self) -> None:
         client = self.scenario
         table = Table(
-            title="Stakers' L1 balances (token contracts) and their finalized payouts (DB)",
+            title="Stakers' L1 balances on their client chain (token contracts) and their finalized payouts"
+            " there (DB)",
             box=box.SIMPLE_HEAD,
         )
         table.add_column("staker")
+        table.add_column("client chain")
         for address in self.tokens:
             table.add_column(f"{self.symbol(address)} on L1")
             table.add_column(f"{self.symbol(address)} paid (DB)")
         for index in range(min(STAKERS_SHOWN, self.options.stakers)):
             staker = Web3.to_checksum_address(hex0x(staker_address(client.seed, index)))
-            cells: list[str] = [staker]
-            for address, token in self.tokens.items():
+            chain = self.chains[staker_chain(index, len(self.chains))]
+            cells: list[str] = [staker, str(chain.chain_id)]
+            for address, token in chain.tokens.items():
                 balance = token.functions.balanceOf(staker).call()
                 # Summed here, not in SQL: SQLite keeps uint256 as text and would sum in floats.
                 paid = sum(
@@ -1681,6 +2023,7 @@ class Demo:
                             payout_table.c.staker == staker.lower(),
                             payout_table.c.token == address,
                             payout_table.c.state == "finalized",
+                            payout_table.c.l1_chain_id == chain.chain_id,
                         )
                     )
                 ) + sum(
@@ -1689,6 +2032,7 @@ class Demo:
                         select(cumulative_payout_table.c.amount).where(
                             cumulative_payout_table.c.earner == staker.lower(),
                             cumulative_payout_table.c.token == address,
+                            cumulative_payout_table.c.l1_chain_id == chain.chain_id,
                         )
                     )
                 )
@@ -1696,10 +2040,13 @@ class Demo:
                 cells += [format_units(balance, decimals), format_units(paid, decimals)]
             table.add_row(*cells)
         self.show(table)
-        transfers = self.scalar(select(func.count()).select_from(transfer_table))
-        self.console.print(
-            f"token transfers out of the gateway's funding sources indexed from L1: {transfers}"
+        t = transfer_table
+        counts = ", ".join(
+            f"{self.scalar(select(func.count()).select_from(t).where(t.c.l1_chain_id == chain.chain_id))}"
+            f" on {chain.name}"
+            for chain in self.chains
         )
+        self.console.print(f"token transfers out of the gateway's funding sources indexed from L1: {counts}")
 
     def show_api(self) -> None:
         url = self.require(self.api).url
@@ -1707,6 +2054,11 @@ class Demo:
         self.console.rule("[bold]The API")
         self.console.print(
             f"API: {url}  ·  docs {url}/docs  ·  e.g. {url}/v1/claims  {url}/v1/slashes  {url}/v1/packets"
+        )
+        chain_b = self.chains[-1].chain_id
+        self.console.print(
+            f"per client chain: {url}/v1/payouts?chain_id={chain_b}  {url}/v1/packets?chain_id={chain_b}"
+            f"  {url}/v1/stats (paid_per_chain)"
         )
 
 

@@ -358,28 +358,34 @@ class DevnetStack:
     def __exit__(self, *_exc: object) -> None:
         self.stop()
 
-    def fund_avs_eth(self, avs: str, amount_wei: int, *, account_index: int = 0) -> None:
-        """Deposit ETH (held as WETH) into the RewardVault for ``avs``: what an AVS does before its
-        VAULT-funded rewards can be paid."""
+    def client_chain(self, chain: int) -> tuple[dict[str, Any], AnvilNode]:
+        """Client chain ``chain`` (0: ``l1``, then ``client_chains`` in order): its manifest entry and
+        its anvil."""
         if self.anvil is None:
             raise RuntimeError("the stack is not started")
-        w3 = Web3(Web3.HTTPProvider(self.anvil.rpc_url))
-        account = Account.from_key(self.anvil.dev_accounts()[account_index].private_key)
-        vault = contract_at(w3, ContractName.REWARD_VAULT, self.manifest["l1"]["contracts"]["reward_vault"])
+        entries = [self.manifest["l1"], *self.manifest.get("client_chains", [])]
+        return entries[chain], [self.anvil, *self.other_anvils][chain]
+
+    def fund_avs_eth(self, avs: str, amount_wei: int, *, account_index: int = 0, chain: int = 0) -> None:
+        """Deposit ETH (held as WETH) into the RewardVault of client chain ``chain`` for ``avs``: what
+        an AVS does before its VAULT-funded rewards can be paid there."""
+        entry, anvil = self.client_chain(chain)
+        w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
+        account = Account.from_key(anvil.dev_accounts()[account_index].private_key)
+        vault = contract_at(w3, ContractName.REWARD_VAULT, entry["contracts"]["reward_vault"])
         call = vault.functions.depositETH(Web3.to_checksum_address(avs))
         send_transaction(
             w3, account, call.build_transaction(TxParams({"from": account.address, "value": Wei(amount_wei)}))
         )
 
-    def deposit_fees_eth(self, avs: str, amount_wei: int, *, account_index: int = 0) -> None:
+    def deposit_fees_eth(self, avs: str, amount_wei: int, *, account_index: int = 0, chain: int = 0) -> None:
         """Deposit ``amount_wei`` of transaction fees, collected as ETH and wrapped to WETH, into
-        ``avs``'s FEES source in the RewardVault (``depositFees``): what an AVS whose rewards come
-        from its fees does before a FEES-funded distribution can be paid."""
-        if self.anvil is None:
-            raise RuntimeError("the stack is not started")
-        w3 = Web3(Web3.HTTPProvider(self.anvil.rpc_url))
-        account = Account.from_key(self.anvil.dev_accounts()[account_index].private_key)
-        contracts = self.manifest["l1"]["contracts"]
+        ``avs``'s FEES source in the RewardVault of client chain ``chain`` (``depositFees``): what an
+        AVS whose rewards come from its fees does before a FEES-funded distribution can be paid."""
+        entry, anvil = self.client_chain(chain)
+        w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
+        account = Account.from_key(anvil.dev_accounts()[account_index].private_key)
+        contracts = entry["contracts"]
         weth = contract_at(w3, ContractName.WRAPPED_ETHER, contracts["weth"])
         vault = contract_at(w3, ContractName.REWARD_VAULT, contracts["reward_vault"])
         sender = TxParams({"from": account.address})

@@ -1,10 +1,16 @@
 """``exorelay demo`` as a user runs it: a child process on a fresh home, small sizes.
 
-The demo must end with exit 0 after ``--once``, list claims A/B as paid (collected by the aggregator
-from the operators' own processes: one offline, a rogue post refused), claim C as expired at the
-aggregator and both slashes as finalized, and every figure it printed must equal what the database
-it leaves behind says
-(the L1 figures through the indexer's copy of the L1 logs: the demo's anvil is gone after it exits).
+The demo must end with exit 0 after ``--once``, list claims A/D as paid and B as accrued (collected by
+the aggregator from the operators' own processes: one offline, a rogue post refused), claim C as
+expired at the aggregator and both slashes as finalized, and every figure it printed must equal what
+the database it leaves behind says (the L1 figures through the indexer's copy of the L1 logs: the
+demo's anvils are gone after it exits).
+
+It runs two client chains (anvils with chain ids 31337 and 31338): per chain, the payouts the
+database holds equal the token ``Transfer`` logs the indexer copied from that chain and what the demo
+read from that chain's node, the API's per-chain totals equal them, each chain's paid claims have a
+distribution of their own, and a slash landed on each chain (a SLASH packet addressed to it, final
+there, moving that chain's share of the stake).
 A SIGTERM in the middle of the scenario stops it cleanly, chains included.
 """
 
@@ -26,12 +32,15 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, func, inspect, select, text
 
+from devnet.defaults import DEFAULT_EPOCH_BLOCKS
 from devnet.demo_story import (
     DATABASE_FILE,
+    SECOND_CHAIN_ID,
     DemoError,
     claim_database,
     enough_signers,
     prepare_home,
+    staker_chain,
 )
 from relayer.protocol.units import format_power, format_units
 from storage import migrate
@@ -58,6 +67,7 @@ from storage.models import (
     transfer_table,
     transition_table,
 )
+from tests.e2e.checks import api_get
 from tests.e2e.relayer_process import process_database
 from tests.support.database import DATABASE_URL_ENV
 
@@ -70,6 +80,15 @@ DEMO_TIMEOUT_S = 450.0
 STOP_HANG_BOUND_S = 120.0
 """SIGTERM → exit takes seconds (the relayer's own stop is bounded); past this it hangs, not slow."""
 STARTUP_TIMEOUT_S = 270.0
+FIRST_CHAIN_ID = 31337
+"""anvil's default chain id: the demo's first client chain (the cumulative ledger's)."""
+CHAINS = (FIRST_CHAIN_ID, SECOND_CHAIN_ID)
+FEES_DEPOSIT_WEI = 2 * 10**18
+"""oracle-avs's fee deposit on each client chain."""
+EPOCH_BLOCKS = DEFAULT_EPOCH_BLOCKS
+RECENT_EPOCHS = 16
+"""Epochs between opening the committee slash and its submission: seconds (2 s epochs), far inside
+the 64 epochs of stake snapshots Exocore keeps; the setup's epoch is ~30 epochs older on a fast run."""
 
 SHORT_ID = r"(?P<id>0x[0-9a-f]{8})…"
 AMOUNT = r"[\d,]+\.\d{4}"
@@ -168,6 +187,25 @@ FUNDING_OF_CLAIM = {"A": 1, "D": 3}
 oracle-avs's transaction fees (FEES). Claim B (bridge-avs, cumulative) accrues: no distribution."""
 
 
+def distributions(run: DemoRun, **where: Any) -> list[Any]:
+    """Distribution rows with the client chain their packet is addressed to (``chain_id``)."""
+    d, k = distribution_table, packet_table
+    statement = select(d, k.c.l1_chain_id.label("chain_id")).join(k, k.c.nonce == d.c.nonce)
+    for column, value in where.items():
+        statement = statement.where(d.c[column] == value)
+    return run.rows(statement.order_by(d.c.nonce))
+
+
+def finalized_payouts(run: DemoRun, distribution_id: str) -> int:
+    return int(
+        run.scalar(
+            select(func.count())
+            .select_from(payout_table)
+            .where(payout_table.c.distribution_id == distribution_id, payout_table.c.state == "finalized")
+        )
+    )
+
+
 def by_prefix(rows: list[Any], key: str, prefix: str) -> Any:
     found = [r for r in rows if getattr(r, key).startswith(prefix)]
     assert len(found) == 1, f"{prefix}: {len(found)} rows"
@@ -231,16 +269,11 @@ def test_lifecycle_overview_lists_claims_paid_and_slashes_finalized(demo: DemoRu
             assert match["payouts"] == ("cumulative root" if row.state == "accrued" else "-")
             continue
         assert symbols[row.token] == match["symbol"]
-        finalized = demo.scalar(
-            select(func.count())
-            .select_from(payout_table)
-            .where(payout_table.c.distribution_id == row.distribution_id, payout_table.c.state == "finalized")
-        )
-        leaves = demo.scalar(
-            select(distribution_table.c.leaf_count).where(
-                distribution_table.c.distribution_id == row.distribution_id
-            )
-        )
+        # One distribution per client chain: the claim paid stakers on both.
+        dists = distributions(demo, claim_id=row.claim_id)
+        assert sorted(d.chain_id for d in dists) == sorted(CHAINS)
+        finalized = sum(finalized_payouts(demo, d.distribution_id) for d in dists)
+        leaves = sum(int(d.leaf_count) for d in dists)
         assert match["payouts"] == f"{finalized}/{leaves}"
         assert finalized == leaves > 0
 
@@ -372,19 +405,22 @@ def test_no_cell_is_cut_when_stdout_is_not_a_terminal(demo: DemoRun) -> None:
 def test_where_the_rest_of_each_claim_went_is_said(demo: DemoRun) -> None:
     lines = demo.matches(
         rf"^claim (?P<label>[ABD]): (?P<claimed>{AMOUNT}) (?P<symbol>\w+) claimed, (?P<total>{AMOUNT}) \w+ in"
-        rf" leaves \([\d.]+ %\); Exocore's community pool keeps (?P<pool>{AMOUNT}) \w+: the community tax"
+        rf" leaves on (?P<chains>\d+) client chain\(s\) \([\d.]+ %\); Exocore's community pool keeps"
+        rf" (?P<pool>{AMOUNT}) \w+: the community tax"
         rf" (?P<tax>{AMOUNT}) \w+ \([\d.]+ %\) and (?P<dust>[\d,]+) base units of rounding dust\s*$"
     )
     assert sorted(m["label"] for m in lines) == ["A", "D"]
     claims = {r.claim_id: r for r in demo.rows(select(claim_table))}
     for match in lines:
-        dist = demo.rows(
-            select(distribution_table).where(distribution_table.c.funding == FUNDING_OF_CLAIM[match["label"]])
-        )[0]
-        claimed = int(claims[dist.claim_id].total_amount)
-        tax = int(dist.community_tax)
-        dust = claimed - tax - int(dist.total)
-        assert (match["claimed"], match["total"]) == (format_units(claimed), format_units(int(dist.total)))
+        # Every client chain's distribution of the claim: leaves and tax summed over them.
+        dists = distributions(demo, funding=FUNDING_OF_CLAIM[match["label"]])
+        assert int(match["chains"]) == len(dists) == len(CHAINS)
+        (claim_id,) = {d.claim_id for d in dists}
+        claimed = int(claims[claim_id].total_amount)
+        total = sum(int(d.total) for d in dists)
+        tax = sum(int(d.community_tax or 0) for d in dists)
+        dust = claimed - tax - total
+        assert (match["claimed"], match["total"]) == (format_units(claimed), format_units(total))
         assert (match["tax"], match["pool"]) == (format_units(tax), format_units(tax + dust))
         assert int(match["dust"].replace(",", "")) == dust >= 0
         assert tax * 100 == claimed * 3  # the devnet's 3 % community tax
@@ -482,20 +518,40 @@ def test_the_committee_slash_is_collected_by_the_aggregator(demo: DemoRun) -> No
     slash = demo.rows(select(slash_table).where(slash_table.c.slash_id == request.digest))[0]
     assert slash.evidence_kind == "committee_request"
     assert int(match["size"]) == request.committee_size
+    # It names a recent epoch (the committee current when it was opened), not the setup's: Exocore
+    # measures it on that epoch's stake snapshot and keeps 64 epochs of them, which a slow run
+    # outlasted when the demo named the setup's epoch (rejected as offence_too_old).
+    submitted_epoch = (int(slash.submitted_height) - 1) // EPOCH_BLOCKS + 1
+    assert 0 <= submitted_epoch - request.epoch <= RECENT_EPOCHS
 
 
 def test_distributions_paid_on_l1_equal_the_indexed_payouts_and_transfers(demo: DemoRun) -> None:
     rows = demo.matches(
-        rf"^\s*(?P<label>[ABD])\s+(?P<funding>MINT|VAULT|FEES)\s+(?P<leaves>\d+)"
+        rf"^\s*(?P<label>[ABD])\s+(?P<chain>\d+)\s+(?P<funding>MINT|VAULT|FEES)\s+(?P<leaves>\d+)"
         rf"\s+(?P<total>{AMOUNT}) (?P<symbol>\w+)\s+(?P<paid>{AMOUNT}) \w+"
         r"\s+(?P<finalized>\d+) of (?P<of>\d+)\s*$"
     )
-    assert {m["label"]: m["funding"] for m in rows} == {"A": "MINT", "D": "FEES"}
+    # One row per claim and client chain: each claim paid stakers on both chains.
+    assert sorted((m["label"], int(m["chain"]), m["funding"]) for m in rows) == sorted(
+        (label, chain, funding) for label, funding in (("A", "MINT"), ("D", "FEES")) for chain in CHAINS
+    )
     symbols = token_symbols(demo)
     for match in rows:
-        dist = demo.rows(
-            select(distribution_table).where(distribution_table.c.funding == FUNDING_OF_CLAIM[match["label"]])
-        )[0]
+        (dist,) = [
+            d
+            for d in distributions(demo, funding=FUNDING_OF_CLAIM[match["label"]])
+            if d.chain_id == int(match["chain"])
+        ]
+        # Landed on the chain it was addressed to, and its payouts were made there.
+        assert dist.l1_chain_id == dist.chain_id
+        assert {
+            r.l1_chain_id
+            for r in demo.rows(
+                select(payout_table.c.l1_chain_id).where(
+                    payout_table.c.distribution_id == dist.distribution_id
+                )
+            )
+        } == {dist.chain_id}
         assert symbols[dist.token] == match["symbol"]
         assert int(match["leaves"]) == dist.leaf_count == int(match["finalized"]) == int(match["of"])
         assert format_units(int(dist.total)) == match["total"]
@@ -515,12 +571,16 @@ def test_the_cumulative_avs_is_paid_under_one_root_for_all_its_earners(demo: Dem
     assert (
         demo.rows(select(distribution_table).where(distribution_table.c.claim_id == claim_b.claim_id)) == []
     )
+    # bridge-avs counts the first chain's WETH only: its one root is that chain's.
     (root,) = demo.rows(select(cumulative_root_table))
-    assert root.accepted
-    leaves = demo.rows(select(cumulative_leaf_table).where(cumulative_leaf_table.c.period == root.period))
+    assert root.accepted and root.l1_chain_id == FIRST_CHAIN_ID
+    leaves = demo.rows(
+        select(cumulative_leaf_table).where(cumulative_leaf_table.c.packet_nonce == root.packet_nonce)
+    )
     payouts = demo.rows(
         select(cumulative_payout_table).where(cumulative_payout_table.c.period == root.period)
     )
+    assert {p.l1_chain_id for p in payouts} == {FIRST_CHAIN_ID}
     (token,) = {leaf.token for leaf in leaves}
     assert token == claim_b.token
     assert {(p.earner, int(p.amount)) for p in payouts} == {
@@ -528,10 +588,15 @@ def test_the_cumulative_avs_is_paid_under_one_root_for_all_its_earners(demo: Dem
     }
     total = sum(int(leaf.cumulative) for leaf in leaves)
     (row,) = demo.matches(
-        rf"^\s*(?P<period>\d+)\s+#(?P<nonce>\d+)\s+(?P<earners>\d+)\s+(?P<total>{AMOUNT}) WETH"
+        rf"^\s*(?P<chain>\d+)\s+(?P<period>\d+)\s+#(?P<nonce>\d+)\s+(?P<earners>\d+)"
+        rf"\s+(?P<total>{AMOUNT}) WETH"
         rf"\s+(?P<pushed>\d+) earners, (?P<paid>{AMOUNT}) WETH\s*$"
     )
-    assert (int(row["period"]), int(row["nonce"])) == (root.period, root.packet_nonce)
+    assert (int(row["chain"]), int(row["period"]), int(row["nonce"])) == (
+        root.l1_chain_id,
+        root.period,
+        root.packet_nonce,
+    )
     assert int(row["earners"]) == int(row["pushed"]) == len(leaves) > 1
     assert row["total"] == row["paid"] == format_units(total)
     assert demo.matches(r"^claim B \(bridge-avs\) accrued: one root carries every earner's total")
@@ -541,43 +606,59 @@ def test_packets_table_shows_the_valset_update_relayed_before_the_packets_signed
     demo: DemoRun,
 ) -> None:
     rows = demo.matches(
-        r"^\s*#(?P<nonce>\d+)\s+(?P<kind>VALSET_UPDATE|REWARD_DISTRIBUTION|CUMULATIVE_ROOT)\s+#(?P<valset>\d+)\s+(?P<height>\d+)"
+        r"^\s*#(?P<nonce>\d+)\s+(?P<kind>VALSET_UPDATE|REWARD_DISTRIBUTION|CUMULATIVE_ROOT)\s+(?P<chain>\d+)"
+        r"\s+#(?P<valset>\d+)\s+(?P<height>\d+)"
         r"\s+(?P<block>\d+)\s+(?P<tx>0x[0-9a-f]{8})…\s+(?P<job>\w+)\s*$"
     )
-    # Claims A (MINT) and D (FEES) one packet each, claim B's (cumulative) period one root, each after
-    # the valset update that signs them.
-    assert rows[0]["kind"] == "VALSET_UPDATE"
-    assert sorted(m["kind"] for m in rows[1:]) == ["CUMULATIVE_ROOT", *["REWARD_DISTRIBUTION"] * 2]
     assert {m["job"] for m in rows} == {"delivered"}
+    # Per client chain: claims A (MINT) and D (FEES) one packet each, and on the first chain claim B's
+    # (cumulative) period one root, each after that chain's valset update that signs them.
+    by_chain = {chain: [m for m in rows if int(m["chain"]) == chain] for chain in CHAINS}
+    assert sum(len(chain_rows) for chain_rows in by_chain.values()) == len(rows)
+    for chain, chain_rows in by_chain.items():
+        assert chain_rows[0]["kind"] == "VALSET_UPDATE"
+        roots = ["CUMULATIVE_ROOT"] if chain == FIRST_CHAIN_ID else []
+        assert sorted(m["kind"] for m in chain_rows[1:]) == [*roots, *["REWARD_DISTRIBUTION"] * 2]
+        valset, *later = chain_rows
+        assert all(int(d["valset"]) == int(valset["valset"]) + 1 for d in later)
+        assert all(int(d["block"]) >= int(valset["block"]) for d in later)
     txs = demo.rows(
         select(l1_tx_table).where(l1_tx_table.c.state == "finalized", l1_tx_table.c.purpose != "payout")
     )
     packets = {r.nonce: r for r in demo.rows(select(packet_table))}
     for match in rows:
         tx = next(t for t in txs if t.packet_nonce == int(match["nonce"]))
-        assert (str(tx.block_number), tx.tx_hash[:10]) == (match["block"], match["tx"])
+        assert (str(tx.block_number), tx.tx_hash[:10], tx.chain_id) == (
+            match["block"],
+            match["tx"],
+            int(match["chain"]),
+        )
         packet = packets[int(match["nonce"])]
         assert (str(packet.valset_nonce), str(packet.exocore_height)) == (match["valset"], match["height"])
-    valset, *distributions = rows
-    assert all(int(d["valset"]) == int(valset["valset"]) + 1 for d in distributions)
-    assert all(int(d["block"]) >= int(valset["block"]) for d in distributions)
+        assert packet.l1_chain_id == int(match["chain"])
 
 
 def test_staker_balances_equal_the_indexed_l1_transfers_and_payouts(demo: DemoRun) -> None:
-    assert demo.matches(r"^\s*staker\s+WETH on L1\s+WETH paid \(DB\)\s+EXOR on L1\s+EXOR paid \(DB\)\s*$")
+    assert demo.matches(
+        r"^\s*staker\s+client chain\s+WETH on L1\s+WETH paid \(DB\)\s+EXOR on L1\s+EXOR paid \(DB\)\s*$"
+    )
     rows = demo.matches(
-        rf"^\s*(?P<staker>0x[0-9a-fA-F]{{40}})\s+(?P<weth_l1>{AMOUNT})\s+(?P<weth_db>{AMOUNT})"
+        rf"^\s*(?P<staker>0x[0-9a-fA-F]{{40}})\s+(?P<chain>\d+)\s+(?P<weth_l1>{AMOUNT})\s+(?P<weth_db>{AMOUNT})"
         rf"\s+(?P<exor_l1>{AMOUNT})\s+(?P<exor_db>{AMOUNT})\s*$"
     )
     assert len(rows) == 4
+    # The first four stakers: two on each client chain.
+    assert [int(m["chain"]) for m in rows] == [CHAINS[staker_chain(i, len(CHAINS))] for i in range(4)]
     tokens = {symbol: token for token, symbol in token_symbols(demo).items()}
     earned = set()
     for match in rows:
-        staker = match["staker"].lower()
+        staker, chain = match["staker"].lower(), int(match["chain"])
         for symbol in ("WETH", "EXOR"):
             received = demo.total(
                 select(transfer_table.c.amount).where(
-                    transfer_table.c.recipient == staker, transfer_table.c.token == tokens[symbol]
+                    transfer_table.c.recipient == staker,
+                    transfer_table.c.token == tokens[symbol],
+                    transfer_table.c.l1_chain_id == chain,
                 )
             )
             paid = demo.total(
@@ -585,11 +666,13 @@ def test_staker_balances_equal_the_indexed_l1_transfers_and_payouts(demo: DemoRu
                     payout_table.c.staker == staker,
                     payout_table.c.token == tokens[symbol],
                     payout_table.c.state == "finalized",
+                    payout_table.c.l1_chain_id == chain,
                 )
             ) + demo.total(
                 select(cumulative_payout_table.c.amount).where(
                     cumulative_payout_table.c.earner == staker,
                     cumulative_payout_table.c.token == tokens[symbol],
+                    cumulative_payout_table.c.l1_chain_id == chain,
                 )
             )
             key = symbol.lower()
@@ -673,25 +756,141 @@ def test_a_database_is_emptied_only_if_the_previous_run_of_this_home_filled_it(t
 
 
 def test_a_fee_funded_distribution_is_paid_and_each_source_accounted(demo: DemoRun) -> None:
-    """oracle-avs deposits 2 WETH of transaction fees (FEES); claim D is distributed from them and
-    paid on L1; the reward-sources table says per AVS, token and source what was funded, distributed,
-    paid and is still held, as the database has it."""
+    """oracle-avs deposits 2 WETH of transaction fees (FEES) on each client chain; claim D is
+    distributed from them (one distribution per chain, each within that chain's FEES source) and
+    paid on L1; the reward-sources table says per client chain, AVS, token and source what was
+    funded, distributed, paid and is still held, as the database has it."""
     (deposit,) = demo.matches(
         rf"^oracle-avs deposited (?P<amount>{AMOUNT}) WETH of transaction fees into its FEES source"
+        r".+ will distribute at most (?P<at_most>.+?)\s*$"
     )
-    assert deposit["amount"] == format_units(2 * 10**18)
+    assert deposit["amount"] == format_units(FEES_DEPOSIT_WEI)
+    assert deposit["at_most"] == ", ".join(
+        f"{format_units(FEES_DEPOSIT_WEI)} WETH on chain {c}" for c in CHAINS
+    )
     rows = {
-        (m["avs"], m["source"]): m
+        (int(m["chain"]), m["avs"], m["source"]): m
         for m in demo.matches(
-            rf"^\s*(?P<avs>[\w-]+)\s+(?P<symbol>EXOR|WETH)\s+(?P<source>MINT|VAULT|FEES)"
+            rf"^\s*(?P<chain>\d+)\s+(?P<avs>[\w-]+)\s+(?P<symbol>EXOR|WETH)\s+(?P<source>MINT|VAULT|FEES)"
             rf"\s+(?P<funded>minted as paid|{AMOUNT} \w+)\s+(?P<distributed>{AMOUNT}) \w+"
             rf"\s+(?P<paid>{AMOUNT}) \w+\s+(?P<held>-|{AMOUNT} \w+)\s*$"
         )
     }
-    assert set(rows) == {("oracle-avs", "MINT"), ("oracle-avs", "FEES"), ("bridge-avs", "VAULT")}
-    (fees_dist,) = demo.rows(select(distribution_table).where(distribution_table.c.funding == 3))
-    fees = rows[("oracle-avs", "FEES")]
-    assert fees["funded"] == f"{format_units(2 * 10**18)} WETH"
-    assert fees["distributed"] == fees["paid"] == format_units(int(fees_dist.total))
-    assert fees["held"] == f"{format_units(2 * 10**18 - int(fees_dist.total))} WETH"
-    assert rows[("oracle-avs", "MINT")]["funded"] == "minted as paid"
+    # oracle-avs's sources on both chains; bridge-avs (the first chain's WETH only) on the first.
+    assert set(rows) == {
+        *((chain, "oracle-avs", source) for chain in CHAINS for source in ("MINT", "FEES")),
+        (FIRST_CHAIN_ID, "bridge-avs", "VAULT"),
+    }
+    # One FEES distribution per client chain, each paid from that chain's deposit.
+    fees_dists = distributions(demo, funding=3)
+    assert sorted(d.chain_id for d in fees_dists) == sorted(CHAINS)
+    for dist in fees_dists:
+        fees = rows[(dist.chain_id, "oracle-avs", "FEES")]
+        distributed = int(dist.total)
+        assert fees["funded"] == f"{format_units(FEES_DEPOSIT_WEI)} WETH"
+        assert fees["distributed"] == fees["paid"] == format_units(distributed)
+        assert fees["held"] == f"{format_units(FEES_DEPOSIT_WEI - distributed)} WETH"
+    for chain in CHAINS:
+        assert rows[(chain, "oracle-avs", "MINT")]["funded"] == "minted as paid"
+
+
+PAID_PER_CHAIN_ROW = (
+    rf"^\s*(?P<chain>\d+)\s+(?P<symbol>WETH|EXOR)\s+(?P<leaves>{AMOUNT}) \w+\s+(?P<pushed>{AMOUNT}) \w+"
+    rf"\s+(?P<api>{AMOUNT}) \w+\s+(?P<transfers>{AMOUNT}) \w+\s+(?P<equal>yes|NO)\s*$"
+)
+
+
+def test_each_client_chain_is_paid_what_its_transfer_logs_moved(demo: DemoRun) -> None:
+    """Per client chain and token: the finalized payouts (leaves and cumulative pushes) the database
+    holds for the chain equal the Transfer logs the indexer copied from that chain, the demo's own
+    reading of that chain's node (printed), and the API's per-chain total; both chains paid both
+    tokens."""
+    tokens = {symbol: token for token, symbol in token_symbols(demo).items()}
+    printed = {(int(m["chain"]), m["symbol"]): m for m in demo.matches(PAID_PER_CHAIN_ROW)}
+    assert set(printed) == {(chain, symbol) for chain in CHAINS for symbol in ("WETH", "EXOR")}
+    stats = api_get(str(demo.engine.url.render_as_string(hide_password=False)), "/v1/stats")
+    for (chain, symbol), match in printed.items():
+        token = tokens[symbol]
+        leaves = demo.total(
+            select(payout_table.c.amount).where(
+                payout_table.c.l1_chain_id == chain,
+                payout_table.c.token == token,
+                payout_table.c.state == "finalized",
+            )
+        )
+        pushed = demo.total(
+            select(cumulative_payout_table.c.amount).where(
+                cumulative_payout_table.c.l1_chain_id == chain, cumulative_payout_table.c.token == token
+            )
+        )
+        transferred = demo.total(
+            select(transfer_table.c.amount).where(
+                transfer_table.c.l1_chain_id == chain, transfer_table.c.token == token
+            )
+        )
+        assert leaves > 0, f"nothing paid in {symbol} on chain {chain}"
+        assert leaves + pushed == transferred
+        api = int(stats["paid_per_chain"][str(chain)][token]["finalized"])
+        assert api == leaves
+        assert (match["leaves"], match["pushed"], match["api"], match["transfers"], match["equal"]) == (
+            format_units(leaves),
+            format_units(pushed),
+            format_units(api),
+            format_units(transferred),
+            "yes",
+        )
+    # The chains add up to the API's per-token totals: nothing was paid outside a chain.
+    for token, per_state in stats["paid_per_token"].items():
+        assert int(per_state["finalized"]) == sum(
+            int(stats["paid_per_chain"][str(chain)].get(token, {}).get("finalized", 0)) for chain in CHAINS
+        )
+
+
+def test_the_api_filters_payouts_and_packets_by_client_chain(demo: DemoRun) -> None:
+    """``?chain_id=`` returns exactly the chain's rows: payouts and packets as the database keys them."""
+    url = str(demo.engine.url.render_as_string(hide_password=False))
+    for chain in CHAINS:
+        packets = api_get(url, "/v1/packets", chain_id=chain, limit=100)["items"]
+        db_packets = demo.rows(select(packet_table.c.nonce).where(packet_table.c.l1_chain_id == chain))
+        assert sorted(p["nonce"] for p in packets) == sorted(r.nonce for r in db_packets)
+        payouts = api_get(url, "/v1/payouts", chain_id=chain, limit=100)["items"]
+        assert payouts and {p["chain_id"] for p in payouts} == {chain}
+
+
+SLASH_ON_L1_ROW = (
+    r"^\s*(?P<kind>committee|equivocation)\s+(?P<chain>\d+)\s+(?P<block>\d+)\s+(?P<moved>.+?)"
+    r"\s+(?P<frozen>true|false)\s*$"
+)
+
+
+def test_a_slash_landed_on_each_client_chain(demo: DemoRun) -> None:
+    """The committee slash (oracle-avs counts both chains' assets) is one SLASH packet per chain,
+    each final on its own chain and moving that chain's share of the cut; the per-chain lines name
+    the API's SLASH packets of each chain as the database has them."""
+    symbols = token_symbols(demo)
+    landed = demo.matches(SLASH_ON_L1_ROW)
+    assert sorted((m["kind"], int(m["chain"])) for m in landed) == sorted(
+        [("committee", FIRST_CHAIN_ID), ("committee", SECOND_CHAIN_ID), ("equivocation", FIRST_CHAIN_ID)]
+    )
+    slashes = {r.evidence_kind: r for r in demo.rows(select(slash_table))}
+    committee = slashes["committee_request"]
+    packets = demo.rows(select(packet_table).where(packet_table.c.kind == 3))
+    for chain in CHAINS:
+        on_chain = [p for p in packets if p.l1_chain_id == chain]
+        assert on_chain and {p.state for p in on_chain} == {"finalized"}
+        assert committee.slash_id in {p.subject_id for p in on_chain}
+        (line,) = demo.matches(
+            rf"^chain {chain}: RestakingVault principal .+; the API lists (?P<count>\d+) SLASH packet\(s\)"
+            rf" for it \(/v1/packets\?kind=slash&chain_id={chain}\): (?P<listed>.+?)\s*$"
+        )
+        assert int(line["count"]) == len(on_chain)
+        assert sorted(line["listed"].split(", ")) == sorted(f"#{p.nonce} finalized" for p in on_chain)
+    # Each chain's SLASH moved that chain's share; over both chains, every token Exocore cut.
+    moved = {
+        part.split(" ")[1]
+        for match in landed
+        if match["kind"] == "committee"
+        for part in match["moved"].split(", ")
+    }
+    assets = demo.rows(select(slash_asset_table).where(slash_asset_table.c.slash_id == committee.slash_id))
+    assert moved == {symbols[a.token] for a in assets} == {"WETH", "EXOR"}
