@@ -15,6 +15,12 @@ Invariants:
 - The keeper's thread only talks to the database (one short transaction per lease per tick), so a
   slow chain RPC on the pipeline's thread cannot make the process lose its roles; a process that is
   stopped (SIGSTOP, a pause) stops renewing and loses them, as it should.
+- One locked lease row cannot stall the others: the keeper renews every lease on one thread, and a
+  row another session keeps locked (a process paused inside a fenced write) makes only that lease's
+  renewal give up after ``storage.leases.LEASE_LOCK_TIMEOUT_MS`` (``LeaseBusyError``, retried next
+  tick). The paused session's transaction is aborted by the server after
+  :func:`idle_in_transaction_timeout_ms` (below the TTL), which frees the row for a takeover within
+  the usual bound; on waking, its commit fails and its next fenced write is refused.
 - A process believes it holds a lease at most until its own monotonic clock says the TTL passed since
   the renewal *started* (the database's expiry is later or equal), so it stops working before anybody
   else can start.
@@ -50,7 +56,19 @@ LEASE_TICK_S: Final = 1.0
 expired lease within a second (the takeover bound is the TTL plus this), and a tick costs one short
 transaction per lease (three leases x a few processes is a handful of statements per second)."""
 
+IDLE_IN_TRANSACTION_SHARE_OF_TTL: Final = 0.5
+"""The relayer's PostgreSQL sessions are aborted by the server after sitting idle inside a
+transaction for this share of the lease TTL (5 s at the default 10 s). Below the TTL, so a process
+paused inside a fenced write has its locks released before its lease lapses and a standby takes over
+within TTL + tick; high enough that no transaction of ours gets near it (they run statements back to
+back and make no remote call inside, see ``relayer.l1.txmanager``)."""
+
 STREAM_EXOCORE: Final = LeaseName("stream:exocore")
+
+
+def idle_in_transaction_timeout_ms(ttl_s: float) -> int:
+    """The ``idle_in_transaction_session_timeout`` of the relayer's sessions, in milliseconds."""
+    return max(1, int(ttl_s * 1000 * IDLE_IN_TRANSACTION_SHARE_OF_TTL))
 
 
 def signer_lease(chain_id: int, address: str) -> LeaseName:

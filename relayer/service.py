@@ -69,6 +69,7 @@ from relayer.leases import (
     STREAM_EXOCORE,
     LeaseKeeper,
     LeaseName,
+    idle_in_transaction_timeout_ms,
     l1_stream_lease,
     new_holder_id,
     signer_lease,
@@ -185,7 +186,10 @@ def build(
             raise ConfigError(
                 f"{config.chain_key_path(index)}.gateway_address is required to run the relayer"
             )
-    engine = engine or create_db_engine(config.database.url)
+    engine = engine or create_db_engine(
+        config.database.url,
+        idle_in_transaction_timeout_ms=idle_in_transaction_timeout_ms(config.relayer.lease_ttl_s),
+    )
     migrate.upgrade(engine)
     store = LifecycleStore(engine)
     metrics = RelayerMetrics()

@@ -30,8 +30,15 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_db_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
-    """An engine for ``url`` with exorelay's session settings; creates a SQLite file's directory."""
+def create_db_engine(
+    url: str, *, read_only: bool = False, idle_in_transaction_timeout_ms: int | None = None, **kwargs: Any
+) -> Engine:
+    """An engine for ``url`` with exorelay's session settings; creates a SQLite file's directory.
+
+    ``idle_in_transaction_timeout_ms`` (PostgreSQL writers): the server aborts a session of this engine
+    that sits idle inside a transaction that long, releasing its row locks. The relayer sets it below
+    its lease TTL, so a process paused (SIGSTOP, a VM freeze) inside a fenced write cannot hold the
+    lease row locked, and every other process's leases with it, for longer than that."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -56,8 +63,30 @@ def create_db_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Eng
         kwargs.setdefault("pool_pre_ping", True)
         engine = create_engine(url, **kwargs)
         _typed_connection_errors(engine)
+        if idle_in_transaction_timeout_ms is not None:
+            _idle_in_transaction_timeout(engine, idle_in_transaction_timeout_ms)
         return engine
     raise IndexerError(f"unsupported database URL scheme {parsed.drivername!r} (sqlite or postgresql)")
+
+
+def idle_in_transaction_timeout_sql(timeout_ms: int) -> str:
+    """The session setting behind ``create_db_engine(idle_in_transaction_timeout_ms=...)``."""
+    if timeout_ms <= 0:
+        raise ValueError("idle_in_transaction_timeout_ms must be > 0 (0 disables it in PostgreSQL)")
+    return f"SET idle_in_transaction_session_timeout = {int(timeout_ms)}"
+
+
+def _idle_in_transaction_timeout(engine: Engine, timeout_ms: int) -> None:
+    statement = idle_in_transaction_timeout_sql(timeout_ms)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(statement)
+        cursor.close()
+        # psycopg opens a transaction for the SET (autocommit off): end it, or the pool's first
+        # checkout would find the session already inside one.
+        dbapi_connection.commit()
 
 
 def _typed_connection_errors(engine: Engine) -> None:

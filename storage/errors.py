@@ -101,6 +101,16 @@ class LeaseError(StorageError):
     """Root of the lease errors (who may sign with a key, who may ingest a stream)."""
 
 
+class LeaseBusyError(LeaseError):
+    """The lease row was locked by another session for longer than the lease statements wait
+    (``storage.leases.LEASE_LOCK_TIMEOUT_MS``): someone is inside a transaction on it (a fenced write,
+    maybe of a paused process). Not acquired nor renewed this time; nothing was written."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"lease {name!r}: row locked by another transaction; not acquired this time")
+        self.name = name
+
+
 class StaleLeaseError(LeaseError):
     """A write fenced by a lease was refused: this process's token is not the lease's current one, or
     the lease expired on the database's clock. The process may still *believe* it holds the lease (it

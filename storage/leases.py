@@ -11,6 +11,11 @@ Invariants (the table's are in ``storage.lease_tables``):
 - :func:`check_fence` takes a share lock on the row (``FOR SHARE``) and keeps it until the caller's
   transaction ends: a takeover (which needs the row lock) waits for that transaction, so a fenced write
   either commits before the new holder starts or is refused; never both holders' writes interleaved.
+- No lease statement waits indefinitely for a row lock: :func:`acquire` waits at most
+  ``LEASE_LOCK_TIMEOUT_MS`` (PostgreSQL ``SET LOCAL lock_timeout``) and then raises
+  :class:`LeaseBusyError`, so one locked row (a paused process inside a fenced write) cannot stall a
+  keeper that renews several leases on one thread. The lock itself is bounded by the writer sessions'
+  ``idle_in_transaction_session_timeout`` (``storage.db.create_db_engine``).
 - SQLite (one process, the demo): row locks do not exist there, but SQLite serialises writers, and with
   one process every lease has one holder.
 """
@@ -23,13 +28,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, Row, select, text, update
+from sqlalchemy.exc import OperationalError
 
-from storage.errors import StaleLeaseError
+from storage.errors import LeaseBusyError, StaleLeaseError
 from storage.lease_tables import lease_table
 from storage.store.base import insert_ignore
 
 LeaseClock = Callable[[Connection], datetime]
 """The time, read on the connection of the transaction that decides (so it is the database's own)."""
+
+LEASE_LOCK_TIMEOUT_MS: Final = 1000
+"""How long :func:`acquire` waits for a lease row another session holds locked, in milliseconds. A
+fenced write holds the row's share lock for one short transaction (milliseconds); waiting a second
+rides out a slow one, and a keeper renewing a handful of leases on one tick still renews the others
+well within the TTL (>= 3 s) when one row stays locked (its holder paused inside that transaction)."""
+
+LOCK_NOT_AVAILABLE: Final = "55P03"
+"""PostgreSQL's SQLSTATE for ``lock_timeout`` expiring (``lock_not_available``)."""
 
 NEVER: Final = datetime(1970, 1, 1, tzinfo=UTC)
 """``expires_at`` of a lease row nobody has held yet: already expired on any clock."""
@@ -108,10 +123,24 @@ def acquire(
     next token (also when ``holder`` itself let it expire: it may have been paused past the expiry).
     ``force`` takes another holder's live lease too (next token, so its writes are fenced off): only
     for a database one process uses by design (SQLite), where a live lease at start-up can only be a
-    dead predecessor's."""
+    dead predecessor's. Raises :class:`LeaseBusyError` if the row stays locked by another transaction
+    longer than ``LEASE_LOCK_TIMEOUT_MS`` (nothing written; try again next time)."""
     if ttl_s <= 0:
         raise ValueError("ttl_s must be > 0")
+    try:
+        return _acquire(engine, name, holder, ttl_s, clock=clock, force=force)
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            raise LeaseBusyError(name) from exc
+        raise
+
+
+def _acquire(
+    engine: Engine, name: str, holder: str, ttl_s: float, *, clock: LeaseClock, force: bool
+) -> Grant | None:
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {LEASE_LOCK_TIMEOUT_MS}")
         insert_ignore(conn, lease_table, [{"name": name, "holder": None, "token": 0, "expires_at": NEVER}])
         row = _locked(conn, name)
         if row is None:  # pragma: no cover (inserted above in this transaction)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -166,3 +166,49 @@ def guarded(
         if isinstance(exc, InvariantViolationError):
             raise violation from exc
         raise
+
+
+SPAN_GROW_MARGIN: Final = 4
+"""Caught up (the batch reached the head), the span doubles only after a full-span batch took under
+a quarter of its time target: nothing waits, so the next, twice as long, should fit with room for a
+busier range."""
+
+
+def next_batch_span(
+    span: int,
+    *,
+    covered: int,
+    records: int,
+    elapsed_s: float,
+    target_s: float | None,
+    behind: bool,
+    max_span: int,
+) -> int:
+    """The block span of a stream's next batch after one over ``covered`` blocks that stored
+    ``records`` rows in ``elapsed_s`` seconds (the one span policy of every stream that has one).
+
+    A batch costs a fixed overhead (RPC round trips, a transaction, the invariant checks) plus work
+    per block and per row. Splitting only pays while that work dominates, so:
+
+    - **shrink** (halve what the batch covered) only after it overran ``target_s`` with rows to
+      store over more than one block: a busy range gets split so one transaction stays short;
+    - an overrun of an **empty** batch is overhead, which a smaller span does not reduce: it never
+      shrinks the span (on a starved host even a one-block empty batch overruns the target, and
+      shrinking on it left the span at one block for good, the stream one block per poll behind);
+    - **grow** (double, up to ``max_span``) after a full-span batch while the stream is still
+      ``behind`` the head, if it fitted ``target_s`` or stored nothing (empty blocks cost ~only the
+      overhead, so more per batch is how a stream catches up); caught up, only after a full-span
+      batch took under ``target_s / SPAN_GROW_MARGIN``.
+
+    ``target_s`` None: no target, the span stays as it is. Invariant: ``1 <= result <= max_span``.
+    """
+    if target_s is None:
+        return span
+    if elapsed_s > target_s and records > 0 and covered > 1:
+        return max(1, min(max_span, covered // 2))
+    full = covered >= span
+    if full and behind and (elapsed_s <= target_s or records == 0):
+        return min(max_span, 2 * span)
+    if full and not behind and elapsed_s < target_s / SPAN_GROW_MARGIN:
+        return min(max_span, 2 * span)
+    return max(1, min(max_span, span))

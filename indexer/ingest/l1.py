@@ -9,8 +9,11 @@ One :meth:`L1Ingestor.poll` is one step:
    (:meth:`~storage.store.StoreTx.reverse_l1_above`) and re-ingested from there. If the ancestor is
    below the finalized height, rows already final would change: :class:`DeepReorgError`, and the
    stream halts rather than rewrite them.
-2. **One batch** of at most ``batch_blocks`` blocks (fewer while batches take longer than
-   ``batch_target_s``, when one is set): ``eth_getLogs`` over the gateway and vaults,
+2. **One batch** of at most ``batch_blocks`` blocks (fewer while batches with rows to store take
+   longer than ``batch_target_s``, when one is set; more again while the stream is behind and
+   batches fit it or are empty: :func:`indexer.ingest.base.next_batch_span`, so a starved host whose
+   fixed per-batch overhead alone overruns the target still catches up):
+   ``eth_getLogs`` over the gateway and vaults,
    then (only if the range paid leaves) the reward tokens' ``Transfer`` logs out of the funding
    sources. The end block's hash is read before and after; if it changed, or a log names another
    hash for its block than the header, the batch is dropped and retried on the next poll.
@@ -44,7 +47,7 @@ from sqlalchemy import select
 from web3 import Web3
 from web3.types import RPCEndpoint
 
-from indexer.ingest.base import guarded, is_block_data_failure, poison_block
+from indexer.ingest.base import guarded, is_block_data_failure, next_batch_span, poison_block
 from indexer.ingest.token_units import EthCallSource, TokenUnits
 from indexer.metrics import IngestMetrics
 from relayer.errors import L1RpcError
@@ -93,10 +96,6 @@ keeps a busy range under both and one batch's transaction short."""
 
 HASH_CACHE_ENTRIES: Final = 4096
 """Distinct block/tx hashes the decoder remembers normalised (a batch holds a few hundred at most)."""
-
-SPAN_GROW_MARGIN: Final = 4
-"""With a batch target set, the span doubles only after a full-span batch took under a quarter of
-the target: the next, twice as long, still fits with room for a busier range."""
 
 GATEWAY_EVENTS: Final = (
     "DistributionSubmitted",
@@ -643,9 +642,10 @@ class L1Ingestor:
     ) -> None:
         """``confirmations`` None: use the node's ``finalized`` block tag instead of a depth.
 
-        ``batch_target_s``: a batch that took longer halves the next one's block span (down to one
-        block), one well under it doubles the span back up to ``batch_blocks``; a caller sharing its
-        thread (the relayer) so bounds the time one poll holds it.
+        ``batch_target_s``: a batch with rows that took longer halves the next one's block span (down
+        to one block); while behind the head, a full batch that fitted it or was empty doubles the
+        span back up to ``batch_blocks`` (:func:`indexer.ingest.base.next_batch_span`); a caller
+        sharing its thread (the relayer) so bounds the time one poll holds it.
         """
         self.store = store
         self.source = source
@@ -753,7 +753,15 @@ class L1Ingestor:
             if not is_block_data_failure(exc):
                 raise
             return self._narrow_or_poison(start, end, exc, result)
-        self._adapt_span(end - start + 1, time.monotonic() - started)
+        self.span_blocks = next_batch_span(
+            self.span_blocks,
+            covered=end - start + 1,
+            records=len(records),
+            elapsed_s=time.monotonic() - started,
+            target_s=self.batch_target_s,
+            behind=end < head,
+            max_span=self.batch_blocks,
+        )
         if self._narrowed is not None and end >= self._narrowed[1]:
             self.span_blocks, self._narrowed = self._narrowed[0], None  # past the failed range
         return result
@@ -793,15 +801,6 @@ class L1Ingestor:
             block_hash=block_hash,
             exc=exc,
         ) from exc
-
-    def _adapt_span(self, covered: int, elapsed_s: float) -> None:
-        target = self.batch_target_s
-        if target is None:
-            return
-        if elapsed_s > target:
-            self.span_blocks = max(1, covered // 2)
-        elif elapsed_s < target / SPAN_GROW_MARGIN and covered >= self.span_blocks:
-            self.span_blocks = min(self.batch_blocks, 2 * self.span_blocks)
 
     def _start(self) -> tuple[int, str, int]:
         """Create the cursor just below ``start_block`` (its hash is the first reorg anchor)."""

@@ -1321,6 +1321,14 @@ class TxManager:
         latest_nonce = market.latest_nonce()
         now = self._clock()
         s = signer_account_table
+        # The key's first nonce comes from the chain: ask before the transaction, never inside it (a
+        # remote call inside would keep the fenced transaction idle for as long as the RPC takes, and
+        # the server aborts sessions idle in a transaction, ``relayer.leases``).
+        with self._engine.connect() as conn:
+            known = conn.execute(
+                select(s.c.next_nonce).where(s.c.sender == self._sender, s.c.chain_id == self._chain_id)
+            ).first()
+        chain_nonce = self._client.nonce(self._sender, "pending") if known is None else latest_nonce
         try:
             with self._begin() as conn:
                 account = conn.execute(
@@ -1329,7 +1337,7 @@ class TxManager:
                     .with_for_update()
                 ).first()
                 if account is None:
-                    nonce = max(self._client.nonce(self._sender, "pending"), latest_nonce)
+                    nonce = max(chain_nonce, latest_nonce)
                     conn.execute(
                         insert(s).values(
                             sender=self._sender, chain_id=self._chain_id, next_nonce=nonce + 1, updated_at=now

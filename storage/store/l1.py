@@ -453,19 +453,7 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
                 self.conn.execute(delete(table).where(key))
             else:
                 self.conn.execute(update(table).where(key).values(state=row.from_state, updated_at=at))
-            ref = ChainRef(Chain.L1, at, row.height, row.block_hash, row.tx_hash, row.log_index)
-            reversals.append(
-                self.transition_row(
-                    kind,
-                    row.entity_id,
-                    row.to_state,
-                    row.from_state,
-                    ref,
-                    edge=EdgeKind.REVERSAL,
-                    reason=reason,
-                    reverses_id=row.id,
-                )
-            )
+            reversals.append(self._reversal_of(kind, row, at, reason))
         self.append_transitions(reversals)
         self._clear_l1_positions(ancestor, chain_id)
         return len(rows) + self._reverse_claims_behind_distributions(at, reason)
@@ -508,21 +496,23 @@ class L1Store(ClaimStore, DistributionStore, SlashStore, PayoutStore):
             self.conn.execute(
                 update(c).where(c.c.claim_id == claim_id).values(state=row.from_state, updated_at=at)
             )
-            ref = ChainRef(Chain.L1, at, row.height, row.block_hash, row.tx_hash, row.log_index)
-            reversals.append(
-                self.transition_row(
-                    EntityKind.CLAIM,
-                    claim_id,
-                    row.to_state,
-                    row.from_state,
-                    ref,
-                    edge=EdgeKind.REVERSAL,
-                    reason=reason,
-                    reverses_id=row.id,
-                )
-            )
+            reversals.append(self._reversal_of(EntityKind.CLAIM, row, at, reason))
         self.append_transitions(reversals)
         return len(reversals)
+
+    def _reversal_of(self, kind: EntityKind, row: Any, at: datetime, reason: str) -> dict[str, Any]:
+        """The REVERSAL transition row undoing the orphaned move ``row`` (a ``transition`` row)."""
+        ref = ChainRef(Chain.L1, at, row.height, row.block_hash, row.tx_hash, row.log_index)
+        return self.transition_row(
+            kind,
+            row.entity_id,
+            row.to_state,
+            row.from_state,
+            ref,
+            edge=EdgeKind.REVERSAL,
+            reason=reason,
+            reverses_id=row.id,
+        )
 
     def _uninstall_valsets(self, above: int, chain_id: int | None) -> None:
         """Drop this chain's valset installations above the ancestor (None: every chain's); a set

@@ -362,12 +362,7 @@ class PayoutStore(StoreBase):
             "final_height": final_height,
             "final_at": final_at,
             "chain_id": chain_id,
-            "kind": EntityKind.PAYOUT.value,
-            "included": PayoutState.INCLUDED.value,
-            "finalized": PayoutState.FINALIZED.value,
-            "forward": EdgeKind.FORWARD.value,
-            "l1": Chain.L1.value,
-            "recorded_at": self.clock(),
+            **self._payout_move_params(),
         }
         self.conn.execute(_PAID_STAGE_APPLY, values)
         finalized = [log for log in logs if log.position.block_number <= final_height]
@@ -551,17 +546,7 @@ class PayoutStore(StoreBase):
         if set_based(self.conn):
             counts = self.conn.execute(
                 _FINALIZE_PAYOUTS,
-                {
-                    "height": finalized_height,
-                    "at": at,
-                    "chain_id": chain_id,
-                    "kind": EntityKind.PAYOUT.value,
-                    "included": PayoutState.INCLUDED.value,
-                    "finalized": PayoutState.FINALIZED.value,
-                    "forward": EdgeKind.FORWARD.value,
-                    "l1": Chain.L1.value,
-                    "recorded_at": self.clock(),
-                },
+                {"height": finalized_height, "at": at, "chain_id": chain_id, **self._payout_move_params()},
             ).all()
             return sum(int(n) for _, n in counts), {str(d) for d, _ in counts}
         p = payout_table
@@ -607,6 +592,17 @@ class PayoutStore(StoreBase):
                 ]
             )
         return len(rows), {r.distribution_id for r in rows}
+
+    def _payout_move_params(self) -> dict[str, Any]:
+        """The constants the set-based payout statements bind (one spelling for all of them)."""
+        return {
+            "kind": EntityKind.PAYOUT.value,
+            "included": PayoutState.INCLUDED.value,
+            "finalized": PayoutState.FINALIZED.value,
+            "forward": EdgeKind.FORWARD.value,
+            "l1": Chain.L1.value,
+            "recorded_at": self.clock(),
+        }
 
     def _finalized_row(self, entity: str, pos: L1Position, at: datetime) -> dict[str, Any]:
         return self.transition_row(

@@ -102,12 +102,6 @@ def wait_for_holder(engine: Engine, name: str, after_token: int, pids: set[int])
 
 
 @pytest.mark.timeout(TEST_TIMEOUT_S)
-@pytest.mark.xfail(
-    reason="known bug, not yet fixed: a process SIGSTOPped inside a fenced transaction keeps its FOR SHARE"
-    " lock on the lease row, so every other process's lease keeper blocks on that row (acquire's FOR"
-    " UPDATE) and all leases lapse until SIGCONT (no idle-in-transaction or lock timeout)",
-    strict=False,
-)
 def test_three_relayers_two_chains_kills_and_a_pause_and_each_chain_is_paid_once(tmp_path: Path) -> None:
     if not os.environ.get(DATABASE_URL_ENV):
         pytest.skip("several relayer processes share one PostgreSQL database (SQLite is one process)")

@@ -422,32 +422,73 @@ def test_ingestion_waits_for_the_finality_depth(system: System, store: Lifecycle
     assert l1.sync().finalized == result.head - 2
 
 
-def test_batches_shrink_past_their_time_target_and_grow_back_under_it(
-    system: System, store: LifecycleStore
-) -> None:
-    l1 = L1Ingestor(
+def span_ingestor(store: LifecycleStore, system: System, batch_target_s: float) -> L1Ingestor:
+    return L1Ingestor(
         store,
         Web3L1Source(system.w3),
         L1Contracts.from_deployment(system.deployment),
         chain_id=system.deployment.chain_id,
         start_block=system.deployment.block_number + 1,
         batch_blocks=4,
-        batch_target_s=0.0,  # every batch is too slow
+        batch_target_s=batch_target_s,
     )
-    mine(system, 16)
+
+
+def deliver_busy_blocks(system: System, count: int, first_nonce: int) -> None:
+    """``count`` blocks in a row, each with a delivered distribution (rows to store)."""
+    for i in range(count):
+        _tree, packet = a_distribution(system, nonce=first_nonce + i, claim_id=bytes([0x60 + i]) * 32)
+        deliver(system, packet)
+
+
+def poll_spans(l1: L1Ingestor, polls: int) -> list[tuple[int, int]]:
+    """(blocks covered, records) of each of ``polls`` polls that ingested a batch."""
     spans = []
-    for _ in range(3):
+    for _ in range(polls):
         result = l1.poll()
         assert result.from_block is not None and result.to_block is not None
-        spans.append(result.to_block - result.from_block + 1)
-    assert spans == [4, 2, 1]
+        spans.append((result.to_block - result.from_block + 1, result.records))
+    return spans
+
+
+def test_batches_shrink_past_their_time_target_and_grow_back_under_it(
+    system: System, store: LifecycleStore
+) -> None:
+    """A busy range (rows in every block) over the target is split down to single blocks; while
+    the stream is behind, full batches within the target double the span back to ``batch_blocks``."""
+    deliver_busy_blocks(system, 7, first_nonce=1)
+    mine(system, 16)
+    l1 = span_ingestor(store, system, batch_target_s=0.0)  # every batch is too slow
+    spans = poll_spans(l1, 3)
+    assert [covered for covered, _ in spans] == [4, 2, 1]
+    assert all(records > 0 for _, records in spans)
     l1.batch_target_s = 3600.0  # every batch is quick
-    for _ in range(3):
-        result = l1.poll()
-        assert result.from_block is not None and result.to_block is not None
-        spans.append(result.to_block - result.from_block + 1)
-    assert spans == [4, 2, 1, 1, 2, 4]
+    assert [covered for covered, _ in poll_spans(l1, 3)] == [1, 2, 4]
     assert l1.span_blocks == 4  # never past batch_blocks
+
+
+def test_a_starved_stream_catches_up_over_empty_blocks(system: System, store: LifecycleStore) -> None:
+    """Regression: on a starved host even a one-block empty batch overran the target (fixed RPC and
+    database overhead), the span fell to one block and never grew back, and the stream fell behind
+    its chain for good. An empty batch's overrun no longer shrinks the span, and while behind it
+    grows it: the stream catches up though every batch overruns."""
+    deliver_busy_blocks(system, 7, first_nonce=1)
+    mine(system, 40)
+    l1 = span_ingestor(store, system, batch_target_s=0.0)  # every batch is too slow
+    busy = poll_spans(l1, 3)
+    assert [covered for covered, _ in busy] == [4, 2, 1]
+    empty = []
+    result = l1.poll()
+    for _ in range(40):
+        assert result.from_block is not None and result.to_block is not None
+        empty.append(result.to_block - result.from_block + 1)
+        if result.caught_up:
+            break
+        result = l1.poll()
+    assert result.caught_up
+    assert empty[:3] == [1, 2, 4]  # the span grows back on overrunning empty batches
+    assert set(empty[2:-1]) == {4}  # and stays at batch_blocks until the head
+    assert len(empty) <= 40 // 4 + 3  # ~a quarter of the polls one block per poll would need
 
 
 def test_a_delivered_valset_update_marks_its_packet_relayed_then_finalized(

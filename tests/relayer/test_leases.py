@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
+import time
 
+import pytest
 from sqlalchemy import Engine
 
 from relayer.leases import (
@@ -18,11 +21,18 @@ from relayer.leases import (
     signer_lease,
 )
 from relayer.metrics import RelayerMetrics
-from tests.support.leases import StepLeaseClock
+from storage import leases as storage_leases
+from storage.db import DatabaseUnavailableError, idle_in_transaction_timeout_sql
+from storage.errors import StaleLeaseError
+from tests.support.database import backend
+from tests.support.leases import FrozenMonotonic, StepLeaseClock
 
 TTL_S = 10.0
 SIGNER = signer_lease(31337, "0x00000000000000000000000000000000000000AA")
 NAMES = (SIGNER, STREAM_EXOCORE, l1_stream_lease(31337))
+STALL_GUARD_S = 60.0
+"""Generous: a keeper tick is a few short transactions; one still running after this is stuck on a lock
+(without the lock timeout it would wait as long as the locking session lives)."""
 
 
 class Monotonic:
@@ -152,3 +162,61 @@ def test_a_keeper_taking_over_at_start_takes_live_leases_once(engine: Engine) ->
     restarted.tick()  # only the first tick forces: the restarted keeper does not take it back
     assert not restarted.holds(SIGNER)
     assert another.token(SIGNER) == 3
+
+
+@pytest.mark.timeout(300)
+def test_a_holder_paused_inside_a_fenced_write_stalls_no_other_lease_and_is_taken_over(
+    engine: Engine,
+) -> None:
+    """A process stopped inside a fenced transaction keeps its share lock on the lease row. The other
+    process's keeper must still renew its own leases (the locked row only makes that one lease busy),
+    take the lapsed lease over once the server aborts the paused session (idle in transaction), and
+    the paused process must get nothing through when it wakes up: its commit fails, its fence is stale."""
+    if backend() != "postgresql":
+        pytest.skip("row locks and idle-in-transaction timeouts are PostgreSQL's (SQLite is one process)")
+    clock = StepLeaseClock()
+    streams = (STREAM_EXOCORE, l1_stream_lease(31337))
+    paused_holder = LeaseKeeper(
+        engine, HolderId("a"), (SIGNER,), ttl_s=TTL_S, clock=clock, monotonic=FrozenMonotonic()
+    )
+    other = LeaseKeeper(
+        engine, HolderId("b"), (SIGNER, *streams), ttl_s=TTL_S, clock=clock, monotonic=Monotonic()
+    )
+    paused_holder.tick()
+    other.tick()
+    assert paused_holder.holds(SIGNER)
+    assert [other.holds(name) for name in (SIGNER, *streams)] == [False, True, True]
+    token = paused_holder.token(SIGNER)
+
+    paused = engine.connect()
+    try:
+        paused.begin()
+        paused_holder.fence(SIGNER).check(paused)  # ... and the process stops here, in its transaction
+        # The other keeper renews its streams although the signer row stays locked.
+        clock.advance(TTL_S - 1)
+        ticking = threading.Thread(target=other.tick, daemon=True)
+        ticking.start()
+        ticking.join(timeout=STALL_GUARD_S)
+        assert not ticking.is_alive(), "the keeper is stuck behind the paused holder's row lock"
+        with engine.connect() as conn:
+            renewed = {row.name: row for row in storage_leases.leases(conn)}
+        assert all(renewed[name].holder == "b" and renewed[name].renewed_at == clock.now for name in streams)
+        assert not other.holds(SIGNER)
+
+        # The server aborts the paused session (the relayer's engines set this on every session).
+        paused.exec_driver_sql(idle_in_transaction_timeout_sql(200))
+        clock.advance(1)  # the paused holder's lease has lapsed on the database's clock
+        deadline = time.monotonic() + 60
+        while not other.holds(SIGNER):
+            assert time.monotonic() < deadline, "the lapsed signer lease was never taken over"
+            other.tick()
+        assert other.token(SIGNER) == (token or 0) + 1
+
+        # The paused process wakes up: its transaction is gone, nothing it wrote there commits.
+        with pytest.raises(DatabaseUnavailableError):
+            paused.commit()
+    finally:
+        paused.close()
+    # Its next fenced write (the nonce allocation, before any send) is refused.
+    with pytest.raises(StaleLeaseError), engine.begin() as conn:
+        paused_holder.fence(SIGNER).check(conn)

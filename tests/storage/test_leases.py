@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select, text
 from relayer.errors import StorageError
 from storage import leases, migrate
 from storage.db import create_db_engine
-from storage.errors import LeaseError, StaleLeaseError
+from storage.errors import LeaseBusyError, LeaseError, StaleLeaseError
 from storage.lease_tables import lease_table
 from storage.leases import Grant, acquire, check_fence, database_now, release
 from tests.support.database import backend, fresh_database
@@ -188,12 +188,20 @@ def test_a_takeover_waits_for_the_fenced_transaction_of_the_old_holder(
     first = acquire(engine, NAME, "old", TTL_S, clock=clock)
     assert first is not None
     taken: list[Grant | None] = []
+
+    def take_over() -> None:
+        # As the keeper does on its next tick: a row still locked after the lock timeout is retried.
+        while True:
+            try:
+                taken.append(acquire(new_engine, NAME, "new", TTL_S, clock=clock))
+                return
+            except LeaseBusyError:
+                continue
+
     with old_engine.begin() as conn:
         check_fence(conn, NAME, "old", first.token, clock=clock)  # valid now; lock held until commit
         clock.advance(TTL_S)  # the lease lapses while the fenced transaction is still open
-        taker = threading.Thread(
-            target=lambda: taken.append(acquire(new_engine, NAME, "new", TTL_S, clock=clock))
-        )
+        taker = threading.Thread(target=take_over)
         taker.start()
         wait_until_blocked_on_lock(engine, "lease-new")
         assert taken == []  # the takeover waits for the old holder's transaction to end
@@ -212,3 +220,24 @@ def test_force_takes_a_live_lease_with_a_higher_token_and_fences_the_old_holder(
     assert (taken.token, taken.renewed, taken.previous_holder) == (2, False, "dead")
     with engine.begin() as conn, pytest.raises(StaleLeaseError):
         check_fence(conn, NAME, "dead", first.token, clock=clock)
+
+
+def test_acquire_gives_up_on_a_row_another_transaction_keeps_locked(
+    engine: Engine, clock: StepLeaseClock
+) -> None:
+    """A fenced write's share lock held open (its process paused) makes acquire raise LeaseBusyError
+    instead of waiting as long as that session lives; once the lock is gone the lease works again."""
+    if backend() != "postgresql":
+        pytest.skip("row locks are PostgreSQL's (SQLite serialises its one process's writers)")
+    grant = acquire(engine, NAME, "a", TTL_S, clock=clock)
+    assert grant is not None
+    with engine.connect() as paused:
+        paused.begin()
+        check_fence(paused, NAME, "a", grant.token, clock=clock)
+        with pytest.raises(LeaseBusyError):
+            acquire(engine, NAME, "b", TTL_S, clock=clock)
+        with pytest.raises(LeaseBusyError):
+            acquire(engine, NAME, "a", TTL_S, clock=clock)
+        paused.rollback()
+    again = acquire(engine, NAME, "a", TTL_S, clock=clock)
+    assert again is not None and again.token == grant.token and again.renewed
