@@ -108,7 +108,7 @@ def check_proportion(value: object) -> int:
 
 @dataclass(frozen=True, slots=True)
 class RewardClaim:
-    """ "AVS ``avs`` pays ``amount`` base units of ``token`` for ``epoch``", with the committee's task root."""
+    """AVS ``avs`` pays ``amount`` base units of ``token`` for ``epoch``, with the committee's task root."""
 
     exocore_chain: Hash32
     avs: Address
