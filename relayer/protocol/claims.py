@@ -108,7 +108,7 @@ def check_proportion(value: object) -> int:
 
 @dataclass(frozen=True, slots=True)
 class RewardClaim:
-    """"AVS ``avs`` pays ``amount`` base units of ``token`` for ``epoch``", with the committee's task root."""
+    """AVS ``avs`` pays ``amount`` base units of ``token`` for ``epoch``, with the committee's task root."""
 
     exocore_chain: Hash32
     avs: Address
@@ -162,7 +162,7 @@ def reward_claim_id(
 
 @dataclass(frozen=True, slots=True)
 class SlashRequest:
-    """"Slash ``proportion`` of ``operator``'s stake (and freeze it for ``avs`` if ``freeze``)", signed by
+    """ "Slash ``proportion`` of ``operator``'s stake (and freeze it for ``avs`` if ``freeze``)", signed by
     the committee of ``epoch``; ``evidence_hash`` commits to whatever the AVS judged (32 bytes, may be 0)."""
 
     exocore_chain: Hash32

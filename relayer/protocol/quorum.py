@@ -113,9 +113,7 @@ class SignerBitmap:
             raise QuorumError(f"bitmap must be bytes, got {type(self.raw).__name__}")
         expected = bitmap_length(self.size)
         if len(self.raw) != expected:
-            raise QuorumError(
-                f"bitmap for {self.size} members must be {expected} bytes, got {len(self.raw)}"
-            )
+            raise QuorumError(f"bitmap for {self.size} members must be {expected} bytes, got {len(self.raw)}")
         used_bits = self.size % 8
         if used_bits and self.raw[-1] >> used_bits:
             raise QuorumError(f"bitmap has bits set at positions >= member count {self.size}")
@@ -271,9 +269,7 @@ def signed_power(members: MemberList, bitmap: SignerBitmap) -> Power:
     return Power(sum(member.power for member in members.signers(bitmap)))
 
 
-def check_quorum(
-    members: MemberList, bitmap: SignerBitmap, threshold: Threshold = TWO_THIRDS
-) -> Power:
+def check_quorum(members: MemberList, bitmap: SignerBitmap, threshold: Threshold = TWO_THIRDS) -> Power:
     """Return the signed power, or raise :class:`QuorumError` saying how far from quorum it is."""
     signed = signed_power(members, bitmap)
     total = members.total_power
@@ -283,4 +279,3 @@ def check_quorum(
             f"({bitmap.count}/{len(members)} signers; need {missing_power(signed, total, threshold)} more)"
         )
     return signed
-

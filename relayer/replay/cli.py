@@ -19,6 +19,7 @@ EXIT_DIFFERENT: Final = 1
 EXIT_ERROR: Final = 2
 """Bad input (config, fixture, range) or a chain that could not be reached."""
 
+
 def fail(exc: BaseException) -> typer.Exit:
     typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
     return typer.Exit(code=EXIT_ERROR)
