@@ -30,9 +30,13 @@ contract view answers is printed (the gateway's ``frozen(operator, AVS)``, not w
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -100,6 +104,7 @@ from relayer.exocore.proto.operator.v1 import query_pb2_grpc as operator_grpc
 from relayer.exocore.proto.relay.v1 import query_pb2 as relay_query
 from relayer.health import reward_token_report
 from relayer.l1.artifacts import ContractName
+from relayer.l1.keystore import write_keystore
 from relayer.logs import TextFormatter
 from relayer.protocol import bls
 from relayer.protocol.claims import PROPORTION_ONE
@@ -176,8 +181,22 @@ totals and is paid under one root for all of its earners, with no packet of its 
 CUMULATIVE_EVERY: Final = 1
 """Distributions of cumulative AVSs per root period: 1 closes a period at claim B, so the demo shows
 its root and payouts within the chapter (a real chain closes one a day)."""
-WETH_PRICE_ETH: Final = "1"
-"""The price of one WETH in ETH for the push policy (WETH is wrapped ether)."""
+CUMULATIVE_PUSH_MINIMUM_WEI: Final = 10**14
+"""The push policy's minimum for WETH (0.0001 WETH, as ``cumulative.token_minimums``; no price, so the
+threshold does not move with anvil's gas price): every staker and operator the demo creates earns far
+more from claim B and is pushed; the self-claiming staker earns far less and is left to accrue."""
+SELF_CLAIM_ACCOUNT_INDEX: Final = 3
+"""anvil dev account 3 is the staker that claims for itself: the demo knows its key, as a user knows
+their own (0 deployed, 1 is the relayer's signer, 2 funds the AVSs)."""
+SELF_CLAIM_STAKE_WEI: Final = 10**12
+"""What the self-claiming staker deposits per operator (0.000001 WETH): one delegation to each, so it
+earns from whichever committee claim B's AVS elects, and its total stays far below the push minimum."""
+SELF_CLAIM_KEYSTORE_PASSWORD: Final = "exorelay-demo-staker"  # noqa: S105 - a throwaway dev key's
+SELF_CLAIM_KEYSTORE_ITERATIONS: Final = 1024
+"""pbkdf2 rounds of the staker's demo keystore: a throwaway dev key, so decrypting costs nothing."""
+SELF_CLAIM_TIMEOUT_S: Final = 180.0
+"""``exorelay claim --send`` starts a Python process, reads Exocore and L1, and waits for its receipt:
+seconds, with a loaded 2-core machine's margin."""
 COMMISSIONS: Final = ("0.10", "0.05", "0")
 """Operator commission rates, cycled: the distributions then hold commission leaves of both sizes."""
 CLAIM_A_UNITS: Final = 1_000 * 10**18
@@ -494,9 +513,14 @@ class Demo:
             ]
             config = ExorelayConfig.model_validate(settings)
             weth = self.stack.manifest["l1"]["contracts"]["weth"].lower()
-            # max_delay_s=0: the push stage pays every accrued earner at once, not after a day.
+            # max_delay_s=0: the push stage pays every accrued earner at once, not after a day; below
+            # the WETH minimum an earner is left to accrue (and, in the demo, claims for itself).
             config = config.model_copy(
-                update={"cumulative": CumulativeConfig(token_prices={weth: WETH_PRICE_ETH}, max_delay_s=0)}
+                update={
+                    "cumulative": CumulativeConfig(
+                        token_minimums={weth: str(CUMULATIVE_PUSH_MINIMUM_WEI)}, max_delay_s=0
+                    )
+                }
             )
             self.config = config
             signer = Account.from_key(anvil.dev_accounts()[SIGNER_ACCOUNT_INDEX].private_key)
@@ -585,6 +609,11 @@ class Demo:
     def amount(self, value: int, token: str) -> str:
         """``1,000.0000 EXOR``: the shared formatter, with the token's own symbol and decimals."""
         return format_amount(value, self.units.get(token.lower()))
+
+    def exact(self, value: int, token: str) -> str:
+        """``0.000000015000000000 WETH``: every decimal, for a dust amount four places would show as 0."""
+        unit = self.units.get(token.lower())
+        return format_amount(value, unit, places=unit.decimals if unit is not None else 0)
 
     def avs_name(self, avs: str) -> str:
         name = self.scalar(select(avs_table.c.name).where(avs_table.c.avs_address == avs.lower()))
@@ -719,7 +748,9 @@ class Demo:
             "Operators register and opt into both AVSs with a BLS key each (with proof of possession);"
             " stakers deposit WETH or EXOR into the RestakingVault of either client chain and delegate it"
             " (each chain's tokens are its own assets on Exocore). At the next epoch each AVS elects its"
-            " committee by its own rules.",
+            " committee by its own rules. One more staker, whose key it holds itself (anvil account"
+            f" {SELF_CLAIM_ACCOUNT_INDEX}), deposits a dust of WETH with every operator: it will claim"
+            " for itself.",
         )
         contracts, exocore = stack.manifest["l1"]["contracts"], stack.manifest["exocore"]
         weth, exor = contracts["weth"].lower(), contracts["reward_token"].lower()
@@ -761,7 +792,7 @@ class Demo:
         with progress:
             t_ops = progress.add_task("operators registered", total=n, status="")
             t_keys = progress.add_task("BLS keys registered (opt-ins)", total=2 * n, status="")
-            t_del = progress.add_task("delegations committed", total=stakers + n, status="")
+            t_del = progress.add_task("delegations committed", total=stakers + 2 * n, status="")
             accounts = []
             for index in range(n):
                 self.check_stop()
@@ -792,6 +823,8 @@ class Demo:
             per_chain[0] += [
                 (a.address, weth_asset, a, (index + 1) * 10**17) for index, a in enumerate(accounts)
             ]
+            # The staker that later claims for itself: a dust deposit with every operator.
+            per_chain[0] += [(self.self_claimer, weth_asset, a, SELF_CLAIM_STAKE_WEI) for a in accounts]
             for view, stakes in zip(self.chains, per_chain, strict=True):
                 self.check_stop()
                 # RestakingVault deposits on that chain; returns once Exocore shows every one as stake.
@@ -1308,7 +1341,9 @@ class Demo:
             " from bridge-avs's RewardVault deposit (VAULT), one root for all of its stakers instead of"
             " one packet per distribution. A claim over stake on both client chains is one distribution"
             " per chain, each with only that chain's stakers, delivered to and paid by that chain's"
-            " gateway.",
+            " gateway. The relayer pushes only totals worth it (WETH: at least"
+            f" {format_units(CUMULATIVE_PUSH_MINIMUM_WEI)}); smaller ones accrue, and the staker holding"
+            " its own key claims its total itself with exorelay claim.",
         )
         paid = [self.claim_ids[label] for label in PAID_CLAIMS]
         accrued = self.claim_ids[ACCRUED_CLAIM]
@@ -1331,6 +1366,7 @@ class Demo:
                 and self.cumulative_done()
             ),
         )
+        self.self_claim()
         self.show_packets()
         table = Table(
             title="Distributions on L1, one per claim and client chain (each chain's gateway views)",
@@ -1442,15 +1478,161 @@ class Demo:
             )
 
     def cumulative_paid(self) -> tuple[int, int, str]:
-        """Earners paid under the cumulative roots (indexed payouts) of all the roots' earners."""
+        """Earners paid under the cumulative roots (indexed payouts) of the roots' earners the push
+        policy pays (those owed less than the minimum are left to accrue)."""
         earners = int(self.scalar(select(func.count()).select_from(cumulative_leaf_table)) or 0)
         paid = int(self.scalar(select(func.count()).select_from(cumulative_payout_table)) or 0)
         roots = int(self.scalar(select(func.count()).select_from(cumulative_root_table)) or 0)
-        return paid, earners, f"{roots} root(s) accepted on L1" if earners else "waiting for the root"
+        if not earners:
+            return paid, earners, "waiting for the root"
+        below = len(self.below_push_minimum())
+        return paid, earners - below, f"{roots} root(s) accepted on L1, {below} earner(s) left to accrue"
 
     def cumulative_done(self) -> bool:
-        paid, earners, _ = self.cumulative_paid()
-        return earners > 0 and paid >= earners
+        """Every earner the push policy pays is paid."""
+        paid, pushable, _ = self.cumulative_paid()
+        return pushable > 0 and paid >= pushable
+
+    def below_push_minimum(self) -> list[Any]:
+        """Cumulative leaves the relayer leaves to accrue: owed less than the push minimum."""
+        return [
+            leaf
+            for leaf in self.rows(select(cumulative_leaf_table))
+            if int(leaf.cumulative) < CUMULATIVE_PUSH_MINIMUM_WEI
+        ]
+
+    @property
+    def self_claimer(self) -> Address:
+        """The staker that claims for itself (its key: anvil dev account SELF_CLAIM_ACCOUNT_INDEX)."""
+        anvil = self.require(self.require(self.stack).anvil)
+        return Address(bytes.fromhex(anvil.dev_accounts()[SELF_CLAIM_ACCOUNT_INDEX].address[2:]))
+
+    def self_claim(self) -> None:
+        """The self-claiming staker, owed less than the push minimum, claims with its own key through
+        ``exorelay claim --send`` (a child process with a config and keystore of its own, as a user runs
+        it); the indexer records the payout as the earner's own and the API shows it."""
+        anvil = self.require(self.require(self.stack).anvil)
+        account = anvil.dev_accounts()[SELF_CLAIM_ACCOUNT_INDEX]
+        earner = account.address.lower()
+        below = self.below_push_minimum()
+        mine = [leaf for leaf in below if leaf.earner == earner]
+        if len(mine) != 1:
+            raise DemoError(f"the self-claiming staker {earner} has no cumulative leaf below the minimum")
+        (leaf,) = mine
+        token, owed = leaf.token, int(leaf.cumulative)
+        vault = self.reward_vault.functions
+        checksum = Web3.to_checksum_address(earner)
+        before = int(vault.claimed(checksum, Web3.to_checksum_address(token)).call())
+        others = len(below) - 1
+        self.console.print(
+            f"staker {earner} is owed {self.exact(owed, token)} under the root, below the push minimum"
+            f" {self.amount(CUMULATIVE_PUSH_MINIMUM_WEI, token)}: the relayer leaves it to accrue"
+            f" ({others} other earner(s) below it too); claimed so far on L1: {self.exact(before, token)}."
+            " It claims for itself with its own key: exorelay claim --send"
+        )
+        claim_home = self.home / "self-claim"
+        claim_home.mkdir(parents=True, exist_ok=True)
+        keystore = claim_home / "staker.json"
+        write_keystore(
+            keystore,
+            bytes(account.private_key),
+            SELF_CLAIM_KEYSTORE_PASSWORD,
+            kdf="pbkdf2",
+            iterations=SELF_CLAIM_KEYSTORE_ITERATIONS,
+        )
+        password = claim_home / "password"
+        password.write_text(SELF_CLAIM_KEYSTORE_PASSWORD + "\n", encoding="utf-8")
+        config = self.require(self.config)
+        first = self.chains[0]
+        chain = config.chains[0]
+        config_file = claim_home / "exorelay.toml"
+        # The staker's own config: where Exocore and its chain are, and its keystore (no database).
+        config_file.write_text(
+            "[exocore]\n"
+            f"chain_id = {json.dumps(config.exocore.chain_id)}\n"
+            f"rpc_urls = {json.dumps([str(u) for u in config.exocore.rpc_urls])}\n"
+            f"grpc_endpoints = {json.dumps(list(config.exocore.grpc_endpoints))}\n"
+            "\n[l1]\n"
+            f"chain_id = {first.chain_id}\n"
+            f"rpc_urls = {json.dumps([str(u) for u in chain.rpc_urls])}\n"
+            f'gateway_address = "{chain.gateway_address}"\n'
+            f"keystore_path = {json.dumps(str(keystore))}\n"
+            f"keystore_password_file = {json.dumps(str(password))}\n",
+            encoding="utf-8",
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "relayer",
+            "claim",
+            earner,
+            "--send",
+            "--no-leaves",
+            "--chain-id",
+            str(first.chain_id),
+            "--config",
+            str(config_file),
+        ]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EXORELAY_")}
+        with self.console.status("The staker runs exorelay claim --send…"):
+            done = subprocess.run(  # noqa: S603 - our own CLI, arguments we built
+                command,
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=SELF_CLAIM_TIMEOUT_S,
+                check=False,
+            )
+        self.check_stop()
+        if done.returncode != 0:
+            raise DemoError(f"exorelay claim --send failed ({done.returncode}): {done.stderr.strip()}")
+        result = json.loads(done.stdout)
+        tx_hash = str(result["tx"])
+        self.console.print(
+            f"$ exorelay claim {earner} --send --no-leaves --chain-id {first.chain_id} --config"
+            f" {config_file.relative_to(self.home)}"
+        )
+        self.console.print(
+            f"  {result['status']}: transaction {tx_hash} from {str(result['from']).lower()} to the"
+            f" RewardVault ({str(result['to']).lower()}), signed with the staker's own keystore"
+        )
+        self.track(
+            "self-claim",
+            [
+                Gauge(
+                    "the staker's own claim indexed (by_earner)", partial(self.self_claimed, earner, tx_hash)
+                )
+            ],
+        )
+        answer = self.api_get(f"/v1/stakers/{earner}/cumulative", chain_id=first.chain_id)
+        (shown,) = [t for t in answer["tokens"] if t["token"] == token]
+        payouts = [p for p in answer["payouts"] if p["token"] == token]
+        after = int(vault.claimed(checksum, Web3.to_checksum_address(token)).call())
+        self.console.print(
+            f"API /v1/stakers/{earner}/cumulative: paid by the earner"
+            f" {self.exact(int(shown['paid_by_earner']), token)}, pushed by the relayer"
+            f" {self.exact(int(shown['paid_pushed']), token)}, claimable"
+            f" {self.exact(int(shown['claimable']), token)}; payouts: "
+            + ", ".join(
+                f"{self.exact(int(p['amount']), token)} {'self-claimed' if p['by_earner'] else 'pushed'}"
+                f" in {p['tx_hash']}"
+                for p in payouts
+            )
+        )
+        self.console.print(
+            f"RewardVault claimed({earner}) on L1: {self.exact(after, token)} of"
+            f" {self.exact(owed, token)}: nothing is left for the relayer to push, so it never pays the"
+            " staker again"
+        )
+
+    def self_claimed(self, earner: str, tx_hash: str) -> tuple[int, int, str]:
+        rows = self.rows(
+            select(cumulative_payout_table).where(
+                cumulative_payout_table.c.earner == earner, cumulative_payout_table.c.by_earner.is_(True)
+            )
+        )
+        found = [r for r in rows if r.tx_hash == tx_hash]
+        return len(found), 1, "indexed from the vault's CumulativePaid log" if found else "waiting"
 
     def show_cumulative(self) -> None:
         """Claim B's payouts: one root for every earner of the period, each earner pushed its total."""

@@ -30,12 +30,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_account import Account
 from sqlalchemy import Engine, create_engine, func, inspect, select, text
 
+from devnet.anvil import DEFAULT_MNEMONIC
 from devnet.defaults import DEFAULT_EPOCH_BLOCKS
 from devnet.demo_story import (
+    CUMULATIVE_PUSH_MINIMUM_WEI,
     DATABASE_FILE,
     SECOND_CHAIN_ID,
+    SELF_CLAIM_ACCOUNT_INDEX,
     DemoError,
     claim_database,
     enough_signers,
@@ -92,6 +96,8 @@ the 64 epochs of stake snapshots Exocore keeps; the setup's epoch is ~30 epochs 
 
 SHORT_ID = r"(?P<id>0x[0-9a-f]{8})…"
 AMOUNT = r"[\d,]+\.\d{4}"
+EXACT = r"[\d,]+\.\d{18}"
+"""An amount with every decimal of an 18-decimal token (the self-claim's dust)."""
 
 
 def demo_env() -> dict[str, str]:
@@ -894,3 +900,55 @@ def test_a_slash_landed_on_each_client_chain(demo: DemoRun) -> None:
     }
     assets = demo.rows(select(slash_asset_table).where(slash_asset_table.c.slash_id == committee.slash_id))
     assert moved == {symbols[a.token] for a in assets} == {"WETH", "EXOR"}
+
+
+def self_claimer() -> str:
+    """The demo's self-claiming staker: anvil's dev account SELF_CLAIM_ACCOUNT_INDEX (public key)."""
+    Account.enable_unaudited_hdwallet_features()
+    path = f"m/44'/60'/0'/0/{SELF_CLAIM_ACCOUNT_INDEX}"
+    return str(Account.from_mnemonic(DEFAULT_MNEMONIC, account_path=path).address).lower()
+
+
+def test_a_staker_below_the_push_minimum_claims_for_itself_and_is_not_pushed_again(demo: DemoRun) -> None:
+    """The staker holding its own key is owed less than the push minimum, so the relayer leaves it to
+    accrue; it claims its whole total with ``exorelay claim --send``: the indexer records that one
+    payout as the earner's own (``by_earner``) from the vault's log, the WETH moved to it on L1 in
+    that transaction, the API shows it self-claimed with nothing left, and the relayer never pushed
+    it (its only payout); every other earner was at or above the minimum and pushed."""
+    earner = self_claimer()
+    (root,) = demo.rows(select(cumulative_root_table))
+    leaves = demo.rows(
+        select(cumulative_leaf_table).where(cumulative_leaf_table.c.packet_nonce == root.packet_nonce)
+    )
+    (mine,) = [leaf for leaf in leaves if leaf.earner == earner]
+    owed = int(mine.cumulative)
+    assert 0 < owed < CUMULATIVE_PUSH_MINIMUM_WEI
+    assert all(int(leaf.cumulative) >= CUMULATIVE_PUSH_MINIMUM_WEI for leaf in leaves if leaf is not mine)
+    (payout,) = demo.rows(select(cumulative_payout_table).where(cumulative_payout_table.c.earner == earner))
+    assert (bool(payout.by_earner), int(payout.amount), payout.recipient) == (True, owed, earner)
+    others = demo.rows(select(cumulative_payout_table).where(cumulative_payout_table.c.earner != earner))
+    assert others and not any(p.by_earner for p in others)
+    # On L1 (the indexer's copy of the chain's Transfer logs): the vault sent it the WETH in its tx.
+    (moved,) = demo.rows(
+        select(transfer_table).where(
+            transfer_table.c.tx_hash == payout.tx_hash, transfer_table.c.recipient == earner
+        )
+    )
+    assert (int(moved.amount), moved.token, moved.l1_chain_id) == (owed, mine.token, FIRST_CHAIN_ID)
+    url = str(demo.engine.url.render_as_string(hide_password=False))
+    answer = api_get(url, f"/v1/stakers/{earner}/cumulative", chain_id=FIRST_CHAIN_ID)
+    (token,) = [t for t in answer["tokens"] if t["token"] == mine.token]
+    assert (token["paid_by_earner"], token["paid_pushed"], token["claimable"]) == (str(owed), "0", "0")
+    assert [(p["by_earner"], p["tx_hash"]) for p in answer["payouts"]] == [(True, payout.tx_hash)]
+    # The story said so, with the database's figures.
+    assert demo.matches(
+        rf"^\$ exorelay claim {earner} --send --no-leaves --chain-id {FIRST_CHAIN_ID} --config"
+    )
+    (sent,) = demo.matches(r"^\s*claimed: transaction (?P<tx>0x[0-9a-f]{64}) from (?P<sender>0x[0-9a-f]{40})")
+    assert (sent["tx"], sent["sender"]) == (payout.tx_hash, earner)
+    (shown,) = demo.matches(
+        rf"^API /v1/stakers/{earner}/cumulative: paid by the earner (?P<own>{EXACT}) WETH, pushed by"
+        rf" the relayer (?P<pushed>{EXACT}) WETH"
+    )
+    assert (shown["own"], shown["pushed"]) == (format_units(owed, places=18), format_units(0, places=18))
+    assert f"self-claimed in {payout.tx_hash}" in demo.output
